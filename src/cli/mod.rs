@@ -1,0 +1,162 @@
+//! The command line: thin adapters over the library. Returns exit codes.
+
+use std::io::{IsTerminal, Write};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diag::{Severity, catalog, render};
+use crate::driver::{FsLoader, check_source};
+
+/// flowc: check and run `.flow` workflow programs.
+#[derive(Parser, Debug)]
+#[command(name = "flowc", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse and check files; report diagnostics
+    Check {
+        /// The `.flow` files to check
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Output format of the diagnostics
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Exit with status 1 when there are warnings
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Explain a diagnostic code, with an example
+    Explain {
+        /// The code, such as E0201
+        code: String,
+    },
+}
+
+/// Exit codes (SPEC §12).
+pub const OK: u8 = 0;
+pub const FAILED: u8 = 1;
+pub const USAGE: u8 = 2;
+
+/// Whether to colour stderr: a terminal, and `NO_COLOR` unset.
+pub fn color_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check {
+            files,
+            format,
+            deny_warnings,
+        } => check(&files, format, deny_warnings),
+        Command::Explain { code } => explain(&code),
+    }
+}
+
+fn check(files: &[String], format: Format, deny_warnings: bool) -> u8 {
+    let color = color_stderr();
+    let mut errors = 0usize;
+    let mut warnings = 0usize;
+    let mut unreadable = false;
+    let stderr = std::io::stderr();
+    let stdout = std::io::stdout();
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(stderr.lock(), "error: cannot read `{file}`: {e}");
+                unreadable = true;
+                continue;
+            }
+        };
+        let checked = check_source(file, &text, &FsLoader);
+        for d in &checked.diagnostics {
+            match d.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+            match format {
+                Format::Human => {
+                    let _ = write!(
+                        stderr.lock(),
+                        "{}",
+                        render::render(d, &checked.sources, color)
+                    );
+                }
+                Format::Json => {
+                    let _ = writeln!(stdout.lock(), "{}", render::to_json(d, &checked.sources));
+                }
+            }
+        }
+    }
+    if format == Format::Human && (errors > 0 || warnings > 0) {
+        let _ = writeln!(stderr.lock(), "{}", summary(errors, warnings));
+    }
+    if unreadable {
+        USAGE
+    } else if errors > 0 || (deny_warnings && warnings > 0) {
+        FAILED
+    } else {
+        OK
+    }
+}
+
+fn summary(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, w) => format!("{} emitted", plural(w, "warning")),
+        (e, 0) => format!("{} emitted", plural(e, "error")),
+        (e, w) => format!(
+            "{} and {} emitted",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
+    }
+}
+
+fn explain(code: &str) -> u8 {
+    match catalog::lookup(code) {
+        Some(info) => {
+            println!("{}", explain_text(info));
+            OK
+        }
+        None => {
+            eprintln!(
+                "error: unknown diagnostic code `{code}`; codes look like E0201 or W0001 (see docs/diagnostics.md)"
+            );
+            USAGE
+        }
+    }
+}
+
+/// The long form of a code: used by `flowc explain` and `docs/diagnostics.md`.
+pub fn explain_text(info: &catalog::CodeInfo) -> String {
+    format!(
+        "{}: {}\n\n{}\n\nExample:\n\n```flow\n{}\n```",
+        info.code, info.title, info.explanation, info.example
+    )
+}
+
+/// `docs/diagnostics.md`, generated from the catalog (a test keeps the file in step).
+pub fn diagnostics_markdown() -> String {
+    let mut s = String::from(
+        "# Diagnostics\n\nEvery diagnostic `flowc check` can report, with a stable code. `flowc explain CODE` prints the same text.\nCodes: E01xx syntax, E02xx names, E03xx types, E04xx graph and cycles, E05xx options and literals, W0xxx warnings.\n\nThis file is generated from `src/diag/catalog.rs` (`BLESS=1 cargo test` rewrites it).\n\n| code | what |\n|---|---|\n",
+    );
+    for c in catalog::CODES {
+        s.push_str(&format!("| [{0}](#{1}) | {2} |\n", c.code, c.code.to_lowercase(), c.title.replace('|', "\\|")));
+    }
+    for c in catalog::CODES {
+        s.push_str(&format!("\n## {}\n\n**{}**\n\n{}\n\nExample:\n\n```flow\n{}\n```\n", c.code, c.title, c.explanation, c.example));
+    }
+    s
+}

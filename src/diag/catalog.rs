@@ -1,0 +1,513 @@
+//! Every diagnostic code, its explanation, and one constructor per code.
+//!
+//! Codes are stable: E01xx syntax, E02xx names, E03xx types, E04xx graph and
+//! cycles, E05xx options and literals, W0xxx warnings. `flowc explain CODE` and
+//! `docs/diagnostics.md` are generated from [`CODES`].
+
+use super::Diagnostic;
+use crate::syntax::span::Span;
+
+pub struct CodeInfo {
+    pub code: &'static str,
+    pub title: &'static str,
+    pub explanation: &'static str,
+    pub example: &'static str,
+}
+
+macro_rules! codes {
+    ($( $code:literal, $title:literal, $expl:literal, $example:literal; )*) => {
+        pub const CODES: &[CodeInfo] = &[ $( CodeInfo { code: $code, title: $title, explanation: $expl, example: $example } ),* ];
+    };
+}
+
+codes! {
+    "E0101", "syntax error",
+    "The text does not follow the grammar. The message says what was expected at that spot; the rest of the file is still checked, one diagnostic per bad statement or item.",
+    "flow main() {\n    let x = \n}";
+    "E0102", "invalid escape in a string",
+    "Strings know the escapes `\\n`, `\\t`, `\\r`, `\\0`, `\\\"`, `\\\\`, `\\{`, `\\}`, `\\/` and `\\u{HEX}`. Write `\\{` for a literal brace, since `{` starts an interpolation.",
+    "const X = \"tab\\q\"";
+    "E0103", "nesting too deep",
+    "Expressions and blocks may nest at most 200 levels. Split the expression with `let` bindings.",
+    "const X = ((((((((((((... 300 levels ...))))))))))))";
+    "E0104", "number out of range",
+    "Integers are 64-bit signed; this literal does not fit.",
+    "const X = 99999999999999999999";
+    "E0201", "unknown name",
+    "The name is not a binding in scope, a parameter, a constant or `context`. Bindings of a block are visible in the whole block (forward references are allowed), but not outside it.",
+    "flow main() -> int { lenght }";
+    "E0202", "unknown tool or flow",
+    "The call names neither a tool, a flow, nor a built-in function. Imported ones are called through their module: `ops.triage(...)`.",
+    "flow main() { fetch(id: \"a\") }";
+    "E0203", "unknown type",
+    "The type name is neither built in (`string int float bool duration null json`) nor declared with `type`.",
+    "type A = { n: integer }";
+    "E0204", "unknown field",
+    "The record type has no such field. Records allow extra fields, but reading an undeclared one is an error; declare it (optionally with `?`) or use `json`.",
+    "type A = { ci_id: string }\nflow f(a: A) -> string { a.ci_idd }";
+    "E0205", "unknown module",
+    "The import names a standard module that does not exist, or a file that cannot be read.",
+    "import std.nothing";
+    "E0206", "duplicate definition",
+    "A name is defined twice in the same scope: two items, two `let`s in one block, two parameters, two branches or two record fields.",
+    "flow main() {\n    let a = 1\n    let a = 2\n    a\n}";
+    "E0207", "unknown module member",
+    "The module is imported but declares no item with that name.",
+    "import std.ops\nflow main() { ops.nothing(x: 1) }";
+    "E0301", "mismatched types",
+    "A value's type is not assignable to the type expected there. Records are structural (extra fields are fine), `int` widens to `float`, `null` fits only `T?`, and `json` fits anything (checked at run time).",
+    "flow main() -> int { \"five\" }";
+    "E0302", "missing argument",
+    "A tool or flow parameter without a default was not given.",
+    "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t() }";
+    "E0303", "unknown argument",
+    "The tool or flow has no parameter with this name.",
+    "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(a: \"x\", b: 1) }";
+    "E0304", "duplicate argument",
+    "The same argument is given twice.",
+    "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(a: \"x\", a: \"y\") }";
+    "E0305", "positional argument to a tool or flow",
+    "Tool and flow arguments are named (`t(a: 1)`); only built-in functions take positional arguments.",
+    "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(\"x\") }";
+    "E0306", "condition is not a `bool`",
+    "`if`, `until`, `assert` and the operands of `&&`, `||` and `!` must be `bool`. Compare explicitly (`len(xs) > 0`).",
+    "flow main() { if 1 { 2 } else { 3 } }";
+    "E0307", "regex match on a non-string",
+    "`~` and `!~` match a `string` on the left against a regex literal `/…/` on the right.",
+    "flow main() -> bool { 42 ~ /4/ }";
+    "E0308", "operator does not apply to these types",
+    "Arithmetic needs numbers (or durations), `++` needs two lists or two strings, `<` and friends need two numbers, strings or durations.",
+    "flow main() { \"a\" + 1 }";
+    "E0309", "arms have incompatible types",
+    "The arms of an `if`, `match`, `decide`, `try`/`catch` or `catch` must have types that unify, since the expression has one type.",
+    "flow main(c: bool) { if c { 1 } else { \"one\" } }";
+    "E0310", "use of an optional value",
+    "The value may be `null` (its type is `T?`), so a field, index or operator cannot be applied directly. Give a default with `??` or test it with `if x != null`.",
+    "type A = { note?: { text: string } }\nflow f(a: A) -> string { a.note.text }";
+    "E0311", "not a list",
+    "Indexing `[i]`, the wildcard `[*]` and `for … in` need a list (or `json`).",
+    "flow main() { for x in 5 { x } }";
+    "E0312", "not callable",
+    "Only tools, flows and built-in functions can be called; a binding or a field cannot.",
+    "flow main() { let f = 1\n f(x: 2) }";
+    "E0313", "invalid type",
+    "Unions may only combine string literals (`\"low\" | \"high\"`); for optional values write `T?`.",
+    "type A = int | string";
+    "E0314", "wrong number of arguments to a built-in function",
+    "The built-in function takes a different number of positional arguments; `flowc explain` on the function's docs lists them.",
+    "flow main() { len() }";
+    "E0401", "dependency cycle",
+    "Bindings in a dataflow block may refer to each other in any order, but not in a cycle: each value must be computable before the steps that read it. The message shows the cycle.",
+    "flow main() {\n    let a = b + 1\n    let b = a + 1\n    a\n}";
+    "E0402", "flow recursion",
+    "A flow calls itself, directly or through other flows. The flow call graph must be acyclic; use `loop … until` to repeat.",
+    "flow a() -> int { b() }\nflow b() -> int { a() }";
+    "E0403", "import cycle",
+    "Two files import each other, directly or through others.",
+    "import \"a.flow\" as a   // in b.flow, while a.flow imports b.flow";
+    "E0404", "used before it is defined in a `sequence`",
+    "A `sequence` runs its statements in order, so a statement may only use bindings from earlier statements.",
+    "flow main() { sequence {\n    let a = b\n    let b = 1\n    a\n} }";
+    "E0501", "invalid regex",
+    "The regex literal does not compile, or uses a flag other than `i`, `m`, `s` and `x`.",
+    "flow main(s: string) -> bool { s ~ /(unclosed/ }";
+    "E0502", "invalid JSONPath",
+    "The literal path given to `jsonpath()` is not a valid RFC 9535 query.",
+    "flow main(v: json) { jsonpath(v, \"$.rows[\") }";
+    "E0503", "invalid duration",
+    "Durations are a number followed by `ms`, `s`, `m`, `h` or `d`: `250ms`, `30s`, `1.5m`.",
+    "const T = 10sec";
+    "E0504", "unknown option",
+    "The option is not one of `max_concurrent timeout timeout_per_step retry retry_on backoff max_loop_iterations on_max fail_fast deadline cache idempotency_key replan_on_error max_replans replan_cooldown`.",
+    "flow main() with { retries: 2 } { 1 }";
+    "E0505", "option value of the wrong type",
+    "Each option takes one kind of value: a duration for `timeout`, a non-negative integer for `retry`, and so on.",
+    "flow main() with { timeout: 30 } { 1 }";
+    "E0506", "option not allowed here",
+    "Some options only make sense in some places: `max_concurrent` on flows, blocks and tools, `cache` on pure tools and calls, `idempotency_key` on calls of effect tools, `on_max` on loops, flows and blocks.",
+    "tool t() -> json = builtin \"echo\"\nflow main() { t() with { max_concurrent: 2 } }";
+    "E0507", "`stable` outside `until`",
+    "`stable(e)` compares `e` on the new and the previous loop state, so it only has a meaning in a loop's `until` condition.",
+    "flow main() -> bool { stable(1) }";
+    "E0508", "duplicate `decide` label",
+    "Each label of a `decide` is an option the model can choose; labels must be unique.",
+    "flow main() { decide \"next?\" { go => 1\n go => 2 } }";
+    "E0509", "invalid tool binding",
+    "`exec` takes a list of string literals (argv, never a shell), `http` takes `post` or `get` and a URL literal, `builtin` names one of `sleep echo fail read_json http_get`.",
+    "tool t() -> json = http put \"http://127.0.0.1/x\"";
+    "E0510", "statement not allowed here",
+    "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows.",
+    "flow main() { assert true }";
+    "W0001", "unused binding",
+    "A `let`, parameter, branch or loop variable is never read. Remove it, or start its name with `_` to keep it on purpose.",
+    "flow main() -> int {\n    let unused = 1\n    2\n}";
+    "W0002", "unused tool",
+    "The tool is declared in a file that has flows, but nothing calls it.",
+    "tool t() -> json = builtin \"echo\"\nflow main() -> int { 1 }";
+    "W0003", "value is never used",
+    "A statement that is not the last of its block computes a value that nothing reads, and it has no effect. Bind it with `let` if something should use it, or remove it.",
+    "flow main() -> int {\n    1 + 1\n    2\n}";
+    "W0004", "unreachable arm",
+    "A `match` arm after `_`, or a pattern that an earlier arm already covers, can never be taken.",
+    "flow main(s: string) { match s { _ => 1\n \"a\" => 2 } }";
+    "W0005", "`until` does not depend on the loop state",
+    "The loop's condition does not read the loop variable, so it has the same value in every iteration: the loop runs once or until `max`.",
+    "flow main(done: bool) { loop x = 0 max 3 until done { x + 1 } }";
+    "W0006", "effect repeated in a loop",
+    "An `effect` tool called inside `loop` or `for` may run its side effect again when the body is re-run or retried. State `with { retry: 0 }` or give an `idempotency_key` at the call.",
+    "effect tool t(n: int) -> json = builtin \"echo\"\nflow main() { for i in [1, 2] { t(n: i) } }";
+}
+
+/// The explanation entry for a code, if it exists.
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+// ------------------------------------------------------------------ constructors
+
+pub fn syntax(message: String, span: Span, label: String) -> Diagnostic {
+    Diagnostic::error("E0101", message, span).with_label(label)
+}
+
+pub fn invalid_escape(span: Span, esc: &str) -> Diagnostic {
+    Diagnostic::error("E0102", format!("unknown escape `{esc}` in a string"), span)
+        .with_label("not an escape")
+        .with_help("use one of `\\n \\t \\r \\0 \\\" \\\\ \\{ \\} \\/ \\u{…}`")
+}
+
+pub fn too_deep(span: Span) -> Diagnostic {
+    Diagnostic::error("E0103", "expression nested too deeply", span)
+        .with_label("more than 200 levels deep here")
+        .with_help("split the expression with `let` bindings")
+}
+
+pub fn number_out_of_range(span: Span) -> Diagnostic {
+    Diagnostic::error("E0104", "integer literal out of range", span)
+        .with_label("does not fit in 64 bits")
+        .with_help("use a float (`1.0e20`) if an approximate value is fine")
+}
+
+pub fn unknown_name(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0201", format!("unknown name `{name}`"), span)
+        .with_label("not found in this scope")
+        .with_help_opt(help)
+}
+
+pub fn unknown_callee(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0202", format!("unknown tool or flow `{name}`"), span)
+        .with_label("no tool, flow or built-in function has this name")
+        .with_help_opt(help)
+}
+
+pub fn unknown_type(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0203", format!("unknown type `{name}`"), span)
+        .with_label("not a built-in or declared type")
+        .with_help_opt(help)
+}
+
+pub fn unknown_field(span: Span, field: &str, ty: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0204", format!("no field `{field}` on type `{ty}`"), span)
+        .with_label("unknown field")
+        .with_help_opt(help)
+}
+
+pub fn unknown_module(span: Span, what: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0205", format!("cannot find module {what}"), span)
+        .with_label("imported here")
+        .with_help_opt(help)
+}
+
+pub fn duplicate(span: Span, what: &str, name: &str, first: Span) -> Diagnostic {
+    Diagnostic::error("E0206", format!("{what} `{name}` is defined twice"), span)
+        .with_label("defined again here")
+        .with_secondary(first, "first defined here")
+        .with_help("rename one of them")
+}
+
+pub fn unknown_member(span: Span, module: &str, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error(
+        "E0207",
+        format!("module `{module}` has no item `{name}`"),
+        span,
+    )
+    .with_label("not declared in that module")
+    .with_help_opt(help)
+}
+
+pub fn mismatch(span: Span, expected: &str, found: &str, context: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0301",
+        format!("mismatched types: expected `{expected}`, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`{context}"))
+}
+
+pub fn missing_arg(span: Span, callee: &str, param: &str, ty: &str, decl: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0302",
+        format!("missing argument `{param}` to `{callee}`"),
+        span,
+    )
+    .with_label(format!("`{param}: {ty}` is not given"))
+    .with_secondary(decl, "parameter declared here")
+    .with_help(format!("add `{param}: …` to the call"))
+}
+
+pub fn unknown_arg(span: Span, callee: &str, arg: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error(
+        "E0303",
+        format!("`{callee}` has no parameter `{arg}`"),
+        span,
+    )
+    .with_label("unknown argument")
+    .with_help_opt(help)
+}
+
+pub fn duplicate_arg(span: Span, arg: &str, first: Span) -> Diagnostic {
+    Diagnostic::error("E0304", format!("argument `{arg}` is given twice"), span)
+        .with_label("given again here")
+        .with_secondary(first, "first given here")
+}
+
+pub fn positional_arg(span: Span, callee: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error(
+        "E0305",
+        format!("arguments to `{callee}` must be named"),
+        span,
+    )
+    .with_label("positional argument")
+    .with_help_opt(help)
+}
+
+pub fn not_bool(span: Span, what: &str, found: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0306",
+        format!("{what} must be `bool`, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`"))
+}
+
+pub fn regex_on_non_string(span: Span, found: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0307",
+        format!("`~` needs a `string` on the left, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`"))
+    .with_help("convert it first: `to_string(x) ~ /…/`")
+}
+
+pub fn regex_rhs(span: Span, found: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0307",
+        "the right side of `~` must be a regex literal",
+        span,
+    )
+    .with_label(format!("this is `{found}`, not `/…/`"))
+    .with_help("write the pattern as a literal: `s ~ /pattern/i`")
+}
+
+pub fn bad_operands(span: Span, op: &str, left: &str, right: Option<&str>) -> Diagnostic {
+    let msg = match right {
+        Some(r) => format!("`{op}` cannot be applied to `{left}` and `{r}`"),
+        None => format!("`{op}` cannot be applied to `{left}`"),
+    };
+    Diagnostic::error("E0308", msg, span)
+}
+
+pub fn incompatible_arms(span: Span, first: &str, other: &str, first_span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0309",
+        format!("arms have incompatible types `{first}` and `{other}`"),
+        span,
+    )
+    .with_label(format!("this is `{other}`"))
+    .with_secondary(first_span, format!("this is `{first}`"))
+}
+
+pub fn optional_use(span: Span, ty: &str, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0310",
+        format!("cannot {what} a value of optional type `{ty}`"),
+        span,
+    )
+    .with_label("this may be `null`")
+    .with_help("give a default with `??`, or check it with `if x != null { … }`")
+}
+
+pub fn not_a_list(span: Span, what: &str, found: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0311",
+        format!("{what} needs a list, found `{found}`"),
+        span,
+    )
+    .with_label(format!("this is `{found}`"))
+}
+
+pub fn not_callable(span: Span, name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0312",
+        format!("`{name}` is not a tool, flow or function"),
+        span,
+    )
+    .with_label("cannot be called")
+}
+
+pub fn invalid_type(span: Span, message: &str) -> Diagnostic {
+    Diagnostic::error("E0313", message.to_string(), span)
+        .with_help("unions may only combine string literals; write `T?` for an optional value")
+}
+
+pub fn builtin_arity(span: Span, name: &str, expected: &str, found: usize) -> Diagnostic {
+    Diagnostic::error(
+        "E0314",
+        format!("`{name}` takes {expected}, found {found}"),
+        span,
+    )
+    .with_label(format!(
+        "{found} argument{} given",
+        if found == 1 { "" } else { "s" }
+    ))
+}
+
+pub fn cycle(span: Span, path: &str) -> Diagnostic {
+    Diagnostic::error("E0401", format!("dependency cycle: {path}"), span).with_help(
+        "a value cannot depend on itself; break the cycle or use `loop … until` to iterate",
+    )
+}
+
+pub fn flow_recursion(span: Span, path: &str) -> Diagnostic {
+    Diagnostic::error("E0402", format!("flow recursion: {path}"), span)
+        .with_label("this call closes the cycle")
+        .with_help("flows cannot call themselves; repeat with `loop … until` instead")
+}
+
+pub fn import_cycle(span: Span, path: &str) -> Diagnostic {
+    Diagnostic::error("E0403", format!("import cycle: {path}"), span)
+        .with_label("this import closes the cycle")
+}
+
+pub fn used_before_defined(span: Span, name: &str, def: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0404",
+        format!("`{name}` is used before it is defined in this `sequence`"),
+        span,
+    )
+    .with_label("used here")
+    .with_secondary(def, "defined later here")
+    .with_help("a `sequence` runs in order; move the definition up, or use `dag { … }`")
+}
+
+pub fn invalid_regex(span: Span, message: &str) -> Diagnostic {
+    Diagnostic::error("E0501", "invalid regex", span).with_label(message.to_string())
+}
+
+pub fn invalid_jsonpath(span: Span, message: &str) -> Diagnostic {
+    Diagnostic::error("E0502", "invalid JSONPath", span).with_label(message.to_string())
+}
+
+pub fn invalid_duration(span: Span, message: &str) -> Diagnostic {
+    Diagnostic::error("E0503", "invalid duration", span)
+        .with_label(message.to_string())
+        .with_help("write a number and a unit: `250ms`, `30s`, `5m`, `1h`, `2d`")
+}
+
+pub fn unknown_option(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0504", format!("unknown option `{name}`"), span)
+        .with_label("not an option")
+        .with_help_opt(help)
+}
+
+pub fn option_type(span: Span, name: &str, expected: &str, found: &str) -> Diagnostic {
+    Diagnostic::error("E0505", format!("option `{name}` takes {expected}"), span)
+        .with_label(format!("this is {found}"))
+}
+
+pub fn option_place(span: Span, name: &str, place: &str, allowed: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0506",
+        format!("option `{name}` is not allowed on {place}"),
+        span,
+    )
+    .with_label("not allowed here")
+    .with_note(format!("`{name}` is allowed on {allowed}"))
+}
+
+pub fn stable_outside_until(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0507",
+        "`stable` can only be used in a loop's `until` condition",
+        span,
+    )
+    .with_label("outside `until`")
+    .with_help("`loop s = init until stable(s.signature) { … }`")
+}
+
+pub fn duplicate_label(span: Span, label: &str, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0508",
+        format!("`decide` label `{label}` is used twice"),
+        span,
+    )
+    .with_label("duplicate label")
+    .with_secondary(first, "first used here")
+    .with_help("each label is one choice for the model; merge the arms or rename one")
+}
+
+pub fn invalid_binding(span: Span, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error("E0509", message.to_string(), span)
+        .with_label("not a valid binding")
+        .with_help(help.to_string())
+}
+
+pub fn not_allowed_here(span: Span, what: &str, place: &str) -> Diagnostic {
+    Diagnostic::error("E0510", format!("{what} is only allowed in {place}"), span)
+        .with_label("not allowed here")
+}
+
+pub fn unused_binding(span: Span, what: &str, name: &str) -> Diagnostic {
+    Diagnostic::warning("W0001", format!("unused {what} `{name}`"), span)
+        .with_label("never read")
+        .with_help(format!(
+            "remove it, or name it `_{name}` to keep it on purpose"
+        ))
+}
+
+pub fn unused_tool(span: Span, name: &str) -> Diagnostic {
+    Diagnostic::warning("W0002", format!("tool `{name}` is never called"), span)
+        .with_label("declared here")
+}
+
+pub fn unused_value(span: Span) -> Diagnostic {
+    Diagnostic::warning("W0003", "this value is never used", span)
+        .with_label("computed, then dropped")
+        .with_help("bind it with `let` if something should read it, or remove it")
+}
+
+pub fn unreachable_arm(span: Span, because: Span, why: &str) -> Diagnostic {
+    Diagnostic::warning("W0004", "unreachable arm", span)
+        .with_label("this arm can never be taken")
+        .with_secondary(because, why.to_string())
+}
+
+pub fn until_constant(span: Span, var: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0005",
+        format!("`until` does not depend on the loop state `{var}`"),
+        span,
+    )
+    .with_label("same value in every iteration")
+    .with_help(format!("test the new state, e.g. `until stable({var})`"))
+}
+
+pub fn effect_in_loop(span: Span, tool: &str, construct: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0006",
+        format!("effect tool `{tool}` is called inside `{construct}`"),
+        span,
+    )
+    .with_label("the side effect may run again")
+    .with_help("state `with { retry: 0 }` or give `with { idempotency_key: … }` at this call")
+}

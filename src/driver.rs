@@ -1,0 +1,39 @@
+//! The one driver used by `check`, `run` and the REPL: load, parse, check.
+
+use crate::check::{self, Loader, Program};
+use crate::diag::Diagnostic;
+use crate::source::Sources;
+
+/// Reads imported files from the file system.
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn read(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
+    }
+}
+
+/// The outcome of checking one root file.
+pub struct Checked {
+    pub sources: Sources,
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks source text given under `name` (imports resolve relative to `name`).
+pub fn check_source(name: &str, text: &str, loader: &dyn Loader) -> Checked {
+    let mut sources = Sources::new();
+    let root = sources.add(name, text);
+    let (program, diagnostics) = check::check_program(&mut sources, root, loader);
+    Checked {
+        sources,
+        program,
+        diagnostics,
+    }
+}

@@ -1,0 +1,12 @@
+//! flowc: a small typed language for orchestrating tools.
+//!
+//! Pipeline: [`syntax`] (pest grammar -> AST) -> [`check`] (names, types,
+//! graph checks) -> diagnostics rendered by [`diag`]. The core does no I/O:
+//! [`driver`] ties it to files through a [`check::Loader`].
+
+pub mod check;
+pub mod cli;
+pub mod diag;
+pub mod driver;
+pub mod source;
+pub mod syntax;

@@ -1,0 +1,23 @@
+//! The `flowc` binary: parses arguments and maps results to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use flowc::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { cli::USAGE } else { cli::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    // Deeply nested programs recurse deeply: run on a thread with a large stack.
+    let worker = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || cli::run(cli))
+        .expect("spawning the main thread");
+    ExitCode::from(worker.join().unwrap_or(cli::FAILED))
+}

@@ -1,0 +1,439 @@
+//! The abstract syntax tree. Every node carries its byte span.
+
+use super::span::{FileId, Span};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Copy)]
+pub enum CommentKind {
+    Line,
+    Block,
+    Doc,
+}
+
+/// A comment, kept for the formatter and for doc comments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    pub kind: CommentKind,
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Module {
+    pub file: FileId,
+    pub items: Vec<Item>,
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub kind: ItemKind,
+    pub span: Span,
+    /// Text of the `///` comments right before the item.
+    pub doc: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    Import(Import),
+    Type(TypeDecl),
+    Tool(Box<ToolDecl>),
+    Flow(Box<FlowDecl>),
+    Const(ConstDecl),
+    Test(TestDecl),
+}
+
+impl ItemKind {
+    /// The declared name, for items that have one.
+    pub fn name(&self) -> Option<&Ident> {
+        match self {
+            ItemKind::Import(_) | ItemKind::Test(_) => None,
+            ItemKind::Type(t) => Some(&t.name),
+            ItemKind::Tool(t) => Some(&t.name),
+            ItemKind::Flow(f) => Some(&f.name),
+            ItemKind::Const(c) => Some(&c.name),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportTarget {
+    /// `import std.ops`
+    Module(Vec<Ident>),
+    /// `import "lib/common.flow"`
+    File(String, Span),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    pub target: ImportTarget,
+    pub alias: Option<Ident>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeExprKind {
+    /// A built-in or declared type name, possibly qualified (`ops.Anomaly`).
+    Name(Vec<Ident>),
+    Null,
+    List(Box<TypeExpr>),
+    Record(Vec<TypeField>),
+    Optional(Box<TypeExpr>),
+    /// A string literal type: `"low"`.
+    Literal(String),
+    Union(Vec<TypeExpr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeField {
+    pub name: Ident,
+    pub optional: bool,
+    pub ty: TypeExpr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolDecl {
+    pub effect: bool,
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub binding: Binding,
+    pub options: Option<Options>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Binding {
+    pub kind: BindingKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum BindingKind {
+    /// `builtin "name"`
+    Builtin(Expr),
+    /// `exec ["prog", "arg"]`
+    Exec(Expr),
+    /// `http post "URL"`
+    Http { method: Ident, url: Expr },
+    /// `mcp "server" ["tool"]` (reserved)
+    Mcp { server: Expr, tool: Option<Expr> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowDecl {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: Option<TypeExpr>,
+    pub options: Option<Options>,
+    pub body: Block,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConstDecl {
+    pub name: Ident,
+    pub ty: Option<TypeExpr>,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestDecl {
+    pub name: String,
+    pub name_span: Span,
+    pub body: Block,
+}
+
+/// `with { key: value, … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub entries: Vec<OptionEntry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionEntry {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+impl Block {
+    /// The expression that gives the block its value, if the last statement is one.
+    pub fn tail(&self) -> Option<&Expr> {
+        match self.stmts.last().map(|s| &s.kind) {
+            Some(StmtKind::Expr { expr, .. }) => Some(expr),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    Let {
+        name: Ident,
+        ty: Option<TypeExpr>,
+        value: Expr,
+        after: Vec<Ident>,
+    },
+    Expr {
+        expr: Expr,
+        after: Vec<Ident>,
+    },
+    /// `mock tool = value` (test blocks only)
+    Mock {
+        target: Vec<Ident>,
+        value: Expr,
+    },
+    /// `assert cond` (test blocks only)
+    Assert(Expr),
+    /// A region that did not parse; its diagnostic is already reported.
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Not,
+    Neg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Coalesce,
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Match,
+    NotMatch,
+    Concat,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Coalesce => "??",
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Match => "~",
+            BinOp::NotMatch => "!~",
+            BinOp::Concat => "++",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParallelMode {
+    Record,
+    Merge,
+    Concat,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StrPart {
+    Text(String),
+    Interp(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    /// A duration; `ms` is `None` when the unit is unknown (reported by the checker).
+    Duration {
+        ms: Option<u64>,
+        text: String,
+    },
+    Str(Vec<StrPart>),
+    Regex {
+        pattern: String,
+        flags: String,
+    },
+    Name(Ident),
+    List(Vec<Expr>),
+    Record(Vec<RecordField>),
+    Call(Call),
+    Field(Box<Expr>, Ident),
+    Index(Box<Expr>, Box<Expr>),
+    /// `list[*]`: the following path applies to every element.
+    Wildcard(Box<Expr>),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `expr catch fallback`
+    Catch(Box<Expr>, Box<Expr>),
+    Parallel {
+        mode: ParallelMode,
+        options: Option<Options>,
+        branches: Vec<Branch>,
+    },
+    Race {
+        options: Option<Options>,
+        branches: Vec<Branch>,
+    },
+    Sequence {
+        options: Option<Options>,
+        block: Block,
+    },
+    Dag {
+        options: Option<Options>,
+        block: Block,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Block,
+        otherwise: Option<Box<Else>>,
+    },
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<MatchArm>,
+    },
+    Loop {
+        var: Ident,
+        init: Box<Expr>,
+        max: Option<Box<Expr>>,
+        until: Box<Expr>,
+        options: Option<Options>,
+        body: Block,
+    },
+    For {
+        var: Ident,
+        iter: Box<Expr>,
+        options: Option<Options>,
+        body: Block,
+    },
+    Try {
+        options: Option<Options>,
+        body: Block,
+        var: Option<Ident>,
+        handler: Block,
+    },
+    Decide {
+        prompt: Box<Expr>,
+        context: Option<Box<Expr>>,
+        arms: Vec<DecideArm>,
+    },
+    Approve {
+        message: Box<Expr>,
+        context: Option<Box<Expr>>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Else {
+    If(Expr),
+    Block(Block),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// `tool`, or `module.tool` for an imported one.
+    pub callee: Vec<Ident>,
+    pub args: Vec<Arg>,
+    pub options: Option<Options>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordField {
+    pub name: Ident,
+    pub value: Expr,
+    /// `{ a }` for `{ a: a }`
+    pub shorthand: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    pub name: Ident,
+    pub value: Expr,
+    pub after: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    Wildcard(Span),
+    Literals(Vec<Expr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatchArm {
+    pub pattern: Pattern,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecideArm {
+    /// The label; `else` for the fallback arm.
+    pub label: Ident,
+    pub is_else: bool,
+    pub body: Expr,
+    pub span: Span,
+}

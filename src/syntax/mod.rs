@@ -1,0 +1,8 @@
+//! Source text to AST: the pest grammar, the converter, and parse errors in words.
+
+pub mod ast;
+pub mod errors;
+pub mod parse;
+pub mod span;
+
+pub use parse::parse;

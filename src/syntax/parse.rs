@@ -1,0 +1,1166 @@
+//! pest pairs -> AST. Each converter checks the rule it received; an unexpected
+//! rule is a bug in this file and panics with the rule's name (the tests parse
+//! every construct, so they catch it).
+
+use std::cell::{Cell, RefCell};
+use std::sync::LazyLock;
+
+use pest::Parser;
+use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+
+use super::ast::*;
+use super::errors::{parse_error_diagnostic, unclosed_bracket};
+use super::span::{FileId, Span};
+use crate::diag::{Diagnostic, catalog};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/flow.pest"]
+pub struct FlowParser;
+
+/// Deepest expression nesting accepted (E0103).
+pub const MAX_DEPTH: u32 = 200;
+
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::op_catch, Assoc::Left))
+        .op(Op::infix(Rule::op_coalesce, Assoc::Right))
+        .op(Op::infix(Rule::op_or, Assoc::Left))
+        .op(Op::infix(Rule::op_and, Assoc::Left))
+        .op(Op::infix(Rule::op_eq, Assoc::Left)
+            | Op::infix(Rule::op_ne, Assoc::Left)
+            | Op::infix(Rule::op_lt, Assoc::Left)
+            | Op::infix(Rule::op_le, Assoc::Left)
+            | Op::infix(Rule::op_gt, Assoc::Left)
+            | Op::infix(Rule::op_ge, Assoc::Left)
+            | Op::infix(Rule::op_match, Assoc::Left)
+            | Op::infix(Rule::op_nmatch, Assoc::Left))
+        .op(Op::infix(Rule::op_concat, Assoc::Left))
+        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left)
+            | Op::infix(Rule::op_div, Assoc::Left)
+            | Op::infix(Rule::op_rem, Assoc::Left))
+        .op(Op::prefix(Rule::op_not) | Op::prefix(Rule::op_neg))
+});
+
+/// Parses one file. Always returns a module: regions that do not parse are
+/// reported and left out.
+pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
+    pest::set_error_detail(true);
+    let conv = Converter {
+        file,
+        src,
+        diags: RefCell::new(Vec::new()),
+        depth: Cell::new(0),
+    };
+    if let Some(d) = conv.check_nesting() {
+        return (
+            Module {
+                file,
+                items: Vec::new(),
+                comments: Vec::new(),
+            },
+            vec![d],
+        );
+    }
+    let module = match FlowParser::parse(Rule::file, src) {
+        Ok(mut pairs) => {
+            let file_pair = pairs.next().expect("the file rule yields one pair");
+            conv.file(file_pair)
+        }
+        Err(e) => {
+            // Recovery rules accept any text, so this happens only on parser limits.
+            conv.diags
+                .borrow_mut()
+                .push(parse_error_diagnostic(src, file, 0, &e, "the file"));
+            Module {
+                file,
+                items: Vec::new(),
+                comments: Vec::new(),
+            }
+        }
+    };
+    (module, conv.diags.into_inner())
+}
+
+struct Converter<'s> {
+    file: FileId,
+    src: &'s str,
+    diags: RefCell<Vec<Diagnostic>>,
+    depth: Cell<u32>,
+}
+
+fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| p.as_rule() != Rule::COMMENT)
+}
+
+fn unexpected(p: &Pair<'_, Rule>, in_what: &str) -> ! {
+    panic!("parser bug: unexpected rule {:?} in {in_what}", p.as_rule())
+}
+
+impl<'s> Converter<'s> {
+    fn span(&self, p: &Pair<'_, Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&self, p: Pair<'_, Rule>) -> Ident {
+        Ident {
+            span: self.span(&p),
+            name: p.as_str().to_string(),
+        }
+    }
+
+    fn error(&self, d: Diagnostic) {
+        self.diags.borrow_mut().push(d);
+    }
+
+    /// Rejects bracket nesting deeper than the limit before pest recurses into it.
+    fn check_nesting(&self) -> Option<Diagnostic> {
+        let mut depth = 0u32;
+        for (i, b) in self.src.bytes().enumerate() {
+            match b {
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(catalog::too_deep(Span::new(self.file, i, i + 1)));
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Reports a region that did not parse, by re-parsing it with the strict rule.
+    fn bad_region(&self, p: &Pair<'_, Rule>, strict: Rule) {
+        let start = p.as_span().start();
+        let text = p.as_str();
+        if strict == Rule::item_strict
+            && let Some((at, open)) = unclosed_bracket(text)
+        {
+            let close = match open {
+                '(' => ')',
+                '[' => ']',
+                _ => '}',
+            };
+            let span = Span::new(self.file, start + at, start + at + 1);
+            self.error(
+                catalog::syntax(
+                    format!("unclosed `{open}`"),
+                    span,
+                    format!("this `{open}` is never closed"),
+                )
+                .with_help(format!("add the matching `{close}`")),
+            );
+            return;
+        }
+        match FlowParser::parse(strict, text) {
+            Err(e) => self.error(parse_error_diagnostic(
+                self.src,
+                self.file,
+                start,
+                &e,
+                end_of(strict),
+            )),
+            Ok(_) => {
+                let span = Span::new(self.file, start, p.as_span().end());
+                self.error(catalog::syntax(
+                    format!("expected {}", end_of(strict)),
+                    span,
+                    "this does not end where it should".into(),
+                ));
+            }
+        }
+    }
+
+    fn file(&self, p: Pair<'_, Rule>) -> Module {
+        assert_eq!(p.as_rule(), Rule::file);
+        let mut comments = Vec::new();
+        for c in p.clone().into_inner().flatten() {
+            if matches!(c.as_rule(), Rule::line_comment | Rule::block_comment) {
+                let text = c.as_str();
+                let kind = if c.as_rule() == Rule::block_comment {
+                    CommentKind::Block
+                } else if text.starts_with("///") && !text.starts_with("////") {
+                    CommentKind::Doc
+                } else {
+                    CommentKind::Line
+                };
+                comments.push(Comment {
+                    kind,
+                    text: text.to_string(),
+                    span: self.span(&c),
+                });
+            }
+        }
+        let mut items = Vec::new();
+        for it in inner(p) {
+            match it.as_rule() {
+                Rule::EOI => {}
+                Rule::bad_item => self.bad_region(&it, Rule::item_strict),
+                _ => {
+                    if let Some(item) = self.item(it) {
+                        items.push(item);
+                    }
+                }
+            }
+        }
+        for item in &mut items {
+            item.doc = doc_before(self.src, &comments, item.span.start as usize);
+        }
+        Module {
+            file: self.file,
+            items,
+            comments,
+        }
+    }
+
+    fn item(&self, p: Pair<'_, Rule>) -> Option<Item> {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::import_decl => ItemKind::Import(self.import(p)),
+            Rule::type_decl => {
+                let mut it = inner(p);
+                let name = self.ident(it.next()?);
+                let ty = self.type_expr(it.next()?);
+                ItemKind::Type(TypeDecl { name, ty })
+            }
+            Rule::tool_decl => ItemKind::Tool(Box::new(self.tool(p))),
+            Rule::flow_decl => ItemKind::Flow(Box::new(self.flow(p))),
+            Rule::const_decl => {
+                let mut name = None;
+                let mut ty = None;
+                let mut value = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::ident => name = Some(self.ident(c)),
+                        Rule::type_expr => ty = Some(self.type_expr(c)),
+                        Rule::expr => value = Some(self.expr(c)),
+                        _ => unexpected(&c, "const"),
+                    }
+                }
+                ItemKind::Const(ConstDecl {
+                    name: name?,
+                    ty,
+                    value: value?,
+                })
+            }
+            Rule::test_decl => {
+                let mut it = inner(p);
+                let s = it.next()?;
+                let name_span = self.span(&s);
+                let name = self.plain_string(&s);
+                let body = self.block(it.next()?);
+                ItemKind::Test(TestDecl {
+                    name,
+                    name_span,
+                    body,
+                })
+            }
+            _ => unexpected(&p, "item"),
+        };
+        Some(Item {
+            kind,
+            span,
+            doc: None,
+        })
+    }
+
+    fn import(&self, p: Pair<'_, Rule>) -> Import {
+        let mut target = None;
+        let mut alias = None;
+        for c in inner(p) {
+            match c.as_rule() {
+                Rule::module_path => {
+                    target = Some(ImportTarget::Module(
+                        inner(c).map(|i| self.ident(i)).collect(),
+                    ))
+                }
+                Rule::string => {
+                    target = Some(ImportTarget::File(self.plain_string(&c), self.span(&c)))
+                }
+                Rule::ident => alias = Some(self.ident(c)),
+                _ => unexpected(&c, "import"),
+            }
+        }
+        Import {
+            target: target.expect("grammar: import has a target"),
+            alias,
+        }
+    }
+
+    /// The text of a string literal without interpolation (interpolations are kept verbatim).
+    fn plain_string(&self, p: &Pair<'_, Rule>) -> String {
+        let mut out = String::new();
+        for part in self.string_parts(p.clone()) {
+            match part {
+                StrPart::Text(t) => out.push_str(&t),
+                StrPart::Interp(e) => out.push_str(&self.src[e.span.range()]),
+            }
+        }
+        out
+    }
+
+    fn tool(&self, p: Pair<'_, Rule>) -> ToolDecl {
+        let mut effect = false;
+        let mut name = None;
+        let mut params = Vec::new();
+        let mut ret = None;
+        let mut binding = None;
+        let mut options = None;
+        for c in inner(p) {
+            match c.as_rule() {
+                Rule::kw_effect => effect = true,
+                Rule::ident => name = Some(self.ident(c)),
+                Rule::params => params = self.params(c),
+                Rule::type_expr => ret = Some(self.type_expr(c)),
+                Rule::builtin_bind | Rule::exec_bind | Rule::http_bind | Rule::mcp_bind => {
+                    binding = Some(self.binding(c))
+                }
+                Rule::decl_with => {
+                    options =
+                        Some(self.options(inner(c).next().expect("grammar: with has options")))
+                }
+                _ => unexpected(&c, "tool"),
+            }
+        }
+        ToolDecl {
+            effect,
+            name: name.expect("grammar: tool name"),
+            params,
+            ret: ret.expect("grammar: tool return type"),
+            binding: binding.expect("grammar: tool binding"),
+            options,
+        }
+    }
+
+    fn binding(&self, p: Pair<'_, Rule>) -> Binding {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        let mut it = inner(p).filter(|c| {
+            !matches!(
+                c.as_rule(),
+                Rule::kw_builtin | Rule::kw_exec | Rule::kw_http | Rule::kw_mcp
+            )
+        });
+        let kind = match rule {
+            Rule::builtin_bind => {
+                BindingKind::Builtin(self.primary(it.next().expect("grammar: builtin name")))
+            }
+            Rule::exec_bind => {
+                BindingKind::Exec(self.primary(it.next().expect("grammar: exec argv")))
+            }
+            Rule::http_bind => {
+                let method = self.ident(it.next().expect("grammar: http method"));
+                let url = self.primary(it.next().expect("grammar: http url"));
+                BindingKind::Http { method, url }
+            }
+            Rule::mcp_bind => {
+                let server = self.primary(it.next().expect("grammar: mcp server"));
+                let tool = it.next().map(|t| self.primary(t));
+                BindingKind::Mcp { server, tool }
+            }
+            _ => unreachable!("binding rules are matched by the caller"),
+        };
+        Binding { kind, span }
+    }
+
+    fn flow(&self, p: Pair<'_, Rule>) -> FlowDecl {
+        let mut name = None;
+        let mut params = Vec::new();
+        let mut ret = None;
+        let mut options = None;
+        let mut body = None;
+        for c in inner(p) {
+            match c.as_rule() {
+                Rule::ident => name = Some(self.ident(c)),
+                Rule::params => params = self.params(c),
+                Rule::type_expr => ret = Some(self.type_expr(c)),
+                Rule::decl_with => {
+                    options =
+                        Some(self.options(inner(c).next().expect("grammar: with has options")))
+                }
+                Rule::block => body = Some(self.block(c)),
+                _ => unexpected(&c, "flow"),
+            }
+        }
+        FlowDecl {
+            name: name.expect("grammar: flow name"),
+            params,
+            ret,
+            options,
+            body: body.expect("grammar: flow body"),
+        }
+    }
+
+    fn params(&self, p: Pair<'_, Rule>) -> Vec<Param> {
+        assert_eq!(p.as_rule(), Rule::params);
+        inner(p)
+            .map(|param| {
+                assert_eq!(param.as_rule(), Rule::param);
+                let span = self.span(&param);
+                let mut it = inner(param);
+                let name = self.ident(it.next().expect("grammar: param name"));
+                let ty = self.type_expr(it.next().expect("grammar: param type"));
+                let default = it.next().map(|d| self.expr(d));
+                Param {
+                    name,
+                    ty,
+                    default,
+                    span,
+                }
+            })
+            .collect()
+    }
+
+    fn options(&self, p: Pair<'_, Rule>) -> Options {
+        assert_eq!(p.as_rule(), Rule::options);
+        let span = self.span(&p);
+        let entries = inner(p)
+            .map(|o| {
+                let mut it = inner(o);
+                let name = self.ident(it.next().expect("grammar: option name"));
+                let value = self.expr(it.next().expect("grammar: option value"));
+                OptionEntry { name, value }
+            })
+            .collect();
+        Options { entries, span }
+    }
+
+    // ------------------------------------------------------------ types
+
+    fn type_expr(&self, p: Pair<'_, Rule>) -> TypeExpr {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::type_expr => {
+                let mut parts: Vec<TypeExpr> = inner(p).map(|c| self.type_expr(c)).collect();
+                if parts.len() == 1 {
+                    parts.pop().expect("one part")
+                } else {
+                    TypeExpr {
+                        kind: TypeExprKind::Union(parts),
+                        span,
+                    }
+                }
+            }
+            Rule::type_postfix => {
+                let mut it = inner(p);
+                let mut ty = self.type_expr(it.next().expect("grammar: type atom"));
+                for _mark in it {
+                    ty = TypeExpr {
+                        kind: TypeExprKind::Optional(Box::new(ty)),
+                        span,
+                    };
+                }
+                ty
+            }
+            Rule::type_null => TypeExpr {
+                kind: TypeExprKind::Null,
+                span,
+            },
+            Rule::type_name => TypeExpr {
+                kind: TypeExprKind::Name(inner(p).map(|i| self.ident(i)).collect()),
+                span,
+            },
+            Rule::string => TypeExpr {
+                kind: TypeExprKind::Literal(self.plain_string(&p)),
+                span,
+            },
+            Rule::list_type => TypeExpr {
+                kind: TypeExprKind::List(Box::new(
+                    self.type_expr(inner(p).next().expect("grammar: list element")),
+                )),
+                span,
+            },
+            Rule::record_type => {
+                let fields = inner(p)
+                    .map(|f| {
+                        let mut name = None;
+                        let mut optional = false;
+                        let mut ty = None;
+                        for c in inner(f) {
+                            match c.as_rule() {
+                                Rule::ident => name = Some(self.ident(c)),
+                                Rule::string => {
+                                    name = Some(Ident {
+                                        span: self.span(&c),
+                                        name: self.plain_string(&c),
+                                    })
+                                }
+                                Rule::optional_mark => optional = true,
+                                Rule::type_expr => ty = Some(self.type_expr(c)),
+                                _ => unexpected(&c, "record type field"),
+                            }
+                        }
+                        TypeField {
+                            name: name.expect("grammar: field name"),
+                            optional,
+                            ty: ty.expect("grammar: field type"),
+                        }
+                    })
+                    .collect();
+                TypeExpr {
+                    kind: TypeExprKind::Record(fields),
+                    span,
+                }
+            }
+            _ => unexpected(&p, "type"),
+        }
+    }
+
+    // ------------------------------------------------------------ statements
+
+    fn block(&self, p: Pair<'_, Rule>) -> Block {
+        assert_eq!(p.as_rule(), Rule::block);
+        let span = self.span(&p);
+        let mut stmts = Vec::new();
+        for s in inner(p) {
+            let sspan = self.span(&s);
+            let kind = match s.as_rule() {
+                Rule::let_stmt => {
+                    let mut name = None;
+                    let mut ty = None;
+                    let mut value = None;
+                    let mut after = Vec::new();
+                    for c in inner(s) {
+                        match c.as_rule() {
+                            Rule::ident => name = Some(self.ident(c)),
+                            Rule::type_expr => ty = Some(self.type_expr(c)),
+                            Rule::expr => value = Some(self.expr(c)),
+                            Rule::after_clause => after = self.after(c),
+                            _ => unexpected(&c, "let"),
+                        }
+                    }
+                    StmtKind::Let {
+                        name: name.expect("grammar: let name"),
+                        ty,
+                        value: value.expect("grammar: let value"),
+                        after,
+                    }
+                }
+                Rule::expr_stmt => {
+                    let mut it = inner(s);
+                    let expr = self.expr(it.next().expect("grammar: expression"));
+                    let after = it.next().map(|a| self.after(a)).unwrap_or_default();
+                    StmtKind::Expr { expr, after }
+                }
+                Rule::mock_stmt => {
+                    let mut it = inner(s);
+                    let target = inner(it.next().expect("grammar: mock target"))
+                        .map(|i| self.ident(i))
+                        .collect();
+                    let value = self.expr(it.next().expect("grammar: mock value"));
+                    StmtKind::Mock { target, value }
+                }
+                Rule::assert_stmt => StmtKind::Assert(
+                    self.expr(inner(s).next().expect("grammar: assert expression")),
+                ),
+                Rule::bad_stmt => {
+                    self.bad_region(&s, Rule::stmt_strict);
+                    StmtKind::Error
+                }
+                _ => unexpected(&s, "block"),
+            };
+            stmts.push(Stmt { kind, span: sspan });
+        }
+        Block { stmts, span }
+    }
+
+    fn after(&self, p: Pair<'_, Rule>) -> Vec<Ident> {
+        assert_eq!(p.as_rule(), Rule::after_clause);
+        inner(p).map(|i| self.ident(i)).collect()
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expr(&self, p: Pair<'_, Rule>) -> Expr {
+        assert_eq!(p.as_rule(), Rule::expr);
+        let span = self.span(&p);
+        let depth = self.depth.get() + 1;
+        if depth > MAX_DEPTH {
+            self.error(catalog::too_deep(span));
+            return Expr {
+                kind: ExprKind::Null,
+                span,
+            };
+        }
+        self.depth.set(depth);
+        let e = PRATT
+            .map_primary(|p| self.postfix_expr(p))
+            .map_prefix(|op, rhs| {
+                let span = self.span(&op).to(rhs.span);
+                let op = match op.as_rule() {
+                    Rule::op_not => UnOp::Not,
+                    Rule::op_neg => UnOp::Neg,
+                    _ => unexpected(&op, "prefix"),
+                };
+                Expr {
+                    kind: ExprKind::Unary(op, Box::new(rhs)),
+                    span,
+                }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let span = lhs.span.to(rhs.span);
+                let bin = match op.as_rule() {
+                    Rule::op_catch => {
+                        return Expr {
+                            kind: ExprKind::Catch(Box::new(lhs), Box::new(rhs)),
+                            span,
+                        };
+                    }
+                    Rule::op_coalesce => BinOp::Coalesce,
+                    Rule::op_or => BinOp::Or,
+                    Rule::op_and => BinOp::And,
+                    Rule::op_eq => BinOp::Eq,
+                    Rule::op_ne => BinOp::Ne,
+                    Rule::op_lt => BinOp::Lt,
+                    Rule::op_le => BinOp::Le,
+                    Rule::op_gt => BinOp::Gt,
+                    Rule::op_ge => BinOp::Ge,
+                    Rule::op_match => BinOp::Match,
+                    Rule::op_nmatch => BinOp::NotMatch,
+                    Rule::op_concat => BinOp::Concat,
+                    Rule::op_add => BinOp::Add,
+                    Rule::op_sub => BinOp::Sub,
+                    Rule::op_mul => BinOp::Mul,
+                    Rule::op_div => BinOp::Div,
+                    Rule::op_rem => BinOp::Rem,
+                    _ => unexpected(&op, "infix"),
+                };
+                Expr {
+                    kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)),
+                    span,
+                }
+            })
+            .parse(inner(p));
+        self.depth.set(depth - 1);
+        e
+    }
+
+    fn postfix_expr(&self, p: Pair<'_, Rule>) -> Expr {
+        assert_eq!(p.as_rule(), Rule::postfix_expr);
+        let mut it = inner(p);
+        let mut e = self.primary(it.next().expect("grammar: primary"));
+        for post in it {
+            let span = e.span.to(self.span(&post));
+            e = match post.as_rule() {
+                Rule::field_access => {
+                    let f = inner(post).next().expect("grammar: field name");
+                    let name = self.field_name(f);
+                    Expr {
+                        kind: ExprKind::Field(Box::new(e), name),
+                        span,
+                    }
+                }
+                Rule::wildcard => Expr {
+                    kind: ExprKind::Wildcard(Box::new(e)),
+                    span,
+                },
+                Rule::index => Expr {
+                    kind: ExprKind::Index(
+                        Box::new(e),
+                        Box::new(self.expr(inner(post).next().expect("grammar: index"))),
+                    ),
+                    span,
+                },
+                _ => unexpected(&post, "postfix"),
+            };
+        }
+        e
+    }
+
+    fn field_name(&self, p: Pair<'_, Rule>) -> Ident {
+        match p.as_rule() {
+            Rule::ident => self.ident(p),
+            Rule::string => Ident {
+                span: self.span(&p),
+                name: self.plain_string(&p),
+            },
+            _ => unexpected(&p, "field name"),
+        }
+    }
+
+    fn primary(&self, p: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::postfix_expr => return self.postfix_expr(p),
+            Rule::expr => return self.expr(p),
+            Rule::paren => {
+                return self.expr(inner(p).next().expect("grammar: parenthesised expression"));
+            }
+            Rule::int => match p.as_str().parse::<i64>() {
+                Ok(n) => ExprKind::Int(n),
+                Err(_) => {
+                    self.error(catalog::number_out_of_range(span));
+                    ExprKind::Int(0)
+                }
+            },
+            Rule::float => ExprKind::Float(p.as_str().parse().unwrap_or(f64::INFINITY)),
+            Rule::duration => self.duration(&p, span),
+            Rule::true_lit => ExprKind::Bool(true),
+            Rule::false_lit => ExprKind::Bool(false),
+            Rule::null_lit => ExprKind::Null,
+            Rule::string => ExprKind::Str(self.string_parts(p)),
+            Rule::regex => {
+                let mut it = inner(p);
+                let body = it.next().expect("grammar: regex body").as_str().to_string();
+                let flags = it
+                    .next()
+                    .map(|f| f.as_str().to_string())
+                    .unwrap_or_default();
+                ExprKind::Regex {
+                    pattern: body,
+                    flags,
+                }
+            }
+            Rule::ident => ExprKind::Name(self.ident(p)),
+            Rule::list_lit => ExprKind::List(inner(p).map(|e| self.expr(e)).collect()),
+            Rule::record_lit => ExprKind::Record(
+                inner(p)
+                    .map(|f| {
+                        let mut it = inner(f);
+                        let name = self.field_name(it.next().expect("grammar: field name"));
+                        match it.next() {
+                            Some(v) => RecordField {
+                                name,
+                                value: self.expr(v),
+                                shorthand: false,
+                            },
+                            None => RecordField {
+                                value: Expr {
+                                    kind: ExprKind::Name(name.clone()),
+                                    span: name.span,
+                                },
+                                name,
+                                shorthand: true,
+                            },
+                        }
+                    })
+                    .collect(),
+            ),
+            Rule::call => ExprKind::Call(self.call(p)),
+            Rule::parallel_expr => {
+                let mut mode = ParallelMode::Record;
+                let mut options = None;
+                let mut branches = Vec::new();
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::kw_merge => mode = ParallelMode::Merge,
+                        Rule::kw_concat => mode = ParallelMode::Concat,
+                        Rule::block_with => options = Some(self.block_with(c)),
+                        Rule::branch_block => branches = self.branches(c),
+                        _ => unexpected(&c, "parallel"),
+                    }
+                }
+                ExprKind::Parallel {
+                    mode,
+                    options,
+                    branches,
+                }
+            }
+            Rule::race_expr => {
+                let mut options = None;
+                let mut branches = Vec::new();
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::block_with => options = Some(self.block_with(c)),
+                        Rule::branch_block => branches = self.branches(c),
+                        _ => unexpected(&c, "race"),
+                    }
+                }
+                ExprKind::Race { options, branches }
+            }
+            Rule::sequence_expr | Rule::dag_expr => {
+                let is_seq = p.as_rule() == Rule::sequence_expr;
+                let mut options = None;
+                let mut block = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::block_with => options = Some(self.block_with(c)),
+                        Rule::block => block = Some(self.block(c)),
+                        _ => unexpected(&c, "sequence/dag"),
+                    }
+                }
+                let block = block.expect("grammar: block");
+                if is_seq {
+                    ExprKind::Sequence { options, block }
+                } else {
+                    ExprKind::Dag { options, block }
+                }
+            }
+            Rule::if_expr => {
+                let mut it = inner(p);
+                let cond = Box::new(self.expr(it.next().expect("grammar: if condition")));
+                let then = self.block(it.next().expect("grammar: if block"));
+                let mut otherwise = None;
+                for c in it {
+                    match c.as_rule() {
+                        Rule::kw_else => {}
+                        Rule::if_expr => otherwise = Some(Box::new(Else::If(self.primary(c)))),
+                        Rule::block => otherwise = Some(Box::new(Else::Block(self.block(c)))),
+                        _ => unexpected(&c, "else"),
+                    }
+                }
+                ExprKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                }
+            }
+            Rule::match_expr => {
+                let mut it = inner(p);
+                let scrutinee = Box::new(self.expr(it.next().expect("grammar: match scrutinee")));
+                let mut arms = Vec::new();
+                for a in it {
+                    match a.as_rule() {
+                        Rule::match_arm => arms.push(self.match_arm(a)),
+                        Rule::bad_stmt => self.bad_region(&a, Rule::match_strict),
+                        _ => unexpected(&a, "match"),
+                    }
+                }
+                ExprKind::Match { scrutinee, arms }
+            }
+            Rule::loop_expr => {
+                let mut var = None;
+                let mut exprs = Vec::new();
+                let mut max = None;
+                let mut options = None;
+                let mut body = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::ident => var = Some(self.ident(c)),
+                        Rule::expr => exprs.push(self.expr(c)),
+                        Rule::loop_max => {
+                            let v = inner(c)
+                                .find(|x| x.as_rule() == Rule::postfix_expr)
+                                .expect("grammar: loop max");
+                            max = Some(Box::new(self.postfix_expr(v)));
+                        }
+                        Rule::block_with => options = Some(self.block_with(c)),
+                        Rule::block => body = Some(self.block(c)),
+                        _ => unexpected(&c, "loop"),
+                    }
+                }
+                let mut exprs = exprs.into_iter();
+                ExprKind::Loop {
+                    var: var.expect("grammar: loop variable"),
+                    init: Box::new(exprs.next().expect("grammar: loop init")),
+                    max,
+                    until: Box::new(exprs.next().expect("grammar: loop until")),
+                    options,
+                    body: body.expect("grammar: loop body"),
+                }
+            }
+            Rule::for_expr => {
+                let mut var = None;
+                let mut iter = None;
+                let mut options = None;
+                let mut body = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::ident => var = Some(self.ident(c)),
+                        Rule::expr => iter = Some(Box::new(self.expr(c))),
+                        Rule::block_with => options = Some(self.block_with(c)),
+                        Rule::block => body = Some(self.block(c)),
+                        _ => unexpected(&c, "for"),
+                    }
+                }
+                ExprKind::For {
+                    var: var.expect("grammar: for variable"),
+                    iter: iter.expect("grammar: for list"),
+                    options,
+                    body: body.expect("grammar: for body"),
+                }
+            }
+            Rule::try_expr => {
+                let mut options = None;
+                let mut body = None;
+                let mut var = None;
+                let mut handler = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::block_with => options = Some(self.block_with(c)),
+                        Rule::block => body = Some(self.block(c)),
+                        Rule::catch_block => {
+                            for cc in inner(c) {
+                                match cc.as_rule() {
+                                    Rule::ident => var = Some(self.ident(cc)),
+                                    Rule::block => handler = Some(self.block(cc)),
+                                    _ => unexpected(&cc, "catch"),
+                                }
+                            }
+                        }
+                        _ => unexpected(&c, "try"),
+                    }
+                }
+                ExprKind::Try {
+                    options,
+                    body: body.expect("grammar: try body"),
+                    var,
+                    handler: handler.expect("grammar: catch body"),
+                }
+            }
+            Rule::decide_expr => {
+                let mut prompt = None;
+                let mut context = None;
+                let mut arms = Vec::new();
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::string => prompt = Some(Box::new(self.primary(c))),
+                        Rule::expr => context = Some(Box::new(self.expr(c))),
+                        Rule::decide_arm => {
+                            let aspan = self.span(&c);
+                            let mut it = inner(c);
+                            let l = it.next().expect("grammar: decide label");
+                            let is_else = l.as_rule() == Rule::kw_else;
+                            let label = self.ident(l);
+                            let body = self.expr(it.next().expect("grammar: decide arm body"));
+                            arms.push(DecideArm {
+                                label,
+                                is_else,
+                                body,
+                                span: aspan,
+                            });
+                        }
+                        Rule::bad_stmt => self.bad_region(&c, Rule::decide_strict),
+                        _ => unexpected(&c, "decide"),
+                    }
+                }
+                ExprKind::Decide {
+                    prompt: prompt.expect("grammar: decide prompt"),
+                    context,
+                    arms,
+                }
+            }
+            Rule::approve_expr => {
+                let mut it = inner(p);
+                let message = Box::new(self.primary(it.next().expect("grammar: approve message")));
+                let context = it.next().map(|c| Box::new(self.expr(c)));
+                ExprKind::Approve { message, context }
+            }
+            _ => unexpected(&p, "expression"),
+        };
+        Expr { kind, span }
+    }
+
+    fn duration(&self, p: &Pair<'_, Rule>, span: Span) -> ExprKind {
+        let text = p.as_str();
+        let split = text
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len());
+        let (num, unit) = text.split_at(split);
+        let factor = match unit {
+            "ms" => Some(1.0),
+            "s" => Some(1_000.0),
+            "m" => Some(60_000.0),
+            "h" => Some(3_600_000.0),
+            "d" => Some(86_400_000.0),
+            _ => None,
+        };
+        let ms = match (factor, num.parse::<f64>()) {
+            (Some(f), Ok(n)) if (n * f) < 1e15 => Some((n * f).round() as u64),
+            (Some(_), _) => {
+                self.error(catalog::invalid_duration(span, "too long"));
+                None
+            }
+            (None, _) => {
+                self.error(catalog::invalid_duration(
+                    span,
+                    &format!("unknown unit `{unit}`"),
+                ));
+                None
+            }
+        };
+        ExprKind::Duration {
+            ms,
+            text: text.to_string(),
+        }
+    }
+
+    fn string_parts(&self, p: Pair<'_, Rule>) -> Vec<StrPart> {
+        assert_eq!(p.as_rule(), Rule::string);
+        let mut parts: Vec<StrPart> = Vec::new();
+        let push_text = |parts: &mut Vec<StrPart>, s: &str| match parts.last_mut() {
+            Some(StrPart::Text(t)) => t.push_str(s),
+            _ => parts.push(StrPart::Text(s.to_string())),
+        };
+        for c in inner(p) {
+            match c.as_rule() {
+                Rule::str_text => push_text(&mut parts, c.as_str()),
+                Rule::str_escape => {
+                    let esc = c.as_str();
+                    let ch = match esc {
+                        "\\n" => Some('\n'),
+                        "\\t" => Some('\t'),
+                        "\\r" => Some('\r'),
+                        "\\0" => Some('\0'),
+                        "\\\"" => Some('"'),
+                        "\\\\" => Some('\\'),
+                        "\\{" => Some('{'),
+                        "\\}" => Some('}'),
+                        "\\/" => Some('/'),
+                        _ if esc.starts_with("\\u{") => {
+                            u32::from_str_radix(&esc[3..esc.len() - 1], 16)
+                                .ok()
+                                .and_then(char::from_u32)
+                        }
+                        _ => None,
+                    };
+                    match ch {
+                        Some(ch) => push_text(&mut parts, ch.encode_utf8(&mut [0; 4])),
+                        None => self.error(catalog::invalid_escape(self.span(&c), esc)),
+                    }
+                }
+                Rule::interp => {
+                    let e = inner(c).next().expect("grammar: interpolation expression");
+                    parts.push(StrPart::Interp(self.expr(e)));
+                }
+                _ => unexpected(&c, "string"),
+            }
+        }
+        parts
+    }
+
+    fn block_with(&self, p: Pair<'_, Rule>) -> Options {
+        assert_eq!(p.as_rule(), Rule::block_with);
+        self.options(inner(p).next().expect("grammar: with has options"))
+    }
+
+    fn call(&self, p: Pair<'_, Rule>) -> Call {
+        let mut callee = Vec::new();
+        let mut args = Vec::new();
+        let mut options = None;
+        for c in inner(p) {
+            match c.as_rule() {
+                Rule::callee => callee = inner(c).map(|i| self.ident(i)).collect(),
+                Rule::arg => {
+                    let span = self.span(&c);
+                    let mut name = None;
+                    let mut value = None;
+                    for a in inner(c) {
+                        match a.as_rule() {
+                            Rule::ident => name = Some(self.ident(a)),
+                            Rule::expr => value = Some(self.expr(a)),
+                            _ => unexpected(&a, "argument"),
+                        }
+                    }
+                    args.push(Arg {
+                        name,
+                        value: value.expect("grammar: argument value"),
+                        span,
+                    });
+                }
+                Rule::call_with => {
+                    options =
+                        Some(self.options(inner(c).next().expect("grammar: with has options")))
+                }
+                _ => unexpected(&c, "call"),
+            }
+        }
+        Call {
+            callee,
+            args,
+            options,
+        }
+    }
+
+    fn branches(&self, p: Pair<'_, Rule>) -> Vec<Branch> {
+        assert_eq!(p.as_rule(), Rule::branch_block);
+        let mut out = Vec::new();
+        for b in inner(p) {
+            match b.as_rule() {
+                Rule::branch => {
+                    let span = self.span(&b);
+                    let mut it = inner(b);
+                    let name = self.ident(it.next().expect("grammar: branch name"));
+                    let value = self.expr(it.next().expect("grammar: branch value"));
+                    let after = it.next().map(|a| self.after(a)).unwrap_or_default();
+                    out.push(Branch {
+                        name,
+                        value,
+                        after,
+                        span,
+                    });
+                }
+                Rule::bad_stmt => self.bad_region(&b, Rule::branch_strict),
+                _ => unexpected(&b, "branches"),
+            }
+        }
+        out
+    }
+
+    fn match_arm(&self, p: Pair<'_, Rule>) -> MatchArm {
+        let span = self.span(&p);
+        let mut it = inner(p);
+        let pat = it.next().expect("grammar: pattern");
+        let pspan = self.span(&pat);
+        let mut lits = Vec::new();
+        let mut wild = false;
+        for l in inner(pat) {
+            match l.as_rule() {
+                Rule::wild_pat => wild = true,
+                Rule::neg_num => {
+                    let lspan = self.span(&l);
+                    let n = self.primary(inner(l).next().expect("grammar: number"));
+                    let kind = match n.kind {
+                        ExprKind::Int(i) => ExprKind::Int(-i),
+                        ExprKind::Float(f) => ExprKind::Float(-f),
+                        k => k,
+                    };
+                    lits.push(Expr { kind, span: lspan });
+                }
+                _ => lits.push(self.primary(l)),
+            }
+        }
+        let pattern = if wild {
+            Pattern::Wildcard(pspan)
+        } else {
+            Pattern::Literals(lits)
+        };
+        let body = self.expr(it.next().expect("grammar: arm body"));
+        MatchArm {
+            pattern,
+            body,
+            span,
+        }
+    }
+}
+
+/// What ends the construct a strict rule parses.
+fn end_of(rule: Rule) -> &'static str {
+    match rule {
+        Rule::item_strict => "a new line",
+        Rule::stmt_strict => "a new line or `;`",
+        Rule::branch_strict => "a new line, `;` or `,`",
+        Rule::match_strict | Rule::decide_strict => "a new line or `,`",
+        _ => "a new line",
+    }
+}
+
+/// The `///` comments directly above `start`, joined.
+fn doc_before(src: &str, comments: &[Comment], start: usize) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut pos = start;
+    for c in comments
+        .iter()
+        .rev()
+        .filter(|c| (c.span.end as usize) <= start)
+    {
+        let gap = &src[c.span.end as usize..pos];
+        if c.kind != CommentKind::Doc
+            || gap.chars().any(|ch| !ch.is_whitespace())
+            || gap.matches('\n').count() > 1
+        {
+            break;
+        }
+        lines.push(c.text.trim_start_matches("///").trim().to_string());
+        pos = c.span.start as usize;
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    lines.reverse();
+    Some(lines.join("\n"))
+}

@@ -1,0 +1,110 @@
+//! Whole-program checks: the SPEC example, the examples and the standard library
+//! check clean; the parser and checker never panic (property tests).
+
+use std::path::{Path, PathBuf};
+
+use flowc::check::NoFiles;
+use flowc::driver::{FsLoader, check_source};
+use proptest::prelude::*;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check_clean(rel: &str) {
+    let text = std::fs::read_to_string(root().join(rel)).expect("file exists");
+    let path = root().join(rel);
+    let checked = check_source(path.to_str().expect("utf-8 path"), &text, &FsLoader);
+    let rendered: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(|d| flowc::diag::render::render(d, &checked.sources, false))
+        .collect();
+    assert!(rendered.is_empty(), "{rel} should check clean:\n{}", rendered.join("\n"));
+}
+
+#[test]
+fn spec_example_checks_clean() {
+    check_clean("tests/data/spec_taste.flow");
+}
+
+fn flow_files(dir: &Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            flow_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "flow") {
+            out.push(p.strip_prefix(root()).expect("under root").to_string_lossy().into_owned());
+        }
+    }
+}
+
+#[test]
+fn examples_and_stdlib_check_clean() {
+    let mut files = Vec::new();
+    flow_files(&root().join("examples"), &mut files);
+    flow_files(&root().join("stdlib"), &mut files);
+    assert!(files.iter().any(|f| f.starts_with("stdlib")), "the standard library has modules");
+    for f in files {
+        check_clean(&f);
+    }
+}
+
+#[test]
+fn every_stdlib_module_is_compiled_in() {
+    let mut files = Vec::new();
+    flow_files(&root().join("stdlib"), &mut files);
+    for f in files {
+        let name = f.trim_start_matches("stdlib/").trim_end_matches(".flow").replace('/', ".");
+        let text = std::fs::read_to_string(root().join(&f)).expect("read");
+        assert_eq!(flowc::check::stdlib::module(&name), Some(text.as_str()), "{f} is not in check::stdlib::MODULES");
+    }
+}
+
+fn no_panic(text: &str) {
+    let _ = check_source("fuzz.flow", text, &NoFiles);
+}
+
+/// Valid programs to mutate.
+const SEEDS: &[&str] = &[
+    include_str!("data/spec_taste.flow"),
+    "flow main(xs: [int]) -> [int] {\n    let ys = for x in xs with { max_concurrent: 2 } { x * 2 }\n    let s = loop st = { n: 0 } max 3 until stable(st.n) { { n: st.n + 1 } }\n    match s.n { 1 | 2 => ys, _ => [] }\n}\n",
+    "type T = { a: int, b?: string }\nconst K = 3\nflow f(t: T) -> string {\n    let r = race { x = \"a\"\n y = \"b\" }\n    let p = parallel concat { a = [1]; b = [2] }\n    try { t.b ?? \"none\" } catch e { e.message ++ \"{len(p)} {r.winner}\" }\n}\n",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(s in "\\PC{0,200}") {
+        no_panic(&s);
+    }
+
+    #[test]
+    fn random_tokens_never_panic(toks in prop::collection::vec(prop::sample::select(vec![
+        "flow", "tool", "let", "=", "{", "}", "(", ")", "[", "]", ",", ":", "\n", "x", "y", "1", "2.5", "\"s {x}\"",
+        "/re/i", "->", "=>", "if", "else", "for", "in", "loop", "until", "max", "parallel", "merge", "race", "decide",
+        "catch", "try", "after", "with", "+", "++", "~", "??", "&&", ".", "[*]", "30s", "match", "_", "type", "int",
+        "string", "?", "|", "effect", "exec", "builtin", "http", "post", "import", "std.ops", "const", "test", "assert",
+        "mock", "sequence", "dag", "approve", "stable(x)", "jsonpath(x, \"$.a\")", ";", "//c\n", "/* c */",
+    ]), 0..60)) {
+        no_panic(&toks.join(" "));
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(seed in 0..SEEDS.len(), edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, "\\PC{0,3}"), 1..6)) {
+        let mut s: Vec<char> = SEEDS[seed].chars().collect();
+        for (idx, op, text) in edits {
+            if s.is_empty() { break; }
+            let i = idx.index(s.len());
+            match op {
+                0 => { s.remove(i); }
+                1 => { for (k, c) in text.chars().enumerate() { s.insert(i + k, c); } }
+                2 => { let j = (i + 1 + text.len()).min(s.len()); s.drain(i..j); }
+                _ => { let c = s[i]; s.insert(i, c); }
+            }
+        }
+        no_panic(&s.into_iter().collect::<String>());
+    }
+}
