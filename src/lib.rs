@@ -8,5 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod driver;
+pub mod ir;
+pub mod run;
 pub mod source;
 pub mod syntax;

@@ -20,7 +20,11 @@ fn check_clean(rel: &str) {
         .iter()
         .map(|d| flowc::diag::render::render(d, &checked.sources, false))
         .collect();
-    assert!(rendered.is_empty(), "{rel} should check clean:\n{}", rendered.join("\n"));
+    assert!(
+        rendered.is_empty(),
+        "{rel} should check clean:\n{}",
+        rendered.join("\n")
+    );
 }
 
 #[test]
@@ -29,13 +33,20 @@ fn spec_example_checks_clean() {
 }
 
 fn flow_files(dir: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
             flow_files(&p, out);
         } else if p.extension().is_some_and(|x| x == "flow") {
-            out.push(p.strip_prefix(root()).expect("under root").to_string_lossy().into_owned());
+            out.push(
+                p.strip_prefix(root())
+                    .expect("under root")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
 }
@@ -45,7 +56,10 @@ fn examples_and_stdlib_check_clean() {
     let mut files = Vec::new();
     flow_files(&root().join("examples"), &mut files);
     flow_files(&root().join("stdlib"), &mut files);
-    assert!(files.iter().any(|f| f.starts_with("stdlib")), "the standard library has modules");
+    assert!(
+        files.iter().any(|f| f.starts_with("stdlib")),
+        "the standard library has modules"
+    );
     for f in files {
         check_clean(&f);
     }
@@ -56,9 +70,16 @@ fn every_stdlib_module_is_compiled_in() {
     let mut files = Vec::new();
     flow_files(&root().join("stdlib"), &mut files);
     for f in files {
-        let name = f.trim_start_matches("stdlib/").trim_end_matches(".flow").replace('/', ".");
+        let name = f
+            .trim_start_matches("stdlib/")
+            .trim_end_matches(".flow")
+            .replace('/', ".");
         let text = std::fs::read_to_string(root().join(&f)).expect("read");
-        assert_eq!(flowc::check::stdlib::module(&name), Some(text.as_str()), "{f} is not in check::stdlib::MODULES");
+        assert_eq!(
+            flowc::check::stdlib::module(&name),
+            Some(text.as_str()),
+            "{f} is not in check::stdlib::MODULES"
+        );
     }
 }
 

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn flow_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("tests/ui exists").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("tests/ui exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -30,7 +34,10 @@ fn check(rel: &Path) -> (String, i32) {
         .env("NO_COLOR", "1")
         .output()
         .expect("flowc runs");
-    (String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code().unwrap_or(-1))
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
 }
 
 #[test]
@@ -44,7 +51,9 @@ fn ui_golden() {
     for f in &files {
         let rel = f.strip_prefix(root()).expect("under the root");
         let (stderr, code) = check(rel);
-        let has_error = stderr.lines().any(|l| l.starts_with('[') && l.contains("] Error:"));
+        let has_error = stderr
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains("] Error:"));
         if has_error {
             failing += 1;
         } else {
@@ -52,7 +61,10 @@ fn ui_golden() {
         }
         let expected_code = if has_error { 1 } else { 0 };
         if code != expected_code {
-            failures.push(format!("{}: exit code {code}, expected {expected_code}", rel.display()));
+            failures.push(format!(
+                "{}: exit code {code}, expected {expected_code}",
+                rel.display()
+            ));
         }
         let expect_path = f.with_extension("stderr");
         if bless {
@@ -61,11 +73,22 @@ fn ui_golden() {
         }
         let expected = std::fs::read_to_string(&expect_path).unwrap_or_default();
         if expected != stderr {
-            failures.push(format!("{}: stderr differs\n--- expected\n{expected}\n--- actual\n{stderr}", rel.display()));
+            failures.push(format!(
+                "{}: stderr differs\n--- expected\n{expected}\n--- actual\n{stderr}",
+                rel.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} UI test(s) failed (BLESS=1 to update):\n\n{}", failures.len(), failures.join("\n\n"));
-    assert!(failing > passing, "UI tests should have more failing cases ({failing}) than passing ones ({passing})");
+    assert!(
+        failures.is_empty(),
+        "{} UI test(s) failed (BLESS=1 to update):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    assert!(
+        failing > passing,
+        "UI tests should have more failing cases ({failing}) than passing ones ({passing})"
+    );
 }
 
 #[test]
@@ -76,7 +99,8 @@ fn every_code_has_a_golden_case_and_docs() {
     for f in &files {
         all.push_str(&std::fs::read_to_string(f.with_extension("stderr")).unwrap_or_default());
     }
-    let docs = std::fs::read_to_string(root().join("docs/diagnostics.md")).expect("docs/diagnostics.md exists");
+    let docs = std::fs::read_to_string(root().join("docs/diagnostics.md"))
+        .expect("docs/diagnostics.md exists");
     let mut missing = Vec::new();
     for c in flowc::diag::catalog::CODES {
         if !all.contains(&format!("[{}]", c.code)) {
@@ -98,13 +122,21 @@ fn diagnostics_doc_is_generated_from_the_catalog() {
         return;
     }
     let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(current == generated, "docs/diagnostics.md is out of date with src/diag/catalog.rs; run BLESS=1 cargo test");
+    assert!(
+        current == generated,
+        "docs/diagnostics.md is out of date with src/diag/catalog.rs; run BLESS=1 cargo test"
+    );
 }
 
 #[test]
 fn json_format_one_object_per_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["check", "--format", "json", "tests/ui/names/e0204_unknown_field.flow"])
+        .args([
+            "check",
+            "--format",
+            "json",
+            "tests/ui/names/e0204_unknown_field.flow",
+        ])
         .current_dir(root())
         .output()
         .expect("flowc runs");
@@ -114,11 +146,23 @@ fn json_format_one_object_per_line() {
     assert!(!lines.is_empty());
     for l in lines {
         let v: serde_json::Value = serde_json::from_str(l).expect("each line is JSON");
-        for key in ["code", "severity", "message", "file", "line", "column", "end_line", "end_column", "labels", "help"] {
+        for key in [
+            "code",
+            "severity",
+            "message",
+            "file",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "labels",
+            "help",
+        ] {
             assert!(v.get(key).is_some(), "missing `{key}` in {l}");
         }
     }
-    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("json");
     assert_eq!(first["code"], "E0204");
     assert_eq!(first["file"], "tests/ui/names/e0204_unknown_field.flow");
 }
@@ -137,8 +181,18 @@ fn exit_codes() {
     assert_eq!(run(&["check", "does/not/exist.flow"]), Some(2));
     assert_eq!(run(&["check"]), Some(2));
     assert_eq!(run(&["bogus"]), Some(2));
-    assert_eq!(run(&["check", "tests/ui/warnings/w0001_unused_binding.flow"]), Some(0));
-    assert_eq!(run(&["check", "--deny-warnings", "tests/ui/warnings/w0001_unused_binding.flow"]), Some(1));
+    assert_eq!(
+        run(&["check", "tests/ui/warnings/w0001_unused_binding.flow"]),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "check",
+            "--deny-warnings",
+            "tests/ui/warnings/w0001_unused_binding.flow"
+        ]),
+        Some(1)
+    );
     assert_eq!(run(&["explain", "E0201"]), Some(0));
     assert_eq!(run(&["explain", "E9999"]), Some(2));
 }

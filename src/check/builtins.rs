@@ -441,7 +441,8 @@ impl<'p> Ctx<'p> {
 /// Validates a JSONPath query (RFC 9535): the crate's parser, plus the
 /// Returns the segments.
 pub fn validate_jsonpath(path: &str) -> Result<Vec<Segment>, String> {
-    let q = jsonpath_rust::parser::parse_json_path(path).map_err(|e| jsonpath_message(&e.to_string()))?;
+    let q = jsonpath_rust::parser::parse_json_path(path)
+        .map_err(|e| jsonpath_message(&e.to_string()))?;
     Ok(q.segments)
 }
 
@@ -452,10 +453,18 @@ fn jsonpath_message(raw: &str) -> String {
         .next()
         .and_then(|l| l.rsplit(':').next())
         .and_then(|c| c.trim().parse::<usize>().ok());
-    let expected = raw.lines().find_map(|l| l.trim().strip_prefix("= ")).map(|e| e.replace('_', " "));
+    let expected = raw
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map(|e| e.replace('_', " "));
     match (col, expected) {
         (Some(c), Some(e)) => format!("at character {c}: {e}"),
         (Some(c), None) => format!("not a valid query at character {c}"),
-        (None, _) => raw.lines().next().unwrap_or("not a valid query").trim().to_string(),
+        (None, _) => raw
+            .lines()
+            .next()
+            .unwrap_or("not a valid query")
+            .trim()
+            .to_string(),
     }
 }

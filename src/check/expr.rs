@@ -8,7 +8,10 @@ use petgraph::graphmap::DiGraphMap;
 
 use super::options::{self, Place};
 use super::types::{FieldTy, Type, assignable, join};
-use super::{Program, Signature, context_type, error_type, resolve_type, value_names};
+use super::{
+    BlockInfo, BlockKey, Program, Signature, block_key, context_type, error_type, resolve_type,
+    value_names,
+};
 use crate::diag::{Diagnostic, catalog, suggest};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
@@ -39,6 +42,9 @@ pub(super) struct Scope<'p> {
     stmts: Option<&'p [Stmt]>,
     /// `let`s being checked, in order, for cycle paths.
     in_progress: Vec<String>,
+    /// The block's key in [`BlockInfo`] tables, and the statement being checked.
+    block: Option<BlockKey>,
+    current: Option<usize>,
     /// For a `sequence`: lets defined later in it (name -> span).
     later: HashMap<String, Span>,
     /// The enclosing `loop`/`for` constructs when the scope was opened.
@@ -52,6 +58,8 @@ impl Scope<'_> {
             stmts: None,
             in_progress: Vec::new(),
             later: HashMap::new(),
+            block: None,
+            current: None,
             loops,
         }
     }
@@ -76,6 +84,7 @@ pub struct Ctx<'p> {
     /// Counts steps with effects (effect tools, flows, LLM decisions) seen so far.
     pub(super) effects: usize,
     pub(super) consts_cache: HashMap<usize, HashMap<String, (Type, Span)>>,
+    pub(super) blocks: HashMap<BlockKey, BlockInfo>,
 }
 
 impl<'p> Ctx<'p> {
@@ -94,6 +103,7 @@ impl<'p> Ctx<'p> {
             used_tools: HashSet::new(),
             effects: 0,
             consts_cache: HashMap::new(),
+            blocks: HashMap::new(),
         }
     }
 
@@ -161,7 +171,13 @@ impl<'p> Ctx<'p> {
         }
     }
 
-    pub fn finish(mut self) -> (Vec<Diagnostic>, HashMap<FlowKey, Type>) {
+    pub fn finish(
+        mut self,
+    ) -> (
+        Vec<Diagnostic>,
+        HashMap<FlowKey, Type>,
+        HashMap<BlockKey, BlockInfo>,
+    ) {
         // Flow recursion, with the path.
         let mut ids: HashMap<&FlowKey, u32> = HashMap::new();
         let mut keys: Vec<&FlowKey> = Vec::new();
@@ -213,7 +229,7 @@ impl<'p> Ctx<'p> {
             .into_iter()
             .filter_map(|(k, v)| v.map(|t| (k, t)))
             .collect();
-        (self.diags, types)
+        (self.diags, types, self.blocks)
     }
 
     // ------------------------------------------------------------ flows
@@ -328,6 +344,15 @@ impl<'p> Ctx<'p> {
     fn block(&mut self, b: &'p Block, sequence: bool) -> Type {
         let mut scope = Scope::new(self.loops.clone());
         scope.stmts = Some(&b.stmts);
+        let key = block_key(b);
+        scope.block = Some(key);
+        self.blocks.insert(
+            key,
+            BlockInfo {
+                deps: vec![Vec::new(); b.stmts.len()],
+                effects: vec![false; b.stmts.len()],
+            },
+        );
         for (i, s) in b.stmts.iter().enumerate() {
             if let StmtKind::Let { name, .. } = &s.kind {
                 if let Some(first) = scope
@@ -361,6 +386,7 @@ impl<'p> Ctx<'p> {
         let mut result = Type::Null;
         let last = b.stmts.len().saturating_sub(1);
         for (i, s) in b.stmts.iter().enumerate() {
+            self.scopes[level].current = Some(i);
             match &s.kind {
                 StmtKind::Let { name, .. } => {
                     if sequence {
@@ -482,8 +508,10 @@ impl<'p> Ctx<'p> {
         let saved_loops = std::mem::replace(&mut self.loops, self.scopes[level].loops.clone());
         let saved_until = std::mem::replace(&mut self.in_until, false);
         self.scopes[level].in_progress.push(name.to_string());
+        let saved_current = self.scopes[level].current.replace(stmt);
         let t = self.let_value(s);
         self.scopes[level].in_progress.pop();
+        self.scopes[level].current = saved_current;
         self.in_until = saved_until;
         self.loops = saved_loops;
         self.scopes.extend(saved);
@@ -502,6 +530,16 @@ impl<'p> Ctx<'p> {
                 continue;
             };
             b.used = true;
+            if let (Some(j), Some(key), Some(i)) =
+                (b.stmt, self.scopes[level].block, self.scopes[level].current)
+                && let Some(info) = self.blocks.get_mut(&key)
+                && !info.deps[i].contains(&j)
+            {
+                info.deps[i].push(j);
+            }
+            let Some(b) = self.scopes[level].names.get_mut(&id.name) else {
+                unreachable!("found above")
+            };
             if let Some(t) = &b.ty {
                 return t.clone();
             }
@@ -1562,6 +1600,13 @@ impl<'p> Ctx<'p> {
             self.effects += 1;
         }
         if sig.effect {
+            for s in &self.scopes {
+                if let (Some(key), Some(i)) = (s.block, s.current)
+                    && let Some(info) = self.blocks.get_mut(&key)
+                {
+                    info.effects[i] = true;
+                }
+            }
             self.effects += 1;
             if let Some(construct) = self.loops.last().copied()
                 && options::literal_int(c.options.as_ref(), "retry") != Some(0)

@@ -80,6 +80,24 @@ pub struct Program {
     pub root: usize,
     /// Result types of flows, inferred where not declared.
     pub flow_types: HashMap<(usize, String), Type>,
+    /// Per block: which `let`s each statement reads, and which statements call `effect` tools.
+    pub blocks: HashMap<BlockKey, BlockInfo>,
+}
+
+/// Identifies a block: its file and start offset.
+pub type BlockKey = (FileId, u32);
+
+pub fn block_key(b: &Block) -> BlockKey {
+    (b.span.file, b.span.start)
+}
+
+/// What the checker learned about a block's statements, for lowering.
+#[derive(Clone, Debug, Default)]
+pub struct BlockInfo {
+    /// For each statement, the indices of the statements (`let`s of this block) it reads.
+    pub deps: Vec<Vec<usize>>,
+    /// For each statement, whether it calls an `effect` tool (anywhere inside).
+    pub effects: Vec<bool>,
 }
 
 impl Program {
@@ -115,6 +133,7 @@ pub fn check_program(
         modules,
         root: root_idx,
         flow_types: HashMap::new(),
+        blocks: HashMap::new(),
     };
     for &m in &order {
         declare(&mut program, m, &mut diags);
@@ -123,7 +142,8 @@ pub fn check_program(
     for &m in &order {
         ctx.check_module(m);
     }
-    let (mut body_diags, flow_types) = ctx.finish();
+    let (mut body_diags, flow_types, blocks) = ctx.finish();
+    program.blocks = blocks;
     diags.append(&mut body_diags);
     program.flow_types = flow_types;
     // Warnings are for the files being checked, not their imports.
@@ -325,6 +345,15 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         ns.insert(name.name.clone(), name.span);
+        if what != "type" && is_builtin_fn(&name.name) {
+            diags.push(
+                catalog::duplicate(name.span, what, &name.name, name.span).with_note(format!(
+                    "`{}` is a built-in function; a {what} cannot take its name",
+                    name.name
+                )),
+            );
+            continue;
+        }
         if let ItemKind::Type(t) = &it.kind {
             if BUILTIN_TYPES.contains(&t.name.name.as_str()) {
                 diags.push(catalog::invalid_type(
@@ -767,3 +796,10 @@ fn value_names(md: &ModInfo) -> HashSet<&str> {
         .map(String::as_str)
         .collect()
 }
+
+/// Is `name` a built-in function (`len`, `jsonpath`, …)?
+pub fn is_builtin_fn(name: &str) -> bool {
+    builtins::NAMES.contains(&name)
+}
+
+pub use builtins::validate_jsonpath;

@@ -222,11 +222,7 @@ pub fn check_static<'a>(
             continue;
         };
         if !allowed(info, place) {
-            let mut d =
-                catalog::option_place(e.name.span, name, place.describe(), &allowed_text(info));
-            if name == "max_concurrent" && matches!(place, Place::Call { .. }) {
-                d = d.with_help("to limit a `for` over this call's result, put the call in parentheses: `for x in (f()) with { … }`");
-            }
+            let d = catalog::option_place(e.name.span, name, place.describe(), &allowed_text(info));
             diags.push(d);
             continue;
         }

@@ -1,5 +1,7 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+mod run;
+
 use std::io::{IsTerminal, Write};
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -21,6 +23,13 @@ pub enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Parse and check files; report diagnostics
@@ -34,6 +43,43 @@ pub enum Command {
         /// Exit with status 1 when there are warnings
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Run a flow; print its result as JSON on stdout
+    Run {
+        /// The `.flow` file
+        file: String,
+        /// The flow to run (default: the only flow, or `main`)
+        #[arg(long)]
+        flow: Option<String>,
+        /// An argument, parsed by the parameter's type (repeatable)
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// A JSON object of arguments (`--arg` wins over it)
+        #[arg(long, value_name = "FILE")]
+        input: Option<String>,
+        /// A run-wide option, such as `timeout=10s` (repeatable)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Write the run record (every step, its timing and outcome) to FILE
+        #[arg(long, value_name = "FILE")]
+        record: Option<String>,
+        /// Write a Chrome trace (open it in Perfetto) to FILE
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+        /// Print nothing on stderr but errors
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Print the dataflow graph of a flow
+    Graph {
+        /// The `.flow` file
+        file: String,
+        /// The flow (default: the only flow, or `main`)
+        #[arg(long)]
+        flow: Option<String>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
     },
     /// Explain a diagnostic code, with an example
     Explain {
@@ -60,6 +106,26 @@ pub fn run(cli: Cli) -> u8 {
             deny_warnings,
         } => check(&files, format, deny_warnings),
         Command::Explain { code } => explain(&code),
+        Command::Run {
+            file,
+            flow,
+            args,
+            input,
+            set,
+            record,
+            trace,
+            quiet,
+        } => run::run(&run::RunArgs {
+            file,
+            flow,
+            args,
+            input,
+            set,
+            record,
+            trace,
+            quiet,
+        }),
+        Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
     }
 }
 
@@ -153,10 +219,18 @@ pub fn diagnostics_markdown() -> String {
         "# Diagnostics\n\nEvery diagnostic `flowc check` can report, with a stable code. `flowc explain CODE` prints the same text.\nCodes: E01xx syntax, E02xx names, E03xx types, E04xx graph and cycles, E05xx options and literals, W0xxx warnings.\n\nThis file is generated from `src/diag/catalog.rs` (`BLESS=1 cargo test` rewrites it).\n\n| code | what |\n|---|---|\n",
     );
     for c in catalog::CODES {
-        s.push_str(&format!("| [{0}](#{1}) | {2} |\n", c.code, c.code.to_lowercase(), c.title.replace('|', "\\|")));
+        s.push_str(&format!(
+            "| [{0}](#{1}) | {2} |\n",
+            c.code,
+            c.code.to_lowercase(),
+            c.title.replace('|', "\\|")
+        ));
     }
     for c in catalog::CODES {
-        s.push_str(&format!("\n## {}\n\n**{}**\n\n{}\n\nExample:\n\n```flow\n{}\n```\n", c.code, c.title, c.explanation, c.example));
+        s.push_str(&format!(
+            "\n## {}\n\n**{}**\n\n{}\n\nExample:\n\n```flow\n{}\n```\n",
+            c.code, c.title, c.explanation, c.example
+        ));
     }
     s
 }

@@ -117,7 +117,9 @@ pub fn did_you_mean<'a>(
             let cl = c.to_lowercase();
             let d = if cl == lower {
                 0
-            } else if shared_prefix(&lower, &cl) >= 4 && shared_prefix(&lower, &cl) * 5 >= lower.len().min(cl.len()) * 3 {
+            } else if shared_prefix(&lower, &cl) >= 4
+                && shared_prefix(&lower, &cl) * 5 >= lower.len().min(cl.len()) * 3
+            {
                 // `retries` for `retry`, `timeout` for `timeout_per_step`
                 1
             } else {
@@ -150,7 +152,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1).min(d[(i - 1) * w + j - 1] + cost);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[(i - 2) * w + j - 2] + 1);
             }
@@ -182,6 +186,9 @@ mod tests {
         assert_eq!(did_you_mean("ci_idd", c), Some("ci_id"));
         assert_eq!(did_you_mean("casue", c), Some("cause"));
         assert_eq!(did_you_mean("zzzzzz", c), None);
-        assert_eq!(did_you_mean("retries", ["retry", "retry_on", "timeout"]), Some("retry"));
+        assert_eq!(
+            did_you_mean("retries", ["retry", "retry_on", "timeout"]),
+            Some("retry")
+        );
     }
 }

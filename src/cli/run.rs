@@ -1,0 +1,315 @@
+//! `flowc run` and `flowc graph`.
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use super::{FAILED, GraphFormat, OK, USAGE, color_stderr};
+use crate::check::{Program, Type};
+use crate::diag::render;
+use crate::driver::{Checked, FsLoader, check_source};
+use crate::run::{Interp, RunConfig, opts::Opts};
+
+pub struct RunArgs {
+    pub file: String,
+    pub flow: Option<String>,
+    pub args: Vec<String>,
+    pub input: Option<String>,
+    pub set: Vec<String>,
+    pub record: Option<String>,
+    pub trace: Option<String>,
+    pub quiet: bool,
+}
+
+/// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
+fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("error: cannot read `{file}`: {e}");
+        USAGE
+    })?;
+    let checked = check_source(file, &text, &FsLoader);
+    let color = color_stderr();
+    for d in &checked.diagnostics {
+        if d.is_error() || !quiet {
+            eprint!("{}", render::render(d, &checked.sources, color));
+        }
+    }
+    if checked.has_errors() {
+        eprintln!("error: `{file}` has errors; nothing was run");
+        return Err(FAILED);
+    }
+    Ok(checked)
+}
+
+/// The flow to run: `--flow`, the only one, or `main`.
+fn pick_flow(program: &Program, file: &str, wanted: Option<&str>) -> Result<String, u8> {
+    let md = program.root_module();
+    let mut names: Vec<&String> = md.flows.keys().collect();
+    names.sort();
+    let list = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match wanted {
+        Some(w) if md.flows.contains_key(w) => Ok(w.to_string()),
+        Some(w) => {
+            let help = crate::diag::suggest(w, names.iter().map(|s| s.as_str()))
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            eprintln!("error: `{file}` has no flow `{w}`{help}; its flows: {list}");
+            Err(USAGE)
+        }
+        None if names.len() == 1 => Ok(names[0].clone()),
+        None if md.flows.contains_key("main") => Ok("main".into()),
+        None if names.is_empty() => {
+            eprintln!("error: `{file}` declares no flow to run");
+            Err(USAGE)
+        }
+        None => {
+            eprintln!(
+                "error: `{file}` has several flows and none is `main`; choose one with --flow ({list})"
+            );
+            Err(USAGE)
+        }
+    }
+}
+
+/// Parses `--arg name=value` by the parameter's type: strings as written, the rest as JSON.
+fn parse_arg(ty: &Type, raw: &str) -> Result<Value, String> {
+    match ty {
+        Type::String | Type::Lit(_) => Ok(Value::String(raw.to_string())),
+        Type::Optional(inner) if matches!(**inner, Type::String | Type::Lit(_)) => {
+            Ok(Value::String(raw.to_string()))
+        }
+        Type::Duration => crate::run::opts::parse_duration(raw)
+            .map(|d| Value::from(d.as_millis() as i64))
+            .ok_or_else(|| format!("`{raw}` is not a duration such as `30s`")),
+        _ => serde_json::from_str(raw)
+            .map_err(|_| format!("`{raw}` is not a valid `{ty}` (write it as JSON)")),
+    }
+}
+
+pub fn run(a: &RunArgs) -> u8 {
+    let checked = match load(&a.file, a.quiet) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let flow = match pick_flow(&checked.program, &a.file, a.flow.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let sig = checked.program.root_module().flows[&flow].clone();
+    // Inputs: --input, then --arg.
+    let mut inputs = Map::new();
+    if let Some(path) = &a.input {
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(Value::Object(m)) => inputs = m,
+            Ok(_) => {
+                eprintln!("error: `{path}` must hold a JSON object of arguments");
+                return USAGE;
+            }
+            Err(e) => {
+                eprintln!("error: cannot read `{path}`: {e}");
+                return USAGE;
+            }
+        }
+    }
+    for kv in &a.args {
+        let Some((k, v)) = kv.split_once('=') else {
+            eprintln!("error: `--arg {kv}`: write `--arg name=value`");
+            return USAGE;
+        };
+        let Some(p) = sig.params.iter().find(|p| p.name == k) else {
+            let names: Vec<&str> = sig.params.iter().map(|p| p.name.as_str()).collect();
+            eprintln!(
+                "error: flow `{flow}` has no parameter `{k}`; its parameters: {}",
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            );
+            return USAGE;
+        };
+        match parse_arg(&p.ty, v) {
+            Ok(val) => {
+                inputs.insert(k.to_string(), val);
+            }
+            Err(e) => {
+                eprintln!("error: `--arg {k}`: {e}");
+                return USAGE;
+            }
+        }
+    }
+    for p in &sig.params {
+        match inputs.get(&p.name) {
+            None if !p.has_default && !p.ty.is_optional() => {
+                eprintln!(
+                    "error: flow `{flow}` needs `{}: {}`; pass it with `--arg {}=…` or `--input args.json`",
+                    p.name, p.ty, p.name
+                );
+                return USAGE;
+            }
+            Some(v) => {
+                if let Err(m) = crate::run::value::conforms(v, &p.ty) {
+                    eprintln!(
+                        "error: argument `{}` of flow `{flow}`: expected `{}` at `{}`, found {}",
+                        p.name, m.expected, m.path, m.found
+                    );
+                    return USAGE;
+                }
+            }
+            None => {}
+        }
+    }
+    let mut set = Opts::default();
+    for kv in &a.set {
+        let r = kv
+            .split_once('=')
+            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
+            .and_then(|(k, v)| set.set(k, v));
+        if let Err(e) = r {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
+    let config = RunConfig {
+        set: set.clone(),
+        record: a.record.is_some() || a.trace.is_some(),
+        tenant: std::env::var("FLOWC_TENANT").ok(),
+    };
+    let interp = Interp::new(&checked.program, &checked.sources, config);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let started = crate::run::value::now_rfc3339();
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            r = interp.run(&flow, inputs.clone()) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let duration_ms = interp.recorder.now_ms();
+    let color = color_stderr();
+    let (status, code) = match &outcome {
+        Some(Ok(v)) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(v).expect("values serialise")
+            );
+            ("ok", OK)
+        }
+        Some(Err(errors)) => {
+            for e in errors {
+                eprint!(
+                    "{}",
+                    render::render(&e.to_diagnostic(), &checked.sources, color)
+                );
+            }
+            eprintln!(
+                "error: flow `{flow}` failed with {} error{}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            ("failed", FAILED)
+        }
+        None => {
+            eprintln!("error: run cancelled");
+            ("cancelled", FAILED)
+        }
+    };
+    for w in interp.recorder.warnings() {
+        if !a.quiet {
+            eprintln!(
+                "warning: {}:{}:{}: {}",
+                w["file"].as_str().unwrap_or(""),
+                w["line"],
+                w["column"],
+                w["message"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if let Some(path) = &a.record {
+        let ctx = interp.context_value();
+        let record = serde_json::json!({
+            "run_id": ctx["run_id"],
+            "file": a.file,
+            "flow": flow,
+            "inputs": Value::Object(inputs),
+            "options": set_json(&a.set),
+            "status": status,
+            "started_at": started,
+            "duration_ms": duration_ms,
+            "result": outcome.as_ref().and_then(|r| r.as_ref().ok()).cloned(),
+            "errors": outcome.as_ref().and_then(|r| r.as_ref().err()).map(|es| es.iter().map(|e| {
+                let mut v = e.to_value();
+                let f = checked.sources.get(e.span.file);
+                let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
+                v["span"] = serde_json::json!({ "file": f.name, "line": line, "column": column });
+                v
+            }).collect::<Vec<_>>()),
+            "warnings": interp.recorder.warnings(),
+            "steps": interp.recorder.steps_json(&checked.sources),
+        });
+        if let Err(e) = std::fs::write(
+            path,
+            serde_json::to_string_pretty(&record).expect("records serialise"),
+        ) {
+            eprintln!("error: cannot write the run record `{path}`: {e}");
+            return USAGE;
+        }
+    }
+    if let Some(path) = &a.trace
+        && let Err(e) = std::fs::write(
+            path,
+            interp
+                .recorder
+                .trace(&format!("{} {flow}", a.file))
+                .to_string(),
+        )
+    {
+        eprintln!("error: cannot write the trace `{path}`: {e}");
+        return USAGE;
+    }
+    code
+}
+
+fn set_json(set: &[String]) -> Value {
+    Value::Object(
+        set.iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
+
+pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
+    let checked = match load(file, true) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = match pick_flow(&checked.program, file, flow) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let g = crate::ir::lower_flow(
+        &checked.program,
+        &checked.sources,
+        checked.program.root,
+        &name,
+    );
+    let text = match format {
+        GraphFormat::Dot => g.to_dot(),
+        GraphFormat::Mermaid => g.to_mermaid(),
+        GraphFormat::Json => serde_json::to_string_pretty(&g.to_json()).expect("graphs serialise"),
+    };
+    println!("{text}");
+    OK
+}

@@ -1,0 +1,452 @@
+//! The lowered program: each block is a DAG (petgraph) whose nodes are its
+//! statements (or branches) and whose edges come from data references, `after`,
+//! `sequence` order and the source order of `effect` steps. Nested blocks are
+//! clusters inside the node that contains them. Levels are for display only:
+//! the scheduler starts a node as soon as its inputs are ready.
+
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::{Value, json};
+
+use crate::check::{BlockInfo, Program, block_key};
+use crate::source::Sources;
+use crate::syntax::ast::*;
+use crate::syntax::span::{Span, line_col};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    Data,
+    After,
+    Sequence,
+    Effect,
+}
+
+impl EdgeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Data => "data",
+            EdgeKind::After => "after",
+            EdgeKind::Sequence => "sequence",
+            EdgeKind::Effect => "effect",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub label: String,
+    pub kind: &'static str,
+    pub line: usize,
+    pub column: usize,
+    /// Tools and flows this node calls directly (not inside nested blocks).
+    pub calls: Vec<String>,
+    pub children: Vec<BlockGraph>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BlockGraph {
+    pub label: String,
+    pub graph: DiGraph<Node, EdgeKind>,
+    /// The level of each node: 0 for nodes without inputs, else 1 + the deepest input.
+    pub levels: Vec<usize>,
+}
+
+pub struct FlowGraph {
+    pub flow: String,
+    pub body: BlockGraph,
+}
+
+struct Lower<'a> {
+    program: &'a Program,
+    sources: &'a Sources,
+}
+
+/// Lowers flow `name` of module `m`.
+pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) -> FlowGraph {
+    let l = Lower { program, sources };
+    let flow = program.modules[m]
+        .ast
+        .items
+        .iter()
+        .find_map(|i| match &i.kind {
+            ItemKind::Flow(f) if f.name.name == name => Some(f),
+            _ => None,
+        })
+        .expect("the flow exists");
+    FlowGraph {
+        flow: name.to_string(),
+        body: l.block(&flow.body, format!("flow {name}"), false),
+    }
+}
+
+impl Lower<'_> {
+    fn pos(&self, span: Span) -> (usize, usize) {
+        line_col(&self.sources.get(span.file).text, span.start as usize)
+    }
+
+    fn block(&self, b: &Block, label: String, sequence: bool) -> BlockGraph {
+        let empty = BlockInfo::default();
+        let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
+        let mut g: DiGraph<Node, EdgeKind> = DiGraph::new();
+        let mut idx: Vec<NodeIndex> = Vec::new();
+        for (i, s) in b.stmts.iter().enumerate() {
+            let (label, kind, expr) = match &s.kind {
+                StmtKind::Let { name, value, .. } => (name.name.clone(), "let", Some(value)),
+                StmtKind::Expr { expr, .. } => (
+                    if i + 1 == b.stmts.len() {
+                        "result".to_string()
+                    } else {
+                        format!("#{i}")
+                    },
+                    "expr",
+                    Some(expr),
+                ),
+                StmtKind::Assert(e) => ("assert".to_string(), "assert", Some(e)),
+                StmtKind::Mock { value, .. } => ("mock".to_string(), "mock", Some(value)),
+                StmtKind::Error => ("error".to_string(), "error", None),
+            };
+            let mut node = self.node(label, kind, s.span);
+            if let Some(e) = expr {
+                self.walk(e, &mut node);
+            }
+            idx.push(g.add_node(node));
+        }
+        let mut last_effect: Option<usize> = None;
+        for (i, s) in b.stmts.iter().enumerate() {
+            let after: Vec<&str> = match &s.kind {
+                StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => {
+                    after.iter().map(|a| a.name.as_str()).collect()
+                }
+                _ => Vec::new(),
+            };
+            for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                let target = &g[idx[j]].label;
+                let kind = if after.contains(&target.as_str()) {
+                    EdgeKind::After
+                } else {
+                    EdgeKind::Data
+                };
+                g.update_edge(idx[j], idx[i], kind);
+            }
+            if sequence && i > 0 && g.find_edge(idx[i - 1], idx[i]).is_none() {
+                g.add_edge(idx[i - 1], idx[i], EdgeKind::Sequence);
+            }
+            if info.effects.get(i).copied().unwrap_or(false) {
+                if let Some(j) = last_effect
+                    && g.find_edge(idx[j], idx[i]).is_none()
+                {
+                    g.add_edge(idx[j], idx[i], EdgeKind::Effect);
+                }
+                last_effect = Some(i);
+            }
+        }
+        let levels = levels(&g);
+        BlockGraph {
+            label,
+            graph: g,
+            levels,
+        }
+    }
+
+    fn branches(&self, label: String, branches: &[Branch]) -> BlockGraph {
+        let mut g: DiGraph<Node, EdgeKind> = DiGraph::new();
+        for br in branches {
+            let mut node = self.node(br.name.name.clone(), "branch", br.span);
+            self.walk(&br.value, &mut node);
+            g.add_node(node);
+        }
+        let levels = levels(&g);
+        BlockGraph {
+            label,
+            graph: g,
+            levels,
+        }
+    }
+
+    fn node(&self, label: String, kind: &'static str, span: Span) -> Node {
+        let (line, column) = self.pos(span);
+        Node {
+            label,
+            kind,
+            line,
+            column,
+            calls: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Collects calls and nested blocks of an expression into `node`.
+    fn walk(&self, e: &Expr, node: &mut Node) {
+        match &e.kind {
+            ExprKind::Call(c) => {
+                let name = c
+                    .callee
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                if !(c.callee.len() == 1 && crate::check::is_builtin_fn(&name)) || name == "llm" {
+                    node.calls.push(name);
+                }
+                for a in &c.args {
+                    self.walk(&a.value, node);
+                }
+            }
+            ExprKind::Str(parts) => {
+                for p in parts {
+                    if let StrPart::Interp(x) = p {
+                        self.walk(x, node);
+                    }
+                }
+            }
+            ExprKind::List(items) => items.iter().for_each(|i| self.walk(i, node)),
+            ExprKind::Record(fields) => fields.iter().for_each(|f| self.walk(&f.value, node)),
+            ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => {
+                self.walk(b, node)
+            }
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) | ExprKind::Catch(a, b) => {
+                self.walk(a, node);
+                self.walk(b, node);
+            }
+            ExprKind::Parallel { mode, branches, .. } => {
+                let m = match mode {
+                    ParallelMode::Record => "parallel",
+                    ParallelMode::Merge => "parallel merge",
+                    ParallelMode::Concat => "parallel concat",
+                };
+                node.children.push(self.branches(m.to_string(), branches));
+            }
+            ExprKind::Race { branches, .. } => {
+                node.children.push(self.branches("race".into(), branches))
+            }
+            ExprKind::Sequence { block, .. } => {
+                node.children
+                    .push(self.block(block, "sequence".into(), true))
+            }
+            ExprKind::Dag { block, .. } => {
+                node.children.push(self.block(block, "dag".into(), false))
+            }
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.walk(cond, node);
+                node.children.push(self.block(then, "if".into(), false));
+                match otherwise.as_deref() {
+                    Some(Else::Block(b)) => node.children.push(self.block(b, "else".into(), false)),
+                    Some(Else::If(x)) => self.walk(x, node),
+                    None => {}
+                }
+            }
+            ExprKind::Match { scrutinee, arms } => {
+                self.walk(scrutinee, node);
+                for a in arms {
+                    self.walk(&a.body, node);
+                }
+            }
+            ExprKind::Loop {
+                var, init, body, ..
+            } => {
+                self.walk(init, node);
+                node.children
+                    .push(self.block(body, format!("loop {}", var.name), false));
+            }
+            ExprKind::For {
+                var, iter, body, ..
+            } => {
+                self.walk(iter, node);
+                node.children
+                    .push(self.block(body, format!("for {}", var.name), false));
+            }
+            ExprKind::Try { body, handler, .. } => {
+                node.children.push(self.block(body, "try".into(), false));
+                node.children
+                    .push(self.block(handler, "catch".into(), false));
+            }
+            ExprKind::Decide { context, arms, .. } => {
+                node.calls.push("decide".into());
+                if let Some(c) = context {
+                    self.walk(c, node);
+                }
+                for a in arms {
+                    self.walk(&a.body, node);
+                }
+            }
+            ExprKind::Approve { context, .. } => {
+                node.calls.push("approve".into());
+                if let Some(c) = context {
+                    self.walk(c, node);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn levels(g: &DiGraph<Node, EdgeKind>) -> Vec<usize> {
+    let mut lv = vec![0usize; g.node_count()];
+    if let Ok(order) = toposort(g, None) {
+        for n in order {
+            let l = g
+                .neighbors_directed(n, petgraph::Direction::Incoming)
+                .map(|p| lv[p.index()] + 1)
+                .max()
+                .unwrap_or(0);
+            lv[n.index()] = l;
+        }
+    }
+    lv
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl FlowGraph {
+    pub fn to_json(&self) -> Value {
+        json!({ "flow": self.flow, "body": block_json(&self.body) })
+    }
+
+    pub fn to_dot(&self) -> String {
+        let mut out = format!(
+            "digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
+            esc(&self.flow)
+        );
+        let mut counter = 0;
+        dot_block(&self.body, "n", &mut out, &mut counter, 1);
+        out.push_str("}\n");
+        out
+    }
+
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart TD\n");
+        let mut counter = 0;
+        mermaid_block(&self.body, "n", &mut out, &mut counter, 1);
+        out
+    }
+}
+
+fn node_text(n: &Node, level: usize) -> String {
+    let calls = if n.calls.is_empty() {
+        String::new()
+    } else {
+        format!(" = {}", n.calls.join(", "))
+    };
+    format!("{}{} (L{level}, line {})", n.label, calls, n.line)
+}
+
+fn block_json(b: &BlockGraph) -> Value {
+    let nodes: Vec<Value> = b
+        .graph
+        .node_indices()
+        .map(|i| {
+            let n = &b.graph[i];
+            json!({
+                "id": i.index(),
+                "label": n.label,
+                "kind": n.kind,
+                "line": n.line,
+                "column": n.column,
+                "level": b.levels[i.index()],
+                "calls": n.calls,
+                "children": n.children.iter().map(block_json).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut edges: Vec<Value> = b
+        .graph
+        .edge_indices()
+        .map(|e| {
+            let (a, c) = b.graph.edge_endpoints(e).expect("edge exists");
+            json!({ "from": a.index(), "to": c.index(), "kind": b.graph[e].as_str() })
+        })
+        .collect();
+    edges.sort_by_key(|e| (e["from"].as_u64(), e["to"].as_u64()));
+    json!({ "label": b.label, "nodes": nodes, "edges": edges })
+}
+
+fn dot_block(b: &BlockGraph, prefix: &str, out: &mut String, counter: &mut usize, depth: usize) {
+    let pad = "  ".repeat(depth);
+    for i in b.graph.node_indices() {
+        let n = &b.graph[i];
+        let id = format!("{prefix}{}", i.index());
+        if n.children.is_empty() {
+            out.push_str(&format!(
+                "{pad}{id} [label=\"{}\"];\n",
+                esc(&node_text(n, b.levels[i.index()]))
+            ));
+        } else {
+            out.push_str(&format!(
+                "{pad}{id} [label=\"{}\", style=bold];\n",
+                esc(&node_text(n, b.levels[i.index()]))
+            ));
+            for (k, child) in n.children.iter().enumerate() {
+                *counter += 1;
+                out.push_str(&format!(
+                    "{pad}subgraph cluster_{} {{\n{pad}  label=\"{} ({})\";\n",
+                    counter,
+                    esc(&child.label),
+                    esc(&n.label)
+                ));
+                let cp = format!("{id}_{k}_");
+                dot_block(child, &cp, out, counter, depth + 1);
+                out.push_str(&format!("{pad}}}\n"));
+            }
+        }
+    }
+    for e in b.graph.edge_indices() {
+        let (a, c) = b.graph.edge_endpoints(e).expect("edge exists");
+        let style = match b.graph[e] {
+            EdgeKind::Data => "",
+            EdgeKind::After => " [style=dashed, label=\"after\"]",
+            EdgeKind::Sequence => " [style=dotted, label=\"then\"]",
+            EdgeKind::Effect => " [color=red, label=\"effect order\"]",
+        };
+        out.push_str(&format!(
+            "{pad}{prefix}{} -> {prefix}{}{style};\n",
+            a.index(),
+            c.index()
+        ));
+    }
+}
+
+fn mermaid_block(
+    b: &BlockGraph,
+    prefix: &str,
+    out: &mut String,
+    counter: &mut usize,
+    depth: usize,
+) {
+    let pad = "  ".repeat(depth);
+    for i in b.graph.node_indices() {
+        let n = &b.graph[i];
+        let id = format!("{prefix}{}", i.index());
+        out.push_str(&format!(
+            "{pad}{id}[\"{}\"]\n",
+            node_text(n, b.levels[i.index()]).replace('"', "'")
+        ));
+        for (k, child) in n.children.iter().enumerate() {
+            *counter += 1;
+            out.push_str(&format!(
+                "{pad}subgraph c{}[\"{} ({})\"]\n",
+                counter, child.label, n.label
+            ));
+            let cp = format!("{id}_{k}_");
+            mermaid_block(child, &cp, out, counter, depth + 1);
+            out.push_str(&format!("{pad}end\n"));
+        }
+    }
+    for e in b.graph.edge_indices() {
+        let (a, c) = b.graph.edge_endpoints(e).expect("edge exists");
+        let arrow = match b.graph[e] {
+            EdgeKind::Data => "-->".to_string(),
+            k => format!("-.->|{}|", k.as_str()),
+        };
+        out.push_str(&format!(
+            "{pad}{prefix}{} {arrow} {prefix}{}\n",
+            a.index(),
+            c.index()
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+//! Runtime errors: the kinds a `catch` sees, with the failing step and its span.
+
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::syntax::span::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    ToolError,
+    Timeout,
+    TypeError,
+    LlmError,
+    PolicyViolation,
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::ToolError => "tool_error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::TypeError => "type_error",
+            ErrorKind::LlmError => "llm_error",
+            ErrorKind::PolicyViolation => "policy_violation",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        Some(match s {
+            "tool_error" => ErrorKind::ToolError,
+            "timeout" => ErrorKind::Timeout,
+            "type_error" => ErrorKind::TypeError,
+            "llm_error" => ErrorKind::LlmError,
+            "policy_violation" => ErrorKind::PolicyViolation,
+            "cancelled" => ErrorKind::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// One failure of a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The step's name: its binding, or its tool.
+    pub step: String,
+    pub span: Span,
+    pub attempts: u32,
+    pub help: Option<String>,
+}
+
+impl RunError {
+    pub fn new(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        step: impl Into<String>,
+        span: Span,
+    ) -> RunError {
+        RunError {
+            kind,
+            message: message.into(),
+            step: step.into(),
+            span,
+            attempts: 1,
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> RunError {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The error as a diagnostic, for rendering like a compile error.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let attempts = if self.attempts > 1 {
+            format!(" after {} attempts", self.attempts)
+        } else {
+            String::new()
+        };
+        let mut d = Diagnostic::error(
+            self.kind.as_str(),
+            format!("step `{}` failed{attempts}: {}", self.step, self.message),
+            self.span,
+        )
+        .with_label(format!("{} here", self.kind.as_str()));
+        if let Some(h) = &self.help {
+            d = d.with_help(h.clone());
+        }
+        d
+    }
+
+    /// The value bound by `catch e`.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": self.kind.as_str(),
+            "message": self.message,
+            "step": self.step,
+            "attempts": self.attempts,
+        })
+    }
+}
+
+/// Every error of a failed evaluation (a `parallel` reports all of its branches').
+pub type Errors = Vec<RunError>;
+
+pub type R<T> = Result<T, Errors>;

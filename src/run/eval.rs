@@ -1,0 +1,1317 @@
+//! Evaluation: the eager block scheduler, expressions, calls.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+use super::errors::{ErrorKind, Errors, R, RunError};
+use super::opts::{self, Opts};
+use super::tools::{self, ToolFailure};
+use super::value::{self, call_builtin, compare, equal, float, int, to_text};
+use super::{Env, Interp};
+use crate::check::{BlockInfo, block_key};
+use crate::syntax::ast::*;
+use crate::syntax::span::Span;
+
+/// What an evaluation sees: variables, the module names resolve in, the
+/// effective options and the concurrency limits around it.
+#[derive(Clone)]
+pub struct Scope {
+    pub env: Rc<Env>,
+    pub module: usize,
+    pub opts: Rc<Opts>,
+    /// Semaphores of the enclosing scopes with `max_concurrent`, outermost first.
+    pub limits: Rc<Vec<Rc<Semaphore>>>,
+    /// The previous loop state's variables, for `stable()` in `until`.
+    pub prev: Option<Rc<Env>>,
+    /// The statement being evaluated, for error messages.
+    pub label: Rc<str>,
+}
+
+impl Scope {
+    fn with_env(&self, env: Rc<Env>) -> Scope {
+        Scope {
+            env,
+            ..self.clone()
+        }
+    }
+
+    fn with_label(&self, label: &str) -> Scope {
+        Scope {
+            label: Rc::from(label),
+            ..self.clone()
+        }
+    }
+
+    /// A nested scope with options `o` (and a new limit if it sets `max_concurrent`).
+    fn nested(&self, o: Option<&Options>) -> Scope {
+        let Some(o) = o else { return self.clone() };
+        let inner = Opts::from_ast(Some(o));
+        let mut limits = self.limits.clone();
+        if let Some(n) = inner.max_concurrent {
+            let mut l = (*limits).clone();
+            l.push(Rc::new(Semaphore::new(n)));
+            limits = Rc::new(l);
+        }
+        Scope {
+            opts: Rc::new(self.opts.overlay(&inner)),
+            limits,
+            ..self.clone()
+        }
+    }
+}
+
+fn err(kind: ErrorKind, message: impl Into<String>, sc: &Scope, span: Span) -> Errors {
+    vec![RunError::new(kind, message, &*sc.label, span)]
+}
+
+/// Does evaluating `e` need to wait (tool calls, flows, blocks)?
+fn needs_async(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Null
+        | ExprKind::Duration { .. }
+        | ExprKind::Regex { .. }
+        | ExprKind::Name(_) => false,
+        ExprKind::Str(parts) => parts
+            .iter()
+            .any(|p| matches!(p, StrPart::Interp(x) if needs_async(x))),
+        ExprKind::List(items) => items.iter().any(needs_async),
+        ExprKind::Record(fields) => fields.iter().any(|f| needs_async(&f.value)),
+        ExprKind::Call(c) => {
+            !(c.callee.len() == 1
+                && crate::check::is_builtin_fn(&c.callee[0].name)
+                && c.callee[0].name != "llm")
+                || c.args.iter().any(|a| needs_async(&a.value))
+        }
+        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => needs_async(b),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => needs_async(a) || needs_async(b),
+        _ => true,
+    }
+}
+
+impl<'p> Interp<'p> {
+    fn regex(&self, pattern: &str, flags: &str) -> Rc<regex::Regex> {
+        let key = format!("{flags}/{pattern}");
+        if let Some(r) = self.regexes.borrow().get(&key) {
+            return r.clone();
+        }
+        let src = if flags.is_empty() {
+            pattern.to_string()
+        } else {
+            format!("(?{flags}){pattern}")
+        };
+        let r = Rc::new(
+            regex::Regex::new(&src)
+                .unwrap_or_else(|_| regex::Regex::new("$^").expect("a valid regex")),
+        );
+        self.regexes.borrow_mut().insert(key, r.clone());
+        r
+    }
+
+    fn root_scope(&self, m: usize) -> Scope {
+        let mc = self
+            .config
+            .set
+            .max_concurrent
+            .unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
+        Scope {
+            env: Env::root(),
+            module: m,
+            opts: Rc::new(self.config.set.clone()),
+            limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
+            prev: None,
+            label: Rc::from("const"),
+        }
+    }
+
+    pub(super) fn eval_consts(&self, m: usize) -> R<()> {
+        let sc = self.root_scope(m);
+        for it in &self.program.modules[m].ast.items {
+            if let ItemKind::Const(c) = &it.kind {
+                let sc = sc.with_label(&c.name.name);
+                let v = self.eval_sync(&c.value, &sc)?;
+                self.consts.borrow_mut()[m].insert(c.name.name.clone(), v);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a flow with its arguments bound.
+    pub(super) fn call_flow<'a>(
+        &'a self,
+        m: usize,
+        flow: &'p FlowDecl,
+        args: Map<String, Value>,
+        caller: Option<&'a Scope>,
+        span: Span,
+        label: Option<&str>,
+    ) -> LocalBoxFuture<'a, R<Value>> {
+        let label = label.unwrap_or(&flow.name.name).to_string();
+        Box::pin(async move {
+            let header = Opts::from_ast(flow.options.as_ref());
+            let base = self.config.set.overlay(&header);
+            let limits = match caller {
+                None => {
+                    let mc = header
+                        .max_concurrent
+                        .or(self.config.set.max_concurrent)
+                        .unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
+                    Rc::new(vec![Rc::new(Semaphore::new(mc))])
+                }
+                Some(c) => match header.max_concurrent {
+                    Some(n) => {
+                        let mut l = (*c.limits).clone();
+                        l.push(Rc::new(Semaphore::new(n)));
+                        Rc::new(l)
+                    }
+                    None => c.limits.clone(),
+                },
+            };
+            let env = Env::root();
+            let sc = Scope {
+                env: env.clone(),
+                module: m,
+                opts: Rc::new(base),
+                limits,
+                prev: None,
+                label: Rc::from(label.as_str()),
+            };
+            for p in &flow.params {
+                let v = match args.get(&p.name.name) {
+                    Some(v) => v.clone(),
+                    None => match &p.default {
+                        Some(d) => self.eval(d, &sc).await?,
+                        None => Value::Null,
+                    },
+                };
+                env.set(&p.name.name, v);
+            }
+            let id = if caller.is_some() {
+                self.recorder.start(&label, &flow.name.name, "flow", span)
+            } else {
+                usize::MAX
+            };
+            let body = self.block(&flow.body, &sc, false);
+            let r = match sc.opts.deadline {
+                Some(d) => match tokio::time::timeout(d, body).await {
+                    Ok(r) => r,
+                    Err(_) => Err(err(
+                        ErrorKind::Timeout,
+                        format!(
+                            "flow `{}` exceeded its deadline of {}",
+                            flow.name.name,
+                            fmt_duration(d)
+                        ),
+                        &sc,
+                        flow.name.span,
+                    )),
+                },
+                None => body.await,
+            };
+            self.recorder.end(
+                id,
+                if r.is_ok() { "ok" } else { "failed" },
+                1,
+                r.as_ref().err().map(|e| e[0].to_value()),
+            );
+            r
+        })
+    }
+
+    // ------------------------------------------------------------ blocks
+
+    /// Runs a block's statements eagerly: each starts once the statements it reads
+    /// have finished (a `sequence` adds an edge from each statement to the next;
+    /// `effect` calls keep their source order). A failure stops only the statements
+    /// that depend on it, unless `fail_fast`; the block then fails with every error.
+    pub(super) fn block<'a>(
+        &'a self,
+        b: &'p Block,
+        outer: &'a Scope,
+        sequence: bool,
+    ) -> LocalBoxFuture<'a, R<Value>> {
+        Box::pin(async move {
+            let n = b.stmts.len();
+            if n == 0 {
+                return Ok(Value::Null);
+            }
+            let empty = BlockInfo::default();
+            let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
+            let mut deps: Vec<Vec<usize>> = (0..n)
+                .map(|i| info.deps.get(i).cloned().unwrap_or_default())
+                .collect();
+            let mut last_effect: Option<usize> = None;
+            for (i, d) in deps.iter_mut().enumerate() {
+                if sequence && i > 0 {
+                    d.push(i - 1);
+                }
+                if info.effects.get(i).copied().unwrap_or(false) {
+                    if let Some(j) = last_effect {
+                        d.push(j);
+                    }
+                    last_effect = Some(i);
+                }
+            }
+            let mut indeg = vec![0usize; n];
+            let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+            for (i, d) in deps.iter().enumerate() {
+                for &j in d {
+                    if j != i && j < n && !dependents[j].contains(&i) {
+                        indeg[i] += 1;
+                        dependents[j].push(i);
+                    }
+                }
+            }
+            let env = Env::child(&outer.env);
+            let sc = outer.with_env(env.clone());
+            let fail_fast = sc.opts.fail_fast.unwrap_or(false);
+            let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+            let mut inflight: FuturesUnordered<LocalBoxFuture<'_, (usize, R<Value>)>> =
+                FuturesUnordered::new();
+            let mut errors: Errors = Vec::new();
+            let mut last_value = Value::Null;
+            let complete = |i: usize,
+                            r: R<Value>,
+                            ready: &mut VecDeque<usize>,
+                            indeg: &mut Vec<usize>,
+                            errors: &mut Errors,
+                            last_value: &mut Value| match r {
+                Ok(v) => {
+                    match &b.stmts[i].kind {
+                        StmtKind::Let { name, .. } => env.set(&name.name, v),
+                        _ if i == n - 1 => *last_value = v,
+                        _ => {}
+                    }
+                    for &d in &dependents[i] {
+                        indeg[d] -= 1;
+                        if indeg[d] == 0 {
+                            ready.push_back(d);
+                        }
+                    }
+                }
+                Err(mut e) => errors.append(&mut e),
+            };
+            loop {
+                while let Some(i) = ready.pop_front() {
+                    let s = &b.stmts[i];
+                    let label = match &s.kind {
+                        StmtKind::Let { name, .. } => name.name.as_str(),
+                        _ => &*sc.label,
+                    };
+                    let expr = match &s.kind {
+                        StmtKind::Let { value, .. } | StmtKind::Expr { expr: value, .. } => value,
+                        StmtKind::Mock { .. } | StmtKind::Assert(_) | StmtKind::Error => {
+                            complete(
+                                i,
+                                Ok(Value::Null),
+                                &mut ready,
+                                &mut indeg,
+                                &mut errors,
+                                &mut last_value,
+                            );
+                            continue;
+                        }
+                    };
+                    if !needs_async(expr) {
+                        let r = self.eval_sync(expr, &sc.with_label(label));
+                        complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value);
+                    } else {
+                        let ssc = sc.with_label(label);
+                        let call_label =
+                            matches!(s.kind, StmtKind::Let { .. }).then(|| label.to_string());
+                        inflight.push(Box::pin(async move {
+                            let r = match (&expr.kind, call_label) {
+                                (ExprKind::Call(c), Some(l)) => {
+                                    self.call(c, expr.span, &ssc, Some(&l)).await
+                                }
+                                _ => self.eval(expr, &ssc).await,
+                            };
+                            (i, r)
+                        }));
+                    }
+                }
+                if fail_fast && !errors.is_empty() {
+                    break;
+                }
+                match inflight.next().await {
+                    Some((i, r)) => {
+                        complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value)
+                    }
+                    None => break,
+                }
+                if fail_fast && !errors.is_empty() {
+                    break;
+                }
+            }
+            drop(inflight);
+            if errors.is_empty() {
+                Ok(last_value)
+            } else {
+                Err(errors)
+            }
+        })
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
+        Box::pin(async move {
+            if !needs_async(e) {
+                return self.eval_sync(e, sc);
+            }
+            match &e.kind {
+                ExprKind::Str(parts) => {
+                    let mut s = String::new();
+                    for p in parts {
+                        match p {
+                            StrPart::Text(t) => s.push_str(t),
+                            StrPart::Interp(x) => s.push_str(&to_text(&self.eval(x, sc).await?)),
+                        }
+                    }
+                    Ok(Value::String(s))
+                }
+                ExprKind::List(items) => {
+                    let rs = join_all(items.iter().map(|i| self.eval(i, sc))).await;
+                    collect(rs).map(Value::Array)
+                }
+                ExprKind::Record(fields) => {
+                    let rs = join_all(fields.iter().map(|f| self.eval(&f.value, sc))).await;
+                    let vals = collect(rs)?;
+                    Ok(Value::Object(
+                        fields
+                            .iter()
+                            .zip(vals)
+                            .map(|(f, v)| (f.name.name.clone(), v))
+                            .collect(),
+                    ))
+                }
+                ExprKind::Call(c) => self.call(c, e.span, sc, None).await,
+                ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
+                    let (base, rest) = split_path(e);
+                    let v = self.eval(base, sc).await?;
+                    let mut idx = Vec::new();
+                    for seg in &rest {
+                        if let ExprKind::Index(_, i) = &seg.kind {
+                            idx.push(self.eval(i, sc).await?);
+                        }
+                    }
+                    self.apply_path(v, &rest, &mut idx.into_iter(), sc)
+                }
+                ExprKind::Unary(op, x) => {
+                    let v = self.eval(x, sc).await?;
+                    self.unary(*op, v, sc, e.span)
+                }
+                ExprKind::Binary(op, l, r) => match op {
+                    BinOp::And | BinOp::Or | BinOp::Coalesce => {
+                        let lv = self.eval(l, sc).await?;
+                        match (op, &lv) {
+                            (BinOp::And, Value::Bool(false)) => Ok(lv),
+                            (BinOp::Or, Value::Bool(true)) => Ok(lv),
+                            (BinOp::Coalesce, v) if !v.is_null() => Ok(lv),
+                            _ => self.eval(r, sc).await,
+                        }
+                    }
+                    _ => {
+                        let (lv, rv) =
+                            futures_util::future::join(self.eval(l, sc), self.eval(r, sc)).await;
+                        self.binary(*op, lv?, rv?, r, sc, e.span)
+                    }
+                },
+                ExprKind::Catch(a, b) => match self.eval(a, sc).await {
+                    Ok(v) => Ok(v),
+                    Err(_) => self.eval(b, sc).await,
+                },
+                ExprKind::Parallel {
+                    mode,
+                    options,
+                    branches,
+                } => {
+                    let sc = sc.nested(options.as_ref());
+                    let rs = join_all(branches.iter().map(|b| self.eval(&b.value, &sc))).await;
+                    let vals = collect(rs)?;
+                    Ok(match mode {
+                        ParallelMode::Record => Value::Object(
+                            branches
+                                .iter()
+                                .zip(vals)
+                                .map(|(b, v)| (b.name.name.clone(), v))
+                                .collect(),
+                        ),
+                        ParallelMode::Merge => {
+                            let mut out = Map::new();
+                            for v in vals {
+                                if let Value::Object(m) = v {
+                                    value::deep_merge(&mut out, &m);
+                                }
+                            }
+                            Value::Object(out)
+                        }
+                        ParallelMode::Concat => Value::Array(
+                            vals.into_iter()
+                                .flat_map(|v| if let Value::Array(a) = v { a } else { vec![v] })
+                                .collect(),
+                        ),
+                    })
+                }
+                ExprKind::Race { options, branches } => {
+                    let sc = sc.nested(options.as_ref());
+                    let sc = &sc;
+                    let mut futs: FuturesUnordered<_> = branches
+                        .iter()
+                        .map(|b| async move { (b, self.eval(&b.value, sc).await) })
+                        .collect();
+                    let mut errors = Vec::new();
+                    while let Some((b, r)) = futs.next().await {
+                        match r {
+                            Ok(v) => {
+                                // Dropping the others cancels them (and kills their processes).
+                                return Ok(
+                                    serde_json::json!({ "winner": b.name.name, "value": v }),
+                                );
+                            }
+                            Err(mut e) => errors.append(&mut e),
+                        }
+                    }
+                    Err(errors)
+                }
+                ExprKind::Sequence { options, block } => {
+                    let sc = sc.nested(options.as_ref());
+                    self.with_deadline(self.block(block, &sc, true), &sc, e.span)
+                        .await
+                }
+                ExprKind::Dag { options, block } => {
+                    let sc = sc.nested(options.as_ref());
+                    self.with_deadline(self.block(block, &sc, false), &sc, e.span)
+                        .await
+                }
+                ExprKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    let c = self.eval(cond, sc).await?;
+                    if c == Value::Bool(true) {
+                        self.block(then, sc, false).await
+                    } else {
+                        match otherwise.as_deref() {
+                            None => Ok(Value::Null),
+                            Some(Else::Block(b)) => self.block(b, sc, false).await,
+                            Some(Else::If(x)) => self.eval(x, sc).await,
+                        }
+                    }
+                }
+                ExprKind::Match { scrutinee, arms } => {
+                    let v = self.eval(scrutinee, sc).await?;
+                    match self.match_arm(&v, arms, sc)? {
+                        Some(arm) => self.eval(&arm.body, sc).await,
+                        None => Ok(Value::Null),
+                    }
+                }
+                ExprKind::Loop {
+                    var,
+                    init,
+                    max,
+                    until,
+                    options,
+                    body,
+                } => {
+                    let sc = sc.nested(options.as_ref());
+                    let max_n = match max {
+                        Some(m) => self.eval_sync(m, &sc)?.as_u64().unwrap_or(1).max(1),
+                        None => u64::from(
+                            sc.opts
+                                .max_loop_iterations
+                                .unwrap_or(opts::DEFAULT_MAX_LOOP),
+                        ),
+                    };
+                    let mut state = self.eval(init, &sc).await?;
+                    let mut iteration = 0u64;
+                    loop {
+                        iteration += 1;
+                        let benv = Env::child(&sc.env);
+                        benv.set(&var.name, state.clone());
+                        benv.set("iteration", int(iteration as i64));
+                        let next = self.block(body, &sc.with_env(benv), false).await?;
+                        let uenv = Env::child(&sc.env);
+                        uenv.set(&var.name, next.clone());
+                        let penv = Env::child(&sc.env);
+                        penv.set(&var.name, state);
+                        let usc = Scope {
+                            prev: Some(penv),
+                            ..sc.with_env(uenv)
+                        };
+                        let done = self.eval(until, &usc).await?;
+                        state = next;
+                        if done == Value::Bool(true) {
+                            break;
+                        }
+                        if iteration >= max_n {
+                            let msg = format!(
+                                "loop `{}` reached its maximum of {max_n} iterations before `until` held",
+                                var.name
+                            );
+                            if sc.opts.on_max_error.unwrap_or(false) {
+                                return Err(err(ErrorKind::PolicyViolation, msg, &sc, e.span));
+                            }
+                            self.recorder.warn(msg, e.span, self.sources);
+                            break;
+                        }
+                    }
+                    Ok(state)
+                }
+                ExprKind::For {
+                    var,
+                    iter,
+                    options,
+                    body,
+                } => {
+                    let sc = sc.nested(options.as_ref());
+                    let list = self.eval(iter, &sc).await?;
+                    let Value::Array(items) = list else {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!("`for` needs a list, got {}", value::describe(&list)),
+                            &sc,
+                            iter.span,
+                        ));
+                    };
+                    let futs = items.into_iter().map(|item| {
+                        let env = Env::child(&sc.env);
+                        env.set(&var.name, item);
+                        let isc = sc.with_env(env);
+                        async move { self.block(body, &isc, false).await }
+                    });
+                    self.with_deadline(
+                        async { collect(join_all(futs).await).map(Value::Array) },
+                        &sc,
+                        e.span,
+                    )
+                    .await
+                }
+                ExprKind::Try {
+                    options,
+                    body,
+                    var,
+                    handler,
+                } => {
+                    let sc = sc.nested(options.as_ref());
+                    match self
+                        .with_deadline(self.block(body, &sc, false), &sc, e.span)
+                        .await
+                    {
+                        Ok(v) => Ok(v),
+                        Err(errs) => {
+                            let env = Env::child(&sc.env);
+                            if let Some(v) = var {
+                                env.set(&v.name, errs[0].to_value());
+                            }
+                            self.block(handler, &sc.with_env(env), false).await
+                        }
+                    }
+                }
+                ExprKind::Decide { .. } => Err(vec![no_llm(sc, e.span, "`decide`")]),
+                ExprKind::Approve { .. } => Err(err(
+                    ErrorKind::PolicyViolation,
+                    "`approve` pauses a run for a person, which needs `flowc resume`; this version cannot pause runs",
+                    sc,
+                    e.span,
+                )),
+                _ => self.eval_sync(e, sc),
+            }
+        })
+    }
+
+    async fn with_deadline(
+        &self,
+        f: impl std::future::Future<Output = R<Value>>,
+        sc: &Scope,
+        span: Span,
+    ) -> R<Value> {
+        match sc.opts.deadline {
+            Some(d) => match tokio::time::timeout(d, f).await {
+                Ok(r) => r,
+                Err(_) => Err(err(
+                    ErrorKind::Timeout,
+                    format!("the block exceeded its deadline of {}", fmt_duration(d)),
+                    sc,
+                    span,
+                )),
+            },
+            None => f.await,
+        }
+    }
+
+    fn match_arm<'a>(
+        &self,
+        v: &Value,
+        arms: &'a [MatchArm],
+        sc: &Scope,
+    ) -> R<Option<&'a MatchArm>> {
+        for arm in arms {
+            match &arm.pattern {
+                Pattern::Wildcard(_) => return Ok(Some(arm)),
+                Pattern::Literals(lits) => {
+                    for l in lits {
+                        if equal(&self.eval_sync(l, sc)?, v) {
+                            return Ok(Some(arm));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Evaluates an expression that needs no waiting.
+    pub(super) fn eval_sync(&self, e: &'p Expr, sc: &Scope) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::Int(n) => int(*n),
+            ExprKind::Float(f) => float(*f),
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Null => Value::Null,
+            ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
+            ExprKind::Regex { pattern, .. } => Value::String(pattern.clone()),
+            ExprKind::Str(parts) => {
+                let mut s = String::new();
+                for p in parts {
+                    match p {
+                        StrPart::Text(t) => s.push_str(t),
+                        StrPart::Interp(x) => s.push_str(&to_text(&self.eval_sync(x, sc)?)),
+                    }
+                }
+                Value::String(s)
+            }
+            ExprKind::Name(id) => self.lookup(&id.name, sc, id.span)?,
+            ExprKind::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.eval_sync(i, sc))
+                    .collect::<R<Vec<_>>>()?,
+            ),
+            ExprKind::Record(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|f| Ok((f.name.name.clone(), self.eval_sync(&f.value, sc)?)))
+                    .collect::<R<Map<_, _>>>()?,
+            ),
+            ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
+            ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
+                let (base, rest) = split_path(e);
+                if let (ExprKind::Name(m), Some(ExprKind::Field(_, item))) =
+                    (&base.kind, rest.first().map(|r| &r.kind))
+                    && sc.env.get(&m.name).is_none()
+                    && let Some(&mi) = self.program.modules[sc.module].imports.get(&m.name)
+                {
+                    let v = self.consts.borrow()[mi]
+                        .get(&item.name)
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    let mut idx = Vec::new();
+                    for seg in &rest[1..] {
+                        if let ExprKind::Index(_, i) = &seg.kind {
+                            idx.push(self.eval_sync(i, sc)?);
+                        }
+                    }
+                    return self.apply_path(v, &rest[1..], &mut idx.into_iter(), sc);
+                }
+                let v = self.eval_sync(base, sc)?;
+                let mut idx = Vec::new();
+                for seg in &rest {
+                    if let ExprKind::Index(_, i) = &seg.kind {
+                        idx.push(self.eval_sync(i, sc)?);
+                    }
+                }
+                return self.apply_path(v, &rest, &mut idx.into_iter(), sc);
+            }
+            ExprKind::Unary(op, x) => {
+                let v = self.eval_sync(x, sc)?;
+                return self.unary(*op, v, sc, e.span);
+            }
+            ExprKind::Binary(op, l, r) => {
+                let lv = self.eval_sync(l, sc)?;
+                match (op, &lv) {
+                    (BinOp::And, Value::Bool(false)) | (BinOp::Or, Value::Bool(true)) => {
+                        return Ok(lv);
+                    }
+                    (BinOp::Coalesce, v) if !v.is_null() => return Ok(lv),
+                    (BinOp::And | BinOp::Or | BinOp::Coalesce, _) => return self.eval_sync(r, sc),
+                    _ => {}
+                }
+                let rv = self.eval_sync(r, sc)?;
+                return self.binary(*op, lv, rv, r, sc, e.span);
+            }
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                // Only reached for pure arms through `needs_async` = true paths; evaluate by blocks' tails.
+                let c = self.eval_sync(cond, sc)?;
+                let pick = if c == Value::Bool(true) {
+                    Some(then)
+                } else {
+                    None
+                };
+                match (pick, otherwise.as_deref()) {
+                    (Some(b), _) => return self.pure_block(b, sc),
+                    (None, None) => Value::Null,
+                    (None, Some(Else::Block(b))) => return self.pure_block(b, sc),
+                    (None, Some(Else::If(x))) => return self.eval_sync(x, sc),
+                }
+            }
+            _ => {
+                return Err(err(
+                    ErrorKind::TypeError,
+                    "this expression cannot be evaluated here",
+                    sc,
+                    e.span,
+                ));
+            }
+        })
+    }
+
+    fn pure_block(&self, b: &'p Block, sc: &Scope) -> R<Value> {
+        let env = Env::child(&sc.env);
+        let sc = sc.with_env(env.clone());
+        let mut last = Value::Null;
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Let { name, value, .. } => {
+                    env.set(&name.name, self.eval_sync(value, &sc)?)
+                }
+                StmtKind::Expr { expr, .. } => last = self.eval_sync(expr, &sc)?,
+                _ => {}
+            }
+        }
+        Ok(last)
+    }
+
+    fn lookup(&self, name: &str, sc: &Scope, span: Span) -> R<Value> {
+        if let Some(v) = sc.env.get(name) {
+            return Ok(v);
+        }
+        if let Some(v) = self.consts.borrow()[sc.module].get(name) {
+            return Ok(v.clone());
+        }
+        if name == "context" {
+            return Ok(self.context.borrow().clone());
+        }
+        Err(err(
+            ErrorKind::TypeError,
+            format!("`{name}` has no value here"),
+            sc,
+            span,
+        ))
+    }
+
+    /// Applies path segments to `v`; after `[*]`, the rest applies to every element.
+    fn apply_path(
+        &self,
+        v: Value,
+        segs: &[&Expr],
+        idx: &mut impl Iterator<Item = Value>,
+        sc: &Scope,
+    ) -> R<Value> {
+        let Some((seg, rest)) = segs.split_first() else {
+            return Ok(v);
+        };
+        match &seg.kind {
+            ExprKind::Field(_, name) => {
+                let next = match v {
+                    Value::Object(mut m) => m.remove(&name.name).unwrap_or(Value::Null),
+                    Value::Null => {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!("cannot read field `{}` of null", name.name),
+                            sc,
+                            seg.span,
+                        ));
+                    }
+                    other => {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!(
+                                "cannot read field `{}` of {}",
+                                name.name,
+                                value::describe(&other)
+                            ),
+                            sc,
+                            seg.span,
+                        ));
+                    }
+                };
+                self.apply_path(next, rest, idx, sc)
+            }
+            ExprKind::Index(_, _) => {
+                let i = idx.next().unwrap_or(Value::Null);
+                let next = match (v, &i) {
+                    (Value::Array(mut a), Value::Number(n)) => {
+                        let len = a.len() as i64;
+                        let k = n.as_i64().unwrap_or(0);
+                        let k = if k < 0 { len + k } else { k };
+                        if k < 0 || k >= len {
+                            return Err(err(
+                                ErrorKind::TypeError,
+                                format!("index {n} is out of range for a list of {len}"),
+                                sc,
+                                seg.span,
+                            ));
+                        }
+                        a.swap_remove(k as usize)
+                    }
+                    (Value::Object(mut m), Value::String(s)) => m.remove(s).unwrap_or(Value::Null),
+                    (other, _) => {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!(
+                                "cannot index {} with {}",
+                                value::describe(&other),
+                                value::describe(&i)
+                            ),
+                            sc,
+                            seg.span,
+                        ));
+                    }
+                };
+                self.apply_path(next, rest, idx, sc)
+            }
+            ExprKind::Wildcard(_) => match v {
+                Value::Array(items) => {
+                    // Index values of the rest are the same for every element.
+                    let rest_idx: Vec<Value> = idx.collect();
+                    Ok(Value::Array(
+                        items
+                            .into_iter()
+                            .map(|x| {
+                                self.apply_path(x, rest, &mut rest_idx.clone().into_iter(), sc)
+                            })
+                            .collect::<R<Vec<_>>>()?,
+                    ))
+                }
+                other => Err(err(
+                    ErrorKind::TypeError,
+                    format!("`[*]` needs a list, got {}", value::describe(&other)),
+                    sc,
+                    seg.span,
+                )),
+            },
+            _ => Ok(v),
+        }
+    }
+
+    fn unary(&self, op: UnOp, v: Value, sc: &Scope, span: Span) -> R<Value> {
+        match (op, &v) {
+            (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+            (UnOp::Neg, Value::Number(n)) if n.is_i64() => {
+                Ok(int(n.as_i64().unwrap_or(0).checked_neg().ok_or_else(
+                    || err(ErrorKind::TypeError, "integer overflow", sc, span),
+                )?))
+            }
+            (UnOp::Neg, Value::Number(n)) => Ok(float(-n.as_f64().unwrap_or(0.0))),
+            _ => Err(err(
+                ErrorKind::TypeError,
+                format!(
+                    "cannot apply `{}` to {}",
+                    if op == UnOp::Not { "!" } else { "-" },
+                    value::describe(&v)
+                ),
+                sc,
+                span,
+            )),
+        }
+    }
+
+    fn binary(
+        &self,
+        op: BinOp,
+        l: Value,
+        r: Value,
+        rexpr: &Expr,
+        sc: &Scope,
+        span: Span,
+    ) -> R<Value> {
+        let bad = |l: &Value, r: &Value| {
+            err(
+                ErrorKind::TypeError,
+                format!(
+                    "`{}` cannot be applied to {} and {}",
+                    op.symbol(),
+                    value::describe(l),
+                    value::describe(r)
+                ),
+                sc,
+                span,
+            )
+        };
+        Ok(match op {
+            BinOp::Eq => Value::Bool(equal(&l, &r)),
+            BinOp::Ne => Value::Bool(!equal(&l, &r)),
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if l.is_null() || r.is_null() || (l.is_number() != r.is_number()) {
+                    return Err(bad(&l, &r));
+                }
+                let o = compare(&l, &r);
+                use std::cmp::Ordering::*;
+                Value::Bool(match op {
+                    BinOp::Lt => o == Less,
+                    BinOp::Le => o != Greater,
+                    BinOp::Gt => o == Greater,
+                    _ => o != Less,
+                })
+            }
+            BinOp::Match | BinOp::NotMatch => {
+                let ExprKind::Regex { pattern, flags } = &rexpr.kind else {
+                    return Err(bad(&l, &r));
+                };
+                let Value::String(s) = &l else {
+                    return Err(bad(&l, &r));
+                };
+                let m = self.regex(pattern, flags).is_match(s);
+                Value::Bool(if op == BinOp::Match { m } else { !m })
+            }
+            BinOp::Concat => match (l, r) {
+                (Value::String(a), Value::String(b)) => Value::String(a + &b),
+                (Value::Array(mut a), Value::Array(b)) => {
+                    a.extend(b);
+                    Value::Array(a)
+                }
+                (l, r) => return Err(bad(&l, &r)),
+            },
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+                let (Value::Number(a), Value::Number(b)) = (&l, &r) else {
+                    return Err(bad(&l, &r));
+                };
+                if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+                    let v = match op {
+                        BinOp::Add => x.checked_add(y),
+                        BinOp::Sub => x.checked_sub(y),
+                        BinOp::Mul => x.checked_mul(y),
+                        BinOp::Div if y == 0 => {
+                            return Err(err(ErrorKind::TypeError, "division by zero", sc, span));
+                        }
+                        BinOp::Div => x.checked_div(y),
+                        BinOp::Rem if y == 0 => {
+                            return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
+                        }
+                        _ => x.checked_rem(y),
+                    };
+                    return v
+                        .map(int)
+                        .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span));
+                }
+                let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+                float(match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    BinOp::Div => x / y,
+                    _ => x % y,
+                })
+            }
+            BinOp::And | BinOp::Or | BinOp::Coalesce => r,
+        })
+    }
+
+    // ------------------------------------------------------------ calls
+
+    fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
+        let name = c.callee[0].name.as_str();
+        match name {
+            "stable" => {
+                let arg = &c.args[0].value;
+                let now = self.eval_sync(arg, sc)?;
+                let Some(prev) = &sc.prev else {
+                    return Ok(Value::Bool(false));
+                };
+                let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
+                Ok(Value::Bool(equal(&now, &before)))
+            }
+            "jsonpath" => {
+                let v = self.eval_sync(&c.args[0].value, sc)?;
+                let p = self.eval_sync(&c.args[1].value, sc)?;
+                let path = p.as_str().unwrap_or("");
+                jsonpath(&v, path)
+                    .map_err(|m| err(ErrorKind::TypeError, m, sc, c.args[1].value.span))
+            }
+            "llm" => Err(vec![no_llm(sc, span, "`llm()`")]),
+            _ => {
+                let args = c
+                    .args
+                    .iter()
+                    .map(|a| self.eval_sync(&a.value, sc))
+                    .collect::<R<Vec<_>>>()?;
+                call_builtin(name, &args).map_err(|m| err(ErrorKind::TypeError, m, sc, span))
+            }
+        }
+    }
+
+    /// A call: a built-in function, a flow or a tool.
+    pub(super) async fn call(
+        &self,
+        c: &'p Call,
+        span: Span,
+        sc: &Scope,
+        label: Option<&str>,
+    ) -> R<Value> {
+        let (m, name) = match c.callee.as_slice() {
+            [one] => (sc.module, one.name.as_str()),
+            [module, item] => (
+                self.program.modules[sc.module].imports[&module.name],
+                item.name.as_str(),
+            ),
+            _ => return Err(err(ErrorKind::TypeError, "not callable", sc, span)),
+        };
+        let is_tool = self.tools[m].contains_key(name);
+        let is_flow = self.flows[m].contains_key(name);
+        if !is_tool && !is_flow {
+            if name == "llm" {
+                return Err(vec![no_llm(sc, span, "`llm()`")]);
+            }
+            return self.builtin_fn(c, span, sc);
+        }
+        // Arguments, evaluated concurrently.
+        let rs = join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await;
+        let vals = collect(rs)?;
+        let mut args = Map::new();
+        for (a, v) in c.args.iter().zip(vals) {
+            if let Some(n) = &a.name {
+                args.insert(n.name.clone(), v);
+            }
+        }
+        if is_flow {
+            let flow = self.flows[m][name];
+            return self.call_flow(m, flow, args, Some(sc), span, label).await;
+        }
+        let tool = self.tools[m][name];
+        let sig = &self.program.modules[m].tools[name];
+        // Defaults of omitted parameters.
+        for (p, ps) in tool.params.iter().zip(sig.params.iter()) {
+            if !args.contains_key(&ps.name)
+                && let Some(d) = &p.default
+            {
+                let dsc = Scope {
+                    env: Env::root(),
+                    module: m,
+                    ..sc.clone()
+                };
+                args.insert(ps.name.clone(), self.eval(d, &dsc).await?);
+            }
+        }
+        let tool_opts = Opts::from_ast(tool.options.as_ref());
+        let call_opts = Opts::from_ast(c.options.as_ref());
+        let o = sc.opts.overlay(&tool_opts).overlay(&call_opts);
+        let step = label.unwrap_or(name).to_string();
+        let input = Value::Object(args);
+
+        // Cache of pure tools.
+        let cache_key = (o.cache.is_some() && !tool.effect).then(|| format!("{m}/{name}/{input}"));
+        if let (Some(key), Some(ttl)) = (&cache_key, o.cache)
+            && let Some((at, v)) = self.cache.borrow().get(key)
+            && at.elapsed() <= ttl
+        {
+            let id = self.recorder.start(&step, name, "tool", span);
+            self.recorder.end(id, "cached", 0, None);
+            return Ok(v.clone());
+        }
+
+        // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
+        let mut sems: Vec<Rc<Semaphore>> = sc.limits.iter().rev().cloned().collect();
+        if let Some(n) = tool_opts.max_concurrent {
+            let s = self
+                .tool_limits
+                .borrow_mut()
+                .entry((m, name.to_string()))
+                .or_insert_with(|| Rc::new(Semaphore::new(n)))
+                .clone();
+            sems.push(s);
+        }
+        let mut permits = Vec::with_capacity(sems.len());
+        for s in &sems {
+            permits.push(s.acquire().await.expect("semaphores are never closed"));
+        }
+
+        let id = self.recorder.start(&step, name, "tool", span);
+        let _guard = super::record::StepGuard {
+            recorder: &self.recorder,
+            id,
+        };
+        let timeout = o.timeout();
+        let retries = o.retries();
+        let mut attempt = 0u32;
+        let result = loop {
+            attempt += 1;
+            let r = match tokio::time::timeout(timeout, self.invoke(m, tool, &input)).await {
+                Ok(Ok(v)) => {
+                    match value::conforms(&v, sig.ret.as_ref().expect("tools have a result type")) {
+                        Ok(()) => Ok(v),
+                        Err(mm) => Err(RunError::new(
+                            ErrorKind::TypeError,
+                            format!(
+                                "`{name}` returned {} at `{}`, expected `{}`",
+                                mm.found, mm.path, mm.expected
+                            ),
+                            &step,
+                            span,
+                        )
+                        .with_help(format!(
+                            "the tool's declared result type is `{}`",
+                            sig.ret.as_ref().expect("result type")
+                        ))),
+                    }
+                }
+                Ok(Err(f)) => {
+                    let mut e = RunError::new(ErrorKind::ToolError, f.message, &step, span);
+                    e.help = f.help;
+                    Err(e)
+                }
+                Err(_) => Err(RunError::new(
+                    ErrorKind::Timeout,
+                    format!("`{name}` did not finish within {}", fmt_duration(timeout)),
+                    &step,
+                    span,
+                )
+                .with_help("raise it with `with { timeout: … }` on the call or the tool")),
+            };
+            match r {
+                Ok(v) => break Ok(v),
+                Err(mut e) => {
+                    e.attempts = attempt;
+                    if attempt <= retries && o.retries_on(e.kind) {
+                        let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
+                        super::timer::sleep(Duration::from_secs_f64(base * jitter())).await;
+                        continue;
+                    }
+                    break Err(e);
+                }
+            }
+        };
+        drop(permits);
+        match result {
+            Ok(v) => {
+                self.recorder.end(id, "ok", attempt, None);
+                if let Some(key) = cache_key {
+                    self.cache
+                        .borrow_mut()
+                        .insert(key, (Instant::now(), v.clone()));
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.recorder.end(id, "failed", attempt, Some(e.to_value()));
+                Err(vec![e])
+            }
+        }
+    }
+
+    /// One attempt of a tool call through its binding.
+    async fn invoke(&self, m: usize, tool: &'p ToolDecl, input: &Value) -> tools::ToolResult {
+        match &tool.binding.kind {
+            BindingKind::Builtin(n) => {
+                tools::builtin::call(&lit(n), input, &self.module_dir(m), &self.http).await
+            }
+            BindingKind::Exec(argv) => {
+                let argv: Vec<String> = match &argv.kind {
+                    ExprKind::List(items) => items.iter().map(lit).collect(),
+                    _ => Vec::new(),
+                };
+                tools::exec::call(&argv, &self.module_dir(m), input).await
+            }
+            BindingKind::Http { method, url } => {
+                self.http.call(&method.name, &lit(url), input).await
+            }
+            BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        }
+    }
+}
+
+/// The text of a plain string literal.
+fn lit(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Str(parts) => parts
+            .iter()
+            .map(|p| {
+                if let StrPart::Text(t) = p {
+                    t.as_str()
+                } else {
+                    ""
+                }
+            })
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// The base of a path and its segments (`a.b[0][*].c` -> `a`, [.b, [0], [*], .c]).
+fn split_path(e: &Expr) -> (&Expr, Vec<&Expr>) {
+    let mut segs = Vec::new();
+    let mut cur = e;
+    while let ExprKind::Field(b, _) | ExprKind::Index(b, _) | ExprKind::Wildcard(b) = &cur.kind {
+        segs.push(cur);
+        cur = b;
+    }
+    segs.reverse();
+    (cur, segs)
+}
+
+fn collect(rs: Vec<R<Value>>) -> R<Vec<Value>> {
+    let mut out = Vec::with_capacity(rs.len());
+    let mut errors = Vec::new();
+    for r in rs {
+        match r {
+            Ok(v) => out.push(v),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn no_llm(sc: &Scope, span: Span, what: &str) -> RunError {
+    RunError::new(ErrorKind::LlmError, format!("{what} needs an LLM provider, and none is configured"), &*sc.label, span)
+        .with_help("give this decision a fallback with `catch` (or an `else =>` arm); LLM providers are not part of this version")
+}
+
+/// A factor in [0.8, 1.2) for retry backoff.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    0.8 + f64::from(nanos % 1000) / 2500.0
+}
+
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 86_400_000 == 0 && ms > 0 {
+        format!("{}d", ms / 86_400_000)
+    } else if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// `jsonpath(value, path)`: the matched nodes, in document order.
+pub fn jsonpath(v: &Value, path: &str) -> Result<Value, String> {
+    use jsonpath_rust::JsonPath;
+    crate::check::validate_jsonpath(path)?;
+    let found = v
+        .query(path)
+        .map_err(|e| format!("invalid JSONPath `{path}`: {e}"))?;
+    Ok(Value::Array(found.into_iter().cloned().collect()))
+}

@@ -1,0 +1,170 @@
+//! The interpreter: the only place that touches tools. A checked program runs
+//! on a single-threaded tokio runtime; every block is scheduled eagerly — a
+//! statement starts the moment the statements it reads have finished.
+
+pub mod errors;
+mod eval;
+pub mod opts;
+pub mod record;
+pub mod timer;
+pub mod tools;
+pub mod value;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+pub use errors::{ErrorKind, Errors, R, RunError};
+pub use eval::Scope;
+use opts::Opts;
+use record::Recorder;
+
+use crate::check::Program;
+use crate::source::Sources;
+use crate::syntax::ast::{FlowDecl, ItemKind, ToolDecl};
+
+/// How a run is configured from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RunConfig {
+    /// `--set key=value` options.
+    pub set: Opts,
+    /// Keep every step for `--record`/`--trace`.
+    pub record: bool,
+    pub tenant: Option<String>,
+}
+
+/// Variables of one block or call, chained to the enclosing ones.
+pub struct Env {
+    vars: RefCell<HashMap<Rc<str>, Value>>,
+    parent: Option<Rc<Env>>,
+}
+
+impl Env {
+    pub fn root() -> Rc<Env> {
+        Rc::new(Env {
+            vars: RefCell::new(HashMap::new()),
+            parent: None,
+        })
+    }
+
+    pub fn child(parent: &Rc<Env>) -> Rc<Env> {
+        Rc::new(Env {
+            vars: RefCell::new(HashMap::new()),
+            parent: Some(parent.clone()),
+        })
+    }
+
+    pub fn set(&self, name: &str, v: Value) {
+        self.vars.borrow_mut().insert(Rc::from(name), v);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let mut env = self;
+        loop {
+            if let Some(v) = env.vars.borrow().get(name) {
+                return Some(v.clone());
+            }
+            env = env.parent.as_deref()?;
+        }
+    }
+}
+
+/// A running program.
+pub struct Interp<'p> {
+    pub program: &'p Program,
+    pub sources: &'p Sources,
+    pub recorder: Recorder,
+    pub config: RunConfig,
+    consts: RefCell<Vec<HashMap<String, Value>>>,
+    tools: Vec<HashMap<&'p str, &'p ToolDecl>>,
+    flows: Vec<HashMap<&'p str, &'p FlowDecl>>,
+    tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
+    cache: RefCell<HashMap<String, (Instant, Value)>>,
+    regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
+    http: tools::http::Client,
+    context: RefCell<Value>,
+}
+
+impl<'p> Interp<'p> {
+    pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
+        let mut tools = Vec::new();
+        let mut flows = Vec::new();
+        for m in &program.modules {
+            let mut t = HashMap::new();
+            let mut f = HashMap::new();
+            for it in &m.ast.items {
+                match &it.kind {
+                    ItemKind::Tool(d) => {
+                        t.insert(d.name.name.as_str(), &**d);
+                    }
+                    ItemKind::Flow(d) => {
+                        f.insert(d.name.name.as_str(), &**d);
+                    }
+                    _ => {}
+                }
+            }
+            tools.push(t);
+            flows.push(f);
+        }
+        Interp {
+            program,
+            sources,
+            recorder: Recorder::new(config.record),
+            config,
+            consts: RefCell::new(vec![HashMap::new(); program.modules.len()]),
+            tools,
+            flows,
+            tool_limits: RefCell::new(HashMap::new()),
+            cache: RefCell::new(HashMap::new()),
+            regexes: RefCell::new(HashMap::new()),
+            http: tools::http::Client::new(),
+            context: RefCell::new(Value::Null),
+        }
+    }
+
+    /// The folder of a module's file: where its exec tools run.
+    pub fn module_dir(&self, m: usize) -> PathBuf {
+        let name = &self.sources.get(self.program.modules[m].file).name;
+        match std::path::Path::new(name).parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Runs flow `name` of the root module with `inputs` (already parsed by parameter type).
+    pub async fn run(&self, name: &str, inputs: Map<String, Value>) -> R<Value> {
+        let run_id = format!(
+            "run-{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        *self.context.borrow_mut() = serde_json::json!({
+            "run_id": run_id,
+            "flow": name,
+            "started_at": value::now_rfc3339(),
+            "tenant": self.config.tenant,
+            "inputs": Value::Object(inputs.clone()),
+        });
+        // Constants, module by module (imports first).
+        for m in 0..self.program.modules.len() {
+            self.eval_consts(m)?;
+        }
+        let root = self.program.root;
+        let flow = *self.flows[root]
+            .get(name)
+            .expect("the CLI checked the flow exists");
+        self.call_flow(root, flow, inputs, None, flow.name.span, None)
+            .await
+    }
+
+    pub fn context_value(&self) -> Value {
+        self.context.borrow().clone()
+    }
+}

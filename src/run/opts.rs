@@ -1,0 +1,188 @@
+//! Effective options at run time. The innermost wins: call site > tool
+//! declaration > enclosing blocks > flow header > `flowc run --set` > default.
+
+use std::time::Duration;
+
+use super::errors::ErrorKind;
+use crate::syntax::ast::{ExprKind, Options, StrPart};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Opts {
+    pub max_concurrent: Option<usize>,
+    pub timeout: Option<Duration>,
+    pub retry: Option<u32>,
+    pub retry_on: Option<Vec<ErrorKind>>,
+    pub backoff: Option<Duration>,
+    pub max_loop_iterations: Option<u32>,
+    pub on_max_error: Option<bool>,
+    pub fail_fast: Option<bool>,
+    pub deadline: Option<Duration>,
+    pub cache: Option<Duration>,
+}
+
+pub const DEFAULT_MAX_CONCURRENT: usize = 10;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_LOOP: u32 = 4;
+
+impl Opts {
+    /// `self` with every option `inner` sets replaced by `inner`'s.
+    pub fn overlay(&self, inner: &Opts) -> Opts {
+        Opts {
+            max_concurrent: inner.max_concurrent.or(self.max_concurrent),
+            timeout: inner.timeout.or(self.timeout),
+            retry: inner.retry.or(self.retry),
+            retry_on: inner.retry_on.clone().or_else(|| self.retry_on.clone()),
+            backoff: inner.backoff.or(self.backoff),
+            max_loop_iterations: inner.max_loop_iterations.or(self.max_loop_iterations),
+            on_max_error: inner.on_max_error.or(self.on_max_error),
+            fail_fast: inner.fail_fast.or(self.fail_fast),
+            deadline: inner.deadline.or(self.deadline),
+            cache: inner.cache.or(self.cache),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    pub fn retries(&self) -> u32 {
+        self.retry.unwrap_or(0)
+    }
+
+    pub fn backoff(&self) -> Duration {
+        self.backoff.unwrap_or(DEFAULT_BACKOFF)
+    }
+
+    pub fn retries_on(&self, kind: ErrorKind) -> bool {
+        match &self.retry_on {
+            Some(kinds) => kinds.contains(&kind),
+            None => matches!(kind, ErrorKind::ToolError | ErrorKind::Timeout),
+        }
+    }
+
+    /// Reads checked option literals (the checker has validated names and kinds).
+    pub fn from_ast(o: Option<&Options>) -> Opts {
+        let mut out = Opts::default();
+        let Some(o) = o else { return out };
+        for e in &o.entries {
+            let v = &e.value.kind;
+            let dur = || match v {
+                ExprKind::Duration { ms: Some(ms), .. } => Some(Duration::from_millis(*ms)),
+                _ => None,
+            };
+            let int = || match v {
+                ExprKind::Int(n) if *n >= 0 => Some(*n as u64),
+                _ => None,
+            };
+            let boolean = || match v {
+                ExprKind::Bool(b) => Some(*b),
+                _ => None,
+            };
+            match e.name.name.as_str() {
+                "max_concurrent" => out.max_concurrent = int().map(|n| n.max(1) as usize),
+                "timeout" | "timeout_per_step" => out.timeout = dur(),
+                "retry" => out.retry = int().map(|n| n.min(u32::MAX as u64) as u32),
+                "retry_on" => {
+                    if let ExprKind::List(items) = v {
+                        out.retry_on = Some(
+                            items
+                                .iter()
+                                .filter_map(|i| match &i.kind {
+                                    ExprKind::Str(p) => match p.as_slice() {
+                                        [StrPart::Text(t)] => ErrorKind::parse(t),
+                                        _ => None,
+                                    },
+                                    _ => None,
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+                "backoff" => out.backoff = dur(),
+                "max_loop_iterations" => {
+                    out.max_loop_iterations = int().map(|n| n.min(u32::MAX as u64) as u32)
+                }
+                "on_max" => {
+                    out.on_max_error = match v {
+                        ExprKind::Name(n) => Some(n.name == "error"),
+                        ExprKind::Str(p) => {
+                            Some(matches!(p.as_slice(), [StrPart::Text(t)] if t == "error"))
+                        }
+                        _ => None,
+                    }
+                }
+                "fail_fast" => out.fail_fast = boolean(),
+                "deadline" => out.deadline = dur(),
+                "cache" => out.cache = dur(),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Parses `flowc run --set key=value`.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let dur = || {
+            parse_duration(value)
+                .ok_or_else(|| format!("`{key}` takes a duration such as `30s`, not `{value}`"))
+        };
+        let int = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("`{key}` takes a non-negative integer, not `{value}`"))
+        };
+        let boolean = || {
+            value
+                .parse::<bool>()
+                .map_err(|_| format!("`{key}` takes `true` or `false`, not `{value}`"))
+        };
+        match key {
+            "max_concurrent" => self.max_concurrent = Some(int()?.max(1) as usize),
+            "timeout" | "timeout_per_step" => self.timeout = Some(dur()?),
+            "retry" => self.retry = Some(int()? as u32),
+            "backoff" => self.backoff = Some(dur()?),
+            "max_loop_iterations" => self.max_loop_iterations = Some(int()?.max(1) as u32),
+            "on_max" => {
+                self.on_max_error = Some(match value {
+                    "error" => true,
+                    "warn" => false,
+                    _ => return Err(format!("`on_max` takes `error` or `warn`, not `{value}`")),
+                })
+            }
+            "fail_fast" => self.fail_fast = Some(boolean()?),
+            "deadline" => self.deadline = Some(dur()?),
+            "cache" => self.cache = Some(dur()?),
+            "retry_on" => {
+                let kinds: Result<Vec<ErrorKind>, String> = value
+                    .split(',')
+                    .map(|k| {
+                        ErrorKind::parse(k.trim())
+                            .ok_or_else(|| format!("`{k}` is not an error kind"))
+                    })
+                    .collect();
+                self.retry_on = Some(kinds?);
+            }
+            _ => return Err(format!("unknown option `{key}`")),
+        }
+        Ok(())
+    }
+}
+
+/// `250ms`, `30s`, `1.5m`, `1h`, `2d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1e3,
+        "m" => n * 60e3,
+        "h" => n * 3600e3,
+        "d" => n * 86400e3,
+        _ => return None,
+    };
+    (0.0..1e15)
+        .contains(&ms)
+        .then(|| Duration::from_micros((ms * 1000.0) as u64))
+}

@@ -1,0 +1,105 @@
+//! `exec` tools: a child process per call. argv only (never a shell), the
+//! arguments as one JSON object on stdin, one JSON value on stdout. The child
+//! leads its own process group; dropping the call (timeout, cancellation)
+//! kills the whole group.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{ToolFailure, ToolResult, head, tail};
+
+/// Kills the process group when dropped, unless the child has been reaped.
+struct GroupGuard {
+    pgid: Option<i32>,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Runs `argv` in `cwd` with `input` on stdin.
+pub async fn call(argv: &[String], cwd: &Path, input: &Value) -> ToolResult {
+    let Some(prog) = argv.first() else {
+        return Err(ToolFailure::new("`exec` has no program"));
+    };
+    // A relative program path with a slash is relative to the flow's folder.
+    let program = if prog.contains('/') && !prog.starts_with('/') {
+        cwd.join(prog).to_string_lossy().into_owned()
+    } else {
+        prog.clone()
+    };
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&argv[1..])
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| {
+        ToolFailure::new(format!("cannot start `{prog}`: {e}")).with_help(format!(
+            "the program runs in `{}`; check that it exists and is executable",
+            cwd.display()
+        ))
+    })?;
+    let mut guard = GroupGuard {
+        pgid: child.id().map(|p| p as i32),
+    };
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let body = serde_json::to_vec(input).expect("arguments serialise");
+    let write = async move {
+        // A tool that does not read its input closes the pipe: not an error.
+        let _ = stdin.write_all(&body).await;
+        let _ = stdin.shutdown().await;
+    };
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let (_, r_out, r_err) = tokio::join!(
+        write,
+        stdout.read_to_end(&mut out),
+        stderr.read_to_end(&mut err)
+    );
+    r_out.map_err(|e| ToolFailure::new(format!("reading the output of `{prog}`: {e}")))?;
+    r_err.map_err(|e| ToolFailure::new(format!("reading the errors of `{prog}`: {e}")))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| ToolFailure::new(format!("waiting for `{prog}`: {e}")))?;
+    // The leader has exited; stragglers in its group are killed by the guard.
+    let stderr_text = String::from_utf8_lossy(&err);
+    if !status.success() {
+        let code = status
+            .code()
+            .map_or_else(|| "a signal".to_string(), |c| format!("status {c}"));
+        let mut msg = format!("`{prog}` exited with {code}");
+        let t = tail(&stderr_text, 800);
+        if !t.is_empty() {
+            msg.push_str(&format!("; stderr: {t}"));
+        }
+        return Err(ToolFailure::new(msg));
+    }
+    guard.pgid.take();
+    let text = String::from_utf8_lossy(&out);
+    if text.trim().is_empty() {
+        return Err(ToolFailure::new(format!("`{prog}` printed nothing"))
+            .with_help("an exec tool prints one JSON value on stdout"));
+    }
+    serde_json::from_str(text.trim()).map_err(|e| {
+        ToolFailure::new(format!(
+            "`{prog}` did not print one JSON value ({e}): {}",
+            head(&text, 200)
+        ))
+        .with_help("an exec tool prints exactly one JSON value on stdout; write logs to stderr")
+    })
+}

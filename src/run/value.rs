@@ -1,0 +1,466 @@
+//! Runtime values (JSON), the type check at tool boundaries, and the pure
+//! built-in functions.
+
+use serde_json::{Map, Number, Value};
+
+use crate::check::Type;
+
+/// A value's kind, for messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "record",
+    }
+}
+
+/// A mismatch between a value and its declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// JSON path of the mismatch, such as `$.rows[0].ci_id`.
+    pub path: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// Checks `v` against `t` (width subtyping: extra fields are fine).
+pub fn conforms(v: &Value, t: &Type) -> Result<(), Mismatch> {
+    let mut path = String::from("$");
+    check(v, t, &mut path)
+}
+
+fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
+    let fail = |path: &String, v: &Value| {
+        Err(Mismatch {
+            path: path.clone(),
+            expected: t.to_string(),
+            found: describe(v),
+        })
+    };
+    match (t, v) {
+        (Type::Unknown | Type::Json, _) => Ok(()),
+        (Type::Never, _) => fail(path, v),
+        (Type::Null, Value::Null) => Ok(()),
+        (Type::Bool, Value::Bool(_)) => Ok(()),
+        (Type::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
+        (Type::Float, Value::Number(_)) => Ok(()),
+        (Type::Duration, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
+        (Type::String, Value::String(_)) => Ok(()),
+        (Type::Lit(opts), Value::String(s)) if opts.iter().any(|o| o == s) => Ok(()),
+        (Type::Optional(_), Value::Null) => Ok(()),
+        (Type::Optional(inner), v) => check(v, inner, path),
+        (Type::List(el), Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check(item, el, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        (Type::Record(r), Value::Object(m)) => {
+            for f in &r.fields {
+                let len = path.len();
+                path.push('.');
+                path.push_str(&f.name);
+                match m.get(&f.name) {
+                    None | Some(Value::Null) if f.optional => {}
+                    None => {
+                        return Err(Mismatch {
+                            path: path.clone(),
+                            expected: f.ty.to_string(),
+                            found: "nothing (the field is missing)".into(),
+                        });
+                    }
+                    Some(x) => check(x, &f.ty, path)?,
+                }
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => fail(path, v),
+    }
+}
+
+/// A short description of a value for messages: its kind and a preview.
+pub fn describe(v: &Value) -> String {
+    let text = v.to_string();
+    let preview = if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    };
+    format!("{} {}", kind(v), preview)
+}
+
+/// The text of a value inside a string interpolation: strings raw, the rest as JSON.
+pub fn to_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn int(n: i64) -> Value {
+    Value::Number(Number::from(n))
+}
+
+pub fn float(f: f64) -> Value {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+pub fn as_f64(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// Structural equality, with `1 == 1.0`.
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| equal(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Ordering for `<` and `sort`: numbers, strings, then by JSON text.
+pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i.cmp(&j),
+            _ => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(Ordering::Equal),
+        },
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+/// Deep merge of records: later fields win; nested records merge.
+pub fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => deep_merge(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Errors of pure built-in functions: a message.
+pub type FnResult = Result<Value, String>;
+
+fn list<'a>(name: &str, v: &'a Value) -> Result<&'a Vec<Value>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("`{name}` needs a list, got {}", describe(v)))
+}
+
+fn string<'a>(name: &str, v: &'a Value) -> Result<&'a str, String> {
+    v.as_str()
+        .ok_or_else(|| format!("`{name}` needs a string, got {}", describe(v)))
+}
+
+/// Calls a pure built-in function (not `stable`, `llm` or `jsonpath`, which the evaluator handles).
+pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
+    let a = |i: usize| args.get(i).unwrap_or(&Value::Null);
+    Ok(match name {
+        "len" => match a(0) {
+            Value::Array(x) => int(x.len() as i64),
+            Value::String(s) => int(s.chars().count() as i64),
+            Value::Object(m) => int(m.len() as i64),
+            v => {
+                return Err(format!(
+                    "`len` needs a list, string or record, got {}",
+                    describe(v)
+                ));
+            }
+        },
+        "keys" => match a(0) {
+            Value::Object(m) => Value::Array(m.keys().map(|k| Value::String(k.clone())).collect()),
+            v => return Err(format!("`keys` needs a record, got {}", describe(v))),
+        },
+        "values" => match a(0) {
+            Value::Object(m) => Value::Array(m.values().cloned().collect()),
+            v => return Err(format!("`values` needs a record, got {}", describe(v))),
+        },
+        "merge" => {
+            let mut out = Map::new();
+            for v in args {
+                match v {
+                    Value::Object(m) => deep_merge(&mut out, m),
+                    v => return Err(format!("`merge` needs records, got {}", describe(v))),
+                }
+            }
+            Value::Object(out)
+        }
+        "flatten" => {
+            let mut out = Vec::new();
+            for item in list(name, a(0))? {
+                match item {
+                    Value::Array(inner) => out.extend(inner.iter().cloned()),
+                    v => out.push(v.clone()),
+                }
+            }
+            Value::Array(out)
+        }
+        "unique" => {
+            let mut out: Vec<Value> = Vec::new();
+            for item in list(name, a(0))? {
+                if !out.iter().any(|o| equal(o, item)) {
+                    out.push(item.clone());
+                }
+            }
+            Value::Array(out)
+        }
+        "sort" => {
+            let mut out = list(name, a(0))?.clone();
+            out.sort_by(compare);
+            Value::Array(out)
+        }
+        "sum" => {
+            let xs = list(name, a(0))?;
+            if xs.iter().all(|x| x.is_i64()) {
+                int(xs
+                    .iter()
+                    .filter_map(Value::as_i64)
+                    .fold(0i64, |s, x| s.saturating_add(x)))
+            } else {
+                float(
+                    xs.iter()
+                        .map(|x| {
+                            x.as_f64()
+                                .ok_or_else(|| format!("`sum` needs numbers, got {}", describe(x)))
+                        })
+                        .sum::<Result<f64, String>>()?,
+                )
+            }
+        }
+        "avg" => {
+            let xs = list(name, a(0))?;
+            if xs.is_empty() {
+                return Err("`avg` of an empty list".into());
+            }
+            let s: f64 = xs
+                .iter()
+                .map(|x| {
+                    x.as_f64()
+                        .ok_or_else(|| format!("`avg` needs numbers, got {}", describe(x)))
+                })
+                .sum::<Result<f64, String>>()?;
+            float(s / xs.len() as f64)
+        }
+        "min" | "max" => {
+            let items: Vec<&Value> = if args.len() == 1 {
+                list(name, a(0))?.iter().collect()
+            } else {
+                args.iter().collect()
+            };
+            let pick = items.into_iter().reduce(|x, y| {
+                let o = compare(x, y);
+                if (name == "min") == (o == std::cmp::Ordering::Greater) {
+                    y
+                } else {
+                    x
+                }
+            });
+            match pick {
+                Some(v) => v.clone(),
+                None => return Err(format!("`{name}` of an empty list")),
+            }
+        }
+        "contains" => match a(0) {
+            Value::Array(xs) => Value::Bool(xs.iter().any(|x| equal(x, a(1)))),
+            Value::String(s) => Value::Bool(s.contains(string(name, a(1))?)),
+            Value::Object(m) => Value::Bool(m.contains_key(string(name, a(1))?)),
+            v => {
+                return Err(format!(
+                    "`contains` needs a list or string, got {}",
+                    describe(v)
+                ));
+            }
+        },
+        "starts_with" => Value::Bool(string(name, a(0))?.starts_with(string(name, a(1))?)),
+        "ends_with" => Value::Bool(string(name, a(0))?.ends_with(string(name, a(1))?)),
+        "lower" => Value::String(string(name, a(0))?.to_lowercase()),
+        "upper" => Value::String(string(name, a(0))?.to_uppercase()),
+        "trim" => Value::String(string(name, a(0))?.trim().to_string()),
+        "replace" => {
+            Value::String(string(name, a(0))?.replace(string(name, a(1))?, string(name, a(2))?))
+        }
+        "split" => Value::Array(
+            string(name, a(0))?
+                .split(string(name, a(1))?)
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+        "join" => {
+            let parts: Result<Vec<String>, String> =
+                list(name, a(0))?.iter().map(|x| Ok(to_text(x))).collect();
+            Value::String(parts?.join(string(name, a(1))?))
+        }
+        "to_string" => Value::String(to_text(a(0))),
+        "to_json" => Value::String(a(0).to_string()),
+        "to_int" => match a(0) {
+            Value::Number(n) => int(n
+                .as_i64()
+                .unwrap_or_else(|| n.as_f64().unwrap_or(0.0).trunc() as i64)),
+            Value::String(s) => int(s
+                .trim()
+                .parse::<i64>()
+                .or_else(|_| s.trim().parse::<f64>().map(|f| f.trunc() as i64))
+                .map_err(|_| format!("`to_int`: `{s}` is not a number"))?),
+            Value::Bool(b) => int(i64::from(*b)),
+            v => {
+                return Err(format!(
+                    "`to_int` needs a number or string, got {}",
+                    describe(v)
+                ));
+            }
+        },
+        "to_float" => match a(0) {
+            Value::Number(n) => float(n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => float(
+                s.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("`to_float`: `{s}` is not a number"))?,
+            ),
+            v => {
+                return Err(format!(
+                    "`to_float` needs a number or string, got {}",
+                    describe(v)
+                ));
+            }
+        },
+        "round" => match a(0) {
+            Value::Number(n) => int(n.as_f64().unwrap_or(0.0).round() as i64),
+            v => return Err(format!("`round` needs a number, got {}", describe(v))),
+        },
+        "abs" => match a(0) {
+            Value::Number(n) if n.is_i64() => int(n.as_i64().unwrap_or(0).saturating_abs()),
+            Value::Number(n) => float(n.as_f64().unwrap_or(0.0).abs()),
+            v => return Err(format!("`abs` needs a number, got {}", describe(v))),
+        },
+        "parse_json" => {
+            serde_json::from_str(string(name, a(0))?).map_err(|e| format!("`parse_json`: {e}"))?
+        }
+        "now" => Value::String(now_rfc3339()),
+        "env" => match std::env::var(string(name, a(0))?) {
+            Ok(v) => Value::String(v),
+            Err(_) => Value::Null,
+        },
+        "range" => {
+            let (lo, hi) = if args.len() == 2 {
+                (a(0).as_i64().unwrap_or(0), a(1).as_i64().unwrap_or(0))
+            } else {
+                (0, a(0).as_i64().unwrap_or(0))
+            };
+            if hi - lo > 10_000_000 {
+                return Err("`range` is limited to 10,000,000 elements".into());
+            }
+            Value::Array((lo..hi).map(int).collect())
+        }
+        _ => return Err(format!("`{name}` is not a built-in function")),
+    })
+}
+
+/// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conforms_reports_the_path() {
+        let t = Type::record(vec![Type::field(
+            "rows",
+            Type::list(Type::record(vec![Type::field("ci_id", Type::String)])),
+        )]);
+        assert!(conforms(&json!({"rows": [{"ci_id": "a", "extra": 1}]}), &t).is_ok());
+        let e = conforms(&json!({"rows": [{"ci_id": "a"}, {"ci_id": 5}]}), &t).unwrap_err();
+        assert_eq!(e.path, "$.rows[1].ci_id");
+        assert_eq!(e.expected, "string");
+        assert!(e.found.starts_with("int"));
+        let e = conforms(&json!({"rows": [{}]}), &t).unwrap_err();
+        assert_eq!(e.path, "$.rows[0].ci_id");
+    }
+
+    #[test]
+    fn builtins_compute() {
+        assert_eq!(call_builtin("len", &[json!([1, 2, 3])]).unwrap(), json!(3));
+        assert_eq!(call_builtin("sum", &[json!([1, 2, 3])]).unwrap(), json!(6));
+        assert_eq!(call_builtin("avg", &[json!([1, 2])]).unwrap(), json!(1.5));
+        assert_eq!(call_builtin("max", &[json!([1, 7, 3])]).unwrap(), json!(7));
+        assert_eq!(
+            call_builtin("min", &[json!(4), json!(2)]).unwrap(),
+            json!(2)
+        );
+        assert_eq!(
+            call_builtin("unique", &[json!([1, 1, 2])]).unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            call_builtin("merge", &[json!({"a": {"x": 1}}), json!({"a": {"y": 2}})]).unwrap(),
+            json!({"a": {"x": 1, "y": 2}})
+        );
+        assert_eq!(
+            call_builtin("join", &[json!(["a", "b"]), json!("-")]).unwrap(),
+            json!("a-b")
+        );
+        assert!(call_builtin("avg", &[json!([])]).is_err());
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_764_000_000), "2025-11-24T16:00:00Z");
+    }
+}
