@@ -1,6 +1,8 @@
 //! Built-in pure functions (SPEC §7): positional arguments, checked signatures.
 
-use jsonpath_rust::parser::model::{Segment, Selector};
+use jsonpath_rust::parser::model::{
+    Comparable, FilterAtom, FnArg, Segment, Selector, Test, TestFunction,
+};
 
 use super::expr::Ctx;
 use super::types::{Type, assignable, join};
@@ -439,10 +441,12 @@ impl<'p> Ctx<'p> {
 }
 
 /// Validates a JSONPath query (RFC 9535): the crate's parser, plus the
-/// Returns the segments.
+/// Enforces the function type rules of RFC 9535 §2.4.3 that the crate does
+/// not. Returns the segments.
 pub fn validate_jsonpath(path: &str) -> Result<Vec<Segment>, String> {
     let q = jsonpath_rust::parser::parse_json_path(path)
         .map_err(|e| jsonpath_message(&e.to_string()))?;
+    well_typed_segments(&q.segments)?;
     Ok(q.segments)
 }
 
@@ -466,5 +470,124 @@ fn jsonpath_message(raw: &str) -> String {
             .unwrap_or("not a valid query")
             .trim()
             .to_string(),
+    }
+}
+
+// RFC 9535 §2.4.3: the type rules of function extensions, which the parser
+// does not enforce.
+
+fn well_typed_segments(segs: &[Segment]) -> Result<(), String> {
+    segs.iter().try_for_each(well_typed_segment)
+}
+
+fn well_typed_segment(seg: &Segment) -> Result<(), String> {
+    match seg {
+        Segment::Descendant(inner) => well_typed_segment(inner),
+        Segment::Selector(sel) => well_typed_selector(sel),
+        Segment::Selectors(sels) => sels.iter().try_for_each(well_typed_selector),
+    }
+}
+
+fn well_typed_selector(sel: &Selector) -> Result<(), String> {
+    match sel {
+        Selector::Filter(f) => well_typed_filter(f),
+        _ => Ok(()),
+    }
+}
+
+fn well_typed_filter(f: &jsonpath_rust::parser::model::Filter) -> Result<(), String> {
+    use jsonpath_rust::parser::model::Filter;
+    match f {
+        Filter::Or(fs) | Filter::And(fs) => fs.iter().try_for_each(well_typed_filter),
+        Filter::Atom(FilterAtom::Filter { expr, .. }) => well_typed_filter(expr),
+        Filter::Atom(FilterAtom::Test { expr, .. }) => {
+            if let Test::Function(func) = &**expr
+                && let TestFunction::Length(_) | TestFunction::Count(_) | TestFunction::Value(_) =
+                    &**func
+            {
+                return Err(format!(
+                    "the result of `{}` must be compared, e.g. `{} > 0`",
+                    fn_name(func),
+                    fn_name(func)
+                ));
+            }
+            well_typed_test(expr)
+        }
+        Filter::Atom(FilterAtom::Comparison(c)) => {
+            let (a, b) = c.vals();
+            for side in [a, b] {
+                if let Comparable::Function(func) = side {
+                    well_typed_function(func)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn well_typed_test(t: &Test) -> Result<(), String> {
+    match t {
+        Test::RelQuery(segs) => well_typed_segments(segs),
+        Test::AbsQuery(q) => well_typed_segments(&q.segments),
+        Test::Function(func) => well_typed_function(func),
+    }
+}
+
+fn fn_name(f: &TestFunction) -> &str {
+    match f {
+        TestFunction::Custom(n, _) => n,
+        TestFunction::Length(_) => "length()",
+        TestFunction::Value(_) => "value()",
+        TestFunction::Count(_) => "count()",
+        TestFunction::Search(..) => "search()",
+        TestFunction::Match(..) => "match()",
+    }
+}
+
+/// An argument where a single value is expected: a literal, a singular query, or a function.
+fn value_arg(func: &TestFunction, a: &FnArg) -> Result<(), String> {
+    match a {
+        FnArg::Literal(_) => Ok(()),
+        FnArg::Test(t) => match &**t {
+            Test::RelQuery(segs)
+            | Test::AbsQuery(jsonpath_rust::parser::model::JpQuery { segments: segs }) => {
+                if segs
+                    .iter()
+                    .all(|s| matches!(s, Segment::Selector(Selector::Name(_) | Selector::Index(_))))
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{}` needs a single value: a query that selects at most one node (names and indices only)",
+                        fn_name(func)
+                    ))
+                }
+            }
+            Test::Function(inner) => well_typed_function(inner),
+        },
+        FnArg::Filter(_) => Err(format!(
+            "`{}` needs a value, not a logical expression",
+            fn_name(func)
+        )),
+    }
+}
+
+fn nodes_arg(a: &FnArg) -> Result<(), String> {
+    match a {
+        FnArg::Test(t) => well_typed_test(t),
+        FnArg::Filter(f) => well_typed_filter(f),
+        FnArg::Literal(_) => Ok(()),
+    }
+}
+
+fn well_typed_function(func: &TestFunction) -> Result<(), String> {
+    match func {
+        TestFunction::Length(a) => value_arg(func, a),
+        TestFunction::Search(a, b) | TestFunction::Match(a, b) => {
+            value_arg(func, a)?;
+            value_arg(func, b)
+        }
+        TestFunction::Count(a) | TestFunction::Value(a) => nodes_arg(a),
+        TestFunction::Custom(..) => Ok(()),
     }
 }

@@ -354,6 +354,16 @@ impl<'p> Ctx<'p> {
             },
         );
         for (i, s) in b.stmts.iter().enumerate() {
+            if let StmtKind::Error { binds: Some(name) } = &s.kind {
+                scope.names.entry(name.name.clone()).or_insert(Binding {
+                    ty: Some(Type::Unknown),
+                    span: name.span,
+                    used: true,
+                    kind: BindKind::Let,
+                    stmt: None,
+                });
+                continue;
+            }
             if let StmtKind::Let { name, .. } = &s.kind {
                 if let Some(first) = scope
                     .names
@@ -451,7 +461,7 @@ impl<'p> Ctx<'p> {
                     self.expect_bool(&t, e.span, "an `assert` condition");
                     result = Type::Null;
                 }
-                StmtKind::Error => result = Type::Unknown,
+                StmtKind::Error { .. } => result = Type::Unknown,
             }
         }
         self.pop_scope();

@@ -103,7 +103,7 @@ impl Lower<'_> {
                 ),
                 StmtKind::Assert(e) => ("assert".to_string(), "assert", Some(e)),
                 StmtKind::Mock { value, .. } => ("mock".to_string(), "mock", Some(value)),
-                StmtKind::Error => ("error".to_string(), "error", None),
+                StmtKind::Error { .. } => ("error".to_string(), "error", None),
             };
             let mut node = self.node(label, kind, s.span);
             if let Some(e) = expr {

@@ -308,7 +308,7 @@ impl<'p> Interp<'p> {
                     };
                     let expr = match &s.kind {
                         StmtKind::Let { value, .. } | StmtKind::Expr { expr: value, .. } => value,
-                        StmtKind::Mock { .. } | StmtKind::Assert(_) | StmtKind::Error => {
+                        StmtKind::Mock { .. } | StmtKind::Assert(_) | StmtKind::Error { .. } => {
                             complete(
                                 i,
                                 Ok(Value::Null),

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 pub use errors::{ErrorKind, Errors, R, RunError};
-pub use eval::Scope;
+pub use eval::{Scope, jsonpath};
 use opts::Opts;
 use record::Recorder;
 

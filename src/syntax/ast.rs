@@ -221,7 +221,10 @@ pub enum StmtKind {
     /// `assert cond` (test blocks only)
     Assert(Expr),
     /// A region that did not parse; its diagnostic is already reported.
-    Error,
+    /// `binds` is the name of a broken `let`, so its uses are not reported again.
+    Error {
+        binds: Option<Ident>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -43,10 +43,23 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
         .op(Op::prefix(Rule::op_not) | Op::prefix(Rule::op_neg))
 });
 
+/// Runs the pest parser. `detail` collects what was expected at the furthest
+/// position (slow; only for re-parsing a bad region). pest reads that setting
+/// from a global when a parse starts, hence the lock.
+fn parse_rule(
+    rule: Rule,
+    text: &str,
+    detail: bool,
+) -> Result<pest::iterators::Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    pest::set_error_detail(detail);
+    FlowParser::parse(rule, text).map_err(Box::new)
+}
+
 /// Parses one file. Always returns a module: regions that do not parse are
 /// reported and left out.
 pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
-    pest::set_error_detail(true);
     let conv = Converter {
         file,
         src,
@@ -63,7 +76,7 @@ pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
             vec![d],
         );
     }
-    let module = match FlowParser::parse(Rule::file, src) {
+    let module = match parse_rule(Rule::file, src, false) {
         Ok(mut pairs) => {
             let file_pair = pairs.next().expect("the file rule yields one pair");
             conv.file(file_pair)
@@ -156,7 +169,7 @@ impl<'s> Converter<'s> {
             );
             return;
         }
-        match FlowParser::parse(strict, text) {
+        match parse_rule(strict, text, true) {
             Err(e) => self.error(parse_error_diagnostic(
                 self.src,
                 self.file,
@@ -173,6 +186,28 @@ impl<'s> Converter<'s> {
                 ));
             }
         }
+    }
+
+    /// `x` in a broken `let x = …`.
+    fn broken_let_name(&self, p: &Pair<'_, Rule>) -> Option<Ident> {
+        let text = p.as_str();
+        let rest = text.strip_prefix("let")?;
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if trimmed.len() == rest.len() {
+            return None;
+        }
+        let len = trimmed
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(trimmed.len());
+        let name = &trimmed[..len];
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let start = p.as_span().start() + (text.len() - trimmed.len());
+        Some(Ident {
+            name: name.to_string(),
+            span: Span::new(self.file, start, start + len),
+        })
     }
 
     fn file(&self, p: Pair<'_, Rule>) -> Module {
@@ -482,7 +517,7 @@ impl<'s> Converter<'s> {
                         let mut ty = None;
                         for c in inner(f) {
                             match c.as_rule() {
-                                Rule::ident => name = Some(self.ident(c)),
+                                Rule::ident | Rule::field_word => name = Some(self.ident(c)),
                                 Rule::string => {
                                     name = Some(Ident {
                                         span: self.span(&c),
@@ -559,7 +594,9 @@ impl<'s> Converter<'s> {
                 ),
                 Rule::bad_stmt => {
                     self.bad_region(&s, Rule::stmt_strict);
-                    StmtKind::Error
+                    StmtKind::Error {
+                        binds: self.broken_let_name(&s),
+                    }
                 }
                 _ => unexpected(&s, "block"),
             };
@@ -673,7 +710,7 @@ impl<'s> Converter<'s> {
 
     fn field_name(&self, p: Pair<'_, Rule>) -> Ident {
         match p.as_rule() {
-            Rule::ident => self.ident(p),
+            Rule::ident | Rule::field_word => self.ident(p),
             Rule::string => Ident {
                 span: self.span(&p),
                 name: self.plain_string(&p),
@@ -740,7 +777,31 @@ impl<'s> Converter<'s> {
                     })
                     .collect(),
             ),
-            Rule::call => ExprKind::Call(self.call(p)),
+            Rule::call => {
+                let mut it = inner(p);
+                let callee: Vec<Ident> = inner(it.next().expect("grammar: callee"))
+                    .map(|i| self.ident(i))
+                    .collect();
+                match it.next() {
+                    Some(args) => ExprKind::Call(self.call(callee, args)),
+                    None => {
+                        // A name, or a path `a.b.c` read as fields of `a`.
+                        let mut parts = callee.into_iter();
+                        let first = parts.next().expect("grammar: a name");
+                        let mut e = Expr {
+                            span: first.span,
+                            kind: ExprKind::Name(first),
+                        };
+                        for f in parts {
+                            e = Expr {
+                                span: e.span.to(f.span),
+                                kind: ExprKind::Field(Box::new(e), f),
+                            };
+                        }
+                        return e;
+                    }
+                }
+            }
             Rule::parallel_expr => {
                 let mut mode = ParallelMode::Record;
                 let mut options = None;
@@ -1028,13 +1089,12 @@ impl<'s> Converter<'s> {
         self.options(inner(p).next().expect("grammar: with has options"))
     }
 
-    fn call(&self, p: Pair<'_, Rule>) -> Call {
-        let mut callee = Vec::new();
+    fn call(&self, callee: Vec<Ident>, p: Pair<'_, Rule>) -> Call {
+        assert_eq!(p.as_rule(), Rule::call_args);
         let mut args = Vec::new();
         let mut options = None;
         for c in inner(p) {
             match c.as_rule() {
-                Rule::callee => callee = inner(c).map(|i| self.ident(i)).collect(),
                 Rule::arg => {
                     let span = self.span(&c);
                     let mut name = None;
@@ -1163,4 +1223,58 @@ fn doc_before(src: &str, comments: &[Comment], start: usize) -> Option<String> {
     }
     lines.reverse();
     Some(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of the `keyword` rule, read from the grammar file.
+    fn keywords() -> Vec<String> {
+        let g = include_str!("../../grammar/flow.pest");
+        let start = g.find("\nkeyword = @{").expect("keyword rule");
+        let body = &g[start..start + g[start..].find("\n}").expect("end of rule")];
+        body.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn keyword_trie_accepts_exactly_the_keywords() {
+        let words = keywords();
+        assert!(words.len() >= 30, "{words:?}");
+        for w in &words {
+            assert!(
+                parse_rule(Rule::keyword_trie, w, false).is_ok_and(|p| p.as_str() == w),
+                "trie misses `{w}`"
+            );
+            assert!(
+                parse_rule(Rule::keyword, w, false).is_ok_and(|p| p.as_str() == w),
+                "keyword misses `{w}`"
+            );
+            assert!(
+                parse_rule(Rule::ident, w, false).is_err(),
+                "`{w}` is accepted as a name"
+            );
+            let longer = format!("{w}x");
+            assert!(
+                parse_rule(Rule::keyword_trie, &longer, false).is_err(),
+                "trie takes the prefix of `{longer}`"
+            );
+        }
+        for not_kw in [
+            "asserts", "a", "iff", "n", "nul", "tools", "merge", "max", "exec", "flows", "_if",
+        ] {
+            assert!(
+                parse_rule(Rule::keyword_trie, not_kw, false).is_err(),
+                "`{not_kw}` is not a keyword"
+            );
+            assert!(
+                parse_rule(Rule::ident, not_kw, false).is_ok(),
+                "`{not_kw}` is a name"
+            );
+        }
+    }
 }

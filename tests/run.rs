@@ -1,0 +1,685 @@
+//! `flowc run` end to end: semantics of every construct, ordering proved from
+//! the run record, error isolation, retries, timeouts that kill process groups,
+//! HTTP tools against a local server, the type check at the tool boundary, the
+//! run record and the trace, and `flowc graph` snapshots.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh folder for one test.
+fn tempdir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("flowc-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+struct Out {
+    stdout: String,
+    stderr: String,
+    code: i32,
+    record: Value,
+}
+
+impl Out {
+    fn result(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    fn steps(&self) -> Vec<Value> {
+        self.record["steps"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn step(&self, name: &str) -> Value {
+        self.steps()
+            .into_iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("no step `{name}` in {:#}", self.record["steps"]))
+    }
+}
+
+/// Writes `main.flow` (and extra files) into a temp dir and runs it with a record.
+fn run_flow(tag: &str, src: &str, files: &[(&str, &str)], args: &[&str]) -> Out {
+    let dir = tempdir(tag);
+    std::fs::write(dir.join("main.flow"), src).expect("write flow");
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
+        std::fs::write(&p, text).expect("write file");
+    }
+    run_in(&dir, args)
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Out {
+    let record = dir.join("run.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("run")
+        .arg(dir.join("main.flow"))
+        .arg("--record")
+        .arg(&record)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs");
+    Out {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+        record: std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null),
+    }
+}
+
+const TOOLS: &str = r#"
+tool wait(ms: int) -> { ms: int } = builtin "sleep"
+tool echo(value: json) -> { value: json } = builtin "echo"
+tool boom(message: string) -> json = builtin "fail"
+"#;
+
+fn with_tools(body: &str) -> String {
+    format!("{TOOLS}\n{body}")
+}
+
+#[test]
+fn expressions_and_blocks_compute_their_values() {
+    let src = with_tools(
+        r#"
+type Row = { id: int, status: string }
+const LIMIT = 2
+flow main(n: int = 3, name: string) -> json {
+    let _w = wait(ms: 0)
+    let rows: [Row] = [{ id: 1, status: "failed" }, { id: 2, status: "ok" }, { id: 3, status: "failed" }]
+    let failed = jsonpath(rows, "$[?@.status=='failed'].id")
+    let doubled = for r in rows with { max_concurrent: 2 } { r.id * 2 }
+    let p = parallel { a = echo(value: 1).value; b = echo(value: "two").value }
+    let merged = parallel merge { x = { k: { a: 1 } }; y = { k: { b: 2 } } }
+    let cat = parallel concat { x = [1, 2]; y = [3] }
+    let seq = sequence { let a = wait(ms: 1)
+        let b = wait(ms: a.ms + 1)
+        b.ms }
+    let grown = loop s = { n: 0, sig: "" } max 10 until stable(s.sig) { { n: s.n + iteration, sig: to_string(min(s.n + iteration, 3)) } }
+    let kind = match len(failed) { 0 => "none", 1 | 2 => "some", _ => "many" }
+    let word = if n > LIMIT { "big" } else if n > 0 { "small" } else { "zero" }
+    let opt = if n > 100 { "never" }
+    let t = try { boom(message: "bad") } catch e { "{e.kind}: {e.message} ({e.attempts})" }
+    let fallback = boom(message: "x") catch "fell back"
+    let r = race { fast = wait(ms: 5).ms; slow = wait(ms: 2000).ms }
+    {
+        failed, doubled, p, merged, cat, seq, grown, kind, word, opt: opt ?? "none", t, fallback, r,
+        ids: rows[*].id, first: rows[0].status, last: rows[-1].id, greeting: "hi {name}, {len(rows)} rows",
+        math: [7 / 2, 7 % 2, 2.5 * 2, -n, 1 + 2 * 3], logic: [true && !false, "abc" ~ /B/i, "abc" !~ /^b/], coalesce: null ?? 5,
+        strings: [upper(name), join(split("a,b", ","), "+"), trim("  x "), replace("aXa", "X", "-")],
+        lists: [sum([1, 2, 3]), max([4, 9, 2]), len(unique([1, 1, 2])), avg([1, 2])],
+        ctx: context.flow,
+    }
+}
+"#,
+    );
+    let out = run_flow("values", &src, &[], &["--arg", "name=ana"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.result();
+    assert_eq!(v["failed"], json!([1, 3]));
+    assert_eq!(v["doubled"], json!([2, 4, 6]));
+    assert_eq!(v["p"], json!({"a": 1, "b": "two"}));
+    assert_eq!(v["merged"], json!({"k": {"a": 1, "b": 2}}));
+    assert_eq!(v["cat"], json!([1, 2, 3]));
+    assert_eq!(v["seq"], json!(2));
+    assert_eq!(v["grown"]["sig"], json!("3"));
+    assert_eq!(v["kind"], json!("some"));
+    assert_eq!(v["word"], json!("big"));
+    assert_eq!(v["opt"], json!("none"));
+    assert_eq!(v["t"], json!("tool_error: bad (1)"));
+    assert_eq!(v["fallback"], json!("fell back"));
+    assert_eq!(v["r"], json!({"winner": "fast", "value": 5}));
+    assert_eq!(v["ids"], json!([1, 2, 3]));
+    assert_eq!(v["first"], json!("failed"));
+    assert_eq!(v["last"], json!(3));
+    assert_eq!(v["greeting"], json!("hi ana, 3 rows"));
+    assert_eq!(v["math"], json!([3, 1, 5.0, -3, 7]));
+    assert_eq!(v["logic"], json!([true, true, true]));
+    assert_eq!(v["coalesce"], json!(5));
+    assert_eq!(v["strings"], json!(["ANA", "a+b", "x", "a-a"]));
+    assert_eq!(v["lists"], json!([6, 9, 2, 1.5]));
+    assert_eq!(v["ctx"], json!("main"));
+    // The race's loser was cancelled.
+    assert!(
+        out.steps().iter().any(|s| s["status"] == "cancelled"),
+        "{:#}",
+        out.record["steps"]
+    );
+}
+
+#[test]
+fn a_step_starts_only_after_its_inputs_end() {
+    let src = with_tools(
+        r#"
+flow main() -> int {
+    let total = a.ms + b.ms + c.ms
+    let c = wait(ms: a.ms + b.ms)
+    let b = wait(ms: 30)
+    let a = wait(ms: 20)
+    let d = wait(ms: 5) after c
+    total + d.ms
+}
+"#,
+    );
+    let out = run_flow("order", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!(105));
+    let (a, b, c, d) = (out.step("a"), out.step("b"), out.step("c"), out.step("d"));
+    let f = |s: &Value, k: &str| s[k].as_f64().expect("a time");
+    assert!(
+        f(&c, "start_ms") >= f(&a, "end_ms") && f(&c, "start_ms") >= f(&b, "end_ms"),
+        "c waits for a and b"
+    );
+    assert!(
+        f(&d, "start_ms") >= f(&c, "end_ms"),
+        "d waits for c (after)"
+    );
+    // a and b are independent: they overlap.
+    assert!(
+        f(&a, "start_ms") < f(&b, "end_ms") && f(&b, "start_ms") < f(&a, "end_ms"),
+        "a and b run concurrently"
+    );
+    // c waited for 50 ms of work, not 20 + 30 in sequence before it: eager, not levels.
+    assert!(f(&c, "start_ms") < 45.0 + 30.0, "{c}");
+}
+
+#[test]
+fn sequence_runs_in_order_and_parallel_overlaps() {
+    let src = with_tools(
+        r#"
+flow main() -> json {
+    let s = sequence {
+        let one = wait(ms: 20)
+        let two = wait(ms: 20)
+        let three = wait(ms: 20)
+        three.ms
+    }
+    let p = parallel { x = wait(ms: 40); y = wait(ms: 40); z = wait(ms: 40) }
+    { s, p }
+}
+"#,
+    );
+    let out = run_flow("seqpar", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let f = |n: &str, k: &str| out.step(n)[k].as_f64().expect("time");
+    assert!(f("two", "start_ms") >= f("one", "end_ms"));
+    assert!(f("three", "start_ms") >= f("two", "end_ms"));
+    let wait_steps: Vec<Value> = out
+        .steps()
+        .into_iter()
+        .filter(|s| s["step"] == "wait")
+        .collect();
+    assert_eq!(wait_steps.len(), 3, "three parallel branches");
+    let latest_start = wait_steps
+        .iter()
+        .map(|s| s["start_ms"].as_f64().expect("t"))
+        .fold(0.0, f64::max);
+    let earliest_end = wait_steps
+        .iter()
+        .map(|s| s["end_ms"].as_f64().expect("t"))
+        .fold(f64::MAX, f64::min);
+    assert!(
+        latest_start < earliest_end,
+        "all three branches were running at once"
+    );
+}
+
+#[test]
+fn a_failure_stops_only_its_dependents_and_every_error_is_reported() {
+    let src = with_tools(
+        r#"
+flow main() -> json {
+    let bad = boom(message: "first failure")
+    let after_bad = echo(value: bad)
+    let independent = wait(ms: 30)
+    let p = parallel { x = boom(message: "branch x"); y = boom(message: "branch y"); z = echo(value: 1) }
+    { after_bad, independent, p }
+}
+"#,
+    );
+    let out = run_flow("isolation", &src, &[], &[]);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.record["status"], "failed");
+    let errors = out.record["errors"].as_array().expect("errors");
+    let msgs: Vec<&str> = errors
+        .iter()
+        .map(|e| e["message"].as_str().expect("message"))
+        .collect();
+    assert!(
+        msgs.contains(&"first failure") && msgs.contains(&"branch x") && msgs.contains(&"branch y"),
+        "{msgs:?}"
+    );
+    assert_eq!(
+        out.step("independent")["status"],
+        "ok",
+        "independent steps keep running"
+    );
+    assert!(
+        out.steps().iter().all(|s| s["step"] != "after_bad"),
+        "a dependent of a failed step never starts"
+    );
+    assert!(
+        out.stderr
+            .contains("[tool_error] Error: step `bad` failed: first failure"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("main.flow:8:"),
+        "errors point at the source: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn fail_fast_cancels_running_steps() {
+    let src = with_tools(
+        r#"
+flow main() -> json with { fail_fast: true } {
+    let slow = wait(ms: 3000)
+    let bad = boom(message: "stop")
+    { slow, bad }
+}
+"#,
+    );
+    let started = std::time::Instant::now();
+    let out = run_flow("failfast", &src, &[], &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        started.elapsed().as_millis() < 2500,
+        "fail_fast did not wait for the slow step"
+    );
+    assert_eq!(out.step("slow")["status"], "cancelled");
+}
+
+#[test]
+fn retries_are_counted_and_narrowed_by_retry_on() {
+    let script = "import json, os, sys\np = os.path.join(os.path.dirname(__file__), 'count')\nn = int(open(p).read()) if os.path.exists(p) else 0\nopen(p, 'w').write(str(n + 1))\nif n < 2:\n    sys.stderr.write('transient failure %d\\n' % n)\n    sys.exit(3)\nprint(json.dumps({'ok': True, 'tries': n + 1}))\n";
+    let src = r#"
+tool flaky() -> { ok: bool, tries: int } = exec ["python3", "flaky.py"] with { retry: 3, backoff: 10ms }
+tool never() -> { ok: bool } = exec ["python3", "never.py"] with { retry: 3, backoff: 10ms, retry_on: ["timeout"] }
+flow main() -> json {
+    let f = flaky()
+    let n = never() catch { ok: false }
+    { f, n }
+}
+"#;
+    let never = "import sys\nsys.stderr.write('permanent\\n')\nsys.exit(1)\n";
+    let out = run_flow(
+        "retry",
+        src,
+        &[("flaky.py", script), ("never.py", never)],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["f"], json!({"ok": true, "tries": 3}));
+    assert_eq!(out.step("f")["attempts"], 3);
+    let n = out.step("never");
+    assert_eq!(
+        n["attempts"], 1,
+        "tool_error is not retried when retry_on lists only timeout"
+    );
+    assert!(
+        n["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("permanent"),
+        "stderr tail in the error: {n}"
+    );
+}
+
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim().chars().next()
+}
+
+#[test]
+fn a_hung_exec_tool_and_its_children_are_killed_at_timeout() {
+    let script = "import json, os, subprocess, sys, time\nchild = subprocess.Popen(['sleep', '60'])\nopen(os.path.join(os.path.dirname(__file__), 'pids'), 'w').write('%d %d' % (os.getpid(), child.pid))\nsys.stdout.flush()\ntime.sleep(60)\n";
+    let src = r#"
+tool hang() -> json = exec ["python3", "hang.py"] with { timeout: 700ms }
+flow main() -> json { hang() }
+"#;
+    let started = std::time::Instant::now();
+    let out = run_flow("hang", src, &[("hang.py", script)], &[]);
+    assert_eq!(out.code, 1);
+    assert!(started.elapsed().as_secs() < 10);
+    assert!(out.stderr.contains("[timeout]"), "{}", out.stderr);
+    let dir = PathBuf::from(out.record["file"].as_str().expect("file"))
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let pids = std::fs::read_to_string(dir.join("pids")).expect("the tool wrote its pids");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for pid in pids
+        .split_whitespace()
+        .map(|p| p.parse::<u32>().expect("pid"))
+    {
+        let state = process_state(pid);
+        assert!(
+            state.is_none() || state == Some('Z'),
+            "process {pid} is still alive ({state:?})"
+        );
+    }
+}
+
+#[test]
+fn exec_tools_get_json_on_stdin_and_run_in_the_flow_folder() {
+    let script = "import json, os, sys\nargs = json.load(sys.stdin)\nprint(json.dumps({'got': args, 'cwd_has_flow': os.path.exists('main.flow')}))\n";
+    let src = r#"
+tool t(a: int, b: [string]) -> { got: json, cwd_has_flow: bool } = exec ["python3", "tools/t.py"]
+flow main() -> json { t(a: 1, b: ["x"]) }
+"#;
+    let out = run_flow("exec", src, &[("tools/t.py", script)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({"got": {"a": 1, "b": ["x"]}, "cwd_has_flow": true})
+    );
+}
+
+#[test]
+fn a_wrong_result_shape_is_a_type_error_naming_the_path() {
+    let script = "print('{\"rows\": [{\"ci_id\": \"a\"}, {\"ci_id\": 42}]}')\n";
+    let src = r#"
+tool lookup() -> { rows: [{ ci_id: string }] } = exec ["python3", "t.py"]
+flow main() -> json {
+    let r = lookup()
+    r.rows[0].ci_id
+}
+"#;
+    let out = run_flow("typeerr", src, &[("t.py", script)], &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("[type_error]"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`lookup` returned int 42 at `$.rows[1].ci_id`, expected `string`"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A tiny HTTP/1.1 server: answers `n` requests with `respond(method, path, body)`.
+fn serve(
+    n: usize,
+    respond: fn(&str, &str, &str) -> (u16, String),
+) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let h = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body) = loop {
+                let k = s.read(&mut chunk).expect("read");
+                buf.extend_from_slice(&chunk[..k]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let head = text[..i].to_string();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < i + 4 + len {
+                        let k = s.read(&mut chunk).expect("read body");
+                        buf.extend_from_slice(&chunk[..k]);
+                    }
+                    break (
+                        head,
+                        String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string(),
+                    );
+                }
+            };
+            let first = head.lines().next().unwrap_or("").to_string();
+            let mut parts = first.split_whitespace();
+            let method = parts.next().unwrap_or("").to_string();
+            let path = parts.next().unwrap_or("").to_string();
+            seen.push(format!("{method} {path} {body}"));
+            let (status, reply) = respond(&method, &path, &body);
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+            s.write_all(resp.as_bytes()).expect("write");
+        }
+        seen
+    });
+    (format!("http://{addr}"), h)
+}
+
+#[test]
+fn http_tools_post_json_and_get_with_a_query_string() {
+    let (base, server) = serve(3, |method, path, body| {
+        if method == "POST" {
+            let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            (
+                200,
+                json!({"cause": "disk", "confidence": 0.9, "echo": v}).to_string(),
+            )
+        } else if path.contains("fail") {
+            (503, "{\"error\": \"down\"}".into())
+        } else {
+            (200, json!({"path": path}).to_string())
+        }
+    });
+    let src = format!(
+        r#"
+tool rca(anomalies: [string]) -> {{ cause: string, confidence: float }} = http post "{base}/rca"
+tool ci(id: string, n: int) -> {{ path: string }} = http get "{base}/ci"
+tool down(id: string) -> json = http get "{base}/fail"
+flow main() -> json {{
+    let r = rca(anomalies: ["cpu"])
+    let c = ci(id: "CI-1", n: 2)
+    let d = down(id: "x") catch {{ failed: true }}
+    {{ r, c, d }}
+}}
+"#
+    );
+    let out = run_flow("http", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.result();
+    assert_eq!(v["r"]["echo"], json!({"anomalies": ["cpu"]}));
+    assert_eq!(v["c"]["path"], json!("/ci?id=CI-1&n=2"));
+    assert_eq!(v["d"], json!({"failed": true}));
+    let err = out.step("down")["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    assert!(err.contains("503"), "{err}");
+    let seen = server.join().expect("server");
+    assert_eq!(seen.len(), 3);
+}
+
+#[test]
+fn the_run_record_and_the_trace_describe_the_run() {
+    let src = with_tools(
+        "flow main(x: int) -> int {\n    let a = wait(ms: 10)\n    let b = wait(ms: 10)\n    a.ms + b.ms + x\n}\n",
+    );
+    let dir = tempdir("trace");
+    std::fs::write(dir.join("main.flow"), &src).expect("write");
+    let trace = dir.join("trace.json");
+    let out = run_in(
+        &dir,
+        &[
+            "--arg",
+            "x=1",
+            "--trace",
+            trace.to_str().expect("utf-8"),
+            "--set",
+            "timeout=5s",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = &out.record;
+    assert_eq!(r["flow"], "main");
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["inputs"], json!({"x": 1}));
+    assert_eq!(r["options"], json!({"timeout": "5s"}));
+    assert_eq!(r["result"], json!(21));
+    assert!(r["run_id"].as_str().expect("run id").starts_with("run-"));
+    let a = out.step("a");
+    assert_eq!(a["tool"], "wait");
+    assert_eq!(a["status"], "ok");
+    assert_eq!(a["attempts"], 1);
+    assert_eq!(a["span"]["line"], 7);
+    assert!(a["end_ms"].as_f64().expect("end") - a["start_ms"].as_f64().expect("start") >= 9.5);
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).expect("trace written"))
+        .expect("trace is JSON");
+    let events: Vec<&Value> = t["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["dur"].as_f64().expect("dur") >= 9000.0)
+    );
+    assert_ne!(
+        events[0]["tid"], events[1]["tid"],
+        "overlapping steps are on different lanes"
+    );
+}
+
+#[test]
+fn a_loop_that_reaches_max_is_a_warning_or_an_error() {
+    let src = "flow main(strict: bool) -> int {\n    let n = loop s = 0 max 3 until s > 100 { s + 1 }\n    n\n}\n";
+    let out = run_flow("loopmax", src, &[], &["--arg", "strict=false"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!(3));
+    assert!(
+        out.record["warnings"][0]["message"]
+            .as_str()
+            .expect("warning")
+            .contains("maximum of 3")
+    );
+    let strict = "flow main() -> int {\n    let n = loop s = 0 max 3 until s > 100 with { on_max: error } { s + 1 }\n    n\n}\n";
+    let out = run_flow("loopmax2", strict, &[], &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("[policy_violation]"), "{}", out.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message() {
+    let src = "flow main(n: int) -> int { n }\n";
+    let out = run_flow("usage1", src, &[], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("needs `n: int`"), "{}", out.stderr);
+    let out = run_flow("usage2", src, &[], &["--arg", "n=abc"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("`--arg n`"), "{}", out.stderr);
+    let out = run_flow("usage3", src, &[], &["--arg", "n=1", "--flow", "mian"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `main`"), "{}", out.stderr);
+    let out = run_flow(
+        "usage4",
+        src,
+        &[],
+        &["--arg", "n=1", "--set", "timeout=fast"],
+    );
+    assert_eq!(out.code, 2);
+    let out = run_flow("checkerr", "flow main() -> int { \"x\" }\n", &[], &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("E0301"), "{}", out.stderr);
+}
+
+#[test]
+fn flows_call_flows_and_effects_keep_their_order() {
+    let src = with_tools(
+        r#"
+effect tool note(text: string) -> { text: string } = builtin "echo"
+flow double(x: int) -> int { x * 2 }
+flow main() -> json {
+    let first = note(text: "one")
+    let second = note(text: "two")
+    let d = double(x: 21)
+    { d, order: [first.text, second.text], w: wait(ms: 1).ms, e: echo(value: 1).value, b: boom(message: "x") catch 0 }
+}
+"#,
+    );
+    let out = run_flow("effects", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["d"], json!(42));
+    assert!(
+        out.step("second")["start_ms"].as_f64() >= out.step("first")["end_ms"].as_f64(),
+        "effect steps keep source order"
+    );
+    assert_eq!(out.step("d")["kind"], "flow");
+}
+
+#[test]
+fn graph_snapshots() {
+    let dir = tempdir("graph");
+    let src = with_tools(
+        r#"
+flow main() -> json {
+    let a = wait(ms: 1)
+    let b = wait(ms: a.ms) after a
+    let p = parallel { x = echo(value: b); y = echo(value: 2) }
+    let s = sequence { let one = wait(ms: 1)
+        one.ms }
+    { p, s }
+}
+"#,
+    );
+    std::fs::write(dir.join("main.flow"), src).expect("write");
+    let run = |fmt: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["graph", "--format", fmt])
+            .arg(dir.join("main.flow"))
+            .output()
+            .expect("flowc graph");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let snap = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/graph.json");
+    let json_out = run("json");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(snap, &json_out).expect("bless");
+    }
+    assert_eq!(
+        json_out,
+        std::fs::read_to_string(snap).unwrap_or_default(),
+        "flowc graph --format json changed (BLESS=1 to update)"
+    );
+    let dot = run("dot");
+    assert!(
+        dot.starts_with("digraph") && dot.contains("cluster") && dot.contains("after"),
+        "{dot}"
+    );
+    let mermaid = run("mermaid");
+    assert!(
+        mermaid.starts_with("flowchart TD") && mermaid.contains("subgraph"),
+        "{mermaid}"
+    );
+}
