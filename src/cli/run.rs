@@ -177,9 +177,10 @@ pub fn run(a: &RunArgs) -> u8 {
             return USAGE;
         }
     }
+    let view = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let config = RunConfig {
         set: set.clone(),
-        record: a.record.is_some() || a.trace.is_some(),
+        record: a.record.is_some() || a.trace.is_some() || view,
         tenant: std::env::var("FLOWC_TENANT").ok(),
     };
     let interp = Interp::new(&checked.program, &checked.sources, config);
@@ -188,12 +189,39 @@ pub fn run(a: &RunArgs) -> u8 {
         .build()
         .expect("a tokio runtime starts");
     let started = crate::run::value::now_rfc3339();
+    let bar = view.then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .expect("a valid template"),
+        );
+        b
+    });
     let outcome = rt.block_on(async {
-        tokio::select! {
-            r = interp.run(&flow, inputs.clone()) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+        let run = interp.run(&flow, inputs.clone());
+        tokio::pin!(run);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                r = &mut run => break Some(r),
+                _ = tokio::signal::ctrl_c() => break None,
+                _ = tick.tick(), if bar.is_some() => {
+                    let (running, done, failed) = interp.recorder.progress();
+                    let mut names: Vec<String> = running.iter().take(4).cloned().collect();
+                    if running.len() > 4 {
+                        names.push(format!("+{}", running.len() - 4));
+                    }
+                    if let Some(b) = &bar {
+                        b.set_message(format!("{done} done, {failed} failed, {} running: {}", running.len(), names.join(" ")));
+                        b.tick();
+                    }
+                }
+            }
         }
     });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     let duration_ms = interp.recorder.now_ms();
     let color = color_stderr();
     let (status, code) = match &outcome {

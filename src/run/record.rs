@@ -97,6 +97,21 @@ impl Recorder {
         self.warnings.borrow().clone()
     }
 
+    /// (running step names, finished, failed) for the live view.
+    pub fn progress(&self) -> (Vec<String>, usize, usize) {
+        let steps = self.steps.borrow();
+        let mut running = Vec::new();
+        let (mut done, mut failed) = (0, 0);
+        for s in steps.iter() {
+            match s.status {
+                "running" => running.push(s.step.clone()),
+                "failed" => failed += 1,
+                _ => done += 1,
+            }
+        }
+        (running, done, failed)
+    }
+
     pub fn steps(&self) -> Vec<StepRecord> {
         self.steps.borrow().clone()
     }
