@@ -69,6 +69,9 @@ pub enum Command {
         /// Print nothing on stderr but errors
         #[arg(long, short)]
         quiet: bool,
+        /// Print how long checking and running took on stderr
+        #[arg(long)]
+        timings: bool,
     },
     /// Print the dataflow graph of a flow
     Graph {
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> u8 {
             record,
             trace,
             quiet,
+            timings,
         } => run::run(&run::RunArgs {
             file,
             flow,
@@ -124,6 +128,7 @@ pub fn run(cli: Cli) -> u8 {
             record,
             trace,
             quiet,
+            timings,
         }),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
     }

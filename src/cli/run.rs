@@ -19,6 +19,7 @@ pub struct RunArgs {
     pub record: Option<String>,
     pub trace: Option<String>,
     pub quiet: bool,
+    pub timings: bool,
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -91,6 +92,7 @@ fn parse_arg(ty: &Type, raw: &str) -> Result<Value, String> {
 }
 
 pub fn run(a: &RunArgs) -> u8 {
+    let t0 = std::time::Instant::now();
     let checked = match load(&a.file, a.quiet) {
         Ok(c) => c,
         Err(code) => return code,
@@ -223,6 +225,10 @@ pub fn run(a: &RunArgs) -> u8 {
         b.finish_and_clear();
     }
     let duration_ms = interp.recorder.now_ms();
+    if a.timings {
+        let check_ms = (interp.recorder.start - t0).as_secs_f64() * 1e3;
+        eprintln!("timings: check {check_ms:.1} ms, run {duration_ms:.1} ms");
+    }
     let color = color_stderr();
     let (status, code) = match &outcome {
         Some(Ok(v)) => {

@@ -1,6 +1,7 @@
 //! Evaluation: the eager block scheduler, expressions, calls.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -114,6 +115,36 @@ impl<'p> Interp<'p> {
         );
         self.regexes.borrow_mut().insert(key, r.clone());
         r
+    }
+
+    /// The names of a block's `let`s (the labels of their steps), built once per block.
+    fn block_labels(&self, b: &'p Block) -> super::Labels {
+        let key = block_key(b);
+        if let Some(l) = self.block_labels.borrow().get(&key) {
+            return l.clone();
+        }
+        let l: super::Labels = b
+            .stmts
+            .iter()
+            .map(|s| match &s.kind {
+                StmtKind::Let { name, .. } => Some(Rc::from(name.name.as_str())),
+                _ => None,
+            })
+            .collect();
+        self.block_labels.borrow_mut().insert(key, l.clone());
+        l
+    }
+
+    /// A tool declaration's options, read once.
+    fn tool_opts(&self, m: usize, tool: &'p ToolDecl) -> Rc<Opts> {
+        if let Some(o) = self.tool_opts.borrow().get(&(m, tool.name.name.as_str())) {
+            return o.clone();
+        }
+        let o = Rc::new(Opts::from_ast(tool.options.as_ref()));
+        self.tool_opts
+            .borrow_mut()
+            .insert((m, tool.name.name.as_str()), o.clone());
+        o
     }
 
     fn root_scope(&self, m: usize) -> Scope {
@@ -245,31 +276,44 @@ impl<'p> Interp<'p> {
             }
             let empty = BlockInfo::default();
             let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
-            let mut deps: Vec<Vec<usize>> = (0..n)
-                .map(|i| info.deps.get(i).cloned().unwrap_or_default())
-                .collect();
-            let mut last_effect: Option<usize> = None;
-            for (i, d) in deps.iter_mut().enumerate() {
-                if sequence && i > 0 {
-                    d.push(i - 1);
-                }
-                if info.effects.get(i).copied().unwrap_or(false) {
-                    if let Some(j) = last_effect {
-                        d.push(j);
+            // Edges j -> i (i reads j), as a compressed adjacency list: one pass
+            // to count, one to fill. Duplicate edges are harmless: each adds one
+            // to the in-degree and appears once among the dependents.
+            let for_each_edge = |f: &mut dyn FnMut(usize, usize)| {
+                let mut last_effect: Option<usize> = None;
+                for i in 0..n {
+                    for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                        if j != i && j < n {
+                            f(j, i);
+                        }
                     }
-                    last_effect = Some(i);
+                    if sequence && i > 0 {
+                        f(i - 1, i);
+                    }
+                    if info.effects.get(i).copied().unwrap_or(false) {
+                        if let Some(j) = last_effect {
+                            f(j, i);
+                        }
+                        last_effect = Some(i);
+                    }
                 }
-            }
+            };
             let mut indeg = vec![0usize; n];
-            let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-            for (i, d) in deps.iter().enumerate() {
-                for &j in d {
-                    if j != i && j < n && !dependents[j].contains(&i) {
-                        indeg[i] += 1;
-                        dependents[j].push(i);
-                    }
-                }
+            let mut offsets = vec![0usize; n + 1];
+            for_each_edge(&mut |j, i| {
+                indeg[i] += 1;
+                offsets[j + 1] += 1;
+            });
+            for k in 0..n {
+                offsets[k + 1] += offsets[k];
             }
+            let mut fill = offsets.clone();
+            let mut targets = vec![0usize; offsets[n]];
+            for_each_edge(&mut |j, i| {
+                targets[fill[j]] = i;
+                fill[j] += 1;
+            });
+            drop(fill);
             let env = Env::child(&outer.env);
             let sc = outer.with_env(env.clone());
             let fail_fast = sc.opts.fail_fast.unwrap_or(false);
@@ -290,7 +334,7 @@ impl<'p> Interp<'p> {
                         _ if i == n - 1 => *last_value = v,
                         _ => {}
                     }
-                    for &d in &dependents[i] {
+                    for &d in &targets[offsets[i]..offsets[i + 1]] {
                         indeg[d] -= 1;
                         if indeg[d] == 0 {
                             ready.push_back(d);
@@ -299,6 +343,7 @@ impl<'p> Interp<'p> {
                 }
                 Err(mut e) => errors.append(&mut e),
             };
+            let labels = self.block_labels(b);
             loop {
                 while let Some(i) = ready.pop_front() {
                     let s = &b.stmts[i];
@@ -321,10 +366,23 @@ impl<'p> Interp<'p> {
                         }
                     };
                     if !needs_async(expr) {
-                        let r = self.eval_sync(expr, &sc.with_label(label));
+                        let lsc = match &labels[i] {
+                            Some(l) => Scope {
+                                label: l.clone(),
+                                ..sc.clone()
+                            },
+                            None => sc.clone(),
+                        };
+                        let r = self.eval_sync(expr, &lsc);
                         complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value);
                     } else {
-                        let ssc = sc.with_label(label);
+                        let ssc = match &labels[i] {
+                            Some(l) => Scope {
+                                label: l.clone(),
+                                ..sc.clone()
+                            },
+                            None => sc.clone(),
+                        };
                         let call_label =
                             matches!(s.kind, StmtKind::Let { .. }).then(|| label.to_string());
                         inflight.push(Box::pin(async move {
@@ -649,12 +707,7 @@ impl<'p> Interp<'p> {
         }
     }
 
-    fn match_arm<'a>(
-        &self,
-        v: &Value,
-        arms: &'a [MatchArm],
-        sc: &Scope,
-    ) -> R<Option<&'a MatchArm>> {
+    fn match_arm(&self, v: &Value, arms: &'p [MatchArm], sc: &Scope) -> R<Option<&'p MatchArm>> {
         for arm in arms {
             match &arm.pattern {
                 Pattern::Wildcard(_) => return Ok(Some(arm)),
@@ -1078,8 +1131,14 @@ impl<'p> Interp<'p> {
             return self.builtin_fn(c, span, sc);
         }
         // Arguments, evaluated concurrently.
-        let rs = join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await;
-        let vals = collect(rs)?;
+        let vals = if c.args.iter().any(|a| needs_async(&a.value)) {
+            collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
+        } else {
+            c.args
+                .iter()
+                .map(|a| self.eval_sync(&a.value, sc))
+                .collect::<R<Vec<_>>>()?
+        };
         let mut args = Map::new();
         for (a, v) in c.args.iter().zip(vals) {
             if let Some(n) = &a.name {
@@ -1105,9 +1164,16 @@ impl<'p> Interp<'p> {
                 args.insert(ps.name.clone(), self.eval(d, &dsc).await?);
             }
         }
-        let tool_opts = Opts::from_ast(tool.options.as_ref());
-        let call_opts = Opts::from_ast(c.options.as_ref());
-        let o = sc.opts.overlay(&tool_opts).overlay(&call_opts);
+        let tool_opts = self.tool_opts(m, tool);
+        let o = match (&tool.options, &c.options) {
+            (None, None) => sc.opts.clone(),
+            (_, None) => Rc::new(sc.opts.overlay(&tool_opts)),
+            (_, Some(co)) => Rc::new(
+                sc.opts
+                    .overlay(&tool_opts)
+                    .overlay(&Opts::from_ast(Some(co))),
+            ),
+        };
         let step = label.unwrap_or(name).to_string();
         let input = Value::Object(args);
 
@@ -1135,7 +1201,11 @@ impl<'p> Interp<'p> {
         }
         let mut permits = Vec::with_capacity(sems.len());
         for s in &sems {
-            permits.push(s.acquire().await.expect("semaphores are never closed"));
+            let p = match s.try_acquire() {
+                Ok(p) => p,
+                Err(_) => s.acquire().await.expect("semaphores are never closed"),
+            };
+            permits.push(p);
         }
 
         let id = self.recorder.start(&step, name, "tool", span);
@@ -1148,7 +1218,15 @@ impl<'p> Interp<'p> {
         let mut attempt = 0u32;
         let result = loop {
             attempt += 1;
-            let r = match tokio::time::timeout(timeout, self.invoke(m, tool, &input)).await {
+            // Poll once before arming the timer: builtins often finish at once.
+            let mut call = std::pin::pin!(self.invoke(m, tool, &input));
+            let first =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+            let outcome = match first {
+                std::task::Poll::Ready(r) => Ok(r),
+                std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
+            };
+            let r = match outcome {
                 Ok(Ok(v)) => {
                     match value::conforms(&v, sig.ret.as_ref().expect("tools have a result type")) {
                         Ok(()) => Ok(v),
@@ -1215,14 +1293,14 @@ impl<'p> Interp<'p> {
     async fn invoke(&self, m: usize, tool: &'p ToolDecl, input: &Value) -> tools::ToolResult {
         match &tool.binding.kind {
             BindingKind::Builtin(n) => {
-                tools::builtin::call(&lit(n), input, &self.module_dir(m), &self.http).await
+                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http).await
             }
             BindingKind::Exec(argv) => {
                 let argv: Vec<String> = match &argv.kind {
                     ExprKind::List(items) => items.iter().map(lit).collect(),
                     _ => Vec::new(),
                 };
-                tools::exec::call(&argv, &self.module_dir(m), input).await
+                tools::exec::call(&argv, self.module_dir(m), input).await
             }
             BindingKind::Http { method, url } => {
                 self.http.call(&method.name, &lit(url), input).await

@@ -38,23 +38,51 @@ pub struct RunConfig {
     pub tenant: Option<String>,
 }
 
+/// FxHash (as in rustc): fast for the short names of bindings.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
+/// The `let` name of each statement of a block (`None` for other statements).
+pub(crate) type Labels = Rc<[Option<Rc<str>>]>;
+
 /// Variables of one block or call, chained to the enclosing ones.
 pub struct Env {
-    vars: RefCell<HashMap<Rc<str>, Value>>,
+    vars: RefCell<HashMap<Rc<str>, Value, FxBuild>>,
     parent: Option<Rc<Env>>,
 }
 
 impl Env {
     pub fn root() -> Rc<Env> {
         Rc::new(Env {
-            vars: RefCell::new(HashMap::new()),
+            vars: RefCell::new(HashMap::default()),
             parent: None,
         })
     }
 
     pub fn child(parent: &Rc<Env>) -> Rc<Env> {
         Rc::new(Env {
-            vars: RefCell::new(HashMap::new()),
+            vars: RefCell::new(HashMap::default()),
             parent: Some(parent.clone()),
         })
     }
@@ -81,9 +109,12 @@ pub struct Interp<'p> {
     pub recorder: Recorder,
     pub config: RunConfig,
     consts: RefCell<Vec<HashMap<String, Value>>>,
-    tools: Vec<HashMap<&'p str, &'p ToolDecl>>,
-    flows: Vec<HashMap<&'p str, &'p FlowDecl>>,
+    tools: Vec<HashMap<&'p str, &'p ToolDecl, FxBuild>>,
+    flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
+    dirs: Vec<PathBuf>,
+    block_labels: RefCell<HashMap<crate::check::BlockKey, Labels, FxBuild>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
+    tool_opts: RefCell<HashMap<(usize, &'p str), Rc<opts::Opts>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
@@ -95,8 +126,8 @@ impl<'p> Interp<'p> {
         let mut tools = Vec::new();
         let mut flows = Vec::new();
         for m in &program.modules {
-            let mut t = HashMap::new();
-            let mut f = HashMap::new();
+            let mut t = HashMap::default();
+            let mut f = HashMap::default();
             for it in &m.ast.items {
                 match &it.kind {
                     ItemKind::Tool(d) => {
@@ -111,7 +142,19 @@ impl<'p> Interp<'p> {
             tools.push(t);
             flows.push(f);
         }
+        let dirs = program
+            .modules
+            .iter()
+            .map(
+                |m| match std::path::Path::new(&sources.get(m.file).name).parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                },
+            )
+            .collect();
         Interp {
+            dirs,
+            block_labels: RefCell::new(HashMap::default()),
             program,
             sources,
             recorder: Recorder::new(config.record),
@@ -120,6 +163,7 @@ impl<'p> Interp<'p> {
             tools,
             flows,
             tool_limits: RefCell::new(HashMap::new()),
+            tool_opts: RefCell::new(HashMap::new()),
             cache: RefCell::new(HashMap::new()),
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
@@ -128,12 +172,8 @@ impl<'p> Interp<'p> {
     }
 
     /// The folder of a module's file: where its exec tools run.
-    pub fn module_dir(&self, m: usize) -> PathBuf {
-        let name = &self.sources.get(self.program.modules[m].file).name;
-        match std::path::Path::new(name).parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+    pub fn module_dir(&self, m: usize) -> &std::path::Path {
+        &self.dirs[m]
     }
 
     /// Runs flow `name` of the root module with `inputs` (already parsed by parameter type).

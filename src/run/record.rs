@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::source::Sources;
-use crate::syntax::span::{Span, line_col};
+use crate::syntax::span::{LineIndex, Span, line_col};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StepRecord {
@@ -118,13 +118,16 @@ impl Recorder {
 
     /// Steps as JSON with their source positions.
     pub fn steps_json(&self, sources: &Sources) -> Vec<Value> {
+        let mut indexes: std::collections::HashMap<crate::syntax::span::FileId, LineIndex> =
+            std::collections::HashMap::new();
         self.steps
             .borrow()
             .iter()
             .map(|s| {
                 let f = sources.get(s.span.file);
-                let (line, column) = line_col(&f.text, s.span.start as usize);
-                let (end_line, end_column) = line_col(&f.text, s.span.end as usize);
+                let idx = indexes.entry(s.span.file).or_insert_with(|| LineIndex::new(&f.text));
+                let (line, column) = idx.line_col(s.span.start as usize);
+                let (end_line, end_column) = idx.line_col(s.span.end as usize);
                 let mut v = serde_json::to_value(s).expect("step records serialise");
                 v["span"] = json!({ "file": f.name, "line": line, "column": column, "end_line": end_line, "end_column": end_column });
                 v

@@ -8,15 +8,25 @@ use std::time::{Duration, Instant};
 
 /// Sleeps until `deadline`, accurate to tens of microseconds.
 pub async fn sleep_until(deadline: Instant) {
-    let coarse = Duration::from_micros(1_500);
+    // tokio may wake up to about 2 ms late (its wheel and the poller round up).
+    let margin = Duration::from_micros(2_500);
     let now = Instant::now();
-    if deadline > now + coarse {
-        tokio::time::sleep_until((deadline - Duration::from_millis(1)).into()).await;
+    if deadline > now + margin {
+        tokio::time::sleep_until((deadline - margin).into()).await;
     }
-    let now = Instant::now();
-    if deadline > now {
-        // At most about a millisecond: block the thread rather than round up.
-        std::thread::sleep(deadline - now);
+    // The last stretch: give way to other tasks until the deadline is close,
+    // then sleep the remainder (well under a millisecond) on the thread.
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        let left = deadline - now;
+        if left <= Duration::from_micros(200) {
+            std::thread::sleep(left);
+            return;
+        }
+        tokio::task::yield_now().await;
     }
 }
 
