@@ -1174,7 +1174,7 @@ impl<'p> Interp<'p> {
                     .overlay(&Opts::from_ast(Some(co))),
             ),
         };
-        let step = label.unwrap_or(name).to_string();
+        let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
 
         // Cache of pure tools.
@@ -1189,23 +1189,39 @@ impl<'p> Interp<'p> {
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
-        let mut sems: Vec<Rc<Semaphore>> = sc.limits.iter().rev().cloned().collect();
-        if let Some(n) = tool_opts.max_concurrent {
-            let s = self
-                .tool_limits
+        let tool_limit = tool_opts.max_concurrent.map(|n| {
+            self.tool_limits
                 .borrow_mut()
                 .entry((m, name.to_string()))
                 .or_insert_with(|| Rc::new(Semaphore::new(n)))
-                .clone();
-            sems.push(s);
+                .clone()
+        });
+        let mut permits = Permits {
+            outer: &sc.limits,
+            outer_held: 0,
+            tool: None,
+        };
+        for s in sc.limits.iter().rev() {
+            match s.try_acquire() {
+                Ok(p) => p.forget(),
+                Err(_) => s
+                    .acquire()
+                    .await
+                    .expect("semaphores are never closed")
+                    .forget(),
+            }
+            permits.outer_held += 1;
         }
-        let mut permits = Vec::with_capacity(sems.len());
-        for s in &sems {
-            let p = match s.try_acquire() {
-                Ok(p) => p,
-                Err(_) => s.acquire().await.expect("semaphores are never closed"),
-            };
-            permits.push(p);
+        if let Some(s) = tool_limit {
+            match s.try_acquire() {
+                Ok(p) => p.forget(),
+                Err(_) => s
+                    .acquire()
+                    .await
+                    .expect("semaphores are never closed")
+                    .forget(),
+            }
+            permits.tool = Some(s);
         }
 
         let id = self.recorder.start(&step, name, "tool", span);
@@ -1236,7 +1252,7 @@ impl<'p> Interp<'p> {
                                 "`{name}` returned {} at `{}`, expected `{}`",
                                 mm.found, mm.path, mm.expected
                             ),
-                            &step,
+                            step,
                             span,
                         )
                         .with_help(format!(
@@ -1246,14 +1262,14 @@ impl<'p> Interp<'p> {
                     }
                 }
                 Ok(Err(f)) => {
-                    let mut e = RunError::new(ErrorKind::ToolError, f.message, &step, span);
+                    let mut e = RunError::new(ErrorKind::ToolError, f.message, step, span);
                     e.help = f.help;
                     Err(e)
                 }
                 Err(_) => Err(RunError::new(
                     ErrorKind::Timeout,
                     format!("`{name}` did not finish within {}", fmt_duration(timeout)),
-                    &step,
+                    step,
                     span,
                 )
                 .with_help("raise it with `with { timeout: … }` on the call or the tool")),
@@ -1306,6 +1322,26 @@ impl<'p> Interp<'p> {
                 self.http.call(&method.name, &lit(url), input).await
             }
             BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        }
+    }
+}
+
+/// Concurrency permits held by a running call: the innermost limits of
+/// `outer` (counted by `outer_held`) and the tool's own; released on drop,
+/// also when the call is cancelled while it waits.
+struct Permits<'a> {
+    outer: &'a [Rc<Semaphore>],
+    outer_held: usize,
+    tool: Option<Rc<Semaphore>>,
+}
+
+impl Drop for Permits<'_> {
+    fn drop(&mut self) {
+        for s in self.outer.iter().rev().take(self.outer_held) {
+            s.add_permits(1);
+        }
+        if let Some(s) = &self.tool {
+            s.add_permits(1);
         }
     }
 }

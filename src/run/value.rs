@@ -29,8 +29,11 @@ pub struct Mismatch {
 
 /// Checks `v` against `t` (width subtyping: extra fields are fine).
 pub fn conforms(v: &Value, t: &Type) -> Result<(), Mismatch> {
-    let mut path = String::from("$");
-    check(v, t, &mut path)
+    let mut path = String::new();
+    check(v, t, &mut path).map_err(|mut m| {
+        m.path.insert(0, '$');
+        m
+    })
 }
 
 fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
