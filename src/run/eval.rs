@@ -1183,7 +1183,7 @@ impl<'p> Interp<'p> {
             && let Some((at, v)) = self.cache.borrow().get(key)
             && at.elapsed() <= ttl
         {
-            let id = self.recorder.start(&step, name, "tool", span);
+            let id = self.recorder.start(step, name, "tool", span);
             self.recorder.end(id, "cached", 0, None);
             return Ok(v.clone());
         }
@@ -1224,7 +1224,7 @@ impl<'p> Interp<'p> {
             permits.tool = Some(s);
         }
 
-        let id = self.recorder.start(&step, name, "tool", span);
+        let id = self.recorder.start(step, name, "tool", span);
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
             id,
