@@ -346,12 +346,7 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
         }
         ns.insert(name.name.clone(), name.span);
         if what != "type" && is_builtin_fn(&name.name) {
-            diags.push(
-                catalog::duplicate(name.span, what, &name.name, name.span).with_note(format!(
-                    "`{}` is a built-in function; a {what} cannot take its name",
-                    name.name
-                )),
-            );
+            diags.push(catalog::shadows_builtin(name.span, what, &name.name));
             continue;
         }
         if let ItemKind::Type(t) = &it.kind {

@@ -1,7 +1,11 @@
 //! The standard library: `.flow` modules compiled into the binary, imported as `std.x`.
 
 /// (module name, source text)
-pub const MODULES: &[(&str, &str)] = &[("std.ops", include_str!("../../stdlib/std/ops.flow"))];
+pub const MODULES: &[(&str, &str)] = &[
+    ("std.anomalies", include_str!("../../stdlib/std/anomalies.flow")),
+    ("std.ops", include_str!("../../stdlib/std/ops.flow")),
+    ("std.triage", include_str!("../../stdlib/std/triage.flow")),
+];
 
 /// The source of a standard module, by its dotted name.
 pub fn module(name: &str) -> Option<&'static str> {

@@ -224,6 +224,12 @@ pub fn duplicate(span: Span, what: &str, name: &str, first: Span) -> Diagnostic 
         .with_help("rename one of them")
 }
 
+pub fn shadows_builtin(span: Span, what: &str, name: &str) -> Diagnostic {
+    Diagnostic::error("E0206", format!("{what} `{name}` takes the name of a built-in function"), span)
+        .with_label("already the name of a built-in function")
+        .with_help(format!("rename the {what}, e.g. `{name}_all`"))
+}
+
 pub fn unknown_member(span: Span, module: &str, name: &str, help: Option<String>) -> Diagnostic {
     Diagnostic::error(
         "E0207",
