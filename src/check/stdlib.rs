@@ -2,7 +2,10 @@
 
 /// (module name, source text)
 pub const MODULES: &[(&str, &str)] = &[
-    ("std.anomalies", include_str!("../../stdlib/std/anomalies.flow")),
+    (
+        "std.anomalies",
+        include_str!("../../stdlib/std/anomalies.flow"),
+    ),
     ("std.ops", include_str!("../../stdlib/std/ops.flow")),
     ("std.triage", include_str!("../../stdlib/std/triage.flow")),
 ];

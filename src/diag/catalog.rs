@@ -225,9 +225,13 @@ pub fn duplicate(span: Span, what: &str, name: &str, first: Span) -> Diagnostic 
 }
 
 pub fn shadows_builtin(span: Span, what: &str, name: &str) -> Diagnostic {
-    Diagnostic::error("E0206", format!("{what} `{name}` takes the name of a built-in function"), span)
-        .with_label("already the name of a built-in function")
-        .with_help(format!("rename the {what}, e.g. `{name}_all`"))
+    Diagnostic::error(
+        "E0206",
+        format!("{what} `{name}` takes the name of a built-in function"),
+        span,
+    )
+    .with_label("already the name of a built-in function")
+    .with_help(format!("rename the {what}, e.g. `{name}_all`"))
 }
 
 pub fn unknown_member(span: Span, module: &str, name: &str, help: Option<String>) -> Diagnostic {

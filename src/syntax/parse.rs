@@ -51,21 +51,25 @@ fn parse_rule(
     text: &str,
     detail: bool,
 ) -> Result<pest::iterators::Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    pest::set_error_detail(detail);
-    FlowParser::parse(rule, text).map_err(Box::new)
+    // Parses without detail run side by side; one with detail runs alone and
+    // restores the default afterwards.
+    static LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+    if detail {
+        let _w = LOCK.write().unwrap_or_else(|e| e.into_inner());
+        pest::set_error_detail(true);
+        let r = FlowParser::parse(rule, text).map_err(Box::new);
+        pest::set_error_detail(false);
+        r
+    } else {
+        let _r = LOCK.read().unwrap_or_else(|e| e.into_inner());
+        FlowParser::parse(rule, text).map_err(Box::new)
+    }
 }
 
 /// Parses one file. Always returns a module: regions that do not parse are
 /// reported and left out.
 pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
-    let conv = Converter {
-        file,
-        src,
-        diags: RefCell::new(Vec::new()),
-        depth: Cell::new(0),
-    };
+    let conv = Converter::new(file, src, 0);
     if let Some(d) = conv.check_nesting() {
         return (
             Module {
@@ -76,7 +80,7 @@ pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
             vec![d],
         );
     }
-    let module = match parse_rule(Rule::file, src, false) {
+    let module = match parse_rule(Rule::file_fast, src, false) {
         Ok(mut pairs) => {
             let file_pair = pairs.next().expect("the file rule yields one pair");
             conv.file(file_pair)
@@ -99,8 +103,12 @@ pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
 struct Converter<'s> {
     file: FileId,
     src: &'s str,
+    /// Offset in `src` of the text the pairs come from (a re-parsed region).
+    base: usize,
     diags: RefCell<Vec<Diagnostic>>,
     depth: Cell<u32>,
+    /// Comments found in regions parsed separately (flow bodies).
+    comments: RefCell<Vec<Comment>>,
 }
 
 fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
@@ -112,9 +120,20 @@ fn unexpected(p: &Pair<'_, Rule>, in_what: &str) -> ! {
 }
 
 impl<'s> Converter<'s> {
+    fn new(file: FileId, src: &'s str, base: usize) -> Converter<'s> {
+        Converter {
+            file,
+            src,
+            base,
+            diags: RefCell::new(Vec::new()),
+            depth: Cell::new(0),
+            comments: RefCell::new(Vec::new()),
+        }
+    }
+
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.base + s.start(), self.base + s.end())
     }
 
     fn ident(&self, p: Pair<'_, Rule>) -> Ident {
@@ -148,7 +167,7 @@ impl<'s> Converter<'s> {
 
     /// Reports a region that did not parse, by re-parsing it with the strict rule.
     fn bad_region(&self, p: &Pair<'_, Rule>, strict: Rule) {
-        let start = p.as_span().start();
+        let start = self.base + p.as_span().start();
         let text = p.as_str();
         if strict == Rule::item_strict
             && let Some((at, open)) = unclosed_bracket(text)
@@ -178,7 +197,7 @@ impl<'s> Converter<'s> {
                 end_of(strict),
             )),
             Ok(_) => {
-                let span = Span::new(self.file, start, p.as_span().end());
+                let span = Span::new(self.file, start, self.base + p.as_span().end());
                 self.error(catalog::syntax(
                     format!("expected {}", end_of(strict)),
                     span,
@@ -203,15 +222,15 @@ impl<'s> Converter<'s> {
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
-        let start = p.as_span().start() + (text.len() - trimmed.len());
+        let start = self.base + p.as_span().start() + (text.len() - trimmed.len());
         Some(Ident {
             name: name.to_string(),
             span: Span::new(self.file, start, start + len),
         })
     }
 
-    fn file(&self, p: Pair<'_, Rule>) -> Module {
-        assert_eq!(p.as_rule(), Rule::file);
+    /// The comments of a subtree.
+    fn collect_comments(&self, p: &Pair<'_, Rule>) -> Vec<Comment> {
         let mut comments = Vec::new();
         for c in p.clone().into_inner().flatten() {
             if matches!(c.as_rule(), Rule::line_comment | Rule::block_comment) {
@@ -230,11 +249,18 @@ impl<'s> Converter<'s> {
                 });
             }
         }
+        comments
+    }
+
+    fn file(&self, p: Pair<'_, Rule>) -> Module {
+        assert!(matches!(p.as_rule(), Rule::file | Rule::file_fast));
+        let mut comments = self.collect_comments(&p);
         let mut items = Vec::new();
         for it in inner(p) {
             match it.as_rule() {
                 Rule::EOI => {}
                 Rule::bad_item => self.bad_region(&it, Rule::item_strict),
+                Rule::flow_fast => items.extend(self.flow_fast(it)),
                 _ => {
                     if let Some(item) = self.item(it) {
                         items.push(item);
@@ -242,6 +268,8 @@ impl<'s> Converter<'s> {
                 }
             }
         }
+        comments.append(&mut self.comments.borrow_mut());
+        comments.sort_by_key(|c| c.span.start);
         for item in &mut items {
             item.doc = doc_before(self.src, &comments, item.span.start as usize);
         }
@@ -550,8 +578,17 @@ impl<'s> Converter<'s> {
     fn block(&self, p: Pair<'_, Rule>) -> Block {
         assert_eq!(p.as_rule(), Rule::block);
         let span = self.span(&p);
+        let stmts = self.stmts(inner(p));
+        Block { stmts, span }
+    }
+
+    /// The statements of a block (or of a group of them parsed on its own).
+    fn stmts<'i>(&self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Vec<Stmt> {
         let mut stmts = Vec::new();
-        for s in inner(p) {
+        for s in pairs {
+            if s.as_rule() == Rule::EOI {
+                continue;
+            }
             let sspan = self.span(&s);
             let kind = match s.as_rule() {
                 Rule::let_stmt => {
@@ -602,7 +639,87 @@ impl<'s> Converter<'s> {
             };
             stmts.push(Stmt { kind, span: sspan });
         }
-        Block { stmts, span }
+        stmts
+    }
+
+    /// A flow whose body was taken as one region: its statements are parsed in
+    /// groups (in parallel when the body is large). If anything in the body does
+    /// not parse, the whole item goes through the ordinary rule instead.
+    fn flow_fast(&self, p: Pair<'_, Rule>) -> Option<Item> {
+        let item_span = self.span(&p);
+        let item_text = p.as_str();
+        let item_start = self.base + p.as_span().start();
+        let mut name = None;
+        let mut params = Vec::new();
+        let mut ret = None;
+        let mut options = None;
+        let mut raw = None;
+        for c in inner(p) {
+            match c.as_rule() {
+                Rule::ident => name = Some(self.ident(c)),
+                Rule::params => params = self.params(c),
+                Rule::type_expr => ret = Some(self.type_expr(c)),
+                Rule::decl_with => {
+                    options =
+                        Some(self.options(inner(c).next().expect("grammar: with has options")))
+                }
+                Rule::raw_block => raw = Some(c),
+                _ => unexpected(&c, "flow"),
+            }
+        }
+        let raw = raw.expect("grammar: flow body");
+        let body_start = self.base + raw.as_span().start();
+        if self.diags.borrow().is_empty()
+            && let Some((stmts, mut comments)) = parse_body(
+                self.file,
+                self.src,
+                body_start + 1,
+                &raw.as_str()[1..raw.as_str().len() - 1],
+            )
+        {
+            self.comments.borrow_mut().append(&mut comments);
+            let body = Block {
+                stmts,
+                span: Span::new(self.file, body_start, body_start + raw.as_str().len()),
+            };
+            return Some(Item {
+                kind: ItemKind::Flow(Box::new(FlowDecl {
+                    name: name.expect("grammar: flow name"),
+                    params,
+                    ret,
+                    options,
+                    body,
+                })),
+                span: item_span,
+                doc: None,
+            });
+        }
+        // The ordinary path, with recovery and its diagnostics.
+        let sub = Converter::new(self.file, self.src, item_start);
+        let item = match parse_rule(Rule::item_strict, item_text, false) {
+            Ok(mut pairs) => {
+                let top = pairs.next().expect("item_strict yields one pair");
+                sub.comments.borrow_mut().extend(sub.collect_comments(&top));
+                let it = inner(top)
+                    .find(|c| c.as_rule() == Rule::flow_decl)
+                    .expect("item_strict holds the flow");
+                sub.item(it)
+            }
+            Err(_) => {
+                let whole = Span::new(self.file, item_start, item_start + item_text.len());
+                self.diags.borrow_mut().push(catalog::syntax(
+                    "this flow could not be read".into(),
+                    whole,
+                    "here".into(),
+                ));
+                None
+            }
+        };
+        self.diags.borrow_mut().append(&mut sub.diags.borrow_mut());
+        self.comments
+            .borrow_mut()
+            .append(&mut sub.comments.borrow_mut());
+        item
     }
 
     fn after(&self, p: Pair<'_, Rule>) -> Vec<Ident> {
@@ -1277,4 +1394,146 @@ mod tests {
             );
         }
     }
+}
+
+/// Bodies larger than this are parsed in parallel groups of statements.
+const PARALLEL_BODY: usize = 256 * 1024;
+
+/// Parses the statements of a flow body (`text` starts at `base` in `src`).
+/// A large body is cut into groups of statements of about `CHUNK` bytes; the
+/// threads take turns through them, so only a few groups' pest pairs are in
+/// memory at once. `None` if any part does not parse cleanly.
+fn parse_body(
+    file: FileId,
+    src: &str,
+    base: usize,
+    text: &str,
+) -> Option<(Vec<Stmt>, Vec<Comment>)> {
+    const CHUNK: usize = 128 * 1024;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if text.len() < PARALLEL_BODY || threads < 2 {
+        return parse_chunk(file, src, base, text);
+    }
+    let mut bounds = vec![0];
+    bounds.extend(split_points(text, CHUNK));
+    bounds.push(text.len());
+    let parts: Vec<(usize, &str)> = bounds
+        .windows(2)
+        .map(|w| (w[0], &text[w[0]..w[1]]))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<(Vec<Stmt>, Vec<Comment>)>> =
+        (0..parts.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Option<(Vec<Stmt>, Vec<Comment>)>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(off, t)) = parts.get(k) else { break };
+                        mine.push((k, parse_chunk(file, src, base + off, t)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (k, r) in done.into_iter().flatten() {
+        results[k] = r;
+    }
+    let total = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(st, _)| st.len()))
+        .sum();
+    let mut stmts = Vec::with_capacity(total);
+    let mut comments = Vec::new();
+    for r in results {
+        let (mut st, mut cm) = r?;
+        stmts.append(&mut st);
+        comments.append(&mut cm);
+    }
+    Some((stmts, comments))
+}
+
+fn parse_chunk(
+    file: FileId,
+    src: &str,
+    base: usize,
+    text: &str,
+) -> Option<(Vec<Stmt>, Vec<Comment>)> {
+    let conv = Converter::new(file, src, base);
+    let top = parse_rule(Rule::stmts_chunk, text, false).ok()?.next()?;
+    let comments = conv.collect_comments(&top);
+    let stmts = conv.stmts(inner(top));
+    let clean = conv.diags.borrow().is_empty()
+        && !stmts
+            .iter()
+            .any(|s| matches!(s.kind, StmtKind::Error { .. }));
+    clean.then_some((stmts, comments))
+}
+
+/// Offsets where a group of statements may start: after a newline at bracket
+/// depth 0 (outside strings and comments), before a line that begins with
+/// `let ` — a reserved word no statement can continue with. About one cut
+/// per `target` bytes.
+fn split_points(text: &str, target: usize) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut cuts = Vec::new();
+    let mut last = 0;
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut nest = 0;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        nest += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        nest -= 1;
+                        i += 2;
+                        if nest == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'\n' if depth == 0 && i + 1 - last >= target => {
+                let rest = &text[i + 1..];
+                let t = rest.trim_start_matches([' ', '\t']);
+                if t.starts_with("let ") || t.starts_with("let\t") {
+                    cuts.push(i + 1);
+                    last = i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    cuts
 }
