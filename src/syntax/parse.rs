@@ -1342,59 +1342,8 @@ fn doc_before(src: &str, comments: &[Comment], start: usize) -> Option<String> {
     Some(lines.join("\n"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The words of the `keyword` rule, read from the grammar file.
-    fn keywords() -> Vec<String> {
-        let g = include_str!("../../grammar/flow.pest");
-        let start = g.find("\nkeyword = @{").expect("keyword rule");
-        let body = &g[start..start + g[start..].find("\n}").expect("end of rule")];
-        body.split('"')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
-    }
-
-    #[test]
-    fn keyword_trie_accepts_exactly_the_keywords() {
-        let words = keywords();
-        assert!(words.len() >= 30, "{words:?}");
-        for w in &words {
-            assert!(
-                parse_rule(Rule::keyword_trie, w, false).is_ok_and(|p| p.as_str() == w),
-                "trie misses `{w}`"
-            );
-            assert!(
-                parse_rule(Rule::keyword, w, false).is_ok_and(|p| p.as_str() == w),
-                "keyword misses `{w}`"
-            );
-            assert!(
-                parse_rule(Rule::ident, w, false).is_err(),
-                "`{w}` is accepted as a name"
-            );
-            let longer = format!("{w}x");
-            assert!(
-                parse_rule(Rule::keyword_trie, &longer, false).is_err(),
-                "trie takes the prefix of `{longer}`"
-            );
-        }
-        for not_kw in [
-            "asserts", "a", "iff", "n", "nul", "tools", "merge", "max", "exec", "flows", "_if",
-        ] {
-            assert!(
-                parse_rule(Rule::keyword_trie, not_kw, false).is_err(),
-                "`{not_kw}` is not a keyword"
-            );
-            assert!(
-                parse_rule(Rule::ident, not_kw, false).is_ok(),
-                "`{not_kw}` is a name"
-            );
-        }
-    }
-}
+/// Statements of a region parsed on its own, and its comments.
+type Parsed = (Vec<Stmt>, Vec<Comment>);
 
 /// Bodies larger than this are parsed in parallel groups of statements.
 const PARALLEL_BODY: usize = 256 * 1024;
@@ -1424,9 +1373,8 @@ fn parse_body(
         .map(|w| (w[0], &text[w[0]..w[1]]))
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<(Vec<Stmt>, Vec<Comment>)>> =
-        (0..parts.len()).map(|_| None).collect();
-    let done: Vec<Vec<(usize, Option<(Vec<Stmt>, Vec<Comment>)>)>> = std::thread::scope(|s| {
+    let mut results: Vec<Option<Parsed>> = (0..parts.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Option<Parsed>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -1536,4 +1484,58 @@ fn split_points(text: &str, target: usize) -> Vec<usize> {
         i += 1;
     }
     cuts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of the `keyword` rule, read from the grammar file.
+    fn keywords() -> Vec<String> {
+        let g = include_str!("../../grammar/flow.pest");
+        let start = g.find("\nkeyword = @{").expect("keyword rule");
+        let body = &g[start..start + g[start..].find("\n}").expect("end of rule")];
+        body.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn keyword_trie_accepts_exactly_the_keywords() {
+        let words = keywords();
+        assert!(words.len() >= 30, "{words:?}");
+        for w in &words {
+            assert!(
+                parse_rule(Rule::keyword_trie, w, false).is_ok_and(|p| p.as_str() == w),
+                "trie misses `{w}`"
+            );
+            assert!(
+                parse_rule(Rule::keyword, w, false).is_ok_and(|p| p.as_str() == w),
+                "keyword misses `{w}`"
+            );
+            assert!(
+                parse_rule(Rule::ident, w, false).is_err(),
+                "`{w}` is accepted as a name"
+            );
+            let longer = format!("{w}x");
+            assert!(
+                parse_rule(Rule::keyword_trie, &longer, false).is_err(),
+                "trie takes the prefix of `{longer}`"
+            );
+        }
+        for not_kw in [
+            "asserts", "a", "iff", "n", "nul", "tools", "merge", "max", "exec", "flows", "_if",
+        ] {
+            assert!(
+                parse_rule(Rule::keyword_trie, not_kw, false).is_err(),
+                "`{not_kw}` is not a keyword"
+            );
+            assert!(
+                parse_rule(Rule::ident, not_kw, false).is_ok(),
+                "`{not_kw}` is a name"
+            );
+        }
+    }
 }
