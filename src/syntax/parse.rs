@@ -1502,6 +1502,41 @@ mod tests {
             .collect()
     }
 
+    /// The ordinary path: the whole file through the `file` rule.
+    fn parse_slow(src: &str) -> Module {
+        let conv = Converter::new(FileId(0), src, 0);
+        let top = parse_rule(Rule::file, src, false)
+            .expect("parses")
+            .next()
+            .expect("one pair");
+        let m = conv.file(top);
+        assert!(conv.diags.borrow().is_empty());
+        m
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_same_tree() {
+        let big_body: String = (0..9000)
+            .map(|i| format!("    let n{i} = wait(ms: {i}) after n{}\n", i.max(1) - 1))
+            .collect();
+        let big = format!(
+            "tool wait(ms: int) -> {{ ms: int }} = builtin \"sleep\"\n/// doc\nflow main() -> int {{\n    let n0 = wait(ms: 0)\n{big_body}    // the end\n    1\n}}\n"
+        );
+        for src in [
+            include_str!("../../tests/data/spec_taste.flow"),
+            include_str!("../../tests/ui/pass/every_construct.flow"),
+            big.as_str(),
+        ] {
+            let (fast, diags) = parse(FileId(0), src);
+            assert!(diags.is_empty(), "{diags:?}");
+            assert_eq!(fast, parse_slow(src));
+        }
+        assert!(
+            big.len() > PARALLEL_BODY,
+            "the big program takes the parallel path"
+        );
+    }
+
     #[test]
     fn keyword_trie_accepts_exactly_the_keywords() {
         let words = keywords();
