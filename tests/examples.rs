@@ -20,8 +20,17 @@ const RUNS: &[(&str, &[&str])] = &[
 ];
 
 fn run(args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_flowc")).args(args).current_dir(root()).env("NO_COLOR", "1").output().expect("flowc runs");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code().unwrap_or(-1))
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
 }
 
 fn check_expected(name: &str, stdout: &str) {
@@ -31,9 +40,14 @@ fn check_expected(name: &str, stdout: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    let got: serde_json::Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e}): {stdout}"));
-    let want: serde_json::Value = serde_json::from_str(&expected).unwrap_or(serde_json::Value::Null);
-    assert_eq!(got, want, "{name}: result differs from examples/expected/{name}.json (BLESS=1 to update)");
+    let got: serde_json::Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e}): {stdout}"));
+    let want: serde_json::Value =
+        serde_json::from_str(&expected).unwrap_or(serde_json::Value::Null);
+    assert_eq!(
+        got, want,
+        "{name}: result differs from examples/expected/{name}.json (BLESS=1 to update)"
+    );
 }
 
 #[test]
@@ -51,16 +65,26 @@ fn examples_run_and_print_their_expected_results() {
 #[test]
 fn every_example_is_run_by_a_test() {
     let mut missing = Vec::new();
-    for e in std::fs::read_dir(root().join("examples")).expect("examples/").flatten() {
+    for e in std::fs::read_dir(root().join("examples"))
+        .expect("examples/")
+        .flatten()
+    {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "flow") {
-            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let stem = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             if !RUNS.iter().any(|(n, _)| *n == stem) && !MAIN_EXAMPLES.contains(&stem.as_str()) {
                 missing.push(stem);
             }
         }
     }
-    assert!(missing.is_empty(), "examples not run by tests/examples.rs: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "examples not run by tests/examples.rs: {missing:?}"
+    );
 }
 
 /// Examples run by the README test below.
@@ -70,10 +94,19 @@ const MAIN_EXAMPLES: &[&str] = &["ci_analysis"];
 /// replaced by the built binary.
 fn readme_main_command() -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let after = readme.split("main example").nth(1).expect("README names the main example");
+    let after = readme
+        .split("main example")
+        .nth(1)
+        .expect("README names the main example");
     let block = after.split("```sh").nth(1).expect("a sh block after it");
-    let line = block.lines().map(str::trim).find(|l| !l.is_empty()).expect("a command");
-    let line = line.strip_prefix("cargo run -- ").expect("the main command starts with `cargo run -- `");
+    let line = block
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .expect("a command");
+    let line = line
+        .strip_prefix("cargo run -- ")
+        .expect("the main command starts with `cargo run -- `");
     line.split_whitespace().map(str::to_string).collect()
 }
 
@@ -82,7 +115,12 @@ fn the_readme_main_command_works_as_written() {
     let args = readme_main_command();
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (stdout, stderr, code) = run(&refs);
-    assert_eq!(code, 0, "README main command `{}` failed:\n{stderr}", args.join(" "));
+    assert_eq!(
+        code,
+        0,
+        "README main command `{}` failed:\n{stderr}",
+        args.join(" ")
+    );
     if refs.first() == Some(&"run") {
         check_expected("ci_analysis", &stdout);
     }
