@@ -27,6 +27,16 @@ struct Out {
     stderr: String,
     code: i32,
     record: Value,
+    dir: PathBuf,
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        // Keep the folder of a failed test for a look; remove the others.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 impl Out {
@@ -82,6 +92,7 @@ fn run_in(dir: &Path, args: &[&str]) -> Out {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or(Value::Null),
+        dir: dir.to_path_buf(),
     }
 }
 
@@ -682,4 +693,5 @@ flow main() -> json {
         mermaid.starts_with("flowchart TD") && mermaid.contains("subgraph"),
         "{mermaid}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
