@@ -590,40 +590,44 @@ impl<'p> Interp<'p> {
                                 .unwrap_or(opts::DEFAULT_MAX_LOOP),
                         ),
                     };
-                    let mut state = self.eval(init, &sc).await?;
-                    let mut iteration = 0u64;
-                    loop {
-                        iteration += 1;
-                        let benv = Env::child(&sc.env);
-                        benv.set(&var.name, state.clone());
-                        benv.set("iteration", int(iteration as i64));
-                        let next = self.block(body, &sc.with_env(benv), false).await?;
-                        let uenv = Env::child(&sc.env);
-                        uenv.set(&var.name, next.clone());
-                        let penv = Env::child(&sc.env);
-                        penv.set(&var.name, state);
-                        let usc = Scope {
-                            prev: Some(penv),
-                            ..sc.with_env(uenv)
-                        };
-                        let done = self.eval(until, &usc).await?;
-                        state = next;
-                        if done == Value::Bool(true) {
-                            break;
-                        }
-                        if iteration >= max_n {
-                            let msg = format!(
-                                "loop `{}` reached its maximum of {max_n} iterations before `until` held",
-                                var.name
-                            );
-                            if sc.opts.on_max_error.unwrap_or(false) {
-                                return Err(err(ErrorKind::PolicyViolation, msg, &sc, e.span));
+                    let sc = &sc;
+                    let run_loop = async move {
+                        let mut state = self.eval(init, sc).await?;
+                        let mut iteration = 0u64;
+                        loop {
+                            iteration += 1;
+                            let benv = Env::child(&sc.env);
+                            benv.set(&var.name, state.clone());
+                            benv.set("iteration", int(iteration as i64));
+                            let next = self.block(body, &sc.with_env(benv), false).await?;
+                            let uenv = Env::child(&sc.env);
+                            uenv.set(&var.name, next.clone());
+                            let penv = Env::child(&sc.env);
+                            penv.set(&var.name, state);
+                            let usc = Scope {
+                                prev: Some(penv),
+                                ..sc.with_env(uenv)
+                            };
+                            let done = self.eval(until, &usc).await?;
+                            state = next;
+                            if done == Value::Bool(true) {
+                                break;
                             }
-                            self.recorder.warn(msg, e.span, self.sources);
-                            break;
+                            if iteration >= max_n {
+                                let msg = format!(
+                                    "loop `{}` reached its maximum of {max_n} iterations before `until` held",
+                                    var.name
+                                );
+                                if sc.opts.on_max_error.unwrap_or(false) {
+                                    return Err(err(ErrorKind::PolicyViolation, msg, sc, e.span));
+                                }
+                                self.recorder.warn(msg, e.span, self.sources);
+                                break;
+                            }
                         }
-                    }
-                    Ok(state)
+                        Ok(state)
+                    };
+                    self.with_deadline(run_loop, sc, e.span).await
                 }
                 ExprKind::For {
                     var,
