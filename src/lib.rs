@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diag;
 pub mod driver;
 pub mod ir;
+pub mod repl;
 pub mod run;
 pub mod source;
 pub mod syntax;

@@ -89,6 +89,11 @@ pub enum Command {
         /// The code, such as E0201
         code: String,
     },
+    /// An interactive session: declarations and statements accumulate, tools run
+    Repl {
+        /// A `.flow` file whose declarations start the session (its folder is where tools run)
+        file: Option<String>,
+    },
 }
 
 /// Exit codes (SPEC §12).
@@ -131,6 +136,7 @@ pub fn run(cli: Cli) -> u8 {
             timings,
         }),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
+        Command::Repl { file } => crate::repl::main(file),
     }
 }
 

@@ -1,0 +1,248 @@
+//! What an input is (a command, declarations or statements) and whether it is
+//! complete: brackets, blocks and interpolations closed, and the parser not
+//! waiting for more at the very end.
+
+use crate::syntax::span::FileId;
+
+/// Opens the synthetic flow that holds statements while they are parsed or checked.
+pub const STEP_OPEN: &str = "flow __repl_step() {\n";
+pub const STEP_CLOSE: &str = "\n}\n";
+
+const ITEM_KEYWORDS: &[&str] = &["import", "type", "tool", "effect", "flow", "const", "test"];
+
+/// The text after leading whitespace and comments (doc comments `///` are kept).
+fn skip_trivia(mut s: &str) -> &str {
+    loop {
+        let t = s.trim_start();
+        if t.starts_with("//") && !t.starts_with("///") {
+            s = t.find('\n').map_or("", |i| &t[i..]);
+        } else if let Some(rest) = t.strip_prefix("/*") {
+            s = rest.find("*/").map_or("", |i| &rest[i + 2..]);
+        } else {
+            return t;
+        }
+    }
+}
+
+/// Does the input declare items (`tool`, `type`, `flow`, `const`, `import`, …)?
+pub fn is_declaration(text: &str) -> bool {
+    let t = skip_trivia(text);
+    t.starts_with("///")
+        || ITEM_KEYWORDS.iter().any(|k| {
+            t.strip_prefix(k).is_some_and(|rest| {
+                !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            })
+        })
+}
+
+/// Is the input only whitespace and comments?
+pub fn is_blank(text: &str) -> bool {
+    skip_trivia(text).is_empty()
+}
+
+enum Brackets {
+    /// A bracket, block comment or string interpolation is still open.
+    Open,
+    /// Everything is closed.
+    Closed,
+    /// A closing bracket (at this byte offset) that matches nothing.
+    Broken(usize),
+}
+
+/// Scans brackets, strings (with `{…}` interpolation), comments and regex literals.
+fn brackets(text: &str) -> Brackets {
+    // '(' '[' '{' in code, '"' inside a string, 'i' for an interpolation's `{`.
+    let mut stack: Vec<char> = Vec::new();
+    let indexed: Vec<(usize, char)> = text.char_indices().collect();
+    let chars: Vec<char> = indexed.iter().map(|&(_, c)| c).collect();
+    let mut i = 0;
+    // The last significant character in code, to tell a regex from a division.
+    let mut prev = '=';
+    while i < chars.len() {
+        let c = chars[i];
+        if stack.last() == Some(&'"') {
+            match c {
+                '\\' => i += 1,
+                '"' => {
+                    stack.pop();
+                    prev = '"';
+                }
+                '{' => stack.push('i'),
+                // Strings end at the line; the parser reports it.
+                '\n' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => stack.push('"'),
+            '/' if chars.get(i + 1) == Some(&'/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                let mut depth = 0;
+                loop {
+                    if i + 1 >= chars.len() {
+                        return Brackets::Open;
+                    }
+                    if chars[i] == '/' && chars[i + 1] == '*' {
+                        depth += 1;
+                        i += 2;
+                    } else if chars[i] == '*' && chars[i + 1] == '/' {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            // After an operand `/` divides; elsewhere it starts a regex literal.
+            '/' if !(prev.is_alphanumeric() || matches!(prev, '_' | ')' | ']' | '}' | '"')) => {
+                // A regex literal: to the next unescaped `/` on this line.
+                i += 1;
+                while i < chars.len() && chars[i] != '/' && chars[i] != '\n' {
+                    if chars[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            '(' | '[' | '{' => stack.push(c),
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                match stack.last() {
+                    Some(&'i') if c == '}' => {
+                        stack.pop();
+                    }
+                    Some(&o) if o == open => {
+                        stack.pop();
+                    }
+                    _ => return Brackets::Broken(indexed[i].0),
+                }
+            }
+            _ => {}
+        }
+        if !c.is_whitespace() {
+            prev = c;
+        }
+        i += 1;
+    }
+    if stack.iter().any(|&c| c != '"') {
+        Brackets::Open
+    } else {
+        Brackets::Closed
+    }
+}
+
+/// The byte offset of a closing bracket that matches no opening one.
+pub fn unmatched_bracket(text: &str) -> Option<usize> {
+    match brackets(text) {
+        Brackets::Broken(at) => Some(at),
+        _ => None,
+    }
+}
+
+/// Is the input complete, or does it continue on the next line? It continues
+/// while a bracket, block, comment or interpolation is open, or while the
+/// parser stops at its very end (`let x =`, `a +`, a `tool` without its
+/// binding). An empty line ends an input whose brackets are closed.
+pub fn is_complete(text: &str) -> bool {
+    let t = text.trim();
+    if t.is_empty() || t.starts_with(':') {
+        return true;
+    }
+    match brackets(text) {
+        Brackets::Open => return false,
+        Brackets::Broken(_) => return true,
+        Brackets::Closed => {}
+    }
+    if text.trim_end_matches([' ', '\t']).ends_with('\n') {
+        return true;
+    }
+    !waits_for_more(text)
+}
+
+/// Does the parser stop at the end of `text`, expecting more?
+fn waits_for_more(text: &str) -> bool {
+    let (wrapped, end) = if is_declaration(text) {
+        (text.to_string(), text.trim_end().len())
+    } else {
+        (
+            format!("{STEP_OPEN}{text}{STEP_CLOSE}"),
+            STEP_OPEN.len() + text.trim_end().len(),
+        )
+    };
+    let (module, diags) = crate::syntax::parse(FileId(0), &wrapped);
+    // Doc comments alone wait for the item they document.
+    if module.items.is_empty() && skip_trivia(text).starts_with("///") {
+        return true;
+    }
+    diags
+        .iter()
+        .any(|d| d.is_error() && d.primary_span().start as usize >= end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_are_told_from_statements() {
+        assert!(is_declaration("tool t() -> int = builtin \"echo\""));
+        assert!(is_declaration(
+            "  // a comment\neffect tool t() -> int = builtin \"echo\""
+        ));
+        assert!(is_declaration("/// docs\nflow f() { 1 }"));
+        assert!(is_declaration("import std.ops"));
+        assert!(!is_declaration("typed + 1"));
+        assert!(!is_declaration("let x = 1"));
+        assert!(!is_declaration("flows"));
+        assert!(is_blank("  // only a comment\n"));
+    }
+
+    #[test]
+    fn open_brackets_continue() {
+        assert!(!is_complete("let x = {"));
+        assert!(!is_complete("f(a: [1,\n2"));
+        assert!(!is_complete("\"a {b"));
+        assert!(!is_complete("/* comment"));
+        assert!(is_complete("let x = { a: 1 }"));
+        assert!(is_complete("\"}\""));
+        assert!(is_complete("s ~ /[/"));
+        assert!(is_complete("let r = /{/"));
+        assert!(!is_complete("f(a / (b"));
+        assert!(is_complete("a)"));
+        assert_eq!(unmatched_bracket("f(x)) + \"é\" }"), Some(4));
+        assert_eq!(unmatched_bracket("\"é\" }"), Some(5));
+        assert_eq!(unmatched_bracket("{ a: [1] }"), None);
+        assert!(is_complete(":type {"));
+    }
+
+    #[test]
+    fn the_parser_decides_at_the_end() {
+        assert!(!is_complete("let x ="));
+        assert!(!is_complete("1 +"));
+        assert!(!is_complete("tool t(a: int) -> int"));
+        assert!(!is_complete("flow f(a: int) -> { a: int }"));
+        assert!(is_complete("1 + 2"));
+        assert!(is_complete("let = 5"));
+        assert!(is_complete("tool t(a: int) -> int = builtin \"echo\""));
+        assert!(!is_complete("/// docs for the next item"));
+        // an empty line ends it anyway
+        assert!(is_complete("let x =\n"));
+    }
+}
