@@ -115,23 +115,24 @@ impl ReplHelper {
             c.dedup();
             return (start, c);
         }
-        // A name or a path `a.b.c|`.
+        // A name or a path `a.b[0].c|` (indexes and `[*]` step into list elements).
         let start = before
             .char_indices()
             .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .take_while(|(_, c)| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '*')
+            })
             .last()
             .map_or(pos, |(i, _)| i);
+        let start = start
+            + before[start..]
+                .find(|c: char| c.is_ascii_alphabetic() || c == '_')
+                .unwrap_or(before.len() - start);
         let word = &before[start..];
-        if word.starts_with(|c: char| c.is_ascii_digit()) {
-            return (pos, Vec::new());
-        }
         match word.rsplit_once('.') {
             Some((path, last)) => {
                 let begin = start + path.len() + 1;
-                let mut parts = path.split('.');
-                let head = parts.next().unwrap_or("");
-                let rest: Vec<&str> = parts.collect();
+                let (head, rest) = split_path(path);
                 let mut out: Vec<String> = Vec::new();
                 if rest.is_empty()
                     && let Some(m) = self.names.members.get(head)
@@ -140,8 +141,12 @@ impl ReplHelper {
                 }
                 if let Some(t) = self.names.types.get(head) {
                     let mut t = t.clone();
-                    for f in rest {
-                        t = match field_type(&t, f) {
+                    for step in rest {
+                        let next = match step {
+                            Step::Field(f) => field_type(&t, f),
+                            Step::Element => t.unwrap_optional().element(),
+                        };
+                        t = match next {
                             Some(t) => t,
                             None => return (begin, out),
                         };
@@ -185,6 +190,29 @@ impl ReplHelper {
             }
         }
     }
+}
+
+/// One step of a path after its first name.
+enum Step<'a> {
+    Field(&'a str),
+    /// `[0]` or `[*]`
+    Element,
+}
+
+/// `a.b[0].c` → (`a`, [field b, element, field c]); an index on the head is a step too.
+fn split_path(path: &str) -> (&str, Vec<Step<'_>>) {
+    let mut steps = Vec::new();
+    let mut head = "";
+    for (i, part) in path.split('.').enumerate() {
+        let name = part.split('[').next().unwrap_or("");
+        if i == 0 {
+            head = name;
+        } else {
+            steps.push(Step::Field(name));
+        }
+        steps.extend(part.matches('[').map(|_| Step::Element));
+    }
+    (head, steps)
 }
 
 fn field_type(t: &Type, name: &str) -> Option<Type> {
@@ -259,6 +287,10 @@ mod tests {
                 Type::record(vec![Type::field("ci_id", Type::String)]),
             )]),
         );
+        names.types.insert(
+            "items".into(),
+            Type::list(Type::record(vec![Type::field("id", Type::String)])),
+        );
         names
             .types
             .insert("context".into(), crate::check::context_type());
@@ -288,5 +320,12 @@ mod tests {
         );
         assert_eq!(h.candidates("context.fl", 10).1, vec!["flow".to_string()]);
         assert!(h.candidates("12", 2).1.is_empty());
+        assert_eq!(
+            h.candidates("x + detail.rows.ci", 18).1,
+            vec!["ci_id".to_string()]
+        );
+        assert_eq!(h.candidates("(items[0].", 10), (10, vec!["id".to_string()]));
+        assert_eq!(h.candidates("items[*].i", 10), (9, vec!["id".to_string()]));
+        assert_eq!(h.candidates("items.i", 7), (6, vec![]));
     }
 }

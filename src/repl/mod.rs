@@ -136,7 +136,7 @@ fn terminal(mut session: Session) -> u8 {
         }
     };
     editor.set_helper(Some(helper::ReplHelper::new(session.names())));
-    let history = history_path();
+    let mut history = history_path();
     if let Some(p) = &history {
         // A missing history file is the normal first time.
         let _ = editor.load_history(p);
@@ -149,6 +149,7 @@ fn terminal(mut session: Session) -> u8 {
                     && let Err(e) = editor.append_history(p)
                 {
                     eprintln!("warning: cannot save history to `{}`: {e}", p.display());
+                    history = None;
                 }
                 if session.handle(&line) == Next::Quit {
                     break;
