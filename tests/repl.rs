@@ -368,7 +368,10 @@ fn wait_until(what: &str, ok: impl Fn() -> bool) {
 #[test]
 fn terminal_session_in_tmux() {
     if Command::new("tmux").arg("-V").output().is_err() {
-        println!(
+        // Written to stderr directly: the test harness does not capture it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED terminal_session_in_tmux: tmux is not installed (apt-get install tmux); .ci/run installs it"
         );
         return;
