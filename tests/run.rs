@@ -176,6 +176,16 @@ flow main(n: int = 3, name: string) -> json {
 }
 
 #[test]
+fn built_in_functions_take_arguments_that_wait() {
+    let src = with_tools(
+        "flow main() -> int {\n    sum(for t in [1, 2] { wait(ms: t).ms }) + len([wait(ms: 1)]) + max(for t in [3] { t })\n}\n",
+    );
+    let out = run_flow("builtin-async", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!(7));
+}
+
+#[test]
 fn a_step_starts_only_after_its_inputs_end() {
     let src = with_tools(
         r#"

@@ -85,6 +85,8 @@ pub struct Ctx<'p> {
     pub(super) effects: usize,
     pub(super) consts_cache: HashMap<usize, HashMap<String, (Type, Span)>>,
     pub(super) blocks: HashMap<BlockKey, BlockInfo>,
+    /// Regex literals already compiled: the error message, if any.
+    regexes: HashMap<String, Option<String>>,
 }
 
 impl<'p> Ctx<'p> {
@@ -104,6 +106,7 @@ impl<'p> Ctx<'p> {
             effects: 0,
             consts_cache: HashMap::new(),
             blocks: HashMap::new(),
+            regexes: HashMap::new(),
         }
     }
 
@@ -1059,15 +1062,25 @@ impl<'p> Ctx<'p> {
         } else {
             format!("(?{flags}){pattern}")
         };
-        if let Err(err) = regex::Regex::new(&pat) {
+        // Compiling is slow; a pattern seen before has the same outcome.
+        if let Some(outcome) = self.regexes.get(&pat) {
+            if let Some(line) = outcome {
+                self.diags.push(catalog::invalid_regex(span, line));
+            }
+            return;
+        }
+        let outcome = regex::Regex::new(&pat).err().map(|err| {
             let msg = err.to_string();
-            let line = msg
-                .lines()
+            msg.lines()
                 .rev()
                 .find(|l| l.starts_with("error:"))
                 .unwrap_or("does not compile")
-                .trim_start_matches("error: ");
-            self.diags.push(catalog::invalid_regex(span, line));
+                .trim_start_matches("error: ")
+                .to_string()
+        });
+        self.regexes.insert(pat, outcome.clone());
+        if let Some(line) = outcome {
+            self.diags.push(catalog::invalid_regex(span, &line));
         }
     }
 

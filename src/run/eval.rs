@@ -1091,13 +1091,6 @@ impl<'p> Interp<'p> {
                 let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
                 Ok(Value::Bool(equal(&now, &before)))
             }
-            "jsonpath" => {
-                let v = self.eval_sync(&c.args[0].value, sc)?;
-                let p = self.eval_sync(&c.args[1].value, sc)?;
-                let path = p.as_str().unwrap_or("");
-                jsonpath(&v, path)
-                    .map_err(|m| err(ErrorKind::TypeError, m, sc, c.args[1].value.span))
-            }
             "llm" => Err(vec![no_llm(sc, span, "`llm()`")]),
             _ => {
                 let args = c
@@ -1105,9 +1098,27 @@ impl<'p> Interp<'p> {
                     .iter()
                     .map(|a| self.eval_sync(&a.value, sc))
                     .collect::<R<Vec<_>>>()?;
-                call_builtin(name, &args).map_err(|m| err(ErrorKind::TypeError, m, sc, span))
+                self.builtin_values(name, &args, c, span, sc)
             }
         }
+    }
+
+    /// A built-in function applied to evaluated arguments.
+    fn builtin_values(
+        &self,
+        name: &str,
+        args: &[Value],
+        c: &'p Call,
+        span: Span,
+        sc: &Scope,
+    ) -> R<Value> {
+        if name == "jsonpath" {
+            let path = args.get(1).and_then(Value::as_str).unwrap_or("");
+            let at = c.args.get(1).map_or(span, |a| a.value.span);
+            return jsonpath(args.first().unwrap_or(&Value::Null), path)
+                .map_err(|m| err(ErrorKind::TypeError, m, sc, at));
+        }
+        call_builtin(name, args).map_err(|m| err(ErrorKind::TypeError, m, sc, span))
     }
 
     /// A call: a built-in function, a flow or a tool.
@@ -1131,6 +1142,11 @@ impl<'p> Interp<'p> {
         if !is_tool && !is_flow {
             if name == "llm" {
                 return Err(vec![no_llm(sc, span, "`llm()`")]);
+            }
+            if name != "stable" && c.args.iter().any(|a| needs_async(&a.value)) {
+                // Arguments that wait (a `for`, a tool call): evaluate them first.
+                let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+                return self.builtin_values(name, &vals, c, span, sc);
             }
             return self.builtin_fn(c, span, sc);
         }

@@ -233,9 +233,10 @@ impl<'s> Converter<'s> {
     fn collect_comments(&self, p: &Pair<'_, Rule>) -> Vec<Comment> {
         let mut comments = Vec::new();
         for c in p.clone().into_inner().flatten() {
-            if matches!(c.as_rule(), Rule::line_comment | Rule::block_comment) {
+            // pest reports the comment as a `COMMENT` pair (its inner rule is not kept).
+            if c.as_rule() == Rule::COMMENT {
                 let text = c.as_str();
-                let kind = if c.as_rule() == Rule::block_comment {
+                let kind = if text.starts_with("/*") {
                     CommentKind::Block
                 } else if text.starts_with("///") && !text.starts_with("////") {
                     CommentKind::Doc
@@ -1535,6 +1536,31 @@ mod tests {
             big.len() > PARALLEL_BODY,
             "the big program takes the parallel path"
         );
+    }
+
+    #[test]
+    fn comments_are_kept_and_doc_comments_attach_to_items() {
+        let src = "/// Doc of t.\n/// Second line.\ntool t() -> json = builtin \"echo\"\n// plain\n\n/// Doc of main.\nflow main() -> json {\n    // inside\n    t() /* block */\n}\n";
+        let (m, d) = parse(FileId(0), src);
+        assert!(d.is_empty(), "{d:?}");
+        let texts: Vec<(&str, CommentKind)> = m
+            .comments
+            .iter()
+            .map(|c| (c.text.as_str(), c.kind))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                ("/// Doc of t.", CommentKind::Doc),
+                ("/// Second line.", CommentKind::Doc),
+                ("// plain", CommentKind::Line),
+                ("/// Doc of main.", CommentKind::Doc),
+                ("// inside", CommentKind::Line),
+                ("/* block */", CommentKind::Block),
+            ]
+        );
+        assert_eq!(m.items[0].doc.as_deref(), Some("Doc of t.\nSecond line."));
+        assert_eq!(m.items[1].doc.as_deref(), Some("Doc of main."));
     }
 
     #[test]
