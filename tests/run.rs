@@ -5,96 +5,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh folder for one test.
-fn tempdir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!("flowc-test-{}-{tag}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-struct Out {
-    stdout: String,
-    stderr: String,
-    code: i32,
-    record: Value,
-    dir: PathBuf,
-}
-
-impl Drop for Out {
-    fn drop(&mut self) {
-        // Keep the folder of a failed test for a look; remove the others.
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-impl Out {
-    fn result(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn steps(&self) -> Vec<Value> {
-        self.record["steps"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn step(&self, name: &str) -> Value {
-        self.steps()
-            .into_iter()
-            .find(|s| s["step"] == name)
-            .unwrap_or_else(|| panic!("no step `{name}` in {:#}", self.record["steps"]))
-    }
-}
-
-/// Writes `main.flow` (and extra files) into a temp dir and runs it with a record.
-fn run_flow(tag: &str, src: &str, files: &[(&str, &str)], args: &[&str]) -> Out {
-    let dir = tempdir(tag);
-    std::fs::write(dir.join("main.flow"), src).expect("write flow");
-    for (name, text) in files {
-        let p = dir.join(name);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
-        std::fs::write(&p, text).expect("write file");
-    }
-    run_in(&dir, args)
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Out {
-    let record = dir.join("run.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .arg("run")
-        .arg(dir.join("main.flow"))
-        .arg("--record")
-        .arg(&record)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("flowc runs");
-    Out {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-1),
-        record: std::fs::read_to_string(&record)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null),
-        dir: dir.to_path_buf(),
-    }
-}
+mod common;
+use common::{run_flow, run_in, tempdir};
 
 const TOOLS: &str = r#"
 tool wait(ms: int) -> { ms: int } = builtin "sleep"

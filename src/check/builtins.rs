@@ -359,6 +359,7 @@ impl<'p> Ctx<'p> {
                 Type::optional(Type::String)
             }
             "llm" => {
+                self.decision_site(span, "llm", vec!["yes".into(), "no".into()], false);
                 arity(self, "a prompt and any context values", n >= 1);
                 want(self, 0, &Type::String, "string");
                 Type::Bool

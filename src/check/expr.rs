@@ -14,7 +14,7 @@ use super::{
 };
 use crate::diag::{Diagnostic, catalog, suggest};
 use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::syntax::span::{FileId, Span};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum BindKind {
@@ -87,6 +87,8 @@ pub struct Ctx<'p> {
     pub(super) blocks: HashMap<BlockKey, BlockInfo>,
     /// Regex literals already compiled: the error message, if any.
     regexes: HashMap<String, Option<String>>,
+    /// LLM decision sites by position (a `let` may be checked more than once).
+    pub(super) decisions: std::collections::BTreeMap<(FileId, u32), super::DecisionSite>,
 }
 
 impl<'p> Ctx<'p> {
@@ -107,6 +109,7 @@ impl<'p> Ctx<'p> {
             consts_cache: HashMap::new(),
             blocks: HashMap::new(),
             regexes: HashMap::new(),
+            decisions: Default::default(),
         }
     }
 
@@ -1024,6 +1027,12 @@ impl<'p> Ctx<'p> {
                     }
                     tys.push((self.expr(&a.body), a.body.span));
                 }
+                let labels = arms
+                    .iter()
+                    .filter(|a| !a.is_else)
+                    .map(|a| a.label.name.clone())
+                    .collect();
+                self.decision_site(e.span, "decide", labels, arms.iter().any(|a| a.is_else));
                 if arms.iter().all(|a| a.is_else) {
                     let span = arms.first().map(|a| a.span).unwrap_or(e.span);
                     self.diags.push(
@@ -1047,6 +1056,26 @@ impl<'p> Ctx<'p> {
                 Type::Bool
             }
         }
+    }
+
+    pub(super) fn decision_site(
+        &mut self,
+        span: Span,
+        kind: &'static str,
+        labels: Vec<String>,
+        has_else: bool,
+    ) {
+        let flow = self.current_flow.as_ref().map(|(_, n)| n.clone());
+        self.decisions.insert(
+            (span.file, span.start),
+            super::DecisionSite {
+                span,
+                flow,
+                kind,
+                labels,
+                has_else,
+            },
+        );
     }
 
     fn regex(&mut self, pattern: &str, flags: &str, span: Span) {

@@ -82,6 +82,22 @@ pub struct Program {
     pub flow_types: HashMap<(usize, String), Type>,
     /// Per block: which `let`s each statement reads, and which statements call `effect` tools.
     pub blocks: HashMap<BlockKey, BlockInfo>,
+    /// Every place an LLM decides (`decide`, `llm()`), in source order.
+    pub decisions: Vec<DecisionSite>,
+}
+
+/// A place where an LLM decides, and what it can answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionSite {
+    pub span: Span,
+    /// The flow it is in (`None` in a constant or test).
+    pub flow: Option<String>,
+    /// `decide` or `llm`.
+    pub kind: &'static str,
+    /// The labels the LLM may answer.
+    pub labels: Vec<String>,
+    /// Whether an `else` arm runs when no answer is valid.
+    pub has_else: bool,
 }
 
 /// Identifies a block: its file and start offset.
@@ -134,6 +150,7 @@ pub fn check_program(
         root: root_idx,
         flow_types: HashMap::new(),
         blocks: HashMap::new(),
+        decisions: Vec::new(),
     };
     for &m in &order {
         declare(&mut program, m, &mut diags);
@@ -142,7 +159,9 @@ pub fn check_program(
     for &m in &order {
         ctx.check_module(m);
     }
+    let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
     let (mut body_diags, flow_types, blocks) = ctx.finish();
+    program.decisions = decisions;
     program.blocks = blocks;
     diags.append(&mut body_diags);
     program.flow_types = flow_types;

@@ -43,36 +43,12 @@ pub enum Command {
         /// Exit with status 1 when there are warnings
         #[arg(long)]
         deny_warnings: bool,
+        /// Also list every LLM decision (`decide`, `llm()`) and the labels it can answer
+        #[arg(long)]
+        decisions: bool,
     },
     /// Run a flow; print its result as JSON on stdout
-    Run {
-        /// The `.flow` file
-        file: String,
-        /// The flow to run (default: the only flow, or `main`)
-        #[arg(long)]
-        flow: Option<String>,
-        /// An argument, parsed by the parameter's type (repeatable)
-        #[arg(long = "arg", value_name = "NAME=VALUE")]
-        args: Vec<String>,
-        /// A JSON object of arguments (`--arg` wins over it)
-        #[arg(long, value_name = "FILE")]
-        input: Option<String>,
-        /// A run-wide option, such as `timeout=10s` (repeatable)
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Write the run record (every step, its timing and outcome) to FILE
-        #[arg(long, value_name = "FILE")]
-        record: Option<String>,
-        /// Write a Chrome trace (open it in Perfetto) to FILE
-        #[arg(long, value_name = "FILE")]
-        trace: Option<String>,
-        /// Print nothing on stderr but errors
-        #[arg(long, short)]
-        quiet: bool,
-        /// Print how long checking and running took on stderr
-        #[arg(long)]
-        timings: bool,
-    },
+    Run(Box<run::RunArgs>),
     /// Print the dataflow graph of a flow
     Graph {
         /// The `.flow` file
@@ -112,35 +88,16 @@ pub fn run(cli: Cli) -> u8 {
             files,
             format,
             deny_warnings,
-        } => check(&files, format, deny_warnings),
+            decisions,
+        } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
-        Command::Run {
-            file,
-            flow,
-            args,
-            input,
-            set,
-            record,
-            trace,
-            quiet,
-            timings,
-        } => run::run(&run::RunArgs {
-            file,
-            flow,
-            args,
-            input,
-            set,
-            record,
-            trace,
-            quiet,
-            timings,
-        }),
+        Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Repl { file } => crate::repl::main(file),
     }
 }
 
-fn check(files: &[String], format: Format, deny_warnings: bool) -> u8 {
+fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool) -> u8 {
     let color = color_stderr();
     let mut errors = 0usize;
     let mut warnings = 0usize;
@@ -173,6 +130,15 @@ fn check(files: &[String], format: Format, deny_warnings: bool) -> u8 {
                 Format::Json => {
                     let _ = writeln!(stdout.lock(), "{}", render::to_json(d, &checked.sources));
                 }
+            }
+        }
+        if decisions {
+            for site in &checked.program.decisions {
+                let _ = writeln!(
+                    stdout.lock(),
+                    "{}",
+                    decision_line(site, &checked.sources, format)
+                );
             }
         }
     }
@@ -212,6 +178,50 @@ fn explain(code: &str) -> u8 {
                 "error: unknown diagnostic code `{code}`; codes look like E0201 or W0001 (see docs/diagnostics.md)"
             );
             USAGE
+        }
+    }
+}
+
+/// One line of `flowc check --decisions`.
+fn decision_line(
+    site: &crate::check::DecisionSite,
+    sources: &crate::source::Sources,
+    format: Format,
+) -> String {
+    let f = sources.get(site.span.file);
+    let (line, column) = crate::syntax::span::line_col(&f.text, site.span.start as usize);
+    match format {
+        Format::Json => serde_json::json!({
+            "decision": site.kind,
+            "file": f.name,
+            "line": line,
+            "column": column,
+            "flow": site.flow,
+            "labels": site.labels,
+            "else": site.has_else,
+        })
+        .to_string(),
+        Format::Human => {
+            let what = if site.kind == "llm" {
+                "llm()"
+            } else {
+                "decide"
+            };
+            let flow = site
+                .flow
+                .as_ref()
+                .map(|n| format!(" in flow `{n}`"))
+                .unwrap_or_default();
+            let invalid = if site.has_else {
+                "`else` when no answer is valid"
+            } else {
+                "llm_error when no answer is valid"
+            };
+            format!(
+                "{}:{line}:{column}: {what}{flow} answers {}; {invalid}",
+                f.name,
+                site.labels.join(" | ")
+            )
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `flowc run` and `flowc graph`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -8,18 +9,121 @@ use super::{FAILED, GraphFormat, OK, USAGE, color_stderr};
 use crate::check::{Program, Type};
 use crate::diag::render;
 use crate::driver::{Checked, FsLoader, check_source};
+use crate::run::llm::{self, Provider};
 use crate::run::{Interp, RunConfig, opts::Opts};
 
+#[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The `.flow` file
     pub file: String,
+    /// The flow to run (default: the only flow, or `main`)
+    #[arg(long)]
     pub flow: Option<String>,
+    /// An argument, parsed by the parameter's type (repeatable)
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
     pub args: Vec<String>,
+    /// A JSON object of arguments (`--arg` wins over it)
+    #[arg(long, value_name = "FILE")]
     pub input: Option<String>,
+    /// A run-wide option, such as `timeout=10s` (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Write the run record (every step, its timing and outcome) to FILE
+    #[arg(long, value_name = "FILE")]
     pub record: Option<String>,
+    /// Write a Chrome trace (open it in Perfetto) to FILE
+    #[arg(long, value_name = "FILE")]
     pub trace: Option<String>,
+    /// Print nothing on stderr but errors
+    #[arg(long, short)]
     pub quiet: bool,
+    /// Print how long checking and running took on stderr
+    #[arg(long)]
     pub timings: bool,
+    /// Who answers `decide` and `llm()`: openai:BASE_URL, replay:FILE.json, cmd:PROGRAM or human
+    /// (default: `[llm] provider` of a flowc.toml beside the flow or above it)
+    #[arg(long, value_name = "PROVIDER")]
+    pub llm: Option<String>,
+    /// The model the openai provider asks (default: FLOWC_LLM_MODEL, or the flowc.toml's `model`)
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// How long one LLM answer may take, such as 30s (default 60s)
+    #[arg(long, value_name = "DURATION")]
+    pub llm_timeout: Option<String>,
+    /// Write every LLM decision to FILE, for `--llm replay:FILE`
+    #[arg(long, value_name = "FILE")]
+    pub record_llm: Option<String>,
+}
+
+/// The LLM settings of a project: `[llm]` in the nearest `flowc.toml`, in the
+/// flow's folder or above it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectFile {
+    llm: Option<LlmSection>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LlmSection {
+    provider: Option<String>,
+    model: Option<String>,
+    timeout: Option<String>,
+}
+
+/// Finds and reads the `flowc.toml` that applies to `file`: (its folder, its contents).
+fn project_file(file: &str) -> Result<Option<(PathBuf, ProjectFile)>, String> {
+    let start = std::fs::canonicalize(file)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let mut dir = start;
+    while let Some(d) = dir {
+        let candidate = d.join("flowc.toml");
+        if candidate.is_file() {
+            let text = std::fs::read_to_string(&candidate)
+                .map_err(|e| format!("cannot read `{}`: {e}", candidate.display()))?;
+            let parsed: ProjectFile =
+                toml::from_str(&text).map_err(|e| format!("`{}`: {e}", candidate.display()))?;
+            return Ok(Some((d, parsed)));
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    Ok(None)
+}
+
+/// The LLM provider of a run: `--llm`, else the project's `flowc.toml`, else none.
+fn llm_provider(a: &RunArgs) -> Result<Option<Box<dyn Provider>>, String> {
+    let project = project_file(&a.file)?;
+    let section = project
+        .as_ref()
+        .and_then(|(d, p)| p.llm.as_ref().map(|l| (d, l)));
+    let mut settings = llm::Settings::default();
+    let model = a
+        .model
+        .clone()
+        .or_else(|| std::env::var("FLOWC_LLM_MODEL").ok())
+        .or_else(|| section.and_then(|(_, l)| l.model.clone()));
+    if let Some(m) = model {
+        settings.model = m;
+    }
+    let timeout = a
+        .llm_timeout
+        .clone()
+        .or_else(|| section.and_then(|(_, l)| l.timeout.clone()));
+    if let Some(t) = timeout {
+        settings.timeout = crate::run::opts::parse_duration(&t)
+            .ok_or_else(|| format!("LLM timeout `{t}` is not a duration such as `30s`"))?;
+    }
+    match (&a.llm, section) {
+        (Some(spec), _) => llm::provider(spec, &settings, Path::new("")).map(Some),
+        (None, Some((dir, l))) => match &l.provider {
+            Some(spec) => llm::provider(spec, &settings, dir)
+                .map(Some)
+                .map_err(|e| format!("{e} (from `{}`)", dir.join("flowc.toml").display())),
+            None => Ok(None),
+        },
+        (None, None) => Ok(None),
+    }
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -179,13 +283,24 @@ pub fn run(a: &RunArgs) -> u8 {
             return USAGE;
         }
     }
-    let view = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let provider = match llm_provider(a) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    };
+    // The step view would draw over the questions of `--llm human`.
+    let view = !a.quiet
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && provider.as_ref().is_none_or(|p| p.name() != "human");
     let config = RunConfig {
         set: set.clone(),
         record: a.record.is_some() || a.trace.is_some() || view,
         tenant: std::env::var("FLOWC_TENANT").ok(),
     };
-    let interp = Interp::new(&checked.program, &checked.sources, config);
+    let mut interp = Interp::new(&checked.program, &checked.sources, config);
+    interp.llm = llm::Llm::new(provider);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -291,6 +406,7 @@ pub fn run(a: &RunArgs) -> u8 {
             }).collect::<Vec<_>>()),
             "warnings": interp.recorder.warnings(),
             "steps": interp.recorder.steps_json(&checked.sources),
+            "decisions": interp.llm.decisions(),
         });
         if let Err(e) = std::fs::write(
             path,
@@ -299,6 +415,15 @@ pub fn run(a: &RunArgs) -> u8 {
             eprintln!("error: cannot write the run record `{path}`: {e}");
             return USAGE;
         }
+    }
+    if let Some(path) = &a.record_llm
+        && let Err(e) = std::fs::write(
+            path,
+            serde_json::to_string_pretty(&interp.llm.recording()).expect("records serialise"),
+        )
+    {
+        eprintln!("error: cannot write the LLM recording `{path}`: {e}");
+        return USAGE;
     }
     if let Some(path) = &a.trace
         && let Err(e) = std::fs::write(

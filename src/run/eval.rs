@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::errors::{ErrorKind, Errors, R, RunError};
+use super::llm::{self, DecisionRequest, Outcome};
 use super::opts::{self, Opts};
+use super::record;
 use super::tools::{self, ToolFailure};
 use super::value::{self, call_builtin, compare, equal, float, int, to_text};
 use super::{Env, Interp};
@@ -679,7 +681,19 @@ impl<'p> Interp<'p> {
                         }
                     }
                 }
-                ExprKind::Decide { .. } => Err(vec![no_llm(sc, e.span, "`decide`")]),
+                ExprKind::Decide {
+                    prompt,
+                    context,
+                    arms,
+                } => {
+                    // Errors point at `decide "prompt"`, not the whole block.
+                    let head = Span {
+                        end: prompt.span.end,
+                        ..e.span
+                    };
+                    self.decide(prompt, context.as_deref(), arms, head, sc)
+                        .await
+                }
                 ExprKind::Approve { .. } => Err(err(
                     ErrorKind::PolicyViolation,
                     "`approve` pauses a run for a person, which needs `flowc resume`; this version cannot pause runs",
@@ -1077,6 +1091,148 @@ impl<'p> Interp<'p> {
         })
     }
 
+    // ------------------------------------------------------------ LLM decisions
+
+    /// `file:line:column` of a span.
+    fn position(&self, span: Span) -> String {
+        let f = self.sources.get(span.file);
+        let (line, column) = crate::syntax::span::line_col(&f.text, span.start as usize);
+        format!("{}:{line}:{column}", f.name)
+    }
+
+    /// The source text of an expression, on one line, shortened.
+    fn source_text(&self, span: Span) -> String {
+        let text = &self.sources.get(span.file).text;
+        let raw = text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("");
+        let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        crate::run::tools::head(&one_line, 160)
+    }
+
+    /// Asks the LLM hook; a step of kind `llm` in the run record.
+    async fn ask_llm(&self, req: &DecisionRequest, span: Span, sc: &Scope) -> R<Outcome> {
+        let id = self.recorder.start(&sc.label, req.kind, "llm", span);
+        let _guard = record::StepGuard {
+            recorder: &self.recorder,
+            id,
+        };
+        match self.llm.decide(req).await {
+            Ok(o) => {
+                self.recorder.end(id, "ok", 1, None);
+                Ok(o)
+            }
+            Err(m) => {
+                let mut e = RunError::new(ErrorKind::LlmError, m, &*sc.label, span);
+                e = if self.llm.has_provider() {
+                    e.with_help("catch `llm_error` to go on without the decision")
+                } else {
+                    e.with_help(format!(
+                        "choose a provider with {} (or `[llm] provider = \"…\"` in a flowc.toml beside the flow); or give the step a fallback with `catch`",
+                        llm::CHOICES
+                    ))
+                };
+                self.recorder.end(id, "failed", 1, Some(e.to_value()));
+                Err(vec![e])
+            }
+        }
+    }
+
+    /// `decide "prompt" with ctx { label => … else => … }`.
+    async fn decide(
+        &self,
+        prompt: &'p Expr,
+        context: Option<&'p Expr>,
+        arms: &'p [DecideArm],
+        span: Span,
+        sc: &Scope,
+    ) -> R<Value> {
+        let prompt_v = self.eval(prompt, sc).await?;
+        let ctx = match context {
+            Some(c) => self.eval(c, sc).await?,
+            None => Value::Null,
+        };
+        let labelled: Vec<&DecideArm> = arms.iter().filter(|a| !a.is_else).collect();
+        let req = DecisionRequest {
+            step: sc.label.to_string(),
+            kind: "decide",
+            at: self.position(span),
+            prompt: to_text(&prompt_v),
+            context: ctx,
+            options: labelled.iter().map(|a| a.label.name.clone()).collect(),
+            descriptions: labelled
+                .iter()
+                .map(|a| self.source_text(a.body.span))
+                .collect(),
+        };
+        let arm = match self.ask_llm(&req, span, sc).await? {
+            Outcome::Chosen(label) => labelled.into_iter().find(|a| a.label.name == label),
+            Outcome::NoValidAnswer { answers } => match arms.iter().find(|a| a.is_else) {
+                Some(e) => Some(e),
+                None => {
+                    return Err(vec![
+                        RunError::new(
+                            ErrorKind::LlmError,
+                            format!(
+                                "no valid answer in {} attempts (options: {}; answers: {})",
+                                answers.len(),
+                                req.options.join(", "),
+                                quoted(&answers)
+                            ),
+                            &*sc.label,
+                            span,
+                        )
+                        .with_help("add an `else =>` arm for this case, or catch `llm_error`"),
+                    ]);
+                }
+            },
+        };
+        let arm = arm.expect("the chosen label is one of the arms");
+        self.eval(&arm.body, sc).await
+    }
+
+    /// `llm("question", values…)`: a yes/no condition.
+    async fn llm_condition(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
+        let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+        let mut context = Map::new();
+        for (a, v) in c.args.iter().zip(&vals).skip(1) {
+            let key = match &a.name {
+                Some(n) => n.name.clone(),
+                None => self.source_text(a.value.span),
+            };
+            context.insert(key, v.clone());
+        }
+        let req = DecisionRequest {
+            step: sc.label.to_string(),
+            kind: "llm",
+            at: self.position(span),
+            prompt: vals.first().map(to_text).unwrap_or_default(),
+            context: if context.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(context)
+            },
+            options: vec!["yes".into(), "no".into()],
+            descriptions: vec!["the condition holds".into(), "it does not".into()],
+        };
+        match self.ask_llm(&req, span, sc).await? {
+            Outcome::Chosen(label) => Ok(Value::Bool(label == "yes")),
+            Outcome::NoValidAnswer { answers } => Err(vec![
+                RunError::new(
+                    ErrorKind::LlmError,
+                    format!(
+                        "no yes or no in {} attempts (answers: {})",
+                        answers.len(),
+                        quoted(&answers)
+                    ),
+                    &*sc.label,
+                    span,
+                )
+                .with_help("catch `llm_error` to choose a default, e.g. `llm(…) catch false`"),
+            ]),
+        }
+    }
+
     // ------------------------------------------------------------ calls
 
     fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
@@ -1091,7 +1247,12 @@ impl<'p> Interp<'p> {
                 let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
                 Ok(Value::Bool(equal(&now, &before)))
             }
-            "llm" => Err(vec![no_llm(sc, span, "`llm()`")]),
+            "llm" => Err(err(
+                ErrorKind::LlmError,
+                "`llm()` cannot be evaluated here",
+                sc,
+                span,
+            )),
             _ => {
                 let args = c
                     .args
@@ -1141,7 +1302,7 @@ impl<'p> Interp<'p> {
         let is_flow = self.flows[m].contains_key(name);
         if !is_tool && !is_flow {
             if name == "llm" {
-                return Err(vec![no_llm(sc, span, "`llm()`")]);
+                return self.llm_condition(c, span, sc).await;
             }
             if name != "stable" && c.args.iter().any(|a| needs_async(&a.value)) {
                 // Arguments that wait (a `for`, a tool call): evaluate them first.
@@ -1411,11 +1572,6 @@ fn collect(rs: Vec<R<Value>>) -> R<Vec<Value>> {
     }
 }
 
-fn no_llm(sc: &Scope, span: Span, what: &str) -> RunError {
-    RunError::new(ErrorKind::LlmError, format!("{what} needs an LLM provider, and none is configured"), &*sc.label, span)
-        .with_help("give this decision a fallback with `catch` (or an `else =>` arm); LLM providers are not part of this version")
-}
-
 /// A factor in [0.8, 1.2) for retry backoff.
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()
@@ -1448,4 +1604,13 @@ pub fn jsonpath(v: &Value, path: &str) -> Result<Value, String> {
         .query(path)
         .map_err(|e| format!("invalid JSONPath `{path}`: {e}"))?;
     Ok(Value::Array(found.into_iter().cloned().collect()))
+}
+
+/// Answers for an error message: quoted, shortened.
+fn quoted(answers: &[String]) -> String {
+    answers
+        .iter()
+        .map(|a| format!("{:?}", crate::run::tools::head(a, 60)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -4,6 +4,7 @@
 
 pub mod errors;
 mod eval;
+pub mod llm;
 pub mod opts;
 pub mod record;
 pub mod timer;
@@ -119,6 +120,8 @@ pub struct Interp<'p> {
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
     context: RefCell<Value>,
+    /// The LLM decision hook (no provider until one is set).
+    pub llm: llm::Llm,
 }
 
 impl<'p> Interp<'p> {
@@ -168,6 +171,7 @@ impl<'p> Interp<'p> {
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
             context: RefCell::new(Value::Null),
+            llm: llm::Llm::new(None),
         }
     }
 

@@ -26,8 +26,26 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Runs `argv` in `cwd` with `input` on stdin.
+/// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints.
 pub async fn call(argv: &[String], cwd: &Path, input: &Value) -> ToolResult {
+    let prog = argv.first().map_or("", String::as_str);
+    let text = output(argv, cwd, input).await?;
+    if text.trim().is_empty() {
+        return Err(ToolFailure::new(format!("`{prog}` printed nothing"))
+            .with_help("an exec tool prints one JSON value on stdout"));
+    }
+    serde_json::from_str(text.trim()).map_err(|e| {
+        ToolFailure::new(format!(
+            "`{prog}` did not print one JSON value ({e}): {}",
+            head(&text, 200)
+        ))
+        .with_help("an exec tool prints exactly one JSON value on stdout; write logs to stderr")
+    })
+}
+
+/// Runs `argv` in `cwd` with `input` as JSON on stdin; its stdout when it succeeds.
+/// The whole process group is killed when the call is dropped (a timeout).
+pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String, ToolFailure> {
     let Some(prog) = argv.first() else {
         return Err(ToolFailure::new("`exec` has no program"));
     };
@@ -90,16 +108,5 @@ pub async fn call(argv: &[String], cwd: &Path, input: &Value) -> ToolResult {
         return Err(ToolFailure::new(msg));
     }
     guard.pgid.take();
-    let text = String::from_utf8_lossy(&out);
-    if text.trim().is_empty() {
-        return Err(ToolFailure::new(format!("`{prog}` printed nothing"))
-            .with_help("an exec tool prints one JSON value on stdout"));
-    }
-    serde_json::from_str(text.trim()).map_err(|e| {
-        ToolFailure::new(format!(
-            "`{prog}` did not print one JSON value ({e}): {}",
-            head(&text, 200)
-        ))
-        .with_help("an exec tool prints exactly one JSON value on stdout; write logs to stderr")
-    })
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }

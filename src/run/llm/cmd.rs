@@ -1,0 +1,55 @@
+//! `cmd:PROGRAM`: a program decides. It reads the request as JSON on stdin —
+//! `step`, `kind`, `at`, `prompt`, `context`, `options`, `descriptions`,
+//! `messages` (the chat so far) and `attempt` — and prints its answer on stdout.
+
+use std::time::Duration;
+
+use futures_util::future::LocalBoxFuture;
+use serde_json::json;
+
+use super::{DecisionRequest, Message, Provider};
+use crate::run::tools::exec;
+
+pub struct Cmd {
+    argv: Vec<String>,
+    timeout: Duration,
+}
+
+impl Cmd {
+    /// `program` may carry arguments, separated by spaces.
+    pub fn new(program: &str, timeout: Duration) -> Cmd {
+        Cmd {
+            argv: program.split_whitespace().map(str::to_string).collect(),
+            timeout,
+        }
+    }
+}
+
+impl Provider for Cmd {
+    fn name(&self) -> String {
+        format!("cmd:{}", self.argv.join(" "))
+    }
+
+    fn ask<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        messages: &'a [Message],
+        attempt: u32,
+    ) -> LocalBoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let mut input = serde_json::to_value(req).map_err(|e| e.to_string())?;
+            input["messages"] = json!(messages);
+            input["attempt"] = json!(attempt);
+            let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+            match tokio::time::timeout(self.timeout, exec::output(&self.argv, &cwd, &input)).await {
+                Ok(Ok(out)) => Ok(out.trim().to_string()),
+                Ok(Err(f)) => Err(f.message),
+                Err(_) => Err(format!(
+                    "`{}` did not answer within {}",
+                    self.argv.join(" "),
+                    crate::run::eval::fmt_duration(self.timeout)
+                )),
+            }
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! `human`: the person at the terminal decides (the "escalate to a human" of
+//! the design). Questions are asked one at a time, on stderr; the answer is
+//! read from stdin, by label or by number.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use futures_util::future::LocalBoxFuture;
+
+use super::{DecisionRequest, Message, Provider};
+
+pub struct Human {
+    /// One question at a time, even when decisions run in parallel.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl Human {
+    pub fn new() -> Human {
+        Human {
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl Provider for Human {
+    fn name(&self) -> String {
+        "human".into()
+    }
+
+    fn ask<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        _messages: &'a [Message],
+        attempt: u32,
+    ) -> LocalBoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            if !std::io::stdin().is_terminal() {
+                return Err(
+                    "`--llm human` asks at the terminal, and stdin is not a terminal; \
+                     use `--llm replay:FILE` or `--llm cmd:PROGRAM` when nobody is there"
+                        .into(),
+                );
+            }
+            let _turn = self.turn.lock().await;
+            let mut text = String::new();
+            if attempt == 0 {
+                text.push_str(&format!("\n── decision `{}` at {} ──\n", req.step, req.at));
+                text.push_str(req.prompt.trim());
+                text.push('\n');
+                if !req.context.is_null() {
+                    text.push_str(&serde_json::to_string_pretty(&req.context).unwrap_or_default());
+                    text.push('\n');
+                }
+            } else {
+                text.push_str("That is not one of the options.\n");
+            }
+            for (i, o) in req.options.iter().enumerate() {
+                text.push_str(&format!("  {}) {o}\n", i + 1));
+            }
+            text.push_str("your choice: ");
+            let options = req.options.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(text.as_bytes());
+                let _ = err.flush();
+                let mut line = String::new();
+                match std::io::stdin().lock().read_line(&mut line) {
+                    Ok(0) => Err("stdin closed before an answer".to_string()),
+                    Ok(_) => {
+                        let t = line.trim();
+                        // A number picks by position.
+                        Ok(match t.parse::<usize>() {
+                            Ok(n) if n >= 1 && n <= options.len() => options[n - 1].clone(),
+                            _ => t.to_string(),
+                        })
+                    }
+                    Err(e) => Err(format!("reading the answer: {e}")),
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+}

@@ -1,0 +1,356 @@
+//! LLM decisions (SPEC §8): `llm(…)` conditions and `decide` blocks.
+//!
+//! The interpreter builds a [`DecisionRequest`] — the program's prompt, the
+//! context values and the labels it declared — and hands it to a [`Provider`].
+//! The [`Llm`] hook validates each answer against the labels and re-asks up to
+//! [`MAX_REASKS`] times, so no answer can choose anything the program did not
+//! declare. Every decision is kept for the run record and `--record-llm`.
+
+mod cmd;
+mod human;
+mod openai;
+mod replay;
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// How many times an invalid answer is asked again.
+pub const MAX_REASKS: u32 = 2;
+
+/// The `--llm` choices, for error messages.
+pub const CHOICES: &str =
+    "`--llm openai:BASE_URL`, `--llm replay:FILE.json`, `--llm cmd:PROGRAM` or `--llm human`";
+
+/// What the program asks: one decision.
+#[derive(Clone, Debug, Serialize)]
+pub struct DecisionRequest {
+    /// The step that decides (its `let` name, or its flow).
+    pub step: String,
+    /// `decide` or `llm`.
+    pub kind: &'static str,
+    /// Where the decision is written: `file:line:column`.
+    pub at: String,
+    /// The prompt, interpolated.
+    pub prompt: String,
+    /// The context values the program passed.
+    pub context: Value,
+    /// The labels it may answer, in the program's order.
+    pub options: Vec<String>,
+    /// For each label, the source text of what it does (its arm).
+    pub descriptions: Vec<String>,
+}
+
+/// One message of a chat conversation.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Message {
+    pub role: &'static str,
+    pub content: String,
+}
+
+/// Something that can answer a decision: a model, a recording, a program or a person.
+pub trait Provider {
+    /// How it is named in the run record, e.g. `openai:http://127.0.0.1:8080/v1`.
+    fn name(&self) -> String;
+
+    /// One answer to the conversation so far. `attempt` counts from 0; after
+    /// an invalid answer the conversation ends with a corrective message.
+    fn ask<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        messages: &'a [Message],
+        attempt: u32,
+    ) -> LocalBoxFuture<'a, Result<String, String>>;
+}
+
+/// Settings of the providers: the model (for `openai`), the time one answer may take.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub model: String,
+    /// Per HTTP call.
+    pub timeout: Duration,
+    /// Extra attempts after a 5xx answer or a connection error.
+    pub retries: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model: std::env::var("FLOWC_LLM_MODEL").unwrap_or_else(|_| "gpt-4o-mini".into()),
+            timeout: Duration::from_secs(60),
+            retries: 2,
+        }
+    }
+}
+
+/// Builds the provider named by `--llm`. `base` is the folder relative paths
+/// (of `replay:` files and `cmd:` programs) are resolved against.
+pub fn provider(
+    spec: &str,
+    settings: &Settings,
+    base: &std::path::Path,
+) -> Result<Box<dyn Provider>, String> {
+    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    let resolve = |p: &str| {
+        let path = std::path::Path::new(p);
+        if path.is_absolute() || base.as_os_str().is_empty() {
+            path.to_path_buf()
+        } else {
+            base.join(path)
+        }
+    };
+    match (kind, arg) {
+        ("openai", url) if !url.is_empty() => {
+            Ok(Box::new(openai::OpenAi::new(url, settings.clone())?))
+        }
+        ("replay", file) if !file.is_empty() => Ok(Box::new(replay::Replay::load(&resolve(file))?)),
+        ("cmd", program) if !program.is_empty() => {
+            let p = if program.contains('/') {
+                resolve(program).to_string_lossy().into_owned()
+            } else {
+                program.to_string()
+            };
+            Ok(Box::new(cmd::Cmd::new(&p, settings.timeout)))
+        }
+        ("human", "") => Ok(Box::new(human::Human::new())),
+        _ => Err(format!(
+            "`{spec}` is not an LLM provider; choose {}",
+            CHOICES
+        )),
+    }
+}
+
+/// The decision hook of a run: the provider and the log of decisions.
+pub struct Llm {
+    provider: Option<Box<dyn Provider>>,
+    log: RefCell<Vec<Value>>,
+    start: Instant,
+}
+
+/// How a decision ended.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// The provider chose this label (one of the options).
+    Chosen(String),
+    /// No valid answer after the re-asks: the `else` arm runs, or `llm_error`.
+    NoValidAnswer { answers: Vec<String> },
+}
+
+impl Llm {
+    pub fn new(provider: Option<Box<dyn Provider>>) -> Llm {
+        Llm {
+            provider,
+            log: RefCell::new(Vec::new()),
+            start: Instant::now(),
+        }
+    }
+
+    pub fn has_provider(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Every decision so far, as recorded.
+    pub fn decisions(&self) -> Vec<Value> {
+        self.log.borrow().clone()
+    }
+
+    /// The file `--record-llm` writes (and `replay:` reads).
+    pub fn recording(&self) -> Value {
+        json!({ "flowc_llm_record": 1, "decisions": self.decisions() })
+    }
+
+    /// Asks the provider, validates, re-asks. `Err` is a provider failure
+    /// (or no provider at all): the step fails with `llm_error`.
+    pub async fn decide(&self, req: &DecisionRequest) -> Result<Outcome, String> {
+        let Some(provider) = &self.provider else {
+            return Err(format!(
+                "this {} needs an LLM provider, and none is configured",
+                if req.kind == "llm" {
+                    "`llm()` condition"
+                } else {
+                    "`decide`"
+                }
+            ));
+        };
+        let t0 = Instant::now();
+        let mut messages = conversation(req);
+        let mut answers = Vec::new();
+        let mut outcome = None;
+        let mut failure = None;
+        for attempt in 0..=MAX_REASKS {
+            match provider.ask(req, &messages, attempt).await {
+                Ok(answer) => {
+                    answers.push(answer.clone());
+                    if let Some(label) = validate(&answer, &req.options) {
+                        outcome = Some(Outcome::Chosen(label));
+                        break;
+                    }
+                    messages.push(Message {
+                        role: "assistant",
+                        content: answer.clone(),
+                    });
+                    messages.push(Message {
+                        role: "user",
+                        content: corrective(&answer, &req.options),
+                    });
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let label = match &outcome {
+            Some(Outcome::Chosen(l)) => Value::String(l.clone()),
+            _ => Value::Null,
+        };
+        self.log.borrow_mut().push(json!({
+            "step": req.step,
+            "kind": req.kind,
+            "at": req.at,
+            "prompt": req.prompt,
+            "context": req.context,
+            "options": req.options,
+            "answers": answers,
+            "label": label,
+            "outcome": match (&outcome, &failure) {
+                (Some(_), _) => "chosen",
+                (None, Some(_)) => "failed",
+                (None, None) => "no_valid_answer",
+            },
+            "error": failure,
+            "provider": provider.name(),
+            "attempts": answers.len() as u32 + u32::from(failure.is_some()),
+            "start_ms": (t0 - self.start).as_secs_f64() * 1e3,
+            "latency_ms": latency_ms,
+        }));
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(outcome.unwrap_or(Outcome::NoValidAnswer { answers }))
+    }
+}
+
+/// The conversation's first two messages: what the model must do, then the question.
+pub fn conversation(req: &DecisionRequest) -> Vec<Message> {
+    let list = req.options.join(", ");
+    let system = format!(
+        "You make one decision inside an automated workflow (step `{}`). \
+         Answer with exactly one of these options and nothing else: {list}.",
+        req.step
+    );
+    let mut user = req.prompt.trim().to_string();
+    if !req.context.is_null() {
+        user.push_str("\n\nContext (JSON):\n");
+        user.push_str(&serde_json::to_string_pretty(&req.context).unwrap_or_default());
+    }
+    user.push_str("\n\nOptions:");
+    for (o, d) in req.options.iter().zip(&req.descriptions) {
+        if d.is_empty() {
+            user.push_str(&format!("\n- {o}"));
+        } else {
+            user.push_str(&format!("\n- {o} (the workflow then runs: {d})"));
+        }
+    }
+    user.push_str(&format!("\n\nAnswer with one word: {list}."));
+    vec![
+        Message {
+            role: "system",
+            content: system,
+        },
+        Message {
+            role: "user",
+            content: user,
+        },
+    ]
+}
+
+fn corrective(answer: &str, options: &[String]) -> String {
+    let shown: String = answer.trim().chars().take(80).collect();
+    format!(
+        "\"{shown}\" is not one of the options. Answer with exactly one of: {}. No other words.",
+        options.join(", ")
+    )
+}
+
+/// The option an answer names: trimmed, case-insensitive, tolerant of quotes
+/// around it and a trailing period. Anything else is invalid.
+pub fn validate(answer: &str, options: &[String]) -> Option<String> {
+    let mut s = answer.trim();
+    loop {
+        let before = s;
+        s = s.trim_end_matches(['.', '!']).trim();
+        for q in ['"', '\'', '`', '*'] {
+            if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
+                s = s[1..s.len() - 1].trim();
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    options.iter().find(|o| o.eq_ignore_ascii_case(s)).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn answers_are_validated_leniently_but_only_against_the_options() {
+        let o = opts(&["continue", "retry", "escalate"]);
+        for ok in [
+            "retry",
+            " Retry\n",
+            "RETRY.",
+            "\"retry\"",
+            "'retry'.",
+            "`retry`",
+            "\"Retry.\"",
+            "**retry**",
+        ] {
+            assert_eq!(validate(ok, &o).as_deref(), Some("retry"), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "retry it",
+            "I would retry",
+            "retr",
+            "delete_everything",
+            "retry; escalate",
+        ] {
+            assert_eq!(validate(bad, &o), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_prompt_states_the_options_and_the_context() {
+        let req = DecisionRequest {
+            step: "action".into(),
+            kind: "decide",
+            at: "a.flow:3:5".into(),
+            prompt: "What next?".into(),
+            context: json!({ "cause": "disk" }),
+            options: opts(&["continue", "escalate"]),
+            descriptions: vec!["\"monitor\"".into(), String::new()],
+        };
+        let m = conversation(&req);
+        assert_eq!(m[0].role, "system");
+        assert!(m[0].content.contains("continue, escalate"));
+        assert!(m[1].content.starts_with("What next?"));
+        assert!(m[1].content.contains("\"cause\": \"disk\""));
+        assert!(
+            m[1].content
+                .contains("- continue (the workflow then runs: \"monitor\")")
+        );
+        assert!(m[1].content.contains("\n- escalate\n"));
+    }
+}

@@ -1,0 +1,166 @@
+//! `openai:BASE_URL`: any OpenAI-compatible chat-completions endpoint (vLLM,
+//! llama.cpp server, Ollama's `/v1`, …). Temperature 0; a timeout per call;
+//! retries after a 5xx answer or a connection error.
+
+use std::time::Duration;
+
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Value, json};
+
+use super::{DecisionRequest, Message, Provider, Settings};
+use crate::run::tools::http::describe;
+
+pub struct OpenAi {
+    url: String,
+    base: String,
+    key: Option<String>,
+    settings: Settings,
+    client: reqwest::Client,
+}
+
+impl OpenAi {
+    pub fn new(base: &str, settings: Settings) -> Result<OpenAi, String> {
+        if base.starts_with("https://") {
+            return Err(format!(
+                "`{base}`: this build of flowc speaks plain HTTP only; run the model locally \
+                 (vLLM, llama.cpp server, Ollama) or reach a hosted API through a local proxy"
+            ));
+        }
+        if !base.starts_with("http://") {
+            return Err(format!(
+                "`openai:{base}`: write the endpoint's base URL, such as `openai:http://127.0.0.1:8080/v1`"
+            ));
+        }
+        let trimmed = base.trim_end_matches('/');
+        let url = if trimmed.ends_with("/chat/completions") {
+            trimmed.to_string()
+        } else {
+            format!("{trimmed}/chat/completions")
+        };
+        let key = std::env::var("FLOWC_LLM_API_KEY")
+            .or_else(|_| std::env::var("OPENAI_API_KEY"))
+            .ok()
+            .filter(|k| !k.is_empty());
+        Ok(OpenAi {
+            url,
+            base: trimmed.to_string(),
+            key,
+            settings,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    async fn once(&self, body: &Value) -> Result<String, Failure> {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .timeout(self.settings.timeout)
+            .json(body);
+        if let Some(k) = &self.key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                Failure::Final(format!(
+                    "{} did not answer within {}",
+                    self.url,
+                    crate::run::eval::fmt_duration(self.settings.timeout)
+                ))
+            } else {
+                Failure::Retry(format!("request to {} failed: {}", self.url, describe(&e)))
+            }
+        })?;
+        let status = resp.status();
+        let text = match resp.text().await {
+            Ok(t) => t,
+            Err(e) if e.is_timeout() => {
+                return Err(Failure::Final(format!(
+                    "{} did not answer within {}",
+                    self.url,
+                    crate::run::eval::fmt_duration(self.settings.timeout)
+                )));
+            }
+            Err(e) => return Err(Failure::Retry(format!("reading {}: {e}", self.url))),
+        };
+        let head = crate::run::tools::head(&text, 300);
+        if status.is_server_error() {
+            return Err(Failure::Retry(format!(
+                "{} answered {status}: {head}",
+                self.url
+            )));
+        }
+        if !status.is_success() {
+            let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
+                " (set FLOWC_LLM_API_KEY or OPENAI_API_KEY)"
+            } else if status.as_u16() == 404 {
+                " (is the base URL right? flowc posts to BASE_URL/chat/completions)"
+            } else {
+                ""
+            };
+            return Err(Failure::Final(format!(
+                "{} answered {status}{hint}: {head}",
+                self.url
+            )));
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            Failure::Final(format!(
+                "{} did not answer chat-completions JSON ({e}): {head}",
+                self.url
+            ))
+        })?;
+        match v.pointer("/choices/0/message/content") {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Null) | None => Err(Failure::Final(format!(
+                "{}'s answer has no `choices[0].message.content`: {head}",
+                self.url
+            ))),
+            Some(other) => Ok(other.to_string()),
+        }
+    }
+}
+
+enum Failure {
+    /// A 5xx answer or a connection error: worth another try.
+    Retry(String),
+    Final(String),
+}
+
+impl Provider for OpenAi {
+    fn name(&self) -> String {
+        format!("openai:{} ({})", self.base, self.settings.model)
+    }
+
+    fn ask<'a>(
+        &'a self,
+        _req: &'a DecisionRequest,
+        messages: &'a [Message],
+        _attempt: u32,
+    ) -> LocalBoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let body = json!({
+                "model": self.settings.model,
+                "messages": messages,
+                "temperature": 0,
+                "max_tokens": 32,
+            });
+            let mut tries = 0;
+            loop {
+                match self.once(&body).await {
+                    Ok(s) => return Ok(s),
+                    Err(Failure::Final(m)) => return Err(m),
+                    Err(Failure::Retry(m)) if tries >= self.settings.retries => {
+                        return Err(format!(
+                            "{m} (after {} attempt{})",
+                            tries + 1,
+                            if tries == 0 { "" } else { "s" }
+                        ));
+                    }
+                    Err(Failure::Retry(_)) => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(250 << tries)).await;
+                    }
+                }
+            }
+        })
+    }
+}

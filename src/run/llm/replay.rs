@@ -1,0 +1,120 @@
+//! `replay:FILE.json`: the answers an earlier run recorded (`--record-llm FILE`,
+//! or a run record's `decisions`), matched by step and prompt. A decision met
+//! several times (in a loop) replays the recorded answers in order.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+
+use futures_util::future::LocalBoxFuture;
+use serde_json::Value;
+
+use super::{DecisionRequest, Message, Provider};
+
+pub struct Replay {
+    file: String,
+    /// (step, prompt) → the answers of each recorded decision, in order.
+    entries: HashMap<(String, String), Vec<Vec<String>>>,
+    /// (step, prompt) → how many decisions have started.
+    used: RefCell<HashMap<(String, String), usize>>,
+}
+
+impl Replay {
+    pub fn load(path: &Path) -> Result<Replay, String> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the LLM recording `{file}`: {e}"))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("the LLM recording `{file}` is not JSON: {e}"))?;
+        let Some(list) = v.get("decisions").and_then(Value::as_array) else {
+            return Err(format!(
+                "`{file}` has no `decisions`; write one with `flowc run … --record-llm {file}`"
+            ));
+        };
+        let mut entries: HashMap<(String, String), Vec<Vec<String>>> = HashMap::new();
+        for (i, d) in list.iter().enumerate() {
+            let field = |k: &str| {
+                d.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`{file}`: decision {i} has no string `{k}`"))
+            };
+            let answers = d
+                .get("answers")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("`{file}`: decision {i} has no `answers` list"))?
+                .iter()
+                .map(|a| a.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    format!("`{file}`: decision {i} has an answer that is not a string")
+                })?;
+            entries
+                .entry((field("step")?, field("prompt")?))
+                .or_default()
+                .push(answers);
+        }
+        Ok(Replay {
+            file,
+            entries,
+            used: RefCell::new(HashMap::new()),
+        })
+    }
+}
+
+impl Provider for Replay {
+    fn name(&self) -> String {
+        format!("replay:{}", self.file)
+    }
+
+    fn ask<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        _messages: &'a [Message],
+        attempt: u32,
+    ) -> LocalBoxFuture<'a, Result<String, String>> {
+        let key = (req.step.clone(), req.prompt.clone());
+        let result = match self.entries.get(&key) {
+            None => {
+                let steps: Vec<&str> = {
+                    let mut s: Vec<&str> = self.entries.keys().map(|k| k.0.as_str()).collect();
+                    s.sort();
+                    s.dedup();
+                    s
+                };
+                Err(format!(
+                    "the recording `{}` has no answer for step `{}` with the prompt \"{}\" \
+                     (it has answers for: {}); record one with a live provider and `--record-llm`",
+                    self.file,
+                    req.step,
+                    crate::run::tools::head(&req.prompt, 120),
+                    if steps.is_empty() {
+                        "nothing".into()
+                    } else {
+                        steps.join(", ")
+                    }
+                ))
+            }
+            Some(runs) => {
+                let mut used = self.used.borrow_mut();
+                let n = used.entry(key).or_insert(0);
+                if attempt == 0 {
+                    *n += 1;
+                }
+                // A decision met more often than recorded replays the last recording.
+                let answers = &runs[(*n).clamp(1, runs.len()) - 1];
+                answers.get(attempt as usize).cloned().ok_or_else(|| {
+                    format!(
+                        "the recording `{}` has {} answer{} for step `{}`, and attempt {} needs another",
+                        self.file,
+                        answers.len(),
+                        if answers.len() == 1 { "" } else { "s" },
+                        req.step,
+                        attempt + 1
+                    )
+                })
+            }
+        };
+        Box::pin(async move { result })
+    }
+}

@@ -1,0 +1,234 @@
+//! What the integration tests share: temp folders, running `flowc run`, and a
+//! local HTTP server that records what it was sent.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh folder for one test.
+pub fn tempdir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("flowc-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+pub struct Out {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+    pub record: Value,
+    pub dir: PathBuf,
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        // Keep the folder of a failed test for a look; remove the others.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Out {
+    pub fn result(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn steps(&self) -> Vec<Value> {
+        self.record["steps"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn step(&self, name: &str) -> Value {
+        self.steps()
+            .into_iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("no step `{name}` in {:#}", self.record["steps"]))
+    }
+}
+
+/// Writes `main.flow` (and extra files) into a temp dir and runs it with a record.
+pub fn run_flow(tag: &str, src: &str, files: &[(&str, &str)], args: &[&str]) -> Out {
+    let dir = tempdir(tag);
+    std::fs::write(dir.join("main.flow"), src).expect("write flow");
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
+        std::fs::write(&p, text).expect("write file");
+    }
+    run_in(&dir, args)
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Out {
+    let record = dir.join("run.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("run")
+        .arg(dir.join("main.flow"))
+        .arg("--record")
+        .arg(&record)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs");
+    Out {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+        record: std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null),
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// One request the server received.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// What the server answers: a status, a body, after a delay.
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A local HTTP/1.1 server on 127.0.0.1; `respond` gets the request's index
+/// (from 0) and the request. It runs until the test process ends.
+pub struct Server {
+    pub base: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+pub fn serve(respond: impl Fn(usize, &Request) -> Reply + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let seen = requests.clone();
+    let respond = Arc::new(respond);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let seen = seen.clone();
+            let respond = respond.clone();
+            std::thread::spawn(move || {
+                let Some(req) = read_request(&mut s) else {
+                    return;
+                };
+                let index = {
+                    let mut all = seen.lock().expect("lock");
+                    all.push(req.clone());
+                    all.len() - 1
+                };
+                let reply = respond(index, &req);
+                std::thread::sleep(reply.delay);
+                let text = format!(
+                    "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                    reply.status,
+                    reply.body.len(),
+                    reply.body
+                );
+                // The client may have given up (a timeout test).
+                let _ = s.write_all(text.as_bytes());
+            });
+        }
+    });
+    Server {
+        base: format!("http://{addr}"),
+        requests,
+    }
+}
+
+fn read_request(s: &mut std::net::TcpStream) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let k = s.read(&mut chunk).ok()?;
+        if k == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..k]);
+        let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..i]).to_string();
+        let mut lines = head.lines();
+        let mut first = lines.next().unwrap_or("").split_whitespace();
+        let method = first.next().unwrap_or("").to_string();
+        let path = first.next().unwrap_or("").to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+            .collect();
+        let len = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        while buf.len() < i + 4 + len {
+            let k = s.read(&mut chunk).ok()?;
+            if k == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..k]);
+        }
+        let body = String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string();
+        return Some(Request {
+            method,
+            path,
+            headers,
+            body,
+        });
+    }
+}

@@ -1,0 +1,447 @@
+//! LLM decisions end to end: `decide` and `llm()` against an OpenAI-compatible
+//! server on 127.0.0.1 (real HTTP, the chat-completions shapes), validation and
+//! re-asking, retries and timeouts, record then replay, the `cmd` and `human`
+//! providers, a missing provider, `flowc.toml`, and `flowc check --decisions`.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Reply, Server, run_flow, run_in, serve, tempdir};
+use serde_json::{Value, json};
+
+const TRIAGE: &str = r#"
+// A decision among three actions, with a fallback.
+
+flow main(ci: string = "CI-7") -> json {
+    let rca = { cause: "disk full on {ci}", score: 0.4 }
+    let action = decide "The root cause of {ci} is unclear. What next?" with { rca } {
+        continue => "monitor"
+        retry => "rerun"
+        escalate => "ticket"
+        else => "fallback"
+    }
+    { action }
+}
+"#;
+
+/// A chat-completions answer with `content`.
+fn chat(content: &str) -> String {
+    json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "test",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }]
+    })
+    .to_string()
+}
+
+/// A server that answers the `answers` in turn (the last one ever after).
+fn answering(answers: &'static [&'static str]) -> Server {
+    serve(move |i, _| Reply::new(200, chat(answers[i.min(answers.len() - 1)])))
+}
+
+fn openai(server: &Server) -> String {
+    format!("openai:{}/v1", server.base)
+}
+
+#[test]
+fn a_valid_answer_chooses_its_arm_and_the_request_has_the_openai_shape() {
+    let server = answering(&["escalate"]);
+    let out = run_flow(
+        "llm-ok",
+        TRIAGE,
+        &[],
+        &["--llm", &openai(&server), "--model", "tiny-model"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "ticket" }));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/v1/chat/completions");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body = r.json();
+    assert_eq!(body["model"], "tiny-model");
+    assert_eq!(body["temperature"], 0);
+    let msgs = body["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0]["role"], "system");
+    assert!(
+        msgs[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("continue, retry, escalate"),
+        "{body:#}"
+    );
+    assert_eq!(msgs[1]["role"], "user");
+    let user = msgs[1]["content"].as_str().unwrap();
+    assert!(
+        user.starts_with("The root cause of CI-7 is unclear. What next?"),
+        "{user}"
+    );
+    assert!(user.contains("\"cause\": \"disk full on CI-7\""), "{user}");
+    assert!(
+        user.contains("- escalate (the workflow then runs: \"ticket\")"),
+        "{user}"
+    );
+    // The decision is in the run record.
+    let d = &out.record["decisions"][0];
+    assert_eq!(d["step"], "action");
+    assert_eq!(d["kind"], "decide");
+    assert_eq!(d["options"], json!(["continue", "retry", "escalate"]));
+    assert_eq!(d["answers"], json!(["escalate"]));
+    assert_eq!(d["label"], "escalate");
+    assert_eq!(d["attempts"], 1);
+    assert!(
+        d["provider"]
+            .as_str()
+            .unwrap()
+            .starts_with("openai:http://127.0.0.1")
+    );
+    assert!(d["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(d["at"].as_str().unwrap().ends_with("main.flow:6:18"), "{d}");
+}
+
+#[test]
+fn the_api_key_is_sent_as_a_bearer_token() {
+    let server = answering(&["retry"]);
+    let dir = tempdir("llm-key");
+    std::fs::write(dir.join("main.flow"), TRIAGE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["run", "main.flow", "--llm", &openai(&server)])
+        .current_dir(&dir)
+        .env("FLOWC_LLM_API_KEY", "sk-test-123")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer sk-test-123")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_malformed_answer_is_asked_again_with_a_correction() {
+    let server = answering(&["I think we should probably try again", "Retry."]);
+    let out = run_flow("llm-reask", TRIAGE, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "rerun" }));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let second = reqs[1].json();
+    let msgs = second["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 4, "{second:#}");
+    assert_eq!(msgs[2]["role"], "assistant");
+    assert_eq!(msgs[2]["content"], "I think we should probably try again");
+    assert_eq!(msgs[3]["role"], "user");
+    assert!(
+        msgs[3]["content"]
+            .as_str()
+            .unwrap()
+            .contains("is not one of the options"),
+        "{second:#}"
+    );
+    let d = &out.record["decisions"][0];
+    assert_eq!(d["attempts"], 2);
+    assert_eq!(d["label"], "retry");
+}
+
+#[test]
+fn answers_outside_the_options_run_the_else_arm_or_fail_with_llm_error() {
+    // Three invalid answers (one ask and two re-asks), then the `else` arm.
+    let server = answering(&["delete the database"]);
+    let out = run_flow("llm-else", TRIAGE, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "fallback" }));
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(out.record["decisions"][0]["outcome"], "no_valid_answer");
+    assert_eq!(out.record["decisions"][0]["label"], Value::Null);
+
+    // No `else`: an `llm_error`, which `catch` sees like any error.
+    let src = r#"
+flow main() -> json {
+    let pick = try {
+        decide "Pick one" { a => "1", b => "2" }
+    } catch e { e.kind }
+    { pick }
+}
+"#;
+    let server = answering(&["c"]);
+    let out = run_flow("llm-noelse", src, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "pick": "llm_error" }));
+}
+
+#[test]
+fn a_server_error_is_retried() {
+    let server = serve(|i, _| {
+        if i == 0 {
+            Reply::new(500, r#"{"error": "overloaded"}"#)
+        } else {
+            Reply::new(200, chat("continue"))
+        }
+    });
+    let out = run_flow("llm-500", TRIAGE, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "monitor" }));
+    assert_eq!(server.requests().len(), 2);
+    // One decision, one answer: the retry is the provider's, not a re-ask.
+    assert_eq!(out.record["decisions"][0]["answers"], json!(["continue"]));
+}
+
+#[test]
+fn a_client_error_is_not_retried_and_says_what_to_check() {
+    let server = serve(|_, _| Reply::new(401, r#"{"error": "no key"}"#));
+    let out = run_flow("llm-401", TRIAGE, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 1);
+    assert_eq!(server.requests().len(), 1);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    assert!(out.stderr.contains("FLOWC_LLM_API_KEY"), "{}", out.stderr);
+}
+
+#[test]
+fn a_slow_server_times_out_with_llm_error() {
+    let server = serve(|_, _| Reply {
+        delay: Duration::from_secs(5),
+        ..Reply::new(200, chat("continue"))
+    });
+    let src = r#"
+flow main() -> json {
+    let r = try { decide "Continue?" { yes => "went on" } } catch e { "{e.kind}: {e.message}" }
+    { r }
+}
+"#;
+    let t0 = std::time::Instant::now();
+    let out = run_flow(
+        "llm-slow",
+        src,
+        &[],
+        &["--llm", &openai(&server), "--llm-timeout", "300ms"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.result()["r"].as_str().unwrap().to_string();
+    assert!(r.starts_with("llm_error: "), "{r}");
+    assert!(r.contains("did not answer within 300ms"), "{r}");
+    // Not retried: a timeout is final, so the run did not wait for the server.
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn a_recording_replays_the_same_run_without_any_http_call() {
+    let server = answering(&["maybe", "escalate"]);
+    let dir = tempdir("llm-replay");
+    std::fs::write(dir.join("main.flow"), TRIAGE).unwrap();
+    let rec = dir.join("answers.json");
+    let first = run_in(
+        &dir,
+        &[
+            "--llm",
+            &openai(&server),
+            "--record-llm",
+            rec.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let calls = server.requests().len();
+    assert_eq!(calls, 2);
+    let recording: Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
+    assert_eq!(
+        recording["decisions"][0]["answers"],
+        json!(["maybe", "escalate"])
+    );
+    let replayed = run_in(&dir, &["--llm", &format!("replay:{}", rec.display())]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_eq!(replayed.result(), first.result());
+    assert_eq!(server.requests().len(), calls, "replay made an HTTP call");
+    let d = &replayed.record["decisions"][0];
+    assert_eq!(d["answers"], json!(["maybe", "escalate"]));
+    assert!(d["provider"].as_str().unwrap().starts_with("replay:"));
+    // A run record replays too: it holds the same `decisions`.
+    let again = run_in(
+        &dir,
+        &[
+            "--llm",
+            &format!("replay:{}", first.dir.join("run.json").display()),
+        ],
+    );
+    assert_eq!(again.result(), first.result(), "{}", again.stderr);
+
+    // A prompt that was not recorded is a clear error.
+    let changed = run_in(
+        &dir,
+        &[
+            "--llm",
+            &format!("replay:{}", rec.display()),
+            "--arg",
+            "ci=CI-8",
+        ],
+    );
+    assert_eq!(changed.code, 1);
+    assert!(
+        changed
+            .stderr
+            .contains("has no answer for step `action` with the prompt \"The root cause of CI-8"),
+        "{}",
+        changed.stderr
+    );
+}
+
+#[test]
+fn the_cmd_provider_reads_the_request_on_stdin() {
+    let script = r#"import json, sys
+req = json.load(sys.stdin)
+assert req["options"] == ["continue", "retry", "escalate"], req
+assert req["step"] == "action" and req["kind"] == "decide", req
+assert req["context"]["rca"]["cause"] == "disk full on CI-7", req
+assert req["messages"][1]["role"] == "user", req
+print("continue" if req["attempt"] == 1 else "nonsense")
+"#;
+    let out = run_flow(
+        "llm-cmd",
+        TRIAGE,
+        &[("decide.py", script)],
+        &["--llm", "cmd:python3 decide.py"],
+    );
+    // `cmd:` programs run in the current folder; this one is relative to the flow.
+    assert!(
+        out.code == 1 && out.stderr.contains("decide.py"),
+        "{}",
+        out.stderr
+    );
+    let out2 = run_in(
+        &out.dir,
+        &[
+            "--llm",
+            &format!("cmd:python3 {}", out.dir.join("decide.py").display()),
+        ],
+    );
+    assert_eq!(out2.code, 0, "{}", out2.stderr);
+    assert_eq!(out2.result(), json!({ "action": "monitor" }));
+    assert_eq!(out2.record["decisions"][0]["attempts"], 2);
+}
+
+#[test]
+fn llm_conditions_answer_yes_or_no() {
+    let src = r#"
+flow main(cause: string = "disk") -> json {
+    let plausible = llm("Is this root cause plausible?", cause)
+    let checked = if plausible { "accepted" } else { "rejected" }
+    { checked }
+}
+"#;
+    let server = answering(&["Yes."]);
+    let out = run_flow("llm-cond", src, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "checked": "accepted" }));
+    let body = server.requests()[0].json();
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("\"cause\": \"disk\""), "{user}");
+    assert_eq!(out.record["decisions"][0]["options"], json!(["yes", "no"]));
+
+    let server = answering(&["perhaps"]);
+    let out = run_flow("llm-cond-bad", src, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no yes or no in 3 attempts"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn without_a_provider_the_error_names_the_position_and_the_choices() {
+    let out = run_flow("llm-none", TRIAGE, &[], &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("needs an LLM provider"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("main.flow:6:18"), "{}", out.stderr);
+    for choice in [
+        "openai:BASE_URL",
+        "replay:FILE.json",
+        "cmd:PROGRAM",
+        "--llm human",
+    ] {
+        assert!(out.stderr.contains(choice), "{choice}: {}", out.stderr);
+    }
+    // An unknown provider is a usage error before anything runs.
+    let out = run_flow("llm-bad", TRIAGE, &[], &["--llm", "gpt"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("`gpt` is not an LLM provider"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_human_provider_refuses_without_a_terminal() {
+    let out = run_flow("llm-human", TRIAGE, &[], &["--llm", "human"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("stdin is not a terminal"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_flowc_toml_beside_the_flow_chooses_the_provider() {
+    let server = answering(&["continue"]);
+    let toml = format!(
+        "[llm]\nprovider = \"{}\"\nmodel = \"from-toml\"\n",
+        openai(&server)
+    );
+    let out = run_flow("llm-toml", TRIAGE, &[("flowc.toml", &toml)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "monitor" }));
+    assert_eq!(server.requests()[0].json()["model"], "from-toml");
+    // `--llm` wins over it.
+    let out2 = run_in(&out.dir, &["--llm", "human"]);
+    assert!(
+        out2.stderr.contains("stdin is not a terminal"),
+        "{}",
+        out2.stderr
+    );
+
+    let out = run_flow(
+        "llm-toml-bad",
+        TRIAGE,
+        &[("flowc.toml", "[llm]\nprovidr = \"human\"\n")],
+        &[],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("flowc.toml") && out.stderr.contains("providr"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_lists_the_labels_each_decision_can_answer() {
+    let dir = tempdir("llm-check");
+    std::fs::write(dir.join("main.flow"), TRIAGE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["check", "--decisions", "main.flow"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "main.flow:6:18: decide in flow `main` answers continue | retry | escalate; `else` when no answer is valid\n"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
