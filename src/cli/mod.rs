@@ -69,6 +69,9 @@ pub enum Command {
     Repl {
         /// A `.flow` file whose declarations start the session (its folder is where tools run)
         file: Option<String>,
+        /// Who answers `decide` and `llm()`: openai:BASE_URL, replay:FILE.json, cmd:PROGRAM or human
+        #[arg(long, value_name = "PROVIDER")]
+        llm: Option<String>,
     },
 }
 
@@ -93,7 +96,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Explain { code } => explain(&code),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
-        Command::Repl { file } => crate::repl::main(file),
+        Command::Repl { file, llm } => crate::repl::main(file, llm),
     }
 }
 

@@ -39,9 +39,16 @@ pub fn history_path() -> Option<std::path::PathBuf> {
 }
 
 /// Runs the REPL; returns the exit code.
-pub fn main(file: Option<String>) -> u8 {
+pub fn main(file: Option<String>, llm: Option<String>) -> u8 {
     let interactive = std::io::stdin().is_terminal();
+    if let Some(spec) = &llm
+        && let Err(e) = session::llm_provider(spec)
+    {
+        eprintln!("error: {e}");
+        return USAGE;
+    }
     let mut session = Session::new(file, interactive, interactive && color_stderr());
+    session.llm = llm;
     if !interactive {
         watch_interrupts();
     }

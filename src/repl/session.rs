@@ -142,6 +142,17 @@ pub struct Session {
     pub failed: bool,
     /// Whether Ctrl-C ended a scripted session.
     pub interrupted: bool,
+    /// `--llm`: who answers decisions (a provider is made for each run).
+    pub llm: Option<String>,
+}
+
+/// The provider `--llm spec` names.
+pub fn llm_provider(spec: &str) -> Result<Box<dyn crate::run::llm::Provider>, String> {
+    crate::run::llm::provider(
+        spec,
+        &crate::run::llm::Settings::default(),
+        std::path::Path::new(""),
+    )
 }
 
 impl Session {
@@ -172,6 +183,7 @@ impl Session {
             sigint,
             color,
             interactive,
+            llm: None,
             failed: false,
             interrupted: false,
         }
@@ -495,7 +507,10 @@ impl Session {
             tenant: std::env::var("FLOWC_TENANT").ok(),
             ..RunConfig::default()
         };
-        let interp = Interp::new(&check.checked.program, &check.checked.sources, config);
+        let mut interp = Interp::new(&check.checked.program, &check.checked.sources, config);
+        if let Some(spec) = &self.llm {
+            interp.llm = crate::run::llm::Llm::new(llm_provider(spec).ok());
+        }
         let sigint = &mut self.sigint;
         RUNNING.store(true, Ordering::SeqCst);
         let outcome = self.rt.block_on(async {
