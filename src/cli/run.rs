@@ -320,39 +320,14 @@ pub fn run(a: &RunArgs) -> u8 {
         .build()
         .expect("a tokio runtime starts");
     let started = crate::run::value::now_rfc3339();
-    let bar = view.then(|| {
-        let b = indicatif::ProgressBar::new_spinner();
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                .expect("a valid template"),
-        );
-        b
-    });
+    let step_view = super::view::StepView::new(view);
     let outcome = rt.block_on(async {
-        let run = interp.run(&flow, inputs.clone());
-        tokio::pin!(run);
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                r = &mut run => break Some(r),
-                _ = tokio::signal::ctrl_c() => break None,
-                _ = tick.tick(), if bar.is_some() => {
-                    let (running, done, failed) = interp.recorder.progress();
-                    let mut names: Vec<String> = running.iter().take(4).cloned().collect();
-                    if running.len() > 4 {
-                        names.push(format!("+{}", running.len() - 4));
-                    }
-                    if let Some(b) = &bar {
-                        b.set_message(format!("{done} done, {failed} failed, {} running: {}", running.len(), names.join(" ")));
-                        b.tick();
-                    }
-                }
-            }
+        tokio::select! {
+            r = step_view.drive(interp.run(&flow, inputs.clone()), &interp.recorder) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
         }
     });
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    step_view.finish();
     let duration_ms = interp.recorder.now_ms();
     if let (Some(toml), false) = (&provider_from, a.quiet || interp.llm.decisions().is_empty()) {
         let name = provider_name.as_deref().unwrap_or("");

@@ -503,8 +503,11 @@ impl Session {
     /// its child processes). Errors are shown; `None` if it did not finish.
     /// `tail` names the step of the input's last expression in error messages.
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
+        // The step view, in a terminal session.
+        let view = self.interactive && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let config = RunConfig {
             tenant: std::env::var("FLOWC_TENANT").ok(),
+            record: view,
             ..RunConfig::default()
         };
         let mut interp = Interp::new(&check.checked.program, &check.checked.sources, config);
@@ -513,6 +516,7 @@ impl Session {
         }
         let sigint = &mut self.sigint;
         RUNNING.store(true, Ordering::SeqCst);
+        let step_view = crate::cli::view::StepView::new(view);
         let outcome = self.rt.block_on(async {
             let interrupted = async {
                 match sigint {
@@ -523,10 +527,11 @@ impl Session {
                 }
             };
             tokio::select! {
-                r = interp.run(STEP, inputs) => Some(r),
+                r = step_view.drive(interp.run(STEP, inputs), &interp.recorder) => Some(r),
                 _ = interrupted => None,
             }
         });
+        step_view.finish();
         RUNNING.store(false, Ordering::SeqCst);
         let r = check.renderer(self.color);
         for w in interp.recorder.warnings() {
