@@ -1,0 +1,2 @@
+" .flow files are flowc sources.
+autocmd BufRead,BufNewFile *.flow set filetype=flow
