@@ -38,10 +38,10 @@ syn keyword flowType string int float bool json duration
 " Words reserved only where they appear.
 syn match flowMode    "\%(\<parallel\s\+\)\@<=\%(merge\|concat\)\>"
 syn match flowLoopMax "\%(\<loop\s.*\)\@<=\<max\>\%(\s*(\)\@!"
-syn match flowBinding "\%(\%([^=!<>]\|^\)=\s*\)\@<=\<\%(builtin\|exec\|http\|mcp\)\>"
-syn match flowBinding "^\s*\zs\%(builtin\|mcp\)\ze\s*\""
-syn match flowBinding "^\s*\zsexec\ze\s*\["
-syn match flowBinding "^\s*\zshttp\ze\s\+\h\w*\s*\""
+" A tool's binding: after its `=` (here or at the end of the line before).
+syn match flowBinding "\%(\%([^=!<>]\|^\)=\s*\|^\s*\)\@<=\<\%(builtin\|mcp\)\ze\s*\""
+syn match flowBinding "\%(\%([^=!<>]\|^\)=\s*\|^\s*\)\@<=\<exec\ze\s*\["
+syn match flowBinding "\%(\%([^=!<>]\|^\)=\s*\|^\s*\)\@<=\<http\ze\s\+\h\w*\s*\""
 syn match flowMethod  "\%(\<http\s\+\)\@<=\h\w*\ze\s*\""
 
 " ---------------------------------------------------------------- names
