@@ -1564,6 +1564,36 @@ mod tests {
     }
 
     #[test]
+    fn exponents_are_floats_and_letters_after_digits_are_durations() {
+        let src =
+            "const A = 1e-3\nconst B = 2.5E+3\nconst C = 4e2\nconst D = 10s\nconst E = 1.5h\n";
+        let (m, d) = parse(FileId(0), src);
+        assert!(d.is_empty(), "{d:?}");
+        let kinds: Vec<String> = m
+            .items
+            .iter()
+            .map(|it| match &it.kind {
+                ItemKind::Const(c) => match &c.value.kind {
+                    ExprKind::Float(f) => format!("float {f}"),
+                    ExprKind::Duration { text, .. } => format!("duration {text}"),
+                    other => format!("{other:?}"),
+                },
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "float 0.001",
+                "float 2500",
+                "float 400",
+                "duration 10s",
+                "duration 1.5h"
+            ]
+        );
+    }
+
+    #[test]
     fn keyword_trie_accepts_exactly_the_keywords() {
         let words = keywords();
         assert!(words.len() >= 30, "{words:?}");
