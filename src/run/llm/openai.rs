@@ -20,13 +20,14 @@ pub struct OpenAi {
 
 impl OpenAi {
     pub fn new(base: &str, settings: Settings) -> Result<OpenAi, String> {
-        if base.starts_with("https://") {
+        if cfg!(not(feature = "tls")) && base.starts_with("https://") {
             return Err(format!(
-                "`{base}`: this build of flowc speaks plain HTTP only; run the model locally \
-                 (vLLM, llama.cpp server, Ollama) or reach a hosted API through a local proxy"
+                "`{base}`: this build of flowc speaks plain HTTP only; build it with \
+                 `cargo install --path . --features tls` for HTTPS, or run the model locally \
+                 (vLLM, llama.cpp server, Ollama)"
             ));
         }
-        if !base.starts_with("http://") {
+        if !base.starts_with("http://") && !base.starts_with("https://") {
             return Err(format!(
                 "`openai:{base}`: write the endpoint's base URL, such as `openai:http://127.0.0.1:8080/v1`"
             ));
@@ -46,7 +47,7 @@ impl OpenAi {
             base: trimmed.to_string(),
             key,
             settings,
-            client: reqwest::Client::new(),
+            client: crate::run::tools::http::reqwest_client(),
         })
     }
 

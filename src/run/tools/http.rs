@@ -4,19 +4,44 @@ use serde_json::Value;
 
 use super::{ToolFailure, ToolResult, head};
 
-/// A shared HTTP client (plain HTTP; connections are reused).
-#[derive(Clone, Default)]
+/// A shared HTTP client (connections are reused). Plain HTTP, and HTTPS when
+/// built with the `tls` feature.
+#[derive(Clone)]
 pub struct Client {
     inner: reqwest::Client,
 }
 
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+/// A reqwest client; with the `tls` feature, rustls's ring provider is installed first.
+pub fn reqwest_client() -> reqwest::Client {
+    #[cfg(feature = "tls")]
+    {
+        // Fails only when a provider is installed already: either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    reqwest::Client::new()
+}
+
 impl Client {
     pub fn new() -> Client {
-        Client::default()
+        Client {
+            inner: reqwest_client(),
+        }
     }
 
     /// `post`: the arguments as a JSON body; `get`: as the query string.
     pub async fn call(&self, method: &str, url: &str, args: &Value) -> ToolResult {
+        if cfg!(not(feature = "tls")) && url.starts_with("https://") {
+            return Err(ToolFailure::new(format!(
+                "`{url}`: this build of flowc speaks plain HTTP only"
+            ))
+            .with_help("build flowc with `cargo install --path . --features tls` for HTTPS"));
+        }
         let req = if method == "get" {
             let pairs: Vec<(String, String)> = args
                 .as_object()
