@@ -401,8 +401,12 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
         .map(|(k, v)| (k, v.unwrap_or(Type::Unknown)))
         .collect();
 
-    let items = p.modules[m].ast.items.clone();
-    for it in &items {
+    // Signatures are made with the program borrowed, then stored (no copy of the AST).
+    let mut tools = Vec::new();
+    let mut flows = Vec::new();
+    let program: &Program = p;
+    for it in &program.modules[m].ast.items {
+        let p = program;
         match &it.kind {
             ItemKind::Tool(t) => {
                 let params = declare_params(p, m, &t.params, diags);
@@ -420,7 +424,7 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
                     span: t.name.span,
                     doc: it.doc.clone(),
                 };
-                p.modules[m].tools.insert(t.name.name.clone(), Rc::new(sig));
+                tools.push((t.name.name.clone(), Rc::new(sig)));
             }
             ItemKind::Flow(f) => {
                 let params = declare_params(p, m, &f.params, diags);
@@ -434,11 +438,13 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
                     span: f.name.span,
                     doc: it.doc.clone(),
                 };
-                p.modules[m].flows.insert(f.name.name.clone(), Rc::new(sig));
+                flows.push((f.name.name.clone(), Rc::new(sig)));
             }
             _ => {}
         }
     }
+    p.modules[m].tools.extend(tools);
+    p.modules[m].flows.extend(flows);
 }
 
 fn declare_params(

@@ -640,6 +640,7 @@ impl<'s> Converter<'s> {
             };
             stmts.push(Stmt { kind, span: sspan });
         }
+        stmts.shrink_to_fit();
         stmts
     }
 
@@ -725,7 +726,9 @@ impl<'s> Converter<'s> {
 
     fn after(&self, p: Pair<'_, Rule>) -> Vec<Ident> {
         assert_eq!(p.as_rule(), Rule::after_clause);
-        inner(p).map(|i| self.ident(i)).collect()
+        let mut names: Vec<Ident> = inner(p).map(|i| self.ident(i)).collect();
+        names.shrink_to_fit();
+        names
     }
 
     // ------------------------------------------------------------ expressions
@@ -871,7 +874,11 @@ impl<'s> Converter<'s> {
                 }
             }
             Rule::ident => ExprKind::Name(self.ident(p)),
-            Rule::list_lit => ExprKind::List(inner(p).map(|e| self.expr(e)).collect()),
+            Rule::list_lit => {
+                let mut items: Vec<Expr> = inner(p).map(|e| self.expr(e)).collect();
+                items.shrink_to_fit();
+                ExprKind::List(items)
+            }
             Rule::record_lit => ExprKind::Record(
                 inner(p)
                     .map(|f| {
@@ -1237,6 +1244,10 @@ impl<'s> Converter<'s> {
                 _ => unexpected(&c, "call"),
             }
         }
+        // Exact sizes: a push-grown Vec keeps room for 4, and programs have many calls.
+        args.shrink_to_fit();
+        let mut callee = callee;
+        callee.shrink_to_fit();
         Call {
             callee,
             args,
