@@ -822,4 +822,5 @@ pub fn is_builtin_fn(name: &str) -> bool {
     builtins::NAMES.contains(&name)
 }
 
+pub use builtins::NAMES as BUILTIN_FNS;
 pub use builtins::validate_jsonpath;

@@ -22,44 +22,6 @@ pub const KEYWORDS: &[&str] = &[
     "exec", "http",
 ];
 
-/// Built-in functions the language may have (SPEC §7 and beyond); completion
-/// offers those the checker knows (`check::is_builtin_fn`).
-const BUILTIN_CANDIDATES: &[&str] = &[
-    "len",
-    "keys",
-    "values",
-    "merge",
-    "flatten",
-    "unique",
-    "sort",
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "contains",
-    "starts_with",
-    "ends_with",
-    "lower",
-    "upper",
-    "split",
-    "join",
-    "trim",
-    "replace",
-    "to_string",
-    "to_int",
-    "to_float",
-    "parse_json",
-    "to_json",
-    "now",
-    "stable",
-    "jsonpath",
-    "env",
-    "llm",
-    "range",
-    "abs",
-    "round",
-];
-
 /// What completion knows about the session.
 #[derive(Default, Clone)]
 pub struct Names {
@@ -174,12 +136,7 @@ impl ReplHelper {
                     .iter()
                     .map(String::as_str)
                     .chain(KEYWORDS.iter().copied())
-                    .chain(
-                        BUILTIN_CANDIDATES
-                            .iter()
-                            .copied()
-                            .filter(|b| crate::check::is_builtin_fn(b)),
-                    )
+                    .chain(crate::check::BUILTIN_FNS.iter().copied())
                     .chain(["context"])
                     .filter(|n| n.starts_with(word))
                     .map(String::from)

@@ -1383,25 +1383,11 @@ impl<'p> Interp<'p> {
             tool: None,
         };
         for s in sc.limits.iter().rev() {
-            match s.try_acquire() {
-                Ok(p) => p.forget(),
-                Err(_) => s
-                    .acquire()
-                    .await
-                    .expect("semaphores are never closed")
-                    .forget(),
-            }
+            take_permit(s).await;
             permits.outer_held += 1;
         }
         if let Some(s) = tool_limit {
-            match s.try_acquire() {
-                Ok(p) => p.forget(),
-                Err(_) => s
-                    .acquire()
-                    .await
-                    .expect("semaphores are never closed")
-                    .forget(),
-            }
+            take_permit(&s).await;
             permits.tool = Some(s);
         }
 
@@ -1613,4 +1599,17 @@ fn quoted(answers: &[String]) -> String {
         .map(|a| format!("{:?}", crate::run::tools::head(a, 60)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Takes one permit of `s` for good (it is given back by `Permits`' drop);
+/// without waiting when one is free.
+async fn take_permit(s: &Semaphore) {
+    match s.try_acquire() {
+        Ok(p) => p.forget(),
+        Err(_) => s
+            .acquire()
+            .await
+            .expect("semaphores are never closed")
+            .forget(),
+    }
 }

@@ -60,13 +60,17 @@ impl OpenAi {
         if let Some(k) = &self.key {
             req = req.bearer_auth(k);
         }
+        // A timeout is final: a slow model is not worth waiting for again.
+        let timed_out = || {
+            Failure::Final(format!(
+                "{} did not answer within {}",
+                self.url,
+                crate::run::eval::fmt_duration(self.settings.timeout)
+            ))
+        };
         let resp = req.send().await.map_err(|e| {
             if e.is_timeout() {
-                Failure::Final(format!(
-                    "{} did not answer within {}",
-                    self.url,
-                    crate::run::eval::fmt_duration(self.settings.timeout)
-                ))
+                timed_out()
             } else {
                 Failure::Retry(format!("request to {} failed: {}", self.url, describe(&e)))
             }
@@ -74,13 +78,7 @@ impl OpenAi {
         let status = resp.status();
         let text = match resp.text().await {
             Ok(t) => t,
-            Err(e) if e.is_timeout() => {
-                return Err(Failure::Final(format!(
-                    "{} did not answer within {}",
-                    self.url,
-                    crate::run::eval::fmt_duration(self.settings.timeout)
-                )));
-            }
+            Err(e) if e.is_timeout() => return Err(timed_out()),
             Err(e) => return Err(Failure::Retry(format!("reading {}: {e}", self.url))),
         };
         let head = crate::run::tools::head(&text, 300);
