@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -281,16 +281,46 @@ fn every_reserved_word_is_in_a_vim_keyword_list() {
 
 // ---------------------------------------------------------------- vim
 
-fn vim(script: &str, out_file: &Path, files: &[PathBuf]) -> String {
+/// A fresh folder of one test's own.
+fn tempdir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("flowc-editors-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Runs a vim test script over copies of `files` (paths relative to the
+/// repository) in a folder of this test's own, and returns what the script
+/// wrote to `g:flow_out`. Tests never share a file vim opens: vim runs without
+/// a swap file (`-n`), without viminfo (`-i NONE`) and with `HOME` in that
+/// folder, so two tests (or two clones) running at once cannot clash.
+fn vim(script: &str, tag: &str, files: &[PathBuf]) -> String {
+    let dir = tempdir(tag);
+    for f in files {
+        let to = dir.join(f);
+        std::fs::create_dir_all(to.parent().expect("a folder")).expect("create folder");
+        std::fs::copy(root().join(f), &to)
+            .unwrap_or_else(|e| panic!("copy {} for vim: {e}", f.display()));
+    }
+    let out_file = dir.join("out.txt");
     let out = run(
         Command::new("vim")
-            .args(["-Nu", "NONE", "-i", "NONE", "-Es"])
+            .args(["-Nu", "NONE", "-i", "NONE", "-n", "-Es"])
             .arg("-c")
             .arg(format!("let g:flow_out = '{}'", out_file.display()))
             .arg("-c")
-            .arg(format!("source editors/vim/tests/{script}"))
+            .arg(format!(
+                "source {}",
+                root().join("editors/vim/tests").join(script).display()
+            ))
             .args(files)
-            .current_dir(root()),
+            .current_dir(&dir)
+            .env("HOME", &dir)
+            .env_remove("VIMINIT")
+            .env_remove("MYVIMRC"),
         Duration::from_secs(60),
         VIM,
     );
@@ -299,21 +329,20 @@ fn vim(script: &str, out_file: &Path, files: &[PathBuf]) -> String {
         "vim reported errors running editors/vim/tests/{script}:\n{}",
         text(&out)
     );
-    let got = std::fs::read_to_string(out_file)
+    let got = std::fs::read_to_string(&out_file)
         .unwrap_or_else(|e| panic!("vim wrote no {}: {e}", out_file.display()));
-    let _ = std::fs::remove_file(out_file);
+    let _ = std::fs::remove_dir_all(&dir);
     got
-}
-
-fn temp_file(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("flowc-editors-{}-{tag}.txt", std::process::id()))
 }
 
 #[test]
 fn vim_highlights_the_sample_as_recorded() {
-    let dir = root().join("editors/vim/tests");
-    let got = vim("dump.vim", &temp_file("dump"), &[dir.join("sample.flow")]);
-    let expected_path = dir.join("sample.expected");
+    let got = vim(
+        "dump.vim",
+        "dump",
+        &[PathBuf::from("editors/vim/tests/sample.flow")],
+    );
+    let expected_path = root().join("editors/vim/tests/sample.expected");
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&expected_path, &got).expect("bless sample.expected");
         return;
@@ -357,7 +386,7 @@ fn vim_indents_every_example_as_written() {
     files.extend(flow_files("stdlib/std"));
     files.push(PathBuf::from("tests/ui/pass/every_construct.flow"));
     files.push(PathBuf::from("editors/vim/tests/sample.flow"));
-    let got = vim("indent.vim", &temp_file("indent"), &files);
+    let got = vim("indent.vim", "indent", &files);
     let expected = "options: shiftwidth=4 expandtab=1 commentstring=// %s \
                     comments=s1:/*,mb:*,ex:*/,:///,://\n";
     assert_eq!(
@@ -438,8 +467,7 @@ fn every_snippet_parses() {
     let path = vscode_dir().join("snippets/flow.json");
     let snippets: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("snippets")).expect("JSON");
-    let dir = std::env::temp_dir().join(format!("flowc-editors-{}-snippets", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = tempdir("snippets");
     let mut problems = Vec::new();
     let snippets = snippets.as_object().expect("an object of snippets");
     assert!(snippets.len() >= 11, "too few snippets: {}", snippets.len());
