@@ -1,6 +1,7 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
 mod run;
+pub mod signals;
 pub mod view;
 
 use std::io::{IsTerminal, Write};

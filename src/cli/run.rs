@@ -321,10 +321,13 @@ pub fn run(a: &RunArgs) -> u8 {
         .expect("a tokio runtime starts");
     let started = crate::run::value::now_rfc3339();
     let step_view = super::view::StepView::new(view);
+    // SIGINT, SIGTERM and SIGHUP cancel the run: dropping it kills every
+    // tool's process group; the record and the trace are still written.
     let outcome = rt.block_on(async {
+        let mut signals = super::signals::Signals::new(true);
         tokio::select! {
-            r = step_view.drive(interp.run(&flow, inputs.clone()), &interp.recorder) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            r = step_view.drive(interp.run(&flow, inputs.clone()), &interp.recorder) => Ok(r),
+            s = signals.recv() => Err(s),
         }
     });
     step_view.finish();
@@ -342,7 +345,7 @@ pub fn run(a: &RunArgs) -> u8 {
     }
     let color = color_stderr();
     let (status, code) = match &outcome {
-        Some(Ok(v)) => {
+        Ok(Ok(v)) => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
@@ -351,7 +354,7 @@ pub fn run(a: &RunArgs) -> u8 {
             );
             ("ok", OK)
         }
-        Some(Err(errors)) => {
+        Ok(Err(errors)) => {
             for e in errors {
                 eprint!(
                     "{}",
@@ -365,9 +368,9 @@ pub fn run(a: &RunArgs) -> u8 {
             );
             ("failed", FAILED)
         }
-        None => {
-            eprintln!("error: run cancelled");
-            ("cancelled", FAILED)
+        Err(signal) => {
+            eprintln!("error: run cancelled by {}", signal.name());
+            ("cancelled", signal.exit_code())
         }
     };
     for w in interp.recorder.warnings() {
@@ -392,8 +395,9 @@ pub fn run(a: &RunArgs) -> u8 {
             "status": status,
             "started_at": started,
             "duration_ms": duration_ms,
-            "result": outcome.as_ref().and_then(|r| r.as_ref().ok()).cloned(),
-            "errors": outcome.as_ref().and_then(|r| r.as_ref().err()).map(|es| es.iter().map(|e| {
+            "signal": outcome.as_ref().err().map(|s| s.name()),
+            "result": outcome.as_ref().ok().and_then(|r| r.as_ref().ok()).cloned(),
+            "errors": outcome.as_ref().ok().and_then(|r| r.as_ref().err()).map(|es| es.iter().map(|e| {
                 let mut v = e.to_value();
                 let f = checked.sources.get(e.span.file);
                 let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);

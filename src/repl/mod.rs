@@ -20,10 +20,8 @@ use rustyline::{CompletionType, Config, Editor};
 pub use helper::Names;
 pub use session::{Next, Session};
 
+use crate::cli::signals::{Interrupt, Signals};
 use crate::cli::{FAILED, OK, USAGE, color_stderr};
-
-/// The exit status of a scripted session ended by Ctrl-C (128 + SIGINT, as shells do).
-const INTERRUPTED: u8 = 130;
 
 /// The prompt; continuation lines of a multi-line input are edited below it.
 const PROMPT: &str = "flow> ";
@@ -49,9 +47,7 @@ pub fn main(file: Option<String>, llm: Option<String>) -> u8 {
     }
     let mut session = Session::new(file, interactive, interactive && color_stderr());
     session.llm = llm;
-    if !interactive {
-        watch_interrupts();
-    }
+    watch_signals(interactive);
     if !session.load_initial() {
         return USAGE;
     }
@@ -62,12 +58,20 @@ pub fn main(file: Option<String>, llm: Option<String>) -> u8 {
     }
 }
 
-/// A scripted session ends on Ctrl-C: a running step is cancelled first (its
-/// child processes killed); between steps the process exits at once.
-fn watch_interrupts() {
+/// SIGTERM and SIGHUP end a session, and so does Ctrl-C (SIGINT) a scripted
+/// one (in a terminal, Ctrl-C at the prompt is a key that drops the input).
+/// A running step is cancelled first, its child processes killed, and the
+/// session then ends (see `Session::run`); between steps the process exits at
+/// once, with the terminal's settings put back. History is written after each
+/// input, so none is lost. The exit status is 128 + the signal's number.
+fn watch_signals(interactive: bool) {
+    // The terminal's settings before the line editor changes them.
+    let terminal = interactive
+        .then(|| nix::sys::termios::tcgetattr(std::io::stdin()).ok())
+        .flatten();
     let (ready, listening) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
-        .name("sigint".into())
+        .name("signals".into())
         .spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -76,13 +80,22 @@ fn watch_interrupts() {
                 return;
             };
             rt.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let sigint = signal(SignalKind::interrupt());
+                let mut signals = Signals::new(!interactive);
                 let _ = ready.send(());
-                let Ok(mut sigint) = sigint else { return };
-                while sigint.recv().await.is_some() {
+                loop {
+                    let signal = signals.recv().await;
                     if !session::RUNNING.load(std::sync::atomic::Ordering::SeqCst) {
-                        std::process::exit(INTERRUPTED.into());
+                        if let Some(t) = &terminal {
+                            let _ = nix::sys::termios::tcsetattr(
+                                std::io::stdin(),
+                                nix::sys::termios::SetArg::TCSANOW,
+                                t,
+                            );
+                            if signal != Interrupt::Int {
+                                eprintln!("\nflowc repl: ended by {}", signal.name());
+                            }
+                        }
+                        std::process::exit(signal.exit_code().into());
                     }
                 }
             });
@@ -92,7 +105,16 @@ fn watch_interrupts() {
         Ok(_) => {
             let _ = listening.recv_timeout(std::time::Duration::from_secs(5));
         }
-        Err(e) => eprintln!("warning: Ctrl-C will not end this session: {e}"),
+        Err(e) => eprintln!("warning: signals will not end this session: {e}"),
+    }
+}
+
+/// The exit status once the session is over.
+fn exit_code(session: &Session) -> u8 {
+    match session.interrupted {
+        Some(signal) => signal.exit_code(),
+        None if session.failed => FAILED,
+        None => OK,
     }
 }
 
@@ -120,13 +142,7 @@ fn piped(mut session: Session) -> u8 {
     if !buf.trim().is_empty() {
         session.handle(&buf);
     }
-    if session.interrupted {
-        INTERRUPTED
-    } else if session.failed {
-        FAILED
-    } else {
-        OK
-    }
+    exit_code(&session)
 }
 
 fn terminal(mut session: Session) -> u8 {
@@ -174,5 +190,6 @@ fn terminal(mut session: Session) -> u8 {
             }
         }
     }
-    OK
+    // A signal during a step ends a terminal session too.
+    session.interrupted.map_or(OK, Interrupt::exit_code)
 }

@@ -24,8 +24,7 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::FutureExt;
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use crate::cli::signals::{Interrupt, Signals};
 
 use serde_json::{Map, Value};
 
@@ -66,7 +65,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":quit", "leave (Ctrl-D also does)"),
 ];
 
-/// Whether a step is running: Ctrl-C then cancels it, else a scripted session ends.
+/// Whether a step is running: a signal then cancels it, else the session ends
+/// at once (Ctrl-C only in a scripted session; SIGTERM and SIGHUP in both).
 pub static RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// Does the session go on after an input?
@@ -132,16 +132,17 @@ pub struct Session {
     /// Inputs so far; the current one is named `<input N>` in diagnostics.
     count: usize,
     rt: tokio::runtime::Runtime,
-    /// Ctrl-C (SIGINT), listened to from the start so that it never ends the
-    /// process while a step's child processes run.
-    sigint: Option<Signal>,
+    /// Ctrl-C (SIGINT), SIGTERM and SIGHUP, listened to from the start so that
+    /// none ends the process while a step's child processes run.
+    signals: Signals,
     color: bool,
     /// A terminal session goes on after Ctrl-C cancels a step; a scripted one ends.
     interactive: bool,
     /// Whether an input has failed (the exit status of a scripted session).
     pub failed: bool,
-    /// Whether Ctrl-C ended a scripted session.
-    pub interrupted: bool,
+    /// The signal that ended the session: Ctrl-C of a scripted one, or
+    /// SIGTERM/SIGHUP of any.
+    pub interrupted: Option<Interrupt>,
     /// `--llm`: who answers decisions (a provider is made for each run).
     pub llm: Option<String>,
 }
@@ -172,7 +173,7 @@ impl Session {
             .enable_all()
             .build()
             .expect("a tokio runtime starts");
-        let sigint = rt.block_on(async { signal(SignalKind::interrupt()).ok() });
+        let signals = rt.block_on(async { Signals::new(true) });
         Session {
             name,
             initial,
@@ -180,12 +181,12 @@ impl Session {
             bindings: Vec::new(),
             count: 0,
             rt,
-            sigint,
+            signals,
             color,
             interactive,
             llm: None,
             failed: false,
-            interrupted: false,
+            interrupted: None,
         }
     }
 
@@ -223,10 +224,8 @@ impl Session {
             return Next::Continue;
         }
         // Forget a Ctrl-C that came before this input.
-        if let Some(sig) = &mut self.sigint {
-            self.rt
-                .block_on(async { while let Some(Some(())) = sig.recv().now_or_never() {} });
-        }
+        let signals = &mut self.signals;
+        self.rt.block_on(async { signals.forget_sigint() });
         self.count += 1;
         let trimmed = text.trim();
         if trimmed.starts_with(':') {
@@ -238,7 +237,7 @@ impl Session {
         } else {
             self.statements(&origin);
         }
-        if self.interrupted {
+        if self.interrupted.is_some() {
             Next::Quit
         } else {
             Next::Continue
@@ -514,21 +513,13 @@ impl Session {
         if let Some(spec) = &self.llm {
             interp.llm = crate::run::llm::Llm::new(llm_provider(spec).ok());
         }
-        let sigint = &mut self.sigint;
+        let signals = &mut self.signals;
         RUNNING.store(true, Ordering::SeqCst);
         let step_view = crate::cli::view::StepView::new(view);
         let outcome = self.rt.block_on(async {
-            let interrupted = async {
-                match sigint {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
-                r = step_view.drive(interp.run(STEP, inputs), &interp.recorder) => Some(r),
-                _ = interrupted => None,
+                r = step_view.drive(interp.run(STEP, inputs), &interp.recorder) => Ok(r),
+                s = signals.recv() => Err(s),
             }
         });
         step_view.finish();
@@ -549,8 +540,8 @@ impl Session {
             self.err(&format!("warning: {at}: {msg}"));
         }
         match outcome {
-            Some(Ok(v)) => Some(v),
-            Some(Err(mut errors)) => {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(mut errors)) => {
                 for e in &mut errors {
                     if e.step == VALUE {
                         e.step = tail.to_string();
@@ -564,11 +555,17 @@ impl Session {
                 self.failed = true;
                 None
             }
-            None => {
+            // Ctrl-C cancels the step; a terminal session goes on.
+            Err(Interrupt::Int) => {
                 self.error("cancelled");
                 if !self.interactive {
-                    self.interrupted = true;
+                    self.interrupted = Some(Interrupt::Int);
                 }
+                None
+            }
+            Err(signal) => {
+                self.error(&format!("cancelled by {}", signal.name()));
+                self.interrupted = Some(signal);
                 None
             }
         }

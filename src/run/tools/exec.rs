@@ -26,6 +26,34 @@ impl Drop for GroupGuard {
     }
 }
 
+/// On Linux, the child is killed (SIGKILL) when flowc dies, even by `kill -9`,
+/// which leaves no chance to kill its process group. Only the tool itself is
+/// covered: the kernel does not pass this on to the tool's own children.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed. It makes two system calls, prctl
+    // and getppid, through nix's thin wrappers, and builds its error from an
+    // errno: no allocation, no lock, no memory shared with the parent's other
+    // threads (`parent` is a copied integer). The signal is tied to the thread
+    // that spawns, which is the thread running the interpreter's runtime.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The parent died before the prctl took effect: no signal will come.
+            if nix::unistd::getppid() != parent {
+                return Err(nix::errno::Errno::ESRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut tokio::process::Command) {}
+
 /// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints.
 pub async fn call(argv: &[String], cwd: &Path, input: &Value) -> ToolResult {
     let prog = argv.first().map_or("", String::as_str);
@@ -63,6 +91,7 @@ pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    die_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| {
         ToolFailure::new(format!("cannot start `{prog}`: {e}")).with_help(format!(
             "the program runs in `{}`; check that it exists and is executable",
