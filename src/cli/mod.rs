@@ -1,5 +1,6 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+pub mod out;
 mod run;
 pub mod signals;
 pub mod view;
@@ -88,7 +89,7 @@ pub fn color_stderr() -> bool {
 }
 
 pub fn run(cli: Cli) -> u8 {
-    match cli.command {
+    let code = match cli.command {
         Command::Check {
             files,
             format,
@@ -99,7 +100,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Repl { file, llm } => crate::repl::main(file, llm),
-    }
+    };
+    out::exit_code(code)
 }
 
 fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool) -> u8 {
@@ -108,7 +110,6 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
     let mut warnings = 0usize;
     let mut unreadable = false;
     let stderr = std::io::stderr();
-    let stdout = std::io::stdout();
     for file in files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -132,18 +133,12 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
                         render::render(d, &checked.sources, color)
                     );
                 }
-                Format::Json => {
-                    let _ = writeln!(stdout.lock(), "{}", render::to_json(d, &checked.sources));
-                }
+                Format::Json => out::println(&render::to_json(d, &checked.sources).to_string()),
             }
         }
         if decisions {
             for site in &checked.program.decisions {
-                let _ = writeln!(
-                    stdout.lock(),
-                    "{}",
-                    decision_line(site, &checked.sources, format)
-                );
+                out::println(&decision_line(site, &checked.sources, format));
             }
         }
     }
@@ -175,7 +170,7 @@ fn summary(errors: usize, warnings: usize) -> String {
 fn explain(code: &str) -> u8 {
     match catalog::lookup(code) {
         Some(info) => {
-            println!("{}", explain_text(info));
+            out::println(&explain_text(info));
             OK
         }
         None => {

@@ -1,6 +1,5 @@
 //! `flowc run` and `flowc graph`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -346,12 +345,7 @@ pub fn run(a: &RunArgs) -> u8 {
     let color = color_stderr();
     let (status, code) = match &outcome {
         Ok(Ok(v)) => {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(v).expect("values serialise")
-            );
+            super::out::println(&serde_json::to_string_pretty(v).expect("values serialise"));
             ("ok", OK)
         }
         Ok(Err(errors)) => {
@@ -469,6 +463,6 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
         GraphFormat::Mermaid => g.to_mermaid(),
         GraphFormat::Json => serde_json::to_string_pretty(&g.to_json()).expect("graphs serialise"),
     };
-    println!("{text}");
+    super::out::println(&text);
     OK
 }

@@ -132,7 +132,8 @@ fn piped(mut session: Session) -> u8 {
         buf.push_str(&line);
         if input::is_complete(&buf) {
             let text = std::mem::take(&mut buf);
-            if session.handle(&text) == Next::Quit {
+            // Nobody reads the results any more: stop.
+            if session.handle(&text) == Next::Quit || crate::cli::out::closed() {
                 buf.clear();
                 break;
             }
@@ -164,7 +165,7 @@ fn terminal(mut session: Session) -> u8 {
         // A missing history file is the normal first time.
         let _ = editor.load_history(p);
     }
-    println!("flowc repl: :help for help, Tab completes, Ctrl-D leaves");
+    crate::cli::out::println("flowc repl: :help for help, Tab completes, Ctrl-D leaves");
     loop {
         match editor.readline(PROMPT) {
             Ok(line) => {

@@ -191,9 +191,7 @@ impl Session {
     }
 
     fn out(&self, text: &str) {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{text}");
-        let _ = o.flush();
+        crate::cli::out::println(text);
     }
 
     fn err(&self, text: &str) {
