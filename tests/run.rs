@@ -622,3 +622,49 @@ flow main() -> json {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_program_that_cannot_start_is_not_retried() {
+    // Not on PATH, a path to nothing, and a file that is not executable: each
+    // fails its first attempt for good, whatever `retry` says.
+    let src = r#"
+tool missing() -> json = exec ["flowc-test-no-such-program"] with { retry: 3, backoff: 10ms }
+tool nowhere() -> json = exec ["./bin/absent.sh"] with { retry: 3, backoff: 10ms }
+tool plain() -> json = exec ["./plain.sh"] with { retry: 3, backoff: 10ms }
+flow main() -> json {
+    let a = missing() catch null
+    let b = nowhere() catch null
+    let c = plain() catch null
+    { a, b, c }
+}
+"#;
+    let out = run_flow(
+        "cannot-start",
+        src,
+        &[("plain.sh", "#!/bin/sh\necho '{}'\n")],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Each step is named after its tool.
+    for (tool, program, todo) in [
+        ("missing", "flowc-test-no-such-program", "it is not on PATH"),
+        ("nowhere", "./bin/absent.sh", "fix the path"),
+        ("plain", "./plain.sh", "chmod +x"),
+    ] {
+        let step = tool;
+        let s = out.step(step);
+        assert_eq!(s["attempts"], 1, "{step} was retried: {s:#}");
+        assert_eq!(s["error"]["kind"], "tool_error", "{s:#}");
+        let message = s["error"]["message"].as_str().expect("a message");
+        for want in [
+            format!("tool `{tool}`"),
+            format!("cannot start `{program}`"),
+            todo.to_string(),
+        ] {
+            assert!(
+                message.contains(&want),
+                "{step}: {want:?} not in {message:?}"
+            );
+        }
+    }
+}

@@ -1401,6 +1401,8 @@ impl<'p> Interp<'p> {
         let mut attempt = 0u32;
         let result = loop {
             attempt += 1;
+            // A failure every attempt would repeat (a program that cannot start).
+            let mut permanent = false;
             // Poll once before arming the timer: builtins often finish at once.
             let mut call = std::pin::pin!(self.invoke(m, tool, &input));
             let first =
@@ -1429,7 +1431,13 @@ impl<'p> Interp<'p> {
                     }
                 }
                 Ok(Err(f)) => {
-                    let mut e = RunError::new(ErrorKind::ToolError, f.message, step, span);
+                    permanent = f.permanent;
+                    let message = if f.permanent {
+                        format!("tool `{name}`: {}", f.message)
+                    } else {
+                        f.message
+                    };
+                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span);
                     e.help = f.help;
                     Err(e)
                 }
@@ -1445,7 +1453,7 @@ impl<'p> Interp<'p> {
                 Ok(v) => break Ok(v),
                 Err(mut e) => {
                     e.attempts = attempt;
-                    if attempt <= retries && o.retries_on(e.kind) {
+                    if attempt <= retries && o.retries_on(e.kind) && !permanent {
                         let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
                         super::timer::sleep(Duration::from_secs_f64(base * jitter())).await;
                         continue;

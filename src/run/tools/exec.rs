@@ -71,6 +71,52 @@ pub async fn call(argv: &[String], cwd: &Path, input: &Value) -> ToolResult {
     })
 }
 
+/// Why `prog` (`program` once resolved) could not be started. A missing
+/// program, one that is not executable or not a program at all fails every
+/// attempt alike: such a failure is permanent, and says what to do.
+fn start_failure(prog: &str, program: &str, cwd: &Path, e: &std::io::Error) -> ToolFailure {
+    use nix::errno::Errno;
+    let dir = cwd.display();
+    let errno = e.raw_os_error().map(Errno::from_raw);
+    let (what, todo) = match errno {
+        Some(Errno::ENOENT | Errno::ENOTDIR) if !cwd.as_os_str().is_empty() && !cwd.is_dir() => (
+            format!("its folder `{dir}` does not exist"),
+            "tools run in the folder of the .flow file that declares them".to_string(),
+        ),
+        Some(Errno::ENOENT | Errno::ENOTDIR) if prog.starts_with('/') => {
+            (format!("there is no `{prog}`"), "fix the path".to_string())
+        }
+        Some(Errno::ENOENT | Errno::ENOTDIR) if prog.contains('/') => (
+            format!("there is no `{prog}` in `{dir}`, the flow's folder"),
+            "fix the path (a relative path is from the flow's folder)".to_string(),
+        ),
+        Some(Errno::ENOENT) => (
+            "it is not on PATH".to_string(),
+            format!("install `{prog}`, or write its path (`./{prog}` is in `{dir}`)"),
+        ),
+        Some(Errno::EACCES) => (
+            format!("`{program}` is not executable, or not a file"),
+            format!(
+                "make it executable (`chmod +x`) or run it through its interpreter: exec [\"sh\", \"{prog}\"]"
+            ),
+        ),
+        Some(Errno::ENOEXEC) => (
+            format!("`{program}` is not a program this system can run"),
+            format!(
+                "add a `#!` line, or run it through its interpreter: exec [\"python3\", \"{prog}\"]"
+            ),
+        ),
+        _ => {
+            return ToolFailure::new(format!("cannot start `{prog}`: {e}")).with_help(format!(
+                "the program runs in `{dir}`; check that it exists and is executable"
+            ));
+        }
+    };
+    ToolFailure::new(format!("cannot start `{prog}`: {what} ({e}); {todo}"))
+        .with_help("a program that cannot be started is not retried")
+        .permanent()
+}
+
 /// Runs `argv` in `cwd` with `input` as JSON on stdin; its stdout when it succeeds.
 /// The whole process group is killed when the call is dropped (a timeout).
 pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String, ToolFailure> {
@@ -92,12 +138,9 @@ pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String
         .process_group(0)
         .kill_on_drop(true);
     die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().map_err(|e| {
-        ToolFailure::new(format!("cannot start `{prog}`: {e}")).with_help(format!(
-            "the program runs in `{}`; check that it exists and is executable",
-            cwd.display()
-        ))
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| start_failure(prog, &program, cwd, &e))?;
     let mut guard = GroupGuard {
         pgid: child.id().map(|p| p as i32),
     };

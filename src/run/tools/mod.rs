@@ -11,6 +11,8 @@ pub mod http;
 pub struct ToolFailure {
     pub message: String,
     pub help: Option<String>,
+    /// Another attempt cannot succeed (the program cannot be started): not retried.
+    pub permanent: bool,
 }
 
 impl ToolFailure {
@@ -18,7 +20,14 @@ impl ToolFailure {
         ToolFailure {
             message: message.into(),
             help: None,
+            permanent: false,
         }
+    }
+
+    /// Marks a failure that every attempt would repeat.
+    pub fn permanent(mut self) -> ToolFailure {
+        self.permanent = true;
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> ToolFailure {
