@@ -668,3 +668,56 @@ flow main() -> json {
         }
     }
 }
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn unused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address").port()
+}
+
+#[test]
+fn credentials_in_urls_are_redacted_in_messages_records_and_traces() {
+    let port = unused_port();
+    let src = format!(
+        r#"
+tool down(q: string) -> json = http get "http://admin:hunter2-pw@127.0.0.1:{port}/v1?api_key=k3y-SECRET&q=1"
+flow main() -> json {{
+    let d = down(q: "x")
+    let ok = llm("Is it fine?", "x")
+    {{ d: d, ok: ok }}
+}}
+"#
+    );
+    let dir = common::tempdir("redact");
+    std::fs::write(dir.join("main.flow"), &src).expect("write");
+    let out = run_in(
+        &dir,
+        &[
+            "--trace",
+            dir.join("trace.json").to_str().expect("utf-8"),
+            "--llm",
+            &format!("openai:http://bot:llm-pw-SECRET@127.0.0.1:{port}/v1?token=tok-SECRET"),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let record = out.record.to_string();
+    let trace = std::fs::read_to_string(dir.join("trace.json"))
+        .unwrap_or_else(|e| panic!("the trace: {e}\n{}", out.stderr));
+    for (what, text) in [
+        ("stderr", out.stderr.as_str()),
+        ("record", record.as_str()),
+        ("trace", trace.as_str()),
+    ] {
+        for secret in ["hunter2-pw", "k3y-SECRET", "llm-pw-SECRET", "tok-SECRET"] {
+            assert!(!text.contains(secret), "{what} shows `{secret}`:\n{text}");
+        }
+    }
+    // The URL is still there to see, without its secrets.
+    assert!(
+        out.stderr.contains(&format!(
+            "http://admin:***@127.0.0.1:{port}/v1?api_key=***&q=1"
+        )),
+        "{}",
+        out.stderr
+    );
+}

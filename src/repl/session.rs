@@ -788,12 +788,14 @@ impl Session {
                         let Some(sig) = md.tools.get(&t.name.name) else {
                             continue;
                         };
-                        let binding = text
-                            .get(t.binding.span.range())
-                            .unwrap_or("")
-                            .split_whitespace()
-                            .collect::<Vec<_>>()
-                            .join(" ");
+                        let binding = crate::run::redact::redact(
+                            &text
+                                .get(t.binding.span.range())
+                                .unwrap_or("")
+                                .split_whitespace()
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        );
                         (
                             format!(
                                 "{}tool {prefix}{} = {binding}",

@@ -7,6 +7,7 @@ mod eval;
 pub mod llm;
 pub mod opts;
 pub mod record;
+pub mod redact;
 pub mod timer;
 pub mod tools;
 pub mod value;

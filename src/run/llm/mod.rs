@@ -117,7 +117,8 @@ pub fn provider(
         }
         ("human", "") => Ok(Box::new(human::Human::new())),
         _ => Err(format!(
-            "`{spec}` is not an LLM provider; choose {}",
+            "`{}` is not an LLM provider; choose {}",
+            crate::run::redact::redact(spec),
             CHOICES
         )),
     }

@@ -12,6 +12,9 @@ use crate::run::tools::http::describe;
 
 pub struct OpenAi {
     url: String,
+    /// `url` as messages show it: its secrets redacted.
+    shown: String,
+    /// The base URL as the provider's name shows it, redacted.
     base: String,
     key: Option<String>,
     settings: Settings,
@@ -20,16 +23,17 @@ pub struct OpenAi {
 
 impl OpenAi {
     pub fn new(base: &str, settings: Settings) -> Result<OpenAi, String> {
+        let base_shown = crate::run::redact::redact(base);
         if cfg!(not(feature = "tls")) && base.starts_with("https://") {
             return Err(format!(
-                "`{base}`: this build of flowc speaks plain HTTP only; build it with \
+                "`{base_shown}`: this build of flowc speaks plain HTTP only; build it with \
                  `cargo install --path . --features tls` for HTTPS, or run the model locally \
                  (vLLM, llama.cpp server, Ollama)"
             ));
         }
         if !base.starts_with("http://") && !base.starts_with("https://") {
             return Err(format!(
-                "`openai:{base}`: write the endpoint's base URL, such as `openai:http://127.0.0.1:8080/v1`"
+                "`openai:{base_shown}`: write the endpoint's base URL, such as `openai:http://127.0.0.1:8080/v1`"
             ));
         }
         let trimmed = base.trim_end_matches('/');
@@ -43,8 +47,9 @@ impl OpenAi {
             .ok()
             .filter(|k| !k.is_empty());
         Ok(OpenAi {
+            shown: crate::run::redact::redact(&url),
             url,
-            base: trimmed.to_string(),
+            base: crate::run::redact::redact(trimmed),
             key,
             settings,
             client: crate::run::tools::http::reqwest_client(),
@@ -64,7 +69,7 @@ impl OpenAi {
         let timed_out = || {
             Failure::Final(format!(
                 "{} did not answer within {}",
-                self.url,
+                self.shown,
                 crate::run::eval::fmt_duration(self.settings.timeout)
             ))
         };
@@ -72,20 +77,30 @@ impl OpenAi {
             if e.is_timeout() {
                 timed_out()
             } else {
-                Failure::Retry(format!("request to {} failed: {}", self.url, describe(&e)))
+                Failure::Retry(format!(
+                    "request to {} failed: {}",
+                    self.shown,
+                    describe(&e)
+                ))
             }
         })?;
         let status = resp.status();
         let text = match resp.text().await {
             Ok(t) => t,
             Err(e) if e.is_timeout() => return Err(timed_out()),
-            Err(e) => return Err(Failure::Retry(format!("reading {}: {e}", self.url))),
+            Err(e) => {
+                return Err(Failure::Retry(format!(
+                    "reading {}: {}",
+                    self.shown,
+                    describe(&e)
+                )));
+            }
         };
         let head = crate::run::tools::head(&text, 300);
         if status.is_server_error() {
             return Err(Failure::Retry(format!(
                 "{} answered {status}: {head}",
-                self.url
+                self.shown
             )));
         }
         if !status.is_success() {
@@ -98,20 +113,20 @@ impl OpenAi {
             };
             return Err(Failure::Final(format!(
                 "{} answered {status}{hint}: {head}",
-                self.url
+                self.shown
             )));
         }
         let v: Value = serde_json::from_str(&text).map_err(|e| {
             Failure::Final(format!(
                 "{} did not answer chat-completions JSON ({e}): {head}",
-                self.url
+                self.shown
             ))
         })?;
         match v.pointer("/choices/0/message/content") {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(Value::Null) | None => Err(Failure::Final(format!(
                 "{}'s answer has no `choices[0].message.content`: {head}",
-                self.url
+                self.shown
             ))),
             Some(other) => Ok(other.to_string()),
         }

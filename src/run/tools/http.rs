@@ -35,10 +35,12 @@ impl Client {
     }
 
     /// `post`: the arguments as a JSON body; `get`: as the query string.
+    /// Messages show the URL with its secrets redacted.
     pub async fn call(&self, method: &str, url: &str, args: &Value) -> ToolResult {
+        let shown = crate::run::redact::redact(url);
         if cfg!(not(feature = "tls")) && url.starts_with("https://") {
             return Err(ToolFailure::new(format!(
-                "`{url}`: this build of flowc speaks plain HTTP only"
+                "`{shown}`: this build of flowc speaks plain HTTP only"
             ))
             .with_help("build flowc with `cargo install --path . --features tls` for HTTPS"));
         }
@@ -61,30 +63,29 @@ impl Client {
         } else {
             self.inner.post(url).json(args)
         };
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ToolFailure::new(format!("request to {url} failed: {}", describe(&e))))?;
+        let resp = req.send().await.map_err(|e| {
+            ToolFailure::new(format!("request to {shown} failed: {}", describe(&e)))
+        })?;
         let status = resp.status();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| ToolFailure::new(format!("reading the response of {url}: {e}")))?;
+        let body = resp.text().await.map_err(|e| {
+            ToolFailure::new(format!("reading the response of {shown}: {}", describe(&e)))
+        })?;
         if !status.is_success() {
             return Err(ToolFailure::new(format!(
-                "{url} answered {status}: {}",
+                "{shown} answered {status}: {}",
                 head(&body, 300)
             )));
         }
         serde_json::from_str(&body).map_err(|e| {
             ToolFailure::new(format!(
-                "{url} did not answer JSON ({e}): {}",
+                "{shown} did not answer JSON ({e}): {}",
                 head(&body, 200)
             ))
         })
     }
 }
 
+/// A reqwest error with its causes; URLs in it are redacted.
 pub fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -93,5 +94,5 @@ pub fn describe(e: &reqwest::Error) -> String {
         s.push_str(&inner.to_string());
         src = inner.source();
     }
-    s
+    crate::run::redact::redact(&s)
 }
