@@ -379,7 +379,7 @@ fn terminal_session_in_tmux() {
     let dir = tempdir("tmux");
     let history = dir.join("history");
     let tmux = Tmux {
-        socket: format!("flowc-repl-test-{}", std::process::id()),
+        socket: format!("flowc-repl-test-{}-session", std::process::id()),
     };
     let command = format!(
         "env TERM=xterm NO_COLOR=1 FLOWC_HISTORY='{}' '{}' repl",
@@ -478,5 +478,74 @@ fn terminal_session_in_tmux() {
     let h = std::fs::read_to_string(&history).expect("history was saved");
     assert!(h.contains("snooze_tool(x: r.a)"), "history:\n{h}");
     assert!(h.contains("r.a + 41"), "history:\n{h}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_at_the_prompt_ends_a_terminal_session_with_its_history() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED sigterm_at_the_prompt_ends_a_terminal_session_with_its_history: tmux is not installed"
+        );
+        return;
+    }
+    let dir = tempdir("tmux-term");
+    let history = dir.join("history");
+    // A server of this test's own: tests run at the same time.
+    let tmux = Tmux {
+        socket: format!("flowc-repl-test-{}-sigterm", std::process::id()),
+    };
+    let command = format!(
+        "env TERM=xterm NO_COLOR=1 FLOWC_HISTORY='{}' '{}' repl",
+        history.display(),
+        env!("CARGO_BIN_EXE_flowc")
+    );
+    let dir_s = dir.to_string_lossy().into_owned();
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "-s",
+        "repl",
+        "-c",
+        &dir_s,
+        &command,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let _ = tmux.cmd(&["set-option", "-t", "repl", "remain-on-exit", "on"]);
+    tmux.wait("the prompt", |s| s.contains("flow> "));
+    tmux.type_text("20 + 22");
+    tmux.keys(&["Enter"]);
+    tmux.wait("the value", |s| s.contains("42 : int"));
+    let pid = tmux.cmd(&["display-message", "-p", "-t", "repl", "#{pane_pid}"]);
+    let pid: i32 = String::from_utf8_lossy(&pid.stdout)
+        .trim()
+        .parse()
+        .expect("the pane's pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("send SIGTERM");
+    wait_until("the REPL to exit", || {
+        let out = tmux.cmd(&["display-message", "-p", "-t", "repl", "#{pane_dead}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    });
+    let status = tmux.cmd(&["display-message", "-p", "-t", "repl", "#{pane_dead_status}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout).trim(),
+        "143",
+        "the screen:\n{}",
+        tmux.screen()
+    );
+    let s = tmux.screen();
+    assert!(s.contains("ended by SIGTERM"), "the screen:\n{s}");
+    let h = std::fs::read_to_string(&history).expect("history was saved");
+    assert!(h.contains("20 + 22"), "history:\n{h}");
     let _ = std::fs::remove_dir_all(&dir);
 }
