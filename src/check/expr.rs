@@ -721,7 +721,12 @@ impl<'p> Ctx<'p> {
     pub fn expr(&mut self, e: &'p Expr) -> Type {
         match &e.kind {
             ExprKind::Int(_) => Type::Int,
-            ExprKind::Float(_) => Type::Float,
+            ExprKind::Float(f) => {
+                if !f.is_finite() {
+                    self.diags.push(catalog::float_out_of_range(e.span));
+                }
+                Type::Float
+            }
             ExprKind::Bool(_) => Type::Bool,
             ExprKind::Null => Type::Null,
             ExprKind::Duration { ms, .. } => {

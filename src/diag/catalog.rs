@@ -138,6 +138,9 @@ codes! {
     "E0510", "statement not allowed here",
     "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows.",
     "flow main() { assert true }";
+    "E0511", "float literal out of range",
+    "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",
+    "const X = 1e999";
     "W0001", "unused binding",
     "A `let`, parameter, branch or loop variable is never read. Remove it, or start its name with `_` to keep it on purpose.",
     "flow main() -> int {\n    let unused = 1\n    2\n}";
@@ -475,6 +478,12 @@ pub fn invalid_binding(span: Span, message: &str, help: &str) -> Diagnostic {
 pub fn not_allowed_here(span: Span, what: &str, place: &str) -> Diagnostic {
     Diagnostic::error("E0510", format!("{what} is only allowed in {place}"), span)
         .with_label("not allowed here")
+}
+
+pub fn float_out_of_range(span: Span) -> Diagnostic {
+    Diagnostic::error("E0511", "float literal out of range", span)
+        .with_label("larger than the largest 64-bit float")
+        .with_help("floats go up to about `1.8e308`")
 }
 
 pub fn unused_binding(span: Span, what: &str, name: &str) -> Diagnostic {

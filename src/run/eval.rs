@@ -745,7 +745,9 @@ impl<'p> Interp<'p> {
     pub(super) fn eval_sync(&self, e: &'p Expr, sc: &Scope) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Int(n) => int(*n),
-            ExprKind::Float(f) => float(*f),
+            ExprKind::Float(f) => {
+                float(*f).map_err(|m| err(ErrorKind::TypeError, m, sc, e.span))?
+            }
             ExprKind::Bool(b) => Value::Bool(*b),
             ExprKind::Null => Value::Null,
             ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
@@ -986,7 +988,8 @@ impl<'p> Interp<'p> {
                     || err(ErrorKind::TypeError, "integer overflow", sc, span),
                 )?))
             }
-            (UnOp::Neg, Value::Number(n)) => Ok(float(-n.as_f64().unwrap_or(0.0))),
+            (UnOp::Neg, Value::Number(n)) => float(-n.as_f64().unwrap_or(0.0))
+                .map_err(|m| err(ErrorKind::TypeError, m, sc, span)),
             _ => Err(err(
                 ErrorKind::TypeError,
                 format!(
@@ -1072,20 +1075,28 @@ impl<'p> Interp<'p> {
                         BinOp::Rem if y == 0 => {
                             return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
                         }
-                        _ => x.checked_rem(y),
+                        // `i64::MIN % -1` is 0; only `checked_rem` calls it an overflow.
+                        _ => Some(x.wrapping_rem(y)),
                     };
                     return v
                         .map(int)
                         .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span));
                 }
                 let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
-                float(match op {
+                let v = match op {
                     BinOp::Add => x + y,
                     BinOp::Sub => x - y,
                     BinOp::Mul => x * y,
+                    BinOp::Div if y == 0.0 => {
+                        return Err(err(ErrorKind::TypeError, "division by zero", sc, span));
+                    }
                     BinOp::Div => x / y,
+                    BinOp::Rem if y == 0.0 => {
+                        return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
+                    }
                     _ => x % y,
-                })
+                };
+                float(v).map_err(|m| err(ErrorKind::TypeError, m, sc, span))?
             }
             BinOp::And | BinOp::Or | BinOp::Coalesce => r,
         })

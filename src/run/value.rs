@@ -112,10 +112,27 @@ pub fn int(n: i64) -> Value {
     Value::Number(Number::from(n))
 }
 
-pub fn float(f: f64) -> Value {
+/// A finite float as a value; infinities and NaN have no JSON form (they
+/// would turn into `null`), so they are an error.
+pub fn float(f: f64) -> Result<Value, String> {
     Number::from_f64(f)
         .map(Value::Number)
-        .unwrap_or(Value::Null)
+        .ok_or_else(|| format!("float overflow: the result ({f}) is not a finite number"))
+}
+
+/// The message of an integer result that does not fit in 64 bits.
+pub const INT_OVERFLOW: &str = "integer overflow";
+
+/// A float truncated or rounded to an integer, or an error if it does not fit.
+fn f64_to_int(name: &str, f: f64) -> Result<Value, String> {
+    // `i64::MAX as f64` is 2^63, one past the largest `i64`.
+    if f.is_finite() && f >= i64::MIN as f64 && f < i64::MAX as f64 {
+        Ok(int(f as i64))
+    } else {
+        Err(format!(
+            "`{name}`: {INT_OVERFLOW} ({f} does not fit in 64 bits)"
+        ))
+    }
 }
 
 pub fn as_f64(v: &Value) -> Option<f64> {
@@ -244,7 +261,8 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
                 int(xs
                     .iter()
                     .filter_map(Value::as_i64)
-                    .fold(0i64, |s, x| s.saturating_add(x)))
+                    .try_fold(0i64, |s, x| s.checked_add(x))
+                    .ok_or_else(|| format!("`sum`: {INT_OVERFLOW}"))?)
             } else {
                 float(
                     xs.iter()
@@ -254,6 +272,7 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
                         })
                         .sum::<Result<f64, String>>()?,
                 )
+                .map_err(|e| format!("`sum`: {e}"))?
             }
         }
         "avg" => {
@@ -268,7 +287,7 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
                         .ok_or_else(|| format!("`avg` needs numbers, got {}", describe(x)))
                 })
                 .sum::<Result<f64, String>>()?;
-            float(s / xs.len() as f64)
+            float(s / xs.len() as f64).map_err(|e| format!("`avg`: {e}"))?
         }
         "min" | "max" => {
             let items: Vec<&Value> = if args.len() == 1 {
@@ -322,14 +341,17 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
         "to_string" => Value::String(to_text(a(0))),
         "to_json" => Value::String(a(0).to_string()),
         "to_int" => match a(0) {
-            Value::Number(n) => int(n
-                .as_i64()
-                .unwrap_or_else(|| n.as_f64().unwrap_or(0.0).trunc() as i64)),
-            Value::String(s) => int(s
-                .trim()
-                .parse::<i64>()
-                .or_else(|_| s.trim().parse::<f64>().map(|f| f.trunc() as i64))
-                .map_err(|_| format!("`to_int`: `{s}` is not a number"))?),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => int(i),
+                None => f64_to_int(name, n.as_f64().unwrap_or(f64::NAN).trunc())?,
+            },
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => int(i),
+                Err(_) => match s.trim().parse::<f64>() {
+                    Ok(f) if f.is_finite() => f64_to_int(name, f.trunc())?,
+                    _ => return Err(format!("`to_int`: `{s}` is not a number")),
+                },
+            },
             Value::Bool(b) => int(i64::from(*b)),
             v => {
                 return Err(format!(
@@ -339,12 +361,12 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             }
         },
         "to_float" => match a(0) {
-            Value::Number(n) => float(n.as_f64().unwrap_or(0.0)),
-            Value::String(s) => float(
-                s.trim()
-                    .parse::<f64>()
-                    .map_err(|_| format!("`to_float`: `{s}` is not a number"))?,
-            ),
+            Value::Number(n) => float(n.as_f64().unwrap_or(0.0))?,
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => float(f)?,
+                Ok(_) => return Err(format!("`to_float`: `{s}` is not a finite number")),
+                Err(_) => return Err(format!("`to_float`: `{s}` is not a number")),
+            },
             v => {
                 return Err(format!(
                     "`to_float` needs a number or string, got {}",
@@ -353,12 +375,19 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             }
         },
         "round" => match a(0) {
-            Value::Number(n) => int(n.as_f64().unwrap_or(0.0).round() as i64),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => int(i),
+                None => f64_to_int(name, n.as_f64().unwrap_or(f64::NAN).round())?,
+            },
             v => return Err(format!("`round` needs a number, got {}", describe(v))),
         },
         "abs" => match a(0) {
-            Value::Number(n) if n.is_i64() => int(n.as_i64().unwrap_or(0).saturating_abs()),
-            Value::Number(n) => float(n.as_f64().unwrap_or(0.0).abs()),
+            Value::Number(n) if n.is_i64() => int(n
+                .as_i64()
+                .unwrap_or(0)
+                .checked_abs()
+                .ok_or_else(|| format!("`abs`: {INT_OVERFLOW}"))?),
+            Value::Number(n) => float(n.as_f64().unwrap_or(0.0).abs())?,
             v => return Err(format!("`abs` needs a number, got {}", describe(v))),
         },
         "parse_json" => {
@@ -375,7 +404,8 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             } else {
                 (0, a(0).as_i64().unwrap_or(0))
             };
-            if hi - lo > 10_000_000 {
+            // In i128: `hi - lo` of two `i64`s may not fit in an `i64`.
+            if i128::from(hi) - i128::from(lo) > 10_000_000 {
                 return Err("`range` is limited to 10,000,000 elements".into());
             }
             Value::Array((lo..hi).map(int).collect())
