@@ -622,3 +622,56 @@ flow main() -> json {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_tool_or_flow_named_like_a_builtin_shadows_it_in_its_module() {
+    let lib = r#"
+tool upper(text: string, loud: bool = true) -> { text: string, loud: bool } = builtin "echo"
+flow len(xs: [int]) -> int { 100 + sum(xs) }
+flow both(w: string) -> json { { tool: upper(text: w), builtin: lower(w), n: len(xs: [1, 2]) } }
+"#;
+    let src = r#"
+import "lib.flow" as lib
+tool upper(text: string) -> { text: string } = builtin "echo"
+flow main() -> json {
+    let mine = upper(text: "a").text
+    let listed = [upper(text: "b").text, "c"]
+    { mine, listed, lib: lib.both(w: "Mixed"), theirs: lib.len(xs: [5]), builtin_len: len([1, 2, 3]) }
+}
+"#;
+    let out = run_flow("shadow", src, &[("lib.flow", lib)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({
+            "mine": "a",
+            "listed": ["b", "c"],
+            "lib": { "tool": { "text": "Mixed", "loud": true }, "builtin": "mixed", "n": 103 },
+            "theirs": 105,
+            "builtin_len": 3,
+        })
+    );
+    assert!(!out.stderr.contains("E0206"), "{}", out.stderr);
+    // The graph lists the call of the tool `upper`, not of the built-in `len`.
+    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["graph", "--format", "json"])
+        .arg(out.dir.join("main.flow"))
+        .output()
+        .expect("flowc graph");
+    let g: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
+    let calls: Vec<Value> = g["body"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(|n| n["calls"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            json!("upper"),
+            json!("upper"),
+            json!("lib.both"),
+            json!("lib.len")
+        ]
+    );
+}

@@ -364,7 +364,10 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         ns.insert(name.name.clone(), name.span);
-        if what != "type" && is_builtin_fn(&name.name) {
+        // A tool or flow may take a built-in's name (SPEC §6 calls a tool `upper`):
+        // calls in this module go to the declaration. A constant is not callable,
+        // so its name would only hide nothing and confuse.
+        if what == "constant" && is_builtin_fn(&name.name) {
             diags.push(catalog::shadows_builtin(name.span, what, &name.name));
             continue;
         }

@@ -1,6 +1,6 @@
 //! Evaluation: the eager block scheduler, expressions, calls.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -69,12 +69,8 @@ impl Scope {
     }
 }
 
-fn err(kind: ErrorKind, message: impl Into<String>, sc: &Scope, span: Span) -> Errors {
-    vec![RunError::new(kind, message, &*sc.label, span)]
-}
-
 /// Does evaluating `e` need to wait (tool calls, flows, blocks)?
-fn needs_async(e: &Expr) -> bool {
+fn needs_async(shadowed: &HashSet<&str>, e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_)
         | ExprKind::Float(_)
@@ -85,19 +81,28 @@ fn needs_async(e: &Expr) -> bool {
         | ExprKind::Name(_) => false,
         ExprKind::Str(parts) => parts
             .iter()
-            .any(|p| matches!(p, StrPart::Interp(x) if needs_async(x))),
-        ExprKind::List(items) => items.iter().any(needs_async),
-        ExprKind::Record(fields) => fields.iter().any(|f| needs_async(&f.value)),
+            .any(|p| matches!(p, StrPart::Interp(x) if needs_async(shadowed, x))),
+        ExprKind::List(items) => items.iter().any(|x| needs_async(shadowed, x)),
+        ExprKind::Record(fields) => fields.iter().any(|f| needs_async(shadowed, &f.value)),
         ExprKind::Call(c) => {
             !(c.callee.len() == 1
                 && crate::check::is_builtin_fn(&c.callee[0].name)
+                && !shadowed.contains(c.callee[0].name.as_str())
                 && c.callee[0].name != "llm")
-                || c.args.iter().any(|a| needs_async(&a.value))
+                || c.args.iter().any(|a| needs_async(shadowed, &a.value))
         }
-        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => needs_async(b),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => needs_async(a) || needs_async(b),
+        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => {
+            needs_async(shadowed, b)
+        }
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            needs_async(shadowed, a) || needs_async(shadowed, b)
+        }
         _ => true,
     }
+}
+
+fn err(kind: ErrorKind, message: impl Into<String>, sc: &Scope, span: Span) -> Errors {
+    vec![RunError::new(kind, message, &*sc.label, span)]
 }
 
 impl<'p> Interp<'p> {
@@ -367,7 +372,7 @@ impl<'p> Interp<'p> {
                             continue;
                         }
                     };
-                    if !needs_async(expr) {
+                    if !needs_async(&self.shadowed, expr) {
                         let lsc = match &labels[i] {
                             Some(l) => Scope {
                                 label: l.clone(),
@@ -424,7 +429,7 @@ impl<'p> Interp<'p> {
 
     pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
-            if !needs_async(e) {
+            if !needs_async(&self.shadowed, e) {
                 return self.eval_sync(e, sc);
             }
             match &e.kind {
@@ -1315,7 +1320,7 @@ impl<'p> Interp<'p> {
             if name == "llm" {
                 return self.llm_condition(c, span, sc).await;
             }
-            if name != "stable" && c.args.iter().any(|a| needs_async(&a.value)) {
+            if name != "stable" && c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
                 // Arguments that wait (a `for`, a tool call): evaluate them first.
                 let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
                 return self.builtin_values(name, &vals, c, span, sc);
@@ -1323,7 +1328,7 @@ impl<'p> Interp<'p> {
             return self.builtin_fn(c, span, sc);
         }
         // Arguments, evaluated concurrently.
-        let vals = if c.args.iter().any(|a| needs_async(&a.value)) {
+        let vals = if c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
             collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
         } else {
             c.args
