@@ -89,6 +89,12 @@ pub struct Ctx<'p> {
     regexes: HashMap<String, Option<String>>,
     /// LLM decision sites by position (a `let` may be checked more than once).
     pub(super) decisions: std::collections::BTreeMap<(FileId, u32), super::DecisionSite>,
+    /// The type expected of the next expression checked (a `let`'s annotation,
+    /// a flow's result type), taken at once by [`Ctx::expr`]: it flows into the
+    /// arms of `if`, `match`, `decide`, `try` and `catch`.
+    want: Option<Type>,
+    /// The type expected of the next block's last expression, taken by [`Ctx::block`].
+    block_want: Option<Type>,
 }
 
 impl<'p> Ctx<'p> {
@@ -110,6 +116,8 @@ impl<'p> Ctx<'p> {
             blocks: HashMap::new(),
             regexes: HashMap::new(),
             decisions: Default::default(),
+            want: None,
+            block_want: None,
         }
     }
 
@@ -294,7 +302,7 @@ impl<'p> Ctx<'p> {
             );
         }
         self.scopes.push(params);
-        let body_ty = self.block(&decl.body, false);
+        let body_ty = self.block_as(&decl.body, false, sig.ret.clone());
         let ret = match &sig.ret {
             Some(r) => {
                 let span = decl.body.tail().map(|e| e.span).unwrap_or(decl.body.span);
@@ -348,6 +356,7 @@ impl<'p> Ctx<'p> {
     /// Checks a block in a new scope. Dataflow blocks check `let`s on demand,
     /// in dependency order; a `sequence` checks them in text order.
     fn block(&mut self, b: &'p Block, sequence: bool) -> Type {
+        let want = self.block_want.take();
         let mut scope = Scope::new(self.loops.clone());
         scope.stmts = Some(&b.stmts);
         let key = block_key(b);
@@ -431,6 +440,9 @@ impl<'p> Ctx<'p> {
                 }
                 StmtKind::Expr { expr, after } => {
                     let before = self.effects;
+                    if i == last {
+                        self.want.clone_from(&want);
+                    }
                     let t = self.expr(expr);
                     for a in after {
                         self.lookup_name(a);
@@ -498,13 +510,15 @@ impl<'p> Ctx<'p> {
         else {
             unreachable!("let_value is called on lets")
         };
-        let t = self.expr(value);
+        let declared = ty
+            .as_ref()
+            .map(|te| resolve_type(self.p, self.module, te, &mut self.diags));
+        let t = self.expr_as(value, declared.clone());
         for a in after {
             self.lookup_name(a);
         }
-        match ty {
-            Some(te) => {
-                let declared = resolve_type(self.p, self.module, te, &mut self.diags);
+        match declared {
+            Some(declared) => {
                 self.expect(&t, &declared, value.span, "");
                 declared
             }
@@ -683,6 +697,39 @@ impl<'p> Ctx<'p> {
         }
     }
 
+    /// Checks `e` where a value of type `want` is expected.
+    fn expr_as(&mut self, e: &'p Expr, want: Option<Type>) -> Type {
+        self.want = want;
+        self.expr(e)
+    }
+
+    /// Checks a block whose last expression should be a `want`.
+    fn block_as(&mut self, b: &'p Block, sequence: bool, want: Option<Type>) -> Type {
+        self.block_want = want;
+        self.block(b, sequence)
+    }
+
+    /// The type of arms where a `want` is expected: each arm must fit it (E0301),
+    /// and the whole is a `want`. Without an expected type, the arms' join.
+    fn arms_as(&mut self, arms: &[(Type, Span)], want: Option<&Type>) -> Type {
+        let Some(want) = want else {
+            return self.join_arms(arms);
+        };
+        // Arms that agree on a type that fits keep it, as without an expected type.
+        let joined = arms
+            .iter()
+            .try_fold(Type::Never, |acc, (t, _)| join(&acc, t));
+        if let Some(j) = joined
+            && assignable(&j, want)
+        {
+            return j;
+        }
+        for (t, s) in arms {
+            self.expect(t, want, *s, " (an arm)");
+        }
+        want.clone()
+    }
+
     /// Joins arm types, reporting the first arm that does not fit.
     fn join_arms(&mut self, arms: &[(Type, Span)]) -> Type {
         let mut acc: Option<(Type, Span)> = None;
@@ -719,6 +766,7 @@ impl<'p> Ctx<'p> {
     // ------------------------------------------------------------ expressions
 
     pub fn expr(&mut self, e: &'p Expr) -> Type {
+        let want = self.want.take();
         match &e.kind {
             ExprKind::Int(_) => Type::Int,
             ExprKind::Float(f) => {
@@ -817,9 +865,9 @@ impl<'p> Ctx<'p> {
             }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, e.span),
             ExprKind::Catch(a, b) => {
-                let ta = self.expr(a);
-                let tb = self.expr(b);
-                self.join_arms(&[(ta, a.span), (tb, b.span)])
+                let ta = self.expr_as(a, want.clone());
+                let tb = self.expr_as(b, want.clone());
+                self.arms_as(&[(ta, a.span), (tb, b.span)], want.as_ref())
             }
             ExprKind::Parallel {
                 mode,
@@ -894,11 +942,11 @@ impl<'p> Ctx<'p> {
             }
             ExprKind::Sequence { options, block } => {
                 self.options(options, Place::Block);
-                self.block(block, true)
+                self.block_as(block, true, want)
             }
             ExprKind::Dag { options, block } => {
                 self.options(options, Place::Block);
-                self.block(block, false)
+                self.block_as(block, false, want)
             }
             ExprKind::If {
                 cond,
@@ -907,22 +955,23 @@ impl<'p> Ctx<'p> {
             } => {
                 let ct = self.expr(cond);
                 self.expect_bool(&ct, cond.span, "an `if` condition");
-                let tt = self.block(then, false);
+                let want = want.filter(|_| otherwise.is_some());
+                let tt = self.block_as(then, false, want.clone());
                 let tspan = then.tail().map(|t| t.span).unwrap_or(then.span);
                 match otherwise.as_deref() {
                     None => Type::optional(tt),
                     Some(Else::Block(b)) => {
-                        let et = self.block(b, false);
+                        let et = self.block_as(b, false, want.clone());
                         let espan = b.tail().map(|t| t.span).unwrap_or(b.span);
-                        self.join_arms(&[(tt, tspan), (et, espan)])
+                        self.arms_as(&[(tt, tspan), (et, espan)], want.as_ref())
                     }
                     Some(Else::If(x)) => {
-                        let et = self.expr(x);
-                        self.join_arms(&[(tt, tspan), (et, x.span)])
+                        let et = self.expr_as(x, want.clone());
+                        self.arms_as(&[(tt, tspan), (et, x.span)], want.as_ref())
                     }
                 }
             }
-            ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms),
+            ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms, want),
             ExprKind::Loop {
                 var,
                 init,
@@ -977,7 +1026,7 @@ impl<'p> Ctx<'p> {
                 handler,
             } => {
                 self.options(options, Place::Block);
-                let bt = self.block(body, false);
+                let bt = self.block_as(body, false, want.clone());
                 let mut scope = Scope::new(self.loops.clone());
                 if let Some(v) = var {
                     scope.names.insert(
@@ -992,11 +1041,11 @@ impl<'p> Ctx<'p> {
                     );
                 }
                 self.scopes.push(scope);
-                let ht = self.block(handler, false);
+                let ht = self.block_as(handler, false, want.clone());
                 self.pop_scope();
                 let bspan = body.tail().map(|t| t.span).unwrap_or(body.span);
                 let hspan = handler.tail().map(|t| t.span).unwrap_or(handler.span);
-                self.join_arms(&[(bt, bspan), (ht, hspan)])
+                self.arms_as(&[(bt, bspan), (ht, hspan)], want.as_ref())
             }
             ExprKind::Decide {
                 prompt,
@@ -1030,7 +1079,7 @@ impl<'p> Ctx<'p> {
                     } else {
                         seen.insert(&a.label.name, a.label.span);
                     }
-                    tys.push((self.expr(&a.body), a.body.span));
+                    tys.push((self.expr_as(&a.body, want.clone()), a.body.span));
                 }
                 let labels = arms
                     .iter()
@@ -1049,7 +1098,7 @@ impl<'p> Ctx<'p> {
                         .with_help("add arms such as `continue => …` and `escalate => …`"),
                     );
                 }
-                self.join_arms(&tys)
+                self.arms_as(&tys, want.as_ref())
             }
             ExprKind::Approve { message, context } => {
                 self.effects += 1;
@@ -1141,7 +1190,12 @@ impl<'p> Ctx<'p> {
         out
     }
 
-    fn match_expr(&mut self, scrutinee: &'p Expr, arms: &'p [MatchArm]) -> Type {
+    fn match_expr(
+        &mut self,
+        scrutinee: &'p Expr,
+        arms: &'p [MatchArm],
+        want: Option<Type>,
+    ) -> Type {
         let st = self.expr(scrutinee);
         let mut wildcard: Option<Span> = None;
         let mut seen: Vec<(String, Span)> = Vec::new();
@@ -1180,9 +1234,9 @@ impl<'p> Ctx<'p> {
                     }
                 }
             }
-            tys.push((self.expr(&a.body), a.body.span));
+            tys.push((self.expr_as(&a.body, want.clone()), a.body.span));
         }
-        let t = self.join_arms(&tys);
+        let t = self.arms_as(&tys, want.as_ref());
         let exhaustive = wildcard.is_some()
             || match &st {
                 Type::Lit(opts) => opts.iter().all(|o| {

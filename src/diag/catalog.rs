@@ -79,7 +79,7 @@ codes! {
     "Arithmetic needs numbers (or durations), `++` needs two lists or two strings, `<` and friends need two numbers, strings or durations.",
     "flow main() { \"a\" + 1 }";
     "E0309", "arms have incompatible types",
-    "The arms of an `if`, `match`, `decide`, `try`/`catch` or `catch` must have types that unify, since the expression has one type.",
+    "The arms of an `if`, `match`, `decide`, `try`/`catch` or `catch` must have types that unify, since the expression has one type. Where a type is expected (`let x: json = if …`, a flow's declared result type), each arm only has to fit that type.",
     "flow main(c: bool) { if c { 1 } else { \"one\" } }";
     "E0310", "use of an optional value",
     "The value may be `null` (its type is `T?`), so a field, index or operator cannot be applied directly. Give a default with `??` or test it with `if x != null`.",
@@ -338,6 +338,10 @@ pub fn incompatible_arms(span: Span, first: &str, other: &str, first_span: Span)
     )
     .with_label(format!("this is `{other}`"))
     .with_secondary(first_span, format!("this is `{first}`"))
+    .with_help(
+        "say which type the whole has, e.g. `let x: json = …` (any value fits `json`), \
+         or convert one arm, e.g. `to_string(…)`",
+    )
 }
 
 pub fn optional_use(span: Span, ty: &str, what: &str) -> Diagnostic {
