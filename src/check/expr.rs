@@ -656,26 +656,17 @@ impl<'p> Ctx<'p> {
     fn expect(&mut self, found: &Type, expected: &Type, span: Span, context: &str) {
         if !assignable(found, expected) {
             let mut d = catalog::mismatch(span, &expected.to_string(), &found.to_string(), context);
-            if let (Type::Record(f), Type::Record(e)) = (found, expected) {
-                let missing: Vec<&FieldTy> = e
-                    .fields
-                    .iter()
-                    .filter(|ef| !ef.optional && f.field(&ef.name).is_none())
-                    .collect();
-                if let Some(m) = missing.first() {
-                    d = d.with_note(format!("field `{}: {}` is missing", m.name, m.ty));
-                }
-                for ef in &e.fields {
-                    if let Some(ff) = f.field(&ef.name)
-                        && !assignable(&ff.ty, &ef.ty)
-                    {
-                        d = d.with_note(format!(
-                            "field `{}` is `{}`, expected `{}`",
-                            ef.name, ff.ty, ef.ty
-                        ));
-                        break;
-                    }
-                }
+            let mut notes = Vec::new();
+            field_differences(found, expected, "", &mut notes);
+            let extra = notes.len().saturating_sub(MAX_FIELD_NOTES);
+            for n in notes.into_iter().take(MAX_FIELD_NOTES) {
+                d = d.with_note(n);
+            }
+            if extra > 0 {
+                d = d.with_note(format!(
+                    "and {extra} more field{}",
+                    if extra == 1 { "" } else { "s" }
+                ));
             }
             if matches!(found, Type::Optional(_)) && assignable(&found.unwrap_optional(), expected)
             {
@@ -1863,4 +1854,43 @@ impl<'p> Ctx<'p> {
 pub(super) enum Callee {
     Tool(usize, Rc<Signature>),
     Flow(usize, Rc<Signature>),
+}
+
+/// At most this many notes name the fields in which two record types differ.
+const MAX_FIELD_NOTES: usize = 6;
+
+/// Where a `found` record type differs from the `expected` one, field by field
+/// and into nested records and lists (`rows[].score`): missing fields and
+/// fields of the wrong type, one note each.
+fn field_differences(found: &Type, expected: &Type, path: &str, notes: &mut Vec<String>) {
+    match (found, expected) {
+        (_, Type::Optional(e)) => field_differences(&found.unwrap_optional(), e, path, notes),
+        (Type::List(f), Type::List(e)) => field_differences(f, e, &format!("{path}[]"), notes),
+        (Type::Record(f), Type::Record(e)) => {
+            for ef in &e.fields {
+                let name = if path.is_empty() {
+                    ef.name.clone()
+                } else {
+                    format!("{path}.{}", ef.name)
+                };
+                match f.field(&ef.name) {
+                    None if !ef.optional => {
+                        notes.push(format!("field `{name}: {}` is missing", ef.ty));
+                    }
+                    Some(ff) if !assignable(&ff.ty, &ef.ty) => {
+                        let before = notes.len();
+                        field_differences(&ff.ty, &ef.ty, &name, notes);
+                        if notes.len() == before {
+                            notes.push(format!(
+                                "field `{name}` is `{}`, expected `{}`",
+                                ff.ty, ef.ty
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
 }
