@@ -1785,16 +1785,15 @@ impl<'p> Ctx<'p> {
         }
         let positional = c.args.iter().any(|a| a.name.is_none());
         if !positional {
-            for p in &sig.params {
-                if !p.has_default && !given.contains_key(p.name.as_str()) {
-                    self.diags.push(catalog::missing_arg(
-                        callee_span,
-                        &callee_name,
-                        &p.name,
-                        &p.ty.to_string(),
-                        p.span,
-                    ));
-                }
+            let missing: Vec<(&str, String, Span)> = sig
+                .params
+                .iter()
+                .filter(|p| !p.has_default && !given.contains_key(p.name.as_str()))
+                .map(|p| (p.name.as_str(), p.ty.to_string(), p.span))
+                .collect();
+            if !missing.is_empty() {
+                self.diags
+                    .push(catalog::missing_args(callee_span, &callee_name, &missing));
             }
         }
         if sig.is_flow {

@@ -58,7 +58,7 @@ codes! {
     "A value's type is not assignable to the type expected there. Records are structural (extra fields are fine), `int` widens to `float`, `null` fits only `T?`, and `json` fits anything (checked at run time).",
     "flow main() -> int { \"five\" }";
     "E0302", "missing argument",
-    "A tool or flow parameter without a default was not given.",
+    "A tool or flow parameter without a default was not given. One diagnostic lists every missing parameter of the call.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t() }";
     "E0303", "unknown argument",
     "The tool or flow has no parameter with this name.",
@@ -256,15 +256,29 @@ pub fn mismatch(span: Span, expected: &str, found: &str, context: &str) -> Diagn
     .with_label(format!("this is `{found}`{context}"))
 }
 
-pub fn missing_arg(span: Span, callee: &str, param: &str, ty: &str, decl: Span) -> Diagnostic {
-    Diagnostic::error(
-        "E0302",
-        format!("missing argument `{param}` to `{callee}`"),
-        span,
-    )
-    .with_label(format!("`{param}: {ty}` is not given"))
-    .with_secondary(decl, "parameter declared here")
-    .with_help(format!("add `{param}: …` to the call"))
+/// Every parameter without a default that a call does not give: (name, type, declaration).
+pub fn missing_args(span: Span, callee: &str, missing: &[(&str, String, Span)]) -> Diagnostic {
+    let names: Vec<String> = missing.iter().map(|(n, _, _)| format!("`{n}`")).collect();
+    let given: Vec<String> = missing
+        .iter()
+        .map(|(n, t, _)| format!("`{n}: {t}`"))
+        .collect();
+    let (message, label) = match missing {
+        [_] => (
+            format!("missing argument {} to `{callee}`", names[0]),
+            format!("{} is not given", given[0]),
+        ),
+        _ => (
+            format!("missing arguments {} to `{callee}`", names.join(", ")),
+            format!("{} are not given", given.join(", ")),
+        ),
+    };
+    let mut d = Diagnostic::error("E0302", message, span).with_label(label);
+    for (n, _, decl) in missing {
+        d = d.with_secondary(*decl, format!("parameter `{n}` declared here"));
+    }
+    let add: Vec<String> = missing.iter().map(|(n, _, _)| format!("{n}: …")).collect();
+    d.with_help(format!("add `{}` to the call", add.join(", ")))
 }
 
 pub fn unknown_arg(span: Span, callee: &str, arg: &str, help: Option<String>) -> Diagnostic {
