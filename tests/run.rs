@@ -675,3 +675,26 @@ flow main() -> json {
         ]
     );
 }
+
+#[test]
+fn unknown_flow_suggests_only_a_similar_name() {
+    let dir = tempdir("flow-suggest");
+    let file = dir.join("main.flow");
+    std::fs::write(&file, "flow a() -> int { 1 }\nflow main() -> int { 2 }\n").expect("write");
+    let run = |flow: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .arg("run")
+            .arg(&file)
+            .args(["--flow", flow])
+            .output()
+            .expect("flowc run");
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let c = run("c");
+    assert!(c.contains("has no flow `c`"), "{c}");
+    assert!(!c.contains("did you mean"), "{c}");
+    let mian = run("mian");
+    assert!(mian.contains("did you mean `main`?"), "{mian}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
