@@ -159,6 +159,9 @@ codes! {
     "W0006", "effect repeated in a loop",
     "An `effect` tool called inside `loop` or `for` may run its side effect again when the body is re-run or retried. State `with { retry: 0 }` or give an `idempotency_key` at the call.",
     "effect tool t(n: int) -> json = builtin \"echo\"\nflow main() { for i in [1, 2] { t(n: i) } }";
+    "W0007", "exec program not found",
+    "The program of an `exec` tool cannot be found now: a bare name is looked up on `PATH`, a path with a `/` is relative to the flow's folder. The run would fail when the tool is first called; it may still be installed before the run, hence a warning.",
+    "tool t() -> json = exec [\"no-such-program\"]";
 }
 
 /// The explanation entry for a code, if it exists.
@@ -537,6 +540,22 @@ pub fn until_constant(span: Span, var: &str) -> Diagnostic {
     )
     .with_label("same value in every iteration")
     .with_help(format!("test the new state, e.g. `until stable({var})`"))
+}
+
+pub fn exec_program_missing(
+    span: Span,
+    tool: &str,
+    prog: &str,
+    label: &str,
+    help: &str,
+) -> Diagnostic {
+    Diagnostic::warning(
+        "W0007",
+        format!("program `{prog}` of exec tool `{tool}` cannot be found"),
+        span,
+    )
+    .with_label(label.to_string())
+    .with_help(help.to_string())
 }
 
 pub fn effect_in_loop(span: Span, tool: &str, construct: &str) -> Diagnostic {
