@@ -698,3 +698,86 @@ fn unknown_flow_suggests_only_a_similar_name() {
     assert!(mian.contains("did you mean `main`?"), "{mian}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The most tool steps running at the same moment, from the run record.
+fn max_overlap(out: &common::Out, tool: &str) -> usize {
+    let mut events: Vec<(f64, i32)> = Vec::new();
+    for s in out.steps().iter().filter(|s| s["tool"] == tool) {
+        events.push((s["start_ms"].as_f64().expect("start"), 1));
+        events.push((s["end_ms"].as_f64().expect("end"), -1));
+    }
+    // Ends before starts at the same instant.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+#[test]
+fn an_explicit_inner_max_concurrent_is_not_capped_by_the_default() {
+    // 60 sleeps of 1 s under `max_concurrent: 200`: the flow's default of 10
+    // used to run them 10 at a time (6 s); all 60 now run together.
+    let src = with_tools(
+        r#"
+flow main() -> int {
+    let xs = for i in range(60) with { max_concurrent: 200 } { wait(ms: 1000).ms }
+    len(xs)
+}
+"#,
+    );
+    let t0 = std::time::Instant::now();
+    let out = run_flow("mc-inner", &src, &[], &[]);
+    let elapsed = t0.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!(60));
+    assert_eq!(max_overlap(&out, "wait"), 60);
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+}
+
+#[test]
+fn an_explicit_outer_max_concurrent_caps_an_inner_one() {
+    let src = with_tools(
+        r#"
+flow main() -> int with { max_concurrent: 4 } {
+    let xs = for i in range(12) with { max_concurrent: 200 } { wait(ms: 50).ms }
+    len(xs)
+}
+"#,
+    );
+    let out = run_flow("mc-outer", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(max_overlap(&out, "wait"), 4);
+    assert!(out.stderr.contains("W0008"), "{}", out.stderr);
+    // `--set` states a limit too: it caps an inner one.
+    let src = with_tools(
+        r#"
+flow main() -> int {
+    let xs = for i in range(12) with { max_concurrent: 200 } { wait(ms: 50).ms }
+    len(xs)
+}
+"#,
+    );
+    let out = run_flow("mc-set", &src, &[], &["--set", "max_concurrent=3"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(max_overlap(&out, "wait"), 3);
+}
+
+#[test]
+fn set_max_concurrent_zero_is_rejected() {
+    let out = run_flow(
+        "mc-zero",
+        "flow main() -> int { 1 }\n",
+        &[],
+        &["--set", "max_concurrent=0"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`max_concurrent` takes a positive integer, not `0`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -95,6 +95,9 @@ pub struct Ctx<'p> {
     want: Option<Type>,
     /// The type expected of the next block's last expression, taken by [`Ctx::block`].
     block_want: Option<Type>,
+    /// `max_concurrent` stated by the flow and the enclosing blocks and `for`s
+    /// (value, where), outermost first: a larger inner one is capped (W0008).
+    stated_limits: Vec<(i64, Span)>,
 }
 
 impl<'p> Ctx<'p> {
@@ -118,6 +121,7 @@ impl<'p> Ctx<'p> {
             decisions: Default::default(),
             want: None,
             block_want: None,
+            stated_limits: Vec::new(),
         }
     }
 
@@ -281,8 +285,10 @@ impl<'p> Ctx<'p> {
         self.in_test = false;
         self.current_flow = Some(key.clone());
 
+        let saved_limits = std::mem::take(&mut self.stated_limits);
         if let Some(o) = &decl.options {
             options::check_static(o, Place::Flow, &mut self.diags);
+            self.stated_limit(o);
         }
         let mut params = Scope::new(Vec::new());
         for (prm, ps) in decl.params.iter().zip(sig.params.iter()) {
@@ -313,6 +319,7 @@ impl<'p> Ctx<'p> {
         };
         self.pop_scope();
 
+        self.stated_limits = saved_limits;
         self.scopes = saved_scopes;
         (
             self.module,
@@ -744,8 +751,31 @@ impl<'p> Ctx<'p> {
         acc.map(|(t, _)| t).unwrap_or(Type::Null)
     }
 
+    /// Notes a stated `max_concurrent` of a flow, block or `for` (popped when
+    /// [`Ctx::expr`] leaves the construct); W0008 if an enclosing one is smaller.
+    fn stated_limit(&mut self, o: &Options) {
+        let Some((n, span)) = o.entries.iter().find_map(|e| match &e.value.kind {
+            ExprKind::Int(n) if e.name.name == "max_concurrent" && *n >= 1 => {
+                Some((*n, e.value.span))
+            }
+            _ => None,
+        }) else {
+            return;
+        };
+        if let Some(&(outer, outer_span)) = self.stated_limits.iter().min_by_key(|(v, _)| *v)
+            && outer < n
+        {
+            self.diags
+                .push(catalog::limit_capped(span, n, outer, outer_span));
+        }
+        self.stated_limits.push((n, span));
+    }
+
     fn options(&mut self, o: &'p Option<Options>, place: Place) {
         if let Some(o) = o {
+            if matches!(place, Place::Block | Place::For) {
+                self.stated_limit(o);
+            }
             let exprs = options::check_static(o, place, &mut self.diags);
             for e in exprs {
                 let t = self.expr(e);
@@ -757,6 +787,14 @@ impl<'p> Ctx<'p> {
     // ------------------------------------------------------------ expressions
 
     pub fn expr(&mut self, e: &'p Expr) -> Type {
+        // A construct's stated `max_concurrent` applies inside it only.
+        let limits = self.stated_limits.len();
+        let t = self.expr_kind(e);
+        self.stated_limits.truncate(limits);
+        t
+    }
+
+    fn expr_kind(&mut self, e: &'p Expr) -> Type {
         let want = self.want.take();
         match &e.kind {
             ExprKind::Int(_) => Type::Int,

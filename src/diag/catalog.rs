@@ -162,6 +162,9 @@ codes! {
     "W0007", "exec program not found",
     "The program of an `exec` tool cannot be found now: a bare name is looked up on `PATH`, a path with a `/` is relative to the flow's folder. The run would fail when the tool is first called; it may still be installed before the run, hence a warning.",
     "tool t() -> json = exec [\"no-such-program\"]";
+    "W0008", "inner `max_concurrent` capped by an outer one",
+    "Limits nest: a call inside a block or `for` takes a permit of every stated `max_concurrent` around it, so an inner limit larger than an enclosing one (the flow's header, a block) only ever reaches the outer number. The default limit of 10 (no `max_concurrent` stated) does not cap an inner limit.",
+    "flow main() with { max_concurrent: 2 } {\n    for i in range(100) with { max_concurrent: 50 } { i }\n}";
 }
 
 /// The explanation entry for a code, if it exists.
@@ -556,6 +559,19 @@ pub fn exec_program_missing(
     )
     .with_label(label.to_string())
     .with_help(help.to_string())
+}
+
+pub fn limit_capped(span: Span, inner: i64, outer: i64, outer_span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        "W0008",
+        format!("`max_concurrent: {inner}` is capped by an enclosing `max_concurrent: {outer}`"),
+        span,
+    )
+    .with_label(format!("at most {outer} run at a time, not {inner}"))
+    .with_secondary(outer_span, "the enclosing limit")
+    .with_help(format!(
+        "raise the enclosing limit to {inner}, or lower this one to {outer}"
+    ))
 }
 
 pub fn effect_in_loop(span: Span, tool: &str, construct: &str) -> Diagnostic {

@@ -30,6 +30,9 @@ pub struct Scope {
     pub opts: Rc<Opts>,
     /// Semaphores of the enclosing scopes with `max_concurrent`, outermost first.
     pub limits: Rc<Vec<Rc<Semaphore>>>,
+    /// `limits[0]` is the default limit (`DEFAULT_MAX_CONCURRENT`), which no
+    /// one stated: an explicit inner limit replaces it instead of nesting in it.
+    pub default_limit: bool,
     /// The previous loop state's variables, for `stable()` in `until`.
     pub prev: Option<Rc<Env>>,
     /// The statement being evaluated, for error messages.
@@ -55,17 +58,25 @@ impl Scope {
     fn nested(&self, o: Option<&Options>) -> Scope {
         let Some(o) = o else { return self.clone() };
         let inner = Opts::from_ast(Some(o));
-        let mut limits = self.limits.clone();
-        if let Some(n) = inner.max_concurrent {
-            let mut l = (*limits).clone();
-            l.push(Rc::new(Semaphore::new(n)));
-            limits = Rc::new(l);
-        }
+        let (limits, default_limit) = match inner.max_concurrent {
+            Some(n) => (self.limits_within(n), false),
+            None => (self.limits.clone(), self.default_limit),
+        };
         Scope {
             opts: Rc::new(self.opts.overlay(&inner)),
             limits,
+            default_limit,
             ..self.clone()
         }
+    }
+
+    /// The limits of a scope nested in this one that states `max_concurrent: n`:
+    /// the stated enclosing limits, then `n` (the default one does not cap it).
+    fn limits_within(&self, n: usize) -> Rc<Vec<Rc<Semaphore>>> {
+        let skip = usize::from(self.default_limit);
+        let mut l: Vec<Rc<Semaphore>> = self.limits.iter().skip(skip).cloned().collect();
+        l.push(Rc::new(Semaphore::new(n)));
+        Rc::new(l)
     }
 }
 
@@ -165,6 +176,7 @@ impl<'p> Interp<'p> {
             module: m,
             opts: Rc::new(self.config.set.clone()),
             limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
+            default_limit: self.config.set.max_concurrent.is_none(),
             prev: None,
             label: Rc::from("const"),
         }
@@ -196,21 +208,15 @@ impl<'p> Interp<'p> {
         Box::pin(async move {
             let header = Opts::from_ast(flow.options.as_ref());
             let base = self.config.set.overlay(&header);
-            let limits = match caller {
+            let (limits, default_limit) = match caller {
                 None => {
-                    let mc = header
-                        .max_concurrent
-                        .or(self.config.set.max_concurrent)
-                        .unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
-                    Rc::new(vec![Rc::new(Semaphore::new(mc))])
+                    let stated = header.max_concurrent.or(self.config.set.max_concurrent);
+                    let mc = stated.unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
+                    (Rc::new(vec![Rc::new(Semaphore::new(mc))]), stated.is_none())
                 }
                 Some(c) => match header.max_concurrent {
-                    Some(n) => {
-                        let mut l = (*c.limits).clone();
-                        l.push(Rc::new(Semaphore::new(n)));
-                        Rc::new(l)
-                    }
-                    None => c.limits.clone(),
+                    Some(n) => (c.limits_within(n), false),
+                    None => (c.limits.clone(), c.default_limit),
                 },
             };
             let env = Env::root();
@@ -219,6 +225,7 @@ impl<'p> Interp<'p> {
                 module: m,
                 opts: Rc::new(base),
                 limits,
+                default_limit,
                 prev: None,
                 label: Rc::from(label.as_str()),
             };

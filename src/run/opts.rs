@@ -80,7 +80,7 @@ impl Opts {
                 _ => None,
             };
             match e.name.name.as_str() {
-                "max_concurrent" => out.max_concurrent = int().map(|n| n.max(1) as usize),
+                "max_concurrent" => out.max_concurrent = int().map(permits),
                 "timeout" | "timeout_per_step" => out.timeout = dur(),
                 "retry" => out.retry = int().map(|n| n.min(u32::MAX as u64) as u32),
                 "retry_on" => {
@@ -137,12 +137,19 @@ impl Opts {
                 .parse::<bool>()
                 .map_err(|_| format!("`{key}` takes `true` or `false`, not `{value}`"))
         };
+        // As in the source (E0505): a limit of 0 would never run anything.
+        let positive = || match int()? {
+            0 => Err(format!("`{key}` takes a positive integer, not `0`")),
+            n => Ok(n),
+        };
         match key {
-            "max_concurrent" => self.max_concurrent = Some(int()?.max(1) as usize),
+            "max_concurrent" => self.max_concurrent = Some(permits(positive()?)),
             "timeout" | "timeout_per_step" => self.timeout = Some(dur()?),
             "retry" => self.retry = Some(int()? as u32),
             "backoff" => self.backoff = Some(dur()?),
-            "max_loop_iterations" => self.max_loop_iterations = Some(int()?.max(1) as u32),
+            "max_loop_iterations" => {
+                self.max_loop_iterations = Some(u32::try_from(positive()?).unwrap_or(u32::MAX))
+            }
             "on_max" => {
                 self.on_max_error = Some(match value {
                     "error" => true,
@@ -167,6 +174,14 @@ impl Opts {
         }
         Ok(())
     }
+}
+
+/// A `max_concurrent` as a semaphore's permits: at least 1, at most what a
+/// tokio semaphore holds (a larger limit is no limit anyway).
+fn permits(n: u64) -> usize {
+    usize::try_from(n)
+        .unwrap_or(usize::MAX)
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 /// `250ms`, `30s`, `1.5m`, `1h`, `2d`.
