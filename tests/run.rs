@@ -781,3 +781,37 @@ fn set_max_concurrent_zero_is_rejected() {
         out.stderr
     );
 }
+
+#[test]
+fn for_where_keeps_only_the_elements_whose_condition_is_true() {
+    let src = with_tools(
+        r#"
+flow main() -> json {
+    let xs = [5, 2, 8, 1, 6]
+    let big = for x in xs where x > 4 { echo(value: x * 10).value }
+    let none = for x in xs where x > 100 { echo(value: x).value }
+    let by_tool = for x in xs where echo(value: x % 2 == 0).value with { max_concurrent: 2 } { x }
+    let names = for r in [{ n: "a", ok: true }, { n: "b", ok: false }, { n: "c", ok: true }] where r.ok { r.n }
+    { big, none, by_tool, names }
+}
+"#,
+    );
+    let out = run_flow("for-where", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({ "big": [50, 80, 60], "none": [], "by_tool": [2, 8, 6], "names": ["a", "c"] })
+    );
+    // The body runs only for kept elements: 3 echoes in `big`, none in `none`,
+    // 5 conditions in `by_tool`.
+    let echoes = out.steps().iter().filter(|s| s["tool"] == "echo").count();
+    assert_eq!(echoes, 3 + 5);
+    // The graph shows the condition on the body.
+    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["graph", "--format", "mermaid"])
+        .arg(out.dir.join("main.flow"))
+        .output()
+        .expect("flowc graph");
+    let text = String::from_utf8_lossy(&graph.stdout);
+    assert!(text.contains("for x where x > 4 (big)"), "{text}");
+}

@@ -1012,6 +1012,7 @@ impl<'p> Ctx<'p> {
             ExprKind::For {
                 var,
                 iter,
+                filter,
                 options,
                 body,
             } => {
@@ -1043,6 +1044,10 @@ impl<'p> Ctx<'p> {
                 );
                 self.scopes.push(scope);
                 self.loops.push("for");
+                if let Some(f) = filter {
+                    let ft = self.expr(f);
+                    self.expect_bool(&ft, f.span, "a `where` condition");
+                }
                 let bt = self.block(body, false);
                 self.loops.pop();
                 self.pop_scope();

@@ -70,7 +70,7 @@ codes! {
     "Tool and flow arguments are named (`t(a: 1)`); only built-in functions take positional arguments.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(\"x\") }";
     "E0306", "condition is not a `bool`",
-    "`if`, `until`, `assert` and the operands of `&&`, `||` and `!` must be `bool`. Compare explicitly (`len(xs) > 0`).",
+    "`if`, `until`, `assert`, a `for … where` condition and the operands of `&&`, `||` and `!` must be `bool`. Compare explicitly (`len(xs) > 0`).",
     "flow main() { if 1 { 2 } else { 3 } }";
     "E0307", "regex match on a non-string",
     "`~` and `!~` match a `string` on the left against a regex literal `/…/` on the right.",

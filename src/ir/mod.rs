@@ -264,11 +264,30 @@ impl Lower<'_> {
                     .push(self.block(body, format!("loop {}", var.name), false));
             }
             ExprKind::For {
-                var, iter, body, ..
+                var,
+                iter,
+                filter,
+                body,
+                ..
             } => {
                 self.walk(iter, node);
-                node.children
-                    .push(self.block(body, format!("for {}", var.name), false));
+                let label = match filter {
+                    Some(f) => {
+                        // The condition runs once per element, before the body: its calls
+                        // are the `for`'s, and the body's label shows it.
+                        self.walk(f, node);
+                        let text = &self.sources.get(f.span.file).text;
+                        let cond = text
+                            .get(f.span.start as usize..f.span.end as usize)
+                            .unwrap_or("…")
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        format!("for {} where {cond}", var.name)
+                    }
+                    None => format!("for {}", var.name),
+                };
+                node.children.push(self.block(body, label, false));
             }
             ExprKind::Try { body, handler, .. } => {
                 node.children.push(self.block(body, "try".into(), false));

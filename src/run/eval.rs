@@ -646,6 +646,7 @@ impl<'p> Interp<'p> {
                 ExprKind::For {
                     var,
                     iter,
+                    filter,
                     options,
                     body,
                 } => {
@@ -663,10 +664,45 @@ impl<'p> Interp<'p> {
                         let env = Env::child(&sc.env);
                         env.set(&var.name, item);
                         let isc = sc.with_env(env);
-                        async move { self.block(body, &isc, false).await }
+                        async move {
+                            // `where cond`: a dropped element gives no value (and runs no body).
+                            if let Some(f) = filter {
+                                match self.eval(f, &isc).await? {
+                                    Value::Bool(true) => {}
+                                    Value::Bool(false) => return Ok(None),
+                                    other => {
+                                        return Err(err(
+                                            ErrorKind::TypeError,
+                                            format!(
+                                                "a `where` condition must be a bool, got {}",
+                                                value::describe(&other)
+                                            ),
+                                            &isc,
+                                            f.span,
+                                        ));
+                                    }
+                                }
+                            }
+                            self.block(body, &isc, false).await.map(Some)
+                        }
                     });
                     self.with_deadline(
-                        async { collect(join_all(futs).await).map(Value::Array) },
+                        async {
+                            let mut kept = Vec::new();
+                            let mut errors = Vec::new();
+                            for r in join_all(futs).await {
+                                match r {
+                                    Ok(Some(v)) => kept.push(v),
+                                    Ok(None) => {}
+                                    Err(mut e) => errors.append(&mut e),
+                                }
+                            }
+                            if errors.is_empty() {
+                                Ok(Value::Array(kept))
+                            } else {
+                                Err(errors)
+                            }
+                        },
                         &sc,
                         e.span,
                     )
