@@ -519,7 +519,7 @@ fn check_exec_program(b: &Binding, tool: &str, dir: &std::path::Path, diags: &mu
         return;
     }
     if prog.contains('/') {
-        let path = if prog.starts_with('/') {
+        let path = if prog.starts_with('/') || dir == std::path::Path::new(".") {
             std::path::PathBuf::from(prog)
         } else {
             dir.join(prog)
