@@ -815,3 +815,32 @@ flow main() -> json {
     let text = String::from_utf8_lossy(&graph.stdout);
     assert!(text.contains("for x where x > 4 (big)"), "{text}");
 }
+
+#[test]
+fn records_print_in_their_written_order_and_the_cache_ignores_it() {
+    let src = r#"
+tool pair(a: int, b: int) -> { b: int, a: int } = builtin "echo"
+flow main() -> json {
+    let first = pair(a: 1, b: 2) with { cache: 1h }
+    let second = pair(b: 2, a: 1) with { cache: 1h } after first
+    { zeta: 1, alpha: { y: 2, x: 1 }, mid: [first, second] }
+}
+"#;
+    let out = run_flow("order", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let compact: String = out.stdout.split_whitespace().collect();
+    assert_eq!(
+        compact,
+        // A tool's result takes its declared order (`echo` wrote `a` first);
+        // `second` is the cached value of `first`.
+        r#"{"zeta":1,"alpha":{"y":2,"x":1},"mid":[{"b":2,"a":1},{"b":2,"a":1}]}"#
+    );
+    // The same arguments in another order hit the cache.
+    let statuses: Vec<Value> = out
+        .steps()
+        .iter()
+        .filter(|s| s["tool"] == "pair")
+        .map(|s| s["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!("ok"), json!("cached")]);
+}

@@ -1418,7 +1418,8 @@ impl<'p> Interp<'p> {
         let input = Value::Object(args);
 
         // Cache of pure tools.
-        let cache_key = (o.cache.is_some() && !tool.effect).then(|| format!("{m}/{name}/{input}"));
+        let cache_key = (o.cache.is_some() && !tool.effect)
+            .then(|| format!("{m}/{name}/{}", value::canonical(&input)));
         if let (Some(key), Some(ttl)) = (&cache_key, o.cache)
             && let Some((at, v)) = self.cache.borrow().get(key)
             && at.elapsed() <= ttl
@@ -1470,8 +1471,9 @@ impl<'p> Interp<'p> {
             };
             let r = match outcome {
                 Ok(Ok(v)) => {
-                    match value::conforms(&v, sig.ret.as_ref().expect("tools have a result type")) {
-                        Ok(()) => Ok(v),
+                    let ret = sig.ret.as_ref().expect("tools have a result type");
+                    match value::conforms(&v, ret) {
+                        Ok(()) => Ok(value::in_declared_order(v, ret)),
                         Err(mm) => Err(RunError::new(
                             ErrorKind::TypeError,
                             format!(

@@ -89,6 +89,32 @@ fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
     }
 }
 
+/// `v` (which conforms to `t`) with each record's fields in `t`'s declared
+/// order, undeclared extra fields after them in their own order: a tool's
+/// result prints like its declared type, whatever order the tool wrote.
+pub fn in_declared_order(v: Value, t: &Type) -> Value {
+    match (t, v) {
+        (Type::Optional(inner), v) => in_declared_order(v, inner),
+        (Type::List(el), Value::Array(items)) => Value::Array(
+            items
+                .into_iter()
+                .map(|x| in_declared_order(x, el))
+                .collect(),
+        ),
+        (Type::Record(r), Value::Object(mut m)) => {
+            let mut out = Map::with_capacity(m.len());
+            for f in &r.fields {
+                if let Some(x) = m.shift_remove(&f.name) {
+                    out.insert(f.name.clone(), in_declared_order(x, &f.ty));
+                }
+            }
+            out.extend(m);
+            Value::Object(out)
+        }
+        (_, v) => v,
+    }
+}
+
 /// A short description of a value for messages: its kind and a preview.
 pub fn describe(v: &Value) -> String {
     let text = v.to_string();
@@ -169,7 +195,46 @@ pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
         },
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        _ => a.to_string().cmp(&b.to_string()),
+        _ => canonical(a).cmp(&canonical(b)),
+    }
+}
+
+/// JSON text with every record's keys sorted: the same for equal values
+/// whatever order their fields were written in (records keep that order for
+/// printing). For keys such as the tool cache's.
+pub fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, x)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(x, out);
+            }
+            out.push('}');
+        }
+        Value::Array(xs) => {
+            out.push('[');
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -489,6 +554,45 @@ mod tests {
             json!("a-b")
         );
         assert!(call_builtin("avg", &[json!([])]).is_err());
+    }
+
+    #[test]
+    fn records_keep_their_order_and_canonical_text_sorts_keys() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [2, {"d": 1, "c": 2}], "x": 3}}"#)
+                .expect("json");
+        let b: Value =
+            serde_json::from_str(r#"{"a": {"x": 3, "y": [2, {"c": 2, "d": 1}]}, "b": 1}"#)
+                .expect("json");
+        assert_eq!(
+            a.to_string(),
+            r#"{"b":1,"a":{"y":[2,{"d":1,"c":2}],"x":3}}"#
+        );
+        assert_eq!(
+            canonical(&a),
+            r#"{"a":{"x":3,"y":[2,{"c":2,"d":1}]},"b":1}"#
+        );
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(compare(&a, &b), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
+    fn tool_results_take_the_declared_field_order() {
+        let t = Type::record(vec![
+            Type::field("b", Type::Int),
+            Type::field(
+                "rows",
+                Type::list(Type::record(vec![
+                    Type::field("y", Type::Int),
+                    Type::field("x", Type::Int),
+                ])),
+            ),
+        ]);
+        let v = json!({"extra": 0, "rows": [{"x": 1, "y": 2, "z": 3}], "b": 1});
+        assert_eq!(
+            in_declared_order(v, &t).to_string(),
+            r#"{"b":1,"rows":[{"y":2,"x":1,"z":3}],"extra":0}"#
+        );
     }
 
     #[test]
