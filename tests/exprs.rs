@@ -266,6 +266,14 @@ fn overflowing_range_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn range_of_a_non_integer_is_an_error_not_an_empty_list() {
+    let msg = run("int", "len(range(parse_json(\"2.5\")))")
+        .expect("checks")
+        .expect_err("a float bound");
+    assert!(msg.contains("`range` needs integers"), "{msg}");
+}
+
+#[test]
 fn integer_builtins_report_overflow_like_plus() {
     for (body, what) in [
         ("abs(-9223372036854775807 - 1)", "integer overflow"),

@@ -1772,7 +1772,14 @@ impl<'p> Ctx<'p> {
         // Arguments.
         let mut given: HashMap<&str, Span> = HashMap::new();
         for a in &c.args {
-            let t = self.expr(&a.value);
+            // The parameter's type is expected of the argument (it flows into arms).
+            let param_ty = a.name.as_ref().and_then(|n| {
+                sig.params
+                    .iter()
+                    .find(|p| p.name == n.name)
+                    .map(|p| p.ty.clone())
+            });
+            let t = self.expr_as(&a.value, param_ty);
             let Some(name) = &a.name else {
                 let free: Vec<&str> = sig
                     .params

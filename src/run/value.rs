@@ -464,10 +464,14 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             Err(_) => Value::Null,
         },
         "range" => {
+            let bound = |v: &Value| {
+                v.as_i64()
+                    .ok_or_else(|| format!("`range` needs integers, got {}", describe(v)))
+            };
             let (lo, hi) = if args.len() == 2 {
-                (a(0).as_i64().unwrap_or(0), a(1).as_i64().unwrap_or(0))
+                (bound(a(0))?, bound(a(1))?)
             } else {
-                (0, a(0).as_i64().unwrap_or(0))
+                (0, bound(a(0))?)
             };
             // In i128: `hi - lo` of two `i64`s may not fit in an `i64`.
             if i128::from(hi) - i128::from(lo) > 10_000_000 {
