@@ -780,6 +780,20 @@ fn set_max_concurrent_zero_is_rejected() {
         "{}",
         out.stderr
     );
+    // An unknown `--set` option gets the same did-you-mean as the source form.
+    let out = run_flow(
+        "set-typo",
+        "flow main() -> int { 1 }\n",
+        &[],
+        &["--set", "retries=2"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("unknown option `retries`; did you mean `retry`?"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -20,6 +20,21 @@ pub struct Opts {
     pub cache: Option<Duration>,
 }
 
+/// The options `flowc run --set` takes.
+pub const SET_OPTIONS: &[&str] = &[
+    "max_concurrent",
+    "timeout",
+    "timeout_per_step",
+    "retry",
+    "backoff",
+    "max_loop_iterations",
+    "on_max",
+    "fail_fast",
+    "deadline",
+    "cache",
+    "retry_on",
+];
+
 pub const DEFAULT_MAX_CONCURRENT: usize = 10;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
@@ -121,7 +136,7 @@ impl Opts {
         out
     }
 
-    /// Parses `flowc run --set key=value`.
+    /// Parses `flowc run --set key=value` (one of [`SET_OPTIONS`]).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let dur = || {
             parse_duration(value)
@@ -170,7 +185,15 @@ impl Opts {
                     .collect();
                 self.retry_on = Some(kinds?);
             }
-            _ => return Err(format!("unknown option `{key}`")),
+            _ => {
+                let help = crate::diag::suggest(key, SET_OPTIONS.iter().copied())
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "unknown option `{key}`{help} (options: {})",
+                    SET_OPTIONS.join(", ")
+                ));
+            }
         }
         Ok(())
     }
