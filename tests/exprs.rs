@@ -282,6 +282,20 @@ fn integer_builtins_report_overflow_like_plus() {
         ("round(-1e300)", "integer overflow"),
         ("to_int(\"1e300\")", "integer overflow"),
         ("9223372036854775807 + 1", "integer overflow"),
+        // Integers beyond i64 in JSON (a tool's result) are not silently floats.
+        (
+            "parse_json(\"18446744073709551615\") + 0",
+            "integer overflow",
+        ),
+        ("-parse_json(\"18446744073709551615\")", "integer overflow"),
+        (
+            "abs(parse_json(\"18446744073709551615\"))",
+            "integer overflow",
+        ),
+        (
+            "sum([parse_json(\"18446744073709551615\")])",
+            "integer overflow",
+        ),
     ] {
         let msg = run("int", body).expect("checks").expect_err(body);
         assert!(msg.contains(what), "{body}: {msg}");

@@ -1031,11 +1031,10 @@ impl<'p> Interp<'p> {
     fn unary(&self, op: UnOp, v: Value, sc: &Scope, span: Span) -> R<Value> {
         match (op, &v) {
             (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-            (UnOp::Neg, Value::Number(n)) if n.is_i64() => {
-                Ok(int(n.as_i64().unwrap_or(0).checked_neg().ok_or_else(
-                    || err(ErrorKind::TypeError, "integer overflow", sc, span),
-                )?))
-            }
+            (UnOp::Neg, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(int(n
+                .as_i64()
+                .and_then(i64::checked_neg)
+                .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span))?)),
             (UnOp::Neg, Value::Number(n)) => float(-n.as_f64().unwrap_or(0.0))
                 .map_err(|m| err(ErrorKind::TypeError, m, sc, span)),
             _ => Err(err(
@@ -1111,7 +1110,12 @@ impl<'p> Interp<'p> {
                 let (Value::Number(a), Value::Number(b)) = (&l, &r) else {
                     return Err(bad(&l, &r));
                 };
-                if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+                let integer = |n: &serde_json::Number| n.is_i64() || n.is_u64();
+                if integer(a) && integer(b) {
+                    // An integer beyond `i64` (from a tool's JSON) overflows, as a result would.
+                    let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) else {
+                        return Err(err(ErrorKind::TypeError, "integer overflow", sc, span));
+                    };
                     let v = match op {
                         BinOp::Add => x.checked_add(y),
                         BinOp::Sub => x.checked_sub(y),

@@ -322,11 +322,11 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
         }
         "sum" => {
             let xs = list(name, a(0))?;
-            if xs.iter().all(|x| x.is_i64()) {
+            if xs.iter().all(|x| x.is_i64() || x.is_u64()) {
+                // An integer beyond `i64` (from a tool's JSON) overflows too.
                 int(xs
                     .iter()
-                    .filter_map(Value::as_i64)
-                    .try_fold(0i64, |s, x| s.checked_add(x))
+                    .try_fold(0i64, |s, x| s.checked_add(x.as_i64()?))
                     .ok_or_else(|| format!("`sum`: {INT_OVERFLOW}"))?)
             } else {
                 float(
@@ -447,10 +447,9 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             v => return Err(format!("`round` needs a number, got {}", describe(v))),
         },
         "abs" => match a(0) {
-            Value::Number(n) if n.is_i64() => int(n
+            Value::Number(n) if n.is_i64() || n.is_u64() => int(n
                 .as_i64()
-                .unwrap_or(0)
-                .checked_abs()
+                .and_then(i64::checked_abs)
                 .ok_or_else(|| format!("`abs`: {INT_OVERFLOW}"))?),
             Value::Number(n) => float(n.as_f64().unwrap_or(0.0).abs())?,
             v => return Err(format!("`abs` needs a number, got {}", describe(v))),
@@ -558,6 +557,11 @@ mod tests {
             json!("a-b")
         );
         assert!(call_builtin("avg", &[json!([])]).is_err());
+        // Integers beyond i64 (a tool's JSON) are an overflow, not a float sum.
+        assert_eq!(
+            call_builtin("sum", &[json!([1, u64::MAX])]),
+            Err("`sum`: integer overflow".to_string())
+        );
     }
 
     #[test]
