@@ -284,7 +284,8 @@ fn every_reserved_word_is_in_a_vim_keyword_list() {
 fn vim(script: &str, out_file: &Path, files: &[PathBuf]) -> String {
     let out = run(
         Command::new("vim")
-            .args(["-Nu", "NONE", "-i", "NONE", "-Es"])
+            // `-n`: no swap file, so two tests may open the same file at once.
+            .args(["-Nu", "NONE", "-i", "NONE", "-n", "-Es"])
             .arg("-c")
             .arg(format!("let g:flow_out = '{}'", out_file.display()))
             .arg("-c")
