@@ -624,6 +624,242 @@ flow main() -> json {
 }
 
 #[test]
+fn a_tool_or_flow_named_like_a_builtin_shadows_it_in_its_module() {
+    let lib = r#"
+tool upper(text: string, loud: bool = true) -> { text: string, loud: bool } = builtin "echo"
+flow len(xs: [int]) -> int { 100 + sum(xs) }
+flow both(w: string) -> json { { tool: upper(text: w), builtin: lower(w), n: len(xs: [1, 2]) } }
+"#;
+    let src = r#"
+import "lib.flow" as lib
+tool upper(text: string) -> { text: string } = builtin "echo"
+flow main() -> json {
+    let mine = upper(text: "a").text
+    let listed = [upper(text: "b").text, "c"]
+    { mine, listed, lib: lib.both(w: "Mixed"), theirs: lib.len(xs: [5]), builtin_len: len([1, 2, 3]) }
+}
+"#;
+    let out = run_flow("shadow", src, &[("lib.flow", lib)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({
+            "mine": "a",
+            "listed": ["b", "c"],
+            "lib": { "tool": { "text": "Mixed", "loud": true }, "builtin": "mixed", "n": 103 },
+            "theirs": 105,
+            "builtin_len": 3,
+        })
+    );
+    assert!(!out.stderr.contains("E0206"), "{}", out.stderr);
+    // The graph lists the call of the tool `upper`, not of the built-in `len`.
+    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["graph", "--format", "json"])
+        .arg(out.dir.join("main.flow"))
+        .output()
+        .expect("flowc graph");
+    let g: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
+    let calls: Vec<Value> = g["body"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(|n| n["calls"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            json!("upper"),
+            json!("upper"),
+            json!("lib.both"),
+            json!("lib.len")
+        ]
+    );
+}
+
+#[test]
+fn unknown_flow_suggests_only_a_similar_name() {
+    let dir = tempdir("flow-suggest");
+    let file = dir.join("main.flow");
+    std::fs::write(&file, "flow a() -> int { 1 }\nflow main() -> int { 2 }\n").expect("write");
+    let run = |flow: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .arg("run")
+            .arg(&file)
+            .args(["--flow", flow])
+            .output()
+            .expect("flowc run");
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let c = run("c");
+    assert!(c.contains("has no flow `c`"), "{c}");
+    assert!(!c.contains("did you mean"), "{c}");
+    let mian = run("mian");
+    assert!(mian.contains("did you mean `main`?"), "{mian}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The most tool steps running at the same moment, from the run record.
+fn max_overlap(out: &common::Out, tool: &str) -> usize {
+    let mut events: Vec<(f64, i32)> = Vec::new();
+    for s in out.steps().iter().filter(|s| s["tool"] == tool) {
+        events.push((s["start_ms"].as_f64().expect("start"), 1));
+        events.push((s["end_ms"].as_f64().expect("end"), -1));
+    }
+    // Ends before starts at the same instant.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+#[test]
+fn an_explicit_inner_max_concurrent_is_not_capped_by_the_default() {
+    // 60 sleeps of 1 s under `max_concurrent: 200`: the flow's default of 10
+    // used to run them 10 at a time (6 s); all 60 now run together.
+    let src = with_tools(
+        r#"
+flow main() -> int {
+    let xs = for i in range(60) with { max_concurrent: 200 } { wait(ms: 1000).ms }
+    len(xs)
+}
+"#,
+    );
+    let t0 = std::time::Instant::now();
+    let out = run_flow("mc-inner", &src, &[], &[]);
+    let elapsed = t0.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!(60));
+    assert_eq!(max_overlap(&out, "wait"), 60);
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+}
+
+#[test]
+fn an_explicit_outer_max_concurrent_caps_an_inner_one() {
+    let src = with_tools(
+        r#"
+flow main() -> int with { max_concurrent: 4 } {
+    let xs = for i in range(12) with { max_concurrent: 200 } { wait(ms: 50).ms }
+    len(xs)
+}
+"#,
+    );
+    let out = run_flow("mc-outer", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(max_overlap(&out, "wait"), 4);
+    assert!(out.stderr.contains("W0008"), "{}", out.stderr);
+    // `--set` states a limit too: it caps an inner one.
+    let src = with_tools(
+        r#"
+flow main() -> int {
+    let xs = for i in range(12) with { max_concurrent: 200 } { wait(ms: 50).ms }
+    len(xs)
+}
+"#,
+    );
+    let out = run_flow("mc-set", &src, &[], &["--set", "max_concurrent=3"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(max_overlap(&out, "wait"), 3);
+}
+
+#[test]
+fn set_max_concurrent_zero_is_rejected() {
+    let out = run_flow(
+        "mc-zero",
+        "flow main() -> int { 1 }\n",
+        &[],
+        &["--set", "max_concurrent=0"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`max_concurrent` takes a positive integer, not `0`"),
+        "{}",
+        out.stderr
+    );
+    // An unknown `--set` option gets the same did-you-mean as the source form.
+    let out = run_flow(
+        "set-typo",
+        "flow main() -> int { 1 }\n",
+        &[],
+        &["--set", "retries=2"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("unknown option `retries`; did you mean `retry`?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn for_where_keeps_only_the_elements_whose_condition_is_true() {
+    let src = with_tools(
+        r#"
+flow main() -> json {
+    let xs = [5, 2, 8, 1, 6]
+    let big = for x in xs where x > 4 { echo(value: x * 10).value }
+    let none = for x in xs where x > 100 { echo(value: x).value }
+    let by_tool = for x in xs where echo(value: x % 2 == 0).value with { max_concurrent: 2 } { x }
+    let names = for r in [{ n: "a", ok: true }, { n: "b", ok: false }, { n: "c", ok: true }] where r.ok { r.n }
+    { big, none, by_tool, names }
+}
+"#,
+    );
+    let out = run_flow("for-where", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({ "big": [50, 80, 60], "none": [], "by_tool": [2, 8, 6], "names": ["a", "c"] })
+    );
+    // The body runs only for kept elements: 3 echoes in `big`, none in `none`,
+    // 5 conditions in `by_tool`.
+    let echoes = out.steps().iter().filter(|s| s["tool"] == "echo").count();
+    assert_eq!(echoes, 3 + 5);
+    // The graph shows the condition on the body.
+    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["graph", "--format", "mermaid"])
+        .arg(out.dir.join("main.flow"))
+        .output()
+        .expect("flowc graph");
+    let text = String::from_utf8_lossy(&graph.stdout);
+    assert!(text.contains("for x where x > 4 (big)"), "{text}");
+}
+
+#[test]
+fn records_print_in_their_written_order_and_the_cache_ignores_it() {
+    let src = r#"
+tool pair(a: int, b: int) -> { b: int, a: int } = builtin "echo"
+flow main() -> json {
+    let first = pair(a: 1, b: 2) with { cache: 1h }
+    let second = pair(b: 2, a: 1) with { cache: 1h } after first
+    { zeta: 1, alpha: { y: 2, x: 1 }, mid: [first, second] }
+}
+"#;
+    let out = run_flow("order", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let compact: String = out.stdout.split_whitespace().collect();
+    assert_eq!(
+        compact,
+        // A tool's result takes its declared order (`echo` wrote `a` first);
+        // `second` is the cached value of `first`.
+        r#"{"zeta":1,"alpha":{"y":2,"x":1},"mid":[{"b":2,"a":1},{"b":2,"a":1}]}"#
+    );
+    // The same arguments in another order hit the cache.
+    let statuses: Vec<Value> = out
+        .steps()
+        .iter()
+        .filter(|s| s["tool"] == "pair")
+        .map(|s| s["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!("ok"), json!("cached")]);
+}
+
+#[test]
 fn a_program_that_cannot_start_is_not_retried() {
     // Not on PATH, a path to nothing, and a file that is not executable: each
     // fails its first attempt for good, whatever `retry` says.

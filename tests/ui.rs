@@ -196,3 +196,51 @@ fn exit_codes() {
     assert_eq!(run(&["explain", "E0201"]), Some(0));
     assert_eq!(run(&["explain", "E9999"]), Some(2));
 }
+
+#[test]
+fn check_a_folder_checks_its_flow_files_sorted() {
+    let dir = std::env::temp_dir().join(format!("flowc-check-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bad = "flow main() -> int { nope }\n";
+    for (rel, text) in [
+        ("b.flow", bad),
+        ("a/z.flow", bad),
+        ("a/ok.flow", "flow main() -> int { 1 }\n"),
+        ("notes.txt", "not a flow"),
+        (".hidden/x.flow", bad),
+        ("target/y.flow", bad),
+        ("empty/.keep", ""),
+    ] {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
+        std::fs::write(&p, text).expect("write");
+    }
+    let check = |path: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["check", "--format", "json"])
+            .arg(path)
+            .output()
+            .expect("flowc runs");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code(),
+        )
+    };
+    let (stdout, _, code) = check(&dir);
+    assert_eq!(code, Some(1));
+    let files: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            v["file"].as_str().expect("file").to_string()
+        })
+        .collect();
+    let expect = |rel: &str| dir.join(rel).to_string_lossy().into_owned();
+    assert_eq!(files, vec![expect("a/z.flow"), expect("b.flow")]);
+    let (stdout, stderr, code) = check(&dir.join("empty"));
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("no `.flow` files in"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

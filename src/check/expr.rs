@@ -89,6 +89,15 @@ pub struct Ctx<'p> {
     regexes: HashMap<String, Option<String>>,
     /// LLM decision sites by position (a `let` may be checked more than once).
     pub(super) decisions: std::collections::BTreeMap<(FileId, u32), super::DecisionSite>,
+    /// The type expected of the next expression checked (a `let`'s annotation,
+    /// a flow's result type), taken at once by [`Ctx::expr`]: it flows into the
+    /// arms of `if`, `match`, `decide`, `try` and `catch`.
+    want: Option<Type>,
+    /// The type expected of the next block's last expression, taken by [`Ctx::block`].
+    block_want: Option<Type>,
+    /// `max_concurrent` stated by the flow and the enclosing blocks and `for`s
+    /// (value, where), outermost first: a larger inner one is capped (W0008).
+    stated_limits: Vec<(i64, Span)>,
 }
 
 impl<'p> Ctx<'p> {
@@ -110,6 +119,9 @@ impl<'p> Ctx<'p> {
             blocks: HashMap::new(),
             regexes: HashMap::new(),
             decisions: Default::default(),
+            want: None,
+            block_want: None,
+            stated_limits: Vec::new(),
         }
     }
 
@@ -273,8 +285,10 @@ impl<'p> Ctx<'p> {
         self.in_test = false;
         self.current_flow = Some(key.clone());
 
+        let saved_limits = std::mem::take(&mut self.stated_limits);
         if let Some(o) = &decl.options {
             options::check_static(o, Place::Flow, &mut self.diags);
+            self.stated_limit(o);
         }
         let mut params = Scope::new(Vec::new());
         for (prm, ps) in decl.params.iter().zip(sig.params.iter()) {
@@ -294,7 +308,7 @@ impl<'p> Ctx<'p> {
             );
         }
         self.scopes.push(params);
-        let body_ty = self.block(&decl.body, false);
+        let body_ty = self.block_as(&decl.body, false, sig.ret.clone());
         let ret = match &sig.ret {
             Some(r) => {
                 let span = decl.body.tail().map(|e| e.span).unwrap_or(decl.body.span);
@@ -305,6 +319,7 @@ impl<'p> Ctx<'p> {
         };
         self.pop_scope();
 
+        self.stated_limits = saved_limits;
         self.scopes = saved_scopes;
         (
             self.module,
@@ -348,6 +363,7 @@ impl<'p> Ctx<'p> {
     /// Checks a block in a new scope. Dataflow blocks check `let`s on demand,
     /// in dependency order; a `sequence` checks them in text order.
     fn block(&mut self, b: &'p Block, sequence: bool) -> Type {
+        let want = self.block_want.take();
         let mut scope = Scope::new(self.loops.clone());
         scope.stmts = Some(&b.stmts);
         let key = block_key(b);
@@ -431,6 +447,9 @@ impl<'p> Ctx<'p> {
                 }
                 StmtKind::Expr { expr, after } => {
                     let before = self.effects;
+                    if i == last {
+                        self.want.clone_from(&want);
+                    }
                     let t = self.expr(expr);
                     for a in after {
                         self.lookup_name(a);
@@ -498,13 +517,15 @@ impl<'p> Ctx<'p> {
         else {
             unreachable!("let_value is called on lets")
         };
-        let t = self.expr(value);
+        let declared = ty
+            .as_ref()
+            .map(|te| resolve_type(self.p, self.module, te, &mut self.diags));
+        let t = self.expr_as(value, declared.clone());
         for a in after {
             self.lookup_name(a);
         }
-        match ty {
-            Some(te) => {
-                let declared = resolve_type(self.p, self.module, te, &mut self.diags);
+        match declared {
+            Some(declared) => {
                 self.expect(&t, &declared, value.span, "");
                 declared
             }
@@ -642,26 +663,17 @@ impl<'p> Ctx<'p> {
     fn expect(&mut self, found: &Type, expected: &Type, span: Span, context: &str) {
         if !assignable(found, expected) {
             let mut d = catalog::mismatch(span, &expected.to_string(), &found.to_string(), context);
-            if let (Type::Record(f), Type::Record(e)) = (found, expected) {
-                let missing: Vec<&FieldTy> = e
-                    .fields
-                    .iter()
-                    .filter(|ef| !ef.optional && f.field(&ef.name).is_none())
-                    .collect();
-                if let Some(m) = missing.first() {
-                    d = d.with_note(format!("field `{}: {}` is missing", m.name, m.ty));
-                }
-                for ef in &e.fields {
-                    if let Some(ff) = f.field(&ef.name)
-                        && !assignable(&ff.ty, &ef.ty)
-                    {
-                        d = d.with_note(format!(
-                            "field `{}` is `{}`, expected `{}`",
-                            ef.name, ff.ty, ef.ty
-                        ));
-                        break;
-                    }
-                }
+            let mut notes = Vec::new();
+            field_differences(found, expected, "", &mut notes);
+            let extra = notes.len().saturating_sub(MAX_FIELD_NOTES);
+            for n in notes.into_iter().take(MAX_FIELD_NOTES) {
+                d = d.with_note(n);
+            }
+            if extra > 0 {
+                d = d.with_note(format!(
+                    "and {extra} more field{}",
+                    if extra == 1 { "" } else { "s" }
+                ));
             }
             if matches!(found, Type::Optional(_)) && assignable(&found.unwrap_optional(), expected)
             {
@@ -681,6 +693,39 @@ impl<'p> Ctx<'p> {
             }
             self.diags.push(d);
         }
+    }
+
+    /// Checks `e` where a value of type `want` is expected.
+    fn expr_as(&mut self, e: &'p Expr, want: Option<Type>) -> Type {
+        self.want = want;
+        self.expr(e)
+    }
+
+    /// Checks a block whose last expression should be a `want`.
+    fn block_as(&mut self, b: &'p Block, sequence: bool, want: Option<Type>) -> Type {
+        self.block_want = want;
+        self.block(b, sequence)
+    }
+
+    /// The type of arms where a `want` is expected: each arm must fit it (E0301),
+    /// and the whole is a `want`. Without an expected type, the arms' join.
+    fn arms_as(&mut self, arms: &[(Type, Span)], want: Option<&Type>) -> Type {
+        let Some(want) = want else {
+            return self.join_arms(arms);
+        };
+        // Arms that agree on a type that fits keep it, as without an expected type.
+        let joined = arms
+            .iter()
+            .try_fold(Type::Never, |acc, (t, _)| join(&acc, t));
+        if let Some(j) = joined
+            && assignable(&j, want)
+        {
+            return j;
+        }
+        for (t, s) in arms {
+            self.expect(t, want, *s, " (an arm)");
+        }
+        want.clone()
     }
 
     /// Joins arm types, reporting the first arm that does not fit.
@@ -706,8 +751,31 @@ impl<'p> Ctx<'p> {
         acc.map(|(t, _)| t).unwrap_or(Type::Null)
     }
 
+    /// Notes a stated `max_concurrent` of a flow, block or `for` (popped when
+    /// [`Ctx::expr`] leaves the construct); W0008 if an enclosing one is smaller.
+    fn stated_limit(&mut self, o: &Options) {
+        let Some((n, span)) = o.entries.iter().find_map(|e| match &e.value.kind {
+            ExprKind::Int(n) if e.name.name == "max_concurrent" && *n >= 1 => {
+                Some((*n, e.value.span))
+            }
+            _ => None,
+        }) else {
+            return;
+        };
+        if let Some(&(outer, outer_span)) = self.stated_limits.iter().min_by_key(|(v, _)| *v)
+            && outer < n
+        {
+            self.diags
+                .push(catalog::limit_capped(span, n, outer, outer_span));
+        }
+        self.stated_limits.push((n, span));
+    }
+
     fn options(&mut self, o: &'p Option<Options>, place: Place) {
         if let Some(o) = o {
+            if matches!(place, Place::Block | Place::For) {
+                self.stated_limit(o);
+            }
             let exprs = options::check_static(o, place, &mut self.diags);
             for e in exprs {
                 let t = self.expr(e);
@@ -719,9 +787,23 @@ impl<'p> Ctx<'p> {
     // ------------------------------------------------------------ expressions
 
     pub fn expr(&mut self, e: &'p Expr) -> Type {
+        // A construct's stated `max_concurrent` applies inside it only.
+        let limits = self.stated_limits.len();
+        let t = self.expr_kind(e);
+        self.stated_limits.truncate(limits);
+        t
+    }
+
+    fn expr_kind(&mut self, e: &'p Expr) -> Type {
+        let want = self.want.take();
         match &e.kind {
             ExprKind::Int(_) => Type::Int,
-            ExprKind::Float(_) => Type::Float,
+            ExprKind::Float(f) => {
+                if !f.is_finite() {
+                    self.diags.push(catalog::float_out_of_range(e.span));
+                }
+                Type::Float
+            }
             ExprKind::Bool(_) => Type::Bool,
             ExprKind::Null => Type::Null,
             ExprKind::Duration { ms, .. } => {
@@ -812,9 +894,9 @@ impl<'p> Ctx<'p> {
             }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, e.span),
             ExprKind::Catch(a, b) => {
-                let ta = self.expr(a);
-                let tb = self.expr(b);
-                self.join_arms(&[(ta, a.span), (tb, b.span)])
+                let ta = self.expr_as(a, want.clone());
+                let tb = self.expr_as(b, want.clone());
+                self.arms_as(&[(ta, a.span), (tb, b.span)], want.as_ref())
             }
             ExprKind::Parallel {
                 mode,
@@ -889,11 +971,11 @@ impl<'p> Ctx<'p> {
             }
             ExprKind::Sequence { options, block } => {
                 self.options(options, Place::Block);
-                self.block(block, true)
+                self.block_as(block, true, want)
             }
             ExprKind::Dag { options, block } => {
                 self.options(options, Place::Block);
-                self.block(block, false)
+                self.block_as(block, false, want)
             }
             ExprKind::If {
                 cond,
@@ -902,22 +984,23 @@ impl<'p> Ctx<'p> {
             } => {
                 let ct = self.expr(cond);
                 self.expect_bool(&ct, cond.span, "an `if` condition");
-                let tt = self.block(then, false);
+                let want = want.filter(|_| otherwise.is_some());
+                let tt = self.block_as(then, false, want.clone());
                 let tspan = then.tail().map(|t| t.span).unwrap_or(then.span);
                 match otherwise.as_deref() {
                     None => Type::optional(tt),
                     Some(Else::Block(b)) => {
-                        let et = self.block(b, false);
+                        let et = self.block_as(b, false, want.clone());
                         let espan = b.tail().map(|t| t.span).unwrap_or(b.span);
-                        self.join_arms(&[(tt, tspan), (et, espan)])
+                        self.arms_as(&[(tt, tspan), (et, espan)], want.as_ref())
                     }
                     Some(Else::If(x)) => {
-                        let et = self.expr(x);
-                        self.join_arms(&[(tt, tspan), (et, x.span)])
+                        let et = self.expr_as(x, want.clone());
+                        self.arms_as(&[(tt, tspan), (et, x.span)], want.as_ref())
                     }
                 }
             }
-            ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms),
+            ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms, want),
             ExprKind::Loop {
                 var,
                 init,
@@ -929,6 +1012,7 @@ impl<'p> Ctx<'p> {
             ExprKind::For {
                 var,
                 iter,
+                filter,
                 options,
                 body,
             } => {
@@ -960,6 +1044,10 @@ impl<'p> Ctx<'p> {
                 );
                 self.scopes.push(scope);
                 self.loops.push("for");
+                if let Some(f) = filter {
+                    let ft = self.expr(f);
+                    self.expect_bool(&ft, f.span, "a `where` condition");
+                }
                 let bt = self.block(body, false);
                 self.loops.pop();
                 self.pop_scope();
@@ -972,7 +1060,7 @@ impl<'p> Ctx<'p> {
                 handler,
             } => {
                 self.options(options, Place::Block);
-                let bt = self.block(body, false);
+                let bt = self.block_as(body, false, want.clone());
                 let mut scope = Scope::new(self.loops.clone());
                 if let Some(v) = var {
                     scope.names.insert(
@@ -987,11 +1075,11 @@ impl<'p> Ctx<'p> {
                     );
                 }
                 self.scopes.push(scope);
-                let ht = self.block(handler, false);
+                let ht = self.block_as(handler, false, want.clone());
                 self.pop_scope();
                 let bspan = body.tail().map(|t| t.span).unwrap_or(body.span);
                 let hspan = handler.tail().map(|t| t.span).unwrap_or(handler.span);
-                self.join_arms(&[(bt, bspan), (ht, hspan)])
+                self.arms_as(&[(bt, bspan), (ht, hspan)], want.as_ref())
             }
             ExprKind::Decide {
                 prompt,
@@ -1025,7 +1113,7 @@ impl<'p> Ctx<'p> {
                     } else {
                         seen.insert(&a.label.name, a.label.span);
                     }
-                    tys.push((self.expr(&a.body), a.body.span));
+                    tys.push((self.expr_as(&a.body, want.clone()), a.body.span));
                 }
                 let labels = arms
                     .iter()
@@ -1044,7 +1132,7 @@ impl<'p> Ctx<'p> {
                         .with_help("add arms such as `continue => …` and `escalate => …`"),
                     );
                 }
-                self.join_arms(&tys)
+                self.arms_as(&tys, want.as_ref())
             }
             ExprKind::Approve { message, context } => {
                 self.effects += 1;
@@ -1136,7 +1224,12 @@ impl<'p> Ctx<'p> {
         out
     }
 
-    fn match_expr(&mut self, scrutinee: &'p Expr, arms: &'p [MatchArm]) -> Type {
+    fn match_expr(
+        &mut self,
+        scrutinee: &'p Expr,
+        arms: &'p [MatchArm],
+        want: Option<Type>,
+    ) -> Type {
         let st = self.expr(scrutinee);
         let mut wildcard: Option<Span> = None;
         let mut seen: Vec<(String, Span)> = Vec::new();
@@ -1175,9 +1268,9 @@ impl<'p> Ctx<'p> {
                     }
                 }
             }
-            tys.push((self.expr(&a.body), a.body.span));
+            tys.push((self.expr_as(&a.body, want.clone()), a.body.span));
         }
-        let t = self.join_arms(&tys);
+        let t = self.arms_as(&tys, want.as_ref());
         let exhaustive = wildcard.is_some()
             || match &st {
                 Type::Lit(opts) => opts.iter().all(|o| {
@@ -1679,7 +1772,14 @@ impl<'p> Ctx<'p> {
         // Arguments.
         let mut given: HashMap<&str, Span> = HashMap::new();
         for a in &c.args {
-            let t = self.expr(&a.value);
+            // The parameter's type is expected of the argument (it flows into arms).
+            let param_ty = a.name.as_ref().and_then(|n| {
+                sig.params
+                    .iter()
+                    .find(|p| p.name == n.name)
+                    .map(|p| p.ty.clone())
+            });
+            let t = self.expr_as(&a.value, param_ty);
             let Some(name) = &a.name else {
                 let free: Vec<&str> = sig
                     .params
@@ -1735,16 +1835,15 @@ impl<'p> Ctx<'p> {
         }
         let positional = c.args.iter().any(|a| a.name.is_none());
         if !positional {
-            for p in &sig.params {
-                if !p.has_default && !given.contains_key(p.name.as_str()) {
-                    self.diags.push(catalog::missing_arg(
-                        callee_span,
-                        &callee_name,
-                        &p.name,
-                        &p.ty.to_string(),
-                        p.span,
-                    ));
-                }
+            let missing: Vec<(&str, String, Span)> = sig
+                .params
+                .iter()
+                .filter(|p| !p.has_default && !given.contains_key(p.name.as_str()))
+                .map(|p| (p.name.as_str(), p.ty.to_string(), p.span))
+                .collect();
+            if !missing.is_empty() {
+                self.diags
+                    .push(catalog::missing_args(callee_span, &callee_name, &missing));
             }
         }
         if sig.is_flow {
@@ -1804,4 +1903,43 @@ impl<'p> Ctx<'p> {
 pub(super) enum Callee {
     Tool(usize, Rc<Signature>),
     Flow(usize, Rc<Signature>),
+}
+
+/// At most this many notes name the fields in which two record types differ.
+const MAX_FIELD_NOTES: usize = 6;
+
+/// Where a `found` record type differs from the `expected` one, field by field
+/// and into nested records and lists (`rows[].score`): missing fields and
+/// fields of the wrong type, one note each.
+fn field_differences(found: &Type, expected: &Type, path: &str, notes: &mut Vec<String>) {
+    match (found, expected) {
+        (_, Type::Optional(e)) => field_differences(&found.unwrap_optional(), e, path, notes),
+        (Type::List(f), Type::List(e)) => field_differences(f, e, &format!("{path}[]"), notes),
+        (Type::Record(f), Type::Record(e)) => {
+            for ef in &e.fields {
+                let name = if path.is_empty() {
+                    ef.name.clone()
+                } else {
+                    format!("{path}.{}", ef.name)
+                };
+                match f.field(&ef.name) {
+                    None if !ef.optional => {
+                        notes.push(format!("field `{name}: {}` is missing", ef.ty));
+                    }
+                    Some(ff) if !assignable(&ff.ty, &ef.ty) => {
+                        let before = notes.len();
+                        field_differences(&ff.ty, &ef.ty, &name, notes);
+                        if notes.len() == before {
+                            notes.push(format!(
+                                "field `{name}` is `{}`, expected `{}`",
+                                ff.ty, ef.ty
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
 }

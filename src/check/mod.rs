@@ -153,7 +153,13 @@ pub fn check_program(
         decisions: Vec::new(),
     };
     for &m in &order {
-        declare(&mut program, m, &mut diags);
+        // Exec tools run in their module's folder, as the interpreter does.
+        let name = &sources.get(program.modules[m].file).name;
+        let dir = match std::path::Path::new(name).parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        declare(&mut program, m, &dir, &mut diags);
     }
     let mut ctx = expr::Ctx::new(&program);
     for &m in &order {
@@ -345,7 +351,7 @@ fn join_path(from: &str, rel: &str) -> String {
 pub const BUILTIN_TYPES: &[&str] = &["string", "int", "float", "bool", "duration", "null", "json"];
 
 /// Collects declarations: names, type aliases, tool and flow signatures, constants.
-fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
+fn declare(p: &mut Program, m: usize, dir: &std::path::Path, diags: &mut Vec<Diagnostic>) {
     // Names: values (tools, flows, consts) and types are separate namespaces.
     let mut values: HashMap<String, Span> = HashMap::new();
     let mut types: HashMap<String, Span> = HashMap::new();
@@ -364,7 +370,10 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         ns.insert(name.name.clone(), name.span);
-        if what != "type" && is_builtin_fn(&name.name) {
+        // A tool or flow may take a built-in's name (SPEC §6 calls a tool `upper`):
+        // calls in this module go to the declaration. A constant is not callable,
+        // so its name would only hide nothing and confuse.
+        if what == "constant" && is_builtin_fn(&name.name) {
             diags.push(catalog::shadows_builtin(name.span, what, &name.name));
             continue;
         }
@@ -412,6 +421,7 @@ fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
                 let params = declare_params(p, m, &t.params, diags);
                 let ret = resolve_type(p, m, &t.ret, diags);
                 check_binding(&t.binding, diags);
+                check_exec_program(&t.binding, &t.name.name, dir, diags);
                 if let Some(o) = &t.options {
                     options::check_static(o, options::Place::Tool { effect: t.effect }, diags);
                 }
@@ -488,6 +498,66 @@ fn plain_str(e: &Expr) -> Option<&str> {
 }
 
 pub const BUILTIN_TOOLS: &[&str] = &["sleep", "echo", "fail", "read_json", "http_get"];
+
+/// W0007 when an exec tool's program cannot be found now: a path (with a `/`)
+/// is relative to the flow's folder, a bare name is looked up on `PATH` — as
+/// the interpreter starts it.
+fn check_exec_program(b: &Binding, tool: &str, dir: &std::path::Path, diags: &mut Vec<Diagnostic>) {
+    let BindingKind::Exec(argv) = &b.kind else {
+        return;
+    };
+    let ExprKind::List(items) = &argv.kind else {
+        return;
+    };
+    let Some((prog, span)) = items
+        .first()
+        .and_then(|i| plain_str(i).map(|p| (p, i.span)))
+    else {
+        return;
+    };
+    if prog.is_empty() {
+        return;
+    }
+    if prog.contains('/') {
+        let path = if prog.starts_with('/') || dir == std::path::Path::new(".") {
+            std::path::PathBuf::from(prog)
+        } else {
+            dir.join(prog)
+        };
+        if !path.is_file() {
+            diags.push(catalog::exec_program_missing(
+                span,
+                tool,
+                prog,
+                &format!("no such file: `{}`", path.display()),
+                "a relative path is relative to the flow's folder",
+            ));
+        }
+    } else if !on_path(prog) {
+        let beside = dir.join(prog).is_file();
+        diags.push(catalog::exec_program_missing(
+            span,
+            tool,
+            prog,
+            "not found on `PATH`",
+            &if beside {
+                format!("a bare name is looked up on `PATH`; write `./{prog}` for the file beside the flow")
+            } else {
+                "install it, or give its path (relative to the flow's folder)".to_string()
+            },
+        ));
+    }
+}
+
+/// Is `prog` an executable file in one of `PATH`'s folders?
+fn on_path(prog: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).any(|d| {
+        std::fs::metadata(d.join(prog))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
 
 fn check_binding(b: &Binding, diags: &mut Vec<Diagnostic>) {
     match &b.kind {

@@ -37,7 +37,8 @@ pub enum GraphFormat {
 pub enum Command {
     /// Parse and check files; report diagnostics
     Check {
-        /// The `.flow` files to check
+        /// The `.flow` files to check; a folder checks every `.flow` file in it
+        /// (recursively, sorted, skipping hidden folders and `target/`)
         #[arg(required = true)]
         files: Vec<String>,
         /// Output format of the diagnostics
@@ -110,7 +111,24 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
     let mut warnings = 0usize;
     let mut unreadable = false;
     let stderr = std::io::stderr();
+    let mut expanded = Vec::new();
     for file in files {
+        let path = std::path::Path::new(file);
+        if path.is_dir() {
+            let before = expanded.len();
+            flow_files_in(path, &mut expanded);
+            if expanded.len() == before {
+                let _ = writeln!(
+                    stderr.lock(),
+                    "error: no `.flow` files in `{file}` (hidden folders and `target/` are skipped)"
+                );
+                unreadable = true;
+            }
+        } else {
+            expanded.push(file.clone());
+        }
+    }
+    for file in &expanded {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) => {
@@ -151,6 +169,29 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
         FAILED
     } else {
         OK
+    }
+}
+
+/// The `.flow` files under `dir`, recursively, sorted by path; hidden folders
+/// (`.git`) and `target/` are skipped.
+fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.is_dir() {
+            if !name.starts_with('.') && name != "target" {
+                flow_files_in(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "flow") {
+            out.push(p.to_string_lossy().into_owned());
+        }
     }
 }
 

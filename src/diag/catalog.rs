@@ -58,7 +58,7 @@ codes! {
     "A value's type is not assignable to the type expected there. Records are structural (extra fields are fine), `int` widens to `float`, `null` fits only `T?`, and `json` fits anything (checked at run time).",
     "flow main() -> int { \"five\" }";
     "E0302", "missing argument",
-    "A tool or flow parameter without a default was not given.",
+    "A tool or flow parameter without a default was not given. One diagnostic lists every missing parameter of the call.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t() }";
     "E0303", "unknown argument",
     "The tool or flow has no parameter with this name.",
@@ -70,7 +70,7 @@ codes! {
     "Tool and flow arguments are named (`t(a: 1)`); only built-in functions take positional arguments.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(\"x\") }";
     "E0306", "condition is not a `bool`",
-    "`if`, `until`, `assert` and the operands of `&&`, `||` and `!` must be `bool`. Compare explicitly (`len(xs) > 0`).",
+    "`if`, `until`, `assert`, a `for … where` condition and the operands of `&&`, `||` and `!` must be `bool`. Compare explicitly (`len(xs) > 0`).",
     "flow main() { if 1 { 2 } else { 3 } }";
     "E0307", "regex match on a non-string",
     "`~` and `!~` match a `string` on the left against a regex literal `/…/` on the right.",
@@ -79,7 +79,7 @@ codes! {
     "Arithmetic needs numbers (or durations), `++` needs two lists or two strings, `<` and friends need two numbers, strings or durations.",
     "flow main() { \"a\" + 1 }";
     "E0309", "arms have incompatible types",
-    "The arms of an `if`, `match`, `decide`, `try`/`catch` or `catch` must have types that unify, since the expression has one type.",
+    "The arms of an `if`, `match`, `decide`, `try`/`catch` or `catch` must have types that unify, since the expression has one type. Where a type is expected (`let x: json = if …`, a flow's declared result type), each arm only has to fit that type.",
     "flow main(c: bool) { if c { 1 } else { \"one\" } }";
     "E0310", "use of an optional value",
     "The value may be `null` (its type is `T?`), so a field, index or operator cannot be applied directly. Give a default with `??` or test it with `if x != null`.",
@@ -138,6 +138,9 @@ codes! {
     "E0510", "statement not allowed here",
     "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows.",
     "flow main() { assert true }";
+    "E0511", "float literal out of range",
+    "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",
+    "const X = 1e999";
     "W0001", "unused binding",
     "A `let`, parameter, branch or loop variable is never read. Remove it, or start its name with `_` to keep it on purpose.",
     "flow main() -> int {\n    let unused = 1\n    2\n}";
@@ -156,6 +159,12 @@ codes! {
     "W0006", "effect repeated in a loop",
     "An `effect` tool called inside `loop` or `for` may run its side effect again when the body is re-run or retried. State `with { retry: 0 }` or give an `idempotency_key` at the call.",
     "effect tool t(n: int) -> json = builtin \"echo\"\nflow main() { for i in [1, 2] { t(n: i) } }";
+    "W0007", "exec program not found",
+    "The program of an `exec` tool cannot be found now: a bare name is looked up on `PATH`, a path with a `/` is relative to the flow's folder. The run would fail when the tool is first called; it may still be installed before the run, hence a warning.",
+    "tool t() -> json = exec [\"no-such-program\"]";
+    "W0008", "inner `max_concurrent` capped by an outer one",
+    "Limits nest: a call inside a block or `for` takes a permit of every stated `max_concurrent` around it, so an inner limit larger than an enclosing one (the flow's header, a block) only ever reaches the outer number. The default limit of 10 (no `max_concurrent` stated) does not cap an inner limit.",
+    "flow main() with { max_concurrent: 2 } {\n    for i in range(100) with { max_concurrent: 50 } { i }\n}";
 }
 
 /// The explanation entry for a code, if it exists.
@@ -253,15 +262,29 @@ pub fn mismatch(span: Span, expected: &str, found: &str, context: &str) -> Diagn
     .with_label(format!("this is `{found}`{context}"))
 }
 
-pub fn missing_arg(span: Span, callee: &str, param: &str, ty: &str, decl: Span) -> Diagnostic {
-    Diagnostic::error(
-        "E0302",
-        format!("missing argument `{param}` to `{callee}`"),
-        span,
-    )
-    .with_label(format!("`{param}: {ty}` is not given"))
-    .with_secondary(decl, "parameter declared here")
-    .with_help(format!("add `{param}: …` to the call"))
+/// Every parameter without a default that a call does not give: (name, type, declaration).
+pub fn missing_args(span: Span, callee: &str, missing: &[(&str, String, Span)]) -> Diagnostic {
+    let names: Vec<String> = missing.iter().map(|(n, _, _)| format!("`{n}`")).collect();
+    let given: Vec<String> = missing
+        .iter()
+        .map(|(n, t, _)| format!("`{n}: {t}`"))
+        .collect();
+    let (message, label) = match missing {
+        [_] => (
+            format!("missing argument {} to `{callee}`", names[0]),
+            format!("{} is not given", given[0]),
+        ),
+        _ => (
+            format!("missing arguments {} to `{callee}`", names.join(", ")),
+            format!("{} are not given", given.join(", ")),
+        ),
+    };
+    let mut d = Diagnostic::error("E0302", message, span).with_label(label);
+    for (n, _, decl) in missing {
+        d = d.with_secondary(*decl, format!("parameter `{n}` declared here"));
+    }
+    let add: Vec<String> = missing.iter().map(|(n, _, _)| format!("{n}: …")).collect();
+    d.with_help(format!("add `{}` to the call", add.join(", ")))
 }
 
 pub fn unknown_arg(span: Span, callee: &str, arg: &str, help: Option<String>) -> Diagnostic {
@@ -335,6 +358,10 @@ pub fn incompatible_arms(span: Span, first: &str, other: &str, first_span: Span)
     )
     .with_label(format!("this is `{other}`"))
     .with_secondary(first_span, format!("this is `{first}`"))
+    .with_help(
+        "say which type the whole has, e.g. `let x: json = …` (any value fits `json`), \
+         or convert one arm, e.g. `to_string(…)`",
+    )
 }
 
 pub fn optional_use(span: Span, ty: &str, what: &str) -> Diagnostic {
@@ -477,6 +504,12 @@ pub fn not_allowed_here(span: Span, what: &str, place: &str) -> Diagnostic {
         .with_label("not allowed here")
 }
 
+pub fn float_out_of_range(span: Span) -> Diagnostic {
+    Diagnostic::error("E0511", "float literal out of range", span)
+        .with_label("larger than the largest 64-bit float")
+        .with_help("floats go up to about `1.8e308`")
+}
+
 pub fn unused_binding(span: Span, what: &str, name: &str) -> Diagnostic {
     Diagnostic::warning("W0001", format!("unused {what} `{name}`"), span)
         .with_label("never read")
@@ -510,6 +543,35 @@ pub fn until_constant(span: Span, var: &str) -> Diagnostic {
     )
     .with_label("same value in every iteration")
     .with_help(format!("test the new state, e.g. `until stable({var})`"))
+}
+
+pub fn exec_program_missing(
+    span: Span,
+    tool: &str,
+    prog: &str,
+    label: &str,
+    help: &str,
+) -> Diagnostic {
+    Diagnostic::warning(
+        "W0007",
+        format!("program `{prog}` of exec tool `{tool}` cannot be found"),
+        span,
+    )
+    .with_label(label.to_string())
+    .with_help(help.to_string())
+}
+
+pub fn limit_capped(span: Span, inner: i64, outer: i64, outer_span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        "W0008",
+        format!("`max_concurrent: {inner}` is capped by an enclosing `max_concurrent: {outer}`"),
+        span,
+    )
+    .with_label(format!("at most {outer} run at a time, not {inner}"))
+    .with_secondary(outer_span, "the enclosing limit")
+    .with_help(format!(
+        "raise the enclosing limit to {inner}, or lower this one to {outer}"
+    ))
 }
 
 pub fn effect_in_loop(span: Span, tool: &str, construct: &str) -> Diagnostic {

@@ -103,65 +103,39 @@ impl Diagnostic {
     }
 }
 
-/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+/// How similar a candidate must be (Jaro-Winkler, 0 to 1) to be suggested.
+///
+/// Jaro-Winkler is relative to the names' lengths and weighs a shared prefix,
+/// which is how identifiers are mistyped (`lenght`, `retries` for `retry`,
+/// `timeout` for `timeout_per_step`); unrelated short names score low (`c`
+/// and `a` score 0, where an absolute edit distance of 1 called them close).
+pub const SIMILARITY_THRESHOLD: f64 = 0.85;
+
+/// The most similar candidate, if it is similar enough to be a likely typo:
+/// the one place every did-you-mean (names, fields, flows, options, labels,
+/// modules, REPL commands) decides.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
     let lower = name.to_lowercase();
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| {
-            let cl = c.to_lowercase();
-            let d = if cl == lower {
-                0
-            } else if shared_prefix(&lower, &cl) >= 4
-                && shared_prefix(&lower, &cl) * 5 >= lower.len().min(cl.len()) * 3
-            {
-                // `retries` for `retry`, `timeout` for `timeout_per_step`
-                1
-            } else {
-                edit_distance(name, c)
-            };
-            (d, c)
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+        .map(|c| (similarity(&lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= SIMILARITY_THRESHOLD)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(a.1)))
         .map(|(_, c)| c)
 }
 
-fn shared_prefix(a: &str, b: &str) -> usize {
-    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
-}
-
-/// Edit distance over characters, counting a swap of neighbours as one edit
-/// (optimal string alignment).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
+/// Jaro-Winkler similarity; dotted names with the same module part
+/// (`std.nothing`, `std.triage`) compare their last parts, since a shared
+/// prefix is what Jaro-Winkler rewards.
+fn similarity(a: &str, b: &str) -> f64 {
+    match (a.rsplit_once('.'), b.rsplit_once('.')) {
+        (Some((ma, ia)), Some((mb, ib))) if ma == mb => strsim::jaro_winkler(ia, ib),
+        _ => strsim::jaro_winkler(a, b),
     }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
 }
 
 /// "did you mean `x`?" for a help line.
@@ -174,13 +148,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("ci_id", "ci_idd"), 1);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
-
-    #[test]
     fn did_you_mean_picks_closest_within_limit() {
         let c = ["ci_id", "name", "cause"];
         assert_eq!(did_you_mean("ci_idd", c), Some("ci_id"));
@@ -189,6 +156,26 @@ mod tests {
         assert_eq!(
             did_you_mean("retries", ["retry", "retry_on", "timeout"]),
             Some("retry")
+        );
+        assert_eq!(
+            did_you_mean("timeout", ["timeout_per_step", "retry"]),
+            Some("timeout_per_step")
+        );
+        assert_eq!(did_you_mean("lenght", ["len", "length"]), Some("length"));
+        assert_eq!(did_you_mean("MAIN", ["main", "mian"]), Some("main"));
+    }
+
+    #[test]
+    fn short_unrelated_names_are_not_suggested() {
+        // An edit distance of 1 made any one-letter name "close" to any other.
+        assert_eq!(did_you_mean("c", ["a", "b"]), None);
+        assert_eq!(did_you_mean("ab", ["ac", "xy"]), None);
+        assert_eq!(did_you_mean("max", ["min"]), None);
+        assert_eq!(did_you_mean("upper", ["lower"]), None);
+        assert_eq!(did_you_mean("std.nothing", ["std.ops", "std.triage"]), None);
+        assert_eq!(
+            did_you_mean("std.opps", ["std.ops", "std.triage"]),
+            Some("std.ops")
         );
     }
 }

@@ -59,11 +59,17 @@ pub struct FlowGraph {
 struct Lower<'a> {
     program: &'a Program,
     sources: &'a Sources,
+    /// The module of the flow: where single names resolve.
+    module: usize,
 }
 
 /// Lowers flow `name` of module `m`.
 pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) -> FlowGraph {
-    let l = Lower { program, sources };
+    let l = Lower {
+        program,
+        sources,
+        module: m,
+    };
     let flow = program.modules[m]
         .ast
         .items
@@ -185,7 +191,12 @@ impl Lower<'_> {
                     .map(|i| i.name.as_str())
                     .collect::<Vec<_>>()
                     .join(".");
-                if !(c.callee.len() == 1 && crate::check::is_builtin_fn(&name)) || name == "llm" {
+                let md = &self.program.modules[self.module];
+                let declared = md.tools.contains_key(&name) || md.flows.contains_key(&name);
+                if !(c.callee.len() == 1 && crate::check::is_builtin_fn(&name))
+                    || declared
+                    || name == "llm"
+                {
                     node.calls.push(name);
                 }
                 for a in &c.args {
@@ -253,11 +264,30 @@ impl Lower<'_> {
                     .push(self.block(body, format!("loop {}", var.name), false));
             }
             ExprKind::For {
-                var, iter, body, ..
+                var,
+                iter,
+                filter,
+                body,
+                ..
             } => {
                 self.walk(iter, node);
-                node.children
-                    .push(self.block(body, format!("for {}", var.name), false));
+                let label = match filter {
+                    Some(f) => {
+                        // The condition runs once per element, before the body: its calls
+                        // are the `for`'s, and the body's label shows it.
+                        self.walk(f, node);
+                        let text = &self.sources.get(f.span.file).text;
+                        let cond = text
+                            .get(f.span.start as usize..f.span.end as usize)
+                            .unwrap_or("…")
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        format!("for {} where {cond}", var.name)
+                    }
+                    None => format!("for {}", var.name),
+                };
+                node.children.push(self.block(body, label, false));
             }
             ExprKind::Try { body, handler, .. } => {
                 node.children.push(self.block(body, "try".into(), false));

@@ -19,7 +19,7 @@ pub const KEYWORDS: &[&str] = &[
     "import", "as", "type", "tool", "effect", "flow", "const", "let", "after", "with", "parallel",
     "sequence", "dag", "if", "else", "match", "loop", "until", "for", "in", "try", "catch",
     "decide", "race", "approve", "true", "false", "null", "merge", "concat", "max", "builtin",
-    "exec", "http",
+    "exec", "http", "where",
 ];
 
 /// What completion knows about the session.
@@ -266,6 +266,10 @@ mod tests {
             vec!["len".to_string(), "let".into()]
         );
         assert_eq!(h.candidates(":he", 3), (0, vec![":help".into()]));
+        assert_eq!(
+            h.candidates("for x in xs whe", 15),
+            (12, vec!["where".to_string()])
+        );
         assert_eq!(h.candidates(":graph a", 8), (7, vec!["analyze".into()]));
         assert_eq!(
             h.candidates("ops.s", 5),

@@ -1,6 +1,6 @@
 //! Evaluation: the eager block scheduler, expressions, calls.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -30,6 +30,9 @@ pub struct Scope {
     pub opts: Rc<Opts>,
     /// Semaphores of the enclosing scopes with `max_concurrent`, outermost first.
     pub limits: Rc<Vec<Rc<Semaphore>>>,
+    /// `limits[0]` is the default limit (`DEFAULT_MAX_CONCURRENT`), which no
+    /// one stated: an explicit inner limit replaces it instead of nesting in it.
+    pub default_limit: bool,
     /// The previous loop state's variables, for `stable()` in `until`.
     pub prev: Option<Rc<Env>>,
     /// The statement being evaluated, for error messages.
@@ -55,26 +58,30 @@ impl Scope {
     fn nested(&self, o: Option<&Options>) -> Scope {
         let Some(o) = o else { return self.clone() };
         let inner = Opts::from_ast(Some(o));
-        let mut limits = self.limits.clone();
-        if let Some(n) = inner.max_concurrent {
-            let mut l = (*limits).clone();
-            l.push(Rc::new(Semaphore::new(n)));
-            limits = Rc::new(l);
-        }
+        let (limits, default_limit) = match inner.max_concurrent {
+            Some(n) => (self.limits_within(n), false),
+            None => (self.limits.clone(), self.default_limit),
+        };
         Scope {
             opts: Rc::new(self.opts.overlay(&inner)),
             limits,
+            default_limit,
             ..self.clone()
         }
     }
-}
 
-fn err(kind: ErrorKind, message: impl Into<String>, sc: &Scope, span: Span) -> Errors {
-    vec![RunError::new(kind, message, &*sc.label, span)]
+    /// The limits of a scope nested in this one that states `max_concurrent: n`:
+    /// the stated enclosing limits, then `n` (the default one does not cap it).
+    fn limits_within(&self, n: usize) -> Rc<Vec<Rc<Semaphore>>> {
+        let skip = usize::from(self.default_limit);
+        let mut l: Vec<Rc<Semaphore>> = self.limits.iter().skip(skip).cloned().collect();
+        l.push(Rc::new(Semaphore::new(n)));
+        Rc::new(l)
+    }
 }
 
 /// Does evaluating `e` need to wait (tool calls, flows, blocks)?
-fn needs_async(e: &Expr) -> bool {
+fn needs_async(shadowed: &HashSet<&str>, e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_)
         | ExprKind::Float(_)
@@ -85,19 +92,28 @@ fn needs_async(e: &Expr) -> bool {
         | ExprKind::Name(_) => false,
         ExprKind::Str(parts) => parts
             .iter()
-            .any(|p| matches!(p, StrPart::Interp(x) if needs_async(x))),
-        ExprKind::List(items) => items.iter().any(needs_async),
-        ExprKind::Record(fields) => fields.iter().any(|f| needs_async(&f.value)),
+            .any(|p| matches!(p, StrPart::Interp(x) if needs_async(shadowed, x))),
+        ExprKind::List(items) => items.iter().any(|x| needs_async(shadowed, x)),
+        ExprKind::Record(fields) => fields.iter().any(|f| needs_async(shadowed, &f.value)),
         ExprKind::Call(c) => {
             !(c.callee.len() == 1
                 && crate::check::is_builtin_fn(&c.callee[0].name)
+                && !shadowed.contains(c.callee[0].name.as_str())
                 && c.callee[0].name != "llm")
-                || c.args.iter().any(|a| needs_async(&a.value))
+                || c.args.iter().any(|a| needs_async(shadowed, &a.value))
         }
-        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => needs_async(b),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => needs_async(a) || needs_async(b),
+        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => {
+            needs_async(shadowed, b)
+        }
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            needs_async(shadowed, a) || needs_async(shadowed, b)
+        }
         _ => true,
     }
+}
+
+fn err(kind: ErrorKind, message: impl Into<String>, sc: &Scope, span: Span) -> Errors {
+    vec![RunError::new(kind, message, &*sc.label, span)]
 }
 
 impl<'p> Interp<'p> {
@@ -160,6 +176,7 @@ impl<'p> Interp<'p> {
             module: m,
             opts: Rc::new(self.config.set.clone()),
             limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
+            default_limit: self.config.set.max_concurrent.is_none(),
             prev: None,
             label: Rc::from("const"),
         }
@@ -191,21 +208,15 @@ impl<'p> Interp<'p> {
         Box::pin(async move {
             let header = Opts::from_ast(flow.options.as_ref());
             let base = self.config.set.overlay(&header);
-            let limits = match caller {
+            let (limits, default_limit) = match caller {
                 None => {
-                    let mc = header
-                        .max_concurrent
-                        .or(self.config.set.max_concurrent)
-                        .unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
-                    Rc::new(vec![Rc::new(Semaphore::new(mc))])
+                    let stated = header.max_concurrent.or(self.config.set.max_concurrent);
+                    let mc = stated.unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
+                    (Rc::new(vec![Rc::new(Semaphore::new(mc))]), stated.is_none())
                 }
                 Some(c) => match header.max_concurrent {
-                    Some(n) => {
-                        let mut l = (*c.limits).clone();
-                        l.push(Rc::new(Semaphore::new(n)));
-                        Rc::new(l)
-                    }
-                    None => c.limits.clone(),
+                    Some(n) => (c.limits_within(n), false),
+                    None => (c.limits.clone(), c.default_limit),
                 },
             };
             let env = Env::root();
@@ -214,6 +225,7 @@ impl<'p> Interp<'p> {
                 module: m,
                 opts: Rc::new(base),
                 limits,
+                default_limit,
                 prev: None,
                 label: Rc::from(label.as_str()),
             };
@@ -367,7 +379,7 @@ impl<'p> Interp<'p> {
                             continue;
                         }
                     };
-                    if !needs_async(expr) {
+                    if !needs_async(&self.shadowed, expr) {
                         let lsc = match &labels[i] {
                             Some(l) => Scope {
                                 label: l.clone(),
@@ -424,7 +436,7 @@ impl<'p> Interp<'p> {
 
     pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
-            if !needs_async(e) {
+            if !needs_async(&self.shadowed, e) {
                 return self.eval_sync(e, sc);
             }
             match &e.kind {
@@ -634,6 +646,7 @@ impl<'p> Interp<'p> {
                 ExprKind::For {
                     var,
                     iter,
+                    filter,
                     options,
                     body,
                 } => {
@@ -651,10 +664,45 @@ impl<'p> Interp<'p> {
                         let env = Env::child(&sc.env);
                         env.set(&var.name, item);
                         let isc = sc.with_env(env);
-                        async move { self.block(body, &isc, false).await }
+                        async move {
+                            // `where cond`: a dropped element gives no value (and runs no body).
+                            if let Some(f) = filter {
+                                match self.eval(f, &isc).await? {
+                                    Value::Bool(true) => {}
+                                    Value::Bool(false) => return Ok(None),
+                                    other => {
+                                        return Err(err(
+                                            ErrorKind::TypeError,
+                                            format!(
+                                                "a `where` condition must be a bool, got {}",
+                                                value::describe(&other)
+                                            ),
+                                            &isc,
+                                            f.span,
+                                        ));
+                                    }
+                                }
+                            }
+                            self.block(body, &isc, false).await.map(Some)
+                        }
                     });
                     self.with_deadline(
-                        async { collect(join_all(futs).await).map(Value::Array) },
+                        async {
+                            let mut kept = Vec::new();
+                            let mut errors = Vec::new();
+                            for r in join_all(futs).await {
+                                match r {
+                                    Ok(Some(v)) => kept.push(v),
+                                    Ok(None) => {}
+                                    Err(mut e) => errors.append(&mut e),
+                                }
+                            }
+                            if errors.is_empty() {
+                                Ok(Value::Array(kept))
+                            } else {
+                                Err(errors)
+                            }
+                        },
                         &sc,
                         e.span,
                     )
@@ -745,7 +793,9 @@ impl<'p> Interp<'p> {
     pub(super) fn eval_sync(&self, e: &'p Expr, sc: &Scope) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Int(n) => int(*n),
-            ExprKind::Float(f) => float(*f),
+            ExprKind::Float(f) => {
+                float(*f).map_err(|m| err(ErrorKind::TypeError, m, sc, e.span))?
+            }
             ExprKind::Bool(b) => Value::Bool(*b),
             ExprKind::Null => Value::Null,
             ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
@@ -981,12 +1031,12 @@ impl<'p> Interp<'p> {
     fn unary(&self, op: UnOp, v: Value, sc: &Scope, span: Span) -> R<Value> {
         match (op, &v) {
             (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-            (UnOp::Neg, Value::Number(n)) if n.is_i64() => {
-                Ok(int(n.as_i64().unwrap_or(0).checked_neg().ok_or_else(
-                    || err(ErrorKind::TypeError, "integer overflow", sc, span),
-                )?))
-            }
-            (UnOp::Neg, Value::Number(n)) => Ok(float(-n.as_f64().unwrap_or(0.0))),
+            (UnOp::Neg, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(int(n
+                .as_i64()
+                .and_then(i64::checked_neg)
+                .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span))?)),
+            (UnOp::Neg, Value::Number(n)) => float(-n.as_f64().unwrap_or(0.0))
+                .map_err(|m| err(ErrorKind::TypeError, m, sc, span)),
             _ => Err(err(
                 ErrorKind::TypeError,
                 format!(
@@ -1060,7 +1110,12 @@ impl<'p> Interp<'p> {
                 let (Value::Number(a), Value::Number(b)) = (&l, &r) else {
                     return Err(bad(&l, &r));
                 };
-                if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+                let integer = |n: &serde_json::Number| n.is_i64() || n.is_u64();
+                if integer(a) && integer(b) {
+                    // An integer beyond `i64` (from a tool's JSON) overflows, as a result would.
+                    let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) else {
+                        return Err(err(ErrorKind::TypeError, "integer overflow", sc, span));
+                    };
                     let v = match op {
                         BinOp::Add => x.checked_add(y),
                         BinOp::Sub => x.checked_sub(y),
@@ -1072,20 +1127,28 @@ impl<'p> Interp<'p> {
                         BinOp::Rem if y == 0 => {
                             return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
                         }
-                        _ => x.checked_rem(y),
+                        // `i64::MIN % -1` is 0; only `checked_rem` calls it an overflow.
+                        _ => Some(x.wrapping_rem(y)),
                     };
                     return v
                         .map(int)
                         .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span));
                 }
                 let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
-                float(match op {
+                let v = match op {
                     BinOp::Add => x + y,
                     BinOp::Sub => x - y,
                     BinOp::Mul => x * y,
+                    BinOp::Div if y == 0.0 => {
+                        return Err(err(ErrorKind::TypeError, "division by zero", sc, span));
+                    }
                     BinOp::Div => x / y,
+                    BinOp::Rem if y == 0.0 => {
+                        return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
+                    }
                     _ => x % y,
-                })
+                };
+                float(v).map_err(|m| err(ErrorKind::TypeError, m, sc, span))?
             }
             BinOp::And | BinOp::Or | BinOp::Coalesce => r,
         })
@@ -1304,7 +1367,7 @@ impl<'p> Interp<'p> {
             if name == "llm" {
                 return self.llm_condition(c, span, sc).await;
             }
-            if name != "stable" && c.args.iter().any(|a| needs_async(&a.value)) {
+            if name != "stable" && c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
                 // Arguments that wait (a `for`, a tool call): evaluate them first.
                 let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
                 return self.builtin_values(name, &vals, c, span, sc);
@@ -1312,7 +1375,7 @@ impl<'p> Interp<'p> {
             return self.builtin_fn(c, span, sc);
         }
         // Arguments, evaluated concurrently.
-        let vals = if c.args.iter().any(|a| needs_async(&a.value)) {
+        let vals = if c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
             collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
         } else {
             c.args
@@ -1359,7 +1422,8 @@ impl<'p> Interp<'p> {
         let input = Value::Object(args);
 
         // Cache of pure tools.
-        let cache_key = (o.cache.is_some() && !tool.effect).then(|| format!("{m}/{name}/{input}"));
+        let cache_key = (o.cache.is_some() && !tool.effect)
+            .then(|| format!("{m}/{name}/{}", value::canonical(&input)));
         if let (Some(key), Some(ttl)) = (&cache_key, o.cache)
             && let Some((at, v)) = self.cache.borrow().get(key)
             && at.elapsed() <= ttl
@@ -1413,8 +1477,9 @@ impl<'p> Interp<'p> {
             };
             let r = match outcome {
                 Ok(Ok(v)) => {
-                    match value::conforms(&v, sig.ret.as_ref().expect("tools have a result type")) {
-                        Ok(()) => Ok(v),
+                    let ret = sig.ret.as_ref().expect("tools have a result type");
+                    match value::conforms(&v, ret) {
+                        Ok(()) => Ok(value::in_declared_order(v, ret)),
                         Err(mm) => Err(RunError::new(
                             ErrorKind::TypeError,
                             format!(

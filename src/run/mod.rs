@@ -115,6 +115,9 @@ pub struct Interp<'p> {
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     block_labels: RefCell<HashMap<crate::check::BlockKey, Labels, FxBuild>>,
+    /// Built-in names that some module declares as a tool or flow: calls by
+    /// those names may wait, and resolve in their module at the call.
+    shadowed: std::collections::HashSet<&'p str>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
     tool_opts: RefCell<HashMap<(usize, &'p str), Rc<opts::Opts>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
@@ -156,7 +159,15 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
+        let shadowed = tools
+            .iter()
+            .flat_map(|t: &HashMap<&'p str, &'p ToolDecl, FxBuild>| t.keys())
+            .chain(flows.iter().flat_map(|f| f.keys()))
+            .copied()
+            .filter(|n| crate::check::is_builtin_fn(n))
+            .collect();
         Interp {
+            shadowed,
             dirs,
             block_labels: RefCell::new(HashMap::default()),
             program,

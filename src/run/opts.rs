@@ -20,6 +20,21 @@ pub struct Opts {
     pub cache: Option<Duration>,
 }
 
+/// The options `flowc run --set` takes.
+pub const SET_OPTIONS: &[&str] = &[
+    "max_concurrent",
+    "timeout",
+    "timeout_per_step",
+    "retry",
+    "backoff",
+    "max_loop_iterations",
+    "on_max",
+    "fail_fast",
+    "deadline",
+    "cache",
+    "retry_on",
+];
+
 pub const DEFAULT_MAX_CONCURRENT: usize = 10;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
@@ -80,7 +95,7 @@ impl Opts {
                 _ => None,
             };
             match e.name.name.as_str() {
-                "max_concurrent" => out.max_concurrent = int().map(|n| n.max(1) as usize),
+                "max_concurrent" => out.max_concurrent = int().map(permits),
                 "timeout" | "timeout_per_step" => out.timeout = dur(),
                 "retry" => out.retry = int().map(|n| n.min(u32::MAX as u64) as u32),
                 "retry_on" => {
@@ -121,7 +136,7 @@ impl Opts {
         out
     }
 
-    /// Parses `flowc run --set key=value`.
+    /// Parses `flowc run --set key=value` (one of [`SET_OPTIONS`]).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let dur = || {
             parse_duration(value)
@@ -137,12 +152,19 @@ impl Opts {
                 .parse::<bool>()
                 .map_err(|_| format!("`{key}` takes `true` or `false`, not `{value}`"))
         };
+        // As in the source (E0505): a limit of 0 would never run anything.
+        let positive = || match int()? {
+            0 => Err(format!("`{key}` takes a positive integer, not `0`")),
+            n => Ok(n),
+        };
         match key {
-            "max_concurrent" => self.max_concurrent = Some(int()?.max(1) as usize),
+            "max_concurrent" => self.max_concurrent = Some(permits(positive()?)),
             "timeout" | "timeout_per_step" => self.timeout = Some(dur()?),
             "retry" => self.retry = Some(int()? as u32),
             "backoff" => self.backoff = Some(dur()?),
-            "max_loop_iterations" => self.max_loop_iterations = Some(int()?.max(1) as u32),
+            "max_loop_iterations" => {
+                self.max_loop_iterations = Some(u32::try_from(positive()?).unwrap_or(u32::MAX))
+            }
             "on_max" => {
                 self.on_max_error = Some(match value {
                     "error" => true,
@@ -163,10 +185,26 @@ impl Opts {
                     .collect();
                 self.retry_on = Some(kinds?);
             }
-            _ => return Err(format!("unknown option `{key}`")),
+            _ => {
+                let help = crate::diag::suggest(key, SET_OPTIONS.iter().copied())
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "unknown option `{key}`{help} (options: {})",
+                    SET_OPTIONS.join(", ")
+                ));
+            }
         }
         Ok(())
     }
+}
+
+/// A `max_concurrent` as a semaphore's permits: at least 1, at most what a
+/// tokio semaphore holds (a larger limit is no limit anyway).
+fn permits(n: u64) -> usize {
+    usize::try_from(n)
+        .unwrap_or(usize::MAX)
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 /// `250ms`, `30s`, `1.5m`, `1h`, `2d`.

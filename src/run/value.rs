@@ -89,6 +89,32 @@ fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
     }
 }
 
+/// `v` (which conforms to `t`) with each record's fields in `t`'s declared
+/// order, undeclared extra fields after them in their own order: a tool's
+/// result prints like its declared type, whatever order the tool wrote.
+pub fn in_declared_order(v: Value, t: &Type) -> Value {
+    match (t, v) {
+        (Type::Optional(inner), v) => in_declared_order(v, inner),
+        (Type::List(el), Value::Array(items)) => Value::Array(
+            items
+                .into_iter()
+                .map(|x| in_declared_order(x, el))
+                .collect(),
+        ),
+        (Type::Record(r), Value::Object(mut m)) => {
+            let mut out = Map::with_capacity(m.len());
+            for f in &r.fields {
+                if let Some(x) = m.shift_remove(&f.name) {
+                    out.insert(f.name.clone(), in_declared_order(x, &f.ty));
+                }
+            }
+            out.extend(m);
+            Value::Object(out)
+        }
+        (_, v) => v,
+    }
+}
+
 /// A short description of a value for messages: its kind and a preview.
 pub fn describe(v: &Value) -> String {
     let text = v.to_string();
@@ -112,10 +138,27 @@ pub fn int(n: i64) -> Value {
     Value::Number(Number::from(n))
 }
 
-pub fn float(f: f64) -> Value {
+/// A finite float as a value; infinities and NaN have no JSON form (they
+/// would turn into `null`), so they are an error.
+pub fn float(f: f64) -> Result<Value, String> {
     Number::from_f64(f)
         .map(Value::Number)
-        .unwrap_or(Value::Null)
+        .ok_or_else(|| format!("float overflow: the result ({f}) is not a finite number"))
+}
+
+/// The message of an integer result that does not fit in 64 bits.
+pub const INT_OVERFLOW: &str = "integer overflow";
+
+/// A float truncated or rounded to an integer, or an error if it does not fit.
+fn f64_to_int(name: &str, f: f64) -> Result<Value, String> {
+    // `i64::MAX as f64` is 2^63, one past the largest `i64`.
+    if f.is_finite() && f >= i64::MIN as f64 && f < i64::MAX as f64 {
+        Ok(int(f as i64))
+    } else {
+        Err(format!(
+            "`{name}`: {INT_OVERFLOW} ({f} does not fit in 64 bits)"
+        ))
+    }
 }
 
 pub fn as_f64(v: &Value) -> Option<f64> {
@@ -152,7 +195,46 @@ pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
         },
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        _ => a.to_string().cmp(&b.to_string()),
+        _ => canonical(a).cmp(&canonical(b)),
+    }
+}
+
+/// JSON text with every record's keys sorted: the same for equal values
+/// whatever order their fields were written in (records keep that order for
+/// printing). For keys such as the tool cache's.
+pub fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, x)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(x, out);
+            }
+            out.push('}');
+        }
+        Value::Array(xs) => {
+            out.push('[');
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -240,11 +322,12 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
         }
         "sum" => {
             let xs = list(name, a(0))?;
-            if xs.iter().all(|x| x.is_i64()) {
+            if xs.iter().all(|x| x.is_i64() || x.is_u64()) {
+                // An integer beyond `i64` (from a tool's JSON) overflows too.
                 int(xs
                     .iter()
-                    .filter_map(Value::as_i64)
-                    .fold(0i64, |s, x| s.saturating_add(x)))
+                    .try_fold(0i64, |s, x| s.checked_add(x.as_i64()?))
+                    .ok_or_else(|| format!("`sum`: {INT_OVERFLOW}"))?)
             } else {
                 float(
                     xs.iter()
@@ -254,6 +337,7 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
                         })
                         .sum::<Result<f64, String>>()?,
                 )
+                .map_err(|e| format!("`sum`: {e}"))?
             }
         }
         "avg" => {
@@ -268,7 +352,7 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
                         .ok_or_else(|| format!("`avg` needs numbers, got {}", describe(x)))
                 })
                 .sum::<Result<f64, String>>()?;
-            float(s / xs.len() as f64)
+            float(s / xs.len() as f64).map_err(|e| format!("`avg`: {e}"))?
         }
         "min" | "max" => {
             let items: Vec<&Value> = if args.len() == 1 {
@@ -322,14 +406,17 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
         "to_string" => Value::String(to_text(a(0))),
         "to_json" => Value::String(a(0).to_string()),
         "to_int" => match a(0) {
-            Value::Number(n) => int(n
-                .as_i64()
-                .unwrap_or_else(|| n.as_f64().unwrap_or(0.0).trunc() as i64)),
-            Value::String(s) => int(s
-                .trim()
-                .parse::<i64>()
-                .or_else(|_| s.trim().parse::<f64>().map(|f| f.trunc() as i64))
-                .map_err(|_| format!("`to_int`: `{s}` is not a number"))?),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => int(i),
+                None => f64_to_int(name, n.as_f64().unwrap_or(f64::NAN).trunc())?,
+            },
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => int(i),
+                Err(_) => match s.trim().parse::<f64>() {
+                    Ok(f) if f.is_finite() => f64_to_int(name, f.trunc())?,
+                    _ => return Err(format!("`to_int`: `{s}` is not a number")),
+                },
+            },
             Value::Bool(b) => int(i64::from(*b)),
             v => {
                 return Err(format!(
@@ -339,12 +426,12 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             }
         },
         "to_float" => match a(0) {
-            Value::Number(n) => float(n.as_f64().unwrap_or(0.0)),
-            Value::String(s) => float(
-                s.trim()
-                    .parse::<f64>()
-                    .map_err(|_| format!("`to_float`: `{s}` is not a number"))?,
-            ),
+            Value::Number(n) => float(n.as_f64().unwrap_or(0.0))?,
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => float(f)?,
+                Ok(_) => return Err(format!("`to_float`: `{s}` is not a finite number")),
+                Err(_) => return Err(format!("`to_float`: `{s}` is not a number")),
+            },
             v => {
                 return Err(format!(
                     "`to_float` needs a number or string, got {}",
@@ -353,12 +440,18 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             }
         },
         "round" => match a(0) {
-            Value::Number(n) => int(n.as_f64().unwrap_or(0.0).round() as i64),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => int(i),
+                None => f64_to_int(name, n.as_f64().unwrap_or(f64::NAN).round())?,
+            },
             v => return Err(format!("`round` needs a number, got {}", describe(v))),
         },
         "abs" => match a(0) {
-            Value::Number(n) if n.is_i64() => int(n.as_i64().unwrap_or(0).saturating_abs()),
-            Value::Number(n) => float(n.as_f64().unwrap_or(0.0).abs()),
+            Value::Number(n) if n.is_i64() || n.is_u64() => int(n
+                .as_i64()
+                .and_then(i64::checked_abs)
+                .ok_or_else(|| format!("`abs`: {INT_OVERFLOW}"))?),
+            Value::Number(n) => float(n.as_f64().unwrap_or(0.0).abs())?,
             v => return Err(format!("`abs` needs a number, got {}", describe(v))),
         },
         "parse_json" => {
@@ -370,12 +463,17 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             Err(_) => Value::Null,
         },
         "range" => {
-            let (lo, hi) = if args.len() == 2 {
-                (a(0).as_i64().unwrap_or(0), a(1).as_i64().unwrap_or(0))
-            } else {
-                (0, a(0).as_i64().unwrap_or(0))
+            let bound = |v: &Value| {
+                v.as_i64()
+                    .ok_or_else(|| format!("`range` needs integers, got {}", describe(v)))
             };
-            if hi - lo > 10_000_000 {
+            let (lo, hi) = if args.len() == 2 {
+                (bound(a(0))?, bound(a(1))?)
+            } else {
+                (0, bound(a(0))?)
+            };
+            // In i128: `hi - lo` of two `i64`s may not fit in an `i64`.
+            if i128::from(hi) - i128::from(lo) > 10_000_000 {
                 return Err("`range` is limited to 10,000,000 elements".into());
             }
             Value::Array((lo..hi).map(int).collect())
@@ -459,6 +557,50 @@ mod tests {
             json!("a-b")
         );
         assert!(call_builtin("avg", &[json!([])]).is_err());
+        // Integers beyond i64 (a tool's JSON) are an overflow, not a float sum.
+        assert_eq!(
+            call_builtin("sum", &[json!([1, u64::MAX])]),
+            Err("`sum`: integer overflow".to_string())
+        );
+    }
+
+    #[test]
+    fn records_keep_their_order_and_canonical_text_sorts_keys() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [2, {"d": 1, "c": 2}], "x": 3}}"#)
+                .expect("json");
+        let b: Value =
+            serde_json::from_str(r#"{"a": {"x": 3, "y": [2, {"c": 2, "d": 1}]}, "b": 1}"#)
+                .expect("json");
+        assert_eq!(
+            a.to_string(),
+            r#"{"b":1,"a":{"y":[2,{"d":1,"c":2}],"x":3}}"#
+        );
+        assert_eq!(
+            canonical(&a),
+            r#"{"a":{"x":3,"y":[2,{"c":2,"d":1}]},"b":1}"#
+        );
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(compare(&a, &b), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
+    fn tool_results_take_the_declared_field_order() {
+        let t = Type::record(vec![
+            Type::field("b", Type::Int),
+            Type::field(
+                "rows",
+                Type::list(Type::record(vec![
+                    Type::field("y", Type::Int),
+                    Type::field("x", Type::Int),
+                ])),
+            ),
+        ]);
+        let v = json!({"extra": 0, "rows": [{"x": 1, "y": 2, "z": 3}], "b": 1});
+        assert_eq!(
+            in_declared_order(v, &t).to_string(),
+            r#"{"b":1,"rows":[{"y":2,"x":1,"z":3}],"extra":0}"#
+        );
     }
 
     #[test]

@@ -362,6 +362,8 @@ pub enum ExprKind {
     For {
         var: Ident,
         iter: Box<Expr>,
+        /// `where cond`: only the elements for which it is `true` run the body.
+        filter: Option<Box<Expr>>,
         options: Option<Options>,
         body: Block,
     },

@@ -1042,12 +1042,19 @@ impl<'s> Converter<'s> {
             Rule::for_expr => {
                 let mut var = None;
                 let mut iter = None;
+                let mut filter = None;
                 let mut options = None;
                 let mut body = None;
                 for c in inner(p) {
                     match c.as_rule() {
                         Rule::ident => var = Some(self.ident(c)),
                         Rule::expr => iter = Some(Box::new(self.expr(c))),
+                        Rule::for_where => {
+                            let cond = inner(c)
+                                .find(|cc| cc.as_rule() == Rule::expr)
+                                .expect("grammar: where condition");
+                            filter = Some(Box::new(self.expr(cond)));
+                        }
                         Rule::block_with => options = Some(self.block_with(c)),
                         Rule::block => body = Some(self.block(c)),
                         _ => unexpected(&c, "for"),
@@ -1056,6 +1063,7 @@ impl<'s> Converter<'s> {
                 ExprKind::For {
                     var: var.expect("grammar: for variable"),
                     iter: iter.expect("grammar: for list"),
+                    filter,
                     options,
                     body: body.expect("grammar: for body"),
                 }
