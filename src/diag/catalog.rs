@@ -421,7 +421,7 @@ pub fn invalid_jsonpath(span: Span, message: &str) -> Diagnostic {
 pub fn invalid_duration(span: Span, message: &str) -> Diagnostic {
     Diagnostic::error("E0503", "invalid duration", span)
         .with_label(message.to_string())
-        .with_help("write a number and a unit: `250ms`, `30s`, `5m`, `1h`, `2d`")
+        .with_help("write a number and a unit: `250ms`, `30s`, `5m`, `1h`, `2d` (sizes: `512KB`, `64MB`, `1GB`)")
 }
 
 pub fn unknown_option(span: Span, name: &str, help: Option<String>) -> Diagnostic {

@@ -1402,7 +1402,7 @@ impl<'p> Interp<'p> {
         let result = loop {
             attempt += 1;
             // Poll once before arming the timer: builtins often finish at once.
-            let mut call = std::pin::pin!(self.invoke(m, tool, &input));
+            let mut call = std::pin::pin!(self.invoke(m, tool, &input, o.max_output()));
             let first =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
             let outcome = match first {
@@ -1473,20 +1473,29 @@ impl<'p> Interp<'p> {
     }
 
     /// One attempt of a tool call through its binding.
-    async fn invoke(&self, m: usize, tool: &'p ToolDecl, input: &Value) -> tools::ToolResult {
+    async fn invoke(
+        &self,
+        m: usize,
+        tool: &'p ToolDecl,
+        input: &Value,
+        max_output: u64,
+    ) -> tools::ToolResult {
         match &tool.binding.kind {
             BindingKind::Builtin(n) => {
-                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http).await
+                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http, max_output)
+                    .await
             }
             BindingKind::Exec(argv) => {
                 let argv: Vec<String> = match &argv.kind {
                     ExprKind::List(items) => items.iter().map(lit).collect(),
                     _ => Vec::new(),
                 };
-                tools::exec::call(&argv, self.module_dir(m), input).await
+                tools::exec::call(&argv, self.module_dir(m), input, max_output).await
             }
             BindingKind::Http { method, url } => {
-                self.http.call(&method.name, &lit(url), input).await
+                self.http
+                    .call(&method.name, &lit(url), input, max_output)
+                    .await
             }
             BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
         }

@@ -1,0 +1,189 @@
+//! The runtime's resource limits (SPEC §17): `max_output` on every read of a
+//! tool's or a provider's output, and peak memory measured on a real `flowc`
+//! process.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+use common::{run_flow, tempdir};
+
+/// A python3 tool that prints `mb` megabytes in 64 KB writes (its own memory stays small).
+const FLOOD: &str = "import sys\nmb = int(sys.argv[1])\nchunk = b'x' * 65536\ntry:\n    for _ in range(mb * 16):\n        sys.stdout.buffer.write(chunk)\n    sys.stdout.flush()\nexcept BrokenPipeError:\n    pass\n";
+
+/// Runs `flowc ARGS` under a python3 wrapper; (exit code, stderr, peak RSS in KB
+/// of the largest process it waited for: flowc, or a tool of it).
+fn run_measured(dir: &Path, args: &[&str]) -> (i32, String, u64) {
+    let wrapper = "import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\nsys.stderr.buffer.write(r.stderr)\nprint(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(wrapper)
+        .arg(env!("CARGO_BIN_EXE_flowc"))
+        .arg("run")
+        .arg(dir.join("main.flow"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut it = text.split_whitespace();
+    let code = it.next().and_then(|c| c.parse().ok()).expect("exit code");
+    let rss = it.next().and_then(|c| c.parse().ok()).expect("peak RSS");
+    (code, String::from_utf8_lossy(&out.stderr).into_owned(), rss)
+}
+
+#[test]
+fn an_exec_tool_printing_more_than_max_output_fails_and_memory_stays_low() {
+    let dir = tempdir("flood");
+    std::fs::write(dir.join("flood.py"), FLOOD).expect("write tool");
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"
+tool flood(mb: int) -> json = exec ["python3", "flood.py", "200"] with { max_output: 1MB }
+flow main() -> json { flood(mb: 200) }
+"#,
+    )
+    .expect("write flow");
+    let (code, stderr, rss_kb) = run_measured(&dir, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("[tool_error]"), "{stderr}");
+    assert!(
+        stderr.contains("the output of `python3` exceeds max_output (1 MB)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("with { max_output: … }"), "{stderr}");
+    // 200 MB were printed; reading them whole would need at least that much.
+    assert!(rss_kb < 80 * 1024, "peak RSS {rss_kb} KB");
+}
+
+#[test]
+fn max_output_can_be_set_on_the_command_line_and_output_under_it_is_read() {
+    let src = r#"
+tool flood(mb: int) -> json = exec ["python3", "flood.py", "2"]
+flow main() -> json { flood(mb: 2) }
+"#;
+    let out = run_flow(
+        "flood-set",
+        src,
+        &[("flood.py", FLOOD)],
+        &["--set", "max_output=1MB"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("exceeds max_output (1 MB)"),
+        "{}",
+        out.stderr
+    );
+    // Under the limit: the output is read (and is not JSON, which is said).
+    let out = run_flow(
+        "flood-ok",
+        src,
+        &[("flood.py", FLOOD)],
+        &["--set", "max_output=3MB"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did not print one JSON value"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_failing_tool_keeps_the_last_8_kb_of_its_stderr() {
+    let script = "import sys\nfor i in range(100000):\n    sys.stderr.write('line %d\\n' % i)\nsys.exit(3)\n";
+    let src = r#"
+tool noisy() -> json = exec ["python3", "noisy.py"]
+flow main() -> json { noisy() }
+"#;
+    let out = run_flow("noisy", src, &[("noisy.py", script)], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("exited with status 3"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("line 99999"), "{}", out.stderr);
+    assert!(!out.stderr.contains("line 5\n"), "{}", out.stderr);
+}
+
+/// A server on 127.0.0.1 that answers every request with an endless body.
+fn endless_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[";
+                if s.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = "1,".repeat(32 * 1024);
+                // Until the client hangs up.
+                while s.write_all(chunk.as_bytes()).is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn an_http_tool_with_an_endless_body_fails_at_max_output() {
+    let base = endless_server();
+    let src = format!(
+        r#"
+tool fetch() -> json = http get "{base}/data" with {{ max_output: 2MB, timeout: 20s }}
+flow main() -> json {{ fetch() }}
+"#
+    );
+    let out = run_flow("endless", &src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[tool_error]"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/data exceeds max_output (2 MB)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn read_json_of_an_endless_file_fails_at_max_output() {
+    let src = r#"
+tool read(path: string) -> json = builtin "read_json" with { max_output: 1MB }
+flow main() -> json { read(path: "/dev/zero") }
+"#;
+    let out = run_flow("devzero", src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`/dev/zero` exceeds max_output (1 MB)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_llm_command_printing_50_mb_is_an_llm_error() {
+    let src = r#"
+flow main() -> string {
+    decide "which?" {
+        a => "A"
+        b => "B"
+        else => "C"
+    }
+}
+"#;
+    let dir = tempdir("llm-flood");
+    std::fs::write(dir.join("main.flow"), src).expect("write flow");
+    std::fs::write(dir.join("flood.py"), FLOOD).expect("write tool");
+    let provider = format!("cmd:python3 {} 50", dir.join("flood.py").display());
+    let (code, stderr, rss_kb) = run_measured(&dir, &["--llm", &provider]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("[llm_error]"), "{stderr}");
+    assert!(stderr.contains("is longer than 1 MB"), "{stderr}");
+    assert!(rss_kb < 80 * 1024, "peak RSS {rss_kb} KB");
+}
