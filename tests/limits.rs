@@ -187,3 +187,139 @@ flow main() -> string {
     assert!(stderr.contains("is longer than 1 MB"), "{stderr}");
     assert!(rss_kb < 80 * 1024, "peak RSS {rss_kb} KB");
 }
+
+/// A pure computation that takes far longer than the limits below (about a
+/// minute in a debug build when nothing stops it).
+const LONG_PURE: &str = r#"
+flow main() -> json {
+    let xs = for _i in range(400) { len(unique(range(100000))) }
+    sum(xs)
+}
+"#;
+
+#[test]
+fn unique_of_a_large_list_is_correct_and_fast() {
+    let src = r#"
+flow main() -> json {
+    { n: len(unique(range(100000))), records: unique([{ a: 1, b: [1] }, { b: [1], a: 1 }, { a: 2, b: [] }]) }
+}
+"#;
+    let started = std::time::Instant::now();
+    let out = run_flow("unique", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        serde_json::json!({
+            "n": 100000,
+            "records": [{ "a": 1, "b": [1] }, { "a": 2, "b": [] }]
+        })
+    );
+    // Quadratic, this took 45 s in a debug build; linear, well under a second.
+    assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_deadline_ends_a_long_pure_computation() {
+    let src = LONG_PURE.replace(
+        "flow main() -> json {",
+        "flow main() -> json with { deadline: 1s } {",
+    );
+    let started = std::time::Instant::now();
+    let out = run_flow("pure-deadline", &src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[timeout]"), "{}", out.stderr);
+    assert!(out.stderr.contains("deadline of 1s"), "{}", out.stderr);
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}
+
+#[test]
+fn ctrl_c_ends_a_long_pure_computation_with_130() {
+    let dir = tempdir("pure-sigint");
+    std::fs::write(dir.join("main.flow"), LONG_PURE).expect("write flow");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("run")
+        .arg(dir.join("main.flow"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flowc starts");
+    // Well into the computation.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let mut status = None;
+    while sent.elapsed().as_secs() < 10 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("flowc still runs 10 s after SIGINT");
+    };
+    let mut stderr = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run cancelled"), "{stderr}");
+}
+
+#[test]
+fn read_json_of_a_fifo_nobody_writes_to_times_out_and_the_process_exits() {
+    let dir = tempdir("fifo");
+    let made = Command::new("mkfifo")
+        .arg(dir.join("pipe"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"
+tool read(path: string) -> json = builtin "read_json" with { timeout: 1s }
+flow main() -> json { read(path: "pipe") }
+"#,
+    )
+    .expect("write flow");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("run")
+        .arg(dir.join("main.flow"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flowc starts");
+    let started = std::time::Instant::now();
+    let mut status = None;
+    while started.elapsed().as_secs() < 15 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("flowc still runs 15 s after it started; its step had a 1 s timeout");
+    };
+    let mut stderr = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("[timeout]"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

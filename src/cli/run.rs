@@ -367,7 +367,8 @@ pub fn run(a: &RunArgs) -> u8 {
         }
         None => {
             eprintln!("error: run cancelled");
-            ("cancelled", FAILED)
+            // 128 + SIGINT, as shells report an interrupted command.
+            ("cancelled", 130)
         }
     };
     for w in interp.recorder.warnings() {

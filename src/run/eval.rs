@@ -21,6 +21,9 @@ use crate::check::{BlockInfo, block_key};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
+/// How long pure evaluation runs before it gives timers and signals a turn.
+const TIME_SLICE: Duration = Duration::from_millis(10);
+
 /// What an evaluation sees: variables, the module names resolve in, the
 /// effective options and the concurrency limits around it.
 #[derive(Clone)]
@@ -117,6 +120,35 @@ impl<'p> Interp<'p> {
         );
         self.regexes.borrow_mut().insert(key, r.clone());
         r
+    }
+
+    /// Gives the runtime a turn when evaluation has run for a time slice without
+    /// waiting: pure computation (a `for` over many items, a long `loop`) never
+    /// waits by itself, and without a turn neither a `deadline` nor a `timeout`
+    /// nor Ctrl-C could end it. Called at every block and statement; costs a
+    /// clock read. `Interp::run` starts a new slice each time the runtime polls
+    /// the run.
+    async fn breathe(&self) {
+        while self.yielding.get() || self.last_yield.get().elapsed() >= TIME_SLICE {
+            // Every evaluation that reaches here until the runtime has had its turn
+            // waits too: a `FuturesUnordered` (`join_all`, a `for`) would otherwise
+            // go on to its next element, which computes without waiting. It gives
+            // its caller a turn after two of its futures yield, when they wake
+            // themselves at once (`tokio::task::yield_now` defers its wake-up,
+            // which a `FuturesUnordered` does not count as a yield).
+            self.yielding.set(true);
+            let mut waited = false;
+            std::future::poll_fn(|cx| {
+                if waited {
+                    std::task::Poll::Ready(())
+                } else {
+                    waited = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+        }
     }
 
     /// The names of a block's `let`s (the labels of their steps), built once per block.
@@ -272,6 +304,7 @@ impl<'p> Interp<'p> {
         sequence: bool,
     ) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
+            self.breathe().await;
             let n = b.stmts.len();
             if n == 0 {
                 return Ok(Value::Null);
@@ -348,6 +381,7 @@ impl<'p> Interp<'p> {
             let labels = self.block_labels(b);
             loop {
                 while let Some(i) = ready.pop_front() {
+                    self.breathe().await;
                     let s = &b.stmts[i];
                     let label = match &s.kind {
                         StmtKind::Let { name, .. } => name.name.as_str(),

@@ -139,6 +139,54 @@ pub fn equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A text of `v` that is the same for values `equal` holds equal: integral
+/// numbers are written as integers (`1.0` as `1`), record keys are sorted.
+pub fn canonical(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match v {
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => {
+                let _ = write!(out, "{i}");
+            }
+            (None, Some(u), _) => {
+                let _ = write!(out, "{u}");
+            }
+            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                let _ = write!(out, "{}", f as i64);
+            }
+            _ => {
+                let _ = write!(out, "{n}");
+            }
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for (k, x) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (k, key) in keys.into_iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}:", Value::String(key.clone()));
+                canonical(&m[key], out);
+            }
+            out.push('}');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
 /// Ordering for `<` and `sort`: numbers, strings, then by JSON text.
 pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
     use std::cmp::Ordering;
@@ -225,9 +273,15 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             Value::Array(out)
         }
         "unique" => {
+            // Linear: one hash of each element's canonical text (as `equal` sees it).
+            let mut seen = std::collections::HashSet::new();
+            let mut key = String::new();
             let mut out: Vec<Value> = Vec::new();
             for item in list(name, a(0))? {
-                if !out.iter().any(|o| equal(o, item)) {
+                key.clear();
+                canonical(item, &mut key);
+                if !seen.contains(key.as_str()) {
+                    seen.insert(key.clone());
                     out.push(item.clone());
                 }
             }
@@ -459,6 +513,15 @@ mod tests {
             json!("a-b")
         );
         assert!(call_builtin("avg", &[json!([])]).is_err());
+    }
+
+    #[test]
+    fn unique_keeps_the_first_of_values_equal_holds_equal() {
+        let items = json!([1, 1.0, 2.5, 2.5, {"a": 1, "b": [2]}, {"b": [2.0], "a": 1}, "1", [1, 2], [2, 1], null, null, true]);
+        assert_eq!(
+            call_builtin("unique", &[items]).unwrap(),
+            json!([1, 2.5, {"a": 1, "b": [2]}, "1", [1, 2], [2, 1], null, true])
+        );
     }
 
     #[test]
