@@ -323,3 +323,110 @@ flow main() -> json { read(path: "pipe") }
     assert!(stderr.contains("[timeout]"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A python3 tool that prints one JSON string of `n` bytes.
+const GEN: &str =
+    "import json, sys\nn = json.load(sys.stdin)['n']\nsys.stdout.write('\"' + 'x' * n + '\"')\n";
+
+#[test]
+fn a_value_is_dropped_once_its_last_reader_has_finished() {
+    // 60 strings of 4 MB; each is read once, then its block waits for a permit
+    // (every `gen` is queued before the first `wait`). Held until their blocks
+    // end, they would all be in memory at once: 248 MB peak, against 33 MB.
+    let src = r#"
+tool gen(n: int) -> string = exec ["python3", "gen.py"]
+tool wait(ms: int) -> { ms: int } = builtin "sleep"
+flow main() -> json {
+    let xs = for _i in range(60) with { max_concurrent: 4 } {
+        let big = gen(n: 4000000)
+        let n = len(big)
+        let w = wait(ms: n - n + 1)
+        n + w.ms - 1
+    }
+    sum(xs)
+}
+"#;
+    let dir = tempdir("liveness");
+    std::fs::write(dir.join("main.flow"), src).expect("write flow");
+    std::fs::write(dir.join("gen.py"), GEN).expect("write tool");
+    let wrapper_out = dir.join("out.json");
+    let (code, stderr, rss_kb) = run_measured(
+        &dir,
+        &["--record", wrapper_out.to_str().expect("utf-8 path")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&wrapper_out).expect("record"))
+            .expect("record is JSON");
+    assert_eq!(record["result"], serde_json::json!(240_000_000));
+    assert!(rss_kb < 150 * 1024, "peak RSS {rss_kb} KB");
+}
+
+#[test]
+fn a_result_larger_than_max_memory_is_a_policy_violation() {
+    let src = r#"
+tool gen(n: int) -> string = exec ["python3", "gen.py"]
+flow main() -> json with { max_memory: 1MB } {
+    let big = gen(n: 2000000)
+    len(big)
+}
+"#;
+    let out = run_flow("max-memory", src, &[("gen.py", GEN)], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[policy_violation]"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the result of `gen` takes about 1.9 MB, more than max_memory (1 MB)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("raise `max_memory`"), "{}", out.stderr);
+}
+
+#[test]
+fn over_max_memory_new_steps_wait_and_the_run_completes() {
+    // Each body holds an 800 KB string while its `wait` runs; two of them
+    // pass the budget, so no two `wait`s may run at once.
+    let src = r#"
+tool gen(n: int) -> string = exec ["python3", "gen.py"]
+tool wait(ms: int, s: string) -> { ms: int } = builtin "sleep"
+flow main() -> json {
+    let xs = for _i in range(6) {
+        let s = gen(n: 800000)
+        let w = wait(ms: 100, s: s)
+        len(s) + w.ms
+    }
+    sum(xs)
+}
+"#;
+    let waits_overlap = |out: &common::Out| {
+        let mut spans: Vec<(f64, f64)> = out
+            .steps()
+            .iter()
+            .filter(|s| s["step"] == "w")
+            .map(|s| {
+                (
+                    s["start_ms"].as_f64().expect("start"),
+                    s["end_ms"].as_f64().expect("end"),
+                )
+            })
+            .collect();
+        assert_eq!(spans.len(), 6);
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        spans.windows(2).any(|w| w[1].0 < w[0].1)
+    };
+    let out = run_flow(
+        "backpressure",
+        src,
+        &[("gen.py", GEN)],
+        &["--set", "max_memory=1MB"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), serde_json::json!(6 * 800_100));
+    assert!(!waits_overlap(&out), "{:#}", out.record["steps"]);
+    // Without a budget, they overlap.
+    let out = run_flow("no-backpressure", src, &[("gen.py", GEN)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), serde_json::json!(6 * 800_100));
+    assert!(waits_overlap(&out), "{:#}", out.record["steps"]);
+}

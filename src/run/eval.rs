@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::errors::{ErrorKind, Errors, R, RunError};
 use super::llm::{self, DecisionRequest, Outcome};
+use super::memory;
 use super::opts::{self, Opts};
 use super::record;
 use super::tools::{self, ToolFailure};
@@ -351,32 +352,74 @@ impl<'p> Interp<'p> {
             drop(fill);
             let env = Env::child(&outer.env);
             let sc = outer.with_env(env.clone());
+            // Liveness: how many statements still have to read each `let`; its
+            // value is dropped when the last of them has finished.
+            let mut live = Live {
+                readers: vec![0u32; n],
+                sizes: vec![0u64; n],
+                counting: sc.opts.max_memory.is_some(),
+                memory: &self.memory,
+            };
+            for i in 0..n {
+                for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                    if j != i && j < n {
+                        live.readers[j] += 1;
+                    }
+                }
+            }
             let fail_fast = sc.opts.fail_fast.unwrap_or(false);
             let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
             let mut inflight: FuturesUnordered<LocalBoxFuture<'_, (usize, R<Value>)>> =
                 FuturesUnordered::new();
             let mut errors: Errors = Vec::new();
             let mut last_value = Value::Null;
+            let let_name = |j: usize| match &b.stmts[j].kind {
+                StmtKind::Let { name, .. } => Some(name.name.as_str()),
+                _ => None,
+            };
             let complete = |i: usize,
                             r: R<Value>,
                             ready: &mut VecDeque<usize>,
                             indeg: &mut Vec<usize>,
                             errors: &mut Errors,
-                            last_value: &mut Value| match r {
-                Ok(v) => {
-                    match &b.stmts[i].kind {
-                        StmtKind::Let { name, .. } => env.set(&name.name, v),
-                        _ if i == n - 1 => *last_value = v,
-                        _ => {}
+                            last_value: &mut Value,
+                            live: &mut Live<'_>| {
+                match r {
+                    Ok(v) => {
+                        match let_name(i) {
+                            // A value nothing reads is not kept.
+                            Some(name) if live.readers[i] > 0 => {
+                                if live.counting {
+                                    live.sizes[i] = memory::size(&v);
+                                    live.memory.hold(live.sizes[i]);
+                                }
+                                env.set(name, v);
+                            }
+                            Some(_) => {}
+                            None if i == n - 1 => *last_value = v,
+                            None => {}
+                        }
+                        for &d in &targets[offsets[i]..offsets[i + 1]] {
+                            indeg[d] -= 1;
+                            if indeg[d] == 0 {
+                                ready.push_back(d);
+                            }
+                        }
                     }
-                    for &d in &targets[offsets[i]..offsets[i + 1]] {
-                        indeg[d] -= 1;
-                        if indeg[d] == 0 {
-                            ready.push_back(d);
+                    Err(mut e) => errors.append(&mut e),
+                }
+                // `i` has read what it reads: the values it was the last reader of go.
+                for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                    if j != i && j < n {
+                        live.readers[j] -= 1;
+                        if live.readers[j] == 0
+                            && let Some(name) = let_name(j)
+                        {
+                            env.remove(name);
+                            live.memory.release(std::mem::take(&mut live.sizes[j]));
                         }
                     }
                 }
-                Err(mut e) => errors.append(&mut e),
             };
             let labels = self.block_labels(b);
             loop {
@@ -397,6 +440,7 @@ impl<'p> Interp<'p> {
                                 &mut indeg,
                                 &mut errors,
                                 &mut last_value,
+                                &mut live,
                             );
                             continue;
                         }
@@ -410,7 +454,15 @@ impl<'p> Interp<'p> {
                             None => sc.clone(),
                         };
                         let r = self.eval_sync(expr, &lsc);
-                        complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value);
+                        complete(
+                            i,
+                            r,
+                            &mut ready,
+                            &mut indeg,
+                            &mut errors,
+                            &mut last_value,
+                            &mut live,
+                        );
                     } else {
                         let ssc = match &labels[i] {
                             Some(l) => Scope {
@@ -436,9 +488,15 @@ impl<'p> Interp<'p> {
                     break;
                 }
                 match inflight.next().await {
-                    Some((i, r)) => {
-                        complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value)
-                    }
+                    Some((i, r)) => complete(
+                        i,
+                        r,
+                        &mut ready,
+                        &mut indeg,
+                        &mut errors,
+                        &mut last_value,
+                        &mut live,
+                    ),
                     None => break,
                 }
                 if fail_fast && !errors.is_empty() {
@@ -1411,6 +1469,11 @@ impl<'p> Interp<'p> {
                 .or_insert_with(|| Rc::new(Semaphore::new(n)))
                 .clone()
         });
+        // `max_memory`: over the budget, a new step waits for memory to be released.
+        let _running = match o.max_memory {
+            Some(budget) => Some(self.memory.admit(budget).await),
+            None => None,
+        };
         let mut permits = Permits {
             outer: &sc.limits,
             outer_held: 0,
@@ -1444,6 +1507,20 @@ impl<'p> Interp<'p> {
                 std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
             };
             let r = match outcome {
+                Ok(Ok(v)) if o.max_memory.is_some_and(|b| memory::size(&v) > b) => {
+                    let budget = o.max_memory.unwrap_or(0);
+                    Err(RunError::new(
+                        ErrorKind::PolicyViolation,
+                        format!(
+                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
+                            opts::fmt_size(memory::size(&v)),
+                            opts::fmt_size(budget)
+                        ),
+                        step,
+                        span,
+                    )
+                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
+                }
                 Ok(Ok(v)) => {
                     match value::conforms(&v, sig.ret.as_ref().expect("tools have a result type")) {
                         Ok(()) => Ok(v),
@@ -1533,6 +1610,21 @@ impl<'p> Interp<'p> {
             }
             BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
         }
+    }
+}
+
+/// The liveness of a block's `let`s: readers still to finish, and the bytes
+/// counted for `max_memory` (released when the block ends, however it ends).
+struct Live<'m> {
+    readers: Vec<u32>,
+    sizes: Vec<u64>,
+    counting: bool,
+    memory: &'m memory::Memory,
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.memory.release(self.sizes.iter().sum());
     }
 }
 

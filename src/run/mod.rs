@@ -5,6 +5,7 @@
 pub mod errors;
 mod eval;
 pub mod llm;
+pub mod memory;
 pub mod opts;
 pub mod record;
 pub mod timer;
@@ -92,6 +93,11 @@ impl Env {
         self.vars.borrow_mut().insert(Rc::from(name), v);
     }
 
+    /// Drops a variable of this scope (its last reader has finished).
+    pub fn remove(&self, name: &str) {
+        self.vars.borrow_mut().remove(name);
+    }
+
     pub fn get(&self, name: &str) -> Option<Value> {
         let mut env = self;
         loop {
@@ -124,6 +130,8 @@ pub struct Interp<'p> {
     last_yield: Cell<Instant>,
     /// Set while evaluation waits for the runtime's turn.
     yielding: Cell<bool>,
+    /// What the values of `let`s hold, for `max_memory`.
+    memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
 }
@@ -177,6 +185,7 @@ impl<'p> Interp<'p> {
             context: RefCell::new(Value::Null),
             last_yield: Cell::new(Instant::now()),
             yielding: Cell::new(false),
+            memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
         }
     }
