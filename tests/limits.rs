@@ -430,3 +430,46 @@ flow main() -> json {
     assert_eq!(out.result(), serde_json::json!(6 * 800_100));
     assert!(waits_overlap(&out), "{:#}", out.record["steps"]);
 }
+
+#[test]
+fn an_openai_answer_longer_than_1_mb_is_an_llm_error() {
+    let server = common::serve(|_, _| {
+        let content = "a".repeat(2 * 1024 * 1024);
+        common::Reply::new(
+            200,
+            serde_json::json!({ "choices": [{ "message": { "content": content } }] }).to_string(),
+        )
+    });
+    let src = r#"
+flow main() -> string {
+    decide "which?" {
+        a => "A"
+        else => "C"
+    }
+}
+"#;
+    let provider = format!("openai:{}/v1", server.base);
+    let out = run_flow("openai-flood", src, &[], &["--llm", &provider]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[llm_error]"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("answer is longer than 1 MB"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sizes_on_the_command_line_are_checked() {
+    let src = "flow main() -> int { 1 }\n";
+    let out = run_flow("set-size", src, &[], &["--set", "max_output=lots"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`max_output` takes a size such as `64MB` or a number of bytes, not `lots`"),
+        "{}",
+        out.stderr
+    );
+    let out = run_flow("set-size-ok", src, &[], &["--set", "max_memory=512KB"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
