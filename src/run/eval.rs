@@ -130,7 +130,10 @@ impl<'p> Interp<'p> {
     /// clock read. `Interp::run` starts a new slice each time the runtime polls
     /// the run.
     async fn breathe(&self) {
-        while self.yielding.get() || self.last_yield.get().elapsed() >= TIME_SLICE {
+        if !self.yielding.get() && self.last_yield.get().elapsed() < TIME_SLICE {
+            return;
+        }
+        loop {
             // Every evaluation that reaches here until the runtime has had its turn
             // waits too: a `FuturesUnordered` (`join_all`, a `for`) would otherwise
             // go on to its next element, which computes without waiting. It gives
@@ -149,6 +152,9 @@ impl<'p> Interp<'p> {
                 }
             })
             .await;
+            if !self.yielding.get() && self.last_yield.get().elapsed() < TIME_SLICE {
+                return;
+            }
         }
     }
 
@@ -354,10 +360,13 @@ impl<'p> Interp<'p> {
             let sc = outer.with_env(env.clone());
             // Liveness: how many statements still have to read each `let`; its
             // value is dropped when the last of them has finished.
+            // (No allocation for a block whose statements read no `let` of it.)
+            let read = info.deps.iter().any(|d| !d.is_empty());
+            let counting = read && sc.opts.max_memory.is_some();
             let mut live = Live {
-                readers: vec![0u32; n],
-                sizes: vec![0u64; n],
-                counting: sc.opts.max_memory.is_some(),
+                readers: if read { vec![0u32; n] } else { Vec::new() },
+                sizes: if counting { vec![0u64; n] } else { Vec::new() },
+                counting,
                 memory: &self.memory,
             };
             for i in 0..n {
@@ -388,7 +397,7 @@ impl<'p> Interp<'p> {
                     Ok(v) => {
                         match let_name(i) {
                             // A value nothing reads is not kept.
-                            Some(name) if live.readers[i] > 0 => {
+                            Some(name) if live.readers.get(i).is_some_and(|&k| k > 0) => {
                                 if live.counting {
                                     live.sizes[i] = memory::size(&v);
                                     live.memory.hold(live.sizes[i]);
@@ -416,7 +425,9 @@ impl<'p> Interp<'p> {
                             && let Some(name) = let_name(j)
                         {
                             env.remove(name);
-                            live.memory.release(std::mem::take(&mut live.sizes[j]));
+                            if live.counting {
+                                live.memory.release(std::mem::take(&mut live.sizes[j]));
+                            }
                         }
                     }
                 }
@@ -739,18 +750,28 @@ impl<'p> Interp<'p> {
                             iter.span,
                         ));
                     };
-                    let futs = items.into_iter().map(|item| {
-                        let env = Env::child(&sc.env);
-                        env.set(&var.name, item);
-                        let isc = sc.with_env(env);
-                        async move { self.block(body, &isc, false).await }
-                    });
-                    self.with_deadline(
-                        async { collect(join_all(futs).await).map(Value::Array) },
-                        &sc,
-                        e.span,
-                    )
-                    .await
+                    let count = items.len();
+                    let mut bodies: FuturesUnordered<_> = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, item)| {
+                            let env = Env::child(&sc.env);
+                            env.set(&var.name, item);
+                            let isc = sc.with_env(env);
+                            async move { (k, self.block(body, &isc, false).await) }
+                        })
+                        .collect();
+                    // Results go to their item's place as they come (a `join_all`
+                    // would keep every result after one that waits in a heap).
+                    let all = async {
+                        let mut results: Vec<R<Value>> = Vec::with_capacity(count);
+                        results.resize_with(count, || Ok(Value::Null));
+                        while let Some((k, r)) = bodies.next().await {
+                            results[k] = r;
+                        }
+                        collect(results).map(Value::Array)
+                    };
+                    self.with_deadline(all, &sc, e.span).await
                 }
                 ExprKind::Try {
                     options,
