@@ -364,9 +364,14 @@ flow main() -> json {
 
 #[test]
 fn a_result_larger_than_max_memory_is_a_policy_violation() {
+    // The budget of `main` holds in the flows it calls.
     let src = r#"
 tool gen(n: int) -> string = exec ["python3", "gen.py"]
 flow main() -> json with { max_memory: 1MB } {
+    let n = sub()
+    n
+}
+flow sub() -> int {
     let big = gen(n: 2000000)
     len(big)
 }

@@ -229,7 +229,11 @@ impl<'p> Interp<'p> {
         let label = label.unwrap_or(&flow.name.name).to_string();
         Box::pin(async move {
             let header = Opts::from_ast(flow.options.as_ref());
-            let base = self.config.set.overlay(&header);
+            let mut base = self.config.set.overlay(&header);
+            // The memory budget is the run's: a called flow keeps its caller's.
+            if let (Some(c), None) = (caller, header.max_memory) {
+                base.max_memory = c.opts.max_memory;
+            }
             let limits = match caller {
                 None => {
                     let mc = header
