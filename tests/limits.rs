@@ -478,3 +478,23 @@ fn sizes_on_the_command_line_are_checked() {
     let out = run_flow("set-size-ok", src, &[], &["--set", "max_memory=512KB"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn a_deadline_stops_one_long_built_in_call() {
+    // One expression: nothing in it waits. Unstopped, it takes about 19 s in a
+    // debug build.
+    let src = r#"
+flow main() -> json with { deadline: 1s } { len(sort(unique(range(10000000)))) }
+"#;
+    let started = std::time::Instant::now();
+    let out = run_flow("builtin-deadline", src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[timeout]"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("was stopped at the deadline of an enclosing block"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}

@@ -38,6 +38,16 @@ pub struct Scope {
     pub prev: Option<Rc<Env>>,
     /// The statement being evaluated, for error messages.
     pub label: Rc<str>,
+    /// The earliest deadline around: long built-ins stop there.
+    pub deadline_at: Option<Instant>,
+}
+
+/// The earlier of a deadline and one `d` from now.
+fn earliest(at: Option<Instant>, d: Option<Duration>) -> Option<Instant> {
+    match (at, d.and_then(|d| Instant::now().checked_add(d))) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Scope {
@@ -68,6 +78,7 @@ impl Scope {
         Scope {
             opts: Rc::new(self.opts.overlay(&inner)),
             limits,
+            deadline_at: earliest(self.deadline_at, inner.deadline),
             ..self.clone()
         }
     }
@@ -201,6 +212,7 @@ impl<'p> Interp<'p> {
             limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
             prev: None,
             label: Rc::from("const"),
+            deadline_at: None,
         }
     }
 
@@ -259,6 +271,7 @@ impl<'p> Interp<'p> {
                 limits,
                 prev: None,
                 label: Rc::from(label.as_str()),
+                deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
             };
             for p in &flow.params {
                 let v = match args.get(&p.name.name) {
@@ -1396,7 +1409,18 @@ impl<'p> Interp<'p> {
             return jsonpath(args.first().unwrap_or(&Value::Null), path)
                 .map_err(|m| err(ErrorKind::TypeError, m, sc, at));
         }
-        call_builtin(name, args).map_err(|m| err(ErrorKind::TypeError, m, sc, span))
+        value::with_cutoff(sc.deadline_at, || call_builtin(name, args)).map_err(|m| {
+            if m == value::STOPPED {
+                err(
+                    ErrorKind::Timeout,
+                    format!("`{name}` was stopped at the deadline of an enclosing block"),
+                    sc,
+                    span,
+                )
+            } else {
+                err(ErrorKind::TypeError, m, sc, span)
+            }
+        })
     }
 
     /// A call: a built-in function, a flow or a tool.

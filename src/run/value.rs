@@ -1,6 +1,9 @@
 //! Runtime values (JSON), the type check at tool boundaries, and the pure
 //! built-in functions.
 
+use std::cell::Cell;
+use std::time::Instant;
+
 use serde_json::{Map, Number, Value};
 
 use crate::check::Type;
@@ -229,6 +232,30 @@ fn string<'a>(name: &str, v: &'a Value) -> Result<&'a str, String> {
         .ok_or_else(|| format!("`{name}` needs a string, got {}", describe(v)))
 }
 
+thread_local! {
+    /// When long built-ins stop: the earliest deadline around the call.
+    static CUTOFF: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The error of a built-in stopped at its cutoff.
+pub const STOPPED: &str = "stopped at the deadline";
+
+/// Runs `f` with long built-ins (`range`, `unique`, `flatten`) stopping at `cutoff`.
+pub fn with_cutoff<T>(cutoff: Option<Instant>, f: impl FnOnce() -> T) -> T {
+    let before = CUTOFF.replace(cutoff);
+    let r = f();
+    CUTOFF.set(before);
+    r
+}
+
+/// Every 4096th element of a long built-in: stop once the cutoff has passed.
+fn check_cutoff(k: usize) -> Result<(), String> {
+    if k % 4096 == 4095 && CUTOFF.get().is_some_and(|c| Instant::now() >= c) {
+        return Err(STOPPED.into());
+    }
+    Ok(())
+}
+
 /// Calls a pure built-in function (not `stable`, `llm` or `jsonpath`, which the evaluator handles).
 pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
     let a = |i: usize| args.get(i).unwrap_or(&Value::Null);
@@ -264,7 +291,8 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
         }
         "flatten" => {
             let mut out = Vec::new();
-            for item in list(name, a(0))? {
+            for (k, item) in list(name, a(0))?.iter().enumerate() {
+                check_cutoff(k)?;
                 match item {
                     Value::Array(inner) => out.extend(inner.iter().cloned()),
                     v => out.push(v.clone()),
@@ -277,7 +305,8 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             let mut seen = std::collections::HashSet::new();
             let mut key = String::new();
             let mut out: Vec<Value> = Vec::new();
-            for item in list(name, a(0))? {
+            for (k, item) in list(name, a(0))?.iter().enumerate() {
+                check_cutoff(k)?;
                 key.clear();
                 canonical(item, &mut key);
                 if !seen.contains(key.as_str()) {
@@ -432,7 +461,12 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             if hi - lo > 10_000_000 {
                 return Err("`range` is limited to 10,000,000 elements".into());
             }
-            Value::Array((lo..hi).map(int).collect())
+            let mut out = Vec::with_capacity((hi - lo).max(0) as usize);
+            for (k, n) in (lo..hi).enumerate() {
+                check_cutoff(k)?;
+                out.push(int(n));
+            }
+            Value::Array(out)
         }
         _ => return Err(format!("`{name}` is not a built-in function")),
     })
