@@ -1,6 +1,7 @@
 //! The runtime's resource limits (SPEC §17): `max_output` on every read of a
-//! tool's or a provider's output, and peak memory measured on a real `flowc`
-//! process.
+//! tool's or a provider's output, liveness and `max_memory` (peak memory measured
+//! on a real `flowc` process), and deadlines, timeouts and Ctrl-C that end pure
+//! computation and blocking reads.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
