@@ -39,6 +39,8 @@ pub enum Kind {
     PosInt,
     NonNegInt,
     Duration,
+    /// A size in bytes: `64MB` or an integer.
+    Size,
     Bool,
     ErrorKinds,
     OnMax,
@@ -52,6 +54,7 @@ impl Kind {
             Kind::PosInt => "a positive integer",
             Kind::NonNegInt => "a non-negative integer",
             Kind::Duration => "a duration such as `30s`",
+            Kind::Size => "a size such as `64MB` (or a number of bytes)",
             Kind::Bool => "`true` or `false`",
             Kind::ErrorKinds => "a list of error kinds such as `[\"timeout\", \"tool_error\"]`",
             Kind::OnMax => "`error` or `warn`",
@@ -119,6 +122,16 @@ pub const OPTIONS: &[OptionInfo] = &[
         name: "deadline",
         kind: Kind::Duration,
         places: "flow block loop for",
+    },
+    OptionInfo {
+        name: "max_output",
+        kind: Kind::Size,
+        places: ALL,
+    },
+    OptionInfo {
+        name: "max_memory",
+        kind: Kind::Size,
+        places: "flow",
     },
     OptionInfo {
         name: "cache",
@@ -250,6 +263,8 @@ fn check_value(kind: Kind, v: &Expr) -> Option<String> {
         (Kind::NonNegInt, ExprKind::Int(n)) if *n >= 0 => None,
         (Kind::NonNegInt, ExprKind::Int(n)) => Some(format!("`{n}`")),
         (Kind::Duration, ExprKind::Duration { .. }) => None,
+        (Kind::Size, ExprKind::Int(n)) if *n >= 1 => None,
+        (Kind::Size, ExprKind::Int(n)) => Some(format!("`{n}`")),
         (Kind::Bool, ExprKind::Bool(_)) => None,
         (Kind::OnMax, ExprKind::Name(n)) if matches!(n.name.as_str(), "error" | "warn") => None,
         (Kind::OnMax, ExprKind::Str(parts)) if matches!(parts.as_slice(), [StrPart::Text(t)] if t == "error" || t == "warn") => {

@@ -118,13 +118,13 @@ codes! {
     "Durations are a number followed by `ms`, `s`, `m`, `h` or `d`: `250ms`, `30s`, `1.5m`.",
     "const T = 10sec";
     "E0504", "unknown option",
-    "The option is not one of `max_concurrent timeout timeout_per_step retry retry_on backoff max_loop_iterations on_max fail_fast deadline cache idempotency_key replan_on_error max_replans replan_cooldown`.",
+    "The option is not one of `max_concurrent timeout timeout_per_step retry retry_on backoff max_loop_iterations on_max fail_fast deadline max_output max_memory cache idempotency_key replan_on_error max_replans replan_cooldown`.",
     "flow main() with { retries: 2 } { 1 }";
     "E0505", "option value of the wrong type",
     "Each option takes one kind of value: a duration for `timeout`, a non-negative integer for `retry`, and so on.",
     "flow main() with { timeout: 30 } { 1 }";
     "E0506", "option not allowed here",
-    "Some options only make sense in some places: `max_concurrent` on flows, blocks and tools, `cache` on pure tools and calls, `idempotency_key` on calls of effect tools, `on_max` on loops, flows and blocks.",
+    "Some options only make sense in some places: `max_concurrent` on flows, blocks and tools, `cache` on pure tools and calls, `idempotency_key` on calls of effect tools, `on_max` on loops, flows and blocks, `max_memory` on flows.",
     "tool t() -> json = builtin \"echo\"\nflow main() { t() with { max_concurrent: 2 } }";
     "E0507", "`stable` outside `until`",
     "`stable(e)` compares `e` on the new and the previous loop state, so it only has a meaning in a loop's `until` condition.",
@@ -448,7 +448,7 @@ pub fn invalid_jsonpath(span: Span, message: &str) -> Diagnostic {
 pub fn invalid_duration(span: Span, message: &str) -> Diagnostic {
     Diagnostic::error("E0503", "invalid duration", span)
         .with_label(message.to_string())
-        .with_help("write a number and a unit: `250ms`, `30s`, `5m`, `1h`, `2d`")
+        .with_help("write a number and a unit: `250ms`, `30s`, `5m`, `1h`, `2d` (sizes: `512KB`, `64MB`, `1GB`)")
 }
 
 pub fn unknown_option(span: Span, name: &str, help: Option<String>) -> Diagnostic {

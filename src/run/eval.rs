@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::errors::{ErrorKind, Errors, R, RunError};
 use super::llm::{self, DecisionRequest, Outcome};
+use super::memory;
 use super::opts::{self, Opts};
 use super::record;
 use super::tools::{self, ToolFailure};
@@ -20,6 +21,9 @@ use super::{Env, Interp};
 use crate::check::{BlockInfo, block_key};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
+
+/// How long pure evaluation runs before it gives timers and signals a turn.
+const TIME_SLICE: Duration = Duration::from_millis(10);
 
 /// What an evaluation sees: variables, the module names resolve in, the
 /// effective options and the concurrency limits around it.
@@ -37,6 +41,16 @@ pub struct Scope {
     pub prev: Option<Rc<Env>>,
     /// The statement being evaluated, for error messages.
     pub label: Rc<str>,
+    /// The earliest deadline around: long built-ins stop there.
+    pub deadline_at: Option<Instant>,
+}
+
+/// The earlier of a deadline and one `d` from now.
+fn earliest(at: Option<Instant>, d: Option<Duration>) -> Option<Instant> {
+    match (at, d.and_then(|d| Instant::now().checked_add(d))) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Scope {
@@ -66,6 +80,7 @@ impl Scope {
             opts: Rc::new(self.opts.overlay(&inner)),
             limits,
             default_limit,
+            deadline_at: earliest(self.deadline_at, inner.deadline),
             ..self.clone()
         }
     }
@@ -135,6 +150,41 @@ impl<'p> Interp<'p> {
         r
     }
 
+    /// Gives the runtime a turn when evaluation has run for a time slice without
+    /// waiting: pure computation (a `for` over many items, a long `loop`) never
+    /// waits by itself, and without a turn neither a `deadline` nor a `timeout`
+    /// nor Ctrl-C could end it. Called at every block and statement; costs a
+    /// clock read. `Interp::run` starts a new slice each time the runtime polls
+    /// the run.
+    async fn breathe(&self) {
+        if !self.yielding.get() && self.last_yield.get().elapsed() < TIME_SLICE {
+            return;
+        }
+        loop {
+            // Every evaluation that reaches here until the runtime has had its turn
+            // waits too: a `FuturesUnordered` (`join_all`, a `for`) would otherwise
+            // go on to its next element, which computes without waiting. It gives
+            // its caller a turn after two of its futures yield, when they wake
+            // themselves at once (`tokio::task::yield_now` defers its wake-up,
+            // which a `FuturesUnordered` does not count as a yield).
+            self.yielding.set(true);
+            let mut waited = false;
+            std::future::poll_fn(|cx| {
+                if waited {
+                    std::task::Poll::Ready(())
+                } else {
+                    waited = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            if !self.yielding.get() && self.last_yield.get().elapsed() < TIME_SLICE {
+                return;
+            }
+        }
+    }
+
     /// The names of a block's `let`s (the labels of their steps), built once per block.
     fn block_labels(&self, b: &'p Block) -> super::Labels {
         let key = block_key(b);
@@ -179,6 +229,7 @@ impl<'p> Interp<'p> {
             default_limit: self.config.set.max_concurrent.is_none(),
             prev: None,
             label: Rc::from("const"),
+            deadline_at: None,
         }
     }
 
@@ -207,7 +258,11 @@ impl<'p> Interp<'p> {
         let label = label.unwrap_or(&flow.name.name).to_string();
         Box::pin(async move {
             let header = Opts::from_ast(flow.options.as_ref());
-            let base = self.config.set.overlay(&header);
+            let mut base = self.config.set.overlay(&header);
+            // The memory budget is the run's: a called flow keeps its caller's.
+            if let (Some(c), None) = (caller, header.max_memory) {
+                base.max_memory = c.opts.max_memory;
+            }
             let (limits, default_limit) = match caller {
                 None => {
                     let stated = header.max_concurrent.or(self.config.set.max_concurrent);
@@ -228,6 +283,7 @@ impl<'p> Interp<'p> {
                 default_limit,
                 prev: None,
                 label: Rc::from(label.as_str()),
+                deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
             };
             for p in &flow.params {
                 let v = match args.get(&p.name.name) {
@@ -284,6 +340,7 @@ impl<'p> Interp<'p> {
         sequence: bool,
     ) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
+            self.breathe().await;
             let n = b.stmts.len();
             if n == 0 {
                 return Ok(Value::Null);
@@ -330,36 +387,84 @@ impl<'p> Interp<'p> {
             drop(fill);
             let env = Env::child(&outer.env);
             let sc = outer.with_env(env.clone());
+            // Liveness: how many statements still have to read each `let`; its
+            // value is dropped when the last of them has finished.
+            // (No allocation for a block whose statements read no `let` of it.)
+            let read = info.deps.iter().any(|d| !d.is_empty());
+            let counting = read && sc.opts.max_memory.is_some();
+            let mut live = Live {
+                readers: if read { vec![0u32; n] } else { Vec::new() },
+                sizes: if counting { vec![0u64; n] } else { Vec::new() },
+                counting,
+                memory: &self.memory,
+            };
+            for i in 0..n {
+                for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                    if j != i && j < n {
+                        live.readers[j] += 1;
+                    }
+                }
+            }
             let fail_fast = sc.opts.fail_fast.unwrap_or(false);
             let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
             let mut inflight: FuturesUnordered<LocalBoxFuture<'_, (usize, R<Value>)>> =
                 FuturesUnordered::new();
             let mut errors: Errors = Vec::new();
             let mut last_value = Value::Null;
+            let let_name = |j: usize| match &b.stmts[j].kind {
+                StmtKind::Let { name, .. } => Some(name.name.as_str()),
+                _ => None,
+            };
             let complete = |i: usize,
                             r: R<Value>,
                             ready: &mut VecDeque<usize>,
                             indeg: &mut Vec<usize>,
                             errors: &mut Errors,
-                            last_value: &mut Value| match r {
-                Ok(v) => {
-                    match &b.stmts[i].kind {
-                        StmtKind::Let { name, .. } => env.set(&name.name, v),
-                        _ if i == n - 1 => *last_value = v,
-                        _ => {}
+                            last_value: &mut Value,
+                            live: &mut Live<'_>| {
+                match r {
+                    Ok(v) => {
+                        match let_name(i) {
+                            // A value nothing reads is not kept.
+                            Some(name) if live.readers.get(i).is_some_and(|&k| k > 0) => {
+                                if live.counting {
+                                    live.sizes[i] = memory::size(&v);
+                                    live.memory.hold(live.sizes[i]);
+                                }
+                                env.set(name, v);
+                            }
+                            Some(_) => {}
+                            None if i == n - 1 => *last_value = v,
+                            None => {}
+                        }
+                        for &d in &targets[offsets[i]..offsets[i + 1]] {
+                            indeg[d] -= 1;
+                            if indeg[d] == 0 {
+                                ready.push_back(d);
+                            }
+                        }
                     }
-                    for &d in &targets[offsets[i]..offsets[i + 1]] {
-                        indeg[d] -= 1;
-                        if indeg[d] == 0 {
-                            ready.push_back(d);
+                    Err(mut e) => errors.append(&mut e),
+                }
+                // `i` has read what it reads: the values it was the last reader of go.
+                for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                    if j != i && j < n {
+                        live.readers[j] -= 1;
+                        if live.readers[j] == 0
+                            && let Some(name) = let_name(j)
+                        {
+                            env.remove(name);
+                            if live.counting {
+                                live.memory.release(std::mem::take(&mut live.sizes[j]));
+                            }
                         }
                     }
                 }
-                Err(mut e) => errors.append(&mut e),
             };
             let labels = self.block_labels(b);
             loop {
                 while let Some(i) = ready.pop_front() {
+                    self.breathe().await;
                     let s = &b.stmts[i];
                     let label = match &s.kind {
                         StmtKind::Let { name, .. } => name.name.as_str(),
@@ -375,6 +480,7 @@ impl<'p> Interp<'p> {
                                 &mut indeg,
                                 &mut errors,
                                 &mut last_value,
+                                &mut live,
                             );
                             continue;
                         }
@@ -388,7 +494,15 @@ impl<'p> Interp<'p> {
                             None => sc.clone(),
                         };
                         let r = self.eval_sync(expr, &lsc);
-                        complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value);
+                        complete(
+                            i,
+                            r,
+                            &mut ready,
+                            &mut indeg,
+                            &mut errors,
+                            &mut last_value,
+                            &mut live,
+                        );
                     } else {
                         let ssc = match &labels[i] {
                             Some(l) => Scope {
@@ -414,9 +528,15 @@ impl<'p> Interp<'p> {
                     break;
                 }
                 match inflight.next().await {
-                    Some((i, r)) => {
-                        complete(i, r, &mut ready, &mut indeg, &mut errors, &mut last_value)
-                    }
+                    Some((i, r)) => complete(
+                        i,
+                        r,
+                        &mut ready,
+                        &mut indeg,
+                        &mut errors,
+                        &mut last_value,
+                        &mut live,
+                    ),
                     None => break,
                 }
                 if fail_fast && !errors.is_empty() {
@@ -660,53 +780,65 @@ impl<'p> Interp<'p> {
                             iter.span,
                         ));
                     };
-                    let futs = items.into_iter().map(|item| {
-                        let env = Env::child(&sc.env);
-                        env.set(&var.name, item);
-                        let isc = sc.with_env(env);
-                        async move {
-                            // `where cond`: a dropped element gives no value (and runs no body).
-                            if let Some(f) = filter {
-                                match self.eval(f, &isc).await? {
-                                    Value::Bool(true) => {}
-                                    Value::Bool(false) => return Ok(None),
-                                    other => {
-                                        return Err(err(
-                                            ErrorKind::TypeError,
-                                            format!(
-                                                "a `where` condition must be a bool, got {}",
-                                                value::describe(&other)
-                                            ),
-                                            &isc,
-                                            f.span,
-                                        ));
+                    let count = items.len();
+                    let mut bodies: FuturesUnordered<_> = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, item)| {
+                            let env = Env::child(&sc.env);
+                            env.set(&var.name, item);
+                            let isc = sc.with_env(env);
+                            async move {
+                                let r = async {
+                                    // `where cond`: a dropped element gives no value (and runs no body).
+                                    if let Some(f) = filter {
+                                        match self.eval(f, &isc).await? {
+                                            Value::Bool(true) => {}
+                                            Value::Bool(false) => return Ok(None),
+                                            other => {
+                                                return Err(err(
+                                                    ErrorKind::TypeError,
+                                                    format!(
+                                                        "a `where` condition must be a bool, got {}",
+                                                        value::describe(&other)
+                                                    ),
+                                                    &isc,
+                                                    f.span,
+                                                ));
+                                            }
+                                        }
                                     }
+                                    self.block(body, &isc, false).await.map(Some)
                                 }
+                                .await;
+                                (k, r)
                             }
-                            self.block(body, &isc, false).await.map(Some)
+                        })
+                        .collect();
+                    // Results go to their item's place as they come (a `join_all`
+                    // would keep every result after one that waits in a heap).
+                    let all = async {
+                        let mut results: Vec<R<Option<Value>>> = Vec::with_capacity(count);
+                        results.resize_with(count, || Ok(None));
+                        while let Some((k, r)) = bodies.next().await {
+                            results[k] = r;
                         }
-                    });
-                    self.with_deadline(
-                        async {
-                            let mut kept = Vec::new();
-                            let mut errors = Vec::new();
-                            for r in join_all(futs).await {
-                                match r {
-                                    Ok(Some(v)) => kept.push(v),
-                                    Ok(None) => {}
-                                    Err(mut e) => errors.append(&mut e),
-                                }
+                        let mut kept = Vec::new();
+                        let mut errors = Vec::new();
+                        for r in results {
+                            match r {
+                                Ok(Some(v)) => kept.push(v),
+                                Ok(None) => {}
+                                Err(mut e) => errors.append(&mut e),
                             }
-                            if errors.is_empty() {
-                                Ok(Value::Array(kept))
-                            } else {
-                                Err(errors)
-                            }
-                        },
-                        &sc,
-                        e.span,
-                    )
-                    .await
+                        }
+                        if errors.is_empty() {
+                            Ok(Value::Array(kept))
+                        } else {
+                            Err(errors)
+                        }
+                    };
+                    self.with_deadline(all, &sc, e.span).await
                 }
                 ExprKind::Try {
                     options,
@@ -1342,7 +1474,18 @@ impl<'p> Interp<'p> {
             return jsonpath(args.first().unwrap_or(&Value::Null), path)
                 .map_err(|m| err(ErrorKind::TypeError, m, sc, at));
         }
-        call_builtin(name, args).map_err(|m| err(ErrorKind::TypeError, m, sc, span))
+        value::with_cutoff(sc.deadline_at, || call_builtin(name, args)).map_err(|m| {
+            if m == value::STOPPED {
+                err(
+                    ErrorKind::Timeout,
+                    format!("`{name}` was stopped at the deadline of an enclosing block"),
+                    sc,
+                    span,
+                )
+            } else {
+                err(ErrorKind::TypeError, m, sc, span)
+            }
+        })
     }
 
     /// A call: a built-in function, a flow or a tool.
@@ -1441,6 +1584,11 @@ impl<'p> Interp<'p> {
                 .or_insert_with(|| Rc::new(Semaphore::new(n)))
                 .clone()
         });
+        // `max_memory`: over the budget, a new step waits for memory to be released.
+        let _running = match o.max_memory {
+            Some(budget) => Some(self.memory.admit(budget).await),
+            None => None,
+        };
         let mut permits = Permits {
             outer: &sc.limits,
             outer_held: 0,
@@ -1468,7 +1616,7 @@ impl<'p> Interp<'p> {
             // A failure every attempt would repeat (a program that cannot start).
             let mut permanent = false;
             // Poll once before arming the timer: builtins often finish at once.
-            let mut call = std::pin::pin!(self.invoke(m, tool, &input));
+            let mut call = std::pin::pin!(self.invoke(m, tool, &input, o.max_output()));
             let first =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
             let outcome = match first {
@@ -1476,6 +1624,20 @@ impl<'p> Interp<'p> {
                 std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
             };
             let r = match outcome {
+                Ok(Ok(v)) if o.max_memory.is_some_and(|b| memory::size(&v) > b) => {
+                    let budget = o.max_memory.unwrap_or(0);
+                    Err(RunError::new(
+                        ErrorKind::PolicyViolation,
+                        format!(
+                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
+                            opts::fmt_size(memory::size(&v)),
+                            opts::fmt_size(budget)
+                        ),
+                        step,
+                        span,
+                    )
+                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
+                }
                 Ok(Ok(v)) => {
                     let ret = sig.ret.as_ref().expect("tools have a result type");
                     match value::conforms(&v, ret) {
@@ -1546,23 +1708,47 @@ impl<'p> Interp<'p> {
     }
 
     /// One attempt of a tool call through its binding.
-    async fn invoke(&self, m: usize, tool: &'p ToolDecl, input: &Value) -> tools::ToolResult {
+    async fn invoke(
+        &self,
+        m: usize,
+        tool: &'p ToolDecl,
+        input: &Value,
+        max_output: u64,
+    ) -> tools::ToolResult {
         match &tool.binding.kind {
             BindingKind::Builtin(n) => {
-                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http).await
+                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http, max_output)
+                    .await
             }
             BindingKind::Exec(argv) => {
                 let argv: Vec<String> = match &argv.kind {
                     ExprKind::List(items) => items.iter().map(lit).collect(),
                     _ => Vec::new(),
                 };
-                tools::exec::call(&argv, self.module_dir(m), input).await
+                tools::exec::call(&argv, self.module_dir(m), input, max_output).await
             }
             BindingKind::Http { method, url } => {
-                self.http.call(&method.name, &lit(url), input).await
+                self.http
+                    .call(&method.name, &lit(url), input, max_output)
+                    .await
             }
             BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
         }
+    }
+}
+
+/// The liveness of a block's `let`s: readers still to finish, and the bytes
+/// counted for `max_memory` (released when the block ends, however it ends).
+struct Live<'m> {
+    readers: Vec<u32>,
+    sizes: Vec<u64>,
+    counting: bool,
+    memory: &'m memory::Memory,
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.memory.release(self.sizes.iter().sum());
     }
 }
 

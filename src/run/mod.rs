@@ -5,6 +5,7 @@
 pub mod errors;
 mod eval;
 pub mod llm;
+pub mod memory;
 pub mod opts;
 pub mod record;
 pub mod redact;
@@ -12,7 +13,7 @@ pub mod timer;
 pub mod tools;
 pub mod value;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -93,6 +94,11 @@ impl Env {
         self.vars.borrow_mut().insert(Rc::from(name), v);
     }
 
+    /// Drops a variable of this scope (its last reader has finished).
+    pub fn remove(&self, name: &str) {
+        self.vars.borrow_mut().remove(name);
+    }
+
     pub fn get(&self, name: &str) -> Option<Value> {
         let mut env = self;
         loop {
@@ -124,6 +130,12 @@ pub struct Interp<'p> {
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
     context: RefCell<Value>,
+    /// When evaluation last gave the runtime a turn (see `Interp::breathe`).
+    last_yield: Cell<Instant>,
+    /// Set while evaluation waits for the runtime's turn.
+    yielding: Cell<bool>,
+    /// What the values of `let`s hold, for `max_memory`.
+    memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
 }
@@ -183,6 +195,9 @@ impl<'p> Interp<'p> {
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
             context: RefCell::new(Value::Null),
+            last_yield: Cell::new(Instant::now()),
+            yielding: Cell::new(false),
+            memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
         }
     }
@@ -216,8 +231,15 @@ impl<'p> Interp<'p> {
         let flow = *self.flows[root]
             .get(name)
             .expect("the CLI checked the flow exists");
-        self.call_flow(root, flow, inputs, None, flow.name.span, None)
-            .await
+        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None);
+        // Each poll by the runtime follows its turn (timers, signals): a new time
+        // slice of evaluation begins (see `breathe`).
+        std::future::poll_fn(|cx| {
+            self.yielding.set(false);
+            self.last_yield.set(Instant::now());
+            run.as_mut().poll(cx)
+        })
+        .await
     }
 
     pub fn context_value(&self) -> Value {

@@ -18,6 +18,10 @@ pub struct Opts {
     pub fail_fast: Option<bool>,
     pub deadline: Option<Duration>,
     pub cache: Option<Duration>,
+    /// Bytes of a tool's output read at most (SPEC §17).
+    pub max_output: Option<u64>,
+    /// Bytes of values a run holds before new steps wait (SPEC §17).
+    pub max_memory: Option<u64>,
 }
 
 /// The options `flowc run --set` takes.
@@ -39,6 +43,7 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 10;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_LOOP: u32 = 4;
+pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
 
 impl Opts {
     /// `self` with every option `inner` sets replaced by `inner`'s.
@@ -54,11 +59,17 @@ impl Opts {
             fail_fast: inner.fail_fast.or(self.fail_fast),
             deadline: inner.deadline.or(self.deadline),
             cache: inner.cache.or(self.cache),
+            max_output: inner.max_output.or(self.max_output),
+            max_memory: inner.max_memory.or(self.max_memory),
         }
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    pub fn max_output(&self) -> u64 {
+        self.max_output.unwrap_or(DEFAULT_MAX_OUTPUT)
     }
 
     pub fn retries(&self) -> u32 {
@@ -130,6 +141,8 @@ impl Opts {
                 "fail_fast" => out.fail_fast = boolean(),
                 "deadline" => out.deadline = dur(),
                 "cache" => out.cache = dur(),
+                "max_output" => out.max_output = int(),
+                "max_memory" => out.max_memory = int(),
                 _ => {}
             }
         }
@@ -175,6 +188,18 @@ impl Opts {
             "fail_fast" => self.fail_fast = Some(boolean()?),
             "deadline" => self.deadline = Some(dur()?),
             "cache" => self.cache = Some(dur()?),
+            "max_output" | "max_memory" => {
+                let n = parse_size(value).ok_or_else(|| {
+                    format!(
+                        "`{key}` takes a size such as `64MB` or a number of bytes, not `{value}`"
+                    )
+                })?;
+                if key == "max_output" {
+                    self.max_output = Some(n);
+                } else {
+                    self.max_memory = Some(n);
+                }
+            }
             "retry_on" => {
                 let kinds: Result<Vec<ErrorKind>, String> = value
                     .split(',')
@@ -207,6 +232,38 @@ fn permits(n: u64) -> usize {
         .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
 }
 
+/// `1048576`, `512KB`, `64MB`, `1.5GB` (powers of 1024); at least one byte.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let factor: f64 = match unit {
+        "" | "B" => 1.0,
+        "KB" | "KiB" => 1024.0,
+        "MB" | "MiB" => 1024.0 * 1024.0,
+        "GB" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = num.parse::<f64>().ok()? * factor;
+    (1.0..9.2e18).contains(&bytes).then(|| bytes.round() as u64)
+}
+
+/// A size for messages: `64 MB`, `512 KB`, `100 bytes`.
+pub fn fmt_size(n: u64) -> String {
+    const K: u64 = 1024;
+    for (unit, f) in [("GB", K * K * K), ("MB", K * K), ("KB", K)] {
+        if n >= f {
+            let v = n as f64 / f as f64;
+            return if n % f == 0 {
+                format!("{} {unit}", n / f)
+            } else {
+                format!("{v:.1} {unit}")
+            };
+        }
+    }
+    format!("{n} bytes")
+}
+
 /// `250ms`, `30s`, `1.5m`, `1h`, `2d`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let split = s.find(|c: char| c.is_ascii_alphabetic())?;
@@ -223,4 +280,22 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (0.0..1e15)
         .contains(&ms)
         .then(|| Duration::from_micros((ms * 1000.0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_powers_of_1024_and_print_back() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("64MB"), Some(64 << 20));
+        assert_eq!(parse_size("1.5KB"), Some(1536));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("12parsecs"), None);
+        assert_eq!(fmt_size(64 << 20), "64 MB");
+        assert_eq!(fmt_size(1536), "1.5 KB");
+        assert_eq!(fmt_size(100), "100 bytes");
+    }
 }

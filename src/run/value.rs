@@ -1,6 +1,9 @@
 //! Runtime values (JSON), the type check at tool boundaries, and the pure
 //! built-in functions.
 
+use std::cell::Cell;
+use std::time::Instant;
+
 use serde_json::{Map, Number, Value};
 
 use crate::check::Type;
@@ -182,6 +185,63 @@ pub fn equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A text of `v` that is the same for values `equal` holds equal, whatever
+/// order their fields were written in (records keep that order for printing):
+/// integral numbers are written as integers (`1.0` as `1`), record keys are
+/// sorted. For keys such as the tool cache's and `unique`'s.
+pub fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+/// [`canonical`], appended to `out`.
+pub fn write_canonical(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match v {
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => {
+                let _ = write!(out, "{i}");
+            }
+            (None, Some(u), _) => {
+                let _ = write!(out, "{u}");
+            }
+            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                let _ = write!(out, "{}", f as i64);
+            }
+            _ => {
+                let _ = write!(out, "{n}");
+            }
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for (k, x) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (k, key) in keys.into_iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}:", Value::String(key.clone()));
+                write_canonical(&m[key], out);
+            }
+            out.push('}');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
 /// Ordering for `<` and `sort`: numbers, strings, then by JSON text.
 pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
     use std::cmp::Ordering;
@@ -196,45 +256,6 @@ pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => canonical(a).cmp(&canonical(b)),
-    }
-}
-
-/// JSON text with every record's keys sorted: the same for equal values
-/// whatever order their fields were written in (records keep that order for
-/// printing). For keys such as the tool cache's.
-pub fn canonical(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, x)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(x, out);
-            }
-            out.push('}');
-        }
-        Value::Array(xs) => {
-            out.push('[');
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -261,6 +282,30 @@ fn list<'a>(name: &str, v: &'a Value) -> Result<&'a Vec<Value>, String> {
 fn string<'a>(name: &str, v: &'a Value) -> Result<&'a str, String> {
     v.as_str()
         .ok_or_else(|| format!("`{name}` needs a string, got {}", describe(v)))
+}
+
+thread_local! {
+    /// When long built-ins stop: the earliest deadline around the call.
+    static CUTOFF: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The error of a built-in stopped at its cutoff.
+pub const STOPPED: &str = "stopped at the deadline";
+
+/// Runs `f` with long built-ins (`range`, `unique`, `flatten`) stopping at `cutoff`.
+pub fn with_cutoff<T>(cutoff: Option<Instant>, f: impl FnOnce() -> T) -> T {
+    let before = CUTOFF.replace(cutoff);
+    let r = f();
+    CUTOFF.set(before);
+    r
+}
+
+/// Every 4096th element of a long built-in: stop once the cutoff has passed.
+fn check_cutoff(k: usize) -> Result<(), String> {
+    if k % 4096 == 4095 && CUTOFF.get().is_some_and(|c| Instant::now() >= c) {
+        return Err(STOPPED.into());
+    }
+    Ok(())
 }
 
 /// Calls a pure built-in function (not `stable`, `llm` or `jsonpath`, which the evaluator handles).
@@ -298,7 +343,8 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
         }
         "flatten" => {
             let mut out = Vec::new();
-            for item in list(name, a(0))? {
+            for (k, item) in list(name, a(0))?.iter().enumerate() {
+                check_cutoff(k)?;
                 match item {
                     Value::Array(inner) => out.extend(inner.iter().cloned()),
                     v => out.push(v.clone()),
@@ -307,9 +353,16 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             Value::Array(out)
         }
         "unique" => {
+            // Linear: one hash of each element's canonical text (as `equal` sees it).
+            let mut seen = std::collections::HashSet::new();
+            let mut key = String::new();
             let mut out: Vec<Value> = Vec::new();
-            for item in list(name, a(0))? {
-                if !out.iter().any(|o| equal(o, item)) {
+            for (k, item) in list(name, a(0))?.iter().enumerate() {
+                check_cutoff(k)?;
+                key.clear();
+                write_canonical(item, &mut key);
+                if !seen.contains(key.as_str()) {
+                    seen.insert(key.clone());
                     out.push(item.clone());
                 }
             }
@@ -476,7 +529,12 @@ pub fn call_builtin(name: &str, args: &[Value]) -> FnResult {
             if i128::from(hi) - i128::from(lo) > 10_000_000 {
                 return Err("`range` is limited to 10,000,000 elements".into());
             }
-            Value::Array((lo..hi).map(int).collect())
+            let mut out = Vec::with_capacity((hi - lo).max(0) as usize);
+            for (k, n) in (lo..hi).enumerate() {
+                check_cutoff(k)?;
+                out.push(int(n));
+            }
+            Value::Array(out)
         }
         _ => return Err(format!("`{name}` is not a built-in function")),
     })
@@ -600,6 +658,15 @@ mod tests {
         assert_eq!(
             in_declared_order(v, &t).to_string(),
             r#"{"b":1,"rows":[{"y":2,"x":1,"z":3}],"extra":0}"#
+        );
+    }
+
+    #[test]
+    fn unique_keeps_the_first_of_values_equal_holds_equal() {
+        let items = json!([1, 1.0, 2.5, 2.5, {"a": 1, "b": [2]}, {"b": [2.0], "a": 1}, "1", [1, 2], [2, 1], null, null, true]);
+        assert_eq!(
+            call_builtin("unique", &[items]).unwrap(),
+            json!([1, 2.5, {"a": 1, "b": [2]}, "1", [1, 2], [2, 1], null, true])
         );
     }
 

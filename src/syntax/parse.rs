@@ -1145,6 +1145,16 @@ impl<'s> Converter<'s> {
             .find(|c: char| c.is_ascii_alphabetic())
             .unwrap_or(text.len());
         let (num, unit) = text.split_at(split);
+        if let Some(bytes) = size_unit(unit) {
+            // A size such as `64MB` is an integer of bytes.
+            return match num.parse::<f64>() {
+                Ok(n) if n * bytes < 9.2e18 => ExprKind::Int((n * bytes).round() as i64),
+                _ => {
+                    self.error(catalog::number_out_of_range(span));
+                    ExprKind::Int(0)
+                }
+            };
+        }
         let factor = match unit {
             "ms" => Some(1.0),
             "s" => Some(1_000.0),
@@ -1504,6 +1514,18 @@ fn split_points(text: &str, target: usize) -> Vec<usize> {
         i += 1;
     }
     cuts
+}
+
+/// Bytes per unit of a size literal (`512KB`, `64MB`, `1GB`): powers of 1024.
+fn size_unit(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "B" => 1.0,
+        "KB" | "KiB" => 1024.0,
+        "MB" | "MiB" => 1024.0 * 1024.0,
+        "GB" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

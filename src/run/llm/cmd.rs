@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use serde_json::json;
 
-use super::{DecisionRequest, Message, Provider};
+use super::{DecisionRequest, MAX_ANSWER, Message, Provider};
 use crate::run::tools::exec;
 
 pub struct Cmd {
@@ -41,9 +41,15 @@ impl Provider for Cmd {
             input["messages"] = json!(messages);
             input["attempt"] = json!(attempt);
             let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-            match tokio::time::timeout(self.timeout, exec::output(&self.argv, &cwd, &input)).await {
+            let answer = exec::output(&self.argv, &cwd, &input, MAX_ANSWER);
+            match tokio::time::timeout(self.timeout, answer).await {
                 Ok(Ok(out)) => Ok(out.trim().to_string()),
-                Ok(Err(f)) => Err(f.message),
+                Ok(Err(exec::Failure::Failed(f))) => Err(f.message),
+                Ok(Err(exec::Failure::TooLarge)) => Err(format!(
+                    "the answer of `{}` is longer than {}; an answer is one of the labels",
+                    self.argv.join(" "),
+                    crate::run::opts::fmt_size(MAX_ANSWER)
+                )),
                 Err(_) => Err(format!(
                     "`{}` did not answer within {}",
                     self.argv.join(" "),

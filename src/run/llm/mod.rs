@@ -18,6 +18,10 @@ use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+/// Bytes of a provider's answer read at most (labels are short; SPEC §17):
+/// more is an `llm_error`, never an out-of-memory.
+pub const MAX_ANSWER: u64 = 1024 * 1024;
+
 /// How many times an invalid answer is asked again.
 pub const MAX_REASKS: u32 = 2;
 

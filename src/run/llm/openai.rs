@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
-use super::{DecisionRequest, Message, Provider, Settings};
-use crate::run::tools::http::describe;
+use super::{DecisionRequest, MAX_ANSWER, Message, Provider, Settings};
+use crate::run::tools::http::{describe, read_body};
 
 pub struct OpenAi {
     url: String,
@@ -85,8 +85,15 @@ impl OpenAi {
             }
         })?;
         let status = resp.status();
-        let text = match resp.text().await {
-            Ok(t) => t,
+        let text = match read_body(resp, MAX_ANSWER).await {
+            Ok(Some(t)) => String::from_utf8_lossy(&t).into_owned(),
+            Ok(None) => {
+                return Err(Failure::Final(format!(
+                    "{}'s answer is longer than {}",
+                    self.url,
+                    crate::run::opts::fmt_size(MAX_ANSWER)
+                )));
+            }
             Err(e) if e.is_timeout() => return Err(timed_out()),
             Err(e) => {
                 return Err(Failure::Retry(format!(

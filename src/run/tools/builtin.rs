@@ -8,8 +8,15 @@ use serde_json::Value;
 use super::{ToolFailure, ToolResult, http};
 use crate::run::timer;
 
-/// Calls the builtin tool `name` with its arguments (a JSON object).
-pub async fn call(name: &str, args: &Value, base_dir: &Path, client: &http::Client) -> ToolResult {
+/// Calls the builtin tool `name` with its arguments (a JSON object); outputs
+/// are read up to `max_output` bytes.
+pub async fn call(
+    name: &str,
+    args: &Value,
+    base_dir: &Path,
+    client: &http::Client,
+    max_output: u64,
+) -> ToolResult {
     match name {
         "sleep" => {
             let ms = args.get("ms").and_then(Value::as_f64).unwrap_or(0.0);
@@ -32,10 +39,11 @@ pub async fn call(name: &str, args: &Value, base_dir: &Path, client: &http::Clie
                 .and_then(Value::as_str)
                 .ok_or_else(|| ToolFailure::new("`read_json` needs a `path` argument"))?;
             let path = base_dir.join(rel);
-            let text = tokio::fs::read_to_string(&path)
+            let bytes = read_file(&path, max_output)
                 .await
-                .map_err(|e| ToolFailure::new(format!("cannot read `{}`: {e}", path.display())))?;
-            serde_json::from_str(&text)
+                .map_err(|e| ToolFailure::new(format!("cannot read `{}`: {e}", path.display())))?
+                .ok_or_else(|| super::too_large(&format!("`{}`", path.display()), max_output))?;
+            serde_json::from_slice(&bytes)
                 .map_err(|e| ToolFailure::new(format!("`{}` is not JSON: {e}", path.display())))
         }
         "http_get" => {
@@ -44,9 +52,32 @@ pub async fn call(name: &str, args: &Value, base_dir: &Path, client: &http::Clie
                 .and_then(Value::as_str)
                 .ok_or_else(|| ToolFailure::new("`http_get` needs a `url` argument"))?;
             client
-                .call("get", url, &Value::Object(Default::default()))
+                .call("get", url, &Value::Object(Default::default()), max_output)
                 .await
         }
         other => Err(ToolFailure::new(format!("unknown builtin tool `{other}`"))),
     }
+}
+
+/// Reads at most `limit` bytes of a file (`None` when there is more) on a thread
+/// of its own. Opening a FIFO blocks until a writer comes, and a device such as
+/// `/dev/zero` never ends: when the step times out or is cancelled the thread is
+/// abandoned (it holds no lock and never blocks the process's exit), instead of
+/// a runtime's blocking pool, which is waited for at shutdown.
+async fn read_file(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let path = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("flowc-read".into())
+        .spawn(move || {
+            let r = std::fs::File::open(&path).and_then(|f| {
+                let mut buf = Vec::new();
+                f.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
+                Ok((buf.len() as u64 <= limit).then_some(buf))
+            });
+            let _ = tx.send(r);
+        })?;
+    rx.await
+        .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread stopped")))
 }

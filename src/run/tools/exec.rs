@@ -9,9 +9,22 @@ use std::process::Stdio;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use super::{ToolFailure, ToolResult, head, tail};
+use super::{STDERR_TAIL, ToolFailure, ToolResult, head, read_capped, read_tail, tail};
+
+/// Why `output` has no text.
+pub enum Failure {
+    Failed(ToolFailure),
+    /// Stdout passed the limit; the process group has been killed.
+    TooLarge,
+}
+
+impl From<ToolFailure> for Failure {
+    fn from(f: ToolFailure) -> Failure {
+        Failure::Failed(f)
+    }
+}
 
 /// Kills the process group when dropped, unless the child has been reaped.
 struct GroupGuard {
@@ -54,10 +67,20 @@ fn die_with_parent(cmd: &mut tokio::process::Command) {
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_cmd: &mut tokio::process::Command) {}
 
-/// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints.
-pub async fn call(argv: &[String], cwd: &Path, input: &Value) -> ToolResult {
+/// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints
+/// (at most `max_output` bytes of it).
+pub async fn call(argv: &[String], cwd: &Path, input: &Value, max_output: u64) -> ToolResult {
     let prog = argv.first().map_or("", String::as_str);
-    let text = output(argv, cwd, input).await?;
+    let text = match output(argv, cwd, input, max_output).await {
+        Ok(t) => t,
+        Err(Failure::Failed(f)) => return Err(f),
+        Err(Failure::TooLarge) => {
+            return Err(super::too_large(
+                &format!("the output of `{prog}`"),
+                max_output,
+            ));
+        }
+    };
     if text.trim().is_empty() {
         return Err(ToolFailure::new(format!("`{prog}` printed nothing"))
             .with_help("an exec tool prints one JSON value on stdout"));
@@ -118,10 +141,17 @@ fn start_failure(prog: &str, program: &str, cwd: &Path, e: &std::io::Error) -> T
 }
 
 /// Runs `argv` in `cwd` with `input` as JSON on stdin; its stdout when it succeeds.
-/// The whole process group is killed when the call is dropped (a timeout).
-pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String, ToolFailure> {
+/// Stdout is read up to `limit` bytes (more is `Failure::TooLarge`), stderr keeps
+/// its last 8 KB. The whole process group is killed when the call is dropped (a
+/// timeout) or its output is too large.
+pub async fn output(
+    argv: &[String],
+    cwd: &Path,
+    input: &Value,
+    limit: u64,
+) -> Result<String, Failure> {
     let Some(prog) = argv.first() else {
-        return Err(ToolFailure::new("`exec` has no program"));
+        return Err(ToolFailure::new("`exec` has no program").into());
     };
     // A relative program path with a slash is relative to the flow's folder.
     let program = if prog.contains('/') && !prog.starts_with('/') {
@@ -153,15 +183,28 @@ pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String
         let _ = stdin.write_all(&body).await;
         let _ = stdin.shutdown().await;
     };
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let (_, r_out, r_err) = tokio::join!(
-        write,
-        stdout.read_to_end(&mut out),
-        stderr.read_to_end(&mut err)
-    );
-    r_out.map_err(|e| ToolFailure::new(format!("reading the output of `{prog}`: {e}")))?;
-    r_err.map_err(|e| ToolFailure::new(format!("reading the errors of `{prog}`: {e}")))?;
+    // Stderr is read alongside (a child blocked on a full stderr pipe would never
+    // finish its stdout); past the limit of stdout the call ends at once, and the
+    // guard kills the group.
+    let mut err_fut = std::pin::pin!(read_tail(&mut stderr, STDERR_TAIL));
+    let mut r_err = None;
+    let mut out_fut =
+        std::pin::pin!(async { tokio::join!(write, read_capped(&mut stdout, limit)).1 });
+    let r_out = loop {
+        tokio::select! {
+            r = &mut out_fut => break r,
+            r = &mut err_fut, if r_err.is_none() => r_err = Some(r),
+        }
+    };
+    let out = r_out
+        .map_err(|e| ToolFailure::new(format!("reading the output of `{prog}`: {e}")))?
+        .ok_or(Failure::TooLarge)?;
+    let r_err = match r_err {
+        Some(r) => r,
+        None => err_fut.await,
+    };
+    let err =
+        r_err.map_err(|e| ToolFailure::new(format!("reading the errors of `{prog}`: {e}")))?;
     let status = child
         .wait()
         .await
@@ -177,7 +220,7 @@ pub async fn output(argv: &[String], cwd: &Path, input: &Value) -> Result<String
         if !t.is_empty() {
             msg.push_str(&format!("; stderr: {t}"));
         }
-        return Err(ToolFailure::new(msg));
+        return Err(ToolFailure::new(msg).into());
     }
     guard.pgid.take();
     Ok(String::from_utf8_lossy(&out).into_owned())

@@ -34,9 +34,10 @@ impl Client {
         }
     }
 
-    /// `post`: the arguments as a JSON body; `get`: as the query string.
-    /// Messages show the URL with its secrets redacted.
-    pub async fn call(&self, method: &str, url: &str, args: &Value) -> ToolResult {
+    /// `post`: the arguments as a JSON body; `get`: as the query string. At most
+    /// `max_output` bytes of the answer are read. Messages show the URL with its
+    /// secrets redacted.
+    pub async fn call(&self, method: &str, url: &str, args: &Value, max_output: u64) -> ToolResult {
         let shown = crate::run::redact::redact(url);
         if cfg!(not(feature = "tls")) && url.starts_with("https://") {
             return Err(ToolFailure::new(format!(
@@ -67,9 +68,13 @@ impl Client {
             ToolFailure::new(format!("request to {shown} failed: {}", describe(&e)))
         })?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| {
-            ToolFailure::new(format!("reading the response of {shown}: {}", describe(&e)))
-        })?;
+        let body = read_body(resp, max_output)
+            .await
+            .map_err(|e| {
+                ToolFailure::new(format!("reading the response of {shown}: {}", describe(&e)))
+            })?
+            .ok_or_else(|| super::too_large(&format!("the response of {shown}"), max_output))?;
+        let body = String::from_utf8_lossy(&body);
         if !status.is_success() {
             return Err(ToolFailure::new(format!(
                 "{shown} answered {status}: {}",
@@ -83,6 +88,25 @@ impl Client {
             ))
         })
     }
+}
+
+/// Reads a response's body chunk by chunk, at most `limit` bytes: `None` when
+/// there is more (the connection is then dropped).
+pub async fn read_body(
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// A reqwest error with its causes; URLs in it are redacted.

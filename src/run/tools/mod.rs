@@ -38,6 +38,53 @@ impl ToolFailure {
 
 pub type ToolResult = Result<serde_json::Value, ToolFailure>;
 
+/// Bytes of a failing tool's stderr kept for its error message: the last 8 KB.
+pub const STDERR_TAIL: usize = 8 * 1024;
+
+/// The failure of a tool whose output passed `max_output`.
+pub fn too_large(what: &str, limit: u64) -> ToolFailure {
+    ToolFailure::new(format!(
+        "{what} exceeds max_output ({})",
+        crate::run::opts::fmt_size(limit)
+    ))
+    .with_help(
+        "raise it with `with { max_output: … }` on the call or the tool, or `--set max_output=…`",
+    )
+}
+
+/// Reads `r` to its end, keeping at most `limit` bytes: `None` when there is more.
+pub async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .await?;
+    Ok((buf.len() as u64 <= limit).then_some(buf))
+}
+
+/// Reads `r` to its end, keeping only its last `keep` bytes.
+pub async fn read_tail<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    keep: usize,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut tail: Vec<u8> = Vec::with_capacity(keep);
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(tail);
+        }
+        tail.extend_from_slice(&chunk[..n]);
+        if tail.len() > keep {
+            tail.drain(..tail.len() - keep);
+        }
+    }
+}
+
 /// The last `max` bytes of a text, on a character boundary, trimmed.
 pub fn tail(text: &str, max: usize) -> String {
     let t = text.trim_end();
