@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use super::errors::{ErrorKind, Errors, R, RunError};
 use super::llm::{self, DecisionRequest, Outcome};
 use super::memory;
-use super::opts::{self, Opts};
+use super::opts::{self, Opts, fmt_duration};
 use super::record;
 use super::tools::{self, ToolFailure};
 use super::value::{self, call_builtin, compare, equal, float, int, to_text};
@@ -1824,21 +1824,6 @@ fn jitter() -> f64 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     0.8 + f64::from(nanos % 1000) / 2500.0
-}
-
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 86_400_000 == 0 && ms > 0 {
-        format!("{}d", ms / 86_400_000)
-    } else if ms % 3_600_000 == 0 && ms > 0 {
-        format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
 }
 
 /// `jsonpath(value, path)`: the matched nodes, in document order.

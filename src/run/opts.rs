@@ -264,6 +264,22 @@ pub fn fmt_size(n: u64) -> String {
     format!("{n} bytes")
 }
 
+/// A duration as the language writes it: `2d`, `1h`, `5m`, `30s`, else `250ms`.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 86_400_000 == 0 && ms > 0 {
+        format!("{}d", ms / 86_400_000)
+    } else if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 /// `250ms`, `30s`, `1.5m`, `1h`, `2d`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let split = s.find(|c: char| c.is_ascii_alphabetic())?;
