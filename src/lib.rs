@@ -1,8 +1,9 @@
 //! flowc: a small typed language for orchestrating tools.
 //!
 //! Pipeline: [`syntax`] (pest grammar -> AST) -> [`check`] (names, types,
-//! graph checks) -> diagnostics rendered by [`diag`]. The core does no I/O:
-//! [`driver`] ties it to files through a [`check::Loader`].
+//! graph checks) -> [`ir`] -> [`run`]. The core does no I/O: [`driver`] is
+//! the session layer (files, the LLM provider, the runtime and its signals);
+//! [`cli`] and [`repl`] present its results through [`term`].
 
 pub mod check;
 pub mod cli;
@@ -13,3 +14,4 @@ pub mod repl;
 pub mod run;
 pub mod source;
 pub mod syntax;
+pub mod term;

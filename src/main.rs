@@ -4,12 +4,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flowc::cli::{self, Cli};
+use flowc::term;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { cli::USAGE } else { cli::OK };
+            let code = if e.use_stderr() {
+                term::USAGE
+            } else {
+                term::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -19,5 +24,5 @@ fn main() -> ExitCode {
         .stack_size(256 << 20)
         .spawn(move || cli::run(cli))
         .expect("spawning the main thread");
-    ExitCode::from(worker.join().unwrap_or(cli::FAILED))
+    ExitCode::from(worker.join().unwrap_or(term::FAILED))
 }

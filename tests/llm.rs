@@ -1,7 +1,8 @@
 //! LLM decisions end to end: `decide` and `llm()` against an OpenAI-compatible
 //! server on 127.0.0.1 (real HTTP, the chat-completions shapes), validation and
 //! re-asking, retries and timeouts, record then replay, the `cmd` and `human`
-//! providers, a missing provider, `flowc.toml`, and `flowc check --decisions`.
+//! providers, a missing provider, `flowc.toml`, `flowc check --decisions`, and the
+//! same choices in `flowc repl` (`flowc.toml`, `--model`, `--llm-timeout`).
 
 mod common;
 
@@ -444,4 +445,119 @@ fn check_lists_the_labels_each_decision_can_answer() {
         "main.flow:6:18: decide in flow `main` answers continue | retry | escalate; `else` when no answer is valid\n"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runs `flowc repl main.flow ARGS` in `dir` with `input` piped: (stdout and
+/// stderr, exit status).
+fn repl_in(dir: &std::path::Path, args: &[&str], input: &str) -> (String, i32) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("repl")
+        .arg(dir.join("main.flow"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("FLOWC_HISTORY", "")
+        .env_remove("FLOWC_LLM_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flowc runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("write the input");
+    let out = child.wait_with_output().expect("flowc ends");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn the_repl_answers_decisions_with_the_provider_of_a_flowc_toml_beside_its_file() {
+    let dir = tempdir("repl-toml");
+    std::fs::write(dir.join("main.flow"), TRIAGE).unwrap();
+    let answers = json!({ "decisions": [{
+        "step": "action",
+        "prompt": "The root cause of CI-7 is unclear. What next?",
+        "answers": ["retry"],
+    }] });
+    std::fs::write(dir.join("answers.json"), answers.to_string()).unwrap();
+    // Without a flowc.toml nobody answers.
+    let (out, code) = repl_in(&dir, &[], "main()\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("needs an LLM provider"), "{out}");
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"replay:answers.json\"\n",
+    )
+    .unwrap();
+    let (out, code) = repl_in(&dir, &[], "main()\nmain()\n");
+    assert_eq!(code, 0, "{out}");
+    // Each input replays from the start of the recording.
+    assert_eq!(out.matches("\"action\": \"rerun\"").count(), 2, "{out}");
+    // A wrong flowc.toml stops the session before it starts.
+    std::fs::write(dir.join("flowc.toml"), "[llm]\nprovidr = \"human\"\n").unwrap();
+    let (out, code) = repl_in(&dir, &[], "main()\n");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("flowc.toml") && out.contains("providr"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_repl_asks_the_model_of_model_else_of_the_flowc_toml() {
+    let server = answering(&["escalate"]);
+    let dir = tempdir("repl-model");
+    std::fs::write(dir.join("main.flow"), TRIAGE).unwrap();
+    let toml = format!(
+        "[llm]\nprovider = \"{}\"\nmodel = \"from-toml\"\n",
+        openai(&server)
+    );
+    std::fs::write(dir.join("flowc.toml"), toml).unwrap();
+    let (out, code) = repl_in(&dir, &[], "main()\n");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"action\": \"ticket\""), "{out}");
+    assert_eq!(server.requests()[0].json()["model"], "from-toml");
+    let (out, code) = repl_in(&dir, &["--model", "tiny-model"], "main()\n");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(server.requests()[1].json()["model"], "tiny-model");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_repl_gives_up_on_a_slow_answer_after_llm_timeout() {
+    let server = serve(|_, _| Reply {
+        delay: Duration::from_secs(5),
+        ..Reply::new(200, chat("continue"))
+    });
+    let dir = tempdir("repl-timeout");
+    let src = r#"
+flow main() -> json {
+    let r = try { decide "Continue?" { yes => "went on" } } catch e { "{e.kind}: {e.message}" }
+    { r }
+}
+"#;
+    std::fs::write(dir.join("main.flow"), src).unwrap();
+    let t0 = std::time::Instant::now();
+    let (out, code) = repl_in(
+        &dir,
+        &["--llm", &openai(&server), "--llm-timeout", "300ms"],
+        "main()\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("did not answer within 300ms"), "{out}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    // A duration that is not one is refused at the start.
+    let (out, code) = repl_in(&dir, &["--llm-timeout", "soon"], "main()\n");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("`soon` is not a duration"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

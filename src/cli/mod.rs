@@ -1,16 +1,15 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
-pub mod out;
 mod run;
-pub mod signals;
-pub mod view;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diag::{Severity, catalog, render};
+use crate::driver::project::LlmArgs;
 use crate::driver::{FsLoader, check_source};
+use crate::term::{FAILED, OK, USAGE, color_stderr, out};
 
 /// flowc: check and run `.flow` workflow programs.
 #[derive(Parser, Debug)]
@@ -73,20 +72,34 @@ pub enum Command {
     Repl {
         /// A `.flow` file whose declarations start the session (its folder is where tools run)
         file: Option<String>,
-        /// Who answers `decide` and `llm()`: openai:BASE_URL, replay:FILE.json, cmd:PROGRAM or human
-        #[arg(long, value_name = "PROVIDER")]
-        llm: Option<String>,
+        #[command(flatten)]
+        llm: LlmFlags,
     },
 }
 
-/// Exit codes (SPEC §12).
-pub const OK: u8 = 0;
-pub const FAILED: u8 = 1;
-pub const USAGE: u8 = 2;
+/// Who answers LLM decisions: the same flags for `flowc run` and `flowc repl`.
+#[derive(clap::Args, Debug, Default)]
+pub struct LlmFlags {
+    /// Who answers `decide` and `llm()`: openai:BASE_URL, replay:FILE.json, cmd:PROGRAM or human
+    /// (default: `[llm] provider` of a flowc.toml beside the flow or above it)
+    #[arg(long, value_name = "PROVIDER")]
+    pub llm: Option<String>,
+    /// The model the openai provider asks (default: FLOWC_LLM_MODEL, or the flowc.toml's `model`)
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// How long one LLM answer may take, such as 30s (default: the flowc.toml's `timeout`, or 60s)
+    #[arg(long, value_name = "DURATION")]
+    pub llm_timeout: Option<String>,
+}
 
-/// Whether to colour stderr: a terminal, and `NO_COLOR` unset.
-pub fn color_stderr() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+impl LlmFlags {
+    pub fn args(&self) -> LlmArgs {
+        LlmArgs {
+            provider: self.llm.clone(),
+            model: self.model.clone(),
+            timeout: self.llm_timeout.clone(),
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> u8 {
@@ -100,7 +113,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Explain { code } => explain(&code),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
-        Command::Repl { file, llm } => crate::repl::main(file, llm),
+        Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
     };
     out::exit_code(code)
 }

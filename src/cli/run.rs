@@ -1,15 +1,15 @@
 //! `flowc run` and `flowc graph`.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Map, Value};
 
-use super::{FAILED, GraphFormat, OK, USAGE, color_stderr};
+use super::{GraphFormat, LlmFlags};
 use crate::check::{Program, Type};
 use crate::diag::render;
+use crate::driver::project::{choose_provider, folder_of};
+use crate::driver::runner::{Finished, Job, Keep, Outcome, RecordInfo, Runner};
 use crate::driver::{Checked, FsLoader, check_source};
-use crate::run::llm::{self, Provider};
-use crate::run::{Interp, RunConfig, opts::Opts};
+use crate::run::{RunConfig, opts::Opts};
+use crate::term::{FAILED, OK, USAGE, color_stderr, out, view::StepView};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -39,103 +39,11 @@ pub struct RunArgs {
     /// Print how long checking and running took on stderr
     #[arg(long)]
     pub timings: bool,
-    /// Who answers `decide` and `llm()`: openai:BASE_URL, replay:FILE.json, cmd:PROGRAM or human
-    /// (default: `[llm] provider` of a flowc.toml beside the flow or above it)
-    #[arg(long, value_name = "PROVIDER")]
-    pub llm: Option<String>,
-    /// The model the openai provider asks (default: FLOWC_LLM_MODEL, or the flowc.toml's `model`)
-    #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
-    /// How long one LLM answer may take, such as 30s (default 60s)
-    #[arg(long, value_name = "DURATION")]
-    pub llm_timeout: Option<String>,
+    #[command(flatten)]
+    pub llm: LlmFlags,
     /// Write every LLM decision to FILE, for `--llm replay:FILE`
     #[arg(long, value_name = "FILE")]
     pub record_llm: Option<String>,
-}
-
-/// The LLM settings of a project: `[llm]` in the nearest `flowc.toml`, in the
-/// flow's folder or above it.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProjectFile {
-    llm: Option<LlmSection>,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LlmSection {
-    provider: Option<String>,
-    model: Option<String>,
-    timeout: Option<String>,
-}
-
-/// Finds and reads the `flowc.toml` that applies to `file`: (its folder, its contents).
-fn project_file(file: &str) -> Result<Option<(PathBuf, ProjectFile)>, String> {
-    let mut dir = std::fs::canonicalize(file)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    while let Some(d) = dir {
-        let candidate = d.join("flowc.toml");
-        if candidate.is_file() {
-            let text = std::fs::read_to_string(&candidate)
-                .map_err(|e| format!("cannot read `{}`: {e}", candidate.display()))?;
-            let parsed: ProjectFile =
-                toml::from_str(&text).map_err(|e| format!("`{}`: {e}", candidate.display()))?;
-            // Shown relative to the current folder where it is inside it.
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let shown = match d.strip_prefix(&cwd) {
-                Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
-                Ok(rel) => rel.to_path_buf(),
-                Err(_) => d,
-            };
-            return Ok(Some((shown, parsed)));
-        }
-        dir = d.parent().map(Path::to_path_buf);
-    }
-    Ok(None)
-}
-
-/// A run's provider, and the `flowc.toml` that chose it.
-type ChosenProvider = (Option<Box<dyn Provider>>, Option<PathBuf>);
-
-/// The LLM provider of a run: `--llm`, else the project's `flowc.toml` (then
-/// also its path), else none.
-fn llm_provider(a: &RunArgs) -> Result<ChosenProvider, String> {
-    let project = project_file(&a.file)?;
-    let section = project
-        .as_ref()
-        .and_then(|(d, p)| p.llm.as_ref().map(|l| (d, l)));
-    let mut settings = llm::Settings::default();
-    let model = a
-        .model
-        .clone()
-        .or_else(|| std::env::var("FLOWC_LLM_MODEL").ok())
-        .or_else(|| section.and_then(|(_, l)| l.model.clone()));
-    if let Some(m) = model {
-        settings.model = m;
-    }
-    let timeout = a
-        .llm_timeout
-        .clone()
-        .or_else(|| section.and_then(|(_, l)| l.timeout.clone()));
-    if let Some(t) = timeout {
-        settings.timeout = crate::run::opts::parse_duration(&t)
-            .ok_or_else(|| format!("LLM timeout `{t}` is not a duration such as `30s`"))?;
-    }
-    match (&a.llm, section) {
-        (Some(spec), _) => Ok((Some(llm::provider(spec, &settings, Path::new(""))?), None)),
-        (None, Some((dir, l))) => match &l.provider {
-            Some(spec) => {
-                let toml = dir.join("flowc.toml");
-                let p = llm::provider(spec, &settings, dir)
-                    .map_err(|e| format!("{e} (from `{}`)", toml.display()))?;
-                Ok((Some(p), Some(toml)))
-            }
-            None => Ok((None, None)),
-        },
-        (None, None) => Ok((None, None)),
-    }
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -295,43 +203,46 @@ pub fn run(a: &RunArgs) -> u8 {
             return USAGE;
         }
     }
-    let (provider, provider_from) = match llm_provider(a) {
-        Ok(p) => p,
+    let chosen = match choose_provider(&folder_of(&a.file), &a.llm.args()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return USAGE;
         }
     };
+    let provider_name = chosen.name();
     // The step view would draw over the questions of `--llm human`.
     let view = !a.quiet
         && std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && provider.as_ref().is_none_or(|p| p.name() != "human");
+        && provider_name.as_deref() != Some("human");
     let config = RunConfig {
-        set: set.clone(),
-        record: a.record.is_some() || a.trace.is_some() || view,
+        set,
+        record: false,
         tenant: std::env::var("FLOWC_TENANT").ok(),
     };
-    let provider_name = provider.as_ref().map(|p| p.name());
-    let mut interp = Interp::new(&checked.program, &checked.sources, config);
-    interp.llm = llm::Llm::new(provider);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    let started = crate::run::value::now_rfc3339();
-    let step_view = super::view::StepView::new(view);
+    let job = Job {
+        program: &checked.program,
+        sources: &checked.sources,
+        flow: &flow,
+        inputs,
+        config,
+        provider: chosen.provider,
+        progress: view,
+        keep: Keep {
+            record: a.record.as_ref().map(|_| RecordInfo {
+                file: a.file.clone(),
+                set: a.set.clone(),
+            }),
+            trace: a.trace.as_ref().map(|_| format!("{} {flow}", a.file)),
+            llm_recording: a.record_llm.is_some(),
+        },
+    };
     // SIGINT, SIGTERM and SIGHUP cancel the run: dropping it kills every
     // tool's process group; the record and the trace are still written.
-    let outcome = rt.block_on(async {
-        let mut signals = super::signals::Signals::new(true);
-        tokio::select! {
-            r = step_view.drive(interp.run(&flow, inputs.clone()), &interp.recorder) => Ok(r),
-            s = signals.recv() => Err(s),
-        }
-    });
+    let step_view = StepView::new(view);
+    let finished = Runner::new().run(job, &mut |p| step_view.show(p));
     step_view.finish();
-    let duration_ms = interp.recorder.now_ms();
-    if let (Some(toml), false) = (&provider_from, a.quiet || interp.llm.decisions().is_empty()) {
+    if let (Some(toml), false) = (&chosen.from, a.quiet || finished.decisions == 0) {
         let name = provider_name.as_deref().unwrap_or("");
         eprintln!(
             "note: LLM decisions were answered by `{name}`, chosen in `{}`; `--llm` chooses another provider",
@@ -339,16 +250,28 @@ pub fn run(a: &RunArgs) -> u8 {
         );
     }
     if a.timings {
-        let check_ms = (interp.recorder.start - t0).as_secs_f64() * 1e3;
-        eprintln!("timings: check {check_ms:.1} ms, run {duration_ms:.1} ms");
+        let check_ms = (finished.started - t0).as_secs_f64() * 1e3;
+        eprintln!(
+            "timings: check {check_ms:.1} ms, run {:.1} ms",
+            finished.duration_ms
+        );
     }
+    let code = present(&finished, &checked, &flow, a.quiet);
+    match write_outputs(a, finished) {
+        Ok(()) => code,
+        Err(failed) => failed,
+    }
+}
+
+/// Prints a run's result, errors and warnings; returns its exit code.
+fn present(finished: &Finished, checked: &Checked, flow: &str, quiet: bool) -> u8 {
     let color = color_stderr();
-    let (status, code) = match &outcome {
-        Ok(Ok(v)) => {
-            super::out::println(&serde_json::to_string_pretty(v).expect("values serialise"));
-            ("ok", OK)
+    let code = match &finished.outcome {
+        Outcome::Ok(v) => {
+            out::println(&serde_json::to_string_pretty(v).expect("values serialise"));
+            OK
         }
-        Ok(Err(errors)) => {
+        Outcome::Failed(errors) => {
             for e in errors {
                 eprint!(
                     "{}",
@@ -360,15 +283,15 @@ pub fn run(a: &RunArgs) -> u8 {
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" }
             );
-            ("failed", FAILED)
+            FAILED
         }
-        Err(signal) => {
+        Outcome::Cancelled(signal) => {
             eprintln!("error: run cancelled by {}", signal.name());
-            ("cancelled", signal.exit_code())
+            signal.exit_code()
         }
     };
-    for w in interp.recorder.warnings() {
-        if !a.quiet {
+    if !quiet {
+        for w in &finished.warnings {
             eprintln!(
                 "warning: {}:{}:{}: {}",
                 w["file"].as_str().unwrap_or(""),
@@ -378,69 +301,34 @@ pub fn run(a: &RunArgs) -> u8 {
             );
         }
     }
-    if let Some(path) = &a.record {
-        let ctx = interp.context_value();
-        let record = serde_json::json!({
-            "run_id": ctx["run_id"],
-            "file": a.file,
-            "flow": flow,
-            "inputs": Value::Object(inputs),
-            "options": set_json(&a.set),
-            "status": status,
-            "started_at": started,
-            "duration_ms": duration_ms,
-            "signal": outcome.as_ref().err().map(|s| s.name()),
-            "result": outcome.as_ref().ok().and_then(|r| r.as_ref().ok()).cloned(),
-            "errors": outcome.as_ref().ok().and_then(|r| r.as_ref().err()).map(|es| es.iter().map(|e| {
-                let mut v = e.to_value();
-                let f = checked.sources.get(e.span.file);
-                let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
-                v["span"] = serde_json::json!({ "file": f.name, "line": line, "column": column });
-                v
-            }).collect::<Vec<_>>()),
-            "warnings": interp.recorder.warnings(),
-            "steps": interp.recorder.steps_json(&checked.sources),
-            "decisions": interp.llm.decisions(),
-        });
-        if let Err(e) = std::fs::write(
-            path,
-            serde_json::to_string_pretty(&record).expect("records serialise"),
-        ) {
-            eprintln!("error: cannot write the run record `{path}`: {e}");
-            return USAGE;
-        }
-    }
-    if let Some(path) = &a.record_llm
-        && let Err(e) = std::fs::write(
-            path,
-            serde_json::to_string_pretty(&interp.llm.recording()).expect("records serialise"),
-        )
-    {
-        eprintln!("error: cannot write the LLM recording `{path}`: {e}");
-        return USAGE;
-    }
-    if let Some(path) = &a.trace
-        && let Err(e) = std::fs::write(
-            path,
-            interp
-                .recorder
-                .trace(&format!("{} {flow}", a.file))
-                .to_string(),
-        )
-    {
-        eprintln!("error: cannot write the trace `{path}`: {e}");
-        return USAGE;
-    }
     code
 }
 
-fn set_json(set: &[String]) -> Value {
-    Value::Object(
-        set.iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
+/// Writes the run record, the LLM recording and the trace that were asked
+/// for; `Err(exit code)` when one cannot be written.
+fn write_outputs(a: &RunArgs, finished: Finished) -> Result<(), u8> {
+    let files = [
+        (&a.record, finished.record, "the run record"),
+        (&a.record_llm, finished.llm_recording, "the LLM recording"),
+    ];
+    for (path, value, what) in files {
+        if let (Some(path), Some(value)) = (path, value)
+            && let Err(e) = std::fs::write(
+                path,
+                serde_json::to_string_pretty(&value).expect("records serialise"),
+            )
+        {
+            eprintln!("error: cannot write {what} `{path}`: {e}");
+            return Err(USAGE);
+        }
+    }
+    if let (Some(path), Some(trace)) = (&a.trace, finished.trace)
+        && let Err(e) = std::fs::write(path, trace.to_string())
+    {
+        eprintln!("error: cannot write the trace `{path}`: {e}");
+        return Err(USAGE);
+    }
+    Ok(())
 }
 
 pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
@@ -463,6 +351,6 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
         GraphFormat::Mermaid => g.to_mermaid(),
         GraphFormat::Json => serde_json::to_string_pretty(&g.to_json()).expect("graphs serialise"),
     };
-    super::out::println(&text);
+    out::println(&text);
     OK
 }

@@ -20,8 +20,9 @@ use rustyline::{CompletionType, Config, Editor};
 pub use helper::Names;
 pub use session::{Next, Session};
 
-use crate::cli::signals::{Interrupt, Signals};
-use crate::cli::{FAILED, OK, USAGE, color_stderr};
+use crate::driver::project::{LlmArgs, choose_provider, folder_of};
+use crate::driver::signals::{Interrupt, Signals};
+use crate::term::{FAILED, OK, USAGE, color_stderr, out};
 
 /// The prompt; continuation lines of a multi-line input are edited below it.
 const PROMPT: &str = "flow> ";
@@ -37,11 +38,13 @@ pub fn history_path() -> Option<std::path::PathBuf> {
 }
 
 /// Runs the REPL; returns the exit code.
-pub fn main(file: Option<String>, llm: Option<String>) -> u8 {
+/// `llm` chooses who answers LLM decisions, as in `flowc run`: else the
+/// `flowc.toml` beside FILE (or in the current folder) or above it.
+pub fn main(file: Option<String>, llm: LlmArgs) -> u8 {
     let interactive = std::io::stdin().is_terminal();
-    if let Some(spec) = &llm
-        && let Err(e) = session::llm_provider(spec)
-    {
+    // A provider is made for each input that runs; a wrong choice is reported now.
+    let dir = file.as_deref().map_or_else(|| ".".into(), folder_of);
+    if let Err(e) = choose_provider(&dir, &llm) {
         eprintln!("error: {e}");
         return USAGE;
     }
@@ -133,7 +136,7 @@ fn piped(mut session: Session) -> u8 {
         if input::is_complete(&buf) {
             let text = std::mem::take(&mut buf);
             // Nobody reads the results any more: stop.
-            if session.handle(&text) == Next::Quit || crate::cli::out::closed() {
+            if session.handle(&text) == Next::Quit || out::closed() {
                 buf.clear();
                 break;
             }
@@ -165,7 +168,7 @@ fn terminal(mut session: Session) -> u8 {
         // A missing history file is the normal first time.
         let _ = editor.load_history(p);
     }
-    crate::cli::out::println("flowc repl: :help for help, Tab completes, Ctrl-D leaves");
+    out::println("flowc repl: :help for help, Tab completes, Ctrl-D leaves");
     loop {
         match editor.readline(PROMPT) {
             Ok(line) => {

@@ -24,8 +24,6 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::cli::signals::{Interrupt, Signals};
-
 use serde_json::{Map, Value};
 
 use super::text::{Composed, Origin, Renderer};
@@ -33,11 +31,15 @@ use super::{Names, input};
 use crate::check::types::RecordTy;
 use crate::check::{Program, Signature, Type};
 use crate::diag::{Diagnostic, suggest};
+use crate::driver::project::{LlmArgs, choose_provider, folder_of};
+use crate::driver::runner::{Job, Keep, Outcome, Runner};
+use crate::driver::signals::Interrupt;
 use crate::driver::{Checked, FsLoader, check_source};
 use crate::ir::{BlockGraph, EdgeKind};
-use crate::run::{Interp, RunConfig};
+use crate::run::RunConfig;
 use crate::syntax::ast::{ExprKind, ImportTarget, Item, ItemKind, StmtKind};
 use crate::syntax::span::{FileId, Span};
+use crate::term::{out, view::StepView};
 
 /// The synthetic flow that runs statements.
 pub const STEP: &str = "__repl_step";
@@ -131,10 +133,9 @@ pub struct Session {
     pub bindings: Vec<Binding>,
     /// Inputs so far; the current one is named `<input N>` in diagnostics.
     count: usize,
-    rt: tokio::runtime::Runtime,
-    /// Ctrl-C (SIGINT), SIGTERM and SIGHUP, listened to from the start so that
-    /// none ends the process while a step's child processes run.
-    signals: Signals,
+    /// The runtime, listening to Ctrl-C (SIGINT), SIGTERM and SIGHUP from the
+    /// start so that none ends the process while a step's child processes run.
+    runner: Runner,
     color: bool,
     /// A terminal session goes on after Ctrl-C cancels a step; a scripted one ends.
     interactive: bool,
@@ -143,17 +144,9 @@ pub struct Session {
     /// The signal that ended the session: Ctrl-C of a scripted one, or
     /// SIGTERM/SIGHUP of any.
     pub interrupted: Option<Interrupt>,
-    /// `--llm`: who answers decisions (a provider is made for each run).
-    pub llm: Option<String>,
-}
-
-/// The provider `--llm spec` names.
-pub fn llm_provider(spec: &str) -> Result<Box<dyn crate::run::llm::Provider>, String> {
-    crate::run::llm::provider(
-        spec,
-        &crate::run::llm::Settings::default(),
-        std::path::Path::new(""),
-    )
+    /// `--llm`, `--model`, `--llm-timeout`: who answers decisions, else the
+    /// `flowc.toml` of the session's folder (a provider is made for each run).
+    pub llm: LlmArgs,
 }
 
 impl Session {
@@ -169,29 +162,23 @@ impl Session {
         } else {
             format!("{dir}/<repl>")
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime starts");
-        let signals = rt.block_on(async { Signals::new(true) });
         Session {
             name,
             initial,
             decls: Vec::new(),
             bindings: Vec::new(),
             count: 0,
-            rt,
-            signals,
+            runner: Runner::new(),
             color,
             interactive,
-            llm: None,
+            llm: LlmArgs::default(),
             failed: false,
             interrupted: None,
         }
     }
 
     fn out(&self, text: &str) {
-        crate::cli::out::println(text);
+        out::println(text);
     }
 
     fn err(&self, text: &str) {
@@ -222,8 +209,7 @@ impl Session {
             return Next::Continue;
         }
         // Forget a Ctrl-C that came before this input.
-        let signals = &mut self.signals;
-        self.rt.block_on(async { signals.forget_sigint() });
+        self.runner.forget_sigint();
         self.count += 1;
         let trimmed = text.trim();
         if trimmed.starts_with(':') {
@@ -500,30 +486,44 @@ impl Session {
     /// its child processes). Errors are shown; `None` if it did not finish.
     /// `tail` names the step of the input's last expression in error messages.
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
-        // The step view, in a terminal session.
-        let view = self.interactive && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let config = RunConfig {
             tenant: std::env::var("FLOWC_TENANT").ok(),
-            record: view,
             ..RunConfig::default()
         };
-        let mut interp = Interp::new(&check.checked.program, &check.checked.sources, config);
-        if let Some(spec) = &self.llm {
-            interp.llm = crate::run::llm::Llm::new(llm_provider(spec).ok());
-        }
-        let signals = &mut self.signals;
-        RUNNING.store(true, Ordering::SeqCst);
-        let step_view = crate::cli::view::StepView::new(view);
-        let outcome = self.rt.block_on(async {
-            tokio::select! {
-                r = step_view.drive(interp.run(STEP, inputs), &interp.recorder) => Ok(r),
-                s = signals.recv() => Err(s),
+        // Made for each run: a `replay:` provider replays from its start.
+        let dir = self
+            .initial
+            .as_deref()
+            .map_or_else(|| ".".into(), folder_of);
+        let chosen = match choose_provider(&dir, &self.llm) {
+            Ok(chosen) => chosen,
+            Err(e) => {
+                self.error(&e);
+                return None;
             }
-        });
+        };
+        // The step view, in a terminal session; it would draw over the
+        // questions of `--llm human`.
+        let view = self.interactive
+            && std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && chosen.name().as_deref() != Some("human");
+        let job = Job {
+            program: &check.checked.program,
+            sources: &check.checked.sources,
+            flow: STEP,
+            inputs,
+            config,
+            provider: chosen.provider,
+            progress: view,
+            keep: Keep::default(),
+        };
+        RUNNING.store(true, Ordering::SeqCst);
+        let step_view = StepView::new(view);
+        let finished = self.runner.run(job, &mut |p| step_view.show(p));
         step_view.finish();
         RUNNING.store(false, Ordering::SeqCst);
         let r = check.renderer(self.color);
-        for w in interp.recorder.warnings() {
+        for w in &finished.warnings {
             let msg = w["message"].as_str().unwrap_or("");
             let file = w["file"].as_str().unwrap_or("");
             let (line, column) = (
@@ -537,9 +537,9 @@ impl Session {
             };
             self.err(&format!("warning: {at}: {msg}"));
         }
-        match outcome {
-            Ok(Ok(v)) => Some(v),
-            Ok(Err(mut errors)) => {
+        match finished.outcome {
+            Outcome::Ok(v) => Some(v),
+            Outcome::Failed(mut errors) => {
                 for e in &mut errors {
                     if e.step == VALUE {
                         e.step = tail.to_string();
@@ -554,14 +554,14 @@ impl Session {
                 None
             }
             // Ctrl-C cancels the step; a terminal session goes on.
-            Err(Interrupt::Int) => {
+            Outcome::Cancelled(Interrupt::Int) => {
                 self.error("cancelled");
                 if !self.interactive {
                     self.interrupted = Some(Interrupt::Int);
                 }
                 None
             }
-            Err(signal) => {
+            Outcome::Cancelled(signal) => {
                 self.error(&format!("cancelled by {}", signal.name()));
                 self.interrupted = Some(signal);
                 None

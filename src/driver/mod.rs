@@ -1,4 +1,11 @@
-//! The one driver used by `check`, `run` and the REPL: load, parse, check.
+//! The one session layer under `flowc check`, `flowc run` and `flowc repl`:
+//! load, parse and check ([`check_source`]), choose the LLM provider
+//! ([`project`]), and run with a runtime that signals cancel ([`runner`]).
+//! It returns data and events; the callers print them.
+
+pub mod project;
+pub mod runner;
+pub mod signals;
 
 use crate::check::{self, Loader, Program};
 use crate::diag::Diagnostic;

@@ -1,0 +1,267 @@
+//! Running a checked flow, for `flowc run` and `flowc repl` alike: the tokio
+//! runtime, the signals that cancel a run (SIGINT, SIGTERM, SIGHUP), the LLM
+//! provider, progress for a live view, and what a run leaves behind (warnings,
+//! the run record, the Chrome trace, the LLM recording). Nothing is printed
+//! here: the caller presents the [`Finished`] run and the [`Progress`] events.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::signals::{Interrupt, Signals};
+use crate::check::Program;
+use crate::run::llm::{Llm, Provider};
+use crate::run::record::Recorder;
+use crate::run::{Interp, RunConfig, RunError};
+use crate::source::Sources;
+
+/// One flow to run.
+pub struct Job<'a> {
+    pub program: &'a Program,
+    pub sources: &'a Sources,
+    pub flow: &'a str,
+    pub inputs: Map<String, Value>,
+    pub config: RunConfig,
+    /// Who answers LLM decisions (see [`super::project::choose_provider`]).
+    pub provider: Option<Box<dyn Provider>>,
+    /// Report [`Progress`] every 100 ms while the run goes on.
+    pub progress: bool,
+    /// What to keep of the run besides its outcome and warnings.
+    pub keep: Keep,
+}
+
+/// What a run keeps for its caller to write.
+#[derive(Clone, Debug, Default)]
+pub struct Keep {
+    /// The run record (`--record`): the file it ran and its `--set` options.
+    pub record: Option<RecordInfo>,
+    /// The Chrome trace (`--trace`), under this name.
+    pub trace: Option<String>,
+    /// The LLM decisions as a replayable recording (`--record-llm`).
+    pub llm_recording: bool,
+}
+
+/// The parts of a run record that only the caller knows.
+#[derive(Clone, Debug)]
+pub struct RecordInfo {
+    pub file: String,
+    /// `--set` as given: `key=value`.
+    pub set: Vec<String>,
+}
+
+/// The steps of a running flow, for a live view.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The steps running now.
+    pub running: Vec<String>,
+    pub done: usize,
+    pub failed: usize,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The flow's result.
+    Ok(Value),
+    /// The flow failed with these errors.
+    Failed(Vec<RunError>),
+    /// A signal cancelled the run (its tools' process groups were killed).
+    Cancelled(Interrupt),
+}
+
+impl Outcome {
+    /// `ok`, `failed` or `cancelled`, as the run record says.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Ok(_) => "ok",
+            Outcome::Failed(_) => "failed",
+            Outcome::Cancelled(_) => "cancelled",
+        }
+    }
+}
+
+/// A run that has ended, and what it left behind.
+pub struct Finished {
+    pub outcome: Outcome,
+    /// Warnings of the run, in order: `message`, `file`, `line`, `column`.
+    pub warnings: Vec<Value>,
+    /// When the run started (after checking).
+    pub started: Instant,
+    pub duration_ms: f64,
+    /// How many LLM decisions were made.
+    pub decisions: usize,
+    /// Asked for by [`Keep::record`].
+    pub record: Option<Value>,
+    /// Asked for by [`Keep::trace`].
+    pub trace: Option<Value>,
+    /// Asked for by [`Keep::llm_recording`].
+    pub llm_recording: Option<Value>,
+}
+
+/// A session's runtime: one thread, listening to SIGINT, SIGTERM and SIGHUP
+/// from the moment it is made, so that none ends the process while a run's
+/// child processes are alive: a signal cancels the run instead.
+pub struct Runner {
+    rt: tokio::runtime::Runtime,
+    signals: Signals,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner::new()
+    }
+}
+
+impl Runner {
+    pub fn new() -> Runner {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts");
+        let signals = rt.block_on(async { Signals::new(true) });
+        Runner { rt, signals }
+    }
+
+    /// Forgets a SIGINT that came before now (Ctrl-C at an earlier prompt).
+    pub fn forget_sigint(&mut self) {
+        let signals = &mut self.signals;
+        self.rt.block_on(async { signals.forget_sigint() });
+    }
+
+    /// Runs `job` to its end, or until a signal cancels it (dropping the run
+    /// kills every tool's process group; what it recorded is still kept).
+    /// `on_progress` is called every 100 ms when `job.progress` is set.
+    pub fn run(&mut self, job: Job<'_>, on_progress: &mut dyn FnMut(&Progress)) -> Finished {
+        let Job {
+            program,
+            sources,
+            flow,
+            inputs,
+            mut config,
+            provider,
+            progress,
+            keep,
+        } = job;
+        config.record |= progress || keep.record.is_some() || keep.trace.is_some();
+        let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
+        let mut interp = Interp::new(program, sources, config);
+        interp.llm = Llm::new(provider);
+        let started_at = crate::run::value::now_rfc3339();
+        let signals = &mut self.signals;
+        let outcome = self.rt.block_on(async {
+            let run = drive(
+                interp.run(flow, inputs),
+                &interp.recorder,
+                progress,
+                on_progress,
+            );
+            tokio::select! {
+                r = run => match r {
+                    Ok(v) => Outcome::Ok(v),
+                    Err(errors) => Outcome::Failed(errors),
+                },
+                s = signals.recv() => Outcome::Cancelled(s),
+            }
+        });
+        let duration_ms = interp.recorder.now_ms();
+        let record = keep.record.map(|info| {
+            run_record(
+                &interp,
+                &info,
+                flow,
+                record_inputs.unwrap_or_default(),
+                &outcome,
+                &started_at,
+                duration_ms,
+            )
+        });
+        Finished {
+            warnings: interp.recorder.warnings(),
+            started: interp.recorder.start,
+            duration_ms,
+            decisions: interp.llm.decisions().len(),
+            record,
+            trace: keep.trace.map(|name| interp.recorder.trace(&name)),
+            llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
+            outcome,
+        }
+    }
+}
+
+/// Runs `run`, reporting the recorder's steps every 100 ms when `progress`.
+async fn drive<F: Future>(
+    run: F,
+    recorder: &Recorder,
+    progress: bool,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> F::Output {
+    if !progress {
+        return run.await;
+    }
+    tokio::pin!(run);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            r = &mut run => return r,
+            _ = tick.tick() => {
+                let (running, done, failed) = recorder.progress();
+                on_progress(&Progress { running, done, failed });
+            }
+        }
+    }
+}
+
+/// The run record (`--record`): every step, its timing and outcome.
+fn run_record(
+    interp: &Interp<'_>,
+    info: &RecordInfo,
+    flow: &str,
+    inputs: Map<String, Value>,
+    outcome: &Outcome,
+    started_at: &str,
+    duration_ms: f64,
+) -> Value {
+    let ctx = interp.context_value();
+    let sources = interp.sources;
+    json!({
+        "run_id": ctx["run_id"],
+        "file": info.file,
+        "flow": flow,
+        "inputs": Value::Object(inputs),
+        "options": set_json(&info.set),
+        "status": outcome.status(),
+        "started_at": started_at,
+        "duration_ms": duration_ms,
+        "signal": match outcome {
+            Outcome::Cancelled(s) => Some(s.name()),
+            _ => None,
+        },
+        "result": match outcome {
+            Outcome::Ok(v) => Some(v),
+            _ => None,
+        },
+        "errors": match outcome {
+            Outcome::Failed(errors) => Some(errors.iter().map(|e| {
+                let mut v = e.to_value();
+                let f = sources.get(e.span.file);
+                let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
+                v["span"] = json!({ "file": f.name, "line": line, "column": column });
+                v
+            }).collect::<Vec<_>>()),
+            _ => None,
+        },
+        "warnings": interp.recorder.warnings(),
+        "steps": interp.recorder.steps_json(sources),
+        "decisions": interp.llm.decisions(),
+    })
+}
+
+fn set_json(set: &[String]) -> Value {
+    Value::Object(
+        set.iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
