@@ -13,5 +13,6 @@ pub mod ir;
 pub mod repl;
 pub mod run;
 pub mod source;
+pub mod span;
 pub mod syntax;
 pub mod term;

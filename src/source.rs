@@ -1,6 +1,6 @@
 //! The source files of a program: names and texts, indexed by [`FileId`].
 
-use crate::syntax::span::FileId;
+use crate::span::FileId;
 
 #[derive(Clone, Debug)]
 pub struct SourceFile {

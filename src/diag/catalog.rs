@@ -5,7 +5,7 @@
 //! `docs/diagnostics.md` are generated from [`CODES`].
 
 use super::Diagnostic;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 pub struct CodeInfo {
     pub code: &'static str,

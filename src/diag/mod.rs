@@ -5,7 +5,7 @@
 pub mod catalog;
 pub mod render;
 
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

@@ -5,12 +5,12 @@ use serde::Serialize;
 
 use super::{Diagnostic, Severity};
 use crate::source::Sources;
-use crate::syntax::span::line_col;
+use crate::span::line_col;
 
 /// Renders one diagnostic the way a terminal shows it.
 pub fn render(d: &Diagnostic, sources: &Sources, color: bool) -> String {
     let primary = d.primary_span();
-    let name = |s: crate::syntax::span::Span| sources.get(s.file).name.clone();
+    let name = |s: crate::span::Span| sources.get(s.file).name.clone();
     let kind = match d.severity {
         Severity::Error => ReportKind::Error,
         Severity::Warning => ReportKind::Warning,
