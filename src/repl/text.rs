@@ -2,11 +2,15 @@
 //! loaded (kept verbatim) and a little synthetic glue, with the way back from
 //! a span of the composed text to the input it came from. Diagnostics are
 //! rendered against the inputs, so they point into what the user typed.
+//! Values and types are printed here too, types as source that parses back.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 
+use serde_json::Value;
+
+use crate::check::Type;
 use crate::diag::{Diagnostic, render};
 use crate::source::Sources;
 use crate::syntax::span::{FileId, Span, line_col};
@@ -221,6 +225,92 @@ impl Renderer<'_> {
     }
 }
 
+/// A value and its type: `3 : int`, or the pretty JSON with the type on its last line.
+pub fn show_value(v: &Value, ty: &Type) -> String {
+    let pretty = serde_json::to_string_pretty(v).expect("values serialise");
+    if pretty.contains('\n') {
+        format!("{pretty}\n: {ty}")
+    } else {
+        format!("{pretty} : {ty}")
+    }
+}
+
+/// One-line JSON, cut to about `max` characters.
+pub fn compact(v: &Value, max: usize) -> String {
+    let s = serde_json::to_string(v).expect("values serialise");
+    if s.chars().count() <= max {
+        s
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// A type as source text that parses back to the same type (aliases spelled
+/// out, types that cannot be written as `json`).
+pub fn type_source(t: &Type) -> String {
+    match t {
+        Type::Unknown | Type::Never | Type::Regex | Type::Json => "json".into(),
+        Type::Null => "null".into(),
+        Type::Bool => "bool".into(),
+        Type::Int => "int".into(),
+        Type::Float => "float".into(),
+        Type::String => "string".into(),
+        Type::Duration => "duration".into(),
+        Type::Lit(v) => v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" | "),
+        Type::List(e) => format!("[{}]", type_source(e)),
+        Type::Optional(e) if matches!(**e, Type::Lit(_)) => format!("({})?", type_source(e)),
+        Type::Optional(e) => format!("{}?", type_source(e)),
+        Type::Record(r) if r.fields.is_empty() => "{}".into(),
+        Type::Record(r) => {
+            let fields: Vec<String> = r
+                .fields
+                .iter()
+                .map(|f| {
+                    let plain = f
+                        .name
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && f.name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    format!(
+                        "{}{}: {}",
+                        if plain {
+                            f.name.clone()
+                        } else {
+                            quote(&f.name)
+                        },
+                        if f.optional { "?" } else { "" },
+                        type_source(&f.ty)
+                    )
+                })
+                .collect();
+            format!("{{ {} }}", fields.join(", "))
+        }
+    }
+}
+
+/// A string literal of the language.
+pub fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '{' => out.push_str("\\{"),
+            '}' => out.push_str("\\}"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +341,45 @@ mod tests {
         // a span in the first input
         let (o, s, _) = c.map(5, 6).expect("maps");
         assert_eq!((o.name.as_str(), s), ("<input 1>", 5));
+    }
+
+    use crate::check::types::FieldTy;
+    use crate::driver::check_source;
+
+    #[test]
+    fn types_print_as_source_that_parses_back() {
+        let t = Type::record(vec![
+            Type::field("a-b", Type::lits(vec!["x{".into(), "y\"".into()])),
+            FieldTy {
+                name: "c".into(),
+                ty: Type::optional(Type::lits(vec!["low".into(), "high".into()])),
+                optional: true,
+            },
+            Type::field("d", Type::list(Type::Never)),
+        ]);
+        let src = type_source(&t);
+        assert_eq!(
+            src,
+            r#"{ "a-b": "x\{" | "y\"", c?: ("high" | "low")?, d: [json] }"#
+        );
+        let text = format!("type T = {src}\n");
+        let checked = check_source("t.flow", &text, &crate::check::NoFiles);
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let back = &checked.program.root_module().types["T"];
+        let Type::Record(r) = back else {
+            panic!("a record: {back:?}")
+        };
+        assert_eq!(r.fields[0].name, "a-b");
+        assert_eq!(r.fields[0].ty, Type::lits(vec!["x{".into(), "y\"".into()]));
+    }
+
+    #[test]
+    fn values_show_with_their_type() {
+        assert_eq!(show_value(&serde_json::json!(3), &Type::Int), "3 : int");
+        assert_eq!(
+            show_value(&serde_json::json!({"a": 1}), &Type::Json),
+            "{\n  \"a\": 1\n}\n: json"
+        );
+        assert_eq!(compact(&serde_json::json!("abcdef"), 4), "\"abc…");
     }
 }
