@@ -109,3 +109,16 @@ fn many_diagnostics_on_one_long_line_print_little() {
     assert!(lines > 1000, "{lines} JSON diagnostics");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The nesting limit counts brackets in code only, as the REPL's completeness
+/// check always did: brackets in strings and comments used to count.
+#[test]
+fn brackets_in_strings_and_comments_do_not_count_as_nesting() {
+    let src = format!(
+        "const X = \"{}\"\nconst Y = \"a {{\"b\"}} c\" // {}\n",
+        "(".repeat(300),
+        "[".repeat(300)
+    );
+    let checked = check_source("quoted.flow", &src, &NoFiles);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+}

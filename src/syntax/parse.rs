@@ -117,6 +117,9 @@ struct Converter<'s> {
     /// Depth of the syntax tree being built (E0105).
     tree: Cell<u32>,
     too_deep_reported: Cell<bool>,
+    /// The expression being converted is short enough that no subtree of it
+    /// can reach the depth limit.
+    fits: Cell<bool>,
     /// Comments found in regions parsed separately (flow bodies).
     comments: RefCell<Vec<Comment>>,
 }
@@ -139,6 +142,7 @@ impl<'s> Converter<'s> {
             depth: Cell::new(0),
             tree: Cell::new(0),
             too_deep_reported: Cell::new(false),
+            fits: Cell::new(false),
             comments: RefCell::new(Vec::new()),
         }
     }
@@ -779,16 +783,25 @@ impl<'s> Converter<'s> {
         }
         // Operators nest in the tree: `a + b + c` is `(a + b) + c`, `!!a` is
         // `!(!a)`. One level for the expression and one per operator, counted
-        // before the (recursive) Pratt parser sees them.
-        let ops = inner(p.clone())
-            .filter(|c| c.as_rule() != Rule::postfix_expr)
-            .count() as u32;
+        // before the (recursive) Pratt parser sees them. Every level of a
+        // subtree takes at least one byte of its text, so an expression short
+        // enough for the depth left cannot go over: its levels are not counted.
         let tree = self.tree.get();
-        if !self.enter(1 + ops, span) {
-            return Expr {
-                kind: ExprKind::Null,
-                span,
-            };
+        let was_fit = self.fits.get();
+        let len = p.as_span().end() - p.as_span().start();
+        if !was_fit && tree as usize + len < MAX_TREE_DEPTH as usize {
+            self.fits.set(true);
+        }
+        if !self.fits.get() {
+            let ops = inner(p.clone())
+                .filter(|c| c.as_rule() != Rule::postfix_expr)
+                .count() as u32;
+            if !self.enter(1 + ops, span) {
+                return Expr {
+                    kind: ExprKind::Null,
+                    span,
+                };
+            }
         }
         self.depth.set(depth);
         let e = PRATT
@@ -841,12 +854,16 @@ impl<'s> Converter<'s> {
             .parse(inner(p));
         self.depth.set(depth - 1);
         self.tree.set(tree);
+        self.fits.set(was_fit);
         e
     }
 
     fn postfix_expr(&self, p: Pair<'_, Rule>) -> Expr {
         assert_eq!(p.as_rule(), Rule::postfix_expr);
         let span = self.span(&p);
+        if self.fits.get() {
+            return self.postfix_chain(p);
+        }
         // Each `.field`, `[index]` and `[*]` wraps what is before it.
         let posts = inner(p.clone()).count().saturating_sub(1) as u32;
         let tree = self.tree.get();
@@ -975,7 +992,7 @@ impl<'s> Converter<'s> {
                     None => {
                         // A name, or a path `a.b.c` read as fields of `a`.
                         let tree = self.tree.get();
-                        if !self.enter(callee.len() as u32 - 1, span) {
+                        if !self.fits.get() && !self.enter(callee.len() as u32 - 1, span) {
                             return Expr {
                                 kind: ExprKind::Null,
                                 span,
@@ -1059,7 +1076,7 @@ impl<'s> Converter<'s> {
                             // Each `else if` nests the next `if` one level deeper.
                             let tree = self.tree.get();
                             let span = self.span(&c);
-                            if self.enter(1, span) {
+                            if self.fits.get() || self.enter(1, span) {
                                 otherwise = Some(Box::new(Else::If(self.primary(c))));
                             }
                             self.tree.set(tree);

@@ -28,25 +28,32 @@ pub fn scan(text: &str, max_depth: usize, mut on_newline: impl FnMut(usize)) -> 
     let mut i = 0;
     // The last significant byte in code, to tell a regex from a division.
     let mut prev = b'=';
-    let depth = |stack: &Vec<(usize, u8)>| stack.iter().filter(|s| s.1 != b'"').count();
+    // Entries of `stack` that are not strings.
+    let mut depth = 0usize;
+    // The innermost entry is a string.
+    let mut in_string = false;
     while i < b.len() {
         let c = b[i];
-        if stack.last().is_some_and(|s| s.1 == b'"') {
+        if in_string {
             match c {
                 b'\\' => i += 1,
                 b'"' => {
                     stack.pop();
+                    in_string = false;
                     prev = b'"';
                 }
                 b'{' => {
                     stack.push((i, b'i'));
-                    if depth(&stack) > max_depth && out.too_deep.is_none() {
+                    in_string = false;
+                    depth += 1;
+                    if depth > max_depth && out.too_deep.is_none() {
                         out.too_deep = Some(i);
                     }
                 }
                 // Strings end at the line; the parser reports it.
                 b'\n' => {
                     stack.pop();
+                    in_string = false;
                     continue;
                 }
                 _ => {}
@@ -55,7 +62,10 @@ pub fn scan(text: &str, max_depth: usize, mut on_newline: impl FnMut(usize)) -> 
             continue;
         }
         match c {
-            b'"' => stack.push((i, b'"')),
+            b'"' => {
+                stack.push((i, b'"'));
+                in_string = true;
+            }
             b'/' if b.get(i + 1) == Some(&b'/') => {
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
@@ -101,7 +111,8 @@ pub fn scan(text: &str, max_depth: usize, mut on_newline: impl FnMut(usize)) -> 
             }
             b'(' | b'[' | b'{' => {
                 stack.push((i, c));
-                if depth(&stack) > max_depth && out.too_deep.is_none() {
+                depth += 1;
+                if depth > max_depth && out.too_deep.is_none() {
                     out.too_deep = Some(i);
                 }
             }
@@ -119,7 +130,10 @@ pub fn scan(text: &str, max_depth: usize, mut on_newline: impl FnMut(usize)) -> 
                         }
                     }
                 }
-                stack.pop();
+                if stack.pop().is_some() {
+                    depth -= 1;
+                }
+                in_string = stack.last().is_some_and(|s| s.1 == b'"');
             }
             b'\n' if stack.is_empty() => on_newline(i),
             _ => {}
