@@ -147,16 +147,17 @@ fn apply(text: &mut Vec<u8>, m: &Mutation) {
     }
 }
 
-/// Parse + check on a thread with the binary's stack; `Err` with the panic message.
-fn check_case(text: String) -> Result<Duration, String> {
+/// Parse + check on a thread with the binary's stack: the time it took and
+/// whether it found an error; `Err` with the panic message.
+fn check_case(text: String) -> Result<(Duration, bool), String> {
     std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || {
             let t = Instant::now();
             catch_unwind(AssertUnwindSafe(|| {
-                let _ = check_source("fuzz.flow", &text, &NoFiles);
+                check_source("fuzz.flow", &text, &NoFiles).has_errors()
             }))
-            .map(|()| t.elapsed())
+            .map(|errors| (t.elapsed(), errors))
             .map_err(|e| {
                 e.downcast_ref::<String>()
                     .cloned()
@@ -179,6 +180,7 @@ fn mutated_programs_never_panic_or_hang() {
     });
     let strategy = (0..CORPUS.len(), proptest::collection::vec(mutation(), 1..6));
     let executed = std::sync::atomic::AtomicUsize::new(0);
+    let with_errors = std::sync::atomic::AtomicUsize::new(0);
     let result = runner.run(&strategy, |(k, muts)| {
         let mut text = CORPUS[k].clone().into_bytes();
         for m in &muts {
@@ -187,21 +189,30 @@ fn mutated_programs_never_panic_or_hang() {
         let text = String::from_utf8_lossy(&text).into_owned();
         executed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match check_case(text.clone()) {
-            Ok(took) => prop_assert!(
-                took < Duration::from_secs(2),
-                "parse + check took {took:?} on:\n{text}"
-            ),
+            Ok((took, errors)) => {
+                if errors {
+                    with_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                prop_assert!(
+                    took < Duration::from_secs(2),
+                    "parse + check took {took:?} on:\n{text}"
+                )
+            }
             Err(panic) => prop_assert!(false, "panic `{panic}` on:\n{text}"),
         }
         Ok(())
     });
-    eprintln!(
-        "fuzz: {} parse + check executions",
-        executed.load(std::sync::atomic::Ordering::Relaxed)
-    );
+    let executed = executed.load(std::sync::atomic::Ordering::Relaxed);
+    let with_errors = with_errors.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fuzz: {executed} parse + check executions, {with_errors} with errors");
     if let Err(e) = result {
         panic!("{e}");
     }
+    // The mutations reach the error paths (and do not only break every file).
+    assert!(
+        with_errors * 10 > executed && with_errors < executed,
+        "{with_errors} of {executed} cases had errors"
+    );
 }
 
 // ------------------------------------------------------------------ tool output
@@ -308,7 +319,7 @@ thread_local! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases().min(5000), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// What `exec` and `http` tools do with their output: parse one JSON value,
     /// check it against the declared result type, describe it for messages.
