@@ -117,6 +117,8 @@ struct Converter<'s> {
     /// Depth of the syntax tree being built (E0105).
     tree: Cell<u32>,
     too_deep_reported: Cell<bool>,
+    /// How many expressions were left out for their depth.
+    cut: Cell<u32>,
     /// The expression being converted is short enough that no subtree of it
     /// can reach the depth limit.
     fits: Cell<bool>,
@@ -142,6 +144,7 @@ impl<'s> Converter<'s> {
             depth: Cell::new(0),
             tree: Cell::new(0),
             too_deep_reported: Cell::new(false),
+            cut: Cell::new(0),
             fits: Cell::new(false),
             comments: RefCell::new(Vec::new()),
         }
@@ -613,6 +616,7 @@ impl<'s> Converter<'s> {
                 continue;
             }
             let sspan = self.span(&s);
+            let cut = self.cut.get();
             let kind = match s.as_rule() {
                 Rule::let_stmt => {
                     let mut name = None;
@@ -659,6 +663,18 @@ impl<'s> Converter<'s> {
                     }
                 }
                 _ => unexpected(&s, "block"),
+            };
+            // A statement with an expression cut for its depth is an error
+            // statement: checked as unknown, so the cut does not cascade.
+            let kind = if self.cut.get() == cut {
+                kind
+            } else {
+                StmtKind::Error {
+                    binds: match kind {
+                        StmtKind::Let { name, .. } => Some(name),
+                        _ => None,
+                    },
+                }
             };
             stmts.push(Stmt { kind, span: sspan });
         }
@@ -760,6 +776,7 @@ impl<'s> Converter<'s> {
     fn enter(&self, levels: u32, span: Span) -> bool {
         let tree = self.tree.get().saturating_add(levels);
         if tree > MAX_TREE_DEPTH {
+            self.cut.set(self.cut.get() + 1);
             // Once: the levels around the first place it happens are deep too.
             if !self.too_deep_reported.replace(true) {
                 self.error(catalog::tree_too_deep(span, MAX_TREE_DEPTH));
@@ -775,6 +792,7 @@ impl<'s> Converter<'s> {
         let span = self.span(&p);
         let depth = self.depth.get() + 1;
         if depth > MAX_DEPTH {
+            self.cut.set(self.cut.get() + 1);
             self.error(catalog::too_deep(span));
             return Expr {
                 kind: ExprKind::Null,
