@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
+    let text = String::from_utf8_lossy(data).into_owned();
     // As the binary does: deep (but accepted) trees recurse deeply.
     std::thread::Builder::new()
         .stack_size(256 << 20)
