@@ -40,7 +40,7 @@ impl Excerpt {
         let mut lines: Vec<(usize, usize, Vec<usize>)> = Vec::new();
         for &(s, e) in spans {
             let (s, e) = (s.min(src.len()), e.min(src.len()));
-            for o in [s, e.saturating_sub(1).max(s)] {
+            for o in [s, floor(src, e.saturating_sub(1)).max(s)] {
                 let ls = line_start(o);
                 match lines.iter_mut().find(|l| l.0 == ls) {
                     Some(l) => l.2.push(o),
@@ -341,4 +341,47 @@ pub fn to_json(d: &Diagnostic, sources: &Sources) -> String {
         labels,
     };
     serde_json::to_string(&j).expect("diagnostics serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::span::{FileId, Span};
+
+    fn one(text: &str, start: usize, end: usize) -> String {
+        let mut sources = Sources::new();
+        let f = sources.add("t.flow", text);
+        let d = Diagnostic::error("E0101", "m", Span::new(f, start, end)).with_label("here");
+        assert_eq!(f, FileId(0));
+        render(&d, &sources, false)
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_label_which_still_points_right() {
+        let text = format!("{}TARGET{}\n", "a ".repeat(500), " b".repeat(500));
+        let at = text.find("TARGET").expect("target");
+        let out = one(&text, at, at + 6);
+        assert!(out.len() < 1000, "{out}");
+        assert!(out.contains(&format!("t.flow:1:{}", at + 1)), "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains("TARGET"))
+            .expect("the line");
+        let under = out
+            .lines()
+            .find(|l| l.contains('┬'))
+            .expect("the label line");
+        let col = |s: &str, pat: &str| s[..s.find(pat).expect("found")].chars().count();
+        assert_eq!(col(line, "TARGET"), col(under, "─"), "{out}");
+        assert!(line.contains('…'), "{out}");
+    }
+
+    #[test]
+    fn multibyte_text_at_the_cuts_is_fine() {
+        let text = format!("{}\n", "é".repeat(400));
+        let out = one(&text, 302, 304);
+        assert!(out.contains('…'), "{out}");
+        let out = one(&text, 0, text.len() - 1);
+        assert!(out.contains("t.flow:1:1"), "{out}");
+    }
 }
