@@ -1,5 +1,6 @@
 //! A bounded fuzzer that runs in plain `cargo test` (see fuzz/README.md):
-//! mutated corpus files through parse + check, and arbitrary JSON through the
+//! mutated corpus files through parse + check + rendering of the diagnostics,
+//! and arbitrary JSON through the
 //! conversion of a tool's output into a typed value. Any panic fails; so does
 //! a parse + check that takes longer than 2 s. `FLOWC_FUZZ_CASES` sets the
 //! number of cases (2,000 by default).
@@ -10,6 +11,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use flowc::check::{NoFiles, Type};
+use flowc::diag::render;
 use flowc::driver::check_source;
 use flowc::run::value;
 use proptest::prelude::*;
@@ -155,7 +157,13 @@ fn check_case(text: String) -> Result<(Duration, bool), String> {
         .spawn(move || {
             let t = Instant::now();
             catch_unwind(AssertUnwindSafe(|| {
-                check_source("fuzz.flow", &text, &NoFiles).has_errors()
+                let checked = check_source("fuzz.flow", &text, &NoFiles);
+                // What `flowc check` prints, in both formats.
+                let _ = render::render_all(&checked.diagnostics, &checked.sources, false);
+                for d in &checked.diagnostics {
+                    let _ = render::to_json(d, &checked.sources);
+                }
+                checked.has_errors()
             }))
             .map(|errors| (t.elapsed(), errors))
             .map_err(|e| {
