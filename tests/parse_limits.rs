@@ -122,3 +122,25 @@ fn brackets_in_strings_and_comments_do_not_count_as_nesting() {
     let checked = check_source("quoted.flow", &src, &NoFiles);
     assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
 }
+
+/// Mismatched brackets in a statement keep the damage to that statement: the
+/// rest of the flow is still read (not "this flow could not be read").
+#[test]
+fn mismatched_brackets_stay_in_their_statement() {
+    let src = "flow main() -> int {\n    let a = [1, (2]\n    let q = { a: (1 }\n    let b = 2\n    b\n}\n";
+    let checked = check_source("t.flow", src, &NoFiles);
+    let lines: Vec<(&str, usize)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let at = d.primary_span().start as usize;
+            (d.code, src[..at].matches('\n').count() + 1)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [("E0101", 2), ("E0101", 3)],
+        "{:?}",
+        checked.diagnostics
+    );
+}
