@@ -156,16 +156,17 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
             }
-            match format {
-                Format::Human => {
-                    let _ = write!(
-                        stderr.lock(),
-                        "{}",
-                        render::render(d, &checked.sources, color)
-                    );
-                }
-                Format::Json => out::println(&render::to_json(d, &checked.sources).to_string()),
+            if format == Format::Json {
+                out::println(&render::to_json(d, &checked.sources).to_string());
             }
+        }
+        if format == Format::Human {
+            // At most a screenful per file; JSON keeps them all.
+            let _ = write!(
+                stderr.lock(),
+                "{}",
+                render::render_all(&checked.diagnostics, &checked.sources, color)
+            );
         }
         if decisions {
             for site in &checked.program.decisions {

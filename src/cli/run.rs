@@ -54,11 +54,17 @@ fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
     })?;
     let checked = check_source(file, &text, &FsLoader);
     let color = color_stderr();
-    for d in &checked.diagnostics {
-        if d.is_error() || !quiet {
-            eprint!("{}", render::render(d, &checked.sources, color));
-        }
-    }
+    eprint!(
+        "{}",
+        render::render_all(
+            checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error() || !quiet),
+            &checked.sources,
+            color
+        )
+    );
     if checked.has_errors() {
         eprintln!("error: `{file}` has errors; nothing was run");
         return Err(FAILED);

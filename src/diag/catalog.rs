@@ -33,6 +33,9 @@ codes! {
     "E0104", "number out of range",
     "Integers are 64-bit signed; this literal does not fit.",
     "const X = 99999999999999999999";
+    "E0105", "expression too long",
+    "A syntax tree may be at most 1000 levels deep. Nesting counts, and so does every operator chained in one expression (`a + b + c` is `(a + b) + c`), every `.field` or `[index]` after a value and every `else if`. Split the expression with `let` bindings, or sum a list with a loop.",
+    "flow main() -> int { 1 + 1 + 1 + ... 1001 terms ... }";
     "E0201", "unknown name",
     "The name is not a binding in scope, a parameter, a constant or `context`. Bindings of a block are visible in the whole block (forward references are allowed), but not outside it.",
     "flow main() -> int { lenght }";
@@ -187,6 +190,14 @@ pub fn invalid_escape(span: Span, esc: &str) -> Diagnostic {
 pub fn too_deep(span: Span) -> Diagnostic {
     Diagnostic::error("E0103", "expression nested too deeply", span)
         .with_label("more than 200 levels deep here")
+        .with_help("split the expression with `let` bindings")
+}
+
+pub fn tree_too_deep(span: Span, limit: u32) -> Diagnostic {
+    Diagnostic::error("E0105", "expression too long", span)
+        .with_label(format!(
+            "more than {limit} operators, fields, `else if`s and nesting levels in a row"
+        ))
         .with_help("split the expression with `let` bindings")
 }
 

@@ -49,102 +49,14 @@ enum Brackets {
     Broken(usize),
 }
 
-/// Scans brackets, strings (with `{…}` interpolation), comments and regex literals.
+/// Brackets, strings (with `{…}` interpolation), comments and regex literals,
+/// read by the parser's own scanner.
 fn brackets(text: &str) -> Brackets {
-    // '(' '[' '{' in code, '"' inside a string, 'i' for an interpolation's `{`.
-    let mut stack: Vec<char> = Vec::new();
-    let indexed: Vec<(usize, char)> = text.char_indices().collect();
-    let chars: Vec<char> = indexed.iter().map(|&(_, c)| c).collect();
-    let mut i = 0;
-    // The last significant character in code, to tell a regex from a division.
-    let mut prev = '=';
-    while i < chars.len() {
-        let c = chars[i];
-        if stack.last() == Some(&'"') {
-            match c {
-                '\\' => i += 1,
-                '"' => {
-                    stack.pop();
-                    prev = '"';
-                }
-                '{' => stack.push('i'),
-                // Strings end at the line; the parser reports it.
-                '\n' => {
-                    stack.pop();
-                }
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        match c {
-            '"' => stack.push('"'),
-            '/' if chars.get(i + 1) == Some(&'/') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                let mut depth = 0;
-                loop {
-                    if i + 1 >= chars.len() {
-                        return Brackets::Open;
-                    }
-                    if chars[i] == '/' && chars[i + 1] == '*' {
-                        depth += 1;
-                        i += 2;
-                    } else if chars[i] == '*' && chars[i + 1] == '/' {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            // After an operand `/` divides; elsewhere it starts a regex literal.
-            '/' if !(prev.is_alphanumeric() || matches!(prev, '_' | ')' | ']' | '}' | '"')) => {
-                // A regex literal: to the next unescaped `/` on this line.
-                i += 1;
-                while i < chars.len() && chars[i] != '/' && chars[i] != '\n' {
-                    if chars[i] == '\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            '(' | '[' | '{' => stack.push(c),
-            ')' | ']' | '}' => {
-                let open = match c {
-                    ')' => '(',
-                    ']' => '[',
-                    _ => '{',
-                };
-                match stack.last() {
-                    Some(&'i') if c == '}' => {
-                        stack.pop();
-                    }
-                    Some(&o) if o == open => {
-                        stack.pop();
-                    }
-                    _ => return Brackets::Broken(indexed[i].0),
-                }
-            }
-            _ => {}
-        }
-        if !c.is_whitespace() {
-            prev = c;
-        }
-        i += 1;
-    }
-    if stack.iter().any(|&c| c != '"') {
-        Brackets::Open
-    } else {
-        Brackets::Closed
+    let b = crate::syntax::scan::scan(text, usize::MAX, |_| {});
+    match (b.unmatched, b.open) {
+        (Some(at), _) => Brackets::Broken(at),
+        (None, true) => Brackets::Open,
+        (None, false) => Brackets::Closed,
     }
 }
 

@@ -248,41 +248,12 @@ fn found_at(src: &str, file: FileId, at: usize) -> (Span, String) {
     }
 }
 
-/// The first bracket of `text` that is never closed (strings and comments skipped).
+/// The first bracket of `text` that is never closed (strings, comments and
+/// regex literals skipped); `None` if a closing bracket matches nothing.
 pub fn unclosed_bracket(text: &str) -> Option<(usize, char)> {
-    let mut stack: Vec<(usize, char)> = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            c @ (b'(' | b'[' | b'{') => stack.push((i, c as char)),
-            c @ (b')' | b']' | b'}') => {
-                let open = match c {
-                    b')' => '(',
-                    b']' => '[',
-                    _ => '{',
-                };
-                match stack.last() {
-                    Some((_, o)) if *o == open => {
-                        stack.pop();
-                    }
-                    _ => return None,
-                }
-            }
-            _ => {}
-        }
-        i += 1;
+    let b = super::scan::scan(text, usize::MAX, |_| {});
+    if b.unmatched.is_some() {
+        return None;
     }
-    stack.first().copied()
+    b.unclosed
 }

@@ -3,6 +3,7 @@
 pub mod ast;
 pub mod errors;
 pub mod parse;
+pub mod scan;
 pub mod span;
 
 pub use parse::parse;

@@ -11,6 +11,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
 use super::errors::{parse_error_diagnostic, unclosed_bracket};
+use super::scan::scan;
 use super::span::{FileId, Span};
 use crate::diag::{Diagnostic, catalog};
 
@@ -18,8 +19,14 @@ use crate::diag::{Diagnostic, catalog};
 #[grammar = "../grammar/flow.pest"]
 pub struct FlowParser;
 
-/// Deepest expression nesting accepted (E0103).
+/// Deepest bracket and expression nesting accepted (E0103).
 pub const MAX_DEPTH: u32 = 200;
+
+/// Deepest syntax tree accepted (E0105): nesting levels plus the operators,
+/// `.field`s and `[index]`es chained in one expression, each of which adds a
+/// level to the tree. Checked before the tree is built, so no later stage (the
+/// checker, the interpreter, dropping the tree) recurses deeper than this.
+pub const MAX_TREE_DEPTH: u32 = 1000;
 
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
@@ -107,6 +114,14 @@ struct Converter<'s> {
     base: usize,
     diags: RefCell<Vec<Diagnostic>>,
     depth: Cell<u32>,
+    /// Depth of the syntax tree being built (E0105).
+    tree: Cell<u32>,
+    too_deep_reported: Cell<bool>,
+    /// How many expressions were left out for their depth.
+    cut: Cell<u32>,
+    /// The expression being converted is short enough that no subtree of it
+    /// can reach the depth limit.
+    fits: Cell<bool>,
     /// Comments found in regions parsed separately (flow bodies).
     comments: RefCell<Vec<Comment>>,
 }
@@ -127,6 +142,10 @@ impl<'s> Converter<'s> {
             base,
             diags: RefCell::new(Vec::new()),
             depth: Cell::new(0),
+            tree: Cell::new(0),
+            too_deep_reported: Cell::new(false),
+            cut: Cell::new(0),
+            fits: Cell::new(false),
             comments: RefCell::new(Vec::new()),
         }
     }
@@ -149,26 +168,32 @@ impl<'s> Converter<'s> {
 
     /// Rejects bracket nesting deeper than the limit before pest recurses into it.
     fn check_nesting(&self) -> Option<Diagnostic> {
-        let mut depth = 0u32;
-        for (i, b) in self.src.bytes().enumerate() {
-            match b {
-                b'(' | b'[' | b'{' => {
-                    depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Some(catalog::too_deep(Span::new(self.file, i, i + 1)));
-                    }
-                }
-                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        None
+        let at = scan(self.src, MAX_DEPTH as usize, |_| {}).too_deep?;
+        Some(catalog::too_deep(Span::new(self.file, at, at + 1)))
     }
 
     /// Reports a region that did not parse, by re-parsing it with the strict rule.
     fn bad_region(&self, p: &Pair<'_, Rule>, strict: Rule) {
         let start = self.base + p.as_span().start();
         let text = p.as_str();
+        if strict == Rule::stmt_strict
+            && text
+                .strip_prefix("else")
+                .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            // Typed line by line (the REPL), `if c { a }` is complete before
+            // its `else` arrives.
+            let span = Span::new(self.file, start, start + 4);
+            self.error(
+                catalog::syntax(
+                    "`else` without an `if` before it".into(),
+                    span,
+                    "this `else` starts a new statement".into(),
+                )
+                .with_help("put `else` on the line of the `}` that closes the `if`: `} else {`"),
+            );
+            return;
+        }
         if strict == Rule::item_strict
             && let Some((at, open)) = unclosed_bracket(text)
         {
@@ -591,6 +616,7 @@ impl<'s> Converter<'s> {
                 continue;
             }
             let sspan = self.span(&s);
+            let cut = self.cut.get();
             let kind = match s.as_rule() {
                 Rule::let_stmt => {
                     let mut name = None;
@@ -637,6 +663,18 @@ impl<'s> Converter<'s> {
                     }
                 }
                 _ => unexpected(&s, "block"),
+            };
+            // A statement with an expression cut for its depth is an error
+            // statement: checked as unknown, so the cut does not cascade.
+            let kind = if self.cut.get() == cut {
+                kind
+            } else {
+                StmtKind::Error {
+                    binds: match kind {
+                        StmtKind::Let { name, .. } => Some(name),
+                        _ => None,
+                    },
+                }
             };
             stmts.push(Stmt { kind, span: sspan });
         }
@@ -733,16 +771,55 @@ impl<'s> Converter<'s> {
 
     // ------------------------------------------------------------ expressions
 
+    /// Adds `levels` to the tree depth for the subtree `span`; false (and a
+    /// diagnostic) if that makes the tree too deep.
+    fn enter(&self, levels: u32, span: Span) -> bool {
+        let tree = self.tree.get().saturating_add(levels);
+        if tree > MAX_TREE_DEPTH {
+            self.cut.set(self.cut.get() + 1);
+            // Once: the levels around the first place it happens are deep too.
+            if !self.too_deep_reported.replace(true) {
+                self.error(catalog::tree_too_deep(span, MAX_TREE_DEPTH));
+            }
+            return false;
+        }
+        self.tree.set(tree);
+        true
+    }
+
     fn expr(&self, p: Pair<'_, Rule>) -> Expr {
         assert_eq!(p.as_rule(), Rule::expr);
         let span = self.span(&p);
         let depth = self.depth.get() + 1;
         if depth > MAX_DEPTH {
+            self.cut.set(self.cut.get() + 1);
             self.error(catalog::too_deep(span));
             return Expr {
                 kind: ExprKind::Null,
                 span,
             };
+        }
+        // Operators nest in the tree: `a + b + c` is `(a + b) + c`, `!!a` is
+        // `!(!a)`. One level for the expression and one per operator, counted
+        // before the (recursive) Pratt parser sees them. Every level of a
+        // subtree takes at least one byte of its text, so an expression short
+        // enough for the depth left cannot go over: its levels are not counted.
+        let tree = self.tree.get();
+        let was_fit = self.fits.get();
+        let len = p.as_span().end() - p.as_span().start();
+        if !was_fit && tree as usize + len < MAX_TREE_DEPTH as usize {
+            self.fits.set(true);
+        }
+        if !self.fits.get() {
+            let ops = inner(p.clone())
+                .filter(|c| c.as_rule() != Rule::postfix_expr)
+                .count() as u32;
+            if !self.enter(1 + ops, span) {
+                return Expr {
+                    kind: ExprKind::Null,
+                    span,
+                };
+            }
         }
         self.depth.set(depth);
         let e = PRATT
@@ -794,11 +871,32 @@ impl<'s> Converter<'s> {
             })
             .parse(inner(p));
         self.depth.set(depth - 1);
+        self.tree.set(tree);
+        self.fits.set(was_fit);
         e
     }
 
     fn postfix_expr(&self, p: Pair<'_, Rule>) -> Expr {
         assert_eq!(p.as_rule(), Rule::postfix_expr);
+        let span = self.span(&p);
+        if self.fits.get() {
+            return self.postfix_chain(p);
+        }
+        // Each `.field`, `[index]` and `[*]` wraps what is before it.
+        let posts = inner(p.clone()).count().saturating_sub(1) as u32;
+        let tree = self.tree.get();
+        if !self.enter(posts, span) {
+            return Expr {
+                kind: ExprKind::Null,
+                span,
+            };
+        }
+        let e = self.postfix_chain(p);
+        self.tree.set(tree);
+        e
+    }
+
+    fn postfix_chain(&self, p: Pair<'_, Rule>) -> Expr {
         let mut it = inner(p);
         let mut e = self.primary(it.next().expect("grammar: primary"));
         for post in it {
@@ -911,6 +1009,14 @@ impl<'s> Converter<'s> {
                     Some(args) => ExprKind::Call(self.call(callee, args)),
                     None => {
                         // A name, or a path `a.b.c` read as fields of `a`.
+                        let tree = self.tree.get();
+                        if !self.fits.get() && !self.enter(callee.len() as u32 - 1, span) {
+                            return Expr {
+                                kind: ExprKind::Null,
+                                span,
+                            };
+                        }
+                        self.tree.set(tree);
                         let mut parts = callee.into_iter();
                         let first = parts.next().expect("grammar: a name");
                         let mut e = Expr {
@@ -984,7 +1090,15 @@ impl<'s> Converter<'s> {
                 for c in it {
                     match c.as_rule() {
                         Rule::kw_else => {}
-                        Rule::if_expr => otherwise = Some(Box::new(Else::If(self.primary(c)))),
+                        Rule::if_expr => {
+                            // Each `else if` nests the next `if` one level deeper.
+                            let tree = self.tree.get();
+                            let span = self.span(&c);
+                            if self.fits.get() || self.enter(1, span) {
+                                otherwise = Some(Box::new(Else::If(self.primary(c))));
+                            }
+                            self.tree.set(tree);
+                        }
                         Rule::block => otherwise = Some(Box::new(Else::Block(self.block(c)))),
                         _ => unexpected(&c, "else"),
                     }
@@ -1462,57 +1576,18 @@ fn parse_chunk(
 /// `let ` — a reserved word no statement can continue with. About one cut
 /// per `target` bytes.
 fn split_points(text: &str, target: usize) -> Vec<usize> {
-    let b = text.as_bytes();
     let mut cuts = Vec::new();
     let mut last = 0;
-    let mut depth = 0i32;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
+    scan(text, usize::MAX, |i| {
+        if i + 1 - last >= target {
+            let rest = &text[i + 1..];
+            let t = rest.trim_start_matches([' ', '\t']);
+            if t.starts_with("let ") || t.starts_with("let\t") {
+                cuts.push(i + 1);
+                last = i + 1;
             }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut nest = 0;
-                while i < b.len() {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        nest += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        nest -= 1;
-                        i += 2;
-                        if nest == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            b'\n' if depth == 0 && i + 1 - last >= target => {
-                let rest = &text[i + 1..];
-                let t = rest.trim_start_matches([' ', '\t']);
-                if t.starts_with("let ") || t.starts_with("let\t") {
-                    cuts.push(i + 1);
-                    last = i + 1;
-                }
-            }
-            _ => {}
         }
-        i += 1;
-    }
+    });
     cuts
 }
 
