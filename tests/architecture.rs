@@ -257,14 +257,6 @@ fn describe(g: &Graph, circle: &[Module]) -> String {
     s
 }
 
-/// Circles that are known and wait for a change under way elsewhere. Each
-/// must still be found: once one is gone, take it off this list.
-const WAITING: &[&str] = &[
-    // The pest parser struct (`Rule`) moves out of syntax/parse.rs into its
-    // own file once the parser's hardening has landed there.
-    "syntax/errors -> syntax/parse",
-];
-
 #[test]
 fn no_two_modules_import_each_other() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -275,18 +267,9 @@ fn no_two_modules_import_each_other() {
             .is_some_and(|m| m.contains_key(&vec!["driver".to_string()])),
         "the scan found no `cli -> driver` import: {g:#?}"
     );
-    let (waiting, found): (Vec<_>, Vec<_>) = circles(&g)
-        .into_iter()
-        .partition(|c| WAITING.contains(&name_of(c).as_str()));
+    let found = circles(&g);
     let text: String = found.iter().map(|c| describe(&g, c)).collect();
     assert!(found.is_empty(), "import circles between modules:\n{text}");
-    let waiting: Vec<String> = waiting.iter().map(|c| name_of(c)).collect();
-    for w in WAITING {
-        assert!(
-            waiting.iter().any(|f| f == w),
-            "the circle `{w}` is gone: take it off `WAITING`"
-        );
-    }
 }
 
 /// The scan finds a circle round three files, through a group and `super::`.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-use super::parse::Rule;
+use super::grammar::Rule;
 use super::span::{FileId, Span};
 use crate::diag::{Diagnostic, catalog};
 

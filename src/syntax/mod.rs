@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod errors;
+pub mod grammar;
 pub mod parse;
 pub mod scan;
 pub mod span;

@@ -11,13 +11,10 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
 use super::errors::{parse_error_diagnostic, unclosed_bracket};
+use super::grammar::{FlowParser, Rule};
 use super::scan::scan;
 use super::span::{FileId, Span};
 use crate::diag::{Diagnostic, catalog};
-
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/flow.pest"]
-pub struct FlowParser;
 
 /// Deepest bracket and expression nesting accepted (E0103).
 pub const MAX_DEPTH: u32 = 200;
