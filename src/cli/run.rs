@@ -223,8 +223,8 @@ pub fn run(a: &RunArgs) -> u8 {
         && provider_name.as_deref() != Some("human");
     let config = RunConfig {
         set,
-        record: false,
         tenant: std::env::var("FLOWC_TENANT").ok(),
+        ..RunConfig::default()
     };
     let job = Job {
         program: &checked.program,

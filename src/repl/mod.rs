@@ -20,7 +20,7 @@ use rustyline::{CompletionType, Config, Editor};
 pub use helper::Names;
 pub use session::{Next, Session};
 
-use crate::driver::project::{LlmArgs, choose_provider, folder_of};
+use crate::driver::project::LlmArgs;
 use crate::driver::signals::{Interrupt, Signals};
 use crate::term::{FAILED, OK, USAGE, color_stderr, out};
 
@@ -42,14 +42,13 @@ pub fn history_path() -> Option<std::path::PathBuf> {
 /// `flowc.toml` beside FILE (or in the current folder) or above it.
 pub fn main(file: Option<String>, llm: LlmArgs) -> u8 {
     let interactive = std::io::stdin().is_terminal();
+    let mut session = Session::new(file, interactive, interactive && color_stderr());
+    session.llm = llm;
     // A provider is made for each input that runs; a wrong choice is reported now.
-    let dir = file.as_deref().map_or_else(|| ".".into(), folder_of);
-    if let Err(e) = choose_provider(&dir, &llm) {
+    if let Err(e) = session.llm_provider() {
         eprintln!("error: {e}");
         return USAGE;
     }
-    let mut session = Session::new(file, interactive, interactive && color_stderr());
-    session.llm = llm;
     watch_signals(interactive);
     if !session.load_initial() {
         return USAGE;

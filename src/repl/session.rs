@@ -31,7 +31,7 @@ use super::{Names, input};
 use crate::check::types::RecordTy;
 use crate::check::{Program, Signature, Type};
 use crate::diag::Diagnostic;
-use crate::driver::project::{LlmArgs, choose_provider, folder_of};
+use crate::driver::project::{Chosen, LlmArgs, choose_provider, folder_of};
 use crate::driver::runner::{Job, Keep, Outcome, Runner};
 use crate::driver::signals::Interrupt;
 use crate::driver::{Checked, FsLoader, check_source};
@@ -194,6 +194,16 @@ impl Session {
     fn error(&mut self, message: &str) {
         self.failed = true;
         self.err(&format!("error: {message}"));
+    }
+
+    /// Who answers LLM decisions: `--llm`, else the `flowc.toml` of the
+    /// session's folder (FILE's, or the current one) or above it.
+    pub fn llm_provider(&self) -> Result<Chosen, String> {
+        let dir = self
+            .initial
+            .as_deref()
+            .map_or_else(|| ".".into(), folder_of);
+        choose_provider(&dir, &self.llm)
     }
 
     /// Loads FILE at the start (and after `:reset`). `false` if it cannot be read.
@@ -492,11 +502,7 @@ impl Session {
             ..RunConfig::default()
         };
         // Made for each run: a `replay:` provider replays from its start.
-        let dir = self
-            .initial
-            .as_deref()
-            .map_or_else(|| ".".into(), folder_of);
-        let chosen = match choose_provider(&dir, &self.llm) {
+        let chosen = match self.llm_provider() {
             Ok(chosen) => chosen,
             Err(e) => {
                 self.error(&e);
