@@ -292,7 +292,7 @@ fn process_state(pid: u32) -> Option<char> {
 fn a_hung_exec_tool_and_its_children_are_killed_at_timeout() {
     let script = "import json, os, subprocess, sys, time\nchild = subprocess.Popen(['sleep', '60'])\nopen(os.path.join(os.path.dirname(__file__), 'pids'), 'w').write('%d %d' % (os.getpid(), child.pid))\nsys.stdout.flush()\ntime.sleep(60)\n";
     let src = r#"
-tool hang() -> json = exec ["python3", "hang.py"] with { timeout: 700ms }
+tool hang() -> json = exec ["python3", "hang.py"] with { timeout: 2500ms }
 flow main() -> json { hang() }
 "#;
     let started = std::time::Instant::now();
