@@ -4,6 +4,7 @@
 //! graph checks) -> diagnostics rendered by [`diag`]. The core does no I/O:
 //! [`driver`] ties it to files through a [`check::Loader`].
 
+pub mod builtins;
 pub mod check;
 pub mod cli;
 pub mod diag;

@@ -889,8 +889,5 @@ fn value_names(md: &ModInfo) -> HashSet<&str> {
 
 /// Is `name` a built-in function (`len`, `jsonpath`, …)?
 pub fn is_builtin_fn(name: &str) -> bool {
-    builtins::NAMES.contains(&name)
+    crate::builtins::is_builtin(name)
 }
-
-pub use builtins::NAMES as BUILTIN_FNS;
-pub use builtins::validate_jsonpath;

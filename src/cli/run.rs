@@ -318,7 +318,7 @@ pub fn run(a: &RunArgs) -> u8 {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let started = crate::run::value::now_rfc3339();
+    let started = crate::builtins::now_rfc3339();
     let step_view = super::view::StepView::new(view);
     // SIGINT, SIGTERM and SIGHUP cancel the run: dropping it kills every
     // tool's process group; the record and the trace are still written.

@@ -16,8 +16,9 @@ use super::memory;
 use super::opts::{self, Opts};
 use super::record;
 use super::tools::{self, ToolFailure};
-use super::value::{self, call_builtin, compare, equal, float, int, to_text};
+use super::value::{self, compare, equal, float, int, to_text};
 use super::{Env, Interp};
+use crate::builtins::{self, Builtin, Failure};
 use crate::check::{BlockInfo, block_key};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
@@ -1468,22 +1469,29 @@ impl<'p> Interp<'p> {
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
-        if name == "jsonpath" {
-            let path = args.get(1).and_then(Value::as_str).unwrap_or("");
-            let at = c.args.get(1).map_or(span, |a| a.value.span);
-            return jsonpath(args.first().unwrap_or(&Value::Null), path)
-                .map_err(|m| err(ErrorKind::TypeError, m, sc, at));
-        }
-        value::with_cutoff(sc.deadline_at, || call_builtin(name, args)).map_err(|m| {
-            if m == value::STOPPED {
-                err(
-                    ErrorKind::Timeout,
-                    format!("`{name}` was stopped at the deadline of an enclosing block"),
-                    sc,
-                    span,
-                )
-            } else {
-                err(ErrorKind::TypeError, m, sc, span)
+        let Some(b) = Builtin::from_name(name) else {
+            return Err(err(
+                ErrorKind::TypeError,
+                format!("`{name}` is not a built-in function"),
+                sc,
+                span,
+            ));
+        };
+        let ctx = builtins::Ctx {
+            cutoff: sc.deadline_at,
+        };
+        builtins::call(b, args, &ctx).map_err(|f| match f {
+            Failure::Stopped => err(
+                ErrorKind::Timeout,
+                format!("`{name}` was stopped at the deadline of an enclosing block"),
+                sc,
+                span,
+            ),
+            Failure::Bad { message, arg } => {
+                let at = arg
+                    .and_then(|i| c.args.get(i))
+                    .map_or(span, |a| a.value.span);
+                err(ErrorKind::TypeError, message, sc, at)
             }
         })
     }
@@ -1819,11 +1827,7 @@ fn collect(rs: Vec<R<Value>>) -> R<Vec<Value>> {
 
 /// A factor in [0.8, 1.2) for retry backoff.
 fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    0.8 + f64::from(nanos % 1000) / 2500.0
+    0.8 + 0.4 * fastrand::f64()
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -1839,16 +1843,6 @@ pub fn fmt_duration(d: Duration) -> String {
     } else {
         format!("{ms}ms")
     }
-}
-
-/// `jsonpath(value, path)`: the matched nodes, in document order.
-pub fn jsonpath(v: &Value, path: &str) -> Result<Value, String> {
-    use jsonpath_rust::JsonPath;
-    crate::check::validate_jsonpath(path)?;
-    let found = v
-        .query(path)
-        .map_err(|e| format!("invalid JSONPath `{path}`: {e}"))?;
-    Ok(Value::Array(found.into_iter().cloned().collect()))
 }
 
 /// Answers for an error message: quoted, shortened.
