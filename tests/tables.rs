@@ -45,3 +45,16 @@ fn the_builtin_list_is_generated_from_the_table() {
     }
     check_generated("src/builtins/", &generated);
 }
+
+#[test]
+fn the_options_table_is_generated_from_the_table() {
+    let generated = flowc::check::options::markdown();
+    for o in flowc::check::options::OPTIONS {
+        assert!(
+            generated.contains(&format!("| `{}` |", o.name)),
+            "{} is listed",
+            o.name
+        );
+    }
+    check_generated("src/check/options.rs", &generated);
+}
