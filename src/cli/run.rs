@@ -9,6 +9,7 @@ use crate::check::{Program, Type};
 use crate::diag::render;
 use crate::driver::{Checked, FsLoader, check_source};
 use crate::run::llm::{self, Provider};
+use crate::run::record::{RunRecord, RunStatus};
 use crate::run::{Interp, RunConfig, opts::Opts};
 
 #[derive(clap::Args, Debug)]
@@ -346,7 +347,7 @@ pub fn run(a: &RunArgs) -> u8 {
     let (status, code) = match &outcome {
         Ok(Ok(v)) => {
             super::out::println(&serde_json::to_string_pretty(v).expect("values serialise"));
-            ("ok", OK)
+            (RunStatus::Ok, OK)
         }
         Ok(Err(errors)) => {
             for e in errors {
@@ -360,48 +361,40 @@ pub fn run(a: &RunArgs) -> u8 {
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" }
             );
-            ("failed", FAILED)
+            (RunStatus::Failed, FAILED)
         }
         Err(signal) => {
             eprintln!("error: run cancelled by {}", signal.name());
-            ("cancelled", signal.exit_code())
+            (RunStatus::Cancelled, signal.exit_code())
         }
     };
     for w in interp.recorder.warnings() {
         if !a.quiet {
-            eprintln!(
-                "warning: {}:{}:{}: {}",
-                w["file"].as_str().unwrap_or(""),
-                w["line"],
-                w["column"],
-                w["message"].as_str().unwrap_or("")
-            );
+            eprintln!("warning: {}:{}:{}: {}", w.file, w.line, w.column, w.message);
         }
     }
     if let Some(path) = &a.record {
         let ctx = interp.context_value();
-        let record = serde_json::json!({
-            "run_id": ctx["run_id"],
-            "file": a.file,
-            "flow": flow,
-            "inputs": Value::Object(inputs),
-            "options": set_json(&a.set),
-            "status": status,
-            "started_at": started,
-            "duration_ms": duration_ms,
-            "signal": outcome.as_ref().err().map(|s| s.name()),
-            "result": outcome.as_ref().ok().and_then(|r| r.as_ref().ok()).cloned(),
-            "errors": outcome.as_ref().ok().and_then(|r| r.as_ref().err()).map(|es| es.iter().map(|e| {
-                let mut v = e.to_value();
-                let f = checked.sources.get(e.span.file);
-                let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
-                v["span"] = serde_json::json!({ "file": f.name, "line": line, "column": column });
-                v
-            }).collect::<Vec<_>>()),
-            "warnings": interp.recorder.warnings(),
-            "steps": interp.recorder.steps_json(&checked.sources),
-            "decisions": interp.llm.decisions(),
-        });
+        let record = RunRecord {
+            run_id: ctx["run_id"].clone(),
+            file: a.file.clone(),
+            flow: flow.clone(),
+            inputs: Value::Object(inputs),
+            options: set_json(&a.set),
+            status,
+            started_at: started,
+            duration_ms,
+            signal: outcome.as_ref().err().map(|s| s.name()),
+            result: outcome.as_ref().ok().and_then(|r| r.as_ref().ok()).cloned(),
+            errors: outcome
+                .as_ref()
+                .ok()
+                .and_then(|r| r.as_ref().err())
+                .map(|es| es.iter().map(|e| e.record_at(&checked.sources)).collect()),
+            warnings: interp.recorder.warnings(),
+            steps: interp.recorder.steps_json(&checked.sources),
+            decisions: interp.llm.decisions(),
+        };
         if let Err(e) = std::fs::write(
             path,
             serde_json::to_string_pretty(&record).expect("records serialise"),
@@ -434,13 +427,11 @@ pub fn run(a: &RunArgs) -> u8 {
     code
 }
 
-fn set_json(set: &[String]) -> Value {
-    Value::Object(
-        set.iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
+fn set_json(set: &[String]) -> serde_json::Map<String, Value> {
+    set.iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect()
 }
 
 pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {

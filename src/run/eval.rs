@@ -15,6 +15,7 @@ use super::llm::{self, DecisionRequest, Outcome};
 use super::memory;
 use super::opts::{self, Opts};
 use super::record;
+use super::record::{StepKind, StepStatus};
 use super::tools::{self, ToolFailure};
 use super::value::{self, compare, equal, float, int, to_text};
 use super::{Env, Interp};
@@ -297,7 +298,8 @@ impl<'p> Interp<'p> {
                 env.set(&p.name.name, v);
             }
             let id = if caller.is_some() {
-                self.recorder.start(&label, &flow.name.name, "flow", span)
+                self.recorder
+                    .start(&label, &flow.name.name, StepKind::Flow, span)
             } else {
                 usize::MAX
             };
@@ -320,9 +322,13 @@ impl<'p> Interp<'p> {
             };
             self.recorder.end(
                 id,
-                if r.is_ok() { "ok" } else { "failed" },
+                if r.is_ok() {
+                    StepStatus::Ok
+                } else {
+                    StepStatus::Failed
+                },
                 1,
-                r.as_ref().err().map(|e| e[0].to_value()),
+                r.as_ref().err().map(|e| e[0].record()),
             );
             r
         })
@@ -1308,14 +1314,16 @@ impl<'p> Interp<'p> {
 
     /// Asks the LLM hook; a step of kind `llm` in the run record.
     async fn ask_llm(&self, req: &DecisionRequest, span: Span, sc: &Scope) -> R<Outcome> {
-        let id = self.recorder.start(&sc.label, req.kind, "llm", span);
+        let id = self
+            .recorder
+            .start(&sc.label, req.kind, StepKind::Llm, span);
         let _guard = record::StepGuard {
             recorder: &self.recorder,
             id,
         };
         match self.llm.decide(req).await {
             Ok(o) => {
-                self.recorder.end(id, "ok", 1, None);
+                self.recorder.end(id, StepStatus::Ok, 1, None);
                 Ok(o)
             }
             Err(m) => {
@@ -1328,7 +1336,8 @@ impl<'p> Interp<'p> {
                         llm::CHOICES
                     ))
                 };
-                self.recorder.end(id, "failed", 1, Some(e.to_value()));
+                self.recorder
+                    .end(id, StepStatus::Failed, 1, Some(e.record()));
                 Err(vec![e])
             }
         }
@@ -1579,8 +1588,8 @@ impl<'p> Interp<'p> {
             && let Some((at, v)) = self.cache.borrow().get(key)
             && at.elapsed() <= ttl
         {
-            let id = self.recorder.start(step, name, "tool", span);
-            self.recorder.end(id, "cached", 0, None);
+            let id = self.recorder.start(step, name, StepKind::Tool, span);
+            self.recorder.end(id, StepStatus::Cached, 0, None);
             return Ok(v.clone());
         }
 
@@ -1611,7 +1620,7 @@ impl<'p> Interp<'p> {
             permits.tool = Some(s);
         }
 
-        let id = self.recorder.start(step, name, "tool", span);
+        let id = self.recorder.start(step, name, StepKind::Tool, span);
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
             id,
@@ -1700,7 +1709,7 @@ impl<'p> Interp<'p> {
         drop(permits);
         match result {
             Ok(v) => {
-                self.recorder.end(id, "ok", attempt, None);
+                self.recorder.end(id, StepStatus::Ok, attempt, None);
                 if let Some(key) = cache_key {
                     self.cache
                         .borrow_mut()
@@ -1709,7 +1718,8 @@ impl<'p> Interp<'p> {
                 Ok(v)
             }
             Err(e) => {
-                self.recorder.end(id, "failed", attempt, Some(e.to_value()));
+                self.recorder
+                    .end(id, StepStatus::Failed, attempt, Some(e.record()));
                 Err(vec![e])
             }
         }
