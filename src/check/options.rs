@@ -96,10 +96,46 @@ pub struct OptionInfo {
     pub places: &'static str,
     /// `flowc run --set` takes it.
     pub set: bool,
-    /// The default, for the docs.
-    pub default: &'static str,
+    /// The value when no scope sets it.
+    pub default: DefaultValue,
     /// What it does, for the docs (Markdown, one line).
     pub doc: &'static str,
+}
+
+pub const DEFAULT_MAX_CONCURRENT: usize = 10;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_LOOP: u32 = 4;
+pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+
+/// An option's default: the constants the run-time options fall back on, or
+/// words for the docs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DefaultValue {
+    Int(u64),
+    Duration(Duration),
+    Size(u64),
+    Bool(bool),
+    /// Markdown: `none`, `off`, a literal.
+    Text(&'static str),
+}
+
+impl std::fmt::Display for DefaultValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultValue::Int(n) => write!(f, "{n}"),
+            DefaultValue::Duration(d) => f.write_str(&fmt_duration(*d)),
+            DefaultValue::Size(n) => {
+                let units = [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10)];
+                match units.iter().find(|(_, u)| n % u == 0) {
+                    Some((unit, u)) => write!(f, "{}{unit}", n / u),
+                    None => write!(f, "{n}"),
+                }
+            }
+            DefaultValue::Bool(b) => write!(f, "{b}"),
+            DefaultValue::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 const ALL: &str = "flow block loop for tool call";
@@ -112,7 +148,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::PosInt,
         places: "flow block for tool",
         set: true,
-        default: "10",
+        default: DefaultValue::Int(DEFAULT_MAX_CONCURRENT as u64),
         doc: "tool calls in flight at once in this scope; nested scopes add their own limits, so a stated outer limit caps a larger inner one (warning W0008), but the default of 10 does not (`for … with { max_concurrent: 200 }` runs 200 at once); a tool's limit is shared by all its calls; `--set max_concurrent=N` states the outermost limit (N ≥ 1)",
     },
     OptionInfo {
@@ -121,7 +157,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Duration,
         places: ALL,
         set: true,
-        default: "30s",
+        default: DefaultValue::Duration(DEFAULT_TIMEOUT),
         doc: "per attempt of a step",
     },
     OptionInfo {
@@ -130,7 +166,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Duration,
         places: ALL,
         set: true,
-        default: "30s",
+        default: DefaultValue::Duration(DEFAULT_TIMEOUT),
         doc: "the same as `timeout`",
     },
     OptionInfo {
@@ -139,7 +175,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::NonNegInt,
         places: ALL,
         set: true,
-        default: "0",
+        default: DefaultValue::Int(0),
         doc: "extra attempts on `tool_error`/`timeout`; an exec program that cannot be started (not found, not executable) fails at once, without retries",
     },
     OptionInfo {
@@ -148,7 +184,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::ErrorKinds,
         places: ALL,
         set: true,
-        default: "`[\"tool_error\", \"timeout\"]`",
+        default: DefaultValue::Text("`[\"tool_error\", \"timeout\"]`"),
         doc: "the error kinds retried (`--set retry_on=timeout,tool_error`)",
     },
     OptionInfo {
@@ -157,7 +193,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Duration,
         places: ALL,
         set: true,
-        default: "1s",
+        default: DefaultValue::Duration(DEFAULT_BACKOFF),
         doc: "first retry delay, doubling, with ±20 % jitter",
     },
     OptionInfo {
@@ -166,7 +202,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::PosInt,
         places: "flow block loop for",
         set: true,
-        default: "4",
+        default: DefaultValue::Int(DEFAULT_MAX_LOOP as u64),
         doc: "default `max` of loops",
     },
     OptionInfo {
@@ -175,7 +211,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::OnMax,
         places: "flow block loop for",
         set: true,
-        default: "`warn`",
+        default: DefaultValue::Text("`warn`"),
         doc: "`error` makes reaching `max` a `policy_violation`",
     },
     OptionInfo {
@@ -184,7 +220,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Bool,
         places: "flow block for",
         set: true,
-        default: "false",
+        default: DefaultValue::Bool(false),
         doc: "cancel running steps on the first failure",
     },
     OptionInfo {
@@ -193,7 +229,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Duration,
         places: "flow block loop for",
         set: true,
-        default: "none",
+        default: DefaultValue::Text("none"),
         doc: "time limit of the whole flow or block, pure computation included (evaluation gives timers and Ctrl-C a turn every 10 ms)",
     },
     OptionInfo {
@@ -202,7 +238,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Size,
         places: ALL,
         set: true,
-        default: "64MB",
+        default: DefaultValue::Size(DEFAULT_MAX_OUTPUT),
         doc: "bytes of a tool's output read at most (exec stdout, an HTTP body, a `read_json` file); more is a `tool_error` naming `max_output`, and a failing tool's message keeps the last 8 KB of its stderr. A size (`1MB`) or a number of bytes; `--set max_output=1MB`",
     },
     OptionInfo {
@@ -211,7 +247,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Size,
         places: "flow",
         set: true,
-        default: "none",
+        default: DefaultValue::Text("none"),
         doc: "a budget for the values a run holds (below); `--set max_memory=512MB`",
     },
     OptionInfo {
@@ -220,7 +256,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Duration,
         places: "puretool purecall",
         set: true,
-        default: "off",
+        default: DefaultValue::Text("off"),
         doc: "a duration: reuse a result for the same tool and arguments within it",
     },
     OptionInfo {
@@ -229,7 +265,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::StringExpr,
         places: "effectcall",
         set: false,
-        default: "none",
+        default: DefaultValue::Text("none"),
         doc: "marks a repeated effect as safe (W0006)",
     },
     OptionInfo {
@@ -238,7 +274,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Bool,
         places: "flow block",
         set: false,
-        default: "off",
+        default: DefaultValue::Text("off"),
         doc: "reserved for re-planning",
     },
     OptionInfo {
@@ -247,7 +283,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::NonNegInt,
         places: "flow block",
         set: false,
-        default: "3",
+        default: DefaultValue::Int(3),
         doc: "reserved for re-planning",
     },
     OptionInfo {
@@ -256,7 +292,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: Kind::Duration,
         places: "flow block",
         set: false,
-        default: "60s",
+        default: DefaultValue::Duration(Duration::from_secs(60)),
         doc: "reserved for re-planning",
     },
 ];
@@ -550,6 +586,22 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (0.0..1e15)
         .contains(&ms)
         .then(|| Duration::from_micros((ms * 1000.0) as u64))
+}
+
+/// A duration as the language writes it: `250ms`, `30s`, `5m`, `1h`, `2d`.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 86_400_000 == 0 && ms > 0 {
+        format!("{}d", ms / 86_400_000)
+    } else if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 fn describe(v: &Expr) -> String {

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use super::errors::{ErrorKind, Errors, R, RunError};
 use super::llm::{self, DecisionRequest, Outcome};
 use super::memory;
-use super::opts::{self, Opts};
+use super::opts::{self, Opts, fmt_duration};
 use super::record;
 use super::record::{StepKind, StepStatus};
 use super::tools::{self, ToolFailure};
@@ -1838,21 +1838,6 @@ fn collect(rs: Vec<R<Value>>) -> R<Vec<Value>> {
 /// A factor in [0.8, 1.2) for retry backoff.
 fn jitter() -> f64 {
     0.8 + 0.4 * fastrand::f64()
-}
-
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 86_400_000 == 0 && ms > 0 {
-        format!("{}d", ms / 86_400_000)
-    } else if ms % 3_600_000 == 0 && ms > 0 {
-        format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
 }
 
 /// Answers for an error message: quoted, shortened.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::errors::ErrorKind;
 use crate::check::options::{self, Opt, OptValue};
-pub use crate::check::options::{parse_duration, parse_size};
+pub use crate::check::options::{fmt_duration, parse_duration, parse_size};
 use crate::syntax::ast::Options;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,11 +27,9 @@ pub struct Opts {
     pub max_memory: Option<u64>,
 }
 
-pub const DEFAULT_MAX_CONCURRENT: usize = 10;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
-pub const DEFAULT_MAX_LOOP: u32 = 4;
-pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+pub use crate::check::options::{
+    DEFAULT_BACKOFF, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_LOOP, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT,
+};
 
 impl Opts {
     /// `self` with every option `inner` sets replaced by `inner`'s.
