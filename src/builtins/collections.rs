@@ -9,7 +9,6 @@ use crate::check::types::{FieldTy, Type, join};
 use crate::run::value::{compare, deep_merge, describe, equal, int, write_canonical};
 
 pub(super) const LEN: Def = Def {
-    name: "len",
     usage: "len(x) : int",
     doc: "length of a list, string (characters) or record",
     check: check_len,
@@ -50,7 +49,6 @@ fn len(args: &[Value]) -> Result<Value, Failure> {
 }
 
 pub(super) const KEYS: Def = Def {
-    name: "keys",
     usage: "keys(r) : [string]",
     doc: "a record's keys, in the record's order",
     check: |c| {
@@ -66,7 +64,6 @@ pub(super) const KEYS: Def = Def {
 };
 
 pub(super) const VALUES: Def = Def {
-    name: "values",
     usage: "values(r) : [T]",
     doc: "a record's values, in the record's order; `T` joins the fields' types",
     check: |c| {
@@ -89,7 +86,6 @@ pub(super) const VALUES: Def = Def {
 };
 
 pub(super) const MERGE: Def = Def {
-    name: "merge",
     usage: "merge(a, b, …)",
     doc: "deep merge of records, later ones win",
     check: check_merge,
@@ -131,7 +127,6 @@ fn merge(args: &[Value]) -> Result<Value, Failure> {
 }
 
 pub(super) const FLATTEN: Def = Def {
-    name: "flatten",
     usage: "flatten(xss)",
     doc: "a list of lists as one list",
     check: |c| {
@@ -165,7 +160,6 @@ fn check_same_list(c: &mut Check<'_>) -> Type {
 }
 
 pub(super) const UNIQUE: Def = Def {
-    name: "unique",
     usage: "unique(xs)",
     doc: "the list without repeats (the first of equal values stays), in linear time",
     check: check_same_list,
@@ -190,7 +184,6 @@ fn unique(args: &[Value]) -> Result<Value, Failure> {
 }
 
 pub(super) const SORT: Def = Def {
-    name: "sort",
     usage: "sort(xs)",
     doc: "the list sorted: numbers, then strings",
     check: check_same_list,
@@ -202,7 +195,6 @@ pub(super) const SORT: Def = Def {
 };
 
 pub(super) const CONTAINS: Def = Def {
-    name: "contains",
     usage: "contains(list_or_string, x) : bool",
     doc: "an element of a list, a substring of a string, a key of a record",
     check: |c| {
@@ -236,7 +228,6 @@ pub(super) const CONTAINS: Def = Def {
 };
 
 pub(super) const RANGE: Def = Def {
-    name: "range",
     usage: "range(n) : [int]; range(a, b) : [int]",
     doc: "`range(n)` is `0` to `n - 1`, `range(a, b)` is `a` to `b - 1` (at most 10,000,000 elements)",
     check: |c| {

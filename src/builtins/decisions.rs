@@ -7,7 +7,6 @@ use super::{Def, Run};
 use crate::check::types::Type;
 
 pub(super) const STABLE: Def = Def {
-    name: "stable",
     usage: "stable(e) : bool",
     doc: "only in a loop's `until`: does `e` on the new state equal `e` on the previous one?",
     check: |c| {
@@ -18,7 +17,6 @@ pub(super) const STABLE: Def = Def {
 };
 
 pub(super) const LLM: Def = Def {
-    name: "llm",
     usage: "llm(\"question\", ctx…) : bool",
     doc: "a yes/no question decided by an LLM",
     check: |c| {

@@ -12,7 +12,6 @@ use crate::syntax::ast::{ExprKind, StrPart};
 use crate::syntax::span::Span;
 
 pub(super) const PARSE_JSON: Def = Def {
-    name: "parse_json",
     usage: "parse_json(s) : json",
     doc: "JSON text as a value",
     check: |c| {
@@ -27,7 +26,6 @@ pub(super) const PARSE_JSON: Def = Def {
 };
 
 pub(super) const TO_JSON: Def = Def {
-    name: "to_json",
     usage: "to_json(x) : string",
     doc: "a value as JSON text",
     check: |c| {
@@ -38,7 +36,6 @@ pub(super) const TO_JSON: Def = Def {
 };
 
 pub(super) const JSONPATH: Def = Def {
-    name: "jsonpath",
     usage: "jsonpath(value, \"$.rows[?@.status=='failed'].ci_id\")",
     doc: "RFC 9535 JSONPath: the matched nodes, in document order; a literal path is validated at check time (E0502) and, on a value of known type, checked against it (`$.rows[*].idd` is E0204 with a did-you-mean); the element type of the result is inferred where it can be",
     check: check_jsonpath,

@@ -1,7 +1,7 @@
-//! The built-in functions (SPEC §7): one table. Each built-in's name, usage,
-//! doc, type rule and implementation live together in the file of its family;
-//! the checker, the evaluator, the REPL's completion and the docs' list all
-//! read [`Builtin`].
+//! The built-in functions (SPEC §7): one table. The `table!` below names each
+//! built-in and points at its [`Def`]: usage, doc, type rule and
+//! implementation together, in the file of its family. The checker, the
+//! evaluator, the REPL's completion and the docs' list all read [`Builtin`].
 
 mod collections;
 mod decisions;
@@ -23,9 +23,9 @@ use crate::syntax::span::Span;
 pub use json::{jsonpath, validate_jsonpath};
 pub use time::now_rfc3339;
 
-/// One built-in: what the docs say, how it is checked, how it runs.
+/// One built-in: what the docs say, how it is checked, how it runs (its
+/// name is the table's, below).
 pub struct Def {
-    pub name: &'static str,
     /// How it is called and what it gives, for the docs: `len(x) : int`;
     /// several forms are separated by `; `.
     pub usage: &'static str,
@@ -76,7 +76,7 @@ impl std::fmt::Display for Failure {
 }
 
 macro_rules! table {
-    ($($variant:ident => $family:ident::$def:ident,)*) => {
+    ($($variant:ident $name:literal => $family:ident::$def:ident,)*) => {
         /// Every built-in function.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Builtin { $($variant,)* }
@@ -89,58 +89,61 @@ macro_rules! table {
             pub fn def(self) -> &'static Def {
                 match self { $(Builtin::$variant => &$family::$def,)* }
             }
+
+            pub fn name(self) -> &'static str {
+                match self { $(Builtin::$variant => $name,)* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Builtin> {
+                match name {
+                    $($name => Some(Builtin::$variant),)*
+                    _ => None,
+                }
+            }
         }
 
         /// Every built-in's name, in the docs' order.
-        pub const NAMES: &[&str] = &[$($family::$def.name,)*];
+        pub const NAMES: &[&str] = &[$($name,)*];
     };
 }
 
 table! {
-    Len => collections::LEN,
-    Keys => collections::KEYS,
-    Values => collections::VALUES,
-    Merge => collections::MERGE,
-    Flatten => collections::FLATTEN,
-    Unique => collections::UNIQUE,
-    Sort => collections::SORT,
-    Contains => collections::CONTAINS,
-    Range => collections::RANGE,
-    Sum => numbers::SUM,
-    Avg => numbers::AVG,
-    Min => numbers::MIN,
-    Max => numbers::MAX,
-    ToInt => numbers::TO_INT,
-    ToFloat => numbers::TO_FLOAT,
-    Round => numbers::ROUND,
-    Abs => numbers::ABS,
-    StartsWith => strings::STARTS_WITH,
-    EndsWith => strings::ENDS_WITH,
-    Lower => strings::LOWER,
-    Upper => strings::UPPER,
-    Trim => strings::TRIM,
-    Replace => strings::REPLACE,
-    Split => strings::SPLIT,
-    Join => strings::JOIN,
-    ToString => strings::TO_STRING,
-    ParseJson => json::PARSE_JSON,
-    ToJson => json::TO_JSON,
-    Jsonpath => json::JSONPATH,
-    Now => time::NOW,
-    Env => time::ENV,
-    Stable => decisions::STABLE,
-    Llm => decisions::LLM,
+    Len "len" => collections::LEN,
+    Keys "keys" => collections::KEYS,
+    Values "values" => collections::VALUES,
+    Merge "merge" => collections::MERGE,
+    Flatten "flatten" => collections::FLATTEN,
+    Unique "unique" => collections::UNIQUE,
+    Sort "sort" => collections::SORT,
+    Contains "contains" => collections::CONTAINS,
+    Range "range" => collections::RANGE,
+    Sum "sum" => numbers::SUM,
+    Avg "avg" => numbers::AVG,
+    Min "min" => numbers::MIN,
+    Max "max" => numbers::MAX,
+    ToInt "to_int" => numbers::TO_INT,
+    ToFloat "to_float" => numbers::TO_FLOAT,
+    Round "round" => numbers::ROUND,
+    Abs "abs" => numbers::ABS,
+    StartsWith "starts_with" => strings::STARTS_WITH,
+    EndsWith "ends_with" => strings::ENDS_WITH,
+    Lower "lower" => strings::LOWER,
+    Upper "upper" => strings::UPPER,
+    Trim "trim" => strings::TRIM,
+    Replace "replace" => strings::REPLACE,
+    Split "split" => strings::SPLIT,
+    Join "join" => strings::JOIN,
+    ToString "to_string" => strings::TO_STRING,
+    ParseJson "parse_json" => json::PARSE_JSON,
+    ToJson "to_json" => json::TO_JSON,
+    Jsonpath "jsonpath" => json::JSONPATH,
+    Now "now" => time::NOW,
+    Env "env" => time::ENV,
+    Stable "stable" => decisions::STABLE,
+    Llm "llm" => decisions::LLM,
 }
 
 impl Builtin {
-    pub fn from_name(name: &str) -> Option<Builtin> {
-        Builtin::ALL.iter().copied().find(|b| b.def().name == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        self.def().name
-    }
-
     /// Pure and evaluated on the spot (not `stable` or `llm`).
     pub fn is_pure(self) -> bool {
         matches!(self.def().run, Run::Pure(_))

@@ -7,7 +7,6 @@ use crate::check::types::{Type, join};
 use crate::run::value::{INT_OVERFLOW, compare, describe, float, int};
 
 pub(super) const SUM: Def = Def {
-    name: "sum",
     usage: "sum(xs)",
     doc: "the sum of `[int]` (an `int`, overflow is an error) or of `[float]`",
     check: |c| {
@@ -46,7 +45,6 @@ fn sum(args: &[Value]) -> Result<Value, Failure> {
 }
 
 pub(super) const AVG: Def = Def {
-    name: "avg",
     usage: "avg(xs) : float",
     doc: "the mean of a list of numbers; of an empty list, an error",
     check: |c| {
@@ -74,7 +72,6 @@ pub(super) const AVG: Def = Def {
 };
 
 pub(super) const MIN: Def = Def {
-    name: "min",
     usage: "min(xs); min(a, b, …)",
     doc: "the least element of a list, or the least argument",
     check: check_extreme,
@@ -82,7 +79,6 @@ pub(super) const MIN: Def = Def {
 };
 
 pub(super) const MAX: Def = Def {
-    name: "max",
     usage: "max(xs); max(a, b, …)",
     doc: "the greatest element of a list, or the greatest argument",
     check: check_extreme,
@@ -154,7 +150,6 @@ fn f64_to_int(name: &str, f: f64) -> Result<Value, Failure> {
 }
 
 pub(super) const TO_INT: Def = Def {
-    name: "to_int",
     usage: "to_int(x) : int",
     doc: "a number (truncated), a numeric string or a bool as an integer",
     check: check_conversion,
@@ -182,7 +177,6 @@ pub(super) const TO_INT: Def = Def {
 };
 
 pub(super) const TO_FLOAT: Def = Def {
-    name: "to_float",
     usage: "to_float(x) : float",
     doc: "a number or a numeric string as a float",
     check: check_conversion,
@@ -204,7 +198,6 @@ pub(super) const TO_FLOAT: Def = Def {
 };
 
 pub(super) const ROUND: Def = Def {
-    name: "round",
     usage: "round(x) : int",
     doc: "a number rounded to the nearest integer (halves away from zero)",
     check: check_conversion,
@@ -218,7 +211,6 @@ pub(super) const ROUND: Def = Def {
 };
 
 pub(super) const ABS: Def = Def {
-    name: "abs",
     usage: "abs(x)",
     doc: "the absolute value, of the argument's type",
     check: |c| {

@@ -15,7 +15,6 @@ fn check_test(c: &mut Check<'_>) -> Type {
 }
 
 pub(super) const STARTS_WITH: Def = Def {
-    name: "starts_with",
     usage: "starts_with(s, prefix) : bool",
     doc: "does `s` start with `prefix`?",
     check: check_test,
@@ -28,7 +27,6 @@ pub(super) const STARTS_WITH: Def = Def {
 };
 
 pub(super) const ENDS_WITH: Def = Def {
-    name: "ends_with",
     usage: "ends_with(s, suffix) : bool",
     doc: "does `s` end with `suffix`?",
     check: check_test,
@@ -50,7 +48,6 @@ fn unary(name: &str, args: &[Value], f: fn(&str) -> String) -> Result<Value, Fai
 }
 
 pub(super) const LOWER: Def = Def {
-    name: "lower",
     usage: "lower(s) : string",
     doc: "lower case",
     check: check_unary,
@@ -58,7 +55,6 @@ pub(super) const LOWER: Def = Def {
 };
 
 pub(super) const UPPER: Def = Def {
-    name: "upper",
     usage: "upper(s) : string",
     doc: "upper case",
     check: check_unary,
@@ -66,7 +62,6 @@ pub(super) const UPPER: Def = Def {
 };
 
 pub(super) const TRIM: Def = Def {
-    name: "trim",
     usage: "trim(s) : string",
     doc: "without white space at either end",
     check: check_unary,
@@ -74,7 +69,6 @@ pub(super) const TRIM: Def = Def {
 };
 
 pub(super) const REPLACE: Def = Def {
-    name: "replace",
     usage: "replace(s, from, to) : string",
     doc: "every `from` in `s` replaced by `to`",
     check: |c| {
@@ -91,7 +85,6 @@ pub(super) const REPLACE: Def = Def {
 };
 
 pub(super) const SPLIT: Def = Def {
-    name: "split",
     usage: "split(s, sep) : [string]",
     doc: "the parts of `s` between the separators",
     check: |c| {
@@ -110,7 +103,6 @@ pub(super) const SPLIT: Def = Def {
 };
 
 pub(super) const JOIN: Def = Def {
-    name: "join",
     usage: "join(xs, sep) : string",
     doc: "the texts of a list's elements with `sep` between them",
     check: |c| {
@@ -126,7 +118,6 @@ pub(super) const JOIN: Def = Def {
 };
 
 pub(super) const TO_STRING: Def = Def {
-    name: "to_string",
     usage: "to_string(x) : string",
     doc: "a string as it is, any other value as JSON text",
     check: |c| {

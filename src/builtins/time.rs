@@ -6,7 +6,6 @@ use super::{Def, Run, arg, string};
 use crate::check::types::Type;
 
 pub(super) const NOW: Def = Def {
-    name: "now",
     usage: "now() : string",
     doc: "the time (RFC 3339, UTC, seconds)",
     check: |c| {
@@ -17,7 +16,6 @@ pub(super) const NOW: Def = Def {
 };
 
 pub(super) const ENV: Def = Def {
-    name: "env",
     usage: "env(\"NAME\") : string?",
     doc: "an environment variable, `null` when it is not set",
     check: |c| {

@@ -1442,8 +1442,8 @@ impl<'p> Interp<'p> {
 
     fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
         let name = c.callee[0].name.as_str();
-        match name {
-            "stable" => {
+        match Builtin::from_name(name) {
+            Some(Builtin::Stable) => {
                 let arg = &c.args[0].value;
                 let now = self.eval_sync(arg, sc)?;
                 let Some(prev) = &sc.prev else {
@@ -1452,7 +1452,7 @@ impl<'p> Interp<'p> {
                 let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
                 Ok(Value::Bool(equal(&now, &before)))
             }
-            "llm" => Err(err(
+            Some(Builtin::Llm) => Err(err(
                 ErrorKind::LlmError,
                 "`llm()` cannot be evaluated here",
                 sc,
