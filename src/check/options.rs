@@ -374,6 +374,15 @@ pub fn markdown() -> String {
             o.doc.replace('|', "\\|")
         ));
     }
+    let set: Vec<String> = OPTIONS
+        .iter()
+        .filter(|o| o.set)
+        .map(|o| format!("`{}`", o.name))
+        .collect();
+    s.push_str(&format!(
+        "\n`flowc run --set k=v` takes {} (as the outermost scope).\n",
+        set.join(", ")
+    ));
     s
 }
 
