@@ -3,6 +3,8 @@
 //! implementation together, in the file of its family. The checker, the
 //! evaluator, the REPL's completion and the docs' list all read [`Builtin`].
 
+#[cfg(test)]
+mod agree;
 mod collections;
 mod decisions;
 mod json;
