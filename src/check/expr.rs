@@ -1886,7 +1886,7 @@ impl<'p> Ctx<'p> {
             }
             _ => {
                 let mut cands: Vec<&str> = value_names(md).into_iter().collect();
-                cands.extend(super::BUILTIN_FNS.iter().copied());
+                cands.extend(crate::builtins::NAMES.iter().copied());
                 let mut help = suggest(name, cands.iter().copied());
                 if help.is_none()
                     && let [m, _] = c.callee.as_slice()

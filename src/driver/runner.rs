@@ -7,12 +7,12 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
-use crate::run::llm::{Llm, Provider};
-use crate::run::record::Recorder;
+use crate::run::llm::{Llm, Provider, Recording};
+use crate::run::record::{Recorder, RunRecord, RunStatus, Warning};
 use crate::run::{Interp, RunConfig, RunError};
 use crate::source::Sources;
 
@@ -72,11 +72,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// `ok`, `failed` or `cancelled`, as the run record says.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> RunStatus {
         match self {
-            Outcome::Ok(_) => "ok",
-            Outcome::Failed(_) => "failed",
-            Outcome::Cancelled(_) => "cancelled",
+            Outcome::Ok(_) => RunStatus::Ok,
+            Outcome::Failed(_) => RunStatus::Failed,
+            Outcome::Cancelled(_) => RunStatus::Cancelled,
         }
     }
 }
@@ -84,19 +84,19 @@ impl Outcome {
 /// A run that has ended, and what it left behind.
 pub struct Finished {
     pub outcome: Outcome,
-    /// Warnings of the run, in order: `message`, `file`, `line`, `column`.
-    pub warnings: Vec<Value>,
+    /// Warnings of the run, in order.
+    pub warnings: Vec<Warning>,
     /// When the run started (after checking).
     pub started: Instant,
     pub duration_ms: f64,
     /// How many LLM decisions were made.
     pub decisions: usize,
     /// Asked for by [`Keep::record`].
-    pub record: Option<Value>,
+    pub record: Option<RunRecord>,
     /// Asked for by [`Keep::trace`].
     pub trace: Option<Value>,
     /// Asked for by [`Keep::llm_recording`].
-    pub llm_recording: Option<Value>,
+    pub llm_recording: Option<Recording>,
 }
 
 /// A session's runtime: one thread, listening to SIGINT, SIGTERM and SIGHUP
@@ -147,7 +147,7 @@ impl Runner {
         let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
         interp.llm = Llm::new(provider);
-        let started_at = crate::run::value::now_rfc3339();
+        let started_at = crate::builtins::now_rfc3339();
         let signals = &mut self.signals;
         let outcome = self.rt.block_on(async {
             let run = drive(
@@ -221,47 +221,39 @@ fn run_record(
     outcome: &Outcome,
     started_at: &str,
     duration_ms: f64,
-) -> Value {
+) -> RunRecord {
     let ctx = interp.context_value();
     let sources = interp.sources;
-    json!({
-        "run_id": ctx["run_id"],
-        "file": info.file,
-        "flow": flow,
-        "inputs": Value::Object(inputs),
-        "options": set_json(&info.set),
-        "status": outcome.status(),
-        "started_at": started_at,
-        "duration_ms": duration_ms,
-        "signal": match outcome {
+    RunRecord {
+        run_id: ctx["run_id"].clone(),
+        file: info.file.clone(),
+        flow: flow.to_string(),
+        inputs: Value::Object(inputs),
+        options: set_json(&info.set),
+        status: outcome.status(),
+        started_at: started_at.to_string(),
+        duration_ms,
+        signal: match outcome {
             Outcome::Cancelled(s) => Some(s.name()),
             _ => None,
         },
-        "result": match outcome {
-            Outcome::Ok(v) => Some(v),
+        result: match outcome {
+            Outcome::Ok(v) => Some(v.clone()),
             _ => None,
         },
-        "errors": match outcome {
-            Outcome::Failed(errors) => Some(errors.iter().map(|e| {
-                let mut v = e.to_value();
-                let f = sources.get(e.span.file);
-                let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
-                v["span"] = json!({ "file": f.name, "line": line, "column": column });
-                v
-            }).collect::<Vec<_>>()),
+        errors: match outcome {
+            Outcome::Failed(errors) => Some(errors.iter().map(|e| e.record_at(sources)).collect()),
             _ => None,
         },
-        "warnings": interp.recorder.warnings(),
-        "steps": interp.recorder.steps_json(sources),
-        "decisions": interp.llm.decisions(),
-    })
+        warnings: interp.recorder.warnings(),
+        steps: interp.recorder.steps_json(sources),
+        decisions: interp.llm.decisions(),
+    }
 }
 
-fn set_json(set: &[String]) -> Value {
-    Value::Object(
-        set.iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
+fn set_json(set: &[String]) -> Map<String, Value> {
+    set.iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect()
 }

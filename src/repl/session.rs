@@ -531,12 +531,7 @@ impl Session {
         RUNNING.store(false, Ordering::SeqCst);
         let r = check.renderer(self.color);
         for w in &finished.warnings {
-            let msg = w["message"].as_str().unwrap_or("");
-            let file = w["file"].as_str().unwrap_or("");
-            let (line, column) = (
-                w["line"].as_u64().unwrap_or(1) as usize,
-                w["column"].as_u64().unwrap_or(1) as usize,
-            );
+            let (msg, file, line, column) = (&w.message, w.file.as_str(), w.line, w.column);
             let at = if file == self.name {
                 r.locate(line, column)
             } else {

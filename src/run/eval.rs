@@ -15,9 +15,11 @@ use super::llm::{self, DecisionRequest, Outcome};
 use super::memory;
 use super::opts::{self, Opts, fmt_duration};
 use super::record;
+use super::record::{StepKind, StepStatus};
 use super::tools::{self, ToolFailure};
-use super::value::{self, call_builtin, compare, equal, float, int, to_text};
+use super::value::{self, compare, equal, float, int, to_text};
 use super::{Env, Interp};
+use crate::builtins::{self, Builtin, Failure};
 use crate::check::{BlockInfo, block_key};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
@@ -296,7 +298,8 @@ impl<'p> Interp<'p> {
                 env.set(&p.name.name, v);
             }
             let id = if caller.is_some() {
-                self.recorder.start(&label, &flow.name.name, "flow", span)
+                self.recorder
+                    .start(&label, &flow.name.name, StepKind::Flow, span)
             } else {
                 usize::MAX
             };
@@ -319,9 +322,13 @@ impl<'p> Interp<'p> {
             };
             self.recorder.end(
                 id,
-                if r.is_ok() { "ok" } else { "failed" },
+                if r.is_ok() {
+                    StepStatus::Ok
+                } else {
+                    StepStatus::Failed
+                },
                 1,
-                r.as_ref().err().map(|e| e[0].to_value()),
+                r.as_ref().err().map(|e| e[0].record()),
             );
             r
         })
@@ -1307,14 +1314,16 @@ impl<'p> Interp<'p> {
 
     /// Asks the LLM hook; a step of kind `llm` in the run record.
     async fn ask_llm(&self, req: &DecisionRequest, span: Span, sc: &Scope) -> R<Outcome> {
-        let id = self.recorder.start(&sc.label, req.kind, "llm", span);
+        let id = self
+            .recorder
+            .start(&sc.label, req.kind, StepKind::Llm, span);
         let _guard = record::StepGuard {
             recorder: &self.recorder,
             id,
         };
         match self.llm.decide(req).await {
             Ok(o) => {
-                self.recorder.end(id, "ok", 1, None);
+                self.recorder.end(id, StepStatus::Ok, 1, None);
                 Ok(o)
             }
             Err(m) => {
@@ -1327,7 +1336,8 @@ impl<'p> Interp<'p> {
                         llm::CHOICES
                     ))
                 };
-                self.recorder.end(id, "failed", 1, Some(e.to_value()));
+                self.recorder
+                    .end(id, StepStatus::Failed, 1, Some(e.record()));
                 Err(vec![e])
             }
         }
@@ -1432,8 +1442,8 @@ impl<'p> Interp<'p> {
 
     fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
         let name = c.callee[0].name.as_str();
-        match name {
-            "stable" => {
+        match Builtin::from_name(name) {
+            Some(Builtin::Stable) => {
                 let arg = &c.args[0].value;
                 let now = self.eval_sync(arg, sc)?;
                 let Some(prev) = &sc.prev else {
@@ -1442,7 +1452,7 @@ impl<'p> Interp<'p> {
                 let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
                 Ok(Value::Bool(equal(&now, &before)))
             }
-            "llm" => Err(err(
+            Some(Builtin::Llm) => Err(err(
                 ErrorKind::LlmError,
                 "`llm()` cannot be evaluated here",
                 sc,
@@ -1468,22 +1478,29 @@ impl<'p> Interp<'p> {
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
-        if name == "jsonpath" {
-            let path = args.get(1).and_then(Value::as_str).unwrap_or("");
-            let at = c.args.get(1).map_or(span, |a| a.value.span);
-            return jsonpath(args.first().unwrap_or(&Value::Null), path)
-                .map_err(|m| err(ErrorKind::TypeError, m, sc, at));
-        }
-        value::with_cutoff(sc.deadline_at, || call_builtin(name, args)).map_err(|m| {
-            if m == value::STOPPED {
-                err(
-                    ErrorKind::Timeout,
-                    format!("`{name}` was stopped at the deadline of an enclosing block"),
-                    sc,
-                    span,
-                )
-            } else {
-                err(ErrorKind::TypeError, m, sc, span)
+        let Some(b) = Builtin::from_name(name) else {
+            return Err(err(
+                ErrorKind::TypeError,
+                format!("`{name}` is not a built-in function"),
+                sc,
+                span,
+            ));
+        };
+        let ctx = builtins::Ctx {
+            cutoff: sc.deadline_at,
+        };
+        builtins::call(b, args, &ctx).map_err(|f| match f {
+            Failure::Stopped => err(
+                ErrorKind::Timeout,
+                format!("`{name}` was stopped at the deadline of an enclosing block"),
+                sc,
+                span,
+            ),
+            Failure::Bad { message, arg } => {
+                let at = arg
+                    .and_then(|i| c.args.get(i))
+                    .map_or(span, |a| a.value.span);
+                err(ErrorKind::TypeError, message, sc, at)
             }
         })
     }
@@ -1571,8 +1588,8 @@ impl<'p> Interp<'p> {
             && let Some((at, v)) = self.cache.borrow().get(key)
             && at.elapsed() <= ttl
         {
-            let id = self.recorder.start(step, name, "tool", span);
-            self.recorder.end(id, "cached", 0, None);
+            let id = self.recorder.start(step, name, StepKind::Tool, span);
+            self.recorder.end(id, StepStatus::Cached, 0, None);
             return Ok(v.clone());
         }
 
@@ -1603,7 +1620,7 @@ impl<'p> Interp<'p> {
             permits.tool = Some(s);
         }
 
-        let id = self.recorder.start(step, name, "tool", span);
+        let id = self.recorder.start(step, name, StepKind::Tool, span);
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
             id,
@@ -1692,7 +1709,7 @@ impl<'p> Interp<'p> {
         drop(permits);
         match result {
             Ok(v) => {
-                self.recorder.end(id, "ok", attempt, None);
+                self.recorder.end(id, StepStatus::Ok, attempt, None);
                 if let Some(key) = cache_key {
                     self.cache
                         .borrow_mut()
@@ -1701,7 +1718,8 @@ impl<'p> Interp<'p> {
                 Ok(v)
             }
             Err(e) => {
-                self.recorder.end(id, "failed", attempt, Some(e.to_value()));
+                self.recorder
+                    .end(id, StepStatus::Failed, attempt, Some(e.record()));
                 Err(vec![e])
             }
         }
@@ -1819,21 +1837,7 @@ fn collect(rs: Vec<R<Value>>) -> R<Vec<Value>> {
 
 /// A factor in [0.8, 1.2) for retry backoff.
 fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    0.8 + f64::from(nanos % 1000) / 2500.0
-}
-
-/// `jsonpath(value, path)`: the matched nodes, in document order.
-pub fn jsonpath(v: &Value, path: &str) -> Result<Value, String> {
-    use jsonpath_rust::JsonPath;
-    crate::check::validate_jsonpath(path)?;
-    let found = v
-        .query(path)
-        .map_err(|e| format!("invalid JSONPath `{path}`: {e}"))?;
-    Ok(Value::Array(found.into_iter().cloned().collect()))
+    0.8 + 0.4 * fastrand::f64()
 }
 
 /// Answers for an error message: quoted, shortened.

@@ -11,7 +11,8 @@ pub mod record;
 pub mod redact;
 pub mod timer;
 pub mod tools;
-pub mod value;
+/// Runtime values live in the leaf module [`crate::value`], which built-ins share.
+pub use crate::value;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 pub use errors::{ErrorKind, Errors, R, RunError};
-pub use eval::{Scope, jsonpath};
+pub use eval::Scope;
 use opts::Opts;
 use record::Recorder;
 
@@ -41,30 +42,8 @@ pub struct RunConfig {
     pub tenant: Option<String>,
 }
 
-/// FxHash (as in rustc): fast for the short names of bindings.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
+type FxBuild = rustc_hash::FxBuildHasher;
 
 /// The `let` name of each statement of a block (`None` for other statements).
 pub(crate) type Labels = Rc<[Option<Rc<str>>]>;
@@ -219,7 +198,7 @@ impl<'p> Interp<'p> {
         *self.context.borrow_mut() = serde_json::json!({
             "run_id": run_id,
             "flow": name,
-            "started_at": value::now_rfc3339(),
+            "started_at": crate::builtins::now_rfc3339(),
             "tenant": self.config.tenant,
             "inputs": Value::Object(inputs.clone()),
         });
