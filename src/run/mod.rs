@@ -2,13 +2,18 @@
 //! on a single-threaded tokio runtime; every block is scheduled eagerly — a
 //! statement starts the moment the statements it reads have finished.
 
+mod call;
+mod decide;
 pub mod errors;
 mod eval;
+mod expr;
 pub mod llm;
 pub mod memory;
 pub mod opts;
+mod pure;
 pub mod record;
 pub mod redact;
+mod scheduler;
 pub mod timer;
 pub mod tools;
 pub mod value;
@@ -22,8 +27,10 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
+pub use call::jsonpath;
 pub use errors::{ErrorKind, Errors, R, RunError};
-pub use eval::{Scope, jsonpath};
+pub use eval::Scope;
+pub use eval::fmt_duration;
 use opts::Opts;
 use record::Recorder;
 

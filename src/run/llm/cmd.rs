@@ -53,7 +53,7 @@ impl Provider for Cmd {
                 Err(_) => Err(format!(
                     "`{}` did not answer within {}",
                     self.argv.join(" "),
-                    crate::run::eval::fmt_duration(self.timeout)
+                    crate::run::fmt_duration(self.timeout)
                 )),
             }
         })

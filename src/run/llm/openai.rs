@@ -70,7 +70,7 @@ impl OpenAi {
             Failure::Final(format!(
                 "{} did not answer within {}",
                 self.shown,
-                crate::run::eval::fmt_duration(self.settings.timeout)
+                crate::run::fmt_duration(self.settings.timeout)
             ))
         };
         let resp = req.send().await.map_err(|e| {

@@ -1,0 +1,490 @@
+//! Calls: flows, tools (options, cache, limits, retries, timeouts) and built-in functions.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{LocalBoxFuture, join_all};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+use super::errors::{ErrorKind, R, RunError};
+use super::eval::{Scope, collect, earliest, err, fmt_duration, needs_async};
+use super::memory;
+use super::opts::{self, Opts};
+use super::tools::{self, ToolFailure};
+use super::value::{self, call_builtin, equal};
+use super::{Env, Interp};
+use crate::syntax::ast::*;
+use crate::syntax::span::Span;
+
+impl<'p> Interp<'p> {
+    /// A tool declaration's options, read once.
+    pub(super) fn tool_opts(&self, m: usize, tool: &'p ToolDecl) -> Rc<Opts> {
+        if let Some(o) = self.tool_opts.borrow().get(&(m, tool.name.name.as_str())) {
+            return o.clone();
+        }
+        let o = Rc::new(Opts::from_ast(tool.options.as_ref()));
+        self.tool_opts
+            .borrow_mut()
+            .insert((m, tool.name.name.as_str()), o.clone());
+        o
+    }
+
+    /// Runs a flow with its arguments bound.
+    pub(super) fn call_flow<'a>(
+        &'a self,
+        m: usize,
+        flow: &'p FlowDecl,
+        args: Map<String, Value>,
+        caller: Option<&'a Scope>,
+        span: Span,
+        label: Option<&str>,
+    ) -> LocalBoxFuture<'a, R<Value>> {
+        let label = label.unwrap_or(&flow.name.name).to_string();
+        Box::pin(async move {
+            let header = Opts::from_ast(flow.options.as_ref());
+            let mut base = self.config.set.overlay(&header);
+            // The memory budget is the run's: a called flow keeps its caller's.
+            if let (Some(c), None) = (caller, header.max_memory) {
+                base.max_memory = c.opts.max_memory;
+            }
+            let (limits, default_limit) = match caller {
+                None => {
+                    let stated = header.max_concurrent.or(self.config.set.max_concurrent);
+                    let mc = stated.unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
+                    (Rc::new(vec![Rc::new(Semaphore::new(mc))]), stated.is_none())
+                }
+                Some(c) => match header.max_concurrent {
+                    Some(n) => (c.limits_within(n), false),
+                    None => (c.limits.clone(), c.default_limit),
+                },
+            };
+            let env = Env::root();
+            let sc = Scope {
+                env: env.clone(),
+                module: m,
+                opts: Rc::new(base),
+                limits,
+                default_limit,
+                prev: None,
+                label: Rc::from(label.as_str()),
+                deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
+            };
+            for p in &flow.params {
+                let v = match args.get(&p.name.name) {
+                    Some(v) => v.clone(),
+                    None => match &p.default {
+                        Some(d) => self.eval(d, &sc).await?,
+                        None => Value::Null,
+                    },
+                };
+                env.set(&p.name.name, v);
+            }
+            let id = if caller.is_some() {
+                self.recorder.start(&label, &flow.name.name, "flow", span)
+            } else {
+                usize::MAX
+            };
+            let body = self.block(&flow.body, &sc, false);
+            let r = match sc.opts.deadline {
+                Some(d) => match tokio::time::timeout(d, body).await {
+                    Ok(r) => r,
+                    Err(_) => Err(err(
+                        ErrorKind::Timeout,
+                        format!(
+                            "flow `{}` exceeded its deadline of {}",
+                            flow.name.name,
+                            fmt_duration(d)
+                        ),
+                        &sc,
+                        flow.name.span,
+                    )),
+                },
+                None => body.await,
+            };
+            self.recorder.end(
+                id,
+                if r.is_ok() { "ok" } else { "failed" },
+                1,
+                r.as_ref().err().map(|e| e[0].to_value()),
+            );
+            r
+        })
+    }
+
+    pub(super) fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
+        let name = c.callee[0].name.as_str();
+        match name {
+            "stable" => {
+                let arg = &c.args[0].value;
+                let now = self.eval_sync(arg, sc)?;
+                let Some(prev) = &sc.prev else {
+                    return Ok(Value::Bool(false));
+                };
+                let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
+                Ok(Value::Bool(equal(&now, &before)))
+            }
+            "llm" => Err(err(
+                ErrorKind::LlmError,
+                "`llm()` cannot be evaluated here",
+                sc,
+                span,
+            )),
+            _ => {
+                let args = c
+                    .args
+                    .iter()
+                    .map(|a| self.eval_sync(&a.value, sc))
+                    .collect::<R<Vec<_>>>()?;
+                self.builtin_values(name, &args, c, span, sc)
+            }
+        }
+    }
+
+    /// A built-in function applied to evaluated arguments.
+    pub(super) fn builtin_values(
+        &self,
+        name: &str,
+        args: &[Value],
+        c: &'p Call,
+        span: Span,
+        sc: &Scope,
+    ) -> R<Value> {
+        if name == "jsonpath" {
+            let path = args.get(1).and_then(Value::as_str).unwrap_or("");
+            let at = c.args.get(1).map_or(span, |a| a.value.span);
+            return jsonpath(args.first().unwrap_or(&Value::Null), path)
+                .map_err(|m| err(ErrorKind::TypeError, m, sc, at));
+        }
+        value::with_cutoff(sc.deadline_at, || call_builtin(name, args)).map_err(|m| {
+            if m == value::STOPPED {
+                err(
+                    ErrorKind::Timeout,
+                    format!("`{name}` was stopped at the deadline of an enclosing block"),
+                    sc,
+                    span,
+                )
+            } else {
+                err(ErrorKind::TypeError, m, sc, span)
+            }
+        })
+    }
+
+    /// A call: a built-in function, a flow or a tool.
+    pub(super) async fn call(
+        &self,
+        c: &'p Call,
+        span: Span,
+        sc: &Scope,
+        label: Option<&str>,
+    ) -> R<Value> {
+        let (m, name) = match c.callee.as_slice() {
+            [one] => (sc.module, one.name.as_str()),
+            [module, item] => (
+                self.program.modules[sc.module].imports[&module.name],
+                item.name.as_str(),
+            ),
+            _ => return Err(err(ErrorKind::TypeError, "not callable", sc, span)),
+        };
+        let is_tool = self.tools[m].contains_key(name);
+        let is_flow = self.flows[m].contains_key(name);
+        if !is_tool && !is_flow {
+            if name == "llm" {
+                return self.llm_condition(c, span, sc).await;
+            }
+            if name != "stable" && c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
+                // Arguments that wait (a `for`, a tool call): evaluate them first.
+                let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+                return self.builtin_values(name, &vals, c, span, sc);
+            }
+            return self.builtin_fn(c, span, sc);
+        }
+        // Arguments, evaluated concurrently.
+        let vals = if c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
+            collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
+        } else {
+            c.args
+                .iter()
+                .map(|a| self.eval_sync(&a.value, sc))
+                .collect::<R<Vec<_>>>()?
+        };
+        let mut args = Map::new();
+        for (a, v) in c.args.iter().zip(vals) {
+            if let Some(n) = &a.name {
+                args.insert(n.name.clone(), v);
+            }
+        }
+        if is_flow {
+            let flow = self.flows[m][name];
+            return self.call_flow(m, flow, args, Some(sc), span, label).await;
+        }
+        let tool = self.tools[m][name];
+        let sig = &self.program.modules[m].tools[name];
+        // Defaults of omitted parameters.
+        for (p, ps) in tool.params.iter().zip(sig.params.iter()) {
+            if !args.contains_key(&ps.name)
+                && let Some(d) = &p.default
+            {
+                let dsc = Scope {
+                    env: Env::root(),
+                    module: m,
+                    ..sc.clone()
+                };
+                args.insert(ps.name.clone(), self.eval(d, &dsc).await?);
+            }
+        }
+        let tool_opts = self.tool_opts(m, tool);
+        let o = match (&tool.options, &c.options) {
+            (None, None) => sc.opts.clone(),
+            (_, None) => Rc::new(sc.opts.overlay(&tool_opts)),
+            (_, Some(co)) => Rc::new(
+                sc.opts
+                    .overlay(&tool_opts)
+                    .overlay(&Opts::from_ast(Some(co))),
+            ),
+        };
+        let step: &str = label.unwrap_or(name);
+        let input = Value::Object(args);
+
+        // Cache of pure tools.
+        let cache_key = (o.cache.is_some() && !tool.effect)
+            .then(|| format!("{m}/{name}/{}", value::canonical(&input)));
+        if let (Some(key), Some(ttl)) = (&cache_key, o.cache)
+            && let Some((at, v)) = self.cache.borrow().get(key)
+            && at.elapsed() <= ttl
+        {
+            let id = self.recorder.start(step, name, "tool", span);
+            self.recorder.end(id, "cached", 0, None);
+            return Ok(v.clone());
+        }
+
+        // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
+        let tool_limit = tool_opts.max_concurrent.map(|n| {
+            self.tool_limits
+                .borrow_mut()
+                .entry((m, name.to_string()))
+                .or_insert_with(|| Rc::new(Semaphore::new(n)))
+                .clone()
+        });
+        // `max_memory`: over the budget, a new step waits for memory to be released.
+        let _running = match o.max_memory {
+            Some(budget) => Some(self.memory.admit(budget).await),
+            None => None,
+        };
+        let mut permits = Permits {
+            outer: &sc.limits,
+            outer_held: 0,
+            tool: None,
+        };
+        for s in sc.limits.iter().rev() {
+            take_permit(s).await;
+            permits.outer_held += 1;
+        }
+        if let Some(s) = tool_limit {
+            take_permit(&s).await;
+            permits.tool = Some(s);
+        }
+
+        let id = self.recorder.start(step, name, "tool", span);
+        let _guard = super::record::StepGuard {
+            recorder: &self.recorder,
+            id,
+        };
+        let timeout = o.timeout();
+        let retries = o.retries();
+        let mut attempt = 0u32;
+        let result = loop {
+            attempt += 1;
+            // A failure every attempt would repeat (a program that cannot start).
+            let mut permanent = false;
+            // Poll once before arming the timer: builtins often finish at once.
+            let mut call = std::pin::pin!(self.invoke(m, tool, &input, o.max_output()));
+            let first =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+            let outcome = match first {
+                std::task::Poll::Ready(r) => Ok(r),
+                std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
+            };
+            let r = match outcome {
+                Ok(Ok(v)) if o.max_memory.is_some_and(|b| memory::size(&v) > b) => {
+                    let budget = o.max_memory.unwrap_or(0);
+                    Err(RunError::new(
+                        ErrorKind::PolicyViolation,
+                        format!(
+                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
+                            opts::fmt_size(memory::size(&v)),
+                            opts::fmt_size(budget)
+                        ),
+                        step,
+                        span,
+                    )
+                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
+                }
+                Ok(Ok(v)) => {
+                    let ret = sig.ret.as_ref().expect("tools have a result type");
+                    match value::conforms(&v, ret) {
+                        Ok(()) => Ok(value::in_declared_order(v, ret)),
+                        Err(mm) => Err(RunError::new(
+                            ErrorKind::TypeError,
+                            format!(
+                                "`{name}` returned {} at `{}`, expected `{}`",
+                                mm.found, mm.path, mm.expected
+                            ),
+                            step,
+                            span,
+                        )
+                        .with_help(format!(
+                            "the tool's declared result type is `{}`",
+                            sig.ret.as_ref().expect("result type")
+                        ))),
+                    }
+                }
+                Ok(Err(f)) => {
+                    permanent = f.permanent;
+                    let message = if f.permanent {
+                        format!("tool `{name}`: {}", f.message)
+                    } else {
+                        f.message
+                    };
+                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span);
+                    e.help = f.help;
+                    Err(e)
+                }
+                Err(_) => Err(RunError::new(
+                    ErrorKind::Timeout,
+                    format!("`{name}` did not finish within {}", fmt_duration(timeout)),
+                    step,
+                    span,
+                )
+                .with_help("raise it with `with { timeout: … }` on the call or the tool")),
+            };
+            match r {
+                Ok(v) => break Ok(v),
+                Err(mut e) => {
+                    e.attempts = attempt;
+                    if attempt <= retries && o.retries_on(e.kind) && !permanent {
+                        let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
+                        super::timer::sleep(Duration::from_secs_f64(base * jitter())).await;
+                        continue;
+                    }
+                    break Err(e);
+                }
+            }
+        };
+        drop(permits);
+        match result {
+            Ok(v) => {
+                self.recorder.end(id, "ok", attempt, None);
+                if let Some(key) = cache_key {
+                    self.cache
+                        .borrow_mut()
+                        .insert(key, (Instant::now(), v.clone()));
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.recorder.end(id, "failed", attempt, Some(e.to_value()));
+                Err(vec![e])
+            }
+        }
+    }
+
+    /// One attempt of a tool call through its binding.
+    pub(super) async fn invoke(
+        &self,
+        m: usize,
+        tool: &'p ToolDecl,
+        input: &Value,
+        max_output: u64,
+    ) -> tools::ToolResult {
+        match &tool.binding.kind {
+            BindingKind::Builtin(n) => {
+                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http, max_output)
+                    .await
+            }
+            BindingKind::Exec(argv) => {
+                let argv: Vec<String> = match &argv.kind {
+                    ExprKind::List(items) => items.iter().map(lit).collect(),
+                    _ => Vec::new(),
+                };
+                tools::exec::call(&argv, self.module_dir(m), input, max_output).await
+            }
+            BindingKind::Http { method, url } => {
+                self.http
+                    .call(&method.name, &lit(url), input, max_output)
+                    .await
+            }
+            BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        }
+    }
+}
+
+/// Concurrency permits held by a running call: the innermost limits of
+/// `outer` (counted by `outer_held`) and the tool's own; released on drop,
+/// also when the call is cancelled while it waits.
+pub(super) struct Permits<'a> {
+    outer: &'a [Rc<Semaphore>],
+    outer_held: usize,
+    tool: Option<Rc<Semaphore>>,
+}
+
+impl Drop for Permits<'_> {
+    fn drop(&mut self) {
+        for s in self.outer.iter().rev().take(self.outer_held) {
+            s.add_permits(1);
+        }
+        if let Some(s) = &self.tool {
+            s.add_permits(1);
+        }
+    }
+}
+
+/// The text of a plain string literal.
+pub(super) fn lit(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Str(parts) => parts
+            .iter()
+            .map(|p| {
+                if let StrPart::Text(t) = p {
+                    t.as_str()
+                } else {
+                    ""
+                }
+            })
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// A factor in [0.8, 1.2) for retry backoff.
+pub(super) fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    0.8 + f64::from(nanos % 1000) / 2500.0
+}
+
+/// `jsonpath(value, path)`: the matched nodes, in document order.
+pub fn jsonpath(v: &Value, path: &str) -> Result<Value, String> {
+    use jsonpath_rust::JsonPath;
+    crate::check::validate_jsonpath(path)?;
+    let found = v
+        .query(path)
+        .map_err(|e| format!("invalid JSONPath `{path}`: {e}"))?;
+    Ok(Value::Array(found.into_iter().cloned().collect()))
+}
+
+/// Takes one permit of `s` for good (it is given back by `Permits`' drop);
+/// without waiting when one is free.
+pub(super) async fn take_permit(s: &Semaphore) {
+    match s.try_acquire() {
+        Ok(p) => p.forget(),
+        Err(_) => s
+            .acquire()
+            .await
+            .expect("semaphores are never closed")
+            .forget(),
+    }
+}
