@@ -41,6 +41,8 @@ use crate::syntax::span::{FileId, Span};
 
 /// The synthetic flow that runs statements.
 pub const STEP: &str = "__repl_step";
+/// The root of the step paths of an input (`repl/y`, in the step view).
+const ROOT: &str = "repl";
 /// The binding that holds the value of an input's last expression.
 const VALUE: &str = "__repl_value";
 
@@ -516,7 +518,7 @@ impl Session {
         let step_view = crate::cli::view::StepView::new(view);
         let outcome = self.rt.block_on(async {
             tokio::select! {
-                r = step_view.drive(interp.run(STEP, inputs), &interp.recorder) => Ok(r),
+                r = step_view.drive(interp.run_as(STEP, inputs, ROOT), &interp.recorder) => Ok(r),
                 s = signals.recv() => Err(s),
             }
         });
@@ -543,6 +545,14 @@ impl Session {
                 for e in &mut errors {
                     if e.step == VALUE {
                         e.step = tail.to_string();
+                    }
+                    // Paths inside the input, with its last expression named like its step.
+                    if let Some(p) = &e.path {
+                        let rel = p.strip_prefix(ROOT).and_then(|p| p.strip_prefix('/'));
+                        e.path = rel.map(|rel| match rel.strip_prefix(VALUE) {
+                            Some(rest) => format!("{tail}{rest}"),
+                            None => rel.to_string(),
+                        });
                     }
                 }
                 let text: String = errors

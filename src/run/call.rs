@@ -9,29 +9,30 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::errors::{ErrorKind, R, RunError};
-use super::eval::{Scope, collect, earliest, err, fmt_duration, needs_async};
+use super::eval::{Scope, collect, earliest, err, fmt_duration};
 use super::memory;
 use super::opts::{self, Opts};
 use super::tools::{self, ToolFailure};
 use super::value::{self, call_builtin, equal};
 use super::{Env, Interp};
+use crate::ir::StepPath;
+use crate::ir::plan::{Within, callee_name, node_key, waits};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
 impl<'p> Interp<'p> {
-    /// A tool declaration's options, read once.
-    pub(super) fn tool_opts(&self, m: usize, tool: &'p ToolDecl) -> Rc<Opts> {
-        if let Some(o) = self.tool_opts.borrow().get(&(m, tool.name.name.as_str())) {
-            return o.clone();
+    /// The path of a call or decision (`key`: its `node_key`) inside the step of `sc`.
+    pub(super) fn step_path(&self, key: usize, name: &str, sc: &Scope) -> StepPath {
+        match self.lowered.within(key) {
+            Some(Within::Step) => sc.path.clone(),
+            Some(Within::Under(seg)) => sc.path.step(seg),
+            // Not reached by the lowering (none such is known): named by its callee.
+            None => sc.path.child(name),
         }
-        let o = Rc::new(Opts::from_ast(tool.options.as_ref()));
-        self.tool_opts
-            .borrow_mut()
-            .insert((m, tool.name.name.as_str()), o.clone());
-        o
     }
 
-    /// Runs a flow with its arguments bound.
+    /// Runs a flow with its arguments bound; its steps are under `path`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn call_flow<'a>(
         &'a self,
         m: usize,
@@ -40,11 +41,13 @@ impl<'p> Interp<'p> {
         caller: Option<&'a Scope>,
         span: Span,
         label: Option<&str>,
+        path: StepPath,
     ) -> LocalBoxFuture<'a, R<Value>> {
         let label = label.unwrap_or(&flow.name.name).to_string();
         Box::pin(async move {
-            let header = Opts::from_ast(flow.options.as_ref());
-            let mut base = self.config.set.overlay(&header);
+            let none = Opts::default();
+            let header: &Opts = self.opts_of(flow.options.as_ref()).map_or(&none, |o| o);
+            let mut base = self.config.set.overlay(header);
             // The memory budget is the run's: a called flow keeps its caller's.
             if let (Some(c), None) = (caller, header.max_memory) {
                 base.max_memory = c.opts.max_memory;
@@ -69,6 +72,7 @@ impl<'p> Interp<'p> {
                 default_limit,
                 prev: None,
                 label: Rc::from(label.as_str()),
+                path,
                 deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
             };
             for p in &flow.params {
@@ -82,11 +86,12 @@ impl<'p> Interp<'p> {
                 env.set(&p.name.name, v);
             }
             let id = if caller.is_some() {
-                self.recorder.start(&label, &flow.name.name, "flow", span)
+                self.recorder
+                    .start(&label, &sc.path, &flow.name.name, "flow", span)
             } else {
                 usize::MAX
             };
-            let body = self.block(&flow.body, &sc, false);
+            let body = self.block(&flow.body, &sc);
             let r = match sc.opts.deadline {
                 Some(d) => match tokio::time::timeout(d, body).await {
                     Ok(r) => r,
@@ -191,17 +196,27 @@ impl<'p> Interp<'p> {
         let is_flow = self.flows[m].contains_key(name);
         if !is_tool && !is_flow {
             if name == "llm" {
-                return self.llm_condition(c, span, sc).await;
+                let path = self.step_path(node_key(c), name, sc);
+                return self.llm_condition(c, span, sc, path).await;
             }
-            if name != "stable" && c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
+            if name != "stable"
+                && c.args
+                    .iter()
+                    .any(|a| waits(&self.lowered.shadowed, &a.value))
+            {
                 // Arguments that wait (a `for`, a tool call): evaluate them first.
                 let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
                 return self.builtin_values(name, &vals, c, span, sc);
             }
             return self.builtin_fn(c, span, sc);
         }
+        let path = self.step_path(node_key(c), &callee_name(c), sc);
         // Arguments, evaluated concurrently.
-        let vals = if c.args.iter().any(|a| needs_async(&self.shadowed, &a.value)) {
+        let vals = if c
+            .args
+            .iter()
+            .any(|a| waits(&self.lowered.shadowed, &a.value))
+        {
             collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
         } else {
             c.args
@@ -217,7 +232,9 @@ impl<'p> Interp<'p> {
         }
         if is_flow {
             let flow = self.flows[m][name];
-            return self.call_flow(m, flow, args, Some(sc), span, label).await;
+            return self
+                .call_flow(m, flow, args, Some(sc), span, label, path)
+                .await;
         }
         let tool = self.tools[m][name];
         let sig = &self.program.modules[m].tools[name];
@@ -234,15 +251,12 @@ impl<'p> Interp<'p> {
                 args.insert(ps.name.clone(), self.eval(d, &dsc).await?);
             }
         }
-        let tool_opts = self.tool_opts(m, tool);
-        let o = match (&tool.options, &c.options) {
+        let none = Opts::default();
+        let tool_opts: &Opts = self.opts_of(tool.options.as_ref()).map_or(&none, |o| o);
+        let o = match (&tool.options, self.opts_of(c.options.as_ref())) {
             (None, None) => sc.opts.clone(),
-            (_, None) => Rc::new(sc.opts.overlay(&tool_opts)),
-            (_, Some(co)) => Rc::new(
-                sc.opts
-                    .overlay(&tool_opts)
-                    .overlay(&Opts::from_ast(Some(co))),
-            ),
+            (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
+            (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
         };
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
@@ -254,7 +268,7 @@ impl<'p> Interp<'p> {
             && let Some((at, v)) = self.cache.borrow().get(key)
             && at.elapsed() <= ttl
         {
-            let id = self.recorder.start(step, name, "tool", span);
+            let id = self.recorder.start(step, &path, name, "tool", span);
             self.recorder.end(id, "cached", 0, None);
             return Ok(v.clone());
         }
@@ -286,7 +300,7 @@ impl<'p> Interp<'p> {
             permits.tool = Some(s);
         }
 
-        let id = self.recorder.start(step, name, "tool", span);
+        let id = self.recorder.start(step, &path, name, "tool", span);
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
             id,
@@ -319,6 +333,7 @@ impl<'p> Interp<'p> {
                         step,
                         span,
                     )
+                    .at(&path)
                     .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
                 }
                 Ok(Ok(v)) => {
@@ -334,6 +349,7 @@ impl<'p> Interp<'p> {
                             step,
                             span,
                         )
+                        .at(&path)
                         .with_help(format!(
                             "the tool's declared result type is `{}`",
                             sig.ret.as_ref().expect("result type")
@@ -347,7 +363,7 @@ impl<'p> Interp<'p> {
                     } else {
                         f.message
                     };
-                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span);
+                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(&path);
                     e.help = f.help;
                     Err(e)
                 }
@@ -357,6 +373,7 @@ impl<'p> Interp<'p> {
                     step,
                     span,
                 )
+                .at(&path)
                 .with_help("raise it with `with { timeout: … }` on the call or the tool")),
             };
             match r {

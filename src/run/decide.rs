@@ -9,6 +9,7 @@ use super::eval::{Scope, collect};
 use super::llm::{self, DecisionRequest, Outcome};
 use super::record;
 use super::value::to_text;
+use crate::ir::StepPath;
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
@@ -37,7 +38,9 @@ impl<'p> Interp<'p> {
         span: Span,
         sc: &Scope,
     ) -> R<Outcome> {
-        let id = self.recorder.start(&sc.label, req.kind, "llm", span);
+        let id = self
+            .recorder
+            .start(&sc.label, &sc.path, req.kind, "llm", span);
         let _guard = record::StepGuard {
             recorder: &self.recorder,
             id,
@@ -48,7 +51,7 @@ impl<'p> Interp<'p> {
                 Ok(o)
             }
             Err(m) => {
-                let mut e = RunError::new(ErrorKind::LlmError, m, &*sc.label, span);
+                let mut e = RunError::new(ErrorKind::LlmError, m, &*sc.label, span).at(&sc.path);
                 e = if self.llm.has_provider() {
                     e.with_help("catch `llm_error` to go on without the decision")
                 } else {
@@ -107,6 +110,7 @@ impl<'p> Interp<'p> {
                             &*sc.label,
                             span,
                         )
+                        .at(&sc.path)
                         .with_help("add an `else =>` arm for this case, or catch `llm_error`"),
                     ]);
                 }
@@ -116,9 +120,16 @@ impl<'p> Interp<'p> {
         self.eval(&arm.body, sc).await
     }
 
-    /// `llm("question", values…)`: a yes/no condition.
-    pub(super) async fn llm_condition(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
+    /// `llm("question", values…)`: a yes/no condition, the step at `path`.
+    pub(super) async fn llm_condition(
+        &self,
+        c: &'p Call,
+        span: Span,
+        sc: &Scope,
+        path: StepPath,
+    ) -> R<Value> {
         let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+        let sc = &Scope { path, ..sc.clone() };
         let mut context = Map::new();
         for (a, v) in c.args.iter().zip(&vals).skip(1) {
             let key = match &a.name {
@@ -153,6 +164,7 @@ impl<'p> Interp<'p> {
                     &*sc.label,
                     span,
                 )
+                .at(&sc.path)
                 .with_help("catch `llm_error` to choose a default, e.g. `llm(…) catch false`"),
             ]),
         }

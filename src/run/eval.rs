@@ -3,7 +3,6 @@
 //! that wait), `pure` (expressions evaluated on the spot), `call` (flows, tools,
 //! built-ins), `decide` (LLM decisions).
 
-use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use tokio::sync::Semaphore;
 use super::errors::{ErrorKind, Errors, R, RunError};
 use super::opts::{self, Opts};
 use super::{Env, Interp};
-use crate::check::block_key;
+use crate::ir::StepPath;
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
@@ -36,6 +35,8 @@ pub struct Scope {
     pub prev: Option<Rc<Env>>,
     /// The statement being evaluated, for error messages.
     pub label: Rc<str>,
+    /// The path of the step being evaluated (of the block's, outside statements).
+    pub path: StepPath,
     /// The earliest deadline around: long built-ins stop there.
     pub deadline_at: Option<Instant>,
 }
@@ -63,16 +64,16 @@ impl Scope {
         }
     }
 
-    /// A nested scope with options `o` (and a new limit if it sets `max_concurrent`).
-    pub(super) fn nested(&self, o: Option<&Options>) -> Scope {
-        let Some(o) = o else { return self.clone() };
-        let inner = Opts::from_ast(Some(o));
+    /// A nested scope with options `o` (decoded by `Interp::opts_of`; and a new
+    /// limit if it sets `max_concurrent`).
+    pub(super) fn nested(&self, o: Option<&Opts>) -> Scope {
+        let Some(inner) = o else { return self.clone() };
         let (limits, default_limit) = match inner.max_concurrent {
             Some(n) => (self.limits_within(n), false),
             None => (self.limits.clone(), self.default_limit),
         };
         Scope {
-            opts: Rc::new(self.opts.overlay(&inner)),
+            opts: Rc::new(self.opts.overlay(inner)),
             limits,
             default_limit,
             deadline_at: earliest(self.deadline_at, inner.deadline),
@@ -90,40 +91,8 @@ impl Scope {
     }
 }
 
-/// Does evaluating `e` need to wait (tool calls, flows, blocks)?
-pub(super) fn needs_async(shadowed: &HashSet<&str>, e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Null
-        | ExprKind::Duration { .. }
-        | ExprKind::Regex { .. }
-        | ExprKind::Name(_) => false,
-        ExprKind::Str(parts) => parts
-            .iter()
-            .any(|p| matches!(p, StrPart::Interp(x) if needs_async(shadowed, x))),
-        ExprKind::List(items) => items.iter().any(|x| needs_async(shadowed, x)),
-        ExprKind::Record(fields) => fields.iter().any(|f| needs_async(shadowed, &f.value)),
-        ExprKind::Call(c) => {
-            !(c.callee.len() == 1
-                && crate::check::is_builtin_fn(&c.callee[0].name)
-                && !shadowed.contains(c.callee[0].name.as_str())
-                && c.callee[0].name != "llm")
-                || c.args.iter().any(|a| needs_async(shadowed, &a.value))
-        }
-        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => {
-            needs_async(shadowed, b)
-        }
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            needs_async(shadowed, a) || needs_async(shadowed, b)
-        }
-        _ => true,
-    }
-}
-
 pub(super) fn err(kind: ErrorKind, message: impl Into<String>, sc: &Scope, span: Span) -> Errors {
-    vec![RunError::new(kind, message, &*sc.label, span)]
+    vec![RunError::new(kind, message, &*sc.label, span).at(&sc.path)]
 }
 
 impl<'p> Interp<'p> {
@@ -180,24 +149,6 @@ impl<'p> Interp<'p> {
         }
     }
 
-    /// The names of a block's `let`s (the labels of their steps), built once per block.
-    pub(super) fn block_labels(&self, b: &'p Block) -> super::Labels {
-        let key = block_key(b);
-        if let Some(l) = self.block_labels.borrow().get(&key) {
-            return l.clone();
-        }
-        let l: super::Labels = b
-            .stmts
-            .iter()
-            .map(|s| match &s.kind {
-                StmtKind::Let { name, .. } => Some(Rc::from(name.name.as_str())),
-                _ => None,
-            })
-            .collect();
-        self.block_labels.borrow_mut().insert(key, l.clone());
-        l
-    }
-
     pub(super) fn root_scope(&self, m: usize) -> Scope {
         let mc = self
             .config
@@ -212,6 +163,7 @@ impl<'p> Interp<'p> {
             default_limit: self.config.set.max_concurrent.is_none(),
             prev: None,
             label: Rc::from("const"),
+            path: StepPath::root("const"),
             deadline_at: None,
         }
     }
@@ -220,7 +172,10 @@ impl<'p> Interp<'p> {
         let sc = self.root_scope(m);
         for it in &self.program.modules[m].ast.items {
             if let ItemKind::Const(c) = &it.kind {
-                let sc = sc.with_label(&c.name.name);
+                let sc = Scope {
+                    path: sc.path.child(&c.name.name),
+                    ..sc.with_label(&c.name.name)
+                };
                 let v = self.eval_sync(&c.value, &sc)?;
                 self.consts.borrow_mut()[m].insert(c.name.name.clone(), v);
             }

@@ -5,17 +5,18 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 
 use super::errors::{ErrorKind, R};
-use super::eval::{Scope, collect, err, fmt_duration, needs_async, split_path};
+use super::eval::{Scope, collect, err, fmt_duration, split_path};
 use super::opts::{self};
 use super::value::{self, equal, int, to_text};
 use super::{Env, Interp};
+use crate::ir::plan::{node_key, waits};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
 impl<'p> Interp<'p> {
     pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
-            if !needs_async(&self.shadowed, e) {
+            if !waits(&self.lowered.shadowed, e) {
                 return self.eval_sync(e, sc);
             }
             match &e.kind {
@@ -85,8 +86,15 @@ impl<'p> Interp<'p> {
                     options,
                     branches,
                 } => {
-                    let sc = sc.nested(options.as_ref());
-                    let rs = join_all(branches.iter().map(|b| self.eval(&b.value, &sc))).await;
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let bscs = branch_scopes(&sc, branches);
+                    let rs = join_all(
+                        branches
+                            .iter()
+                            .zip(&bscs)
+                            .map(|(b, bsc)| self.eval(&b.value, bsc)),
+                    )
+                    .await;
                     let vals = collect(rs)?;
                     Ok(match mode {
                         ParallelMode::Record => Value::Object(
@@ -113,11 +121,12 @@ impl<'p> Interp<'p> {
                     })
                 }
                 ExprKind::Race { options, branches } => {
-                    let sc = sc.nested(options.as_ref());
-                    let sc = &sc;
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let bscs = branch_scopes(&sc, branches);
                     let mut futs: FuturesUnordered<_> = branches
                         .iter()
-                        .map(|b| async move { (b, self.eval(&b.value, sc).await) })
+                        .zip(&bscs)
+                        .map(|(b, bsc)| async move { (b, self.eval(&b.value, bsc).await) })
                         .collect();
                     let mut errors = Vec::new();
                     while let Some((b, r)) = futs.next().await {
@@ -134,13 +143,13 @@ impl<'p> Interp<'p> {
                     Err(errors)
                 }
                 ExprKind::Sequence { options, block } => {
-                    let sc = sc.nested(options.as_ref());
-                    self.with_deadline(self.block(block, &sc, true), &sc, e.span)
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    self.with_deadline(self.block(block, &sc), &sc, e.span)
                         .await
                 }
                 ExprKind::Dag { options, block } => {
-                    let sc = sc.nested(options.as_ref());
-                    self.with_deadline(self.block(block, &sc, false), &sc, e.span)
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    self.with_deadline(self.block(block, &sc), &sc, e.span)
                         .await
                 }
                 ExprKind::If {
@@ -150,11 +159,11 @@ impl<'p> Interp<'p> {
                 } => {
                     let c = self.eval(cond, sc).await?;
                     if c == Value::Bool(true) {
-                        self.block(then, sc, false).await
+                        self.block(then, sc).await
                     } else {
                         match otherwise.as_deref() {
                             None => Ok(Value::Null),
-                            Some(Else::Block(b)) => self.block(b, sc, false).await,
+                            Some(Else::Block(b)) => self.block(b, sc).await,
                             Some(Else::If(x)) => self.eval(x, sc).await,
                         }
                     }
@@ -174,7 +183,7 @@ impl<'p> Interp<'p> {
                     options,
                     body,
                 } => {
-                    let sc = sc.nested(options.as_ref());
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
                     let max_n = match max {
                         Some(m) => self.eval_sync(m, &sc)?.as_u64().unwrap_or(1).max(1),
                         None => u64::from(
@@ -192,13 +201,19 @@ impl<'p> Interp<'p> {
                             let benv = Env::child(&sc.env);
                             benv.set(&var.name, state.clone());
                             benv.set("iteration", int(iteration as i64));
-                            let next = self.block(body, &sc.with_env(benv), false).await?;
+                            // The iteration's steps, and `until`'s, are under `loop[k]`.
+                            let isc = Scope {
+                                path: sc.path.loop_iteration(iteration),
+                                ..sc.with_env(benv)
+                            };
+                            let next = self.block(body, &isc).await?;
                             let uenv = Env::child(&sc.env);
                             uenv.set(&var.name, next.clone());
                             let penv = Env::child(&sc.env);
                             penv.set(&var.name, state);
                             let usc = Scope {
                                 prev: Some(penv),
+                                path: isc.path.clone(),
                                 ..sc.with_env(uenv)
                             };
                             let done = self.eval(until, &usc).await?;
@@ -229,7 +244,7 @@ impl<'p> Interp<'p> {
                     options,
                     body,
                 } => {
-                    let sc = sc.nested(options.as_ref());
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
                     let list = self.eval(iter, &sc).await?;
                     let Value::Array(items) = list else {
                         return Err(err(
@@ -246,7 +261,10 @@ impl<'p> Interp<'p> {
                         .map(|(k, item)| {
                             let env = Env::child(&sc.env);
                             env.set(&var.name, item);
-                            let isc = sc.with_env(env);
+                            let isc = Scope {
+                                path: sc.path.for_item(k),
+                                ..sc.with_env(env)
+                            };
                             async move {
                                 let r = async {
                                     // `where cond`: a dropped element gives no value (and runs no body).
@@ -267,7 +285,7 @@ impl<'p> Interp<'p> {
                                             }
                                         }
                                     }
-                                    self.block(body, &isc, false).await.map(Some)
+                                    self.block(body, &isc).await.map(Some)
                                 }
                                 .await;
                                 (k, r)
@@ -305,9 +323,13 @@ impl<'p> Interp<'p> {
                     var,
                     handler,
                 } => {
-                    let sc = sc.nested(options.as_ref());
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let tsc = Scope {
+                        path: sc.path.child("try"),
+                        ..sc.clone()
+                    };
                     match self
-                        .with_deadline(self.block(body, &sc, false), &sc, e.span)
+                        .with_deadline(self.block(body, &tsc), &sc, e.span)
                         .await
                     {
                         Ok(v) => Ok(v),
@@ -316,7 +338,11 @@ impl<'p> Interp<'p> {
                             if let Some(v) = var {
                                 env.set(&v.name, errs[0].to_value());
                             }
-                            self.block(handler, &sc.with_env(env), false).await
+                            let hsc = Scope {
+                                path: sc.path.child("catch"),
+                                ..sc.with_env(env)
+                            };
+                            self.block(handler, &hsc).await
                         }
                     }
                 }
@@ -330,7 +356,11 @@ impl<'p> Interp<'p> {
                         end: prompt.span.end,
                         ..e.span
                     };
-                    self.decide(prompt, context.as_deref(), arms, head, sc)
+                    let dsc = Scope {
+                        path: self.step_path(node_key(e), "decide", sc),
+                        ..sc.clone()
+                    };
+                    self.decide(prompt, context.as_deref(), arms, head, &dsc)
                         .await
                 }
                 ExprKind::Approve { .. } => Err(err(
@@ -384,4 +414,15 @@ impl<'p> Interp<'p> {
         }
         Ok(None)
     }
+}
+
+/// The scope of each branch of a `parallel` or `race`: its steps are at `path.branch`.
+fn branch_scopes(sc: &Scope, branches: &[Branch]) -> Vec<Scope> {
+    branches
+        .iter()
+        .map(|b| Scope {
+            path: sc.path.branch(&b.name.name),
+            ..sc.clone()
+        })
+        .collect()
 }

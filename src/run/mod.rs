@@ -35,8 +35,10 @@ use opts::Opts;
 use record::Recorder;
 
 use crate::check::Program;
+use crate::ir::plan::node_key;
+use crate::ir::{Lowered, StepPath};
 use crate::source::Sources;
-use crate::syntax::ast::{FlowDecl, ItemKind, ToolDecl};
+use crate::syntax::ast::{FlowDecl, ItemKind, Options, ToolDecl};
 
 /// How a run is configured from the command line.
 #[derive(Clone, Debug, Default)]
@@ -73,9 +75,6 @@ impl std::hash::Hasher for FxHasher {
 
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
-/// The `let` name of each statement of a block (`None` for other statements).
-pub(crate) type Labels = Rc<[Option<Rc<str>>]>;
-
 /// Variables of one block or call, chained to the enclosing ones.
 pub struct Env {
     vars: RefCell<HashMap<Rc<str>, Value, FxBuild>>,
@@ -99,6 +98,11 @@ impl Env {
 
     pub fn set(&self, name: &str, v: Value) {
         self.vars.borrow_mut().insert(Rc::from(name), v);
+    }
+
+    /// `set` with a name already shared (a block plan's binding).
+    pub fn set_rc(&self, name: Rc<str>, v: Value) {
+        self.vars.borrow_mut().insert(name, v);
     }
 
     /// Drops a variable of this scope (its last reader has finished).
@@ -127,12 +131,11 @@ pub struct Interp<'p> {
     tools: Vec<HashMap<&'p str, &'p ToolDecl, FxBuild>>,
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
-    block_labels: RefCell<HashMap<crate::check::BlockKey, Labels, FxBuild>>,
-    /// Built-in names that some module declares as a tool or flow: calls by
-    /// those names may wait, and resolve in their module at the call.
-    shadowed: std::collections::HashSet<&'p str>,
+    /// The program lowered once: block plans, step names, the places of calls.
+    lowered: Lowered<'p>,
+    /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
+    options: HashMap<usize, Rc<Opts>, FxBuild>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
-    tool_opts: RefCell<HashMap<(usize, &'p str), Rc<opts::Opts>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
@@ -178,17 +181,16 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
-        let shadowed = tools
+        let lowered = crate::ir::lower_program(program);
+        let options = lowered
+            .options
             .iter()
-            .flat_map(|t: &HashMap<&'p str, &'p ToolDecl, FxBuild>| t.keys())
-            .chain(flows.iter().flat_map(|f| f.keys()))
-            .copied()
-            .filter(|n| crate::check::is_builtin_fn(n))
+            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
             .collect();
         Interp {
-            shadowed,
+            lowered,
+            options,
             dirs,
-            block_labels: RefCell::new(HashMap::default()),
             program,
             sources,
             recorder: Recorder::new(config.record),
@@ -197,7 +199,6 @@ impl<'p> Interp<'p> {
             tools,
             flows,
             tool_limits: RefCell::new(HashMap::new()),
-            tool_opts: RefCell::new(HashMap::new()),
             cache: RefCell::new(HashMap::new()),
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
@@ -209,6 +210,11 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// Options as decoded before the run (`None` for no `with { … }`).
+    fn opts_of(&self, o: Option<&Options>) -> Option<&Rc<Opts>> {
+        self.options.get(&node_key(o?))
+    }
+
     /// The folder of a module's file: where its exec tools run.
     pub fn module_dir(&self, m: usize) -> &std::path::Path {
         &self.dirs[m]
@@ -216,6 +222,17 @@ impl<'p> Interp<'p> {
 
     /// Runs flow `name` of the root module with `inputs` (already parsed by parameter type).
     pub async fn run(&self, name: &str, inputs: Map<String, Value>) -> R<Value> {
+        self.run_as(name, inputs, name).await
+    }
+
+    /// `run`, with the step paths rooted at `root` instead of the flow's name
+    /// (the REPL's hidden step flow).
+    pub async fn run_as(
+        &self,
+        name: &str,
+        inputs: Map<String, Value>,
+        root_path: &str,
+    ) -> R<Value> {
         let run_id = format!(
             "run-{:x}",
             std::time::SystemTime::now()
@@ -238,7 +255,8 @@ impl<'p> Interp<'p> {
         let flow = *self.flows[root]
             .get(name)
             .expect("the CLI checked the flow exists");
-        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None);
+        let path = StepPath::root(root_path);
+        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None, path);
         // Each poll by the runtime follows its turn (timers, signals): a new time
         // slice of evaluation begins (see `breathe`).
         std::future::poll_fn(|cx| {

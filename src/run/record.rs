@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::ir::StepPath;
 use crate::source::Sources;
 use crate::syntax::span::{LineIndex, Span, line_col};
 
@@ -13,6 +14,8 @@ use crate::syntax::span::{LineIndex, Span, line_col};
 pub struct StepRecord {
     pub id: usize,
     pub step: String,
+    /// The step's path (SPEC §15): `main/out/for[3]/upper`.
+    pub path: String,
     pub tool: String,
     /// `tool`, `flow` or `block`
     pub kind: &'static str,
@@ -50,7 +53,14 @@ impl Recorder {
     }
 
     /// Records a step's start; returns its id (or `usize::MAX` when disabled).
-    pub fn start(&self, step: &str, tool: &str, kind: &'static str, span: Span) -> usize {
+    pub fn start(
+        &self,
+        step: &str,
+        path: &StepPath,
+        tool: &str,
+        kind: &'static str,
+        span: Span,
+    ) -> usize {
         if !self.enabled {
             return usize::MAX;
         }
@@ -59,6 +69,7 @@ impl Recorder {
         steps.push(StepRecord {
             id,
             step: step.to_string(),
+            path: path.to_string(),
             tool: tool.to_string(),
             kind,
             span,
@@ -97,14 +108,14 @@ impl Recorder {
         self.warnings.borrow().clone()
     }
 
-    /// (running step names, finished, failed) for the live view.
+    /// (running steps' paths, finished, failed) for the live view.
     pub fn progress(&self) -> (Vec<String>, usize, usize) {
         let steps = self.steps.borrow();
         let mut running = Vec::new();
         let (mut done, mut failed) = (0, 0);
         for s in steps.iter() {
             match s.status {
-                "running" => running.push(s.step.clone()),
+                "running" => running.push(s.path.clone()),
                 "failed" => failed += 1,
                 _ => done += 1,
             }
@@ -156,14 +167,14 @@ impl Recorder {
             };
             lanes[lane] = end;
             events.push(json!({
-                "name": s.step,
+                "name": s.path,
                 "cat": s.kind,
                 "ph": "X",
                 "ts": s.start_ms * 1e3,
                 "dur": (end - s.start_ms) * 1e3,
                 "pid": 1,
                 "tid": lane,
-                "args": { "tool": s.tool, "status": s.status, "attempts": s.attempts, "error": s.error },
+                "args": { "step": s.step, "tool": s.tool, "status": s.status, "attempts": s.attempts, "error": s.error },
             }));
         }
         json!({ "traceEvents": events, "displayTimeUnit": "ms" })

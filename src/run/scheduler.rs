@@ -7,23 +7,25 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 
+use super::errors::ErrorKind;
 use super::errors::{Errors, R};
-use super::eval::{Scope, needs_async};
+use super::eval::{Scope, err};
 use super::memory;
 use super::{Env, Interp};
-use crate::check::{BlockInfo, block_key};
+use crate::ir::plan::BlockPlan;
 use crate::syntax::ast::*;
 
 impl<'p> Interp<'p> {
-    /// Runs a block's statements eagerly: each starts once the statements it reads
-    /// have finished (a `sequence` adds an edge from each statement to the next;
-    /// `effect` calls keep their source order). A failure stops only the statements
-    /// that depend on it, unless `fail_fast`; the block then fails with every error.
+    /// Runs a block's statements eagerly, following its plan (lowered once, before
+    /// the run, by `ir::plan`): each starts once the statements it waits for have
+    /// finished (what it reads, `after`, `sequence` order, `effect` order). A
+    /// failure stops only the statements that depend on it, unless `fail_fast`;
+    /// the block then fails with every error. Each statement is a step at
+    /// `outer.path` + its name.
     pub(super) fn block<'a>(
         &'a self,
         b: &'p Block,
         outer: &'a Scope,
-        sequence: bool,
     ) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
             self.breathe().await;
@@ -31,99 +33,63 @@ impl<'p> Interp<'p> {
             if n == 0 {
                 return Ok(Value::Null);
             }
-            let empty = BlockInfo::default();
-            let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
-            // Edges j -> i (i reads j), as a compressed adjacency list: one pass
-            // to count, one to fill. Duplicate edges are harmless: each adds one
-            // to the in-degree and appears once among the dependents.
-            let for_each_edge = |f: &mut dyn FnMut(usize, usize)| {
-                let mut last_effect: Option<usize> = None;
-                for i in 0..n {
-                    for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                        if j != i && j < n {
-                            f(j, i);
-                        }
-                    }
-                    if sequence && i > 0 {
-                        f(i - 1, i);
-                    }
-                    if info.effects.get(i).copied().unwrap_or(false) {
-                        if let Some(j) = last_effect {
-                            f(j, i);
-                        }
-                        last_effect = Some(i);
-                    }
-                }
+            let Some(plan) = self.lowered.block(b) else {
+                return Err(err(
+                    ErrorKind::TypeError,
+                    "this block was not lowered (a bug in flowc)",
+                    outer,
+                    b.span,
+                ));
             };
-            let mut indeg = vec![0usize; n];
-            let mut offsets = vec![0usize; n + 1];
-            for_each_edge(&mut |j, i| {
-                indeg[i] += 1;
-                offsets[j + 1] += 1;
-            });
-            for k in 0..n {
-                offsets[k + 1] += offsets[k];
-            }
-            let mut fill = offsets.clone();
-            let mut targets = vec![0usize; offsets[n]];
-            for_each_edge(&mut |j, i| {
-                targets[fill[j]] = i;
-                fill[j] += 1;
-            });
-            drop(fill);
+            let plan: &BlockPlan = plan;
+            let mut indeg = plan.indeg.clone();
             let env = Env::child(&outer.env);
             let sc = outer.with_env(env.clone());
             // Liveness: how many statements still have to read each `let`; its
             // value is dropped when the last of them has finished.
             // (No allocation for a block whose statements read no `let` of it.)
-            let read = info.deps.iter().any(|d| !d.is_empty());
+            let read = plan.has_reads();
             let counting = read && sc.opts.max_memory.is_some();
             let mut live = Live {
-                readers: if read { vec![0u32; n] } else { Vec::new() },
+                readers: if read {
+                    plan.readers.clone()
+                } else {
+                    Vec::new()
+                },
                 sizes: if counting { vec![0u64; n] } else { Vec::new() },
                 counting,
                 memory: &self.memory,
             };
-            for i in 0..n {
-                for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                    if j != i && j < n {
-                        live.readers[j] += 1;
-                    }
-                }
-            }
             let fail_fast = sc.opts.fail_fast.unwrap_or(false);
             let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
             let mut inflight: FuturesUnordered<LocalBoxFuture<'_, (usize, R<Value>)>> =
                 FuturesUnordered::new();
             let mut errors: Errors = Vec::new();
             let mut last_value = Value::Null;
-            let let_name = |j: usize| match &b.stmts[j].kind {
-                StmtKind::Let { name, .. } => Some(name.name.as_str()),
-                _ => None,
-            };
             let complete = |i: usize,
                             r: R<Value>,
                             ready: &mut VecDeque<usize>,
-                            indeg: &mut Vec<usize>,
+                            indeg: &mut Vec<u32>,
                             errors: &mut Errors,
                             last_value: &mut Value,
                             live: &mut Live<'_>| {
                 match r {
                     Ok(v) => {
-                        match let_name(i) {
+                        match &plan.steps[i].binds {
                             // A value nothing reads is not kept.
                             Some(name) if live.readers.get(i).is_some_and(|&k| k > 0) => {
                                 if live.counting {
                                     live.sizes[i] = memory::size(&v);
                                     live.memory.hold(live.sizes[i]);
                                 }
-                                env.set(name, v);
+                                env.set_rc(name.clone(), v);
                             }
                             Some(_) => {}
                             None if i == n - 1 => *last_value = v,
                             None => {}
                         }
-                        for &d in &targets[offsets[i]..offsets[i + 1]] {
+                        for &d in plan.dependents(i) {
+                            let d = d as usize;
                             indeg[d] -= 1;
                             if indeg[d] == 0 {
                                 ready.push_back(d);
@@ -133,29 +99,24 @@ impl<'p> Interp<'p> {
                     Err(mut e) => errors.append(&mut e),
                 }
                 // `i` has read what it reads: the values it was the last reader of go.
-                for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                    if j != i && j < n {
-                        live.readers[j] -= 1;
-                        if live.readers[j] == 0
-                            && let Some(name) = let_name(j)
-                        {
-                            env.remove(name);
-                            if live.counting {
-                                live.memory.release(std::mem::take(&mut live.sizes[j]));
-                            }
+                for &j in plan.reads(i) {
+                    let j = j as usize;
+                    live.readers[j] -= 1;
+                    if live.readers[j] == 0
+                        && let Some(name) = &plan.steps[j].binds
+                    {
+                        env.remove(name);
+                        if live.counting {
+                            live.memory.release(std::mem::take(&mut live.sizes[j]));
                         }
                     }
                 }
             };
-            let labels = self.block_labels(b);
             loop {
                 while let Some(i) = ready.pop_front() {
                     self.breathe().await;
                     let s = &b.stmts[i];
-                    let label = match &s.kind {
-                        StmtKind::Let { name, .. } => name.name.as_str(),
-                        _ => &*sc.label,
-                    };
+                    let step = &plan.steps[i];
                     let expr = match &s.kind {
                         StmtKind::Let { value, .. } | StmtKind::Expr { expr: value, .. } => value,
                         StmtKind::Mock { .. } | StmtKind::Assert(_) | StmtKind::Error { .. } => {
@@ -171,15 +132,13 @@ impl<'p> Interp<'p> {
                             continue;
                         }
                     };
-                    if !needs_async(&self.shadowed, expr) {
-                        let lsc = match &labels[i] {
-                            Some(l) => Scope {
-                                label: l.clone(),
-                                ..sc.clone()
-                            },
-                            None => sc.clone(),
-                        };
-                        let r = self.eval_sync(expr, &lsc);
+                    let ssc = Scope {
+                        label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
+                        path: sc.path.step(&step.name),
+                        ..sc.clone()
+                    };
+                    if !step.waits {
+                        let r = self.eval_sync(expr, &ssc);
                         complete(
                             i,
                             r,
@@ -190,19 +149,12 @@ impl<'p> Interp<'p> {
                             &mut live,
                         );
                     } else {
-                        let ssc = match &labels[i] {
-                            Some(l) => Scope {
-                                label: l.clone(),
-                                ..sc.clone()
-                            },
-                            None => sc.clone(),
-                        };
-                        let call_label =
-                            matches!(s.kind, StmtKind::Let { .. }).then(|| label.to_string());
+                        let binds = step.binds.is_some();
                         inflight.push(Box::pin(async move {
-                            let r = match (&expr.kind, call_label) {
-                                (ExprKind::Call(c), Some(l)) => {
-                                    self.call(c, expr.span, &ssc, Some(&l)).await
+                            let r = match &expr.kind {
+                                ExprKind::Call(c) if binds => {
+                                    let label = ssc.label.clone();
+                                    self.call(c, expr.span, &ssc, Some(&label)).await
                                 }
                                 _ => self.eval(expr, &ssc).await,
                             };
