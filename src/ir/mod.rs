@@ -147,7 +147,7 @@ impl Lower<'_> {
         match &e.kind {
             ExprKind::Call(c) => {
                 if plan::is_step_call(self.program, self.module, c) {
-                    node.calls.push(plan::callee_name(c));
+                    node.calls.push(plan::callee_name(c).into_owned());
                 }
                 for a in &c.args {
                     self.walk(&a.value, node);

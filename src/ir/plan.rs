@@ -4,10 +4,11 @@
 //! segment) and whether it waits. The edge rules live here alone: `flowc graph`
 //! draws the same edges ([`block_edges`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::check::{BlockInfo, BlockKey, Program, block_key};
+use crate::check::{BlockInfo, BlockKey, Program, Signature, block_key};
 use crate::syntax::ast::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +36,7 @@ impl EdgeKind {
 /// `effect` statement.
 pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(usize, usize, EdgeKind)> {
     let n = b.stmts.len();
-    let mut edges: Vec<(usize, usize, EdgeKind)> = Vec::new();
+    let mut edges: Vec<(usize, usize, EdgeKind)> = Vec::with_capacity(n * 2);
     let mut last_effect: Option<usize> = None;
     for (i, s) in b.stmts.iter().enumerate() {
         let first = edges.len();
@@ -175,17 +176,21 @@ pub fn waits(shadowed: &HashSet<&str>, e: &Expr) -> bool {
 pub fn is_step_call(program: &Program, module: usize, c: &Call) -> bool {
     let name = callee_name(c);
     let md = &program.modules[module];
-    let declared = md.tools.contains_key(&name) || md.flows.contains_key(&name);
+    let declared = md.tools.contains_key(&*name) || md.flows.contains_key(&*name);
     !(c.callee.len() == 1 && crate::check::is_builtin_fn(&name)) || declared || name == "llm"
 }
 
 /// A callee as written: `upper`, `m.cpu`.
-pub fn callee_name(c: &Call) -> String {
-    c.callee
-        .iter()
-        .map(|i| i.name.as_str())
-        .collect::<Vec<_>>()
-        .join(".")
+pub fn callee_name(c: &Call) -> Cow<'_, str> {
+    match c.callee.as_slice() {
+        [one] => Cow::Borrowed(one.name.as_str()),
+        more => Cow::Owned(
+            more.iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+    }
 }
 
 /// The key of a call or a decision in [`Lowered::within`]: where the node is.
@@ -193,12 +198,70 @@ pub fn node_key<T>(node: &T) -> usize {
     node as *const T as usize
 }
 
+/// What a call reaches, resolved once by the lowering.
+#[derive(Clone, Copy, Debug)]
+pub enum Callee<'p> {
+    Tool {
+        module: usize,
+        decl: &'p ToolDecl,
+        sig: &'p Signature,
+    },
+    Flow {
+        module: usize,
+        decl: &'p FlowDecl,
+    },
+    /// `llm("question", …)`.
+    Llm,
+    /// A built-in function, by name.
+    Builtin(&'p str),
+}
+
+/// A call, lowered: what it reaches, where it stands in its step (for steps:
+/// tools, flows, `llm()`), and whether an argument waits.
+#[derive(Clone, Debug)]
+pub struct CallPlan<'p> {
+    pub callee: Callee<'p>,
+    pub place: Option<Within>,
+    pub args_wait: bool,
+}
+
+/// A hasher for keys that are addresses or small integers (one multiply).
+#[derive(Default, Clone, Copy)]
+pub struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type AddrMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<AddrHasher>>;
+
 /// The lowered program: a plan for every block, the place of every call and
 /// decision inside its step, and every `with { … }` (for the interpreter to decode
 /// once, before the run).
 pub struct Lowered<'p> {
-    blocks: HashMap<BlockKey, Rc<BlockPlan>>,
-    within: HashMap<usize, Within>,
+    blocks: AddrMap<BlockKey, Rc<BlockPlan>>,
+    within: AddrMap<usize, Within>,
+    calls: AddrMap<usize, CallPlan<'p>>,
     /// Every `with { … }` of the program.
     pub options: Vec<&'p Options>,
     /// Built-in names some module declares as a tool or flow.
@@ -211,9 +274,14 @@ impl<'p> Lowered<'p> {
         self.blocks.get(&block_key(b))
     }
 
-    /// Where a call (`node_key(&call)`) or a decision (`node_key(&expr)`) stands in its step.
+    /// Where a decision (`node_key(&expr)`) stands in its step.
     pub fn within(&self, key: usize) -> Option<&Within> {
         self.within.get(&key)
+    }
+
+    /// A call (`node_key(&call)`), resolved.
+    pub fn call(&self, key: usize) -> Option<&CallPlan<'p>> {
+        self.calls.get(&key)
     }
 }
 
@@ -230,12 +298,31 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
             }
         }
     }
+    let mut decls = Vec::new();
+    for m in &program.modules {
+        let mut tools = HashMap::new();
+        let mut flows = HashMap::new();
+        for it in &m.ast.items {
+            match &it.kind {
+                ItemKind::Tool(t) => {
+                    tools.insert(t.name.name.as_str(), &**t);
+                }
+                ItemKind::Flow(f) => {
+                    flows.insert(f.name.name.as_str(), &**f);
+                }
+                _ => {}
+            }
+        }
+        decls.push((tools, flows));
+    }
     let mut l = Lowering {
         program,
+        decls,
         module: 0,
         out: Lowered {
-            blocks: HashMap::new(),
-            within: HashMap::new(),
+            blocks: AddrMap::default(),
+            within: AddrMap::default(),
+            calls: AddrMap::default(),
             options: Vec::new(),
             shadowed,
         },
@@ -264,22 +351,29 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
 
 /// Step names already given in one step or block, for `#2`, `#3` ….
 #[derive(Default)]
-struct Names(HashMap<String, usize>);
+struct Names<'p>(HashMap<Cow<'p, str>, usize>);
 
-impl Names {
-    fn next(&mut self, name: String) -> Rc<str> {
+impl<'p> Names<'p> {
+    fn next(&mut self, name: Cow<'p, str>) -> Rc<str> {
         let k = self.0.entry(name.clone()).or_insert(0);
         *k += 1;
         if *k == 1 {
-            Rc::from(name)
+            Rc::from(&*name)
         } else {
             Rc::from(format!("{name}#{k}"))
         }
     }
 }
 
+type Decls<'p> = (
+    HashMap<&'p str, &'p ToolDecl>,
+    HashMap<&'p str, &'p FlowDecl>,
+);
+
 struct Lowering<'p> {
     program: &'p Program,
+    /// Each module's tools and flows by name.
+    decls: Vec<Decls<'p>>,
     module: usize,
     out: Lowered<'p>,
 }
@@ -308,21 +402,21 @@ impl<'p> Lowering<'p> {
         let mut names = Names::default();
         for s in &b.stmts {
             if let StmtKind::Let { name, .. } = &s.kind {
-                names.0.insert(name.name.clone(), 1);
+                names.0.insert(Cow::Borrowed(name.name.as_str()), 1);
             }
         }
         let mut steps = Vec::with_capacity(n);
         for s in &b.stmts {
             let (name, binds, expr) = match &s.kind {
                 StmtKind::Let { name, value, .. } => (
-                    name.name.clone(),
-                    Some(Rc::from(name.name.as_str())),
+                    Cow::Borrowed(""),
+                    Some(Rc::<str>::from(name.name.as_str())),
                     Some(value),
                 ),
                 StmtKind::Expr { expr, .. } => (step_word(expr), None, Some(expr)),
-                StmtKind::Assert(e) => ("assert".to_string(), None, Some(e)),
-                StmtKind::Mock { value, .. } => ("mock".to_string(), None, Some(value)),
-                StmtKind::Error { .. } => ("error".to_string(), None, None),
+                StmtKind::Assert(e) => (Cow::Borrowed("assert"), None, Some(e)),
+                StmtKind::Mock { value, .. } => (Cow::Borrowed("mock"), None, Some(value)),
+                StmtKind::Error { .. } => (Cow::Borrowed("error"), None, None),
             };
             let waits = match (&s.kind, expr) {
                 (StmtKind::Let { .. } | StmtKind::Expr { .. }, Some(e)) => {
@@ -334,10 +428,9 @@ impl<'p> Lowering<'p> {
                 self.step(e);
             }
             steps.push(StepPlan {
-                name: if binds.is_some() {
-                    Rc::from(name)
-                } else {
-                    names.next(name)
+                name: match &binds {
+                    Some(b) => b.clone(),
+                    None => names.next(name),
                 },
                 binds,
                 waits,
@@ -392,22 +485,62 @@ impl<'p> Lowering<'p> {
         self.expr(e, &mut names, true);
     }
 
-    fn place(&mut self, key: usize, top: bool, names: &mut Names, name: String) {
-        let w = if top {
-            Within::Step
-        } else {
-            Within::Under(names.next(name))
-        };
+    fn place(&mut self, key: usize, top: bool, names: &mut Names<'p>, name: Cow<'p, str>) {
+        let w = within(top, names, name);
         self.out.within.insert(key, w);
+    }
+
+    /// What a call reaches from the module being lowered.
+    fn callee(&self, c: &'p Call) -> Option<Callee<'p>> {
+        let (m, name) = match c.callee.as_slice() {
+            [one] => (self.module, one.name.as_str()),
+            [module, item] => (
+                *self.program.modules[self.module]
+                    .imports
+                    .get(&module.name)?,
+                item.name.as_str(),
+            ),
+            _ => return None,
+        };
+        let (tools, flows) = &self.decls[m];
+        if let (Some(&decl), Some(sig)) = (tools.get(name), self.program.modules[m].tools.get(name))
+        {
+            return Some(Callee::Tool {
+                module: m,
+                decl,
+                sig,
+            });
+        }
+        if let Some(&decl) = flows.get(name) {
+            return Some(Callee::Flow { module: m, decl });
+        }
+        Some(if name == "llm" {
+            Callee::Llm
+        } else {
+            Callee::Builtin(name)
+        })
     }
 
     /// Walks an expression of a step: calls and decisions get their place in it;
     /// nested blocks and branches are lowered as steps of their own.
-    fn expr(&mut self, e: &'p Expr, names: &mut Names, top: bool) {
+    fn expr(&mut self, e: &'p Expr, names: &mut Names<'p>, top: bool) {
         match &e.kind {
             ExprKind::Call(c) => {
-                if is_step_call(self.program, self.module, c) {
-                    self.place(node_key(c), top, names, callee_name(c));
+                if let Some(callee) = self.callee(c) {
+                    let place = matches!(
+                        callee,
+                        Callee::Tool { .. } | Callee::Flow { .. } | Callee::Llm
+                    )
+                    .then(|| within(top, names, callee_name(c)));
+                    let args_wait = c.args.iter().any(|a| waits(&self.out.shadowed, &a.value));
+                    self.out.calls.insert(
+                        node_key(c),
+                        CallPlan {
+                            callee,
+                            place,
+                            args_wait,
+                        },
+                    );
                 }
                 self.options(c.options.as_ref());
                 for a in &c.args {
@@ -521,7 +654,7 @@ impl<'p> Lowering<'p> {
                 context,
                 arms,
             } => {
-                self.place(node_key(e), top, names, "decide".to_string());
+                self.place(node_key(e), top, names, Cow::Borrowed("decide"));
                 self.expr(prompt, names, false);
                 if let Some(c) = context {
                     self.expr(c, names, false);
@@ -531,7 +664,7 @@ impl<'p> Lowering<'p> {
                 }
             }
             ExprKind::Approve { message, context } => {
-                self.place(node_key(e), top, names, "approve".to_string());
+                self.place(node_key(e), top, names, Cow::Borrowed("approve"));
                 self.expr(message, names, false);
                 if let Some(c) = context {
                     self.expr(c, names, false);
@@ -548,26 +681,36 @@ impl<'p> Lowering<'p> {
     }
 }
 
+/// The place of a call or decision in its step: the step itself when it is the
+/// step's whole expression (`top`), else a name under it.
+fn within<'p>(top: bool, names: &mut Names<'p>, name: Cow<'p, str>) -> Within {
+    if top {
+        Within::Step
+    } else {
+        Within::Under(names.next(name))
+    }
+}
+
 /// The step name of a statement that binds nothing: its callee (also under a
 /// path or a `catch`), or its construct.
-fn step_word(e: &Expr) -> String {
+fn step_word(e: &Expr) -> Cow<'_, str> {
     match &e.kind {
         ExprKind::Call(c) => callee_name(c),
         ExprKind::Field(b, _)
         | ExprKind::Wildcard(b)
         | ExprKind::Index(b, _)
         | ExprKind::Catch(b, _) => step_word(b),
-        ExprKind::Parallel { .. } => "parallel".into(),
-        ExprKind::Race { .. } => "race".into(),
-        ExprKind::Sequence { .. } => "sequence".into(),
-        ExprKind::Dag { .. } => "dag".into(),
-        ExprKind::If { .. } => "if".into(),
-        ExprKind::Match { .. } => "match".into(),
-        ExprKind::Loop { .. } => "loop".into(),
-        ExprKind::For { .. } => "for".into(),
-        ExprKind::Try { .. } => "try".into(),
-        ExprKind::Decide { .. } => "decide".into(),
-        ExprKind::Approve { .. } => "approve".into(),
-        _ => "expr".into(),
+        ExprKind::Parallel { .. } => Cow::Borrowed("parallel"),
+        ExprKind::Race { .. } => Cow::Borrowed("race"),
+        ExprKind::Sequence { .. } => Cow::Borrowed("sequence"),
+        ExprKind::Dag { .. } => Cow::Borrowed("dag"),
+        ExprKind::If { .. } => Cow::Borrowed("if"),
+        ExprKind::Match { .. } => Cow::Borrowed("match"),
+        ExprKind::Loop { .. } => Cow::Borrowed("loop"),
+        ExprKind::For { .. } => Cow::Borrowed("for"),
+        ExprKind::Try { .. } => Cow::Borrowed("try"),
+        ExprKind::Decide { .. } => Cow::Borrowed("decide"),
+        ExprKind::Approve { .. } => Cow::Borrowed("approve"),
+        _ => Cow::Borrowed("expr"),
     }
 }

@@ -16,7 +16,7 @@ use super::tools::{self, ToolFailure};
 use super::value::{self, call_builtin, equal};
 use super::{Env, Interp};
 use crate::ir::StepPath;
-use crate::ir::plan::{Within, callee_name, node_key, waits};
+use crate::ir::plan::{CallPlan, Callee, Within, callee_name, node_key};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
@@ -28,6 +28,15 @@ impl<'p> Interp<'p> {
             Some(Within::Under(seg)) => sc.path.step(seg),
             // Not reached by the lowering (none such is known): named by its callee.
             None => sc.path.child(name),
+        }
+    }
+
+    /// The path of a tool, flow or `llm()` call inside the step of `sc`.
+    fn call_path(&self, c: &Call, plan: Option<&CallPlan<'p>>, sc: &Scope) -> StepPath {
+        match plan.and_then(|p| p.place.as_ref()) {
+            Some(Within::Step) => sc.path.clone(),
+            Some(Within::Under(seg)) => sc.path.step(seg),
+            None => sc.path.child(&callee_name(c)),
         }
     }
 
@@ -184,39 +193,35 @@ impl<'p> Interp<'p> {
         sc: &Scope,
         label: Option<&str>,
     ) -> R<Value> {
-        let (m, name) = match c.callee.as_slice() {
-            [one] => (sc.module, one.name.as_str()),
-            [module, item] => (
-                self.program.modules[sc.module].imports[&module.name],
-                item.name.as_str(),
-            ),
-            _ => return Err(err(ErrorKind::TypeError, "not callable", sc, span)),
+        // Resolved by the lowering (every call of the program is).
+        let plan = self.lowered.call(node_key(c));
+        let callee = match plan {
+            Some(p) => p.callee,
+            None => return Err(err(ErrorKind::TypeError, "not callable", sc, span)),
         };
-        let is_tool = self.tools[m].contains_key(name);
-        let is_flow = self.flows[m].contains_key(name);
-        if !is_tool && !is_flow {
-            if name == "llm" {
-                let path = self.step_path(node_key(c), name, sc);
+        let args_wait = plan.is_some_and(|p| p.args_wait);
+        let (m, name, tool, flow) = match callee {
+            Callee::Tool { module, decl, sig } => {
+                (module, decl.name.name.as_str(), Some((decl, sig)), None)
+            }
+            Callee::Flow { module, decl } => (module, decl.name.name.as_str(), None, Some(decl)),
+            Callee::Llm => {
+                let path = self.call_path(c, plan, sc);
                 return self.llm_condition(c, span, sc, path).await;
             }
-            if name != "stable"
-                && c.args
-                    .iter()
-                    .any(|a| waits(&self.lowered.shadowed, &a.value))
-            {
+            Callee::Builtin(name) => (sc.module, name, None, None),
+        };
+        if tool.is_none() && flow.is_none() {
+            if name != "stable" && args_wait {
                 // Arguments that wait (a `for`, a tool call): evaluate them first.
                 let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
                 return self.builtin_values(name, &vals, c, span, sc);
             }
             return self.builtin_fn(c, span, sc);
         }
-        let path = self.step_path(node_key(c), &callee_name(c), sc);
+        let path = self.call_path(c, plan, sc);
         // Arguments, evaluated concurrently.
-        let vals = if c
-            .args
-            .iter()
-            .any(|a| waits(&self.lowered.shadowed, &a.value))
-        {
+        let vals = if args_wait {
             collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
         } else {
             c.args
@@ -230,14 +235,12 @@ impl<'p> Interp<'p> {
                 args.insert(n.name.clone(), v);
             }
         }
-        if is_flow {
-            let flow = self.flows[m][name];
+        let Some((tool, sig)) = tool else {
+            let flow = flow.expect("a call that is not a tool or a built-in is a flow");
             return self
                 .call_flow(m, flow, args, Some(sc), span, label, path)
                 .await;
-        }
-        let tool = self.tools[m][name];
-        let sig = &self.program.modules[m].tools[name];
+        };
         // Defaults of omitted parameters.
         for (p, ps) in tool.params.iter().zip(sig.params.iter()) {
             if !args.contains_key(&ps.name)
@@ -339,6 +342,7 @@ impl<'p> Interp<'p> {
                 Ok(Ok(v)) => {
                     let ret = sig.ret.as_ref().expect("tools have a result type");
                     match value::conforms(&v, ret) {
+                        Ok(()) if value::in_order(&v, ret) => Ok(v),
                         Ok(()) => Ok(value::in_declared_order(v, ret)),
                         Err(mm) => Err(RunError::new(
                             ErrorKind::TypeError,
@@ -422,7 +426,7 @@ impl<'p> Interp<'p> {
             }
             BindingKind::Exec(argv) => {
                 let argv: Vec<String> = match &argv.kind {
-                    ExprKind::List(items) => items.iter().map(lit).collect(),
+                    ExprKind::List(items) => items.iter().map(|i| lit(i).into_owned()).collect(),
                     _ => Vec::new(),
                 };
                 tools::exec::call(&argv, self.module_dir(m), input, max_output).await
@@ -457,9 +461,13 @@ impl Drop for Permits<'_> {
     }
 }
 
-/// The text of a plain string literal.
-pub(super) fn lit(e: &Expr) -> String {
+/// The text of a plain string literal (borrowed when it is one piece).
+pub(super) fn lit(e: &Expr) -> std::borrow::Cow<'_, str> {
     match &e.kind {
+        ExprKind::Str(parts) if parts.len() == 1 => match &parts[0] {
+            StrPart::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
+            StrPart::Interp(_) => std::borrow::Cow::Borrowed(""),
+        },
         ExprKind::Str(parts) => parts
             .iter()
             .map(|p| {
@@ -469,8 +477,9 @@ pub(super) fn lit(e: &Expr) -> String {
                     ""
                 }
             })
-            .collect(),
-        _ => String::new(),
+            .collect::<String>()
+            .into(),
+        _ => std::borrow::Cow::Borrowed(""),
     }
 }
 

@@ -38,7 +38,7 @@ use crate::check::Program;
 use crate::ir::plan::node_key;
 use crate::ir::{Lowered, StepPath};
 use crate::source::Sources;
-use crate::syntax::ast::{FlowDecl, ItemKind, Options, ToolDecl};
+use crate::syntax::ast::{FlowDecl, ItemKind, Options};
 
 /// How a run is configured from the command line.
 #[derive(Clone, Debug, Default)]
@@ -128,7 +128,6 @@ pub struct Interp<'p> {
     pub recorder: Recorder,
     pub config: RunConfig,
     consts: RefCell<Vec<HashMap<String, Value>>>,
-    tools: Vec<HashMap<&'p str, &'p ToolDecl, FxBuild>>,
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
@@ -152,23 +151,15 @@ pub struct Interp<'p> {
 
 impl<'p> Interp<'p> {
     pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
-        let mut tools = Vec::new();
+        // The flows a run can start with, by name (calls are resolved by the lowering).
         let mut flows = Vec::new();
         for m in &program.modules {
-            let mut t = HashMap::default();
             let mut f = HashMap::default();
             for it in &m.ast.items {
-                match &it.kind {
-                    ItemKind::Tool(d) => {
-                        t.insert(d.name.name.as_str(), &**d);
-                    }
-                    ItemKind::Flow(d) => {
-                        f.insert(d.name.name.as_str(), &**d);
-                    }
-                    _ => {}
+                if let ItemKind::Flow(d) = &it.kind {
+                    f.insert(d.name.name.as_str(), &**d);
                 }
             }
-            tools.push(t);
             flows.push(f);
         }
         let dirs = program
@@ -196,7 +187,6 @@ impl<'p> Interp<'p> {
             recorder: Recorder::new(config.record),
             config,
             consts: RefCell::new(vec![HashMap::new(); program.modules.len()]),
-            tools,
             flows,
             tool_limits: RefCell::new(HashMap::new()),
             cache: RefCell::new(HashMap::new()),
