@@ -207,7 +207,7 @@ impl<'p> Interp<'p> {
             Callee::Flow { module, decl } => (module, decl.name.name.as_str(), None, Some(decl)),
             Callee::Llm => {
                 let path = self.call_path(c, plan, sc);
-                return self.llm_condition(c, span, sc, path).await;
+                return Box::pin(self.llm_condition(c, span, sc, path)).await;
             }
             Callee::Builtin(name) => (sc.module, name, None, None),
         };
@@ -286,7 +286,7 @@ impl<'p> Interp<'p> {
         });
         // `max_memory`: over the budget, a new step waits for memory to be released.
         let _running = match o.max_memory {
-            Some(budget) => Some(self.memory.admit(budget).await),
+            Some(budget) => Some(Box::pin(self.memory.admit(budget)).await),
             None => None,
         };
         let mut permits = Permits {
@@ -386,7 +386,10 @@ impl<'p> Interp<'p> {
                     e.attempts = attempt;
                     if attempt <= retries && o.retries_on(e.kind) && !permanent {
                         let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
-                        super::timer::sleep(Duration::from_secs_f64(base * jitter())).await;
+                        Box::pin(super::timer::sleep(Duration::from_secs_f64(
+                            base * jitter(),
+                        )))
+                        .await;
                         continue;
                     }
                     break Err(e);
@@ -429,12 +432,19 @@ impl<'p> Interp<'p> {
                     ExprKind::List(items) => items.iter().map(|i| lit(i).into_owned()).collect(),
                     _ => Vec::new(),
                 };
-                tools::exec::call(&argv, self.module_dir(m), input, max_output).await
+                // Boxed, as the HTTP call below: their futures are large, and every
+                // step's future (the scheduler boxes one per statement) would carry them.
+                Box::pin(tools::exec::call(
+                    &argv,
+                    self.module_dir(m),
+                    input,
+                    max_output,
+                ))
+                .await
             }
             BindingKind::Http { method, url } => {
-                self.http
-                    .call(&method.name, &lit(url), input, max_output)
-                    .await
+                let url = lit(url);
+                Box::pin(self.http.call(&method.name, &url, input, max_output)).await
             }
             BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
         }

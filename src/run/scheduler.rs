@@ -150,7 +150,7 @@ impl<'p> Interp<'p> {
                         );
                     } else {
                         let binds = step.binds.is_some();
-                        inflight.push(Box::pin(async move {
+                        let fut = async move {
                             let r = match &expr.kind {
                                 ExprKind::Call(c) if binds => {
                                     let label = ssc.label.clone();
@@ -159,7 +159,33 @@ impl<'p> Interp<'p> {
                                 _ => self.eval(expr, &ssc).await,
                             };
                             (i, r)
-                        }));
+                        };
+                        // Polled once on the spot: a step that finishes at once (a
+                        // built-in tool, a cached result) completes without a trip
+                        // through `inflight`. One that waits goes there (it may wake
+                        // this block's task once, spuriously: harmless).
+                        let mut fut: LocalBoxFuture<'_, (usize, R<Value>)> = Box::pin(fut);
+                        let first = std::future::poll_fn(|cx| {
+                            std::task::Poll::Ready(fut.as_mut().poll(cx))
+                        })
+                        .await;
+                        match first {
+                            std::task::Poll::Ready((i, r)) => {
+                                complete(
+                                    i,
+                                    r,
+                                    &mut ready,
+                                    &mut indeg,
+                                    &mut errors,
+                                    &mut last_value,
+                                    &mut live,
+                                );
+                                if fail_fast && !errors.is_empty() {
+                                    break;
+                                }
+                            }
+                            std::task::Poll::Pending => inflight.push(fut),
+                        }
                     }
                 }
                 if fail_fast && !errors.is_empty() {
