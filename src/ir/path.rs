@@ -32,29 +32,59 @@ struct Node {
     seg: Seg,
 }
 
-/// A step path, e.g. `main/out/for[3]/upper`.
+/// A step path, e.g. `main/out/for[3]/upper`: shared nodes, and the last step
+/// name kept aside (a block's statement gets its path without an allocation).
 #[derive(Clone, Debug)]
-pub struct StepPath(Rc<Node>);
+pub struct StepPath {
+    base: Rc<Node>,
+    last: Option<Rc<str>>,
+}
 
 impl StepPath {
     /// The path of a flow run at the top (its name).
     pub fn root(flow: &str) -> StepPath {
-        StepPath(Rc::new(Node {
-            parent: None,
-            seg: Seg::Name(Rc::from(flow)),
-        }))
+        StepPath {
+            base: Rc::new(Node {
+                parent: None,
+                seg: Seg::Name(Rc::from(flow)),
+            }),
+            last: None,
+        }
+    }
+
+    /// This path as one node.
+    fn node(&self) -> Rc<Node> {
+        match &self.last {
+            None => self.base.clone(),
+            Some(n) => Rc::new(Node {
+                parent: Some(self.base.clone()),
+                seg: Seg::Name(n.clone()),
+            }),
+        }
     }
 
     fn push(&self, seg: Seg) -> StepPath {
-        StepPath(Rc::new(Node {
-            parent: Some(self.0.clone()),
-            seg,
-        }))
+        StepPath {
+            base: Rc::new(Node {
+                parent: Some(self.node()),
+                seg,
+            }),
+            last: None,
+        }
     }
 
     /// A step (or a call inside a step) under this path: `self/name`.
     pub fn step(&self, name: &Rc<str>) -> StepPath {
-        self.push(Seg::Name(name.clone()))
+        match &self.last {
+            None => StepPath {
+                base: self.base.clone(),
+                last: Some(name.clone()),
+            },
+            Some(_) => StepPath {
+                base: self.node(),
+                last: Some(name.clone()),
+            },
+        }
     }
 
     /// A fixed part under this path (`try`, `catch`): `self/name`.
@@ -81,7 +111,7 @@ impl StepPath {
 impl fmt::Display for StepPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut segs = Vec::new();
-        let mut node = Some(&self.0);
+        let mut node = Some(&self.base);
         while let Some(n) = node {
             segs.push(&n.seg);
             node = n.parent.as_ref();
@@ -95,7 +125,10 @@ impl fmt::Display for StepPath {
                 Seg::Loop(k) => write!(f, "{sep}loop[{k}]")?,
             }
         }
-        Ok(())
+        match &self.last {
+            Some(n) => write!(f, "/{n}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -112,6 +145,8 @@ mod tests {
             main.step(&out).for_item(3).step(&upper).to_string(),
             "main/out/for[3]/upper#2"
         );
+        assert_eq!(main.step(&out).step(&upper).to_string(), "main/out/upper#2");
+        assert_eq!(main.step(&out).child("try").to_string(), "main/out/try");
         let m: Rc<str> = Rc::from("m");
         assert_eq!(main.step(&m).branch("cpu").to_string(), "main/m.cpu");
         let r: Rc<str> = Rc::from("refined");
