@@ -115,6 +115,29 @@ pub fn in_declared_order(v: Value, t: &Type) -> Value {
     }
 }
 
+/// Are the fields of `v` already in the order `t` declares (nothing for
+/// `in_declared_order` to do)? Checked without building anything.
+pub fn in_order(v: &Value, t: &Type) -> bool {
+    match (t, v) {
+        (Type::Optional(inner), v) => in_order(v, inner),
+        (Type::List(el), Value::Array(items)) => items.iter().all(|x| in_order(x, el)),
+        (Type::Record(r), Value::Object(m)) => {
+            // Declared fields come first, in their order; the rest follow.
+            let mut next = 0;
+            let mut extra = false;
+            for (k, x) in m {
+                match r.fields.iter().position(|f| &f.name == k) {
+                    Some(i) if !extra && i >= next && in_order(x, &r.fields[i].ty) => next = i + 1,
+                    Some(_) => return false,
+                    None => extra = true,
+                }
+            }
+            true
+        }
+        _ => true,
+    }
+}
+
 /// A short description of a value for messages: its kind and a preview.
 pub fn describe(v: &Value) -> String {
     let text = v.to_string();
@@ -313,5 +336,35 @@ mod tests {
             in_declared_order(v, &t).to_string(),
             r#"{"b":1,"rows":[{"y":2,"x":1,"z":3}],"extra":0}"#
         );
+    }
+
+    #[test]
+    fn in_order_says_when_there_is_nothing_to_reorder() {
+        let t = Type::record(vec![
+            Type::field("b", Type::Int),
+            Type::field(
+                "rows",
+                Type::list(Type::record(vec![
+                    Type::field("y", Type::Int),
+                    Type::field("x", Type::Int),
+                ])),
+            ),
+        ]);
+        for (v, ordered) in [
+            (
+                json!({"b": 1, "rows": [{"y": 2, "x": 1, "z": 3}], "extra": 0}),
+                true,
+            ),
+            (json!({"b": 1}), true),
+            (json!({"rows": [], "b": 1}), false),
+            (json!({"b": 1, "rows": [{"x": 1, "y": 2}]}), false),
+            (json!({"extra": 0, "b": 1}), false),
+        ] {
+            assert_eq!(in_order(&v, &t), ordered, "{v}");
+            // Where it holds, reordering changes nothing.
+            if ordered {
+                assert_eq!(in_declared_order(v.clone(), &t).to_string(), v.to_string());
+            }
+        }
     }
 }

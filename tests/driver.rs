@@ -25,6 +25,7 @@ fn job<'a>(checked: &'a flowc::driver::Checked, progress: bool, keep: Keep) -> J
         program: &checked.program,
         sources: &checked.sources,
         flow: "main",
+        root: None,
         inputs: Map::new(),
         config: RunConfig::default(),
         provider: None,
@@ -48,7 +49,7 @@ fn progress_shows_the_running_steps_and_the_result_comes_back_as_data() {
     assert_eq!(finished.outcome.status(), RunStatus::Ok);
     assert!(
         seen.iter()
-            .any(|p| p.running == ["slow"] && p.done >= 1 && p.failed == 0),
+            .any(|p| p.running == ["main/slow"] && p.done >= 1 && p.failed == 0),
         "no event while `slow` ran alone: {seen:?}"
     );
     // Nothing kept that was not asked for.

@@ -230,6 +230,7 @@ pub fn run(a: &RunArgs) -> u8 {
         program: &checked.program,
         sources: &checked.sources,
         flow: &flow,
+        root: None,
         inputs,
         config,
         provider: chosen.provider,

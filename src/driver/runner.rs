@@ -21,6 +21,9 @@ pub struct Job<'a> {
     pub program: &'a Program,
     pub sources: &'a Sources,
     pub flow: &'a str,
+    /// The first part of every step path; the flow's name when `None` (the
+    /// REPL roots its hidden step flow's paths at `repl`).
+    pub root: Option<&'a str>,
     pub inputs: Map<String, Value>,
     pub config: RunConfig,
     /// Who answers LLM decisions (see [`super::project::choose_provider`]).
@@ -137,6 +140,7 @@ impl Runner {
             program,
             sources,
             flow,
+            root,
             inputs,
             mut config,
             provider,
@@ -151,7 +155,7 @@ impl Runner {
         let signals = &mut self.signals;
         let outcome = self.rt.block_on(async {
             let run = drive(
-                interp.run(flow, inputs),
+                interp.run_as(flow, inputs, root.unwrap_or(flow)),
                 &interp.recorder,
                 progress,
                 on_progress,

@@ -13,24 +13,11 @@ use crate::source::Sources;
 use crate::syntax::ast::*;
 use crate::syntax::span::{Span, line_col};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EdgeKind {
-    Data,
-    After,
-    Sequence,
-    Effect,
-}
+pub mod path;
+pub mod plan;
 
-impl EdgeKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            EdgeKind::Data => "data",
-            EdgeKind::After => "after",
-            EdgeKind::Sequence => "sequence",
-            EdgeKind::Effect => "effect",
-        }
-    }
-}
+pub use path::StepPath;
+pub use plan::{EdgeKind, Lowered, lower_program};
 
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -117,34 +104,8 @@ impl Lower<'_> {
             }
             idx.push(g.add_node(node));
         }
-        let mut last_effect: Option<usize> = None;
-        for (i, s) in b.stmts.iter().enumerate() {
-            let after: Vec<&str> = match &s.kind {
-                StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => {
-                    after.iter().map(|a| a.name.as_str()).collect()
-                }
-                _ => Vec::new(),
-            };
-            for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                let target = &g[idx[j]].label;
-                let kind = if after.contains(&target.as_str()) {
-                    EdgeKind::After
-                } else {
-                    EdgeKind::Data
-                };
-                g.update_edge(idx[j], idx[i], kind);
-            }
-            if sequence && i > 0 && g.find_edge(idx[i - 1], idx[i]).is_none() {
-                g.add_edge(idx[i - 1], idx[i], EdgeKind::Sequence);
-            }
-            if info.effects.get(i).copied().unwrap_or(false) {
-                if let Some(j) = last_effect
-                    && g.find_edge(idx[j], idx[i]).is_none()
-                {
-                    g.add_edge(idx[j], idx[i], EdgeKind::Effect);
-                }
-                last_effect = Some(i);
-            }
+        for (j, i, kind) in plan::block_edges(b, info, sequence) {
+            g.add_edge(idx[j], idx[i], kind);
         }
         let levels = levels(&g);
         BlockGraph {
@@ -185,19 +146,8 @@ impl Lower<'_> {
     fn walk(&self, e: &Expr, node: &mut Node) {
         match &e.kind {
             ExprKind::Call(c) => {
-                let name = c
-                    .callee
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(".");
-                let md = &self.program.modules[self.module];
-                let declared = md.tools.contains_key(&name) || md.flows.contains_key(&name);
-                if !(c.callee.len() == 1 && crate::check::is_builtin_fn(&name))
-                    || declared
-                    || name == "llm"
-                {
-                    node.calls.push(name);
+                if plan::is_step_call(self.program, self.module, c) {
+                    node.calls.push(plan::callee_name(c).into_owned());
                 }
                 for a in &c.args {
                     self.walk(&a.value, node);

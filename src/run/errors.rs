@@ -49,6 +49,8 @@ pub struct RunError {
     pub message: String,
     /// The step's name: its binding, or its tool.
     pub step: String,
+    /// The step's path (`main/out/for[3]/upper`), when it ran in a step.
+    pub path: Option<String>,
     pub span: Span,
     pub attempts: u32,
     pub help: Option<String>,
@@ -65,6 +67,7 @@ impl RunError {
             kind,
             message: message.into(),
             step: step.into(),
+            path: None,
             span,
             attempts: 1,
             help: None,
@@ -73,6 +76,12 @@ impl RunError {
 
     pub fn with_help(mut self, help: impl Into<String>) -> RunError {
         self.help = Some(help.into());
+        self
+    }
+
+    /// The error of the step at `path`.
+    pub fn at(mut self, path: &crate::ir::StepPath) -> RunError {
+        self.path = Some(path.to_string());
         self
     }
 
@@ -85,7 +94,11 @@ impl RunError {
         };
         let mut d = Diagnostic::error(
             self.kind.as_str(),
-            format!("step `{}` failed{attempts}: {}", self.step, self.message),
+            format!(
+                "step `{}` failed{attempts}: {}",
+                self.path.as_deref().unwrap_or(&self.step),
+                self.message
+            ),
             self.span,
         )
         .with_label(format!("{} here", self.kind.as_str()));

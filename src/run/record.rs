@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::errors::{ErrorRecord, SpanRecord};
 use super::llm::Decision;
+use crate::ir::StepPath;
 use crate::source::Sources;
 use crate::syntax::span::{LineIndex, Span};
 
@@ -50,6 +51,8 @@ pub enum StepStatus {
 pub struct StepRecord {
     pub id: usize,
     pub step: String,
+    /// The step's path (SPEC §15): `main/out/for[3]/upper`.
+    pub path: String,
     pub tool: String,
     pub kind: StepKind,
     #[serde(skip)]
@@ -133,7 +136,14 @@ impl Recorder {
     }
 
     /// Records a step's start; returns its id (or `usize::MAX` when disabled).
-    pub fn start(&self, step: &str, tool: &str, kind: StepKind, span: Span) -> usize {
+    pub fn start(
+        &self,
+        step: &str,
+        path: &StepPath,
+        tool: &str,
+        kind: StepKind,
+        span: Span,
+    ) -> usize {
         if !self.enabled {
             return usize::MAX;
         }
@@ -142,6 +152,7 @@ impl Recorder {
         steps.push(StepRecord {
             id,
             step: step.to_string(),
+            path: path.to_string(),
             tool: tool.to_string(),
             kind,
             span,
@@ -182,14 +193,14 @@ impl Recorder {
         self.warnings.borrow().clone()
     }
 
-    /// (running step names, finished, failed) for the live view.
+    /// (running steps' paths, finished, failed) for the live view.
     pub fn progress(&self) -> (Vec<String>, usize, usize) {
         let steps = self.steps.borrow();
         let mut running = Vec::new();
         let (mut done, mut failed) = (0, 0);
         for s in steps.iter() {
             match s.status {
-                StepStatus::Running => running.push(s.step.clone()),
+                StepStatus::Running => running.push(s.path.clone()),
                 StepStatus::Failed => failed += 1,
                 _ => done += 1,
             }
@@ -250,14 +261,14 @@ impl Recorder {
             };
             lanes[lane] = end;
             events.push(json!({
-                "name": s.step,
+                "name": s.path,
                 "cat": s.kind.as_str(),
                 "ph": "X",
                 "ts": s.start_ms * 1e3,
                 "dur": (end - s.start_ms) * 1e3,
                 "pid": 1,
                 "tid": lane,
-                "args": { "tool": s.tool, "status": s.status, "attempts": s.attempts, "error": s.error },
+                "args": { "step": s.step, "tool": s.tool, "status": s.status, "attempts": s.attempts, "error": s.error },
             }));
         }
         json!({ "traceEvents": events, "displayTimeUnit": "ms" })
@@ -309,13 +320,16 @@ mod tests {
             end: 24,
         };
         let r = Recorder::new(true);
-        let id = r.start("t", "t", StepKind::Tool, span);
+        let main = StepPath::root("main");
+        let id = r.start("t", &main.child("t"), "t", StepKind::Tool, span);
         let e = RunError::new(ErrorKind::Timeout, "slow", "t", span);
         r.end(id, StepStatus::Failed, 2, Some(e.record()));
-        let id = r.start("u", "u", StepKind::Flow, span);
+        let id = r.start("u", &main.child("u"), "u", StepKind::Flow, span);
         drop(StepGuard { recorder: &r, id });
         let steps = serde_json::to_value(r.steps_json(&sources)).expect("serialises");
         assert_eq!(steps[0]["kind"], "tool");
+        assert_eq!(steps[0]["path"], "main/t");
+        assert_eq!(steps[1]["path"], "main/u");
         assert_eq!(steps[0]["status"], "failed");
         assert_eq!(
             steps[0]["error"],
