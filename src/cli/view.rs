@@ -1,5 +1,6 @@
 //! The live step view on stderr (`flowc run`, `flowc repl`): a spinner with
-//! the elapsed time, how many steps are done or failed, and which are running.
+//! the elapsed time, how many steps are done or failed, and which are running
+//! (by step path: `main/out/for[3]/upper`).
 
 use std::future::Future;
 use std::time::Duration;
