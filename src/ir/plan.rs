@@ -104,6 +104,8 @@ pub struct BlockPlan {
     reads: Vec<u32>,
     /// How many statements read each statement's value.
     pub readers: Vec<u32>,
+    /// Every edge `(from, to, kind)`, in [`block_edges`]' order (for `flowc graph`).
+    pub edges: Vec<(u32, u32, EdgeKind)>,
 }
 
 impl BlockPlan {
@@ -475,6 +477,10 @@ impl<'p> Lowering<'p> {
                 read_at,
                 reads,
                 readers,
+                edges: edges
+                    .into_iter()
+                    .map(|(j, i, k)| (j as u32, i as u32, k))
+                    .collect(),
             }),
         );
     }
