@@ -13,6 +13,7 @@ use crate::source::Sources;
 use crate::syntax::ast::*;
 use crate::syntax::span::{Span, line_col};
 
+pub mod edges;
 pub mod path;
 pub mod plan;
 
