@@ -1,6 +1,5 @@
 //! The live step view on stderr (`flowc run`, `flowc repl`): a spinner with
-//! the elapsed time, how many steps are done or failed, and which are running
-//! (by step path: `main/out/for[3]/upper`).
+//! the elapsed time, how many steps are done or failed, and which are running.
 
 use std::future::Future;
 use std::time::Duration;
