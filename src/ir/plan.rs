@@ -1,8 +1,8 @@
 //! What runs: every block of the program lowered once, before the run, into a plan
 //! the scheduler follows — its edges as a compressed adjacency list, in-degrees,
 //! how many statements read each `let`, each statement's step name (its path
-//! segment) and whether it waits. The edge rules live here alone: `flowc graph`
-//! draws the same edges ([`block_edges`]).
+//! segment) and whether it waits; every call resolved; every `with { … }` found.
+//! The edges come from `edges.rs`; `flowc graph` draws the plans' own edges.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -11,71 +11,7 @@ use std::rc::Rc;
 use crate::check::{BlockInfo, BlockKey, Program, Signature, block_key};
 use crate::syntax::ast::*;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EdgeKind {
-    Data,
-    After,
-    Sequence,
-    Effect,
-}
-
-impl EdgeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EdgeKind::Data => "data",
-            EdgeKind::After => "after",
-            EdgeKind::Sequence => "sequence",
-            EdgeKind::Effect => "effect",
-        }
-    }
-}
-
-/// The edges `j -> i` of a block (statement `i` starts after statement `j`), each
-/// pair once, in this order for each `i`: what `i` reads or waits for by `after`
-/// (found by the checker), the previous statement in a `sequence`, the previous
-/// `effect` statement.
-pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(usize, usize, EdgeKind)> {
-    let n = b.stmts.len();
-    let mut edges: Vec<(usize, usize, EdgeKind)> = Vec::with_capacity(n * 2);
-    let mut last_effect: Option<usize> = None;
-    for (i, s) in b.stmts.iter().enumerate() {
-        let first = edges.len();
-        let after: &[Ident] = match &s.kind {
-            StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => after,
-            _ => &[],
-        };
-        let has = |edges: &[(usize, usize, EdgeKind)], j: usize| {
-            edges[first..].iter().any(|&(a, _, _)| a == j)
-        };
-        for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-            if j == i || j >= n || has(&edges, j) {
-                continue;
-            }
-            let waits = match &b.stmts[j].kind {
-                StmtKind::Let { name, .. } => after.iter().any(|a| a.name == name.name),
-                _ => false,
-            };
-            let kind = if waits {
-                EdgeKind::After
-            } else {
-                EdgeKind::Data
-            };
-            edges.push((j, i, kind));
-        }
-        if sequence && i > 0 && !has(&edges, i - 1) {
-            edges.push((i - 1, i, EdgeKind::Sequence));
-        }
-        if info.effects.get(i).copied().unwrap_or(false) {
-            if let Some(j) = last_effect
-                && !has(&edges, j)
-            {
-                edges.push((j, i, EdgeKind::Effect));
-            }
-            last_effect = Some(i);
-        }
-    }
-    edges
-}
+pub use super::edges::{EdgeKind, block_edges};
 
 /// One statement of a block, as the scheduler sees it.
 #[derive(Debug)]
@@ -104,6 +40,8 @@ pub struct BlockPlan {
     reads: Vec<u32>,
     /// How many statements read each statement's value.
     pub readers: Vec<u32>,
+    /// Every edge `(from, to, kind)`, in [`block_edges`]' order (for `flowc graph`).
+    pub edges: Vec<(u32, u32, EdgeKind)>,
 }
 
 impl BlockPlan {
@@ -475,6 +413,10 @@ impl<'p> Lowering<'p> {
                 read_at,
                 reads,
                 readers,
+                edges: edges
+                    .into_iter()
+                    .map(|(j, i, k)| (j as u32, i as u32, k))
+                    .collect(),
             }),
         );
     }
@@ -712,5 +654,99 @@ fn step_word(e: &Expr) -> Cow<'_, str> {
         ExprKind::Decide { .. } => Cow::Borrowed("decide"),
         ExprKind::Approve { .. } => Cow::Borrowed("approve"),
         _ => Cow::Borrowed("expr"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Sources;
+
+    const SRC: &str = r#"
+tool echo(value: json) -> { value: json } = builtin "echo"
+flow main() -> json {
+    let a = echo(value: 1)
+    echo(value: 2)
+    echo(value: 3)
+    let b = echo(value: 8) after a
+    let both = [echo(value: a).value, echo(value: 5).value]
+    let s = sequence {
+        echo(value: 6)
+        echo(value: 7)
+    }
+    { both, b, s }
+}
+"#;
+
+    fn with_plans(check: impl FnOnce(&Program, &Lowered<'_>, &Block)) {
+        let mut sources = Sources::new();
+        let root = sources.add("t.flow", SRC);
+        let (program, diags) =
+            crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let lowered = lower_program(&program);
+        let body = program.modules[program.root]
+            .ast
+            .items
+            .iter()
+            .find_map(|i| match &i.kind {
+                ItemKind::Flow(f) => Some(&f.body),
+                _ => None,
+            })
+            .expect("a flow");
+        check(&program, &lowered, body);
+    }
+
+    #[test]
+    fn steps_are_named_by_let_callee_or_construct_and_repeats_are_numbered() {
+        with_plans(|_, lowered, body| {
+            let plan = lowered.block(body).expect("a plan");
+            let names: Vec<&str> = plan.steps.iter().map(|s| &*s.name).collect();
+            assert_eq!(names, ["a", "echo", "echo#2", "b", "both", "s", "expr"]);
+            assert!(plan.steps[0].waits && !plan.steps[6].waits);
+            // Calls inside a step: the step's own, or numbered under it.
+            let StmtKind::Let { value, .. } = &body.stmts[4].kind else {
+                panic!("a let")
+            };
+            let ExprKind::List(items) = &value.kind else {
+                panic!("a list")
+            };
+            let places: Vec<String> = items
+                .iter()
+                .map(|i| {
+                    let ExprKind::Field(b, _) = &i.kind else {
+                        panic!("a field")
+                    };
+                    let ExprKind::Call(c) = &b.kind else {
+                        panic!("a call")
+                    };
+                    match &lowered.call(node_key(c)).expect("resolved").place {
+                        Some(Within::Under(n)) => n.to_string(),
+                        other => format!("{other:?}"),
+                    }
+                })
+                .collect();
+            assert_eq!(places, ["echo", "echo#2"]);
+        });
+    }
+
+    #[test]
+    fn the_plan_has_data_after_and_sequence_edges() {
+        with_plans(|_, lowered, body| {
+            let plan = lowered.block(body).expect("a plan");
+            assert!(plan.edges.contains(&(0, 3, EdgeKind::After)));
+            assert!(plan.edges.contains(&(0, 4, EdgeKind::Data)));
+            assert_eq!(plan.dependents(0), [3, 4]);
+            assert_eq!(plan.indeg[6], 3);
+            assert_eq!(plan.readers[0], 2);
+            let ExprKind::Sequence { block, .. } = (match &body.stmts[5].kind {
+                StmtKind::Let { value, .. } => &value.kind,
+                _ => panic!("a let"),
+            }) else {
+                panic!("a sequence")
+            };
+            let inner = lowered.block(block).expect("nested blocks have plans");
+            assert_eq!(inner.edges, [(0, 1, EdgeKind::Sequence)]);
+        });
     }
 }
