@@ -1,0 +1,437 @@
+//! pest pairs -> AST. Each converter checks the rule it received; an unexpected
+//! rule is a bug in this file and panics with the rule's name (the tests parse
+//! every construct, so they catch it).
+
+mod exprs;
+mod items;
+
+use std::cell::{Cell, RefCell};
+use std::sync::LazyLock;
+
+use pest::Parser;
+use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+
+use super::ast::*;
+use super::errors::{parse_error_diagnostic, unclosed_bracket};
+use super::grammar::{FlowParser, Rule};
+use super::scan::scan;
+use super::span::{FileId, Span};
+use crate::diag::{Diagnostic, catalog};
+
+/// Deepest bracket and expression nesting accepted (E0103).
+pub const MAX_DEPTH: u32 = 200;
+
+/// Deepest syntax tree accepted (E0105): nesting levels plus the operators,
+/// `.field`s and `[index]`es chained in one expression, each of which adds a
+/// level to the tree. Checked before the tree is built, so no later stage (the
+/// checker, the interpreter, dropping the tree) recurses deeper than this.
+pub const MAX_TREE_DEPTH: u32 = 1000;
+
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::op_catch, Assoc::Left))
+        .op(Op::infix(Rule::op_coalesce, Assoc::Right))
+        .op(Op::infix(Rule::op_or, Assoc::Left))
+        .op(Op::infix(Rule::op_and, Assoc::Left))
+        .op(Op::infix(Rule::op_eq, Assoc::Left)
+            | Op::infix(Rule::op_ne, Assoc::Left)
+            | Op::infix(Rule::op_lt, Assoc::Left)
+            | Op::infix(Rule::op_le, Assoc::Left)
+            | Op::infix(Rule::op_gt, Assoc::Left)
+            | Op::infix(Rule::op_ge, Assoc::Left)
+            | Op::infix(Rule::op_match, Assoc::Left)
+            | Op::infix(Rule::op_nmatch, Assoc::Left))
+        .op(Op::infix(Rule::op_concat, Assoc::Left))
+        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left)
+            | Op::infix(Rule::op_div, Assoc::Left)
+            | Op::infix(Rule::op_rem, Assoc::Left))
+        .op(Op::prefix(Rule::op_not) | Op::prefix(Rule::op_neg))
+});
+
+/// Runs the pest parser. `detail` collects what was expected at the furthest
+/// position (slow; only for re-parsing a bad region). pest reads that setting
+/// from a global when a parse starts, hence the lock.
+fn parse_rule(
+    rule: Rule,
+    text: &str,
+    detail: bool,
+) -> Result<pest::iterators::Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
+    // Parses without detail run side by side; one with detail runs alone and
+    // restores the default afterwards.
+    static LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+    if detail {
+        let _w = LOCK.write().unwrap_or_else(|e| e.into_inner());
+        pest::set_error_detail(true);
+        let r = FlowParser::parse(rule, text).map_err(Box::new);
+        pest::set_error_detail(false);
+        r
+    } else {
+        let _r = LOCK.read().unwrap_or_else(|e| e.into_inner());
+        FlowParser::parse(rule, text).map_err(Box::new)
+    }
+}
+
+/// Parses one file. Always returns a module: regions that do not parse are
+/// reported and left out.
+pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
+    let conv = Converter::new(file, src, 0);
+    if let Some(d) = conv.check_nesting() {
+        return (
+            Module {
+                file,
+                items: Vec::new(),
+                comments: Vec::new(),
+            },
+            vec![d],
+        );
+    }
+    let module = match parse_rule(Rule::file_fast, src, false) {
+        Ok(mut pairs) => {
+            let file_pair = pairs.next().expect("the file rule yields one pair");
+            conv.file(file_pair)
+        }
+        Err(e) => {
+            // Recovery rules accept any text, so this happens only on parser limits.
+            conv.diags
+                .borrow_mut()
+                .push(parse_error_diagnostic(src, file, 0, &e, "the file"));
+            Module {
+                file,
+                items: Vec::new(),
+                comments: Vec::new(),
+            }
+        }
+    };
+    (module, conv.diags.into_inner())
+}
+
+struct Converter<'s> {
+    file: FileId,
+    src: &'s str,
+    /// Offset in `src` of the text the pairs come from (a re-parsed region).
+    base: usize,
+    diags: RefCell<Vec<Diagnostic>>,
+    depth: Cell<u32>,
+    /// Depth of the syntax tree being built (E0105).
+    tree: Cell<u32>,
+    too_deep_reported: Cell<bool>,
+    /// How many expressions were left out for their depth.
+    cut: Cell<u32>,
+    /// The expression being converted is short enough that no subtree of it
+    /// can reach the depth limit.
+    fits: Cell<bool>,
+    /// Comments found in regions parsed separately (flow bodies).
+    comments: RefCell<Vec<Comment>>,
+}
+
+fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| p.as_rule() != Rule::COMMENT)
+}
+
+fn unexpected(p: &Pair<'_, Rule>, in_what: &str) -> ! {
+    panic!("parser bug: unexpected rule {:?} in {in_what}", p.as_rule())
+}
+
+impl<'s> Converter<'s> {
+    fn new(file: FileId, src: &'s str, base: usize) -> Converter<'s> {
+        Converter {
+            file,
+            src,
+            base,
+            diags: RefCell::new(Vec::new()),
+            depth: Cell::new(0),
+            tree: Cell::new(0),
+            too_deep_reported: Cell::new(false),
+            cut: Cell::new(0),
+            fits: Cell::new(false),
+            comments: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn span(&self, p: &Pair<'_, Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, self.base + s.start(), self.base + s.end())
+    }
+
+    fn ident(&self, p: Pair<'_, Rule>) -> Ident {
+        Ident {
+            span: self.span(&p),
+            name: p.as_str().to_string(),
+        }
+    }
+
+    fn error(&self, d: Diagnostic) {
+        self.diags.borrow_mut().push(d);
+    }
+
+    /// Rejects bracket nesting deeper than the limit before pest recurses into it.
+    fn check_nesting(&self) -> Option<Diagnostic> {
+        let at = scan(self.src, MAX_DEPTH as usize, |_| {}).too_deep?;
+        Some(catalog::too_deep(Span::new(self.file, at, at + 1)))
+    }
+
+    /// Reports a region that did not parse, by re-parsing it with the strict rule.
+    fn bad_region(&self, p: &Pair<'_, Rule>, strict: Rule) {
+        let start = self.base + p.as_span().start();
+        let text = p.as_str();
+        if strict == Rule::stmt_strict
+            && text
+                .strip_prefix("else")
+                .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            // Typed line by line (the REPL), `if c { a }` is complete before
+            // its `else` arrives.
+            let span = Span::new(self.file, start, start + 4);
+            self.error(
+                catalog::syntax(
+                    "`else` without an `if` before it".into(),
+                    span,
+                    "this `else` starts a new statement".into(),
+                )
+                .with_help("put `else` on the line of the `}` that closes the `if`: `} else {`"),
+            );
+            return;
+        }
+        if strict == Rule::item_strict
+            && let Some((at, open)) = unclosed_bracket(text)
+        {
+            let close = match open {
+                '(' => ')',
+                '[' => ']',
+                _ => '}',
+            };
+            let span = Span::new(self.file, start + at, start + at + 1);
+            self.error(
+                catalog::syntax(
+                    format!("unclosed `{open}`"),
+                    span,
+                    format!("this `{open}` is never closed"),
+                )
+                .with_help(format!("add the matching `{close}`")),
+            );
+            return;
+        }
+        match parse_rule(strict, text, true) {
+            Err(e) => self.error(parse_error_diagnostic(
+                self.src,
+                self.file,
+                start,
+                &e,
+                end_of(strict),
+            )),
+            Ok(_) => {
+                let span = Span::new(self.file, start, self.base + p.as_span().end());
+                self.error(catalog::syntax(
+                    format!("expected {}", end_of(strict)),
+                    span,
+                    "this does not end where it should".into(),
+                ));
+            }
+        }
+    }
+
+    /// `x` in a broken `let x = …`.
+    fn broken_let_name(&self, p: &Pair<'_, Rule>) -> Option<Ident> {
+        let text = p.as_str();
+        let rest = text.strip_prefix("let")?;
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if trimmed.len() == rest.len() {
+            return None;
+        }
+        let len = trimmed
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(trimmed.len());
+        let name = &trimmed[..len];
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let start = self.base + p.as_span().start() + (text.len() - trimmed.len());
+        Some(Ident {
+            name: name.to_string(),
+            span: Span::new(self.file, start, start + len),
+        })
+    }
+
+    /// The comments of a subtree.
+    fn collect_comments(&self, p: &Pair<'_, Rule>) -> Vec<Comment> {
+        let mut comments = Vec::new();
+        for c in p.clone().into_inner().flatten() {
+            // pest reports the comment as a `COMMENT` pair (its inner rule is not kept).
+            if c.as_rule() == Rule::COMMENT {
+                let text = c.as_str();
+                let kind = if text.starts_with("/*") {
+                    CommentKind::Block
+                } else if text.starts_with("///") && !text.starts_with("////") {
+                    CommentKind::Doc
+                } else {
+                    CommentKind::Line
+                };
+                comments.push(Comment {
+                    kind,
+                    text: text.to_string(),
+                    span: self.span(&c),
+                });
+            }
+        }
+        comments
+    }
+}
+
+/// What ends the construct a strict rule parses.
+fn end_of(rule: Rule) -> &'static str {
+    match rule {
+        Rule::item_strict => "a new line",
+        Rule::stmt_strict => "a new line or `;`",
+        Rule::branch_strict => "a new line, `;` or `,`",
+        Rule::match_strict | Rule::decide_strict => "a new line or `,`",
+        _ => "a new line",
+    }
+}
+
+/// The `///` comments directly above `start`, joined.
+fn doc_before(src: &str, comments: &[Comment], start: usize) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut pos = start;
+    for c in comments
+        .iter()
+        .rev()
+        .filter(|c| (c.span.end as usize) <= start)
+    {
+        let gap = &src[c.span.end as usize..pos];
+        if c.kind != CommentKind::Doc
+            || gap.chars().any(|ch| !ch.is_whitespace())
+            || gap.matches('\n').count() > 1
+        {
+            break;
+        }
+        lines.push(c.text.trim_start_matches("///").trim().to_string());
+        pos = c.span.start as usize;
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    lines.reverse();
+    Some(lines.join("\n"))
+}
+
+/// Statements of a region parsed on its own, and its comments.
+type Parsed = (Vec<Stmt>, Vec<Comment>);
+
+/// Bodies larger than this are parsed in parallel groups of statements.
+const PARALLEL_BODY: usize = 256 * 1024;
+
+/// Parses the statements of a flow body (`text` starts at `base` in `src`).
+/// A large body is cut into groups of statements of about `CHUNK` bytes; the
+/// threads take turns through them, so only a few groups' pest pairs are in
+/// memory at once. `None` if any part does not parse cleanly.
+fn parse_body(
+    file: FileId,
+    src: &str,
+    base: usize,
+    text: &str,
+) -> Option<(Vec<Stmt>, Vec<Comment>)> {
+    const CHUNK: usize = 128 * 1024;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if text.len() < PARALLEL_BODY || threads < 2 {
+        return parse_chunk(file, src, base, text);
+    }
+    let mut bounds = vec![0];
+    bounds.extend(split_points(text, CHUNK));
+    bounds.push(text.len());
+    let parts: Vec<(usize, &str)> = bounds
+        .windows(2)
+        .map(|w| (w[0], &text[w[0]..w[1]]))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Parsed>> = (0..parts.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Option<Parsed>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(off, t)) = parts.get(k) else { break };
+                        mine.push((k, parse_chunk(file, src, base + off, t)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (k, r) in done.into_iter().flatten() {
+        results[k] = r;
+    }
+    let total = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(st, _)| st.len()))
+        .sum();
+    let mut stmts = Vec::with_capacity(total);
+    let mut comments = Vec::new();
+    for r in results {
+        let (mut st, mut cm) = r?;
+        stmts.append(&mut st);
+        comments.append(&mut cm);
+    }
+    Some((stmts, comments))
+}
+
+fn parse_chunk(
+    file: FileId,
+    src: &str,
+    base: usize,
+    text: &str,
+) -> Option<(Vec<Stmt>, Vec<Comment>)> {
+    let conv = Converter::new(file, src, base);
+    let top = parse_rule(Rule::stmts_chunk, text, false).ok()?.next()?;
+    let comments = conv.collect_comments(&top);
+    let stmts = conv.stmts(inner(top));
+    let clean = conv.diags.borrow().is_empty()
+        && !stmts
+            .iter()
+            .any(|s| matches!(s.kind, StmtKind::Error { .. }));
+    clean.then_some((stmts, comments))
+}
+
+/// Offsets where a group of statements may start: after a newline at bracket
+/// depth 0 (outside strings and comments), before a line that begins with
+/// `let ` — a reserved word no statement can continue with. About one cut
+/// per `target` bytes.
+fn split_points(text: &str, target: usize) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut last = 0;
+    scan(text, usize::MAX, |i| {
+        if i + 1 - last >= target {
+            let rest = &text[i + 1..];
+            let t = rest.trim_start_matches([' ', '\t']);
+            if t.starts_with("let ") || t.starts_with("let\t") {
+                cuts.push(i + 1);
+                last = i + 1;
+            }
+        }
+    });
+    cuts
+}
+
+/// Bytes per unit of a size literal (`512KB`, `64MB`, `1GB`): powers of 1024.
+fn size_unit(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "B" => 1.0,
+        "KB" | "KiB" => 1024.0,
+        "MB" | "MiB" => 1024.0 * 1024.0,
+        "GB" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
