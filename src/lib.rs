@@ -14,5 +14,6 @@ pub mod repl;
 pub mod run;
 pub mod source;
 pub mod span;
+pub mod store;
 pub mod syntax;
 pub mod term;
