@@ -26,6 +26,11 @@ fn run(args: &[&str]) -> (String, String, i32) {
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
+        // Runs keep their store inside `target/`, not in the repository.
+        .env(
+            "FLOWC_STORE",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/store"),
+        )
         .output()
         .expect("flowc runs");
     (

@@ -686,6 +686,7 @@ fn unknown_flow_suggests_only_a_similar_name() {
             .arg("run")
             .arg(&file)
             .args(["--flow", flow])
+            .env("FLOWC_STORE", common::test_store())
             .output()
             .expect("flowc run");
         assert_eq!(out.status.code(), Some(2));

@@ -15,6 +15,7 @@ use crate::run::llm::{Llm, Provider};
 use crate::run::record::Recorder;
 use crate::run::{Interp, RunConfig, RunError};
 use crate::source::Sources;
+use crate::store::{NewRun, RunEnd, RunStatus, Store, StoreError};
 
 /// One flow to run.
 pub struct Job<'a> {
@@ -97,6 +98,10 @@ pub struct Finished {
     pub trace: Option<Value>,
     /// Asked for by [`Keep::llm_recording`].
     pub llm_recording: Option<Value>,
+    /// The run's id in the store ([`Runner::run_stored`]).
+    pub run_id: Option<String>,
+    /// The store could not record how the run ended.
+    pub store_error: Option<StoreError>,
 }
 
 /// A session's runtime: one thread, listening to SIGINT, SIGTERM and SIGHUP
@@ -184,8 +189,66 @@ impl Runner {
             record,
             trace: keep.trace.map(|name| interp.recorder.trace(&name)),
             llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
+            run_id: None,
+            store_error: None,
             outcome,
         }
+    }
+
+    /// Runs `job` as a run of `store` (SPEC §15): registered as `running`
+    /// with its source files' hashes before it starts, and ended with its
+    /// status, result or errors, and its run record. `Err` when the store
+    /// cannot register it (nothing ran then); a store that cannot record the
+    /// end is [`Finished::store_error`]. `file` names the run's `.flow` file.
+    pub fn run_stored(
+        &mut self,
+        mut job: Job<'_>,
+        store: &Store,
+        file: &str,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Finished, StoreError> {
+        let args = Value::Object(job.inputs.clone());
+        let id = store.begin_run(&NewRun {
+            flow: job.flow,
+            file,
+            args: &args,
+            sources: job
+                .sources
+                .iter()
+                .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
+                .collect(),
+        })?;
+        job.config.run_id = Some(id.clone());
+        // The store keeps the record even when `--record` did not ask for it.
+        let asked = job.keep.record.is_some();
+        job.keep.record.get_or_insert_with(|| RecordInfo {
+            file: file.to_string(),
+            set: Vec::new(),
+        });
+        let mut finished = self.run(job, on_progress);
+        let record = finished.record.as_ref();
+        let field = |k: &str| record.map(|r| r[k].clone()).filter(|v| !v.is_null());
+        let (status, error) = match &finished.outcome {
+            Outcome::Ok(_) => (RunStatus::Ok, None),
+            Outcome::Failed(_) => (RunStatus::Failed, field("errors")),
+            Outcome::Cancelled(s) => (RunStatus::Cancelled, Some(json!({ "signal": s.name() }))),
+        };
+        let end = RunEnd {
+            status,
+            result: match &finished.outcome {
+                Outcome::Ok(v) => Some(v.clone()),
+                _ => None,
+            },
+            error,
+            record: if asked {
+                finished.record.clone()
+            } else {
+                finished.record.take()
+            },
+        };
+        finished.store_error = store.end_run(&id, &end).err();
+        finished.run_id = Some(id);
+        Ok(finished)
     }
 }
 

@@ -39,6 +39,8 @@ pub struct RunConfig {
     /// Keep every step for `--record`/`--trace`.
     pub record: bool,
     pub tenant: Option<String>,
+    /// The run's id when a store registered it (`context.run_id`, the record).
+    pub run_id: Option<String>,
 }
 
 /// FxHash (as in rustc): fast for the short names of bindings.
@@ -209,13 +211,15 @@ impl<'p> Interp<'p> {
 
     /// Runs flow `name` of the root module with `inputs` (already parsed by parameter type).
     pub async fn run(&self, name: &str, inputs: Map<String, Value>) -> R<Value> {
-        let run_id = format!(
-            "run-{:x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
+        let run_id = self.config.run_id.clone().unwrap_or_else(|| {
+            format!(
+                "run-{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            )
+        });
         *self.context.borrow_mut() = serde_json::json!({
             "run_id": run_id,
             "flow": name,

@@ -231,7 +231,7 @@ fn describe(path: &Path, e: &rusqlite::Error) -> StoreError {
             BUSY_TIMEOUT.as_secs()
         ),
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => format!(
-            "the store `{p}` is damaged or not an SQLite database ({e}): move it away (its runs and cache are lost to flowc) or use another store (--store DIR, FLOWC_STORE) or --no-store"
+            "the store `{p}` is damaged or not an SQLite database ({e}): move it away (flowc then starts a new, empty store there) or use another store (--store DIR, FLOWC_STORE) or --no-store"
         ),
         Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => format!(
             "cannot open the store `{p}` for writing ({e}): check its permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store"

@@ -15,6 +15,12 @@ use serde_json::Value;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The store the tests' runs use (`FLOWC_STORE`): inside `target/`, never
+/// `.flowc/` in the repository.
+pub fn test_store() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("store")
+}
+
 /// A fresh folder for one test.
 pub fn tempdir(tag: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -84,6 +90,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Out {
         .arg(&record)
         .args(args)
         .env("NO_COLOR", "1")
+        .env("FLOWC_STORE", test_store())
         .output()
         .expect("flowc runs");
     Out {
