@@ -179,6 +179,14 @@ fn a_failed_run_keeps_its_errors() {
     let all = runs(&dir);
     assert_eq!(all[0]["status"], "failed");
     assert_eq!(all[0]["error"][0]["kind"], "tool_error", "{}", all[0]);
+    // Without `--record` the store still keeps the record and its steps.
+    let id = all[0]["id"].as_str().expect("id");
+    let show = flowc(&dir, &["runs", "show", id, "--format", "json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON");
+    assert_eq!(shown["record"]["run_id"], id);
+    assert_eq!(shown["record"]["status"], "failed");
+    assert_eq!(shown["record"]["steps"][0]["step"], "a");
+    assert_eq!(shown["record"]["steps"][0]["status"], "failed");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

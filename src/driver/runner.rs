@@ -98,6 +98,8 @@ pub struct Finished {
     pub trace: Option<Value>,
     /// Asked for by [`Keep::llm_recording`].
     pub llm_recording: Option<Value>,
+    /// The record for the store (see [`Runner::run_stored`]): JSON text.
+    pub store_record: Option<String>,
     /// The run's id in the store ([`Runner::run_stored`]).
     pub run_id: Option<String>,
     /// The store could not record how the run ended.
@@ -138,6 +140,19 @@ impl Runner {
     /// kills every tool's process group; what it recorded is still kept).
     /// `on_progress` is called every 100 ms when `job.progress` is set.
     pub fn run(&mut self, job: Job<'_>, on_progress: &mut dyn FnMut(&Progress)) -> Finished {
+        self.run_keeping(job, None, on_progress)
+    }
+
+    /// [`Runner::run`]; with `store_record`, also the run record as JSON text
+    /// for the store, when `--record` did not ask for it: its steps without
+    /// source spans, serialised straight from the recorder, so that a run of
+    /// 100,000 steps stays cheap.
+    fn run_keeping(
+        &mut self,
+        job: Job<'_>,
+        store_record: Option<RecordInfo>,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Finished {
         let Job {
             program,
             sources,
@@ -148,8 +163,10 @@ impl Runner {
             progress,
             keep,
         } = job;
-        config.record |= progress || keep.record.is_some() || keep.trace.is_some();
-        let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
+        config.record |=
+            progress || keep.record.is_some() || keep.trace.is_some() || store_record.is_some();
+        let record_inputs =
+            (keep.record.is_some() || store_record.is_some()).then(|| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
         interp.llm = Llm::new(provider);
         let started_at = crate::run::value::now_rfc3339();
@@ -170,16 +187,32 @@ impl Runner {
             }
         });
         let duration_ms = interp.recorder.now_ms();
-        let record = keep.record.map(|info| {
-            run_record(
+        let head = |info: &RecordInfo| {
+            record_head(
                 &interp,
-                &info,
+                info,
                 flow,
-                record_inputs.unwrap_or_default(),
+                record_inputs.clone().unwrap_or_default(),
                 &outcome,
                 &started_at,
                 duration_ms,
             )
+        };
+        let record = keep.record.as_ref().map(|info| {
+            let mut r = head(info);
+            r["steps"] = Value::Array(interp.recorder.steps_json(interp.sources));
+            r
+        });
+        let store_record = store_record.as_ref().map(|info| {
+            let mut text = head(info).to_string();
+            let steps =
+                serde_json::to_string(&interp.recorder.steps()).expect("step records serialise");
+            // `{…}` becomes `{…,"steps":[…]}`.
+            text.pop();
+            text.push_str(",\"steps\":");
+            text.push_str(&steps);
+            text.push('}');
+            text
         });
         Finished {
             warnings: interp.recorder.warnings(),
@@ -189,6 +222,7 @@ impl Runner {
             record,
             trace: keep.trace.map(|name| interp.recorder.trace(&name)),
             llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
+            store_record,
             run_id: None,
             store_error: None,
             outcome,
@@ -220,17 +254,20 @@ impl Runner {
         })?;
         job.config.run_id = Some(id.clone());
         // The store keeps the record even when `--record` did not ask for it.
-        let asked = job.keep.record.is_some();
-        job.keep.record.get_or_insert_with(|| RecordInfo {
+        let store_record = job.keep.record.is_none().then(|| RecordInfo {
             file: file.to_string(),
             set: Vec::new(),
         });
-        let mut finished = self.run(job, on_progress);
-        let record = finished.record.as_ref();
-        let field = |k: &str| record.map(|r| r[k].clone()).filter(|v| !v.is_null());
+        let sources = job.sources;
+        let mut finished = self.run_keeping(job, store_record, on_progress);
         let (status, error) = match &finished.outcome {
             Outcome::Ok(_) => (RunStatus::Ok, None),
-            Outcome::Failed(_) => (RunStatus::Failed, field("errors")),
+            Outcome::Failed(errors) => (
+                RunStatus::Failed,
+                Some(Value::Array(
+                    errors.iter().map(|e| error_json(e, sources)).collect(),
+                )),
+            ),
             Outcome::Cancelled(s) => (RunStatus::Cancelled, Some(json!({ "signal": s.name() }))),
         };
         let end = RunEnd {
@@ -240,10 +277,9 @@ impl Runner {
                 _ => None,
             },
             error,
-            record: if asked {
-                finished.record.clone()
-            } else {
-                finished.record.take()
+            record: match finished.store_record.take() {
+                Some(text) => Some(text),
+                None => finished.record.as_ref().map(Value::to_string),
             },
         };
         finished.store_error = store.end_run(&id, &end).err();
@@ -275,8 +311,8 @@ async fn drive<F: Future>(
     }
 }
 
-/// The run record (`--record`): every step, its timing and outcome.
-fn run_record(
+/// The run record (`--record`) but its steps: what the run was and how it ended.
+fn record_head(
     interp: &Interp<'_>,
     info: &RecordInfo,
     flow: &str,
@@ -305,19 +341,21 @@ fn run_record(
             _ => None,
         },
         "errors": match outcome {
-            Outcome::Failed(errors) => Some(errors.iter().map(|e| {
-                let mut v = e.to_value();
-                let f = sources.get(e.span.file);
-                let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
-                v["span"] = json!({ "file": f.name, "line": line, "column": column });
-                v
-            }).collect::<Vec<_>>()),
+            Outcome::Failed(errors) => Some(errors.iter().map(|e| error_json(e, sources)).collect::<Vec<_>>()),
             _ => None,
         },
         "warnings": interp.recorder.warnings(),
-        "steps": interp.recorder.steps_json(sources),
         "decisions": interp.llm.decisions(),
     })
+}
+
+/// A run error as the record shows it, with its source position.
+fn error_json(e: &RunError, sources: &Sources) -> Value {
+    let mut v = e.to_value();
+    let f = sources.get(e.span.file);
+    let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
+    v["span"] = json!({ "file": f.name, "line": line, "column": column });
+    v
 }
 
 fn set_json(set: &[String]) -> Value {

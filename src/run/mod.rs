@@ -39,7 +39,7 @@ pub struct RunConfig {
     /// Keep every step for `--record`/`--trace`.
     pub record: bool,
     pub tenant: Option<String>,
-    /// The run's id when a store registered it (`context.run_id`, the record).
+    /// The run's id (`context.run_id`, the record) when a store registered it.
     pub run_id: Option<String>,
 }
 
@@ -211,15 +211,12 @@ impl<'p> Interp<'p> {
 
     /// Runs flow `name` of the root module with `inputs` (already parsed by parameter type).
     pub async fn run(&self, name: &str, inputs: Map<String, Value>) -> R<Value> {
-        let run_id = self.config.run_id.clone().unwrap_or_else(|| {
-            format!(
-                "run-{:x}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            )
-        });
+        // Without a store's id, one of the same form.
+        let run_id = self
+            .config
+            .run_id
+            .clone()
+            .unwrap_or_else(crate::store::new_run_id);
         *self.context.borrow_mut() = serde_json::json!({
             "run_id": run_id,
             "flow": name,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use cache::CacheHit;
-pub use runs::{NewRun, RunEnd, RunRow, RunStatus};
+pub use runs::{NewRun, RunEnd, RunRow, RunStatus, new_run_id};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;

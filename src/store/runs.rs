@@ -56,7 +56,8 @@ pub struct RunEnd {
     pub status: RunStatus,
     pub result: Option<Value>,
     pub error: Option<Value>,
-    pub record: Option<Value>,
+    /// The run record, as JSON text.
+    pub record: Option<String>,
 }
 
 /// A run as the store keeps it.
@@ -185,7 +186,7 @@ impl Store {
 
     /// Ends a run: its status, result or errors, and its record.
     pub fn end_run(&self, id: &str, end: &RunEnd) -> Result<(), StoreError> {
-        let text = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
+        let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
         self.conn
             .execute(
                 "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6 WHERE id = ?1",
@@ -195,7 +196,7 @@ impl Store {
                     now_ms(),
                     text(&end.result),
                     text(&end.error),
-                    text(&end.record)
+                    end.record.as_deref()
                 ],
             )
             .map(drop)
@@ -314,6 +315,12 @@ impl Store {
 
 /// Crockford's base32 alphabet, lower case: no i, l, o, u.
 const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A new id for a run that starts now (see [`run_id`]): runs without a store
+/// get one of the same form.
+pub fn new_run_id() -> String {
+    run_id(now_ms(), 0)
+}
 
 /// A short, time-ordered run id: the start in milliseconds (9 characters,
 /// sorting as time does until the year 3084) and 3 random characters.
