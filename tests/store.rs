@@ -260,6 +260,29 @@ fn a_killed_run_shows_as_interrupted() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_run_cancelled_by_a_signal_ends_cancelled() {
+    let dir = folder("cancelled");
+    let child = command(&dir, &["run", "nap.flow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    wait_for(&dir.join("started"), "the tool's marker");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let out = child.wait_with_output().expect("flowc ends");
+    assert_eq!(out.status.code(), Some(143));
+    let all = runs(&dir);
+    assert_eq!(all[0]["status"], "cancelled", "{all:?}");
+    assert_eq!(all[0]["error"]["signal"], "SIGTERM");
+    assert!(all[0]["ended_ms"].as_i64().is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A run in `dir` with a store made first, then changed by `damage`; it must
 /// fail with exit 2 and a message naming the store file.
 fn refused(tag: &str, damage: impl Fn(&Path)) -> String {
