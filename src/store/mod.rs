@@ -262,3 +262,59 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("flowc-store-open-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_new_store_gets_the_schema_in_wal_mode_and_opens_again() {
+        let d = dir("new");
+        let s = Store::open(&d).expect("a new store");
+        assert_eq!(s.user_version(), Ok(SCHEMA_VERSION));
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        drop(s);
+        assert!(Store::open(&d).is_ok());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_sqlite_file_of_another_program_is_refused_untouched() {
+        let d = dir("foreign");
+        std::fs::create_dir_all(&d).expect("dir");
+        let c = Connection::open(d.join(FILE_NAME)).expect("sqlite");
+        c.execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('keep me')")
+            .expect("a foreign table");
+        drop(c);
+        let e = Store::open(&d).err().expect("refused");
+        assert!(e.message.contains("not a flowc store"), "{e}");
+        let c = Connection::open(d.join(FILE_NAME)).expect("sqlite");
+        let kept: String = c
+            .query_row("SELECT text FROM notes", [], |r| r.get(0))
+            .expect("still there");
+        assert_eq!(kept, "keep me");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_made_is_a_clear_error() {
+        let d = dir("file");
+        std::fs::write(&d, "a file, not a folder").expect("write");
+        let e = Store::open(&d).err().expect("refused");
+        assert!(
+            e.message.contains("cannot create the store's folder"),
+            "{e}"
+        );
+        let _ = std::fs::remove_file(&d);
+    }
+}
