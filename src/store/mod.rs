@@ -43,6 +43,7 @@ CREATE TABLE runs (
     ended_ms      INTEGER,
     pid           INTEGER NOT NULL,
     host          TEXT NOT NULL,
+    process       TEXT,
     flowc_version TEXT NOT NULL,
     args          TEXT NOT NULL,
     result        TEXT,

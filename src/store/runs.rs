@@ -144,8 +144,8 @@ impl Store {
         let write = |id: &str| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             tx.execute(
-                "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, flowc_version, args)
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, process, flowc_version, args)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     id,
                     run.flow,
@@ -153,6 +153,7 @@ impl Store {
                     started,
                     pid,
                     host,
+                    process_start(pid),
                     env!("CARGO_PKG_VERSION"),
                     args
                 ],
@@ -209,14 +210,22 @@ impl Store {
         let host = host_name();
         let mut stmt = self
             .conn
-            .prepare("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?1")
+            .prepare("SELECT id, pid, process FROM runs WHERE status = 'running' AND host = ?1")
             .map_err(|e| self.error(&e))?;
-        let rows: Vec<(String, i64)> = stmt
-            .query_map([&host], |r| Ok((r.get(0)?, r.get(1)?)))
+        let rows: Vec<(String, i64, Option<String>)> = stmt
+            .query_map([&host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.error(&e))?;
         let mut n = 0;
-        for (id, _) in rows.into_iter().filter(|(_, pid)| !process_alive(*pid)) {
+        let gone = |(_, pid, process): &(String, i64, Option<String>)| {
+            !process_alive(*pid)
+                // The pid now belongs to another process (or another boot).
+                || process
+                    .as_ref()
+                    .zip(process_start(*pid))
+                    .is_some_and(|(then, now)| *then != now)
+        };
+        for (id, _, _) in rows.into_iter().filter(gone) {
             n += self
                 .conn
                 .execute(
@@ -349,6 +358,19 @@ pub fn host_name() -> String {
         .unwrap_or_default()
 }
 
+/// Who process `pid` is beyond its number, where the system tells (Linux):
+/// this boot's id and the process's start time in clock ticks since boot. A
+/// pid given to another process, or the same pid after a reboot, differs.
+fn process_start(pid: i64) -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's `)` (it may hold spaces and brackets): field 3 on;
+    // the start time is field 22.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let start = rest.split_whitespace().nth(19)?;
+    Some(format!("{}:{start}", boot.trim()))
+}
+
 /// Whether process `pid` exists on this host (signal 0 checks, sends nothing).
 fn process_alive(pid: i64) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
@@ -373,6 +395,41 @@ mod tests {
         assert_eq!(a.len(), 12);
         assert!(a[..9] < b[..9]);
         assert!(a.chars().all(|c| BASE32.contains(&(c as u8))));
+    }
+
+    #[test]
+    fn a_running_run_whose_pid_belongs_to_another_process_is_interrupted() {
+        let dir = std::env::temp_dir().join(format!("flowc-store-reuse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).expect("a store");
+        let new = |s: &Store| {
+            s.begin_run(&NewRun {
+                flow: "main",
+                file: "main.flow",
+                args: &Value::Null,
+                sources: vec![("main.flow", "flow main() -> int { 1 }")],
+            })
+            .expect("registered")
+        };
+        let mine = new(&s);
+        let reused = new(&s);
+        // This process, but started at another time: a reused pid.
+        s.conn
+            .execute(
+                "UPDATE runs SET process = 'another-boot:1' WHERE id = ?1",
+                [&reused],
+            )
+            .expect("update");
+        assert_eq!(s.mark_interrupted(), Ok(1));
+        let status = |id: &str| s.run(id).expect("read").expect("found").status;
+        assert_eq!(status(&mine), "running");
+        assert_eq!(status(&reused), "interrupted");
+        if cfg!(target_os = "linux") {
+            let me = process_start(i64::from(std::process::id())).expect("/proc");
+            assert_eq!(Some(me), process_start(i64::from(std::process::id())));
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
