@@ -29,7 +29,11 @@ fn run(args: &[&str]) -> (String, String, i32) {
         // Runs keep their store inside `target/`, not in the repository.
         .env(
             "FLOWC_STORE",
-            concat!(env!("CARGO_TARGET_TMPDIR"), "/store"),
+            format!(
+                "{}/store-{}",
+                env!("CARGO_TARGET_TMPDIR"),
+                std::process::id()
+            ),
         )
         .output()
         .expect("flowc runs");
