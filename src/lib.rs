@@ -5,6 +5,7 @@
 //! the session layer (files, the LLM provider, the runtime and its signals);
 //! [`cli`] and [`repl`] present its results through [`term`].
 
+pub mod builtins;
 pub mod check;
 pub mod cli;
 pub mod diag;
@@ -17,3 +18,5 @@ pub mod span;
 pub mod store;
 pub mod syntax;
 pub mod term;
+pub mod types;
+pub mod value;

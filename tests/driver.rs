@@ -7,6 +7,7 @@ use flowc::check::NoFiles;
 use flowc::driver::check_source;
 use flowc::driver::runner::{Job, Keep, Outcome, Progress, RecordInfo, Runner};
 use flowc::run::RunConfig;
+use flowc::run::record::RunStatus;
 use serde_json::{Map, json};
 
 const SRC: &str = r#"
@@ -24,6 +25,7 @@ fn job<'a>(checked: &'a flowc::driver::Checked, progress: bool, keep: Keep) -> J
         program: &checked.program,
         sources: &checked.sources,
         flow: "main",
+        root: None,
         inputs: Map::new(),
         config: RunConfig::default(),
         provider: None,
@@ -44,10 +46,10 @@ fn progress_shows_the_running_steps_and_the_result_comes_back_as_data() {
         Outcome::Ok(v) => assert_eq!(*v, json!({ "slow": 350, "quick": 1 })),
         other => panic!("the run did not succeed: {other:?}"),
     }
-    assert_eq!(finished.outcome.status(), "ok");
+    assert_eq!(finished.outcome.status(), RunStatus::Ok);
     assert!(
         seen.iter()
-            .any(|p| p.running == ["slow"] && p.done >= 1 && p.failed == 0),
+            .any(|p| p.running == ["main/slow"] && p.done >= 1 && p.failed == 0),
         "no event while `slow` ran alone: {seen:?}"
     );
     // Nothing kept that was not asked for.
@@ -70,7 +72,8 @@ fn without_progress_no_event_comes_and_the_record_is_kept_when_asked() {
     let mut events = 0;
     let finished = Runner::new().run(job(&checked, false, keep), &mut |_| events += 1);
     assert_eq!(events, 0);
-    let record = finished.record.expect("a record");
+    let record =
+        serde_json::to_value(finished.record.expect("a record")).expect("records serialise");
     assert_eq!(record["status"], "ok");
     assert_eq!(record["file"], "main.flow");
     assert_eq!(record["options"], json!({ "timeout": "5s" }));
@@ -87,7 +90,8 @@ fn without_progress_no_event_comes_and_the_record_is_kept_when_asked() {
     );
     assert!(finished.trace.expect("a trace")["traceEvents"].is_array());
     assert_eq!(
-        finished.llm_recording.expect("a recording")["decisions"],
+        serde_json::to_value(finished.llm_recording.expect("a recording"))
+            .expect("recordings serialise")["decisions"],
         json!([])
     );
 }
@@ -110,5 +114,5 @@ flow main() -> json {
     };
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].step, "r");
-    assert_eq!(finished.outcome.status(), "failed");
+    assert_eq!(finished.outcome.status(), RunStatus::Failed);
 }

@@ -20,9 +20,9 @@ fn jsonpath_compliance_suite() {
         let name = t["name"].as_str().unwrap_or("");
         let sel = t["selector"].as_str().unwrap_or("");
         let ok = if t["invalid_selector"].as_bool() == Some(true) {
-            flowc::check::validate_jsonpath(sel).is_err()
+            flowc::builtins::validate_jsonpath(sel).is_err()
         } else {
-            match flowc::run::jsonpath(&t["document"], sel) {
+            match flowc::builtins::jsonpath(&t["document"], sel) {
                 Ok(Value::Array(got)) => {
                     if let Some(r) = t.get("result") {
                         r.as_array() == Some(&got)

@@ -215,7 +215,7 @@ flow main() -> json {
     );
     assert!(
         out.stderr
-            .contains("[tool_error] Error: step `bad` failed: first failure"),
+            .contains("[tool_error] Error: step `main/bad` failed: first failure"),
         "{}",
         out.stderr
     );
@@ -965,4 +965,120 @@ flow main() -> json {{
         "{}",
         out.stderr
     );
+}
+
+/// The paths of the steps in a run record, sorted.
+fn paths(out: &common::Out) -> Vec<String> {
+    let mut p: Vec<String> = out
+        .steps()
+        .iter()
+        .map(|s| {
+            s["path"]
+                .as_str()
+                .expect("every step has a path")
+                .to_string()
+        })
+        .collect();
+    p.sort();
+    p
+}
+
+#[test]
+fn every_step_has_a_stable_path() {
+    let src = with_tools(
+        r#"
+flow inner(v: int) -> int {
+    let e = echo(value: v)
+    e.value
+}
+flow main() -> json {
+    let out = for x in [1, 2, 3] { echo(value: x).value }
+    let refined = loop s = 0 max 5 until s >= 2 {
+        let step = echo(value: s + 1)
+        step.value
+    }
+    let m = parallel { cpu = echo(value: 1).value; mem = echo(value: 2).value }
+    let n = inner(v: 5)
+    echo(value: 1)
+    echo(value: 2)
+    let both = [echo(value: 3).value, echo(value: 4).value]
+    let t = try { boom(message: "no") } catch { echo(value: 0).value }
+    { out, refined, m, n, both, t }
+}
+"#,
+    );
+    let out = run_flow("paths", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        paths(&out),
+        [
+            "main/both/echo",
+            "main/both/echo#2",
+            "main/echo",
+            "main/echo#2",
+            "main/m.cpu",
+            "main/m.mem",
+            "main/n",
+            "main/n/e",
+            "main/out/for[0]/echo",
+            "main/out/for[1]/echo",
+            "main/out/for[2]/echo",
+            "main/refined/loop[1]/step",
+            "main/refined/loop[2]/step",
+            "main/t/catch/echo",
+            "main/t/try/boom",
+        ]
+    );
+    assert_eq!(out.step("n")["kind"], "flow");
+}
+
+#[test]
+fn paths_do_not_depend_on_timing() {
+    // The slowest element comes first: it finishes last, yet keeps index 0.
+    let src = with_tools(
+        "flow main() -> json {\n    let w = for ms in [60, 1, 30] { wait(ms: ms).ms }\n    w\n}\n",
+    );
+    let out = run_flow("pathtiming", &src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!([60, 1, 30]));
+    let steps = out.steps();
+    let end = |p: &str| {
+        steps
+            .iter()
+            .find(|s| s["path"] == p)
+            .unwrap_or_else(|| panic!("no step {p}"))["end_ms"]
+            .as_f64()
+            .expect("ended")
+    };
+    assert!(end("main/w/for[1]/wait") < end("main/w/for[2]/wait"));
+    assert!(end("main/w/for[2]/wait") < end("main/w/for[0]/wait"));
+}
+
+#[test]
+fn errors_and_traces_name_steps_by_path() {
+    let src = with_tools(
+        "flow main() -> json {\n    let xs = for v in [1, 2] { boom(message: \"no {v}\") }\n    xs\n}\n",
+    );
+    let dir = tempdir("pathtrace");
+    std::fs::write(dir.join("main.flow"), &src).expect("write");
+    let trace = dir.join("trace.json");
+    let out = run_in(&dir, &["--trace", trace.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("step `main/xs/for[1]/boom` failed: no 2"),
+        "{}",
+        out.stderr
+    );
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).expect("trace written"))
+        .expect("trace is JSON");
+    let mut names: Vec<&str> = t["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["main/xs/for[0]/boom", "main/xs/for[1]/boom"]);
 }

@@ -121,11 +121,11 @@ fn a_run_is_registered_listed_and_shown_with_its_steps() {
     let human = flowc(&dir, &["runs", "show", &id[..8]]);
     let table = text(&human.stdout);
     assert!(human.status.success(), "{}", text(&human.stderr));
-    assert!(table.contains("STEP"), "{table}");
+    assert!(table.contains("PATH"), "{table}");
     assert!(
         table
             .lines()
-            .any(|l| l.starts_with("b ") && l.contains("dbl") && l.contains("ok")),
+            .any(|l| l.starts_with("main/b ") && l.contains("dbl") && l.contains("ok")),
         "{table}"
     );
     let list = text(&flowc(&dir, &["runs"]).stdout);

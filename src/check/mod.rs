@@ -8,7 +8,8 @@ mod builtins;
 mod expr;
 pub mod options;
 pub mod stdlib;
-pub mod types;
+/// The type system lives in the leaf module [`crate::types`], which built-ins share.
+pub use crate::types;
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -889,8 +890,5 @@ fn value_names(md: &ModInfo) -> HashSet<&str> {
 
 /// Is `name` a built-in function (`len`, `jsonpath`, …)?
 pub fn is_builtin_fn(name: &str) -> bool {
-    builtins::NAMES.contains(&name)
+    crate::builtins::is_builtin(name)
 }
-
-pub use builtins::NAMES as BUILTIN_FNS;
-pub use builtins::validate_jsonpath;

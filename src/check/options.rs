@@ -1,6 +1,7 @@
 //! Options (`with { … }`): known names, value kinds, and where each is allowed (SPEC §10).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::diag::{Diagnostic, catalog, suggest};
 use crate::syntax::ast::{Expr, ExprKind, Options, StrPart};
@@ -63,100 +64,236 @@ impl Kind {
     }
 }
 
+/// Which effective option an entry sets (decoded by `run::opts::Opts::put`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opt {
+    MaxConcurrent,
+    Timeout,
+    Retry,
+    RetryOn,
+    Backoff,
+    MaxLoopIterations,
+    OnMax,
+    FailFast,
+    Deadline,
+    MaxOutput,
+    MaxMemory,
+    Cache,
+    /// Evaluated per call by the evaluator, not decoded.
+    IdempotencyKey,
+    /// Checked, not yet acted on (re-planning, SPEC §16).
+    Reserved,
+}
+
+/// One option: everything the checker, the run-time decoding, `--set` and the
+/// docs know about it.
 pub struct OptionInfo {
     pub name: &'static str,
+    pub opt: Opt,
     pub kind: Kind,
+    /// Where it is allowed: words among `flow block loop for tool call`, and
+    /// `puretool purecall effectcall`.
     pub places: &'static str,
+    /// `flowc run --set` takes it.
+    pub set: bool,
+    /// The value when no scope sets it.
+    pub default: DefaultValue,
+    /// What it does, for the docs (Markdown, one line).
+    pub doc: &'static str,
+}
+
+pub const DEFAULT_MAX_CONCURRENT: usize = 10;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_LOOP: u32 = 4;
+pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+
+/// An option's default: the constants the run-time options fall back on, or
+/// words for the docs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DefaultValue {
+    Int(u64),
+    Duration(Duration),
+    Size(u64),
+    Bool(bool),
+    /// Markdown: `none`, `off`, a literal.
+    Text(&'static str),
+}
+
+impl std::fmt::Display for DefaultValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultValue::Int(n) => write!(f, "{n}"),
+            DefaultValue::Duration(d) => f.write_str(&fmt_duration(*d)),
+            DefaultValue::Size(n) => {
+                let units = [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10)];
+                match units.iter().find(|(_, u)| n % u == 0) {
+                    Some((unit, u)) => write!(f, "{}{unit}", n / u),
+                    None => write!(f, "{n}"),
+                }
+            }
+            DefaultValue::Bool(b) => write!(f, "{b}"),
+            DefaultValue::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 const ALL: &str = "flow block loop for tool call";
 
-/// Every option, its kind, and the places it is allowed.
+/// Every option, in the docs' order.
 pub const OPTIONS: &[OptionInfo] = &[
     OptionInfo {
         name: "max_concurrent",
+        opt: Opt::MaxConcurrent,
         kind: Kind::PosInt,
         places: "flow block for tool",
+        set: true,
+        default: DefaultValue::Int(DEFAULT_MAX_CONCURRENT as u64),
+        doc: "tool calls in flight at once in this scope; nested scopes add their own limits, so a stated outer limit caps a larger inner one (warning W0008), but the default of 10 does not (`for … with { max_concurrent: 200 }` runs 200 at once); a tool's limit is shared by all its calls; `--set max_concurrent=N` states the outermost limit (N ≥ 1)",
     },
     OptionInfo {
         name: "timeout",
+        opt: Opt::Timeout,
         kind: Kind::Duration,
         places: ALL,
+        set: true,
+        default: DefaultValue::Duration(DEFAULT_TIMEOUT),
+        doc: "per attempt of a step",
     },
     OptionInfo {
         name: "timeout_per_step",
+        opt: Opt::Timeout,
         kind: Kind::Duration,
         places: ALL,
+        set: true,
+        default: DefaultValue::Duration(DEFAULT_TIMEOUT),
+        doc: "the same as `timeout`",
     },
     OptionInfo {
         name: "retry",
+        opt: Opt::Retry,
         kind: Kind::NonNegInt,
         places: ALL,
+        set: true,
+        default: DefaultValue::Int(0),
+        doc: "extra attempts on `tool_error`/`timeout`; an exec program that cannot be started (not found, not executable) fails at once, without retries",
     },
     OptionInfo {
         name: "retry_on",
+        opt: Opt::RetryOn,
         kind: Kind::ErrorKinds,
         places: ALL,
+        set: true,
+        default: DefaultValue::Text("`[\"tool_error\", \"timeout\"]`"),
+        doc: "the error kinds retried (`--set retry_on=timeout,tool_error`)",
     },
     OptionInfo {
         name: "backoff",
+        opt: Opt::Backoff,
         kind: Kind::Duration,
         places: ALL,
+        set: true,
+        default: DefaultValue::Duration(DEFAULT_BACKOFF),
+        doc: "first retry delay, doubling, with ±20 % jitter",
     },
     OptionInfo {
         name: "max_loop_iterations",
+        opt: Opt::MaxLoopIterations,
         kind: Kind::PosInt,
         places: "flow block loop for",
+        set: true,
+        default: DefaultValue::Int(DEFAULT_MAX_LOOP as u64),
+        doc: "default `max` of loops",
     },
     OptionInfo {
         name: "on_max",
+        opt: Opt::OnMax,
         kind: Kind::OnMax,
         places: "flow block loop for",
+        set: true,
+        default: DefaultValue::Text("`warn`"),
+        doc: "`error` makes reaching `max` a `policy_violation`",
     },
     OptionInfo {
         name: "fail_fast",
+        opt: Opt::FailFast,
         kind: Kind::Bool,
         places: "flow block for",
+        set: true,
+        default: DefaultValue::Bool(false),
+        doc: "cancel running steps on the first failure",
     },
     OptionInfo {
         name: "deadline",
+        opt: Opt::Deadline,
         kind: Kind::Duration,
         places: "flow block loop for",
+        set: true,
+        default: DefaultValue::Text("none"),
+        doc: "time limit of the whole flow or block, pure computation included (evaluation gives timers and Ctrl-C a turn every 10 ms)",
     },
     OptionInfo {
         name: "max_output",
+        opt: Opt::MaxOutput,
         kind: Kind::Size,
         places: ALL,
+        set: true,
+        default: DefaultValue::Size(DEFAULT_MAX_OUTPUT),
+        doc: "bytes of a tool's output read at most (exec stdout, an HTTP body, a `read_json` file); more is a `tool_error` naming `max_output`, and a failing tool's message keeps the last 8 KB of its stderr. A size (`1MB`) or a number of bytes; `--set max_output=1MB`",
     },
     OptionInfo {
         name: "max_memory",
+        opt: Opt::MaxMemory,
         kind: Kind::Size,
         places: "flow",
+        set: true,
+        default: DefaultValue::Text("none"),
+        doc: "a budget for the values a run holds (below); `--set max_memory=512MB`",
     },
     OptionInfo {
         name: "cache",
+        opt: Opt::Cache,
         kind: Kind::Duration,
         places: "puretool purecall",
+        set: true,
+        default: DefaultValue::Text("off"),
+        doc: "a duration: reuse a result for the same tool and arguments within it",
     },
     OptionInfo {
         name: "idempotency_key",
+        opt: Opt::IdempotencyKey,
         kind: Kind::StringExpr,
         places: "effectcall",
+        set: false,
+        default: DefaultValue::Text("none"),
+        doc: "marks a repeated effect as safe (W0006)",
     },
     OptionInfo {
         name: "replan_on_error",
+        opt: Opt::Reserved,
         kind: Kind::Bool,
         places: "flow block",
+        set: false,
+        default: DefaultValue::Text("off"),
+        doc: "reserved for re-planning",
     },
     OptionInfo {
         name: "max_replans",
+        opt: Opt::Reserved,
         kind: Kind::NonNegInt,
         places: "flow block",
+        set: false,
+        default: DefaultValue::Int(3),
+        doc: "reserved for re-planning",
     },
     OptionInfo {
         name: "replan_cooldown",
+        opt: Opt::Reserved,
         kind: Kind::Duration,
         places: "flow block",
+        set: false,
+        default: DefaultValue::Duration(Duration::from_secs(60)),
+        doc: "reserved for re-planning",
     },
 ];
 
@@ -206,6 +343,49 @@ fn allowed_text(info: &OptionInfo) -> String {
     v.join(", ")
 }
 
+/// Where an option is allowed, short, for the docs' table.
+fn where_text(info: &OptionInfo) -> String {
+    if info.places == ALL {
+        return "anywhere".into();
+    }
+    let words: Vec<&str> = info
+        .places
+        .split(' ')
+        .map(|w| match w {
+            "for" => "`for`",
+            "puretool" => "pure tools",
+            "purecall" => "their calls",
+            "effectcall" => "calls of `effect` tools",
+            w => w,
+        })
+        .collect();
+    words.join(", ")
+}
+
+/// The options table in `docs/language.md`, generated from [`OPTIONS`].
+pub fn markdown() -> String {
+    let mut s = String::from("| option | default | where | meaning |\n|---|---|---|---|\n");
+    for o in OPTIONS {
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            o.name,
+            o.default,
+            where_text(o),
+            o.doc.replace('|', "\\|")
+        ));
+    }
+    let set: Vec<String> = OPTIONS
+        .iter()
+        .filter(|o| o.set)
+        .map(|o| format!("`{}`", o.name))
+        .collect();
+    s.push_str(&format!(
+        "\n`flowc run --set k=v` takes {} (as the outermost scope).\n",
+        set.join(", ")
+    ));
+    s
+}
+
 pub fn lookup(name: &str) -> Option<&'static OptionInfo> {
     OPTIONS.iter().find(|o| o.name == name)
 }
@@ -239,7 +419,7 @@ pub fn check_static<'a>(
             diags.push(d);
             continue;
         }
-        if let Some(found) = check_value(info.kind, &e.value) {
+        if let Err(found) = info.kind.decode(&e.value) {
             diags.push(catalog::option_type(
                 e.value.span,
                 name,
@@ -254,40 +434,182 @@ pub fn check_static<'a>(
     exprs
 }
 
-/// `None` when the value fits the kind, else a description of what it is.
-fn check_value(kind: Kind, v: &Expr) -> Option<String> {
-    let what = describe(v);
-    match (kind, &v.kind) {
-        (Kind::PosInt, ExprKind::Int(n)) if *n >= 1 => None,
-        (Kind::PosInt, ExprKind::Int(n)) => Some(format!("`{n}`")),
-        (Kind::NonNegInt, ExprKind::Int(n)) if *n >= 0 => None,
-        (Kind::NonNegInt, ExprKind::Int(n)) => Some(format!("`{n}`")),
-        (Kind::Duration, ExprKind::Duration { .. }) => None,
-        (Kind::Size, ExprKind::Int(n)) if *n >= 1 => None,
-        (Kind::Size, ExprKind::Int(n)) => Some(format!("`{n}`")),
-        (Kind::Bool, ExprKind::Bool(_)) => None,
-        (Kind::OnMax, ExprKind::Name(n)) if matches!(n.name.as_str(), "error" | "warn") => None,
-        (Kind::OnMax, ExprKind::Str(parts)) if matches!(parts.as_slice(), [StrPart::Text(t)] if t == "error" || t == "warn") => {
-            None
-        }
-        (Kind::ErrorKinds, ExprKind::List(items)) => {
-            for i in items {
-                match &i.kind {
-                    ExprKind::Str(parts) if matches!(parts.as_slice(), [StrPart::Text(t)] if ERROR_KINDS.contains(&t.as_str())) =>
-                        {}
-                    _ => {
-                        return Some(format!(
-                            "{}, not an error kind ({})",
-                            describe(i),
-                            ERROR_KINDS.join(", ")
-                        ));
+/// An option's value, decoded from a literal or from `--set`'s text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptValue {
+    /// A count (`max_concurrent`, `retry`, `max_loop_iterations`, …).
+    Int(u64),
+    Duration(Duration),
+    /// Bytes.
+    Size(u64),
+    Bool(bool),
+    /// Names among [`ERROR_KINDS`].
+    ErrorKinds(Vec<String>),
+    /// `on_max`: is reaching `max` an error?
+    OnMaxError(bool),
+    /// Nothing to decode: an expression evaluated per call (`idempotency_key`),
+    /// or a literal already reported by the parser (a duration out of range).
+    Unset,
+}
+
+impl Kind {
+    /// The value of a literal of this kind; `Err` says what the literal is instead.
+    pub fn decode(self, v: &Expr) -> Result<OptValue, String> {
+        let text = |p: &[StrPart]| match p {
+            [StrPart::Text(t)] => Some(t.clone()),
+            _ => None,
+        };
+        match (self, &v.kind) {
+            (Kind::PosInt, ExprKind::Int(n)) if *n >= 1 => Ok(OptValue::Int(*n as u64)),
+            (Kind::NonNegInt, ExprKind::Int(n)) if *n >= 0 => Ok(OptValue::Int(*n as u64)),
+            (Kind::Size, ExprKind::Int(n)) if *n >= 1 => Ok(OptValue::Size(*n as u64)),
+            (Kind::PosInt | Kind::NonNegInt | Kind::Size, ExprKind::Int(n)) => {
+                Err(format!("`{n}`"))
+            }
+            (Kind::Duration, ExprKind::Duration { ms, .. }) => Ok(match ms {
+                Some(ms) => OptValue::Duration(Duration::from_millis(*ms)),
+                None => OptValue::Unset,
+            }),
+            (Kind::Bool, ExprKind::Bool(b)) => Ok(OptValue::Bool(*b)),
+            (Kind::OnMax, ExprKind::Name(n)) if matches!(n.name.as_str(), "error" | "warn") => {
+                Ok(OptValue::OnMaxError(n.name == "error"))
+            }
+            (Kind::OnMax, ExprKind::Str(parts))
+                if matches!(text(parts).as_deref(), Some("error" | "warn")) =>
+            {
+                Ok(OptValue::OnMaxError(
+                    text(parts).as_deref() == Some("error"),
+                ))
+            }
+            (Kind::ErrorKinds, ExprKind::List(items)) => {
+                let mut kinds = Vec::new();
+                for i in items {
+                    match &i.kind {
+                        ExprKind::Str(parts)
+                            if text(parts).is_some_and(|t| ERROR_KINDS.contains(&t.as_str())) =>
+                        {
+                            kinds.extend(text(parts));
+                        }
+                        _ => {
+                            return Err(format!(
+                                "{}, not an error kind ({})",
+                                describe(i),
+                                ERROR_KINDS.join(", ")
+                            ));
+                        }
                     }
                 }
+                Ok(OptValue::ErrorKinds(kinds))
             }
-            None
+            (Kind::StringExpr, _) => Ok(OptValue::Unset),
+            _ => Err(describe(v)),
         }
-        (Kind::StringExpr, _) => None,
-        _ => Some(what),
+    }
+
+    /// The value of `flowc run --set key=text`.
+    pub fn parse(self, key: &str, text: &str) -> Result<OptValue, String> {
+        let takes = |what: &str| format!("`{key}` takes {what}, not `{text}`");
+        match self {
+            Kind::PosInt => match text.parse::<u64>() {
+                // As in the source (E0505): a limit of 0 would never run anything.
+                Ok(0) | Err(_) => Err(takes("a positive integer")),
+                Ok(n) => Ok(OptValue::Int(n)),
+            },
+            Kind::NonNegInt => text
+                .parse::<u64>()
+                .map(OptValue::Int)
+                .map_err(|_| takes("a non-negative integer")),
+            Kind::Duration => parse_duration(text)
+                .map(OptValue::Duration)
+                .ok_or_else(|| takes("a duration such as `30s`")),
+            Kind::Size => parse_size(text)
+                .map(OptValue::Size)
+                .ok_or_else(|| takes("a size such as `64MB` or a number of bytes")),
+            Kind::Bool => text
+                .parse::<bool>()
+                .map(OptValue::Bool)
+                .map_err(|_| takes("`true` or `false`")),
+            Kind::OnMax => match text {
+                "error" | "warn" => Ok(OptValue::OnMaxError(text == "error")),
+                _ => Err(takes("`error` or `warn`")),
+            },
+            Kind::ErrorKinds => text
+                .split(',')
+                .map(|k| match ERROR_KINDS.contains(&k.trim()) {
+                    true => Ok(k.trim().to_string()),
+                    false => Err(format!("`{k}` is not an error kind")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(OptValue::ErrorKinds),
+            Kind::StringExpr => Err(format!("`{key}` cannot be set on the command line")),
+        }
+    }
+}
+
+/// `flowc run --set key=value`: the entry and the decoded value.
+pub fn parse_set(key: &str, value: &str) -> Result<(&'static OptionInfo, OptValue), String> {
+    let settable = || OPTIONS.iter().filter(|o| o.set).map(|o| o.name);
+    match lookup(key).filter(|o| o.set) {
+        Some(info) => Ok((info, info.kind.parse(key, value)?)),
+        None => {
+            let help = suggest(key, settable())
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            Err(format!(
+                "unknown option `{key}`{help} (options: {})",
+                settable().collect::<Vec<_>>().join(", ")
+            ))
+        }
+    }
+}
+
+/// `1048576`, `512KB`, `64MB`, `1.5GB` (powers of 1024); at least one byte.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let factor: f64 = match unit {
+        "" | "B" => 1.0,
+        "KB" | "KiB" => 1024.0,
+        "MB" | "MiB" => 1024.0 * 1024.0,
+        "GB" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = num.parse::<f64>().ok()? * factor;
+    (1.0..9.2e18).contains(&bytes).then(|| bytes.round() as u64)
+}
+
+/// `250ms`, `30s`, `1.5m`, `1h`, `2d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1e3,
+        "m" => n * 60e3,
+        "h" => n * 3600e3,
+        "d" => n * 86400e3,
+        _ => return None,
+    };
+    (0.0..1e15)
+        .contains(&ms)
+        .then(|| Duration::from_micros((ms * 1000.0) as u64))
+}
+
+/// A duration as the language writes it: `250ms`, `30s`, `5m`, `1h`, `2d`.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 86_400_000 == 0 && ms > 0 {
+        format!("{}d", ms / 86_400_000)
+    } else if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
     }
 }
 
@@ -320,4 +642,62 @@ pub fn literal_int(opts: Option<&Options>, name: &str) -> Option<i64> {
 
 pub fn has(opts: Option<&Options>, name: &str) -> bool {
     opts.is_some_and(|o| o.entries.iter().any(|e| e.name.name == name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_is_named_once_and_in_the_unknown_option_explanation() {
+        let e0504 = crate::diag::catalog::CODES
+            .iter()
+            .find(|c| c.code == "E0504")
+            .expect("E0504 is in the catalog");
+        for (k, o) in OPTIONS.iter().enumerate() {
+            assert!(
+                !OPTIONS[..k].iter().any(|p| p.name == o.name),
+                "{} twice",
+                o.name
+            );
+            assert!(
+                e0504.explanation.contains(o.name),
+                "E0504's explanation lists `{}`",
+                o.name
+            );
+            for w in o.places.split(' ') {
+                assert!(
+                    "flow block loop for tool call puretool purecall effectcall"
+                        .split(' ')
+                        .any(|p| p == w),
+                    "{}: place `{w}`",
+                    o.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn set_parses_with_the_kinds_messages() {
+        assert_eq!(
+            parse_set("timeout", "1.5m").map(|(i, v)| (i.opt, v)),
+            Ok((Opt::Timeout, OptValue::Duration(Duration::from_secs(90))))
+        );
+        assert_eq!(
+            parse_set("max_concurrent", "0").map(|(_, v)| v),
+            Err("`max_concurrent` takes a positive integer, not `0`".to_string())
+        );
+        assert_eq!(
+            parse_set("retry_on", "timeout, tool_error").map(|(_, v)| v),
+            Ok(OptValue::ErrorKinds(vec![
+                "timeout".into(),
+                "tool_error".into()
+            ]))
+        );
+        let e = parse_set("idempotency_key", "x")
+            .map(|(_, v)| v)
+            .unwrap_err();
+        assert!(e.starts_with("unknown option `idempotency_key`"), "{e}");
+        assert!(e.contains("max_output, max_memory"), "{e}");
+    }
 }

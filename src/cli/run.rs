@@ -237,6 +237,7 @@ pub fn run(a: &RunArgs) -> u8 {
         program: &checked.program,
         sources: &checked.sources,
         flow: &flow,
+        root: None,
         inputs,
         config,
         provider: chosen.provider,
@@ -338,13 +339,7 @@ fn present(finished: &Finished, checked: &Checked, flow: &str, quiet: bool) -> u
     };
     if !quiet {
         for w in &finished.warnings {
-            eprintln!(
-                "warning: {}:{}:{}: {}",
-                w["file"].as_str().unwrap_or(""),
-                w["line"],
-                w["column"],
-                w["message"].as_str().unwrap_or("")
-            );
+            eprintln!("warning: {}:{}:{}: {}", w.file, w.line, w.column, w.message);
         }
     }
     code
@@ -354,15 +349,22 @@ fn present(finished: &Finished, checked: &Checked, flow: &str, quiet: bool) -> u
 /// for; `Err(exit code)` when one cannot be written.
 fn write_outputs(a: &RunArgs, finished: Finished) -> Result<(), u8> {
     let files = [
-        (&a.record, finished.record, "the run record"),
-        (&a.record_llm, finished.llm_recording, "the LLM recording"),
+        (
+            &a.record,
+            finished.record.map(|r| serde_json::to_string_pretty(&r)),
+            "the run record",
+        ),
+        (
+            &a.record_llm,
+            finished
+                .llm_recording
+                .map(|r| serde_json::to_string_pretty(&r)),
+            "the LLM recording",
+        ),
     ];
-    for (path, value, what) in files {
-        if let (Some(path), Some(value)) = (path, value)
-            && let Err(e) = std::fs::write(
-                path,
-                serde_json::to_string_pretty(&value).expect("records serialise"),
-            )
+    for (path, text, what) in files {
+        if let (Some(path), Some(text)) = (path, text)
+            && let Err(e) = std::fs::write(path, text.expect("records serialise"))
         {
             eprintln!("error: cannot write {what} `{path}`: {e}");
             return Err(USAGE);

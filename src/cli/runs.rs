@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use super::Format;
 use crate::driver::store_dir;
 use crate::run::opts::parse_duration;
-use crate::run::value::rfc3339;
 use crate::store::{FILE_NAME, RunRow, RunStatus, Store, StoreError};
 use crate::term::{FAILED, OK, USAGE, out};
 
@@ -219,8 +218,13 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
                 (Some(a), Some(b)) => format!("{:.0}ms", b - a),
                 _ => "-".into(),
             };
+            // The step path (SPEC §15); records before paths have the name.
+            let path = match text("path") {
+                p if p.is_empty() => text("step"),
+                p => p,
+            };
             [
-                text("step"),
+                path,
                 text("tool"),
                 text("status"),
                 s["attempts"].to_string(),
@@ -228,7 +232,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
             ]
         })
         .collect();
-    print_table(["STEP", "TOOL", "STATUS", "ATTEMPTS", "DURATION"], &table);
+    print_table(["PATH", "TOOL", "STATUS", "ATTEMPTS", "DURATION"], &table);
     OK
 }
 
@@ -255,7 +259,9 @@ pub fn cache(action: &CacheAction) -> u8 {
 
 /// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
 fn time(ms: i64) -> String {
-    rfc3339((ms.max(0) / 1000) as u64)
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(at)
+        .to_string()
         .replace('T', " ")
         .trim_end_matches('Z')
         .to_string()

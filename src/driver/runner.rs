@@ -11,17 +11,20 @@ use serde_json::{Map, Value, json};
 
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
-use crate::run::llm::{Llm, Provider};
-use crate::run::record::Recorder;
+use crate::run::llm::{Llm, Provider, Recording};
+use crate::run::record::{Recorder, RunRecord, RunStatus, Warning};
 use crate::run::{Interp, RunConfig, RunError};
 use crate::source::Sources;
-use crate::store::{NewRun, RunEnd, RunStatus, Store, StoreError};
+use crate::store::{NewRun, RunEnd, Store, StoreError};
 
 /// One flow to run.
 pub struct Job<'a> {
     pub program: &'a Program,
     pub sources: &'a Sources,
     pub flow: &'a str,
+    /// The first part of every step path; the flow's name when `None` (the
+    /// REPL roots its hidden step flow's paths at `repl`).
+    pub root: Option<&'a str>,
     pub inputs: Map<String, Value>,
     pub config: RunConfig,
     /// Who answers LLM decisions (see [`super::project::choose_provider`]).
@@ -73,11 +76,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// `ok`, `failed` or `cancelled`, as the run record says.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> RunStatus {
         match self {
-            Outcome::Ok(_) => "ok",
-            Outcome::Failed(_) => "failed",
-            Outcome::Cancelled(_) => "cancelled",
+            Outcome::Ok(_) => RunStatus::Ok,
+            Outcome::Failed(_) => RunStatus::Failed,
+            Outcome::Cancelled(_) => RunStatus::Cancelled,
         }
     }
 }
@@ -85,21 +88,19 @@ impl Outcome {
 /// A run that has ended, and what it left behind.
 pub struct Finished {
     pub outcome: Outcome,
-    /// Warnings of the run, in order: `message`, `file`, `line`, `column`.
-    pub warnings: Vec<Value>,
+    /// Warnings of the run, in order.
+    pub warnings: Vec<Warning>,
     /// When the run started (after checking).
     pub started: Instant,
     pub duration_ms: f64,
     /// How many LLM decisions were made.
     pub decisions: usize,
     /// Asked for by [`Keep::record`].
-    pub record: Option<Value>,
+    pub record: Option<RunRecord>,
     /// Asked for by [`Keep::trace`].
     pub trace: Option<Value>,
     /// Asked for by [`Keep::llm_recording`].
-    pub llm_recording: Option<Value>,
-    /// The record for the store (see [`Runner::run_stored`]): JSON text.
-    pub store_record: Option<String>,
+    pub llm_recording: Option<Recording>,
     /// The run's id in the store ([`Runner::run_stored`]).
     pub run_id: Option<String>,
     /// The store could not record how the run ended.
@@ -140,40 +141,26 @@ impl Runner {
     /// kills every tool's process group; what it recorded is still kept).
     /// `on_progress` is called every 100 ms when `job.progress` is set.
     pub fn run(&mut self, job: Job<'_>, on_progress: &mut dyn FnMut(&Progress)) -> Finished {
-        self.run_keeping(job, None, on_progress)
-    }
-
-    /// [`Runner::run`]; with `store_record`, also the run record as JSON text
-    /// for the store, when `--record` did not ask for it: its steps without
-    /// source spans, serialised straight from the recorder, so that a run of
-    /// 100,000 steps stays cheap.
-    fn run_keeping(
-        &mut self,
-        job: Job<'_>,
-        store_record: Option<RecordInfo>,
-        on_progress: &mut dyn FnMut(&Progress),
-    ) -> Finished {
         let Job {
             program,
             sources,
             flow,
+            root,
             inputs,
             mut config,
             provider,
             progress,
             keep,
         } = job;
-        config.record |=
-            progress || keep.record.is_some() || keep.trace.is_some() || store_record.is_some();
-        let record_inputs =
-            (keep.record.is_some() || store_record.is_some()).then(|| inputs.clone());
+        config.record |= progress || keep.record.is_some() || keep.trace.is_some();
+        let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
         interp.llm = Llm::new(provider);
-        let started_at = crate::run::value::now_rfc3339();
+        let started_at = crate::builtins::now_rfc3339();
         let signals = &mut self.signals;
         let outcome = self.rt.block_on(async {
             let run = drive(
-                interp.run(flow, inputs),
+                interp.run_as(flow, inputs, root.unwrap_or(flow)),
                 &interp.recorder,
                 progress,
                 on_progress,
@@ -187,32 +174,16 @@ impl Runner {
             }
         });
         let duration_ms = interp.recorder.now_ms();
-        let head = |info: &RecordInfo| {
-            record_head(
+        let record = keep.record.map(|info| {
+            run_record(
                 &interp,
-                info,
+                &info,
                 flow,
-                record_inputs.clone().unwrap_or_default(),
+                record_inputs.unwrap_or_default(),
                 &outcome,
                 &started_at,
                 duration_ms,
             )
-        };
-        let record = keep.record.as_ref().map(|info| {
-            let mut r = head(info);
-            r["steps"] = Value::Array(interp.recorder.steps_json(interp.sources));
-            r
-        });
-        let store_record = store_record.as_ref().map(|info| {
-            let mut text = head(info).to_string();
-            let steps =
-                serde_json::to_string(&interp.recorder.steps()).expect("step records serialise");
-            // `{…}` becomes `{…,"steps":[…]}`.
-            text.pop();
-            text.push_str(",\"steps\":");
-            text.push_str(&steps);
-            text.push('}');
-            text
         });
         Finished {
             warnings: interp.recorder.warnings(),
@@ -222,7 +193,6 @@ impl Runner {
             record,
             trace: keep.trace.map(|name| interp.recorder.trace(&name)),
             llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
-            store_record,
             run_id: None,
             store_error: None,
             outcome,
@@ -231,9 +201,10 @@ impl Runner {
 
     /// Runs `job` as a run of `store` (SPEC §15): registered as `running`
     /// with its source files' hashes before it starts, and ended with its
-    /// status, result or errors, and its run record. `Err` when the store
-    /// cannot register it (nothing ran then); a store that cannot record the
-    /// end is [`Finished::store_error`]. `file` names the run's `.flow` file.
+    /// status, result or errors, and its run record (kept even when
+    /// `--record` did not ask for it). `Err` when the store cannot register
+    /// it (nothing ran then); a store that cannot record the end is
+    /// [`Finished::store_error`]. `file` names the run's `.flow` file.
     pub fn run_stored(
         &mut self,
         mut job: Job<'_>,
@@ -253,22 +224,27 @@ impl Runner {
                 .collect(),
         })?;
         job.config.run_id = Some(id.clone());
-        // The store keeps the record even when `--record` did not ask for it.
-        let store_record = job.keep.record.is_none().then(|| RecordInfo {
+        job.keep.record.get_or_insert_with(|| RecordInfo {
             file: file.to_string(),
             set: Vec::new(),
         });
         let sources = job.sources;
-        let mut finished = self.run_keeping(job, store_record, on_progress);
+        let mut finished = self.run(job, on_progress);
         let (status, error) = match &finished.outcome {
-            Outcome::Ok(_) => (RunStatus::Ok, None),
+            Outcome::Ok(_) => (crate::store::RunStatus::Ok, None),
             Outcome::Failed(errors) => (
-                RunStatus::Failed,
-                Some(Value::Array(
-                    errors.iter().map(|e| error_json(e, sources)).collect(),
+                crate::store::RunStatus::Failed,
+                Some(json!(
+                    errors
+                        .iter()
+                        .map(|e| e.record_at(sources))
+                        .collect::<Vec<_>>()
                 )),
             ),
-            Outcome::Cancelled(s) => (RunStatus::Cancelled, Some(json!({ "signal": s.name() }))),
+            Outcome::Cancelled(s) => (
+                crate::store::RunStatus::Cancelled,
+                Some(json!({ "signal": s.name() })),
+            ),
         };
         let end = RunEnd {
             status,
@@ -277,10 +253,10 @@ impl Runner {
                 _ => None,
             },
             error,
-            record: match finished.store_record.take() {
-                Some(text) => Some(text),
-                None => finished.record.as_ref().map(Value::to_string),
-            },
+            record: finished
+                .record
+                .as_ref()
+                .map(|r| serde_json::to_string(r).expect("records serialise")),
         };
         finished.store_error = store.end_run(&id, &end).err();
         finished.run_id = Some(id);
@@ -311,8 +287,8 @@ async fn drive<F: Future>(
     }
 }
 
-/// The run record (`--record`) but its steps: what the run was and how it ended.
-fn record_head(
+/// The run record (`--record`): every step, its timing and outcome.
+fn run_record(
     interp: &Interp<'_>,
     info: &RecordInfo,
     flow: &str,
@@ -320,49 +296,39 @@ fn record_head(
     outcome: &Outcome,
     started_at: &str,
     duration_ms: f64,
-) -> Value {
+) -> RunRecord {
     let ctx = interp.context_value();
     let sources = interp.sources;
-    json!({
-        "run_id": ctx["run_id"],
-        "file": info.file,
-        "flow": flow,
-        "inputs": Value::Object(inputs),
-        "options": set_json(&info.set),
-        "status": outcome.status(),
-        "started_at": started_at,
-        "duration_ms": duration_ms,
-        "signal": match outcome {
+    RunRecord {
+        run_id: ctx["run_id"].clone(),
+        file: info.file.clone(),
+        flow: flow.to_string(),
+        inputs: Value::Object(inputs),
+        options: set_json(&info.set),
+        status: outcome.status(),
+        started_at: started_at.to_string(),
+        duration_ms,
+        signal: match outcome {
             Outcome::Cancelled(s) => Some(s.name()),
             _ => None,
         },
-        "result": match outcome {
-            Outcome::Ok(v) => Some(v),
+        result: match outcome {
+            Outcome::Ok(v) => Some(v.clone()),
             _ => None,
         },
-        "errors": match outcome {
-            Outcome::Failed(errors) => Some(errors.iter().map(|e| error_json(e, sources)).collect::<Vec<_>>()),
+        errors: match outcome {
+            Outcome::Failed(errors) => Some(errors.iter().map(|e| e.record_at(sources)).collect()),
             _ => None,
         },
-        "warnings": interp.recorder.warnings(),
-        "decisions": interp.llm.decisions(),
-    })
+        warnings: interp.recorder.warnings(),
+        steps: interp.recorder.steps_json(sources),
+        decisions: interp.llm.decisions(),
+    }
 }
 
-/// A run error as the record shows it, with its source position.
-fn error_json(e: &RunError, sources: &Sources) -> Value {
-    let mut v = e.to_value();
-    let f = sources.get(e.span.file);
-    let (line, column) = crate::syntax::span::line_col(&f.text, e.span.start as usize);
-    v["span"] = json!({ "file": f.name, "line": line, "column": column });
-    v
-}
-
-fn set_json(set: &[String]) -> Value {
-    Value::Object(
-        set.iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
+fn set_json(set: &[String]) -> Map<String, Value> {
+    set.iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect()
 }

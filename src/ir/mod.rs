@@ -8,29 +8,17 @@ use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Value, json};
 
-use crate::check::{BlockInfo, Program, block_key};
+use crate::check::Program;
 use crate::source::Sources;
 use crate::syntax::ast::*;
 use crate::syntax::span::{Span, line_col};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EdgeKind {
-    Data,
-    After,
-    Sequence,
-    Effect,
-}
+pub mod edges;
+pub mod path;
+pub mod plan;
 
-impl EdgeKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            EdgeKind::Data => "data",
-            EdgeKind::After => "after",
-            EdgeKind::Sequence => "sequence",
-            EdgeKind::Effect => "effect",
-        }
-    }
-}
+pub use path::StepPath;
+pub use plan::{EdgeKind, Lowered, lower_program};
 
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -59,6 +47,8 @@ pub struct FlowGraph {
 struct Lower<'a> {
     program: &'a Program,
     sources: &'a Sources,
+    /// The program as it runs: the graph draws its plans' edges.
+    lowered: Lowered<'a>,
     /// The module of the flow: where single names resolve.
     module: usize,
 }
@@ -68,6 +58,7 @@ pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) ->
     let l = Lower {
         program,
         sources,
+        lowered: lower_program(program),
         module: m,
     };
     let flow = program.modules[m]
@@ -81,7 +72,7 @@ pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) ->
         .expect("the flow exists");
     FlowGraph {
         flow: name.to_string(),
-        body: l.block(&flow.body, format!("flow {name}"), false),
+        body: l.block(&flow.body, format!("flow {name}")),
     }
 }
 
@@ -90,9 +81,7 @@ impl Lower<'_> {
         line_col(&self.sources.get(span.file).text, span.start as usize)
     }
 
-    fn block(&self, b: &Block, label: String, sequence: bool) -> BlockGraph {
-        let empty = BlockInfo::default();
-        let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
+    fn block(&self, b: &Block, label: String) -> BlockGraph {
         let mut g: DiGraph<Node, EdgeKind> = DiGraph::new();
         let mut idx: Vec<NodeIndex> = Vec::new();
         for (i, s) in b.stmts.iter().enumerate() {
@@ -117,33 +106,10 @@ impl Lower<'_> {
             }
             idx.push(g.add_node(node));
         }
-        let mut last_effect: Option<usize> = None;
-        for (i, s) in b.stmts.iter().enumerate() {
-            let after: Vec<&str> = match &s.kind {
-                StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => {
-                    after.iter().map(|a| a.name.as_str()).collect()
-                }
-                _ => Vec::new(),
-            };
-            for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                let target = &g[idx[j]].label;
-                let kind = if after.contains(&target.as_str()) {
-                    EdgeKind::After
-                } else {
-                    EdgeKind::Data
-                };
-                g.update_edge(idx[j], idx[i], kind);
-            }
-            if sequence && i > 0 && g.find_edge(idx[i - 1], idx[i]).is_none() {
-                g.add_edge(idx[i - 1], idx[i], EdgeKind::Sequence);
-            }
-            if info.effects.get(i).copied().unwrap_or(false) {
-                if let Some(j) = last_effect
-                    && g.find_edge(idx[j], idx[i]).is_none()
-                {
-                    g.add_edge(idx[j], idx[i], EdgeKind::Effect);
-                }
-                last_effect = Some(i);
+        // The edges the scheduler follows (every block of the program has a plan).
+        if let Some(plan) = self.lowered.block(b) {
+            for &(j, i, kind) in &plan.edges {
+                g.add_edge(idx[j as usize], idx[i as usize], kind);
             }
         }
         let levels = levels(&g);
@@ -185,19 +151,8 @@ impl Lower<'_> {
     fn walk(&self, e: &Expr, node: &mut Node) {
         match &e.kind {
             ExprKind::Call(c) => {
-                let name = c
-                    .callee
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(".");
-                let md = &self.program.modules[self.module];
-                let declared = md.tools.contains_key(&name) || md.flows.contains_key(&name);
-                if !(c.callee.len() == 1 && crate::check::is_builtin_fn(&name))
-                    || declared
-                    || name == "llm"
-                {
-                    node.calls.push(name);
+                if plan::is_step_call(self.program, self.module, c) {
+                    node.calls.push(plan::callee_name(c).into_owned());
                 }
                 for a in &c.args {
                     self.walk(&a.value, node);
@@ -231,21 +186,18 @@ impl Lower<'_> {
                 node.children.push(self.branches("race".into(), branches))
             }
             ExprKind::Sequence { block, .. } => {
-                node.children
-                    .push(self.block(block, "sequence".into(), true))
+                node.children.push(self.block(block, "sequence".into()))
             }
-            ExprKind::Dag { block, .. } => {
-                node.children.push(self.block(block, "dag".into(), false))
-            }
+            ExprKind::Dag { block, .. } => node.children.push(self.block(block, "dag".into())),
             ExprKind::If {
                 cond,
                 then,
                 otherwise,
             } => {
                 self.walk(cond, node);
-                node.children.push(self.block(then, "if".into(), false));
+                node.children.push(self.block(then, "if".into()));
                 match otherwise.as_deref() {
-                    Some(Else::Block(b)) => node.children.push(self.block(b, "else".into(), false)),
+                    Some(Else::Block(b)) => node.children.push(self.block(b, "else".into())),
                     Some(Else::If(x)) => self.walk(x, node),
                     None => {}
                 }
@@ -261,7 +213,7 @@ impl Lower<'_> {
             } => {
                 self.walk(init, node);
                 node.children
-                    .push(self.block(body, format!("loop {}", var.name), false));
+                    .push(self.block(body, format!("loop {}", var.name)));
             }
             ExprKind::For {
                 var,
@@ -287,12 +239,11 @@ impl Lower<'_> {
                     }
                     None => format!("for {}", var.name),
                 };
-                node.children.push(self.block(body, label, false));
+                node.children.push(self.block(body, label));
             }
             ExprKind::Try { body, handler, .. } => {
-                node.children.push(self.block(body, "try".into(), false));
-                node.children
-                    .push(self.block(handler, "catch".into(), false));
+                node.children.push(self.block(body, "try".into()));
+                node.children.push(self.block(handler, "catch".into()));
             }
             ExprKind::Decide { context, arms, .. } => {
                 let labels: Vec<&str> = arms.iter().map(|a| a.label.name.as_str()).collect();

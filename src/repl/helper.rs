@@ -136,7 +136,7 @@ impl ReplHelper {
                     .iter()
                     .map(String::as_str)
                     .chain(KEYWORDS.iter().copied())
-                    .chain(crate::check::BUILTIN_FNS.iter().copied())
+                    .chain(crate::builtins::NAMES.iter().copied())
                     .chain(["context"])
                     .filter(|n| n.starts_with(word))
                     .map(String::from)

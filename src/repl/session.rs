@@ -44,6 +44,8 @@ mod commands;
 
 /// The synthetic flow that runs statements.
 pub const STEP: &str = "__repl_step";
+/// The root of the step paths of an input (`repl/y`, in the step view).
+const ROOT: &str = "repl";
 /// The binding that holds the value of an input's last expression.
 const VALUE: &str = "__repl_value";
 
@@ -518,6 +520,7 @@ impl Session {
             program: &check.checked.program,
             sources: &check.checked.sources,
             flow: STEP,
+            root: Some(ROOT),
             inputs,
             config,
             provider: chosen.provider,
@@ -531,12 +534,7 @@ impl Session {
         RUNNING.store(false, Ordering::SeqCst);
         let r = check.renderer(self.color);
         for w in &finished.warnings {
-            let msg = w["message"].as_str().unwrap_or("");
-            let file = w["file"].as_str().unwrap_or("");
-            let (line, column) = (
-                w["line"].as_u64().unwrap_or(1) as usize,
-                w["column"].as_u64().unwrap_or(1) as usize,
-            );
+            let (msg, file, line, column) = (&w.message, w.file.as_str(), w.line, w.column);
             let at = if file == self.name {
                 r.locate(line, column)
             } else {
@@ -550,6 +548,14 @@ impl Session {
                 for e in &mut errors {
                     if e.step == VALUE {
                         e.step = tail.to_string();
+                    }
+                    // Paths inside the input, with its last expression named like its step.
+                    if let Some(p) = &e.path {
+                        let rel = p.strip_prefix(ROOT).and_then(|p| p.strip_prefix('/'));
+                        e.path = rel.map(|rel| match rel.strip_prefix(VALUE) {
+                            Some(rest) => format!("{tail}{rest}"),
+                            None => rel.to_string(),
+                        });
                     }
                 }
                 let text: String = errors

@@ -1,11 +1,12 @@
 //! Runtime errors: the kinds a `catch` sees, with the failing step and its span.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
-use crate::syntax::span::Span;
+use crate::source::Sources;
+use crate::syntax::span::{Span, line_col};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     ToolError,
@@ -48,6 +49,8 @@ pub struct RunError {
     pub message: String,
     /// The step's name: its binding, or its tool.
     pub step: String,
+    /// The step's path (`main/out/for[3]/upper`), when it ran in a step.
+    pub path: Option<String>,
     pub span: Span,
     pub attempts: u32,
     pub help: Option<String>,
@@ -64,6 +67,7 @@ impl RunError {
             kind,
             message: message.into(),
             step: step.into(),
+            path: None,
             span,
             attempts: 1,
             help: None,
@@ -72,6 +76,12 @@ impl RunError {
 
     pub fn with_help(mut self, help: impl Into<String>) -> RunError {
         self.help = Some(help.into());
+        self
+    }
+
+    /// The error of the step at `path`.
+    pub fn at(mut self, path: &crate::ir::StepPath) -> RunError {
+        self.path = Some(path.to_string());
         self
     }
 
@@ -84,7 +94,11 @@ impl RunError {
         };
         let mut d = Diagnostic::error(
             self.kind.as_str(),
-            format!("step `{}` failed{attempts}: {}", self.step, self.message),
+            format!(
+                "step `{}` failed{attempts}: {}",
+                self.path.as_deref().unwrap_or(&self.step),
+                self.message
+            ),
             self.span,
         )
         .with_label(format!("{} here", self.kind.as_str()));
@@ -94,14 +108,80 @@ impl RunError {
         d
     }
 
+    /// The error as the record and `catch e` show it (without a position).
+    pub fn record(&self) -> ErrorRecord {
+        ErrorRecord {
+            kind: self.kind,
+            message: self.message.clone(),
+            step: self.step.clone(),
+            attempts: self.attempts,
+            span: None,
+        }
+    }
+
+    /// [`RunError::record`] with the source position, for the run record.
+    pub fn record_at(&self, sources: &Sources) -> ErrorRecord {
+        ErrorRecord {
+            span: Some(SpanRecord::start_of(self.span, sources)),
+            ..self.record()
+        }
+    }
+
     /// The value bound by `catch e`.
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kind": self.kind.as_str(),
-            "message": self.message,
-            "step": self.step,
-            "attempts": self.attempts,
-        })
+        serde_json::to_value(self.record()).expect("error records serialise")
+    }
+}
+
+/// An error as the run record and `catch e` show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub step: String,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<SpanRecord>,
+}
+
+impl ErrorRecord {
+    /// The error of a step dropped before it ended.
+    pub fn cancelled(step: &str) -> ErrorRecord {
+        ErrorRecord {
+            kind: ErrorKind::Cancelled,
+            message: "cancelled before it finished".into(),
+            step: step.to_string(),
+            attempts: 0,
+            span: None,
+        }
+    }
+}
+
+/// A source position in a record: file, line and column (1-based), and for
+/// steps where they end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<usize>,
+}
+
+impl SpanRecord {
+    /// Where `span` starts.
+    pub fn start_of(span: Span, sources: &Sources) -> SpanRecord {
+        let f = sources.get(span.file);
+        let (line, column) = line_col(&f.text, span.start as usize);
+        SpanRecord {
+            file: f.name.clone(),
+            line,
+            column,
+            end_line: None,
+            end_column: None,
+        }
     }
 }
 

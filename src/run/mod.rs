@@ -2,16 +2,22 @@
 //! on a single-threaded tokio runtime; every block is scheduled eagerly — a
 //! statement starts the moment the statements it reads have finished.
 
+mod call;
+mod decide;
 pub mod errors;
 mod eval;
+mod expr;
 pub mod llm;
 pub mod memory;
 pub mod opts;
+mod pure;
 pub mod record;
 pub mod redact;
+mod scheduler;
 pub mod timer;
 pub mod tools;
-pub mod value;
+/// Runtime values live in the leaf module [`crate::value`], which built-ins share.
+pub use crate::value;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -23,13 +29,15 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 pub use errors::{ErrorKind, Errors, R, RunError};
-pub use eval::{Scope, jsonpath};
+pub use eval::Scope;
 use opts::Opts;
 use record::Recorder;
 
 use crate::check::Program;
+use crate::ir::plan::node_key;
+use crate::ir::{Lowered, StepPath};
 use crate::source::Sources;
-use crate::syntax::ast::{FlowDecl, ItemKind, ToolDecl};
+use crate::syntax::ast::{FlowDecl, ItemKind, Options};
 
 /// How a run is configured from the command line.
 #[derive(Clone, Debug, Default)]
@@ -43,33 +51,8 @@ pub struct RunConfig {
     pub run_id: Option<String>,
 }
 
-/// FxHash (as in rustc): fast for the short names of bindings.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
-
-/// The `let` name of each statement of a block (`None` for other statements).
-pub(crate) type Labels = Rc<[Option<Rc<str>>]>;
+/// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
+type FxBuild = rustc_hash::FxBuildHasher;
 
 /// Variables of one block or call, chained to the enclosing ones.
 pub struct Env {
@@ -96,6 +79,11 @@ impl Env {
         self.vars.borrow_mut().insert(Rc::from(name), v);
     }
 
+    /// `set` with a name already shared (a block plan's binding).
+    pub fn set_rc(&self, name: Rc<str>, v: Value) {
+        self.vars.borrow_mut().insert(name, v);
+    }
+
     /// Drops a variable of this scope (its last reader has finished).
     pub fn remove(&self, name: &str) {
         self.vars.borrow_mut().remove(name);
@@ -119,15 +107,13 @@ pub struct Interp<'p> {
     pub recorder: Recorder,
     pub config: RunConfig,
     consts: RefCell<Vec<HashMap<String, Value>>>,
-    tools: Vec<HashMap<&'p str, &'p ToolDecl, FxBuild>>,
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
-    block_labels: RefCell<HashMap<crate::check::BlockKey, Labels, FxBuild>>,
-    /// Built-in names that some module declares as a tool or flow: calls by
-    /// those names may wait, and resolve in their module at the call.
-    shadowed: std::collections::HashSet<&'p str>,
+    /// The program lowered once: block plans, step names, the places of calls.
+    lowered: Lowered<'p>,
+    /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
+    options: HashMap<usize, Rc<Opts>, FxBuild>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
-    tool_opts: RefCell<HashMap<(usize, &'p str), Rc<opts::Opts>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
@@ -144,23 +130,15 @@ pub struct Interp<'p> {
 
 impl<'p> Interp<'p> {
     pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
-        let mut tools = Vec::new();
+        // The flows a run can start with, by name (calls are resolved by the lowering).
         let mut flows = Vec::new();
         for m in &program.modules {
-            let mut t = HashMap::default();
             let mut f = HashMap::default();
             for it in &m.ast.items {
-                match &it.kind {
-                    ItemKind::Tool(d) => {
-                        t.insert(d.name.name.as_str(), &**d);
-                    }
-                    ItemKind::Flow(d) => {
-                        f.insert(d.name.name.as_str(), &**d);
-                    }
-                    _ => {}
+                if let ItemKind::Flow(d) = &it.kind {
+                    f.insert(d.name.name.as_str(), &**d);
                 }
             }
-            tools.push(t);
             flows.push(f);
         }
         let dirs = program
@@ -173,26 +151,23 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
-        let shadowed = tools
+        let lowered = crate::ir::lower_program(program);
+        let options = lowered
+            .options
             .iter()
-            .flat_map(|t: &HashMap<&'p str, &'p ToolDecl, FxBuild>| t.keys())
-            .chain(flows.iter().flat_map(|f| f.keys()))
-            .copied()
-            .filter(|n| crate::check::is_builtin_fn(n))
+            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
             .collect();
         Interp {
-            shadowed,
+            lowered,
+            options,
             dirs,
-            block_labels: RefCell::new(HashMap::default()),
             program,
             sources,
             recorder: Recorder::new(config.record),
             config,
             consts: RefCell::new(vec![HashMap::new(); program.modules.len()]),
-            tools,
             flows,
             tool_limits: RefCell::new(HashMap::new()),
-            tool_opts: RefCell::new(HashMap::new()),
             cache: RefCell::new(HashMap::new()),
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
@@ -204,6 +179,11 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// Options as decoded before the run (`None` for no `with { … }`).
+    fn opts_of(&self, o: Option<&Options>) -> Option<&Rc<Opts>> {
+        self.options.get(&node_key(o?))
+    }
+
     /// The folder of a module's file: where its exec tools run.
     pub fn module_dir(&self, m: usize) -> &std::path::Path {
         &self.dirs[m]
@@ -211,6 +191,17 @@ impl<'p> Interp<'p> {
 
     /// Runs flow `name` of the root module with `inputs` (already parsed by parameter type).
     pub async fn run(&self, name: &str, inputs: Map<String, Value>) -> R<Value> {
+        self.run_as(name, inputs, name).await
+    }
+
+    /// `run`, with the step paths rooted at `root` instead of the flow's name
+    /// (the REPL's hidden step flow).
+    pub async fn run_as(
+        &self,
+        name: &str,
+        inputs: Map<String, Value>,
+        root_path: &str,
+    ) -> R<Value> {
         // Without a store's id, one of the same form.
         let run_id = self
             .config
@@ -220,7 +211,7 @@ impl<'p> Interp<'p> {
         *self.context.borrow_mut() = serde_json::json!({
             "run_id": run_id,
             "flow": name,
-            "started_at": value::now_rfc3339(),
+            "started_at": crate::builtins::now_rfc3339(),
             "tenant": self.config.tenant,
             "inputs": Value::Object(inputs.clone()),
         });
@@ -232,7 +223,8 @@ impl<'p> Interp<'p> {
         let flow = *self.flows[root]
             .get(name)
             .expect("the CLI checked the flow exists");
-        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None);
+        let path = StepPath::root(root_path);
+        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None, path);
         // Each poll by the runtime follows its turn (timers, signals): a new time
         // slice of evaluation begins (see `breathe`).
         std::future::poll_fn(|cx| {

@@ -3,28 +3,114 @@
 use std::cell::RefCell;
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::errors::{ErrorRecord, SpanRecord};
+use super::llm::Decision;
+use crate::ir::StepPath;
 use crate::source::Sources;
-use crate::syntax::span::{LineIndex, Span, line_col};
+use crate::syntax::span::{LineIndex, Span};
+
+/// What a step is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Tool,
+    Flow,
+    Block,
+    /// An LLM decision (`decide` or `llm()`).
+    Llm,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Tool => "tool",
+            StepKind::Flow => "flow",
+            StepKind::Block => "block",
+            StepKind::Llm => "llm",
+        }
+    }
+}
+
+/// Where a step stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Running,
+    Ok,
+    Failed,
+    /// Its result came from the cache.
+    Cached,
+    /// Dropped before it ended (a `race` loser, `fail_fast`, a deadline, Ctrl-C).
+    Cancelled,
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StepRecord {
     pub id: usize,
     pub step: String,
+    /// The step's path (SPEC §15): `main/out/for[3]/upper`.
+    pub path: String,
     pub tool: String,
-    /// `tool`, `flow` or `block`
-    pub kind: &'static str,
+    pub kind: StepKind,
     #[serde(skip)]
     pub span: Span,
     pub attempts: u32,
     /// Milliseconds since the run started.
     pub start_ms: f64,
     pub end_ms: Option<f64>,
-    /// `running`, `ok`, `failed`, `cached`
-    pub status: &'static str,
-    pub error: Option<Value>,
+    pub status: StepStatus,
+    pub error: Option<ErrorRecord>,
+}
+
+/// A step in the record: with its source position.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepEntry {
+    #[serde(flatten)]
+    pub step: StepRecord,
+    pub span: SpanRecord,
+}
+
+/// A warning of the run (a loop that reached `max`), for the record and stderr.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub message: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Cancelled,
+}
+
+/// The run record (`flowc run --record FILE`).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub run_id: Value,
+    pub file: String,
+    pub flow: String,
+    pub inputs: Value,
+    /// The `--set` options as given.
+    pub options: serde_json::Map<String, Value>,
+    pub status: RunStatus,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration_ms: f64,
+    /// The signal that cancelled the run (`SIGINT`, …).
+    pub signal: Option<&'static str>,
+    pub result: Option<Value>,
+    pub errors: Option<Vec<ErrorRecord>>,
+    pub warnings: Vec<Warning>,
+    pub steps: Vec<StepEntry>,
+    pub decisions: Vec<Decision>,
 }
 
 /// Collects what happens during a run. Cheap when `enabled` is false.
@@ -32,7 +118,7 @@ pub struct Recorder {
     pub enabled: bool,
     pub start: Instant,
     steps: RefCell<Vec<StepRecord>>,
-    warnings: RefCell<Vec<Value>>,
+    warnings: RefCell<Vec<Warning>>,
 }
 
 impl Recorder {
@@ -50,7 +136,14 @@ impl Recorder {
     }
 
     /// Records a step's start; returns its id (or `usize::MAX` when disabled).
-    pub fn start(&self, step: &str, tool: &str, kind: &'static str, span: Span) -> usize {
+    pub fn start(
+        &self,
+        step: &str,
+        path: &StepPath,
+        tool: &str,
+        kind: StepKind,
+        span: Span,
+    ) -> usize {
         if !self.enabled {
             return usize::MAX;
         }
@@ -59,19 +152,20 @@ impl Recorder {
         steps.push(StepRecord {
             id,
             step: step.to_string(),
+            path: path.to_string(),
             tool: tool.to_string(),
             kind,
             span,
             attempts: 0,
             start_ms: self.now_ms(),
             end_ms: None,
-            status: "running",
+            status: StepStatus::Running,
             error: None,
         });
         id
     }
 
-    pub fn end(&self, id: usize, status: &'static str, attempts: u32, error: Option<Value>) {
+    pub fn end(&self, id: usize, status: StepStatus, attempts: u32, error: Option<ErrorRecord>) {
         if id == usize::MAX {
             return;
         }
@@ -86,26 +180,28 @@ impl Recorder {
 
     /// A warning for the record (and stderr), e.g. a loop that reached `max`.
     pub fn warn(&self, message: String, span: Span, sources: &Sources) {
-        let f = sources.get(span.file);
-        let (line, column) = line_col(&f.text, span.start as usize);
-        self.warnings
-            .borrow_mut()
-            .push(json!({ "message": message, "file": f.name, "line": line, "column": column }));
+        let at = SpanRecord::start_of(span, sources);
+        self.warnings.borrow_mut().push(Warning {
+            message,
+            file: at.file,
+            line: at.line,
+            column: at.column,
+        });
     }
 
-    pub fn warnings(&self) -> Vec<Value> {
+    pub fn warnings(&self) -> Vec<Warning> {
         self.warnings.borrow().clone()
     }
 
-    /// (running step names, finished, failed) for the live view.
+    /// (running steps' paths, finished, failed) for the live view.
     pub fn progress(&self) -> (Vec<String>, usize, usize) {
         let steps = self.steps.borrow();
         let mut running = Vec::new();
         let (mut done, mut failed) = (0, 0);
         for s in steps.iter() {
             match s.status {
-                "running" => running.push(s.step.clone()),
-                "failed" => failed += 1,
+                StepStatus::Running => running.push(s.path.clone()),
+                StepStatus::Failed => failed += 1,
                 _ => done += 1,
             }
         }
@@ -116,8 +212,8 @@ impl Recorder {
         self.steps.borrow().clone()
     }
 
-    /// Steps as JSON with their source positions.
-    pub fn steps_json(&self, sources: &Sources) -> Vec<Value> {
+    /// Steps with their source positions, for the record.
+    pub fn steps_json(&self, sources: &Sources) -> Vec<StepEntry> {
         let mut indexes: std::collections::HashMap<crate::syntax::span::FileId, LineIndex> =
             std::collections::HashMap::new();
         self.steps
@@ -125,12 +221,21 @@ impl Recorder {
             .iter()
             .map(|s| {
                 let f = sources.get(s.span.file);
-                let idx = indexes.entry(s.span.file).or_insert_with(|| LineIndex::new(&f.text));
+                let idx = indexes
+                    .entry(s.span.file)
+                    .or_insert_with(|| LineIndex::new(&f.text));
                 let (line, column) = idx.line_col(s.span.start as usize);
                 let (end_line, end_column) = idx.line_col(s.span.end as usize);
-                let mut v = serde_json::to_value(s).expect("step records serialise");
-                v["span"] = json!({ "file": f.name, "line": line, "column": column, "end_line": end_line, "end_column": end_column });
-                v
+                StepEntry {
+                    step: s.clone(),
+                    span: SpanRecord {
+                        file: f.name.clone(),
+                        line,
+                        column,
+                        end_line: Some(end_line),
+                        end_column: Some(end_column),
+                    },
+                }
             })
             .collect()
     }
@@ -156,14 +261,14 @@ impl Recorder {
             };
             lanes[lane] = end;
             events.push(json!({
-                "name": s.step,
-                "cat": s.kind,
+                "name": s.path,
+                "cat": s.kind.as_str(),
                 "ph": "X",
                 "ts": s.start_ms * 1e3,
                 "dur": (end - s.start_ms) * 1e3,
                 "pid": 1,
                 "tid": lane,
-                "args": { "tool": s.tool, "status": s.status, "attempts": s.attempts, "error": s.error },
+                "args": { "step": s.step, "tool": s.tool, "status": s.status, "attempts": s.attempts, "error": s.error },
             }));
         }
         json!({ "traceEvents": events, "displayTimeUnit": "ms" })
@@ -187,9 +292,55 @@ impl Drop for StepGuard<'_> {
             .steps
             .borrow()
             .get(self.id)
-            .is_some_and(|s| s.end_ms.is_none());
-        if running {
-            self.recorder.end(self.id, "cancelled", 0, Some(serde_json::json!({ "kind": "cancelled", "message": "cancelled before it finished" })));
+            .filter(|s| s.end_ms.is_none())
+            .map(|s| s.step.clone());
+        if let Some(step) = running {
+            self.recorder.end(
+                self.id,
+                StepStatus::Cancelled,
+                0,
+                Some(ErrorRecord::cancelled(&step)),
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::errors::{ErrorKind, RunError};
+
+    #[test]
+    fn steps_serialise_with_the_records_names() {
+        let mut sources = Sources::default();
+        let file = sources.add("a.flow", "flow main() -> int { t() }\n");
+        let span = Span {
+            file,
+            start: 21,
+            end: 24,
+        };
+        let r = Recorder::new(true);
+        let main = StepPath::root("main");
+        let id = r.start("t", &main.child("t"), "t", StepKind::Tool, span);
+        let e = RunError::new(ErrorKind::Timeout, "slow", "t", span);
+        r.end(id, StepStatus::Failed, 2, Some(e.record()));
+        let id = r.start("u", &main.child("u"), "u", StepKind::Flow, span);
+        drop(StepGuard { recorder: &r, id });
+        let steps = serde_json::to_value(r.steps_json(&sources)).expect("serialises");
+        assert_eq!(steps[0]["kind"], "tool");
+        assert_eq!(steps[0]["path"], "main/t");
+        assert_eq!(steps[1]["path"], "main/u");
+        assert_eq!(steps[0]["status"], "failed");
+        assert_eq!(
+            steps[0]["error"],
+            json!({"kind": "timeout", "message": "slow", "step": "t", "attempts": 1})
+        );
+        assert_eq!(
+            steps[0]["span"],
+            json!({"file": "a.flow", "line": 1, "column": 22, "end_line": 1, "end_column": 25})
+        );
+        assert_eq!(steps[1]["status"], "cancelled");
+        assert_eq!(steps[1]["error"]["kind"], "cancelled");
+        assert_eq!(r.progress(), (vec![], 1, 1));
     }
 }

@@ -1,7 +1,7 @@
 //! The cross-run result cache (SPEC §15, `with { cache: D }`): a pure tool's
 //! result kept under its tool binding and canonical arguments. Callers give
 //! the binding (`name` and argv, URL or builtin) and the arguments already in
-//! canonical JSON (`run::value::canonical`, key order irrelevant); failures
+//! canonical JSON (`value::canonical`, key order irrelevant); failures
 //! are never put here.
 
 use std::time::Duration;

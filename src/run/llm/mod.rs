@@ -15,8 +15,8 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use futures_util::future::LocalBoxFuture;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Bytes of a provider's answer read at most (labels are short; SPEC §17):
 /// more is an `llm_error`, never an out-of-memory.
@@ -131,8 +131,65 @@ pub fn provider(
 /// The decision hook of a run: the provider and the log of decisions.
 pub struct Llm {
     provider: Option<Box<dyn Provider>>,
-    log: RefCell<Vec<Value>>,
+    log: RefCell<Vec<Decision>>,
     start: Instant,
+}
+
+/// One decision in the log: the run record's `decisions`, and what
+/// `--record-llm` writes and the `replay:` provider reads (by `step`, `prompt`
+/// and `answers`; the rest may be missing in a hand-written recording).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub step: String,
+    /// `decide` or `llm`.
+    #[serde(default)]
+    pub kind: String,
+    /// The source position, `file:line:column`.
+    #[serde(default)]
+    pub at: String,
+    pub prompt: String,
+    #[serde(default)]
+    pub context: Value,
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Every answer, the re-asked ones included.
+    pub answers: Vec<String>,
+    /// The chosen label.
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub outcome: DecisionOutcome,
+    /// The provider's failure.
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub start_ms: f64,
+    #[serde(default)]
+    pub latency_ms: f64,
+}
+
+/// How a logged decision ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    Chosen,
+    /// The provider failed.
+    Failed,
+    /// No valid answer after the re-asks (also a recording that does not say).
+    #[default]
+    NoValidAnswer,
+}
+
+/// The file `--record-llm` writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Recording {
+    /// The format's version: 1.
+    pub flowc_llm_record: u32,
+    pub decisions: Vec<Decision>,
 }
 
 /// How a decision ended.
@@ -158,13 +215,16 @@ impl Llm {
     }
 
     /// Every decision so far, as recorded.
-    pub fn decisions(&self) -> Vec<Value> {
+    pub fn decisions(&self) -> Vec<Decision> {
         self.log.borrow().clone()
     }
 
     /// The file `--record-llm` writes (and `replay:` reads).
-    pub fn recording(&self) -> Value {
-        json!({ "flowc_llm_record": 1, "decisions": self.decisions() })
+    pub fn recording(&self) -> Recording {
+        Recording {
+            flowc_llm_record: 1,
+            decisions: self.decisions(),
+        }
     }
 
     /// Asks the provider, validates, re-asks. `Err` is a provider failure
@@ -210,29 +270,30 @@ impl Llm {
         }
         let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
         let label = match &outcome {
-            Some(Outcome::Chosen(l)) => Value::String(l.clone()),
-            _ => Value::Null,
+            Some(Outcome::Chosen(l)) => Some(l.clone()),
+            _ => None,
         };
-        self.log.borrow_mut().push(json!({
-            "step": req.step,
-            "kind": req.kind,
-            "at": req.at,
-            "prompt": req.prompt,
-            "context": req.context,
-            "options": req.options,
-            "answers": answers,
-            "label": label,
-            "outcome": match (&outcome, &failure) {
-                (Some(_), _) => "chosen",
-                (None, Some(_)) => "failed",
-                (None, None) => "no_valid_answer",
+        let attempts = answers.len() as u32 + u32::from(failure.is_some());
+        self.log.borrow_mut().push(Decision {
+            step: req.step.clone(),
+            kind: req.kind.to_string(),
+            at: req.at.clone(),
+            prompt: req.prompt.clone(),
+            context: req.context.clone(),
+            options: req.options.clone(),
+            answers: answers.clone(),
+            label,
+            outcome: match (&outcome, &failure) {
+                (Some(_), _) => DecisionOutcome::Chosen,
+                (None, Some(_)) => DecisionOutcome::Failed,
+                (None, None) => DecisionOutcome::NoValidAnswer,
             },
-            "error": failure,
-            "provider": provider.name(),
-            "attempts": answers.len() as u32 + u32::from(failure.is_some()),
-            "start_ms": (t0 - self.start).as_secs_f64() * 1e3,
-            "latency_ms": latency_ms,
-        }));
+            error: failure.clone(),
+            provider: provider.name(),
+            attempts,
+            start_ms: (t0 - self.start).as_secs_f64() * 1e3,
+            latency_ms,
+        });
         if let Some(e) = failure {
             return Err(e);
         }
@@ -303,6 +364,35 @@ pub fn validate(answer: &str, options: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn decisions_round_trip_and_a_short_recording_reads() {
+        let d = Decision {
+            step: "pick".into(),
+            kind: "decide".into(),
+            at: "a.flow:3:5".into(),
+            prompt: "which?".into(),
+            context: Value::Null,
+            options: vec!["a".into(), "b".into()],
+            answers: vec!["c".into(), "a".into()],
+            label: Some("a".into()),
+            outcome: DecisionOutcome::Chosen,
+            error: None,
+            provider: "cmd:x".into(),
+            attempts: 2,
+            start_ms: 1.5,
+            latency_ms: 2.0,
+        };
+        let text = serde_json::to_string(&d).expect("serialises");
+        assert!(text.contains(r#""outcome":"chosen""#), "{text}");
+        assert_eq!(serde_json::from_str::<Decision>(&text).expect("reads"), d);
+        let short: Decision =
+            serde_json::from_str(r#"{"step": "pick", "prompt": "which?", "answers": ["a"]}"#)
+                .expect("step, prompt and answers are enough");
+        assert_eq!(short.answers, vec!["a".to_string()]);
+        assert_eq!(short.outcome, DecisionOutcome::NoValidAnswer);
+    }
+
     use super::*;
 
     fn opts(v: &[&str]) -> Vec<String> {
@@ -343,7 +433,7 @@ mod tests {
             kind: "decide",
             at: "a.flow:3:5".into(),
             prompt: "What next?".into(),
-            context: json!({ "cause": "disk" }),
+            context: serde_json::json!({ "cause": "disk" }),
             options: opts(&["continue", "escalate"]),
             descriptions: vec!["\"monitor\"".into(), String::new()],
         };

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{DecisionRequest, Message, Provider};
+use super::{Decision, DecisionRequest, Message, Provider};
 
 pub struct Replay {
     file: String,
@@ -33,26 +34,12 @@ impl Replay {
         };
         let mut entries: HashMap<(String, String), Vec<Vec<String>>> = HashMap::new();
         for (i, d) in list.iter().enumerate() {
-            let field = |k: &str| {
-                d.get(k)
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("`{file}`: decision {i} has no string `{k}`"))
-            };
-            let answers = d
-                .get("answers")
-                .and_then(Value::as_array)
-                .ok_or_else(|| format!("`{file}`: decision {i} has no `answers` list"))?
-                .iter()
-                .map(|a| a.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    format!("`{file}`: decision {i} has an answer that is not a string")
-                })?;
+            let d = Decision::deserialize(d)
+                .map_err(|e| format!("`{file}`: decision {i} is not one flowc recorded: {e}"))?;
             entries
-                .entry((field("step")?, field("prompt")?))
+                .entry((d.step, d.prompt))
                 .or_default()
-                .push(answers);
+                .push(d.answers);
         }
         Ok(Replay {
             file,

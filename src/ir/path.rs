@@ -1,0 +1,159 @@
+//! Stable step paths (SPEC §15): where a step stands in the program and in which
+//! iteration, independent of timing.
+//!
+//! ```text
+//! path    = flow { "/" segment | "." branch }
+//! segment = step [ "#" n ] | "for[" index "]" | "loop[" iteration "]" | "try" | "catch"
+//! ```
+//!
+//! The static parts (a block's step names, `#n` for repeats, the names of calls inside a
+//! step) are computed by the lowering ([`super::plan`]); iteration indices are appended
+//! at run time. A path is a chain of shared nodes: making one costs one allocation, and
+//! it is spelled out only when something shows it.
+
+use std::fmt;
+use std::rc::Rc;
+
+#[derive(Clone, Debug)]
+enum Seg {
+    /// A flow (the root), a step, or a call or decision inside a step: `/name`.
+    Name(Rc<str>),
+    /// A branch of `parallel` or `race`: `.name`.
+    Branch(Rc<str>),
+    /// The element of a `for` at this index (from 0): `/for[k]`.
+    For(usize),
+    /// The iteration of a `loop` (from 1, as `iteration`): `/loop[k]`.
+    Loop(u64),
+}
+
+#[derive(Debug)]
+struct Node {
+    parent: Option<Rc<Node>>,
+    seg: Seg,
+}
+
+/// A step path, e.g. `main/out/for[3]/upper`: shared nodes, and the last step
+/// name kept aside (a block's statement gets its path without an allocation).
+#[derive(Clone, Debug)]
+pub struct StepPath {
+    base: Rc<Node>,
+    last: Option<Rc<str>>,
+}
+
+impl StepPath {
+    /// The path of a flow run at the top (its name).
+    pub fn root(flow: &str) -> StepPath {
+        StepPath {
+            base: Rc::new(Node {
+                parent: None,
+                seg: Seg::Name(Rc::from(flow)),
+            }),
+            last: None,
+        }
+    }
+
+    /// This path as one node.
+    fn node(&self) -> Rc<Node> {
+        match &self.last {
+            None => self.base.clone(),
+            Some(n) => Rc::new(Node {
+                parent: Some(self.base.clone()),
+                seg: Seg::Name(n.clone()),
+            }),
+        }
+    }
+
+    fn push(&self, seg: Seg) -> StepPath {
+        StepPath {
+            base: Rc::new(Node {
+                parent: Some(self.node()),
+                seg,
+            }),
+            last: None,
+        }
+    }
+
+    /// A step (or a call inside a step) under this path: `self/name`.
+    pub fn step(&self, name: &Rc<str>) -> StepPath {
+        match &self.last {
+            None => StepPath {
+                base: self.base.clone(),
+                last: Some(name.clone()),
+            },
+            Some(_) => StepPath {
+                base: self.node(),
+                last: Some(name.clone()),
+            },
+        }
+    }
+
+    /// A fixed part under this path (`try`, `catch`): `self/name`.
+    pub fn child(&self, name: &str) -> StepPath {
+        self.push(Seg::Name(Rc::from(name)))
+    }
+
+    /// A branch of `parallel` or `race`: `self.name`.
+    pub fn branch(&self, name: &str) -> StepPath {
+        self.push(Seg::Branch(Rc::from(name)))
+    }
+
+    /// Element `k` of a `for`: `self/for[k]`.
+    pub fn for_item(&self, k: usize) -> StepPath {
+        self.push(Seg::For(k))
+    }
+
+    /// Iteration `k` of a `loop` (from 1): `self/loop[k]`.
+    pub fn loop_iteration(&self, k: u64) -> StepPath {
+        self.push(Seg::Loop(k))
+    }
+}
+
+impl fmt::Display for StepPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut segs = Vec::new();
+        let mut node = Some(&self.base);
+        while let Some(n) = node {
+            segs.push(&n.seg);
+            node = n.parent.as_ref();
+        }
+        for (i, s) in segs.iter().rev().enumerate() {
+            let sep = if i == 0 { "" } else { "/" };
+            match s {
+                Seg::Name(n) => write!(f, "{sep}{n}")?,
+                Seg::Branch(n) => write!(f, ".{n}")?,
+                Seg::For(k) => write!(f, "{sep}for[{k}]")?,
+                Seg::Loop(k) => write!(f, "{sep}loop[{k}]")?,
+            }
+        }
+        match &self.last {
+            Some(n) => write!(f, "/{n}"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_spell_out_their_segments() {
+        let main = StepPath::root("main");
+        let out: Rc<str> = Rc::from("out");
+        let upper: Rc<str> = Rc::from("upper#2");
+        assert_eq!(
+            main.step(&out).for_item(3).step(&upper).to_string(),
+            "main/out/for[3]/upper#2"
+        );
+        assert_eq!(main.step(&out).step(&upper).to_string(), "main/out/upper#2");
+        assert_eq!(main.step(&out).child("try").to_string(), "main/out/try");
+        let m: Rc<str> = Rc::from("m");
+        assert_eq!(main.step(&m).branch("cpu").to_string(), "main/m.cpu");
+        let r: Rc<str> = Rc::from("refined");
+        let s: Rc<str> = Rc::from("step");
+        assert_eq!(
+            main.step(&r).loop_iteration(2).step(&s).to_string(),
+            "main/refined/loop[2]/step"
+        );
+    }
+}

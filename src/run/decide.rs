@@ -1,0 +1,183 @@
+//! LLM decisions: `decide` and `llm()`, each a step of kind `llm`.
+
+use futures_util::future::join_all;
+use serde_json::{Map, Value};
+
+use super::Interp;
+use super::errors::{ErrorKind, R, RunError};
+use super::eval::{Scope, collect};
+use super::llm::{self, DecisionRequest, Outcome};
+use super::record;
+use super::record::{StepKind, StepStatus};
+use super::value::to_text;
+use crate::ir::StepPath;
+use crate::syntax::ast::*;
+use crate::syntax::span::Span;
+
+impl<'p> Interp<'p> {
+    /// `file:line:column` of a span.
+    pub(super) fn position(&self, span: Span) -> String {
+        let f = self.sources.get(span.file);
+        let (line, column) = crate::syntax::span::line_col(&f.text, span.start as usize);
+        format!("{}:{line}:{column}", f.name)
+    }
+
+    /// The source text of an expression, on one line, shortened.
+    pub(super) fn source_text(&self, span: Span) -> String {
+        let text = &self.sources.get(span.file).text;
+        let raw = text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("");
+        let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        crate::run::tools::head(&one_line, 160)
+    }
+
+    /// Asks the LLM hook; a step of kind `llm` in the run record.
+    pub(super) async fn ask_llm(
+        &self,
+        req: &DecisionRequest,
+        span: Span,
+        sc: &Scope,
+    ) -> R<Outcome> {
+        let id = self
+            .recorder
+            .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
+        let _guard = record::StepGuard {
+            recorder: &self.recorder,
+            id,
+        };
+        match self.llm.decide(req).await {
+            Ok(o) => {
+                self.recorder.end(id, StepStatus::Ok, 1, None);
+                Ok(o)
+            }
+            Err(m) => {
+                let mut e = RunError::new(ErrorKind::LlmError, m, &*sc.label, span).at(&sc.path);
+                e = if self.llm.has_provider() {
+                    e.with_help("catch `llm_error` to go on without the decision")
+                } else {
+                    e.with_help(format!(
+                        "choose a provider with {} (or `[llm] provider = \"…\"` in a flowc.toml beside the flow); or give the step a fallback with `catch`",
+                        llm::CHOICES
+                    ))
+                };
+                self.recorder
+                    .end(id, StepStatus::Failed, 1, Some(e.record()));
+                Err(vec![e])
+            }
+        }
+    }
+
+    /// `decide "prompt" with ctx { label => … else => … }`.
+    pub(super) async fn decide(
+        &self,
+        prompt: &'p Expr,
+        context: Option<&'p Expr>,
+        arms: &'p [DecideArm],
+        span: Span,
+        sc: &Scope,
+    ) -> R<Value> {
+        let prompt_v = self.eval(prompt, sc).await?;
+        let ctx = match context {
+            Some(c) => self.eval(c, sc).await?,
+            None => Value::Null,
+        };
+        let labelled: Vec<&DecideArm> = arms.iter().filter(|a| !a.is_else).collect();
+        let req = DecisionRequest {
+            step: sc.label.to_string(),
+            kind: "decide",
+            at: self.position(span),
+            prompt: to_text(&prompt_v),
+            context: ctx,
+            options: labelled.iter().map(|a| a.label.name.clone()).collect(),
+            descriptions: labelled
+                .iter()
+                .map(|a| self.source_text(a.body.span))
+                .collect(),
+        };
+        let arm = match self.ask_llm(&req, span, sc).await? {
+            Outcome::Chosen(label) => labelled.into_iter().find(|a| a.label.name == label),
+            Outcome::NoValidAnswer { answers } => match arms.iter().find(|a| a.is_else) {
+                Some(e) => Some(e),
+                None => {
+                    return Err(vec![
+                        RunError::new(
+                            ErrorKind::LlmError,
+                            format!(
+                                "no valid answer in {} attempts (options: {}; answers: {})",
+                                answers.len(),
+                                req.options.join(", "),
+                                quoted(&answers)
+                            ),
+                            &*sc.label,
+                            span,
+                        )
+                        .at(&sc.path)
+                        .with_help("add an `else =>` arm for this case, or catch `llm_error`"),
+                    ]);
+                }
+            },
+        };
+        let arm = arm.expect("the chosen label is one of the arms");
+        self.eval(&arm.body, sc).await
+    }
+
+    /// `llm("question", values…)`: a yes/no condition, the step at `path`.
+    pub(super) async fn llm_condition(
+        &self,
+        c: &'p Call,
+        span: Span,
+        sc: &Scope,
+        path: StepPath,
+    ) -> R<Value> {
+        let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+        let sc = &Scope { path, ..sc.clone() };
+        let mut context = Map::new();
+        for (a, v) in c.args.iter().zip(&vals).skip(1) {
+            let key = match &a.name {
+                Some(n) => n.name.clone(),
+                None => self.source_text(a.value.span),
+            };
+            context.insert(key, v.clone());
+        }
+        let req = DecisionRequest {
+            step: sc.label.to_string(),
+            kind: "llm",
+            at: self.position(span),
+            prompt: vals.first().map(to_text).unwrap_or_default(),
+            context: if context.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(context)
+            },
+            options: vec!["yes".into(), "no".into()],
+            descriptions: vec!["the condition holds".into(), "it does not".into()],
+        };
+        match self.ask_llm(&req, span, sc).await? {
+            Outcome::Chosen(label) => Ok(Value::Bool(label == "yes")),
+            Outcome::NoValidAnswer { answers } => Err(vec![
+                RunError::new(
+                    ErrorKind::LlmError,
+                    format!(
+                        "no yes or no in {} attempts (answers: {})",
+                        answers.len(),
+                        quoted(&answers)
+                    ),
+                    &*sc.label,
+                    span,
+                )
+                .at(&sc.path)
+                .with_help("catch `llm_error` to choose a default, e.g. `llm(…) catch false`"),
+            ]),
+        }
+    }
+}
+
+/// Answers for an error message: quoted, shortened.
+pub(super) fn quoted(answers: &[String]) -> String {
+    answers
+        .iter()
+        .map(|a| format!("{:?}", crate::run::tools::head(a, 60)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,429 @@
+//! Expressions that may wait: calls, blocks, `parallel`, `race`, `loop`, `for`, `try`.
+
+use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value};
+
+use super::errors::{ErrorKind, R};
+use super::eval::{Scope, collect, err, split_path};
+use super::opts::fmt_duration;
+use super::opts::{self};
+use super::value::{self, equal, int, to_text};
+use super::{Env, Interp};
+use crate::ir::plan::{node_key, waits};
+use crate::syntax::ast::*;
+use crate::syntax::span::Span;
+
+impl<'p> Interp<'p> {
+    pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
+        Box::pin(async move {
+            if !waits(&self.lowered.shadowed, e) {
+                return self.eval_sync(e, sc);
+            }
+            match &e.kind {
+                ExprKind::Str(parts) => {
+                    let mut s = String::new();
+                    for p in parts {
+                        match p {
+                            StrPart::Text(t) => s.push_str(t),
+                            StrPart::Interp(x) => s.push_str(&to_text(&self.eval(x, sc).await?)),
+                        }
+                    }
+                    Ok(Value::String(s))
+                }
+                ExprKind::List(items) => {
+                    let rs = join_all(items.iter().map(|i| self.eval(i, sc))).await;
+                    collect(rs).map(Value::Array)
+                }
+                ExprKind::Record(fields) => {
+                    let rs = join_all(fields.iter().map(|f| self.eval(&f.value, sc))).await;
+                    let vals = collect(rs)?;
+                    Ok(Value::Object(
+                        fields
+                            .iter()
+                            .zip(vals)
+                            .map(|(f, v)| (f.name.name.clone(), v))
+                            .collect(),
+                    ))
+                }
+                ExprKind::Call(c) => self.call(c, e.span, sc, None).await,
+                ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
+                    let (base, rest) = split_path(e);
+                    let v = self.eval(base, sc).await?;
+                    let mut idx = Vec::new();
+                    for seg in &rest {
+                        if let ExprKind::Index(_, i) = &seg.kind {
+                            idx.push(self.eval(i, sc).await?);
+                        }
+                    }
+                    self.apply_path(v, &rest, &mut idx.into_iter(), sc)
+                }
+                ExprKind::Unary(op, x) => {
+                    let v = self.eval(x, sc).await?;
+                    self.unary(*op, v, sc, e.span)
+                }
+                ExprKind::Binary(op, l, r) => match op {
+                    BinOp::And | BinOp::Or | BinOp::Coalesce => {
+                        let lv = self.eval(l, sc).await?;
+                        match (op, &lv) {
+                            (BinOp::And, Value::Bool(false)) => Ok(lv),
+                            (BinOp::Or, Value::Bool(true)) => Ok(lv),
+                            (BinOp::Coalesce, v) if !v.is_null() => Ok(lv),
+                            _ => self.eval(r, sc).await,
+                        }
+                    }
+                    _ => {
+                        let (lv, rv) =
+                            futures_util::future::join(self.eval(l, sc), self.eval(r, sc)).await;
+                        self.binary(*op, lv?, rv?, r, sc, e.span)
+                    }
+                },
+                ExprKind::Catch(a, b) => match self.eval(a, sc).await {
+                    Ok(v) => Ok(v),
+                    Err(_) => self.eval(b, sc).await,
+                },
+                ExprKind::Parallel {
+                    mode,
+                    options,
+                    branches,
+                } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let bscs = branch_scopes(&sc, branches);
+                    let rs = join_all(
+                        branches
+                            .iter()
+                            .zip(&bscs)
+                            .map(|(b, bsc)| self.eval(&b.value, bsc)),
+                    )
+                    .await;
+                    let vals = collect(rs)?;
+                    Ok(match mode {
+                        ParallelMode::Record => Value::Object(
+                            branches
+                                .iter()
+                                .zip(vals)
+                                .map(|(b, v)| (b.name.name.clone(), v))
+                                .collect(),
+                        ),
+                        ParallelMode::Merge => {
+                            let mut out = Map::new();
+                            for v in vals {
+                                if let Value::Object(m) = v {
+                                    value::deep_merge(&mut out, &m);
+                                }
+                            }
+                            Value::Object(out)
+                        }
+                        ParallelMode::Concat => Value::Array(
+                            vals.into_iter()
+                                .flat_map(|v| if let Value::Array(a) = v { a } else { vec![v] })
+                                .collect(),
+                        ),
+                    })
+                }
+                ExprKind::Race { options, branches } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let bscs = branch_scopes(&sc, branches);
+                    let mut futs: FuturesUnordered<_> = branches
+                        .iter()
+                        .zip(&bscs)
+                        .map(|(b, bsc)| async move { (b, self.eval(&b.value, bsc).await) })
+                        .collect();
+                    let mut errors = Vec::new();
+                    while let Some((b, r)) = futs.next().await {
+                        match r {
+                            Ok(v) => {
+                                // Dropping the others cancels them (and kills their processes).
+                                return Ok(
+                                    serde_json::json!({ "winner": b.name.name, "value": v }),
+                                );
+                            }
+                            Err(mut e) => errors.append(&mut e),
+                        }
+                    }
+                    Err(errors)
+                }
+                ExprKind::Sequence { options, block } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    self.with_deadline(self.block(block, &sc), &sc, e.span)
+                        .await
+                }
+                ExprKind::Dag { options, block } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    self.with_deadline(self.block(block, &sc), &sc, e.span)
+                        .await
+                }
+                ExprKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    let c = self.eval(cond, sc).await?;
+                    if c == Value::Bool(true) {
+                        self.block(then, sc).await
+                    } else {
+                        match otherwise.as_deref() {
+                            None => Ok(Value::Null),
+                            Some(Else::Block(b)) => self.block(b, sc).await,
+                            Some(Else::If(x)) => self.eval(x, sc).await,
+                        }
+                    }
+                }
+                ExprKind::Match { scrutinee, arms } => {
+                    let v = self.eval(scrutinee, sc).await?;
+                    match self.match_arm(&v, arms, sc)? {
+                        Some(arm) => self.eval(&arm.body, sc).await,
+                        None => Ok(Value::Null),
+                    }
+                }
+                ExprKind::Loop {
+                    var,
+                    init,
+                    max,
+                    until,
+                    options,
+                    body,
+                } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let max_n = match max {
+                        Some(m) => self.eval_sync(m, &sc)?.as_u64().unwrap_or(1).max(1),
+                        None => u64::from(
+                            sc.opts
+                                .max_loop_iterations
+                                .unwrap_or(opts::DEFAULT_MAX_LOOP),
+                        ),
+                    };
+                    let sc = &sc;
+                    let run_loop = async move {
+                        let mut state = self.eval(init, sc).await?;
+                        let mut iteration = 0u64;
+                        loop {
+                            iteration += 1;
+                            let benv = Env::child(&sc.env);
+                            benv.set(&var.name, state.clone());
+                            benv.set("iteration", int(iteration as i64));
+                            // The iteration's steps, and `until`'s, are under `loop[k]`.
+                            let isc = Scope {
+                                path: sc.path.loop_iteration(iteration),
+                                ..sc.with_env(benv)
+                            };
+                            let next = self.block(body, &isc).await?;
+                            let uenv = Env::child(&sc.env);
+                            uenv.set(&var.name, next.clone());
+                            let penv = Env::child(&sc.env);
+                            penv.set(&var.name, state);
+                            let usc = Scope {
+                                prev: Some(penv),
+                                path: isc.path.clone(),
+                                ..sc.with_env(uenv)
+                            };
+                            let done = self.eval(until, &usc).await?;
+                            state = next;
+                            if done == Value::Bool(true) {
+                                break;
+                            }
+                            if iteration >= max_n {
+                                let msg = format!(
+                                    "loop `{}` reached its maximum of {max_n} iterations before `until` held",
+                                    var.name
+                                );
+                                if sc.opts.on_max_error.unwrap_or(false) {
+                                    return Err(err(ErrorKind::PolicyViolation, msg, sc, e.span));
+                                }
+                                self.recorder.warn(msg, e.span, self.sources);
+                                break;
+                            }
+                        }
+                        Ok(state)
+                    };
+                    self.with_deadline(run_loop, sc, e.span).await
+                }
+                ExprKind::For {
+                    var,
+                    iter,
+                    filter,
+                    options,
+                    body,
+                } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let list = self.eval(iter, &sc).await?;
+                    let Value::Array(items) = list else {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!("`for` needs a list, got {}", value::describe(&list)),
+                            &sc,
+                            iter.span,
+                        ));
+                    };
+                    let count = items.len();
+                    let mut bodies: FuturesUnordered<_> = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, item)| {
+                            let env = Env::child(&sc.env);
+                            env.set(&var.name, item);
+                            let isc = Scope {
+                                path: sc.path.for_item(k),
+                                ..sc.with_env(env)
+                            };
+                            async move {
+                                let r = async {
+                                    // `where cond`: a dropped element gives no value (and runs no body).
+                                    if let Some(f) = filter {
+                                        match self.eval(f, &isc).await? {
+                                            Value::Bool(true) => {}
+                                            Value::Bool(false) => return Ok(None),
+                                            other => {
+                                                return Err(err(
+                                                    ErrorKind::TypeError,
+                                                    format!(
+                                                        "a `where` condition must be a bool, got {}",
+                                                        value::describe(&other)
+                                                    ),
+                                                    &isc,
+                                                    f.span,
+                                                ));
+                                            }
+                                        }
+                                    }
+                                    self.block(body, &isc).await.map(Some)
+                                }
+                                .await;
+                                (k, r)
+                            }
+                        })
+                        .collect();
+                    // Results go to their item's place as they come (a `join_all`
+                    // would keep every result after one that waits in a heap).
+                    let all = async {
+                        let mut results: Vec<R<Option<Value>>> = Vec::with_capacity(count);
+                        results.resize_with(count, || Ok(None));
+                        while let Some((k, r)) = bodies.next().await {
+                            results[k] = r;
+                        }
+                        let mut kept = Vec::new();
+                        let mut errors = Vec::new();
+                        for r in results {
+                            match r {
+                                Ok(Some(v)) => kept.push(v),
+                                Ok(None) => {}
+                                Err(mut e) => errors.append(&mut e),
+                            }
+                        }
+                        if errors.is_empty() {
+                            Ok(Value::Array(kept))
+                        } else {
+                            Err(errors)
+                        }
+                    };
+                    self.with_deadline(all, &sc, e.span).await
+                }
+                ExprKind::Try {
+                    options,
+                    body,
+                    var,
+                    handler,
+                } => {
+                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let tsc = Scope {
+                        path: sc.path.child("try"),
+                        ..sc.clone()
+                    };
+                    match self
+                        .with_deadline(self.block(body, &tsc), &sc, e.span)
+                        .await
+                    {
+                        Ok(v) => Ok(v),
+                        Err(errs) => {
+                            let env = Env::child(&sc.env);
+                            if let Some(v) = var {
+                                env.set(&v.name, errs[0].to_value());
+                            }
+                            let hsc = Scope {
+                                path: sc.path.child("catch"),
+                                ..sc.with_env(env)
+                            };
+                            self.block(handler, &hsc).await
+                        }
+                    }
+                }
+                ExprKind::Decide {
+                    prompt,
+                    context,
+                    arms,
+                } => {
+                    // Errors point at `decide "prompt"`, not the whole block.
+                    let head = Span {
+                        end: prompt.span.end,
+                        ..e.span
+                    };
+                    let dsc = Scope {
+                        path: self.step_path(node_key(e), "decide", sc),
+                        ..sc.clone()
+                    };
+                    self.decide(prompt, context.as_deref(), arms, head, &dsc)
+                        .await
+                }
+                ExprKind::Approve { .. } => Err(err(
+                    ErrorKind::PolicyViolation,
+                    "`approve` pauses a run for a person, which needs `flowc resume`; this version cannot pause runs",
+                    sc,
+                    e.span,
+                )),
+                _ => self.eval_sync(e, sc),
+            }
+        })
+    }
+
+    pub(super) async fn with_deadline(
+        &self,
+        f: impl std::future::Future<Output = R<Value>>,
+        sc: &Scope,
+        span: Span,
+    ) -> R<Value> {
+        match sc.opts.deadline {
+            Some(d) => match tokio::time::timeout(d, f).await {
+                Ok(r) => r,
+                Err(_) => Err(err(
+                    ErrorKind::Timeout,
+                    format!("the block exceeded its deadline of {}", fmt_duration(d)),
+                    sc,
+                    span,
+                )),
+            },
+            None => f.await,
+        }
+    }
+
+    pub(super) fn match_arm(
+        &self,
+        v: &Value,
+        arms: &'p [MatchArm],
+        sc: &Scope,
+    ) -> R<Option<&'p MatchArm>> {
+        for arm in arms {
+            match &arm.pattern {
+                Pattern::Wildcard(_) => return Ok(Some(arm)),
+                Pattern::Literals(lits) => {
+                    for l in lits {
+                        if equal(&self.eval_sync(l, sc)?, v) {
+                            return Ok(Some(arm));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The scope of each branch of a `parallel` or `race`: its steps are at `path.branch`.
+fn branch_scopes(sc: &Scope, branches: &[Branch]) -> Vec<Scope> {
+    branches
+        .iter()
+        .map(|b| Scope {
+            path: sc.path.branch(&b.name.name),
+            ..sc.clone()
+        })
+        .collect()
+}

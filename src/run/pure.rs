@@ -1,0 +1,378 @@
+//! Expressions evaluated on the spot (no waiting): literals, names, paths,
+//! operators, pure built-ins, `if` over pure blocks.
+
+use serde_json::{Map, Value};
+
+use super::errors::{ErrorKind, R};
+use super::eval::{Scope, err, split_path};
+use super::value::{self, compare, equal, float, int, to_text};
+use super::{Env, Interp};
+use crate::syntax::ast::*;
+use crate::syntax::span::Span;
+
+impl<'p> Interp<'p> {
+    /// Evaluates an expression that needs no waiting.
+    pub(super) fn eval_sync(&self, e: &'p Expr, sc: &Scope) -> R<Value> {
+        Ok(match &e.kind {
+            ExprKind::Int(n) => int(*n),
+            ExprKind::Float(f) => {
+                float(*f).map_err(|m| err(ErrorKind::TypeError, m, sc, e.span))?
+            }
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Null => Value::Null,
+            ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
+            ExprKind::Regex { pattern, .. } => Value::String(pattern.clone()),
+            ExprKind::Str(parts) => {
+                let mut s = String::new();
+                for p in parts {
+                    match p {
+                        StrPart::Text(t) => s.push_str(t),
+                        StrPart::Interp(x) => s.push_str(&to_text(&self.eval_sync(x, sc)?)),
+                    }
+                }
+                Value::String(s)
+            }
+            ExprKind::Name(id) => self.lookup(&id.name, sc, id.span)?,
+            ExprKind::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.eval_sync(i, sc))
+                    .collect::<R<Vec<_>>>()?,
+            ),
+            ExprKind::Record(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|f| Ok((f.name.name.clone(), self.eval_sync(&f.value, sc)?)))
+                    .collect::<R<Map<_, _>>>()?,
+            ),
+            ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
+            ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
+                let (base, rest) = split_path(e);
+                if let (ExprKind::Name(m), Some(ExprKind::Field(_, item))) =
+                    (&base.kind, rest.first().map(|r| &r.kind))
+                    && sc.env.get(&m.name).is_none()
+                    && let Some(&mi) = self.program.modules[sc.module].imports.get(&m.name)
+                {
+                    let v = self.consts.borrow()[mi]
+                        .get(&item.name)
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    let mut idx = Vec::new();
+                    for seg in &rest[1..] {
+                        if let ExprKind::Index(_, i) = &seg.kind {
+                            idx.push(self.eval_sync(i, sc)?);
+                        }
+                    }
+                    return self.apply_path(v, &rest[1..], &mut idx.into_iter(), sc);
+                }
+                let v = self.eval_sync(base, sc)?;
+                let mut idx = Vec::new();
+                for seg in &rest {
+                    if let ExprKind::Index(_, i) = &seg.kind {
+                        idx.push(self.eval_sync(i, sc)?);
+                    }
+                }
+                return self.apply_path(v, &rest, &mut idx.into_iter(), sc);
+            }
+            ExprKind::Unary(op, x) => {
+                let v = self.eval_sync(x, sc)?;
+                return self.unary(*op, v, sc, e.span);
+            }
+            ExprKind::Binary(op, l, r) => {
+                let lv = self.eval_sync(l, sc)?;
+                match (op, &lv) {
+                    (BinOp::And, Value::Bool(false)) | (BinOp::Or, Value::Bool(true)) => {
+                        return Ok(lv);
+                    }
+                    (BinOp::Coalesce, v) if !v.is_null() => return Ok(lv),
+                    (BinOp::And | BinOp::Or | BinOp::Coalesce, _) => return self.eval_sync(r, sc),
+                    _ => {}
+                }
+                let rv = self.eval_sync(r, sc)?;
+                return self.binary(*op, lv, rv, r, sc, e.span);
+            }
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                // Only reached for pure arms through `needs_async` = true paths; evaluate by blocks' tails.
+                let c = self.eval_sync(cond, sc)?;
+                let pick = if c == Value::Bool(true) {
+                    Some(then)
+                } else {
+                    None
+                };
+                match (pick, otherwise.as_deref()) {
+                    (Some(b), _) => return self.pure_block(b, sc),
+                    (None, None) => Value::Null,
+                    (None, Some(Else::Block(b))) => return self.pure_block(b, sc),
+                    (None, Some(Else::If(x))) => return self.eval_sync(x, sc),
+                }
+            }
+            _ => {
+                return Err(err(
+                    ErrorKind::TypeError,
+                    "this expression cannot be evaluated here",
+                    sc,
+                    e.span,
+                ));
+            }
+        })
+    }
+
+    pub(super) fn pure_block(&self, b: &'p Block, sc: &Scope) -> R<Value> {
+        let env = Env::child(&sc.env);
+        let sc = sc.with_env(env.clone());
+        let mut last = Value::Null;
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Let { name, value, .. } => {
+                    env.set(&name.name, self.eval_sync(value, &sc)?)
+                }
+                StmtKind::Expr { expr, .. } => last = self.eval_sync(expr, &sc)?,
+                _ => {}
+            }
+        }
+        Ok(last)
+    }
+
+    pub(super) fn lookup(&self, name: &str, sc: &Scope, span: Span) -> R<Value> {
+        if let Some(v) = sc.env.get(name) {
+            return Ok(v);
+        }
+        if let Some(v) = self.consts.borrow()[sc.module].get(name) {
+            return Ok(v.clone());
+        }
+        if name == "context" {
+            return Ok(self.context.borrow().clone());
+        }
+        Err(err(
+            ErrorKind::TypeError,
+            format!("`{name}` has no value here"),
+            sc,
+            span,
+        ))
+    }
+
+    /// Applies path segments to `v`; after `[*]`, the rest applies to every element.
+    pub(super) fn apply_path(
+        &self,
+        v: Value,
+        segs: &[&Expr],
+        idx: &mut impl Iterator<Item = Value>,
+        sc: &Scope,
+    ) -> R<Value> {
+        let Some((seg, rest)) = segs.split_first() else {
+            return Ok(v);
+        };
+        match &seg.kind {
+            ExprKind::Field(_, name) => {
+                let next = match v {
+                    Value::Object(mut m) => m.remove(&name.name).unwrap_or(Value::Null),
+                    Value::Null => {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!("cannot read field `{}` of null", name.name),
+                            sc,
+                            seg.span,
+                        ));
+                    }
+                    other => {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!(
+                                "cannot read field `{}` of {}",
+                                name.name,
+                                value::describe(&other)
+                            ),
+                            sc,
+                            seg.span,
+                        ));
+                    }
+                };
+                self.apply_path(next, rest, idx, sc)
+            }
+            ExprKind::Index(_, _) => {
+                let i = idx.next().unwrap_or(Value::Null);
+                let next = match (v, &i) {
+                    (Value::Array(mut a), Value::Number(n)) => {
+                        let len = a.len() as i64;
+                        let k = n.as_i64().unwrap_or(0);
+                        let k = if k < 0 { len + k } else { k };
+                        if k < 0 || k >= len {
+                            return Err(err(
+                                ErrorKind::TypeError,
+                                format!("index {n} is out of range for a list of {len}"),
+                                sc,
+                                seg.span,
+                            ));
+                        }
+                        a.swap_remove(k as usize)
+                    }
+                    (Value::Object(mut m), Value::String(s)) => m.remove(s).unwrap_or(Value::Null),
+                    (other, _) => {
+                        return Err(err(
+                            ErrorKind::TypeError,
+                            format!(
+                                "cannot index {} with {}",
+                                value::describe(&other),
+                                value::describe(&i)
+                            ),
+                            sc,
+                            seg.span,
+                        ));
+                    }
+                };
+                self.apply_path(next, rest, idx, sc)
+            }
+            ExprKind::Wildcard(_) => match v {
+                Value::Array(items) => {
+                    // Index values of the rest are the same for every element.
+                    let rest_idx: Vec<Value> = idx.collect();
+                    Ok(Value::Array(
+                        items
+                            .into_iter()
+                            .map(|x| {
+                                self.apply_path(x, rest, &mut rest_idx.clone().into_iter(), sc)
+                            })
+                            .collect::<R<Vec<_>>>()?,
+                    ))
+                }
+                other => Err(err(
+                    ErrorKind::TypeError,
+                    format!("`[*]` needs a list, got {}", value::describe(&other)),
+                    sc,
+                    seg.span,
+                )),
+            },
+            _ => Ok(v),
+        }
+    }
+
+    pub(super) fn unary(&self, op: UnOp, v: Value, sc: &Scope, span: Span) -> R<Value> {
+        match (op, &v) {
+            (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+            (UnOp::Neg, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(int(n
+                .as_i64()
+                .and_then(i64::checked_neg)
+                .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span))?)),
+            (UnOp::Neg, Value::Number(n)) => float(-n.as_f64().unwrap_or(0.0))
+                .map_err(|m| err(ErrorKind::TypeError, m, sc, span)),
+            _ => Err(err(
+                ErrorKind::TypeError,
+                format!(
+                    "cannot apply `{}` to {}",
+                    if op == UnOp::Not { "!" } else { "-" },
+                    value::describe(&v)
+                ),
+                sc,
+                span,
+            )),
+        }
+    }
+
+    pub(super) fn binary(
+        &self,
+        op: BinOp,
+        l: Value,
+        r: Value,
+        rexpr: &Expr,
+        sc: &Scope,
+        span: Span,
+    ) -> R<Value> {
+        let bad = |l: &Value, r: &Value| {
+            err(
+                ErrorKind::TypeError,
+                format!(
+                    "`{}` cannot be applied to {} and {}",
+                    op.symbol(),
+                    value::describe(l),
+                    value::describe(r)
+                ),
+                sc,
+                span,
+            )
+        };
+        Ok(match op {
+            BinOp::Eq => Value::Bool(equal(&l, &r)),
+            BinOp::Ne => Value::Bool(!equal(&l, &r)),
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if l.is_null() || r.is_null() || (l.is_number() != r.is_number()) {
+                    return Err(bad(&l, &r));
+                }
+                let o = compare(&l, &r);
+                use std::cmp::Ordering::*;
+                Value::Bool(match op {
+                    BinOp::Lt => o == Less,
+                    BinOp::Le => o != Greater,
+                    BinOp::Gt => o == Greater,
+                    _ => o != Less,
+                })
+            }
+            BinOp::Match | BinOp::NotMatch => {
+                let ExprKind::Regex { pattern, flags } = &rexpr.kind else {
+                    return Err(bad(&l, &r));
+                };
+                let Value::String(s) = &l else {
+                    return Err(bad(&l, &r));
+                };
+                let m = self.regex(pattern, flags).is_match(s);
+                Value::Bool(if op == BinOp::Match { m } else { !m })
+            }
+            BinOp::Concat => match (l, r) {
+                (Value::String(a), Value::String(b)) => Value::String(a + &b),
+                (Value::Array(mut a), Value::Array(b)) => {
+                    a.extend(b);
+                    Value::Array(a)
+                }
+                (l, r) => return Err(bad(&l, &r)),
+            },
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+                let (Value::Number(a), Value::Number(b)) = (&l, &r) else {
+                    return Err(bad(&l, &r));
+                };
+                let integer = |n: &serde_json::Number| n.is_i64() || n.is_u64();
+                if integer(a) && integer(b) {
+                    // An integer beyond `i64` (from a tool's JSON) overflows, as a result would.
+                    let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) else {
+                        return Err(err(ErrorKind::TypeError, "integer overflow", sc, span));
+                    };
+                    let v = match op {
+                        BinOp::Add => x.checked_add(y),
+                        BinOp::Sub => x.checked_sub(y),
+                        BinOp::Mul => x.checked_mul(y),
+                        BinOp::Div if y == 0 => {
+                            return Err(err(ErrorKind::TypeError, "division by zero", sc, span));
+                        }
+                        BinOp::Div => x.checked_div(y),
+                        BinOp::Rem if y == 0 => {
+                            return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
+                        }
+                        // `i64::MIN % -1` is 0; only `checked_rem` calls it an overflow.
+                        _ => Some(x.wrapping_rem(y)),
+                    };
+                    return v
+                        .map(int)
+                        .ok_or_else(|| err(ErrorKind::TypeError, "integer overflow", sc, span));
+                }
+                let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+                let v = match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    BinOp::Div if y == 0.0 => {
+                        return Err(err(ErrorKind::TypeError, "division by zero", sc, span));
+                    }
+                    BinOp::Div => x / y,
+                    BinOp::Rem if y == 0.0 => {
+                        return Err(err(ErrorKind::TypeError, "remainder by zero", sc, span));
+                    }
+                    _ => x % y,
+                };
+                float(v).map_err(|m| err(ErrorKind::TypeError, m, sc, span))?
+            }
+            BinOp::And | BinOp::Or | BinOp::Coalesce => r,
+        })
+    }
+}

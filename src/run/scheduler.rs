@@ -1,0 +1,233 @@
+//! The block scheduler: a block's statements start as soon as the statements
+//! they wait for have finished.
+
+use std::collections::VecDeque;
+
+use futures_util::future::LocalBoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::Value;
+
+use super::errors::ErrorKind;
+use super::errors::{Errors, R};
+use super::eval::{Scope, err};
+use super::memory;
+use super::{Env, Interp};
+use crate::ir::plan::BlockPlan;
+use crate::syntax::ast::*;
+
+impl<'p> Interp<'p> {
+    /// Runs a block's statements eagerly, following its plan (lowered once, before
+    /// the run, by `ir::plan`): each starts once the statements it waits for have
+    /// finished (what it reads, `after`, `sequence` order, `effect` order). A
+    /// failure stops only the statements that depend on it, unless `fail_fast`;
+    /// the block then fails with every error. Each statement is a step at
+    /// `outer.path` + its name.
+    pub(super) fn block<'a>(
+        &'a self,
+        b: &'p Block,
+        outer: &'a Scope,
+    ) -> LocalBoxFuture<'a, R<Value>> {
+        Box::pin(async move {
+            self.breathe().await;
+            let n = b.stmts.len();
+            if n == 0 {
+                return Ok(Value::Null);
+            }
+            let Some(plan) = self.lowered.block(b) else {
+                return Err(err(
+                    ErrorKind::TypeError,
+                    "this block was not lowered (a bug in flowc)",
+                    outer,
+                    b.span,
+                ));
+            };
+            let plan: &BlockPlan = plan;
+            let mut indeg = plan.indeg.clone();
+            let env = Env::child(&outer.env);
+            let sc = outer.with_env(env.clone());
+            // Liveness: how many statements still have to read each `let`; its
+            // value is dropped when the last of them has finished.
+            // (No allocation for a block whose statements read no `let` of it.)
+            let read = plan.has_reads();
+            let counting = read && sc.opts.max_memory.is_some();
+            let mut live = Live {
+                readers: if read {
+                    plan.readers.clone()
+                } else {
+                    Vec::new()
+                },
+                sizes: if counting { vec![0u64; n] } else { Vec::new() },
+                counting,
+                memory: &self.memory,
+            };
+            let fail_fast = sc.opts.fail_fast.unwrap_or(false);
+            let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+            let mut inflight: FuturesUnordered<LocalBoxFuture<'_, (usize, R<Value>)>> =
+                FuturesUnordered::new();
+            let mut errors: Errors = Vec::new();
+            let mut last_value = Value::Null;
+            let complete = |i: usize,
+                            r: R<Value>,
+                            ready: &mut VecDeque<usize>,
+                            indeg: &mut Vec<u32>,
+                            errors: &mut Errors,
+                            last_value: &mut Value,
+                            live: &mut Live<'_>| {
+                match r {
+                    Ok(v) => {
+                        match &plan.steps[i].binds {
+                            // A value nothing reads is not kept.
+                            Some(name) if live.readers.get(i).is_some_and(|&k| k > 0) => {
+                                if live.counting {
+                                    live.sizes[i] = memory::size(&v);
+                                    live.memory.hold(live.sizes[i]);
+                                }
+                                env.set_rc(name.clone(), v);
+                            }
+                            Some(_) => {}
+                            None if i == n - 1 => *last_value = v,
+                            None => {}
+                        }
+                        for &d in plan.dependents(i) {
+                            let d = d as usize;
+                            indeg[d] -= 1;
+                            if indeg[d] == 0 {
+                                ready.push_back(d);
+                            }
+                        }
+                    }
+                    Err(mut e) => errors.append(&mut e),
+                }
+                // `i` has read what it reads: the values it was the last reader of go.
+                for &j in plan.reads(i) {
+                    let j = j as usize;
+                    live.readers[j] -= 1;
+                    if live.readers[j] == 0
+                        && let Some(name) = &plan.steps[j].binds
+                    {
+                        env.remove(name);
+                        if live.counting {
+                            live.memory.release(std::mem::take(&mut live.sizes[j]));
+                        }
+                    }
+                }
+            };
+            loop {
+                while let Some(i) = ready.pop_front() {
+                    self.breathe().await;
+                    let s = &b.stmts[i];
+                    let step = &plan.steps[i];
+                    let expr = match &s.kind {
+                        StmtKind::Let { value, .. } | StmtKind::Expr { expr: value, .. } => value,
+                        StmtKind::Mock { .. } | StmtKind::Assert(_) | StmtKind::Error { .. } => {
+                            complete(
+                                i,
+                                Ok(Value::Null),
+                                &mut ready,
+                                &mut indeg,
+                                &mut errors,
+                                &mut last_value,
+                                &mut live,
+                            );
+                            continue;
+                        }
+                    };
+                    let ssc = Scope {
+                        label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
+                        path: sc.path.step(&step.name),
+                        ..sc.clone()
+                    };
+                    if !step.waits {
+                        let r = self.eval_sync(expr, &ssc);
+                        complete(
+                            i,
+                            r,
+                            &mut ready,
+                            &mut indeg,
+                            &mut errors,
+                            &mut last_value,
+                            &mut live,
+                        );
+                    } else {
+                        let binds = step.binds.is_some();
+                        let fut = async move {
+                            let r = match &expr.kind {
+                                ExprKind::Call(c) if binds => {
+                                    let label = ssc.label.clone();
+                                    self.call(c, expr.span, &ssc, Some(&label)).await
+                                }
+                                _ => self.eval(expr, &ssc).await,
+                            };
+                            (i, r)
+                        };
+                        // Polled once on the spot: a step that finishes at once (a
+                        // built-in tool, a cached result) completes without a trip
+                        // through `inflight`. One that waits goes there (it may wake
+                        // this block's task once, spuriously: harmless).
+                        let mut fut: LocalBoxFuture<'_, (usize, R<Value>)> = Box::pin(fut);
+                        let first = std::future::poll_fn(|cx| {
+                            std::task::Poll::Ready(fut.as_mut().poll(cx))
+                        })
+                        .await;
+                        match first {
+                            std::task::Poll::Ready((i, r)) => {
+                                complete(
+                                    i,
+                                    r,
+                                    &mut ready,
+                                    &mut indeg,
+                                    &mut errors,
+                                    &mut last_value,
+                                    &mut live,
+                                );
+                                if fail_fast && !errors.is_empty() {
+                                    break;
+                                }
+                            }
+                            std::task::Poll::Pending => inflight.push(fut),
+                        }
+                    }
+                }
+                if fail_fast && !errors.is_empty() {
+                    break;
+                }
+                match inflight.next().await {
+                    Some((i, r)) => complete(
+                        i,
+                        r,
+                        &mut ready,
+                        &mut indeg,
+                        &mut errors,
+                        &mut last_value,
+                        &mut live,
+                    ),
+                    None => break,
+                }
+                if fail_fast && !errors.is_empty() {
+                    break;
+                }
+            }
+            drop(inflight);
+            if errors.is_empty() {
+                Ok(last_value)
+            } else {
+                Err(errors)
+            }
+        })
+    }
+}
+
+/// The liveness of a block's `let`s: readers still to finish, and the bytes
+/// counted for `max_memory` (released when the block ends, however it ends).
+pub(super) struct Live<'m> {
+    readers: Vec<u32>,
+    sizes: Vec<u64>,
+    counting: bool,
+    memory: &'m memory::Memory,
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.memory.release(self.sizes.iter().sum());
+    }
+}

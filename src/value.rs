@@ -1,0 +1,370 @@
+//! Runtime values (JSON): the type check at tool boundaries, equality,
+//! ordering and canonical text (the built-in functions are `crate::builtins`).
+
+use serde_json::{Map, Number, Value};
+
+use crate::types::Type;
+
+/// A value's kind, for messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "record",
+    }
+}
+
+/// A mismatch between a value and its declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// JSON path of the mismatch, such as `$.rows[0].ci_id`.
+    pub path: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// Checks `v` against `t` (width subtyping: extra fields are fine).
+pub fn conforms(v: &Value, t: &Type) -> Result<(), Mismatch> {
+    let mut path = String::new();
+    check(v, t, &mut path).map_err(|mut m| {
+        m.path.insert(0, '$');
+        m
+    })
+}
+
+fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
+    let fail = |path: &String, v: &Value| {
+        Err(Mismatch {
+            path: path.clone(),
+            expected: t.to_string(),
+            found: describe(v),
+        })
+    };
+    match (t, v) {
+        (Type::Unknown | Type::Json, _) => Ok(()),
+        (Type::Never, _) => fail(path, v),
+        (Type::Null, Value::Null) => Ok(()),
+        (Type::Bool, Value::Bool(_)) => Ok(()),
+        (Type::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
+        (Type::Float, Value::Number(_)) => Ok(()),
+        (Type::Duration, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
+        (Type::String, Value::String(_)) => Ok(()),
+        (Type::Lit(opts), Value::String(s)) if opts.iter().any(|o| o == s) => Ok(()),
+        (Type::Optional(_), Value::Null) => Ok(()),
+        (Type::Optional(inner), v) => check(v, inner, path),
+        (Type::List(el), Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check(item, el, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        (Type::Record(r), Value::Object(m)) => {
+            for f in &r.fields {
+                let len = path.len();
+                path.push('.');
+                path.push_str(&f.name);
+                match m.get(&f.name) {
+                    None | Some(Value::Null) if f.optional => {}
+                    None => {
+                        return Err(Mismatch {
+                            path: path.clone(),
+                            expected: f.ty.to_string(),
+                            found: "nothing (the field is missing)".into(),
+                        });
+                    }
+                    Some(x) => check(x, &f.ty, path)?,
+                }
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => fail(path, v),
+    }
+}
+
+/// `v` (which conforms to `t`) with each record's fields in `t`'s declared
+/// order, undeclared extra fields after them in their own order: a tool's
+/// result prints like its declared type, whatever order the tool wrote.
+pub fn in_declared_order(v: Value, t: &Type) -> Value {
+    match (t, v) {
+        (Type::Optional(inner), v) => in_declared_order(v, inner),
+        (Type::List(el), Value::Array(items)) => Value::Array(
+            items
+                .into_iter()
+                .map(|x| in_declared_order(x, el))
+                .collect(),
+        ),
+        (Type::Record(r), Value::Object(mut m)) => {
+            let mut out = Map::with_capacity(m.len());
+            for f in &r.fields {
+                if let Some(x) = m.shift_remove(&f.name) {
+                    out.insert(f.name.clone(), in_declared_order(x, &f.ty));
+                }
+            }
+            out.extend(m);
+            Value::Object(out)
+        }
+        (_, v) => v,
+    }
+}
+
+/// Are the fields of `v` already in the order `t` declares (nothing for
+/// `in_declared_order` to do)? Checked without building anything.
+pub fn in_order(v: &Value, t: &Type) -> bool {
+    match (t, v) {
+        (Type::Optional(inner), v) => in_order(v, inner),
+        (Type::List(el), Value::Array(items)) => items.iter().all(|x| in_order(x, el)),
+        (Type::Record(r), Value::Object(m)) => {
+            // Declared fields come first, in their order; the rest follow.
+            let mut next = 0;
+            let mut extra = false;
+            for (k, x) in m {
+                match r.fields.iter().position(|f| &f.name == k) {
+                    Some(i) if !extra && i >= next && in_order(x, &r.fields[i].ty) => next = i + 1,
+                    Some(_) => return false,
+                    None => extra = true,
+                }
+            }
+            true
+        }
+        _ => true,
+    }
+}
+
+/// A short description of a value for messages: its kind and a preview.
+pub fn describe(v: &Value) -> String {
+    let text = v.to_string();
+    let preview = if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    };
+    format!("{} {}", kind(v), preview)
+}
+
+/// The text of a value inside a string interpolation: strings raw, the rest as JSON.
+pub fn to_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn int(n: i64) -> Value {
+    Value::Number(Number::from(n))
+}
+
+/// A finite float as a value; infinities and NaN have no JSON form (they
+/// would turn into `null`), so they are an error.
+pub fn float(f: f64) -> Result<Value, String> {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| format!("float overflow: the result ({f}) is not a finite number"))
+}
+
+/// The message of an integer result that does not fit in 64 bits.
+pub const INT_OVERFLOW: &str = "integer overflow";
+
+pub fn as_f64(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// Structural equality, with `1 == 1.0`.
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| equal(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A text of `v` that is the same for values `equal` holds equal, whatever
+/// order their fields were written in (records keep that order for printing):
+/// integral numbers are written as integers (`1.0` as `1`), record keys are
+/// sorted. For keys such as the tool cache's and `unique`'s.
+pub fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+/// [`canonical`], appended to `out`.
+pub fn write_canonical(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match v {
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => {
+                let _ = write!(out, "{i}");
+            }
+            (None, Some(u), _) => {
+                let _ = write!(out, "{u}");
+            }
+            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                let _ = write!(out, "{}", f as i64);
+            }
+            _ => {
+                let _ = write!(out, "{n}");
+            }
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for (k, x) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (k, key) in keys.into_iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}:", Value::String(key.clone()));
+                write_canonical(&m[key], out);
+            }
+            out.push('}');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// Ordering for `<` and `sort`: numbers, strings, then by JSON text.
+pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i.cmp(&j),
+            _ => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(Ordering::Equal),
+        },
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => canonical(a).cmp(&canonical(b)),
+    }
+}
+
+/// Deep merge of records: later fields win; nested records merge.
+pub fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => deep_merge(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conforms_reports_the_path() {
+        let t = Type::record(vec![Type::field(
+            "rows",
+            Type::list(Type::record(vec![Type::field("ci_id", Type::String)])),
+        )]);
+        assert!(conforms(&json!({"rows": [{"ci_id": "a", "extra": 1}]}), &t).is_ok());
+        let e = conforms(&json!({"rows": [{"ci_id": "a"}, {"ci_id": 5}]}), &t).unwrap_err();
+        assert_eq!(e.path, "$.rows[1].ci_id");
+        assert_eq!(e.expected, "string");
+        assert!(e.found.starts_with("int"));
+        let e = conforms(&json!({"rows": [{}]}), &t).unwrap_err();
+        assert_eq!(e.path, "$.rows[0].ci_id");
+    }
+
+    #[test]
+    fn records_keep_their_order_and_canonical_text_sorts_keys() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [2, {"d": 1, "c": 2}], "x": 3}}"#)
+                .expect("json");
+        let b: Value =
+            serde_json::from_str(r#"{"a": {"x": 3, "y": [2, {"c": 2, "d": 1}]}, "b": 1}"#)
+                .expect("json");
+        assert_eq!(
+            a.to_string(),
+            r#"{"b":1,"a":{"y":[2,{"d":1,"c":2}],"x":3}}"#
+        );
+        assert_eq!(
+            canonical(&a),
+            r#"{"a":{"x":3,"y":[2,{"c":2,"d":1}]},"b":1}"#
+        );
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(compare(&a, &b), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
+    fn tool_results_take_the_declared_field_order() {
+        let t = Type::record(vec![
+            Type::field("b", Type::Int),
+            Type::field(
+                "rows",
+                Type::list(Type::record(vec![
+                    Type::field("y", Type::Int),
+                    Type::field("x", Type::Int),
+                ])),
+            ),
+        ]);
+        let v = json!({"extra": 0, "rows": [{"x": 1, "y": 2, "z": 3}], "b": 1});
+        assert_eq!(
+            in_declared_order(v, &t).to_string(),
+            r#"{"b":1,"rows":[{"y":2,"x":1,"z":3}],"extra":0}"#
+        );
+    }
+
+    #[test]
+    fn in_order_says_when_there_is_nothing_to_reorder() {
+        let t = Type::record(vec![
+            Type::field("b", Type::Int),
+            Type::field(
+                "rows",
+                Type::list(Type::record(vec![
+                    Type::field("y", Type::Int),
+                    Type::field("x", Type::Int),
+                ])),
+            ),
+        ]);
+        for (v, ordered) in [
+            (
+                json!({"b": 1, "rows": [{"y": 2, "x": 1, "z": 3}], "extra": 0}),
+                true,
+            ),
+            (json!({"b": 1}), true),
+            (json!({"rows": [], "b": 1}), false),
+            (json!({"b": 1, "rows": [{"x": 1, "y": 2}]}), false),
+            (json!({"extra": 0, "b": 1}), false),
+        ] {
+            assert_eq!(in_order(&v, &t), ordered, "{v}");
+            // Where it holds, reordering changes nothing.
+            if ordered {
+                assert_eq!(in_declared_order(v.clone(), &t).to_string(), v.to_string());
+            }
+        }
+    }
+}
