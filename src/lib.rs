@@ -15,6 +15,7 @@ pub mod repl;
 pub mod run;
 pub mod source;
 pub mod span;
+pub mod store;
 pub mod syntax;
 pub mod term;
 pub mod types;

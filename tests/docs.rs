@@ -159,6 +159,7 @@ fn every_flow_block_of_the_docs_checks_and_runs() {
                             .args(args.split_whitespace())
                             .current_dir(&dir)
                             .env("NO_COLOR", "1")
+                            .env("FLOWC_STORE", common::test_store())
                             .output()
                             .expect("flowc runs");
                         if !out.status.success() {

@@ -26,6 +26,15 @@ fn run(args: &[&str]) -> (String, String, i32) {
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
+        // Runs keep their store inside `target/`, not in the repository.
+        .env(
+            "FLOWC_STORE",
+            format!(
+                "{}/store-{}",
+                env!("CARGO_TARGET_TMPDIR"),
+                std::process::id()
+            ),
+        )
         .output()
         .expect("flowc runs");
     (

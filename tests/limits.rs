@@ -26,6 +26,7 @@ fn run_measured(dir: &Path, args: &[&str]) -> (i32, String, u64) {
         .arg(dir.join("main.flow"))
         .args(args)
         .env("NO_COLOR", "1")
+        .env("FLOWC_STORE", common::test_store())
         .output()
         .expect("python3 runs");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -241,6 +242,7 @@ fn ctrl_c_ends_a_long_pure_computation_with_130() {
         .arg("run")
         .arg(dir.join("main.flow"))
         .env("NO_COLOR", "1")
+        .env("FLOWC_STORE", common::test_store())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -296,6 +298,7 @@ flow main() -> json { read(path: "pipe") }
         .arg("run")
         .arg(dir.join("main.flow"))
         .env("NO_COLOR", "1")
+        .env("FLOWC_STORE", common::test_store())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -114,6 +114,7 @@ fn the_api_key_is_sent_as_a_bearer_token() {
     let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
         .args(["run", "main.flow", "--llm", &openai(&server)])
         .current_dir(&dir)
+        .env("FLOWC_STORE", common::test_store())
         .env("FLOWC_LLM_API_KEY", "sk-test-123")
         .output()
         .unwrap();

@@ -25,6 +25,7 @@ fn with_closed_stdout(args: &[&str], cwd: &Path, stdin: &str) -> (String, i32) {
         .current_dir(cwd)
         .env("NO_COLOR", "1")
         .env("FLOWC_HISTORY", "")
+        .env("FLOWC_STORE", common::test_store())
         .stdin(Stdio::piped())
         .stdout(Stdio::from(write))
         .stderr(Stdio::piped())

@@ -477,7 +477,15 @@ fn the_run_record_and_the_trace_describe_the_run() {
     assert_eq!(r["inputs"], json!({"x": 1}));
     assert_eq!(r["options"], json!({"timeout": "5s"}));
     assert_eq!(r["result"], json!(21));
-    assert!(r["run_id"].as_str().expect("run id").starts_with("run-"));
+    // A short, time-ordered id in Crockford's base32 (docs/store.md).
+    let id = r["run_id"].as_str().expect("run id");
+    assert!(
+        id.len() == 12
+            && id
+                .chars()
+                .all(|c| "0123456789abcdefghjkmnpqrstvwxyz".contains(c)),
+        "{id}"
+    );
     let a = out.step("a");
     assert_eq!(a["tool"], "wait");
     assert_eq!(a["status"], "ok");
@@ -686,6 +694,7 @@ fn unknown_flow_suggests_only_a_similar_name() {
             .arg("run")
             .arg(&file)
             .args(["--flow", flow])
+            .env("FLOWC_STORE", common::test_store())
             .output()
             .expect("flowc run");
         assert_eq!(out.status.code(), Some(2));

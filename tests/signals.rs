@@ -84,6 +84,7 @@ fn start_run(tag: &str) -> (PathBuf, Child) {
         .arg("--trace")
         .arg(dir.join("trace.json"))
         .env("NO_COLOR", "1")
+        .env("FLOWC_STORE", common::test_store())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,6 +1,7 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
 mod run;
+mod runs;
 
 use std::io::Write;
 
@@ -63,6 +64,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// The runs in the store: newest first; `show RUN`, `gc --older-than D`
+    Runs(runs::RunsArgs),
+    /// The cross-run result cache in the store
+    Cache {
+        #[command(subcommand)]
+        action: runs::CacheAction,
+    },
     /// Explain a diagnostic code, with an example
     Explain {
         /// The code, such as E0201
@@ -113,6 +121,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Explain { code } => explain(&code),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
+        Command::Runs(a) => runs::runs(&a),
+        Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
     };
     out::exit_code(code)

@@ -7,8 +7,9 @@ use crate::check::{Program, Type};
 use crate::diag::render;
 use crate::driver::project::{choose_provider, folder_of};
 use crate::driver::runner::{Finished, Job, Keep, Outcome, RecordInfo, Runner};
-use crate::driver::{Checked, FsLoader, check_source};
+use crate::driver::{Checked, FsLoader, check_source, store_dir};
 use crate::run::{RunConfig, opts::Opts};
+use crate::store::Store;
 use crate::term::{FAILED, OK, USAGE, color_stderr, out, view::StepView};
 
 #[derive(clap::Args, Debug)]
@@ -44,6 +45,12 @@ pub struct RunArgs {
     /// Write every LLM decision to FILE, for `--llm replay:FILE`
     #[arg(long, value_name = "FILE")]
     pub record_llm: Option<String>,
+    /// The folder of the store that keeps the run (default: FLOWC_STORE, or `.flowc`)
+    #[arg(long, value_name = "DIR", conflicts_with = "no_store")]
+    pub store: Option<String>,
+    /// Keep no record of the run in a store
+    #[arg(long)]
+    pub no_store: bool,
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -244,11 +251,33 @@ pub fn run(a: &RunArgs) -> u8 {
             llm_recording: a.record_llm.is_some(),
         },
     };
+    let store = if a.no_store {
+        None
+    } else {
+        match Store::open(&store_dir(a.store.as_deref())) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return USAGE;
+            }
+        }
+    };
     // SIGINT, SIGTERM and SIGHUP cancel the run: dropping it kills every
     // tool's process group; the record and the trace are still written.
     let step_view = StepView::new(view);
-    let finished = Runner::new().run(job, &mut |p| step_view.show(p));
+    let mut runner = Runner::new();
+    let finished = match &store {
+        Some(s) => runner.run_stored(job, s, &a.file, &mut |p| step_view.show(p)),
+        None => Ok(runner.run(job, &mut |p| step_view.show(p))),
+    };
     step_view.finish();
+    let finished = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    };
     if let (Some(toml), false) = (&chosen.from, a.quiet || finished.decisions == 0) {
         let name = provider_name.as_deref().unwrap_or("");
         eprintln!(
@@ -263,7 +292,18 @@ pub fn run(a: &RunArgs) -> u8 {
             finished.duration_ms
         );
     }
-    let code = present(&finished, &checked, &flow, a.quiet);
+    let mut code = present(&finished, &checked, &flow, a.quiet);
+    if let (Some(id), Some(store)) = (&finished.run_id, &store) {
+        if let Some(e) = &finished.store_error {
+            eprintln!("error: {e}");
+            code = USAGE;
+        } else if !a.quiet {
+            eprintln!(
+                "run {id} is in the store `{}`: `flowc runs show {id}`",
+                store.path().display()
+            );
+        }
+    }
     match write_outputs(a, finished) {
         Ok(()) => code,
         Err(failed) => failed,

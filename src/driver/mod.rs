@@ -1,6 +1,7 @@
 //! The one session layer under `flowc check`, `flowc run` and `flowc repl`:
 //! load, parse and check ([`check_source`]), choose the LLM provider
-//! ([`project`]), and run with a runtime that signals cancel ([`runner`]).
+//! ([`project`]), find the store ([`store_dir`]), and run with a runtime
+//! that signals cancel ([`runner`]).
 //! It returns data and events; the callers print them.
 
 pub mod project;
@@ -10,6 +11,18 @@ pub mod signals;
 use crate::check::{self, Loader, Program};
 use crate::diag::Diagnostic;
 use crate::source::Sources;
+
+/// The folder of the store (SPEC §15): `--store DIR`, else `FLOWC_STORE`,
+/// else `.flowc` in the current folder.
+pub fn store_dir(flag: Option<&str>) -> std::path::PathBuf {
+    flag.map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("FLOWC_STORE")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from(".flowc"))
+}
 
 /// Reads imported files from the file system.
 pub struct FsLoader;

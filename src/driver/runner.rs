@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
@@ -15,6 +15,7 @@ use crate::run::llm::{Llm, Provider, Recording};
 use crate::run::record::{Recorder, RunRecord, RunStatus, Warning};
 use crate::run::{Interp, RunConfig, RunError};
 use crate::source::Sources;
+use crate::store::{NewRun, RunEnd, Store, StoreError};
 
 /// One flow to run.
 pub struct Job<'a> {
@@ -100,6 +101,10 @@ pub struct Finished {
     pub trace: Option<Value>,
     /// Asked for by [`Keep::llm_recording`].
     pub llm_recording: Option<Recording>,
+    /// The run's id in the store ([`Runner::run_stored`]).
+    pub run_id: Option<String>,
+    /// The store could not record how the run ended.
+    pub store_error: Option<StoreError>,
 }
 
 /// A session's runtime: one thread, listening to SIGINT, SIGTERM and SIGHUP
@@ -188,8 +193,74 @@ impl Runner {
             record,
             trace: keep.trace.map(|name| interp.recorder.trace(&name)),
             llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
+            run_id: None,
+            store_error: None,
             outcome,
         }
+    }
+
+    /// Runs `job` as a run of `store` (SPEC §15): registered as `running`
+    /// with its source files' hashes before it starts, and ended with its
+    /// status, result or errors, and its run record (kept even when
+    /// `--record` did not ask for it). `Err` when the store cannot register
+    /// it (nothing ran then); a store that cannot record the end is
+    /// [`Finished::store_error`]. `file` names the run's `.flow` file.
+    pub fn run_stored(
+        &mut self,
+        mut job: Job<'_>,
+        store: &Store,
+        file: &str,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Finished, StoreError> {
+        let args = Value::Object(job.inputs.clone());
+        let id = store.begin_run(&NewRun {
+            flow: job.flow,
+            file,
+            args: &args,
+            sources: job
+                .sources
+                .iter()
+                .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
+                .collect(),
+        })?;
+        job.config.run_id = Some(id.clone());
+        job.keep.record.get_or_insert_with(|| RecordInfo {
+            file: file.to_string(),
+            set: Vec::new(),
+        });
+        let sources = job.sources;
+        let mut finished = self.run(job, on_progress);
+        let (status, error) = match &finished.outcome {
+            Outcome::Ok(_) => (crate::store::RunStatus::Ok, None),
+            Outcome::Failed(errors) => (
+                crate::store::RunStatus::Failed,
+                Some(json!(
+                    errors
+                        .iter()
+                        .map(|e| e.record_at(sources))
+                        .collect::<Vec<_>>()
+                )),
+            ),
+            Outcome::Cancelled(s) => (
+                crate::store::RunStatus::Cancelled,
+                Some(json!({ "signal": s.name() })),
+            ),
+        };
+        let end = RunEnd {
+            status,
+            result: match &finished.outcome {
+                Outcome::Ok(v) => Some(v.clone()),
+                _ => None,
+            },
+            error,
+            record: finished
+                .record
+                .as_ref()
+                .map(|r| serde_json::to_string(r).expect("records serialise")),
+        };
+        finished.store_error = store.end_run(&id, &end).err();
+        finished.run_id = Some(id);
+        Ok(finished)
     }
 }
 

@@ -47,6 +47,8 @@ pub struct RunConfig {
     /// Keep every step for `--record`/`--trace`.
     pub record: bool,
     pub tenant: Option<String>,
+    /// The run's id (`context.run_id`, the record) when a store registered it.
+    pub run_id: Option<String>,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
@@ -200,13 +202,12 @@ impl<'p> Interp<'p> {
         inputs: Map<String, Value>,
         root_path: &str,
     ) -> R<Value> {
-        let run_id = format!(
-            "run-{:x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
+        // Without a store's id, one of the same form.
+        let run_id = self
+            .config
+            .run_id
+            .clone()
+            .unwrap_or_else(crate::store::new_run_id);
         *self.context.borrow_mut() = serde_json::json!({
             "run_id": run_id,
             "flow": name,

@@ -15,6 +15,13 @@ use serde_json::Value;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The store of the tests' runs that have no folder of their own
+/// (`FLOWC_STORE`): one per test process, inside `target/`, never `.flowc/`
+/// in the repository, and never one left by an older build.
+pub fn test_store() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{}", std::process::id()))
+}
+
 /// A fresh folder for one test.
 pub fn tempdir(tag: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -84,6 +91,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Out {
         .arg(&record)
         .args(args)
         .env("NO_COLOR", "1")
+        .env("FLOWC_STORE", dir.join(".flowc"))
         .output()
         .expect("flowc runs");
     Out {

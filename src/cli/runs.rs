@@ -1,0 +1,303 @@
+//! `flowc runs`, `flowc runs show RUN`, `flowc runs gc --older-than D` and
+//! `flowc cache clear [TOOL]`: the runs and the cache of the store (SPEC §15).
+
+use serde_json::{Value, json};
+
+use super::Format;
+use crate::driver::store_dir;
+use crate::run::opts::parse_duration;
+use crate::store::{FILE_NAME, RunRow, RunStatus, Store, StoreError};
+use crate::term::{FAILED, OK, USAGE, out};
+
+#[derive(clap::Args, Debug)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+    /// Only the runs of this status: running, ok, failed, cancelled or interrupted
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human", global = true)]
+    pub format: Format,
+    /// The folder of the store (default: FLOWC_STORE, or `.flowc`)
+    #[arg(long, value_name = "DIR", global = true)]
+    pub store: Option<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RunsAction {
+    /// One run and every step of its record
+    Show {
+        /// The run's id (or the start of it)
+        run: String,
+    },
+    /// Delete the runs that ended more than a duration ago, with their journal
+    Gc {
+        /// Such as 7d, 12h or 30m
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum CacheAction {
+    /// Empty the result cache, or only one tool's entries
+    Clear {
+        /// The tool whose entries go (default: all)
+        tool: Option<String>,
+        /// The folder of the store (default: FLOWC_STORE, or `.flowc`)
+        #[arg(long, value_name = "DIR")]
+        store: Option<String>,
+    },
+}
+
+/// Opens the store if it exists: `Ok(None)` when there is none yet.
+fn open(flag: Option<&str>) -> Result<Option<Store>, StoreError> {
+    let dir = store_dir(flag);
+    if !dir.join(FILE_NAME).exists() {
+        return Ok(None);
+    }
+    Store::open(&dir).map(Some)
+}
+
+/// Prints a store error; its exit code.
+fn fail(e: &StoreError) -> u8 {
+    eprintln!("error: {e}");
+    USAGE
+}
+
+pub fn runs(a: &RunsArgs) -> u8 {
+    let store = match open(a.store.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match &a.action {
+        None => list(store.as_ref(), a),
+        Some(RunsAction::Show { run }) => match &store {
+            Some(s) => show(s, run, a.format),
+            None => {
+                eprintln!(
+                    "error: no store in `{}`, so no run `{run}`; `--store DIR` or FLOWC_STORE names another",
+                    store_dir(a.store.as_deref()).display()
+                );
+                USAGE
+            }
+        },
+        Some(RunsAction::Gc { older_than }) => {
+            let Some(d) = parse_duration(older_than) else {
+                eprintln!("error: `--older-than {older_than}` is not a duration such as `7d`");
+                return USAGE;
+            };
+            let n = match &store {
+                Some(s) => match s.gc(d.as_millis() as i64) {
+                    Ok(n) => n,
+                    Err(e) => return fail(&e),
+                },
+                None => 0,
+            };
+            out::println(&format!(
+                "deleted {n} run{} older than {older_than}",
+                if n == 1 { "" } else { "s" }
+            ));
+            OK
+        }
+    }
+}
+
+fn list(store: Option<&Store>, a: &RunsArgs) -> u8 {
+    let status = match a.status.as_deref().map(|s| (s, RunStatus::parse(s))) {
+        None => None,
+        Some((_, Some(s))) => Some(s),
+        Some((s, None)) => {
+            let all: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+            eprintln!(
+                "error: `--status {s}` is no run status; the statuses: {}",
+                all.join(", ")
+            );
+            return USAGE;
+        }
+    };
+    let rows = match store.map(|s| s.runs(status)) {
+        None => Vec::new(),
+        Some(Ok(rows)) => rows,
+        Some(Err(e)) => return fail(&e),
+    };
+    if a.format == Format::Json {
+        let all: Vec<Value> = rows.iter().map(RunRow::to_json).collect();
+        out::println(&serde_json::to_string_pretty(&all).expect("runs serialise"));
+        return OK;
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "no runs in `{}`",
+            store_dir(a.store.as_deref()).join(FILE_NAME).display()
+        );
+        return OK;
+    }
+    let table: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.id.clone(),
+                r.flow.clone(),
+                r.status.clone(),
+                time(r.started_ms),
+                r.ended_ms
+                    .map(|e| duration(e - r.started_ms))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    print_table(["ID", "FLOW", "STATUS", "STARTED", "DURATION"], &table);
+    OK
+}
+
+fn show(store: &Store, id: &str, format: Format) -> u8 {
+    let run = match store.run(id) {
+        Ok(Ok(r)) => r,
+        Ok(Err(message)) => {
+            eprintln!("error: {message}; `flowc runs` lists the runs");
+            return FAILED;
+        }
+        Err(e) => return fail(&e),
+    };
+    let sources = match store.run_sources(&run.id) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let steps: Vec<Value> = run
+        .record
+        .as_ref()
+        .and_then(|r| r["steps"].as_array().cloned())
+        .unwrap_or_default();
+    if format == Format::Json {
+        let mut v = run.to_json();
+        v["sources"] = sources
+            .iter()
+            .map(|(path, sha256)| json!({ "path": path, "sha256": sha256 }))
+            .collect();
+        out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
+        return OK;
+    }
+    let mut head = vec![
+        ("run", run.id.clone()),
+        ("flow", format!("{} in {}", run.flow, run.file)),
+        ("status", run.status.clone()),
+        ("started", time(run.started_ms)),
+        (
+            "duration",
+            run.ended_ms
+                .map(|e| duration(e - run.started_ms))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("process", format!("{} on {}", run.pid, run.host)),
+        ("args", run.args.to_string()),
+    ];
+    if let Some(r) = &run.result {
+        head.push(("result", r.to_string()));
+    }
+    if let Some(e) = &run.error {
+        head.push(("error", e.to_string()));
+    }
+    for (k, v) in head {
+        out::println(&format!("{k:<9}{v}"));
+    }
+    if steps.is_empty() {
+        out::println(match run.record {
+            Some(_) => "no steps",
+            None => "no record of its steps (the run did not end)",
+        });
+        return OK;
+    }
+    out::println("");
+    let table: Vec<[String; 5]> = steps
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            let took = match (s["start_ms"].as_f64(), s["end_ms"].as_f64()) {
+                (Some(a), Some(b)) => format!("{:.0}ms", b - a),
+                _ => "-".into(),
+            };
+            // The step path (SPEC §15); records before paths have the name.
+            let path = match text("path") {
+                p if p.is_empty() => text("step"),
+                p => p,
+            };
+            [
+                path,
+                text("tool"),
+                text("status"),
+                s["attempts"].to_string(),
+                took,
+            ]
+        })
+        .collect();
+    print_table(["PATH", "TOOL", "STATUS", "ATTEMPTS", "DURATION"], &table);
+    OK
+}
+
+pub fn cache(action: &CacheAction) -> u8 {
+    let CacheAction::Clear { tool, store } = action;
+    let n = match open(store.as_deref()) {
+        Ok(Some(s)) => match s.cache_clear(tool.as_deref()) {
+            Ok(n) => n,
+            Err(e) => return fail(&e),
+        },
+        Ok(None) => 0,
+        Err(e) => return fail(&e),
+    };
+    let of = tool
+        .as_ref()
+        .map(|t| format!(" of `{t}`"))
+        .unwrap_or_default();
+    out::println(&format!(
+        "cleared {n} cache entr{}{of}",
+        if n == 1 { "y" } else { "ies" }
+    ));
+    OK
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+fn time(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
+/// `850ms`, `12.3s`, `4m05s`, `2h07m`.
+fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{:.1}s", ms as f64 / 1e3),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+fn print_table<const N: usize>(head: [&str; N], rows: &[[String; N]]) {
+    let mut widths = head.map(str::len);
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s
+    };
+    out::println(&line(head.to_vec()));
+    for r in rows {
+        out::println(&line(r.iter().map(String::as_str).collect()));
+    }
+}

@@ -1,0 +1,445 @@
+//! The runs of a store: registered when they start, ended with their status,
+//! result or errors and run record; listed, shown and collected.
+
+use rusqlite::params;
+use serde_json::Value;
+
+use super::{Store, StoreError, now_ms};
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Ok,
+    Failed,
+    Cancelled,
+    /// Its process died while it was running (`kill -9`, a crash, a reboot).
+    Interrupted,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Running,
+        RunStatus::Ok,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A run about to start.
+pub struct NewRun<'a> {
+    pub flow: &'a str,
+    /// The `.flow` file as given on the command line.
+    pub file: &'a str,
+    pub args: &'a Value,
+    /// Every source file the run uses: its name and text.
+    pub sources: Vec<(&'a str, &'a str)>,
+}
+
+/// How a run ended.
+pub struct RunEnd {
+    pub status: RunStatus,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    /// The run record, as JSON text.
+    pub record: Option<String>,
+}
+
+/// A run as the store keeps it.
+#[derive(Clone, Debug)]
+pub struct RunRow {
+    pub id: String,
+    pub flow: String,
+    pub file: String,
+    pub status: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub pid: i64,
+    pub host: String,
+    pub flowc_version: String,
+    pub args: Value,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    /// Only from [`Store::run`]; listings leave it out.
+    pub record: Option<Value>,
+}
+
+impl RunRow {
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "flow": self.flow,
+            "file": self.file,
+            "status": self.status,
+            "started_ms": self.started_ms,
+            "ended_ms": self.ended_ms,
+            "duration_ms": self.ended_ms.map(|e| e - self.started_ms),
+            "pid": self.pid,
+            "host": self.host,
+            "flowc_version": self.flowc_version,
+            "args": self.args,
+            "result": self.result,
+            "error": self.error,
+        });
+        if let Some(r) = &self.record {
+            v["record"] = r.clone();
+        }
+        v
+    }
+}
+
+const COLUMNS: &str =
+    "id, flow, file, status, started_ms, ended_ms, pid, host, flowc_version, args, result, error";
+
+fn json_col(s: Option<String>) -> Option<Value> {
+    s.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        flow: r.get(1)?,
+        file: r.get(2)?,
+        status: r.get(3)?,
+        started_ms: r.get(4)?,
+        ended_ms: r.get(5)?,
+        pid: r.get(6)?,
+        host: r.get(7)?,
+        flowc_version: r.get(8)?,
+        args: json_col(r.get(9)?).unwrap_or(Value::Null),
+        result: json_col(r.get(10)?),
+        error: json_col(r.get(11)?),
+        record: None,
+    })
+}
+
+impl Store {
+    /// Registers a run as `running` by this process, with the hashes of its
+    /// source files; returns its id.
+    pub fn begin_run(&self, run: &NewRun<'_>) -> Result<String, StoreError> {
+        let started = now_ms();
+        let args = run.args.to_string();
+        let host = host_name();
+        let pid = i64::from(std::process::id());
+        let hashes: Vec<(&str, String)> = run
+            .sources
+            .iter()
+            .map(|(name, text)| (*name, super::sha256_hex(text.as_bytes())))
+            .collect();
+        let write = |id: &str| -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute(
+                "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, process, flowc_version, args)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    run.flow,
+                    run.file,
+                    started,
+                    pid,
+                    host,
+                    process_start(pid),
+                    env!("CARGO_PKG_VERSION"),
+                    args
+                ],
+            )?;
+            {
+                let mut ins = tx.prepare(
+                    "INSERT OR REPLACE INTO run_sources (run_id, path, sha256) VALUES (?1, ?2, ?3)",
+                )?;
+                for (name, hash) in &hashes {
+                    ins.execute(params![id, name, hash])?;
+                }
+            }
+            tx.commit()
+        };
+        // A new id on the rare clash with a run started in the same millisecond.
+        let mut last = None;
+        for salt in 0..4u64 {
+            let id = run_id(started, salt);
+            match write(&id) {
+                Ok(()) => return Ok(id),
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    last = Some(e);
+                }
+                Err(e) => return Err(self.error(&e)),
+            }
+        }
+        Err(self.error(&last.expect("the loop ran")))
+    }
+
+    /// Ends a run: its status, result or errors, and its record.
+    pub fn end_run(&self, id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    end.status.as_str(),
+                    now_ms(),
+                    text(&end.result),
+                    text(&end.error),
+                    end.record.as_deref()
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.error(&e))
+    }
+
+    /// Marks as `interrupted` the runs still `running` whose process on this
+    /// host is gone.
+    pub fn mark_interrupted(&self) -> Result<usize, StoreError> {
+        let host = host_name();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, pid, process FROM runs WHERE status = 'running' AND host = ?1")
+            .map_err(|e| self.error(&e))?;
+        let rows: Vec<(String, i64, Option<String>)> = stmt
+            .query_map([&host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(&e))?;
+        let mut n = 0;
+        let gone = |(_, pid, process): &(String, i64, Option<String>)| {
+            !process_alive(*pid)
+                // The pid now belongs to another process (or another boot).
+                || process
+                    .as_ref()
+                    .zip(process_start(*pid))
+                    .is_some_and(|(then, now)| *then != now)
+        };
+        for (id, _, _) in rows.into_iter().filter(gone) {
+            n += self
+                .conn
+                .execute(
+                    "UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
+                    [&id],
+                )
+                .map_err(|e| self.error(&e))?;
+        }
+        Ok(n)
+    }
+
+    /// The runs, newest first, optionally of one status (records left out).
+    pub fn runs(&self, status: Option<RunStatus>) -> Result<Vec<RunRow>, StoreError> {
+        self.mark_interrupted()?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE ?1 IS NULL OR status = ?1 ORDER BY started_ms DESC, id DESC"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&e))?;
+        stmt.query_map([status.map(RunStatus::as_str)], row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(&e))
+    }
+
+    /// One run with its record, by id or by a prefix of one id.
+    /// `Ok(Err(message))` when no run or several match.
+    pub fn run(&self, id: &str) -> Result<Result<RunRow, String>, StoreError> {
+        self.mark_interrupted()?;
+        let sql = format!(
+            "SELECT {COLUMNS}, record FROM runs WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC, id LIMIT 3"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&e))?;
+        let found: Vec<RunRow> = stmt
+            .query_map([id], |r| {
+                let mut run = row(r)?;
+                run.record = json_col(r.get(12)?);
+                Ok(run)
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(&e))?;
+        Ok(match found.as_slice() {
+            [] => Err(format!(
+                "no run `{id}` in the store `{}`",
+                self.path.display()
+            )),
+            [one, ..] if one.id == id => Ok(one.clone()),
+            [one] => Ok(one.clone()),
+            several => Err(format!(
+                "`{id}` is the start of several runs ({}); give more of the id",
+                several
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
+    }
+
+    /// The source files a run used and their SHA-256.
+    pub fn run_sources(&self, id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, sha256 FROM run_sources WHERE run_id = ?1 ORDER BY path")
+            .map_err(|e| self.error(&e))?;
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(&e))
+    }
+
+    /// Deletes the runs that ended (or were interrupted) more than
+    /// `older_than_ms` ago, with their sources and journal; returns how many.
+    pub fn gc(&self, older_than_ms: i64) -> Result<usize, StoreError> {
+        self.mark_interrupted()?;
+        let cutoff = now_ms().saturating_sub(older_than_ms);
+        let gone =
+            "SELECT id FROM runs WHERE status <> 'running' AND coalesce(ended_ms, started_ms) < ?1";
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.error(&e))?;
+        let n = (|| -> rusqlite::Result<usize> {
+            tx.execute(
+                &format!("DELETE FROM journal WHERE run_id IN ({gone})"),
+                [cutoff],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM run_sources WHERE run_id IN ({gone})"),
+                [cutoff],
+            )?;
+            tx.execute(&format!("DELETE FROM runs WHERE id IN ({gone})"), [cutoff])
+        })()
+        .map_err(|e| self.error(&e))?;
+        tx.commit().map_err(|e| self.error(&e))?;
+        Ok(n)
+    }
+}
+
+/// Crockford's base32 alphabet, lower case: no i, l, o, u.
+const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A new id for a run that starts now (see [`run_id`]): runs without a store
+/// get one of the same form.
+pub fn new_run_id() -> String {
+    run_id(now_ms(), 0)
+}
+
+/// A short, time-ordered run id: the start in milliseconds (9 characters,
+/// sorting as time does until the year 3084) and 3 random characters.
+fn run_id(ms: i64, salt: u64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(salt);
+    h.write_u32(std::process::id());
+    let random = h.finish();
+    let mut s = String::with_capacity(12);
+    let ms = ms.max(0) as u64;
+    for i in (0..9).rev() {
+        s.push(BASE32[((ms >> (5 * i)) & 31) as usize] as char);
+    }
+    for i in 0..3 {
+        s.push(BASE32[((random >> (5 * i)) & 31) as usize] as char);
+    }
+    s
+}
+
+/// This machine's name, to tell whose process a run's pid is.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
+
+/// Who process `pid` is beyond its number, where the system tells (Linux):
+/// this boot's id and the process's start time in clock ticks since boot. A
+/// pid given to another process, or the same pid after a reboot, differs.
+fn process_start(pid: i64) -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's `)` (it may hold spaces and brackets): field 3 on;
+    // the start time is field 22.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let start = rest.split_whitespace().nth(19)?;
+    Some(format!("{}:{start}", boot.trim()))
+}
+
+/// Whether process `pid` exists on this host (signal 0 checks, sends nothing).
+fn process_alive(pid: i64) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::ESRCH) => false,
+        // EPERM: it exists, owned by someone else.
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_short_and_sort_by_time() {
+        let a = run_id(1_700_000_000_000, 0);
+        let b = run_id(1_700_000_000_001, 0);
+        assert_eq!(a.len(), 12);
+        assert!(a[..9] < b[..9]);
+        assert!(a.chars().all(|c| BASE32.contains(&(c as u8))));
+    }
+
+    #[test]
+    fn a_running_run_whose_pid_belongs_to_another_process_is_interrupted() {
+        let dir = std::env::temp_dir().join(format!("flowc-store-reuse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).expect("a store");
+        let new = |s: &Store| {
+            s.begin_run(&NewRun {
+                flow: "main",
+                file: "main.flow",
+                args: &Value::Null,
+                sources: vec![("main.flow", "flow main() -> int { 1 }")],
+            })
+            .expect("registered")
+        };
+        let mine = new(&s);
+        let reused = new(&s);
+        // This process, but started at another time: a reused pid.
+        s.conn
+            .execute(
+                "UPDATE runs SET process = 'another-boot:1' WHERE id = ?1",
+                [&reused],
+            )
+            .expect("update");
+        assert_eq!(s.mark_interrupted(), Ok(1));
+        let status = |id: &str| s.run(id).expect("read").expect("found").status;
+        assert_eq!(status(&mine), "running");
+        assert_eq!(status(&reused), "interrupted");
+        if cfg!(target_os = "linux") {
+            let me = process_start(i64::from(std::process::id())).expect("/proc");
+            assert_eq!(Some(me), process_start(i64::from(std::process::id())));
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reaped_child_is_not() {
+        assert!(process_alive(i64::from(std::process::id())));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("true runs");
+        let pid = i64::from(child.id());
+        child.wait().expect("reaped");
+        assert!(!process_alive(pid));
+    }
+}

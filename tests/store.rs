@@ -1,0 +1,410 @@
+//! The store (SPEC §15) through the real `flowc` binary and real SQLite files
+//! in temp folders: runs registered and listed, steps shown, parallel runs,
+//! `kill -9` shown as `interrupted`, damaged, newer and locked stores,
+//! `runs gc` and `cache clear`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Two steps of an exec tool that doubles its argument.
+const FLOW: &str = r#"tool dbl(x: int) -> { y: int } = exec ["python3", "dbl.py"]
+flow main(n: int = 2) -> int {
+    let a = dbl(x: n)
+    let b = dbl(x: a.y)
+    b.y
+}
+"#;
+
+const DBL: &str =
+    "import json, sys\na = json.load(sys.stdin)\nprint(json.dumps({'y': a['x'] * 2}))\n";
+
+/// A tool that writes `started` (the moment to kill) and then sleeps.
+const NAP: &str = "import json, sys, time\njson.load(sys.stdin)\nopen('started', 'w').close()\ntime.sleep(float(sys.argv[1]))\nprint(json.dumps({'ok': True}))\n";
+
+const NAP_FLOW: &str = r#"tool nap(s: float) -> { ok: bool } = exec ["python3", "nap.py", "30"]
+flow main() -> bool { nap(s: 1.0).ok }
+"#;
+
+fn folder(tag: &str) -> PathBuf {
+    let dir = common::tempdir(tag);
+    std::fs::write(dir.join("main.flow"), FLOW).expect("write flow");
+    std::fs::write(dir.join("dbl.py"), DBL).expect("write tool");
+    std::fs::write(dir.join("nap.py"), NAP).expect("write tool");
+    std::fs::write(dir.join("nap.flow"), NAP_FLOW).expect("write flow");
+    dir
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flowc"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWC_STORE")
+        .stdin(Stdio::null());
+    c
+}
+
+fn flowc(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().expect("flowc runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `flowc runs --format json` in `dir`'s default store.
+fn runs(dir: &Path) -> Vec<Value> {
+    let out = flowc(dir, &["runs", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("runs JSON")
+        .as_array()
+        .cloned()
+        .expect("a list")
+}
+
+fn python(dir: &Path, code: &str) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .current_dir(dir)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_run_is_registered_listed_and_shown_with_its_steps() {
+    let dir = folder("listed");
+    let out = flowc(&dir, &["run", "main.flow", "--record", "run.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "8");
+    // The default store: `.flowc/flowc.db` under the current folder.
+    assert!(dir.join(".flowc/flowc.db").is_file());
+    let all = runs(&dir);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let run = &all[0];
+    let id = run["id"].as_str().expect("an id");
+    assert_eq!(run["status"], "ok");
+    assert_eq!(run["flow"], "main");
+    assert_eq!(run["result"], 8);
+    assert!(run["pid"].as_u64().is_some());
+    // The id is in the record and on stderr, one line.
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("record"))
+            .expect("record JSON");
+    assert_eq!(record["run_id"], id);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.contains(id)).count(),
+        1,
+        "{stderr}"
+    );
+
+    // `runs show`: the run and every step.
+    let show = flowc(&dir, &["runs", "show", id, "--format", "json"]);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON");
+    let steps = shown["record"]["steps"].as_array().expect("steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(shown["sources"][0]["path"], "main.flow");
+    assert_eq!(
+        shown["sources"][0]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    let human = flowc(&dir, &["runs", "show", &id[..8]]);
+    let table = text(&human.stdout);
+    assert!(human.status.success(), "{}", text(&human.stderr));
+    assert!(table.contains("PATH"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("main/b ") && l.contains("dbl") && l.contains("ok")),
+        "{table}"
+    );
+    let list = text(&flowc(&dir, &["runs"]).stdout);
+    assert!(
+        list.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with(id) && l.contains("ok")),
+        "{list}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn quiet_no_store_and_the_store_flag_and_variable() {
+    let dir = folder("where");
+    let out = flowc(&dir, &["run", "main.flow", "--quiet"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
+    let out = flowc(&dir, &["run", "main.flow", "--no-store"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("store"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(runs(&dir).len(), 1);
+    let out = flowc(&dir, &["run", "main.flow", "--store", "elsewhere"]);
+    assert!(out.status.success());
+    assert!(dir.join("elsewhere/flowc.db").is_file());
+    let out = command(&dir, &["run", "main.flow"])
+        .env("FLOWC_STORE", dir.join("by-env"))
+        .output()
+        .expect("flowc runs");
+    assert!(out.status.success());
+    let listed = command(&dir, &["runs", "--format", "json"])
+        .env("FLOWC_STORE", dir.join("by-env"))
+        .output()
+        .expect("flowc runs");
+    let v: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert_eq!(runs(&dir).len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_run_keeps_its_errors() {
+    let dir = folder("failed");
+    std::fs::write(dir.join("dbl.py"), "import sys\nsys.exit(3)\n").expect("write tool");
+    let out = flowc(&dir, &["run", "main.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = runs(&dir);
+    assert_eq!(all[0]["status"], "failed");
+    assert_eq!(all[0]["error"][0]["kind"], "tool_error", "{}", all[0]);
+    // Without `--record` the store still keeps the record and its steps.
+    let id = all[0]["id"].as_str().expect("id");
+    let show = flowc(&dir, &["runs", "show", id, "--format", "json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON");
+    assert_eq!(shown["record"]["run_id"], id);
+    assert_eq!(shown["record"]["status"], "failed");
+    assert_eq!(shown["record"]["steps"][0]["step"], "a");
+    assert_eq!(shown["record"]["steps"][0]["status"], "failed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn runs_in_parallel_in_one_new_store_are_all_recorded() {
+    let dir = folder("parallel");
+    let children: Vec<Child> = (0..4)
+        .map(|i| {
+            command(&dir, &["run", "main.flow", "--arg", &format!("n={i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("flowc starts")
+        })
+        .collect();
+    // `flowc runs` polls while they write.
+    for _ in 0..5 {
+        let out = flowc(&dir, &["runs", "--format", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for c in children {
+        let out = c.wait_with_output().expect("flowc ends");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let all = runs(&dir);
+    assert_eq!(all.len(), 4, "{all:?}");
+    let mut results: Vec<i64> = all.iter().filter_map(|r| r["result"].as_i64()).collect();
+    results.sort();
+    assert_eq!(results, [0, 4, 8, 12]);
+    assert!(all.iter().all(|r| r["status"] == "ok"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn wait_for(path: &Path, what: &str) {
+    let t0 = Instant::now();
+    while !path.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "{what} never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_killed_run_shows_as_interrupted() {
+    let dir = folder("killed");
+    let mut child = command(&dir, &["run", "nap.flow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    wait_for(&dir.join("started"), "the tool's marker");
+    let during = runs(&dir);
+    assert_eq!(during[0]["status"], "running", "{during:?}");
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    let after = runs(&dir);
+    assert_eq!(after[0]["status"], "interrupted", "{after:?}");
+    assert_eq!(after[0]["ended_ms"], Value::Null);
+    let shown = flowc(
+        &dir,
+        &["runs", "show", after[0]["id"].as_str().expect("id")],
+    );
+    let t = text(&shown.stdout);
+    assert!(
+        t.contains("interrupted") && t.contains("the run did not end"),
+        "{t}"
+    );
+    // `--status` filters.
+    let out = flowc(&dir, &["runs", "--status", "ok", "--format", "json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_cancelled_by_a_signal_ends_cancelled() {
+    let dir = folder("cancelled");
+    let child = command(&dir, &["run", "nap.flow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    wait_for(&dir.join("started"), "the tool's marker");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let out = child.wait_with_output().expect("flowc ends");
+    assert_eq!(out.status.code(), Some(143));
+    let all = runs(&dir);
+    assert_eq!(all[0]["status"], "cancelled", "{all:?}");
+    assert_eq!(all[0]["error"]["signal"], "SIGTERM");
+    assert!(all[0]["ended_ms"].as_i64().is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run in `dir` with a store made first, then changed by `damage`; it must
+/// fail with exit 2 and a message naming the store file.
+fn refused(tag: &str, damage: impl Fn(&Path)) -> String {
+    let dir = folder(tag);
+    assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    damage(&dir.join(".flowc/flowc.db"));
+    let out = flowc(&dir, &["run", "main.flow"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(".flowc/flowc.db"), "{stderr}");
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+    // `flowc runs` refuses it the same way, and nothing was reset.
+    let listed = flowc(&dir, &["runs"]);
+    assert_eq!(listed.status.code(), Some(2), "{}", text(&listed.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+    stderr
+}
+
+#[test]
+fn a_truncated_or_garbage_store_is_a_clear_error() {
+    let e = refused("truncated", |db| {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(db)
+            .expect("open");
+        f.set_len(100).expect("truncate");
+    });
+    assert!(e.contains("damaged") && e.contains("move it away"), "{e}");
+    let e = refused("garbage", |db| {
+        std::fs::write(db, "this is not SQLite at all ".repeat(200)).expect("write");
+    });
+    assert!(e.contains("damaged"), "{e}");
+}
+
+#[test]
+fn a_store_of_a_newer_schema_is_refused() {
+    let e = refused("newer", |db| {
+        python(
+            db.parent().expect("folder"),
+            "import sqlite3; c = sqlite3.connect('flowc.db'); c.execute('PRAGMA user_version = 99'); c.commit()",
+        );
+    });
+    assert!(
+        e.contains("schema version 99") && e.contains("newer flowc"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_locked_store_is_a_clear_error_after_the_busy_timeout() {
+    let dir = folder("locked");
+    assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    let mut holder = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, time\nc = sqlite3.connect('.flowc/flowc.db', isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nopen('locked', 'w').close()\ntime.sleep(60)\n",
+        )
+        .current_dir(&dir)
+        .spawn()
+        .expect("python3 starts");
+    wait_for(&dir.join("locked"), "the lock");
+    let t0 = Instant::now();
+    let out = flowc(&dir, &["run", "main.flow"]);
+    let took = t0.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("locked by another process") && stderr.contains(".flowc/flowc.db"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(30), "no hang: {took:?}");
+    // Once the lock is gone the store works, with its old run intact.
+    assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    assert_eq!(runs(&dir).len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn gc_deletes_finished_runs_older_than_a_duration() {
+    let dir = folder("gc");
+    for _ in 0..2 {
+        assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    }
+    let out = flowc(&dir, &["runs", "gc", "--older-than", "1d"]);
+    assert_eq!(text(&out.stdout).trim(), "deleted 0 runs older than 1d");
+    assert_eq!(runs(&dir).len(), 2);
+    std::thread::sleep(Duration::from_millis(20));
+    let out = flowc(&dir, &["runs", "gc", "--older-than", "10ms"]);
+    assert_eq!(text(&out.stdout).trim(), "deleted 2 runs older than 10ms");
+    assert_eq!(runs(&dir).len(), 0);
+    python(
+        &dir,
+        "import sqlite3; c = sqlite3.connect('.flowc/flowc.db'); assert c.execute('SELECT count(*) FROM run_sources').fetchone()[0] == 0",
+    );
+    let bad = flowc(&dir, &["runs", "gc", "--older-than", "soon"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cache_clear_empties_one_tool_or_all() {
+    let dir = folder("cache");
+    assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    python(
+        &dir,
+        "import sqlite3\nc = sqlite3.connect('.flowc/flowc.db')\nfor k, t in [('k1', 'a'), ('k2', 'a'), ('k3', 'b')]:\n    c.execute('INSERT INTO cache VALUES (?, ?, ?, ?, ?, ?)', (k, t, 'builtin:' + t, '{}', '1', 0))\nc.commit()\n",
+    );
+    let out = flowc(&dir, &["cache", "clear", "a"]);
+    assert_eq!(text(&out.stdout).trim(), "cleared 2 cache entries of `a`");
+    let out = flowc(&dir, &["cache", "clear"]);
+    assert_eq!(text(&out.stdout).trim(), "cleared 1 cache entry");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn listing_without_a_store_creates_none() {
+    let dir = folder("none");
+    assert_eq!(runs(&dir), Vec::<Value>::new());
+    let show = flowc(&dir, &["runs", "show", "abc"]);
+    assert_eq!(show.status.code(), Some(2));
+    assert!(!dir.join(".flowc").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
