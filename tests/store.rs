@@ -408,3 +408,75 @@ fn listing_without_a_store_creates_none() {
     assert!(!dir.join(".flowc").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Counts its calls in `calls.log` (one line each, `a,b`); fails for `a == 0`.
+const COUNT: &str = "import json, sys\na = json.load(sys.stdin)\nopen('calls.log', 'a').write('%d,%d\\n' % (a['a'], a['b']))\nif a['a'] == 0:\n    sys.exit('no zero')\nprint(json.dumps({'n': a['a'] + a['b']}))\n";
+
+const CACHED_FLOW: &str = r#"tool add(a: int, b: int) -> { n: int } = exec ["python3", "count.py"] with { cache: 10m }
+flow main() -> json {
+    let p = parallel {
+        x = add(a: 1, b: 2)
+        y = add(b: 2, a: 1)
+    }
+    let l = for i in [1, 2, 3] { add(a: 1, b: 2).n + i }
+    let f = add(a: 0, b: 1) catch { n: -1 }
+    { p: p, l: l, f: f.n }
+}
+"#;
+
+/// The calls in `calls.log`, sorted (calls in flight at once log in any order).
+fn calls(dir: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_to_string(dir.join("calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_cache_is_shared_across_runs_and_in_flight_and_keeps_no_failure() {
+    let dir = folder("cache-runs");
+    std::fs::write(dir.join("count.py"), COUNT).expect("write tool");
+    std::fs::write(dir.join("cached.flow"), CACHED_FLOW).expect("write flow");
+    let want =
+        serde_json::json!({ "p": { "x": { "n": 3 }, "y": { "n": 3 } }, "l": [4, 5, 6], "f": -1 });
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "cached.flow", "--record", "run.json"];
+        args.extend_from_slice(extra);
+        let out = flowc(&dir, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let result: Value = serde_json::from_slice(&out.stdout).expect("a result");
+        assert_eq!(result, want);
+        let record: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("run.json")).expect("the record"),
+        )
+        .expect("record JSON");
+        record["steps"].as_array().cloned().expect("steps")
+    };
+    // Five identical calls (two at once, in either argument order, three in a
+    // `for`) run once; the failing call runs and is not kept.
+    let steps = run(&[]);
+    assert_eq!(calls(&dir), ["0,1", "1,2"], "first run");
+    let cached = steps.iter().filter(|s| s["status"] == "cached").count();
+    assert_eq!(cached, 4, "{steps:#?}");
+    // A second run within the TTL reuses the stored result, and says how old it is;
+    // the failure runs again.
+    let steps = run(&[]);
+    assert_eq!(calls(&dir), ["0,1", "0,1", "1,2"], "second run");
+    let hits: Vec<&Value> = steps.iter().filter(|s| s["status"] == "cached").collect();
+    assert_eq!(hits.len(), 5, "{steps:#?}");
+    assert!(
+        hits.iter()
+            .all(|s| s["cached_age_s"].as_f64().is_some_and(|a| a >= 0.0))
+    );
+    // `--no-cache` runs every call.
+    run(&["--no-cache"]);
+    assert_eq!(calls(&dir).len(), 3 + 6, "{:?}", calls(&dir));
+    // `flowc cache clear` forgets the stored result.
+    let out = flowc(&dir, &["cache", "clear"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    run(&[]);
+    assert_eq!(calls(&dir).len(), 9 + 2, "{:?}", calls(&dir));
+}

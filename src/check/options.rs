@@ -257,7 +257,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         places: "puretool purecall",
         set: true,
         default: DefaultValue::Text("off"),
-        doc: "a duration: reuse a result for the same tool and arguments within it",
+        doc: "a duration: reuse a result for the same tool binding and arguments (in any key order) within it, across runs through the store; identical calls in flight run once; failures are never kept; `flowc run --no-cache` ignores it",
     },
     OptionInfo {
         name: "idempotency_key",

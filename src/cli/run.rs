@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Keep no record of the run in a store
     #[arg(long)]
     pub no_store: bool,
+    /// Ignore `cache` options: run every call, reuse and keep no result
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -231,6 +234,7 @@ pub fn run(a: &RunArgs) -> u8 {
     let config = RunConfig {
         set,
         tenant: std::env::var("FLOWC_TENANT").ok(),
+        no_cache: a.no_cache,
         ..RunConfig::default()
     };
     let job = Job {

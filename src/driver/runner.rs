@@ -141,6 +141,16 @@ impl Runner {
     /// kills every tool's process group; what it recorded is still kept).
     /// `on_progress` is called every 100 ms when `job.progress` is set.
     pub fn run(&mut self, job: Job<'_>, on_progress: &mut dyn FnMut(&Progress)) -> Finished {
+        self.run_with(job, None, on_progress)
+    }
+
+    /// [`Runner::run`], with `store`'s cross-run cache for `cache` options.
+    fn run_with(
+        &mut self,
+        job: Job<'_>,
+        store: Option<&Store>,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Finished {
         let Job {
             program,
             sources,
@@ -155,6 +165,7 @@ impl Runner {
         config.record |= progress || keep.record.is_some() || keep.trace.is_some();
         let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
+        interp.store = store;
         interp.llm = Llm::new(provider);
         let started_at = crate::builtins::now_rfc3339();
         let signals = &mut self.signals;
@@ -229,7 +240,7 @@ impl Runner {
             set: Vec::new(),
         });
         let sources = job.sources;
-        let mut finished = self.run(job, on_progress);
+        let mut finished = self.run_with(job, Some(store), on_progress);
         let (status, error) = match &finished.outcome {
             Outcome::Ok(_) => (crate::store::RunStatus::Ok, None),
             Outcome::Failed(errors) => (

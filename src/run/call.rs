@@ -278,16 +278,35 @@ impl<'p> Interp<'p> {
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
 
-        // Cache of pure tools.
-        let cache_key = (o.cache.is_some() && !tool.effect)
-            .then(|| format!("{m}/{name}/{}", value::canonical(&input)));
-        if let (Some(key), Some(ttl)) = (&cache_key, o.cache)
-            && let Some((at, v)) = self.cache.borrow().get(key)
-            && at.elapsed() <= ttl
+        // Cache of pure tools (SPEC §15): the key is the tool's binding and its
+        // canonical arguments; this run's entries first, then the store's, so a
+        // result is reused across runs within the TTL. Identical calls in flight
+        // wait for the first one (`inflight`), then find its result.
+        let cache = match o.cache {
+            Some(ttl) if !tool.effect && !self.config.no_cache => Some((
+                binding_text(name, &tool.binding.kind),
+                value::canonical(&input),
+                ttl,
+            )),
+            _ => None,
+        };
+        let flight = cache.as_ref().map(|(binding, args, _)| {
+            self.inflight
+                .borrow_mut()
+                .entry(format!("{binding}\n{args}"))
+                .or_default()
+                .clone()
+        });
+        let _flight = match &flight {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        if let Some((binding, args, ttl)) = &cache
+            && let Some((v, age)) = self.cached(binding, args, *ttl, span)
         {
             let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
-            self.recorder.end(id, StepStatus::Cached, 0, None);
-            return Ok(v.clone());
+            self.recorder.cached(id, age);
+            return Ok(v);
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
@@ -414,10 +433,19 @@ impl<'p> Interp<'p> {
         match result {
             Ok(v) => {
                 self.recorder.end(id, StepStatus::Ok, attempt, None);
-                if let Some(key) = cache_key {
+                if let Some((binding, args, _)) = &cache {
                     self.cache
                         .borrow_mut()
-                        .insert(key, (Instant::now(), v.clone()));
+                        .insert(format!("{binding}\n{args}"), (Instant::now(), v.clone()));
+                    if let Some(store) = self.store
+                        && let Err(e) = store.cache_put(name, binding, args, &v)
+                    {
+                        self.recorder.warn(
+                            format!("the cache could not keep a result: {e}"),
+                            span,
+                            self.sources,
+                        );
+                    }
                 }
                 Ok(v)
             }
@@ -425,6 +453,42 @@ impl<'p> Interp<'p> {
                 self.recorder
                     .end(id, StepStatus::Failed, attempt, Some(e.record()));
                 Err(vec![e])
+            }
+        }
+    }
+
+    /// A cached result of `binding` for `args` younger than `ttl`, with its age:
+    /// from this run, else from the store (a store that cannot be read is a
+    /// warning and a miss).
+    fn cached(
+        &self,
+        binding: &str,
+        args: &str,
+        ttl: Duration,
+        span: Span,
+    ) -> Option<(Value, Duration)> {
+        let key = format!("{binding}\n{args}");
+        if let Some((at, v)) = self.cache.borrow().get(&key)
+            && at.elapsed() <= ttl
+        {
+            return Some((v.clone(), at.elapsed()));
+        }
+        match self.store?.cache_get(binding, args, ttl) {
+            Ok(Some(hit)) => {
+                let at = Instant::now()
+                    .checked_sub(hit.age)
+                    .unwrap_or_else(Instant::now);
+                self.cache.borrow_mut().insert(key, (at, hit.value.clone()));
+                Some((hit.value, hit.age))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.recorder.warn(
+                    format!("the cache could not be read: {e}"),
+                    span,
+                    self.sources,
+                );
+                None
             }
         }
     }
@@ -523,5 +587,25 @@ pub(super) async fn take_permit(s: &Semaphore) {
             .await
             .expect("semaphores are never closed")
             .forget(),
+    }
+}
+
+/// What a tool is bound to, for cache keys: its name and its binding as
+/// written (`exec ["python3", "t.py"]`), without positions, so that editing
+/// other parts of the file does not change the key.
+fn binding_text(name: &str, kind: &BindingKind) -> String {
+    match kind {
+        BindingKind::Builtin(n) => format!("{name} = builtin {:?}", lit(n)),
+        BindingKind::Exec(argv) => {
+            let argv: Vec<String> = match &argv.kind {
+                ExprKind::List(items) => items.iter().map(|i| format!("{:?}", lit(i))).collect(),
+                _ => Vec::new(),
+            };
+            format!("{name} = exec [{}]", argv.join(", "))
+        }
+        BindingKind::Http { method, url } => {
+            format!("{name} = http {} {:?}", method.name, lit(url))
+        }
+        BindingKind::Mcp { .. } => format!("{name} = mcp"),
     }
 }

@@ -49,6 +49,8 @@ pub struct RunConfig {
     pub tenant: Option<String>,
     /// The run's id (`context.run_id`, the record) when a store registered it.
     pub run_id: Option<String>,
+    /// `--no-cache`: `cache` options are ignored (nothing is read or written).
+    pub no_cache: bool,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
@@ -115,6 +117,11 @@ pub struct Interp<'p> {
     options: HashMap<usize, Rc<Opts>, FxBuild>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
+    /// One lock per cache key: identical cached calls in flight share one
+    /// execution (the later ones wait, then find the first one's result).
+    inflight: RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>,
+    /// The store whose cross-run cache `cache` options use (SPEC §15).
+    pub store: Option<&'p crate::store::Store>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
     context: RefCell<Value>,
@@ -169,6 +176,8 @@ impl<'p> Interp<'p> {
             flows,
             tool_limits: RefCell::new(HashMap::new()),
             cache: RefCell::new(HashMap::new()),
+            inflight: RefCell::new(HashMap::new()),
+            store: None,
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
             context: RefCell::new(Value::Null),

@@ -1,7 +1,7 @@
 //! The run record (`--record run.json`) and the Chrome trace (`--trace`).
 
 use std::cell::RefCell;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -63,6 +63,9 @@ pub struct StepRecord {
     pub end_ms: Option<f64>,
     pub status: StepStatus,
     pub error: Option<ErrorRecord>,
+    /// For a `cached` step: the age of the cache entry it reused, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_age_s: Option<f64>,
 }
 
 /// A step in the record: with its source position.
@@ -161,6 +164,7 @@ impl Recorder {
             end_ms: None,
             status: StepStatus::Running,
             error: None,
+            cached_age_s: None,
         });
         id
     }
@@ -175,6 +179,14 @@ impl Recorder {
             s.status = status;
             s.attempts = attempts;
             s.error = error;
+        }
+    }
+
+    /// A step answered from the cache: `cached`, with the entry's age.
+    pub fn cached(&self, id: usize, age: Duration) {
+        self.end(id, StepStatus::Cached, 0, None);
+        if let Some(s) = self.steps.borrow_mut().get_mut(id) {
+            s.cached_age_s = Some((age.as_secs_f64() * 1000.0).round() / 1000.0);
         }
     }
 
