@@ -103,6 +103,58 @@ fn built_in_functions_take_arguments_that_wait() {
 }
 
 #[test]
+fn expressions_that_wait_combine_their_values_as_pure_ones_do() {
+    // Each kind's combining is written once: the same results whether a
+    // sub-expression waits (a tool call) or not.
+    let lib = "const ITEMS = [\"a\", \"b\", \"c\"]\n";
+    let src = format!(
+        "import \"lib.flow\" as lib\n{TOOLS}\n{}",
+        r#"
+flow main() -> json {
+    let one = echo(value: 1).value
+    {
+        text: "n={echo(value: 2).value}, m={one}",
+        rec: { a: echo(value: 3).value, b: 4 },
+        neg: -echo(value: 5).value,
+        sum: echo(value: 6).value + 1,
+        imported: lib.ITEMS[echo(value: 1).value],
+        lazy_and: false && boom(message: "never").ok,
+        lazy_or: true || boom(message: "never").ok,
+        lazy_coalesce: 7 ?? echo(value: 8).value,
+        right: null ?? echo(value: 9).value,
+        pick: if echo(value: 0).value == 0 { "zero" } else { "other" },
+        list: [echo(value: 10).value, 11][0],
+    }
+}
+"#
+    );
+    let out = run_flow("waiting-exprs", &src, &[("lib.flow", lib)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({
+            "text": "n=2, m=1",
+            "rec": { "a": 3, "b": 4 },
+            "neg": -5,
+            "sum": 7,
+            "imported": "b",
+            "lazy_and": false,
+            "lazy_or": true,
+            "lazy_coalesce": 7,
+            "right": 9,
+            "pick": "zero",
+            "list": 10,
+        })
+    );
+    // The right operand of a decided `&&` or `||` never ran.
+    assert!(
+        !out.steps().iter().any(|s| s["name"] == "boom"),
+        "{:#}",
+        out.record["steps"]
+    );
+}
+
+#[test]
 fn a_step_starts_only_after_its_inputs_end() {
     let src = with_tools(
         r#"

@@ -23,14 +23,11 @@ impl<'p> Interp<'p> {
             ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
             ExprKind::Regex { pattern, .. } => Value::String(pattern.clone()),
             ExprKind::Str(parts) => {
-                let mut s = String::new();
-                for p in parts {
-                    match p {
-                        StrPart::Text(t) => s.push_str(t),
-                        StrPart::Interp(x) => s.push_str(&to_text(&self.eval_sync(x, sc)?)),
-                    }
+                let mut vals = Vec::new();
+                for x in interpolated(parts) {
+                    vals.push(self.eval_sync(x, sc)?);
                 }
-                Value::String(s)
+                interpolate(parts, vals)
             }
             ExprKind::Name(id) => self.lookup(&id.name, sc, id.span)?,
             ExprKind::List(items) => Value::Array(
@@ -39,40 +36,25 @@ impl<'p> Interp<'p> {
                     .map(|i| self.eval_sync(i, sc))
                     .collect::<R<Vec<_>>>()?,
             ),
-            ExprKind::Record(fields) => Value::Object(
+            ExprKind::Record(fields) => record_of(
+                fields,
                 fields
                     .iter()
-                    .map(|f| Ok((f.name.name.clone(), self.eval_sync(&f.value, sc)?)))
-                    .collect::<R<Map<_, _>>>()?,
+                    .map(|f| self.eval_sync(&f.value, sc))
+                    .collect::<R<Vec<_>>>()?,
             ),
             ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
             ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
                 let (base, rest) = split_path(e);
-                if let (ExprKind::Name(m), Some(ExprKind::Field(_, item))) =
-                    (&base.kind, rest.first().map(|r| &r.kind))
-                    && sc.env.get(&m.name).is_none()
-                    && let Some(&mi) = self.program.modules[sc.module].imports.get(&m.name)
-                {
-                    let v = self.consts.borrow()[mi]
-                        .get(&item.name)
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    let mut idx = Vec::new();
-                    for seg in &rest[1..] {
-                        if let ExprKind::Index(_, i) = &seg.kind {
-                            idx.push(self.eval_sync(i, sc)?);
-                        }
-                    }
-                    return self.apply_path(v, &rest[1..], &mut idx.into_iter(), sc);
-                }
-                let v = self.eval_sync(base, sc)?;
+                let (v, segs) = match self.module_const(base, &rest, sc) {
+                    Some(v) => (v, &rest[1..]),
+                    None => (self.eval_sync(base, sc)?, &rest[..]),
+                };
                 let mut idx = Vec::new();
-                for seg in &rest {
-                    if let ExprKind::Index(_, i) = &seg.kind {
-                        idx.push(self.eval_sync(i, sc)?);
-                    }
+                for i in indices(segs) {
+                    idx.push(self.eval_sync(i, sc)?);
                 }
-                return self.apply_path(v, &rest, &mut idx.into_iter(), sc);
+                return self.apply_path(v, segs, &mut idx.into_iter(), sc);
             }
             ExprKind::Unary(op, x) => {
                 let v = self.eval_sync(x, sc)?;
@@ -80,35 +62,27 @@ impl<'p> Interp<'p> {
             }
             ExprKind::Binary(op, l, r) => {
                 let lv = self.eval_sync(l, sc)?;
-                match (op, &lv) {
-                    (BinOp::And, Value::Bool(false)) | (BinOp::Or, Value::Bool(true)) => {
-                        return Ok(lv);
+                return match lazy(*op, lv) {
+                    Lazy::Done(v) => Ok(v),
+                    Lazy::Right => self.eval_sync(r, sc),
+                    Lazy::Strict(lv) => {
+                        let rv = self.eval_sync(r, sc)?;
+                        self.binary(*op, lv, rv, r, sc, e.span)
                     }
-                    (BinOp::Coalesce, v) if !v.is_null() => return Ok(lv),
-                    (BinOp::And | BinOp::Or | BinOp::Coalesce, _) => return self.eval_sync(r, sc),
-                    _ => {}
-                }
-                let rv = self.eval_sync(r, sc)?;
-                return self.binary(*op, lv, rv, r, sc, e.span);
+                };
             }
             ExprKind::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                // Only reached for pure arms through `needs_async` = true paths; evaluate by blocks' tails.
+                // Reached for an `if` whose arms wait on nothing: blocks evaluated in order.
                 let c = self.eval_sync(cond, sc)?;
-                let pick = if c == Value::Bool(true) {
-                    Some(then)
-                } else {
-                    None
+                return match pick(&c, then, otherwise.as_deref()) {
+                    Arm::Block(b) => self.pure_block(b, sc),
+                    Arm::Expr(x) => self.eval_sync(x, sc),
+                    Arm::Null => Ok(Value::Null),
                 };
-                match (pick, otherwise.as_deref()) {
-                    (Some(b), _) => return self.pure_block(b, sc),
-                    (None, None) => Value::Null,
-                    (None, Some(Else::Block(b))) => return self.pure_block(b, sc),
-                    (None, Some(Else::If(x))) => return self.eval_sync(x, sc),
-                }
             }
             _ => {
                 return Err(err(
@@ -119,6 +93,26 @@ impl<'p> Interp<'p> {
                 ));
             }
         })
+    }
+
+    /// `m.item` where `m` is an imported module (and no variable): the
+    /// constant `item` of that module.
+    pub(super) fn module_const(&self, base: &Expr, rest: &[&Expr], sc: &Scope) -> Option<Value> {
+        let (ExprKind::Name(m), Some(ExprKind::Field(_, item))) =
+            (&base.kind, rest.first().map(|r| &r.kind))
+        else {
+            return None;
+        };
+        if sc.env.get(&m.name).is_some() {
+            return None;
+        }
+        let &mi = self.program.modules[sc.module].imports.get(&m.name)?;
+        Some(
+            self.consts.borrow()[mi]
+                .get(&item.name)
+                .cloned()
+                .unwrap_or(Value::Null),
+        )
     }
 
     pub(super) fn pure_block(&self, b: &'p Block, sc: &Scope) -> R<Value> {
@@ -374,5 +368,88 @@ impl<'p> Interp<'p> {
             }
             BinOp::And | BinOp::Or | BinOp::Coalesce => r,
         })
+    }
+}
+
+/// The interpolated expressions of a string, in order.
+pub(super) fn interpolated(parts: &[StrPart]) -> impl Iterator<Item = &Expr> {
+    parts.iter().filter_map(|p| match p {
+        StrPart::Interp(x) => Some(x),
+        StrPart::Text(_) => None,
+    })
+}
+
+/// A string from its parts and the values of its interpolations (in order).
+pub(super) fn interpolate(parts: &[StrPart], vals: Vec<Value>) -> Value {
+    let mut vals = vals.into_iter();
+    let mut s = String::new();
+    for p in parts {
+        match p {
+            StrPart::Text(t) => s.push_str(t),
+            StrPart::Interp(_) => s.push_str(&to_text(&vals.next().unwrap_or(Value::Null))),
+        }
+    }
+    Value::String(s)
+}
+
+/// A record from its fields and their values (in order).
+pub(super) fn record_of(fields: &[RecordField], vals: Vec<Value>) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .zip(vals)
+            .map(|(f, v)| (f.name.name.clone(), v))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The index expressions of path segments, in order.
+pub(super) fn indices<'e>(segs: &[&'e Expr]) -> impl Iterator<Item = &'e Expr> {
+    segs.iter().filter_map(|s| match &s.kind {
+        ExprKind::Index(_, i) => Some(&**i),
+        _ => None,
+    })
+}
+
+/// What a binary operator does once its left operand has a value.
+pub(super) enum Lazy {
+    /// `&&`, `||`, `??` decided by the left value: this is the result.
+    Done(Value),
+    /// `&&`, `||`, `??` not decided by the left value: the right one is the result.
+    Right,
+    /// Any other operator: both values are needed.
+    Strict(Value),
+}
+
+/// `&&`, `||` and `??`: the right operand is evaluated only when the left one
+/// does not decide.
+pub(super) fn is_lazy(op: BinOp) -> bool {
+    matches!(op, BinOp::And | BinOp::Or | BinOp::Coalesce)
+}
+
+pub(super) fn lazy(op: BinOp, lv: Value) -> Lazy {
+    match (op, &lv) {
+        (BinOp::And, Value::Bool(false)) | (BinOp::Or, Value::Bool(true)) => Lazy::Done(lv),
+        (BinOp::Coalesce, v) if !v.is_null() => Lazy::Done(lv),
+        (BinOp::And | BinOp::Or | BinOp::Coalesce, _) => Lazy::Right,
+        _ => Lazy::Strict(lv),
+    }
+}
+
+/// The arm of an `if` that runs.
+pub(super) enum Arm<'e> {
+    Block(&'e Block),
+    Expr(&'e Expr),
+    Null,
+}
+
+pub(super) fn pick<'e>(cond: &Value, then: &'e Block, otherwise: Option<&'e Else>) -> Arm<'e> {
+    if *cond == Value::Bool(true) {
+        return Arm::Block(then);
+    }
+    match otherwise {
+        None => Arm::Null,
+        Some(Else::Block(b)) => Arm::Block(b),
+        Some(Else::If(x)) => Arm::Expr(x),
     }
 }
