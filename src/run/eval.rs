@@ -156,7 +156,7 @@ impl<'p> Interp<'p> {
             .max_concurrent
             .unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
         Scope {
-            env: Env::root(),
+            env: Env::root(0),
             module: m,
             opts: Rc::new(self.config.set.clone()),
             limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
@@ -177,7 +177,8 @@ impl<'p> Interp<'p> {
                     ..sc.with_label(&c.name.name)
                 };
                 let v = self.eval_sync(&c.value, &sc)?;
-                self.consts.borrow_mut()[m].insert(c.name.name.clone(), v);
+                // Slot = the constant's place in source order (as the lowering counts).
+                self.consts.borrow_mut()[m].push(Some(v));
             }
         }
         Ok(())

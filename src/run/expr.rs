@@ -41,7 +41,7 @@ impl<'p> Interp<'p> {
                 ExprKind::Call(c) => self.call(c, e.span, sc, None).await,
                 ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
                     let (base, rest) = split_path(e);
-                    let (v, segs) = match self.module_const(base, &rest, sc) {
+                    let (v, segs) = match self.module_const(&rest) {
                         Some(v) => (v, &rest[1..]),
                         None => (self.eval(base, sc).await?, &rest[..]),
                     };
@@ -183,19 +183,21 @@ impl<'p> Interp<'p> {
                         let mut iteration = 0u64;
                         loop {
                             iteration += 1;
-                            let benv = Env::child(&sc.env);
-                            benv.set(&var.name, state.clone());
-                            benv.set("iteration", int(iteration as i64));
+                            // Frames as the lowering placed them: [var, iteration] for
+                            // the body, [var] for `until` (and the previous state's).
+                            let benv = Env::child(&sc.env, 2);
+                            benv.set(0, state.clone());
+                            benv.set(1, int(iteration as i64));
                             // The iteration's steps, and `until`'s, are under `loop[k]`.
                             let isc = Scope {
                                 path: sc.path.loop_iteration(iteration),
                                 ..sc.with_env(benv)
                             };
                             let next = self.block(body, &isc).await?;
-                            let uenv = Env::child(&sc.env);
-                            uenv.set(&var.name, next.clone());
-                            let penv = Env::child(&sc.env);
-                            penv.set(&var.name, state);
+                            let uenv = Env::child(&sc.env, 1);
+                            uenv.set(0, next.clone());
+                            let penv = Env::child(&sc.env, 1);
+                            penv.set(0, state);
                             let usc = Scope {
                                 prev: Some(penv),
                                 path: isc.path.clone(),
@@ -223,7 +225,7 @@ impl<'p> Interp<'p> {
                     self.with_deadline(run_loop, sc, e.span).await
                 }
                 ExprKind::For {
-                    var,
+                    var: _,
                     iter,
                     filter,
                     options,
@@ -244,8 +246,8 @@ impl<'p> Interp<'p> {
                         .into_iter()
                         .enumerate()
                         .map(|(k, item)| {
-                            let env = Env::child(&sc.env);
-                            env.set(&var.name, item);
+                            let env = Env::child(&sc.env, 1);
+                            env.set(0, item);
                             let isc = Scope {
                                 path: sc.path.for_item(k),
                                 ..sc.with_env(env)
@@ -319,9 +321,9 @@ impl<'p> Interp<'p> {
                     {
                         Ok(v) => Ok(v),
                         Err(errs) => {
-                            let env = Env::child(&sc.env);
-                            if let Some(v) = var {
-                                env.set(&v.name, errs[0].to_value());
+                            let env = Env::child(&sc.env, 1);
+                            if var.is_some() {
+                                env.set(0, errs[0].to_value());
                             }
                             let hsc = Scope {
                                 path: sc.path.child("catch"),

@@ -7,6 +7,8 @@ use super::errors::{ErrorKind, R};
 use super::eval::{Scope, err, split_path};
 use super::value::{self, compare, equal, float, int, to_text};
 use super::{Env, Interp};
+use crate::ir::plan::node_key;
+use crate::ir::slots::Slot;
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
@@ -29,7 +31,7 @@ impl<'p> Interp<'p> {
                 }
                 interpolate(parts, vals)
             }
-            ExprKind::Name(id) => self.lookup(&id.name, sc, id.span)?,
+            ExprKind::Name(id) => self.lookup(e, &id.name, sc, id.span)?,
             ExprKind::List(items) => Value::Array(
                 items
                     .iter()
@@ -46,7 +48,7 @@ impl<'p> Interp<'p> {
             ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
             ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
                 let (base, rest) = split_path(e);
-                let (v, segs) = match self.module_const(base, &rest, sc) {
+                let (v, segs) = match self.module_const(&rest) {
                     Some(v) => (v, &rest[1..]),
                     None => (self.eval_sync(base, sc)?, &rest[..]),
                 };
@@ -96,34 +98,31 @@ impl<'p> Interp<'p> {
     }
 
     /// `m.item` where `m` is an imported module (and no variable): the
-    /// constant `item` of that module.
-    pub(super) fn module_const(&self, base: &Expr, rest: &[&Expr], sc: &Scope) -> Option<Value> {
-        let (ExprKind::Name(m), Some(ExprKind::Field(_, item))) =
-            (&base.kind, rest.first().map(|r| &r.kind))
-        else {
-            return None;
-        };
-        if sc.env.get(&m.name).is_some() {
-            return None;
+    /// constant `item` of that module (resolved by the lowering).
+    pub(super) fn module_const(&self, rest: &[&Expr]) -> Option<Value> {
+        match self.lowered.slot(node_key(*rest.first()?))? {
+            Slot::Const { module, index } => {
+                Some(self.constant(module, index).unwrap_or(Value::Null))
+            }
+            _ => None,
         }
-        let &mi = self.program.modules[sc.module].imports.get(&m.name)?;
-        Some(
-            self.consts.borrow()[mi]
-                .get(&item.name)
-                .cloned()
-                .unwrap_or(Value::Null),
-        )
+    }
+
+    /// Constant `index` of module `module` (`None` before it is evaluated).
+    fn constant(&self, module: u32, index: u32) -> Option<Value> {
+        self.consts.borrow()[module as usize]
+            .get(index as usize)
+            .cloned()
+            .flatten()
     }
 
     pub(super) fn pure_block(&self, b: &'p Block, sc: &Scope) -> R<Value> {
-        let env = Env::child(&sc.env);
+        let env = Env::child(&sc.env, b.stmts.len());
         let sc = sc.with_env(env.clone());
         let mut last = Value::Null;
-        for s in &b.stmts {
+        for (i, s) in b.stmts.iter().enumerate() {
             match &s.kind {
-                StmtKind::Let { name, value, .. } => {
-                    env.set(&name.name, self.eval_sync(value, &sc)?)
-                }
+                StmtKind::Let { value, .. } => env.set(i, self.eval_sync(value, &sc)?),
                 StmtKind::Expr { expr, .. } => last = self.eval_sync(expr, &sc)?,
                 _ => {}
             }
@@ -131,22 +130,22 @@ impl<'p> Interp<'p> {
         Ok(last)
     }
 
-    pub(super) fn lookup(&self, name: &str, sc: &Scope, span: Span) -> R<Value> {
-        if let Some(v) = sc.env.get(name) {
-            return Ok(v);
-        }
-        if let Some(v) = self.consts.borrow()[sc.module].get(name) {
-            return Ok(v.clone());
-        }
-        if name == "context" {
-            return Ok(self.context.borrow().clone());
-        }
-        Err(err(
-            ErrorKind::TypeError,
-            format!("`{name}` has no value here"),
-            sc,
-            span,
-        ))
+    /// The value of a name (`e`), where the lowering placed it.
+    pub(super) fn lookup(&self, e: &Expr, name: &str, sc: &Scope, span: Span) -> R<Value> {
+        let v = match self.lowered.slot(node_key(e)) {
+            Some(Slot::Local { up, index }) => sc.env.get(up, index),
+            Some(Slot::Const { module, index }) => self.constant(module, index),
+            Some(Slot::Context) => Some(self.context.borrow().clone()),
+            None => None,
+        };
+        v.ok_or_else(|| {
+            err(
+                ErrorKind::TypeError,
+                format!("`{name}` has no value here"),
+                sc,
+                span,
+            )
+        })
     }
 
     /// Applies path segments to `v`; after `[*]`, the rest applies to every element.
