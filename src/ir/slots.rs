@@ -29,12 +29,43 @@ pub enum Slot {
 /// statement without `let`).
 #[derive(Default)]
 pub struct Frames<'p> {
-    stack: Vec<Vec<Option<&'p str>>>,
+    stack: Vec<Frame<'p>>,
+}
+
+/// A frame's names, and for a large frame (a block of many `let`s) an index
+/// by name, so resolving stays linear in the program's size.
+struct Frame<'p> {
+    names: Vec<Option<&'p str>>,
+    index: Option<HashMap<&'p str, u32, rustc_hash::FxBuildHasher>>,
+}
+
+/// Frames up to this many slots are searched; larger ones get an index.
+const SCAN: usize = 8;
+
+impl<'p> Frame<'p> {
+    fn slot(&self, name: &str) -> Option<u32> {
+        match &self.index {
+            Some(ix) => ix.get(name).copied(),
+            None => self
+                .names
+                .iter()
+                .rposition(|n| *n == Some(name))
+                .map(|i| i as u32),
+        }
+    }
 }
 
 impl<'p> Frames<'p> {
     pub fn push(&mut self, names: Vec<Option<&'p str>>) {
-        self.stack.push(names);
+        // Later slots of a name win, as in the scan.
+        let index = (names.len() > SCAN).then(|| {
+            names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| Some(((*n)?, i as u32)))
+                .collect()
+        });
+        self.stack.push(Frame { names, index });
     }
 
     pub fn pop(&mut self) {
@@ -45,10 +76,10 @@ impl<'p> Frames<'p> {
     /// last slot of a name wins (as a later value of the same name did).
     pub fn local(&self, name: &str) -> Option<Slot> {
         for (up, frame) in self.stack.iter().rev().enumerate() {
-            if let Some(index) = frame.iter().rposition(|n| *n == Some(name)) {
+            if let Some(index) = frame.slot(name) {
                 return Some(Slot::Local {
                     up: up as u32,
-                    index: index as u32,
+                    index,
                 });
             }
         }
@@ -108,6 +139,14 @@ mod tests {
             f.resolve("n", 2, &consts),
             Some(Slot::Local { up: 0, index: 0 })
         );
+        // A large frame is indexed, with the same answers.
+        let many: Vec<Option<&str>> = (0..20)
+            .map(|i| if i % 2 == 0 { Some("even") } else { None })
+            .collect();
+        f.push(many);
+        assert_eq!(f.local("even"), Some(Slot::Local { up: 0, index: 18 }));
+        assert_eq!(f.local("n"), Some(Slot::Local { up: 1, index: 0 }));
+        f.pop();
         // A loop variable named `iteration` is shadowed by the counter, as before.
         f.push(vec![Some("iteration"), Some("iteration")]);
         assert_eq!(
