@@ -174,9 +174,10 @@ flow main(x: int = 1) -> json {
         for j in [10] { w + j + i } }
     let counted = loop s = 0 max 5 until s >= 3 { s + iteration }
     let settled = loop t = { n: 0, sig: 0 } max 9 until stable(t.sig) { { n: t.n + 1, sig: min(t.n + 1, 2) } }
+    let deep = loop t = { n: 0, sig: 0 } max 9 until (for _x in [1] { stable(t.sig) })[0] { { n: t.n + 1, sig: min(t.n + 1, 2) } }
     let caught = try { boom(message: "no {v}") } catch e { e.message }
     let called = inner(a: v + 1)
-    { v, shadow, nested, counted, settled: settled.n, caught, called,
+    { v, shadow, nested, counted, settled: settled.n, deep: deep.n, caught, called,
       consts: [K, lib.BASE, lib.TWICE, lib.TWICE + echo(value: K).value], flow: context.flow }
 }
 "#
@@ -191,6 +192,7 @@ flow main(x: int = 1) -> json {
             "nested": [[12], [14]],
             "counted": 3,
             "settled": 3,
+            "deep": 3,
             "caught": "no 1",
             "called": 9,
             "consts": [3, 10, 20, 23],

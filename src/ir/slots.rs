@@ -5,8 +5,9 @@
 //! At run time every scope that binds names is a frame, a `Vec` of values
 //! chained to the frame around it: a flow's parameters; a block's `let`s (slot
 //! = the statement's index); a `loop` body's state variable and `iteration`; an
-//! `until`'s state variable (the previous state's frame has the same shape, for
-//! `stable()`); a `for`'s variable; a `catch e`. Constants, tool parameter
+//! `until`'s state variable (the previous state's frame has the same shape:
+//! `stable()` reads its argument in the same chain of frames with the previous
+//! state's frame in place of the `until`'s); a `for`'s variable; a `catch e`. Constants, tool parameter
 //! defaults and tests start from an empty frame. The lowering pushes the same
 //! frames in the same places (`Frames`), so a name resolves to `Local { up,
 //! index }`: `up` frames out, slot `index`.

@@ -141,10 +141,15 @@ impl<'p> Interp<'p> {
             Some(Builtin::Stable) => {
                 let arg = &c.args[0].value;
                 let now = self.eval_sync(arg, sc)?;
-                let Some(prev) = &sc.prev else {
+                let Some((until, prev)) = &sc.prev else {
                     return Ok(Value::Bool(false));
                 };
-                let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
+                // The same frames, with the previous state's in place of the
+                // `until`'s (frames opened inside `until` keep their slots).
+                let Some(env) = sc.env.rebase(until, prev) else {
+                    return Ok(Value::Bool(false));
+                };
+                let before = self.eval_sync(arg, &sc.with_env(env))?;
                 Ok(Value::Bool(equal(&now, &before)))
             }
             Some(Builtin::Llm) => Err(err(

@@ -31,8 +31,9 @@ pub struct Scope {
     /// `limits[0]` is the default limit (`DEFAULT_MAX_CONCURRENT`), which no
     /// one stated: an explicit inner limit replaces it instead of nesting in it.
     pub default_limit: bool,
-    /// The previous loop state's variables, for `stable()` in `until`.
-    pub prev: Option<Rc<Env>>,
+    /// For `stable()` in `until`: the `until`'s frame (the current state) and a
+    /// frame of the same shape holding the previous state.
+    pub prev: Option<(Rc<Env>, Rc<Env>)>,
     /// The statement being evaluated, for error messages.
     pub label: Rc<str>,
     /// The path of the step being evaluated (of the block's, outside statements).

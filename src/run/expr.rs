@@ -199,7 +199,7 @@ impl<'p> Interp<'p> {
                             let penv = Env::child(&sc.env, 1);
                             penv.set(0, state);
                             let usc = Scope {
-                                prev: Some(penv),
+                                prev: Some((uenv.clone(), penv)),
                                 path: isc.path.clone(),
                                 ..sc.with_env(uenv)
                             };

@@ -91,6 +91,18 @@ impl Env {
         }
     }
 
+    /// This chain of frames with frame `from` replaced by `onto`: the frames
+    /// inside `from` are copied onto `onto` (`None` if `from` is not in the chain).
+    pub fn rebase(self: &Rc<Env>, from: &Rc<Env>, onto: &Rc<Env>) -> Option<Rc<Env>> {
+        if Rc::ptr_eq(self, from) {
+            return Some(onto.clone());
+        }
+        Some(Rc::new(Env {
+            slots: RefCell::new(self.slots.borrow().clone()),
+            parent: Some(self.parent.as_ref()?.rebase(from, onto)?),
+        }))
+    }
+
     /// The value in slot `index` of the frame `up` frames out.
     pub fn get(&self, up: u32, index: u32) -> Option<Value> {
         let mut env = self;
