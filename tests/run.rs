@@ -103,6 +103,105 @@ fn built_in_functions_take_arguments_that_wait() {
 }
 
 #[test]
+fn expressions_that_wait_combine_their_values_as_pure_ones_do() {
+    // Each kind's combining is written once: the same results whether a
+    // sub-expression waits (a tool call) or not.
+    let lib = "const ITEMS = [\"a\", \"b\", \"c\"]\n";
+    let src = format!(
+        "import \"lib.flow\" as lib\n{TOOLS}\n{}",
+        r#"
+flow main() -> json {
+    let one = echo(value: 1).value
+    {
+        text: "n={echo(value: 2).value}, m={one}",
+        rec: { a: echo(value: 3).value, b: 4 },
+        neg: -echo(value: 5).value,
+        sum: echo(value: 6).value + 1,
+        imported: lib.ITEMS[echo(value: 1).value],
+        lazy_and: false && boom(message: "never").ok,
+        lazy_or: true || boom(message: "never").ok,
+        lazy_coalesce: 7 ?? echo(value: 8).value,
+        right: null ?? echo(value: 9).value,
+        pick: if echo(value: 0).value == 0 { "zero" } else { "other" },
+        list: [echo(value: 10).value, 11][0],
+    }
+}
+"#
+    );
+    let out = run_flow("waiting-exprs", &src, &[("lib.flow", lib)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({
+            "text": "n=2, m=1",
+            "rec": { "a": 3, "b": 4 },
+            "neg": -5,
+            "sum": 7,
+            "imported": "b",
+            "lazy_and": false,
+            "lazy_or": true,
+            "lazy_coalesce": 7,
+            "right": 9,
+            "pick": "zero",
+            "list": 10,
+        })
+    );
+    // The right operand of a decided `&&` or `||` never ran.
+    assert!(
+        !out.steps().iter().any(|s| s["name"] == "boom"),
+        "{:#}",
+        out.record["steps"]
+    );
+}
+
+#[test]
+fn names_read_the_binding_of_their_own_scope() {
+    // Every name is resolved to a frame and slot before the run: inner scopes
+    // shadow outer ones, loop and `for` variables, `iteration`, `catch e`,
+    // parameter defaults, constants (also of an imported module) and `context`.
+    let lib = "const BASE = 10\nconst TWICE = 20\n";
+    let src = format!(
+        "import \"lib.flow\" as lib\n{TOOLS}\n{}",
+        r#"
+const K = 3
+flow inner(a: int, b: int = K + 2) -> int { let a2 = a * 2
+    a2 + b }
+flow main(x: int = 1) -> json {
+    let v = echo(value: x).value
+    let shadow = sequence { let v = echo(value: 100).value
+        v + 1 }
+    let nested = for i in [1, 2] { let w = i * v
+        for j in [10] { w + j + i } }
+    let counted = loop s = 0 max 5 until s >= 3 { s + iteration }
+    let settled = loop t = { n: 0, sig: 0 } max 9 until stable(t.sig) { { n: t.n + 1, sig: min(t.n + 1, 2) } }
+    let deep = loop t = { n: 0, sig: 0 } max 9 until (for _x in [1] { stable(t.sig) })[0] { { n: t.n + 1, sig: min(t.n + 1, 2) } }
+    let caught = try { boom(message: "no {v}") } catch e { e.message }
+    let called = inner(a: v + 1)
+    { v, shadow, nested, counted, settled: settled.n, deep: deep.n, caught, called,
+      consts: [K, lib.BASE, lib.TWICE, lib.TWICE + echo(value: K).value], flow: context.flow }
+}
+"#
+    );
+    let out = run_flow("slots", &src, &[("lib.flow", lib)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({
+            "v": 1,
+            "shadow": 101,
+            "nested": [[12], [14]],
+            "counted": 3,
+            "settled": 3,
+            "deep": 3,
+            "caught": "no 1",
+            "called": 9,
+            "consts": [3, 10, 20, 23],
+            "flow": "main",
+        })
+    );
+}
+
+#[test]
 fn a_step_starts_only_after_its_inputs_end() {
     let src = with_tools(
         r#"

@@ -16,6 +16,7 @@ use crate::syntax::span::{Span, line_col};
 pub mod edges;
 pub mod path;
 pub mod plan;
+pub mod slots;
 
 pub use path::StepPath;
 pub use plan::{EdgeKind, Lowered, lower_program};

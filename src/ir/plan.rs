@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+use super::slots::{Frames, Slot};
 use crate::check::{BlockInfo, BlockKey, Program, Signature, block_key};
 use crate::syntax::ast::*;
 
@@ -204,6 +205,9 @@ pub struct Lowered<'p> {
     pub options: Vec<&'p Options>,
     /// Built-in names some module declares as a tool or flow.
     pub shadowed: HashSet<&'p str>,
+    /// Where each name read lives (`node_key` of the `Name` expression; of the
+    /// `m.item` field expression for an imported module's constant).
+    slots: AddrMap<usize, Slot>,
 }
 
 impl<'p> Lowered<'p> {
@@ -215,6 +219,11 @@ impl<'p> Lowered<'p> {
     /// Where a decision (`node_key(&expr)`) stands in its step.
     pub fn within(&self, key: usize) -> Option<&Within> {
         self.within.get(&key)
+    }
+
+    /// Where the value of a name (`node_key(&expr)`) lives at run time.
+    pub fn slot(&self, key: usize) -> Option<Slot> {
+        self.slots.get(&key).copied()
     }
 
     /// A call (`node_key(&call)`), resolved.
@@ -237,7 +246,17 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         }
     }
     let mut decls = Vec::new();
+    let mut consts = Vec::new();
     for m in &program.modules {
+        let mut c = HashMap::new();
+        let declared = m.ast.items.iter().filter_map(|it| match &it.kind {
+            ItemKind::Const(k) => Some(k.name.name.as_str()),
+            _ => None,
+        });
+        for (index, name) in declared.enumerate() {
+            c.insert(name, index);
+        }
+        consts.push(c);
         let mut tools = HashMap::new();
         let mut flows = HashMap::new();
         for it in &m.ast.items {
@@ -256,6 +275,8 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
     let mut l = Lowering {
         program,
         decls,
+        consts,
+        frames: Frames::default(),
         module: 0,
         out: Lowered {
             blocks: AddrMap::default(),
@@ -263,6 +284,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
             calls: AddrMap::default(),
             options: Vec::new(),
             shadowed,
+            slots: AddrMap::default(),
         },
     };
     for (m, md) in program.modules.iter().enumerate() {
@@ -270,16 +292,34 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         for it in &md.ast.items {
             match &it.kind {
                 ItemKind::Flow(f) => {
+                    // The parameters' frame: defaults and the body see them.
+                    l.frames.push(
+                        f.params
+                            .iter()
+                            .map(|p| Some(p.name.name.as_str()))
+                            .collect(),
+                    );
                     l.params(&f.params);
                     l.options(f.options.as_ref());
                     l.block(&f.body, false);
+                    l.frames.pop();
                 }
                 ItemKind::Tool(t) => {
+                    l.frames.push(Vec::new());
                     l.params(&t.params);
                     l.options(t.options.as_ref());
+                    l.frames.pop();
                 }
-                ItemKind::Const(c) => l.step(&c.value),
-                ItemKind::Test(t) => l.block(&t.body, false),
+                ItemKind::Const(c) => {
+                    l.frames.push(Vec::new());
+                    l.step(&c.value);
+                    l.frames.pop();
+                }
+                ItemKind::Test(t) => {
+                    l.frames.push(Vec::new());
+                    l.block(&t.body, false);
+                    l.frames.pop();
+                }
                 ItemKind::Import(_) | ItemKind::Type(_) => {}
             }
         }
@@ -312,6 +352,10 @@ struct Lowering<'p> {
     program: &'p Program,
     /// Each module's tools and flows by name.
     decls: Vec<Decls<'p>>,
+    /// Each module's constants: their index (source order) by name.
+    consts: Vec<HashMap<&'p str, usize>>,
+    /// The run-time frames around what is being lowered.
+    frames: Frames<'p>,
     module: usize,
     out: Lowered<'p>,
 }
@@ -343,6 +387,16 @@ impl<'p> Lowering<'p> {
                 names.0.insert(Cow::Borrowed(name.name.as_str()), 1);
             }
         }
+        // The block's frame: slot `i` holds statement `i`'s `let` value.
+        self.frames.push(
+            b.stmts
+                .iter()
+                .map(|s| match &s.kind {
+                    StmtKind::Let { name, .. } => Some(name.name.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        );
         let mut steps = Vec::with_capacity(n);
         for s in &b.stmts {
             let (name, binds, expr) = match &s.kind {
@@ -374,6 +428,7 @@ impl<'p> Lowering<'p> {
                 waits,
             });
         }
+        self.frames.pop();
         let edges = block_edges(b, info, sequence);
         let mut indeg = vec![0u32; n];
         let mut offsets = vec![0u32; n + 1];
@@ -502,7 +557,23 @@ impl<'p> Lowering<'p> {
                 .for_each(|f| self.expr(&f.value, names, false)),
             // A path over a call (`echo(value: 1).value`) and the left side of
             // `catch` keep the call the step's own.
-            ExprKind::Field(b, _) | ExprKind::Wildcard(b) => self.expr(b, names, top),
+            ExprKind::Field(b, item) => {
+                // `m.item` of an imported module `m` (and no variable `m`): its constant.
+                if let ExprKind::Name(m) = &b.kind
+                    && self.frames.local(&m.name).is_none()
+                    && let Some(&mi) = self.program.modules[self.module].imports.get(&m.name)
+                    && let Some(&index) = self.consts[mi].get(item.name.as_str())
+                {
+                    let slot = Slot::Const {
+                        module: mi as u32,
+                        index: index as u32,
+                    };
+                    self.out.slots.insert(node_key(e), slot);
+                } else {
+                    self.expr(b, names, top);
+                }
+            }
+            ExprKind::Wildcard(b) => self.expr(b, names, top),
             ExprKind::Index(a, b) | ExprKind::Catch(a, b) => {
                 self.expr(a, names, top);
                 self.expr(b, names, false);
@@ -552,44 +623,54 @@ impl<'p> Lowering<'p> {
                 }
             }
             ExprKind::Loop {
+                var,
                 init,
                 max,
                 until,
                 options,
                 body,
-                ..
             } => {
                 self.options(options.as_ref());
                 self.expr(init, names, false);
                 if let Some(m) = max {
                     self.expr(m, names, false);
                 }
+                self.frames.push(vec![Some(var.name.as_str())]);
                 self.expr(until, names, false);
+                self.frames.pop();
+                self.frames
+                    .push(vec![Some(var.name.as_str()), Some("iteration")]);
                 self.block(body, false);
+                self.frames.pop();
             }
             ExprKind::For {
+                var,
                 iter,
                 filter,
                 options,
                 body,
-                ..
             } => {
                 self.options(options.as_ref());
                 self.expr(iter, names, false);
+                self.frames.push(vec![Some(var.name.as_str())]);
                 if let Some(f) = filter {
                     self.expr(f, names, false);
                 }
                 self.block(body, false);
+                self.frames.pop();
             }
             ExprKind::Try {
                 options,
                 body,
+                var,
                 handler,
-                ..
             } => {
                 self.options(options.as_ref());
                 self.block(body, false);
+                self.frames
+                    .push(vec![var.as_ref().map(|v| v.name.as_str())]);
                 self.block(handler, false);
+                self.frames.pop();
             }
             ExprKind::Decide {
                 prompt,
@@ -617,8 +698,15 @@ impl<'p> Lowering<'p> {
             | ExprKind::Bool(_)
             | ExprKind::Null
             | ExprKind::Duration { .. }
-            | ExprKind::Regex { .. }
-            | ExprKind::Name(_) => {}
+            | ExprKind::Regex { .. } => {}
+            ExprKind::Name(id) => {
+                if let Some(slot) =
+                    self.frames
+                        .resolve(&id.name, self.module, &self.consts[self.module])
+                {
+                    self.out.slots.insert(node_key(e), slot);
+                }
+            }
         }
     }
 }
@@ -658,95 +746,4 @@ fn step_word(e: &Expr) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::Sources;
-
-    const SRC: &str = r#"
-tool echo(value: json) -> { value: json } = builtin "echo"
-flow main() -> json {
-    let a = echo(value: 1)
-    echo(value: 2)
-    echo(value: 3)
-    let b = echo(value: 8) after a
-    let both = [echo(value: a).value, echo(value: 5).value]
-    let s = sequence {
-        echo(value: 6)
-        echo(value: 7)
-    }
-    { both, b, s }
-}
-"#;
-
-    fn with_plans(check: impl FnOnce(&Program, &Lowered<'_>, &Block)) {
-        let mut sources = Sources::new();
-        let root = sources.add("t.flow", SRC);
-        let (program, diags) =
-            crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
-        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-        let lowered = lower_program(&program);
-        let body = program.modules[program.root]
-            .ast
-            .items
-            .iter()
-            .find_map(|i| match &i.kind {
-                ItemKind::Flow(f) => Some(&f.body),
-                _ => None,
-            })
-            .expect("a flow");
-        check(&program, &lowered, body);
-    }
-
-    #[test]
-    fn steps_are_named_by_let_callee_or_construct_and_repeats_are_numbered() {
-        with_plans(|_, lowered, body| {
-            let plan = lowered.block(body).expect("a plan");
-            let names: Vec<&str> = plan.steps.iter().map(|s| &*s.name).collect();
-            assert_eq!(names, ["a", "echo", "echo#2", "b", "both", "s", "expr"]);
-            assert!(plan.steps[0].waits && !plan.steps[6].waits);
-            // Calls inside a step: the step's own, or numbered under it.
-            let StmtKind::Let { value, .. } = &body.stmts[4].kind else {
-                panic!("a let")
-            };
-            let ExprKind::List(items) = &value.kind else {
-                panic!("a list")
-            };
-            let places: Vec<String> = items
-                .iter()
-                .map(|i| {
-                    let ExprKind::Field(b, _) = &i.kind else {
-                        panic!("a field")
-                    };
-                    let ExprKind::Call(c) = &b.kind else {
-                        panic!("a call")
-                    };
-                    match &lowered.call(node_key(c)).expect("resolved").place {
-                        Some(Within::Under(n)) => n.to_string(),
-                        other => format!("{other:?}"),
-                    }
-                })
-                .collect();
-            assert_eq!(places, ["echo", "echo#2"]);
-        });
-    }
-
-    #[test]
-    fn the_plan_has_data_after_and_sequence_edges() {
-        with_plans(|_, lowered, body| {
-            let plan = lowered.block(body).expect("a plan");
-            assert!(plan.edges.contains(&(0, 3, EdgeKind::After)));
-            assert!(plan.edges.contains(&(0, 4, EdgeKind::Data)));
-            assert_eq!(plan.dependents(0), [3, 4]);
-            assert_eq!(plan.indeg[6], 3);
-            assert_eq!(plan.readers[0], 2);
-            let ExprKind::Sequence { block, .. } = (match &body.stmts[5].kind {
-                StmtKind::Let { value, .. } => &value.kind,
-                _ => panic!("a let"),
-            }) else {
-                panic!("a sequence")
-            };
-            let inner = lowered.block(block).expect("nested blocks have plans");
-            assert_eq!(inner.edges, [(0, 1, EdgeKind::Sequence)]);
-        });
-    }
-}
+mod tests;

@@ -75,7 +75,8 @@ impl<'p> Interp<'p> {
                     None => (c.limits.clone(), c.default_limit),
                 },
             };
-            let env = Env::root();
+            // The parameters' frame: slot k is parameter k.
+            let env = Env::root(flow.params.len());
             let sc = Scope {
                 env: env.clone(),
                 module: m,
@@ -87,7 +88,7 @@ impl<'p> Interp<'p> {
                 path,
                 deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
             };
-            for p in &flow.params {
+            for (k, p) in flow.params.iter().enumerate() {
                 let v = match args.get(&p.name.name) {
                     Some(v) => v.clone(),
                     None => match &p.default {
@@ -95,7 +96,7 @@ impl<'p> Interp<'p> {
                         None => Value::Null,
                     },
                 };
-                env.set(&p.name.name, v);
+                env.set(k, v);
             }
             let id = if caller.is_some() {
                 self.recorder
@@ -140,10 +141,15 @@ impl<'p> Interp<'p> {
             Some(Builtin::Stable) => {
                 let arg = &c.args[0].value;
                 let now = self.eval_sync(arg, sc)?;
-                let Some(prev) = &sc.prev else {
+                let Some((until, prev)) = &sc.prev else {
                     return Ok(Value::Bool(false));
                 };
-                let before = self.eval_sync(arg, &sc.with_env(prev.clone()))?;
+                // The same frames, with the previous state's in place of the
+                // `until`'s (frames opened inside `until` keep their slots).
+                let Some(env) = sc.env.rebase(until, prev) else {
+                    return Ok(Value::Bool(false));
+                };
+                let before = self.eval_sync(arg, &sc.with_env(env))?;
                 Ok(Value::Bool(equal(&now, &before)))
             }
             Some(Builtin::Llm) => Err(err(
@@ -261,7 +267,7 @@ impl<'p> Interp<'p> {
                 && let Some(d) = &p.default
             {
                 let dsc = Scope {
-                    env: Env::root(),
+                    env: Env::root(0),
                     module: m,
                     ..sc.clone()
                 };

@@ -31,8 +31,9 @@ pub struct Scope {
     /// `limits[0]` is the default limit (`DEFAULT_MAX_CONCURRENT`), which no
     /// one stated: an explicit inner limit replaces it instead of nesting in it.
     pub default_limit: bool,
-    /// The previous loop state's variables, for `stable()` in `until`.
-    pub prev: Option<Rc<Env>>,
+    /// For `stable()` in `until`: the `until`'s frame (the current state) and a
+    /// frame of the same shape holding the previous state.
+    pub prev: Option<(Rc<Env>, Rc<Env>)>,
     /// The statement being evaluated, for error messages.
     pub label: Rc<str>,
     /// The path of the step being evaluated (of the block's, outside statements).
@@ -156,7 +157,7 @@ impl<'p> Interp<'p> {
             .max_concurrent
             .unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
         Scope {
-            env: Env::root(),
+            env: Env::root(0),
             module: m,
             opts: Rc::new(self.config.set.clone()),
             limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
@@ -177,7 +178,8 @@ impl<'p> Interp<'p> {
                     ..sc.with_label(&c.name.name)
                 };
                 let v = self.eval_sync(&c.value, &sc)?;
-                self.consts.borrow_mut()[m].insert(c.name.name.clone(), v);
+                // Slot = the constant's place in source order (as the lowering counts).
+                self.consts.borrow_mut()[m].push(Some(v));
             }
         }
         Ok(())

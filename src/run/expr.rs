@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 
 use super::errors::{ErrorKind, R};
 use super::eval::{Scope, collect, err, split_path};
-use super::opts::fmt_duration;
-use super::opts::{self};
-use super::value::{self, equal, int, to_text};
+use super::opts::{self, fmt_duration};
+use super::pure::{Arm, Lazy, indices, interpolate, interpolated, is_lazy, lazy, pick, record_of};
+use super::value::{self, equal, int};
 use super::{Env, Interp};
 use crate::ir::plan::{node_key, waits};
 use crate::syntax::ast::*;
@@ -21,15 +21,14 @@ impl<'p> Interp<'p> {
                 return self.eval_sync(e, sc);
             }
             match &e.kind {
+                // The kinds that combine values: their children are evaluated
+                // here (those that wait, waiting), the combining is `pure`'s.
                 ExprKind::Str(parts) => {
-                    let mut s = String::new();
-                    for p in parts {
-                        match p {
-                            StrPart::Text(t) => s.push_str(t),
-                            StrPart::Interp(x) => s.push_str(&to_text(&self.eval(x, sc).await?)),
-                        }
+                    let mut vals = Vec::new();
+                    for x in interpolated(parts) {
+                        vals.push(self.eval(x, sc).await?);
                     }
-                    Ok(Value::String(s))
+                    Ok(interpolate(parts, vals))
                 }
                 ExprKind::List(items) => {
                     let rs = join_all(items.iter().map(|i| self.eval(i, sc))).await;
@@ -37,47 +36,36 @@ impl<'p> Interp<'p> {
                 }
                 ExprKind::Record(fields) => {
                     let rs = join_all(fields.iter().map(|f| self.eval(&f.value, sc))).await;
-                    let vals = collect(rs)?;
-                    Ok(Value::Object(
-                        fields
-                            .iter()
-                            .zip(vals)
-                            .map(|(f, v)| (f.name.name.clone(), v))
-                            .collect(),
-                    ))
+                    Ok(record_of(fields, collect(rs)?))
                 }
                 ExprKind::Call(c) => self.call(c, e.span, sc, None).await,
                 ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
                     let (base, rest) = split_path(e);
-                    let v = self.eval(base, sc).await?;
+                    let (v, segs) = match self.module_const(&rest) {
+                        Some(v) => (v, &rest[1..]),
+                        None => (self.eval(base, sc).await?, &rest[..]),
+                    };
                     let mut idx = Vec::new();
-                    for seg in &rest {
-                        if let ExprKind::Index(_, i) = &seg.kind {
-                            idx.push(self.eval(i, sc).await?);
-                        }
+                    for i in indices(segs) {
+                        idx.push(self.eval(i, sc).await?);
                     }
-                    self.apply_path(v, &rest, &mut idx.into_iter(), sc)
+                    self.apply_path(v, segs, &mut idx.into_iter(), sc)
                 }
                 ExprKind::Unary(op, x) => {
                     let v = self.eval(x, sc).await?;
                     self.unary(*op, v, sc, e.span)
                 }
-                ExprKind::Binary(op, l, r) => match op {
-                    BinOp::And | BinOp::Or | BinOp::Coalesce => {
-                        let lv = self.eval(l, sc).await?;
-                        match (op, &lv) {
-                            (BinOp::And, Value::Bool(false)) => Ok(lv),
-                            (BinOp::Or, Value::Bool(true)) => Ok(lv),
-                            (BinOp::Coalesce, v) if !v.is_null() => Ok(lv),
-                            _ => self.eval(r, sc).await,
-                        }
+                ExprKind::Binary(op, l, r) if is_lazy(*op) => {
+                    match lazy(*op, self.eval(l, sc).await?) {
+                        Lazy::Done(v) => Ok(v),
+                        Lazy::Right | Lazy::Strict(_) => self.eval(r, sc).await,
                     }
-                    _ => {
-                        let (lv, rv) =
-                            futures_util::future::join(self.eval(l, sc), self.eval(r, sc)).await;
-                        self.binary(*op, lv?, rv?, r, sc, e.span)
-                    }
-                },
+                }
+                ExprKind::Binary(op, l, r) => {
+                    let (lv, rv) =
+                        futures_util::future::join(self.eval(l, sc), self.eval(r, sc)).await;
+                    self.binary(*op, lv?, rv?, r, sc, e.span)
+                }
                 ExprKind::Catch(a, b) => match self.eval(a, sc).await {
                     Ok(v) => Ok(v),
                     Err(_) => self.eval(b, sc).await,
@@ -159,14 +147,10 @@ impl<'p> Interp<'p> {
                     otherwise,
                 } => {
                     let c = self.eval(cond, sc).await?;
-                    if c == Value::Bool(true) {
-                        self.block(then, sc).await
-                    } else {
-                        match otherwise.as_deref() {
-                            None => Ok(Value::Null),
-                            Some(Else::Block(b)) => self.block(b, sc).await,
-                            Some(Else::If(x)) => self.eval(x, sc).await,
-                        }
+                    match pick(&c, then, otherwise.as_deref()) {
+                        Arm::Block(b) => self.block(b, sc).await,
+                        Arm::Expr(x) => self.eval(x, sc).await,
+                        Arm::Null => Ok(Value::Null),
                     }
                 }
                 ExprKind::Match { scrutinee, arms } => {
@@ -199,21 +183,23 @@ impl<'p> Interp<'p> {
                         let mut iteration = 0u64;
                         loop {
                             iteration += 1;
-                            let benv = Env::child(&sc.env);
-                            benv.set(&var.name, state.clone());
-                            benv.set("iteration", int(iteration as i64));
+                            // Frames as the lowering placed them: [var, iteration] for
+                            // the body, [var] for `until` (and the previous state's).
+                            let benv = Env::child(&sc.env, 2);
+                            benv.set(0, state.clone());
+                            benv.set(1, int(iteration as i64));
                             // The iteration's steps, and `until`'s, are under `loop[k]`.
                             let isc = Scope {
                                 path: sc.path.loop_iteration(iteration),
                                 ..sc.with_env(benv)
                             };
                             let next = self.block(body, &isc).await?;
-                            let uenv = Env::child(&sc.env);
-                            uenv.set(&var.name, next.clone());
-                            let penv = Env::child(&sc.env);
-                            penv.set(&var.name, state);
+                            let uenv = Env::child(&sc.env, 1);
+                            uenv.set(0, next.clone());
+                            let penv = Env::child(&sc.env, 1);
+                            penv.set(0, state);
                             let usc = Scope {
-                                prev: Some(penv),
+                                prev: Some((uenv.clone(), penv)),
                                 path: isc.path.clone(),
                                 ..sc.with_env(uenv)
                             };
@@ -239,7 +225,7 @@ impl<'p> Interp<'p> {
                     self.with_deadline(run_loop, sc, e.span).await
                 }
                 ExprKind::For {
-                    var,
+                    var: _,
                     iter,
                     filter,
                     options,
@@ -260,8 +246,8 @@ impl<'p> Interp<'p> {
                         .into_iter()
                         .enumerate()
                         .map(|(k, item)| {
-                            let env = Env::child(&sc.env);
-                            env.set(&var.name, item);
+                            let env = Env::child(&sc.env, 1);
+                            env.set(0, item);
                             let isc = Scope {
                                 path: sc.path.for_item(k),
                                 ..sc.with_env(env)
@@ -335,9 +321,9 @@ impl<'p> Interp<'p> {
                     {
                         Ok(v) => Ok(v),
                         Err(errs) => {
-                            let env = Env::child(&sc.env);
-                            if let Some(v) = var {
-                                env.set(&v.name, errs[0].to_value());
+                            let env = Env::child(&sc.env, 1);
+                            if var.is_some() {
+                                env.set(0, errs[0].to_value());
                             }
                             let hsc = Scope {
                                 path: sc.path.child("catch"),

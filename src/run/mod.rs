@@ -56,49 +56,64 @@ pub struct RunConfig {
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
 type FxBuild = rustc_hash::FxBuildHasher;
 
-/// Variables of one block or call, chained to the enclosing ones.
+/// A frame of variables (a block's `let`s, a flow's parameters, a loop's or
+/// `for`'s variable, `catch e`), chained to the enclosing ones. Names were
+/// resolved to slots by the lowering (`ir::slots`): a variable is read by
+/// its frame (`up` parents out) and slot index, never by its name.
 pub struct Env {
-    vars: RefCell<HashMap<Rc<str>, Value, FxBuild>>,
+    slots: RefCell<Vec<Option<Value>>>,
     parent: Option<Rc<Env>>,
 }
 
 impl Env {
-    pub fn root() -> Rc<Env> {
+    /// A frame of `n` empty slots around nothing (a flow call, a constant).
+    pub fn root(n: usize) -> Rc<Env> {
         Rc::new(Env {
-            vars: RefCell::new(HashMap::default()),
+            slots: RefCell::new(vec![None; n]),
             parent: None,
         })
     }
 
-    pub fn child(parent: &Rc<Env>) -> Rc<Env> {
+    /// A frame of `n` empty slots inside `parent`.
+    pub fn child(parent: &Rc<Env>, n: usize) -> Rc<Env> {
         Rc::new(Env {
-            vars: RefCell::new(HashMap::default()),
+            slots: RefCell::new(vec![None; n]),
             parent: Some(parent.clone()),
         })
     }
 
-    pub fn set(&self, name: &str, v: Value) {
-        self.vars.borrow_mut().insert(Rc::from(name), v);
+    pub fn set(&self, index: usize, v: Value) {
+        if let Some(s) = self.slots.borrow_mut().get_mut(index) {
+            *s = Some(v);
+        }
     }
 
-    /// `set` with a name already shared (a block plan's binding).
-    pub fn set_rc(&self, name: Rc<str>, v: Value) {
-        self.vars.borrow_mut().insert(name, v);
+    /// Drops a slot's value (its last reader has finished).
+    pub fn clear(&self, index: usize) {
+        if let Some(s) = self.slots.borrow_mut().get_mut(index) {
+            *s = None;
+        }
     }
 
-    /// Drops a variable of this scope (its last reader has finished).
-    pub fn remove(&self, name: &str) {
-        self.vars.borrow_mut().remove(name);
+    /// This chain of frames with frame `from` replaced by `onto`: the frames
+    /// inside `from` are copied onto `onto` (`None` if `from` is not in the chain).
+    pub fn rebase(self: &Rc<Env>, from: &Rc<Env>, onto: &Rc<Env>) -> Option<Rc<Env>> {
+        if Rc::ptr_eq(self, from) {
+            return Some(onto.clone());
+        }
+        Some(Rc::new(Env {
+            slots: RefCell::new(self.slots.borrow().clone()),
+            parent: Some(self.parent.as_ref()?.rebase(from, onto)?),
+        }))
     }
 
-    pub fn get(&self, name: &str) -> Option<Value> {
+    /// The value in slot `index` of the frame `up` frames out.
+    pub fn get(&self, up: u32, index: u32) -> Option<Value> {
         let mut env = self;
-        loop {
-            if let Some(v) = env.vars.borrow().get(name) {
-                return Some(v.clone());
-            }
+        for _ in 0..up {
             env = env.parent.as_deref()?;
         }
+        env.slots.borrow().get(index as usize)?.clone()
     }
 }
 
@@ -108,7 +123,8 @@ pub struct Interp<'p> {
     pub sources: &'p Sources,
     pub recorder: Recorder,
     pub config: RunConfig,
-    consts: RefCell<Vec<HashMap<String, Value>>>,
+    /// Each module's constants, in source order (`ir::slots::Slot::Const`).
+    consts: RefCell<Vec<Vec<Option<Value>>>>,
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
@@ -172,7 +188,7 @@ impl<'p> Interp<'p> {
             sources,
             recorder: Recorder::new(config.record),
             config,
-            consts: RefCell::new(vec![HashMap::new(); program.modules.len()]),
+            consts: RefCell::new(vec![Vec::new(); program.modules.len()]),
             flows,
             tool_limits: RefCell::new(HashMap::new()),
             cache: RefCell::new(HashMap::new()),

@@ -7,6 +7,8 @@ use super::errors::{ErrorKind, R};
 use super::eval::{Scope, err, split_path};
 use super::value::{self, compare, equal, float, int, to_text};
 use super::{Env, Interp};
+use crate::ir::plan::node_key;
+use crate::ir::slots::Slot;
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
@@ -23,56 +25,38 @@ impl<'p> Interp<'p> {
             ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
             ExprKind::Regex { pattern, .. } => Value::String(pattern.clone()),
             ExprKind::Str(parts) => {
-                let mut s = String::new();
-                for p in parts {
-                    match p {
-                        StrPart::Text(t) => s.push_str(t),
-                        StrPart::Interp(x) => s.push_str(&to_text(&self.eval_sync(x, sc)?)),
-                    }
+                let mut vals = Vec::new();
+                for x in interpolated(parts) {
+                    vals.push(self.eval_sync(x, sc)?);
                 }
-                Value::String(s)
+                interpolate(parts, vals)
             }
-            ExprKind::Name(id) => self.lookup(&id.name, sc, id.span)?,
+            ExprKind::Name(id) => self.lookup(e, &id.name, sc, id.span)?,
             ExprKind::List(items) => Value::Array(
                 items
                     .iter()
                     .map(|i| self.eval_sync(i, sc))
                     .collect::<R<Vec<_>>>()?,
             ),
-            ExprKind::Record(fields) => Value::Object(
+            ExprKind::Record(fields) => record_of(
+                fields,
                 fields
                     .iter()
-                    .map(|f| Ok((f.name.name.clone(), self.eval_sync(&f.value, sc)?)))
-                    .collect::<R<Map<_, _>>>()?,
+                    .map(|f| self.eval_sync(&f.value, sc))
+                    .collect::<R<Vec<_>>>()?,
             ),
             ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
             ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
                 let (base, rest) = split_path(e);
-                if let (ExprKind::Name(m), Some(ExprKind::Field(_, item))) =
-                    (&base.kind, rest.first().map(|r| &r.kind))
-                    && sc.env.get(&m.name).is_none()
-                    && let Some(&mi) = self.program.modules[sc.module].imports.get(&m.name)
-                {
-                    let v = self.consts.borrow()[mi]
-                        .get(&item.name)
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    let mut idx = Vec::new();
-                    for seg in &rest[1..] {
-                        if let ExprKind::Index(_, i) = &seg.kind {
-                            idx.push(self.eval_sync(i, sc)?);
-                        }
-                    }
-                    return self.apply_path(v, &rest[1..], &mut idx.into_iter(), sc);
-                }
-                let v = self.eval_sync(base, sc)?;
+                let (v, segs) = match self.module_const(&rest) {
+                    Some(v) => (v, &rest[1..]),
+                    None => (self.eval_sync(base, sc)?, &rest[..]),
+                };
                 let mut idx = Vec::new();
-                for seg in &rest {
-                    if let ExprKind::Index(_, i) = &seg.kind {
-                        idx.push(self.eval_sync(i, sc)?);
-                    }
+                for i in indices(segs) {
+                    idx.push(self.eval_sync(i, sc)?);
                 }
-                return self.apply_path(v, &rest, &mut idx.into_iter(), sc);
+                return self.apply_path(v, segs, &mut idx.into_iter(), sc);
             }
             ExprKind::Unary(op, x) => {
                 let v = self.eval_sync(x, sc)?;
@@ -80,35 +64,27 @@ impl<'p> Interp<'p> {
             }
             ExprKind::Binary(op, l, r) => {
                 let lv = self.eval_sync(l, sc)?;
-                match (op, &lv) {
-                    (BinOp::And, Value::Bool(false)) | (BinOp::Or, Value::Bool(true)) => {
-                        return Ok(lv);
+                return match lazy(*op, lv) {
+                    Lazy::Done(v) => Ok(v),
+                    Lazy::Right => self.eval_sync(r, sc),
+                    Lazy::Strict(lv) => {
+                        let rv = self.eval_sync(r, sc)?;
+                        self.binary(*op, lv, rv, r, sc, e.span)
                     }
-                    (BinOp::Coalesce, v) if !v.is_null() => return Ok(lv),
-                    (BinOp::And | BinOp::Or | BinOp::Coalesce, _) => return self.eval_sync(r, sc),
-                    _ => {}
-                }
-                let rv = self.eval_sync(r, sc)?;
-                return self.binary(*op, lv, rv, r, sc, e.span);
+                };
             }
             ExprKind::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                // Only reached for pure arms through `needs_async` = true paths; evaluate by blocks' tails.
+                // Reached for an `if` whose arms wait on nothing: blocks evaluated in order.
                 let c = self.eval_sync(cond, sc)?;
-                let pick = if c == Value::Bool(true) {
-                    Some(then)
-                } else {
-                    None
+                return match pick(&c, then, otherwise.as_deref()) {
+                    Arm::Block(b) => self.pure_block(b, sc),
+                    Arm::Expr(x) => self.eval_sync(x, sc),
+                    Arm::Null => Ok(Value::Null),
                 };
-                match (pick, otherwise.as_deref()) {
-                    (Some(b), _) => return self.pure_block(b, sc),
-                    (None, None) => Value::Null,
-                    (None, Some(Else::Block(b))) => return self.pure_block(b, sc),
-                    (None, Some(Else::If(x))) => return self.eval_sync(x, sc),
-                }
             }
             _ => {
                 return Err(err(
@@ -121,15 +97,32 @@ impl<'p> Interp<'p> {
         })
     }
 
+    /// `m.item` where `m` is an imported module (and no variable): the
+    /// constant `item` of that module (resolved by the lowering).
+    pub(super) fn module_const(&self, rest: &[&Expr]) -> Option<Value> {
+        match self.lowered.slot(node_key(*rest.first()?))? {
+            Slot::Const { module, index } => {
+                Some(self.constant(module, index).unwrap_or(Value::Null))
+            }
+            _ => None,
+        }
+    }
+
+    /// Constant `index` of module `module` (`None` before it is evaluated).
+    fn constant(&self, module: u32, index: u32) -> Option<Value> {
+        self.consts.borrow()[module as usize]
+            .get(index as usize)
+            .cloned()
+            .flatten()
+    }
+
     pub(super) fn pure_block(&self, b: &'p Block, sc: &Scope) -> R<Value> {
-        let env = Env::child(&sc.env);
+        let env = Env::child(&sc.env, b.stmts.len());
         let sc = sc.with_env(env.clone());
         let mut last = Value::Null;
-        for s in &b.stmts {
+        for (i, s) in b.stmts.iter().enumerate() {
             match &s.kind {
-                StmtKind::Let { name, value, .. } => {
-                    env.set(&name.name, self.eval_sync(value, &sc)?)
-                }
+                StmtKind::Let { value, .. } => env.set(i, self.eval_sync(value, &sc)?),
                 StmtKind::Expr { expr, .. } => last = self.eval_sync(expr, &sc)?,
                 _ => {}
             }
@@ -137,22 +130,22 @@ impl<'p> Interp<'p> {
         Ok(last)
     }
 
-    pub(super) fn lookup(&self, name: &str, sc: &Scope, span: Span) -> R<Value> {
-        if let Some(v) = sc.env.get(name) {
-            return Ok(v);
-        }
-        if let Some(v) = self.consts.borrow()[sc.module].get(name) {
-            return Ok(v.clone());
-        }
-        if name == "context" {
-            return Ok(self.context.borrow().clone());
-        }
-        Err(err(
-            ErrorKind::TypeError,
-            format!("`{name}` has no value here"),
-            sc,
-            span,
-        ))
+    /// The value of a name (`e`), where the lowering placed it.
+    pub(super) fn lookup(&self, e: &Expr, name: &str, sc: &Scope, span: Span) -> R<Value> {
+        let v = match self.lowered.slot(node_key(e)) {
+            Some(Slot::Local { up, index }) => sc.env.get(up, index),
+            Some(Slot::Const { module, index }) => self.constant(module, index),
+            Some(Slot::Context) => Some(self.context.borrow().clone()),
+            None => None,
+        };
+        v.ok_or_else(|| {
+            err(
+                ErrorKind::TypeError,
+                format!("`{name}` has no value here"),
+                sc,
+                span,
+            )
+        })
     }
 
     /// Applies path segments to `v`; after `[*]`, the rest applies to every element.
@@ -374,5 +367,88 @@ impl<'p> Interp<'p> {
             }
             BinOp::And | BinOp::Or | BinOp::Coalesce => r,
         })
+    }
+}
+
+/// The interpolated expressions of a string, in order.
+pub(super) fn interpolated(parts: &[StrPart]) -> impl Iterator<Item = &Expr> {
+    parts.iter().filter_map(|p| match p {
+        StrPart::Interp(x) => Some(x),
+        StrPart::Text(_) => None,
+    })
+}
+
+/// A string from its parts and the values of its interpolations (in order).
+pub(super) fn interpolate(parts: &[StrPart], vals: Vec<Value>) -> Value {
+    let mut vals = vals.into_iter();
+    let mut s = String::new();
+    for p in parts {
+        match p {
+            StrPart::Text(t) => s.push_str(t),
+            StrPart::Interp(_) => s.push_str(&to_text(&vals.next().unwrap_or(Value::Null))),
+        }
+    }
+    Value::String(s)
+}
+
+/// A record from its fields and their values (in order).
+pub(super) fn record_of(fields: &[RecordField], vals: Vec<Value>) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .zip(vals)
+            .map(|(f, v)| (f.name.name.clone(), v))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The index expressions of path segments, in order.
+pub(super) fn indices<'e>(segs: &[&'e Expr]) -> impl Iterator<Item = &'e Expr> {
+    segs.iter().filter_map(|s| match &s.kind {
+        ExprKind::Index(_, i) => Some(&**i),
+        _ => None,
+    })
+}
+
+/// What a binary operator does once its left operand has a value.
+pub(super) enum Lazy {
+    /// `&&`, `||`, `??` decided by the left value: this is the result.
+    Done(Value),
+    /// `&&`, `||`, `??` not decided by the left value: the right one is the result.
+    Right,
+    /// Any other operator: both values are needed.
+    Strict(Value),
+}
+
+/// `&&`, `||` and `??`: the right operand is evaluated only when the left one
+/// does not decide.
+pub(super) fn is_lazy(op: BinOp) -> bool {
+    matches!(op, BinOp::And | BinOp::Or | BinOp::Coalesce)
+}
+
+pub(super) fn lazy(op: BinOp, lv: Value) -> Lazy {
+    match (op, &lv) {
+        (BinOp::And, Value::Bool(false)) | (BinOp::Or, Value::Bool(true)) => Lazy::Done(lv),
+        (BinOp::Coalesce, v) if !v.is_null() => Lazy::Done(lv),
+        (BinOp::And | BinOp::Or | BinOp::Coalesce, _) => Lazy::Right,
+        _ => Lazy::Strict(lv),
+    }
+}
+
+/// The arm of an `if` that runs.
+pub(super) enum Arm<'e> {
+    Block(&'e Block),
+    Expr(&'e Expr),
+    Null,
+}
+
+pub(super) fn pick<'e>(cond: &Value, then: &'e Block, otherwise: Option<&'e Else>) -> Arm<'e> {
+    if *cond == Value::Bool(true) {
+        return Arm::Block(then);
+    }
+    match otherwise {
+        None => Arm::Null,
+        Some(Else::Block(b)) => Arm::Block(b),
+        Some(Else::If(x)) => Arm::Expr(x),
     }
 }

@@ -43,7 +43,7 @@ impl<'p> Interp<'p> {
             };
             let plan: &BlockPlan = plan;
             let mut indeg = plan.indeg.clone();
-            let env = Env::child(&outer.env);
+            let env = Env::child(&outer.env, n);
             let sc = outer.with_env(env.clone());
             // Liveness: how many statements still have to read each `let`; its
             // value is dropped when the last of them has finished.
@@ -77,12 +77,12 @@ impl<'p> Interp<'p> {
                     Ok(v) => {
                         match &plan.steps[i].binds {
                             // A value nothing reads is not kept.
-                            Some(name) if live.readers.get(i).is_some_and(|&k| k > 0) => {
+                            Some(_) if live.readers.get(i).is_some_and(|&k| k > 0) => {
                                 if live.counting {
                                     live.sizes[i] = memory::size(&v);
                                     live.memory.hold(live.sizes[i]);
                                 }
-                                env.set_rc(name.clone(), v);
+                                env.set(i, v);
                             }
                             Some(_) => {}
                             None if i == n - 1 => *last_value = v,
@@ -102,10 +102,8 @@ impl<'p> Interp<'p> {
                 for &j in plan.reads(i) {
                     let j = j as usize;
                     live.readers[j] -= 1;
-                    if live.readers[j] == 0
-                        && let Some(name) = &plan.steps[j].binds
-                    {
-                        env.remove(name);
+                    if live.readers[j] == 0 && plan.steps[j].binds.is_some() {
+                        env.clear(j);
                         if live.counting {
                             live.memory.release(std::mem::take(&mut live.sizes[j]));
                         }
