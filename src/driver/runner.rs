@@ -166,6 +166,10 @@ impl Runner {
         let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
         interp.store = store;
+        interp.journal = match (store, &interp.config.run_id) {
+            (Some(s), Some(id)) => Some(crate::store::Journal::new(s, id)),
+            _ => None,
+        };
         interp.llm = Llm::new(provider);
         let started_at = crate::builtins::now_rfc3339();
         let signals = &mut self.signals;
@@ -184,6 +188,8 @@ impl Runner {
                 s = signals.recv() => Outcome::Cancelled(s),
             }
         });
+        // What the journal still holds is written before the run ends.
+        let journal_error = interp.journal.take().and_then(|j| j.flush().err());
         let duration_ms = interp.recorder.now_ms();
         let record = keep.record.map(|info| {
             run_record(
@@ -205,7 +211,7 @@ impl Runner {
             trace: keep.trace.map(|name| interp.recorder.trace(&name)),
             llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
             run_id: None,
-            store_error: None,
+            store_error: journal_error,
             outcome,
         }
     }
@@ -269,7 +275,8 @@ impl Runner {
                 .as_ref()
                 .map(|r| serde_json::to_string(r).expect("records serialise")),
         };
-        finished.store_error = store.end_run(&id, &end).err();
+        let ended = store.end_run(&id, &end).err();
+        finished.store_error = ended.or(finished.store_error.take());
         finished.run_id = Some(id);
         Ok(finished)
     }

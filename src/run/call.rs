@@ -342,7 +342,51 @@ impl<'p> Interp<'p> {
             permits.tool = Some(s);
         }
 
+        // The idempotency key (SPEC §15): a string, or `true` for one derived
+        // from the run id and the step path; the same on every attempt and on resume.
+        let key = match c
+            .options
+            .as_ref()
+            .and_then(|o| o.entries.iter().find(|e| e.name.name == "idempotency_key"))
+        {
+            Some(e) if tool.effect => match self.eval(&e.value, sc).await? {
+                Value::String(s) => Some(s),
+                Value::Bool(true) => Some(self.derived_key(&path)),
+                _ => None,
+            },
+            _ => None,
+        };
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
+        // The journal (SPEC §15): an effect's start is on disk before it runs.
+        let journaled = self.journal.as_ref().map(|j| {
+            let entry = crate::store::JournalEntry {
+                path: path.to_string(),
+                tool: name.to_string(),
+                status: "running",
+                attempts: 0,
+                // A `running` effect keeps its idempotency key for resume.
+                result: key
+                    .as_ref()
+                    .map(|k| serde_json::json!({ "idempotency_key": k })),
+                error: None,
+                started_ms: crate::store::now_ms(),
+                ended_ms: None,
+                args_sha256: Some(crate::store::cache_key(
+                    &binding_text(name, &tool.binding.kind),
+                    &value::canonical(&input),
+                )),
+            };
+            if tool.effect
+                && let Err(e) = j.effect_started(entry.clone())
+            {
+                self.recorder.warn(
+                    format!("the journal could not record the start of `{name}`: {e}"),
+                    span,
+                    self.sources,
+                );
+            }
+            (j, entry)
+        });
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
             id,
@@ -355,7 +399,8 @@ impl<'p> Interp<'p> {
             // A failure every attempt would repeat (a program that cannot start).
             let mut permanent = false;
             // Poll once before arming the timer: builtins often finish at once.
-            let mut call = std::pin::pin!(self.invoke(m, tool, &input, o.max_output()));
+            let mut call =
+                std::pin::pin!(self.invoke(m, tool, &input, o.max_output(), key.as_deref()));
             let first =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
             let outcome = match first {
@@ -436,6 +481,27 @@ impl<'p> Interp<'p> {
             }
         };
         drop(permits);
+        if let Some((j, mut entry)) = journaled {
+            entry.attempts = attempt;
+            entry.ended_ms = Some(crate::store::now_ms());
+            match &result {
+                Ok(v) => {
+                    entry.status = "ok";
+                    entry.result = Some(v.clone());
+                }
+                Err(e) => {
+                    entry.status = "failed";
+                    entry.error = serde_json::to_value(e.record()).ok();
+                }
+            }
+            if let Err(e) = j.finished(entry) {
+                self.recorder.warn(
+                    format!("the journal could not record the end of `{name}`: {e}"),
+                    span,
+                    self.sources,
+                );
+            }
+        }
         match result {
             Ok(v) => {
                 self.recorder.end(id, StepStatus::Ok, attempt, None);
@@ -461,6 +527,14 @@ impl<'p> Interp<'p> {
                 Err(vec![e])
             }
         }
+    }
+
+    /// The idempotency key of `idempotency_key: true`: from the run id and
+    /// the step's path, so a resumed run gives the same one.
+    fn derived_key(&self, path: &StepPath) -> String {
+        let run = self.config.run_id.as_deref().unwrap_or("");
+        let h = crate::store::sha256_hex(format!("{run}\0{path}").as_bytes());
+        format!("flowc-{run}-{}", &h[..16])
     }
 
     /// A cached result of `binding` for `args` younger than `ttl`, with its age:
@@ -506,6 +580,7 @@ impl<'p> Interp<'p> {
         tool: &'p ToolDecl,
         input: &Value,
         max_output: u64,
+        key: Option<&str>,
     ) -> tools::ToolResult {
         match &tool.binding.kind {
             BindingKind::Builtin(n) => {
@@ -524,12 +599,13 @@ impl<'p> Interp<'p> {
                     self.module_dir(m),
                     input,
                     max_output,
+                    key,
                 ))
                 .await
             }
             BindingKind::Http { method, url } => {
                 let url = lit(url);
-                Box::pin(self.http.call(&method.name, &url, input, max_output)).await
+                Box::pin(self.http.call(&method.name, &url, input, max_output, key)).await
             }
             BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
         }

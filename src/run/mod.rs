@@ -138,6 +138,8 @@ pub struct Interp<'p> {
     inflight: RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>,
     /// The store whose cross-run cache `cache` options use (SPEC §15).
     pub store: Option<&'p crate::store::Store>,
+    /// The run's journal in the store (SPEC §15), when it has one.
+    pub journal: Option<crate::store::Journal<'p>>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
     context: RefCell<Value>,
@@ -194,6 +196,7 @@ impl<'p> Interp<'p> {
             cache: RefCell::new(HashMap::new()),
             inflight: RefCell::new(HashMap::new()),
             store: None,
+            journal: None,
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
             context: RefCell::new(Value::Null),

@@ -13,6 +13,7 @@
 //! strings its callers computed (canonical arguments, step paths).
 
 mod cache;
+mod journal;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -20,11 +21,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-pub use cache::CacheHit;
+pub use cache::{CacheHit, cache_key};
+pub use journal::{Journal, JournalEntry};
 pub use runs::{NewRun, RunEnd, RunRow, RunStatus, new_run_id};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a write waits for another process's transaction to end.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,6 +81,10 @@ CREATE TABLE cache (
 );
 CREATE INDEX cache_by_tool ON cache (tool);
 ";
+
+/// From version 1 to 2: the journal keeps a hash of each step's tool
+/// binding and canonical arguments (resume with `--allow-changed`).
+const MIGRATE_V2: &str = "ALTER TABLE journal ADD COLUMN args_sha256 TEXT;";
 
 /// Why the store cannot be used; the message names the file and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +174,28 @@ impl Store {
             created?;
             ended?;
         }
+        if self.user_version()? == 1 {
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.error(&e))?;
+            // Another process may have migrated it first.
+            let migrated = match self.user_version() {
+                Ok(1) => self
+                    .conn
+                    .execute_batch(&format!("{MIGRATE_V2} PRAGMA user_version = 2;"))
+                    .map_err(|e| self.error(&e)),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            let end = if migrated.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
+            let ended = self.conn.execute_batch(end).map_err(|e| self.error(&e));
+            migrated?;
+            ended?;
+        }
         let version = self.user_version()?;
         if version > SCHEMA_VERSION {
             return Err(StoreError {
@@ -205,8 +233,9 @@ impl Store {
         self.conn
             .execute_batch(SCHEMA_V1)
             .and_then(|()| {
-                self.conn
-                    .execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+                self.conn.execute_batch(&format!(
+                    "{MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION}"
+                ))
             })
             .map_err(|e| self.error(&e))
     }

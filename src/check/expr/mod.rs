@@ -783,6 +783,10 @@ impl<'p> Ctx<'p> {
             }
             let exprs = options::check_static(o, place, &mut self.diags);
             for e in exprs {
+                // `idempotency_key: true`: a key derived from the run and the step path.
+                if matches!(e.kind, ExprKind::Bool(true)) {
+                    continue;
+                }
                 let t = self.expr(e);
                 self.expect(&t, &Type::String, e.span, "");
             }

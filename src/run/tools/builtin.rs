@@ -52,7 +52,13 @@ pub async fn call(
                 .and_then(Value::as_str)
                 .ok_or_else(|| ToolFailure::new("`http_get` needs a `url` argument"))?;
             client
-                .call("get", url, &Value::Object(Default::default()), max_output)
+                .call(
+                    "get",
+                    url,
+                    &Value::Object(Default::default()),
+                    max_output,
+                    None,
+                )
                 .await
         }
         other => Err(ToolFailure::new(format!("unknown builtin tool `{other}`"))),

@@ -69,9 +69,16 @@ fn die_with_parent(_cmd: &mut tokio::process::Command) {}
 
 /// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints
 /// (at most `max_output` bytes of it).
-pub async fn call(argv: &[String], cwd: &Path, input: &Value, max_output: u64) -> ToolResult {
+/// `key`: the call's idempotency key, given in env `FLOWC_IDEMPOTENCY_KEY`.
+pub async fn call(
+    argv: &[String],
+    cwd: &Path,
+    input: &Value,
+    max_output: u64,
+    key: Option<&str>,
+) -> ToolResult {
     let prog = argv.first().map_or("", String::as_str);
-    let text = match output(argv, cwd, input, max_output).await {
+    let text = match output_with(argv, cwd, input, max_output, key).await {
         Ok(t) => t,
         Err(Failure::Failed(f)) => return Err(f),
         Err(Failure::TooLarge) => {
@@ -150,6 +157,17 @@ pub async fn output(
     input: &Value,
     limit: u64,
 ) -> Result<String, Failure> {
+    output_with(argv, cwd, input, limit, None).await
+}
+
+/// [`output`], with `FLOWC_IDEMPOTENCY_KEY` set to `key` when there is one.
+async fn output_with(
+    argv: &[String],
+    cwd: &Path,
+    input: &Value,
+    limit: u64,
+    key: Option<&str>,
+) -> Result<String, Failure> {
     let Some(prog) = argv.first() else {
         return Err(ToolFailure::new("`exec` has no program").into());
     };
@@ -167,6 +185,9 @@ pub async fn output(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(k) = key {
+        cmd.env("FLOWC_IDEMPOTENCY_KEY", k);
+    }
     die_with_parent(&mut cmd);
     let mut child = cmd
         .spawn()

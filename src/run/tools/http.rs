@@ -37,7 +37,15 @@ impl Client {
     /// `post`: the arguments as a JSON body; `get`: as the query string. At most
     /// `max_output` bytes of the answer are read. Messages show the URL with its
     /// secrets redacted.
-    pub async fn call(&self, method: &str, url: &str, args: &Value, max_output: u64) -> ToolResult {
+    /// `key`: the call's idempotency key, sent as the `Idempotency-Key` header.
+    pub async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        args: &Value,
+        max_output: u64,
+        key: Option<&str>,
+    ) -> ToolResult {
         let shown = crate::run::redact::redact(url);
         if cfg!(not(feature = "tls")) && url.starts_with("https://") {
             return Err(ToolFailure::new(format!(
@@ -63,6 +71,10 @@ impl Client {
             self.inner.get(url).query(&pairs)
         } else {
             self.inner.post(url).json(args)
+        };
+        let req = match key {
+            Some(k) => req.header("Idempotency-Key", k),
+            None => req,
         };
         let resp = req.send().await.map_err(|e| {
             ToolFailure::new(format!("request to {shown} failed: {}", describe(&e)))
