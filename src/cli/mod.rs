@@ -1,5 +1,6 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+mod resume;
 mod run;
 mod runs;
 
@@ -64,6 +65,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Resume a stored run that failed, was cancelled or was interrupted: its
+    /// journaled steps are replayed, the rest run
+    Resume(Box<resume::ResumeArgs>),
     /// The runs in the store: newest first; `show RUN`, `gc --older-than D`
     Runs(runs::RunsArgs),
     /// The cross-run result cache in the store
@@ -122,6 +126,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),
+        Command::Resume(a) => resume::resume(&a),
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
     };

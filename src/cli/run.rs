@@ -57,7 +57,7 @@ pub struct RunArgs {
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
-fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
+pub(super) fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         eprintln!("error: cannot read `{file}`: {e}");
         USAGE
@@ -315,7 +315,7 @@ pub fn run(a: &RunArgs) -> u8 {
 }
 
 /// Prints a run's result, errors and warnings; returns its exit code.
-fn present(finished: &Finished, checked: &Checked, flow: &str, quiet: bool) -> u8 {
+pub(super) fn present(finished: &Finished, checked: &Checked, flow: &str, quiet: bool) -> u8 {
     let color = color_stderr();
     let code = match &finished.outcome {
         Outcome::Ok(v) => {

@@ -166,6 +166,7 @@ impl Runner {
         let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
         interp.store = store;
+        interp.replay = interp.config.replay.take();
         interp.journal = match (store, &interp.config.run_id) {
             (Some(s), Some(id)) => Some(crate::store::Journal::new(s, id)),
             _ => None,
@@ -224,7 +225,7 @@ impl Runner {
     /// [`Finished::store_error`]. `file` names the run's `.flow` file.
     pub fn run_stored(
         &mut self,
-        mut job: Job<'_>,
+        job: Job<'_>,
         store: &Store,
         file: &str,
         on_progress: &mut dyn FnMut(&Progress),
@@ -240,6 +241,32 @@ impl Runner {
                 .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
                 .collect(),
         })?;
+        Ok(self.run_as_stored(job, store, id, file, on_progress))
+    }
+
+    /// Runs `job` again as run `id` of `store` (`flowc resume`): the run is
+    /// `running` by this process again, the steps of `job.replay` return
+    /// their journaled results, and it ends with its new status.
+    pub fn resume_stored(
+        &mut self,
+        job: Job<'_>,
+        store: &Store,
+        id: &str,
+        file: &str,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Finished, StoreError> {
+        store.reopen_run(id)?;
+        Ok(self.run_as_stored(job, store, id.to_string(), file, on_progress))
+    }
+
+    fn run_as_stored(
+        &mut self,
+        mut job: Job<'_>,
+        store: &Store,
+        id: String,
+        file: &str,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> Finished {
         job.config.run_id = Some(id.clone());
         job.keep.record.get_or_insert_with(|| RecordInfo {
             file: file.to_string(),
@@ -278,7 +305,7 @@ impl Runner {
         let ended = store.end_run(&id, &end).err();
         finished.store_error = ended.or(finished.store_error.take());
         finished.run_id = Some(id);
-        Ok(finished)
+        finished
     }
 }
 

@@ -284,6 +284,25 @@ impl<'p> Interp<'p> {
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
 
+        // On resume, a step with a journaled success returns it without running.
+        if let Some(r) = &self.replay
+            && let Some((tool_name, hash, v)) = r.done.get(&path.to_string())
+            && tool_name == name
+            && (!r.check_args
+                || hash.as_deref()
+                    == Some(
+                        crate::store::cache_key(
+                            &binding_text(name, &tool.binding.kind),
+                            &value::canonical(&input),
+                        )
+                        .as_str(),
+                    ))
+        {
+            let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
+            self.recorder.replayed(id);
+            return Ok(v.clone());
+        }
+
         // Cache of pure tools (SPEC §15): the key is the tool's binding and its
         // canonical arguments; this run's entries first, then the store's, so a
         // result is reused across runs within the TTL. Identical calls in flight

@@ -51,6 +51,18 @@ pub struct RunConfig {
     pub run_id: Option<String>,
     /// `--no-cache`: `cache` options are ignored (nothing is read or written).
     pub no_cache: bool,
+    /// `flowc resume`: the journaled steps to replay.
+    pub replay: Option<Replay>,
+}
+
+/// What `flowc resume` replays: the journaled successes of the run by step
+/// path (tool name, hash of binding and canonical arguments, result).
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    pub done: HashMap<String, (String, Option<String>, Value)>,
+    /// `--allow-changed`: replay a step only when its binding and arguments
+    /// are also the same as journaled.
+    pub check_args: bool,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
@@ -138,6 +150,8 @@ pub struct Interp<'p> {
     inflight: RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>,
     /// The store whose cross-run cache `cache` options use (SPEC §15).
     pub store: Option<&'p crate::store::Store>,
+    /// On resume: the journaled successes of the run, by step path.
+    pub replay: Option<Replay>,
     /// The run's journal in the store (SPEC §15), when it has one.
     pub journal: Option<crate::store::Journal<'p>>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
@@ -197,6 +211,7 @@ impl<'p> Interp<'p> {
             inflight: RefCell::new(HashMap::new()),
             store: None,
             journal: None,
+            replay: None,
             regexes: RefCell::new(HashMap::new()),
             http: tools::http::Client::new(),
             context: RefCell::new(Value::Null),

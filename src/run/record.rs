@@ -43,6 +43,8 @@ pub enum StepStatus {
     Failed,
     /// Its result came from the cache.
     Cached,
+    /// Its result came from the run's journal (`flowc resume`).
+    Replayed,
     /// Dropped before it ended (a `race` loser, `fail_fast`, a deadline, Ctrl-C).
     Cancelled,
 }
@@ -188,6 +190,11 @@ impl Recorder {
         if let Some(s) = self.steps.borrow_mut().get_mut(id) {
             s.cached_age_s = Some((age.as_secs_f64() * 1000.0).round() / 1000.0);
         }
+    }
+
+    /// A step answered from the run's journal on resume: `replayed`.
+    pub fn replayed(&self, id: usize) {
+        self.end(id, StepStatus::Replayed, 0, None);
     }
 
     /// A warning for the record (and stderr), e.g. a loop that reached `max`.

@@ -185,6 +185,26 @@ impl Store {
         Err(self.error(&last.expect("the loop ran")))
     }
 
+    /// Takes up a run again (`flowc resume`): `running` by this process,
+    /// its end, result and errors cleared.
+    pub fn reopen_run(&self, id: &str) -> Result<(), StoreError> {
+        let pid = i64::from(std::process::id());
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL, error = NULL,
+                 pid = ?2, host = ?3, process = ?4, flowc_version = ?5 WHERE id = ?1",
+                params![
+                    id,
+                    pid,
+                    host_name(),
+                    process_start(pid),
+                    env!("CARGO_PKG_VERSION")
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(&e))
+    }
+
     /// Ends a run: its status, result or errors, and its record.
     pub fn end_run(&self, id: &str, end: &RunEnd) -> Result<(), StoreError> {
         let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
