@@ -168,7 +168,10 @@ impl Runner {
         interp.store = store;
         interp.replay = interp.config.replay.take();
         interp.journal = match (store, &interp.config.run_id) {
-            (Some(s), Some(id)) => Some(crate::store::Journal::new(s, id)),
+            (Some(s), Some(id)) => s
+                .path()
+                .parent()
+                .map(|dir| crate::store::Journal::new(dir, id)),
             _ => None,
         };
         interp.llm = Llm::new(provider);

@@ -153,7 +153,7 @@ pub struct Interp<'p> {
     /// On resume: the journaled successes of the run, by step path.
     pub replay: Option<Replay>,
     /// The run's journal in the store (SPEC §15), when it has one.
-    pub journal: Option<crate::store::Journal<'p>>,
+    pub journal: Option<crate::store::Journal>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
     context: RefCell<Value>,

@@ -1,25 +1,22 @@
 //! The journal of a run (SPEC §15): one row per step, keyed by its step path,
 //! with its status, attempts, result or error and times.
 //!
-//! Durability rule: before an `effect` tool starts, every row written so far
-//! and the effect's own `running` row are committed, so that a resume can tell
-//! an effect that may have happened from one that did not. Finished steps are
-//! batched: kept in memory and written in one transaction when
-//! [`FLUSH_ROWS`] are waiting, when [`FLUSH_EVERY`] has passed since the last
-//! write, before an effect, and at the end of the run.
+//! Rows are written by a thread of their own, on its own connection to the
+//! store, so that the run does not wait for SQLite: it sends each row and
+//! goes on; the writer commits whatever has arrived in one transaction each
+//! time it catches up (a batch). Durability rule: before an `effect` tool
+//! starts, [`Journal::effect_started`] waits until every row sent so far and
+//! the effect's own `running` row are committed, so that a resume can tell
+//! an effect that may have happened from one that did not.
 
-use std::cell::{Cell, RefCell};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
 
 use rusqlite::params;
 use serde_json::Value;
 
 use super::{Store, StoreError};
-
-/// Finished rows kept before they are written.
-pub const FLUSH_ROWS: usize = 256;
-/// The longest a finished row waits before it is written.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// A step as the journal keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,58 +34,101 @@ pub struct JournalEntry {
     pub args_sha256: Option<String>,
 }
 
-/// The journal writer of one run.
-pub struct Journal<'s> {
-    store: &'s Store,
-    run_id: String,
-    pending: RefCell<Vec<JournalEntry>>,
-    last_flush: Cell<Instant>,
+enum Msg {
+    Row(Box<JournalEntry>),
+    /// Commit everything before this, then answer.
+    Sync(Sender<Result<(), StoreError>>),
 }
 
-impl<'s> Journal<'s> {
-    pub fn new(store: &'s Store, run_id: &str) -> Journal<'s> {
+/// The journal writer of one run.
+pub struct Journal {
+    tx: Option<Sender<Msg>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Journal {
+    /// A writer for run `run_id` of the store in folder `dir`.
+    pub fn new(dir: &Path, run_id: &str) -> Journal {
+        let (tx, rx) = channel();
+        let dir = dir.to_path_buf();
+        let run_id = run_id.to_string();
+        let writer = std::thread::Builder::new()
+            .name("flowc-journal".into())
+            .spawn(move || write_loop(&dir, &run_id, &rx))
+            .ok();
         Journal {
-            store,
-            run_id: run_id.to_string(),
-            pending: RefCell::new(Vec::new()),
-            last_flush: Cell::new(Instant::now()),
+            tx: Some(tx),
+            writer,
         }
+    }
+
+    fn send(&self, m: Msg) -> Result<(), StoreError> {
+        self.tx
+            .as_ref()
+            .and_then(|t| t.send(m).ok())
+            .ok_or_else(|| StoreError {
+                message: "the journal's writer stopped".into(),
+            })
     }
 
     /// An effect is about to start: everything so far, and its `running`
     /// row, are committed before this returns.
     pub fn effect_started(&self, mut entry: JournalEntry) -> Result<(), StoreError> {
         entry.status = "running";
-        self.pending.borrow_mut().push(entry);
+        self.send(Msg::Row(Box::new(entry)))?;
         self.flush()
     }
 
     /// A step finished (`ok` or `failed`); written with the next batch.
     pub fn finished(&self, entry: JournalEntry) -> Result<(), StoreError> {
-        let due = {
-            let mut p = self.pending.borrow_mut();
-            p.push(entry);
-            p.len() >= FLUSH_ROWS || self.last_flush.get().elapsed() >= FLUSH_EVERY
-        };
-        if due { self.flush() } else { Ok(()) }
+        self.send(Msg::Row(Box::new(entry)))
     }
 
-    /// Writes every waiting row in one transaction.
+    /// Waits until every row sent so far is committed.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let rows = std::mem::take(&mut *self.pending.borrow_mut());
-        self.last_flush.set(Instant::now());
-        if rows.is_empty() {
-            return Ok(());
-        }
-        self.store
-            .journal_put(&self.run_id, &rows)
-            .map_err(|e| self.store.error(&e))
+        let (tx, rx) = channel();
+        self.send(Msg::Sync(tx))?;
+        rx.recv().unwrap_or_else(|_| {
+            Err(StoreError {
+                message: "the journal's writer stopped".into(),
+            })
+        })
     }
 }
 
-impl Drop for Journal<'_> {
+impl Drop for Journal {
     fn drop(&mut self) {
-        let _ = self.flush();
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The writer: takes every row waiting, commits them in one transaction,
+/// answers the syncs among them; until the run drops its sender.
+fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>) {
+    let store = Store::open(dir);
+    let mut rows = Vec::new();
+    let mut syncs = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(m) = next {
+            match m {
+                Msg::Row(r) => rows.push(*r),
+                Msg::Sync(s) => syncs.push(s),
+            }
+            next = rx.try_recv().ok();
+        }
+        let r = match &store {
+            Ok(_) if rows.is_empty() => Ok(()),
+            Ok(s) => s.journal_put(run_id, &rows).map_err(|e| s.error(&e)),
+            Err(e) => Err(e.clone()),
+        };
+        rows.clear();
+        for s in syncs.drain(..) {
+            let _ = s.send(r.clone());
+        }
     }
 }
 
@@ -167,11 +207,11 @@ mod tests {
     use crate::store::now_ms;
 
     #[test]
-    fn rows_are_batched_and_an_effect_start_commits_them() {
+    fn rows_are_committed_by_an_effect_start_and_by_flush() {
         let d = std::env::temp_dir().join(format!("flowc-journal-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         let s = Store::open(&d).expect("store");
-        let j = Journal::new(&s, "r1");
+        let j = Journal::new(&d, "r1");
         let entry = |path: &str| JournalEntry {
             path: path.into(),
             tool: "t".into(),
@@ -183,14 +223,16 @@ mod tests {
             ended_ms: Some(now_ms()),
             args_sha256: Some("h".into()),
         };
-        j.finished(entry("main/a")).expect("kept");
-        assert!(s.journal("r1").expect("read").is_empty(), "batched");
+        j.finished(entry("main/a")).expect("sent");
         j.effect_started(entry("main/b")).expect("committed");
         let rows = s.journal("r1").expect("read");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].status, "ok");
         assert_eq!(rows[0].result, Some(serde_json::json!(1)));
         assert_eq!(rows[1].status, "running");
+        j.finished(entry("main/c")).expect("sent");
+        j.flush().expect("committed");
+        assert_eq!(s.journal("r1").expect("read").len(), 3);
         drop(j);
         let _ = std::fs::remove_dir_all(&d);
     }

@@ -1,0 +1,238 @@
+//! `flowc resume` (SPEC §15 "Resume") through the real binary, a real store
+//! and a real `kill -9`: a fan-out of effects with idempotency keys, effects
+//! without one refused, completion order reversed, and edited source.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flowc"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWC_STORE")
+        .stdin(Stdio::null());
+    c
+}
+
+fn flowc(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().expect("flowc runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn lines(dir: &Path, file: &str) -> Vec<String> {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Starts `flowc run main.flow` and kills it (`kill -9`) once `ready` says so.
+fn run_and_kill(dir: &Path, ready: impl Fn() -> bool) -> String {
+    let mut child: Child = command(dir, &["run", "main.flow", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the run never got there"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    // The newest run in the store (now `interrupted`).
+    let out = flowc(dir, &["runs", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let runs: Value = serde_json::from_slice(&out.stdout).expect("runs JSON");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    runs[0]["id"].as_str().expect("an id").to_string()
+}
+
+fn result(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON result")
+}
+
+/// Sleeps, then appends `x,key` to `log`.
+const NOTE: &str = "import json, os, sys, time\na = json.load(sys.stdin)\ntime.sleep(0.3)\nwith open('log', 'a') as f:\n    f.write('%s,%s\\n' % (a['x'], os.environ.get('FLOWC_IDEMPOTENCY_KEY')))\nprint(json.dumps({'y': a['x'] * 10}))\n";
+
+fn fan_out(key: bool) -> String {
+    let with = if key {
+        " with { idempotency_key: true }"
+    } else {
+        ""
+    };
+    format!(
+        "effect tool note(x: int) -> {{ y: int }} = exec [\"python3\", \"note.py\"]
+flow main(items: [int] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) -> [int] {{
+    let out = for x in items with {{ max_concurrent: 3 }} {{
+        note(x: x){with}
+    }}
+    for o in out {{ o.y }}
+}}
+"
+    )
+}
+
+#[test]
+fn a_killed_fan_out_of_keyed_effects_resumes_to_the_same_result() {
+    let dir = common::tempdir("resume-keyed");
+    std::fs::write(dir.join("main.flow"), fan_out(true)).expect("flow");
+    std::fs::write(dir.join("note.py"), NOTE).expect("tool");
+    let id = run_and_kill(&dir, || lines(&dir, "log").len() >= 4);
+    let before = lines(&dir, "log");
+    let out = flowc(&dir, &["resume", &id]);
+    let expected: Vec<i64> = (0..10).map(|x| x * 10).collect();
+    assert_eq!(result(&out), serde_json::json!(expected));
+    // Each item once, except those in flight at the kill: a second line with the same key.
+    let after = lines(&dir, "log");
+    for x in 0..10 {
+        let mine: Vec<&String> = after
+            .iter()
+            .filter(|l| l.split(',').next() == Some(&x.to_string()))
+            .collect();
+        assert!(!mine.is_empty(), "item {x} never ran: {after:?}");
+        assert!(mine.len() <= 2, "item {x} ran {} times", mine.len());
+        let key = mine[0].split(',').nth(1).expect("a key");
+        assert!(key.starts_with("flowc-"), "{key}");
+        assert!(mine.iter().all(|l| l.ends_with(key)), "{mine:?}");
+    }
+    // At most the three in flight at the kill ran twice.
+    let twice = (0..10)
+        .filter(|x| {
+            after
+                .iter()
+                .filter(|l| l.split(',').next() == Some(&x.to_string()))
+                .count()
+                == 2
+        })
+        .count();
+    assert!(twice <= 3, "{before:?} then {after:?}");
+    let show = flowc(&dir, &["runs", "show", &id]);
+    assert!(
+        text(&show.stdout).contains("replayed"),
+        "{}",
+        text(&show.stdout)
+    );
+    // A run already ok is not resumed.
+    let again = flowc(&dir, &["resume", &id]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("already ended `ok`"));
+}
+
+#[test]
+fn effects_cut_off_without_an_idempotency_key_are_refused_and_listed() {
+    let dir = common::tempdir("resume-unkeyed");
+    std::fs::write(dir.join("main.flow"), fan_out(false)).expect("flow");
+    std::fs::write(dir.join("note.py"), NOTE).expect("tool");
+    let id = run_and_kill(&dir, || lines(&dir, "log").len() >= 4);
+    let out = flowc(&dir, &["resume", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("main/out/for["), "{err}");
+    assert!(err.contains("--rerun-uncertain"), "{err}");
+    // Allowed, it ends like an uninterrupted run.
+    let out = flowc(&dir, &["resume", &id, "--rerun-uncertain"]);
+    let expected: Vec<i64> = (0..10).map(|x| x * 10).collect();
+    assert_eq!(result(&out), serde_json::json!(expected));
+}
+
+#[test]
+fn completion_order_reversed_keeps_each_result_at_its_item() {
+    let dir = common::tempdir("resume-reversed");
+    std::fs::write(
+        dir.join("main.flow"),
+        "tool slow(x: int) -> { y: int } = exec [\"python3\", \"slow.py\"]
+flow main(items: [int] = [0, 1, 2, 3, 4, 5]) -> [int] {
+    let out = for x in items with { max_concurrent: 6 } { slow(x: x) }
+    for o in out { o.y }
+}
+",
+    )
+    .expect("flow");
+    // The smallest index sleeps longest.
+    std::fs::write(
+        dir.join("slow.py"),
+        "import json, sys, time\na = json.load(sys.stdin)\ntime.sleep(0.4 * (6 - a['x']))\nwith open('log', 'a') as f:\n    f.write('%s\\n' % a['x'])\nprint(json.dumps({'y': a['x'] * a['x'] + 1}))\n",
+    )
+    .expect("tool");
+    let id = run_and_kill(&dir, || lines(&dir, "log").len() >= 3);
+    let out = flowc(&dir, &["resume", &id]);
+    let r = result(&out);
+    for i in 0..6 {
+        assert_eq!(r[i], serde_json::json!(i * i + 1), "{r}");
+    }
+}
+
+#[test]
+fn edited_source_is_refused_and_with_allow_changed_only_what_changed_runs() {
+    let dir = common::tempdir("resume-edited");
+    let flow = |b: i64| {
+        format!(
+            "tool f(x: int) -> {{ y: int }} = exec [\"python3\", \"f.py\"]
+effect tool slow(x: int) -> {{ y: int }} = exec [\"python3\", \"slow.py\"]
+flow main() -> int {{
+    let a = f(x: 1)
+    let b = f(x: {b})
+    let c = f(x: b.y)
+    let d = slow(x: a.y + c.y) with {{ idempotency_key: \"d\" }}
+    d.y
+}}
+"
+        )
+    };
+    std::fs::write(dir.join("main.flow"), flow(2)).expect("flow");
+    std::fs::write(
+        dir.join("f.py"),
+        "import json, sys\na = json.load(sys.stdin)\nwith open('log', 'a') as f:\n    f.write('%s\\n' % a['x'])\nprint(json.dumps({'y': a['x'] * 2}))\n",
+    )
+    .expect("tool");
+    // Waits while `hold` exists, after saying it started.
+    std::fs::write(
+        dir.join("slow.py"),
+        "import json, os, sys, time\na = json.load(sys.stdin)\nopen('started', 'w').close()\nwhile os.path.exists('hold'):\n    time.sleep(0.05)\nprint(json.dumps({'y': a['x']}))\n",
+    )
+    .expect("tool");
+    std::fs::write(dir.join("hold"), "").expect("hold");
+    let id = run_and_kill(&dir, || dir.join("started").exists());
+    std::fs::remove_file(dir.join("hold")).expect("release");
+    // a and b run at once: either order.
+    let mut first = lines(&dir, "log");
+    first[..2].sort();
+    assert_eq!(first, ["1", "2", "4"]);
+    std::fs::write(dir.join("main.flow"), flow(3)).expect("edit");
+    let out = flowc(&dir, &["resume", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("main.flow"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = flowc(&dir, &["resume", &id, "--allow-changed"]);
+    // a: 2, b: 6, c: 12; d = 14.
+    assert_eq!(result(&out), serde_json::json!(14));
+    // Only b (changed) and c (depends on it) ran again; a was replayed.
+    assert_eq!(lines(&dir, "log")[3..], ["3", "6"]);
+}
