@@ -266,7 +266,7 @@ pub const OPTIONS: &[OptionInfo] = &[
         places: "effectcall",
         set: false,
         default: DefaultValue::Text("none"),
-        doc: "marks a repeated effect as safe (W0006)",
+        doc: "a string, or `true` for a key made of the run id and the step path: the same on every attempt and on `flowc resume`, given to exec tools in env `FLOWC_IDEMPOTENCY_KEY` and to http tools as the `Idempotency-Key` header; an effect cut off with one is run again by `flowc resume` (W0006)",
     },
     OptionInfo {
         name: "replan_on_error",
