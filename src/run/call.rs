@@ -390,10 +390,8 @@ impl<'p> Interp<'p> {
                 error: None,
                 started_ms: crate::store::now_ms(),
                 ended_ms: None,
-                args_sha256: Some(crate::store::cache_key(
-                    &binding_text(name, &tool.binding.kind),
-                    &value::canonical(&input),
-                )),
+                args_sha256: None,
+                hash_of: Some((binding_text(name, &tool.binding.kind), input.clone())),
             };
             if tool.effect
                 && let Err(e) = j.effect_started(entry.clone())
@@ -500,6 +498,14 @@ impl<'p> Interp<'p> {
             }
         };
         drop(permits);
+        // A pure step's large result is not journaled (it runs again on
+        // resume): the journal would hold a copy of every one.
+        let journaled = journaled.filter(|_| {
+            tool.effect
+                || result
+                    .as_ref()
+                    .map_or(true, |v| memory::size(v) <= JOURNAL_MAX_RESULT)
+        });
         if let Some((j, mut entry)) = journaled {
             entry.attempts = attempt;
             entry.ended_ms = Some(crate::store::now_ms());
@@ -672,6 +678,10 @@ pub(super) fn lit(e: &Expr) -> std::borrow::Cow<'_, str> {
         _ => std::borrow::Cow::Borrowed(""),
     }
 }
+
+/// The largest result of a pure step the journal keeps (bytes, as
+/// `max_memory` counts them).
+const JOURNAL_MAX_RESULT: u64 = 256 * 1024;
 
 /// A factor in [0.8, 1.2) for retry backoff.
 pub(super) fn jitter() -> f64 {

@@ -32,6 +32,9 @@ pub struct JournalEntry {
     pub ended_ms: Option<i64>,
     /// SHA-256 of the tool's binding and canonical arguments.
     pub args_sha256: Option<String>,
+    /// The binding and arguments to hash into `args_sha256`: the writer
+    /// hashes them, off the run's thread.
+    pub hash_of: Option<(String, Value)>,
 }
 
 enum Msg {
@@ -115,7 +118,13 @@ fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>) {
         let mut next = Some(first);
         while let Some(m) = next {
             match m {
-                Msg::Row(r) => rows.push(*r),
+                Msg::Row(mut r) => {
+                    if let Some((binding, args)) = r.hash_of.take() {
+                        r.args_sha256 =
+                            Some(super::cache_key(&binding, &crate::value::canonical(&args)));
+                    }
+                    rows.push(*r)
+                }
                 Msg::Sync(s) => syncs.push(s),
             }
             next = rx.try_recv().ok();
@@ -193,6 +202,7 @@ impl Store {
                     started_ms: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
                     ended_ms: r.get(7)?,
                     args_sha256: r.get(8)?,
+                    hash_of: None,
                 })
             })
             .map_err(|e| self.error(&e))?;
@@ -222,6 +232,7 @@ mod tests {
             started_ms: now_ms(),
             ended_ms: Some(now_ms()),
             args_sha256: Some("h".into()),
+            hash_of: None,
         };
         j.finished(entry("main/a")).expect("sent");
         j.effect_started(entry("main/b")).expect("committed");
