@@ -116,15 +116,39 @@ impl Store {
                 dir.display()
             ),
         })?;
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| describe(&path, &e))?;
-        let store = Store { conn, path };
-        store.setup().map_err(|e| store.error(&e))?;
+        // Two processes that open a store that does not exist yet may both
+        // read its empty header as a rollback-journal database; then the one
+        // that switches it to WAL second can never get the exclusive lock the
+        // switch needs (the first holds WAL's shared lock for as long as it
+        // runs). The switch therefore does not wait: a busy one reopens the
+        // file, which then reads as WAL, and tries again.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let store = loop {
+            let conn = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| describe(&path, &e))?;
+            let store = Store {
+                conn,
+                path: path.clone(),
+            };
+            match store.setup() {
+                Ok(()) => break store,
+                Err(e)
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    drop(store);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(store.error(&e)),
+            }
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -137,7 +161,8 @@ impl Store {
     /// Connection settings: the busy timeout first, so that every later
     /// statement waits for a lock instead of failing at once.
     fn setup(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // The switch to WAL does not wait (see `open`); everything after it does.
+        self.conn.busy_timeout(Duration::ZERO)?;
         // Durable across a crash of the process in WAL mode; FULL would add
         // power-loss safety at the cost of an fsync per commit.
         self.conn
@@ -145,6 +170,7 @@ impl Store {
         let mode: String = self
             .conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
