@@ -480,3 +480,32 @@ fn the_cache_is_shared_across_runs_and_in_flight_and_keeps_no_failure() {
     run(&[]);
     assert_eq!(calls(&dir).len(), 9 + 2, "{:?}", calls(&dir));
 }
+
+#[test]
+fn runs_that_open_a_new_store_at_once_all_run() {
+    // Each run holds the store open while its tool sleeps longer than the
+    // store's 5 s busy timeout: a run that could not switch the new file to WAL
+    // beside the others would fail with "locked" before they end.
+    let dir = folder("store-race");
+    std::fs::write(
+        dir.join("slow.flow"),
+        "tool nap(s: float) -> { ok: bool } = exec [\"python3\", \"nap.py\", \"6\"]\nflow main() -> bool { nap(s: 1.0).ok }\n",
+    )
+    .expect("write flow");
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            command(&dir, &["run", "slow.flow", "--store", "new-store"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("flowc starts")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("flowc ends");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = flowc(&dir, &["runs", "--store", "new-store", "--format", "json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("runs JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(4), "{listed}");
+}
