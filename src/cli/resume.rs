@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::LlmFlags;
+use super::run::parse_set;
 use crate::driver::project::{choose_provider, folder_of};
 use crate::driver::runner::{Job, Keep, Runner};
 use crate::driver::store_dir;
-use crate::run::{Replay, RunConfig, opts::Opts};
+use crate::run::{Replay, RunConfig};
 use crate::store::{FILE_NAME, Store, sha256_hex};
 use crate::term::{USAGE, view::StepView};
 
@@ -166,17 +167,13 @@ pub fn resume(a: &ResumeArgs) -> u8 {
             )
         })
         .collect();
-    let mut set = Opts::default();
-    for kv in &a.set {
-        let r = kv
-            .split_once('=')
-            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
-            .and_then(|(k, v)| set.set(k, v));
-        if let Err(e) = r {
+    let set = match parse_set(&a.set) {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("error: {e}");
             return USAGE;
         }
-    }
+    };
     let chosen = match choose_provider(&folder_of(&run.file), &a.llm.args()) {
         Ok(c) => c,
         Err(e) => {

@@ -208,17 +208,13 @@ pub fn run(a: &RunArgs) -> u8 {
             None => {}
         }
     }
-    let mut set = Opts::default();
-    for kv in &a.set {
-        let r = kv
-            .split_once('=')
-            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
-            .and_then(|(k, v)| set.set(k, v));
-        if let Err(e) = r {
+    let set = match parse_set(&a.set) {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("error: {e}");
             return USAGE;
         }
-    }
+    };
     let chosen = match choose_provider(&folder_of(&a.file), &a.llm.args()) {
         Ok(c) => c,
         Err(e) => {
@@ -405,4 +401,16 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
     };
     out::println(&text);
     OK
+}
+
+/// `--set key=value`, each given: the options they state (for `flowc run` and
+/// `flowc resume`).
+pub(super) fn parse_set(set: &[String]) -> Result<Opts, String> {
+    let mut opts = Opts::default();
+    for kv in set {
+        kv.split_once('=')
+            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
+            .and_then(|(k, v)| opts.set(k, v))?;
+    }
+    Ok(opts)
 }
