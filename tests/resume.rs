@@ -5,28 +5,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flowc"));
-    c.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("FLOWC_STORE")
-        .stdin(Stdio::null());
-    c
-}
-
-fn flowc(dir: &Path, args: &[&str]) -> Output {
-    command(dir, args).output().expect("flowc runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{command, flowc, text};
 
 fn lines(dir: &Path, file: &str) -> Vec<String> {
     std::fs::read_to_string(dir.join(file))

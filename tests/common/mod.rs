@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -239,4 +239,26 @@ fn read_request(s: &mut std::net::TcpStream) -> Option<Request> {
             body,
         });
     }
+}
+
+/// `flowc ARGS` in `dir`, with no colour, no stdin, and the store of `dir`
+/// (`.flowc`) unless the arguments name another.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flowc"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWC_STORE")
+        .stdin(Stdio::null());
+    c
+}
+
+/// [`command`], run to its end.
+pub fn flowc(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().expect("flowc runs")
+}
+
+/// Bytes a process printed, as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
