@@ -7,6 +7,7 @@
 mod builtins;
 mod expr;
 pub mod options;
+pub mod policy;
 pub mod stdlib;
 /// The type system lives in the leaf module [`crate::types`], which built-ins share.
 pub use crate::types;
@@ -72,6 +73,8 @@ pub struct ModInfo {
     pub consts: HashMap<String, (Type, Span)>,
     /// Aliases whose import failed (reported once; uses are not reported again).
     pub broken_imports: HashSet<String>,
+    /// `policy` items, by name (their own namespace).
+    pub policies: HashMap<String, Rc<policy::Policy>>,
 }
 
 /// The checked program: every module, the root first.
@@ -220,6 +223,7 @@ impl Load<'_> {
             flows: HashMap::new(),
             consts: HashMap::new(),
             broken_imports: HashSet::new(),
+            policies: HashMap::new(),
         });
         let mut aliases: HashMap<String, Span> = HashMap::new();
         for (imp, span) in imports {
@@ -456,6 +460,7 @@ fn declare(p: &mut Program, m: usize, dir: &std::path::Path, diags: &mut Vec<Dia
     }
     p.modules[m].tools.extend(tools);
     p.modules[m].flows.extend(flows);
+    policy::declare(p, m, diags);
 }
 
 fn declare_params(

@@ -47,6 +47,8 @@ pub enum Kind {
     OnMax,
     /// Any expression of type string (checked by the expression checker).
     StringExpr,
+    /// The name of a `policy` item.
+    PolicyName,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             Kind::ErrorKinds => "a list of error kinds such as `[\"timeout\", \"tool_error\"]`",
             Kind::OnMax => "`error` or `warn`",
             Kind::StringExpr => "a string",
+            Kind::PolicyName => "the name of a `policy`",
         }
     }
 }
@@ -81,8 +84,13 @@ pub enum Opt {
     Cache,
     /// Evaluated per call by the evaluator, not decoded.
     IdempotencyKey,
-    /// Checked, not yet acted on (re-planning, SPEC §16).
-    Reserved,
+    ReplanOnError,
+    ReplanOn,
+    MaxReplans,
+    ReplanCooldown,
+    ReplanRepairs,
+    /// Resolved to a `policy` item by the checker, not decoded.
+    Policy,
 }
 
 /// One option: everything the checker, the run-time decoding, `--set` and the
@@ -270,30 +278,57 @@ pub const OPTIONS: &[OptionInfo] = &[
     },
     OptionInfo {
         name: "replan_on_error",
-        opt: Opt::Reserved,
+        opt: Opt::ReplanOnError,
         kind: Kind::Bool,
         places: "flow block",
-        set: false,
+        set: true,
         default: DefaultValue::Text("off"),
-        doc: "reserved for re-planning",
+        doc: "re-plan the flow's body or the block (`parallel`, `race`, `sequence`, `dag`, `try`) where it is stated when it fails (below); `--set replan_on_error=true` states it on the run's flow",
+    },
+    OptionInfo {
+        name: "replan_on",
+        opt: Opt::ReplanOn,
+        kind: Kind::ErrorKinds,
+        places: "flow block",
+        set: true,
+        default: DefaultValue::Text("`[\"tool_error\", \"timeout\", \"policy_violation\"]`"),
+        doc: "the error kinds that trigger a re-plan",
     },
     OptionInfo {
         name: "max_replans",
-        opt: Opt::Reserved,
+        opt: Opt::MaxReplans,
         kind: Kind::NonNegInt,
         places: "flow block",
-        set: false,
+        set: true,
         default: DefaultValue::Int(3),
-        doc: "reserved for re-planning",
+        doc: "re-plans per run",
     },
     OptionInfo {
         name: "replan_cooldown",
-        opt: Opt::Reserved,
+        opt: Opt::ReplanCooldown,
         kind: Kind::Duration,
         places: "flow block",
-        set: false,
+        set: true,
         default: DefaultValue::Duration(Duration::from_secs(60)),
-        doc: "reserved for re-planning",
+        doc: "the least time between two re-plans of the same block",
+    },
+    OptionInfo {
+        name: "replan_repairs",
+        opt: Opt::ReplanRepairs,
+        kind: Kind::NonNegInt,
+        places: "flow block",
+        set: true,
+        default: DefaultValue::Int(2),
+        doc: "how many times a fragment that does not check goes back, with its diagnostics, for a repair",
+    },
+    OptionInfo {
+        name: "policy",
+        opt: Opt::Policy,
+        kind: Kind::PolicyName,
+        places: "flow",
+        set: false,
+        default: DefaultValue::Text("none"),
+        doc: "the `policy` the flow runs under (below); the flows it calls run under it too unless they name their own",
     },
 ];
 
@@ -502,6 +537,7 @@ impl Kind {
                 Ok(OptValue::ErrorKinds(kinds))
             }
             (Kind::StringExpr, _) => Ok(OptValue::Unset),
+            (Kind::PolicyName, ExprKind::Name(_)) => Ok(OptValue::Unset),
             _ => Err(describe(v)),
         }
     }
@@ -541,7 +577,9 @@ impl Kind {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(OptValue::ErrorKinds),
-            Kind::StringExpr => Err(format!("`{key}` cannot be set on the command line")),
+            Kind::StringExpr | Kind::PolicyName => {
+                Err(format!("`{key}` cannot be set on the command line"))
+            }
         }
     }
 }
@@ -613,7 +651,7 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-fn describe(v: &Expr) -> String {
+pub(crate) fn describe(v: &Expr) -> String {
     match &v.kind {
         ExprKind::Int(_) => "an integer".into(),
         ExprKind::Float(_) => "a float".into(),

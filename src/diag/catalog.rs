@@ -1,7 +1,7 @@
 //! Every diagnostic code, its explanation, and one constructor per code.
 //!
 //! Codes are stable: E01xx syntax, E02xx names, E03xx types, E04xx graph and
-//! cycles, E05xx options and literals, W0xxx warnings. `flowc explain CODE` and
+//! cycles, E05xx options and literals, E06xx policies and re-planning, W0xxx warnings. `flowc explain CODE` and
 //! `docs/diagnostics.md` are generated from [`CODES`].
 
 use super::Diagnostic;
@@ -121,7 +121,7 @@ codes! {
     "Durations are a number followed by `ms`, `s`, `m`, `h` or `d`: `250ms`, `30s`, `1.5m`.",
     "const T = 10sec";
     "E0504", "unknown option",
-    "The option is not one of `max_concurrent timeout timeout_per_step retry retry_on backoff max_loop_iterations on_max fail_fast deadline max_output max_memory cache idempotency_key replan_on_error max_replans replan_cooldown`.",
+    "The option is not one of `max_concurrent timeout timeout_per_step retry retry_on backoff max_loop_iterations on_max fail_fast deadline max_output max_memory cache idempotency_key replan_on_error replan_on max_replans replan_cooldown replan_repairs policy`.",
     "flow main() with { retries: 2 } { 1 }";
     "E0505", "option value of the wrong type",
     "Each option takes one kind of value: a duration for `timeout`, a non-negative integer for `retry`, and so on.",
@@ -144,6 +144,21 @@ codes! {
     "E0511", "float literal out of range",
     "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",
     "const X = 1e999";
+    "E0601", "unknown policy rule",
+    "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects` and `tenant`; nothing else.",
+    "policy ops { max_tools: 5 }";
+    "E0602", "policy rule of the wrong type",
+    "`allow_tools` takes a list of tool or flow names, `max_steps` a positive integer, `max_llm_calls` a non-negative integer, `effects` one of `\"allow\"`, `\"deny\"`, `\"approve\"`, `tenant` a string.",
+    "policy ops { effects: \"maybe\" }";
+    "E0603", "unknown policy",
+    "`with { policy: NAME }` names a `policy` item declared in the same file.",
+    "flow main() with { policy: nope } { 1 }";
+    "E0604", "tool not allowed by the policy",
+    "A flow under a policy with `allow_tools` calls a tool or flow that is not in the list. Add it to `allow_tools`, or call an allowed one. A re-planned fragment is held to the same rule before it runs.",
+    "tool a() -> json = builtin \"echo\"\ntool b() -> json = builtin \"echo\"\npolicy ops { allow_tools: [a] }\nflow main() with { policy: ops } { b() }";
+    "E0605", "effect denied by the policy",
+    "A flow under a policy with `effects: \"deny\"` calls an `effect` tool. Remove the call, or choose `effects: \"approve\"` to have a person approve each effect.",
+    "effect tool t() -> json = builtin \"echo\"\npolicy ro { effects: \"deny\" }\nflow main() with { policy: ro } { t() }";
     "W0001", "unused binding",
     "A `let`, parameter, branch or loop variable is never read. Remove it, or start its name with `_` to keep it on purpose.",
     "flow main() -> int {\n    let unused = 1\n    2\n}";
@@ -593,4 +608,52 @@ pub fn effect_in_loop(span: Span, tool: &str, construct: &str) -> Diagnostic {
     )
     .with_label("the side effect may run again")
     .with_help("state `with { retry: 0 }` or give `with { idempotency_key: … }` at this call")
+}
+
+pub fn unknown_policy_rule(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0601", format!("unknown policy rule `{name}`"), span)
+        .with_label("not a policy rule")
+        .with_help_opt(help)
+        .with_note(
+            "a policy states `allow_tools`, `max_steps`, `max_llm_calls`, `effects` and `tenant`",
+        )
+}
+
+pub fn policy_rule_type(span: Span, name: &str, expected: &str, found: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0602",
+        format!("policy rule `{name}` takes {expected}"),
+        span,
+    )
+    .with_label(format!("this is {found}"))
+}
+
+pub fn unknown_policy(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0603", format!("unknown policy `{name}`"), span)
+        .with_label("no `policy` item has this name")
+        .with_help_opt(help)
+}
+
+pub fn tool_not_allowed(span: Span, tool: &str, policy: &str, policy_span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0604",
+        format!("`{tool}` is not allowed by policy `{policy}`"),
+        span,
+    )
+    .with_label("not in `allow_tools`")
+    .with_secondary(policy_span, "the policy is declared here")
+    .with_help(format!(
+        "add `{tool}` to the `allow_tools` of `{policy}`, or call an allowed tool"
+    ))
+}
+
+pub fn effect_denied(span: Span, tool: &str, policy: &str, policy_span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0605",
+        format!("effect `{tool}` is denied by policy `{policy}`"),
+        span,
+    )
+    .with_label("an `effect` tool")
+    .with_secondary(policy_span, "the policy states `effects: \"deny\"`")
+    .with_help("remove the call, or state `effects: \"approve\"` to have each effect approved")
 }

@@ -320,7 +320,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                     l.block(&t.body, false);
                     l.frames.pop();
                 }
-                ItemKind::Import(_) | ItemKind::Type(_) => {}
+                ItemKind::Import(_) | ItemKind::Type(_) | ItemKind::Policy(_) => {}
             }
         }
     }

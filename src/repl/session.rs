@@ -88,6 +88,7 @@ enum Key {
     Value(String),
     Import(String),
     Test(String),
+    Policy(String),
 }
 
 /// One declared item: a range of what was typed or loaded.
@@ -597,6 +598,7 @@ fn key_of(it: &Item) -> Key {
                 .unwrap_or_default(),
         }),
         ItemKind::Test(t) => Key::Test(t.name.clone()),
+        ItemKind::Policy(p) => Key::Policy(p.name.name.clone()),
         k => Key::Value(k.name().map(|n| n.name.clone()).unwrap_or_default()),
     }
 }
@@ -667,6 +669,7 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
             }
         }
         ItemKind::Test(t) => format!("test \"{}\"", t.name),
+        ItemKind::Policy(p) => format!("policy {}", p.name.name),
     };
     if replaced {
         format!("{line} (redefined)")
@@ -686,6 +689,7 @@ fn summary(items: &[Item]) -> String {
             ItemKind::Const(_) => "constant",
             ItemKind::Import(_) => "import",
             ItemKind::Test(_) => "test",
+            ItemKind::Policy(_) => "policy",
         };
         match counts.iter_mut().find(|(w, _)| *w == what) {
             Some((_, n)) => *n += 1,

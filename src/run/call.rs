@@ -87,6 +87,9 @@ impl<'p> Interp<'p> {
                 label: Rc::from(label.as_str()),
                 path,
                 deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
+                // A flow's own policy, else its caller's.
+                policy: crate::check::policy::of_flow(self.program, m, flow)
+                    .or_else(|| caller.and_then(|c| c.policy.clone())),
             };
             for (k, p) in flow.params.iter().enumerate() {
                 let v = match args.get(&p.name.name) {
@@ -283,6 +286,7 @@ impl<'p> Interp<'p> {
         };
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
+        self.hold_tool_to_policy(name, tool.effect, step, span, &path, sc)?;
 
         // On resume, a step with a journaled success returns it without running.
         if let Some(r) = &self.replay

@@ -39,6 +39,7 @@ impl<'p> Interp<'p> {
         span: Span,
         sc: &Scope,
     ) -> R<Outcome> {
+        self.hold_llm_to_policy("decision", span, sc)?;
         let id = self
             .recorder
             .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);

@@ -40,6 +40,8 @@ pub struct Scope {
     pub path: StepPath,
     /// The earliest deadline around: long built-ins stop there.
     pub deadline_at: Option<Instant>,
+    /// The policy the flow runs under (SPEC §16).
+    pub policy: Option<Rc<crate::check::policy::Policy>>,
 }
 
 /// The earlier of a deadline and one `d` from now.
@@ -166,6 +168,7 @@ impl<'p> Interp<'p> {
             label: Rc::from("const"),
             path: StepPath::root("const"),
             deadline_at: None,
+            policy: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod expr;
 pub mod llm;
 pub mod memory;
 pub mod opts;
+mod policy;
 mod pure;
 pub mod record;
 pub mod redact;
@@ -165,6 +166,9 @@ pub struct Interp<'p> {
     memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
+    /// Tool calls and LLM calls made under a policy, for `max_steps` and
+    /// `max_llm_calls` (SPEC §16).
+    policy_counts: policy::Counts,
 }
 
 impl<'p> Interp<'p> {
@@ -219,6 +223,7 @@ impl<'p> Interp<'p> {
             yielding: Cell::new(false),
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
+            policy_counts: policy::Counts::default(),
         }
     }
 
@@ -251,21 +256,25 @@ impl<'p> Interp<'p> {
             .run_id
             .clone()
             .unwrap_or_else(crate::store::new_run_id);
+        let root = self.program.root;
+        let flow = *self.flows[root]
+            .get(name)
+            .expect("the CLI checked the flow exists");
+        // The flow's policy names the tenant, when it does.
+        let tenant = crate::check::policy::of_flow(self.program, root, flow)
+            .and_then(|p| p.tenant.clone())
+            .or_else(|| self.config.tenant.clone());
         *self.context.borrow_mut() = serde_json::json!({
             "run_id": run_id,
             "flow": name,
             "started_at": crate::builtins::now_rfc3339(),
-            "tenant": self.config.tenant,
+            "tenant": tenant,
             "inputs": Value::Object(inputs.clone()),
         });
         // Constants, module by module (imports first).
         for m in 0..self.program.modules.len() {
             self.eval_consts(m)?;
         }
-        let root = self.program.root;
-        let flow = *self.flows[root]
-            .get(name)
-            .expect("the CLI checked the flow exists");
         let path = StepPath::root(root_path);
         let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None, path);
         // Each poll by the runtime follows its turn (timers, signals): a new time

@@ -46,6 +46,7 @@ pub enum ItemKind {
     Flow(Box<FlowDecl>),
     Const(ConstDecl),
     Test(TestDecl),
+    Policy(PolicyDecl),
 }
 
 impl ItemKind {
@@ -57,6 +58,7 @@ impl ItemKind {
             ItemKind::Tool(t) => Some(&t.name),
             ItemKind::Flow(f) => Some(&f.name),
             ItemKind::Const(c) => Some(&c.name),
+            ItemKind::Policy(p) => Some(&p.name),
         }
     }
 }
@@ -164,6 +166,13 @@ pub struct TestDecl {
     pub name: String,
     pub name_span: Span,
     pub body: Block,
+}
+
+/// `policy NAME { allow_tools: [...], max_steps: 50, … }` (SPEC §16).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyDecl {
+    pub name: Ident,
+    pub rules: Options,
 }
 
 /// `with { key: value, … }`

@@ -85,6 +85,23 @@ impl<'p> Ctx<'p> {
         }
         if !sig.is_flow {
             self.used_tools.insert((m, sig.name.clone()));
+            if let Some(pol) = &self.policy {
+                if !pol.allows(&callee_name) {
+                    self.diags.push(catalog::tool_not_allowed(
+                        callee_span,
+                        &callee_name,
+                        &pol.name,
+                        pol.span,
+                    ));
+                } else if sig.effect && pol.effects == super::super::policy::Effects::Deny {
+                    self.diags.push(catalog::effect_denied(
+                        callee_span,
+                        &callee_name,
+                        &pol.name,
+                        pol.span,
+                    ));
+                }
+            }
         }
         self.options(&c.options, Place::Call { effect: sig.effect });
         if self.current_flow.is_none() && !self.in_test {

@@ -103,6 +103,8 @@ pub struct Ctx<'p> {
     /// `max_concurrent` stated by the flow and the enclosing blocks and `for`s
     /// (value, where), outermost first: a larger inner one is capped (W0008).
     stated_limits: Vec<(i64, Span)>,
+    /// The policy of the flow being checked (`with { policy: NAME }`).
+    pub(super) policy: Option<Rc<super::policy::Policy>>,
 }
 
 impl<'p> Ctx<'p> {
@@ -127,6 +129,7 @@ impl<'p> Ctx<'p> {
             want: None,
             block_want: None,
             stated_limits: Vec::new(),
+            policy: None,
         }
     }
 
@@ -294,7 +297,10 @@ impl<'p> Ctx<'p> {
         if let Some(o) = &decl.options {
             options::check_static(o, Place::Flow, &mut self.diags);
             self.stated_limit(o);
+            super::policy::check_option(&self.p.modules[m], Some(o), &mut self.diags);
         }
+        let saved_policy =
+            std::mem::replace(&mut self.policy, super::policy::of_flow(self.p, m, decl));
         let mut params = Scope::new(Vec::new());
         for (prm, ps) in decl.params.iter().zip(sig.params.iter()) {
             if let Some(d) = &prm.default {
@@ -325,6 +331,7 @@ impl<'p> Ctx<'p> {
         self.pop_scope();
 
         self.stated_limits = saved_limits;
+        self.policy = saved_policy;
         self.scopes = saved_scopes;
         (
             self.module,

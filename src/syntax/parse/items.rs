@@ -73,6 +73,22 @@ impl Converter<'_> {
                     body,
                 })
             }
+            Rule::policy_decl => {
+                let mut name = None;
+                let mut rules = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::kw_policy => {}
+                        Rule::ident => name = Some(self.ident(c)),
+                        Rule::options => rules = Some(self.options(c)),
+                        _ => unexpected(&c, "policy"),
+                    }
+                }
+                ItemKind::Policy(PolicyDecl {
+                    name: name?,
+                    rules: rules?,
+                })
+            }
             _ => unexpected(&p, "item"),
         };
         Some(Item {

@@ -1,0 +1,123 @@
+//! Policies (SPEC §16) end to end: what the checker sees is refused before
+//! anything runs; `max_steps` and `max_llm_calls` raise `policy_violation` at
+//! the step, catchable; a called flow runs under its caller's policy; `tenant`
+//! becomes `context.tenant`.
+
+mod common;
+
+use common::run_flow;
+use serde_json::json;
+
+#[test]
+fn max_steps_five_with_a_for_of_ten_calls_fails_the_sixth_and_catch_handles_it() {
+    let src = r#"
+tool work(n: int) -> json = builtin "echo"
+policy small { max_steps: 5 }
+flow main() -> json with { policy: small } {
+    for i in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] with { max_concurrent: 1 } {
+        try { work(n: i).n } catch e { { kind: e.kind, message: e.message, step: e.step } }
+    }
+}
+"#;
+    let out = run_flow("policy-steps", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.result();
+    let list = r.as_array().expect("a list");
+    assert_eq!(
+        &list[..5],
+        &[json!(0), json!(1), json!(2), json!(3), json!(4)]
+    );
+    for (k, v) in list.iter().enumerate().skip(5) {
+        assert_eq!(v["kind"], "policy_violation", "{v}");
+        let m = v["message"].as_str().expect("message");
+        assert!(m.contains("`max_steps: 5`"), "{m}");
+        assert!(m.contains(&format!("would be call {}", k + 1)), "{m}");
+        assert_eq!(v["step"], "work", "{v}");
+    }
+}
+
+#[test]
+fn without_catch_the_violation_fails_the_run_naming_the_rule() {
+    let src = r#"
+tool work(n: int) -> json = builtin "echo"
+policy small { max_steps: 2 }
+flow main() with { policy: small } {
+    let a = work(n: 1)
+    let b = work(n: 2) after a
+    let c = work(n: 3) after b
+    [a, b, c]
+}
+"#;
+    let out = run_flow("policy-fail", src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[policy_violation]"), "{}", out.stderr);
+    assert!(out.stderr.contains("`max_steps: 2`"), "{}", out.stderr);
+    assert!(out.stderr.contains("main/c"), "{}", out.stderr);
+}
+
+#[test]
+fn a_tool_outside_allow_tools_is_a_compile_error_and_nothing_runs() {
+    let dir_marker = "ran.txt";
+    let src = format!(
+        r#"
+tool mark() -> json = exec ["sh", "-c", "echo ran > {dir_marker}; echo '{{}}'"]
+tool delete_everything() -> json = builtin "echo"
+policy ops {{ allow_tools: [mark] }}
+flow main() with {{ policy: ops }} {{
+    let a = mark()
+    let b = delete_everything() after a
+    b
+}}
+"#
+    );
+    let out = run_flow("policy-allow", &src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[E0604]"), "{}", out.stderr);
+    assert!(!out.dir.join(dir_marker).exists(), "a tool ran");
+}
+
+#[test]
+fn a_called_flow_runs_under_its_callers_policy() {
+    let src = r#"
+tool a() -> json = builtin "echo"
+tool b() -> json = builtin "echo"
+policy ops { allow_tools: [a] }
+flow helper() -> json { b() }
+flow main() -> json with { policy: ops } {
+    try { helper() } catch e { e.message }
+}
+"#;
+    let out = run_flow("policy-inherit", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let m = out.result();
+    let m = m.as_str().expect("the message");
+    assert!(m.contains("policy `ops` does not allow `b`"), "{m}");
+}
+
+#[test]
+fn max_llm_calls_limits_decisions_and_tenant_becomes_context_tenant() {
+    let src = r#"
+policy ops { max_llm_calls: 1, tenant: "acme" }
+flow main() -> json with { policy: ops } {
+    let first = llm("first?") catch false
+    let second = try { to_string(llm("second?")) } catch e { e.message } after first
+    { first, second, tenant: context.tenant }
+}
+"#;
+    let out = run_flow(
+        "policy-llm",
+        src,
+        &[],
+        &["--llm", "cmd:python3 -c print('yes')"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.result();
+    assert_eq!(r["first"], true, "{r}");
+    assert!(
+        r["second"]
+            .as_str()
+            .is_some_and(|m| m.contains("`max_llm_calls: 1`")),
+        "{r}"
+    );
+    assert_eq!(r["tenant"], "acme");
+}
