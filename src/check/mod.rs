@@ -8,6 +8,7 @@ mod builtins;
 mod expr;
 pub mod options;
 pub mod policy;
+pub use expr::block_options;
 pub mod stdlib;
 /// The type system lives in the leaf module [`crate::types`], which built-ins share.
 pub use crate::types;
@@ -88,6 +89,17 @@ pub struct Program {
     pub blocks: HashMap<BlockKey, BlockInfo>,
     /// Every place an LLM decides (`decide`, `llm()`), in source order.
     pub decisions: Vec<DecisionSite>,
+    /// What a re-plan of a block or flow body sees (SPEC §16), by the key of
+    /// the block expression (or of the flow's body).
+    pub replan_sites: HashMap<BlockKey, ReplanSite>,
+}
+
+/// The scope of a block that may be re-planned: the names visible in it with
+/// their types, and the type it must produce.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplanSite {
+    pub names: Vec<(String, Type)>,
+    pub ty: Type,
 }
 
 /// A place where an LLM decides, and what it can answer.
@@ -155,6 +167,7 @@ pub fn check_program(
         flow_types: HashMap::new(),
         blocks: HashMap::new(),
         decisions: Vec::new(),
+        replan_sites: HashMap::new(),
     };
     for &m in &order {
         // Exec tools run in their module's folder, as the interpreter does.
@@ -170,8 +183,10 @@ pub fn check_program(
         ctx.check_module(m);
     }
     let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
+    let replan_sites = std::mem::take(&mut ctx.replan_sites);
     let (mut body_diags, flow_types, blocks) = ctx.finish();
     program.decisions = decisions;
+    program.replan_sites = replan_sites;
     program.blocks = blocks;
     diags.append(&mut body_diags);
     program.flow_types = flow_types;

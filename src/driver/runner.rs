@@ -175,6 +175,7 @@ impl Runner {
             _ => None,
         };
         interp.llm = Llm::new(provider);
+        interp.loader = Some(std::rc::Rc::new(super::FsLoader));
         let started_at = crate::builtins::now_rfc3339();
         let signals = &mut self.signals;
         let outcome = self.rt.block_on(async {
@@ -371,6 +372,7 @@ fn run_record(
         warnings: interp.recorder.warnings(),
         steps: interp.recorder.steps_json(sources),
         decisions: interp.llm.decisions(),
+        replans: interp.replans(),
     }
 }
 

@@ -208,9 +208,18 @@ pub struct Lowered<'p> {
     /// Where each name read lives (`node_key` of the `Name` expression; of the
     /// `m.item` field expression for an imported module's constant).
     slots: AddrMap<usize, Slot>,
+    /// For each block that may be re-planned (`Program::replan_sites`): the
+    /// names visible around it and where their values live.
+    scopes: AddrMap<BlockKey, Rc<Vec<(&'p str, Slot)>>>,
 }
 
 impl<'p> Lowered<'p> {
+    /// The names visible around a block that may be re-planned (by the key
+    /// of the block expression or the flow's body), with their slots.
+    pub fn scope(&self, key: BlockKey) -> Option<&Rc<Vec<(&'p str, Slot)>>> {
+        self.scopes.get(&key)
+    }
+
     /// The plan of a block (every block of the program has one).
     pub fn block(&self, b: &Block) -> Option<&Rc<BlockPlan>> {
         self.blocks.get(&block_key(b))
@@ -285,6 +294,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
             options: Vec::new(),
             shadowed,
             slots: AddrMap::default(),
+            scopes: AddrMap::default(),
         },
     };
     for (m, md) in program.modules.iter().enumerate() {
@@ -301,6 +311,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                     );
                     l.params(&f.params);
                     l.options(f.options.as_ref());
+                    l.keep_scope(block_key(&f.body));
                     l.block(&f.body, false);
                     l.frames.pop();
                 }
@@ -361,6 +372,14 @@ struct Lowering<'p> {
 }
 
 impl<'p> Lowering<'p> {
+    /// Keeps the names visible here when a block here may be re-planned.
+    fn keep_scope(&mut self, key: BlockKey) {
+        if self.program.replan_sites.contains_key(&key) {
+            let visible = Rc::new(self.frames.visible());
+            self.out.scopes.insert(key, visible);
+        }
+    }
+
     fn options(&mut self, o: Option<&'p Options>) {
         if let Some(o) = o {
             self.out.options.push(o);
@@ -521,6 +540,7 @@ impl<'p> Lowering<'p> {
     /// Walks an expression of a step: calls and decisions get their place in it;
     /// nested blocks and branches are lowered as steps of their own.
     fn expr(&mut self, e: &'p Expr, names: &mut Names<'p>, top: bool) {
+        self.keep_scope((e.span.file, e.span.start));
         match &e.kind {
             ExprKind::Call(c) => {
                 if let Some(callee) = self.callee(c) {

@@ -87,6 +87,26 @@ impl<'p> Frames<'p> {
         None
     }
 
+    /// Every name bound in the frames, innermost first, each with its slot
+    /// (a shadowed name once, where it resolves).
+    pub fn visible(&self) -> Vec<(&'p str, Slot)> {
+        let mut out: Vec<(&'p str, Slot)> = Vec::new();
+        for (up, frame) in self.stack.iter().rev().enumerate() {
+            for (index, n) in frame.names.iter().enumerate().rev() {
+                if let Some(n) = n
+                    && !out.iter().any(|(m, _)| m == n)
+                {
+                    let slot = Slot::Local {
+                        up: up as u32,
+                        index: index as u32,
+                    };
+                    out.push((n, slot));
+                }
+            }
+        }
+        out
+    }
+
     /// What a name reads in module `module` (whose constants, by name, are
     /// `consts`): a variable, else a constant of the module, else `context`.
     pub fn resolve(

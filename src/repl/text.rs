@@ -245,71 +245,7 @@ pub fn compact(v: &Value, max: usize) -> String {
     }
 }
 
-/// A type as source text that parses back to the same type (aliases spelled
-/// out, types that cannot be written as `json`).
-pub fn type_source(t: &Type) -> String {
-    match t {
-        Type::Unknown | Type::Never | Type::Regex | Type::Json => "json".into(),
-        Type::Null => "null".into(),
-        Type::Bool => "bool".into(),
-        Type::Int => "int".into(),
-        Type::Float => "float".into(),
-        Type::String => "string".into(),
-        Type::Duration => "duration".into(),
-        Type::Lit(v) => v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" | "),
-        Type::List(e) => format!("[{}]", type_source(e)),
-        Type::Optional(e) if matches!(**e, Type::Lit(_)) => format!("({})?", type_source(e)),
-        Type::Optional(e) => format!("{}?", type_source(e)),
-        Type::Record(r) if r.fields.is_empty() => "{}".into(),
-        Type::Record(r) => {
-            let fields: Vec<String> = r
-                .fields
-                .iter()
-                .map(|f| {
-                    let plain = f
-                        .name
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                        && f.name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    format!(
-                        "{}{}: {}",
-                        if plain {
-                            f.name.clone()
-                        } else {
-                            quote(&f.name)
-                        },
-                        if f.optional { "?" } else { "" },
-                        type_source(&f.ty)
-                    )
-                })
-                .collect();
-            format!("{{ {} }}", fields.join(", "))
-        }
-    }
-}
-
-/// A string literal of the language.
-pub fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '{' => out.push_str("\\{"),
-            '}' => out.push_str("\\}"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::types::source as type_source;
 
 #[cfg(test)]
 mod tests {

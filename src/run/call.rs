@@ -87,6 +87,7 @@ impl<'p> Interp<'p> {
                 label: Rc::from(label.as_str()),
                 path,
                 deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
+                flow: Rc::from(flow.name.name.as_str()),
                 // A flow's own policy, else its caller's.
                 policy: crate::check::policy::of_flow(self.program, m, flow)
                     .or_else(|| caller.and_then(|c| c.policy.clone())),
@@ -123,6 +124,14 @@ impl<'p> Interp<'p> {
                     )),
                 },
                 None => body.await,
+            };
+            // Re-planning of the body: stated in the header, or by `--set` for the run's flow.
+            let r = if header.replan_on_error == Some(true)
+                || (caller.is_none() && self.config.set.replan_on_error == Some(true))
+            {
+                self.replan_flow(flow, &sc, r).await
+            } else {
+                r
             };
             self.recorder.end(
                 id,

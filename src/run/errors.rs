@@ -54,6 +54,8 @@ pub struct RunError {
     pub span: Span,
     pub attempts: u32,
     pub help: Option<String>,
+    /// Notes, such as the re-plans tried for it.
+    pub notes: Vec<String>,
 }
 
 impl RunError {
@@ -71,6 +73,7 @@ impl RunError {
             span,
             attempts: 1,
             help: None,
+            notes: Vec::new(),
         }
     }
 
@@ -105,6 +108,9 @@ impl RunError {
         if let Some(h) = &self.help {
             d = d.with_help(h.clone());
         }
+        for n in &self.notes {
+            d = d.with_note(n.clone());
+        }
         d
     }
 
@@ -116,6 +122,7 @@ impl RunError {
             step: self.step.clone(),
             attempts: self.attempts,
             span: None,
+            notes: self.notes.clone(),
         }
     }
 
@@ -142,6 +149,9 @@ pub struct ErrorRecord {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<SpanRecord>,
+    /// Notes, such as the re-plans tried for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ErrorRecord {
@@ -153,6 +163,7 @@ impl ErrorRecord {
             step: step.to_string(),
             attempts: 0,
             span: None,
+            notes: Vec::new(),
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Scope {
     pub path: StepPath,
     /// The earliest deadline around: long built-ins stop there.
     pub deadline_at: Option<Instant>,
+    /// The flow being run (its name in module `module`).
+    pub flow: Rc<str>,
     /// The policy the flow runs under (SPEC §16).
     pub policy: Option<Rc<crate::check::policy::Policy>>,
 }
@@ -168,6 +170,7 @@ impl<'p> Interp<'p> {
             label: Rc::from("const"),
             path: StepPath::root("const"),
             deadline_at: None,
+            flow: Rc::from(""),
             policy: None,
         }
     }

@@ -16,6 +16,18 @@ use crate::syntax::span::Span;
 
 impl<'p> Interp<'p> {
     pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
+        // A block that states `replan_on_error` (a `try` re-plans its body, before `catch`).
+        if !matches!(e.kind, ExprKind::Try { .. }) && self.replans_here(e) {
+            return Box::pin(async move {
+                let r = self.eval_inner(e, sc).await;
+                let bsc = sc.nested(self.opts_of(crate::check::block_options(e)).map(|o| &**o));
+                self.replan_block(e, &bsc, r).await
+            });
+        }
+        self.eval_inner(e, sc)
+    }
+
+    fn eval_inner<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
             if !waits(&self.lowered.shadowed, e) {
                 return self.eval_sync(e, sc);
@@ -315,10 +327,15 @@ impl<'p> Interp<'p> {
                         path: sc.path.child("try"),
                         ..sc.clone()
                     };
-                    match self
+                    let r = self
                         .with_deadline(self.block(body, &tsc), &sc, e.span)
-                        .await
-                    {
+                        .await;
+                    let r = if self.replans_here(e) {
+                        self.replan_block(e, &sc, r).await
+                    } else {
+                        r
+                    };
+                    match r {
                         Ok(v) => Ok(v),
                         Err(errs) => {
                             let env = Env::child(&sc.env, 1);

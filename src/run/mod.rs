@@ -14,6 +14,7 @@ mod policy;
 mod pure;
 pub mod record;
 pub mod redact;
+pub mod replan;
 mod scheduler;
 pub mod timer;
 pub mod tools;
@@ -169,6 +170,11 @@ pub struct Interp<'p> {
     /// Tool calls and LLM calls made under a policy, for `max_steps` and
     /// `max_llm_calls` (SPEC §16).
     policy_counts: policy::Counts,
+    /// Reads the files a re-planned fragment's module imports (the driver's
+    /// file system loader; without one, only `std.*` imports resolve).
+    pub loader: Option<Rc<dyn crate::check::Loader>>,
+    /// Re-plans of this run (SPEC §16).
+    replan: replan::State,
 }
 
 impl<'p> Interp<'p> {
@@ -224,6 +230,8 @@ impl<'p> Interp<'p> {
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
             policy_counts: policy::Counts::default(),
+            loader: None,
+            replan: replan::State::default(),
         }
     }
 
@@ -250,6 +258,22 @@ impl<'p> Interp<'p> {
         inputs: Map<String, Value>,
         root_path: &str,
     ) -> R<Value> {
+        self.start(name, inputs, root_path, None).await
+    }
+
+    /// Every re-plan of the run so far, for the record.
+    pub fn replans(&self) -> Vec<record::ReplanRecord> {
+        self.replan.records.borrow().clone()
+    }
+
+    /// `run_as` with the run's `context` given (`None`: a new one).
+    async fn start(
+        &self,
+        name: &str,
+        inputs: Map<String, Value>,
+        root_path: &str,
+        context: Option<Value>,
+    ) -> R<Value> {
         // Without a store's id, one of the same form.
         let run_id = self
             .config
@@ -264,12 +288,14 @@ impl<'p> Interp<'p> {
         let tenant = crate::check::policy::of_flow(self.program, root, flow)
             .and_then(|p| p.tenant.clone())
             .or_else(|| self.config.tenant.clone());
-        *self.context.borrow_mut() = serde_json::json!({
-            "run_id": run_id,
-            "flow": name,
-            "started_at": crate::builtins::now_rfc3339(),
-            "tenant": tenant,
-            "inputs": Value::Object(inputs.clone()),
+        *self.context.borrow_mut() = context.unwrap_or_else(|| {
+            serde_json::json!({
+                "run_id": run_id,
+                "flow": name,
+                "started_at": crate::builtins::now_rfc3339(),
+                "tenant": tenant,
+                "inputs": Value::Object(inputs.clone()),
+            })
         });
         // Constants, module by module (imports first).
         for m in 0..self.program.modules.len() {

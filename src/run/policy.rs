@@ -18,6 +18,14 @@ pub(super) struct Counts {
     llm: Cell<u64>,
 }
 
+impl Counts {
+    /// Gives `other` these counts (a fragment's run continues them, then gives them back).
+    pub(super) fn copy_to(&self, other: &Counts) {
+        other.steps.set(self.steps.get());
+        other.llm.set(self.llm.get());
+    }
+}
+
 impl<'p> Interp<'p> {
     /// Counts a tool call against the policy of its scope; `Err` when the
     /// policy forbids it.

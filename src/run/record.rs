@@ -116,6 +116,47 @@ pub struct RunRecord {
     pub warnings: Vec<Warning>,
     pub steps: Vec<StepEntry>,
     pub decisions: Vec<Decision>,
+    /// Every re-plan (SPEC §16): the request, each answer with its
+    /// diagnostics, the fragment that ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replans: Vec<ReplanRecord>,
+}
+
+/// One re-plan of a failed block (SPEC §16).
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplanRecord {
+    /// The re-plan's step path: `main/m/replan[1]`; the fragment's steps are under it.
+    pub path: String,
+    /// The failed block's source.
+    pub block: String,
+    /// The errors that triggered it.
+    pub errors: Vec<ErrorRecord>,
+    pub provider: String,
+    /// Milliseconds since the run started.
+    pub start_ms: f64,
+    pub end_ms: f64,
+    /// `accepted`, `replayed` (from the journal, on resume), `rejected` (no
+    /// fragment checked), `failed` (the provider failed or a policy stopped it).
+    pub outcome: &'static str,
+    /// The structured request, as the `cmd:` provider reads it.
+    pub request: Value,
+    pub attempts: Vec<ReplanAttempt>,
+    /// The fragment that ran in the block's place.
+    pub fragment: Option<String>,
+    /// Why no fragment ran (for `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One answer to a re-planning request.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplanAttempt {
+    /// The message the answer replies to (the request, or the diagnostics of the previous answer).
+    pub prompt: String,
+    pub answer: String,
+    /// The checker's diagnostics of the answer, as plain text (empty: it checked).
+    pub diagnostics: Vec<String>,
+    pub start_ms: f64,
 }
 
 /// Collects what happens during a run. Cheap when `enabled` is false.
@@ -206,6 +247,32 @@ impl Recorder {
             line: at.line,
             column: at.column,
         });
+    }
+
+    /// Takes the steps of another recorder (a re-planned fragment's run)
+    /// into this one: times made relative to this run's start, positions
+    /// shown at `span` (the re-planned block; the fragment has no file).
+    pub fn absorb(&self, other: &Recorder, span: Span) {
+        if !self.enabled {
+            return;
+        }
+        let offset = other
+            .start
+            .saturating_duration_since(self.start)
+            .as_secs_f64()
+            * 1e3;
+        let mut steps = self.steps.borrow_mut();
+        for s in other.steps.borrow().iter() {
+            let mut s = s.clone();
+            s.id = steps.len();
+            s.span = span;
+            s.start_ms += offset;
+            s.end_ms = s.end_ms.map(|e| e + offset);
+            steps.push(s);
+        }
+        self.warnings
+            .borrow_mut()
+            .extend(other.warnings.borrow().iter().cloned());
     }
 
     pub fn warnings(&self) -> Vec<Warning> {

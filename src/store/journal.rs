@@ -65,6 +65,15 @@ impl Journal {
         }
     }
 
+    /// Another handle on the same writer (a re-planned fragment's run writes
+    /// to its run's journal).
+    pub fn handle(&self) -> Journal {
+        Journal {
+            tx: self.tx.clone(),
+            writer: None,
+        }
+    }
+
     fn send(&self, m: Msg) -> Result<(), StoreError> {
         self.tx
             .as_ref()

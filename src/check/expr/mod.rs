@@ -103,6 +103,10 @@ pub struct Ctx<'p> {
     /// `max_concurrent` stated by the flow and the enclosing blocks and `for`s
     /// (value, where), outermost first: a larger inner one is capped (W0008).
     stated_limits: Vec<(i64, Span)>,
+    /// The scopes of blocks that may be re-planned (see [`super::ReplanSite`]).
+    pub(super) replan_sites: HashMap<BlockKey, super::ReplanSite>,
+    /// Whether some flow or block states `replan_on_error`.
+    pub(super) replan_stated: bool,
     /// The policy of the flow being checked (`with { policy: NAME }`).
     pub(super) policy: Option<Rc<super::policy::Policy>>,
 }
@@ -130,6 +134,8 @@ impl<'p> Ctx<'p> {
             block_want: None,
             stated_limits: Vec::new(),
             policy: None,
+            replan_stated: false,
+            replan_sites: HashMap::new(),
         }
     }
 
@@ -178,7 +184,9 @@ impl<'p> Ctx<'p> {
         for f in flows {
             self.flow_type(m, &f.name.name);
         }
+        // A tool nothing calls is no mistake where a re-plan may call it.
         if m == self.p.root
+            && !self.replan_stated
             && md
                 .ast
                 .items
@@ -298,6 +306,7 @@ impl<'p> Ctx<'p> {
             options::check_static(o, Place::Flow, &mut self.diags);
             self.stated_limit(o);
             super::policy::check_option(&self.p.modules[m], Some(o), &mut self.diags);
+            self.replan_stated |= options::has(Some(o), "replan_on_error");
         }
         let saved_policy =
             std::mem::replace(&mut self.policy, super::policy::of_flow(self.p, m, decl));
@@ -320,6 +329,12 @@ impl<'p> Ctx<'p> {
         }
         self.scopes.push(params);
         let body_ty = self.block_as(&decl.body, false, sig.ret.clone());
+        // A flow's body may be re-planned (`replan_on_error` on it or `--set`).
+        let site = super::ReplanSite {
+            names: self.visible_names(),
+            ty: sig.ret.clone().unwrap_or_else(|| body_ty.widen()),
+        };
+        self.replan_sites.insert(block_key(&decl.body), site);
         let ret = match &sig.ret {
             Some(r) => {
                 let span = decl.body.tail().map(|e| e.span).unwrap_or(decl.body.span);
@@ -807,7 +822,45 @@ impl<'p> Ctx<'p> {
         let limits = self.stated_limits.len();
         let t = self.expr_kind(e);
         self.stated_limits.truncate(limits);
+        // A block that states `replan_on_error` may be re-planned: keep its scope.
+        if options::has(block_options(e), "replan_on_error") {
+            self.replan_stated = true;
+            let site = super::ReplanSite {
+                names: self.visible_names(),
+                ty: t.clone(),
+            };
+            self.replan_sites.insert((e.span.file, e.span.start), site);
+        }
         t
+    }
+
+    /// The names visible here with their types (inner ones shadow outer
+    /// ones), leaving out `let`s not checked yet.
+    fn visible_names(&self) -> Vec<(String, Type)> {
+        let mut out: Vec<(String, Type)> = Vec::new();
+        for s in &self.scopes {
+            let mut names: Vec<(&String, &Binding)> = s.names.iter().collect();
+            names.sort_by_key(|(_, b)| b.span.start);
+            for (n, b) in names {
+                if let Some(t) = &b.ty {
+                    out.retain(|(m, _)| m != n);
+                    out.push((n.clone(), t.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The `with { … }` of a block expression that may state re-planning.
+pub fn block_options(e: &Expr) -> Option<&Options> {
+    match &e.kind {
+        ExprKind::Parallel { options, .. }
+        | ExprKind::Race { options, .. }
+        | ExprKind::Sequence { options, .. }
+        | ExprKind::Dag { options, .. }
+        | ExprKind::Try { options, .. } => options.as_ref(),
+        _ => None,
     }
 }
 

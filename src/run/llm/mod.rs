@@ -130,7 +130,7 @@ pub fn provider(
 
 /// The decision hook of a run: the provider and the log of decisions.
 pub struct Llm {
-    provider: Option<Box<dyn Provider>>,
+    provider: Option<std::rc::Rc<dyn Provider>>,
     log: RefCell<Vec<Decision>>,
     start: Instant,
 }
@@ -204,10 +204,55 @@ pub enum Outcome {
 impl Llm {
     pub fn new(provider: Option<Box<dyn Provider>>) -> Llm {
         Llm {
-            provider,
+            provider: provider.map(std::rc::Rc::from),
             log: RefCell::new(Vec::new()),
             start: Instant::now(),
         }
+    }
+
+    /// A hook with the same provider and a log of its own (a re-planned
+    /// fragment's run; its decisions come back with [`Llm::absorb`]).
+    pub fn share(&self) -> Llm {
+        Llm {
+            provider: self.provider.clone(),
+            log: RefCell::new(Vec::new()),
+            start: self.start,
+        }
+    }
+
+    /// Takes the decisions of a shared hook into this one's log.
+    pub fn absorb(&self, other: &Llm) {
+        self.log.borrow_mut().extend(other.decisions());
+    }
+
+    /// The provider's name, if there is one.
+    pub fn provider_name(&self) -> Option<String> {
+        self.provider.as_ref().map(|p| p.name())
+    }
+
+    /// One answer of the provider, unvalidated (re-planning checks it itself).
+    pub async fn ask_raw(
+        &self,
+        req: &DecisionRequest,
+        messages: &[Message],
+        attempt: u32,
+    ) -> Result<String, String> {
+        match &self.provider {
+            Some(p) => p.ask(req, messages, attempt).await,
+            None => Err(format!(
+                "re-planning needs an LLM provider; choose one with {CHOICES}"
+            )),
+        }
+    }
+
+    /// Adds a conversation to the log (as `--record-llm` writes and `replay:` reads it).
+    pub fn log(&self, d: Decision) {
+        self.log.borrow_mut().push(d);
+    }
+
+    /// Milliseconds since the hook was made (the run's start).
+    pub fn since_start_ms(&self, t: Instant) -> f64 {
+        t.saturating_duration_since(self.start).as_secs_f64() * 1e3
     }
 
     pub fn has_provider(&self) -> bool {

@@ -153,16 +153,18 @@ impl Provider for OpenAi {
 
     fn ask<'a>(
         &'a self,
-        _req: &'a DecisionRequest,
+        req: &'a DecisionRequest,
         messages: &'a [Message],
         _attempt: u32,
     ) -> LocalBoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
+            // A label is a word; a re-planned block body is a program.
+            let max_tokens = if req.kind == "replan" { 1024 } else { 32 };
             let body = json!({
                 "model": self.settings.model,
                 "messages": messages,
                 "temperature": 0,
-                "max_tokens": 32,
+                "max_tokens": max_tokens,
             });
             let mut tries = 0;
             loop {

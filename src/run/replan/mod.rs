@@ -1,0 +1,569 @@
+//! Re-planning (SPEC §16): a block (or flow body) that states
+//! `replan_on_error` and fails with a trigger asks the LLM provider for a
+//! replacement body; the answer must check in the block's scope, against its
+//! type, under its policy, or its diagnostics go back for a repair. An
+//! accepted fragment runs in place of the block, its steps under
+//! `…/replan[k]/`; it is journaled first, so `flowc resume` runs it again
+//! instead of asking. Budgets: `max_replans` per run, `replan_cooldown`
+//! between two re-plans of one block; when they are used up, or no fragment
+//! checks, the original failure stands with a note listing the attempts.
+
+mod request;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::errors::{Errors, R};
+use super::eval::Scope;
+use super::llm::{Decision, DecisionOutcome, DecisionRequest, Message};
+use super::record::{ReplanAttempt, ReplanRecord};
+use super::{Env, Interp, RunConfig};
+use crate::check::{BlockKey, Signature, Type};
+use crate::ir::StepPath;
+use crate::ir::slots::Slot;
+use crate::syntax::ast::*;
+use crate::syntax::span::Span;
+
+use request::{Ask, InScope};
+pub use request::{reference, system_prompt};
+
+/// The re-plans of one run.
+#[derive(Default)]
+pub(super) struct State {
+    /// Re-plans started this run (for `max_replans`).
+    count: Cell<u32>,
+    /// When each block (by source position) was last re-planned (for `replan_cooldown`).
+    last: RefCell<HashMap<BlockKey, Instant>>,
+    /// Re-plans of each block path so far (the `k` of `replan[k]`).
+    per_path: RefCell<HashMap<String, u32>>,
+    pub records: RefCell<Vec<ReplanRecord>>,
+    /// This interpreter runs a fragment: no re-plans inside it.
+    pub in_fragment: Cell<bool>,
+}
+
+/// The block being re-planned.
+pub(super) struct Site<'p> {
+    /// The block expression's (or flow body's) key in `Program::replan_sites`.
+    pub key: BlockKey,
+    /// The block's source, for the request and error positions.
+    pub span: Span,
+    pub flow: &'p str,
+    pub flow_doc: Option<&'p str>,
+    /// The frame the block's names are read from (around it).
+    pub env: Rc<Env>,
+}
+
+/// How one re-plan ended.
+enum Ended {
+    /// A fragment checked (or was journaled): its program, and its text.
+    Accepted(Box<request::Checked>, String),
+    /// Nothing to run; the note says why.
+    NotRun(String),
+}
+
+const DEFAULT_MAX_REPLANS: u32 = 3;
+const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
+const DEFAULT_REPAIRS: u32 = 2;
+
+impl<'p> Interp<'p> {
+    /// Does this expression state `replan_on_error: true` for itself?
+    pub(super) fn replans_here(&self, e: &Expr) -> bool {
+        !self.replan.in_fragment.get()
+            && crate::check::block_options(e)
+                .and_then(|o| self.opts_of(Some(o)))
+                .is_some_and(|o| o.replan_on_error == Some(true))
+    }
+
+    /// The outcome of a block that may be re-planned: `r` when it succeeded
+    /// or failed without a trigger, else a fragment's result or the original
+    /// failure with notes. `sc`: the block's scope with its own options.
+    pub(super) async fn replan_block(&self, e: &'p Expr, sc: &Scope, r: R<Value>) -> R<Value> {
+        let errs = match r {
+            Ok(v) => return Ok(v),
+            Err(errs) => errs,
+        };
+        let site = Site {
+            key: (e.span.file, e.span.start),
+            span: e.span,
+            flow: self.flow_of(sc),
+            flow_doc: self.flow_doc(sc),
+            env: sc.env.clone(),
+        };
+        self.replan(site, sc, errs).await
+    }
+
+    /// [`Interp::replan_block`] for a flow's body.
+    pub(super) async fn replan_flow(
+        &self,
+        flow: &'p FlowDecl,
+        sc: &Scope,
+        r: R<Value>,
+    ) -> R<Value> {
+        let errs = match r {
+            Ok(v) => return Ok(v),
+            Err(errs) => errs,
+        };
+        if self.replan.in_fragment.get() {
+            return Err(errs);
+        }
+        let site = Site {
+            key: crate::check::block_key(&flow.body),
+            span: flow.body.span,
+            flow: &flow.name.name,
+            flow_doc: self.flow_doc(sc),
+            env: sc.env.clone(),
+        };
+        self.replan(site, sc, errs).await
+    }
+
+    fn flow_of(&self, sc: &Scope) -> &'p str {
+        self.program
+            .modules
+            .get(sc.module)
+            .and_then(|m| m.flows.get_key_value(&*sc.flow))
+            .map_or("", |(k, _)| k.as_str())
+    }
+
+    fn flow_doc(&self, sc: &Scope) -> Option<&'p str> {
+        let name = self.flow_of(sc);
+        self.program
+            .modules
+            .get(sc.module)?
+            .flows
+            .get(name)?
+            .doc
+            .as_deref()
+    }
+
+    async fn replan(&self, site: Site<'p>, sc: &Scope, mut errs: Errors) -> R<Value> {
+        let block_path = sc.path.clone();
+        loop {
+            if !errs.iter().any(|e| sc.opts.replans_on(e.kind)) {
+                return Err(errs);
+            }
+            let max = sc.opts.max_replans.unwrap_or(DEFAULT_MAX_REPLANS);
+            if self.replan.count.get() >= max {
+                note(
+                    &mut errs,
+                    format!("not re-planned: this run has used its `max_replans: {max}`"),
+                );
+                return Err(errs);
+            }
+            // The cooling period between two re-plans of one block.
+            let cooldown = sc.opts.replan_cooldown.unwrap_or(DEFAULT_COOLDOWN);
+            let last = self.replan.last.borrow().get(&site.key).copied();
+            if let Some(t) = last
+                && let Some(wait) = cooldown.checked_sub(t.elapsed())
+            {
+                Box::pin(super::timer::sleep(wait)).await;
+            }
+            self.replan.count.set(self.replan.count.get() + 1);
+            self.replan
+                .last
+                .borrow_mut()
+                .insert(site.key, Instant::now());
+            let k = {
+                let mut per = self.replan.per_path.borrow_mut();
+                let n = per.entry(block_path.to_string()).or_insert(0);
+                *n += 1;
+                *n
+            };
+            let path = block_path.child(&format!("replan[{k}]"));
+            let scope = self.scope_of(&site);
+            let expected = self
+                .program
+                .replan_sites
+                .get(&site.key)
+                .map_or(Type::Json, |s| s.ty.clone());
+            match self
+                .one_replan(&site, sc, &errs, &scope, &expected, &path)
+                .await
+            {
+                Ended::NotRun(why) => {
+                    note(&mut errs, why);
+                    return Err(errs);
+                }
+                Ended::Accepted(checked, fragment) => {
+                    let inputs: Map<String, Value> = scope
+                        .iter()
+                        .map(|s| (s.name.clone(), s.value.clone()))
+                        .collect();
+                    match Box::pin(self.run_fragment(&checked, inputs, &path, site.span)).await {
+                        Ok(v) => return Ok(v),
+                        Err(mut e2) => {
+                            let first = fragment.lines().next().unwrap_or_default();
+                            note(
+                                &mut e2,
+                                format!(
+                                    "the block was re-planned at `{path}` (`{first}` …), and the fragment failed"
+                                ),
+                            );
+                            for e in &mut e2 {
+                                e.span = site.span;
+                            }
+                            errs = e2;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The names in the block's scope that have a value now, with their
+    /// checked types.
+    fn scope_of(&self, site: &Site<'p>) -> Vec<InScope> {
+        let (Some(names), Some(rs)) = (
+            self.lowered.scope(site.key),
+            self.program.replan_sites.get(&site.key),
+        ) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, ty) in &rs.names {
+            let Some((_, slot)) = names.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            let Slot::Local { up, index } = *slot else {
+                continue;
+            };
+            if let Some(value) = site.env.get(up, index) {
+                out.push(InScope {
+                    name: name.clone(),
+                    ty: ty.clone(),
+                    value,
+                });
+            }
+        }
+        out
+    }
+
+    /// The tools and flows a fragment of module `m` may call under `sc`'s policy.
+    fn callable(&self, m: usize, sc: &Scope) -> Vec<(&'p Signature, Option<Type>)> {
+        let md = &self.program.modules[m];
+        let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
+        for s in md.tools.values() {
+            if sc.policy.as_ref().is_none_or(|p| p.allows(&s.name)) {
+                out.push((&**s, s.ret.clone()));
+            }
+        }
+        for s in md.flows.values() {
+            let ret = s
+                .ret
+                .clone()
+                .or_else(|| self.program.flow_types.get(&(m, s.name.clone())).cloned());
+            out.push((&**s, ret));
+        }
+        out.sort_by_key(|(s, _)| (s.is_flow, s.span.start));
+        out
+    }
+
+    /// Asks for a fragment (or takes the journaled one) and checks it.
+    #[allow(clippy::too_many_arguments)]
+    async fn one_replan(
+        &self,
+        site: &Site<'p>,
+        sc: &Scope,
+        errs: &Errors,
+        scope: &[InScope],
+        expected: &Type,
+        path: &StepPath,
+    ) -> Ended {
+        let t0 = Instant::now();
+        let md = &self.program.modules[sc.module];
+        let file = self.sources.get(md.file);
+        let block = file
+            .text
+            .get(site.span.start as usize..site.span.end as usize)
+            .unwrap_or_default()
+            .to_string();
+        let ask = Ask {
+            flow: site.flow,
+            flow_doc: site.flow_doc,
+            block: &block,
+            errors: errs,
+            scope,
+            callable: self.callable(sc.module, sc),
+            policy: sc.policy.as_deref(),
+            expected,
+        };
+        let request = ask.json();
+        let provider = self.llm.provider_name().unwrap_or_default();
+        let mut rec = ReplanRecord {
+            path: path.to_string(),
+            block: block.clone(),
+            errors: errs.iter().map(|e| e.record_at(self.sources)).collect(),
+            provider: provider.clone(),
+            start_ms: self.recorder.now_ms(),
+            end_ms: 0.0,
+            outcome: "rejected",
+            request: request.clone(),
+            attempts: Vec::new(),
+            fragment: None,
+            error: None,
+        };
+        let check = |fragment: &str| {
+            request::check(
+                &file.name,
+                &file.text,
+                fragment,
+                scope,
+                expected,
+                sc.policy.as_deref(),
+                self.loader.as_deref(),
+            )
+        };
+        let finish = |mut rec: ReplanRecord, outcome: &'static str| {
+            rec.outcome = outcome;
+            rec.end_ms = self.recorder.now_ms();
+            self.replan.records.borrow_mut().push(rec);
+        };
+        // On resume, the journaled fragment runs again; nobody is asked.
+        let key = path.to_string();
+        if let Some((tool, _, v)) = self.replay.as_ref().and_then(|r| r.done.get(&key))
+            && tool == "replan"
+            && let Some(fragment) = v.get("fragment").and_then(Value::as_str)
+        {
+            match check(fragment) {
+                Ok(checked) => {
+                    rec.fragment = Some(fragment.to_string());
+                    finish(rec, "replayed");
+                    return Ended::Accepted(Box::new(checked), fragment.to_string());
+                }
+                Err(diags) => {
+                    let why = format!(
+                        "the journaled fragment of `{key}` no longer checks ({})",
+                        diags.join("; ")
+                    );
+                    rec.error = Some(why.clone());
+                    finish(rec, "failed");
+                    return Ended::NotRun(why);
+                }
+            }
+        }
+        let req = DecisionRequest {
+            step: key.clone(),
+            kind: "replan",
+            at: self.position(site.span),
+            prompt: format!("Write a replacement for the failed block at `{key}`."),
+            context: request,
+            options: Vec::new(),
+            descriptions: Vec::new(),
+        };
+        let user = ask.text();
+        // The re-plan is a step of kind `llm` in the record and the live view.
+        let id = self.recorder.start(
+            &sc.label,
+            path,
+            "replan",
+            super::record::StepKind::Llm,
+            site.span,
+        );
+        let _guard = super::record::StepGuard {
+            recorder: &self.recorder,
+            id,
+        };
+        let mut messages = vec![
+            Message {
+                role: "system",
+                content: system_prompt(),
+            },
+            Message {
+                role: "user",
+                content: user.clone(),
+            },
+        ];
+        let repairs = sc.opts.replan_repairs.unwrap_or(DEFAULT_REPAIRS);
+        let mut answers = Vec::new();
+        let mut prompt = user;
+        let mut accepted = None;
+        let mut failure = None;
+        for attempt in 0..=repairs {
+            if let Err(e) = self.hold_llm_to_policy("re-planning request", site.span, sc) {
+                failure = Some(e[0].message.clone());
+                break;
+            }
+            let started = self.recorder.now_ms();
+            let answer = match self.llm.ask_raw(&req, &messages, attempt).await {
+                Ok(a) => a,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            answers.push(answer.clone());
+            let fragment = request::extract(&answer);
+            let result = check(&fragment);
+            let diagnostics = result.as_ref().err().cloned().unwrap_or_default();
+            rec.attempts.push(ReplanAttempt {
+                prompt: prompt.clone(),
+                answer: answer.clone(),
+                diagnostics: diagnostics.clone(),
+                start_ms: started,
+            });
+            match result {
+                Ok(checked) => {
+                    accepted = Some((checked, fragment));
+                    break;
+                }
+                Err(diags) => {
+                    prompt = format!(
+                        "That fragment does not check:\n{}\nWrite the whole block body again, fixed.",
+                        diags
+                            .iter()
+                            .map(|d| format!("- {d}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    );
+                    messages.push(Message {
+                        role: "assistant",
+                        content: answer,
+                    });
+                    messages.push(Message {
+                        role: "user",
+                        content: prompt.clone(),
+                    });
+                }
+            }
+        }
+        self.llm.log(Decision {
+            step: key.clone(),
+            kind: "replan".into(),
+            at: req.at.clone(),
+            prompt: req.prompt.clone(),
+            context: req.context.clone(),
+            options: Vec::new(),
+            answers: answers.clone(),
+            label: accepted.as_ref().map(|_| "accepted".to_string()),
+            outcome: match (&accepted, &failure) {
+                (Some(_), _) => DecisionOutcome::Chosen,
+                (None, Some(_)) => DecisionOutcome::Failed,
+                (None, None) => DecisionOutcome::NoValidAnswer,
+            },
+            error: failure.clone(),
+            provider,
+            attempts: answers.len() as u32,
+            start_ms: self.llm.since_start_ms(t0),
+            latency_ms: t0.elapsed().as_secs_f64() * 1e3,
+        });
+        self.recorder.end(
+            id,
+            if accepted.is_some() {
+                super::record::StepStatus::Ok
+            } else {
+                super::record::StepStatus::Failed
+            },
+            answers.len() as u32,
+            None,
+        );
+        match (accepted, failure) {
+            (Some((checked, fragment)), _) => {
+                // Journaled before it runs: a resume runs this fragment again.
+                if let Some(j) = &self.journal {
+                    let entry = crate::store::JournalEntry {
+                        path: key.clone(),
+                        tool: "replan".into(),
+                        status: "ok",
+                        attempts: answers.len() as u32,
+                        result: Some(json!({ "fragment": fragment })),
+                        error: None,
+                        started_ms: crate::store::now_ms(),
+                        ended_ms: Some(crate::store::now_ms()),
+                        args_sha256: None,
+                        hash_of: None,
+                    };
+                    if let Err(e) = j.finished(entry).and_then(|()| j.flush()) {
+                        self.recorder.warn(
+                            format!("the journal could not record the re-plan `{key}`: {e}"),
+                            site.span,
+                            self.sources,
+                        );
+                    }
+                }
+                rec.fragment = Some(fragment.clone());
+                finish(rec, "accepted");
+                Ended::Accepted(Box::new(checked), fragment)
+            }
+            (None, Some(e)) => {
+                let why = format!("re-planning at `{key}` failed: {e}");
+                rec.error = Some(e);
+                finish(rec, "failed");
+                Ended::NotRun(why)
+            }
+            (None, None) => {
+                let n = answers.len();
+                let listed: Vec<String> = rec
+                    .attempts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        format!(
+                            "{}) {}",
+                            i + 1,
+                            a.diagnostics.first().map_or("", String::as_str)
+                        )
+                    })
+                    .collect();
+                finish(rec, "rejected");
+                Ended::NotRun(format!(
+                    "re-planned at `{key}`: none of {n} fragment{} checked: {}",
+                    if n == 1 { "" } else { "s" },
+                    listed.join("; ")
+                ))
+            }
+        }
+    }
+
+    /// Runs an accepted fragment with the block's values, its steps under
+    /// `path`, sharing this run's record, journal, LLM provider and policy counts.
+    async fn run_fragment(
+        &self,
+        checked: &request::Checked,
+        inputs: Map<String, Value>,
+        path: &StepPath,
+        span: Span,
+    ) -> R<Value> {
+        let mut set = self.config.set.clone();
+        set.replan_on_error = None;
+        let config = RunConfig {
+            set,
+            replay: None,
+            ..self.config.clone()
+        };
+        let mut sub = Interp::new(&checked.program, &checked.sources, config);
+        sub.store = self.store;
+        sub.replay = self.replay.clone();
+        sub.journal = self.journal.as_ref().map(|j| j.handle());
+        sub.llm = self.llm.share();
+        sub.loader = self.loader.clone();
+        sub.replan.in_fragment.set(true);
+        self.policy_counts.copy_to(&sub.policy_counts);
+        let r = sub
+            .start(
+                request::FLOW,
+                inputs,
+                &path.to_string(),
+                Some(self.context_value()),
+            )
+            .await;
+        self.recorder.absorb(&sub.recorder, span);
+        self.llm.absorb(&sub.llm);
+        sub.policy_counts.copy_to(&self.policy_counts);
+        r.map_err(|mut es| {
+            for e in &mut es {
+                e.span = span;
+            }
+            es
+        })
+    }
+}
+
+/// Adds a note to the first error (what `catch e` and the diagnostic show).
+fn note(errs: &mut Errors, n: String) {
+    if let Some(e) = errs.first_mut() {
+        e.notes.push(n);
+    }
+}

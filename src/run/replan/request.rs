@@ -1,0 +1,292 @@
+//! What a re-plan asks and how its answer is checked: the request (the
+//! failure, the scope, the callable tools, the policy, the expected type),
+//! the system prompt with the language reference, and the fragment checked as
+//! the body of a flow whose parameters are the failed block's scope.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::check::policy::Policy;
+use crate::check::{Loader, NoFiles, Program, Signature, Type};
+use crate::run::errors::RunError;
+use crate::source::Sources;
+use crate::syntax::ast::ItemKind;
+
+/// The synthetic flow a fragment is checked and run as.
+pub const FLOW: &str = "__replan";
+/// The name the policy of a fragment is declared under in the checked text.
+const POLICY: &str = "__replan_policy";
+/// Characters of a value shown in the request at most.
+const VALUE_CHARS: usize = 300;
+
+/// The compact language reference of `docs/language.md` (between its
+/// `replan-reference` markers), compiled in: the one copy the docs show.
+const LANGUAGE_MD: &str = include_str!("../../../docs/language.md");
+
+/// The language reference that goes into the system prompt.
+pub fn reference() -> &'static str {
+    let start = "<!-- replan-reference:start -->";
+    let end = "<!-- replan-reference:end -->";
+    match (LANGUAGE_MD.find(start), LANGUAGE_MD.find(end)) {
+        (Some(a), Some(b)) if a < b => LANGUAGE_MD[a + start.len()..b].trim(),
+        _ => "",
+    }
+}
+
+/// The system message of a re-planning conversation.
+pub fn system_prompt() -> String {
+    format!(
+        "You repair a failed block of a workflow written in the .flow language. \
+         Answer with the .flow source of a block body that replaces it: statements \
+         (`let` bindings, calls) and a final expression that gives the block's value, \
+         and nothing else — no explanation, no surrounding braces; a ```flow fence is \
+         allowed. Call only the tools and flows listed, with named arguments; use only \
+         the names in scope. Your answer is type-checked before it runs; if it does not \
+         check you get the diagnostics and one more try.\n\n# The .flow language\n\n{}",
+        reference()
+    )
+}
+
+/// One name in the failed block's scope.
+pub struct InScope {
+    pub name: String,
+    pub ty: Type,
+    pub value: Value,
+}
+
+/// What the request says, before it is written out.
+pub struct Ask<'a> {
+    pub flow: &'a str,
+    pub flow_doc: Option<&'a str>,
+    pub block: &'a str,
+    pub errors: &'a [RunError],
+    pub scope: &'a [InScope],
+    pub callable: Vec<(&'a Signature, Option<Type>)>,
+    pub policy: Option<&'a Policy>,
+    pub expected: &'a Type,
+}
+
+/// `name(a: T, b: U) -> R`, `effect` first for effect tools.
+fn signature(sig: &Signature, ret: Option<&Type>) -> String {
+    let params: Vec<String> = sig
+        .params
+        .iter()
+        .map(|p| {
+            let d = if p.has_default { " = …" } else { "" };
+            format!("{}: {}{d}", p.name, crate::types::source(&p.ty))
+        })
+        .collect();
+    let ret = ret
+        .map(|r| format!(" -> {}", crate::types::source(r)))
+        .unwrap_or_default();
+    let kind = match (sig.is_flow, sig.effect) {
+        (true, _) => "flow",
+        (false, true) => "effect tool",
+        (false, false) => "tool",
+    };
+    format!("{kind} {}({}){ret}", sig.name, params.join(", "))
+}
+
+fn shown(v: &Value) -> String {
+    let s = serde_json::to_string(v).unwrap_or_default();
+    if s.chars().count() <= VALUE_CHARS {
+        s
+    } else {
+        format!("{}…", s.chars().take(VALUE_CHARS).collect::<String>())
+    }
+}
+
+impl Ask<'_> {
+    /// The request as JSON (what a `cmd:` program reads in `context`).
+    pub fn json(&self) -> Value {
+        json!({
+            "flow": self.flow,
+            "flow_doc": self.flow_doc,
+            "block": self.block,
+            "errors": self.errors.iter().map(|e| json!({
+                "kind": e.kind.as_str(),
+                "message": e.message,
+                "step": e.path.clone().unwrap_or_else(|| e.step.clone()),
+            })).collect::<Vec<_>>(),
+            "scope": self.scope.iter().map(|s| json!({
+                "name": s.name,
+                "type": crate::types::source(&s.ty),
+                "value": shown(&s.value),
+            })).collect::<Vec<_>>(),
+            "callable": self.callable.iter().map(|(s, r)| json!({
+                "signature": signature(s, r.as_ref()),
+                "doc": s.doc,
+            })).collect::<Vec<_>>(),
+            "policy": self.policy.map(Policy::source),
+            "expected_type": crate::types::source(self.expected),
+        })
+    }
+
+    /// The request as the user message of the conversation.
+    pub fn text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "A block of flow `{}` failed.", self.flow);
+        if let Some(d) = self.flow_doc {
+            let _ = writeln!(t, "The flow's documentation: {}", d.trim());
+        }
+        let _ = writeln!(t, "\nThe failed block:\n```flow\n{}\n```", self.block);
+        let _ = writeln!(t, "\nErrors:");
+        for e in self.errors {
+            let _ = writeln!(
+                t,
+                "- {} at `{}`: {}",
+                e.kind.as_str(),
+                e.path.as_deref().unwrap_or(&e.step),
+                e.message
+            );
+        }
+        let _ = writeln!(t, "\nIn scope (name: type = value):");
+        if self.scope.is_empty() {
+            let _ = writeln!(t, "- nothing");
+        }
+        for s in self.scope {
+            let _ = writeln!(
+                t,
+                "- {}: {} = {}",
+                s.name,
+                crate::types::source(&s.ty),
+                shown(&s.value)
+            );
+        }
+        let _ = writeln!(t, "\nTools and flows you may call:");
+        for (s, r) in &self.callable {
+            let doc = s
+                .doc
+                .as_deref()
+                .map(|d| format!("  // {}", d.trim().replace('\n', " ")))
+                .unwrap_or_default();
+            let _ = writeln!(t, "- {}{doc}", signature(s, r.as_ref()));
+        }
+        if let Some(p) = self.policy {
+            let _ = writeln!(t, "\nThe policy the block runs under:\n{}", p.source());
+        }
+        let _ = write!(
+            t,
+            "\nThe block must produce a value of type `{}`. Write the replacement block body.",
+            crate::types::source(self.expected)
+        );
+        t
+    }
+}
+
+/// The answer's fragment: the first fenced block if there is one, else the whole answer.
+pub fn extract(answer: &str) -> String {
+    if let Some(a) = answer.find("```") {
+        let rest = &answer[a + 3..];
+        let rest = rest.split_once('\n').map_or("", |(_, r)| r);
+        if let Some(b) = rest.find("```") {
+            return rest[..b].trim().to_string();
+        }
+    }
+    answer.trim().to_string()
+}
+
+/// A fragment that checked: the program to run it in.
+pub struct Checked {
+    pub sources: Sources,
+    pub program: Program,
+}
+
+/// Checks `fragment` as the body of a flow whose parameters are `scope` and
+/// whose result type is `expected`, in the text of the module `module_name`
+/// (`module_text`), under `policy`. `Err`: the diagnostics as plain text.
+pub fn check(
+    module_name: &str,
+    module_text: &str,
+    fragment: &str,
+    scope: &[InScope],
+    expected: &Type,
+    policy: Option<&Policy>,
+    loader: Option<&dyn Loader>,
+) -> Result<Checked, Vec<String>> {
+    let mut text = module_text.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if let Some(p) = policy {
+        let src = p.source().replacen(
+            &format!("policy {} ", p.name),
+            &format!("policy {POLICY} "),
+            1,
+        );
+        let _ = writeln!(text, "{src}");
+    }
+    let params: Vec<String> = scope
+        .iter()
+        .map(|s| format!("{}: {}", s.name, crate::types::source(&s.ty)))
+        .collect();
+    let with = if policy.is_some() {
+        format!(" with {{ policy: {POLICY} }}")
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        text,
+        "flow {FLOW}({}) -> {}{with} ",
+        params.join(", "),
+        crate::types::source(expected)
+    );
+    let open = text.len();
+    text.push_str("{\n");
+    let frag_start = text.len();
+    text.push_str(fragment);
+    text.push_str("\n}");
+    let close = text.len();
+    text.push('\n');
+
+    let mut sources = Sources::new();
+    let root = sources.add(module_name, text.clone());
+    let (program, diags) =
+        crate::check::check_program(&mut sources, root, loader.unwrap_or(&NoFiles));
+    let line_of = |at: usize| -> Option<usize> {
+        (frag_start..=frag_start + fragment.len())
+            .contains(&at)
+            .then(|| text[frag_start..at].matches('\n').count() + 1)
+    };
+    let mut out = Vec::new();
+    for d in diags.iter().filter(|d| d.is_error()) {
+        let span = d.primary_span();
+        let at = match line_of(span.start as usize) {
+            Some(l) if span.file == root => format!(" (line {l} of the fragment)"),
+            _ => String::new(),
+        };
+        let mut s = format!("{}: {}{at}", d.code, d.message);
+        if let Some(l) = d.labels.first().filter(|l| !l.message.is_empty()) {
+            let _ = write!(s, "; {}", l.message);
+        }
+        if let Some(h) = &d.help {
+            let _ = write!(s, "; help: {h}");
+        }
+        out.push(s);
+    }
+    // The fragment is one block body: it may not close the flow and declare
+    // items of its own.
+    let body = program
+        .root_module()
+        .ast
+        .items
+        .iter()
+        .find_map(|i| match &i.kind {
+            ItemKind::Flow(f) if f.name.name == FLOW => Some(f.body.span),
+            _ => None,
+        });
+    let whole = body.is_some_and(|b| b.start as usize == open && b.end as usize == close);
+    if out.is_empty() && !whole {
+        out.push(
+            "E0101: the answer is not one block body (it closes the block or declares items); \
+             write only statements and a final expression"
+                .into(),
+        );
+    }
+    if out.is_empty() {
+        Ok(Checked { sources, program })
+    } else {
+        Err(out)
+    }
+}
