@@ -305,6 +305,13 @@ impl<'p> Interp<'p> {
             fragment: None,
             error: None,
         };
+        let policy = sc.policy.as_deref().map(|p| {
+            let here = md
+                .policies
+                .get(&p.name)
+                .is_some_and(|q| std::ptr::eq(&**q, p));
+            (p, here)
+        });
         let check = |fragment: &str| {
             request::check(
                 &file.name,
@@ -312,7 +319,7 @@ impl<'p> Interp<'p> {
                 fragment,
                 scope,
                 expected,
-                sc.policy.as_deref(),
+                policy,
                 self.loader.as_deref(),
             )
         };

@@ -195,37 +195,42 @@ pub struct Checked {
 
 /// Checks `fragment` as the body of a flow whose parameters are `scope` and
 /// whose result type is `expected`, in the text of the module `module_name`
-/// (`module_text`), under `policy`. `Err`: the diagnostics as plain text.
+/// (`module_text`), under `policy` (`true`: declared in that module under
+/// its name). `Err`: the diagnostics as plain text.
 pub fn check(
     module_name: &str,
     module_text: &str,
     fragment: &str,
     scope: &[InScope],
     expected: &Type,
-    policy: Option<&Policy>,
+    policy: Option<(&Policy, bool)>,
     loader: Option<&dyn Loader>,
 ) -> Result<Checked, Vec<String>> {
     let mut text = module_text.to_string();
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    if let Some(p) = policy {
-        let src = p.source().replacen(
-            &format!("policy {} ", p.name),
-            &format!("policy {POLICY} "),
-            1,
-        );
-        let _ = writeln!(text, "{src}");
-    }
+    let policy_name = match policy {
+        Some((p, true)) => Some(p.name.clone()),
+        Some((p, false)) => {
+            // A caller's policy from another module: declared again here.
+            let src = p.source().replacen(
+                &format!("policy {} ", p.name),
+                &format!("policy {POLICY} "),
+                1,
+            );
+            let _ = writeln!(text, "{src}");
+            Some(POLICY.to_string())
+        }
+        None => None,
+    };
     let params: Vec<String> = scope
         .iter()
         .map(|s| format!("{}: {}", s.name, crate::types::source(&s.ty)))
         .collect();
-    let with = if policy.is_some() {
-        format!(" with {{ policy: {POLICY} }}")
-    } else {
-        String::new()
-    };
+    let with = policy_name
+        .map(|n| format!(" with {{ policy: {n} }}"))
+        .unwrap_or_default();
     let _ = write!(
         text,
         "flow {FLOW}({}) -> {}{with} ",

@@ -1,0 +1,442 @@
+//! Re-planning (SPEC §16) end to end through the binary: a scripted `cmd:`
+//! provider whose answers are repaired from the checker's diagnostics, a
+//! fragment outside the policy refused before anything runs, `max_replans`,
+//! `replan_cooldown`, the OpenAI-compatible path over a local HTTP server,
+//! record then replay, and `kill -9` during a re-planned block then resume.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Reply, command, flowc, run_in, serve, tempdir, text};
+use serde_json::{Value, json};
+
+/// A CI analysis whose primary metrics tool is down, and its fallback.
+const FLOW: &str = r#"
+type Anomaly = { metric: string, score: float }
+
+/// The primary metrics service (down).
+tool metrics_primary(ci_id: string) -> { anomalies: [Anomaly] } = builtin "fail"
+/// CPU anomalies from the node exporter: a fallback.
+tool cpu_fallback(ci_id: string) -> { anomalies: [Anomaly] } = exec ["python3", "cpu.py"]
+
+/// Analyses a CI.
+flow main(ci_id: string = "CI-7") -> { ci: string, anomalies: [Anomaly] } {
+    let id = lower(ci_id)
+    let anomalies = dag with { replan_on_error: true, replan_cooldown: 0s } {
+        let m = metrics_primary(ci_id: id)
+        m.anomalies
+    }
+    { ci: id, anomalies }
+}
+"#;
+
+const CPU: &str = "import json, sys\na = json.load(sys.stdin)\nprint(json.dumps({'anomalies': [{'metric': 'cpu:' + a['ci_id'], 'score': 0.9}]}))\n";
+
+/// A `cmd:` provider: keeps every request in `requests.jsonl` and answers the
+/// n-th with the n-th of `answers.json` (the last one after that).
+const ANSWER: &str = r#"import json, os, sys
+req = json.load(sys.stdin)
+d = os.path.dirname(os.path.abspath(__file__))
+log = os.path.join(d, 'requests.jsonl')
+with open(log, 'a') as f:
+    f.write(json.dumps(req) + '\n')
+n = sum(1 for _ in open(log))
+answers = json.load(open(os.path.join(d, 'answers.json')))
+print(answers[min(n, len(answers)) - 1])
+"#;
+
+const GOOD: &str = "let c = cpu_fallback(ci_id: id)\nc.anomalies";
+
+/// A folder with `main.flow`, the tools, and the scripted provider.
+fn project(tag: &str, flow: &str, answers: &[&str]) -> std::path::PathBuf {
+    let dir = tempdir(tag);
+    std::fs::write(dir.join("main.flow"), flow).expect("write");
+    std::fs::write(dir.join("cpu.py"), CPU).expect("write");
+    std::fs::write(dir.join("answer.py"), ANSWER).expect("write");
+    std::fs::write(dir.join("answers.json"), json!(answers).to_string()).expect("write");
+    dir
+}
+
+fn provider(dir: &Path) -> String {
+    format!("cmd:python3 {}", dir.join("answer.py").display())
+}
+
+fn requests(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a request"))
+        .collect()
+}
+
+#[test]
+fn answers_are_repaired_from_their_diagnostics_until_one_checks_and_runs() {
+    let dir = project(
+        "replan-repair",
+        FLOW,
+        &[
+            "let c = cpu_fallback(ci_id: id",
+            "let c = cpu(ci_id: id)\nc.anomalies",
+            GOOD,
+        ],
+    );
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({ "ci": "ci-7", "anomalies": [{ "metric": "cpu:ci-7", "score": 0.9 }] })
+    );
+    let reqs = requests(&dir);
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[0]["kind"], "replan");
+    assert_eq!(reqs[0]["step"], "main/anomalies/replan[1]");
+    assert_eq!(
+        reqs[0]["context"]["expected_type"],
+        "[{ metric: string, score: float }]"
+    );
+    assert_eq!(
+        reqs[0]["context"]["errors"][0],
+        json!({ "kind": "tool_error", "message": "failed on purpose", "step": "main/anomalies/m" })
+    );
+    assert_eq!(
+        reqs[0]["context"]["scope"],
+        json!([
+            { "name": "ci_id", "type": "string", "value": "\"CI-7\"" },
+            { "name": "id", "type": "string", "value": "\"ci-7\"" }
+        ])
+    );
+    // The third request carries the second answer's diagnostic, by its code.
+    let last = |r: &Value| {
+        r["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert!(last(&reqs[1]).contains("E0101"), "{}", last(&reqs[1]));
+    assert!(
+        last(&reqs[2]).contains("E0202: unknown tool or flow `cpu`"),
+        "{}",
+        last(&reqs[2])
+    );
+    assert_eq!(reqs[2]["attempt"], 2);
+
+    let replans = out.record["replans"].as_array().expect("replans").clone();
+    assert_eq!(replans.len(), 1);
+    let r = &replans[0];
+    assert_eq!(r["outcome"], "accepted");
+    assert_eq!(r["path"], "main/anomalies/replan[1]");
+    assert_eq!(r["fragment"], GOOD);
+    let attempts = r["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 3);
+    assert!(
+        attempts[0]["diagnostics"][0]
+            .as_str()
+            .expect("one")
+            .starts_with("E0101")
+    );
+    assert!(
+        attempts[1]["diagnostics"][0]
+            .as_str()
+            .expect("one")
+            .starts_with("E0202")
+    );
+    assert_eq!(attempts[2]["diagnostics"], json!([]));
+    assert_eq!(attempts[2]["answer"], GOOD);
+    // The fragment's step is under the re-plan's path; the re-plan is a step of its own.
+    let paths: Vec<(String, String)> = out
+        .steps()
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap_or_default().into(),
+                s["status"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    for want in [
+        ("main/anomalies/m", "failed"),
+        ("main/anomalies/replan[1]", "ok"),
+        ("main/anomalies/replan[1]/c", "ok"),
+    ] {
+        assert!(
+            paths.iter().any(|(p, s)| p == want.0 && s == want.1),
+            "{want:?} in {paths:?}"
+        );
+    }
+    assert_eq!(out.record["decisions"][0]["kind"], "replan");
+    assert_eq!(
+        out.record["decisions"][0]["answers"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+}
+
+#[test]
+fn a_fragment_that_calls_a_tool_outside_allow_tools_never_runs() {
+    let flow = FLOW
+        .replace(
+            "/// Analyses a CI.",
+            "tool wipe(ci_id: string) -> json = exec [\"sh\", \"-c\", \"touch wiped; echo '\\{\\}'\"]\npolicy ops { allow_tools: [metrics_primary, cpu_fallback] }\n/// Analyses a CI.",
+        )
+        .replace(
+            "-> { ci: string, anomalies: [Anomaly] } {",
+            "-> { ci: string, anomalies: [Anomaly] } with { policy: ops } {",
+        );
+    let dir = project("replan-policy", &flow, &["let w = wipe(ci_id: id)\n[]"]);
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!dir.join("wiped").exists(), "the refused fragment ran");
+    let reqs = requests(&dir);
+    assert_eq!(reqs.len(), 3, "the first answer and two repairs");
+    let callable = reqs[0]["context"]["callable"].to_string();
+    assert!(!callable.contains("wipe"), "{callable}");
+    assert!(
+        reqs[0]["context"]["policy"]
+            .as_str()
+            .is_some_and(|p| p.contains("allow_tools: [metrics_primary, cpu_fallback]"))
+    );
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "rejected");
+    for a in r["attempts"].as_array().expect("attempts") {
+        assert!(
+            a["diagnostics"][0]
+                .as_str()
+                .expect("one")
+                .starts_with("E0604: `wipe` is not allowed by policy `ops`"),
+            "{a}"
+        );
+    }
+    // The original failure stands, with a note listing the attempts.
+    assert!(out.stderr.contains("failed on purpose"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("none of 3 fragments checked"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn max_replans_one_with_two_failing_blocks_leaves_the_second_failure_with_a_note() {
+    let flow = FLOW.replace(
+        "    { ci: id, anomalies }",
+        "    let again = dag with { replan_on_error: true, max_replans: 1 } {\n        metrics_primary(ci_id: id).anomalies\n    } after anomalies\n    { ci: id, anomalies: anomalies ++ again }",
+    ).replace("replan_cooldown: 0s", "replan_cooldown: 0s, max_replans: 1");
+    let dir = project("replan-max", &flow, &[GOOD]);
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(requests(&dir).len(), 1);
+    let replans = out.record["replans"].as_array().expect("replans");
+    assert_eq!(replans.len(), 1);
+    assert_eq!(replans[0]["path"], "main/anomalies/replan[1]");
+    assert!(out.stderr.contains("main/again"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("not re-planned: this run has used its `max_replans: 1`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.record["errors"][0]["notes"][0],
+        "not re-planned: this run has used its `max_replans: 1`"
+    );
+}
+
+#[test]
+fn a_second_replan_of_the_same_block_waits_for_the_cooldown() {
+    let flow = FLOW.replace("replan_cooldown: 0s", "replan_cooldown: 300ms");
+    // The first fragment checks but fails when it runs: the block is re-planned again.
+    let dir = project(
+        "replan-cooldown",
+        &flow,
+        &["metrics_primary(ci_id: id).anomalies", GOOD],
+    );
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let replans = out.record["replans"].as_array().expect("replans");
+    assert_eq!(replans.len(), 2);
+    assert_eq!(replans[0]["path"], "main/anomalies/replan[1]");
+    assert_eq!(replans[1]["path"], "main/anomalies/replan[2]");
+    let gap =
+        replans[1]["start_ms"].as_f64().expect("ms") - replans[0]["start_ms"].as_f64().expect("ms");
+    assert!(
+        gap >= 299.0,
+        "the second re-plan started {gap} ms after the first"
+    );
+    // The second request says the fragment failed too.
+    let reqs = requests(&dir);
+    assert_eq!(
+        reqs[1]["context"]["errors"][0]["step"],
+        "main/anomalies/replan[1]/metrics_primary"
+    );
+}
+
+#[test]
+fn the_openai_provider_gets_the_language_reference_and_the_failure() {
+    let answer = format!("```flow\n{GOOD}\n```");
+    let server = serve(move |_, _| {
+        Reply::new(
+            200,
+            json!({ "choices": [{ "message": { "role": "assistant", "content": answer } }] })
+                .to_string(),
+        )
+    });
+    let dir = project("replan-openai", FLOW, &[]);
+    let out = run_in(
+        &dir,
+        &[
+            "--llm",
+            &format!("openai:{}/v1", server.base),
+            "--model",
+            "tiny",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, "/v1/chat/completions");
+    let body = reqs[0].json();
+    let system = flowc::run::replan::system_prompt();
+    assert!(system.contains(flowc::run::replan::reference()));
+    let user = "A block of flow `main` failed.\n\
+The flow's documentation: Analyses a CI.\n\
+\n\
+The failed block:\n\
+```flow\n\
+dag with { replan_on_error: true, replan_cooldown: 0s } {\n        let m = metrics_primary(ci_id: id)\n        m.anomalies\n    }\n\
+```\n\
+\n\
+Errors:\n\
+- tool_error at `main/anomalies/m`: failed on purpose\n\
+\n\
+In scope (name: type = value):\n\
+- ci_id: string = \"CI-7\"\n\
+- id: string = \"ci-7\"\n\
+\n\
+Tools and flows you may call:\n\
+- tool metrics_primary(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // The primary metrics service (down).\n\
+- tool cpu_fallback(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // CPU anomalies from the node exporter: a fallback.\n\
+- flow main(ci_id: string = …) -> { ci: string, anomalies: [{ metric: string, score: float }] }  // Analyses a CI.\n\
+\n\
+The block must produce a value of type `[{ metric: string, score: float }]`. Write the replacement block body.";
+    assert_eq!(
+        body,
+        json!({
+            "model": "tiny",
+            "messages": [
+                { "role": "system", "content": system },
+                { "role": "user", "content": user }
+            ],
+            "temperature": 0,
+            "max_tokens": 1024
+        })
+    );
+}
+
+#[test]
+fn the_language_reference_is_the_docs_section_and_names_only_real_builtins() {
+    let r = flowc::run::replan::reference();
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/language.md"))
+        .expect("docs");
+    assert!(r.len() > 500, "the reference is there: {r}");
+    assert!(
+        docs.contains(r),
+        "compiled in from docs/language.md as it is now"
+    );
+    let list = r
+        .split("Built-in functions: `")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .expect("the reference lists built-in functions");
+    for name in list.split_whitespace() {
+        assert!(
+            flowc::builtins::Builtin::from_name(name).is_some(),
+            "`{name}` is not a built-in"
+        );
+    }
+}
+
+#[test]
+fn a_recorded_replan_replays_by_path_without_asking() {
+    let dir = project("replan-replay", FLOW, &[GOOD]);
+    let rec = dir.join("llm.json").display().to_string();
+    let first = run_in(&dir, &["--llm", &provider(&dir), "--record-llm", &rec]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first_result = first.result();
+    std::mem::forget(first);
+    let again = run_in(
+        &dir,
+        &[
+            "--llm",
+            &format!("replay:{}", dir.join("llm.json").display()),
+        ],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.result(), first_result);
+    assert_eq!(requests(&dir).len(), 1, "the replay asked nobody");
+}
+
+#[test]
+fn a_run_killed_in_a_replanned_block_resumes_with_the_same_fragment() {
+    // The fragment's tool marks that it started, then waits (the first time only).
+    let flow = FLOW.replace(
+        "/// Analyses a CI.",
+        "tool slow(ci_id: string) -> { anomalies: [Anomaly] } = exec [\"python3\", \"slow.py\"]\n/// Analyses a CI.",
+    );
+    let dir = project(
+        "replan-resume",
+        &flow,
+        &["let s = slow(ci_id: id)\ns.anomalies"],
+    );
+    std::fs::write(
+        dir.join("slow.py"),
+        "import json, os, sys, time\na = json.load(sys.stdin)\nif not os.path.exists('started'):\n    open('started', 'w').close()\n    time.sleep(30)\nprint(json.dumps({'anomalies': [{'metric': 'slow:' + a['ci_id'], 'score': 0.5}]}))\n",
+    )
+    .expect("write");
+    // `cmd:` programs run in the current folder: the project's, here.
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 answer.py\"\n",
+    )
+    .expect("write");
+    let mut child = command(&dir, &["run", "main.flow", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    let t0 = Instant::now();
+    while !dir.join("started").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the fragment never started"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    assert_eq!(requests(&dir).len(), 1);
+    let runs = flowc(&dir, &["runs", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let id = runs[0]["id"].as_str().expect("an id").to_string();
+
+    let out = flowc(&dir, &["resume", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("a result");
+    assert_eq!(v["anomalies"][0]["metric"], "slow:ci-7");
+    assert_eq!(
+        requests(&dir).len(),
+        1,
+        "resume ran the journaled fragment without asking"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
