@@ -440,3 +440,45 @@ fn a_run_killed_in_a_replanned_block_resumes_with_the_same_fragment() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_person_types_the_fragment_at_the_terminal_and_it_is_checked_the_same_way() {
+    use std::io::Write;
+    let dir = project("replan-human", FLOW, &[]);
+    // `script` gives the run a terminal; what the person types goes through it.
+    let cmd = format!(
+        "{} run main.flow --no-store --llm human",
+        env!("CARGO_BIN_EXE_flowc")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for typed in [
+        "let c = cpu(ci_id: id)\nc.anomalies\n.\n",
+        &format!("{GOOD}\n.\n"),
+    ] {
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(typed.as_bytes()).expect("typed");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().expect("ends");
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("── re-plan `main/anomalies/replan[1]`"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("E0202: unknown tool or flow `cpu`"),
+        "{shown}"
+    );
+    assert!(shown.contains("\"metric\": \"cpu:ci-7\""), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,7 +29,7 @@ impl Provider for Human {
     fn ask<'a>(
         &'a self,
         req: &'a DecisionRequest,
-        _messages: &'a [Message],
+        messages: &'a [Message],
         attempt: u32,
     ) -> LocalBoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
@@ -41,6 +41,9 @@ impl Provider for Human {
                 );
             }
             let _turn = self.turn.lock().await;
+            if req.kind == "replan" {
+                return ask_fragment(req, messages, attempt).await;
+            }
             let mut text = String::new();
             if attempt == 0 {
                 text.push_str(&format!("\n── decision `{}` at {} ──\n", req.step, req.at));
@@ -80,4 +83,47 @@ impl Provider for Human {
             .map_err(|e| e.to_string())?
         })
     }
+}
+
+/// A re-plan (SPEC §16): the request (or the diagnostics of the last
+/// fragment) on stderr; the person types a block body, ended by a line with a
+/// single `.` (or end of input). It is checked like a model's.
+async fn ask_fragment(
+    req: &DecisionRequest,
+    messages: &[Message],
+    attempt: u32,
+) -> Result<String, String> {
+    let mut text = String::new();
+    if attempt == 0 {
+        text.push_str(&format!("\n── re-plan `{}` at {} ──\n", req.step, req.at));
+    }
+    if let Some(m) = messages.last() {
+        text.push_str(m.content.trim());
+        text.push('\n');
+    }
+    text.push_str("type the block body, then a line with a single `.`:\n");
+    tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+        let mut body = String::new();
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        loop {
+            let mut line = String::new();
+            match lock.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) if line.trim_end() == "." => break,
+                Ok(_) => body.push_str(&line),
+                Err(e) => return Err(format!("reading the fragment: {e}")),
+            }
+        }
+        if body.trim().is_empty() {
+            Err("no fragment was typed".to_string())
+        } else {
+            Ok(body.trim_end().to_string())
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
