@@ -55,6 +55,23 @@ EOF
 run ci_analysis
 run triage
 
+# Re-planning: the model writes a replacement for the block whose tool is down.
+# Its answer is checked before anything runs; a small model's often is not
+# accepted, and then the run fails with the diagnostics in the record.
+echo "── flowc run examples/replan.flow --llm openai:$BASE" >&2
+replan_ok=0
+"$FLOWC" run examples/replan.flow --llm "openai:$BASE" --model smollm2 \
+    --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
+python3 - target/real-llm-replan.json <<'EOF'
+import json, sys
+for r in json.load(open(sys.argv[1])).get("replans", []):
+    print(f'  {r["path"]}: {r["outcome"]} after {len(r["attempts"])} answer(s)', file=sys.stderr)
+    for a in r["attempts"]:
+        print(f'    answer: {a["answer"]!r}', file=sys.stderr)
+        for d in a["diagnostics"]:
+            print(f'      {d}', file=sys.stderr)
+EOF
+
 if [ "${RECORD:-}" = 1 ]; then
     # The examples' flowc.toml replays these answers, so the examples run offline.
     mkdir -p examples/recorded
@@ -68,4 +85,16 @@ print(json.dumps({"flowc_llm_record": 1,
                   "decisions": decisions}, indent=2))
 EOF
     echo "wrote examples/recorded/llm.json" >&2
+    if [ "$replan_ok" = 1 ]; then
+        python3 - target/real-llm-replan-llm.json >examples/recorded/replan.json <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(json.dumps({"flowc_llm_record": 1,
+                  "recorded_with": "SmolLM2-135M-Instruct (Q4_1) on llama.cpp, scripts/real-llm.sh",
+                  "decisions": r["decisions"]}, indent=2))
+EOF
+        echo "wrote examples/recorded/replan.json" >&2
+    else
+        echo "the model's re-plan did not check: examples/recorded/replan.json is kept" >&2
+    fi
 fi

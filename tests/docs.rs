@@ -35,7 +35,16 @@ fn flow_blocks(rel: &str) -> Vec<Block> {
     let text = std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     let mut blocks = Vec::new();
     let mut open: Option<Block> = None;
+    // A `~~~` block is text shown as it is (it may quote ``` fences).
+    let mut tilde = false;
     for (i, line) in text.lines().enumerate() {
+        if open.is_none() && line.trim_start().starts_with("~~~") {
+            tilde = !tilde;
+            continue;
+        }
+        if tilde {
+            continue;
+        }
         match (&mut open, line.trim_start().strip_prefix("```")) {
             (None, Some(info)) => {
                 open = Some(Block {

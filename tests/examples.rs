@@ -19,6 +19,8 @@ const RUNS: &[(&str, &[&str])] = &[
     ("monitoring", &["--arg", "within_minutes=10"]),
     // Its decisions replay examples/recorded/llm.json (examples/flowc.toml).
     ("triage", &[]),
+    // Its primary metrics tool is down; the re-plan replays examples/recorded/replan.json.
+    ("replan", &["--llm", "replay:examples/recorded/replan.json"]),
 ];
 
 fn run(args: &[&str]) -> (String, String, i32) {

@@ -308,7 +308,7 @@ The flow's documentation: Analyses a CI.\n\
 \n\
 The failed block:\n\
 ```flow\n\
-dag with { replan_on_error: true, replan_cooldown: 0s } {\n        let m = metrics_primary(ci_id: id)\n        m.anomalies\n    }\n\
+dag with { replan_on_error: true, replan_cooldown: 0s } {\n    let m = metrics_primary(ci_id: id)\n    m.anomalies\n}\n\
 ```\n\
 \n\
 Errors:\n\
@@ -321,7 +321,6 @@ In scope (name: type = value):\n\
 Tools and flows you may call:\n\
 - tool metrics_primary(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // The primary metrics service (down).\n\
 - tool cpu_fallback(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // CPU anomalies from the node exporter: a fallback.\n\
-- flow main(ci_id: string = …) -> { ci: string, anomalies: [{ metric: string, score: float }] }  // Analyses a CI.\n\
 \n\
 The block must produce a value of type `[{ metric: string, score: float }]`. Write the replacement block body.";
     assert_eq!(
@@ -480,5 +479,39 @@ fn a_person_types_the_fragment_at_the_terminal_and_it_is_checked_the_same_way() 
         "{shown}"
     );
     assert!(shown.contains("\"metric\": \"cpu:ci-7\""), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_request_docs_language_md_shows_is_the_one_sent_for_the_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempdir("replan-docs");
+    let dump = dir.join("request.txt");
+    std::fs::write(
+        dir.join("dump.py"),
+        format!(
+            "import json, sys\nr = json.load(sys.stdin)\nopen({:?}, 'w').write(r['messages'][1]['content'])\nprint('cpu_analysis(ci_ids: [id]).anomalies')\n",
+            dump.display().to_string()
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["run", "examples/replan.flow", "--no-store", "--llm"])
+        .arg(format!("cmd:python3 {}", dir.join("dump.py").display()))
+        .current_dir(root)
+        .output()
+        .expect("flowc runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sent = std::fs::read_to_string(&dump).expect("the request");
+    let docs = std::fs::read_to_string(format!("{root}/docs/language.md")).expect("docs");
+    let shown = docs
+        .split("<!-- replan-request:start -->\n~~~text\n")
+        .nth(1)
+        .and_then(|s| s.split("\n~~~\n<!-- replan-request:end -->").next())
+        .expect("docs/language.md shows the request");
+    assert_eq!(
+        shown, sent,
+        "docs/language.md shows another request than the one sent"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -250,7 +250,7 @@ impl<'p> Interp<'p> {
                 out.push((&**s, s.ret.clone()));
             }
         }
-        for s in md.flows.values() {
+        for s in md.flows.values().filter(|s| *s.name != *sc.flow) {
             let ret = s
                 .ret
                 .clone()
@@ -275,11 +275,7 @@ impl<'p> Interp<'p> {
         let t0 = Instant::now();
         let md = &self.program.modules[sc.module];
         let file = self.sources.get(md.file);
-        let block = file
-            .text
-            .get(site.span.start as usize..site.span.end as usize)
-            .unwrap_or_default()
-            .to_string();
+        let block = dedent(&file.text, site.span);
         let ask = Ask {
             flow: site.flow,
             flow_doc: site.flow_doc,
@@ -566,6 +562,30 @@ impl<'p> Interp<'p> {
             es
         })
     }
+}
+
+/// The source of a span, its later lines without the indentation of its first.
+fn dedent(text: &str, span: Span) -> String {
+    let (start, end) = (span.start as usize, span.end as usize);
+    let raw = text.get(start..end).unwrap_or_default();
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = text[line_start..start]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .count();
+    let mut out = Vec::new();
+    for (i, l) in raw.lines().enumerate() {
+        if i == 0 {
+            out.push(l);
+        } else {
+            let cut = l
+                .char_indices()
+                .take_while(|(k, c)| *k < indent && (*c == ' ' || *c == '\t'))
+                .count();
+            out.push(&l[cut..]);
+        }
+    }
+    out.join("\n")
 }
 
 /// Adds a note to the first error (what `catch e` and the diagnostic show).
