@@ -121,3 +121,40 @@ flow main() -> json with { policy: ops } {
     );
     assert_eq!(r["tenant"], "acme");
 }
+
+#[test]
+fn a_policy_of_the_projects_flowc_toml_applies_and_is_checked() {
+    let toml = "[policy.ops]\nallow_tools = [\"a\"]\nmax_steps = 1\ntenant = \"acme\"\n";
+    let src = r#"
+tool a() -> json = builtin "echo"
+flow main() -> json with { policy: ops } {
+    let first = a()
+    let second = try { a() } catch e { e.message } after first
+    { second, tenant: context.tenant }
+}
+"#;
+    let out = run_flow("policy-toml", src, &[("flowc.toml", toml)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.result();
+    assert!(
+        r["second"]
+            .as_str()
+            .is_some_and(|m| m.contains("`max_steps: 1`")),
+        "{r}"
+    );
+    assert_eq!(r["tenant"], "acme");
+
+    // The same checks as a `policy` item: a tool outside `allow_tools` is E0604,
+    // a wrong value is E0602 at its place in flowc.toml.
+    let src = r#"
+tool a() -> json = builtin "echo"
+tool b() -> json = builtin "echo"
+flow main() with { policy: ops } { [a(), b()] }
+"#;
+    let toml = "[policy.ops]\nallow_tools = [\"a\"]\neffects = \"maybe\"\n";
+    let out = run_flow("policy-toml-bad", src, &[("flowc.toml", toml)], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[E0604]"), "{}", out.stderr);
+    assert!(out.stderr.contains("[E0602]"), "{}", out.stderr);
+    assert!(out.stderr.contains("flowc.toml [policy]"), "{}", out.stderr);
+}

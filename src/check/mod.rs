@@ -28,6 +28,13 @@ use types::{FieldTy, RecordTy, assignable};
 pub trait Loader {
     /// The text of the file at `path` (already joined to the importing file's folder).
     fn read(&self, path: &str) -> Result<String, String>;
+
+    /// Policies declared outside the source for the program rooted at the
+    /// file `root` (a project's `flowc.toml`), as `.flow` text with the name
+    /// diagnostics show for it.
+    fn project_policies(&self, _root: &str) -> Result<Option<(String, String)>, String> {
+        Ok(None)
+    }
 }
 
 /// A loader that knows no files (only `std.*` imports work).
@@ -154,6 +161,7 @@ pub fn check_program(
         diags: Vec::new(),
     };
     let root_name = ld.sources.get(root).name.clone();
+    let project = loader.project_policies(&root_name);
     let root_idx = ld.load(root, root_name);
     let Load {
         modules,
@@ -178,6 +186,7 @@ pub fn check_program(
         };
         declare(&mut program, m, &dir, &mut diags);
     }
+    policy::declare_project(&mut program, sources, project, &mut diags);
     let mut ctx = expr::Ctx::new(&program);
     for &m in &order {
         ctx.check_module(m);

@@ -107,6 +107,34 @@ pub(super) fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
     p.modules[m].policies = out;
 }
 
+/// The policies of the project (`[policy.NAME]` in `flowc.toml`, given as
+/// `.flow` text) join the root module's, where it declares none of that name.
+pub(super) fn declare_project(
+    p: &mut Program,
+    sources: &mut crate::source::Sources,
+    project: Result<Option<(String, String)>, String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let root = p.root;
+    // An unreadable `flowc.toml` is reported where the run reads it (its `[llm]`).
+    let Ok(Some((name, text))) = project else {
+        return;
+    };
+    let file = sources.add(name, text.clone());
+    let (ast, mut pd) = crate::syntax::parse(file, &text);
+    diags.append(&mut pd);
+    let md = &p.modules[root];
+    let mut found = Vec::new();
+    for it in &ast.items {
+        if let ItemKind::Policy(d) = &it.kind
+            && !md.policies.contains_key(&d.name.name)
+        {
+            found.push((d.name.name.clone(), Rc::new(decode(md, d, diags))));
+        }
+    }
+    p.modules[root].policies.extend(found);
+}
+
 fn decode(md: &ModInfo, d: &PolicyDecl, diags: &mut Vec<Diagnostic>) -> Policy {
     let mut pol = Policy {
         name: d.name.name.clone(),

@@ -31,6 +31,10 @@ impl Loader for FsLoader {
     fn read(&self, path: &str) -> Result<String, String> {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
     }
+
+    fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
+        project::policies_source(&project::folder_of(root))
+    }
 }
 
 /// The outcome of checking one root file.

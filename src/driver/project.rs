@@ -22,6 +22,8 @@ pub struct LlmArgs {
 #[serde(deny_unknown_fields)]
 struct ProjectFile {
     llm: Option<LlmSection>,
+    /// `[policy.NAME]` tables: policies for the flows of the project (SPEC §16).
+    policy: Option<std::collections::BTreeMap<String, toml::Table>>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -122,5 +124,46 @@ pub fn choose_provider(dir: &Path, args: &LlmArgs) -> Result<Chosen, String> {
             None => Ok(Chosen::default()),
         },
         (None, None) => Ok(Chosen::default()),
+    }
+}
+
+/// The `[policy.NAME]` tables of the `flowc.toml` that applies to the folder
+/// `dir`, as `.flow` source (`policy NAME { … }`), with the name diagnostics
+/// show for it; `None` without any.
+pub fn policies_source(dir: &Path) -> Result<Option<(String, String)>, String> {
+    let Some((folder, file)) = project_file(dir)? else {
+        return Ok(None);
+    };
+    let Some(tables) = file.policy.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let mut text = String::new();
+    for (name, table) in &tables {
+        text.push_str(&format!("policy {name} {{\n"));
+        for (key, value) in table {
+            text.push_str(&format!("    {key}: {}\n", flow_value(key, value)));
+        }
+        text.push_str("}\n");
+    }
+    Ok(Some((
+        format!("{}/flowc.toml [policy]", folder.display()),
+        text,
+    )))
+}
+
+/// A TOML value as `.flow` text: `allow_tools` lists names, not strings.
+fn flow_value(key: &str, v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) if key == "allow_tools" => s.clone(),
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(|i| flow_value(key, i)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        // A date or a table: no rule takes one (E0602 says what it takes).
+        _ => "{}".into(),
     }
 }
