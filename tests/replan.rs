@@ -515,3 +515,62 @@ fn the_request_docs_language_md_shows_is_the_one_sent_for_the_example() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replan_on_narrows_the_triggers_and_catch_handles_what_stands() {
+    // A `try` re-plans its body before `catch`; `replan_on: ["timeout"]` leaves a tool_error alone.
+    let flow = FLOW.replace(
+        "dag with { replan_on_error: true, replan_cooldown: 0s } {\n        let m = metrics_primary(ci_id: id)\n        m.anomalies\n    }",
+        "try with { replan_on_error: true, replan_on: [\"timeout\"] } {\n        metrics_primary(ci_id: id).anomalies\n    } catch e { [{ metric: e.kind, score: 0.0 }] }",
+    );
+    let dir = project("replan-on", &flow, &[GOOD]);
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "tool_error");
+    assert_eq!(requests(&dir).len(), 0, "not a trigger: nobody was asked");
+
+    // The same `try` with the default triggers: the body is re-planned, no catch.
+    let flow = flow.replace(", replan_on: [\"timeout\"]", "");
+    let dir = project("replan-try", &flow, &[GOOD]);
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    assert_eq!(out.record["replans"][0]["path"], "main/anomalies/replan[1]");
+
+    // Without a provider the failure stands, and catch handles it.
+    let out = run_in(&dir, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "tool_error");
+    assert_eq!(out.record["replans"][0]["outcome"], "failed");
+    assert!(
+        out.record["replans"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("re-planning needs an LLM provider")),
+        "{}",
+        out.record["replans"][0]
+    );
+}
+
+#[test]
+fn set_replan_on_error_replans_the_run_flows_body() {
+    let flow = r#"
+/// The primary metrics service (down).
+tool metrics_primary(ci_id: string) -> { anomalies: [{ metric: string, score: float }] } = builtin "fail"
+/// CPU anomalies from the node exporter: a fallback.
+tool cpu_fallback(ci_id: string) -> { anomalies: [{ metric: string, score: float }] } = exec ["python3", "cpu.py"]
+flow main(id: string = "x") -> [{ metric: string, score: float }] {
+    metrics_primary(ci_id: id).anomalies
+}
+"#;
+    let dir = project("replan-set", flow, &[GOOD]);
+    let out = run_in(
+        &dir,
+        &["--llm", &provider(&dir), "--set", "replan_on_error=true"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()[0]["metric"], "cpu:x");
+    assert_eq!(out.record["replans"][0]["path"], "main/replan[1]");
+    let reqs = requests(&dir);
+    assert_eq!(reqs[0]["context"]["scope"][0]["name"], "id");
+    assert!(out.steps().iter().any(|s| s["path"] == "main/replan[1]/c"));
+}
