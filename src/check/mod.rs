@@ -8,7 +8,7 @@ mod builtins;
 mod expr;
 pub mod options;
 pub mod policy;
-pub use expr::block_options;
+pub use expr::sites::{ReplanSite, block_options};
 pub mod stdlib;
 /// The type system lives in the leaf module [`crate::types`], which built-ins share.
 pub use crate::types;
@@ -99,14 +99,6 @@ pub struct Program {
     /// What a re-plan of a block or flow body sees (SPEC §16), by the key of
     /// the block expression (or of the flow's body).
     pub replan_sites: HashMap<BlockKey, ReplanSite>,
-}
-
-/// The scope of a block that may be re-planned: the names visible in it with
-/// their types, and the type it must produce.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReplanSite {
-    pub names: Vec<(String, Type)>,
-    pub ty: Type,
 }
 
 /// A place where an LLM decides, and what it can answer.

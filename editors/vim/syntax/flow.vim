@@ -22,6 +22,8 @@ syn match flowWildcard "\[\s*\*\s*\]"
 
 " ---------------------------------------------------------------- reserved words
 syn keyword flowDeclaration type tool effect flow const let test
+" `policy` is a word only where an item starts.
+syn match   flowDeclaration "^\s*\zspolicy\ze\s\+\h"
 syn keyword flowInclude     import as
 syn keyword flowBlock       parallel sequence dag race match decide approve
 syn keyword flowRepeat      loop for

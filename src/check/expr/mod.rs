@@ -4,6 +4,7 @@ mod calls;
 mod control;
 mod kinds;
 mod paths;
+pub(super) mod sites;
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -822,45 +823,8 @@ impl<'p> Ctx<'p> {
         let limits = self.stated_limits.len();
         let t = self.expr_kind(e);
         self.stated_limits.truncate(limits);
-        // A block that states `replan_on_error` may be re-planned: keep its scope.
-        if options::has(block_options(e), "replan_on_error") {
-            self.replan_stated = true;
-            let site = super::ReplanSite {
-                names: self.visible_names(),
-                ty: t.clone(),
-            };
-            self.replan_sites.insert((e.span.file, e.span.start), site);
-        }
+        self.keep_replan_site(e, &t);
         t
-    }
-
-    /// The names visible here with their types (inner ones shadow outer
-    /// ones), leaving out `let`s not checked yet.
-    fn visible_names(&self) -> Vec<(String, Type)> {
-        let mut out: Vec<(String, Type)> = Vec::new();
-        for s in &self.scopes {
-            let mut names: Vec<(&String, &Binding)> = s.names.iter().collect();
-            names.sort_by_key(|(_, b)| b.span.start);
-            for (n, b) in names {
-                if let Some(t) = &b.ty {
-                    out.retain(|(m, _)| m != n);
-                    out.push((n.clone(), t.clone()));
-                }
-            }
-        }
-        out
-    }
-}
-
-/// The `with { … }` of a block expression that may state re-planning.
-pub fn block_options(e: &Expr) -> Option<&Options> {
-    match &e.kind {
-        ExprKind::Parallel { options, .. }
-        | ExprKind::Race { options, .. }
-        | ExprKind::Sequence { options, .. }
-        | ExprKind::Dag { options, .. }
-        | ExprKind::Try { options, .. } => options.as_ref(),
-        _ => None,
     }
 }
 
