@@ -574,3 +574,34 @@ flow main(id: string = "x") -> [{ metric: string, score: float }] {
     assert_eq!(reqs[0]["context"]["scope"][0]["name"], "id");
     assert!(out.steps().iter().any(|s| s["path"] == "main/replan[1]/c"));
 }
+
+#[test]
+fn re_planning_requests_count_against_max_llm_calls() {
+    let flow = FLOW
+        .replace(
+            "/// Analyses a CI.",
+            "policy ops { max_llm_calls: 1 }\n/// Analyses a CI.",
+        )
+        .replace(
+            "-> { ci: string, anomalies: [Anomaly] } {",
+            "-> { ci: string, anomalies: [Anomaly] } with { policy: ops } {",
+        );
+    // The first answer does not check; its repair would be a second LLM call.
+    let dir = project(
+        "replan-llm-calls",
+        &flow,
+        &["let c = cpu(ci_id: id)\nc.anomalies", GOOD],
+    );
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(requests(&dir).len(), 1);
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "failed");
+    assert!(
+        r["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`max_llm_calls: 1`")),
+        "{r}"
+    );
+    assert!(out.stderr.contains("`max_llm_calls: 1`"), "{}", out.stderr);
+}
