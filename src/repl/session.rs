@@ -501,6 +501,8 @@ impl Session {
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
         let config = RunConfig {
             tenant: std::env::var("FLOWC_TENANT").ok(),
+            // The session has no store to pause in: `approve` asks here.
+            approvals: crate::run::approve::ApproveMode::Ask,
             ..RunConfig::default()
         };
         // Made for each run: a `replay:` provider replays from its start.
@@ -577,6 +579,12 @@ impl Session {
             Outcome::Cancelled(signal) => {
                 self.error(&format!("cancelled by {}", signal.name()));
                 self.interrupted = Some(signal);
+                None
+            }
+            // Not reached: the session asks each `approve` inline.
+            Outcome::Paused(_) => {
+                self.error("the step paused at an `approve`, which a session cannot resume");
+                self.failed = true;
                 None
             }
         }

@@ -39,6 +39,8 @@ impl<'p> Interp<'p> {
         span: Span,
         sc: &Scope,
     ) -> R<Outcome> {
+        // Once the run pauses at an `approve`, no new decision is asked.
+        let _started = self.pause.hold().await;
         let id = self
             .recorder
             .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
