@@ -288,3 +288,36 @@ fn interactive_asks_in_the_terminal() {
     assert_eq!(run["approvals"][0]["status"], "approved");
     assert_eq!(run["approvals"][0]["note"], "answered at the terminal");
 }
+
+#[test]
+fn resume_keeps_the_set_options_of_the_run() {
+    // Fails twice, then answers: only `retry` of 2 gets it through.
+    let flow = r#"tool flaky() -> int = exec ["sh", "-c", "echo x >> log; [ $(wc -l < log) -ge 3 ] && echo 7 || exit 1"]
+flow main() -> int {
+    let ok = approve "go?"
+    if ok { flaky() } else { 0 }
+}
+"#;
+    let dir = setup("approve-set", flow);
+    let out = flowc(
+        &dir,
+        &[
+            "run",
+            "main.flow",
+            "--set",
+            "retry=2",
+            "--set",
+            "backoff=1ms",
+        ],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let id = newest(&dir);
+    assert_eq!(
+        show(&dir, &id)["options"],
+        serde_json::json!(["retry=2", "backoff=1ms"])
+    );
+    assert_eq!(code(&flowc(&dir, &["approve", &id])), 0);
+    let out = flowc(&dir, &["resume", &id]);
+    assert_eq!(result(&out), 7);
+    assert_eq!(log(&dir).len(), 3, "two retries, from the run's own --set");
+}
