@@ -321,3 +321,49 @@ flow main() -> int {
     assert_eq!(result(&out), 7);
     assert_eq!(log(&dir).len(), 3, "two retries, from the run's own --set");
 }
+
+#[test]
+fn the_repl_asks_in_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED the_repl_asks_in_the_terminal: tmux is not installed");
+        return;
+    }
+    let dir = tempdir("approve-repl");
+    let socket = format!("flowc-approve-repl-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    };
+    let script = format!(
+        "cd {} && NO_COLOR=1 FLOWC_HISTORY=hist {} repl",
+        dir.display(),
+        env!("CARGO_BIN_EXE_flowc")
+    );
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    wait_screen(&socket, |s| s.contains("flow> "));
+    tmux(&["send-keys", "-t", "t", "-l", "approve \"Ship it?\""]);
+    tmux(&["send-keys", "-t", "t", "Enter"]);
+    let s = wait_screen(&socket, |s| s.contains("approve? [y/N]"));
+    assert!(s.contains("Ship it?"), "{s}");
+    tmux(&["send-keys", "-t", "t", "n", "Enter"]);
+    let s = wait_screen(&socket, |s| s.contains("false : bool"));
+    let _ = tmux(&["kill-server"]);
+    assert!(s.contains("false : bool"), "{s}");
+}

@@ -501,8 +501,13 @@ impl Session {
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
         let config = RunConfig {
             tenant: std::env::var("FLOWC_TENANT").ok(),
-            // The session has no store to pause in: `approve` asks here.
-            approvals: crate::run::approve::ApproveMode::Ask,
+            // The session has no store to pause in: `approve` asks on the
+            // terminal; piped, stdin is the script, and it fails.
+            approvals: if self.interactive {
+                crate::run::approve::ApproveMode::Ask
+            } else {
+                crate::run::approve::ApproveMode::Refuse
+            },
             ..RunConfig::default()
         };
         // Made for each run: a `replay:` provider replays from its start.

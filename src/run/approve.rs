@@ -156,7 +156,7 @@ impl<'p> Interp<'p> {
                     span,
                 )
                 .at(&path)
-                .with_help("run it with a store (without `--no-store`) to pause it for `flowc approve`, or with `--interactive` on a terminal to answer here");
+                .with_help("run it with a store (without `--no-store`) to pause it for `flowc approve`, or with `--interactive` on a terminal to answer here (`flowc repl` asks on a terminal, not when its input is piped)");
                 self.recorder
                     .end(id, StepStatus::Failed, 1, Some(e.record()));
                 Err(vec![e])
@@ -220,14 +220,17 @@ async fn ask_inline(path: &str, message: &str, context: Option<&Value>) -> bool 
         q.push_str(&format!("  context: {c}\n"));
     }
     q.push_str("approve? [y/N] ");
-    let read = tokio::task::spawn_blocking(move || {
+    // A thread of its own, not the runtime's blocking pool: a run cancelled
+    // while the question waits must not wait for the line at its end.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(q.as_bytes());
         let _ = err.flush();
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
-        line
+        let _ = tx.send(line);
     });
-    let line = read.await.unwrap_or_default();
+    let line = rx.await.unwrap_or_default();
     matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
