@@ -327,12 +327,12 @@ impl Store {
     }
 
     /// Deletes the runs that ended (or were interrupted) more than
-    /// `older_than_ms` ago, with their sources and journal; returns how many.
+    /// `older_than_ms` ago, with their sources, journal and approvals;
+    /// returns how many. A paused run waits for a person: it is kept.
     pub fn gc(&self, older_than_ms: i64) -> Result<usize, StoreError> {
         self.mark_interrupted()?;
         let cutoff = now_ms().saturating_sub(older_than_ms);
-        let gone =
-            "SELECT id FROM runs WHERE status <> 'running' AND coalesce(ended_ms, started_ms) < ?1";
+        let gone = "SELECT id FROM runs WHERE status NOT IN ('running', 'paused') AND coalesce(ended_ms, started_ms) < ?1";
         let tx = self
             .conn
             .unchecked_transaction()
