@@ -158,3 +158,82 @@ flow main() with { policy: ops } { [a(), b()] }
     assert!(out.stderr.contains("[E0602]"), "{}", out.stderr);
     assert!(out.stderr.contains("flowc.toml [policy]"), "{}", out.stderr);
 }
+
+/// `flowc ARGS` in `dir` with its own store (`.flowc` there).
+fn flowc_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::flowc(dir, args)
+}
+
+#[test]
+fn effects_approve_pauses_before_each_effect_until_a_person_answers() {
+    let src = r#"
+tool look() -> int = exec ["sh", "-c", "echo look >> log; echo 1"]
+effect tool ticket(n: int) -> int = exec ["sh", "-c", "echo ticket >> log; echo 7"]
+policy careful { effects: "approve" }
+flow main() -> json with { policy: careful } {
+    let x = look()
+    let t = try { to_string(ticket(n: x)) } catch e { e.kind }
+    { x, t }
+}
+"#;
+    let dir = common::tempdir("policy-approve");
+    std::fs::write(dir.join("main.flow"), src).expect("write");
+    let log = |d: &std::path::Path| std::fs::read_to_string(d.join("log")).unwrap_or_default();
+
+    // The effect waits: the run pauses (exit 3) before it, the pure step ran.
+    let out = flowc_in(&dir, &["run", "main.flow"]);
+    let err = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(log(&dir), "look\n");
+    let runs = flowc_in(&dir, &["runs", "--format", "json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("runs");
+    let id = runs[0]["id"].as_str().expect("id").to_string();
+    assert!(
+        err.contains(&format!(
+            "flowc approve {id} main/t/try/to_string/ticket/approve"
+        )),
+        "{err}"
+    );
+
+    // Approved, the resumed run makes the effect once.
+    let out = flowc_in(
+        &dir,
+        &[
+            "approve",
+            &id,
+            "main/t/try/to_string/ticket/approve",
+            "--by",
+            "ana",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let out = flowc_in(&dir, &["resume", &id]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("result");
+    assert_eq!(v, json!({ "x": 1, "t": "7" }));
+    assert_eq!(log(&dir), "look\nticket\n");
+
+    // Rejected, it never runs: a policy_violation, which `catch` handles.
+    std::fs::remove_file(dir.join("log")).expect("rm");
+    let out = flowc_in(&dir, &["run", "main.flow"]);
+    assert_eq!(out.status.code(), Some(3));
+    let runs = flowc_in(&dir, &["runs", "--format", "json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("runs");
+    let id = runs[0]["id"].as_str().expect("id").to_string();
+    let out = flowc_in(
+        &dir,
+        &[
+            "approve",
+            &id,
+            "main/t/try/to_string/ticket/approve",
+            "--reject",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let out = flowc_in(&dir, &["resume", &id]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("result");
+    assert_eq!(v, json!({ "x": 1, "t": "policy_violation" }));
+    assert_eq!(log(&dir), "look\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -347,6 +347,12 @@ impl<'p> Interp<'p> {
             return Ok(v);
         }
 
+        // A policy with `effects: "approve"`: a person approves each effect first.
+        if tool.effect {
+            self.approve_effect(name, &input, step, span, &path, sc)
+                .await?;
+        }
+
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
         let tool_limit = tool_opts.max_concurrent.map(|n| {
             self.tool_limits
@@ -388,6 +394,8 @@ impl<'p> Interp<'p> {
             },
             _ => None,
         };
+        // Once the run pauses at an `approve`, no new step starts.
+        let _started = self.pause.hold().await;
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
         // The journal (SPEC §15): an effect's start is on disk before it runs.
         let journaled = self.journal.as_ref().map(|j| {

@@ -2,6 +2,7 @@
 //! on a single-threaded tokio runtime; every block is scheduled eagerly — a
 //! statement starts the moment the statements it reads have finished.
 
+pub mod approve;
 mod call;
 mod decide;
 pub mod errors;
@@ -55,6 +56,8 @@ pub struct RunConfig {
     pub no_cache: bool,
     /// `flowc resume`: the journaled steps to replay.
     pub replay: Option<Replay>,
+    /// What an `approve` without an answer does: pause, ask, or fail.
+    pub approvals: approve::ApproveMode,
 }
 
 /// What `flowc resume` replays: the journaled successes of the run by step
@@ -175,6 +178,8 @@ pub struct Interp<'p> {
     pub loader: Option<Rc<dyn crate::check::Loader>>,
     /// Re-plans of this run (SPEC §16).
     replan: replan::State,
+    /// The run's pause at an `approve` (SPEC §15).
+    pub pause: approve::Pause,
 }
 
 impl<'p> Interp<'p> {
@@ -232,6 +237,7 @@ impl<'p> Interp<'p> {
             policy_counts: policy::Counts::default(),
             loader: None,
             replan: replan::State::default(),
+            pause: approve::Pause::default(),
         }
     }
 

@@ -67,15 +67,6 @@ impl<'p> Interp<'p> {
                 "state `effects: \"approve\"` or `\"allow\"` in the policy".into(),
             );
         }
-        if effect && pol.effects == Effects::Approve {
-            return fail(
-                format!(
-                    "policy `{}` has each effect approved (`effects: \"approve\"`), and this version cannot pause a run for `{name}`",
-                    pol.name
-                ),
-                "state `effects: \"allow\"` in the policy".into(),
-            );
-        }
         let n = self.policy_counts.steps.get() + 1;
         self.policy_counts.steps.set(n);
         if let Some(max) = pol.max_steps
@@ -93,6 +84,43 @@ impl<'p> Interp<'p> {
             );
         }
         Ok(())
+    }
+
+    /// Under a policy with `effects: "approve"`, an effect waits for a
+    /// person's approval at `path/approve` (SPEC §15: the run pauses, or the
+    /// question is asked inline); rejected, it does not run.
+    pub(super) async fn approve_effect(
+        &self,
+        name: &str,
+        input: &serde_json::Value,
+        step: &str,
+        span: Span,
+        path: &StepPath,
+        sc: &Scope,
+    ) -> R<()> {
+        let Some(pol) = sc.policy.as_ref().filter(|p| p.effects == Effects::Approve) else {
+            return Ok(());
+        };
+        let text = format!("run the effect `{name}` (policy `{}`)", pol.name);
+        let at = path.child("approve");
+        let answer = self
+            .ask_approval(&at, text, Some(input.clone()), span, sc)
+            .await?;
+        if answer == serde_json::Value::Bool(true) {
+            return Ok(());
+        }
+        Err(vec![
+            RunError::new(
+                ErrorKind::PolicyViolation,
+                format!(
+                    "the effect `{name}` was not approved (policy `{}` has `effects: \"approve\"`)",
+                    pol.name
+                ),
+                step,
+                span,
+            )
+            .at(path),
+        ])
     }
 
     /// Counts an LLM call (a decision or a re-planning request) against the

@@ -349,6 +349,7 @@ impl<'p> Interp<'p> {
         }
         let req = DecisionRequest {
             step: key.clone(),
+            path: key.clone(),
             kind: "replan",
             at: self.position(site.span),
             prompt: format!("Write a replacement for the failed block at `{key}`."),
@@ -434,6 +435,7 @@ impl<'p> Interp<'p> {
         }
         self.llm.log(Decision {
             step: key.clone(),
+            path: key.clone(),
             kind: "replan".into(),
             at: req.at.clone(),
             prompt: req.prompt.clone(),
