@@ -605,3 +605,71 @@ fn re_planning_requests_count_against_max_llm_calls() {
     );
     assert!(out.stderr.contains("`max_llm_calls: 1`"), "{}", out.stderr);
 }
+
+/// `flowc ARGS` in `dir` (its store there), killed after 30 s: a run that
+/// should pause must not hang.
+fn flowc_bounded(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut child = command(dir, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowc starts");
+    let t0 = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("flowc {args:?} did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn an_effect_in_a_fragment_under_effects_approve_pauses_the_run_and_resumes() {
+    let flow = FLOW
+        .replace(
+            "/// Analyses a CI.",
+            "effect tool restart_exporter(ci_id: string) -> { anomalies: [Anomaly] } = exec [\"python3\", \"restart.py\"]\npolicy careful { effects: \"approve\" }\n/// Analyses a CI.",
+        )
+        .replace(
+            "-> { ci: string, anomalies: [Anomaly] } {",
+            "-> { ci: string, anomalies: [Anomaly] } with { policy: careful } {",
+        );
+    let dir = project(
+        "replan-approve",
+        &flow,
+        &["restart_exporter(ci_id: id).anomalies"],
+    );
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 answer.py\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("restart.py"),
+        "open('log', 'a').write('restarted\\n')\nprint('{\"anomalies\": []}')\n",
+    )
+    .expect("write");
+    let out = flowc_bounded(&dir, &["run", "main.flow"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let at = "main/anomalies/replan[1]/restart_exporter/approve";
+    assert!(err.contains(at), "{err}");
+    assert!(!dir.join("log").exists(), "the effect waited");
+    let runs = flowc(&dir, &["runs", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    let id = runs[0]["id"].as_str().expect("an id").to_string();
+    let ok = flowc(&dir, &["approve", &id, at]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let out = flowc_bounded(&dir, &["resume", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("a result");
+    assert_eq!(v, json!({ "ci": "ci-7", "anomalies": [] }));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("log")).expect("log"),
+        "restarted\n"
+    );
+    assert_eq!(requests(&dir).len(), 1, "resume ran the journaled fragment");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -178,8 +178,9 @@ pub struct Interp<'p> {
     pub loader: Option<Rc<dyn crate::check::Loader>>,
     /// Re-plans of this run (SPEC §16).
     replan: replan::State,
-    /// The run's pause at an `approve` (SPEC §15).
-    pub pause: approve::Pause,
+    /// The run's pause at an `approve` (SPEC §15); a re-planned fragment's
+    /// run shares it.
+    pub pause: Rc<approve::Pause>,
 }
 
 impl<'p> Interp<'p> {
@@ -237,7 +238,7 @@ impl<'p> Interp<'p> {
             policy_counts: policy::Counts::default(),
             loader: None,
             replan: replan::State::default(),
-            pause: approve::Pause::default(),
+            pause: Rc::default(),
         }
     }
 

@@ -544,6 +544,7 @@ impl<'p> Interp<'p> {
         sub.journal = self.journal.as_ref().map(|j| j.handle());
         sub.llm = self.llm.share();
         sub.loader = self.loader.clone();
+        sub.pause = self.pause.clone();
         sub.replan.in_fragment.set(true);
         self.policy_counts.copy_to(&sub.policy_counts);
         let r = sub
