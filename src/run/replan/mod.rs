@@ -467,33 +467,14 @@ impl<'p> Interp<'p> {
         match (accepted, failure) {
             (Some((checked, fragment)), _) => {
                 // Journaled before it runs: a resume runs this fragment again.
-                if let Some(j) = &self.journal {
-                    let entry = crate::store::JournalEntry {
-                        path: key.clone(),
-                        tool: "replan".into(),
-                        status: "ok",
-                        attempts: answers.len() as u32,
-                        result: Some(json!({ "fragment": fragment })),
-                        error: None,
-                        started_ms: crate::store::now_ms(),
-                        ended_ms: Some(crate::store::now_ms()),
-                        args_sha256: None,
-                        hash_of: None,
-                    };
-                    if let Err(e) = j.finished(entry).and_then(|()| j.flush()) {
-                        self.recorder.warn(
-                            format!("the journal could not record the re-plan `{key}`: {e}"),
-                            site.span,
-                            self.sources,
-                        );
-                    }
-                }
+                self.journal_replan(&key, &rec.attempts, Some(&fragment), None, site.span);
                 rec.fragment = Some(fragment.clone());
                 finish(rec, "accepted");
                 Ended::Accepted(Box::new(checked), fragment)
             }
             (None, Some(e)) => {
                 let why = format!("re-planning at `{key}` failed: {e}");
+                self.journal_replan(&key, &rec.attempts, None, Some(&why), site.span);
                 rec.error = Some(e);
                 finish(rec, "failed");
                 Ended::NotRun(why)
@@ -512,13 +493,57 @@ impl<'p> Interp<'p> {
                         )
                     })
                     .collect();
-                finish(rec, "rejected");
-                Ended::NotRun(format!(
+                let why = format!(
                     "re-planned at `{key}`: none of {n} fragment{} checked: {}",
                     if n == 1 { "" } else { "s" },
                     listed.join("; ")
-                ))
+                );
+                self.journal_replan(&key, &rec.attempts, None, Some(&why), site.span);
+                finish(rec, "rejected");
+                Ended::NotRun(why)
             }
+        }
+    }
+
+    /// Journals a re-plan at its path: every answer with its prompt and
+    /// diagnostics, and the accepted fragment (`ok`, committed before it runs:
+    /// resume runs it again) or why none was (`failed`: resume asks again).
+    fn journal_replan(
+        &self,
+        key: &str,
+        attempts: &[ReplanAttempt],
+        fragment: Option<&str>,
+        error: Option<&str>,
+        span: Span,
+    ) {
+        let Some(j) = &self.journal else {
+            return;
+        };
+        let now = crate::store::now_ms();
+        let entry = crate::store::JournalEntry {
+            path: key.to_string(),
+            tool: "replan".into(),
+            status: if fragment.is_some() { "ok" } else { "failed" },
+            attempts: attempts.len() as u32,
+            result: Some(json!({ "fragment": fragment, "attempts": attempts })),
+            error: error.map(|e| json!({ "kind": "llm_error", "message": e })),
+            started_ms: now,
+            ended_ms: Some(now),
+            args_sha256: None,
+            hash_of: None,
+        };
+        let r = j.finished(entry);
+        let r = if fragment.is_some() {
+            r.and_then(|()| j.flush())
+        } else {
+            r
+        };
+        if let Err(e) = r {
+            self.recorder.warn(
+                format!("the journal could not record the re-plan `{key}`: {e}"),
+                span,
+                self.sources,
+            );
         }
     }
 
