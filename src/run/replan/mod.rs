@@ -153,7 +153,9 @@ impl<'p> Interp<'p> {
                 );
                 return Err(errs);
             }
-            // The cooling period between two re-plans of one block.
+            // Counted before the cooling period: blocks failing at once cannot
+            // all pass the budget while they wait.
+            self.replan.count.set(self.replan.count.get() + 1);
             let cooldown = sc.opts.replan_cooldown.unwrap_or(DEFAULT_COOLDOWN);
             let last = self.replan.last.borrow().get(&site.key).copied();
             if let Some(t) = last
@@ -161,7 +163,6 @@ impl<'p> Interp<'p> {
             {
                 Box::pin(super::timer::sleep(wait)).await;
             }
-            self.replan.count.set(self.replan.count.get() + 1);
             self.replan
                 .last
                 .borrow_mut()
