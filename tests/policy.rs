@@ -34,6 +34,18 @@ flow main() -> json with { policy: small } {
         assert!(m.contains(&format!("would be call {}", k + 1)), "{m}");
         assert_eq!(v["step"], "work", "{v}");
     }
+    // The refused calls are failed steps of the record, at their paths.
+    let refused: Vec<String> = out
+        .steps()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    assert!(
+        refused.contains(&"main/for/for[5]/try/try/work".to_string()),
+        "{refused:?}"
+    );
 }
 
 #[test]

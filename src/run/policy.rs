@@ -7,6 +7,7 @@ use std::cell::Cell;
 use super::Interp;
 use super::errors::{ErrorKind, R, RunError};
 use super::eval::Scope;
+use super::record::{StepKind, StepStatus};
 use crate::check::policy::Effects;
 use crate::ir::StepPath;
 use crate::syntax::span::Span;
@@ -41,12 +42,15 @@ impl<'p> Interp<'p> {
         let Some(pol) = &sc.policy else {
             return Ok(());
         };
+        // The refused call is a failed step of the record, as if it had run.
         let fail = |message: String, help: String| {
-            Err(vec![
-                RunError::new(ErrorKind::PolicyViolation, message, step, span)
-                    .at(path)
-                    .with_help(help),
-            ])
+            let e = RunError::new(ErrorKind::PolicyViolation, message, step, span)
+                .at(path)
+                .with_help(help);
+            let id = self.recorder.start(step, path, name, StepKind::Tool, span);
+            self.recorder
+                .end(id, StepStatus::Failed, 0, Some(e.record()));
+            Err(vec![e])
         };
         if !pol.allows(name) {
             return fail(
