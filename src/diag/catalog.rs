@@ -154,7 +154,7 @@ codes! {
     "`with { policy: NAME }` names a `policy` item declared in the same file.",
     "flow main() with { policy: nope } { 1 }";
     "E0604", "tool not allowed by the policy",
-    "A flow under a policy with `allow_tools` calls a tool or flow that is not in the list. Add it to `allow_tools`, or call an allowed one. A re-planned fragment is held to the same rule before it runs.",
+    "A flow under a policy with `allow_tools` calls a tool that is not in the list. Add it to `allow_tools`, or call an allowed one. Flows may be called; the tools they call are held to the policy when they run (a `policy_violation` at the step). A re-planned fragment is held to the same rule before it runs.",
     "tool a() -> json = builtin \"echo\"\ntool b() -> json = builtin \"echo\"\npolicy ops { allow_tools: [a] }\nflow main() with { policy: ops } { b() }";
     "E0605", "effect denied by the policy",
     "A flow under a policy with `effects: \"deny\"` calls an `effect` tool. Remove the call, or choose `effects: \"approve\"` to have a person approve each effect.",
