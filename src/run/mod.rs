@@ -138,7 +138,7 @@ impl Env {
 pub struct Interp<'p> {
     pub program: &'p Program,
     pub sources: &'p Sources,
-    pub recorder: Recorder,
+    pub recorder: Rc<Recorder>,
     pub config: RunConfig,
     /// Each module's constants, in source order (`ir::slots::Slot::Const`).
     consts: RefCell<Vec<Vec<Option<Value>>>>,
@@ -218,7 +218,7 @@ impl<'p> Interp<'p> {
             dirs,
             program,
             sources,
-            recorder: Recorder::new(config.record),
+            recorder: Rc::new(Recorder::new(config.record)),
             config,
             consts: RefCell::new(vec![Vec::new(); program.modules.len()]),
             flows,

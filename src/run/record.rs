@@ -172,6 +172,9 @@ pub struct Recorder {
     pub start: Instant,
     steps: RefCell<Vec<StepRecord>>,
     warnings: RefCell<Vec<Warning>>,
+    /// A re-planned fragment's recorder: what it records goes to the run's,
+    /// positioned at the re-planned block (the fragment has no file of the run).
+    run: Option<(std::rc::Rc<Recorder>, Span)>,
 }
 
 impl Recorder {
@@ -181,6 +184,19 @@ impl Recorder {
             start: Instant::now(),
             steps: RefCell::new(Vec::new()),
             warnings: RefCell::new(Vec::new()),
+            run: None,
+        }
+    }
+
+    /// The recorder of a re-planned fragment's run: its steps are the run's
+    /// (they show in the live view and the record as they happen), at `span`.
+    pub fn within(run: std::rc::Rc<Recorder>, span: Span) -> Recorder {
+        Recorder {
+            enabled: run.enabled,
+            start: run.start,
+            steps: RefCell::new(Vec::new()),
+            warnings: RefCell::new(Vec::new()),
+            run: Some((run, span)),
         }
     }
 
@@ -199,6 +215,9 @@ impl Recorder {
     ) -> usize {
         if !self.enabled {
             return usize::MAX;
+        }
+        if let Some((run, at)) = &self.run {
+            return run.start(step, path, tool, kind, *at);
         }
         let mut steps = self.steps.borrow_mut();
         let id = steps.len();
@@ -223,6 +242,9 @@ impl Recorder {
         if id == usize::MAX {
             return;
         }
+        if let Some((run, _)) = &self.run {
+            return run.end(id, status, attempts, error);
+        }
         let now = self.now_ms();
         if let Some(s) = self.steps.borrow_mut().get_mut(id) {
             s.end_ms = Some(now);
@@ -234,6 +256,9 @@ impl Recorder {
 
     /// A step answered from the cache: `cached`, with the entry's age.
     pub fn cached(&self, id: usize, age: Duration) {
+        if let Some((run, _)) = &self.run {
+            return run.cached(id, age);
+        }
         self.end(id, StepStatus::Cached, 0, None);
         if let Some(s) = self.steps.borrow_mut().get_mut(id) {
             s.cached_age_s = Some((age.as_secs_f64() * 1000.0).round() / 1000.0);
@@ -248,38 +273,21 @@ impl Recorder {
     /// A warning for the record (and stderr), e.g. a loop that reached `max`.
     pub fn warn(&self, message: String, span: Span, sources: &Sources) {
         let at = SpanRecord::start_of(span, sources);
+        if let Some((run, _)) = &self.run {
+            run.warnings.borrow_mut().push(Warning {
+                message,
+                file: at.file,
+                line: at.line,
+                column: at.column,
+            });
+            return;
+        }
         self.warnings.borrow_mut().push(Warning {
             message,
             file: at.file,
             line: at.line,
             column: at.column,
         });
-    }
-
-    /// Takes the steps of another recorder (a re-planned fragment's run)
-    /// into this one: times made relative to this run's start, positions
-    /// shown at `span` (the re-planned block; the fragment has no file).
-    pub fn absorb(&self, other: &Recorder, span: Span) {
-        if !self.enabled {
-            return;
-        }
-        let offset = other
-            .start
-            .saturating_duration_since(self.start)
-            .as_secs_f64()
-            * 1e3;
-        let mut steps = self.steps.borrow_mut();
-        for s in other.steps.borrow().iter() {
-            let mut s = s.clone();
-            s.id = steps.len();
-            s.span = span;
-            s.start_ms += offset;
-            s.end_ms = s.end_ms.map(|e| e + offset);
-            steps.push(s);
-        }
-        self.warnings
-            .borrow_mut()
-            .extend(other.warnings.borrow().iter().cloned());
     }
 
     pub fn warnings(&self) -> Vec<Warning> {
@@ -380,8 +388,11 @@ impl Drop for StepGuard<'_> {
         if self.id == usize::MAX {
             return;
         }
-        let running = self
-            .recorder
+        let recorder = match &self.recorder.run {
+            Some((run, _)) => &**run,
+            None => self.recorder,
+        };
+        let running = recorder
             .steps
             .borrow()
             .get(self.id)
@@ -435,5 +446,38 @@ mod tests {
         assert_eq!(steps[1]["status"], "cancelled");
         assert_eq!(steps[1]["error"]["kind"], "cancelled");
         assert_eq!(r.progress(), (vec![], 1, 1));
+    }
+
+    #[test]
+    fn a_fragments_recorder_records_into_the_runs_at_the_block() {
+        let mut sources = Sources::default();
+        let file = sources.add("a.flow", "flow main() { dag { t() } }\n");
+        let block = Span {
+            file,
+            start: 14,
+            end: 25,
+        };
+        let run = std::rc::Rc::new(Recorder::new(true));
+        let inner = Recorder::within(run.clone(), block);
+        // A span of the fragment's own program: not a file of the run.
+        let elsewhere = Span {
+            file: crate::syntax::span::FileId(7),
+            start: 0,
+            end: 3,
+        };
+        let path = StepPath::root("main/replan[1]");
+        let id = inner.start("c", &path.child("c"), "t", StepKind::Tool, elsewhere);
+        inner.end(id, StepStatus::Ok, 1, None);
+        let id = inner.start("d", &path.child("d"), "t", StepKind::Tool, elsewhere);
+        drop(StepGuard {
+            recorder: &inner,
+            id,
+        });
+        let steps = serde_json::to_value(run.steps_json(&sources)).expect("serialises");
+        assert_eq!(steps[0]["path"], "main/replan[1]/c");
+        assert_eq!(steps[0]["status"], "ok");
+        assert_eq!(steps[0]["span"]["column"], 15);
+        assert_eq!(steps[1]["status"], "cancelled");
+        assert!(inner.steps().is_empty());
     }
 }

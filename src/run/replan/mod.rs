@@ -571,6 +571,7 @@ impl<'p> Interp<'p> {
         sub.llm = self.llm.share();
         sub.loader = self.loader.clone();
         sub.pause = self.pause.clone();
+        sub.recorder = Rc::new(super::record::Recorder::within(self.recorder.clone(), span));
         sub.replan.in_fragment.set(true);
         self.policy_counts.copy_to(&sub.policy_counts);
         let r = sub
@@ -581,7 +582,6 @@ impl<'p> Interp<'p> {
                 Some(self.context_value()),
             )
             .await;
-        self.recorder.absorb(&sub.recorder, span);
         self.llm.absorb(&sub.llm);
         sub.policy_counts.copy_to(&self.policy_counts);
         r.map_err(|mut es| {
