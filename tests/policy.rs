@@ -249,3 +249,45 @@ flow main() -> json with { policy: careful } {
     assert_eq!(log(&dir), "look\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_block_runs_under_its_own_policy() {
+    let src = r#"
+tool work(n: int) -> { n: int } = builtin "echo"
+policy two { max_steps: 2 }
+flow main() -> json {
+    let free = work(n: 1).n
+    let held = try {
+        dag with { policy: two } {
+            let a = work(n: 2).n
+            let b = work(n: 3).n after a
+            let c = work(n: 4).n after b
+            [to_string(a), to_string(b), to_string(c)]
+        }
+    } catch e { [e.message] }
+    { free, held }
+}
+"#;
+    let out = run_flow("policy-block", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.result();
+    assert_eq!(r["free"], 1);
+    let m = r["held"][0].as_str().expect("the message");
+    assert!(m.contains("`max_steps: 2`"), "{m}");
+
+    // What the checker sees holds inside the block only.
+    let src = r#"
+tool a() -> json = builtin "echo"
+tool b() -> json = builtin "echo"
+policy only_a { allow_tools: [a] }
+flow main() {
+    let outside = b()
+    let inside = dag with { policy: only_a } { b() }
+    [outside, inside]
+}
+"#;
+    let out = run_flow("policy-block-check", src, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr.matches("[E0604]").count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("main.flow:7:48"), "{}", out.stderr);
+}

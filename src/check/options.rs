@@ -325,10 +325,10 @@ pub const OPTIONS: &[OptionInfo] = &[
         name: "policy",
         opt: Opt::Policy,
         kind: Kind::PolicyName,
-        places: "flow",
+        places: "flow block",
         set: false,
         default: DefaultValue::Text("none"),
-        doc: "the `policy` the flow runs under (below); the flows it calls run under it too unless they name their own",
+        doc: "the `policy` the flow or block runs under (below); the flows it calls run under it too unless they name their own",
     },
 ];
 

@@ -16,15 +16,45 @@ use crate::syntax::span::Span;
 
 impl<'p> Interp<'p> {
     pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
-        // A block that states `replan_on_error` (a `try` re-plans its body, before `catch`).
-        if !matches!(e.kind, ExprKind::Try { .. }) && self.replans_here(e) {
-            return Box::pin(async move {
-                let r = self.eval_inner(e, sc).await;
-                let bsc = sc.nested(self.opts_of(crate::check::block_options(e)).map(|o| &**o));
-                self.replan_block(e, &bsc, r).await
-            });
+        // A block that states `replan_on_error` (a `try` re-plans its body, before
+        // `catch`), or a `policy` it runs under.
+        let replan = !matches!(e.kind, ExprKind::Try { .. }) && self.replans_here(e);
+        let policy = self.block_policy(e, sc);
+        if !replan && policy.is_none() {
+            return self.eval_inner(e, sc);
         }
-        self.eval_inner(e, sc)
+        Box::pin(async move {
+            let under;
+            let sc = match policy {
+                Some(p) => {
+                    under = Scope {
+                        policy: Some(p),
+                        ..sc.clone()
+                    };
+                    &under
+                }
+                None => sc,
+            };
+            let r = self.eval_inner(e, sc).await;
+            if !replan {
+                return r;
+            }
+            let bsc = sc.nested(self.opts_of(crate::check::block_options(e)).map(|o| &**o));
+            self.replan_block(e, &bsc, r).await
+        })
+    }
+
+    /// The policy a block's `with { policy: NAME }` names.
+    fn block_policy(
+        &self,
+        e: &Expr,
+        sc: &Scope,
+    ) -> Option<std::rc::Rc<crate::check::policy::Policy>> {
+        let name = crate::check::policy::named(crate::check::block_options(e))?;
+        self.program.modules[sc.module]
+            .policies
+            .get(&name.name)
+            .cloned()
     }
 
     fn eval_inner<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {

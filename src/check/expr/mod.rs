@@ -805,6 +805,9 @@ impl<'p> Ctx<'p> {
                 self.stated_limit(o);
             }
             let exprs = options::check_static(o, place, &mut self.diags);
+            if place == Place::Block {
+                super::policy::check_option(&self.p.modules[self.module], Some(o), &mut self.diags);
+            }
             for e in exprs {
                 // `idempotency_key: true`: a key derived from the run and the step path.
                 if matches!(e.kind, ExprKind::Bool(true)) {
@@ -821,7 +824,17 @@ impl<'p> Ctx<'p> {
     pub fn expr(&mut self, e: &'p Expr) -> Type {
         // A construct's stated `max_concurrent` applies inside it only.
         let limits = self.stated_limits.len();
+        // A block's `policy` holds inside it.
+        let block_policy = super::policy::named(sites::block_options(e))
+            .and_then(|n| self.p.modules[self.module].policies.get(&n.name).cloned());
+        let saved_policy = match block_policy {
+            Some(p) => Some(self.policy.replace(p)),
+            None => None,
+        };
         let t = self.expr_kind(e);
+        if let Some(saved) = saved_policy {
+            self.policy = saved;
+        }
         self.stated_limits.truncate(limits);
         self.keep_replan_site(e, &t);
         t
