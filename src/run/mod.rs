@@ -14,6 +14,7 @@ mod pure;
 pub mod record;
 pub mod redact;
 mod scheduler;
+pub mod testing;
 pub mod timer;
 pub mod tools;
 /// Runtime values live in the leaf module [`crate::value`], which built-ins share.
@@ -165,6 +166,8 @@ pub struct Interp<'p> {
     memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
+    /// In `flowc test`: the running test's mocks and failures.
+    test: Option<Rc<testing::TestState>>,
 }
 
 impl<'p> Interp<'p> {
@@ -219,6 +222,7 @@ impl<'p> Interp<'p> {
             yielding: Cell::new(false),
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
+            test: None,
         }
     }
 

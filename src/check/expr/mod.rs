@@ -3,6 +3,7 @@
 mod calls;
 mod control;
 mod kinds;
+mod mocks;
 mod paths;
 
 use std::collections::{HashMap, HashSet};
@@ -472,14 +473,10 @@ impl<'p> Ctx<'p> {
                             "`test` blocks",
                         ));
                     }
-                    let expected = self.mock_target(target);
-                    let t = self.expr(value);
-                    if let Some(e) = expected {
-                        self.expect(&t, &e, value.span, " (the mocked result)");
-                    }
+                    self.mock(target, value);
                     result = Type::Null;
                 }
-                StmtKind::Assert(e) => {
+                StmtKind::Assert { cond: e, message } => {
                     if !self.in_test {
                         self.diags.push(catalog::not_allowed_here(
                             s.span,
@@ -489,6 +486,10 @@ impl<'p> Ctx<'p> {
                     }
                     let t = self.expr(e);
                     self.expect_bool(&t, e.span, "an `assert` condition");
+                    if let Some(m) = message {
+                        let t = self.expr(m);
+                        self.expect(&t, &Type::String, m.span, " (the assertion's message)");
+                    }
                     result = Type::Null;
                 }
                 StmtKind::Error { .. } => result = Type::Unknown,
@@ -496,22 +497,6 @@ impl<'p> Ctx<'p> {
         }
         self.pop_scope();
         result
-    }
-
-    /// The result type a mock must have, or `None` when unknown.
-    fn mock_target(&mut self, target: &[Ident]) -> Option<Type> {
-        if let [one] = target
-            && one.name == "llm"
-        {
-            return Some(Type::String);
-        }
-        match self.resolve_callee(target) {
-            Some(Callee::Tool(m, sig)) | Some(Callee::Flow(m, sig)) => {
-                self.used_tools.insert((m, sig.name.clone()));
-                sig.ret.clone()
-            }
-            _ => None,
-        }
     }
 
     /// Checks a `let`'s value (and its `after` names); returns the binding's type.

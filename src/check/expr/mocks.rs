@@ -1,0 +1,95 @@
+//! `mock` statements of `test` blocks: what a mocked tool, flow or `llm` takes.
+
+use std::rc::Rc;
+
+use super::super::types::{Type, assignable};
+use super::{Callee, Ctx};
+use crate::diag::{catalog, suggest};
+use crate::syntax::ast::*;
+
+impl<'p> Ctx<'p> {
+    /// `mock target = value`: the value has the target's result type;
+    /// `fail("message")` makes every call fail; `mock llm` takes an answer, a
+    /// list of answers, or a record of either by the decision's step name.
+    pub(super) fn mock(&mut self, target: &[Ident], value: &'p Expr) {
+        if let [one] = target
+            && one.name == "llm"
+        {
+            let t = self.expr(value);
+            if !llm_answers(&t) {
+                self.diags.push(
+                    catalog::mismatch(
+                        value.span,
+                        "string | [string] | { step: string | [string] }",
+                        &t.to_string(),
+                        " (the mocked answers)",
+                    )
+                    .with_help("give an answer (`\"escalate\"`), answers in order (`[\"yes\", \"no\"]`), or answers by the step name of each decision (`{ action: \"escalate\" }`)"),
+                );
+            }
+            return;
+        }
+        let expected = self.mock_target(target);
+        if let Some(msg) = value.mock_failure() {
+            let t = self.expr(msg);
+            self.expect(&t, &Type::String, msg.span, " (the failure's message)");
+            return;
+        }
+        let t = self.expr(value);
+        if let Some(e) = expected {
+            self.expect(&t, &e, value.span, " (the mocked result)");
+        }
+    }
+
+    /// The result type a mock must have, or `None` when unknown.
+    fn mock_target(&mut self, target: &[Ident]) -> Option<Type> {
+        match self.resolve_callee(target) {
+            Some(Callee::Tool(m, sig)) | Some(Callee::Flow(m, sig)) => {
+                self.used_tools.insert((m, sig.name.clone()));
+                sig.ret.clone()
+            }
+            _ => {
+                self.unknown_mock_target(target);
+                None
+            }
+        }
+    }
+
+    /// E0202 (or E0203 for a module's member) for a mock of no tool or flow.
+    fn unknown_mock_target(&mut self, target: &[Ident]) {
+        let md = &self.p.modules[self.module];
+        let (Some(first), Some(last)) = (target.first(), target.last()) else {
+            return;
+        };
+        let d = match target {
+            [m, _] if md.broken_imports.contains(&m.name) => return,
+            [m, item] if md.imports.contains_key(&m.name) => {
+                let mm = &self.p.modules[md.imports[&m.name]];
+                let names = mm.tools.keys().chain(mm.flows.keys()).map(String::as_str);
+                let help = suggest(&item.name, names);
+                catalog::unknown_member(item.span, &m.name, &item.name, help)
+            }
+            _ => {
+                let name: Vec<&str> = target.iter().map(|i| i.name.as_str()).collect();
+                let name = name.join(".");
+                let names = md.tools.keys().chain(md.flows.keys()).map(String::as_str);
+                let help = suggest(&name, names.chain(["llm"]));
+                catalog::unknown_callee(first.span.to(last.span), &name, help)
+                    .with_label("a `mock` replaces a tool, a flow or `llm`")
+            }
+        };
+        self.diags.push(d);
+    }
+}
+
+/// Whether `t` can be `mock llm`'s answers: a string, a list of them, or a
+/// record of either (by step name).
+fn llm_answers(t: &Type) -> bool {
+    let one = |t: &Type| {
+        assignable(t, &Type::String) || assignable(t, &Type::List(Rc::new(Type::String)))
+    };
+    match t {
+        Type::Record(r) => r.fields.iter().all(|f| one(&f.ty)),
+        t => one(t),
+    }
+}
