@@ -10,11 +10,16 @@ use crate::syntax::ast::*;
 impl<'p> Ctx<'p> {
     /// `mock target = value`: the value has the target's result type;
     /// `fail("message")` makes every call fail; `mock llm` takes an answer, a
-    /// list of answers, or a record of either by the decision's step name.
+    /// list of answers, a record of either by the decision's step name, or `fail(…)`.
     pub(super) fn mock(&mut self, target: &[Ident], value: &'p Expr) {
         if let [one] = target
             && one.name == "llm"
         {
+            if let Some(msg) = value.mock_failure() {
+                let t = self.expr(msg);
+                self.expect(&t, &Type::String, msg.span, " (the failure's message)");
+                return;
+            }
             let t = self.expr(value);
             if !llm_answers(&t) {
                 self.diags.push(

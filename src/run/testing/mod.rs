@@ -44,6 +44,8 @@ pub enum Answers {
     InOrder(VecDeque<String>),
     /// Answers by the step name of the decision (the `let` it is bound to).
     ByStep(HashMap<String, Answers>),
+    /// `mock llm = fail("…")`: the provider fails (`llm_error`).
+    Fail(String),
 }
 
 /// One way a test failed.
@@ -119,6 +121,9 @@ impl TestState {
     /// The next answer of `mock llm` for the decision at `step`.
     fn answer(&self, step: &str) -> Result<String, String> {
         let mut a = self.answers.borrow_mut();
+        if let Some(Answers::Fail(m)) = a.as_ref() {
+            return Err(m.clone());
+        }
         let r = match a.as_mut() {
             None => Err(
                 "this decision has no answer: the test mocks no LLM; add `mock llm = \"label\"` to the test"
@@ -150,6 +155,7 @@ fn next(a: &mut Answers, step: &str) -> Result<String, String> {
         Answers::InOrder(q) => q.pop_front().ok_or_else(|| {
             format!("`mock llm` has no answer left for the decision `{step}`: every answer of its list was used")
         }),
+        Answers::Fail(m) => Err(m.clone()),
         Answers::ByStep(_) => Err(format!(
             "`mock llm` nests answers by step for `{step}`; give a label or a list of labels"
         )),
@@ -246,8 +252,11 @@ impl<'p> Interp<'p> {
             if let [one] = target.as_slice()
                 && one.name == "llm"
             {
-                let v = self.eval_sync(value, &sc)?;
-                *state.answers.borrow_mut() = Some(answers_of(&v));
+                let answers = match value.mock_failure() {
+                    Some(msg) => Answers::Fail(to_text(&self.eval_sync(msg, &sc)?)),
+                    None => answers_of(&self.eval_sync(value, &sc)?),
+                };
+                *state.answers.borrow_mut() = Some(answers);
                 continue;
             }
             let (module, name) = match target.as_slice() {
