@@ -47,6 +47,12 @@ pub fn test(a: &TestArgs) -> u8 {
         if path.is_dir() {
             let before = files.len();
             flow_files_in(path, &mut files);
+            // `flowc test` in a folder names its files as `a.flow`, not `./a.flow`.
+            for f in &mut files[before..] {
+                if let Some(rest) = f.strip_prefix("./") {
+                    *f = rest.to_string();
+                }
+            }
             if files.len() == before {
                 let _ = writeln!(
                     stderr.lock(),

@@ -19,13 +19,21 @@ pub fn line_diff(left: &str, right: &str) -> String {
         lcs_ops(&a, &b)
     };
     // Keep the changes and CONTEXT lines around each; elide the rest.
-    let near: Vec<bool> = (0..ops.len())
+    let mut near: Vec<bool> = (0..ops.len())
         .map(|i| {
             let lo = i.saturating_sub(CONTEXT);
             let hi = (i + CONTEXT + 1).min(ops.len());
             ops[lo..hi].iter().any(|(k, _)| *k != ' ')
         })
         .collect();
+    // One hidden line is shown: `…` would take its place for nothing.
+    for i in 0..near.len() {
+        let before = i == 0 || near[i - 1];
+        let after = i + 1 == near.len() || near[i + 1];
+        if !near[i] && before && after {
+            near[i] = true;
+        }
+    }
     let mut out = String::new();
     let mut elided = false;
     for (i, (k, line)) in ops.iter().enumerate() {
