@@ -464,3 +464,17 @@ fn the_examples_pass_their_tests_without_python() {
         }
     }
 }
+
+/// The standard library's modules test themselves too.
+#[test]
+fn the_stdlib_modules_pass_their_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (stdout, stderr, code) = test_in(root, &["stdlib"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for m in ["anomalies", "ops", "triage"] {
+        assert!(
+            stdout.contains(&format!("test stdlib/std/{m}.flow: ")),
+            "`std.{m}` has no test:\n{stdout}"
+        );
+    }
+}
