@@ -16,11 +16,11 @@ impl<'p> Ctx<'p> {
             && one.name == "llm"
         {
             if let Some(msg) = value.mock_failure() {
-                let t = self.expr(msg);
+                let t = self.mock_value(msg);
                 self.expect(&t, &Type::String, msg.span, " (the failure's message)");
                 return;
             }
-            let t = self.expr(value);
+            let t = self.mock_value(value);
             if !llm_answers(&t) {
                 self.diags.push(
                     catalog::mismatch(
@@ -36,14 +36,23 @@ impl<'p> Ctx<'p> {
         }
         let expected = self.mock_target(target);
         if let Some(msg) = value.mock_failure() {
-            let t = self.expr(msg);
+            let t = self.mock_value(msg);
             self.expect(&t, &Type::String, msg.span, " (the failure's message)");
             return;
         }
-        let t = self.expr(value);
+        let t = self.mock_value(value);
         if let Some(e) = expected {
             self.expect(&t, &e, value.span, " (the mocked result)");
         }
+    }
+
+    /// A mock's value (or a failure's message): set before the test runs, it
+    /// reads constants and literals, not the test's `let`s or tools (E0512).
+    fn mock_value(&mut self, value: &'p Expr) -> Type {
+        self.in_mock = true;
+        let t = self.expr(value);
+        self.in_mock = false;
+        t
     }
 
     /// The result type a mock must have, or `None` when unknown.

@@ -81,6 +81,11 @@ pub struct Ctx<'p> {
     pub(super) in_until: bool,
     pub(super) loops: Vec<&'static str>,
     pub(super) in_test: bool,
+    /// The first scope of the test being checked (its `let`s are at or above it).
+    pub(super) test_base: usize,
+    /// Set while a mock's value is checked: it reads no `let` and calls no
+    /// tool or flow of its test (E0512).
+    pub(super) in_mock: bool,
     /// The flow whose body is being checked.
     pub(super) current_flow: Option<FlowKey>,
     /// Result types of flows: `None` while being checked.
@@ -116,6 +121,8 @@ impl<'p> Ctx<'p> {
             in_until: false,
             loops: Vec::new(),
             in_test: false,
+            test_base: 0,
+            in_mock: false,
             current_flow: None,
             flow_types: HashMap::new(),
             calls: Vec::new(),
@@ -165,6 +172,7 @@ impl<'p> Ctx<'p> {
                 ItemKind::Flow(f) => flows.push(f),
                 ItemKind::Test(t) => {
                     self.in_test = true;
+                    self.test_base = self.scopes.len();
                     self.scopes.push(Scope::new(Vec::new()));
                     self.block(&t.body, false);
                     self.pop_scope();
@@ -289,6 +297,7 @@ impl<'p> Ctx<'p> {
         self.module = m;
         self.in_until = false;
         self.in_test = false;
+        let saved_mock = std::mem::replace(&mut self.in_mock, false);
         self.current_flow = Some(key.clone());
 
         let saved_limits = std::mem::take(&mut self.stated_limits);
@@ -327,6 +336,7 @@ impl<'p> Ctx<'p> {
 
         self.stated_limits = saved_limits;
         self.scopes = saved_scopes;
+        self.in_mock = saved_mock;
         (
             self.module,
             self.in_until,
@@ -472,6 +482,13 @@ impl<'p> Ctx<'p> {
                             "`mock`",
                             "`test` blocks",
                         ));
+                    } else if self.scopes.len() != self.test_base + 2 {
+                        // Mocks are set before the test runs: one in a nested block would be a no-op.
+                        self.diags.push(catalog::not_allowed_here(
+                            s.span,
+                            "`mock`",
+                            "a `test` block's own statements, not in a nested block",
+                        ));
                     }
                     self.mock(target, value);
                     result = Type::Null;
@@ -557,6 +574,13 @@ impl<'p> Ctx<'p> {
                 continue;
             };
             b.used = true;
+            if self.in_mock && level >= self.test_base {
+                self.diags.push(catalog::mock_reads_test(
+                    id.span,
+                    &format!("`{}`, a `let` of the test", id.name),
+                ));
+                return Type::Unknown;
+            }
             if let (Some(j), Some(key), Some(i)) =
                 (b.stmt, self.scopes[level].block, self.scopes[level].current)
                 && let Some(info) = self.blocks.get_mut(&key)
