@@ -478,3 +478,37 @@ fn the_stdlib_modules_pass_their_tests() {
         );
     }
 }
+
+#[test]
+fn a_test_that_takes_too_long_fails_with_a_timeout() {
+    let src = r#"import std.ops
+
+test "sleeps" {
+    assert ops.sleep(ms: 20000).ms > 0
+}
+
+test "quick" {
+    assert ops.sleep(ms: 1).ms == 1
+}
+"#;
+    let dir = folder("timeout", &[("t.flow", src)]);
+    let t0 = std::time::Instant::now();
+    let (stdout, _, code) = test_in(&dir, &["--timeout", "300ms"]);
+    assert_eq!(code, 1);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(15),
+        "{stdout}"
+    );
+    assert!(stdout.contains("test sleeps ... FAILED"), "{stdout}");
+    assert!(stdout.contains("test quick ... ok"), "{stdout}");
+    assert!(
+        stdout.contains("[timeout] Error: the test did not finish within 300ms"),
+        "{stdout}"
+    );
+    let (_, stderr, code) = test_in(&dir, &["--timeout", "soon"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`--timeout soon` is not a duration"),
+        "{stderr}"
+    );
+}

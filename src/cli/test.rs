@@ -26,6 +26,9 @@ pub struct TestArgs {
     /// Output format: human, or one JSON document
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// How long one test may take, such as 30s (it then fails)
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: String,
     /// How many tests run at once
     #[arg(long, value_name = "N", default_value_t = testing::DEFAULT_JOBS)]
     pub jobs: usize,
@@ -33,6 +36,13 @@ pub struct TestArgs {
 
 pub fn test(a: &TestArgs) -> u8 {
     let json = a.format == Format::Json;
+    let Some(timeout) = crate::check::options::parse_duration(&a.timeout) else {
+        eprintln!(
+            "error: `--timeout {}` is not a duration; write it like `30s`, `2m` or `500ms`",
+            a.timeout
+        );
+        return USAGE;
+    };
     let color = !json && color_stdout();
     let stderr = std::io::stderr();
     let roots = if a.files.is_empty() {
@@ -122,7 +132,7 @@ pub fn test(a: &TestArgs) -> u8 {
     let t0 = std::time::Instant::now();
     let mut results: Vec<(usize, TestResult)> = Vec::new();
     let mut runner = Runner::new();
-    let ran = testing::run_tests(&mut runner, &cases, a.jobs, &mut |i, r| {
+    let ran = testing::run_tests(&mut runner, &cases, a.jobs, timeout, &mut |i, r| {
         if !json {
             let name = display_name(several, file_of[i], &r.name);
             let status = match (r.passed(), color) {

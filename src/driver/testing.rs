@@ -5,7 +5,7 @@
 //! those before it have finished.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Semaphore;
@@ -63,12 +63,14 @@ pub fn tests_of<'a>(
         .collect()
 }
 
-/// Runs `tests`, at most `jobs` at once; `on_result` gets each result in the
-/// order of `tests`. `Err` when a signal stopped the run.
+/// Runs `tests`, at most `jobs` at once, each for at most `timeout`;
+/// `on_result` gets each result in the order of `tests`. `Err` when a signal
+/// stopped the run.
 pub fn run_tests(
     runner: &mut Runner,
     tests: &[TestCase<'_>],
     jobs: usize,
+    timeout: Duration,
     on_result: &mut dyn FnMut(usize, &TestResult),
 ) -> Result<(), Interrupt> {
     let limit = Semaphore::new(jobs.max(1));
@@ -80,7 +82,7 @@ pub fn run_tests(
                 let limit = &limit;
                 async move {
                     let _permit = limit.acquire().await.expect("never closed");
-                    (i, run_one(case).await)
+                    (i, run_one(case, timeout).await)
                 }
             })
             .collect();
@@ -96,14 +98,33 @@ pub fn run_tests(
     })
 }
 
-async fn run_one(case: &TestCase<'_>) -> TestResult {
+async fn run_one(case: &TestCase<'_>, timeout: Duration) -> TestResult {
     let config = RunConfig {
         no_cache: true,
         ..RunConfig::default()
     };
     let t0 = Instant::now();
     let interp = Interp::for_test(case.program, case.sources, config);
-    let failures = interp.run_test(case.program.root, case.decl).await;
+    let failures = match tokio::time::timeout(
+        timeout,
+        interp.run_test(case.program.root, case.decl),
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(_) => {
+            let mut f = TestFailure::new(
+                "timeout",
+                format!(
+                    "the test did not finish within {}",
+                    crate::check::options::fmt_duration(timeout)
+                ),
+                case.decl.name_span,
+            );
+            f.help = Some("give it longer with `flowc test --timeout`; mocked calls answer at once, so it waits on something real (a `sleep`, a built-in tool)".into());
+            vec![f]
+        }
+    };
     TestResult {
         name: case.decl.name.clone(),
         failures,

@@ -51,7 +51,8 @@ pub enum Answers {
 /// One way a test failed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TestFailure {
-    /// `assert`, `error` (a step failed and nothing caught it) or `unmocked`.
+    /// `assert`, `error` (a step failed and nothing caught it), `unmocked`
+    /// or `timeout` (the test took longer than `flowc test --timeout`).
     pub kind: &'static str,
     pub message: String,
     #[serde(skip)]
@@ -80,7 +81,7 @@ pub struct TestFailure {
 }
 
 impl TestFailure {
-    fn new(kind: &'static str, message: impl Into<String>, span: Span) -> TestFailure {
+    pub fn new(kind: &'static str, message: impl Into<String>, span: Span) -> TestFailure {
         TestFailure {
             kind,
             message: message.into(),
