@@ -14,7 +14,7 @@ use super::runner::Runner;
 use super::signals::Interrupt;
 use crate::check::Program;
 use crate::run::testing::TestFailure;
-use crate::run::{Interp, RunConfig};
+use crate::run::{Interp, Lowering, RunConfig};
 use crate::source::Sources;
 use crate::syntax::ast::{ItemKind, TestDecl};
 
@@ -26,6 +26,8 @@ pub struct TestCase<'a> {
     pub program: &'a Program,
     pub sources: &'a Sources,
     pub decl: &'a TestDecl,
+    /// The program lowered once for all its tests.
+    lowering: Lowering<'a>,
 }
 
 /// How a test ended.
@@ -48,17 +50,26 @@ pub fn tests_of<'a>(
     sources: &'a Sources,
     filter: Option<&str>,
 ) -> Vec<TestCase<'a>> {
-    program.modules[program.root]
+    let tests: Vec<&TestDecl> = program.modules[program.root]
         .ast
         .items
         .iter()
         .filter_map(|it| match &it.kind {
-            ItemKind::Test(t) if filter.is_none_or(|f| t.name.contains(f)) => Some(TestCase {
-                program,
-                sources,
-                decl: t,
-            }),
+            ItemKind::Test(t) if filter.is_none_or(|f| t.name.contains(f)) => Some(t),
             _ => None,
+        })
+        .collect();
+    if tests.is_empty() {
+        return Vec::new();
+    }
+    let lowering = Lowering::new(program);
+    tests
+        .into_iter()
+        .map(|decl| TestCase {
+            program,
+            sources,
+            decl,
+            lowering: lowering.clone(),
         })
         .collect()
 }
@@ -104,7 +115,7 @@ async fn run_one(case: &TestCase<'_>, timeout: Duration) -> TestResult {
         ..RunConfig::default()
     };
     let t0 = Instant::now();
-    let interp = Interp::for_test(case.program, case.sources, config);
+    let interp = Interp::for_test(case.program, case.sources, config, case.lowering.clone());
     let failures = match tokio::time::timeout(
         timeout,
         interp.run_test(case.program.root, case.decl),

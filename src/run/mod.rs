@@ -141,9 +141,9 @@ pub struct Interp<'p> {
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
-    lowered: Lowered<'p>,
+    lowered: Rc<Lowered<'p>>,
     /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
-    options: HashMap<usize, Rc<Opts>, FxBuild>,
+    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     /// One lock per cache key: identical cached calls in flight share one
@@ -170,8 +170,41 @@ pub struct Interp<'p> {
     test: Option<Rc<testing::TestState>>,
 }
 
+/// A program lowered and its options decoded, once: what every interpreter of
+/// it reads (`flowc test` shares one among the interpreters of its tests).
+#[derive(Clone)]
+pub struct Lowering<'p> {
+    lowered: Rc<Lowered<'p>>,
+    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+}
+
+impl<'p> Lowering<'p> {
+    pub fn new(program: &'p Program) -> Lowering<'p> {
+        let lowered = crate::ir::lower_program(program);
+        let options = lowered
+            .options
+            .iter()
+            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
+            .collect();
+        Lowering {
+            lowered: Rc::new(lowered),
+            options: Rc::new(options),
+        }
+    }
+}
+
 impl<'p> Interp<'p> {
     pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
+        Interp::with_lowering(program, sources, config, Lowering::new(program))
+    }
+
+    /// [`Interp::new`] with the program already lowered (by [`Lowering::new`]).
+    pub fn with_lowering(
+        program: &'p Program,
+        sources: &'p Sources,
+        config: RunConfig,
+        lowering: Lowering<'p>,
+    ) -> Interp<'p> {
         // The flows a run can start with, by name (calls are resolved by the lowering).
         let mut flows = Vec::new();
         for m in &program.modules {
@@ -193,12 +226,7 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
-        let lowered = crate::ir::lower_program(program);
-        let options = lowered
-            .options
-            .iter()
-            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
-            .collect();
+        let Lowering { lowered, options } = lowering;
         Interp {
             lowered,
             options,

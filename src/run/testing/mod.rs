@@ -19,7 +19,7 @@ use super::errors::{ErrorKind, R, RunError};
 use super::eval::Scope;
 use super::llm::Llm;
 use super::value::to_text;
-use super::{Env, Interp, RunConfig};
+use super::{Env, Interp, Lowering, RunConfig};
 use crate::check::Program;
 use crate::ir::StepPath;
 use crate::source::Sources;
@@ -174,10 +174,16 @@ fn answers_of(v: &Value) -> Answers {
 }
 
 impl<'p> Interp<'p> {
-    /// An interpreter for one test: its LLM decisions answered by the test's
+    /// An interpreter for one test of a program (`lowering`: the program's,
+    /// shared by its tests): its LLM decisions answered by the test's
     /// `mock llm`, its tools by its mocks.
-    pub fn for_test(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
-        let mut i = Interp::new(program, sources, config);
+    pub fn for_test(
+        program: &'p Program,
+        sources: &'p Sources,
+        config: RunConfig,
+        lowering: Lowering<'p>,
+    ) -> Interp<'p> {
+        let mut i = Interp::with_lowering(program, sources, config, lowering);
         let state = Rc::new(TestState::default());
         i.llm = Llm::new(Some(Box::new(answers::MockLlm(state.clone()))));
         i.test = Some(state);
