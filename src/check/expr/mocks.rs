@@ -6,12 +6,24 @@ use super::super::types::{Type, assignable};
 use super::{Callee, Ctx};
 use crate::diag::{catalog, suggest};
 use crate::syntax::ast::*;
+use crate::syntax::span::Span;
 
 impl<'p> Ctx<'p> {
     /// `mock target = value`: the value has the target's result type;
     /// `fail("message")` makes every call fail; `mock llm` takes an answer, a
     /// list of answers, a record of either by the decision's step name, or `fail(…)`.
-    pub(super) fn mock(&mut self, target: &[Ident], value: &'p Expr) {
+    pub(super) fn mock(&mut self, span: Span, target: &[Ident], value: &'p Expr) {
+        if !self.in_test {
+            self.diags
+                .push(catalog::not_allowed_here(span, "`mock`", "`test` blocks"));
+        } else if self.scopes.len() != self.test_base + 2 {
+            // Mocks are set before the test runs: one in a nested block would be a no-op.
+            self.diags.push(catalog::not_allowed_here(
+                span,
+                "`mock`",
+                "a `test` block's own statements, not in a nested block",
+            ));
+        }
         if let [one] = target
             && one.name == "llm"
         {
