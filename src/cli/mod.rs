@@ -4,6 +4,7 @@ mod approve;
 mod resume;
 mod run;
 mod runs;
+mod test;
 
 use std::io::Write;
 
@@ -78,6 +79,8 @@ pub enum Command {
         #[command(subcommand)]
         action: runs::CacheAction,
     },
+    /// Run the `test` blocks of `.flow` files, with their mocks; report like `cargo test`
+    Test(test::TestArgs),
     /// Explain a diagnostic code, with an example
     Explain {
         /// The code, such as E0201
@@ -126,6 +129,7 @@ pub fn run(cli: Cli) -> u8 {
             decisions,
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
+        Command::Test(a) => test::test(&a),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),

@@ -135,6 +135,22 @@ impl<'p> Interp<'p> {
             .recorder
             .start(&sc.label, &path, "approve", StepKind::Approval, span);
         let key = path.to_string();
+        // In `flowc test`: `mock approve` answers.
+        if let Some(state) = &self.test {
+            return match state.approve_answer(&key) {
+                Ok(yes) => {
+                    self.recorder.end(id, StepStatus::Ok, 1, None);
+                    Ok(Value::Bool(yes))
+                }
+                Err(m) => {
+                    let e =
+                        RunError::new(ErrorKind::PolicyViolation, m, &*sc.label, span).at(&path);
+                    self.recorder
+                        .end(id, StepStatus::Failed, 1, Some(e.record()));
+                    Err(vec![e])
+                }
+            };
+        }
         let stored = self.store.zip(self.config.run_id.as_deref());
         // Answered before (`flowc approve`, then `flowc resume`).
         if let Some((store, run)) = stored {
