@@ -97,12 +97,13 @@ fn lcs_ops(a: &[&str], b: &[&str]) -> Vec<Op> {
             ops.push(Op::Same(pre + i));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || table[i][j + 1] >= table[i + 1][j]) {
-            ops.push(Op::Add(pre + j));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || table[i + 1][j] >= table[i][j + 1]) {
+            // Removed lines before added ones, as diff prints them.
             ops.push(Op::Del(pre + i));
             i += 1;
+        } else {
+            ops.push(Op::Add(pre + j));
+            j += 1;
         }
     }
     for k in 0..suf {
