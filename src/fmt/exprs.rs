@@ -204,7 +204,10 @@ fn entry_span(o: &OptionEntry) -> Span {
 impl Printer<'_> {
     /// A record written with a line break after its `{` stays broken.
     pub(super) fn kept_broken(&self, span: Span, first: Option<Span>) -> bool {
-        let end = first.map_or(span.end as usize - 1, |f| f.start as usize);
+        let Some(first) = first else {
+            return false;
+        };
+        let end = first.start as usize;
         let start = (span.start as usize + 1).min(end);
         self.src[start..end].contains('\n')
     }
@@ -347,7 +350,7 @@ impl Printer<'_> {
     }
 
     fn flat_operand(&self, e: &Expr, need: u8, out: &mut String, limit: usize) -> bool {
-        if prec(e) < need || (prec(e) < 11 && self.parenthesised(e)) {
+        if prec(e) < need || self.parenthesised(e) {
             out.push('(');
             let ok = self.flat(e, out, limit);
             out.push(')');
@@ -484,7 +487,7 @@ impl Printer<'_> {
     /// An operand, in parentheses where it binds less tightly than `need` or
     /// was written in them.
     pub(super) fn operand(&mut self, e: &Expr, need: u8, col: usize, ind: usize) -> String {
-        if prec(e) < need || (prec(e) < 11 && self.parenthesised(e)) {
+        if prec(e) < need || self.parenthesised(e) {
             format!("({})", self.expr(e, col + 1, ind))
         } else {
             self.expr(e, col, ind)
@@ -580,8 +583,25 @@ impl Printer<'_> {
             ..Span::default()
         };
         let mut s = name.clone();
-        let hug =
-            !self.has_comment_in(whole) && c.args.last().is_some_and(|a| huggable(&a.value)) && {
+        // The arguments on one line, when only the options are too long.
+        let mut flat_args = String::new();
+        let args_fit = c.options.is_some()
+            && !self.has_comment_in(whole)
+            && c.args.iter().enumerate().all(|(i, a)| {
+                if i > 0 {
+                    flat_args.push_str(", ");
+                }
+                if let Some(n) = &a.name {
+                    flat_args.push_str(&n.name);
+                    flat_args.push_str(": ");
+                }
+                self.flat(&a.value, &mut flat_args, WIDTH)
+            })
+            && col + name.len() + flat_args.len() + 2 <= WIDTH;
+        let hug = !args_fit
+            && !self.has_comment_in(whole)
+            && c.args.last().is_some_and(|a| huggable(&a.value))
+            && {
                 let mut head = format!("{name}(");
                 let limit = WIDTH.saturating_sub(col);
                 c.args[..c.args.len() - 1].iter().all(|a| {
@@ -594,7 +614,11 @@ impl Printer<'_> {
                     ok
                 }) && head.len() + 1 < limit
             };
-        if hug {
+        if args_fit {
+            s.push('(');
+            s.push_str(&flat_args);
+            s.push(')');
+        } else if hug {
             s.push('(');
             let n = c.args.len();
             for a in &c.args[..n - 1] {

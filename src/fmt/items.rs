@@ -199,10 +199,8 @@ impl Printer<'_> {
         );
         let sig = self.signature(&head, &t.name, &t.params, Some(&t.ret), 0, ind);
         let mut b = String::new();
-        let one_line = !sig.contains('\n') && self.flat_binding(&t.binding, &mut b) && {
-            let len = ind + sig.len() + 3 + b.len();
-            len <= WIDTH
-        };
+        let one_line = self.flat_binding(&t.binding, &mut b)
+            && end_col(ind, &sig) + 3 + b.chars().count() <= WIDTH;
         let mut s = sig;
         if one_line {
             s.push_str(" = ");
@@ -586,7 +584,7 @@ impl Printer<'_> {
                             Pattern::Wildcard(_) => "_".to_string(),
                             Pattern::Literals(ls) => ls
                                 .iter()
-                                .map(|l| p.text(l.span))
+                                .map(|l| p.text(l.span).trim_end())
                                 .collect::<Vec<_>>()
                                 .join(" | "),
                         };

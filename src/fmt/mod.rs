@@ -221,8 +221,11 @@ impl<'s> Printer<'s> {
             }
             out.push('\n');
         }
-        for e in elems {
+        for (k, e) in elems.iter().enumerate() {
             let sp = self.trimmed(span_of(e));
+            let next = elems
+                .get(k + 1)
+                .map_or(how.close, |n| span_of(n).start as usize);
             self.comments_before(sp.start as usize, how.ind, &mut last, &mut out);
             if last.is_some_and(|l| self.blank_between(l, sp.start as usize)) {
                 out.push('\n');
@@ -242,7 +245,7 @@ impl<'s> Printer<'s> {
             out.push_str(&body);
             out.push_str(how.sep);
             if let Some(c) = self.peek()
-                && (c.span.start as usize) < how.close
+                && (c.span.start as usize) < next
                 && !self.src[end..c.span.start as usize].contains('\n')
             {
                 let c = c.clone();
