@@ -500,3 +500,52 @@ fn an_unreadable_file_exits_2() {
     assert_eq!(code, 2);
     assert!(err.contains("no `.flow` files in `empty`"), "{err}");
 }
+
+/// The deepest trees the parser accepts format (the binary recurses on a
+/// large stack, as it does to check them).
+#[test]
+fn the_deepest_accepted_trees_format() {
+    let dir = common::tempdir("fmt-deep");
+    let chain = format!("flow main() -> int {{\n    1{}\n}}\n", " + 1".repeat(900));
+    let nested = format!(
+        "flow main() -> json {{\n    {}1{}\n}}\n",
+        "[".repeat(150),
+        "]".repeat(150)
+    );
+    for src in [chain, nested] {
+        let (out, err, code) = flowc(&["fmt"], &dir, Some(&src));
+        assert_eq!(code, 0, "{err}");
+        let (again, _, _) = flowc(&["fmt"], &dir, Some(&out));
+        assert_eq!(again, out);
+    }
+}
+
+/// The examples of docs/style.md are what `flowc fmt` prints.
+#[test]
+fn the_style_guide_examples_are_formatted() {
+    let text = std::fs::read_to_string(root().join("docs/style.md")).expect("docs/style.md");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match &mut current {
+            None if line.starts_with("```flow") => current = Some(String::new()),
+            Some(code) if line == "```" => {
+                blocks.push(std::mem::take(code));
+                current = None;
+            }
+            Some(code) => {
+                code.push_str(line);
+                code.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(blocks.len() >= 4, "{blocks:?}");
+    for b in blocks {
+        let formatted = format_source(&b).expect("a block that parses");
+        assert_eq!(
+            formatted, b,
+            "docs/style.md has a block that is not formatted"
+        );
+    }
+}

@@ -279,7 +279,12 @@ impl<'s> Printer<'s> {
         let bytes = self.src.as_bytes();
         let mut i = from;
         while i < bytes.len() {
-            if let Some(c) = self.comments.iter().find(|c| c.span.start as usize == i) {
+            let k = self
+                .comments
+                .partition_point(|c| (c.span.start as usize) < i);
+            if let Some(c) = self.comments.get(k)
+                && c.span.start as usize == i
+            {
                 i = c.span.end as usize;
                 continue;
             }
