@@ -82,7 +82,7 @@ fn comments(m: &Module) -> Vec<String> {
         .comments
         .iter()
         .map(|c| match c.kind {
-            CommentKind::Block => c.text.clone(),
+            CommentKind::Block => c.text.replace("\r\n", "\n"),
             _ => c.text.trim_end().to_string(),
         })
         .collect();
@@ -335,21 +335,84 @@ fn expr() -> impl Strategy<Value = String> {
     })
 }
 
-fn program() -> impl Strategy<Value = String> {
-    prop::collection::vec((expr(), gap(), any::<bool>()), 1..6).prop_map(|stmts| {
-        let mut body = String::new();
-        for (i, (e, g, tail)) in stmts.iter().enumerate() {
-            body.push_str(g.trim_end_matches(' '));
-            if *tail {
-                body.push_str(&format!("\n    let v{i} = {e} // after {i}\n"));
-            } else {
-                body.push_str(&format!("\n    let v{i} = {e}\n"));
-            }
-        }
-        format!(
-            "// generated\ntool tool_call(k0: int = 1) -> json = exec [\"true\"]\n\nflow main(a: int, b: json = null) -> json {{{body}    null\n}}\n"
-        )
+/// A type, with layout between its parts.
+fn type_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("int".to_string()),
+        Just("string".to_string()),
+        Just("json".to_string()),
+        Just("null".to_string()),
+        Just("\"low\"".to_string()),
+        Just("ops.Anomaly".to_string()),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|t| format!("[{t}]")),
+            inner.clone().prop_map(|t| format!("({t})?")),
+            (inner.clone(), inner.clone(), gap()).prop_map(|(a, b, g)| format!("{a} |{g}{b}")),
+            (
+                prop::collection::vec((inner.clone(), gap(), any::<bool>()), 0..4),
+                gap()
+            )
+                .prop_map(|(fs, g0)| {
+                    let fs: Vec<String> = fs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (t, g, opt))| {
+                            format!("{g}field_{i}{}: {t}", if opt { "?" } else { "" })
+                        })
+                        .collect();
+                    format!("{{{g0}{}}}", fs.join(","))
+                }),
+        ]
     })
+}
+
+/// Declarations around the generated flow.
+fn item() -> impl Strategy<Value = String> {
+    prop_oneof![
+        type_expr().prop_map(|t| format!("type T = {t}")),
+        (type_expr(), gap(), any::<bool>()).prop_map(|(t, g, opts)| {
+            let w = if opts {
+                "\n    with { timeout: 10s,\n retry: 2 }"
+            } else {
+                ""
+            };
+            format!("tool other(x: {t},{g}y: int = 2) -> {t}\n = exec [\"a\",{g}\"b\"]{w}")
+        }),
+        expr().prop_map(|e| format!("const C = {e}")),
+        (expr(), gap()).prop_map(|(e, g)| {
+            format!("test \"t\" {{{g}mock ops.sleep = {{ ms: 0 }}\n  assert {e}\n}}")
+        }),
+        Just("import std.ops".to_string()),
+        Just("/// A doc comment.\nflow helper() -> int { 1 }".to_string()),
+    ]
+}
+
+fn program() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec((expr(), gap(), any::<bool>()), 1..6),
+        prop::collection::vec((item(), gap()), 0..3),
+    )
+        .prop_map(|(stmts, items)| {
+            let mut body = String::new();
+            for (i, (e, g, tail)) in stmts.iter().enumerate() {
+                body.push_str(g.trim_end_matches(' '));
+                if *tail {
+                    body.push_str(&format!("\n    let v{i} = {e} // after {i}\n"));
+                } else {
+                    body.push_str(&format!("\n    let v{i} = {e} after a\n"));
+                }
+            }
+            let mut items_text = String::new();
+            for (it, g) in items {
+                items_text.push_str(&it);
+                items_text.push_str(if g.contains('\n') { "\n\n" } else { "\n" });
+            }
+            format!(
+                "// generated\ntool tool_call(k0: int = 1) -> json = exec [\"true\"]\n{items_text}\nflow main(a: int, b: json = null) -> json {{{body}    null\n}}\n"
+            )
+        })
 }
 
 #[test]
@@ -548,4 +611,62 @@ fn the_style_guide_examples_are_formatted() {
             "docs/style.md has a block that is not formatted"
         );
     }
+}
+
+/// Corpus files with layout and comments inserted at random places: those
+/// that still parse format idempotently to the same tree and comments.
+#[test]
+fn corpus_files_with_random_layout_and_comments_format_well() {
+    let files: Vec<String> = corpus()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("readable"))
+        .collect();
+    let cases = std::env::var("FLOWC_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let tokens = prop::sample::select(vec![" ", "\n", "\n\n", " /* m */ ", " // m\n", "\t"]);
+    let strategy = (
+        0..files.len(),
+        prop::collection::vec((any::<prop::sample::Index>(), tokens), 1..8),
+    );
+    let parsed = std::cell::Cell::new(0u32);
+    let result = runner.run(&strategy, |(k, edits)| {
+        let mut src = files[k].clone();
+        for (at, tok) in edits {
+            let mut i = at.index(src.len() + 1);
+            while !src.is_char_boundary(i) {
+                i -= 1;
+            }
+            src.insert_str(i, tok);
+        }
+        if !parse(FileId(0), &src).1.is_empty() {
+            return Ok(());
+        }
+        parsed.set(parsed.get() + 1);
+        formats_well("mutated", &src)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n--- source:\n{src}")))?;
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    eprintln!("{} of {cases} mutated files parse", parsed.get());
+    assert!(parsed.get() * 10 > cases, "too few mutated files parse");
+}
+
+/// Windows line ends and a byte-order mark: the output has `\n` line ends.
+#[test]
+fn crlf_input_gives_lf_output() {
+    let src = "\u{feff}// bom\r\nflow main() -> int { // c\r\n\tlet x = 1\r\n\r\n\r\n\tx /* two\r\n lines */\r\n}\r\n";
+    let out = formats_well("crlf", src).expect("formats");
+    assert_eq!(
+        out,
+        "// bom\nflow main() -> int { // c\n    let x = 1\n\n    x /* two\n lines */\n}\n"
+    );
 }

@@ -115,10 +115,10 @@ impl<'s> Printer<'s> {
     }
 
     /// The text of a comment as written again: line comments without
-    /// trailing blanks.
+    /// trailing blanks, block comments with `\n` line ends.
     fn comment_text(c: &Comment) -> String {
         match c.kind {
-            CommentKind::Block => c.text.clone(),
+            CommentKind::Block => c.text.replace("\r\n", "\n"),
             CommentKind::Line | CommentKind::Doc => c.text.trim_end().to_string(),
         }
     }
