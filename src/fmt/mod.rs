@@ -9,6 +9,7 @@
 //! before the closing bracket; a comment in the middle of an expression moves
 //! to the line after the element that holds it. Nothing is lost.
 
+mod blocks;
 pub mod diff;
 mod exprs;
 mod items;
