@@ -288,10 +288,26 @@ impl Printer<'_> {
         let tail = if f.options.is_some() { 0 } else { 2 };
         let mut s = self.signature(&head, &f.name, &f.params, f.ret.as_ref(), tail, ind);
         if let Some(o) = &f.options {
+            // Comments after the signature and after the options keep their lines.
+            let sig_end = match &f.ret {
+                Some(r) => self.trimmed(r.span).end as usize,
+                None => {
+                    let from = f.params.last().map_or(f.name.span.end, |p| p.span.end);
+                    self.find(from as usize, b')') + 1
+                }
+            };
+            if let Some(c) = self.take_trailing(sig_end, o.span.start as usize) {
+                s.push(' ');
+                s.push_str(&c);
+            }
             s.push('\n');
             s.push_str(&indent(ind + INDENT));
             s.push_str("with ");
             s.push_str(&self.options(o, ind + INDENT + 5, ind + INDENT));
+            if let Some(c) = self.take_trailing(o.span.end as usize, f.body.span.start as usize) {
+                s.push(' ');
+                s.push_str(&c);
+            }
             s.push('\n');
             s.push_str(&indent(ind));
         } else {
