@@ -692,3 +692,13 @@ fn the_benchmark_program_formats_and_still_checks() {
     let (_, err, code) = flowc(&["check", "big.flow"], &dir, None);
     assert_eq!((err.as_str(), code), ("", 0));
 }
+
+/// The library function refuses a file that does not parse, with its
+/// diagnostics (what a language server shows instead of formatting).
+#[test]
+fn format_source_returns_the_syntax_errors() {
+    let errs = format_source("flow main() -> int {\n    let = 1\n}\n").expect_err("does not parse");
+    assert!(!errs.is_empty());
+    assert!(errs.iter().all(|d| d.code.starts_with("E01")), "{errs:?}");
+    assert_eq!(format_source(""), Ok(String::new()));
+}
