@@ -1,6 +1,7 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
 mod approve;
+mod fmt;
 mod resume;
 mod run;
 mod runs;
@@ -81,6 +82,8 @@ pub enum Command {
     },
     /// Run the `test` blocks of `.flow` files, with their mocks; report like `cargo test`
     Test(test::TestArgs),
+    /// Format `.flow` files in their one canonical layout (stdin to stdout without files)
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code, with an example
     Explain {
         /// The code, such as E0201
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> u8 {
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
         Command::Test(a) => test::test(&a),
+        Command::Fmt(a) => fmt::fmt(&a),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),
