@@ -240,7 +240,7 @@ impl<'p> Ctx<'p> {
                         Type::Unknown
                     }
                 };
-                let mut scope = Scope::new(self.loops.clone());
+                let mut scope = Scope::new(self.loops.clone(), e.span);
                 scope.names.insert(
                     var.name.clone(),
                     Binding {
@@ -270,7 +270,7 @@ impl<'p> Ctx<'p> {
             } => {
                 self.options(options, Place::Block);
                 let bt = self.block_as(body, false, want.clone());
-                let mut scope = Scope::new(self.loops.clone());
+                let mut scope = Scope::new(self.loops.clone(), handler.span);
                 if let Some(v) = var {
                     scope.names.insert(
                         v.name.clone(),
