@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diag;
 pub mod driver;
 pub mod ir;
+pub mod lsp;
 pub mod repl;
 pub mod run;
 pub mod source;

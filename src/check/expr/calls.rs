@@ -150,12 +150,21 @@ impl<'p> Ctx<'p> {
             }
             given.insert(&name.name, name.span);
             match sig.params.iter().find(|p| p.name == name.name) {
-                Some(p) => self.expect(
-                    &t,
-                    &p.ty,
-                    a.value.span,
-                    &format!(" (argument `{}`)", p.name),
-                ),
+                Some(p) => {
+                    // The parameter's name starts its span (`name: type = default`).
+                    let decl = Span {
+                        end: p.span.start + p.name.len() as u32,
+                        ..p.span
+                    };
+                    self.p
+                        .record_ref(name.span, Target::Decl(decl, DeclKind::Param));
+                    self.expect(
+                        &t,
+                        &p.ty,
+                        a.value.span,
+                        &format!(" (argument `{}`)", p.name),
+                    )
+                }
                 None => {
                     let help = suggest(&name.name, sig.params.iter().map(|p| p.name.as_str()))
                         .or_else(|| {
