@@ -1,5 +1,6 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+mod fmt;
 mod resume;
 mod run;
 mod runs;
@@ -75,6 +76,8 @@ pub enum Command {
         #[command(subcommand)]
         action: runs::CacheAction,
     },
+    /// Format `.flow` files in their one canonical layout (stdin to stdout without files)
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code, with an example
     Explain {
         /// The code, such as E0201
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> u8 {
             decisions,
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
+        Command::Fmt(a) => fmt::fmt(&a),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),
