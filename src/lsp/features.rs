@@ -412,3 +412,28 @@ pub fn code_actions(d: &Doc, start: Position, end: Position) -> Vec<CodeActionOr
     }
     out
 }
+
+/// The whole document in `flowc fmt`'s layout, as one edit (none when it is
+/// already so); a file with syntax errors is not formatted.
+pub fn format(d: &Doc) -> Result<Vec<TextEdit>, String> {
+    match crate::fmt::format_source(&d.text) {
+        Ok(text) if text == d.text => Ok(Vec::new()),
+        Ok(text) => Ok(vec![TextEdit {
+            range: Lines::new(&d.text).range(0, d.text.len()),
+            new_text: text,
+        }]),
+        Err(diags) => {
+            let first = diags
+                .iter()
+                .find(|x| x.is_error())
+                .map(|x| {
+                    let (l, c) = crate::span::line_col(&d.text, x.primary_span().start as usize);
+                    format!(": {l}:{c}: [{}] {}", x.code, x.message)
+                })
+                .unwrap_or_default();
+            Err(format!(
+                "not formatted: the file has syntax errors (fix them first){first}"
+            ))
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! `flowc lsp`: the language server over stdio. A thin adapter: the session
 //! thread ([`session`]) checks documents with the driver's `check_source`,
 //! the same checker as `flowc check`, and the answers ([`features`],
-//! [`complete`]) read the checker's index.
+//! [`complete`]) read the checker's index; formatting is `flowc fmt`'s
+//! [`crate::fmt::format_source`].
 
 mod complete;
 mod features;
@@ -63,6 +64,7 @@ impl LanguageServer for Backend {
                 document_symbol_provider: Some(OneOf::Left(true)),
                 rename_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
                 ..Default::default()
             },
             ..Default::default()
@@ -151,6 +153,14 @@ impl LanguageServer for Backend {
             Some(features::Renamed::Edit(e)) => Ok(Some(e)),
             Some(features::Renamed::Bad(why)) => Err(Error::invalid_params(why)),
             Some(features::Renamed::Nothing) | None => Ok(None),
+        }
+    }
+
+    async fn formatting(&self, p: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        match self.ask(p.text_document.uri, features::format).await {
+            Some(Ok(edits)) => Ok(Some(edits)),
+            Some(Err(why)) => Err(Error::invalid_params(why)),
+            None => Ok(None),
         }
     }
 

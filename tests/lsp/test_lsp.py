@@ -7,6 +7,7 @@ files in a temporary folder, so imports and go to definition cross files.
 import asyncio
 import os
 import pathlib
+import subprocess
 import time
 
 import pytest
@@ -344,6 +345,43 @@ async def test_document_symbols(client, tmp_path):
         ("lookup", types.SymbolKind.Function),
         ("main", types.SymbolKind.Function),
     ]
+
+
+async def test_formatting_gives_flowc_fmts_output(client, tmp_path):
+    uri = await open_main(client, tmp_path)
+    edits = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            options=types.FormattingOptions(tab_size=4, insert_spaces=True),
+        )
+    )
+    expected = subprocess.run(
+        [FLOWC, "fmt"], input=MAIN, capture_output=True, text=True, check=True
+    ).stdout
+    assert expected != MAIN
+    assert len(edits) == 1
+    assert edits[0].range.start == types.Position(line=0, character=0)
+    assert edits[0].range.end == pos(MAIN, "}\n", MAIN.count("}\n") - 1, 2)
+    assert edits[0].new_text == expected
+
+    # Formatted already: no edit. With a syntax error: refused, saying why.
+    replace_all(client, uri, expected, 2)
+    await published(client, uri, 2)
+    assert await client.text_document_formatting_async(
+        types.DocumentFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            options=types.FormattingOptions(tab_size=4, insert_spaces=True),
+        )
+    ) == []
+    replace_all(client, uri, expected.replace("detail.score", "detail."), 3)
+    await published(client, uri, 3)
+    with pytest.raises(Exception, match="syntax errors"):
+        await client.text_document_formatting_async(
+            types.DocumentFormattingParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                options=types.FormattingOptions(tab_size=4, insert_spaces=True),
+            )
+        )
 
 
 async def test_a_2000_line_file_gets_diagnostics_soon_after_a_change(client, tmp_path):
