@@ -92,6 +92,8 @@ pub struct Index {
     pub refs: Vec<Ref>,
     /// Every scope of bindings.
     pub scopes: Vec<ScopeInfo>,
+    /// The names of shorthand record fields (`{ a }`): a use of `a` that also names the field.
+    pub shorthand: Vec<Span>,
 }
 
 impl Index {

@@ -350,9 +350,16 @@ pub fn rename(d: &Doc, pos: Position, new_name: &str) -> Renamed {
     let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
     for s in spans {
         if let Some(loc) = location(&d.checked.sources, s) {
+            // `{ a }` keeps its field's name: `{ a: b }`.
+            let new_text = if index.shorthand.contains(&s) {
+                let old = d_text(&d.checked.sources, s);
+                format!("{old}: {new_name}")
+            } else {
+                new_name.to_string()
+            };
             changes.entry(loc.uri).or_default().push(TextEdit {
                 range: loc.range,
-                new_text: new_name.to_string(),
+                new_text,
             });
         }
     }

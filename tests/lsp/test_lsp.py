@@ -335,6 +335,22 @@ async def test_rename_changes_every_use_across_imports(client, tmp_path):
         await rename("detail.note", 1, "let")
 
 
+async def test_rename_keeps_a_shorthand_fields_name(client, tmp_path):
+    text = "flow main() -> { n: int } {\n  let n = 1\n  { n }\n}\n"
+    uri = write(tmp_path, "short.flow", text)
+    open_doc(client, uri, text)
+    await published(client, uri, 1)
+    edit = await client.text_document_rename_async(
+        types.RenameParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=pos(text, "n = 1"),
+            new_name="count",
+        )
+    )
+    got = sorted((e.range.start.line, e.new_text) for e in edit.changes[uri])
+    assert got == [(1, "count"), (2, "n: count")], got
+
+
 async def test_document_symbols(client, tmp_path):
     uri = await open_main(client, tmp_path)
     symbols = await client.text_document_document_symbol_async(

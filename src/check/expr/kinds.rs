@@ -71,6 +71,9 @@ impl<'p> Ctx<'p> {
                         continue;
                     }
                     seen.insert(&f.name.name, f.name.span);
+                    if f.shorthand {
+                        self.p.index.borrow_mut().shorthand.push(f.name.span);
+                    }
                     let t = self.expr(&f.value);
                     out.push(Type::field(&f.name.name, t));
                 }
