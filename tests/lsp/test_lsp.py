@@ -351,6 +351,30 @@ async def test_rename_keeps_a_shorthand_fields_name(client, tmp_path):
     assert got == [(1, "count"), (2, "n: count")], got
 
 
+async def test_a_standard_module_and_an_imported_files_error(client, tmp_path):
+    text = 'import std.ops\nimport "bad.flow"\n\nflow main() -> json {\n  ops.echo(value: 1)\n}\n'
+    write(tmp_path, "bad.flow", "flow f() -> int {\n  nope\n}\n")
+    uri = write(tmp_path, "std_user.flow", text)
+    open_doc(client, uri, text)
+    _, diags = await published(client, uri, 1)
+    # The error in the imported file is shown on the import that leads there.
+    assert [(d.code, d.range.start.line) for d in diags] == [("E0201", 1)], diags
+    assert "bad.flow` at 2:3" in diags[0].message, diags[0].message
+    # Go to definition reaches the standard module's text, written to a file.
+    for needle, plus in [("echo(", 1), ("std.ops", 5)]:
+        loc = await client.text_document_definition_async(
+            types.DefinitionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=pos(text, needle, plus=plus),
+            )
+        )
+        path = pathlib.Path(loc.uri.removeprefix("file://"))
+        assert path.name == "ops.flow", loc.uri
+        lines = path.read_text().splitlines()
+        if needle == "echo(":
+            assert lines[loc.range.start.line][loc.range.start.character :].startswith("echo(")
+
+
 async def test_document_symbols(client, tmp_path):
     uri = await open_main(client, tmp_path)
     symbols = await client.text_document_document_symbol_async(
