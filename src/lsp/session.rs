@@ -5,6 +5,7 @@
 //! together: the next check sees only the newest text (the debounce).
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 
 use tower_lsp_server::ls_types::{
@@ -140,21 +141,40 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
                 dirty.push(d.uri.clone());
             }
         }
-        dirty.dedup();
+        let mut seen = std::collections::HashSet::new();
+        dirty.retain(|u| seen.insert(u.clone()));
         for uri in dirty {
             let checked = {
                 let Some(d) = docs.get(&uri) else { continue };
-                check_source(&d.path, &d.text, &OpenFirst { docs: &docs })
+                let loader = OpenFirst { docs: &docs };
+                // A bug in the checker must not end the session: the file keeps
+                // its last result, and the client is told.
+                std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    check_source(&d.path, &d.text, &loader)
+                }))
             };
             let Some(d) = docs.get_mut(&uri) else {
                 continue;
             };
-            d.checked = checked;
-            let diags = diagnostics(d);
+            let diags = match checked {
+                Ok(checked) => {
+                    d.checked = checked;
+                    diagnostics(d)
+                }
+                Err(_) => vec![lsp::Diagnostic {
+                    severity: Some(DiagnosticSeverity::ERROR),
+                    source: Some("flowc".into()),
+                    message: "internal error: the checker failed on this text (a bug in flowc; \
+                              please report it with the file)"
+                        .into(),
+                    ..Default::default()
+                }],
+            };
             let _ = publish.send((uri, diags, Some(d.version)));
         }
         for (uri, f) in asks {
-            f(docs.get(&uri));
+            // A failed answer drops its reply: the request gets an empty answer.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(docs.get(&uri))));
         }
     }
 }
