@@ -150,7 +150,7 @@ fn contains(span: Span, file: FileId, offset: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::check::{NoFiles, Type};
-    use crate::driver::check_source;
+    use crate::driver::{check_source, check_source_indexed};
 
     use super::*;
 
@@ -172,7 +172,7 @@ flow main(id: string) -> float {
 
     #[test]
     fn types_refs_and_scopes_of_a_flow() {
-        let c = check_source("t.flow", SRC, &NoFiles);
+        let c = check_source_indexed("t.flow", SRC, &NoFiles);
         let file = c.program.root_module().file;
         let ix = c.program.index();
         // A field name has the field's type; a name its binding's.
@@ -230,9 +230,16 @@ flow main(id: string) -> float {
     }
 
     #[test]
+    fn the_index_is_kept_only_when_asked_for() {
+        let c = check_source("t.flow", SRC, &NoFiles);
+        let ix = c.program.index();
+        assert!(ix.types.is_empty() && ix.refs.is_empty() && ix.scopes.is_empty());
+    }
+
+    #[test]
     fn imports_and_builtins_are_targets() {
         let src = "import std.ops\n\nflow main() -> int {\n  len([ops.echo(value: 1)])\n}\n";
-        let c = check_source("t.flow", src, &NoFiles);
+        let c = check_source_indexed("t.flow", src, &NoFiles);
         let file = c.program.root_module().file;
         let ix = c.program.index();
         let ops = src.rfind("ops.").expect("ops") as u32;

@@ -87,8 +87,10 @@ pub struct Program {
     pub blocks: HashMap<BlockKey, BlockInfo>,
     /// Every place an LLM decides (`decide`, `llm()`), in source order.
     pub decisions: Vec<DecisionSite>,
-    /// Types, references and scopes by place, recorded while checking.
+    /// Types, references and scopes by place, recorded while checking when
+    /// `indexing` (the language server asks for it; `check` and `run` do not).
     index: RefCell<index::Index>,
+    indexing: bool,
 }
 
 /// A place where an LLM decides, and what it can answer.
@@ -126,17 +128,22 @@ impl Program {
         &self.modules[self.root]
     }
 
-    /// What the checker learned about each place: types, references, scopes.
+    /// What the checker learned about each place: types, references, scopes
+    /// (empty unless checked by [`check_program_indexed`]).
     pub fn index(&self) -> std::cell::Ref<'_, index::Index> {
         self.index.borrow()
     }
 
+    /// Adds to the index, when one is kept.
+    fn record(&self, f: impl FnOnce(&mut index::Index)) {
+        if self.indexing {
+            f(&mut self.index.borrow_mut());
+        }
+    }
+
     /// Records what a name at `span` refers to.
     fn record_ref(&self, span: Span, target: index::Target) {
-        self.index
-            .borrow_mut()
-            .refs
-            .push(index::Ref { span, target });
+        self.record(|ix| ix.refs.push(index::Ref { span, target }));
     }
 }
 
@@ -145,6 +152,25 @@ pub fn check_program(
     sources: &mut Sources,
     root: FileId,
     loader: &dyn Loader,
+) -> (Program, Vec<Diagnostic>) {
+    check_with(sources, root, loader, false)
+}
+
+/// [`check_program`], also keeping the index of types, references and scopes
+/// ([`Program::index`]) for an editor's questions.
+pub fn check_program_indexed(
+    sources: &mut Sources,
+    root: FileId,
+    loader: &dyn Loader,
+) -> (Program, Vec<Diagnostic>) {
+    check_with(sources, root, loader, true)
+}
+
+fn check_with(
+    sources: &mut Sources,
+    root: FileId,
+    loader: &dyn Loader,
+    indexing: bool,
 ) -> (Program, Vec<Diagnostic>) {
     let mut ld = Load {
         sources,
@@ -172,6 +198,7 @@ pub fn check_program(
         blocks: HashMap::new(),
         decisions: Vec::new(),
         index: RefCell::default(),
+        indexing,
     };
     for (span, target) in import_refs {
         program.record_ref(span, index::Target::Module(target));

@@ -17,7 +17,7 @@ use super::text::{Lines, apply_changes};
 use crate::check::Loader;
 use crate::check::index::Target;
 use crate::diag::{Diagnostic, Severity};
-use crate::driver::{Checked, check_source};
+use crate::driver::{Checked, check_source, check_source_indexed};
 use crate::source::Sources;
 use crate::span::{FileId, Span};
 
@@ -150,7 +150,7 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
                 // A bug in the checker must not end the session: the file keeps
                 // its last result, and the client is told.
                 std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    check_source(&d.path, &d.text, &loader)
+                    check_source_indexed(&d.path, &d.text, &loader)
                 }))
             };
             let Some(d) = docs.get_mut(&uri) else {

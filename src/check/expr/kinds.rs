@@ -72,7 +72,7 @@ impl<'p> Ctx<'p> {
                     }
                     seen.insert(&f.name.name, f.name.span);
                     if f.shorthand {
-                        self.p.index.borrow_mut().shorthand.push(f.name.span);
+                        self.p.record(|ix| ix.shorthand.push(f.name.span));
                     }
                     let t = self.expr(&f.value);
                     out.push(Type::field(&f.name.name, t));

@@ -356,20 +356,22 @@ impl<'p> Ctx<'p> {
 
     fn pop_scope(&mut self) {
         let scope = self.scopes.pop().expect("balanced scopes");
-        let mut locals: Vec<Local> = scope
-            .names
-            .iter()
-            .map(|(n, b)| Local {
-                name: n.clone(),
-                span: b.span,
-                kind: b.kind.decl_kind(),
-                ty: b.ty.clone(),
-            })
-            .collect();
-        locals.sort_by_key(|l| l.span.start);
-        self.p.index.borrow_mut().scopes.push(ScopeInfo {
-            span: scope.span,
-            locals,
+        self.p.record(|ix| {
+            let mut locals: Vec<Local> = scope
+                .names
+                .iter()
+                .map(|(n, b)| Local {
+                    name: n.clone(),
+                    span: b.span,
+                    kind: b.kind.decl_kind(),
+                    ty: b.ty.clone(),
+                })
+                .collect();
+            locals.sort_by_key(|l| l.span.start);
+            ix.scopes.push(ScopeInfo {
+                span: scope.span,
+                locals,
+            });
         });
         let mut unused: Vec<(&String, &Binding)> = scope
             .names
@@ -837,7 +839,7 @@ impl<'p> Ctx<'p> {
         let limits = self.stated_limits.len();
         let t = self.expr_kind(e);
         self.stated_limits.truncate(limits);
-        self.p.index.borrow_mut().types.push((e.span, t.clone()));
+        self.p.record(|ix| ix.types.push((e.span, t.clone())));
         t
     }
 }

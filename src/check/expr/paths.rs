@@ -14,11 +14,7 @@ impl<'p> Ctx<'p> {
                 }
                 let (t, d) = self.path(base);
                 let ft = self.field_of(&t, name, base.span);
-                self.p
-                    .index
-                    .borrow_mut()
-                    .types
-                    .push((name.span, ft.clone()));
+                self.p.record(|ix| ix.types.push((name.span, ft.clone())));
                 (ft, d)
             }
             ExprKind::Index(base, idx) => {
