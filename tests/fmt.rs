@@ -670,3 +670,21 @@ fn crlf_input_gives_lf_output() {
         "// bom\nflow main() -> int { // c\n    let x = 1\n\n    x /* two\n lines */\n}\n"
     );
 }
+
+/// The benchmark's generated program (every construct, 3,000 lines) formats
+/// well, and the formatted program still checks clean.
+#[test]
+fn the_benchmark_program_formats_and_still_checks() {
+    let out = Command::new("python3")
+        .arg(root().join("bench/gen_program.py"))
+        .args(["--lines", "3000"])
+        .output()
+        .expect("python3 runs bench/gen_program.py");
+    assert!(out.status.success());
+    let src = String::from_utf8(out.stdout).expect("utf-8");
+    let formatted = formats_well("gen_program.py", &src).expect("formats");
+    let dir = common::tempdir("fmt-bench");
+    std::fs::write(dir.join("big.flow"), &formatted).expect("write");
+    let (_, err, code) = flowc(&["check", "big.flow"], &dir, None);
+    assert_eq!((err.as_str(), code), ("", 0));
+}

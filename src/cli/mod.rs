@@ -1,5 +1,6 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+mod approve;
 mod fmt;
 mod resume;
 mod run;
@@ -69,6 +70,8 @@ pub enum Command {
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
+    /// Answer an approval a paused run waits for (then `flowc resume` it)
+    Approve(approve::ApproveArgs),
     /// The runs in the store: newest first; `show RUN`, `gc --older-than D`
     Runs(runs::RunsArgs),
     /// The cross-run result cache in the store
@@ -133,6 +136,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),
         Command::Resume(a) => resume::resume(&a),
+        Command::Approve(a) => approve::approve(&a),
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
         Command::Lsp => crate::lsp::main(),

@@ -425,7 +425,7 @@ impl Printer<'_> {
                 (e.span.start as usize, e.span.end as usize - 1),
                 ("[", "]"),
                 ind,
-                |p, x, c, i| p.expr(x, c, i),
+                |p, x, i| p.expr(x, i, i),
             ),
             ExprKind::Record(fs) => self.record(fs, e.span, ind),
             ExprKind::Call(c) => self.call(c, col, ind),
@@ -494,9 +494,9 @@ impl Printer<'_> {
         }
     }
 
-    /// A bracketed list of elements: on one line if it fits, else its last
-    /// element hugged (`f(a, {` … `})`) when only that one spans lines, else
-    /// one element per line with a trailing comma.
+    /// A bracketed list broken one element per line, each with a trailing
+    /// comma (`render` gets the element's indentation, which is also its
+    /// column). Only where the list does not fit on one line.
     pub(super) fn list<T>(
         &mut self,
         elems: &[T],
@@ -504,7 +504,7 @@ impl Printer<'_> {
         (open, close): (usize, usize),
         (left, right): (&str, &str),
         ind: usize,
-        mut render: impl FnMut(&mut Self, &T, usize, usize) -> String,
+        mut render: impl FnMut(&mut Self, &T, usize) -> String,
     ) -> String {
         let whole = Span {
             start: open as u32,
@@ -525,7 +525,7 @@ impl Printer<'_> {
                 ind: ind + INDENT,
                 sep: ",",
             },
-            |p, x, i| render(p, x, i, i),
+            |p, x, i| render(p, x, i),
         ));
         out.push_str(&indent(ind));
         out.push_str(right);
@@ -539,12 +539,12 @@ impl Printer<'_> {
             (span.start as usize, span.end as usize - 1),
             ("{", "}"),
             ind,
-            |p, f, c, i| {
+            |p, f, i| {
                 let name = p.text(f.name.span).to_string();
                 if f.shorthand {
                     name
                 } else {
-                    let v = p.expr(&f.value, c + name.len() + 2, i);
+                    let v = p.expr(&f.value, i + name.len() + 2, i);
                     format!("{name}: {v}")
                 }
             },
@@ -562,8 +562,8 @@ impl Printer<'_> {
             (o.span.start as usize, o.span.end as usize - 1),
             ("{", "}"),
             ind,
-            |p, en, c, i| {
-                let v = p.expr(&en.value, c + en.name.name.len() + 2, i);
+            |p, en, i| {
+                let v = p.expr(&en.value, i + en.name.name.len() + 2, i);
                 format!("{}: {v}", en.name.name)
             },
         )
@@ -644,12 +644,12 @@ impl Printer<'_> {
                 (open, close),
                 ("(", ")"),
                 ind,
-                |p, a, cc, i| match &a.name {
+                |p, a, i| match &a.name {
                     Some(n) => {
-                        let v = p.expr(&a.value, cc + n.name.len() + 2, i);
+                        let v = p.expr(&a.value, i + n.name.len() + 2, i);
                         format!("{}: {v}", n.name)
                     }
-                    None => p.expr(&a.value, cc, i),
+                    None => p.expr(&a.value, i, i),
                 },
             ));
         }

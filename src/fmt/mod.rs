@@ -9,6 +9,7 @@
 //! before the closing bracket; a comment in the middle of an expression moves
 //! to the line after the element that holds it. Nothing is lost.
 
+mod blocks;
 pub mod diff;
 mod exprs;
 mod items;
@@ -24,7 +25,8 @@ pub const WIDTH: usize = 100;
 const INDENT: usize = 4;
 
 /// Formats one file. A file with syntax errors is not formatted: its
-/// diagnostics are returned (warnings alone do not stop formatting).
+/// diagnostics are returned, their spans in `FileId(0)` (warnings alone do
+/// not stop formatting).
 pub fn format_source(src: &str) -> Result<String, Vec<Diagnostic>> {
     let (module, diags) = parse(FileId(0), src);
     if diags.iter().any(|d| d.severity == Severity::Error) {
@@ -40,14 +42,16 @@ pub fn format_module(src: &str, module: &Module) -> String {
     for item in &module.items {
         items::strings_of_item(&item.kind, &mut strings);
     }
-    // Comments inside a string's interpolation are part of the string's text.
+    // Comments inside a string's interpolation are part of the string's
+    // text. (The strings do not nest: one inside another's interpolation is
+    // not collected.)
+    strings.sort_by_key(|s: &Span| s.start);
     let comments = module
         .comments
         .iter()
         .filter(|c| {
-            !strings
-                .iter()
-                .any(|s: &Span| s.start <= c.span.start && c.span.end <= s.end)
+            let i = strings.partition_point(|s| s.start <= c.span.start);
+            i == 0 || strings[i - 1].end < c.span.end
         })
         .cloned()
         .collect();
@@ -67,12 +71,7 @@ pub fn format_module(src: &str, module: &Module) -> String {
         },
         |p, item, ind| p.item(item, ind),
     );
-    let body = body.trim_start_matches('\n');
-    if body.is_empty() {
-        String::new()
-    } else {
-        body.to_string()
-    }
+    body.trim_start_matches('\n').to_string()
 }
 
 /// How a sequence is laid out: the position of its opening bracket (a

@@ -2,6 +2,7 @@
 //! on a single-threaded tokio runtime; every block is scheduled eagerly — a
 //! statement starts the moment the statements it reads have finished.
 
+pub mod approve;
 mod call;
 mod decide;
 pub mod errors;
@@ -53,6 +54,8 @@ pub struct RunConfig {
     pub no_cache: bool,
     /// `flowc resume`: the journaled steps to replay.
     pub replay: Option<Replay>,
+    /// What an `approve` without an answer does: pause, ask, or fail.
+    pub approvals: approve::ApproveMode,
 }
 
 /// What `flowc resume` replays: the journaled successes of the run by step
@@ -165,6 +168,8 @@ pub struct Interp<'p> {
     memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
+    /// The run's pause at an `approve` (SPEC §15).
+    pub pause: approve::Pause,
 }
 
 impl<'p> Interp<'p> {
@@ -219,6 +224,7 @@ impl<'p> Interp<'p> {
             yielding: Cell::new(false),
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
+            pause: approve::Pause::default(),
         }
     }
 
