@@ -357,3 +357,24 @@ const KEYWORDS: &[&str] = &[
     "sequence", "dag", "try", "catch", "decide", "approve", "with", "after", "true", "false",
     "null", "import", "type", "tool", "effect", "flow", "const", "test", "mock", "assert",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_innermost_open_bracket_skips_strings_and_comments() {
+        assert_eq!(open_bracket("f(a, g(b), "), Some((b'(', 1)));
+        assert_eq!(open_bracket("x with { retry: 1, "), Some((b'{', 7)));
+        assert_eq!(open_bracket("f(\"(\" // (\n"), Some((b'(', 1)));
+        assert_eq!(open_bracket("f(a)"), None);
+    }
+
+    #[test]
+    fn a_named_argument_counts_as_given() {
+        assert!(given("id: 1, ", "id"));
+        assert!(given("x, id : 1", "id"));
+        assert!(!given("uid: 1", "id"));
+        assert!(!given("id + 1", "id"));
+    }
+}

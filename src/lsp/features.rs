@@ -342,6 +342,9 @@ pub fn rename(d: &Doc, pos: Position, new_name: &str) -> Renamed {
         return Renamed::Nothing;
     };
     let p = &d.checked.program;
+    if let Some(why) = taken(p, decl, new_name) {
+        return Renamed::Bad(why);
+    }
     let index = p.index();
     let mut spans: Vec<Span> = vec![decl];
     spans.extend(index.uses_of(decl));
@@ -367,6 +370,34 @@ pub fn rename(d: &Doc, pos: Position, new_name: &str) -> Renamed {
         changes: Some(changes),
         ..Default::default()
     })
+}
+
+/// Why `new` cannot be the new name of the declaration at `decl`: a binding
+/// visible there, or an item of its module, already has it.
+fn taken(p: &Program, decl: Span, new: &str) -> Option<String> {
+    let index = p.index();
+    let is_local = index
+        .scopes
+        .iter()
+        .flat_map(|s| &s.locals)
+        .any(|l| l.span == decl);
+    if is_local {
+        return index
+            .locals_at(decl.file, decl.start)
+            .iter()
+            .any(|l| l.name == new)
+            .then(|| format!("`{new}` is already bound here; choose another name"));
+    }
+    let md = p.modules.iter().find(|m| m.file == decl.file)?;
+    let clash = md.tools.contains_key(new)
+        || md.flows.contains_key(new)
+        || md.types.contains_key(new)
+        || md.imports.contains_key(new)
+        || md.ast.items.iter().any(|it| match &it.kind {
+            ItemKind::Const(c) => c.name.name == new,
+            _ => false,
+        });
+    clash.then(|| format!("`{new}` is already declared in this file; choose another name"))
 }
 
 /// A name the grammar takes: its `ident` rule matches all of it (no keyword).

@@ -333,6 +333,10 @@ async def test_rename_changes_every_use_across_imports(client, tmp_path):
 
     with pytest.raises(Exception, match="not a name"):
         await rename("detail.note", 1, "let")
+    with pytest.raises(Exception, match="already bound"):
+        await rename("detail.note", 1, "tagged")
+    with pytest.raises(Exception, match="already declared"):
+        await rename("lookup(id: id", 1, "main")
 
 
 async def test_rename_keeps_a_shorthand_fields_name(client, tmp_path):
