@@ -261,10 +261,38 @@ pub fn symbols(d: &Doc) -> Vec<DocumentSymbol> {
             deprecated: None,
             range: range(it.span),
             selection_range: range(sel),
-            children: None,
+            children: match &it.kind {
+                ItemKind::Flow(f) => Some(lets(&f.body, &range)),
+                ItemKind::Test(t) => Some(lets(&t.body, &range)),
+                _ => None,
+            },
         });
     }
     out
+}
+
+/// The `let`s of a flow's or test's body, as children of its symbol.
+#[allow(deprecated)] // `DocumentSymbol::deprecated` must be written out
+fn lets(
+    body: &crate::syntax::ast::Block,
+    range: &dyn Fn(Span) -> tower_lsp_server::ls_types::Range,
+) -> Vec<DocumentSymbol> {
+    body.stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            crate::syntax::ast::StmtKind::Let { name, .. } => Some(DocumentSymbol {
+                name: name.name.clone(),
+                detail: None,
+                kind: SymbolKind::VARIABLE,
+                tags: None,
+                deprecated: None,
+                range: range(s.span),
+                selection_range: range(name.span),
+                children: None,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The declaration whose own name is at `at`: a binding, or an item of the file.

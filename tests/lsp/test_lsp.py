@@ -389,6 +389,10 @@ async def test_document_symbols(client, tmp_path):
         ("lookup", types.SymbolKind.Function),
         ("main", types.SymbolKind.Function),
     ]
+    assert [(c.name, c.kind) for c in symbols[2].children] == [
+        ("detail", types.SymbolKind.Variable),
+        ("tagged", types.SymbolKind.Variable),
+    ]
 
 
 async def test_formatting_gives_flowc_fmts_output(client, tmp_path):
