@@ -112,9 +112,8 @@ pub fn hover(d: &Doc, pos: Position) -> Option<Hover> {
     });
     let (span, text) = if let Some(r) = found {
         let text = match &r.target {
-            Target::Decl(decl, kind @ (DeclKind::Tool | DeclKind::Flow)) => {
+            Target::Decl(decl, DeclKind::Tool | DeclKind::Flow) => {
                 let (m, sig) = signature_at(p, *decl)?;
-                let _ = kind;
                 code(&[signature_text(p, m, sig)], sig.doc.as_deref())
             }
             Target::Decl(decl, DeclKind::Type) => {
@@ -129,12 +128,7 @@ pub fn hover(d: &Doc, pos: Position) -> Option<Hover> {
             }
             Target::Decl(decl, DeclKind::Const) => {
                 let name = d_text(&d.checked.sources, *decl);
-                let t = index
-                    .types
-                    .iter()
-                    .find(|(s, _)| *s == r.span)
-                    .map(|(_, t)| t.to_string())
-                    .unwrap_or_else(|| "unknown".into());
+                let t = local_type(p, *decl).unwrap_or(Type::Unknown);
                 code(
                     &[format!("const {name}: {t}")],
                     item_doc(p, *decl).as_deref(),

@@ -211,6 +211,21 @@ async def test_hover_shows_types_signatures_and_docs(client, tmp_path):
     assert "bool" in await hover("> 0", plus=1)
 
 
+async def test_hover_on_a_constant_and_its_use(client, tmp_path):
+    text = '/// The most.\nconst LIMIT = 3\n\nflow main() -> int {\n  LIMIT + 1\n}\n'
+    uri = write(tmp_path, "consts.flow", text)
+    open_doc(client, uri, text)
+    await published(client, uri, 1)
+    for needle in ["LIMIT =", "LIMIT +"]:
+        h = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=pos(text, needle, plus=1),
+            )
+        )
+        assert "const LIMIT: int" in h.contents.value and "The most." in h.contents.value
+
+
 async def test_definition_of_a_tool_call_a_binding_and_an_import(client, tmp_path):
     uri = await open_main(client, tmp_path)
 

@@ -171,6 +171,7 @@ impl<'p> Ctx<'p> {
                         "flows and tests",
                     ));
                 }
+                self.p.record(|ix| ix.types.push((c.name.span, t.clone())));
                 consts.insert(c.name.name.clone(), (t, c.name.span));
             }
         }
