@@ -372,13 +372,17 @@ fn type_expr() -> impl Strategy<Value = String> {
 fn item() -> impl Strategy<Value = String> {
     prop_oneof![
         type_expr().prop_map(|t| format!("type T = {t}")),
-        (type_expr(), gap(), any::<bool>()).prop_map(|(t, g, opts)| {
+        (type_expr(), gap(), gap(), any::<bool>()).prop_map(|(t, g, g2, opts)| {
             let w = if opts {
-                "\n    with { timeout: 10s,\n retry: 2 }"
+                " // b\n    with { timeout: 10s,\n retry: 2 }"
             } else {
                 ""
             };
-            format!("tool other(x: {t},{g}y: int = 2) -> {t}\n = exec [\"a\",{g}\"b\"]{w}")
+            format!("tool other(x: {t},{g}y: int = 2) -> {t}{g2}= exec [\"a\",{g}\"b\"]{w}")
+        }),
+        (gap(), any::<bool>()).prop_map(|(g, ret)| {
+            let r = if ret { " -> int" } else { "" };
+            format!("flow with_options(){r}{g}with {{ timeout: 1s }}{g}{{ 1 }}")
         }),
         expr().prop_map(|e| format!("const C = {e}")),
         (expr(), gap()).prop_map(|(e, g)| {
@@ -687,4 +691,14 @@ fn the_benchmark_program_formats_and_still_checks() {
     std::fs::write(dir.join("big.flow"), &formatted).expect("write");
     let (_, err, code) = flowc(&["check", "big.flow"], &dir, None);
     assert_eq!((err.as_str(), code), ("", 0));
+}
+
+/// The library function refuses a file that does not parse, with its
+/// diagnostics (what a language server shows instead of formatting).
+#[test]
+fn format_source_returns_the_syntax_errors() {
+    let errs = format_source("flow main() -> int {\n    let = 1\n}\n").expect_err("does not parse");
+    assert!(!errs.is_empty());
+    assert!(errs.iter().all(|d| d.code.starts_with("E01")), "{errs:?}");
+    assert_eq!(format_source(""), Ok(String::new()));
 }

@@ -198,14 +198,22 @@ impl Printer<'_> {
             t.name.name
         );
         let sig = self.signature(&head, &t.name, &t.params, Some(&t.ret), 0, ind);
+        // A comment after the signature keeps its line; the binding goes below.
+        let ret_end = self.trimmed(t.ret.span).end as usize;
+        let after_sig = self.take_trailing(ret_end, t.binding.span.start as usize);
         let mut b = String::new();
-        let one_line = self.flat_binding(&t.binding, &mut b)
+        let one_line = after_sig.is_none()
+            && self.flat_binding(&t.binding, &mut b)
             && end_col(ind, &sig) + 3 + b.chars().count() <= WIDTH;
         let mut s = sig;
         if one_line {
             s.push_str(" = ");
             s.push_str(&b);
         } else {
+            if let Some(c) = after_sig {
+                s.push(' ');
+                s.push_str(&c);
+            }
             s.push('\n');
             s.push_str(&indent(ind + INDENT));
             s.push_str("= ");
@@ -213,6 +221,11 @@ impl Printer<'_> {
             s.push_str(&self.binding(&t.binding, col, ind + INDENT));
         }
         if let Some(o) = &t.options {
+            let binding_end = self.trimmed(t.binding.span).end as usize;
+            if let Some(c) = self.take_trailing(binding_end, o.span.start as usize) {
+                s.push(' ');
+                s.push_str(&c);
+            }
             s.push('\n');
             s.push_str(&indent(ind + INDENT));
             s.push_str("with ");
@@ -275,10 +288,26 @@ impl Printer<'_> {
         let tail = if f.options.is_some() { 0 } else { 2 };
         let mut s = self.signature(&head, &f.name, &f.params, f.ret.as_ref(), tail, ind);
         if let Some(o) = &f.options {
+            // Comments after the signature and after the options keep their lines.
+            let sig_end = match &f.ret {
+                Some(r) => self.trimmed(r.span).end as usize,
+                None => {
+                    let from = f.params.last().map_or(f.name.span.end, |p| p.span.end);
+                    self.find(from as usize, b')') + 1
+                }
+            };
+            if let Some(c) = self.take_trailing(sig_end, o.span.start as usize) {
+                s.push(' ');
+                s.push_str(&c);
+            }
             s.push('\n');
             s.push_str(&indent(ind + INDENT));
             s.push_str("with ");
             s.push_str(&self.options(o, ind + INDENT + 5, ind + INDENT));
+            if let Some(c) = self.take_trailing(o.span.end as usize, f.body.span.start as usize) {
+                s.push(' ');
+                s.push_str(&c);
+            }
             s.push('\n');
             s.push_str(&indent(ind));
         } else {

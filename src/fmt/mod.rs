@@ -153,6 +153,19 @@ impl<'s> Printer<'s> {
         self.comments.get(i).is_some_and(|c| c.span.end <= span.end)
     }
 
+    /// The next comment to place, taken if it follows `after` on its line
+    /// and comes before `before`.
+    fn take_trailing(&mut self, after: usize, before: usize) -> Option<String> {
+        let c = self.peek()?;
+        let start = c.span.start as usize;
+        if start < after || start >= before || self.src[after..start].contains('\n') {
+            return None;
+        }
+        let text = Self::comment_text(c);
+        self.next += 1;
+        Some(text)
+    }
+
     /// Whether the source between `from` and `to` holds a blank line.
     fn blank_between(&self, from: usize, to: usize) -> bool {
         if from >= to {
