@@ -12,6 +12,7 @@ pub mod diag;
 pub mod driver;
 pub mod fmt;
 pub mod ir;
+pub mod lsp;
 pub mod repl;
 pub mod run;
 pub mod source;

@@ -6,11 +6,13 @@
 
 mod builtins;
 mod expr;
+pub mod index;
 pub mod options;
 pub mod stdlib;
 /// The type system lives in the leaf module [`crate::types`], which built-ins share.
 pub use crate::types;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -85,6 +87,10 @@ pub struct Program {
     pub blocks: HashMap<BlockKey, BlockInfo>,
     /// Every place an LLM decides (`decide`, `llm()`), in source order.
     pub decisions: Vec<DecisionSite>,
+    /// Types, references and scopes by place, recorded while checking when
+    /// `indexing` (the language server asks for it; `check` and `run` do not).
+    index: RefCell<index::Index>,
+    indexing: bool,
 }
 
 /// A place where an LLM decides, and what it can answer.
@@ -121,6 +127,24 @@ impl Program {
     pub fn root_module(&self) -> &ModInfo {
         &self.modules[self.root]
     }
+
+    /// What the checker learned about each place: types, references, scopes
+    /// (empty unless checked by [`check_program_indexed`]).
+    pub fn index(&self) -> std::cell::Ref<'_, index::Index> {
+        self.index.borrow()
+    }
+
+    /// Adds to the index, when one is kept.
+    fn record(&self, f: impl FnOnce(&mut index::Index)) {
+        if self.indexing {
+            f(&mut self.index.borrow_mut());
+        }
+    }
+
+    /// Records what a name at `span` refers to.
+    fn record_ref(&self, span: Span, target: index::Target) {
+        self.record(|ix| ix.refs.push(index::Ref { span, target }));
+    }
 }
 
 /// Checks the program rooted at `root` (already added to `sources`), loading its imports.
@@ -128,6 +152,25 @@ pub fn check_program(
     sources: &mut Sources,
     root: FileId,
     loader: &dyn Loader,
+) -> (Program, Vec<Diagnostic>) {
+    check_with(sources, root, loader, false)
+}
+
+/// [`check_program`], also keeping the index of types, references and scopes
+/// ([`Program::index`]) for an editor's questions.
+pub fn check_program_indexed(
+    sources: &mut Sources,
+    root: FileId,
+    loader: &dyn Loader,
+) -> (Program, Vec<Diagnostic>) {
+    check_with(sources, root, loader, true)
+}
+
+fn check_with(
+    sources: &mut Sources,
+    root: FileId,
+    loader: &dyn Loader,
+    indexing: bool,
 ) -> (Program, Vec<Diagnostic>) {
     let mut ld = Load {
         sources,
@@ -137,6 +180,7 @@ pub fn check_program(
         stack: Vec::new(),
         order: Vec::new(),
         diags: Vec::new(),
+        import_refs: Vec::new(),
     };
     let root_name = ld.sources.get(root).name.clone();
     let root_idx = ld.load(root, root_name);
@@ -144,6 +188,7 @@ pub fn check_program(
         modules,
         order,
         mut diags,
+        import_refs,
         ..
     } = ld;
     let mut program = Program {
@@ -152,7 +197,12 @@ pub fn check_program(
         flow_types: HashMap::new(),
         blocks: HashMap::new(),
         decisions: Vec::new(),
+        index: RefCell::default(),
+        indexing,
     };
+    for (span, target) in import_refs {
+        program.record_ref(span, index::Target::Module(target));
+    }
     for &m in &order {
         // Exec tools run in their module's folder, as the interpreter does.
         let name = &sources.get(program.modules[m].file).name;
@@ -193,6 +243,8 @@ struct Load<'a> {
     stack: Vec<String>,
     order: Vec<usize>,
     diags: Vec<Diagnostic>,
+    /// Each import's path (and alias), and the module it loaded.
+    import_refs: Vec<(Span, usize)>,
 }
 
 impl Load<'_> {
@@ -283,6 +335,18 @@ impl Load<'_> {
                     }
                 }
             };
+            let path_span = match &imp.target {
+                ImportTarget::Module(path) => path
+                    .first()
+                    .expect("grammar: non-empty path")
+                    .span
+                    .to(path.last().expect("grammar: non-empty path").span),
+                ImportTarget::File(_, s) => *s,
+            };
+            self.import_refs.push((path_span, target));
+            if imp.alias.is_some() {
+                self.import_refs.push((alias.span, target));
+            }
             self.modules[idx].imports.insert(alias.name.clone(), target);
         }
         self.stack.pop();
@@ -677,6 +741,11 @@ impl TypeResolver<'_> {
                     );
                     return Type::Unknown;
                 }
+                let md = &self.program.modules[self.module];
+                if let Some(d) = type_decl(md, &path[0].name) {
+                    self.program
+                        .record_ref(path[0].span, index::Target::Decl(d, index::DeclKind::Type));
+                }
                 self.alias(&path[0].name)
             }
             TypeExprKind::Name(_) | TypeExprKind::Null | TypeExprKind::Literal(_) => {
@@ -773,7 +842,15 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
                     "duration" => Type::Duration,
                     "json" => Type::Json,
                     n => match md.types.get(n) {
-                        Some(t) => t.clone(),
+                        Some(t) => {
+                            if let Some(d) = type_decl(md, n) {
+                                p.record_ref(
+                                    one.span,
+                                    index::Target::Decl(d, index::DeclKind::Type),
+                                );
+                            }
+                            t.clone()
+                        }
                         None => {
                             let cands: Vec<&str> = BUILTIN_TYPES
                                 .iter()
@@ -797,7 +874,16 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
                 },
                 [module, name] => match md.imports.get(&module.name) {
                     Some(&mi) => match p.modules[mi].types.get(&name.name) {
-                        Some(t) => t.clone(),
+                        Some(t) => {
+                            p.record_ref(module.span, index::Target::Module(mi));
+                            if let Some(d) = type_decl(&p.modules[mi], &name.name) {
+                                p.record_ref(
+                                    name.span,
+                                    index::Target::Decl(d, index::DeclKind::Type),
+                                );
+                            }
+                            t.clone()
+                        }
                         None => {
                             let help =
                                 suggest(&name.name, p.modules[mi].types.keys().map(String::as_str));
@@ -831,6 +917,14 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
             }
         }
     }
+}
+
+/// The span of the name of the type `name` declared in `md`.
+fn type_decl(md: &ModInfo, name: &str) -> Option<Span> {
+    md.ast.items.iter().find_map(|it| match &it.kind {
+        ItemKind::Type(t) if t.name.name == name => Some(t.name.span),
+        _ => None,
+    })
 }
 
 /// The type of `e` in `catch e { … }`.

@@ -96,6 +96,8 @@ pub enum Command {
         #[command(flatten)]
         llm: LlmFlags,
     },
+    /// The language server, over stdin and stdout (editors start it)
+    Lsp,
 }
 
 /// Who answers LLM decisions: the same flags for `flowc run` and `flowc repl`.
@@ -141,6 +143,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Approve(a) => approve::approve(&a),
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
+        Command::Lsp => crate::lsp::main(),
     };
     out::exit_code(code)
 }

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
 
+use super::index::{DeclKind, Local, ScopeInfo, Target};
 use super::options::{self, Place};
 use super::types::{FieldTy, Type, assignable, join};
 use super::{
@@ -55,11 +56,27 @@ pub(super) struct Scope<'p> {
     later: HashMap<String, Span>,
     /// The enclosing `loop`/`for` constructs when the scope was opened.
     loops: Vec<&'static str>,
+    /// Where its names are visible, for the index.
+    span: Span,
+}
+
+impl BindKind {
+    fn decl_kind(self) -> DeclKind {
+        match self {
+            BindKind::Let => DeclKind::Let,
+            BindKind::Param => DeclKind::Param,
+            BindKind::ForVar => DeclKind::ForVar,
+            BindKind::LoopVar => DeclKind::LoopVar,
+            BindKind::CatchVar => DeclKind::CatchVar,
+            BindKind::Implicit => DeclKind::Implicit,
+        }
+    }
 }
 
 impl Scope<'_> {
-    fn new(loops: Vec<&'static str>) -> Self {
+    fn new(loops: Vec<&'static str>, span: Span) -> Self {
         Scope {
+            span,
             names: HashMap::new(),
             stmts: None,
             in_progress: Vec::new(),
@@ -162,6 +179,7 @@ impl<'p> Ctx<'p> {
                         "flows and tests",
                     ));
                 }
+                self.p.record(|ix| ix.types.push((c.name.span, t.clone())));
                 consts.insert(c.name.name.clone(), (t, c.name.span));
             }
         }
@@ -173,7 +191,7 @@ impl<'p> Ctx<'p> {
                 ItemKind::Test(t) => {
                     self.in_test = true;
                     self.test_base = self.scopes.len();
-                    self.scopes.push(Scope::new(Vec::new()));
+                    self.scopes.push(Scope::new(Vec::new(), t.body.span));
                     self.block(&t.body, false);
                     self.pop_scope();
                     self.in_test = false;
@@ -305,7 +323,7 @@ impl<'p> Ctx<'p> {
             options::check_static(o, Place::Flow, &mut self.diags);
             self.stated_limit(o);
         }
-        let mut params = Scope::new(Vec::new());
+        let mut params = Scope::new(Vec::new(), decl.body.span);
         for (prm, ps) in decl.params.iter().zip(sig.params.iter()) {
             if let Some(d) = &prm.default {
                 let t = self.expr(d);
@@ -350,6 +368,23 @@ impl<'p> Ctx<'p> {
 
     fn pop_scope(&mut self) {
         let scope = self.scopes.pop().expect("balanced scopes");
+        self.p.record(|ix| {
+            let mut locals: Vec<Local> = scope
+                .names
+                .iter()
+                .map(|(n, b)| Local {
+                    name: n.clone(),
+                    span: b.span,
+                    kind: b.kind.decl_kind(),
+                    ty: b.ty.clone(),
+                })
+                .collect();
+            locals.sort_by_key(|l| l.span.start);
+            ix.scopes.push(ScopeInfo {
+                span: scope.span,
+                locals,
+            });
+        });
         let mut unused: Vec<(&String, &Binding)> = scope
             .names
             .iter()
@@ -380,7 +415,7 @@ impl<'p> Ctx<'p> {
     /// in dependency order; a `sequence` checks them in text order.
     fn block(&mut self, b: &'p Block, sequence: bool) -> Type {
         let want = self.block_want.take();
-        let mut scope = Scope::new(self.loops.clone());
+        let mut scope = Scope::new(self.loops.clone(), b.span);
         scope.stmts = Some(&b.stmts);
         let key = block_key(b);
         scope.block = Some(key);
@@ -560,6 +595,8 @@ impl<'p> Ctx<'p> {
                 continue;
             };
             b.used = true;
+            self.p
+                .record_ref(id.span, Target::Decl(b.span, b.kind.decl_kind()));
             if self.in_mock && level >= self.test_base {
                 self.diags.push(catalog::mock_reads_test(
                     id.span,
@@ -612,14 +649,17 @@ impl<'p> Ctx<'p> {
                 return Type::Unknown;
             }
         }
-        if let Some((t, _)) = self
+        if let Some((t, span)) = self
             .consts_cache
             .get(&self.module)
             .and_then(|c| c.get(&id.name))
         {
+            self.p
+                .record_ref(id.span, Target::Decl(*span, DeclKind::Const));
             return t.clone();
         }
         if id.name == "context" {
+            self.p.record_ref(id.span, Target::Context);
             return context_type();
         }
         let md = &self.p.modules[self.module];
@@ -795,6 +835,7 @@ impl<'p> Ctx<'p> {
         let limits = self.stated_limits.len();
         let t = self.expr_kind(e);
         self.stated_limits.truncate(limits);
+        self.p.record(|ix| ix.types.push((e.span, t.clone())));
         t
     }
 }
