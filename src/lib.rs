@@ -12,6 +12,7 @@ pub mod diag;
 pub mod driver;
 pub mod ir;
 pub mod repl;
+pub mod restate;
 pub mod run;
 pub mod source;
 pub mod span;

@@ -1,5 +1,6 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+mod engine;
 mod resume;
 mod run;
 mod runs;
@@ -65,6 +66,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Serve a Restate endpoint that runs flows' steps (SPEC §18)
+    Worker(engine::WorkerArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
@@ -129,6 +132,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Resume(a) => resume::resume(&a),
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
+        Command::Worker(a) => engine::worker(&a),
     };
     out::exit_code(code)
 }
@@ -203,7 +207,7 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
 
 /// The `.flow` files under `dir`, recursively, sorted by path; hidden folders
 /// (`.git`) and `target/` are skipped.
-fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
+pub(super) fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };

@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Ignore `cache` options: run every call, reuse and keep no result
     #[arg(long)]
     pub no_cache: bool,
+    /// Run on Restate: `restate:INGRESS_URL` (default: FLOWC_ENGINE; none runs here)
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -215,6 +218,18 @@ pub fn run(a: &RunArgs) -> u8 {
             return USAGE;
         }
     };
+    match crate::restate::engine_of(a.engine.as_deref()) {
+        Ok(Some(ingress)) => {
+            let root = checked.program.root_module().file;
+            let text = checked.sources.get(root).text.clone();
+            return super::engine::run(&ingress, &a.file, &text, &flow, inputs, &a.set, a.quiet);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
     let chosen = match choose_provider(&folder_of(&a.file), &a.llm.args()) {
         Ok(c) => c,
         Err(e) => {

@@ -28,6 +28,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
+pub use call::invoke_binding;
 pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
 use opts::Opts;
@@ -63,6 +64,31 @@ pub struct Replay {
     /// `--allow-changed`: replay a step only when its binding and arguments
     /// are also the same as journaled.
     pub check_args: bool,
+}
+
+/// Where tool calls run when not in this process (SPEC §18): `flowc worker`
+/// sends each one to Restate as an invocation of its own, keyed by the run
+/// id and the step's path, so that a finished step is never run again.
+pub trait Remote {
+    /// One attempt of a tool call; its timeout and retries stay the interpreter's.
+    fn call<'a>(
+        &'a self,
+        step: RemoteStep<'a>,
+    ) -> futures_util::future::LocalBoxFuture<'a, tools::ToolResult>;
+}
+
+/// A tool call as it travels to another process.
+pub struct RemoteStep<'a> {
+    /// The module that declares the tool (its index in the program).
+    pub module: usize,
+    pub tool: &'a str,
+    pub path: &'a StepPath,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub input: &'a Value,
+    pub max_output: u64,
+    /// The idempotency key the tool is given (`FLOWC_IDEMPOTENCY_KEY`).
+    pub key: Option<&'a str>,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
@@ -165,6 +191,8 @@ pub struct Interp<'p> {
     memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
+    /// Where tool calls run, when not here (`flowc worker`).
+    pub remote: Option<Box<dyn Remote + 'p>>,
 }
 
 impl<'p> Interp<'p> {
@@ -219,6 +247,7 @@ impl<'p> Interp<'p> {
             yielding: Cell::new(false),
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
+            remote: None,
         }
     }
 
