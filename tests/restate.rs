@@ -1,0 +1,432 @@
+//! Runs on Restate (SPEC §18), end to end: a real Restate server installed and
+//! started by `scripts/restate.sh` on 127.0.0.1, real `flowc worker`
+//! processes, Debian's HAProxy in front of two of them, and `flowc run
+//! --engine restate:URL`. When the server cannot be installed or HAProxy is
+//! missing, the tests fail and say why: they never skip.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{command, tempdir, text};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port free on 127.0.0.1 now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn script(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg(root().join("scripts/restate.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs scripts/restate.sh")
+}
+
+/// A Restate server on 127.0.0.1 with a data folder of its own; stopped on drop.
+struct Server {
+    data: PathBuf,
+    ingress: u16,
+    admin: u16,
+    fabric: u16,
+}
+
+impl Server {
+    fn start(tag: &str) -> Server {
+        let data = tempdir(&format!("restate-{tag}"));
+        let s = Server {
+            data,
+            ingress: free_port(),
+            admin: free_port(),
+            fabric: free_port(),
+        };
+        s.start_again();
+        s
+    }
+
+    /// Starts the server (again) on the same data folder and ports.
+    fn start_again(&self) {
+        let out = script(&[
+            "start",
+            &self.data.to_string_lossy(),
+            &self.ingress.to_string(),
+            &self.admin.to_string(),
+            &self.fabric.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "the Restate server did not start (scripts/restate.sh start): {}",
+            text(&out.stderr)
+        );
+    }
+
+    fn stop(&self) {
+        let out = script(&["stop", &self.data.to_string_lossy()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    fn engine(&self) -> String {
+        format!("restate:http://127.0.0.1:{}", self.ingress)
+    }
+
+    /// Registers the deployment at `url` (a worker or the balancer).
+    fn register(&self, url: &str) {
+        let out = script(&["register", &format!("http://127.0.0.1:{}", self.admin), url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = script(&["stop", &self.data.to_string_lossy()]);
+        // Keep the folder of a failed test for a look.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
+    }
+}
+
+/// Removes a test's folder when the test passed.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A `flowc worker` process serving `dir`, its stderr in `LOG`; killed on drop.
+struct Worker {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(dir: &Path, serve: &str, name: &str) -> Worker {
+        let port = free_port();
+        let log = dir.join(format!("{name}.log"));
+        let child = command(
+            dir,
+            &["worker", "--listen", &format!("127.0.0.1:{port}"), serve],
+        )
+        .stderr(std::fs::File::create(&log).expect("worker log"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flowc worker starts");
+        let w = Worker { child, port, log };
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        w
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HAProxy in front of `workers`, passing HTTP/2 cleartext through, one
+/// request (a Restate invocation) at a time to the next worker; killed on drop.
+struct Balancer {
+    child: Child,
+    port: u16,
+}
+
+impl Balancer {
+    fn start(dir: &Path, workers: &[&Worker]) -> Balancer {
+        let port = free_port();
+        let servers: String = workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                format!(
+                    "    server w{i} 127.0.0.1:{} proto h2 check inter 200ms fall 1\n",
+                    w.port
+                )
+            })
+            .collect();
+        let cfg = format!(
+            "global\n    maxconn 2000\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 1h\n    timeout server 1h\n    option redispatch\n    retries 3\nfrontend workers\n    bind 127.0.0.1:{port} proto h2\n    default_backend workers\nbackend workers\n    balance roundrobin\n{servers}"
+        );
+        let path = dir.join("haproxy.cfg");
+        std::fs::write(&path, cfg).expect("haproxy.cfg");
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("haproxy.log")).expect("log"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("HAProxy is needed for two workers behind one address (`apt-get install haproxy`): {e}")
+            });
+        wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Balancer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(t0.elapsed() < limit, "not ready within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON result")
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn count(lines: &[String], line: &str) -> usize {
+    lines.iter().filter(|l| *l == line).count()
+}
+
+/// Test 1: every example the examples test runs gives the same result on Restate.
+#[test]
+fn the_examples_give_their_local_results_on_restate() {
+    let server = Server::start("examples");
+    let dir = tempdir("restate-examples");
+    let _cleanup = Cleanup(dir.clone());
+    let worker = Worker::start(&root(), "examples", &format!("{}/worker", dir.display()));
+    server.register(&worker.url());
+    let runs: &[(&str, &[&str])] = &[
+        ("data_pipeline", &[]),
+        ("analysis_workflow", &[]),
+        ("graph_expansion", &[]),
+        ("recovery", &[]),
+        ("monitoring", &["--arg", "within_minutes=10"]),
+        ("triage", &[]),
+    ];
+    let engine = server.engine();
+    for (name, args) in runs {
+        let file = format!("examples/{name}.flow");
+        let mut argv = vec!["run", "--engine", &engine, &file];
+        argv.extend_from_slice(args);
+        let out = command(&root(), &argv).output().expect("flowc run");
+        let got = ok_json(&out);
+        let want: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join(format!("examples/expected/{name}.json")))
+                .expect("expected result"),
+        )
+        .expect("expected JSON");
+        assert_eq!(
+            got, want,
+            "{name} on Restate differs from examples/expected/{name}.json"
+        );
+    }
+    let log = worker.log();
+    assert!(log.contains("step "), "the worker ran no step: {log}");
+}
+
+/// Appends `start NAME` and `done NAME` to `log`; `mark`: writes `marker`
+/// (once) and sleeps `sleep` seconds; an effect applied once per idempotency
+/// key (`ledger`).
+const ACT: &str = r#"import json, os, sys, time
+a = json.load(sys.stdin)
+name = a['name']
+def note(line):
+    with open('log', 'a') as f:
+        f.write(line + '\n')
+note('start ' + name)
+if a['mark'] and not os.path.exists('marker'):
+    open('marker', 'w').close()
+time.sleep(a['sleep'])
+key = os.environ.get('FLOWC_IDEMPOTENCY_KEY', '')
+seen = open('ledger').read().split() if os.path.exists('ledger') else []
+if key not in seen:
+    with open('ledger', 'a') as f:
+        f.write(key + '\n')
+note('done ' + name)
+print(json.dumps({'n': a['n'] + 1}))
+"#;
+
+const THREE_EFFECTS: &str = r#"effect tool act(name: string, n: int, sleep: int, mark: bool) -> { n: int } = exec ["python3", "act.py"]
+
+flow main() -> [int] {
+    let a = act(name: "first", n: 0, sleep: 0, mark: false) with { idempotency_key: true }
+    let b = act(name: "slow", n: a.n, sleep: 3, mark: true) with { idempotency_key: true }
+    let c = act(name: "last", n: b.n, sleep: 0, mark: false) with { idempotency_key: true }
+    [a.n, b.n, c.n]
+}
+"#;
+
+fn three_effects(tag: &str) -> PathBuf {
+    let dir = tempdir(tag);
+    std::fs::write(dir.join("main.flow"), THREE_EFFECTS).expect("flow");
+    std::fs::write(dir.join("act.py"), ACT).expect("tool");
+    dir
+}
+
+/// What the steps left: each finished once, the effects applied once each.
+fn assert_once_each(dir: &Path) {
+    let log = lines(&dir.join("log"));
+    for name in ["first", "slow", "last"] {
+        assert_eq!(count(&log, &format!("done {name}")), 1, "{name}: {log:?}");
+    }
+    // Steps that had finished did not start again; the one cut off may have.
+    assert_eq!(count(&log, "start first"), 1, "{log:?}");
+    assert_eq!(count(&log, "start last"), 1, "{log:?}");
+    let ledger = lines(&dir.join("ledger"));
+    assert_eq!(ledger.len(), 3, "each effect applied once: {ledger:?}");
+    assert!(ledger.iter().all(|k| k.starts_with("flowc-")), "{ledger:?}");
+}
+
+fn spawn_run(dir: &Path, engine: &str) -> Child {
+    command(dir, &["run", "--engine", engine, "main.flow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowc run starts")
+}
+
+/// Test 2: the worker that runs the flow is killed with `kill -9` while a step
+/// runs: the run completes on the other worker; no finished step runs again;
+/// the effects with idempotency keys are applied once.
+#[test]
+fn a_run_survives_the_kill_of_its_worker() {
+    let server = Server::start("kill");
+    let dir = three_effects("restate-kill");
+    let _cleanup = Cleanup(dir.clone());
+    let mut workers = [
+        Worker::start(&dir, ".", "w1"),
+        Worker::start(&dir, ".", "w2"),
+    ];
+    let lb = Balancer::start(&dir, &[&workers[0], &workers[1]]);
+    server.register(&lb.url());
+    let run = spawn_run(&dir, &server.engine());
+    wait_for(Duration::from_secs(30), || dir.join("marker").exists());
+    // Kill the worker that runs the flow (its log names the run).
+    let victim = if workers[0].log().contains("flowc worker: run ") {
+        0
+    } else {
+        1
+    };
+    assert!(
+        workers[victim].log().contains("flowc worker: run "),
+        "no worker runs the flow"
+    );
+    workers[victim].child.kill().expect("kill -9");
+    workers[victim].child.wait().expect("reaped");
+    let out = run.wait_with_output().expect("flowc run ends");
+    assert_eq!(ok_json(&out), json!([1, 2, 3]), "{}", text(&out.stderr));
+    let survivor = &workers[1 - victim];
+    assert!(
+        survivor.log().contains("flowc worker: run "),
+        "the run went on on the other worker: {}",
+        survivor.log()
+    );
+    assert_once_each(&dir);
+}
+
+/// Test 3: the server is stopped and started again on the same data folder while a
+/// step runs: the run goes on and completes.
+#[test]
+fn a_run_survives_a_restart_of_the_server() {
+    let server = Server::start("restart");
+    let dir = three_effects("restate-restart");
+    let _cleanup = Cleanup(dir.clone());
+    let worker = Worker::start(&dir, ".", "w1");
+    server.register(&worker.url());
+    let run = spawn_run(&dir, &server.engine());
+    wait_for(Duration::from_secs(30), || dir.join("marker").exists());
+    server.stop();
+    server.start_again();
+    let out = run.wait_with_output().expect("flowc run ends");
+    assert_eq!(ok_json(&out), json!([1, 2, 3]), "{}", text(&out.stderr));
+    assert_once_each(&dir);
+}
+
+/// Test 4: two workers behind one address share a `for` of 100 items with
+/// `max_concurrent: 20`; the result keeps the input's order.
+#[test]
+fn two_workers_share_a_fan_out() {
+    let server = Server::start("fanout");
+    let dir = tempdir("restate-fanout");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool square(i: int) -> { v: int } = exec ["python3", "square.py"]
+
+flow main() -> [int] {
+    let out = for i in range(0, 100) with { max_concurrent: 20 } {
+        square(i: i).v
+    }
+    out
+}
+"#,
+    )
+    .expect("flow");
+    std::fs::write(
+        dir.join("square.py"),
+        "import json, sys, time\na = json.load(sys.stdin)\ntime.sleep(0.05)\nprint(json.dumps({'v': a['i'] * a['i']}))\n",
+    )
+    .expect("tool");
+    let w1 = Worker::start(&dir, ".", "w1");
+    let w2 = Worker::start(&dir, ".", "w2");
+    let lb = Balancer::start(&dir, &[&w1, &w2]);
+    server.register(&lb.url());
+    let out = command(&dir, &["run", "--engine", &server.engine(), "main.flow"])
+        .output()
+        .expect("flowc run");
+    let want: Vec<i64> = (0..100).map(|i| i * i).collect();
+    assert_eq!(ok_json(&out), json!(want));
+    let steps = |w: &Worker| w.log().matches("flowc worker: step ").count();
+    let (a, b) = (steps(&w1), steps(&w2));
+    assert_eq!(a + b, 100, "each item once: {a} + {b}");
+    assert!(a > 0 && b > 0, "both workers ran items: {a} and {b}");
+}
