@@ -271,6 +271,17 @@ fn the_examples_give_their_local_results_on_restate() {
     }
     let log = worker.log();
     assert!(log.contains("step "), "the worker ran no step: {log}");
+    // A file the workers do not serve: the run fails and says so.
+    std::fs::write(dir.join("other.flow"), "flow main() -> int { 1 }\n").expect("flow");
+    let out = command(&dir, &["run", "--engine", &engine, "other.flow"])
+        .output()
+        .expect("flowc run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the workers do not serve `other.flow`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Appends `start NAME` and `done NAME` to `log`; `mark`: writes `marker`
@@ -429,4 +440,21 @@ flow main() -> [int] {
     let (a, b) = (steps(&w1), steps(&w2));
     assert_eq!(a + b, 100, "each item once: {a} + {b}");
     assert!(a > 0 && b > 0, "both workers ran items: {a} and {b}");
+    // The run as `flowc runs` and `flowc runs show` see it.
+    let engine = server.engine();
+    let runs = command(&dir, &["runs", "--engine", &engine, "--format", "json"])
+        .output()
+        .expect("flowc runs");
+    let first: Value = serde_json::from_str(text(&runs.stdout).lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&runs.stdout), text(&runs.stderr)));
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(first["file"], "main.flow", "{first}");
+    let id = first["id"].as_str().expect("an id");
+    let show = command(&dir, &["runs", "show", "--engine", &engine, id])
+        .output()
+        .expect("flowc runs show");
+    let shown = text(&show.stdout);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert!(shown.contains("status   ok"), "{shown}");
+    assert!(shown.contains("main/out/for[99]"), "{shown}");
 }

@@ -49,7 +49,7 @@ impl Client {
             self.ingress,
             encode(id)
         );
-        self.request(&url, None, true)
+        self.request(&url, Method::Get, true)
     }
 
     /// The runs the `RunIndex` knows, oldest first.
@@ -85,30 +85,32 @@ impl Client {
         self.post::<Value>(&url, &body, false).map(|_| ())
     }
 
+    /// POST `body` (none for `null`: handlers without input take none).
     fn post<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &Value,
         patient: bool,
     ) -> Result<T, String> {
-        self.request(url, Some(body), patient)
+        self.request(url, Method::Post(body), patient)
     }
 
-    /// GET (no body) or POST `body`; `patient`: an unreachable server is
+    /// GET or POST; `patient`: an unreachable server is
     /// waited for (up to 5 minutes), else it is an error at once.
     fn request<T: DeserializeOwned>(
         &self,
         url: &str,
-        body: Option<&Value>,
+        method: Method<'_>,
         patient: bool,
     ) -> Result<T, String> {
         self.rt.block_on(async {
             let mut down_since: Option<Instant> = None;
             let mut wait = Duration::from_millis(100);
             loop {
-                let req = match body {
-                    Some(b) => self.http.post(url).json(b),
-                    None => self.http.get(url),
+                let req = match method {
+                    Method::Post(Value::Null) => self.http.post(url),
+                    Method::Post(b) => self.http.post(url).json(b),
+                    Method::Get => self.http.get(url),
                 };
                 let why = match req.send().await {
                     Ok(r) if r.status().is_success() => {
@@ -152,6 +154,12 @@ impl Client {
             }
         })
     }
+}
+
+#[derive(Clone, Copy)]
+enum Method<'a> {
+    Get,
+    Post(&'a Value),
 }
 
 /// The key of the `Approval` of run `run` at step `path`.
