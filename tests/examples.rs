@@ -99,7 +99,47 @@ fn every_example_is_run_by_a_test() {
 }
 
 /// Examples run by the README test below.
-const MAIN_EXAMPLES: &[&str] = &["ci_analysis"];
+const MAIN_EXAMPLES: &[&str] = &["ci_analysis", "approval"];
+
+/// The run id in the `run ID paused: …` line a paused run prints.
+fn paused_id(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("run ")?
+                .split_once(" paused:")
+                .map(|(id, _)| id)
+        })
+        .unwrap_or_else(|| panic!("no `run ID paused:` line in:\n{stderr}"))
+        .to_string()
+}
+
+#[test]
+fn the_approval_example_pauses_and_resumes_as_its_header_says() {
+    // Approved: the ticket is opened.
+    let (stdout, stderr, code) = run(&["run", "examples/approval.flow"]);
+    assert_eq!(code, 3, "approval did not pause:\n{stdout}{stderr}");
+    let id = paused_id(&stderr);
+    assert!(
+        stderr.contains(&format!("flowc approve {id} main/ok --reject")),
+        "{stderr}"
+    );
+    let (_, stderr, code) = run(&["approve", &id]);
+    assert_eq!(code, 0, "{stderr}");
+    let (stdout, stderr, code) = run(&["resume", &id, "--quiet"]);
+    assert_eq!(code, 0, "approval resume failed:\n{stderr}");
+    check_expected("approval", &stdout);
+    // Rejected: no ticket.
+    let (_, stderr, code) = run(&["run", "examples/approval.flow", "--quiet"]);
+    assert_eq!(code, 3, "{stderr}");
+    let id = paused_id(&stderr);
+    let (_, stderr, code) = run(&["approve", &id, "--reject", "--note", "not now"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (stdout, stderr, code) = run(&["resume", &id, "--quiet"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(v["ticket"], serde_json::Value::Null, "{v}");
+}
 
 /// The command under "Run the main example" in README.md, with `cargo run --`
 /// replaced by the built binary.

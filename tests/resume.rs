@@ -220,3 +220,102 @@ flow main() -> int {{
     // Only b (changed) and c (depends on it) ran again; a was replayed.
     assert_eq!(lines(&dir, "log")[3..], ["3", "6"]);
 }
+
+/// The flow of issue 13's test 2: two parallel branches, and a `for` whose
+/// tool sleeps longest for the smallest index, each item then deciding with
+/// the same prompt (its item only in the context).
+const DECIDING: &str = r#"tool slow(x: int) -> { y: int } = exec ["python3", "slow.py"]
+tool side(x: int) -> { y: int } = exec ["python3", "slow.py"]
+flow main(items: [int] = [0, 1, 2, 3, 4, 5]) -> { branches: [int], out: [{ y: int, parity: string }] } {
+    let p = parallel {
+        left = side(x: 5)
+        right = side(x: 4)
+    }
+    let out = for x in items with { max_concurrent: 6 } {
+        let s = slow(x: x)
+        let parity = decide "Is the number even or odd?" with { n: x, y: s.y } {
+            even => "even"
+            odd => "odd"
+        }
+        { y: s.y, parity }
+    }
+    { branches: [p.left.y, p.right.y], out }
+}
+"#;
+
+#[test]
+fn decisions_in_a_reversed_for_replay_by_path_and_are_journaled() {
+    let dir = common::tempdir("resume-decide");
+    std::fs::write(dir.join("main.flow"), DECIDING).expect("flow");
+    // The smallest index sleeps longest.
+    std::fs::write(
+        dir.join("slow.py"),
+        "import json, os, sys, time\na = json.load(sys.stdin)\ntime.sleep(0.4 * (6 - a['x']))\nwith open('log', 'a') as f:\n    f.write('%s\\n' % a['x'])\nprint(json.dumps({'y': a['x'] * a['x'] + 1}))\n",
+    )
+    .expect("tool");
+    // A recording of every decision by its path, in index order: replayed in
+    // the order recorded (as before paths), the reversed run below would
+    // hand item 5 the answer of item 0.
+    let decisions: Vec<Value> = (0..6)
+        .map(|i| {
+            serde_json::json!({
+                "step": "parity",
+                "path": format!("main/out/for[{i}]/parity"),
+                "prompt": "Is the number even or odd?",
+                "answers": [if i % 2 == 0 { "even" } else { "odd" }],
+            })
+        })
+        .collect();
+    std::fs::write(
+        dir.join("rec.json"),
+        serde_json::json!({ "flowc_llm_record": 1, "decisions": decisions }).to_string(),
+    )
+    .expect("recording");
+    let want = serde_json::json!({
+        "branches": [26, 17],
+        "out": (0..6usize)
+            .map(|i| serde_json::json!({
+                "y": i * i + 1,
+                "parity": if i % 2 == 0 { "even" } else { "odd" },
+            }))
+            .collect::<Vec<_>>(),
+    });
+    // The run replays the recording (flowc.toml names it); killed once three
+    // items of the `for` finished, then resumed.
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"replay:rec.json\"\n",
+    )
+    .expect("toml");
+    let id = run_and_kill(&dir, || {
+        // The slowest three of the `for` are still running; the decision of
+        // the third is given a moment to reach the journal.
+        let ready = lines(&dir, "log").len() >= 5;
+        if ready {
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        ready
+    });
+    assert!(lines(&dir, "log").len() < 8, "killed before the end");
+    let out = flowc(&dir, &["resume", &id]);
+    assert_eq!(result(&out), want, "each decision its own item's");
+    // The decisions made before the kill were replayed from the journal.
+    let show = flowc(&dir, &["runs", "show", &id, "--format", "json"]);
+    let run: Value = serde_json::from_slice(&show.stdout).expect("show JSON");
+    let steps = run["record"]["steps"].as_array().expect("steps").clone();
+    let replayed = |kind: &str, name: &str| -> Vec<String> {
+        let mut v: Vec<String> = steps
+            .iter()
+            .filter(|s| s["kind"] == kind && s["status"] == "replayed")
+            .filter_map(|s| s["path"].as_str())
+            .filter_map(|p| p.strip_suffix(name).map(str::to_string))
+            .filter(|p| p.starts_with("main/out/"))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    // Every item whose tool had finished had its decision journaled too.
+    let decided = replayed("llm", "/parity");
+    assert_eq!(decided, replayed("tool", "/s"), "{steps:#?}");
+    assert!(decided.len() >= 3, "{steps:#?}");
+}

@@ -493,3 +493,50 @@ fn runs_that_open_a_new_store_at_once_all_run() {
     let listed: Value = serde_json::from_slice(&out.stdout).expect("runs JSON");
     assert_eq!(listed.as_array().map(Vec::len), Some(4), "{listed}");
 }
+
+const TTL_FLOW: &str = r#"tool add(a: int, b: int) -> { n: int } = exec ["python3", "count.py"] with { cache: 2s }
+flow main() -> json {
+    let d = dag {
+        let x = add(a: 1, b: 2)
+        let y = add(b: 2, a: 1)
+        x.n + y.n
+    }
+    let l = loop s = 0 max 3 until s >= 30 { s + add(a: 1, b: 2).n }
+    let f = add(a: 0, b: 1) catch { n: -1 }
+    { d: d, l: l, f: f.n }
+}
+"#;
+
+/// Issue 13's test 5: a pure tool with `cache: 2s` called with `{a:1,b:2}`
+/// and `{b:2,a:1}` from two concurrent branches of a `dag` and three `loop`
+/// iterations runs once; a second run within the TTL runs it zero times;
+/// after 2 s it runs again; a failed call is never cached.
+#[test]
+fn the_cache_works_in_a_dag_and_a_loop_and_expires_after_its_ttl() {
+    let dir = folder("cache-ttl");
+    std::fs::write(dir.join("count.py"), COUNT).expect("write tool");
+    std::fs::write(dir.join("ttl.flow"), TTL_FLOW).expect("write flow");
+    let run = || {
+        let out = flowc(&dir, &["run", "ttl.flow", "-q"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let result: Value = serde_json::from_slice(&out.stdout).expect("a result");
+        assert_eq!(result, serde_json::json!({ "d": 6, "l": 9, "f": -1 }));
+    };
+    let t0 = Instant::now();
+    run();
+    assert_eq!(calls(&dir), ["0,1", "1,2"], "five identical calls ran once");
+    run();
+    // Both runs within the TTL (a slow machine could pass it: then skip the check).
+    if t0.elapsed() < Duration::from_millis(1900) {
+        assert_eq!(
+            calls(&dir),
+            ["0,1", "0,1", "1,2"],
+            "within the TTL: none again"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    let before = calls(&dir).iter().filter(|c| *c == "1,2").count();
+    run();
+    let after = calls(&dir).iter().filter(|c| *c == "1,2").count();
+    assert_eq!(after, before + 1, "after the TTL it runs once again");
+}

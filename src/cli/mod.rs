@@ -1,5 +1,6 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
+mod approve;
 mod engine;
 mod resume;
 mod run;
@@ -71,6 +72,8 @@ pub enum Command {
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
+    /// Answer an approval a paused run waits for (then `flowc resume` it)
+    Approve(approve::ApproveArgs),
     /// The runs in the store: newest first; `show RUN`, `gc --older-than D`
     Runs(runs::RunsArgs),
     /// The cross-run result cache in the store
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),
         Command::Resume(a) => resume::resume(&a),
+        Command::Approve(a) => approve::approve(&a),
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
         Command::Worker(a) => engine::worker(&a),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::LlmFlags;
 use super::run::parse_set;
 use crate::driver::project::{choose_provider, folder_of};
-use crate::driver::runner::{Job, Keep, Runner};
+use crate::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
 use crate::driver::store_dir;
 use crate::run::{Replay, RunConfig};
 use crate::store::{FILE_NAME, Store, sha256_hex};
@@ -29,9 +29,14 @@ pub struct ResumeArgs {
     /// those without an `idempotency_key`
     #[arg(long)]
     pub rerun_uncertain: bool,
-    /// A run-wide option, such as `timeout=10s` (repeatable; not kept from the first run)
+    /// A run-wide option, such as `timeout=10s` (repeatable): added to, and
+    /// winning over, the `--set` options the run was started with
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Ask each `approve` here (`approve? [y/N]`) when stdin is a terminal,
+    /// instead of pausing the run again
+    #[arg(long)]
+    pub interactive: bool,
     /// Print nothing on stderr but errors
     #[arg(long, short)]
     pub quiet: bool,
@@ -179,7 +184,9 @@ pub fn resume(a: &ResumeArgs) -> u8 {
             )
         })
         .collect();
-    let set = match parse_set(&a.set) {
+    // The run's own `--set` options, then those given now.
+    let options: Vec<String> = run.options.iter().chain(&a.set).cloned().collect();
+    let set = match parse_set(&options) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -205,6 +212,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
             done,
             check_args: a.allow_changed,
         }),
+        approvals: super::run::approve_mode(a.interactive),
         ..RunConfig::default()
     };
     let job = Job {
@@ -220,8 +228,11 @@ pub fn resume(a: &ResumeArgs) -> u8 {
     };
     let step_view = StepView::new(view);
     let mut runner = Runner::new();
-    let finished =
-        runner.resume_stored(job, &store, &run.id, &run.file, &mut |p| step_view.show(p));
+    let info = RecordInfo {
+        file: run.file.clone(),
+        set: options,
+    };
+    let finished = runner.resume_stored(job, &store, &run.id, &info, &mut |p| step_view.show(p));
     step_view.finish();
     let finished = match finished {
         Ok(f) => f,
@@ -234,6 +245,8 @@ pub fn resume(a: &ResumeArgs) -> u8 {
     if let Some(e) = &finished.store_error {
         eprintln!("error: {e}");
         code = USAGE;
+    } else if let Outcome::Paused(pending) = &finished.outcome {
+        super::run::print_paused(&run.id, pending, a.store.as_deref());
     } else if !a.quiet {
         let replayed = finished.record.as_ref().map_or(0, |r| {
             r.steps

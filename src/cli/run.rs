@@ -8,9 +8,10 @@ use crate::diag::render;
 use crate::driver::project::{choose_provider, folder_of};
 use crate::driver::runner::{Finished, Job, Keep, Outcome, RecordInfo, Runner};
 use crate::driver::{Checked, FsLoader, check_source, store_dir};
+use crate::run::approve::{ApproveMode, Pending};
 use crate::run::{RunConfig, opts::Opts};
 use crate::store::Store;
-use crate::term::{FAILED, OK, USAGE, color_stderr, out, view::StepView};
+use crate::term::{FAILED, OK, PAUSED, USAGE, color_stderr, out, view::StepView};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -57,6 +58,10 @@ pub struct RunArgs {
     /// Run on Restate: `restate:INGRESS_URL` (default: FLOWC_ENGINE; none runs here)
     #[arg(long, value_name = "ENGINE")]
     pub engine: Option<String>,
+    /// Ask each `approve` here (`approve? [y/N]`) when stdin is a terminal,
+    /// instead of pausing the run
+    #[arg(long)]
+    pub interactive: bool,
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
@@ -258,6 +263,7 @@ pub fn run(a: &RunArgs) -> u8 {
         set,
         tenant: std::env::var("FLOWC_TENANT").ok(),
         no_cache: a.no_cache,
+        approvals: approve_mode(a.interactive),
         ..RunConfig::default()
     };
     let job = Job {
@@ -294,7 +300,13 @@ pub fn run(a: &RunArgs) -> u8 {
     let step_view = StepView::new(view);
     let mut runner = Runner::new();
     let finished = match &store {
-        Some(s) => runner.run_stored(job, s, &a.file, &mut |p| step_view.show(p)),
+        Some(s) => {
+            let info = RecordInfo {
+                file: a.file.clone(),
+                set: a.set.clone(),
+            };
+            runner.run_stored(job, s, &info, &mut |p| step_view.show(p))
+        }
         None => Ok(runner.run(job, &mut |p| step_view.show(p))),
     };
     step_view.finish();
@@ -324,6 +336,8 @@ pub fn run(a: &RunArgs) -> u8 {
         if let Some(e) = &finished.store_error {
             eprintln!("error: {e}");
             code = USAGE;
+        } else if let Outcome::Paused(pending) = &finished.outcome {
+            print_paused(id, pending, a.store.as_deref());
         } else if !a.quiet {
             eprintln!(
                 "run {id} is in the store `{}`: `flowc runs show {id}`",
@@ -335,6 +349,34 @@ pub fn run(a: &RunArgs) -> u8 {
         Ok(()) => code,
         Err(failed) => failed,
     }
+}
+
+/// What an `approve` without an answer does in `flowc run`/`flowc resume`:
+/// asked here with `--interactive` on a terminal; else it pauses a stored
+/// run (the driver's choice) and fails one without a store.
+pub(super) fn approve_mode(interactive: bool) -> ApproveMode {
+    if interactive && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        ApproveMode::Ask
+    } else {
+        ApproveMode::Refuse
+    }
+}
+
+/// A paused run: the approvals it waits for and the commands that answer
+/// them (on stderr, also with `--quiet`: the run cannot go on without them).
+pub(super) fn print_paused(id: &str, pending: &[Pending], store: Option<&str>) {
+    let store = store.map(|s| format!(" --store {s}")).unwrap_or_default();
+    eprintln!(
+        "run {id} paused: {} approval{} pending",
+        pending.len(),
+        if pending.len() == 1 { "" } else { "s" }
+    );
+    for p in pending {
+        eprintln!("  {}: {}", p.path, p.message);
+        eprintln!("    flowc approve{store} {id} {}", p.path);
+        eprintln!("    flowc approve{store} {id} {} --reject", p.path);
+    }
+    eprintln!("then continue it with `flowc resume{store} {id}`");
 }
 
 /// Prints a run's result, errors and warnings; returns its exit code.
@@ -363,6 +405,8 @@ pub(super) fn present(finished: &Finished, checked: &Checked, flow: &str, quiet:
             eprintln!("error: run cancelled by {}", signal.name());
             signal.exit_code()
         }
+        // The caller prints how to answer (it knows the run's id).
+        Outcome::Paused(_) => PAUSED,
     };
     if !quiet {
         for w in &finished.warnings {

@@ -13,7 +13,7 @@ use crate::term::{FAILED, OK, USAGE, out};
 pub struct RunsArgs {
     #[command(subcommand)]
     pub action: Option<RunsAction>,
-    /// Only the runs of this status: running, ok, failed, cancelled or interrupted
+    /// Only the runs of this status: running, ok, failed, cancelled, interrupted or paused
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
     /// Output format
@@ -188,6 +188,10 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    let approvals = match store.approvals(&run.id) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
     let steps: Vec<Value> = run
         .record
         .as_ref()
@@ -199,6 +203,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
             .iter()
             .map(|(path, sha256)| json!({ "path": path, "sha256": sha256 }))
             .collect();
+        v["approvals"] = approvals.iter().map(|a| a.to_json()).collect();
         out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
         return OK;
     }
@@ -224,6 +229,32 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
     }
     for (k, v) in head {
         out::println(&format!("{k:<9}{v}"));
+    }
+    if !approvals.is_empty() {
+        out::println("");
+        let table: Vec<[String; 4]> = approvals
+            .iter()
+            .map(|a| {
+                let answered = match (&a.answered_by, a.answered_ms) {
+                    (Some(by), Some(at)) => {
+                        let note = a
+                            .note
+                            .as_ref()
+                            .map(|n| format!(": {n}"))
+                            .unwrap_or_default();
+                        format!("by {by} at {}{note}", time(at))
+                    }
+                    _ => format!("`flowc approve {} {}` (or --reject)", run.id, a.path),
+                };
+                [
+                    a.path.clone(),
+                    a.status.clone(),
+                    a.message.clone(),
+                    answered,
+                ]
+            })
+            .collect();
+        print_table(["APPROVAL", "STATUS", "MESSAGE", "ANSWER"], &table);
     }
     if steps.is_empty() {
         out::println(match run.record {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
+use crate::run::approve::Pending;
 use crate::run::llm::{Llm, Provider, Recording};
 use crate::run::record::{Recorder, RunRecord, RunStatus, Warning};
 use crate::run::{Interp, RunConfig, RunError};
@@ -72,6 +73,9 @@ pub enum Outcome {
     Failed(Vec<RunError>),
     /// A signal cancelled the run (its tools' process groups were killed).
     Cancelled(Interrupt),
+    /// The run reached `approve`s that wait for an answer (in path order):
+    /// it paused there, once the steps that were running had finished.
+    Paused(Vec<Pending>),
 }
 
 impl Outcome {
@@ -81,6 +85,7 @@ impl Outcome {
             Outcome::Ok(_) => RunStatus::Ok,
             Outcome::Failed(_) => RunStatus::Failed,
             Outcome::Cancelled(_) => RunStatus::Cancelled,
+            Outcome::Paused(_) => RunStatus::Paused,
         }
     }
 }
@@ -185,10 +190,12 @@ impl Runner {
                 on_progress,
             );
             tokio::select! {
+                biased;
                 r = run => match r {
                     Ok(v) => Outcome::Ok(v),
                     Err(errors) => Outcome::Failed(errors),
                 },
+                p = interp.pause.settled() => Outcome::Paused(p),
                 s = signals.recv() => Outcome::Cancelled(s),
             }
         });
@@ -225,26 +232,28 @@ impl Runner {
     /// status, result or errors, and its run record (kept even when
     /// `--record` did not ask for it). `Err` when the store cannot register
     /// it (nothing ran then); a store that cannot record the end is
-    /// [`Finished::store_error`]. `file` names the run's `.flow` file.
+    /// [`Finished::store_error`]. `info` names the run's `.flow` file and
+    /// its `--set` options (kept with the run for `flowc resume`).
     pub fn run_stored(
         &mut self,
         job: Job<'_>,
         store: &Store,
-        file: &str,
+        info: &RecordInfo,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<Finished, StoreError> {
         let args = Value::Object(job.inputs.clone());
         let id = store.begin_run(&NewRun {
             flow: job.flow,
-            file,
+            file: &info.file,
             args: &args,
+            options: &info.set,
             sources: job
                 .sources
                 .iter()
                 .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
                 .collect(),
         })?;
-        Ok(self.run_as_stored(job, store, id, file, on_progress))
+        Ok(self.run_as_stored(job, store, id, info, on_progress))
     }
 
     /// Runs `job` again as run `id` of `store` (`flowc resume`): the run is
@@ -255,11 +264,11 @@ impl Runner {
         job: Job<'_>,
         store: &Store,
         id: &str,
-        file: &str,
+        info: &RecordInfo,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<Finished, StoreError> {
         store.reopen_run(id)?;
-        Ok(self.run_as_stored(job, store, id.to_string(), file, on_progress))
+        Ok(self.run_as_stored(job, store, id.to_string(), info, on_progress))
     }
 
     fn run_as_stored(
@@ -267,14 +276,15 @@ impl Runner {
         mut job: Job<'_>,
         store: &Store,
         id: String,
-        file: &str,
+        info: &RecordInfo,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Finished {
         job.config.run_id = Some(id.clone());
-        job.keep.record.get_or_insert_with(|| RecordInfo {
-            file: file.to_string(),
-            set: Vec::new(),
-        });
+        // A stored run can pause at an `approve` (unless it is asked inline).
+        if job.config.approvals == crate::run::approve::ApproveMode::Refuse {
+            job.config.approvals = crate::run::approve::ApproveMode::Pause;
+        }
+        job.keep.record.get_or_insert_with(|| info.clone());
         let sources = job.sources;
         let mut finished = self.run_with(job, Some(store), on_progress);
         let (status, error) = match &finished.outcome {
@@ -292,6 +302,7 @@ impl Runner {
                 crate::store::RunStatus::Cancelled,
                 Some(json!({ "signal": s.name() })),
             ),
+            Outcome::Paused(_) => (crate::store::RunStatus::Paused, None),
         };
         let end = RunEnd {
             status,

@@ -501,6 +501,13 @@ impl Session {
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
         let config = RunConfig {
             tenant: std::env::var("FLOWC_TENANT").ok(),
+            // The session has no store to pause in: `approve` asks on the
+            // terminal; piped, stdin is the script, and it fails.
+            approvals: if self.interactive {
+                crate::run::approve::ApproveMode::Ask
+            } else {
+                crate::run::approve::ApproveMode::Refuse
+            },
             ..RunConfig::default()
         };
         // Made for each run: a `replay:` provider replays from its start.
@@ -577,6 +584,12 @@ impl Session {
             Outcome::Cancelled(signal) => {
                 self.error(&format!("cancelled by {}", signal.name()));
                 self.interrupted = Some(signal);
+                None
+            }
+            // Not reached: the session asks each `approve` inline.
+            Outcome::Paused(_) => {
+                self.error("the step paused at an `approve`, which a session cannot resume");
+                self.failed = true;
                 None
             }
         }

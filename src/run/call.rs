@@ -375,6 +375,8 @@ impl<'p> Interp<'p> {
             },
             _ => None,
         };
+        // Once the run pauses at an `approve`, no new step starts.
+        let _started = self.pause.hold().await;
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
         // The journal (SPEC §15): an effect's start is on disk before it runs.
         let journaled = self.journal.as_ref().map(|j| {

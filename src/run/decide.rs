@@ -39,6 +39,17 @@ impl<'p> Interp<'p> {
         span: Span,
         sc: &Scope,
     ) -> R<Outcome> {
+        // On resume, a journaled decision is replayed, not asked again.
+        let what = decision_key(req);
+        if let Some(o) = self.journaled_decision(req, &what, sc) {
+            let id = self
+                .recorder
+                .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
+            self.recorder.replayed(id);
+            return Ok(o);
+        }
+        // Once the run pauses at an `approve`, no new decision is asked.
+        let _started = self.pause.hold().await;
         let id = self
             .recorder
             .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
@@ -46,9 +57,32 @@ impl<'p> Interp<'p> {
             recorder: &self.recorder,
             id,
         };
+        let started_ms = crate::store::now_ms();
         match self.llm.decide(req).await {
             Ok(o) => {
                 self.recorder.end(id, StepStatus::Ok, 1, None);
+                // The decision is journaled by its path (SPEC §15).
+                if let Some(j) = &self.journal {
+                    let entry = crate::store::JournalEntry {
+                        path: sc.path.to_string(),
+                        tool: req.kind.to_string(),
+                        status: "ok",
+                        attempts: 1,
+                        result: Some(outcome_json(&o)),
+                        error: None,
+                        started_ms,
+                        ended_ms: Some(crate::store::now_ms()),
+                        args_sha256: None,
+                        hash_of: Some((req.kind.to_string(), what)),
+                    };
+                    if let Err(e) = j.finished(entry) {
+                        self.recorder.warn(
+                            format!("the journal could not record a decision: {e}"),
+                            span,
+                            self.sources,
+                        );
+                    }
+                }
                 Ok(o)
             }
             Err(m) => {
@@ -85,6 +119,7 @@ impl<'p> Interp<'p> {
         let labelled: Vec<&DecideArm> = arms.iter().filter(|a| !a.is_else).collect();
         let req = DecisionRequest {
             step: sc.label.to_string(),
+            path: sc.path.to_string(),
             kind: "decide",
             at: self.position(span),
             prompt: to_text(&prompt_v),
@@ -142,6 +177,7 @@ impl<'p> Interp<'p> {
         }
         let req = DecisionRequest {
             step: sc.label.to_string(),
+            path: sc.path.to_string(),
             kind: "llm",
             at: self.position(span),
             prompt: vals.first().map(to_text).unwrap_or_default(),
@@ -170,6 +206,56 @@ impl<'p> Interp<'p> {
                 .with_help("catch `llm_error` to choose a default, e.g. `llm(…) catch false`"),
             ]),
         }
+    }
+}
+
+impl Interp<'_> {
+    /// On resume: the journaled outcome of the decision at `sc.path`, when
+    /// it was of the same kind (and, with `--allow-changed`, of the same
+    /// prompt, context and options).
+    fn journaled_decision(
+        &self,
+        req: &DecisionRequest,
+        what: &Value,
+        sc: &Scope,
+    ) -> Option<Outcome> {
+        let r = self.replay.as_ref()?;
+        let (kind, hash, v) = r.done.get(&sc.path.to_string())?;
+        if kind != req.kind {
+            return None;
+        }
+        if r.check_args
+            && hash.as_deref()
+                != Some(crate::store::cache_key(req.kind, &crate::value::canonical(what)).as_str())
+        {
+            return None;
+        }
+        match (v.get("label"), v.get("answers")) {
+            (Some(Value::String(l)), _) if req.options.contains(l) => {
+                Some(Outcome::Chosen(l.clone()))
+            }
+            (_, Some(Value::Array(a))) => Some(Outcome::NoValidAnswer {
+                answers: a.iter().map(to_text).collect(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What a decision was asked: hashed into its journal row.
+fn decision_key(req: &DecisionRequest) -> Value {
+    serde_json::json!({
+        "prompt": req.prompt,
+        "context": req.context,
+        "options": req.options,
+    })
+}
+
+/// A decision's outcome as its journal row keeps it.
+fn outcome_json(o: &Outcome) -> Value {
+    match o {
+        Outcome::Chosen(label) => serde_json::json!({ "label": label }),
+        Outcome::NoValidAnswer { answers } => serde_json::json!({ "answers": answers }),
     }
 }
 

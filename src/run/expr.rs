@@ -350,12 +350,9 @@ impl<'p> Interp<'p> {
                     self.decide(prompt, context.as_deref(), arms, head, &dsc)
                         .await
                 }
-                ExprKind::Approve { .. } => Err(err(
-                    ErrorKind::PolicyViolation,
-                    "`approve` pauses a run for a person, which needs `flowc resume`; this version cannot pause runs",
-                    sc,
-                    e.span,
-                )),
+                ExprKind::Approve { message, context } => {
+                    self.approve(e, message, context.as_deref(), sc).await
+                }
                 _ => self.eval_sync(e, sc),
             }
         })

@@ -2,6 +2,7 @@
 //! on a single-threaded tokio runtime; every block is scheduled eagerly — a
 //! statement starts the moment the statements it reads have finished.
 
+pub mod approve;
 mod call;
 mod decide;
 pub mod errors;
@@ -54,6 +55,8 @@ pub struct RunConfig {
     pub no_cache: bool,
     /// `flowc resume`: the journaled steps to replay.
     pub replay: Option<Replay>,
+    /// What an `approve` without an answer does: pause, ask, or fail.
+    pub approvals: approve::ApproveMode,
 }
 
 /// What `flowc resume` replays: the journaled successes of the run by step
@@ -193,6 +196,8 @@ pub struct Interp<'p> {
     pub llm: llm::Llm,
     /// Where tool calls run, when not here (`flowc worker`).
     pub remote: Option<Box<dyn Remote + 'p>>,
+    /// The run's pause at an `approve` (SPEC §15).
+    pub pause: approve::Pause,
 }
 
 impl<'p> Interp<'p> {
@@ -248,6 +253,7 @@ impl<'p> Interp<'p> {
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
             remote: None,
+            pause: approve::Pause::default(),
         }
     }
 

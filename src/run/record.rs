@@ -21,6 +21,8 @@ pub enum StepKind {
     Block,
     /// An LLM decision (`decide` or `llm()`).
     Llm,
+    /// An `approve`: a person's answer.
+    Approval,
 }
 
 impl StepKind {
@@ -30,6 +32,7 @@ impl StepKind {
             StepKind::Flow => "flow",
             StepKind::Block => "block",
             StepKind::Llm => "llm",
+            StepKind::Approval => "approval",
         }
     }
 }
@@ -47,6 +50,8 @@ pub enum StepStatus {
     Replayed,
     /// Dropped before it ended (a `race` loser, `fail_fast`, a deadline, Ctrl-C).
     Cancelled,
+    /// An `approve` waiting for its answer: the run paused there.
+    Paused,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -94,6 +99,8 @@ pub enum RunStatus {
     Ok,
     Failed,
     Cancelled,
+    /// It reached an `approve` that waits for an answer.
+    Paused,
 }
 
 /// The run record (`flowc run --record FILE`).

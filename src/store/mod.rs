@@ -12,6 +12,7 @@
 //! This module knows nothing of the interpreter: it stores JSON values and
 //! strings its callers computed (canonical arguments, step paths).
 
+mod approvals;
 mod cache;
 mod journal;
 mod runs;
@@ -21,12 +22,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use approvals::{Answer, Approval};
 pub use cache::{CacheHit, cache_key};
 pub use journal::{Journal, JournalEntry};
 pub use runs::{NewRun, RunEnd, RunRow, RunStatus, new_run_id};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a write waits for another process's transaction to end.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -85,6 +87,27 @@ CREATE INDEX cache_by_tool ON cache (tool);
 /// From version 1 to 2: the journal keeps a hash of each step's tool
 /// binding and canonical arguments (resume with `--allow-changed`).
 const MIGRATE_V2: &str = "ALTER TABLE journal ADD COLUMN args_sha256 TEXT;";
+
+/// From version 2 to 3: the approvals of paused runs, and the `--set`
+/// options a run was started with (resume uses them again).
+const MIGRATE_V3: &str = "
+CREATE TABLE approvals (
+    run_id      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    context     TEXT,
+    status      TEXT NOT NULL,
+    asked_ms    INTEGER NOT NULL,
+    answered_ms INTEGER,
+    answered_by TEXT,
+    note        TEXT,
+    PRIMARY KEY (run_id, path)
+);
+ALTER TABLE runs ADD COLUMN options TEXT;
+";
+
+/// The migrations, in order: `MIGRATIONS[k]` takes version `k + 1` to `k + 2`.
+const MIGRATIONS: [&str; 2] = [MIGRATE_V2, MIGRATE_V3];
 
 /// Why the store cannot be used; the message names the file and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,15 +223,24 @@ impl Store {
             created?;
             ended?;
         }
-        if self.user_version()? == 1 {
+        // Each older version, one migration at a time, each in one transaction.
+        loop {
+            let v = self.user_version()?;
+            if !(1..SCHEMA_VERSION).contains(&v) {
+                break;
+            }
             self.conn
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(|e| self.error(&e))?;
             // Another process may have migrated it first.
             let migrated = match self.user_version() {
-                Ok(1) => self
+                Ok(now) if now == v => self
                     .conn
-                    .execute_batch(&format!("{MIGRATE_V2} PRAGMA user_version = 2;"))
+                    .execute_batch(&format!(
+                        "{} PRAGMA user_version = {};",
+                        MIGRATIONS[(v - 1) as usize],
+                        v + 1
+                    ))
                     .map_err(|e| self.error(&e)),
                 Ok(_) => Ok(()),
                 Err(e) => Err(e),
@@ -260,7 +292,8 @@ impl Store {
             .execute_batch(SCHEMA_V1)
             .and_then(|()| {
                 self.conn.execute_batch(&format!(
-                    "{MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION}"
+                    "{} PRAGMA user_version = {SCHEMA_VERSION}",
+                    MIGRATIONS.concat()
                 ))
             })
             .map_err(|e| self.error(&e))
@@ -341,6 +374,33 @@ mod tests {
         assert_eq!(mode, "wal");
         drop(s);
         assert!(Store::open(&d).is_ok());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_version_2_store_is_migrated_to_3_keeping_its_runs() {
+        let d = dir("v2");
+        std::fs::create_dir_all(&d).expect("dir");
+        let c = Connection::open(d.join(FILE_NAME)).expect("sqlite");
+        c.execute_batch(&format!(
+            "{SCHEMA_V1} {MIGRATE_V2} PRAGMA user_version = 2;"
+        ))
+        .expect("a version-2 store");
+        c.execute_batch(
+            "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, flowc_version, args)
+             VALUES ('r1', 'main', 'main.flow', 'ok', 1, 1, 'h', '0', '{}')",
+        )
+        .expect("a run");
+        drop(c);
+        let s = Store::open(&d).expect("migrated");
+        assert_eq!(s.user_version(), Ok(SCHEMA_VERSION));
+        let kept: String = s
+            .conn
+            .query_row("SELECT status FROM runs WHERE id = 'r1'", [], |r| r.get(0))
+            .expect("the run is kept");
+        assert_eq!(kept, "ok");
+        assert_eq!(s.approvals("r1"), Ok(vec![]));
+        drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }
 

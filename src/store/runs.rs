@@ -15,15 +15,18 @@ pub enum RunStatus {
     Cancelled,
     /// Its process died while it was running (`kill -9`, a crash, a reboot).
     Interrupted,
+    /// It reached an `approve` and waits for an answer (`flowc approve`).
+    Paused,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 5] = [
+    pub const ALL: [RunStatus; 6] = [
         RunStatus::Running,
         RunStatus::Ok,
         RunStatus::Failed,
         RunStatus::Cancelled,
         RunStatus::Interrupted,
+        RunStatus::Paused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Paused => "paused",
         }
     }
 
@@ -47,6 +51,8 @@ pub struct NewRun<'a> {
     /// The `.flow` file as given on the command line.
     pub file: &'a str,
     pub args: &'a Value,
+    /// The `--set` options as given (`key=value`): resume uses them again.
+    pub options: &'a [String],
     /// Every source file the run uses: its name and text.
     pub sources: Vec<(&'a str, &'a str)>,
 }
@@ -73,6 +79,8 @@ pub struct RunRow {
     pub host: String,
     pub flowc_version: String,
     pub args: Value,
+    /// The `--set` options it was started with (`key=value`).
+    pub options: Vec<String>,
     pub result: Option<Value>,
     pub error: Option<Value>,
     /// Only from [`Store::run`]; listings leave it out.
@@ -93,6 +101,7 @@ impl RunRow {
             "host": self.host,
             "flowc_version": self.flowc_version,
             "args": self.args,
+            "options": self.options,
             "result": self.result,
             "error": self.error,
         });
@@ -103,8 +112,7 @@ impl RunRow {
     }
 }
 
-const COLUMNS: &str =
-    "id, flow, file, status, started_ms, ended_ms, pid, host, flowc_version, args, result, error";
+const COLUMNS: &str = "id, flow, file, status, started_ms, ended_ms, pid, host, flowc_version, args, result, error, options";
 
 fn json_col(s: Option<String>) -> Option<Value> {
     s.and_then(|t| serde_json::from_str(&t).ok())
@@ -124,6 +132,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         args: json_col(r.get(9)?).unwrap_or(Value::Null),
         result: json_col(r.get(10)?),
         error: json_col(r.get(11)?),
+        options: json_col(r.get(12)?)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default(),
         record: None,
     })
 }
@@ -144,8 +155,8 @@ impl Store {
         let write = |id: &str| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             tx.execute(
-                "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, process, flowc_version, args)
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, process, flowc_version, args, options)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     id,
                     run.flow,
@@ -155,7 +166,8 @@ impl Store {
                     host,
                     process_start(pid),
                     env!("CARGO_PKG_VERSION"),
-                    args
+                    args,
+                    Value::from(run.options.to_vec()).to_string()
                 ],
             )?;
             {
@@ -280,7 +292,7 @@ impl Store {
         let found: Vec<RunRow> = stmt
             .query_map([id], |r| {
                 let mut run = row(r)?;
-                run.record = json_col(r.get(12)?);
+                run.record = json_col(r.get(13)?);
                 Ok(run)
             })
             .and_then(|rows| rows.collect())
@@ -315,12 +327,12 @@ impl Store {
     }
 
     /// Deletes the runs that ended (or were interrupted) more than
-    /// `older_than_ms` ago, with their sources and journal; returns how many.
+    /// `older_than_ms` ago, with their sources, journal and approvals;
+    /// returns how many. A paused run waits for a person: it is kept.
     pub fn gc(&self, older_than_ms: i64) -> Result<usize, StoreError> {
         self.mark_interrupted()?;
         let cutoff = now_ms().saturating_sub(older_than_ms);
-        let gone =
-            "SELECT id FROM runs WHERE status <> 'running' AND coalesce(ended_ms, started_ms) < ?1";
+        let gone = "SELECT id FROM runs WHERE status NOT IN ('running', 'paused') AND coalesce(ended_ms, started_ms) < ?1";
         let tx = self
             .conn
             .unchecked_transaction()
@@ -332,6 +344,10 @@ impl Store {
             )?;
             tx.execute(
                 &format!("DELETE FROM run_sources WHERE run_id IN ({gone})"),
+                [cutoff],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM approvals WHERE run_id IN ({gone})"),
                 [cutoff],
             )?;
             tx.execute(&format!("DELETE FROM runs WHERE id IN ({gone})"), [cutoff])
@@ -427,6 +443,7 @@ mod tests {
                 flow: "main",
                 file: "main.flow",
                 args: &Value::Null,
+                options: &[],
                 sources: vec![("main.flow", "flow main() -> int { 1 }")],
             })
             .expect("registered")

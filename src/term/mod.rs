@@ -11,6 +11,8 @@ use std::io::IsTerminal;
 pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
+/// The run paused at an `approve` (SPEC §15): `flowc approve`, then `flowc resume`.
+pub const PAUSED: u8 = 3;
 
 /// Whether to colour stderr: a terminal, and `NO_COLOR` unset.
 pub fn color_stderr() -> bool {

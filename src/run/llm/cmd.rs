@@ -1,5 +1,5 @@
 //! `cmd:PROGRAM`: a program decides. It reads the request as JSON on stdin —
-//! `step`, `kind`, `at`, `prompt`, `context`, `options`, `descriptions`,
+//! `step`, `path`, `kind`, `at`, `prompt`, `context`, `options`, `descriptions`,
 //! `messages` (the chat so far) and `attempt` — and prints its answer on stdout.
 
 use std::time::Duration;

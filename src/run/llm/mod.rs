@@ -34,6 +34,9 @@ pub const CHOICES: &str =
 pub struct DecisionRequest {
     /// The step that decides (its `let` name, or its flow).
     pub step: String,
+    /// The decision's step path (`main/out/for[3]/decide`): where it stands
+    /// and in which iteration, whatever the order decisions are reached in.
+    pub path: String,
     /// `decide` or `llm`.
     pub kind: &'static str,
     /// Where the decision is written: `file:line:column`.
@@ -136,11 +139,15 @@ pub struct Llm {
 }
 
 /// One decision in the log: the run record's `decisions`, and what
-/// `--record-llm` writes and the `replay:` provider reads (by `step`, `prompt`
-/// and `answers`; the rest may be missing in a hand-written recording).
+/// `--record-llm` writes and the `replay:` provider reads (by `path` and
+/// `prompt`, else by `step` and `prompt`, and `answers`; the rest may be
+/// missing in a hand-written recording).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub step: String,
+    /// The decision's step path; empty in recordings made before paths.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
     /// `decide` or `llm`.
     #[serde(default)]
     pub kind: String,
@@ -276,6 +283,7 @@ impl Llm {
         let attempts = answers.len() as u32 + u32::from(failure.is_some());
         self.log.borrow_mut().push(Decision {
             step: req.step.clone(),
+            path: req.path.clone(),
             kind: req.kind.to_string(),
             at: req.at.clone(),
             prompt: req.prompt.clone(),
@@ -369,6 +377,7 @@ mod tests {
     fn decisions_round_trip_and_a_short_recording_reads() {
         let d = Decision {
             step: "pick".into(),
+            path: "main/pick".into(),
             kind: "decide".into(),
             at: "a.flow:3:5".into(),
             prompt: "which?".into(),
@@ -430,6 +439,7 @@ mod tests {
     fn the_prompt_states_the_options_and_the_context() {
         let req = DecisionRequest {
             step: "action".into(),
+            path: "main/action".into(),
             kind: "decide",
             at: "a.flow:3:5".into(),
             prompt: "What next?".into(),

@@ -1,6 +1,9 @@
 //! `replay:FILE.json`: the answers an earlier run recorded (`--record-llm FILE`,
-//! or a run record's `decisions`), matched by step and prompt. A decision met
-//! several times (in a loop) replays the recorded answers in order.
+//! or a run record's `decisions`), matched by step path and prompt, so a
+//! decision inside a concurrent `for` gets its own item's answer whatever
+//! order the items reach it in. A recording without paths (an older one, or
+//! hand-written), or a decision whose path it lacks, is matched by step and
+//! prompt: a decision met several times then replays the answers in order.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,6 +21,8 @@ pub struct Replay {
     entries: HashMap<(String, String), Vec<Vec<String>>>,
     /// (step, prompt) → how many decisions have started.
     used: RefCell<HashMap<(String, String), usize>>,
+    /// (path, prompt) → the answers of the decision recorded there.
+    by_path: HashMap<(String, String), Vec<String>>,
 }
 
 impl Replay {
@@ -33,9 +38,13 @@ impl Replay {
             ));
         };
         let mut entries: HashMap<(String, String), Vec<Vec<String>>> = HashMap::new();
+        let mut by_path = HashMap::new();
         for (i, d) in list.iter().enumerate() {
             let d = Decision::deserialize(d)
                 .map_err(|e| format!("`{file}`: decision {i} is not one flowc recorded: {e}"))?;
+            if !d.path.is_empty() {
+                by_path.insert((d.path, d.prompt.clone()), d.answers.clone());
+            }
             entries
                 .entry((d.step, d.prompt))
                 .or_default()
@@ -45,6 +54,7 @@ impl Replay {
             file,
             entries,
             used: RefCell::new(HashMap::new()),
+            by_path,
         })
     }
 }
@@ -60,6 +70,19 @@ impl Provider for Replay {
         _messages: &'a [Message],
         attempt: u32,
     ) -> LocalBoxFuture<'a, Result<String, String>> {
+        if let Some(answers) = self.by_path.get(&(req.path.clone(), req.prompt.clone())) {
+            let result = answers.get(attempt as usize).cloned().ok_or_else(|| {
+                format!(
+                    "the recording `{}` has {} answer{} for step `{}`, and attempt {} needs another",
+                    self.file,
+                    answers.len(),
+                    if answers.len() == 1 { "" } else { "s" },
+                    req.path,
+                    attempt + 1
+                )
+            });
+            return Box::pin(async move { result });
+        }
         let key = (req.step.clone(), req.prompt.clone());
         let result = match self.entries.get(&key) {
             None => {

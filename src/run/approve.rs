@@ -1,0 +1,236 @@
+//! `approve "message" with ctx` (SPEC §15 "approve"): a person's answer.
+//!
+//! In a stored run without an answer yet, reaching it *pauses* the run: the
+//! approval is kept in the store, steps already running finish (and are
+//! journaled), nothing new starts ([`Pause::hold`] before every tool call and
+//! decision), and the driver ends the run as `paused` once nothing runs
+//! ([`Pause::settled`]). A pause is no error: the `approve` just never
+//! returns, so `try`/`catch` cannot see it. On resume an answered approval
+//! returns `true` (approved) or `false` (rejected). With `--interactive` on a
+//! terminal, and in the REPL, the question is asked inline instead.
+
+use std::cell::{Cell, RefCell};
+use std::io::{BufRead, Write};
+
+use serde_json::Value;
+
+use super::Interp;
+use super::errors::{ErrorKind, R, RunError};
+use super::eval::{Scope, err};
+use super::record::{StepKind, StepStatus};
+use super::value::to_text;
+use crate::syntax::ast::Expr;
+use crate::syntax::span::Span;
+
+/// What an `approve` without an answer does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ApproveMode {
+    /// No store and no terminal: nothing could resume the run, so it fails.
+    #[default]
+    Refuse,
+    /// A stored run: it pauses until `flowc approve` and `flowc resume`.
+    Pause,
+    /// Asked inline on the terminal (`--interactive`, the REPL).
+    Ask,
+}
+
+/// An approval the run paused at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub path: String,
+    pub message: String,
+}
+
+/// The run's pause: whether one began, the steps still running, and the
+/// approvals it waits for.
+#[derive(Default)]
+pub struct Pause {
+    pausing: Cell<bool>,
+    running: Cell<usize>,
+    changed: tokio::sync::Notify,
+    pending: RefCell<Vec<Pending>>,
+    /// One inline question at a time.
+    asking: tokio::sync::Mutex<()>,
+}
+
+/// A step that started (a tool call, a decision): counted until it ends.
+pub struct Running<'a>(&'a Pause);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.set(self.0.running.get() - 1);
+        self.0.changed.notify_one();
+    }
+}
+
+impl Pause {
+    /// Before a step starts: once the run pauses, nothing new starts (the
+    /// step waits until the run ends); else the step is counted as running.
+    pub async fn hold(&self) -> Running<'_> {
+        if self.pausing.get() {
+            std::future::pending::<()>().await;
+        }
+        self.running.set(self.running.get() + 1);
+        Running(self)
+    }
+
+    fn begin(&self, p: Pending) {
+        self.pausing.set(true);
+        self.pending.borrow_mut().push(p);
+        self.changed.notify_one();
+    }
+
+    /// Resolves once the run paused and no step runs any more, with the
+    /// approvals it waits for (in path order). Other `approve`s reached in
+    /// the same turn (the items of a `for`) are listed too: it returns only
+    /// once a few turns of the runtime added none.
+    pub async fn settled(&self) -> Vec<Pending> {
+        loop {
+            self.changed.notified().await;
+            let mut seen = usize::MAX;
+            let mut quiet = 0;
+            while self.pausing.get() && self.running.get() == 0 && quiet < 4 {
+                let n = self.pending.borrow().len();
+                quiet = if n == seen { quiet + 1 } else { 0 };
+                seen = n;
+                tokio::task::yield_now().await;
+            }
+            if quiet >= 4 {
+                let mut all = self.pending.borrow().clone();
+                all.sort_by(|a, b| a.path.cmp(&b.path));
+                return all;
+            }
+        }
+    }
+}
+
+/// Who answers at this terminal: `$USER`, else `local user`.
+pub fn local_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "local user".into())
+}
+
+impl<'p> Interp<'p> {
+    /// `approve "message" with ctx`: `true` approved, `false` rejected.
+    pub(super) async fn approve(
+        &self,
+        e: &'p Expr,
+        message: &'p Expr,
+        context: Option<&'p Expr>,
+        sc: &Scope,
+    ) -> R<Value> {
+        let path = self.step_path(crate::ir::plan::node_key(e), "approve", sc);
+        let span = Span {
+            end: message.span.end,
+            ..e.span
+        };
+        let text = to_text(&self.eval(message, sc).await?);
+        let ctx = match context {
+            Some(c) => Some(self.eval(c, sc).await?),
+            None => None,
+        };
+        let id = self
+            .recorder
+            .start(&sc.label, &path, "approve", StepKind::Approval, span);
+        let key = path.to_string();
+        let stored = self.store.zip(self.config.run_id.as_deref());
+        // Answered before (`flowc approve`, then `flowc resume`).
+        if let Some((store, run)) = stored {
+            match store.approval(run, &key) {
+                Ok(Some(a)) if a.answer().is_some() => {
+                    self.recorder.end(id, StepStatus::Ok, 1, None);
+                    return Ok(Value::Bool(a.answer() == Some(true)));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.approval_failed(&e.message, span, sc)),
+            }
+        }
+        match self.config.approvals {
+            ApproveMode::Refuse => {
+                let e = RunError::new(
+                    ErrorKind::PolicyViolation,
+                    format!("`approve` at `{key}` waits for a person, and this run has no store to pause in"),
+                    &*sc.label,
+                    span,
+                )
+                .at(&path)
+                .with_help("run it with a store (without `--no-store`) to pause it for `flowc approve`, or with `--interactive` on a terminal to answer here (`flowc repl` asks on a terminal, not when its input is piped)");
+                self.recorder
+                    .end(id, StepStatus::Failed, 1, Some(e.record()));
+                Err(vec![e])
+            }
+            ApproveMode::Ask => {
+                let _one = self.pause.asking.lock().await;
+                let _started = self.pause.hold().await;
+                let yes = ask_inline(&key, &text, ctx.as_ref()).await;
+                if let Some((store, run)) = stored {
+                    let answer = crate::store::Answer {
+                        approved: yes,
+                        by: &local_user(),
+                        note: Some("answered at the terminal"),
+                    };
+                    if let Err(e) =
+                        store.approval_answered_inline(run, &key, &text, ctx.as_ref(), &answer)
+                    {
+                        return Err(self.approval_failed(&e.message, span, sc));
+                    }
+                }
+                self.recorder.end(id, StepStatus::Ok, 1, None);
+                Ok(Value::Bool(yes))
+            }
+            ApproveMode::Pause => {
+                let (store, run) = stored.expect("a run pauses only with a store");
+                if let Err(e) = store.approval_ask(run, &key, &text, ctx.as_ref()) {
+                    return Err(self.approval_failed(&e.message, span, sc));
+                }
+                // What the pause depends on is on disk before it happens.
+                if let Some(j) = &self.journal
+                    && let Err(e) = j.flush()
+                {
+                    return Err(self.approval_failed(&e.message, span, sc));
+                }
+                self.recorder.end(id, StepStatus::Paused, 0, None);
+                self.pause.begin(Pending {
+                    path: key,
+                    message: text,
+                });
+                // Never answered in this process: the driver ends the run.
+                std::future::pending().await
+            }
+        }
+    }
+
+    fn approval_failed(&self, why: &str, span: Span, sc: &Scope) -> super::Errors {
+        err(
+            ErrorKind::PolicyViolation,
+            format!("the store could not keep the approval: {why}"),
+            sc,
+            span,
+        )
+    }
+}
+
+/// Asks on stderr, reads the answer from stdin (off the runtime's thread):
+/// `y` or `yes` approves, anything else (and end of input) rejects.
+async fn ask_inline(path: &str, message: &str, context: Option<&Value>) -> bool {
+    let mut q = format!("approval `{path}`: {message}\n");
+    if let Some(c) = context {
+        q.push_str(&format!("  context: {c}\n"));
+    }
+    q.push_str("approve? [y/N] ");
+    // A thread of its own, not the runtime's blocking pool: a run cancelled
+    // while the question waits must not wait for the line at its end.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(q.as_bytes());
+        let _ = err.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.await.unwrap_or_default();
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
