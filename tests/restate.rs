@@ -458,3 +458,72 @@ flow main() -> [int] {
     assert!(shown.contains("status   ok"), "{shown}");
     assert!(shown.contains("main/out/for[99]"), "{shown}");
 }
+
+/// Test 5: an `approve` on Restate: the run waits; `flowc approve --engine`
+/// answers it; the run goes on and completes, the step before it not run again.
+#[test]
+fn approve_on_restate_waits_for_flowc_approve() {
+    let server = Server::start("approve");
+    let dir = tempdir("restate-approve");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool note(x: int) -> { x: int } = exec ["python3", "note.py"]
+
+flow main() -> { ok: bool, n: int } {
+    let a = note(x: 1)
+    let ok = approve "ship {a.x}?" with { a }
+    let n = if ok { note(x: 2).x } else { 0 }
+    { ok, n }
+}
+"#,
+    )
+    .expect("flow");
+    std::fs::write(
+        dir.join("note.py"),
+        "import json, sys\na = json.load(sys.stdin)\nwith open('log', 'a') as f:\n    f.write('note %d\\n' % a['x'])\nprint(json.dumps(a))\n",
+    )
+    .expect("tool");
+    let worker = Worker::start(&dir, ".", "w1");
+    server.register(&worker.url());
+    let engine = server.engine();
+    let mut run = spawn_run(&dir, &engine);
+    // The run waits for its approval.
+    let mut id = String::new();
+    wait_for(Duration::from_secs(30), || {
+        let out = command(&dir, &["runs", "--engine", &engine, "--format", "json"])
+            .output()
+            .expect("flowc runs");
+        let first: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap_or("null"))
+            .unwrap_or(Value::Null);
+        id = first["id"].as_str().unwrap_or("").to_string();
+        first["status"] == "waiting"
+    });
+    assert!(run.try_wait().expect("the run").is_none(), "the run waits");
+    let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
+        .output()
+        .expect("flowc runs show");
+    assert!(
+        text(&show.stdout).contains("waiting  main/") && text(&show.stdout).contains("ship 1?"),
+        "{}",
+        text(&show.stdout)
+    );
+    // A path it does not wait for is refused, and named.
+    let wrong = command(&dir, &["approve", "--engine", &engine, &id, "main/nowhere"])
+        .output()
+        .expect("flowc approve");
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
+    assert!(text(&wrong.stderr).contains("waits for no approval at `main/nowhere`"));
+    let yes = command(&dir, &["approve", "--engine", &engine, &id, "--by", "ops"])
+        .output()
+        .expect("flowc approve");
+    assert!(yes.status.success(), "{}", text(&yes.stderr));
+    assert!(
+        text(&yes.stdout).starts_with("approved `main/"),
+        "{}",
+        text(&yes.stdout)
+    );
+    let out = run.wait_with_output().expect("flowc run ends");
+    assert_eq!(ok_json(&out), json!({ "ok": true, "n": 2 }));
+    assert_eq!(lines(&dir.join("log")), ["note 1", "note 2"]);
+}

@@ -285,6 +285,13 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
     if v["ended"].is_string() {
         out::println(&format!("ended    {}", s("ended")));
     }
+    if let Ok(runs) = client.runs()
+        && let Some(r) = runs.iter().find(|r| r.id == id)
+    {
+        for w in &r.waiting {
+            out::println(&format!("waiting  {}: {}", w.path, w.message));
+        }
+    }
     let outcome = &v["outcome"];
     if let Some(steps) = outcome["steps"].as_array() {
         out::println("steps");
@@ -306,5 +313,77 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
     for e in outcome["errors"].as_array().into_iter().flatten() {
         out::println(&format!("error    {}", e.as_str().unwrap_or("").trim_end()));
     }
+    OK
+}
+
+/// `flowc approve --engine restate:URL RUN [PATH]`: answers an approval the
+/// run waits for; the run then goes on by itself.
+pub fn approve(
+    ingress: &str,
+    run: &str,
+    path: Option<&str>,
+    approved: bool,
+    by: &str,
+    note: Option<&str>,
+) -> u8 {
+    let client = Client::new(ingress);
+    let entry = match client.runs() {
+        Ok(runs) => runs.into_iter().find(|r| r.id == run),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    };
+    let Some(entry) = entry else {
+        eprintln!(
+            "error: Restate at {ingress} has no run `{run}`; `flowc runs --engine restate:{ingress}` lists them"
+        );
+        return USAGE;
+    };
+    let waiting: Vec<String> = entry
+        .waiting
+        .iter()
+        .map(|w| format!("  {}: {}", w.path, w.message))
+        .collect();
+    let path = match (path, entry.waiting.as_slice()) {
+        (Some(p), w) if w.iter().any(|x| x.path == p) => p.to_string(),
+        (_, []) => {
+            eprintln!(
+                "error: run {run} waits for no approval (status `{}`)",
+                entry.status
+            );
+            return USAGE;
+        }
+        (Some(p), _) => {
+            eprintln!(
+                "error: run {run} waits for no approval at `{p}`; it waits for:\n{}",
+                waiting.join("\n")
+            );
+            return USAGE;
+        }
+        (None, [one]) => one.path.clone(),
+        (None, several) => {
+            eprintln!(
+                "error: run {run} waits for {} approvals; name the one to answer (`flowc approve --engine restate:{ingress} {run} PATH`):\n{}",
+                several.len(),
+                waiting.join("\n")
+            );
+            return USAGE;
+        }
+    };
+    let answer = crate::restate::Answer {
+        approved,
+        by: Some(by.to_string()),
+        note: note.map(str::to_string),
+        at: Some(crate::builtins::now_rfc3339()),
+    };
+    if let Err(e) = client.answer(run, &path, &answer) {
+        eprintln!("error: {e}");
+        return USAGE;
+    }
+    out::println(&format!(
+        "{} `{path}` of run {run} (by {by}); the run goes on on Restate: `flowc resume --engine restate:{ingress} {run}` waits for its end",
+        if approved { "approved" } else { "rejected" }
+    ));
     OK
 }

@@ -168,7 +168,7 @@ pub fn approval_key(run: &str, path: &str) -> String {
 }
 
 /// Percent-encodes a key for a URL path segment.
-fn encode(key: &str) -> String {
+pub fn encode(key: &str) -> String {
     let mut s = String::with_capacity(key.len());
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

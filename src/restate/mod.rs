@@ -128,6 +128,16 @@ pub struct RunEntry {
     pub started: String,
     #[serde(default)]
     pub ended: Option<String>,
+    /// The approvals it waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<Waiting>,
+}
+
+/// An approval a run waits for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Waiting {
+    pub path: String,
+    pub message: String,
 }
 
 /// An answer to an `approve` (`flowc approve --engine`).

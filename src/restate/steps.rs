@@ -5,12 +5,14 @@
 use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{RunOutcome, RunRequest, StepOutcome, StepRequest, step_key};
+use super::client::{approval_key, encode};
+use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepRequest, step_key};
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
 use crate::driver::{FsLoader, check_source};
+use crate::ir::StepPath;
 use crate::run::llm::Llm;
 use crate::run::tools::{ToolFailure, ToolResult};
 use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
@@ -22,6 +24,41 @@ pub struct RestateSteps {
     run: String,
     /// The served file's key, for the `Step` handler.
     file: String,
+}
+
+impl RestateSteps {
+    /// Sends the request `make` builds until Restate answers it: a server
+    /// that is starting, stopping or unreachable is asked again (the same
+    /// idempotency key or workflow key attaches to what is under way).
+    /// `Err` with Restate's message when it refuses.
+    async fn until_answered(
+        &self,
+        what: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<String, String> {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match make().send().await {
+                Ok(r) if r.status().is_success() => {
+                    return r.text().await.map_err(|e| {
+                        format!("Restate's answer for {what} could not be read: {e}")
+                    });
+                }
+                Ok(r) if matches!(r.status().as_u16(), 429 | 502..=504) => {}
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    return Err(format!(
+                        "Restate refused {what} ({status}): {}",
+                        body.trim()
+                    ));
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
+    }
 }
 
 impl Remote for RestateSteps {
@@ -38,53 +75,61 @@ impl Remote for RestateSteps {
                 max_output: step.max_output,
                 key: step.key.map(str::to_string),
             };
-            let key = step_key(&self.run, &path, step.attempt);
+            let key = header_safe(&step_key(&self.run, &path, step.attempt));
             let url = format!("{}/Step/run", self.ingress);
-            let mut wait = Duration::from_millis(50);
-            loop {
-                let sent = self
-                    .http
-                    .post(&url)
-                    .header("idempotency-key", header_safe(&key))
-                    .json(&request)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => {
-                        return match r.json::<StepOutcome>().await {
-                            Ok(StepOutcome::Ok(v)) => Ok(v),
-                            Ok(StepOutcome::Failed {
-                                message,
-                                help,
-                                permanent,
-                            }) => Err(ToolFailure {
-                                message,
-                                help,
-                                permanent,
-                            }),
-                            Err(e) => Err(ToolFailure::new(format!(
-                                "Restate's answer for step `{path}` is not a step outcome: {e}"
-                            ))),
-                        };
-                    }
-                    // The server is starting, stopping or overloaded: ask again.
-                    Ok(r) if matches!(r.status().as_u16(), 429 | 502 | 503 | 504) => {}
-                    Ok(r) => {
-                        let status = r.status();
-                        let body = r.text().await.unwrap_or_default();
-                        return Err(ToolFailure::new(format!(
-                            "Restate refused step `{path}` ({status}): {}",
-                            body.trim()
-                        ))
-                        .permanent());
-                    }
-                    // Not reachable now (a restart): the same key attaches to the
-                    // step's invocation when it is back.
-                    Err(_) => {}
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(2));
+            let text = self
+                .until_answered(&format!("step `{path}`"), || {
+                    self.http
+                        .post(&url)
+                        .header("idempotency-key", &key)
+                        .json(&request)
+                })
+                .await
+                .map_err(|m| ToolFailure::new(m).permanent())?;
+            match serde_json::from_str::<StepOutcome>(&text) {
+                Ok(StepOutcome::Ok(v)) => Ok(v),
+                Ok(StepOutcome::Failed {
+                    message,
+                    help,
+                    permanent,
+                }) => Err(ToolFailure {
+                    message,
+                    help,
+                    permanent,
+                }),
+                Err(e) => Err(ToolFailure::new(format!(
+                    "Restate's answer for step `{path}` is not a step outcome: {e}"
+                ))),
             }
+        })
+    }
+
+    fn approve<'a>(
+        &'a self,
+        path: &'a StepPath,
+        message: &'a str,
+        context: Option<&'a Value>,
+    ) -> LocalBoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            let path = path.to_string();
+            let key = encode(&approval_key(&self.run, &path));
+            let question = json!({
+                "run": self.run,
+                "path": path,
+                "message": message,
+                "context": context,
+            });
+            // The approval's workflow: started once; again, it is the same one.
+            let start = format!("{}/Approval/{key}/run/send", self.ingress);
+            self.until_answered("the approval", || self.http.post(&start).json(&question))
+                .await?;
+            let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
+            let text = self
+                .until_answered("the approval", || self.http.get(&attach))
+                .await?;
+            serde_json::from_str::<Answer>(&text)
+                .map(|a| a.approved)
+                .map_err(|e| format!("the answer is not an approval's answer: {e}"))
         })
     }
 }

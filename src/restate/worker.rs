@@ -10,7 +10,7 @@ use std::sync::Arc;
 use restate_sdk::prelude::*;
 use serde_json::{Value, json};
 
-use super::{Answer, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, steps};
+use super::{Answer, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps};
 use crate::builtins::now_rfc3339;
 use crate::run::tools::http::Client;
 use crate::syntax::ast::{BindingKind, ItemKind};
@@ -181,8 +181,13 @@ impl FlowRun {
                 status: "running".into(),
                 started,
                 ended: None,
+                waiting: Vec::new(),
             }))
             .send();
+        // The SDK sends what the handler did when it next awaits Restate: a
+        // journaled no-op puts the state and the index entry out before the
+        // long wait for the interpreter (`flowc runs` sees the run at once).
+        ctx.run(|| async { Ok(()) }).name("registered").await?;
         eprintln!("flowc worker: run {id} ({} {})", req.file, req.flow);
         let outcome = run_on_thread(
             req,
@@ -364,6 +369,57 @@ impl RunIndex {
         {
             r.status = end["status"].as_str().unwrap_or("").to_string();
             r.ended = end["ended"].as_str().map(str::to_string);
+            r.waiting.clear();
+        }
+        ctx.set("runs", Json(runs));
+        Ok(())
+    }
+
+    /// A run waits for an approval: `{id, path, message}`.
+    #[handler]
+    async fn waiting(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
+        let w = w.into_inner();
+        let mut runs = ctx
+            .get::<Json<Vec<RunEntry>>>("runs")
+            .await?
+            .map(Json::into_inner)
+            .unwrap_or_default();
+        if let Some(r) = runs
+            .iter_mut()
+            .find(|r| Some(r.id.as_str()) == w["id"].as_str())
+            && r.ended.is_none()
+        {
+            let path = w["path"].as_str().unwrap_or("").to_string();
+            if !r.waiting.iter().any(|x| x.path == path) {
+                r.waiting.push(Waiting {
+                    path,
+                    message: w["message"].as_str().unwrap_or("").to_string(),
+                });
+            }
+            r.status = "waiting".into();
+        }
+        ctx.set("runs", Json(runs));
+        Ok(())
+    }
+
+    /// An approval of a run was answered: `{id, path}`.
+    #[handler]
+    async fn answered(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
+        let w = w.into_inner();
+        let mut runs = ctx
+            .get::<Json<Vec<RunEntry>>>("runs")
+            .await?
+            .map(Json::into_inner)
+            .unwrap_or_default();
+        if let Some(r) = runs
+            .iter_mut()
+            .find(|r| Some(r.id.as_str()) == w["id"].as_str())
+        {
+            r.waiting
+                .retain(|x| Some(x.path.as_str()) != w["path"].as_str());
+            if r.waiting.is_empty() && r.status == "waiting" {
+                r.status = "running".into();
+            }
         }
         ctx.set("runs", Json(runs));
         Ok(())
@@ -392,10 +448,22 @@ impl Approval {
         ctx: WorkflowContext<'_>,
         question: Json<Value>,
     ) -> HandlerResult<Json<Answer>> {
-        ctx.set("question", question);
+        let question = question.into_inner();
+        let who = json!({
+            "id": question["run"],
+            "path": question["path"],
+            "message": question["message"],
+        });
+        ctx.set("question", Json(question));
         ctx.set("status", "waiting".to_string());
+        ctx.object_client::<RunIndexClient>("runs")
+            .waiting(Json(who.clone()))
+            .send();
         let answer = ctx.promise::<Json<Answer>>("answer").await?;
         ctx.set("status", "answered".to_string());
+        ctx.object_client::<RunIndexClient>("runs")
+            .answered(Json(who))
+            .send();
         Ok(answer)
     }
 

@@ -135,6 +135,27 @@ impl<'p> Interp<'p> {
             .recorder
             .start(&sc.label, &path, "approve", StepKind::Approval, span);
         let key = path.to_string();
+        // On Restate (`flowc worker`): the answer comes from `flowc approve --engine`.
+        if let Some(remote) = &self.remote {
+            return match remote.approve(&path, &text, ctx.as_ref()).await {
+                Ok(yes) => {
+                    self.recorder.end(id, StepStatus::Ok, 1, None);
+                    Ok(Value::Bool(yes))
+                }
+                Err(why) => {
+                    let e = RunError::new(
+                        ErrorKind::PolicyViolation,
+                        format!("`approve` at `{key}` cannot wait for an answer: {why}"),
+                        &*sc.label,
+                        span,
+                    )
+                    .at(&path);
+                    self.recorder
+                        .end(id, StepStatus::Failed, 1, Some(e.record()));
+                    Err(vec![e])
+                }
+            };
+        }
         let stored = self.store.zip(self.config.run_id.as_deref());
         // Answered before (`flowc approve`, then `flowc resume`).
         if let Some((store, run)) = stored {

@@ -78,6 +78,15 @@ pub trait Remote {
         &'a self,
         step: RemoteStep<'a>,
     ) -> futures_util::future::LocalBoxFuture<'a, tools::ToolResult>;
+
+    /// An `approve` at `path`: waits for a person's answer (`true`: approved);
+    /// `Err` says why none can come.
+    fn approve<'a>(
+        &'a self,
+        path: &'a StepPath,
+        message: &'a str,
+        context: Option<&'a Value>,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<bool, String>>;
 }
 
 /// A tool call as it travels to another process.
