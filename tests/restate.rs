@@ -306,21 +306,47 @@ note('done ' + name)
 print(json.dumps({'n': a['n'] + 1}))
 "#;
 
+/// Three effects in a row, and a decision before the slow one.
 const THREE_EFFECTS: &str = r#"effect tool act(name: string, n: int, sleep: int, mark: bool) -> { n: int } = exec ["python3", "act.py"]
 
-flow main() -> [int] {
+flow main() -> { ns: [int], pick: string } {
     let a = act(name: "first", n: 0, sleep: 0, mark: false) with { idempotency_key: true }
-    let b = act(name: "slow", n: a.n, sleep: 3, mark: true) with { idempotency_key: true }
+    let pick = decide "which one after {a.n}?" with { a } {
+        first => "first"
+        second => "second"
+        else => "none"
+    }
+    let b = act(name: "slow", n: a.n, sleep: 3, mark: pick != "none") with { idempotency_key: true }
     let c = act(name: "last", n: b.n, sleep: 0, mark: false) with { idempotency_key: true }
-    [a.n, b.n, c.n]
+    { ns: [a.n, b.n, c.n], pick }
 }
+"#;
+
+/// A `cmd:` LLM provider that answers `first` the first time it is asked,
+/// `second` after (a line in `asks` per question).
+const PICK: &str = r#"import sys
+sys.stdin.read()
+with open('asks', 'a') as f:
+    f.write('asked\n')
+print('first' if len(open('asks').read().split()) == 1 else 'second')
 "#;
 
 fn three_effects(tag: &str) -> PathBuf {
     let dir = tempdir(tag);
     std::fs::write(dir.join("main.flow"), THREE_EFFECTS).expect("flow");
     std::fs::write(dir.join("act.py"), ACT).expect("tool");
+    std::fs::write(dir.join("pick.py"), PICK).expect("provider");
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 pick.py\"\n",
+    )
+    .expect("flowc.toml");
     dir
+}
+
+/// The result of the three effects: the first answer of the decision kept.
+fn three_effects_result() -> Value {
+    json!({ "ns": [1, 2, 3], "pick": "first" })
 }
 
 /// What the steps left: each finished once, the effects applied once each.
@@ -374,7 +400,12 @@ fn a_run_survives_the_kill_of_its_worker() {
     workers[victim].child.kill().expect("kill -9");
     workers[victim].child.wait().expect("reaped");
     let out = run.wait_with_output().expect("flowc run ends");
-    assert_eq!(ok_json(&out), json!([1, 2, 3]), "{}", text(&out.stderr));
+    assert_eq!(
+        ok_json(&out),
+        three_effects_result(),
+        "{}",
+        text(&out.stderr)
+    );
     let survivor = &workers[1 - victim];
     assert!(
         survivor.log().contains("flowc worker: run "),
@@ -382,6 +413,9 @@ fn a_run_survives_the_kill_of_its_worker() {
         survivor.log()
     );
     assert_once_each(&dir);
+    // The flow ran again from its start, so the model was asked again (and
+    // answered `second`), but the run kept the first answer.
+    assert_eq!(lines(&dir.join("asks")).len(), 2);
 }
 
 /// Test 3: the server is stopped and started again on the same data folder while a
@@ -398,7 +432,12 @@ fn a_run_survives_a_restart_of_the_server() {
     server.stop();
     server.start_again();
     let out = run.wait_with_output().expect("flowc run ends");
-    assert_eq!(ok_json(&out), json!([1, 2, 3]), "{}", text(&out.stderr));
+    assert_eq!(
+        ok_json(&out),
+        three_effects_result(),
+        "{}",
+        text(&out.stderr)
+    );
     assert_once_each(&dir);
 }
 

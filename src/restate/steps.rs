@@ -132,6 +132,29 @@ impl Remote for RestateSteps {
                 .map_err(|e| format!("the answer is not an approval's answer: {e}"))
         })
     }
+
+    fn decision<'a>(
+        &'a self,
+        path: &'a StepPath,
+        answer: Value,
+    ) -> LocalBoxFuture<'a, Result<Value, String>> {
+        Box::pin(async move {
+            let path = path.to_string();
+            // The same key as the path's step: the first answer recorded is the one kept.
+            let key = header_safe(&step_key(&self.run, &path, 1));
+            let url = format!("{}/Decision/record", self.ingress);
+            let text = self
+                .until_answered(&format!("the decision at `{path}`"), || {
+                    self.http
+                        .post(&url)
+                        .header("idempotency-key", &key)
+                        .json(&answer)
+                })
+                .await?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("the kept decision cannot be read: {e}"))
+        })
+    }
 }
 
 /// An idempotency key as a header value: visible ASCII, the rest percent-encoded.

@@ -279,7 +279,11 @@ pub struct Step {
 
 #[restate_sdk::service]
 impl Step {
-    #[handler(inactivity_timeout = "1 day", abort_timeout = "1m")]
+    #[handler(
+        inactivity_timeout = "1 day",
+        abort_timeout = "1m",
+        idempotency_retention = "7 days"
+    )]
     async fn run(
         &self,
         ctx: Context<'_>,
@@ -326,6 +330,18 @@ impl Step {
             .name("tool")
             .await?;
         Ok(out)
+    }
+}
+
+/// The decisions of runs (`decide`, `llm()`): invoked with the idempotency
+/// key `RUN_ID/STEP_PATH`, so Restate keeps the first answer and gives it back.
+pub struct Decision;
+
+#[restate_sdk::service]
+impl Decision {
+    #[handler(idempotency_retention = "7 days")]
+    async fn record(&self, _ctx: Context<'_>, answer: Json<Value>) -> HandlerResult<Json<Value>> {
+        Ok(answer)
     }
 }
 
@@ -501,6 +517,7 @@ pub async fn serve(served: Served, listener: tokio::net::TcpListener) {
             served: served.clone(),
             http: Client::new(),
         })
+        .bind(Decision)
         .bind(RunIndex)
         .bind(Approval)
         .build();

@@ -87,6 +87,15 @@ pub trait Remote {
         message: &'a str,
         context: Option<&'a Value>,
     ) -> futures_util::future::LocalBoxFuture<'a, Result<bool, String>>;
+
+    /// A decision at `path` was answered `answer` (as the journal keeps it):
+    /// the answer kept for that path, which is the first one given, so that a
+    /// run that starts again decides as before. `Err` says why none is kept.
+    fn decision<'a>(
+        &'a self,
+        path: &'a StepPath,
+        answer: Value,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Value, String>>;
 }
 
 /// A tool call as it travels to another process.
