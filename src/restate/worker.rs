@@ -521,21 +521,34 @@ pub async fn serve(served: Served, listener: tokio::net::TcpListener) {
         .bind(RunIndex)
         .bind(Approval)
         .build();
-    let stop = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    // On SIGTERM or SIGINT the server stops taking requests and lets those
+    // in flight end; a run can take hours, so it waits 10 s at most (Restate
+    // gives what was cut off to another worker).
+    let serving = HttpServer::new(endpoint).serve_with_cancel(listener, stop_signal());
+    let give_up = async {
+        stop_signal().await;
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    };
+    tokio::select! {
+        _ = serving => {}
+        _ = give_up => {
+            eprintln!("flowc worker: stopped with invocations in flight; Restate runs them again elsewhere");
+        }
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
         }
-    };
-    HttpServer::new(endpoint)
-        .serve_with_cancel(listener, stop)
-        .await;
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
