@@ -282,6 +282,66 @@ fn the_examples_give_their_local_results_on_restate() {
         "{}",
         text(&out.stderr)
     );
+    // A file of the same name with other text: refused, and said so.
+    std::fs::write(dir.join("recovery.flow"), "flow main() -> int { 2 }\n").expect("flow");
+    let out = command(&dir, &["run", "--engine", &engine, "recovery.flow"])
+        .output()
+        .expect("flowc run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the workers serve another version of `recovery.flow`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Without a server: every command with `--engine` says so, and a bad
+/// engine is named.
+#[test]
+fn an_unreachable_server_and_a_bad_engine_are_clear_errors() {
+    let dir = tempdir("restate-none");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(dir.join("main.flow"), "flow main() -> int { 1 }\n").expect("flow");
+    let engine = format!("restate:http://127.0.0.1:{}", free_port());
+    for args in [
+        vec!["run", "--engine", &engine, "main.flow"],
+        vec!["runs", "--engine", &engine],
+        vec!["runs", "show", "--engine", &engine, "x"],
+        vec!["approve", "--engine", &engine, "x"],
+        vec!["resume", "--engine", &engine, "x"],
+    ] {
+        let out = command(&dir, &args).output().expect("flowc");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("cannot reach Restate at http://127.0.0.1:"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = command(&dir, &["run", "--engine", "temporal:x", "main.flow"])
+        .output()
+        .expect("flowc");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown engine `temporal:x`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = command(&dir, &["run", "main.flow"])
+        .env("FLOWC_ENGINE", "restate:127.0.0.1:8080")
+        .output()
+        .expect("flowc");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("FLOWC_ENGINE: "),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Appends `start NAME` and `done NAME` to `log`; `mark`: writes `marker`
