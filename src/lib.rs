@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod driver;
+pub mod fmt;
 pub mod ir;
 pub mod repl;
 pub mod restate;

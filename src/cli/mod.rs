@@ -2,9 +2,11 @@
 
 mod approve;
 mod engine;
+mod fmt;
 mod resume;
 mod run;
 mod runs;
+mod test;
 
 use std::io::Write;
 
@@ -81,6 +83,10 @@ pub enum Command {
         #[command(subcommand)]
         action: runs::CacheAction,
     },
+    /// Run the `test` blocks of `.flow` files, with their mocks; report like `cargo test`
+    Test(test::TestArgs),
+    /// Format `.flow` files in their one canonical layout (stdin to stdout without files)
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code, with an example
     Explain {
         /// The code, such as E0201
@@ -129,6 +135,8 @@ pub fn run(cli: Cli) -> u8 {
             decisions,
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
+        Command::Test(a) => test::test(&a),
+        Command::Fmt(a) => fmt::fmt(&a),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),

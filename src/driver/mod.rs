@@ -7,6 +7,7 @@
 pub mod project;
 pub mod runner;
 pub mod signals;
+pub mod testing;
 
 use crate::check::{self, Loader, Program};
 use crate::diag::Diagnostic;

@@ -255,6 +255,17 @@ impl<'p> Interp<'p> {
                 args.insert(n.name.clone(), v);
             }
         }
+        // In a test: a mocked tool or flow, or a tool the test refuses to run.
+        if let Some(r) = self.mocked_call(
+            m,
+            name,
+            tool.map(|t| t.0),
+            span,
+            label.unwrap_or(name),
+            &path,
+        ) {
+            return r;
+        }
         let Some((tool, sig)) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
             return self

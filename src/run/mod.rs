@@ -15,6 +15,7 @@ mod pure;
 pub mod record;
 pub mod redact;
 mod scheduler;
+pub mod testing;
 pub mod timer;
 pub mod tools;
 /// Runtime values live in the leaf module [`crate::value`], which built-ins share.
@@ -187,9 +188,9 @@ pub struct Interp<'p> {
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
-    lowered: Lowered<'p>,
+    lowered: Rc<Lowered<'p>>,
     /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
-    options: HashMap<usize, Rc<Opts>, FxBuild>,
+    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     /// One lock per cache key: identical cached calls in flight share one
@@ -216,10 +217,45 @@ pub struct Interp<'p> {
     pub remote: Option<Box<dyn Remote + 'p>>,
     /// The run's pause at an `approve` (SPEC §15).
     pub pause: approve::Pause,
+    /// In `flowc test`: the running test's mocks and failures.
+    test: Option<Rc<testing::TestState>>,
+}
+
+/// A program lowered and its options decoded, once: what every interpreter of
+/// it reads (`flowc test` shares one among the interpreters of its tests).
+#[derive(Clone)]
+pub struct Lowering<'p> {
+    lowered: Rc<Lowered<'p>>,
+    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+}
+
+impl<'p> Lowering<'p> {
+    pub fn new(program: &'p Program) -> Lowering<'p> {
+        let lowered = crate::ir::lower_program(program);
+        let options = lowered
+            .options
+            .iter()
+            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
+            .collect();
+        Lowering {
+            lowered: Rc::new(lowered),
+            options: Rc::new(options),
+        }
+    }
 }
 
 impl<'p> Interp<'p> {
     pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
+        Interp::with_lowering(program, sources, config, Lowering::new(program))
+    }
+
+    /// [`Interp::new`] with the program already lowered (by [`Lowering::new`]).
+    pub fn with_lowering(
+        program: &'p Program,
+        sources: &'p Sources,
+        config: RunConfig,
+        lowering: Lowering<'p>,
+    ) -> Interp<'p> {
         // The flows a run can start with, by name (calls are resolved by the lowering).
         let mut flows = Vec::new();
         for m in &program.modules {
@@ -241,12 +277,7 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
-        let lowered = crate::ir::lower_program(program);
-        let options = lowered
-            .options
-            .iter()
-            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
-            .collect();
+        let Lowering { lowered, options } = lowering;
         Interp {
             lowered,
             options,
@@ -272,6 +303,7 @@ impl<'p> Interp<'p> {
             llm: llm::Llm::new(None),
             remote: None,
             pause: approve::Pause::default(),
+            test: None,
         }
     }
 

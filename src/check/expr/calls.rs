@@ -86,6 +86,13 @@ impl<'p> Ctx<'p> {
         if !sig.is_flow {
             self.used_tools.insert((m, sig.name.clone()));
         }
+        if self.in_mock {
+            let what = if sig.is_flow { "flow" } else { "tool" };
+            self.diags.push(catalog::mock_reads_test(
+                callee_span,
+                &format!("{what} `{callee_name}`, which runs in the test"),
+            ));
+        }
         self.options(&c.options, Place::Call { effect: sig.effect });
         if self.current_flow.is_none() && !self.in_test {
             // Constants cannot call tools; reported by the caller via `effects`.

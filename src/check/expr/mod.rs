@@ -3,6 +3,7 @@
 mod calls;
 mod control;
 mod kinds;
+mod mocks;
 mod paths;
 
 use std::collections::{HashMap, HashSet};
@@ -80,6 +81,11 @@ pub struct Ctx<'p> {
     pub(super) in_until: bool,
     pub(super) loops: Vec<&'static str>,
     pub(super) in_test: bool,
+    /// The first scope of the test being checked (its `let`s are at or above it).
+    pub(super) test_base: usize,
+    /// Set while a mock's value is checked: it reads no `let` and calls no
+    /// tool or flow of its test (E0512).
+    pub(super) in_mock: bool,
     /// The flow whose body is being checked.
     pub(super) current_flow: Option<FlowKey>,
     /// Result types of flows: `None` while being checked.
@@ -115,6 +121,8 @@ impl<'p> Ctx<'p> {
             in_until: false,
             loops: Vec::new(),
             in_test: false,
+            test_base: 0,
+            in_mock: false,
             current_flow: None,
             flow_types: HashMap::new(),
             calls: Vec::new(),
@@ -164,6 +172,7 @@ impl<'p> Ctx<'p> {
                 ItemKind::Flow(f) => flows.push(f),
                 ItemKind::Test(t) => {
                     self.in_test = true;
+                    self.test_base = self.scopes.len();
                     self.scopes.push(Scope::new(Vec::new()));
                     self.block(&t.body, false);
                     self.pop_scope();
@@ -288,6 +297,7 @@ impl<'p> Ctx<'p> {
         self.module = m;
         self.in_until = false;
         self.in_test = false;
+        let saved_mock = std::mem::replace(&mut self.in_mock, false);
         self.current_flow = Some(key.clone());
 
         let saved_limits = std::mem::take(&mut self.stated_limits);
@@ -326,6 +336,7 @@ impl<'p> Ctx<'p> {
 
         self.stated_limits = saved_limits;
         self.scopes = saved_scopes;
+        self.in_mock = saved_mock;
         (
             self.module,
             self.in_until,
@@ -465,21 +476,10 @@ impl<'p> Ctx<'p> {
                     result = t;
                 }
                 StmtKind::Mock { target, value } => {
-                    if !self.in_test {
-                        self.diags.push(catalog::not_allowed_here(
-                            s.span,
-                            "`mock`",
-                            "`test` blocks",
-                        ));
-                    }
-                    let expected = self.mock_target(target);
-                    let t = self.expr(value);
-                    if let Some(e) = expected {
-                        self.expect(&t, &e, value.span, " (the mocked result)");
-                    }
+                    self.mock(s.span, target, value);
                     result = Type::Null;
                 }
-                StmtKind::Assert(e) => {
+                StmtKind::Assert { cond: e, message } => {
                     if !self.in_test {
                         self.diags.push(catalog::not_allowed_here(
                             s.span,
@@ -489,6 +489,10 @@ impl<'p> Ctx<'p> {
                     }
                     let t = self.expr(e);
                     self.expect_bool(&t, e.span, "an `assert` condition");
+                    if let Some(m) = message {
+                        let t = self.expr(m);
+                        self.expect(&t, &Type::String, m.span, " (the assertion's message)");
+                    }
                     result = Type::Null;
                 }
                 StmtKind::Error { .. } => result = Type::Unknown,
@@ -496,22 +500,6 @@ impl<'p> Ctx<'p> {
         }
         self.pop_scope();
         result
-    }
-
-    /// The result type a mock must have, or `None` when unknown.
-    fn mock_target(&mut self, target: &[Ident]) -> Option<Type> {
-        if let [one] = target
-            && one.name == "llm"
-        {
-            return Some(Type::String);
-        }
-        match self.resolve_callee(target) {
-            Some(Callee::Tool(m, sig)) | Some(Callee::Flow(m, sig)) => {
-                self.used_tools.insert((m, sig.name.clone()));
-                sig.ret.clone()
-            }
-            _ => None,
-        }
     }
 
     /// Checks a `let`'s value (and its `after` names); returns the binding's type.
@@ -572,6 +560,13 @@ impl<'p> Ctx<'p> {
                 continue;
             };
             b.used = true;
+            if self.in_mock && level >= self.test_base {
+                self.diags.push(catalog::mock_reads_test(
+                    id.span,
+                    &format!("`{}`, a `let` of the test", id.name),
+                ));
+                return Type::Unknown;
+            }
             if let (Some(j), Some(key), Some(i)) =
                 (b.stmt, self.scopes[level].block, self.scopes[level].current)
                 && let Some(info) = self.blocks.get_mut(&key)
