@@ -89,7 +89,7 @@ backend workers
     server w1 127.0.0.1:$P1 proto h2 check inter 200ms
     server w2 127.0.0.1:$P2 proto h2 check inter 200ms
 CFG
-haproxy -db -f "$W/haproxy.cfg" 2> "$W/haproxy.log" & pids+=($!)
+PATH="$PATH:/usr/sbin" haproxy -db -f "$W/haproxy.cfg" 2> "$W/haproxy.log" & pids+=($!)
 sleep 0.5
 scripts/restate.sh register "http://127.0.0.1:$ADM" "http://127.0.0.1:$LB"
 throughput "two workers"

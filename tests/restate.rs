@@ -176,7 +176,13 @@ impl Balancer {
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, cfg).expect("haproxy.cfg");
-        let child = Command::new("haproxy")
+        // Debian puts it in /usr/sbin, which a user's PATH may not hold.
+        let haproxy = if Path::new("/usr/sbin/haproxy").exists() {
+            "/usr/sbin/haproxy"
+        } else {
+            "haproxy"
+        };
+        let child = Command::new(haproxy)
             .arg("-db")
             .arg("-f")
             .arg(&path)
