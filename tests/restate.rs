@@ -257,6 +257,8 @@ fn the_examples_give_their_local_results_on_restate() {
         ("recovery", &[]),
         ("monitoring", &["--arg", "within_minutes=10"]),
         ("triage", &[]),
+        // Decisions (replayed from examples/recorded/llm.json) and an effect.
+        ("ci_analysis", &[]),
     ];
     let engine = server.engine();
     for (name, args) in runs {
