@@ -279,6 +279,40 @@ fn the_examples_give_their_local_results_on_restate() {
     }
     let log = worker.log();
     assert!(log.contains("step "), "the worker ran no step: {log}");
+    // The run record (`--record`) is the one a local run writes: the same
+    // steps (path, tool, status), result and status.
+    let here = dir.join("here.json");
+    let there = dir.join("there.json");
+    let file = "examples/data_pipeline.flow";
+    let local = command(&root(), &["run", "--no-store", file, "--record"])
+        .arg(&here)
+        .output()
+        .expect("flowc run");
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    let remote = command(&root(), &["run", "--engine", &engine, file, "--record"])
+        .arg(&there)
+        .output()
+        .expect("flowc run");
+    assert!(remote.status.success(), "{}", text(&remote.stderr));
+    let read = |p: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("a record")).expect("JSON")
+    };
+    let (a, b) = (read(&here), read(&there));
+    for field in ["file", "flow", "status", "result", "inputs", "errors"] {
+        assert_eq!(a[field], b[field], "{field}");
+    }
+    let steps = |r: &Value| -> Vec<(Value, Value, Value)> {
+        let mut s: Vec<_> = r["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| (s["path"].clone(), s["tool"].clone(), s["status"].clone()))
+            .collect();
+        s.sort_by_key(|t| t.0.to_string());
+        s
+    };
+    assert_eq!(steps(&a), steps(&b));
+    assert!(b["run_id"].is_string(), "{b}");
     // A file the workers do not serve: the run fails and says so.
     std::fs::write(dir.join("other.flow"), "flow main() -> int { 1 }\n").expect("flow");
     let out = command(&dir, &["run", "--engine", &engine, "other.flow"])

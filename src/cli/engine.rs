@@ -122,7 +122,14 @@ async fn register(admin: &str, public: &str) -> Result<(), String> {
     }
 }
 
+/// What `flowc run --engine` writes besides the result: `--record` and `--trace` files.
+pub struct Outputs<'a> {
+    pub record: Option<&'a str>,
+    pub trace: Option<&'a str>,
+}
+
 /// `flowc run --engine restate:URL`: submits the run, waits for it, presents it.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     ingress: &str,
     file: &str,
@@ -131,6 +138,7 @@ pub fn run(
     inputs: Map<String, Value>,
     set: &[String],
     quiet: bool,
+    outputs: Outputs<'_>,
 ) -> u8 {
     let client = Client::new(ingress);
     let id = crate::store::new_run_id();
@@ -142,6 +150,7 @@ pub fn run(
         inputs,
         set: set.to_vec(),
         ingress: ingress.to_string(),
+        trace: outputs.trace.is_some(),
     };
     if let Err(e) = client.submit(&id, &req) {
         eprintln!("error: {e}");
@@ -150,18 +159,33 @@ pub fn run(
     if !quiet {
         eprintln!("run {id} submitted to Restate at {ingress}");
     }
-    wait(&client, &id, flow, quiet)
+    wait(&client, &id, flow, quiet, outputs)
 }
 
 /// Waits for run `id` and presents it like a local run; its exit code.
-fn wait(client: &Client, id: &str, flow: &str, quiet: bool) -> u8 {
-    match client.wait(id) {
-        Ok(outcome) => present(&outcome, flow, quiet, id, client.ingress()),
+fn wait(client: &Client, id: &str, flow: &str, quiet: bool, outputs: Outputs<'_>) -> u8 {
+    let outcome = match client.wait(id) {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("error: run {id}: {e}");
-            FAILED
+            return FAILED;
+        }
+    };
+    let code = present(&outcome, flow, quiet, id, client.ingress());
+    let files = [
+        (outputs.record, &outcome.record, "the run record"),
+        (outputs.trace, &outcome.trace, "the trace"),
+    ];
+    for (path, value, what) in files {
+        if let (Some(path), Some(value)) = (path, value) {
+            let text = serde_json::to_string_pretty(value).expect("values serialise");
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("error: cannot write {what} `{path}`: {e}");
+                return USAGE;
+            }
         }
     }
+    code
 }
 
 fn present(o: &RunOutcome, flow: &str, quiet: bool, id: &str, ingress: &str) -> u8 {
@@ -212,7 +236,11 @@ pub fn resume(ingress: &str, id: &str, quiet: bool) -> u8 {
             return USAGE;
         }
     };
-    wait(&client, id, &flow, quiet)
+    let none = Outputs {
+        record: None,
+        trace: None,
+    };
+    wait(&client, id, &flow, quiet, none)
 }
 
 /// `flowc runs --engine restate:URL`.

@@ -226,20 +226,24 @@ pub fn run(a: &RunArgs) -> u8 {
     match crate::restate::engine_of(a.engine.as_deref()) {
         Ok(Some(ingress)) => {
             let local_only = [
-                (a.record.is_some(), "--record"),
-                (a.trace.is_some(), "--trace"),
                 (a.record_llm.is_some(), "--record-llm"),
                 (a.llm.llm.is_some(), "--llm"),
             ];
             if let Some((_, flag)) = local_only.iter().find(|(given, _)| *given) {
                 eprintln!(
-                    "error: `{flag}` is for runs here, not with `--engine`; `flowc runs show --engine … --format json` shows a run's steps (docs/scale-out.md)"
+                    "error: `{flag}` is for runs here, not with `--engine`: the workers ask their own LLM provider (docs/scale-out.md)"
                 );
                 return USAGE;
             }
             let root = checked.program.root_module().file;
             let text = checked.sources.get(root).text.clone();
-            return super::engine::run(&ingress, &a.file, &text, &flow, inputs, &a.set, a.quiet);
+            let outputs = super::engine::Outputs {
+                record: a.record.as_deref(),
+                trace: a.trace.as_deref(),
+            };
+            return super::engine::run(
+                &ingress, &a.file, &text, &flow, inputs, &a.set, a.quiet, outputs,
+            );
         }
         Ok(None) => {}
         Err(e) => {

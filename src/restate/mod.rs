@@ -69,6 +69,9 @@ pub struct RunRequest {
     pub set: Vec<String>,
     /// The ingress the worker sends the run's steps through.
     pub ingress: String,
+    /// Keep the run's Chrome trace (`--trace`).
+    #[serde(default)]
+    pub trace: bool,
 }
 
 /// How a run on Restate ended: the `FlowRun` workflow's output.
@@ -87,6 +90,12 @@ pub struct RunOutcome {
     /// The steps of the run: path, tool, status, attempts.
     #[serde(default)]
     pub steps: Vec<Value>,
+    /// The run record, as `flowc run --record` writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Value>,
+    /// The Chrome trace, when the request asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Value>,
 }
 
 /// A tool call sent to the `Step` service.

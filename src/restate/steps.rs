@@ -11,6 +11,7 @@ use super::client::{approval_key, encode};
 use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepRequest, step_key};
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
+use crate::driver::runner::{Outcome, RecordInfo, run_record};
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
 use crate::run::llm::Llm;
@@ -226,6 +227,7 @@ pub fn interpret(
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
+    let started_at = crate::builtins::now_rfc3339();
     let result = rt.block_on(async {
         tokio::select! {
             r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
@@ -245,24 +247,51 @@ pub fn interpret(
         .into_iter()
         .map(|w| format!("{}:{}:{}: {}", w.file, w.line, w.column, w.message))
         .collect();
-    Some(match result {
-        Ok(v) => RunOutcome {
-            status: "ok".into(),
-            result: Some(v),
-            warnings,
-            steps,
-            ..RunOutcome::default()
+    let outcome = match result {
+        Ok(v) => Outcome::Ok(v),
+        Err(errors) => Outcome::Failed(errors),
+    };
+    let record = run_record(
+        &interp,
+        &RecordInfo {
+            file: req.file.clone(),
+            set: req.set.clone(),
         },
-        Err(errors) => RunOutcome {
-            status: "failed".into(),
-            errors: errors
+        &req.flow,
+        req.inputs.clone(),
+        &outcome,
+        &started_at,
+        interp.recorder.now_ms(),
+    );
+    let record = serde_json::to_value(record).ok();
+    let trace = req
+        .trace
+        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
+    let (status, result, errors) = match outcome {
+        Outcome::Ok(v) => ("ok", Some(v), Vec::new()),
+        Outcome::Failed(errors) => (
+            "failed",
+            None,
+            errors
                 .iter()
                 .map(|e| render::render(&e.to_diagnostic(), sources, false))
                 .collect(),
-            warnings,
-            steps,
-            ..RunOutcome::default()
-        },
+        ),
+        // Not made here: no signal reaches the run, and an approve waits.
+        other => (
+            "failed",
+            None,
+            vec![format!("error: the run ended `{:?}`\n", other.status())],
+        ),
+    };
+    Some(RunOutcome {
+        status: status.into(),
+        result,
+        errors,
+        warnings,
+        steps,
+        record,
+        trace,
     })
 }
 
