@@ -321,7 +321,7 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
         }
     }
     let outcome = &v["outcome"];
-    if let Some(steps) = outcome["steps"].as_array() {
+    if let Some(steps) = outcome["record"]["steps"].as_array() {
         out::println("steps");
         for st in steps {
             out::println(&format!(

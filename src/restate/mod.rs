@@ -87,10 +87,8 @@ pub struct RunOutcome {
     /// Each warning, as `file:line:column: message`.
     #[serde(default)]
     pub warnings: Vec<String>,
-    /// The steps of the run: path, tool, status, attempts.
-    #[serde(default)]
-    pub steps: Vec<Value>,
-    /// The run record, as `flowc run --record` writes it.
+    /// The run record, as `flowc run --record` writes it (its `steps`:
+    /// path, tool, status, attempts of each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<Value>,
     /// The Chrome trace, when the request asked for it.

@@ -235,12 +235,6 @@ pub fn interpret(
         }
     })?;
     let sources = &checked.sources;
-    let steps = interp
-        .recorder
-        .steps_json(sources)
-        .into_iter()
-        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
-        .collect();
     let warnings = interp
         .recorder
         .warnings()
@@ -289,7 +283,6 @@ pub fn interpret(
         result,
         errors,
         warnings,
-        steps,
         record,
         trace,
     })
