@@ -14,6 +14,7 @@ pub mod fmt;
 pub mod ir;
 pub mod lsp;
 pub mod repl;
+pub mod restate;
 pub mod run;
 pub mod source;
 pub mod span;

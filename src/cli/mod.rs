@@ -1,6 +1,7 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
 mod approve;
+mod engine;
 mod fmt;
 mod resume;
 mod run;
@@ -68,6 +69,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Serve a Restate endpoint that runs flows' steps (SPEC §18)
+    Worker(engine::WorkerArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
         Command::Lsp => crate::lsp::main(),
+        Command::Worker(a) => engine::worker(&a),
     };
     out::exit_code(code)
 }
@@ -218,7 +222,7 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
 
 /// The `.flow` files under `dir`, recursively, sorted by path; hidden folders
 /// (`.git`) and `target/` are skipped.
-fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
+pub(super) fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };

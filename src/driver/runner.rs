@@ -358,8 +358,9 @@ async fn drive<F: Future>(
     }
 }
 
-/// The run record (`--record`): every step, its timing and outcome.
-fn run_record(
+/// The run record (`--record`): every step, its timing and outcome (also
+/// of a run on Restate, made by the worker that ran it).
+pub fn run_record(
     interp: &Interp<'_>,
     info: &RecordInfo,
     flow: &str,

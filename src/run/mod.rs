@@ -30,6 +30,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
+pub use call::invoke_binding;
 pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
 use opts::Opts;
@@ -67,6 +68,49 @@ pub struct Replay {
     /// `--allow-changed`: replay a step only when its binding and arguments
     /// are also the same as journaled.
     pub check_args: bool,
+}
+
+/// Where tool calls run when not in this process (SPEC §18): `flowc worker`
+/// sends each one to Restate as an invocation of its own, keyed by the run
+/// id and the step's path, so that a finished step is never run again.
+pub trait Remote {
+    /// One attempt of a tool call; its timeout and retries stay the interpreter's.
+    fn call<'a>(
+        &'a self,
+        step: RemoteStep<'a>,
+    ) -> futures_util::future::LocalBoxFuture<'a, tools::ToolResult>;
+
+    /// An `approve` at `path`: waits for a person's answer (`true`: approved);
+    /// `Err` says why none can come.
+    fn approve<'a>(
+        &'a self,
+        path: &'a StepPath,
+        message: &'a str,
+        context: Option<&'a Value>,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<bool, String>>;
+
+    /// A decision at `path` was answered `answer` (as the journal keeps it):
+    /// the answer kept for that path, which is the first one given, so that a
+    /// run that starts again decides as before. `Err` says why none is kept.
+    fn decision<'a>(
+        &'a self,
+        path: &'a StepPath,
+        answer: Value,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Value, String>>;
+}
+
+/// A tool call as it travels to another process.
+pub struct RemoteStep<'a> {
+    /// The module that declares the tool (its index in the program).
+    pub module: usize,
+    pub tool: &'a str,
+    pub path: &'a StepPath,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub input: &'a Value,
+    pub max_output: u64,
+    /// The idempotency key the tool is given (`FLOWC_IDEMPOTENCY_KEY`).
+    pub key: Option<&'a str>,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
@@ -169,6 +213,8 @@ pub struct Interp<'p> {
     memory: memory::Memory,
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
+    /// Where tool calls run, when not here (`flowc worker`).
+    pub remote: Option<Box<dyn Remote + 'p>>,
     /// The run's pause at an `approve` (SPEC §15).
     pub pause: approve::Pause,
     /// In `flowc test`: the running test's mocks and failures.
@@ -255,6 +301,7 @@ impl<'p> Interp<'p> {
             yielding: Cell::new(false),
             memory: memory::Memory::default(),
             llm: llm::Llm::new(None),
+            remote: None,
             pause: approve::Pause::default(),
             test: None,
         }
