@@ -6,6 +6,7 @@
 
 mod builtins;
 mod expr;
+pub mod index;
 pub mod options;
 pub mod policy;
 pub use expr::sites::{ReplanSite, block_options};
@@ -13,6 +14,7 @@ pub mod stdlib;
 /// The type system lives in the leaf module [`crate::types`], which built-ins share.
 pub use crate::types;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -99,6 +101,10 @@ pub struct Program {
     /// What a re-plan of a block or flow body sees (SPEC §16), by the key of
     /// the block expression (or of the flow's body).
     pub replan_sites: HashMap<BlockKey, ReplanSite>,
+    /// Types, references and scopes by place, recorded while checking when
+    /// `indexing` (the language server asks for it; `check` and `run` do not).
+    index: RefCell<index::Index>,
+    indexing: bool,
 }
 
 /// A place where an LLM decides, and what it can answer.
@@ -135,6 +141,24 @@ impl Program {
     pub fn root_module(&self) -> &ModInfo {
         &self.modules[self.root]
     }
+
+    /// What the checker learned about each place: types, references, scopes
+    /// (empty unless checked by [`check_program_indexed`]).
+    pub fn index(&self) -> std::cell::Ref<'_, index::Index> {
+        self.index.borrow()
+    }
+
+    /// Adds to the index, when one is kept.
+    fn record(&self, f: impl FnOnce(&mut index::Index)) {
+        if self.indexing {
+            f(&mut self.index.borrow_mut());
+        }
+    }
+
+    /// Records what a name at `span` refers to.
+    fn record_ref(&self, span: Span, target: index::Target) {
+        self.record(|ix| ix.refs.push(index::Ref { span, target }));
+    }
 }
 
 /// Checks the program rooted at `root` (already added to `sources`), loading its imports.
@@ -142,6 +166,25 @@ pub fn check_program(
     sources: &mut Sources,
     root: FileId,
     loader: &dyn Loader,
+) -> (Program, Vec<Diagnostic>) {
+    check_with(sources, root, loader, false)
+}
+
+/// [`check_program`], also keeping the index of types, references and scopes
+/// ([`Program::index`]) for an editor's questions.
+pub fn check_program_indexed(
+    sources: &mut Sources,
+    root: FileId,
+    loader: &dyn Loader,
+) -> (Program, Vec<Diagnostic>) {
+    check_with(sources, root, loader, true)
+}
+
+fn check_with(
+    sources: &mut Sources,
+    root: FileId,
+    loader: &dyn Loader,
+    indexing: bool,
 ) -> (Program, Vec<Diagnostic>) {
     let mut ld = Load {
         sources,
@@ -151,6 +194,7 @@ pub fn check_program(
         stack: Vec::new(),
         order: Vec::new(),
         diags: Vec::new(),
+        import_refs: Vec::new(),
     };
     let root_name = ld.sources.get(root).name.clone();
     let project = loader.project_policies(&root_name);
@@ -159,6 +203,7 @@ pub fn check_program(
         modules,
         order,
         mut diags,
+        import_refs,
         ..
     } = ld;
     let mut program = Program {
@@ -168,7 +213,12 @@ pub fn check_program(
         blocks: HashMap::new(),
         decisions: Vec::new(),
         replan_sites: HashMap::new(),
+        index: RefCell::default(),
+        indexing,
     };
+    for (span, target) in import_refs {
+        program.record_ref(span, index::Target::Module(target));
+    }
     for &m in &order {
         // Exec tools run in their module's folder, as the interpreter does.
         let name = &sources.get(program.modules[m].file).name;
@@ -212,6 +262,8 @@ struct Load<'a> {
     stack: Vec<String>,
     order: Vec<usize>,
     diags: Vec<Diagnostic>,
+    /// Each import's path (and alias), and the module it loaded.
+    import_refs: Vec<(Span, usize)>,
 }
 
 impl Load<'_> {
@@ -303,6 +355,18 @@ impl Load<'_> {
                     }
                 }
             };
+            let path_span = match &imp.target {
+                ImportTarget::Module(path) => path
+                    .first()
+                    .expect("grammar: non-empty path")
+                    .span
+                    .to(path.last().expect("grammar: non-empty path").span),
+                ImportTarget::File(_, s) => *s,
+            };
+            self.import_refs.push((path_span, target));
+            if imp.alias.is_some() {
+                self.import_refs.push((alias.span, target));
+            }
             self.modules[idx].imports.insert(alias.name.clone(), target);
         }
         self.stack.pop();
@@ -698,6 +762,11 @@ impl TypeResolver<'_> {
                     );
                     return Type::Unknown;
                 }
+                let md = &self.program.modules[self.module];
+                if let Some(d) = type_decl(md, &path[0].name) {
+                    self.program
+                        .record_ref(path[0].span, index::Target::Decl(d, index::DeclKind::Type));
+                }
                 self.alias(&path[0].name)
             }
             TypeExprKind::Name(_) | TypeExprKind::Null | TypeExprKind::Literal(_) => {
@@ -794,7 +863,15 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
                     "duration" => Type::Duration,
                     "json" => Type::Json,
                     n => match md.types.get(n) {
-                        Some(t) => t.clone(),
+                        Some(t) => {
+                            if let Some(d) = type_decl(md, n) {
+                                p.record_ref(
+                                    one.span,
+                                    index::Target::Decl(d, index::DeclKind::Type),
+                                );
+                            }
+                            t.clone()
+                        }
                         None => {
                             let cands: Vec<&str> = BUILTIN_TYPES
                                 .iter()
@@ -818,7 +895,16 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
                 },
                 [module, name] => match md.imports.get(&module.name) {
                     Some(&mi) => match p.modules[mi].types.get(&name.name) {
-                        Some(t) => t.clone(),
+                        Some(t) => {
+                            p.record_ref(module.span, index::Target::Module(mi));
+                            if let Some(d) = type_decl(&p.modules[mi], &name.name) {
+                                p.record_ref(
+                                    name.span,
+                                    index::Target::Decl(d, index::DeclKind::Type),
+                                );
+                            }
+                            t.clone()
+                        }
                         None => {
                             let help =
                                 suggest(&name.name, p.modules[mi].types.keys().map(String::as_str));
@@ -852,6 +938,14 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
             }
         }
     }
+}
+
+/// The span of the name of the type `name` declared in `md`.
+fn type_decl(md: &ModInfo, name: &str) -> Option<Span> {
+    md.ast.items.iter().find_map(|it| match &it.kind {
+        ItemKind::Type(t) if t.name.name == name => Some(t.name.span),
+        _ => None,
+    })
 }
 
 /// The type of `e` in `catch e { … }`.

@@ -26,9 +26,31 @@ pub struct ApproveArgs {
     /// The folder of the store that keeps the run (default: FLOWC_STORE, or `.flowc`)
     #[arg(long, value_name = "DIR")]
     pub store: Option<String>,
+    /// A run on Restate, `restate:INGRESS_URL` (default: FLOWC_ENGINE): the
+    /// answer resolves its approval and the run goes on by itself
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
 }
 
 pub fn approve(a: &ApproveArgs) -> u8 {
+    match crate::restate::engine_of(a.engine.as_deref()) {
+        Ok(Some(ingress)) => {
+            let by = a.by.clone().unwrap_or_else(local_user);
+            return super::engine::approve(
+                &ingress,
+                &a.run,
+                a.path.as_deref(),
+                !a.reject,
+                &by,
+                a.note.as_deref(),
+            );
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
     match answer(a) {
         Ok(text) => {
             out::println(&text);

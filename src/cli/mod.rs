@@ -1,9 +1,12 @@
 //! The command line: thin adapters over the library. Returns exit codes.
 
 mod approve;
+mod engine;
+mod fmt;
 mod resume;
 mod run;
 mod runs;
+mod test;
 
 use std::io::Write;
 
@@ -66,6 +69,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Serve a Restate endpoint that runs flows' steps (SPEC §18)
+    Worker(engine::WorkerArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
@@ -78,6 +83,10 @@ pub enum Command {
         #[command(subcommand)]
         action: runs::CacheAction,
     },
+    /// Run the `test` blocks of `.flow` files, with their mocks; report like `cargo test`
+    Test(test::TestArgs),
+    /// Format `.flow` files in their one canonical layout (stdin to stdout without files)
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code, with an example
     Explain {
         /// The code, such as E0201
@@ -90,6 +99,8 @@ pub enum Command {
         #[command(flatten)]
         llm: LlmFlags,
     },
+    /// The language server, over stdin and stdout (editors start it)
+    Lsp,
 }
 
 /// Who answers LLM decisions: the same flags for `flowc run` and `flowc repl`.
@@ -126,6 +137,8 @@ pub fn run(cli: Cli) -> u8 {
             decisions,
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
+        Command::Test(a) => test::test(&a),
+        Command::Fmt(a) => fmt::fmt(&a),
         Command::Run(a) => run::run(&a),
         Command::Graph { file, flow, format } => run::graph(&file, flow.as_deref(), format),
         Command::Runs(a) => runs::runs(&a),
@@ -133,6 +146,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Approve(a) => approve::approve(&a),
         Command::Cache { action } => runs::cache(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
+        Command::Lsp => crate::lsp::main(),
+        Command::Worker(a) => engine::worker(&a),
     };
     out::exit_code(code)
 }
@@ -207,7 +222,7 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
 
 /// The `.flow` files under `dir`, recursively, sorted by path; hidden folders
 /// (`.git`) and `target/` are skipped.
-fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
+pub(super) fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };

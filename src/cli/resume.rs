@@ -42,9 +42,21 @@ pub struct ResumeArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub llm: LlmFlags,
+    /// A run on Restate, `restate:INGRESS_URL` (default: FLOWC_ENGINE): it goes
+    /// on by itself; this waits for its end and prints it
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
 }
 
 pub fn resume(a: &ResumeArgs) -> u8 {
+    match crate::restate::engine_of(a.engine.as_deref()) {
+        Ok(Some(ingress)) => return super::engine::resume(&ingress, &a.run, a.quiet),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
     let dir = store_dir(a.store.as_deref());
     if !dir.join(FILE_NAME).exists() {
         eprintln!(

@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// Ignore `cache` options: run every call, reuse and keep no result
     #[arg(long)]
     pub no_cache: bool,
+    /// Run on Restate: `restate:INGRESS_URL` (default: FLOWC_ENGINE; none runs here)
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
     /// Ask each `approve` here (`approve? [y/N]`) when stdin is a terminal,
     /// instead of pausing the run
     #[arg(long)]
@@ -220,6 +223,34 @@ pub fn run(a: &RunArgs) -> u8 {
             return USAGE;
         }
     };
+    match crate::restate::engine_of(a.engine.as_deref()) {
+        Ok(Some(ingress)) => {
+            let local_only = [
+                (a.record_llm.is_some(), "--record-llm"),
+                (a.llm.llm.is_some(), "--llm"),
+            ];
+            if let Some((_, flag)) = local_only.iter().find(|(given, _)| *given) {
+                eprintln!(
+                    "error: `{flag}` is for runs here, not with `--engine`: the workers ask their own LLM provider (docs/scale-out.md)"
+                );
+                return USAGE;
+            }
+            let root = checked.program.root_module().file;
+            let text = checked.sources.get(root).text.clone();
+            let outputs = super::engine::Outputs {
+                record: a.record.as_deref(),
+                trace: a.trace.as_deref(),
+            };
+            return super::engine::run(
+                &ingress, &a.file, &text, &flow, inputs, &a.set, a.quiet, outputs,
+            );
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
     let chosen = match choose_provider(&folder_of(&a.file), &a.llm.args()) {
         Ok(c) => c,
         Err(e) => {

@@ -22,6 +22,9 @@ pub struct RunsArgs {
     /// The folder of the store (default: FLOWC_STORE, or `.flowc`)
     #[arg(long, value_name = "DIR", global = true)]
     pub store: Option<String>,
+    /// The runs on Restate: `restate:INGRESS_URL` (default: FLOWC_ENGINE)
+    #[arg(long, value_name = "ENGINE", global = true)]
+    pub engine: Option<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -67,6 +70,26 @@ fn fail(e: &StoreError) -> u8 {
 }
 
 pub fn runs(a: &RunsArgs) -> u8 {
+    match crate::restate::engine_of(a.engine.as_deref()) {
+        Ok(Some(ingress)) => {
+            let json = a.format == super::Format::Json;
+            return match &a.action {
+                None => super::engine::runs(&ingress, a.status.as_deref(), json),
+                Some(RunsAction::Show { run }) => super::engine::show(&ingress, run, json),
+                Some(RunsAction::Gc { .. }) => {
+                    eprintln!(
+                        "error: Restate forgets ended runs by itself (after 7 days); `runs gc` is for the local store"
+                    );
+                    USAGE
+                }
+            };
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
     let store = match open(a.store.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(&e),

@@ -159,6 +159,9 @@ codes! {
     "E0605", "effect denied by the policy",
     "A flow under a policy with `effects: \"deny\"` calls an `effect` tool. Remove the call, or choose `effects: \"approve\"` to have a person approve each effect.",
     "effect tool t() -> json = builtin \"echo\"\npolicy ro { effects: \"deny\" }\nflow main() with { policy: ro } { t() }";
+    "E0512", "a mock's value reads its test",
+    "A `mock` is set before any statement of its test runs, so its value cannot read the test's `let`s or call a tool or flow. Give it literals and constants (`const`).",
+    "tool t() -> { n: int } = builtin \"echo\"\ntest \"t\" {\n    let n = 1\n    mock t = { n: n }\n    assert true\n}";
     "W0001", "unused binding",
     "A `let`, parameter, branch or loop variable is never read. Remove it, or start its name with `_` to keep it on purpose.",
     "flow main() -> int {\n    let unused = 1\n    2\n}";
@@ -534,6 +537,12 @@ pub fn float_out_of_range(span: Span) -> Diagnostic {
     Diagnostic::error("E0511", "float literal out of range", span)
         .with_label("larger than the largest 64-bit float")
         .with_help("floats go up to about `1.8e308`")
+}
+
+pub fn mock_reads_test(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error("E0512", format!("a mock's value cannot use {what}"), span)
+        .with_label("used before the test runs")
+        .with_help("mocks are set before the test's statements run: use literals or a `const`")
 }
 
 pub fn unused_binding(span: Span, what: &str, name: &str) -> Diagnostic {

@@ -7,6 +7,7 @@
 pub mod project;
 pub mod runner;
 pub mod signals;
+pub mod testing;
 
 use crate::check::{self, Loader, Program};
 use crate::diag::Diagnostic;
@@ -52,9 +53,21 @@ impl Checked {
 
 /// Checks source text given under `name` (imports resolve relative to `name`).
 pub fn check_source(name: &str, text: &str, loader: &dyn Loader) -> Checked {
+    checked(name, text, loader, check::check_program)
+}
+
+/// [`check_source`], keeping the checker's index of types, references and
+/// scopes (`Program::index`), as the language server needs.
+pub fn check_source_indexed(name: &str, text: &str, loader: &dyn Loader) -> Checked {
+    checked(name, text, loader, check::check_program_indexed)
+}
+
+type CheckFn = fn(&mut Sources, crate::span::FileId, &dyn Loader) -> (Program, Vec<Diagnostic>);
+
+fn checked(name: &str, text: &str, loader: &dyn Loader, check: CheckFn) -> Checked {
     let mut sources = Sources::new();
     let root = sources.add(name, text);
-    let (program, diagnostics) = check::check_program(&mut sources, root, loader);
+    let (program, diagnostics) = check(&mut sources, root, loader);
     Checked {
         sources,
         program,

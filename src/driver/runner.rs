@@ -142,6 +142,18 @@ impl Runner {
         self.rt.block_on(async { signals.forget_sigint() });
     }
 
+    /// Runs `fut` on the session's runtime to its end, or until a signal
+    /// cancels it (`Err`; `fut` is dropped, which kills its tools' processes).
+    pub fn until_signal<F: Future>(&mut self, fut: F) -> Result<F::Output, Interrupt> {
+        let signals = &mut self.signals;
+        self.rt.block_on(async {
+            tokio::select! {
+                r = fut => Ok(r),
+                s = signals.recv() => Err(s),
+            }
+        })
+    }
+
     /// Runs `job` to its end, or until a signal cancels it (dropping the run
     /// kills every tool's process group; what it recorded is still kept).
     /// `on_progress` is called every 100 ms when `job.progress` is set.
@@ -347,8 +359,9 @@ async fn drive<F: Future>(
     }
 }
 
-/// The run record (`--record`): every step, its timing and outcome.
-fn run_record(
+/// The run record (`--record`): every step, its timing and outcome (also
+/// of a run on Restate, made by the worker that ran it).
+pub fn run_record(
     interp: &Interp<'_>,
     info: &RecordInfo,
     flow: &str,

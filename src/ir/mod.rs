@@ -97,7 +97,7 @@ impl Lower<'_> {
                     "expr",
                     Some(expr),
                 ),
-                StmtKind::Assert(e) => ("assert".to_string(), "assert", Some(e)),
+                StmtKind::Assert { cond, .. } => ("assert".to_string(), "assert", Some(cond)),
                 StmtKind::Mock { value, .. } => ("mock".to_string(), "mock", Some(value)),
                 StmtKind::Error { .. } => ("error".to_string(), "error", None),
             };

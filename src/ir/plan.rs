@@ -425,7 +425,7 @@ impl<'p> Lowering<'p> {
                     Some(value),
                 ),
                 StmtKind::Expr { expr, .. } => (step_word(expr), None, Some(expr)),
-                StmtKind::Assert(e) => (Cow::Borrowed("assert"), None, Some(e)),
+                StmtKind::Assert { cond, .. } => (Cow::Borrowed("assert"), None, Some(cond)),
                 StmtKind::Mock { value, .. } => (Cow::Borrowed("mock"), None, Some(value)),
                 StmtKind::Error { .. } => (Cow::Borrowed("error"), None, None),
             };
@@ -433,10 +433,22 @@ impl<'p> Lowering<'p> {
                 (StmtKind::Let { .. } | StmtKind::Expr { .. }, Some(e)) => {
                     waits(&self.out.shadowed, e)
                 }
+                (StmtKind::Assert { message, .. }, Some(e)) => {
+                    waits(&self.out.shadowed, e)
+                        || message
+                            .as_ref()
+                            .is_some_and(|m| waits(&self.out.shadowed, m))
+                }
                 _ => false,
             };
             if let Some(e) = expr {
                 self.step(e);
+            }
+            if let StmtKind::Assert {
+                message: Some(m), ..
+            } = &s.kind
+            {
+                self.step(m);
             }
             steps.push(StepPlan {
                 name: match &binds {

@@ -148,6 +148,34 @@ impl<'p> Interp<'p> {
             .recorder
             .start(&sc.label, path, "approve", StepKind::Approval, span);
         let key = path.to_string();
+        // In `flowc test`: `mock approve` answers; on Restate (`flowc
+        // worker`): `flowc approve --engine`.
+        let answered = match (&self.test, &self.remote) {
+            (Some(state), _) => Some(state.approve_answer(&key)),
+            (None, Some(remote)) => Some(
+                remote
+                    .approve(path, &text, ctx.as_ref())
+                    .await
+                    .map_err(|why| {
+                        format!("`approve` at `{key}` cannot wait for an answer: {why}")
+                    }),
+            ),
+            (None, None) => None,
+        };
+        if let Some(answered) = answered {
+            return match answered {
+                Ok(yes) => {
+                    self.recorder.end(id, StepStatus::Ok, 1, None);
+                    Ok(Value::Bool(yes))
+                }
+                Err(m) => {
+                    let e = RunError::new(ErrorKind::PolicyViolation, m, &*sc.label, span).at(path);
+                    self.recorder
+                        .end(id, StepStatus::Failed, 1, Some(e.record()));
+                    Err(vec![e])
+                }
+            };
+        }
         let stored = self.store.zip(self.config.run_id.as_deref());
         // Answered before (`flowc approve`, then `flowc resume`).
         if let Some((store, run)) = stored {

@@ -267,6 +267,17 @@ impl<'p> Interp<'p> {
                 args.insert(n.name.clone(), v);
             }
         }
+        // In a test: a mocked tool or flow, or a tool the test refuses to run.
+        if let Some(r) = self.mocked_call(
+            m,
+            name,
+            tool.map(|t| t.0),
+            span,
+            label.unwrap_or(name),
+            &path,
+        ) {
+            return r;
+        }
         let Some((tool, sig)) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
             return self
@@ -437,8 +448,15 @@ impl<'p> Interp<'p> {
             // A failure every attempt would repeat (a program that cannot start).
             let mut permanent = false;
             // Poll once before arming the timer: builtins often finish at once.
-            let mut call =
-                std::pin::pin!(self.invoke(m, tool, &input, o.max_output(), key.as_deref()));
+            let mut call = std::pin::pin!(self.invoke_at(
+                m,
+                tool,
+                &input,
+                o.max_output(),
+                key.as_deref(),
+                &path,
+                attempt
+            ));
             let first =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
             let outcome = match first {
@@ -619,6 +637,35 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it.
+    #[allow(clippy::too_many_arguments)]
+    async fn invoke_at(
+        &self,
+        m: usize,
+        tool: &'p ToolDecl,
+        input: &Value,
+        max_output: u64,
+        key: Option<&str>,
+        path: &StepPath,
+        attempt: u32,
+    ) -> tools::ToolResult {
+        match &self.remote {
+            Some(r) => {
+                r.call(super::RemoteStep {
+                    module: m,
+                    tool: &tool.name.name,
+                    path,
+                    attempt,
+                    input,
+                    max_output,
+                    key,
+                })
+                .await
+            }
+            None => self.invoke(m, tool, input, max_output, key).await,
+        }
+    }
+
     /// One attempt of a tool call through its binding.
     pub(super) async fn invoke(
         &self,
@@ -628,33 +675,46 @@ impl<'p> Interp<'p> {
         max_output: u64,
         key: Option<&str>,
     ) -> tools::ToolResult {
-        match &tool.binding.kind {
-            BindingKind::Builtin(n) => {
-                tools::builtin::call(&lit(n), input, self.module_dir(m), &self.http, max_output)
-                    .await
-            }
-            BindingKind::Exec(argv) => {
-                let argv: Vec<String> = match &argv.kind {
-                    ExprKind::List(items) => items.iter().map(|i| lit(i).into_owned()).collect(),
-                    _ => Vec::new(),
-                };
-                // Boxed, as the HTTP call below: their futures are large, and every
-                // step's future (the scheduler boxes one per statement) would carry them.
-                Box::pin(tools::exec::call(
-                    &argv,
-                    self.module_dir(m),
-                    input,
-                    max_output,
-                    key,
-                ))
-                .await
-            }
-            BindingKind::Http { method, url } => {
-                let url = lit(url);
-                Box::pin(self.http.call(&method.name, &url, input, max_output, key)).await
-            }
-            BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        invoke_binding(
+            &tool.binding.kind,
+            self.module_dir(m),
+            &self.http,
+            input,
+            max_output,
+            key,
+        )
+        .await
+    }
+}
+
+/// One attempt of a call of a tool bound by `kind`; exec tools run in `dir`.
+/// `flowc worker` runs the steps Restate gives it with this.
+pub async fn invoke_binding(
+    kind: &BindingKind,
+    dir: &std::path::Path,
+    http: &tools::http::Client,
+    input: &Value,
+    max_output: u64,
+    key: Option<&str>,
+) -> tools::ToolResult {
+    match kind {
+        BindingKind::Builtin(n) => {
+            tools::builtin::call(&lit(n), input, dir, http, max_output).await
         }
+        BindingKind::Exec(argv) => {
+            let argv: Vec<String> = match &argv.kind {
+                ExprKind::List(items) => items.iter().map(|i| lit(i).into_owned()).collect(),
+                _ => Vec::new(),
+            };
+            // Boxed, as the HTTP call below: their futures are large, and every
+            // step's future (the scheduler boxes one per statement) would carry them.
+            Box::pin(tools::exec::call(&argv, dir, input, max_output, key)).await
+        }
+        BindingKind::Http { method, url } => {
+            let url = lit(url);
+            Box::pin(http.call(&method.name, &url, input, max_output, key)).await
+        }
+        BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
     }
 }
 

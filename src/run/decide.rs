@@ -61,6 +61,26 @@ impl<'p> Interp<'p> {
         let started_ms = crate::store::now_ms();
         match self.llm.decide(req).await {
             Ok(o) => {
+                // On Restate the first answer at this path is kept: a run that
+                // starts again on another worker decides as before.
+                let o = match &self.remote {
+                    Some(r) => match r.decision(&sc.path, outcome_json(&o)).await {
+                        Ok(kept) => outcome_of(&kept, req).unwrap_or(o),
+                        Err(m) => {
+                            let e = RunError::new(
+                                ErrorKind::LlmError,
+                                format!("the decision could not be kept: {m}"),
+                                &*sc.label,
+                                span,
+                            )
+                            .at(&sc.path);
+                            self.recorder
+                                .end(id, StepStatus::Failed, 1, Some(e.record()));
+                            return Err(vec![e]);
+                        }
+                    },
+                    None => o,
+                };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 // The decision is journaled by its path (SPEC §15).
                 if let Some(j) = &self.journal {
@@ -231,15 +251,18 @@ impl Interp<'_> {
         {
             return None;
         }
-        match (v.get("label"), v.get("answers")) {
-            (Some(Value::String(l)), _) if req.options.contains(l) => {
-                Some(Outcome::Chosen(l.clone()))
-            }
-            (_, Some(Value::Array(a))) => Some(Outcome::NoValidAnswer {
-                answers: a.iter().map(to_text).collect(),
-            }),
-            _ => None,
-        }
+        outcome_of(v, req)
+    }
+}
+
+/// A decision's outcome from its journal row (`None` for one `req` could not give).
+fn outcome_of(v: &Value, req: &DecisionRequest) -> Option<Outcome> {
+    match (v.get("label"), v.get("answers")) {
+        (Some(Value::String(l)), _) if req.options.contains(l) => Some(Outcome::Chosen(l.clone())),
+        (_, Some(Value::Array(a))) => Some(Outcome::NoValidAnswer {
+            answers: a.iter().map(to_text).collect(),
+        }),
+        _ => None,
     }
 }
 

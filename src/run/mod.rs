@@ -17,6 +17,7 @@ pub mod record;
 pub mod redact;
 pub mod replan;
 mod scheduler;
+pub mod testing;
 pub mod timer;
 pub mod tools;
 /// Runtime values live in the leaf module [`crate::value`], which built-ins share.
@@ -31,6 +32,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
+pub use call::invoke_binding;
 pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
 use opts::Opts;
@@ -68,6 +70,49 @@ pub struct Replay {
     /// `--allow-changed`: replay a step only when its binding and arguments
     /// are also the same as journaled.
     pub check_args: bool,
+}
+
+/// Where tool calls run when not in this process (SPEC §18): `flowc worker`
+/// sends each one to Restate as an invocation of its own, keyed by the run
+/// id and the step's path, so that a finished step is never run again.
+pub trait Remote {
+    /// One attempt of a tool call; its timeout and retries stay the interpreter's.
+    fn call<'a>(
+        &'a self,
+        step: RemoteStep<'a>,
+    ) -> futures_util::future::LocalBoxFuture<'a, tools::ToolResult>;
+
+    /// An `approve` at `path`: waits for a person's answer (`true`: approved);
+    /// `Err` says why none can come.
+    fn approve<'a>(
+        &'a self,
+        path: &'a StepPath,
+        message: &'a str,
+        context: Option<&'a Value>,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<bool, String>>;
+
+    /// A decision at `path` was answered `answer` (as the journal keeps it):
+    /// the answer kept for that path, which is the first one given, so that a
+    /// run that starts again decides as before. `Err` says why none is kept.
+    fn decision<'a>(
+        &'a self,
+        path: &'a StepPath,
+        answer: Value,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Value, String>>;
+}
+
+/// A tool call as it travels to another process.
+pub struct RemoteStep<'a> {
+    /// The module that declares the tool (its index in the program).
+    pub module: usize,
+    pub tool: &'a str,
+    pub path: &'a StepPath,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub input: &'a Value,
+    pub max_output: u64,
+    /// The idempotency key the tool is given (`FLOWC_IDEMPOTENCY_KEY`).
+    pub key: Option<&'a str>,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
@@ -145,9 +190,9 @@ pub struct Interp<'p> {
     flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
-    lowered: Lowered<'p>,
+    lowered: Rc<Lowered<'p>>,
     /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
-    options: HashMap<usize, Rc<Opts>, FxBuild>,
+    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     /// One lock per cache key: identical cached calls in flight share one
@@ -178,13 +223,50 @@ pub struct Interp<'p> {
     pub loader: Option<Rc<dyn crate::check::Loader>>,
     /// Re-plans of this run (SPEC §16).
     replan: replan::State,
+    /// Where tool calls run, when not here (`flowc worker`).
+    pub remote: Option<Box<dyn Remote + 'p>>,
     /// The run's pause at an `approve` (SPEC §15); a re-planned fragment's
     /// run shares it.
     pub pause: Rc<approve::Pause>,
+    /// In `flowc test`: the running test's mocks and failures.
+    test: Option<Rc<testing::TestState>>,
+}
+
+/// A program lowered and its options decoded, once: what every interpreter of
+/// it reads (`flowc test` shares one among the interpreters of its tests).
+#[derive(Clone)]
+pub struct Lowering<'p> {
+    lowered: Rc<Lowered<'p>>,
+    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+}
+
+impl<'p> Lowering<'p> {
+    pub fn new(program: &'p Program) -> Lowering<'p> {
+        let lowered = crate::ir::lower_program(program);
+        let options = lowered
+            .options
+            .iter()
+            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
+            .collect();
+        Lowering {
+            lowered: Rc::new(lowered),
+            options: Rc::new(options),
+        }
+    }
 }
 
 impl<'p> Interp<'p> {
     pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
+        Interp::with_lowering(program, sources, config, Lowering::new(program))
+    }
+
+    /// [`Interp::new`] with the program already lowered (by [`Lowering::new`]).
+    pub fn with_lowering(
+        program: &'p Program,
+        sources: &'p Sources,
+        config: RunConfig,
+        lowering: Lowering<'p>,
+    ) -> Interp<'p> {
         // The flows a run can start with, by name (calls are resolved by the lowering).
         let mut flows = Vec::new();
         for m in &program.modules {
@@ -206,12 +288,7 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
-        let lowered = crate::ir::lower_program(program);
-        let options = lowered
-            .options
-            .iter()
-            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
-            .collect();
+        let Lowering { lowered, options } = lowering;
         Interp {
             lowered,
             options,
@@ -238,7 +315,9 @@ impl<'p> Interp<'p> {
             policy_counts: policy::Counts::default(),
             loader: None,
             replan: replan::State::default(),
+            remote: None,
             pause: Rc::default(),
+            test: None,
         }
     }
 

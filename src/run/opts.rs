@@ -162,7 +162,7 @@ pub fn fmt_size(n: u64) -> String {
     for (unit, f) in [("GB", K * K * K), ("MB", K * K), ("KB", K)] {
         if n >= f {
             let v = n as f64 / f as f64;
-            return if n % f == 0 {
+            return if n.is_multiple_of(f) {
                 format!("{} {unit}", n / f)
             } else {
                 format!("{v:.1} {unit}")

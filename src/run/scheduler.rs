@@ -117,7 +117,8 @@ impl<'p> Interp<'p> {
                     let step = &plan.steps[i];
                     let expr = match &s.kind {
                         StmtKind::Let { value, .. } | StmtKind::Expr { expr: value, .. } => value,
-                        StmtKind::Mock { .. } | StmtKind::Assert(_) | StmtKind::Error { .. } => {
+                        StmtKind::Assert { cond, .. } => cond,
+                        StmtKind::Mock { .. } | StmtKind::Error { .. } => {
                             complete(
                                 i,
                                 Ok(Value::Null),
@@ -135,7 +136,11 @@ impl<'p> Interp<'p> {
                         path: sc.path.step(&step.name),
                         ..sc.clone()
                     };
-                    if !step.waits {
+                    let assert_message = match &s.kind {
+                        StmtKind::Assert { message, .. } => Some(message.as_ref()),
+                        _ => None,
+                    };
+                    if !step.waits && assert_message.is_none() {
                         let r = self.eval_sync(expr, &ssc);
                         complete(
                             i,
@@ -149,8 +154,9 @@ impl<'p> Interp<'p> {
                     } else {
                         let binds = step.binds.is_some();
                         let fut = async move {
-                            let r = match &expr.kind {
-                                ExprKind::Call(c) if binds => {
+                            let r = match (&expr.kind, assert_message) {
+                                (_, Some(message)) => self.assert_stmt(expr, message, &ssc).await,
+                                (ExprKind::Call(c), None) if binds => {
                                     let label = ssc.label.clone();
                                     self.call(c, expr.span, &ssc, Some(&label)).await
                                 }

@@ -339,7 +339,7 @@ impl Store {
             .map_err(|e| self.error(&e))?;
         let n = (|| -> rusqlite::Result<usize> {
             tx.execute(
-                &format!("DELETE FROM journal WHERE run_id IN ({gone})"),
+                &format!("DELETE FROM journal_log WHERE run_id IN ({gone})"),
                 [cutoff],
             )?;
             tx.execute(

@@ -227,8 +227,11 @@ pub enum StmtKind {
         target: Vec<Ident>,
         value: Expr,
     },
-    /// `assert cond` (test blocks only)
-    Assert(Expr),
+    /// `assert cond` or `assert cond, "message"` (test blocks only)
+    Assert {
+        cond: Expr,
+        message: Option<Expr>,
+    },
     /// A region that did not parse; its diagnostic is already reported.
     /// `binds` is the name of a broken `let`, so its uses are not reported again.
     Error {
@@ -240,6 +243,21 @@ pub enum StmtKind {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+}
+
+impl Expr {
+    /// In a `mock`'s value, `fail("message")`: the mocked tool or flow fails
+    /// with this message.
+    pub fn mock_failure(&self) -> Option<&Expr> {
+        match &self.kind {
+            ExprKind::Call(c)
+                if c.callee.len() == 1 && c.callee[0].name == "fail" && c.args.len() == 1 =>
+            {
+                Some(&c.args[0].value)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,25 @@
 use super::*;
 
 impl<'p> Ctx<'p> {
+    /// Resolves a callee, recording what its names refer to.
     pub(in crate::check) fn resolve_callee(&self, callee: &[Ident]) -> Option<Callee> {
+        let found = self.find_callee(callee)?;
+        let (Callee::Tool(m, sig) | Callee::Flow(m, sig)) = &found;
+        let kind = if sig.is_flow {
+            DeclKind::Flow
+        } else {
+            DeclKind::Tool
+        };
+        if let [module, _] = callee {
+            self.p.record_ref(module.span, Target::Module(*m));
+        }
+        if let Some(last) = callee.last() {
+            self.p.record_ref(last.span, Target::Decl(sig.span, kind));
+        }
+        Some(found)
+    }
+
+    fn find_callee(&self, callee: &[Ident]) -> Option<Callee> {
         let md = &self.p.modules[self.module];
         match callee {
             [one] => {
@@ -47,6 +65,9 @@ impl<'p> Ctx<'p> {
             None => {
                 if let [one] = c.callee.as_slice() {
                     if let Some(t) = self.builtin(&one.name, c, span) {
+                        if let Some(b) = crate::builtins::Builtin::from_name(&one.name) {
+                            self.p.record_ref(one.span, Target::Builtin(b.name()));
+                        }
                         return t;
                     }
                     // A local binding?
@@ -103,6 +124,13 @@ impl<'p> Ctx<'p> {
                 }
             }
         }
+        if self.in_mock {
+            let what = if sig.is_flow { "flow" } else { "tool" };
+            self.diags.push(catalog::mock_reads_test(
+                callee_span,
+                &format!("{what} `{callee_name}`, which runs in the test"),
+            ));
+        }
         self.options(&c.options, Place::Call { effect: sig.effect });
         if self.current_flow.is_none() && !self.in_test {
             // Constants cannot call tools; reported by the caller via `effects`.
@@ -146,12 +174,21 @@ impl<'p> Ctx<'p> {
             }
             given.insert(&name.name, name.span);
             match sig.params.iter().find(|p| p.name == name.name) {
-                Some(p) => self.expect(
-                    &t,
-                    &p.ty,
-                    a.value.span,
-                    &format!(" (argument `{}`)", p.name),
-                ),
+                Some(p) => {
+                    // The parameter's name starts its span (`name: type = default`).
+                    let decl = Span {
+                        end: p.span.start + p.name.len() as u32,
+                        ..p.span
+                    };
+                    self.p
+                        .record_ref(name.span, Target::Decl(decl, DeclKind::Param));
+                    self.expect(
+                        &t,
+                        &p.ty,
+                        a.value.span,
+                        &format!(" (argument `{}`)", p.name),
+                    )
+                }
                 None => {
                     let help = suggest(&name.name, sig.params.iter().map(|p| p.name.as_str()))
                         .or_else(|| {

@@ -197,7 +197,7 @@ impl<'p> Ctx<'p> {
             }
         };
         // `until` sees the new state.
-        let mut scope = Scope::new(self.loops.clone());
+        let mut scope = Scope::new(self.loops.clone(), until.span);
         scope.names.insert(
             var.name.clone(),
             Binding {
@@ -228,7 +228,7 @@ impl<'p> Ctx<'p> {
         state: &Type,
         body: &'p Block,
     ) -> Type {
-        let mut scope = Scope::new(self.loops.clone());
+        let mut scope = Scope::new(self.loops.clone(), body.span);
         for (name, ty, span) in [
             (&var.name, state.clone(), var.span),
             (&"iteration".to_string(), Type::Int, var.span),

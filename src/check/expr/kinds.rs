@@ -71,6 +71,9 @@ impl<'p> Ctx<'p> {
                         continue;
                     }
                     seen.insert(&f.name.name, f.name.span);
+                    if f.shorthand {
+                        self.p.record(|ix| ix.shorthand.push(f.name.span));
+                    }
                     let t = self.expr(&f.value);
                     out.push(Type::field(&f.name.name, t));
                 }
@@ -240,7 +243,7 @@ impl<'p> Ctx<'p> {
                         Type::Unknown
                     }
                 };
-                let mut scope = Scope::new(self.loops.clone());
+                let mut scope = Scope::new(self.loops.clone(), e.span);
                 scope.names.insert(
                     var.name.clone(),
                     Binding {
@@ -270,7 +273,7 @@ impl<'p> Ctx<'p> {
             } => {
                 self.options(options, Place::Block);
                 let bt = self.block_as(body, false, want.clone());
-                let mut scope = Scope::new(self.loops.clone());
+                let mut scope = Scope::new(self.loops.clone(), handler.span);
                 if let Some(v) = var {
                     scope.names.insert(
                         v.name.clone(),

@@ -3,6 +3,7 @@
 mod calls;
 mod control;
 mod kinds;
+mod mocks;
 mod paths;
 pub(super) mod sites;
 
@@ -12,6 +13,7 @@ use std::rc::Rc;
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
 
+use super::index::{DeclKind, Local, ScopeInfo, Target};
 use super::options::{self, Place};
 use super::types::{FieldTy, Type, assignable, join};
 use super::{
@@ -55,11 +57,27 @@ pub(super) struct Scope<'p> {
     later: HashMap<String, Span>,
     /// The enclosing `loop`/`for` constructs when the scope was opened.
     loops: Vec<&'static str>,
+    /// Where its names are visible, for the index.
+    span: Span,
+}
+
+impl BindKind {
+    fn decl_kind(self) -> DeclKind {
+        match self {
+            BindKind::Let => DeclKind::Let,
+            BindKind::Param => DeclKind::Param,
+            BindKind::ForVar => DeclKind::ForVar,
+            BindKind::LoopVar => DeclKind::LoopVar,
+            BindKind::CatchVar => DeclKind::CatchVar,
+            BindKind::Implicit => DeclKind::Implicit,
+        }
+    }
 }
 
 impl Scope<'_> {
-    fn new(loops: Vec<&'static str>) -> Self {
+    fn new(loops: Vec<&'static str>, span: Span) -> Self {
         Scope {
+            span,
             names: HashMap::new(),
             stmts: None,
             in_progress: Vec::new(),
@@ -81,6 +99,11 @@ pub struct Ctx<'p> {
     pub(super) in_until: bool,
     pub(super) loops: Vec<&'static str>,
     pub(super) in_test: bool,
+    /// The first scope of the test being checked (its `let`s are at or above it).
+    pub(super) test_base: usize,
+    /// Set while a mock's value is checked: it reads no `let` and calls no
+    /// tool or flow of its test (E0512).
+    pub(super) in_mock: bool,
     /// The flow whose body is being checked.
     pub(super) current_flow: Option<FlowKey>,
     /// Result types of flows: `None` while being checked.
@@ -122,6 +145,8 @@ impl<'p> Ctx<'p> {
             in_until: false,
             loops: Vec::new(),
             in_test: false,
+            test_base: 0,
+            in_mock: false,
             current_flow: None,
             flow_types: HashMap::new(),
             calls: Vec::new(),
@@ -164,6 +189,7 @@ impl<'p> Ctx<'p> {
                         "flows and tests",
                     ));
                 }
+                self.p.record(|ix| ix.types.push((c.name.span, t.clone())));
                 consts.insert(c.name.name.clone(), (t, c.name.span));
             }
         }
@@ -174,7 +200,8 @@ impl<'p> Ctx<'p> {
                 ItemKind::Flow(f) => flows.push(f),
                 ItemKind::Test(t) => {
                     self.in_test = true;
-                    self.scopes.push(Scope::new(Vec::new()));
+                    self.test_base = self.scopes.len();
+                    self.scopes.push(Scope::new(Vec::new(), t.body.span));
                     self.block(&t.body, false);
                     self.pop_scope();
                     self.in_test = false;
@@ -300,6 +327,7 @@ impl<'p> Ctx<'p> {
         self.module = m;
         self.in_until = false;
         self.in_test = false;
+        let saved_mock = std::mem::replace(&mut self.in_mock, false);
         self.current_flow = Some(key.clone());
 
         let saved_limits = std::mem::take(&mut self.stated_limits);
@@ -311,7 +339,7 @@ impl<'p> Ctx<'p> {
         }
         let saved_policy =
             std::mem::replace(&mut self.policy, super::policy::of_flow(self.p, m, decl));
-        let mut params = Scope::new(Vec::new());
+        let mut params = Scope::new(Vec::new(), decl.body.span);
         for (prm, ps) in decl.params.iter().zip(sig.params.iter()) {
             if let Some(d) = &prm.default {
                 let t = self.expr(d);
@@ -349,6 +377,7 @@ impl<'p> Ctx<'p> {
         self.stated_limits = saved_limits;
         self.policy = saved_policy;
         self.scopes = saved_scopes;
+        self.in_mock = saved_mock;
         (
             self.module,
             self.in_until,
@@ -362,6 +391,23 @@ impl<'p> Ctx<'p> {
 
     fn pop_scope(&mut self) {
         let scope = self.scopes.pop().expect("balanced scopes");
+        self.p.record(|ix| {
+            let mut locals: Vec<Local> = scope
+                .names
+                .iter()
+                .map(|(n, b)| Local {
+                    name: n.clone(),
+                    span: b.span,
+                    kind: b.kind.decl_kind(),
+                    ty: b.ty.clone(),
+                })
+                .collect();
+            locals.sort_by_key(|l| l.span.start);
+            ix.scopes.push(ScopeInfo {
+                span: scope.span,
+                locals,
+            });
+        });
         let mut unused: Vec<(&String, &Binding)> = scope
             .names
             .iter()
@@ -392,7 +438,7 @@ impl<'p> Ctx<'p> {
     /// in dependency order; a `sequence` checks them in text order.
     fn block(&mut self, b: &'p Block, sequence: bool) -> Type {
         let want = self.block_want.take();
-        let mut scope = Scope::new(self.loops.clone());
+        let mut scope = Scope::new(self.loops.clone(), b.span);
         scope.stmts = Some(&b.stmts);
         let key = block_key(b);
         scope.block = Some(key);
@@ -488,21 +534,10 @@ impl<'p> Ctx<'p> {
                     result = t;
                 }
                 StmtKind::Mock { target, value } => {
-                    if !self.in_test {
-                        self.diags.push(catalog::not_allowed_here(
-                            s.span,
-                            "`mock`",
-                            "`test` blocks",
-                        ));
-                    }
-                    let expected = self.mock_target(target);
-                    let t = self.expr(value);
-                    if let Some(e) = expected {
-                        self.expect(&t, &e, value.span, " (the mocked result)");
-                    }
+                    self.mock(s.span, target, value);
                     result = Type::Null;
                 }
-                StmtKind::Assert(e) => {
+                StmtKind::Assert { cond: e, message } => {
                     if !self.in_test {
                         self.diags.push(catalog::not_allowed_here(
                             s.span,
@@ -512,6 +547,10 @@ impl<'p> Ctx<'p> {
                     }
                     let t = self.expr(e);
                     self.expect_bool(&t, e.span, "an `assert` condition");
+                    if let Some(m) = message {
+                        let t = self.expr(m);
+                        self.expect(&t, &Type::String, m.span, " (the assertion's message)");
+                    }
                     result = Type::Null;
                 }
                 StmtKind::Error { .. } => result = Type::Unknown,
@@ -519,22 +558,6 @@ impl<'p> Ctx<'p> {
         }
         self.pop_scope();
         result
-    }
-
-    /// The result type a mock must have, or `None` when unknown.
-    fn mock_target(&mut self, target: &[Ident]) -> Option<Type> {
-        if let [one] = target
-            && one.name == "llm"
-        {
-            return Some(Type::String);
-        }
-        match self.resolve_callee(target) {
-            Some(Callee::Tool(m, sig)) | Some(Callee::Flow(m, sig)) => {
-                self.used_tools.insert((m, sig.name.clone()));
-                sig.ret.clone()
-            }
-            _ => None,
-        }
     }
 
     /// Checks a `let`'s value (and its `after` names); returns the binding's type.
@@ -595,6 +618,15 @@ impl<'p> Ctx<'p> {
                 continue;
             };
             b.used = true;
+            self.p
+                .record_ref(id.span, Target::Decl(b.span, b.kind.decl_kind()));
+            if self.in_mock && level >= self.test_base {
+                self.diags.push(catalog::mock_reads_test(
+                    id.span,
+                    &format!("`{}`, a `let` of the test", id.name),
+                ));
+                return Type::Unknown;
+            }
             if let (Some(j), Some(key), Some(i)) =
                 (b.stmt, self.scopes[level].block, self.scopes[level].current)
                 && let Some(info) = self.blocks.get_mut(&key)
@@ -640,14 +672,17 @@ impl<'p> Ctx<'p> {
                 return Type::Unknown;
             }
         }
-        if let Some((t, _)) = self
+        if let Some((t, span)) = self
             .consts_cache
             .get(&self.module)
             .and_then(|c| c.get(&id.name))
         {
+            self.p
+                .record_ref(id.span, Target::Decl(*span, DeclKind::Const));
             return t.clone();
         }
         if id.name == "context" {
+            self.p.record_ref(id.span, Target::Context);
             return context_type();
         }
         let md = &self.p.modules[self.module];
@@ -837,6 +872,7 @@ impl<'p> Ctx<'p> {
         }
         self.stated_limits.truncate(limits);
         self.keep_replan_site(e, &t);
+        self.p.record(|ix| ix.types.push((e.span, t.clone())));
         t
     }
 }

@@ -13,7 +13,9 @@ impl<'p> Ctx<'p> {
                     return (t, 0);
                 }
                 let (t, d) = self.path(base);
-                (self.field_of(&t, name, base.span), d)
+                let ft = self.field_of(&t, name, base.span);
+                self.p.record(|ix| ix.types.push((name.span, ft.clone())));
+                (ft, d)
             }
             ExprKind::Index(base, idx) => {
                 let (t, d) = self.path(base);
@@ -95,8 +97,13 @@ impl<'p> Ctx<'p> {
             return None;
         }
         let &mi = self.p.modules[self.module].imports.get(&m.name)?;
+        self.p.record_ref(m.span, Target::Module(mi));
         match self.consts_cache.get(&mi).and_then(|c| c.get(&name.name)) {
-            Some((t, _)) => Some(t.clone()),
+            Some((t, span)) => {
+                self.p
+                    .record_ref(name.span, Target::Decl(*span, DeclKind::Const));
+                Some(t.clone())
+            }
             None => {
                 let help = suggest(&name.name, value_names(&self.p.modules[mi]));
                 self.diags.push(catalog::unknown_member(

@@ -391,15 +391,20 @@ impl Converter<'_> {
                 }
                 Rule::mock_stmt => {
                     let mut it = inner(s);
-                    let target = inner(it.next().expect("grammar: mock target"))
-                        .map(|i| self.ident(i))
-                        .collect();
+                    let target = it.next().expect("grammar: mock target");
+                    let target = match target.as_rule() {
+                        Rule::mock_approve => vec![self.ident(target)],
+                        _ => inner(target).map(|i| self.ident(i)).collect(),
+                    };
                     let value = self.expr(it.next().expect("grammar: mock value"));
                     StmtKind::Mock { target, value }
                 }
-                Rule::assert_stmt => StmtKind::Assert(
-                    self.expr(inner(s).next().expect("grammar: assert expression")),
-                ),
+                Rule::assert_stmt => {
+                    let mut it = inner(s);
+                    let cond = self.expr(it.next().expect("grammar: assert expression"));
+                    let message = it.next().map(|m| self.expr(m));
+                    StmtKind::Assert { cond, message }
+                }
                 Rule::bad_stmt => {
                     self.bad_region(&s, Rule::stmt_strict);
                     StmtKind::Error {

@@ -1,0 +1,380 @@
+//! Completion: what may stand at the cursor, from the checker's index and
+//! tables — fields after `.` (by the inferred type), a module's items, named
+//! arguments of a call, option keys inside `with { }`, `decide` labels in
+//! `mock llm = "…"`, else the names in scope, built-ins and keywords.
+
+use tower_lsp_server::ls_types::{
+    CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind, Position,
+};
+
+use super::features::{offset, signature_text};
+use super::session::Doc;
+use crate::check::{Program, Type, options};
+
+fn item(label: &str, kind: CompletionItemKind, detail: Option<String>) -> CompletionItem {
+    CompletionItem {
+        label: label.to_string(),
+        kind: Some(kind),
+        detail,
+        ..Default::default()
+    }
+}
+
+fn with_doc(mut i: CompletionItem, doc: &str) -> CompletionItem {
+    i.documentation = Some(Documentation::MarkupContent(MarkupContent {
+        kind: MarkupKind::Markdown,
+        value: doc.to_string(),
+    }));
+    i
+}
+
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+pub fn complete(d: &Doc, pos: Position) -> Vec<CompletionItem> {
+    let at = offset(d, pos) as usize;
+    let before = &d.text[..at];
+    let word_start = before.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let word = &before[word_start..];
+    let pre = &before[..word_start];
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let p = &d.checked.program;
+    let mut out = if let Some(labels) = mock_llm_labels(p, line) {
+        labels
+    } else if pre.ends_with('.') {
+        members(d, word_start - 1)
+    } else {
+        match open_bracket(pre) {
+            Some((b'{', i)) if pre[..i].trim_end().ends_with("with") => option_keys(),
+            Some((b'(', i)) => {
+                let mut v = named_args(p, &pre[..i], &pre[i..]);
+                v.extend(in_scope(d, at));
+                v
+            }
+            _ => in_scope(d, at),
+        }
+    };
+    out.retain(|i| i.label.starts_with(word) || i.label.starts_with('"'));
+    out
+}
+
+/// `mock llm = "…` (or a list of answers): the labels every decision can answer.
+fn mock_llm_labels(p: &Program, line: &str) -> Option<Vec<CompletionItem>> {
+    let rest = line.trim_start().strip_prefix("mock")?;
+    let rest = rest.trim_start().strip_prefix("llm")?;
+    let rest = rest.trim_start().strip_prefix('=')?;
+    if rest.matches('"').count() % 2 == 0 {
+        return None;
+    }
+    let mut labels: Vec<(&str, String)> = Vec::new();
+    for site in &p.decisions {
+        for l in &site.labels {
+            if !labels.iter().any(|(x, _)| x == l) {
+                let flow = site.flow.as_deref().unwrap_or("a constant");
+                labels.push((l, format!("{} in {flow}", site.kind)));
+            }
+        }
+    }
+    Some(
+        labels
+            .into_iter()
+            .map(|(l, detail)| item(l, CompletionItemKind::ENUM_MEMBER, Some(detail)))
+            .collect(),
+    )
+}
+
+/// The innermost bracket still open at the end of `text` (strings and
+/// comments skipped): the bracket and its offset.
+fn open_bracket(text: &str) -> Option<(u8, usize)> {
+    let b = text.as_bytes();
+    let mut stack: Vec<(u8, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            c @ (b'(' | b'[' | b'{') => stack.push((c, i)),
+            b')' | b']' | b'}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    stack.pop()
+}
+
+/// The type of the expression that ends at `dot`: from the checker's types,
+/// else by the names before it (a statement that does not parse yet).
+fn type_before(d: &Doc, dot: usize) -> Option<Type> {
+    let p = &d.checked.program;
+    let file = d.file();
+    let index = p.index();
+    if let Some((_, t)) = index
+        .types
+        .iter()
+        .filter(|(s, _)| s.file == file && s.end as usize == dot && s.start < s.end)
+        .max_by_key(|(s, _)| s.start)
+    {
+        return Some(t.clone());
+    }
+    let path_start = d.text[..dot]
+        .rfind(|c: char| !(is_word(c) || c == '.'))
+        .map_or(0, |i| i + 1);
+    let mut names = d.text[path_start..dot].split('.');
+    let head = names.next()?;
+    let mut t = index
+        .locals_at(file, dot as u32)
+        .into_iter()
+        .find(|l| l.name == head)
+        .and_then(|l| l.ty.clone())
+        .or_else(|| (head == "context").then(crate::check::context_type))?;
+    for n in names {
+        t = match t.unwrap_optional() {
+            Type::Record(r) => r.field(n)?.ty.clone(),
+            _ => return None,
+        };
+    }
+    Some(t)
+}
+
+/// After `x.`: the fields of `x`'s record type, or a module's items.
+fn members(d: &Doc, dot: usize) -> Vec<CompletionItem> {
+    let p = &d.checked.program;
+    let head_start = d.text[..dot]
+        .rfind(|c: char| !is_word(c))
+        .map_or(0, |i| i + 1);
+    let head = &d.text[head_start..dot];
+    let is_path_head = !d.text[..head_start].ends_with('.');
+    if is_path_head
+        && let Some(&m) = p.root_module().imports.get(head)
+        && !d
+            .checked
+            .program
+            .index()
+            .locals_at(d.file(), dot as u32)
+            .iter()
+            .any(|l| l.name == head)
+    {
+        let md = &p.modules[m];
+        let mut out: Vec<CompletionItem> = md
+            .tools
+            .values()
+            .chain(md.flows.values())
+            .map(|s| {
+                let i = item(
+                    &s.name,
+                    CompletionItemKind::FUNCTION,
+                    Some(signature_text(p, m, s)),
+                );
+                match &s.doc {
+                    Some(doc) => with_doc(i, doc),
+                    None => i,
+                }
+            })
+            .collect();
+        out.extend(
+            md.types
+                .iter()
+                .map(|(n, t)| item(n, CompletionItemKind::STRUCT, Some(t.to_string()))),
+        );
+        out.sort_by(|a, b| a.label.cmp(&b.label));
+        return out;
+    }
+    let Some(t) = type_before(d, dot) else {
+        return Vec::new();
+    };
+    let t = match t.unwrap_optional() {
+        Type::List(el) => el.unwrap_optional(),
+        t => t,
+    };
+    match t {
+        Type::Record(r) => r
+            .fields
+            .iter()
+            .map(|f| {
+                let ty = if f.optional {
+                    format!("{}?", f.ty)
+                } else {
+                    f.ty.to_string()
+                };
+                item(&f.name, CompletionItemKind::FIELD, Some(ty))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Inside `with { }`: every option, with its doc.
+fn option_keys() -> Vec<CompletionItem> {
+    options::OPTIONS
+        .iter()
+        .map(|o| {
+            let mut i = with_doc(
+                item(
+                    o.name,
+                    CompletionItemKind::PROPERTY,
+                    Some(format!("default {}", o.default)),
+                ),
+                o.doc,
+            );
+            i.insert_text = Some(format!("{}: ", o.name));
+            i
+        })
+        .collect()
+}
+
+/// Inside `callee(…`: the parameters not given yet, as `name: `.
+fn named_args(p: &Program, before_paren: &str, args: &str) -> Vec<CompletionItem> {
+    let start = before_paren
+        .rfind(|c: char| !(is_word(c) || c == '.'))
+        .map_or(0, |i| i + 1);
+    let callee: Vec<&str> = before_paren[start..].split('.').collect();
+    let md = p.root_module();
+    let sig = match callee.as_slice() {
+        [one] => md.tools.get(*one).or_else(|| md.flows.get(*one)),
+        [m, name] => md.imports.get(*m).and_then(|&mi| {
+            let mm = &p.modules[mi];
+            mm.tools.get(*name).or_else(|| mm.flows.get(*name))
+        }),
+        _ => None,
+    };
+    let Some(sig) = sig else {
+        return Vec::new();
+    };
+    sig.params
+        .iter()
+        .filter(|prm| !given(args, &prm.name))
+        .map(|prm| {
+            let mut i = item(
+                &prm.name,
+                CompletionItemKind::FIELD,
+                Some(format!(
+                    "{}{}",
+                    prm.ty,
+                    if prm.has_default {
+                        " (has a default)"
+                    } else {
+                        ""
+                    }
+                )),
+            );
+            i.insert_text = Some(format!("{}: ", prm.name));
+            i.sort_text = Some(format!("0{}", prm.name));
+            i
+        })
+        .collect()
+}
+
+/// Whether `name:` is written among the arguments so far.
+fn given(args: &str, name: &str) -> bool {
+    args.match_indices(name).any(|(i, _)| {
+        let before_ok = args[..i].chars().next_back().is_none_or(|c| !is_word(c));
+        let after = args[i + name.len()..].trim_start();
+        before_ok && after.starts_with(':')
+    })
+}
+
+/// The bindings in scope, the module's items, built-ins, `context` and keywords.
+fn in_scope(d: &Doc, at: usize) -> Vec<CompletionItem> {
+    let p = &d.checked.program;
+    let index = p.index();
+    let mut out: Vec<CompletionItem> = index
+        .locals_at(d.file(), at as u32)
+        .into_iter()
+        .map(|l| {
+            item(
+                &l.name,
+                CompletionItemKind::VARIABLE,
+                l.ty.as_ref().map(|t| format!("{}: {t}", l.kind.word())),
+            )
+        })
+        .collect();
+    let md = p.root_module();
+    for s in md.tools.values().chain(md.flows.values()) {
+        let i = item(
+            &s.name,
+            CompletionItemKind::FUNCTION,
+            Some(signature_text(p, p.root, s)),
+        );
+        out.push(match &s.doc {
+            Some(doc) => with_doc(i, doc),
+            None => i,
+        });
+    }
+    for it in &md.ast.items {
+        if let crate::syntax::ast::ItemKind::Const(c) = &it.kind {
+            out.push(item(&c.name.name, CompletionItemKind::CONSTANT, None));
+        }
+    }
+    for (alias, &m) in &md.imports {
+        let name = p.modules[m]
+            .name
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        out.push(item(
+            alias,
+            CompletionItemKind::MODULE,
+            Some(name.to_string()),
+        ));
+    }
+    for b in crate::builtins::Builtin::ALL {
+        out.push(with_doc(
+            item(
+                b.name(),
+                CompletionItemKind::FUNCTION,
+                Some(b.def().usage.to_string()),
+            ),
+            b.def().doc,
+        ));
+    }
+    out.push(item(
+        "context",
+        CompletionItemKind::VARIABLE,
+        Some(crate::check::context_type().to_string()),
+    ));
+    for k in KEYWORDS {
+        out.push(item(k, CompletionItemKind::KEYWORD, None));
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|i| seen.insert(i.label.clone()));
+    out
+}
+
+/// The words that start statements and expressions.
+const KEYWORDS: &[&str] = &[
+    "let", "if", "else", "match", "for", "in", "where", "loop", "until", "parallel", "race",
+    "sequence", "dag", "try", "catch", "decide", "approve", "with", "after", "true", "false",
+    "null", "import", "type", "tool", "effect", "flow", "const", "test", "mock", "assert",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_innermost_open_bracket_skips_strings_and_comments() {
+        assert_eq!(open_bracket("f(a, g(b), "), Some((b'(', 1)));
+        assert_eq!(open_bracket("x with { retry: 1, "), Some((b'{', 7)));
+        assert_eq!(open_bracket("f(\"(\" // (\n"), Some((b'(', 1)));
+        assert_eq!(open_bracket("f(a)"), None);
+    }
+
+    #[test]
+    fn a_named_argument_counts_as_given() {
+        assert!(given("id: 1, ", "id"));
+        assert!(given("x, id : 1", "id"));
+        assert!(!given("uid: 1", "id"));
+        assert!(!given("id + 1", "id"));
+    }
+}

@@ -1,0 +1,215 @@
+//! `flowc lsp`: the language server over stdio. A thin adapter: the session
+//! thread ([`session`]) checks documents with the driver's `check_source`,
+//! the same checker as `flowc check`, and the answers ([`features`],
+//! [`complete`]) read the checker's index; formatting is `flowc fmt`'s
+//! [`crate::fmt::format_source`].
+
+mod complete;
+mod features;
+mod session;
+mod text;
+
+use std::sync::mpsc;
+
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use session::{Doc, Job, Publish};
+
+struct Backend {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Backend {
+    fn send(&self, job: Job) {
+        // The session thread ends only when the server does.
+        let _ = self.jobs.send(job);
+    }
+
+    /// Asks the session a question about a document; `None` when it is not open.
+    async fn ask<R: Send + 'static>(
+        &self,
+        uri: Uri,
+        f: impl FnOnce(&Doc) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::Ask(
+            uri,
+            Box::new(move |doc| {
+                let _ = tx.send(doc.map(f));
+            }),
+        ));
+        rx.await.ok().flatten()
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, _: InitializeParams) -> Result<InitializeResult> {
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo {
+                name: "flowc".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            capabilities: ServerCapabilities {
+                text_document_sync: Some(TextDocumentSyncCapability::Kind(
+                    TextDocumentSyncKind::INCREMENTAL,
+                )),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![".".into(), "(".into(), "\"".into()]),
+                    ..Default::default()
+                }),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, p: DidOpenTextDocumentParams) {
+        self.send(Job::Open {
+            uri: p.text_document.uri,
+            text: p.text_document.text,
+            version: p.text_document.version,
+        });
+    }
+
+    async fn did_change(&self, p: DidChangeTextDocumentParams) {
+        self.send(Job::Change {
+            uri: p.text_document.uri,
+            changes: p.content_changes,
+            version: p.text_document.version,
+        });
+    }
+
+    async fn did_close(&self, p: DidCloseTextDocumentParams) {
+        self.send(Job::Close {
+            uri: p.text_document.uri,
+        });
+    }
+
+    async fn hover(&self, p: HoverParams) -> Result<Option<Hover>> {
+        let pos = p.text_document_position_params;
+        Ok(self
+            .ask(pos.text_document.uri, move |d| {
+                features::hover(d, pos.position)
+            })
+            .await
+            .flatten())
+    }
+
+    async fn goto_definition(
+        &self,
+        p: GotoDefinitionParams,
+    ) -> Result<Option<GotoDefinitionResponse>> {
+        let pos = p.text_document_position_params;
+        Ok(self
+            .ask(pos.text_document.uri, move |d| {
+                features::definition(d, pos.position)
+            })
+            .await
+            .flatten()
+            .map(GotoDefinitionResponse::Scalar))
+    }
+
+    async fn completion(&self, p: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let pos = p.text_document_position;
+        Ok(self
+            .ask(pos.text_document.uri, move |d| {
+                complete::complete(d, pos.position)
+            })
+            .await
+            .map(CompletionResponse::Array))
+    }
+
+    async fn document_symbol(
+        &self,
+        p: DocumentSymbolParams,
+    ) -> Result<Option<DocumentSymbolResponse>> {
+        Ok(self
+            .ask(p.text_document.uri, features::symbols)
+            .await
+            .map(DocumentSymbolResponse::Nested))
+    }
+
+    async fn rename(&self, p: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let pos = p.text_document_position;
+        let name = p.new_name;
+        match self
+            .ask(pos.text_document.uri, move |d| {
+                features::rename(d, pos.position, &name)
+            })
+            .await
+        {
+            Some(features::Renamed::Edit(e)) => Ok(Some(e)),
+            Some(features::Renamed::Bad(why)) => Err(Error::invalid_params(why)),
+            Some(features::Renamed::Nothing) | None => Ok(None),
+        }
+    }
+
+    async fn formatting(&self, p: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        match self.ask(p.text_document.uri, features::format).await {
+            Some(Ok(edits)) => Ok(Some(edits)),
+            Some(Err(why)) => Err(Error::invalid_params(why)),
+            None => Ok(None),
+        }
+    }
+
+    async fn code_action(&self, p: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let range = p.range;
+        Ok(self
+            .ask(p.text_document.uri, move |d| {
+                features::code_actions(d, range.start, range.end)
+            })
+            .await)
+    }
+}
+
+/// `flowc lsp`: serves stdin/stdout until the client exits. Returns the exit code.
+pub fn main() -> u8 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the language server's runtime: {e}");
+            return crate::term::FAILED;
+        }
+    };
+    let (jobs, jobs_rx) = mpsc::channel::<Job>();
+    let (publish, mut published) = tokio::sync::mpsc::unbounded_channel::<Publish>();
+    // Deeply nested programs recurse deeply in the checker: a large stack, as `main` has.
+    let session = std::thread::Builder::new()
+        .name("flowc-lsp-session".into())
+        .stack_size(256 << 20)
+        .spawn(move || session::run(jobs_rx, publish));
+    if let Err(e) = session {
+        eprintln!("error: cannot start the language server's session: {e}");
+        return crate::term::FAILED;
+    }
+    rt.block_on(async move {
+        let (service, socket) = LspService::new(|client: Client| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                while let Some((uri, diags, version)) = published.recv().await {
+                    c.publish_diagnostics(uri, diags, version).await;
+                }
+            });
+            Backend { jobs }
+        });
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    crate::term::OK
+}

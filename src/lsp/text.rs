@@ -1,0 +1,107 @@
+//! Text positions: the protocol's (line, UTF-16 column) and the checker's byte
+//! offsets, and the edits a client sends.
+
+use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
+
+/// Line starts of one text, for offset <-> position conversions.
+pub struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Lines<'a> {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Lines { text, starts }
+    }
+
+    /// The position of a byte offset (clamped to the text, and to a character boundary).
+    pub fn position(&self, offset: usize) -> Position {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let col: usize = self.text[self.starts[line]..offset]
+            .chars()
+            .map(char::len_utf16)
+            .sum();
+        Position::new(line as u32, col as u32)
+    }
+
+    /// The byte offset of a position; past a line's end is its end, past the text its end.
+    pub fn offset(&self, p: Position) -> usize {
+        let Some(&start) = self.starts.get(p.line as usize) else {
+            return self.text.len();
+        };
+        let end = self
+            .starts
+            .get(p.line as usize + 1)
+            .map_or(self.text.len(), |e| e - 1);
+        let mut units = 0usize;
+        for (i, c) in self.text[start..end].char_indices() {
+            if units >= p.character as usize {
+                return start + i;
+            }
+            units += c.len_utf16();
+        }
+        end
+    }
+
+    pub fn range(&self, start: usize, end: usize) -> Range {
+        Range::new(self.position(start), self.position(end))
+    }
+}
+
+/// Applies the client's changes, in order, to a document's text.
+pub fn apply_changes(text: &mut String, changes: Vec<TextDocumentContentChangeEvent>) {
+    for c in changes {
+        match c.range {
+            None => *text = c.text,
+            Some(r) => {
+                let lines = Lines::new(text);
+                let (s, e) = (lines.offset(r.start), lines.offset(r.end));
+                let (s, e) = (s.min(e), e.max(s));
+                text.replace_range(s..e, &c.text);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_utf16_units() {
+        let t = "a\nxé😀y\n";
+        let l = Lines::new(t);
+        let y = t.find('y').expect("y");
+        assert_eq!(l.position(y), Position::new(1, 4));
+        assert_eq!(l.offset(Position::new(1, 4)), y);
+        assert_eq!(l.offset(Position::new(1, 99)), t.len() - 1);
+        assert_eq!(l.offset(Position::new(9, 0)), t.len());
+        assert_eq!(l.position(t.len()), Position::new(2, 0));
+    }
+
+    #[test]
+    fn changes_apply_in_order() {
+        let mut t = "let a = 1\nlet b = 2\n".to_string();
+        let change = |sl, sc, el, ec, text: &str| TextDocumentContentChangeEvent {
+            range: Some(Range::new(Position::new(sl, sc), Position::new(el, ec))),
+            range_length: None,
+            text: text.into(),
+        };
+        apply_changes(
+            &mut t,
+            vec![change(0, 4, 0, 5, "x"), change(1, 8, 1, 9, "20")],
+        );
+        assert_eq!(t, "let x = 1\nlet b = 20\n");
+    }
+}

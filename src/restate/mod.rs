@@ -1,0 +1,170 @@
+//! Runs on Restate (SPEC §18): `flowc worker` serves a Restate endpoint, and
+//! `flowc run --engine restate:URL` submits runs to it.
+//!
+//! The design (docs/scale-out.md): the interpreter stays the orchestrator. A
+//! run is a `FlowRun` workflow keyed by its run id, whose handler runs the
+//! interpreter; every tool call is a `Step` invocation of its own, sent
+//! through the ingress with the idempotency key `RUN_ID/STEP_PATH`, so a step
+//! that finished returns its result from Restate instead of running again,
+//! and one in flight is attached to. A worker that dies takes its `FlowRun`
+//! with it: Restate runs it again elsewhere, from the start, and every step
+//! that had finished comes back without running. An `approve` is an
+//! `Approval` workflow keyed `RUN_ID/STEP_PATH` that waits on a durable
+//! promise. `RunIndex` lists the runs for `flowc runs`.
+//!
+//! [`client`] is the ingress side (submit, wait, list, show, approve);
+//! [`worker`] the endpoint; [`steps`] the interpreter's way to Restate.
+
+pub mod client;
+pub mod steps;
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `FLOWC_ENGINE`: the engine when `--engine` is not given (`restate:URL`).
+pub const ENGINE_ENV: &str = "FLOWC_ENGINE";
+
+/// The ingress URL of `restate:URL` (`http://127.0.0.1:8080`), without a trailing `/`.
+pub fn parse_engine(spec: &str) -> Result<String, String> {
+    let Some(url) = spec.strip_prefix("restate:") else {
+        return Err(format!(
+            "unknown engine `{spec}`: the engine is `restate:INGRESS_URL`, such as `restate:http://127.0.0.1:8080`"
+        ));
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "`{spec}`: the ingress URL starts with `http://`, such as `restate:http://127.0.0.1:8080`"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// The engine of `--engine`, else of `FLOWC_ENGINE`; `None` for a local run.
+pub fn engine_of(flag: Option<&str>) -> Result<Option<String>, String> {
+    match flag {
+        Some(s) => parse_engine(s).map(Some),
+        None => match std::env::var(ENGINE_ENV) {
+            Ok(s) if !s.is_empty() => parse_engine(&s)
+                .map(Some)
+                .map_err(|e| format!("{ENGINE_ENV}: {e}")),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// What `flowc run --engine` submits: the `FlowRun` workflow's input.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// The `.flow` file as the client named it.
+    pub file: String,
+    /// Its absolute path on the client's machine.
+    pub path: String,
+    /// SHA-256 of its text: the worker runs it only when it serves the same text.
+    pub sha256: String,
+    pub flow: String,
+    pub inputs: Map<String, Value>,
+    /// `--set key=value`.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// The ingress the worker sends the run's steps through.
+    pub ingress: String,
+    /// Keep the run's Chrome trace (`--trace`).
+    #[serde(default)]
+    pub trace: bool,
+}
+
+/// How a run on Restate ended: the `FlowRun` workflow's output.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// `ok` or `failed`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Each error, rendered by the worker.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// Each warning, as `file:line:column: message`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The run record, as `flowc run --record` writes it (its `steps`:
+    /// path, tool, status, attempts of each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Value>,
+    /// The Chrome trace, when the request asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Value>,
+}
+
+/// A tool call sent to the `Step` service.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepRequest {
+    pub run: String,
+    pub path: String,
+    /// The served file's key (see [`worker::Served`]).
+    pub file: String,
+    pub module: usize,
+    pub tool: String,
+    pub input: Value,
+    pub max_output: u64,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// A tool call's outcome as Restate keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    Ok(Value),
+    Failed {
+        message: String,
+        #[serde(default)]
+        help: Option<String>,
+        #[serde(default)]
+        permanent: bool,
+    },
+}
+
+/// A run as `flowc runs --engine` lists it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunEntry {
+    pub id: String,
+    pub flow: String,
+    pub file: String,
+    pub status: String,
+    pub started: String,
+    #[serde(default)]
+    pub ended: Option<String>,
+    /// The approvals it waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<Waiting>,
+}
+
+/// An approval a run waits for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Waiting {
+    pub path: String,
+    pub message: String,
+}
+
+/// An answer to an `approve` (`flowc approve --engine`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Answer {
+    pub approved: bool,
+    #[serde(default)]
+    pub by: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// The idempotency key of a step's invocation: the run and the step's path;
+/// a retry of the call (`retries`) is `#N` after it.
+pub fn step_key(run: &str, path: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        format!("{run}/{path}")
+    } else {
+        format!("{run}/{path}#{attempt}")
+    }
+}

@@ -1,0 +1,297 @@
+//! A `FlowRun` on a worker: the interpreter runs on a thread of its own (it
+//! is not `Send`), and sends every tool call to Restate's `Step` service
+//! through the ingress, with the step's idempotency key.
+
+use std::time::Duration;
+
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Value, json};
+
+use super::client::{approval_key, encode};
+use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepRequest, step_key};
+use crate::diag::render;
+use crate::driver::project::{LlmArgs, choose_provider, folder_of};
+use crate::driver::runner::{Outcome, RecordInfo, run_record};
+use crate::driver::{FsLoader, check_source};
+use crate::ir::StepPath;
+use crate::run::llm::Llm;
+use crate::run::tools::{ToolFailure, ToolResult};
+use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
+
+/// The interpreter's way to Restate: each tool call is a `Step` invocation.
+pub struct RestateSteps {
+    http: reqwest::Client,
+    ingress: String,
+    run: String,
+    /// The served file's key, for the `Step` handler.
+    file: String,
+}
+
+impl RestateSteps {
+    /// Sends the request `make` builds until Restate answers it: a server
+    /// that is starting, stopping or unreachable is asked again (the same
+    /// idempotency key or workflow key attaches to what is under way).
+    /// `Err` with Restate's message when it refuses.
+    async fn until_answered(
+        &self,
+        what: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<String, String> {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match make().send().await {
+                Ok(r) if r.status().is_success() => {
+                    return r.text().await.map_err(|e| {
+                        format!("Restate's answer for {what} could not be read: {e}")
+                    });
+                }
+                Ok(r) if matches!(r.status().as_u16(), 429 | 502..=504) => {}
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    return Err(format!(
+                        "Restate refused {what} ({status}): {}",
+                        body.trim()
+                    ));
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Remote for RestateSteps {
+    fn call<'a>(&'a self, step: RemoteStep<'a>) -> LocalBoxFuture<'a, ToolResult> {
+        Box::pin(async move {
+            let path = step.path.to_string();
+            let request = StepRequest {
+                run: self.run.clone(),
+                path: path.clone(),
+                file: self.file.clone(),
+                module: step.module,
+                tool: step.tool.to_string(),
+                input: step.input.clone(),
+                max_output: step.max_output,
+                key: step.key.map(str::to_string),
+            };
+            let key = header_safe(&step_key(&self.run, &path, step.attempt));
+            let url = format!("{}/Step/run", self.ingress);
+            let text = self
+                .until_answered(&format!("step `{path}`"), || {
+                    self.http
+                        .post(&url)
+                        .header("idempotency-key", &key)
+                        .json(&request)
+                })
+                .await
+                .map_err(|m| ToolFailure::new(m).permanent())?;
+            match serde_json::from_str::<StepOutcome>(&text) {
+                Ok(StepOutcome::Ok(v)) => Ok(v),
+                Ok(StepOutcome::Failed {
+                    message,
+                    help,
+                    permanent,
+                }) => Err(ToolFailure {
+                    message,
+                    help,
+                    permanent,
+                }),
+                Err(e) => Err(ToolFailure::new(format!(
+                    "Restate's answer for step `{path}` is not a step outcome: {e}"
+                ))),
+            }
+        })
+    }
+
+    fn approve<'a>(
+        &'a self,
+        path: &'a StepPath,
+        message: &'a str,
+        context: Option<&'a Value>,
+    ) -> LocalBoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            let path = path.to_string();
+            let key = encode(&approval_key(&self.run, &path));
+            let question = json!({
+                "run": self.run,
+                "path": path,
+                "message": message,
+                "context": context,
+            });
+            // The approval's workflow: started once; again, it is the same one.
+            let start = format!("{}/Approval/{key}/run/send", self.ingress);
+            self.until_answered("the approval", || self.http.post(&start).json(&question))
+                .await?;
+            let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
+            let text = self
+                .until_answered("the approval", || self.http.get(&attach))
+                .await?;
+            serde_json::from_str::<Answer>(&text)
+                .map(|a| a.approved)
+                .map_err(|e| format!("the answer is not an approval's answer: {e}"))
+        })
+    }
+
+    fn decision<'a>(
+        &'a self,
+        path: &'a StepPath,
+        answer: Value,
+    ) -> LocalBoxFuture<'a, Result<Value, String>> {
+        Box::pin(async move {
+            let path = path.to_string();
+            // The same key as the path's step: the first answer recorded is the one kept.
+            let key = header_safe(&step_key(&self.run, &path, 1));
+            let url = format!("{}/Decision/record", self.ingress);
+            let text = self
+                .until_answered(&format!("the decision at `{path}`"), || {
+                    self.http
+                        .post(&url)
+                        .header("idempotency-key", &key)
+                        .json(&answer)
+                })
+                .await?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("the kept decision cannot be read: {e}"))
+        })
+    }
+}
+
+/// An idempotency key as a header value: visible ASCII, the rest percent-encoded.
+fn header_safe(key: &str) -> String {
+    let mut s = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if (0x21..0x7f).contains(&b) && b != b'%' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// Runs the flow of `req` as run `run`: `name` and `text` are the served
+/// file's, `file_key` its key for the `Step` handler. Blocks until the run
+/// ends or `cancel` is dropped or fires (`None` then).
+pub fn interpret(
+    req: &RunRequest,
+    run: &str,
+    name: &str,
+    text: &str,
+    file_key: &str,
+    cancel: tokio::sync::oneshot::Receiver<()>,
+) -> Option<RunOutcome> {
+    let checked = check_source(name, text, &FsLoader);
+    if checked.has_errors() {
+        return Some(RunOutcome {
+            status: "failed".into(),
+            errors: vec![render::render_all(
+                checked.diagnostics.iter().filter(|d| d.is_error()),
+                &checked.sources,
+                false,
+            )],
+            ..RunOutcome::default()
+        });
+    }
+    let mut set = Opts::default();
+    for kv in &req.set {
+        let parsed = kv
+            .split_once('=')
+            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
+            .and_then(|(k, v)| set.set(k, v));
+        if let Err(e) = parsed {
+            return Some(failed(format!("error: {e}\n")));
+        }
+    }
+    let provider = match choose_provider(&folder_of(name), &LlmArgs::default()) {
+        Ok(c) => c.provider,
+        Err(e) => return Some(failed(format!("error: {e}\n"))),
+    };
+    let config = RunConfig {
+        set,
+        record: true,
+        run_id: Some(run.to_string()),
+        tenant: std::env::var("FLOWC_TENANT").ok(),
+        ..RunConfig::default()
+    };
+    let mut interp = Interp::new(&checked.program, &checked.sources, config);
+    interp.llm = Llm::new(provider);
+    interp.remote = Some(Box::new(RestateSteps {
+        http: crate::run::tools::http::reqwest_client(),
+        ingress: req.ingress.clone(),
+        run: run.to_string(),
+        file: file_key.to_string(),
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let started_at = crate::builtins::now_rfc3339();
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
+            _ = cancel => None,
+        }
+    })?;
+    let sources = &checked.sources;
+    let warnings = interp
+        .recorder
+        .warnings()
+        .into_iter()
+        .map(|w| format!("{}:{}:{}: {}", w.file, w.line, w.column, w.message))
+        .collect();
+    let outcome = match result {
+        Ok(v) => Outcome::Ok(v),
+        Err(errors) => Outcome::Failed(errors),
+    };
+    let record = run_record(
+        &interp,
+        &RecordInfo {
+            file: req.file.clone(),
+            set: req.set.clone(),
+        },
+        &req.flow,
+        req.inputs.clone(),
+        &outcome,
+        &started_at,
+        interp.recorder.now_ms(),
+    );
+    let record = serde_json::to_value(record).ok();
+    let trace = req
+        .trace
+        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
+    let (status, result, errors) = match outcome {
+        Outcome::Ok(v) => ("ok", Some(v), Vec::new()),
+        Outcome::Failed(errors) => (
+            "failed",
+            None,
+            errors
+                .iter()
+                .map(|e| render::render(&e.to_diagnostic(), sources, false))
+                .collect(),
+        ),
+        // Not made here: no signal reaches the run, and an approve waits.
+        other => (
+            "failed",
+            None,
+            vec![format!("error: the run ended `{:?}`\n", other.status())],
+        ),
+    };
+    Some(RunOutcome {
+        status: status.into(),
+        result,
+        errors,
+        warnings,
+        record,
+        trace,
+    })
+}
+
+fn failed(message: String) -> RunOutcome {
+    RunOutcome {
+        status: "failed".into(),
+        errors: vec![message],
+        ..RunOutcome::default()
+    }
+}

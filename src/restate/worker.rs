@@ -1,0 +1,554 @@
+//! `flowc worker`: a Restate endpoint (restate-sdk) with the services a run
+//! needs: `FlowRun` (a workflow per run: the interpreter), `Step` (one tool
+//! call), `Approval` (a workflow per `approve`: a durable promise) and
+//! `RunIndex` (the runs, for `flowc runs`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use restate_sdk::prelude::*;
+use serde_json::{Value, json};
+
+use super::{Answer, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps};
+use crate::builtins::now_rfc3339;
+use crate::run::tools::http::Client;
+use crate::syntax::ast::{BindingKind, ItemKind};
+
+/// The `.flow` files a worker serves, checked when it starts.
+pub struct Served {
+    /// By key: the file's absolute path.
+    files: HashMap<String, ServedFile>,
+}
+
+struct ServedFile {
+    /// As named on the worker's command line.
+    name: String,
+    text: String,
+    sha256: String,
+    /// Each tool by module index and name: its binding and the folder it runs in.
+    tools: HashMap<(usize, String), Arc<(BindingKind, PathBuf)>>,
+}
+
+impl Served {
+    /// Checks `files`; those that cannot be read or do not check are not
+    /// served: they come back with their rendered diagnostics.
+    pub fn load(files: &[String]) -> (Served, Vec<(String, String)>) {
+        let mut served = HashMap::new();
+        let mut errors = Vec::new();
+        for name in files {
+            let text = match std::fs::read_to_string(name) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push((name.clone(), format!("error: cannot read `{name}`: {e}\n")));
+                    continue;
+                }
+            };
+            let checked = crate::driver::check_source(name, &text, &crate::driver::FsLoader);
+            if checked.has_errors() {
+                let mut text = crate::diag::render::render_all(
+                    checked.diagnostics.iter().filter(|d| d.is_error()),
+                    &checked.sources,
+                    crate::term::color_stderr(),
+                );
+                text.push_str(&format!("error: `{name}` has errors; it is not served\n"));
+                errors.push((name.clone(), text));
+                continue;
+            }
+            let mut tools = HashMap::new();
+            for (m, module) in checked.program.modules.iter().enumerate() {
+                let file = &checked.sources.get(module.file).name;
+                let dir = match Path::new(file).parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                for item in &module.ast.items {
+                    if let ItemKind::Tool(t) = &item.kind {
+                        tools.insert(
+                            (m, t.name.name.clone()),
+                            Arc::new((t.binding.kind.clone(), dir.clone())),
+                        );
+                    }
+                }
+            }
+            served.insert(
+                absolute(name),
+                ServedFile {
+                    name: name.clone(),
+                    sha256: crate::store::sha256_hex(text.as_bytes()),
+                    text,
+                    tools,
+                },
+            );
+        }
+        (Served { files: served }, errors)
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The served file a run asks for: the same path, else the one file of
+    /// the same name; with the same text. `Err` says why none.
+    fn find(&self, req: &RunRequest) -> Result<(&str, &ServedFile), String> {
+        let base = |p: &str| {
+            Path::new(p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        };
+        let found = match self.files.get_key_value(&req.path) {
+            Some((k, f)) => Some((k.as_str(), f)),
+            None => {
+                let same: Vec<_> = self
+                    .files
+                    .iter()
+                    .filter(|(k, _)| base(k) == base(&req.path))
+                    .collect();
+                match same.as_slice() {
+                    [(k, f)] => Some((k.as_str(), *f)),
+                    _ => None,
+                }
+            }
+        };
+        let Some((key, file)) = found else {
+            let mut names: Vec<&str> = self.files.values().map(|f| f.name.as_str()).collect();
+            names.sort();
+            return Err(format!(
+                "the workers do not serve `{}`; they serve: {}; start them with it (`flowc worker --listen ADDR FILE`)",
+                req.file,
+                names.join(", ")
+            ));
+        };
+        if file.sha256 != req.sha256 {
+            return Err(format!(
+                "the workers serve another version of `{}` (`{}`); start them with the same file as the run",
+                req.file, file.name
+            ));
+        }
+        Ok((key, file))
+    }
+}
+
+/// An absolute path without `..` (the file need not exist).
+fn absolute(name: &str) -> String {
+    std::fs::canonicalize(name)
+        .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(name))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// [`absolute`], for the client's side of a run.
+pub fn absolute_path(name: &str) -> String {
+    absolute(name)
+}
+
+/// One run: its interpreter.
+pub struct FlowRun {
+    served: Arc<Served>,
+}
+
+#[restate_sdk::workflow(workflow_completion_retention = "7 days")]
+impl FlowRun {
+    /// Runs the flow; every tool call is a `Step`, every `approve` an `Approval`.
+    #[handler(inactivity_timeout = "1 day", abort_timeout = "1m")]
+    async fn run(
+        &self,
+        ctx: WorkflowContext<'_>,
+        req: Json<RunRequest>,
+    ) -> HandlerResult<Json<RunOutcome>> {
+        let req = req.into_inner();
+        let id = ctx.key().to_string();
+        let (key, file) = self
+            .served
+            .find(&req)
+            .map_err(|m| TerminalError::new_with_code(404, m))?;
+        let started = ctx
+            .run(|| async { Ok(now_rfc3339()) })
+            .name("started")
+            .await?;
+        ctx.set("request", Json(req.clone()));
+        ctx.set("status", "running".to_string());
+        ctx.set("started", started.clone());
+        ctx.object_client::<RunIndexClient>("runs")
+            .add(Json(RunEntry {
+                id: id.clone(),
+                flow: req.flow.clone(),
+                file: req.file.clone(),
+                status: "running".into(),
+                started,
+                ended: None,
+                waiting: Vec::new(),
+            }))
+            .send();
+        // The SDK sends what the handler did when it next awaits Restate: a
+        // journaled no-op puts the state and the index entry out before the
+        // long wait for the interpreter (`flowc runs` sees the run at once).
+        ctx.run(|| async { Ok(()) }).name("registered").await?;
+        eprintln!("flowc worker: run {id} ({} {})", req.file, req.flow);
+        let outcome = run_on_thread(
+            req,
+            id.clone(),
+            file.name.clone(),
+            file.text.clone(),
+            key.to_string(),
+        )
+        .await;
+        let ended = ctx
+            .run(|| async { Ok(now_rfc3339()) })
+            .name("ended")
+            .await?;
+        ctx.set("status", outcome.status.clone());
+        ctx.set("ended", ended.clone());
+        ctx.set("outcome", Json(outcome.clone()));
+        ctx.object_client::<RunIndexClient>("runs")
+            .ended(Json(
+                json!({ "id": id, "status": outcome.status, "ended": ended }),
+            ))
+            .send();
+        eprintln!("flowc worker: run {id} {}", outcome.status);
+        Ok(Json(outcome))
+    }
+
+    /// The run as `flowc runs show --engine` presents it.
+    #[handler]
+    async fn show(&self, ctx: SharedWorkflowContext<'_>) -> HandlerResult<Json<Value>> {
+        let request = ctx.get::<Json<RunRequest>>("request").await?;
+        let status = ctx.get::<String>("status").await?;
+        let started = ctx.get::<String>("started").await?;
+        let ended = ctx.get::<String>("ended").await?;
+        let outcome = ctx.get::<Json<RunOutcome>>("outcome").await?;
+        Ok(Json(json!({
+            "id": ctx.key(),
+            "request": request.map(Json::into_inner),
+            "status": status,
+            "started": started,
+            "ended": ended,
+            "outcome": outcome.map(Json::into_inner),
+        })))
+    }
+}
+
+/// Runs the interpreter on a thread of its own and waits for it; dropping
+/// the future (Restate took the invocation away) cancels the run.
+async fn run_on_thread(
+    req: RunRequest,
+    id: String,
+    name: String,
+    text: String,
+    key: String,
+) -> RunOutcome {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name(format!("run {id}"))
+        // Deeply nested programs recurse deeply (as `flowc run`'s thread).
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let out = steps::interpret(&req, &id, &name, &text, &key, cancel_rx);
+            let _ = done_tx.send(out);
+        });
+    if let Err(e) = spawned {
+        return RunOutcome {
+            status: "failed".into(),
+            errors: vec![format!(
+                "error: the worker cannot start a thread for the run: {e}\n"
+            )],
+            ..RunOutcome::default()
+        };
+    }
+    let _cancel = cancel_tx;
+    match done_rx.await {
+        Ok(Some(out)) => out,
+        _ => RunOutcome {
+            status: "failed".into(),
+            errors: vec!["error: the run's interpreter stopped before the run ended\n".into()],
+            ..RunOutcome::default()
+        },
+    }
+}
+
+/// One tool call of a run: executed once, its outcome kept by Restate.
+pub struct Step {
+    served: Arc<Served>,
+    http: Client,
+}
+
+#[restate_sdk::service]
+impl Step {
+    #[handler(
+        inactivity_timeout = "1 day",
+        abort_timeout = "1m",
+        idempotency_retention = "7 days"
+    )]
+    async fn run(
+        &self,
+        ctx: Context<'_>,
+        req: Json<StepRequest>,
+    ) -> HandlerResult<Json<StepOutcome>> {
+        let req = req.into_inner();
+        let tool = self
+            .served
+            .files
+            .get(&req.file)
+            .and_then(|f| f.tools.get(&(req.module, req.tool.clone())))
+            .cloned()
+            .ok_or_else(|| {
+                TerminalError::new_with_code(
+                    404,
+                    format!(
+                        "this worker does not serve tool `{}` of `{}`; start every worker with the same files",
+                        req.tool, req.file
+                    ),
+                )
+            })?;
+        let http = self.http.clone();
+        let out = ctx
+            .run(|| async move {
+                eprintln!("flowc worker: step {} {} ({})", req.run, req.path, req.tool);
+                let r = crate::run::invoke_binding(
+                    &tool.0,
+                    &tool.1,
+                    &http,
+                    &req.input,
+                    req.max_output,
+                    req.key.as_deref(),
+                )
+                .await;
+                Ok(Json(match r {
+                    Ok(v) => StepOutcome::Ok(v),
+                    Err(f) => StepOutcome::Failed {
+                        message: f.message,
+                        help: f.help,
+                        permanent: f.permanent,
+                    },
+                }))
+            })
+            .name("tool")
+            .await?;
+        Ok(out)
+    }
+}
+
+/// The decisions of runs (`decide`, `llm()`): invoked with the idempotency
+/// key `RUN_ID/STEP_PATH`, so Restate keeps the first answer and gives it back.
+pub struct Decision;
+
+#[restate_sdk::service]
+impl Decision {
+    #[handler(idempotency_retention = "7 days")]
+    async fn record(&self, _ctx: Context<'_>, answer: Json<Value>) -> HandlerResult<Json<Value>> {
+        Ok(answer)
+    }
+}
+
+/// The runs, newest last, for `flowc runs --engine` (one object, key `runs`).
+pub struct RunIndex;
+
+/// How many runs the index keeps.
+const INDEX_MAX: usize = 1000;
+
+#[restate_sdk::object]
+impl RunIndex {
+    #[handler]
+    async fn add(&self, ctx: ObjectContext<'_>, entry: Json<RunEntry>) -> HandlerResult<()> {
+        let mut runs = ctx
+            .get::<Json<Vec<RunEntry>>>("runs")
+            .await?
+            .map(Json::into_inner)
+            .unwrap_or_default();
+        let entry = entry.into_inner();
+        if !runs.iter().any(|r| r.id == entry.id) {
+            runs.push(entry);
+        }
+        if runs.len() > INDEX_MAX {
+            runs.drain(..runs.len() - INDEX_MAX);
+        }
+        ctx.set("runs", Json(runs));
+        Ok(())
+    }
+
+    #[handler]
+    async fn ended(&self, ctx: ObjectContext<'_>, end: Json<Value>) -> HandlerResult<()> {
+        let end = end.into_inner();
+        let mut runs = ctx
+            .get::<Json<Vec<RunEntry>>>("runs")
+            .await?
+            .map(Json::into_inner)
+            .unwrap_or_default();
+        if let Some(r) = runs
+            .iter_mut()
+            .find(|r| Some(r.id.as_str()) == end["id"].as_str())
+        {
+            r.status = end["status"].as_str().unwrap_or("").to_string();
+            r.ended = end["ended"].as_str().map(str::to_string);
+            r.waiting.clear();
+        }
+        ctx.set("runs", Json(runs));
+        Ok(())
+    }
+
+    /// A run waits for an approval: `{id, path, message}`.
+    #[handler]
+    async fn waiting(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
+        let w = w.into_inner();
+        let mut runs = ctx
+            .get::<Json<Vec<RunEntry>>>("runs")
+            .await?
+            .map(Json::into_inner)
+            .unwrap_or_default();
+        if let Some(r) = runs
+            .iter_mut()
+            .find(|r| Some(r.id.as_str()) == w["id"].as_str())
+            && r.ended.is_none()
+        {
+            let path = w["path"].as_str().unwrap_or("").to_string();
+            if !r.waiting.iter().any(|x| x.path == path) {
+                r.waiting.push(Waiting {
+                    path,
+                    message: w["message"].as_str().unwrap_or("").to_string(),
+                });
+            }
+            r.status = "waiting".into();
+        }
+        ctx.set("runs", Json(runs));
+        Ok(())
+    }
+
+    /// An approval of a run was answered: `{id, path}`.
+    #[handler]
+    async fn answered(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
+        let w = w.into_inner();
+        let mut runs = ctx
+            .get::<Json<Vec<RunEntry>>>("runs")
+            .await?
+            .map(Json::into_inner)
+            .unwrap_or_default();
+        if let Some(r) = runs
+            .iter_mut()
+            .find(|r| Some(r.id.as_str()) == w["id"].as_str())
+        {
+            r.waiting
+                .retain(|x| Some(x.path.as_str()) != w["path"].as_str());
+            if r.waiting.is_empty() && r.status == "waiting" {
+                r.status = "running".into();
+            }
+        }
+        ctx.set("runs", Json(runs));
+        Ok(())
+    }
+
+    #[handler]
+    async fn list(&self, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<Vec<RunEntry>>> {
+        Ok(Json(
+            ctx.get::<Json<Vec<RunEntry>>>("runs")
+                .await?
+                .map(Json::into_inner)
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+/// One `approve` of a run (key `RUN_ID/STEP_PATH`): waits for its answer.
+pub struct Approval;
+
+#[restate_sdk::workflow(workflow_completion_retention = "7 days")]
+impl Approval {
+    /// Waits for `answer`; its input is the question.
+    #[handler(inactivity_timeout = "1 day", abort_timeout = "1m")]
+    async fn run(
+        &self,
+        ctx: WorkflowContext<'_>,
+        question: Json<Value>,
+    ) -> HandlerResult<Json<Answer>> {
+        let question = question.into_inner();
+        let who = json!({
+            "id": question["run"],
+            "path": question["path"],
+            "message": question["message"],
+        });
+        ctx.set("question", Json(question));
+        ctx.set("status", "waiting".to_string());
+        ctx.object_client::<RunIndexClient>("runs")
+            .waiting(Json(who.clone()))
+            .send();
+        let answer = ctx.promise::<Json<Answer>>("answer").await?;
+        ctx.set("status", "answered".to_string());
+        ctx.object_client::<RunIndexClient>("runs")
+            .answered(Json(who))
+            .send();
+        Ok(answer)
+    }
+
+    /// Resolves the approval (`flowc approve --engine`).
+    #[handler]
+    async fn answer(
+        &self,
+        ctx: SharedWorkflowContext<'_>,
+        answer: Json<Answer>,
+    ) -> HandlerResult<()> {
+        ctx.resolve_promise("answer", answer);
+        Ok(())
+    }
+
+    #[handler]
+    async fn show(&self, ctx: SharedWorkflowContext<'_>) -> HandlerResult<Json<Value>> {
+        let question = ctx.get::<Json<Value>>("question").await?;
+        let status = ctx.get::<String>("status").await?;
+        Ok(Json(json!({
+            "key": ctx.key(),
+            "question": question.map(Json::into_inner),
+            "status": status,
+        })))
+    }
+}
+
+/// Serves the endpoint on `listener` until SIGINT or SIGTERM.
+pub async fn serve(served: Served, listener: tokio::net::TcpListener) {
+    let served = Arc::new(served);
+    let endpoint = Endpoint::builder()
+        .bind(FlowRun {
+            served: served.clone(),
+        })
+        .bind(Step {
+            served: served.clone(),
+            http: Client::new(),
+        })
+        .bind(Decision)
+        .bind(RunIndex)
+        .bind(Approval)
+        .build();
+    // On SIGTERM or SIGINT the server stops taking requests and lets those
+    // in flight end; a run can take hours, so it waits 10 s at most (Restate
+    // gives what was cut off to another worker).
+    let serving = HttpServer::new(endpoint).serve_with_cancel(listener, stop_signal());
+    let give_up = async {
+        stop_signal().await;
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    };
+    tokio::select! {
+        _ = serving => {}
+        _ = give_up => {
+            eprintln!("flowc worker: stopped with invocations in flight; Restate runs them again elsewhere");
+        }
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

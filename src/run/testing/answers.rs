@@ -1,0 +1,26 @@
+//! The LLM provider of a test: `mock llm`'s answers, no network.
+
+use std::rc::Rc;
+
+use futures_util::future::LocalBoxFuture;
+
+use super::TestState;
+use crate::run::llm::{DecisionRequest, Message, Provider};
+
+pub struct MockLlm(pub Rc<TestState>);
+
+impl Provider for MockLlm {
+    fn name(&self) -> String {
+        "mock".to_string()
+    }
+
+    fn ask<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        _messages: &'a [Message],
+        _attempt: u32,
+    ) -> LocalBoxFuture<'a, Result<String, String>> {
+        let answer = self.0.answer(&req.step);
+        Box::pin(async move { answer })
+    }
+}

@@ -1,0 +1,670 @@
+//! Runs on Restate (SPEC §18), end to end: a real Restate server installed and
+//! started by `scripts/restate.sh` on 127.0.0.1, real `flowc worker`
+//! processes, Debian's HAProxy in front of two of them, and `flowc run
+//! --engine restate:URL`. When the server cannot be installed or HAProxy is
+//! missing, the tests fail and say why: they never skip.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{command, tempdir, text};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port free on 127.0.0.1 now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn script(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg(root().join("scripts/restate.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs scripts/restate.sh")
+}
+
+/// A Restate server on 127.0.0.1 with a data folder of its own; stopped on drop.
+struct Server {
+    data: PathBuf,
+    ingress: u16,
+    admin: u16,
+    fabric: u16,
+}
+
+impl Server {
+    fn start(tag: &str) -> Server {
+        let data = tempdir(&format!("restate-{tag}"));
+        let s = Server {
+            data,
+            ingress: free_port(),
+            admin: free_port(),
+            fabric: free_port(),
+        };
+        s.start_again();
+        s
+    }
+
+    /// Starts the server (again) on the same data folder and ports.
+    fn start_again(&self) {
+        let out = script(&[
+            "start",
+            &self.data.to_string_lossy(),
+            &self.ingress.to_string(),
+            &self.admin.to_string(),
+            &self.fabric.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "the Restate server did not start (scripts/restate.sh start): {}",
+            text(&out.stderr)
+        );
+    }
+
+    fn stop(&self) {
+        let out = script(&["stop", &self.data.to_string_lossy()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    fn engine(&self) -> String {
+        format!("restate:http://127.0.0.1:{}", self.ingress)
+    }
+
+    /// Registers the deployment at `url` (a worker or the balancer).
+    fn register(&self, url: &str) {
+        let out = script(&["register", &format!("http://127.0.0.1:{}", self.admin), url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = script(&["stop", &self.data.to_string_lossy()]);
+        // Keep the folder of a failed test for a look.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
+    }
+}
+
+/// Removes a test's folder when the test passed.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A `flowc worker` process serving `dir`, its stderr in `LOG`; killed on drop.
+struct Worker {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(dir: &Path, serve: &str, name: &str) -> Worker {
+        let port = free_port();
+        let log = dir.join(format!("{name}.log"));
+        let child = command(
+            dir,
+            &["worker", "--listen", &format!("127.0.0.1:{port}"), serve],
+        )
+        .stderr(std::fs::File::create(&log).expect("worker log"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flowc worker starts");
+        let w = Worker { child, port, log };
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        w
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HAProxy in front of `workers`, passing HTTP/2 cleartext through, one
+/// request (a Restate invocation) at a time to the next worker; killed on drop.
+struct Balancer {
+    child: Child,
+    port: u16,
+}
+
+impl Balancer {
+    fn start(dir: &Path, workers: &[&Worker]) -> Balancer {
+        let port = free_port();
+        let servers: String = workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                format!(
+                    "    server w{i} 127.0.0.1:{} proto h2 check inter 200ms fall 1\n",
+                    w.port
+                )
+            })
+            .collect();
+        let cfg = format!(
+            "global\n    maxconn 2000\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 1h\n    timeout server 1h\n    option redispatch\n    retries 3\nfrontend workers\n    bind 127.0.0.1:{port} proto h2\n    default_backend workers\nbackend workers\n    balance roundrobin\n{servers}"
+        );
+        let path = dir.join("haproxy.cfg");
+        std::fs::write(&path, cfg).expect("haproxy.cfg");
+        // Debian puts it in /usr/sbin, which a user's PATH may not hold.
+        let haproxy = if Path::new("/usr/sbin/haproxy").exists() {
+            "/usr/sbin/haproxy"
+        } else {
+            "haproxy"
+        };
+        let child = Command::new(haproxy)
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("haproxy.log")).expect("log"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("HAProxy is needed for two workers behind one address (`apt-get install haproxy`): {e}")
+            });
+        wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Balancer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(t0.elapsed() < limit, "not ready within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON result")
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn count(lines: &[String], line: &str) -> usize {
+    lines.iter().filter(|l| *l == line).count()
+}
+
+/// Test 1: every example the examples test runs gives the same result on Restate.
+#[test]
+fn the_examples_give_their_local_results_on_restate() {
+    let server = Server::start("examples");
+    let dir = tempdir("restate-examples");
+    let _cleanup = Cleanup(dir.clone());
+    let worker = Worker::start(&root(), "examples", &format!("{}/worker", dir.display()));
+    server.register(&worker.url());
+    let runs: &[(&str, &[&str])] = &[
+        ("data_pipeline", &[]),
+        ("analysis_workflow", &[]),
+        ("graph_expansion", &[]),
+        ("recovery", &[]),
+        ("monitoring", &["--arg", "within_minutes=10"]),
+        ("triage", &[]),
+        // Decisions (replayed from examples/recorded/llm.json) and an effect.
+        ("ci_analysis", &[]),
+    ];
+    let engine = server.engine();
+    for (name, args) in runs {
+        let file = format!("examples/{name}.flow");
+        let mut argv = vec!["run", "--engine", &engine, &file];
+        argv.extend_from_slice(args);
+        let out = command(&root(), &argv).output().expect("flowc run");
+        let got = ok_json(&out);
+        let want: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join(format!("examples/expected/{name}.json")))
+                .expect("expected result"),
+        )
+        .expect("expected JSON");
+        assert_eq!(
+            got, want,
+            "{name} on Restate differs from examples/expected/{name}.json"
+        );
+    }
+    let log = worker.log();
+    assert!(log.contains("step "), "the worker ran no step: {log}");
+    // The run record (`--record`) is the one a local run writes: the same
+    // steps (path, tool, status), result and status.
+    let here = dir.join("here.json");
+    let there = dir.join("there.json");
+    let file = "examples/data_pipeline.flow";
+    let local = command(&root(), &["run", "--no-store", file, "--record"])
+        .arg(&here)
+        .output()
+        .expect("flowc run");
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    let remote = command(&root(), &["run", "--engine", &engine, file, "--record"])
+        .arg(&there)
+        .output()
+        .expect("flowc run");
+    assert!(remote.status.success(), "{}", text(&remote.stderr));
+    let read = |p: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("a record")).expect("JSON")
+    };
+    let (a, b) = (read(&here), read(&there));
+    for field in ["file", "flow", "status", "result", "inputs", "errors"] {
+        assert_eq!(a[field], b[field], "{field}");
+    }
+    let steps = |r: &Value| -> Vec<(Value, Value, Value)> {
+        let mut s: Vec<_> = r["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| (s["path"].clone(), s["tool"].clone(), s["status"].clone()))
+            .collect();
+        s.sort_by_key(|t| t.0.to_string());
+        s
+    };
+    assert_eq!(steps(&a), steps(&b));
+    assert!(b["run_id"].is_string(), "{b}");
+    // A file the workers do not serve: the run fails and says so.
+    std::fs::write(dir.join("other.flow"), "flow main() -> int { 1 }\n").expect("flow");
+    let out = command(&dir, &["run", "--engine", &engine, "other.flow"])
+        .output()
+        .expect("flowc run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the workers do not serve `other.flow`"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A file of the same name with other text: refused, and said so.
+    std::fs::write(dir.join("recovery.flow"), "flow main() -> int { 2 }\n").expect("flow");
+    let out = command(&dir, &["run", "--engine", &engine, "recovery.flow"])
+        .output()
+        .expect("flowc run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the workers serve another version of `recovery.flow`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Without a server: every command with `--engine` says so, and a bad
+/// engine is named.
+#[test]
+fn an_unreachable_server_and_a_bad_engine_are_clear_errors() {
+    let dir = tempdir("restate-none");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(dir.join("main.flow"), "flow main() -> int { 1 }\n").expect("flow");
+    let engine = format!("restate:http://127.0.0.1:{}", free_port());
+    for args in [
+        vec!["run", "--engine", &engine, "main.flow"],
+        vec!["runs", "--engine", &engine],
+        vec!["runs", "show", "--engine", &engine, "x"],
+        vec!["approve", "--engine", &engine, "x"],
+        vec!["resume", "--engine", &engine, "x"],
+    ] {
+        let out = command(&dir, &args).output().expect("flowc");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("cannot reach Restate at http://127.0.0.1:"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = command(&dir, &["run", "--engine", "temporal:x", "main.flow"])
+        .output()
+        .expect("flowc");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown engine `temporal:x`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = command(&dir, &["run", "main.flow"])
+        .env("FLOWC_ENGINE", "restate:127.0.0.1:8080")
+        .output()
+        .expect("flowc");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("FLOWC_ENGINE: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Appends `start NAME` and `done NAME` to `log`; `mark`: writes `marker`
+/// (once) and sleeps `sleep` seconds; an effect applied once per idempotency
+/// key (`ledger`).
+const ACT: &str = r#"import json, os, sys, time
+a = json.load(sys.stdin)
+name = a['name']
+def note(line):
+    with open('log', 'a') as f:
+        f.write(line + '\n')
+note('start ' + name)
+if a['mark'] and not os.path.exists('marker'):
+    open('marker', 'w').close()
+time.sleep(a['sleep'])
+key = os.environ.get('FLOWC_IDEMPOTENCY_KEY', '')
+seen = open('ledger').read().split() if os.path.exists('ledger') else []
+if key not in seen:
+    with open('ledger', 'a') as f:
+        f.write(key + '\n')
+note('done ' + name)
+print(json.dumps({'n': a['n'] + 1}))
+"#;
+
+/// Three effects in a row, and a decision before the slow one.
+const THREE_EFFECTS: &str = r#"effect tool act(name: string, n: int, sleep: int, mark: bool) -> { n: int } = exec ["python3", "act.py"]
+
+flow main() -> { ns: [int], pick: string } {
+    let a = act(name: "first", n: 0, sleep: 0, mark: false) with { idempotency_key: true }
+    let pick = decide "which one after {a.n}?" with { a } {
+        first => "first"
+        second => "second"
+        else => "none"
+    }
+    let b = act(name: "slow", n: a.n, sleep: 3, mark: pick != "none") with { idempotency_key: true }
+    let c = act(name: "last", n: b.n, sleep: 0, mark: false) with { idempotency_key: true }
+    { ns: [a.n, b.n, c.n], pick }
+}
+"#;
+
+/// A `cmd:` LLM provider that answers `first` the first time it is asked,
+/// `second` after (a line in `asks` per question).
+const PICK: &str = r#"import sys
+sys.stdin.read()
+with open('asks', 'a') as f:
+    f.write('asked\n')
+print('first' if len(open('asks').read().split()) == 1 else 'second')
+"#;
+
+fn three_effects(tag: &str) -> PathBuf {
+    let dir = tempdir(tag);
+    std::fs::write(dir.join("main.flow"), THREE_EFFECTS).expect("flow");
+    std::fs::write(dir.join("act.py"), ACT).expect("tool");
+    std::fs::write(dir.join("pick.py"), PICK).expect("provider");
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 pick.py\"\n",
+    )
+    .expect("flowc.toml");
+    dir
+}
+
+/// The result of the three effects: the first answer of the decision kept.
+fn three_effects_result() -> Value {
+    json!({ "ns": [1, 2, 3], "pick": "first" })
+}
+
+/// What the steps left: each finished once, the effects applied once each.
+fn assert_once_each(dir: &Path) {
+    let log = lines(&dir.join("log"));
+    for name in ["first", "slow", "last"] {
+        assert_eq!(count(&log, &format!("done {name}")), 1, "{name}: {log:?}");
+    }
+    // Steps that had finished did not start again; the one cut off may have.
+    assert_eq!(count(&log, "start first"), 1, "{log:?}");
+    assert_eq!(count(&log, "start last"), 1, "{log:?}");
+    let ledger = lines(&dir.join("ledger"));
+    assert_eq!(ledger.len(), 3, "each effect applied once: {ledger:?}");
+    assert!(ledger.iter().all(|k| k.starts_with("flowc-")), "{ledger:?}");
+}
+
+fn spawn_run(dir: &Path, engine: &str) -> Child {
+    command(dir, &["run", "--engine", engine, "main.flow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowc run starts")
+}
+
+/// Test 2: the worker that runs the flow is killed with `kill -9` while a step
+/// runs: the run completes on the other worker; no finished step runs again;
+/// the effects with idempotency keys are applied once.
+#[test]
+fn a_run_survives_the_kill_of_its_worker() {
+    let server = Server::start("kill");
+    let dir = three_effects("restate-kill");
+    let _cleanup = Cleanup(dir.clone());
+    let mut workers = [
+        Worker::start(&dir, ".", "w1"),
+        Worker::start(&dir, ".", "w2"),
+    ];
+    let lb = Balancer::start(&dir, &[&workers[0], &workers[1]]);
+    server.register(&lb.url());
+    let run = spawn_run(&dir, &server.engine());
+    wait_for(Duration::from_secs(30), || dir.join("marker").exists());
+    // Kill the worker that runs the flow (its log names the run).
+    let victim = if workers[0].log().contains("flowc worker: run ") {
+        0
+    } else {
+        1
+    };
+    assert!(
+        workers[victim].log().contains("flowc worker: run "),
+        "no worker runs the flow"
+    );
+    workers[victim].child.kill().expect("kill -9");
+    workers[victim].child.wait().expect("reaped");
+    let out = run.wait_with_output().expect("flowc run ends");
+    assert_eq!(
+        ok_json(&out),
+        three_effects_result(),
+        "{}",
+        text(&out.stderr)
+    );
+    let survivor = &workers[1 - victim];
+    assert!(
+        survivor.log().contains("flowc worker: run "),
+        "the run went on on the other worker: {}",
+        survivor.log()
+    );
+    assert_once_each(&dir);
+    // The flow ran again from its start, so the model was asked again (and
+    // answered `second`), but the run kept the first answer.
+    assert_eq!(lines(&dir.join("asks")).len(), 2);
+}
+
+/// Test 3: the server is stopped and started again on the same data folder while a
+/// step runs: the run goes on and completes.
+#[test]
+fn a_run_survives_a_restart_of_the_server() {
+    let server = Server::start("restart");
+    let dir = three_effects("restate-restart");
+    let _cleanup = Cleanup(dir.clone());
+    let worker = Worker::start(&dir, ".", "w1");
+    server.register(&worker.url());
+    let run = spawn_run(&dir, &server.engine());
+    wait_for(Duration::from_secs(30), || dir.join("marker").exists());
+    server.stop();
+    server.start_again();
+    let out = run.wait_with_output().expect("flowc run ends");
+    assert_eq!(
+        ok_json(&out),
+        three_effects_result(),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_once_each(&dir);
+}
+
+/// Test 4: two workers behind one address share a `for` of 100 items with
+/// `max_concurrent: 20`; the result keeps the input's order.
+#[test]
+fn two_workers_share_a_fan_out() {
+    let server = Server::start("fanout");
+    let dir = tempdir("restate-fanout");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool square(i: int) -> { v: int } = exec ["python3", "square.py"]
+
+flow main() -> [int] {
+    let out = for i in range(0, 100) with { max_concurrent: 20 } {
+        square(i: i).v
+    }
+    out
+}
+"#,
+    )
+    .expect("flow");
+    std::fs::write(
+        dir.join("square.py"),
+        "import json, sys, time\na = json.load(sys.stdin)\ntime.sleep(0.05)\nprint(json.dumps({'v': a['i'] * a['i']}))\n",
+    )
+    .expect("tool");
+    let w1 = Worker::start(&dir, ".", "w1");
+    let w2 = Worker::start(&dir, ".", "w2");
+    let lb = Balancer::start(&dir, &[&w1, &w2]);
+    server.register(&lb.url());
+    let out = command(&dir, &["run", "--engine", &server.engine(), "main.flow"])
+        .output()
+        .expect("flowc run");
+    let want: Vec<i64> = (0..100).map(|i| i * i).collect();
+    assert_eq!(ok_json(&out), json!(want));
+    let steps = |w: &Worker| w.log().matches("flowc worker: step ").count();
+    let (a, b) = (steps(&w1), steps(&w2));
+    assert_eq!(a + b, 100, "each item once: {a} + {b}");
+    assert!(a > 0 && b > 0, "both workers ran items: {a} and {b}");
+    // The run as `flowc runs` and `flowc runs show` see it.
+    let engine = server.engine();
+    let runs = command(&dir, &["runs", "--engine", &engine, "--format", "json"])
+        .output()
+        .expect("flowc runs");
+    let first: Value = serde_json::from_str(text(&runs.stdout).lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&runs.stdout), text(&runs.stderr)));
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(first["file"], "main.flow", "{first}");
+    let id = first["id"].as_str().expect("an id");
+    let show = command(&dir, &["runs", "show", "--engine", &engine, id])
+        .output()
+        .expect("flowc runs show");
+    let shown = text(&show.stdout);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert!(shown.contains("status   ok"), "{shown}");
+    assert!(shown.contains("main/out/for[99]"), "{shown}");
+}
+
+/// Test 5: an `approve` on Restate: the run waits; `flowc approve --engine`
+/// answers it; the run goes on and completes, the step before it not run again.
+#[test]
+fn approve_on_restate_waits_for_flowc_approve() {
+    let server = Server::start("approve");
+    let dir = tempdir("restate-approve");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool note(x: int) -> { x: int } = exec ["python3", "note.py"]
+
+flow main() -> { ok: bool, n: int } {
+    let a = note(x: 1)
+    let ok = approve "ship {a.x}?" with { a }
+    let n = if ok { note(x: 2).x } else { 0 }
+    { ok, n }
+}
+"#,
+    )
+    .expect("flow");
+    std::fs::write(
+        dir.join("note.py"),
+        "import json, sys\na = json.load(sys.stdin)\nwith open('log', 'a') as f:\n    f.write('note %d\\n' % a['x'])\nprint(json.dumps(a))\n",
+    )
+    .expect("tool");
+    let worker = Worker::start(&dir, ".", "w1");
+    server.register(&worker.url());
+    let engine = server.engine();
+    let mut run = spawn_run(&dir, &engine);
+    // The run waits for its approval.
+    let mut id = String::new();
+    wait_for(Duration::from_secs(30), || {
+        let out = command(&dir, &["runs", "--engine", &engine, "--format", "json"])
+            .output()
+            .expect("flowc runs");
+        let first: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap_or("null"))
+            .unwrap_or(Value::Null);
+        id = first["id"].as_str().unwrap_or("").to_string();
+        first["status"] == "waiting"
+    });
+    assert!(run.try_wait().expect("the run").is_none(), "the run waits");
+    let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
+        .output()
+        .expect("flowc runs show");
+    assert!(
+        text(&show.stdout).contains("waiting  main/") && text(&show.stdout).contains("ship 1?"),
+        "{}",
+        text(&show.stdout)
+    );
+    // A path it does not wait for is refused, and named.
+    let wrong = command(&dir, &["approve", "--engine", &engine, &id, "main/nowhere"])
+        .output()
+        .expect("flowc approve");
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
+    assert!(text(&wrong.stderr).contains("waits for no approval at `main/nowhere`"));
+    let yes = command(&dir, &["approve", "--engine", &engine, &id, "--by", "ops"])
+        .output()
+        .expect("flowc approve");
+    assert!(yes.status.success(), "{}", text(&yes.stderr));
+    assert!(
+        text(&yes.stdout).starts_with("approved `main/"),
+        "{}",
+        text(&yes.stdout)
+    );
+    let out = run.wait_with_output().expect("flowc run ends");
+    assert_eq!(ok_json(&out), json!({ "ok": true, "n": 2 }));
+    assert_eq!(lines(&dir.join("log")), ["note 1", "note 2"]);
+}
