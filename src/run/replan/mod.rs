@@ -571,6 +571,8 @@ impl<'p> Interp<'p> {
         sub.llm = self.llm.share();
         sub.loader = self.loader.clone();
         sub.pause = self.pause.clone();
+        // In `flowc test`: the test's mocks answer the fragment's calls too.
+        sub.test = self.test.clone();
         sub.recorder = Rc::new(super::record::Recorder::within(self.recorder.clone(), span));
         sub.replan.in_fragment.set(true);
         self.policy_counts.copy_to(&sub.policy_counts);
