@@ -215,6 +215,8 @@ impl Runner {
         // What the journal still holds is written before the run ends.
         let journal_error = interp.journal.take().and_then(|j| j.flush().err());
         let duration_ms = interp.recorder.now_ms();
+        // The trace before the record: the record takes the recorder's steps.
+        let trace = keep.trace.map(|name| interp.recorder.trace(&name));
         let record = keep.record.map(|info| {
             run_record(
                 &interp,
@@ -232,7 +234,7 @@ impl Runner {
             duration_ms,
             decisions: interp.llm.decisions().len(),
             record,
-            trace: keep.trace.map(|name| interp.recorder.trace(&name)),
+            trace,
             llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
             run_id: None,
             store_error: journal_error,
@@ -394,7 +396,7 @@ pub fn run_record(
             _ => None,
         },
         warnings: interp.recorder.warnings(),
-        steps: interp.recorder.steps_json(sources),
+        steps: interp.recorder.take_steps_json(sources),
         decisions: interp.llm.decisions(),
         replans: interp.replans(),
     }

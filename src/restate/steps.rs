@@ -245,6 +245,10 @@ pub fn interpret(
         Ok(v) => Outcome::Ok(v),
         Err(errors) => Outcome::Failed(errors),
     };
+    // The trace before the record: the record takes the recorder's steps.
+    let trace = req
+        .trace
+        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
     let record = run_record(
         &interp,
         &RecordInfo {
@@ -258,9 +262,6 @@ pub fn interpret(
         interp.recorder.now_ms(),
     );
     let record = serde_json::to_value(record).ok();
-    let trace = req
-        .trace
-        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
     let (status, result, errors) = match outcome {
         Outcome::Ok(v) => ("ok", Some(v), Vec::new()),
         Outcome::Failed(errors) => (

@@ -313,13 +313,14 @@ impl Recorder {
         self.steps.borrow().clone()
     }
 
-    /// Steps with their source positions, for the record.
-    pub fn steps_json(&self, sources: &Sources) -> Vec<StepEntry> {
+    /// Steps with their source positions, for the record, taken out of the
+    /// recorder (it holds none after: the record is the last to read them,
+    /// and 100,000 steps are not copied). Take the trace first.
+    pub fn take_steps_json(&self, sources: &Sources) -> Vec<StepEntry> {
         let mut indexes: std::collections::HashMap<crate::syntax::span::FileId, LineIndex> =
             std::collections::HashMap::new();
-        self.steps
-            .borrow()
-            .iter()
+        std::mem::take(&mut *self.steps.borrow_mut())
+            .into_iter()
             .map(|s| {
                 let f = sources.get(s.span.file);
                 let idx = indexes
@@ -328,7 +329,7 @@ impl Recorder {
                 let (line, column) = idx.line_col(s.span.start as usize);
                 let (end_line, end_column) = idx.line_col(s.span.end as usize);
                 StepEntry {
-                    step: s.clone(),
+                    step: s,
                     span: SpanRecord {
                         file: f.name.clone(),
                         line,
@@ -430,7 +431,8 @@ mod tests {
         r.end(id, StepStatus::Failed, 2, Some(e.record()));
         let id = r.start("u", &main.child("u"), "u", StepKind::Flow, span);
         drop(StepGuard { recorder: &r, id });
-        let steps = serde_json::to_value(r.steps_json(&sources)).expect("serialises");
+        assert_eq!(r.progress(), (vec![], 1, 1));
+        let steps = serde_json::to_value(r.take_steps_json(&sources)).expect("serialises");
         assert_eq!(steps[0]["kind"], "tool");
         assert_eq!(steps[0]["path"], "main/t");
         assert_eq!(steps[1]["path"], "main/u");
@@ -445,7 +447,8 @@ mod tests {
         );
         assert_eq!(steps[1]["status"], "cancelled");
         assert_eq!(steps[1]["error"]["kind"], "cancelled");
-        assert_eq!(r.progress(), (vec![], 1, 1));
+        // The record took the steps: the recorder holds none after.
+        assert_eq!(r.progress(), (vec![], 0, 0));
     }
 
     #[test]
@@ -473,7 +476,7 @@ mod tests {
             recorder: &inner,
             id,
         });
-        let steps = serde_json::to_value(run.steps_json(&sources)).expect("serialises");
+        let steps = serde_json::to_value(run.take_steps_json(&sources)).expect("serialises");
         assert_eq!(steps[0]["path"], "main/replan[1]/c");
         assert_eq!(steps[0]["status"], "ok");
         assert_eq!(steps[0]["span"]["column"], 15);
