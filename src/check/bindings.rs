@@ -1,0 +1,151 @@
+//! Tool bindings: `builtin`, `exec` and `mcp` bindings checked, and an exec
+//! tool's program looked for in its folder or on `PATH` (W0007).
+
+use super::*;
+
+/// W0007 when an exec tool's program cannot be found now: a path (with a `/`)
+/// is relative to the flow's folder, a bare name is looked up on `PATH` — as
+/// the interpreter starts it.
+pub(super) fn check_exec_program(
+    b: &Binding,
+    tool: &str,
+    dir: &std::path::Path,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let BindingKind::Exec(argv) = &b.kind else {
+        return;
+    };
+    let ExprKind::List(items) = &argv.kind else {
+        return;
+    };
+    let Some((prog, span)) = items
+        .first()
+        .and_then(|i| plain_str(i).map(|p| (p, i.span)))
+    else {
+        return;
+    };
+    if prog.is_empty() {
+        return;
+    }
+    if prog.contains('/') {
+        let path = if prog.starts_with('/') || dir == std::path::Path::new(".") {
+            std::path::PathBuf::from(prog)
+        } else {
+            dir.join(prog)
+        };
+        if !path.is_file() {
+            diags.push(catalog::exec_program_missing(
+                span,
+                tool,
+                prog,
+                &format!("no such file: `{}`", path.display()),
+                "a relative path is relative to the flow's folder",
+            ));
+        }
+    } else if !on_path(prog) {
+        let beside = dir.join(prog).is_file();
+        diags.push(catalog::exec_program_missing(
+            span,
+            tool,
+            prog,
+            "not found on `PATH`",
+            &if beside {
+                format!("a bare name is looked up on `PATH`; write `./{prog}` for the file beside the flow")
+            } else {
+                "install it, or give its path (relative to the flow's folder)".to_string()
+            },
+        ));
+    }
+}
+
+/// Is `prog` an executable file in one of `PATH`'s folders?
+fn on_path(prog: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).any(|d| {
+        std::fs::metadata(d.join(prog))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+pub(super) fn check_binding(b: &Binding, diags: &mut Vec<Diagnostic>) {
+    match &b.kind {
+        BindingKind::Builtin(name) => match plain_str(name) {
+            Some(n) if BUILTIN_TOOLS.contains(&n) => {}
+            Some(n) => diags.push(
+                catalog::invalid_binding(
+                    name.span,
+                    &format!("unknown builtin tool `{n}`"),
+                    "builtin tools: sleep, echo, fail, read_json, http_get",
+                )
+                .with_help_opt(suggest(n, BUILTIN_TOOLS.iter().copied())),
+            ),
+            None => diags.push(catalog::invalid_binding(
+                name.span,
+                "the builtin name must be a plain string",
+                "write `builtin \"echo\"`",
+            )),
+        },
+        BindingKind::Exec(argv) => match &argv.kind {
+            ExprKind::List(items) if items.is_empty() => diags.push(catalog::invalid_binding(
+                argv.span,
+                "`exec` needs at least the program",
+                "write `exec [\"python3\", \"tools/x.py\"]`",
+            )),
+            ExprKind::List(items) => {
+                for i in items {
+                    if plain_str(i).is_none() {
+                        diags.push(catalog::invalid_binding(
+                            i.span,
+                            "`exec` arguments must be plain string literals",
+                            "argv is fixed at declaration; pass data as the tool's parameters (sent as JSON on stdin)",
+                        ));
+                    }
+                }
+            }
+            _ => diags.push(catalog::invalid_binding(
+                argv.span,
+                "`exec` takes a list of strings",
+                "write `exec [\"prog\", \"arg\"]`",
+            )),
+        },
+        BindingKind::Http { method, url } => {
+            if !matches!(method.name.as_str(), "post" | "get") {
+                diags.push(catalog::invalid_binding(
+                    method.span,
+                    &format!("unknown HTTP method `{}`", method.name),
+                    "use `http post \"URL\"` or `http get \"URL\"`",
+                ));
+            }
+            match plain_str(url) {
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {}
+                Some(_) => diags.push(catalog::invalid_binding(
+                    url.span,
+                    "the URL must start with `http://` or `https://`",
+                    "write the full URL",
+                )),
+                None => diags.push(catalog::invalid_binding(
+                    url.span,
+                    "the URL must be a plain string literal",
+                    "write the full URL",
+                )),
+            }
+        }
+        BindingKind::Mcp { server, .. } => diags.push(catalog::invalid_binding(
+            server.span,
+            "`mcp` bindings are reserved and not supported yet",
+            "use `exec` to run the tool as a process",
+        )),
+    }
+}
+
+fn plain_str(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Str(parts) => match parts.as_slice() {
+            [] => Some(""),
+            [StrPart::Text(t)] => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
