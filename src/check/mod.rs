@@ -3,6 +3,9 @@
 //! The core does no I/O: file imports are read through a [`Loader`], and the
 //! standard library is compiled in. [`check_program`] returns the checked
 //! program's tables and every diagnostic.
+//!
+//! The passes: modules loaded (`load`), declarations collected (`declare`,
+//! with `bindings` and `type_exprs`), then flow bodies checked (`expr`).
 
 mod bindings;
 mod builtins;
