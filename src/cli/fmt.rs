@@ -35,23 +35,8 @@ pub fn fmt(args: &FmtArgs) -> u8 {
     let mut unreadable = false;
     let mut failed = false;
     let mut changed = 0usize;
-    let mut files = Vec::new();
-    for file in &args.files {
-        let path = std::path::Path::new(file);
-        if path.is_dir() {
-            let before = files.len();
-            super::flow_files_in(path, &mut files);
-            if files.len() == before {
-                let _ = writeln!(
-                    stderr.lock(),
-                    "error: no `.flow` files in `{file}` (hidden folders and `target/` are skipped)"
-                );
-                unreadable = true;
-            }
-        } else {
-            files.push(file.clone());
-        }
-    }
+    let (files, empty) = super::expand_flow_files(&args.files);
+    unreadable |= empty;
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,

@@ -158,23 +158,8 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
     let mut warnings = 0usize;
     let mut unreadable = false;
     let stderr = std::io::stderr();
-    let mut expanded = Vec::new();
-    for file in files {
-        let path = std::path::Path::new(file);
-        if path.is_dir() {
-            let before = expanded.len();
-            flow_files_in(path, &mut expanded);
-            if expanded.len() == before {
-                let _ = writeln!(
-                    stderr.lock(),
-                    "error: no `.flow` files in `{file}` (hidden folders and `target/` are skipped)"
-                );
-                unreadable = true;
-            }
-        } else {
-            expanded.push(file.clone());
-        }
-    }
+    let (expanded, empty) = expand_flow_files(files);
+    unreadable |= empty;
     for file in &expanded {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -218,6 +203,29 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
     } else {
         OK
     }
+}
+
+/// The files named on a command line, each folder replaced by its `.flow`
+/// files ([`flow_files_in`]); `true` when a folder had none (said on stderr).
+pub(super) fn expand_flow_files(args: &[String]) -> (Vec<String>, bool) {
+    let mut files = Vec::new();
+    let mut empty = false;
+    for arg in args {
+        let path = std::path::Path::new(arg);
+        if path.is_dir() {
+            let before = files.len();
+            flow_files_in(path, &mut files);
+            if files.len() == before {
+                eprintln!(
+                    "error: no `.flow` files in `{arg}` (hidden folders and `target/` are skipped)"
+                );
+                empty = true;
+            }
+        } else {
+            files.push(arg.clone());
+        }
+    }
+    (files, empty)
 }
 
 /// The `.flow` files under `dir`, recursively, sorted by path; hidden folders

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Format, flow_files_in};
+use super::Format;
 use crate::diag::{Diagnostic, render};
 use crate::driver::runner::Runner;
 use crate::driver::testing::{self, TestResult};
@@ -50,28 +50,11 @@ pub fn test(a: &TestArgs) -> u8 {
     } else {
         a.files.clone()
     };
-    let mut files = Vec::new();
-    let mut unreadable = false;
-    for f in &roots {
-        let path = std::path::Path::new(f);
-        if path.is_dir() {
-            let before = files.len();
-            flow_files_in(path, &mut files);
-            // `flowc test` in a folder names its files as `a.flow`, not `./a.flow`.
-            for f in &mut files[before..] {
-                if let Some(rest) = f.strip_prefix("./") {
-                    *f = rest.to_string();
-                }
-            }
-            if files.len() == before {
-                let _ = writeln!(
-                    stderr.lock(),
-                    "error: no `.flow` files in `{f}` (hidden folders and `target/` are skipped)"
-                );
-                unreadable = true;
-            }
-        } else {
-            files.push(f.clone());
+    let (mut files, mut unreadable) = super::expand_flow_files(&roots);
+    // `flowc test` in a folder names its files as `a.flow`, not `./a.flow`.
+    for f in &mut files {
+        if let Some(rest) = f.strip_prefix("./") {
+            *f = rest.to_string();
         }
     }
     // Check every file; a file with errors has its errors reported and its tests not run.
