@@ -351,6 +351,24 @@ pub struct RunIndex;
 /// How many runs the index keeps.
 const INDEX_MAX: usize = 1000;
 
+/// Changes the index's entry of run `id` (when it has one) with `change`.
+async fn update_run(
+    ctx: &ObjectContext<'_>,
+    id: Option<&str>,
+    change: impl FnOnce(&mut RunEntry),
+) -> HandlerResult<()> {
+    let mut runs = ctx
+        .get::<Json<Vec<RunEntry>>>("runs")
+        .await?
+        .map(Json::into_inner)
+        .unwrap_or_default();
+    if let Some(r) = runs.iter_mut().find(|r| Some(r.id.as_str()) == id) {
+        change(r);
+    }
+    ctx.set("runs", Json(runs));
+    Ok(())
+}
+
 #[restate_sdk::object]
 impl RunIndex {
     #[handler]
@@ -374,37 +392,22 @@ impl RunIndex {
     #[handler]
     async fn ended(&self, ctx: ObjectContext<'_>, end: Json<Value>) -> HandlerResult<()> {
         let end = end.into_inner();
-        let mut runs = ctx
-            .get::<Json<Vec<RunEntry>>>("runs")
-            .await?
-            .map(Json::into_inner)
-            .unwrap_or_default();
-        if let Some(r) = runs
-            .iter_mut()
-            .find(|r| Some(r.id.as_str()) == end["id"].as_str())
-        {
+        update_run(&ctx, end["id"].as_str(), |r| {
             r.status = end["status"].as_str().unwrap_or("").to_string();
             r.ended = end["ended"].as_str().map(str::to_string);
             r.waiting.clear();
-        }
-        ctx.set("runs", Json(runs));
-        Ok(())
+        })
+        .await
     }
 
     /// A run waits for an approval: `{id, path, message}`.
     #[handler]
     async fn waiting(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
         let w = w.into_inner();
-        let mut runs = ctx
-            .get::<Json<Vec<RunEntry>>>("runs")
-            .await?
-            .map(Json::into_inner)
-            .unwrap_or_default();
-        if let Some(r) = runs
-            .iter_mut()
-            .find(|r| Some(r.id.as_str()) == w["id"].as_str())
-            && r.ended.is_none()
-        {
+        update_run(&ctx, w["id"].as_str(), |r| {
+            if r.ended.is_some() {
+                return;
+            }
             let path = w["path"].as_str().unwrap_or("").to_string();
             if !r.waiting.iter().any(|x| x.path == path) {
                 r.waiting.push(Waiting {
@@ -413,32 +416,22 @@ impl RunIndex {
                 });
             }
             r.status = "waiting".into();
-        }
-        ctx.set("runs", Json(runs));
-        Ok(())
+        })
+        .await
     }
 
     /// An approval of a run was answered: `{id, path}`.
     #[handler]
     async fn answered(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
         let w = w.into_inner();
-        let mut runs = ctx
-            .get::<Json<Vec<RunEntry>>>("runs")
-            .await?
-            .map(Json::into_inner)
-            .unwrap_or_default();
-        if let Some(r) = runs
-            .iter_mut()
-            .find(|r| Some(r.id.as_str()) == w["id"].as_str())
-        {
+        update_run(&ctx, w["id"].as_str(), |r| {
             r.waiting
                 .retain(|x| Some(x.path.as_str()) != w["path"].as_str());
             if r.waiting.is_empty() && r.status == "waiting" {
                 r.status = "running".into();
             }
-        }
-        ctx.set("runs", Json(runs));
-        Ok(())
+        })
+        .await
     }
 
     #[handler]
