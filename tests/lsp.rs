@@ -4,9 +4,10 @@
 //! hover, go to definition, completion, rename, symbols, quick fixes — and
 //! measures how soon the diagnostics of a 2,000-line file arrive after a change.
 //!
-//! The client lives in `target/lsp-venv`, installed by `bash tests/lsp/install.sh`
-//! (`.ci/run` runs it) from the pinned `tests/lsp/requirements.txt`. Without it
-//! this test fails and says how to install it; it is never skipped.
+//! The client lives in `target/lsp-venv`; this test installs it there first
+//! (`tests/lsp/install.sh`, from the pinned `tests/lsp/requirements.txt`; nothing
+//! to do when it is there). When it cannot be installed this test fails and
+//! says why; it is never skipped.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +15,16 @@ use std::process::Command;
 #[test]
 fn the_language_server_answers_a_real_client() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The client is installed on first use (from PyPI, pinned; nothing when it is there).
+    let installed = Command::new("bash")
+        .arg(root.join("tests/lsp/install.sh"))
+        .output()
+        .expect("bash runs tests/lsp/install.sh");
+    assert!(
+        installed.status.success(),
+        "tests/lsp/install.sh could not install the language server's test client (pytest-lsp from PyPI into target/lsp-venv; needs python3 with venv):\n{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
     let python = root.join("target/lsp-venv/bin/python");
     assert!(
         python.exists(),
