@@ -120,6 +120,19 @@ fn a_killed_fan_out_of_keyed_effects_resumes_to_the_same_result() {
         "{}",
         text(&show.stdout)
     );
+    // The resume says how many steps it replayed: those `runs show` lists as replayed.
+    let listed = text(&show.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some("replayed"))
+        .count();
+    assert!(listed >= 1, "{}", text(&show.stdout));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "resumed ({listed} steps replayed from its journal)"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
     // A run already ok is not resumed.
     let again = flowc(&dir, &["resume", &id]);
     assert_eq!(again.status.code(), Some(2));

@@ -248,12 +248,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
     } else if let Outcome::Paused(pending) = &finished.outcome {
         super::run::print_paused(&run.id, pending, a.store.as_deref());
     } else if !a.quiet {
-        let replayed = finished.record.as_ref().map_or(0, |r| {
-            r.steps
-                .iter()
-                .filter(|s| s.step.status == crate::run::record::StepStatus::Replayed)
-                .count()
-        });
+        let replayed = finished.replayed;
         eprintln!(
             "run {} resumed ({replayed} steps replayed from its journal): `flowc runs show {}`",
             run.id, run.id

@@ -423,7 +423,14 @@ impl<'p> Interp<'p> {
                 started_ms: crate::store::now_ms(),
                 ended_ms: None,
                 args_sha256: None,
-                hash_of: Some((binding_text(name, &tool.binding.kind), input.clone())),
+                hash_of: Some((
+                    self.binding_texts
+                        .borrow_mut()
+                        .entry(std::ptr::from_ref(tool) as usize)
+                        .or_insert_with(|| binding_text(name, &tool.binding.kind).into())
+                        .clone(),
+                    input.clone(),
+                )),
             };
             if tool.effect
                 && let Err(e) = j.effect_started(entry.clone())

@@ -94,7 +94,7 @@ impl<'p> Interp<'p> {
                         started_ms,
                         ended_ms: Some(crate::store::now_ms()),
                         args_sha256: None,
-                        hash_of: Some((req.kind.to_string(), what)),
+                        hash_of: Some((req.kind.to_string().into(), what)),
                     };
                     if let Err(e) = j.finished(entry) {
                         self.recorder.warn(

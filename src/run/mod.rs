@@ -194,6 +194,9 @@ pub struct Interp<'p> {
     /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
     options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
+    /// Each tool's binding as text (what the journal hashes with the
+    /// arguments), made once per tool, keyed by the tool's address.
+    binding_texts: RefCell<HashMap<usize, std::sync::Arc<str>, FxBuild>>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     /// One lock per cache key: identical cached calls in flight share one
     /// execution (the later ones wait, then find the first one's result).
@@ -300,6 +303,7 @@ impl<'p> Interp<'p> {
             consts: RefCell::new(vec![Vec::new(); program.modules.len()]),
             flows,
             tool_limits: RefCell::new(HashMap::new()),
+            binding_texts: RefCell::default(),
             cache: RefCell::new(HashMap::new()),
             inflight: RefCell::new(HashMap::new()),
             store: None,

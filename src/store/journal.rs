@@ -38,7 +38,7 @@ pub struct JournalEntry {
     pub args_sha256: Option<String>,
     /// The binding and arguments to hash into `args_sha256`: the writer
     /// hashes them, off the run's thread.
-    pub hash_of: Option<(String, Value)>,
+    pub hash_of: Option<(std::sync::Arc<str>, Value)>,
 }
 
 enum Msg {
