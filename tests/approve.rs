@@ -8,11 +8,10 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{flowc, tempdir, text};
+use common::{Tmux, flowc, tempdir, text};
 
 /// A, then `approve`, then B: each tool appends its name to `log`.
 const A_APPROVE_B: &str = r#"tool a() -> int = exec ["sh", "-c", "echo a >> log; echo 1"]
@@ -217,26 +216,6 @@ fn approve_without_a_store_is_a_clear_error() {
     assert!(text(&out.stderr).contains("there is no store"));
 }
 
-/// Waits until tmux's pane satisfies `ok`.
-fn wait_screen(socket: &str, ok: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let out = Command::new("tmux")
-            .args(["-L", socket, "capture-pane", "-p", "-J", "-t", "t"])
-            .output()
-            .expect("tmux runs");
-        let s = text(&out.stdout);
-        if ok(&s) {
-            return s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out; the screen:\n{s}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn interactive_asks_in_the_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -244,21 +223,16 @@ fn interactive_asks_in_the_terminal() {
         return;
     }
     let dir = setup("approve-tty", A_APPROVE_B);
-    let socket = format!("flowc-approve-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
+    let tmux = Tmux {
+        socket: format!("flowc-approve-{}", std::process::id()),
+        session: "t",
     };
     let script = format!(
         "cd {} && NO_COLOR=1 {} run main.flow --interactive -q; echo EXIT=$?; sleep 30",
         dir.display(),
         env!("CARGO_BIN_EXE_flowc")
     );
-    let out = tmux(&[
+    let out = tmux.cmd(&[
         "new-session",
         "-d",
         "-s",
@@ -272,12 +246,11 @@ fn interactive_asks_in_the_terminal() {
         &script,
     ]);
     assert!(out.status.success(), "tmux new-session: {out:?}");
-    wait_screen(&socket, |s| s.contains("approve? [y/N]"));
-    let s = wait_screen(&socket, |s| s.contains("main/ok"));
+    tmux.wait("approve? [y/N]", |s| s.contains("approve? [y/N]"));
+    let s = tmux.wait("main/ok", |s| s.contains("main/ok"));
     assert!(s.contains("Ship it?"), "{s}");
-    tmux(&["send-keys", "-t", "t", "y", "Enter"]);
-    let s = wait_screen(&socket, |s| s.contains("EXIT="));
-    let _ = tmux(&["kill-server"]);
+    tmux.cmd(&["send-keys", "-t", "t", "y", "Enter"]);
+    let s = tmux.wait("EXIT=", |s| s.contains("EXIT="));
     assert!(s.contains("EXIT=0"), "{s}");
     assert!(s.lines().any(|l| l.trim() == "3"), "{s}");
     assert_eq!(log(&dir), ["a", "b"]);
@@ -329,21 +302,16 @@ fn the_repl_asks_in_the_terminal() {
         return;
     }
     let dir = tempdir("approve-repl");
-    let socket = format!("flowc-approve-repl-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
+    let tmux = Tmux {
+        socket: format!("flowc-approve-repl-{}", std::process::id()),
+        session: "t",
     };
     let script = format!(
         "cd {} && NO_COLOR=1 FLOWC_HISTORY=hist {} repl",
         dir.display(),
         env!("CARGO_BIN_EXE_flowc")
     );
-    let out = tmux(&[
+    let out = tmux.cmd(&[
         "new-session",
         "-d",
         "-s",
@@ -357,13 +325,12 @@ fn the_repl_asks_in_the_terminal() {
         &script,
     ]);
     assert!(out.status.success(), "tmux new-session: {out:?}");
-    wait_screen(&socket, |s| s.contains("flow> "));
-    tmux(&["send-keys", "-t", "t", "-l", "approve \"Ship it?\""]);
-    tmux(&["send-keys", "-t", "t", "Enter"]);
-    let s = wait_screen(&socket, |s| s.contains("approve? [y/N]"));
+    tmux.wait("flow> ", |s| s.contains("flow> "));
+    tmux.cmd(&["send-keys", "-t", "t", "-l", "approve \"Ship it?\""]);
+    tmux.cmd(&["send-keys", "-t", "t", "Enter"]);
+    let s = tmux.wait("approve? [y/N]", |s| s.contains("approve? [y/N]"));
     assert!(s.contains("Ship it?"), "{s}");
-    tmux(&["send-keys", "-t", "t", "n", "Enter"]);
-    let s = wait_screen(&socket, |s| s.contains("false : bool"));
-    let _ = tmux(&["kill-server"]);
+    tmux.cmd(&["send-keys", "-t", "t", "n", "Enter"]);
+    let s = tmux.wait("false : bool", |s| s.contains("false : bool"));
     assert!(s.contains("false : bool"), "{s}");
 }

@@ -8,11 +8,15 @@
 //! tool scripts written below. A first line `// repl: ARGS` passes arguments.
 //! The output is stdout and stderr as they interleave, then `[exit N]`.
 
+mod common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use common::Tmux;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -280,61 +284,6 @@ fn ctrl_c_between_inputs_ends_a_scripted_session() {
 
 // ---------------------------------------------------------------- tmux
 
-/// A tmux server of its own, killed when the test ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "repl"];
-        args.extend_from_slice(keys);
-        let out = self.cmd(&args);
-        assert!(out.status.success(), "send-keys: {out:?}");
-    }
-
-    /// Types text literally (no key names).
-    fn type_text(&self, text: &str) {
-        let out = self.cmd(&["send-keys", "-t", "repl", "-l", text]);
-        assert!(out.status.success(), "send-keys: {out:?}");
-    }
-
-    fn screen(&self) -> String {
-        let out = self.cmd(&["capture-pane", "-p", "-J", "-S", "-200", "-t", "repl"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen satisfies `ok`; panics with the screen after 15 s.
-    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if start.elapsed() > Duration::from_secs(15) {
-                panic!("timed out waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
 /// Processes whose command line is exactly `argv`.
 fn processes(argv: &[&str]) -> Vec<u32> {
     let want: Vec<u8> = argv
@@ -380,6 +329,7 @@ fn terminal_session_in_tmux() {
     let history = dir.join("history");
     let tmux = Tmux {
         socket: format!("flowc-repl-test-{}-session", std::process::id()),
+        session: "repl",
     };
     let command = format!(
         "env TERM=xterm NO_COLOR=1 FLOWC_HISTORY='{}' '{}' repl",
@@ -500,6 +450,7 @@ fn sigterm_at_the_prompt_ends_a_terminal_session_with_its_history() {
     // A server of this test's own: tests run at the same time.
     let tmux = Tmux {
         socket: format!("flowc-repl-test-{}-sigterm", std::process::id()),
+        session: "repl",
     };
     // A shell runs flowc and shows its exit status (tmux does not always
     // know it); flowc is the shell's one child.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -261,4 +261,62 @@ pub fn flowc(dir: &Path, args: &[&str]) -> Output {
 /// Bytes a process printed, as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// A terminal driven by tmux (the REPL's and `approve`'s terminal tests): a
+/// tmux server of its own, killed when the test ends.
+pub struct Tmux {
+    pub socket: String,
+    /// The session the keys go to and the screen is read from.
+    pub session: &'static str,
+}
+
+impl Tmux {
+    pub fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session];
+        args.extend_from_slice(keys);
+        let out = self.cmd(&args);
+        assert!(out.status.success(), "send-keys: {out:?}");
+    }
+
+    /// Types text literally (no key names).
+    pub fn type_text(&self, text: &str) {
+        let out = self.cmd(&["send-keys", "-t", self.session, "-l", text]);
+        assert!(out.status.success(), "send-keys: {out:?}");
+    }
+
+    pub fn screen(&self) -> String {
+        let out = self.cmd(&["capture-pane", "-p", "-J", "-S", "-200", "-t", self.session]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `ok`; panics with the screen after 15 s.
+    pub fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("timed out waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
 }
