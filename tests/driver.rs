@@ -68,6 +68,7 @@ fn without_progress_no_event_comes_and_the_record_is_kept_when_asked() {
         }),
         trace: Some("main.flow main".into()),
         llm_recording: true,
+        ..Keep::default()
     };
     let mut events = 0;
     let finished = Runner::new().run(job(&checked, false, keep), &mut |_| events += 1);

@@ -123,7 +123,7 @@ fn a_killed_fan_out_of_keyed_effects_resumes_to_the_same_result() {
     // The resume says how many steps it replayed: those `runs show` lists as replayed.
     let listed = text(&show.stdout)
         .lines()
-        .filter(|l| l.split_whitespace().nth(2) == Some("replayed"))
+        .filter(|l| l.split_whitespace().nth(3) == Some("replayed"))
         .count();
     assert!(listed >= 1, "{}", text(&show.stdout));
     assert!(
@@ -315,7 +315,7 @@ fn decisions_in_a_reversed_for_replay_by_path_and_are_journaled() {
     // The decisions made before the kill were replayed from the journal.
     let show = flowc(&dir, &["runs", "show", &id, "--format", "json"]);
     let run: Value = serde_json::from_slice(&show.stdout).expect("show JSON");
-    let steps = run["record"]["steps"].as_array().expect("steps").clone();
+    let steps = run["steps"].as_array().expect("steps").clone();
     let replayed = |kind: &str, name: &str| -> Vec<String> {
         let mut v: Vec<String> = steps
             .iter()

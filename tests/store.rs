@@ -94,7 +94,7 @@ fn a_run_is_registered_listed_and_shown_with_its_steps() {
     let show = flowc(&dir, &["runs", "show", id, "--format", "json"]);
     assert!(show.status.success(), "{}", text(&show.stderr));
     let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON");
-    let steps = shown["record"]["steps"].as_array().expect("steps");
+    let steps = shown["steps"].as_array().expect("steps");
     let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
     assert_eq!(names, ["a", "b"]);
     assert_eq!(shown["sources"][0]["path"], "main.flow");
@@ -163,14 +163,16 @@ fn a_failed_run_keeps_its_errors() {
     let all = runs(&dir);
     assert_eq!(all[0]["status"], "failed");
     assert_eq!(all[0]["error"][0]["kind"], "tool_error", "{}", all[0]);
-    // Without `--record` the store still keeps the record and its steps.
+    // Without `--record` the store still keeps the record, and the journal its steps.
     let id = all[0]["id"].as_str().expect("id");
     let show = flowc(&dir, &["runs", "show", id, "--format", "json"]);
     let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON");
     assert_eq!(shown["record"]["run_id"], id);
     assert_eq!(shown["record"]["status"], "failed");
-    assert_eq!(shown["record"]["steps"][0]["step"], "a");
-    assert_eq!(shown["record"]["steps"][0]["status"], "failed");
+    assert!(shown["record"].get("steps").is_none(), "{shown:#}");
+    assert_eq!(shown["steps"][0]["step"], "a");
+    assert_eq!(shown["steps"][0]["status"], "failed");
+    assert_eq!(shown["steps"][0]["error"]["kind"], "tool_error");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -463,6 +465,86 @@ fn the_cache_is_shared_across_runs_and_in_flight_and_keeps_no_failure() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     run(&[]);
     assert_eq!(calls(&dir).len(), 9 + 2, "{:?}", calls(&dir));
+}
+
+/// A flow call, a cache hit, a failed call caught, and a `race` whose loser
+/// is cancelled: each a step of the journal and of `flowc runs show`.
+const SHOWN_FLOW: &str = r#"tool wait(ms: int) -> { ms: int } = builtin "sleep" with { cache: 10m }
+flow pair(n: int) -> int {
+    let a = wait(ms: n)
+    let b = wait(ms: n)
+    a.ms + b.ms
+}
+flow main() -> json {
+    let p = pair(n: 1)
+    let r = race {
+        slow = wait(ms: 5000) with { cache: 0s }
+        quick = wait(ms: 2)
+    }
+    { p: p, r: r.winner }
+}
+"#;
+
+#[test]
+fn runs_show_lists_every_step_from_the_journal() {
+    let dir = folder("shown");
+    std::fs::write(dir.join("shown.flow"), SHOWN_FLOW).expect("write flow");
+    let out = flowc(&dir, &["run", "shown.flow"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = runs(&dir)[0]["id"].as_str().expect("id").to_string();
+    let show = flowc(&dir, &["runs", "show", &id, "--format", "json"]);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON");
+    // The stored record has no steps: they are the journal's.
+    assert!(shown["record"].get("steps").is_none(), "{shown:#}");
+    let steps = shown["steps"].as_array().expect("steps");
+    let at = |path: &str| {
+        steps
+            .iter()
+            .find(|s| s["path"] == path)
+            .unwrap_or_else(|| panic!("no step {path} in {steps:#?}"))
+    };
+    let p = at("main/p");
+    assert_eq!(
+        (&p["kind"], &p["tool"], &p["status"]),
+        (&"flow".into(), &"pair".into(), &"ok".into())
+    );
+    assert_eq!(at("main/p/a")["status"], "ok");
+    let hit = at("main/p/b");
+    assert_eq!(hit["status"], "cached", "{steps:#?}");
+    assert!(
+        hit["cached_age_s"].as_f64().is_some_and(|a| a >= 0.0),
+        "{hit}"
+    );
+    assert_eq!(at("main/r.quick")["status"], "ok");
+    let slow = at("main/r.slow");
+    assert_eq!(slow["status"], "cancelled", "{steps:#?}");
+    assert!(
+        slow["duration_ms"].as_i64().is_some_and(|d| d < 5000),
+        "{slow}"
+    );
+    // The steps come in the order they started; each has a duration.
+    let starts: Vec<i64> = steps
+        .iter()
+        .filter_map(|s| s["started_ms"].as_i64())
+        .collect();
+    assert_eq!(starts.len(), steps.len());
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+    // The table says the same.
+    let table = text(&flowc(&dir, &["runs", "show", &id]).stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("main/p/b") && l.contains("cached (")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("main/r.slow") && l.contains("cancelled")),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

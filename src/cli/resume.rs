@@ -150,7 +150,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         }
     };
     // Effects that started and did not finish: they may have happened.
-    let uncertain: Vec<&str> = journal
+    let mut uncertain: Vec<&str> = journal
         .iter()
         .filter(|e| {
             e.status == "running"
@@ -161,6 +161,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         })
         .map(|e| e.path.as_str())
         .collect();
+    uncertain.sort_unstable();
     if !uncertain.is_empty() && !a.rerun_uncertain {
         eprintln!(
             "error: run {} was stopped while these effects ran, without an `idempotency_key`; they may have happened:",
@@ -176,7 +177,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
     }
     let done = journal
         .into_iter()
-        .filter(|e| e.status == "ok")
+        .filter(|e| e.replayable())
         .map(|e| {
             (
                 e.path,

@@ -286,6 +286,7 @@ pub fn run(a: &RunArgs) -> u8 {
             }),
             trace: a.trace.as_ref().map(|_| format!("{} {flow}", a.file)),
             llm_recording: a.record_llm.is_some(),
+            ..Keep::default()
         },
     };
     let store = if a.no_store {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::Format;
 use crate::driver::store_dir;
 use crate::run::opts::parse_duration;
-use crate::store::{FILE_NAME, RunRow, RunStatus, Store, StoreError};
+use crate::store::{FILE_NAME, JournalEntry, RunRow, RunStatus, Store, StoreError};
 use crate::term::{FAILED, OK, USAGE, out};
 
 #[derive(clap::Args, Debug)]
@@ -192,11 +192,12 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    let steps: Vec<Value> = run
-        .record
-        .as_ref()
-        .and_then(|r| r["steps"].as_array().cloned())
-        .unwrap_or_default();
+    // The steps are the journal's (SPEC §15), in the order they started.
+    let mut steps = match store.journal(&run.id) {
+        Ok(j) => j,
+        Err(e) => return fail(&e),
+    };
+    steps.sort_by_key(|s| s.started_ms);
     if format == Format::Json {
         let mut v = run.to_json();
         v["sources"] = sources
@@ -204,6 +205,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
             .map(|(path, sha256)| json!({ "path": path, "sha256": sha256 }))
             .collect();
         v["approvals"] = approvals.iter().map(|a| a.to_json()).collect();
+        v["steps"] = steps.iter().map(step_json).collect();
         out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
         return OK;
     }
@@ -257,37 +259,60 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         print_table(["APPROVAL", "STATUS", "MESSAGE", "ANSWER"], &table);
     }
     if steps.is_empty() {
-        out::println(match run.record {
+        out::println(match run.ended_ms {
             Some(_) => "no steps",
-            None => "no record of its steps (the run did not end)",
+            None => "no steps journaled yet (the run did not end)",
         });
         return OK;
     }
     out::println("");
-    let table: Vec<[String; 5]> = steps
+    let table: Vec<[String; 6]> = steps
         .iter()
         .map(|s| {
-            let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
-            let took = match (s["start_ms"].as_f64(), s["end_ms"].as_f64()) {
-                (Some(a), Some(b)) => format!("{:.0}ms", b - a),
-                _ => "-".into(),
-            };
-            // The step path (SPEC §15); records before paths have the name.
-            let path = match text("path") {
-                p if p.is_empty() => text("step"),
-                p => p,
+            let status = match s.cached_age_s {
+                Some(age) => format!("{} ({age:.1}s old)", s.status),
+                None => s.status.to_string(),
             };
             [
-                path,
-                text("tool"),
-                text("status"),
-                s["attempts"].to_string(),
-                took,
+                s.path.clone(),
+                s.kind.clone(),
+                s.tool.clone(),
+                status,
+                s.attempts.to_string(),
+                s.ended_ms
+                    .map(|e| duration(e - s.started_ms))
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
-    print_table(["PATH", "TOOL", "STATUS", "ATTEMPTS", "DURATION"], &table);
+    print_table(
+        ["PATH", "KIND", "TOOL", "STATUS", "ATTEMPTS", "DURATION"],
+        &table,
+    );
     OK
+}
+
+/// A step of `flowc runs show --format json`: its journal row without the
+/// result (`sqlite3` on the view `journal` shows results).
+fn step_json(s: &JournalEntry) -> Value {
+    let mut v = json!({
+        "path": s.path,
+        "step": s.step,
+        "kind": s.kind,
+        "tool": s.tool,
+        "status": s.status,
+        "attempts": s.attempts,
+        "started_ms": s.started_ms,
+        "ended_ms": s.ended_ms,
+        "duration_ms": s.ended_ms.map(|e| e - s.started_ms),
+    });
+    if let Some(age) = s.cached_age_s {
+        v["cached_age_s"] = json!(age);
+    }
+    if let Some(e) = &s.error {
+        v["error"] = e.clone();
+    }
+    v
 }
 
 pub fn cache(action: &CacheAction) -> u8 {

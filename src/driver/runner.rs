@@ -45,6 +45,9 @@ pub struct Keep {
     pub trace: Option<String>,
     /// The LLM decisions as a replayable recording (`--record-llm`).
     pub llm_recording: bool,
+    /// The run record without its steps: a stored run's, whose steps are in
+    /// its journal (the recorder stays off unless something else needs it).
+    pub record_without_steps: bool,
 }
 
 /// The parts of a run record that only the caller knows.
@@ -181,7 +184,9 @@ impl Runner {
             progress,
             keep,
         } = job;
-        config.record |= progress || keep.record.is_some() || keep.trace.is_some();
+        config.record |= progress
+            || (keep.record.is_some() && !keep.record_without_steps)
+            || keep.trace.is_some();
         let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
         let mut interp = Interp::new(program, sources, config);
         interp.store = store;
@@ -230,14 +235,8 @@ impl Runner {
                 duration_ms,
             )
         });
-        let replayed = record.as_ref().map_or(0, |r| {
-            r.steps
-                .iter()
-                .filter(|s| s.step.status == crate::run::record::StepStatus::Replayed)
-                .count()
-        });
         Finished {
-            replayed,
+            replayed: interp.replayed.get(),
             warnings: interp.recorder.warnings(),
             started: interp.recorder.start,
             duration_ms,
@@ -252,9 +251,9 @@ impl Runner {
     }
 
     /// Runs `job` as a run of `store` (SPEC §15): registered as `running`
-    /// with its source files' hashes before it starts, and ended with its
-    /// status, result or errors, and its run record (kept even when
-    /// `--record` did not ask for it). `Err` when the store cannot register
+    /// with its source files' hashes before it starts, every step journaled,
+    /// and ended with its status, result or errors, and its run record
+    /// without the steps (kept even when `--record` did not ask for it). `Err` when the store cannot register
     /// it (nothing ran then); a store that cannot record the end is
     /// [`Finished::store_error`]. `info` names the run's `.flow` file and
     /// its `--set` options (kept with the run for `flowc resume`).
@@ -308,8 +307,12 @@ impl Runner {
         if job.config.approvals == crate::run::approve::ApproveMode::Refuse {
             job.config.approvals = crate::run::approve::ApproveMode::Pause;
         }
-        let asked = job.keep.record.is_some();
-        job.keep.record.get_or_insert_with(|| info.clone());
+        // The store keeps the run record without its steps (they are in the
+        // journal): `--record` alone asks for them.
+        if job.keep.record.is_none() {
+            job.keep.record = Some(info.clone());
+            job.keep.record_without_steps = true;
+        }
         let sources = job.sources;
         let mut finished = self.run_with(job, Some(store), on_progress);
         let (status, error) = match &finished.outcome {
@@ -336,17 +339,16 @@ impl Runner {
                 _ => None,
             },
             error,
-            record: finished
-                .record
-                .as_ref()
-                .map(|r| serde_json::to_string(r).expect("records serialise")),
+            record: finished.record.as_mut().map(|r| {
+                let steps = std::mem::take(&mut r.steps);
+                let mut v = serde_json::to_value(&*r).expect("records serialise");
+                r.steps = steps;
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("steps");
+                }
+                v.to_string()
+            }),
         };
-        // A record nobody asked for is freed on a thread of its own while the
-        // store writes it: 100,000 step records take about 0.2 s to free,
-        // and a process that exits next does not wait for them.
-        if !asked && let Some(r) = finished.record.take() {
-            std::thread::spawn(move || drop(r));
-        }
         let ended = store.end_run(&id, &end).err();
         finished.store_error = ended.or(finished.store_error.take());
         finished.run_id = Some(id);

@@ -166,6 +166,7 @@ impl<'p> Interp<'p> {
             return match answered {
                 Ok(yes) => {
                     self.recorder.end(id, StepStatus::Ok, 1, None);
+                    self.journal_approval(&key, sc, Some(yes), span);
                     Ok(Value::Bool(yes))
                 }
                 Err(m) => {
@@ -182,7 +183,9 @@ impl<'p> Interp<'p> {
             match store.approval(run, &key) {
                 Ok(Some(a)) if a.answer().is_some() => {
                     self.recorder.end(id, StepStatus::Ok, 1, None);
-                    return Ok(Value::Bool(a.answer() == Some(true)));
+                    let yes = a.answer() == Some(true);
+                    self.journal_approval(&key, sc, Some(yes), span);
+                    return Ok(Value::Bool(yes));
                 }
                 Ok(_) => {}
                 Err(e) => return Err(self.approval_failed(&e.message, span, sc)),
@@ -219,6 +222,7 @@ impl<'p> Interp<'p> {
                     }
                 }
                 self.recorder.end(id, StepStatus::Ok, 1, None);
+                self.journal_approval(&key, sc, Some(yes), span);
                 Ok(Value::Bool(yes))
             }
             ApproveMode::Pause => {
@@ -226,6 +230,7 @@ impl<'p> Interp<'p> {
                 if let Err(e) = store.approval_ask(run, &key, &text, ctx.as_ref()) {
                     return Err(self.approval_failed(&e.message, span, sc));
                 }
+                self.journal_approval(&key, sc, None, span);
                 // What the pause depends on is on disk before it happens.
                 if let Some(j) = &self.journal
                     && let Err(e) = j.flush()
@@ -241,6 +246,26 @@ impl<'p> Interp<'p> {
                 std::future::pending().await
             }
         }
+    }
+
+    /// An approval's row in the journal (the step view of `flowc runs
+    /// show`): `ok` with the answer, or `paused` while it waits. What
+    /// `flowc resume` reads is the `approvals` table.
+    fn journal_approval(&self, key: &str, sc: &Scope, answer: Option<bool>, span: Span) {
+        let result = answer.map(Value::Bool);
+        self.journal_step(
+            crate::store::Row {
+                path: key,
+                step: Some(&sc.label),
+                tool: "approve",
+                kind: Some("approval"),
+                status: if answer.is_some() { "ok" } else { "paused" },
+                attempts: u32::from(answer.is_some()),
+                result: result.as_ref(),
+                ..Default::default()
+            },
+            span,
+        );
     }
 
     fn approval_failed(&self, why: &str, span: Span, sc: &Scope) -> super::Errors {

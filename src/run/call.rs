@@ -108,6 +108,7 @@ impl<'p> Interp<'p> {
             } else {
                 usize::MAX
             };
+            let started_ms = crate::store::now_ms();
             let body = self.block(&flow.body, &sc);
             let r = match sc.opts.deadline {
                 Some(d) => match tokio::time::timeout(d, body).await {
@@ -133,6 +134,24 @@ impl<'p> Interp<'p> {
             } else {
                 r
             };
+            let error = r.as_ref().err().map(|e| e[0].record());
+            if caller.is_some() && self.journal.is_some() {
+                let error = error.as_ref().and_then(|e| serde_json::to_value(e).ok());
+                self.journal_step(
+                    crate::store::Row {
+                        path: &sc.path.to_string(),
+                        step: Some(&label),
+                        tool: &flow.name.name,
+                        kind: Some("flow"),
+                        status: if r.is_ok() { "ok" } else { "failed" },
+                        attempts: 1,
+                        error: error.as_ref(),
+                        started_ms,
+                        ..Default::default()
+                    },
+                    span,
+                );
+            }
             self.recorder.end(
                 id,
                 if r.is_ok() {
@@ -141,7 +160,7 @@ impl<'p> Interp<'p> {
                     StepStatus::Failed
                 },
                 1,
-                r.as_ref().err().map(|e| e[0].record()),
+                error,
             );
             r
         })
@@ -324,6 +343,20 @@ impl<'p> Interp<'p> {
         {
             let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
             self.recorder.replayed(id);
+            self.replayed.set(self.replayed.get() + 1);
+            // Replayed with its result: a later resume replays it again.
+            self.journal_step(
+                crate::store::Row {
+                    path: &path.to_string(),
+                    step: Some(step),
+                    tool: name,
+                    status: "replayed",
+                    result: Some(v),
+                    args_sha256: hash.as_deref(),
+                    ..Default::default()
+                },
+                span,
+            );
             return Ok(v.clone());
         }
 
@@ -355,6 +388,17 @@ impl<'p> Interp<'p> {
         {
             let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
             self.recorder.cached(id, age);
+            self.journal_step(
+                crate::store::Row {
+                    path: &path.to_string(),
+                    step: Some(step),
+                    tool: name,
+                    status: "cached",
+                    cached_age_s: Some((age.as_secs_f64() * 1000.0).round() / 1000.0),
+                    ..Default::default()
+                },
+                span,
+            );
             return Ok(v);
         }
 
@@ -409,40 +453,26 @@ impl<'p> Interp<'p> {
         let _started = self.pause.hold().await;
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
         // The journal (SPEC §15): an effect's start is on disk before it runs.
-        let journaled = self.journal.as_ref().map(|j| {
-            let entry = crate::store::JournalEntry {
-                path: path.to_string(),
-                tool: name.to_string(),
-                status: "running",
-                attempts: 0,
-                // A `running` effect keeps its idempotency key for resume.
-                result: key
-                    .as_ref()
-                    .map(|k| serde_json::json!({ "idempotency_key": k })),
-                error: None,
-                started_ms: crate::store::now_ms(),
-                ended_ms: None,
-                args_sha256: None,
-                hash_of: Some((
-                    self.binding_texts
-                        .borrow_mut()
-                        .entry(std::ptr::from_ref(tool) as usize)
-                        .or_insert_with(|| binding_text(name, &tool.binding.kind).into())
-                        .clone(),
-                    input.clone(),
-                )),
-            };
-            if tool.effect
-                && let Err(e) = j.effect_started(entry.clone())
-            {
-                self.recorder.warn(
-                    format!("the journal could not record the start of `{name}`: {e}"),
-                    span,
-                    self.sources,
-                );
-            }
-            (j, entry)
+        let mut journaled = self.journal.as_ref().map(|j| {
+            let binding = self
+                .binding_texts
+                .borrow_mut()
+                .entry(std::ptr::from_ref(tool) as usize)
+                .or_insert_with(|| binding_text(name, &tool.binding.kind).into())
+                .clone();
+            let hash = crate::store::cache_key(&binding, &value::canonical(&input));
+            super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
+        if tool.effect
+            && let Some(row) = &journaled
+            && let Err(e) = row.started(key.as_deref())
+        {
+            self.recorder.warn(
+                format!("the journal could not record the start of `{name}`: {e}"),
+                span,
+                self.sources,
+            );
+        }
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
             id,
@@ -544,28 +574,13 @@ impl<'p> Interp<'p> {
             }
         };
         drop(permits);
-        // A pure step's large result is not journaled (it runs again on
-        // resume): the journal would hold a copy of every one.
-        let journaled = journaled.filter(|_| {
-            tool.effect
-                || result
-                    .as_ref()
-                    .map_or(true, |v| memory::size(v) <= JOURNAL_MAX_RESULT)
-        });
-        if let Some((j, mut entry)) = journaled {
-            entry.attempts = attempt;
-            entry.ended_ms = Some(crate::store::now_ms());
-            match &result {
-                Ok(v) => {
-                    entry.status = "ok";
-                    entry.result = Some(v.clone());
-                }
-                Err(e) => {
-                    entry.status = "failed";
-                    entry.error = serde_json::to_value(e.record()).ok();
-                }
-            }
-            if let Err(e) = j.finished(entry) {
+        if let Some(row) = &mut journaled {
+            // A pure step's large result is not kept (it runs again on
+            // resume): the journal would hold a copy of every one.
+            let kept = result
+                .as_ref()
+                .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT));
+            if let Err(e) = row.ended(kept, attempt) {
                 self.recorder.warn(
                     format!("the journal could not record the end of `{name}`: {e}"),
                     span,

@@ -47,6 +47,25 @@ impl<'p> Interp<'p> {
                 .recorder
                 .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
             self.recorder.replayed(id);
+            self.replayed.set(self.replayed.get() + 1);
+            let (hash, result) = (
+                crate::store::cache_key(req.kind, &crate::value::canonical(&what)),
+                outcome_json(&o),
+            );
+            self.journal_step(
+                crate::store::Row {
+                    path: &sc.path.to_string(),
+                    step: Some(&sc.label),
+                    tool: req.kind,
+                    kind: Some("llm"),
+                    status: "replayed",
+                    attempts: 1,
+                    result: Some(&result),
+                    args_sha256: Some(&hash),
+                    ..Default::default()
+                },
+                span,
+            );
             return Ok(o);
         }
         // Once the run pauses at an `approve`, no new decision is asked.
@@ -83,26 +102,26 @@ impl<'p> Interp<'p> {
                 };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 // The decision is journaled by its path (SPEC §15).
-                if let Some(j) = &self.journal {
-                    let entry = crate::store::JournalEntry {
-                        path: sc.path.to_string(),
-                        tool: req.kind.to_string(),
-                        status: "ok",
-                        attempts: 1,
-                        result: Some(outcome_json(&o)),
-                        error: None,
-                        started_ms,
-                        ended_ms: Some(crate::store::now_ms()),
-                        args_sha256: None,
-                        hash_of: Some((req.kind.to_string().into(), what)),
-                    };
-                    if let Err(e) = j.finished(entry) {
-                        self.recorder.warn(
-                            format!("the journal could not record a decision: {e}"),
-                            span,
-                            self.sources,
-                        );
-                    }
+                if self.journal.is_some() {
+                    let (hash, result) = (
+                        crate::store::cache_key(req.kind, &crate::value::canonical(&what)),
+                        outcome_json(&o),
+                    );
+                    self.journal_step(
+                        crate::store::Row {
+                            path: &sc.path.to_string(),
+                            step: Some(&sc.label),
+                            tool: req.kind,
+                            kind: Some("llm"),
+                            status: "ok",
+                            attempts: 1,
+                            result: Some(&result),
+                            started_ms,
+                            args_sha256: Some(&hash),
+                            ..Default::default()
+                        },
+                        span,
+                    );
                 }
                 Ok(o)
             }

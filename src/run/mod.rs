@@ -8,6 +8,7 @@ mod decide;
 pub mod errors;
 mod eval;
 mod expr;
+mod journal;
 pub mod llm;
 pub mod memory;
 pub mod opts;
@@ -196,7 +197,9 @@ pub struct Interp<'p> {
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
     /// Each tool's binding as text (what the journal hashes with the
     /// arguments), made once per tool, keyed by the tool's address.
-    binding_texts: RefCell<HashMap<usize, std::sync::Arc<str>, FxBuild>>,
+    binding_texts: RefCell<HashMap<usize, Rc<str>, FxBuild>>,
+    /// How many steps returned their journaled result (`flowc resume`).
+    pub replayed: Cell<usize>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     /// One lock per cache key: identical cached calls in flight share one
     /// execution (the later ones wait, then find the first one's result).
@@ -304,6 +307,7 @@ impl<'p> Interp<'p> {
             flows,
             tool_limits: RefCell::new(HashMap::new()),
             binding_texts: RefCell::default(),
+            replayed: Cell::new(0),
             cache: RefCell::new(HashMap::new()),
             inflight: RefCell::new(HashMap::new()),
             store: None,

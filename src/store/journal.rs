@@ -22,12 +22,17 @@ use serde_json::Value;
 
 use super::{Store, StoreError};
 
-/// A step as the journal keeps it.
+/// A step as the journal keeps it (read back by [`Store::journal`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct JournalEntry {
     pub path: String,
+    /// The step's name in the source (its label); the path's last part
+    /// unless the row says otherwise.
+    pub step: String,
     pub tool: String,
-    /// `running`, `ok` or `failed`.
+    /// `tool`, `flow`, `llm` (a decision or a re-plan) or `approval`.
+    pub kind: String,
+    /// `running`, `ok`, `failed`, `cached`, `replayed`, `cancelled` or `paused`.
     pub status: &'static str,
     pub attempts: u32,
     pub result: Option<Value>,
@@ -36,22 +41,60 @@ pub struct JournalEntry {
     pub ended_ms: Option<i64>,
     /// SHA-256 of the tool's binding and canonical arguments.
     pub args_sha256: Option<String>,
-    /// The binding and arguments to hash into `args_sha256`: the writer
-    /// hashes them, off the run's thread.
-    pub hash_of: Option<(std::sync::Arc<str>, Value)>,
+    /// For a `cached` step: the age of the cache entry it reused, in seconds.
+    pub cached_age_s: Option<f64>,
+}
+
+impl JournalEntry {
+    /// Its result can stand for the step on resume: an `ok` (or `replayed`)
+    /// tool call or decision whose result was kept.
+    pub fn replayable(&self) -> bool {
+        matches!(self.status, "ok" | "replayed")
+            && matches!(self.kind.as_str(), "tool" | "llm")
+            && self.result.is_some()
+    }
+}
+
+/// A step's row as it is written: borrowed from the run, and serialised on
+/// the run's thread into the buffer's text (a finished step hands the writer
+/// no values to free, which cost more than writing them).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Row<'a> {
+    pub path: &'a str,
+    /// The step's label; written only when it is not the path's last part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<&'a str>,
+    pub tool: &'a str,
+    /// Written unless `tool`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'a str>,
+    pub status: &'a str,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a Value>,
+    pub started_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_age_s: Option<f64>,
 }
 
 enum Msg {
-    Rows(Vec<JournalEntry>),
+    /// Rows as JSON objects separated by commas.
+    Rows(Vec<u8>),
     /// Commit everything before this, then answer.
     Sync(Sender<Result<(), StoreError>>),
 }
 
-/// Rows wait in the run's buffer until this many have gathered, or the
+/// Rows wait in the run's buffer until this many bytes have gathered, or the
 /// writer comes for them ([`WAIT`]), or an effect, a pause or the end of the
 /// run flushes them: one message and one wake-up of the writer per batch,
 /// not per step.
-const BATCH: usize = 512;
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// How long a finished pure step waits at most in the buffer before the
 /// writer commits it (what a `kill -9` can lose, to be run again on resume).
@@ -66,7 +109,8 @@ pub struct Journal {
 }
 
 struct Buffer {
-    rows: Vec<JournalEntry>,
+    /// Rows serialised (JSON text), separated by commas.
+    text: Vec<u8>,
     tx: Option<Sender<Msg>>,
 }
 
@@ -82,11 +126,35 @@ impl Buffer {
 
     /// Hands the waiting rows to the writer.
     fn hand_over(&mut self) -> Result<(), StoreError> {
-        if self.rows.is_empty() {
+        if self.text.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.rows);
+        let rows = std::mem::replace(&mut self.text, Vec::with_capacity(BATCH_BYTES + 4096));
         self.send(Msg::Rows(rows))
+    }
+
+    fn push(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
+        let mut row = *row;
+        // The label is kept only where the path does not say it.
+        if row.step.is_some_and(|s| {
+            row.path
+                .strip_suffix(s)
+                .is_some_and(|head| head.is_empty() || head.ends_with('/'))
+        }) {
+            row.step = None;
+        }
+        let mark = self.text.len();
+        if mark > 0 {
+            self.text.push(b',');
+        }
+        let r = serde_json::to_writer(&mut self.text, &row);
+        if let Err(e) = r {
+            self.text.truncate(mark);
+            return Err(StoreError {
+                message: format!("the step `{}` could not be journaled: {e}", row.path),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -95,7 +163,7 @@ impl Journal {
     pub fn new(dir: &Path, run_id: &str) -> Journal {
         let (tx, rx) = channel();
         let buffer = Arc::new(Mutex::new(Buffer {
-            rows: Vec::new(),
+            text: Vec::with_capacity(BATCH_BYTES + 4096),
             tx: Some(tx),
         }));
         let dir = dir.to_path_buf();
@@ -121,22 +189,21 @@ impl Journal {
         }
     }
 
-    /// An effect is about to start: everything so far, and its `running`
-    /// row, are committed before this returns.
-    pub fn effect_started(&self, mut entry: JournalEntry) -> Result<(), StoreError> {
-        entry.status = "running";
-        self.buffer().rows.push(entry);
-        self.flush()
-    }
-
-    /// A step finished (`ok` or `failed`); written with the next batch.
-    pub fn finished(&self, entry: JournalEntry) -> Result<(), StoreError> {
+    /// A step's row, written with the next batch.
+    pub fn write(&self, row: &Row<'_>) -> Result<(), StoreError> {
         let mut b = self.buffer();
-        b.rows.push(entry);
-        if b.rows.len() >= BATCH {
+        b.push(row)?;
+        if b.text.len() >= BATCH_BYTES {
             b.hand_over()?;
         }
         Ok(())
+    }
+
+    /// A step's row, committed with everything before it before this
+    /// returns: an effect about to start, an accepted re-plan.
+    pub fn write_now(&self, row: &Row<'_>) -> Result<(), StoreError> {
+        self.buffer().push(row)?;
+        self.flush()
     }
 
     /// Waits until every row sent so far is committed.
@@ -180,7 +247,8 @@ fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>, buffer: &Mutex<Buffe
         Ok(s) => s.journal_next_seq(run_id).map_err(|e| s.error(&e)),
         Err(e) => Err(e.clone()),
     };
-    let mut rows = Vec::new();
+    // The batch's JSON array: `[`, the rows, `]`.
+    let mut batch = Vec::new();
     let mut syncs = Vec::new();
     let mut failed: Option<StoreError> = None;
     loop {
@@ -189,30 +257,37 @@ fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>, buffer: &Mutex<Buffe
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        batch.clear();
+        batch.push(b'[');
+        let mut take = |rows: &[u8]| {
+            if !rows.is_empty() {
+                if batch.len() > 1 {
+                    batch.push(b',');
+                }
+                batch.extend_from_slice(rows);
+            }
+        };
         {
             // Under the buffer's lock: what was sent before, then what waits.
             let mut b = buffer.lock().unwrap_or_else(|p| p.into_inner());
             let mut next = first;
             while let Some(m) = next {
                 match m {
-                    Msg::Rows(mut r) => rows.append(&mut r),
+                    Msg::Rows(r) => take(&r),
                     Msg::Sync(s) => syncs.push(s),
                 }
                 next = rx.try_recv().ok();
             }
-            rows.append(&mut b.rows);
+            take(&b.text);
+            b.text.clear();
         }
-        for r in &mut rows {
-            if let Some((binding, args)) = r.hash_of.take() {
-                r.args_sha256 = Some(super::cache_key(&binding, &crate::value::canonical(&args)));
-            }
-        }
+        batch.push(b']');
         let r = match (&store, &mut seq) {
             // A batch that could not be written fails every later flush too.
             _ if failed.is_some() => Err(failed.clone().expect("checked")),
-            (Ok(_), Ok(_)) if rows.is_empty() => Ok(()),
+            (Ok(_), Ok(_)) if batch.len() == 2 => Ok(()),
             (Ok(s), Ok(n)) => {
-                let put = s.journal_put(run_id, *n, &rows).map_err(|e| s.error(&e));
+                let put = s.journal_put(run_id, *n, &batch).map_err(|e| s.error(&e));
                 if put.is_ok() {
                     *n += 1;
                 }
@@ -224,38 +299,23 @@ fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>, buffer: &Mutex<Buffe
         if let Err(e) = &r {
             failed.get_or_insert_with(|| e.clone());
         }
-        rows.clear();
         for s in syncs.drain(..) {
             let _ = s.send(r.clone());
         }
     }
 }
 
-/// A step as one element of a batch's JSON array (`journal_log.entries`).
-#[derive(Serialize)]
-struct RowOut<'a> {
-    path: &'a str,
-    tool: &'a str,
-    status: &'a str,
-    attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a Value>,
-    started_ms: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ended_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    args_sha256: Option<&'a str>,
-}
-
-/// [`RowOut`] read back. A `result` or `error` that is present is kept even
+/// A [`Row`] read back. A `result` or `error` that is present is kept even
 /// when it is JSON `null` (a tool may return `null`); absent is `None`.
 #[derive(Deserialize)]
 struct RowIn {
     path: String,
     #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
     tool: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
     status: String,
     #[serde(default)]
     attempts: u32,
@@ -269,6 +329,8 @@ struct RowIn {
     ended_ms: Option<i64>,
     #[serde(default)]
     args_sha256: Option<String>,
+    #[serde(default)]
+    cached_age_s: Option<f64>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -280,6 +342,9 @@ fn status_of(s: &str) -> &'static str {
         "ok" => "ok",
         "failed" => "failed",
         "replayed" => "replayed",
+        "cached" => "cached",
+        "cancelled" => "cancelled",
+        "paused" => "paused",
         _ => "running",
     }
 }
@@ -295,23 +360,9 @@ impl Store {
         )
     }
 
-    /// One batch: every row in one JSON array, in one insert.
-    fn journal_put(&self, run_id: &str, seq: i64, rows: &[JournalEntry]) -> rusqlite::Result<()> {
-        let out: Vec<RowOut<'_>> = rows
-            .iter()
-            .map(|r| RowOut {
-                path: &r.path,
-                tool: &r.tool,
-                status: r.status,
-                attempts: r.attempts,
-                result: r.result.as_ref(),
-                error: r.error.as_ref(),
-                started_ms: r.started_ms,
-                ended_ms: r.ended_ms,
-                args_sha256: r.args_sha256.as_deref(),
-            })
-            .collect();
-        let entries = serde_json::to_string(&out)
+    /// One batch: its rows as one JSON array, in one insert.
+    fn journal_put(&self, run_id: &str, seq: i64, batch: &[u8]) -> rusqlite::Result<()> {
+        let entries = std::str::from_utf8(batch)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         self.conn
             .prepare_cached("INSERT INTO journal_log (run_id, seq, entries) VALUES (?1, ?2, ?3)")?
@@ -319,8 +370,8 @@ impl Store {
         Ok(())
     }
 
-    /// The journal of run `run_id`: the latest entry of every step, in path
-    /// order.
+    /// The journal of run `run_id`: the latest entry of every step, in the
+    /// order those entries were written.
     pub fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let mut q = self
             .conn
@@ -332,7 +383,9 @@ impl Store {
             })
             .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
             .map_err(|e| self.error(&e))?;
-        let mut latest = std::collections::BTreeMap::new();
+        // Each path's latest entry, with its place in the order of writing.
+        let mut latest = std::collections::HashMap::new();
+        let mut written = 0usize;
         for (seq, text) in batches {
             let rows: Vec<RowIn> = serde_json::from_str(&text).map_err(|e| StoreError {
                 message: format!(
@@ -342,21 +395,28 @@ impl Store {
             })?;
             for r in rows {
                 let entry = JournalEntry {
+                    step: r.step.unwrap_or_else(|| {
+                        r.path.rsplit('/').next().unwrap_or_default().to_string()
+                    }),
                     status: status_of(&r.status),
                     tool: r.tool.unwrap_or_default(),
+                    kind: r.kind.unwrap_or_else(|| "tool".into()),
                     attempts: r.attempts,
                     result: r.result,
                     error: r.error,
                     started_ms: r.started_ms.unwrap_or(0),
                     ended_ms: r.ended_ms,
                     args_sha256: r.args_sha256,
-                    hash_of: None,
+                    cached_age_s: r.cached_age_s,
                     path: r.path,
                 };
-                latest.insert(entry.path.clone(), entry);
+                written += 1;
+                latest.insert(entry.path.clone(), (written, entry));
             }
         }
-        Ok(latest.into_values().collect())
+        let mut entries: Vec<(usize, JournalEntry)> = latest.into_values().collect();
+        entries.sort_unstable_by_key(|(at, _)| *at);
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
     }
 }
 
@@ -371,28 +431,44 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         let s = Store::open(&d).expect("store");
         let j = Journal::new(&d, "r1");
-        let entry = |path: &str| JournalEntry {
-            path: path.into(),
-            tool: "t".into(),
-            status: "ok",
+        let one = serde_json::json!(1);
+        let row = |path: &'static str, status: &'static str| Row {
+            path,
+            step: Some("a"),
+            tool: "t",
+            status,
             attempts: 1,
-            result: Some(serde_json::json!(1)),
-            error: None,
+            result: Some(&one),
             started_ms: now_ms(),
             ended_ms: Some(now_ms()),
-            args_sha256: Some("h".into()),
-            hash_of: None,
+            args_sha256: Some("h"),
+            ..Row::default()
         };
-        j.finished(entry("main/a")).expect("sent");
-        j.effect_started(entry("main/b")).expect("committed");
+        j.write(&row("main/a", "ok")).expect("sent");
+        j.write_now(&row("main/b", "running")).expect("committed");
         let rows = s.journal("r1").expect("read");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].status, "ok");
-        assert_eq!(rows[0].result, Some(serde_json::json!(1)));
+        assert_eq!(rows[0].result, Some(one.clone()));
+        assert_eq!(
+            (rows[0].step.as_str(), rows[0].kind.as_str()),
+            ("a", "tool")
+        );
+        assert!(rows[0].replayable());
         assert_eq!(rows[1].status, "running");
-        j.finished(entry("main/c")).expect("sent");
+        // A label that the path does not end with is kept.
+        assert_eq!(rows[1].step, "a");
+        assert!(!rows[1].replayable());
+        j.write(&Row {
+            kind: Some("flow"),
+            ..row("main/c", "ok")
+        })
+        .expect("sent");
         j.flush().expect("committed");
-        assert_eq!(s.journal("r1").expect("read").len(), 3);
+        let rows = s.journal("r1").expect("read");
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[2].kind, "flow");
+        assert!(!rows[2].replayable(), "a flow's row is not replayed");
         drop(j);
         let _ = std::fs::remove_dir_all(&d);
     }

@@ -24,11 +24,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use approvals::{Answer, Approval};
 pub use cache::{CacheHit, cache_key};
-pub use journal::{Journal, JournalEntry};
+pub use journal::{Journal, JournalEntry, Row};
 pub use runs::{NewRun, RunEnd, RunRow, RunStatus, new_run_id};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a write waits for another process's transaction to end.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -152,8 +152,46 @@ FROM (
 WHERE latest = 1;
 ";
 
+/// From version 4 to 5: the journal is also the step view of a run (its
+/// record in `runs` no longer lists the steps). Its entries may have a
+/// `kind` (`flow`, `llm`, `approval`; absent: `tool`), a `step` (the label,
+/// when the path does not end with it) and a `cached_age_s`, and the
+/// statuses `cached`, `replayed`, `cancelled` and `paused`; a `replayed`
+/// entry keeps its result, so a later resume replays it again. No data
+/// changes, but a flowc of version 4 would read `replayed` as not done and
+/// `cancelled` as an effect that may have happened: hence the new version.
+/// The view `journal` shows the new keys.
+const MIGRATE_V5: &str = "
+DROP VIEW journal;
+CREATE VIEW journal AS
+SELECT run_id, path, step, tool, kind, status, attempts, result, error, started_ms, ended_ms,
+       args_sha256, cached_age_s
+FROM (
+    SELECT l.run_id AS run_id,
+           e.value ->> '$.path' AS path,
+           coalesce(e.value ->> '$.step', replace(e.value ->> '$.path',
+               rtrim(e.value ->> '$.path', replace(e.value ->> '$.path', '/', '')), '')) AS step,
+           e.value ->> '$.tool' AS tool,
+           coalesce(e.value ->> '$.kind', 'tool') AS kind,
+           e.value ->> '$.status' AS status,
+           e.value ->> '$.attempts' AS attempts,
+           e.value -> '$.result' AS result,
+           e.value -> '$.error' AS error,
+           e.value ->> '$.started_ms' AS started_ms,
+           e.value ->> '$.ended_ms' AS ended_ms,
+           e.value ->> '$.args_sha256' AS args_sha256,
+           e.value ->> '$.cached_age_s' AS cached_age_s,
+           row_number() OVER (
+               PARTITION BY l.run_id, e.value ->> '$.path'
+               ORDER BY l.seq DESC, e.key DESC
+           ) AS latest
+    FROM journal_log AS l, json_each(l.entries) AS e
+)
+WHERE latest = 1;
+";
+
 /// The migrations, in order: `MIGRATIONS[k]` takes version `k + 1` to `k + 2`.
-const MIGRATIONS: [&str; 3] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4];
+const MIGRATIONS: [&str; 4] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5];
 
 /// Why the store cannot be used; the message names the file and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -473,7 +511,8 @@ mod tests {
         drop(c);
         let s = Store::open(&d).expect("migrated");
         assert_eq!(s.user_version(), Ok(SCHEMA_VERSION));
-        let j = s.journal("r1").expect("read");
+        let mut j = s.journal("r1").expect("read");
+        j.sort_by(|a, b| a.path.cmp(&b.path));
         let paths: Vec<&str> = j.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["main/a", "main/b", "main/c"]);
         // A `null` result stays a result; a missing one stays missing.
@@ -507,27 +546,24 @@ mod tests {
         let d = dir("view");
         let s = Store::open(&d).expect("store");
         let j = journal::Journal::new(&d, "r1");
-        let entry = |path: &str, status: &'static str| JournalEntry {
-            path: path.into(),
-            tool: "t".into(),
+        let seven = serde_json::json!(7);
+        let entry = |path: &'static str, status: &'static str| journal::Row {
+            path,
+            tool: "t",
             status,
             attempts: 1,
-            result: (status == "ok").then(|| serde_json::json!(7)),
-            error: None,
+            result: (status == "ok").then_some(&seven),
             started_ms: 1,
-            ended_ms: None,
-            args_sha256: None,
-            hash_of: None,
+            ..journal::Row::default()
         };
-        j.effect_started(entry("main/e", "running"))
-            .expect("committed");
-        j.finished(entry("main/p", "ok")).expect("sent");
-        j.finished(entry("main/e", "ok")).expect("sent");
+        j.write_now(&entry("main/e", "running")).expect("committed");
+        j.write(&entry("main/p", "ok")).expect("sent");
+        j.write(&entry("main/e", "ok")).expect("sent");
         j.flush().expect("committed");
         drop(j);
         // A resumed run's writer goes on after the batches already there.
         let j = journal::Journal::new(&d, "r1");
-        j.finished(entry("main/p", "failed")).expect("sent");
+        j.write(&entry("main/p", "failed")).expect("sent");
         j.flush().expect("committed");
         drop(j);
         let batches: i64 = s
@@ -559,6 +595,41 @@ mod tests {
             .map(|e| e.status)
             .collect();
         assert_eq!(read, ["ok", "failed"]);
+        // Version 5: the kind (`tool` when absent) and the step's name.
+        let j = journal::Journal::new(&d, "r1");
+        j.write(&journal::Row {
+            kind: Some("flow"),
+            ..entry("main/f/for[2]/g", "ok")
+        })
+        .expect("sent");
+        j.write(&journal::Row {
+            step: Some("label"),
+            ..entry("main/h", "ok")
+        })
+        .expect("sent");
+        j.flush().expect("committed");
+        drop(j);
+        let rows: Vec<(String, String, String)> = s
+            .conn
+            .prepare("SELECT path, kind, step FROM journal WHERE run_id = 'r1' ORDER BY path")
+            .and_then(|mut q| {
+                q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .expect("the view");
+        let rows: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("main/e", "tool", "e"),
+                ("main/f/for[2]/g", "flow", "g"),
+                ("main/h", "tool", "label"),
+                ("main/p", "tool", "p"),
+            ]
+        );
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }

@@ -521,23 +521,24 @@ impl<'p> Interp<'p> {
             return;
         };
         let now = crate::store::now_ms();
-        let entry = crate::store::JournalEntry {
-            path: key.to_string(),
-            tool: "replan".into(),
+        let result = json!({ "fragment": fragment, "attempts": attempts });
+        let error = error.map(|e| json!({ "kind": "llm_error", "message": e }));
+        let row = crate::store::Row {
+            path: key,
+            tool: "replan",
+            kind: Some("llm"),
             status: if fragment.is_some() { "ok" } else { "failed" },
             attempts: attempts.len() as u32,
-            result: Some(json!({ "fragment": fragment, "attempts": attempts })),
-            error: error.map(|e| json!({ "kind": "llm_error", "message": e })),
+            result: Some(&result),
+            error: error.as_ref(),
             started_ms: now,
             ended_ms: Some(now),
-            args_sha256: None,
-            hash_of: None,
+            ..Default::default()
         };
-        let r = j.finished(entry);
         let r = if fragment.is_some() {
-            r.and_then(|()| j.flush())
+            j.write_now(&row)
         } else {
-            r
+            j.write(&row)
         };
         if let Err(e) = r {
             self.recorder.warn(

@@ -1,0 +1,132 @@
+//! What a stored run writes to its journal (SPEC §15): every step it takes,
+//! under its step path. The journal is both what `flowc resume` replays and
+//! the step view of `flowc runs show`: tool calls with their results (or
+//! failures), decisions, re-plans, flow calls, approvals, cache hits,
+//! replayed steps and steps cancelled before they ended.
+
+use serde_json::Value;
+
+use super::Interp;
+use super::errors::RunError;
+use crate::store::{Journal, Row};
+use crate::syntax::span::Span;
+
+/// A tool call's row while it runs: written `running` before an effect
+/// starts, then `ok` or `failed` when it ends; a pure call dropped before it
+/// ends (a `race` loser, `fail_fast`, a deadline, Ctrl-C) is written
+/// `cancelled`. (An effect keeps its `running` row then: it may have happened.)
+pub(super) struct ToolRow<'j> {
+    journal: &'j Journal,
+    path: String,
+    step: &'j str,
+    tool: &'j str,
+    effect: bool,
+    started_ms: i64,
+    /// SHA-256 of the tool's binding and canonical arguments.
+    hash: String,
+    ended: bool,
+}
+
+impl<'j> ToolRow<'j> {
+    pub(super) fn new(
+        journal: &'j Journal,
+        path: String,
+        step: &'j str,
+        tool: &'j str,
+        effect: bool,
+        hash: String,
+    ) -> ToolRow<'j> {
+        ToolRow {
+            journal,
+            path,
+            step,
+            tool,
+            effect,
+            started_ms: crate::store::now_ms(),
+            hash,
+            ended: false,
+        }
+    }
+
+    fn row(&self, status: &'static str) -> Row<'_> {
+        Row {
+            path: &self.path,
+            step: Some(self.step),
+            tool: self.tool,
+            status,
+            started_ms: self.started_ms,
+            args_sha256: Some(&self.hash),
+            ..Row::default()
+        }
+    }
+
+    /// An effect is about to start: its `running` row (with its idempotency
+    /// key), and every row before it, are committed when this returns.
+    pub(super) fn started(&self, key: Option<&str>) -> Result<(), crate::store::StoreError> {
+        let key = key.map(|k| serde_json::json!({ "idempotency_key": k }));
+        self.journal.write_now(&Row {
+            result: key.as_ref(),
+            ..self.row("running")
+        })
+    }
+
+    /// The call ended after `attempts` attempts; `result` is `None` for a
+    /// success whose value is not kept (a large pure result: it runs again
+    /// on resume).
+    pub(super) fn ended(
+        &mut self,
+        outcome: Result<Option<&Value>, &RunError>,
+        attempts: u32,
+    ) -> Result<(), crate::store::StoreError> {
+        self.ended = true;
+        let error = outcome
+            .err()
+            .and_then(|e| serde_json::to_value(e.record()).ok());
+        self.journal.write(&Row {
+            attempts,
+            result: outcome.ok().flatten(),
+            error: error.as_ref(),
+            ended_ms: Some(crate::store::now_ms()),
+            ..self.row(if outcome.is_ok() { "ok" } else { "failed" })
+        })
+    }
+}
+
+impl Drop for ToolRow<'_> {
+    fn drop(&mut self) {
+        if !self.ended && !self.effect {
+            let _ = self.journal.write(&Row {
+                ended_ms: Some(crate::store::now_ms()),
+                ..self.row("cancelled")
+            });
+        }
+    }
+}
+
+impl Interp<'_> {
+    /// Writes a step's row that is not a running tool call's (a flow call, a
+    /// cache hit, a replayed step, an approval), when the run has a journal;
+    /// a row that cannot be written is a warning of the run.
+    pub(super) fn journal_step(&self, row: Row<'_>, span: Span) {
+        let Some(j) = &self.journal else {
+            return;
+        };
+        let now = crate::store::now_ms();
+        let row = Row {
+            started_ms: if row.started_ms == 0 {
+                now
+            } else {
+                row.started_ms
+            },
+            ended_ms: row.ended_ms.or(Some(now)),
+            ..row
+        };
+        if let Err(e) = j.write(&row) {
+            self.recorder.warn(
+                format!("the journal could not record `{}`: {e}", row.path),
+                span,
+                self.sources,
+            );
+        }
+    }
+}
