@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::{LocalBoxFuture, join_all};
 use serde_json::{Map, Value};
@@ -328,77 +328,26 @@ impl<'p> Interp<'p> {
         self.hold_tool_to_policy(name, tool.effect, step, span, &path, sc)?;
 
         // On resume, a step with a journaled success returns it without running.
-        if let Some(r) = &self.replay
-            && let Some((tool_name, hash, v)) = r.done.get(&path.to_string())
-            && tool_name == name
-            && (!r.check_args
-                || hash.as_deref()
-                    == Some(
-                        crate::store::cache_key(
-                            &binding_text(name, &tool.binding.kind),
-                            &value::canonical(&input),
-                        )
-                        .as_str(),
-                    ))
-        {
-            let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
-            self.recorder.replayed(id);
-            self.replayed.set(self.replayed.get() + 1);
-            // Replayed with its result: a later resume replays it again.
-            self.journal_step(
-                crate::store::Row {
-                    path: &path.to_string(),
-                    step: Some(step),
-                    tool: name,
-                    status: "replayed",
-                    result: Some(v),
-                    args_sha256: hash.as_deref(),
-                    ..Default::default()
-                },
-                span,
-            );
-            return Ok(v.clone());
+        if let Some(v) = self.replay_tool(name, tool, &input, step, &path, span) {
+            return Ok(v);
         }
 
-        // Cache of pure tools (SPEC §15): the key is the tool's binding and its
-        // canonical arguments; this run's entries first, then the store's, so a
-        // result is reused across runs within the TTL. Identical calls in flight
-        // wait for the first one (`inflight`), then find its result.
+        // Cache of pure tools (SPEC §15): this run's results, then the store's;
+        // identical calls in flight wait for the first one, then find its result.
         let cache = match o.cache {
-            Some(ttl) if !tool.effect && !self.config.no_cache => Some((
-                binding_text(name, &tool.binding.kind),
-                value::canonical(&input),
-                ttl,
-            )),
+            Some(ttl) if !tool.effect && !self.config.no_cache => {
+                Some(self.cache_key(name, tool, &input, ttl))
+            }
             _ => None,
         };
-        let flight = cache.as_ref().map(|(binding, args, _)| {
-            self.inflight
-                .borrow_mut()
-                .entry(format!("{binding}\n{args}"))
-                .or_default()
-                .clone()
-        });
+        let flight = cache.as_ref().map(|key| self.flight_lock(key));
         let _flight = match &flight {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        if let Some((binding, args, ttl)) = &cache
-            && let Some((v, age)) = self.cached(binding, args, *ttl, span)
+        if let Some(key) = &cache
+            && let Some(v) = self.cache_hit(key, step, name, &path, span)
         {
-            let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
-            self.recorder.cached(id, age);
-            self.journal_step(
-                crate::store::Row {
-                    path: &path.to_string(),
-                    step: Some(step),
-                    tool: name,
-                    status: "cached",
-                    cached_age_s: Some((age.as_secs_f64() * 1000.0).round() / 1000.0),
-                    ..Default::default()
-                },
-                span,
-            );
             return Ok(v);
         }
 
@@ -454,12 +403,7 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
         // The journal (SPEC §15): an effect's start is on disk before it runs.
         let mut journaled = self.journal.as_ref().map(|j| {
-            let binding = self
-                .binding_texts
-                .borrow_mut()
-                .entry(std::ptr::from_ref(tool) as usize)
-                .or_insert_with(|| binding_text(name, &tool.binding.kind).into())
-                .clone();
+            let binding = self.binding_of(name, tool);
             let hash = crate::store::cache_key(&binding, &value::canonical(&input));
             super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
@@ -591,19 +535,8 @@ impl<'p> Interp<'p> {
         match result {
             Ok(v) => {
                 self.recorder.end(id, StepStatus::Ok, attempt, None);
-                if let Some((binding, args, _)) = &cache {
-                    self.cache
-                        .borrow_mut()
-                        .insert(format!("{binding}\n{args}"), (Instant::now(), v.clone()));
-                    if let Some(store) = self.store
-                        && let Err(e) = store.cache_put(name, binding, args, &v)
-                    {
-                        self.recorder.warn(
-                            format!("the cache could not keep a result: {e}"),
-                            span,
-                            self.sources,
-                        );
-                    }
+                if let Some(key) = &cache {
+                    self.cache_keep(key, name, &v, span);
                 }
                 Ok(v)
             }
@@ -621,42 +554,6 @@ impl<'p> Interp<'p> {
         let run = self.config.run_id.as_deref().unwrap_or("");
         let h = crate::store::sha256_hex(format!("{run}\0{path}").as_bytes());
         format!("flowc-{run}-{}", &h[..16])
-    }
-
-    /// A cached result of `binding` for `args` younger than `ttl`, with its age:
-    /// from this run, else from the store (a store that cannot be read is a
-    /// warning and a miss).
-    fn cached(
-        &self,
-        binding: &str,
-        args: &str,
-        ttl: Duration,
-        span: Span,
-    ) -> Option<(Value, Duration)> {
-        let key = format!("{binding}\n{args}");
-        if let Some((at, v)) = self.cache.borrow().get(&key)
-            && at.elapsed() <= ttl
-        {
-            return Some((v.clone(), at.elapsed()));
-        }
-        match self.store?.cache_get(binding, args, ttl) {
-            Ok(Some(hit)) => {
-                let at = Instant::now()
-                    .checked_sub(hit.age)
-                    .unwrap_or_else(Instant::now);
-                self.cache.borrow_mut().insert(key, (at, hit.value.clone()));
-                Some((hit.value, hit.age))
-            }
-            Ok(None) => None,
-            Err(e) => {
-                self.recorder.warn(
-                    format!("the cache could not be read: {e}"),
-                    span,
-                    self.sources,
-                );
-                None
-            }
-        }
     }
 
     /// One attempt of a tool call: here, or where [`Interp::remote`] sends it.
@@ -801,25 +698,5 @@ pub(super) async fn take_permit(s: &Semaphore) {
             .await
             .expect("semaphores are never closed")
             .forget(),
-    }
-}
-
-/// What a tool is bound to, for cache keys: its name and its binding as
-/// written (`exec ["python3", "t.py"]`), without positions, so that editing
-/// other parts of the file does not change the key.
-fn binding_text(name: &str, kind: &BindingKind) -> String {
-    match kind {
-        BindingKind::Builtin(n) => format!("{name} = builtin {:?}", lit(n)),
-        BindingKind::Exec(argv) => {
-            let argv: Vec<String> = match &argv.kind {
-                ExprKind::List(items) => items.iter().map(|i| format!("{:?}", lit(i))).collect(),
-                _ => Vec::new(),
-            };
-            format!("{name} = exec [{}]", argv.join(", "))
-        }
-        BindingKind::Http { method, url } => {
-            format!("{name} = http {} {:?}", method.name, lit(url))
-        }
-        BindingKind::Mcp { .. } => format!("{name} = mcp"),
     }
 }

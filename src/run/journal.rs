@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use super::Interp;
 use super::errors::RunError;
+use super::record::StepKind;
+use crate::ir::StepPath;
 use crate::store::{Journal, Row};
+use crate::syntax::ast::ToolDecl;
 use crate::syntax::span::Span;
 
 /// A tool call's row while it runs: written `running` before an effect
@@ -103,7 +106,53 @@ impl Drop for ToolRow<'_> {
     }
 }
 
-impl Interp<'_> {
+impl<'p> Interp<'p> {
+    /// On resume: the journaled result of the tool call at `path`, when it
+    /// called the same tool (and, with `--allow-changed`, with the same
+    /// binding and arguments); the step is then `replayed`, and journaled so
+    /// with its result, so that a later resume replays it again.
+    pub(super) fn replay_tool(
+        &self,
+        name: &str,
+        tool: &'p ToolDecl,
+        input: &Value,
+        step: &str,
+        path: &StepPath,
+        span: Span,
+    ) -> Option<Value> {
+        let r = self.replay.as_ref()?;
+        let key = path.to_string();
+        let (tool_name, hash, v) = r.done.get(&key)?;
+        if tool_name != name {
+            return None;
+        }
+        if r.check_args {
+            let now = crate::store::cache_key(
+                &self.binding_of(name, tool),
+                &crate::value::canonical(input),
+            );
+            if hash.as_deref() != Some(now.as_str()) {
+                return None;
+            }
+        }
+        let id = self.recorder.start(step, path, name, StepKind::Tool, span);
+        self.recorder.replayed(id);
+        self.replayed.set(self.replayed.get() + 1);
+        self.journal_step(
+            Row {
+                path: &key,
+                step: Some(step),
+                tool: name,
+                status: "replayed",
+                result: Some(v),
+                args_sha256: hash.as_deref(),
+                ..Row::default()
+            },
+            span,
+        );
+        Some(v.clone())
+    }
+
     /// Writes a step's row that is not a running tool call's (a flow call, a
     /// cache hit, a replayed step, an approval), when the run has a journal;
     /// a row that cannot be written is a warning of the run.

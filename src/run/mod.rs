@@ -3,6 +3,7 @@
 //! statement starts the moment the statements it reads have finished.
 
 pub mod approve;
+mod cache;
 mod call;
 mod decide;
 pub mod errors;

@@ -1,0 +1,164 @@
+//! The cache of pure tools (SPEC §15): the key is the tool's binding and its
+//! canonical arguments; this run's results first, then the store's, so a
+//! result is reused across runs within the call's TTL. Identical calls in
+//! flight share one execution: the later ones wait for the first, then find
+//! its result. Failures are never kept.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Interp;
+use super::call::lit;
+use super::record::StepKind;
+use crate::ir::StepPath;
+use crate::syntax::ast::{BindingKind, ExprKind, ToolDecl};
+use crate::syntax::span::Span;
+
+/// A cached call's key.
+pub(super) struct CacheKey {
+    /// The tool's binding as text ([`binding_text`]).
+    binding: Rc<str>,
+    /// The arguments as canonical JSON.
+    args: String,
+    ttl: Duration,
+}
+
+impl CacheKey {
+    /// The key of this run's results and of the in-flight locks.
+    fn text(&self) -> String {
+        format!("{}\n{}", self.binding, self.args)
+    }
+}
+
+impl Interp<'_> {
+    /// The tool's binding as text, made once per tool.
+    pub(super) fn binding_of(&self, name: &str, tool: &ToolDecl) -> Rc<str> {
+        self.binding_texts
+            .borrow_mut()
+            .entry(std::ptr::from_ref(tool) as usize)
+            .or_insert_with(|| binding_text(name, &tool.binding.kind).into())
+            .clone()
+    }
+
+    pub(super) fn cache_key(
+        &self,
+        name: &str,
+        tool: &ToolDecl,
+        input: &Value,
+        ttl: Duration,
+    ) -> CacheKey {
+        CacheKey {
+            binding: self.binding_of(name, tool),
+            args: crate::value::canonical(input),
+            ttl,
+        }
+    }
+
+    /// The lock of calls with this key: the one that holds it runs, identical
+    /// calls wait for it.
+    pub(super) fn flight_lock(&self, key: &CacheKey) -> Rc<tokio::sync::Mutex<()>> {
+        self.inflight
+            .borrow_mut()
+            .entry(key.text())
+            .or_default()
+            .clone()
+    }
+
+    /// A cached result for `key`, as a step of kind tool that is `cached`
+    /// (with the entry's age) in the record and the journal.
+    pub(super) fn cache_hit(
+        &self,
+        key: &CacheKey,
+        step: &str,
+        name: &str,
+        path: &StepPath,
+        span: Span,
+    ) -> Option<Value> {
+        let (v, age) = self.cached(key, span)?;
+        let id = self.recorder.start(step, path, name, StepKind::Tool, span);
+        self.recorder.cached(id, age);
+        self.journal_step(
+            crate::store::Row {
+                path: &path.to_string(),
+                step: Some(step),
+                tool: name,
+                status: "cached",
+                cached_age_s: Some((age.as_secs_f64() * 1000.0).round() / 1000.0),
+                ..Default::default()
+            },
+            span,
+        );
+        Some(v)
+    }
+
+    /// A cached result for `key` younger than its TTL, with its age: from
+    /// this run, else from the store (a store that cannot be read is a
+    /// warning and a miss).
+    fn cached(&self, key: &CacheKey, span: Span) -> Option<(Value, Duration)> {
+        let text = key.text();
+        if let Some((at, v)) = self.cache.borrow().get(&text)
+            && at.elapsed() <= key.ttl
+        {
+            return Some((v.clone(), at.elapsed()));
+        }
+        match self.store?.cache_get(&key.binding, &key.args, key.ttl) {
+            Ok(Some(hit)) => {
+                let at = Instant::now()
+                    .checked_sub(hit.age)
+                    .unwrap_or_else(Instant::now);
+                self.cache
+                    .borrow_mut()
+                    .insert(text, (at, hit.value.clone()));
+                Some((hit.value, hit.age))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.recorder.warn(
+                    format!("the cache could not be read: {e}"),
+                    span,
+                    self.sources,
+                );
+                None
+            }
+        }
+    }
+
+    /// Keeps a success of tool `name` for `key`: in this run, and in the
+    /// store for later runs (a store that cannot keep it is a warning).
+    pub(super) fn cache_keep(&self, key: &CacheKey, name: &str, v: &Value, span: Span) {
+        self.cache
+            .borrow_mut()
+            .insert(key.text(), (Instant::now(), v.clone()));
+        if let Some(store) = self.store
+            && let Err(e) = store.cache_put(name, &key.binding, &key.args, v)
+        {
+            self.recorder.warn(
+                format!("the cache could not keep a result: {e}"),
+                span,
+                self.sources,
+            );
+        }
+    }
+}
+
+/// What a tool is bound to, for cache keys: its name and its binding as
+/// written (`exec ["python3", "t.py"]`), without positions, so that editing
+/// other parts of the file does not change the key.
+pub(super) fn binding_text(name: &str, kind: &BindingKind) -> String {
+    match kind {
+        BindingKind::Builtin(n) => format!("{name} = builtin {:?}", lit(n)),
+        BindingKind::Exec(argv) => {
+            let argv: Vec<String> = match &argv.kind {
+                ExprKind::List(items) => items.iter().map(|i| format!("{:?}", lit(i))).collect(),
+                _ => Vec::new(),
+            };
+            format!("{name} = exec [{}]", argv.join(", "))
+        }
+        BindingKind::Http { method, url } => {
+            format!("{name} = http {} {:?}", method.name, lit(url))
+        }
+        BindingKind::Mcp { .. } => format!("{name} = mcp"),
+    }
+}
