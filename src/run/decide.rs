@@ -48,24 +48,7 @@ impl<'p> Interp<'p> {
                 .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
             self.recorder.replayed(id);
             self.replayed.set(self.replayed.get() + 1);
-            let (hash, result) = (
-                crate::store::cache_key(req.kind, &crate::value::canonical(&what)),
-                outcome_json(&o),
-            );
-            self.journal_step(
-                crate::store::Row {
-                    path: &sc.path.to_string(),
-                    step: Some(&sc.label),
-                    tool: req.kind,
-                    kind: Some("llm"),
-                    status: "replayed",
-                    attempts: 1,
-                    result: Some(&result),
-                    args_sha256: Some(&hash),
-                    ..Default::default()
-                },
-                span,
-            );
+            self.journal_decision(req, &what, &o, "replayed", 0, span, sc);
             return Ok(o);
         }
         // Once the run pauses at an `approve`, no new decision is asked.
@@ -102,27 +85,7 @@ impl<'p> Interp<'p> {
                 };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 // The decision is journaled by its path (SPEC §15).
-                if self.journal.is_some() {
-                    let (hash, result) = (
-                        crate::store::cache_key(req.kind, &crate::value::canonical(&what)),
-                        outcome_json(&o),
-                    );
-                    self.journal_step(
-                        crate::store::Row {
-                            path: &sc.path.to_string(),
-                            step: Some(&sc.label),
-                            tool: req.kind,
-                            kind: Some("llm"),
-                            status: "ok",
-                            attempts: 1,
-                            result: Some(&result),
-                            started_ms,
-                            args_sha256: Some(&hash),
-                            ..Default::default()
-                        },
-                        span,
-                    );
-                }
+                self.journal_decision(req, &what, &o, "ok", started_ms, span, sc);
                 Ok(o)
             }
             Err(m) => {
@@ -250,6 +213,41 @@ impl<'p> Interp<'p> {
 }
 
 impl Interp<'_> {
+    /// A decision's row in the journal: its outcome as the result, the hash
+    /// of what was asked, `ok` or `replayed`.
+    #[allow(clippy::too_many_arguments)]
+    fn journal_decision(
+        &self,
+        req: &DecisionRequest,
+        what: &Value,
+        o: &Outcome,
+        status: &str,
+        started_ms: i64,
+        span: Span,
+        sc: &Scope,
+    ) {
+        if self.journal.is_none() {
+            return;
+        }
+        let hash = crate::store::cache_key(req.kind, &crate::value::canonical(what));
+        let result = outcome_json(o);
+        self.journal_step(
+            crate::store::Row {
+                path: &sc.path.to_string(),
+                step: Some(&sc.label),
+                tool: req.kind,
+                kind: Some("llm"),
+                status,
+                attempts: 1,
+                result: Some(&result),
+                started_ms,
+                args_sha256: Some(&hash),
+                ..Default::default()
+            },
+            span,
+        );
+    }
+
     /// On resume: the journaled outcome of the decision at `sc.path`, when
     /// it was of the same kind (and, with `--allow-changed`, of the same
     /// prompt, context and options).
