@@ -54,6 +54,7 @@ flow main(n: int = 3, name: string) -> json {
         strings: [upper(name), join(split("a,b", ","), "+"), trim("  x "), replace("aXa", "X", "-")],
         lists: [sum([1, 2, 3]), max([4, 9, 2]), len(unique([1, 1, 2])), avg([1, 2])],
         ctx: context.flow,
+        caught_lits: [true catch false, false catch true], caught_null: null catch 1,
     }
 }
 "#,
@@ -73,6 +74,9 @@ flow main(n: int = 3, name: string) -> json {
     assert_eq!(v["opt"], json!("none"));
     assert_eq!(v["t"], json!("tool_error: bad (1)"));
     assert_eq!(v["fallback"], json!("fell back"));
+    // `catch` after a literal keyword (`true`, `false`, `null`).
+    assert_eq!(v["caught_lits"], json!([true, false]));
+    assert_eq!(v["caught_null"], Value::Null);
     assert_eq!(v["r"], json!({"winner": "fast", "value": 5}));
     assert_eq!(v["ids"], json!([1, 2, 3]));
     assert_eq!(v["first"], json!("failed"));
