@@ -201,8 +201,11 @@ fn mutated_programs_never_panic_or_hang() {
                 if errors {
                     with_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+                // A hang detector, not a speed goal (a case takes milliseconds;
+                // `docs/performance.md` measures speed): generous enough that
+                // a loaded machine never trips it, and an exponential blow-up does.
                 prop_assert!(
-                    took < Duration::from_secs(2),
+                    took < Duration::from_secs(20),
                     "parse + check took {took:?} on:\n{text}"
                 )
             }
