@@ -19,6 +19,9 @@ use session::{Doc, Job, Publish};
 
 struct Backend {
     jobs: mpsc::Sender<Job>,
+    client: Client,
+    /// The client registers file watchers on the server's request.
+    watch: std::sync::atomic::AtomicBool,
 }
 
 impl Backend {
@@ -45,7 +48,16 @@ impl Backend {
 }
 
 impl LanguageServer for Backend {
-    async fn initialize(&self, _: InitializeParams) -> Result<InitializeResult> {
+    async fn initialize(&self, p: InitializeParams) -> Result<InitializeResult> {
+        let watch = p
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.watch
+            .store(watch, std::sync::atomic::Ordering::Relaxed);
         Ok(InitializeResult {
             server_info: Some(ServerInfo {
                 name: "flowc".into(),
@@ -69,6 +81,34 @@ impl LanguageServer for Backend {
             },
             ..Default::default()
         })
+    }
+
+    /// Asks the client to watch the `.flow` files: an imported file changed on
+    /// disk (by `git checkout`, another editor, a generator) re-checks the
+    /// open documents that import it.
+    async fn initialized(&self, _: InitializedParams) {
+        if !self.watch.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let options = DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![FileSystemWatcher {
+                glob_pattern: GlobPattern::String("**/*.flow".into()),
+                kind: None,
+            }],
+        };
+        let registration = Registration {
+            id: "flowc-watch-flow-files".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        // A client that refuses it keeps the server working on open files.
+        let _ = self.client.register_capability(vec![registration]).await;
+    }
+
+    async fn did_change_watched_files(&self, p: DidChangeWatchedFilesParams) {
+        self.send(Job::FilesChanged(
+            p.changes.into_iter().map(|c| c.uri).collect(),
+        ));
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -205,7 +245,11 @@ pub fn main() -> u8 {
                     c.publish_diagnostics(uri, diags, version).await;
                 }
             });
-            Backend { jobs }
+            Backend {
+                jobs,
+                client,
+                watch: std::sync::atomic::AtomicBool::new(false),
+            }
         });
         Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
             .serve(service)

@@ -1,7 +1,8 @@
 //! The language server's session: one thread owns the open documents and
 //! their checked programs (the checker's data is not `Send`), checks a
-//! document when it opens or changes, publishes its diagnostics, and answers
-//! questions about it. Changes that arrive while a check runs are taken
+//! document when it opens or changes (or a file it imports changes on disk,
+//! as the client's file watcher reports), publishes its diagnostics, and
+//! answers questions about it. Changes that arrive while a check runs are taken
 //! together: the next check sees only the newest text (the debounce).
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub enum Job {
         uri: Uri,
     },
     Ask(Uri, Ask),
+    /// Files changed on disk (the client's file watcher).
+    FilesChanged(Vec<Uri>),
 }
 
 /// Diagnostics to publish: the document, its diagnostics, the version they are of.
@@ -125,6 +128,23 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
                     let _ = publish.send((uri, Vec::new(), None));
                 }
                 Job::Ask(uri, f) => asks.push((uri, f)),
+                Job::FilesChanged(uris) => {
+                    // An open document's text is the editor's, not the disk's:
+                    // only files that are not open change what a check reads.
+                    let paths: Vec<String> = uris
+                        .iter()
+                        .filter(|u| !docs.contains_key(*u))
+                        .map(path_of)
+                        .collect();
+                    // A document with errors may import a file that was missing.
+                    for d in docs.values() {
+                        if d.checked.has_errors()
+                            || paths.iter().any(|p| d.checked.sources.find(p).is_some())
+                        {
+                            dirty.push(d.uri.clone());
+                        }
+                    }
+                }
             }
         }
         // Open documents that import a changed one are checked again too.

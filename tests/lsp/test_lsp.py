@@ -51,6 +51,13 @@ def make_client() -> LanguageClient:
         return handle(method, params)
 
     client.protocol._handle_notification = noted
+    # What the server asks the client to register (the file watcher).
+    client.registrations = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(ls, params: types.RegistrationParams):
+        ls.registrations.extend(params.registrations)
+
     return client
 
 
@@ -392,6 +399,61 @@ async def test_a_standard_module_and_an_imported_files_error(client, tmp_path):
         lines = path.read_text().splitlines()
         if needle == "echo(":
             assert lines[loc.range.start.line][loc.range.start.character :].startswith("echo(")
+
+
+async def next_published(client, uri, after, timeout=20.0):
+    """The first diagnostics of `uri` published after the first `after` notifications."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        for _, p in client.published[after:]:
+            if p.uri == uri:
+                return p.diagnostics
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"no new diagnostics for {uri} in {timeout} s")
+
+
+def files_changed(client, *changes):
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=u, type=t) for u, t in changes]
+        )
+    )
+
+
+async def test_an_imported_file_changed_on_disk_is_checked_again(client, tmp_path):
+    # The server asked the client to watch the `.flow` files (once initialized).
+    deadline = time.perf_counter() + 20
+    while not client.registrations and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    watched = [
+        r.register_options["watchers"][0]["globPattern"]
+        for r in client.registrations
+        if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+    ]
+    assert watched == ["**/*.flow"], client.registrations
+    text = 'import "lib.flow"\n\nflow main() -> string {\n  lib.tag(text: "x")\n}\n'
+    uri = write(tmp_path, "user.flow", text)
+    open_doc(client, uri, text)
+    _, diags = await published(client, uri, 1)
+    assert [d.code for d in diags] == ["E0205"], [d.message for d in diags]
+    # The missing file is written (by another program): the importer is checked again.
+    seen = len(client.published)
+    lib = write(tmp_path, "lib.flow", "tool tag(text: string) -> int = exec [\"true\"]\n")
+    files_changed(client, (lib, types.FileChangeType.Created))
+    diags = await next_published(client, uri, seen)
+    assert [d.code for d in diags] == ["E0301"], [d.message for d in diags]
+    # Fixed on disk: the error goes.
+    seen = len(client.published)
+    write(tmp_path, "lib.flow", LIB)
+    files_changed(client, (lib, types.FileChangeType.Changed))
+    diags = await next_published(client, uri, seen)
+    assert diags == [], [d.message for d in diags]
+    # A change to a file the program does not read checks nothing again.
+    seen = len(client.published)
+    other = write(tmp_path, "other.flow", "flow other() -> int { 1 }\n")
+    files_changed(client, (other, types.FileChangeType.Created))
+    await asyncio.sleep(0.5)
+    assert [p for _, p in client.published[seen:] if p.uri == uri] == []
 
 
 async def test_document_symbols(client, tmp_path):
