@@ -317,6 +317,8 @@ impl Printer<'_> {
                     return false;
                 }
             }
+            // A comment inside an operator chain keeps it broken (`chain`).
+            ExprKind::Binary(..) if self.has_comment_in(e.span) => return false,
             ExprKind::Binary(op, a, b) => {
                 let (pa, pb) = operand_prec(*op);
                 if !self.flat_operand(a, pa, out, limit) {
@@ -459,6 +461,7 @@ impl Printer<'_> {
                 s.push_str(&self.operand(x, 9, col + 1, ind));
                 s
             }
+            ExprKind::Binary(..) if self.breakable(e) => self.chain(e, col, ind),
             ExprKind::Binary(op, a, b) => {
                 let (pa, pb) = operand_prec(*op);
                 let mut s = self.operand(a, pa, col, ind);

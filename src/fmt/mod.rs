@@ -10,6 +10,7 @@
 //! to the line after the element that holds it. Nothing is lost.
 
 mod blocks;
+mod chains;
 pub mod diff;
 mod exprs;
 mod items;
@@ -279,11 +280,38 @@ impl<'s> Printer<'s> {
         out
     }
 
-    /// Whether `e` was written in parentheses.
+    /// Whether `e` was written in parentheses (of its own: in `(a) && (b)`
+    /// the `(` before and the `)` after belong to `a` and `b`).
     fn parenthesised(&self, e: &Expr) -> bool {
-        let before = self.src[..e.span.start as usize].trim_end();
-        let after = self.src[e.span.end as usize..].trim_start();
-        before.ends_with('(') && after.starts_with(')')
+        let (start, end) = (e.span.start as usize, e.span.end as usize);
+        let before = self.src[..start].trim_end();
+        let after = self.src[end..].trim_start();
+        if !(before.ends_with('(') && after.starts_with(')')) {
+            return false;
+        }
+        // Parentheses inside literals and comments do not count.
+        let mut skip = Vec::new();
+        literals_of_expr(e, &mut skip);
+        skip.extend(
+            self.comments
+                .iter()
+                .filter(|c| c.span.start as usize >= start && (c.span.end as usize) <= end)
+                .map(|c| c.span),
+        );
+        let mut depth = 0i32;
+        for (i, b) in self.src.as_bytes()[start..end].iter().enumerate() {
+            let at = (start + i) as u32;
+            if skip.iter().any(|s| s.start <= at && at < s.end) {
+                continue;
+            }
+            match b {
+                b'(' => depth += 1,
+                b')' if depth == 0 => return false,
+                b')' => depth -= 1,
+                _ => {}
+            }
+        }
+        true
     }
 
     /// The position of the first `ch` at or after `from`, outside comments.
@@ -307,6 +335,15 @@ impl<'s> Printer<'s> {
         }
         bytes.len()
     }
+}
+
+/// Spans of the string and regex literals inside `e` (and `e` itself).
+fn literals_of_expr(e: &Expr, out: &mut Vec<Span>) {
+    if matches!(e.kind, ExprKind::Str(_) | ExprKind::Regex { .. }) {
+        out.push(e.span);
+        return;
+    }
+    exprs::children(e, &mut |c| literals_of_expr(c, out));
 }
 
 /// Spans of the string literals with interpolations inside `e`.

@@ -4,7 +4,9 @@
 " One level per open bracket: a line that leaves `{`, `[` or `(` open indents the
 " next one, a line that starts with a closing bracket goes back. The `= binding`,
 " `with { … }` and `-> T` lines that continue a tool or flow declaration are
-" indented one level under it.
+" indented one level under it. An operator chain broken before its operators
+" (`&& b`, `?? c`, `++ d`: what `flowc fmt` writes) has its operator lines one
+" level under the line that starts it.
 
 if exists('b:did_indent')
   finish
@@ -42,6 +44,20 @@ function! s:IsContinuation(code) abort
   return a:code =~# '^\s*\%(=[=>]\@!\|with\>\|->\)'
 endfunction
 
+" A line that starts with an infix operator continues the expression above.
+function! s:IsOperatorLine(code) abort
+  return a:code =~# '^\s*\%(&&\|||\|??\|++\|==\|!=\|<=\|>=\|!\~\|[<>\~]\|[+*/%]\s\)'
+endfunction
+
+" The line that starts the chain whose operator line is `lnum`.
+function! s:ChainStart(lnum) abort
+  let start = a:lnum
+  while start > 1 && s:IsOperatorLine(s:Code(start))
+    let start = prevnonblank(start - 1)
+  endwhile
+  return start
+endfunction
+
 function! s:InComment(lnum) abort
   let col = match(getline(a:lnum), '\S') + 1
   return col > 0 && synIDattr(synID(a:lnum, col, 1), 'name') ==# 'flowBlockComment'
@@ -69,6 +85,20 @@ function! GetFlowIndent() abort
   if s:IsContinuation(cur)
     " A continuation of a declaration: one level under it, level with the one before.
     return s:IsContinuation(prev) ? ind : ind + sw
+  endif
+  if s:IsOperatorLine(cur)
+    " An operator line: one level under the chain's first line, level with the one before.
+    return s:IsOperatorLine(prev) ? ind : ind + sw
+  endif
+  if s:IsOperatorLine(prev)
+    " After a broken chain: from the line that starts it; the block of an `if`,
+    " `for` or `match` whose condition broke opens at that line's level, a
+    " bracket opened by an operand one level under the operator line.
+    let start = s:ChainStart(lnum)
+    if balance <= 0 || prev =~# '{\s*$'
+          \ && s:Code(start) =~# '^\s*\%(}\s*else\s\+\)\=\%(if\|for\|match\)\>'
+      let ind = indent(start)
+    endif
   endif
   if balance > 0
     let ind += sw
