@@ -28,6 +28,23 @@ impl Printer<'_> {
     }
 
     fn stmt(&mut self, st: &Stmt, ind: usize) -> String {
+        // A comment in a statement's head (`let /* c */ x = …`) goes before the
+        // statement, not into the first block of its value.
+        let head_end = match &st.kind {
+            StmtKind::Let { value, .. } | StmtKind::Mock { value, .. } => value.span.start,
+            StmtKind::Assert { cond, .. } => cond.span.start,
+            StmtKind::Expr { .. } | StmtKind::Error { .. } => st.span.start,
+        };
+        let mut lead = String::new();
+        while let Some(c) = self.peek()
+            && c.span.start >= st.span.start
+            && c.span.start < head_end
+        {
+            lead.push_str(&Self::comment_text(c));
+            lead.push('\n');
+            lead.push_str(&indent(ind));
+            self.next += 1;
+        }
         let (mut s, after) = match &st.kind {
             StmtKind::Let {
                 name,
@@ -72,7 +89,8 @@ impl Printer<'_> {
             StmtKind::Error { .. } => (self.text(st.span).to_string(), &[][..]),
         };
         push_after(&mut s, after);
-        s
+        lead.push_str(&s);
+        lead
     }
 
     /// The expressions that hold blocks or braced arms.

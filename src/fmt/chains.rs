@@ -67,6 +67,19 @@ impl Printer<'_> {
         }
     }
 
+    /// Whether a comment lies between two operands of the chain of `e` (one
+    /// inside an operand is that operand's to place).
+    pub(super) fn gap_comment(&self, e: &Expr) -> bool {
+        let mut parts = Vec::new();
+        self.chain_parts(e, &mut parts);
+        parts.windows(2).any(|w| {
+            let from = self.trimmed(w[0].1.span).end;
+            let to = w[1].1.span.start;
+            let i = self.comments.partition_point(|c| c.span.start < from);
+            self.comments.get(i).is_some_and(|c| c.span.end <= to)
+        })
+    }
+
     /// Whether the chain of `e` can be broken before its operators: a line
     /// may not start with `-` (it would read as a new statement's negation).
     pub(super) fn breakable(&self, e: &Expr) -> bool {
@@ -82,15 +95,19 @@ impl Printer<'_> {
         let mut parts = Vec::new();
         self.chain_parts(e, &mut parts);
         let level = prec(e);
-        if !self.has_comment_in(e.span)
-            && let Some(s) = self.joined(&parts, level, col, ind)
-        {
-            return s;
+        if !self.gap_comment(e) {
+            // Laying it out places the comments inside its operands: a layout
+            // that is not taken gives them back.
+            let next = self.next;
+            if let Some(s) = self.joined(&parts, level, col, ind) {
+                return s;
+            }
+            self.next = next;
         }
         let cont = ind + INDENT;
         let (first, rest) = parts.split_first().expect("a chain has operands");
         let mut s = self.operand(first.1, level + 1, col, cont);
-        let mut end = first.1.span.end as usize;
+        let mut end = self.trimmed(first.1.span).end as usize;
         let mut last = None;
         for (op, x) in rest {
             let op = op.expect("every operand after the first has its operator");
@@ -111,7 +128,7 @@ impl Printer<'_> {
                 level + 1
             };
             s.push_str(&self.operand(x, need, cont + op.symbol().len() + 1, cont));
-            end = x.span.end as usize;
+            end = self.trimmed(x.span).end as usize;
         }
         s
     }

@@ -317,8 +317,8 @@ impl Printer<'_> {
                     return false;
                 }
             }
-            // A comment inside an operator chain keeps it broken (`chain`).
-            ExprKind::Binary(..) if self.has_comment_in(e.span) => return false,
+            // A comment between the operands of a chain keeps it broken (`chain`).
+            ExprKind::Binary(..) if self.breakable(e) && self.gap_comment(e) => return false,
             ExprKind::Binary(op, a, b) => {
                 let (pa, pb) = operand_prec(*op);
                 if !self.flat_operand(a, pa, out, limit) {
@@ -591,11 +591,17 @@ impl Printer<'_> {
             end: close as u32 + 1,
             ..Span::default()
         };
+        // A comment anywhere from the callee to `)` keeps the arguments one
+        // per line (one between the callee and `(` goes to the `(` line).
+        let call_span = Span {
+            start: c.callee.first().map_or(open as u32, |i| i.span.start),
+            ..whole
+        };
         let mut s = name.clone();
         // The arguments on one line, when only the options are too long.
         let mut flat_args = String::new();
         let args_fit = c.options.is_some()
-            && !self.has_comment_in(whole)
+            && !self.has_comment_in(call_span)
             && c.args.iter().enumerate().all(|(i, a)| {
                 if i > 0 {
                     flat_args.push_str(", ");
@@ -608,7 +614,7 @@ impl Printer<'_> {
             })
             && col + name.len() + flat_args.len() + 2 <= WIDTH;
         let hug = !args_fit
-            && !self.has_comment_in(whole)
+            && !self.has_comment_in(call_span)
             && c.args.last().is_some_and(|a| huggable(&a.value))
             && {
                 let mut head = format!("{name}(");

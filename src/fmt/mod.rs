@@ -217,8 +217,23 @@ impl<'s> Printer<'s> {
         let mut out = String::new();
         let mut last: Option<usize> = None;
         if let Some(open) = how.open {
-            // A comment on the line of the opening bracket stays there.
-            if let Some(c) = self.peek()
+            // Comments still to place that come before the opening bracket
+            // (`len /* c */ (…`) go on its line, where they stay.
+            let mut line_comment = false;
+            while !line_comment
+                && let Some(c) = self.peek()
+                && (c.span.start as usize) < open
+            {
+                let c = c.clone();
+                self.next += 1;
+                out.push(' ');
+                out.push_str(&Self::comment_text(&c));
+                line_comment = c.kind != CommentKind::Block;
+                last = Some(c.span.end as usize);
+            }
+            // Comments on the line of the opening bracket stay there.
+            while !line_comment
+                && let Some(c) = self.peek()
                 && (c.span.start as usize) > open
                 && (c.span.start as usize) < how.close
                 && elems
@@ -230,6 +245,7 @@ impl<'s> Printer<'s> {
                 self.next += 1;
                 out.push(' ');
                 out.push_str(&Self::comment_text(&c));
+                line_comment = c.kind != CommentKind::Block;
                 last = Some(c.span.end as usize);
             }
             out.push('\n');
