@@ -240,6 +240,67 @@ fn a_mock_of_no_tool_is_a_check_error() {
     assert!(stderr.contains("did you mean `lookup`?"), "{stderr}");
 }
 
+/// `mock lookup(id: "a") = …`: only the calls with those arguments.
+const KEYED: &str = r#"tool owner(id: string, deep: bool = false) -> { who: string } = exec ["python3", "owner.py"]
+
+flow owners(ids: [string]) -> [string] {
+    for id in ids { owner(id: id).who }
+}
+
+test "each id gets its own mock, the first that matches" {
+    mock owner(id: "a") = { who: "ana" }
+    mock owner(id: "b", deep: true) = { who: "deep bo" }
+    mock owner(id: "b") = { who: "bo" }
+    mock owner(id: "x") = fail("no such id")
+    mock owner = { who: "nobody" }
+    assert owners(ids: ["a", "b", "c"]) == ["ana", "bo", "nobody"]
+    assert owner(id: "b", deep: true).who == "deep bo"
+    assert (owner(id: "x").who catch "failed") == "failed"
+}
+
+test "a call no keyed mock matches is refused" {
+    mock owner(id: "a") = { who: "ana" }
+    assert owners(ids: ["a", "z"]) == ["ana", "?"]
+}
+"#;
+
+#[test]
+fn mocks_keyed_by_arguments_answer_their_calls() {
+    let dir = folder("keyed", &[("k.flow", KEYED)]);
+    let (stdout, _, code) = test_in(&dir, &["k.flow"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("test each id gets its own mock, the first that matches ... ok"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("test a call no keyed mock matches is refused ... FAILED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            r#"no `mock owner(…)` of this test matches this call's arguments {"id":"z"}"#
+        ),
+        "{stdout}"
+    );
+    // What a keyed mock takes is checked like a call's arguments.
+    let bad = format!(
+        "{LOOKUP}\ntest \"t\" {{\n    let who = \"a\"\n    mock lookup(idd: \"a\") = {{ name: \"n\", tags: [] }}\n    mock lookup(id: 1) = {{ name: \"n\", tags: [] }}\n    mock lookup(id: who) = {{ name: \"n\", tags: [] }}\n    mock lookup(\"a\") = {{ name: \"n\", tags: [] }}\n    mock llm(\"x\") = \"yes\"\n    assert true\n}}\n"
+    );
+    let dir = folder("keyedbad", &[("t.flow", &bad)]);
+    let (_, stderr, code) = test_in(&dir, &["t.flow"]);
+    assert_eq!(code, 1);
+    for want in [
+        "[E0303] Error: `lookup` has no parameter `idd`",
+        "[E0301] Error: mismatched types: expected `string`, found `int`",
+        "[E0512] Error: a mock's value cannot use `who`, a `let` of the test",
+        "[E0305] Error: arguments to `lookup` must be named",
+        "[E0510] Error: a `mock` with arguments is only allowed in mocks of tools and flows",
+    ] {
+        assert!(stderr.contains(want), "{want}\n{stderr}");
+    }
+}
+
 #[test]
 fn unreadable_input_exits_2() {
     let dir = tempdir("missing");

@@ -139,7 +139,7 @@ codes! {
     "`exec` takes a list of string literals (argv, never a shell), `http` takes `post` or `get` and a URL literal, `builtin` names one of `sleep echo fail read_json http_get`.",
     "tool t() -> json = http put \"http://127.0.0.1/x\"";
     "E0510", "statement not allowed here",
-    "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows.",
+    "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows. A `mock` stands among a test's own statements (not in a nested block), and only a mock of a tool or flow takes arguments (`mock lookup(id: \"a\") = …`; `mock llm` and `mock approve` answer every decision or approval).",
     "flow main() { assert true }";
     "E0511", "float literal out of range",
     "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",

@@ -64,16 +64,36 @@ impl Printer<'_> {
                 (s, after.as_slice())
             }
             StmtKind::Expr { expr, after } => (self.expr(expr, ind, ind), after.as_slice()),
-            StmtKind::Mock { target, value } => {
+            StmtKind::Mock {
+                target,
+                args,
+                value,
+            } => {
                 let mut s = format!(
-                    "mock {} = ",
+                    "mock {}",
                     target
                         .iter()
                         .map(|t| t.name.as_str())
                         .collect::<Vec<_>>()
                         .join(".")
                 );
-                let c = ind + s.len();
+                if let Some(args) = args {
+                    s.push('(');
+                    for (i, a) in args.iter().enumerate() {
+                        if i > 0 {
+                            s.push_str(", ");
+                        }
+                        if let Some(n) = &a.name {
+                            s.push_str(&n.name);
+                            s.push_str(": ");
+                        }
+                        let c = end_col(ind, &s);
+                        s.push_str(&self.expr(&a.value, c, ind));
+                    }
+                    s.push(')');
+                }
+                s.push_str(" = ");
+                let c = end_col(ind, &s);
                 s.push_str(&self.expr(value, c, ind));
                 (s, &[][..])
             }

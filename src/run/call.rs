@@ -290,6 +290,7 @@ impl<'p> Interp<'p> {
         if let Some(r) = self.mocked_call(
             m,
             name,
+            &args,
             tool.map(|t| t.0),
             span,
             label.unwrap_or(name),

@@ -225,6 +225,8 @@ pub enum StmtKind {
     /// `mock tool = value` (test blocks only)
     Mock {
         target: Vec<Ident>,
+        /// `mock lookup(id: "a") = …`: only the calls with these arguments.
+        args: Option<Vec<Arg>>,
         value: Expr,
     },
     /// `assert cond` or `assert cond, "message"` (test blocks only)

@@ -104,8 +104,12 @@ impl<'p> Ctx<'p> {
                     }
                     result = t;
                 }
-                StmtKind::Mock { target, value } => {
-                    self.mock(s.span, target, value);
+                StmtKind::Mock {
+                    target,
+                    args,
+                    value,
+                } => {
+                    self.mock(s.span, target, args.as_deref(), value);
                     result = Type::Null;
                 }
                 StmtKind::Assert { cond: e, message } => {

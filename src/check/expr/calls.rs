@@ -3,6 +3,90 @@
 use super::*;
 
 impl<'p> Ctx<'p> {
+    /// The arguments of a call (or of a keyed `mock`) against the parameters
+    /// of `sig`: each named, given once, a parameter, of its type. Returns the
+    /// names given.
+    pub(super) fn check_args(
+        &mut self,
+        args: &'p [Arg],
+        sig: &Signature,
+        callee_name: &str,
+    ) -> HashMap<&'p str, Span> {
+        let mut given: HashMap<&str, Span> = HashMap::new();
+        for a in args {
+            // The parameter's type is expected of the argument (it flows into arms).
+            let param_ty = a.name.as_ref().and_then(|n| {
+                sig.params
+                    .iter()
+                    .find(|p| p.name == n.name)
+                    .map(|p| p.ty.clone())
+            });
+            let t = self.expr_as(&a.value, param_ty);
+            let Some(name) = &a.name else {
+                let free: Vec<&str> = sig
+                    .params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .filter(|p| {
+                        !args
+                            .iter()
+                            .any(|a| a.name.as_ref().is_some_and(|n| n.name == *p))
+                    })
+                    .collect();
+                let help = match free.as_slice() {
+                    [one] => Some(format!("name it: `{one}: …`")),
+                    [] => None,
+                    _ => Some(format!("parameters: {}", free.join(", "))),
+                };
+                self.diags
+                    .push(catalog::positional_arg(a.span, &callee_name, help));
+                continue;
+            };
+            if let Some(first) = given.get(name.name.as_str()) {
+                self.diags
+                    .push(catalog::duplicate_arg(name.span, &name.name, *first));
+                continue;
+            }
+            given.insert(&name.name, name.span);
+            match sig.params.iter().find(|p| p.name == name.name) {
+                Some(p) => {
+                    // The parameter's name starts its span (`name: type = default`).
+                    let decl = Span {
+                        end: p.span.start + p.name.len() as u32,
+                        ..p.span
+                    };
+                    self.p
+                        .record_ref(name.span, Target::Decl(decl, DeclKind::Param));
+                    self.expect(
+                        &t,
+                        &p.ty,
+                        a.value.span,
+                        &format!(" (argument `{}`)", p.name),
+                    )
+                }
+                None => {
+                    let help = suggest(&name.name, sig.params.iter().map(|p| p.name.as_str()))
+                        .or_else(|| {
+                            let names: Vec<&str> =
+                                sig.params.iter().map(|p| p.name.as_str()).collect();
+                            Some(if names.is_empty() {
+                                format!("`{callee_name}` takes no arguments")
+                            } else {
+                                format!("parameters: {}", names.join(", "))
+                            })
+                        });
+                    self.diags.push(catalog::unknown_arg(
+                        name.span,
+                        &callee_name,
+                        &name.name,
+                        help,
+                    ));
+                }
+            }
+        }
+        given
+    }
+
     /// Resolves a callee, recording what its names refer to.
     pub(in crate::check) fn resolve_callee(&self, callee: &[Ident]) -> Option<Callee> {
         let found = self.find_callee(callee)?;
@@ -21,7 +105,7 @@ impl<'p> Ctx<'p> {
         Some(found)
     }
 
-    fn find_callee(&self, callee: &[Ident]) -> Option<Callee> {
+    pub(super) fn find_callee(&self, callee: &[Ident]) -> Option<Callee> {
         let md = &self.p.modules[self.module];
         match callee {
             [one] => {
@@ -137,78 +221,7 @@ impl<'p> Ctx<'p> {
             self.effects += 1;
         }
         // Arguments.
-        let mut given: HashMap<&str, Span> = HashMap::new();
-        for a in &c.args {
-            // The parameter's type is expected of the argument (it flows into arms).
-            let param_ty = a.name.as_ref().and_then(|n| {
-                sig.params
-                    .iter()
-                    .find(|p| p.name == n.name)
-                    .map(|p| p.ty.clone())
-            });
-            let t = self.expr_as(&a.value, param_ty);
-            let Some(name) = &a.name else {
-                let free: Vec<&str> = sig
-                    .params
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .filter(|p| {
-                        !c.args
-                            .iter()
-                            .any(|a| a.name.as_ref().is_some_and(|n| n.name == *p))
-                    })
-                    .collect();
-                let help = match free.as_slice() {
-                    [one] => Some(format!("name it: `{one}: …`")),
-                    [] => None,
-                    _ => Some(format!("parameters: {}", free.join(", "))),
-                };
-                self.diags
-                    .push(catalog::positional_arg(a.span, &callee_name, help));
-                continue;
-            };
-            if let Some(first) = given.get(name.name.as_str()) {
-                self.diags
-                    .push(catalog::duplicate_arg(name.span, &name.name, *first));
-                continue;
-            }
-            given.insert(&name.name, name.span);
-            match sig.params.iter().find(|p| p.name == name.name) {
-                Some(p) => {
-                    // The parameter's name starts its span (`name: type = default`).
-                    let decl = Span {
-                        end: p.span.start + p.name.len() as u32,
-                        ..p.span
-                    };
-                    self.p
-                        .record_ref(name.span, Target::Decl(decl, DeclKind::Param));
-                    self.expect(
-                        &t,
-                        &p.ty,
-                        a.value.span,
-                        &format!(" (argument `{}`)", p.name),
-                    )
-                }
-                None => {
-                    let help = suggest(&name.name, sig.params.iter().map(|p| p.name.as_str()))
-                        .or_else(|| {
-                            let names: Vec<&str> =
-                                sig.params.iter().map(|p| p.name.as_str()).collect();
-                            Some(if names.is_empty() {
-                                format!("`{callee_name}` takes no arguments")
-                            } else {
-                                format!("parameters: {}", names.join(", "))
-                            })
-                        });
-                    self.diags.push(catalog::unknown_arg(
-                        name.span,
-                        &callee_name,
-                        &name.name,
-                        help,
-                    ));
-                }
-            }
-        }
+        let given = self.check_args(&c.args, &sig, &callee_name);
         let positional = c.args.iter().any(|a| a.name.is_none());
         if !positional {
             let missing: Vec<(&str, String, Span)> = sig

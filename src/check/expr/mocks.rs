@@ -13,7 +13,17 @@ impl<'p> Ctx<'p> {
     /// `mock target = value`: the value has the target's result type;
     /// `fail("message")` makes every call fail; `mock llm` takes an answer, a
     /// list of answers, a record of either by the decision's step name, or `fail(…)`.
-    pub(super) fn mock(&mut self, span: Span, target: &[Ident], value: &'p Expr) {
+    ///
+    /// `mock target(name: value, …) = …` replaces only the calls with those
+    /// arguments: they are checked as a call's (names, types), read
+    /// constants and literals like the value, and only tools and flows have them.
+    pub(super) fn mock(
+        &mut self,
+        span: Span,
+        target: &[Ident],
+        args: Option<&'p [Arg]>,
+        value: &'p Expr,
+    ) {
         if !self.in_test {
             self.diags
                 .push(catalog::not_allowed_here(span, "`mock`", "`test` blocks"));
@@ -24,6 +34,29 @@ impl<'p> Ctx<'p> {
                 "`mock`",
                 "a `test` block's own statements, not in a nested block",
             ));
+        }
+        if let (Some(args), [one]) = (args, target)
+            && (one.name == "llm" || one.name == "approve")
+        {
+            let span = args
+                .first()
+                .map_or(one.span, |a| a.span.to(args[args.len() - 1].span));
+            self.diags.push(
+                catalog::not_allowed_here(
+                    span,
+                    "a `mock` with arguments",
+                    "mocks of tools and flows",
+                )
+                .with_help(format!(
+                    "`mock {}` answers every {}: drop the arguments",
+                    one.name,
+                    if one.name == "llm" {
+                        "decision"
+                    } else {
+                        "`approve`"
+                    }
+                )),
+            );
         }
         if let [one] = target
             && one.name == "llm"
@@ -65,6 +98,14 @@ impl<'p> Ctx<'p> {
             return;
         }
         let expected = self.mock_target(target);
+        if let Some(args) = args
+            && let Some(Callee::Tool(_, sig) | Callee::Flow(_, sig)) = self.find_callee(target)
+        {
+            let name: Vec<&str> = target.iter().map(|i| i.name.as_str()).collect();
+            self.in_mock = true;
+            self.check_args(args, &sig, &name.join("."));
+            self.in_mock = false;
+        }
         if let Some(msg) = value.mock_failure() {
             let t = self.mock_value(msg);
             self.expect(&t, &Type::String, msg.span, " (the failure's message)");

@@ -111,6 +111,9 @@ impl TestFailure {
 #[derive(Default)]
 pub struct TestState {
     mocks: RefCell<HashMap<(usize, String), Mocked>>,
+    /// `mock tool(name: value, …) = …`: by tool or flow, the arguments a
+    /// call must have, in the order the mocks are written.
+    keyed: RefCell<HashMap<(usize, String), Vec<(Vec<(String, Value)>, Mocked)>>>,
     answers: RefCell<Option<Answers>>,
     /// `mock approve`'s answers: one for every `approve`, or in order.
     approvals: RefCell<Option<VecDeque<bool>>>,
@@ -274,7 +277,12 @@ impl<'p> Interp<'p> {
         // Mock values see the test's frame (constants; its `let`s have no value yet).
         let sc = sc.with_env(Env::child(&sc.env, t.body.stmts.len()));
         for s in &t.body.stmts {
-            let StmtKind::Mock { target, value } = &s.kind else {
+            let StmtKind::Mock {
+                target,
+                args,
+                value,
+            } = &s.kind
+            else {
                 continue;
             };
             let sc = sc.with_label("mock");
@@ -313,7 +321,25 @@ impl<'p> Interp<'p> {
                 Some(msg) => Mocked::Fail(to_text(&self.eval_sync(msg, &sc)?)),
                 None => Mocked::Value(self.eval_sync(value, &sc)?),
             };
-            state.mocks.borrow_mut().insert((module, name), mocked);
+            match args {
+                Some(args) => {
+                    let mut with = Vec::new();
+                    for a in args {
+                        if let Some(n) = &a.name {
+                            with.push((n.name.clone(), self.eval_sync(&a.value, &sc)?));
+                        }
+                    }
+                    state
+                        .keyed
+                        .borrow_mut()
+                        .entry((module, name))
+                        .or_default()
+                        .push((with, mocked));
+                }
+                None => {
+                    state.mocks.borrow_mut().insert((module, name), mocked);
+                }
+            }
         }
         Ok(())
     }
@@ -321,17 +347,29 @@ impl<'p> Interp<'p> {
     /// In a test: what a call of tool or flow `name` of module `m` gives —
     /// its mock, or a refusal for a tool that would start a process or use
     /// the network. `None`: the call runs (a flow, a local built-in tool).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn mocked_call(
         &self,
         m: usize,
         name: &str,
+        args: &serde_json::Map<String, Value>,
         tool: Option<&ToolDecl>,
         span: Span,
         step: &str,
         path: &StepPath,
     ) -> Option<R<Value>> {
         let state = self.test.as_ref()?;
-        let mocked = state.mocks.borrow().get(&(m, name.to_string())).cloned();
+        let key = (m, name.to_string());
+        // The first keyed mock whose arguments the call has, else the plain one.
+        let keyed = state.keyed.borrow().get(&key).and_then(|ms| {
+            ms.iter()
+                .find(|(with, _)| {
+                    with.iter()
+                        .all(|(n, v)| args.get(n).is_some_and(|a| super::value::equal(a, v)))
+                })
+                .map(|(_, mocked)| mocked.clone())
+        });
+        let mocked = keyed.or_else(|| state.mocks.borrow().get(&key).cloned());
         match mocked {
             Some(Mocked::Value(v)) => Some(Ok(v)),
             Some(Mocked::Fail(msg)) => Some(Err(vec![
@@ -346,9 +384,25 @@ impl<'p> Interp<'p> {
                 if local {
                     return None;
                 }
-                let message = format!(
-                    "tool `{name}` is not mocked in this test (a test starts no tool process and makes no network call)"
-                );
+                let keyed = state.keyed.borrow().contains_key(&key);
+                let (message, help) = if keyed {
+                    let given = serde_json::Value::Object(args.clone());
+                    (
+                        format!(
+                            "no `mock {name}(…)` of this test matches this call's arguments {given}"
+                        ),
+                        format!(
+                            "add `mock {name}(…) = …` with these arguments, or `mock {name} = …` for every call the others do not match"
+                        ),
+                    )
+                } else {
+                    (
+                        format!(
+                            "tool `{name}` is not mocked in this test (a test starts no tool process and makes no network call)"
+                        ),
+                        format!("add `mock {name} = …` to the test"),
+                    )
+                };
                 state
                     .refused
                     .borrow_mut()
@@ -356,7 +410,7 @@ impl<'p> Interp<'p> {
                 Some(Err(vec![
                     RunError::new(ErrorKind::ToolError, message, step, span)
                         .at(path)
-                        .with_help(format!("add `mock {name} = …` to the test")),
+                        .with_help(help),
                 ]))
             }
         }

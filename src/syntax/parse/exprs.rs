@@ -578,29 +578,32 @@ impl Converter<'_> {
         self.options(inner(p).next().expect("grammar: with has options"))
     }
 
+    /// One argument: `name: value`, or a value.
+    pub(in crate::syntax) fn arg(&self, c: Pair<'_, Rule>) -> Arg {
+        let span = self.span(&c);
+        let mut name = None;
+        let mut value = None;
+        for a in inner(c) {
+            match a.as_rule() {
+                Rule::ident => name = Some(self.ident(a)),
+                Rule::expr => value = Some(self.expr(a)),
+                _ => unexpected(&a, "argument"),
+            }
+        }
+        Arg {
+            name,
+            value: value.expect("grammar: argument value"),
+            span,
+        }
+    }
+
     pub(in crate::syntax) fn call(&self, callee: Vec<Ident>, p: Pair<'_, Rule>) -> Call {
         assert_eq!(p.as_rule(), Rule::call_args);
         let mut args = Vec::new();
         let mut options = None;
         for c in inner(p) {
             match c.as_rule() {
-                Rule::arg => {
-                    let span = self.span(&c);
-                    let mut name = None;
-                    let mut value = None;
-                    for a in inner(c) {
-                        match a.as_rule() {
-                            Rule::ident => name = Some(self.ident(a)),
-                            Rule::expr => value = Some(self.expr(a)),
-                            _ => unexpected(&a, "argument"),
-                        }
-                    }
-                    args.push(Arg {
-                        name,
-                        value: value.expect("grammar: argument value"),
-                        span,
-                    });
-                }
+                Rule::arg => args.push(self.arg(c)),
                 Rule::call_with => {
                     options =
                         Some(self.options(inner(c).next().expect("grammar: with has options")))

@@ -396,8 +396,20 @@ impl Converter<'_> {
                         Rule::mock_approve => vec![self.ident(target)],
                         _ => inner(target).map(|i| self.ident(i)).collect(),
                     };
-                    let value = self.expr(it.next().expect("grammar: mock value"));
-                    StmtKind::Mock { target, value }
+                    let mut next = it.next().expect("grammar: mock value");
+                    let args = if next.as_rule() == Rule::mock_args {
+                        let args = inner(next).map(|a| self.arg(a)).collect();
+                        next = it.next().expect("grammar: mock value");
+                        Some(args)
+                    } else {
+                        None
+                    };
+                    let value = self.expr(next);
+                    StmtKind::Mock {
+                        target,
+                        args,
+                        value,
+                    }
                 }
                 Rule::assert_stmt => {
                     let mut it = inner(s);
