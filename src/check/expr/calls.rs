@@ -39,7 +39,7 @@ impl<'p> Ctx<'p> {
                     _ => Some(format!("parameters: {}", free.join(", "))),
                 };
                 self.diags
-                    .push(catalog::positional_arg(a.span, &callee_name, help));
+                    .push(catalog::positional_arg(a.span, callee_name, help));
                 continue;
             };
             if let Some(first) = given.get(name.name.as_str()) {
@@ -77,7 +77,7 @@ impl<'p> Ctx<'p> {
                         });
                     self.diags.push(catalog::unknown_arg(
                         name.span,
-                        &callee_name,
+                        callee_name,
                         &name.name,
                         help,
                     ));
