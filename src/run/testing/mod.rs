@@ -107,13 +107,16 @@ impl TestFailure {
     }
 }
 
+/// A mock keyed by arguments: the (name, value) pairs a call must have.
+type KeyedMock = (Vec<(String, Value)>, Mocked);
+
 /// The mocks and failures of the test an [`Interp`] runs.
 #[derive(Default)]
 pub struct TestState {
     mocks: RefCell<HashMap<(usize, String), Mocked>>,
     /// `mock tool(name: value, …) = …`: by tool or flow, the arguments a
     /// call must have, in the order the mocks are written.
-    keyed: RefCell<HashMap<(usize, String), Vec<(Vec<(String, Value)>, Mocked)>>>,
+    keyed: RefCell<HashMap<(usize, String), Vec<KeyedMock>>>,
     answers: RefCell<Option<Answers>>,
     /// `mock approve`'s answers: one for every `approve`, or in order.
     approvals: RefCell<Option<VecDeque<bool>>>,
