@@ -63,7 +63,15 @@ impl Printer<'_> {
                 s.push_str(&self.expr(value, c, ind));
                 (s, after.as_slice())
             }
-            StmtKind::Expr { expr, after } => (self.expr(expr, ind, ind), after.as_slice()),
+            StmtKind::Expr { expr, after } => {
+                let mut s = self.expr(expr, ind, ind);
+                // A statement that starts with a regex literal, written on its
+                // own line, would continue the statement above (`/` divides).
+                if s.starts_with('/') {
+                    s = format!("({s})");
+                }
+                (s, after.as_slice())
+            }
             StmtKind::Mock {
                 target,
                 args,

@@ -239,7 +239,7 @@ impl<'s> Printer<'s> {
                 && elems
                     .first()
                     .is_none_or(|e| c.span.start < span_of(e).start)
-                && !self.src[open..c.span.start as usize].contains('\n')
+                && !self.src[last.unwrap_or(open)..c.span.start as usize].contains('\n')
             {
                 let c = c.clone();
                 self.next += 1;
