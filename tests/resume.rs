@@ -150,6 +150,18 @@ fn effects_cut_off_without_an_idempotency_key_are_refused_and_listed() {
     let err = text(&out.stderr);
     assert!(err.contains("main/out/for["), "{err}");
     assert!(err.contains("--rerun-uncertain"), "{err}");
+    // `runs show` marks the same steps: started, never ended, the run not running.
+    let show = flowc(&dir, &["runs", "show", &id]);
+    let uncertain: Vec<String> = text(&show.stdout)
+        .lines()
+        .filter(|l| l.contains("running (may have happened)"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert!(!uncertain.is_empty(), "{}", text(&show.stdout));
+    assert!(
+        uncertain.iter().all(|p| err.contains(p.as_str())),
+        "{uncertain:?} against {err}"
+    );
     // Allowed, it ends like an uninterrupted run.
     let out = flowc(&dir, &["resume", &id, "--rerun-uncertain"]);
     let expected: Vec<i64> = (0..10).map(|x| x * 10).collect();

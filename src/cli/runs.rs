@@ -205,7 +205,16 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
             .map(|(path, sha256)| json!({ "path": path, "sha256": sha256 }))
             .collect();
         v["approvals"] = approvals.iter().map(|a| a.to_json()).collect();
-        v["steps"] = steps.iter().map(step_json).collect();
+        v["steps"] = steps
+            .iter()
+            .map(|s| {
+                let mut j = step_json(s);
+                if uncertain(&run, s) {
+                    j["uncertain"] = json!(true);
+                }
+                j
+            })
+            .collect();
         out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
         return OK;
     }
@@ -271,6 +280,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         .map(|s| {
             let status = match s.cached_age_s {
                 Some(age) => format!("{} ({age:.1}s old)", s.status),
+                None if uncertain(&run, s) => "running (may have happened)".into(),
                 None => s.status.to_string(),
             };
             [
@@ -290,6 +300,13 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         &table,
     );
     OK
+}
+
+/// An effect that started and never ended in a run that is not running any
+/// more: it may have happened (what `flowc resume` refuses to run again
+/// without an idempotency key or `--rerun-uncertain`).
+fn uncertain(run: &RunRow, s: &JournalEntry) -> bool {
+    s.status == "running" && run.status != "running"
 }
 
 /// A step of `flowc runs show --format json`: its journal row without the
