@@ -333,4 +333,17 @@ fn the_repl_asks_in_the_terminal() {
     tmux.cmd(&["send-keys", "-t", "t", "n", "Enter"]);
     let s = tmux.wait("false : bool", |s| s.contains("false : bool"));
     assert!(s.contains("false : bool"), "{s}");
+    // Ctrl-C while it asks cancels the question; the next line is the REPL's,
+    // not swallowed by the question's reader.
+    tmux.cmd(&["send-keys", "-t", "t", "-l", "approve \"Again?\""]);
+    tmux.cmd(&["send-keys", "-t", "t", "Enter"]);
+    tmux.wait("the second question", |s| s.contains("Again?"));
+    tmux.cmd(&["send-keys", "-t", "t", "C-c"]);
+    tmux.wait("a new prompt", |s| {
+        s.lines().rev().find(|l| !l.trim().is_empty()) == Some("flow> ")
+    });
+    tmux.cmd(&["send-keys", "-t", "t", "-l", "40 + 2"]);
+    tmux.cmd(&["send-keys", "-t", "t", "Enter"]);
+    let s = tmux.wait("42 : int", |s| s.contains("42 : int"));
+    assert!(s.contains("42 : int"), "{s}");
 }

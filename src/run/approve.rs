@@ -287,16 +287,51 @@ async fn ask_inline(path: &str, message: &str, context: Option<&Value>) -> bool 
     }
     q.push_str("approve? [y/N] ");
     // A thread of its own, not the runtime's blocking pool: a run cancelled
-    // while the question waits must not wait for the line at its end.
+    // while the question waits must not wait for the line at its end. The
+    // thread waits for input without holding stdin, and reads nothing once
+    // the question is dropped (Ctrl-C): the next line is the REPL's.
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _asked = Asked(dropped.clone());
     std::thread::spawn(move || {
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(q.as_bytes());
         let _ = err.flush();
-        let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        let _ = tx.send(line);
+        drop(err);
+        if wait_for_input(&dropped) {
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let _ = tx.send(line);
+        }
     });
     let line = rx.await.unwrap_or_default();
     matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Tells the question's reader that nobody waits for its answer any more.
+struct Asked(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Asked {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Waits until stdin has input (`true`), or until `dropped` is set (`false`),
+/// looking every 100 ms.
+fn wait_for_input(dropped: &std::sync::atomic::AtomicBool) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    loop {
+        if dropped.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            // Input, end of input or an error: the read says which.
+            _ => return !dropped.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
