@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, DocumentSymbol, Hover, HoverContents,
-    Location, MarkupContent, MarkupKind, Position, SymbolKind, TextEdit, Uri, WorkspaceEdit,
+    CodeAction, CodeActionKind, CodeActionOrCommand, DocumentHighlight, DocumentHighlightKind,
+    DocumentSymbol, Hover, HoverContents, Location, MarkupContent, MarkupKind, Position,
+    SymbolKind, TextEdit, Uri, WorkspaceEdit,
 };
 
 use super::session::{Doc, location, uri_of};
@@ -351,6 +352,61 @@ impl StdSpan for Span {
     }
 }
 
+/// The declaration the name at `at` refers to (or that is declared there).
+fn target_decl(d: &Doc, at: u32) -> Option<Span> {
+    match d.checked.program.index().ref_at(d.file(), at) {
+        Some(r) => match r.target {
+            Target::Decl(s, _) => Some(s),
+            _ => None,
+        },
+        None => decl_at(d, at).map(|(s, _)| s),
+    }
+}
+
+/// The declaration at `decl` and every use of it (this file and the files it
+/// imports), in file and position order.
+fn uses(d: &Doc, decl: Span, with_decl: bool) -> Vec<Span> {
+    let mut spans: Vec<Span> = d.checked.program.index().uses_of(decl).collect();
+    if with_decl {
+        spans.push(decl);
+    }
+    spans.sort_by_key(|s| (s.file, s.start));
+    spans.dedup();
+    spans
+}
+
+/// Find references: every use of what the name at `pos` refers to.
+pub fn references(d: &Doc, pos: Position, with_decl: bool) -> Vec<Location> {
+    let Some(decl) = target_decl(d, offset(d, pos)) else {
+        return Vec::new();
+    };
+    uses(d, decl, with_decl)
+        .into_iter()
+        .filter_map(|s| location(&d.checked.sources, s))
+        .collect()
+}
+
+/// The uses of what the name at `pos` refers to in this file, and its
+/// declaration when it is here (the editor highlights them together).
+pub fn highlights(d: &Doc, pos: Position) -> Vec<DocumentHighlight> {
+    let Some(decl) = target_decl(d, offset(d, pos)) else {
+        return Vec::new();
+    };
+    let lines = Lines::new(&d.text);
+    uses(d, decl, true)
+        .into_iter()
+        .filter(|s| s.file == d.file())
+        .map(|s| DocumentHighlight {
+            range: lines.range(s.start as usize, s.end as usize),
+            kind: Some(if s == decl {
+                DocumentHighlightKind::WRITE
+            } else {
+                DocumentHighlightKind::READ
+            }),
+        })
+        .collect()
+}
+
 pub enum Renamed {
     Edit(WorkspaceEdit),
     Nothing,
@@ -374,12 +430,8 @@ pub fn rename(d: &Doc, pos: Position, new_name: &str) -> Renamed {
         return Renamed::Bad(why);
     }
     let index = p.index();
-    let mut spans: Vec<Span> = vec![decl];
-    spans.extend(index.uses_of(decl));
-    spans.sort_by_key(|s| (s.file, s.start));
-    spans.dedup();
     let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
-    for s in spans {
+    for s in uses(d, decl, true) {
         if let Some(loc) = location(&d.checked.sources, s) {
             // `{ a }` keeps its field's name: `{ a: b }`.
             let new_text = if index.shorthand.contains(&s) {

@@ -74,6 +74,8 @@ impl LanguageServer for Backend {
                     ..Default::default()
                 }),
                 document_symbol_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                document_highlight_provider: Some(OneOf::Left(true)),
                 rename_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
                 document_formatting_provider: Some(OneOf::Left(true)),
@@ -179,6 +181,28 @@ impl LanguageServer for Backend {
             .ask(p.text_document.uri, features::symbols)
             .await
             .map(DocumentSymbolResponse::Nested))
+    }
+
+    async fn references(&self, p: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let pos = p.text_document_position;
+        let with_decl = p.context.include_declaration;
+        Ok(self
+            .ask(pos.text_document.uri, move |d| {
+                features::references(d, pos.position, with_decl)
+            })
+            .await)
+    }
+
+    async fn document_highlight(
+        &self,
+        p: DocumentHighlightParams,
+    ) -> Result<Option<Vec<DocumentHighlight>>> {
+        let pos = p.text_document_position_params;
+        Ok(self
+            .ask(pos.text_document.uri, move |d| {
+                features::highlights(d, pos.position)
+            })
+            .await)
     }
 
     async fn rename(&self, p: RenameParams) -> Result<Option<WorkspaceEdit>> {

@@ -361,6 +361,53 @@ async def test_rename_changes_every_use_across_imports(client, tmp_path):
         await rename("lookup(id: id", 1, "main")
 
 
+async def test_references_and_highlights(client, tmp_path):
+    uri = await open_main(client, tmp_path)
+    lib = (tmp_path / "lib.flow").as_uri()
+
+    async def refs(needle, plus, with_decl):
+        locs = await client.text_document_references_async(
+            types.ReferenceParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=pos(MAIN, needle, plus=plus),
+                context=types.ReferenceContext(include_declaration=with_decl),
+            )
+        )
+        return sorted((l.uri, l.range.start.line, l.range.start.character) for l in locs)
+
+    def at(u, text, needle):
+        p = pos(text, needle)
+        return (u, p.line, p.character)
+
+    # A binding: its uses, and its declaration when asked.
+    uses = [at(uri, MAIN, "detail.note"), at(uri, MAIN, "detail.score")]
+    assert await refs("detail.note", 1, False) == sorted(uses)
+    assert await refs("detail.note", 1, True) == sorted(uses + [at(uri, MAIN, "detail =")])
+    # A tool of an imported file, from its call: the declaration is in the other file.
+    assert await refs("tag(text", 1, True) == sorted(
+        [at(lib, LIB, "tag("), at(uri, MAIN, "tag(text")]
+    )
+    # Nothing to refer to (a keyword): no references.
+    assert await refs("let detail", 1, True) == []
+
+    # The editor's highlights: this file's uses, the declaration written.
+    hl = await client.text_document_document_highlight_async(
+        types.DocumentHighlightParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=pos(MAIN, "detail.score", plus=2),
+        )
+    )
+    got = sorted((h.range.start.line, h.range.start.character, h.kind) for h in hl)
+    want = sorted(
+        [
+            (pos(MAIN, "detail =").line, pos(MAIN, "detail =").character, types.DocumentHighlightKind.Write),
+            (pos(MAIN, "detail.note").line, pos(MAIN, "detail.note").character, types.DocumentHighlightKind.Read),
+            (pos(MAIN, "detail.score").line, pos(MAIN, "detail.score").character, types.DocumentHighlightKind.Read),
+        ]
+    )
+    assert got == want, got
+
+
 async def test_rename_keeps_a_shorthand_fields_name(client, tmp_path):
     text = "flow main() -> { n: int } {\n  let n = 1\n  { n }\n}\n"
     uri = write(tmp_path, "short.flow", text)
