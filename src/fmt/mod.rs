@@ -167,6 +167,17 @@ impl<'s> Printer<'s> {
         Some(text)
     }
 
+    /// Places the next comment at the end of the line `out` is writing;
+    /// whether it is a line comment (then nothing can follow on the line).
+    fn onto_line(&mut self, out: &mut String, last: &mut Option<usize>) -> bool {
+        let c = self.comments[self.next].clone();
+        self.next += 1;
+        out.push(' ');
+        out.push_str(&Self::comment_text(&c));
+        *last = Some(c.span.end as usize);
+        c.kind != CommentKind::Block
+    }
+
     /// Whether the source between `from` and `to` holds a blank line.
     fn blank_between(&self, from: usize, to: usize) -> bool {
         if from >= to {
@@ -224,12 +235,7 @@ impl<'s> Printer<'s> {
                 && let Some(c) = self.peek()
                 && (c.span.start as usize) < open
             {
-                let c = c.clone();
-                self.next += 1;
-                out.push(' ');
-                out.push_str(&Self::comment_text(&c));
-                line_comment = c.kind != CommentKind::Block;
-                last = Some(c.span.end as usize);
+                line_comment = self.onto_line(&mut out, &mut last);
             }
             // Comments on the line of the opening bracket stay there.
             while !line_comment
@@ -241,12 +247,7 @@ impl<'s> Printer<'s> {
                     .is_none_or(|e| c.span.start < span_of(e).start)
                 && !self.src[last.unwrap_or(open)..c.span.start as usize].contains('\n')
             {
-                let c = c.clone();
-                self.next += 1;
-                out.push(' ');
-                out.push_str(&Self::comment_text(&c));
-                line_comment = c.kind != CommentKind::Block;
-                last = Some(c.span.end as usize);
+                line_comment = self.onto_line(&mut out, &mut last);
             }
             out.push('\n');
         }
