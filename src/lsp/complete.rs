@@ -1,15 +1,19 @@
 //! Completion: what may stand at the cursor, from the checker's index and
 //! tables — fields after `.` (by the inferred type), a module's items, named
 //! arguments of a call, option keys inside `with { }`, `decide` labels in
-//! `mock llm = "…"`, else the names in scope, built-ins and keywords.
+//! `mock llm = "…"`, else the names in scope, built-ins and keywords; and
+//! signature help inside a call's parentheses.
+
+use std::rc::Rc;
 
 use tower_lsp_server::ls_types::{
-    CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind, Position,
+    CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind,
+    ParameterInformation, ParameterLabel, Position, SignatureHelp, SignatureInformation,
 };
 
 use super::features::{offset, signature_text};
 use super::session::Doc;
-use crate::check::{Program, Type, options};
+use crate::check::{Program, Signature, Type, options};
 
 fn item(label: &str, kind: CompletionItemKind, detail: Option<String>) -> CompletionItem {
     CompletionItem {
@@ -234,22 +238,97 @@ fn option_keys() -> Vec<CompletionItem> {
         .collect()
 }
 
-/// Inside `callee(…`: the parameters not given yet, as `name: `.
-fn named_args(p: &Program, before_paren: &str, args: &str) -> Vec<CompletionItem> {
+/// The tool or flow named right before a `(` (`lookup`, `lib.tag`), with its module.
+fn callee_before(p: &Program, before_paren: &str) -> Option<(usize, Rc<Signature>)> {
     let start = before_paren
         .rfind(|c: char| !(is_word(c) || c == '.'))
         .map_or(0, |i| i + 1);
     let callee: Vec<&str> = before_paren[start..].split('.').collect();
-    let md = p.root_module();
-    let sig = match callee.as_slice() {
-        [one] => md.tools.get(*one).or_else(|| md.flows.get(*one)),
-        [m, name] => md.imports.get(*m).and_then(|&mi| {
-            let mm = &p.modules[mi];
-            mm.tools.get(*name).or_else(|| mm.flows.get(*name))
-        }),
-        _ => None,
+    let root = p.root_module();
+    let (m, md) = match callee.as_slice() {
+        [_] => (p.root, root),
+        [m, _] => {
+            let mi = *root.imports.get(*m)?;
+            (mi, &p.modules[mi])
+        }
+        _ => return None,
     };
-    let Some(sig) = sig else {
+    let name = callee.last()?;
+    md.tools
+        .get(*name)
+        .or_else(|| md.flows.get(*name))
+        .map(|s| (m, s.clone()))
+}
+
+/// Signature help inside `callee(…`: its signature, the parameter being
+/// written (named by the argument the cursor is in) active.
+pub fn signature_help(d: &Doc, pos: Position) -> Option<SignatureHelp> {
+    let at = offset(d, pos) as usize;
+    let before = &d.text[..at];
+    let (b'(', i) = open_bracket(before)? else {
+        return None;
+    };
+    let p = &d.checked.program;
+    let (m, sig) = callee_before(p, &before[..i])?;
+    let label = super::features::signature_text(p, m, &sig);
+    let current = current_arg(&before[i + 1..]);
+    let active = sig.params.iter().position(|prm| {
+        current
+            .trim_start()
+            .strip_prefix(prm.name.as_str())
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    });
+    let parameters = sig
+        .params
+        .iter()
+        .map(|prm| ParameterInformation {
+            label: ParameterLabel::Simple(format!("{}: {}", prm.name, prm.ty)),
+            documentation: None,
+        })
+        .collect();
+    Some(SignatureHelp {
+        signatures: vec![SignatureInformation {
+            label,
+            documentation: sig.doc.clone().map(|doc| {
+                Documentation::MarkupContent(MarkupContent {
+                    kind: MarkupKind::Markdown,
+                    value: doc,
+                })
+            }),
+            parameters: Some(parameters),
+            active_parameter: active.map(|a| a as u32),
+        }],
+        active_signature: Some(0),
+        active_parameter: active.map(|a| a as u32),
+    })
+}
+
+/// The argument the end of `args` is in: the text after the last comma not
+/// inside a bracket or a string.
+fn current_arg(args: &str) -> &str {
+    let b = args.as_bytes();
+    let (mut depth, mut start, mut i) = (0i32, 0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => start = i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    &args[start.min(args.len())..]
+}
+
+/// Inside `callee(…`: the parameters not given yet, as `name: `.
+fn named_args(p: &Program, before_paren: &str, args: &str) -> Vec<CompletionItem> {
+    let Some((_, sig)) = callee_before(p, before_paren) else {
         return Vec::new();
     };
     sig.params

@@ -69,6 +69,11 @@ impl LanguageServer for Backend {
                 )),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
+                signature_help_provider: Some(SignatureHelpOptions {
+                    trigger_characters: Some(vec!["(".into(), ",".into()]),
+                    retrigger_characters: Some(vec![":".into()]),
+                    ..Default::default()
+                }),
                 completion_provider: Some(CompletionOptions {
                     trigger_characters: Some(vec![".".into(), "(".into(), "\"".into()]),
                     ..Default::default()
@@ -181,6 +186,16 @@ impl LanguageServer for Backend {
             .ask(p.text_document.uri, features::symbols)
             .await
             .map(DocumentSymbolResponse::Nested))
+    }
+
+    async fn signature_help(&self, p: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
+        let pos = p.text_document_position_params;
+        Ok(self
+            .ask(pos.text_document.uri, move |d| {
+                complete::signature_help(d, pos.position)
+            })
+            .await
+            .flatten())
     }
 
     async fn references(&self, p: ReferenceParams) -> Result<Option<Vec<Location>>> {

@@ -361,6 +361,31 @@ async def test_rename_changes_every_use_across_imports(client, tmp_path):
         await rename("lookup(id: id", 1, "main")
 
 
+async def test_signature_help_inside_a_calls_parentheses(client, tmp_path):
+    uri = await open_main(client, tmp_path)
+
+    async def help_at(needle, plus):
+        return await client.text_document_signature_help_async(
+            types.SignatureHelpParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=pos(MAIN, needle, plus=plus),
+            )
+        )
+
+    h = await help_at("lookup(id: id)", len("lookup(id: "))
+    sig = h.signatures[0]
+    assert sig.label.startswith("tool lookup(id: string) -> "), sig.label
+    assert "Looks a detail up." in sig.documentation.value
+    assert [p.label for p in sig.parameters] == ["id: string"]
+    assert h.active_parameter == 0
+    # An imported tool, by its module's name.
+    h = await help_at("lib.tag(text", len("lib.tag("))
+    assert h.signatures[0].label == "tool tag(text: string) -> string", h.signatures[0].label
+    assert h.active_parameter is None, "no argument named yet"
+    # Outside a call: nothing.
+    assert await help_at("let tagged", 0) is None
+
+
 async def test_references_and_highlights(client, tmp_path):
     uri = await open_main(client, tmp_path)
     lib = (tmp_path / "lib.flow").as_uri()
