@@ -170,7 +170,7 @@ impl Printer<'_> {
                 otherwise,
             } => {
                 let mut s = "if ".to_string();
-                s.push_str(&self.expr(cond, col + 3, ind));
+                s.push_str(&self.header(cond, col + 3, ind));
                 s.push(' ');
                 s.push_str(&self.block(then, ind));
                 match otherwise.as_deref() {
@@ -189,7 +189,7 @@ impl Printer<'_> {
             }
             ExprKind::Match { scrutinee, arms } => {
                 let mut s = "match ".to_string();
-                s.push_str(&self.expr(scrutinee, col + 6, ind));
+                s.push_str(&self.header(scrutinee, col + 6, ind));
                 let open = self.find(scrutinee.span.end as usize, b'{');
                 s.push_str(" {");
                 s.push_str(&self.seq(
@@ -253,7 +253,7 @@ impl Printer<'_> {
             } => {
                 let mut s = format!("for {} in ", var.name);
                 let c = col + s.len();
-                s.push_str(&self.expr(iter, c, ind));
+                s.push_str(&self.header(iter, c, ind));
                 if let Some(w) = filter {
                     s.push_str(" where ");
                     let c = end_col(col, &s);

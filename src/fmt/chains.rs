@@ -92,6 +92,25 @@ impl Printer<'_> {
     /// broken before each operator, the operators at `ind + INDENT`; a comment
     /// at the end of an operand's line stays there.
     pub(super) fn chain(&mut self, e: &Expr, col: usize, ind: usize) -> String {
+        self.chain_at(e, col, ind, ind + INDENT)
+    }
+
+    /// The condition of an `if` (the list of a `for`, the value a `match`
+    /// looks at) written from `col`: a chain that breaks has its operator
+    /// lines two levels in, apart from the block's body one level in.
+    pub(super) fn header(&mut self, e: &Expr, col: usize, ind: usize) -> String {
+        let mut flat = String::new();
+        if matches!(e.kind, ExprKind::Binary(..))
+            && self.breakable(e)
+            && !self.flat(e, &mut flat, WIDTH.saturating_sub(col))
+        {
+            return self.chain_at(e, col, ind, ind + 2 * INDENT);
+        }
+        self.expr(e, col, ind)
+    }
+
+    /// [`Printer::chain`] with its operator lines at `cont`.
+    fn chain_at(&mut self, e: &Expr, col: usize, ind: usize, cont: usize) -> String {
         let mut parts = Vec::new();
         self.chain_parts(e, &mut parts);
         let level = prec(e);
@@ -104,7 +123,6 @@ impl Printer<'_> {
             }
             self.next = next;
         }
-        let cont = ind + INDENT;
         let (first, rest) = parts.split_first().expect("a chain has operands");
         let mut s = self.operand(first.1, level + 1, col, cont);
         let mut end = self.trimmed(first.1.span).end as usize;

@@ -49,6 +49,12 @@ function! s:IsOperatorLine(code) abort
   return a:code =~# '^\s*\%(&&\|||\|??\|++\|==\|!=\|<=\|>=\|!\~\|[<>\~]\|[+*/%]\s\)'
 endfunction
 
+" A line that starts an `if`, `else if`, `for` or `match`, whose block follows
+" the expression it starts.
+function! s:IsHeader(code) abort
+  return a:code =~# '^\s*\%(}\s*else\s\+\)\=\%(if\|for\|match\)\>'
+endfunction
+
 " The line that starts the chain whose operator line is `lnum`.
 function! s:ChainStart(lnum) abort
   let start = a:lnum
@@ -87,16 +93,19 @@ function! GetFlowIndent() abort
     return s:IsContinuation(prev) ? ind : ind + sw
   endif
   if s:IsOperatorLine(cur)
-    " An operator line: one level under the chain's first line, level with the one before.
-    return s:IsOperatorLine(prev) ? ind : ind + sw
+    " An operator line: one level under the chain's first line (two under an
+    " `if`, `for` or `match`, apart from its body), level with the one before.
+    if s:IsOperatorLine(prev)
+      return ind
+    endif
+    return ind + (s:IsHeader(prev) ? 2 : 1) * sw
   endif
   if s:IsOperatorLine(prev)
     " After a broken chain: from the line that starts it; the block of an `if`,
     " `for` or `match` whose condition broke opens at that line's level, a
     " bracket opened by an operand one level under the operator line.
     let start = s:ChainStart(lnum)
-    if balance <= 0 || prev =~# '{\s*$'
-          \ && s:Code(start) =~# '^\s*\%(}\s*else\s\+\)\=\%(if\|for\|match\)\>'
+    if balance <= 0 || prev =~# '{\s*$' && s:IsHeader(s:Code(start))
       let ind = indent(start)
     endif
   endif
