@@ -10,7 +10,7 @@
 //! terminal, and in the REPL, the question is asked inline instead.
 
 use std::cell::{Cell, RefCell};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use serde_json::Value;
 
@@ -292,8 +292,17 @@ async fn ask_inline(path: &str, message: &str, context: Option<&Value>) -> bool 
     // the question is dropped (Ctrl-C): the next line is the REPL's.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The live view stays quiet while the question is on screen, and its
+    // line is cleared first.
+    ASKING.store(true, std::sync::atomic::Ordering::Relaxed);
     let _asked = Asked(dropped.clone());
+    if std::io::stderr().is_terminal() {
+        q.insert_str(0, "\r\x1b[2K");
+    }
     std::thread::spawn(move || {
+        if dropped.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(q.as_bytes());
         let _ = err.flush();
@@ -314,7 +323,16 @@ struct Asked(std::sync::Arc<std::sync::atomic::AtomicBool>);
 impl Drop for Asked {
     fn drop(&mut self) {
         self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        ASKING.store(false, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Set while a question is on the terminal (the live view does not draw).
+static ASKING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether an approval is being asked on the terminal now.
+pub fn asking() -> bool {
+    ASKING.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Waits until stdin has input (`true`), or until `dropped` is set (`false`),

@@ -6,6 +6,8 @@ use crate::driver::runner::Progress;
 
 pub struct StepView {
     bar: Option<indicatif::ProgressBar>,
+    /// Hidden while an approval is asked on the terminal.
+    hidden: std::cell::Cell<bool>,
 }
 
 impl StepView {
@@ -19,7 +21,10 @@ impl StepView {
             );
             b
         });
-        StepView { bar }
+        StepView {
+            bar,
+            hidden: std::cell::Cell::new(false),
+        }
     }
 
     /// Whether the view draws (the driver then reports progress).
@@ -32,6 +37,19 @@ impl StepView {
         let Some(bar) = &self.bar else {
             return;
         };
+        // An approval asked on the terminal: the question is not drawn over.
+        let asking = crate::run::approve::asking();
+        if asking != self.hidden.get() {
+            self.hidden.set(asking);
+            bar.set_draw_target(if asking {
+                indicatif::ProgressDrawTarget::hidden()
+            } else {
+                indicatif::ProgressDrawTarget::stderr()
+            });
+        }
+        if asking {
+            return;
+        }
         let mut names: Vec<String> = p.running.iter().take(4).cloned().collect();
         if p.running.len() > 4 {
             names.push(format!("+{}", p.running.len() - 4));
