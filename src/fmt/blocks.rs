@@ -175,9 +175,7 @@ impl Printer<'_> {
                 s.push_str(&self.block(then, ind));
                 match otherwise.as_deref() {
                     Some(Else::If(x)) => {
-                        s.push_str(" else ");
-                        let c = end_col(col, &s);
-                        s.push_str(&self.expr(x, c, ind));
+                        self.then_expr(&mut s, "else", x, col, ind);
                     }
                     Some(Else::Block(b)) => {
                         s.push_str(" else ");
@@ -236,9 +234,7 @@ impl Printer<'_> {
                     let c = end_col(col, &s);
                     s.push_str(&self.operand(m, 10, c, ind));
                 }
-                s.push_str(" until ");
-                let c = end_col(col, &s);
-                s.push_str(&self.expr(until, c, ind));
+                self.then_expr(&mut s, "until", until, col, ind);
                 with(self, &mut s, options);
                 s.push(' ');
                 s.push_str(&self.block(body, ind));
@@ -255,9 +251,7 @@ impl Printer<'_> {
                 let c = col + s.len();
                 s.push_str(&self.header(iter, c, ind));
                 if let Some(w) = filter {
-                    s.push_str(" where ");
-                    let c = end_col(col, &s);
-                    s.push_str(&self.expr(w, c, ind));
+                    self.then_expr(&mut s, "where", w, col, ind);
                 }
                 with(self, &mut s, options);
                 s.push(' ');

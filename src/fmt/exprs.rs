@@ -483,9 +483,7 @@ impl Printer<'_> {
                 let mut s = "approve ".to_string();
                 s.push_str(&self.expr(message, col + 8, ind));
                 if let Some(c) = context {
-                    s.push_str(" with ");
-                    let cc = end_col(col, &s);
-                    s.push_str(&self.expr(c, cc, ind));
+                    self.then_expr(&mut s, "with", c, col, ind);
                 }
                 s
             }

@@ -167,6 +167,16 @@ impl<'s> Printer<'s> {
         Some(text)
     }
 
+    /// Appends ` word ` and `e`, laid out from where `s` (begun at column
+    /// `col`) ends: `… until stable(x)`, `… else if …`, `… where …`.
+    fn then_expr(&mut self, s: &mut String, word: &str, e: &Expr, col: usize, ind: usize) {
+        s.push(' ');
+        s.push_str(word);
+        s.push(' ');
+        let c = end_col(col, s);
+        s.push_str(&self.expr(e, c, ind));
+    }
+
     /// Places the next comment at the end of the line `out` is writing;
     /// whether it is a line comment (then nothing can follow on the line).
     fn onto_line(&mut self, out: &mut String, last: &mut Option<usize>) -> bool {
