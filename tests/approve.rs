@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -218,34 +218,14 @@ fn approve_without_a_store_is_a_clear_error() {
 
 #[test]
 fn interactive_asks_in_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED interactive_asks_in_the_terminal: tmux is not installed");
-        return;
-    }
     let dir = setup("approve-tty", A_APPROVE_B);
-    let tmux = Tmux {
-        socket: format!("flowc-approve-{}", std::process::id()),
-        session: "t",
-    };
     let script = format!(
-        "cd {} && NO_COLOR=1 {} run main.flow --interactive -q; echo EXIT=$?; sleep 30",
-        dir.display(),
+        "NO_COLOR=1 {} run main.flow --interactive -q; echo EXIT=$?; sleep 30",
         env!("CARGO_BIN_EXE_flowc")
     );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let Some(tmux) = Tmux::start("interactive-approve", "t", (200, 50), &dir, &script) else {
+        return;
+    };
     tmux.wait("approve? [y/N]", |s| s.contains("approve? [y/N]"));
     let s = tmux.wait("main/ok", |s| s.contains("main/ok"));
     assert!(s.contains("Ship it?"), "{s}");
@@ -297,34 +277,14 @@ flow main() -> int {
 
 #[test]
 fn the_repl_asks_in_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED the_repl_asks_in_the_terminal: tmux is not installed");
-        return;
-    }
     let dir = tempdir("approve-repl");
-    let tmux = Tmux {
-        socket: format!("flowc-approve-repl-{}", std::process::id()),
-        session: "t",
-    };
     let script = format!(
-        "cd {} && NO_COLOR=1 FLOWC_HISTORY=hist {} repl",
-        dir.display(),
+        "NO_COLOR=1 FLOWC_HISTORY=hist {} repl",
         env!("CARGO_BIN_EXE_flowc")
     );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let Some(tmux) = Tmux::start("repl-approve", "t", (200, 50), &dir, &script) else {
+        return;
+    };
     tmux.wait("flow> ", |s| s.contains("flow> "));
     tmux.cmd(&["send-keys", "-t", "t", "-l", "import std.ops"]);
     tmux.cmd(&["send-keys", "-t", "t", "Enter"]);

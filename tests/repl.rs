@@ -316,41 +316,16 @@ fn wait_until(what: &str, ok: impl Fn() -> bool) {
 
 #[test]
 fn terminal_session_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        // Written to stderr directly: the test harness does not capture it.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED terminal_session_in_tmux: tmux is not installed (apt-get install tmux); .ci/run installs it"
-        );
-        return;
-    }
     let dir = tempdir("tmux");
     let history = dir.join("history");
-    let tmux = Tmux {
-        socket: format!("flowc-repl-test-{}-session", std::process::id()),
-        session: "repl",
-    };
     let command = format!(
         "env TERM=xterm NO_COLOR=1 FLOWC_HISTORY='{}' '{}' repl",
         history.display(),
         env!("CARGO_BIN_EXE_flowc")
     );
-    let dir_s = dir.to_string_lossy().into_owned();
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-x",
-        "150",
-        "-y",
-        "50",
-        "-s",
-        "repl",
-        "-c",
-        &dir_s,
-        &command,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let Some(tmux) = Tmux::start("repl-session", "repl", (150, 50), &dir, &command) else {
+        return;
+    };
     let _ = tmux.cmd(&["set-option", "-t", "repl", "remain-on-exit", "on"]);
 
     // The prompt.
@@ -437,21 +412,8 @@ fn terminal_session_in_tmux() {
 
 #[test]
 fn sigterm_at_the_prompt_ends_a_terminal_session_with_its_history() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED sigterm_at_the_prompt_ends_a_terminal_session_with_its_history: tmux is not installed"
-        );
-        return;
-    }
     let dir = tempdir("tmux-term");
     let history = dir.join("history");
-    // A server of this test's own: tests run at the same time.
-    let tmux = Tmux {
-        socket: format!("flowc-repl-test-{}-sigterm", std::process::id()),
-        session: "repl",
-    };
     // A shell runs flowc and shows its exit status (tmux does not always
     // know it); flowc is the shell's one child.
     let command = format!(
@@ -459,21 +421,9 @@ fn sigterm_at_the_prompt_ends_a_terminal_session_with_its_history() {
         history.display(),
         env!("CARGO_BIN_EXE_flowc")
     );
-    let dir_s = dir.to_string_lossy().into_owned();
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "-s",
-        "repl",
-        "-c",
-        &dir_s,
-        &command,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let Some(tmux) = Tmux::start("repl-sigterm", "repl", (120, 30), &dir, &command) else {
+        return;
+    };
     let _ = tmux.cmd(&["set-option", "-t", "repl", "remain-on-exit", "on"]);
     tmux.wait("the prompt", |s| s.contains("flow> "));
     tmux.type_text("20 + 22");

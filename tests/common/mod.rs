@@ -272,6 +272,49 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// A tmux server of its own (named after `test` and this process: tests
+    /// run at the same time) with one session of `cols` × `rows` running the
+    /// shell command `command` in `dir`; `None`, said on stderr, when tmux is
+    /// not installed (`.ci/run` installs it).
+    pub fn start(
+        test: &str,
+        session: &'static str,
+        (cols, rows): (u16, u16),
+        dir: &Path,
+        command: &str,
+    ) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            // Written to stderr directly: the test harness does not capture it.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: tmux is not installed (apt-get install tmux); .ci/run installs it"
+            );
+            return None;
+        }
+        let tmux = Tmux {
+            socket: format!("flowc-{test}-{}", std::process::id()),
+            session,
+        };
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let dir = dir.to_string_lossy();
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            "-s",
+            session,
+            "-c",
+            &dir,
+            command,
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        Some(tmux)
+    }
+
     pub fn cmd(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
             .arg("-L")
