@@ -313,27 +313,26 @@ fn the_examples_give_their_local_results_on_restate() {
     };
     assert_eq!(steps(&a), steps(&b));
     assert!(b["run_id"].is_string(), "{b}");
+    // `file` with `source`, run on the workers: refused with `why`.
+    let refused = |file: &str, source: &str, why: &str| {
+        std::fs::write(dir.join(file), source).expect("flow");
+        let out = command(&dir, &["run", "--engine", &engine, file])
+            .output()
+            .expect("flowc run");
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+    };
     // A file the workers do not serve: the run fails and says so.
-    std::fs::write(dir.join("other.flow"), "flow main() -> int { 1 }\n").expect("flow");
-    let out = command(&dir, &["run", "--engine", &engine, "other.flow"])
-        .output()
-        .expect("flowc run");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("the workers do not serve `other.flow`"),
-        "{}",
-        text(&out.stderr)
+    refused(
+        "other.flow",
+        "flow main() -> int { 1 }\n",
+        "the workers do not serve `other.flow`",
     );
     // A file of the same name with other text: refused, and said so.
-    std::fs::write(dir.join("recovery.flow"), "flow main() -> int { 2 }\n").expect("flow");
-    let out = command(&dir, &["run", "--engine", &engine, "recovery.flow"])
-        .output()
-        .expect("flowc run");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("the workers serve another version of `recovery.flow`"),
-        "{}",
-        text(&out.stderr)
+    refused(
+        "recovery.flow",
+        "flow main() -> int { 2 }\n",
+        "the workers serve another version of `recovery.flow`",
     );
 }
 
