@@ -124,19 +124,8 @@ fn declare_params(
     params: &[Param],
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ParamSig> {
-    let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut out = Vec::new();
-    for prm in params {
-        if let Some(first) = seen.get(prm.name.name.as_str()) {
-            diags.push(catalog::duplicate(
-                prm.name.span,
-                "parameter",
-                &prm.name.name,
-                *first,
-            ));
-            continue;
-        }
-        seen.insert(&prm.name.name, prm.name.span);
+    for prm in super::first_named(params, |p| &p.name, "parameter", diags) {
         out.push(ParamSig {
             name: prm.name.name.clone(),
             ty: resolve_type(p, m, &prm.ty, diags),

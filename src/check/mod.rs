@@ -31,6 +31,30 @@ use crate::source::Sources;
 use crate::syntax::ast::*;
 use crate::syntax::span::{FileId, Span};
 use declare::declare;
+
+/// The items whose name (`name_of`) comes first among them; each later one
+/// with a name already seen is E0206, a duplicate `what` (parameter, field,
+/// branch), and is left out.
+fn first_named<'a, T>(
+    items: &'a [T],
+    name_of: impl Fn(&'a T) -> &'a Ident,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<&'a T> {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let name = name_of(it);
+        match seen.get(name.name.as_str()) {
+            Some(first) => diags.push(catalog::duplicate(name.span, what, &name.name, *first)),
+            None => {
+                seen.insert(&name.name, name.span);
+                out.push(it);
+            }
+        }
+    }
+    out
+}
 use load::Load;
 pub use types::Type;
 use types::{FieldTy, RecordTy, assignable};

@@ -63,19 +63,8 @@ impl TypeResolver<'_> {
             TypeExprKind::Optional(e) => Type::optional(self.resolve(e, alias)),
             TypeExprKind::Union(_) => resolve_type(self.program, self.module, t, self.diags),
             TypeExprKind::Record(fields) => {
-                let mut seen: HashMap<&str, Span> = HashMap::new();
                 let mut out = Vec::new();
-                for f in fields {
-                    if let Some(first) = seen.get(f.name.name.as_str()) {
-                        self.diags.push(catalog::duplicate(
-                            f.name.span,
-                            "field",
-                            &f.name.name,
-                            *first,
-                        ));
-                        continue;
-                    }
-                    seen.insert(&f.name.name, f.name.span);
+                for f in super::first_named(fields, |f| &f.name, "field", self.diags) {
                     out.push(FieldTy {
                         name: f.name.name.clone(),
                         ty: self.resolve(&f.ty, alias),
@@ -118,19 +107,8 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
             if optional { Type::optional(t) } else { t }
         }
         TypeExprKind::Record(fields) => {
-            let mut seen: HashMap<&str, Span> = HashMap::new();
             let mut out = Vec::new();
-            for f in fields {
-                if let Some(first) = seen.get(f.name.name.as_str()) {
-                    diags.push(catalog::duplicate(
-                        f.name.span,
-                        "field",
-                        &f.name.name,
-                        *first,
-                    ));
-                    continue;
-                }
-                seen.insert(&f.name.name, f.name.span);
+            for f in super::first_named(fields, |f| &f.name, "field", diags) {
                 out.push(FieldTy {
                     name: f.name.name.clone(),
                     ty: resolve_type(p, m, &f.ty, diags),

@@ -62,19 +62,8 @@ impl<'p> Ctx<'p> {
         &mut self,
         branches: &'p [Branch],
     ) -> Vec<(String, Type, Span)> {
-        let mut seen: HashMap<&str, Span> = HashMap::new();
         let mut out = Vec::new();
-        for b in branches {
-            if let Some(first) = seen.get(b.name.name.as_str()) {
-                self.diags.push(catalog::duplicate(
-                    b.name.span,
-                    "branch",
-                    &b.name.name,
-                    *first,
-                ));
-                continue;
-            }
-            seen.insert(&b.name.name, b.name.span);
+        for b in crate::check::first_named(branches, |b| &b.name, "branch", &mut self.diags) {
             let t = self.expr(&b.value);
             for a in &b.after {
                 self.lookup_name(a);

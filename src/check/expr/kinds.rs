@@ -58,19 +58,8 @@ impl<'p> Ctx<'p> {
                 Type::list(self.join_arms(&arms))
             }
             ExprKind::Record(fields) => {
-                let mut seen: HashMap<&str, Span> = HashMap::new();
                 let mut out = Vec::new();
-                for f in fields {
-                    if let Some(first) = seen.get(f.name.name.as_str()) {
-                        self.diags.push(catalog::duplicate(
-                            f.name.span,
-                            "field",
-                            &f.name.name,
-                            *first,
-                        ));
-                        continue;
-                    }
-                    seen.insert(&f.name.name, f.name.span);
+                for f in crate::check::first_named(fields, |f| &f.name, "field", &mut self.diags) {
                     if f.shorthand {
                         self.p.record(|ix| ix.shorthand.push(f.name.span));
                     }
