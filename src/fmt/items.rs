@@ -329,6 +329,20 @@ impl Printer<'_> {
 
     // ------------------------------------------------------------ types
 
+    /// [`Printer::flat_ty`] of a part of `T?` or `A | B`: a union in
+    /// parentheses.
+    fn flat_ty_part(&self, t: &TypeExpr, out: &mut String) -> bool {
+        let paren = matches!(t.kind, TypeExprKind::Union(_));
+        if paren {
+            out.push('(');
+        }
+        let ok = self.flat_ty(t, out);
+        if paren {
+            out.push(')');
+        }
+        ok
+    }
+
     /// A type on one line, appended to `out`; `false` for a record that
     /// holds a comment or was written broken.
     pub(super) fn flat_ty(&self, t: &TypeExpr, out: &mut String) -> bool {
@@ -350,15 +364,8 @@ impl Printer<'_> {
                 out.push(']');
             }
             TypeExprKind::Optional(x) => {
-                let paren = matches!(x.kind, TypeExprKind::Union(_));
-                if paren {
-                    out.push('(');
-                }
-                if !self.flat_ty(x, out) {
+                if !self.flat_ty_part(x, out) {
                     return false;
-                }
-                if paren {
-                    out.push(')');
                 }
                 out.push('?');
             }
@@ -367,15 +374,8 @@ impl Printer<'_> {
                     if i > 0 {
                         out.push_str(" | ");
                     }
-                    let paren = matches!(p.kind, TypeExprKind::Union(_));
-                    if paren {
-                        out.push('(');
-                    }
-                    if !self.flat_ty(p, out) {
+                    if !self.flat_ty_part(p, out) {
                         return false;
-                    }
-                    if paren {
-                        out.push(')');
                     }
                 }
             }
