@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 
+use common::flow_files;
 use flowc::fmt::format_source;
 use flowc::syntax::ast::{CommentKind, Module};
 use flowc::syntax::parse;
@@ -21,21 +22,6 @@ use proptest::test_runner::{Config, TestRunner};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn flow_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            flow_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "flow") {
-            out.push(p);
-        }
-    }
 }
 
 fn flowc(args: &[&str], dir: &Path, stdin: Option<&str>) -> (String, String, i32) {

@@ -2,14 +2,17 @@
 //! mutated corpus files through parse + check + rendering of the diagnostics,
 //! and arbitrary JSON through the
 //! conversion of a tool's output into a typed value. Any panic fails; so does
-//! a parse + check that takes longer than 2 s. `FLOWC_FUZZ_CASES` sets the
+//! a parse + check that takes longer than 20 s (a hang). `FLOWC_FUZZ_CASES` sets the
 //! number of cases (2,000 by default).
 
+mod common;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use common::flow_files;
 use flowc::check::{NoFiles, Type};
 use flowc::diag::render;
 use flowc::driver::check_source;
@@ -23,21 +26,6 @@ fn cases() -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000)
-}
-
-fn flow_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            flow_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "flow") {
-            out.push(p);
-        }
-    }
 }
 
 /// The seed corpus: every `.flow` file of the examples and the tests.

@@ -23,6 +23,22 @@ pub fn test_store() -> PathBuf {
 }
 
 /// A fresh folder for one test.
+/// The `.flow` files under `dir`, in its sub-folders too, sorted, appended to `out`.
+pub fn flow_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            flow_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "flow") {
+            out.push(p);
+        }
+    }
+}
+
 pub fn tempdir(tag: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let d = std::env::temp_dir().join(format!("flowc-test-{}-{tag}-{n}", std::process::id()));
