@@ -634,6 +634,15 @@ fn a_loop_that_reaches_max_is_a_warning_or_an_error() {
 }
 
 #[test]
+fn a_loop_takes_max_and_until_on_lines_of_their_own() {
+    let src = "flow main() -> int {\n    let r = loop s = { n: 0 }\n        max 2 until s.n > 100 {\n        { n: s.n + 1 }\n    }\n    let t = loop u = 0\n        max 9\n        until u > 4 { u + 2 }\n    r.n * 10 + t\n}\n";
+    let out = run_flow("loopmaxline", src, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // `max 2` bounds the first loop; the second stops at 6.
+    assert_eq!(out.result(), json!(26));
+}
+
+#[test]
 fn usage_errors_exit_2_with_a_message() {
     let src = "flow main(n: int) -> int { n }\n";
     let out = run_flow("usage1", src, &[], &[]);
