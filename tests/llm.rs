@@ -332,6 +332,44 @@ print("continue" if req["attempt"] == 1 else "nonsense")
 }
 
 #[test]
+fn a_cmd_provider_in_flowc_toml_runs_like_the_same_llm_flag() {
+    let script = "import json, sys\nreq = json.load(sys.stdin)\nprint(\"continue\")\n";
+    let toml = "[llm]\nprovider = \"cmd:python3 tools/llm.py\"\n";
+    // Run from another folder: `python3` is found on `PATH` and
+    // `tools/llm.py` beside the `flowc.toml`.
+    let out = run_flow(
+        "llm-cmd-toml",
+        TRIAGE,
+        &[("flowc.toml", toml), ("tools/llm.py", script)],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "monitor" }));
+    let d = &out.record["decisions"][0];
+    assert_eq!(d["label"], "continue", "{d}");
+    let provider = d["provider"].as_str().expect("provider");
+    assert!(
+        provider.starts_with("cmd:python3 /") && provider.ends_with("tools/llm.py"),
+        "{provider}"
+    );
+    // The same string with `--llm`, in the project's folder.
+    let flag = common::flowc(
+        &out.dir,
+        &["run", "main.flow", "--llm", "cmd:python3 tools/llm.py"],
+    );
+    assert_eq!(
+        flag.status.code(),
+        Some(0),
+        "{}",
+        common::text(&flag.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&flag.stdout).expect("JSON"),
+        json!({ "action": "monitor" })
+    );
+}
+
+#[test]
 fn llm_conditions_answer_yes_or_no() {
     let src = r#"
 flow main(cause: string = "disk") -> json {

@@ -16,12 +16,9 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    /// `program` may carry arguments, separated by spaces.
-    pub fn new(program: &str, timeout: Duration) -> Cmd {
-        Cmd {
-            argv: program.split_whitespace().map(str::to_string).collect(),
-            timeout,
-        }
+    /// `argv`: the program and its arguments.
+    pub fn new(argv: Vec<String>, timeout: Duration) -> Cmd {
+        Cmd { argv, timeout }
     }
 }
 

@@ -115,12 +115,23 @@ pub fn provider(
         }
         ("replay", file) if !file.is_empty() => Ok(Box::new(replay::Replay::load(&resolve(file))?)),
         ("cmd", program) if !program.is_empty() => {
-            let p = if program.contains('/') {
-                resolve(program).to_string_lossy().into_owned()
-            } else {
-                program.to_string()
-            };
-            Ok(Box::new(cmd::Cmd::new(&p, settings.timeout)))
+            // Word by word, as `--llm` runs it: a bare program name is looked
+            // up on `PATH`, a program with a `/` (`./decide`) is taken from
+            // `base`, and so is an argument with a `/` that names a file or
+            // folder there (`tools/llm.py`); other words are left as written.
+            let argv = program
+                .split_whitespace()
+                .enumerate()
+                .map(|(i, w)| {
+                    let path = w.contains('/') && (i == 0 || resolve(w).exists());
+                    if path {
+                        resolve(w).to_string_lossy().into_owned()
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect();
+            Ok(Box::new(cmd::Cmd::new(argv, settings.timeout)))
         }
         ("human", "") => Ok(Box::new(human::Human::new())),
         _ => Err(format!(
