@@ -634,6 +634,53 @@ fn a_loop_that_reaches_max_is_a_warning_or_an_error() {
 }
 
 #[test]
+fn an_arm_of_match_or_decide_may_be_a_block_of_statements() {
+    let src = with_tools(
+        r#"
+flow main(n: int) -> json {
+    let m = match n {
+        1 => {
+            let again = echo(value: n + 1)
+            let twice = again.value * 2
+            twice
+        }
+        _ => { echo(value: 0).value }
+    }
+    let d = decide "what next?" with { n } {
+        retry => {
+            let again = echo(value: "again {n}")
+            again.value
+        }
+        else => "gave up"
+    }
+    let r = match n { 1 => { n }, _ => { n: 0 } }
+    { m, d, r }
+}
+"#,
+    );
+    let out = run_flow(
+        "armblocks",
+        &src,
+        &[],
+        &["--arg", "n=1", "--llm", "cmd:python3 -c print('retry')"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({ "m": 4, "d": "again 1", "r": { "n": 1 } })
+    );
+    // The arms' statements are steps under the `let` that holds them.
+    out.step("again");
+    let paths: Vec<String> = out
+        .steps()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(paths.contains(&"main/m/again".to_string()), "{paths:?}");
+    assert!(paths.contains(&"main/d/again".to_string()), "{paths:?}");
+}
+
+#[test]
 fn a_loop_takes_max_and_until_on_lines_of_their_own() {
     let src = "flow main() -> int {\n    let r = loop s = { n: 0 }\n        max 2 until s.n > 100 {\n        { n: s.n + 1 }\n    }\n    let t = loop u = 0\n        max 9\n        until u > 4 { u + 2 }\n    r.n * 10 + t\n}\n";
     let out = run_flow("loopmaxline", src, &[], &[]);

@@ -164,6 +164,7 @@ impl Printer<'_> {
                 s.push_str(&self.block(block, ind));
                 s
             }
+            ExprKind::Block(block) => self.block(block, ind),
             ExprKind::If {
                 cond,
                 then,

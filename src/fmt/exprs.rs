@@ -100,6 +100,7 @@ pub(super) fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             opts(options, f);
             block_children(block, f);
         }
+        ExprKind::Block(block) => block_children(block, f),
         ExprKind::If {
             cond,
             then,

@@ -206,7 +206,7 @@ impl Lower<'_> {
             ExprKind::Match { scrutinee, arms } => {
                 self.walk(scrutinee, node);
                 for a in arms {
-                    self.walk(&a.body, node);
+                    self.arm(a.span, &a.body, node);
                 }
             }
             ExprKind::Loop {
@@ -253,7 +253,7 @@ impl Lower<'_> {
                     self.walk(c, node);
                 }
                 for a in arms {
-                    self.walk(&a.body, node);
+                    self.arm(a.span, &a.body, node);
                 }
             }
             ExprKind::Approve { context, .. } => {
@@ -262,8 +262,25 @@ impl Lower<'_> {
                     self.walk(c, node);
                 }
             }
+            ExprKind::Block(b) => node.children.push(self.block(b, "block".into())),
             _ => {}
         }
+    }
+
+    /// A `match` or `decide` arm (`span` from its pattern or label): a block
+    /// is a cluster labelled by the arm's head (`retry =>`).
+    fn arm(&self, span: Span, body: &Expr, node: &mut Node) {
+        let ExprKind::Block(b) = &body.kind else {
+            return self.walk(body, node);
+        };
+        let text = &self.sources.get(span.file).text;
+        let head = text
+            .get(span.start as usize..body.span.start as usize)
+            .unwrap_or("=>")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        node.children.push(self.block(b, head));
     }
 }
 

@@ -632,6 +632,7 @@ impl<'p> Lowering<'p> {
                 self.options(options.as_ref());
                 self.block(block, false);
             }
+            ExprKind::Block(block) => self.block(block, false),
             ExprKind::If {
                 cond,
                 then,
@@ -773,6 +774,7 @@ fn step_word(e: &Expr) -> Cow<'_, str> {
         ExprKind::Try { .. } => Cow::Borrowed("try"),
         ExprKind::Decide { .. } => Cow::Borrowed("decide"),
         ExprKind::Approve { .. } => Cow::Borrowed("approve"),
+        ExprKind::Block(_) => Cow::Borrowed("block"),
         _ => Cow::Borrowed("expr"),
     }
 }

@@ -183,6 +183,7 @@ impl<'p> Interp<'p> {
                     self.with_deadline(self.block(block, &sc), &sc, e.span)
                         .await
                 }
+                ExprKind::Block(block) => self.block(block, sc).await,
                 ExprKind::If {
                     cond,
                     then,

@@ -411,6 +411,9 @@ pub enum ExprKind {
         message: Box<Expr>,
         context: Option<Box<Expr>>,
     },
+    /// A block as the value of a `match` or `decide` arm:
+    /// `retry => { let again = f()  again.x }`.
+    Block(Block),
 }
 
 #[derive(Clone, Debug, PartialEq)]

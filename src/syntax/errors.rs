@@ -53,7 +53,7 @@ fn word(rule: Rule) -> Option<&'static str> {
         rec_field | type_field => "a field",
         options => "`{`",
         option => "an option",
-        block | branch_block => "`{`",
+        block | branch_block | arm_block => "`{`",
         branch => "a branch (`name = expression`)",
         match_arm | pattern | wild_pat | neg_num => "a pattern",
         decide_arm => "a label",

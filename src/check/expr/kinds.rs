@@ -178,6 +178,7 @@ impl<'p> Ctx<'p> {
                 self.options(options, Place::Block);
                 self.block_as(block, false, want)
             }
+            ExprKind::Block(block) => self.block_as(block, false, want),
             ExprKind::If {
                 cond,
                 then,

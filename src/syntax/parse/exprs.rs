@@ -456,7 +456,7 @@ impl Converter<'_> {
                             let l = it.next().expect("grammar: decide label");
                             let is_else = l.as_rule() == Rule::kw_else;
                             let label = self.ident(l);
-                            let body = self.expr(it.next().expect("grammar: decide arm body"));
+                            let body = self.arm_body(it.next().expect("grammar: decide arm body"));
                             arms.push(DecideArm {
                                 label,
                                 is_else,
@@ -647,6 +647,22 @@ impl Converter<'_> {
         out
     }
 
+    /// The value of a `match` or `decide` arm: an expression or a block.
+    fn arm_body(&self, p: Pair<'_, Rule>) -> Expr {
+        match p.as_rule() {
+            Rule::arm_block => {
+                let span = self.span(&p);
+                let block = self.block(inner(p).next().expect("grammar: arm block"));
+                Expr {
+                    kind: ExprKind::Block(block),
+                    span,
+                }
+            }
+            Rule::expr => self.expr(p),
+            _ => unexpected(&p, "arm"),
+        }
+    }
+
     pub(in crate::syntax) fn match_arm(&self, p: Pair<'_, Rule>) -> MatchArm {
         let span = self.span(&p);
         let mut it = inner(p);
@@ -675,7 +691,7 @@ impl Converter<'_> {
         } else {
             Pattern::Literals(lits)
         };
-        let body = self.expr(it.next().expect("grammar: arm body"));
+        let body = self.arm_body(it.next().expect("grammar: arm body"));
         MatchArm {
             pattern,
             body,
