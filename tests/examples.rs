@@ -143,8 +143,8 @@ fn the_approval_example_pauses_and_resumes_as_its_header_says() {
     assert_eq!(v["ticket"], serde_json::Value::Null, "{v}");
 }
 
-/// The command under "Run the main example" in README.md, with `cargo run --`
-/// replaced by the built binary.
+/// The command under "Run the main example" in README.md, with the installed
+/// `flowc` replaced by the built binary.
 fn readme_main_command() -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     let after = readme
@@ -158,9 +158,58 @@ fn readme_main_command() -> Vec<String> {
         .find(|l| !l.is_empty())
         .expect("a command");
     let line = line
-        .strip_prefix("cargo run -- ")
-        .expect("the main command starts with `cargo run -- `");
+        .strip_prefix("flowc ")
+        .expect("the main command starts with `flowc `");
     line.split_whitespace().map(str::to_string).collect()
+}
+
+/// The README builds flowc one way: `cargo install --path .` once, then every
+/// command is the installed `flowc` (a `cargo run --` would build a second,
+/// debug copy before anything runs); `cargo test` is its one test command.
+#[test]
+fn the_readme_installs_once_and_runs_the_installed_flowc() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let install = readme
+        .split("## Install")
+        .nth(1)
+        .and_then(|s| s.split("```sh").nth(1))
+        .and_then(|s| s.lines().map(str::trim).find(|l| !l.is_empty()))
+        .expect("a sh block under ## Install");
+    assert_eq!(install, "cargo install --path .");
+    let mut commands = Vec::new();
+    for block in readme.split("```sh").skip(1) {
+        let body = block.split("```").next().unwrap_or("");
+        for line in body.lines().map(str::trim) {
+            if !line.is_empty() && !line.starts_with('#') {
+                commands.push(line.to_string());
+            }
+        }
+    }
+    let other: Vec<&String> = commands
+        .iter()
+        .filter(|c| !c.starts_with("flowc ") && !c.starts_with("cargo install --path ."))
+        .filter(|c| c.as_str() != "cargo test")
+        .collect();
+    assert!(
+        other.is_empty(),
+        "README commands neither `flowc …`, the install nor `cargo test`: {other:?}"
+    );
+    assert!(
+        !readme.contains("cargo run"),
+        "README runs `cargo run`, a second build beside the installed flowc"
+    );
+    let tests = commands.iter().filter(|c| *c == "cargo test").count();
+    assert_eq!(tests, 1, "README has {tests} test commands: {commands:?}");
+    let main = readme_main_command().join(" ");
+    let mains = commands
+        .iter()
+        .filter(|c| c.contains("examples/ci_analysis.flow") && c.starts_with("flowc run "))
+        .filter(|c| **c == format!("flowc {main}"))
+        .count();
+    assert_eq!(
+        mains, 1,
+        "README's main command `flowc {main}` is not there once"
+    );
 }
 
 #[test]
