@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs on Restate against runs here (SPEC §18), release build, median of RUNS
+# Runs on Restate against runs here (docs/scale-out.md), release build, median of RUNS
 # (default 3), on 127.0.0.1 only:
 #  - per-step overhead: the bench kit's `latency` workload (2,000 steps) and a
 #    1,000-step `overhead` workload (zero latency), `flowc run --no-store`

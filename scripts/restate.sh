@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Restate server for `flowc worker` and `flowc run --engine restate:…` (SPEC §18):
+# The Restate server for `flowc worker` and `flowc run --engine restate:…` (docs/scale-out.md):
 # installed once from npm into target/restate/, started on 127.0.0.1 only.
 #
 #   scripts/restate.sh install

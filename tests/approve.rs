@@ -1,4 +1,4 @@
-//! `approve` that pauses a run (SPEC §15 "approve"), through the real binary
+//! `approve` that pauses a run (docs/store.md, `approvals`), through the real binary
 //! and a real store: `flowc run` exits 3 and prints the commands that answer
 //! it, `flowc approve` records the answer, `flowc resume` continues with
 //! `true` or `false`; concurrent approvals in a `for`; `try` never catches a

@@ -1,4 +1,4 @@
-//! Whole-program checks: the SPEC example, the examples and the standard library
+//! Whole-program checks: a full sample program (tests/data/taste.flow), the examples and the standard library
 //! check clean; the parser and checker never panic (property tests).
 
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ fn check_clean(rel: &str) {
 
 #[test]
 fn spec_example_checks_clean() {
-    check_clean("tests/data/spec_taste.flow");
+    check_clean("tests/data/taste.flow");
 }
 
 fn flow_files(dir: &Path, out: &mut Vec<String>) {
@@ -89,7 +89,7 @@ fn no_panic(text: &str) {
 
 /// Valid programs to mutate.
 const SEEDS: &[&str] = &[
-    include_str!("data/spec_taste.flow"),
+    include_str!("data/taste.flow"),
     "flow main(xs: [int]) -> [int] {\n    let ys = for x in xs with { max_concurrent: 2 } { x * 2 }\n    let s = loop st = { n: 0 } max 3 until stable(st.n) { { n: st.n + 1 } }\n    match s.n { 1 | 2 => ys, _ => [] }\n}\n",
     "type T = { a: int, b?: string }\nconst K = 3\nflow f(t: T) -> string {\n    let r = race { x = \"a\"\n y = \"b\" }\n    let p = parallel concat { a = [1]; b = [2] }\n    try { t.b ?? \"none\" } catch e { e.message ++ \"{len(p)} {r.winner}\" }\n}\n",
 ];

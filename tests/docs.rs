@@ -246,3 +246,70 @@ fn every_example_of_the_diagnostics_page_reports_its_code() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(checked >= 40, "only {checked} examples were checked");
 }
+
+/// The repository's files: `git ls-files` in a clone, else every file under
+/// the root outside `target/` and hidden folders.
+fn repository_files() -> Vec<PathBuf> {
+    let git = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root())
+        .output();
+    if let Ok(out) = git
+        && out.status.success()
+        && !out.stdout.is_empty()
+    {
+        return out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| root().join(String::from_utf8_lossy(p).as_ref()))
+            .collect();
+    }
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root(), &mut out);
+    out
+}
+
+/// The project's own docs are its reference: no file points a reader at a
+/// design document that is not in the repository (its sections, or the file).
+#[test]
+fn no_file_cites_a_design_document_outside_the_repository() {
+    // Spelled in pieces, so that this file does not match itself.
+    let needles = [
+        format!("{} {}", "SPEC", "§"),
+        format!("{}.{}", "SPEC", "md"),
+    ];
+    let mut found = Vec::new();
+    let files = repository_files();
+    assert!(files.len() > 50, "only {} files found", files.len());
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if needles.iter().any(|n| line.contains(n.as_str())) {
+                let rel = f.strip_prefix(root()).unwrap_or(&f);
+                found.push(format!("{}:{}: {}", rel.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "cite the project's own docs (docs/*.md, README.md) instead:\n{}",
+        found.join("\n")
+    );
+}

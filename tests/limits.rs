@@ -1,6 +1,6 @@
-//! The runtime's resource limits (SPEC §17): `max_output` on every read of a
-//! tool's or a provider's output, liveness and `max_memory` (peak memory measured
-//! on a real `flowc` process), and deadlines, timeouts and Ctrl-C that end pure
+//! The runtime's resource limits (docs/language.md, "Memory and time limits"): `max_output`
+//! on every read of a tool's or a provider's output, liveness and `max_memory` (peak memory
+//! measured on a real `flowc` process), and deadlines, timeouts and Ctrl-C that end pure
 //! computation and blocking reads.
 
 use std::io::{Read, Write};

@@ -1,4 +1,4 @@
-//! Policies (SPEC §16) end to end: what the checker sees is refused before
+//! Policies (docs/language.md, "Policies") end to end: what the checker sees is refused before
 //! anything runs; `max_steps` and `max_llm_calls` raise `policy_violation` at
 //! the step, catchable; a called flow runs under its caller's policy; `tenant`
 //! becomes `context.tenant`.

@@ -1,4 +1,4 @@
-//! Re-planning (SPEC §16) end to end through the binary: a scripted `cmd:`
+//! Re-planning (docs/language.md, "Re-planning") end to end through the binary: a scripted `cmd:`
 //! provider whose answers are repaired from the checker's diagnostics, a
 //! fragment outside the policy refused before anything runs, `max_replans`,
 //! `replan_cooldown`, the OpenAI-compatible path over a local HTTP server,

@@ -1,4 +1,4 @@
-//! Runs on Restate (SPEC §18), end to end: a real Restate server installed and
+//! Runs on Restate (docs/scale-out.md), end to end: a real Restate server installed and
 //! started by `scripts/restate.sh` on 127.0.0.1, real `flowc worker`
 //! processes, Debian's HAProxy in front of two of them, and `flowc run
 //! --engine restate:URL`. When the server cannot be installed or HAProxy is

@@ -1,4 +1,4 @@
-//! `flowc resume` (SPEC §15 "Resume") through the real binary, a real store
+//! `flowc resume` (docs/store.md, `flowc resume`) through the real binary, a real store
 //! and a real `kill -9`: a fan-out of effects with idempotency keys, effects
 //! without one refused, completion order reversed, and edited source.
 

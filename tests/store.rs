@@ -1,4 +1,4 @@
-//! The store (SPEC §15) through the real `flowc` binary and real SQLite files
+//! The store (docs/store.md) through the real `flowc` binary and real SQLite files
 //! in temp folders: runs registered and listed, steps shown, parallel runs,
 //! `kill -9` shown as `interrupted`, damaged, newer and locked stores,
 //! `runs gc` and `cache clear`.

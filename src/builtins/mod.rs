@@ -1,7 +1,7 @@
-//! The built-in functions (SPEC §7): one table. The `table!` below names each
-//! built-in and points at its [`Def`]: usage, doc, type rule and
-//! implementation together, in the file of its family. The checker, the
-//! evaluator, the REPL's completion and the docs' list all read [`Builtin`].
+//! The built-in functions (docs/language.md, "Built-in functions"): one table. The `table!`
+//! below names each built-in and points at its [`Def`]: usage, doc, type rule and
+//! implementation together, in the file of its family. The checker, the evaluator, the
+//! REPL's completion and the docs' list all read [`Builtin`].
 
 #[cfg(test)]
 mod agree;

@@ -1,7 +1,6 @@
-//! Calls of built-in functions (SPEC §7) in the checker: what depends on
-//! where the call stands (named arguments, `with`, `stable` outside `until`,
-//! `llm` as a decision site); the type rules are the table's
-//! (`crate::builtins`).
+//! Calls of built-in functions (docs/language.md, "Built-in functions") in the checker:
+//! what depends on where the call stands (named arguments, `with`, `stable` outside
+//! `until`, `llm` as a decision site); the type rules are the table's (`crate::builtins`).
 
 use super::expr::Ctx;
 use super::types::Type;

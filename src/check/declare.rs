@@ -30,7 +30,7 @@ pub(super) fn declare(
             continue;
         }
         ns.insert(name.name.clone(), name.span);
-        // A tool or flow may take a built-in's name (SPEC §6 calls a tool `upper`):
+        // A tool or flow may take a built-in's name (a tool `upper` is fine):
         // calls in this module go to the declaration. A constant is not callable,
         // so its name would only hide nothing and confuse.
         if what == "constant" && is_builtin_fn(&name.name) {

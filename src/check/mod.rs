@@ -1,4 +1,4 @@
-//! Name resolution, module imports and type checking (SPEC §5–§11).
+//! Name resolution, module imports and type checking (docs/language.md, "Reference").
 //!
 //! The core does no I/O: file imports are read through a [`Loader`], and the
 //! standard library is compiled in. [`check_program`] returns the checked
@@ -132,7 +132,7 @@ pub struct Program {
     pub blocks: HashMap<BlockKey, BlockInfo>,
     /// Every place an LLM decides (`decide`, `llm()`), in source order.
     pub decisions: Vec<DecisionSite>,
-    /// What a re-plan of a block or flow body sees (SPEC §16), by the key of
+    /// What a re-plan of a block or flow body sees (docs/language.md, "Re-planning"), by the key of
     /// the block expression (or of the flow's body).
     pub replan_sites: HashMap<BlockKey, ReplanSite>,
     /// Types, references and scopes by place, recorded while checking when

@@ -1,4 +1,5 @@
-//! Options (`with { … }`): known names, value kinds, and where each is allowed (SPEC §10).
+//! Options (`with { … }`): known names, value kinds, and where each is allowed
+//! (docs/language.md, "Options").
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Policies (SPEC §16): `policy NAME { … }` items, declared per module, and
+//! Policies (docs/language.md, "Policies"): `policy NAME { … }` items, declared per module, and
 //! what the checker can see of them — unknown rules, wrongly typed values,
 //! tools outside `allow_tools`, effects under `effects: "deny"`. The rest
 //! (`max_steps`, `max_llm_calls`) is held at run time.

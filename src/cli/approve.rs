@@ -1,5 +1,5 @@
 //! `flowc approve RUN [PATH] [--reject] [--by NAME] [--note TEXT]`: answers
-//! an approval a paused run waits for (SPEC §15 "approve"); `flowc resume`
+//! an approval a paused run waits for (docs/store.md, `approvals`); `flowc resume`
 //! then continues the run with `true` or `false`.
 
 use crate::driver::store_dir;

@@ -1,4 +1,4 @@
-//! Runs on Restate (SPEC §18): `flowc worker`, and `flowc run`, `runs`,
+//! Runs on Restate (docs/scale-out.md): `flowc worker`, and `flowc run`, `runs`,
 //! `runs show`, `resume` and `approve` with `--engine restate:URL`.
 
 use serde_json::{Map, Value};

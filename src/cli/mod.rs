@@ -69,7 +69,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
-    /// Serve a Restate endpoint that runs flows' steps (SPEC §18)
+    /// Serve a Restate endpoint that runs flows' steps (docs/scale-out.md)
     Worker(engine::WorkerArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run

@@ -1,5 +1,5 @@
 //! `flowc resume RUN`: evaluates a stored run's flow again as the same run;
-//! steps with a journaled success are replayed, not run (SPEC §15 "Resume").
+//! steps with a journaled success are replayed, not run (docs/store.md, `flowc resume`).
 
 use std::collections::HashMap;
 
@@ -110,7 +110,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
             return code;
         }
     };
-    // Changed source (SPEC §15): every file the run used, by its hash.
+    // Changed source (docs/store.md): every file the run used, by its hash.
     let stored = match store.run_sources(&run.id) {
         Ok(s) => s,
         Err(e) => {

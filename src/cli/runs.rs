@@ -1,5 +1,5 @@
 //! `flowc runs`, `flowc runs show RUN`, `flowc runs gc --older-than D` and
-//! `flowc cache clear [TOOL]`: the runs and the cache of the store (SPEC §15).
+//! `flowc cache clear [TOOL]`: the runs and the cache of the store (docs/store.md).
 
 use serde_json::{Value, json};
 
@@ -192,7 +192,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    // The steps are the journal's (SPEC §15), in the order they started.
+    // The steps are the journal's (docs/store.md), in the order they started.
     let mut steps = match store.journal(&run.id) {
         Ok(j) => j,
         Err(e) => return fail(&e),

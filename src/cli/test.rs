@@ -1,4 +1,4 @@
-//! `flowc test [FILE|DIR…]`: runs the `test` blocks (SPEC §10b) and reports
+//! `flowc test [FILE|DIR…]`: runs the `test` blocks (docs/language.md, "Tests") and reports
 //! like `cargo test`: a line per test, the failures with their spans, then
 //! `test result: N passed, N failed`.
 

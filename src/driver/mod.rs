@@ -13,7 +13,7 @@ use crate::check::{self, Loader, Program};
 use crate::diag::Diagnostic;
 use crate::source::Sources;
 
-/// The folder of the store (SPEC §15): `--store DIR`, else `FLOWC_STORE`,
+/// The folder of the store (docs/store.md): `--store DIR`, else `FLOWC_STORE`,
 /// else `.flowc` in the current folder.
 pub fn store_dir(flag: Option<&str>) -> std::path::PathBuf {
     flag.map(std::path::PathBuf::from)

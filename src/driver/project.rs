@@ -22,7 +22,8 @@ pub struct LlmArgs {
 #[serde(deny_unknown_fields)]
 struct ProjectFile {
     llm: Option<LlmSection>,
-    /// `[policy.NAME]` tables: policies for the flows of the project (SPEC §16).
+    /// `[policy.NAME]` tables: policies for the flows of the project (docs/language.md,
+    /// "Policies").
     policy: Option<std::collections::BTreeMap<String, toml::Table>>,
 }
 

@@ -250,7 +250,7 @@ impl Runner {
         }
     }
 
-    /// Runs `job` as a run of `store` (SPEC §15): registered as `running`
+    /// Runs `job` as a run of `store` (docs/store.md): registered as `running`
     /// with its source files' hashes before it starts, every step journaled,
     /// and ended with its status, result or errors, and its run record
     /// without the steps (kept even when `--record` did not ask for it). `Err` when the store cannot register

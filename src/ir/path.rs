@@ -1,5 +1,5 @@
-//! Stable step paths (SPEC §15): where a step stands in the program and in which
-//! iteration, independent of timing.
+//! Stable step paths (docs/language.md, "Step paths"): where a step stands in the program
+//! and in which iteration, independent of timing.
 //!
 //! ```text
 //! path    = flow { "/" segment | "." branch }

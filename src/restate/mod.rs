@@ -1,4 +1,4 @@
-//! Runs on Restate (SPEC §18): `flowc worker` serves a Restate endpoint, and
+//! Runs on Restate (docs/scale-out.md): `flowc worker` serves a Restate endpoint, and
 //! `flowc run --engine restate:URL` submits runs to it.
 //!
 //! The design (docs/scale-out.md): the interpreter stays the orchestrator. A

@@ -1,4 +1,4 @@
-//! `approve "message" with ctx` (SPEC §15 "approve"): a person's answer.
+//! `approve "message" with ctx` (docs/store.md, `approvals`): a person's answer.
 //!
 //! In a stored run without an answer yet, reaching it *pauses* the run: the
 //! approval is kept in the store, steps already running finish (and are

@@ -1,4 +1,4 @@
-//! The cache of pure tools (SPEC §15): the key is the tool's binding and its
+//! The cache of pure tools (docs/store.md, `cache`): the key is the tool's binding and its
 //! canonical arguments; this run's results first, then the store's, so a
 //! result is reused across runs within the call's TTL. Identical calls in
 //! flight share one execution: the later ones wait for the first, then find

@@ -333,7 +333,7 @@ impl<'p> Interp<'p> {
             return Ok(v);
         }
 
-        // Cache of pure tools (SPEC §15): this run's results, then the store's;
+        // Cache of pure tools (docs/store.md): this run's results, then the store's;
         // identical calls in flight wait for the first one, then find its result.
         let cache = match o.cache {
             Some(ttl) if !tool.effect && !self.config.no_cache => {
@@ -385,7 +385,7 @@ impl<'p> Interp<'p> {
             permits.tool = Some(s);
         }
 
-        // The idempotency key (SPEC §15): a string, or `true` for one derived
+        // The idempotency key (docs/store.md): a string, or `true` for one derived
         // from the run id and the step path; the same on every attempt and on resume.
         let key = match c
             .options
@@ -402,7 +402,7 @@ impl<'p> Interp<'p> {
         // Once the run pauses at an `approve`, no new step starts.
         let _started = self.pause.hold().await;
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
-        // The journal (SPEC §15): an effect's start is on disk before it runs.
+        // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.journal.as_ref().map(|j| {
             let binding = self.binding_of(name, tool);
             let hash = crate::store::cache_key(&binding, &value::canonical(&input));

@@ -84,7 +84,7 @@ impl<'p> Interp<'p> {
                     None => o,
                 };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
-                // The decision is journaled by its path (SPEC §15).
+                // The decision is journaled by its path (docs/store.md).
                 self.journal_decision(req, &what, &o, "ok", started_ms, span, sc);
                 Ok(o)
             }

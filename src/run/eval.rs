@@ -42,7 +42,7 @@ pub struct Scope {
     pub deadline_at: Option<Instant>,
     /// The flow being run (its name in module `module`).
     pub flow: Rc<str>,
-    /// The policy the flow runs under (SPEC §16).
+    /// The policy the flow runs under (docs/language.md, "Policies").
     pub policy: Option<Rc<crate::check::policy::Policy>>,
 }
 

@@ -1,4 +1,4 @@
-//! What a stored run writes to its journal (SPEC §15): every step it takes,
+//! What a stored run writes to its journal (docs/store.md): every step it takes,
 //! under its step path. The journal is both what `flowc resume` replays and
 //! the step view of `flowc runs show`: tool calls with their results (or
 //! failures), decisions, re-plans, flow calls, approvals, cache hits,

@@ -1,5 +1,6 @@
-//! `max_memory` (SPEC §17): the bytes held by the values of a run's `let`s,
-//! counted approximately, and the waiting of new steps while they pass the budget.
+//! `max_memory` (docs/language.md, "Memory and time limits"): the bytes held by the values
+//! of a run's `let`s, counted approximately, and the waiting of new steps while they pass
+//! the budget.
 //!
 //! A value's size is estimated from its shape — 16 bytes a scalar, a string's
 //! length plus 24, 24 a list or 48 a record plus their elements (and keys) — which

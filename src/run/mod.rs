@@ -74,7 +74,7 @@ pub struct Replay {
     pub check_args: bool,
 }
 
-/// Where tool calls run when not in this process (SPEC §18): `flowc worker`
+/// Where tool calls run when not in this process (docs/scale-out.md): `flowc worker`
 /// sends each one to Restate as an invocation of its own, keyed by the run
 /// id and the step's path, so that a finished step is never run again.
 pub trait Remote {
@@ -205,11 +205,11 @@ pub struct Interp<'p> {
     /// One lock per cache key: identical cached calls in flight share one
     /// execution (the later ones wait, then find the first one's result).
     inflight: RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>,
-    /// The store whose cross-run cache `cache` options use (SPEC §15).
+    /// The store whose cross-run cache `cache` options use (docs/store.md).
     pub store: Option<&'p crate::store::Store>,
     /// On resume: the journaled successes of the run, by step path.
     pub replay: Option<Replay>,
-    /// The run's journal in the store (SPEC §15), when it has one.
+    /// The run's journal in the store (docs/store.md), when it has one.
     pub journal: Option<crate::store::Journal>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
     http: tools::http::Client,
@@ -223,16 +223,16 @@ pub struct Interp<'p> {
     /// The LLM decision hook (no provider until one is set).
     pub llm: llm::Llm,
     /// Tool calls and LLM calls made under a policy, for `max_steps` and
-    /// `max_llm_calls` (SPEC §16).
+    /// `max_llm_calls` (docs/language.md, "Policies").
     policy_counts: policy::Counts,
     /// Reads the files a re-planned fragment's module imports (the driver's
     /// file system loader; without one, only `std.*` imports resolve).
     pub loader: Option<Rc<dyn crate::check::Loader>>,
-    /// Re-plans of this run (SPEC §16).
+    /// Re-plans of this run (docs/language.md, "Re-planning").
     replan: replan::State,
     /// Where tool calls run, when not here (`flowc worker`).
     pub remote: Option<Box<dyn Remote + 'p>>,
-    /// The run's pause at an `approve` (SPEC §15); a re-planned fragment's
+    /// The run's pause at an `approve` (docs/store.md); a re-planned fragment's
     /// run shares it.
     pub pause: Rc<approve::Pause>,
     /// In `flowc test`: the running test's mocks and failures.

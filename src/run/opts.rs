@@ -21,11 +21,12 @@ pub struct Opts {
     pub fail_fast: Option<bool>,
     pub deadline: Option<Duration>,
     pub cache: Option<Duration>,
-    /// Bytes of a tool's output read at most (SPEC §17).
+    /// Bytes of a tool's output read at most (docs/language.md, "Memory and time limits").
     pub max_output: Option<u64>,
-    /// Bytes of values a run holds before new steps wait (SPEC §17).
+    /// Bytes of values a run holds before new steps wait (docs/language.md, "Memory and
+    /// time limits").
     pub max_memory: Option<u64>,
-    /// Re-planning (SPEC §16).
+    /// Re-planning (docs/language.md, "Re-planning").
     pub replan_on_error: Option<bool>,
     pub replan_on: Option<Vec<ErrorKind>>,
     pub max_replans: Option<u32>,

@@ -1,5 +1,5 @@
-//! Policies at run time (SPEC §16): what the checker cannot see — `max_steps`,
-//! `max_llm_calls`, and the rules of a policy a called flow inherits from its
+//! Policies at run time (docs/language.md, "Policies"): what the checker cannot see —
+//! `max_steps`, `max_llm_calls`, and the rules of a policy a called flow inherits from its
 //! caller — raises `policy_violation` at the step, naming the rule and the limit.
 
 use std::cell::Cell;
@@ -91,7 +91,7 @@ impl<'p> Interp<'p> {
     }
 
     /// Under a policy with `effects: "approve"`, an effect waits for a
-    /// person's approval at `path/approve` (SPEC §15: the run pauses, or the
+    /// person's approval at `path/approve` (docs/store.md: the run pauses, or the
     /// question is asked inline); rejected, it does not run.
     pub(super) async fn approve_effect(
         &self,

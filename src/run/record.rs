@@ -58,7 +58,7 @@ pub enum StepStatus {
 pub struct StepRecord {
     pub id: usize,
     pub step: String,
-    /// The step's path (SPEC §15): `main/out/for[3]/upper`.
+    /// The step's path (docs/language.md, "Step paths"): `main/out/for[3]/upper`.
     pub path: String,
     pub tool: String,
     pub kind: StepKind,
@@ -123,13 +123,13 @@ pub struct RunRecord {
     pub warnings: Vec<Warning>,
     pub steps: Vec<StepEntry>,
     pub decisions: Vec<Decision>,
-    /// Every re-plan (SPEC §16): the request, each answer with its
+    /// Every re-plan (docs/language.md, "Re-planning"): the request, each answer with its
     /// diagnostics, the fragment that ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replans: Vec<ReplanRecord>,
 }
 
-/// One re-plan of a failed block (SPEC §16).
+/// One re-plan of a failed block (docs/language.md, "Re-planning").
 #[derive(Clone, Debug, Serialize)]
 pub struct ReplanRecord {
     /// The re-plan's step path: `main/m/replan[1]`; the fragment's steps are under it.

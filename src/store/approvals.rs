@@ -1,4 +1,4 @@
-//! The approvals of a run (SPEC §15 "approve"): one row per `approve` the run
+//! The approvals of a run (docs/store.md, `approvals`): one row per `approve` the run
 //! reached, keyed by its step path; `pending` until `flowc approve` (or a
 //! person at the terminal) answers it, then `approved` or `rejected` with
 //! who answered, when, and a note.

@@ -1,4 +1,4 @@
-//! The cross-run result cache (SPEC §15, `with { cache: D }`): a pure tool's
+//! The cross-run result cache (docs/store.md, `cache`: `with { cache: D }`): a pure tool's
 //! result kept under its tool binding and canonical arguments. Callers give
 //! the binding (`name` and argv, URL or builtin) and the arguments already in
 //! canonical JSON (`value::canonical`, key order irrelevant); failures

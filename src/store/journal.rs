@@ -1,4 +1,4 @@
-//! The journal of a run (SPEC §15): one row per step, keyed by its step path,
+//! The journal of a run (docs/store.md): one row per step, keyed by its step path,
 //! with its status, attempts, result or error and times.
 //!
 //! Rows are written by a thread of their own, on its own connection to the

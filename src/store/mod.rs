@@ -1,4 +1,4 @@
-//! The embedded store (SPEC §15): one SQLite file, by default
+//! The embedded store (docs/store.md): one SQLite file, by default
 //! `.flowc/flowc.db`, holding the runs, the source files they used, the
 //! journal of their steps and the cross-run result cache. Its schema is
 //! versioned with `PRAGMA user_version` and documented in `docs/store.md`.

@@ -168,7 +168,7 @@ pub struct TestDecl {
     pub body: Block,
 }
 
-/// `policy NAME { allow_tools: [...], max_steps: 50, … }` (SPEC §16).
+/// `policy NAME { allow_tools: [...], max_steps: 50, … }` (docs/language.md, "Policies").
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyDecl {
     pub name: Ident,

@@ -7,11 +7,11 @@ pub mod view;
 
 use std::io::IsTerminal;
 
-/// Exit codes (SPEC §12).
+/// Exit codes (docs/language.md, "The command line").
 pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
-/// The run paused at an `approve` (SPEC §15): `flowc approve`, then `flowc resume`.
+/// The run paused at an `approve` (docs/store.md): `flowc approve`, then `flowc resume`.
 pub const PAUSED: u8 = 3;
 
 /// Whether to colour stderr: a terminal, and `NO_COLOR` unset.

@@ -1,4 +1,4 @@
-//! What a re-plan of a block needs from the checker (SPEC §16): the names in
+//! What a re-plan of a block needs from the checker (docs/language.md, "Re-planning"): the names in
 //! scope around a block that states `replan_on_error`, with their types, and
 //! the block's type.
 

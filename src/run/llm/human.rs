@@ -85,7 +85,7 @@ impl Provider for Human {
     }
 }
 
-/// A re-plan (SPEC §16): the request (or the diagnostics of the last
+/// A re-plan (docs/language.md, "Re-planning"): the request (or the diagnostics of the last
 /// fragment) on stderr; the person types a block body, ended by a line with a
 /// single `.` (or end of input). It is checked like a model's.
 async fn ask_fragment(

@@ -1,4 +1,4 @@
-//! LLM decisions (SPEC §8): `llm(…)` conditions and `decide` blocks.
+//! LLM decisions (docs/language.md, "LLM decisions"): `llm(…)` conditions and `decide` blocks.
 //!
 //! The interpreter builds a [`DecisionRequest`] — the program's prompt, the
 //! context values and the labels it declared — and hands it to a [`Provider`].
@@ -18,8 +18,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Bytes of a provider's answer read at most (labels are short; SPEC §17):
-/// more is an `llm_error`, never an out-of-memory.
+/// Bytes of a provider's answer read at most (labels are short; docs/language.md, "Memory
+/// and time limits"): more is an `llm_error`, never an out-of-memory.
 pub const MAX_ANSWER: u64 = 1024 * 1024;
 
 /// How many times an invalid answer is asked again.

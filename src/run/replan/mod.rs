@@ -1,4 +1,4 @@
-//! Re-planning (SPEC §16): a block (or flow body) that states
+//! Re-planning (docs/language.md, "Re-planning"): a block (or flow body) that states
 //! `replan_on_error` and fails with a trigger asks the LLM provider for a
 //! replacement body; the answer must check in the block's scope, against its
 //! type, under its policy, or its diagnostics go back for a repair. An

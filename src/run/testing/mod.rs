@@ -1,4 +1,4 @@
-//! Running `test` blocks (SPEC §10b): the mocks of one test (tools, flows,
+//! Running `test` blocks (docs/language.md, "Tests"): the mocks of one test (tools, flows,
 //! LLM decisions), its assertions, and what failed. Each test runs in an
 //! [`Interp`] of its own, so mocks never leak between tests running at once.
 //! A tool that is not mocked runs only when it is a local built-in (`echo`,

@@ -1,5 +1,5 @@
-//! Tool bindings (SPEC §9): `builtin`, `exec` and `http`. Each returns the
-//! tool's JSON result or a `tool_error` message; timeouts, retries and the type
+//! Tool bindings (docs/language.md, "Tool bindings"): `builtin`, `exec` and `http`. Each
+//! returns the tool's JSON result or a `tool_error` message; timeouts, retries and the type
 //! check at the boundary are the interpreter's.
 
 pub mod builtin;

@@ -33,7 +33,7 @@ fn the_fast_path_gives_the_same_tree() {
         "tool wait(ms: int) -> {{ ms: int }} = builtin \"sleep\"\n/// doc\nflow main() -> int {{\n    let n0 = wait(ms: 0)\n{big_body}    // the end\n    1\n}}\n"
     );
     for src in [
-        include_str!("../../../tests/data/spec_taste.flow"),
+        include_str!("../../../tests/data/taste.flow"),
         include_str!("../../../tests/ui/pass/every_construct.flow"),
         big.as_str(),
     ] {
