@@ -678,6 +678,21 @@ flow main(n: int) -> json {
         .collect();
     assert!(paths.contains(&"main/m/again".to_string()), "{paths:?}");
     assert!(paths.contains(&"main/d/again".to_string()), "{paths:?}");
+    // `flowc graph` draws each block arm as a cluster named by its head.
+    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["graph", "--format", "json"])
+        .arg(out.dir.join("main.flow"))
+        .output()
+        .expect("flowc graph");
+    let g: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
+    let clusters: Vec<&str> = g["body"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(|n| n["children"].as_array().into_iter().flatten())
+        .map(|c| c["label"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(clusters, ["1 =>", "_ =>", "retry =>"], "{g:#}");
 }
 
 #[test]
