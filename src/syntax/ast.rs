@@ -412,7 +412,7 @@ pub enum ExprKind {
         context: Option<Box<Expr>>,
     },
     /// A block as the value of a `match` or `decide` arm:
-    /// `retry => { let again = f()  again.x }`.
+    /// `retry => { let again = f(); again.x }`.
     Block(Block),
 }
 
