@@ -387,6 +387,13 @@ flow main() -> int {
 
     // The failed step's row says which error, in a column of its own, cut short.
     let show = text(&flowc(&dir, &["runs", "show", &id]).stdout);
+    // The run's error, in words: its kind, step and whole message.
+    assert!(
+        show.lines().any(|l| l
+            .starts_with("error    tool_error in step `b`: `python3` exited with status 3")
+            && l.ends_with("then resume the run and it passes")),
+        "{show}"
+    );
     let head = show
         .lines()
         .find(|l| l.starts_with("PATH"))

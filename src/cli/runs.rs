@@ -235,8 +235,15 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
     if let Some(r) = &run.result {
         head.push(("result", r.to_string()));
     }
-    if let Some(e) = &run.error {
-        head.push(("error", e.to_string()));
+    match &run.error {
+        // The run's errors in words, one a line.
+        Some(Value::Array(errors)) if !errors.is_empty() => {
+            for (i, e) in errors.iter().enumerate() {
+                head.push((if i == 0 { "error" } else { "" }, run_error(e)));
+            }
+        }
+        Some(e) => head.push(("error", e.to_string())),
+        None => {}
     }
     for (k, v) in head {
         out::println(&format!("{k:<9}{v}"));
@@ -324,6 +331,18 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         out::println("errors are cut short here: `--format json` shows each in full");
     }
     OK
+}
+
+/// One error of a failed run: `tool_error in step \`b\`: message` on one line.
+fn run_error(e: &Value) -> String {
+    let (Some(kind), Some(message)) = (e["kind"].as_str(), e["message"].as_str()) else {
+        return e.to_string();
+    };
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    match e["step"].as_str() {
+        Some(step) if !step.is_empty() => format!("{kind} in step `{step}`: {one_line}"),
+        _ => format!("{kind}: {one_line}"),
+    }
 }
 
 /// The widest error message of a step in the table, in characters.
