@@ -216,9 +216,35 @@ pub fn join(a: &Type, b: &Type) -> Option<Type> {
     }
 }
 
+/// How a named record is written when a type is shown: `Some(text)`, or
+/// `None` to write its fields.
+pub type RecordNamer<'a> = &'a dyn Fn(&RecordTy) -> Option<String>;
+
+/// A type shown with a [`RecordNamer`] (see [`Type::shown`]).
+pub struct Shown<'a> {
+    ty: &'a Type,
+    name: RecordNamer<'a>,
+}
+
+impl Type {
+    /// The type as `Display` writes it, except that `name` chooses how each
+    /// record is written: the REPL qualifies an imported type by its module's
+    /// alias (`analysis.Round`), as code must write it.
+    pub fn shown<'a>(&'a self, name: RecordNamer<'a>) -> Shown<'a> {
+        Shown { ty: self, name }
+    }
+}
+
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        self.shown(&|r| r.name.clone()).fmt(f)
+    }
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name;
+        match self.ty {
             Type::Unknown => write!(f, "unknown"),
             Type::Never => write!(f, "never"),
             Type::Null => write!(f, "null"),
@@ -234,11 +260,11 @@ impl fmt::Display for Type {
                 write!(f, "{}", parts.join(" | "))
             }
             Type::List(t) if **t == Type::Never => write!(f, "[]"),
-            Type::List(t) => write!(f, "[{t}]"),
-            Type::Optional(t) if matches!(**t, Type::Lit(_)) => write!(f, "({t})?"),
-            Type::Optional(t) => write!(f, "{t}?"),
+            Type::List(t) => write!(f, "[{}]", t.shown(name)),
+            Type::Optional(t) if matches!(**t, Type::Lit(_)) => write!(f, "({})?", t.shown(name)),
+            Type::Optional(t) => write!(f, "{}?", t.shown(name)),
             Type::Record(r) => {
-                if let Some(n) = &r.name {
+                if let Some(n) = name(r) {
                     return write!(f, "{n}");
                 }
                 if r.fields.is_empty() {
@@ -258,7 +284,7 @@ impl fmt::Display for Type {
                         "{}{}: {}",
                         fl.name,
                         if fl.optional { "?" } else { "" },
-                        fl.ty
+                        fl.ty.shown(name)
                     )?;
                 }
                 write!(f, " }}")
@@ -267,8 +293,6 @@ impl fmt::Display for Type {
     }
 }
 
-/// A type as source text that parses back to the same type (aliases spelled
-/// out, types that cannot be written as `json`).
 pub fn source(t: &Type) -> String {
     match t {
         Type::Unknown | Type::Never | Type::Regex | Type::Json => "json".into(),

@@ -103,3 +103,159 @@ fn neovim_starts_the_server_from_editors_vim() {
         "Neovim's diagnostics"
     );
 }
+
+/// `flowc lsp` over raw stdio: each malformed message (not JSON, a batch, no
+/// `jsonrpc`, a float id, bytes that are not UTF-8, frames with no or a bad
+/// `Content-Length`) is answered with a JSON-RPC error, and the next request
+/// is still served; the session ends normally at `exit`.
+#[test]
+fn malformed_messages_are_answered_and_the_server_keeps_serving() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut f = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        f.extend_from_slice(body);
+        f
+    }
+    fn request(id: i64, method: &str, params: serde_json::Value) -> Vec<u8> {
+        frame(
+            serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+                .to_string()
+                .as_bytes(),
+        )
+    }
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowc lsp starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    // The server's messages, one JSON value each, read on a thread of their own.
+    let (tx, rx) = mpsc::channel::<serde_json::Value>();
+    let reader = std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        loop {
+            let mut length = None;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0; length.expect("every message has a Content-Length")];
+            r.read_exact(&mut body).expect("a whole message");
+            let v = serde_json::from_slice(&body).expect("every message is JSON");
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    // The messages up to the response to `id`.
+    let until = |id: i64| -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(m) => {
+                    let done = m["id"] == id && m.get("method").is_none();
+                    seen.push(m);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(e) => panic!("no answer to request {id} ({e}); the server said: {seen:#?}"),
+            }
+        }
+    };
+
+    stdin
+        .write_all(&request(
+            1,
+            "initialize",
+            serde_json::json!({ "capabilities": {} }),
+        ))
+        .expect("write");
+    stdin.flush().expect("flush");
+    assert!(until(1).last().expect("an answer")["result"]["capabilities"].is_object());
+    stdin
+        .write_all(&frame(
+            br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+        ))
+        .expect("write");
+
+    let malformed: Vec<(&str, Vec<u8>, i64)> = vec![
+        ("invalid JSON", frame(b"{not json"), -32700),
+        ("an array", frame(b"[1, 2]"), -32600),
+        (
+            "non-UTF-8",
+            frame(b"{\"jsonrpc\": \"2.0\", \"\xff\xfe\": 1}"),
+            -32700,
+        ),
+        (
+            "no `jsonrpc`",
+            frame(br#"{"id": 7, "method": "shutdown"}"#),
+            -32600,
+        ),
+        (
+            "a float id",
+            frame(br#"{"jsonrpc": "2.0", "id": 1.5, "method": "shutdown"}"#),
+            -32600,
+        ),
+        (
+            "no Content-Length",
+            b"Content-Type: application/json\r\n\r\n".to_vec(),
+            -32700,
+        ),
+        (
+            "a bad Content-Length",
+            b"Content-Length: many\r\n\r\n".to_vec(),
+            -32700,
+        ),
+    ];
+    let symbols = serde_json::json!({ "textDocument": { "uri": "file:///tmp/none.flow" } });
+    for (n, (what, bytes, code)) in malformed.iter().enumerate() {
+        let id = 10 + n as i64;
+        stdin.write_all(bytes).expect("write");
+        stdin
+            .write_all(&request(id, "textDocument/documentSymbol", symbols.clone()))
+            .expect("write");
+        stdin
+            .flush()
+            .unwrap_or_else(|e| panic!("after {what}: the server is gone ({e})"));
+        let seen = until(id);
+        let errors: Vec<&serde_json::Value> = seen
+            .iter()
+            .filter(|m| m.get("error").is_some() && m["id"] != id)
+            .collect();
+        assert!(
+            errors.iter().any(|e| e["error"]["code"] == *code),
+            "{what}: no error {code} answered: {seen:#?}"
+        );
+    }
+
+    stdin
+        .write_all(&request(99, "shutdown", serde_json::Value::Null))
+        .expect("write");
+    stdin.flush().expect("flush");
+    assert!(until(99).last().expect("an answer").get("error").is_none());
+    stdin
+        .write_all(&frame(br#"{"jsonrpc":"2.0","method":"exit"}"#))
+        .expect("write");
+    drop(stdin);
+    let status = child.wait().expect("flowc lsp ends");
+    assert!(status.success(), "{status}");
+    reader.join().expect("the reader ends");
+}

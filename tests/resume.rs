@@ -344,3 +344,108 @@ fn decisions_in_a_reversed_for_replay_by_path_and_are_journaled() {
     assert_eq!(decided, replayed("tool", "/s"), "{steps:#?}");
     assert!(decided.len() >= 3, "{steps:#?}");
 }
+
+/// Sleeps, then answers `n + 1`.
+const SLOW: &str = "import json, sys, time\na = json.load(sys.stdin)\ntime.sleep(0.3)\nprint(json.dumps({'n': a['n'] + 1}))\n";
+/// Fails, saying why, until the file `ready` exists.
+const GATE: &str = "import json, os, sys\na = json.load(sys.stdin)\nif not os.path.exists('ready'):\n    sys.stderr.write('the gate is closed: create the file `ready` in the folder of the flow, then resume the run and it passes\\n')\n    sys.exit(3)\nprint(json.dumps({'n': a['n'] * 10}))\n";
+
+#[test]
+fn runs_show_gives_each_failed_step_s_error_and_a_replayed_step_s_first_times() {
+    let dir = common::tempdir("resume-show");
+    std::fs::write(
+        dir.join("main.flow"),
+        "tool slow(n: int) -> { n: int } = exec [\"python3\", \"slow.py\"]
+tool gate(n: int) -> { n: int } = exec [\"python3\", \"gate.py\"]
+flow main() -> int {
+    let a = slow(n: 1)
+    let b = gate(n: a.n)
+    b.n
+}
+",
+    )
+    .expect("flow");
+    std::fs::write(dir.join("slow.py"), SLOW).expect("tool");
+    std::fs::write(dir.join("gate.py"), GATE).expect("tool");
+    let out = flowc(&dir, &["run", "main.flow", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let runs: Value =
+        serde_json::from_slice(&flowc(&dir, &["runs", "--format", "json"]).stdout).expect("runs");
+    let id = runs[0]["id"].as_str().expect("an id").to_string();
+    let steps = |dir: &Path| -> Vec<Value> {
+        let show = flowc(dir, &["runs", "show", &id, "--format", "json"]);
+        let run: Value = serde_json::from_slice(&show.stdout).expect("show JSON");
+        run["steps"].as_array().expect("steps").clone()
+    };
+    let step = |steps: &[Value], path: &str| -> Value {
+        steps
+            .iter()
+            .find(|s| s["path"] == path)
+            .unwrap_or_else(|| panic!("no step {path}: {steps:#?}"))
+            .clone()
+    };
+
+    // The failed step's row says which error, in a column of its own, cut short.
+    let show = text(&flowc(&dir, &["runs", "show", &id]).stdout);
+    // The run's error, in words: its kind, step and whole message.
+    assert!(
+        show.lines().any(|l| l
+            .starts_with("error    tool_error in step `b`: `python3` exited with status 3")
+            && l.ends_with("then resume the run and it passes")),
+        "{show}"
+    );
+    let head = show
+        .lines()
+        .find(|l| l.starts_with("PATH"))
+        .unwrap_or_else(|| panic!("a table of steps:\n{show}"));
+    assert!(head.ends_with("ERROR"), "{show}");
+    let failed = show
+        .lines()
+        .find(|l| l.starts_with("main/b "))
+        .unwrap_or_else(|| panic!("a row for main/b:\n{show}"));
+    assert!(
+        failed.contains("failed")
+            && failed
+                .contains("tool_error: `python3` exited with status 3; stderr: the gate is closed")
+            && failed.ends_with('…'),
+        "{show}"
+    );
+    assert!(
+        show.contains("`--format json` shows each in full"),
+        "{show}"
+    );
+    let ok = show
+        .lines()
+        .find(|l| l.starts_with("main/a "))
+        .expect("main/a");
+    assert!(!ok.contains("error"), "{show}");
+
+    // Resumed: `a` is replayed with the times of the run that took it.
+    let first = step(&steps(&dir), "main/a");
+    assert_eq!(first["status"], "ok");
+    std::fs::write(dir.join("ready"), "").expect("ready");
+    let out = flowc(&dir, &["resume", &id, "-q"]);
+    assert_eq!(result(&out), serde_json::json!(20));
+    let after = steps(&dir);
+    let replayed = step(&after, "main/a");
+    assert_eq!(replayed["status"], "replayed", "{after:#?}");
+    for key in ["started_ms", "ended_ms", "duration_ms", "attempts"] {
+        assert_eq!(replayed[key], first[key], "{key}: {after:#?}");
+    }
+    let b = step(&after, "main/b");
+    assert_eq!(b["status"], "ok");
+    assert!(
+        b["started_ms"].as_i64() >= replayed["ended_ms"].as_i64(),
+        "{after:#?}"
+    );
+    let show = text(&flowc(&dir, &["runs", "show", &id]).stdout);
+    let row = show
+        .lines()
+        .find(|l| l.starts_with("main/a "))
+        .expect("main/a");
+    assert_eq!(row.split_whitespace().nth(3), Some("replayed"), "{show}");
+    assert!(
+        show.contains("its times are those of the run that took it"),
+        "{show}"
+    );
+}

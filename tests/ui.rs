@@ -197,6 +197,47 @@ fn exit_codes() {
     assert_eq!(run(&["explain", "E9999"]), Some(2));
 }
 
+/// `flowc explain CODE` says what triggers the code and how to fix it: no
+/// explanation is a bare restatement of its title.
+#[test]
+fn every_explanation_says_what_triggers_it_and_how_to_fix_it() {
+    let short: Vec<String> = flowc::diag::catalog::CODES
+        .iter()
+        .filter(|c| c.explanation.split_whitespace().count() < 12)
+        .map(|c| format!("{}: {:?}", c.code, c.explanation))
+        .collect();
+    assert!(
+        short.is_empty(),
+        "explanations too short to help:\n{}",
+        short.join("\n")
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["explain", "E0101"])
+        .output()
+        .expect("flowc runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The usual causes, each with its shape, and what to do.
+    for cause in [
+        "`let x =`",
+        "a `.` with no field name",
+        "`let a = 1 2`",
+        "left open",
+        "Fix the text at the marked spot",
+    ] {
+        assert!(
+            text.contains(cause),
+            "`flowc explain E0101` does not mention {cause}:\n{text}"
+        );
+    }
+    // A realistic example: a program with a tool and a flow, not one line.
+    let example = text.split("```flow").nth(1).expect("an example");
+    assert!(
+        example.contains("tool ") && example.contains("flow ") && example.lines().count() >= 5,
+        "{example}"
+    );
+}
+
 #[test]
 fn check_a_folder_checks_its_flow_files_sorted() {
     let dir = std::env::temp_dir().join(format!("flowc-check-dir-{}", std::process::id()));

@@ -178,12 +178,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
     let done = journal
         .into_iter()
         .filter(|e| e.replayable())
-        .map(|e| {
-            (
-                e.path,
-                (e.tool, e.args_sha256, e.result.unwrap_or(Value::Null)),
-            )
-        })
+        .map(|e| (e.path.clone(), e))
         .collect();
     // The run's own `--set` options, then those given now.
     let options: Vec<String> = run.options.iter().chain(&a.set).cloned().collect();

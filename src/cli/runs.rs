@@ -235,8 +235,15 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
     if let Some(r) = &run.result {
         head.push(("result", r.to_string()));
     }
-    if let Some(e) = &run.error {
-        head.push(("error", e.to_string()));
+    match &run.error {
+        // The run's errors in words, one a line.
+        Some(Value::Array(errors)) if !errors.is_empty() => {
+            for (i, e) in errors.iter().enumerate() {
+                head.push((if i == 0 { "error" } else { "" }, run_error(e)));
+            }
+        }
+        Some(e) => head.push(("error", e.to_string())),
+        None => {}
     }
     for (k, v) in head {
         out::println(&format!("{k:<9}{v}"));
@@ -275,7 +282,8 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         return OK;
     }
     out::println("");
-    let table: Vec<[String; 6]> = steps
+    let day = |ms: i64| time(ms)[..10].to_string();
+    let table: Vec<[String; 8]> = steps
         .iter()
         .map(|s| {
             let status = match s.cached_age_s {
@@ -283,23 +291,76 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
                 None if uncertain(&run, s) => "running (may have happened)".into(),
                 None => s.status.to_string(),
             };
+            // The time of day; the date too when it is not the run's.
+            let started = time(s.started_ms);
+            let started = if day(s.started_ms) == day(run.started_ms) {
+                started[11..].to_string()
+            } else {
+                started
+            };
             [
                 s.path.clone(),
                 s.kind.clone(),
                 s.tool.clone(),
                 status,
                 s.attempts.to_string(),
+                started,
                 s.ended_ms
                     .map(|e| duration(e - s.started_ms))
                     .unwrap_or_else(|| "-".into()),
+                s.error.as_ref().map(error_cell).unwrap_or_default(),
             ]
         })
         .collect();
     print_table(
-        ["PATH", "KIND", "TOOL", "STATUS", "ATTEMPTS", "DURATION"],
+        [
+            "PATH", "KIND", "TOOL", "STATUS", "ATTEMPTS", "STARTED", "DURATION", "ERROR",
+        ],
         &table,
     );
+    if steps.iter().any(|s| s.status == "replayed") {
+        out::println(
+            "\nreplayed: taken from the journal on resume, not run again; its times are those of the run that took it",
+        );
+    }
+    if steps.iter().any(|s| {
+        s.error
+            .as_ref()
+            .is_some_and(|e| error_cell(e).ends_with('…'))
+    }) {
+        out::println("errors are cut short here: `--format json` shows each in full");
+    }
     OK
+}
+
+/// One error of a failed run: `tool_error in step \`b\`: message` on one line.
+fn run_error(e: &Value) -> String {
+    let (Some(kind), Some(message)) = (e["kind"].as_str(), e["message"].as_str()) else {
+        return e.to_string();
+    };
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    match e["step"].as_str() {
+        Some(step) if !step.is_empty() => format!("{kind} in step `{step}`: {one_line}"),
+        _ => format!("{kind}: {one_line}"),
+    }
+}
+
+/// The widest error message of a step in the table, in characters.
+const ERROR_WIDTH: usize = 60;
+
+/// A step's error in the table: its kind and its message on one line, cut
+/// short (the journal's error record: `kind`, `message`).
+fn error_cell(e: &Value) -> String {
+    let kind = e["kind"].as_str().unwrap_or("error");
+    let message = e["message"].as_str().unwrap_or_default();
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        return kind.to_string();
+    }
+    format!(
+        "{kind}: {}",
+        crate::run::tools::head(&one_line, ERROR_WIDTH)
+    )
 }
 
 /// An effect that started and never ended in a run that is not running any
@@ -390,7 +451,7 @@ fn print_table<const N: usize>(head: [&str; N], rows: &[[String; N]]) {
                 s.push_str(&format!("{c:<w$}  "));
             }
         }
-        s
+        s.trim_end().to_string()
     };
     out::println(&line(head.to_vec()));
     for r in rows {

@@ -22,8 +22,8 @@ macro_rules! codes {
 
 codes! {
     "E0101", "syntax error",
-    "The text does not follow the grammar. The message says what was expected at that spot; the rest of the file is still checked, one diagnostic per bad statement or item.",
-    "flow main() {\n    let x = \n}";
+    "The parser cannot read the text: the message names what the grammar expected at the marked spot (\"expected an expression after `:`\") and the label what it found there instead. The usual causes are a value left out (`let x =`, `t(id: )`), a `.` with no field name after it, two values on one line with no operator or new line between them (`let a = 1 2`), a keyword used as a name (`let match = 1`), and a bracket, brace or string left open (then the error points at the opening one and says it is never closed). Fix the text at the marked spot: complete what is cut short or remove the extra token; a `help:` line, when there is one, names the fix. Only the bad statement or item is skipped, so the rest of the file is still checked, one diagnostic per bad statement; when one error leads to others, fix the first one and check again.",
+    "tool lookup(id: string) -> { owner: string } = builtin \"echo\"\n\nflow main(id: string) -> string {\n    let rec = lookup(id: )   // the value of `id` is missing: write `lookup(id: id)`\n    rec.owner\n}";
     "E0102", "invalid escape in a string",
     "Strings know the escapes `\\n`, `\\t`, `\\r`, `\\0`, `\\\"`, `\\\\`, `\\{`, `\\}`, `\\/` and `\\u{HEX}`. Write `\\{` for a literal brace, since `{` starts an interpolation.",
     "const X = \"tab\\q\"";
@@ -31,7 +31,7 @@ codes! {
     "Expressions and blocks may nest at most 200 levels. Split the expression with `let` bindings.",
     "const X = ((((((((((((... 300 levels ...))))))))))))";
     "E0104", "number out of range",
-    "Integers are 64-bit signed; this literal does not fit.",
+    "Integers are 64-bit signed (from -9223372036854775808 to 9223372036854775807); this literal does not fit. Write a float (`1.0e20`) if an approximate value is fine, or a string if the digits are an identifier (an account or card number) rather than a quantity.",
     "const X = 99999999999999999999";
     "E0105", "expression too long",
     "A syntax tree may be at most 1000 levels deep. Nesting counts, and so does every operator chained in one expression (`a + b + c` is `(a + b) + c`), every `.field` or `[index]` after a value and every `else if`. Split the expression with `let` bindings, or sum a list with a loop.",
@@ -49,13 +49,13 @@ codes! {
     "The record type has no such field. Records allow extra fields, but reading an undeclared one is an error; declare it (optionally with `?`) or use `json`.",
     "type A = { ci_id: string }\nflow f(a: A) -> string { a.ci_idd }";
     "E0205", "unknown module",
-    "The import names a standard module that does not exist, or a file that cannot be read.",
+    "An `import` names a standard module that does not exist (`import std.nothing`), or a file that cannot be read: a path in quotes is relative to the importing file's folder, not to the folder `flowc` runs in. Fix the module's name (the `help:` line lists the standard modules) or the path; a file is imported with its `.flow` extension and an alias: `import \"lib/analysis.flow\" as analysis`.",
     "import std.nothing";
     "E0206", "duplicate definition",
     "A name is defined twice in the same scope: two items, two `let`s in one block, two parameters, two branches or two record fields.",
     "flow main() {\n    let a = 1\n    let a = 2\n    a\n}";
     "E0207", "unknown module member",
-    "The module is imported but declares no item with that name.",
+    "The module is imported, but declares no tool, flow, type or constant with that name: the name after the module's alias is misspelled, or the item lives in another module. Open the module to see what it declares (a standard one is in `stdlib/std/`), and call the item through the alias: `ops.sleep(…)`.",
     "import std.ops\nflow main() { ops.nothing(x: 1) }";
     "E0301", "mismatched types",
     "A value's type is not assignable to the type expected there. Records are structural (extra fields are fine), `int` widens to `float`, `null` fits only `T?`, and `json` fits anything (checked at run time).",
@@ -64,10 +64,10 @@ codes! {
     "A tool or flow parameter without a default was not given. One diagnostic lists every missing parameter of the call.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t() }";
     "E0303", "unknown argument",
-    "The tool or flow has no parameter with this name.",
+    "The tool or flow has no parameter with this name: arguments are named after the parameters of its declaration, so a misspelled or renamed parameter, or an argument meant for another call, is refused. Use a name from the declaration (the `help:` line suggests a close one when there is one), or add the parameter to the tool or flow.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(a: \"x\", b: 1) }";
     "E0304", "duplicate argument",
-    "The same argument is given twice.",
+    "A call names the same argument twice (often a line copied in a long argument list). Each parameter takes one value: remove one of the two, or rename it to the parameter it was meant for.",
     "tool t(a: string) -> json = builtin \"echo\"\nflow main() { t(a: \"x\", a: \"y\") }";
     "E0305", "positional argument to a tool or flow",
     "Tool and flow arguments are named (`t(a: 1)`); only built-in functions take positional arguments.",
@@ -106,7 +106,7 @@ codes! {
     "A flow calls itself, directly or through other flows. The flow call graph must be acyclic; use `loop … until` to repeat.",
     "flow a() -> int { b() }\nflow b() -> int { a() }";
     "E0403", "import cycle",
-    "Two files import each other, directly or through others.",
+    "Two files import each other, directly or through others, so neither can be checked first. The message lists the files of the cycle in order. Move what both need into a third file that both import, or merge the two files.",
     "import \"a.flow\" as a   // in b.flow, while a.flow imports b.flow";
     "E0404", "used before it is defined in a `sequence`",
     "A `sequence` runs its statements in order, so a statement may only use bindings from earlier statements.",
@@ -145,7 +145,7 @@ codes! {
     "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",
     "const X = 1e999";
     "E0601", "unknown policy rule",
-    "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects` and `tenant`; nothing else.",
+    "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects` and `tenant`; nothing else. A misspelled rule gets a `did you mean` help; run options such as `timeout` or `retry` are not policy rules and go in a flow's or a call's `with { … }`.",
     "policy ops { max_tools: 5 }";
     "E0602", "policy rule of the wrong type",
     "`allow_tools` takes a list of tool or flow names, `max_steps` a positive integer, `max_llm_calls` a non-negative integer, `effects` one of `\"allow\"`, `\"deny\"`, `\"approve\"`, `tenant` a string.",

@@ -2,10 +2,12 @@
 //! thread ([`session`]) checks documents with the driver's `check_source`,
 //! the same checker as `flowc check`, and the answers ([`features`],
 //! [`complete`]) read the checker's index; formatting is `flowc fmt`'s
-//! [`crate::fmt::format_source`].
+//! [`crate::fmt::format_source`]. Between stdio and the server, [`frames`]
+//! answers the messages the server could not read and keeps the session going.
 
 mod complete;
 mod features;
+mod frames;
 mod session;
 mod text;
 
@@ -290,9 +292,25 @@ pub fn main() -> u8 {
                 watch: std::sync::atomic::AtomicBool::new(false),
             }
         });
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        // The client's frames reach the server through `frames`, which answers
+        // the ones it could not decode; the server's go out through it too.
+        let out = std::sync::Arc::new(tokio::sync::Mutex::new(tokio::io::stdout()));
+        let (to_server, server_in) = tokio::io::duplex(1 << 16);
+        let (server_out, from_server) = tokio::io::duplex(1 << 16);
+        let input = tokio::spawn(frames::client_to_server(
+            tokio::io::stdin(),
+            to_server,
+            out.clone(),
+        ));
+        let output = tokio::spawn(frames::server_to_client(from_server, out));
+        Server::new(server_in, server_out, socket)
             .serve(service)
             .await;
+        // After `exit` the client may keep stdin open: stop reading it.
+        input.abort();
+        let _ = output.await;
     });
+    // A read of stdin may still be in progress on a blocking thread.
+    rt.shutdown_background();
     crate::term::OK
 }

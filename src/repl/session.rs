@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value};
 
-use super::text::{Composed, Origin, Renderer, compact, show_value, type_source};
+use super::text::{Composed, Origin, Renderer, compact, show_type, show_value, type_source};
 use super::{Names, input};
 use crate::check::types::RecordTy;
 use crate::check::{Program, Signature, Type};
@@ -481,7 +481,11 @@ impl Session {
         for name in &lets {
             let ty = field_ty(name);
             let v = value.get(name).cloned().unwrap_or(Value::Null);
-            self.out(&format!("{name} : {ty} = {}", compact(&v, 100)));
+            self.out(&format!(
+                "{name} : {} = {}",
+                show_type(&ty, &check.checked.program),
+                compact(&v, 100)
+            ));
             self.bindings.retain(|b| b.name != *name);
             self.bindings.push(Binding {
                 name: name.clone(),
@@ -492,7 +496,7 @@ impl Session {
         if tail.is_some() {
             let ty = field_ty(VALUE);
             let v = value.get(VALUE).cloned().unwrap_or(Value::Null);
-            self.out(&show_value(&v, &ty));
+            self.out(&show_value(&v, &ty, &check.checked.program));
         }
     }
 
@@ -616,8 +620,8 @@ fn key_of(it: &Item) -> Key {
     }
 }
 
-/// `name(a: T, b: U = …) -> R`
-fn signature(sig: &Signature, ret: Option<&Type>) -> String {
+/// `name(a: T, b: U = …) -> R`, the types as code in the session writes them.
+fn signature(sig: &Signature, ret: Option<&Type>, program: &Program) -> String {
     let params: Vec<String> = sig
         .params
         .iter()
@@ -625,13 +629,18 @@ fn signature(sig: &Signature, ret: Option<&Type>) -> String {
             format!(
                 "{}: {}{}",
                 p.name,
-                p.ty,
+                show_type(&p.ty, program),
                 if p.has_default { " = …" } else { "" }
             )
         })
         .collect();
     match ret {
-        Some(r) => format!("{}({}) -> {r}", sig.name, params.join(", ")),
+        Some(r) => format!(
+            "{}({}) -> {}",
+            sig.name,
+            params.join(", "),
+            show_type(r, program)
+        ),
         None => format!("{}({})", sig.name, params.join(", ")),
     }
 }
@@ -645,14 +654,14 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
             Some(sig) => format!(
                 "{}tool {}",
                 if sig.effect { "effect " } else { "" },
-                signature(sig, sig.ret.as_ref())
+                signature(sig, sig.ret.as_ref(), p)
             ),
             None => format!("tool {}", t.name.name),
         },
         ItemKind::Flow(f) => match md.flows.get(&f.name.name) {
             Some(sig) => format!(
                 "flow {}",
-                signature(sig, p.flow_types.get(&(p.root, f.name.name.clone())))
+                signature(sig, p.flow_types.get(&(p.root, f.name.name.clone())), p)
             ),
             None => format!("flow {}", f.name.name),
         },
@@ -661,7 +670,7 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
             None => format!("type {}", t.name.name),
         },
         ItemKind::Const(c) => match consts.iter().find(|(n, _)| *n == c.name.name) {
-            Some((_, ty)) => format!("const {} : {ty}", c.name.name),
+            Some((_, ty)) => format!("const {} : {}", c.name.name, show_type(ty, p)),
             None => format!("const {}", c.name.name),
         },
         ItemKind::Import(i) => {

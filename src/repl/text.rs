@@ -10,7 +10,8 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::check::Type;
+use crate::check::types::RecordTy;
+use crate::check::{Program, Type};
 use crate::diag::{Diagnostic, render};
 use crate::source::Sources;
 use crate::syntax::span::{FileId, Span, line_col};
@@ -225,13 +226,62 @@ impl Renderer<'_> {
     }
 }
 
-/// A value and its type: `3 : int`, or the pretty JSON with the type on its last line.
-pub fn show_value(v: &Value, ty: &Type) -> String {
+/// A value and its type: `3 : int`, or the pretty JSON with the type on its
+/// last line; the type as code in the session writes it ([`show_type`]).
+pub fn show_value(v: &Value, ty: &Type, p: &Program) -> String {
     let pretty = serde_json::to_string_pretty(v).expect("values serialise");
+    let ty = show_type(ty, p);
     if pretty.contains('\n') {
         format!("{pretty}\n: {ty}")
     } else {
         format!("{pretty} : {ty}")
+    }
+}
+
+/// A type as code in the session must write it: a record by the name it was
+/// declared under, qualified by the alias of the module that declares it
+/// (`analysis.Round`); a record without a name (the type of an earlier `let`
+/// comes back by its fields) by the one declared type with the same fields;
+/// else by its fields.
+pub fn show_type(ty: &Type, p: &Program) -> String {
+    ty.shown(&|r| record_name(r, p)).to_string()
+}
+
+/// The name code in the root module writes `r` with (see [`show_type`]).
+fn record_name(r: &RecordTy, p: &Program) -> Option<String> {
+    let root = p.root_module();
+    let mut imports: Vec<(&String, &usize)> = root.imports.iter().collect();
+    imports.sort();
+    // The types the session can name: its own, then each import's.
+    let mut visible: Vec<(String, &Type)> = Vec::new();
+    let mut own: Vec<(&String, &Type)> = root.types.iter().collect();
+    own.sort_by_key(|(n, _)| *n);
+    visible.extend(own.into_iter().map(|(n, t)| (n.clone(), t)));
+    for (alias, &m) in imports {
+        let mut theirs: Vec<(&String, &Type)> = p.modules[m].types.iter().collect();
+        theirs.sort_by_key(|(n, _)| *n);
+        visible.extend(theirs.into_iter().map(|(n, t)| (format!("{alias}.{n}"), t)));
+    }
+    let same_fields = |t: &Type| match t {
+        Type::Record(d) => {
+            d.fields.len() == r.fields.len() && d.fields.iter().all(|f| r.field(&f.name) == Some(f))
+        }
+        _ => false,
+    };
+    let declared =
+        |t: &Type, n: &String| matches!(t, Type::Record(d) if d.name.as_ref() == Some(n));
+    match &r.name {
+        Some(n) => visible
+            .iter()
+            .find(|(_, t)| declared(t, n) && same_fields(t))
+            .map(|(written, _)| written.clone()),
+        None => {
+            let mut matches = visible.iter().filter(|(_, t)| same_fields(t));
+            match (matches.next(), matches.next()) {
+                (Some((written, _)), None) => Some(written.clone()),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -311,9 +361,11 @@ mod tests {
 
     #[test]
     fn values_show_with_their_type() {
-        assert_eq!(show_value(&serde_json::json!(3), &Type::Int), "3 : int");
+        let checked = check_source("t.flow", "", &crate::check::NoFiles);
+        let p = &checked.program;
+        assert_eq!(show_value(&serde_json::json!(3), &Type::Int, p), "3 : int");
         assert_eq!(
-            show_value(&serde_json::json!({"a": 1}), &Type::Json),
+            show_value(&serde_json::json!({"a": 1}), &Type::Json, p),
             "{\n  \"a\": 1\n}\n: json"
         );
         assert_eq!(compact(&serde_json::json!("abcdef"), 4), "\"abc…");

@@ -42,13 +42,13 @@ impl<'p> Interp<'p> {
         self.hold_llm_to_policy("decision", span, sc)?;
         // On resume, a journaled decision is replayed, not asked again.
         let what = decision_key(req);
-        if let Some(o) = self.journaled_decision(req, &what, sc) {
+        if let Some((o, first)) = self.journaled_decision(req, &what, sc) {
             let id = self
                 .recorder
                 .start(&sc.label, &sc.path, req.kind, StepKind::Llm, span);
             self.recorder.replayed(id);
             self.replayed.set(self.replayed.get() + 1);
-            self.journal_decision(req, &what, &o, "replayed", 0, span, sc);
+            self.journal_decision(req, &what, &o, "replayed", first, span, sc);
             return Ok(o);
         }
         // Once the run pauses at an `approve`, no new decision is asked.
@@ -85,7 +85,7 @@ impl<'p> Interp<'p> {
                 };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 // The decision is journaled by its path (docs/store.md).
-                self.journal_decision(req, &what, &o, "ok", started_ms, span, sc);
+                self.journal_decision(req, &what, &o, "ok", (started_ms, None), span, sc);
                 Ok(o)
             }
             Err(m) => {
@@ -214,7 +214,8 @@ impl<'p> Interp<'p> {
 
 impl Interp<'_> {
     /// A decision's row in the journal: its outcome as the result, the hash
-    /// of what was asked, `ok` or `replayed`.
+    /// of what was asked, `ok` or `replayed`; when it started and ended
+    /// (`None`: now).
     #[allow(clippy::too_many_arguments)]
     fn journal_decision(
         &self,
@@ -222,7 +223,7 @@ impl Interp<'_> {
         what: &Value,
         o: &Outcome,
         status: &str,
-        started_ms: i64,
+        (started_ms, ended_ms): (i64, Option<i64>),
         span: Span,
         sc: &Scope,
     ) {
@@ -241,6 +242,7 @@ impl Interp<'_> {
                 attempts: 1,
                 result: Some(&result),
                 started_ms,
+                ended_ms,
                 args_sha256: Some(&hash),
                 ..Default::default()
             },
@@ -250,25 +252,26 @@ impl Interp<'_> {
 
     /// On resume: the journaled outcome of the decision at `sc.path`, when
     /// it was of the same kind (and, with `--allow-changed`, of the same
-    /// prompt, context and options).
+    /// prompt, context and options), with when it was first decided.
     fn journaled_decision(
         &self,
         req: &DecisionRequest,
         what: &Value,
         sc: &Scope,
-    ) -> Option<Outcome> {
+    ) -> Option<(Outcome, (i64, Option<i64>))> {
         let r = self.replay.as_ref()?;
-        let (kind, hash, v) = r.done.get(&sc.path.to_string())?;
-        if kind != req.kind {
+        let done = r.done.get(&sc.path.to_string())?;
+        if done.tool != req.kind {
             return None;
         }
         if r.check_args
-            && hash.as_deref()
+            && done.args_sha256.as_deref()
                 != Some(crate::store::cache_key(req.kind, &crate::value::canonical(what)).as_str())
         {
             return None;
         }
-        outcome_of(v, req)
+        let o = outcome_of(done.result.as_ref()?, req)?;
+        Some((o, (done.started_ms, done.ended_ms)))
     }
 }
 

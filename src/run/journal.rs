@@ -122,8 +122,9 @@ impl<'p> Interp<'p> {
     ) -> Option<Value> {
         let r = self.replay.as_ref()?;
         let key = path.to_string();
-        let (tool_name, hash, v) = r.done.get(&key)?;
-        if tool_name != name {
+        let done = r.done.get(&key)?;
+        let (hash, v) = (&done.args_sha256, done.result.as_ref()?);
+        if done.tool != name {
             return None;
         }
         if r.check_args {
@@ -146,6 +147,10 @@ impl<'p> Interp<'p> {
                 status: "replayed",
                 result: Some(v),
                 args_sha256: hash.as_deref(),
+                // When the step ran, as the run that took it journaled it.
+                attempts: done.attempts,
+                started_ms: done.started_ms,
+                ended_ms: done.ended_ms,
                 ..Row::default()
             },
             span,
@@ -155,7 +160,8 @@ impl<'p> Interp<'p> {
 
     /// Writes a step's row that is not a running tool call's (a flow call, a
     /// cache hit, a replayed step, an approval), when the run has a journal;
-    /// a row that cannot be written is a warning of the run.
+    /// a row that cannot be written is a warning of the run. A row without
+    /// times is stamped now (a replayed step keeps its first run's).
     pub(super) fn journal_step(&self, row: Row<'_>, span: Span) {
         let Some(j) = &self.journal else {
             return;

@@ -65,10 +65,12 @@ pub struct RunConfig {
 }
 
 /// What `flowc resume` replays: the journaled successes of the run by step
-/// path (tool name, hash of binding and canonical arguments, result).
+/// path (tool name, hash of binding and canonical arguments, result, and the
+/// times and attempts of the run that took the step, which its `replayed`
+/// row keeps).
 #[derive(Clone, Debug, Default)]
 pub struct Replay {
-    pub done: HashMap<String, (String, Option<String>, Value)>,
+    pub done: HashMap<String, crate::store::JournalEntry>,
     /// `--allow-changed`: replay a step only when its binding and arguments
     /// are also the same as journaled.
     pub check_args: bool,

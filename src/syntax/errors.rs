@@ -22,7 +22,8 @@ fn word(rule: Rule) -> Option<&'static str> {
         | decide_expr | approve_expr | interp => "an expression",
         string => "a string",
         list_lit => "a list",
-        ident | callee | module_path | field_name => "a name",
+        ident | callee | module_path => "a name",
+        field_name | field_word => "a field name",
         type_expr | type_postfix | type_atom | type_null | type_name | list_type | record_type => {
             "a type"
         }
@@ -141,7 +142,11 @@ pub fn parse_error_diagnostic(
     if has_expr {
         expected.insert("an expression".into());
     }
-    let has_string = ["a string", "a field", "a name"]
+    // A field name may be quoted: "a field name" covers the string.
+    if expected.contains("a field name") {
+        expected.remove("a string");
+    }
+    let has_string = ["a string", "a field", "a name", "a field name"]
         .iter()
         .any(|w| expected.contains(*w));
     expected = expected
@@ -172,12 +177,16 @@ pub fn parse_error_diagnostic(
 
     let at = offset + pos;
     let prev = previous_token(src, at);
-    let message = match prev {
+    let message = match &prev {
         Some(p) => format!("expected {list} after {p}"),
         None => format!("expected {list}"),
     };
     let (span, found) = found_at(src, file, at);
-    catalog::syntax(message, span, found)
+    let d = catalog::syntax(message, span, found);
+    if main == ["a field name"] && prev.as_deref() == Some("`.`") {
+        return d.with_help("write the field to read after `.` (`r.name`, or `r.\"a key\"` for a key that is not a name)");
+    }
+    d
 }
 
 fn join_or(words: &[String]) -> String {

@@ -88,7 +88,7 @@ impl Session {
         let ty = step_type(&check.checked.program)
             .and_then(|r| r.field(VALUE).map(|f| f.ty.clone()))
             .unwrap_or(Type::Json);
-        self.out(&ty.to_string());
+        self.out(&show_type(&ty, &check.checked.program));
     }
 
     /// Checks the declarations alone (for `:graph`, `:tools`, `:env` and completion).
@@ -235,7 +235,7 @@ impl Session {
                             format!(
                                 "{}tool {prefix}{} = {binding}",
                                 if sig.effect { "effect " } else { "" },
-                                signature(sig, sig.ret.as_ref())
+                                signature(sig, sig.ret.as_ref(), p)
                             ),
                             &it.doc,
                         )
@@ -245,7 +245,7 @@ impl Session {
                             continue;
                         };
                         let ret = p.flow_types.get(&(m, f.name.name.clone()));
-                        (format!("flow {prefix}{}", signature(sig, ret)), &it.doc)
+                        (format!("flow {prefix}{}", signature(sig, ret, p)), &it.doc)
                     }
                     _ => continue,
                 };
@@ -267,15 +267,16 @@ impl Session {
 
     fn env(&mut self) {
         let check = self.check_decls();
+        let p = &check.checked.program;
         let mut lines: Vec<String> = self
             .const_types(&check)
             .iter()
-            .map(|(n, t)| format!("const {n} : {t}"))
+            .map(|(n, t)| format!("const {n} : {}", show_type(t, p)))
             .collect();
         lines.extend(
             self.bindings
                 .iter()
-                .map(|b| format!("{} : {}", b.name, b.ty)),
+                .map(|b| format!("{} : {}", b.name, show_type(&b.ty, p))),
         );
         if lines.is_empty() {
             self.out("no bindings yet");

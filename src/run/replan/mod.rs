@@ -327,9 +327,13 @@ impl<'p> Interp<'p> {
         };
         // On resume, the journaled fragment runs again; nobody is asked.
         let key = path.to_string();
-        if let Some((tool, _, v)) = self.replay.as_ref().and_then(|r| r.done.get(&key))
-            && tool == "replan"
-            && let Some(fragment) = v.get("fragment").and_then(Value::as_str)
+        if let Some(done) = self.replay.as_ref().and_then(|r| r.done.get(&key))
+            && done.tool == "replan"
+            && let Some(fragment) = done
+                .result
+                .as_ref()
+                .and_then(|v| v.get("fragment"))
+                .and_then(Value::as_str)
         {
             match check(fragment) {
                 Ok(checked) => {
