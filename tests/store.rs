@@ -622,3 +622,58 @@ fn the_cache_works_in_a_dag_and_a_loop_and_expires_after_its_ttl() {
     let after = calls(&dir).iter().filter(|c| *c == "1,2").count();
     assert_eq!(after, before + 1, "after the TTL it runs once again");
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The store keeps arguments and results: only its owner may read it. Its
+/// folder is made 0700, the database and SQLite's `-wal` and `-shm` files
+/// are 0600 (checked while a run holds them open), and a store made by an
+/// older flowc (0644) is tightened when opened.
+#[test]
+fn the_store_is_readable_by_its_owner_only() {
+    let dir = folder("private");
+    let mut child = command(&dir, &["run", "nap.flow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    wait_for(&dir.join("started"), "the tool's marker");
+    let store = dir.join(".flowc");
+    let modes: Vec<(String, u32)> = ["", "flowc.db", "flowc.db-wal", "flowc.db-shm"]
+        .iter()
+        .map(|f| (f.to_string(), mode(&store.join(f))))
+        .collect();
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    assert_eq!(
+        modes,
+        [
+            (String::new(), 0o700),
+            ("flowc.db".into(), 0o600),
+            ("flowc.db-wal".into(), 0o600),
+            ("flowc.db-shm".into(), 0o600)
+        ]
+    );
+    // An older store, open to everyone, is tightened; a folder given with
+    // `--store` that exists already keeps its own permissions.
+    use std::os::unix::fs::PermissionsExt;
+    let db = store.join("flowc.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    let out = flowc(&dir, &["run", "main.flow", "-q", "--store", "shared"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(&shared.join("flowc.db")), 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}

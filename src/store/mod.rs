@@ -217,12 +217,23 @@ impl Store {
     /// Opens (creating it when missing) the store in folder `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(FILE_NAME);
-        std::fs::create_dir_all(dir).map_err(|e| StoreError {
+        // The store holds the arguments and results of every run: its folder,
+        // when flowc makes it, is its owner's only (an existing folder, which
+        // may be shared, is left as it is), and its files are too.
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+        }
+        .map_err(|e| StoreError {
             message: format!(
                 "cannot create the store's folder `{}`: {e}; choose another with --store DIR, or run with --no-store",
                 dir.display()
             ),
         })?;
+        owner_only(&path)?;
         // Two processes that open a store that does not exist yet may both
         // read its empty header as a rollback-journal database; then the one
         // that switches it to WAL second can never get the exclusive lock the
@@ -393,6 +404,45 @@ impl Store {
     fn error(&self, e: &rusqlite::Error) -> StoreError {
         describe(&self.path, e)
     }
+}
+
+/// Makes the database file readable and writable by its owner only (0600),
+/// creating it empty when missing, before SQLite opens it: SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions. A store made
+/// by an older flowc (0644) is tightened, with those files when present.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let denied = |e: std::io::Error| StoreError {
+        message: format!(
+            "cannot open the store `{}` ({e}): check its permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store",
+            path.display()
+        ),
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(denied)?;
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        files.push(PathBuf::from(p));
+    }
+    drop(f);
+    for p in files {
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            // Another user's store keeps its permissions (theirs to set).
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    Ok(())
 }
 
 /// An SQLite error on the store at `path`, with what to do about it.
