@@ -410,30 +410,34 @@ impl Store {
 /// creating it empty when missing, before SQLite opens it: SQLite gives its
 /// `-wal` and `-shm` files the database file's permissions. A store made
 /// by an older flowc (0644) is tightened, with those files when present.
+///
+/// An existing file is never opened here: closing a descriptor of the file
+/// would drop the POSIX locks that this process's other connections to it
+/// hold (the journal's writer has one), and a process that thinks it is the
+/// last one open then deletes the WAL under them.
 fn owner_only(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let denied = |e: std::io::Error| StoreError {
-        message: format!(
-            "cannot open the store `{}` ({e}): check its permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store",
-            path.display()
-        ),
-    };
-    let f = std::fs::OpenOptions::new()
-        .read(true)
+    let made = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
         .mode(0o600)
-        .open(path)
-        .map_err(denied)?;
-    let mut files = vec![path.to_path_buf()];
-    for suffix in ["-wal", "-shm"] {
+        .open(path);
+    match made {
+        Ok(f) => drop(f),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(StoreError {
+                message: format!(
+                    "cannot create the store `{}` ({e}): check its folder's permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store",
+                    path.display()
+                ),
+            });
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
-        files.push(PathBuf::from(p));
-    }
-    drop(f);
-    for p in files {
+        let p = PathBuf::from(p);
         let Ok(meta) = std::fs::metadata(&p) else {
             continue;
         };

@@ -197,43 +197,107 @@ impl Store {
         Err(self.error(&last.expect("the loop ran")))
     }
 
-    /// Takes up a run again (`flowc resume`): `running` by this process,
-    /// its end, result and errors cleared.
-    pub fn reopen_run(&self, id: &str) -> Result<(), StoreError> {
+    /// Takes up run `id` again (`flowc resume`, and any later owner of a
+    /// run: a service, a worker): one conditional update makes this process
+    /// its owner (`running`, its pid, host, boot id and start time) only if
+    /// the run is still `previous`, the status its caller read and judged.
+    /// Of two processes taking one run at once exactly one succeeds; the
+    /// other gets `Ok(Err(why))`, naming the owner, before anything ran.
+    pub fn take_run(&self, id: &str, previous: &str) -> Result<Result<(), String>, StoreError> {
         let pid = i64::from(std::process::id());
-        self.conn
+        let taken = self
+            .conn
             .execute(
-                "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL, error = NULL,
-                 pid = ?2, host = ?3, process = ?4, flowc_version = ?5 WHERE id = ?1",
+                "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL,
+                 pid = ?3, host = ?4, process = ?5, flowc_version = ?6
+                 WHERE id = ?1 AND status = ?2 AND status NOT IN ('running', 'ok')",
                 params![
                     id,
+                    previous,
                     pid,
                     host_name(),
                     process_start(pid),
                     env!("CARGO_PKG_VERSION")
                 ],
             )
-            .map(|_| ())
+            .map_err(|e| self.error(&e))?;
+        if taken == 1 {
+            return Ok(Ok(()));
+        }
+        let now: Option<(String, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT status, pid, host FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| self.error(&e))?;
+        Ok(Err(match now {
+            None => format!(
+                "run {id} is no longer in the store `{}` (`flowc runs gc` deleted it)",
+                self.path.display()
+            ),
+            Some((status, pid, host)) if status == "running" => format!(
+                "run {id} is running: process {pid} on {host} took it first; nothing was run here"
+            ),
+            Some((status, ..)) => format!(
+                "run {id} changed while this process was taking it up (now `{status}`); nothing was run here: try again"
+            ),
+        }))
+    }
+
+    /// Gives back a run this process owns without ending it (the store
+    /// failed under it, or resume refused it): its status becomes `status`
+    /// again, the one it had before, or `interrupted` for a new run.
+    pub fn release_run(&self, id: &str, status: RunStatus) -> Result<(), StoreError> {
+        let pid = i64::from(std::process::id());
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2,
+                 ended_ms = CASE WHEN ?2 = 'interrupted' THEN NULL ELSE coalesce(ended_ms, ?5) END
+                 WHERE id = ?1 AND status = 'running' AND pid = ?3 AND host = ?4",
+                params![id, status.as_str(), pid, host_name(), now_ms()],
+            )
+            .map(drop)
             .map_err(|e| self.error(&e))
     }
 
-    /// Ends a run: its status, result or errors, and its record.
+    /// Ends a run this process owns: its status, result or errors, and its
+    /// record. A run that another process owns now is left alone (an error).
     pub fn end_run(&self, id: &str, end: &RunEnd) -> Result<(), StoreError> {
         let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-        self.conn
+        let pid = i64::from(std::process::id());
+        let n = self
+            .conn
             .execute(
-                "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6 WHERE id = ?1",
+                "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6
+                 WHERE id = ?1 AND status = 'running' AND pid = ?7 AND host = ?8",
                 params![
                     id,
                     end.status.as_str(),
                     now_ms(),
                     text(&end.result),
                     text(&end.error),
-                    end.record.as_deref()
+                    end.record.as_deref(),
+                    pid,
+                    host_name()
                 ],
             )
-            .map(drop)
-            .map_err(|e| self.error(&e))
+            .map_err(|e| self.error(&e))?;
+        if n == 0 {
+            return Err(StoreError {
+                message: format!(
+                    "run {id} is no longer this process's in the store `{}` (deleted, or taken up by another process): its end was not recorded",
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Marks as `interrupted` the runs still `running` whose process on this
@@ -328,28 +392,30 @@ impl Store {
 
     /// Deletes the runs that ended (or were interrupted) more than
     /// `older_than_ms` ago, with their sources, journal and approvals;
-    /// returns how many. A paused run waits for a person: it is kept.
+    /// returns how many. A paused run waits for a person: it is kept; a
+    /// `running` one has an owner (it is never deleted under it, and a
+    /// resume takes a run with one conditional update, so the two never
+    /// interleave). Journal batches, sources and approvals of runs that are
+    /// gone (left by an older flowc) are deleted too.
     pub fn gc(&self, older_than_ms: i64) -> Result<usize, StoreError> {
         self.mark_interrupted()?;
         let cutoff = now_ms().saturating_sub(older_than_ms);
         let gone = "SELECT id FROM runs WHERE status NOT IN ('running', 'paused') AND coalesce(ended_ms, started_ms) < ?1";
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.error(&e))?;
+        // The write lock first: what is deleted is what this transaction read.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.error(&e))?;
         let n = (|| -> rusqlite::Result<usize> {
-            tx.execute(
-                &format!("DELETE FROM journal_log WHERE run_id IN ({gone})"),
-                [cutoff],
-            )?;
-            tx.execute(
-                &format!("DELETE FROM run_sources WHERE run_id IN ({gone})"),
-                [cutoff],
-            )?;
-            tx.execute(
-                &format!("DELETE FROM approvals WHERE run_id IN ({gone})"),
-                [cutoff],
-            )?;
+            for table in ["journal_log", "run_sources", "approvals"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE run_id IN ({gone}) OR run_id NOT IN (SELECT id FROM runs)"
+                    ),
+                    [cutoff],
+                )?;
+            }
             tx.execute(&format!("DELETE FROM runs WHERE id IN ({gone})"), [cutoff])
         })()
         .map_err(|e| self.error(&e))?;
