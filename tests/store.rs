@@ -677,3 +677,242 @@ fn the_store_is_readable_by_its_owner_only() {
     assert_eq!(mode(&shared.join("flowc.db")), 0o600);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small disk for a store: a tmpfs of `size` mounted on `dir` (unmounted
+/// when dropped), or, where mounting is not allowed, `None`: the caller then
+/// limits the size of the files flowc may write (`RLIMIT_FSIZE`, SIGXFSZ
+/// ignored), so that writing the store fails the same way.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn grow(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .status()
+            .expect("mount runs");
+        assert!(ok.success(), "remount");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+/// `command`, writing files of at most `bytes` (for a store that must fill
+/// up where a tmpfs cannot be mounted).
+#[allow(unsafe_code)]
+fn limited(dir: &Path, args: &[&str], bytes: u64) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = command(dir, args);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            let lim = nix::libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            nix::libc::signal(nix::libc::SIGXFSZ, nix::libc::SIG_IGN);
+            if nix::libc::setrlimit(nix::libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c
+}
+
+/// An effect appends its item to `count` (outside the store's disk) and
+/// sends a padded argument, so that the journal fills a small disk fast.
+fn full_disk_flow(n: usize) -> String {
+    format!(
+        r#"effect tool note(x: int, pad: string) -> {{ y: int }} = exec ["sh", "note.sh"]
+flow main(pad: string = "{}") -> int {{
+    let out = for x in range(0, {n}) with {{ max_concurrent: 8 }} {{ note(x: x, pad: pad) }}
+    len(out)
+}}
+"#,
+        "p".repeat(3000)
+    )
+}
+
+const NOTE_SH: &str = "read -r args\necho \"$args\" | cut -c1-12 >> count\necho '{\"y\": 1}'\n";
+
+/// The store's disk fills up in the middle of a run of 600 effects without
+/// idempotency keys: no effect starts unless its `running` row was
+/// committed, the run stops with the store's error (exit 2, nothing on
+/// stdout) and is left `interrupted`, never `ok`; once there is room again,
+/// resume runs the rest, and only the effects that may have happened (their
+/// start kept, their end not) can run twice.
+#[test]
+fn a_full_disk_stops_the_run_before_an_effect_whose_start_is_not_kept() {
+    let dir = common::tempdir("full-disk");
+    std::fs::write(dir.join("main.flow"), full_disk_flow(600)).expect("flow");
+    std::fs::write(dir.join("note.sh"), NOTE_SH).expect("tool");
+    let disk = SmallDisk::mount(&dir.join("disk"), "1m");
+    let how = if disk.is_some() {
+        "a 1 MB tmpfs"
+    } else {
+        "RLIMIT_FSIZE of 1 MB (mounting a tmpfs was refused)"
+    };
+    eprintln!("the store's disk: {how}");
+    let store = dir.join("disk/store");
+    let args = [
+        "run",
+        "main.flow",
+        "--store",
+        store.to_str().expect("utf-8"),
+    ];
+    let out = match &disk {
+        Some(_) => flowc(&dir, &args),
+        None => limited(&dir, &args, 1 << 20).output().expect("flowc runs"),
+    };
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
+    assert_eq!(text(&out.stdout), "", "no result is printed");
+    assert!(
+        stderr.contains("flowc.db") && stderr.contains("full") && stderr.contains("flowc resume"),
+        "{stderr}"
+    );
+    let ran = std::fs::read_to_string(dir.join("count"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    // Room again: what the store kept.
+    if let Some(d) = &disk {
+        d.grow("64m");
+    }
+    let listed = flowc(
+        &dir,
+        &[
+            "runs",
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let runs: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let id = runs[0]["id"].as_str().expect("id").to_string();
+    let started: Vec<String> = {
+        let o = Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import sqlite3; c = sqlite3.connect('{}/flowc.db')\nfor (p, s) in c.execute(\"SELECT path, status FROM journal WHERE tool = 'note'\"): print(p, s)",
+                store.display()
+            ))
+            .output()
+            .expect("python3");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout).lines().map(str::to_string).collect()
+    };
+    assert!(
+        ran < 600,
+        "the disk filled before the end ({ran} effects ran)"
+    );
+    assert!(
+        ran <= started.len(),
+        "{ran} effects ran, {} had their start kept",
+        started.len()
+    );
+    let uncertain = started.iter().filter(|l| l.ends_with(" running")).count();
+    eprintln!(
+        "before resume: {ran} effects ran, {} starts kept, {uncertain} uncertain",
+        started.len()
+    );
+    let out = flowc(
+        &dir,
+        &[
+            "resume",
+            &id,
+            "--rerun-uncertain",
+            "-q",
+            "--store",
+            store.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(text(&out.stdout).trim(), "600", "{}", text(&out.stderr));
+    let total = std::fs::read_to_string(dir.join("count"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    eprintln!("effects in all after resume: {total}");
+    assert!(
+        total <= 600 + uncertain,
+        "{total} effects in all ({ran} before resume, {uncertain} uncertain)"
+    );
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run of 3,000 pure steps on a store whose disk fills up: the run stops
+/// with the store's error (exit 2), prints no result and is not stored `ok`
+/// over the steps its journal lost: its status and exit code agree.
+#[test]
+fn a_full_disk_under_pure_steps_is_never_stored_ok() {
+    let dir = common::tempdir("full-disk-pure");
+    std::fs::write(
+        dir.join("main.flow"),
+        format!(
+            r#"tool echo(x: int, pad: string) -> {{ x: int, pad: string }} = builtin "echo"
+flow main(pad: string = "{}") -> int {{
+    let out = for x in range(0, 3000) {{ echo(x: x, pad: pad).x }}
+    len(out)
+}}
+"#,
+            "p".repeat(3000)
+        ),
+    )
+    .expect("flow");
+    let disk = SmallDisk::mount(&dir.join("disk"), "1m");
+    let how = if disk.is_some() {
+        "a 1 MB tmpfs"
+    } else {
+        "RLIMIT_FSIZE of 1 MB (mounting a tmpfs was refused)"
+    };
+    eprintln!("the store's disk: {how}");
+    let store = dir.join("disk/store");
+    let store = store.to_str().expect("utf-8");
+    let args = ["run", "main.flow", "--store", store];
+    let out = match &disk {
+        Some(_) => flowc(&dir, &args),
+        None => limited(&dir, &args, 1 << 20).output().expect("flowc runs"),
+    };
+    let stderr = text(&out.stderr);
+    if let Some(d) = &disk {
+        d.grow("64m");
+    }
+    let listed = flowc(&dir, &["runs", "--store", store, "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    eprintln!(
+        "exit {:?}, stdout {:?}, stored {}",
+        out.status.code(),
+        text(&out.stdout).trim(),
+        runs[0]["status"]
+    );
+    assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
+    assert_eq!(text(&out.stdout), "", "no result is printed");
+    assert!(stderr.contains("full"), "{stderr}");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
