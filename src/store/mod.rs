@@ -394,6 +394,57 @@ impl Store {
             .map_err(|e| self.error(&e))
     }
 
+    /// `flowc store check`: SQLite's integrity check of the whole file (every
+    /// page, every index against its table), and the JSON of every journal
+    /// batch and run; the problems found, in words (none: a sound store).
+    pub fn check(&self) -> Result<Vec<String>, StoreError> {
+        let checked = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut q| {
+                q.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            });
+        let mut problems: Vec<String> = match checked {
+            Ok(lines) => lines.into_iter().filter(|line| line != "ok").collect(),
+            // Damage that stops the check itself is its finding.
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                ) =>
+            {
+                vec![format!("SQLite stopped the check: {e}")]
+            }
+            Err(e) => return Err(self.error(&e)),
+        };
+        if !problems.is_empty() {
+            // The tables below may not read: SQLite's findings are the answer.
+            return Ok(problems);
+        }
+        let mut json = |sql: &str, what: &dyn Fn(String, String) -> String| {
+            self.conn
+                .prepare(sql)
+                .and_then(|mut q| {
+                    q.query_map([], |r| Ok(what(r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map(|found| problems.extend(found))
+                .map_err(|e| self.error(&e))
+        };
+        json(
+            "SELECT run_id, seq FROM journal_log WHERE NOT json_valid(entries) ORDER BY run_id, seq",
+            &|run, seq| format!("batch {seq} of the journal of run {run} is not JSON"),
+        )?;
+        json(
+            "SELECT id, 'x' FROM runs WHERE NOT (json_valid(args) AND json_valid(coalesce(options, 'null'))
+                 AND json_valid(coalesce(result, 'null')) AND json_valid(coalesce(error, 'null'))
+                 AND json_valid(coalesce(record, 'null'))) ORDER BY id",
+            &|run, _| format!("run {run} has a column that is not JSON"),
+        )?;
+        Ok(problems)
+    }
+
     fn user_version(&self) -> Result<i64, StoreError> {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -463,7 +514,12 @@ fn describe(path: &Path, e: &rusqlite::Error) -> StoreError {
         Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => format!(
             "cannot open the store `{p}` for writing ({e}): check its permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store"
         ),
-        Some(ErrorCode::DiskFull) => format!("the disk of the store `{p}` is full ({e})"),
+        Some(ErrorCode::DiskFull) => format!(
+            "the disk of the store `{p}` is full ({e}): free some space, or use another store (--store DIR, FLOWC_STORE) or --no-store"
+        ),
+        Some(ErrorCode::SystemIoFailure) => format!(
+            "cannot read or write the store `{p}` ({e}: its disk may be full or failing, or the file over a size limit): free some space, or use another store (--store DIR, FLOWC_STORE) or --no-store"
+        ),
         _ => format!("the store `{p}`: {e}"),
     };
     StoreError { message }
