@@ -389,7 +389,7 @@ pub(super) fn print_paused(id: &str, pending: &[Pending], store: Option<&str>) {
 pub(super) fn print_store_failed(id: &str, e: &crate::store::StoreError) {
     eprintln!("error: {e}");
     eprintln!(
-        "note: run {id} stopped there (an effect whose start the store did not keep never ran); once the store can be written, `flowc resume {id}` continues it"
+        "note: run {id} stopped there: nothing started after the store failed (an effect whose start it did not keep never ran), and the run keeps the status it had; once the store works again (`flowc store check`), `flowc resume {id}` continues it"
     );
 }
 
