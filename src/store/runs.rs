@@ -536,6 +536,56 @@ mod tests {
     }
 
     #[test]
+    fn a_run_is_taken_once_given_back_as_it_was_and_ended_by_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("flowc-store-take-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (a, b) = (Store::open(&dir).expect("a"), Store::open(&dir).expect("b"));
+        let id = a
+            .begin_run(&NewRun {
+                flow: "main",
+                file: "main.flow",
+                args: &Value::Null,
+                options: &[],
+                sources: vec![],
+            })
+            .expect("registered");
+        let end = |status| RunEnd {
+            status,
+            result: None,
+            error: None,
+            record: None,
+        };
+        a.end_run(&id, &end(RunStatus::Failed)).expect("ended");
+        // Both read `failed`; one conditional update wins.
+        assert_eq!(a.take_run(&id, "failed"), Ok(Ok(())));
+        let lost = b.take_run(&id, "failed").expect("read").expect_err("taken");
+        assert!(
+            lost.contains(&format!("process {} on", std::process::id())),
+            "{lost}"
+        );
+        // Given back with its old status, then taken and ended again.
+        a.release_run(&id, RunStatus::Failed).expect("released");
+        assert_eq!(a.run(&id).expect("read").expect("found").status, "failed");
+        assert!(
+            a.end_run(&id, &end(RunStatus::Ok)).is_err(),
+            "not owned now"
+        );
+        assert_eq!(b.take_run(&id, "failed"), Ok(Ok(())));
+        b.end_run(&id, &end(RunStatus::Ok))
+            .expect("ended by its owner");
+        assert!(
+            a.take_run(&id, "ok").expect("read").is_err(),
+            "an ok run stays ok"
+        );
+        // A run gc deleted cannot be taken.
+        assert_eq!(a.gc(-1_000), Ok(1));
+        let gone = a.take_run(&id, "ok").expect("read").expect_err("gone");
+        assert!(gone.contains("no longer in the store"), "{gone}");
+        drop((a, b));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn this_process_is_alive_and_a_reaped_child_is_not() {
         assert!(process_alive(i64::from(std::process::id())));
         let mut child = std::process::Command::new("true")
