@@ -503,6 +503,13 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
 /// An SQLite error on the store at `path`, with what to do about it.
 fn describe(path: &Path, e: &rusqlite::Error) -> StoreError {
     let p = path.display();
+    if let rusqlite::Error::FromSqlConversionFailure(..) = e {
+        return StoreError {
+            message: format!(
+                "the store `{p}` is damaged: {e}; `flowc store check` lists what else is: move it away (flowc then starts a new, empty store there) or use another store (--store DIR, FLOWC_STORE) or --no-store"
+            ),
+        };
+    }
     let message = match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
             "the store `{p}` is locked by another process (waited {} s): try again when it is done, or use another store (--store DIR, FLOWC_STORE) or --no-store",

@@ -114,8 +114,21 @@ impl RunRow {
 
 const COLUMNS: &str = "id, flow, file, status, started_ms, ended_ms, pid, host, flowc_version, args, result, error, options";
 
-fn json_col(s: Option<String>) -> Option<Value> {
-    s.and_then(|t| serde_json::from_str(&t).ok())
+/// A JSON column of row `r` (`None` when null). Text that is not JSON is an
+/// error (the file is damaged), never read as if the column were empty: a
+/// resume would run the flow with other arguments.
+fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> {
+    let Some(t) = r.get::<_, Option<String>>(i)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&t).map(Some).map_err(|e| {
+        let column = r.as_ref().column_name(i).unwrap_or("?").to_string();
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("column `{column}` of a run is not JSON ({e})").into(),
+        )
+    })
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
@@ -129,10 +142,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         pid: r.get(6)?,
         host: r.get(7)?,
         flowc_version: r.get(8)?,
-        args: json_col(r.get(9)?).unwrap_or(Value::Null),
-        result: json_col(r.get(10)?),
-        error: json_col(r.get(11)?),
-        options: json_col(r.get(12)?)
+        args: json_col(r, 9)?.unwrap_or(Value::Null),
+        result: json_col(r, 10)?,
+        error: json_col(r, 11)?,
+        options: json_col(r, 12)?
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default(),
         record: None,
@@ -356,7 +369,7 @@ impl Store {
         let found: Vec<RunRow> = stmt
             .query_map([id], |r| {
                 let mut run = row(r)?;
-                run.record = json_col(r.get(13)?);
+                run.record = json_col(r, 13)?;
                 Ok(run)
             })
             .and_then(|rows| rows.collect())
@@ -582,6 +595,36 @@ mod tests {
         let gone = a.take_run(&id, "ok").expect("read").expect_err("gone");
         assert!(gone.contains("no longer in the store"), "{gone}");
         drop((a, b));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_run_whose_arguments_are_not_json_is_an_error_naming_the_store() {
+        let dir = std::env::temp_dir().join(format!("flowc-store-json-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).expect("store");
+        let id = s
+            .begin_run(&NewRun {
+                flow: "main",
+                file: "main.flow",
+                args: &serde_json::json!({"n": 2}),
+                options: &[],
+                sources: vec![],
+            })
+            .expect("registered");
+        s.conn
+            .execute(
+                "UPDATE runs SET args = '{\"n\": 2\u{1}' WHERE id = ?1",
+                [&id],
+            )
+            .expect("damaged");
+        let e = s.run(&id).expect_err("refused");
+        assert!(
+            e.message.contains("is damaged") && e.message.contains("`args`"),
+            "{e}"
+        );
+        assert!(s.runs(None).is_err());
+        drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
