@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -448,4 +448,199 @@ flow main() -> int {
         show.contains("its times are those of the run that took it"),
         "{show}"
     );
+}
+
+/// A gate that fails until the file `open` exists, then effects without an
+/// idempotency key that each append their item to `log`.
+const GATED: &str = r#"tool gate() -> bool = exec ["python3", "gate.py"]
+effect tool note(x: int, open: bool) -> { y: int } = exec ["python3", "note.py"]
+flow main(items: [int] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]) -> int {
+    let open = gate()
+    let out = for x in items with { max_concurrent: 4 } { note(x: x, open: open) }
+    len(out)
+}
+"#;
+const GATE: &str = "import json, os, sys\njson.load(sys.stdin)\nif not os.path.exists('open'):\n    sys.exit('closed')\nprint('true')\n";
+const NOTE_NOW: &str = "import json, sys\na = json.load(sys.stdin)\nwith open('log', 'a') as f:\n    f.write('%s\\n' % a['x'])\nprint(json.dumps({'y': a['x']}))\n";
+
+/// A run that failed at its gate, before any effect: its id.
+fn gated_run(dir: &Path) -> String {
+    let _ = std::fs::remove_file(dir.join("open"));
+    let _ = std::fs::remove_file(dir.join("log"));
+    let out = flowc(dir, &["run", "main.flow", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let runs = flowc(dir, &["runs", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    assert_eq!(runs[0]["status"], "failed", "{runs}");
+    std::fs::write(dir.join("open"), "").expect("open the gate");
+    runs[0]["id"].as_str().expect("an id").to_string()
+}
+
+/// Two `flowc resume` of one run started at once, six times: one owns the
+/// run and runs each effect once; the other is refused (exit 2, naming the
+/// owner, or the run's end) before anything runs.
+#[test]
+fn two_resumes_of_one_run_at_once_run_each_effect_once() {
+    let dir = common::tempdir("resume-race");
+    std::fs::write(dir.join("main.flow"), GATED).expect("write");
+    std::fs::write(dir.join("gate.py"), GATE).expect("write");
+    std::fs::write(dir.join("note.py"), NOTE_NOW).expect("write");
+    let mut twice = Vec::new();
+    for attempt in 0..6 {
+        let id = gated_run(&dir);
+        let start = || {
+            command(&dir, &["resume", &id, "-q"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("flowc starts")
+        };
+        let (a, b) = (start(), start());
+        let outs = [
+            a.wait_with_output().expect("waited"),
+            b.wait_with_output().expect("waited"),
+        ];
+        let mut codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+        codes.sort();
+        let ran = lines(&dir, "log").len();
+        if ran != 20 {
+            twice.push(format!(
+                "attempt {attempt}: {ran} effects ran, exits {codes:?}"
+            ));
+            continue;
+        }
+        assert_eq!(codes, [Some(0), Some(2)], "attempt {attempt}");
+        let loser = outs
+            .iter()
+            .find(|o| o.status.code() == Some(2))
+            .expect("a loser");
+        let e = text(&loser.stderr);
+        assert!(
+            (e.contains("took it first") && e.contains("process "))
+                || e.contains("is still running (process ")
+                || e.contains("already ended `ok`"),
+            "{e}"
+        );
+        let won = outs.iter().find(|o| o.status.success()).expect("a winner");
+        assert_eq!(text(&won.stdout).trim(), "20");
+    }
+    assert!(twice.is_empty(), "{twice:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `flowc runs gc` while a run is being resumed, five times: gc deletes it
+/// before the resume takes it (the resume then runs nothing and says so) or
+/// never (the resume owns it); a resume never succeeds on a deleted run, and
+/// no journal batch is left without its run.
+#[test]
+fn gc_never_deletes_a_run_being_resumed() {
+    let dir = common::tempdir("resume-gc");
+    std::fs::write(dir.join("main.flow"), GATED).expect("write");
+    std::fs::write(dir.join("gate.py"), GATE).expect("write");
+    std::fs::write(dir.join("note.py"), NOTE_NOW).expect("write");
+    let mut lost = Vec::new();
+    for attempt in 0..5 {
+        let id = gated_run(&dir);
+        // gc takes the failed run (ended over 1 s ago), not the resumed one.
+        std::thread::sleep(Duration::from_millis(1500));
+        let resume = command(&dir, &["resume", &id, "-q"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("flowc starts");
+        let mut resume = Some(resume);
+        let mut out = None;
+        let mut gcs = String::new();
+        while out.is_none() {
+            let gc = flowc(&dir, &["runs", "gc", "--older-than", "1s"]);
+            assert!(gc.status.success(), "{}", text(&gc.stderr));
+            gcs.push_str(&text(&gc.stdout));
+            let r = resume.as_mut().expect("running");
+            if r.try_wait().expect("wait").is_some() {
+                out = Some(
+                    resume
+                        .take()
+                        .expect("once")
+                        .wait_with_output()
+                        .expect("output"),
+                );
+            }
+        }
+        let out = out.expect("ended");
+        let kept = flowc(&dir, &["runs", "show", &id, "--format", "json"]);
+        let ran = lines(&dir, "log").len();
+        match out.status.code() {
+            Some(0) => {
+                if !kept.status.success() {
+                    lost.push(format!(
+                        "attempt {attempt}: resume succeeded, {ran} effects ran, and the run is gone"
+                    ));
+                    continue;
+                }
+                let shown: Value = serde_json::from_slice(&kept.stdout).expect("JSON");
+                assert_eq!(
+                    shown["status"],
+                    "ok",
+                    "{shown}\nresume: {} {}\ngc: {gcs}",
+                    text(&out.stdout),
+                    text(&out.stderr)
+                );
+                assert_eq!(ran, 20);
+            }
+            code => {
+                let e = text(&out.stderr);
+                assert_eq!(code, Some(2), "{e}");
+                assert!(
+                    e.contains("no longer in the store") || e.contains("no run"),
+                    "{e}"
+                );
+                assert_eq!(ran, 0, "nothing ran for a deleted run");
+            }
+        }
+        // What gc leaves: no journal batch without its run.
+        let gc = flowc(&dir, &["runs", "gc", "--older-than", "1d"]);
+        assert!(gc.status.success());
+    }
+    assert!(lost.is_empty(), "{lost:#?}");
+    let orphans = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3; c = sqlite3.connect('.flowc/flowc.db'); print(c.execute('SELECT count(*) FROM journal_log WHERE run_id NOT IN (SELECT id FROM runs)').fetchone()[0])",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("python3");
+    assert_eq!(text(&orphans.stdout).trim(), "0");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Journal batches, sources and approvals whose run is gone (left by an
+/// older flowc's gc racing a resume) are removed by `runs gc`.
+#[test]
+fn gc_removes_journal_rows_whose_run_is_gone() {
+    let dir = common::tempdir("gc-orphans");
+    std::fs::write(dir.join("main.flow"), GATED).expect("write");
+    std::fs::write(dir.join("gate.py"), GATE).expect("write");
+    std::fs::write(dir.join("note.py"), NOTE_NOW).expect("write");
+    std::fs::write(dir.join("open"), "").expect("open");
+    let out = flowc(&dir, &["run", "main.flow", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let count = "import sqlite3; c = sqlite3.connect('.flowc/flowc.db'); print(*[c.execute('SELECT count(*) FROM %s' % t).fetchone()[0] for t in ['journal_log', 'run_sources']])";
+    let python = |code: &str| {
+        let o = Command::new("python3")
+            .args(["-c", code])
+            .current_dir(&dir)
+            .output()
+            .expect("python3");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout).trim().to_string()
+    };
+    assert_ne!(python(count), "0 0");
+    python(
+        "import sqlite3; c = sqlite3.connect('.flowc/flowc.db'); c.execute('DELETE FROM runs'); c.commit()",
+    );
+    let gc = flowc(&dir, &["runs", "gc", "--older-than", "1d"]);
+    assert!(gc.status.success(), "{}", text(&gc.stderr));
+    assert_eq!(python(count), "0 0");
+    let _ = std::fs::remove_dir_all(&dir);
 }

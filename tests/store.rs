@@ -622,3 +622,439 @@ fn the_cache_works_in_a_dag_and_a_loop_and_expires_after_its_ttl() {
     let after = calls(&dir).iter().filter(|c| *c == "1,2").count();
     assert_eq!(after, before + 1, "after the TTL it runs once again");
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The store keeps arguments and results: only its owner may read it. Its
+/// folder is made 0700, the database and SQLite's `-wal` and `-shm` files
+/// are 0600 (checked while a run holds them open), and a store made by an
+/// older flowc (0644) is tightened when opened.
+#[test]
+fn the_store_is_readable_by_its_owner_only() {
+    let dir = folder("private");
+    let mut child = command(&dir, &["run", "nap.flow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    wait_for(&dir.join("started"), "the tool's marker");
+    let store = dir.join(".flowc");
+    let modes: Vec<(String, u32)> = ["", "flowc.db", "flowc.db-wal", "flowc.db-shm"]
+        .iter()
+        .map(|f| (f.to_string(), mode(&store.join(f))))
+        .collect();
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    assert_eq!(
+        modes,
+        [
+            (String::new(), 0o700),
+            ("flowc.db".into(), 0o600),
+            ("flowc.db-wal".into(), 0o600),
+            ("flowc.db-shm".into(), 0o600)
+        ]
+    );
+    // An older store, open to everyone, is tightened; a folder given with
+    // `--store` that exists already keeps its own permissions.
+    use std::os::unix::fs::PermissionsExt;
+    let db = store.join("flowc.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.success());
+    let out = flowc(&dir, &["run", "main.flow", "-q", "--store", "shared"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(&shared.join("flowc.db")), 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A small disk for a store: a tmpfs of `size` mounted on `dir` (unmounted
+/// when dropped), or, where mounting is not allowed, `None`: the caller then
+/// limits the size of the files flowc may write (`RLIMIT_FSIZE`, SIGXFSZ
+/// ignored), so that writing the store fails the same way.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn grow(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .status()
+            .expect("mount runs");
+        assert!(ok.success(), "remount");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+/// `flowc ARGS` in `dir`, writing files of at most about 1 MB (for a store
+/// that must fill up where a tmpfs cannot be mounted): the shell ignores
+/// SIGXFSZ (so a write past the limit fails with EFBIG instead of killing
+/// flowc) and sets RLIMIT_FSIZE (`ulimit -f`, in blocks of 512 or 1024
+/// bytes), both inherited by flowc.
+fn limited(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 2048 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWC_STORE")
+        .stdin(Stdio::null());
+    c
+}
+
+/// An effect appends its item to `count` (outside the store's disk) and
+/// sends a padded argument, so that the journal fills a small disk fast.
+fn full_disk_flow(n: usize) -> String {
+    format!(
+        r#"effect tool note(x: int, pad: string) -> {{ y: int }} = exec ["sh", "note.sh"]
+flow main(pad: string = "{}") -> int {{
+    let out = for x in range(0, {n}) with {{ max_concurrent: 8 }} {{ note(x: x, pad: pad) }}
+    len(out)
+}}
+"#,
+        "p".repeat(3000)
+    )
+}
+
+const NOTE_SH: &str = "read -r args\necho \"$args\" | cut -c1-12 >> count\necho '{\"y\": 1}'\n";
+
+/// The store's disk fills up in the middle of a run of 600 effects without
+/// idempotency keys: no effect starts unless its `running` row was
+/// committed, the run stops with the store's error (exit 2, nothing on
+/// stdout) and is left `interrupted`, never `ok`; once there is room again,
+/// resume runs the rest, and only the effects that may have happened (their
+/// start kept, their end not) can run twice.
+#[test]
+fn a_full_disk_stops_the_run_before_an_effect_whose_start_is_not_kept() {
+    let dir = common::tempdir("full-disk");
+    std::fs::write(dir.join("main.flow"), full_disk_flow(600)).expect("flow");
+    std::fs::write(dir.join("note.sh"), NOTE_SH).expect("tool");
+    let disk = SmallDisk::mount(&dir.join("disk"), "1m");
+    let how = if disk.is_some() {
+        "a 1 MB tmpfs"
+    } else {
+        "RLIMIT_FSIZE of about 1 MB (mounting a tmpfs was refused)"
+    };
+    eprintln!("the store's disk: {how}");
+    let store = dir.join("disk/store");
+    let args = [
+        "run",
+        "main.flow",
+        "--store",
+        store.to_str().expect("utf-8"),
+    ];
+    let out = match &disk {
+        Some(_) => flowc(&dir, &args),
+        None => limited(&dir, &args).output().expect("flowc runs"),
+    };
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
+    assert_eq!(text(&out.stdout), "", "no result is printed");
+    assert!(
+        stderr.contains("flowc.db")
+            && (stderr.contains("is full") || stderr.contains("may be full"))
+            && stderr.contains("flowc resume"),
+        "{stderr}"
+    );
+    let ran = std::fs::read_to_string(dir.join("count"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    // Room again: what the store kept.
+    if let Some(d) = &disk {
+        d.grow("64m");
+    }
+    let listed = flowc(
+        &dir,
+        &[
+            "runs",
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let runs: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let id = runs[0]["id"].as_str().expect("id").to_string();
+    let started: Vec<String> = {
+        let o = Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import sqlite3; c = sqlite3.connect('{}/flowc.db')\nfor (p, s) in c.execute(\"SELECT path, status FROM journal WHERE tool = 'note'\"): print(p, s)",
+                store.display()
+            ))
+            .output()
+            .expect("python3");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout).lines().map(str::to_string).collect()
+    };
+    assert!(
+        ran < 600,
+        "the disk filled before the end ({ran} effects ran)"
+    );
+    assert!(
+        ran <= started.len(),
+        "{ran} effects ran, {} had their start kept",
+        started.len()
+    );
+    let uncertain = started.iter().filter(|l| l.ends_with(" running")).count();
+    eprintln!(
+        "before resume: {ran} effects ran, {} starts kept, {uncertain} uncertain",
+        started.len()
+    );
+    let out = flowc(
+        &dir,
+        &[
+            "resume",
+            &id,
+            "--rerun-uncertain",
+            "-q",
+            "--store",
+            store.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(text(&out.stdout).trim(), "600", "{}", text(&out.stderr));
+    let total = std::fs::read_to_string(dir.join("count"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    eprintln!("effects in all after resume: {total}");
+    assert!(
+        total <= 600 + uncertain,
+        "{total} effects in all ({ran} before resume, {uncertain} uncertain)"
+    );
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run of 3,000 pure steps on a store whose disk fills up: the run stops
+/// with the store's error (exit 2), prints no result and is not stored `ok`
+/// over the steps its journal lost: its status and exit code agree.
+#[test]
+fn a_full_disk_under_pure_steps_is_never_stored_ok() {
+    let dir = common::tempdir("full-disk-pure");
+    std::fs::write(
+        dir.join("main.flow"),
+        format!(
+            r#"tool echo(x: int, pad: string) -> {{ x: int, pad: string }} = builtin "echo"
+flow main(pad: string = "{}") -> int {{
+    let out = for x in range(0, 3000) {{ echo(x: x, pad: pad).x }}
+    len(out)
+}}
+"#,
+            "p".repeat(3000)
+        ),
+    )
+    .expect("flow");
+    let disk = SmallDisk::mount(&dir.join("disk"), "1m");
+    let how = if disk.is_some() {
+        "a 1 MB tmpfs"
+    } else {
+        "RLIMIT_FSIZE of about 1 MB (mounting a tmpfs was refused)"
+    };
+    eprintln!("the store's disk: {how}");
+    let store = dir.join("disk/store");
+    let store = store.to_str().expect("utf-8");
+    let args = ["run", "main.flow", "--store", store];
+    let out = match &disk {
+        Some(_) => flowc(&dir, &args),
+        None => limited(&dir, &args).output().expect("flowc runs"),
+    };
+    let stderr = text(&out.stderr);
+    if let Some(d) = &disk {
+        d.grow("64m");
+    }
+    let listed = flowc(&dir, &["runs", "--store", store, "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    eprintln!(
+        "exit {:?}, stdout {:?}, stored {}",
+        out.status.code(),
+        text(&out.stdout).trim(),
+        runs[0]["status"]
+    );
+    assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
+    assert_eq!(text(&out.stdout), "", "no result is printed");
+    assert!(
+        stderr.contains("is full") || stderr.contains("may be full"),
+        "{stderr}"
+    );
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A paused run; then 4 KB of random bytes over the pages of the table the
+/// resume reads its approval from (in the middle of the file). `flowc store
+/// check` finds it; a resume stops with a clear error naming the file
+/// (exit 2), never a `policy_violation`, and the run stays `paused`.
+#[test]
+fn a_store_damaged_in_the_middle_is_a_clear_error_and_changes_no_run() {
+    let dir = common::tempdir("damaged-middle");
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool a() -> int = exec ["sh", "-c", "echo a >> log; echo 1"]
+tool b() -> int = exec ["sh", "-c", "echo b >> log; echo 2"]
+flow main() -> int {
+    let x = a()
+    let ok = approve "Ship it?" with { x }
+    let y = if ok { b() } else { 0 }
+    x + y
+}
+"#,
+    )
+    .expect("flow");
+    let out = flowc(&dir, &["run", "main.flow"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    for _ in 0..3 {
+        assert!(flowc(&dir, &["run", "main.flow", "-q"]).status.code() == Some(3));
+    }
+    let id = runs(&dir)[0]["id"].as_str().expect("id").to_string();
+    let sound = flowc(&dir, &["store", "check"]);
+    assert!(sound.status.success(), "{}", text(&sound.stderr));
+    assert!(text(&sound.stdout).contains("is sound"));
+    // The approvals' table and index: random bytes over each of their pages.
+    python(
+        &dir,
+        "import os, sqlite3\nc = sqlite3.connect('.flowc/flowc.db')\nsize = c.execute('PRAGMA page_size').fetchone()[0]\npages = [r[0] for r in c.execute(\"SELECT rootpage FROM sqlite_master WHERE tbl_name = 'approvals' AND rootpage > 1\")]\ntotal = c.execute('PRAGMA page_count').fetchone()[0]\nc.close()\nassert size == 4096 and len(pages) == 2 and max(pages) < total, (size, pages, total)\nwith open('.flowc/flowc.db', 'r+b') as f:\n    for p in pages:\n        f.seek((p - 1) * size)\n        f.write(os.urandom(size))\n",
+    );
+    let out = flowc(&dir, &["resume", &id]);
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(".flowc/flowc.db") && e.contains("damaged") && !e.contains("policy_violation"),
+        "{e}"
+    );
+    let status = runs(&dir)
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .map(|r| r["status"].clone());
+    assert_eq!(status, Some(Value::from("paused")));
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    assert!(!log.contains('b'), "nothing after the approval ran: {log}");
+    let check = flowc(&dir, &["store", "check"]);
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check.stdout));
+    assert!(!text(&check.stdout).is_empty());
+    assert!(
+        text(&check.stderr).contains("flowc.db` is damaged"),
+        "{}",
+        text(&check.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every `sqlite3` query of docs/store.md, run against a real store that has
+/// an `ok` run, a failed one and a cache entry (its examples' ids and hashes
+/// replaced by real ones): each reads, and each finds something.
+#[test]
+fn every_query_of_the_store_docs_finds_rows_in_a_real_store() {
+    let dir = common::tempdir("doc-queries");
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool dbl(x: int) -> { y: int } = exec ["python3", "dbl.py"] with { cache: 1h }
+tool no() -> int = exec ["false"]
+flow main(n: int = 2) -> int { dbl(x: dbl(x: n).y).y }
+flow bad() -> int { no() }
+"#,
+    )
+    .expect("flow");
+    std::fs::write(dir.join("dbl.py"), DBL).expect("tool");
+    let ok = flowc(&dir, &["run", "main.flow", "-q"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let bad = flowc(&dir, &["run", "main.flow", "--flow", "bad", "-q"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad.stderr));
+    let all = runs(&dir);
+    let id = all
+        .iter()
+        .find(|r| r["status"] == "ok")
+        .and_then(|r| r["id"].as_str())
+        .expect("the ok run")
+        .to_string();
+    let db = rusqlite::Connection::open(dir.join(".flowc/flowc.db")).expect("sqlite");
+    let sha: String = db
+        .query_row(
+            "SELECT sha256 FROM run_sources WHERE run_id = ?1 AND path = 'main.flow'",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("the source's hash");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/store.md"))
+        .expect("docs/store.md");
+    // `sqlite3 [-header] FILE "SQL"`, the SQL possibly over several lines.
+    let mut queries = Vec::new();
+    let mut rest = doc.as_str();
+    while let Some(at) = rest.find("sqlite3 ") {
+        rest = &rest[at + "sqlite3 ".len()..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        let Some(open) = rest[..line_end].find(" \"") else {
+            continue;
+        };
+        let body = &rest[open + 2..];
+        let close = body.find('"').expect("a closing quote");
+        queries.push(body[..close].to_string());
+        rest = &body[close + 1..];
+    }
+    assert!(queries.len() >= 6, "{queries:#?}");
+    for q in &queries {
+        let sql = q
+            .replace("'1m8j8t23tk7e'", &format!("'{id}'"))
+            .replace("'…'", &format!("'{id}'"))
+            .replace("'570790db…'", &format!("'{sha}'"));
+        assert!(
+            !sql.contains('…'),
+            "a placeholder the test does not know: {q}"
+        );
+        let rows = db
+            .prepare(&sql)
+            .and_then(|mut st| {
+                let n = st.column_count();
+                st.query_map([], |r| {
+                    (0..n)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap_or_else(|e| panic!("{e}:\n{q}"));
+        assert!(!rows.is_empty(), "no rows:\n{q}");
+        assert!(
+            rows.iter()
+                .any(|r| r.iter().all(|v| *v != rusqlite::types::Value::Null)),
+            "only nulls: {rows:?}\n{q}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

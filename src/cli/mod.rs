@@ -83,6 +83,11 @@ pub enum Command {
         #[command(subcommand)]
         action: runs::CacheAction,
     },
+    /// The store itself: `check` runs SQLite's integrity check on it
+    Store {
+        #[command(subcommand)]
+        action: runs::StoreAction,
+    },
     /// Run the `test` blocks of `.flow` files, with their mocks; report like `cargo test`
     Test(test::TestArgs),
     /// Format `.flow` files in their one canonical layout (stdin to stdout without files)
@@ -145,6 +150,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Resume(a) => resume::resume(&a),
         Command::Approve(a) => approve::approve(&a),
         Command::Cache { action } => runs::cache(&action),
+        Command::Store { action } => runs::store(&action),
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
         Command::Lsp => crate::lsp::main(),
         Command::Worker(a) => engine::worker(&a),

@@ -100,6 +100,45 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         }
         _ => {}
     }
+    // One process owns a run at a time: taken before anything of it is read
+    // to be run again (its journal, its approvals), given back when refused.
+    let Some(previous) = crate::store::RunStatus::parse(&run.status) else {
+        eprintln!(
+            "error: run {} has an unknown status `{}`",
+            run.id, run.status
+        );
+        return USAGE;
+    };
+    match store.take_run(&run.id, &run.status) {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            eprintln!("error: {why}");
+            return USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return USAGE;
+        }
+    }
+    match resume_owned(a, &store, run) {
+        Ok(code) => code,
+        Err((code, id)) => {
+            if let Err(e) = store.release_run(&id, previous) {
+                eprintln!("error: {e}");
+            }
+            code
+        }
+    }
+}
+
+/// Resumes `run`, which this process owns; `Err((exit code, run id))` when
+/// it is refused before it runs (the caller gives it back).
+fn resume_owned(
+    a: &ResumeArgs,
+    store: &Store,
+    run: crate::store::RunRow,
+) -> Result<u8, (u8, String)> {
+    let refuse = |code: u8| Err((code, run.id.clone()));
     let checked = match super::run::load(&run.file, a.quiet) {
         Ok(c) => c,
         Err(code) => {
@@ -107,7 +146,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
                 "note: run {} ran `{}`; resume it from the folder it was started in",
                 run.id, run.file
             );
-            return code;
+            return refuse(code);
         }
     };
     // Changed source (docs/store.md): every file the run used, by its hash.
@@ -115,7 +154,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return USAGE;
+            return refuse(USAGE);
         }
     };
     let now: HashMap<&str, String> = checked
@@ -140,13 +179,13 @@ pub fn resume(a: &ResumeArgs) -> u8 {
             run.id,
             changed.join(", ")
         );
-        return USAGE;
+        return refuse(USAGE);
     }
     let journal = match store.journal(&run.id) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("error: {e}");
-            return USAGE;
+            return refuse(USAGE);
         }
     };
     // Effects that started and did not finish: they may have happened.
@@ -173,7 +212,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         eprintln!(
             "give their calls `with {{ idempotency_key: … }}`, or `--rerun-uncertain` runs them again"
         );
-        return USAGE;
+        return refuse(USAGE);
     }
     let done = journal
         .into_iter()
@@ -186,14 +225,14 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return USAGE;
+            return refuse(USAGE);
         }
     };
     let chosen = match choose_provider(&folder_of(&run.file), &a.llm.args()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return USAGE;
+            return refuse(USAGE);
         }
     };
     let inputs = match run.args {
@@ -228,18 +267,15 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         file: run.file.clone(),
         set: options,
     };
-    let finished = runner.resume_stored(job, &store, &run.id, &info, &mut |p| step_view.show(p));
+    let previous =
+        crate::store::RunStatus::parse(&run.status).unwrap_or(crate::store::RunStatus::Interrupted);
+    let finished = runner.resume_stored(job, store, &run.id, previous, &info, &mut |p| {
+        step_view.show(p)
+    });
     step_view.finish();
-    let finished = match finished {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return USAGE;
-        }
-    };
     let mut code = super::run::present(&finished, &checked, &run.flow, a.quiet);
     if let Some(e) = &finished.store_error {
-        eprintln!("error: {e}");
+        super::run::print_store_failed(&run.id, e);
         code = USAGE;
     } else if let Outcome::Paused(pending) = &finished.outcome {
         super::run::print_paused(&run.id, pending, a.store.as_deref());
@@ -250,5 +286,5 @@ pub fn resume(a: &ResumeArgs) -> u8 {
             run.id, run.id
         );
     }
-    code
+    Ok(code)
 }

@@ -339,7 +339,7 @@ pub fn run(a: &RunArgs) -> u8 {
     let mut code = present(&finished, &checked, &flow, a.quiet);
     if let (Some(id), Some(store)) = (&finished.run_id, &store) {
         if let Some(e) = &finished.store_error {
-            eprintln!("error: {e}");
+            print_store_failed(id, e);
             code = USAGE;
         } else if let Outcome::Paused(pending) = &finished.outcome {
             print_paused(id, pending, a.store.as_deref());
@@ -385,9 +385,20 @@ pub(super) fn print_paused(id: &str, pending: &[Pending], store: Option<&str>) {
 }
 
 /// Prints a run's result, errors and warnings; returns its exit code.
+/// The store failed under run `id`: the error, and what comes next.
+pub(super) fn print_store_failed(id: &str, e: &crate::store::StoreError) {
+    eprintln!("error: {e}");
+    eprintln!(
+        "note: run {id} stopped there: nothing started after the store failed (an effect whose start it did not keep never ran), and the run keeps the status it had; once the store works again (`flowc store check`), `flowc resume {id}` continues it"
+    );
+}
+
 pub(super) fn present(finished: &Finished, checked: &Checked, flow: &str, quiet: bool) -> u8 {
     let color = color_stderr();
     let code = match &finished.outcome {
+        // A result the store did not keep with its steps is not printed as
+        // a success: the run is to be resumed (the caller says why, exit 2).
+        _ if finished.store_error.is_some() => USAGE,
         Outcome::Ok(v) => {
             out::println(&serde_json::to_string_pretty(v).expect("values serialise"));
             OK
@@ -412,6 +423,8 @@ pub(super) fn present(finished: &Finished, checked: &Checked, flow: &str, quiet:
         }
         // The caller prints how to answer (it knows the run's id).
         Outcome::Paused(_) => PAUSED,
+        // The caller prints the store's error.
+        Outcome::StoreFailed(_) => USAGE,
     };
     if !quiet {
         for w in &finished.warnings {

@@ -54,6 +54,55 @@ pub enum CacheAction {
     },
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum StoreAction {
+    /// Check the store file: SQLite's integrity check of every page and index,
+    /// and that every journal batch and run reads as JSON (exit 2 when damaged)
+    Check {
+        /// The folder of the store (default: FLOWC_STORE, or `.flowc`)
+        #[arg(long, value_name = "DIR")]
+        store: Option<String>,
+    },
+}
+
+/// `flowc store check`.
+pub fn store(action: &StoreAction) -> u8 {
+    let StoreAction::Check { store } = action;
+    let dir = store_dir(store.as_deref());
+    let file = dir.join(FILE_NAME);
+    let s = match open(store.as_deref()) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!(
+                "error: there is no store `{}`: nothing to check",
+                file.display()
+            );
+            return USAGE;
+        }
+        Err(e) => return fail(&e),
+    };
+    match s.check() {
+        Ok(problems) if problems.is_empty() => {
+            out::println(&format!("the store `{}` is sound", file.display()));
+            OK
+        }
+        Ok(problems) => {
+            for p in &problems {
+                out::println(p);
+            }
+            eprintln!(
+                "error: the store `{}` is damaged ({} problem{} above): move it away (flowc then starts a new, empty store there), or copy what still reads with `sqlite3 {} .recover`",
+                file.display(),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                file.display()
+            );
+            USAGE
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 /// Opens the store if it exists: `Ok(None)` when there is none yet.
 fn open(flag: Option<&str>) -> Result<Option<Store>, StoreError> {
     let dir = store_dir(flag);

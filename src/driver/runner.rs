@@ -79,6 +79,11 @@ pub enum Outcome {
     /// The run reached `approve`s that wait for an answer (in path order):
     /// it paused there, once the steps that were running had finished.
     Paused(Vec<Pending>),
+    /// The store could not keep the run (a full disk, a damaged file): it
+    /// stopped there, nothing started after, and an effect whose start was
+    /// not kept never ran. A stored run's status is what it was before
+    /// (`interrupted` for a new run): `flowc resume` continues it.
+    StoreFailed(StoreError),
 }
 
 impl Outcome {
@@ -89,6 +94,7 @@ impl Outcome {
             Outcome::Failed(_) => RunStatus::Failed,
             Outcome::Cancelled(_) => RunStatus::Cancelled,
             Outcome::Paused(_) => RunStatus::Paused,
+            Outcome::StoreFailed(_) => RunStatus::Interrupted,
         }
     }
 }
@@ -216,6 +222,7 @@ impl Runner {
                     Err(errors) => Outcome::Failed(errors),
                 },
                 p = interp.pause.settled() => Outcome::Paused(p),
+                e = store_failed(interp.journal.as_ref()) => Outcome::StoreFailed(e),
                 s = signals.recv() => Outcome::Cancelled(s),
             }
         });
@@ -276,22 +283,30 @@ impl Runner {
                 .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
                 .collect(),
         })?;
-        Ok(self.run_as_stored(job, store, id, info, on_progress))
+        Ok(self.run_as_stored(
+            job,
+            store,
+            id,
+            crate::store::RunStatus::Interrupted,
+            info,
+            on_progress,
+        ))
     }
 
-    /// Runs `job` again as run `id` of `store` (`flowc resume`): the run is
-    /// `running` by this process again, the steps of `job.replay` return
-    /// their journaled results, and it ends with its new status.
+    /// Runs `job` again as run `id` of `store` (`flowc resume`), which this
+    /// process took ([`Store::take_run`]) from status `previous`: the steps
+    /// of `job.replay` return their journaled results, and it ends with its
+    /// new status (or `previous` again when the store fails under it).
     pub fn resume_stored(
         &mut self,
         job: Job<'_>,
         store: &Store,
         id: &str,
+        previous: crate::store::RunStatus,
         info: &RecordInfo,
         on_progress: &mut dyn FnMut(&Progress),
-    ) -> Result<Finished, StoreError> {
-        store.reopen_run(id)?;
-        Ok(self.run_as_stored(job, store, id.to_string(), info, on_progress))
+    ) -> Finished {
+        self.run_as_stored(job, store, id.to_string(), previous, info, on_progress)
     }
 
     fn run_as_stored(
@@ -299,6 +314,7 @@ impl Runner {
         mut job: Job<'_>,
         store: &Store,
         id: String,
+        previous: crate::store::RunStatus,
         info: &RecordInfo,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Finished {
@@ -315,6 +331,22 @@ impl Runner {
         }
         let sources = job.sources;
         let mut finished = self.run_with(job, Some(store), on_progress);
+        if let Outcome::StoreFailed(e) = &finished.outcome {
+            finished.store_error.get_or_insert_with(|| e.clone());
+        }
+        // The store did not keep all of the run (its journal): the run is
+        // not ended `ok` (nor failed) over steps it lost; it is given back
+        // as it was, to be resumed, and the exit status says so (2).
+        if let Some(e) = &finished.store_error {
+            if let Err(again) = store.release_run(&id, previous) {
+                // Still `running` under this process: `interrupted` once it is gone.
+                finished.store_error = Some(StoreError {
+                    message: format!("{e}; and the run's status could not be written: {again}"),
+                });
+            }
+            finished.run_id = Some(id);
+            return finished;
+        }
         let (status, error) = match &finished.outcome {
             Outcome::Ok(_) => (crate::store::RunStatus::Ok, None),
             Outcome::Failed(errors) => (
@@ -331,6 +363,7 @@ impl Runner {
                 Some(json!({ "signal": s.name() })),
             ),
             Outcome::Paused(_) => (crate::store::RunStatus::Paused, None),
+            Outcome::StoreFailed(_) => unreachable!("handled above"),
         };
         let end = RunEnd {
             status,
@@ -353,6 +386,14 @@ impl Runner {
         finished.store_error = ended.or(finished.store_error.take());
         finished.run_id = Some(id);
         finished
+    }
+}
+
+/// The first store error under a stored run (never, without a journal).
+async fn store_failed(journal: Option<&crate::store::Journal>) -> StoreError {
+    match journal {
+        Some(j) => j.failed().await,
+        None => std::future::pending().await,
     }
 }
 

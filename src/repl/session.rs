@@ -591,6 +591,12 @@ impl Session {
                 self.interrupted = Some(signal);
                 None
             }
+            // Not reached: a session has no store.
+            Outcome::StoreFailed(e) => {
+                self.error(&e.message);
+                self.failed = true;
+                None
+            }
             // Not reached: the session asks each `approve` inline.
             Outcome::Paused(_) => {
                 self.error("the step paused at an `approve`, which a session cannot resume");

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::Interp;
 use super::errors::{ErrorKind, R, RunError};
-use super::eval::{Scope, err};
+use super::eval::Scope;
 use super::record::{StepKind, StepStatus};
 use super::value::to_text;
 use crate::syntax::ast::Expr;
@@ -188,7 +188,7 @@ impl<'p> Interp<'p> {
                     return Ok(Value::Bool(yes));
                 }
                 Ok(_) => {}
-                Err(e) => return Err(self.approval_failed(&e.message, span, sc)),
+                Err(e) => return Err(self.store_failed(e, &sc.label, span).await),
             }
         }
         match self.config.approvals {
@@ -218,7 +218,7 @@ impl<'p> Interp<'p> {
                     if let Err(e) =
                         store.approval_answered_inline(run, &key, &text, ctx.as_ref(), &answer)
                     {
-                        return Err(self.approval_failed(&e.message, span, sc));
+                        return Err(self.store_failed(e, &sc.label, span).await);
                     }
                 }
                 self.recorder.end(id, StepStatus::Ok, 1, None);
@@ -228,14 +228,14 @@ impl<'p> Interp<'p> {
             ApproveMode::Pause => {
                 let (store, run) = stored.expect("a run pauses only with a store");
                 if let Err(e) = store.approval_ask(run, &key, &text, ctx.as_ref()) {
-                    return Err(self.approval_failed(&e.message, span, sc));
+                    return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.journal_approval(&key, sc, None, span);
                 // What the pause depends on is on disk before it happens.
                 if let Some(j) = &self.journal
                     && let Err(e) = j.flush()
                 {
-                    return Err(self.approval_failed(&e.message, span, sc));
+                    return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.recorder.end(id, StepStatus::Paused, 0, None);
                 self.pause.begin(Pending {
@@ -266,15 +266,6 @@ impl<'p> Interp<'p> {
             },
             span,
         );
-    }
-
-    fn approval_failed(&self, why: &str, span: Span, sc: &Scope) -> super::Errors {
-        err(
-            ErrorKind::PolicyViolation,
-            format!("the store could not keep the approval: {why}"),
-            sc,
-            span,
-        )
     }
 }
 

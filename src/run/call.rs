@@ -408,15 +408,12 @@ impl<'p> Interp<'p> {
             let hash = crate::store::cache_key(&binding, &value::canonical(&input));
             super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
+        // An effect never starts unless its `running` row is durable.
         if tool.effect
             && let Some(row) = &journaled
             && let Err(e) = row.started(key.as_deref())
         {
-            self.recorder.warn(
-                format!("the journal could not record the start of `{name}`: {e}"),
-                span,
-                self.sources,
-            );
+            return Err(self.store_failed(e, step, span).await);
         }
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,
@@ -531,6 +528,9 @@ impl<'p> Interp<'p> {
                     span,
                     self.sources,
                 );
+                if let Some(j) = &self.journal {
+                    j.fail(e);
+                }
             }
         }
         match result {

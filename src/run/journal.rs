@@ -182,6 +182,31 @@ impl<'p> Interp<'p> {
                 span,
                 self.sources,
             );
+            j.fail(e);
+        }
+    }
+
+    /// The store could not keep what the run depends on (an effect's start,
+    /// an approval): the run stops here, and the driver ends it with `e`
+    /// (exit 2) once it sees it; this step never ends, and nothing new
+    /// starts after it. Without a journal (no store) it is an error of the step.
+    pub(super) async fn store_failed(
+        &self,
+        e: crate::store::StoreError,
+        step: &str,
+        span: Span,
+    ) -> super::Errors {
+        match &self.journal {
+            Some(j) => {
+                j.fail(e);
+                std::future::pending().await
+            }
+            None => vec![RunError::new(
+                super::errors::ErrorKind::ToolError,
+                e.message,
+                step,
+                span,
+            )],
         }
     }
 }

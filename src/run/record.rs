@@ -101,6 +101,8 @@ pub enum RunStatus {
     Cancelled,
     /// It reached an `approve` that waits for an answer.
     Paused,
+    /// The store could not keep it: it stopped before its end.
+    Interrupted,
 }
 
 /// The run record (`flowc run --record FILE`).

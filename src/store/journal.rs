@@ -106,6 +106,15 @@ pub struct Journal {
     /// happens under this lock, so rows reach it in the order they finished.
     buffer: Arc<Mutex<Buffer>>,
     writer: Option<JoinHandle<()>>,
+    failure: Arc<Failure>,
+}
+
+/// The first store error under the run (a batch the writer could not
+/// commit, an effect's start, an approval): the run stops at it.
+#[derive(Default)]
+struct Failure {
+    error: Mutex<Option<StoreError>>,
+    seen: tokio::sync::Notify,
 }
 
 struct Buffer {
@@ -169,11 +178,42 @@ impl Journal {
         let dir = dir.to_path_buf();
         let run_id = run_id.to_string();
         let shared = Arc::clone(&buffer);
+        let failure = Arc::new(Failure::default());
+        let fails = Arc::clone(&failure);
         let writer = std::thread::Builder::new()
             .name("flowc-journal".into())
-            .spawn(move || write_loop(&dir, &run_id, &rx, &shared))
+            .spawn(move || write_loop(&dir, &run_id, &rx, &shared, &fails))
             .ok();
-        Journal { buffer, writer }
+        Journal {
+            buffer,
+            writer,
+            failure,
+        }
+    }
+
+    /// The store failed under the run (the first error is kept): whoever
+    /// waits in [`Journal::failed`] hears of it.
+    pub fn fail(&self, e: StoreError) {
+        self.failure.fail(e);
+    }
+
+    /// The store error the run stopped at, if one came.
+    pub fn failure(&self) -> Option<StoreError> {
+        self.failure
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Resolves with the first store error under the run (never, when none comes).
+    pub async fn failed(&self) -> StoreError {
+        loop {
+            if let Some(e) = self.failure() {
+                return e;
+            }
+            self.failure.seen.notified().await;
+        }
     }
 
     fn buffer(&self) -> std::sync::MutexGuard<'_, Buffer> {
@@ -186,6 +226,7 @@ impl Journal {
         Journal {
             buffer: self.buffer.clone(),
             writer: None,
+            failure: self.failure.clone(),
         }
     }
 
@@ -238,15 +279,36 @@ impl Drop for Journal {
     }
 }
 
+impl Failure {
+    fn fail(&self, e: StoreError) {
+        self.error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(e);
+        // A permit, if the run is not waiting yet.
+        self.seen.notify_one();
+    }
+}
+
 /// The writer: wakes for a batch, a flush or every [`WAIT`], takes every
 /// row waiting, commits them in one transaction, answers the syncs among
-/// them; until the run drops its sender.
-fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>, buffer: &Mutex<Buffer>) {
+/// them; until the run drops its sender. A batch it cannot commit stops the
+/// run ([`Journal::failed`]) and fails every later flush.
+fn write_loop(
+    dir: &Path,
+    run_id: &str,
+    rx: &Receiver<Msg>,
+    buffer: &Mutex<Buffer>,
+    failure: &Failure,
+) {
     let store = Store::open(dir);
     let mut seq = match &store {
         Ok(s) => s.journal_next_seq(run_id).map_err(|e| s.error(&e)),
         Err(e) => Err(e.clone()),
     };
+    if let Err(e) = &seq {
+        failure.fail(e.clone());
+    }
     // The batch's JSON array: `[`, the rows, `]`.
     let mut batch = Vec::new();
     let mut syncs = Vec::new();
@@ -296,8 +358,11 @@ fn write_loop(dir: &Path, run_id: &str, rx: &Receiver<Msg>, buffer: &Mutex<Buffe
             (Err(e), _) => Err(e.clone()),
             (_, Err(e)) => Err(e.clone()),
         };
-        if let Err(e) = &r {
-            failed.get_or_insert_with(|| e.clone());
+        if let Err(e) = &r
+            && failed.is_none()
+        {
+            failed = Some(e.clone());
+            failure.fail(e.clone());
         }
         for s in syncs.drain(..) {
             let _ = s.send(r.clone());

@@ -217,12 +217,23 @@ impl Store {
     /// Opens (creating it when missing) the store in folder `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(FILE_NAME);
-        std::fs::create_dir_all(dir).map_err(|e| StoreError {
+        // The store holds the arguments and results of every run: its folder,
+        // when flowc makes it, is its owner's only (an existing folder, which
+        // may be shared, is left as it is), and its files are too.
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+        }
+        .map_err(|e| StoreError {
             message: format!(
                 "cannot create the store's folder `{}`: {e}; choose another with --store DIR, or run with --no-store",
                 dir.display()
             ),
         })?;
+        owner_only(&path)?;
         // Two processes that open a store that does not exist yet may both
         // read its empty header as a rollback-journal database; then the one
         // that switches it to WAL second can never get the exclusive lock the
@@ -383,6 +394,57 @@ impl Store {
             .map_err(|e| self.error(&e))
     }
 
+    /// `flowc store check`: SQLite's integrity check of the whole file (every
+    /// page, every index against its table), and the JSON of every journal
+    /// batch and run; the problems found, in words (none: a sound store).
+    pub fn check(&self) -> Result<Vec<String>, StoreError> {
+        let checked = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut q| {
+                q.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            });
+        let mut problems: Vec<String> = match checked {
+            Ok(lines) => lines.into_iter().filter(|line| line != "ok").collect(),
+            // Damage that stops the check itself is its finding.
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                ) =>
+            {
+                vec![format!("SQLite stopped the check: {e}")]
+            }
+            Err(e) => return Err(self.error(&e)),
+        };
+        if !problems.is_empty() {
+            // The tables below may not read: SQLite's findings are the answer.
+            return Ok(problems);
+        }
+        let mut json = |sql: &str, what: &dyn Fn(String, String) -> String| {
+            self.conn
+                .prepare(sql)
+                .and_then(|mut q| {
+                    q.query_map([], |r| Ok(what(r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map(|found| problems.extend(found))
+                .map_err(|e| self.error(&e))
+        };
+        json(
+            "SELECT run_id, seq FROM journal_log WHERE NOT json_valid(entries) ORDER BY run_id, seq",
+            &|run, seq| format!("batch {seq} of the journal of run {run} is not JSON"),
+        )?;
+        json(
+            "SELECT id, 'x' FROM runs WHERE NOT (json_valid(args) AND json_valid(coalesce(options, 'null'))
+                 AND json_valid(coalesce(result, 'null')) AND json_valid(coalesce(error, 'null'))
+                 AND json_valid(coalesce(record, 'null'))) ORDER BY id",
+            &|run, _| format!("run {run} has a column that is not JSON"),
+        )?;
+        Ok(problems)
+    }
+
     fn user_version(&self) -> Result<i64, StoreError> {
         self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -395,9 +457,59 @@ impl Store {
     }
 }
 
+/// Makes the database file readable and writable by its owner only (0600),
+/// creating it empty when missing, before SQLite opens it: SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions. A store made
+/// by an older flowc (0644) is tightened, with those files when present.
+///
+/// An existing file is never opened here: closing a descriptor of the file
+/// would drop the POSIX locks that this process's other connections to it
+/// hold (the journal's writer has one), and a process that thinks it is the
+/// last one open then deletes the WAL under them.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match made {
+        Ok(f) => drop(f),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(StoreError {
+                message: format!(
+                    "cannot create the store `{}` ({e}): check its folder's permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store",
+                    path.display()
+                ),
+            });
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            // Another user's store keeps its permissions (theirs to set).
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    Ok(())
+}
+
 /// An SQLite error on the store at `path`, with what to do about it.
 fn describe(path: &Path, e: &rusqlite::Error) -> StoreError {
     let p = path.display();
+    if let rusqlite::Error::FromSqlConversionFailure(..) = e {
+        return StoreError {
+            message: format!(
+                "the store `{p}` is damaged: {e}; `flowc store check` lists what else is: move it away (flowc then starts a new, empty store there) or use another store (--store DIR, FLOWC_STORE) or --no-store"
+            ),
+        };
+    }
     let message = match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
             "the store `{p}` is locked by another process (waited {} s): try again when it is done, or use another store (--store DIR, FLOWC_STORE) or --no-store",
@@ -409,7 +521,12 @@ fn describe(path: &Path, e: &rusqlite::Error) -> StoreError {
         Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => format!(
             "cannot open the store `{p}` for writing ({e}): check its permissions, or use another store (--store DIR, FLOWC_STORE) or --no-store"
         ),
-        Some(ErrorCode::DiskFull) => format!("the disk of the store `{p}` is full ({e})"),
+        Some(ErrorCode::DiskFull) => format!(
+            "the disk of the store `{p}` is full ({e}): free some space, or use another store (--store DIR, FLOWC_STORE) or --no-store"
+        ),
+        Some(ErrorCode::SystemIoFailure) => format!(
+            "cannot read or write the store `{p}` ({e}: its disk may be full or failing, or the file over a size limit): free some space, or use another store (--store DIR, FLOWC_STORE) or --no-store"
+        ),
         _ => format!("the store `{p}`: {e}"),
     };
     StoreError { message }

@@ -114,8 +114,21 @@ impl RunRow {
 
 const COLUMNS: &str = "id, flow, file, status, started_ms, ended_ms, pid, host, flowc_version, args, result, error, options";
 
-fn json_col(s: Option<String>) -> Option<Value> {
-    s.and_then(|t| serde_json::from_str(&t).ok())
+/// A JSON column of row `r` (`None` when null). Text that is not JSON is an
+/// error (the file is damaged), never read as if the column were empty: a
+/// resume would run the flow with other arguments.
+fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> {
+    let Some(t) = r.get::<_, Option<String>>(i)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&t).map(Some).map_err(|e| {
+        let column = r.as_ref().column_name(i).unwrap_or("?").to_string();
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("column `{column}` of a run is not JSON ({e})").into(),
+        )
+    })
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
@@ -129,10 +142,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         pid: r.get(6)?,
         host: r.get(7)?,
         flowc_version: r.get(8)?,
-        args: json_col(r.get(9)?).unwrap_or(Value::Null),
-        result: json_col(r.get(10)?),
-        error: json_col(r.get(11)?),
-        options: json_col(r.get(12)?)
+        args: json_col(r, 9)?.unwrap_or(Value::Null),
+        result: json_col(r, 10)?,
+        error: json_col(r, 11)?,
+        options: json_col(r, 12)?
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default(),
         record: None,
@@ -197,43 +210,107 @@ impl Store {
         Err(self.error(&last.expect("the loop ran")))
     }
 
-    /// Takes up a run again (`flowc resume`): `running` by this process,
-    /// its end, result and errors cleared.
-    pub fn reopen_run(&self, id: &str) -> Result<(), StoreError> {
+    /// Takes up run `id` again (`flowc resume`, and any later owner of a
+    /// run: a service, a worker): one conditional update makes this process
+    /// its owner (`running`, its pid, host, boot id and start time) only if
+    /// the run is still `previous`, the status its caller read and judged.
+    /// Of two processes taking one run at once exactly one succeeds; the
+    /// other gets `Ok(Err(why))`, naming the owner, before anything ran.
+    pub fn take_run(&self, id: &str, previous: &str) -> Result<Result<(), String>, StoreError> {
         let pid = i64::from(std::process::id());
-        self.conn
+        let taken = self
+            .conn
             .execute(
-                "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL, error = NULL,
-                 pid = ?2, host = ?3, process = ?4, flowc_version = ?5 WHERE id = ?1",
+                "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL,
+                 pid = ?3, host = ?4, process = ?5, flowc_version = ?6
+                 WHERE id = ?1 AND status = ?2 AND status NOT IN ('running', 'ok')",
                 params![
                     id,
+                    previous,
                     pid,
                     host_name(),
                     process_start(pid),
                     env!("CARGO_PKG_VERSION")
                 ],
             )
-            .map(|_| ())
+            .map_err(|e| self.error(&e))?;
+        if taken == 1 {
+            return Ok(Ok(()));
+        }
+        let now: Option<(String, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT status, pid, host FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| self.error(&e))?;
+        Ok(Err(match now {
+            None => format!(
+                "run {id} is no longer in the store `{}` (`flowc runs gc` deleted it)",
+                self.path.display()
+            ),
+            Some((status, pid, host)) if status == "running" => format!(
+                "run {id} is running: process {pid} on {host} took it first; nothing was run here"
+            ),
+            Some((status, ..)) => format!(
+                "run {id} changed while this process was taking it up (now `{status}`); nothing was run here: try again"
+            ),
+        }))
+    }
+
+    /// Gives back a run this process owns without ending it (the store
+    /// failed under it, or resume refused it): its status becomes `status`
+    /// again, the one it had before, or `interrupted` for a new run.
+    pub fn release_run(&self, id: &str, status: RunStatus) -> Result<(), StoreError> {
+        let pid = i64::from(std::process::id());
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2,
+                 ended_ms = CASE WHEN ?2 = 'interrupted' THEN NULL ELSE coalesce(ended_ms, ?5) END
+                 WHERE id = ?1 AND status = 'running' AND pid = ?3 AND host = ?4",
+                params![id, status.as_str(), pid, host_name(), now_ms()],
+            )
+            .map(drop)
             .map_err(|e| self.error(&e))
     }
 
-    /// Ends a run: its status, result or errors, and its record.
+    /// Ends a run this process owns: its status, result or errors, and its
+    /// record. A run that another process owns now is left alone (an error).
     pub fn end_run(&self, id: &str, end: &RunEnd) -> Result<(), StoreError> {
         let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-        self.conn
+        let pid = i64::from(std::process::id());
+        let n = self
+            .conn
             .execute(
-                "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6 WHERE id = ?1",
+                "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6
+                 WHERE id = ?1 AND status = 'running' AND pid = ?7 AND host = ?8",
                 params![
                     id,
                     end.status.as_str(),
                     now_ms(),
                     text(&end.result),
                     text(&end.error),
-                    end.record.as_deref()
+                    end.record.as_deref(),
+                    pid,
+                    host_name()
                 ],
             )
-            .map(drop)
-            .map_err(|e| self.error(&e))
+            .map_err(|e| self.error(&e))?;
+        if n == 0 {
+            return Err(StoreError {
+                message: format!(
+                    "run {id} is no longer this process's in the store `{}` (deleted, or taken up by another process): its end was not recorded",
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Marks as `interrupted` the runs still `running` whose process on this
@@ -292,7 +369,7 @@ impl Store {
         let found: Vec<RunRow> = stmt
             .query_map([id], |r| {
                 let mut run = row(r)?;
-                run.record = json_col(r.get(13)?);
+                run.record = json_col(r, 13)?;
                 Ok(run)
             })
             .and_then(|rows| rows.collect())
@@ -328,28 +405,30 @@ impl Store {
 
     /// Deletes the runs that ended (or were interrupted) more than
     /// `older_than_ms` ago, with their sources, journal and approvals;
-    /// returns how many. A paused run waits for a person: it is kept.
+    /// returns how many. A paused run waits for a person: it is kept; a
+    /// `running` one has an owner (it is never deleted under it, and a
+    /// resume takes a run with one conditional update, so the two never
+    /// interleave). Journal batches, sources and approvals of runs that are
+    /// gone (left by an older flowc) are deleted too.
     pub fn gc(&self, older_than_ms: i64) -> Result<usize, StoreError> {
         self.mark_interrupted()?;
         let cutoff = now_ms().saturating_sub(older_than_ms);
         let gone = "SELECT id FROM runs WHERE status NOT IN ('running', 'paused') AND coalesce(ended_ms, started_ms) < ?1";
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.error(&e))?;
+        // The write lock first: what is deleted is what this transaction read.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.error(&e))?;
         let n = (|| -> rusqlite::Result<usize> {
-            tx.execute(
-                &format!("DELETE FROM journal_log WHERE run_id IN ({gone})"),
-                [cutoff],
-            )?;
-            tx.execute(
-                &format!("DELETE FROM run_sources WHERE run_id IN ({gone})"),
-                [cutoff],
-            )?;
-            tx.execute(
-                &format!("DELETE FROM approvals WHERE run_id IN ({gone})"),
-                [cutoff],
-            )?;
+            for table in ["journal_log", "run_sources", "approvals"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE run_id IN ({gone}) OR run_id NOT IN (SELECT id FROM runs)"
+                    ),
+                    [cutoff],
+                )?;
+            }
             tx.execute(&format!("DELETE FROM runs WHERE id IN ({gone})"), [cutoff])
         })()
         .map_err(|e| self.error(&e))?;
@@ -465,6 +544,86 @@ mod tests {
             let me = process_start(i64::from(std::process::id())).expect("/proc");
             assert_eq!(Some(me), process_start(i64::from(std::process::id())));
         }
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_run_is_taken_once_given_back_as_it_was_and_ended_by_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("flowc-store-take-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (a, b) = (Store::open(&dir).expect("a"), Store::open(&dir).expect("b"));
+        let id = a
+            .begin_run(&NewRun {
+                flow: "main",
+                file: "main.flow",
+                args: &Value::Null,
+                options: &[],
+                sources: vec![],
+            })
+            .expect("registered");
+        let end = |status| RunEnd {
+            status,
+            result: None,
+            error: None,
+            record: None,
+        };
+        a.end_run(&id, &end(RunStatus::Failed)).expect("ended");
+        // Both read `failed`; one conditional update wins.
+        assert_eq!(a.take_run(&id, "failed"), Ok(Ok(())));
+        let lost = b.take_run(&id, "failed").expect("read").expect_err("taken");
+        assert!(
+            lost.contains(&format!("process {} on", std::process::id())),
+            "{lost}"
+        );
+        // Given back with its old status, then taken and ended again.
+        a.release_run(&id, RunStatus::Failed).expect("released");
+        assert_eq!(a.run(&id).expect("read").expect("found").status, "failed");
+        assert!(
+            a.end_run(&id, &end(RunStatus::Ok)).is_err(),
+            "not owned now"
+        );
+        assert_eq!(b.take_run(&id, "failed"), Ok(Ok(())));
+        b.end_run(&id, &end(RunStatus::Ok))
+            .expect("ended by its owner");
+        assert!(
+            a.take_run(&id, "ok").expect("read").is_err(),
+            "an ok run stays ok"
+        );
+        // A run gc deleted cannot be taken.
+        assert_eq!(a.gc(-1_000), Ok(1));
+        let gone = a.take_run(&id, "ok").expect("read").expect_err("gone");
+        assert!(gone.contains("no longer in the store"), "{gone}");
+        drop((a, b));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_run_whose_arguments_are_not_json_is_an_error_naming_the_store() {
+        let dir = std::env::temp_dir().join(format!("flowc-store-json-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).expect("store");
+        let id = s
+            .begin_run(&NewRun {
+                flow: "main",
+                file: "main.flow",
+                args: &serde_json::json!({"n": 2}),
+                options: &[],
+                sources: vec![],
+            })
+            .expect("registered");
+        s.conn
+            .execute(
+                "UPDATE runs SET args = '{\"n\": 2\u{1}' WHERE id = ?1",
+                [&id],
+            )
+            .expect("damaged");
+        let e = s.run(&id).expect_err("refused");
+        assert!(
+            e.message.contains("is damaged") && e.message.contains("`args`"),
+            "{e}"
+        );
+        assert!(s.runs(None).is_err());
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
