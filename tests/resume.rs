@@ -460,7 +460,7 @@ flow main(items: [int] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 
     len(out)
 }
 "#;
-const GATE: &str = "import json, os, sys\njson.load(sys.stdin)\nif not os.path.exists('open'):\n    sys.exit('closed')\nprint('true')\n";
+const OPEN_GATE: &str = "import json, os, sys\njson.load(sys.stdin)\nif not os.path.exists('open'):\n    sys.exit('closed')\nprint('true')\n";
 const NOTE_NOW: &str = "import json, sys\na = json.load(sys.stdin)\nwith open('log', 'a') as f:\n    f.write('%s\\n' % a['x'])\nprint(json.dumps({'y': a['x']}))\n";
 
 /// A run that failed at its gate, before any effect: its id.
@@ -483,7 +483,7 @@ fn gated_run(dir: &Path) -> String {
 fn two_resumes_of_one_run_at_once_run_each_effect_once() {
     let dir = common::tempdir("resume-race");
     std::fs::write(dir.join("main.flow"), GATED).expect("write");
-    std::fs::write(dir.join("gate.py"), GATE).expect("write");
+    std::fs::write(dir.join("gate.py"), OPEN_GATE).expect("write");
     std::fs::write(dir.join("note.py"), NOTE_NOW).expect("write");
     let mut twice = Vec::new();
     for attempt in 0..6 {
@@ -536,7 +536,7 @@ fn two_resumes_of_one_run_at_once_run_each_effect_once() {
 fn gc_never_deletes_a_run_being_resumed() {
     let dir = common::tempdir("resume-gc");
     std::fs::write(dir.join("main.flow"), GATED).expect("write");
-    std::fs::write(dir.join("gate.py"), GATE).expect("write");
+    std::fs::write(dir.join("gate.py"), OPEN_GATE).expect("write");
     std::fs::write(dir.join("note.py"), NOTE_NOW).expect("write");
     let mut lost = Vec::new();
     for attempt in 0..5 {
@@ -620,7 +620,7 @@ fn gc_never_deletes_a_run_being_resumed() {
 fn gc_removes_journal_rows_whose_run_is_gone() {
     let dir = common::tempdir("gc-orphans");
     std::fs::write(dir.join("main.flow"), GATED).expect("write");
-    std::fs::write(dir.join("gate.py"), GATE).expect("write");
+    std::fs::write(dir.join("gate.py"), OPEN_GATE).expect("write");
     std::fs::write(dir.join("note.py"), NOTE_NOW).expect("write");
     std::fs::write(dir.join("open"), "").expect("open");
     let out = flowc(&dir, &["run", "main.flow", "-q"]);
