@@ -1,5 +1,9 @@
 //! `max_memory` (SPEC §17): the bytes held by the values of a run's `let`s,
 //! counted approximately, and the waiting of new steps while they pass the budget.
+//! Values built by pure computation are held to it too: a list, record, string,
+//! `++` or built-in function's result, and what a `for` or `loop` builds as it
+//! goes (counted while it runs), fail the step with `policy_violation` when,
+//! with what the run holds, they would pass the budget.
 //!
 //! A value's size is estimated from its shape — 16 bytes a scalar, a string's
 //! length plus 24, 24 a list or 48 a record plus their elements (and keys) — which
@@ -15,6 +19,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Memory {
     held: Cell<u64>,
+    /// Values refused for passing the budget so far.
+    refusals: Cell<u64>,
     running: Cell<usize>,
     released: Notify,
 }
@@ -23,6 +29,16 @@ impl Memory {
     /// Bytes held now.
     pub fn held(&self) -> u64 {
         self.held.get()
+    }
+
+    /// Values refused for passing the budget so far.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.get()
+    }
+
+    /// Notes a value refused for passing the budget.
+    pub fn refuse(&self) {
+        self.refusals.set(self.refusals.get() + 1);
     }
 
     pub fn hold(&self, bytes: u64) {
@@ -60,6 +76,35 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.memory.running.set(self.memory.running.get() - 1);
         self.memory.released.notify_waiters();
+    }
+}
+
+/// Bytes held for as long as it lives (a `for`'s results so far, a `loop`'s state).
+pub struct Held<'a> {
+    memory: &'a Memory,
+    bytes: u64,
+}
+
+impl<'a> Held<'a> {
+    pub fn new(memory: &'a Memory) -> Held<'a> {
+        Held { memory, bytes: 0 }
+    }
+
+    pub fn add(&mut self, bytes: u64) {
+        self.memory.hold(bytes);
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+
+    /// Holds `bytes` in place of what it held.
+    pub fn set(&mut self, bytes: u64) {
+        self.memory.release(std::mem::take(&mut self.bytes));
+        self.add(bytes);
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.memory.release(self.bytes);
     }
 }
 
