@@ -1,9 +1,9 @@
 //! `max_memory` (SPEC §17): the bytes held by the values of a run's `let`s,
 //! counted approximately, and the waiting of new steps while they pass the budget.
 //! Values built by pure computation are held to it too: a list, record, string,
-//! `++` or built-in function's result, and what a `for` or `loop` builds as it
-//! goes (counted while it runs), fail the step with `policy_violation` when,
-//! with what the run holds, they would pass the budget.
+//! `++` or built-in function's result larger than the budget — with what the
+//! `for`s and `loop`s under way have built so far (their results, their state)
+//! — fails its step with `policy_violation`.
 //!
 //! A value's size is estimated from its shape — 16 bytes a scalar, a string's
 //! length plus 24, 24 a list or 48 a record plus their elements (and keys) — which
@@ -19,6 +19,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Memory {
     held: Cell<u64>,
+    /// Bytes the `for`s and `loop`s under way have built so far.
+    building: Cell<u64>,
     /// Values refused for passing the budget so far.
     refusals: Cell<u64>,
     running: Cell<usize>,
@@ -29,6 +31,11 @@ impl Memory {
     /// Bytes held now.
     pub fn held(&self) -> u64 {
         self.held.get()
+    }
+
+    /// Bytes the `for`s and `loop`s under way have built so far.
+    pub fn building(&self) -> u64 {
+        self.building.get()
     }
 
     /// Values refused for passing the budget so far.
@@ -79,7 +86,8 @@ impl Drop for Running<'_> {
     }
 }
 
-/// Bytes held for as long as it lives (a `for`'s results so far, a `loop`'s state).
+/// Bytes a `for` (its results so far) or a `loop` (its state) has built, counted
+/// in [`Memory::building`] for as long as it lives.
 pub struct Held<'a> {
     memory: &'a Memory,
     bytes: u64,
@@ -91,20 +99,23 @@ impl<'a> Held<'a> {
     }
 
     pub fn add(&mut self, bytes: u64) {
-        self.memory.hold(bytes);
+        let b = &self.memory.building;
+        b.set(b.get().saturating_add(bytes));
         self.bytes = self.bytes.saturating_add(bytes);
     }
 
     /// Holds `bytes` in place of what it held.
     pub fn set(&mut self, bytes: u64) {
-        self.memory.release(std::mem::take(&mut self.bytes));
+        let b = &self.memory.building;
+        b.set(b.get().saturating_sub(std::mem::take(&mut self.bytes)));
         self.add(bytes);
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.memory.release(self.bytes);
+        let b = &self.memory.building;
+        b.set(b.get().saturating_sub(self.bytes));
     }
 }
 

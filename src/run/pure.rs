@@ -381,7 +381,8 @@ impl<'p> Interp<'p> {
 
 impl Interp<'_> {
     /// `max_memory` for a value built by pure computation: `v` when it fits
-    /// beside what the run holds, else `policy_violation` naming the sizes.
+    /// beside what the `for`s and `loop`s under way have built, else
+    /// `policy_violation` naming the sizes.
     pub(super) fn built(&self, v: Value, what: &str, sc: &Scope, span: Span) -> R<Value> {
         match sc.opts.max_memory {
             Some(_) => {
@@ -392,19 +393,23 @@ impl Interp<'_> {
         }
     }
 
-    /// `Err` when `bytes` more would take the run past its `max_memory`.
+    /// `Err` when `bytes` more, beside what the `for`s and `loop`s under way
+    /// have built, would pass the run's `max_memory`.
     pub(super) fn within_memory(&self, bytes: u64, what: &str, sc: &Scope, span: Span) -> R<()> {
         let Some(budget) = sc.opts.max_memory else {
             return Ok(());
         };
-        let held = self.memory.held();
-        if held.saturating_add(bytes) <= budget {
+        let building = self.memory.building();
+        if building.saturating_add(bytes) <= budget {
             return Ok(());
         }
         self.memory.refuse();
         let fmt = super::opts::fmt_size;
-        let beside = if held > 0 {
-            format!(" beside the {} the run holds", fmt(held))
+        let beside = if building > 0 {
+            format!(
+                " beside the {} the `for`s and `loop`s under way have built",
+                fmt(building)
+            )
         } else {
             String::new()
         };
