@@ -137,7 +137,7 @@ pub struct Program {
     pub replan_sites: HashMap<BlockKey, ReplanSite>,
     /// Every call of a flow from a flow: (caller module, name), (callee module,
     /// name), where the callee is named.
-    pub flow_calls: Vec<((usize, String), (usize, String), Span)>,
+    pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
     /// Types, references and scopes by place, recorded while checking when
     /// `indexing` (the language server asks for it; `check` and `run` do not).
     index: RefCell<index::Index>,
@@ -157,6 +157,9 @@ pub struct DecisionSite {
     /// Whether an `else` arm runs when no answer is valid.
     pub has_else: bool,
 }
+
+/// A flow: its module's index and its name.
+pub type FlowKey = (usize, String);
 
 /// Identifies a block: its file and start offset.
 pub type BlockKey = (FileId, u32);
@@ -360,8 +363,8 @@ pub fn is_builtin_fn(name: &str) -> bool {
 impl Program {
     /// The flows that lead (through their calls, or being it) to flow `to`,
     /// each with the path of names from it to `to`.
-    pub fn flows_reaching(&self, to: &(usize, String)) -> HashMap<(usize, String), Vec<String>> {
-        let mut out: HashMap<(usize, String), Vec<String>> = HashMap::new();
+    pub fn flows_reaching(&self, to: &FlowKey) -> HashMap<FlowKey, Vec<String>> {
+        let mut out: HashMap<FlowKey, Vec<String>> = HashMap::new();
         out.insert(to.clone(), vec![to.1.clone()]);
         let mut todo = vec![to.clone()];
         while let Some(cur) = todo.pop() {

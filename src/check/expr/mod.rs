@@ -26,7 +26,7 @@ use crate::syntax::ast::*;
 use crate::syntax::span::{FileId, Span};
 use scopes::{BindKind, Binding, Scope};
 
-type FlowKey = (usize, String);
+use crate::check::FlowKey;
 
 /// What checking the bodies found: diagnostics, inferred flow types, blocks, flow calls.
 pub struct Finished {
