@@ -419,7 +419,13 @@ pub(super) fn present(finished: &Finished, checked: &Checked, flow: &str, quiet:
     };
     if !quiet {
         for w in &finished.warnings {
-            eprintln!("warning: {}:{}:{}: {}", w.file, w.line, w.column, w.message);
+            eprintln!(
+                "warning: {}:{}:{}: {}",
+                w.file,
+                w.line,
+                w.column,
+                crate::diag::render::printable(&w.message)
+            );
         }
     }
     code

@@ -407,4 +407,16 @@ mod tests {
         let out = one(&text, 0, text.len() - 1);
         assert!(out.contains("t.flow:1:1"), "{out}");
     }
+
+    #[test]
+    fn printable_escapes_control_bytes_and_bidi_overrides_only() {
+        assert!(matches!(
+            printable("plain\ttext\nnext — ü"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("\u{1b}[2Jx\u{7}\r\u{9b}1m\u{202e}y\u{7f}"),
+            "\\u{1b}[2Jx\\u{7}\\u{d}\\u{9b}1m\\u{202e}y\\u{7f}"
+        );
+    }
 }
