@@ -502,3 +502,50 @@ flow main() -> json with { deadline: 1s } { len(sort(unique(range(10000000)))) }
     );
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
 }
+
+#[test]
+fn values_built_by_pure_computation_are_held_to_max_memory() {
+    // Each builds far more than 256 KB from small literals, without a tool.
+    for (tag, body, what) in [
+        (
+            "pure-for",
+            "let big = for i in range(0, 200) { join(for j in range(0, 200) { \"xxxxxxxxxxxxxxxxxxxx\" }, \",\") }\n    len(big)",
+            "the `for`s and `loop`s under way have built",
+        ),
+        (
+            "pure-range",
+            "len(range(0, 100000))",
+            "the result of `range` would take about 1.5 MB",
+        ),
+        (
+            "pure-concat",
+            "let s = loop s = \"xxxxxxxx\" max 20 until false { s ++ s }\n    len(s)",
+            "`++` would take about",
+        ),
+        (
+            "pure-interpolation",
+            "let s = loop s = \"xxxxxxxx\" max 20 until false { \"{s}{s}\" }\n    len(s)",
+            "the string would take about",
+        ),
+    ] {
+        let src = format!("flow main() -> int {{\n    {body}\n}}\n");
+        let out = run_flow(tag, &src, &[], &["--set", "max_memory=256KB"]);
+        assert_eq!(out.code, 1, "{tag}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("[policy_violation]"),
+            "{tag}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(what), "{tag}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("more than max_memory (256 KB) allows a run to hold"),
+            "{tag}: {}",
+            out.stderr
+        );
+        assert_eq!(out.record["status"], "failed", "{tag}");
+        // Without a budget the same flow runs (8 MB at most).
+        let out = run_flow(tag, &src, &[], &[]);
+        assert_eq!(out.code, 0, "{tag}: {}", out.stderr);
+    }
+}

@@ -673,3 +673,260 @@ fn an_effect_in_a_fragment_under_effects_approve_pauses_the_run_and_resumes() {
     assert_eq!(requests(&dir).len(), 1, "resume ran the journaled fragment");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tool that logs the `ci_id` it was sent to `sent.log`, then answers like `cpu_fallback`.
+const LOGGED: &str = "import json, sys\na = json.load(sys.stdin)\nopen('sent.log', 'a').write(a['ci_id'] + '\\n')\nprint(json.dumps({'anomalies': [{'metric': 'sent:' + a['ci_id'], 'score': 0.1}]}))\n";
+
+/// [`FLOW`] with a `logged` tool and, when given, a policy `ops` on `main`.
+fn flow_with(policy: Option<&str>) -> String {
+    let mut flow = FLOW.replace(
+        "/// Analyses a CI.",
+        "tool logged(ci_id: string) -> { anomalies: [Anomaly] } = exec [\"python3\", \"logged.py\"]\n/// Analyses a CI.",
+    );
+    if let Some(p) = policy {
+        flow = flow
+            .replace("/// Analyses a CI.", &format!("{p}\n/// Analyses a CI."))
+            .replace(
+                "-> { ci: string, anomalies: [Anomaly] } {",
+                "-> { ci: string, anomalies: [Anomaly] } with { policy: ops } {",
+            );
+    }
+    flow
+}
+
+/// `flowc run main.flow` in `dir` with the scripted provider and `env`, bounded.
+fn run_with_env(dir: &Path, env: &[(&str, &str)], extra: &[&str]) -> std::process::Output {
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 answer.py\"\n",
+    )
+    .expect("write");
+    let mut args = vec!["run", "main.flow"];
+    args.extend_from_slice(extra);
+    let mut cmd = command(dir, &args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowc starts");
+    let t0 = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t0.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("flowc {args:?} did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// The diagnostics of each answer of the run's first re-plan, from `runs show`.
+fn attempt_diagnostics(dir: &Path) -> Vec<String> {
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("run.json")).expect("the run record"),
+    )
+    .expect("JSON");
+    record["replans"][0]["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["diagnostics"].to_string())
+        .collect()
+}
+
+#[test]
+fn a_fragment_reads_the_environment_only_for_the_names_its_policy_lists() {
+    let secret = [("SECRET_TOKEN", "ghp_notreally"), ("REGION", "eu-1")];
+    let leak = "let c = logged(ci_id: env(\"SECRET_TOKEN\") ?? \"none\")\nc.anomalies";
+    // No policy: `env` is refused before anything runs, and the repairs too.
+    let dir = project("replan-env", &flow_with(None), &[leak]);
+    std::fs::write(dir.join("logged.py"), LOGGED).expect("write");
+    let out = run_with_env(&dir, &secret, &["--record", "run.json"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        !dir.join("sent.log").exists(),
+        "the secret was sent to a tool"
+    );
+    let diags = attempt_diagnostics(&dir);
+    assert_eq!(diags.len(), 3, "{diags:?}");
+    for d in &diags {
+        assert!(
+            d.contains(
+                "E0510: `env(\\\"SECRET_TOKEN\\\")` is only allowed in a re-planned fragment"
+            ),
+            "{d}"
+        );
+    }
+    // A policy that lists another name refuses it too; the listed one is read.
+    let policy = "policy ops { fragment_env: [\"REGION\"] }";
+    let dir = project(
+        "replan-env-policy",
+        &flow_with(Some(policy)),
+        &[
+            leak,
+            "let c = logged(ci_id: env(\"REGION\") ?? \"none\")\nc.anomalies",
+        ],
+    );
+    std::fs::write(dir.join("logged.py"), LOGGED).expect("write");
+    let out = run_with_env(&dir, &secret, &["--record", "run.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("sent.log")).expect("sent"),
+        "eu-1\n"
+    );
+    let diags = attempt_diagnostics(&dir);
+    assert!(
+        diags[0].contains("policy `ops` lets a fragment read only \\\"REGION\\\""),
+        "{diags:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_fragment_runs_at_most_the_fragment_timeout_of_its_policy() {
+    let policy = "policy ops { fragment_timeout: 1s }";
+    let flow = flow_with(Some(policy))
+        .replace("replan_cooldown: 0s", "replan_cooldown: 0s, max_replans: 1");
+    let dir = project(
+        "replan-timeout",
+        &flow,
+        &["let n = loop i = 0 max 1000000000 until false { i + 1 }\n[]"],
+    );
+    let out = run_with_env(&dir, &[], &["--record", "run.json"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("[timeout]"), "{err}");
+    assert!(
+        err.contains(
+            "the re-planned fragment at `main/anomalies/replan[1]` ran longer than its time limit of 1s (`fragment_timeout` of policy `ops`)"
+        ),
+        "{err}"
+    );
+    // The run ended and was kept as failed.
+    let runs = flowc(&dir, &["runs", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    assert_eq!(runs[0]["status"], "failed", "{runs}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_fragment_building_more_than_max_memory_fails_its_step_and_the_run_is_kept() {
+    // 200 strings of 200 × 21 bytes: about 840 KB, over a 256 KB budget.
+    let fragment = "let big = for i in range(0, 200) { join(for j in range(0, 200) { \"xxxxxxxxxxxxxxxxxxxx\" }, \",\") }\n[{ metric: \"n\", score: to_float(len(big)) }]";
+    let dir = project("replan-memory", &flow_with(None), &[fragment]);
+    let out = run_with_env(
+        &dir,
+        &[],
+        &["--set", "max_memory=256KB", "--set", "max_replans=1"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("[policy_violation]"), "{err}");
+    assert!(
+        err.contains("more than max_memory (256 KB) allows"),
+        "{err}"
+    );
+    assert!(err.contains("and the fragment failed"), "{err}");
+    let runs = flowc(&dir, &["runs", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    assert_eq!(runs[0]["status"], "failed", "{runs}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_fragment_calling_back_into_the_flow_it_repairs_is_flow_recursion() {
+    let flow = flow_with(None).replace(
+        "/// Analyses a CI.",
+        "/// Analyses a CI again.\nflow again(id: string) -> [Anomaly] { main(ci_id: id).anomalies }\n/// Analyses a CI.",
+    );
+    let dir = project(
+        "replan-recursion",
+        &flow,
+        &["main(ci_id: id).anomalies", "again(id: id)", GOOD],
+    );
+    let out = run_with_env(&dir, &[], &["--record", "run.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let diags = attempt_diagnostics(&dir);
+    assert!(
+        diags[0].contains("E0402: flow recursion: `main` → `main`"),
+        "{diags:?}"
+    );
+    assert!(
+        diags[1].contains("E0402: flow recursion: `main` → `again` → `main`"),
+        "{diags:?}"
+    );
+    // Neither flow is offered to the model.
+    let callable = requests(&dir)[0]["context"]["callable"].to_string();
+    assert!(!callable.contains("flow main"), "{callable}");
+    assert!(!callable.contains("flow again"), "{callable}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn approve_in_a_fragment_is_refused_unless_the_policy_states_fragment_approve() {
+    let fragment = "let ok = approve \"The fix is safe, approve it\"\nif ok { cpu_fallback(ci_id: id).anomalies } else { [] }";
+    let dir = project("replan-approve-refused", &flow_with(None), &[fragment]);
+    let out = run_with_env(&dir, &[], &["--record", "run.json"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("paused"), "{err}");
+    let diags = attempt_diagnostics(&dir);
+    assert!(
+        diags[0].contains("E0510: `approve` is only allowed in a re-planned fragment under a policy with `fragment_approve: true`"),
+        "{diags:?}"
+    );
+    // Allowed by the policy, the run pauses for a person.
+    let policy = "policy ops { fragment_approve: true }";
+    let dir = project(
+        "replan-approve-allowed",
+        &flow_with(Some(policy)),
+        &[fragment],
+    );
+    let out = run_with_env(&dir, &[], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("main/anomalies/replan[1]/ok: The fix is safe, approve it"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn control_bytes_in_a_models_answer_are_escaped_before_the_terminal() {
+    // The answer's string reaches an error message and an approval's question.
+    let failing = "let n = to_int(\"\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}red\")\n[]";
+    let dir = project("replan-control", &flow_with(None), &[failing]);
+    let out = run_with_env(&dir, &[], &["--set", "max_replans=1"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let raw = |s: &str| {
+        s.chars()
+            .find(|c| (c.is_control() && *c != '\n' && *c != '\t') || *c == '\u{202e}')
+    };
+    assert_eq!(raw(&err), None, "{err:?}");
+    assert!(
+        err.contains(r"`\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}red` is not a number"),
+        "{err}"
+    );
+    let asking = "let ok = approve \"\u{1b}[2J\u{1b}[Hall clear\u{7}\"\nif ok { [] } else { [] }";
+    let policy = "policy ops { fragment_approve: true }";
+    let dir = project(
+        "replan-control-approve",
+        &flow_with(Some(policy)),
+        &[asking],
+    );
+    let out = run_with_env(&dir, &[], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(raw(&err), None, "{err:?}");
+    assert!(
+        err.contains(r"main/anomalies/replan[1]/ok: \u{1b}[2J\u{1b}[Hall clear\u{7}"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -165,6 +165,37 @@ pub struct Ctx {
     pub cutoff: Option<Instant>,
 }
 
+/// The approximate bytes (as `run::memory::size` counts) of what a built-in
+/// that builds a large value from small arguments would build, before it
+/// does: `range`'s list and `join`'s string (the rest build values about the
+/// size of their arguments, counted once built).
+pub fn estimate(b: Builtin, args: &[Value]) -> Option<u64> {
+    match b {
+        Builtin::Range => {
+            let (lo, hi) = match args {
+                [n] => (0, n.as_i64()?),
+                [a, b] => (a.as_i64()?, b.as_i64()?),
+                _ => return None,
+            };
+            let n = (i128::from(hi) - i128::from(lo)).clamp(0, i128::from(u32::MAX)) as u64;
+            Some(24 + 16 * n)
+        }
+        Builtin::Join => {
+            let items = args.first()?.as_array()?;
+            let sep = args.get(1)?.as_str().map_or(0, str::len) as u64;
+            let text: u64 = items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.len() as u64,
+                    v => crate::value::to_text(v).len() as u64,
+                })
+                .sum();
+            Some(24 + text + sep * items.len().saturating_sub(1) as u64)
+        }
+        _ => None,
+    }
+}
+
 /// Calls a built-in on evaluated arguments. `stable` and `llm` are the
 /// evaluator's own; calling them here is a bug.
 pub fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, Failure> {

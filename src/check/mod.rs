@@ -135,6 +135,9 @@ pub struct Program {
     /// What a re-plan of a block or flow body sees (docs/language.md, "Re-planning"), by the key of
     /// the block expression (or of the flow's body).
     pub replan_sites: HashMap<BlockKey, ReplanSite>,
+    /// Every call of a flow from a flow: (caller module, name), (callee module,
+    /// name), where the callee is named.
+    pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
     /// Types, references and scopes by place, recorded while checking when
     /// `indexing` (the language server asks for it; `check` and `run` do not).
     index: RefCell<index::Index>,
@@ -154,6 +157,9 @@ pub struct DecisionSite {
     /// Whether an `else` arm runs when no answer is valid.
     pub has_else: bool,
 }
+
+/// A flow: its module's index and its name.
+pub type FlowKey = (usize, String);
 
 /// Identifies a block: its file and start offset.
 pub type BlockKey = (FileId, u32);
@@ -247,6 +253,7 @@ fn check_with(
         blocks: HashMap::new(),
         decisions: Vec::new(),
         replan_sites: HashMap::new(),
+        flow_calls: Vec::new(),
         index: RefCell::default(),
         indexing,
     };
@@ -269,12 +276,13 @@ fn check_with(
     }
     let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
     let replan_sites = std::mem::take(&mut ctx.replan_sites);
-    let (mut body_diags, flow_types, blocks) = ctx.finish();
+    let mut done = ctx.finish();
     program.decisions = decisions;
     program.replan_sites = replan_sites;
-    program.blocks = blocks;
-    diags.append(&mut body_diags);
-    program.flow_types = flow_types;
+    program.blocks = done.blocks;
+    diags.append(&mut done.diags);
+    program.flow_types = done.flow_types;
+    program.flow_calls = done.flow_calls;
     // Warnings are for the files being checked, not their imports.
     let root_file = program.modules[root_idx].file;
     diags.retain(|d| d.is_error() || d.primary_span().file == root_file);
@@ -350,4 +358,26 @@ fn value_names(md: &ModInfo) -> HashSet<&str> {
 /// Is `name` a built-in function (`len`, `jsonpath`, …)?
 pub fn is_builtin_fn(name: &str) -> bool {
     crate::builtins::is_builtin(name)
+}
+
+impl Program {
+    /// The flows that lead (through their calls, or being it) to flow `to`,
+    /// each with the path of names from it to `to`.
+    pub fn flows_reaching(&self, to: &FlowKey) -> HashMap<FlowKey, Vec<String>> {
+        let mut out: HashMap<FlowKey, Vec<String>> = HashMap::new();
+        out.insert(to.clone(), vec![to.1.clone()]);
+        let mut todo = vec![to.clone()];
+        while let Some(cur) = todo.pop() {
+            let path = out[&cur].clone();
+            for (a, b, _) in &self.flow_calls {
+                if *b == cur && !out.contains_key(a) {
+                    let mut p = vec![a.1.clone()];
+                    p.extend(path.iter().cloned());
+                    out.insert(a.clone(), p);
+                    todo.push(a.clone());
+                }
+            }
+        }
+        out
+    }
 }

@@ -45,7 +45,16 @@ pub struct Policy {
     pub effects: Effects,
     /// Becomes `context.tenant`.
     pub tenant: Option<String>,
+    /// The environment variables a re-planned fragment may read with `env` (none by default).
+    pub fragment_env: Vec<String>,
+    /// Whether a re-planned fragment may ask a person with `approve`.
+    pub fragment_approve: bool,
+    /// How long a re-planned fragment may run (`None`: [`DEFAULT_FRAGMENT_TIMEOUT`]).
+    pub fragment_timeout: Option<std::time::Duration>,
 }
+
+/// How long a re-planned fragment runs at most when no policy says.
+pub const DEFAULT_FRAGMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Policy {
     /// Does it let a flow call the tool (or flow) `name`?
@@ -71,6 +80,19 @@ impl Policy {
         if let Some(t) = &self.tenant {
             s.push_str(&format!("    tenant: {t:?}\n"));
         }
+        if !self.fragment_env.is_empty() {
+            let names: Vec<String> = self.fragment_env.iter().map(|n| format!("{n:?}")).collect();
+            s.push_str(&format!("    fragment_env: [{}]\n", names.join(", ")));
+        }
+        if self.fragment_approve {
+            s.push_str("    fragment_approve: true\n");
+        }
+        if let Some(d) = self.fragment_timeout {
+            s.push_str(&format!(
+                "    fragment_timeout: {}\n",
+                super::options::fmt_duration(d)
+            ));
+        }
         s.push('}');
         s
     }
@@ -86,6 +108,12 @@ pub const RULES: &[(&str, &str)] = &[
     ("max_llm_calls", "a non-negative integer"),
     ("effects", "`\"allow\"`, `\"deny\"` or `\"approve\"`"),
     ("tenant", "a string"),
+    (
+        "fragment_env",
+        "a list of environment variable names such as `[\"REGION\"]`",
+    ),
+    ("fragment_approve", "`true` or `false`"),
+    ("fragment_timeout", "a duration such as `30s`"),
 ];
 
 /// Declares the policies of module `m` (after its tools and flows).
@@ -193,6 +221,20 @@ fn decode(md: &ModInfo, d: &PolicyDecl, diags: &mut Vec<Diagnostic>) -> Policy {
                 Some(t) => pol.tenant = Some(t),
                 None => bad(diags, &e.value),
             },
+            ("fragment_env", ExprKind::List(items)) => {
+                for i in items {
+                    match &i.kind {
+                        ExprKind::Str(parts) if text(parts).is_some() => {
+                            pol.fragment_env.extend(text(parts));
+                        }
+                        _ => bad(diags, i),
+                    }
+                }
+            }
+            ("fragment_approve", ExprKind::Bool(b)) => pol.fragment_approve = *b,
+            ("fragment_timeout", ExprKind::Duration { ms: Some(ms), .. }) if *ms > 0 => {
+                pol.fragment_timeout = Some(std::time::Duration::from_millis(*ms));
+            }
             _ => bad(diags, &e.value),
         }
     }

@@ -93,7 +93,13 @@ fn answer(a: &ApproveArgs) -> Result<String, String> {
         (None, several) => {
             let list: Vec<String> = several
                 .iter()
-                .map(|p| format!("  {}: {}", p.path, p.message))
+                .map(|p| {
+                    format!(
+                        "  {}: {}",
+                        p.path,
+                        crate::diag::render::printable(&p.message)
+                    )
+                })
                 .collect();
             return Err(format!(
                 "run {} waits for {} approvals; name the one to answer (`flowc approve {} PATH`):\n{}",

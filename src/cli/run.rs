@@ -377,7 +377,11 @@ pub(super) fn print_paused(id: &str, pending: &[Pending], store: Option<&str>) {
         if pending.len() == 1 { "" } else { "s" }
     );
     for p in pending {
-        eprintln!("  {}: {}", p.path, p.message);
+        eprintln!(
+            "  {}: {}",
+            p.path,
+            crate::diag::render::printable(&p.message)
+        );
         eprintln!("    flowc approve{store} {id} {}", p.path);
         eprintln!("    flowc approve{store} {id} {} --reject", p.path);
     }
@@ -428,7 +432,13 @@ pub(super) fn present(finished: &Finished, checked: &Checked, flow: &str, quiet:
     };
     if !quiet {
         for w in &finished.warnings {
-            eprintln!("warning: {}:{}:{}: {}", w.file, w.line, w.column, w.message);
+            eprintln!(
+                "warning: {}:{}:{}: {}",
+                w.file,
+                w.line,
+                w.column,
+                crate::diag::render::printable(&w.message)
+            );
         }
     }
     code

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Format;
+use crate::diag::render::printable;
 use crate::driver::store_dir;
 use crate::run::opts::parse_duration;
 use crate::store::{FILE_NAME, JournalEntry, RunRow, RunStatus, Store, StoreError};
@@ -307,7 +308,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
                         let note = a
                             .note
                             .as_ref()
-                            .map(|n| format!(": {n}"))
+                            .map(|n| format!(": {}", printable(n)))
                             .unwrap_or_default();
                         format!("by {by} at {}{note}", time(at))
                     }
@@ -316,7 +317,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
                 [
                     a.path.clone(),
                     a.status.clone(),
-                    a.message.clone(),
+                    printable(&a.message).into_owned(),
                     answered,
                 ]
             })

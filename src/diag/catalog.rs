@@ -139,16 +139,16 @@ codes! {
     "`exec` takes a list of string literals (argv, never a shell), `http` takes `post` or `get` and a URL literal, `builtin` names one of `sleep echo fail read_json http_get`.",
     "tool t() -> json = http put \"http://127.0.0.1/x\"";
     "E0510", "statement not allowed here",
-    "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows. A `mock` stands among a test's own statements (not in a nested block), and only a mock of a tool or flow takes arguments (`mock lookup(id: \"a\") = …`; `mock llm` and `mock approve` answer every decision or approval).",
+    "`mock` and `assert` are only allowed in `test` blocks; `llm()` and `decide` only in flows. A re-planned fragment (written by a model) may not call a flow that leads back to the flow it repairs (that is flow recursion, E0402), may ask a person with `approve` only under a policy with `fragment_approve: true`, and may read the environment with `env(\"NAME\")` only for a literal name its policy lists in `fragment_env`. A `mock` stands among a test's own statements (not in a nested block), and only a mock of a tool or flow takes arguments (`mock lookup(id: \"a\") = …`; `mock llm` and `mock approve` answer every decision or approval).",
     "flow main() { assert true }";
     "E0511", "float literal out of range",
     "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",
     "const X = 1e999";
     "E0601", "unknown policy rule",
-    "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects` and `tenant`; nothing else. A misspelled rule gets a `did you mean` help; run options such as `timeout` or `retry` are not policy rules and go in a flow's or a call's `with { … }`.",
+    "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects`, `tenant`, and for re-planned fragments `fragment_env`, `fragment_approve` and `fragment_timeout`; nothing else. A misspelled rule gets a `did you mean` help; run options such as `timeout` or `retry` are not policy rules and go in a flow's or a call's `with { … }`.",
     "policy ops { max_tools: 5 }";
     "E0602", "policy rule of the wrong type",
-    "`allow_tools` takes a list of tool or flow names, `max_steps` a positive integer, `max_llm_calls` a non-negative integer, `effects` one of `\"allow\"`, `\"deny\"`, `\"approve\"`, `tenant` a string.",
+    "`allow_tools` takes a list of tool or flow names, `max_steps` a positive integer, `max_llm_calls` a non-negative integer, `effects` one of `\"allow\"`, `\"deny\"`, `\"approve\"`, `tenant` a string, `fragment_env` a list of environment variable names as strings, `fragment_approve` `true` or `false`, `fragment_timeout` a duration.",
     "policy ops { effects: \"maybe\" }";
     "E0603", "unknown policy",
     "`with { policy: NAME }` names a `policy` item declared in the same file.",
@@ -624,7 +624,7 @@ pub fn unknown_policy_rule(span: Span, name: &str, help: Option<String>) -> Diag
         .with_label("not a policy rule")
         .with_help_opt(help)
         .with_note(
-            "a policy states `allow_tools`, `max_steps`, `max_llm_calls`, `effects` and `tenant`",
+            "a policy states `allow_tools`, `max_steps`, `max_llm_calls`, `effects`, `tenant`, `fragment_env`, `fragment_approve` and `fragment_timeout`",
         )
 }
 

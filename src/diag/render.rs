@@ -170,6 +170,29 @@ pub fn render_all<'d>(
     out
 }
 
+/// Text as it may reach a terminal: control characters (but newlines and
+/// tabs) and bidirectional overrides escaped as `\u{1b}`, so a message that
+/// carries a model's or a tool's bytes cannot move the cursor, recolour, set
+/// the window title or reorder what is shown.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Renders one diagnostic the way a terminal shows it.
 pub fn render(d: &Diagnostic, sources: &Sources, color: bool) -> String {
     let primary = d.primary_span();
@@ -220,11 +243,11 @@ pub fn render(d: &Diagnostic, sources: &Sources, color: bool) -> String {
                 .with_color(color),
         )
         .with_code(d.code)
-        .with_message(&d.message);
+        .with_message(printable(&d.message));
     for (i, l) in d.labels.iter().enumerate() {
         let mut label = Label::new((name(l.span), range(l.span)));
         if !l.message.is_empty() {
-            label = label.with_message(&l.message);
+            label = label.with_message(printable(&l.message));
         }
         if color {
             label = label.with_color(if i == 0 { label_color } else { Color::Blue });
@@ -232,10 +255,10 @@ pub fn render(d: &Diagnostic, sources: &Sources, color: bool) -> String {
         report = report.with_label(label.with_order(i as i32));
     }
     for n in &d.notes {
-        report = report.with_note(n);
+        report = report.with_note(printable(n));
     }
     if let Some(h) = &d.help {
-        report = report.with_help(h);
+        report = report.with_help(printable(h));
     }
     let shown: std::collections::HashMap<String, ariadne::Source<String>> = files
         .iter()
@@ -383,5 +406,17 @@ mod tests {
         assert!(out.contains('…'), "{out}");
         let out = one(&text, 0, text.len() - 1);
         assert!(out.contains("t.flow:1:1"), "{out}");
+    }
+
+    #[test]
+    fn printable_escapes_control_bytes_and_bidi_overrides_only() {
+        assert!(matches!(
+            printable("plain\ttext\nnext — ü"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("\u{1b}[2Jx\u{7}\r\u{9b}1m\u{202e}y\u{7f}"),
+            "\\u{1b}[2Jx\\u{7}\\u{d}\\u{9b}1m\\u{202e}y\\u{7f}"
+        );
     }
 }

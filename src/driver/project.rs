@@ -152,10 +152,11 @@ pub fn policies_source(dir: &Path) -> Result<Option<(String, String)>, String> {
     )))
 }
 
-/// A TOML value as `.flow` text: `allow_tools` lists names, not strings.
+/// A TOML value as `.flow` text: `allow_tools` lists names, not strings, and
+/// `fragment_timeout` is a duration (`"30s"` in TOML).
 fn flow_value(key: &str, v: &toml::Value) -> String {
     match v {
-        toml::Value::String(s) if key == "allow_tools" => s.clone(),
+        toml::Value::String(s) if key == "allow_tools" || key == "fragment_timeout" => s.clone(),
         toml::Value::String(s) => format!("{s:?}"),
         toml::Value::Integer(n) => n.to_string(),
         toml::Value::Float(f) => f.to_string(),

@@ -1,6 +1,5 @@
 //! Items, signatures, tool bindings and types.
 
-use super::exprs::block_children;
 use super::{INDENT, Printer, Seq, WIDTH, end_col, indent, strings_of_expr};
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;

@@ -370,7 +370,7 @@ fn literals_of_expr(e: &Expr, out: &mut Vec<Span>) {
         out.push(e.span);
         return;
     }
-    exprs::children(e, &mut |c| literals_of_expr(c, out));
+    crate::syntax::ast::children(e, &mut |c| literals_of_expr(c, out));
 }
 
 /// Spans of the string literals with interpolations inside `e`.
@@ -381,5 +381,5 @@ fn strings_of_expr(e: &Expr, out: &mut Vec<Span>) {
         }
         return;
     }
-    exprs::children(e, &mut |c| strings_of_expr(c, out));
+    crate::syntax::ast::children(e, &mut |c| strings_of_expr(c, out));
 }

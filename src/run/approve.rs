@@ -272,6 +272,7 @@ impl<'p> Interp<'p> {
 /// Asks on stderr, reads the answer from stdin (off the runtime's thread):
 /// `y` or `yes` approves, anything else (and end of input) rejects.
 async fn ask_inline(path: &str, message: &str, context: Option<&Value>) -> bool {
+    let message = crate::diag::render::printable(message);
     let mut q = format!("approval `{path}`: {message}\n");
     if let Some(c) = context {
         q.push_str(&format!("  context: {c}\n"));

@@ -217,10 +217,16 @@ impl<'p> Interp<'p> {
                 span,
             ));
         };
+        let what = format!("the result of `{name}`");
+        if sc.opts.max_memory.is_some()
+            && let Some(bytes) = builtins::estimate(b, args)
+        {
+            self.within_memory(bytes, &what, sc, span)?;
+        }
         let ctx = builtins::Ctx {
             cutoff: sc.deadline_at,
         };
-        builtins::call(b, args, &ctx).map_err(|f| match f {
+        let v = builtins::call(b, args, &ctx).map_err(|f| match f {
             Failure::Stopped => err(
                 ErrorKind::Timeout,
                 format!("`{name}` was stopped at the deadline of an enclosing block"),
@@ -233,7 +239,8 @@ impl<'p> Interp<'p> {
                     .map_or(span, |a| a.value.span);
                 err(ErrorKind::TypeError, message, sc, at)
             }
-        })
+        })?;
+        self.built(v, &what, sc, span)
     }
 
     /// A call: a built-in function, a flow or a tool.

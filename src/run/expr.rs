@@ -11,6 +11,10 @@ use super::pure::{Arm, Lazy, indices, interpolate, interpolated, is_lazy, lazy, 
 use super::value::{self, equal, int};
 use super::{Env, Interp};
 use crate::ir::plan::{node_key, waits};
+
+/// The bodies of a `for` under way at once under `max_memory` (or its
+/// `max_concurrent`, when larger).
+const FOR_WINDOW: usize = 64;
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
@@ -70,15 +74,15 @@ impl<'p> Interp<'p> {
                     for x in interpolated(parts) {
                         vals.push(self.eval(x, sc).await?);
                     }
-                    Ok(interpolate(parts, vals))
+                    self.built(interpolate(parts, vals), "the string", sc, e.span)
                 }
                 ExprKind::List(items) => {
                     let rs = join_all(items.iter().map(|i| self.eval(i, sc))).await;
-                    collect(rs).map(Value::Array)
+                    self.built(Value::Array(collect(rs)?), "the list", sc, e.span)
                 }
                 ExprKind::Record(fields) => {
                     let rs = join_all(fields.iter().map(|f| self.eval(&f.value, sc))).await;
-                    Ok(record_of(fields, collect(rs)?))
+                    self.built(record_of(fields, collect(rs)?), "the record", sc, e.span)
                 }
                 ExprKind::Call(c) => self.call(c, e.span, sc, None).await,
                 ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
@@ -223,6 +227,9 @@ impl<'p> Interp<'p> {
                     let sc = &sc;
                     let run_loop = async move {
                         let mut state = self.eval(init, sc).await?;
+                        // The state is held against `max_memory` while the loop runs.
+                        let counting = sc.opts.max_memory.is_some();
+                        let mut held = super::memory::Held::new(&self.memory);
                         let mut iteration = 0u64;
                         loop {
                             iteration += 1;
@@ -247,6 +254,12 @@ impl<'p> Interp<'p> {
                                 ..sc.with_env(uenv)
                             };
                             let done = self.eval(until, &usc).await?;
+                            if counting {
+                                let bytes = super::memory::size(&next);
+                                held.set(0);
+                                self.within_memory(bytes, "the loop's state", sc, e.span)?;
+                                held.set(bytes);
+                            }
                             state = next;
                             if done == Value::Bool(true) {
                                 break;
@@ -285,51 +298,77 @@ impl<'p> Interp<'p> {
                         ));
                     };
                     let count = items.len();
-                    let mut bodies: FuturesUnordered<_> = items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(k, item)| {
-                            let env = Env::child(&sc.env, 1);
-                            env.set(0, item);
-                            let isc = Scope {
-                                path: sc.path.for_item(k),
-                                ..sc.with_env(env)
-                            };
-                            async move {
-                                let r = async {
-                                    // `where cond`: a dropped element gives no value (and runs no body).
-                                    if let Some(f) = filter {
-                                        match self.eval(f, &isc).await? {
-                                            Value::Bool(true) => {}
-                                            Value::Bool(false) => return Ok(None),
-                                            other => {
-                                                return Err(err(
-                                                    ErrorKind::TypeError,
-                                                    format!(
-                                                        "a `where` condition must be a bool, got {}",
-                                                        value::describe(&other)
-                                                    ),
-                                                    &isc,
-                                                    f.span,
-                                                ));
-                                            }
+                    // Under `max_memory` at most `FOR_WINDOW` bodies are under way at
+                    // once (the rest start as they finish): a body's evaluation takes
+                    // memory too, and nested `for`s would multiply it.
+                    let counting = sc.opts.max_memory.is_some();
+                    let window = if counting {
+                        FOR_WINDOW.max(sc.opts.max_concurrent.unwrap_or(0))
+                    } else {
+                        usize::MAX
+                    };
+                    let mut pending = items.into_iter().enumerate().map(|(k, item)| {
+                        let env = Env::child(&sc.env, 1);
+                        env.set(0, item);
+                        let isc = Scope {
+                            path: sc.path.for_item(k),
+                            ..sc.with_env(env)
+                        };
+                        async move {
+                            let r = async {
+                                // `where cond`: a dropped element gives no value (and runs no body).
+                                if let Some(f) = filter {
+                                    match self.eval(f, &isc).await? {
+                                        Value::Bool(true) => {}
+                                        Value::Bool(false) => return Ok(None),
+                                        other => {
+                                            return Err(err(
+                                                ErrorKind::TypeError,
+                                                format!(
+                                                    "a `where` condition must be a bool, got {}",
+                                                    value::describe(&other)
+                                                ),
+                                                &isc,
+                                                f.span,
+                                            ));
                                         }
                                     }
-                                    self.block(body, &isc).await.map(Some)
                                 }
-                                .await;
-                                (k, r)
+                                self.block(body, &isc).await.map(Some)
                             }
-                        })
-                        .collect();
+                            .await;
+                            (k, r)
+                        }
+                    });
+                    let mut bodies: FuturesUnordered<_> = pending.by_ref().take(window).collect();
                     // Results go to their item's place as they come (a `join_all`
                     // would keep every result after one that waits in a heap).
                     let all = async {
                         let mut results: Vec<R<Option<Value>>> = Vec::with_capacity(count);
                         results.resize_with(count, || Ok(None));
+                        // The results so far are held against `max_memory` while the
+                        // other bodies run; a body over the budget ends the `for`.
+                        let mut held = super::memory::Held::new(&self.memory);
+                        let refused = self.memory.refusals();
                         while let Some((k, r)) = bodies.next().await {
+                            if counting {
+                                if let Ok(Some(v)) = &r {
+                                    let bytes = super::memory::size(v);
+                                    self.within_memory(
+                                        bytes,
+                                        "an element of the `for`'s list",
+                                        &sc,
+                                        e.span,
+                                    )?;
+                                    held.add(bytes);
+                                } else if r.is_err() && self.memory.refusals() > refused {
+                                    return r.map(|_| Value::Null);
+                                }
+                            }
+                            bodies.extend(pending.next());
                             results[k] = r;
                         }
+                        drop(held);
                         let mut kept = Vec::new();
                         let mut errors = Vec::new();
                         for r in results {

@@ -1,6 +1,9 @@
 //! `max_memory` (docs/language.md, "Memory and time limits"): the bytes held by the values
 //! of a run's `let`s, counted approximately, and the waiting of new steps while they pass
-//! the budget.
+//! the budget. Values built by pure computation are held to it too: a list, record,
+//! string, `++` or built-in function's result larger than the budget — with what the
+//! `for`s and `loop`s under way have built so far (their results, their state) — fails
+//! its step with `policy_violation`.
 //!
 //! A value's size is estimated from its shape — 16 bytes a scalar, a string's
 //! length plus 24, 24 a list or 48 a record plus their elements (and keys) — which
@@ -16,6 +19,10 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Memory {
     held: Cell<u64>,
+    /// Bytes the `for`s and `loop`s under way have built so far.
+    building: Cell<u64>,
+    /// Values refused for passing the budget so far.
+    refusals: Cell<u64>,
     running: Cell<usize>,
     released: Notify,
 }
@@ -24,6 +31,21 @@ impl Memory {
     /// Bytes held now.
     pub fn held(&self) -> u64 {
         self.held.get()
+    }
+
+    /// Bytes the `for`s and `loop`s under way have built so far.
+    pub fn building(&self) -> u64 {
+        self.building.get()
+    }
+
+    /// Values refused for passing the budget so far.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.get()
+    }
+
+    /// Notes a value refused for passing the budget.
+    pub fn refuse(&self) {
+        self.refusals.set(self.refusals.get() + 1);
     }
 
     pub fn hold(&self, bytes: u64) {
@@ -61,6 +83,39 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.memory.running.set(self.memory.running.get() - 1);
         self.memory.released.notify_waiters();
+    }
+}
+
+/// Bytes a `for` (its results so far) or a `loop` (its state) has built, counted
+/// in [`Memory::building`] for as long as it lives.
+pub struct Held<'a> {
+    memory: &'a Memory,
+    bytes: u64,
+}
+
+impl<'a> Held<'a> {
+    pub fn new(memory: &'a Memory) -> Held<'a> {
+        Held { memory, bytes: 0 }
+    }
+
+    pub fn add(&mut self, bytes: u64) {
+        let b = &self.memory.building;
+        b.set(b.get().saturating_add(bytes));
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+
+    /// Holds `bytes` in place of what it held.
+    pub fn set(&mut self, bytes: u64) {
+        let b = &self.memory.building;
+        b.set(b.get().saturating_sub(std::mem::take(&mut self.bytes)));
+        self.add(bytes);
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let b = &self.memory.building;
+        b.set(b.get().saturating_sub(self.bytes));
     }
 }
 

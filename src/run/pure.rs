@@ -29,22 +29,28 @@ impl<'p> Interp<'p> {
                 for x in interpolated(parts) {
                     vals.push(self.eval_sync(x, sc)?);
                 }
-                interpolate(parts, vals)
+                return self.built(interpolate(parts, vals), "the string", sc, e.span);
             }
             ExprKind::Name(id) => self.lookup(e, &id.name, sc, id.span)?,
-            ExprKind::List(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.eval_sync(i, sc))
-                    .collect::<R<Vec<_>>>()?,
-            ),
-            ExprKind::Record(fields) => record_of(
-                fields,
-                fields
-                    .iter()
-                    .map(|f| self.eval_sync(&f.value, sc))
-                    .collect::<R<Vec<_>>>()?,
-            ),
+            ExprKind::List(items) => {
+                let v = Value::Array(
+                    items
+                        .iter()
+                        .map(|i| self.eval_sync(i, sc))
+                        .collect::<R<Vec<_>>>()?,
+                );
+                return self.built(v, "the list", sc, e.span);
+            }
+            ExprKind::Record(fields) => {
+                let v = record_of(
+                    fields,
+                    fields
+                        .iter()
+                        .map(|f| self.eval_sync(&f.value, sc))
+                        .collect::<R<Vec<_>>>()?,
+                );
+                return self.built(v, "the record", sc, e.span);
+            }
             ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
             ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
                 let (base, rest) = split_path(e);
@@ -313,14 +319,17 @@ impl<'p> Interp<'p> {
                 let m = self.regex(pattern, flags).is_match(s);
                 Value::Bool(if op == BinOp::Match { m } else { !m })
             }
-            BinOp::Concat => match (l, r) {
-                (Value::String(a), Value::String(b)) => Value::String(a + &b),
-                (Value::Array(mut a), Value::Array(b)) => {
-                    a.extend(b);
-                    Value::Array(a)
-                }
-                (l, r) => return Err(bad(&l, &r)),
-            },
+            BinOp::Concat => {
+                let v = match (l, r) {
+                    (Value::String(a), Value::String(b)) => Value::String(a + &b),
+                    (Value::Array(mut a), Value::Array(b)) => {
+                        a.extend(b);
+                        Value::Array(a)
+                    }
+                    (l, r) => return Err(bad(&l, &r)),
+                };
+                return self.built(v, "`++`", sc, span);
+            }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
                 let (Value::Number(a), Value::Number(b)) = (&l, &r) else {
                     return Err(bad(&l, &r));
@@ -367,6 +376,60 @@ impl<'p> Interp<'p> {
             }
             BinOp::And | BinOp::Or | BinOp::Coalesce => r,
         })
+    }
+}
+
+impl Interp<'_> {
+    /// `max_memory` for a value built by pure computation: `v` when it fits
+    /// beside what the `for`s and `loop`s under way have built, else
+    /// `policy_violation` naming the sizes.
+    pub(super) fn built(&self, v: Value, what: &str, sc: &Scope, span: Span) -> R<Value> {
+        match sc.opts.max_memory {
+            Some(_) => {
+                self.within_memory(super::memory::size(&v), what, sc, span)?;
+                Ok(v)
+            }
+            None => Ok(v),
+        }
+    }
+
+    /// `Err` when `bytes` more, beside what the `for`s and `loop`s under way
+    /// have built, would pass the run's `max_memory`.
+    pub(super) fn within_memory(&self, bytes: u64, what: &str, sc: &Scope, span: Span) -> R<()> {
+        let Some(budget) = sc.opts.max_memory else {
+            return Ok(());
+        };
+        let building = self.memory.building();
+        if building.saturating_add(bytes) <= budget {
+            return Ok(());
+        }
+        self.memory.refuse();
+        let fmt = super::opts::fmt_size;
+        let beside = if building > 0 {
+            format!(
+                " beside the {} the `for`s and `loop`s under way have built",
+                fmt(building)
+            )
+        } else {
+            String::new()
+        };
+        Err(err(
+            ErrorKind::PolicyViolation,
+            format!(
+                "{what} would take about {}{beside}, more than max_memory ({}) allows a run to hold",
+                fmt(bytes),
+                fmt(budget)
+            ),
+            sc,
+            span,
+        )
+        .into_iter()
+        .map(|e| {
+            e.with_help(
+                "raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or build a smaller value",
+            )
+        })
+        .collect())
     }
 }
 

@@ -474,3 +474,148 @@ pub struct DecideArm {
     pub body: Expr,
     pub span: Span,
 }
+
+/// Calls `f` on each expression directly inside `e` (and inside its blocks).
+pub fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    let opts = |o: &Option<Options>, f: &mut dyn FnMut(&Expr)| {
+        if let Some(o) = o {
+            for en in &o.entries {
+                f(&en.value);
+            }
+        }
+    };
+    match &e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Null
+        | ExprKind::Duration { .. }
+        | ExprKind::Regex { .. }
+        | ExprKind::Name(_) => {}
+        ExprKind::Str(parts) => {
+            for p in parts {
+                if let StrPart::Interp(x) = p {
+                    f(x);
+                }
+            }
+        }
+        ExprKind::List(xs) => xs.iter().for_each(&mut *f),
+        ExprKind::Record(fs) => fs.iter().for_each(|x| f(&x.value)),
+        ExprKind::Call(c) => {
+            c.args.iter().for_each(|a| f(&a.value));
+            opts(&c.options, f);
+        }
+        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => f(b),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) | ExprKind::Catch(a, b) => {
+            f(a);
+            f(b);
+        }
+        ExprKind::Parallel {
+            options, branches, ..
+        }
+        | ExprKind::Race { options, branches } => {
+            opts(options, f);
+            branches.iter().for_each(|b| f(&b.value));
+        }
+        ExprKind::Sequence { options, block } | ExprKind::Dag { options, block } => {
+            opts(options, f);
+            block_children(block, f);
+        }
+        ExprKind::Block(block) => block_children(block, f),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            f(cond);
+            block_children(then, f);
+            match otherwise.as_deref() {
+                Some(Else::If(x)) => f(x),
+                Some(Else::Block(b)) => block_children(b, f),
+                None => {}
+            }
+        }
+        ExprKind::Match { scrutinee, arms } => {
+            f(scrutinee);
+            for a in arms {
+                if let Pattern::Literals(ls) = &a.pattern {
+                    ls.iter().for_each(&mut *f);
+                }
+                f(&a.body);
+            }
+        }
+        ExprKind::Loop {
+            init,
+            max,
+            until,
+            options,
+            body,
+            ..
+        } => {
+            f(init);
+            if let Some(m) = max {
+                f(m);
+            }
+            f(until);
+            opts(options, f);
+            block_children(body, f);
+        }
+        ExprKind::For {
+            iter,
+            filter,
+            options,
+            body,
+            ..
+        } => {
+            f(iter);
+            if let Some(w) = filter {
+                f(w);
+            }
+            opts(options, f);
+            block_children(body, f);
+        }
+        ExprKind::Try {
+            options,
+            body,
+            handler,
+            ..
+        } => {
+            opts(options, f);
+            block_children(body, f);
+            block_children(handler, f);
+        }
+        ExprKind::Decide {
+            prompt,
+            context,
+            arms,
+        } => {
+            f(prompt);
+            if let Some(c) = context {
+                f(c);
+            }
+            arms.iter().for_each(|a| f(&a.body));
+        }
+        ExprKind::Approve { message, context } => {
+            f(message);
+            if let Some(c) = context {
+                f(c);
+            }
+        }
+    }
+}
+
+pub fn block_children(b: &Block, f: &mut dyn FnMut(&Expr)) {
+    for s in &b.stmts {
+        match &s.kind {
+            StmtKind::Let { value, .. } | StmtKind::Mock { value, .. } => f(value),
+            StmtKind::Expr { expr, .. } => f(expr),
+            StmtKind::Assert { cond, message } => {
+                f(cond);
+                if let Some(m) = message {
+                    f(m);
+                }
+            }
+            StmtKind::Error { .. } => {}
+        }
+    }
+}

@@ -26,7 +26,16 @@ use crate::syntax::ast::*;
 use crate::syntax::span::{FileId, Span};
 use scopes::{BindKind, Binding, Scope};
 
-type FlowKey = (usize, String);
+use crate::check::FlowKey;
+
+/// What checking the bodies found: diagnostics, inferred flow types, blocks, flow calls.
+pub struct Finished {
+    pub diags: Vec<Diagnostic>,
+    pub flow_types: HashMap<FlowKey, Type>,
+    pub blocks: HashMap<BlockKey, BlockInfo>,
+    /// Every call of a flow from a flow: caller, callee, the callee's span.
+    pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
+}
 
 pub struct Ctx<'p> {
     pub(super) p: &'p Program,
@@ -170,21 +179,21 @@ impl<'p> Ctx<'p> {
         }
     }
 
-    pub fn finish(
-        mut self,
-    ) -> (
-        Vec<Diagnostic>,
-        HashMap<FlowKey, Type>,
-        HashMap<BlockKey, BlockInfo>,
-    ) {
+    pub fn finish(self) -> Finished {
         let found = self.flow_recursion();
-        self.diags.extend(found);
-        let types = self
+        let mut diags = self.diags;
+        diags.extend(found);
+        let flow_types = self
             .flow_types
             .into_iter()
             .filter_map(|(k, v)| v.map(|t| (k, t)))
             .collect();
-        (self.diags, types, self.blocks)
+        Finished {
+            diags,
+            flow_types,
+            blocks: self.blocks,
+            flow_calls: self.calls,
+        }
     }
 
     /// Notes a stated `max_concurrent` of a flow, block or `for` (popped when

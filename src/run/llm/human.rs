@@ -60,6 +60,8 @@ impl Provider for Human {
                 text.push_str(&format!("  {}) {o}\n", i + 1));
             }
             text.push_str("your choice: ");
+            // A prompt or context may carry a model's bytes: escaped for the terminal.
+            let text = crate::diag::render::printable(&text).into_owned();
             let options = req.options.clone();
             tokio::task::spawn_blocking(move || {
                 let mut err = std::io::stderr().lock();
@@ -102,6 +104,7 @@ async fn ask_fragment(
         text.push('\n');
     }
     text.push_str("type the block body, then a line with a single `.`:\n");
+    let text = crate::diag::render::printable(&text).into_owned();
     tokio::task::spawn_blocking(move || {
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes());

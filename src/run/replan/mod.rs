@@ -22,6 +22,7 @@ use super::eval::Scope;
 use super::llm::{Decision, DecisionOutcome, DecisionRequest, Message};
 use super::record::{ReplanAttempt, ReplanRecord};
 use super::{Env, Interp, RunConfig};
+use crate::check::policy::DEFAULT_FRAGMENT_TIMEOUT;
 use crate::check::{BlockKey, Signature, Type};
 use crate::ir::StepPath;
 use crate::ir::slots::Slot;
@@ -193,7 +194,8 @@ impl<'p> Interp<'p> {
                         .iter()
                         .map(|s| (s.name.clone(), s.value.clone()))
                         .collect();
-                    match Box::pin(self.run_fragment(&checked, inputs, &path, site.span)).await {
+                    match Box::pin(self.run_fragment(&checked, inputs, &path, site.span, sc)).await
+                    {
                         Ok(v) => return Ok(v),
                         Err(mut e2) => {
                             let first = fragment.lines().next().unwrap_or_default();
@@ -251,7 +253,13 @@ impl<'p> Interp<'p> {
                 out.push((&**s, s.ret.clone()));
             }
         }
-        for s in md.flows.values().filter(|s| *s.name != *sc.flow) {
+        // A flow that leads back to this one would be flow recursion (E0402).
+        let reaching = self.program.flows_reaching(&(m, sc.flow.to_string()));
+        for s in md
+            .flows
+            .values()
+            .filter(|s| !reaching.contains_key(&(m, s.name.clone())))
+        {
             let ret = s
                 .ret
                 .clone()
@@ -313,6 +321,7 @@ impl<'p> Interp<'p> {
             request::check(
                 &file.name,
                 &file.text,
+                site.flow,
                 fragment,
                 scope,
                 expected,
@@ -554,16 +563,20 @@ impl<'p> Interp<'p> {
     }
 
     /// Runs an accepted fragment with the block's values, its steps under
-    /// `path`, sharing this run's record, journal, LLM provider and policy counts.
+    /// `path`, sharing this run's record, journal, LLM provider and policy
+    /// counts; within the block's deadline and memory budget (`sc`), and for at
+    /// most the policy's `fragment_timeout`.
     async fn run_fragment(
         &self,
         checked: &request::Checked,
         inputs: Map<String, Value>,
         path: &StepPath,
         span: Span,
+        sc: &Scope,
     ) -> R<Value> {
         let mut set = self.config.set.clone();
         set.replan_on_error = None;
+        set.max_memory = sc.opts.max_memory;
         let config = RunConfig {
             set,
             replay: None,
@@ -581,14 +594,52 @@ impl<'p> Interp<'p> {
         sub.recorder = Rc::new(super::record::Recorder::within(self.recorder.clone(), span));
         sub.replan.in_fragment.set(true);
         self.policy_counts.copy_to(&sub.policy_counts);
-        let r = sub
-            .start(
-                request::FLOW,
-                inputs,
-                &path.to_string(),
-                Some(self.context_value()),
-            )
-            .await;
+        let stated = sc.policy.as_ref().and_then(|p| p.fragment_timeout);
+        let limit = stated.unwrap_or(DEFAULT_FRAGMENT_TIMEOUT);
+        let left = sc
+            .deadline_at
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let (within, at_deadline) = match left {
+            Some(l) if l < limit => (l, true),
+            _ => (limit, false),
+        };
+        let root = path.to_string();
+        let run = sub.start(request::FLOW, inputs, &root, Some(self.context_value()));
+        let r = match tokio::time::timeout(within, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                let (message, help) = if at_deadline {
+                    (
+                        format!(
+                            "the re-planned fragment at `{path}` was stopped at the deadline of the block"
+                        ),
+                        "raise the `deadline` around the block".to_string(),
+                    )
+                } else {
+                    let rule = match (stated, &sc.policy) {
+                        (Some(_), Some(p)) => format!("`fragment_timeout` of policy `{}`", p.name),
+                        _ => "the default; a policy's `fragment_timeout` changes it".to_string(),
+                    };
+                    (
+                        format!(
+                            "the re-planned fragment at `{path}` ran longer than its time limit of {} ({rule})",
+                            crate::check::options::fmt_duration(limit)
+                        ),
+                        "state a longer `fragment_timeout` in the flow's policy".to_string(),
+                    )
+                };
+                Err(vec![
+                    super::errors::RunError::new(
+                        super::errors::ErrorKind::Timeout,
+                        message,
+                        &*sc.label,
+                        span,
+                    )
+                    .at(path)
+                    .with_help(help),
+                ])
+            }
+        };
         self.llm.absorb(&sub.llm);
         sub.policy_counts.copy_to(&self.policy_counts);
         r.map_err(|mut es| {
