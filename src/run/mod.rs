@@ -34,7 +34,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
-pub use call::invoke_binding;
+pub use call::{Limits, invoke_binding};
 pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
 use opts::Opts;

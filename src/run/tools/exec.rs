@@ -1,7 +1,9 @@
 //! `exec` tools: a child process per call. argv only (never a shell), the
 //! arguments as one JSON object on stdin, one JSON value on stdout. The child
-//! leads its own process group; dropping the call (timeout, cancellation)
-//! kills the whole group.
+//! leads its own process group. The call ends at the child's exit (its pipes
+//! read for a short grace after it, never past the attempt's timeout), and
+//! the whole group is killed then, or when the call is dropped (timeout,
+//! cancellation).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -11,7 +13,9 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use super::{STDERR_TAIL, ToolFailure, ToolResult, head, read_capped, read_tail, tail};
+use crate::run::Limits;
+
+use super::{STDERR_TAIL, ToolFailure, ToolResult, head, read_capped_into, read_tail_into, tail};
 
 /// Why `output` has no text.
 pub enum Failure {
@@ -26,7 +30,13 @@ impl From<ToolFailure> for Failure {
     }
 }
 
-/// Kills the process group when dropped, unless the child has been reaped.
+/// How long a tool's stdout and stderr are still read once its program has
+/// exited: what it wrote is in the pipes already; a child it left in the
+/// background that holds them is not waited for.
+pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Kills the process group when dropped: at the end of every call, when it
+/// is dropped (a timeout, a cancellation) or when its output is too large.
 struct GroupGuard {
     pgid: Option<i32>,
 }
@@ -74,11 +84,12 @@ pub async fn call(
     argv: &[String],
     cwd: &Path,
     input: &Value,
-    max_output: u64,
+    limits: Limits,
     key: Option<&str>,
 ) -> ToolResult {
     let prog = argv.first().map_or("", String::as_str);
-    let text = match output_with(argv, cwd, input, max_output, key).await {
+    let max_output = limits.max_output;
+    let text = match output_with(argv, cwd, input, limits, key).await {
         Ok(t) => t,
         Err(Failure::Failed(f)) => return Err(f),
         Err(Failure::TooLarge) => {
@@ -157,17 +168,23 @@ pub async fn output(
     input: &Value,
     limit: u64,
 ) -> Result<String, Failure> {
-    output_with(argv, cwd, input, limit, None).await
+    let limits = Limits {
+        max_output: limit,
+        ends: None,
+    };
+    output_with(argv, cwd, input, limits, None).await
 }
 
-/// [`output`], with `FLOWC_IDEMPOTENCY_KEY` set to `key` when there is one.
+/// [`output`], with `FLOWC_IDEMPOTENCY_KEY` set to `key` when there is one,
+/// and the drain after the exit cut short at `limits.ends`.
 async fn output_with(
     argv: &[String],
     cwd: &Path,
     input: &Value,
-    limit: u64,
+    limits: Limits,
     key: Option<&str>,
 ) -> Result<String, Failure> {
+    let limit = limits.max_output;
     let Some(prog) = argv.first() else {
         return Err(ToolFailure::new("`exec` has no program").into());
     };
@@ -192,7 +209,7 @@ async fn output_with(
     let mut child = cmd
         .spawn()
         .map_err(|e| start_failure(prog, &program, cwd, &e))?;
-    let mut guard = GroupGuard {
+    let guard = GroupGuard {
         pgid: child.id().map(|p| p as i32),
     };
     let mut stdin = child.stdin.take().expect("stdin is piped");
@@ -204,33 +221,64 @@ async fn output_with(
         let _ = stdin.write_all(&body).await;
         let _ = stdin.shutdown().await;
     };
-    // Stderr is read alongside (a child blocked on a full stderr pipe would never
-    // finish its stdout); past the limit of stdout the call ends at once, and the
-    // guard kills the group.
-    let mut err_fut = std::pin::pin!(read_tail(&mut stderr, STDERR_TAIL));
-    let mut r_err = None;
-    let mut out_fut =
-        std::pin::pin!(async { tokio::join!(write, read_capped(&mut stdout, limit)).1 });
-    let r_out = loop {
-        tokio::select! {
-            r = &mut out_fut => break r,
-            r = &mut err_fut, if r_err.is_none() => r_err = Some(r),
+    // The call ends when the program exits, not when its pipes close: a
+    // child it left in the background may hold them open. Stdout and stderr
+    // are read alongside the wait (a child blocked on a full pipe would never
+    // exit), and for at most `DRAIN_GRACE` after the exit; past the limit of
+    // stdout the call ends at once. Either way the guard then kills the group.
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let status = {
+        let mut out_fut = std::pin::pin!(async {
+            tokio::join!(write, read_capped_into(&mut stdout, limit, &mut out)).1
+        });
+        let mut err_fut = std::pin::pin!(read_tail_into(&mut stderr, STDERR_TAIL, &mut err));
+        let mut wait_fut = std::pin::pin!(child.wait());
+        let grace = tokio::time::sleep(DRAIN_GRACE);
+        let mut grace = std::pin::pin!(grace);
+        let (mut out_done, mut err_done) = (false, false);
+        let mut status = None;
+        while !(out_done && err_done && status.is_some()) {
+            // Biased: what the pipes hold is read before the grace can end.
+            tokio::select! {
+                biased;
+                r = &mut out_fut, if !out_done => {
+                    out_done = true;
+                    match r {
+                        Ok(true) => {}
+                        Ok(false) => return Err(Failure::TooLarge),
+                        Err(e) => {
+                            return Err(ToolFailure::new(format!(
+                                "reading the output of `{prog}`: {e}"
+                            ))
+                            .into());
+                        }
+                    }
+                }
+                r = &mut err_fut, if !err_done => {
+                    err_done = true;
+                    // Stderr only feeds a failure's message: a read error
+                    // leaves what was read.
+                    let _ = r;
+                }
+                s = &mut wait_fut, if status.is_none() => {
+                    let s = s.map_err(|e| ToolFailure::new(format!("waiting for `{prog}`: {e}")))?;
+                    status = Some(s);
+                    // Not past the attempt's timeout: a program that exited
+                    // in time has succeeded or failed, it has not timed out.
+                    let end = tokio::time::Instant::now() + DRAIN_GRACE;
+                    grace
+                        .as_mut()
+                        .reset(limits.ends.map_or(end, |t| end.min(t)));
+                }
+                _ = &mut grace, if status.is_some() => break,
+            }
         }
+        status.expect("the loop ends after the exit")
     };
-    let out = r_out
-        .map_err(|e| ToolFailure::new(format!("reading the output of `{prog}`: {e}")))?
-        .ok_or(Failure::TooLarge)?;
-    let r_err = match r_err {
-        Some(r) => r,
-        None => err_fut.await,
-    };
-    let err =
-        r_err.map_err(|e| ToolFailure::new(format!("reading the errors of `{prog}`: {e}")))?;
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| ToolFailure::new(format!("waiting for `{prog}`: {e}")))?;
-    // The leader has exited; stragglers in its group are killed by the guard.
+    // The leader has exited; stragglers in its group are killed by the guard,
+    // whatever the outcome.
+    drop(guard);
     let stderr_text = String::from_utf8_lossy(&err);
     if !status.success() {
         let code = status
@@ -243,6 +291,5 @@ async fn output_with(
         }
         return Err(ToolFailure::new(msg).into());
     }
-    guard.pgid.take();
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
