@@ -14,7 +14,7 @@ use super::memory;
 use super::opts::fmt_duration;
 use super::opts::{self, Opts};
 use super::record::{StepKind, StepStatus};
-use super::tools::{self, ToolFailure};
+use super::tools::{self, Limits, ToolFailure};
 use super::value::{self, equal};
 use super::{Env, Interp};
 use crate::builtins::{self, Builtin, Failure};
@@ -611,16 +611,6 @@ impl<'p> Interp<'p> {
         )
         .await
     }
-}
-
-/// What bounds one attempt of a tool call.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Bytes of output read at most.
-    pub max_output: u64,
-    /// When the attempt times out (its caller's timer ends it then); `None`
-    /// when the caller has no timer.
-    pub ends: Option<tokio::time::Instant>,
 }
 
 /// One attempt of a call of a tool bound by `kind`; exec tools run in `dir`.

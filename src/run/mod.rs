@@ -34,11 +34,12 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
-pub use call::{Limits, invoke_binding};
+pub use call::invoke_binding;
 pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
 use opts::Opts;
 use record::Recorder;
+pub use tools::Limits;
 
 use crate::check::Program;
 use crate::ir::plan::node_key;

@@ -13,9 +13,9 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::run::Limits;
-
-use super::{STDERR_TAIL, ToolFailure, ToolResult, head, read_capped_into, read_tail_into, tail};
+use super::{
+    Limits, STDERR_TAIL, ToolFailure, ToolResult, head, read_capped_into, read_tail_into, tail,
+};
 
 /// Why `output` has no text.
 pub enum Failure {
@@ -45,25 +45,47 @@ impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.pgid {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            super::watch::forget(pgid);
         }
     }
 }
 
-/// On Linux, the child is killed (SIGKILL) when flowc dies, even by `kill -9`,
-/// which leaves no chance to kill its process group. Only the tool itself is
-/// covered: the kernel does not pass this on to the tool's own children.
+/// On Linux, the tool's process is killed (SIGKILL) when flowc dies, even by
+/// `kill -9`, which leaves no chance to kill its process group; the kernel
+/// does not pass this on to the tool's own children, so the tool first tells
+/// the watcher (`watch.rs`) its group, which the watcher kills when flowc is
+/// gone. Both happen before exec: a tool started just before flowc dies is
+/// covered too.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn die_with_parent(cmd: &mut tokio::process::Command) {
+fn die_with_flowc(cmd: &mut tokio::process::Command) {
     let parent = nix::unistd::getpid();
+    let watcher = super::watch::socket();
     // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls are allowed. It makes two system calls, prctl
-    // and getppid, through nix's thin wrappers, and builds its error from an
+    // async-signal-safe calls are allowed. It makes only system calls, through
+    // nix's thin wrappers (getpid, write, signal, prctl, getppid), on
+    // integers and a byte array on its stack, and builds its error from an
     // errno: no allocation, no lock, no memory shared with the parent's other
-    // threads (`parent` is a copied integer). The signal is tied to the thread
-    // that spawns, which is the thread running the interpreter's runtime.
+    // threads (`parent` is a copied integer; `watcher` a reference to a
+    // socket the parent never closes, used only for its descriptor). SIGPIPE
+    // is ignored around the write (a watcher that is gone must not kill the
+    // tool) and put back to its default, which a child starts with.
+    //
+    // The parent-death signal is tied to the thread that spawns: the thread
+    // running the interpreter's runtime (`flowc run`, `flowc test`, the REPL,
+    // a worker's runtime, the interpreter thread of a worker's run), which
+    // outlives every call it makes; a call never spawns on a pool thread that
+    // could end while the tool runs.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(w) = watcher {
+                let me = nix::unistd::getpid().as_raw().to_le_bytes();
+                let _ =
+                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn);
+                let _ = nix::unistd::write(w, &me);
+                let _ =
+                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+            }
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             // The parent died before the prctl took effect: no signal will come.
             if nix::unistd::getppid() != parent {
@@ -75,7 +97,7 @@ fn die_with_parent(cmd: &mut tokio::process::Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut tokio::process::Command) {}
+fn die_with_flowc(_cmd: &mut tokio::process::Command) {}
 
 /// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints
 /// (at most `max_output` bytes of it).
@@ -205,7 +227,7 @@ async fn output_with(
     if let Some(k) = key {
         cmd.env("FLOWC_IDEMPOTENCY_KEY", k);
     }
-    die_with_parent(&mut cmd);
+    die_with_flowc(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| start_failure(prog, &program, cwd, &e))?;

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod exec;
 pub mod http;
+pub mod watch;
 
 /// A failed tool call: the message (and a hint) of its `tool_error`.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,16 @@ impl ToolFailure {
 }
 
 pub type ToolResult = Result<serde_json::Value, ToolFailure>;
+
+/// What bounds one attempt of a tool call.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Bytes of output read at most.
+    pub max_output: u64,
+    /// When the attempt times out (its caller's timer ends it then); `None`
+    /// when the caller has no timer.
+    pub ends: Option<tokio::time::Instant>,
+}
 
 /// Bytes of a failing tool's stderr kept for its error message: the last 8 KB.
 pub const STDERR_TAIL: usize = 8 * 1024;
