@@ -148,14 +148,15 @@ fn kill_9_of_flowc_leaves_no_tool_running() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Each tool notes that it started, then runs a child of its own (which the
-/// tool's parent-death signal does not reach) that sleeps 4 s and then notes
-/// that a body ran.
-const FAMILY: &str = "#!/bin/sh\necho started >> \"$(dirname \"$0\")/started\"\nsh -c 'sleep 4; echo ran >> \"$0/ran\"' \"$(dirname \"$0\")\"\necho '{}'\n";
+/// A short tool: it notes that it started, leaves a child of its own in the
+/// background (which the tool's parent-death signal does not reach, and
+/// which the call kills when the tool ends), and ends 50 ms later. The child
+/// sleeps 4 s, then notes that a body ran: only one that outlived flowc can.
+const FAMILY: &str = "#!/bin/sh\necho started >> \"$(dirname \"$0\")/started\"\nsh -c 'sleep 4; echo ran >> \"$0/ran\"' \"$(dirname \"$0\")\" >/dev/null 2>&1 &\nsleep 0.05\necho '{}'\n";
 
 const MANY: &str = r#"
 tool family(i: int) -> json = exec ["sh", "family.sh"]
-flow main() -> json { for i in range(100) with { max_concurrent: 16 } { family(i: i) } }
+flow main() -> json { for i in range(5000) with { max_concurrent: 16 } { family(i: i) } }
 "#;
 
 /// The pids of the live (not zombie) processes whose environment holds `tag`.
@@ -180,9 +181,10 @@ fn lines(path: &Path) -> usize {
 
 #[test]
 fn kill_9_of_flowc_leaves_no_tool_or_tool_child_running() {
-    // 30 kills of a flow running 16 tools at once, each at a different point
-    // of the tools' start (after 1 to 16 have started): every tool and every
-    // child of a tool dies with flowc, so no body runs after the kill.
+    // 30 kills of a flow running short tools, 16 at once, each kill after a
+    // different number of tools have started (1 to 60), so that it falls
+    // while tools start and end: every tool and every child of a tool dies
+    // with flowc, so no body runs after the kill.
     let (mut started, mut survivors) = (0, 0);
     for i in 0..30 {
         let dir = common::tempdir("kill9-family");
@@ -199,7 +201,7 @@ fn kill_9_of_flowc_leaves_no_tool_or_tool_child_running() {
             .stderr(Stdio::null())
             .spawn()
             .expect("flowc starts");
-        let at = 1 + i % 16;
+        let at = 1 + (i * 7) % 60;
         wait_until("the tools to start", || lines(&dir.join("started")) >= at);
         send(&child, Signal::SIGKILL);
         wait_exit(&mut child, "flowc to die");
@@ -212,7 +214,7 @@ fn kill_9_of_flowc_leaves_no_tool_or_tool_child_running() {
     }
     assert_eq!(
         survivors, 0,
-        "{survivors} of {started} tools ran their body after flowc was killed"
+        "{survivors} children of the {started} tools started ran their body after flowc was killed"
     );
 }
 
