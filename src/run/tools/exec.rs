@@ -180,6 +180,15 @@ fn start_failure(prog: &str, program: &str, cwd: &Path, e: &std::io::Error) -> T
         .permanent()
 }
 
+/// Stdout read to its end (`Ok(true)`), past the limit, or failed.
+fn stdout_end(r: std::io::Result<bool>, prog: &str) -> Result<(), Failure> {
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::TooLarge),
+        Err(e) => Err(ToolFailure::new(format!("reading the output of `{prog}`: {e}")).into()),
+    }
+}
+
 /// Runs `argv` in `cwd` with `input` as JSON on stdin; its stdout when it succeeds.
 /// Stdout is read up to `limit` bytes (more is `Failure::TooLarge`), stderr keeps
 /// its last 8 KB. The whole process group is killed when the call is dropped (a
@@ -261,27 +270,18 @@ async fn output_with(
         let (mut out_done, mut err_done) = (false, false);
         let mut status = None;
         while !(out_done && err_done && status.is_some()) {
-            // Biased: what the pipes hold is read before the grace can end.
+            // The grace and the exit first: a child writing without end cannot
+            // hold them off.
             tokio::select! {
                 biased;
-                r = &mut out_fut, if !out_done => {
-                    out_done = true;
-                    match r {
-                        Ok(true) => {}
-                        Ok(false) => return Err(Failure::TooLarge),
-                        Err(e) => {
-                            return Err(ToolFailure::new(format!(
-                                "reading the output of `{prog}`: {e}"
-                            ))
-                            .into());
-                        }
+                _ = &mut grace, if status.is_some() => {
+                    // What stdout holds now is read, without waiting for more.
+                    if !out_done
+                        && let Some(r) = futures_util::FutureExt::now_or_never(out_fut.as_mut())
+                    {
+                        stdout_end(r, prog)?;
                     }
-                }
-                r = &mut err_fut, if !err_done => {
-                    err_done = true;
-                    // Stderr only feeds a failure's message: a read error
-                    // leaves what was read.
-                    let _ = r;
+                    break;
                 }
                 s = &mut wait_fut, if status.is_none() => {
                     let s = s.map_err(|e| ToolFailure::new(format!("waiting for `{prog}`: {e}")))?;
@@ -293,7 +293,16 @@ async fn output_with(
                         .as_mut()
                         .reset(limits.ends.map_or(end, |t| end.min(t)));
                 }
-                _ = &mut grace, if status.is_some() => break,
+                r = &mut out_fut, if !out_done => {
+                    out_done = true;
+                    stdout_end(r, prog)?;
+                }
+                r = &mut err_fut, if !err_done => {
+                    err_done = true;
+                    // Stderr only feeds a failure's message: a read error
+                    // leaves what was read.
+                    let _ = r;
+                }
             }
         }
         status.expect("the loop ends after the exit")
