@@ -124,3 +124,21 @@ pub fn serve() -> u8 {
     }
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::start_time;
+
+    #[test]
+    fn a_live_process_has_a_start_time_and_a_gone_one_none() {
+        let me = std::process::id() as i32;
+        assert!(start_time(me).is_some());
+        assert_eq!(start_time(me), start_time(me));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("true runs");
+        let pid = child.id() as i32;
+        child.wait().expect("reaped");
+        assert_eq!(start_time(pid), None);
+    }
+}
