@@ -4,9 +4,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flowc::cli::{self, Cli};
+use flowc::run::tools::watch;
 use flowc::term;
 
 fn main() -> ExitCode {
+    // The watcher that kills exec tools' process groups when flowc dies.
+    if std::env::args_os().nth(1).is_some_and(|a| a == watch::ARG) {
+        return ExitCode::from(watch::serve());
+    }
+    watch::enable();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -421,6 +421,39 @@ flow main() -> json { hang() }
     }
 }
 
+/// Bounded wait (20 s) for a process to be gone or a zombie.
+fn wait_gone(pid: u32) {
+    let start = std::time::Instant::now();
+    while process_state(pid).is_some_and(|s| s != 'Z') {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "process {pid} is still alive"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_tool_that_exits_leaving_a_child_on_its_stdout_succeeds_once() {
+    // The tool prints its result and exits 0, but a child it leaves in the
+    // background holds its stdout for 20 s: the call ends at the tool's
+    // exit, is not a timeout, is not retried, and the child is killed.
+    let script = "#!/bin/sh\necho ran >> \"$(dirname \"$0\")/runs\"\necho '{\"ok\": true}'\nsleep 20 &\necho $! > \"$(dirname \"$0\")/bg\"\nexit 0\n";
+    let src = r#"
+effect tool leaves() -> { ok: bool } = exec ["sh", "leaves.sh"] with { retry: 2, timeout: 3s, backoff: 10ms }
+flow main() -> json { leaves() }
+"#;
+    let out = run_flow("leaves", src, &[("leaves.sh", script)], &[]);
+    let runs = std::fs::read_to_string(out.dir.join("runs")).unwrap_or_default();
+    assert_eq!(runs.lines().count(), 1, "the tool ran once: {}", out.stderr);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({"ok": true}));
+    assert_eq!(out.step("leaves")["attempts"], 1);
+    assert_eq!(out.step("leaves")["status"], "ok");
+    let bg = std::fs::read_to_string(out.dir.join("bg")).expect("the tool wrote its child's pid");
+    wait_gone(bg.trim().parse().expect("pid"));
+}
+
 #[test]
 fn exec_tools_get_json_on_stdin_and_run_in_the_flow_folder() {
     let script = "import json, os, sys\nargs = json.load(sys.stdin)\nprint(json.dumps({'got': args, 'cwd_has_flow': os.path.exists('main.flow')}))\n";

@@ -1,8 +1,9 @@
 //! SIGTERM, SIGHUP and SIGINT cancel `flowc run` like Ctrl-C: every tool's
 //! process is killed, the record and the trace are written, and the exit status
 //! is 128 + the signal (143, 129, 130). A `kill -9` of flowc leaves no tool
-//! running (the tools' parent-death signal, Linux). `flowc repl` ends on
-//! SIGTERM and kills its running tool.
+//! running (the tools' parent-death signal, Linux), nor any child a tool
+//! started (the watcher), however close to a tool's start it comes. `flowc
+//! repl` ends on SIGTERM and kills its running tool.
 //!
 //! The tool is a real child: a shell script that writes its pid to a file in
 //! the test's folder, then becomes `sleep` (same pid).
@@ -145,6 +146,76 @@ fn kill_9_of_flowc_leaves_no_tool_running() {
     wait_exit(&mut child, "flowc to die");
     wait_until("the tool to die with flowc", || gone(pid));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A short tool: it notes that it started, leaves a child of its own in the
+/// background (which the tool's parent-death signal does not reach, and
+/// which the call kills when the tool ends), and ends 50 ms later. The child
+/// sleeps 4 s, then notes that a body ran: only one that outlived flowc can.
+const FAMILY: &str = "#!/bin/sh\necho started >> \"$(dirname \"$0\")/started\"\nsh -c 'sleep 4; echo ran >> \"$0/ran\"' \"$(dirname \"$0\")\" >/dev/null 2>&1 &\nsleep 0.05\necho '{}'\n";
+
+const MANY: &str = r#"
+tool family(i: int) -> json = exec ["sh", "family.sh"]
+flow main() -> json { for i in range(5000) with { max_concurrent: 16 } { family(i: i) } }
+"#;
+
+/// The pids of the live (not zombie) processes whose environment holds `tag`.
+fn alive_with(tag: &str) -> Vec<i32> {
+    let needle = format!("FLOWC_TEST_TAG={tag}");
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| !gone(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .collect()
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn kill_9_of_flowc_leaves_no_tool_or_tool_child_running() {
+    // 30 kills of a flow running short tools, 16 at once, each kill after a
+    // different number of tools have started (1 to 60), so that it falls
+    // while tools start and end: every tool and every child of a tool dies
+    // with flowc, so no body runs after the kill.
+    let (mut started, mut survivors) = (0, 0);
+    for i in 0..30 {
+        let dir = common::tempdir("kill9-family");
+        std::fs::write(dir.join("main.flow"), MANY).expect("write flow");
+        std::fs::write(dir.join("family.sh"), FAMILY).expect("write tool");
+        let tag = dir.display().to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["run", "--no-store"])
+            .arg(dir.join("main.flow"))
+            .env("NO_COLOR", "1")
+            .env("FLOWC_TEST_TAG", &tag)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("flowc starts");
+        let at = 1 + (i * 7) % 60;
+        wait_until("the tools to start", || lines(&dir.join("started")) >= at);
+        send(&child, Signal::SIGKILL);
+        wait_exit(&mut child, "flowc to die");
+        wait_until("every tool and its children to die", || {
+            alive_with(&tag).is_empty()
+        });
+        started += lines(&dir.join("started"));
+        survivors += lines(&dir.join("ran"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_eq!(
+        survivors, 0,
+        "{survivors} children of the {started} tools started ran their body after flowc was killed"
+    );
 }
 
 #[test]

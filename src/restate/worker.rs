@@ -314,7 +314,10 @@ impl Step {
                     &tool.1,
                     &http,
                     &req.input,
-                    req.max_output,
+                    crate::run::Limits {
+                        max_output: req.max_output,
+                        ends: None,
+                    },
                     req.key.as_deref(),
                 )
                 .await;

@@ -14,7 +14,7 @@ use super::memory;
 use super::opts::fmt_duration;
 use super::opts::{self, Opts};
 use super::record::{StepKind, StepStatus};
-use super::tools::{self, ToolFailure};
+use super::tools::{self, Limits, ToolFailure};
 use super::value::{self, equal};
 use super::{Env, Interp};
 use crate::builtins::{self, Builtin, Failure};
@@ -434,11 +434,17 @@ impl<'p> Interp<'p> {
             // A failure every attempt would repeat (a program that cannot start).
             let mut permanent = false;
             // Poll once before arming the timer: builtins often finish at once.
+            // When the attempt times out: an exec tool that exits before it
+            // ends its call by then (reading its pipes for less than the grace).
+            let ends = tokio::time::Instant::now().checked_add(timeout);
             let mut call = std::pin::pin!(self.invoke_at(
                 m,
                 tool,
                 &input,
-                o.max_output(),
+                Limits {
+                    max_output: o.max_output(),
+                    ends
+                },
                 key.as_deref(),
                 &path,
                 attempt
@@ -571,7 +577,7 @@ impl<'p> Interp<'p> {
         m: usize,
         tool: &'p ToolDecl,
         input: &Value,
-        max_output: u64,
+        limits: Limits,
         key: Option<&str>,
         path: &StepPath,
         attempt: u32,
@@ -584,12 +590,12 @@ impl<'p> Interp<'p> {
                     path,
                     attempt,
                     input,
-                    max_output,
+                    max_output: limits.max_output,
                     key,
                 })
                 .await
             }
-            None => self.invoke(m, tool, input, max_output, key).await,
+            None => self.invoke(m, tool, input, limits, key).await,
         }
     }
 
@@ -599,7 +605,7 @@ impl<'p> Interp<'p> {
         m: usize,
         tool: &'p ToolDecl,
         input: &Value,
-        max_output: u64,
+        limits: Limits,
         key: Option<&str>,
     ) -> tools::ToolResult {
         invoke_binding(
@@ -607,7 +613,7 @@ impl<'p> Interp<'p> {
             self.module_dir(m),
             &self.http,
             input,
-            max_output,
+            limits,
             key,
         )
         .await
@@ -621,9 +627,10 @@ pub async fn invoke_binding(
     dir: &std::path::Path,
     http: &tools::http::Client,
     input: &Value,
-    max_output: u64,
+    limits: Limits,
     key: Option<&str>,
 ) -> tools::ToolResult {
+    let max_output = limits.max_output;
     match kind {
         BindingKind::Builtin(n) => {
             tools::builtin::call(&lit(n), input, dir, http, max_output).await
@@ -635,7 +642,7 @@ pub async fn invoke_binding(
             };
             // Boxed, as the HTTP call below: their futures are large, and every
             // step's future (the scheduler boxes one per statement) would carry them.
-            Box::pin(tools::exec::call(&argv, dir, input, max_output, key)).await
+            Box::pin(tools::exec::call(&argv, dir, input, limits, key)).await
         }
         BindingKind::Http { method, url } => {
             let url = lit(url);

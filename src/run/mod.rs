@@ -39,6 +39,7 @@ pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
 use opts::Opts;
 use record::Recorder;
+pub use tools::Limits;
 
 use crate::check::Program;
 use crate::ir::plan::node_key;

@@ -1,7 +1,9 @@
 //! `exec` tools: a child process per call. argv only (never a shell), the
 //! arguments as one JSON object on stdin, one JSON value on stdout. The child
-//! leads its own process group; dropping the call (timeout, cancellation)
-//! kills the whole group.
+//! leads its own process group. The call ends at the child's exit (its pipes
+//! read for a short grace after it, never past the attempt's timeout), and
+//! the whole group is killed then, or when the call is dropped (timeout,
+//! cancellation).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -11,7 +13,9 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use super::{STDERR_TAIL, ToolFailure, ToolResult, head, read_capped, read_tail, tail};
+use super::{
+    Limits, STDERR_TAIL, ToolFailure, ToolResult, head, read_capped_into, read_tail_into, tail,
+};
 
 /// Why `output` has no text.
 pub enum Failure {
@@ -26,7 +30,13 @@ impl From<ToolFailure> for Failure {
     }
 }
 
-/// Kills the process group when dropped, unless the child has been reaped.
+/// How long a tool's stdout and stderr are still read once its program has
+/// exited: what it wrote is in the pipes already; a child it left in the
+/// background that holds them is not waited for.
+pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Kills the process group when dropped: at the end of every call, when it
+/// is dropped (a timeout, a cancellation) or when its output is too large.
 struct GroupGuard {
     pgid: Option<i32>,
 }
@@ -35,25 +45,47 @@ impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.pgid {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            super::watch::forget(pgid);
         }
     }
 }
 
-/// On Linux, the child is killed (SIGKILL) when flowc dies, even by `kill -9`,
-/// which leaves no chance to kill its process group. Only the tool itself is
-/// covered: the kernel does not pass this on to the tool's own children.
+/// On Linux, the tool's process is killed (SIGKILL) when flowc dies, even by
+/// `kill -9`, which leaves no chance to kill its process group; the kernel
+/// does not pass this on to the tool's own children, so the tool first tells
+/// the watcher (`watch.rs`) its group, which the watcher kills when flowc is
+/// gone. Both happen before exec: a tool started just before flowc dies is
+/// covered too.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn die_with_parent(cmd: &mut tokio::process::Command) {
+fn die_with_flowc(cmd: &mut tokio::process::Command) {
     let parent = nix::unistd::getpid();
+    let watcher = super::watch::socket();
     // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls are allowed. It makes two system calls, prctl
-    // and getppid, through nix's thin wrappers, and builds its error from an
+    // async-signal-safe calls are allowed. It makes only system calls, through
+    // nix's thin wrappers (getpid, write, signal, prctl, getppid), on
+    // integers and a byte array on its stack, and builds its error from an
     // errno: no allocation, no lock, no memory shared with the parent's other
-    // threads (`parent` is a copied integer). The signal is tied to the thread
-    // that spawns, which is the thread running the interpreter's runtime.
+    // threads (`parent` is a copied integer; `watcher` a reference to a
+    // socket the parent never closes, used only for its descriptor). SIGPIPE
+    // is ignored around the write (a watcher that is gone must not kill the
+    // tool) and put back to its default, which a child starts with.
+    //
+    // The parent-death signal is tied to the thread that spawns: the thread
+    // running the interpreter's runtime (`flowc run`, `flowc test`, the REPL,
+    // a worker's runtime, the interpreter thread of a worker's run), which
+    // outlives every call it makes; a call never spawns on a pool thread that
+    // could end while the tool runs.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(w) = watcher {
+                let me = nix::unistd::getpid().as_raw().to_le_bytes();
+                let _ =
+                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn);
+                let _ = nix::unistd::write(w, &me);
+                let _ =
+                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+            }
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             // The parent died before the prctl took effect: no signal will come.
             if nix::unistd::getppid() != parent {
@@ -65,7 +97,7 @@ fn die_with_parent(cmd: &mut tokio::process::Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut tokio::process::Command) {}
+fn die_with_flowc(_cmd: &mut tokio::process::Command) {}
 
 /// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints
 /// (at most `max_output` bytes of it).
@@ -74,11 +106,12 @@ pub async fn call(
     argv: &[String],
     cwd: &Path,
     input: &Value,
-    max_output: u64,
+    limits: Limits,
     key: Option<&str>,
 ) -> ToolResult {
     let prog = argv.first().map_or("", String::as_str);
-    let text = match output_with(argv, cwd, input, max_output, key).await {
+    let max_output = limits.max_output;
+    let text = match output_with(argv, cwd, input, limits, key).await {
         Ok(t) => t,
         Err(Failure::Failed(f)) => return Err(f),
         Err(Failure::TooLarge) => {
@@ -147,6 +180,15 @@ fn start_failure(prog: &str, program: &str, cwd: &Path, e: &std::io::Error) -> T
         .permanent()
 }
 
+/// Stdout read to its end (`Ok(true)`), past the limit, or failed.
+fn stdout_end(r: std::io::Result<bool>, prog: &str) -> Result<(), Failure> {
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::TooLarge),
+        Err(e) => Err(ToolFailure::new(format!("reading the output of `{prog}`: {e}")).into()),
+    }
+}
+
 /// Runs `argv` in `cwd` with `input` as JSON on stdin; its stdout when it succeeds.
 /// Stdout is read up to `limit` bytes (more is `Failure::TooLarge`), stderr keeps
 /// its last 8 KB. The whole process group is killed when the call is dropped (a
@@ -157,17 +199,23 @@ pub async fn output(
     input: &Value,
     limit: u64,
 ) -> Result<String, Failure> {
-    output_with(argv, cwd, input, limit, None).await
+    let limits = Limits {
+        max_output: limit,
+        ends: None,
+    };
+    output_with(argv, cwd, input, limits, None).await
 }
 
-/// [`output`], with `FLOWC_IDEMPOTENCY_KEY` set to `key` when there is one.
+/// [`output`], with `FLOWC_IDEMPOTENCY_KEY` set to `key` when there is one,
+/// and the drain after the exit cut short at `limits.ends`.
 async fn output_with(
     argv: &[String],
     cwd: &Path,
     input: &Value,
-    limit: u64,
+    limits: Limits,
     key: Option<&str>,
 ) -> Result<String, Failure> {
+    let limit = limits.max_output;
     let Some(prog) = argv.first() else {
         return Err(ToolFailure::new("`exec` has no program").into());
     };
@@ -188,11 +236,11 @@ async fn output_with(
     if let Some(k) = key {
         cmd.env("FLOWC_IDEMPOTENCY_KEY", k);
     }
-    die_with_parent(&mut cmd);
+    die_with_flowc(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| start_failure(prog, &program, cwd, &e))?;
-    let mut guard = GroupGuard {
+    let guard = GroupGuard {
         pgid: child.id().map(|p| p as i32),
     };
     let mut stdin = child.stdin.take().expect("stdin is piped");
@@ -204,33 +252,64 @@ async fn output_with(
         let _ = stdin.write_all(&body).await;
         let _ = stdin.shutdown().await;
     };
-    // Stderr is read alongside (a child blocked on a full stderr pipe would never
-    // finish its stdout); past the limit of stdout the call ends at once, and the
-    // guard kills the group.
-    let mut err_fut = std::pin::pin!(read_tail(&mut stderr, STDERR_TAIL));
-    let mut r_err = None;
-    let mut out_fut =
-        std::pin::pin!(async { tokio::join!(write, read_capped(&mut stdout, limit)).1 });
-    let r_out = loop {
-        tokio::select! {
-            r = &mut out_fut => break r,
-            r = &mut err_fut, if r_err.is_none() => r_err = Some(r),
+    // The call ends when the program exits, not when its pipes close: a
+    // child it left in the background may hold them open. Stdout and stderr
+    // are read alongside the wait (a child blocked on a full pipe would never
+    // exit), and for at most `DRAIN_GRACE` after the exit; past the limit of
+    // stdout the call ends at once. Either way the guard then kills the group.
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let status = {
+        let mut out_fut = std::pin::pin!(async {
+            tokio::join!(write, read_capped_into(&mut stdout, limit, &mut out)).1
+        });
+        let mut err_fut = std::pin::pin!(read_tail_into(&mut stderr, STDERR_TAIL, &mut err));
+        let mut wait_fut = std::pin::pin!(child.wait());
+        let grace = tokio::time::sleep(DRAIN_GRACE);
+        let mut grace = std::pin::pin!(grace);
+        let (mut out_done, mut err_done) = (false, false);
+        let mut status = None;
+        while !(out_done && err_done && status.is_some()) {
+            // The grace and the exit first: a child writing without end cannot
+            // hold them off.
+            tokio::select! {
+                biased;
+                _ = &mut grace, if status.is_some() => {
+                    // What stdout holds now is read, without waiting for more.
+                    if !out_done
+                        && let Some(r) = futures_util::FutureExt::now_or_never(out_fut.as_mut())
+                    {
+                        stdout_end(r, prog)?;
+                    }
+                    break;
+                }
+                s = &mut wait_fut, if status.is_none() => {
+                    let s = s.map_err(|e| ToolFailure::new(format!("waiting for `{prog}`: {e}")))?;
+                    status = Some(s);
+                    // Not past the attempt's timeout: a program that exited
+                    // in time has succeeded or failed, it has not timed out.
+                    let end = tokio::time::Instant::now() + DRAIN_GRACE;
+                    grace
+                        .as_mut()
+                        .reset(limits.ends.map_or(end, |t| end.min(t)));
+                }
+                r = &mut out_fut, if !out_done => {
+                    out_done = true;
+                    stdout_end(r, prog)?;
+                }
+                r = &mut err_fut, if !err_done => {
+                    err_done = true;
+                    // Stderr only feeds a failure's message: a read error
+                    // leaves what was read.
+                    let _ = r;
+                }
+            }
         }
+        status.expect("the loop ends after the exit")
     };
-    let out = r_out
-        .map_err(|e| ToolFailure::new(format!("reading the output of `{prog}`: {e}")))?
-        .ok_or(Failure::TooLarge)?;
-    let r_err = match r_err {
-        Some(r) => r,
-        None => err_fut.await,
-    };
-    let err =
-        r_err.map_err(|e| ToolFailure::new(format!("reading the errors of `{prog}`: {e}")))?;
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| ToolFailure::new(format!("waiting for `{prog}`: {e}")))?;
-    // The leader has exited; stragglers in its group are killed by the guard.
+    // The leader has exited; stragglers in its group are killed by the guard,
+    // whatever the outcome.
+    drop(guard);
     let stderr_text = String::from_utf8_lossy(&err);
     if !status.success() {
         let code = status
@@ -243,6 +322,5 @@ async fn output_with(
         }
         return Err(ToolFailure::new(msg).into());
     }
-    guard.pgid.take();
     Ok(String::from_utf8_lossy(&out).into_owned())
 }

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod exec;
 pub mod http;
+pub mod watch;
 
 /// A failed tool call: the message (and a hint) of its `tool_error`.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,16 @@ impl ToolFailure {
 
 pub type ToolResult = Result<serde_json::Value, ToolFailure>;
 
+/// What bounds one attempt of a tool call.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Bytes of output read at most.
+    pub max_output: u64,
+    /// When the attempt times out (its caller's timer ends it then); `None`
+    /// when the caller has no timer.
+    pub ends: Option<tokio::time::Instant>,
+}
+
 /// Bytes of a failing tool's stderr kept for its error message: the last 8 KB.
 pub const STDERR_TAIL: usize = 8 * 1024;
 
@@ -52,31 +63,40 @@ pub fn too_large(what: &str, limit: u64) -> ToolFailure {
     )
 }
 
-/// Reads `r` to its end, keeping at most `limit` bytes: `None` when there is more.
-pub async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
+/// Reads `r` to its end into `buf`, keeping at most `limit` bytes: `false`
+/// when there is more. What was read stays in `buf` if the future is dropped.
+pub async fn read_capped_into<R: tokio::io::AsyncRead + Unpin>(
     r: &mut R,
     limit: u64,
-) -> std::io::Result<Option<Vec<u8>>> {
+    buf: &mut Vec<u8>,
+) -> std::io::Result<bool> {
     use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    r.take(limit.saturating_add(1))
-        .read_to_end(&mut buf)
-        .await?;
-    Ok((buf.len() as u64 <= limit).then_some(buf))
-}
-
-/// Reads `r` to its end, keeping only its last `keep` bytes.
-pub async fn read_tail<R: tokio::io::AsyncRead + Unpin>(
-    r: &mut R,
-    keep: usize,
-) -> std::io::Result<Vec<u8>> {
-    use tokio::io::AsyncReadExt;
-    let mut tail: Vec<u8> = Vec::with_capacity(keep);
     let mut chunk = vec![0u8; 8192];
     loop {
         let n = r.read(&mut chunk).await?;
         if n == 0 {
-            return Ok(tail);
+            return Ok(true);
+        }
+        if (buf.len() + n) as u64 > limit {
+            return Ok(false);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Reads `r` to its end into `tail`, keeping only its last `keep` bytes.
+/// What was read stays in `tail` if the future is dropped.
+pub async fn read_tail_into<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    keep: usize,
+    tail: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
         }
         tail.extend_from_slice(&chunk[..n]);
         if tail.len() > keep {
