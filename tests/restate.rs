@@ -667,3 +667,46 @@ flow main() -> { ok: bool, n: int } {
     assert_eq!(ok_json(&out), json!({ "ok": true, "n": 2 }));
     assert_eq!(lines(&dir.join("log")), ["note 1", "note 2"]);
 }
+
+/// Two workers behind one address, started with two texts of the same file
+/// (edited in between): a run never mixes them. Every step runs the run's
+/// text, or the run fails and says why.
+#[test]
+fn workers_with_two_versions_of_a_file_never_mix_them() {
+    let server = Server::start("versions");
+    let dir = tempdir("restate-versions");
+    let _cleanup = Cleanup(dir.clone());
+    // The tool prints the version its argument names.
+    std::fs::write(
+        dir.join("tag.py"),
+        "import json, sys\nsys.stdin.read()\nprint(json.dumps({'v': sys.argv[1]}))\n",
+    )
+    .expect("tool");
+    let version = |v: &str| {
+        format!(
+            "tool tag(i: int) -> {{ v: string }} = exec [\"python3\", \"tag.py\", \"{v}\"]\n\nflow main() -> [string] {{\n    let out = for i in range(0, 6) with {{ max_concurrent: 1 }} {{\n        tag(i: i).v\n    }}\n    out\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("main.flow"), version("A")).expect("flow");
+    let w1 = Worker::start(&dir, "main.flow", "w1");
+    std::fs::write(dir.join("main.flow"), version("B")).expect("flow");
+    let w2 = Worker::start(&dir, "main.flow", "w2");
+    let lb = Balancer::start(&dir, &[&w1, &w2]);
+    server.register(&lb.url());
+    let mut refused = 0;
+    for _ in 0..4 {
+        let out = command(&dir, &["run", "--engine", &server.engine(), "main.flow"])
+            .output()
+            .expect("flowc run");
+        let err = text(&out.stderr);
+        if out.status.success() {
+            // The client runs the file as it is now: version B, every step.
+            assert_eq!(ok_json(&out), json!(["B", "B", "B", "B", "B", "B"]), "{err}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains("another version of `main.flow`"), "{err}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the steps went to both workers, so a run was refused");
+}

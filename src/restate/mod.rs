@@ -103,6 +103,9 @@ pub struct StepRequest {
     pub path: String,
     /// The served file's key (see [`worker::Served`]).
     pub file: String,
+    /// SHA-256 of the text the run's interpreter runs: a worker that serves
+    /// other text under the same key refuses the step.
+    pub sha256: String,
     pub module: usize,
     pub tool: String,
     pub input: Value,

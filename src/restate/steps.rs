@@ -25,6 +25,8 @@ pub struct RestateSteps {
     run: String,
     /// The served file's key, for the `Step` handler.
     file: String,
+    /// Its SHA-256: a worker serving other text refuses the step.
+    sha256: String,
 }
 
 impl RestateSteps {
@@ -70,6 +72,7 @@ impl Remote for RestateSteps {
                 run: self.run.clone(),
                 path: path.clone(),
                 file: self.file.clone(),
+                sha256: self.sha256.clone(),
                 module: step.module,
                 tool: step.tool.to_string(),
                 input: step.input.clone(),
@@ -222,6 +225,7 @@ pub fn interpret(
         ingress: req.ingress.clone(),
         run: run.to_string(),
         file: file_key.to_string(),
+        sha256: crate::store::sha256_hex(text.as_bytes()),
     }));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

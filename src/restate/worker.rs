@@ -133,6 +133,35 @@ impl Served {
     }
 }
 
+impl Served {
+    /// The tool a step calls, from the file of the same key and the same text
+    /// as the run's; `Err` says why none (a worker started with another
+    /// version of the file must not run the step: the run would mix versions).
+    fn tool(&self, req: &StepRequest) -> Result<Arc<(BindingKind, PathBuf)>, String> {
+        let Some(file) = self.files.get(&req.file) else {
+            return Err(format!(
+                "this worker does not serve `{}`; start every worker with the same files",
+                req.file
+            ));
+        };
+        if file.sha256 != req.sha256 {
+            return Err(format!(
+                "this worker serves another version of `{}` than the run's (step `{}`); start every worker with the same text of the file",
+                file.name, req.path
+            ));
+        }
+        file.tools
+            .get(&(req.module, req.tool.clone()))
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "this worker does not serve tool `{}` of `{}`; start every worker with the same files",
+                    req.tool, file.name
+                )
+            })
+    }
+}
+
 /// An absolute path without `..` (the file need not exist).
 fn absolute(name: &str) -> String {
     std::fs::canonicalize(name)
@@ -290,21 +319,7 @@ impl Step {
         req: Json<StepRequest>,
     ) -> HandlerResult<Json<StepOutcome>> {
         let req = req.into_inner();
-        let tool = self
-            .served
-            .files
-            .get(&req.file)
-            .and_then(|f| f.tools.get(&(req.module, req.tool.clone())))
-            .cloned()
-            .ok_or_else(|| {
-                TerminalError::new_with_code(
-                    404,
-                    format!(
-                        "this worker does not serve tool `{}` of `{}`; start every worker with the same files",
-                        req.tool, req.file
-                    ),
-                )
-            })?;
+        let tool = self.served.tool(&req).map_err(|m| TerminalError::new_with_code(404, m))?;
         let http = self.http.clone();
         let out = ctx
             .run(|| async move {
