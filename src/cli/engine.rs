@@ -22,6 +22,12 @@ pub struct WorkerArgs {
     /// The URL the server reaches this worker at (default: http://ADDR)
     #[arg(long, value_name = "URL", requires = "register")]
     pub public_url: Option<String>,
+    /// The largest message the worker sends the server (a step's result, a
+    /// run's outcome): Restate's `worker.invoker.message-size-limit`, 32MB
+    /// unless the server's configuration raises it. A step whose result is
+    /// larger fails at once, naming both sizes
+    #[arg(long, value_name = "SIZE", default_value = "32MB")]
+    pub max_message: String,
 }
 
 pub fn worker(a: &WorkerArgs) -> u8 {
@@ -41,6 +47,13 @@ pub fn worker(a: &WorkerArgs) -> u8 {
             explicit.push(f.clone());
         }
     }
+    let Some(max_message) = crate::check::options::parse_size(&a.max_message) else {
+        eprintln!(
+            "error: `--max-message {}`: write a size such as `32MB` or `64MB`",
+            a.max_message
+        );
+        return USAGE;
+    };
     let (served, problems) = worker::Served::load(&files);
     let mut refused = false;
     for (name, text) in &problems {
@@ -78,7 +91,7 @@ pub fn worker(a: &WorkerArgs) -> u8 {
             served.len(),
             if served.len() == 1 { "" } else { "s" }
         );
-        let serving = tokio::spawn(worker::serve(served, listener));
+        let serving = tokio::spawn(worker::serve(served, listener, max_message));
         if let Some(admin) = &a.register {
             let public = a
                 .public_url

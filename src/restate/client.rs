@@ -11,6 +11,13 @@ use super::{Answer, RunEntry, RunOutcome, RunRequest};
 /// How long a client waits for an unreachable server before giving up.
 const UNREACHABLE_MAX: Duration = Duration::from_secs(300);
 
+/// How long a connection to the ingress may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the ingress may take to answer a request (all but the wait for
+/// a run's end, which lasts as long as the run): Restate answers these at once.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A client of one Restate ingress.
 pub struct Client {
     rt: tokio::runtime::Runtime,
@@ -25,7 +32,10 @@ impl Client {
                 .enable_all()
                 .build()
                 .expect("a tokio runtime starts"),
-            http: crate::run::tools::http::reqwest_client(),
+            http: crate::run::tools::http::reqwest_builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build()
+                .expect("a reqwest client with a connect timeout builds"),
             ingress: ingress.trim_end_matches('/').to_string(),
         }
     }
@@ -112,6 +122,8 @@ impl Client {
                     Method::Post(b) => self.http.post(url).json(b),
                     Method::Get => self.http.get(url),
                 };
+                // The wait for a run's end lasts as long as the run.
+                let req = if patient { req } else { req.timeout(ANSWER_TIMEOUT) };
                 let why = match req.send().await {
                     Ok(r) if r.status().is_success() => {
                         let text = r.text().await.map_err(|e| e.to_string())?;
@@ -131,6 +143,13 @@ impl Client {
                             .and_then(|v| v["message"].as_str().map(str::to_string))
                             .unwrap_or(text);
                         return Err(format!("Restate at {} answered {status}: {}", self.ingress, message.trim()));
+                    }
+                    Err(e) if e.is_timeout() && !e.is_connect() => {
+                        return Err(format!(
+                            "{} accepted the connection but did not answer within {} s; is it Restate's ingress (such as http://127.0.0.1:8080)?",
+                            self.ingress,
+                            ANSWER_TIMEOUT.as_secs()
+                        ));
                     }
                     Err(e) => crate::run::tools::http::describe(&e),
                 };

@@ -78,6 +78,7 @@ impl Remote for RestateSteps {
                 input: step.input.clone(),
                 max_output: step.max_output,
                 key: step.key.map(str::to_string),
+                deadline_ms: Some(epoch_ms().saturating_add(step.timeout.as_millis() as u64)),
             };
             let key = header_safe(&step_key(&self.run, &path, step.attempt));
             let url = format!("{}/Step/run", self.ingress);
@@ -92,10 +93,17 @@ impl Remote for RestateSteps {
                 .map_err(|m| ToolFailure::new(m).permanent())?;
             match serde_json::from_str::<StepOutcome>(&text) {
                 Ok(StepOutcome::Ok(v)) => Ok(v),
+                // Stopped at the timeout the interpreter keeps too: its
+                // timer ends the call (started first, it fires first), so
+                // the step fails as a `timeout`, as it does in a local run.
+                Ok(StepOutcome::Failed {
+                    timed_out: true, ..
+                }) => std::future::pending().await,
                 Ok(StepOutcome::Failed {
                     message,
                     help,
                     permanent,
+                    timed_out: false,
                 }) => Err(ToolFailure {
                     message,
                     help,
@@ -159,6 +167,13 @@ impl Remote for RestateSteps {
                 .map_err(|e| format!("the kept decision cannot be read: {e}"))
         })
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// An idempotency key as a header value: visible ASCII, the rest percent-encoded.

@@ -6,12 +6,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use restate_sdk::prelude::*;
 use serde_json::{Value, json};
 
 use super::{Answer, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps};
 use crate::builtins::now_rfc3339;
+use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
 use crate::syntax::ast::{BindingKind, ItemKind};
 
@@ -178,6 +180,8 @@ pub fn absolute_path(name: &str) -> String {
 /// One run: its interpreter.
 pub struct FlowRun {
     served: Arc<Served>,
+    /// The largest message sent to Restate (`--max-message`).
+    max_message: u64,
 }
 
 #[restate_sdk::workflow(workflow_completion_retention = "7 days")]
@@ -218,6 +222,7 @@ impl FlowRun {
         // long wait for the interpreter (`flowc runs` sees the run at once).
         ctx.run(|| async { Ok(()) }).name("registered").await?;
         eprintln!("flowc worker: run {id} ({} {})", req.file, req.flow);
+        let flow = req.flow.clone();
         let outcome = run_on_thread(
             req,
             id.clone(),
@@ -226,6 +231,7 @@ impl FlowRun {
             key.to_string(),
         )
         .await;
+        let outcome = fit_outcome(outcome, &flow, self.max_message);
         let ended = ctx
             .run(|| async { Ok(now_rfc3339()) })
             .name("ended")
@@ -304,6 +310,8 @@ async fn run_on_thread(
 pub struct Step {
     served: Arc<Served>,
     http: Client,
+    /// The largest message sent to Restate (`--max-message`).
+    max_message: u64,
 }
 
 #[restate_sdk::service]
@@ -319,33 +327,153 @@ impl Step {
         req: Json<StepRequest>,
     ) -> HandlerResult<Json<StepOutcome>> {
         let req = req.into_inner();
-        let tool = self.served.tool(&req).map_err(|m| TerminalError::new_with_code(404, m))?;
+        let tool = self
+            .served
+            .tool(&req)
+            .map_err(|m| TerminalError::new_with_code(404, m))?;
         let http = self.http.clone();
+        let limit = self.max_message;
         let out = ctx
             .run(|| async move {
+                let left = req
+                    .deadline_ms
+                    .map(|d| Duration::from_millis(d.saturating_sub(steps::epoch_ms())));
+                if left.is_some_and(|l| l.is_zero()) {
+                    // Restate gave it again (its worker died) after the
+                    // run stopped waiting for it: it does not start again.
+                    eprintln!(
+                        "flowc worker: step {} {} not started: its timeout had passed",
+                        req.run, req.path
+                    );
+                    return Ok(Json(StepOutcome::Failed {
+                        message: format!(
+                            "`{}` was not started again: its timeout had passed",
+                            req.tool
+                        ),
+                        help: None,
+                        permanent: true,
+                        timed_out: true,
+                    }));
+                }
                 eprintln!("flowc worker: step {} {} ({})", req.run, req.path, req.tool);
-                let r = crate::run::invoke_binding(
+                let call = crate::run::invoke_binding(
                     &tool.0,
                     &tool.1,
                     &http,
                     &req.input,
                     req.max_output,
                     req.key.as_deref(),
-                )
-                .await;
-                Ok(Json(match r {
-                    Ok(v) => StepOutcome::Ok(v),
-                    Err(f) => StepOutcome::Failed {
-                        message: f.message,
-                        help: f.help,
-                        permanent: f.permanent,
+                );
+                // At the call's timeout the tool is stopped (its process
+                // group killed), as the run stopped waiting for it.
+                let r = match left {
+                    Some(left) => match tokio::time::timeout(left, call).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            eprintln!(
+                                "flowc worker: step {} {} stopped at its timeout",
+                                req.run, req.path
+                            );
+                            return Ok(Json(StepOutcome::Failed {
+                                message: format!(
+                                    "`{}` did not finish within its timeout; the worker stopped it",
+                                    req.tool
+                                ),
+                                help: None,
+                                permanent: false,
+                                timed_out: true,
+                            }));
+                        }
                     },
-                }))
+                    None => call.await,
+                };
+                Ok(Json(fit_step(r, &req.tool, limit)))
             })
             .name("tool")
             .await?;
         Ok(out)
     }
+}
+
+/// A tool call's outcome as a step's message: a result larger than `limit`
+/// lets through fails the step at once (Restate would refuse the message and
+/// run the step again and again).
+fn fit_step(r: crate::run::tools::ToolResult, tool: &str, limit: u64) -> StepOutcome {
+    match r {
+        Ok(v) => match super::over_limit(&v, limit) {
+            None => StepOutcome::Ok(v),
+            Some(n) => StepOutcome::Failed {
+                message: format!(
+                    "the result of `{tool}` is {} as JSON, more than the {} a message to Restate may carry",
+                    fmt_size(n),
+                    fmt_size(limit)
+                ),
+                help: Some(
+                    "have the tool return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together".into(),
+                ),
+                permanent: true,
+                timed_out: false,
+            },
+        },
+        Err(f) => StepOutcome::Failed {
+            message: f.message,
+            help: f.help,
+            permanent: f.permanent,
+            timed_out: false,
+        },
+    }
+}
+
+/// A run's outcome as a message: what `limit` does not let through is left
+/// out (the trace, then the record, with a warning each), and a result that
+/// is too large itself fails the run, saying so. Restate would refuse the
+/// message and run the flow again and again, its client waiting.
+fn fit_outcome(mut o: RunOutcome, flow: &str, limit: u64) -> RunOutcome {
+    if super::over_limit(&o, limit).is_none() {
+        return o;
+    }
+    let too_large = |what: &str, n: u64| {
+        format!(
+            "{what} is {} as JSON, more than the {} a message to Restate may carry: it is not kept",
+            fmt_size(n),
+            fmt_size(limit)
+        )
+    };
+    if let Some(t) = o.trace.take() {
+        let n = super::over_limit(&t, 0).unwrap_or(0);
+        o.warnings.push(too_large("the run's trace", n));
+    }
+    if super::over_limit(&o, limit).is_some()
+        && let Some(r) = o.record.take()
+    {
+        let n = super::over_limit(&r, 0).unwrap_or(0);
+        o.warnings.push(too_large("the run record", n));
+    }
+    if super::over_limit(&o, limit).is_some()
+        && let Some(v) = o.result.take()
+    {
+        let n = super::over_limit(&v, 0).unwrap_or(0);
+        o.status = "failed".into();
+        o.errors.push(format!(
+            "error: the result of flow `{flow}` is {} as JSON, more than the {} a message to Restate may carry\n  help: have the flow return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together\n",
+            fmt_size(n),
+            fmt_size(limit)
+        ));
+    }
+    if super::over_limit(&o, limit).is_some() {
+        // Errors or warnings beyond the limit: the first lines of each.
+        for e in o.errors.iter_mut().chain(o.warnings.iter_mut()) {
+            if e.len() > 4096 {
+                let mut cut = 4096;
+                while !e.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                e.truncate(cut);
+                e.push_str("…\n");
+            }
+        }
+    }
+    o
 }
 
 /// The decisions of runs (`decide`, `llm()`): invoked with the idempotency
@@ -514,16 +642,19 @@ impl Approval {
     }
 }
 
-/// Serves the endpoint on `listener` until SIGINT or SIGTERM.
-pub async fn serve(served: Served, listener: tokio::net::TcpListener) {
+/// Serves the endpoint on `listener` until SIGINT or SIGTERM; no message
+/// it sends Restate is larger than `max_message`.
+pub async fn serve(served: Served, listener: tokio::net::TcpListener, max_message: u64) {
     let served = Arc::new(served);
     let endpoint = Endpoint::builder()
         .bind(FlowRun {
             served: served.clone(),
+            max_message,
         })
         .bind(Step {
             served: served.clone(),
             http: Client::new(),
+            max_message,
         })
         .bind(Decision)
         .bind(RunIndex)

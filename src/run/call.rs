@@ -437,7 +437,7 @@ impl<'p> Interp<'p> {
                 o.max_output(),
                 key.as_deref(),
                 &path,
-                attempt
+                (attempt, timeout)
             ));
             let first =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
@@ -557,7 +557,8 @@ impl<'p> Interp<'p> {
         format!("flowc-{run}-{}", &h[..16])
     }
 
-    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it.
+    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it
+    /// (with the attempt's number and timeout).
     #[allow(clippy::too_many_arguments)]
     async fn invoke_at(
         &self,
@@ -567,7 +568,7 @@ impl<'p> Interp<'p> {
         max_output: u64,
         key: Option<&str>,
         path: &StepPath,
-        attempt: u32,
+        (attempt, timeout): (u32, Duration),
     ) -> tools::ToolResult {
         match &self.remote {
             Some(r) => {
@@ -579,6 +580,7 @@ impl<'p> Interp<'p> {
                     input,
                     max_output,
                     key,
+                    timeout,
                 })
                 .await
             }
