@@ -668,8 +668,19 @@ flow main() -> { ok: bool, n: int } {
     )
     .expect("tool");
     let worker = Worker::start(&dir, ".", "w1");
-    server.register(&worker.url());
     let engine = server.engine();
+    // Before the worker is registered: the server says what is missing.
+    let none = command(&dir, &["runs", "--engine", &engine])
+        .output()
+        .expect("flowc runs");
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
+    assert!(
+        text(&none.stderr).contains("has no flowc workers registered")
+            && text(&none.stderr).contains("--register ADMIN_URL"),
+        "{}",
+        text(&none.stderr)
+    );
+    server.register(&worker.url());
     let mut run = spawn_run(&dir, &engine);
     // The run waits for its approval.
     let mut id = String::new();
@@ -683,14 +694,21 @@ flow main() -> { ok: bool, n: int } {
         first["status"] == "waiting"
     });
     assert!(run.try_wait().expect("the run").is_none(), "the run waits");
-    let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
-        .output()
-        .expect("flowc runs show");
-    assert!(
-        text(&show.stdout).contains("waiting  main/") && text(&show.stdout).contains("ship 1?"),
-        "{}",
-        text(&show.stdout)
-    );
+    // `runs show` of the waiting run: its approval and the steps so far
+    // (its worker sends them once a second).
+    let mut shown = String::new();
+    wait_for(Duration::from_secs(30), || {
+        let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
+            .output()
+            .expect("flowc runs show");
+        shown = text(&show.stdout);
+        shown.contains("steps so far\n")
+            && shown
+                .lines()
+                .any(|l| l.contains("main/a ") && l.contains(" ok ") && l.contains("note"))
+    });
+    assert!(shown.contains("status   waiting"), "{shown}");
+    assert!(shown.contains("waiting  main/ok: ship 1?"), "{shown}");
     // A path it does not wait for is refused, and named.
     let wrong = command(&dir, &["approve", "--engine", &engine, &id, "main/nowhere"])
         .output()
@@ -698,6 +716,7 @@ flow main() -> { ok: bool, n: int } {
     assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
     assert!(text(&wrong.stderr).contains("waits for no approval at `main/nowhere`"));
     let yes = command(&dir, &["approve", "--engine", &engine, &id, "--by", "ops"])
+        .args(["--note", "looks fine"])
         .output()
         .expect("flowc approve");
     assert!(yes.status.success(), "{}", text(&yes.stderr));
@@ -709,6 +728,64 @@ flow main() -> { ok: bool, n: int } {
     let out = run.wait_with_output().expect("flowc run ends");
     assert_eq!(ok_json(&out), json!({ "ok": true, "n": 2 }));
     assert_eq!(lines(&dir.join("log")), ["note 1", "note 2"]);
+    // While it waited, the run printed its approval and how to answer it,
+    // as a local run that pauses does.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("run {id} waits for an approval")),
+        "{err}"
+    );
+    assert!(err.contains("  main/ok: ship 1?"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "    flowc approve --engine {engine} {id} main/ok\n"
+        )),
+        "{err}"
+    );
+    // After the run: who approved, when, and their note.
+    let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
+        .output()
+        .expect("flowc runs show");
+    let shown = text(&show.stdout);
+    assert!(shown.contains("status   ok"), "{shown}");
+    assert!(shown.contains("approval main/ok: ship 1?"), "{shown}");
+    assert!(shown.contains("approved by ops at "), "{shown}");
+    assert!(shown.contains("; note: looks fine"), "{shown}");
+}
+
+/// An engine URL that answers 404 to everything (another HTTP server, the
+/// admin API) says it is not Restate's ingress.
+#[test]
+fn an_engine_url_that_answers_404_explains_itself() {
+    use std::io::{Read, Write};
+    let dir = tempdir("restate-404");
+    let _cleanup = Cleanup(dir.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let engine = format!("restate:http://127.0.0.1:{port}");
+    for args in [
+        vec!["runs", "--engine", &engine],
+        vec!["runs", "show", "--engine", &engine, "x"],
+        vec!["approve", "--engine", &engine, "x"],
+    ] {
+        let out = command(&dir, &args).output().expect("flowc");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("answered 404 Not Found to ")
+                && err.contains("it is not a Restate ingress; the engine is `restate:INGRESS_URL`"),
+            "{args:?}: {err}"
+        );
+    }
 }
 
 /// Two workers behind one address, started with two texts of the same file

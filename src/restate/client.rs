@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Answer, RunEntry, RunOutcome, RunRequest};
+use super::{Answer, RunEntry, RunOutcome, RunRequest, Waiting};
 
 /// How long a client waits for an unreachable server before giving up.
 const UNREACHABLE_MAX: Duration = Duration::from_secs(300);
@@ -52,14 +52,50 @@ impl Client {
         self.post::<Value>(&url, &body, false).map(|_| ())
     }
 
-    /// Waits for run `id` to end; waits on through a server restart.
-    pub fn wait(&self, id: &str) -> Result<RunOutcome, String> {
+    /// Waits for run `id` to end; waits on through a server restart. Meanwhile,
+    /// `waiting` is called once for each approval the run comes to wait for
+    /// (the index is looked at every second).
+    pub fn wait(&self, id: &str, mut waiting: impl FnMut(&Waiting)) -> Result<RunOutcome, String> {
         let url = format!(
             "{}/restate/workflow/FlowRun/{}/attach",
             self.ingress,
             encode(id)
         );
-        self.request(&url, Method::Get, true)
+        let list = format!("{}/RunIndex/runs/list", self.ingress);
+        self.rt.block_on(async {
+            let end = std::pin::pin!(self.send(&url, Method::Get, true));
+            let watch = async {
+                let mut told: Vec<String> = Vec::new();
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let Ok(runs) = self
+                        .send::<Vec<RunEntry>>(&list, Method::Post(&Value::Null), false)
+                        .await
+                    else {
+                        continue;
+                    };
+                    let Some(run) = runs.into_iter().find(|r| r.id == id) else {
+                        continue;
+                    };
+                    for w in &run.waiting {
+                        if !told.contains(&w.path) {
+                            told.push(w.path.clone());
+                            waiting(w);
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                r = end => r,
+                _ = watch => unreachable!("the watch never ends"),
+            }
+        })
+    }
+
+    /// The steps of running run `id` so far (`null` when none were sent).
+    pub fn progress(&self, id: &str) -> Result<Value, String> {
+        let url = format!("{}/RunProgress/{}/get", self.ingress, encode(id));
+        self.post(&url, &Value::Null, false)
     }
 
     /// The runs the `RunIndex` knows, oldest first.
@@ -113,7 +149,17 @@ impl Client {
         method: Method<'_>,
         patient: bool,
     ) -> Result<T, String> {
-        self.rt.block_on(async {
+        self.rt.block_on(self.send(url, method, patient))
+    }
+
+    /// [`Client::request`] on the client's runtime.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        method: Method<'_>,
+        patient: bool,
+    ) -> Result<T, String> {
+        {
             let mut down_since: Option<Instant> = None;
             let mut wait = Duration::from_millis(100);
             loop {
@@ -123,13 +169,20 @@ impl Client {
                     Method::Get => self.http.get(url),
                 };
                 // The wait for a run's end lasts as long as the run.
-                let req = if patient { req } else { req.timeout(ANSWER_TIMEOUT) };
+                let req = if patient {
+                    req
+                } else {
+                    req.timeout(ANSWER_TIMEOUT)
+                };
                 let why = match req.send().await {
                     Ok(r) if r.status().is_success() => {
                         let text = r.text().await.map_err(|e| e.to_string())?;
                         let text = if text.is_empty() { "null" } else { &text };
                         return serde_json::from_str(text).map_err(|e| {
-                            format!("Restate at {} answered {url} with what flowc cannot read: {e}", self.ingress)
+                            format!(
+                                "Restate at {} answered {url} with what flowc cannot read: {e}",
+                                self.ingress
+                            )
                         });
                     }
                     Ok(r) if matches!(r.status().as_u16(), 502..=504) => {
@@ -140,9 +193,29 @@ impl Client {
                         let text = r.text().await.unwrap_or_default();
                         let message = serde_json::from_str::<Value>(&text)
                             .ok()
-                            .and_then(|v| v["message"].as_str().map(str::to_string))
-                            .unwrap_or(text);
-                        return Err(format!("Restate at {} answered {status}: {}", self.ingress, message.trim()));
+                            .and_then(|v| v["message"].as_str().map(str::to_string));
+                        return Err(match message {
+                            Some(m) if status.as_u16() == 404 && m.starts_with("service '") => {
+                                format!(
+                                    "Restate at {} has no flowc workers registered (it answered {status}: {m}); start one with `flowc worker --listen ADDR FILE… --register ADMIN_URL`, or register a worker or a balancer with `scripts/restate.sh register ADMIN_URL WORKER_URL`",
+                                    self.ingress
+                                )
+                            }
+                            Some(m) => format!(
+                                "Restate at {} answered {status}: {}",
+                                self.ingress,
+                                m.trim()
+                            ),
+                            None if status.as_u16() == 404 => format!(
+                                "{} answered {status} to {url}: it is not a Restate ingress; the engine is `restate:INGRESS_URL`, the Restate server's ingress (port 8080 by default; 9070 is its admin API)",
+                                self.ingress
+                            ),
+                            None => format!(
+                                "Restate at {} answered {status}: {}",
+                                self.ingress,
+                                text.trim()
+                            ),
+                        });
                     }
                     Err(e) if e.is_timeout() && !e.is_connect() => {
                         return Err(format!(
@@ -171,7 +244,7 @@ impl Client {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(1));
             }
-        })
+        }
     }
 }
 

@@ -178,6 +178,33 @@ pub struct RunEntry {
     /// The approvals it waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting: Vec<Waiting>,
+    /// The approvals answered, with who answered, when and their note.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<Answered>,
+}
+
+/// An approval of a run that was answered.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Answered {
+    pub path: String,
+    pub message: String,
+    pub approved: bool,
+    #[serde(default)]
+    pub by: Option<String>,
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A step as a running run shows it (`flowc runs show --engine`): the
+/// worker that runs the interpreter sends the run's steps to `RunProgress`
+/// when they change, at most once a second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepProgress {
+    pub path: String,
+    pub tool: String,
+    pub status: String,
 }
 
 /// An approval a run waits for.

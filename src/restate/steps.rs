@@ -8,13 +8,14 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 use super::client::{approval_key, encode};
-use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepRequest, step_key};
+use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepProgress, StepRequest, step_key};
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
 use crate::driver::runner::{Outcome, RecordInfo, run_record};
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
 use crate::run::llm::Llm;
+use crate::run::record::Recorder;
 use crate::run::tools::{ToolFailure, ToolResult};
 use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
 
@@ -247,10 +248,12 @@ pub fn interpret(
         .build()
         .expect("a tokio runtime starts");
     let started_at = crate::builtins::now_rfc3339();
+    let progress = publish_progress(&req.ingress, run, interp.recorder.clone());
     let result = rt.block_on(async {
         tokio::select! {
             r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
             _ = cancel => None,
+            _ = progress => None,
         }
     })?;
     let sources = &checked.sources;
@@ -306,6 +309,42 @@ pub fn interpret(
         record,
         trace,
     })
+}
+
+/// Sends the run's steps to `RunProgress` when they changed, at most once a
+/// second, for `flowc runs show` while the run goes on; never ends. A step
+/// list too large for one message is not sent.
+async fn publish_progress(ingress: &str, run: &str, recorder: std::rc::Rc<Recorder>) {
+    let http = crate::run::tools::http::reqwest_client();
+    let url = format!("{ingress}/RunProgress/{}/set/send", encode(run));
+    let mut last = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let steps: Vec<StepProgress> = recorder
+            .steps()
+            .into_iter()
+            .map(|s| StepProgress {
+                path: s.path,
+                tool: s.tool,
+                status: serde_json::to_value(s.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        if steps == last || super::over_limit(&steps, super::MESSAGE_LIMIT).is_some() {
+            continue;
+        }
+        let sent = http
+            .post(&url)
+            .json(&steps)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            last = steps;
+        }
+    }
 }
 
 fn failed(message: String) -> RunOutcome {

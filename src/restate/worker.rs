@@ -1,7 +1,8 @@
 //! `flowc worker`: a Restate endpoint (restate-sdk) with the services a run
 //! needs: `FlowRun` (a workflow per run: the interpreter), `Step` (one tool
-//! call), `Approval` (a workflow per `approve`: a durable promise) and
-//! `RunIndex` (the runs, for `flowc runs`).
+//! call), `Approval` (a workflow per `approve`: a durable promise),
+//! `RunIndex` (the runs, for `flowc runs`) and `RunProgress` (the steps of
+//! a running run, for `flowc runs show`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,9 @@ use std::time::Duration;
 use restate_sdk::prelude::*;
 use serde_json::{Value, json};
 
-use super::{Answer, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps};
+use super::{
+    Answer, Answered, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps,
+};
 use crate::builtins::now_rfc3339;
 use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
@@ -215,6 +218,7 @@ impl FlowRun {
                 started,
                 ended: None,
                 waiting: Vec::new(),
+                answered: Vec::new(),
             }))
             .send();
         // The SDK sends what the handler did when it next awaits Restate: a
@@ -243,6 +247,10 @@ impl FlowRun {
             .ended(Json(
                 json!({ "id": id, "status": outcome.status, "ended": ended }),
             ))
+            .send();
+        // The record has the steps now.
+        ctx.object_client::<RunProgressClient>(id.clone())
+            .clear()
             .send();
         eprintln!("flowc worker: run {id} {}", outcome.status);
         Ok(Json(outcome))
@@ -563,13 +571,26 @@ impl RunIndex {
         .await
     }
 
-    /// An approval of a run was answered: `{id, path}`.
+    /// An approval of a run was answered: `{id, path, message, answer}`.
     #[handler]
     async fn answered(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
         let w = w.into_inner();
         update_run(&ctx, w["id"].as_str(), |r| {
             r.waiting
                 .retain(|x| Some(x.path.as_str()) != w["path"].as_str());
+            let path = w["path"].as_str().unwrap_or("").to_string();
+            if let Ok(a) = serde_json::from_value::<Answer>(w["answer"].clone())
+                && !r.answered.iter().any(|x| x.path == path)
+            {
+                r.answered.push(Answered {
+                    path,
+                    message: w["message"].as_str().unwrap_or("").to_string(),
+                    approved: a.approved,
+                    by: a.by,
+                    at: a.at,
+                    note: a.note,
+                });
+            }
             if r.waiting.is_empty() && r.status == "waiting" {
                 r.status = "running".into();
             }
@@ -584,6 +605,35 @@ impl RunIndex {
                 .await?
                 .map(Json::into_inner)
                 .unwrap_or_default(),
+        ))
+    }
+}
+
+/// The steps of a running run (one object per run id), for `flowc runs
+/// show --engine`: sent by the worker that runs its interpreter; cleared
+/// when the run ends (its record has them then).
+pub struct RunProgress;
+
+#[restate_sdk::object]
+impl RunProgress {
+    #[handler]
+    async fn set(&self, ctx: ObjectContext<'_>, steps: Json<Value>) -> HandlerResult<()> {
+        ctx.set("steps", steps);
+        Ok(())
+    }
+
+    #[handler]
+    async fn clear(&self, ctx: ObjectContext<'_>) -> HandlerResult<()> {
+        ctx.clear("steps");
+        Ok(())
+    }
+
+    #[handler]
+    async fn get(&self, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<Value>> {
+        Ok(Json(
+            ctx.get::<Json<Value>>("steps")
+                .await?
+                .map_or(Value::Null, Json::into_inner),
         ))
     }
 }
@@ -611,12 +661,14 @@ impl Approval {
         ctx.object_client::<RunIndexClient>("runs")
             .waiting(Json(who.clone()))
             .send();
-        let answer = ctx.promise::<Json<Answer>>("answer").await?;
+        let answer = ctx.promise::<Json<Answer>>("answer").await?.into_inner();
         ctx.set("status", "answered".to_string());
+        let mut who = who;
+        who["answer"] = serde_json::to_value(&answer).expect("answers serialise");
         ctx.object_client::<RunIndexClient>("runs")
             .answered(Json(who))
             .send();
-        Ok(answer)
+        Ok(Json(answer))
     }
 
     /// Resolves the approval (`flowc approve --engine`).
@@ -658,6 +710,7 @@ pub async fn serve(served: Served, listener: tokio::net::TcpListener, max_messag
         })
         .bind(Decision)
         .bind(RunIndex)
+        .bind(RunProgress)
         .bind(Approval)
         .build();
     // On SIGTERM or SIGINT the server stops taking requests and lets those
