@@ -847,15 +847,11 @@ with open('log', 'a') as f:
 print(json.dumps({'s': 'x' * (a['mb'] << 20)}))
 "#;
 
-/// A step whose result is over Restate's message limit (32 MB by default)
-/// fails at once, naming both sizes; its tool runs once and its invocation
-/// is over (nothing is retried). A flow whose result is over it fails too,
-/// and its client is told so (it waited forever).
-#[test]
-fn results_over_the_message_limit_fail_at_once() {
-    let server = Server::start("limit");
-    let dir = tempdir("restate-limit");
-    let _cleanup = Cleanup(dir.clone());
+/// A Restate server, one worker serving `main.flow`: the `big` tool (40 MB
+/// in one step) and a flow whose result is 40 MB (two steps of 20 MB).
+fn big_results(tag: &str) -> (Server, PathBuf, Worker) {
+    let server = Server::start(tag);
+    let dir = tempdir(&format!("restate-{tag}"));
     std::fs::write(dir.join("big.py"), BIG).expect("tool");
     std::fs::write(
         dir.join("main.flow"),
@@ -875,31 +871,39 @@ flow whole() -> string {
     .expect("flow");
     let worker = Worker::start(&dir, ".", "w1");
     server.register(&worker.url());
-    let engine = server.engine();
-    let run = |flow: &str| {
-        command(
-            &dir,
-            &["run", "--engine", &engine, "main.flow", "--flow", flow],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("flowc run starts")
-    };
-    // A bounded wait: the client used to wait forever.
-    let ended = |mut child: Child| -> Output {
-        let t0 = Instant::now();
-        while child.try_wait().expect("the run").is_none() {
-            if t0.elapsed() > Duration::from_secs(240) {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("killed");
-                panic!("the run did not end within 240 s: {}", text(&out.stderr));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+    (server, dir, worker)
+}
+
+/// Runs `flow` of `main.flow`; a bounded wait (the client used to wait forever).
+fn run_bounded(dir: &Path, engine: &str, flow: &str) -> Output {
+    let mut child = command(
+        dir,
+        &["run", "--engine", engine, "main.flow", "--flow", flow],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("flowc run starts");
+    let t0 = Instant::now();
+    while child.try_wait().expect("the run").is_none() {
+        if t0.elapsed() > Duration::from_secs(240) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("killed");
+            panic!("the run did not end within 240 s: {}", text(&out.stderr));
         }
-        child.wait_with_output().expect("the run's output")
-    };
-    let out = ended(run("step"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("the run's output")
+}
+
+/// A step whose result is over Restate's message limit (32 MB by default)
+/// fails at once, naming both sizes; its tool runs once and its invocation
+/// is over (nothing is retried).
+#[test]
+fn a_step_result_over_the_message_limit_fails_at_once() {
+    let (server, dir, _worker) = big_results("limit-step");
+    let _cleanup = Cleanup(dir.clone());
+    let out = run_bounded(&dir, &server.engine(), "step");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -909,8 +913,15 @@ flow whole() -> string {
     assert_eq!(lines(&dir.join("log")), ["start"], "the tool ran once");
     // Its invocation is over: nothing runs it again.
     assert_eq!(server.step_statuses(), ["completed"]);
-    std::fs::remove_file(dir.join("log")).expect("log");
-    let out = ended(run("whole"));
+}
+
+/// A flow whose result is over the message limit fails, and its client is
+/// told so (it waited forever).
+#[test]
+fn a_flow_result_over_the_message_limit_fails_the_run() {
+    let (server, dir, _worker) = big_results("limit-flow");
+    let _cleanup = Cleanup(dir.clone());
+    let out = run_bounded(&dir, &server.engine(), "whole");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
