@@ -54,27 +54,29 @@ impl Client {
 
     /// Waits for run `id` to end; waits on through a server restart. Meanwhile,
     /// `waiting` is called once for each approval the run comes to wait for
-    /// (the index is looked at every second).
+    /// (the run's index entry is looked at every 1 to 5 s).
     pub fn wait(&self, id: &str, mut waiting: impl FnMut(&Waiting)) -> Result<RunOutcome, String> {
         let url = format!(
             "{}/restate/workflow/FlowRun/{}/attach",
             self.ingress,
             encode(id)
         );
-        let list = format!("{}/RunIndex/runs/list", self.ingress);
+        let entry = format!("{}/RunIndex/runs/entry", self.ingress);
+        let body = Value::String(id.to_string());
         self.rt.block_on(async {
             let end = std::pin::pin!(self.send(&url, Method::Get, true));
             let watch = async {
                 let mut told: Vec<String> = Vec::new();
+                // Every second at first, then every 5 s at most: many runs
+                // waited for at once must not keep the index busy.
+                let mut every = Duration::from_secs(1);
                 loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    let Ok(runs) = self
-                        .send::<Vec<RunEntry>>(&list, Method::Post(&Value::Null), false)
+                    tokio::time::sleep(every).await;
+                    every = (every + Duration::from_millis(500)).min(Duration::from_secs(5));
+                    let Ok(Some(run)) = self
+                        .send::<Option<RunEntry>>(&entry, Method::Post(&body), false)
                         .await
                     else {
-                        continue;
-                    };
-                    let Some(run) = runs.into_iter().find(|r| r.id == id) else {
                         continue;
                     };
                     for w in &run.waiting {

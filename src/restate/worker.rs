@@ -598,6 +598,21 @@ impl RunIndex {
         .await
     }
 
+    /// The entry of one run (`null` when the index has none).
+    #[handler]
+    async fn entry(
+        &self,
+        ctx: SharedObjectContext<'_>,
+        id: Json<String>,
+    ) -> HandlerResult<Json<Option<RunEntry>>> {
+        let id = id.into_inner();
+        Ok(Json(
+            ctx.get::<Json<Vec<RunEntry>>>("runs")
+                .await?
+                .and_then(|runs| runs.into_inner().into_iter().find(|r| r.id == id)),
+        ))
+    }
+
     #[handler]
     async fn list(&self, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<Vec<RunEntry>>> {
         Ok(Json(
