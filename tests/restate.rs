@@ -81,6 +81,39 @@ impl Server {
         format!("restate:http://127.0.0.1:{}", self.ingress)
     }
 
+    /// The rows of `sql` over the server's tables (`sys_invocation`, …), by
+    /// the admin API; asked again while the server is not ready for it.
+    fn query(&self, sql: &str) -> Vec<Value> {
+        let mut last = String::new();
+        for _ in 0..100 {
+            let out = Command::new("curl")
+                .args(["-sS", "-X", "POST", "-H", "content-type: application/json"])
+                .args(["-H", "accept: application/json", "-d"])
+                .arg(json!({ "query": sql }).to_string())
+                .arg(format!("http://127.0.0.1:{}/query", self.admin))
+                .output()
+                .expect("curl runs");
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            if let Some(rows) = v["rows"].as_array() {
+                return rows.clone();
+            }
+            last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("the admin API did not answer `{sql}`: {last}");
+    }
+
+    /// The statuses of the `Step` invocations, sorted.
+    fn step_statuses(&self) -> Vec<String> {
+        let mut s: Vec<String> = self
+            .query("SELECT status FROM sys_invocation WHERE target_service_name = 'Step'")
+            .iter()
+            .map(|r| r["status"].as_str().unwrap_or("").to_string())
+            .collect();
+        s.sort();
+        s
+    }
+
     /// Registers the deployment at `url` (a worker or the balancer).
     fn register(&self, url: &str) {
         let out = script(&["register", &format!("http://127.0.0.1:{}", self.admin), url]);
@@ -118,13 +151,23 @@ struct Worker {
 
 impl Worker {
     fn start(dir: &Path, serve: &str, name: &str) -> Worker {
-        let port = free_port();
+        Worker::start_on(dir, serve, name, free_port())
+    }
+
+    /// A worker on `port` (again, where one was killed).
+    fn start_on(dir: &Path, serve: &str, name: &str, port: u16) -> Worker {
         let log = dir.join(format!("{name}.log"));
         let child = command(
             dir,
             &["worker", "--listen", &format!("127.0.0.1:{port}"), serve],
         )
-        .stderr(std::fs::File::create(&log).expect("worker log"))
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .expect("worker log"),
+        )
         .stdout(Stdio::null())
         .spawn()
         .expect("flowc worker starts");
@@ -625,8 +668,19 @@ flow main() -> { ok: bool, n: int } {
     )
     .expect("tool");
     let worker = Worker::start(&dir, ".", "w1");
-    server.register(&worker.url());
     let engine = server.engine();
+    // Before the worker is registered: the server says what is missing.
+    let none = command(&dir, &["runs", "--engine", &engine])
+        .output()
+        .expect("flowc runs");
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
+    assert!(
+        text(&none.stderr).contains("has no flowc workers registered")
+            && text(&none.stderr).contains("--register ADMIN_URL"),
+        "{}",
+        text(&none.stderr)
+    );
+    server.register(&worker.url());
     let mut run = spawn_run(&dir, &engine);
     // The run waits for its approval.
     let mut id = String::new();
@@ -640,14 +694,21 @@ flow main() -> { ok: bool, n: int } {
         first["status"] == "waiting"
     });
     assert!(run.try_wait().expect("the run").is_none(), "the run waits");
-    let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
-        .output()
-        .expect("flowc runs show");
-    assert!(
-        text(&show.stdout).contains("waiting  main/") && text(&show.stdout).contains("ship 1?"),
-        "{}",
-        text(&show.stdout)
-    );
+    // `runs show` of the waiting run: its approval and the steps so far
+    // (its worker sends them once a second).
+    let mut shown = String::new();
+    wait_for(Duration::from_secs(30), || {
+        let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
+            .output()
+            .expect("flowc runs show");
+        shown = text(&show.stdout);
+        shown.contains("steps so far\n")
+            && shown
+                .lines()
+                .any(|l| l.contains("main/a ") && l.contains(" ok ") && l.contains("note"))
+    });
+    assert!(shown.contains("status   waiting"), "{shown}");
+    assert!(shown.contains("waiting  main/ok: ship 1?"), "{shown}");
     // A path it does not wait for is refused, and named.
     let wrong = command(&dir, &["approve", "--engine", &engine, &id, "main/nowhere"])
         .output()
@@ -655,6 +716,7 @@ flow main() -> { ok: bool, n: int } {
     assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
     assert!(text(&wrong.stderr).contains("waits for no approval at `main/nowhere`"));
     let yes = command(&dir, &["approve", "--engine", &engine, &id, "--by", "ops"])
+        .args(["--note", "looks fine"])
         .output()
         .expect("flowc approve");
     assert!(yes.status.success(), "{}", text(&yes.stderr));
@@ -666,4 +728,333 @@ flow main() -> { ok: bool, n: int } {
     let out = run.wait_with_output().expect("flowc run ends");
     assert_eq!(ok_json(&out), json!({ "ok": true, "n": 2 }));
     assert_eq!(lines(&dir.join("log")), ["note 1", "note 2"]);
+    // While it waited, the run printed its approval and how to answer it,
+    // as a local run that pauses does.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("run {id} waits for an approval")),
+        "{err}"
+    );
+    assert!(err.contains("  main/ok: ship 1?"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "    flowc approve --engine {engine} {id} main/ok\n"
+        )),
+        "{err}"
+    );
+    // After the run: who approved, when, and their note.
+    let show = command(&dir, &["runs", "show", "--engine", &engine, &id])
+        .output()
+        .expect("flowc runs show");
+    let shown = text(&show.stdout);
+    assert!(shown.contains("status   ok"), "{shown}");
+    assert!(shown.contains("approval main/ok: ship 1?"), "{shown}");
+    assert!(shown.contains("approved by ops at "), "{shown}");
+    assert!(shown.contains("; note: looks fine"), "{shown}");
+}
+
+/// An engine URL that answers 404 to everything (another HTTP server, the
+/// admin API) says it is not Restate's ingress.
+#[test]
+fn an_engine_url_that_answers_404_explains_itself() {
+    use std::io::{Read, Write};
+    let dir = tempdir("restate-404");
+    let _cleanup = Cleanup(dir.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let engine = format!("restate:http://127.0.0.1:{port}");
+    for args in [
+        vec!["runs", "--engine", &engine],
+        vec!["runs", "show", "--engine", &engine, "x"],
+        vec!["approve", "--engine", &engine, "x"],
+    ] {
+        let out = command(&dir, &args).output().expect("flowc");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("answered 404 Not Found to ")
+                && err.contains("it is not a Restate ingress; the engine is `restate:INGRESS_URL`"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Two workers behind one address, started with two texts of the same file
+/// (edited in between): a run never mixes them. Every step runs the run's
+/// text, or the run fails and says why.
+#[test]
+fn workers_with_two_versions_of_a_file_never_mix_them() {
+    let server = Server::start("versions");
+    let dir = tempdir("restate-versions");
+    let _cleanup = Cleanup(dir.clone());
+    // The tool prints the version its argument names.
+    std::fs::write(
+        dir.join("tag.py"),
+        "import json, sys\nsys.stdin.read()\nprint(json.dumps({'v': sys.argv[1]}))\n",
+    )
+    .expect("tool");
+    let version = |v: &str| {
+        format!(
+            "tool tag(i: int) -> {{ v: string }} = exec [\"python3\", \"tag.py\", \"{v}\"]\n\nflow main() -> [string] {{\n    let out = for i in range(0, 6) with {{ max_concurrent: 1 }} {{\n        tag(i: i).v\n    }}\n    out\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("main.flow"), version("A")).expect("flow");
+    let w1 = Worker::start(&dir, "main.flow", "w1");
+    std::fs::write(dir.join("main.flow"), version("B")).expect("flow");
+    let w2 = Worker::start(&dir, "main.flow", "w2");
+    let lb = Balancer::start(&dir, &[&w1, &w2]);
+    server.register(&lb.url());
+    let mut refused = 0;
+    for _ in 0..4 {
+        let out = command(&dir, &["run", "--engine", &server.engine(), "main.flow"])
+            .output()
+            .expect("flowc run");
+        let err = text(&out.stderr);
+        if out.status.success() {
+            // The client runs the file as it is now: version B, every step.
+            assert_eq!(
+                ok_json(&out),
+                json!(["B", "B", "B", "B", "B", "B"]),
+                "{err}"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains("another version of `main.flow`"), "{err}");
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0,
+        "the steps went to both workers, so a run was refused"
+    );
+}
+
+/// Writes `start` to `log` (a line per start), then prints a string of `mb`
+/// megabytes as `{ s }`.
+const BIG: &str = r#"import json, sys
+a = json.load(sys.stdin)
+with open('log', 'a') as f:
+    f.write('start\n')
+print(json.dumps({'s': 'x' * (a['mb'] << 20)}))
+"#;
+
+/// A Restate server, one worker serving `main.flow`: the `big` tool (40 MB
+/// in one step) and a flow whose result is 40 MB (two steps of 20 MB).
+fn big_results(tag: &str) -> (Server, PathBuf, Worker) {
+    let server = Server::start(tag);
+    let dir = tempdir(&format!("restate-{tag}"));
+    std::fs::write(dir.join("big.py"), BIG).expect("tool");
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool big(mb: int) -> { s: string } = exec ["python3", "big.py"]
+
+flow step() -> int {
+    len(big(mb: 40).s)
+}
+
+flow whole() -> string {
+    let a = big(mb: 20)
+    let b = big(mb: 20)
+    a.s ++ b.s
+}
+"#,
+    )
+    .expect("flow");
+    let worker = Worker::start(&dir, ".", "w1");
+    server.register(&worker.url());
+    (server, dir, worker)
+}
+
+/// Runs `flow` of `main.flow`; a bounded wait (the client used to wait forever).
+fn run_bounded(dir: &Path, engine: &str, flow: &str) -> Output {
+    let mut child = command(
+        dir,
+        &["run", "--engine", engine, "main.flow", "--flow", flow],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("flowc run starts");
+    let t0 = Instant::now();
+    while child.try_wait().expect("the run").is_none() {
+        if t0.elapsed() > Duration::from_secs(240) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("killed");
+            panic!("the run did not end within 240 s: {}", text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("the run's output")
+}
+
+/// A step whose result is over Restate's message limit (32 MB by default)
+/// fails at once, naming both sizes; its tool runs once and its invocation
+/// is over (nothing is retried).
+#[test]
+fn a_step_result_over_the_message_limit_fails_at_once() {
+    let (server, dir, _worker) = big_results("limit-step");
+    let _cleanup = Cleanup(dir.clone());
+    let out = run_bounded(&dir, &server.engine(), "step");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the result of `big` is 40.0 MB as JSON, more than the 32 MB a message to Restate may carry"),
+        "{err}"
+    );
+    assert_eq!(lines(&dir.join("log")), ["start"], "the tool ran once");
+    // Its invocation is over: nothing runs it again.
+    assert_eq!(server.step_statuses(), ["completed"]);
+}
+
+/// A flow whose result is over the message limit fails, and its client is
+/// told so (it waited forever).
+#[test]
+fn a_flow_result_over_the_message_limit_fails_the_run() {
+    let (server, dir, _worker) = big_results("limit-flow");
+    let _cleanup = Cleanup(dir.clone());
+    let out = run_bounded(&dir, &server.engine(), "whole");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the result of flow `whole` is 40.0 MB as JSON, more than the 32 MB a message to Restate may carry"),
+        "{err}"
+    );
+    assert_eq!(
+        lines(&dir.join("log")),
+        ["start", "start"],
+        "each tool ran once"
+    );
+}
+
+/// A tool cut off by its `timeout` is stopped on its worker, and not
+/// started again when the worker is killed and started again.
+#[test]
+fn a_timed_out_step_is_stopped_on_its_worker() {
+    let server = Server::start("timeout");
+    let dir = tempdir("restate-timeout");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(
+        dir.join("slow.py"),
+        "import json, os, sys, time\njson.load(sys.stdin)\nwith open('log', 'a') as f:\n    f.write('start %d\\n' % os.getpid())\ntime.sleep(600)\nprint(json.dumps({'n': 1}))\n",
+    )
+    .expect("tool");
+    std::fs::write(
+        dir.join("main.flow"),
+        r#"tool slow() -> { n: int } = exec ["python3", "slow.py"]
+
+flow main() -> int {
+    let r = slow() with { timeout: 2s }
+    r.n
+}
+
+flow quick() -> int { 1 }
+"#,
+    )
+    .expect("flow");
+    let mut worker = Worker::start(&dir, ".", "w1");
+    server.register(&worker.url());
+    let engine = server.engine();
+    let out = command(&dir, &["run", "--engine", &engine, "main.flow"])
+        .output()
+        .expect("flowc run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did not finish within 2s"),
+        "{}",
+        text(&out.stderr)
+    );
+    let log = lines(&dir.join("log"));
+    assert_eq!(log.len(), 1, "{log:?}");
+    let pid = log[0].trim_start_matches("start ").to_string();
+    // The tool's process ends (it would sleep 600 s), and its invocation is over.
+    let gone = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"))
+    };
+    let t0 = Instant::now();
+    while !(gone(&pid) && server.step_statuses() == ["completed"]) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the tool still runs ({}) or its invocation is not over: {:?}",
+            !gone(&pid),
+            server.step_statuses()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The worker is killed and started again: the step does not start again.
+    let port = worker.port;
+    worker.child.kill().expect("kill -9");
+    worker.child.wait().expect("reaped");
+    drop(worker);
+    let _worker = Worker::start_on(&dir, ".", "w1", port);
+    let out = command(
+        &dir,
+        &["run", "--engine", &engine, "main.flow", "--flow", "quick"],
+    )
+    .output()
+    .expect("flowc run");
+    assert_eq!(ok_json(&out), json!(1));
+    assert_eq!(lines(&dir.join("log")).len(), 1, "the tool started once");
+}
+
+/// A listener that accepts connections and never answers: every command
+/// with `--engine` gives up with a clear error instead of waiting forever.
+#[test]
+fn an_engine_that_never_answers_is_a_clear_error() {
+    let dir = tempdir("restate-silent");
+    let _cleanup = Cleanup(dir.clone());
+    std::fs::write(dir.join("main.flow"), "flow main() -> int { 1 }\n").expect("flow");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = listener.local_addr().expect("its address").port();
+    // Accepts, reads nothing, answers nothing; holds every connection.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming() {
+            held.push(c);
+        }
+    });
+    let engine = format!("restate:http://127.0.0.1:{port}");
+    let children: Vec<(Vec<&str>, Child)> = [
+        vec!["run", "--engine", &engine, "main.flow"],
+        vec!["runs", "--engine", &engine],
+        vec!["runs", "show", "--engine", &engine, "x"],
+    ]
+    .into_iter()
+    .map(|args| {
+        let child = command(&dir, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("flowc starts");
+        (args, child)
+    })
+    .collect();
+    for (args, mut child) in children {
+        let t0 = Instant::now();
+        while child.try_wait().expect("flowc").is_none() {
+            if t0.elapsed() > Duration::from_secs(180) {
+                let _ = child.kill();
+                panic!("{args:?} still waits after 180 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().expect("flowc's output");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "accepted the connection but did not answer within 30 s; is it Restate's ingress"
+            ),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -22,6 +22,12 @@ pub struct WorkerArgs {
     /// The URL the server reaches this worker at (default: http://ADDR)
     #[arg(long, value_name = "URL", requires = "register")]
     pub public_url: Option<String>,
+    /// The largest message the worker sends the server (a step's result, a
+    /// run's outcome): Restate's `worker.invoker.message-size-limit`, 32MB
+    /// unless the server's configuration raises it. A step whose result is
+    /// larger fails at once, naming both sizes
+    #[arg(long, value_name = "SIZE", default_value = "32MB")]
+    pub max_message: String,
 }
 
 pub fn worker(a: &WorkerArgs) -> u8 {
@@ -41,6 +47,13 @@ pub fn worker(a: &WorkerArgs) -> u8 {
             explicit.push(f.clone());
         }
     }
+    let Some(max_message) = crate::check::options::parse_size(&a.max_message) else {
+        eprintln!(
+            "error: `--max-message {}`: write a size such as `32MB` or `64MB`",
+            a.max_message
+        );
+        return USAGE;
+    };
     let (served, problems) = worker::Served::load(&files);
     let mut refused = false;
     for (name, text) in &problems {
@@ -78,7 +91,7 @@ pub fn worker(a: &WorkerArgs) -> u8 {
             served.len(),
             if served.len() == 1 { "" } else { "s" }
         );
-        let serving = tokio::spawn(worker::serve(served, listener));
+        let serving = tokio::spawn(worker::serve(served, listener, max_message));
         if let Some(admin) = &a.register {
             let public = a
                 .public_url
@@ -164,7 +177,25 @@ pub fn run(
 
 /// Waits for run `id` and presents it like a local run; its exit code.
 fn wait(client: &Client, id: &str, flow: &str, quiet: bool, outputs: Outputs<'_>) -> u8 {
-    let outcome = match client.wait(id) {
+    let ingress = client.ingress().to_string();
+    // As a local run that pauses prints its approvals (also with `--quiet`:
+    // the run cannot go on without them); here the run waits for them.
+    let waiting = |w: &crate::restate::Waiting| {
+        eprintln!("run {id} waits for an approval");
+        eprintln!("  {}: {}", w.path, w.message);
+        eprintln!(
+            "    flowc approve --engine restate:{ingress} {id} {}",
+            w.path
+        );
+        eprintln!(
+            "    flowc approve --engine restate:{ingress} {id} {} --reject",
+            w.path
+        );
+        eprintln!(
+            "then the run goes on by itself; Ctrl-C stops this wait, not the run (`flowc resume --engine restate:{ingress} {id}` waits again)"
+        );
+    };
+    let outcome = match client.wait(id, waiting) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: run {id}: {e}");
@@ -297,7 +328,22 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
             return USAGE;
         }
     };
+    let entry = client
+        .runs()
+        .ok()
+        .and_then(|runs| runs.into_iter().find(|r| r.id == id));
+    // A run that goes on: the steps its worker sent last (once a second).
+    let so_far = match v["outcome"]["record"]["steps"] {
+        Value::Array(_) => Value::Null,
+        _ => client.progress(id).unwrap_or(Value::Null),
+    };
     if json {
+        let mut v = v.clone();
+        if let Some(r) = &entry {
+            v["waiting"] = serde_json::to_value(&r.waiting).expect("entries serialise");
+            v["answered"] = serde_json::to_value(&r.answered).expect("entries serialise");
+        }
+        v["steps_so_far"] = so_far;
         out::println(&serde_json::to_string_pretty(&v).expect("values serialise"));
         return OK;
     }
@@ -308,21 +354,43 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
         v["request"]["flow"].as_str().unwrap_or(""),
         v["request"]["file"].as_str().unwrap_or("")
     ));
-    out::println(&format!("status   {}", s("status")));
+    // The index knows when a running run waits for an approval.
+    let status = match &entry {
+        Some(r) if r.status == "waiting" && s("status") == "running" => r.status.clone(),
+        _ => s("status"),
+    };
+    out::println(&format!("status   {status}"));
     out::println(&format!("started  {}", s("started")));
     if v["ended"].is_string() {
         out::println(&format!("ended    {}", s("ended")));
     }
-    if let Ok(runs) = client.runs()
-        && let Some(r) = runs.iter().find(|r| r.id == id)
-    {
+    if let Some(r) = &entry {
         for w in &r.waiting {
             out::println(&format!("waiting  {}: {}", w.path, w.message));
         }
+        for a in &r.answered {
+            out::println(&format!("approval {}: {}", a.path, a.message));
+            let mut said = (if a.approved { "approved" } else { "rejected" }).to_string();
+            if let Some(by) = &a.by {
+                said.push_str(&format!(" by {by}"));
+            }
+            if let Some(at) = &a.at {
+                said.push_str(&format!(" at {at}"));
+            }
+            if let Some(note) = &a.note {
+                said.push_str(&format!("; note: {note}"));
+            }
+            out::println(&format!("         {said}"));
+        }
     }
     let outcome = &v["outcome"];
-    if let Some(steps) = outcome["record"]["steps"].as_array() {
-        out::println("steps");
+    let (steps, title) = match (outcome["record"]["steps"].as_array(), so_far.as_array()) {
+        (Some(steps), _) => (Some(steps), "steps"),
+        (None, Some(steps)) => (Some(steps), "steps so far"),
+        _ => (None, ""),
+    };
+    if let Some(steps) = steps {
+        out::println(title);
         for st in steps {
             out::println(&format!(
                 "  {:<40} {:<8} {}",

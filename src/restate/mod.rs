@@ -25,6 +25,34 @@ use serde_json::{Map, Value};
 /// `FLOWC_ENGINE`: the engine when `--engine` is not given (`restate:URL`).
 pub const ENGINE_ENV: &str = "FLOWC_ENGINE";
 
+/// The largest message a worker sends to Restate by default (`flowc worker
+/// --max-message`): Restate's own default limit, `worker.invoker.message-size-limit`
+/// (32 MiB in server 1.7.12, as `ingress.request-size-limit`). A step's
+/// result, a run's outcome: each is one message.
+pub const MESSAGE_LIMIT: u64 = 32 << 20;
+
+/// What a message carries besides its JSON value (the protocol's framing,
+/// the entry's name): a value fits when its JSON text and this fit the limit.
+pub const MESSAGE_ENVELOPE: u64 = 64 << 10;
+
+/// The size of `value`'s JSON text when it is more than `limit` allows a
+/// message to carry (with [`MESSAGE_ENVELOPE`]); `None` when it fits.
+pub fn over_limit<T: Serialize>(value: &T, limit: u64) -> Option<u64> {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    serde_json::to_writer(&mut n, value).expect("values serialise");
+    (n.0.saturating_add(MESSAGE_ENVELOPE) > limit).then_some(n.0)
+}
+
 /// The ingress URL of `restate:URL` (`http://127.0.0.1:8080`), without a trailing `/`.
 pub fn parse_engine(spec: &str) -> Result<String, String> {
     let Some(url) = spec.strip_prefix("restate:") else {
@@ -103,12 +131,20 @@ pub struct StepRequest {
     pub path: String,
     /// The served file's key (see [`worker::Served`]).
     pub file: String,
+    /// SHA-256 of the text the run's interpreter runs: a worker that serves
+    /// other text under the same key refuses the step.
+    pub sha256: String,
     pub module: usize,
     pub tool: String,
     pub input: Value,
     pub max_output: u64,
     #[serde(default)]
     pub key: Option<String>,
+    /// When the call's `timeout` ends, in milliseconds since the Unix epoch:
+    /// the worker stops the tool then, and does not start it after (the
+    /// workers' clocks and the run's are taken to agree).
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
 }
 
 /// A tool call's outcome as Restate keeps it.
@@ -122,6 +158,10 @@ pub enum StepOutcome {
         help: Option<String>,
         #[serde(default)]
         permanent: bool,
+        /// The worker stopped the tool at the call's timeout (or did not
+        /// start it after): the run's own timer ends the call, as a `timeout`.
+        #[serde(default)]
+        timed_out: bool,
     },
 }
 
@@ -138,6 +178,33 @@ pub struct RunEntry {
     /// The approvals it waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting: Vec<Waiting>,
+    /// The approvals answered, with who answered, when and their note.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<Answered>,
+}
+
+/// An approval of a run that was answered.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Answered {
+    pub path: String,
+    pub message: String,
+    pub approved: bool,
+    #[serde(default)]
+    pub by: Option<String>,
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A step as a running run shows it (`flowc runs show --engine`): the
+/// worker that runs the interpreter sends the run's steps to `RunProgress`
+/// when they change, at most once a second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepProgress {
+    pub path: String,
+    pub tool: String,
+    pub status: String,
 }
 
 /// An approval a run waits for.

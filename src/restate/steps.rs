@@ -8,13 +8,14 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 use super::client::{approval_key, encode};
-use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepRequest, step_key};
+use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepProgress, StepRequest, step_key};
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
 use crate::driver::runner::{Outcome, RecordInfo, run_record};
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
 use crate::run::llm::Llm;
+use crate::run::record::Recorder;
 use crate::run::tools::{ToolFailure, ToolResult};
 use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
 
@@ -25,6 +26,8 @@ pub struct RestateSteps {
     run: String,
     /// The served file's key, for the `Step` handler.
     file: String,
+    /// Its SHA-256: a worker serving other text refuses the step.
+    sha256: String,
 }
 
 impl RestateSteps {
@@ -70,11 +73,13 @@ impl Remote for RestateSteps {
                 run: self.run.clone(),
                 path: path.clone(),
                 file: self.file.clone(),
+                sha256: self.sha256.clone(),
                 module: step.module,
                 tool: step.tool.to_string(),
                 input: step.input.clone(),
                 max_output: step.max_output,
                 key: step.key.map(str::to_string),
+                deadline_ms: Some(epoch_ms().saturating_add(step.timeout.as_millis() as u64)),
             };
             let key = header_safe(&step_key(&self.run, &path, step.attempt));
             let url = format!("{}/Step/run", self.ingress);
@@ -89,10 +94,17 @@ impl Remote for RestateSteps {
                 .map_err(|m| ToolFailure::new(m).permanent())?;
             match serde_json::from_str::<StepOutcome>(&text) {
                 Ok(StepOutcome::Ok(v)) => Ok(v),
+                // Stopped at the timeout the interpreter keeps too: its
+                // timer ends the call (started first, it fires first), so
+                // the step fails as a `timeout`, as it does in a local run.
+                Ok(StepOutcome::Failed {
+                    timed_out: true, ..
+                }) => std::future::pending().await,
                 Ok(StepOutcome::Failed {
                     message,
                     help,
                     permanent,
+                    timed_out: false,
                 }) => Err(ToolFailure {
                     message,
                     help,
@@ -156,6 +168,13 @@ impl Remote for RestateSteps {
                 .map_err(|e| format!("the kept decision cannot be read: {e}"))
         })
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// An idempotency key as a header value: visible ASCII, the rest percent-encoded.
@@ -222,16 +241,19 @@ pub fn interpret(
         ingress: req.ingress.clone(),
         run: run.to_string(),
         file: file_key.to_string(),
+        sha256: crate::store::sha256_hex(text.as_bytes()),
     }));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
     let started_at = crate::builtins::now_rfc3339();
+    let progress = publish_progress(&req.ingress, run, interp.recorder.clone());
     let result = rt.block_on(async {
         tokio::select! {
             r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
             _ = cancel => None,
+            _ = progress => None,
         }
     })?;
     let sources = &checked.sources;
@@ -287,6 +309,42 @@ pub fn interpret(
         record,
         trace,
     })
+}
+
+/// Sends the run's steps to `RunProgress` when they changed, at most once a
+/// second, for `flowc runs show` while the run goes on; never ends. A step
+/// list too large for one message is not sent.
+async fn publish_progress(ingress: &str, run: &str, recorder: std::rc::Rc<Recorder>) {
+    let http = crate::run::tools::http::reqwest_client();
+    let url = format!("{ingress}/RunProgress/{}/set/send", encode(run));
+    let mut last = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let steps: Vec<StepProgress> = recorder
+            .steps()
+            .into_iter()
+            .map(|s| StepProgress {
+                path: s.path,
+                tool: s.tool,
+                status: serde_json::to_value(s.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        if steps == last || super::over_limit(&steps, super::MESSAGE_LIMIT).is_some() {
+            continue;
+        }
+        let sent = http
+            .post(&url)
+            .json(&steps)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            last = steps;
+        }
+    }
 }
 
 fn failed(message: String) -> RunOutcome {

@@ -1,17 +1,22 @@
 //! `flowc worker`: a Restate endpoint (restate-sdk) with the services a run
 //! needs: `FlowRun` (a workflow per run: the interpreter), `Step` (one tool
-//! call), `Approval` (a workflow per `approve`: a durable promise) and
-//! `RunIndex` (the runs, for `flowc runs`).
+//! call), `Approval` (a workflow per `approve`: a durable promise),
+//! `RunIndex` (the runs, for `flowc runs`) and `RunProgress` (the steps of
+//! a running run, for `flowc runs show`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use restate_sdk::prelude::*;
 use serde_json::{Value, json};
 
-use super::{Answer, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps};
+use super::{
+    Answer, Answered, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps,
+};
 use crate::builtins::now_rfc3339;
+use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
 use crate::syntax::ast::{BindingKind, ItemKind};
 
@@ -133,6 +138,35 @@ impl Served {
     }
 }
 
+impl Served {
+    /// The tool a step calls, from the file of the same key and the same text
+    /// as the run's; `Err` says why none (a worker started with another
+    /// version of the file must not run the step: the run would mix versions).
+    fn tool(&self, req: &StepRequest) -> Result<Arc<(BindingKind, PathBuf)>, String> {
+        let Some(file) = self.files.get(&req.file) else {
+            return Err(format!(
+                "this worker does not serve `{}`; start every worker with the same files",
+                req.file
+            ));
+        };
+        if file.sha256 != req.sha256 {
+            return Err(format!(
+                "this worker serves another version of `{}` than the run's (step `{}`); start every worker with the same text of the file",
+                file.name, req.path
+            ));
+        }
+        file.tools
+            .get(&(req.module, req.tool.clone()))
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "this worker does not serve tool `{}` of `{}`; start every worker with the same files",
+                    req.tool, file.name
+                )
+            })
+    }
+}
+
 /// An absolute path without `..` (the file need not exist).
 fn absolute(name: &str) -> String {
     std::fs::canonicalize(name)
@@ -149,6 +183,8 @@ pub fn absolute_path(name: &str) -> String {
 /// One run: its interpreter.
 pub struct FlowRun {
     served: Arc<Served>,
+    /// The largest message sent to Restate (`--max-message`).
+    max_message: u64,
 }
 
 #[restate_sdk::workflow(workflow_completion_retention = "7 days")]
@@ -182,6 +218,7 @@ impl FlowRun {
                 started,
                 ended: None,
                 waiting: Vec::new(),
+                answered: Vec::new(),
             }))
             .send();
         // The SDK sends what the handler did when it next awaits Restate: a
@@ -189,6 +226,7 @@ impl FlowRun {
         // long wait for the interpreter (`flowc runs` sees the run at once).
         ctx.run(|| async { Ok(()) }).name("registered").await?;
         eprintln!("flowc worker: run {id} ({} {})", req.file, req.flow);
+        let flow = req.flow.clone();
         let outcome = run_on_thread(
             req,
             id.clone(),
@@ -197,6 +235,7 @@ impl FlowRun {
             key.to_string(),
         )
         .await;
+        let outcome = fit_outcome(outcome, &flow, self.max_message);
         let ended = ctx
             .run(|| async { Ok(now_rfc3339()) })
             .name("ended")
@@ -208,6 +247,10 @@ impl FlowRun {
             .ended(Json(
                 json!({ "id": id, "status": outcome.status, "ended": ended }),
             ))
+            .send();
+        // The record has the steps now.
+        ctx.object_client::<RunProgressClient>(id.clone())
+            .clear()
             .send();
         eprintln!("flowc worker: run {id} {}", outcome.status);
         Ok(Json(outcome))
@@ -275,6 +318,8 @@ async fn run_on_thread(
 pub struct Step {
     served: Arc<Served>,
     http: Client,
+    /// The largest message sent to Restate (`--max-message`).
+    max_message: u64,
 }
 
 #[restate_sdk::service]
@@ -292,24 +337,34 @@ impl Step {
         let req = req.into_inner();
         let tool = self
             .served
-            .files
-            .get(&req.file)
-            .and_then(|f| f.tools.get(&(req.module, req.tool.clone())))
-            .cloned()
-            .ok_or_else(|| {
-                TerminalError::new_with_code(
-                    404,
-                    format!(
-                        "this worker does not serve tool `{}` of `{}`; start every worker with the same files",
-                        req.tool, req.file
-                    ),
-                )
-            })?;
+            .tool(&req)
+            .map_err(|m| TerminalError::new_with_code(404, m))?;
         let http = self.http.clone();
+        let limit = self.max_message;
         let out = ctx
             .run(|| async move {
+                let left = req
+                    .deadline_ms
+                    .map(|d| Duration::from_millis(d.saturating_sub(steps::epoch_ms())));
+                if left.is_some_and(|l| l.is_zero()) {
+                    // Restate gave it again (its worker died) after the
+                    // run stopped waiting for it: it does not start again.
+                    eprintln!(
+                        "flowc worker: step {} {} not started: its timeout had passed",
+                        req.run, req.path
+                    );
+                    return Ok(Json(StepOutcome::Failed {
+                        message: format!(
+                            "`{}` was not started again: its timeout had passed",
+                            req.tool
+                        ),
+                        help: None,
+                        permanent: true,
+                        timed_out: true,
+                    }));
+                }
                 eprintln!("flowc worker: step {} {} ({})", req.run, req.path, req.tool);
-                let r = crate::run::invoke_binding(
+                let call = crate::run::invoke_binding(
                     &tool.0,
                     &tool.1,
                     &http,
@@ -319,21 +374,117 @@ impl Step {
                         ends: None,
                     },
                     req.key.as_deref(),
-                )
-                .await;
-                Ok(Json(match r {
-                    Ok(v) => StepOutcome::Ok(v),
-                    Err(f) => StepOutcome::Failed {
-                        message: f.message,
-                        help: f.help,
-                        permanent: f.permanent,
+                );
+                // At the call's timeout the tool is stopped (its process
+                // group killed), as the run stopped waiting for it.
+                let r = match left {
+                    Some(left) => match tokio::time::timeout(left, call).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            eprintln!(
+                                "flowc worker: step {} {} stopped at its timeout",
+                                req.run, req.path
+                            );
+                            return Ok(Json(StepOutcome::Failed {
+                                message: format!(
+                                    "`{}` did not finish within its timeout; the worker stopped it",
+                                    req.tool
+                                ),
+                                help: None,
+                                permanent: false,
+                                timed_out: true,
+                            }));
+                        }
                     },
-                }))
+                    None => call.await,
+                };
+                Ok(Json(fit_step(r, &req.tool, limit)))
             })
             .name("tool")
             .await?;
         Ok(out)
     }
+}
+
+/// A tool call's outcome as a step's message: a result larger than `limit`
+/// lets through fails the step at once (Restate would refuse the message and
+/// run the step again and again).
+fn fit_step(r: crate::run::tools::ToolResult, tool: &str, limit: u64) -> StepOutcome {
+    match r {
+        Ok(v) => match super::over_limit(&v, limit) {
+            None => StepOutcome::Ok(v),
+            Some(n) => StepOutcome::Failed {
+                message: format!(
+                    "the result of `{tool}` is {} as JSON, more than the {} a message to Restate may carry",
+                    fmt_size(n),
+                    fmt_size(limit)
+                ),
+                help: Some(
+                    "have the tool return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together".into(),
+                ),
+                permanent: true,
+                timed_out: false,
+            },
+        },
+        Err(f) => StepOutcome::Failed {
+            message: f.message,
+            help: f.help,
+            permanent: f.permanent,
+            timed_out: false,
+        },
+    }
+}
+
+/// A run's outcome as a message: what `limit` does not let through is left
+/// out (the trace, then the record, with a warning each), and a result that
+/// is too large itself fails the run, saying so. Restate would refuse the
+/// message and run the flow again and again, its client waiting.
+fn fit_outcome(mut o: RunOutcome, flow: &str, limit: u64) -> RunOutcome {
+    if super::over_limit(&o, limit).is_none() {
+        return o;
+    }
+    let too_large = |what: &str, n: u64| {
+        format!(
+            "{what} is {} as JSON, more than the {} a message to Restate may carry: it is not kept",
+            fmt_size(n),
+            fmt_size(limit)
+        )
+    };
+    if let Some(t) = o.trace.take() {
+        let n = super::over_limit(&t, 0).unwrap_or(0);
+        o.warnings.push(too_large("the run's trace", n));
+    }
+    if super::over_limit(&o, limit).is_some()
+        && let Some(r) = o.record.take()
+    {
+        let n = super::over_limit(&r, 0).unwrap_or(0);
+        o.warnings.push(too_large("the run record", n));
+    }
+    if super::over_limit(&o, limit).is_some()
+        && let Some(v) = o.result.take()
+    {
+        let n = super::over_limit(&v, 0).unwrap_or(0);
+        o.status = "failed".into();
+        o.errors.push(format!(
+            "error: the result of flow `{flow}` is {} as JSON, more than the {} a message to Restate may carry\n  help: have the flow return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together\n",
+            fmt_size(n),
+            fmt_size(limit)
+        ));
+    }
+    if super::over_limit(&o, limit).is_some() {
+        // Errors or warnings beyond the limit: the first lines of each.
+        for e in o.errors.iter_mut().chain(o.warnings.iter_mut()) {
+            if e.len() > 4096 {
+                let mut cut = 4096;
+                while !e.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                e.truncate(cut);
+                e.push_str("…\n");
+            }
+        }
+    }
+    o
 }
 
 /// The decisions of runs (`decide`, `llm()`): invoked with the idempotency
@@ -423,18 +574,46 @@ impl RunIndex {
         .await
     }
 
-    /// An approval of a run was answered: `{id, path}`.
+    /// An approval of a run was answered: `{id, path, message, answer}`.
     #[handler]
     async fn answered(&self, ctx: ObjectContext<'_>, w: Json<Value>) -> HandlerResult<()> {
         let w = w.into_inner();
         update_run(&ctx, w["id"].as_str(), |r| {
             r.waiting
                 .retain(|x| Some(x.path.as_str()) != w["path"].as_str());
+            let path = w["path"].as_str().unwrap_or("").to_string();
+            if let Ok(a) = serde_json::from_value::<Answer>(w["answer"].clone())
+                && !r.answered.iter().any(|x| x.path == path)
+            {
+                r.answered.push(Answered {
+                    path,
+                    message: w["message"].as_str().unwrap_or("").to_string(),
+                    approved: a.approved,
+                    by: a.by,
+                    at: a.at,
+                    note: a.note,
+                });
+            }
             if r.waiting.is_empty() && r.status == "waiting" {
                 r.status = "running".into();
             }
         })
         .await
+    }
+
+    /// The entry of one run (`null` when the index has none).
+    #[handler]
+    async fn entry(
+        &self,
+        ctx: SharedObjectContext<'_>,
+        id: Json<String>,
+    ) -> HandlerResult<Json<Option<RunEntry>>> {
+        let id = id.into_inner();
+        Ok(Json(
+            ctx.get::<Json<Vec<RunEntry>>>("runs")
+                .await?
+                .and_then(|runs| runs.into_inner().into_iter().find(|r| r.id == id)),
+        ))
     }
 
     #[handler]
@@ -444,6 +623,35 @@ impl RunIndex {
                 .await?
                 .map(Json::into_inner)
                 .unwrap_or_default(),
+        ))
+    }
+}
+
+/// The steps of a running run (one object per run id), for `flowc runs
+/// show --engine`: sent by the worker that runs its interpreter; cleared
+/// when the run ends (its record has them then).
+pub struct RunProgress;
+
+#[restate_sdk::object]
+impl RunProgress {
+    #[handler]
+    async fn set(&self, ctx: ObjectContext<'_>, steps: Json<Value>) -> HandlerResult<()> {
+        ctx.set("steps", steps);
+        Ok(())
+    }
+
+    #[handler]
+    async fn clear(&self, ctx: ObjectContext<'_>) -> HandlerResult<()> {
+        ctx.clear("steps");
+        Ok(())
+    }
+
+    #[handler]
+    async fn get(&self, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<Value>> {
+        Ok(Json(
+            ctx.get::<Json<Value>>("steps")
+                .await?
+                .map_or(Value::Null, Json::into_inner),
         ))
     }
 }
@@ -471,12 +679,14 @@ impl Approval {
         ctx.object_client::<RunIndexClient>("runs")
             .waiting(Json(who.clone()))
             .send();
-        let answer = ctx.promise::<Json<Answer>>("answer").await?;
+        let answer = ctx.promise::<Json<Answer>>("answer").await?.into_inner();
         ctx.set("status", "answered".to_string());
+        let mut who = who;
+        who["answer"] = serde_json::to_value(&answer).expect("answers serialise");
         ctx.object_client::<RunIndexClient>("runs")
             .answered(Json(who))
             .send();
-        Ok(answer)
+        Ok(Json(answer))
     }
 
     /// Resolves the approval (`flowc approve --engine`).
@@ -502,19 +712,23 @@ impl Approval {
     }
 }
 
-/// Serves the endpoint on `listener` until SIGINT or SIGTERM.
-pub async fn serve(served: Served, listener: tokio::net::TcpListener) {
+/// Serves the endpoint on `listener` until SIGINT or SIGTERM; no message
+/// it sends Restate is larger than `max_message`.
+pub async fn serve(served: Served, listener: tokio::net::TcpListener, max_message: u64) {
     let served = Arc::new(served);
     let endpoint = Endpoint::builder()
         .bind(FlowRun {
             served: served.clone(),
+            max_message,
         })
         .bind(Step {
             served: served.clone(),
             http: Client::new(),
+            max_message,
         })
         .bind(Decision)
         .bind(RunIndex)
+        .bind(RunProgress)
         .bind(Approval)
         .build();
     // On SIGTERM or SIGINT the server stops taking requests and lets those

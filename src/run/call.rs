@@ -447,7 +447,7 @@ impl<'p> Interp<'p> {
                 },
                 key.as_deref(),
                 &path,
-                attempt
+                (attempt, timeout)
             ));
             let first =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
@@ -570,7 +570,8 @@ impl<'p> Interp<'p> {
         format!("flowc-{run}-{}", &h[..16])
     }
 
-    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it.
+    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it
+    /// (with the attempt's number and timeout).
     #[allow(clippy::too_many_arguments)]
     async fn invoke_at(
         &self,
@@ -580,7 +581,7 @@ impl<'p> Interp<'p> {
         limits: Limits,
         key: Option<&str>,
         path: &StepPath,
-        attempt: u32,
+        (attempt, timeout): (u32, Duration),
     ) -> tools::ToolResult {
         match &self.remote {
             Some(r) => {
@@ -592,6 +593,7 @@ impl<'p> Interp<'p> {
                     input,
                     max_output: limits.max_output,
                     key,
+                    timeout,
                 })
                 .await
             }

@@ -118,6 +118,8 @@ pub struct RemoteStep<'a> {
     pub max_output: u64,
     /// The idempotency key the tool is given (`FLOWC_IDEMPOTENCY_KEY`).
     pub key: Option<&'a str>,
+    /// The attempt's `timeout`: where the tool runs, it is stopped then too.
+    pub timeout: std::time::Duration,
 }
 
 /// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.

@@ -19,12 +19,19 @@ impl Default for Client {
 
 /// A reqwest client; with the `tls` feature, rustls's ring provider is installed first.
 pub fn reqwest_client() -> reqwest::Client {
+    reqwest_builder()
+        .build()
+        .expect("a reqwest client with default settings builds")
+}
+
+/// [`reqwest_client`]'s builder, for a client with settings of its own.
+pub fn reqwest_builder() -> reqwest::ClientBuilder {
     #[cfg(feature = "tls")]
     {
         // Fails only when a provider is installed already: either is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    reqwest::Client::new()
+    reqwest::Client::builder()
 }
 
 impl Client {
