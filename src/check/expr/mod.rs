@@ -43,6 +43,9 @@ pub struct Ctx<'p> {
     pub(super) in_mock: bool,
     /// The flow whose body is being checked.
     pub(super) current_flow: Option<FlowKey>,
+    /// How many flow bodies are being checked, one inside another (bounded by
+    /// [`crate::check::MAX_DEPTH`]).
+    pub(super) flow_depth: usize,
     /// Result types of flows: `None` while being checked.
     pub(super) flow_types: HashMap<FlowKey, Option<Type>>,
     pub(super) calls: Vec<(FlowKey, FlowKey, Span)>,
@@ -85,6 +88,7 @@ impl<'p> Ctx<'p> {
             test_base: 0,
             in_mock: false,
             current_flow: None,
+            flow_depth: 0,
             flow_types: HashMap::new(),
             calls: Vec::new(),
             used_tools: HashSet::new(),
@@ -177,7 +181,7 @@ impl<'p> Ctx<'p> {
         HashMap<FlowKey, Type>,
         HashMap<BlockKey, BlockInfo>,
     ) {
-        let found = self.flow_recursion();
+        let found = self.flow_graph_errors();
         self.diags.extend(found);
         let types = self
             .flow_types
