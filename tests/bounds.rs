@@ -96,3 +96,185 @@ fn import_chains_past_the_limit_are_e0405() {
     assert_eq!(text(&out.stdout).trim(), "1");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `flowc ARGS` in `dir` with its address space capped at 4 GB (before the
+/// fix, `/dev/zero` was read until the kernel stepped in) and a generous bound
+/// on its time (a FIFO with no writer blocked forever): (exit code, stderr).
+fn flowc_bounded(dir: &Path, args: &[&str], stdin: Option<&Path>) -> (Option<i32>, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWC_STORE")
+        .stdin(match stdin {
+            Some(p) => Stdio::from(std::fs::File::open(p).expect("open stdin")),
+            None => Stdio::null(),
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowc runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            use std::io::Read;
+            let _ = child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut err);
+            return (status.code(), err);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`flowc {}` did not end within 60 s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn devices_and_fifos_are_refused_by_name() {
+    let dir = tempdir("devices");
+    mkfifo(&dir.join("pipe"));
+    std::fs::write(dir.join("one.flow"), "flow main() -> int { 1 }\n").expect("write");
+    std::fs::write(dir.join("arg.flow"), "flow main(a: int) -> int { a }\n").expect("write");
+    for target in ["/dev/zero", "pipe"] {
+        let what = if target == "pipe" {
+            "a FIFO"
+        } else {
+            "a character device"
+        };
+        std::fs::write(
+            dir.join("imports.flow"),
+            format!("import \"{target}\" as z\nflow main() -> int {{ 1 }}\n"),
+        )
+        .expect("write");
+        let cases: [(&[&str], i32, String); 4] = [
+            (
+                &["check", target],
+                2,
+                format!("error: cannot read `{target}`: it is {what}, not a regular file"),
+            ),
+            (
+                &["check", "imports.flow"],
+                1,
+                format!("cannot read `{target}`: it is {what}, not a regular file"),
+            ),
+            (
+                &["run", "--no-store", "arg.flow", "--input", target],
+                2,
+                format!("error: cannot read `{target}`: it is {what}, not a regular file"),
+            ),
+            (
+                &[
+                    "run",
+                    "--no-store",
+                    "one.flow",
+                    "--llm",
+                    &format!("replay:{target}"),
+                ],
+                2,
+                format!("cannot read the LLM recording `{target}`: it is {what}"),
+            ),
+        ];
+        for (args, code, message) in cases {
+            let (got, err) = flowc_bounded(&dir, args, None);
+            assert_eq!(got, Some(code), "flowc {args:?}: {err}");
+            assert!(err.contains(&message), "flowc {args:?}: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn files_over_the_limit_are_refused_naming_the_limit() {
+    let dir = tempdir("large");
+    // Sparse files: their size without the disk space.
+    let sparse = |name: &str, len: u64| {
+        let f = std::fs::File::create(dir.join(name)).expect("create");
+        f.set_len(len).expect("set_len");
+    };
+    sparse("big.flow", 17 << 20);
+    sparse("big.json", 257 << 20);
+    std::fs::write(dir.join("one.flow"), "flow main() -> int { 1 }\n").expect("write");
+    std::fs::write(dir.join("arg.flow"), "flow main(a: int) -> int { a }\n").expect("write");
+    std::fs::write(
+        dir.join("imports.flow"),
+        "import \"big.flow\" as big\nflow main() -> int { 1 }\n",
+    )
+    .expect("write");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["check", "big.flow"],
+            "cannot read `big.flow`: it is 17 MiB, over the 16 MiB limit for source files",
+        ),
+        (
+            &["check", "imports.flow"],
+            "cannot read `big.flow`: it is 17 MiB, over the 16 MiB limit for source files",
+        ),
+        (
+            &["run", "--no-store", "arg.flow", "--input", "big.json"],
+            "cannot read `big.json`: it is 257 MiB, over the 256 MiB limit for `--input` files",
+        ),
+        (
+            &["run", "--no-store", "one.flow", "--llm", "replay:big.json"],
+            "cannot read the LLM recording `big.json`: it is 257 MiB, over the 256 MiB limit for LLM recordings",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, err) = flowc_bounded(&dir, args, None);
+        assert!(
+            matches!(code, Some(1 | 2)),
+            "flowc {args:?}: {code:?} {err}"
+        );
+        assert!(err.contains(message), "flowc {args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn input_dash_reads_stdin_within_the_limit() {
+    let dir = tempdir("stdin");
+    std::fs::write(dir.join("arg.flow"), "flow main(a: int) -> int { a }\n").expect("write");
+    let out = common::command(&dir, &["run", "--no-store", "arg.flow", "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(b"{\"a\": 5}")?;
+            c.wait_with_output()
+        })
+        .expect("flowc runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "5");
+    // An endless stdin stops at the limit.
+    let (code, err) = flowc_bounded(
+        &dir,
+        &["run", "--no-store", "arg.flow", "--input", "-"],
+        Some(Path::new("/dev/zero")),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cannot read `-`: more than 256 MiB came, the limit for `--input`"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -161,10 +161,10 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
     let (expanded, empty) = expand_flow_files(files);
     unreadable |= empty;
     for file in &expanded {
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::files::read_source(file) {
             Ok(t) => t,
             Err(e) => {
-                let _ = writeln!(stderr.lock(), "error: cannot read `{file}`: {e}");
+                let _ = writeln!(stderr.lock(), "error: {e}");
                 unreadable = true;
                 continue;
             }

@@ -8,10 +8,12 @@ use crate::diag::render;
 use crate::driver::project::{choose_provider, folder_of};
 use crate::driver::runner::{Finished, Job, Keep, Outcome, RecordInfo, Runner};
 use crate::driver::{Checked, FsLoader, check_source, store_dir};
+use crate::files;
 use crate::run::approve::{ApproveMode, Pending};
 use crate::run::{RunConfig, opts::Opts};
 use crate::store::Store;
 use crate::term::{FAILED, OK, PAUSED, USAGE, color_stderr, out, view::StepView};
+use std::path::Path;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -23,7 +25,7 @@ pub struct RunArgs {
     /// An argument, parsed by the parameter's type (repeatable)
     #[arg(long = "arg", value_name = "NAME=VALUE")]
     pub args: Vec<String>,
-    /// A JSON object of arguments (`--arg` wins over it)
+    /// A JSON object of arguments (`--arg` wins over it); `-` reads it from stdin
     #[arg(long, value_name = "FILE")]
     pub input: Option<String>,
     /// A run-wide option, such as `timeout=10s` (repeatable)
@@ -66,8 +68,8 @@ pub struct RunArgs {
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
 pub(super) fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("error: cannot read `{file}`: {e}");
+    let text = crate::files::read_source(file).map_err(|e| {
+        eprintln!("error: {e}");
         USAGE
     })?;
     let checked = check_source(file, &text, &FsLoader);
@@ -153,9 +155,13 @@ pub fn run(a: &RunArgs) -> u8 {
     // Inputs: --input, then --arg.
     let mut inputs = Map::new();
     if let Some(path) = &a.input {
-        let parsed = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
+        let text = if path == "-" {
+            files::read_stdin(files::DATA_LIMIT, "`--input`")
+        } else {
+            files::read_text(Path::new(path), files::DATA_LIMIT, "`--input` files")
+        };
+        let parsed =
+            text.and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
         match parsed {
             Ok(Value::Object(m)) => inputs = m,
             Ok(_) => {
