@@ -21,15 +21,7 @@ impl<'p> Ctx<'p> {
             return Type::Unknown;
         }
         let sig = self.p.modules[m].flows[name].clone();
-        let Some(decl) = self.p.modules[m]
-            .ast
-            .items
-            .iter()
-            .find_map(|i| match &i.kind {
-                ItemKind::Flow(f) if f.name.name == name => Some(f),
-                _ => None,
-            })
-        else {
+        let Some(&decl) = self.flow_decls.get(&(m, name)) else {
             return Type::Unknown;
         };
         self.flow_types.insert(key.clone(), sig.ret.clone());

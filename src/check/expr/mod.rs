@@ -46,6 +46,8 @@ pub struct Ctx<'p> {
     /// How many flow bodies are being checked, one inside another (bounded by
     /// [`crate::check::MAX_DEPTH`]).
     pub(super) flow_depth: usize,
+    /// Each module's flow declarations by name (the first of a name).
+    flow_decls: HashMap<(usize, &'p str), &'p FlowDecl>,
     /// Result types of flows: `None` while being checked.
     pub(super) flow_types: HashMap<FlowKey, Option<Type>>,
     pub(super) calls: Vec<(FlowKey, FlowKey, Span)>,
@@ -75,6 +77,20 @@ pub struct Ctx<'p> {
     pub(super) policy: Option<Rc<super::policy::Policy>>,
 }
 
+/// Each module's flows by name, the first declaration of a name (as a
+/// lookup in the items in order would find).
+fn flow_decls(p: &Program) -> HashMap<(usize, &str), &FlowDecl> {
+    let mut decls = HashMap::new();
+    for (m, md) in p.modules.iter().enumerate() {
+        for it in &md.ast.items {
+            if let ItemKind::Flow(f) = &it.kind {
+                decls.entry((m, f.name.name.as_str())).or_insert(&**f);
+            }
+        }
+    }
+    decls
+}
+
 impl<'p> Ctx<'p> {
     pub fn new(p: &'p Program) -> Self {
         Ctx {
@@ -89,6 +105,7 @@ impl<'p> Ctx<'p> {
             in_mock: false,
             current_flow: None,
             flow_depth: 0,
+            flow_decls: flow_decls(p),
             flow_types: HashMap::new(),
             calls: Vec::new(),
             used_tools: HashSet::new(),
