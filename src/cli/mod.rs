@@ -62,7 +62,8 @@ pub enum Command {
     Graph {
         /// The `.flow` file
         file: String,
-        /// The flow (default: the only flow, or `main`)
+        /// The flow (default: the only flow, or `main`); `lib.name` for a
+        /// flow of an imported module, as code calls it
         #[arg(long)]
         flow: Option<String>,
         /// Output format

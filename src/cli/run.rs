@@ -466,16 +466,16 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let name = match pick_flow(&checked.program, file, flow) {
+    let (module, name) = match graph_flow(&checked.program, file, flow) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let g = crate::ir::lower_flow(
-        &checked.program,
-        &checked.sources,
-        checked.program.root,
-        &name,
-    );
+    let mut g = crate::ir::lower_flow(&checked.program, &checked.sources, module, &name);
+    if module != checked.program.root {
+        // As code writes it: `lib.flow`.
+        g.flow = flow.unwrap_or_default().to_string();
+        g.body.label = format!("flow {}", g.flow);
+    }
     let text = match format {
         GraphFormat::Dot => g.to_dot(),
         GraphFormat::Mermaid => g.to_mermaid(),
@@ -483,6 +483,49 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
     };
     out::println(&text);
     OK
+}
+
+/// The flow `flowc graph` draws: as [`pick_flow`], or an imported module's
+/// flow as code calls it (`lib.flow`, by the import's name): (module, flow).
+fn graph_flow(program: &Program, file: &str, wanted: Option<&str>) -> Result<(usize, String), u8> {
+    let Some((alias, name)) = wanted.and_then(|w| w.rsplit_once('.')) else {
+        return pick_flow(program, file, wanted).map(|f| (program.root, f));
+    };
+    let root = program.root_module();
+    let Some(&m) = root.imports.get(alias) else {
+        let mut aliases: Vec<&str> = root.imports.keys().map(String::as_str).collect();
+        aliases.sort();
+        let list = if aliases.is_empty() {
+            "it imports nothing".to_string()
+        } else {
+            format!(
+                "its imports: {}",
+                aliases
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        eprintln!("error: `{file}` imports no module `{alias}`; {list}");
+        return Err(USAGE);
+    };
+    let md = &program.modules[m];
+    if md.flows.contains_key(name) {
+        return Ok((m, name.to_string()));
+    }
+    let mut names: Vec<&str> = md.flows.keys().map(String::as_str).collect();
+    names.sort();
+    let help = crate::diag::suggest(name, names.iter().copied())
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+    let list = names
+        .iter()
+        .map(|n| format!("`{alias}.{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!("error: module `{alias}` has no flow `{name}`{help}; its flows: {list}");
+    Err(USAGE)
 }
 
 /// `--set key=value`, each given: the options they state (for `flowc run` and
