@@ -302,12 +302,8 @@ fn large_programs_graph_and_check_in_linear_time() {
     }
     src.push_str(&format!("    v{}\n}}\n", n - 1));
     std::fs::write(dir.join("lets.flow"), src).expect("write");
-    let (code, out, err) = flowc_within(
-        &dir,
-        &["graph", "lets.flow", "--format", "json"],
-        None,
-        300,
-    );
+    let (code, out, err) =
+        flowc_within(&dir, &["graph", "lets.flow", "--format", "json"], None, 300);
     assert_eq!(code, Some(0), "{err}");
     let g: serde_json::Value = serde_json::from_str(&out).expect("graph JSON");
     assert_eq!(g["body"]["nodes"].as_array().map(Vec::len), Some(n + 1));

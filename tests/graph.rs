@@ -83,7 +83,10 @@ fn branches_are_labelled_by_their_condition_or_pattern() {
         .collect();
     assert_eq!(labels, ["\"high\"", "\"low\" | \"none\"", "_"]);
     // The arm that calls a flow shows the call.
-    assert_eq!(node(arms, "\"high\"")["calls"], serde_json::json!(["lib.big"]));
+    assert_eq!(
+        node(arms, "\"high\"")["calls"],
+        serde_json::json!(["lib.big"])
+    );
 
     let dot = graph(&dir, &["--format", "dot"]);
     assert!(dot.contains("label=\"if x > 10 (a)\""), "{dot}");
@@ -102,7 +105,10 @@ fn a_flow_of_an_imported_module_is_named_as_code_calls_it() {
         .expect("JSON");
     assert_eq!(g["flow"], "lib.big");
     assert_eq!(g["body"]["label"], "flow lib.big");
-    assert_eq!(node(&g["body"], "said")["calls"], serde_json::json!(["shout"]));
+    assert_eq!(
+        node(&g["body"], "said")["calls"],
+        serde_json::json!(["shout"])
+    );
 
     let out = flowc(&dir, &["graph", "main.flow", "--flow", "lib.bog"]);
     assert_eq!(out.status.code(), Some(2));

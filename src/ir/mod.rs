@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::check::Program;
 use crate::source::Sources;
-use crate::syntax::ast::*;
 use crate::span::LineIndex;
+use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
 pub mod edges;
@@ -64,7 +64,10 @@ pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) ->
         sources,
         lowered: lower_program(program),
         module: m,
-        lines: sources.iter().map(|(_, f)| LineIndex::new(&f.text)).collect(),
+        lines: sources
+            .iter()
+            .map(|(_, f)| LineIndex::new(&f.text))
+            .collect(),
     };
     let flow = program.modules[m]
         .ast
@@ -312,9 +315,7 @@ impl Lower<'_> {
                 if let Some(c) = context {
                     self.walk(c, node);
                 }
-                let nodes = arms
-                    .iter()
-                    .map(|a| (a.label.name.clone(), a.span, &a.body));
+                let nodes = arms.iter().map(|a| (a.label.name.clone(), a.span, &a.body));
                 node.children
                     .push(self.alternatives("decide".into(), "arm", nodes));
             }
