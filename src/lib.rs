@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod driver;
+pub mod files;
 pub mod fmt;
 pub mod ir;
 pub mod lsp;

@@ -718,14 +718,20 @@ flow main(n: int) -> json {
         .output()
         .expect("flowc graph");
     let g: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
-    let clusters: Vec<&str> = g["body"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .flat_map(|n| n["children"].as_array().into_iter().flatten())
-        .map(|c| c["label"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(clusters, ["1 =>", "_ =>", "retry =>"], "{g:#}");
+    // The block arms are clusters inside the arms' nodes of the `match`/`decide`
+    // clusters, in the order they are written.
+    fn clusters<'v>(block: &'v Value, out: &mut Vec<&'v str>) {
+        for n in block["nodes"].as_array().into_iter().flatten() {
+            for c in n["children"].as_array().into_iter().flatten() {
+                out.push(c["label"].as_str().unwrap_or(""));
+                clusters(c, out);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    clusters(&g["body"], &mut all);
+    let arms: Vec<&str> = all.into_iter().filter(|l| l.ends_with("=>")).collect();
+    assert_eq!(arms, ["1 =>", "_ =>", "retry =>"], "{g:#}");
 }
 
 #[test]

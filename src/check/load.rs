@@ -68,6 +68,23 @@ impl Load<'_> {
             }
             let target = match self.by_name.get(&key) {
                 Some(&i) => i,
+                None if self.stack.len() >= MAX_DEPTH => {
+                    self.diags.push(catalog::nested_too_deep(
+                        span,
+                        "imports",
+                        MAX_DEPTH,
+                        &chain(
+                            &self
+                                .stack
+                                .iter()
+                                .chain([&key])
+                                .map(String::as_str)
+                                .collect::<Vec<_>>(),
+                        ),
+                    ));
+                    self.modules[idx].broken_imports.insert(alias.name.clone());
+                    continue;
+                }
                 None => {
                     let text = match &imp.target {
                         ImportTarget::Module(_) => stdlib::module(&display)
@@ -155,6 +172,24 @@ impl Load<'_> {
             }
         }
     }
+}
+
+/// A long chain of names shown by its ends: `a` → `b` → … → `y` → `z`.
+pub(super) fn chain(names: &[&str]) -> String {
+    let n = names.len();
+    let shown = |s: &&str| format!("`{s}`");
+    if n <= 6 {
+        return names.iter().map(shown).collect::<Vec<_>>().join(" → ");
+    }
+    let mut parts = Vec::new();
+    for (i, s) in names.iter().enumerate() {
+        if i < 2 || i >= n - 2 {
+            parts.push(shown(s));
+        } else if i == 2 {
+            parts.push("…".to_string());
+        }
+    }
+    parts.join(" → ")
 }
 
 /// `rel` relative to the folder of `from`, with `.` and `..` folded.

@@ -296,6 +296,11 @@ fn check_with(
     (program, diags)
 }
 
+/// How deep flow calls may nest (a flow calling a flow calling a flow …), and
+/// how deep imports may: each level is a frame of the checker and of the
+/// interpreter, so a chain past this is E0405 rather than an exhausted stack.
+pub const MAX_DEPTH: usize = 1000;
+
 pub const BUILTIN_TYPES: &[&str] = &["string", "int", "float", "bool", "duration", "null", "json"];
 
 pub const BUILTIN_TOOLS: &[&str] = &["sleep", "echo", "fail", "read_json", "http_get"];

@@ -2,7 +2,7 @@
 //! or stdin to stdout; `--check` prints a diff instead and fails when
 //! anything would change.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use crate::diag::render;
 use crate::fmt::{diff, format_source};
@@ -38,10 +38,10 @@ pub fn fmt(args: &FmtArgs) -> u8 {
     let (files, empty) = super::expand_flow_files(&args.files);
     unreadable |= empty;
     for file in &files {
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::files::read_source(file) {
             Ok(t) => t,
             Err(e) => {
-                let _ = writeln!(stderr.lock(), "error: cannot read `{file}`: {e}");
+                let _ = writeln!(stderr.lock(), "error: {e}");
                 unreadable = true;
                 continue;
             }
@@ -78,11 +78,13 @@ pub fn fmt(args: &FmtArgs) -> u8 {
 }
 
 fn stdin(check: bool) -> u8 {
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        let _ = writeln!(std::io::stderr().lock(), "error: cannot read stdin: {e}");
-        return USAGE;
-    }
+    let text = match crate::files::read_stdin(crate::files::SOURCE_LIMIT, "source files") {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: cannot read stdin: {e}");
+            return USAGE;
+        }
+    };
     match format_one("<stdin>", &text) {
         Outcome::Failed => FAILED,
         Outcome::Same if !check => {

@@ -62,7 +62,8 @@ pub enum Command {
     Graph {
         /// The `.flow` file
         file: String,
-        /// The flow (default: the only flow, or `main`)
+        /// The flow (default: the only flow, or `main`); `lib.name` for a
+        /// flow of an imported module, as code calls it
         #[arg(long)]
         flow: Option<String>,
         /// Output format
@@ -167,10 +168,10 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
     let (expanded, empty) = expand_flow_files(files);
     unreadable |= empty;
     for file in &expanded {
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::files::read_source(file) {
             Ok(t) => t,
             Err(e) => {
-                let _ = writeln!(stderr.lock(), "error: cannot read `{file}`: {e}");
+                let _ = writeln!(stderr.lock(), "error: {e}");
                 unreadable = true;
                 continue;
             }

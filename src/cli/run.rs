@@ -8,10 +8,12 @@ use crate::diag::render;
 use crate::driver::project::{choose_provider, folder_of};
 use crate::driver::runner::{Finished, Job, Keep, Outcome, RecordInfo, Runner};
 use crate::driver::{Checked, FsLoader, check_source, store_dir};
+use crate::files;
 use crate::run::approve::{ApproveMode, Pending};
 use crate::run::{RunConfig, opts::Opts};
 use crate::store::Store;
 use crate::term::{FAILED, OK, PAUSED, USAGE, color_stderr, out, view::StepView};
+use std::path::Path;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -23,7 +25,7 @@ pub struct RunArgs {
     /// An argument, parsed by the parameter's type (repeatable)
     #[arg(long = "arg", value_name = "NAME=VALUE")]
     pub args: Vec<String>,
-    /// A JSON object of arguments (`--arg` wins over it)
+    /// A JSON object of arguments (`--arg` wins over it); `-` reads it from stdin
     #[arg(long, value_name = "FILE")]
     pub input: Option<String>,
     /// A run-wide option, such as `timeout=10s` (repeatable)
@@ -66,8 +68,8 @@ pub struct RunArgs {
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
 pub(super) fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("error: cannot read `{file}`: {e}");
+    let text = crate::files::read_source(file).map_err(|e| {
+        eprintln!("error: {e}");
         USAGE
     })?;
     let checked = check_source(file, &text, &FsLoader);
@@ -153,9 +155,13 @@ pub fn run(a: &RunArgs) -> u8 {
     // Inputs: --input, then --arg.
     let mut inputs = Map::new();
     if let Some(path) = &a.input {
-        let parsed = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
+        let text = if path == "-" {
+            files::read_stdin(files::DATA_LIMIT, "`--input`")
+        } else {
+            files::read_text(Path::new(path), files::DATA_LIMIT, "`--input` files")
+        };
+        let parsed =
+            text.and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
         match parsed {
             Ok(Value::Object(m)) => inputs = m,
             Ok(_) => {
@@ -483,16 +489,16 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let name = match pick_flow(&checked.program, file, flow) {
+    let (module, name) = match graph_flow(&checked.program, file, flow) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let g = crate::ir::lower_flow(
-        &checked.program,
-        &checked.sources,
-        checked.program.root,
-        &name,
-    );
+    let mut g = crate::ir::lower_flow(&checked.program, &checked.sources, module, &name);
+    if module != checked.program.root {
+        // As code writes it: `lib.flow`.
+        g.flow = flow.unwrap_or_default().to_string();
+        g.body.label = format!("flow {}", g.flow);
+    }
     let text = match format {
         GraphFormat::Dot => g.to_dot(),
         GraphFormat::Mermaid => g.to_mermaid(),
@@ -500,6 +506,49 @@ pub fn graph(file: &str, flow: Option<&str>, format: GraphFormat) -> u8 {
     };
     out::println(&text);
     OK
+}
+
+/// The flow `flowc graph` draws: as [`pick_flow`], or an imported module's
+/// flow as code calls it (`lib.flow`, by the import's name): (module, flow).
+fn graph_flow(program: &Program, file: &str, wanted: Option<&str>) -> Result<(usize, String), u8> {
+    let Some((alias, name)) = wanted.and_then(|w| w.rsplit_once('.')) else {
+        return pick_flow(program, file, wanted).map(|f| (program.root, f));
+    };
+    let root = program.root_module();
+    let Some(&m) = root.imports.get(alias) else {
+        let mut aliases: Vec<&str> = root.imports.keys().map(String::as_str).collect();
+        aliases.sort();
+        let list = if aliases.is_empty() {
+            "it imports nothing".to_string()
+        } else {
+            format!(
+                "its imports: {}",
+                aliases
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        eprintln!("error: `{file}` imports no module `{alias}`; {list}");
+        return Err(USAGE);
+    };
+    let md = &program.modules[m];
+    if md.flows.contains_key(name) {
+        return Ok((m, name.to_string()));
+    }
+    let mut names: Vec<&str> = md.flows.keys().map(String::as_str).collect();
+    names.sort();
+    let help = crate::diag::suggest(name, names.iter().copied())
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+    let list = names
+        .iter()
+        .map(|n| format!("`{alias}.{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!("error: module `{alias}` has no flow `{name}`{help}; its flows: {list}");
+    Err(USAGE)
 }
 
 /// `--set key=value`, each given: the options they state (for `flowc run` and

@@ -62,10 +62,10 @@ pub fn test(a: &TestArgs) -> u8 {
     let mut broken: Vec<Value> = Vec::new();
     let mut broken_files = 0usize;
     for file in files {
-        let text = match std::fs::read_to_string(&file) {
+        let text = match crate::files::read_source(&file) {
             Ok(t) => t,
             Err(e) => {
-                let _ = writeln!(stderr.lock(), "error: cannot read `{file}`: {e}");
+                let _ = writeln!(stderr.lock(), "error: {e}");
                 unreadable = true;
                 continue;
             }

@@ -111,6 +111,9 @@ codes! {
     "E0404", "used before it is defined in a `sequence`",
     "A `sequence` runs its statements in order, so a statement may only use bindings from earlier statements.",
     "flow main() { sequence {\n    let a = b\n    let b = 1\n    a\n} }";
+    "E0405", "flow calls or imports nested too deep",
+    "Flow calls may nest at most 1,000 deep (a flow calling a flow calling a flow …), and imports too (a file importing a file importing a file …): each level takes room on the checker's and the interpreter's stack. The message shows the chain; the label is at the call or import past the limit. Call the flows of a long chain one after another from one flow, or merge files.",
+    "flow main() -> int { f1() }\nflow f1() -> int { f2() }\n...\nflow f1000() -> int { 1 }";
     "E0501", "invalid regex",
     "The regex literal does not compile, or uses a flag other than `i`, `m`, `s` and `x`.",
     "flow main(s: string) -> bool { s ~ /(unclosed/ }";
@@ -453,6 +456,34 @@ pub fn flow_recursion(span: Span, path: &str) -> Diagnostic {
 pub fn import_cycle(span: Span, path: &str) -> Diagnostic {
     Diagnostic::error("E0403", format!("import cycle: {path}"), span)
         .with_label("this import closes the cycle")
+}
+
+/// `what` ("flow calls", "imports") nested past `limit` along `path`; `span` is
+/// the call or import that goes past it.
+pub fn nested_too_deep(span: Span, what: &str, limit: usize, path: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0405",
+        format!("{what} nested deeper than {}: {path}", thousands(limit)),
+        span,
+    )
+    .with_label(format!("this is level {}", thousands(limit + 1)))
+    .with_help(format!(
+        "{what} may nest at most {} deep; flatten the chain: call its flows one after another from one flow, import its files from one file",
+        thousands(limit)
+    ))
+}
+
+/// `1000` as `1,000`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub fn used_before_defined(span: Span, name: &str, def: Span) -> Diagnostic {

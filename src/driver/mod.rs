@@ -30,7 +30,7 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
+        crate::files::read_source(path)
     }
 
     fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {

@@ -42,8 +42,9 @@ fn project_file(dir: &Path) -> Result<Option<(PathBuf, ProjectFile)>, String> {
     while let Some(d) = dir {
         let candidate = d.join("flowc.toml");
         if candidate.is_file() {
-            let text = std::fs::read_to_string(&candidate)
-                .map_err(|e| format!("cannot read `{}`: {e}", candidate.display()))?;
+            let text =
+                crate::files::read_text(&candidate, crate::files::SOURCE_LIMIT, "source files")
+                    .map_err(|e| format!("cannot read `{}`: {e}", candidate.display()))?;
             let parsed: ProjectFile =
                 toml::from_str(&text).map_err(|e| format!("`{}`: {e}", candidate.display()))?;
             // Shown relative to the current folder where it is inside it.

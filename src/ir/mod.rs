@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use crate::check::Program;
 use crate::source::Sources;
+use crate::span::LineIndex;
 use crate::syntax::ast::*;
-use crate::syntax::span::{Span, line_col};
+use crate::syntax::span::Span;
 
 pub mod edges;
 pub mod path;
@@ -52,6 +53,8 @@ struct Lower<'a> {
     lowered: Lowered<'a>,
     /// The module of the flow: where single names resolve.
     module: usize,
+    /// Each source file's line starts (by `FileId`), for the nodes' positions.
+    lines: Vec<LineIndex<'a>>,
 }
 
 /// Lowers flow `name` of module `m`.
@@ -61,6 +64,10 @@ pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) ->
         sources,
         lowered: lower_program(program),
         module: m,
+        lines: sources
+            .iter()
+            .map(|(_, f)| LineIndex::new(&f.text))
+            .collect(),
     };
     let flow = program.modules[m]
         .ast
@@ -79,7 +86,23 @@ pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) ->
 
 impl Lower<'_> {
     fn pos(&self, span: Span) -> (usize, usize) {
-        line_col(&self.sources.get(span.file).text, span.start as usize)
+        self.lines[span.file.0 as usize].line_col(span.start as usize)
+    }
+
+    /// The source text at `span` on one line (runs of white space as one
+    /// space), cut to 60 characters: a condition or pattern in a label.
+    fn text(&self, span: Span) -> String {
+        let text = self.sources.get(span.file).text.as_str();
+        let one_line = text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("…")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        match one_line.char_indices().nth(60) {
+            Some((cut, _)) => format!("{}…", &one_line[..cut]),
+            None => one_line,
+        }
     }
 
     fn block(&self, b: &Block, label: String) -> BlockGraph {
@@ -122,10 +145,23 @@ impl Lower<'_> {
     }
 
     fn branches(&self, label: String, branches: &[Branch]) -> BlockGraph {
+        let nodes = branches
+            .iter()
+            .map(|br| (br.name.name.clone(), br.span, &br.value));
+        self.alternatives(label, "branch", nodes)
+    }
+
+    /// A cluster of one node per branch or arm (label, span, body), no edges.
+    fn alternatives<'e>(
+        &self,
+        label: String,
+        kind: &'static str,
+        nodes: impl Iterator<Item = (String, Span, &'e Expr)>,
+    ) -> BlockGraph {
         let mut g: DiGraph<Node, EdgeKind> = DiGraph::new();
-        for br in branches {
-            let mut node = self.node(br.name.name.clone(), "branch", br.span);
-            self.walk(&br.value, &mut node);
+        for (name, span, body) in nodes {
+            let mut node = self.node(name, kind, span);
+            self.arm(span, body, &mut node);
             g.add_node(node);
         }
         let levels = levels(&g);
@@ -195,19 +231,53 @@ impl Lower<'_> {
                 then,
                 otherwise,
             } => {
+                // One cluster per branch, labelled by its condition: `if c`,
+                // `else if d` …, `else`.
                 self.walk(cond, node);
-                node.children.push(self.block(then, "if".into()));
-                match otherwise.as_deref() {
-                    Some(Else::Block(b)) => node.children.push(self.block(b, "else".into())),
-                    Some(Else::If(x)) => self.walk(x, node),
-                    None => {}
+                let label = format!("if {}", self.text(cond.span));
+                node.children.push(self.block(then, label));
+                let mut rest = otherwise.as_deref();
+                while let Some(e) = rest {
+                    match e {
+                        Else::Block(b) => {
+                            node.children.push(self.block(b, "else".into()));
+                            rest = None;
+                        }
+                        Else::If(x) => match &x.kind {
+                            ExprKind::If {
+                                cond,
+                                then,
+                                otherwise,
+                            } => {
+                                self.walk(cond, node);
+                                let label = format!("else if {}", self.text(cond.span));
+                                node.children.push(self.block(then, label));
+                                rest = otherwise.as_deref();
+                            }
+                            _ => {
+                                self.walk(x, node);
+                                rest = None;
+                            }
+                        },
+                    }
                 }
             }
             ExprKind::Match { scrutinee, arms } => {
+                // The arms as the nodes of a cluster, each labelled by its pattern.
                 self.walk(scrutinee, node);
-                for a in arms {
-                    self.arm(a.span, &a.body, node);
-                }
+                let nodes = arms.iter().map(|a| {
+                    let pattern = match &a.pattern {
+                        Pattern::Wildcard(_) => "_".to_string(),
+                        Pattern::Literals(lits) => lits
+                            .iter()
+                            .map(|l| self.text(l.span))
+                            .collect::<Vec<_>>()
+                            .join(" | "),
+                    };
+                    (pattern, a.span, &a.body)
+                });
+                let label = format!("match {}", self.text(scrutinee.span));
+                node.children.push(self.alternatives(label, "arm", nodes));
             }
             ExprKind::Loop {
                 var, init, body, ..
@@ -229,14 +299,7 @@ impl Lower<'_> {
                         // The condition runs once per element, before the body: its calls
                         // are the `for`'s, and the body's label shows it.
                         self.walk(f, node);
-                        let text = &self.sources.get(f.span.file).text;
-                        let cond = text
-                            .get(f.span.start as usize..f.span.end as usize)
-                            .unwrap_or("…")
-                            .split_whitespace()
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        format!("for {} where {cond}", var.name)
+                        format!("for {} where {}", var.name, self.text(f.span))
                     }
                     None => format!("for {}", var.name),
                 };
@@ -252,9 +315,9 @@ impl Lower<'_> {
                 if let Some(c) = context {
                     self.walk(c, node);
                 }
-                for a in arms {
-                    self.arm(a.span, &a.body, node);
-                }
+                let nodes = arms.iter().map(|a| (a.label.name.clone(), a.span, &a.body));
+                node.children
+                    .push(self.alternatives("decide".into(), "arm", nodes));
             }
             ExprKind::Approve { context, .. } => {
                 node.calls.push("approve".into());
@@ -269,6 +332,8 @@ impl Lower<'_> {
 
     /// A `match` or `decide` arm (`span` from its pattern or label): a block
     /// is a cluster labelled by the arm's head (`retry =>`).
+    /// An arm's body: a block of statements is a cluster named by the arm's head
+    /// (`retry =>`), any other expression's calls belong to the arm's node.
     fn arm(&self, span: Span, body: &Expr, node: &mut Node) {
         let ExprKind::Block(b) = &body.kind else {
             return self.walk(body, node);

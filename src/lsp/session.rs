@@ -332,7 +332,8 @@ fn stdlib_copy(module: &str, text: &str) -> Option<std::path::PathBuf> {
         .join("flowc")
         .join(format!("stdlib-{}", env!("CARGO_PKG_VERSION")));
     let path = dir.join(format!("{}.flow", module.replace('.', "/")));
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+    let kept = crate::files::read_text(&path, crate::files::SOURCE_LIMIT, "source files");
+    if kept.ok().as_deref() != Some(text) {
         std::fs::create_dir_all(path.parent()?).ok()?;
         std::fs::write(&path, text).ok()?;
     }

@@ -42,10 +42,10 @@ impl Served {
         let mut served = HashMap::new();
         let mut errors = Vec::new();
         for name in files {
-            let text = match std::fs::read_to_string(name) {
+            let text = match crate::files::read_source(name) {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push((name.clone(), format!("error: cannot read `{name}`: {e}\n")));
+                    errors.push((name.clone(), format!("error: {e}\n")));
                     continue;
                 }
             };

@@ -2,11 +2,11 @@
 //! signature (parameters, defaults, result type, options, policy); flow
 //! recursion found over the calls seen (E0402).
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graphmap::DiGraphMap;
 
 use super::*;
-use crate::check::{ReplanSite, policy};
+use crate::check::{MAX_DEPTH, ReplanSite, policy};
 
 impl<'p> Ctx<'p> {
     /// The result type of a flow, checking its body the first time.
@@ -15,16 +15,13 @@ impl<'p> Ctx<'p> {
         if let Some(t) = self.flow_types.get(&key) {
             return t.clone().unwrap_or(Type::Unknown);
         }
+        if self.flow_depth >= MAX_DEPTH {
+            // A chain this long is E0405 (`flow_depth`); the flow's body is
+            // checked when its module's turn comes, on a fresh stack.
+            return Type::Unknown;
+        }
         let sig = self.p.modules[m].flows[name].clone();
-        let Some(decl) = self.p.modules[m]
-            .ast
-            .items
-            .iter()
-            .find_map(|i| match &i.kind {
-                ItemKind::Flow(f) if f.name.name == name => Some(f),
-                _ => None,
-            })
-        else {
+        let Some(&decl) = self.flow_decls.get(&(m, name)) else {
             return Type::Unknown;
         };
         self.flow_types.insert(key.clone(), sig.ret.clone());
@@ -69,7 +66,9 @@ impl<'p> Ctx<'p> {
             );
         }
         self.scopes.push(params);
+        self.flow_depth += 1;
         let body_ty = self.block_as(&decl.body, false, sig.ret.clone());
+        self.flow_depth -= 1;
         // A flow's body may be re-planned (`replan_on_error` on it or `--set`).
         let site = ReplanSite {
             names: self.visible_names(),
@@ -101,8 +100,9 @@ impl<'p> Ctx<'p> {
         ret
     }
 
-    /// Flow recursion among the calls seen: one diagnostic per cycle, with the path.
-    pub(super) fn flow_recursion(&self) -> Vec<Diagnostic> {
+    /// The flows that call flows, numbered, and the graph of their calls
+    /// (each edge at a call's span).
+    fn call_graph(&self) -> (Vec<&FlowKey>, DiGraphMap<u32, Span>) {
         let mut ids: HashMap<&FlowKey, u32> = HashMap::new();
         let mut keys: Vec<&FlowKey> = Vec::new();
         let mut g: DiGraphMap<u32, Span> = DiGraphMap::new();
@@ -115,8 +115,24 @@ impl<'p> Ctx<'p> {
             }
             g.add_edge(ids[a], ids[b], *span);
         }
+        (keys, g)
+    }
+
+    /// Flow recursion among the calls seen (one diagnostic per cycle, with the
+    /// path); else flow calls nested past [`MAX_DEPTH`] (E0405, at the call past
+    /// it on a longest chain).
+    pub(super) fn flow_graph_errors(&self) -> Vec<Diagnostic> {
+        let (keys, g) = self.call_graph();
+        let found = self.flow_recursion(&keys, &g);
+        if !found.is_empty() {
+            return found;
+        }
+        flow_depth(&keys, &g).into_iter().collect()
+    }
+
+    fn flow_recursion(&self, keys: &[&FlowKey], g: &DiGraphMap<u32, Span>) -> Vec<Diagnostic> {
         let mut found = Vec::new();
-        for scc in tarjan_scc(&g) {
+        for scc in tarjan_scc(g) {
             if scc.len() == 1 && !g.contains_edge(scc[0], scc[0]) {
                 continue;
             }
@@ -124,6 +140,7 @@ impl<'p> Ctx<'p> {
             let set: HashSet<u32> = scc.iter().copied().collect();
             let start = *scc.iter().min().expect("non-empty component");
             let mut path = vec![start];
+            let mut on_path = HashSet::from([start]);
             let mut cur = start;
             let mut span;
             loop {
@@ -134,11 +151,10 @@ impl<'p> Ctx<'p> {
                     .min_by_key(|(to, _)| if *to == start { 0 } else { 1 + *to })
                     .expect("a strongly connected component has an inner edge");
                 span = s;
-                if next == start || path.contains(&next) {
-                    path.push(next);
+                path.push(next);
+                if !on_path.insert(next) {
                     break;
                 }
-                path.push(next);
                 cur = next;
             }
             let names: Vec<String> = path
@@ -149,4 +165,48 @@ impl<'p> Ctx<'p> {
         }
         found
     }
+}
+
+/// E0405 when the longest chain of flow calls in the (acyclic) call graph is
+/// more than [`MAX_DEPTH`] flows long: at the call that makes it one too many.
+fn flow_depth(keys: &[&FlowKey], g: &DiGraphMap<u32, Span>) -> Option<Diagnostic> {
+    let order = toposort(g, None).ok()?;
+    // The flows nested from each flow down (itself included), and the call
+    // that leads down a longest chain.
+    let mut depth = vec![1usize; keys.len()];
+    let mut down: Vec<Option<(u32, Span)>> = vec![None; keys.len()];
+    for &f in order.iter().rev() {
+        for (_, to, span) in g.edges(f) {
+            if depth[to as usize] + 1 > depth[f as usize] {
+                depth[f as usize] = depth[to as usize] + 1;
+                down[f as usize] = Some((to, *span));
+            }
+        }
+    }
+    let top = order.iter().copied().max_by_key(|&f| depth[f as usize])?;
+    if depth[top as usize] <= MAX_DEPTH {
+        return None;
+    }
+    let mut names = vec![keys[top as usize].1.as_str()];
+    let mut cur = top;
+    let mut past = None;
+    while let Some((to, span)) = down[cur as usize] {
+        names.push(keys[to as usize].1.as_str());
+        if names.len() == MAX_DEPTH + 1 {
+            past = Some(span);
+        }
+        cur = to;
+    }
+    Some(
+        catalog::nested_too_deep(
+            past.expect("a chain longer than the limit passes it"),
+            "flow calls",
+            MAX_DEPTH,
+            &crate::check::load::chain(&names),
+        )
+        .with_note(format!(
+            "this chain is {} flows deep",
+            catalog::thousands(names.len())
+        )),
+    )
 }

@@ -52,6 +52,11 @@ pub struct Ctx<'p> {
     pub(super) in_mock: bool,
     /// The flow whose body is being checked.
     pub(super) current_flow: Option<FlowKey>,
+    /// How many flow bodies are being checked, one inside another (bounded by
+    /// [`crate::check::MAX_DEPTH`]).
+    pub(super) flow_depth: usize,
+    /// Each module's flow declarations by name (the first of a name).
+    flow_decls: HashMap<(usize, &'p str), &'p FlowDecl>,
     /// Result types of flows: `None` while being checked.
     pub(super) flow_types: HashMap<FlowKey, Option<Type>>,
     pub(super) calls: Vec<(FlowKey, FlowKey, Span)>,
@@ -81,6 +86,20 @@ pub struct Ctx<'p> {
     pub(super) policy: Option<Rc<super::policy::Policy>>,
 }
 
+/// Each module's flows by name, the first declaration of a name (as a
+/// lookup in the items in order would find).
+fn flow_decls(p: &Program) -> HashMap<(usize, &str), &FlowDecl> {
+    let mut decls = HashMap::new();
+    for (m, md) in p.modules.iter().enumerate() {
+        for it in &md.ast.items {
+            if let ItemKind::Flow(f) = &it.kind {
+                decls.entry((m, f.name.name.as_str())).or_insert(&**f);
+            }
+        }
+    }
+    decls
+}
+
 impl<'p> Ctx<'p> {
     pub fn new(p: &'p Program) -> Self {
         Ctx {
@@ -94,6 +113,8 @@ impl<'p> Ctx<'p> {
             test_base: 0,
             in_mock: false,
             current_flow: None,
+            flow_depth: 0,
+            flow_decls: flow_decls(p),
             flow_types: HashMap::new(),
             calls: Vec::new(),
             used_tools: HashSet::new(),
@@ -179,9 +200,9 @@ impl<'p> Ctx<'p> {
         }
     }
 
-    pub fn finish(self) -> Finished {
-        let found = self.flow_recursion();
-        let mut diags = self.diags;
+    pub fn finish(mut self) -> Finished {
+        let found = self.flow_graph_errors();
+        let mut diags = std::mem::take(&mut self.diags);
         diags.extend(found);
         let flow_types = self
             .flow_types

@@ -48,14 +48,14 @@ impl Session {
 
     /// `:load FILE`: reads and declares a file's items. `false` if it cannot be read.
     pub(super) fn load(&mut self, file: &str) -> bool {
-        match std::fs::read_to_string(file) {
+        match crate::files::read_source(file) {
             Ok(text) => {
                 let origin = Origin::new(file, text);
                 self.declare(&origin, true);
                 true
             }
             Err(e) => {
-                self.error(&format!("cannot read `{file}`: {e}"));
+                self.error(&e);
                 false
             }
         }

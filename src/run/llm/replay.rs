@@ -28,7 +28,7 @@ pub struct Replay {
 impl Replay {
     pub fn load(path: &Path) -> Result<Replay, String> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
+        let text = crate::files::read_text(path, crate::files::DATA_LIMIT, "LLM recordings")
             .map_err(|e| format!("cannot read the LLM recording `{file}`: {e}"))?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| format!("the LLM recording `{file}` is not JSON: {e}"))?;
