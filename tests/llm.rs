@@ -305,7 +305,8 @@ assert req["options"] == ["continue", "retry", "escalate"], req
 assert req["step"] == "action" and req["kind"] == "decide", req
 assert req["context"]["rca"]["cause"] == "disk full on CI-7", req
 assert req["messages"][1]["role"] == "user", req
-print("continue" if req["attempt"] == 1 else "nonsense")
+# The first answer is attempt 1, the one after the correction attempt 2.
+print("continue" if req["attempt"] == 2 else "nonsense")
 "#;
     let out = run_flow(
         "llm-cmd",

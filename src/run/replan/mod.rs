@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::{Errors, R};
 use super::eval::Scope;
-use super::llm::{Decision, DecisionOutcome, DecisionRequest, Message};
+use super::llm::{Answer, AskError, Decision, DecisionOutcome, DecisionRequest, Message};
 use super::record::{ReplanAttempt, ReplanRecord};
 use super::{Env, Interp, RunConfig};
 use crate::check::{BlockKey, Signature, Type};
@@ -29,7 +29,7 @@ use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
 use request::{Ask, InScope};
-pub use request::{reference, system_prompt};
+pub use request::{Length, reference, reference_more, system_prompt};
 
 /// The re-plans of one run.
 #[derive(Default)]
@@ -242,16 +242,31 @@ impl<'p> Interp<'p> {
         out
     }
 
-    /// The tools and flows a fragment of module `m` may call under `sc`'s policy.
+    /// The tools and flows a fragment of module `m` may call under `sc`'s
+    /// policy: the tools it allows (`allow_tools`, no `effect` tool under
+    /// `effects: "deny"`), and the flows whose every tool it allows, except
+    /// the failed flow and the flows that reach it (a call would fail again
+    /// or recurse).
     fn callable(&self, m: usize, sc: &Scope) -> Vec<(&'p Signature, Option<Type>)> {
         let md = &self.program.modules[m];
+        let allowed = |s: &Signature| {
+            sc.policy.as_ref().is_none_or(|p| {
+                p.allows(&s.name) && !(s.effect && p.effects == crate::check::policy::Effects::Deny)
+            })
+        };
         let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
         for s in md.tools.values() {
-            if sc.policy.as_ref().is_none_or(|p| p.allows(&s.name)) {
+            if allowed(s) {
                 out.push((&**s, s.ret.clone()));
             }
         }
-        for s in md.flows.values().filter(|s| *s.name != *sc.flow) {
+        for s in md.flows.values() {
+            let reached = self
+                .lowered
+                .tools_reached(m, &s.name, (sc.module, &sc.flow));
+            if !reached.is_some_and(|tools| tools.into_iter().all(&allowed)) {
+                continue;
+            }
             let ret = s
                 .ret
                 .clone()
@@ -301,6 +316,7 @@ impl<'p> Interp<'p> {
             attempts: Vec::new(),
             fragment: None,
             error: None,
+            notes: Vec::new(),
         };
         let policy = sc.policy.as_deref().map(|p| {
             let here = md
@@ -358,7 +374,7 @@ impl<'p> Interp<'p> {
             options: Vec::new(),
             descriptions: Vec::new(),
         };
-        let user = ask.text();
+        let user = ask.text(Length::Full);
         // The re-plan is a step of kind `llm` in the record and the live view.
         let id = self.recorder.start(
             &sc.label,
@@ -374,7 +390,7 @@ impl<'p> Interp<'p> {
         let mut messages = vec![
             Message {
                 role: "system",
-                content: system_prompt(),
+                content: system_prompt(Length::Full),
             },
             Message {
                 role: "user",
@@ -386,14 +402,50 @@ impl<'p> Interp<'p> {
         let mut prompt = user;
         let mut accepted = None;
         let mut failure = None;
-        for attempt in 0..=repairs {
+        let mut shortened = false;
+        for attempt in 1..=repairs + 1 {
             if let Err(e) = self.hold_llm_to_policy("re-planning request", site.span, sc) {
                 failure = Some(e[0].message.clone());
                 break;
             }
             let started = self.recorder.now_ms();
-            let answer = match self.llm.ask_raw(&req, &messages, attempt).await {
-                Ok(a) => a,
+            // A request the model's context cannot hold is sent again once,
+            // shortened (it stays short for the repairs).
+            let asked = loop {
+                match self.llm.ask_raw(&req, &messages, attempt).await {
+                    Err(AskError::TooLong(t)) if !shortened => {
+                        shortened = true;
+                        messages[0].content = system_prompt(Length::Short);
+                        messages[1].content = ask.text(Length::Short);
+                        if attempt == 1 {
+                            prompt = messages[1].content.clone();
+                        }
+                        rec.notes.push(format!(
+                            "the request was shortened to fit {}: the language reference \
+                             without its optional parts, no flow documentation or policy \
+                             text, values to {} characters",
+                            t.context(),
+                            request::SHORT_VALUE_CHARS
+                        ));
+                    }
+                    Err(AskError::TooLong(t)) => {
+                        break Err(format!(
+                            "the re-planning request does not fit {}, even shortened; serve \
+                             the model with a larger context (llama.cpp: `--ctx-size`; \
+                             llama-cpp-python: `--n_ctx`) ({})",
+                            t.context(),
+                            t.detail
+                        ));
+                    }
+                    Err(AskError::Failed(e)) => break Err(e),
+                    Ok(a) => break Ok(a),
+                }
+            };
+            let answer = match asked {
+                Ok(Answer { text, notes }) => {
+                    rec.notes.extend(notes);
+                    text
+                }
                 Err(e) => {
                     failure = Some(e);
                     break;
@@ -450,8 +502,9 @@ impl<'p> Interp<'p> {
                 (None, None) => DecisionOutcome::NoValidAnswer,
             },
             error: failure.clone(),
+            notes: rec.notes.clone(),
             provider,
-            attempts: answers.len() as u32,
+            attempts: answers.len() as u32 + u32::from(failure.is_some()),
             start_ms: self.llm.since_start_ms(t0),
             latency_ms: t0.elapsed().as_secs_f64() * 1e3,
         });
@@ -468,14 +521,14 @@ impl<'p> Interp<'p> {
         match (accepted, failure) {
             (Some((checked, fragment)), _) => {
                 // Journaled before it runs: a resume runs this fragment again.
-                self.journal_replan(&key, &rec.attempts, Some(&fragment), None, site.span);
+                self.journal_replan(&key, &rec, Some(&fragment), None, site.span);
                 rec.fragment = Some(fragment.clone());
                 finish(rec, "accepted");
                 Ended::Accepted(Box::new(checked), fragment)
             }
             (None, Some(e)) => {
                 let why = format!("re-planning at `{key}` failed: {e}");
-                self.journal_replan(&key, &rec.attempts, None, Some(&why), site.span);
+                self.journal_replan(&key, &rec, None, Some(&why), site.span);
                 rec.error = Some(e);
                 finish(rec, "failed");
                 Ended::NotRun(why)
@@ -499,7 +552,7 @@ impl<'p> Interp<'p> {
                     if n == 1 { "" } else { "s" },
                     listed.join("; ")
                 );
-                self.journal_replan(&key, &rec.attempts, None, Some(&why), site.span);
+                self.journal_replan(&key, &rec, None, Some(&why), site.span);
                 finish(rec, "rejected");
                 Ended::NotRun(why)
             }
@@ -512,7 +565,7 @@ impl<'p> Interp<'p> {
     fn journal_replan(
         &self,
         key: &str,
-        attempts: &[ReplanAttempt],
+        rec: &ReplanRecord,
         fragment: Option<&str>,
         error: Option<&str>,
         span: Span,
@@ -521,7 +574,11 @@ impl<'p> Interp<'p> {
             return;
         };
         let now = crate::store::now_ms();
-        let result = json!({ "fragment": fragment, "attempts": attempts });
+        let attempts = &rec.attempts;
+        let mut result = json!({ "fragment": fragment, "attempts": attempts });
+        if !rec.notes.is_empty() {
+            result["notes"] = json!(rec.notes);
+        }
         let error = error.map(|e| json!({ "kind": "llm_error", "message": e }));
         let row = crate::store::Row {
             path: key,
