@@ -126,27 +126,6 @@ impl TooLong {
     }
 }
 
-impl From<String> for AskError {
-    fn from(m: String) -> AskError {
-        AskError::Failed(m)
-    }
-}
-
-impl std::fmt::Display for AskError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AskError::Failed(m) => f.write_str(m),
-            AskError::TooLong(t) => write!(
-                f,
-                "the request does not fit {}; serve the model with a larger context \
-                 (llama.cpp: `--ctx-size`; llama-cpp-python: `--n_ctx`) ({})",
-                t.context(),
-                t.detail
-            ),
-        }
-    }
-}
-
 /// Settings of the providers: the model (for `openai`), the time one answer may take.
 #[derive(Clone, Debug)]
 pub struct Settings {
