@@ -916,3 +916,69 @@ flow main(ci_id: string = "CI-7") -> { anomalies: [Anomaly] } with { policy: ops
         ]
     );
 }
+
+#[test]
+fn a_repair_over_the_context_carries_only_the_last_answer_cut_and_its_diagnostics() {
+    // llama.cpp with a context of 760 tokens: the whole request (about 710)
+    // fits, and gets a long answer that does not check; the repair with it
+    // does not fit, nor does it with the short request; with only the first
+    // 300 characters of that answer and its diagnostics it does.
+    let long = "I cannot write that block. ".repeat(80);
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    let answer = long.clone();
+    let server = serve(move |_, r| {
+        let p = tokens(r);
+        if p >= 760 {
+            return Reply::new(
+                400,
+                json!({ "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": p,
+                    "n_ctx": 760,
+                } })
+                .to_string(),
+            );
+        }
+        match answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => chat_answer(&answer),
+            _ => chat_answer(GOOD),
+        }
+    });
+    let out = run_with_model("replan-ctx-repair", &server);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 4, "answered, refused twice, answered");
+    let last = reqs[3].json();
+    let messages = last["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 4);
+    assert_eq!(
+        messages[0]["content"],
+        flowc::run::replan::system_prompt(Length::Short)
+    );
+    let cut = messages[2]["content"].as_str().expect("the answer");
+    assert_eq!(cut.chars().count(), 301, "300 characters and `…`: {cut}");
+    assert!(
+        messages[3]["content"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("That fragment does not check:\n- E0101")),
+        "{}",
+        messages[3]
+    );
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted");
+    assert_eq!(
+        r["attempts"][0]["answer"],
+        long.as_str(),
+        "the record keeps it whole"
+    );
+    let notes = r["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[1].as_str().is_some_and(|n| n
+            .starts_with("the repairs were shortened to fit the model's context of 760 tokens")),
+        "{notes:?}"
+    );
+}

@@ -402,19 +402,22 @@ impl<'p> Interp<'p> {
         let mut prompt = user;
         let mut accepted = None;
         let mut failure = None;
-        let mut shortened = false;
+        // How far the request was shortened to fit the model's context: 0
+        // whole; 1 the short system and user messages; 2 besides, a repair
+        // carries only the last answer (cut) and its diagnostics.
+        let mut shortened = 0;
         for attempt in 1..=repairs + 1 {
             if let Err(e) = self.hold_llm_to_policy("re-planning request", site.span, sc) {
                 failure = Some(e[0].message.clone());
                 break;
             }
             let started = self.recorder.now_ms();
-            // A request the model's context cannot hold is sent again once,
-            // shortened (it stays short for the repairs).
+            // A request the model's context cannot hold is sent again,
+            // shorter; it stays short for the repairs.
             let asked = loop {
                 match self.llm.ask_raw(&req, &messages, attempt).await {
-                    Err(AskError::TooLong(t)) if !shortened => {
-                        shortened = true;
+                    Err(AskError::TooLong(t)) if shortened == 0 => {
+                        shortened = 1;
                         messages[0].content = system_prompt(Length::Short);
                         messages[1].content = ask.text(Length::Short);
                         if attempt == 1 {
@@ -426,6 +429,15 @@ impl<'p> Interp<'p> {
                              text, values to {} characters",
                             t.context(),
                             request::SHORT_VALUE_CHARS
+                        ));
+                    }
+                    Err(AskError::TooLong(t)) if shortened == 1 && messages.len() > 2 => {
+                        shortened = 2;
+                        compact(&mut messages);
+                        rec.notes.push(format!(
+                            "the repairs were shortened to fit {}: only the last answer (its \
+                             first {REPAIR_ANSWER_CHARS} characters) and its diagnostics",
+                            t.context()
                         ));
                     }
                     Err(AskError::TooLong(t)) => {
@@ -483,6 +495,9 @@ impl<'p> Interp<'p> {
                         role: "user",
                         content: prompt.clone(),
                     });
+                    if shortened == 2 {
+                        compact(&mut messages);
+                    }
                 }
             }
         }
@@ -675,6 +690,32 @@ fn dedent(text: &str, span: Span) -> String {
         }
     }
     out.join("\n")
+}
+
+/// Characters of a rejected answer a shortened repair carries.
+const REPAIR_ANSWER_CHARS: usize = 300;
+
+/// A repair conversation shortened: the system and request messages, then
+/// only the last answer (its first [`REPAIR_ANSWER_CHARS`] characters) and
+/// the diagnostics that followed it.
+fn compact(messages: &mut Vec<Message>) {
+    if messages.len() < 4 {
+        return;
+    }
+    let tail = messages.split_off(messages.len() - 2);
+    messages.truncate(2);
+    for mut m in tail {
+        if m.role == "assistant" && m.content.chars().count() > REPAIR_ANSWER_CHARS {
+            m.content = format!(
+                "{}…",
+                m.content
+                    .chars()
+                    .take(REPAIR_ANSWER_CHARS)
+                    .collect::<String>()
+            );
+        }
+        messages.push(m);
+    }
 }
 
 /// Adds a note to the first error (what `catch e` and the diagnostic show).
