@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 VENV=${FLOWC_LLM_VENV:-target/llm-venv}
 PORT=${PORT:-8766}
 BASE="http://127.0.0.1:$PORT/v1"
+# A re-plan's answer takes a minute or more on a busy 2-core machine.
+LLM_TIMEOUT=${LLM_TIMEOUT:-5m}
 # The portable build; a venv built otherwise (before this flag) is rebuilt.
 PORTABLE="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 STAMP="$VENV/.flowc-llama-portable"
@@ -64,7 +66,7 @@ run() {
     local name=$1 rc=0; shift
     echo "── flowc run examples/$name.flow $* --llm openai:$BASE" >&2
     "$FLOWC" run "examples/$name.flow" "$@" --llm "openai:$BASE" --model smollm2 --no-store \
-        --record "target/real-llm-$name.json" || rc=$?
+        --llm-timeout "$LLM_TIMEOUT" --record "target/real-llm-$name.json" || rc=$?
     server_alive
     [ "${rc:-0}" = 0 ] || exit "$rc"
     # What the model was asked and what it answered:
@@ -85,7 +87,7 @@ run triage
 echo "── flowc run examples/replan.flow --llm openai:$BASE" >&2
 replan_ok=0
 "$FLOWC" run examples/replan.flow --llm "openai:$BASE" --model smollm2 --no-store \
-    --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
+    --llm-timeout "$LLM_TIMEOUT" --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
 server_alive
 python3 - target/real-llm-replan.json <<'EOF'
 import json, sys

@@ -501,6 +501,8 @@ impl<'p> Interp<'p> {
                 }
             }
         }
+        // Attempts: the answers, and the request the provider failed on.
+        let asked = answers.len() as u32 + u32::from(failure.is_some());
         self.llm.log(Decision {
             step: key.clone(),
             path: key.clone(),
@@ -519,7 +521,7 @@ impl<'p> Interp<'p> {
             error: failure.clone(),
             notes: rec.notes.clone(),
             provider,
-            attempts: answers.len() as u32 + u32::from(failure.is_some()),
+            attempts: asked,
             start_ms: self.llm.since_start_ms(t0),
             latency_ms: t0.elapsed().as_secs_f64() * 1e3,
         });
@@ -530,20 +532,20 @@ impl<'p> Interp<'p> {
             } else {
                 super::record::StepStatus::Failed
             },
-            answers.len() as u32,
+            asked,
             None,
         );
         match (accepted, failure) {
             (Some((checked, fragment)), _) => {
                 // Journaled before it runs: a resume runs this fragment again.
-                self.journal_replan(&key, &rec, Some(&fragment), None, site.span);
+                self.journal_replan(&key, &rec, asked, Some(&fragment), None, site.span);
                 rec.fragment = Some(fragment.clone());
                 finish(rec, "accepted");
                 Ended::Accepted(Box::new(checked), fragment)
             }
             (None, Some(e)) => {
                 let why = format!("re-planning at `{key}` failed: {e}");
-                self.journal_replan(&key, &rec, None, Some(&why), site.span);
+                self.journal_replan(&key, &rec, asked, None, Some(&why), site.span);
                 rec.error = Some(e);
                 finish(rec, "failed");
                 Ended::NotRun(why)
@@ -567,7 +569,7 @@ impl<'p> Interp<'p> {
                     if n == 1 { "" } else { "s" },
                     listed.join("; ")
                 );
-                self.journal_replan(&key, &rec, None, Some(&why), site.span);
+                self.journal_replan(&key, &rec, asked, None, Some(&why), site.span);
                 finish(rec, "rejected");
                 Ended::NotRun(why)
             }
@@ -581,6 +583,7 @@ impl<'p> Interp<'p> {
         &self,
         key: &str,
         rec: &ReplanRecord,
+        asked: u32,
         fragment: Option<&str>,
         error: Option<&str>,
         span: Span,
@@ -600,7 +603,7 @@ impl<'p> Interp<'p> {
             tool: "replan",
             kind: Some("llm"),
             status: if fragment.is_some() { "ok" } else { "failed" },
-            attempts: attempts.len() as u32,
+            attempts: asked,
             result: Some(&result),
             error: error.as_ref(),
             started_ms: now,
