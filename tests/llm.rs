@@ -209,6 +209,85 @@ fn a_client_error_is_not_retried_and_says_what_to_check() {
     assert!(out.stderr.contains("FLOWC_LLM_API_KEY"), "{}", out.stderr);
 }
 
+/// The characters of a chat request's messages.
+fn message_chars(r: &common::Request) -> u64 {
+    r.json()["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().len() as u64)
+        .sum()
+}
+
+#[test]
+fn a_decision_over_the_models_context_gets_max_tokens_that_fit() {
+    // llama-cpp-python's answer to a prompt plus `max_tokens` over its context,
+    // a context 10 tokens larger than the prompt (a token per 4 characters).
+    let server = serve(|_, r| {
+        let p = message_chars(r).div_ceil(4);
+        let (n_ctx, max) = (p + 10, r.json()["max_tokens"].as_u64().expect("max_tokens"));
+        if p + max > n_ctx {
+            let message = format!(
+                "This model's maximum context length is {n_ctx} tokens. However, you requested {} tokens ({p} in the messages, {max} in the completion). Please reduce the length of the messages or completion.",
+                p + max
+            );
+            return Reply::new(
+                400,
+                json!({ "error": { "message": message, "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded" } })
+                    .to_string(),
+            );
+        }
+        Reply::new(200, chat("retry"))
+    });
+    let out = run_flow("llm-ctx", TRIAGE, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result(), json!({ "action": "rerun" }));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "refused once, then answered");
+    assert_eq!(reqs[0].json()["max_tokens"], 32);
+    assert_eq!(reqs[1].json()["max_tokens"], 10);
+    let d = &out.record["decisions"][0];
+    assert_eq!(
+        d["attempts"], 1,
+        "one answer: the provider sent the request again"
+    );
+    let notes = d["notes"].to_string();
+    assert!(
+        notes.contains("`max_tokens` lowered from 32 to 10 to fit the model's context of"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn a_decision_the_context_cannot_hold_fails_with_llm_error_naming_the_context_size() {
+    // llama.cpp's server: the prompt alone exceeds its context.
+    let server = serve(|_, r| {
+        let p = message_chars(r).div_ceil(4);
+        Reply::new(
+            400,
+            json!({ "error": {
+                "code": 400,
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": p,
+                "n_ctx": 64,
+            } })
+            .to_string(),
+        )
+    });
+    let out = run_flow("llm-ctx-small", TRIAGE, &[], &["--llm", &openai(&server)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(server.requests().len(), 1, "nothing smaller to send");
+    assert!(out.stderr.contains("llm_error"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the decision's request does not fit the model's context of 64 tokens"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--ctx-size"), "{}", out.stderr);
+}
+
 #[test]
 fn a_slow_server_times_out_with_llm_error() {
     let server = serve(|_, _| Reply {
@@ -305,7 +384,8 @@ assert req["options"] == ["continue", "retry", "escalate"], req
 assert req["step"] == "action" and req["kind"] == "decide", req
 assert req["context"]["rca"]["cause"] == "disk full on CI-7", req
 assert req["messages"][1]["role"] == "user", req
-print("continue" if req["attempt"] == 1 else "nonsense")
+# The first answer is attempt 1, the one after the correction attempt 2.
+print("continue" if req["attempt"] == 2 else "nonsense")
 "#;
     let out = run_flow(
         "llm-cmd",

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Reply, command, flowc, run_in, serve, tempdir, text};
+use common::{Reply, Request, command, flowc, run_in, serve, tempdir, text};
+use flowc::run::replan::Length;
 use serde_json::{Value, json};
 
 /// A CI analysis whose primary metrics tool is down, and its fallback.
@@ -122,7 +123,9 @@ fn answers_are_repaired_from_their_diagnostics_until_one_checks_and_runs() {
         "{}",
         last(&reqs[2])
     );
-    assert_eq!(reqs[2]["attempt"], 2);
+    // Attempts count from 1, as the record's `attempts` does.
+    let attempts: Vec<&Value> = reqs.iter().map(|r| &r["attempt"]).collect();
+    assert_eq!(attempts, [&json!(1), &json!(2), &json!(3)]);
 
     let replans = out.record["replans"].as_array().expect("replans").clone();
     assert_eq!(replans.len(), 1);
@@ -174,6 +177,13 @@ fn answers_are_repaired_from_their_diagnostics_until_one_checks_and_runs() {
             .map(Vec::len),
         Some(3)
     );
+    assert_eq!(out.record["decisions"][0]["attempts"], 3);
+    let replan = out
+        .steps()
+        .into_iter()
+        .find(|s| s["path"] == "main/anomalies/replan[1]")
+        .expect("the re-plan's step");
+    assert_eq!(replan["attempts"], 3);
 }
 
 #[test]
@@ -301,8 +311,9 @@ fn the_openai_provider_gets_the_language_reference_and_the_failure() {
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/chat/completions");
     let body = reqs[0].json();
-    let system = flowc::run::replan::system_prompt();
+    let system = flowc::run::replan::system_prompt(Length::Full);
     assert!(system.contains(flowc::run::replan::reference()));
+    assert!(system.contains(flowc::run::replan::reference_more()));
     let user = "A block of flow `main` failed.\n\
 The flow's documentation: Analyses a CI.\n\
 \n\
@@ -339,15 +350,28 @@ The block must produce a value of type `[{ metric: string, score: float }]`. Wri
 
 #[test]
 fn the_language_reference_is_the_docs_section_and_names_only_real_builtins() {
-    let r = flowc::run::replan::reference();
+    let (r, more) = (
+        flowc::run::replan::reference(),
+        flowc::run::replan::reference_more(),
+    );
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/language.md"))
         .expect("docs");
-    assert!(r.len() > 500, "the reference is there: {r}");
+    assert!(r.len() > 300, "the reference is there: {r}");
     assert!(
-        docs.contains(r),
-        "compiled in from docs/language.md as it is now"
+        more.len() > 300,
+        "the rest of the reference is there: {more}"
     );
-    let list = r
+    assert!(
+        r.contains("named arguments") && r.contains("Example body"),
+        "{r}"
+    );
+    for part in [r, more] {
+        assert!(
+            docs.contains(part),
+            "compiled in from docs/language.md as it is now"
+        );
+    }
+    let list = more
         .split("Built-in functions: `")
         .nth(1)
         .and_then(|s| s.split('`').next())
@@ -929,4 +953,289 @@ fn control_bytes_in_a_models_answer_are_escaped_before_the_terminal() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tokens of a chat request as the test's model counts them: a token per
+/// four characters of its messages.
+fn tokens(r: &Request) -> u64 {
+    let chars: usize = r.json()["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().chars().count())
+        .sum();
+    chars.div_ceil(4) as u64
+}
+
+fn chat_answer(content: &str) -> Reply {
+    Reply::new(
+        200,
+        json!({ "choices": [{ "message": { "role": "assistant", "content": content } }] })
+            .to_string(),
+    )
+}
+
+/// A model server with a context of `n_ctx` tokens that answers GOOD to a
+/// request that fits. `llama_cpp`: llama.cpp's server, which refuses a prompt
+/// of `n_ctx` tokens or more (`exceed_context_size_error`, the numbers in
+/// fields); else llama-cpp-python's (and OpenAI's), which refuses a prompt
+/// plus `max_tokens` over `n_ctx` (`context_length_exceeded`, the numbers in
+/// the message). Both answer 400 with their real error bodies.
+fn model(n_ctx: u64, llama_cpp: bool) -> common::Server {
+    serve(move |_, r| {
+        let p = tokens(r);
+        let max = r.json()["max_tokens"].as_u64().expect("max_tokens");
+        if llama_cpp && p >= n_ctx {
+            return Reply::new(
+                400,
+                json!({ "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": p,
+                    "n_ctx": n_ctx,
+                } })
+                .to_string(),
+            );
+        }
+        if !llama_cpp && p + max > n_ctx {
+            return Reply::new(
+                400,
+                json!({ "error": {
+                    "message": format!(
+                        "This model's maximum context length is {n_ctx} tokens. However, you requested {} tokens ({p} in the messages, {max} in the completion). Please reduce the length of the messages or completion.",
+                        p + max
+                    ),
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                } })
+                .to_string(),
+            );
+        }
+        chat_answer(GOOD)
+    })
+}
+
+fn run_with_model(tag: &str, server: &common::Server) -> common::Out {
+    let dir = project(tag, FLOW, &[]);
+    run_in(
+        &dir,
+        &[
+            "--llm",
+            &format!("openai:{}/v1", server.base),
+            "--model",
+            "tiny",
+        ],
+    )
+}
+
+#[test]
+fn a_request_over_the_context_with_max_tokens_is_sent_again_with_max_tokens_that_fit() {
+    // The request takes about 710 tokens: with `max_tokens: 1024` it overflows 1536.
+    let server = model(1536, false);
+    let out = run_with_model("replan-ctx-max-tokens", &server);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "refused once, then answered");
+    let p = tokens(&reqs[0]);
+    assert!(p + 1024 > 1536 && p < 1536 - 64, "{p} tokens");
+    assert_eq!(reqs[0].json()["max_tokens"], 1024);
+    assert_eq!(reqs[1].json()["max_tokens"], 1536 - p);
+    assert_eq!(reqs[1].json()["messages"], reqs[0].json()["messages"]);
+    let note = format!(
+        "`max_tokens` lowered from 1024 to {} to fit the model's context of 1536 tokens (the request takes {p})",
+        1536 - p
+    );
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted");
+    assert_eq!(r["notes"], json!([note]));
+    assert_eq!(out.record["decisions"][0]["notes"], json!([note]));
+}
+
+#[test]
+fn a_prompt_over_the_context_is_shortened_once_and_answered() {
+    // llama.cpp refuses the whole request (about 710 tokens) in 600; the
+    // shortened one (about 460) fits.
+    let server = model(600, true);
+    let out = run_with_model("replan-ctx-short", &server);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "refused once, then answered");
+    assert!(tokens(&reqs[0]) >= 600 && tokens(&reqs[1]) < 600);
+    let short = reqs[1].json();
+    let system = short["messages"][0]["content"].as_str().expect("system");
+    assert_eq!(system, flowc::run::replan::system_prompt(Length::Short));
+    assert!(system.contains(flowc::run::replan::reference()));
+    assert!(!system.contains("Built-in functions"), "{system}");
+    let user = short["messages"][1]["content"].as_str().expect("user");
+    assert!(!user.contains("The flow's documentation"), "{user}");
+    assert!(user.contains("tool cpu_fallback(ci_id: string)"), "{user}");
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted");
+    assert_eq!(
+        r["attempts"][0]["prompt"], user,
+        "the prompt answered is the short one"
+    );
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains(&format!(
+            "the request was shortened to fit the model's context of 600 tokens (the request takes {})",
+            tokens(&reqs[0])
+        )),
+        "{notes}"
+    );
+}
+
+#[test]
+fn a_request_the_context_cannot_hold_even_shortened_fails_naming_the_context_size() {
+    let server = model(100, true);
+    let out = run_with_model("replan-ctx-none", &server);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(server.requests().len(), 2, "whole, then shortened; no more");
+    // The original failure stands, with why no re-plan ran.
+    assert!(out.stderr.contains("failed on purpose"), "{}", out.stderr);
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "failed");
+    let error = r["error"].as_str().expect("an error");
+    assert!(
+        error.starts_with("the re-planning request does not fit the model's context of 100 tokens (the request takes "),
+        "{error}"
+    );
+    assert!(
+        error.contains("even shortened") && error.contains("--ctx-size"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_answer_whose_code_fence_is_never_closed_is_taken_without_it() {
+    // A model cut off at `max_tokens` never closes its fence.
+    let dir = project(
+        "replan-open-fence",
+        FLOW,
+        &[&format!("Here is the block:\n```flow\n{GOOD}\n")],
+    );
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    assert_eq!(requests(&dir).len(), 1, "the first answer checked");
+    assert_eq!(out.record["replans"][0]["fragment"], GOOD);
+}
+
+#[test]
+fn the_request_offers_only_the_flows_the_policy_allows_and_none_that_reach_the_failed_flow() {
+    // `analyse` fails and is re-planned; `main` calls it (a call would recurse),
+    // `wiper` reaches a tool the policy does not allow, `shout` an effect it
+    // denies; `fallback` and `twice` (through `fallback`) keep to it.
+    let flow = r#"
+type Anomaly = { metric: string, score: float }
+tool metrics_primary(ci_id: string) -> { anomalies: [Anomaly] } = builtin "fail"
+tool cpu_fallback(ci_id: string) -> { anomalies: [Anomaly] } = exec ["python3", "cpu.py"]
+tool wipe(ci_id: string) -> json = builtin "echo"
+effect tool notify(ci_id: string) -> json = builtin "echo"
+policy ops { allow_tools: [metrics_primary, cpu_fallback, notify], effects: "deny" }
+
+flow fallback(ci_id: string) -> [Anomaly] { cpu_fallback(ci_id: ci_id).anomalies }
+flow twice(ci_id: string) -> [Anomaly] { fallback(ci_id: ci_id) ++ fallback(ci_id: ci_id) }
+flow wiper(ci_id: string) -> json { wipe(ci_id: ci_id) }
+flow shout(ci_id: string) -> json { notify(ci_id: ci_id) }
+flow analyse(id: string) -> [Anomaly] with { replan_on_error: true, replan_cooldown: 0s } {
+    metrics_primary(ci_id: id).anomalies
+}
+flow main(ci_id: string = "CI-7") -> { anomalies: [Anomaly] } with { policy: ops } {
+    { anomalies: analyse(id: ci_id) }
+}
+"#;
+    let dir = project("replan-offer", flow, &["fallback(ci_id: id)"]);
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.result(),
+        json!({ "anomalies": [{ "metric": "cpu:CI-7", "score": 0.9 }] })
+    );
+    let reqs = requests(&dir);
+    let offered: Vec<String> = reqs[0]["context"]["callable"]
+        .as_array()
+        .expect("callable")
+        .iter()
+        .map(|c| c["signature"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "tool metrics_primary(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }",
+            "tool cpu_fallback(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }",
+            "flow fallback(ci_id: string) -> [{ metric: string, score: float }]",
+            "flow twice(ci_id: string) -> [{ metric: string, score: float }]",
+        ]
+    );
+}
+
+#[test]
+fn a_repair_over_the_context_carries_only_the_last_answer_cut_and_its_diagnostics() {
+    // llama.cpp with a context of 760 tokens: the whole request (about 710)
+    // fits, and gets a long answer that does not check; the repair with it
+    // does not fit, nor does it with the short request; with only the first
+    // 300 characters of that answer and its diagnostics it does.
+    let long = "I cannot write that block. ".repeat(80);
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    let answer = long.clone();
+    let server = serve(move |_, r| {
+        let p = tokens(r);
+        if p >= 760 {
+            return Reply::new(
+                400,
+                json!({ "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": p,
+                    "n_ctx": 760,
+                } })
+                .to_string(),
+            );
+        }
+        match answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => chat_answer(&answer),
+            _ => chat_answer(GOOD),
+        }
+    });
+    let out = run_with_model("replan-ctx-repair", &server);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 4, "answered, refused twice, answered");
+    let last = reqs[3].json();
+    let messages = last["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 4);
+    assert_eq!(
+        messages[0]["content"],
+        flowc::run::replan::system_prompt(Length::Short)
+    );
+    let cut = messages[2]["content"].as_str().expect("the answer");
+    assert_eq!(cut.chars().count(), 301, "300 characters and `…`: {cut}");
+    assert!(
+        messages[3]["content"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("That fragment does not check:\n- E0101")),
+        "{}",
+        messages[3]
+    );
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted");
+    assert_eq!(
+        r["attempts"][0]["answer"],
+        long.as_str(),
+        "the record keeps it whole"
+    );
+    let notes = r["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[1].as_str().is_some_and(|n| n
+            .starts_with("the repairs were shortened to fit the model's context of 760 tokens")),
+        "{notes:?}"
+    );
 }

@@ -211,6 +211,9 @@ pub struct Lowered<'p> {
     /// For each block that may be re-planned (`Program::replan_sites`): the
     /// names visible around it and where their values live.
     scopes: AddrMap<BlockKey, Rc<Vec<(&'p str, Slot)>>>,
+    /// The tools and flows each flow (by module and name) calls itself, in
+    /// its body, its parameters' defaults and its options.
+    flow_calls: HashMap<(usize, &'p str), Vec<Callee<'p>>>,
 }
 
 impl<'p> Lowered<'p> {
@@ -238,6 +241,44 @@ impl<'p> Lowered<'p> {
     /// A call (`node_key(&call)`), resolved.
     pub fn call(&self, key: usize) -> Option<&CallPlan<'p>> {
         self.calls.get(&key)
+    }
+
+    /// The tools and flows that flow `name` of module `module` calls itself.
+    pub fn flow_calls(&self, module: usize, name: &'p str) -> &[Callee<'p>] {
+        self.flow_calls
+            .get(&(module, name))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every tool flow `name` of module `module` reaches through its calls
+    /// and the flows it calls, each once; `None` when it reaches flow
+    /// `avoid` (module and name), itself included.
+    pub fn tools_reached(
+        &self,
+        module: usize,
+        name: &'p str,
+        avoid: (usize, &str),
+    ) -> Option<Vec<&'p Signature>> {
+        let mut seen = HashSet::from([(module, name)]);
+        let mut todo = vec![(module, name)];
+        let mut tools = Vec::new();
+        while let Some((m, f)) = todo.pop() {
+            if (m, f) == avoid {
+                return None;
+            }
+            for c in self.flow_calls(m, f) {
+                match *c {
+                    Callee::Tool { sig, .. } => tools.push(sig),
+                    Callee::Flow { module, decl } => {
+                        if seen.insert((module, decl.name.name.as_str())) {
+                            todo.push((module, decl.name.name.as_str()));
+                        }
+                    }
+                    Callee::Llm | Callee::Builtin(_) => {}
+                }
+            }
+        }
+        Some(tools)
     }
 }
 
@@ -287,6 +328,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         consts,
         frames: Frames::default(),
         module: 0,
+        flow: None,
         out: Lowered {
             blocks: AddrMap::default(),
             within: AddrMap::default(),
@@ -295,6 +337,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
             shadowed,
             slots: AddrMap::default(),
             scopes: AddrMap::default(),
+            flow_calls: HashMap::new(),
         },
     };
     for (m, md) in program.modules.iter().enumerate() {
@@ -302,6 +345,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         for it in &md.ast.items {
             match &it.kind {
                 ItemKind::Flow(f) => {
+                    l.flow = Some(f.name.name.as_str());
                     // The parameters' frame: defaults and the body see them.
                     l.frames.push(
                         f.params
@@ -314,6 +358,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                     l.keep_scope(block_key(&f.body));
                     l.block(&f.body, false);
                     l.frames.pop();
+                    l.flow = None;
                 }
                 ItemKind::Tool(t) => {
                     l.frames.push(Vec::new());
@@ -368,6 +413,8 @@ struct Lowering<'p> {
     /// The run-time frames around what is being lowered.
     frames: Frames<'p>,
     module: usize,
+    /// The flow being lowered (its name), for `Lowered::flow_calls`.
+    flow: Option<&'p str>,
     out: Lowered<'p>,
 }
 
@@ -562,6 +609,15 @@ impl<'p> Lowering<'p> {
                     )
                     .then(|| within(top, names, callee_name(c)));
                     let args_wait = c.args.iter().any(|a| waits(&self.out.shadowed, &a.value));
+                    if let Some(f) = self.flow
+                        && matches!(callee, Callee::Tool { .. } | Callee::Flow { .. })
+                    {
+                        self.out
+                            .flow_calls
+                            .entry((self.module, f))
+                            .or_default()
+                            .push(callee);
+                    }
                     self.out.calls.insert(
                         node_key(c),
                         CallPlan {

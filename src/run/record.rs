@@ -155,6 +155,10 @@ pub struct ReplanRecord {
     /// Why no fragment ran (for `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What was changed in the request to fit the model's context (the
+    /// request shortened, `max_tokens` lowered).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One answer to a re-planning request.

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use futures_util::future::LocalBoxFuture;
 
-use super::{DecisionRequest, Message, Provider};
+use super::{Answer, AskError, DecisionRequest, Message, Provider};
 
 pub struct Human {
     /// One question at a time, even when decisions run in parallel.
@@ -31,59 +31,73 @@ impl Provider for Human {
         req: &'a DecisionRequest,
         messages: &'a [Message],
         attempt: u32,
-    ) -> LocalBoxFuture<'a, Result<String, String>> {
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
         Box::pin(async move {
-            if !std::io::stdin().is_terminal() {
-                return Err(
-                    "`--llm human` asks at the terminal, and stdin is not a terminal; \
-                     use `--llm replay:FILE` or `--llm cmd:PROGRAM` when nobody is there"
-                        .into(),
-                );
-            }
-            let _turn = self.turn.lock().await;
-            if req.kind == "replan" {
-                return ask_fragment(req, messages, attempt).await;
-            }
-            let mut text = String::new();
-            if attempt == 0 {
-                text.push_str(&format!("\n── decision `{}` at {} ──\n", req.step, req.at));
-                text.push_str(req.prompt.trim());
-                text.push('\n');
-                if !req.context.is_null() {
-                    text.push_str(&serde_json::to_string_pretty(&req.context).unwrap_or_default());
-                    text.push('\n');
-                }
-            } else {
-                text.push_str("That is not one of the options.\n");
-            }
-            for (i, o) in req.options.iter().enumerate() {
-                text.push_str(&format!("  {}) {o}\n", i + 1));
-            }
-            text.push_str("your choice: ");
-            // A prompt or context may carry a model's bytes: escaped for the terminal.
-            let text = crate::diag::render::printable(&text).into_owned();
-            let options = req.options.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(text.as_bytes());
-                let _ = err.flush();
-                let mut line = String::new();
-                match std::io::stdin().lock().read_line(&mut line) {
-                    Ok(0) => Err("stdin closed before an answer".to_string()),
-                    Ok(_) => {
-                        let t = line.trim();
-                        // A number picks by position.
-                        Ok(match t.parse::<usize>() {
-                            Ok(n) if n >= 1 && n <= options.len() => options[n - 1].clone(),
-                            _ => t.to_string(),
-                        })
-                    }
-                    Err(e) => Err(format!("reading the answer: {e}")),
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())?
+            self.answer(req, messages, attempt)
+                .await
+                .map(Answer::from)
+                .map_err(AskError::Failed)
         })
+    }
+}
+
+impl Human {
+    async fn answer(
+        &self,
+        req: &DecisionRequest,
+        messages: &[Message],
+        attempt: u32,
+    ) -> Result<String, String> {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "`--llm human` asks at the terminal, and stdin is not a terminal; \
+                 use `--llm replay:FILE` or `--llm cmd:PROGRAM` when nobody is there"
+                    .into(),
+            );
+        }
+        let _turn = self.turn.lock().await;
+        if req.kind == "replan" {
+            return ask_fragment(req, messages, attempt).await;
+        }
+        let mut text = String::new();
+        if attempt == 1 {
+            text.push_str(&format!("\n── decision `{}` at {} ──\n", req.step, req.at));
+            text.push_str(req.prompt.trim());
+            text.push('\n');
+            if !req.context.is_null() {
+                text.push_str(&serde_json::to_string_pretty(&req.context).unwrap_or_default());
+                text.push('\n');
+            }
+        } else {
+            text.push_str("That is not one of the options.\n");
+        }
+        for (i, o) in req.options.iter().enumerate() {
+            text.push_str(&format!("  {}) {o}\n", i + 1));
+        }
+        text.push_str("your choice: ");
+        // A prompt or context may carry a model's bytes: escaped for the terminal.
+        let text = crate::diag::render::printable(&text).into_owned();
+        let options = req.options.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+            let mut line = String::new();
+            match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) => Err("stdin closed before an answer".to_string()),
+                Ok(_) => {
+                    let t = line.trim();
+                    // A number picks by position.
+                    Ok(match t.parse::<usize>() {
+                        Ok(n) if n >= 1 && n <= options.len() => options[n - 1].clone(),
+                        _ => t.to_string(),
+                    })
+                }
+                Err(e) => Err(format!("reading the answer: {e}")),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 }
 
@@ -96,7 +110,7 @@ async fn ask_fragment(
     attempt: u32,
 ) -> Result<String, String> {
     let mut text = String::new();
-    if attempt == 0 {
+    if attempt == 1 {
         text.push_str(&format!("\n── re-plan `{}` at {} ──\n", req.step, req.at));
     }
     if let Some(m) = messages.last() {

@@ -63,14 +63,67 @@ pub trait Provider {
     /// How it is named in the run record, e.g. `openai:http://127.0.0.1:8080/v1`.
     fn name(&self) -> String;
 
-    /// One answer to the conversation so far. `attempt` counts from 0; after
+    /// One answer to the conversation so far. `attempt` counts from 1; after
     /// an invalid answer the conversation ends with a corrective message.
     fn ask<'a>(
         &'a self,
         req: &'a DecisionRequest,
         messages: &'a [Message],
         attempt: u32,
-    ) -> LocalBoxFuture<'a, Result<String, String>>;
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>>;
+}
+
+/// A provider's answer, and what the provider changed in the request to get
+/// it (for the decision log).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    /// Each change, in words (`max_tokens` lowered to fit the model's context).
+    pub notes: Vec<String>,
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Answer {
+        Answer {
+            text,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Why a provider gave no answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AskError {
+    /// The message says what happened and what to do.
+    Failed(String),
+    /// The request does not fit the model's context window, even with the
+    /// answer's length lowered: only a shorter request can fit.
+    TooLong(TooLong),
+}
+
+/// A request the model's context window cannot hold, as the server said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TooLong {
+    /// The model's context size in tokens, when the server said it.
+    pub n_ctx: Option<u64>,
+    /// The tokens of the request's messages, when the server said it.
+    pub prompt_tokens: Option<u64>,
+    /// The server's answer, shortened.
+    pub detail: String,
+}
+
+impl TooLong {
+    /// "the model's context of 2048 tokens (the request takes 2300)".
+    pub fn context(&self) -> String {
+        let size = match self.n_ctx {
+            Some(n) => format!("the model's context of {n} tokens"),
+            None => "the model's context".to_string(),
+        };
+        match self.prompt_tokens {
+            Some(p) => format!("{size} (the request takes {p})"),
+            None => size,
+        }
+    }
 }
 
 /// Settings of the providers: the model (for `openai`), the time one answer may take.
@@ -180,6 +233,10 @@ pub struct Decision {
     /// The provider's failure.
     #[serde(default)]
     pub error: Option<String>,
+    /// What was changed in the request to get an answer (`max_tokens`
+    /// lowered, the request shortened to fit the model's context).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(default)]
     pub provider: String,
     #[serde(default)]
@@ -254,12 +311,12 @@ impl Llm {
         req: &DecisionRequest,
         messages: &[Message],
         attempt: u32,
-    ) -> Result<String, String> {
+    ) -> Result<Answer, AskError> {
         match &self.provider {
             Some(p) => p.ask(req, messages, attempt).await,
-            None => Err(format!(
+            None => Err(AskError::Failed(format!(
                 "re-planning needs an LLM provider; choose one with {CHOICES}"
-            )),
+            ))),
         }
     }
 
@@ -308,9 +365,14 @@ impl Llm {
         let mut answers = Vec::new();
         let mut outcome = None;
         let mut failure = None;
-        for attempt in 0..=MAX_REASKS {
+        let mut notes = Vec::new();
+        for attempt in 1..=MAX_REASKS + 1 {
             match provider.ask(req, &messages, attempt).await {
-                Ok(answer) => {
+                Ok(Answer {
+                    text: answer,
+                    notes: n,
+                }) => {
+                    notes.extend(n);
                     answers.push(answer.clone());
                     if let Some(label) = validate(&answer, &req.options) {
                         outcome = Some(Outcome::Chosen(label));
@@ -325,7 +387,17 @@ impl Llm {
                         content: corrective(&answer, &req.options),
                     });
                 }
-                Err(e) => {
+                Err(AskError::TooLong(t)) => {
+                    failure = Some(format!(
+                        "the decision's request does not fit {}; give it less context \
+                         (`with {{ … }}`) or serve the model with a larger context \
+                         (llama.cpp: `--ctx-size`; llama-cpp-python: `--n_ctx`) ({})",
+                        t.context(),
+                        t.detail
+                    ));
+                    break;
+                }
+                Err(AskError::Failed(e)) => {
                     failure = Some(e);
                     break;
                 }
@@ -353,6 +425,7 @@ impl Llm {
                 (None, None) => DecisionOutcome::NoValidAnswer,
             },
             error: failure.clone(),
+            notes,
             provider: provider.name(),
             attempts,
             start_ms: (t0 - self.start).as_secs_f64() * 1e3,
@@ -443,6 +516,7 @@ mod tests {
             label: Some("a".into()),
             outcome: DecisionOutcome::Chosen,
             error: None,
+            notes: Vec::new(),
             provider: "cmd:x".into(),
             attempts: 2,
             start_ms: 1.5,

@@ -1,13 +1,18 @@
 //! `openai:BASE_URL`: any OpenAI-compatible chat-completions endpoint (vLLM,
 //! llama.cpp server, Ollama's `/v1`, …). Temperature 0; a timeout per call;
-//! retries after a 5xx answer or a connection error.
+//! retries after a 5xx answer or a connection error. A request the model's
+//! context cannot hold (HTTP 400: OpenAI's `context_length_exceeded`,
+//! llama.cpp's `exceed_context_size_error`) is sent again once with
+//! `max_tokens` lowered to what fits, when the server said the context size
+//! and the request's tokens; otherwise it is [`AskError::TooLong`], for the
+//! caller to shorten the request.
 
 use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
-use super::{DecisionRequest, MAX_ANSWER, Message, Provider, Settings};
+use super::{Answer, AskError, DecisionRequest, MAX_ANSWER, Message, Provider, Settings, TooLong};
 use crate::run::tools::http::{describe, read_body};
 
 pub struct OpenAi {
@@ -104,6 +109,11 @@ impl OpenAi {
             }
         };
         let head = crate::run::tools::head(&text, 300);
+        if status.is_client_error()
+            && let Some(t) = too_long(&text)
+        {
+            return Err(Failure::TooLong(t));
+        }
         if status.is_server_error() {
             return Err(Failure::Retry(format!(
                 "{} answered {status}: {head}",
@@ -144,6 +154,63 @@ enum Failure {
     /// A 5xx answer or a connection error: worth another try.
     Retry(String),
     Final(String),
+    /// The request does not fit the model's context.
+    TooLong(TooLong),
+}
+
+/// Tokens an answer needs at least: a re-planned block body, a label.
+fn min_tokens(kind: &str) -> u64 {
+    if kind == "replan" { 64 } else { 4 }
+}
+
+/// A 4xx body that says the request exceeds the model's context: OpenAI's
+/// and llama-cpp-python's `context_length_exceeded` ("This model's maximum
+/// context length is 2048 tokens. However, you requested 2100 tokens (1076
+/// in the messages, 1024 in the completion)…", or "…your messages resulted in
+/// 2100 tokens…"), llama.cpp's `exceed_context_size_error` (with `n_ctx` and
+/// `n_prompt_tokens`), or a message in those words.
+fn too_long(body: &str) -> Option<TooLong> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let e = v.get("error").unwrap_or(&v);
+    let field = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default();
+    let message = match e.get("message") {
+        Some(Value::String(m)) => m.clone(),
+        _ => e.as_str().unwrap_or_default().to_string(),
+    };
+    let lower = message.to_lowercase();
+    let said = field("code") == "context_length_exceeded"
+        || field("type") == "exceed_context_size_error"
+        || lower.contains("maximum context length")
+        || lower.contains("exceeds the available context size");
+    if !said {
+        return None;
+    }
+    let number = |re: &str| {
+        regex::Regex::new(re)
+            .ok()?
+            .captures(&message)?
+            .get(1)?
+            .as_str()
+            .parse::<u64>()
+            .ok()
+    };
+    let n_ctx = e.get("n_ctx").and_then(Value::as_u64).or_else(|| {
+        number(r"maximum context length is (\d+)")
+            .or_else(|| number(r"available context size \((\d+) tokens"))
+    });
+    let prompt_tokens = e
+        .get("n_prompt_tokens")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            number(r"\((\d+) in the messages")
+                .or_else(|| number(r"messages resulted in (\d+) tokens"))
+                .or_else(|| number(r"request \((\d+) tokens\)"))
+        });
+    Some(TooLong {
+        n_ctx,
+        prompt_tokens,
+        detail: crate::run::tools::head(if message.is_empty() { body } else { &message }, 300),
+    })
 }
 
 impl Provider for OpenAi {
@@ -156,27 +223,44 @@ impl Provider for OpenAi {
         req: &'a DecisionRequest,
         messages: &'a [Message],
         _attempt: u32,
-    ) -> LocalBoxFuture<'a, Result<String, String>> {
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
         Box::pin(async move {
             // A label is a word; a re-planned block body is a program.
-            let max_tokens = if req.kind == "replan" { 1024 } else { 32 };
-            let body = json!({
-                "model": self.settings.model,
-                "messages": messages,
-                "temperature": 0,
-                "max_tokens": max_tokens,
-            });
+            let mut max_tokens: u64 = if req.kind == "replan" { 1024 } else { 32 };
+            let mut notes = Vec::new();
             let mut tries = 0;
             loop {
+                let body = json!({
+                    "model": self.settings.model,
+                    "messages": messages,
+                    "temperature": 0,
+                    "max_tokens": max_tokens,
+                });
                 match self.once(&body).await {
-                    Ok(s) => return Ok(s),
-                    Err(Failure::Final(m)) => return Err(m),
+                    Ok(text) => return Ok(Answer { text, notes }),
+                    Err(Failure::Final(m)) => return Err(AskError::Failed(m)),
+                    Err(Failure::TooLong(t)) => {
+                        // The server said what fits: the answer gets the rest
+                        // of the context, once, if that is enough for one.
+                        let room = match (t.n_ctx, t.prompt_tokens) {
+                            (Some(n), Some(p)) => n.saturating_sub(p),
+                            _ => 0,
+                        };
+                        if !notes.is_empty() || room < min_tokens(req.kind) || room >= max_tokens {
+                            return Err(AskError::TooLong(t));
+                        }
+                        notes.push(format!(
+                            "`max_tokens` lowered from {max_tokens} to {room} to fit {}",
+                            t.context()
+                        ));
+                        max_tokens = room;
+                    }
                     Err(Failure::Retry(m)) if tries >= self.settings.retries => {
-                        return Err(format!(
+                        return Err(AskError::Failed(format!(
                             "{m} (after {} attempt{})",
                             tries + 1,
                             if tries == 0 { "" } else { "s" }
-                        ));
+                        )));
                     }
                     Err(Failure::Retry(_)) => {
                         tries += 1;
@@ -185,5 +269,42 @@ impl Provider for OpenAi {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::too_long;
+
+    #[test]
+    fn context_overflows_are_read_in_each_servers_words() {
+        // llama-cpp-python (and OpenAI): the numbers are in the message.
+        let t = too_long(
+            r#"{"error": {"message": "This model's maximum context length is 2048 tokens. However, you requested 2123 tokens (1099 in the messages, 1024 in the completion). Please reduce the length of the messages or completion.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}"#,
+        )
+        .expect("an overflow");
+        assert_eq!((t.n_ctx, t.prompt_tokens), (Some(2048), Some(1099)));
+        let t = too_long(
+            r#"{"error": {"message": "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.", "code": "context_length_exceeded"}}"#,
+        )
+        .expect("an overflow");
+        assert_eq!((t.n_ctx, t.prompt_tokens), (Some(8192), Some(9000)));
+        // llama.cpp's server: the numbers are fields.
+        let t = too_long(
+            r#"{"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": 2300, "n_ctx": 2048}}"#,
+        )
+        .expect("an overflow");
+        assert_eq!((t.n_ctx, t.prompt_tokens), (Some(2048), Some(2300)));
+        let t = too_long(
+            r#"{"error": {"code": 400, "message": "request (4476 tokens) exceeds the available context size (4096 tokens), try increasing it", "type": "exceed_context_size_error"}}"#,
+        )
+        .expect("an overflow");
+        assert_eq!((t.n_ctx, t.prompt_tokens), (Some(4096), Some(4476)));
+        // Other client errors are not overflows.
+        assert_eq!(
+            too_long(r#"{"error": {"message": "model `x` not found"}}"#),
+            None
+        );
+        assert_eq!(too_long("Bad Request"), None);
     }
 }

@@ -13,7 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Decision, DecisionRequest, Message, Provider};
+use super::{Answer, AskError, Decision, DecisionRequest, Message, Provider};
 
 pub struct Replay {
     file: String,
@@ -69,19 +69,19 @@ impl Provider for Replay {
         req: &'a DecisionRequest,
         _messages: &'a [Message],
         attempt: u32,
-    ) -> LocalBoxFuture<'a, Result<String, String>> {
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
         if let Some(answers) = self.by_path.get(&(req.path.clone(), req.prompt.clone())) {
-            let result = answers.get(attempt as usize).cloned().ok_or_else(|| {
+            let result = answers.get(attempt.saturating_sub(1) as usize).cloned().ok_or_else(|| {
                 format!(
                     "the recording `{}` has {} answer{} for step `{}`, and attempt {} needs another",
                     self.file,
                     answers.len(),
                     if answers.len() == 1 { "" } else { "s" },
                     req.path,
-                    attempt + 1
+                    attempt
                 )
             });
-            return Box::pin(async move { result });
+            return Box::pin(async move { result.map(Answer::from).map_err(AskError::Failed) });
         }
         let key = (req.step.clone(), req.prompt.clone());
         let result = match self.entries.get(&key) {
@@ -108,23 +108,23 @@ impl Provider for Replay {
             Some(runs) => {
                 let mut used = self.used.borrow_mut();
                 let n = used.entry(key).or_insert(0);
-                if attempt == 0 {
+                if attempt <= 1 {
                     *n += 1;
                 }
                 // A decision met more often than recorded replays the last recording.
                 let answers = &runs[(*n).clamp(1, runs.len()) - 1];
-                answers.get(attempt as usize).cloned().ok_or_else(|| {
+                answers.get(attempt.saturating_sub(1) as usize).cloned().ok_or_else(|| {
                     format!(
                         "the recording `{}` has {} answer{} for step `{}`, and attempt {} needs another",
                         self.file,
                         answers.len(),
                         if answers.len() == 1 { "" } else { "s" },
                         req.step,
-                        attempt + 1
+                        attempt
                     )
                 })
             }
         };
-        Box::pin(async move { result })
+        Box::pin(async move { result.map(Answer::from).map_err(AskError::Failed) })
     }
 }

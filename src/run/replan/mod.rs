@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::{Errors, R};
 use super::eval::Scope;
-use super::llm::{Decision, DecisionOutcome, DecisionRequest, Message};
+use super::llm::{Answer, AskError, Decision, DecisionOutcome, DecisionRequest, Message};
 use super::record::{ReplanAttempt, ReplanRecord};
 use super::{Env, Interp, RunConfig};
 use crate::check::policy::DEFAULT_FRAGMENT_TIMEOUT;
@@ -30,7 +30,7 @@ use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
 use request::{Ask, InScope};
-pub use request::{reference, system_prompt};
+pub use request::{Length, reference, reference_more, system_prompt};
 
 /// The re-plans of one run.
 #[derive(Default)]
@@ -244,22 +244,33 @@ impl<'p> Interp<'p> {
         out
     }
 
-    /// The tools and flows a fragment of module `m` may call under `sc`'s policy.
+    /// The tools and flows a fragment of module `m` may call under `sc`'s
+    /// policy: the tools it allows (`allow_tools`, no `effect` tool under
+    /// `effects: "deny"`), and the flows whose every tool it allows, except
+    /// the failed flow and the flows that reach it (a call would fail again
+    /// or recurse).
     fn callable(&self, m: usize, sc: &Scope) -> Vec<(&'p Signature, Option<Type>)> {
         let md = &self.program.modules[m];
+        let allowed = |s: &Signature| {
+            sc.policy.as_ref().is_none_or(|p| {
+                p.allows(&s.name) && !(s.effect && p.effects == crate::check::policy::Effects::Deny)
+            })
+        };
         let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
         for s in md.tools.values() {
-            if sc.policy.as_ref().is_none_or(|p| p.allows(&s.name)) {
+            if allowed(s) {
                 out.push((&**s, s.ret.clone()));
             }
         }
-        // A flow that leads back to this one would be flow recursion (E0402).
-        let reaching = self.program.flows_reaching(&(m, sc.flow.to_string()));
-        for s in md
-            .flows
-            .values()
-            .filter(|s| !reaching.contains_key(&(m, s.name.clone())))
-        {
+        // A flow that leads back to this one would be flow recursion (E0402);
+        // one that calls a tool the policy forbids is not offered either.
+        for s in md.flows.values() {
+            let reached = self
+                .lowered
+                .tools_reached(m, &s.name, (sc.module, &sc.flow));
+            if !reached.is_some_and(|tools| tools.into_iter().all(&allowed)) {
+                continue;
+            }
             let ret = s
                 .ret
                 .clone()
@@ -309,6 +320,7 @@ impl<'p> Interp<'p> {
             attempts: Vec::new(),
             fragment: None,
             error: None,
+            notes: Vec::new(),
         };
         let policy = sc.policy.as_deref().map(|p| {
             let here = md
@@ -371,7 +383,7 @@ impl<'p> Interp<'p> {
             options: Vec::new(),
             descriptions: Vec::new(),
         };
-        let user = ask.text();
+        let user = ask.text(Length::Full);
         // The re-plan is a step of kind `llm` in the record and the live view.
         let id = self.recorder.start(
             &sc.label,
@@ -387,7 +399,7 @@ impl<'p> Interp<'p> {
         let mut messages = vec![
             Message {
                 role: "system",
-                content: system_prompt(),
+                content: system_prompt(Length::Full),
             },
             Message {
                 role: "user",
@@ -399,14 +411,62 @@ impl<'p> Interp<'p> {
         let mut prompt = user;
         let mut accepted = None;
         let mut failure = None;
-        for attempt in 0..=repairs {
+        // How far the request was shortened to fit the model's context: 0
+        // whole; 1 the short system and user messages; 2 besides, a repair
+        // carries only the last answer (cut) and its diagnostics.
+        let mut shortened = 0;
+        for attempt in 1..=repairs + 1 {
             if let Err(e) = self.hold_llm_to_policy("re-planning request", site.span, sc) {
                 failure = Some(e[0].message.clone());
                 break;
             }
             let started = self.recorder.now_ms();
-            let answer = match self.llm.ask_raw(&req, &messages, attempt).await {
-                Ok(a) => a,
+            // A request the model's context cannot hold is sent again,
+            // shorter; it stays short for the repairs.
+            let asked = loop {
+                match self.llm.ask_raw(&req, &messages, attempt).await {
+                    Err(AskError::TooLong(t)) if shortened == 0 => {
+                        shortened = 1;
+                        messages[0].content = system_prompt(Length::Short);
+                        messages[1].content = ask.text(Length::Short);
+                        if attempt == 1 {
+                            prompt = messages[1].content.clone();
+                        }
+                        rec.notes.push(format!(
+                            "the request was shortened to fit {}: the language reference \
+                             without its optional parts, no flow documentation or policy \
+                             text, values to {} characters",
+                            t.context(),
+                            request::SHORT_VALUE_CHARS
+                        ));
+                    }
+                    Err(AskError::TooLong(t)) if shortened == 1 && messages.len() > 2 => {
+                        shortened = 2;
+                        compact(&mut messages);
+                        rec.notes.push(format!(
+                            "the repairs were shortened to fit {}: only the last answer (its \
+                             first {REPAIR_ANSWER_CHARS} characters) and its diagnostics",
+                            t.context()
+                        ));
+                    }
+                    Err(AskError::TooLong(t)) => {
+                        break Err(format!(
+                            "the re-planning request does not fit {}, even shortened; serve \
+                             the model with a larger context (llama.cpp: `--ctx-size`; \
+                             llama-cpp-python: `--n_ctx`) ({})",
+                            t.context(),
+                            t.detail
+                        ));
+                    }
+                    Err(AskError::Failed(e)) => break Err(e),
+                    Ok(a) => break Ok(a),
+                }
+            };
+            let answer = match asked {
+                Ok(Answer { text, notes }) => {
+                    rec.notes.extend(notes);
+                    text
+                }
                 Err(e) => {
                     failure = Some(e);
                     break;
@@ -444,9 +504,14 @@ impl<'p> Interp<'p> {
                         role: "user",
                         content: prompt.clone(),
                     });
+                    if shortened == 2 {
+                        compact(&mut messages);
+                    }
                 }
             }
         }
+        // Attempts: the answers, and the request the provider failed on.
+        let asked = answers.len() as u32 + u32::from(failure.is_some());
         self.llm.log(Decision {
             step: key.clone(),
             path: key.clone(),
@@ -463,8 +528,9 @@ impl<'p> Interp<'p> {
                 (None, None) => DecisionOutcome::NoValidAnswer,
             },
             error: failure.clone(),
+            notes: rec.notes.clone(),
             provider,
-            attempts: answers.len() as u32,
+            attempts: asked,
             start_ms: self.llm.since_start_ms(t0),
             latency_ms: t0.elapsed().as_secs_f64() * 1e3,
         });
@@ -475,20 +541,20 @@ impl<'p> Interp<'p> {
             } else {
                 super::record::StepStatus::Failed
             },
-            answers.len() as u32,
+            asked,
             None,
         );
         match (accepted, failure) {
             (Some((checked, fragment)), _) => {
                 // Journaled before it runs: a resume runs this fragment again.
-                self.journal_replan(&key, &rec.attempts, Some(&fragment), None, site.span);
+                self.journal_replan(&key, &rec, asked, Some(&fragment), None, site.span);
                 rec.fragment = Some(fragment.clone());
                 finish(rec, "accepted");
                 Ended::Accepted(Box::new(checked), fragment)
             }
             (None, Some(e)) => {
                 let why = format!("re-planning at `{key}` failed: {e}");
-                self.journal_replan(&key, &rec.attempts, None, Some(&why), site.span);
+                self.journal_replan(&key, &rec, asked, None, Some(&why), site.span);
                 rec.error = Some(e);
                 finish(rec, "failed");
                 Ended::NotRun(why)
@@ -512,7 +578,7 @@ impl<'p> Interp<'p> {
                     if n == 1 { "" } else { "s" },
                     listed.join("; ")
                 );
-                self.journal_replan(&key, &rec.attempts, None, Some(&why), site.span);
+                self.journal_replan(&key, &rec, asked, None, Some(&why), site.span);
                 finish(rec, "rejected");
                 Ended::NotRun(why)
             }
@@ -525,7 +591,8 @@ impl<'p> Interp<'p> {
     fn journal_replan(
         &self,
         key: &str,
-        attempts: &[ReplanAttempt],
+        rec: &ReplanRecord,
+        asked: u32,
         fragment: Option<&str>,
         error: Option<&str>,
         span: Span,
@@ -534,14 +601,18 @@ impl<'p> Interp<'p> {
             return;
         };
         let now = crate::store::now_ms();
-        let result = json!({ "fragment": fragment, "attempts": attempts });
+        let attempts = &rec.attempts;
+        let mut result = json!({ "fragment": fragment, "attempts": attempts });
+        if !rec.notes.is_empty() {
+            result["notes"] = json!(rec.notes);
+        }
         let error = error.map(|e| json!({ "kind": "llm_error", "message": e }));
         let row = crate::store::Row {
             path: key,
             tool: "replan",
             kind: Some("llm"),
             status: if fragment.is_some() { "ok" } else { "failed" },
-            attempts: attempts.len() as u32,
+            attempts: asked,
             result: Some(&result),
             error: error.as_ref(),
             started_ms: now,
@@ -673,6 +744,32 @@ fn dedent(text: &str, span: Span) -> String {
         }
     }
     out.join("\n")
+}
+
+/// Characters of a rejected answer a shortened repair carries.
+const REPAIR_ANSWER_CHARS: usize = 300;
+
+/// A repair conversation shortened: the system and request messages, then
+/// only the last answer (its first [`REPAIR_ANSWER_CHARS`] characters) and
+/// the diagnostics that followed it.
+fn compact(messages: &mut Vec<Message>) {
+    if messages.len() < 4 {
+        return;
+    }
+    let tail = messages.split_off(messages.len() - 2);
+    messages.truncate(2);
+    for mut m in tail {
+        if m.role == "assistant" && m.content.chars().count() > REPAIR_ANSWER_CHARS {
+            m.content = format!(
+                "{}…",
+                m.content
+                    .chars()
+                    .take(REPAIR_ANSWER_CHARS)
+                    .collect::<String>()
+            );
+        }
+        messages.push(m);
+    }
 }
 
 /// Adds a note to the first error (what `catch e` and the diagnostic show).

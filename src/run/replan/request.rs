@@ -21,21 +21,51 @@ const POLICY: &str = "__replan_policy";
 const VALUE_CHARS: usize = 300;
 
 /// The compact language reference of `docs/language.md` (between its
-/// `replan-reference` markers), compiled in: the one copy the docs show.
+/// `replan-reference` markers, then its `replan-reference-more` markers),
+/// compiled in: the one copy the docs show.
 const LANGUAGE_MD: &str = include_str!("../../../docs/language.md");
 
-/// The language reference that goes into the system prompt.
-pub fn reference() -> &'static str {
-    let start = "<!-- replan-reference:start -->";
-    let end = "<!-- replan-reference:end -->";
-    match (LANGUAGE_MD.find(start), LANGUAGE_MD.find(end)) {
+/// The text of `docs/language.md` between `<!-- NAME:start -->` and `<!-- NAME:end -->`.
+fn section(name: &str) -> &'static str {
+    let start = format!("<!-- {name}:start -->");
+    let end = format!("<!-- {name}:end -->");
+    match (LANGUAGE_MD.find(&start), LANGUAGE_MD.find(&end)) {
         (Some(a), Some(b)) if a < b => LANGUAGE_MD[a + start.len()..b].trim(),
         _ => "",
     }
 }
 
+/// The essential language reference: what a block body is, how calls are
+/// written, an example. A request shortened to fit a model's context keeps only this.
+pub fn reference() -> &'static str {
+    section("replan-reference")
+}
+
+/// The rest of the reference: literals, operators, blocks, built-in functions, types.
+pub fn reference_more() -> &'static str {
+    section("replan-reference-more")
+}
+
+/// Characters of a value shown in a shortened request at most.
+pub const SHORT_VALUE_CHARS: usize = 80;
+
+/// How much a request says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    /// Everything.
+    Full,
+    /// Shortened to fit a small context: the essential reference only; no
+    /// flow documentation, no policy text (the callable list already keeps
+    /// to it); values to 80 characters.
+    Short,
+}
+
 /// The system message of a re-planning conversation.
-pub fn system_prompt() -> String {
+pub fn system_prompt(length: Length) -> String {
+    let more = match length {
+        Length::Full => format!("\n{}", reference_more()),
+        Length::Short => String::new(),
+    };
     format!(
         "You repair a failed block of a workflow written in the .flow language. \
          Answer with the .flow source of a block body that replaces it: statements \
@@ -43,7 +73,7 @@ pub fn system_prompt() -> String {
          and nothing else — no explanation, no surrounding braces; a ```flow fence is \
          allowed. Call only the tools and flows listed, with named arguments; use only \
          the names in scope. Your answer is type-checked before it runs; if it does not \
-         check you get the diagnostics and one more try.\n\n# The .flow language\n\n{}",
+         check you get the diagnostics and one more try.\n\n# The .flow language\n\n{}{more}",
         reference()
     )
 }
@@ -88,12 +118,13 @@ fn signature(sig: &Signature, ret: Option<&Type>) -> String {
     format!("{kind} {}({}){ret}", sig.name, params.join(", "))
 }
 
-fn shown(v: &Value) -> String {
+/// A value as JSON text, at most `max` characters.
+fn shown(v: &Value, max: usize) -> String {
     let s = serde_json::to_string(v).unwrap_or_default();
-    if s.chars().count() <= VALUE_CHARS {
+    if s.chars().count() <= max {
         s
     } else {
-        format!("{}…", s.chars().take(VALUE_CHARS).collect::<String>())
+        format!("{}…", s.chars().take(max).collect::<String>())
     }
 }
 
@@ -112,7 +143,7 @@ impl Ask<'_> {
             "scope": self.scope.iter().map(|s| json!({
                 "name": s.name,
                 "type": crate::types::source(&s.ty),
-                "value": shown(&s.value),
+                "value": shown(&s.value, VALUE_CHARS),
             })).collect::<Vec<_>>(),
             "callable": self.callable.iter().map(|(s, r)| json!({
                 "signature": signature(s, r.as_ref()),
@@ -124,10 +155,16 @@ impl Ask<'_> {
     }
 
     /// The request as the user message of the conversation.
-    pub fn text(&self) -> String {
+    pub fn text(&self, length: Length) -> String {
+        let short = length == Length::Short;
+        let value_chars = if short {
+            SHORT_VALUE_CHARS
+        } else {
+            VALUE_CHARS
+        };
         let mut t = String::new();
         let _ = writeln!(t, "A block of flow `{}` failed.", self.flow);
-        if let Some(d) = self.flow_doc {
+        if let Some(d) = self.flow_doc.filter(|_| !short) {
             let _ = writeln!(t, "The flow's documentation: {}", d.trim());
         }
         let _ = writeln!(t, "\nThe failed block:\n```flow\n{}\n```", self.block);
@@ -151,7 +188,7 @@ impl Ask<'_> {
                 "- {}: {} = {}",
                 s.name,
                 crate::types::source(&s.ty),
-                shown(&s.value)
+                shown(&s.value, value_chars)
             );
         }
         let _ = writeln!(t, "\nTools and flows you may call:");
@@ -163,7 +200,7 @@ impl Ask<'_> {
                 .unwrap_or_default();
             let _ = writeln!(t, "- {}{doc}", signature(s, r.as_ref()));
         }
-        if let Some(p) = self.policy {
+        if let Some(p) = self.policy.filter(|_| !short) {
             let _ = writeln!(t, "\nThe policy the block runs under:\n{}", p.source());
         }
         let _ = write!(
@@ -175,14 +212,15 @@ impl Ask<'_> {
     }
 }
 
-/// The answer's fragment: the first fenced block if there is one, else the whole answer.
+/// The answer's fragment: the first fenced block if there is one (to the
+/// end of the answer when its fence is never closed, as an answer cut off at
+/// `max_tokens` is), else the whole answer.
 pub fn extract(answer: &str) -> String {
     if let Some(a) = answer.find("```") {
         let rest = &answer[a + 3..];
         let rest = rest.split_once('\n').map_or("", |(_, r)| r);
-        if let Some(b) = rest.find("```") {
-            return rest[..b].trim().to_string();
-        }
+        let end = rest.find("```").unwrap_or(rest.len());
+        return rest[..end].trim().to_string();
     }
     answer.trim().to_string()
 }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use futures_util::future::LocalBoxFuture;
 
 use super::TestState;
-use crate::run::llm::{DecisionRequest, Message, Provider};
+use crate::run::llm::{Answer, AskError, DecisionRequest, Message, Provider};
 
 pub struct MockLlm(pub Rc<TestState>);
 
@@ -19,8 +19,8 @@ impl Provider for MockLlm {
         req: &'a DecisionRequest,
         _messages: &'a [Message],
         _attempt: u32,
-    ) -> LocalBoxFuture<'a, Result<String, String>> {
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
         let answer = self.0.answer(&req.step);
-        Box::pin(async move { answer })
+        Box::pin(async move { answer.map(Answer::from).map_err(AskError::Failed) })
     }
 }
