@@ -23,17 +23,31 @@ flow main() -> json with { policy: small } {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let r = out.result();
     let list = r.as_array().expect("a list");
-    assert_eq!(
-        &list[..5],
-        &[json!(0), json!(1), json!(2), json!(3), json!(4)]
-    );
-    for (k, v) in list.iter().enumerate().skip(5) {
+    // Which five items are let through depends on the order the bodies reach their
+    // call (an evaluation may yield its time slice): five are, the other five are
+    // refused as calls 6 to 10.
+    let mut passed = Vec::new();
+    let mut calls = Vec::new();
+    for v in list {
+        if let Some(n) = v.as_i64() {
+            passed.push(n);
+            continue;
+        }
         assert_eq!(v["kind"], "policy_violation", "{v}");
         let m = v["message"].as_str().expect("message");
         assert!(m.contains("`max_steps: 5`"), "{m}");
-        assert!(m.contains(&format!("would be call {}", k + 1)), "{m}");
+        let n: u32 = m
+            .rsplit("would be call ")
+            .next()
+            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no call number in {m}"));
+        calls.push(n);
         assert_eq!(v["step"], "work", "{v}");
     }
+    assert_eq!(passed.len(), 5, "{list:?}");
+    calls.sort_unstable();
+    assert_eq!(calls, [6, 7, 8, 9, 10], "{list:?}");
     // The refused calls are failed steps of the record, at their paths.
     let refused: Vec<String> = out
         .steps()
@@ -43,7 +57,9 @@ flow main() -> json with { policy: small } {
         .collect();
     assert_eq!(refused.len(), 5, "{refused:?}");
     assert!(
-        refused.contains(&"main/for/for[5]/try/try/work".to_string()),
+        refused
+            .iter()
+            .all(|p| p.starts_with("main/for/for[") && p.ends_with("]/try/try/work")),
         "{refused:?}"
     );
 }
