@@ -633,14 +633,23 @@ fn re_planning_requests_count_against_max_llm_calls() {
 /// `flowc ARGS` in `dir` (its store there), killed after 30 s: a run that
 /// should pause must not hang.
 fn flowc_bounded(dir: &Path, args: &[&str]) -> std::process::Output {
-    let mut child = command(dir, args)
+    wait_bounded(command(dir, args), args, Duration::from_secs(30))
+}
+
+/// Runs `cmd`, killed after `limit` (a test failure naming `args`).
+fn wait_bounded(
+    mut cmd: std::process::Command,
+    args: &[&str],
+    limit: Duration,
+) -> std::process::Output {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("flowc starts");
     let t0 = Instant::now();
     while child.try_wait().expect("wait").is_none() {
-        if t0.elapsed() > Duration::from_secs(30) {
+        if t0.elapsed() > limit {
             let _ = child.kill();
             panic!("flowc {args:?} did not end");
         }
@@ -731,20 +740,7 @@ fn run_with_env(dir: &Path, env: &[(&str, &str)], extra: &[&str]) -> std::proces
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("flowc starts");
-    let t0 = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if t0.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("flowc {args:?} did not end");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
+    wait_bounded(cmd, &args, Duration::from_secs(60))
 }
 
 /// The diagnostics of each answer of the run's first re-plan, from `runs show`.
