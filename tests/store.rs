@@ -700,6 +700,29 @@ impl SmallDisk {
         })
     }
 
+    /// A 1 MB disk for a store under `dir/disk`: a tmpfs where mounting is
+    /// allowed, else `None` (and [`SmallDisk::run`] limits the file size);
+    /// with the words that say which, printed for the test's log.
+    fn for_store(dir: &Path) -> (Option<SmallDisk>, &'static str) {
+        let disk = SmallDisk::mount(&dir.join("disk"), "1m");
+        let how = if disk.is_some() {
+            "a 1 MB tmpfs"
+        } else {
+            "RLIMIT_FSIZE of about 1 MB (mounting a tmpfs was refused)"
+        };
+        eprintln!("the store's disk: {how}");
+        (disk, how)
+    }
+
+    /// `flowc ARGS` in `dir` on the small disk `disk` (or, without one,
+    /// under [`limited`]).
+    fn run(disk: &Option<SmallDisk>, dir: &Path, args: &[&str]) -> std::process::Output {
+        match disk {
+            Some(_) => flowc(dir, args),
+            None => limited(dir, args).output().expect("flowc runs"),
+        }
+    }
+
     fn grow(&self, size: &str) {
         let ok = Command::new("mount")
             .args(["-o", &format!("remount,size={size}")])
@@ -761,13 +784,7 @@ fn a_full_disk_stops_the_run_before_an_effect_whose_start_is_not_kept() {
     let dir = common::tempdir("full-disk");
     std::fs::write(dir.join("main.flow"), full_disk_flow(600)).expect("flow");
     std::fs::write(dir.join("note.sh"), NOTE_SH).expect("tool");
-    let disk = SmallDisk::mount(&dir.join("disk"), "1m");
-    let how = if disk.is_some() {
-        "a 1 MB tmpfs"
-    } else {
-        "RLIMIT_FSIZE of about 1 MB (mounting a tmpfs was refused)"
-    };
-    eprintln!("the store's disk: {how}");
+    let (disk, how) = SmallDisk::for_store(&dir);
     let store = dir.join("disk/store");
     let args = [
         "run",
@@ -775,10 +792,7 @@ fn a_full_disk_stops_the_run_before_an_effect_whose_start_is_not_kept() {
         "--store",
         store.to_str().expect("utf-8"),
     ];
-    let out = match &disk {
-        Some(_) => flowc(&dir, &args),
-        None => limited(&dir, &args).output().expect("flowc runs"),
-    };
+    let out = SmallDisk::run(&disk, &dir, &args);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
     assert_eq!(text(&out.stdout), "", "no result is printed");
@@ -880,20 +894,11 @@ flow main(pad: string = "{}") -> int {{
         ),
     )
     .expect("flow");
-    let disk = SmallDisk::mount(&dir.join("disk"), "1m");
-    let how = if disk.is_some() {
-        "a 1 MB tmpfs"
-    } else {
-        "RLIMIT_FSIZE of about 1 MB (mounting a tmpfs was refused)"
-    };
-    eprintln!("the store's disk: {how}");
+    let (disk, how) = SmallDisk::for_store(&dir);
     let store = dir.join("disk/store");
     let store = store.to_str().expect("utf-8");
     let args = ["run", "main.flow", "--store", store];
-    let out = match &disk {
-        Some(_) => flowc(&dir, &args),
-        None => limited(&dir, &args).output().expect("flowc runs"),
-    };
+    let out = SmallDisk::run(&disk, &dir, &args);
     let stderr = text(&out.stderr);
     if let Some(d) = &disk {
         d.grow("64m");

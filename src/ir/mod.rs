@@ -226,39 +226,29 @@ impl Lower<'_> {
                 node.children.push(self.block(block, "sequence".into()))
             }
             ExprKind::Dag { block, .. } => node.children.push(self.block(block, "dag".into())),
-            ExprKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            ExprKind::If { .. } => {
                 // One cluster per branch, labelled by its condition: `if c`,
                 // `else if d` …, `else`.
-                self.walk(cond, node);
-                let label = format!("if {}", self.text(cond.span));
-                node.children.push(self.block(then, label));
-                let mut rest = otherwise.as_deref();
-                while let Some(e) = rest {
-                    match e {
-                        Else::Block(b) => {
-                            node.children.push(self.block(b, "else".into()));
-                            rest = None;
-                        }
-                        Else::If(x) => match &x.kind {
-                            ExprKind::If {
-                                cond,
-                                then,
-                                otherwise,
-                            } => {
-                                self.walk(cond, node);
-                                let label = format!("else if {}", self.text(cond.span));
-                                node.children.push(self.block(then, label));
-                                rest = otherwise.as_deref();
-                            }
-                            _ => {
-                                self.walk(x, node);
-                                rest = None;
-                            }
-                        },
+                let mut word = "if";
+                let mut branch = Some(e);
+                while let Some(x) = branch.take() {
+                    let ExprKind::If {
+                        cond,
+                        then,
+                        otherwise,
+                    } = &x.kind
+                    else {
+                        self.walk(x, node);
+                        break;
+                    };
+                    self.walk(cond, node);
+                    let label = format!("{word} {}", self.text(cond.span));
+                    node.children.push(self.block(then, label));
+                    word = "else if";
+                    match otherwise.as_deref() {
+                        Some(Else::Block(b)) => node.children.push(self.block(b, "else".into())),
+                        Some(Else::If(x)) => branch = Some(x),
+                        None => {}
                     }
                 }
             }
