@@ -1110,7 +1110,9 @@ flow main() -> json {{
 }
 
 #[test]
-fn errors_and_traces_name_steps_by_path() {
+fn errors_on_stderr_and_traces_name_steps_by_path() {
+    // What the errors say is in tests/run/errors_name_steps_by_path.flow;
+    // here, how `flowc run` prints them, and the trace file.
     let src = with_tools(
         "flow main() -> json {\n    let xs = for v in [1, 2] { boom(message: \"no {v}\") }\n    xs\n}\n",
     );
@@ -1121,10 +1123,12 @@ fn errors_and_traces_name_steps_by_path() {
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
-            .contains("step `main/xs/for[1]/boom` failed: no 2"),
+            .contains("[tool_error] Error: step `main/xs/for[1]/boom` failed: no 2"),
         "{}",
         out.stderr
     );
+    // At its place in the source.
+    assert!(out.stderr.contains("main.flow:7:"), "{}", out.stderr);
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).expect("trace written"))
         .expect("trace is JSON");
     let mut names: Vec<&str> = t["traceEvents"]
