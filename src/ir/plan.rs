@@ -19,38 +19,6 @@ pub use super::edges::{EdgeKind, block_edges};
 
 pub use super::expr::{BlockPlan, StepPlan, Within};
 
-/// Does evaluating `e` wait (tool calls, flows, nested blocks, decisions)? What
-/// does not wait is evaluated on the spot. `shadowed`: built-in names some
-/// module declares as a tool or flow (a call by such a name may wait).
-pub fn waits(shadowed: &HashSet<&str>, e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Null
-        | ExprKind::Duration { .. }
-        | ExprKind::Regex { .. }
-        | ExprKind::Name(_) => false,
-        ExprKind::Str(parts) => parts
-            .iter()
-            .any(|p| matches!(p, StrPart::Interp(x) if waits(shadowed, x))),
-        ExprKind::List(items) => items.iter().any(|x| waits(shadowed, x)),
-        ExprKind::Record(fields) => fields.iter().any(|f| waits(shadowed, &f.value)),
-        ExprKind::Call(c) => {
-            !(c.callee.len() == 1
-                && crate::check::is_builtin_fn(&c.callee[0].name)
-                && !shadowed.contains(c.callee[0].name.as_str())
-                && c.callee[0].name != "llm")
-                || c.args.iter().any(|a| waits(shadowed, &a.value))
-        }
-        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => waits(shadowed, b),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            waits(shadowed, a) || waits(shadowed, b)
-        }
-        _ => true,
-    }
-}
-
 /// Is a call a step of its own (a tool, a flow, `llm()`), not a built-in function?
 /// `module`: where its single names resolve.
 pub fn is_step_call(program: &Program, module: usize, c: &Call) -> bool {
