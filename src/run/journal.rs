@@ -10,9 +10,9 @@ use super::Interp;
 use super::errors::RunError;
 use super::record::StepKind;
 use crate::ir::StepPath;
+use crate::ir::expr::Tool;
+use crate::span::Span;
 use crate::store::{Journal, Row};
-use crate::syntax::ast::ToolDecl;
-use crate::syntax::span::Span;
 
 /// A tool call's row while it runs: written `running` before an effect
 /// starts, then `ok` or `failed` when it ends; a pure call dropped before it
@@ -114,7 +114,7 @@ impl<'p> Interp<'p> {
     pub(super) fn replay_tool(
         &self,
         name: &str,
-        tool: &'p ToolDecl,
+        tool: &Tool<'_>,
         input: &Value,
         step: &str,
         path: &StepPath,
@@ -128,10 +128,7 @@ impl<'p> Interp<'p> {
             return None;
         }
         if r.check_args {
-            let now = crate::store::cache_key(
-                &self.binding_of(name, tool),
-                &crate::value::canonical(input),
-            );
+            let now = crate::store::cache_key(&tool.binding_text, &crate::value::canonical(input));
             if hash.as_deref() != Some(now.as_str()) {
                 return None;
             }
