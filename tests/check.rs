@@ -129,3 +129,61 @@ proptest! {
         no_panic(&s.into_iter().collect::<String>());
     }
 }
+
+/// A loader with a `PATH` and files of its own: the checker asks it, not the
+/// machine, where an exec tool's program is (W0007).
+struct FakeMachine {
+    path: Vec<PathBuf>,
+    executables: Vec<PathBuf>,
+}
+
+impl flowc::check::Loader for FakeMachine {
+    fn read(&self, path: &str) -> Result<String, String> {
+        Err(format!("cannot read `{path}` here"))
+    }
+
+    fn file_kind(&self, path: &Path) -> Option<flowc::check::FileKind> {
+        Some(if self.executables.iter().any(|e| e == path) {
+            flowc::check::FileKind::Executable
+        } else {
+            flowc::check::FileKind::Missing
+        })
+    }
+
+    fn search_path(&self) -> Option<Vec<PathBuf>> {
+        Some(self.path.clone())
+    }
+}
+
+#[test]
+fn an_exec_program_is_found_on_the_path_the_loader_gives() {
+    // Neither program exists on this machine; `sh` does, but not on the fake PATH.
+    let src = r#"
+tool a() -> json = exec ["flowc-fake-tool-a"]
+tool b() -> json = exec ["flowc-fake-tool-b"]
+tool c() -> json = exec ["sh", "-c", "echo 1"]
+flow main() { [a(), b(), c()] }
+"#;
+    let fake = FakeMachine {
+        path: vec![PathBuf::from("/fake/empty"), PathBuf::from("/fake/bin")],
+        executables: vec![PathBuf::from("/fake/bin/flowc-fake-tool-a")],
+    };
+    let checked = check_source("main.flow", src, &fake);
+    let missing: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "W0007")
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert!(missing[0].contains("flowc-fake-tool-b"), "{missing:?}");
+    assert!(missing[1].contains("`sh`"), "{missing:?}");
+
+    // A loader that cannot tell (no file system) warns about nothing.
+    let checked = check_source("main.flow", src, &NoFiles);
+    assert!(
+        checked.diagnostics.iter().all(|d| d.code != "W0007"),
+        "{:?}",
+        checked.diagnostics
+    );
+}

@@ -71,6 +71,30 @@ pub trait Loader {
     fn project_policies(&self, _root: &str) -> Result<Option<(String, String)>, String> {
         Ok(None)
     }
+
+    /// What is at `path` (joined to the flow's folder already), for an exec
+    /// tool's program (W0007). `None`: this loader cannot tell, and the
+    /// checker says nothing about the program.
+    fn file_kind(&self, _path: &std::path::Path) -> Option<FileKind> {
+        None
+    }
+
+    /// The folders of `PATH`, in order, where an exec tool's bare program
+    /// name is looked for. `None`: this loader cannot tell (no W0007).
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        None
+    }
+}
+
+/// What a [`Loader`] found at a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// Nothing, or not a regular file.
+    Missing,
+    /// A regular file no one may execute.
+    File,
+    /// A regular file with an execute bit.
+    Executable,
 }
 
 /// A loader that knows no files (only `std.*` imports work).
@@ -267,7 +291,7 @@ fn check_with(
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        declare(&mut program, m, &dir, &mut diags);
+        declare(&mut program, m, &dir, loader, &mut diags);
     }
     policy::declare_project(&mut program, sources, project, &mut diags);
     let mut ctx = expr::Ctx::new(&program);
