@@ -15,6 +15,7 @@ pub mod index;
 pub mod options;
 pub mod policy;
 pub use expr::sites::{ReplanSite, block_options};
+pub mod fragment;
 mod load;
 pub mod stdlib;
 mod type_exprs;
@@ -231,7 +232,7 @@ pub fn check_program(
     root: FileId,
     loader: &dyn Loader,
 ) -> (Program, Vec<Diagnostic>) {
-    check_with(sources, root, loader, false)
+    check_with(sources, root, loader, false, None)
 }
 
 /// [`check_program`], also keeping the index of types, references and scopes
@@ -241,7 +242,7 @@ pub fn check_program_indexed(
     root: FileId,
     loader: &dyn Loader,
 ) -> (Program, Vec<Diagnostic>) {
-    check_with(sources, root, loader, true)
+    check_with(sources, root, loader, true, None)
 }
 
 fn check_with(
@@ -249,6 +250,7 @@ fn check_with(
     root: FileId,
     loader: &dyn Loader,
     indexing: bool,
+    fragment: Option<fragment::Fragment>,
 ) -> (Program, Vec<Diagnostic>) {
     let mut ld = Load {
         sources,
@@ -284,6 +286,7 @@ fn check_with(
     for (span, target) in import_refs {
         program.record_ref(span, index::Target::Module(target));
     }
+    let fragment = fragment.map(|f| f.declare_in(&mut program));
     for &m in &order {
         // Exec tools run in their module's folder, as the interpreter does.
         let name = &sources.get(program.modules[m].file).name;
@@ -294,6 +297,9 @@ fn check_with(
         declare(&mut program, m, &dir, loader, &mut diags);
     }
     policy::declare_project(&mut program, sources, project, &mut diags);
+    if let Some(f) = &fragment {
+        f.sign(&mut program);
+    }
     let mut ctx = expr::Ctx::new(&program);
     for &m in &order {
         ctx.check_module(m);
@@ -309,7 +315,11 @@ fn check_with(
     program.flow_calls = done.flow_calls;
     // Warnings are for the files being checked, not their imports.
     let root_file = program.modules[root_idx].file;
-    diags.retain(|d| d.is_error() || d.primary_span().file == root_file);
+    match &fragment {
+        // A fragment's warnings are its own, not its module's again.
+        Some(f) => diags.retain(|d| d.is_error() || d.primary_span().file == f.file),
+        None => diags.retain(|d| d.is_error() || d.primary_span().file == root_file),
+    }
     diags.sort_by_key(|d| {
         (
             d.primary_span().file != root_file,

@@ -435,3 +435,31 @@ fn size_unit(unit: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests;
+
+/// Parses a block body given on its own — statements and a final expression,
+/// without the braces around them: what is typed at the REPL, a re-planned
+/// fragment. The block's span is the whole text. Regions that do not parse
+/// are reported and left out, as in a file; text that ends the block early
+/// (a `}` of its own) is reported at that place (`None`: the text is not one
+/// block body).
+pub fn parse_block_body(file: FileId, src: &str) -> (Option<Block>, Vec<Diagnostic>) {
+    let conv = Converter::new(file, src, 0);
+    if let Some(d) = conv.check_nesting() {
+        return (None, vec![d]);
+    }
+    match parse_rule(Rule::stmts_chunk, src, false) {
+        Ok(mut pairs) => {
+            let top = pairs.next().expect("stmts_chunk yields one pair");
+            let stmts = conv.stmts(inner(top));
+            let block = Block {
+                stmts,
+                span: Span::new(file, 0, src.len()),
+            };
+            (Some(block), conv.diags.into_inner())
+        }
+        Err(e) => (
+            None,
+            vec![parse_error_diagnostic(src, file, 0, &e, "a block body")],
+        ),
+    }
+}
