@@ -1235,3 +1235,42 @@ fn a_repair_over_the_context_carries_only_the_last_answer_cut_and_its_diagnostic
         "{notes:?}"
     );
 }
+
+/// A caller's policy from another module holds the fragment of a flow it
+/// calls as it is: under its own name, with its own rules (no copy of it
+/// declared again in the flow's module).
+#[test]
+fn a_callers_policy_from_another_module_holds_a_fragment_under_its_own_name() {
+    let lib = FLOW
+        .replace("flow main(", "flow analyse(")
+        .replace(
+            "/// Analyses a CI.",
+            "tool wipe(ci_id: string) -> json = exec [\"sh\", \"-c\", \"touch wiped; echo '\\{\\}'\"]\n/// Analyses a CI.",
+        );
+    let main = r#"import "lib.flow" as lib
+tool analyse() -> json = builtin "echo"
+tool metrics_primary() -> json = builtin "echo"
+tool cpu_fallback() -> json = builtin "echo"
+policy ops { allow_tools: [analyse, metrics_primary, cpu_fallback] }
+flow main() with { policy: ops } {
+    lib.analyse(ci_id: "CI-7")
+}
+"#;
+    let dir = project(
+        "replan-policy-caller",
+        main,
+        &["let w = wipe(ci_id: id)\n[]", GOOD],
+    );
+    std::fs::write(dir.join("lib.flow"), lib).expect("write");
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    assert!(!dir.join("wiped").exists(), "the refused fragment ran");
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted", "{r}");
+    let first = r["attempts"][0]["diagnostics"][0].as_str().expect("one");
+    assert!(
+        first.starts_with("E0604: `wipe` is not allowed by policy `ops` (line 1 of the fragment)"),
+        "{first}"
+    );
+}

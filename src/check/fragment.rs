@@ -80,14 +80,14 @@ impl Fragment {
             .collect();
         let root = program.root;
         let options = self.policy.as_ref().map(|_| Options {
-                entries: vec![OptionEntry {
-                    name: ident("policy"),
-                    value: Expr {
-                        kind: ExprKind::Name(ident(POLICY_KEY)),
-                        span: at,
-                    },
-                }],
-                span: at,
+            entries: vec![OptionEntry {
+                name: ident("policy"),
+                value: Expr {
+                    kind: ExprKind::Name(ident(POLICY_KEY)),
+                    span: at,
+                },
+            }],
+            span: at,
         });
         let span = self.body.span;
         program.modules[root].ast.items.push(Item {

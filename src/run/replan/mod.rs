@@ -324,8 +324,8 @@ impl<'p> Interp<'p> {
         };
         let check = |fragment: &str| {
             request::check(
-                &file.name,
-                &file.text,
+                self.sources,
+                md.file,
                 site.flow,
                 fragment,
                 scope,

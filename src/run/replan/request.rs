@@ -234,8 +234,8 @@ pub struct Checked {
     pub program: Program,
 }
 
-/// Checks `fragment` in the failed block's place: in the module
-/// `module_name` (its source, `module_text`), with the names of `scope` and
+/// Checks `fragment` in the failed block's place: in the module of the file
+/// `module` of the run's `sources` (their file ids kept), with the names of `scope` and
 /// their types, to give a value of type `expected`, under `policy` (a value:
 /// it may be another module's), as a part of flow `site_flow` of that module
 /// (see [`fragment_rules`]). The fragment is parsed on its own and checked as
@@ -243,8 +243,8 @@ pub struct Checked {
 /// `Err`: the diagnostics as plain text, lines counted in the fragment.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
-    module_name: &str,
-    module_text: &str,
+    sources: &Sources,
+    module: crate::span::FileId,
     site_flow: &str,
     fragment: &str,
     scope: &[InScope],
@@ -252,11 +252,16 @@ pub fn check(
     policy: Option<&Rc<Policy>>,
     loader: Option<&dyn Loader>,
 ) -> Result<Checked, Vec<String>> {
-    let mut sources = Sources::new();
-    let root = sources.add(module_name, module_text);
+    let mut sources = sources.clone();
+    let root = module;
     let file = sources.add(FRAGMENT_FILE, fragment);
     let (body, parsed) = crate::syntax::parse_block_body(file, fragment);
-    let line_of = |at: u32| fragment[..(at as usize).min(fragment.len())].matches('\n').count() + 1;
+    let line_of = |at: u32| {
+        fragment[..(at as usize).min(fragment.len())]
+            .matches('\n')
+            .count()
+            + 1
+    };
     let plain = |d: &crate::diag::Diagnostic| {
         let span = d.primary_span();
         let at = if span.file == file {
