@@ -67,8 +67,8 @@ pub trait Loader {
     fn read(&self, path: &str) -> Result<String, String>;
 
     /// Policies declared outside the source for the program rooted at the
-    /// file `root` (a project's `flowc.toml`), as `.flow` text with the name
-    /// diagnostics show for it.
+    /// file `root`: the project's `flowc.toml` (the name diagnostics show for
+    /// it, and its text), whose `[policy.NAME]` tables the checker decodes.
     fn project_policies(&self, _root: &str) -> Result<Option<(String, String)>, String> {
         Ok(None)
     }
