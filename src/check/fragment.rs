@@ -112,6 +112,14 @@ impl Fragment {
 }
 
 impl Declared {
+    /// Whether a warning is about what the fragment's text says (not about
+    /// the scope it was given, whose names stand at its start, zero-width:
+    /// an unused one is no news).
+    pub(super) fn is_about_what_was_written(&self, d: &Diagnostic) -> bool {
+        let span = d.primary_span();
+        span.file == self.file && span != Span::new(self.file, 0, 0)
+    }
+
     /// Gives the fragment's flow the scope's types and the expected type
     /// (after declarations are collected), and declares its policy under
     /// the key the flow states.

@@ -317,7 +317,7 @@ fn check_with(
     let root_file = program.modules[root_idx].file;
     match &fragment {
         // A fragment's warnings are its own, not its module's again.
-        Some(f) => diags.retain(|d| d.is_error() || d.primary_span().file == f.file),
+        Some(f) => diags.retain(|d| d.is_error() || f.is_about_what_was_written(d)),
         None => diags.retain(|d| d.is_error() || d.primary_span().file == root_file),
     }
     diags.sort_by_key(|d| {

@@ -76,12 +76,11 @@ impl Session {
             self.error("`:type` needs an expression: `:type len(xs)`");
             return;
         }
-        let composed = self.compose_step(&[], |c| {
-            c.glue(&format!("let {VALUE} = "));
-            c.source(&origin, expr_start..expr_end);
-            c.glue(&format!("\n{{ {VALUE}: {VALUE} }}"));
-        });
-        let check = self.check(composed);
+        let Some((sources, file, body)) = self.parse_input(&origin, expr_start..expr_end) else {
+            return;
+        };
+        let (body, _) = step_body(body, &[]);
+        let check = self.check_step(sources, file, body, &[]);
         if self.report(&check, &origin) {
             return;
         }
@@ -116,10 +115,17 @@ impl Session {
         if names.is_empty() {
             return Vec::new();
         }
+        // A step of the record of the constants, outside the bindings' scope.
         let all: Vec<String> = self.bindings.iter().map(|b| b.name.clone()).collect();
-        let fields: Vec<String> = names.iter().map(|n| format!("{n}: {n}")).collect();
-        let composed = self.compose_step(&all, |c| c.glue(&format!("{{ {} }}", fields.join(", "))));
-        let types = step_type(&self.check(composed).checked.program);
+        let mut sources = Sources::new();
+        let file = sources.add("<constants>", "");
+        let at = Span::new(file, 0, 0);
+        let fields: Vec<&str> = names.iter().map(String::as_str).collect();
+        let body = Block {
+            stmts: vec![record_of(&fields, at)],
+            span: at,
+        };
+        let types = step_type(&self.check_step(sources, file, body, &all).checked.program);
         names
             .into_iter()
             .map(|n| {
