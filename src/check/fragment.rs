@@ -139,3 +139,83 @@ impl Declared {
         md.flows.insert(self.flow.clone(), Rc::new(sig));
     }
 }
+
+/// Checks `fragment` as a part of `program`, already checked, without
+/// checking anything of the program again: the fragment replaces the flow of
+/// its name (a previous fragment) in the root module, and only its body is
+/// checked — the flows it calls keep the types they were checked with. Its
+/// text is in `sources` already (its file). The diagnostics are its errors
+/// and warnings; the program holds its flow, its blocks and its decisions
+/// afterwards.
+pub fn check_fragment_in(program: &mut Program, fragment: Fragment) -> Vec<Diagnostic> {
+    let root = program.root;
+    let key: FlowKey = (root, fragment.flow.clone());
+    // The previous fragment of that name, and what checking it left.
+    let md = &mut program.modules[root];
+    let before = md
+        .ast
+        .items
+        .iter()
+        .position(|i| matches!(&i.kind, ItemKind::Flow(f) if f.name.name == fragment.flow));
+    if let Some(at) = before {
+        let old = md.ast.items.remove(at).span.file;
+        program.blocks.retain(|k, _| k.0 != old);
+        program.replan_sites.retain(|k, _| k.0 != old);
+        program.decisions.retain(|d| d.span.file != old);
+        program.flow_calls.retain(|(from, _, _)| *from != key);
+        program.flow_types.remove(&key);
+    }
+    let declared = fragment.declare_in(program);
+    let at = Span::new(declared.file, 0, 0);
+    let sig = Signature {
+        name: declared.flow.clone(),
+        params: declared
+            .scope
+            .iter()
+            .map(|(name, ty)| ParamSig {
+                name: name.clone(),
+                ty: ty.clone(),
+                has_default: false,
+                span: at,
+            })
+            .collect(),
+        ret: declared.expected.clone(),
+        effect: false,
+        is_flow: true,
+        span: at,
+        doc: None,
+    };
+    program.modules[root]
+        .flows
+        .insert(declared.flow.clone(), Rc::new(sig));
+    declared.sign(program);
+
+    let p: &Program = program;
+    let mut ctx = expr::Ctx::new(p);
+    // What the program's check found stands: the flows it calls are not
+    // checked again, and its constants have their types.
+    for (k, t) in &p.flow_types {
+        ctx.flow_types.insert(k.clone(), Some(t.clone()));
+    }
+    ctx.consts_cache = p.const_types.clone();
+    ctx.flow_type(root, &declared.flow);
+    let decisions: Vec<DecisionSite> = std::mem::take(&mut ctx.decisions).into_values().collect();
+    let replan_sites = std::mem::take(&mut ctx.replan_sites);
+    let done = ctx.finish();
+    let mut diags = done.diags;
+    let flow_type = done.flow_types.get(&key).cloned();
+    program.decisions.extend(decisions);
+    program.replan_sites.extend(replan_sites);
+    program.blocks.extend(done.blocks);
+    program.flow_calls.extend(
+        done.flow_calls
+            .into_iter()
+            .filter(|(from, _, _)| *from == key),
+    );
+    if let Some(t) = flow_type {
+        program.flow_types.insert(key, t);
+    }
+    diags.retain(|d| d.is_error() || declared.is_about_what_was_written(d));
+    diags.sort_by_key(|d| (d.primary_span().file, d.primary_span().start));
+    diags
+}

@@ -163,6 +163,9 @@ pub struct Program {
     /// Every call of a flow from a flow: (caller module, name), (callee module,
     /// name), where the callee is named.
     pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
+    /// The types of each module's constants, by module (what a fragment
+    /// checked later reads).
+    const_types: HashMap<usize, HashMap<String, (Type, Span)>>,
     /// Types, references and scopes by place, recorded while checking when
     /// `indexing` (the language server asks for it; `check` and `run` do not).
     index: RefCell<index::Index>,
@@ -280,6 +283,7 @@ fn check_with(
         decisions: Vec::new(),
         replan_sites: HashMap::new(),
         flow_calls: Vec::new(),
+        const_types: HashMap::new(),
         index: RefCell::default(),
         indexing,
     };
@@ -306,7 +310,9 @@ fn check_with(
     }
     let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
     let replan_sites = std::mem::take(&mut ctx.replan_sites);
+    let const_types = std::mem::take(&mut ctx.consts_cache);
     let mut done = ctx.finish();
+    program.const_types = const_types;
     program.decisions = decisions;
     program.replan_sites = replan_sites;
     program.blocks = done.blocks;
@@ -328,6 +334,21 @@ fn check_with(
         )
     });
     (program, diags)
+}
+
+thread_local! {
+    /// Expressions checked on this thread ([`exprs_checked`]).
+    static EXPRS_CHECKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many expressions the checker has checked on this thread so far: the
+/// work of a check, as a count (the REPL's tests compare it between inputs).
+pub fn exprs_checked() -> u64 {
+    EXPRS_CHECKED.with(|c| c.get())
+}
+
+fn count_expr() {
+    EXPRS_CHECKED.with(|c| c.set(c.get() + 1));
 }
 
 /// How deep flow calls may nest (a flow calling a flow calling a flow …), and

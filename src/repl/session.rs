@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::text::{Composed, Origin, Renderer, compact, show_type, show_value, type_source};
 use super::{Names, input};
-use crate::check::fragment::{Fragment, check_fragment};
+use crate::check::fragment::{Fragment, check_fragment_in};
 use crate::check::types::RecordTy;
 use crate::check::{Program, Signature, Type};
 use crate::diag::Diagnostic;
@@ -135,6 +135,10 @@ pub struct Session {
     /// The FILE given on the command line, loaded again by `:reset`.
     initial: Option<String>,
     decls: Vec<Decl>,
+    /// The check of `decls`, made when they last changed; each statement is
+    /// checked into it (`check::fragment::check_fragment_in`), so nothing
+    /// before the input is checked again.
+    base: Option<Check>,
     pub bindings: Vec<Binding>,
     /// Inputs so far; the current one is named `<input N>` in diagnostics.
     count: usize,
@@ -171,6 +175,7 @@ impl Session {
             name,
             initial,
             decls: Vec::new(),
+            base: None,
             bindings: Vec::new(),
             count: 0,
             runner: Runner::new(),
@@ -261,20 +266,25 @@ impl Session {
         }
     }
 
-    /// Checks `body`, of the file `file` of `sources` (what was typed), as a
-    /// step of the session: with its declarations, in the scope of its
-    /// bindings except those in `skip` (which the step binds again), their
-    /// types as checked. Nothing of the session is written as text for it.
-    fn check_step(
-        &self,
-        mut sources: Sources,
-        file: FileId,
-        body: Block,
-        skip: &[String],
-    ) -> Check {
-        let mut composed = Composed::default();
-        self.compose_decls(&self.decls, &mut composed);
-        let root = sources.add(self.name.clone(), composed.text.clone());
+    /// The check of the declarations, taken out of the session while a
+    /// statement is checked and run in it (given back by [`Session::keep`]).
+    fn take_base(&mut self) -> Check {
+        match self.base.take() {
+            Some(b) => b,
+            None => self.check_decls(),
+        }
+    }
+
+    fn keep(&mut self, base: Check) {
+        self.base = Some(base);
+    }
+
+    /// Checks `body`, of the file `file` of the sources of `base` (what was
+    /// typed), as a step of the session, into the check of its declarations:
+    /// in the scope of its bindings except those in `skip` (which the step
+    /// binds again), their types as checked. Only the input is checked, and
+    /// nothing of the session is written as text for it.
+    fn check_step(&self, base: &mut Check, file: FileId, body: Block, skip: &[String]) {
         let scope = self
             .bindings
             .iter()
@@ -289,39 +299,32 @@ impl Session {
             expected: None,
             policy: None,
         };
-        let (program, diagnostics) = check_fragment(&mut sources, root, &FsLoader, fragment);
-        Check {
-            composed,
-            checked: Checked {
-                sources,
-                program,
-                diagnostics,
-            },
-            input: Some(file),
-        }
+        base.checked.diagnostics = check_fragment_in(&mut base.checked.program, fragment);
+        base.input = Some(file);
     }
 
-    /// Parses the part `range` of what was typed (`origin`) as statements,
-    /// in a file of its own; shows its syntax errors (`None` if there are any).
+    /// Parses the part `range` of what was typed (`origin`) as statements, in
+    /// a file of its own added to `sources`; shows its syntax errors (`None`
+    /// if there are any).
     fn parse_input(
         &mut self,
+        sources: &mut Sources,
         origin: &Origin,
         range: Range<usize>,
-    ) -> Option<(Sources, FileId, Block)> {
-        let mut sources = Sources::new();
+    ) -> Option<(FileId, Block)> {
         let file = sources.add(origin.name.clone(), origin.text.clone());
         let (body, diags) = crate::syntax::parse_block_body_in(file, &origin.text, range);
         if diags.iter().any(Diagnostic::is_error) {
             let text: String = diags
                 .iter()
-                .map(|d| crate::diag::render::render(d, &sources, self.color))
+                .map(|d| crate::diag::render::render(d, sources, self.color))
                 .collect();
             self.err(&text);
             self.failed = true;
             return None;
         }
         match body {
-            Some(body) => Some((sources, file, body)),
+            Some(body) => Some((file, body)),
             None => {
                 self.error("this input does not read as statements; check its brackets");
                 None
@@ -423,7 +426,8 @@ impl Session {
             return false;
         }
         self.decls = decls;
-        let consts = self.const_types(&check);
+        let mut check = check;
+        let consts = self.const_types(&mut check);
         let lines: Vec<String> = module
             .items
             .iter()
@@ -440,6 +444,7 @@ impl Session {
                 self.out(&l);
             }
         }
+        self.keep(check);
         true
     }
 
@@ -460,9 +465,18 @@ impl Session {
             self.show_parse_errors(&c, &[d]);
             return;
         }
-        let Some((sources, file, body)) = self.parse_input(origin, 0..origin.text.len()) else {
-            return;
-        };
+        let mut base = self.take_base();
+        let parsed = self.parse_input(&mut base.checked.sources, origin, 0..origin.text.len());
+        if let Some((file, body)) = parsed {
+            self.step(&mut base, origin, file, body);
+        }
+        self.keep(base);
+    }
+
+    /// Checks and runs the statements `body` of the input `origin` (its file
+    /// `file`) in the session's check `base`; prints new bindings and the
+    /// value of the last expression.
+    fn step(&mut self, base: &mut Check, origin: &Rc<Origin>, file: FileId, body: Block) {
         let lets: Vec<String> = body
             .stmts
             .iter()
@@ -482,8 +496,9 @@ impl Session {
             _ => origin.name.clone(),
         };
         let (body, tail) = step_body(body, &lets);
-        let check = self.check_step(sources, file, body, &lets);
-        if self.report(&check, origin) {
+        self.check_step(base, file, body, &lets);
+        let check: &Check = base;
+        if self.report(check, origin) {
             return;
         }
         let result_ty = step_type(&check.checked.program);
@@ -493,7 +508,7 @@ impl Session {
             .filter(|b| !lets.contains(&b.name))
             .map(|b| (b.name.clone(), b.value.clone()))
             .collect();
-        let Some(value) = self.run(&check, inputs, &tail_name) else {
+        let Some(value) = self.run(check, inputs, &tail_name) else {
             return;
         };
         let field_ty = |n: &str| {
