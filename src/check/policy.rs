@@ -196,13 +196,11 @@ pub(super) fn declare_project(
 /// value is (the rest of the file is the driver's).
 #[derive(serde::Deserialize)]
 struct ProjectPolicies {
-    policy: Option<
-        std::collections::BTreeMap<
-            toml::Spanned<String>,
-            std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>,
-        >,
-    >,
+    policy: Option<std::collections::BTreeMap<toml::Spanned<String>, TomlRules>>,
 }
+
+/// One `[policy.NAME]` table: each rule's name and value, with their places.
+type TomlRules = std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>;
 
 /// A rule's value as data: a `policy` item's literal, or a `flowc.toml` value.
 enum RuleValue {
@@ -330,10 +328,7 @@ fn decode(
                 Some("approve") => pol.effects = Effects::Approve,
                 _ => bad(diags, &value, at),
             },
-            ("tenant", RuleValue::Str(t)) => match t {
-                Some(t) => pol.tenant = Some(t.clone()),
-                None => bad(diags, &value, at),
-            },
+            ("tenant", RuleValue::Str(Some(t))) => pol.tenant = Some(t.clone()),
             ("fragment_env", RuleValue::List(items)) => {
                 for (i, ispan) in items {
                     match i {
