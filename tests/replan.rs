@@ -1274,3 +1274,34 @@ flow main() with { policy: ops } {
         "{first}"
     );
 }
+
+/// A fragment is checked with the texts the run runs: a file the program
+/// imports, changed on disk while the run goes on, does not change it.
+#[test]
+fn a_fragment_is_checked_with_the_imports_the_run_runs_not_their_files_changed_since() {
+    let flow = FLOW
+        .replace("type Anomaly", "import \"lib.flow\" as lib\ntype Anomaly")
+        .replace(
+            "    let id = lower(ci_id)\n",
+            "    let t = lib.touch()\n    let id = lower(ci_id) after t\n",
+        );
+    let dir = project("replan-imports-changed", &flow, &[GOOD]);
+    // Running `touch` breaks `lib.flow` on disk before the block fails.
+    std::fs::write(
+        dir.join("lib.flow"),
+        "tool touch() -> json = exec [\"sh\", \"-c\", \"echo 'no longer a flow file (' > lib.flow; echo '\\{\\}'\"]\n",
+    )
+    .expect("write");
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        std::fs::read_to_string(dir.join("lib.flow"))
+            .expect("read")
+            .starts_with("no longer"),
+        "the tool ran"
+    );
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted", "{r}");
+    assert_eq!(r["attempts"][0]["diagnostics"], json!([]), "{r}");
+}

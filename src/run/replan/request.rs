@@ -252,6 +252,7 @@ pub fn check(
     policy: Option<&Rc<Policy>>,
     loader: Option<&dyn Loader>,
 ) -> Result<Checked, Vec<String>> {
+    let run_sources = sources;
     let mut sources = sources.clone();
     let root = module;
     let file = sources.add(FRAGMENT_FILE, fragment);
@@ -303,8 +304,11 @@ pub fn check(
         expected: Some(expected.clone()),
         policy: policy.cloned(),
     };
-    let (program, checked) =
-        check_fragment(&mut sources, root, loader.unwrap_or(&NoFiles), fragment);
+    let known = RunSources {
+        sources: &run_sources,
+        next: loader.unwrap_or(&NoFiles),
+    };
+    let (program, checked) = check_fragment(&mut sources, root, &known, fragment);
     let mut diags: Vec<crate::diag::Diagnostic> = parsed
         .into_iter()
         .chain(checked)
@@ -317,6 +321,35 @@ pub fn check(
         Ok(Checked { sources, program })
     } else {
         Err(diags.iter().map(plain).collect())
+    }
+}
+
+/// The files of the run's program read from the texts the run runs (a
+/// file changed on disk since does not change what a fragment is checked
+/// with), others through `next`.
+struct RunSources<'a> {
+    sources: &'a Sources,
+    next: &'a dyn Loader,
+}
+
+impl Loader for RunSources<'_> {
+    fn read(&self, path: &str) -> Result<String, String> {
+        match self.sources.find(path) {
+            Some(id) => Ok(self.sources.get(id).text.clone()),
+            None => self.next.read(path),
+        }
+    }
+
+    fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
+        self.next.project_policies(root)
+    }
+
+    fn file_kind(&self, path: &std::path::Path) -> Option<crate::check::FileKind> {
+        self.next.file_kind(path)
+    }
+
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        self.next.search_path()
     }
 }
 
