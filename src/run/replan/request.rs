@@ -305,7 +305,7 @@ pub fn check(
         policy: policy.cloned(),
     };
     let known = RunSources {
-        sources: &run_sources,
+        sources: run_sources,
         next: loader.unwrap_or(&NoFiles),
     };
     let (program, checked) = check_fragment(&mut sources, root, &known, fragment);
