@@ -388,3 +388,79 @@ fn an_ast_import_under_run_is_found() {
         ]
     );
 }
+
+/// What reaches outside the process: the environment, files, processes,
+/// sockets — by path (`std::env::var`, `fs::metadata`) or as a method that
+/// asks the file system (`path.is_file()`).
+const IO: &[&str] = &[
+    "std::env",
+    "std::fs",
+    "std::process",
+    "std::net",
+    "env::var",
+    "env::split_paths",
+    "env::current_dir",
+    "fs::",
+    "process::Command",
+    "PermissionsExt",
+    "File::open",
+    "File::create",
+    "read_dir(",
+    ".is_file()",
+    ".is_dir()",
+    ".exists()",
+    ".metadata()",
+    ".canonicalize()",
+];
+
+/// The lines of the files under `dir` (below `src/`) that do I/O, as
+/// `file:line: text`.
+fn io_lines(src: &Path, dir: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src.join(dir), &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read a source file");
+        let rel = f
+            .strip_prefix(src)
+            .expect("under src/")
+            .display()
+            .to_string();
+        // `use std::{env, fs}` names them apart from their paths.
+        let grouped = |l: &str| {
+            l.contains("use std::{")
+                && ["env", "fs", "process", "net"].iter().any(|m| {
+                    l.split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|w| w == *m)
+                })
+        };
+        for line in code_of(&text).lines() {
+            if IO.iter().any(|p| line.contains(p)) || grouped(line) {
+                out.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// The checker does no I/O: it reads imports, `flowc.toml`, the files of exec
+/// tools and `PATH` only through the `Loader` it is given (the command line's
+/// `FsLoader` does the real lookups; the language server and tests give their
+/// own).
+#[test]
+fn the_checker_does_no_io() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    // The scan sees I/O where there is some.
+    assert!(
+        io_lines(&src, "driver")
+            .iter()
+            .any(|l| l.contains("std::fs")),
+        "the scan found no I/O in driver/"
+    );
+    let found = io_lines(&src, "check");
+    assert!(
+        found.is_empty(),
+        "I/O in the checker (go through `check::Loader`):\n{}",
+        found.join("\n")
+    );
+}

@@ -36,6 +36,30 @@ impl Loader for FsLoader {
     fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
         project::policies_source(&project::folder_of(root))
     }
+
+    fn file_kind(&self, path: &std::path::Path) -> Option<check::FileKind> {
+        Some(file_kind(path))
+    }
+
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        Some(search_path())
+    }
+}
+
+/// What is at `path` on the file system (symbolic links followed).
+pub fn file_kind(path: &std::path::Path) -> check::FileKind {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => check::FileKind::Executable,
+        Ok(m) if m.is_file() => check::FileKind::File,
+        _ => check::FileKind::Missing,
+    }
+}
+
+/// The folders of this process's `PATH` (`/usr/bin:/bin` without one).
+pub fn search_path() -> Vec<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).collect()
 }
 
 /// The outcome of checking one root file.

@@ -317,22 +317,15 @@ impl<'p> Interp<'p> {
             error: None,
             notes: Vec::new(),
         };
-        let policy = sc.policy.as_deref().map(|p| {
-            let here = md
-                .policies
-                .get(&p.name)
-                .is_some_and(|q| std::ptr::eq(&**q, p));
-            (p, here)
-        });
         let check = |fragment: &str| {
             request::check(
-                &file.name,
-                &file.text,
+                self.sources,
+                md.file,
                 site.flow,
                 fragment,
                 scope,
                 expected,
-                policy,
+                sc.policy.as_ref(),
                 self.loader.as_deref(),
             )
         };
