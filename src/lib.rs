@@ -19,6 +19,7 @@ pub mod restate;
 pub mod run;
 pub mod source;
 pub mod span;
+pub mod status;
 pub mod store;
 pub mod syntax;
 pub mod term;

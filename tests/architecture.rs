@@ -309,3 +309,30 @@ fn a_circle_is_found() {
     // (its `c -> b -> c`) do not count.
     assert_eq!(found, vec!["a -> b", "a/x -> a/y"]);
 }
+
+/// The modules `from` imports among `src`'s top-level modules, with the line
+/// that made each edge.
+fn imports_of(src: &Path, from: &str) -> BTreeMap<Module, String> {
+    graph(src)
+        .remove(&vec![from.to_string()])
+        .unwrap_or_default()
+}
+
+/// The command line is an adapter over the driver: it reaches the
+/// interpreter (`run/`) only through what `driver` re-exports, so that
+/// every front door shares one way to prepare, run and resume.
+#[test]
+fn the_command_line_imports_nothing_from_the_interpreter() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = imports_of(&src, "cli");
+    assert!(
+        cli.contains_key(&vec!["driver".to_string()]),
+        "the scan found no `cli -> driver` import: {cli:#?}"
+    );
+    let run = cli.get(&vec!["run".to_string()]);
+    assert!(
+        run.is_none(),
+        "`cli` imports `run` ({}): re-export what it needs from `driver`",
+        run.map_or("", String::as_str)
+    );
+}

@@ -5,10 +5,9 @@
 
 use flowc::check::NoFiles;
 use flowc::driver::check_source;
-use flowc::driver::runner::{Job, Keep, Outcome, Progress, RecordInfo, Runner};
-use flowc::run::RunConfig;
-use flowc::run::record::RunStatus;
-use serde_json::{Map, json};
+use flowc::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
+use flowc::driver::{Event, Progress, RunStatus};
+use serde_json::json;
 
 const SRC: &str = r#"
 tool wait(ms: int) -> { ms: int } = builtin "sleep"
@@ -21,17 +20,10 @@ flow main() -> json {
 "#;
 
 fn job<'a>(checked: &'a flowc::driver::Checked, progress: bool, keep: Keep) -> Job<'a> {
-    Job {
-        program: &checked.program,
-        sources: &checked.sources,
-        flow: "main",
-        root: None,
-        inputs: Map::new(),
-        config: RunConfig::default(),
-        provider: None,
-        progress,
-        keep,
-    }
+    let mut job = Job::new(&checked.program, &checked.sources, "main");
+    job.progress = progress;
+    job.keep = keep;
+    job
 }
 
 #[test]
@@ -39,8 +31,10 @@ fn progress_shows_the_running_steps_and_the_result_comes_back_as_data() {
     let checked = check_source("main.flow", SRC, &NoFiles);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let mut seen: Vec<Progress> = Vec::new();
-    let finished = Runner::new().run(job(&checked, true, Keep::default()), &mut |p| {
-        seen.push(p.clone())
+    let finished = Runner::new().run(job(&checked, true, Keep::default()), &mut |e| {
+        if let Event::Progress(p) = e {
+            seen.push(p.clone())
+        }
     });
     match &finished.outcome {
         Outcome::Ok(v) => assert_eq!(*v, json!({ "slow": 350, "quick": 1 })),
@@ -71,7 +65,11 @@ fn without_progress_no_event_comes_and_the_record_is_kept_when_asked() {
         ..Keep::default()
     };
     let mut events = 0;
-    let finished = Runner::new().run(job(&checked, false, keep), &mut |_| events += 1);
+    let finished = Runner::new().run(job(&checked, false, keep), &mut |e| {
+        if !matches!(e, Event::Finished { .. }) {
+            events += 1
+        }
+    });
     assert_eq!(events, 0);
     let record =
         serde_json::to_value(finished.record.expect("a record")).expect("records serialise");

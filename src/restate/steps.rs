@@ -11,13 +11,15 @@ use super::client::{approval_key, encode};
 use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepProgress, StepRequest, step_key};
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
-use crate::driver::runner::{Outcome, RecordInfo, run_record};
+use crate::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
+use crate::driver::session::Settings;
+use crate::driver::signals::Interrupt;
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
-use crate::run::llm::Llm;
 use crate::run::record::Recorder;
 use crate::run::tools::{ToolFailure, ToolResult};
-use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
+use crate::run::{Remote, RemoteStep};
+use crate::status::RunStatus;
 
 /// The interpreter's way to Restate: each tool call is a `Step` invocation.
 pub struct RestateSteps {
@@ -192,7 +194,8 @@ fn header_safe(key: &str) -> String {
 
 /// Runs the flow of `req` as run `run`: `name` and `text` are the served
 /// file's, `file_key` its key for the `Step` handler. Blocks until the run
-/// ends or `cancel` is dropped or fires (`None` then).
+/// ends or `cancel` is dropped or fires (`None` then). The driver runs it,
+/// as it runs a local run, with every tool call sent to `Step`.
 pub fn interpret(
     req: &RunRequest,
     run: &str,
@@ -204,7 +207,7 @@ pub fn interpret(
     let checked = check_source(name, text, &FsLoader);
     if checked.has_errors() {
         return Some(RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec![render::render_all(
                 checked.diagnostics.iter().filter(|d| d.is_error()),
                 &checked.sources,
@@ -213,81 +216,66 @@ pub fn interpret(
             ..RunOutcome::default()
         });
     }
-    let mut set = Opts::default();
-    for kv in &req.set {
-        let parsed = kv
-            .split_once('=')
-            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
-            .and_then(|(k, v)| set.set(k, v));
-        if let Err(e) = parsed {
-            return Some(failed(format!("error: {e}\n")));
-        }
-    }
+    let settings = match Settings::parse(&req.set) {
+        Ok(s) => s,
+        Err(e) => return Some(failed(format!("error: {e}\n"))),
+    };
     let provider = match choose_provider(&folder_of(name), &LlmArgs::default()) {
         Ok(c) => c.provider,
         Err(e) => return Some(failed(format!("error: {e}\n"))),
     };
-    let config = RunConfig {
-        set,
-        record: true,
-        run_id: Some(run.to_string()),
-        tenant: std::env::var("FLOWC_TENANT").ok(),
-        ..RunConfig::default()
-    };
-    let mut interp = Interp::new(&checked.program, &checked.sources, config);
-    interp.llm = Llm::new(provider);
-    interp.remote = Some(Box::new(RestateSteps {
+    let mut job = Job::new(&checked.program, &checked.sources, &req.flow);
+    job.inputs = req.inputs.clone();
+    job.options = settings.opts().clone();
+    job.run_id = Some(run.to_string());
+    job.provider = provider;
+    job.remote = Some(Box::new(RestateSteps {
         http: crate::run::tools::http::reqwest_client(),
         ingress: req.ingress.clone(),
         run: run.to_string(),
         file: file_key.to_string(),
         sha256: crate::store::sha256_hex(text.as_bytes()),
     }));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    let started_at = crate::builtins::now_rfc3339();
-    let progress = publish_progress(&req.ingress, run, interp.recorder.clone());
-    let result = rt.block_on(async {
-        tokio::select! {
-            r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
-            _ = cancel => None,
-            _ = progress => None,
+    job.keep = Keep {
+        record: Some(RecordInfo {
+            file: req.file.clone(),
+            set: settings.given().to_vec(),
+        }),
+        trace: req.trace.then(|| format!("{} {}", req.file, req.flow)),
+        ..Keep::default()
+    };
+    // Every step is recorded: the record is the run's outcome on Restate.
+    job.steps = false;
+    let mut cancelled = false;
+    let finished = Runner::detached().run_until(job, &mut |_| {}, |recorder| {
+        let progress = publish_progress(&req.ingress, run, recorder.clone());
+        let cancelled = &mut cancelled;
+        async move {
+            tokio::select! {
+                _ = cancel => {}
+                _ = progress => {}
+            }
+            *cancelled = true;
+            Interrupt::Term
         }
-    })?;
+    });
+    if cancelled {
+        return None;
+    }
     let sources = &checked.sources;
-    let warnings = interp
-        .recorder
-        .warnings()
-        .into_iter()
+    let warnings = finished
+        .warnings
+        .iter()
         .map(|w| format!("{}:{}:{}: {}", w.file, w.line, w.column, w.message))
         .collect();
-    let outcome = match result {
-        Ok(v) => Outcome::Ok(v),
-        Err(errors) => Outcome::Failed(errors),
-    };
-    // The trace before the record: the record takes the recorder's steps.
-    let trace = req
-        .trace
-        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
-    let record = run_record(
-        &interp,
-        &RecordInfo {
-            file: req.file.clone(),
-            set: req.set.clone(),
-        },
-        &req.flow,
-        req.inputs.clone(),
-        &outcome,
-        &started_at,
-        interp.recorder.now_ms(),
-    );
-    let record = serde_json::to_value(record).ok();
-    let (status, result, errors) = match outcome {
-        Outcome::Ok(v) => ("ok", Some(v), Vec::new()),
+    let record = finished
+        .record
+        .as_ref()
+        .and_then(|r| serde_json::to_value(r).ok());
+    let (status, result, errors) = match finished.outcome {
+        Outcome::Ok(v) => (RunStatus::Ok, Some(v), Vec::new()),
         Outcome::Failed(errors) => (
-            "failed",
+            RunStatus::Failed,
             None,
             errors
                 .iter()
@@ -296,18 +284,18 @@ pub fn interpret(
         ),
         // Not made here: no signal reaches the run, and an approve waits.
         other => (
-            "failed",
+            RunStatus::Failed,
             None,
             vec![format!("error: the run ended `{:?}`\n", other.status())],
         ),
     };
     Some(RunOutcome {
-        status: status.into(),
+        status,
         result,
         errors,
         warnings,
         record,
-        trace,
+        trace: finished.trace,
     })
 }
 
@@ -349,7 +337,7 @@ async fn publish_progress(ingress: &str, run: &str, recorder: std::rc::Rc<Record
 
 fn failed(message: String) -> RunOutcome {
     RunOutcome {
-        status: "failed".into(),
+        status: RunStatus::Failed,
         errors: vec![message],
         ..RunOutcome::default()
     }

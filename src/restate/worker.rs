@@ -18,6 +18,7 @@ use super::{
 use crate::builtins::now_rfc3339;
 use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
+use crate::status::RunStatus;
 use crate::syntax::ast::{BindingKind, ItemKind};
 
 /// The `.flow` files a worker serves, checked when it starts.
@@ -207,14 +208,14 @@ impl FlowRun {
             .name("started")
             .await?;
         ctx.set("request", Json(req.clone()));
-        ctx.set("status", "running".to_string());
+        ctx.set("status", RunStatus::Running.as_str().to_string());
         ctx.set("started", started.clone());
         ctx.object_client::<RunIndexClient>("runs")
             .add(Json(RunEntry {
                 id: id.clone(),
                 flow: req.flow.clone(),
                 file: req.file.clone(),
-                status: "running".into(),
+                status: RunStatus::Running,
                 started,
                 ended: None,
                 waiting: Vec::new(),
@@ -240,7 +241,7 @@ impl FlowRun {
             .run(|| async { Ok(now_rfc3339()) })
             .name("ended")
             .await?;
-        ctx.set("status", outcome.status.clone());
+        ctx.set("status", outcome.status.as_str().to_string());
         ctx.set("ended", ended.clone());
         ctx.set("outcome", Json(outcome.clone()));
         ctx.object_client::<RunIndexClient>("runs")
@@ -296,7 +297,7 @@ async fn run_on_thread(
         });
     if let Err(e) = spawned {
         return RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec![format!(
                 "error: the worker cannot start a thread for the run: {e}\n"
             )],
@@ -307,7 +308,7 @@ async fn run_on_thread(
     match done_rx.await {
         Ok(Some(out)) => out,
         _ => RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec!["error: the run's interpreter stopped before the run ended\n".into()],
             ..RunOutcome::default()
         },
@@ -464,7 +465,7 @@ fn fit_outcome(mut o: RunOutcome, flow: &str, limit: u64) -> RunOutcome {
         && let Some(v) = o.result.take()
     {
         let n = super::over_limit(&v, 0).unwrap_or(0);
-        o.status = "failed".into();
+        o.status = RunStatus::Failed;
         o.errors.push(format!(
             "error: the result of flow `{flow}` is {} as JSON, more than the {} a message to Restate may carry\n  help: have the flow return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together\n",
             fmt_size(n),
@@ -547,7 +548,9 @@ impl RunIndex {
     async fn ended(&self, ctx: ObjectContext<'_>, end: Json<Value>) -> HandlerResult<()> {
         let end = end.into_inner();
         update_run(&ctx, end["id"].as_str(), |r| {
-            r.status = end["status"].as_str().unwrap_or("").to_string();
+            if let Ok(status) = serde_json::from_value(end["status"].clone()) {
+                r.status = status;
+            }
             r.ended = end["ended"].as_str().map(str::to_string);
             r.waiting.clear();
         })
@@ -569,7 +572,7 @@ impl RunIndex {
                     message: w["message"].as_str().unwrap_or("").to_string(),
                 });
             }
-            r.status = "waiting".into();
+            r.status = RunStatus::Waiting;
         })
         .await
     }
@@ -594,8 +597,8 @@ impl RunIndex {
                     note: a.note,
                 });
             }
-            if r.waiting.is_empty() && r.status == "waiting" {
-                r.status = "running".into();
+            if r.waiting.is_empty() && r.status == RunStatus::Waiting {
+                r.status = RunStatus::Running;
             }
         })
         .await
@@ -709,6 +712,32 @@ impl Approval {
             "question": question.map(Json::into_inner),
             "status": status,
         })))
+    }
+}
+
+/// Registers the deployment at `public` with the admin API at `admin` (again, with `force`).
+pub async fn register(admin: &str, public: &str) -> Result<(), String> {
+    let url = format!("{}/deployments", admin.trim_end_matches('/'));
+    let body = serde_json::json!({ "uri": public, "force": true });
+    let r = crate::run::tools::http::reqwest_client()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot register with the Restate admin API at {admin}: {}",
+                crate::run::tools::http::describe(&e)
+            )
+        })?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        let status = r.status();
+        Err(format!(
+            "the Restate admin API at {admin} refused to register {public} ({status}): {}",
+            r.text().await.unwrap_or_default().trim()
+        ))
     }
 }
 

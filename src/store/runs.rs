@@ -6,44 +6,7 @@ use serde_json::Value;
 
 use super::{Store, StoreError, now_ms};
 
-/// Where a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunStatus {
-    Running,
-    Ok,
-    Failed,
-    Cancelled,
-    /// Its process died while it was running (`kill -9`, a crash, a reboot).
-    Interrupted,
-    /// It reached an `approve` and waits for an answer (`flowc approve`).
-    Paused,
-}
-
-impl RunStatus {
-    pub const ALL: [RunStatus; 6] = [
-        RunStatus::Running,
-        RunStatus::Ok,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-        RunStatus::Interrupted,
-        RunStatus::Paused,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Ok => "ok",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Paused => "paused",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RunStatus> {
-        RunStatus::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use crate::status::RunStatus;
 
 /// A run about to start.
 pub struct NewRun<'a> {
@@ -72,7 +35,7 @@ pub struct RunRow {
     pub id: String,
     pub flow: String,
     pub file: String,
-    pub status: String,
+    pub status: RunStatus,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
     pub pid: i64,
@@ -131,12 +94,25 @@ fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> 
     })
 }
 
+/// The status column of row `r`: text another program (or a damaged file)
+/// wrote that names no status is an error that says so.
+fn status_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<RunStatus> {
+    let text: String = r.get(i)?;
+    RunStatus::parse(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("the status of a run: {e}").into(),
+        )
+    })
+}
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
         flow: r.get(1)?,
         file: r.get(2)?,
-        status: r.get(3)?,
+        status: status_col(r, 3)?,
         started_ms: r.get(4)?,
         ended_ms: r.get(5)?,
         pid: r.get(6)?,
@@ -216,7 +192,11 @@ impl Store {
     /// the run is still `previous`, the status its caller read and judged.
     /// Of two processes taking one run at once exactly one succeeds; the
     /// other gets `Ok(Err(why))`, naming the owner, before anything ran.
-    pub fn take_run(&self, id: &str, previous: &str) -> Result<Result<(), String>, StoreError> {
+    pub fn take_run(
+        &self,
+        id: &str,
+        previous: RunStatus,
+    ) -> Result<Result<(), String>, StoreError> {
         let pid = i64::from(std::process::id());
         let taken = self
             .conn
@@ -226,7 +206,7 @@ impl Store {
                  WHERE id = ?1 AND status = ?2 AND status NOT IN ('running', 'ok')",
                 params![
                     id,
-                    previous,
+                    previous.as_str(),
                     pid,
                     host_name(),
                     process_start(pid),
@@ -237,12 +217,12 @@ impl Store {
         if taken == 1 {
             return Ok(Ok(()));
         }
-        let now: Option<(String, i64, String)> = self
+        let now: Option<(RunStatus, i64, String)> = self
             .conn
             .query_row(
                 "SELECT status, pid, host FROM runs WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((status_col(r, 0)?, r.get(1)?, r.get(2)?)),
             )
             .map(Some)
             .or_else(|e| match e {
@@ -255,7 +235,7 @@ impl Store {
                 "run {id} is no longer in the store `{}` (`flowc runs gc` deleted it)",
                 self.path.display()
             ),
-            Some((status, pid, host)) if status == "running" => format!(
+            Some((RunStatus::Running, pid, host)) => format!(
                 "run {id} is running: process {pid} on {host} took it first; nothing was run here"
             ),
             Some((status, ..)) => format!(
@@ -538,8 +518,8 @@ mod tests {
             .expect("update");
         assert_eq!(s.mark_interrupted(), Ok(1));
         let status = |id: &str| s.run(id).expect("read").expect("found").status;
-        assert_eq!(status(&mine), "running");
-        assert_eq!(status(&reused), "interrupted");
+        assert_eq!(status(&mine), RunStatus::Running);
+        assert_eq!(status(&reused), RunStatus::Interrupted);
         if cfg!(target_os = "linux") {
             let me = process_start(i64::from(std::process::id())).expect("/proc");
             assert_eq!(Some(me), process_start(i64::from(std::process::id())));
@@ -578,7 +558,10 @@ mod tests {
         );
         // Given back with its old status, then taken and ended again.
         a.release_run(&id, RunStatus::Failed).expect("released");
-        assert_eq!(a.run(&id).expect("read").expect("found").status, "failed");
+        assert_eq!(
+            a.run(&id).expect("read").expect("found").status,
+            RunStatus::Failed
+        );
         assert!(
             a.end_run(&id, &end(RunStatus::Ok)).is_err(),
             "not owned now"
