@@ -103,6 +103,21 @@ impl Settings {
     }
 }
 
+/// Sent (to a Restate worker) as the options given, `["timeout=10s"]`.
+impl serde::Serialize for Settings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.given.serialize(s)
+    }
+}
+
+/// Received as the options given, decoded once as they arrive.
+impl<'de> serde::Deserialize<'de> for Settings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Settings, D::Error> {
+        let given = Vec::<String>::deserialize(d)?;
+        Settings::parse(&given).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What to keep of a run besides its outcome (the caller writes the files).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Wishes {

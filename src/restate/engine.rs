@@ -102,7 +102,7 @@ impl Engine for Restate {
             sha256: crate::store::sha256_hex(prepared.text().as_bytes()),
             flow: prepared.flow.clone(),
             inputs: prepared.inputs,
-            set: prepared.settings.given().to_vec(),
+            set: prepared.settings,
             ingress: self.ingress().to_string(),
             trace: req.wishes.trace,
         };

@@ -95,9 +95,10 @@ pub struct RunRequest {
     pub sha256: String,
     pub flow: String,
     pub inputs: Map<String, Value>,
-    /// `--set key=value`.
+    /// The run-wide options (`--set key=value`), decoded once: sent as
+    /// given, decoded as they arrive.
     #[serde(default)]
-    pub set: Vec<String>,
+    pub set: crate::driver::Settings,
     /// The ingress the worker sends the run's steps through.
     pub ingress: String,
     /// Keep the run's Chrome trace (`--trace`).

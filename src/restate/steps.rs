@@ -12,7 +12,6 @@ use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepProgress, StepReque
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
 use crate::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
-use crate::driver::session::Settings;
 use crate::driver::signals::Interrupt;
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
@@ -216,10 +215,7 @@ pub fn interpret(
             ..RunOutcome::default()
         });
     }
-    let settings = match Settings::parse(&req.set) {
-        Ok(s) => s,
-        Err(e) => return Some(failed(format!("error: {e}\n"))),
-    };
+    let settings = &req.set;
     let provider = match choose_provider(&folder_of(name), &LlmArgs::default()) {
         Ok(c) => c.provider,
         Err(e) => return Some(failed(format!("error: {e}\n"))),
