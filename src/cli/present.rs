@@ -107,7 +107,7 @@ pub fn report(report: Report, quiet: bool, store: Option<&str>, files: &Files<'_
     let id = report.run_id.clone().unwrap_or_default();
     match report.reported {
         Reported::Here(here) => local(*here, &id, &report.flow, quiet, store, files),
-        Reported::Remote(end) => remote(end, &id, &report.flow, quiet, files),
+        Reported::Remote(end) => remote(*end, &id, &report.flow, quiet, files),
     }
 }
 

@@ -30,7 +30,7 @@ pub enum Reported {
     /// Run by this process.
     Here(Box<Here>),
     /// Run on another engine, which rendered its errors.
-    Remote(RemoteEnd),
+    Remote(Box<RemoteEnd>),
 }
 
 /// A run of this process.

@@ -58,7 +58,7 @@ impl Restate {
         Ok(Report {
             run_id: Some(id.to_string()),
             flow: flow.to_string(),
-            reported: Reported::Remote(RemoteEnd {
+            reported: Reported::Remote(Box::new(RemoteEnd {
                 engine: ingress,
                 status,
                 result,
@@ -66,7 +66,7 @@ impl Restate {
                 warnings,
                 record,
                 trace,
-            }),
+            })),
         })
     }
 

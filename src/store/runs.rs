@@ -550,8 +550,8 @@ mod tests {
         };
         a.end_run(&id, &end(RunStatus::Failed)).expect("ended");
         // Both read `failed`; one conditional update wins.
-        assert_eq!(a.take_run(&id, "failed"), Ok(Ok(())));
-        let lost = b.take_run(&id, "failed").expect("read").expect_err("taken");
+        assert_eq!(a.take_run(&id, RunStatus::Failed), Ok(Ok(())));
+        let lost = b.take_run(&id, RunStatus::Failed).expect("read").expect_err("taken");
         assert!(
             lost.contains(&format!("process {} on", std::process::id())),
             "{lost}"
@@ -566,16 +566,16 @@ mod tests {
             a.end_run(&id, &end(RunStatus::Ok)).is_err(),
             "not owned now"
         );
-        assert_eq!(b.take_run(&id, "failed"), Ok(Ok(())));
+        assert_eq!(b.take_run(&id, RunStatus::Failed), Ok(Ok(())));
         b.end_run(&id, &end(RunStatus::Ok))
             .expect("ended by its owner");
         assert!(
-            a.take_run(&id, "ok").expect("read").is_err(),
+            a.take_run(&id, RunStatus::Ok).expect("read").is_err(),
             "an ok run stays ok"
         );
         // A run gc deleted cannot be taken.
         assert_eq!(a.gc(-1_000), Ok(1));
-        let gone = a.take_run(&id, "ok").expect("read").expect_err("gone");
+        let gone = a.take_run(&id, RunStatus::Ok).expect("read").expect_err("gone");
         assert!(gone.contains("no longer in the store"), "{gone}");
         drop((a, b));
         let _ = std::fs::remove_dir_all(&dir);
