@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
 use crate::run::approve::Pending;
+use crate::run::host::{self, StepHost};
 use crate::run::llm::{Llm, Provider, Recording};
 use crate::run::record::{Recorder, RunRecord, RunStatus, Warning};
 use crate::run::{Interp, RunConfig, RunError};
@@ -194,24 +195,27 @@ impl Runner {
             || (keep.record.is_some() && !keep.record_without_steps)
             || keep.trace.is_some();
         let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
-        let mut interp = Interp::new(program, sources, config);
-        interp.store = store;
-        interp.replay = interp.config.replay.take();
-        interp.journal = match (store, &interp.config.run_id) {
+        // The run's journal writer, kept here: its handle goes to the host,
+        // and what it holds is written before the run ends.
+        let journal = match (store, &config.run_id) {
             (Some(s), Some(id)) => s
                 .path()
                 .parent()
                 .map(|dir| crate::store::Journal::new(dir, id)),
             _ => None,
         };
-        interp.llm = Llm::new(provider);
-        interp.loader = Some(std::rc::Rc::new(super::FsLoader));
+        let host = step_host(store, config.replay.take(), journal.as_ref(), &config);
+        let interp = Interp::builder(program, sources, config)
+            .host(host)
+            .llm(Llm::new(provider))
+            .loader(std::rc::Rc::new(super::FsLoader))
+            .build();
         let started_at = crate::builtins::now_rfc3339();
         let signals = &mut self.signals;
         let outcome = self.rt.block_on(async {
             let run = drive(
                 interp.run_as(flow, inputs, root.unwrap_or(flow)),
-                &interp.recorder,
+                interp.recorder(),
                 progress,
                 on_progress,
             );
@@ -221,16 +225,16 @@ impl Runner {
                     Ok(v) => Outcome::Ok(v),
                     Err(errors) => Outcome::Failed(errors),
                 },
-                p = interp.pause.settled() => Outcome::Paused(p),
-                e = store_failed(interp.journal.as_ref()) => Outcome::StoreFailed(e),
+                p = interp.pause().settled() => Outcome::Paused(p),
+                e = store_failed(journal.as_ref()) => Outcome::StoreFailed(e),
                 s = signals.recv() => Outcome::Cancelled(s),
             }
         });
         // What the journal still holds is written before the run ends.
-        let journal_error = interp.journal.take().and_then(|j| j.flush().err());
-        let duration_ms = interp.recorder.now_ms();
+        let journal_error = journal.and_then(|j| j.flush().err());
+        let duration_ms = interp.recorder().now_ms();
         // The trace before the record: the record takes the recorder's steps.
-        let trace = keep.trace.map(|name| interp.recorder.trace(&name));
+        let trace = keep.trace.map(|name| interp.recorder().trace(&name));
         let record = keep.record.map(|info| {
             run_record(
                 &interp,
@@ -243,14 +247,14 @@ impl Runner {
             )
         });
         Finished {
-            replayed: interp.replayed.get(),
-            warnings: interp.recorder.warnings(),
-            started: interp.recorder.start,
+            replayed: interp.replayed(),
+            warnings: interp.recorder().warnings(),
+            started: interp.recorder().start,
             duration_ms,
-            decisions: interp.llm.decisions().len(),
+            decisions: interp.llm().decisions().len(),
             record,
             trace,
-            llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
+            llm_recording: keep.llm_recording.then(|| interp.llm().recording()),
             run_id: None,
             store_error: journal_error,
             outcome,
@@ -389,6 +393,30 @@ impl Runner {
     }
 }
 
+/// The host a run's steps go through: tools in this process; on resume, the
+/// journaled steps replayed; with a store, its journal (through a handle on
+/// `journal`, the run's writer) and its cross-run cache.
+fn step_host<'s>(
+    store: Option<&'s Store>,
+    replay: Option<crate::run::Replay>,
+    journal: Option<&crate::store::Journal>,
+    config: &RunConfig,
+) -> std::rc::Rc<dyn StepHost + 's> {
+    use std::rc::Rc;
+    let mut host: Rc<dyn StepHost + 's> = Rc::new(host::Local::new());
+    if let Some(replay) = replay {
+        host = Rc::new(host::Replayed::new(host, replay));
+    }
+    if let Some(store) = store {
+        let journal = journal.zip(config.run_id.as_deref()).map(|(j, id)| {
+            Box::new(crate::store::RunJournal::new(store, id, j.handle()))
+                as Box<dyn host::Journal + 's>
+        });
+        host = Rc::new(host::Journaled::new(host, journal, Some(store)));
+    }
+    host
+}
+
 /// The first store error under a stored run (never, without a journal).
 async fn store_failed(journal: Option<&crate::store::Journal>) -> StoreError {
     match journal {
@@ -432,7 +460,7 @@ pub fn run_record(
     duration_ms: f64,
 ) -> RunRecord {
     let ctx = interp.context_value();
-    let sources = interp.sources;
+    let sources = interp.sources();
     RunRecord {
         run_id: ctx["run_id"].clone(),
         file: info.file.clone(),
@@ -454,9 +482,9 @@ pub fn run_record(
             Outcome::Failed(errors) => Some(errors.iter().map(|e| e.record_at(sources)).collect()),
             _ => None,
         },
-        warnings: interp.recorder.warnings(),
-        steps: interp.recorder.take_steps_json(sources),
-        decisions: interp.llm.decisions(),
+        warnings: interp.recorder().warnings(),
+        steps: interp.recorder().take_steps_json(sources),
+        decisions: interp.llm().decisions(),
         replans: interp.replans(),
     }
 }

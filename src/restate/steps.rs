@@ -14,12 +14,14 @@ use crate::driver::project::{LlmArgs, choose_provider, folder_of};
 use crate::driver::runner::{Outcome, RecordInfo, run_record};
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
+use crate::run::host::{StepHost, ToolCall};
 use crate::run::llm::Llm;
 use crate::run::record::Recorder;
 use crate::run::tools::{ToolFailure, ToolResult};
-use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
+use crate::run::{Interp, RunConfig, opts::Opts};
 
-/// The interpreter's way to Restate: each tool call is a `Step` invocation.
+/// The interpreter's host on a worker: each tool call is a `Step` invocation,
+/// each `approve` an `Approval` workflow, each decision kept by `Decision`.
 pub struct RestateSteps {
     http: reqwest::Client,
     ingress: String,
@@ -65,8 +67,8 @@ impl RestateSteps {
     }
 }
 
-impl Remote for RestateSteps {
-    fn call<'a>(&'a self, step: RemoteStep<'a>) -> LocalBoxFuture<'a, ToolResult> {
+impl StepHost for RestateSteps {
+    fn call<'a>(&'a self, step: ToolCall<'a>) -> LocalBoxFuture<'a, ToolResult> {
         Box::pin(async move {
             let path = step.path.to_string();
             let request = StepRequest {
@@ -77,7 +79,7 @@ impl Remote for RestateSteps {
                 module: step.module,
                 tool: step.tool.to_string(),
                 input: step.input.clone(),
-                max_output: step.max_output,
+                max_output: step.limits.max_output,
                 key: step.key.map(str::to_string),
                 deadline_ms: Some(epoch_ms().saturating_add(step.timeout.as_millis() as u64)),
             };
@@ -122,31 +124,11 @@ impl Remote for RestateSteps {
         path: &'a StepPath,
         message: &'a str,
         context: Option<&'a Value>,
-    ) -> LocalBoxFuture<'a, Result<bool, String>> {
-        Box::pin(async move {
-            let path = path.to_string();
-            let key = encode(&approval_key(&self.run, &path));
-            let question = json!({
-                "run": self.run,
-                "path": path,
-                "message": message,
-                "context": context,
-            });
-            // The approval's workflow: started once; again, it is the same one.
-            let start = format!("{}/Approval/{key}/run/send", self.ingress);
-            self.until_answered("the approval", || self.http.post(&start).json(&question))
-                .await?;
-            let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
-            let text = self
-                .until_answered("the approval", || self.http.get(&attach))
-                .await?;
-            serde_json::from_str::<Answer>(&text)
-                .map(|a| a.approved)
-                .map_err(|e| format!("the answer is not an approval's answer: {e}"))
-        })
+    ) -> LocalBoxFuture<'a, Option<Result<bool, String>>> {
+        Box::pin(async move { Some(self.approval(path, message, context).await) })
     }
 
-    fn decision<'a>(
+    fn decided<'a>(
         &'a self,
         path: &'a StepPath,
         answer: Value,
@@ -167,6 +149,36 @@ impl Remote for RestateSteps {
             serde_json::from_str(&text)
                 .map_err(|e| format!("the kept decision cannot be read: {e}"))
         })
+    }
+}
+
+impl RestateSteps {
+    /// The `Approval` workflow of `path`: started once, then waited for.
+    async fn approval(
+        &self,
+        path: &StepPath,
+        message: &str,
+        context: Option<&Value>,
+    ) -> Result<bool, String> {
+        let path = path.to_string();
+        let key = encode(&approval_key(&self.run, &path));
+        let question = json!({
+            "run": self.run,
+            "path": path,
+            "message": message,
+            "context": context,
+        });
+        // The approval's workflow: started once; again, it is the same one.
+        let start = format!("{}/Approval/{key}/run/send", self.ingress);
+        self.until_answered("the approval", || self.http.post(&start).json(&question))
+            .await?;
+        let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
+        let text = self
+            .until_answered("the approval", || self.http.get(&attach))
+            .await?;
+        serde_json::from_str::<Answer>(&text)
+            .map(|a| a.approved)
+            .map_err(|e| format!("the answer is not an approval's answer: {e}"))
     }
 }
 
@@ -234,21 +246,26 @@ pub fn interpret(
         tenant: std::env::var("FLOWC_TENANT").ok(),
         ..RunConfig::default()
     };
-    let mut interp = Interp::new(&checked.program, &checked.sources, config);
-    interp.llm = Llm::new(provider);
-    interp.remote = Some(Box::new(RestateSteps {
+    let host = RestateSteps {
         http: crate::run::tools::http::reqwest_client(),
         ingress: req.ingress.clone(),
         run: run.to_string(),
         file: file_key.to_string(),
         sha256: crate::store::sha256_hex(text.as_bytes()),
-    }));
+    };
+    // A re-planned fragment's interpreter inherits the host (its tool calls
+    // are `Step`s too) and the loader (its module's imports are read).
+    let interp = Interp::builder(&checked.program, &checked.sources, config)
+        .host(std::rc::Rc::new(host))
+        .llm(Llm::new(provider))
+        .loader(std::rc::Rc::new(FsLoader))
+        .build();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
     let started_at = crate::builtins::now_rfc3339();
-    let progress = publish_progress(&req.ingress, run, interp.recorder.clone());
+    let progress = publish_progress(&req.ingress, run, interp.recorder().clone());
     let result = rt.block_on(async {
         tokio::select! {
             r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
@@ -258,7 +275,7 @@ pub fn interpret(
     })?;
     let sources = &checked.sources;
     let warnings = interp
-        .recorder
+        .recorder()
         .warnings()
         .into_iter()
         .map(|w| format!("{}:{}:{}: {}", w.file, w.line, w.column, w.message))
@@ -268,9 +285,11 @@ pub fn interpret(
         Err(errors) => Outcome::Failed(errors),
     };
     // The trace before the record: the record takes the recorder's steps.
-    let trace = req
-        .trace
-        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
+    let trace = req.trace.then(|| {
+        interp
+            .recorder()
+            .trace(&format!("{} {}", req.file, req.flow))
+    });
     let record = run_record(
         &interp,
         &RecordInfo {
@@ -281,7 +300,7 @@ pub fn interpret(
         req.inputs.clone(),
         &outcome,
         &started_at,
-        interp.recorder.now_ms(),
+        interp.recorder().now_ms(),
     );
     let record = serde_json::to_value(record).ok();
     let (status, result, errors) = match outcome {

@@ -108,7 +108,7 @@ impl<'p> Interp<'p> {
             } else {
                 usize::MAX
             };
-            let started_ms = crate::store::now_ms();
+            let started_ms = crate::ids::now_ms();
             let body = self.block(&flow.body, &sc);
             let r = match sc.opts.deadline {
                 Some(d) => match tokio::time::timeout(d, body).await {
@@ -135,10 +135,10 @@ impl<'p> Interp<'p> {
                 r
             };
             let error = r.as_ref().err().map(|e| e[0].record());
-            if caller.is_some() && self.journal.is_some() {
+            if caller.is_some() && self.host.journal().is_some() {
                 let error = error.as_ref().and_then(|e| serde_json::to_value(e).ok());
                 self.journal_step(
-                    crate::store::Row {
+                    super::host::Row {
                         path: &sc.path.to_string(),
                         step: Some(&label),
                         tool: &flow.name.name,
@@ -293,17 +293,25 @@ impl<'p> Interp<'p> {
                 args.insert(n.name.clone(), v);
             }
         }
-        // In a test: a mocked tool or flow, or a tool the test refuses to run.
-        if let Some(r) = self.mocked_call(
-            m,
+        // What the host gives without running it (in a test: a mocked tool
+        // or flow, or a tool the test refuses to run).
+        let intercept = super::host::Intercept {
+            module: self.run_modules[m],
             name,
-            &args,
-            tool.map(|t| t.0),
+            args: &args,
+            local: tool.map(
+                |t| matches!(&t.0.binding.kind, BindingKind::Builtin(b) if lit(b) != "http_get"),
+            ),
             span,
-            label.unwrap_or(name),
-            &path,
-        ) {
-            return r;
+        };
+        if let Some(r) = self.host.intercept(&intercept) {
+            return r.map_err(|f| {
+                vec![
+                    RunError::new(ErrorKind::ToolError, f.message, label.unwrap_or(name), span)
+                        .at(&path)
+                        .with_help(f.help),
+                ]
+            });
         }
         let Some((tool, sig)) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
@@ -410,9 +418,9 @@ impl<'p> Interp<'p> {
         let _started = self.pause.hold().await;
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
-        let mut journaled = self.journal.as_ref().map(|j| {
+        let mut journaled = self.host.journal().map(|j| {
             let binding = self.binding_of(name, tool);
-            let hash = crate::store::cache_key(&binding, &value::canonical(&input));
+            let hash = crate::ids::cache_key(&binding, &value::canonical(&input));
             super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
         // An effect never starts unless its `running` row is durable.
@@ -541,7 +549,7 @@ impl<'p> Interp<'p> {
                     span,
                     self.sources,
                 );
-                if let Some(j) = &self.journal {
+                if let Some(j) = self.host.journal() {
                     j.fail(e);
                 }
             }
@@ -566,12 +574,12 @@ impl<'p> Interp<'p> {
     /// the step's path, so a resumed run gives the same one.
     fn derived_key(&self, path: &StepPath) -> String {
         let run = self.config.run_id.as_deref().unwrap_or("");
-        let h = crate::store::sha256_hex(format!("{run}\0{path}").as_bytes());
+        let h = crate::ids::sha256_hex(format!("{run}\0{path}").as_bytes());
         format!("flowc-{run}-{}", &h[..16])
     }
 
-    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it
-    /// (with the attempt's number and timeout).
+    /// One attempt of a tool call, as the host runs it (with the attempt's
+    /// number and timeout).
     #[allow(clippy::too_many_arguments)]
     async fn invoke_at(
         &self,
@@ -583,42 +591,20 @@ impl<'p> Interp<'p> {
         path: &StepPath,
         (attempt, timeout): (u32, Duration),
     ) -> tools::ToolResult {
-        match &self.remote {
-            Some(r) => {
-                r.call(super::RemoteStep {
-                    module: m,
-                    tool: &tool.name.name,
-                    path,
-                    attempt,
-                    input,
-                    max_output: limits.max_output,
-                    key,
-                    timeout,
-                })
-                .await
-            }
-            None => self.invoke(m, tool, input, limits, key).await,
-        }
-    }
-
-    /// One attempt of a tool call through its binding.
-    pub(super) async fn invoke(
-        &self,
-        m: usize,
-        tool: &'p ToolDecl,
-        input: &Value,
-        limits: Limits,
-        key: Option<&str>,
-    ) -> tools::ToolResult {
-        invoke_binding(
-            &tool.binding.kind,
-            self.module_dir(m),
-            &self.http,
-            input,
-            limits,
-            key,
-        )
-        .await
+        self.host
+            .call(super::host::ToolCall {
+                module: self.run_modules[m],
+                tool: &tool.name.name,
+                binding: &tool.binding.kind,
+                dir: self.module_dir(m),
+                path,
+                attempt,
+                input,
+                limits,
+                key,
+                timeout,
+            })
+            .await
     }
 }
 
