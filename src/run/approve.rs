@@ -19,8 +19,9 @@ use super::errors::{ErrorKind, R, RunError};
 use super::eval::Scope;
 use super::record::{StepKind, StepStatus};
 use super::value::to_text;
-use crate::syntax::ast::Expr;
-use crate::syntax::span::Span;
+use crate::ir::expr::Expr;
+use crate::ir::plan::Within;
+use crate::span::Span;
 
 /// What an `approve` without an answer does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,12 +117,13 @@ impl<'p> Interp<'p> {
     /// `approve "message" with ctx`: `true` approved, `false` rejected.
     pub(super) async fn approve(
         &self,
-        e: &'p Expr,
-        message: &'p Expr,
-        context: Option<&'p Expr>,
+        e: &Expr,
+        place: &Within,
+        message: &Expr,
+        context: Option<&Expr>,
         sc: &Scope,
     ) -> R<Value> {
-        let path = self.step_path(crate::ir::plan::node_key(e), "approve", sc);
+        let path = self.step_path(place, sc);
         let span = Span {
             end: message.span.end,
             ..e.span

@@ -19,27 +19,25 @@ use super::value::{self, equal};
 use super::{Env, Interp};
 use crate::builtins::{self, Builtin, Failure};
 use crate::ir::StepPath;
-use crate::ir::plan::{CallPlan, Callee, Within, callee_name, node_key};
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::ir::expr::{Binding, Call, Flow, Target, Tool};
+use crate::ir::plan::Within;
+use crate::span::Span;
 
 impl<'p> Interp<'p> {
-    /// The path of a call or decision (`key`: its `node_key`) inside the step of `sc`.
-    pub(super) fn step_path(&self, key: usize, name: &str, sc: &Scope) -> StepPath {
-        match self.lowered.within(key) {
-            Some(Within::Step) => sc.path.clone(),
-            Some(Within::Under(seg)) => sc.path.step(seg),
-            // Not reached by the lowering (none such is known): named by its callee.
-            None => sc.path.child(name),
+    /// The path of a decision or an approval (its place, from the lowering)
+    /// inside the step of `sc`.
+    pub(super) fn step_path(&self, place: &Within, sc: &Scope) -> StepPath {
+        match place {
+            Within::Step => sc.path.clone(),
+            Within::Under(seg) => sc.path.step(seg),
         }
     }
 
     /// The path of a tool, flow or `llm()` call inside the step of `sc`.
-    fn call_path(&self, c: &Call, plan: Option<&CallPlan<'p>>, sc: &Scope) -> StepPath {
-        match plan.and_then(|p| p.place.as_ref()) {
-            Some(Within::Step) => sc.path.clone(),
-            Some(Within::Under(seg)) => sc.path.step(seg),
-            None => sc.path.child(&callee_name(c)),
+    fn call_path(&self, c: &Call, sc: &Scope) -> StepPath {
+        match &c.place {
+            Some(place) => self.step_path(place, sc),
+            None => sc.path.child(&c.name),
         }
     }
 
@@ -48,14 +46,14 @@ impl<'p> Interp<'p> {
     pub(super) fn call_flow<'a>(
         &'a self,
         m: usize,
-        flow: &'p FlowDecl,
+        flow: &'a Flow,
         args: Map<String, Value>,
         caller: Option<&'a Scope>,
         span: Span,
         label: Option<&str>,
         path: StepPath,
     ) -> LocalBoxFuture<'a, R<Value>> {
-        let label = label.unwrap_or(&flow.name.name).to_string();
+        let label = label.unwrap_or(&flow.name).to_string();
         Box::pin(async move {
             let none = Opts::default();
             let header: &Opts = self.opts_of(flow.options.as_ref()).map_or(&none, |o| o);
@@ -87,13 +85,14 @@ impl<'p> Interp<'p> {
                 label: Rc::from(label.as_str()),
                 path,
                 deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
-                flow: Rc::from(flow.name.name.as_str()),
+                flow: flow.name.clone(),
                 // A flow's own policy, else its caller's.
-                policy: crate::check::policy::of_flow(self.program, m, flow)
+                policy: self
+                    .policy_of(m, flow.options.as_ref())
                     .or_else(|| caller.and_then(|c| c.policy.clone())),
             };
             for (k, p) in flow.params.iter().enumerate() {
-                let v = match args.get(&p.name.name) {
+                let v = match args.get(&p.name) {
                     Some(v) => v.clone(),
                     None => match &p.default {
                         Some(d) => self.eval(d, &sc).await?,
@@ -104,7 +103,7 @@ impl<'p> Interp<'p> {
             }
             let id = if caller.is_some() {
                 self.recorder
-                    .start(&label, &sc.path, &flow.name.name, StepKind::Flow, span)
+                    .start(&label, &sc.path, &flow.name, StepKind::Flow, span)
             } else {
                 usize::MAX
             };
@@ -117,11 +116,11 @@ impl<'p> Interp<'p> {
                         ErrorKind::Timeout,
                         format!(
                             "flow `{}` exceeded its deadline of {}",
-                            flow.name.name,
+                            flow.name,
                             fmt_duration(d)
                         ),
                         &sc,
-                        flow.name.span,
+                        flow.name_span,
                     )),
                 },
                 None => body.await,
@@ -141,7 +140,7 @@ impl<'p> Interp<'p> {
                     super::host::Row {
                         path: &sc.path.to_string(),
                         step: Some(&label),
-                        tool: &flow.name.name,
+                        tool: &flow.name,
                         kind: Some("flow"),
                         status: if r.is_ok() { "ok" } else { "failed" },
                         attempts: 1,
@@ -166,9 +165,13 @@ impl<'p> Interp<'p> {
         })
     }
 
-    pub(super) fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
-        let name = c.callee[0].name.as_str();
-        match Builtin::from_name(name) {
+    pub(super) fn builtin_fn(&self, c: &Call, span: Span, sc: &Scope) -> R<Value> {
+        let name = &*c.name;
+        let b = match c.target {
+            Target::Builtin(b) => b,
+            _ => Builtin::from_name(name),
+        };
+        match b {
             Some(Builtin::Stable) => {
                 let arg = &c.args[0].value;
                 let now = self.eval_sync(arg, sc)?;
@@ -205,11 +208,15 @@ impl<'p> Interp<'p> {
         &self,
         name: &str,
         args: &[Value],
-        c: &'p Call,
+        c: &Call,
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
-        let Some(b) = Builtin::from_name(name) else {
+        let b = match c.target {
+            Target::Builtin(Some(b)) => Some(b),
+            _ => Builtin::from_name(name),
+        };
+        let Some(b) = b else {
             return Err(err(
                 ErrorKind::TypeError,
                 format!("`{name}` is not a built-in function"),
@@ -246,28 +253,27 @@ impl<'p> Interp<'p> {
     /// A call: a built-in function, a flow or a tool.
     pub(super) async fn call(
         &self,
-        c: &'p Call,
+        c: &Call,
         span: Span,
         sc: &Scope,
         label: Option<&str>,
     ) -> R<Value> {
         // Resolved by the lowering (every call of the program is).
-        let plan = self.lowered.call(node_key(c));
-        let callee = match plan {
-            Some(p) => p.callee,
-            None => return Err(err(ErrorKind::TypeError, "not callable", sc, span)),
-        };
-        let args_wait = plan.is_some_and(|p| p.args_wait);
-        let (m, name, tool, flow) = match callee {
-            Callee::Tool { module, decl, sig } => {
-                (module, decl.name.name.as_str(), Some((decl, sig)), None)
+        let args_wait = c.args_wait;
+        let (m, name, tool, flow) = match c.target {
+            Target::Tool(id) => {
+                let t = self.lowered.tool(id);
+                (t.module, &*t.name, Some(t), None)
             }
-            Callee::Flow { module, decl } => (module, decl.name.name.as_str(), None, Some(decl)),
-            Callee::Llm => {
-                let path = self.call_path(c, plan, sc);
+            Target::Flow(id) => {
+                let f = self.lowered.flow(id);
+                (f.module, &*f.name, None, Some(f))
+            }
+            Target::Llm => {
+                let path = self.call_path(c, sc);
                 return Box::pin(self.llm_condition(c, span, sc, path)).await;
             }
-            Callee::Builtin(name) => (sc.module, name, None, None),
+            Target::Builtin(_) => (sc.module, &*c.name, None, None),
         };
         if tool.is_none() && flow.is_none() {
             if name != "stable" && args_wait {
@@ -277,7 +283,7 @@ impl<'p> Interp<'p> {
             }
             return self.builtin_fn(c, span, sc);
         }
-        let path = self.call_path(c, plan, sc);
+        let path = self.call_path(c, sc);
         // Arguments, evaluated concurrently.
         let vals = if args_wait {
             collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
@@ -290,7 +296,7 @@ impl<'p> Interp<'p> {
         let mut args = Map::new();
         for (a, v) in c.args.iter().zip(vals) {
             if let Some(n) = &a.name {
-                args.insert(n.name.clone(), v);
+                args.insert(n.clone(), v);
             }
         }
         // What the host gives without running it (in a test: a mocked tool
@@ -299,9 +305,7 @@ impl<'p> Interp<'p> {
             module: self.run_modules[m],
             name,
             args: &args,
-            local: tool.map(
-                |t| matches!(&t.0.binding.kind, BindingKind::Builtin(b) if lit(b) != "http_get"),
-            ),
+            local: tool.map(|t| matches!(&t.binding, Binding::Builtin(b) if b != "http_get")),
             span,
         };
         if let Some(r) = self.host.intercept(&intercept) {
@@ -313,13 +317,14 @@ impl<'p> Interp<'p> {
                 ]
             });
         }
-        let Some((tool, sig)) = tool else {
+        let Some(tool) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
             return self
                 .call_flow(m, flow, args, Some(sc), span, label, path)
                 .await;
         };
         // Defaults of omitted parameters.
+        let sig = tool.sig;
         for (p, ps) in tool.params.iter().zip(sig.params.iter()) {
             if !args.contains_key(&ps.name)
                 && let Some(d) = &p.default
@@ -405,9 +410,9 @@ impl<'p> Interp<'p> {
         let key = match c
             .options
             .as_ref()
-            .and_then(|o| o.entries.iter().find(|e| e.name.name == "idempotency_key"))
+            .and_then(|o| o.idempotency_key.as_deref())
         {
-            Some(e) if tool.effect => match self.eval(&e.value, sc).await? {
+            Some(e) if tool.effect => match self.eval(e, sc).await? {
                 Value::String(s) => Some(s),
                 Value::Bool(true) => Some(self.derived_key(&path)),
                 _ => None,
@@ -419,8 +424,7 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.host.journal().map(|j| {
-            let binding = self.binding_of(name, tool);
-            let hash = crate::ids::cache_key(&binding, &value::canonical(&input));
+            let hash = crate::ids::cache_key(&tool.binding_text, &value::canonical(&input));
             super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
         // An effect never starts unless its `running` row is durable.
@@ -584,7 +588,7 @@ impl<'p> Interp<'p> {
     async fn invoke_at(
         &self,
         m: usize,
-        tool: &'p ToolDecl,
+        tool: &Tool<'_>,
         input: &Value,
         limits: Limits,
         key: Option<&str>,
@@ -594,8 +598,8 @@ impl<'p> Interp<'p> {
         self.host
             .call(super::host::ToolCall {
                 module: self.run_modules[m],
-                tool: &tool.name.name,
-                binding: &tool.binding.kind,
+                tool: &tool.name,
+                binding: &tool.binding,
                 dir: self.module_dir(m),
                 path,
                 attempt,
@@ -611,7 +615,7 @@ impl<'p> Interp<'p> {
 /// One attempt of a call of a tool bound by `kind`; exec tools run in `dir`.
 /// `flowc worker` runs the steps Restate gives it with this.
 pub async fn invoke_binding(
-    kind: &BindingKind,
+    kind: &Binding,
     dir: &std::path::Path,
     http: &tools::http::Client,
     input: &Value,
@@ -620,23 +624,16 @@ pub async fn invoke_binding(
 ) -> tools::ToolResult {
     let max_output = limits.max_output;
     match kind {
-        BindingKind::Builtin(n) => {
-            tools::builtin::call(&lit(n), input, dir, http, max_output).await
-        }
-        BindingKind::Exec(argv) => {
-            let argv: Vec<String> = match &argv.kind {
-                ExprKind::List(items) => items.iter().map(|i| lit(i).into_owned()).collect(),
-                _ => Vec::new(),
-            };
+        Binding::Builtin(n) => tools::builtin::call(n, input, dir, http, max_output).await,
+        Binding::Exec { argv } => {
             // Boxed, as the HTTP call below: their futures are large, and every
             // step's future (the scheduler boxes one per statement) would carry them.
-            Box::pin(tools::exec::call(&argv, dir, input, limits, key)).await
+            Box::pin(tools::exec::call(argv, dir, input, limits, key)).await
         }
-        BindingKind::Http { method, url } => {
-            let url = lit(url);
-            Box::pin(http.call(&method.name, &url, input, max_output, key)).await
+        Binding::Http { method, url } => {
+            Box::pin(http.call(method, url, input, max_output, key)).await
         }
-        BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        Binding::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
     }
 }
 
@@ -657,28 +654,6 @@ impl Drop for Permits<'_> {
         if let Some(s) = &self.tool {
             s.add_permits(1);
         }
-    }
-}
-
-/// The text of a plain string literal (borrowed when it is one piece).
-pub(super) fn lit(e: &Expr) -> std::borrow::Cow<'_, str> {
-    match &e.kind {
-        ExprKind::Str(parts) if parts.len() == 1 => match &parts[0] {
-            StrPart::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
-            StrPart::Interp(_) => std::borrow::Cow::Borrowed(""),
-        },
-        ExprKind::Str(parts) => parts
-            .iter()
-            .map(|p| {
-                if let StrPart::Text(t) = p {
-                    t.as_str()
-                } else {
-                    ""
-                }
-            })
-            .collect::<String>()
-            .into(),
-        _ => std::borrow::Cow::Borrowed(""),
     }
 }
 

@@ -11,14 +11,14 @@ use super::record;
 use super::record::{StepKind, StepStatus};
 use super::value::to_text;
 use crate::ir::StepPath;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::ir::expr::{Call, DecideArm, Expr};
+use crate::span::Span;
 
 impl<'p> Interp<'p> {
     /// `file:line:column` of a span.
     pub(super) fn position(&self, span: Span) -> String {
         let f = self.sources.get(span.file);
-        let (line, column) = crate::syntax::span::line_col(&f.text, span.start as usize);
+        let (line, column) = crate::span::line_col(&f.text, span.start as usize);
         format!("{}:{line}:{column}", f.name)
     }
 
@@ -105,9 +105,9 @@ impl<'p> Interp<'p> {
     /// `decide "prompt" with ctx { label => … else => … }`.
     pub(super) async fn decide(
         &self,
-        prompt: &'p Expr,
-        context: Option<&'p Expr>,
-        arms: &'p [DecideArm],
+        prompt: &Expr,
+        context: Option<&Expr>,
+        arms: &[DecideArm],
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
@@ -124,14 +124,14 @@ impl<'p> Interp<'p> {
             at: self.position(span),
             prompt: to_text(&prompt_v),
             context: ctx,
-            options: labelled.iter().map(|a| a.label.name.clone()).collect(),
+            options: labelled.iter().map(|a| a.label.clone()).collect(),
             descriptions: labelled
                 .iter()
                 .map(|a| self.source_text(a.body.span))
                 .collect(),
         };
         let arm = match self.ask_llm(&req, span, sc).await? {
-            Outcome::Chosen(label) => labelled.into_iter().find(|a| a.label.name == label),
+            Outcome::Chosen(label) => labelled.into_iter().find(|a| a.label == label),
             Outcome::NoValidAnswer { answers } => match arms.iter().find(|a| a.is_else) {
                 Some(e) => Some(e),
                 None => {
@@ -160,7 +160,7 @@ impl<'p> Interp<'p> {
     /// `llm("question", values…)`: a yes/no condition, the step at `path`.
     pub(super) async fn llm_condition(
         &self,
-        c: &'p Call,
+        c: &Call,
         span: Span,
         sc: &Scope,
         path: StepPath,
@@ -170,7 +170,7 @@ impl<'p> Interp<'p> {
         let mut context = Map::new();
         for (a, v) in c.args.iter().zip(&vals).skip(1) {
             let key = match &a.name {
-                Some(n) => n.name.clone(),
+                Some(n) => n.clone(),
                 None => self.source_text(a.value.span),
             };
             context.insert(key, v.clone());

@@ -12,8 +12,8 @@ use super::host::{Journal, Row, StoreError};
 use super::record::StepKind;
 use crate::ids::now_ms;
 use crate::ir::StepPath;
-use crate::syntax::ast::ToolDecl;
-use crate::syntax::span::Span;
+use crate::ir::expr::Tool;
+use crate::span::Span;
 
 /// A tool call's row while it runs: written `running` before an effect
 /// starts, then `ok` or `failed` when it ends; a pure call dropped before it
@@ -115,7 +115,7 @@ impl<'p> Interp<'p> {
     pub(super) fn replay_tool(
         &self,
         name: &str,
-        tool: &'p ToolDecl,
+        tool: &Tool<'_>,
         input: &Value,
         step: &str,
         path: &StepPath,
@@ -129,10 +129,7 @@ impl<'p> Interp<'p> {
             return None;
         }
         if r.check_args {
-            let now = crate::ids::cache_key(
-                &self.binding_of(name, tool),
-                &crate::value::canonical(input),
-            );
+            let now = crate::ids::cache_key(&tool.binding_text, &crate::value::canonical(input));
             if hash.as_deref() != Some(now.as_str()) {
                 return None;
             }

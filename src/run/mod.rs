@@ -44,10 +44,9 @@ use record::Recorder;
 pub use tools::Limits;
 
 use crate::check::Program;
-use crate::ir::plan::node_key;
+use crate::ir::expr::Options;
 use crate::ir::{Lowered, StepPath};
 use crate::source::Sources;
-use crate::syntax::ast::{FlowDecl, ItemKind, Options};
 
 /// How a run is configured from the command line.
 #[derive(Clone, Debug, Default)]
@@ -67,9 +66,6 @@ pub struct RunConfig {
     /// What an `approve` without an answer does: pause, ask, or fail.
     pub approvals: approve::ApproveMode,
 }
-
-/// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
-type FxBuild = rustc_hash::FxBuildHasher;
 
 /// A frame of variables (a block's `let`s, a flow's parameters, a loop's or
 /// `for`'s variable, `catch e`), chained to the enclosing ones. Names were
@@ -141,16 +137,12 @@ pub struct Interp<'p> {
     config: RunConfig,
     /// Each module's constants, in source order (`ir::slots::Slot::Const`).
     consts: RefCell<Vec<Vec<Option<Value>>>>,
-    flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
     lowered: Rc<Lowered<'p>>,
-    /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
-    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+    /// Every `with { … }` of the program, decoded once (by `ir::Options::id`).
+    options: Rc<Vec<Rc<Opts>>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
-    /// Each tool's binding as text (what the journal hashes with the
-    /// arguments), made once per tool, keyed by the tool's address.
-    binding_texts: RefCell<HashMap<usize, Rc<str>, FxBuild>>,
     /// How many steps returned their journaled result (`flowc resume`).
     replayed: Cell<usize>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
@@ -246,16 +238,16 @@ impl<'p> Builder<'p> {
 #[derive(Clone)]
 pub struct Lowering<'p> {
     lowered: Rc<Lowered<'p>>,
-    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+    options: Rc<Vec<Rc<Opts>>>,
 }
 
 impl<'p> Lowering<'p> {
     pub fn new(program: &'p Program) -> Lowering<'p> {
         let lowered = crate::ir::lower_program(program);
         let options = lowered
-            .options
+            .options()
             .iter()
-            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
+            .map(|o| Rc::new(Opts::from_decoded(o)))
             .collect();
         Lowering {
             lowered: Rc::new(lowered),
@@ -297,17 +289,6 @@ impl<'p> Interp<'p> {
             test,
             within,
         } = b;
-        // The flows a run can start with, by name (calls are resolved by the lowering).
-        let mut flows = Vec::new();
-        for m in &program.modules {
-            let mut f = HashMap::default();
-            for it in &m.ast.items {
-                if let ItemKind::Flow(d) = &it.kind {
-                    f.insert(d.name.name.as_str(), &**d);
-                }
-            }
-            flows.push(f);
-        }
         let dirs = program
             .modules
             .iter()
@@ -336,9 +317,7 @@ impl<'p> Interp<'p> {
             recorder,
             config,
             consts: RefCell::new(vec![Vec::new(); program.modules.len()]),
-            flows,
             tool_limits: RefCell::new(HashMap::new()),
-            binding_texts: RefCell::default(),
             replayed: Cell::new(0),
             cache: RefCell::new(HashMap::new()),
             inflight: RefCell::new(HashMap::new()),
@@ -392,7 +371,7 @@ impl<'p> Interp<'p> {
 
     /// Options as decoded before the run (`None` for no `with { … }`).
     fn opts_of(&self, o: Option<&Options>) -> Option<&Rc<Opts>> {
-        self.options.get(&node_key(o?))
+        self.options.get(o?.id as usize)
     }
 
     /// The folder of a module's file: where its exec tools run.
@@ -436,11 +415,13 @@ impl<'p> Interp<'p> {
             .clone()
             .unwrap_or_else(crate::ids::new_run_id);
         let root = self.program.root;
-        let flow = *self.flows[root]
-            .get(name)
+        let lowered = self.lowered.clone();
+        let flow = lowered
+            .flow_named(root, name)
             .expect("the CLI checked the flow exists");
         // The flow's policy names the tenant, when it does.
-        let tenant = crate::check::policy::of_flow(self.program, root, flow)
+        let tenant = self
+            .policy_of(root, flow.options.as_ref())
             .and_then(|p| p.tenant.clone())
             .or_else(|| self.config.tenant.clone());
         *self.context.borrow_mut() = context.unwrap_or_else(|| {
@@ -457,7 +438,7 @@ impl<'p> Interp<'p> {
             self.eval_consts(m)?;
         }
         let path = StepPath::root(root_path);
-        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None, path);
+        let mut run = self.call_flow(root, flow, inputs, None, flow.name_span, None, path);
         // Each poll by the runtime follows its turn (timers, signals): a new time
         // slice of evaluation begins (see `breathe`).
         std::future::poll_fn(|cx| {

@@ -23,8 +23,8 @@ use serde_json::{Map, Value};
 
 use super::tools::{self, Limits, ToolResult};
 use crate::ir::StepPath;
+use crate::ir::expr::Binding;
 use crate::span::Span;
-use crate::syntax::ast::BindingKind;
 
 /// One attempt of a tool call, as the host runs it.
 pub struct ToolCall<'a> {
@@ -33,7 +33,7 @@ pub struct ToolCall<'a> {
     pub module: usize,
     pub tool: &'a str,
     /// The tool's binding, and the folder its exec tools run in.
-    pub binding: &'a BindingKind,
+    pub binding: &'a Binding,
     pub dir: &'a Path,
     pub path: &'a StepPath,
     /// 1 for the first attempt.

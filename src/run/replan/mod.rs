@@ -25,9 +25,9 @@ use super::{Env, Interp, RunConfig};
 use crate::check::policy::DEFAULT_FRAGMENT_TIMEOUT;
 use crate::check::{BlockKey, Signature, Type};
 use crate::ir::StepPath;
+use crate::ir::expr::{Expr, Flow};
 use crate::ir::slots::Slot;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 use request::{Ask, InScope};
 pub use request::{Length, reference, reference_more, system_prompt};
@@ -74,15 +74,15 @@ impl<'p> Interp<'p> {
     /// Does this expression state `replan_on_error: true` for itself?
     pub(super) fn replans_here(&self, e: &Expr) -> bool {
         !self.replan.in_fragment.get()
-            && crate::check::block_options(e)
-                .and_then(|o| self.opts_of(Some(o)))
+            && self
+                .opts_of(e.block_options())
                 .is_some_and(|o| o.replan_on_error == Some(true))
     }
 
     /// The outcome of a block that may be re-planned: `r` when it succeeded
     /// or failed without a trigger, else a fragment's result or the original
     /// failure with notes. `sc`: the block's scope with its own options.
-    pub(super) async fn replan_block(&self, e: &'p Expr, sc: &Scope, r: R<Value>) -> R<Value> {
+    pub(super) async fn replan_block(&self, e: &Expr, sc: &Scope, r: R<Value>) -> R<Value> {
         let errs = match r {
             Ok(v) => return Ok(v),
             Err(errs) => errs,
@@ -98,12 +98,7 @@ impl<'p> Interp<'p> {
     }
 
     /// [`Interp::replan_block`] for a flow's body.
-    pub(super) async fn replan_flow(
-        &self,
-        flow: &'p FlowDecl,
-        sc: &Scope,
-        r: R<Value>,
-    ) -> R<Value> {
+    pub(super) async fn replan_flow(&self, flow: &Flow, sc: &Scope, r: R<Value>) -> R<Value> {
         let errs = match r {
             Ok(v) => return Ok(v),
             Err(errs) => errs,
@@ -112,9 +107,9 @@ impl<'p> Interp<'p> {
             return Err(errs);
         }
         let site = Site {
-            key: crate::check::block_key(&flow.body),
+            key: flow.body.key,
             span: flow.body.span,
-            flow: &flow.name.name,
+            flow: self.flow_of(sc),
             flow_doc: self.flow_doc(sc),
             env: sc.env.clone(),
         };

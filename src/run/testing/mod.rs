@@ -23,9 +23,9 @@ use super::value::to_text;
 use super::{Env, Interp, Lowering, RunConfig};
 use crate::check::Program;
 use crate::ir::StepPath;
+use crate::ir::expr::{BinOp, Expr, ExprKind, MockTarget, MockValue, Test};
 use crate::source::Sources;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 pub use diff::line_diff;
 
@@ -222,9 +222,21 @@ impl<'p> Interp<'p> {
         b.build()
     }
 
-    /// Runs test `t` of module `m`: its mocks, then its statements as a block.
-    /// Returns every failure (none when it passed).
-    pub async fn run_test(&self, m: usize, t: &'p TestDecl) -> Vec<TestFailure> {
+    /// Runs the test of module `m` whose name is at `at`: its mocks, then
+    /// its statements as a block. Returns every failure (none when it passed).
+    pub async fn run_test(&self, m: usize, at: Span) -> Vec<TestFailure> {
+        let lowered = self.lowered.clone();
+        let Some(t) = lowered
+            .tests()
+            .iter()
+            .find(|t| t.module == m && t.name_span == at)
+        else {
+            return vec![TestFailure::new(
+                "unmocked",
+                "this test was not lowered (a bug in flowc)",
+                at,
+            )];
+        };
         let state = self
             .test
             .clone()
@@ -246,7 +258,7 @@ impl<'p> Interp<'p> {
                 path: StepPath::root("test"),
                 ..root
             };
-            self.install_mocks(m, t, &sc)?;
+            self.install_mocks(t, &sc)?;
             let mut body = self.block(&t.body, &sc);
             std::future::poll_fn(|cx| {
                 self.yielding.set(false);
@@ -279,33 +291,22 @@ impl<'p> Interp<'p> {
     }
 
     /// Evaluates the `mock` statements of the test's block (before anything runs).
-    fn install_mocks(&self, m: usize, t: &'p TestDecl, sc: &Scope) -> R<()> {
+    fn install_mocks(&self, t: &Test, sc: &Scope) -> R<()> {
         let state = self.test.as_ref().expect("a test interpreter");
         // Mock values see the test's frame (constants; its `let`s have no value yet).
         let sc = sc.with_env(Env::child(&sc.env, t.body.stmts.len()));
-        for s in &t.body.stmts {
-            let StmtKind::Mock {
-                target,
-                args,
-                value,
-            } = &s.kind
-            else {
-                continue;
-            };
+        for mock in &t.mocks {
             let sc = sc.with_label("mock");
-            if let [one] = target.as_slice()
-                && one.name == "llm"
-            {
-                let answers = match value.mock_failure() {
-                    Some(msg) => Answers::Fail(to_text(&self.eval_sync(msg, &sc)?)),
-                    None => answers_of(&self.eval_sync(value, &sc)?),
+            let value = &mock.value;
+            if let MockTarget::Llm = mock.target {
+                let answers = match value {
+                    MockValue::Fail(msg) => Answers::Fail(to_text(&self.eval_sync(msg, &sc)?)),
+                    MockValue::Value(v) => answers_of(&self.eval_sync(v, &sc)?),
                 };
                 *state.answers.borrow_mut() = Some(answers);
                 continue;
             }
-            if let [one] = target.as_slice()
-                && one.name == "approve"
-            {
+            if let (MockTarget::Approve, MockValue::Value(value)) = (&mock.target, value) {
                 match self.eval_sync(value, &sc)? {
                     Value::Bool(b) => state.approve_always.set(Some(b)),
                     Value::Array(l) => {
@@ -316,25 +317,22 @@ impl<'p> Interp<'p> {
                 }
                 continue;
             }
-            let (module, name) = match target.as_slice() {
-                [one] => (m, one.name.clone()),
-                [alias, item] => match self.program.modules[m].imports.get(&alias.name) {
-                    Some(&mi) => (mi, item.name.clone()),
-                    None => continue,
-                },
+            let (module, name) = match &mock.target {
+                MockTarget::Callee {
+                    module: Some(module),
+                    name,
+                } => (*module, name.clone()),
                 _ => continue,
             };
-            let mocked = match value.mock_failure() {
-                Some(msg) => Mocked::Fail(to_text(&self.eval_sync(msg, &sc)?)),
-                None => Mocked::Value(self.eval_sync(value, &sc)?),
+            let mocked = match value {
+                MockValue::Fail(msg) => Mocked::Fail(to_text(&self.eval_sync(msg, &sc)?)),
+                MockValue::Value(v) => Mocked::Value(self.eval_sync(v, &sc)?),
             };
-            match args {
+            match &mock.args {
                 Some(args) => {
                     let mut with = Vec::new();
-                    for a in args {
-                        if let Some(n) = &a.name {
-                            with.push((n.name.clone(), self.eval_sync(&a.value, &sc)?));
-                        }
+                    for (n, a) in args {
+                        with.push((n.clone(), self.eval_sync(a, &sc)?));
                     }
                     state
                         .keyed
@@ -355,8 +353,8 @@ impl<'p> Interp<'p> {
     /// failure of the test (with both sides of a comparison); the test goes on.
     pub(super) async fn assert_stmt(
         &self,
-        cond: &'p Expr,
-        message: Option<&'p Expr>,
+        cond: &Expr,
+        message: Option<&Expr>,
         sc: &Scope,
     ) -> R<Value> {
         let (holds, sides) = match &cond.kind {
