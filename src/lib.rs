@@ -12,6 +12,7 @@ pub mod diag;
 pub mod driver;
 pub mod files;
 pub mod fmt;
+pub mod ids;
 pub mod ir;
 pub mod lsp;
 pub mod repl;

@@ -79,7 +79,7 @@ impl Watch {
     /// Reports what changed since the last look.
     pub(super) fn look(&mut self, interp: &Interp<'_>, sink: &mut dyn FnMut(Event<'_>)) {
         if self.progress {
-            let (running, done, failed) = interp.recorder.progress();
+            let (running, done, failed) = interp.recorder().progress();
             sink(Event::Progress(&Progress {
                 running,
                 done,
@@ -89,7 +89,7 @@ impl Watch {
         if !self.steps {
             return;
         }
-        for (i, s) in interp.recorder.steps().iter().enumerate() {
+        for (i, s) in interp.recorder().steps().iter().enumerate() {
             let running = s.status == StepStatus::Running;
             if i >= self.seen.len() {
                 self.seen.push(true);
@@ -107,7 +107,7 @@ impl Watch {
                 });
             }
         }
-        let decisions = interp.llm.decisions();
+        let decisions = interp.llm().decisions();
         for d in decisions.iter().skip(self.decisions) {
             sink(Event::Decision { path: &d.path });
         }

@@ -14,10 +14,11 @@ use super::event::{Event, Watch};
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
 use crate::run::approve::{ApproveMode, Pending};
+use crate::run::host::{self, StepHost};
 use crate::run::llm::{Llm, Provider, Recording};
 use crate::run::opts::Opts;
 use crate::run::record::{Recorder, RunRecord, Warning};
-use crate::run::{Interp, Remote, Replay, RunConfig, RunError};
+use crate::run::{Interp, Replay, RunConfig, RunError};
 use crate::source::Sources;
 use crate::status::RunStatus;
 use crate::store::{NewRun, RunEnd, Store, StoreError};
@@ -41,9 +42,9 @@ pub struct Job<'a> {
     pub replay: Option<Replay>,
     /// The run's id when no store gives it one (a run on a Restate worker).
     pub run_id: Option<String>,
-    /// Where tool calls, approvals and decisions go when not here (a
-    /// Restate worker's `Step` invocations).
-    pub remote: Option<Box<dyn Remote + 'a>>,
+    /// The step host when not this process's tools (a Restate worker's:
+    /// tool calls as `Step` invocations); a re-planned fragment inherits it.
+    pub host: Option<std::rc::Rc<dyn StepHost + 'a>>,
     /// Who answers LLM decisions (see [`super::project::choose_provider`]).
     pub provider: Option<Box<dyn Provider>>,
     /// Report [`Event::Progress`] every 100 ms while the run goes on.
@@ -70,7 +71,7 @@ impl<'a> Job<'a> {
             no_cache: false,
             replay: None,
             run_id: None,
-            remote: None,
+            host: None,
             provider: None,
             progress: false,
             steps: false,
@@ -373,30 +374,28 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime starts")
 }
 
-/// The one place an interpreter is built for a run: its options, store and
-/// journal, replay, remote steps, LLM provider and loader.
+/// The one place an interpreter is built for a run: its options, its step
+/// host (`host`, such as a Restate worker's, else this process's tools with
+/// the replayed steps and the store's journal and cache), LLM provider and
+/// loader.
 fn interpreter<'p>(
     program: &'p Program,
     sources: &'p Sources,
-    config: RunConfig,
+    mut config: RunConfig,
     store: Option<&'p Store>,
-    remote: Option<Box<dyn Remote + 'p>>,
+    journal: Option<&crate::store::Journal>,
+    host: Option<std::rc::Rc<dyn StepHost + 'p>>,
     provider: Option<Box<dyn Provider>>,
 ) -> Interp<'p> {
-    let mut interp = Interp::new(program, sources, config);
-    interp.store = store;
-    interp.replay = interp.config.replay.take();
-    interp.journal = match (store, &interp.config.run_id) {
-        (Some(s), Some(id)) => s
-            .path()
-            .parent()
-            .map(|dir| crate::store::Journal::new(dir, id)),
-        _ => None,
+    let host = match host {
+        Some(h) => h,
+        None => step_host(store, config.replay.take(), journal, &config),
     };
-    interp.llm = Llm::new(provider);
-    interp.remote = remote;
-    interp.loader = Some(std::rc::Rc::new(super::FsLoader));
-    interp
+    Interp::builder(program, sources, config)
+        .host(host)
+        .llm(Llm::new(provider))
+        .loader(std::rc::Rc::new(super::FsLoader))
+        .build()
 }
 
 /// One run on its way: its interpreter and what it keeps. Many sessions can
@@ -404,6 +403,10 @@ fn interpreter<'p>(
 /// nothing of one is shared with another.
 pub struct Session<'a> {
     interp: Interp<'a>,
+    /// The run's journal writer (a stored run): the host journals through a
+    /// handle on it; what it holds is written before the run ends.
+    journal: Option<crate::store::Journal>,
+    run_id: Option<String>,
     flow: &'a str,
     root: Option<&'a str>,
     inputs: Map<String, Value>,
@@ -429,7 +432,7 @@ impl<'a> Session<'a> {
             no_cache,
             replay,
             run_id,
-            remote,
+            host,
             provider,
             progress,
             steps,
@@ -448,8 +451,26 @@ impl<'a> Session<'a> {
             replay,
             approvals,
         };
+        let journal = match (store, &config.run_id) {
+            (Some(s), Some(id)) => s
+                .path()
+                .parent()
+                .map(|dir| crate::store::Journal::new(dir, id)),
+            _ => None,
+        };
+        let run_id = config.run_id.clone();
         Session {
-            interp: interpreter(program, sources, config, store, remote, provider),
+            interp: interpreter(
+                program,
+                sources,
+                config,
+                store,
+                journal.as_ref(),
+                host,
+                provider,
+            ),
+            journal,
+            run_id,
             record_inputs: keep.record.as_ref().map(|_| inputs.clone()),
             flow,
             root,
@@ -470,7 +491,7 @@ impl<'a> Session<'a> {
         stop: impl FnOnce(&std::rc::Rc<Recorder>) -> F,
     ) -> Outcome {
         let interp = &self.interp;
-        let stop = stop(&interp.recorder);
+        let stop = stop(interp.recorder());
         let mut watch = Watch::new(self.progress, self.steps);
         let run = drive(
             interp.run_as(
@@ -488,15 +509,15 @@ impl<'a> Session<'a> {
                 Ok(v) => Outcome::Ok(v),
                 Err(errors) => Outcome::Failed(errors),
             },
-            p = interp.pause.settled() => Outcome::Paused(p),
-            e = store_failed(interp.journal.as_ref()) => Outcome::StoreFailed(e),
+            p = interp.pause().settled() => Outcome::Paused(p),
+            e = store_failed(self.journal.as_ref()) => Outcome::StoreFailed(e),
             s = stop => Outcome::Cancelled(s),
         };
         if self.steps {
             watch.look(interp, sink);
         }
         if let Outcome::Paused(pending) = &outcome {
-            let run = interp.config.run_id.as_deref();
+            let run = self.run_id.as_deref();
             for p in pending {
                 sink(Event::ApprovalRequested {
                     run,
@@ -516,14 +537,14 @@ impl<'a> Session<'a> {
     pub fn finish(mut self, outcome: Outcome) -> Finished {
         let interp = &mut self.interp;
         // What the journal still holds is written before the run ends.
-        let journal_error = interp.journal.take().and_then(|j| j.flush().err());
-        let duration_ms = interp.recorder.now_ms();
+        let journal_error = self.journal.take().and_then(|j| j.flush().err());
+        let duration_ms = interp.recorder().now_ms();
         // The trace before the record: the record takes the recorder's steps.
         let trace = self
             .keep
             .trace
             .take()
-            .map(|name| interp.recorder.trace(&name));
+            .map(|name| interp.recorder().trace(&name));
         let record = self.keep.record.take().map(|info| {
             run_record(
                 interp,
@@ -536,19 +557,43 @@ impl<'a> Session<'a> {
             )
         });
         Finished {
-            replayed: interp.replayed.get(),
-            warnings: interp.recorder.warnings(),
-            started: interp.recorder.start,
+            replayed: interp.replayed(),
+            warnings: interp.recorder().warnings(),
+            started: interp.recorder().start,
             duration_ms,
-            decisions: interp.llm.decisions().len(),
+            decisions: interp.llm().decisions().len(),
             record,
             trace,
-            llm_recording: self.keep.llm_recording.then(|| interp.llm.recording()),
+            llm_recording: self.keep.llm_recording.then(|| interp.llm().recording()),
             run_id: None,
             store_error: journal_error,
             outcome,
         }
     }
+}
+
+/// The host a run's steps go through: tools in this process; on resume, the
+/// journaled steps replayed; with a store, its journal (through a handle on
+/// `journal`, the run's writer) and its cross-run cache.
+fn step_host<'s>(
+    store: Option<&'s Store>,
+    replay: Option<crate::run::Replay>,
+    journal: Option<&crate::store::Journal>,
+    config: &RunConfig,
+) -> std::rc::Rc<dyn StepHost + 's> {
+    use std::rc::Rc;
+    let mut host: Rc<dyn StepHost + 's> = Rc::new(host::Local::new());
+    if let Some(replay) = replay {
+        host = Rc::new(host::Replayed::new(host, replay));
+    }
+    if let Some(store) = store {
+        let journal = journal.zip(config.run_id.as_deref()).map(|(j, id)| {
+            Box::new(crate::store::RunJournal::new(store, id, j.handle()))
+                as Box<dyn host::Journal + 's>
+        });
+        host = Rc::new(host::Journaled::new(host, journal, Some(store)));
+    }
+    host
 }
 
 /// The first store error under a stored run (never, without a journal).
@@ -591,7 +636,7 @@ pub fn run_record(
     duration_ms: f64,
 ) -> RunRecord {
     let ctx = interp.context_value();
-    let sources = interp.sources;
+    let sources = interp.sources();
     RunRecord {
         run_id: ctx["run_id"].clone(),
         file: info.file.clone(),
@@ -613,9 +658,9 @@ pub fn run_record(
             Outcome::Failed(errors) => Some(errors.iter().map(|e| e.record_at(sources)).collect()),
             _ => None,
         },
-        warnings: interp.recorder.warnings(),
-        steps: interp.recorder.take_steps_json(sources),
-        decisions: interp.llm.decisions(),
+        warnings: interp.recorder().warnings(),
+        steps: interp.recorder().take_steps_json(sources),
+        decisions: interp.llm().decisions(),
         replans: interp.replans(),
     }
 }

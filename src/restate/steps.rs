@@ -15,12 +15,13 @@ use crate::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
 use crate::driver::signals::Interrupt;
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
+use crate::run::host::{StepHost, ToolCall};
 use crate::run::record::Recorder;
 use crate::run::tools::{ToolFailure, ToolResult};
-use crate::run::{Remote, RemoteStep};
 use crate::status::RunStatus;
 
-/// The interpreter's way to Restate: each tool call is a `Step` invocation.
+/// The interpreter's host on a worker: each tool call is a `Step` invocation,
+/// each `approve` an `Approval` workflow, each decision kept by `Decision`.
 pub struct RestateSteps {
     http: reqwest::Client,
     ingress: String,
@@ -66,8 +67,8 @@ impl RestateSteps {
     }
 }
 
-impl Remote for RestateSteps {
-    fn call<'a>(&'a self, step: RemoteStep<'a>) -> LocalBoxFuture<'a, ToolResult> {
+impl StepHost for RestateSteps {
+    fn call<'a>(&'a self, step: ToolCall<'a>) -> LocalBoxFuture<'a, ToolResult> {
         Box::pin(async move {
             let path = step.path.to_string();
             let request = StepRequest {
@@ -78,7 +79,7 @@ impl Remote for RestateSteps {
                 module: step.module,
                 tool: step.tool.to_string(),
                 input: step.input.clone(),
-                max_output: step.max_output,
+                max_output: step.limits.max_output,
                 key: step.key.map(str::to_string),
                 deadline_ms: Some(epoch_ms().saturating_add(step.timeout.as_millis() as u64)),
             };
@@ -123,31 +124,11 @@ impl Remote for RestateSteps {
         path: &'a StepPath,
         message: &'a str,
         context: Option<&'a Value>,
-    ) -> LocalBoxFuture<'a, Result<bool, String>> {
-        Box::pin(async move {
-            let path = path.to_string();
-            let key = encode(&approval_key(&self.run, &path));
-            let question = json!({
-                "run": self.run,
-                "path": path,
-                "message": message,
-                "context": context,
-            });
-            // The approval's workflow: started once; again, it is the same one.
-            let start = format!("{}/Approval/{key}/run/send", self.ingress);
-            self.until_answered("the approval", || self.http.post(&start).json(&question))
-                .await?;
-            let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
-            let text = self
-                .until_answered("the approval", || self.http.get(&attach))
-                .await?;
-            serde_json::from_str::<Answer>(&text)
-                .map(|a| a.approved)
-                .map_err(|e| format!("the answer is not an approval's answer: {e}"))
-        })
+    ) -> LocalBoxFuture<'a, Option<Result<bool, String>>> {
+        Box::pin(async move { Some(self.approval(path, message, context).await) })
     }
 
-    fn decision<'a>(
+    fn decided<'a>(
         &'a self,
         path: &'a StepPath,
         answer: Value,
@@ -168,6 +149,36 @@ impl Remote for RestateSteps {
             serde_json::from_str(&text)
                 .map_err(|e| format!("the kept decision cannot be read: {e}"))
         })
+    }
+}
+
+impl RestateSteps {
+    /// The `Approval` workflow of `path`: started once, then waited for.
+    async fn approval(
+        &self,
+        path: &StepPath,
+        message: &str,
+        context: Option<&Value>,
+    ) -> Result<bool, String> {
+        let path = path.to_string();
+        let key = encode(&approval_key(&self.run, &path));
+        let question = json!({
+            "run": self.run,
+            "path": path,
+            "message": message,
+            "context": context,
+        });
+        // The approval's workflow: started once; again, it is the same one.
+        let start = format!("{}/Approval/{key}/run/send", self.ingress);
+        self.until_answered("the approval", || self.http.post(&start).json(&question))
+            .await?;
+        let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
+        let text = self
+            .until_answered("the approval", || self.http.get(&attach))
+            .await?;
+        serde_json::from_str::<Answer>(&text)
+            .map(|a| a.approved)
+            .map_err(|e| format!("the answer is not an approval's answer: {e}"))
     }
 }
 
@@ -225,7 +236,9 @@ pub fn interpret(
     job.options = settings.opts().clone();
     job.run_id = Some(run.to_string());
     job.provider = provider;
-    job.remote = Some(Box::new(RestateSteps {
+    // A re-planned fragment's interpreter inherits the host (its tool calls
+    // are `Step`s too).
+    job.host = Some(std::rc::Rc::new(RestateSteps {
         http: crate::run::tools::http::reqwest_client(),
         ingress: req.ingress.clone(),
         run: run.to_string(),

@@ -16,10 +16,11 @@ use super::{
     Answer, Answered, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps,
 };
 use crate::builtins::now_rfc3339;
+use crate::ir::expr::Binding;
 use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
 use crate::status::RunStatus;
-use crate::syntax::ast::{BindingKind, ItemKind};
+use crate::syntax::ast::ItemKind;
 
 /// The `.flow` files a worker serves, checked when it starts.
 pub struct Served {
@@ -33,7 +34,7 @@ struct ServedFile {
     text: String,
     sha256: String,
     /// Each tool by module index and name: its binding and the folder it runs in.
-    tools: HashMap<(usize, String), Arc<(BindingKind, PathBuf)>>,
+    tools: HashMap<(usize, String), Arc<(Binding, PathBuf)>>,
 }
 
 impl Served {
@@ -72,7 +73,7 @@ impl Served {
                     if let ItemKind::Tool(t) = &item.kind {
                         tools.insert(
                             (m, t.name.name.clone()),
-                            Arc::new((t.binding.kind.clone(), dir.clone())),
+                            Arc::new((crate::ir::plan::binding_of(&t.binding.kind), dir.clone())),
                         );
                     }
                 }
@@ -143,7 +144,7 @@ impl Served {
     /// The tool a step calls, from the file of the same key and the same text
     /// as the run's; `Err` says why none (a worker started with another
     /// version of the file must not run the step: the run would mix versions).
-    fn tool(&self, req: &StepRequest) -> Result<Arc<(BindingKind, PathBuf)>, String> {
+    fn tool(&self, req: &StepRequest) -> Result<Arc<(Binding, PathBuf)>, String> {
         let Some(file) = self.files.get(&req.file) else {
             return Err(format!(
                 "this worker does not serve `{}`; start every worker with the same files",

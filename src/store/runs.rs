@@ -5,6 +5,7 @@ use rusqlite::params;
 use serde_json::Value;
 
 use super::{Store, StoreError, now_ms};
+use crate::ids::run_id;
 
 pub use crate::status::RunStatus;
 
@@ -417,34 +418,6 @@ impl Store {
     }
 }
 
-/// Crockford's base32 alphabet, lower case: no i, l, o, u.
-const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-/// A new id for a run that starts now (see [`run_id`]): runs without a store
-/// get one of the same form.
-pub fn new_run_id() -> String {
-    run_id(now_ms(), 0)
-}
-
-/// A short, time-ordered run id: the start in milliseconds (9 characters,
-/// sorting as time does until the year 3084) and 3 random characters.
-fn run_id(ms: i64, salt: u64) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(salt);
-    h.write_u32(std::process::id());
-    let random = h.finish();
-    let mut s = String::with_capacity(12);
-    let ms = ms.max(0) as u64;
-    for i in (0..9).rev() {
-        s.push(BASE32[((ms >> (5 * i)) & 31) as usize] as char);
-    }
-    for i in 0..3 {
-        s.push(BASE32[((random >> (5 * i)) & 31) as usize] as char);
-    }
-    s
-}
-
 /// This machine's name, to tell whose process a run's pid is.
 pub fn host_name() -> String {
     nix::unistd::gethostname()
@@ -489,7 +462,7 @@ mod tests {
         let b = run_id(1_700_000_000_001, 0);
         assert_eq!(a.len(), 12);
         assert!(a[..9] < b[..9]);
-        assert!(a.chars().all(|c| BASE32.contains(&(c as u8))));
+        assert!(a.chars().all(|c| crate::ids::BASE32.contains(&(c as u8))));
     }
 
     #[test]
@@ -551,7 +524,10 @@ mod tests {
         a.end_run(&id, &end(RunStatus::Failed)).expect("ended");
         // Both read `failed`; one conditional update wins.
         assert_eq!(a.take_run(&id, RunStatus::Failed), Ok(Ok(())));
-        let lost = b.take_run(&id, RunStatus::Failed).expect("read").expect_err("taken");
+        let lost = b
+            .take_run(&id, RunStatus::Failed)
+            .expect("read")
+            .expect_err("taken");
         assert!(
             lost.contains(&format!("process {} on", std::process::id())),
             "{lost}"
@@ -575,7 +551,10 @@ mod tests {
         );
         // A run gc deleted cannot be taken.
         assert_eq!(a.gc(-1_000), Ok(1));
-        let gone = a.take_run(&id, RunStatus::Ok).expect("read").expect_err("gone");
+        let gone = a
+            .take_run(&id, RunStatus::Ok)
+            .expect("read")
+            .expect_err("gone");
         assert!(gone.contains("no longer in the store"), "{gone}");
         drop((a, b));
         let _ = std::fs::remove_dir_all(&dir);
