@@ -530,7 +530,7 @@ impl<'p> Interp<'p> {
             let mut call = std::pin::pin!(self.invoke_at(
                 m,
                 tool,
-                &input,
+                input,
                 Limits {
                     max_output: o.max_output(),
                     ends
