@@ -337,6 +337,85 @@ fn the_command_line_imports_nothing_from_the_interpreter() {
     );
 }
 
+/// Every `syntax::ast` path a file of `src/<dir>/` names (`syntax` itself
+/// included: `use crate::syntax::*` or `use crate::syntax::{self}` reach the
+/// AST too), as `file: text`.
+fn ast_imports(src: &Path, dir: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src.join(dir), &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let Some(module) = module_of(src, file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        for (path, shown) in imports(&module, &code_of(&text)) {
+            let ast = match path.as_slice() {
+                [first] => first == "syntax",
+                [first, second, ..] => first == "syntax" && (second == "ast" || second.is_empty()),
+                [] => false,
+            };
+            let rel = file.strip_prefix(src).expect("under src/").display();
+            let line = format!("src/{rel}: {shown}");
+            if ast && found.last() != Some(&line) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
+/// The interpreter runs the lowered IR (`ir::expr`): no file of `run/`
+/// reads the AST, which stays for spans and tooling.
+#[test]
+fn run_does_not_import_the_ast() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = ast_imports(&src, "run");
+    assert!(
+        found.is_empty(),
+        "files under src/run/ import the AST (run the lowered IR, `crate::ir::expr`, instead):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The scan finds an AST import through a group, a nested module and `super::`.
+#[test]
+fn an_ast_import_under_run_is_found() {
+    let dir = std::env::temp_dir().join(format!("flowc-arch-ast-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let files = [
+        ("lib.rs", "pub mod run;\npub mod syntax;\npub mod ir;\n"),
+        ("syntax/mod.rs", "pub mod ast;\npub mod span;\n"),
+        ("syntax/ast.rs", "pub struct Expr;\n"),
+        ("syntax/span.rs", "pub struct Span;\n"),
+        ("ir.rs", "use crate::syntax::ast::Expr;\n"),
+        (
+            "run/mod.rs",
+            "mod a;\nmod b;\nuse crate::syntax::span::Span;\n",
+        ),
+        ("run/a.rs", "use crate::{ir, syntax::ast::{self, Expr}};\n"),
+        (
+            "run/b/mod.rs",
+            "// use crate::syntax::ast::Expr;\nfn f(e: &super::super::syntax::ast::Expr) {}\n",
+        ),
+    ];
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("a folder")).expect("make folders");
+        std::fs::write(p, text).expect("write a file");
+    }
+    let found = ast_imports(&dir, "run");
+    let _ = std::fs::remove_dir_all(&dir);
+    // `ir.rs` is not under `run/`; `syntax::span` is no AST; the comment does not count.
+    assert_eq!(
+        found,
+        vec![
+            "src/run/a.rs: crate::{ir, syntax::ast::{self, Expr}}",
+            "src/run/b/mod.rs: super::super::syntax::ast::Expr) {}",
+        ]
+    );
+}
+
 /// Every path into module `target` (`["store"]`) that the files under
 /// `src/<under>` name, with the file and the text that named it.
 fn uses_of(src: &Path, under: &str, target: &[&str]) -> Vec<String> {

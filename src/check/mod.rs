@@ -11,6 +11,7 @@ mod bindings;
 mod builtins;
 mod declare;
 mod expr;
+pub mod fragment;
 pub mod index;
 pub mod options;
 pub mod policy;

@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use super::plan::{BlockPlan, Within};
+use super::edges::EdgeKind;
 use super::slots::Slot;
 use crate::check::{BlockKey, Signature};
 use crate::span::Span;
@@ -396,4 +396,68 @@ pub struct Test {
     pub name_span: Span,
     pub mocks: Vec<Mock>,
     pub body: Block,
+}
+
+/// One statement of a block, as the scheduler sees it.
+#[derive(Debug)]
+pub struct StepPlan {
+    /// Its path segment: the `let` name, else the callee or the construct
+    /// (`for`, `if`, …), with `#2`, `#3` … for repeats in the block.
+    pub name: Rc<str>,
+    /// The name it binds (a `let`).
+    pub binds: Option<Rc<str>>,
+    /// Does evaluating it wait (tool calls, flows, nested blocks)? If not, it
+    /// runs on the spot.
+    pub waits: bool,
+}
+
+/// A block lowered for the scheduler.
+#[derive(Debug)]
+pub struct BlockPlan {
+    pub steps: Vec<StepPlan>,
+    /// How many edges lead into each statement.
+    pub indeg: Vec<u32>,
+    /// The statements waiting for statement `i`: `dependents[offsets[i]..offsets[i + 1]]`.
+    pub(super) offsets: Vec<u32>,
+    pub(super) dependents: Vec<u32>,
+    /// The `let`s of this block each statement reads: `reads[read_at[i]..read_at[i + 1]]`.
+    pub(super) read_at: Vec<u32>,
+    pub(super) reads: Vec<u32>,
+    /// How many statements read each statement's value.
+    pub readers: Vec<u32>,
+    /// Every edge `(from, to, kind)`, in [`block_edges`]' order (for `flowc graph`).
+    pub edges: Vec<(u32, u32, EdgeKind)>,
+}
+
+impl BlockPlan {
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The statements that wait for statement `i`.
+    pub fn dependents(&self, i: usize) -> &[u32] {
+        &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// The `let`s of the block statement `i` reads.
+    pub fn reads(&self, i: usize) -> &[u32] {
+        &self.reads[self.read_at[i] as usize..self.read_at[i + 1] as usize]
+    }
+
+    /// Does any statement read a `let` of the block?
+    pub fn has_reads(&self) -> bool {
+        !self.reads.is_empty()
+    }
+}
+
+/// Where a call or decision stands inside its step: the step itself, or a
+/// segment under it (`upper`, `upper#2`, `decide`).
+#[derive(Clone, Debug)]
+pub enum Within {
+    Step,
+    Under(Rc<str>),
 }

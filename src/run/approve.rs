@@ -202,12 +202,11 @@ impl<'p> Interp<'p> {
                 let _one = self.pause.asking.lock().await;
                 let _started = self.pause.hold().await;
                 let yes = ask_inline(&key, &text, ctx.as_ref()).await;
-                if let Some(journal) = stored {
-                    if let Err(e) =
+                if let Some(journal) = stored
+                    && let Err(e) =
                         journal.approval_answered(&key, &text, ctx.as_ref(), yes, &local_user())
-                    {
-                        return Err(self.store_failed(e, &sc.label, span).await);
-                    }
+                {
+                    return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 self.journal_approval(&key, sc, Some(yes), span);

@@ -346,10 +346,32 @@ impl<'p> Interp<'p> {
         };
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
-        self.hold_tool_to_policy(name, tool.effect, step, span, &path, sc)?;
+        self.call_tool(c, tool, &o, input, span, sc, step, &path)
+            .await
+    }
+
+    /// A tool call once its arguments are evaluated and its options known:
+    /// the policy's limits, the replayed step on resume, the cache, an
+    /// effect's approval, the concurrency limits and memory budget, the
+    /// idempotency key, the journal's rows, the attempts through the host,
+    /// and the step in the record.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_tool(
+        &self,
+        c: &Call,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: Value,
+        span: Span,
+        sc: &Scope,
+        step: &str,
+        path: &StepPath,
+    ) -> R<Value> {
+        let (m, name) = (tool.module, &*tool.name);
+        self.hold_tool_to_policy(name, tool.effect, step, span, path, sc)?;
 
         // On resume, a step with a journaled success returns it without running.
-        if let Some(v) = self.replay_tool(name, tool, &input, step, &path, span) {
+        if let Some(v) = self.replay_tool(name, tool, &input, step, path, span) {
             return Ok(v);
         }
 
@@ -367,25 +389,28 @@ impl<'p> Interp<'p> {
             None => None,
         };
         if let Some(key) = &cache
-            && let Some(v) = self.cache_hit(key, step, name, &path, span)
+            && let Some(v) = self.cache_hit(key, step, name, path, span)
         {
             return Ok(v);
         }
 
         // A policy with `effects: "approve"`: a person approves each effect first.
         if tool.effect {
-            self.approve_effect(name, &input, step, span, &path, sc)
+            self.approve_effect(name, &input, step, span, path, sc)
                 .await?;
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
-        let tool_limit = tool_opts.max_concurrent.map(|n| {
-            self.tool_limits
-                .borrow_mut()
-                .entry((m, name.to_string()))
-                .or_insert_with(|| Rc::new(Semaphore::new(n)))
-                .clone()
-        });
+        let tool_limit = self
+            .opts_of(tool.options.as_ref())
+            .and_then(|t| t.max_concurrent)
+            .map(|n| {
+                self.tool_limits
+                    .borrow_mut()
+                    .entry((m, name.to_string()))
+                    .or_insert_with(|| Rc::new(Semaphore::new(n)))
+                    .clone()
+            });
         // `max_memory`: over the budget, a new step waits for memory to be released.
         let _running = match o.max_memory {
             Some(budget) => Some(Box::pin(self.memory.admit(budget)).await),
@@ -414,14 +439,14 @@ impl<'p> Interp<'p> {
         {
             Some(e) if tool.effect => match self.eval(e, sc).await? {
                 Value::String(s) => Some(s),
-                Value::Bool(true) => Some(self.derived_key(&path)),
+                Value::Bool(true) => Some(self.derived_key(path)),
                 _ => None,
             },
             _ => None,
         };
         // Once the run pauses at an `approve`, no new step starts.
         let _started = self.pause.hold().await;
-        let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
+        let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.host.journal().map(|j| {
             let hash = crate::ids::cache_key(&tool.binding_text, &value::canonical(&input));
@@ -438,108 +463,9 @@ impl<'p> Interp<'p> {
             recorder: &self.recorder,
             id,
         };
-        let timeout = o.timeout();
-        let retries = o.retries();
-        let mut attempt = 0u32;
-        let result = loop {
-            attempt += 1;
-            // A failure every attempt would repeat (a program that cannot start).
-            let mut permanent = false;
-            // Poll once before arming the timer: builtins often finish at once.
-            // When the attempt times out: an exec tool that exits before it
-            // ends its call by then (reading its pipes for less than the grace).
-            let ends = tokio::time::Instant::now().checked_add(timeout);
-            let mut call = std::pin::pin!(self.invoke_at(
-                m,
-                tool,
-                &input,
-                Limits {
-                    max_output: o.max_output(),
-                    ends
-                },
-                key.as_deref(),
-                &path,
-                (attempt, timeout)
-            ));
-            let first =
-                std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
-            let outcome = match first {
-                std::task::Poll::Ready(r) => Ok(r),
-                std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
-            };
-            let r = match outcome {
-                Ok(Ok(v)) if o.max_memory.is_some_and(|b| memory::size(&v) > b) => {
-                    let budget = o.max_memory.unwrap_or(0);
-                    Err(RunError::new(
-                        ErrorKind::PolicyViolation,
-                        format!(
-                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
-                            opts::fmt_size(memory::size(&v)),
-                            opts::fmt_size(budget)
-                        ),
-                        step,
-                        span,
-                    )
-                    .at(&path)
-                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
-                }
-                Ok(Ok(v)) => {
-                    let ret = sig.ret.as_ref().expect("tools have a result type");
-                    match value::conforms(&v, ret) {
-                        Ok(()) if value::in_order(&v, ret) => Ok(v),
-                        Ok(()) => Ok(value::in_declared_order(v, ret)),
-                        Err(mm) => Err(RunError::new(
-                            ErrorKind::TypeError,
-                            format!(
-                                "`{name}` returned {} at `{}`, expected `{}`",
-                                mm.found, mm.path, mm.expected
-                            ),
-                            step,
-                            span,
-                        )
-                        .at(&path)
-                        .with_help(format!(
-                            "the tool's declared result type is `{}`",
-                            sig.ret.as_ref().expect("result type")
-                        ))),
-                    }
-                }
-                Ok(Err(f)) => {
-                    permanent = f.permanent;
-                    let message = if f.permanent {
-                        format!("tool `{name}`: {}", f.message)
-                    } else {
-                        f.message
-                    };
-                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(&path);
-                    e.help = f.help;
-                    Err(e)
-                }
-                Err(_) => Err(RunError::new(
-                    ErrorKind::Timeout,
-                    format!("`{name}` did not finish within {}", fmt_duration(timeout)),
-                    step,
-                    span,
-                )
-                .at(&path)
-                .with_help("raise it with `with { timeout: … }` on the call or the tool")),
-            };
-            match r {
-                Ok(v) => break Ok(v),
-                Err(mut e) => {
-                    e.attempts = attempt;
-                    if attempt <= retries && o.retries_on(e.kind) && !permanent {
-                        let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
-                        Box::pin(super::timer::sleep(Duration::from_secs_f64(
-                            base * jitter(),
-                        )))
-                        .await;
-                        continue;
-                    }
-                    break Err(e);
-                }
-            }
-        };
+        let (result, attempt) = self
+            .attempts(tool, o, &input, key.as_deref(), step, span, path)
+            .await;
         drop(permits);
         if let Some(row) = &mut journaled {
             // A pure step's large result is not kept (it runs again on
@@ -572,6 +498,127 @@ impl<'p> Interp<'p> {
                 Err(vec![e])
             }
         }
+    }
+
+    /// The attempts of a tool call through the host, each within its
+    /// `timeout`, retried as `retries`, `retry_on` and `backoff` say; the
+    /// result checked against the tool's result type and `max_memory`.
+    /// Returns it with the number of attempts made.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: &Value,
+        key: Option<&str>,
+        step: &str,
+        span: Span,
+        path: &StepPath,
+    ) -> (Result<Value, RunError>, u32) {
+        let (m, name, sig) = (tool.module, &*tool.name, tool.sig);
+        let timeout = o.timeout();
+        let retries = o.retries();
+        let mut attempt = 0u32;
+        let result = loop {
+            attempt += 1;
+            // A failure every attempt would repeat (a program that cannot start).
+            let mut permanent = false;
+            // Poll once before arming the timer: builtins often finish at once.
+            // When the attempt times out: an exec tool that exits before it
+            // ends its call by then (reading its pipes for less than the grace).
+            let ends = tokio::time::Instant::now().checked_add(timeout);
+            let mut call = std::pin::pin!(self.invoke_at(
+                m,
+                tool,
+                input,
+                Limits {
+                    max_output: o.max_output(),
+                    ends
+                },
+                key,
+                path,
+                (attempt, timeout)
+            ));
+            let first =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+            let outcome = match first {
+                std::task::Poll::Ready(r) => Ok(r),
+                std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
+            };
+            let r = match outcome {
+                Ok(Ok(v)) if o.max_memory.is_some_and(|b| memory::size(&v) > b) => {
+                    let budget = o.max_memory.unwrap_or(0);
+                    Err(RunError::new(
+                        ErrorKind::PolicyViolation,
+                        format!(
+                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
+                            opts::fmt_size(memory::size(&v)),
+                            opts::fmt_size(budget)
+                        ),
+                        step,
+                        span,
+                    )
+                    .at(path)
+                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
+                }
+                Ok(Ok(v)) => {
+                    let ret = sig.ret.as_ref().expect("tools have a result type");
+                    match value::conforms(&v, ret) {
+                        Ok(()) if value::in_order(&v, ret) => Ok(v),
+                        Ok(()) => Ok(value::in_declared_order(v, ret)),
+                        Err(mm) => Err(RunError::new(
+                            ErrorKind::TypeError,
+                            format!(
+                                "`{name}` returned {} at `{}`, expected `{}`",
+                                mm.found, mm.path, mm.expected
+                            ),
+                            step,
+                            span,
+                        )
+                        .at(path)
+                        .with_help(format!(
+                            "the tool's declared result type is `{}`",
+                            sig.ret.as_ref().expect("result type")
+                        ))),
+                    }
+                }
+                Ok(Err(f)) => {
+                    permanent = f.permanent;
+                    let message = if f.permanent {
+                        format!("tool `{name}`: {}", f.message)
+                    } else {
+                        f.message
+                    };
+                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(path);
+                    e.help = f.help;
+                    Err(e)
+                }
+                Err(_) => Err(RunError::new(
+                    ErrorKind::Timeout,
+                    format!("`{name}` did not finish within {}", fmt_duration(timeout)),
+                    step,
+                    span,
+                )
+                .at(path)
+                .with_help("raise it with `with { timeout: … }` on the call or the tool")),
+            };
+            match r {
+                Ok(v) => break Ok(v),
+                Err(mut e) => {
+                    e.attempts = attempt;
+                    if attempt <= retries && o.retries_on(e.kind) && !permanent {
+                        let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
+                        Box::pin(super::timer::sleep(Duration::from_secs_f64(
+                            base * jitter(),
+                        )))
+                        .await;
+                        continue;
+                    }
+                    break Err(e);
+                }
+            }
+        };
+        (result, attempt)
     }
 
     /// The idempotency key of `idempotency_key: true`: from the run id and

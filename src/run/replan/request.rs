@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::check::fragment::{flow_body_span, fragment_rules};
 use crate::check::policy::Policy;
 use crate::check::{Loader, NoFiles, Program, Signature, Type};
 use crate::run::errors::RunError;
 use crate::source::Sources;
-use crate::syntax::ast::ItemKind;
 
 /// The synthetic flow a fragment is checked and run as.
 pub const FLOW: &str = "__replan";
@@ -298,7 +298,7 @@ pub fn check(
     let mut diags: Vec<crate::diag::Diagnostic> =
         diags.into_iter().filter(|d| d.is_error()).collect();
     if diags.is_empty() {
-        diags = fragment_rules(&program, site_flow, policy.map(|(p, _)| p));
+        diags = fragment_rules(&program, FLOW, site_flow, policy.map(|(p, _)| p));
     }
     let mut out = Vec::new();
     for d in &diags {
@@ -318,15 +318,7 @@ pub fn check(
     }
     // The fragment is one block body: it may not close the flow and declare
     // items of its own.
-    let body = program
-        .root_module()
-        .ast
-        .items
-        .iter()
-        .find_map(|i| match &i.kind {
-            ItemKind::Flow(f) if f.name.name == FLOW => Some(f.body.span),
-            _ => None,
-        });
+    let body = flow_body_span(&program, FLOW);
     let whole = body.is_some_and(|b| b.start as usize == open && b.end as usize == close);
     if out.is_empty() && !whole {
         out.push(
@@ -340,108 +332,4 @@ pub fn check(
     } else {
         Err(out)
     }
-}
-
-/// What a fragment, written by a model, may not do that a flow may: call a
-/// flow that leads back to the flow it repairs (flow recursion, E0402, as
-/// if its body were the flow's), ask a person with `approve` unless the
-/// policy states `fragment_approve: true`, read an environment variable the
-/// policy's `fragment_env` does not list (a literal name only) — E0510.
-fn fragment_rules(
-    program: &Program,
-    site_flow: &str,
-    policy: Option<&Policy>,
-) -> Vec<crate::diag::Diagnostic> {
-    use crate::diag::catalog;
-    use crate::syntax::ast::{Expr, ExprKind, StrPart, block_children, children};
-    let root = program.root;
-    let mut out = Vec::new();
-    let reaching = program.flows_reaching(&(root, site_flow.to_string()));
-    for (from, to, span) in &program.flow_calls {
-        if *from != (root, FLOW.to_string()) {
-            continue;
-        }
-        if let Some(path) = reaching.get(to) {
-            let names: Vec<String> = std::iter::once(site_flow)
-                .chain(path.iter().map(String::as_str))
-                .map(|n| format!("`{n}`"))
-                .collect();
-            out.push(
-                catalog::flow_recursion(*span, &names.join(" → ")).with_note(format!(
-                    "the fragment replaces a block of `{site_flow}`: a call of `{}` from it runs `{site_flow}` again",
-                    to.1
-                )),
-            );
-        }
-    }
-    let md = &program.modules[root];
-    let Some(body) = md.ast.items.iter().find_map(|i| match &i.kind {
-        ItemKind::Flow(f) if f.name.name == FLOW => Some(&f.body),
-        _ => None,
-    }) else {
-        return out;
-    };
-    // `env` is the built-in unless the module declares a tool or flow of that name.
-    let env_builtin = !md.tools.contains_key("env") && !md.flows.contains_key("env");
-    let mut visit = |e: &Expr, out: &mut Vec<crate::diag::Diagnostic>| match &e.kind {
-        ExprKind::Approve { message, .. } if !policy.is_some_and(|p| p.fragment_approve) => {
-            let head = crate::syntax::span::Span {
-                end: message.span.end,
-                ..e.span
-            };
-            out.push(
-                catalog::not_allowed_here(
-                    head,
-                    "`approve`",
-                    "a re-planned fragment under a policy with `fragment_approve: true`",
-                )
-                .with_help(
-                    "a fragment asks a person only where its policy states `fragment_approve: true`; compute the value, or let the failure stand",
-                ),
-            );
-        }
-        ExprKind::Call(c) if env_builtin && c.callee.len() == 1 && c.callee[0].name == "env" => {
-            let name = c.args.first().and_then(|a| match &a.value.kind {
-                ExprKind::Str(parts) => match parts.as_slice() {
-                    [StrPart::Text(t)] => Some(t.clone()),
-                    [] => Some(String::new()),
-                    _ => None,
-                },
-                _ => None,
-            });
-            let allowed = policy.map_or(&[][..], |p| p.fragment_env.as_slice());
-            if !name.as_ref().is_some_and(|n| allowed.contains(n)) {
-                let what = match &name {
-                    Some(n) => format!("`env({n:?})`"),
-                    None => "`env(…)` with a name computed at run time".to_string(),
-                };
-                out.push(
-                    catalog::not_allowed_here(
-                        e.span,
-                        &what,
-                        "a re-planned fragment for a name its policy lists in `fragment_env`",
-                    )
-                    .with_help(match policy {
-                        Some(p) if !allowed.is_empty() => format!(
-                            "policy `{}` lets a fragment read only {}; use the names in scope",
-                            p.name,
-                            allowed.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
-                        ),
-                        _ => "no `fragment_env` in the policy lets a fragment read the environment; use the names in scope".to_string(),
-                    }),
-                );
-            }
-        }
-        _ => {}
-    };
-    fn walk(
-        e: &Expr,
-        visit: &mut dyn FnMut(&Expr, &mut Vec<crate::diag::Diagnostic>),
-        out: &mut Vec<crate::diag::Diagnostic>,
-    ) {
-        visit(e, out);
-        children(e, &mut |c| walk(c, visit, out));
-    }
-    block_children(body, &mut |e| walk(e, &mut visit, &mut out));
-    out
 }
