@@ -1,8 +1,10 @@
-//! Running a checked flow, for `flowc run` and `flowc repl` alike: the tokio
-//! runtime, the signals that cancel a run (SIGINT, SIGTERM, SIGHUP), the LLM
-//! provider, progress for a live view, and what a run leaves behind (warnings,
-//! the run record, the Chrome trace, the LLM recording). Nothing is printed
-//! here: the caller presents the [`Finished`] run and the [`Progress`] events.
+//! Running a checked flow, for every front door alike (`flowc run`, `resume`,
+//! the REPL, a Restate worker): the tokio runtime, the signals that cancel a
+//! run (SIGINT, SIGTERM, SIGHUP) or a run's own `stop`, the one place an
+//! interpreter is built, the events a run reports, and what it leaves behind
+//! (warnings, the run record, the Chrome trace, the LLM recording). Nothing
+//! is printed here: the caller presents the [`Finished`] run and the
+//! [`Event`]s.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
