@@ -121,12 +121,9 @@ pub fn runs(ingress: &str, status: Option<&str>, json: bool) -> u8 {
             return USAGE;
         }
     };
-    let status = match status.map(RunStatus::parse).transpose() {
+    let status = match super::runs::status_filter(status) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: `--status`: {e}");
-            return USAGE;
-        }
+        Err(code) => return code,
     };
     let runs: Vec<_> = runs
         .into_iter()

@@ -177,18 +177,26 @@ pub fn runs(a: &RunsArgs) -> u8 {
     }
 }
 
-fn list(store: Option<&Store>, a: &RunsArgs) -> u8 {
-    let status = match a.status.as_deref().map(|s| (s, RunStatus::parse(s))) {
-        None => None,
-        Some((_, Ok(s))) => Some(s),
+/// `--status`, read once for either engine; `Err(exit code)` when it names no status.
+pub(super) fn status_filter(status: Option<&str>) -> Result<Option<RunStatus>, u8> {
+    match status.map(|s| (s, RunStatus::parse(s))) {
+        None => Ok(None),
+        Some((_, Ok(s))) => Ok(Some(s)),
         Some((s, Err(_))) => {
             let all: Vec<&str> = RunStatus::STORED.iter().map(|s| s.as_str()).collect();
             eprintln!(
                 "error: `--status {s}` is no run status; the statuses: {}",
                 all.join(", ")
             );
-            return USAGE;
+            Err(USAGE)
         }
+    }
+}
+
+fn list(store: Option<&Store>, a: &RunsArgs) -> u8 {
+    let status = match status_filter(a.status.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let rows = match store.map(|s| s.runs(status)) {
         None => Vec::new(),
