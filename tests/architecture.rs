@@ -310,6 +310,33 @@ fn a_circle_is_found() {
     assert_eq!(found, vec!["a -> b", "a/x -> a/y"]);
 }
 
+/// The modules `from` imports among `src`'s top-level modules, with the line
+/// that made each edge.
+fn imports_of(src: &Path, from: &str) -> BTreeMap<Module, String> {
+    graph(src)
+        .remove(&vec![from.to_string()])
+        .unwrap_or_default()
+}
+
+/// The command line is an adapter over the driver: it reaches the
+/// interpreter (`run/`) only through what `driver` re-exports, so that
+/// every front door shares one way to prepare, run and resume.
+#[test]
+fn the_command_line_imports_nothing_from_the_interpreter() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = imports_of(&src, "cli");
+    assert!(
+        cli.contains_key(&vec!["driver".to_string()]),
+        "the scan found no `cli -> driver` import: {cli:#?}"
+    );
+    let run = cli.get(&vec!["run".to_string()]);
+    assert!(
+        run.is_none(),
+        "`cli` imports `run` ({}): re-export what it needs from `driver`",
+        run.map_or("", String::as_str)
+    );
+}
+
 /// Every `syntax::ast` path a file of `src/<dir>/` names (`syntax` itself
 /// included: `use crate::syntax::*` or `use crate::syntax::{self}` reach the
 /// AST too), as `file: text`.
@@ -461,6 +488,47 @@ fn the_checker_does_no_io() {
     assert!(
         found.is_empty(),
         "I/O in the checker (go through `check::Loader`):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Every path into module `target` (`["store"]`) that the files under
+/// `src/<under>` name, with the file and the text that named it.
+fn uses_of(src: &Path, under: &str, target: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src.join(under), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let Some(module) = module_of(src, &file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for (path, shown) in imports(&module, &code_of(&text)) {
+            if path.len() >= target.len() && path.iter().zip(target).all(|(a, b)| a == b) {
+                let rel = file.strip_prefix(src).expect("under src/").display();
+                found.push(format!("src/{rel}: {shown}"));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The interpreter reaches the store only through its step host's journal
+/// and cache traits (`run::host`): nothing under `src/run/` names `crate::store`.
+#[test]
+fn run_reaches_the_store_only_through_its_host() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    // The scan sees the store's users: the driver opens it.
+    assert!(
+        !uses_of(&src, "driver", &["store"]).is_empty(),
+        "the scan found no use of the store in src/driver/"
+    );
+    let found = uses_of(&src, "run", &["store"]);
+    assert!(
+        found.is_empty(),
+        "src/run/ uses the store directly (go through `run::host::Journal` or `Cache`):\n{}",
         found.join("\n")
     );
 }

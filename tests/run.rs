@@ -239,7 +239,7 @@ fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
     use flowc::driver::project::{LlmArgs, choose_provider};
     use flowc::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
     use flowc::driver::{FsLoader, check_source};
-    use flowc::run::{RunConfig, opts::Opts};
+    use flowc::driver::session::{Settings, pick_flow};
 
     let name = file.to_str().ok_or("a path in UTF-8")?;
     let checked = check_source(name, text, &FsLoader);
@@ -266,20 +266,9 @@ fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
             steps: Vec::new(),
         });
     }
-    // The flow: the only one, or `main`.
-    let flows = &checked.program.root_module().flows;
-    let flow = match flows.keys().collect::<Vec<_>>()[..] {
-        [only] => only.clone(),
-        _ if flows.contains_key("main") => "main".to_string(),
-        _ => return Err("several flows and none is `main`".into()),
-    };
-    let mut set = Opts::default();
-    for kv in &spec.set {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or(format!("`set: {kv}`: write `key=value`"))?;
-        set.set(k, v).map_err(|e| format!("`set: {kv}`: {e}"))?;
-    }
+    // The flow: the only one, or `main`; `--set` decoded as `flowc run` does.
+    let flow = pick_flow(&checked.program, name, None).map_err(|r| r.error)?;
+    let settings = Settings::parse(&spec.set).map_err(|e| format!("`set`: {e}"))?;
     let provider = match &spec.llm {
         Some(llm) => {
             let args = LlmArgs {
@@ -293,17 +282,9 @@ fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
         None => None,
     };
     let job = Job {
-        program: &checked.program,
-        sources: &checked.sources,
-        flow: &flow,
-        root: None,
         inputs: spec.args.clone(),
-        config: RunConfig {
-            set,
-            ..RunConfig::default()
-        },
+        options: settings.opts().clone(),
         provider,
-        progress: false,
         keep: Keep {
             record: Some(RecordInfo {
                 file: name.to_string(),
@@ -311,6 +292,7 @@ fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
             }),
             ..Keep::default()
         },
+        ..Job::new(&checked.program, &checked.sources, &flow)
     };
     let finished = Runner::new().run(job, &mut |_| {});
     let outcome = match finished.outcome {

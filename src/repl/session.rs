@@ -27,10 +27,9 @@ use crate::check::types::RecordTy;
 use crate::check::{Program, Signature, Type};
 use crate::diag::Diagnostic;
 use crate::driver::project::{Chosen, LlmArgs, choose_provider, folder_of};
-use crate::driver::runner::{Job, Keep, Outcome, Runner};
+use crate::driver::runner::{Job, Outcome, Runner};
 use crate::driver::signals::Interrupt;
-use crate::driver::{Checked, FsLoader, check_source};
-use crate::run::RunConfig;
+use crate::driver::{ApproveMode, Checked, Event, FsLoader, check_source};
 use crate::source::Sources;
 use crate::syntax::ast::{
     Block, Expr, ExprKind, Ident, ImportTarget, Item, ItemKind, RecordField, Stmt, StmtKind,
@@ -543,16 +542,12 @@ impl Session {
     /// its child processes). Errors are shown; `None` if it did not finish.
     /// `tail` names the step of the input's last expression in error messages.
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
-        let config = RunConfig {
-            tenant: std::env::var("FLOWC_TENANT").ok(),
-            // The session has no store to pause in: `approve` asks on the
-            // terminal; piped, stdin is the script, and it fails.
-            approvals: if self.interactive {
-                crate::run::approve::ApproveMode::Ask
-            } else {
-                crate::run::approve::ApproveMode::Refuse
-            },
-            ..RunConfig::default()
+        // The session has no store to pause in: `approve` asks on the
+        // terminal; piped, stdin is the script, and it fails.
+        let approvals = if self.interactive {
+            ApproveMode::Ask
+        } else {
+            ApproveMode::Refuse
         };
         // Made for each run: a `replay:` provider replays from its start.
         let chosen = match self.llm_provider() {
@@ -567,20 +562,19 @@ impl Session {
         let view = self.interactive
             && std::io::IsTerminal::is_terminal(&std::io::stderr())
             && chosen.name().as_deref() != Some("human");
-        let job = Job {
-            program: &check.checked.program,
-            sources: &check.checked.sources,
-            flow: STEP,
-            root: Some(ROOT),
-            inputs,
-            config,
-            provider: chosen.provider,
-            progress: view,
-            keep: Keep::default(),
-        };
+        let mut job = Job::new(&check.checked.program, &check.checked.sources, STEP);
+        job.root = Some(ROOT);
+        job.inputs = inputs;
+        job.approvals = approvals;
+        job.provider = chosen.provider;
+        job.progress = view;
         RUNNING.store(true, Ordering::SeqCst);
         let step_view = StepView::new(view);
-        let finished = self.runner.run(job, &mut |p| step_view.show(p));
+        let finished = self.runner.run(job, &mut |e| {
+            if let Event::Progress(p) = e {
+                step_view.show(p)
+            }
+        });
         step_view.finish();
         RUNNING.store(false, Ordering::SeqCst);
         let r = check.renderer(self.color);

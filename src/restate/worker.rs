@@ -19,6 +19,7 @@ use crate::builtins::now_rfc3339;
 use crate::ir::expr::Binding;
 use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
+use crate::status::RunStatus;
 use crate::syntax::ast::ItemKind;
 
 /// The `.flow` files a worker serves, checked when it starts.
@@ -208,14 +209,14 @@ impl FlowRun {
             .name("started")
             .await?;
         ctx.set("request", Json(req.clone()));
-        ctx.set("status", "running".to_string());
+        ctx.set("status", RunStatus::Running.as_str().to_string());
         ctx.set("started", started.clone());
         ctx.object_client::<RunIndexClient>("runs")
             .add(Json(RunEntry {
                 id: id.clone(),
                 flow: req.flow.clone(),
                 file: req.file.clone(),
-                status: "running".into(),
+                status: RunStatus::Running,
                 started,
                 ended: None,
                 waiting: Vec::new(),
@@ -241,7 +242,7 @@ impl FlowRun {
             .run(|| async { Ok(now_rfc3339()) })
             .name("ended")
             .await?;
-        ctx.set("status", outcome.status.clone());
+        ctx.set("status", outcome.status.as_str().to_string());
         ctx.set("ended", ended.clone());
         ctx.set("outcome", Json(outcome.clone()));
         ctx.object_client::<RunIndexClient>("runs")
@@ -297,7 +298,7 @@ async fn run_on_thread(
         });
     if let Err(e) = spawned {
         return RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec![format!(
                 "error: the worker cannot start a thread for the run: {e}\n"
             )],
@@ -308,7 +309,7 @@ async fn run_on_thread(
     match done_rx.await {
         Ok(Some(out)) => out,
         _ => RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec!["error: the run's interpreter stopped before the run ended\n".into()],
             ..RunOutcome::default()
         },
@@ -465,7 +466,7 @@ fn fit_outcome(mut o: RunOutcome, flow: &str, limit: u64) -> RunOutcome {
         && let Some(v) = o.result.take()
     {
         let n = super::over_limit(&v, 0).unwrap_or(0);
-        o.status = "failed".into();
+        o.status = RunStatus::Failed;
         o.errors.push(format!(
             "error: the result of flow `{flow}` is {} as JSON, more than the {} a message to Restate may carry\n  help: have the flow return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together\n",
             fmt_size(n),
@@ -548,7 +549,9 @@ impl RunIndex {
     async fn ended(&self, ctx: ObjectContext<'_>, end: Json<Value>) -> HandlerResult<()> {
         let end = end.into_inner();
         update_run(&ctx, end["id"].as_str(), |r| {
-            r.status = end["status"].as_str().unwrap_or("").to_string();
+            if let Ok(status) = serde_json::from_value(end["status"].clone()) {
+                r.status = status;
+            }
             r.ended = end["ended"].as_str().map(str::to_string);
             r.waiting.clear();
         })
@@ -570,7 +573,7 @@ impl RunIndex {
                     message: w["message"].as_str().unwrap_or("").to_string(),
                 });
             }
-            r.status = "waiting".into();
+            r.status = RunStatus::Waiting;
         })
         .await
     }
@@ -595,8 +598,8 @@ impl RunIndex {
                     note: a.note,
                 });
             }
-            if r.waiting.is_empty() && r.status == "waiting" {
-                r.status = "running".into();
+            if r.waiting.is_empty() && r.status == RunStatus::Waiting {
+                r.status = RunStatus::Running;
             }
         })
         .await
@@ -710,6 +713,32 @@ impl Approval {
             "question": question.map(Json::into_inner),
             "status": status,
         })))
+    }
+}
+
+/// Registers the deployment at `public` with the admin API at `admin` (again, with `force`).
+pub async fn register(admin: &str, public: &str) -> Result<(), String> {
+    let url = format!("{}/deployments", admin.trim_end_matches('/'));
+    let body = serde_json::json!({ "uri": public, "force": true });
+    let r = crate::run::tools::http::reqwest_client()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot register with the Restate admin API at {admin}: {}",
+                crate::run::tools::http::describe(&e)
+            )
+        })?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        let status = r.status();
+        Err(format!(
+            "the Restate admin API at {admin} refused to register {public} ({status}): {}",
+            r.text().await.unwrap_or_default().trim()
+        ))
     }
 }
 

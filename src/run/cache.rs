@@ -70,7 +70,7 @@ impl Interp<'_> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         self.recorder.cached(id, age);
         self.journal_step(
-            crate::store::Row {
+            super::host::Row {
                 path: &path.to_string(),
                 step: Some(step),
                 tool: name,
@@ -93,7 +93,7 @@ impl Interp<'_> {
         {
             return Some((v.clone(), at.elapsed()));
         }
-        match self.store?.cache_get(&key.binding, &key.args, key.ttl) {
+        match self.host.cache()?.get(&key.binding, &key.args, key.ttl) {
             Ok(Some(hit)) => {
                 let at = Instant::now()
                     .checked_sub(hit.age)
@@ -121,8 +121,8 @@ impl Interp<'_> {
         self.cache
             .borrow_mut()
             .insert(key.text(), (Instant::now(), v.clone()));
-        if let Some(store) = self.store
-            && let Err(e) = store.cache_put(name, &key.binding, &key.args, v)
+        if let Some(cache) = self.host.cache()
+            && let Err(e) = cache.put(name, &key.binding, &key.args, v)
         {
             self.recorder.warn(
                 format!("the cache could not keep a result: {e}"),

@@ -107,7 +107,7 @@ impl<'p> Interp<'p> {
             } else {
                 usize::MAX
             };
-            let started_ms = crate::store::now_ms();
+            let started_ms = crate::ids::now_ms();
             let body = self.block(&flow.body, &sc);
             let r = match sc.opts.deadline {
                 Some(d) => match tokio::time::timeout(d, body).await {
@@ -134,10 +134,10 @@ impl<'p> Interp<'p> {
                 r
             };
             let error = r.as_ref().err().map(|e| e[0].record());
-            if caller.is_some() && self.journal.is_some() {
+            if caller.is_some() && self.host.journal().is_some() {
                 let error = error.as_ref().and_then(|e| serde_json::to_value(e).ok());
                 self.journal_step(
-                    crate::store::Row {
+                    super::host::Row {
                         path: &sc.path.to_string(),
                         step: Some(&label),
                         tool: &flow.name,
@@ -299,10 +299,23 @@ impl<'p> Interp<'p> {
                 args.insert(n.clone(), v);
             }
         }
-        // In a test: a mocked tool or flow, or a tool the test refuses to run.
-        if let Some(r) = self.mocked_call(m, name, &args, tool, span, label.unwrap_or(name), &path)
-        {
-            return r;
+        // What the host gives without running it (in a test: a mocked tool
+        // or flow, or a tool the test refuses to run).
+        let intercept = super::host::Intercept {
+            module: self.run_modules[m],
+            name,
+            args: &args,
+            local: tool.map(|t| matches!(&t.binding, Binding::Builtin(b) if b != "http_get")),
+            span,
+        };
+        if let Some(r) = self.host.intercept(&intercept) {
+            return r.map_err(|f| {
+                vec![
+                    RunError::new(ErrorKind::ToolError, f.message, label.unwrap_or(name), span)
+                        .at(&path)
+                        .with_help(f.help),
+                ]
+            });
         }
         let Some(tool) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
@@ -333,10 +346,32 @@ impl<'p> Interp<'p> {
         };
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
-        self.hold_tool_to_policy(name, tool.effect, step, span, &path, sc)?;
+        self.call_tool(c, tool, &o, input, span, sc, step, &path)
+            .await
+    }
+
+    /// A tool call once its arguments are evaluated and its options known:
+    /// the policy's limits, the replayed step on resume, the cache, an
+    /// effect's approval, the concurrency limits and memory budget, the
+    /// idempotency key, the journal's rows, the attempts through the host,
+    /// and the step in the record.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_tool(
+        &self,
+        c: &Call,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: Value,
+        span: Span,
+        sc: &Scope,
+        step: &str,
+        path: &StepPath,
+    ) -> R<Value> {
+        let (m, name) = (tool.module, &*tool.name);
+        self.hold_tool_to_policy(name, tool.effect, step, span, path, sc)?;
 
         // On resume, a step with a journaled success returns it without running.
-        if let Some(v) = self.replay_tool(name, tool, &input, step, &path, span) {
+        if let Some(v) = self.replay_tool(name, tool, &input, step, path, span) {
             return Ok(v);
         }
 
@@ -354,25 +389,28 @@ impl<'p> Interp<'p> {
             None => None,
         };
         if let Some(key) = &cache
-            && let Some(v) = self.cache_hit(key, step, name, &path, span)
+            && let Some(v) = self.cache_hit(key, step, name, path, span)
         {
             return Ok(v);
         }
 
         // A policy with `effects: "approve"`: a person approves each effect first.
         if tool.effect {
-            self.approve_effect(name, &input, step, span, &path, sc)
+            self.approve_effect(name, &input, step, span, path, sc)
                 .await?;
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
-        let tool_limit = tool_opts.max_concurrent.map(|n| {
-            self.tool_limits
-                .borrow_mut()
-                .entry((m, name.to_string()))
-                .or_insert_with(|| Rc::new(Semaphore::new(n)))
-                .clone()
-        });
+        let tool_limit = self
+            .opts_of(tool.options.as_ref())
+            .and_then(|t| t.max_concurrent)
+            .map(|n| {
+                self.tool_limits
+                    .borrow_mut()
+                    .entry((m, name.to_string()))
+                    .or_insert_with(|| Rc::new(Semaphore::new(n)))
+                    .clone()
+            });
         // `max_memory`: over the budget, a new step waits for memory to be released.
         let _running = match o.max_memory {
             Some(budget) => Some(Box::pin(self.memory.admit(budget)).await),
@@ -401,17 +439,17 @@ impl<'p> Interp<'p> {
         {
             Some(e) if tool.effect => match self.eval(e, sc).await? {
                 Value::String(s) => Some(s),
-                Value::Bool(true) => Some(self.derived_key(&path)),
+                Value::Bool(true) => Some(self.derived_key(path)),
                 _ => None,
             },
             _ => None,
         };
         // Once the run pauses at an `approve`, no new step starts.
         let _started = self.pause.hold().await;
-        let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
+        let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
-        let mut journaled = self.journal.as_ref().map(|j| {
-            let hash = crate::store::cache_key(&tool.binding_text, &value::canonical(&input));
+        let mut journaled = self.host.journal().map(|j| {
+            let hash = crate::ids::cache_key(&tool.binding_text, &value::canonical(&input));
             super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
         // An effect never starts unless its `running` row is durable.
@@ -425,6 +463,59 @@ impl<'p> Interp<'p> {
             recorder: &self.recorder,
             id,
         };
+        let (result, attempt) = self
+            .attempts(tool, o, &input, key.as_deref(), step, span, path)
+            .await;
+        drop(permits);
+        if let Some(row) = &mut journaled {
+            // A pure step's large result is not kept (it runs again on
+            // resume): the journal would hold a copy of every one.
+            let kept = result
+                .as_ref()
+                .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT));
+            if let Err(e) = row.ended(kept, attempt) {
+                self.recorder.warn(
+                    format!("the journal could not record the end of `{name}`: {e}"),
+                    span,
+                    self.sources,
+                );
+                if let Some(j) = self.host.journal() {
+                    j.fail(e);
+                }
+            }
+        }
+        match result {
+            Ok(v) => {
+                self.recorder.end(id, StepStatus::Ok, attempt, None);
+                if let Some(key) = &cache {
+                    self.cache_keep(key, name, &v, span);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.recorder
+                    .end(id, StepStatus::Failed, attempt, Some(e.record()));
+                Err(vec![e])
+            }
+        }
+    }
+
+    /// The attempts of a tool call through the host, each within its
+    /// `timeout`, retried as `retries`, `retry_on` and `backoff` say; the
+    /// result checked against the tool's result type and `max_memory`.
+    /// Returns it with the number of attempts made.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: &Value,
+        key: Option<&str>,
+        step: &str,
+        span: Span,
+        path: &StepPath,
+    ) -> (Result<Value, RunError>, u32) {
+        let (m, name, sig) = (tool.module, &*tool.name, tool.sig);
         let timeout = o.timeout();
         let retries = o.retries();
         let mut attempt = 0u32;
@@ -439,13 +530,13 @@ impl<'p> Interp<'p> {
             let mut call = std::pin::pin!(self.invoke_at(
                 m,
                 tool,
-                &input,
+                input,
                 Limits {
                     max_output: o.max_output(),
                     ends
                 },
-                key.as_deref(),
-                &path,
+                key,
+                path,
                 (attempt, timeout)
             ));
             let first =
@@ -467,7 +558,7 @@ impl<'p> Interp<'p> {
                         step,
                         span,
                     )
-                    .at(&path)
+                    .at(path)
                     .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
                 }
                 Ok(Ok(v)) => {
@@ -484,7 +575,7 @@ impl<'p> Interp<'p> {
                             step,
                             span,
                         )
-                        .at(&path)
+                        .at(path)
                         .with_help(format!(
                             "the tool's declared result type is `{}`",
                             sig.ret.as_ref().expect("result type")
@@ -498,7 +589,7 @@ impl<'p> Interp<'p> {
                     } else {
                         f.message
                     };
-                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(&path);
+                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(path);
                     e.help = f.help;
                     Err(e)
                 }
@@ -508,7 +599,7 @@ impl<'p> Interp<'p> {
                     step,
                     span,
                 )
-                .at(&path)
+                .at(path)
                 .with_help("raise it with `with { timeout: … }` on the call or the tool")),
             };
             match r {
@@ -527,50 +618,19 @@ impl<'p> Interp<'p> {
                 }
             }
         };
-        drop(permits);
-        if let Some(row) = &mut journaled {
-            // A pure step's large result is not kept (it runs again on
-            // resume): the journal would hold a copy of every one.
-            let kept = result
-                .as_ref()
-                .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT));
-            if let Err(e) = row.ended(kept, attempt) {
-                self.recorder.warn(
-                    format!("the journal could not record the end of `{name}`: {e}"),
-                    span,
-                    self.sources,
-                );
-                if let Some(j) = &self.journal {
-                    j.fail(e);
-                }
-            }
-        }
-        match result {
-            Ok(v) => {
-                self.recorder.end(id, StepStatus::Ok, attempt, None);
-                if let Some(key) = &cache {
-                    self.cache_keep(key, name, &v, span);
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                self.recorder
-                    .end(id, StepStatus::Failed, attempt, Some(e.record()));
-                Err(vec![e])
-            }
-        }
+        (result, attempt)
     }
 
     /// The idempotency key of `idempotency_key: true`: from the run id and
     /// the step's path, so a resumed run gives the same one.
     fn derived_key(&self, path: &StepPath) -> String {
         let run = self.config.run_id.as_deref().unwrap_or("");
-        let h = crate::store::sha256_hex(format!("{run}\0{path}").as_bytes());
+        let h = crate::ids::sha256_hex(format!("{run}\0{path}").as_bytes());
         format!("flowc-{run}-{}", &h[..16])
     }
 
-    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it
-    /// (with the attempt's number and timeout).
+    /// One attempt of a tool call, as the host runs it (with the attempt's
+    /// number and timeout).
     #[allow(clippy::too_many_arguments)]
     async fn invoke_at(
         &self,
@@ -582,42 +642,20 @@ impl<'p> Interp<'p> {
         path: &StepPath,
         (attempt, timeout): (u32, Duration),
     ) -> tools::ToolResult {
-        match &self.remote {
-            Some(r) => {
-                r.call(super::RemoteStep {
-                    module: m,
-                    tool: &tool.name,
-                    path,
-                    attempt,
-                    input,
-                    max_output: limits.max_output,
-                    key,
-                    timeout,
-                })
-                .await
-            }
-            None => self.invoke(m, tool, input, limits, key).await,
-        }
-    }
-
-    /// One attempt of a tool call through its binding.
-    pub(super) async fn invoke(
-        &self,
-        m: usize,
-        tool: &Tool<'_>,
-        input: &Value,
-        limits: Limits,
-        key: Option<&str>,
-    ) -> tools::ToolResult {
-        invoke_binding(
-            &tool.binding,
-            self.module_dir(m),
-            &self.http,
-            input,
-            limits,
-            key,
-        )
-        .await
+        self.host
+            .call(super::host::ToolCall {
+                module: self.run_modules[m],
+                tool: &tool.name,
+                binding: &tool.binding,
+                dir: self.module_dir(m),
+                path,
+                attempt,
+                input,
+                limits,
+                key,
+                timeout,
+            })
+            .await
     }
 }
 

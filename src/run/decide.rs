@@ -60,28 +60,25 @@ impl<'p> Interp<'p> {
             recorder: &self.recorder,
             id,
         };
-        let started_ms = crate::store::now_ms();
+        let started_ms = crate::ids::now_ms();
         match self.llm.decide(req).await {
             Ok(o) => {
-                // On Restate the first answer at this path is kept: a run that
-                // starts again on another worker decides as before.
-                let o = match &self.remote {
-                    Some(r) => match r.decision(&sc.path, outcome_json(&o)).await {
-                        Ok(kept) => outcome_of(&kept, req).unwrap_or(o),
-                        Err(m) => {
-                            let e = RunError::new(
-                                ErrorKind::LlmError,
-                                format!("the decision could not be kept: {m}"),
-                                &*sc.label,
-                                span,
-                            )
-                            .at(&sc.path);
-                            self.recorder
-                                .end(id, StepStatus::Failed, 1, Some(e.record()));
-                            return Err(vec![e]);
-                        }
-                    },
-                    None => o,
+                // The host keeps the answer (on Restate the first one at this
+                // path: a run that starts again on another worker decides as before).
+                let o = match self.host.decided(&sc.path, outcome_json(&o)).await {
+                    Ok(kept) => outcome_of(&kept, req).unwrap_or(o),
+                    Err(m) => {
+                        let e = RunError::new(
+                            ErrorKind::LlmError,
+                            format!("the decision could not be kept: {m}"),
+                            &*sc.label,
+                            span,
+                        )
+                        .at(&sc.path);
+                        self.recorder
+                            .end(id, StepStatus::Failed, 1, Some(e.record()));
+                        return Err(vec![e]);
+                    }
                 };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 // The decision is journaled by its path (docs/store.md).
@@ -227,13 +224,13 @@ impl Interp<'_> {
         span: Span,
         sc: &Scope,
     ) {
-        if self.journal.is_none() {
+        if self.host.journal().is_none() {
             return;
         }
-        let hash = crate::store::cache_key(req.kind, &crate::value::canonical(what));
+        let hash = crate::ids::cache_key(req.kind, &crate::value::canonical(what));
         let result = outcome_json(o);
         self.journal_step(
-            crate::store::Row {
+            super::host::Row {
                 path: &sc.path.to_string(),
                 step: Some(&sc.label),
                 tool: req.kind,
@@ -259,14 +256,14 @@ impl Interp<'_> {
         what: &Value,
         sc: &Scope,
     ) -> Option<(Outcome, (i64, Option<i64>))> {
-        let r = self.replay.as_ref()?;
+        let r = self.host.replay()?;
         let done = r.done.get(&sc.path.to_string())?;
         if done.tool != req.kind {
             return None;
         }
         if r.check_args
             && done.args_sha256.as_deref()
-                != Some(crate::store::cache_key(req.kind, &crate::value::canonical(what)).as_str())
+                != Some(crate::ids::cache_key(req.kind, &crate::value::canonical(what)).as_str())
         {
             return None;
         }

@@ -92,18 +92,8 @@ pub struct Warning {
     pub column: usize,
 }
 
-/// The outcome of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-    Cancelled,
-    /// It reached an `approve` that waits for an answer.
-    Paused,
-    /// The store could not keep it: it stopped before its end.
-    Interrupted,
-}
+/// The outcome of a run: the one status type (`crate::status`).
+pub use crate::status::RunStatus;
 
 /// The run record (`flowc run --record FILE`).
 #[derive(Clone, Debug, Serialize)]

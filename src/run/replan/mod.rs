@@ -336,7 +336,7 @@ impl<'p> Interp<'p> {
         };
         // On resume, the journaled fragment runs again; nobody is asked.
         let key = path.to_string();
-        if let Some(done) = self.replay.as_ref().and_then(|r| r.done.get(&key))
+        if let Some(done) = self.host.replay().and_then(|r| r.done.get(&key))
             && done.tool == "replan"
             && let Some(fragment) = done
                 .result
@@ -585,17 +585,17 @@ impl<'p> Interp<'p> {
         error: Option<&str>,
         span: Span,
     ) {
-        let Some(j) = &self.journal else {
+        let Some(j) = self.host.journal() else {
             return;
         };
-        let now = crate::store::now_ms();
+        let now = crate::ids::now_ms();
         let attempts = &rec.attempts;
         let mut result = json!({ "fragment": fragment, "attempts": attempts });
         if !rec.notes.is_empty() {
             result["notes"] = json!(rec.notes);
         }
         let error = error.map(|e| json!({ "kind": "llm_error", "message": e }));
-        let row = crate::store::Row {
+        let row = super::host::Row {
             path: key,
             tool: "replan",
             kind: Some("llm"),
@@ -621,6 +621,51 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// The interpreter of a re-planned fragment: on this run's host (its
+    /// tools run where this run's do — on Restate as durable steps — with its
+    /// journal, replayed steps, cache and, in a test, its mocks), with its LLM
+    /// provider, loader, pause and record; the fragment's modules named as
+    /// this run's (its root is the module of the re-planned block, `module`).
+    fn fragment_interp<'q>(
+        &'q self,
+        checked: &'q request::Checked,
+        config: RunConfig,
+        span: Span,
+        module: usize,
+    ) -> Interp<'q> {
+        let program = &checked.program;
+        let run_modules = program
+            .modules
+            .iter()
+            .enumerate()
+            .map(|(k, md)| {
+                if k == program.root {
+                    return self.run_modules[module];
+                }
+                // An import: the module of this run read from the same file.
+                let name = &checked.sources.get(md.file).name;
+                self.program
+                    .modules
+                    .iter()
+                    .position(|p| &self.sources.get(p.file).name == name)
+                    .map_or(usize::MAX, |j| self.run_modules[j])
+            })
+            .collect();
+        let mut b = Interp::builder(program, &checked.sources, config)
+            .host(self.host.clone())
+            .llm(self.llm.share());
+        b.loader = self.loader.clone();
+        b.test = self.test.clone();
+        b.within = Some(super::Within {
+            recorder: Rc::new(super::record::Recorder::within(self.recorder.clone(), span)),
+            pause: self.pause.clone(),
+            run_modules,
+        });
+        let sub = b.build();
+        sub.replan.in_fragment.set(true);
+        sub
+    }
+
     /// Runs an accepted fragment with the block's values, its steps under
     /// `path`, sharing this run's record, journal, LLM provider and policy
     /// counts; within the block's deadline and memory budget (`sc`), and for at
@@ -641,17 +686,7 @@ impl<'p> Interp<'p> {
             replay: None,
             ..self.config.clone()
         };
-        let mut sub = Interp::new(&checked.program, &checked.sources, config);
-        sub.store = self.store;
-        sub.replay = self.replay.clone();
-        sub.journal = self.journal.as_ref().map(|j| j.handle());
-        sub.llm = self.llm.share();
-        sub.loader = self.loader.clone();
-        sub.pause = self.pause.clone();
-        // In `flowc test`: the test's mocks answer the fragment's calls too.
-        sub.test = self.test.clone();
-        sub.recorder = Rc::new(super::record::Recorder::within(self.recorder.clone(), span));
-        sub.replan.in_fragment.set(true);
+        let sub = self.fragment_interp(checked, config, span, sc.module);
         self.policy_counts.copy_to(&sub.policy_counts);
         let stated = sc.policy.as_ref().and_then(|p| p.fragment_timeout);
         let limit = stated.unwrap_or(DEFAULT_FRAGMENT_TIMEOUT);

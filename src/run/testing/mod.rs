@@ -7,6 +7,7 @@
 
 mod answers;
 mod diff;
+mod host;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -15,14 +16,14 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use super::errors::{ErrorKind, R, RunError};
+use super::errors::{R, RunError};
 use super::eval::Scope;
 use super::llm::Llm;
 use super::value::to_text;
 use super::{Env, Interp, Lowering, RunConfig};
 use crate::check::Program;
 use crate::ir::StepPath;
-use crate::ir::expr::{BinOp, Binding, Expr, ExprKind, MockTarget, MockValue, Test, Tool};
+use crate::ir::expr::{BinOp, Expr, ExprKind, MockTarget, MockValue, Test};
 use crate::source::Sources;
 use crate::span::Span;
 
@@ -129,7 +130,7 @@ pub struct TestState {
 
 impl TestState {
     /// The answer of `mock approve` for the `approve` at `path`.
-    pub(in crate::run) fn approve_answer(&self, path: &str) -> Result<bool, String> {
+    fn approve_answer(&self, path: &str) -> Result<bool, String> {
         if let Some(a) = self.approve_always.get() {
             return Ok(a);
         }
@@ -211,11 +212,14 @@ impl<'p> Interp<'p> {
         config: RunConfig,
         lowering: Lowering<'p>,
     ) -> Interp<'p> {
-        let mut i = Interp::with_lowering(program, sources, config, lowering);
         let state = Rc::new(TestState::default());
-        i.llm = Llm::new(Some(Box::new(answers::MockLlm(state.clone()))));
-        i.test = Some(state);
-        i
+        let mocks = host::Mocks::new(Rc::new(super::host::Local::new()), state.clone());
+        let mut b = Interp::builder(program, sources, config)
+            .lowering(lowering)
+            .host(Rc::new(mocks))
+            .llm(Llm::new(Some(Box::new(answers::MockLlm(state.clone())))));
+        b.test = Some(state);
+        b.build()
     }
 
     /// Runs the test of module `m` whose name is at `at`: its mocks, then
@@ -238,7 +242,7 @@ impl<'p> Interp<'p> {
             .clone()
             .expect("`run_test` runs in `Interp::for_test`");
         *self.context.borrow_mut() = serde_json::json!({
-            "run_id": crate::store::new_run_id(),
+            "run_id": crate::ids::new_run_id(),
             "flow": format!("test {}", t.name),
             "started_at": crate::builtins::now_rfc3339(),
             "tenant": self.config.tenant,
@@ -343,77 +347,6 @@ impl<'p> Interp<'p> {
             }
         }
         Ok(())
-    }
-
-    /// In a test: what a call of tool or flow `name` of module `m` gives —
-    /// its mock, or a refusal for a tool that would start a process or use
-    /// the network. `None`: the call runs (a flow, a local built-in tool).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn mocked_call(
-        &self,
-        m: usize,
-        name: &str,
-        args: &serde_json::Map<String, Value>,
-        tool: Option<&Tool<'_>>,
-        span: Span,
-        step: &str,
-        path: &StepPath,
-    ) -> Option<R<Value>> {
-        let state = self.test.as_ref()?;
-        let key = (m, name.to_string());
-        // The first keyed mock whose arguments the call has, else the plain one.
-        let keyed = state.keyed.borrow().get(&key).and_then(|ms| {
-            ms.iter()
-                .find(|(with, _)| {
-                    with.iter()
-                        .all(|(n, v)| args.get(n).is_some_and(|a| super::value::equal(a, v)))
-                })
-                .map(|(_, mocked)| mocked.clone())
-        });
-        let mocked = keyed.or_else(|| state.mocks.borrow().get(&key).cloned());
-        match mocked {
-            Some(Mocked::Value(v)) => Some(Ok(v)),
-            Some(Mocked::Fail(msg)) => Some(Err(vec![
-                RunError::new(ErrorKind::ToolError, msg, step, span)
-                    .at(path)
-                    .with_help(format!("`mock {name} = fail(…)` in this test")),
-            ])),
-            None => {
-                let tool = tool?;
-                let local = matches!(&tool.binding, Binding::Builtin(b) if b != "http_get");
-                if local {
-                    return None;
-                }
-                let keyed = state.keyed.borrow().contains_key(&key);
-                let (message, help) = if keyed {
-                    let given = serde_json::Value::Object(args.clone());
-                    (
-                        format!(
-                            "no `mock {name}(…)` of this test matches this call's arguments {given}"
-                        ),
-                        format!(
-                            "add `mock {name}(…) = …` with these arguments, or `mock {name} = …` for every call the others do not match"
-                        ),
-                    )
-                } else {
-                    (
-                        format!(
-                            "tool `{name}` is not mocked in this test (a test starts no tool process and makes no network call)"
-                        ),
-                        format!("add `mock {name} = …` to the test"),
-                    )
-                };
-                state
-                    .refused
-                    .borrow_mut()
-                    .push((message.clone(), Some(span)));
-                Some(Err(vec![
-                    RunError::new(ErrorKind::ToolError, message, step, span)
-                        .at(path)
-                        .with_help(help),
-                ]))
-            }
-        }
     }
 
     /// `assert cond` / `assert cond, "message"`: a false condition is a
