@@ -355,3 +355,118 @@ pub struct Row<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_age_s: Option<f64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A journal that keeps the paths of its rows.
+    #[derive(Default)]
+    struct Paths(RefCell<Vec<String>>);
+
+    impl Journal for Paths {
+        fn write(&self, row: &Row<'_>) -> Result<(), StoreError> {
+            self.0.borrow_mut().push(row.path.to_string());
+            Ok(())
+        }
+        fn write_now(&self, row: &Row<'_>) -> Result<(), StoreError> {
+            self.write(row)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn fail(&self, _: StoreError) {}
+        fn approval(&self, _: &str) -> Result<Option<bool>, StoreError> {
+            Ok(None)
+        }
+        fn approval_ask(&self, _: &str, _: &str, _: Option<&Value>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn approval_answered(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&Value>,
+            _: bool,
+            _: &str,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    /// Each question is answered by the layer that knows it: the journal by
+    /// `Journaled`, the replayed steps by `Replayed` below it, a tool call by
+    /// `Local` at the bottom; what none knows gets the bottom's default.
+    #[test]
+    fn a_stack_answers_each_question_at_its_layer() {
+        let local: Rc<dyn StepHost> = Rc::new(Local::new());
+        let mut replay = Replay::default();
+        replay.done.insert(
+            "main/a".into(),
+            JournalEntry {
+                path: "main/a".into(),
+                step: "a".into(),
+                tool: "t".into(),
+                kind: "tool".into(),
+                status: "ok",
+                attempts: 1,
+                result: Some(json!(1)),
+                error: None,
+                started_ms: 0,
+                ended_ms: None,
+                args_sha256: None,
+                cached_age_s: None,
+            },
+        );
+        let replayed: Rc<dyn StepHost> = Rc::new(Replayed::new(local, replay));
+        let top = Journaled::new(replayed, Some(Box::new(Paths::default())), None);
+        assert!(top.replay().is_some_and(|r| r.done.contains_key("main/a")));
+        top.journal()
+            .expect("the journaled layer's")
+            .write(&Row {
+                path: "main/b",
+                ..Row::default()
+            })
+            .expect("written");
+        assert!(top.cache().is_none());
+        let path = StepPath::root("main").child("b");
+        let args = Map::new();
+        let span = Span::default();
+        let call = Intercept {
+            module: 0,
+            name: "t",
+            args: &args,
+            local: Some(true),
+            span,
+        };
+        assert!(top.intercept(&call).is_none());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let input = json!({ "x": 1 });
+        let binding = Binding::Builtin("echo".into());
+        let out = rt.block_on(top.call(ToolCall {
+            module: 0,
+            tool: "t",
+            binding: &binding,
+            dir: Path::new("."),
+            path: &path,
+            attempt: 1,
+            input: &input,
+            limits: Limits {
+                max_output: 1 << 20,
+                ends: None,
+            },
+            key: None,
+            timeout: Duration::from_secs(10),
+        }));
+        assert_eq!(out, Ok(input));
+        assert_eq!(rt.block_on(top.approve(&path, "ship?", None)), None);
+        assert_eq!(rt.block_on(top.decided(&path, json!("x"))), Ok(json!("x")));
+    }
+}
