@@ -112,7 +112,7 @@ pub fn worker(a: &WorkerArgs) -> u8 {
 }
 
 /// `flowc runs --engine restate:URL`.
-pub fn runs(ingress: &str, status: Option<&str>, json: bool) -> u8 {
+pub fn runs(ingress: &str, status: Option<RunStatus>, json: bool) -> u8 {
     let client = Client::new(ingress);
     let runs = match client.runs() {
         Ok(r) => r,
@@ -120,10 +120,6 @@ pub fn runs(ingress: &str, status: Option<&str>, json: bool) -> u8 {
             eprintln!("error: {e}");
             return USAGE;
         }
-    };
-    let status = match super::runs::status_filter(status) {
-        Ok(s) => s,
-        Err(code) => return code,
     };
     let runs: Vec<_> = runs
         .into_iter()

@@ -124,7 +124,10 @@ pub fn runs(a: &RunsArgs) -> u8 {
         Ok(Some(ingress)) => {
             let json = a.format == super::Format::Json;
             return match &a.action {
-                None => super::engine::runs(&ingress, a.status.as_deref(), json),
+                None => match status_filter(a.status.as_deref()) {
+                    Ok(status) => super::engine::runs(&ingress, status, json),
+                    Err(code) => code,
+                },
                 Some(RunsAction::Show { run }) => super::engine::show(&ingress, run, json),
                 Some(RunsAction::Gc { .. }) => {
                     eprintln!(
