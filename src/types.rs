@@ -401,3 +401,53 @@ mod tests {
         assert_eq!(join(&Type::Int, &Type::String), None);
     }
 }
+
+impl Type {
+    /// The JSON Schema (2020-12) of the values of this type, as a service's
+    /// start form or an MCP tool's input schema shows them: records as
+    /// objects (their optional fields not required, no other field allowed),
+    /// lists as arrays, optionals as `null` or the type, unions of string
+    /// literals as `enum`, durations as milliseconds, `json` as anything.
+    pub fn json_schema(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Type::Unknown | Type::Json => json!({}),
+            Type::Never => json!({ "not": {} }),
+            Type::Null => json!({ "type": "null" }),
+            Type::Bool => json!({ "type": "boolean" }),
+            Type::Int => json!({ "type": "integer" }),
+            Type::Float => json!({ "type": "number" }),
+            Type::String | Type::Regex => json!({ "type": "string" }),
+            Type::Duration => json!({
+                "type": "integer",
+                "minimum": 0,
+                "description": "a duration in milliseconds"
+            }),
+            Type::Lit(v) => json!({ "type": "string", "enum": v.as_slice() }),
+            Type::List(t) => json!({ "type": "array", "items": t.json_schema() }),
+            Type::Optional(t) => json!({ "anyOf": [t.json_schema(), { "type": "null" }] }),
+            Type::Record(r) => {
+                let props: serde_json::Map<String, serde_json::Value> = r
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), f.ty.json_schema()))
+                    .collect();
+                let required: Vec<&str> = r
+                    .fields
+                    .iter()
+                    .filter(|f| !f.optional && !f.ty.is_optional())
+                    .map(|f| f.name.as_str())
+                    .collect();
+                let mut o = json!({
+                    "type": "object",
+                    "properties": props,
+                    "required": required,
+                });
+                if let Some(n) = &r.name {
+                    o["title"] = json!(n);
+                }
+                o
+            }
+        }
+    }
+}

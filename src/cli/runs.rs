@@ -1,13 +1,14 @@
 //! `flowc runs`, `flowc runs show RUN`, `flowc runs gc --older-than D` and
 //! `flowc cache clear [TOOL]`: the runs and the cache of the store (docs/store.md).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Format;
 use crate::check::options::parse_duration;
 use crate::diag::render::printable;
 use crate::driver::store_dir;
-use crate::store::{FILE_NAME, JournalEntry, RunRow, RunStatus, Store, StoreError};
+use crate::driver::inspect::{run_json, uncertain};
+use crate::store::{FILE_NAME, RunRow, RunStatus, Store, StoreError};
 use crate::term::{FAILED, OK, USAGE, out};
 
 #[derive(clap::Args, Debug)]
@@ -245,10 +246,18 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         }
         Err(e) => return fail(&e),
     };
-    let sources = match store.run_sources(&run.id) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
+    if format == Format::Json {
+        let v = match run_json(store, &run.id, None) {
+            Ok(Ok(v)) => v,
+            Ok(Err(message)) => {
+                eprintln!("error: {message}; `flowc runs` lists the runs");
+                return FAILED;
+            }
+            Err(e) => return fail(&e),
+        };
+        out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
+        return OK;
+    }
     let approvals = match store.approvals(&run.id) {
         Ok(a) => a,
         Err(e) => return fail(&e),
@@ -259,26 +268,6 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         Err(e) => return fail(&e),
     };
     steps.sort_by_key(|s| s.started_ms);
-    if format == Format::Json {
-        let mut v = run.to_json();
-        v["sources"] = sources
-            .iter()
-            .map(|(path, sha256)| json!({ "path": path, "sha256": sha256 }))
-            .collect();
-        v["approvals"] = approvals.iter().map(|a| a.to_json()).collect();
-        v["steps"] = steps
-            .iter()
-            .map(|s| {
-                let mut j = step_json(s);
-                if uncertain(&run, s) {
-                    j["uncertain"] = json!(true);
-                }
-                j
-            })
-            .collect();
-        out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
-        return OK;
-    }
     let mut head = vec![
         ("run", run.id.clone()),
         ("flow", format!("{} in {}", run.flow, run.file)),
@@ -424,33 +413,6 @@ fn error_cell(e: &Value) -> String {
 /// An effect that started and never ended in a run that is not running any
 /// more: it may have happened (what `flowc resume` refuses to run again
 /// without an idempotency key or `--rerun-uncertain`).
-fn uncertain(run: &RunRow, s: &JournalEntry) -> bool {
-    s.status == "running" && run.status != RunStatus::Running
-}
-
-/// A step of `flowc runs show --format json`: its journal row without the
-/// result (`sqlite3` on the view `journal` shows results).
-fn step_json(s: &JournalEntry) -> Value {
-    let mut v = json!({
-        "path": s.path,
-        "step": s.step,
-        "kind": s.kind,
-        "tool": s.tool,
-        "status": s.status,
-        "attempts": s.attempts,
-        "started_ms": s.started_ms,
-        "ended_ms": s.ended_ms,
-        "duration_ms": s.ended_ms.map(|e| e - s.started_ms),
-    });
-    if let Some(age) = s.cached_age_s {
-        v["cached_age_s"] = json!(age);
-    }
-    if let Some(e) = &s.error {
-        v["error"] = e.clone();
-    }
-    v
-}
-
 pub fn cache(action: &CacheAction) -> u8 {
     let CacheAction::Clear { tool, store } = action;
     let n = match open(store.as_deref()) {

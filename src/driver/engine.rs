@@ -50,6 +50,11 @@ impl Local {
             runner: Runner::new(),
         }
     }
+
+    /// On `runner` (a service's: [`Runner::cancellable`], listening to no signal).
+    pub fn on(runner: Runner) -> Local {
+        Local { runner }
+    }
 }
 
 impl Engine for Local {

@@ -14,6 +14,8 @@ pub enum Event<'a> {
     Checked(&'a Checked),
     /// The run was handed to an engine that runs it elsewhere (Restate).
     Submitted { run: &'a str, engine: &'a str },
+    /// A stored run has its id and starts (or starts again, resumed).
+    Started { run: &'a str },
     /// The steps running now and how many ended (every 100 ms, when asked).
     Progress(&'a Progress),
     /// A step started (a tool call, a flow call, a decision, an approval).

@@ -169,6 +169,8 @@ pub struct Finished {
 pub struct Runner {
     rt: tokio::runtime::Runtime,
     signals: Option<Signals>,
+    /// [`Runner::cancellable`]: its runs end when this turns `true`.
+    cancel: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for Runner {
@@ -184,6 +186,7 @@ impl Runner {
         Runner {
             rt,
             signals: Some(signals),
+            cancel: None,
         }
     }
 
@@ -192,6 +195,17 @@ impl Runner {
         Runner {
             rt: runtime(),
             signals: None,
+            cancel: None,
+        }
+    }
+
+    /// A runtime that listens to no signal, whose runs are cancelled
+    /// ([`Interrupt::Cancel`]) when `cancel` turns `true` (a service's run).
+    pub fn cancellable(cancel: tokio::sync::watch::Receiver<bool>) -> Runner {
+        Runner {
+            rt: runtime(),
+            signals: None,
+            cancel: Some(cancel),
         }
     }
 
@@ -202,22 +216,32 @@ impl Runner {
         }
     }
 
-    /// The next signal (never, for a detached runner).
-    async fn signal(signals: &mut Option<Signals>) -> Interrupt {
-        match signals {
-            Some(s) => s.recv().await,
-            None => std::future::pending().await,
+    /// The next signal, or the cancel (never, for a detached runner).
+    async fn signal(
+        signals: &mut Option<Signals>,
+        cancel: &mut Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Interrupt {
+        match (signals, cancel) {
+            (Some(s), _) => s.recv().await,
+            (None, Some(c)) => {
+                // A sender gone without cancelling never cancels.
+                if c.wait_for(|v| *v).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                Interrupt::Cancel
+            }
+            (None, None) => std::future::pending().await,
         }
     }
 
     /// Runs `fut` on the session's runtime to its end, or until a signal
     /// cancels it (`Err`; `fut` is dropped, which kills its tools' processes).
     pub fn until_signal<F: Future>(&mut self, fut: F) -> Result<F::Output, Interrupt> {
-        let signals = &mut self.signals;
+        let (signals, cancel) = (&mut self.signals, &mut self.cancel);
         self.rt.block_on(async {
             tokio::select! {
                 r = fut => Ok(r),
-                s = Runner::signal(signals) => Err(s),
+                s = Runner::signal(signals, cancel) => Err(s),
             }
         })
     }
@@ -226,11 +250,11 @@ impl Runner {
     /// kills every tool's process group; what it recorded is still kept).
     /// `sink` receives the run's [`Event`]s as `job` asks for them.
     pub fn run(&mut self, job: Job<'_>, sink: &mut dyn FnMut(Event<'_>)) -> Finished {
-        let signals = &mut self.signals;
+        let (signals, cancel) = (&mut self.signals, &mut self.cancel);
         let session = Session::new(job, None);
         let outcome = self
             .rt
-            .block_on(session.run(sink, |_| Runner::signal(signals)));
+            .block_on(session.run(sink, |_| Runner::signal(signals, cancel)));
         session.finish(outcome)
     }
 
@@ -314,11 +338,12 @@ impl Runner {
             job.keep.record_without_steps = true;
         }
         let sources = job.sources;
-        let signals = &mut self.signals;
+        let (signals, cancel) = (&mut self.signals, &mut self.cancel);
+        sink(Event::Started { run: &id });
         let session = Session::new(job, Some(store));
         let outcome = self
             .rt
-            .block_on(session.run(sink, |_| Runner::signal(signals)));
+            .block_on(session.run(sink, |_| Runner::signal(signals, cancel)));
         let mut finished = session.finish(outcome);
         finished.run_id = Some(id.clone());
         if let Outcome::StoreFailed(e) = &finished.outcome {

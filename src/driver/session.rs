@@ -333,20 +333,93 @@ pub fn inputs(
         let val = parse_arg(&p.ty, v).map_err(|e| Refusal::usage(format!("`--arg {k}`: {e}")))?;
         inputs.insert(k.to_string(), val);
     }
+    conforming(program, flow, inputs).map_err(|e| Refusal::usage(e.message(flow)))
+}
+
+/// Why arguments do not fit a flow's parameters (a service answers it as
+/// data: the parameter and, for a mismatch, where in the value).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgError {
+    /// No parameter of that name.
+    Unknown { name: String, params: Vec<String> },
+    /// A parameter without a default that was not given.
+    Missing { name: String, ty: String },
+    /// A value that does not have its parameter's type.
+    Mismatch {
+        name: String,
+        expected: String,
+        path: String,
+        found: String,
+    },
+}
+
+impl ArgError {
+    /// The parameter it is about.
+    pub fn parameter(&self) -> &str {
+        match self {
+            ArgError::Unknown { name, .. }
+            | ArgError::Missing { name, .. }
+            | ArgError::Mismatch { name, .. } => name,
+        }
+    }
+}
+
+impl ArgError {
+    /// In words, naming `flow`.
+    pub fn message(&self, flow: &str) -> String {
+        match self {
+            ArgError::Unknown { name, params } => format!(
+                "flow `{flow}` has no parameter `{name}`; its parameters: {}",
+                if params.is_empty() {
+                    "none".into()
+                } else {
+                    params.join(", ")
+                }
+            ),
+            ArgError::Missing { name, ty } => format!(
+                "flow `{flow}` needs `{name}: {ty}`; pass it with `--arg {name}=…` or `--input args.json`"
+            ),
+            ArgError::Mismatch {
+                name,
+                expected,
+                path,
+                found,
+            } => format!("argument `{name}` of flow `{flow}`: expected `{expected}` at `{path}`, found {found}"),
+        }
+    }
+}
+
+/// `inputs` when every argument is a JSON value already: each a parameter
+/// of `flow`, every parameter without a default given, every value of its
+/// type. The first error.
+pub fn conforming(
+    program: &Program,
+    flow: &str,
+    inputs: Map<String, Value>,
+) -> Result<Map<String, Value>, ArgError> {
+    let sig = &program.root_module().flows[flow];
+    if let Some(k) = inputs.keys().find(|k| sig.params.iter().all(|p| &p.name != *k)) {
+        return Err(ArgError::Unknown {
+            name: k.clone(),
+            params: sig.params.iter().map(|p| p.name.clone()).collect(),
+        });
+    }
     for p in &sig.params {
         match inputs.get(&p.name) {
             None if !p.has_default && !p.ty.is_optional() => {
-                return Err(Refusal::usage(format!(
-                    "flow `{flow}` needs `{}: {}`; pass it with `--arg {}=…` or `--input args.json`",
-                    p.name, p.ty, p.name
-                )));
+                return Err(ArgError::Missing {
+                    name: p.name.clone(),
+                    ty: p.ty.to_string(),
+                });
             }
             Some(v) => {
                 if let Err(m) = crate::value::conforms(v, &p.ty) {
-                    return Err(Refusal::usage(format!(
-                        "argument `{}` of flow `{flow}`: expected `{}` at `{}`, found {}",
-                        p.name, m.expected, m.path, m.found
-                    )));
+                    return Err(ArgError::Mismatch {
+                        name: p.name.clone(),
+                        expected: m.expected.to_string(),
+                        path: m.path.to_string(),
+                        found: m.found.to_string(),
+                    });
                 }
             }
             None => {}

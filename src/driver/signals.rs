@@ -10,13 +10,15 @@ pub enum Interrupt {
     Int,
     Term,
     Hup,
+    /// Cancelled by whoever started it (the service's API), not a signal.
+    Cancel,
 }
 
 impl Interrupt {
-    /// The exit status: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
+    /// The exit status: 130 (SIGINT, or a cancel), 143 (SIGTERM), 129 (SIGHUP).
     pub fn exit_code(self) -> u8 {
         128 + match self {
-            Interrupt::Int => 2,
+            Interrupt::Int | Interrupt::Cancel => 2,
             Interrupt::Hup => 1,
             Interrupt::Term => 15,
         }
@@ -27,6 +29,7 @@ impl Interrupt {
             Interrupt::Int => "SIGINT",
             Interrupt::Term => "SIGTERM",
             Interrupt::Hup => "SIGHUP",
+            Interrupt::Cancel => "cancel",
         }
     }
 }
