@@ -117,3 +117,26 @@ pub fn size(n: u64) -> String {
     }
     format!("{n} bytes")
 }
+
+/// The `.flow` files under `dir`, recursively, sorted by path; hidden folders
+/// (`.git`) and `target/` are skipped.
+pub fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.is_dir() {
+            if !name.starts_with('.') && name != "target" {
+                flow_files_in(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "flow") {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+}

@@ -18,6 +18,7 @@ pub mod lsp;
 pub mod repl;
 pub mod restate;
 pub mod run;
+pub mod serve;
 pub mod source;
 pub mod span;
 pub mod status;

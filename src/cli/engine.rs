@@ -39,7 +39,7 @@ pub fn worker(a: &WorkerArgs) -> u8 {
         let p = std::path::Path::new(f);
         if p.is_dir() {
             let before = files.len();
-            super::flow_files_in(p, &mut files);
+            crate::files::flow_files_in(p, &mut files);
             if files.len() == before {
                 eprintln!("error: no `.flow` files in `{f}`");
                 return USAGE;

@@ -7,6 +7,7 @@ mod present;
 mod resume;
 mod run;
 mod runs;
+mod serve;
 mod test;
 
 use std::io::Write;
@@ -73,6 +74,9 @@ pub enum Command {
     },
     /// Serve a Restate endpoint that runs flows' steps (docs/scale-out.md)
     Worker(engine::WorkerArgs),
+    /// Serve flows over HTTP: an API to start, watch, approve, cancel and
+    /// resume runs, with live events (docs/service.md)
+    Serve(serve::ServeArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
@@ -156,6 +160,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Repl { file, llm } => crate::repl::main(file, llm.args()),
         Command::Lsp => crate::lsp::main(),
         Command::Worker(a) => engine::worker(&a),
+        Command::Serve(a) => serve::serve(&a),
     };
     out::exit_code(code)
 }
@@ -214,7 +219,7 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
 }
 
 /// The files named on a command line, each folder replaced by its `.flow`
-/// files ([`flow_files_in`]); `true` when a folder had none (said on stderr).
+/// files ([`crate::files::flow_files_in`]); `true` when a folder had none (said on stderr).
 pub(super) fn expand_flow_files(args: &[String]) -> (Vec<String>, bool) {
     let mut files = Vec::new();
     let mut empty = false;
@@ -222,7 +227,7 @@ pub(super) fn expand_flow_files(args: &[String]) -> (Vec<String>, bool) {
         let path = std::path::Path::new(arg);
         if path.is_dir() {
             let before = files.len();
-            flow_files_in(path, &mut files);
+            crate::files::flow_files_in(path, &mut files);
             if files.len() == before {
                 eprintln!(
                     "error: no `.flow` files in `{arg}` (hidden folders and `target/` are skipped)"
@@ -234,29 +239,6 @@ pub(super) fn expand_flow_files(args: &[String]) -> (Vec<String>, bool) {
         }
     }
     (files, empty)
-}
-
-/// The `.flow` files under `dir`, recursively, sorted by path; hidden folders
-/// (`.git`) and `target/` are skipped.
-pub(super) fn flow_files_in(dir: &std::path::Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if p.is_dir() {
-            if !name.starts_with('.') && name != "target" {
-                flow_files_in(&p, out);
-            }
-        } else if p.extension().is_some_and(|x| x == "flow") {
-            out.push(p.to_string_lossy().into_owned());
-        }
-    }
 }
 
 fn summary(errors: usize, warnings: usize) -> String {

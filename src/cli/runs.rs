@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::Format;
 use crate::check::options::parse_duration;
 use crate::diag::render::printable;
-use crate::driver::store_dir;
 use crate::driver::inspect::{run_json, uncertain};
+use crate::driver::store_dir;
 use crate::store::{FILE_NAME, RunRow, RunStatus, Store, StoreError};
 use crate::term::{FAILED, OK, USAGE, out};
 

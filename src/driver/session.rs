@@ -384,7 +384,9 @@ impl ArgError {
                 expected,
                 path,
                 found,
-            } => format!("argument `{name}` of flow `{flow}`: expected `{expected}` at `{path}`, found {found}"),
+            } => format!(
+                "argument `{name}` of flow `{flow}`: expected `{expected}` at `{path}`, found {found}"
+            ),
         }
     }
 }
@@ -398,7 +400,10 @@ pub fn conforming(
     inputs: Map<String, Value>,
 ) -> Result<Map<String, Value>, ArgError> {
     let sig = &program.root_module().flows[flow];
-    if let Some(k) = inputs.keys().find(|k| sig.params.iter().all(|p| &p.name != *k)) {
+    if let Some(k) = inputs
+        .keys()
+        .find(|k| sig.params.iter().all(|p| &p.name != *k))
+    {
         return Err(ArgError::Unknown {
             name: k.clone(),
             params: sig.params.iter().map(|p| p.name.clone()).collect(),

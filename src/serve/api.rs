@@ -1,0 +1,511 @@
+//! The HTTP API (`/api/v1`, docs/service.md): routes, the bearer-token
+//! check, JSON answers, the event streams (Server-Sent Events) and
+//! `/metrics`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::App;
+use super::auth::{Caller, Role};
+use super::runs::{Ev, Refused, Start};
+use crate::driver::session::ApproveRequest;
+use crate::driver::{RunStatus, inspect};
+use crate::store::Store;
+
+/// Values longer than this (as JSON text) are cut in answers.
+pub const CUT: usize = 64 * 1024;
+
+/// Largest request body taken.
+const MAX_BODY: usize = 1 << 20;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/v1/flows", get(flows))
+        .route("/api/v1/runs", get(list_runs).post(start_run))
+        .route("/api/v1/runs/{id}", get(show_run))
+        .route("/api/v1/runs/{id}/events", get(events))
+        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/api/v1/runs/{id}/resume", post(resume_run))
+        .route("/api/v1/runs/{id}/approvals/{*path}", post(approve))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+/// A JSON answer.
+fn answer(status: StatusCode, v: Value) -> Response {
+    let mut r = (status, axum::Json(v)).into_response();
+    security_headers(r.headers_mut());
+    r
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    answer(status, json!({ "error": message.into() }))
+}
+
+fn security_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// Every request carries `Authorization: Bearer TOKEN` (or the console's
+/// cookie); a viewer's token only reads.
+async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let given = bearer(req.headers());
+    let Some(caller) = given.and_then(|t| app.tokens.caller(&t)) else {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "a token is needed: `Authorization: Bearer TOKEN` (flowc serve printed one at start, or see --tokens)",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if writes && caller.role < Role::Operator {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "`{}` is a viewer's token: it reads; an operator's starts, cancels, resumes and approves",
+                caller.name
+            ),
+        );
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// The token of a request: its bearer token, or the `flowc_token` cookie.
+fn bearer(h: &HeaderMap) -> Option<String> {
+    if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    }
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("flowc_token=").map(str::to_string))
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such resource; the API is under /api/v1 (docs/service.md)",
+    )
+}
+
+/// Runs `f` with the store on a blocking thread.
+async fn with_store<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&Store) -> Result<T, Response> + Send + 'static,
+) -> Result<T, Response> {
+    let dir = app.runs.store_dir().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let store = Store::open(&dir)
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        f(&store)
+    })
+    .await
+    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+async fn flows(State(app): State<Arc<App>>) -> Response {
+    let flows: Vec<Value> = app.catalog.flows.iter().map(|f| f.to_json()).collect();
+    let refused: Vec<Value> = app
+        .catalog
+        .refused
+        .iter()
+        .map(|(file, diagnostics)| json!({ "file": file, "diagnostics": diagnostics }))
+        .collect();
+    answer(
+        StatusCode::OK,
+        json!({ "flows": flows, "refused": refused }),
+    )
+}
+
+#[derive(Deserialize)]
+struct StartBody {
+    file: Option<String>,
+    flow: String,
+    #[serde(default)]
+    args: Map<String, Value>,
+    #[serde(default)]
+    options: Map<String, Value>,
+}
+
+async fn start_run(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let body: StartBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be JSON `{{\"flow\": NAME, \"file\": FILE, \"args\": {{…}}, \"options\": {{…}}}}`: {e}"
+                ),
+            );
+        }
+    };
+    let flow = match &body.file {
+        Some(file) => app.catalog.find(file, &body.flow).ok_or_else(|| {
+            format!(
+                "`{file}` serves no flow `{}` (GET /api/v1/flows lists them)",
+                body.flow
+            )
+        }),
+        None => app.catalog.by_name(&body.flow),
+    };
+    let flow = match flow {
+        Ok(f) => f,
+        Err(m) => return error(StatusCode::NOT_FOUND, m),
+    };
+    let started = app.runs.start(Start {
+        file: flow.file.clone(),
+        flow: flow.name.clone(),
+        args: body.args,
+        options: body.options,
+    });
+    match started.await {
+        Ok(Ok(id)) => answer(StatusCode::CREATED, json!({ "id": id })),
+        Ok(Err(r)) => refused(r),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the run's thread ended before the run started",
+        ),
+    }
+}
+
+fn refused(r: Refused) -> Response {
+    match r {
+        Refused::Unprocessable(v) => answer(StatusCode::UNPROCESSABLE_ENTITY, v),
+        Refused::Conflict(m) => error(StatusCode::CONFLICT, m),
+        Refused::Failed(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    flow: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    let status = match q.status.as_deref().map(RunStatus::parse) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(_)) => {
+            let all: Vec<&str> = RunStatus::STORED.iter().map(|s| s.as_str()).collect();
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "`status={}` is no run status; the statuses: {}",
+                    q.status.unwrap_or_default(),
+                    all.join(", ")
+                ),
+            );
+        }
+    };
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let flow = q.flow;
+    let rows = with_store(&app, move |s| {
+        s.runs(status)
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    })
+    .await;
+    match rows {
+        Ok(rows) => {
+            let runs: Vec<Value> = rows
+                .iter()
+                .filter(|r| flow.as_ref().is_none_or(|f| &r.flow == f))
+                .take(limit)
+                .map(|r| r.to_json())
+                .collect();
+            answer(StatusCode::OK, json!({ "runs": runs }))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn show_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let live = app.runs.live(&id).is_some_and(|l| l.running());
+    let shown = with_store(&app, move |s| {
+        s.run(&id)
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|m| error(StatusCode::NOT_FOUND, m))?;
+        match inspect::run_json(s, &id, Some(CUT)) {
+            Ok(Ok(mut v)) => {
+                if let Some(r) = v.get("result") {
+                    v["result"] = inspect::cut(r, CUT);
+                }
+                Ok(v)
+            }
+            Ok(Err(m)) => Err(error(StatusCode::NOT_FOUND, m)),
+            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        }
+    })
+    .await;
+    match shown {
+        Ok(mut v) => {
+            v["live"] = json!(live);
+            answer(StatusCode::OK, v)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn cancel_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match app.runs.cancel(&id) {
+        Ok(()) => answer(
+            StatusCode::ACCEPTED,
+            json!({ "id": id, "cancelling": true }),
+        ),
+        Err(m) => error(StatusCode::CONFLICT, m),
+    }
+}
+
+async fn resume_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    if app.runs.live(&id).is_some_and(|l| l.running()) {
+        return error(StatusCode::CONFLICT, format!("run {id} is running"));
+    }
+    match app.runs.resume(&id).await {
+        Ok(Ok(id)) => answer(StatusCode::ACCEPTED, json!({ "id": id })),
+        Ok(Err(r)) => refused(r),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the run's thread ended before the run started",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct ApproveBody {
+    approve: bool,
+    note: Option<String>,
+}
+
+async fn approve(
+    State(app): State<Arc<App>>,
+    Path((id, path)): Path<(String, String)>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    let body: ApproveBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be JSON `{{\"approve\": true|false, \"note\": \"…\"}}`: {e}"
+                ),
+            );
+        }
+    };
+    let req = ApproveRequest {
+        run: id,
+        path: Some(path),
+        approved: body.approve,
+        by: Some(caller.name),
+        note: body.note,
+        store: app.runs.store_dir().to_path_buf(),
+    };
+    let done = tokio::task::spawn_blocking(move || crate::driver::resume::approve(&req)).await;
+    match done {
+        Ok(Ok(said)) => {
+            app.runs.wake();
+            // The server continues the run itself: not `flowc resume`.
+            let said = said
+                .split("; `flowc resume")
+                .next()
+                .unwrap_or(&said)
+                .to_string();
+            answer(StatusCode::OK, json!({ "answered": said }))
+        }
+        Ok(Err(r)) => error(StatusCode::CONFLICT, r.error),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `text/event-stream` of a run's events; `Last-Event-ID` continues after
+/// that event. A run this server does not run is told from the store: its
+/// steps as the journal has them, then its end if it ended.
+async fn events(State(app): State<Arc<App>>, Path(id): Path<String>, h: HeaderMap) -> Response {
+    let last: u64 = h
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let body = match app.runs.live(&id) {
+        Some(live) => {
+            let rx = live.subscribe();
+            let state = (live, rx, last, false);
+            Body::from_stream(futures_util::stream::unfold(
+                state,
+                |(live, mut rx, last, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    loop {
+                        let (evs, running) = live.after(last);
+                        if !evs.is_empty() {
+                            let next = evs.last().map_or(last, |e| e.id);
+                            let ended = evs.iter().any(|e| e.kind == "run_finished") && !running;
+                            let text: String = evs.iter().map(frame).collect();
+                            return Some((
+                                Ok::<_, Infallible>(Bytes::from(text)),
+                                (live, rx, next, ended),
+                            ));
+                        }
+                        if !running {
+                            return None;
+                        }
+                        match tokio::time::timeout(Duration::from_secs(15), rx.changed()).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return None,
+                            // A comment keeps proxies from closing an idle stream.
+                            Err(_) => {
+                                return Some((
+                                    Ok(Bytes::from_static(b": keep-alive\n\n")),
+                                    (live, rx, last, false),
+                                ));
+                            }
+                        }
+                    }
+                },
+            ))
+        }
+        None => {
+            let told = with_store(&app, move |s| {
+                let run = s
+                    .run(&id)
+                    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+                    .map_err(|m| error(StatusCode::NOT_FOUND, m))?;
+                let mut steps = s
+                    .journal(&run.id)
+                    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                steps.sort_by_key(|s| s.started_ms);
+                let mut evs: Vec<Ev> = steps
+                    .iter()
+                    .map(|st| Ev {
+                        id: 0,
+                        kind: if st.status == "running" {
+                            "step_started"
+                        } else {
+                            "step_finished"
+                        },
+                        data: json!({ "path": st.path, "tool": st.tool, "status": st.status }),
+                    })
+                    .collect();
+                if run.status != RunStatus::Running {
+                    evs.push(Ev {
+                        id: 0,
+                        kind: "run_finished",
+                        data: json!({ "status": run.status.as_str() }),
+                    });
+                }
+                for (i, e) in evs.iter_mut().enumerate() {
+                    e.id = i as u64 + 1;
+                }
+                Ok(evs
+                    .iter()
+                    .filter(|e| e.id > last)
+                    .map(frame)
+                    .collect::<String>())
+            })
+            .await;
+            match told {
+                Ok(text) => Body::from(text),
+                Err(r) => return r,
+            }
+        }
+    };
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    security_headers(h);
+    r
+}
+
+/// One event as the stream sends it.
+fn frame(e: &Ev) -> String {
+    format!("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.kind, e.data)
+}
+
+/// Prometheus' text format: runs by flow and status, approvals pending, runs
+/// running in this server.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let running_here = app.runs.running();
+    let counted = with_store(&app, |s| {
+        let rows = s
+            .runs(None)
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let mut by: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        let mut pending = 0u64;
+        for r in &rows {
+            *by.entry((r.flow.clone(), r.status.as_str().to_string()))
+                .or_default() += 1;
+            if r.status == RunStatus::Paused {
+                let a = s
+                    .approvals(&r.id)
+                    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                pending += a.iter().filter(|a| a.answer().is_none()).count() as u64;
+            }
+        }
+        Ok((by, pending))
+    })
+    .await;
+    let (by, pending) = match counted {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut text = String::new();
+    text.push_str("# HELP flowc_runs Runs in the store, by flow and status.\n");
+    text.push_str("# TYPE flowc_runs gauge\n");
+    for ((flow, status), n) in &by {
+        text.push_str(&format!(
+            "flowc_runs{{flow=\"{}\",status=\"{status}\"}} {n}\n",
+            label(flow)
+        ));
+    }
+    text.push_str("# HELP flowc_approvals_pending Approvals that paused runs wait for.\n");
+    text.push_str("# TYPE flowc_approvals_pending gauge\n");
+    text.push_str(&format!("flowc_approvals_pending {pending}\n"));
+    text.push_str("# HELP flowc_runs_running_here Runs this server runs now.\n");
+    text.push_str("# TYPE flowc_runs_running_here gauge\n");
+    text.push_str(&format!("flowc_runs_running_here {running_here}\n"));
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// A Prometheus label value: `\`, `"` and newlines escaped.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
