@@ -357,51 +357,6 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(fields: &[(&str, Type, bool)]) -> Type {
-        Type::record(
-            fields
-                .iter()
-                .map(|(n, t, o)| FieldTy {
-                    name: n.to_string(),
-                    ty: t.clone(),
-                    optional: *o,
-                })
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn width_subtyping() {
-        let wide = rec(&[("a", Type::Int, false), ("b", Type::String, false)]);
-        let narrow = rec(&[("a", Type::Float, false)]);
-        assert!(assignable(&wide, &narrow));
-        assert!(!assignable(&narrow, &wide));
-        let opt = rec(&[("a", Type::Int, false), ("c", Type::Bool, true)]);
-        assert!(assignable(&rec(&[("a", Type::Int, false)]), &opt));
-    }
-
-    #[test]
-    fn optionals_and_literals() {
-        assert!(assignable(&Type::Null, &Type::optional(Type::Int)));
-        assert!(!assignable(&Type::optional(Type::Int), &Type::Int));
-        assert!(assignable(&Type::lit("a"), &Type::String));
-        assert!(!assignable(&Type::String, &Type::lit("a")));
-        assert_eq!(
-            join(&Type::lit("a"), &Type::lit("b")),
-            Some(Type::lits(vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(
-            join(&Type::Int, &Type::Null),
-            Some(Type::optional(Type::Int))
-        );
-        assert_eq!(join(&Type::Int, &Type::String), None);
-    }
-}
-
 impl Type {
     /// The JSON Schema (2020-12) of the values of this type, as a service's
     /// start form or an MCP tool's input schema shows them: records as
@@ -449,5 +404,88 @@ impl Type {
                 o
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn json_schemas_of_types() {
+        use serde_json::json;
+        let row = Type::Record(Rc::new(RecordTy {
+            fields: vec![
+                Type::field("id", Type::Int),
+                FieldTy {
+                    name: "note".into(),
+                    ty: Type::String,
+                    optional: true,
+                },
+                Type::field(
+                    "tag",
+                    Type::optional(Type::lits(vec!["b".into(), "a".into()])),
+                ),
+            ],
+            name: Some("Row".into()),
+        }));
+        assert_eq!(
+            Type::list(row).json_schema(),
+            json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "title": "Row",
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "note": { "type": "string" },
+                        "tag": { "anyOf": [{ "type": "string", "enum": ["a", "b"] }, { "type": "null" }] },
+                    },
+                    "required": ["id"],
+                },
+            })
+        );
+        assert_eq!(Type::Json.json_schema(), json!({}));
+        assert_eq!(Type::Duration.json_schema()["type"], "integer");
+    }
+    use super::*;
+
+    fn rec(fields: &[(&str, Type, bool)]) -> Type {
+        Type::record(
+            fields
+                .iter()
+                .map(|(n, t, o)| FieldTy {
+                    name: n.to_string(),
+                    ty: t.clone(),
+                    optional: *o,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn width_subtyping() {
+        let wide = rec(&[("a", Type::Int, false), ("b", Type::String, false)]);
+        let narrow = rec(&[("a", Type::Float, false)]);
+        assert!(assignable(&wide, &narrow));
+        assert!(!assignable(&narrow, &wide));
+        let opt = rec(&[("a", Type::Int, false), ("c", Type::Bool, true)]);
+        assert!(assignable(&rec(&[("a", Type::Int, false)]), &opt));
+    }
+
+    #[test]
+    fn optionals_and_literals() {
+        assert!(assignable(&Type::Null, &Type::optional(Type::Int)));
+        assert!(!assignable(&Type::optional(Type::Int), &Type::Int));
+        assert!(assignable(&Type::lit("a"), &Type::String));
+        assert!(!assignable(&Type::String, &Type::lit("a")));
+        assert_eq!(
+            join(&Type::lit("a"), &Type::lit("b")),
+            Some(Type::lits(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            join(&Type::Int, &Type::Null),
+            Some(Type::optional(Type::Int))
+        );
+        assert_eq!(join(&Type::Int, &Type::String), None);
     }
 }

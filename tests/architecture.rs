@@ -318,23 +318,25 @@ fn imports_of(src: &Path, from: &str) -> BTreeMap<Module, String> {
         .unwrap_or_default()
 }
 
-/// The command line is an adapter over the driver: it reaches the
-/// interpreter (`run/`) only through what `driver` re-exports, so that
-/// every front door shares one way to prepare, run and resume.
+/// The command line and the service are adapters over the driver: they
+/// reach the interpreter (`run/`) only through what `driver` re-exports, so
+/// that every front door shares one way to prepare, run and resume.
 #[test]
 fn the_command_line_imports_nothing_from_the_interpreter() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
-    let cli = imports_of(&src, "cli");
-    assert!(
-        cli.contains_key(&vec!["driver".to_string()]),
-        "the scan found no `cli -> driver` import: {cli:#?}"
-    );
-    let run = cli.get(&vec!["run".to_string()]);
-    assert!(
-        run.is_none(),
-        "`cli` imports `run` ({}): re-export what it needs from `driver`",
-        run.map_or("", String::as_str)
-    );
+    for door in ["cli", "serve"] {
+        let imports = imports_of(&src, door);
+        assert!(
+            imports.contains_key(&vec!["driver".to_string()]),
+            "the scan found no `{door} -> driver` import: {imports:#?}"
+        );
+        let run = imports.get(&vec!["run".to_string()]);
+        assert!(
+            run.is_none(),
+            "`{door}` imports `run` ({}): re-export what it needs from `driver`",
+            run.map_or("", String::as_str)
+        );
+    }
 }
 
 /// Every `syntax::ast` path a file of `src/<dir>/` names (`syntax` itself

@@ -117,16 +117,26 @@ async fn not_found() -> Response {
 /// Runs `f` with the store on a blocking thread.
 async fn with_store<T: Send + 'static>(
     app: &Arc<App>,
-    f: impl FnOnce(&Store) -> Result<T, Response> + Send + 'static,
+    f: impl FnOnce(&Store) -> Result<T, Fail> + Send + 'static,
 ) -> Result<T, Response> {
     let dir = app.runs.store_dir().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let store = Store::open(&dir)
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let done = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&dir).map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
         f(&store)
     })
-    .await
-    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .await;
+    match done {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err((status, m))) => Err(error(status, m)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+/// An error inside a store closure: its status and words.
+type Fail = (StatusCode, String);
+
+fn fail(status: StatusCode, m: impl ToString) -> Fail {
+    (status, m.to_string())
 }
 
 async fn flows(State(app): State<Arc<App>>) -> Response {
@@ -229,7 +239,7 @@ async fn list_runs(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> R
     let flow = q.flow;
     let rows = with_store(&app, move |s| {
         s.runs(status)
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))
     })
     .await;
     match rows {
@@ -250,8 +260,8 @@ async fn show_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respon
     let live = app.runs.live(&id).is_some_and(|l| l.running());
     let shown = with_store(&app, move |s| {
         s.run(&id)
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|m| error(StatusCode::NOT_FOUND, m))?;
+            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?
+            .map_err(|m| fail(StatusCode::NOT_FOUND, m))?;
         match inspect::run_json(s, &id, Some(CUT)) {
             Ok(Ok(mut v)) => {
                 if let Some(r) = v.get("result") {
@@ -259,8 +269,8 @@ async fn show_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respon
                 }
                 Ok(v)
             }
-            Ok(Err(m)) => Err(error(StatusCode::NOT_FOUND, m)),
-            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            Ok(Err(m)) => Err(fail(StatusCode::NOT_FOUND, m)),
+            Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, e)),
         }
     })
     .await;
@@ -397,11 +407,11 @@ async fn events(State(app): State<Arc<App>>, Path(id): Path<String>, h: HeaderMa
             let told = with_store(&app, move |s| {
                 let run = s
                     .run(&id)
-                    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                    .map_err(|m| error(StatusCode::NOT_FOUND, m))?;
+                    .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?
+                    .map_err(|m| fail(StatusCode::NOT_FOUND, m))?;
                 let mut steps = s
                     .journal(&run.id)
-                    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                    .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
                 steps.sort_by_key(|s| s.started_ms);
                 let mut evs: Vec<Ev> = steps
                     .iter()
@@ -460,7 +470,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let counted = with_store(&app, |s| {
         let rows = s
             .runs(None)
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
         let mut by: std::collections::BTreeMap<(String, String), u64> = Default::default();
         let mut pending = 0u64;
         for r in &rows {
@@ -469,7 +479,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             if r.status == RunStatus::Paused {
                 let a = s
                     .approvals(&r.id)
-                    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                    .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
                 pending += a.iter().filter(|a| a.answer().is_none()).count() as u64;
             }
         }

@@ -46,6 +46,7 @@ struct LiveState {
 
 /// A run this server has run (or runs): its events and how to cancel it.
 pub struct Live {
+    id: String,
     state: Mutex<LiveState>,
     /// The number of the last event, for streams that wait for the next.
     changed: watch::Sender<u64>,
@@ -53,8 +54,9 @@ pub struct Live {
 }
 
 impl Live {
-    fn new() -> Live {
+    fn new(id: &str) -> Live {
         Live {
+            id: id.to_string(),
             state: Mutex::new(LiveState {
                 next: 1,
                 ..LiveState::default()
@@ -125,7 +127,13 @@ pub struct Runs {
     served: HashSet<PathBuf>,
     /// Wakes the watcher (an approval was answered here).
     wake: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// The runs running here, kept in the store's folder ([`OWNED`]) so
+    /// that the next server takes up those this one leaves behind.
+    owned: Mutex<std::collections::BTreeSet<String>>,
 }
+
+/// The file, in the store's folder, of the runs a server runs: one id a line.
+const OWNED: &str = "serve-runs";
 
 impl Runs {
     pub fn new(store: PathBuf, served: &[String]) -> Arc<Runs> {
@@ -137,7 +145,31 @@ impl Runs {
                 .filter_map(|f| absolute(Path::new(f)))
                 .collect(),
             wake: Mutex::new(None),
+            owned: Mutex::new(Default::default()),
         })
+    }
+
+    /// Notes that run `id` runs here (`true`) or no longer does, in [`OWNED`].
+    fn own(&self, id: &str, running: bool) {
+        let mut owned = self.owned.lock().expect("the owned runs");
+        let changed = if running {
+            owned.insert(id.to_string())
+        } else {
+            owned.remove(id)
+        };
+        if !changed {
+            return;
+        }
+        let text: String = owned.iter().map(|id| format!("{id}\n")).collect();
+        let path = self.store.join(OWNED);
+        let tmp = self.store.join(format!("{OWNED}.tmp"));
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            eprintln!(
+                "flowc serve: cannot write `{}` (a restarted server would not take up its runs): {e}",
+                path.display()
+            );
+        }
     }
 
     pub fn store_dir(&self) -> &Path {
@@ -158,7 +190,7 @@ impl Runs {
         let mut live = self.live.lock().expect("the live runs");
         let l = live
             .entry(id.to_string())
-            .or_insert_with(|| Arc::new(Live::new()));
+            .or_insert_with(|| Arc::new(Live::new(id)));
         l.state.lock().expect("a run's events").running = true;
         l.clone()
     }
@@ -281,6 +313,7 @@ impl Runs {
     ) {
         let (kind, data) = match e {
             Event::Started { run } => {
+                self.own(run, true);
                 let l = self.attach(run);
                 if let Some(c) = cancel.take() {
                     *l.cancel.lock().expect("a run's cancel") = Some(c);
@@ -304,7 +337,14 @@ impl Runs {
                 "approval_requested",
                 json!({ "path": path, "message": message }),
             ),
-            Event::Finished { status } => ("run_finished", json!({ "status": status.as_str() })),
+            Event::Finished { status } => {
+                if let Some(l) = live {
+                    // Whatever the store says of it now, this server no longer runs it.
+                    let id = l.id.clone();
+                    self.own(&id, false);
+                }
+                ("run_finished", json!({ "status": status.as_str() }))
+            }
             Event::Checked(_) | Event::Submitted { .. } | Event::Progress(_) => return,
         };
         if let Some(l) = live {
@@ -334,21 +374,19 @@ impl Runs {
         }
     }
 
-    /// Starts the watcher: at once, the runs a dead process left `running`
-    /// (now `interrupted`) of the served files are taken up; then, every
+    /// Starts the watcher: at once, the runs of the served files that the
+    /// last server ran and did not see end (it died: they are now
+    /// `interrupted`) are taken up; then, every
     /// second or when woken, the paused runs of the served files whose
     /// approvals are all answered. A run the resume policy refuses
     /// (uncertain effects wait for an operator) is said once and left.
     pub fn watch(self: &Arc<Self>) -> Result<(), String> {
         let store = Store::open(&self.store).map_err(|e| e.to_string())?;
-        let running = store
-            .runs(Some(RunStatus::Running))
-            .map_err(|e| e.to_string())?;
-        store.mark_interrupted().map_err(|e| e.to_string())?;
+        // The runs the last server ran and did not see end.
+        let before = std::fs::read_to_string(self.store.join(OWNED)).unwrap_or_default();
         let mut left = Vec::new();
-        for r in running {
-            let now = store.run(&r.id).map_err(|e| e.to_string())?;
-            if let Ok(row) = now
+        for id in before.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Ok(row) = store.run(id).map_err(|e| e.to_string())?
                 && row.status == RunStatus::Interrupted
                 && self.serves(&row.file)
             {
@@ -356,6 +394,7 @@ impl Runs {
             }
         }
         drop(store);
+        let _ = std::fs::remove_file(self.store.join(OWNED));
         let (wake, woken) = std::sync::mpsc::channel();
         *self.wake.lock().expect("the watcher") = Some(wake);
         let runs = self.clone();
