@@ -45,6 +45,15 @@ flow gated(what: string) -> { shipped: string? } {
     { shipped: s }
 }
 
+/// A chain: `mid` feeds `down`; `up` and `side` stand apart from them.
+flow chain() -> int {
+    let up = count(name: "up", ms: 0)
+    let mid = count(name: "mid", ms: up.n * 0)
+    let side = count(name: "side", ms: 0)
+    let down = count(name: "down", ms: mid.n * 0)
+    up.n * 1000 + mid.n * 100 + down.n * 10 + side.n
+}
+
 /// Sleeps long (to be cancelled).
 flow slow() -> int {
     let c = count(name: "slow", ms: 60000)
@@ -559,4 +568,46 @@ fn nix_kill9(pid: u32) {
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+#[test]
+fn retry_from_a_step_runs_it_and_what_depends_on_it_and_replays_the_rest() {
+    let dir = project("serve-retry");
+    let s = serve(&dir, &[]);
+    let id = s.start("chain", json!({}));
+    let first = s.wait_status(&id, "ok");
+    assert_eq!(first["result"], 1111);
+    let (status, v) = s.post(
+        &format!("/api/v1/runs/{id}/retry"),
+        json!({ "from": "chain/mid" }),
+    );
+    assert_eq!(status, 202, "{v}");
+    let again = s.wait_status(&id, "ok");
+    // `up` and `side` were replayed (their counters stay at 1); `mid` and
+    // `down` ran again.
+    assert_eq!(again["result"], 1221, "{again:#}");
+    let calls = |n: &str| std::fs::read_to_string(dir.join(format!("calls-{n}"))).unwrap();
+    assert_eq!(
+        (calls("up"), calls("mid"), calls("down"), calls("side")),
+        ("x".into(), "xx".into(), "xx".into(), "x".into())
+    );
+    // A step the run does not have: 409 with the steps it has nearby.
+    let (status, v) = s.post(
+        &format!("/api/v1/runs/{id}/retry"),
+        json!({ "from": "chain/mdi" }),
+    );
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("no step `chain/mdi`"),
+        "{v}"
+    );
+    // The same from the command line.
+    let out = flowc(
+        &dir,
+        &["resume", &id, "--rerun", "chain/down", "--store", ".flowc"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "1231");
+    assert_eq!(calls("mid"), "xx");
+    assert_eq!(calls("down"), "xxx");
 }

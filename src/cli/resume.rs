@@ -21,6 +21,11 @@ pub struct ResumeArgs {
     /// those without an `idempotency_key`
     #[arg(long)]
     pub rerun_uncertain: bool,
+    /// Retry from a step (its path, as `flowc runs show` lists it): it and
+    /// what depends on it run again, every other step is replayed; also for
+    /// a run that ended `ok`
+    #[arg(long, value_name = "PATH")]
+    pub rerun: Option<String>,
     /// A run-wide option, such as `timeout=10s` (repeatable): added to, and
     /// winning over, the `--set` options the run was started with
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -50,6 +55,7 @@ pub fn resume(a: &ResumeArgs) -> u8 {
         store: store_dir(a.store.as_deref()),
         allow_changed: a.allow_changed,
         rerun_uncertain: a.rerun_uncertain,
+        rerun: a.rerun.clone(),
         set: a.set.clone(),
         approvals: super::run::approve_mode(a.interactive),
         llm: a.llm.args(),

@@ -18,7 +18,7 @@ use super::session::{
 };
 use crate::run::Replay;
 use crate::status::RunStatus;
-use crate::store::{Answer, FILE_NAME, RunRow, Store, sha256_hex};
+use crate::store::{Answer, FILE_NAME, JournalEntry, RunRow, Store, sha256_hex};
 
 /// Opens the store of `dir` when it exists; `missing` says what is refused
 /// without it.
@@ -43,7 +43,7 @@ pub fn resume(
         .run(&req.run)?
         .map_err(|m| Refusal::usage(format!("{m}; `flowc runs` lists the runs")))?;
     match run.status {
-        RunStatus::Ok => {
+        RunStatus::Ok if req.rerun.is_none() => {
             return Err(Refusal::usage(format!(
                 "run {} already ended `ok`; there is nothing to resume (`flowc runs show {}` shows its result)",
                 run.id, run.id
@@ -60,7 +60,12 @@ pub fn resume(
     // One process owns a run at a time: taken before anything of it is read
     // to be run again (its journal, its approvals), given back when refused.
     let previous = run.status;
-    store.take_run(&run.id, previous)?.map_err(Refusal::usage)?;
+    let taken = if req.rerun.is_some() {
+        store.take_run_to_retry(&run.id, previous)?
+    } else {
+        store.take_run(&run.id, previous)?
+    };
+    taken.map_err(Refusal::usage)?;
     let id = run.id.clone();
     owned(runner, req, &store, run, sink).map_err(|refusal| {
         match store.release_run(&id, previous) {
@@ -68,6 +73,68 @@ pub fn resume(
             Err(e) => refusal.then(format!("error: {e}")),
         }
     })
+}
+
+/// The journaled steps that a retry from step `path` runs again: the step
+/// and the steps under it; in the flow's top-level `let` that holds it, the
+/// steps that started after it did (they may have used it); and every step
+/// of the top-level `let`s that depend on that one, directly or not (the
+/// flow's dataflow graph, as `flowc graph` draws it).
+fn rerun_set(
+    checked: &super::Checked,
+    run: &RunRow,
+    journal: &[JournalEntry],
+    path: &str,
+) -> Result<std::collections::HashSet<String>, Refusal> {
+    let Some(target) = journal.iter().find(|e| e.path == path) else {
+        let mut paths: Vec<&str> = journal.iter().map(|e| e.path.as_str()).collect();
+        paths.sort_unstable();
+        let help = crate::diag::suggest(path, paths.iter().copied())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        return Err(Refusal::usage(format!(
+            "run {} has no step `{path}`{help}; `flowc runs show {}` lists its steps",
+            run.id, run.id
+        )));
+    };
+    // `main/out/for[3]/s` -> `out`; `main/p.left` -> `p`.
+    let top = |p: &str| -> Option<String> {
+        let rest = p.strip_prefix(&format!("{}/", run.flow))?;
+        let end = rest.find(['/', '.', '[']).unwrap_or(rest.len());
+        Some(rest[..end].to_string())
+    };
+    let own = top(path);
+    let graph = crate::ir::lower_flow(
+        &checked.program,
+        &checked.sources,
+        checked.program.root,
+        &run.flow,
+    );
+    let g = &graph.body.graph;
+    let mut later: std::collections::HashSet<String> = Default::default();
+    if let Some(start) = g
+        .node_indices()
+        .find(|&n| Some(&g[n].label) == own.as_ref())
+    {
+        let mut dfs = petgraph::visit::Dfs::new(g, start);
+        while let Some(n) = dfs.next(g) {
+            if n != start {
+                later.insert(g[n].label.clone());
+            }
+        }
+    }
+    let under = format!("{path}/");
+    Ok(journal
+        .iter()
+        .filter(|e| {
+            let t = top(&e.path);
+            e.path == path
+                || e.path.starts_with(&under)
+                || (t == own && own.is_some() && e.started_ms >= target.started_ms)
+                || t.is_some_and(|t| later.contains(&t))
+        })
+        .map(|e| e.path.clone())
+        .collect())
 }
 
 /// The files of a run that changed since it ran (by their hashes), and
@@ -140,9 +207,13 @@ fn owned(
             "give their calls `with { idempotency_key: … }`, or `--rerun-uncertain` runs them again",
         ));
     }
+    let again = match &req.rerun {
+        Some(path) => rerun_set(&checked, &run, &journal, path)?,
+        None => Default::default(),
+    };
     let done = journal
         .into_iter()
-        .filter(|e| e.replayable())
+        .filter(|e| e.replayable() && !again.contains(&e.path))
         .map(|e| (e.path.clone(), e))
         .collect();
     // The run's own options, then those given now.

@@ -171,6 +171,10 @@ pub struct ResumeRequest {
     pub allow_changed: bool,
     /// Run again the effects that started and did not finish.
     pub rerun_uncertain: bool,
+    /// Retry from this step (its path): it and what depends on it run
+    /// again, every other journaled step is replayed; a run that ended
+    /// `ok` may be retried so.
+    pub rerun: Option<String>,
     /// Options given now (`key=value`): added to, and winning over, the run's own.
     pub set: Vec<String>,
     pub approvals: ApproveMode,

@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}/events", get(events))
         .route("/api/v1/runs/{id}/cancel", post(cancel_run))
         .route("/api/v1/runs/{id}/resume", post(resume_run))
+        .route("/api/v1/runs/{id}/retry", post(retry_run))
         .route("/api/v1/runs/{id}/approvals/{*path}", post(approve))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -294,10 +295,31 @@ async fn cancel_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Resp
 }
 
 async fn resume_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    if app.runs.live(&id).is_some_and(|l| l.running()) {
+    take_up(&app, &id, None).await
+}
+
+#[derive(Deserialize)]
+struct RetryBody {
+    from: String,
+}
+
+/// Retry from a step: it and what depends on it run again, the rest is
+/// replayed from the journal (`flowc resume RUN --rerun PATH`).
+async fn retry_run(State(app): State<Arc<App>>, Path(id): Path<String>, body: Bytes) -> Response {
+    match serde_json::from_slice::<RetryBody>(&body) {
+        Ok(b) => take_up(&app, &id, Some(b.from)).await,
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("the body must be JSON `{{\"from\": STEP_PATH}}`: {e}"),
+        ),
+    }
+}
+
+async fn take_up(app: &Arc<App>, id: &str, rerun: Option<String>) -> Response {
+    if app.runs.live(id).is_some_and(|l| l.running()) {
         return error(StatusCode::CONFLICT, format!("run {id} is running"));
     }
-    match app.runs.resume(&id).await {
+    match app.runs.resume(id, rerun).await {
         Ok(Ok(id)) => answer(StatusCode::ACCEPTED, json!({ "id": id })),
         Ok(Err(r)) => refused(r),
         Err(_) => error(

@@ -257,7 +257,11 @@ impl Runs {
 
     /// Takes up run `id` again on a thread of its own (resume); `Err` when
     /// the resume policy refuses (changed sources, uncertain effects, …).
-    pub fn resume(self: &Arc<Self>, id: &str) -> oneshot::Receiver<Result<String, Refused>> {
+    pub fn resume(
+        self: &Arc<Self>,
+        id: &str,
+        rerun: Option<String>,
+    ) -> oneshot::Receiver<Result<String, Refused>> {
         let (reply, answer) = oneshot::channel();
         let runs = self.clone();
         let id = id.to_string();
@@ -268,6 +272,7 @@ impl Runs {
                 let mut reply = Some(reply);
                 let req = ResumeRequest {
                     run: id,
+                    rerun,
                     store: runs.store.clone(),
                     approvals: ApproveMode::Refuse,
                     llm: LlmArgs::default(),
@@ -445,7 +450,7 @@ impl Runs {
     }
 
     fn take_up(self: &Arc<Self>, id: &str, why: &str, given_up: &mut HashSet<String>) {
-        let answer = self.resume(id);
+        let answer = self.resume(id, None);
         match answer.blocking_recv() {
             Ok(Ok(_)) => eprintln!("flowc serve: run {id} resumed ({why})"),
             Ok(Err(Refused::Conflict(m) | Refused::Failed(m))) => {

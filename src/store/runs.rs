@@ -198,20 +198,40 @@ impl Store {
         id: &str,
         previous: RunStatus,
     ) -> Result<Result<(), String>, StoreError> {
+        self.take(id, previous, false)
+    }
+
+    /// [`Store::take_run`], also of a run that ended `ok` (a retry from a
+    /// step: `flowc resume --rerun`).
+    pub fn take_run_to_retry(
+        &self,
+        id: &str,
+        previous: RunStatus,
+    ) -> Result<Result<(), String>, StoreError> {
+        self.take(id, previous, true)
+    }
+
+    fn take(
+        &self,
+        id: &str,
+        previous: RunStatus,
+        ok_too: bool,
+    ) -> Result<Result<(), String>, StoreError> {
         let pid = i64::from(std::process::id());
         let taken = self
             .conn
             .execute(
                 "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL,
                  pid = ?3, host = ?4, process = ?5, flowc_version = ?6
-                 WHERE id = ?1 AND status = ?2 AND status NOT IN ('running', 'ok')",
+                 WHERE id = ?1 AND status = ?2 AND status <> 'running' AND (status <> 'ok' OR ?7)",
                 params![
                     id,
                     previous.as_str(),
                     pid,
                     host_name(),
                     process_start(pid),
-                    env!("CARGO_PKG_VERSION")
+                    env!("CARGO_PKG_VERSION"),
+                    ok_too
                 ],
             )
             .map_err(|e| self.error(&e))?;
