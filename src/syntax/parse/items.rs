@@ -476,6 +476,7 @@ impl Converter<'_> {
                 self.src,
                 body_start + 1,
                 &raw.as_str()[1..raw.as_str().len() - 1],
+                self.fast,
             )
         {
             self.comments.borrow_mut().append(&mut comments);

@@ -3,6 +3,7 @@
 //! every construct, so they catch it).
 
 mod exprs;
+mod fast;
 mod items;
 
 use std::cell::{Cell, RefCell};
@@ -76,7 +77,14 @@ fn parse_rule(
 /// Parses one file. Always returns a module: regions that do not parse are
 /// reported and left out.
 pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
-    let conv = Converter::new(file, src, 0);
+    parse_with(file, src, true)
+}
+
+/// [`parse`], with or without the fast path of flow bodies (`fast.rs`); the
+/// tests compare the two.
+fn parse_with(file: FileId, src: &str, fast: bool) -> (Module, Vec<Diagnostic>) {
+    let mut conv = Converter::new(file, src, 0);
+    conv.fast = fast;
     if let Some(d) = conv.check_nesting() {
         return (
             Module {
@@ -124,6 +132,8 @@ struct Converter<'s> {
     fits: Cell<bool>,
     /// Comments found in regions parsed separately (flow bodies).
     comments: RefCell<Vec<Comment>>,
+    /// Flow bodies go through the fast path first (`fast.rs`).
+    fast: bool,
 }
 
 fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
@@ -147,6 +157,7 @@ impl<'s> Converter<'s> {
             cut: Cell::new(0),
             fits: Cell::new(false),
             comments: RefCell::new(Vec::new()),
+            fast: true,
         }
     }
 
@@ -331,13 +342,14 @@ fn parse_body(
     src: &str,
     base: usize,
     text: &str,
+    fast: bool,
 ) -> Option<(Vec<Stmt>, Vec<Comment>)> {
     const CHUNK: usize = 128 * 1024;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if text.len() < PARALLEL_BODY || threads < 2 {
-        return parse_chunk(file, src, base, text);
+        return parse_chunk(file, src, base, text, fast);
     }
     let mut bounds = vec![0];
     bounds.extend(split_points(text, CHUNK));
@@ -356,7 +368,7 @@ fn parse_body(
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&(off, t)) = parts.get(k) else { break };
-                        mine.push((k, parse_chunk(file, src, base + off, t)));
+                        mine.push((k, parse_chunk(file, src, base + off, t, fast)));
                     }
                     mine
                 })
@@ -384,7 +396,75 @@ fn parse_body(
     Some((stmts, comments))
 }
 
+/// The statements of a group: each through the fast path, and from where it
+/// gives up to the next line that starts with `let` through pest.
 fn parse_chunk(
+    file: FileId,
+    src: &str,
+    base: usize,
+    text: &str,
+    fast: bool,
+) -> Option<(Vec<Stmt>, Vec<Comment>)> {
+    if !fast || text.contains('\r') {
+        return parse_chunk_pest(file, src, base, text);
+    }
+    let mut f = fast::Fast::new(file, base, text);
+    let mut stmts = Vec::new();
+    loop {
+        f.seps()?;
+        if f.at_end() {
+            break;
+        }
+        let start = f.pos;
+        let ncomments = f.comments.len();
+        if let Some(s) = f.stmt() {
+            stmts.push(s);
+            continue;
+        }
+        f.comments.truncate(ncomments);
+        let end = next_let_line(text, start);
+        let (mut st, mut cm) = parse_chunk_pest(file, src, base + start, &text[start..end])?;
+        stmts.append(&mut st);
+        f.comments.append(&mut cm);
+        f.pos = end;
+    }
+    stmts.shrink_to_fit();
+    Some((stmts, f.comments))
+}
+
+/// The first offset after `from` (a statement's start) that starts a line
+/// beginning with `let`, outside brackets, strings and comments; the end of
+/// `text` if none. Scans a window that doubles until it finds one, so the
+/// cost stays linear in the distance.
+fn next_let_line(text: &str, from: usize) -> usize {
+    let mut window = 4096;
+    loop {
+        let end = (from + window).min(text.len());
+        let mut end_at = end;
+        while !text.is_char_boundary(end_at) {
+            end_at += 1;
+        }
+        let part = &text[from..end_at];
+        let mut found = None;
+        scan(part, usize::MAX, |i| {
+            if found.is_none() {
+                let t = part[i + 1..].trim_start_matches([' ', '\t']);
+                if t.starts_with("let ") || t.starts_with("let\t") {
+                    found = Some(from + i + 1);
+                }
+            }
+        });
+        if let Some(at) = found {
+            return at;
+        }
+        if end_at >= text.len() {
+            return text.len();
+        }
+        window *= 2;
+    }
+}
+
+fn parse_chunk_pest(
     file: FileId,
     src: &str,
     base: usize,

@@ -137,3 +137,124 @@ fn keyword_trie_accepts_exactly_the_keywords() {
         );
     }
 }
+
+/// Every `.flow` file of the repository (examples, tests, the standard library).
+fn repository_sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "flow")
+                && let Ok(text) = std::fs::read_to_string(&p)
+            {
+                out.push((p, text));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for d in ["examples", "tests", "stdlib", "editors"] {
+        walk(&root.join(d), &mut out);
+    }
+    out
+}
+
+/// Statements written every way the layout allows: spaces, tabs and comments
+/// between tokens, new lines inside brackets and after operators, lines that
+/// continue the one before, and what the fast path leaves to pest.
+fn layout_variants() -> Vec<String> {
+    let stmts = [
+        "let a = f(x: 1, y: \"s\") after b, c",
+        "let a = f( x : 1 ,y:2 , ) after  b ,c",
+        "let a = f(x: 1) /* c */ after b /* d */ , c // e",
+        "let a = f(x: 1)   ",
+        "let a = g.h.i(j)[0].k[*].l  // tail",
+        "let a = g . h [ * ] . type",
+        "let a = -b * !c + d - e / f % g",
+        "let a = b ?? c ?? d || e && f == g != h < i <= j > k >= l ++ m",
+        "let a = (b + c) * (d\n  + e)",
+        "let a = b\n    + c",
+        "let a = b\n    .c",
+        "let a = f()\n    after b",
+        "let a = f() catch 1",
+        "let a = b ~ /x/",
+        "let a = b !~ /x/",
+        "let a = [1, 2,\n  3,\n]",
+        "let a = [ ]",
+        "let a = {}",
+        "let a = { b: 1, c, \"d\": 2 }",
+        "let a = { b: 1\n  c: 2 }",
+        "let a = { type: 1, b }",
+        "let a = \"x\\n\\t\\\"\\{\\}\\/\\\\\"",
+        "let a = \"\\u{41}\\q\"",
+        "let a = \"{b}\"",
+        "let a = \"\"",
+        "let a = 1.5 + 2s + 3MB + 99999999999999999999",
+        "let a = 1.x",
+        "let a = true && false ?? null",
+        "let a = if b { 1 } else { 2 }",
+        "let a = f() with { timeout: 1s }",
+        "let a: int = 1",
+        "letter = 1",
+        "let a = b > = c",
+        "let a = b >= c > d",
+        "let a = - - b",
+        "let a = ! ~b",
+        "let a = f(b::c)",
+        "let a = f(type: 1)",
+        "let a = b[\n  c\n]",
+        "a.b(c)",
+        "f(a: b + c  , d: e + f.g  , h: i[0] + j[1]  , k: l.m  , n: -o[0]  )",
+        "f(a: b + c.d(e)  , f: (g)  , h: [i]  , j: k + (l)  )",
+        "f(x) after a  ",
+        "f(x) after a, b  ",
+        "let a = b after c /* d */ ",
+        "f(x) after a",
+        "mockery(x)",
+        "afterwards(x)",
+        "let a = b /* open",
+        "let a = b // c\n// d\n\n  // e\n",
+        "let a = b;; let c = d ;",
+        "let a = b c",
+        "let a = 1\nlet a = b\n  // c\n  ?? d",
+        "let a = b\n  /* c */ else",
+        "let a = f(\n  x: 1 // one\n  , y: 2\n)",
+        "let a = b\u{e9}",
+        "let a = \"caf\u{e9}\" ++ b",
+        "/// doc\nlet a = 1",
+        "let a = b\r\nlet c = d",
+    ];
+    let mut out = Vec::new();
+    for s in stmts {
+        out.push(format!("flow f(b: int) -> int {{\n    {s}\n    let z = 1\n    z\n}}\n"));
+        out.push(format!("flow f() -> int {{ {s} }}\n"));
+        out.push(format!("flow f() -> int {{\n{s}"));
+    }
+    out
+}
+
+#[test]
+fn the_fast_body_path_gives_what_pest_gives() {
+    let mut sources = repository_sources();
+    assert!(sources.len() > 50, "the repository's .flow files are found");
+    for v in layout_variants() {
+        sources.push(("variant".into(), v));
+    }
+    let mut differ = Vec::new();
+    for (path, src) in &sources {
+        let (fast, fast_diags) = parse_with(FileId(0), src, true);
+        let (slow, slow_diags) = parse_with(FileId(0), src, false);
+        let show = |d: &[Diagnostic]| format!("{d:?}");
+        if fast != slow || show(&fast_diags) != show(&slow_diags) {
+            differ.push(format!(
+                "{}:\n{src}\nfast: {fast:?}\nslow: {slow:?}\n",
+                path.display()
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{} differ:\n{}", differ.len(), differ.join("\n"));
+}
