@@ -3,6 +3,7 @@
 mod approve;
 mod engine;
 mod fmt;
+mod present;
 mod resume;
 mod run;
 mod runs;
