@@ -247,7 +247,9 @@ impl<'t> Fast<'t> {
                 value,
                 after,
             }
-        } else if rest.starts_with(b"let") || rest.starts_with(b"mock") || rest.starts_with(b"assert")
+        } else if rest.starts_with(b"let")
+            || rest.starts_with(b"mock")
+            || rest.starts_with(b"assert")
         {
             return None;
         } else {
@@ -338,7 +340,7 @@ impl<'t> Fast<'t> {
                 b'&' if self.at(self.pos + 1) == b'&' => (BinOp::And, 2),
                 b'=' if self.at(self.pos + 1) == b'=' => (BinOp::Eq, 2),
                 b'!' if self.at(self.pos + 1) == b'=' => (BinOp::Ne, 2),
-                b'!' if self.at(self.pos + 1) == b'~' => return None,
+                b'!' if self.at(self.pos + 1) == b'~' => (BinOp::NotMatch, 2),
                 b'<' if self.at(self.pos + 1) == b'=' => (BinOp::Le, 2),
                 b'>' if self.at(self.pos + 1) == b'=' => (BinOp::Ge, 2),
                 b'<' => (BinOp::Lt, 1),
@@ -356,7 +358,7 @@ impl<'t> Fast<'t> {
                     }
                     (BinOp::Gt, 1)
                 }
-                b'~' => return None,
+                b'~' => (BinOp::Match, 1),
                 b'+' if self.at(self.pos + 1) == b'+' => (BinOp::Concat, 2),
                 b'+' => (BinOp::Add, 1),
                 b'-' => (BinOp::Sub, 1),
@@ -551,20 +553,35 @@ impl<'t> Fast<'t> {
                 }
                 Some(e)
             }
-            c if c.is_ascii_digit() => {
-                let mut i = start;
-                while self.at(i).is_ascii_digit() {
-                    i += 1;
+            c if c.is_ascii_digit() => self.number(),
+            b'/' => {
+                // A regex (a comment was taken as whitespace before this).
+                let mut i = start + 1;
+                loop {
+                    match self.at(i) {
+                        _ if i >= self.b.len() => return None,
+                        b'\\' => {
+                            if i + 1 >= self.b.len() || matches!(self.at(i + 1), b'\n' | b'\r') {
+                                return None;
+                            }
+                            i += 2;
+                        }
+                        b'\n' | b'\r' => return None,
+                        b'/' if i == start + 1 => return None,
+                        b'/' => break,
+                        _ => i += 1,
+                    }
                 }
-                // Floats, durations and sizes are pest's.
-                if is_ident_char(self.at(i)) || self.at(i) == b'.' {
-                    return None;
+                let pattern = self.text[start + 1..i].to_string();
+                let mut j = i + 1;
+                while self.at(j).is_ascii_alphabetic() {
+                    j += 1;
                 }
-                let n: i64 = self.text[start..i].parse().ok()?;
-                self.pos = i;
+                let flags = self.text[i + 1..j].to_string();
+                self.pos = j;
                 Some(Expr {
-                    kind: ExprKind::Int(n),
-                    span: self.span(start, i),
+                    kind: ExprKind::Regex { pattern, flags },
+                    span: self.span(start, j),
                 })
             }
             b'"' => {
@@ -707,11 +724,84 @@ impl<'t> Fast<'t> {
         Some(args)
     }
 
-    /// A string without interpolation; the escapes the converter knows.
+    /// `number`: an integer, a float without exponent, a duration or a size
+    /// (as the converter reads them); anything it would report is pest's.
+    fn number(&mut self) -> Option<Expr> {
+        let start = self.pos;
+        let digits = |mut i: usize| {
+            while self.at(i).is_ascii_digit() {
+                i += 1;
+            }
+            i
+        };
+        let int_end = digits(start);
+        let mut end = int_end;
+        if self.at(end) == b'.' && self.at(end + 1).is_ascii_digit() {
+            end = digits(end + 1);
+        }
+        let num_end = end;
+        while self.at(end).is_ascii_alphabetic() {
+            end += 1;
+        }
+        if is_ident_char(self.at(end)) {
+            return None;
+        }
+        let text = &self.text[start..end];
+        let kind = if end == int_end {
+            if self.at(end) == b'.' && !is_ident_start(self.at(end + 1)) {
+                // `1.` and what follows is pest's.
+                return None;
+            }
+            ExprKind::Int(text.parse().ok()?)
+        } else if end == num_end {
+            if matches!(self.at(end), b'.') {
+                return None;
+            }
+            ExprKind::Float(text.parse().ok()?)
+        } else {
+            let (num, unit) = text.split_at(num_end - start);
+            // An exponent (`1e5`, `1.5E3`) is pest's.
+            if matches!(unit.as_bytes()[0], b'e' | b'E') && unit.len() == 1 {
+                return None;
+            }
+            let n: f64 = num.parse().ok()?;
+            if let Some(bytes) = super::size_unit(unit) {
+                if n * bytes >= 9.2e18 {
+                    return None;
+                }
+                ExprKind::Int((n * bytes).round() as i64)
+            } else {
+                let factor = match unit {
+                    "ms" => 1.0,
+                    "s" => 1_000.0,
+                    "m" => 60_000.0,
+                    "h" => 3_600_000.0,
+                    "d" => 86_400_000.0,
+                    _ => return None,
+                };
+                if n * factor >= 1e15 {
+                    return None;
+                }
+                ExprKind::Duration {
+                    ms: Some((n * factor).round() as u64),
+                    text: text.to_string(),
+                }
+            }
+        };
+        self.pos = end;
+        Some(Expr {
+            kind,
+            span: self.span(start, end),
+        })
+    }
+
+    /// A string, its interpolations read as expressions; the escapes the
+    /// converter knows.
     fn string(&mut self) -> Option<Vec<StrPart>> {
         self.pos += 1;
         let mut text = String::new();
         let mut any = false;
+        let mut parts = Vec::new();
         loop {
             let rest = &self.b[self.pos..];
             let n = rest
@@ -723,11 +813,42 @@ impl<'t> Fast<'t> {
             match self.peek() {
                 b'"' => {
                     self.pos += 1;
-                    return Some(if any {
-                        vec![StrPart::Text(text)]
-                    } else {
-                        Vec::new()
-                    });
+                    if any {
+                        parts.push(StrPart::Text(text));
+                    }
+                    parts.shrink_to_fit();
+                    return Some(parts);
+                }
+                b'{' => {
+                    if any {
+                        parts.push(StrPart::Text(std::mem::take(&mut text)));
+                        any = false;
+                    }
+                    self.pos += 1;
+                    self.skip_nl()?;
+                    let e = self.expr()?;
+                    self.skip_nl()?;
+                    if self.peek() != b'}' {
+                        return None;
+                    }
+                    self.pos += 1;
+                    parts.push(StrPart::Interp(e));
+                }
+                b'\\' if self.at(self.pos + 1) == b'u' && self.at(self.pos + 2) == b'{' => {
+                    let hex_start = self.pos + 3;
+                    let mut i = hex_start;
+                    while self.at(i).is_ascii_hexdigit() {
+                        i += 1;
+                    }
+                    if i == hex_start || self.at(i) != b'}' {
+                        return None;
+                    }
+                    let ch = u32::from_str_radix(&self.text[hex_start..i], 16)
+                        .ok()
+                        .and_then(char::from_u32)?;
+                    text.push(ch);
+                    any = true;
+                    self.pos = i + 1;
                 }
                 b'\\' => {
                     let ch = match self.at(self.pos + 1) {

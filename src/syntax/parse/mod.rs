@@ -77,14 +77,15 @@ fn parse_rule(
 /// Parses one file. Always returns a module: regions that do not parse are
 /// reported and left out.
 pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
-    parse_with(file, src, true)
+    parse_with(file, src, true, true)
 }
 
-/// [`parse`], with or without the fast path of flow bodies (`fast.rs`); the
-/// tests compare the two.
-fn parse_with(file: FileId, src: &str, fast: bool) -> (Module, Vec<Diagnostic>) {
+/// [`parse`], with or without the fast path of flow bodies (`fast.rs`), with
+/// or without parsing the bodies ahead on every core; the tests compare them.
+fn parse_with(file: FileId, src: &str, fast: bool, ahead: bool) -> (Module, Vec<Diagnostic>) {
     let mut conv = Converter::new(file, src, 0);
     conv.fast = fast;
+    conv.ahead = ahead;
     if let Some(d) = conv.check_nesting() {
         return (
             Module {
@@ -134,6 +135,11 @@ struct Converter<'s> {
     comments: RefCell<Vec<Comment>>,
     /// Flow bodies go through the fast path first (`fast.rs`).
     fast: bool,
+    /// Flow bodies already parsed (in parallel, before the items are
+    /// converted), by the offset of their `{`.
+    bodies: RefCell<std::collections::HashMap<usize, Option<Parsed>>>,
+    /// Whether to parse flow bodies ahead (`bodies`).
+    ahead: bool,
 }
 
 fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
@@ -158,6 +164,8 @@ impl<'s> Converter<'s> {
             fits: Cell::new(false),
             comments: RefCell::new(Vec::new()),
             fast: true,
+            bodies: RefCell::new(std::collections::HashMap::new()),
+            ahead: false,
         }
     }
 
@@ -332,6 +340,78 @@ type Parsed = (Vec<Stmt>, Vec<Comment>);
 
 /// Bodies larger than this are parsed in parallel groups of statements.
 const PARALLEL_BODY: usize = 256 * 1024;
+
+/// Flow bodies of a file are parsed ahead, on every core, when together they
+/// are at least this large.
+const PARALLEL_BODIES: usize = 64 * 1024;
+
+/// Parses the bodies of many flows (each `(offset of its text, text)`) on
+/// every core; the results in the same order. A body's parse does not depend
+/// on any other's, so the order the threads take them in does not matter.
+fn parse_bodies(
+    file: FileId,
+    src: &str,
+    bodies: &[(usize, &str)],
+    fast: bool,
+) -> Vec<Option<Parsed>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 {
+        return bodies
+            .iter()
+            .map(|&(base, t)| parse_chunk(file, src, base, t, fast))
+            .collect();
+    }
+    // Groups of bodies of about 16 KiB each, taken in turn.
+    let mut groups = vec![0];
+    let mut size = 0;
+    for (k, (_, t)) in bodies.iter().enumerate() {
+        size += t.len();
+        if size >= 16 * 1024 {
+            groups.push(k + 1);
+            size = 0;
+        }
+    }
+    if *groups.last().expect("a start") != bodies.len() {
+        groups.push(bodies.len());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<Vec<(usize, Vec<Option<Parsed>>)>> = std::thread::scope(|s| {
+        let work = || {
+            let mut mine = Vec::new();
+            loop {
+                let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (Some(&from), Some(&to)) = (groups.get(g), groups.get(g + 1)) else {
+                    break;
+                };
+                let parsed = bodies[from..to]
+                    .iter()
+                    .map(|&(base, t)| parse_chunk(file, src, base, t, fast))
+                    .collect();
+                mine.push((g, parsed));
+            }
+            mine
+        };
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = vec![work()];
+        all.extend(handles.into_iter().map(|h| h.join().unwrap_or_default()));
+        all
+    });
+    let mut by_group: Vec<Option<Vec<Option<Parsed>>>> = (0..groups.len()).map(|_| None).collect();
+    for (g, parsed) in done.into_iter().flatten() {
+        by_group[g] = Some(parsed);
+    }
+    let mut out = Vec::with_capacity(bodies.len());
+    for (g, w) in groups.windows(2).enumerate() {
+        match by_group[g].take() {
+            Some(parsed) => out.extend(parsed),
+            // A thread that panicked: those bodies take the ordinary path.
+            None => out.extend((w[0]..w[1]).map(|_| None)),
+        }
+    }
+    out
+}
 
 /// Parses the statements of a flow body (`text` starts at `base` in `src`).
 /// A large body is cut into groups of statements of about `CHUNK` bytes; the

@@ -227,10 +227,28 @@ fn layout_variants() -> Vec<String> {
         "let a = \"caf\u{e9}\" ++ b",
         "/// doc\nlet a = 1",
         "let a = b\r\nlet c = d",
+        "let a = \"{b} and {c.d(e: 1)}{f}\" ++ \"x{ g + 1 }y\"",
+        "let a = \"{ b /* c */ } {\n  d\n}\"",
+        "let a = \"{\"inner {b}\"}\"",
+        "let a = \"{}\"",
+        "let a = \"{b\"",
+        "let a = \"\\u{41}\\u{1F600}\\u{D800}\\u{}\"",
+        "let a = b ~ /x\\/y/i && c !~ /[a-z]+/ || d ~ /\\d/gim",
+        "let a = f(p: /a b/, q: 1 / 2 / c)",
+        "let a = b / /c/",
+        "let a = /\\",
+        "let a = 1.5 + 2.25 * 0.5",
+        "let a = 2s + 250ms + 1.5h + 3d + 10m + 2x",
+        "let a = 512KB + 64MB + 1GiB + 1.5TB + 10000000000TB",
+        "let a = 99999999999999d",
+        "let a = 1.x + 1.5.y + 1. + 2e3 + 3e + 4E5s + 5.5e",
+        "let a = [1s, 2.0, 3B]",
     ];
     let mut out = Vec::new();
     for s in stmts {
-        out.push(format!("flow f(b: int) -> int {{\n    {s}\n    let z = 1\n    z\n}}\n"));
+        out.push(format!(
+            "flow f(b: int) -> int {{\n    {s}\n    let z = 1\n    z\n}}\n"
+        ));
         out.push(format!("flow f() -> int {{ {s} }}\n"));
         out.push(format!("flow f() -> int {{\n{s}"));
     }
@@ -246,8 +264,8 @@ fn the_fast_body_path_gives_what_pest_gives() {
     }
     let mut differ = Vec::new();
     for (path, src) in &sources {
-        let (fast, fast_diags) = parse_with(FileId(0), src, true);
-        let (slow, slow_diags) = parse_with(FileId(0), src, false);
+        let (fast, fast_diags) = parse_with(FileId(0), src, true, false);
+        let (slow, slow_diags) = parse_with(FileId(0), src, false, false);
         let show = |d: &[Diagnostic]| format!("{d:?}");
         if fast != slow || show(&fast_diags) != show(&slow_diags) {
             differ.push(format!(
@@ -256,5 +274,65 @@ fn the_fast_body_path_gives_what_pest_gives() {
             ));
         }
     }
-    assert!(differ.is_empty(), "{} differ:\n{}", differ.len(), differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
+
+/// A file of many flows, large enough that their bodies are parsed ahead on
+/// every core, gives what parsing them one by one gives: spans, comments,
+/// docs and diagnostics, with bad regions among them.
+#[test]
+fn bodies_parsed_ahead_give_what_one_by_one_gives() {
+    let mut texts: Vec<String> = repository_sources().into_iter().map(|(_, t)| t).collect();
+    texts.extend(layout_variants().into_iter().map(|v| v + "\n}\n"));
+    let mut src = String::new();
+    let mut k = 0;
+    // Sources that parse clean alone (so none swallows the rest of the file),
+    // and a broken flow every tenth.
+    texts.retain(|t| parse_with(FileId(0), t, true, false).1.is_empty());
+    while src.len() < 4 * super::PARALLEL_BODIES {
+        for text in &texts {
+            src.push_str(text);
+            src.push('\n');
+            k += 1;
+            if k % 10 == 0 {
+                src.push_str("flow broken( {\n  let a = \n}\n");
+            }
+        }
+    }
+    assert!(
+        src.len() > super::PARALLEL_BODIES,
+        "large enough: {}",
+        src.len()
+    );
+    let (ahead, ahead_diags) = parse_with(FileId(0), &src, true, true);
+    let (one, one_diags) = parse_with(FileId(0), &src, true, false);
+    assert!(
+        one.items.len() > 100,
+        "{} items, {one_diags:?}",
+        one.items.len()
+    );
+    assert!(!one_diags.is_empty(), "the broken flows are reported");
+    assert_eq!(format!("{ahead_diags:?}"), format!("{one_diags:?}"));
+    assert!(ahead == one, "the modules differ");
+}
+
+/// The statements the fast path is for are read by it (not left to pest).
+#[test]
+fn the_fast_path_reads_the_common_statements() {
+    for s in [
+        "let a = f(x: 1, y: \"s\") after b, c",
+        "let a = \"{b} and {c.d(e: 1)}\" ++ \"\\u{41}\"",
+        "let a = b ~ /x\\/y/i && c !~ /[a-z]+/",
+        "let a = 2s + 250ms + 1.5 + 64MB",
+        "let a = { b: [1, 2], c } ?? null",
+        "let a = f(p: /a b/, q: 1 / 2 / c)",
+    ] {
+        let mut f = super::fast::Fast::new(FileId(0), 0, s);
+        assert!(f.stmt().is_some(), "{s}");
+    }
 }
