@@ -223,9 +223,15 @@ impl<'t> Fast<'t> {
     /// One statement, the position left after its trailing whitespace, at a
     /// separator or the end. `None`: not for this path.
     pub(super) fn stmt(&mut self) -> Option<Stmt> {
-        let start = self.pos;
         self.nest = 0;
-        self.stmt_start = start;
+        self.stmt_start = self.pos;
+        self.stmt_in(false)
+    }
+
+    /// A statement of the body (`in_block` false) or of a block inside it,
+    /// which a `}` may end too.
+    fn stmt_in(&mut self, in_block: bool) -> Option<Stmt> {
+        let start = self.pos;
         let stmt_end;
         let rest = &self.b[start..];
         let kind = if rest.starts_with(b"let") && matches!(self.at(start + 3), b' ' | b'\t') {
@@ -265,7 +271,8 @@ impl<'t> Fast<'t> {
         match self.peek() {
             b'\n' if !self.continues(self.pos + 1) => {}
             b';' => {}
-            0 if self.at_end() => {}
+            b'}' if in_block => {}
+            0 if self.at_end() && !in_block => {}
             _ => return None,
         }
         Some(Stmt {
@@ -496,6 +503,7 @@ impl<'t> Fast<'t> {
                 let w = self.word()?;
                 let word = &self.text[w.0..w.1];
                 let literal = match word {
+                    "if" => return self.if_expr(start),
                     "true" => Some(ExprKind::Bool(true)),
                     "false" => Some(ExprKind::Bool(false)),
                     "null" => Some(ExprKind::Null),
@@ -671,6 +679,70 @@ impl<'t> Fast<'t> {
             }
             _ => None,
         }
+    }
+
+    /// `if cond { … }`, with `else { … }` or `else if …` (on the line of the
+    /// `}` or a later one), the position after `if`. Its span ends as pest's
+    /// pair does: after the whitespace that follows the block when there is
+    /// no `else`, else at the end of the `else` part.
+    fn if_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        let cond = self.expr()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let then = self.block()?;
+        self.skip()?;
+        let no_else = self.pos;
+        let ncomments = self.comments.len();
+        self.skip_nl()?;
+        let otherwise =
+            if self.b[self.pos..].starts_with(b"else") && !is_ident_char(self.at(self.pos + 4)) {
+                self.pos += 4;
+                self.skip()?;
+                if self.b[self.pos..].starts_with(b"if") && !is_ident_char(self.at(self.pos + 2)) {
+                    let at = self.pos;
+                    self.pos += 2;
+                    Some(Box::new(Else::If(self.if_expr(at)?)))
+                } else if self.peek() == b'{' {
+                    Some(Box::new(Else::Block(self.block()?)))
+                } else {
+                    return None;
+                }
+            } else {
+                self.pos = no_else;
+                self.comments.truncate(ncomments);
+                None
+            };
+        Some(Expr {
+            kind: ExprKind::If {
+                cond: Box::new(cond),
+                then,
+                otherwise,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `{ statements }`, the position at its `{`.
+    fn block(&mut self) -> Option<Block> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut stmts = Vec::new();
+        self.seps()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            stmts.push(self.stmt_in(true)?);
+            self.seps()?;
+        }
+        self.pos += 1;
+        stmts.shrink_to_fit();
+        Some(Block {
+            stmts,
+            span: self.span(start, self.pos),
+        })
     }
 
     /// `( args )`, the position left after the whitespace that follows.

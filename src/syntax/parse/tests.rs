@@ -243,6 +243,24 @@ fn layout_variants() -> Vec<String> {
         "let a = 99999999999999d",
         "let a = 1.x + 1.5.y + 1. + 2e3 + 3e + 4E5s + 5.5e",
         "let a = [1s, 2.0, 3B]",
+        "let a = if b > 1 { c } else if d { e } else { f }",
+        "let a = if b { let c = 1; c + 1 } /* x */ else /* y */ {\n  2\n}  ",
+        "let a = if b {\n  c\n}\nelse {\n  d\n}",
+        "let a = if b {\n  c\n} // no else\nlet d = 1",
+        "let a = if b { c }  \n\n  // e\n  else if f { g }",
+        "if b { f(x) }",
+        "if b { f(x) }  after c",
+        "let a = if b {} else {}",
+        "let a = if b { c } elsewhere",
+        "let a = if b { c } else",
+        "let a = if b { c } else d",
+        "let a = if b\n{ c }",
+        "let a = if b { c d }",
+        "let a = if b { c } { d }",
+        "let a = if b { let c = 1\n  mock d = 2 }",
+        "let a = if b { if c { d } else { e } }.f",
+        "let a = if { b: 1 } == c { d }",
+        "let a = if b { c }\n  .d",
     ];
     let mut out = Vec::new();
     for s in stmts {
@@ -331,6 +349,7 @@ fn the_fast_path_reads_the_common_statements() {
         "let a = 2s + 250ms + 1.5 + 64MB",
         "let a = { b: [1, 2], c } ?? null",
         "let a = f(p: /a b/, q: 1 / 2 / c)",
+        "let a = if b { c } else if d { e } else { f }",
     ] {
         let mut f = super::fast::Fast::new(FileId(0), 0, s);
         assert!(f.stmt().is_some(), "{s}");
