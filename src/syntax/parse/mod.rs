@@ -341,6 +341,10 @@ type Parsed = (Vec<Stmt>, Vec<Comment>);
 /// Bodies larger than this are parsed in parallel groups of statements.
 const PARALLEL_BODY: usize = 256 * 1024;
 
+/// The stack of the threads that parse flow bodies: as deep as the CLI's
+/// (`main.rs`), for the deepest trees accepted.
+const PARSE_STACK: usize = 256 << 20;
+
 /// Flow bodies of a file are parsed ahead, on every core, when together they
 /// are at least this large.
 const PARALLEL_BODIES: usize = 64 * 1024;
@@ -393,7 +397,17 @@ fn parse_bodies(
             }
             mine
         };
-        let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        // As deep a stack as the thread the parse was called on has (the
+        // CLI's and the language server's); a thread that cannot be made
+        // leaves its share to the others.
+        let handles: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(s, work)
+                    .ok()
+            })
+            .collect();
         let mut all = vec![work()];
         all.extend(handles.into_iter().map(|h| h.join().unwrap_or_default()));
         all
@@ -442,16 +456,19 @@ fn parse_body(
     let mut results: Vec<Option<Parsed>> = (0..parts.len()).map(|_| None).collect();
     let done: Vec<Vec<(usize, Option<Parsed>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(off, t)) = parts.get(k) else { break };
-                        mine.push((k, parse_chunk(file, src, base + off, t, fast)));
-                    }
-                    mine
-                })
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(s, || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&(off, t)) = parts.get(k) else { break };
+                            mine.push((k, parse_chunk(file, src, base + off, t, fast)));
+                        }
+                        mine
+                    })
+                    .ok()
             })
             .collect();
         handles
