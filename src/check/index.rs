@@ -4,6 +4,10 @@
 //! hover, go to definition, completion and rename from it (no second pass
 //! over the AST there).
 
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::span::{FileId, Span};
 use crate::types::Type;
 
@@ -139,6 +143,51 @@ impl Index {
             }
         }
         out
+    }
+}
+
+/// A check given up: its caller asked for it to stop ([`cancellable`]).
+#[derive(Debug)]
+pub struct Cancelled;
+
+thread_local! {
+    /// The flag of the cancellable check on this thread, and the records since it was read.
+    static CANCEL: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
+    static RECORDS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `f` (an indexed check, on this thread) until it ends or `flag` is
+/// set: the checker looks at the flag every 1,024 records of its index and
+/// unwinds from there, dropping all it built. Parsing is not interrupted.
+pub fn cancellable<R>(flag: Arc<AtomicBool>, f: impl FnOnce() -> R) -> Result<R, Cancelled> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CANCEL.with(|c| c.borrow_mut().take());
+        }
+    }
+    CANCEL.with(|c| *c.borrow_mut() = Some(flag));
+    let _reset = Reset;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Ok(r),
+        Err(payload) if payload.is::<Cancelled>() => Err(Cancelled),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Called at each record of the index: unwinds when the check was cancelled.
+pub(super) fn checkpoint() {
+    let n = RECORDS.get().wrapping_add(1);
+    RECORDS.set(n);
+    if n.is_multiple_of(1024)
+        && CANCEL.with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+        })
+    {
+        // Not a panic: no message, and `cancellable` tells it apart.
+        std::panic::resume_unwind(Box::new(Cancelled));
     }
 }
 

@@ -219,6 +219,7 @@ impl Program {
     /// Adds to the index, when one is kept.
     fn record(&self, f: impl FnOnce(&mut index::Index)) {
         if self.indexing {
+            index::checkpoint();
             f(&mut self.index.borrow_mut());
         }
     }

@@ -9,7 +9,7 @@ use tower_lsp_server::ls_types::{
     SymbolKind, TextEdit, Uri, WorkspaceEdit,
 };
 
-use super::session::{Doc, location, uri_of};
+use super::session::{Doc, Locator, location, uri_of};
 use super::text::Lines;
 use crate::check::index::{DeclKind, Ref, Target};
 use crate::check::{Program, Signature, Type};
@@ -18,7 +18,7 @@ use crate::syntax::ast::ItemKind;
 
 /// The byte offset of a position in the document.
 pub fn offset(d: &Doc, p: Position) -> u32 {
-    Lines::new(&d.text).offset(p) as u32
+    d.lines().offset(p) as u32
 }
 
 /// The signature of the tool or flow whose name is at `span`, with its module.
@@ -103,7 +103,7 @@ pub fn hover(d: &Doc, pos: Position) -> Option<Hover> {
     let at = offset(d, pos);
     let p = &d.checked.program;
     let file = d.file();
-    let lines = Lines::new(&d.text);
+    let lines = d.lines();
     let index = p.index();
     let found = index.ref_at(file, at).cloned().or_else(|| {
         decl_at(d, at).map(|(s, k)| Ref {
@@ -220,7 +220,7 @@ pub fn definition(d: &Doc, pos: Position) -> Option<Location> {
 
 #[allow(deprecated)] // `DocumentSymbol::deprecated` must be written out
 pub fn symbols(d: &Doc) -> Vec<DocumentSymbol> {
-    let lines = Lines::new(&d.text);
+    let lines = d.lines();
     let range = |s: Span| lines.range(s.start as usize, s.end as usize);
     let module = d.checked.program.root_module();
     let mut out = Vec::new();
@@ -380,9 +380,10 @@ pub fn references(d: &Doc, pos: Position, with_decl: bool) -> Vec<Location> {
     let Some(decl) = target_decl(d, offset(d, pos)) else {
         return Vec::new();
     };
+    let mut at = Locator::new(d);
     uses(d, decl, with_decl)
         .into_iter()
-        .filter_map(|s| location(&d.checked.sources, s))
+        .filter_map(|s| at.location(s))
         .collect()
 }
 
@@ -392,7 +393,7 @@ pub fn highlights(d: &Doc, pos: Position) -> Vec<DocumentHighlight> {
     let Some(decl) = target_decl(d, offset(d, pos)) else {
         return Vec::new();
     };
-    let lines = Lines::new(&d.text);
+    let lines = d.lines();
     uses(d, decl, true)
         .into_iter()
         .filter(|s| s.file == d.file())
@@ -411,6 +412,8 @@ pub enum Renamed {
     Edit(WorkspaceEdit),
     Nothing,
     Bad(String),
+    /// The last checked text is not the editor's: its edits would not fit.
+    Stale,
 }
 
 /// Renames the declaration at `pos` and every use of it, in this file and the
@@ -420,6 +423,9 @@ pub fn rename(d: &Doc, pos: Position, new_name: &str) -> Renamed {
         return Renamed::Bad(format!(
             "`{new_name}` is not a name: use letters, digits and `_`, not starting with a digit, and no keyword"
         ));
+    }
+    if !d.is_current() {
+        return Renamed::Stale;
     }
     let at = offset(d, pos);
     let Some(decl) = rename_target(d, at) else {
@@ -431,10 +437,12 @@ pub fn rename(d: &Doc, pos: Position, new_name: &str) -> Renamed {
     }
     let index = p.index();
     let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    let mut at = Locator::new(d);
+    let shorthand: std::collections::HashSet<Span> = index.shorthand.iter().copied().collect();
     for s in uses(d, decl, true) {
-        if let Some(loc) = location(&d.checked.sources, s) {
+        if let Some(loc) = at.location(s) {
             // `{ a }` keeps its field's name: `{ a: b }`.
-            let new_text = if index.shorthand.contains(&s) {
+            let new_text = if shorthand.contains(&s) {
                 let old = d_text(&d.checked.sources, s);
                 format!("{old}: {new_name}")
             } else {
@@ -490,7 +498,11 @@ fn is_ident(s: &str) -> bool {
 /// Quick fixes: a diagnostic whose `help:` is a did-you-mean replaces the
 /// name it points at with the suggestion.
 pub fn code_actions(d: &Doc, start: Position, end: Position) -> Vec<CodeActionOrCommand> {
-    let lines = Lines::new(&d.text);
+    // Edits of an older text would not fit the editor's.
+    if !d.is_current() {
+        return Vec::new();
+    }
+    let lines = d.lines();
     let (s, e) = (lines.offset(start) as u32, lines.offset(end) as u32);
     let file = d.file();
     let all = super::session::diagnostics(d);
@@ -533,19 +545,25 @@ pub fn code_actions(d: &Doc, start: Position, end: Position) -> Vec<CodeActionOr
 
 /// The whole document in `flowc fmt`'s layout, as one edit (none when it is
 /// already so); a file with syntax errors is not formatted.
-pub fn format(d: &Doc) -> Result<Vec<TextEdit>, String> {
-    match crate::fmt::format_source(&d.text) {
-        Ok(text) if text == d.text => Ok(Vec::new()),
-        Ok(text) => Ok(vec![TextEdit {
-            range: Lines::new(&d.text).range(0, d.text.len()),
-            new_text: text,
+pub fn format(text: &str) -> Result<Vec<TextEdit>, String> {
+    if text.len() as u64 > super::session::SIZE_LIMIT {
+        return Err(format!(
+            "not formatted: the file is over the {} limit for source files",
+            crate::files::size(super::session::SIZE_LIMIT)
+        ));
+    }
+    match crate::fmt::format_source(text) {
+        Ok(new) if new == text => Ok(Vec::new()),
+        Ok(new) => Ok(vec![TextEdit {
+            range: Lines::new(text).range(0, text.len()),
+            new_text: new,
         }]),
         Err(diags) => {
             let first = diags
                 .iter()
                 .find(|x| x.is_error())
                 .map(|x| {
-                    let (l, c) = crate::span::line_col(&d.text, x.primary_span().start as usize);
+                    let (l, c) = crate::span::line_col(text, x.primary_span().start as usize);
                     format!(": {l}:{c}: [{}] {}", x.code, x.message)
                 })
                 .unwrap_or_default();

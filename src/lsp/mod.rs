@@ -233,15 +233,28 @@ impl LanguageServer for Backend {
         {
             Some(features::Renamed::Edit(e)) => Ok(Some(e)),
             Some(features::Renamed::Bad(why)) => Err(Error::invalid_params(why)),
+            Some(features::Renamed::Stale) => Err(Error {
+                code: tower_lsp_server::jsonrpc::ErrorCode::ContentModified,
+                message: "the document changed since it was last checked: rename again once \
+                          its diagnostics are shown"
+                    .into(),
+                data: None,
+            }),
             Some(features::Renamed::Nothing) | None => Ok(None),
         }
     }
 
+    /// Formats the newest text (not the last checked one), off the runtime's thread.
     async fn formatting(&self, p: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
-        match self.ask(p.text_document.uri, features::format).await {
-            Some(Ok(edits)) => Ok(Some(edits)),
-            Some(Err(why)) => Err(Error::invalid_params(why)),
-            None => Ok(None),
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::Text(p.text_document.uri, tx));
+        let Some(text) = rx.await.ok().flatten() else {
+            return Ok(None);
+        };
+        match tokio::task::spawn_blocking(move || features::format(&text)).await {
+            Ok(Ok(edits)) => Ok(Some(edits)),
+            Ok(Err(why)) => Err(Error::invalid_params(why)),
+            Err(_) => Ok(None),
         }
     }
 
@@ -268,12 +281,12 @@ pub fn main() -> u8 {
         }
     };
     let (jobs, jobs_rx) = mpsc::channel::<Job>();
+    let me = jobs.clone();
     let (publish, mut published) = tokio::sync::mpsc::unbounded_channel::<Publish>();
-    // Deeply nested programs recurse deeply in the checker: a large stack, as `main` has.
+    // The session thread only keeps texts and routes: checks run on threads of their own.
     let session = std::thread::Builder::new()
         .name("flowc-lsp-session".into())
-        .stack_size(256 << 20)
-        .spawn(move || session::run(jobs_rx, publish));
+        .spawn(move || session::run(jobs_rx, me, publish));
     if let Err(e) = session {
         eprintln!("error: cannot start the language server's session: {e}");
         return crate::term::FAILED;

@@ -1,13 +1,19 @@
-//! The language server's session: one thread owns the open documents and
-//! their checked programs (the checker's data is not `Send`), checks a
-//! document when it opens or changes (or a file it imports changes on disk,
-//! as the client's file watcher reports), publishes its diagnostics, and
-//! answers questions about it. Changes that arrive while a check runs are taken
-//! together: the next check sees only the newest text (the debounce).
+//! The language server's session. One thread owns the open documents' texts
+//! and decides what is checked and published; it never checks. Each check
+//! runs on a thread of its own, which then keeps what it made (the checker's
+//! data is not `Send`) and answers the questions about that document until a
+//! newer check replaces it: a request never waits behind a check, and is
+//! answered from the last checked text. A newer version (or a file it imports
+//! changing on disk) cancels the check under way: its result is dropped, and
+//! its work stops at the checker's next look at its flag (the parse runs to
+//! its end). Changes that arrive meanwhile are taken together: the next check
+//! sees only the newest text. A document over [`SIZE_LIMIT`] is not checked;
+//! it gets one diagnostic that says so.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 
 use tower_lsp_server::ls_types::{
     self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString,
@@ -16,20 +22,27 @@ use tower_lsp_server::ls_types::{
 
 use super::text::{Lines, apply_changes};
 use crate::check::Loader;
-use crate::check::index::Target;
+use crate::check::index::{Target, cancellable};
 use crate::diag::{Diagnostic, Severity};
-use crate::driver::{Checked, check_source, check_source_indexed};
+use crate::driver::{Checked, check_source_indexed};
 use crate::source::Sources;
 use crate::span::{FileId, Span};
 
-/// One open document and what the checker made of its newest text.
+/// The largest document the server checks: the limit of `flowc check` for
+/// source files (16 MiB).
+pub const SIZE_LIMIT: u64 = crate::files::SOURCE_LIMIT;
+
+/// One checked version of a document: its text then, and what the checker made of it.
 pub struct Doc {
     pub uri: Uri,
-    /// The name it is checked under: its path, so that imports resolve beside it.
-    pub path: String,
+    /// The text that was checked.
     pub text: String,
     pub version: i32,
     pub checked: Checked,
+    /// Where the text's lines start.
+    pub starts: Vec<usize>,
+    /// The client's newest version of the document, when the question was asked.
+    pub latest: i32,
 }
 
 impl Doc {
@@ -37,12 +50,24 @@ impl Doc {
     pub fn file(&self) -> FileId {
         self.checked.program.root_module().file
     }
+
+    /// The checked text's lines, for positions.
+    pub fn lines(&self) -> Lines<'_> {
+        Lines::with(&self.text, &self.starts)
+    }
+
+    /// Whether the checked text is the client's newest: edits computed from
+    /// it (rename, quick fixes) fit the editor's text only then.
+    pub fn is_current(&self) -> bool {
+        self.version == self.latest
+    }
 }
 
-/// A question about a document, answered on the session's thread.
+/// A question about a document, answered by the thread that holds its last
+/// checked version (`None`: the document is not open, or not checked yet).
 pub type Ask = Box<dyn FnOnce(Option<&Doc>) + Send>;
 
-/// What the server sends the session's thread.
+/// What the server (and the checks) send the session's thread.
 pub enum Job {
     Open {
         uri: Uri,
@@ -58,22 +83,90 @@ pub enum Job {
         uri: Uri,
     },
     Ask(Uri, Ask),
+    /// The newest text of a document (formatting reads it, not a checked one).
+    Text(Uri, tokio::sync::oneshot::Sender<Option<Arc<String>>>),
     /// Files changed on disk (the client's file watcher).
     FilesChanged(Vec<Uri>),
+    /// A check ended.
+    Checked(Report),
 }
 
 /// Diagnostics to publish: the document, its diagnostics, the version they are of.
 pub type Publish = (Uri, Vec<lsp::Diagnostic>, Option<i32>);
 
-/// Reads imports from the open documents first, then from the file system.
-struct OpenFirst<'a> {
-    docs: &'a HashMap<Uri, Doc>,
+/// How a check ended, from its thread.
+pub struct Report {
+    uri: Uri,
+    /// The document's generation the check was of.
+    generation: u64,
+    outcome: Outcome,
 }
 
-impl Loader for OpenFirst<'_> {
+enum Outcome {
+    /// Stopped by its flag: nothing to publish.
+    Cancelled,
+    Done {
+        diagnostics: Vec<lsp::Diagnostic>,
+        /// The thread that holds the checked version; `None` when the
+        /// checker failed (the document keeps its last one).
+        answers: Option<mpsc::Sender<(i32, Ask)>>,
+        /// The files the check read (the document and its imports).
+        files: Vec<String>,
+        has_errors: bool,
+    },
+}
+
+/// An open document, as the session keeps it.
+struct Open {
+    path: String,
+    /// The client's newest text.
+    text: Arc<String>,
+    version: i32,
+    /// Renewed by every change of the text or of a file it reads.
+    generation: u64,
+    /// The generation of the last check that ended and was taken.
+    done: u64,
+    /// The check under way: its generation and its flag.
+    running: Option<(u64, Arc<AtomicBool>)>,
+    /// The thread that answers questions from the last checked version.
+    answers: Option<mpsc::Sender<(i32, Ask)>>,
+    /// What the last check read, and whether it found errors.
+    files: Vec<String>,
+    has_errors: bool,
+}
+
+impl Open {
+    fn reads(&self, path: &str) -> bool {
+        self.files.iter().any(|f| f == path)
+    }
+
+    /// The text changed, or a file it reads: the check under way is of an
+    /// older state and is stopped.
+    fn touch(&mut self) {
+        self.generation = next_generation();
+        if let Some((_, flag)) = &self.running {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A generation no document had: a report of a closed and reopened
+/// document's check is never taken for the new one's.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Reads imports from the open documents first (as they were when the check
+/// started), then from the file system.
+struct OpenFirst {
+    texts: HashMap<String, Arc<String>>,
+}
+
+impl Loader for OpenFirst {
     fn read(&self, path: &str) -> Result<String, String> {
-        if let Some(d) = self.docs.values().find(|d| d.path == path) {
-            return Ok(d.text.clone());
+        if let Some(t) = self.texts.get(path) {
+            return Ok(t.as_str().to_string());
         }
         crate::driver::FsLoader.read(path)
     }
@@ -94,30 +187,38 @@ fn path_of(uri: &Uri) -> String {
         .unwrap_or_else(|| uri.as_str().to_string())
 }
 
-/// Runs the session until the server drops its sender.
-pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSender<Publish>) {
-    let mut docs: HashMap<Uri, Doc> = HashMap::new();
+/// Runs the session until the server drops its sender; `me` is the session's
+/// own sender, which the checks report to.
+pub fn run(
+    jobs: mpsc::Receiver<Job>,
+    me: mpsc::Sender<Job>,
+    publish: tokio::sync::mpsc::UnboundedSender<Publish>,
+) {
+    let mut docs: HashMap<Uri, Open> = HashMap::new();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         batch.extend(jobs.try_iter());
-        let mut dirty: Vec<Uri> = Vec::new();
+        let mut changed: Vec<Uri> = Vec::new();
         let mut asks: Vec<(Uri, Ask)> = Vec::new();
         for job in batch {
             match job {
                 Job::Open { uri, text, version } => {
                     let path = path_of(&uri);
-                    let checked = check_source(&path, "", &crate::check::NoFiles);
-                    docs.insert(
-                        uri.clone(),
-                        Doc {
-                            uri: uri.clone(),
-                            path,
-                            text,
-                            version,
-                            checked,
-                        },
-                    );
-                    dirty.push(uri);
+                    let open = Open {
+                        path,
+                        text: Arc::new(text),
+                        version,
+                        generation: next_generation(),
+                        done: 0,
+                        running: None,
+                        answers: None,
+                        files: Vec::new(),
+                        has_errors: false,
+                    };
+                    if let Some(mut old) = docs.insert(uri.clone(), open) {
+                        old.touch();
+                    }
+                    changed.push(uri);
                 }
                 Job::Change {
                     uri,
@@ -125,17 +226,23 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
                     version,
                 } => {
                     if let Some(d) = docs.get_mut(&uri) {
-                        apply_changes(&mut d.text, changes);
+                        apply_changes(Arc::make_mut(&mut d.text), changes);
                         d.version = version;
-                        dirty.push(uri);
+                        d.touch();
+                        changed.push(uri);
                     }
                 }
                 Job::Close { uri } => {
-                    docs.remove(&uri);
-                    dirty.retain(|u| *u != uri);
+                    if let Some(mut d) = docs.remove(&uri) {
+                        d.touch();
+                    }
+                    changed.retain(|u| *u != uri);
                     let _ = publish.send((uri, Vec::new(), None));
                 }
                 Job::Ask(uri, f) => asks.push((uri, f)),
+                Job::Text(uri, tx) => {
+                    let _ = tx.send(docs.get(&uri).map(|d| d.text.clone()));
+                }
                 Job::FilesChanged(uris) => {
                     // An open document's text is the editor's, not the disk's:
                     // only files that are not open change what a check reads.
@@ -145,51 +252,198 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
                         .map(path_of)
                         .collect();
                     // A document with errors may import a file that was missing.
-                    for d in docs.values() {
-                        if d.checked.has_errors()
-                            || paths.iter().any(|p| d.checked.sources.find(p).is_some())
-                        {
-                            dirty.push(d.uri.clone());
+                    for d in docs.values_mut() {
+                        if d.has_errors || paths.iter().any(|p| d.reads(p)) {
+                            d.touch();
                         }
                     }
                 }
+                Job::Checked(report) => taken(&mut docs, report, &publish),
             }
         }
         // Open documents that import a changed one are checked again too.
-        let changed: Vec<String> = dirty
+        let paths: Vec<String> = changed
             .iter()
             .filter_map(|u| docs.get(u).map(|d| d.path.clone()))
             .collect();
-        for d in docs.values() {
-            if !dirty.contains(&d.uri)
-                && changed
-                    .iter()
-                    .any(|p| d.checked.sources.find(p).is_some() && *p != d.path)
-            {
-                dirty.push(d.uri.clone());
+        for (uri, d) in docs.iter_mut() {
+            if !changed.contains(uri) && paths.iter().any(|p| *p != d.path && d.reads(p)) {
+                d.touch();
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        dirty.retain(|u| seen.insert(u.clone()));
-        for uri in dirty {
-            let checked = {
-                let Some(d) = docs.get(&uri) else { continue };
-                let loader = OpenFirst { docs: &docs };
-                // A bug in the checker must not end the session: the file keeps
-                // its last result, and the client is told.
-                std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    check_source_indexed(&d.path, &d.text, &loader)
-                }))
-            };
-            let Some(d) = docs.get_mut(&uri) else {
-                continue;
-            };
-            let diags = match checked {
-                Ok(checked) => {
-                    d.checked = checked;
-                    diagnostics(d)
+        let due: Vec<Uri> = docs
+            .iter()
+            .filter(|(_, d)| d.running.is_none() && d.done != d.generation)
+            .map(|(u, _)| u.clone())
+            .collect();
+        for uri in due {
+            start(&mut docs, uri, &me, &publish);
+        }
+        for (uri, f) in asks {
+            match docs.get(&uri) {
+                Some(Open {
+                    answers: Some(tx),
+                    version,
+                    ..
+                }) => {
+                    // The answering thread ends only when its sender is dropped.
+                    let _ = tx.send((*version, f));
                 }
-                Err(_) => vec![lsp::Diagnostic {
+                // A failed answer drops its reply: the request gets an empty answer.
+                _ => {
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(None)));
+                }
+            }
+        }
+    }
+}
+
+/// A check ended: its diagnostics are published, and its thread answers
+/// questions from now on, only when nothing changed since it started.
+fn taken(
+    docs: &mut HashMap<Uri, Open>,
+    report: Report,
+    publish: &tokio::sync::mpsc::UnboundedSender<Publish>,
+) {
+    let Some(d) = docs.get_mut(&report.uri) else {
+        return;
+    };
+    if d.running.as_ref().is_some_and(|r| r.0 == report.generation) {
+        d.running = None;
+    }
+    let Outcome::Done {
+        diagnostics,
+        answers,
+        files,
+        has_errors,
+    } = report.outcome
+    else {
+        return;
+    };
+    if report.generation != d.generation {
+        // Of an older text: dropped (its thread ends with its sender).
+        return;
+    }
+    d.done = report.generation;
+    if let Some(answers) = answers {
+        d.answers = Some(answers);
+        d.files = files;
+        d.has_errors = has_errors;
+    }
+    let _ = publish.send((report.uri, diagnostics, Some(d.version)));
+}
+
+/// Starts a check of the document's newest text on a thread of its own (or
+/// publishes why it is not checked).
+fn start(
+    docs: &mut HashMap<Uri, Open>,
+    uri: Uri,
+    me: &mpsc::Sender<Job>,
+    publish: &tokio::sync::mpsc::UnboundedSender<Publish>,
+) {
+    let texts: HashMap<String, Arc<String>> = docs
+        .iter()
+        .filter(|(u, _)| **u != uri)
+        .map(|(_, d)| (d.path.clone(), d.text.clone()))
+        .collect();
+    let Some(d) = docs.get_mut(&uri) else { return };
+    let size = d.text.len() as u64;
+    if size > SIZE_LIMIT {
+        // Its last checked version is of another text, and may be large: let it go.
+        d.done = d.generation;
+        d.answers = None;
+        d.files = Vec::new();
+        d.has_errors = true;
+        let _ = publish.send((uri, vec![too_large(&d.text, size)], Some(d.version)));
+        return;
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    d.running = Some((d.generation, flag.clone()));
+    let generation = d.generation;
+    let (path, text, version) = (d.path.clone(), d.text.clone(), d.version);
+    let report = me.clone();
+    // Deeply nested programs recurse deeply in the checker: a large stack, as `main` has.
+    let spawned = std::thread::Builder::new()
+        .name("flowc-lsp-check".into())
+        .stack_size(256 << 20)
+        .spawn({
+            let uri = uri.clone();
+            move || check(uri, path, text, version, generation, flag, texts, report)
+        });
+    if let Err(e) = spawned {
+        d.running = None;
+        d.done = d.generation;
+        let _ = publish.send((
+            uri,
+            vec![lsp::Diagnostic {
+                severity: Some(DiagnosticSeverity::ERROR),
+                source: Some("flowc".into()),
+                message: format!("this document is not checked: cannot start a thread ({e})"),
+                ..Default::default()
+            }],
+            Some(d.version),
+        ));
+    }
+}
+
+/// The one diagnostic of a document over the size limit, on its first line.
+fn too_large(text: &str, size: u64) -> lsp::Diagnostic {
+    use crate::files::size as shown;
+    let end = text.find('\n').unwrap_or(0).min(200);
+    let mut end = end;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let is = if shown(size) == shown(SIZE_LIMIT) {
+        format!("{} bytes", crate::diag::catalog::thousands(size as usize))
+    } else {
+        shown(size)
+    };
+    lsp::Diagnostic {
+        range: Lines::new(text).range(0, end),
+        severity: Some(DiagnosticSeverity::ERROR),
+        source: Some("flowc".into()),
+        message: format!(
+            "this document is not checked: it is {is}, over the {} limit for source files; \
+             split it into files that import each other",
+            shown(SIZE_LIMIT)
+        ),
+        ..Default::default()
+    }
+}
+
+/// A check's thread: checks the text, reports to the session, then answers
+/// the questions about this version until the session lets it go.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    uri: Uri,
+    path: String,
+    text: Arc<String>,
+    version: i32,
+    generation: u64,
+    flag: Arc<AtomicBool>,
+    texts: HashMap<String, Arc<String>>,
+    report: mpsc::Sender<Job>,
+) {
+    let loader = OpenFirst { texts };
+    // A bug in the checker must not end the session: the file keeps its
+    // last checked version, and the client is told.
+    let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        cancellable(flag, || check_source_indexed(&path, &text, &loader))
+    }));
+    let send = |outcome| {
+        let _ = report.send(Job::Checked(Report {
+            uri: uri.clone(),
+            generation,
+            outcome,
+        }));
+    };
+    let checked = match checked {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(_cancelled)) => return send(Outcome::Cancelled),
+        Err(_) => {
+            return send(Outcome::Done {
+                diagnostics: vec![lsp::Diagnostic {
                     severity: Some(DiagnosticSeverity::ERROR),
                     source: Some("flowc".into()),
                     message: "internal error: the checker failed on this text (a bug in flowc; \
@@ -197,13 +451,41 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
                         .into(),
                     ..Default::default()
                 }],
-            };
-            let _ = publish.send((uri, diags, Some(d.version)));
+                answers: None,
+                files: Vec::new(),
+                has_errors: true,
+            });
         }
-        for (uri, f) in asks {
-            // A failed answer drops its reply: the request gets an empty answer.
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(docs.get(&uri))));
-        }
+    };
+    drop(loader);
+    let text = Arc::unwrap_or_clone(text);
+    let mut doc = Doc {
+        uri: uri.clone(),
+        starts: Lines::starts(&text),
+        text,
+        version,
+        checked,
+        latest: version,
+    };
+    let diagnostics = diagnostics(&doc);
+    let files = doc
+        .checked
+        .sources
+        .iter()
+        .map(|(_, f)| f.name.clone())
+        .collect();
+    let (tx, asks) = mpsc::channel::<(i32, Ask)>();
+    send(Outcome::Done {
+        diagnostics,
+        answers: Some(tx),
+        files,
+        has_errors: doc.checked.has_errors(),
+    });
+    drop(report);
+    for (latest, f) in asks {
+        doc.latest = latest;
+        // A failed answer drops its reply: the request gets an empty answer.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(Some(&doc))));
     }
 }
 
@@ -213,7 +495,9 @@ pub fn run(jobs: mpsc::Receiver<Job>, publish: tokio::sync::mpsc::UnboundedSende
 pub fn diagnostics(d: &Doc) -> Vec<lsp::Diagnostic> {
     let c = &d.checked;
     let root = d.file();
-    let lines = Lines::new(&d.text);
+    let lines = d.lines();
+    let mut at = Locator::new(d);
+    let mut leading: HashMap<FileId, Span> = HashMap::new();
     c.diagnostics
         .iter()
         .map(|diag| {
@@ -221,8 +505,11 @@ pub fn diagnostics(d: &Doc) -> Vec<lsp::Diagnostic> {
             let range = if primary.file == root {
                 lines.range(primary.start as usize, primary.end as usize)
             } else {
-                let at = import_leading_to(c, primary.file).unwrap_or_default();
-                lines.range(at.start as usize, at.end as usize)
+                // Once per imported file: the search reads the whole index.
+                let import = *leading
+                    .entry(primary.file)
+                    .or_insert_with(|| import_leading_to(c, primary.file).unwrap_or_default());
+                lines.range(import.start as usize, import.end as usize)
             };
             let mut message = diag.message.clone();
             if primary.file != root {
@@ -242,7 +529,7 @@ pub fn diagnostics(d: &Doc) -> Vec<lsp::Diagnostic> {
                 code: Some(NumberOrString::String(diag.code.to_string())),
                 source: Some("flowc".into()),
                 message,
-                related_information: related(diag, &c.sources, &d.uri, range),
+                related_information: related(diag, &mut at, &d.uri, range),
                 ..Default::default()
             }
         })
@@ -252,7 +539,7 @@ pub fn diagnostics(d: &Doc) -> Vec<lsp::Diagnostic> {
 /// The labels, notes and help of a diagnostic, each where it points.
 fn related(
     diag: &Diagnostic,
-    sources: &Sources,
+    at: &mut Locator,
     uri: &Uri,
     primary: lsp::Range,
 ) -> Option<Vec<DiagnosticRelatedInformation>> {
@@ -264,7 +551,7 @@ fn related(
         let location = if i == 0 {
             Some(Location::new(uri.clone(), primary))
         } else {
-            location(sources, l.span)
+            at.location(l.span)
         };
         if let Some(location) = location {
             out.push(DiagnosticRelatedInformation {
@@ -318,6 +605,40 @@ pub fn location(sources: &Sources, span: Span) -> Option<Location> {
         uri,
         lines.range(span.start as usize, span.end as usize),
     ))
+}
+
+/// [`location`] for many spans of a checked document: each file's URI and
+/// lines are made once (not once per span, which is quadratic in a large file).
+pub struct Locator<'a> {
+    sources: &'a Sources,
+    files: HashMap<FileId, Option<(Uri, Lines<'a>)>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(d: &'a Doc) -> Locator<'a> {
+        let mut files = HashMap::new();
+        files.insert(d.file(), Some((d.uri.clone(), d.lines())));
+        Locator {
+            sources: &d.checked.sources,
+            files,
+        }
+    }
+
+    pub fn location(&mut self, span: Span) -> Option<Location> {
+        let sources = self.sources;
+        let (uri, lines) = self
+            .files
+            .entry(span.file)
+            .or_insert_with(|| {
+                let f = sources.get(span.file);
+                Some((uri_of(&f.name, &f.text)?, Lines::new(&f.text)))
+            })
+            .as_ref()?;
+        Some(Location::new(
+            uri.clone(),
+            lines.range(span.start as usize, span.end as usize),
+        ))
+    }
 }
 
 /// The URI of a source file by its name in [`Sources`].

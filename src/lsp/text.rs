@@ -1,16 +1,28 @@
 //! Text positions: the protocol's (line, UTF-16 column) and the checker's byte
 //! offsets, and the edits a client sends.
 
+use std::borrow::Cow;
+
 use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
 
-/// Line starts of one text, for offset <-> position conversions.
+/// Line starts of one text, for offset <-> position conversions: made once
+/// per text (a checked document keeps its own), each conversion a binary
+/// search and one line's characters.
 pub struct Lines<'a> {
     text: &'a str,
-    starts: Vec<usize>,
+    starts: Cow<'a, [usize]>,
 }
 
 impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            text,
+            starts: Cow::Owned(Lines::starts(text)),
+        }
+    }
+
+    /// The offsets where the lines of `text` start.
+    pub fn starts(text: &str) -> Vec<usize> {
         let mut starts = vec![0];
         starts.extend(
             text.bytes()
@@ -18,7 +30,15 @@ impl<'a> Lines<'a> {
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i + 1),
         );
-        Lines { text, starts }
+        starts
+    }
+
+    /// The lines of `text`, whose [`Lines::starts`] were kept.
+    pub fn with(text: &'a str, starts: &'a [usize]) -> Lines<'a> {
+        Lines {
+            text,
+            starts: Cow::Borrowed(starts),
+        }
     }
 
     /// The position of a byte offset (clamped to the text, and to a character boundary).

@@ -6,6 +6,7 @@ impl Converter<'_> {
     pub(in crate::syntax) fn file(&self, p: Pair<'_, Rule>) -> Module {
         assert!(matches!(p.as_rule(), Rule::file | Rule::file_fast));
         let mut comments = self.collect_comments(&p);
+        self.parse_bodies_ahead(&p);
         let mut items = Vec::new();
         for it in inner(p) {
             match it.as_rule() {
@@ -28,6 +29,40 @@ impl Converter<'_> {
             file: self.file,
             items,
             comments,
+        }
+    }
+
+    /// The bodies of the file's flows (those not large enough to be cut in
+    /// groups of their own), parsed on every core before the items are
+    /// converted; `flow_fast` takes each one's result.
+    fn parse_bodies_ahead(&self, p: &Pair<'_, Rule>) {
+        let mut bodies = Vec::new();
+        let mut total = 0;
+        for it in p.clone().into_inner() {
+            if it.as_rule() != Rule::flow_fast {
+                continue;
+            }
+            let Some(raw) = it.into_inner().find(|c| c.as_rule() == Rule::raw_block) else {
+                continue;
+            };
+            let text = raw.as_str();
+            if text.len() >= PARALLEL_BODY {
+                continue;
+            }
+            total += text.len();
+            bodies.push((self.base + raw.as_span().start(), text));
+        }
+        if !self.ahead || total < PARALLEL_BODIES {
+            return;
+        }
+        let inside: Vec<(usize, &str)> = bodies
+            .iter()
+            .map(|&(start, t)| (start + 1, &t[1..t.len() - 1]))
+            .collect();
+        let parsed = parse_bodies(self.file, self.src, &inside, self.fast);
+        let mut ahead = self.bodies.borrow_mut();
+        for ((start, _), r) in bodies.iter().zip(parsed) {
+            ahead.insert(*start, r);
         }
     }
 
@@ -470,13 +505,17 @@ impl Converter<'_> {
         }
         let raw = raw.expect("grammar: flow body");
         let body_start = self.base + raw.as_span().start();
+        let ahead = self.bodies.borrow_mut().remove(&body_start);
         if self.diags.borrow().is_empty()
-            && let Some((stmts, mut comments)) = parse_body(
-                self.file,
-                self.src,
-                body_start + 1,
-                &raw.as_str()[1..raw.as_str().len() - 1],
-            )
+            && let Some((stmts, mut comments)) = ahead.unwrap_or_else(|| {
+                parse_body(
+                    self.file,
+                    self.src,
+                    body_start + 1,
+                    &raw.as_str()[1..raw.as_str().len() - 1],
+                    self.fast,
+                )
+            })
         {
             self.comments.borrow_mut().append(&mut comments);
             let body = Block {

@@ -3,6 +3,7 @@
 //! every construct, so they catch it).
 
 mod exprs;
+mod fast;
 mod items;
 
 use std::cell::{Cell, RefCell};
@@ -76,7 +77,15 @@ fn parse_rule(
 /// Parses one file. Always returns a module: regions that do not parse are
 /// reported and left out.
 pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
-    let conv = Converter::new(file, src, 0);
+    parse_with(file, src, true, true)
+}
+
+/// [`parse`], with or without the fast path of flow bodies (`fast.rs`), with
+/// or without parsing the bodies ahead on every core; the tests compare them.
+fn parse_with(file: FileId, src: &str, fast: bool, ahead: bool) -> (Module, Vec<Diagnostic>) {
+    let mut conv = Converter::new(file, src, 0);
+    conv.fast = fast;
+    conv.ahead = ahead;
     if let Some(d) = conv.check_nesting() {
         return (
             Module {
@@ -124,6 +133,13 @@ struct Converter<'s> {
     fits: Cell<bool>,
     /// Comments found in regions parsed separately (flow bodies).
     comments: RefCell<Vec<Comment>>,
+    /// Flow bodies go through the fast path first (`fast.rs`).
+    fast: bool,
+    /// Flow bodies already parsed (in parallel, before the items are
+    /// converted), by the offset of their `{`.
+    bodies: RefCell<std::collections::HashMap<usize, Option<Parsed>>>,
+    /// Whether to parse flow bodies ahead (`bodies`).
+    ahead: bool,
 }
 
 fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
@@ -147,6 +163,9 @@ impl<'s> Converter<'s> {
             cut: Cell::new(0),
             fits: Cell::new(false),
             comments: RefCell::new(Vec::new()),
+            fast: true,
+            bodies: RefCell::new(std::collections::HashMap::new()),
+            ahead: false,
         }
     }
 
@@ -322,6 +341,92 @@ type Parsed = (Vec<Stmt>, Vec<Comment>);
 /// Bodies larger than this are parsed in parallel groups of statements.
 const PARALLEL_BODY: usize = 256 * 1024;
 
+/// The stack of the threads that parse flow bodies: as deep as the CLI's
+/// (`main.rs`), for the deepest trees accepted.
+const PARSE_STACK: usize = 256 << 20;
+
+/// Flow bodies of a file are parsed ahead, on every core, when together they
+/// are at least this large.
+const PARALLEL_BODIES: usize = 64 * 1024;
+
+/// Parses the bodies of many flows (each `(offset of its text, text)`) on
+/// every core; the results in the same order. A body's parse does not depend
+/// on any other's, so the order the threads take them in does not matter.
+fn parse_bodies(
+    file: FileId,
+    src: &str,
+    bodies: &[(usize, &str)],
+    fast: bool,
+) -> Vec<Option<Parsed>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 {
+        return bodies
+            .iter()
+            .map(|&(base, t)| parse_chunk(file, src, base, t, fast))
+            .collect();
+    }
+    // Groups of bodies of about 16 KiB each, taken in turn.
+    let mut groups = vec![0];
+    let mut size = 0;
+    for (k, (_, t)) in bodies.iter().enumerate() {
+        size += t.len();
+        if size >= 16 * 1024 {
+            groups.push(k + 1);
+            size = 0;
+        }
+    }
+    if *groups.last().expect("a start") != bodies.len() {
+        groups.push(bodies.len());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<Vec<(usize, Vec<Option<Parsed>>)>> = std::thread::scope(|s| {
+        let work = || {
+            let mut mine = Vec::new();
+            loop {
+                let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (Some(&from), Some(&to)) = (groups.get(g), groups.get(g + 1)) else {
+                    break;
+                };
+                let parsed = bodies[from..to]
+                    .iter()
+                    .map(|&(base, t)| parse_chunk(file, src, base, t, fast))
+                    .collect();
+                mine.push((g, parsed));
+            }
+            mine
+        };
+        // As deep a stack as the thread the parse was called on has (the
+        // CLI's and the language server's); a thread that cannot be made
+        // leaves its share to the others.
+        let handles: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(s, work)
+                    .ok()
+            })
+            .collect();
+        let mut all = vec![work()];
+        all.extend(handles.into_iter().map(|h| h.join().unwrap_or_default()));
+        all
+    });
+    let mut by_group: Vec<Option<Vec<Option<Parsed>>>> = (0..groups.len()).map(|_| None).collect();
+    for (g, parsed) in done.into_iter().flatten() {
+        by_group[g] = Some(parsed);
+    }
+    let mut out = Vec::with_capacity(bodies.len());
+    for (g, w) in groups.windows(2).enumerate() {
+        match by_group[g].take() {
+            Some(parsed) => out.extend(parsed),
+            // A thread that panicked: those bodies take the ordinary path.
+            None => out.extend((w[0]..w[1]).map(|_| None)),
+        }
+    }
+    out
+}
+
 /// Parses the statements of a flow body (`text` starts at `base` in `src`).
 /// A large body is cut into groups of statements of about `CHUNK` bytes; the
 /// threads take turns through them, so only a few groups' pest pairs are in
@@ -331,13 +436,14 @@ fn parse_body(
     src: &str,
     base: usize,
     text: &str,
+    fast: bool,
 ) -> Option<(Vec<Stmt>, Vec<Comment>)> {
     const CHUNK: usize = 128 * 1024;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if text.len() < PARALLEL_BODY || threads < 2 {
-        return parse_chunk(file, src, base, text);
+        return parse_chunk(file, src, base, text, fast);
     }
     let mut bounds = vec![0];
     bounds.extend(split_points(text, CHUNK));
@@ -350,16 +456,19 @@ fn parse_body(
     let mut results: Vec<Option<Parsed>> = (0..parts.len()).map(|_| None).collect();
     let done: Vec<Vec<(usize, Option<Parsed>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(off, t)) = parts.get(k) else { break };
-                        mine.push((k, parse_chunk(file, src, base + off, t)));
-                    }
-                    mine
-                })
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(s, || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&(off, t)) = parts.get(k) else { break };
+                            mine.push((k, parse_chunk(file, src, base + off, t, fast)));
+                        }
+                        mine
+                    })
+                    .ok()
             })
             .collect();
         handles
@@ -384,7 +493,75 @@ fn parse_body(
     Some((stmts, comments))
 }
 
+/// The statements of a group: each through the fast path, and from where it
+/// gives up to the next line that starts with `let` through pest.
 fn parse_chunk(
+    file: FileId,
+    src: &str,
+    base: usize,
+    text: &str,
+    fast: bool,
+) -> Option<(Vec<Stmt>, Vec<Comment>)> {
+    if !fast || text.contains('\r') {
+        return parse_chunk_pest(file, src, base, text);
+    }
+    let mut f = fast::Fast::new(file, base, text);
+    let mut stmts = Vec::new();
+    loop {
+        f.seps()?;
+        if f.at_end() {
+            break;
+        }
+        let start = f.pos;
+        let ncomments = f.comments.len();
+        if let Some(s) = f.stmt() {
+            stmts.push(s);
+            continue;
+        }
+        f.comments.truncate(ncomments);
+        let end = next_let_line(text, start);
+        let (mut st, mut cm) = parse_chunk_pest(file, src, base + start, &text[start..end])?;
+        stmts.append(&mut st);
+        f.comments.append(&mut cm);
+        f.pos = end;
+    }
+    stmts.shrink_to_fit();
+    Some((stmts, f.comments))
+}
+
+/// The first offset after `from` (a statement's start) that starts a line
+/// beginning with `let`, outside brackets, strings and comments; the end of
+/// `text` if none. Scans a window that doubles until it finds one, so the
+/// cost stays linear in the distance.
+fn next_let_line(text: &str, from: usize) -> usize {
+    let mut window = 4096;
+    loop {
+        let end = (from + window).min(text.len());
+        let mut end_at = end;
+        while !text.is_char_boundary(end_at) {
+            end_at += 1;
+        }
+        let part = &text[from..end_at];
+        let mut found = None;
+        scan(part, usize::MAX, |i| {
+            if found.is_none() {
+                let t = part[i + 1..].trim_start_matches([' ', '\t']);
+                if t.starts_with("let ") || t.starts_with("let\t") {
+                    found = Some(from + i + 1);
+                }
+            }
+        });
+        if let Some(at) = found {
+            return at;
+        }
+        if end_at >= text.len() {
+            return text.len();
+        }
+        window *= 2;
+    }
+}
+
+fn parse_chunk_pest(
     file: FileId,
     src: &str,
     base: usize,

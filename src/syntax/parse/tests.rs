@@ -137,3 +137,221 @@ fn keyword_trie_accepts_exactly_the_keywords() {
         );
     }
 }
+
+/// Every `.flow` file of the repository (examples, tests, the standard library).
+fn repository_sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "flow")
+                && let Ok(text) = std::fs::read_to_string(&p)
+            {
+                out.push((p, text));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for d in ["examples", "tests", "stdlib", "editors"] {
+        walk(&root.join(d), &mut out);
+    }
+    out
+}
+
+/// Statements written every way the layout allows: spaces, tabs and comments
+/// between tokens, new lines inside brackets and after operators, lines that
+/// continue the one before, and what the fast path leaves to pest.
+fn layout_variants() -> Vec<String> {
+    let stmts = [
+        "let a = f(x: 1, y: \"s\") after b, c",
+        "let a = f( x : 1 ,y:2 , ) after  b ,c",
+        "let a = f(x: 1) /* c */ after b /* d */ , c // e",
+        "let a = f(x: 1)   ",
+        "let a = g.h.i(j)[0].k[*].l  // tail",
+        "let a = g . h [ * ] . type",
+        "let a = -b * !c + d - e / f % g",
+        "let a = b ?? c ?? d || e && f == g != h < i <= j > k >= l ++ m",
+        "let a = (b + c) * (d\n  + e)",
+        "let a = b\n    + c",
+        "let a = b\n    .c",
+        "let a = f()\n    after b",
+        "let a = f() catch 1",
+        "let a = b ~ /x/",
+        "let a = b !~ /x/",
+        "let a = [1, 2,\n  3,\n]",
+        "let a = [ ]",
+        "let a = {}",
+        "let a = { b: 1, c, \"d\": 2 }",
+        "let a = { b: 1\n  c: 2 }",
+        "let a = { type: 1, b }",
+        "let a = \"x\\n\\t\\\"\\{\\}\\/\\\\\"",
+        "let a = \"\\u{41}\\q\"",
+        "let a = \"{b}\"",
+        "let a = \"\"",
+        "let a = 1.5 + 2s + 3MB + 99999999999999999999",
+        "let a = 1.x",
+        "let a = true && false ?? null",
+        "let a = if b { 1 } else { 2 }",
+        "let a = f() with { timeout: 1s }",
+        "let a: int = 1",
+        "letter = 1",
+        "let a = b > = c",
+        "let a = b >= c > d",
+        "let a = - - b",
+        "let a = ! ~b",
+        "let a = f(b::c)",
+        "let a = f(type: 1)",
+        "let a = b[\n  c\n]",
+        "a.b(c)",
+        "f(a: b + c  , d: e + f.g  , h: i[0] + j[1]  , k: l.m  , n: -o[0]  )",
+        "f(a: b + c.d(e)  , f: (g)  , h: [i]  , j: k + (l)  )",
+        "f(x) after a  ",
+        "f(x) after a, b  ",
+        "let a = b after c /* d */ ",
+        "f(x) after a",
+        "mockery(x)",
+        "afterwards(x)",
+        "let a = b /* open",
+        "let a = b // c\n// d\n\n  // e\n",
+        "let a = b;; let c = d ;",
+        "let a = b c",
+        "let a = 1\nlet a = b\n  // c\n  ?? d",
+        "let a = b\n  /* c */ else",
+        "let a = f(\n  x: 1 // one\n  , y: 2\n)",
+        "let a = b\u{e9}",
+        "let a = \"caf\u{e9}\" ++ b",
+        "/// doc\nlet a = 1",
+        "let a = b\r\nlet c = d",
+        "let a = \"{b} and {c.d(e: 1)}{f}\" ++ \"x{ g + 1 }y\"",
+        "let a = \"{ b /* c */ } {\n  d\n}\"",
+        "let a = \"{\"inner {b}\"}\"",
+        "let a = \"{}\"",
+        "let a = \"{b\"",
+        "let a = \"\\u{41}\\u{1F600}\\u{D800}\\u{}\"",
+        "let a = b ~ /x\\/y/i && c !~ /[a-z]+/ || d ~ /\\d/gim",
+        "let a = f(p: /a b/, q: 1 / 2 / c)",
+        "let a = b / /c/",
+        "let a = /\\",
+        "let a = 1.5 + 2.25 * 0.5",
+        "let a = 2s + 250ms + 1.5h + 3d + 10m + 2x",
+        "let a = 512KB + 64MB + 1GiB + 1.5TB + 10000000000TB",
+        "let a = 99999999999999d",
+        "let a = 1.x + 1.5.y + 1. + 2e3 + 3e + 4E5s + 5.5e",
+        "let a = [1s, 2.0, 3B]",
+        "let a = if b > 1 { c } else if d { e } else { f }",
+        "let a = if b { let c = 1; c + 1 } /* x */ else /* y */ {\n  2\n}  ",
+        "let a = if b {\n  c\n}\nelse {\n  d\n}",
+        "let a = if b {\n  c\n} // no else\nlet d = 1",
+        "let a = if b { c }  \n\n  // e\n  else if f { g }",
+        "if b { f(x) }",
+        "if b { f(x) }  after c",
+        "let a = if b {} else {}",
+        "let a = if b { c } elsewhere",
+        "let a = if b { c } else",
+        "let a = if b { c } else d",
+        "let a = if b\n{ c }",
+        "let a = if b { c d }",
+        "let a = if b { c } { d }",
+        "let a = if b { let c = 1\n  mock d = 2 }",
+        "let a = if b { if c { d } else { e } }.f",
+        "let a = if { b: 1 } == c { d }",
+        "let a = if b { c }\n  .d",
+    ];
+    let mut out = Vec::new();
+    for s in stmts {
+        out.push(format!(
+            "flow f(b: int) -> int {{\n    {s}\n    let z = 1\n    z\n}}\n"
+        ));
+        out.push(format!("flow f() -> int {{ {s} }}\n"));
+        out.push(format!("flow f() -> int {{\n{s}"));
+    }
+    out
+}
+
+#[test]
+fn the_fast_body_path_gives_what_pest_gives() {
+    let mut sources = repository_sources();
+    assert!(sources.len() > 50, "the repository's .flow files are found");
+    for v in layout_variants() {
+        sources.push(("variant".into(), v));
+    }
+    let mut differ = Vec::new();
+    for (path, src) in &sources {
+        let (fast, fast_diags) = parse_with(FileId(0), src, true, false);
+        let (slow, slow_diags) = parse_with(FileId(0), src, false, false);
+        let show = |d: &[Diagnostic]| format!("{d:?}");
+        if fast != slow || show(&fast_diags) != show(&slow_diags) {
+            differ.push(format!(
+                "{}:\n{src}\nfast: {fast:?}\nslow: {slow:?}\n",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
+
+/// A file of many flows, large enough that their bodies are parsed ahead on
+/// every core, gives what parsing them one by one gives: spans, comments,
+/// docs and diagnostics, with bad regions among them.
+#[test]
+fn bodies_parsed_ahead_give_what_one_by_one_gives() {
+    let mut texts: Vec<String> = repository_sources().into_iter().map(|(_, t)| t).collect();
+    texts.extend(layout_variants().into_iter().map(|v| v + "\n}\n"));
+    let mut src = String::new();
+    let mut k = 0;
+    // Sources that parse clean alone (so none swallows the rest of the file),
+    // and a broken flow every tenth.
+    texts.retain(|t| parse_with(FileId(0), t, true, false).1.is_empty());
+    while src.len() < 4 * super::PARALLEL_BODIES {
+        for text in &texts {
+            src.push_str(text);
+            src.push('\n');
+            k += 1;
+            if k % 10 == 0 {
+                src.push_str("flow broken( {\n  let a = \n}\n");
+            }
+        }
+    }
+    assert!(
+        src.len() > super::PARALLEL_BODIES,
+        "large enough: {}",
+        src.len()
+    );
+    let (ahead, ahead_diags) = parse_with(FileId(0), &src, true, true);
+    let (one, one_diags) = parse_with(FileId(0), &src, true, false);
+    assert!(
+        one.items.len() > 100,
+        "{} items, {one_diags:?}",
+        one.items.len()
+    );
+    assert!(!one_diags.is_empty(), "the broken flows are reported");
+    assert_eq!(format!("{ahead_diags:?}"), format!("{one_diags:?}"));
+    assert!(ahead == one, "the modules differ");
+}
+
+/// The statements the fast path is for are read by it (not left to pest).
+#[test]
+fn the_fast_path_reads_the_common_statements() {
+    for s in [
+        "let a = f(x: 1, y: \"s\") after b, c",
+        "let a = \"{b} and {c.d(e: 1)}\" ++ \"\\u{41}\"",
+        "let a = b ~ /x\\/y/i && c !~ /[a-z]+/",
+        "let a = 2s + 250ms + 1.5 + 64MB",
+        "let a = { b: [1, 2], c } ?? null",
+        "let a = f(p: /a b/, q: 1 / 2 / c)",
+        "let a = if b { c } else if d { e } else { f }",
+    ] {
+        let mut f = super::fast::Fast::new(FileId(0), 0, s);
+        assert!(f.stmt().is_some(), "{s}");
+    }
+}

@@ -1,0 +1,997 @@
+//! The fast path of a flow body: the statements most programs are made of
+//! (`let` and expression statements over names, paths, calls, numbers, plain
+//! strings, lists, records, indexes and arithmetic, comparison and logical
+//! operators) read straight into the AST, without pest's pairs.
+//!
+//! It follows the grammar (`grammar/flow.pest`) token by token, spans
+//! included: where pest's implicit whitespace (spaces, tabs, comments) ends up
+//! inside a rule's span, it does here too. Anything else — another construct,
+//! a newline that might continue an expression, an escape it does not know, a
+//! statement long enough to meet a depth limit — gives up on the statement,
+//! and the caller parses from there with pest (`parse_chunk`), so the result is
+//! the same either way. `tests.rs` compares the two on every example.
+
+use super::super::ast::*;
+use super::super::span::{FileId, Span};
+
+/// The reserved words (`keyword` in the grammar).
+const KEYWORDS: &[&str] = &[
+    "import", "assert", "as", "type", "tool", "effect", "flow", "const", "let", "after", "with",
+    "parallel", "sequence", "dag", "if", "else", "match", "loop", "until", "for", "in", "try",
+    "catch", "decide", "race", "approve", "true", "false", "null", "test", "mock",
+];
+
+/// Statements longer than this go to pest: below it no expression can reach
+/// the tree depth limit (E0105), whose counting pest's path does.
+const MAX_STMT: usize = 900;
+/// Deepest nesting of expressions taken here (pest's path reports E0103 at 200).
+const MAX_NEST: u32 = 100;
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_ident_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+pub(super) struct Fast<'t> {
+    file: FileId,
+    base: usize,
+    text: &'t str,
+    b: &'t [u8],
+    pub(super) pos: usize,
+    pub(super) comments: Vec<Comment>,
+    nest: u32,
+    /// Where the statement being read starts.
+    stmt_start: usize,
+}
+
+impl<'t> Fast<'t> {
+    pub(super) fn new(file: FileId, base: usize, text: &'t str) -> Fast<'t> {
+        Fast {
+            file,
+            base,
+            text,
+            b: text.as_bytes(),
+            pos: 0,
+            comments: Vec::new(),
+            nest: 0,
+            stmt_start: 0,
+        }
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.file, self.base + start, self.base + end)
+    }
+
+    fn peek(&self) -> u8 {
+        self.b.get(self.pos).copied().unwrap_or(0)
+    }
+
+    fn at(&self, i: usize) -> u8 {
+        self.b.get(i).copied().unwrap_or(0)
+    }
+
+    pub(super) fn at_end(&self) -> bool {
+        self.pos >= self.b.len()
+    }
+
+    /// The end of a comment starting at `i` (a `/`), if one does.
+    fn comment_end(&self, i: usize) -> Option<Option<usize>> {
+        match self.at(i + 1) {
+            b'/' => {
+                let rest = &self.b[i..];
+                let len = rest
+                    .iter()
+                    .position(|&c| c == b'\n' || c == b'\r')
+                    .unwrap_or(rest.len());
+                Some(Some(i + len))
+            }
+            b'*' => {
+                // Block comments nest.
+                let mut depth = 0usize;
+                let mut j = i;
+                while j + 1 < self.b.len() {
+                    if self.b[j] == b'/' && self.b[j + 1] == b'*' {
+                        depth += 1;
+                        j += 2;
+                    } else if self.b[j] == b'*' && self.b[j + 1] == b'/' {
+                        depth -= 1;
+                        j += 2;
+                        if depth == 0 {
+                            return Some(Some(j));
+                        }
+                    } else {
+                        j += 1;
+                    }
+                }
+                Some(None)
+            }
+            _ => None,
+        }
+    }
+
+    /// pest's implicit whitespace: spaces, tabs and comments (recorded).
+    fn skip(&mut self) -> Option<()> {
+        loop {
+            match self.peek() {
+                b' ' | b'\t' => self.pos += 1,
+                b'/' => match self.comment_end(self.pos) {
+                    None => return Some(()),
+                    Some(None) => return None,
+                    Some(Some(end)) => {
+                        let text = &self.text[self.pos..end];
+                        let kind = if text.starts_with("/*") {
+                            CommentKind::Block
+                        } else if text.starts_with("///") && !text.starts_with("////") {
+                            CommentKind::Doc
+                        } else {
+                            CommentKind::Line
+                        };
+                        self.comments.push(Comment {
+                            kind,
+                            text: text.to_string(),
+                            span: self.span(self.pos, end),
+                        });
+                        self.pos = end;
+                    }
+                },
+                _ => return Some(()),
+            }
+        }
+    }
+
+    /// Whitespace, comments and new lines (`nls` between skips).
+    fn skip_nl(&mut self) -> Option<bool> {
+        let mut newline = false;
+        loop {
+            self.skip()?;
+            if self.peek() == b'\n' {
+                self.pos += 1;
+                newline = true;
+            } else {
+                return Some(newline);
+            }
+        }
+    }
+
+    /// Separators between statements: new lines and `;`, with whitespace and comments.
+    pub(super) fn seps(&mut self) -> Option<()> {
+        loop {
+            self.skip()?;
+            match self.peek() {
+                b'\n' | b';' => self.pos += 1,
+                _ => return Some(()),
+            }
+        }
+    }
+
+    /// After a new line, could the next line continue what is before it (an
+    /// operator, `.field`, `after`, `else`, `catch`)? Then this path gives up.
+    fn continues(&self, mut i: usize) -> bool {
+        loop {
+            match self.at(i) {
+                b' ' | b'\t' | b'\n' => i += 1,
+                b'/' => match self.comment_end(i) {
+                    Some(Some(end)) => i = end,
+                    Some(None) => return true,
+                    None => return true,
+                },
+                b'.' | b'?' | b'|' | b'&' | b'=' | b'!' | b'<' | b'>' | b'~' | b'+' | b'*'
+                | b'%' | b'\r' => return true,
+                _ => {
+                    let rest = &self.b[i..];
+                    return rest.starts_with(b"after")
+                        || rest.starts_with(b"else")
+                        || rest.starts_with(b"catch");
+                }
+            }
+        }
+    }
+
+    /// A word at the current position (no keyword check).
+    fn word(&mut self) -> Option<(usize, usize)> {
+        if !is_ident_start(self.peek()) {
+            return None;
+        }
+        let start = self.pos;
+        let mut i = start + 1;
+        while is_ident_char(self.at(i)) {
+            i += 1;
+        }
+        self.pos = i;
+        Some((start, i))
+    }
+
+    fn ident_at(&self, (start, end): (usize, usize)) -> Ident {
+        Ident {
+            name: self.text[start..end].to_string(),
+            span: self.span(start, end),
+        }
+    }
+
+    /// The grammar's `ident`: a word that is not reserved.
+    fn ident(&mut self) -> Option<Ident> {
+        let w = self.word()?;
+        if KEYWORDS.contains(&&self.text[w.0..w.1]) {
+            return None;
+        }
+        Some(self.ident_at(w))
+    }
+
+    /// One statement, the position left after its trailing whitespace, at a
+    /// separator or the end. `None`: not for this path.
+    pub(super) fn stmt(&mut self) -> Option<Stmt> {
+        self.nest = 0;
+        self.stmt_start = self.pos;
+        self.stmt_in(false)
+    }
+
+    /// A statement of the body (`in_block` false) or of a block inside it,
+    /// which a `}` may end too.
+    fn stmt_in(&mut self, in_block: bool) -> Option<Stmt> {
+        let start = self.pos;
+        let stmt_end;
+        let rest = &self.b[start..];
+        let kind = if rest.starts_with(b"let") && matches!(self.at(start + 3), b' ' | b'\t') {
+            self.pos += 3;
+            self.skip()?;
+            let name = self.ident()?;
+            self.skip()?;
+            if self.peek() != b'=' {
+                return None;
+            }
+            self.pos += 1;
+            self.skip_nl()?;
+            let value = self.expr()?;
+            let (after, end) = self.after()?;
+            stmt_end = end;
+            StmtKind::Let {
+                name,
+                ty: None,
+                value,
+                after,
+            }
+        } else if rest.starts_with(b"let")
+            || rest.starts_with(b"mock")
+            || rest.starts_with(b"assert")
+        {
+            return None;
+        } else {
+            let expr = self.expr()?;
+            let (after, end) = self.after()?;
+            stmt_end = end;
+            StmtKind::Expr { expr, after }
+        };
+        let end = stmt_end;
+        if end - start >= MAX_STMT {
+            return None;
+        }
+        match self.peek() {
+            b'\n' if !self.continues(self.pos + 1) => {}
+            b';' => {}
+            b'}' if in_block => {}
+            0 if self.at_end() && !in_block => {}
+            _ => return None,
+        }
+        Some(Stmt {
+            kind,
+            span: self.span(start, end),
+        })
+    }
+
+    /// `after a, b` on the statement's line (the position is after whitespace),
+    /// and where the statement ends: after the whitespace when there is no
+    /// `after`, else at its last name (as pest's spans have it).
+    fn after(&mut self) -> Option<(Vec<Ident>, usize)> {
+        if !self.b[self.pos..].starts_with(b"after") {
+            return Some((Vec::new(), self.pos));
+        }
+        if !matches!(self.at(self.pos + 5), b' ' | b'\t') {
+            return None;
+        }
+        self.pos += 5;
+        self.skip()?;
+        let mut names = vec![self.ident()?];
+        self.skip()?;
+        // One name: the clause takes the whitespace after it; more: it ends
+        // at the last (pest's repetition gives back what it skipped).
+        let mut end = self.pos;
+        while self.peek() == b',' {
+            self.pos += 1;
+            self.skip_nl()?;
+            names.push(self.ident()?);
+            end = self.pos;
+            self.skip()?;
+        }
+        names.shrink_to_fit();
+        Some((names, end))
+    }
+
+    /// `expr`: prefix operators, operands and infix operators, combined by
+    /// precedence as the Pratt parser does. The position is left after the
+    /// trailing whitespace.
+    fn expr(&mut self) -> Option<Expr> {
+        self.expr_end().map(|(e, _)| e)
+    }
+
+    /// [`Fast::expr`], and where pest's `expr` pair ends: after the trailing
+    /// whitespace, except after an operator's operand that ends with a postfix
+    /// (`a + b.c[0]`), where it ends at the postfix.
+    fn expr_end(&mut self) -> Option<(Expr, usize)> {
+        self.nest += 1;
+        if self.nest > MAX_NEST {
+            return None;
+        }
+        let mut operands: Vec<Expr> = Vec::new();
+        let mut ops: Vec<BinOp> = Vec::new();
+        let mut end;
+        loop {
+            let (operand, operand_end) = self.operand()?;
+            end = if operands.is_empty() {
+                self.pos
+            } else {
+                operand_end
+            };
+            operands.push(operand);
+            let op = match self.peek() {
+                b'\n' => {
+                    if self.continues(self.pos + 1) {
+                        return None;
+                    }
+                    break;
+                }
+                b'?' if self.at(self.pos + 1) == b'?' => (BinOp::Coalesce, 2),
+                b'|' if self.at(self.pos + 1) == b'|' => (BinOp::Or, 2),
+                b'&' if self.at(self.pos + 1) == b'&' => (BinOp::And, 2),
+                b'=' if self.at(self.pos + 1) == b'=' => (BinOp::Eq, 2),
+                b'!' if self.at(self.pos + 1) == b'=' => (BinOp::Ne, 2),
+                b'!' if self.at(self.pos + 1) == b'~' => (BinOp::NotMatch, 2),
+                b'<' if self.at(self.pos + 1) == b'=' => (BinOp::Le, 2),
+                b'>' if self.at(self.pos + 1) == b'=' => (BinOp::Ge, 2),
+                b'<' => (BinOp::Lt, 1),
+                b'>' => {
+                    // `> =` is not an operator.
+                    let mut i = self.pos + 1;
+                    while matches!(self.at(i), b' ' | b'\t' | b'/') {
+                        if self.at(i) == b'/' {
+                            return None;
+                        }
+                        i += 1;
+                    }
+                    if self.at(i) == b'=' {
+                        return None;
+                    }
+                    (BinOp::Gt, 1)
+                }
+                b'~' => (BinOp::Match, 1),
+                b'+' if self.at(self.pos + 1) == b'+' => (BinOp::Concat, 2),
+                b'+' => (BinOp::Add, 1),
+                b'-' => (BinOp::Sub, 1),
+                b'*' => (BinOp::Mul, 1),
+                b'/' => (BinOp::Div, 1),
+                b'%' => (BinOp::Rem, 1),
+                b'c' if self.b[self.pos..].starts_with(b"catch") => return None,
+                _ => break,
+            };
+            self.pos += op.1;
+            self.skip_nl()?;
+            ops.push(op.0);
+        }
+        self.nest -= 1;
+        Some((combine(operands, ops), end))
+    }
+
+    /// Prefix operators and a postfix expression.
+    /// The statement is past the length this path takes: give up before
+    /// building a tree deep enough to matter (long chains of operators).
+    fn too_long(&self) -> bool {
+        self.pos - self.stmt_start >= MAX_STMT
+    }
+
+    fn operand(&mut self) -> Option<(Expr, usize)> {
+        let mut prefixes: Vec<(UnOp, usize)> = Vec::new();
+        loop {
+            if self.too_long() {
+                return None;
+            }
+            match self.peek() {
+                b'-' => {
+                    prefixes.push((UnOp::Neg, self.pos));
+                    self.pos += 1;
+                }
+                b'!' => {
+                    prefixes.push((UnOp::Not, self.pos));
+                    self.pos += 1;
+                    self.skip()?;
+                    if self.peek() == b'~' {
+                        return None;
+                    }
+                }
+                _ => break,
+            }
+            self.skip()?;
+        }
+        let (mut e, end) = self.postfix_expr()?;
+        for (op, at) in prefixes.into_iter().rev() {
+            let span = self.span(at, at + 1).to(e.span);
+            e = Expr {
+                kind: ExprKind::Unary(op, Box::new(e)),
+                span,
+            };
+        }
+        Some((e, end))
+    }
+
+    /// `primary ~ postfix*`: `.field`, `[*]`, `[index]`.
+    /// With where pest's pair ends: after the whitespace when there is no
+    /// postfix, else at the last.
+    fn postfix_expr(&mut self) -> Option<(Expr, usize)> {
+        let mut e = self.primary()?;
+        self.skip()?;
+        let mut end = self.pos;
+        loop {
+            if self.too_long() {
+                return None;
+            }
+            match self.peek() {
+                b'.' => {
+                    let start = self.pos;
+                    self.pos += 1;
+                    self.skip()?;
+                    let w = self.word()?;
+                    let name = self.ident_at(w);
+                    let span = e.span.to(self.span(start, w.1));
+                    e = Expr {
+                        kind: ExprKind::Field(Box::new(e), name),
+                        span,
+                    };
+                }
+                b'[' => {
+                    let start = self.pos;
+                    self.pos += 1;
+                    let save = self.pos;
+                    let ncomments = self.comments.len();
+                    self.skip()?;
+                    if self.peek() == b'*' {
+                        self.pos += 1;
+                        self.skip()?;
+                        if self.peek() != b']' {
+                            return None;
+                        }
+                        self.pos += 1;
+                        let span = e.span.to(self.span(start, self.pos));
+                        e = Expr {
+                            kind: ExprKind::Wildcard(Box::new(e)),
+                            span,
+                        };
+                    } else {
+                        self.pos = save;
+                        self.comments.truncate(ncomments);
+                        self.skip_nl()?;
+                        let index = self.expr()?;
+                        self.skip_nl()?;
+                        if self.peek() != b']' {
+                            return None;
+                        }
+                        self.pos += 1;
+                        let span = e.span.to(self.span(start, self.pos));
+                        e = Expr {
+                            kind: ExprKind::Index(Box::new(e), Box::new(index)),
+                            span,
+                        };
+                    }
+                }
+                b'\n' => {
+                    if self.continues(self.pos + 1) {
+                        return None;
+                    }
+                    return Some((e, end));
+                }
+                _ => return Some((e, end)),
+            }
+            end = self.pos;
+            self.skip()?;
+        }
+    }
+
+    fn primary(&mut self) -> Option<Expr> {
+        let start = self.pos;
+        match self.peek() {
+            c if is_ident_start(c) => {
+                let w = self.word()?;
+                let word = &self.text[w.0..w.1];
+                let literal = match word {
+                    "if" => return self.if_expr(start),
+                    "true" => Some(ExprKind::Bool(true)),
+                    "false" => Some(ExprKind::Bool(false)),
+                    "null" => Some(ExprKind::Null),
+                    _ if KEYWORDS.contains(&word) => return None,
+                    _ => None,
+                };
+                if let Some(kind) = literal {
+                    return Some(Expr {
+                        kind,
+                        span: self.span(w.0, w.1),
+                    });
+                }
+                // `callee`: a name and `.word`s, then the arguments if any.
+                let mut callee = vec![self.ident_at(w)];
+                loop {
+                    let save = self.pos;
+                    let ncomments = self.comments.len();
+                    self.skip()?;
+                    if self.peek() == b'.' {
+                        self.pos += 1;
+                        self.skip()?;
+                        if let Some(w) = self.word() {
+                            callee.push(self.ident_at(w));
+                            continue;
+                        }
+                    }
+                    self.pos = save;
+                    self.comments.truncate(ncomments);
+                    break;
+                }
+                self.skip()?;
+                if self.peek() == b'(' {
+                    let args = self.call_args()?;
+                    callee.shrink_to_fit();
+                    return Some(Expr {
+                        kind: ExprKind::Call(Call {
+                            callee,
+                            args,
+                            options: None,
+                        }),
+                        span: self.span(start, self.pos),
+                    });
+                }
+                let mut parts = callee.into_iter();
+                let first = parts.next()?;
+                let mut e = Expr {
+                    span: first.span,
+                    kind: ExprKind::Name(first),
+                };
+                for f in parts {
+                    e = Expr {
+                        span: e.span.to(f.span),
+                        kind: ExprKind::Field(Box::new(e), f),
+                    };
+                }
+                Some(e)
+            }
+            c if c.is_ascii_digit() => self.number(),
+            b'/' => {
+                // A regex (a comment was taken as whitespace before this).
+                let mut i = start + 1;
+                loop {
+                    match self.at(i) {
+                        _ if i >= self.b.len() => return None,
+                        b'\\' => {
+                            if i + 1 >= self.b.len() || matches!(self.at(i + 1), b'\n' | b'\r') {
+                                return None;
+                            }
+                            i += 2;
+                        }
+                        b'\n' | b'\r' => return None,
+                        b'/' if i == start + 1 => return None,
+                        b'/' => break,
+                        _ => i += 1,
+                    }
+                }
+                let pattern = self.text[start + 1..i].to_string();
+                let mut j = i + 1;
+                while self.at(j).is_ascii_alphabetic() {
+                    j += 1;
+                }
+                let flags = self.text[i + 1..j].to_string();
+                self.pos = j;
+                Some(Expr {
+                    kind: ExprKind::Regex { pattern, flags },
+                    span: self.span(start, j),
+                })
+            }
+            b'"' => {
+                let parts = self.string()?;
+                Some(Expr {
+                    kind: ExprKind::Str(parts),
+                    span: self.span(start, self.pos),
+                })
+            }
+            b'[' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.skip_nl()?;
+                while self.peek() != b']' {
+                    items.push(self.expr()?);
+                    self.skip_nl()?;
+                    match self.peek() {
+                        b',' => {
+                            self.pos += 1;
+                            self.skip_nl()?;
+                        }
+                        b']' => {}
+                        _ => return None,
+                    }
+                }
+                self.pos += 1;
+                items.shrink_to_fit();
+                Some(Expr {
+                    kind: ExprKind::List(items),
+                    span: self.span(start, self.pos),
+                })
+            }
+            b'{' => {
+                self.pos += 1;
+                let mut fields = Vec::new();
+                self.skip_nl()?;
+                while self.peek() != b'}' {
+                    let w = self.word()?;
+                    let name = self.ident_at(w);
+                    self.skip()?;
+                    let field = if self.peek() == b':' {
+                        self.pos += 1;
+                        self.skip_nl()?;
+                        RecordField {
+                            name,
+                            value: self.expr()?,
+                            shorthand: false,
+                        }
+                    } else {
+                        RecordField {
+                            value: Expr {
+                                kind: ExprKind::Name(name.clone()),
+                                span: name.span,
+                            },
+                            name,
+                            shorthand: true,
+                        }
+                    };
+                    fields.push(field);
+                    let newline = self.skip_nl()?;
+                    match self.peek() {
+                        b',' => {
+                            self.pos += 1;
+                            self.skip_nl()?;
+                        }
+                        b'}' => {}
+                        _ if newline => {}
+                        _ => return None,
+                    }
+                }
+                self.pos += 1;
+                Some(Expr {
+                    kind: ExprKind::Record(fields),
+                    span: self.span(start, self.pos),
+                })
+            }
+            b'(' => {
+                self.pos += 1;
+                self.skip_nl()?;
+                let e = self.expr()?;
+                self.skip_nl()?;
+                if self.peek() != b')' {
+                    return None;
+                }
+                self.pos += 1;
+                Some(e)
+            }
+            _ => None,
+        }
+    }
+
+    /// `if cond { … }`, with `else { … }` or `else if …` (on the line of the
+    /// `}` or a later one), the position after `if`. Its span ends as pest's
+    /// pair does: after the whitespace that follows the block when there is
+    /// no `else`, else at the end of the `else` part.
+    fn if_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        let cond = self.expr()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let then = self.block()?;
+        self.skip()?;
+        let no_else = self.pos;
+        let ncomments = self.comments.len();
+        self.skip_nl()?;
+        let otherwise =
+            if self.b[self.pos..].starts_with(b"else") && !is_ident_char(self.at(self.pos + 4)) {
+                self.pos += 4;
+                self.skip()?;
+                if self.b[self.pos..].starts_with(b"if") && !is_ident_char(self.at(self.pos + 2)) {
+                    let at = self.pos;
+                    self.pos += 2;
+                    Some(Box::new(Else::If(self.if_expr(at)?)))
+                } else if self.peek() == b'{' {
+                    Some(Box::new(Else::Block(self.block()?)))
+                } else {
+                    return None;
+                }
+            } else {
+                self.pos = no_else;
+                self.comments.truncate(ncomments);
+                None
+            };
+        Some(Expr {
+            kind: ExprKind::If {
+                cond: Box::new(cond),
+                then,
+                otherwise,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `{ statements }`, the position at its `{`.
+    fn block(&mut self) -> Option<Block> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut stmts = Vec::new();
+        self.seps()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            stmts.push(self.stmt_in(true)?);
+            self.seps()?;
+        }
+        self.pos += 1;
+        stmts.shrink_to_fit();
+        Some(Block {
+            stmts,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `( args )`, the position left after the whitespace that follows.
+    fn call_args(&mut self) -> Option<Vec<Arg>> {
+        self.pos += 1;
+        let mut args = Vec::new();
+        self.skip_nl()?;
+        while self.peek() != b')' {
+            let start = self.pos;
+            let ncomments = self.comments.len();
+            let mut name = None;
+            if let Some(id) = self.ident() {
+                self.skip()?;
+                if self.peek() == b':' {
+                    self.pos += 1;
+                    self.skip()?;
+                    if self.peek() == b':' {
+                        return None;
+                    }
+                    name = Some(id);
+                }
+            }
+            if name.is_none() {
+                self.pos = start;
+                self.comments.truncate(ncomments);
+            }
+            self.skip_nl()?;
+            let (value, end) = self.expr_end()?;
+            args.push(Arg {
+                name,
+                value,
+                span: self.span(start, end),
+            });
+            self.skip_nl()?;
+            match self.peek() {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_nl()?;
+                }
+                b')' => {}
+                _ => return None,
+            }
+        }
+        self.pos += 1;
+        self.skip()?;
+        // `with { … }` after the arguments is pest's.
+        if self.b[self.pos..].starts_with(b"with") {
+            return None;
+        }
+        args.shrink_to_fit();
+        Some(args)
+    }
+
+    /// `number`: an integer, a float without exponent, a duration or a size
+    /// (as the converter reads them); anything it would report is pest's.
+    fn number(&mut self) -> Option<Expr> {
+        let start = self.pos;
+        let digits = |mut i: usize| {
+            while self.at(i).is_ascii_digit() {
+                i += 1;
+            }
+            i
+        };
+        let int_end = digits(start);
+        let mut end = int_end;
+        if self.at(end) == b'.' && self.at(end + 1).is_ascii_digit() {
+            end = digits(end + 1);
+        }
+        let num_end = end;
+        while self.at(end).is_ascii_alphabetic() {
+            end += 1;
+        }
+        if is_ident_char(self.at(end)) {
+            return None;
+        }
+        let text = &self.text[start..end];
+        let kind = if end == int_end {
+            if self.at(end) == b'.' && !is_ident_start(self.at(end + 1)) {
+                // `1.` and what follows is pest's.
+                return None;
+            }
+            ExprKind::Int(text.parse().ok()?)
+        } else if end == num_end {
+            if matches!(self.at(end), b'.') {
+                return None;
+            }
+            ExprKind::Float(text.parse().ok()?)
+        } else {
+            let (num, unit) = text.split_at(num_end - start);
+            // An exponent (`1e5`, `1.5E3`) is pest's.
+            if matches!(unit.as_bytes()[0], b'e' | b'E') && unit.len() == 1 {
+                return None;
+            }
+            let n: f64 = num.parse().ok()?;
+            if let Some(bytes) = super::size_unit(unit) {
+                if n * bytes >= 9.2e18 {
+                    return None;
+                }
+                ExprKind::Int((n * bytes).round() as i64)
+            } else {
+                let factor = match unit {
+                    "ms" => 1.0,
+                    "s" => 1_000.0,
+                    "m" => 60_000.0,
+                    "h" => 3_600_000.0,
+                    "d" => 86_400_000.0,
+                    _ => return None,
+                };
+                if n * factor >= 1e15 {
+                    return None;
+                }
+                ExprKind::Duration {
+                    ms: Some((n * factor).round() as u64),
+                    text: text.to_string(),
+                }
+            }
+        };
+        self.pos = end;
+        Some(Expr {
+            kind,
+            span: self.span(start, end),
+        })
+    }
+
+    /// A string, its interpolations read as expressions; the escapes the
+    /// converter knows.
+    fn string(&mut self) -> Option<Vec<StrPart>> {
+        self.pos += 1;
+        let mut text = String::new();
+        let mut any = false;
+        let mut parts = Vec::new();
+        loop {
+            let rest = &self.b[self.pos..];
+            let n = rest
+                .iter()
+                .position(|&c| matches!(c, b'"' | b'\\' | b'{' | b'\n' | b'\r'))?;
+            text.push_str(&self.text[self.pos..self.pos + n]);
+            any |= n > 0;
+            self.pos += n;
+            match self.peek() {
+                b'"' => {
+                    self.pos += 1;
+                    if any {
+                        parts.push(StrPart::Text(text));
+                    }
+                    parts.shrink_to_fit();
+                    return Some(parts);
+                }
+                b'{' => {
+                    if any {
+                        parts.push(StrPart::Text(std::mem::take(&mut text)));
+                        any = false;
+                    }
+                    self.pos += 1;
+                    self.skip_nl()?;
+                    let e = self.expr()?;
+                    self.skip_nl()?;
+                    if self.peek() != b'}' {
+                        return None;
+                    }
+                    self.pos += 1;
+                    parts.push(StrPart::Interp(e));
+                }
+                b'\\' if self.at(self.pos + 1) == b'u' && self.at(self.pos + 2) == b'{' => {
+                    let hex_start = self.pos + 3;
+                    let mut i = hex_start;
+                    while self.at(i).is_ascii_hexdigit() {
+                        i += 1;
+                    }
+                    if i == hex_start || self.at(i) != b'}' {
+                        return None;
+                    }
+                    let ch = u32::from_str_radix(&self.text[hex_start..i], 16)
+                        .ok()
+                        .and_then(char::from_u32)?;
+                    text.push(ch);
+                    any = true;
+                    self.pos = i + 1;
+                }
+                b'\\' => {
+                    let ch = match self.at(self.pos + 1) {
+                        b'n' => '\n',
+                        b't' => '\t',
+                        b'r' => '\r',
+                        b'0' => '\0',
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'{' => '{',
+                        b'}' => '}',
+                        b'/' => '/',
+                        _ => return None,
+                    };
+                    text.push(ch);
+                    any = true;
+                    self.pos += 2;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Binary operators by precedence (the Pratt parser's table): `??` is right
+/// associative, the others left.
+fn combine(operands: Vec<Expr>, ops: Vec<BinOp>) -> Expr {
+    fn prec(op: BinOp) -> u8 {
+        match op {
+            BinOp::Coalesce => 2,
+            BinOp::Or => 3,
+            BinOp::And => 4,
+            BinOp::Eq
+            | BinOp::Ne
+            | BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::Match
+            | BinOp::NotMatch => 5,
+            BinOp::Concat => 6,
+            BinOp::Add | BinOp::Sub => 7,
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 8,
+        }
+    }
+    fn reduce(out: &mut Vec<Expr>, op: BinOp) {
+        let rhs = out.pop().expect("an operand");
+        let lhs = out.pop().expect("an operand");
+        let span = lhs.span.to(rhs.span);
+        out.push(Expr {
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            span,
+        });
+    }
+    let mut operands = operands.into_iter();
+    let mut out = vec![operands.next().expect("an operand")];
+    let mut stack: Vec<BinOp> = Vec::new();
+    for (op, rhs) in ops.into_iter().zip(operands) {
+        while let Some(&top) = stack.last() {
+            if prec(top) > prec(op) || (prec(top) == prec(op) && op != BinOp::Coalesce) {
+                stack.pop();
+                reduce(&mut out, top);
+            } else {
+                break;
+            }
+        }
+        stack.push(op);
+        out.push(rhs);
+    }
+    while let Some(op) = stack.pop() {
+        reduce(&mut out, op);
+    }
+    out.pop().expect("one expression")
+}
