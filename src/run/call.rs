@@ -56,7 +56,7 @@ impl<'p> Interp<'p> {
         let label = label.unwrap_or(&flow.name).to_string();
         Box::pin(async move {
             let none = Opts::default();
-            let header: &Opts = self.opts_of(flow.options.as_ref()).map_or(&none, |o| o);
+            let header: &Opts = self.opts_of(flow.options.as_deref()).map_or(&none, |o| o);
             let mut base = self.config.set.overlay(header);
             // The memory budget is the run's: a called flow keeps its caller's.
             if let (Some(c), None) = (caller, header.max_memory) {
@@ -88,7 +88,7 @@ impl<'p> Interp<'p> {
                 flow: flow.name.clone(),
                 // A flow's own policy, else its caller's.
                 policy: self
-                    .policy_of(m, flow.options.as_ref())
+                    .policy_of(m, flow.options.as_deref())
                     .or_else(|| caller.and_then(|c| c.policy.clone())),
             };
             for (k, p) in flow.params.iter().enumerate() {
@@ -296,7 +296,7 @@ impl<'p> Interp<'p> {
         let mut args = Map::new();
         for (a, v) in c.args.iter().zip(vals) {
             if let Some(n) = &a.name {
-                args.insert(n.clone(), v);
+                args.insert(n.to_string(), v);
             }
         }
         // What the host gives without running it (in a test: a mocked tool
@@ -338,8 +338,8 @@ impl<'p> Interp<'p> {
             }
         }
         let none = Opts::default();
-        let tool_opts: &Opts = self.opts_of(tool.options.as_ref()).map_or(&none, |o| o);
-        let o = match (&tool.options, self.opts_of(c.options.as_ref())) {
+        let tool_opts: &Opts = self.opts_of(tool.options.as_deref()).map_or(&none, |o| o);
+        let o = match (&tool.options, self.opts_of(c.options.as_deref())) {
             (None, None) => sc.opts.clone(),
             (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
             (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
@@ -402,7 +402,7 @@ impl<'p> Interp<'p> {
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
         let tool_limit = self
-            .opts_of(tool.options.as_ref())
+            .opts_of(tool.options.as_deref())
             .and_then(|t| t.max_concurrent)
             .map(|n| {
                 self.tool_limits

@@ -108,7 +108,7 @@ impl<'p> Interp<'p> {
                     let step = &plan.steps[i];
                     let (expr, assert_message) = match s {
                         Stmt::Expr(e) => (e, None),
-                        Stmt::Assert { cond, message } => (cond, Some(message.as_ref())),
+                        Stmt::Assert { cond, message } => (cond, Some(message.as_deref())),
                         Stmt::Nothing => {
                             complete(
                                 i,
