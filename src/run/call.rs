@@ -284,19 +284,22 @@ impl<'p> Interp<'p> {
             return self.builtin_fn(c, span, sc);
         }
         let path = self.call_path(c, sc);
-        // Arguments, evaluated concurrently.
-        let vals = if args_wait {
-            collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
-        } else {
-            c.args
-                .iter()
-                .map(|a| self.eval_sync(&a.value, sc))
-                .collect::<R<Vec<_>>>()?
-        };
+        // Arguments, evaluated concurrently when they wait; else on the spot,
+        // straight into the record (no list of values in between).
         let mut args = Map::new();
-        for (a, v) in c.args.iter().zip(vals) {
-            if let Some(n) = &a.name {
-                args.insert(n.to_string(), v);
+        if args_wait {
+            let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+            for (a, v) in c.args.iter().zip(vals) {
+                if let Some(n) = &a.name {
+                    args.insert(n.to_string(), v);
+                }
+            }
+        } else {
+            for a in &c.args {
+                let v = self.eval_sync(&a.value, sc)?;
+                if let Some(n) = &a.name {
+                    args.insert(n.to_string(), v);
+                }
             }
         }
         // What the host gives without running it (in a test: a mocked tool
@@ -449,8 +452,8 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.host.journal().map(|j| {
-            let hash = crate::ids::cache_key(&tool.binding_text, &value::canonical(&input));
-            super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
+            let hash = value::call_hash(&tool.binding_text, &input);
+            super::journal::ToolRow::new(j, path.text(), step, name, tool.effect, hash)
         });
         // An effect never starts unless its `running` row is durable.
         if tool.effect
