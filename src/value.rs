@@ -29,24 +29,25 @@ pub struct Mismatch {
 
 /// Checks `v` against `t` (width subtyping: extra fields are fine).
 pub fn conforms(v: &Value, t: &Type) -> Result<(), Mismatch> {
-    let mut path = String::new();
-    check(v, t, &mut path).map_err(|mut m| {
+    check(v, t).map_err(|mut m| {
         m.path.insert(0, '$');
         m
     })
 }
 
-fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
-    let fail = |path: &String, v: &Value| {
+/// The path of a mismatch is spelled out only when there is one (every tool
+/// result is checked: a value that conforms costs no allocation).
+fn check(v: &Value, t: &Type) -> Result<(), Mismatch> {
+    let fail = |v: &Value| {
         Err(Mismatch {
-            path: path.clone(),
+            path: String::new(),
             expected: t.to_string(),
             found: describe(v),
         })
     };
     match (t, v) {
         (Type::Unknown | Type::Json, _) => Ok(()),
-        (Type::Never, _) => fail(path, v),
+        (Type::Never, _) => fail(v),
         (Type::Null, Value::Null) => Ok(()),
         (Type::Bool, Value::Bool(_)) => Ok(()),
         (Type::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
@@ -55,38 +56,39 @@ fn check(v: &Value, t: &Type, path: &mut String) -> Result<(), Mismatch> {
         (Type::String, Value::String(_)) => Ok(()),
         (Type::Lit(opts), Value::String(s)) if opts.iter().any(|o| o == s) => Ok(()),
         (Type::Optional(_), Value::Null) => Ok(()),
-        (Type::Optional(inner), v) => check(v, inner, path),
+        (Type::Optional(inner), v) => check(v, inner),
         (Type::List(el), Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                check(item, el, path)?;
-                path.truncate(len);
+                check(item, el).map_err(|m| under(m, format_args!("[{i}]")))?;
             }
             Ok(())
         }
         (Type::Record(r), Value::Object(m)) => {
             for f in &r.fields {
-                let len = path.len();
-                path.push('.');
-                path.push_str(&f.name);
                 match m.get(&f.name) {
                     None | Some(Value::Null) if f.optional => {}
                     None => {
                         return Err(Mismatch {
-                            path: path.clone(),
+                            path: format!(".{}", f.name),
                             expected: f.ty.to_string(),
                             found: "nothing (the field is missing)".into(),
                         });
                     }
-                    Some(x) => check(x, &f.ty, path)?,
+                    Some(x) => {
+                        check(x, &f.ty).map_err(|m| under(m, format_args!(".{}", f.name)))?
+                    }
                 }
-                path.truncate(len);
             }
             Ok(())
         }
-        _ => fail(path, v),
+        _ => fail(v),
     }
+}
+
+/// A mismatch found at `seg` under the value checked.
+fn under(mut m: Mismatch, seg: std::fmt::Arguments<'_>) -> Mismatch {
+    m.path.insert_str(0, &seg.to_string());
+    m
 }
 
 /// `v` (which conforms to `t`) with each record's fields in `t`'s declared
@@ -203,6 +205,16 @@ pub fn canonical(v: &Value) -> String {
     out
 }
 
+/// The hash of a call (`ids::cache_key(binding, &canonical(v))`), from one
+/// buffer: the canonical text is written after the binding, not copied there.
+pub fn call_hash(binding: &str, v: &Value) -> String {
+    let mut text = String::with_capacity(binding.len() + 64);
+    text.push_str(binding);
+    text.push('\0');
+    write_canonical(v, &mut text);
+    crate::ids::sha256_hex(text.as_bytes())
+}
+
 /// [`canonical`], appended to `out`.
 pub fn write_canonical(v: &Value, out: &mut String) {
     use std::fmt::Write;
@@ -283,6 +295,14 @@ pub fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The journal's and the cache's hashes of a call agree.
+    #[test]
+    fn call_hash_is_the_cache_key() {
+        let v = json!({"ms": 0, "s": "a\u{0}b", "l": [1.0, {"z": null, "a": true}]});
+        let b = "builtin \"sleep\"";
+        assert_eq!(call_hash(b, &v), crate::ids::cache_key(b, &canonical(&v)));
+    }
 
     #[test]
     fn conforms_reports_the_path() {

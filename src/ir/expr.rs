@@ -95,7 +95,7 @@ impl Expr {
             | ExprKind::Race { options, .. }
             | ExprKind::Sequence { options, .. }
             | ExprKind::Dag { options, .. }
-            | ExprKind::Try { options, .. } => options.as_ref(),
+            | ExprKind::Try { options, .. } => options.as_deref(),
             _ => None,
         }
     }
@@ -146,19 +146,19 @@ pub enum ExprKind {
     Catch(Box<Expr>, Box<Expr>),
     Parallel {
         mode: ParallelMode,
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         branches: Vec<Branch>,
     },
     Race {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         branches: Vec<Branch>,
     },
     Sequence {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         block: Block,
     },
     Dag {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         block: Block,
     },
     If {
@@ -171,21 +171,21 @@ pub enum ExprKind {
         arms: Vec<MatchArm>,
     },
     Loop {
-        var: String,
+        var: Rc<str>,
         init: Box<Expr>,
         max: Option<Box<Expr>>,
         until: Box<Expr>,
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         body: Block,
     },
     For {
         iter: Box<Expr>,
         filter: Option<Box<Expr>>,
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         body: Block,
     },
     Try {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         body: Block,
         /// `catch e`: the handler's frame binds the error.
         binds: bool,
@@ -238,7 +238,7 @@ pub struct DecideArm {
 
 #[derive(Debug)]
 pub struct Arg {
-    pub name: Option<String>,
+    pub name: Option<Rc<str>>,
     pub value: Expr,
 }
 
@@ -262,16 +262,28 @@ pub struct Call {
     /// The callee as written: `upper`, `m.cpu`.
     pub name: Rc<str>,
     pub args: Vec<Arg>,
-    pub options: Option<Options>,
+    pub options: Option<Box<Options>>,
     /// Where it stands in its step (tools, flows, `llm()`).
     pub place: Option<Within>,
     /// Does an argument wait?
     pub args_wait: bool,
 }
 
-/// A block, lowered: its statements and the scheduler's plan.
+/// A block, lowered (boxed: an expression that holds one stays small).
 #[derive(Debug)]
-pub struct Block {
+pub struct Block(pub Box<BlockData>);
+
+impl std::ops::Deref for Block {
+    type Target = BlockData;
+
+    fn deref(&self) -> &BlockData {
+        &self.0
+    }
+}
+
+/// A block's statements and the scheduler's plan.
+#[derive(Debug)]
+pub struct BlockData {
     pub stmts: Vec<Stmt>,
     pub plan: Rc<BlockPlan>,
     pub span: Span,
@@ -284,7 +296,10 @@ pub enum Stmt {
     /// A `let` or an expression statement.
     Expr(Expr),
     /// `assert cond, message`.
-    Assert { cond: Expr, message: Option<Expr> },
+    Assert {
+        cond: Expr,
+        message: Option<Box<Expr>>,
+    },
     /// `mock …` (installed before a test runs) or a region that did not parse.
     Nothing,
 }
@@ -339,7 +354,7 @@ pub struct Tool<'p> {
     pub binding: Binding,
     /// [`Binding::text`], made once.
     pub binding_text: Rc<str>,
-    pub options: Option<Options>,
+    pub options: Option<Box<Options>>,
     pub sig: &'p Signature,
 }
 
@@ -350,7 +365,7 @@ pub struct Flow {
     pub name: Rc<str>,
     pub name_span: Span,
     pub params: Vec<Param>,
-    pub options: Option<Options>,
+    pub options: Option<Box<Options>>,
     pub body: Block,
 }
 

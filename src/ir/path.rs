@@ -108,15 +108,39 @@ impl StepPath {
     }
 }
 
+impl StepPath {
+    /// The path spelled out (as `to_string`, into a buffer sized once).
+    pub fn text(&self) -> String {
+        use fmt::Write;
+        let mut s = String::with_capacity(64);
+        let _ = write!(s, "{self}");
+        s
+    }
+}
+
 impl fmt::Display for StepPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut segs = Vec::new();
+        // The segments from the leaf up: the first `SMALL` on the stack, the
+        // rest (a deep path) in a vector; written from the root down.
+        const SMALL: usize = 32;
+        let mut near: [Option<&Seg>; SMALL] = [None; SMALL];
+        let mut far = Vec::new();
+        let mut depth = 0;
         let mut node = Some(&self.base);
         while let Some(n) = node {
-            segs.push(&n.seg);
+            if depth < SMALL {
+                near[depth] = Some(&n.seg);
+            } else {
+                far.push(&n.seg);
+            }
+            depth += 1;
             node = n.parent.as_ref();
         }
-        for (i, s) in segs.iter().rev().enumerate() {
+        let segs = far
+            .into_iter()
+            .rev()
+            .chain(near.into_iter().take(depth.min(SMALL)).rev().flatten());
+        for (i, s) in segs.enumerate() {
             let sep = if i == 0 { "" } else { "/" };
             match s {
                 Seg::Name(n) => write!(f, "{sep}{n}")?,
@@ -155,5 +179,14 @@ mod tests {
             main.step(&r).loop_iteration(2).step(&s).to_string(),
             "main/refined/loop[2]/step"
         );
+        // Deeper than the segments kept on the stack.
+        let mut deep = main.clone();
+        let mut want = String::from("main");
+        for k in 0..40 {
+            deep = deep.for_item(k);
+            want.push_str(&format!("/for[{k}]"));
+        }
+        assert_eq!(deep.to_string(), want);
+        assert_eq!(deep.step(&s).text(), want + "/step");
     }
 }

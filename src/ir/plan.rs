@@ -266,6 +266,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         frames: Frames::default(),
         module: 0,
         flow: None,
+        interned: HashMap::new(),
         mocks: Vec::new(),
         tools: (0..n_tools).map(|_| None).collect(),
         flows: (0..n_flows).map(|_| None).collect(),
@@ -440,6 +441,8 @@ struct Lowering<'p> {
     module: usize,
     /// The flow being lowered (its name), for `Lowered::flow_calls`.
     flow: Option<&'p str>,
+    /// Names shared among the nodes that hold them (callees, argument names).
+    interned: HashMap<&'p str, Rc<str>>,
     /// The `mock`s of the test block being lowered.
     mocks: Vec<ir::Mock>,
     tools: Vec<Option<ir::Tool<'p>>>,
@@ -457,6 +460,14 @@ fn boxed(e: ir::Expr) -> Box<ir::Expr> {
 }
 
 impl<'p> Lowering<'p> {
+    /// One shared copy of a name.
+    fn intern(&mut self, name: &'p str) -> Rc<str> {
+        self.interned
+            .entry(name)
+            .or_insert_with(|| Rc::from(name))
+            .clone()
+    }
+
     /// Keeps the names visible here when a block here may be re-planned.
     fn keep_scope(&mut self, key: BlockKey) {
         if self.program.replan_sites.contains_key(&key) {
@@ -467,7 +478,7 @@ impl<'p> Lowering<'p> {
 
     /// A `with { … }`: its values decoded (the checker validated names and
     /// kinds), `idempotency_key`'s expression and `policy`'s name.
-    fn options(&mut self, o: Option<&'p Options>) -> Option<ir::Options> {
+    fn options(&mut self, o: Option<&'p Options>) -> Option<Box<ir::Options>> {
         let o = o?;
         let mut decoded = Vec::new();
         let mut idempotency_key = None;
@@ -493,12 +504,12 @@ impl<'p> Lowering<'p> {
         }
         let id = self.out.options.len() as u32;
         self.out.options.push(decoded);
-        Some(ir::Options {
+        Some(Box::new(ir::Options {
             id,
             idempotency_key,
             policy,
             span: o.span,
-        })
+        }))
     }
 
     fn params(&mut self, params: &'p [Param]) -> Vec<ir::Param> {
@@ -551,7 +562,7 @@ impl<'p> Lowering<'p> {
                 }
                 StmtKind::Assert { cond, message } => ir::Stmt::Assert {
                     cond: self.step(cond),
-                    message: message.as_ref().map(|m| self.step(m)),
+                    message: message.as_ref().map(|m| boxed(self.step(m))),
                 },
                 StmtKind::Mock {
                     target,
@@ -625,12 +636,12 @@ impl<'p> Lowering<'p> {
                 .collect(),
         });
         self.out.blocks.insert(block_key(b), plan.clone());
-        ir::Block {
+        ir::Block(Box::new(ir::BlockData {
             stmts,
             plan,
             span: b.span,
             key: block_key(b),
-        }
+        }))
     }
 
     /// A `mock` statement of a test block.
@@ -758,7 +769,7 @@ impl<'p> Lowering<'p> {
                     .args
                     .iter()
                     .map(|a| ir::Arg {
-                        name: a.name.as_ref().map(|n| n.name.clone()),
+                        name: a.name.as_ref().map(|n| self.intern(&n.name)),
                         value: self.expr(&a.value, names, false),
                     })
                     .collect();
@@ -769,7 +780,10 @@ impl<'p> Lowering<'p> {
                     && c.callee[0].name != "llm";
                 let call = ir::Call {
                     target,
-                    name: Rc::from(&*callee_name(c)),
+                    name: match callee_name(c) {
+                        Cow::Borrowed(n) => self.intern(n),
+                        Cow::Owned(n) => Rc::from(n),
+                    },
                     args,
                     options,
                     place,
@@ -950,7 +964,7 @@ impl<'p> Lowering<'p> {
                 let body = self.block(body, false);
                 self.frames.pop();
                 let kind = K::Loop {
-                    var: var.name.clone(),
+                    var: self.intern(&var.name),
                     init: boxed(init),
                     max,
                     until: boxed(until),

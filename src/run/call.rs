@@ -56,7 +56,7 @@ impl<'p> Interp<'p> {
         let label = label.unwrap_or(&flow.name).to_string();
         Box::pin(async move {
             let none = Opts::default();
-            let header: &Opts = self.opts_of(flow.options.as_ref()).map_or(&none, |o| o);
+            let header: &Opts = self.opts_of(flow.options.as_deref()).map_or(&none, |o| o);
             let mut base = self.config.set.overlay(header);
             // The memory budget is the run's: a called flow keeps its caller's.
             if let (Some(c), None) = (caller, header.max_memory) {
@@ -88,7 +88,7 @@ impl<'p> Interp<'p> {
                 flow: flow.name.clone(),
                 // A flow's own policy, else its caller's.
                 policy: self
-                    .policy_of(m, flow.options.as_ref())
+                    .policy_of(m, flow.options.as_deref())
                     .or_else(|| caller.and_then(|c| c.policy.clone())),
             };
             for (k, p) in flow.params.iter().enumerate() {
@@ -284,19 +284,22 @@ impl<'p> Interp<'p> {
             return self.builtin_fn(c, span, sc);
         }
         let path = self.call_path(c, sc);
-        // Arguments, evaluated concurrently.
-        let vals = if args_wait {
-            collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
-        } else {
-            c.args
-                .iter()
-                .map(|a| self.eval_sync(&a.value, sc))
-                .collect::<R<Vec<_>>>()?
-        };
+        // Arguments, evaluated concurrently when they wait; else on the spot,
+        // straight into the record (no list of values in between).
         let mut args = Map::new();
-        for (a, v) in c.args.iter().zip(vals) {
-            if let Some(n) = &a.name {
-                args.insert(n.clone(), v);
+        if args_wait {
+            let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
+            for (a, v) in c.args.iter().zip(vals) {
+                if let Some(n) = &a.name {
+                    args.insert(n.to_string(), v);
+                }
+            }
+        } else {
+            for a in &c.args {
+                let v = self.eval_sync(&a.value, sc)?;
+                if let Some(n) = &a.name {
+                    args.insert(n.to_string(), v);
+                }
             }
         }
         // What the host gives without running it (in a test: a mocked tool
@@ -338,8 +341,8 @@ impl<'p> Interp<'p> {
             }
         }
         let none = Opts::default();
-        let tool_opts: &Opts = self.opts_of(tool.options.as_ref()).map_or(&none, |o| o);
-        let o = match (&tool.options, self.opts_of(c.options.as_ref())) {
+        let tool_opts: &Opts = self.opts_of(tool.options.as_deref()).map_or(&none, |o| o);
+        let o = match (&tool.options, self.opts_of(c.options.as_deref())) {
             (None, None) => sc.opts.clone(),
             (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
             (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
@@ -402,7 +405,7 @@ impl<'p> Interp<'p> {
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
         let tool_limit = self
-            .opts_of(tool.options.as_ref())
+            .opts_of(tool.options.as_deref())
             .and_then(|t| t.max_concurrent)
             .map(|n| {
                 self.tool_limits
@@ -449,8 +452,8 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.host.journal().map(|j| {
-            let hash = crate::ids::cache_key(&tool.binding_text, &value::canonical(&input));
-            super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
+            let hash = value::call_hash(&tool.binding_text, &input);
+            super::journal::ToolRow::new(j, path.text(), step, name, tool.effect, hash)
         });
         // An effect never starts unless its `running` row is durable.
         if tool.effect

@@ -170,7 +170,7 @@ impl<'p> Interp<'p> {
         let mut context = Map::new();
         for (a, v) in c.args.iter().zip(&vals).skip(1) {
             let key = match &a.name {
-                Some(n) => n.clone(),
+                Some(n) => n.to_string(),
                 None => self.source_text(a.value.span),
             };
             context.insert(key, v.clone());

@@ -114,7 +114,7 @@ impl<'p> Interp<'p> {
                     options,
                     branches,
                 } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let bscs = branch_scopes(&sc, branches);
                     let rs = join_all(
                         branches
@@ -149,7 +149,7 @@ impl<'p> Interp<'p> {
                     })
                 }
                 ExprKind::Race { options, branches } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let bscs = branch_scopes(&sc, branches);
                     let mut futs: FuturesUnordered<_> = branches
                         .iter()
@@ -169,12 +169,12 @@ impl<'p> Interp<'p> {
                     Err(errors)
                 }
                 ExprKind::Sequence { options, block } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     self.with_deadline(self.block(block, &sc), &sc, e.span)
                         .await
                 }
                 ExprKind::Dag { options, block } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     self.with_deadline(self.block(block, &sc), &sc, e.span)
                         .await
                 }
@@ -206,7 +206,7 @@ impl<'p> Interp<'p> {
                     options,
                     body,
                 } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let max_n = match max {
                         Some(m) => self.eval_sync(m, &sc)?.as_u64().unwrap_or(1).max(1),
                         None => u64::from(
@@ -276,7 +276,7 @@ impl<'p> Interp<'p> {
                     options,
                     body,
                 } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let list = self.eval(iter, &sc).await?;
                     let Value::Array(items) = list else {
                         return Err(err(
@@ -381,7 +381,7 @@ impl<'p> Interp<'p> {
                     binds,
                     handler,
                 } => {
-                    let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
+                    let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let tsc = Scope {
                         path: sc.path.child("try"),
                         ..sc.clone()

@@ -129,7 +129,7 @@ impl<'p> Interp<'p> {
             return None;
         }
         if r.check_args {
-            let now = crate::ids::cache_key(&tool.binding_text, &crate::value::canonical(input));
+            let now = crate::value::call_hash(&tool.binding_text, input);
             if hash.as_deref() != Some(now.as_str()) {
                 return None;
             }

@@ -421,7 +421,7 @@ impl<'p> Interp<'p> {
             .expect("the CLI checked the flow exists");
         // The flow's policy names the tenant, when it does.
         let tenant = self
-            .policy_of(root, flow.options.as_ref())
+            .policy_of(root, flow.options.as_deref())
             .and_then(|p| p.tenant.clone())
             .or_else(|| self.config.tenant.clone());
         *self.context.borrow_mut() = context.unwrap_or_else(|| {

@@ -53,8 +53,11 @@ impl<'p> Interp<'p> {
             };
             let fail_fast = sc.opts.fail_fast.unwrap_or(false);
             let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
-            let mut inflight: FuturesUnordered<LocalBoxFuture<'_, (usize, R<Value>)>> =
-                FuturesUnordered::new();
+            let mut inflight = FuturesUnordered::new();
+            // The box of the last step that finished on its first poll: the
+            // next step's future is written into it (one allocation for a run
+            // of steps that finish at once, instead of one per step).
+            let mut spare = None;
             let mut errors: Errors = Vec::new();
             let mut last_value = Value::Null;
             let complete = |i: usize,
@@ -108,7 +111,7 @@ impl<'p> Interp<'p> {
                     let step = &plan.steps[i];
                     let (expr, assert_message) = match s {
                         Stmt::Expr(e) => (e, None),
-                        Stmt::Assert { cond, message } => (cond, Some(message.as_ref())),
+                        Stmt::Assert { cond, message } => (cond, Some(message.as_deref())),
                         Stmt::Nothing => {
                             complete(
                                 i,
@@ -155,13 +158,20 @@ impl<'p> Interp<'p> {
                         // built-in tool, a cached result) completes without a trip
                         // through `inflight`. One that waits goes there (it may wake
                         // this block's task once, spuriously: harmless).
-                        let mut fut: LocalBoxFuture<'_, (usize, R<Value>)> = Box::pin(fut);
+                        let mut fut = match spare.take() {
+                            Some(mut b) => {
+                                std::pin::Pin::set(&mut b, fut);
+                                b
+                            }
+                            None => Box::pin(fut),
+                        };
                         let first = std::future::poll_fn(|cx| {
                             std::task::Poll::Ready(fut.as_mut().poll(cx))
                         })
                         .await;
                         match first {
                             std::task::Poll::Ready((i, r)) => {
+                                spare = Some(fut);
                                 complete(
                                     i,
                                     r,
@@ -199,6 +209,7 @@ impl<'p> Interp<'p> {
                 }
             }
             drop(inflight);
+            drop(spare);
             if errors.is_empty() {
                 Ok(last_value)
             } else {

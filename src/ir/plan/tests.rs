@@ -179,3 +179,13 @@ flow main() -> string {
     ));
     assert!(lowered.options()[o.id as usize].contains(&(Opt::Retry, OptValue::Int(2))));
 }
+
+/// The IR is held for the whole run, a node per expression: the large
+/// variants are boxed so that every node stays small.
+#[test]
+fn an_ir_node_stays_small() {
+    use std::mem::size_of;
+    assert!(size_of::<ir::Expr>() <= 80, "{}", size_of::<ir::Expr>());
+    assert!(size_of::<ir::Stmt>() <= 88, "{}", size_of::<ir::Stmt>());
+    assert!(size_of::<ir::Call>() <= 88, "{}", size_of::<ir::Call>());
+}

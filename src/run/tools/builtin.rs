@@ -39,7 +39,9 @@ pub async fn call(
                 .and_then(Value::as_str)
                 .ok_or_else(|| ToolFailure::new("`read_json` needs a `path` argument"))?;
             let path = base_dir.join(rel);
-            let bytes = read_file(&path, max_output)
+            // Boxed, as `http_get` below: the future of every built-in call
+            // (`sleep`, `echo`) is allocated per step, and would carry theirs.
+            let bytes = Box::pin(read_file(&path, max_output))
                 .await
                 .map_err(|e| ToolFailure::new(format!("cannot read `{}`: {e}", path.display())))?
                 .ok_or_else(|| super::too_large(&format!("`{}`", path.display()), max_output))?;
@@ -51,15 +53,14 @@ pub async fn call(
                 .get("url")
                 .and_then(Value::as_str)
                 .ok_or_else(|| ToolFailure::new("`http_get` needs a `url` argument"))?;
-            client
-                .call(
-                    "get",
-                    url,
-                    &Value::Object(Default::default()),
-                    max_output,
-                    None,
-                )
-                .await
+            Box::pin(client.call(
+                "get",
+                url,
+                &Value::Object(Default::default()),
+                max_output,
+                None,
+            ))
+            .await
         }
         other => Err(ToolFailure::new(format!("unknown builtin tool `{other}`"))),
     }
