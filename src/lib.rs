@@ -15,6 +15,7 @@ pub mod fmt;
 pub mod ir;
 pub mod lsp;
 pub mod repl;
+pub mod replan_grammar;
 pub mod restate;
 pub mod run;
 pub mod source;
