@@ -122,6 +122,10 @@ pub struct LlmFlags {
     /// How long one LLM answer may take, such as 30s (default: the flowc.toml's `timeout`, or 60s)
     #[arg(long, value_name = "DURATION")]
     pub llm_timeout: Option<String>,
+    /// How answers are constrained for the model's decoder: auto, json_schema, gbnf, lark or none
+    /// (default: the flowc.toml's `constrain`, or auto)
+    #[arg(long, value_name = "HOW")]
+    pub llm_constrain: Option<String>,
 }
 
 impl LlmFlags {
@@ -130,6 +134,7 @@ impl LlmFlags {
             provider: self.llm.clone(),
             model: self.model.clone(),
             timeout: self.llm_timeout.clone(),
+            constrain: self.llm_constrain.clone(),
         }
     }
 }

@@ -383,7 +383,11 @@ impl<'p> Interp<'p> {
             options: Vec::new(),
             descriptions: Vec::new(),
         };
-        let user = ask.text(Length::Full);
+        // The grammar of what the checker would accept here, for the model's decoder.
+        let (grammar, binds) = ask.grammar(self.program, sc.module);
+        let constraint = super::llm::Constraint::Grammar(grammar);
+        let binds_line = request::binds_line(&binds);
+        let user = ask.text(Length::Full) + &binds_line;
         // The re-plan is a step of kind `llm` in the record and the live view.
         let id = self.recorder.start(
             &sc.label,
@@ -424,11 +428,15 @@ impl<'p> Interp<'p> {
             // A request the model's context cannot hold is sent again,
             // shorter; it stays short for the repairs.
             let asked = loop {
-                match self.llm.ask_raw(&req, &messages, attempt).await {
+                match self
+                    .llm
+                    .ask_raw_constrained(&req, &messages, attempt, &constraint)
+                    .await
+                {
                     Err(AskError::TooLong(t)) if shortened == 0 => {
                         shortened = 1;
                         messages[0].content = system_prompt(Length::Short);
-                        messages[1].content = ask.text(Length::Short);
+                        messages[1].content = ask.text(Length::Short) + &binds_line;
                         if attempt == 1 {
                             prompt = messages[1].content.clone();
                         }

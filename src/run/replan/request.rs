@@ -212,6 +212,60 @@ impl Ask<'_> {
     }
 }
 
+impl Ask<'_> {
+    /// What the answer's grammar is made of: the scope's names and types,
+    /// the offered tools and flows with their parameters, the names the
+    /// failed block binds, the module `m`'s types and constants.
+    pub fn grammar_spec(&self, program: &Program, m: usize) -> crate::replan_grammar::Spec {
+        use crate::replan_grammar::scope;
+        let names: Vec<(String, Type)> = self
+            .scope
+            .iter()
+            .map(|s| (s.name.clone(), s.ty.clone()))
+            .collect();
+        let callables = self
+            .callable
+            .iter()
+            .map(|(s, r)| scope::callable(s, r.clone(), ""))
+            .collect();
+        let approve = self.policy.is_some_and(|p| p.fragment_approve);
+        let mut spec = scope::spec_for(program, m, &names, callables, self.block, approve);
+        scope::fields_of(self.expected, &mut spec.fields);
+        spec
+    }
+
+    /// The grammar of the answer, in each dialect, and the names it lets
+    /// the fragment bind.
+    pub fn grammar(
+        &self,
+        program: &Program,
+        m: usize,
+    ) -> (crate::run::llm::GrammarText, Vec<String>) {
+        let spec = self.grammar_spec(program, m);
+        let g = crate::replan_grammar::block_body(&spec);
+        (
+            crate::run::llm::GrammarText {
+                gbnf: g.gbnf(),
+                lark: g.lark(),
+            },
+            spec.binds,
+        )
+    }
+}
+
+/// The line of a request that names what a fragment may bind, when its
+/// answer is held to a grammar.
+pub fn binds_line(binds: &[String]) -> String {
+    format!(
+        "\nName new values (`let`, `for`, `catch`) only: {}.",
+        binds
+            .iter()
+            .map(|b| format!("`{b}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// The answer's fragment: the first fenced block if there is one (to the
 /// end of the answer when its fence is never closed, as an answer cut off at
 /// `max_tokens` is), else the whole answer.
