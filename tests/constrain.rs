@@ -341,3 +341,48 @@ fn context_in_flowc_toml_lowers_max_tokens_to_fit_and_refuses_what_cannot() {
     );
     assert_eq!(server.requests().len(), before, "nothing sent");
 }
+
+#[test]
+fn explain_replan_prints_the_request_and_the_grammar_without_running() {
+    let flowc = env!("CARGO_BIN_EXE_flowc");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new(flowc)
+        .args([
+            "explain-replan",
+            "examples/replan.flow",
+            "--at",
+            "main/anomalies",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("flowc runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for part in [
+        "# The re-plan of `main/anomalies` (line 58 of examples/replan.flow)",
+        "## system",
+        "A block of flow `main` failed.",
+        "- tool cpu_analysis(ci_ids: [string])",
+        "## grammar (GBNF)\n\nroot ::= ",
+        "## grammar (Lark)\n\nstart: ",
+        "\"cpu_analysis\" \"(\"",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    // The effect tool the policy denies is neither offered nor in the grammar.
+    assert!(!text.contains("open_ticket"), "{text}");
+    // Without `--at`, the one block that states `replan_on_error` is meant;
+    // a name that is not a block says which there are.
+    let out = std::process::Command::new(flowc)
+        .args(["explain-replan", "examples/replan.flow", "--at", "main/rca"])
+        .current_dir(root)
+        .output()
+        .expect("flowc runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`main/anomalies` (line 58)"), "{err}");
+}

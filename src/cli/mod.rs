@@ -2,6 +2,7 @@
 
 mod approve;
 mod engine;
+mod explain_replan;
 mod fmt;
 mod resume;
 mod run;
@@ -98,6 +99,9 @@ pub enum Command {
         /// The code, such as E0201
         code: String,
     },
+    /// Print what a re-plan of a block would send the model: the messages and
+    /// the grammar of the answer (GBNF and Lark), without running anything
+    ExplainReplan(explain_replan::ExplainReplanArgs),
     /// An interactive session: declarations and statements accumulate, tools run
     Repl {
         /// A `.flow` file whose declarations start the session (its folder is where tools run)
@@ -148,6 +152,7 @@ pub fn run(cli: Cli) -> u8 {
             decisions,
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
+        Command::ExplainReplan(a) => explain_replan::explain_replan(&a),
         Command::Test(a) => test::test(&a),
         Command::Fmt(a) => fmt::fmt(&a),
         Command::Run(a) => run::run(&a),

@@ -1184,6 +1184,7 @@ fn gbnf_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
         G::Seq(v) if v.is_empty() => "\"\"".into(),
         G::Seq(v) => v
             .iter()
+            .filter(|x| !matches!(x, G::Seq(w) if w.is_empty()))
             .map(|x| wrap(x, gbnf_expr(x, tokens)))
             .collect::<Vec<_>>()
             .join(" "),
@@ -1212,6 +1213,7 @@ fn lark_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
         G::Seq(v) if v.is_empty() => "\"\"".into(),
         G::Seq(v) => v
             .iter()
+            .filter(|x| !matches!(x, G::Seq(w) if w.is_empty()))
             .map(|x| wrap(x, lark_expr(x, tokens)))
             .collect::<Vec<_>>()
             .join(" "),

@@ -29,8 +29,9 @@ use crate::ir::slots::Slot;
 use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
-use request::{Ask, InScope};
-pub use request::{Length, reference, reference_more, system_prompt};
+pub use request::{
+    Ask, InScope, Length, binds_line, offered, reference, reference_more, system_prompt,
+};
 
 /// The re-plans of one run.
 #[derive(Default)]
@@ -250,35 +251,13 @@ impl<'p> Interp<'p> {
     /// the failed flow and the flows that reach it (a call would fail again
     /// or recurse).
     fn callable(&self, m: usize, sc: &Scope) -> Vec<(&'p Signature, Option<Type>)> {
-        let md = &self.program.modules[m];
-        let allowed = |s: &Signature| {
-            sc.policy.as_ref().is_none_or(|p| {
-                p.allows(&s.name) && !(s.effect && p.effects == crate::check::policy::Effects::Deny)
-            })
-        };
-        let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
-        for s in md.tools.values() {
-            if allowed(s) {
-                out.push((&**s, s.ret.clone()));
-            }
-        }
-        // A flow that leads back to this one would be flow recursion (E0402);
-        // one that calls a tool the policy forbids is not offered either.
-        for s in md.flows.values() {
-            let reached = self
-                .lowered
-                .tools_reached(m, &s.name, (sc.module, &sc.flow));
-            if !reached.is_some_and(|tools| tools.into_iter().all(&allowed)) {
-                continue;
-            }
-            let ret = s
-                .ret
-                .clone()
-                .or_else(|| self.program.flow_types.get(&(m, s.name.clone())).cloned());
-            out.push((&**s, ret));
-        }
-        out.sort_by_key(|(s, _)| (s.is_flow, s.span.start));
-        out
+        request::offered(
+            self.program,
+            &self.lowered,
+            m,
+            (sc.module, &sc.flow),
+            sc.policy.as_deref(),
+        )
     }
 
     /// Asks for a fragment (or takes the journaled one) and checks it.
@@ -731,7 +710,7 @@ impl<'p> Interp<'p> {
 }
 
 /// The source of a span, its later lines without the indentation of its first.
-fn dedent(text: &str, span: Span) -> String {
+pub fn dedent(text: &str, span: Span) -> String {
     let (start, end) = (span.start as usize, span.end as usize);
     let raw = text.get(start..end).unwrap_or_default();
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);

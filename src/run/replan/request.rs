@@ -253,6 +253,47 @@ impl Ask<'_> {
     }
 }
 
+/// The tools and flows a fragment of module `m` may call under `policy`:
+/// the tools it allows (`allow_tools`, no `effect` tool under `effects:
+/// "deny"`), and the flows whose every tool it allows, except the failed
+/// flow `site` (module, name) and the flows that reach it (a call would
+/// fail again or recurse).
+pub fn offered<'p>(
+    program: &'p Program,
+    lowered: &crate::ir::plan::Lowered<'p>,
+    m: usize,
+    site: (usize, &str),
+    policy: Option<&Policy>,
+) -> Vec<(&'p Signature, Option<Type>)> {
+    let md = &program.modules[m];
+    let allowed = |s: &Signature| {
+        policy.is_none_or(|p| {
+            p.allows(&s.name) && !(s.effect && p.effects == crate::check::policy::Effects::Deny)
+        })
+    };
+    let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
+    for s in md.tools.values() {
+        if allowed(s) {
+            out.push((&**s, s.ret.clone()));
+        }
+    }
+    // A flow that leads back to this one would be flow recursion (E0402);
+    // one that calls a tool the policy forbids is not offered either.
+    for s in md.flows.values() {
+        let reached = lowered.tools_reached(m, &s.name, site);
+        if !reached.is_some_and(|tools| tools.into_iter().all(&allowed)) {
+            continue;
+        }
+        let ret = s
+            .ret
+            .clone()
+            .or_else(|| program.flow_types.get(&(m, s.name.clone())).cloned());
+        out.push((&**s, ret));
+    }
+    out.sort_by_key(|(s, _)| (s.is_flow, s.span.start));
+    out
+}
+
 /// The line of a request that names what a fragment may bind, when its
 /// answer is held to a grammar.
 pub fn binds_line(binds: &[String]) -> String {
