@@ -11,7 +11,7 @@ use flowc::check::Program;
 use flowc::replan_grammar::{self, Grammar, Spec, scope};
 use flowc::syntax::ast::{Block, Else, Expr, ExprKind, ItemKind, StmtKind, children};
 use llguidance::api::TopLevelGrammar;
-use llguidance::toktrie::{ApproximateTokEnv, TokEnv, TokenizerEnv as _};
+use llguidance::toktrie::{ApproximateTokEnv, TokEnv};
 use llguidance::{Matcher, ParserFactory};
 
 fn env() -> &'static TokEnv {

@@ -906,7 +906,6 @@ impl Builder<'_> {
                 r("block"),
             ]),
         ));
-        let _ = ows;
         Grammar { rules: self.rules }
     }
 }
@@ -923,7 +922,8 @@ fn owsn_of(wsn: &G) -> G {
     opt(wsn.clone())
 }
 
-/// A grammar expression that can match nothing: an empty alternative.
+/// Alternatives that may be none (no names in scope, no callables): such a
+/// rule matches nothing, and [`Grammar::pruned`] takes it out.
 fn alt_or_never(v: Vec<G>) -> G {
     G::Alt(v)
 }
@@ -1185,7 +1185,7 @@ fn gbnf_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
         G::Seq(v) => v
             .iter()
             .filter(|x| !matches!(x, G::Seq(w) if w.is_empty()))
-            .map(|x| wrap(x, gbnf_expr(x, tokens)))
+            .map(|x| gbnf_expr(x, tokens))
             .collect::<Vec<_>>()
             .join(" "),
         G::Alt(v) => format!(
@@ -1214,7 +1214,7 @@ fn lark_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
         G::Seq(v) => v
             .iter()
             .filter(|x| !matches!(x, G::Seq(w) if w.is_empty()))
-            .map(|x| wrap(x, lark_expr(x, tokens)))
+            .map(|x| lark_expr(x, tokens))
             .collect::<Vec<_>>()
             .join(" "),
         G::Alt(v) => format!(
@@ -1227,11 +1227,6 @@ fn lark_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
         G::Opt(x) => format!("{}?", group(x, lark_expr(x, tokens))),
         G::Star(x) => format!("{}*", group(x, lark_expr(x, tokens))),
     }
-}
-
-/// A sequence inside a sequence needs no brackets; alternatives have their own.
-fn wrap(_g: &G, s: String) -> String {
-    s
 }
 
 /// Brackets around a sequence before `?` or `*`.

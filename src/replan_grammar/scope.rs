@@ -3,6 +3,8 @@
 //! `context`, the tools and flows offered, the module's type names, the
 //! names the failed block binds.
 
+use std::sync::LazyLock;
+
 use super::{Callable, DEFAULT_BINDS, Spec, language_defaults};
 use crate::check::{Program, Signature};
 use crate::types::Type;
@@ -11,19 +13,21 @@ use crate::types::Type;
 /// and branch names. Read from the words, so a name in a string may be
 /// taken too (a name more the fragment may bind).
 pub fn binds_in(text: &str) -> Vec<String> {
+    static PATTERNS: LazyLock<Vec<regex::Regex>> = LazyLock::new(|| {
+        [
+            r"\blet\s+([A-Za-z_][A-Za-z0-9_]*)",
+            r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b",
+            r"\bloop\s+([A-Za-z_][A-Za-z0-9_]*)\s*=",
+            r"\bcatch\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{",
+            r"(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=[^=>]",
+            r"[{,;]\s*([A-Za-z_][A-Za-z0-9_]*)\s*=[^=>]",
+        ]
+        .iter()
+        .filter_map(|p| regex::Regex::new(p).ok())
+        .collect()
+    });
     let mut out: Vec<String> = Vec::new();
-    let pats = [
-        r"\blet\s+([A-Za-z_][A-Za-z0-9_]*)",
-        r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b",
-        r"\bloop\s+([A-Za-z_][A-Za-z0-9_]*)\s*=",
-        r"\bcatch\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{",
-        r"(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=[^=>]",
-        r"[{,;]\s*([A-Za-z_][A-Za-z0-9_]*)\s*=[^=>]",
-    ];
-    for p in pats {
-        let Ok(re) = regex::Regex::new(p) else {
-            continue;
-        };
+    for re in PATTERNS.iter() {
         for c in re.captures_iter(text) {
             let n = c[1].to_string();
             if !is_reserved(&n) && !out.contains(&n) {
@@ -142,7 +146,9 @@ pub fn spec_for(
             add(t);
         }
     }
-    if let Ok(re) = regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*:") {
+    static KEY: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*:").ok());
+    if let Some(re) = KEY.as_ref() {
         for c in re.captures_iter(block_text) {
             let k = c[1].to_string();
             if !is_reserved(&k) && !fields.contains(&k) {
