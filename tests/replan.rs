@@ -334,7 +334,7 @@ Tools and flows you may call:\n\
 - tool cpu_fallback(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // CPU anomalies from the node exporter: a fallback.\n\
 \n\
 The block must produce a value of type `[{ metric: string, score: float }]`. Write the replacement block body.\n\
-Name new values (`let`, `for`, `catch`) only: `result`, `results`, `value`, `item`, `items`, `data`, `out`, `e`, `x`, `y`, `a`, `b`, `m`.";
+Name new values (`let`, `for`, `catch`) only: `result`, `results`, `value`, `item`, `items`, `data`, `out`, a single letter.";
     // The answer is held to the grammar of what the checker would accept
     // there (GBNF first: llama.cpp takes it).
     let mut body = body;

@@ -250,6 +250,68 @@ fn the_grammar_accepts_the_tests_fragments_and_refuses_what_the_checker_would() 
     }
 }
 
+/// tests/replan.rs's flow, under a policy that allows two tools of three.
+const REPLAN_TEST_FLOW: &str = r#"
+type Anomaly = { metric: string, score: float }
+
+/// The primary metrics service (down).
+tool metrics_primary(ci_id: string) -> { anomalies: [Anomaly] } = builtin "fail"
+/// CPU anomalies from the node exporter: a fallback.
+tool cpu_fallback(ci_id: string) -> { anomalies: [Anomaly] } = exec ["python3", "cpu.py"]
+tool wipe(ci_id: string) -> json = exec ["sh", "-c", "touch wiped"]
+policy ops { allow_tools: [metrics_primary, cpu_fallback] }
+
+/// Analyses a CI.
+flow main(ci_id: string = "CI-7") -> { ci: string, anomalies: [Anomaly] } with { policy: ops } {
+    let id = lower(ci_id)
+    let anomalies = dag with { replan_on_error: true, replan_cooldown: 0s } {
+        let m = metrics_primary(ci_id: id)
+        m.anomalies
+    }
+    { ci: id, anomalies }
+}
+"#;
+
+/// The tests' fragments, in the scope of the block they replace, with what a
+/// re-plan offers there (`run::replan::offered`, the same function).
+#[test]
+fn the_grammar_of_a_replan_site_takes_the_tests_fragments_and_not_a_tool_outside_allow_tools() {
+    let c = flowc::driver::check_source("main.flow", REPLAN_TEST_FLOW, &flowc::check::NoFiles);
+    let p = &c.program;
+    let m = p.root;
+    let (key, site) = p
+        .replan_sites
+        .iter()
+        .find(|(k, _)| REPLAN_TEST_FLOW[k.1 as usize..].starts_with("dag"))
+        .expect("the site");
+    let lowered = flowc::ir::lower_program(p);
+    let policy = p.modules[m].policies.get("ops").map(|p| &**p);
+    let callables = flowc::run::replan::offered(p, &lowered, m, (m, "main"), policy)
+        .into_iter()
+        .map(|(s, r)| scope::callable(s, r, ""))
+        .collect();
+    let block = &REPLAN_TEST_FLOW[key.1 as usize..];
+    let spec = scope::spec_for(p, m, &site.names, callables, block, false);
+    let g = replan_grammar::block_body(&spec);
+    let mt = matcher(&g);
+    for ok in [
+        "let c = cpu_fallback(ci_id: id)\nc.anomalies",
+        "metrics_primary(ci_id: id).anomalies",
+        "let s = cpu_fallback(ci_id: id)\ns.anomalies",
+        "cpu_fallback(ci_id: ci_id).anomalies",
+    ] {
+        accepts(&mt, ok).unwrap_or_else(|e| panic!("refused ({e}): {ok}"));
+    }
+    for bad in [
+        "let w = wipe(ci_id: id)\n[]",
+        "let c = cpu(ci_id: id)\nc.anomalies",
+        "cpu_fallback(ci: id).anomalies",
+        "cpu_fallback(ci_id: ci).anomalies",
+    ] {
+        assert!(accepts(&mt, bad).is_err(), "accepted {bad:?}");
+    }
+}
+
 /// Every text the grammar generates parses as a block body: a few thousand
 /// samples, from a seeded generator (the same each run).
 #[test]

@@ -252,9 +252,12 @@ pub fn language_defaults(spec: &mut Spec) {
     }
 }
 
-/// Names a fragment may bind besides the failed block's own: short, common ones.
+/// Names a fragment may bind besides the failed block's own: short, common
+/// ones, and single letters.
 pub const DEFAULT_BINDS: &[&str] = &[
-    "result", "results", "value", "item", "items", "data", "out", "e", "x", "y", "a", "b",
+    "result", "results", "value", "item", "items", "data", "out", "a", "b", "c", "d", "e", "f",
+    "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y",
+    "z",
 ];
 
 /// Is `s` written as a bare word after `.` and as a record key?

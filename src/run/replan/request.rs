@@ -297,13 +297,19 @@ pub fn offered<'p>(
 /// The line of a request that names what a fragment may bind, when its
 /// answer is held to a grammar.
 pub fn binds_line(binds: &[String]) -> String {
+    let letter = |b: &String| b.len() == 1;
+    let letters = binds.iter().filter(|b| letter(b)).count();
+    let mut words: Vec<String> = binds
+        .iter()
+        .filter(|b| letters < 26 || !letter(b))
+        .map(|b| format!("`{b}`"))
+        .collect();
+    if letters == 26 {
+        words.push("a single letter".into());
+    }
     format!(
         "\nName new values (`let`, `for`, `catch`) only: {}.",
-        binds
-            .iter()
-            .map(|b| format!("`{b}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        words.join(", ")
     )
 }
 
