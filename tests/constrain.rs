@@ -386,3 +386,47 @@ fn explain_replan_prints_the_request_and_the_grammar_without_running() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`main/anomalies` (line 58)"), "{err}");
 }
+
+#[test]
+fn context_server_asks_llama_cpps_props_once_and_fits_the_answer_to_it() {
+    // The context is 20 tokens more than the request takes, as the server says.
+    let n_ctx = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(100_000));
+    let said = n_ctx.clone();
+    let server = serve(move |_, r| {
+        if r.method == "GET" && r.path == "/props" {
+            let n = said.load(std::sync::atomic::Ordering::SeqCst);
+            return Reply::new(
+                200,
+                json!({ "default_generation_settings": { "n_ctx": n } }).to_string(),
+            );
+        }
+        Reply::new(200, chat("retry"))
+    });
+    let two = TWO.replace("escalate", "retry");
+    let toml = format!("[llm]\nprovider = \"{}\"\ncontext = \"server\"\n", openai(&server.base));
+    let out = run_flow("constrain-props", &two, &[("flowc.toml", &toml)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reqs = server.requests();
+    let gets = reqs.iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, 1, "asked once a run");
+    let first = reqs.iter().find(|r| r.method == "POST").expect("a chat").json();
+    assert_eq!(first["max_tokens"], 32);
+    n_ctx.store(estimate(&first) + 20, std::sync::atomic::Ordering::SeqCst);
+    let out = run_flow("constrain-props", &two, &[("flowc.toml", &toml)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let chat_after = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .nth(2)
+        .expect("the next run's chat")
+        .json();
+    assert_eq!(chat_after["max_tokens"], 20);
+    let notes = out.record["decisions"][0]["notes"].to_string();
+    assert!(notes.contains("(as the server said)"), "{notes}");
+    // A word other than "server" says what to write.
+    let bad = "[llm]\nprovider = \"human\"\ncontext = \"big\"\n";
+    let out = run_flow("constrain-props-bad", &two, &[("flowc.toml", bad)], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("write the model's context in tokens"), "{}", out.stderr);
+}

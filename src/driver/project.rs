@@ -37,8 +37,16 @@ struct LlmSection {
     timeout: Option<String>,
     /// How answers are constrained: auto, json_schema, gbnf, lark or none.
     constrain: Option<String>,
-    /// The model's context in tokens: requests are cut to fit it.
-    context: Option<u64>,
+    /// The model's context in tokens, or `"server"` (asked from llama.cpp's
+    /// `/props`): requests are cut to fit it.
+    context: Option<ContextSize>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum ContextSize {
+    Tokens(u64),
+    Word(String),
 }
 
 /// Finds and reads the `flowc.toml` that applies to the folder `dir`, or
@@ -126,13 +134,21 @@ pub fn choose_provider(dir: &Path, args: &LlmArgs) -> Result<Chosen, String> {
             }
         }
     }
-    if let Some(n) = section.and_then(|(_, l)| l.context) {
-        if n < 64 {
+    match section.and_then(|(_, l)| l.context.as_ref()) {
+        Some(ContextSize::Tokens(n)) if *n < 64 => {
             return Err(from_toml(format!(
                 "`[llm] context = {n}`: a model's context is at least 64 tokens"
             )));
         }
-        settings.context = Some(n);
+        Some(ContextSize::Tokens(n)) => settings.context = Some(*n),
+        Some(ContextSize::Word(w)) if w == "server" => settings.context_from_server = true,
+        Some(ContextSize::Word(w)) => {
+            return Err(from_toml(format!(
+                "`[llm] context = {w:?}`: write the model's context in tokens (`context = 2048`), \
+                 or `\"server\"` to ask the server (llama.cpp's `/props`)"
+            )));
+        }
+        None => {}
     }
     match (&args.provider, section) {
         (Some(spec), _) => Ok(Chosen {

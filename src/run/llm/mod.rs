@@ -230,6 +230,9 @@ pub struct Settings {
     /// The model's context in tokens (`[llm] context`); `None`: asked from
     /// the server where it says (llama.cpp's `/props`), else unknown.
     pub context: Option<u64>,
+    /// `[llm] context = "server"`: the context asked from the server once
+    /// (llama.cpp's `/props`), when `context` does not say it.
+    pub context_from_server: bool,
 }
 
 impl Default for Settings {
@@ -240,6 +243,7 @@ impl Default for Settings {
             retries: 2,
             constrain: Constrain::Auto,
             context: None,
+            context_from_server: false,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct OpenAi {
     /// The ways of constraining answers the server refused this run (`auto`
     /// does not send them again).
     refused: std::cell::RefCell<Vec<Constrain>>,
+    /// The context the server said (`[llm] context = "server"`), asked once.
+    server_context: std::cell::OnceCell<Option<u64>>,
 }
 
 impl OpenAi {
@@ -65,6 +67,7 @@ impl OpenAi {
             settings,
             client: crate::run::tools::http::reqwest_client(),
             refused: std::cell::RefCell::new(Vec::new()),
+            server_context: std::cell::OnceCell::new(),
         })
     }
 
@@ -370,6 +373,37 @@ fn unwrap_label(text: String) -> String {
 }
 
 impl OpenAi {
+    /// The model's context as llama.cpp's server says it (`GET /props`:
+    /// `default_generation_settings.n_ctx`, or `n_ctx`), asked once a run;
+    /// `None` from a server that does not say.
+    async fn server_context(&self) -> Option<u64> {
+        if let Some(n) = self.server_context.get() {
+            return *n;
+        }
+        let root = self.url.trim_end_matches("/chat/completions");
+        let root = root.strip_suffix("/v1").unwrap_or(root);
+        let mut req = self
+            .client
+            .get(format!("{root}/props"))
+            .timeout(self.settings.timeout);
+        if let Some(k) = &self.key {
+            req = req.bearer_auth(k);
+        }
+        let said = match req.send().await {
+            Ok(resp) if resp.status().is_success() => match read_body(resp, MAX_ANSWER).await {
+                Ok(Some(body)) => serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                    v.pointer("/default_generation_settings/n_ctx")
+                        .or_else(|| v.get("n_ctx"))
+                        .and_then(Value::as_u64)
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let _ = self.server_context.set(said);
+        said
+    }
+
     /// One answer: the request in the first dialect the server has not
     /// refused; a refusal naming the dialect's field tries the next (`auto`).
     async fn chat(
@@ -383,7 +417,12 @@ impl OpenAi {
         let mut notes = Vec::new();
         // The model's context, when `[llm] context` says it: the answer gets
         // the rest of it, and a request that cannot fit is not sent.
-        if let Some(n_ctx) = self.settings.context {
+        let context = match self.settings.context {
+            Some(n) => Some(n),
+            None if self.settings.context_from_server => self.server_context().await,
+            None => None,
+        };
+        if let Some(n_ctx) = context {
             let prompt = estimate_tokens(messages);
             let room = n_ctx.saturating_sub(prompt);
             if room < min_tokens(req.kind) {
@@ -391,13 +430,15 @@ impl OpenAi {
                     n_ctx: Some(n_ctx),
                     prompt_tokens: Some(prompt),
                     detail: format!(
-                        "about {prompt} tokens by flowc's estimate, over `[llm] context = {n_ctx}`"
+                        "about {prompt} tokens by flowc's estimate, over `[llm] context = {n_ctx}`{}",
+                        if self.settings.context.is_none() { " (as the server said)" } else { "" }
                     ),
                 }));
             }
             if room < max_tokens {
                 notes.push(format!(
-                    "`max_tokens` lowered from {max_tokens} to {room} to fit `[llm] context = {n_ctx}` (the request takes about {prompt} tokens)"
+                    "`max_tokens` lowered from {max_tokens} to {room} to fit `[llm] context = {n_ctx}`{} (the request takes about {prompt} tokens)",
+                    if self.settings.context.is_none() { " (as the server said)" } else { "" }
                 ));
                 max_tokens = room;
             }
