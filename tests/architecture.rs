@@ -309,3 +309,226 @@ fn a_circle_is_found() {
     // (its `c -> b -> c`) do not count.
     assert_eq!(found, vec!["a -> b", "a/x -> a/y"]);
 }
+
+/// The modules `from` imports among `src`'s top-level modules, with the line
+/// that made each edge.
+fn imports_of(src: &Path, from: &str) -> BTreeMap<Module, String> {
+    graph(src)
+        .remove(&vec![from.to_string()])
+        .unwrap_or_default()
+}
+
+/// The command line is an adapter over the driver: it reaches the
+/// interpreter (`run/`) only through what `driver` re-exports, so that
+/// every front door shares one way to prepare, run and resume.
+#[test]
+fn the_command_line_imports_nothing_from_the_interpreter() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = imports_of(&src, "cli");
+    assert!(
+        cli.contains_key(&vec!["driver".to_string()]),
+        "the scan found no `cli -> driver` import: {cli:#?}"
+    );
+    let run = cli.get(&vec!["run".to_string()]);
+    assert!(
+        run.is_none(),
+        "`cli` imports `run` ({}): re-export what it needs from `driver`",
+        run.map_or("", String::as_str)
+    );
+}
+
+/// Every `syntax::ast` path a file of `src/<dir>/` names (`syntax` itself
+/// included: `use crate::syntax::*` or `use crate::syntax::{self}` reach the
+/// AST too), as `file: text`.
+fn ast_imports(src: &Path, dir: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src.join(dir), &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let Some(module) = module_of(src, file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        for (path, shown) in imports(&module, &code_of(&text)) {
+            let ast = match path.as_slice() {
+                [first] => first == "syntax",
+                [first, second, ..] => first == "syntax" && (second == "ast" || second.is_empty()),
+                [] => false,
+            };
+            let rel = file.strip_prefix(src).expect("under src/").display();
+            let line = format!("src/{rel}: {shown}");
+            if ast && found.last() != Some(&line) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
+/// The interpreter runs the lowered IR (`ir::expr`): no file of `run/`
+/// reads the AST, which stays for spans and tooling.
+#[test]
+fn run_does_not_import_the_ast() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = ast_imports(&src, "run");
+    assert!(
+        found.is_empty(),
+        "files under src/run/ import the AST (run the lowered IR, `crate::ir::expr`, instead):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The scan finds an AST import through a group, a nested module and `super::`.
+#[test]
+fn an_ast_import_under_run_is_found() {
+    let dir = std::env::temp_dir().join(format!("flowc-arch-ast-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let files = [
+        ("lib.rs", "pub mod run;\npub mod syntax;\npub mod ir;\n"),
+        ("syntax/mod.rs", "pub mod ast;\npub mod span;\n"),
+        ("syntax/ast.rs", "pub struct Expr;\n"),
+        ("syntax/span.rs", "pub struct Span;\n"),
+        ("ir.rs", "use crate::syntax::ast::Expr;\n"),
+        (
+            "run/mod.rs",
+            "mod a;\nmod b;\nuse crate::syntax::span::Span;\n",
+        ),
+        ("run/a.rs", "use crate::{ir, syntax::ast::{self, Expr}};\n"),
+        (
+            "run/b/mod.rs",
+            "// use crate::syntax::ast::Expr;\nfn f(e: &super::super::syntax::ast::Expr) {}\n",
+        ),
+    ];
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("a folder")).expect("make folders");
+        std::fs::write(p, text).expect("write a file");
+    }
+    let found = ast_imports(&dir, "run");
+    let _ = std::fs::remove_dir_all(&dir);
+    // `ir.rs` is not under `run/`; `syntax::span` is no AST; the comment does not count.
+    assert_eq!(
+        found,
+        vec![
+            "src/run/a.rs: crate::{ir, syntax::ast::{self, Expr}}",
+            "src/run/b/mod.rs: super::super::syntax::ast::Expr) {}",
+        ]
+    );
+}
+
+/// What reaches outside the process: the environment, files, processes,
+/// sockets — by path (`std::env::var`, `fs::metadata`) or as a method that
+/// asks the file system (`path.is_file()`).
+const IO: &[&str] = &[
+    "std::env",
+    "std::fs",
+    "std::process",
+    "std::net",
+    "env::var",
+    "env::split_paths",
+    "env::current_dir",
+    "fs::",
+    "process::Command",
+    "PermissionsExt",
+    "File::open",
+    "File::create",
+    "read_dir(",
+    ".is_file()",
+    ".is_dir()",
+    ".exists()",
+    ".metadata()",
+    ".canonicalize()",
+];
+
+/// The lines of the files under `dir` (below `src/`) that do I/O, as
+/// `file:line: text`.
+fn io_lines(src: &Path, dir: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src.join(dir), &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read a source file");
+        let rel = f
+            .strip_prefix(src)
+            .expect("under src/")
+            .display()
+            .to_string();
+        // `use std::{env, fs}` names them apart from their paths.
+        let grouped = |l: &str| {
+            l.contains("use std::{")
+                && ["env", "fs", "process", "net"].iter().any(|m| {
+                    l.split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|w| w == *m)
+                })
+        };
+        for line in code_of(&text).lines() {
+            if IO.iter().any(|p| line.contains(p)) || grouped(line) {
+                out.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// The checker does no I/O: it reads imports, `flowc.toml`, the files of exec
+/// tools and `PATH` only through the `Loader` it is given (the command line's
+/// `FsLoader` does the real lookups; the language server and tests give their
+/// own).
+#[test]
+fn the_checker_does_no_io() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    // The scan sees I/O where there is some.
+    assert!(
+        io_lines(&src, "driver")
+            .iter()
+            .any(|l| l.contains("std::fs")),
+        "the scan found no I/O in driver/"
+    );
+    let found = io_lines(&src, "check");
+    assert!(
+        found.is_empty(),
+        "I/O in the checker (go through `check::Loader`):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Every path into module `target` (`["store"]`) that the files under
+/// `src/<under>` name, with the file and the text that named it.
+fn uses_of(src: &Path, under: &str, target: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src.join(under), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let Some(module) = module_of(src, &file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for (path, shown) in imports(&module, &code_of(&text)) {
+            if path.len() >= target.len() && path.iter().zip(target).all(|(a, b)| a == b) {
+                let rel = file.strip_prefix(src).expect("under src/").display();
+                found.push(format!("src/{rel}: {shown}"));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The interpreter reaches the store only through its step host's journal
+/// and cache traits (`run::host`): nothing under `src/run/` names `crate::store`.
+#[test]
+fn run_reaches_the_store_only_through_its_host() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    // The scan sees the store's users: the driver opens it.
+    assert!(
+        !uses_of(&src, "driver", &["store"]).is_empty(),
+        "the scan found no use of the store in src/driver/"
+    );
+    let found = uses_of(&src, "run", &["store"]);
+    assert!(
+        found.is_empty(),
+        "src/run/ uses the store directly (go through `run::host::Journal` or `Cache`):\n{}",
+        found.join("\n")
+    );
+}

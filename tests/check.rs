@@ -129,3 +129,101 @@ proptest! {
         no_panic(&s.into_iter().collect::<String>());
     }
 }
+
+/// A loader with a `PATH` and files of its own: the checker asks it, not the
+/// machine, where an exec tool's program is (W0007).
+struct FakeMachine {
+    path: Vec<PathBuf>,
+    executables: Vec<PathBuf>,
+}
+
+impl flowc::check::Loader for FakeMachine {
+    fn read(&self, path: &str) -> Result<String, String> {
+        Err(format!("cannot read `{path}` here"))
+    }
+
+    fn file_kind(&self, path: &Path) -> Option<flowc::check::FileKind> {
+        Some(if self.executables.iter().any(|e| e == path) {
+            flowc::check::FileKind::Executable
+        } else {
+            flowc::check::FileKind::Missing
+        })
+    }
+
+    fn search_path(&self) -> Option<Vec<PathBuf>> {
+        Some(self.path.clone())
+    }
+}
+
+#[test]
+fn an_exec_program_is_found_on_the_path_the_loader_gives() {
+    // Neither program exists on this machine; `sh` does, but not on the fake PATH.
+    let src = r#"
+tool a() -> json = exec ["flowc-fake-tool-a"]
+tool b() -> json = exec ["flowc-fake-tool-b"]
+tool c() -> json = exec ["sh", "-c", "echo 1"]
+flow main() { [a(), b(), c()] }
+"#;
+    let fake = FakeMachine {
+        path: vec![PathBuf::from("/fake/empty"), PathBuf::from("/fake/bin")],
+        executables: vec![PathBuf::from("/fake/bin/flowc-fake-tool-a")],
+    };
+    let checked = check_source("main.flow", src, &fake);
+    let missing: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "W0007")
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert!(missing[0].contains("flowc-fake-tool-b"), "{missing:?}");
+    assert!(missing[1].contains("`sh`"), "{missing:?}");
+
+    // A loader that cannot tell (no file system) warns about nothing.
+    let checked = check_source("main.flow", src, &NoFiles);
+    assert!(
+        checked.diagnostics.iter().all(|d| d.code != "W0007"),
+        "{:?}",
+        checked.diagnostics
+    );
+}
+
+/// A fragment is checked alone, into a program already checked, in the scope
+/// it is given (names and types, no source text): its errors point into what
+/// was written, and its flow has the type it must have.
+#[test]
+fn a_fragment_is_checked_alone_in_the_scope_it_is_given() {
+    use flowc::check::fragment::{Fragment, check_fragment_in};
+    use flowc::check::{Type, exprs_checked};
+    let src =
+        "tool up(s: string) -> string = builtin \"echo\"\nflow main() -> string { up(s: \"x\") }\n";
+    let mut c = check_source("main.flow", src, &NoFiles);
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let text = "let a = up(s: name)\nlet b = up(s: count)\na ++ b";
+    let file = c.sources.add("<fragment>", text);
+    let (body, parsed) = flowc::syntax::parse_block_body(file, text);
+    assert!(parsed.is_empty(), "{parsed:?}");
+    let fragment = Fragment {
+        file,
+        body: body.expect("a block body"),
+        flow: "__fragment".into(),
+        scope: vec![("name".into(), Type::String), ("count".into(), Type::Int)],
+        expected: Some(Type::String),
+        policy: None,
+    };
+    let before = exprs_checked();
+    let diags = check_fragment_in(&mut c.program, fragment);
+    // The fragment's seven expressions (two calls with their arguments,
+    // `a ++ b` and its operands); `main` is not checked again.
+    assert_eq!(exprs_checked() - before, 7);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].code, "E0301");
+    let span = diags[0].primary_span();
+    assert_eq!(span.file, file);
+    assert_eq!(&text[span.start as usize..span.end as usize], "count");
+    let root = c.program.root;
+    assert_eq!(
+        c.program.flow_types.get(&(root, "__fragment".to_string())),
+        Some(&Type::String)
+    );
+}

@@ -126,7 +126,7 @@ fn corpus() -> Vec<PathBuf> {
     // The other UI cases and test data that parse (their errors are later
     // ones: names, types), and the editors' samples that parse.
     let mut more = Vec::new();
-    for d in ["tests/ui", "tests/data", "editors"] {
+    for d in ["tests/ui", "tests/data", "tests/run", "editors"] {
         flow_files(&root().join(d), &mut more);
     }
     let more: Vec<PathBuf> = more
@@ -162,6 +162,28 @@ fn examples_and_stdlib_are_formatted() {
     }
     let unformatted: Vec<String> = files
         .iter()
+        .filter(|f| {
+            let src = std::fs::read_to_string(f).expect("readable");
+            format_source(&src).ok().as_deref() != Some(src.as_str())
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        unformatted.is_empty(),
+        "not formatted (run `flowc fmt` on them): {unformatted:?}"
+    );
+}
+
+#[test]
+fn the_annotated_files_of_tests_run_are_formatted() {
+    // One keeps its layout: the layout is what it tests.
+    let keeps_its_layout = "loop_max_and_until_on_lines_of_their_own.flow";
+    let mut files = Vec::new();
+    flow_files(&root().join("tests/run"), &mut files);
+    assert!(files.len() > 20, "too few files under tests/run: {files:?}");
+    let unformatted: Vec<String> = files
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n != keeps_its_layout))
         .filter(|f| {
             let src = std::fs::read_to_string(f).expect("readable");
             format_source(&src).ok().as_deref() != Some(src.as_str())

@@ -187,6 +187,36 @@ flow main() with { policy: ops } { [a(), b()] }
     assert!(out.stderr.contains("flowc.toml [policy]"), "{}", out.stderr);
 }
 
+/// `flowc.toml`'s policies are decoded from its values: a wrong one is shown
+/// at its line of `flowc.toml`, and a negative number is read as the number it is.
+#[test]
+fn a_wrong_value_in_flowc_toml_is_shown_where_it_is_written() {
+    let dir = common::tempdir("policy-toml-place");
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\n\n[policy.ops]\nallow_tools = [\"a\"]\neffects = \"maybe\"\nmax_llm_calls = -1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("main.flow"),
+        "tool a() -> json = builtin \"echo\"\ntool b() -> json = builtin \"echo\"\nflow main() with { policy: ops } { [a(), b()] }\n",
+    )
+    .expect("write");
+    let out = flowc_in(&dir, &["check", "main.flow"]);
+    let err = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("[E0604]"), "{err}");
+    assert!(err.contains("flowc.toml [policy]:3:9"), "{err}");
+    assert!(err.contains("flowc.toml [policy]:5:11"), "{err}");
+    assert!(err.contains(" 5 │ effects = \"maybe\""), "{err}");
+    assert!(err.contains(" 6 │ max_llm_calls = -1"), "{err}");
+    assert!(
+        err.contains("policy rule `max_llm_calls` takes a non-negative integer"),
+        "{err}"
+    );
+    assert!(err.contains("this is an integer"), "{err}");
+}
+
 /// `flowc ARGS` in `dir` with its own store (`.flowc` there).
 fn flowc_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     common::flowc(dir, args)

@@ -450,3 +450,43 @@ fn sigterm_at_the_prompt_ends_a_terminal_session_with_its_history() {
     assert!(h.contains("20 + 22"), "history:\n{h}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The work of checking one input (expressions checked, `check::exprs_checked`)
+/// does not grow with the session: each statement is checked alone in the
+/// session's scope, against the declarations as they were checked — not the
+/// declarations again, not the inputs before it.
+#[test]
+fn the_work_of_checking_an_input_does_not_grow_with_the_session() {
+    use flowc::repl::Session;
+    let mut session = Session::new(None, false, false);
+    let flows = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|k| format!("flow f{k}(n: int) -> int {{ let a = n + {k}\n    a * 2 - n }}\n"))
+            .collect()
+    };
+    session.handle(&flows(0, 10));
+    let mut work = Vec::new();
+    let mut input = |session: &mut Session, text: String| {
+        let before = flowc::check::exprs_checked();
+        session.handle(&text);
+        work.push(flowc::check::exprs_checked() - before);
+    };
+    input(&mut session, "let v0 = f1(n: 0)".to_string());
+    for k in 1..40 {
+        input(&mut session, format!("let v{k} = f1(n: v{})", k - 1));
+    }
+    // Thirty more flows: the next statements check no more than before.
+    session.handle(&flows(10, 40));
+    for k in 40..80 {
+        input(&mut session, format!("let v{k} = f1(n: v{})", k - 1));
+    }
+    assert!(!session.failed, "an input failed");
+    assert_eq!(session.bindings.len(), 80);
+    let first = work[1];
+    assert!(first > 0, "{work:?}");
+    eprintln!("expressions checked per input: {first}");
+    assert!(
+        work[1..].iter().all(|w| *w == first),
+        "expressions checked per input: {work:?}"
+    );
+}

@@ -1247,3 +1247,73 @@ fn a_repair_over_the_context_carries_only_the_last_answer_cut_and_its_diagnostic
         "{notes:?}"
     );
 }
+
+/// A caller's policy from another module holds the fragment of a flow it
+/// calls as it is: under its own name, with its own rules (no copy of it
+/// declared again in the flow's module).
+#[test]
+fn a_callers_policy_from_another_module_holds_a_fragment_under_its_own_name() {
+    let lib = FLOW
+        .replace("flow main(", "flow analyse(")
+        .replace(
+            "/// Analyses a CI.",
+            "tool wipe(ci_id: string) -> json = exec [\"sh\", \"-c\", \"touch wiped; echo '\\{\\}'\"]\n/// Analyses a CI.",
+        );
+    let main = r#"import "lib.flow" as lib
+tool analyse() -> json = builtin "echo"
+tool metrics_primary() -> json = builtin "echo"
+tool cpu_fallback() -> json = builtin "echo"
+policy ops { allow_tools: [analyse, metrics_primary, cpu_fallback] }
+flow main() with { policy: ops } {
+    lib.analyse(ci_id: "CI-7")
+}
+"#;
+    let dir = project(
+        "replan-policy-caller",
+        main,
+        &["let w = wipe(ci_id: id)\n[]", GOOD],
+    );
+    std::fs::write(dir.join("lib.flow"), lib).expect("write");
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    assert!(!dir.join("wiped").exists(), "the refused fragment ran");
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted", "{r}");
+    let first = r["attempts"][0]["diagnostics"][0].as_str().expect("one");
+    assert!(
+        first.starts_with("E0604: `wipe` is not allowed by policy `ops` (line 1 of the fragment)"),
+        "{first}"
+    );
+}
+
+/// A fragment is checked with the texts the run runs: a file the program
+/// imports, changed on disk while the run goes on, does not change it.
+#[test]
+fn a_fragment_is_checked_with_the_imports_the_run_runs_not_their_files_changed_since() {
+    let flow = FLOW
+        .replace("type Anomaly", "import \"lib.flow\" as lib\ntype Anomaly")
+        .replace(
+            "    let id = lower(ci_id)\n",
+            "    let t = lib.touch()\n    let id = lower(ci_id) after t\n",
+        );
+    let dir = project("replan-imports-changed", &flow, &[GOOD]);
+    // Running `touch` breaks `lib.flow` on disk before the block fails.
+    std::fs::write(
+        dir.join("lib.flow"),
+        "tool touch() -> json = exec [\"sh\", \"-c\", \"echo 'no longer a flow file (' > lib.flow; echo '\\{\\}'\"]\n",
+    )
+    .expect("write");
+    let out = run_in(&dir, &["--llm", &provider(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        std::fs::read_to_string(dir.join("lib.flow"))
+            .expect("read")
+            .starts_with("no longer"),
+        "the tool ran"
+    );
+    assert_eq!(out.result()["anomalies"][0]["metric"], "cpu:ci-7");
+    let r = &out.record["replans"][0];
+    assert_eq!(r["outcome"], "accepted", "{r}");
+    assert_eq!(r["attempts"][0]["diagnostics"], json!([]), "{r}");
+}

@@ -1058,3 +1058,107 @@ fn an_engine_that_never_answers_is_a_clear_error() {
         );
     }
 }
+
+/// A re-planned fragment on a worker: the block's tool fails, the model's
+/// fragment calls the fallback tool (`tool_at`: of the flow's module, or of
+/// the module it imports as `lib`); the fragment checks (the worker reads its
+/// module's imports) and its tool call is a `Step` invocation of its own,
+/// under the re-plan's path, not a call inside the worker that runs the flow.
+fn a_replanned_fragment_on_restate(tag: &str, imported: bool) {
+    let server = Server::start(tag);
+    let dir = tempdir(&format!("restate-{tag}"));
+    let _cleanup = Cleanup(dir.clone());
+    let fallback = "/// CPU anomalies from the node exporter: a fallback.\ntool cpu_fallback(ci_id: string) -> { anomalies: [Anomaly] } = exec [\"python3\", \"cpu.py\"]\n";
+    let anomaly = "type Anomaly = { metric: string, score: float }\n";
+    let header = if imported {
+        std::fs::write(dir.join("lib.flow"), format!("{anomaly}\n{fallback}")).expect("lib");
+        "import \"lib.flow\" as lib\n\ntype Anomaly = lib.Anomaly\n"
+    } else {
+        anomaly
+    };
+    let main = format!(
+        r#"{}
+/// The primary metrics service (down).
+tool metrics_primary(ci_id: string) -> {{ anomalies: [Anomaly] }} = builtin "fail"
+{}
+flow main(ci_id: string = "CI-7") -> {{ ci: string, anomalies: [Anomaly] }} {{
+    let id = lower(ci_id)
+    let anomalies = dag with {{ replan_on_error: true, replan_cooldown: 0s }} {{
+        let m = metrics_primary(ci_id: id)
+        m.anomalies
+    }}
+    {{ ci: id, anomalies }}
+}}
+"#,
+        header,
+        if imported { "" } else { fallback }
+    );
+    std::fs::write(dir.join("main.flow"), main).expect("flow");
+    std::fs::write(
+        dir.join("cpu.py"),
+        "import json, sys\na = json.load(sys.stdin)\nprint(json.dumps({'anomalies': [{'metric': 'cpu:' + a['ci_id'], 'score': 0.9}]}))\n",
+    )
+    .expect("tool");
+    // The model answers every re-plan with the fallback.
+    let call = if imported {
+        "lib.cpu_fallback"
+    } else {
+        "cpu_fallback"
+    };
+    std::fs::write(
+        dir.join("answer.py"),
+        format!("import sys\nsys.stdin.read()\nprint('let c = {call}(ci_id: id)\\nc.anomalies')\n"),
+    )
+    .expect("provider");
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 answer.py\"\n",
+    )
+    .expect("flowc.toml");
+    let worker = Worker::start(&dir, "main.flow", "w1");
+    server.register(&worker.url());
+    let out = command(&dir, &["run", "--engine", &server.engine(), "main.flow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("flowc run");
+    assert_eq!(
+        ok_json(&out),
+        json!({ "ci": "ci-7", "anomalies": [{ "metric": "cpu:ci-7", "score": 0.9 }] }),
+        "{}\nworker: {}",
+        text(&out.stderr),
+        worker.log()
+    );
+    // Every `Step` the worker ran, by tool: the fragment's call is one.
+    let log = worker.log();
+    let steps: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("flowc worker: step "))
+        .collect();
+    let fallback: Vec<&&str> = steps
+        .iter()
+        .filter(|l| l.ends_with("(cpu_fallback)"))
+        .collect();
+    assert_eq!(fallback.len(), 1, "{log}");
+    assert!(fallback[0].contains(" main/anomalies/"), "{log}");
+    assert!(
+        steps.iter().any(|l| l.ends_with("(metrics_primary)")),
+        "{log}"
+    );
+    // And Restate holds them as `Step` invocations, each completed.
+    let statuses = server.step_statuses();
+    assert_eq!(statuses.len(), steps.len(), "{statuses:?}\n{log}");
+    assert!(statuses.iter().all(|s| s == "completed"), "{statuses:?}");
+}
+
+#[test]
+fn a_replanned_fragment_s_tool_calls_are_steps_on_restate() {
+    a_replanned_fragment_on_restate("replan", false);
+}
+
+/// The same, the fallback in an imported module: the fragment's module reads
+/// its imports on the worker, and its tool is named as the run's module's.
+#[test]
+fn a_replanned_fragment_imports_on_restate() {
+    a_replanned_fragment_on_restate("replan-import", true);
+}

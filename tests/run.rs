@@ -1,17 +1,727 @@
-//! `flowc run` end to end: semantics of every construct, ordering proved from
-//! the run record, error isolation, retries, timeouts that kill process groups,
-//! HTTP tools against a local server, the type check at the tool boundary, the
-//! run record and the trace, and `flowc graph` snapshots.
+//! `flowc run`: one annotated `.flow` file per behaviour under `tests/run/`,
+//! each run in-process by the harness below (its header says what the run
+//! gives: tests/run/README.md); and, as Rust tests after it, what needs the
+//! `flowc` process itself: exit codes and messages of usage errors, the run
+//! record and trace files, processes killed at a timeout, an HTTP server.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 mod common;
 use common::{run_flow, run_in, tempdir};
+
+// ------------------------------------------------------------------ harness
+
+/// The folder of the annotated files, and of the helper files they use.
+fn run_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/run")
+}
+
+/// What a file's header asks and expects (tests/run/README.md).
+#[derive(Debug, Default)]
+struct Spec {
+    args: Map<String, Value>,
+    set: Vec<String>,
+    llm: Option<String>,
+    expect: Option<(usize, Value)>,
+    errors: Vec<(usize, String)>,
+    warnings: Vec<(usize, String)>,
+    steps: Vec<(usize, String, Value)>,
+    paths: Option<(usize, Vec<String>)>,
+    before: Vec<(usize, String, String)>,
+    max_running: Vec<(usize, String, usize)>,
+}
+
+const KEYS: &[&str] = &[
+    "args",
+    "set",
+    "llm",
+    "expect",
+    "expect-error",
+    "warning",
+    "step",
+    "steps",
+    "before",
+    "max-running",
+];
+
+/// `// key: value` → (key, value), for a key of lower-case letters and `-`.
+fn header_key(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix("// ")?;
+    let (key, value) = rest.split_once(':')?;
+    let is_key = !key.is_empty()
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+    is_key.then(|| (key, value.trim()))
+}
+
+/// Reads a file's header: the `//` lines at its top. `Err` names the line
+/// (1-based) and what is wrong with it.
+fn parse_spec(text: &str) -> Result<Spec, (usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header_end = lines
+        .iter()
+        .position(|l| !l.starts_with("//"))
+        .unwrap_or(lines.len());
+    let mut spec = Spec::default();
+    let mut i = 0;
+    while i < header_end {
+        let n = i + 1;
+        let Some((key, value)) = header_key(lines[i]) else {
+            i += 1;
+            continue;
+        };
+        if !KEYS.contains(&key) {
+            return Err((
+                n,
+                format!("unknown header key `{key}` (the keys: {})", KEYS.join(", ")),
+            ));
+        }
+        // A JSON value may go on over the next comment lines.
+        let json = |first: &str, i: &mut usize| -> Result<Value, (usize, String)> {
+            let mut text = first.to_string();
+            loop {
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(v) => return Ok(v),
+                    Err(e) if e.is_eof() && *i + 1 < header_end => {
+                        *i += 1;
+                        text.push('\n');
+                        text.push_str(lines[*i].trim_start_matches('/'));
+                    }
+                    Err(e) => return Err((n, format!("`{key}`: not JSON ({e})"))),
+                }
+            }
+        };
+        let words = |k: usize| -> Result<Vec<&str>, (usize, String)> {
+            let w: Vec<&str> = value.split_whitespace().collect();
+            if w.len() == k {
+                Ok(w)
+            } else {
+                Err((n, format!("`{key}` takes {k} words, not `{value}`")))
+            }
+        };
+        match key {
+            "args" => match json(value, &mut i)? {
+                Value::Object(m) => spec.args = m,
+                _ => return Err((n, "`args` is a JSON object".into())),
+            },
+            "set" => spec.set.push(value.to_string()),
+            "llm" => spec.llm = Some(value.to_string()),
+            "expect" => {
+                if spec.expect.is_some() {
+                    return Err((n, "a second `expect`".into()));
+                }
+                spec.expect = Some((n, json(value, &mut i)?));
+            }
+            "expect-error" | "warning" if value.split_whitespace().count() < 2 => {
+                return Err((n, format!("`{key}` takes a code or kind, then a message")));
+            }
+            "expect-error" => spec.errors.push((n, value.to_string())),
+            "warning" => spec.warnings.push((n, value.to_string())),
+            "step" => {
+                let (step, rest) = value.split_once(' ').unwrap_or((value, ""));
+                match json(rest, &mut i)? {
+                    v @ Value::Object(_) => spec.steps.push((n, step.to_string(), v)),
+                    _ => return Err((n, "`step` takes a step and a JSON object".into())),
+                }
+            }
+            "steps" => {
+                let v = json(value, &mut i)?;
+                let paths = serde_json::from_value::<Vec<String>>(v)
+                    .map_err(|_| (n, "`steps` is a JSON list of step paths".to_string()))?;
+                spec.paths = Some((n, paths));
+            }
+            "before" => {
+                let w = words(2)?;
+                spec.before.push((n, w[0].to_string(), w[1].to_string()));
+            }
+            "max-running" => {
+                let w = words(2)?;
+                let k = w[1]
+                    .parse()
+                    .map_err(|_| (n, format!("`max-running`: `{}` is not a count", w[1])))?;
+                spec.max_running.push((n, w[0].to_string(), k));
+            }
+            _ => unreachable!("every key of KEYS has its arm"),
+        }
+        i += 1;
+    }
+    // A key below the header would be ignored: refuse it.
+    for (j, line) in lines.iter().enumerate().skip(header_end) {
+        if let Some((key, _)) = header_key(line.trim_start())
+            && KEYS.contains(&key)
+        {
+            return Err((
+                j + 1,
+                format!("`{key}` below the header (the `//` lines at the top of the file)"),
+            ));
+        }
+    }
+    match (&spec.expect, spec.errors.is_empty()) {
+        (None, true) => Err((
+            1,
+            "no expectation: the header needs `// expect: <JSON>` or `// expect-error: …`".into(),
+        )),
+        (Some((n, _)), false) => Err((*n, "both `expect` and `expect-error`".into())),
+        _ => Ok(spec),
+    }
+}
+
+/// An error or a warning: its code (the diagnostic's, the run error's
+/// kind, or `run` for a run's warning), where it is, and its message.
+#[derive(Clone, Debug)]
+struct Said {
+    code: String,
+    /// `LINE:COL`.
+    at: String,
+    message: String,
+}
+
+impl Said {
+    fn new(
+        code: &str,
+        sources: &flowc::source::Sources,
+        span: flowc::span::Span,
+        message: &str,
+    ) -> Said {
+        let (line, col) = flowc::span::line_col(&sources.get(span.file).text, span.start as usize);
+        Said {
+            code: code.to_string(),
+            at: format!("{line}:{col}"),
+            message: message.to_string(),
+        }
+    }
+
+    /// `CODE [LINE:COL] TEXT`: the same code, the same place when given, and
+    /// TEXT within the message.
+    fn matches(&self, want: &str) -> bool {
+        let (code, rest) = want.split_once(' ').unwrap_or((want, ""));
+        let rest = rest.trim_start();
+        let (at, text) = rest.split_once(' ').unwrap_or((rest, ""));
+        let is_at = at.split_once(':').is_some_and(|(l, c)| {
+            !l.is_empty()
+                && !c.is_empty()
+                && (l.to_string() + c).chars().all(|ch| ch.is_ascii_digit())
+        });
+        let (at_ok, text) = if is_at {
+            (at == self.at, text)
+        } else {
+            (true, rest)
+        };
+        code == self.code && at_ok && self.message.contains(text.trim())
+    }
+
+    fn shown(&self) -> String {
+        format!("{} {} {}", self.code, self.at, self.message)
+    }
+}
+
+/// What a run of a file gave.
+struct Ran {
+    /// The checker's errors: nothing ran when there are some.
+    check_errors: Vec<Said>,
+    /// The checker's warnings and the run's.
+    warnings: Vec<Said>,
+    /// The result, or the run's errors.
+    outcome: Result<Value, Vec<Said>>,
+    /// The run record's steps.
+    steps: Vec<Value>,
+}
+
+/// Checks and runs `file` as `flowc run` does, in this process, through
+/// `flowc::driver`. The one place the harness calls flowc: when the
+/// driver's API changes, only this function changes.
+fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
+    use flowc::driver::project::{LlmArgs, choose_provider};
+    use flowc::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
+    use flowc::driver::{FsLoader, check_source};
+    use flowc::driver::session::{Settings, pick_flow};
+
+    let name = file.to_str().ok_or("a path in UTF-8")?;
+    let checked = check_source(name, text, &FsLoader);
+    let said = |d: &flowc::diag::Diagnostic| {
+        Said::new(d.code, &checked.sources, d.primary_span(), &d.message)
+    };
+    let check_errors: Vec<Said> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(said)
+        .collect();
+    let mut warnings: Vec<Said> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(said)
+        .collect();
+    if !check_errors.is_empty() {
+        return Ok(Ran {
+            check_errors,
+            warnings,
+            outcome: Ok(Value::Null),
+            steps: Vec::new(),
+        });
+    }
+    // The flow: the only one, or `main`; `--set` decoded as `flowc run` does.
+    let flow = pick_flow(&checked.program, name, None).map_err(|r| r.error)?;
+    let settings = Settings::parse(&spec.set).map_err(|e| format!("`set`: {e}"))?;
+    let provider = match &spec.llm {
+        Some(llm) => {
+            let args = LlmArgs {
+                provider: Some(llm.clone()),
+                ..LlmArgs::default()
+            };
+            choose_provider(file.parent().ok_or("a folder")?, &args)
+                .map_err(|e| format!("`llm: {llm}`: {e}"))?
+                .provider
+        }
+        None => None,
+    };
+    let job = Job {
+        inputs: spec.args.clone(),
+        options: settings.opts().clone(),
+        provider,
+        keep: Keep {
+            record: Some(RecordInfo {
+                file: name.to_string(),
+                set: spec.set.clone(),
+            }),
+            ..Keep::default()
+        },
+        ..Job::new(&checked.program, &checked.sources, &flow)
+    };
+    let finished = Runner::new().run(job, &mut |_| {});
+    let outcome = match finished.outcome {
+        Outcome::Ok(v) => Ok(v),
+        Outcome::Failed(errors) => Err(errors
+            .iter()
+            .map(|e| {
+                let d = e.to_diagnostic();
+                Said::new(
+                    e.kind.as_str(),
+                    &checked.sources,
+                    d.primary_span(),
+                    &d.message,
+                )
+            })
+            .collect()),
+        other => return Err(format!("the run ended {other:?}")),
+    };
+    warnings.extend(finished.warnings.iter().map(|w| Said {
+        code: "run".into(),
+        at: format!("{}:{}", w.line, w.column),
+        message: w.message.clone(),
+    }));
+    // The file's folder is a fresh one each time: `$DIR` in what is compared.
+    let dir = file.parent().and_then(Path::to_str).ok_or("a folder")?;
+    let record = serde_json::to_string(&finished.record.ok_or("no run record")?)
+        .map_err(|e| e.to_string())?;
+    let record: Value =
+        serde_json::from_str(&record.replace(dir, "$DIR")).map_err(|e| e.to_string())?;
+    let outcome = outcome.map_err(|errors: Vec<Said>| {
+        errors
+            .into_iter()
+            .map(|e| Said {
+                message: e.message.replace(dir, "$DIR"),
+                ..e
+            })
+            .collect()
+    });
+    Ok(Ran {
+        check_errors,
+        warnings,
+        outcome,
+        steps: record["steps"].as_array().cloned().unwrap_or_default(),
+    })
+}
+
+/// A fresh folder holding a copy of `file` and of the helper files
+/// (`tests/run/files/`), so that what a run writes stays its own.
+fn stage(file: &Path, helpers: &Path) -> Result<PathBuf, String> {
+    fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for e in std::fs::read_dir(from)? {
+            let e = e?;
+            if e.file_type()?.is_dir() {
+                copy_dir(&e.path(), &to.join(e.file_name()))?;
+            } else {
+                // Permissions too: a helper that is not executable stays so.
+                std::fs::copy(e.path(), to.join(e.file_name()))?;
+            }
+        }
+        Ok(())
+    }
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
+    let dir = tempdir(&format!("run-{stem}"));
+    if helpers.is_dir() {
+        copy_dir(helpers, &dir.join("files"))
+            .map_err(|e| format!("copying the helper files: {e}"))?;
+    }
+    let name = file.file_name().ok_or("a file name")?;
+    std::fs::copy(file, dir.join(name)).map_err(|e| format!("copying the file: {e}"))?;
+    Ok(dir.join(name))
+}
+
+/// Runs one annotated file; `Err` says each way it missed its header, each
+/// starting `PATH:LINE:`.
+fn check_file(file: &Path, helpers: &Path) -> Result<(), String> {
+    let shown = file
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(file)
+        .display()
+        .to_string();
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("{shown}: cannot read it: {e}"))?;
+    let spec = parse_spec(&text).map_err(|(line, m)| format!("{shown}:{line}: {m}"))?;
+    let staged = stage(file, helpers).map_err(|e| format!("{shown}: {e}"))?;
+    let ran = run_file(&staged, &text, &spec).map_err(|e| format!("{shown}: {e}"));
+    let _ = std::fs::remove_dir_all(staged.parent().expect("a folder"));
+    let ran = ran?;
+    let mut misses: Vec<String> = Vec::new();
+    let mut miss = |line: usize, m: String| misses.push(format!("{shown}:{line}: {m}"));
+
+    // Errors: each expected one said, and nothing else.
+    let errors = if ran.check_errors.is_empty() {
+        match &ran.outcome {
+            Ok(_) => Vec::new(),
+            Err(e) => e.clone(),
+        }
+    } else {
+        ran.check_errors.clone()
+    };
+    matched(&spec.errors, &errors, "error", &mut miss);
+    matched(&spec.warnings, &ran.warnings, "warning", &mut miss);
+    if let (Some((line, want)), Ok(got)) = (&spec.expect, &ran.outcome)
+        && ran.check_errors.is_empty()
+    {
+        let (want, got) = (pretty(want), pretty(got));
+        if want != got {
+            miss(
+                *line,
+                format!(
+                    "the result differs\n{}",
+                    flowc::fmt::diff::unified("expected -> actual", &want, &got)
+                ),
+            );
+        }
+    }
+    // The run record's steps.
+    let find = |sel: &str| -> Result<&Value, String> {
+        let key = if sel.contains('/') { "path" } else { "step" };
+        let all: Vec<&Value> = ran.steps.iter().filter(|s| s[key] == sel).collect();
+        match all[..] {
+            [one] => Ok(one),
+            [] => Err(format!(
+                "no step `{sel}`; the steps: {}",
+                paths_of(&ran.steps).join(", ")
+            )),
+            _ => Err(format!(
+                "{} steps are named `{sel}`: give its path",
+                all.len()
+            )),
+        }
+    };
+    for (line, sel, want) in &spec.steps {
+        match find(sel) {
+            Ok(s) if !subset(want, s) => miss(
+                *line,
+                format!(
+                    "step `{sel}` differs\n{}",
+                    flowc::fmt::diff::unified(
+                        "expected -> actual",
+                        &pretty(want),
+                        &pretty(&only_keys(s, want))
+                    )
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => miss(*line, e),
+        }
+    }
+    if let Some((line, want)) = &spec.paths {
+        let got = paths_of(&ran.steps);
+        if *want != got {
+            miss(
+                *line,
+                format!(
+                    "the steps differ\n{}",
+                    flowc::fmt::diff::unified(
+                        "expected -> actual",
+                        &want.join("\n"),
+                        &got.join("\n")
+                    )
+                ),
+            );
+        }
+    }
+    let time = |s: &Value, k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+    for (line, a, b) in &spec.before {
+        match (find(a), find(b)) {
+            (Ok(sa), Ok(sb)) if time(sa, "end_ms") <= time(sb, "start_ms") => {}
+            (Ok(sa), Ok(sb)) => miss(
+                *line,
+                format!(
+                    "`{a}` ended at {} ms, after `{b}` started at {} ms",
+                    time(sa, "end_ms"),
+                    time(sb, "start_ms")
+                ),
+            ),
+            (Err(e), _) | (_, Err(e)) => miss(*line, e),
+        }
+    }
+    for (line, tool, want) in &spec.max_running {
+        let got = max_running(&ran.steps, tool);
+        if got != *want {
+            miss(
+                *line,
+                format!("at most {got} `{tool}` steps ran at once, not {want}"),
+            );
+        }
+    }
+    if misses.is_empty() {
+        Ok(())
+    } else {
+        Err(misses.join("\n"))
+    }
+}
+
+/// Each expectation (`CODE TEXT`) matched by one of `said`, in any order,
+/// and each of `said` expected.
+fn matched(
+    want: &[(usize, String)],
+    said: &[Said],
+    what: &str,
+    miss: &mut impl FnMut(usize, String),
+) {
+    let mut left: Vec<&Said> = said.iter().collect();
+    for (line, w) in want {
+        match left.iter().position(|s| s.matches(w)) {
+            Some(k) => {
+                left.remove(k);
+            }
+            None => miss(
+                *line,
+                format!(
+                    "no {what} `{w}`; the {what}s: {}",
+                    if said.is_empty() {
+                        "none".to_string()
+                    } else {
+                        said.iter()
+                            .map(|s| format!("\n  {}", s.shown()))
+                            .collect::<String>()
+                    }
+                ),
+            ),
+        }
+    }
+    for s in left {
+        miss(1, format!("an unexpected {what}: {}", s.shown()));
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("values serialise")
+}
+
+/// `want`'s fields (recursively) have the same values in `got`.
+fn subset(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|x| subset(v, x))),
+        _ => want == got,
+    }
+}
+
+/// `got` with only the fields `want` names, for a short diff.
+fn only_keys(got: &Value, want: &Value) -> Value {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => Value::Object(
+            w.iter()
+                .map(|(k, v)| (k.clone(), g.get(k).map_or(Value::Null, |x| only_keys(x, v))))
+                .collect(),
+        ),
+        _ => got.clone(),
+    }
+}
+
+/// The paths of the steps, sorted.
+fn paths_of(steps: &[Value]) -> Vec<String> {
+    let mut p: Vec<String> = steps
+        .iter()
+        .filter_map(|s| s["path"].as_str().map(String::from))
+        .collect();
+    p.sort();
+    p
+}
+
+/// The most steps of `tool` running at one moment.
+fn max_running(steps: &[Value], tool: &str) -> usize {
+    let mut events: Vec<(f64, i32)> = Vec::new();
+    for s in steps.iter().filter(|s| s["tool"] == tool) {
+        events.push((s["start_ms"].as_f64().unwrap_or(0.0), 1));
+        events.push((s["end_ms"].as_f64().unwrap_or(f64::MAX), -1));
+    }
+    // Ends before starts at the same instant.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+/// Runs every file of `files`, a few at once; the failures, in file order.
+fn check_all(files: &[PathBuf], helpers: &Path) -> Vec<String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(f) = files.get(k) else { break };
+                    let r = check_file(f, helpers);
+                    results.lock().expect("lock").push((k, r));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("lock");
+    results.sort_by_key(|(k, _)| *k);
+    results.into_iter().filter_map(|(_, r)| r.err()).collect()
+}
+
+/// The annotated files: `tests/run/*.flow` (not the helpers under `files/`).
+fn annotated_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("tests/run exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "flow"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_annotated_file_runs_as_its_header_says() {
+    let files = annotated_files(&run_dir());
+    assert!(
+        files.len() >= 30,
+        "too few files under tests/run: {files:?}"
+    );
+    let failures = check_all(&files, &run_dir().join("files"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} files under tests/run failed:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Files written for the self-tests, run by the harness.
+fn harness_on(tag: &str, files: &[(&str, &str)]) -> Vec<String> {
+    let dir = tempdir(tag);
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("write");
+    }
+    let failures = check_all(&annotated_files(&dir), &dir.join("files"));
+    let _ = std::fs::remove_dir_all(&dir);
+    failures
+}
+
+#[test]
+fn the_harness_reports_every_file_whose_run_differs_from_its_header() {
+    let failures = harness_on(
+        "harness-wrong",
+        &[
+            (
+                "right.flow",
+                "// expect: 3\n\nflow main() -> int { 1 + 2 }\n",
+            ),
+            (
+                "wrong.flow",
+                "// expect: 4\n\nflow main() -> int { 1 + 2 }\n",
+            ),
+            (
+                "wrong_error.flow",
+                "// expect-error: tool_error no such message\n\ntool boom(message: string) -> json = builtin \"fail\"\n\nflow main() -> json { boom(message: \"bad\") }\n",
+            ),
+            (
+                "wrong_step.flow",
+                "// expect: 1\n// step: one {\"status\": \"failed\"}\n\ntool echo(value: json) -> { value: json } = builtin \"echo\"\n\nflow main() -> json {\n    let one = echo(value: 1)\n    one.value\n}\n",
+            ),
+        ],
+    );
+    assert_eq!(failures.len(), 3, "{failures:#?}");
+    assert!(
+        failures[0].contains("wrong.flow:1: the result differs")
+            && failures[0].contains("-4")
+            && failures[0].contains("+3"),
+        "{}",
+        failures[0]
+    );
+    assert!(
+        failures[1].contains("wrong_error.flow:1: no error `tool_error no such message`")
+            && failures[1].contains("tool_error 5:23 step `main/boom` failed: bad"),
+        "{}",
+        failures[1]
+    );
+    assert!(
+        failures[2].contains("wrong_step.flow:2: step `one` differs"),
+        "{}",
+        failures[2]
+    );
+}
+
+#[test]
+fn a_file_the_harness_cannot_read_as_annotated_is_a_failure_naming_its_line() {
+    let failures = harness_on(
+        "harness-bad",
+        &[
+            (
+                "no_expectation.flow",
+                "// What it does, but no expectation.\n\nflow main() -> int { 1 }\n",
+            ),
+            (
+                "unknown_key.flow",
+                "// A typo.\n// expects: 1\n\nflow main() -> int { 1 }\n",
+            ),
+            (
+                "below.flow",
+                "// expect: 1\n\nflow main() -> int {\n    // expect: 2\n    1\n}\n",
+            ),
+            (
+                "bad_json.flow",
+                "// expect: {\"a\": 1,,}\n\nflow main() -> json { { a: 1 } }\n",
+            ),
+            (
+                "unexpected_warning.flow",
+                "// expect: 3\n\nflow main() -> int {\n    let n = loop s = 0 max 3 until s > 100 { s + 1 }\n    n\n}\n",
+            ),
+        ],
+    );
+    let want = [
+        "bad_json.flow:1: `expect`: not JSON",
+        "below.flow:4: `expect` below the header",
+        "no_expectation.flow:1: no expectation",
+        "unexpected_warning.flow:1: an unexpected warning: run 4:13 ",
+        "unknown_key.flow:2: unknown header key `expects`",
+    ];
+    assert_eq!(failures.len(), want.len(), "{failures:#?}");
+    for (f, w) in failures.iter().zip(want) {
+        assert!(f.contains(w), "{w:?} not in {f}");
+    }
+}
+
+// ------------------------------------------------- what needs the process
 
 const TOOLS: &str = r#"
 tool wait(ms: int) -> { ms: int } = builtin "sleep"
@@ -21,369 +731,6 @@ tool boom(message: string) -> json = builtin "fail"
 
 fn with_tools(body: &str) -> String {
     format!("{TOOLS}\n{body}")
-}
-
-#[test]
-fn expressions_and_blocks_compute_their_values() {
-    let src = with_tools(
-        r#"
-type Row = { id: int, status: string }
-const LIMIT = 2
-flow main(n: int = 3, name: string) -> json {
-    let _w = wait(ms: 0)
-    let rows: [Row] = [{ id: 1, status: "failed" }, { id: 2, status: "ok" }, { id: 3, status: "failed" }]
-    let failed = jsonpath(rows, "$[?@.status=='failed'].id")
-    let doubled = for r in rows with { max_concurrent: 2 } { r.id * 2 }
-    let p = parallel { a = echo(value: 1).value; b = echo(value: "two").value }
-    let merged = parallel merge { x = { k: { a: 1 } }; y = { k: { b: 2 } } }
-    let cat = parallel concat { x = [1, 2]; y = [3] }
-    let seq = sequence { let a = wait(ms: 1)
-        let b = wait(ms: a.ms + 1)
-        b.ms }
-    let grown = loop s = { n: 0, sig: "" } max 10 until stable(s.sig) { { n: s.n + iteration, sig: to_string(min(s.n + iteration, 3)) } }
-    let kind = match len(failed) { 0 => "none", 1 | 2 => "some", _ => "many" }
-    let word = if n > LIMIT { "big" } else if n > 0 { "small" } else { "zero" }
-    let opt = if n > 100 { "never" }
-    let t = try { boom(message: "bad") } catch e { "{e.kind}: {e.message} ({e.attempts})" }
-    let fallback = boom(message: "x") catch "fell back"
-    let r = race { fast = wait(ms: 5).ms; slow = wait(ms: 2000).ms }
-    {
-        failed, doubled, p, merged, cat, seq, grown, kind, word, opt: opt ?? "none", t, fallback, r,
-        ids: rows[*].id, first: rows[0].status, last: rows[-1].id, greeting: "hi {name}, {len(rows)} rows",
-        math: [7 / 2, 7 % 2, 2.5 * 2, -n, 1 + 2 * 3], logic: [true && !false, "abc" ~ /B/i, "abc" !~ /^b/], coalesce: null ?? 5,
-        strings: [upper(name), join(split("a,b", ","), "+"), trim("  x "), replace("aXa", "X", "-")],
-        lists: [sum([1, 2, 3]), max([4, 9, 2]), len(unique([1, 1, 2])), avg([1, 2])],
-        ctx: context.flow,
-        caught_lits: [true catch false, false catch true], caught_null: null catch 1,
-    }
-}
-"#,
-    );
-    let out = run_flow("values", &src, &[], &["--arg", "name=ana"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v = out.result();
-    assert_eq!(v["failed"], json!([1, 3]));
-    assert_eq!(v["doubled"], json!([2, 4, 6]));
-    assert_eq!(v["p"], json!({"a": 1, "b": "two"}));
-    assert_eq!(v["merged"], json!({"k": {"a": 1, "b": 2}}));
-    assert_eq!(v["cat"], json!([1, 2, 3]));
-    assert_eq!(v["seq"], json!(2));
-    assert_eq!(v["grown"]["sig"], json!("3"));
-    assert_eq!(v["kind"], json!("some"));
-    assert_eq!(v["word"], json!("big"));
-    assert_eq!(v["opt"], json!("none"));
-    assert_eq!(v["t"], json!("tool_error: bad (1)"));
-    assert_eq!(v["fallback"], json!("fell back"));
-    // `catch` after a literal keyword (`true`, `false`, `null`).
-    assert_eq!(v["caught_lits"], json!([true, false]));
-    assert_eq!(v["caught_null"], Value::Null);
-    assert_eq!(v["r"], json!({"winner": "fast", "value": 5}));
-    assert_eq!(v["ids"], json!([1, 2, 3]));
-    assert_eq!(v["first"], json!("failed"));
-    assert_eq!(v["last"], json!(3));
-    assert_eq!(v["greeting"], json!("hi ana, 3 rows"));
-    assert_eq!(v["math"], json!([3, 1, 5.0, -3, 7]));
-    assert_eq!(v["logic"], json!([true, true, true]));
-    assert_eq!(v["coalesce"], json!(5));
-    assert_eq!(v["strings"], json!(["ANA", "a+b", "x", "a-a"]));
-    assert_eq!(v["lists"], json!([6, 9, 2, 1.5]));
-    assert_eq!(v["ctx"], json!("main"));
-    // The race's loser was cancelled.
-    assert!(
-        out.steps().iter().any(|s| s["status"] == "cancelled"),
-        "{:#}",
-        out.record["steps"]
-    );
-}
-
-#[test]
-fn built_in_functions_take_arguments_that_wait() {
-    let src = with_tools(
-        "flow main() -> int {\n    sum(for t in [1, 2] { wait(ms: t).ms }) + len([wait(ms: 1)]) + max(for t in [3] { t })\n}\n",
-    );
-    let out = run_flow("builtin-async", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result(), json!(7));
-}
-
-#[test]
-fn expressions_that_wait_combine_their_values_as_pure_ones_do() {
-    // Each kind's combining is written once: the same results whether a
-    // sub-expression waits (a tool call) or not.
-    let lib = "const ITEMS = [\"a\", \"b\", \"c\"]\n";
-    let src = format!(
-        "import \"lib.flow\" as lib\n{TOOLS}\n{}",
-        r#"
-flow main() -> json {
-    let one = echo(value: 1).value
-    {
-        text: "n={echo(value: 2).value}, m={one}",
-        rec: { a: echo(value: 3).value, b: 4 },
-        neg: -echo(value: 5).value,
-        sum: echo(value: 6).value + 1,
-        imported: lib.ITEMS[echo(value: 1).value],
-        lazy_and: false && boom(message: "never").ok,
-        lazy_or: true || boom(message: "never").ok,
-        lazy_coalesce: 7 ?? echo(value: 8).value,
-        right: null ?? echo(value: 9).value,
-        pick: if echo(value: 0).value == 0 { "zero" } else { "other" },
-        list: [echo(value: 10).value, 11][0],
-    }
-}
-"#
-    );
-    let out = run_flow("waiting-exprs", &src, &[("lib.flow", lib)], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.result(),
-        json!({
-            "text": "n=2, m=1",
-            "rec": { "a": 3, "b": 4 },
-            "neg": -5,
-            "sum": 7,
-            "imported": "b",
-            "lazy_and": false,
-            "lazy_or": true,
-            "lazy_coalesce": 7,
-            "right": 9,
-            "pick": "zero",
-            "list": 10,
-        })
-    );
-    // The right operand of a decided `&&` or `||` never ran.
-    assert!(
-        !out.steps().iter().any(|s| s["name"] == "boom"),
-        "{:#}",
-        out.record["steps"]
-    );
-}
-
-#[test]
-fn names_read_the_binding_of_their_own_scope() {
-    // Every name is resolved to a frame and slot before the run: inner scopes
-    // shadow outer ones, loop and `for` variables, `iteration`, `catch e`,
-    // parameter defaults, constants (also of an imported module) and `context`.
-    let lib = "const BASE = 10\nconst TWICE = 20\n";
-    let src = format!(
-        "import \"lib.flow\" as lib\n{TOOLS}\n{}",
-        r#"
-const K = 3
-flow inner(a: int, b: int = K + 2) -> int { let a2 = a * 2
-    a2 + b }
-flow main(x: int = 1) -> json {
-    let v = echo(value: x).value
-    let shadow = sequence { let v = echo(value: 100).value
-        v + 1 }
-    let nested = for i in [1, 2] { let w = i * v
-        for j in [10] { w + j + i } }
-    let counted = loop s = 0 max 5 until s >= 3 { s + iteration }
-    let settled = loop t = { n: 0, sig: 0 } max 9 until stable(t.sig) { { n: t.n + 1, sig: min(t.n + 1, 2) } }
-    let deep = loop t = { n: 0, sig: 0 } max 9 until (for _x in [1] { stable(t.sig) })[0] { { n: t.n + 1, sig: min(t.n + 1, 2) } }
-    let caught = try { boom(message: "no {v}") } catch e { e.message }
-    let called = inner(a: v + 1)
-    { v, shadow, nested, counted, settled: settled.n, deep: deep.n, caught, called,
-      consts: [K, lib.BASE, lib.TWICE, lib.TWICE + echo(value: K).value], flow: context.flow }
-}
-"#
-    );
-    let out = run_flow("slots", &src, &[("lib.flow", lib)], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.result(),
-        json!({
-            "v": 1,
-            "shadow": 101,
-            "nested": [[12], [14]],
-            "counted": 3,
-            "settled": 3,
-            "deep": 3,
-            "caught": "no 1",
-            "called": 9,
-            "consts": [3, 10, 20, 23],
-            "flow": "main",
-        })
-    );
-}
-
-#[test]
-fn a_step_starts_only_after_its_inputs_end() {
-    let src = with_tools(
-        r#"
-flow main() -> int {
-    let total = a.ms + b.ms + c.ms
-    let c = wait(ms: a.ms + b.ms)
-    let b = wait(ms: 30)
-    let a = wait(ms: 20)
-    let d = wait(ms: 5) after c
-    total + d.ms
-}
-"#,
-    );
-    let out = run_flow("order", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result(), json!(105));
-    let (a, b, c, d) = (out.step("a"), out.step("b"), out.step("c"), out.step("d"));
-    let f = |s: &Value, k: &str| s[k].as_f64().expect("a time");
-    assert!(
-        f(&c, "start_ms") >= f(&a, "end_ms") && f(&c, "start_ms") >= f(&b, "end_ms"),
-        "c waits for a and b"
-    );
-    assert!(
-        f(&d, "start_ms") >= f(&c, "end_ms"),
-        "d waits for c (after)"
-    );
-    // a and b are independent: they overlap.
-    assert!(
-        f(&a, "start_ms") < f(&b, "end_ms") && f(&b, "start_ms") < f(&a, "end_ms"),
-        "a and b run concurrently"
-    );
-    // c waited for 50 ms of work, not 20 + 30 in sequence before it: eager, not levels.
-    assert!(f(&c, "start_ms") < 45.0 + 30.0, "{c}");
-}
-
-#[test]
-fn sequence_runs_in_order_and_parallel_overlaps() {
-    let src = with_tools(
-        r#"
-flow main() -> json {
-    let s = sequence {
-        let one = wait(ms: 20)
-        let two = wait(ms: 20)
-        let three = wait(ms: 20)
-        three.ms
-    }
-    let p = parallel { x = wait(ms: 40); y = wait(ms: 40); z = wait(ms: 40) }
-    { s, p }
-}
-"#,
-    );
-    let out = run_flow("seqpar", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let f = |n: &str, k: &str| out.step(n)[k].as_f64().expect("time");
-    assert!(f("two", "start_ms") >= f("one", "end_ms"));
-    assert!(f("three", "start_ms") >= f("two", "end_ms"));
-    let wait_steps: Vec<Value> = out
-        .steps()
-        .into_iter()
-        .filter(|s| s["step"] == "wait")
-        .collect();
-    assert_eq!(wait_steps.len(), 3, "three parallel branches");
-    let latest_start = wait_steps
-        .iter()
-        .map(|s| s["start_ms"].as_f64().expect("t"))
-        .fold(0.0, f64::max);
-    let earliest_end = wait_steps
-        .iter()
-        .map(|s| s["end_ms"].as_f64().expect("t"))
-        .fold(f64::MAX, f64::min);
-    assert!(
-        latest_start < earliest_end,
-        "all three branches were running at once"
-    );
-}
-
-#[test]
-fn a_failure_stops_only_its_dependents_and_every_error_is_reported() {
-    let src = with_tools(
-        r#"
-flow main() -> json {
-    let bad = boom(message: "first failure")
-    let after_bad = echo(value: bad)
-    let independent = wait(ms: 30)
-    let p = parallel { x = boom(message: "branch x"); y = boom(message: "branch y"); z = echo(value: 1) }
-    { after_bad, independent, p }
-}
-"#,
-    );
-    let out = run_flow("isolation", &src, &[], &[]);
-    assert_eq!(out.code, 1);
-    assert_eq!(out.record["status"], "failed");
-    let errors = out.record["errors"].as_array().expect("errors");
-    let msgs: Vec<&str> = errors
-        .iter()
-        .map(|e| e["message"].as_str().expect("message"))
-        .collect();
-    assert!(
-        msgs.contains(&"first failure") && msgs.contains(&"branch x") && msgs.contains(&"branch y"),
-        "{msgs:?}"
-    );
-    assert_eq!(
-        out.step("independent")["status"],
-        "ok",
-        "independent steps keep running"
-    );
-    assert!(
-        out.steps().iter().all(|s| s["step"] != "after_bad"),
-        "a dependent of a failed step never starts"
-    );
-    assert!(
-        out.stderr
-            .contains("[tool_error] Error: step `main/bad` failed: first failure"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("main.flow:8:"),
-        "errors point at the source: {}",
-        out.stderr
-    );
-}
-
-#[test]
-fn fail_fast_cancels_running_steps() {
-    let src = with_tools(
-        r#"
-flow main() -> json with { fail_fast: true } {
-    let slow = wait(ms: 3000)
-    let bad = boom(message: "stop")
-    { slow, bad }
-}
-"#,
-    );
-    let started = std::time::Instant::now();
-    let out = run_flow("failfast", &src, &[], &[]);
-    assert_eq!(out.code, 1);
-    assert!(
-        started.elapsed().as_millis() < 2500,
-        "fail_fast did not wait for the slow step"
-    );
-    assert_eq!(out.step("slow")["status"], "cancelled");
-}
-
-#[test]
-fn retries_are_counted_and_narrowed_by_retry_on() {
-    let script = "import json, os, sys\np = os.path.join(os.path.dirname(__file__), 'count')\nn = int(open(p).read()) if os.path.exists(p) else 0\nopen(p, 'w').write(str(n + 1))\nif n < 2:\n    sys.stderr.write('transient failure %d\\n' % n)\n    sys.exit(3)\nprint(json.dumps({'ok': True, 'tries': n + 1}))\n";
-    let src = r#"
-tool flaky() -> { ok: bool, tries: int } = exec ["python3", "flaky.py"] with { retry: 3, backoff: 10ms }
-tool never() -> { ok: bool } = exec ["python3", "never.py"] with { retry: 3, backoff: 10ms, retry_on: ["timeout"] }
-flow main() -> json {
-    let f = flaky()
-    let n = never() catch { ok: false }
-    { f, n }
-}
-"#;
-    let never = "import sys\nsys.stderr.write('permanent\\n')\nsys.exit(1)\n";
-    let out = run_flow(
-        "retry",
-        src,
-        &[("flaky.py", script), ("never.py", never)],
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result()["f"], json!({"ok": true, "tries": 3}));
-    assert_eq!(out.step("f")["attempts"], 3);
-    let n = out.step("never");
-    assert_eq!(
-        n["attempts"], 1,
-        "tool_error is not retried when retry_on lists only timeout"
-    );
-    assert!(
-        n["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("permanent"),
-        "stderr tail in the error: {n}"
-    );
 }
 
 fn process_state(pid: u32) -> Option<char> {
@@ -452,42 +799,6 @@ flow main() -> json { leaves() }
     assert_eq!(out.step("leaves")["status"], "ok");
     let bg = std::fs::read_to_string(out.dir.join("bg")).expect("the tool wrote its child's pid");
     wait_gone(bg.trim().parse().expect("pid"));
-}
-
-#[test]
-fn exec_tools_get_json_on_stdin_and_run_in_the_flow_folder() {
-    let script = "import json, os, sys\nargs = json.load(sys.stdin)\nprint(json.dumps({'got': args, 'cwd_has_flow': os.path.exists('main.flow')}))\n";
-    let src = r#"
-tool t(a: int, b: [string]) -> { got: json, cwd_has_flow: bool } = exec ["python3", "tools/t.py"]
-flow main() -> json { t(a: 1, b: ["x"]) }
-"#;
-    let out = run_flow("exec", src, &[("tools/t.py", script)], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.result(),
-        json!({"got": {"a": 1, "b": ["x"]}, "cwd_has_flow": true})
-    );
-}
-
-#[test]
-fn a_wrong_result_shape_is_a_type_error_naming_the_path() {
-    let script = "print('{\"rows\": [{\"ci_id\": \"a\"}, {\"ci_id\": 42}]}')\n";
-    let src = r#"
-tool lookup() -> { rows: [{ ci_id: string }] } = exec ["python3", "t.py"]
-flow main() -> json {
-    let r = lookup()
-    r.rows[0].ci_id
-}
-"#;
-    let out = run_flow("typeerr", src, &[("t.py", script)], &[]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("[type_error]"), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("`lookup` returned int 42 at `$.rows[1].ci_id`, expected `string`"),
-        "{}",
-        out.stderr
-    );
 }
 
 /// A tiny HTTP/1.1 server: answers `n` requests with `respond(method, path, body)`.
@@ -649,101 +960,6 @@ fn the_run_record_and_the_trace_describe_the_run() {
 }
 
 #[test]
-fn a_loop_that_reaches_max_is_a_warning_or_an_error() {
-    let src = "flow main(strict: bool) -> int {\n    let n = loop s = 0 max 3 until s > 100 { s + 1 }\n    n\n}\n";
-    let out = run_flow("loopmax", src, &[], &["--arg", "strict=false"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result(), json!(3));
-    assert!(
-        out.record["warnings"][0]["message"]
-            .as_str()
-            .expect("warning")
-            .contains("maximum of 3")
-    );
-    let strict = "flow main() -> int {\n    let n = loop s = 0 max 3 until s > 100 with { on_max: error } { s + 1 }\n    n\n}\n";
-    let out = run_flow("loopmax2", strict, &[], &[]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("[policy_violation]"), "{}", out.stderr);
-}
-
-#[test]
-fn an_arm_of_match_or_decide_may_be_a_block_of_statements() {
-    let src = with_tools(
-        r#"
-flow main(n: int) -> json {
-    let m = match n {
-        1 => {
-            let again = echo(value: n + 1)
-            let twice = again.value * 2
-            twice
-        }
-        _ => { echo(value: 0).value }
-    }
-    let d = decide "what next?" with { n } {
-        retry => {
-            let again = echo(value: "again {n}")
-            again.value
-        }
-        else => "gave up"
-    }
-    let r = match n { 1 => { n }, _ => { n: 0 } }
-    { m, d, r }
-}
-"#,
-    );
-    let out = run_flow(
-        "armblocks",
-        &src,
-        &[],
-        &["--arg", "n=1", "--llm", "cmd:python3 -c print('retry')"],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.result(),
-        json!({ "m": 4, "d": "again 1", "r": { "n": 1 } })
-    );
-    // The arms' statements are steps under the `let` that holds them.
-    out.step("again");
-    let paths: Vec<String> = out
-        .steps()
-        .iter()
-        .map(|s| s["path"].as_str().unwrap_or("").to_string())
-        .collect();
-    assert!(paths.contains(&"main/m/again".to_string()), "{paths:?}");
-    assert!(paths.contains(&"main/d/again".to_string()), "{paths:?}");
-    // `flowc graph` draws each block arm as a cluster named by its head.
-    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["graph", "--format", "json"])
-        .arg(out.dir.join("main.flow"))
-        .output()
-        .expect("flowc graph");
-    let g: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
-    // The block arms are clusters inside the arms' nodes of the `match`/`decide`
-    // clusters, in the order they are written.
-    fn clusters<'v>(block: &'v Value, out: &mut Vec<&'v str>) {
-        for n in block["nodes"].as_array().into_iter().flatten() {
-            for c in n["children"].as_array().into_iter().flatten() {
-                out.push(c["label"].as_str().unwrap_or(""));
-                clusters(c, out);
-            }
-        }
-    }
-    let mut all = Vec::new();
-    clusters(&g["body"], &mut all);
-    let arms: Vec<&str> = all.into_iter().filter(|l| l.ends_with("=>")).collect();
-    assert_eq!(arms, ["1 =>", "_ =>", "retry =>"], "{g:#}");
-}
-
-#[test]
-fn a_loop_takes_max_and_until_on_lines_of_their_own() {
-    let src = "flow main() -> int {\n    let r = loop s = { n: 0 }\n        max 2 until s.n > 100 {\n        { n: s.n + 1 }\n    }\n    let t = loop u = 0\n        max 9\n        until u > 4 { u + 2 }\n    r.n * 10 + t\n}\n";
-    let out = run_flow("loopmaxline", src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    // `max 2` bounds the first loop; the second stops at 6.
-    assert_eq!(out.result(), json!(26));
-}
-
-#[test]
 fn usage_errors_exit_2_with_a_message() {
     let src = "flow main(n: int) -> int { n }\n";
     let out = run_flow("usage1", src, &[], &[]);
@@ -768,136 +984,6 @@ fn usage_errors_exit_2_with_a_message() {
 }
 
 #[test]
-fn flows_call_flows_and_effects_keep_their_order() {
-    let src = with_tools(
-        r#"
-effect tool note(text: string) -> { text: string } = builtin "echo"
-flow double(x: int) -> int { x * 2 }
-flow main() -> json {
-    let first = note(text: "one")
-    let second = note(text: "two")
-    let d = double(x: 21)
-    { d, order: [first.text, second.text], w: wait(ms: 1).ms, e: echo(value: 1).value, b: boom(message: "x") catch 0 }
-}
-"#,
-    );
-    let out = run_flow("effects", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result()["d"], json!(42));
-    assert!(
-        out.step("second")["start_ms"].as_f64() >= out.step("first")["end_ms"].as_f64(),
-        "effect steps keep source order"
-    );
-    assert_eq!(out.step("d")["kind"], "flow");
-}
-
-#[test]
-fn graph_snapshots() {
-    let dir = tempdir("graph");
-    let src = with_tools(
-        r#"
-flow main() -> json {
-    let a = wait(ms: 1)
-    let b = wait(ms: a.ms) after a
-    let p = parallel { x = echo(value: b); y = echo(value: 2) }
-    let s = sequence { let one = wait(ms: 1)
-        one.ms }
-    { p, s }
-}
-"#,
-    );
-    std::fs::write(dir.join("main.flow"), src).expect("write");
-    let run = |fmt: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .args(["graph", "--format", fmt])
-            .arg(dir.join("main.flow"))
-            .output()
-            .expect("flowc graph");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let snap = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/graph.json");
-    let json_out = run("json");
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(snap, &json_out).expect("bless");
-    }
-    assert_eq!(
-        json_out,
-        std::fs::read_to_string(snap).unwrap_or_default(),
-        "flowc graph --format json changed (BLESS=1 to update)"
-    );
-    let dot = run("dot");
-    assert!(
-        dot.starts_with("digraph") && dot.contains("cluster") && dot.contains("after"),
-        "{dot}"
-    );
-    let mermaid = run("mermaid");
-    assert!(
-        mermaid.starts_with("flowchart TD") && mermaid.contains("subgraph"),
-        "{mermaid}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn a_tool_or_flow_named_like_a_builtin_shadows_it_in_its_module() {
-    let lib = r#"
-tool upper(text: string, loud: bool = true) -> { text: string, loud: bool } = builtin "echo"
-flow len(xs: [int]) -> int { 100 + sum(xs) }
-flow both(w: string) -> json { { tool: upper(text: w), builtin: lower(w), n: len(xs: [1, 2]) } }
-"#;
-    let src = r#"
-import "lib.flow" as lib
-tool upper(text: string) -> { text: string } = builtin "echo"
-flow main() -> json {
-    let mine = upper(text: "a").text
-    let listed = [upper(text: "b").text, "c"]
-    { mine, listed, lib: lib.both(w: "Mixed"), theirs: lib.len(xs: [5]), builtin_len: len([1, 2, 3]) }
-}
-"#;
-    let out = run_flow("shadow", src, &[("lib.flow", lib)], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.result(),
-        json!({
-            "mine": "a",
-            "listed": ["b", "c"],
-            "lib": { "tool": { "text": "Mixed", "loud": true }, "builtin": "mixed", "n": 103 },
-            "theirs": 105,
-            "builtin_len": 3,
-        })
-    );
-    assert!(!out.stderr.contains("E0206"), "{}", out.stderr);
-    // The graph lists the call of the tool `upper`, not of the built-in `len`.
-    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["graph", "--format", "json"])
-        .arg(out.dir.join("main.flow"))
-        .output()
-        .expect("flowc graph");
-    let g: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
-    let calls: Vec<Value> = g["body"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .flat_map(|n| n["calls"].as_array().cloned().unwrap_or_default())
-        .collect();
-    assert_eq!(
-        calls,
-        vec![
-            json!("upper"),
-            json!("upper"),
-            json!("lib.both"),
-            json!("lib.len")
-        ]
-    );
-}
-
-#[test]
 fn unknown_flow_suggests_only_a_similar_name() {
     let dir = tempdir("flow-suggest");
     let file = dir.join("main.flow");
@@ -919,72 +1005,6 @@ fn unknown_flow_suggests_only_a_similar_name() {
     let mian = run("mian");
     assert!(mian.contains("did you mean `main`?"), "{mian}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The most tool steps running at the same moment, from the run record.
-fn max_overlap(out: &common::Out, tool: &str) -> usize {
-    let mut events: Vec<(f64, i32)> = Vec::new();
-    for s in out.steps().iter().filter(|s| s["tool"] == tool) {
-        events.push((s["start_ms"].as_f64().expect("start"), 1));
-        events.push((s["end_ms"].as_f64().expect("end"), -1));
-    }
-    // Ends before starts at the same instant.
-    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut max) = (0i32, 0i32);
-    for (_, d) in events {
-        now += d;
-        max = max.max(now);
-    }
-    max as usize
-}
-
-#[test]
-fn an_explicit_inner_max_concurrent_is_not_capped_by_the_default() {
-    // 60 sleeps of 1 s under `max_concurrent: 200`: the flow's default of 10
-    // used to run them 10 at a time (6 s); all 60 now run together.
-    let src = with_tools(
-        r#"
-flow main() -> int {
-    let xs = for i in range(60) with { max_concurrent: 200 } { wait(ms: 1000).ms }
-    len(xs)
-}
-"#,
-    );
-    let t0 = std::time::Instant::now();
-    let out = run_flow("mc-inner", &src, &[], &[]);
-    let elapsed = t0.elapsed();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result(), json!(60));
-    assert_eq!(max_overlap(&out, "wait"), 60);
-    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
-}
-
-#[test]
-fn an_explicit_outer_max_concurrent_caps_an_inner_one() {
-    let src = with_tools(
-        r#"
-flow main() -> int with { max_concurrent: 4 } {
-    let xs = for i in range(12) with { max_concurrent: 200 } { wait(ms: 50).ms }
-    len(xs)
-}
-"#,
-    );
-    let out = run_flow("mc-outer", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(max_overlap(&out, "wait"), 4);
-    assert!(out.stderr.contains("W0008"), "{}", out.stderr);
-    // `--set` states a limit too: it caps an inner one.
-    let src = with_tools(
-        r#"
-flow main() -> int {
-    let xs = for i in range(12) with { max_concurrent: 200 } { wait(ms: 50).ms }
-    len(xs)
-}
-"#,
-    );
-    let out = run_flow("mc-set", &src, &[], &["--set", "max_concurrent=3"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(max_overlap(&out, "wait"), 3);
 }
 
 #[test]
@@ -1016,115 +1036,6 @@ fn set_max_concurrent_zero_is_rejected() {
         "{}",
         out.stderr
     );
-}
-
-#[test]
-fn for_where_keeps_only_the_elements_whose_condition_is_true() {
-    let src = with_tools(
-        r#"
-flow main() -> json {
-    let xs = [5, 2, 8, 1, 6]
-    let big = for x in xs where x > 4 { echo(value: x * 10).value }
-    let none = for x in xs where x > 100 { echo(value: x).value }
-    let by_tool = for x in xs where echo(value: x % 2 == 0).value with { max_concurrent: 2 } { x }
-    let names = for r in [{ n: "a", ok: true }, { n: "b", ok: false }, { n: "c", ok: true }] where r.ok { r.n }
-    { big, none, by_tool, names }
-}
-"#,
-    );
-    let out = run_flow("for-where", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.result(),
-        json!({ "big": [50, 80, 60], "none": [], "by_tool": [2, 8, 6], "names": ["a", "c"] })
-    );
-    // The body runs only for kept elements: 3 echoes in `big`, none in `none`,
-    // 5 conditions in `by_tool`.
-    let echoes = out.steps().iter().filter(|s| s["tool"] == "echo").count();
-    assert_eq!(echoes, 3 + 5);
-    // The graph shows the condition on the body.
-    let graph = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["graph", "--format", "mermaid"])
-        .arg(out.dir.join("main.flow"))
-        .output()
-        .expect("flowc graph");
-    let text = String::from_utf8_lossy(&graph.stdout);
-    assert!(text.contains("for x where x > 4 (big)"), "{text}");
-}
-
-#[test]
-fn records_print_in_their_written_order_and_the_cache_ignores_it() {
-    let src = r#"
-tool pair(a: int, b: int) -> { b: int, a: int } = builtin "echo"
-flow main() -> json {
-    let first = pair(a: 1, b: 2) with { cache: 1h }
-    let second = pair(b: 2, a: 1) with { cache: 1h } after first
-    { zeta: 1, alpha: { y: 2, x: 1 }, mid: [first, second] }
-}
-"#;
-    let out = run_flow("order", src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let compact: String = out.stdout.split_whitespace().collect();
-    assert_eq!(
-        compact,
-        // A tool's result takes its declared order (`echo` wrote `a` first);
-        // `second` is the cached value of `first`.
-        r#"{"zeta":1,"alpha":{"y":2,"x":1},"mid":[{"b":2,"a":1},{"b":2,"a":1}]}"#
-    );
-    // The same arguments in another order hit the cache.
-    let statuses: Vec<Value> = out
-        .steps()
-        .iter()
-        .filter(|s| s["tool"] == "pair")
-        .map(|s| s["status"].clone())
-        .collect();
-    assert_eq!(statuses, vec![json!("ok"), json!("cached")]);
-}
-
-#[test]
-fn a_program_that_cannot_start_is_not_retried() {
-    // Not on PATH, a path to nothing, and a file that is not executable: each
-    // fails its first attempt for good, whatever `retry` says.
-    let src = r#"
-tool missing() -> json = exec ["flowc-test-no-such-program"] with { retry: 3, backoff: 10ms }
-tool nowhere() -> json = exec ["./bin/absent.sh"] with { retry: 3, backoff: 10ms }
-tool plain() -> json = exec ["./plain.sh"] with { retry: 3, backoff: 10ms }
-flow main() -> json {
-    let a = missing() catch null
-    let b = nowhere() catch null
-    let c = plain() catch null
-    { a, b, c }
-}
-"#;
-    let out = run_flow(
-        "cannot-start",
-        src,
-        &[("plain.sh", "#!/bin/sh\necho '{}'\n")],
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    // Each step is named after its tool.
-    for (tool, program, todo) in [
-        ("missing", "flowc-test-no-such-program", "it is not on PATH"),
-        ("nowhere", "./bin/absent.sh", "fix the path"),
-        ("plain", "./plain.sh", "chmod +x"),
-    ] {
-        let step = tool;
-        let s = out.step(step);
-        assert_eq!(s["attempts"], 1, "{step} was retried: {s:#}");
-        assert_eq!(s["error"]["kind"], "tool_error", "{s:#}");
-        let message = s["error"]["message"].as_str().expect("a message");
-        for want in [
-            format!("tool `{tool}`"),
-            format!("cannot start `{program}`"),
-            todo.to_string(),
-        ] {
-            assert!(
-                message.contains(&want),
-                "{step}: {want:?} not in {message:?}"
-            );
-        }
-    }
 }
 
 /// A port on 127.0.0.1 that nothing listens on.
@@ -1180,95 +1091,10 @@ flow main() -> json {{
     );
 }
 
-/// The paths of the steps in a run record, sorted.
-fn paths(out: &common::Out) -> Vec<String> {
-    let mut p: Vec<String> = out
-        .steps()
-        .iter()
-        .map(|s| {
-            s["path"]
-                .as_str()
-                .expect("every step has a path")
-                .to_string()
-        })
-        .collect();
-    p.sort();
-    p
-}
-
 #[test]
-fn every_step_has_a_stable_path() {
-    let src = with_tools(
-        r#"
-flow inner(v: int) -> int {
-    let e = echo(value: v)
-    e.value
-}
-flow main() -> json {
-    let out = for x in [1, 2, 3] { echo(value: x).value }
-    let refined = loop s = 0 max 5 until s >= 2 {
-        let step = echo(value: s + 1)
-        step.value
-    }
-    let m = parallel { cpu = echo(value: 1).value; mem = echo(value: 2).value }
-    let n = inner(v: 5)
-    echo(value: 1)
-    echo(value: 2)
-    let both = [echo(value: 3).value, echo(value: 4).value]
-    let t = try { boom(message: "no") } catch { echo(value: 0).value }
-    { out, refined, m, n, both, t }
-}
-"#,
-    );
-    let out = run_flow("paths", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        paths(&out),
-        [
-            "main/both/echo",
-            "main/both/echo#2",
-            "main/echo",
-            "main/echo#2",
-            "main/m.cpu",
-            "main/m.mem",
-            "main/n",
-            "main/n/e",
-            "main/out/for[0]/echo",
-            "main/out/for[1]/echo",
-            "main/out/for[2]/echo",
-            "main/refined/loop[1]/step",
-            "main/refined/loop[2]/step",
-            "main/t/catch/echo",
-            "main/t/try/boom",
-        ]
-    );
-    assert_eq!(out.step("n")["kind"], "flow");
-}
-
-#[test]
-fn paths_do_not_depend_on_timing() {
-    // The slowest element comes first: it finishes last, yet keeps index 0.
-    let src = with_tools(
-        "flow main() -> json {\n    let w = for ms in [60, 1, 30] { wait(ms: ms).ms }\n    w\n}\n",
-    );
-    let out = run_flow("pathtiming", &src, &[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.result(), json!([60, 1, 30]));
-    let steps = out.steps();
-    let end = |p: &str| {
-        steps
-            .iter()
-            .find(|s| s["path"] == p)
-            .unwrap_or_else(|| panic!("no step {p}"))["end_ms"]
-            .as_f64()
-            .expect("ended")
-    };
-    assert!(end("main/w/for[1]/wait") < end("main/w/for[2]/wait"));
-    assert!(end("main/w/for[2]/wait") < end("main/w/for[0]/wait"));
-}
-
-#[test]
-fn errors_and_traces_name_steps_by_path() {
+fn errors_on_stderr_and_traces_name_steps_by_path() {
+    // What the errors say is in tests/run/errors_name_steps_by_path.flow;
+    // here, how `flowc run` prints them, and the trace file.
     let src = with_tools(
         "flow main() -> json {\n    let xs = for v in [1, 2] { boom(message: \"no {v}\") }\n    xs\n}\n",
     );
@@ -1279,10 +1105,12 @@ fn errors_and_traces_name_steps_by_path() {
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
-            .contains("step `main/xs/for[1]/boom` failed: no 2"),
+            .contains("[tool_error] Error: step `main/xs/for[1]/boom` failed: no 2"),
         "{}",
         out.stderr
     );
+    // At its place in the source.
+    assert!(out.stderr.contains("main.flow:7:"), "{}", out.stderr);
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).expect("trace written"))
         .expect("trace is JSON");
     let mut names: Vec<&str> = t["traceEvents"]

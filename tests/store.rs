@@ -1063,3 +1063,29 @@ flow bad() -> int { no() }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A run's status is read from its text in one place: text that names no
+/// status (another program's, a damaged row) is an error that names it and
+/// the statuses there are, for `flowc runs` and `flowc resume` alike, never
+/// a run listed or resumed under a status flowc does not know.
+#[test]
+fn a_status_the_store_does_not_know_is_a_clear_error() {
+    let dir = folder("status");
+    let out = flowc(&dir, &["run", "main.flow"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = runs(&dir)[0]["id"].as_str().expect("id").to_string();
+    python(
+        &dir,
+        "import sqlite3; c = sqlite3.connect('.flowc/flowc.db'); c.execute(\"UPDATE runs SET status = 'done'\"); c.commit()",
+    );
+    for args in [vec!["runs"], vec!["resume", id.as_str()]] {
+        let out = flowc(&dir, &args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("`done` is no run status; the statuses: running, ok, failed, cancelled, interrupted, paused"),
+            "{args:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

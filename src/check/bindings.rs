@@ -5,11 +5,13 @@ use super::*;
 
 /// W0007 when an exec tool's program cannot be found now: a path (with a `/`)
 /// is relative to the flow's folder, a bare name is looked up on `PATH` — as
-/// the interpreter starts it.
+/// the interpreter starts it. The files and `PATH` are the loader's to see
+/// (the core does no I/O); a loader that cannot tell gives no warning.
 pub(super) fn check_exec_program(
     b: &Binding,
     tool: &str,
     dir: &std::path::Path,
+    loader: &dyn Loader,
     diags: &mut Vec<Diagnostic>,
 ) {
     let BindingKind::Exec(argv) = &b.kind else {
@@ -33,7 +35,7 @@ pub(super) fn check_exec_program(
         } else {
             dir.join(prog)
         };
-        if !path.is_file() {
+        if loader.file_kind(&path) == Some(FileKind::Missing) {
             diags.push(catalog::exec_program_missing(
                 span,
                 tool,
@@ -42,8 +44,10 @@ pub(super) fn check_exec_program(
                 "a relative path is relative to the flow's folder",
             ));
         }
-    } else if !on_path(prog) {
-        let beside = dir.join(prog).is_file();
+    } else if on_path(prog, loader) == Some(false) {
+        let beside = loader
+            .file_kind(&dir.join(prog))
+            .is_some_and(|k| k != FileKind::Missing);
         diags.push(catalog::exec_program_missing(
             span,
             tool,
@@ -58,14 +62,18 @@ pub(super) fn check_exec_program(
     }
 }
 
-/// Is `prog` an executable file in one of `PATH`'s folders?
-fn on_path(prog: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-    std::env::split_paths(&path).any(|d| {
-        std::fs::metadata(d.join(prog))
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+/// Is `prog` an executable file in one of the loader's `PATH` folders?
+/// `None` when the loader cannot tell.
+fn on_path(prog: &str, loader: &dyn Loader) -> Option<bool> {
+    let mut found = Some(false);
+    for d in loader.search_path()? {
+        match loader.file_kind(&d.join(prog)) {
+            Some(FileKind::Executable) => return Some(true),
+            Some(_) => {}
+            None => found = None,
+        }
+    }
+    found
 }
 
 pub(super) fn check_binding(b: &Binding, diags: &mut Vec<Diagnostic>) {

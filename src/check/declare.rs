@@ -10,6 +10,7 @@ pub(super) fn declare(
     p: &mut Program,
     m: usize,
     dir: &std::path::Path,
+    loader: &dyn Loader,
     diags: &mut Vec<Diagnostic>,
 ) {
     // Names: values (tools, flows, consts) and types are separate namespaces.
@@ -81,7 +82,7 @@ pub(super) fn declare(
                 let params = declare_params(p, m, &t.params, diags);
                 let ret = resolve_type(p, m, &t.ret, diags);
                 check_binding(&t.binding, diags);
-                check_exec_program(&t.binding, &t.name.name, dir, diags);
+                check_exec_program(&t.binding, &t.name.name, dir, loader, diags);
                 if let Some(o) = &t.options {
                     options::check_static(o, options::Place::Tool { effect: t.effect }, diags);
                 }

@@ -11,6 +11,7 @@ mod bindings;
 mod builtins;
 mod declare;
 mod expr;
+pub mod fragment;
 pub mod index;
 pub mod options;
 pub mod policy;
@@ -66,11 +67,35 @@ pub trait Loader {
     fn read(&self, path: &str) -> Result<String, String>;
 
     /// Policies declared outside the source for the program rooted at the
-    /// file `root` (a project's `flowc.toml`), as `.flow` text with the name
-    /// diagnostics show for it.
+    /// file `root`: the project's `flowc.toml` (the name diagnostics show for
+    /// it, and its text), whose `[policy.NAME]` tables the checker decodes.
     fn project_policies(&self, _root: &str) -> Result<Option<(String, String)>, String> {
         Ok(None)
     }
+
+    /// What is at `path` (joined to the flow's folder already), for an exec
+    /// tool's program (W0007). `None`: this loader cannot tell, and the
+    /// checker says nothing about the program.
+    fn file_kind(&self, _path: &std::path::Path) -> Option<FileKind> {
+        None
+    }
+
+    /// The folders of `PATH`, in order, where an exec tool's bare program
+    /// name is looked for. `None`: this loader cannot tell (no W0007).
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        None
+    }
+}
+
+/// What a [`Loader`] found at a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// Nothing, or not a regular file.
+    Missing,
+    /// A regular file no one may execute.
+    File,
+    /// A regular file with an execute bit.
+    Executable,
 }
 
 /// A loader that knows no files (only `std.*` imports work).
@@ -138,6 +163,9 @@ pub struct Program {
     /// Every call of a flow from a flow: (caller module, name), (callee module,
     /// name), where the callee is named.
     pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
+    /// The types of each module's constants, by module (what a fragment
+    /// checked later reads).
+    const_types: HashMap<usize, HashMap<String, (Type, Span)>>,
     /// Types, references and scopes by place, recorded while checking when
     /// `indexing` (the language server asks for it; `check` and `run` do not).
     index: RefCell<index::Index>,
@@ -207,7 +235,7 @@ pub fn check_program(
     root: FileId,
     loader: &dyn Loader,
 ) -> (Program, Vec<Diagnostic>) {
-    check_with(sources, root, loader, false)
+    check_with(sources, root, loader, false, None)
 }
 
 /// [`check_program`], also keeping the index of types, references and scopes
@@ -217,7 +245,7 @@ pub fn check_program_indexed(
     root: FileId,
     loader: &dyn Loader,
 ) -> (Program, Vec<Diagnostic>) {
-    check_with(sources, root, loader, true)
+    check_with(sources, root, loader, true, None)
 }
 
 fn check_with(
@@ -225,6 +253,7 @@ fn check_with(
     root: FileId,
     loader: &dyn Loader,
     indexing: bool,
+    fragment: Option<fragment::Fragment>,
 ) -> (Program, Vec<Diagnostic>) {
     let mut ld = Load {
         sources,
@@ -254,12 +283,14 @@ fn check_with(
         decisions: Vec::new(),
         replan_sites: HashMap::new(),
         flow_calls: Vec::new(),
+        const_types: HashMap::new(),
         index: RefCell::default(),
         indexing,
     };
     for (span, target) in import_refs {
         program.record_ref(span, index::Target::Module(target));
     }
+    let fragment = fragment.map(|f| f.declare_in(&mut program));
     for &m in &order {
         // Exec tools run in their module's folder, as the interpreter does.
         let name = &sources.get(program.modules[m].file).name;
@@ -267,16 +298,21 @@ fn check_with(
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        declare(&mut program, m, &dir, &mut diags);
+        declare(&mut program, m, &dir, loader, &mut diags);
     }
     policy::declare_project(&mut program, sources, project, &mut diags);
+    if let Some(f) = &fragment {
+        f.sign(&mut program);
+    }
     let mut ctx = expr::Ctx::new(&program);
     for &m in &order {
         ctx.check_module(m);
     }
     let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
     let replan_sites = std::mem::take(&mut ctx.replan_sites);
+    let const_types = std::mem::take(&mut ctx.consts_cache);
     let mut done = ctx.finish();
+    program.const_types = const_types;
     program.decisions = decisions;
     program.replan_sites = replan_sites;
     program.blocks = done.blocks;
@@ -285,7 +321,11 @@ fn check_with(
     program.flow_calls = done.flow_calls;
     // Warnings are for the files being checked, not their imports.
     let root_file = program.modules[root_idx].file;
-    diags.retain(|d| d.is_error() || d.primary_span().file == root_file);
+    match &fragment {
+        // A fragment's warnings are its own, not its module's again.
+        Some(f) => diags.retain(|d| d.is_error() || f.is_about_what_was_written(d)),
+        None => diags.retain(|d| d.is_error() || d.primary_span().file == root_file),
+    }
     diags.sort_by_key(|d| {
         (
             d.primary_span().file != root_file,
@@ -294,6 +334,21 @@ fn check_with(
         )
     });
     (program, diags)
+}
+
+thread_local! {
+    /// Expressions checked on this thread ([`exprs_checked`]).
+    static EXPRS_CHECKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many expressions the checker has checked on this thread so far: the
+/// work of a check, as a count (the REPL's tests compare it between inputs).
+pub fn exprs_checked() -> u64 {
+    EXPRS_CHECKED.with(|c| c.get())
+}
+
+fn count_expr() {
+    EXPRS_CHECKED.with(|c| c.set(c.get() + 1));
 }
 
 /// How deep flow calls may nest (a flow calling a flow calling a flow …), and

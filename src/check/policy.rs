@@ -130,13 +130,24 @@ pub(super) fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         first.insert(d.name.name.clone(), d.name.span);
-        out.insert(d.name.name.clone(), Rc::new(decode(md, d, diags)));
+        let rules = d
+            .rules
+            .entries
+            .iter()
+            .map(|e| (e.name.clone(), expr_value(&e.value), e.value.span));
+        out.insert(
+            d.name.name.clone(),
+            Rc::new(decode(md, &d.name, rules, diags)),
+        );
     }
     p.modules[m].policies = out;
 }
 
-/// The policies of the project (`[policy.NAME]` in `flowc.toml`, given as
-/// `.flow` text) join the root module's, where it declares none of that name.
+/// The policies of the project (`[policy.NAME]` in `flowc.toml`, given by
+/// the loader as that file's name and text) join the root module's, where
+/// it declares none of that name. Each table is decoded as a `policy` item's
+/// rules are, straight from its TOML values: no `.flow` text is made of it,
+/// and a diagnostic points at the value in `flowc.toml`.
 pub(super) fn declare_project(
     p: &mut Program,
     sources: &mut crate::source::Sources,
@@ -144,63 +155,163 @@ pub(super) fn declare_project(
     diags: &mut Vec<Diagnostic>,
 ) {
     let root = p.root;
-    // An unreadable `flowc.toml` is reported where the run reads it (its `[llm]`).
+    // An unreadable or malformed `flowc.toml` is reported where the run reads
+    // it (its `[llm]`).
     let Ok(Some((name, text))) = project else {
         return;
     };
-    let file = sources.add(name, text.clone());
-    let (ast, mut pd) = crate::syntax::parse(file, &text);
-    diags.append(&mut pd);
+    let Ok(doc) = toml::from_str::<ProjectPolicies>(&text) else {
+        return;
+    };
+    let Some(tables) = doc.policy.filter(|t| !t.is_empty()) else {
+        return;
+    };
+    let file = sources.add(name, text);
+    let span = |r: std::ops::Range<usize>| Span::new(file, r.start, r.end);
     let md = &p.modules[root];
     let mut found = Vec::new();
-    for it in &ast.items {
-        if let ItemKind::Policy(d) = &it.kind
-            && !md.policies.contains_key(&d.name.name)
-        {
-            found.push((d.name.name.clone(), Rc::new(decode(md, d, diags))));
+    for (pname, table) in tables {
+        if md.policies.contains_key(pname.get_ref()) {
+            continue;
         }
+        let name = Ident {
+            span: span(pname.span()),
+            name: pname.into_inner(),
+        };
+        let rules = table.into_iter().map(|(key, value)| {
+            let at = span(value.span());
+            let v = toml_value(key.get_ref(), value.get_ref(), at);
+            let key = Ident {
+                span: span(key.span()),
+                name: key.into_inner(),
+            };
+            (key, v, at)
+        });
+        found.push((name.name.clone(), Rc::new(decode(md, &name, rules, diags))));
     }
     p.modules[root].policies.extend(found);
 }
 
-fn decode(md: &ModInfo, d: &PolicyDecl, diags: &mut Vec<Diagnostic>) -> Policy {
+/// The `[policy.NAME]` tables of a `flowc.toml`, with where each name and
+/// value is (the rest of the file is the driver's).
+#[derive(serde::Deserialize)]
+struct ProjectPolicies {
+    policy: Option<std::collections::BTreeMap<toml::Spanned<String>, TomlRules>>,
+}
+
+/// One `[policy.NAME]` table: each rule's name and value, with their places.
+type TomlRules = std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>;
+
+/// A rule's value as data: a `policy` item's literal, or a `flowc.toml` value.
+enum RuleValue {
+    Int(i64),
+    Bool(bool),
+    /// A string; `None` when it interpolates.
+    Str(Option<String>),
+    Duration(Option<u64>),
+    Name(String),
+    List(Vec<(RuleValue, Span)>),
+    /// Anything no rule takes, described.
+    Other(String),
+}
+
+impl RuleValue {
+    /// What it is, for E0602 (as `options::describe` says of a literal).
+    fn describe(&self) -> String {
+        match self {
+            RuleValue::Int(_) => "an integer".into(),
+            RuleValue::Bool(_) => "a bool".into(),
+            RuleValue::Str(_) => "a string".into(),
+            RuleValue::Duration(_) => "a duration".into(),
+            RuleValue::Name(n) => format!("the name `{n}`"),
+            RuleValue::List(_) => "a list".into(),
+            RuleValue::Other(what) => what.clone(),
+        }
+    }
+}
+
+/// A `policy` item's rule value as data.
+fn expr_value(e: &Expr) -> RuleValue {
+    match &e.kind {
+        ExprKind::Int(n) => RuleValue::Int(*n),
+        ExprKind::Bool(b) => RuleValue::Bool(*b),
+        ExprKind::Str(parts) => RuleValue::Str(text(parts)),
+        ExprKind::Duration { ms, .. } => RuleValue::Duration(*ms),
+        ExprKind::Name(n) => RuleValue::Name(n.name.clone()),
+        ExprKind::List(items) => {
+            RuleValue::List(items.iter().map(|i| (expr_value(i), i.span)).collect())
+        }
+        _ => RuleValue::Other(super::options::describe(e)),
+    }
+}
+
+/// A `flowc.toml` value of rule `key` as data: `allow_tools` lists names
+/// (written as strings in TOML), `fragment_timeout` is a duration (`"30s"`).
+/// The items of a list are at the list's place.
+fn toml_value(key: &str, v: &toml::Value, at: Span) -> RuleValue {
+    match v {
+        toml::Value::String(s) if key == "allow_tools" => RuleValue::Name(s.clone()),
+        toml::Value::String(s) if key == "fragment_timeout" => {
+            match super::options::parse_duration(s) {
+                Some(d) => RuleValue::Duration(Some(d.as_millis() as u64)),
+                None => RuleValue::Str(Some(s.clone())),
+            }
+        }
+        toml::Value::String(s) => RuleValue::Str(Some(s.clone())),
+        toml::Value::Integer(n) => RuleValue::Int(*n),
+        toml::Value::Float(_) => RuleValue::Other("a float".into()),
+        toml::Value::Boolean(b) => RuleValue::Bool(*b),
+        toml::Value::Array(items) => {
+            RuleValue::List(items.iter().map(|i| (toml_value(key, i, at), at)).collect())
+        }
+        toml::Value::Datetime(_) => RuleValue::Other("a date".into()),
+        toml::Value::Table(_) => RuleValue::Other("a record".into()),
+    }
+}
+
+/// Decodes a policy's rules, each a key, its value and the value's place.
+fn decode(
+    md: &ModInfo,
+    name: &Ident,
+    rules: impl Iterator<Item = (Ident, RuleValue, Span)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Policy {
     let mut pol = Policy {
-        name: d.name.name.clone(),
-        span: d.name.span,
+        name: name.name.clone(),
+        span: name.span,
         ..Policy::default()
     };
-    let mut seen: HashMap<&str, Span> = HashMap::new();
-    for e in &d.rules.entries {
-        let key = e.name.name.as_str();
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for (kname, value, at) in rules {
+        let key = kname.name.as_str();
         if let Some(f) = seen.get(key) {
-            diags.push(catalog::duplicate(e.name.span, "policy rule", key, *f));
+            diags.push(catalog::duplicate(kname.span, "policy rule", key, *f));
             continue;
         }
-        seen.insert(key, e.name.span);
+        seen.insert(key.to_string(), kname.span);
         let Some((_, takes)) = RULES.iter().find(|(k, _)| *k == key) else {
             let help = suggest(key, RULES.iter().map(|(k, _)| *k));
-            diags.push(catalog::unknown_policy_rule(e.name.span, key, help));
+            diags.push(catalog::unknown_policy_rule(kname.span, key, help));
             continue;
         };
-        let bad = |diags: &mut Vec<Diagnostic>, v: &Expr| {
-            let found = super::options::describe(v);
-            diags.push(catalog::policy_rule_type(v.span, key, takes, &found));
+        let bad = |diags: &mut Vec<Diagnostic>, v: &RuleValue, at: Span| {
+            diags.push(catalog::policy_rule_type(at, key, takes, &v.describe()));
         };
-        match (key, &e.value.kind) {
-            ("allow_tools", ExprKind::List(items)) => {
+        match (key, &value) {
+            ("allow_tools", RuleValue::List(items)) => {
                 let mut names = Vec::new();
-                for i in items {
-                    let name = match &i.kind {
-                        ExprKind::Name(n) => n.name.clone(),
+                for (i, ispan) in items {
+                    let name = match i {
+                        RuleValue::Name(n) => n.clone(),
                         _ => {
-                            bad(diags, i);
+                            bad(diags, i, *ispan);
                             continue;
                         }
                     };
                     if !md.tools.contains_key(&name) && !md.flows.contains_key(&name) {
                         let known = md.tools.keys().chain(md.flows.keys()).map(String::as_str);
                         diags.push(catalog::unknown_callee(
-                            i.span,
+                            *ispan,
                             &name,
                             suggest(&name, known),
                         ));
@@ -209,33 +320,28 @@ fn decode(md: &ModInfo, d: &PolicyDecl, diags: &mut Vec<Diagnostic>) -> Policy {
                 }
                 pol.allow_tools = Some(names);
             }
-            ("max_steps", ExprKind::Int(n)) if *n >= 1 => pol.max_steps = Some(*n as u64),
-            ("max_llm_calls", ExprKind::Int(n)) if *n >= 0 => pol.max_llm_calls = Some(*n as u64),
-            ("effects", ExprKind::Str(parts)) => match text(parts).as_deref() {
+            ("max_steps", RuleValue::Int(n)) if *n >= 1 => pol.max_steps = Some(*n as u64),
+            ("max_llm_calls", RuleValue::Int(n)) if *n >= 0 => pol.max_llm_calls = Some(*n as u64),
+            ("effects", RuleValue::Str(t)) => match t.as_deref() {
                 Some("allow") => pol.effects = Effects::Allow,
                 Some("deny") => pol.effects = Effects::Deny,
                 Some("approve") => pol.effects = Effects::Approve,
-                _ => bad(diags, &e.value),
+                _ => bad(diags, &value, at),
             },
-            ("tenant", ExprKind::Str(parts)) => match text(parts) {
-                Some(t) => pol.tenant = Some(t),
-                None => bad(diags, &e.value),
-            },
-            ("fragment_env", ExprKind::List(items)) => {
-                for i in items {
-                    match &i.kind {
-                        ExprKind::Str(parts) if text(parts).is_some() => {
-                            pol.fragment_env.extend(text(parts));
-                        }
-                        _ => bad(diags, i),
+            ("tenant", RuleValue::Str(Some(t))) => pol.tenant = Some(t.clone()),
+            ("fragment_env", RuleValue::List(items)) => {
+                for (i, ispan) in items {
+                    match i {
+                        RuleValue::Str(Some(t)) => pol.fragment_env.push(t.clone()),
+                        _ => bad(diags, i, *ispan),
                     }
                 }
             }
-            ("fragment_approve", ExprKind::Bool(b)) => pol.fragment_approve = *b,
-            ("fragment_timeout", ExprKind::Duration { ms: Some(ms), .. }) if *ms > 0 => {
+            ("fragment_approve", RuleValue::Bool(b)) => pol.fragment_approve = *b,
+            ("fragment_timeout", RuleValue::Duration(Some(ms))) if *ms > 0 => {
                 pol.fragment_timeout = Some(std::time::Duration::from_millis(*ms));
             }
-            _ => bad(diags, &e.value),
+            _ => bad(diags, &value, at),
         }
     }
     pol

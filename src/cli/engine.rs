@@ -1,10 +1,12 @@
-//! Runs on Restate (docs/scale-out.md): `flowc worker`, and `flowc run`, `runs`,
-//! `runs show`, `resume` and `approve` with `--engine restate:URL`.
+//! Runs on Restate (docs/scale-out.md): `flowc worker`, and `flowc runs` and
+//! `runs show` with `--engine restate:URL` (`run`, `resume` and `approve`
+//! go through the driver's `Engine`, `restate::engine::Restate`).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::driver::RunStatus;
 use crate::restate::client::Client;
-use crate::restate::{RunOutcome, RunRequest, worker};
+use crate::restate::worker;
 use crate::term::{FAILED, OK, USAGE, out};
 
 #[derive(clap::Args, Debug)]
@@ -97,7 +99,7 @@ pub fn worker(a: &WorkerArgs) -> u8 {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}"));
-            if let Err(e) = register(admin, &public).await {
+            if let Err(e) = worker::register(admin, &public).await {
                 eprintln!("error: {e}");
                 serving.abort();
                 return USAGE;
@@ -109,173 +111,8 @@ pub fn worker(a: &WorkerArgs) -> u8 {
     })
 }
 
-/// Registers the deployment at `public` with the admin API at `admin` (again, with `force`).
-async fn register(admin: &str, public: &str) -> Result<(), String> {
-    let url = format!("{}/deployments", admin.trim_end_matches('/'));
-    let body = serde_json::json!({ "uri": public, "force": true });
-    let r = crate::run::tools::http::reqwest_client()
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot register with the Restate admin API at {admin}: {}",
-                crate::run::tools::http::describe(&e)
-            )
-        })?;
-    if r.status().is_success() {
-        Ok(())
-    } else {
-        let status = r.status();
-        Err(format!(
-            "the Restate admin API at {admin} refused to register {public} ({status}): {}",
-            r.text().await.unwrap_or_default().trim()
-        ))
-    }
-}
-
-/// What `flowc run --engine` writes besides the result: `--record` and `--trace` files.
-pub struct Outputs<'a> {
-    pub record: Option<&'a str>,
-    pub trace: Option<&'a str>,
-}
-
-/// `flowc run --engine restate:URL`: submits the run, waits for it, presents it.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    ingress: &str,
-    file: &str,
-    text: &str,
-    flow: &str,
-    inputs: Map<String, Value>,
-    set: &[String],
-    quiet: bool,
-    outputs: Outputs<'_>,
-) -> u8 {
-    let client = Client::new(ingress);
-    let id = crate::store::new_run_id();
-    let req = RunRequest {
-        file: file.to_string(),
-        path: worker::absolute_path(file),
-        sha256: crate::store::sha256_hex(text.as_bytes()),
-        flow: flow.to_string(),
-        inputs,
-        set: set.to_vec(),
-        ingress: ingress.to_string(),
-        trace: outputs.trace.is_some(),
-    };
-    if let Err(e) = client.submit(&id, &req) {
-        eprintln!("error: {e}");
-        return USAGE;
-    }
-    if !quiet {
-        eprintln!("run {id} submitted to Restate at {ingress}");
-    }
-    wait(&client, &id, flow, quiet, outputs)
-}
-
-/// Waits for run `id` and presents it like a local run; its exit code.
-fn wait(client: &Client, id: &str, flow: &str, quiet: bool, outputs: Outputs<'_>) -> u8 {
-    let ingress = client.ingress().to_string();
-    // As a local run that pauses prints its approvals (also with `--quiet`:
-    // the run cannot go on without them); here the run waits for them.
-    let waiting = |w: &crate::restate::Waiting| {
-        eprintln!("run {id} waits for an approval");
-        eprintln!("  {}: {}", w.path, w.message);
-        eprintln!(
-            "    flowc approve --engine restate:{ingress} {id} {}",
-            w.path
-        );
-        eprintln!(
-            "    flowc approve --engine restate:{ingress} {id} {} --reject",
-            w.path
-        );
-        eprintln!(
-            "then the run goes on by itself; Ctrl-C stops this wait, not the run (`flowc resume --engine restate:{ingress} {id}` waits again)"
-        );
-    };
-    let outcome = match client.wait(id, waiting) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: run {id}: {e}");
-            return FAILED;
-        }
-    };
-    let code = present(&outcome, flow, quiet, id, client.ingress());
-    let files = [
-        (outputs.record, &outcome.record, "the run record"),
-        (outputs.trace, &outcome.trace, "the trace"),
-    ];
-    for (path, value, what) in files {
-        if let (Some(path), Some(value)) = (path, value) {
-            let text = serde_json::to_string_pretty(value).expect("values serialise");
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("error: cannot write {what} `{path}`: {e}");
-                return USAGE;
-            }
-        }
-    }
-    code
-}
-
-fn present(o: &RunOutcome, flow: &str, quiet: bool, id: &str, ingress: &str) -> u8 {
-    let code = match (&o.status[..], &o.result) {
-        ("ok", Some(v)) => {
-            out::println(&serde_json::to_string_pretty(v).expect("values serialise"));
-            OK
-        }
-        _ => {
-            for e in &o.errors {
-                eprint!("{e}");
-            }
-            let n = o.errors.len();
-            eprintln!(
-                "error: flow `{flow}` failed with {n} error{}",
-                if n == 1 { "" } else { "s" }
-            );
-            FAILED
-        }
-    };
-    if !quiet {
-        for w in &o.warnings {
-            eprintln!("warning: {w}");
-        }
-        eprintln!(
-            "run {id} is on Restate at {ingress}: `flowc runs show --engine restate:{ingress} {id}`"
-        );
-    }
-    code
-}
-
-/// `flowc resume --engine restate:URL RUN`: a run on Restate goes on by
-/// itself; this waits for its end and presents it.
-pub fn resume(ingress: &str, id: &str, quiet: bool) -> u8 {
-    let client = Client::new(ingress);
-    let flow = match client.show(id) {
-        Ok(v) if v["request"].is_object() => {
-            v["request"]["flow"].as_str().unwrap_or("").to_string()
-        }
-        Ok(_) => {
-            eprintln!(
-                "error: Restate at {ingress} has no run `{id}`; `flowc runs --engine restate:{ingress}` lists them"
-            );
-            return USAGE;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return USAGE;
-        }
-    };
-    let none = Outputs {
-        record: None,
-        trace: None,
-    };
-    wait(&client, id, &flow, quiet, none)
-}
-
 /// `flowc runs --engine restate:URL`.
-pub fn runs(ingress: &str, status: Option<&str>, json: bool) -> u8 {
+pub fn runs(ingress: &str, status: Option<RunStatus>, json: bool) -> u8 {
     let client = Client::new(ingress);
     let runs = match client.runs() {
         Ok(r) => r,
@@ -356,7 +193,12 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
     ));
     // The index knows when a running run waits for an approval.
     let status = match &entry {
-        Some(r) if r.status == "waiting" && s("status") == "running" => r.status.clone(),
+        Some(r)
+            if r.status == RunStatus::Waiting
+                && RunStatus::parse(&s("status")) == Ok(RunStatus::Running) =>
+        {
+            r.status.to_string()
+        }
         _ => s("status"),
     };
     out::println(&format!("status   {status}"));
@@ -409,77 +251,5 @@ pub fn show(ingress: &str, id: &str, json: bool) -> u8 {
     for e in outcome["errors"].as_array().into_iter().flatten() {
         out::println(&format!("error    {}", e.as_str().unwrap_or("").trim_end()));
     }
-    OK
-}
-
-/// `flowc approve --engine restate:URL RUN [PATH]`: answers an approval the
-/// run waits for; the run then goes on by itself.
-pub fn approve(
-    ingress: &str,
-    run: &str,
-    path: Option<&str>,
-    approved: bool,
-    by: &str,
-    note: Option<&str>,
-) -> u8 {
-    let client = Client::new(ingress);
-    let entry = match client.runs() {
-        Ok(runs) => runs.into_iter().find(|r| r.id == run),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return USAGE;
-        }
-    };
-    let Some(entry) = entry else {
-        eprintln!(
-            "error: Restate at {ingress} has no run `{run}`; `flowc runs --engine restate:{ingress}` lists them"
-        );
-        return USAGE;
-    };
-    let waiting: Vec<String> = entry
-        .waiting
-        .iter()
-        .map(|w| format!("  {}: {}", w.path, w.message))
-        .collect();
-    let path = match (path, entry.waiting.as_slice()) {
-        (Some(p), w) if w.iter().any(|x| x.path == p) => p.to_string(),
-        (_, []) => {
-            eprintln!(
-                "error: run {run} waits for no approval (status `{}`)",
-                entry.status
-            );
-            return USAGE;
-        }
-        (Some(p), _) => {
-            eprintln!(
-                "error: run {run} waits for no approval at `{p}`; it waits for:\n{}",
-                waiting.join("\n")
-            );
-            return USAGE;
-        }
-        (None, [one]) => one.path.clone(),
-        (None, several) => {
-            eprintln!(
-                "error: run {run} waits for {} approvals; name the one to answer (`flowc approve --engine restate:{ingress} {run} PATH`):\n{}",
-                several.len(),
-                waiting.join("\n")
-            );
-            return USAGE;
-        }
-    };
-    let answer = crate::restate::Answer {
-        approved,
-        by: Some(by.to_string()),
-        note: note.map(str::to_string),
-        at: Some(crate::builtins::now_rfc3339()),
-    };
-    if let Err(e) = client.answer(run, &path, &answer) {
-        eprintln!("error: {e}");
-        return USAGE;
-    }
-    out::println(&format!(
-        "{} `{path}` of run {run} (by {by}); the run goes on on Restate: `flowc resume --engine restate:{ingress} {run}` waits for its end",
-        if approved { "approved" } else { "rejected" }
-    ));
     OK
 }

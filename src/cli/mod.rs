@@ -4,6 +4,7 @@ mod approve;
 mod engine;
 mod explain_replan;
 mod fmt;
+mod present;
 mod resume;
 mod run;
 mod runs;

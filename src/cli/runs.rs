@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 
 use super::Format;
+use crate::check::options::parse_duration;
 use crate::diag::render::printable;
 use crate::driver::store_dir;
-use crate::run::opts::parse_duration;
 use crate::store::{FILE_NAME, JournalEntry, RunRow, RunStatus, Store, StoreError};
 use crate::term::{FAILED, OK, USAGE, out};
 
@@ -124,7 +124,10 @@ pub fn runs(a: &RunsArgs) -> u8 {
         Ok(Some(ingress)) => {
             let json = a.format == super::Format::Json;
             return match &a.action {
-                None => super::engine::runs(&ingress, a.status.as_deref(), json),
+                None => match status_filter(a.status.as_deref()) {
+                    Ok(status) => super::engine::runs(&ingress, status, json),
+                    Err(code) => code,
+                },
                 Some(RunsAction::Show { run }) => super::engine::show(&ingress, run, json),
                 Some(RunsAction::Gc { .. }) => {
                     eprintln!(
@@ -177,18 +180,26 @@ pub fn runs(a: &RunsArgs) -> u8 {
     }
 }
 
-fn list(store: Option<&Store>, a: &RunsArgs) -> u8 {
-    let status = match a.status.as_deref().map(|s| (s, RunStatus::parse(s))) {
-        None => None,
-        Some((_, Some(s))) => Some(s),
-        Some((s, None)) => {
-            let all: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+/// `--status`, read once for either engine; `Err(exit code)` when it names no status.
+pub(super) fn status_filter(status: Option<&str>) -> Result<Option<RunStatus>, u8> {
+    match status.map(|s| (s, RunStatus::parse(s))) {
+        None => Ok(None),
+        Some((_, Ok(s))) => Ok(Some(s)),
+        Some((s, Err(_))) => {
+            let all: Vec<&str> = RunStatus::STORED.iter().map(|s| s.as_str()).collect();
             eprintln!(
                 "error: `--status {s}` is no run status; the statuses: {}",
                 all.join(", ")
             );
-            return USAGE;
+            Err(USAGE)
         }
+    }
+}
+
+fn list(store: Option<&Store>, a: &RunsArgs) -> u8 {
+    let status = match status_filter(a.status.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let rows = match store.map(|s| s.runs(status)) {
         None => Vec::new(),
@@ -213,7 +224,7 @@ fn list(store: Option<&Store>, a: &RunsArgs) -> u8 {
             [
                 r.id.clone(),
                 r.flow.clone(),
-                r.status.clone(),
+                r.status.to_string(),
                 time(r.started_ms),
                 r.ended_ms
                     .map(|e| duration(e - r.started_ms))
@@ -271,7 +282,7 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
     let mut head = vec![
         ("run", run.id.clone()),
         ("flow", format!("{} in {}", run.flow, run.file)),
-        ("status", run.status.clone()),
+        ("status", run.status.to_string()),
         ("started", time(run.started_ms)),
         (
             "duration",
@@ -407,17 +418,14 @@ fn error_cell(e: &Value) -> String {
     if one_line.is_empty() {
         return kind.to_string();
     }
-    format!(
-        "{kind}: {}",
-        crate::run::tools::head(&one_line, ERROR_WIDTH)
-    )
+    format!("{kind}: {}", crate::driver::head(&one_line, ERROR_WIDTH))
 }
 
 /// An effect that started and never ended in a run that is not running any
 /// more: it may have happened (what `flowc resume` refuses to run again
 /// without an idempotency key or `--rerun-uncertain`).
 fn uncertain(run: &RunRow, s: &JournalEntry) -> bool {
-    s.status == "running" && run.status != "running"
+    s.status == "running" && run.status != RunStatus::Running
 }
 
 /// A step of `flowc runs show --format json`: its journal row without the

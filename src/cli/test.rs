@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::Format;
 use crate::diag::{Diagnostic, render};
+use crate::driver::TestFailure;
 use crate::driver::runner::Runner;
 use crate::driver::testing::{self, TestResult};
 use crate::driver::{Checked, FsLoader, check_source};
-use crate::run::testing::TestFailure;
 use crate::source::Sources;
 use crate::term::{FAILED, OK, USAGE, out};
 
@@ -240,7 +240,7 @@ fn diagnostic(f: &TestFailure) -> Diagnostic {
 
 /// A value on one line, shortened.
 fn short(v: &Value) -> String {
-    crate::run::tools::head(&v.to_string(), 300)
+    crate::driver::head(&v.to_string(), 300)
 }
 
 fn failure_json(f: &TestFailure, sources: &Sources) -> Value {

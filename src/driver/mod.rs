@@ -1,13 +1,35 @@
-//! The one session layer under `flowc check`, `flowc run` and `flowc repl`:
-//! load, parse and check ([`check_source`]), choose the LLM provider
-//! ([`project`]), find the store ([`store_dir`]), and run with a runtime
-//! that signals cancel ([`runner`]).
-//! It returns data and events; the callers print them.
+//! The one session layer under every front door (`flowc check`, `run`,
+//! `resume`, `approve`, `test`, the REPL, the Restate worker): load, parse
+//! and check ([`check_source`]); prepare a run from a [`Request`]
+//! ([`session`]: the flow, typed arguments, typed options); run it on an
+//! [`Engine`] ([`engine`]: here, or on Restate) with a runtime that signals
+//! or the caller cancel ([`runner`]); resume it under the resume policy
+//! ([`resume`]); report what happens as [`Event`]s. It holds no
+//! process-wide state and prints nothing: the callers present its data.
 
+pub mod engine;
+pub mod event;
 pub mod project;
+pub mod report;
+pub mod resume;
 pub mod runner;
+pub mod session;
 pub mod signals;
 pub mod testing;
+
+pub use engine::{Engine, Local};
+pub use event::{Event, Progress};
+pub use report::{Here, RemoteEnd, Report, Reported};
+pub use session::{
+    ApproveRequest, Exit, Prepared, Refusal, Request, ResumeRequest, Settings, Wishes, prepare,
+};
+
+/// What the front doors show of a run's parts, without reaching into `run`.
+pub use crate::run::approve::{ApproveMode, Pending, local_user};
+pub use crate::run::record::StepStatus;
+pub use crate::run::testing::TestFailure;
+pub use crate::run::tools::head;
+pub use crate::status::RunStatus;
 
 use crate::check::{self, Loader, Program};
 use crate::diag::Diagnostic;
@@ -36,6 +58,30 @@ impl Loader for FsLoader {
     fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
         project::policies_source(&project::folder_of(root))
     }
+
+    fn file_kind(&self, path: &std::path::Path) -> Option<check::FileKind> {
+        Some(file_kind(path))
+    }
+
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        Some(search_path())
+    }
+}
+
+/// What is at `path` on the file system (symbolic links followed).
+pub fn file_kind(path: &std::path::Path) -> check::FileKind {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => check::FileKind::Executable,
+        Ok(m) if m.is_file() => check::FileKind::File,
+        _ => check::FileKind::Missing,
+    }
+}
+
+/// The folders of this process's `PATH` (`/usr/bin:/bin` without one).
+pub fn search_path() -> Vec<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).collect()
 }
 
 /// The outcome of checking one root file.

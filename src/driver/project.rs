@@ -50,8 +50,8 @@ enum ContextSize {
 }
 
 /// Finds and reads the `flowc.toml` that applies to the folder `dir`, or
-/// above it: (its folder, its contents).
-fn project_file(dir: &Path) -> Result<Option<(PathBuf, ProjectFile)>, String> {
+/// above it: (its folder, its contents, its text).
+fn project_file(dir: &Path) -> Result<Option<(PathBuf, ProjectFile, String)>, String> {
     let mut dir = std::fs::canonicalize(dir).ok();
     while let Some(d) = dir {
         let candidate = d.join("flowc.toml");
@@ -68,7 +68,7 @@ fn project_file(dir: &Path) -> Result<Option<(PathBuf, ProjectFile)>, String> {
                 Ok(rel) => rel.to_path_buf(),
                 Err(_) => d,
             };
-            return Ok(Some((shown, parsed)));
+            return Ok(Some((shown, parsed, text)));
         }
         dir = d.parent().map(Path::to_path_buf);
     }
@@ -104,7 +104,7 @@ pub fn choose_provider(dir: &Path, args: &LlmArgs) -> Result<Chosen, String> {
     let project = project_file(dir)?;
     let section = project
         .as_ref()
-        .and_then(|(d, p)| p.llm.as_ref().map(|l| (d, l)));
+        .and_then(|(d, p, _)| p.llm.as_ref().map(|l| (d, l)));
     let mut settings = llm::Settings::default();
     let model = args
         .model
@@ -171,44 +171,18 @@ pub fn choose_provider(dir: &Path, args: &LlmArgs) -> Result<Chosen, String> {
     }
 }
 
-/// The `[policy.NAME]` tables of the `flowc.toml` that applies to the folder
-/// `dir`, as `.flow` source (`policy NAME { … }`), with the name diagnostics
-/// show for it; `None` without any.
+/// The `flowc.toml` that applies to the folder `dir` when it has
+/// `[policy.NAME]` tables: the name diagnostics show for it and its text,
+/// which the checker decodes (`check::policy`); `None` without any.
 pub fn policies_source(dir: &Path) -> Result<Option<(String, String)>, String> {
-    let Some((folder, file)) = project_file(dir)? else {
+    let Some((folder, file, text)) = project_file(dir)? else {
         return Ok(None);
     };
-    let Some(tables) = file.policy.filter(|t| !t.is_empty()) else {
+    if file.policy.is_none_or(|t| t.is_empty()) {
         return Ok(None);
-    };
-    let mut text = String::new();
-    for (name, table) in &tables {
-        text.push_str(&format!("policy {name} {{\n"));
-        for (key, value) in table {
-            text.push_str(&format!("    {key}: {}\n", flow_value(key, value)));
-        }
-        text.push_str("}\n");
     }
     Ok(Some((
         format!("{}/flowc.toml [policy]", folder.display()),
         text,
     )))
-}
-
-/// A TOML value as `.flow` text: `allow_tools` lists names, not strings, and
-/// `fragment_timeout` is a duration (`"30s"` in TOML).
-fn flow_value(key: &str, v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) if key == "allow_tools" || key == "fragment_timeout" => s.clone(),
-        toml::Value::String(s) => format!("{s:?}"),
-        toml::Value::Integer(n) => n.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(|i| flow_value(key, i)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        // A date or a table: no rule takes one (E0602 says what it takes).
-        _ => "{}".into(),
-    }
 }

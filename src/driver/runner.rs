@@ -1,21 +1,28 @@
-//! Running a checked flow, for `flowc run` and `flowc repl` alike: the tokio
-//! runtime, the signals that cancel a run (SIGINT, SIGTERM, SIGHUP), the LLM
-//! provider, progress for a live view, and what a run leaves behind (warnings,
-//! the run record, the Chrome trace, the LLM recording). Nothing is printed
-//! here: the caller presents the [`Finished`] run and the [`Progress`] events.
+//! Running a checked flow, for every front door alike (`flowc run`, `resume`,
+//! the REPL, a Restate worker): the tokio runtime, the signals that cancel a
+//! run (SIGINT, SIGTERM, SIGHUP) or a run's own `stop`, the one place an
+//! interpreter is built, the events a run reports, and what it leaves behind
+//! (warnings, the run record, the Chrome trace, the LLM recording). Nothing
+//! is printed here: the caller presents the [`Finished`] run and the
+//! [`Event`]s.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+pub use super::event::Progress;
+use super::event::{Event, Watch};
 use super::signals::{Interrupt, Signals};
 use crate::check::Program;
-use crate::run::approve::Pending;
+use crate::run::approve::{ApproveMode, Pending};
+use crate::run::host::{self, StepHost};
 use crate::run::llm::{Llm, Provider, Recording};
-use crate::run::record::{Recorder, RunRecord, RunStatus, Warning};
-use crate::run::{Interp, RunConfig, RunError};
+use crate::run::opts::Opts;
+use crate::run::record::{Recorder, RunRecord, Warning};
+use crate::run::{Interp, Replay, RunConfig, RunError};
 use crate::source::Sources;
+use crate::status::RunStatus;
 use crate::store::{NewRun, RunEnd, Store, StoreError};
 
 /// One flow to run.
@@ -27,13 +34,52 @@ pub struct Job<'a> {
     /// REPL roots its hidden step flow's paths at `repl`).
     pub root: Option<&'a str>,
     pub inputs: Map<String, Value>,
-    pub config: RunConfig,
+    /// The run-wide options (`--set`), decoded once.
+    pub options: Opts,
+    /// What an `approve` without an answer does (a stored run pauses).
+    pub approvals: ApproveMode,
+    /// `--no-cache`: `cache` options are ignored.
+    pub no_cache: bool,
+    /// `flowc resume`: the journaled steps that return their results.
+    pub replay: Option<Replay>,
+    /// The run's id when no store gives it one (a run on a Restate worker).
+    pub run_id: Option<String>,
+    /// The step host when not this process's tools (a Restate worker's:
+    /// tool calls as `Step` invocations); a re-planned fragment inherits it.
+    pub host: Option<std::rc::Rc<dyn StepHost + 'a>>,
     /// Who answers LLM decisions (see [`super::project::choose_provider`]).
     pub provider: Option<Box<dyn Provider>>,
-    /// Report [`Progress`] every 100 ms while the run goes on.
+    /// Report [`Event::Progress`] every 100 ms while the run goes on.
     pub progress: bool,
+    /// Report each step's start and end, decisions and re-plans
+    /// ([`Event::StepStarted`], …) as they happen (every 100 ms).
+    pub steps: bool,
     /// What to keep of the run besides its outcome and warnings.
     pub keep: Keep,
+}
+
+impl<'a> Job<'a> {
+    /// Flow `flow` of a checked program, with no arguments, the default
+    /// options and nothing kept: set the fields that differ.
+    pub fn new(program: &'a Program, sources: &'a Sources, flow: &'a str) -> Job<'a> {
+        Job {
+            program,
+            sources,
+            flow,
+            root: None,
+            inputs: Map::new(),
+            options: Opts::default(),
+            approvals: ApproveMode::default(),
+            no_cache: false,
+            replay: None,
+            run_id: None,
+            host: None,
+            provider: None,
+            progress: false,
+            steps: false,
+            keep: Keep::default(),
+        }
+    }
 }
 
 /// What a run keeps for its caller to write.
@@ -58,15 +104,6 @@ pub struct RecordInfo {
     pub set: Vec<String>,
 }
 
-/// The steps of a running flow, for a live view.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// The steps running now.
-    pub running: Vec<String>,
-    pub done: usize,
-    pub failed: usize,
-}
-
 /// How a run ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -87,7 +124,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `ok`, `failed` or `cancelled`, as the run record says.
+    /// `ok`, `failed`, `cancelled`, `paused` or `interrupted`, as the run
+    /// record and the store say.
     pub fn status(&self) -> RunStatus {
         match self {
             Outcome::Ok(_) => RunStatus::Ok,
@@ -126,9 +164,11 @@ pub struct Finished {
 /// A session's runtime: one thread, listening to SIGINT, SIGTERM and SIGHUP
 /// from the moment it is made, so that none ends the process while a run's
 /// child processes are alive: a signal cancels the run instead.
+/// [`Runner::detached`] listens to none: each run is then ended by its own
+/// `stop` future (a Restate worker's run, a service's).
 pub struct Runner {
     rt: tokio::runtime::Runtime,
-    signals: Signals,
+    signals: Option<Signals>,
 }
 
 impl Default for Runner {
@@ -139,18 +179,35 @@ impl Default for Runner {
 
 impl Runner {
     pub fn new() -> Runner {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime starts");
+        let rt = runtime();
         let signals = rt.block_on(async { Signals::new(true) });
-        Runner { rt, signals }
+        Runner {
+            rt,
+            signals: Some(signals),
+        }
+    }
+
+    /// A runtime that listens to no signal.
+    pub fn detached() -> Runner {
+        Runner {
+            rt: runtime(),
+            signals: None,
+        }
     }
 
     /// Forgets a SIGINT that came before now (Ctrl-C at an earlier prompt).
     pub fn forget_sigint(&mut self) {
-        let signals = &mut self.signals;
-        self.rt.block_on(async { signals.forget_sigint() });
+        if let Some(signals) = &mut self.signals {
+            self.rt.block_on(async { signals.forget_sigint() });
+        }
+    }
+
+    /// The next signal (never, for a detached runner).
+    async fn signal(signals: &mut Option<Signals>) -> Interrupt {
+        match signals {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Runs `fut` on the session's runtime to its end, or until a signal
@@ -160,101 +217,35 @@ impl Runner {
         self.rt.block_on(async {
             tokio::select! {
                 r = fut => Ok(r),
-                s = signals.recv() => Err(s),
+                s = Runner::signal(signals) => Err(s),
             }
         })
     }
 
     /// Runs `job` to its end, or until a signal cancels it (dropping the run
     /// kills every tool's process group; what it recorded is still kept).
-    /// `on_progress` is called every 100 ms when `job.progress` is set.
-    pub fn run(&mut self, job: Job<'_>, on_progress: &mut dyn FnMut(&Progress)) -> Finished {
-        self.run_with(job, None, on_progress)
+    /// `sink` receives the run's [`Event`]s as `job` asks for them.
+    pub fn run(&mut self, job: Job<'_>, sink: &mut dyn FnMut(Event<'_>)) -> Finished {
+        let signals = &mut self.signals;
+        let session = Session::new(job, None);
+        let outcome = self
+            .rt
+            .block_on(session.run(sink, |_| Runner::signal(signals)));
+        session.finish(outcome)
     }
 
-    /// [`Runner::run`], with `store`'s cross-run cache for `cache` options.
-    fn run_with(
+    /// Runs `job` until it ends or `stop` (given the run's recorder, as
+    /// the run starts) returns the reason to stop it: a run with its own
+    /// cancellation, such as a Restate worker's.
+    pub fn run_until<F: Future<Output = Interrupt>>(
         &mut self,
         job: Job<'_>,
-        store: Option<&Store>,
-        on_progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(Event<'_>),
+        stop: impl FnOnce(&std::rc::Rc<Recorder>) -> F,
     ) -> Finished {
-        let Job {
-            program,
-            sources,
-            flow,
-            root,
-            inputs,
-            mut config,
-            provider,
-            progress,
-            keep,
-        } = job;
-        config.record |= progress
-            || (keep.record.is_some() && !keep.record_without_steps)
-            || keep.trace.is_some();
-        let record_inputs = keep.record.as_ref().map(|_| inputs.clone());
-        let mut interp = Interp::new(program, sources, config);
-        interp.store = store;
-        interp.replay = interp.config.replay.take();
-        interp.journal = match (store, &interp.config.run_id) {
-            (Some(s), Some(id)) => s
-                .path()
-                .parent()
-                .map(|dir| crate::store::Journal::new(dir, id)),
-            _ => None,
-        };
-        interp.llm = Llm::new(provider);
-        interp.loader = Some(std::rc::Rc::new(super::FsLoader));
-        let started_at = crate::builtins::now_rfc3339();
-        let signals = &mut self.signals;
-        let outcome = self.rt.block_on(async {
-            let run = drive(
-                interp.run_as(flow, inputs, root.unwrap_or(flow)),
-                &interp.recorder,
-                progress,
-                on_progress,
-            );
-            tokio::select! {
-                biased;
-                r = run => match r {
-                    Ok(v) => Outcome::Ok(v),
-                    Err(errors) => Outcome::Failed(errors),
-                },
-                p = interp.pause.settled() => Outcome::Paused(p),
-                e = store_failed(interp.journal.as_ref()) => Outcome::StoreFailed(e),
-                s = signals.recv() => Outcome::Cancelled(s),
-            }
-        });
-        // What the journal still holds is written before the run ends.
-        let journal_error = interp.journal.take().and_then(|j| j.flush().err());
-        let duration_ms = interp.recorder.now_ms();
-        // The trace before the record: the record takes the recorder's steps.
-        let trace = keep.trace.map(|name| interp.recorder.trace(&name));
-        let record = keep.record.map(|info| {
-            run_record(
-                &interp,
-                &info,
-                flow,
-                record_inputs.unwrap_or_default(),
-                &outcome,
-                &started_at,
-                duration_ms,
-            )
-        });
-        Finished {
-            replayed: interp.replayed.get(),
-            warnings: interp.recorder.warnings(),
-            started: interp.recorder.start,
-            duration_ms,
-            decisions: interp.llm.decisions().len(),
-            record,
-            trace,
-            llm_recording: keep.llm_recording.then(|| interp.llm.recording()),
-            run_id: None,
-            store_error: journal_error,
-            outcome,
-        }
+        let session = Session::new(job, None);
+        let outcome = self.rt.block_on(session.run(sink, stop));
+        session.finish(outcome)
     }
 
     /// Runs `job` as a run of `store` (docs/store.md): registered as `running`
@@ -269,7 +260,7 @@ impl Runner {
         job: Job<'_>,
         store: &Store,
         info: &RecordInfo,
-        on_progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(Event<'_>),
     ) -> Result<Finished, StoreError> {
         let args = Value::Object(job.inputs.clone());
         let id = store.begin_run(&NewRun {
@@ -283,14 +274,7 @@ impl Runner {
                 .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
                 .collect(),
         })?;
-        Ok(self.run_as_stored(
-            job,
-            store,
-            id,
-            crate::store::RunStatus::Interrupted,
-            info,
-            on_progress,
-        ))
+        Ok(self.run_as_stored(job, store, id, RunStatus::Interrupted, info, sink))
     }
 
     /// Runs `job` again as run `id` of `store` (`flowc resume`), which this
@@ -302,11 +286,11 @@ impl Runner {
         job: Job<'_>,
         store: &Store,
         id: &str,
-        previous: crate::store::RunStatus,
+        previous: RunStatus,
         info: &RecordInfo,
-        on_progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(Event<'_>),
     ) -> Finished {
-        self.run_as_stored(job, store, id.to_string(), previous, info, on_progress)
+        self.run_as_stored(job, store, id.to_string(), previous, info, sink)
     }
 
     fn run_as_stored(
@@ -314,14 +298,14 @@ impl Runner {
         mut job: Job<'_>,
         store: &Store,
         id: String,
-        previous: crate::store::RunStatus,
+        previous: RunStatus,
         info: &RecordInfo,
-        on_progress: &mut dyn FnMut(&Progress),
+        sink: &mut dyn FnMut(Event<'_>),
     ) -> Finished {
-        job.config.run_id = Some(id.clone());
+        job.run_id = Some(id.clone());
         // A stored run can pause at an `approve` (unless it is asked inline).
-        if job.config.approvals == crate::run::approve::ApproveMode::Refuse {
-            job.config.approvals = crate::run::approve::ApproveMode::Pause;
+        if job.approvals == ApproveMode::Refuse {
+            job.approvals = ApproveMode::Pause;
         }
         // The store keeps the run record without its steps (they are in the
         // journal): `--record` alone asks for them.
@@ -330,7 +314,13 @@ impl Runner {
             job.keep.record_without_steps = true;
         }
         let sources = job.sources;
-        let mut finished = self.run_with(job, Some(store), on_progress);
+        let signals = &mut self.signals;
+        let session = Session::new(job, Some(store));
+        let outcome = self
+            .rt
+            .block_on(session.run(sink, |_| Runner::signal(signals)));
+        let mut finished = session.finish(outcome);
+        finished.run_id = Some(id.clone());
         if let Outcome::StoreFailed(e) = &finished.outcome {
             finished.store_error.get_or_insert_with(|| e.clone());
         }
@@ -344,29 +334,20 @@ impl Runner {
                     message: format!("{e}; and the run's status could not be written: {again}"),
                 });
             }
-            finished.run_id = Some(id);
             return finished;
         }
-        let (status, error) = match &finished.outcome {
-            Outcome::Ok(_) => (crate::store::RunStatus::Ok, None),
-            Outcome::Failed(errors) => (
-                crate::store::RunStatus::Failed,
-                Some(json!(
-                    errors
-                        .iter()
-                        .map(|e| e.record_at(sources))
-                        .collect::<Vec<_>>()
-                )),
-            ),
-            Outcome::Cancelled(s) => (
-                crate::store::RunStatus::Cancelled,
-                Some(json!({ "signal": s.name() })),
-            ),
-            Outcome::Paused(_) => (crate::store::RunStatus::Paused, None),
-            Outcome::StoreFailed(_) => unreachable!("handled above"),
+        let error = match &finished.outcome {
+            Outcome::Failed(errors) => Some(json!(
+                errors
+                    .iter()
+                    .map(|e| e.record_at(sources))
+                    .collect::<Vec<_>>()
+            )),
+            Outcome::Cancelled(s) => Some(json!({ "signal": s.name() })),
+            _ => None,
         };
         let end = RunEnd {
-            status,
+            status: finished.outcome.status(),
             result: match &finished.outcome {
                 Outcome::Ok(v) => Some(v.clone()),
                 _ => None,
@@ -384,9 +365,237 @@ impl Runner {
         };
         let ended = store.end_run(&id, &end).err();
         finished.store_error = ended.or(finished.store_error.take());
-        finished.run_id = Some(id);
         finished
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}
+
+/// The one place an interpreter is built for a run: its options, its step
+/// host (`host`, such as a Restate worker's, else this process's tools with
+/// the replayed steps and the store's journal and cache), LLM provider and
+/// loader.
+fn interpreter<'p>(
+    program: &'p Program,
+    sources: &'p Sources,
+    mut config: RunConfig,
+    store: Option<&'p Store>,
+    journal: Option<&crate::store::Journal>,
+    host: Option<std::rc::Rc<dyn StepHost + 'p>>,
+    provider: Option<Box<dyn Provider>>,
+) -> Interp<'p> {
+    let host = match host {
+        Some(h) => h,
+        None => step_host(store, config.replay.take(), journal, &config),
+    };
+    Interp::builder(program, sources, config)
+        .host(host)
+        .llm(Llm::new(provider))
+        .loader(std::rc::Rc::new(super::FsLoader))
+        .build()
+}
+
+/// One run on its way: its interpreter and what it keeps. Many sessions can
+/// run at once on one runtime (a `LocalSet`: the interpreter is not `Send`);
+/// nothing of one is shared with another.
+pub struct Session<'a> {
+    interp: Interp<'a>,
+    /// The run's journal writer (a stored run): the host journals through a
+    /// handle on it; what it holds is written before the run ends.
+    journal: Option<crate::store::Journal>,
+    run_id: Option<String>,
+    flow: &'a str,
+    root: Option<&'a str>,
+    inputs: Map<String, Value>,
+    record_inputs: Option<Map<String, Value>>,
+    keep: Keep,
+    progress: bool,
+    steps: bool,
+    started_at: String,
+}
+
+impl<'a> Session<'a> {
+    /// Prepares `job`'s run (nothing runs yet), journaled to `store`'s when
+    /// it has a run id.
+    pub fn new(job: Job<'a>, store: Option<&'a Store>) -> Session<'a> {
+        let Job {
+            program,
+            sources,
+            flow,
+            root,
+            inputs,
+            options,
+            approvals,
+            no_cache,
+            replay,
+            run_id,
+            host,
+            provider,
+            progress,
+            steps,
+            keep,
+        } = job;
+        let record = progress
+            || steps
+            || (keep.record.is_some() && !keep.record_without_steps)
+            || keep.trace.is_some();
+        let config = RunConfig {
+            set: options,
+            record,
+            tenant: std::env::var("FLOWC_TENANT").ok(),
+            run_id,
+            no_cache,
+            replay,
+            approvals,
+        };
+        let journal = match (store, &config.run_id) {
+            (Some(s), Some(id)) => s
+                .path()
+                .parent()
+                .map(|dir| crate::store::Journal::new(dir, id)),
+            _ => None,
+        };
+        let run_id = config.run_id.clone();
+        Session {
+            interp: interpreter(
+                program,
+                sources,
+                config,
+                store,
+                journal.as_ref(),
+                host,
+                provider,
+            ),
+            journal,
+            run_id,
+            record_inputs: keep.record.as_ref().map(|_| inputs.clone()),
+            flow,
+            root,
+            inputs,
+            keep,
+            progress,
+            steps,
+            started_at: crate::builtins::now_rfc3339(),
+        }
+    }
+
+    /// Runs the flow to its end, a pause, a store failure, or until `stop`
+    /// (given the run's recorder) returns: then the run is dropped, which
+    /// kills its tools' process groups, and it is [`Outcome::Cancelled`].
+    pub async fn run<F: Future<Output = Interrupt>>(
+        &self,
+        sink: &mut dyn FnMut(Event<'_>),
+        stop: impl FnOnce(&std::rc::Rc<Recorder>) -> F,
+    ) -> Outcome {
+        let interp = &self.interp;
+        let stop = stop(interp.recorder());
+        let mut watch = Watch::new(self.progress, self.steps);
+        let run = drive(
+            interp.run_as(
+                self.flow,
+                self.inputs.clone(),
+                self.root.unwrap_or(self.flow),
+            ),
+            interp,
+            &mut watch,
+            sink,
+        );
+        let outcome = tokio::select! {
+            biased;
+            r = run => match r {
+                Ok(v) => Outcome::Ok(v),
+                Err(errors) => Outcome::Failed(errors),
+            },
+            p = interp.pause().settled() => Outcome::Paused(p),
+            e = store_failed(self.journal.as_ref()) => Outcome::StoreFailed(e),
+            s = stop => Outcome::Cancelled(s),
+        };
+        if self.steps {
+            watch.look(interp, sink);
+        }
+        if let Outcome::Paused(pending) = &outcome {
+            let run = self.run_id.as_deref();
+            for p in pending {
+                sink(Event::ApprovalRequested {
+                    run,
+                    path: &p.path,
+                    message: &p.message,
+                    goes_on_at: None,
+                });
+            }
+        }
+        sink(Event::Finished {
+            status: outcome.status(),
+        });
+        outcome
+    }
+
+    /// What the run left behind, once it has ended as `outcome`.
+    pub fn finish(mut self, outcome: Outcome) -> Finished {
+        let interp = &mut self.interp;
+        // What the journal still holds is written before the run ends.
+        let journal_error = self.journal.take().and_then(|j| j.flush().err());
+        let duration_ms = interp.recorder().now_ms();
+        // The trace before the record: the record takes the recorder's steps.
+        let trace = self
+            .keep
+            .trace
+            .take()
+            .map(|name| interp.recorder().trace(&name));
+        let record = self.keep.record.take().map(|info| {
+            run_record(
+                interp,
+                &info,
+                self.flow,
+                self.record_inputs.take().unwrap_or_default(),
+                &outcome,
+                &self.started_at,
+                duration_ms,
+            )
+        });
+        Finished {
+            replayed: interp.replayed(),
+            warnings: interp.recorder().warnings(),
+            started: interp.recorder().start,
+            duration_ms,
+            decisions: interp.llm().decisions().len(),
+            record,
+            trace,
+            llm_recording: self.keep.llm_recording.then(|| interp.llm().recording()),
+            run_id: None,
+            store_error: journal_error,
+            outcome,
+        }
+    }
+}
+
+/// The host a run's steps go through: tools in this process; on resume, the
+/// journaled steps replayed; with a store, its journal (through a handle on
+/// `journal`, the run's writer) and its cross-run cache.
+fn step_host<'s>(
+    store: Option<&'s Store>,
+    replay: Option<crate::run::Replay>,
+    journal: Option<&crate::store::Journal>,
+    config: &RunConfig,
+) -> std::rc::Rc<dyn StepHost + 's> {
+    use std::rc::Rc;
+    let mut host: Rc<dyn StepHost + 's> = Rc::new(host::Local::new());
+    if let Some(replay) = replay {
+        host = Rc::new(host::Replayed::new(host, replay));
+    }
+    if let Some(store) = store {
+        let journal = journal.zip(config.run_id.as_deref()).map(|(j, id)| {
+            Box::new(crate::store::RunJournal::new(store, id, j.handle()))
+                as Box<dyn host::Journal + 's>
+        });
+        host = Rc::new(host::Journaled::new(host, journal, Some(store)));
+    }
+    host
 }
 
 /// The first store error under a stored run (never, without a journal).
@@ -397,14 +606,14 @@ async fn store_failed(journal: Option<&crate::store::Journal>) -> StoreError {
     }
 }
 
-/// Runs `run`, reporting the recorder's steps every 100 ms when `progress`.
+/// Runs `run`, reporting what `watch` looks for every 100 ms.
 async fn drive<F: Future>(
     run: F,
-    recorder: &Recorder,
-    progress: bool,
-    on_progress: &mut dyn FnMut(&Progress),
+    interp: &Interp<'_>,
+    watch: &mut Watch,
+    sink: &mut dyn FnMut(Event<'_>),
 ) -> F::Output {
-    if !progress {
+    if !watch.wanted() {
         return run.await;
     }
     tokio::pin!(run);
@@ -412,10 +621,7 @@ async fn drive<F: Future>(
     loop {
         tokio::select! {
             r = &mut run => return r,
-            _ = tick.tick() => {
-                let (running, done, failed) = recorder.progress();
-                on_progress(&Progress { running, done, failed });
-            }
+            _ = tick.tick() => watch.look(interp, sink),
         }
     }
 }
@@ -432,7 +638,7 @@ pub fn run_record(
     duration_ms: f64,
 ) -> RunRecord {
     let ctx = interp.context_value();
-    let sources = interp.sources;
+    let sources = interp.sources();
     RunRecord {
         run_id: ctx["run_id"].clone(),
         file: info.file.clone(),
@@ -454,9 +660,9 @@ pub fn run_record(
             Outcome::Failed(errors) => Some(errors.iter().map(|e| e.record_at(sources)).collect()),
             _ => None,
         },
-        warnings: interp.recorder.warnings(),
-        steps: interp.recorder.take_steps_json(sources),
-        decisions: interp.llm.decisions(),
+        warnings: interp.recorder().warnings(),
+        steps: interp.recorder().take_steps_json(sources),
+        decisions: interp.llm().decisions(),
         replans: interp.replans(),
     }
 }

@@ -118,7 +118,7 @@ async fn run_one(case: &TestCase<'_>, timeout: Duration) -> TestResult {
     let interp = Interp::for_test(case.program, case.sources, config, case.lowering.clone());
     let failures = match tokio::time::timeout(
         timeout,
-        interp.run_test(case.program.root, case.decl),
+        interp.run_test(case.program.root, case.decl.name_span),
     )
     .await
     {

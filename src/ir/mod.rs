@@ -15,6 +15,7 @@ use crate::syntax::ast::*;
 use crate::syntax::span::Span;
 
 pub mod edges;
+pub mod expr;
 pub mod path;
 pub mod plan;
 pub mod slots;

@@ -8,107 +8,16 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+use super::expr as ir;
 use super::slots::{Frames, Slot};
+use crate::builtins::Builtin;
+use crate::check::options::{self, Opt, OptValue};
 use crate::check::{BlockInfo, BlockKey, Program, Signature, block_key};
 use crate::syntax::ast::*;
 
 pub use super::edges::{EdgeKind, block_edges};
 
-/// One statement of a block, as the scheduler sees it.
-#[derive(Debug)]
-pub struct StepPlan {
-    /// Its path segment: the `let` name, else the callee or the construct
-    /// (`for`, `if`, …), with `#2`, `#3` … for repeats in the block.
-    pub name: Rc<str>,
-    /// The name it binds (a `let`).
-    pub binds: Option<Rc<str>>,
-    /// Does evaluating it wait (tool calls, flows, nested blocks)? If not, it
-    /// runs on the spot.
-    pub waits: bool,
-}
-
-/// A block lowered for the scheduler.
-#[derive(Debug)]
-pub struct BlockPlan {
-    pub steps: Vec<StepPlan>,
-    /// How many edges lead into each statement.
-    pub indeg: Vec<u32>,
-    /// The statements waiting for statement `i`: `dependents[offsets[i]..offsets[i + 1]]`.
-    offsets: Vec<u32>,
-    dependents: Vec<u32>,
-    /// The `let`s of this block each statement reads: `reads[read_at[i]..read_at[i + 1]]`.
-    read_at: Vec<u32>,
-    reads: Vec<u32>,
-    /// How many statements read each statement's value.
-    pub readers: Vec<u32>,
-    /// Every edge `(from, to, kind)`, in [`block_edges`]' order (for `flowc graph`).
-    pub edges: Vec<(u32, u32, EdgeKind)>,
-}
-
-impl BlockPlan {
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// The statements that wait for statement `i`.
-    pub fn dependents(&self, i: usize) -> &[u32] {
-        &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-
-    /// The `let`s of the block statement `i` reads.
-    pub fn reads(&self, i: usize) -> &[u32] {
-        &self.reads[self.read_at[i] as usize..self.read_at[i + 1] as usize]
-    }
-
-    /// Does any statement read a `let` of the block?
-    pub fn has_reads(&self) -> bool {
-        !self.reads.is_empty()
-    }
-}
-
-/// Where a call or decision stands inside its step: the step itself, or a
-/// segment under it (`upper`, `upper#2`, `decide`).
-#[derive(Clone, Debug)]
-pub enum Within {
-    Step,
-    Under(Rc<str>),
-}
-
-/// Does evaluating `e` wait (tool calls, flows, nested blocks, decisions)? What
-/// does not wait is evaluated on the spot. `shadowed`: built-in names some
-/// module declares as a tool or flow (a call by such a name may wait).
-pub fn waits(shadowed: &HashSet<&str>, e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Null
-        | ExprKind::Duration { .. }
-        | ExprKind::Regex { .. }
-        | ExprKind::Name(_) => false,
-        ExprKind::Str(parts) => parts
-            .iter()
-            .any(|p| matches!(p, StrPart::Interp(x) if waits(shadowed, x))),
-        ExprKind::List(items) => items.iter().any(|x| waits(shadowed, x)),
-        ExprKind::Record(fields) => fields.iter().any(|f| waits(shadowed, &f.value)),
-        ExprKind::Call(c) => {
-            !(c.callee.len() == 1
-                && crate::check::is_builtin_fn(&c.callee[0].name)
-                && !shadowed.contains(c.callee[0].name.as_str())
-                && c.callee[0].name != "llm")
-                || c.args.iter().any(|a| waits(shadowed, &a.value))
-        }
-        ExprKind::Field(b, _) | ExprKind::Wildcard(b) | ExprKind::Unary(_, b) => waits(shadowed, b),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            waits(shadowed, a) || waits(shadowed, b)
-        }
-        _ => true,
-    }
-}
+pub use super::expr::{BlockPlan, StepPlan, Within};
 
 /// Is a call a step of its own (a tool, a flow, `llm()`), not a built-in function?
 /// `module`: where its single names resolve.
@@ -132,12 +41,8 @@ pub fn callee_name(c: &Call) -> Cow<'_, str> {
     }
 }
 
-/// The key of a call or a decision in [`Lowered::within`]: where the node is.
-pub fn node_key<T>(node: &T) -> usize {
-    node as *const T as usize
-}
-
-/// What a call reaches, resolved once by the lowering.
+/// What a call reaches, resolved once by the lowering (for the calls each
+/// flow makes: `Lowered::flow_calls`).
 #[derive(Clone, Copy, Debug)]
 pub enum Callee<'p> {
     Tool {
@@ -153,15 +58,6 @@ pub enum Callee<'p> {
     Llm,
     /// A built-in function, by name.
     Builtin(&'p str),
-}
-
-/// A call, lowered: what it reaches, where it stands in its step (for steps:
-/// tools, flows, `llm()`), and whether an argument waits.
-#[derive(Clone, Debug)]
-pub struct CallPlan<'p> {
-    pub callee: Callee<'p>,
-    pub place: Option<Within>,
-    pub args_wait: bool,
 }
 
 /// A hasher for keys that are addresses or small integers (one multiply).
@@ -194,26 +90,28 @@ impl std::hash::Hasher for AddrHasher {
 
 pub type AddrMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<AddrHasher>>;
 
-/// The lowered program: a plan for every block, the place of every call and
-/// decision inside its step, and every `with { … }` (for the interpreter to decode
-/// once, before the run).
+/// The lowered program: the owned IR of every tool, flow, constant and test
+/// (`ir::expr`), a plan for every block, every `with { … }` decoded.
 pub struct Lowered<'p> {
     blocks: AddrMap<BlockKey, Rc<BlockPlan>>,
-    within: AddrMap<usize, Within>,
-    calls: AddrMap<usize, CallPlan<'p>>,
-    /// Every `with { … }` of the program.
-    pub options: Vec<&'p Options>,
+    /// Every `with { … }` of the program, decoded (by `ir::Options::id`).
+    options: Vec<Vec<(Opt, OptValue)>>,
     /// Built-in names some module declares as a tool or flow.
     pub shadowed: HashSet<&'p str>,
-    /// Where each name read lives (`node_key` of the `Name` expression; of the
-    /// `m.item` field expression for an imported module's constant).
-    slots: AddrMap<usize, Slot>,
     /// For each block that may be re-planned (`Program::replan_sites`): the
     /// names visible around it and where their values live.
     scopes: AddrMap<BlockKey, Rc<Vec<(&'p str, Slot)>>>,
     /// The tools and flows each flow (by module and name) calls itself, in
     /// its body, its parameters' defaults and its options.
     flow_calls: HashMap<(usize, &'p str), Vec<Callee<'p>>>,
+    tools: Vec<ir::Tool<'p>>,
+    flows: Vec<ir::Flow>,
+    /// Each module's flows by name (their ids).
+    flow_ids: Vec<HashMap<&'p str, u32>>,
+    /// Each module's constants, in source order.
+    consts: Vec<Vec<ir::Const>>,
+    /// The test blocks of every module, in source order.
+    tests: Vec<ir::Test>,
 }
 
 impl<'p> Lowered<'p> {
@@ -223,24 +121,47 @@ impl<'p> Lowered<'p> {
         self.scopes.get(&key)
     }
 
-    /// The plan of a block (every block of the program has one).
+    /// The plan of a block of the AST (every block of the program has one).
     pub fn block(&self, b: &Block) -> Option<&Rc<BlockPlan>> {
         self.blocks.get(&block_key(b))
     }
 
-    /// Where a decision (`node_key(&expr)`) stands in its step.
-    pub fn within(&self, key: usize) -> Option<&Within> {
-        self.within.get(&key)
+    /// Every `with { … }` of the program, decoded, by `ir::Options::id`.
+    pub fn options(&self) -> &[Vec<(Opt, OptValue)>] {
+        &self.options
     }
 
-    /// Where the value of a name (`node_key(&expr)`) lives at run time.
-    pub fn slot(&self, key: usize) -> Option<Slot> {
-        self.slots.get(&key).copied()
+    /// Tool `id` (of `ir::Target::Tool`).
+    pub fn tool(&self, id: u32) -> &ir::Tool<'p> {
+        &self.tools[id as usize]
     }
 
-    /// A call (`node_key(&call)`), resolved.
-    pub fn call(&self, key: usize) -> Option<&CallPlan<'p>> {
-        self.calls.get(&key)
+    /// Flow `id` (of `ir::Target::Flow`).
+    pub fn flow(&self, id: u32) -> &ir::Flow {
+        &self.flows[id as usize]
+    }
+
+    /// Flow `name` of module `m`.
+    pub fn flow_named(&self, m: usize, name: &str) -> Option<&ir::Flow> {
+        let id = *self.flow_ids.get(m)?.get(name)?;
+        Some(self.flow(id))
+    }
+
+    /// Tool `name` of module `m`.
+    pub fn tool_named(&self, m: usize, name: &str) -> Option<&ir::Tool<'p>> {
+        self.tools
+            .iter()
+            .find(|t| t.module == m && &*t.name == name)
+    }
+
+    /// The constants of module `m`, in source order.
+    pub fn consts(&self, m: usize) -> &[ir::Const] {
+        self.consts.get(m).map_or(&[], Vec::as_slice)
+    }
+
+    /// The test blocks of every module, in source order.
+    pub fn tests(&self) -> &[ir::Test] {
+        &self.tests
     }
 
     /// The tools and flows that flow `name` of module `module` calls itself.
@@ -297,6 +218,9 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
     }
     let mut decls = Vec::new();
     let mut consts = Vec::new();
+    let mut flow_ids = Vec::new();
+    let mut tool_ids = Vec::new();
+    let (mut n_tools, mut n_flows) = (0u32, 0u32);
     for m in &program.modules {
         let mut c = HashMap::new();
         let declared = m.ast.items.iter().filter_map(|it| match &it.kind {
@@ -309,39 +233,58 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         consts.push(c);
         let mut tools = HashMap::new();
         let mut flows = HashMap::new();
+        let mut fids = HashMap::new();
+        let mut tids = HashMap::new();
         for it in &m.ast.items {
             match &it.kind {
                 ItemKind::Tool(t) => {
                     tools.insert(t.name.name.as_str(), &**t);
+                    tids.entry(t.name.name.as_str()).or_insert_with(|| {
+                        n_tools += 1;
+                        n_tools - 1
+                    });
                 }
                 ItemKind::Flow(f) => {
                     flows.insert(f.name.name.as_str(), &**f);
+                    fids.entry(f.name.name.as_str()).or_insert_with(|| {
+                        n_flows += 1;
+                        n_flows - 1
+                    });
                 }
                 _ => {}
             }
         }
         decls.push((tools, flows));
+        flow_ids.push(fids);
+        tool_ids.push(tids);
     }
     let mut l = Lowering {
         program,
         decls,
         consts,
+        tool_ids,
         frames: Frames::default(),
         module: 0,
         flow: None,
+        mocks: Vec::new(),
+        tools: (0..n_tools).map(|_| None).collect(),
+        flows: (0..n_flows).map(|_| None).collect(),
         out: Lowered {
             blocks: AddrMap::default(),
-            within: AddrMap::default(),
-            calls: AddrMap::default(),
             options: Vec::new(),
             shadowed,
-            slots: AddrMap::default(),
             scopes: AddrMap::default(),
             flow_calls: HashMap::new(),
+            tools: Vec::new(),
+            flows: Vec::new(),
+            flow_ids,
+            consts: Vec::new(),
+            tests: Vec::new(),
         },
     };
     for (m, md) in program.modules.iter().enumerate() {
         l.module = m;
+        let mut module_consts = Vec::new();
         for it in &md.ast.items {
             match &it.kind {
                 ItemKind::Flow(f) => {
@@ -353,34 +296,114 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                             .map(|p| Some(p.name.name.as_str()))
                             .collect(),
                     );
-                    l.params(&f.params);
-                    l.options(f.options.as_ref());
+                    let params = l.params(&f.params);
+                    let options = l.options(f.options.as_ref());
                     l.keep_scope(block_key(&f.body));
-                    l.block(&f.body, false);
+                    let body = l.block(&f.body, false);
                     l.frames.pop();
                     l.flow = None;
+                    let id = l.out.flow_ids[m][f.name.name.as_str()] as usize;
+                    if l.flows[id].is_none() {
+                        l.flows[id] = Some(ir::Flow {
+                            module: m,
+                            name: Rc::from(f.name.name.as_str()),
+                            name_span: f.name.span,
+                            params,
+                            options,
+                            body,
+                        });
+                    }
                 }
                 ItemKind::Tool(t) => {
                     l.frames.push(Vec::new());
-                    l.params(&t.params);
-                    l.options(t.options.as_ref());
+                    let params = l.params(&t.params);
+                    let options = l.options(t.options.as_ref());
                     l.frames.pop();
+                    let id = l.tool_ids[m][t.name.name.as_str()] as usize;
+                    if l.tools[id].is_none()
+                        && let Some(sig) = md.tools.get(&t.name.name)
+                    {
+                        let binding = binding_of(&t.binding.kind);
+                        l.tools[id] = Some(ir::Tool {
+                            module: m,
+                            name: Rc::from(t.name.name.as_str()),
+                            effect: t.effect,
+                            params,
+                            binding_text: binding.text(&t.name.name).into(),
+                            binding,
+                            options,
+                            sig,
+                        });
+                    }
                 }
                 ItemKind::Const(c) => {
                     l.frames.push(Vec::new());
-                    l.step(&c.value);
+                    let value = l.step(&c.value);
                     l.frames.pop();
+                    module_consts.push(ir::Const {
+                        name: Rc::from(c.name.name.as_str()),
+                        value,
+                    });
                 }
                 ItemKind::Test(t) => {
                     l.frames.push(Vec::new());
-                    l.block(&t.body, false);
+                    let body = l.block(&t.body, false);
                     l.frames.pop();
+                    let mocks = std::mem::take(&mut l.mocks);
+                    l.out.tests.push(ir::Test {
+                        module: m,
+                        name: t.name.clone(),
+                        name_span: t.name_span,
+                        mocks,
+                        body,
+                    });
                 }
                 ItemKind::Import(_) | ItemKind::Type(_) | ItemKind::Policy(_) => {}
             }
         }
+        l.out.consts.push(module_consts);
     }
-    l.out
+    let mut out = l.out;
+    // Every declared tool and flow was lowered (a tool the checker gave no
+    // signature is an error the run never reaches: its id is not called).
+    out.flows = l.flows.into_iter().flatten().collect();
+    out.tools = l.tools.into_iter().flatten().collect();
+    out
+}
+
+/// A tool's binding as data: the literals of its declaration.
+pub fn binding_of(kind: &BindingKind) -> ir::Binding {
+    match kind {
+        BindingKind::Builtin(n) => ir::Binding::Builtin(lit(n)),
+        BindingKind::Exec(argv) => ir::Binding::Exec {
+            argv: match &argv.kind {
+                ExprKind::List(items) => items.iter().map(lit).collect(),
+                _ => Vec::new(),
+            },
+        },
+        BindingKind::Http { method, url } => ir::Binding::Http {
+            method: method.name.clone(),
+            url: lit(url),
+        },
+        BindingKind::Mcp { server, tool } => ir::Binding::Mcp {
+            server: lit(server),
+            tool: tool.as_ref().map(lit),
+        },
+    }
+}
+
+/// The text of a plain string literal (its text parts).
+fn lit(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Str(parts) => parts
+            .iter()
+            .map(|p| match p {
+                StrPart::Text(t) => t.as_str(),
+                StrPart::Interp(_) => "",
+            })
+            .collect(),
+        _ => String::new(),
+    }
 }
 
 /// Step names already given in one step or block, for `#2`, `#3` ….
@@ -410,12 +433,27 @@ struct Lowering<'p> {
     decls: Vec<Decls<'p>>,
     /// Each module's constants: their index (source order) by name.
     consts: Vec<HashMap<&'p str, usize>>,
+    /// Each module's tools by name (their ids).
+    tool_ids: Vec<HashMap<&'p str, u32>>,
     /// The run-time frames around what is being lowered.
     frames: Frames<'p>,
     module: usize,
     /// The flow being lowered (its name), for `Lowered::flow_calls`.
     flow: Option<&'p str>,
+    /// The `mock`s of the test block being lowered.
+    mocks: Vec<ir::Mock>,
+    tools: Vec<Option<ir::Tool<'p>>>,
+    flows: Vec<Option<ir::Flow>>,
     out: Lowered<'p>,
+}
+
+/// An IR node.
+fn node(kind: ir::ExprKind, span: crate::span::Span, waits: bool) -> ir::Expr {
+    ir::Expr { kind, span, waits }
+}
+
+fn boxed(e: ir::Expr) -> Box<ir::Expr> {
+    Box::new(e)
 }
 
 impl<'p> Lowering<'p> {
@@ -427,21 +465,53 @@ impl<'p> Lowering<'p> {
         }
     }
 
-    fn options(&mut self, o: Option<&'p Options>) {
-        if let Some(o) = o {
-            self.out.options.push(o);
-        }
-    }
-
-    fn params(&mut self, params: &'p [Param]) {
-        for p in params {
-            if let Some(d) = &p.default {
-                self.step(d);
+    /// A `with { … }`: its values decoded (the checker validated names and
+    /// kinds), `idempotency_key`'s expression and `policy`'s name.
+    fn options(&mut self, o: Option<&'p Options>) -> Option<ir::Options> {
+        let o = o?;
+        let mut decoded = Vec::new();
+        let mut idempotency_key = None;
+        let mut policy = None;
+        for e in &o.entries {
+            match e.name.name.as_str() {
+                "idempotency_key" => {
+                    let mut names = Names::default();
+                    idempotency_key = Some(boxed(self.expr(&e.value, &mut names, false)));
+                }
+                "policy" => {
+                    if let ExprKind::Name(n) = &e.value.kind {
+                        policy = Some(Rc::from(n.name.as_str()));
+                    }
+                }
+                _ => {}
+            }
+            if let Some(info) = options::lookup(&e.name.name)
+                && let Ok(v) = info.kind.decode(&e.value)
+            {
+                decoded.push((info.opt, v));
             }
         }
+        let id = self.out.options.len() as u32;
+        self.out.options.push(decoded);
+        Some(ir::Options {
+            id,
+            idempotency_key,
+            policy,
+            span: o.span,
+        })
     }
 
-    fn block(&mut self, b: &'p Block, sequence: bool) {
+    fn params(&mut self, params: &'p [Param]) -> Vec<ir::Param> {
+        params
+            .iter()
+            .map(|p| ir::Param {
+                name: p.name.name.clone(),
+                default: p.default.as_ref().map(|d| self.step(d)),
+            })
+            .collect()
+    }
+
+    fn block(&mut self, b: &'p Block, sequence: bool) -> ir::Block {
         let empty = BlockInfo::default();
         let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
         let n = b.stmts.len();
@@ -464,39 +534,44 @@ impl<'p> Lowering<'p> {
                 .collect(),
         );
         let mut steps = Vec::with_capacity(n);
+        let mut stmts = Vec::with_capacity(n);
         for s in &b.stmts {
-            let (name, binds, expr) = match &s.kind {
-                StmtKind::Let { name, value, .. } => (
-                    Cow::Borrowed(""),
-                    Some(Rc::<str>::from(name.name.as_str())),
-                    Some(value),
-                ),
-                StmtKind::Expr { expr, .. } => (step_word(expr), None, Some(expr)),
-                StmtKind::Assert { cond, .. } => (Cow::Borrowed("assert"), None, Some(cond)),
-                StmtKind::Mock { value, .. } => (Cow::Borrowed("mock"), None, Some(value)),
-                StmtKind::Error { .. } => (Cow::Borrowed("error"), None, None),
-            };
-            let waits = match (&s.kind, expr) {
-                (StmtKind::Let { .. } | StmtKind::Expr { .. }, Some(e)) => {
-                    waits(&self.out.shadowed, e)
+            let (name, binds) = match &s.kind {
+                StmtKind::Let { name, .. } => {
+                    (Cow::Borrowed(""), Some(Rc::<str>::from(name.name.as_str())))
                 }
-                (StmtKind::Assert { message, .. }, Some(e)) => {
-                    waits(&self.out.shadowed, e)
-                        || message
-                            .as_ref()
-                            .is_some_and(|m| waits(&self.out.shadowed, m))
-                }
-                _ => false,
+                StmtKind::Expr { expr, .. } => (step_word(expr), None),
+                StmtKind::Assert { .. } => (Cow::Borrowed("assert"), None),
+                StmtKind::Mock { .. } => (Cow::Borrowed("mock"), None),
+                StmtKind::Error { .. } => (Cow::Borrowed("error"), None),
             };
-            if let Some(e) = expr {
-                self.step(e);
-            }
-            if let StmtKind::Assert {
-                message: Some(m), ..
-            } = &s.kind
-            {
-                self.step(m);
-            }
+            let stmt = match &s.kind {
+                StmtKind::Let { value: e, .. } | StmtKind::Expr { expr: e, .. } => {
+                    ir::Stmt::Expr(self.step(e))
+                }
+                StmtKind::Assert { cond, message } => ir::Stmt::Assert {
+                    cond: self.step(cond),
+                    message: message.as_ref().map(|m| self.step(m)),
+                },
+                StmtKind::Mock {
+                    target,
+                    args,
+                    value,
+                } => {
+                    let mock = self.mock(target, args.as_deref(), value);
+                    self.mocks.push(mock);
+                    ir::Stmt::Nothing
+                }
+                StmtKind::Error { .. } => ir::Stmt::Nothing,
+            };
+            let waits = match &stmt {
+                ir::Stmt::Expr(e) => e.waits,
+                ir::Stmt::Assert { cond, message } => {
+                    cond.waits || message.as_ref().is_some_and(|m| m.waits)
+                }
+                ir::Stmt::Nothing => false,
+            };
+            stmts.push(stmt);
             steps.push(StepPlan {
                 name: match &binds {
                     Some(b) => b.clone(),
@@ -536,33 +611,69 @@ impl<'p> Lowering<'p> {
             }
             read_at.push(reads.len() as u32);
         }
-        self.out.blocks.insert(
-            block_key(b),
-            Rc::new(BlockPlan {
-                steps,
-                indeg,
-                offsets,
-                dependents,
-                read_at,
-                reads,
-                readers,
-                edges: edges
-                    .into_iter()
-                    .map(|(j, i, k)| (j as u32, i as u32, k))
-                    .collect(),
-            }),
-        );
+        let plan = Rc::new(BlockPlan {
+            steps,
+            indeg,
+            offsets,
+            dependents,
+            read_at,
+            reads,
+            readers,
+            edges: edges
+                .into_iter()
+                .map(|(j, i, k)| (j as u32, i as u32, k))
+                .collect(),
+        });
+        self.out.blocks.insert(block_key(b), plan.clone());
+        ir::Block {
+            stmts,
+            plan,
+            span: b.span,
+            key: block_key(b),
+        }
+    }
+
+    /// A `mock` statement of a test block.
+    fn mock(&mut self, target: &'p [Ident], args: Option<&'p [Arg]>, value: &'p Expr) -> ir::Mock {
+        let target = match target {
+            [one] if one.name == "llm" => ir::MockTarget::Llm,
+            [one] if one.name == "approve" => ir::MockTarget::Approve,
+            [one] => ir::MockTarget::Callee {
+                module: Some(self.module),
+                name: one.name.clone(),
+            },
+            [alias, item] => ir::MockTarget::Callee {
+                module: self.program.modules[self.module]
+                    .imports
+                    .get(&alias.name)
+                    .copied(),
+                name: item.name.clone(),
+            },
+            _ => ir::MockTarget::Callee {
+                module: None,
+                name: String::new(),
+            },
+        };
+        let args = args.map(|args| {
+            args.iter()
+                .filter_map(|a| Some((a.name.as_ref()?.name.clone(), self.step(&a.value))))
+                .collect()
+        });
+        let value = match value.mock_failure() {
+            Some(msg) => ir::MockValue::Fail(self.step(msg)),
+            None => ir::MockValue::Value(self.step(value)),
+        };
+        ir::Mock {
+            target,
+            args,
+            value,
+        }
     }
 
     /// A step: `e` is its whole expression (a statement's, a branch's).
-    fn step(&mut self, e: &'p Expr) {
+    fn step(&mut self, e: &'p Expr) -> ir::Expr {
         let mut names = Names::default();
-        self.expr(e, &mut names, true);
-    }
-
-    fn place(&mut self, key: usize, top: bool, names: &mut Names<'p>, name: Cow<'p, str>) {
-        let w = within(top, names, name);
-        self.out.within.insert(key, w);
+        self.expr(e, &mut names, true)
     }
 
     /// What a call reaches from the module being lowered.
@@ -596,53 +707,101 @@ impl<'p> Lowering<'p> {
         })
     }
 
-    /// Walks an expression of a step: calls and decisions get their place in it;
-    /// nested blocks and branches are lowered as steps of their own.
-    fn expr(&mut self, e: &'p Expr, names: &mut Names<'p>, top: bool) {
+    /// The IR target of a resolved callee.
+    fn target(&self, callee: Option<Callee<'p>>) -> ir::Target {
+        match callee {
+            Some(Callee::Tool { module, decl, .. }) => {
+                ir::Target::Tool(self.tool_ids[module][decl.name.name.as_str()])
+            }
+            Some(Callee::Flow { module, decl }) => {
+                ir::Target::Flow(self.out.flow_ids[module][decl.name.name.as_str()])
+            }
+            Some(Callee::Llm) => ir::Target::Llm,
+            Some(Callee::Builtin(name)) => ir::Target::Builtin(Builtin::from_name(name)),
+            None => ir::Target::Builtin(None),
+        }
+    }
+
+    fn exprs(&mut self, es: &'p [Expr], names: &mut Names<'p>) -> (Vec<ir::Expr>, bool) {
+        let out: Vec<ir::Expr> = es.iter().map(|x| self.expr(x, names, false)).collect();
+        let waits = out.iter().any(|x| x.waits);
+        (out, waits)
+    }
+
+    /// Lowers an expression of a step: calls and decisions get their place in
+    /// it; nested blocks and branches are lowered as steps of their own.
+    fn expr(&mut self, e: &'p Expr, names: &mut Names<'p>, top: bool) -> ir::Expr {
+        use ir::ExprKind as K;
         self.keep_scope((e.span.file, e.span.start));
+        let span = e.span;
         match &e.kind {
             ExprKind::Call(c) => {
-                if let Some(callee) = self.callee(c) {
-                    let place = matches!(
-                        callee,
-                        Callee::Tool { .. } | Callee::Flow { .. } | Callee::Llm
-                    )
-                    .then(|| within(top, names, callee_name(c)));
-                    let args_wait = c.args.iter().any(|a| waits(&self.out.shadowed, &a.value));
-                    if let Some(f) = self.flow
-                        && matches!(callee, Callee::Tool { .. } | Callee::Flow { .. })
-                    {
-                        self.out
-                            .flow_calls
-                            .entry((self.module, f))
-                            .or_default()
-                            .push(callee);
+                let callee = self.callee(c);
+                let place = match callee {
+                    Some(Callee::Tool { .. } | Callee::Flow { .. } | Callee::Llm) => {
+                        Some(within(top, names, callee_name(c)))
                     }
-                    self.out.calls.insert(
-                        node_key(c),
-                        CallPlan {
-                            callee,
-                            place,
-                            args_wait,
-                        },
-                    );
+                    _ => None,
+                };
+                if let (Some(f), Some(callee @ (Callee::Tool { .. } | Callee::Flow { .. }))) =
+                    (self.flow, callee)
+                {
+                    self.out
+                        .flow_calls
+                        .entry((self.module, f))
+                        .or_default()
+                        .push(callee);
                 }
-                self.options(c.options.as_ref());
-                for a in &c.args {
-                    self.expr(&a.value, names, false);
-                }
+                let target = self.target(callee);
+                let options = self.options(c.options.as_ref());
+                let args: Vec<ir::Arg> = c
+                    .args
+                    .iter()
+                    .map(|a| ir::Arg {
+                        name: a.name.as_ref().map(|n| n.name.clone()),
+                        value: self.expr(&a.value, names, false),
+                    })
+                    .collect();
+                let args_wait = args.iter().any(|a| a.value.waits);
+                let pure = c.callee.len() == 1
+                    && crate::check::is_builtin_fn(&c.callee[0].name)
+                    && !self.out.shadowed.contains(c.callee[0].name.as_str())
+                    && c.callee[0].name != "llm";
+                let call = ir::Call {
+                    target,
+                    name: Rc::from(&*callee_name(c)),
+                    args,
+                    options,
+                    place,
+                    args_wait,
+                };
+                node(K::Call(Box::new(call)), span, !pure || args_wait)
             }
             ExprKind::Str(parts) => {
-                for p in parts {
-                    if let StrPart::Interp(x) = p {
-                        self.expr(x, names, false);
-                    }
-                }
+                let parts: Vec<ir::StrPart> = parts
+                    .iter()
+                    .map(|p| match p {
+                        StrPart::Text(t) => ir::StrPart::Text(t.clone()),
+                        StrPart::Interp(x) => ir::StrPart::Interp(self.expr(x, names, false)),
+                    })
+                    .collect();
+                let waits = parts
+                    .iter()
+                    .any(|p| matches!(p, ir::StrPart::Interp(x) if x.waits));
+                node(K::Str(parts), span, waits)
             }
-            ExprKind::List(items) => items.iter().for_each(|i| self.expr(i, names, false)),
-            ExprKind::Record(fields) => fields
-                .iter()
-                .for_each(|f| self.expr(&f.value, names, false)),
+            ExprKind::List(items) => {
+                let (items, waits) = self.exprs(items, names);
+                node(K::List(items), span, waits)
+            }
+            ExprKind::Record(fields) => {
+                let fields: Vec<(String, ir::Expr)> = fields
+                    .iter()
+                    .map(|f| (f.name.name.clone(), self.expr(&f.value, names, false)))
+                    .collect();
+                let waits = fields.iter().any(|(_, x)| x.waits);
+                node(K::Record(fields), span, waits)
+            }
             // A path over a call (`echo(value: 1).value`) and the left side of
             // `catch` keep the call the step's own.
             ExprKind::Field(b, item) => {
@@ -652,64 +811,125 @@ impl<'p> Lowering<'p> {
                     && let Some(&mi) = self.program.modules[self.module].imports.get(&m.name)
                     && let Some(&index) = self.consts[mi].get(item.name.as_str())
                 {
-                    let slot = Slot::Const {
+                    let kind = K::ModuleConst {
                         module: mi as u32,
                         index: index as u32,
                     };
-                    self.out.slots.insert(node_key(e), slot);
+                    node(kind, span, false)
                 } else {
-                    self.expr(b, names, top);
+                    let b = self.expr(b, names, top);
+                    let waits = b.waits;
+                    node(K::Field(boxed(b), item.name.clone()), span, waits)
                 }
             }
-            ExprKind::Wildcard(b) => self.expr(b, names, top),
-            ExprKind::Index(a, b) | ExprKind::Catch(a, b) => {
-                self.expr(a, names, top);
-                self.expr(b, names, false);
+            ExprKind::Wildcard(b) => {
+                let b = self.expr(b, names, top);
+                let waits = b.waits;
+                node(K::Wildcard(boxed(b)), span, waits)
             }
-            ExprKind::Unary(_, b) => self.expr(b, names, false),
-            ExprKind::Binary(_, a, b) => {
-                self.expr(a, names, false);
-                self.expr(b, names, false);
+            ExprKind::Index(a, b) => {
+                let a = self.expr(a, names, top);
+                let b = self.expr(b, names, false);
+                let waits = a.waits || b.waits;
+                node(K::Index(boxed(a), boxed(b)), span, waits)
+            }
+            ExprKind::Catch(a, b) => {
+                let a = self.expr(a, names, top);
+                let b = self.expr(b, names, false);
+                node(K::Catch(boxed(a), boxed(b)), span, true)
+            }
+            ExprKind::Unary(op, b) => {
+                let b = self.expr(b, names, false);
+                let waits = b.waits;
+                let op = match op {
+                    UnOp::Not => ir::UnOp::Not,
+                    UnOp::Neg => ir::UnOp::Neg,
+                };
+                node(K::Unary(op, boxed(b)), span, waits)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let a = self.expr(a, names, false);
+                let b = self.expr(b, names, false);
+                let waits = a.waits || b.waits;
+                node(K::Binary(bin_op(*op), boxed(a), boxed(b)), span, waits)
             }
             ExprKind::Parallel {
-                options, branches, ..
+                mode,
+                options,
+                branches,
+            } => {
+                let options = self.options(options.as_ref());
+                let branches = self.branches(branches);
+                let mode = match mode {
+                    ParallelMode::Record => ir::ParallelMode::Record,
+                    ParallelMode::Merge => ir::ParallelMode::Merge,
+                    ParallelMode::Concat => ir::ParallelMode::Concat,
+                };
+                let kind = K::Parallel {
+                    mode,
+                    options,
+                    branches,
+                };
+                node(kind, span, true)
             }
-            | ExprKind::Race { options, branches } => {
-                self.options(options.as_ref());
-                for br in branches {
-                    self.step(&br.value);
-                }
+            ExprKind::Race { options, branches } => {
+                let options = self.options(options.as_ref());
+                let branches = self.branches(branches);
+                node(K::Race { options, branches }, span, true)
             }
             ExprKind::Sequence { options, block } => {
-                self.options(options.as_ref());
-                self.block(block, true);
+                let options = self.options(options.as_ref());
+                let block = self.block(block, true);
+                node(K::Sequence { options, block }, span, true)
             }
             ExprKind::Dag { options, block } => {
-                self.options(options.as_ref());
-                self.block(block, false);
+                let options = self.options(options.as_ref());
+                let block = self.block(block, false);
+                node(K::Dag { options, block }, span, true)
             }
-            ExprKind::Block(block) => self.block(block, false),
+            ExprKind::Block(block) => {
+                let block = self.block(block, false);
+                node(K::Block(block), span, true)
+            }
             ExprKind::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                self.expr(cond, names, false);
-                self.block(then, false);
-                match otherwise.as_deref() {
-                    Some(Else::Block(b)) => self.block(b, false),
-                    Some(Else::If(x)) => self.expr(x, names, false),
-                    None => {}
-                }
+                let cond = self.expr(cond, names, false);
+                let then = self.block(then, false);
+                let otherwise = match otherwise.as_deref() {
+                    Some(Else::Block(b)) => Some(Box::new(ir::Else::Block(self.block(b, false)))),
+                    Some(Else::If(x)) => Some(Box::new(ir::Else::If(self.expr(x, names, false)))),
+                    None => None,
+                };
+                let kind = K::If {
+                    cond: boxed(cond),
+                    then,
+                    otherwise,
+                };
+                node(kind, span, true)
             }
             ExprKind::Match { scrutinee, arms } => {
-                self.expr(scrutinee, names, false);
-                for a in arms {
-                    if let Pattern::Literals(lits) = &a.pattern {
-                        lits.iter().for_each(|l| self.expr(l, names, false));
-                    }
-                    self.expr(&a.body, names, false);
-                }
+                let scrutinee = self.expr(scrutinee, names, false);
+                let arms = arms
+                    .iter()
+                    .map(|a| {
+                        let pattern = match &a.pattern {
+                            Pattern::Wildcard(_) => ir::Pattern::Wildcard,
+                            Pattern::Literals(lits) => {
+                                ir::Pattern::Literals(self.exprs(lits, names).0)
+                            }
+                        };
+                        let body = self.expr(&a.body, names, false);
+                        ir::MatchArm { pattern, body }
+                    })
+                    .collect();
+                let kind = K::Match {
+                    scrutinee: boxed(scrutinee),
+                    arms,
+                };
+                node(kind, span, true)
             }
             ExprKind::Loop {
                 var,
@@ -719,18 +939,25 @@ impl<'p> Lowering<'p> {
                 options,
                 body,
             } => {
-                self.options(options.as_ref());
-                self.expr(init, names, false);
-                if let Some(m) = max {
-                    self.expr(m, names, false);
-                }
+                let options = self.options(options.as_ref());
+                let init = self.expr(init, names, false);
+                let max = max.as_ref().map(|m| boxed(self.expr(m, names, false)));
                 self.frames.push(vec![Some(var.name.as_str())]);
-                self.expr(until, names, false);
+                let until = self.expr(until, names, false);
                 self.frames.pop();
                 self.frames
                     .push(vec![Some(var.name.as_str()), Some("iteration")]);
-                self.block(body, false);
+                let body = self.block(body, false);
                 self.frames.pop();
+                let kind = K::Loop {
+                    var: var.name.clone(),
+                    init: boxed(init),
+                    max,
+                    until: boxed(until),
+                    options,
+                    body,
+                };
+                node(kind, span, true)
             }
             ExprKind::For {
                 var,
@@ -739,14 +966,19 @@ impl<'p> Lowering<'p> {
                 options,
                 body,
             } => {
-                self.options(options.as_ref());
-                self.expr(iter, names, false);
+                let options = self.options(options.as_ref());
+                let iter = self.expr(iter, names, false);
                 self.frames.push(vec![Some(var.name.as_str())]);
-                if let Some(f) = filter {
-                    self.expr(f, names, false);
-                }
-                self.block(body, false);
+                let filter = filter.as_ref().map(|f| boxed(self.expr(f, names, false)));
+                let body = self.block(body, false);
                 self.frames.pop();
+                let kind = K::For {
+                    iter: boxed(iter),
+                    filter,
+                    options,
+                    body,
+                };
+                node(kind, span, true)
             }
             ExprKind::Try {
                 options,
@@ -754,49 +986,111 @@ impl<'p> Lowering<'p> {
                 var,
                 handler,
             } => {
-                self.options(options.as_ref());
-                self.block(body, false);
+                let options = self.options(options.as_ref());
+                let body = self.block(body, false);
                 self.frames
                     .push(vec![var.as_ref().map(|v| v.name.as_str())]);
-                self.block(handler, false);
+                let handler = self.block(handler, false);
                 self.frames.pop();
+                let kind = K::Try {
+                    options,
+                    body,
+                    binds: var.is_some(),
+                    handler,
+                };
+                node(kind, span, true)
             }
             ExprKind::Decide {
                 prompt,
                 context,
                 arms,
             } => {
-                self.place(node_key(e), top, names, Cow::Borrowed("decide"));
-                self.expr(prompt, names, false);
-                if let Some(c) = context {
-                    self.expr(c, names, false);
-                }
-                for a in arms {
-                    self.expr(&a.body, names, false);
-                }
+                let place = within(top, names, Cow::Borrowed("decide"));
+                let prompt = self.expr(prompt, names, false);
+                let context = context.as_ref().map(|c| boxed(self.expr(c, names, false)));
+                let arms = arms
+                    .iter()
+                    .map(|a| ir::DecideArm {
+                        label: a.label.name.clone(),
+                        is_else: a.is_else,
+                        body: self.expr(&a.body, names, false),
+                    })
+                    .collect();
+                let kind = K::Decide {
+                    prompt: boxed(prompt),
+                    context,
+                    arms,
+                    place,
+                };
+                node(kind, span, true)
             }
             ExprKind::Approve { message, context } => {
-                self.place(node_key(e), top, names, Cow::Borrowed("approve"));
-                self.expr(message, names, false);
-                if let Some(c) = context {
-                    self.expr(c, names, false);
-                }
+                let place = within(top, names, Cow::Borrowed("approve"));
+                let message = self.expr(message, names, false);
+                let context = context.as_ref().map(|c| boxed(self.expr(c, names, false)));
+                let kind = K::Approve {
+                    message: boxed(message),
+                    context,
+                    place,
+                };
+                node(kind, span, true)
             }
-            ExprKind::Int(_)
-            | ExprKind::Float(_)
-            | ExprKind::Bool(_)
-            | ExprKind::Null
-            | ExprKind::Duration { .. }
-            | ExprKind::Regex { .. } => {}
+            ExprKind::Int(n) => node(K::Int(*n), span, false),
+            ExprKind::Float(f) => node(K::Float(*f), span, false),
+            ExprKind::Bool(b) => node(K::Bool(*b), span, false),
+            ExprKind::Null => node(K::Null, span, false),
+            ExprKind::Duration { ms, .. } => node(K::Int(ms.unwrap_or(0) as i64), span, false),
+            ExprKind::Regex { pattern, flags } => {
+                let kind = K::Regex {
+                    pattern: pattern.clone(),
+                    flags: flags.clone(),
+                };
+                node(kind, span, false)
+            }
             ExprKind::Name(id) => {
-                if let Some(slot) =
-                    self.frames
-                        .resolve(&id.name, self.module, &self.consts[self.module])
-                {
-                    self.out.slots.insert(node_key(e), slot);
-                }
+                let slot = self
+                    .frames
+                    .resolve(&id.name, self.module, &self.consts[self.module]);
+                let kind = K::Name {
+                    name: Rc::from(id.name.as_str()),
+                    slot,
+                };
+                node(kind, span, false)
             }
         }
+    }
+
+    /// The branches of a `parallel` or `race`: each a step of its own.
+    fn branches(&mut self, branches: &'p [Branch]) -> Vec<ir::Branch> {
+        branches
+            .iter()
+            .map(|b| ir::Branch {
+                name: b.name.name.clone(),
+                value: self.step(&b.value),
+            })
+            .collect()
+    }
+}
+
+fn bin_op(op: BinOp) -> ir::BinOp {
+    match op {
+        BinOp::Coalesce => ir::BinOp::Coalesce,
+        BinOp::Or => ir::BinOp::Or,
+        BinOp::And => ir::BinOp::And,
+        BinOp::Eq => ir::BinOp::Eq,
+        BinOp::Ne => ir::BinOp::Ne,
+        BinOp::Lt => ir::BinOp::Lt,
+        BinOp::Le => ir::BinOp::Le,
+        BinOp::Gt => ir::BinOp::Gt,
+        BinOp::Ge => ir::BinOp::Ge,
+        BinOp::Match => ir::BinOp::Match,
+        BinOp::NotMatch => ir::BinOp::NotMatch,
+        BinOp::Concat => ir::BinOp::Concat,
+        BinOp::Add => ir::BinOp::Add,
+        BinOp::Sub => ir::BinOp::Sub,
+        BinOp::Mul => ir::BinOp::Mul,
+        BinOp::Div => ir::BinOp::Div,
+        BinOp::Rem => ir::BinOp::Rem,
     }
 }
 

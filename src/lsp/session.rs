@@ -77,6 +77,14 @@ impl Loader for OpenFirst<'_> {
         }
         crate::driver::FsLoader.read(path)
     }
+
+    fn file_kind(&self, path: &std::path::Path) -> Option<crate::check::FileKind> {
+        crate::driver::FsLoader.file_kind(path)
+    }
+
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        crate::driver::FsLoader.search_path()
+    }
 }
 
 /// The path a document is checked under.

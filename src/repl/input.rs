@@ -4,10 +4,6 @@
 
 use crate::syntax::span::FileId;
 
-/// Opens the synthetic flow that holds statements while they are parsed or checked.
-pub const STEP_OPEN: &str = "flow __repl_step() {\n";
-pub const STEP_CLOSE: &str = "\n}\n";
-
 const ITEM_KEYWORDS: &[&str] = &["import", "type", "tool", "effect", "flow", "const", "test"];
 
 /// The text after leading whitespace and comments (doc comments `///` are kept).
@@ -88,21 +84,20 @@ pub fn is_complete(text: &str) -> bool {
     !waits_for_more(text)
 }
 
-/// Does the parser stop at the end of `text`, expecting more?
+/// Does the parser stop at the end of `text`, expecting more? Statements are
+/// parsed as a block body on their own.
 fn waits_for_more(text: &str) -> bool {
-    let (wrapped, end) = if is_declaration(text) {
-        (text.to_string(), text.trim_end().len())
+    let end = text.trim_end().len();
+    let diags = if is_declaration(text) {
+        let (module, diags) = crate::syntax::parse(FileId(0), text);
+        // Doc comments alone wait for the item they document.
+        if module.items.is_empty() && skip_trivia(text).starts_with("///") {
+            return true;
+        }
+        diags
     } else {
-        (
-            format!("{STEP_OPEN}{text}{STEP_CLOSE}"),
-            STEP_OPEN.len() + text.trim_end().len(),
-        )
+        crate::syntax::parse_block_body(FileId(0), text).1
     };
-    let (module, diags) = crate::syntax::parse(FileId(0), &wrapped);
-    // Doc comments alone wait for the item they document.
-    if module.items.is_empty() && skip_trivia(text).starts_with("///") {
-        return true;
-    }
     diags
         .iter()
         .any(|d| d.is_error() && d.primary_span().start as usize >= end)

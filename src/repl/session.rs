@@ -1,22 +1,16 @@
 //! One REPL session on the one driver: declarations and `let`s accumulate;
-//! each input is checked with everything before it and then run by the
+//! each input is checked against what came before it and then run by the
 //! interpreter.
 //!
-//! The session is source text. Declarations are kept verbatim, one piece per
-//! item. Statements go into a synthetic flow, `__repl_step`, whose parameters
-//! are the earlier bindings (typed with their checked types, passed their
-//! values), so earlier tool calls never run again. The flow's result is a
-//! record of the new bindings and the value of the input's last expression:
-//!
-//! ```text
-//! <declarations>
-//! flow __repl_step(x: int, detail: { rows: [string] }) {
-//!     <what was typed, with `let __repl_value = ` before its last expression>
-//!     { y: y, __repl_value: __repl_value }
-//! }
-//! ```
-//!
-//! Its inferred result type gives the type of every new binding and of the value.
+//! Declarations are kept verbatim, one piece per item, and checked together
+//! when they change. Statements are parsed on their own and checked alone
+//! (`check::fragment`) in the session's scope: the earlier bindings with their
+//! checked types, passed their values, so earlier inputs are never checked or
+//! run again and no source text is written for them. The input is the body of
+//! a flow of the session, `__repl_step`, whose last expression is bound to
+//! `__repl_value` and which gives the record of its new bindings and that
+//! value; its inferred result type gives the type of every new binding and of
+//! the value.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -28,15 +22,18 @@ use serde_json::{Map, Value};
 
 use super::text::{Composed, Origin, Renderer, compact, show_type, show_value, type_source};
 use super::{Names, input};
+use crate::check::fragment::{Fragment, check_fragment_in};
 use crate::check::types::RecordTy;
 use crate::check::{Program, Signature, Type};
 use crate::diag::Diagnostic;
 use crate::driver::project::{Chosen, LlmArgs, choose_provider, folder_of};
-use crate::driver::runner::{Job, Keep, Outcome, Runner};
+use crate::driver::runner::{Job, Outcome, Runner};
 use crate::driver::signals::Interrupt;
-use crate::driver::{Checked, FsLoader, check_source};
-use crate::run::RunConfig;
-use crate::syntax::ast::{ExprKind, ImportTarget, Item, ItemKind, StmtKind};
+use crate::driver::{ApproveMode, Checked, Event, FsLoader, check_source};
+use crate::source::Sources;
+use crate::syntax::ast::{
+    Block, Expr, ExprKind, Ident, ImportTarget, Item, ItemKind, RecordField, Stmt, StmtKind,
+};
 use crate::syntax::span::{FileId, Span};
 use crate::term::{out, view::StepView};
 
@@ -106,10 +103,13 @@ pub struct Binding {
     pub value: Value,
 }
 
-/// A check of composed session text.
+/// A check of the session's declarations (composed from what was typed),
+/// and of an input checked with them.
 struct Check {
     composed: Composed,
     checked: Checked,
+    /// The file of the input checked as a step, if one was.
+    input: Option<FileId>,
 }
 
 impl Check {
@@ -134,6 +134,10 @@ pub struct Session {
     /// The FILE given on the command line, loaded again by `:reset`.
     initial: Option<String>,
     decls: Vec<Decl>,
+    /// The check of `decls`, made when they last changed; each statement is
+    /// checked into it (`check::fragment::check_fragment_in`), so nothing
+    /// before the input is checked again.
+    base: Option<Check>,
     pub bindings: Vec<Binding>,
     /// Inputs so far; the current one is named `<input N>` in diagnostics.
     count: usize,
@@ -170,6 +174,7 @@ impl Session {
             name,
             initial,
             decls: Vec::new(),
+            base: None,
             bindings: Vec::new(),
             count: 0,
             runner: Runner::new(),
@@ -251,26 +256,79 @@ impl Session {
         }
     }
 
-    /// The session's declarations and a step flow whose body `body` writes;
-    /// earlier bindings are its parameters, except those in `skip`.
-    fn compose_step(&self, skip: &[String], body: impl FnOnce(&mut Composed)) -> Composed {
-        let mut c = Composed::default();
-        self.compose_decls(&self.decls, &mut c);
-        let params: Vec<String> = self
+    fn check(&self, composed: Composed) -> Check {
+        let checked = check_source(&self.name, &composed.text, &FsLoader);
+        Check {
+            composed,
+            checked,
+            input: None,
+        }
+    }
+
+    /// The check of the declarations, taken out of the session while a
+    /// statement is checked and run in it (given back by [`Session::keep`]).
+    fn take_base(&mut self) -> Check {
+        match self.base.take() {
+            Some(b) => b,
+            None => self.check_decls(),
+        }
+    }
+
+    fn keep(&mut self, base: Check) {
+        self.base = Some(base);
+    }
+
+    /// Checks `body`, of the file `file` of the sources of `base` (what was
+    /// typed), as a step of the session, into the check of its declarations:
+    /// in the scope of its bindings except those in `skip` (which the step
+    /// binds again), their types as checked. Only the input is checked, and
+    /// nothing of the session is written as text for it.
+    fn check_step(&self, base: &mut Check, file: FileId, body: Block, skip: &[String]) {
+        let scope = self
             .bindings
             .iter()
             .filter(|b| !skip.contains(&b.name))
-            .map(|b| format!("{}: {}", b.name, type_source(&b.ty)))
+            .map(|b| (b.name.clone(), b.ty.clone()))
             .collect();
-        c.glue(&format!("flow {STEP}({}) {{\n", params.join(", ")));
-        body(&mut c);
-        c.glue("\n}\n");
-        c
+        let fragment = Fragment {
+            file,
+            body,
+            flow: STEP.to_string(),
+            scope,
+            expected: None,
+            policy: None,
+        };
+        base.checked.diagnostics = check_fragment_in(&mut base.checked.program, fragment);
+        base.input = Some(file);
     }
 
-    fn check(&self, composed: Composed) -> Check {
-        let checked = check_source(&self.name, &composed.text, &FsLoader);
-        Check { composed, checked }
+    /// Parses the part `range` of what was typed (`origin`) as statements, in
+    /// a file of its own added to `sources`; shows its syntax errors (`None`
+    /// if there are any).
+    fn parse_input(
+        &mut self,
+        sources: &mut Sources,
+        origin: &Origin,
+        range: Range<usize>,
+    ) -> Option<(FileId, Block)> {
+        let file = sources.add(origin.name.clone(), origin.text.clone());
+        let (body, diags) = crate::syntax::parse_block_body_in(file, &origin.text, range);
+        if diags.iter().any(Diagnostic::is_error) {
+            let text: String = diags
+                .iter()
+                .map(|d| crate::diag::render::render(d, sources, self.color))
+                .collect();
+            self.err(&text);
+            self.failed = true;
+            return None;
+        }
+        match body {
+            Some(body) => Some((file, body)),
+            None => {
+                self.error("this input does not read as statements; check its brackets");
+                None
+            }
+        }
     }
 
     /// Shows the errors of a check, and its warnings about `current`; `true` if it has errors.
@@ -284,7 +342,8 @@ impl Session {
                 true
             } else {
                 // Whether a tool is called depends on the session, not the input.
-                d.code != "W0002" && r.is_in(d.primary_span(), current)
+                let span = d.primary_span();
+                d.code != "W0002" && (Some(span.file) == check.input || r.is_in(span, current))
             };
             if show {
                 text.push_str(&r.render(d));
@@ -366,7 +425,8 @@ impl Session {
             return false;
         }
         self.decls = decls;
-        let consts = self.const_types(&check);
+        let mut check = check;
+        let consts = self.const_types(&mut check);
         let lines: Vec<String> = module
             .items
             .iter()
@@ -383,6 +443,7 @@ impl Session {
                 self.out(&l);
             }
         }
+        self.keep(check);
         true
     }
 
@@ -403,22 +464,19 @@ impl Session {
             self.show_parse_errors(&c, &[d]);
             return;
         }
-        let mut alone = Composed::default();
-        alone.glue(input::STEP_OPEN);
-        alone.source(origin, 0..origin.text.len());
-        alone.glue(input::STEP_CLOSE);
-        let Some(module) = self.parse(&alone) else {
-            return;
-        };
-        let (Some(ItemKind::Flow(f)), 1) =
-            (module.items.first().map(|i| &i.kind), module.items.len())
-        else {
-            self.error("this input does not read as statements; check its brackets");
-            return;
-        };
-        let base = input::STEP_OPEN.len();
-        let lets: Vec<String> = f
-            .body
+        let mut base = self.take_base();
+        let parsed = self.parse_input(&mut base.checked.sources, origin, 0..origin.text.len());
+        if let Some((file, body)) = parsed {
+            self.step(&mut base, origin, file, body);
+        }
+        self.keep(base);
+    }
+
+    /// Checks and runs the statements `body` of the input `origin` (its file
+    /// `file`) in the session's check `base`; prints new bindings and the
+    /// value of the last expression.
+    fn step(&mut self, base: &mut Check, origin: &Rc<Origin>, file: FileId, body: Block) {
+        let lets: Vec<String> = body
             .stmts
             .iter()
             .filter_map(|s| match &s.kind {
@@ -426,30 +484,20 @@ impl Session {
                 _ => None,
             })
             .collect();
-        let tail = match f.body.stmts.last() {
-            Some(s) if matches!(s.kind, StmtKind::Expr { .. }) => {
-                Some(s.span.start as usize - base)
-            }
-            _ => None,
+        // The step of the last expression is named after its call, or the input.
+        let tail_name = match body.tail().map(|e| &e.kind) {
+            Some(ExprKind::Call(c)) => c
+                .callee
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+            _ => origin.name.clone(),
         };
-        let len = origin.text.len();
-        let composed = self.compose_step(&lets, |c| {
-            match tail {
-                Some(k) => {
-                    c.source(origin, 0..k);
-                    c.glue(&format!("let {VALUE} = "));
-                    c.source(origin, k..len);
-                }
-                None => c.source(origin, 0..len),
-            }
-            let mut fields: Vec<String> = lets.iter().map(|n| format!("{n}: {n}")).collect();
-            if tail.is_some() {
-                fields.push(format!("{VALUE}: {VALUE}"));
-            }
-            c.glue(&format!("\n{{ {} }}", fields.join(", ")));
-        });
-        let check = self.check(composed);
-        if self.report(&check, origin) {
+        let (body, tail) = step_body(body, &lets);
+        self.check_step(base, file, body, &lets);
+        let check: &Check = base;
+        if self.report(check, origin) {
             return;
         }
         let result_ty = step_type(&check.checked.program);
@@ -459,17 +507,7 @@ impl Session {
             .filter(|b| !lets.contains(&b.name))
             .map(|b| (b.name.clone(), b.value.clone()))
             .collect();
-        // The step of the last expression is named after its call, or the input.
-        let tail_name = match f.body.tail().map(|e| &e.kind) {
-            Some(ExprKind::Call(c)) => c
-                .callee
-                .iter()
-                .map(|i| i.name.as_str())
-                .collect::<Vec<_>>()
-                .join("."),
-            _ => origin.name.clone(),
-        };
-        let Some(value) = self.run(&check, inputs, &tail_name) else {
+        let Some(value) = self.run(check, inputs, &tail_name) else {
             return;
         };
         let field_ty = |n: &str| {
@@ -493,7 +531,7 @@ impl Session {
                 value: v,
             });
         }
-        if tail.is_some() {
+        if tail {
             let ty = field_ty(VALUE);
             let v = value.get(VALUE).cloned().unwrap_or(Value::Null);
             self.out(&show_value(&v, &ty, &check.checked.program));
@@ -504,16 +542,12 @@ impl Session {
     /// its child processes). Errors are shown; `None` if it did not finish.
     /// `tail` names the step of the input's last expression in error messages.
     fn run(&mut self, check: &Check, inputs: Map<String, Value>, tail: &str) -> Option<Value> {
-        let config = RunConfig {
-            tenant: std::env::var("FLOWC_TENANT").ok(),
-            // The session has no store to pause in: `approve` asks on the
-            // terminal; piped, stdin is the script, and it fails.
-            approvals: if self.interactive {
-                crate::run::approve::ApproveMode::Ask
-            } else {
-                crate::run::approve::ApproveMode::Refuse
-            },
-            ..RunConfig::default()
+        // The session has no store to pause in: `approve` asks on the
+        // terminal; piped, stdin is the script, and it fails.
+        let approvals = if self.interactive {
+            ApproveMode::Ask
+        } else {
+            ApproveMode::Refuse
         };
         // Made for each run: a `replay:` provider replays from its start.
         let chosen = match self.llm_provider() {
@@ -528,20 +562,19 @@ impl Session {
         let view = self.interactive
             && std::io::IsTerminal::is_terminal(&std::io::stderr())
             && chosen.name().as_deref() != Some("human");
-        let job = Job {
-            program: &check.checked.program,
-            sources: &check.checked.sources,
-            flow: STEP,
-            root: Some(ROOT),
-            inputs,
-            config,
-            provider: chosen.provider,
-            progress: view,
-            keep: Keep::default(),
-        };
+        let mut job = Job::new(&check.checked.program, &check.checked.sources, STEP);
+        job.root = Some(ROOT);
+        job.inputs = inputs;
+        job.approvals = approvals;
+        job.provider = chosen.provider;
+        job.progress = view;
         RUNNING.store(true, Ordering::SeqCst);
         let step_view = StepView::new(view);
-        let finished = self.runner.run(job, &mut |p| step_view.show(p));
+        let finished = self.runner.run(job, &mut |e| {
+            if let Event::Progress(p) = e {
+                step_view.show(p)
+            }
+        });
         step_view.finish();
         RUNNING.store(false, Ordering::SeqCst);
         let r = check.renderer(self.color);
@@ -732,6 +765,79 @@ fn summary(items: &[Item]) -> String {
         .map(|(w, n)| format!("{n} {w}{}", if *n == 1 { "" } else { "s" }))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The body of a step: what was typed, its last expression (if it ends in
+/// one: then `true`) bound to [`VALUE`], then the record of the `let`s and
+/// the value — as syntax, at the end of the input.
+fn step_body(mut body: Block, lets: &[String]) -> (Block, bool) {
+    let end = Span {
+        start: body.span.end,
+        ..body.span
+    };
+    let ident = |name: &str, span: Span| Ident {
+        name: name.to_string(),
+        span,
+    };
+    let mut names: Vec<&str> = lets.iter().map(String::as_str).collect();
+    let tail = match body.stmts.pop() {
+        Some(Stmt {
+            kind: StmtKind::Expr { expr, after },
+            span,
+        }) => {
+            let at = Span {
+                end: expr.span.start,
+                ..expr.span
+            };
+            body.stmts.push(Stmt {
+                kind: StmtKind::Let {
+                    name: ident(VALUE, at),
+                    ty: None,
+                    value: expr,
+                    after,
+                },
+                span,
+            });
+            names.push(VALUE);
+            true
+        }
+        Some(s) => {
+            body.stmts.push(s);
+            false
+        }
+        None => false,
+    };
+    body.stmts.push(record_of(&names, end));
+    (body, tail)
+}
+
+/// `{ a: a, b: b }` of `names`, as a statement at `at`.
+fn record_of(names: &[&str], at: Span) -> Stmt {
+    let ident = |name: &str| Ident {
+        name: name.to_string(),
+        span: at,
+    };
+    let fields = names
+        .iter()
+        .map(|n| RecordField {
+            name: ident(n),
+            value: Expr {
+                kind: ExprKind::Name(ident(n)),
+                span: at,
+            },
+            shorthand: true,
+        })
+        .collect();
+    Stmt {
+        kind: StmtKind::Expr {
+            expr: Expr {
+                kind: ExprKind::Record(fields),
+                span: at,
+            },
+            after: Vec::new(),
+        },
+        span: at,
+    }
 }
 
 /// The record type the step flow returns.

@@ -16,8 +16,11 @@
 //! [`worker`] the endpoint; [`steps`] the interpreter's way to Restate.
 
 pub mod client;
+pub mod engine;
 pub mod steps;
 pub mod worker;
+
+pub use crate::status::RunStatus;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -92,9 +95,10 @@ pub struct RunRequest {
     pub sha256: String,
     pub flow: String,
     pub inputs: Map<String, Value>,
-    /// `--set key=value`.
+    /// The run-wide options (`--set key=value`), decoded once: sent as
+    /// given, decoded as they arrive.
     #[serde(default)]
-    pub set: Vec<String>,
+    pub set: crate::driver::Settings,
     /// The ingress the worker sends the run's steps through.
     pub ingress: String,
     /// Keep the run's Chrome trace (`--trace`).
@@ -103,10 +107,10 @@ pub struct RunRequest {
 }
 
 /// How a run on Restate ended: the `FlowRun` workflow's output.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunOutcome {
     /// `ok` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     /// Each error, rendered by the worker.
@@ -122,6 +126,20 @@ pub struct RunOutcome {
     /// The Chrome trace, when the request asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<Value>,
+}
+
+impl Default for RunOutcome {
+    /// A failed run, with nothing yet said of it.
+    fn default() -> RunOutcome {
+        RunOutcome {
+            status: RunStatus::Failed,
+            result: None,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            record: None,
+            trace: None,
+        }
+    }
 }
 
 /// A tool call sent to the `Step` service.
@@ -166,12 +184,13 @@ pub enum StepOutcome {
 }
 
 /// A run as `flowc runs --engine` lists it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunEntry {
     pub id: String,
     pub flow: String,
     pub file: String,
-    pub status: String,
+    /// `running`, `waiting` (for an approval), `ok` or `failed`.
+    pub status: RunStatus,
     pub started: String,
     #[serde(default)]
     pub ended: Option<String>,

@@ -11,15 +11,17 @@ use super::client::{approval_key, encode};
 use super::{Answer, RunOutcome, RunRequest, StepOutcome, StepProgress, StepRequest, step_key};
 use crate::diag::render;
 use crate::driver::project::{LlmArgs, choose_provider, folder_of};
-use crate::driver::runner::{Outcome, RecordInfo, run_record};
+use crate::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
+use crate::driver::signals::Interrupt;
 use crate::driver::{FsLoader, check_source};
 use crate::ir::StepPath;
-use crate::run::llm::Llm;
+use crate::run::host::{StepHost, ToolCall};
 use crate::run::record::Recorder;
 use crate::run::tools::{ToolFailure, ToolResult};
-use crate::run::{Interp, Remote, RemoteStep, RunConfig, opts::Opts};
+use crate::status::RunStatus;
 
-/// The interpreter's way to Restate: each tool call is a `Step` invocation.
+/// The interpreter's host on a worker: each tool call is a `Step` invocation,
+/// each `approve` an `Approval` workflow, each decision kept by `Decision`.
 pub struct RestateSteps {
     http: reqwest::Client,
     ingress: String,
@@ -65,8 +67,8 @@ impl RestateSteps {
     }
 }
 
-impl Remote for RestateSteps {
-    fn call<'a>(&'a self, step: RemoteStep<'a>) -> LocalBoxFuture<'a, ToolResult> {
+impl StepHost for RestateSteps {
+    fn call<'a>(&'a self, step: ToolCall<'a>) -> LocalBoxFuture<'a, ToolResult> {
         Box::pin(async move {
             let path = step.path.to_string();
             let request = StepRequest {
@@ -77,7 +79,7 @@ impl Remote for RestateSteps {
                 module: step.module,
                 tool: step.tool.to_string(),
                 input: step.input.clone(),
-                max_output: step.max_output,
+                max_output: step.limits.max_output,
                 key: step.key.map(str::to_string),
                 deadline_ms: Some(epoch_ms().saturating_add(step.timeout.as_millis() as u64)),
             };
@@ -122,31 +124,11 @@ impl Remote for RestateSteps {
         path: &'a StepPath,
         message: &'a str,
         context: Option<&'a Value>,
-    ) -> LocalBoxFuture<'a, Result<bool, String>> {
-        Box::pin(async move {
-            let path = path.to_string();
-            let key = encode(&approval_key(&self.run, &path));
-            let question = json!({
-                "run": self.run,
-                "path": path,
-                "message": message,
-                "context": context,
-            });
-            // The approval's workflow: started once; again, it is the same one.
-            let start = format!("{}/Approval/{key}/run/send", self.ingress);
-            self.until_answered("the approval", || self.http.post(&start).json(&question))
-                .await?;
-            let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
-            let text = self
-                .until_answered("the approval", || self.http.get(&attach))
-                .await?;
-            serde_json::from_str::<Answer>(&text)
-                .map(|a| a.approved)
-                .map_err(|e| format!("the answer is not an approval's answer: {e}"))
-        })
+    ) -> LocalBoxFuture<'a, Option<Result<bool, String>>> {
+        Box::pin(async move { Some(self.approval(path, message, context).await) })
     }
 
-    fn decision<'a>(
+    fn decided<'a>(
         &'a self,
         path: &'a StepPath,
         answer: Value,
@@ -167,6 +149,36 @@ impl Remote for RestateSteps {
             serde_json::from_str(&text)
                 .map_err(|e| format!("the kept decision cannot be read: {e}"))
         })
+    }
+}
+
+impl RestateSteps {
+    /// The `Approval` workflow of `path`: started once, then waited for.
+    async fn approval(
+        &self,
+        path: &StepPath,
+        message: &str,
+        context: Option<&Value>,
+    ) -> Result<bool, String> {
+        let path = path.to_string();
+        let key = encode(&approval_key(&self.run, &path));
+        let question = json!({
+            "run": self.run,
+            "path": path,
+            "message": message,
+            "context": context,
+        });
+        // The approval's workflow: started once; again, it is the same one.
+        let start = format!("{}/Approval/{key}/run/send", self.ingress);
+        self.until_answered("the approval", || self.http.post(&start).json(&question))
+            .await?;
+        let attach = format!("{}/restate/workflow/Approval/{key}/attach", self.ingress);
+        let text = self
+            .until_answered("the approval", || self.http.get(&attach))
+            .await?;
+        serde_json::from_str::<Answer>(&text)
+            .map(|a| a.approved)
+            .map_err(|e| format!("the answer is not an approval's answer: {e}"))
     }
 }
 
@@ -192,7 +204,8 @@ fn header_safe(key: &str) -> String {
 
 /// Runs the flow of `req` as run `run`: `name` and `text` are the served
 /// file's, `file_key` its key for the `Step` handler. Blocks until the run
-/// ends or `cancel` is dropped or fires (`None` then).
+/// ends or `cancel` is dropped or fires (`None` then). The driver runs it,
+/// as it runs a local run, with every tool call sent to `Step`.
 pub fn interpret(
     req: &RunRequest,
     run: &str,
@@ -204,7 +217,7 @@ pub fn interpret(
     let checked = check_source(name, text, &FsLoader);
     if checked.has_errors() {
         return Some(RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec![render::render_all(
                 checked.diagnostics.iter().filter(|d| d.is_error()),
                 &checked.sources,
@@ -213,81 +226,65 @@ pub fn interpret(
             ..RunOutcome::default()
         });
     }
-    let mut set = Opts::default();
-    for kv in &req.set {
-        let parsed = kv
-            .split_once('=')
-            .ok_or_else(|| format!("`--set {kv}`: write `--set key=value`"))
-            .and_then(|(k, v)| set.set(k, v));
-        if let Err(e) = parsed {
-            return Some(failed(format!("error: {e}\n")));
-        }
-    }
+    let settings = &req.set;
     let provider = match choose_provider(&folder_of(name), &LlmArgs::default()) {
         Ok(c) => c.provider,
         Err(e) => return Some(failed(format!("error: {e}\n"))),
     };
-    let config = RunConfig {
-        set,
-        record: true,
-        run_id: Some(run.to_string()),
-        tenant: std::env::var("FLOWC_TENANT").ok(),
-        ..RunConfig::default()
-    };
-    let mut interp = Interp::new(&checked.program, &checked.sources, config);
-    interp.llm = Llm::new(provider);
-    interp.remote = Some(Box::new(RestateSteps {
+    let mut job = Job::new(&checked.program, &checked.sources, &req.flow);
+    job.inputs = req.inputs.clone();
+    job.options = settings.opts().clone();
+    job.run_id = Some(run.to_string());
+    job.provider = provider;
+    // A re-planned fragment's interpreter inherits the host (its tool calls
+    // are `Step`s too).
+    job.host = Some(std::rc::Rc::new(RestateSteps {
         http: crate::run::tools::http::reqwest_client(),
         ingress: req.ingress.clone(),
         run: run.to_string(),
         file: file_key.to_string(),
         sha256: crate::store::sha256_hex(text.as_bytes()),
     }));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    let started_at = crate::builtins::now_rfc3339();
-    let progress = publish_progress(&req.ingress, run, interp.recorder.clone());
-    let result = rt.block_on(async {
-        tokio::select! {
-            r = interp.run_as(&req.flow, req.inputs.clone(), &req.flow) => Some(r),
-            _ = cancel => None,
-            _ = progress => None,
+    job.keep = Keep {
+        record: Some(RecordInfo {
+            file: req.file.clone(),
+            set: settings.given().to_vec(),
+        }),
+        trace: req.trace.then(|| format!("{} {}", req.file, req.flow)),
+        ..Keep::default()
+    };
+    // Every step is recorded: the record is the run's outcome on Restate.
+    job.steps = false;
+    let mut cancelled = false;
+    let finished = Runner::detached().run_until(job, &mut |_| {}, |recorder| {
+        let progress = publish_progress(&req.ingress, run, recorder.clone());
+        let cancelled = &mut cancelled;
+        async move {
+            tokio::select! {
+                _ = cancel => {}
+                _ = progress => {}
+            }
+            *cancelled = true;
+            Interrupt::Term
         }
-    })?;
+    });
+    if cancelled {
+        return None;
+    }
     let sources = &checked.sources;
-    let warnings = interp
-        .recorder
-        .warnings()
-        .into_iter()
+    let warnings = finished
+        .warnings
+        .iter()
         .map(|w| format!("{}:{}:{}: {}", w.file, w.line, w.column, w.message))
         .collect();
-    let outcome = match result {
-        Ok(v) => Outcome::Ok(v),
-        Err(errors) => Outcome::Failed(errors),
-    };
-    // The trace before the record: the record takes the recorder's steps.
-    let trace = req
-        .trace
-        .then(|| interp.recorder.trace(&format!("{} {}", req.file, req.flow)));
-    let record = run_record(
-        &interp,
-        &RecordInfo {
-            file: req.file.clone(),
-            set: req.set.clone(),
-        },
-        &req.flow,
-        req.inputs.clone(),
-        &outcome,
-        &started_at,
-        interp.recorder.now_ms(),
-    );
-    let record = serde_json::to_value(record).ok();
-    let (status, result, errors) = match outcome {
-        Outcome::Ok(v) => ("ok", Some(v), Vec::new()),
+    let record = finished
+        .record
+        .as_ref()
+        .and_then(|r| serde_json::to_value(r).ok());
+    let (status, result, errors) = match finished.outcome {
+        Outcome::Ok(v) => (RunStatus::Ok, Some(v), Vec::new()),
         Outcome::Failed(errors) => (
-            "failed",
+            RunStatus::Failed,
             None,
             errors
                 .iter()
@@ -296,18 +293,18 @@ pub fn interpret(
         ),
         // Not made here: no signal reaches the run, and an approve waits.
         other => (
-            "failed",
+            RunStatus::Failed,
             None,
             vec![format!("error: the run ended `{:?}`\n", other.status())],
         ),
     };
     Some(RunOutcome {
-        status: status.into(),
+        status,
         result,
         errors,
         warnings,
         record,
-        trace,
+        trace: finished.trace,
     })
 }
 
@@ -349,7 +346,7 @@ async fn publish_progress(ingress: &str, run: &str, recorder: std::rc::Rc<Record
 
 fn failed(message: String) -> RunOutcome {
     RunOutcome {
-        status: "failed".into(),
+        status: RunStatus::Failed,
         errors: vec![message],
         ..RunOutcome::default()
     }

@@ -16,9 +16,11 @@ use super::{
     Answer, Answered, RunEntry, RunOutcome, RunRequest, StepOutcome, StepRequest, Waiting, steps,
 };
 use crate::builtins::now_rfc3339;
+use crate::ir::expr::Binding;
 use crate::run::opts::fmt_size;
 use crate::run::tools::http::Client;
-use crate::syntax::ast::{BindingKind, ItemKind};
+use crate::status::RunStatus;
+use crate::syntax::ast::ItemKind;
 
 /// The `.flow` files a worker serves, checked when it starts.
 pub struct Served {
@@ -32,7 +34,7 @@ struct ServedFile {
     text: String,
     sha256: String,
     /// Each tool by module index and name: its binding and the folder it runs in.
-    tools: HashMap<(usize, String), Arc<(BindingKind, PathBuf)>>,
+    tools: HashMap<(usize, String), Arc<(Binding, PathBuf)>>,
 }
 
 impl Served {
@@ -71,7 +73,7 @@ impl Served {
                     if let ItemKind::Tool(t) = &item.kind {
                         tools.insert(
                             (m, t.name.name.clone()),
-                            Arc::new((t.binding.kind.clone(), dir.clone())),
+                            Arc::new((crate::ir::plan::binding_of(&t.binding.kind), dir.clone())),
                         );
                     }
                 }
@@ -142,7 +144,7 @@ impl Served {
     /// The tool a step calls, from the file of the same key and the same text
     /// as the run's; `Err` says why none (a worker started with another
     /// version of the file must not run the step: the run would mix versions).
-    fn tool(&self, req: &StepRequest) -> Result<Arc<(BindingKind, PathBuf)>, String> {
+    fn tool(&self, req: &StepRequest) -> Result<Arc<(Binding, PathBuf)>, String> {
         let Some(file) = self.files.get(&req.file) else {
             return Err(format!(
                 "this worker does not serve `{}`; start every worker with the same files",
@@ -207,14 +209,14 @@ impl FlowRun {
             .name("started")
             .await?;
         ctx.set("request", Json(req.clone()));
-        ctx.set("status", "running".to_string());
+        ctx.set("status", RunStatus::Running.as_str().to_string());
         ctx.set("started", started.clone());
         ctx.object_client::<RunIndexClient>("runs")
             .add(Json(RunEntry {
                 id: id.clone(),
                 flow: req.flow.clone(),
                 file: req.file.clone(),
-                status: "running".into(),
+                status: RunStatus::Running,
                 started,
                 ended: None,
                 waiting: Vec::new(),
@@ -240,7 +242,7 @@ impl FlowRun {
             .run(|| async { Ok(now_rfc3339()) })
             .name("ended")
             .await?;
-        ctx.set("status", outcome.status.clone());
+        ctx.set("status", outcome.status.as_str().to_string());
         ctx.set("ended", ended.clone());
         ctx.set("outcome", Json(outcome.clone()));
         ctx.object_client::<RunIndexClient>("runs")
@@ -296,7 +298,7 @@ async fn run_on_thread(
         });
     if let Err(e) = spawned {
         return RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec![format!(
                 "error: the worker cannot start a thread for the run: {e}\n"
             )],
@@ -307,7 +309,7 @@ async fn run_on_thread(
     match done_rx.await {
         Ok(Some(out)) => out,
         _ => RunOutcome {
-            status: "failed".into(),
+            status: RunStatus::Failed,
             errors: vec!["error: the run's interpreter stopped before the run ended\n".into()],
             ..RunOutcome::default()
         },
@@ -464,7 +466,7 @@ fn fit_outcome(mut o: RunOutcome, flow: &str, limit: u64) -> RunOutcome {
         && let Some(v) = o.result.take()
     {
         let n = super::over_limit(&v, 0).unwrap_or(0);
-        o.status = "failed".into();
+        o.status = RunStatus::Failed;
         o.errors.push(format!(
             "error: the result of flow `{flow}` is {} as JSON, more than the {} a message to Restate may carry\n  help: have the flow return less (such as a path or a URL to the data), or raise Restate's `worker.invoker.message-size-limit` and `flowc worker --max-message` together\n",
             fmt_size(n),
@@ -547,7 +549,9 @@ impl RunIndex {
     async fn ended(&self, ctx: ObjectContext<'_>, end: Json<Value>) -> HandlerResult<()> {
         let end = end.into_inner();
         update_run(&ctx, end["id"].as_str(), |r| {
-            r.status = end["status"].as_str().unwrap_or("").to_string();
+            if let Ok(status) = serde_json::from_value(end["status"].clone()) {
+                r.status = status;
+            }
             r.ended = end["ended"].as_str().map(str::to_string);
             r.waiting.clear();
         })
@@ -569,7 +573,7 @@ impl RunIndex {
                     message: w["message"].as_str().unwrap_or("").to_string(),
                 });
             }
-            r.status = "waiting".into();
+            r.status = RunStatus::Waiting;
         })
         .await
     }
@@ -594,8 +598,8 @@ impl RunIndex {
                     note: a.note,
                 });
             }
-            if r.waiting.is_empty() && r.status == "waiting" {
-                r.status = "running".into();
+            if r.waiting.is_empty() && r.status == RunStatus::Waiting {
+                r.status = RunStatus::Running;
             }
         })
         .await
@@ -709,6 +713,32 @@ impl Approval {
             "question": question.map(Json::into_inner),
             "status": status,
         })))
+    }
+}
+
+/// Registers the deployment at `public` with the admin API at `admin` (again, with `force`).
+pub async fn register(admin: &str, public: &str) -> Result<(), String> {
+    let url = format!("{}/deployments", admin.trim_end_matches('/'));
+    let body = serde_json::json!({ "uri": public, "force": true });
+    let r = crate::run::tools::http::reqwest_client()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot register with the Restate admin API at {admin}: {}",
+                crate::run::tools::http::describe(&e)
+            )
+        })?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        let status = r.status();
+        Err(format!(
+            "the Restate admin API at {admin} refused to register {public} ({status}): {}",
+            r.text().await.unwrap_or_default().trim()
+        ))
     }
 }
 

@@ -19,8 +19,9 @@ use super::errors::{ErrorKind, R, RunError};
 use super::eval::Scope;
 use super::record::{StepKind, StepStatus};
 use super::value::to_text;
-use crate::syntax::ast::Expr;
-use crate::syntax::span::Span;
+use crate::ir::expr::Expr;
+use crate::ir::plan::Within;
+use crate::span::Span;
 
 /// What an `approve` without an answer does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,12 +117,13 @@ impl<'p> Interp<'p> {
     /// `approve "message" with ctx`: `true` approved, `false` rejected.
     pub(super) async fn approve(
         &self,
-        e: &'p Expr,
-        message: &'p Expr,
-        context: Option<&'p Expr>,
+        e: &Expr,
+        place: &Within,
+        message: &Expr,
+        context: Option<&Expr>,
         sc: &Scope,
     ) -> R<Value> {
-        let path = self.step_path(crate::ir::plan::node_key(e), "approve", sc);
+        let path = self.step_path(place, sc);
         let span = Span {
             end: message.span.end,
             ..e.span
@@ -148,20 +150,11 @@ impl<'p> Interp<'p> {
             .recorder
             .start(&sc.label, path, "approve", StepKind::Approval, span);
         let key = path.to_string();
-        // In `flowc test`: `mock approve` answers; on Restate (`flowc
-        // worker`): `flowc approve --engine`.
-        let answered = match (&self.test, &self.remote) {
-            (Some(state), _) => Some(state.approve_answer(&key)),
-            (None, Some(remote)) => Some(
-                remote
-                    .approve(path, &text, ctx.as_ref())
-                    .await
-                    .map_err(|why| {
-                        format!("`approve` at `{key}` cannot wait for an answer: {why}")
-                    }),
-            ),
-            (None, None) => None,
-        };
+        // The host's answer: in `flowc test`, `mock approve`'s; on Restate
+        // (`flowc worker`), `flowc approve --engine`'s.
+        let answered = self.host.approve(path, &text, ctx.as_ref()).await.map(|a| {
+            a.map_err(|why| format!("`approve` at `{key}` cannot wait for an answer: {why}"))
+        });
         if let Some(answered) = answered {
             return match answered {
                 Ok(yes) => {
@@ -177,17 +170,17 @@ impl<'p> Interp<'p> {
                 }
             };
         }
-        let stored = self.store.zip(self.config.run_id.as_deref());
+        // A stored run's approvals are kept with its journal.
+        let stored = self.host.journal().filter(|_| self.config.run_id.is_some());
         // Answered before (`flowc approve`, then `flowc resume`).
-        if let Some((store, run)) = stored {
-            match store.approval(run, &key) {
-                Ok(Some(a)) if a.answer().is_some() => {
+        if let Some(journal) = stored {
+            match journal.approval(&key) {
+                Ok(Some(yes)) => {
                     self.recorder.end(id, StepStatus::Ok, 1, None);
-                    let yes = a.answer() == Some(true);
                     self.journal_approval(&key, sc, Some(yes), span);
                     return Ok(Value::Bool(yes));
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(e) => return Err(self.store_failed(e, &sc.label, span).await),
             }
         }
@@ -209,32 +202,24 @@ impl<'p> Interp<'p> {
                 let _one = self.pause.asking.lock().await;
                 let _started = self.pause.hold().await;
                 let yes = ask_inline(&key, &text, ctx.as_ref()).await;
-                if let Some((store, run)) = stored {
-                    let answer = crate::store::Answer {
-                        approved: yes,
-                        by: &local_user(),
-                        note: Some("answered at the terminal"),
-                    };
-                    if let Err(e) =
-                        store.approval_answered_inline(run, &key, &text, ctx.as_ref(), &answer)
-                    {
-                        return Err(self.store_failed(e, &sc.label, span).await);
-                    }
+                if let Some(journal) = stored
+                    && let Err(e) =
+                        journal.approval_answered(&key, &text, ctx.as_ref(), yes, &local_user())
+                {
+                    return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 self.journal_approval(&key, sc, Some(yes), span);
                 Ok(Value::Bool(yes))
             }
             ApproveMode::Pause => {
-                let (store, run) = stored.expect("a run pauses only with a store");
-                if let Err(e) = store.approval_ask(run, &key, &text, ctx.as_ref()) {
+                let journal = stored.expect("a run pauses only with a store");
+                if let Err(e) = journal.approval_ask(&key, &text, ctx.as_ref()) {
                     return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.journal_approval(&key, sc, None, span);
                 // What the pause depends on is on disk before it happens.
-                if let Some(j) = &self.journal
-                    && let Err(e) = j.flush()
-                {
+                if let Err(e) = journal.flush() {
                     return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.recorder.end(id, StepStatus::Paused, 0, None);
@@ -254,7 +239,7 @@ impl<'p> Interp<'p> {
     fn journal_approval(&self, key: &str, sc: &Scope, answer: Option<bool>, span: Span) {
         let result = answer.map(Value::Bool);
         self.journal_step(
-            crate::store::Row {
+            super::host::Row {
                 path: key,
                 step: Some(&sc.label),
                 tool: "approve",

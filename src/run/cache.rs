@@ -10,15 +10,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::Interp;
-use super::call::lit;
 use super::record::StepKind;
 use crate::ir::StepPath;
-use crate::syntax::ast::{BindingKind, ExprKind, ToolDecl};
-use crate::syntax::span::Span;
+use crate::ir::expr::Tool;
+use crate::span::Span;
 
 /// A cached call's key.
 pub(super) struct CacheKey {
-    /// The tool's binding as text ([`binding_text`]).
+    /// The tool's binding as text (`ir::Binding::text`, made by the lowering).
     binding: Rc<str>,
     /// The arguments as canonical JSON.
     args: String,
@@ -33,24 +32,15 @@ impl CacheKey {
 }
 
 impl Interp<'_> {
-    /// The tool's binding as text, made once per tool.
-    pub(super) fn binding_of(&self, name: &str, tool: &ToolDecl) -> Rc<str> {
-        self.binding_texts
-            .borrow_mut()
-            .entry(std::ptr::from_ref(tool) as usize)
-            .or_insert_with(|| binding_text(name, &tool.binding.kind).into())
-            .clone()
-    }
-
     pub(super) fn cache_key(
         &self,
-        name: &str,
-        tool: &ToolDecl,
+        _name: &str,
+        tool: &Tool<'_>,
         input: &Value,
         ttl: Duration,
     ) -> CacheKey {
         CacheKey {
-            binding: self.binding_of(name, tool),
+            binding: tool.binding_text.clone(),
             args: crate::value::canonical(input),
             ttl,
         }
@@ -80,7 +70,7 @@ impl Interp<'_> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         self.recorder.cached(id, age);
         self.journal_step(
-            crate::store::Row {
+            super::host::Row {
                 path: &path.to_string(),
                 step: Some(step),
                 tool: name,
@@ -103,7 +93,7 @@ impl Interp<'_> {
         {
             return Some((v.clone(), at.elapsed()));
         }
-        match self.store?.cache_get(&key.binding, &key.args, key.ttl) {
+        match self.host.cache()?.get(&key.binding, &key.args, key.ttl) {
             Ok(Some(hit)) => {
                 let at = Instant::now()
                     .checked_sub(hit.age)
@@ -131,8 +121,8 @@ impl Interp<'_> {
         self.cache
             .borrow_mut()
             .insert(key.text(), (Instant::now(), v.clone()));
-        if let Some(store) = self.store
-            && let Err(e) = store.cache_put(name, &key.binding, &key.args, v)
+        if let Some(cache) = self.host.cache()
+            && let Err(e) = cache.put(name, &key.binding, &key.args, v)
         {
             self.recorder.warn(
                 format!("the cache could not keep a result: {e}"),
@@ -140,25 +130,5 @@ impl Interp<'_> {
                 self.sources,
             );
         }
-    }
-}
-
-/// What a tool is bound to, for cache keys: its name and its binding as
-/// written (`exec ["python3", "t.py"]`), without positions, so that editing
-/// other parts of the file does not change the key.
-pub(super) fn binding_text(name: &str, kind: &BindingKind) -> String {
-    match kind {
-        BindingKind::Builtin(n) => format!("{name} = builtin {:?}", lit(n)),
-        BindingKind::Exec(argv) => {
-            let argv: Vec<String> = match &argv.kind {
-                ExprKind::List(items) => items.iter().map(|i| format!("{:?}", lit(i))).collect(),
-                _ => Vec::new(),
-            };
-            format!("{name} = exec [{}]", argv.join(", "))
-        }
-        BindingKind::Http { method, url } => {
-            format!("{name} = http {} {:?}", method.name, lit(url))
-        }
-        BindingKind::Mcp { .. } => format!("{name} = mcp"),
     }
 }

@@ -19,27 +19,25 @@ use super::value::{self, equal};
 use super::{Env, Interp};
 use crate::builtins::{self, Builtin, Failure};
 use crate::ir::StepPath;
-use crate::ir::plan::{CallPlan, Callee, Within, callee_name, node_key};
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::ir::expr::{Binding, Call, Flow, Target, Tool};
+use crate::ir::plan::Within;
+use crate::span::Span;
 
 impl<'p> Interp<'p> {
-    /// The path of a call or decision (`key`: its `node_key`) inside the step of `sc`.
-    pub(super) fn step_path(&self, key: usize, name: &str, sc: &Scope) -> StepPath {
-        match self.lowered.within(key) {
-            Some(Within::Step) => sc.path.clone(),
-            Some(Within::Under(seg)) => sc.path.step(seg),
-            // Not reached by the lowering (none such is known): named by its callee.
-            None => sc.path.child(name),
+    /// The path of a decision or an approval (its place, from the lowering)
+    /// inside the step of `sc`.
+    pub(super) fn step_path(&self, place: &Within, sc: &Scope) -> StepPath {
+        match place {
+            Within::Step => sc.path.clone(),
+            Within::Under(seg) => sc.path.step(seg),
         }
     }
 
     /// The path of a tool, flow or `llm()` call inside the step of `sc`.
-    fn call_path(&self, c: &Call, plan: Option<&CallPlan<'p>>, sc: &Scope) -> StepPath {
-        match plan.and_then(|p| p.place.as_ref()) {
-            Some(Within::Step) => sc.path.clone(),
-            Some(Within::Under(seg)) => sc.path.step(seg),
-            None => sc.path.child(&callee_name(c)),
+    fn call_path(&self, c: &Call, sc: &Scope) -> StepPath {
+        match &c.place {
+            Some(place) => self.step_path(place, sc),
+            None => sc.path.child(&c.name),
         }
     }
 
@@ -48,14 +46,14 @@ impl<'p> Interp<'p> {
     pub(super) fn call_flow<'a>(
         &'a self,
         m: usize,
-        flow: &'p FlowDecl,
+        flow: &'a Flow,
         args: Map<String, Value>,
         caller: Option<&'a Scope>,
         span: Span,
         label: Option<&str>,
         path: StepPath,
     ) -> LocalBoxFuture<'a, R<Value>> {
-        let label = label.unwrap_or(&flow.name.name).to_string();
+        let label = label.unwrap_or(&flow.name).to_string();
         Box::pin(async move {
             let none = Opts::default();
             let header: &Opts = self.opts_of(flow.options.as_ref()).map_or(&none, |o| o);
@@ -87,13 +85,14 @@ impl<'p> Interp<'p> {
                 label: Rc::from(label.as_str()),
                 path,
                 deadline_at: earliest(caller.and_then(|c| c.deadline_at), header.deadline),
-                flow: Rc::from(flow.name.name.as_str()),
+                flow: flow.name.clone(),
                 // A flow's own policy, else its caller's.
-                policy: crate::check::policy::of_flow(self.program, m, flow)
+                policy: self
+                    .policy_of(m, flow.options.as_ref())
                     .or_else(|| caller.and_then(|c| c.policy.clone())),
             };
             for (k, p) in flow.params.iter().enumerate() {
-                let v = match args.get(&p.name.name) {
+                let v = match args.get(&p.name) {
                     Some(v) => v.clone(),
                     None => match &p.default {
                         Some(d) => self.eval(d, &sc).await?,
@@ -104,11 +103,11 @@ impl<'p> Interp<'p> {
             }
             let id = if caller.is_some() {
                 self.recorder
-                    .start(&label, &sc.path, &flow.name.name, StepKind::Flow, span)
+                    .start(&label, &sc.path, &flow.name, StepKind::Flow, span)
             } else {
                 usize::MAX
             };
-            let started_ms = crate::store::now_ms();
+            let started_ms = crate::ids::now_ms();
             let body = self.block(&flow.body, &sc);
             let r = match sc.opts.deadline {
                 Some(d) => match tokio::time::timeout(d, body).await {
@@ -117,11 +116,11 @@ impl<'p> Interp<'p> {
                         ErrorKind::Timeout,
                         format!(
                             "flow `{}` exceeded its deadline of {}",
-                            flow.name.name,
+                            flow.name,
                             fmt_duration(d)
                         ),
                         &sc,
-                        flow.name.span,
+                        flow.name_span,
                     )),
                 },
                 None => body.await,
@@ -135,13 +134,13 @@ impl<'p> Interp<'p> {
                 r
             };
             let error = r.as_ref().err().map(|e| e[0].record());
-            if caller.is_some() && self.journal.is_some() {
+            if caller.is_some() && self.host.journal().is_some() {
                 let error = error.as_ref().and_then(|e| serde_json::to_value(e).ok());
                 self.journal_step(
-                    crate::store::Row {
+                    super::host::Row {
                         path: &sc.path.to_string(),
                         step: Some(&label),
-                        tool: &flow.name.name,
+                        tool: &flow.name,
                         kind: Some("flow"),
                         status: if r.is_ok() { "ok" } else { "failed" },
                         attempts: 1,
@@ -166,9 +165,13 @@ impl<'p> Interp<'p> {
         })
     }
 
-    pub(super) fn builtin_fn(&self, c: &'p Call, span: Span, sc: &Scope) -> R<Value> {
-        let name = c.callee[0].name.as_str();
-        match Builtin::from_name(name) {
+    pub(super) fn builtin_fn(&self, c: &Call, span: Span, sc: &Scope) -> R<Value> {
+        let name = &*c.name;
+        let b = match c.target {
+            Target::Builtin(b) => b,
+            _ => Builtin::from_name(name),
+        };
+        match b {
             Some(Builtin::Stable) => {
                 let arg = &c.args[0].value;
                 let now = self.eval_sync(arg, sc)?;
@@ -205,11 +208,15 @@ impl<'p> Interp<'p> {
         &self,
         name: &str,
         args: &[Value],
-        c: &'p Call,
+        c: &Call,
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
-        let Some(b) = Builtin::from_name(name) else {
+        let b = match c.target {
+            Target::Builtin(Some(b)) => Some(b),
+            _ => Builtin::from_name(name),
+        };
+        let Some(b) = b else {
             return Err(err(
                 ErrorKind::TypeError,
                 format!("`{name}` is not a built-in function"),
@@ -246,28 +253,27 @@ impl<'p> Interp<'p> {
     /// A call: a built-in function, a flow or a tool.
     pub(super) async fn call(
         &self,
-        c: &'p Call,
+        c: &Call,
         span: Span,
         sc: &Scope,
         label: Option<&str>,
     ) -> R<Value> {
         // Resolved by the lowering (every call of the program is).
-        let plan = self.lowered.call(node_key(c));
-        let callee = match plan {
-            Some(p) => p.callee,
-            None => return Err(err(ErrorKind::TypeError, "not callable", sc, span)),
-        };
-        let args_wait = plan.is_some_and(|p| p.args_wait);
-        let (m, name, tool, flow) = match callee {
-            Callee::Tool { module, decl, sig } => {
-                (module, decl.name.name.as_str(), Some((decl, sig)), None)
+        let args_wait = c.args_wait;
+        let (m, name, tool, flow) = match c.target {
+            Target::Tool(id) => {
+                let t = self.lowered.tool(id);
+                (t.module, &*t.name, Some(t), None)
             }
-            Callee::Flow { module, decl } => (module, decl.name.name.as_str(), None, Some(decl)),
-            Callee::Llm => {
-                let path = self.call_path(c, plan, sc);
+            Target::Flow(id) => {
+                let f = self.lowered.flow(id);
+                (f.module, &*f.name, None, Some(f))
+            }
+            Target::Llm => {
+                let path = self.call_path(c, sc);
                 return Box::pin(self.llm_condition(c, span, sc, path)).await;
             }
-            Callee::Builtin(name) => (sc.module, name, None, None),
+            Target::Builtin(_) => (sc.module, &*c.name, None, None),
         };
         if tool.is_none() && flow.is_none() {
             if name != "stable" && args_wait {
@@ -277,7 +283,7 @@ impl<'p> Interp<'p> {
             }
             return self.builtin_fn(c, span, sc);
         }
-        let path = self.call_path(c, plan, sc);
+        let path = self.call_path(c, sc);
         // Arguments, evaluated concurrently.
         let vals = if args_wait {
             collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?
@@ -290,28 +296,35 @@ impl<'p> Interp<'p> {
         let mut args = Map::new();
         for (a, v) in c.args.iter().zip(vals) {
             if let Some(n) = &a.name {
-                args.insert(n.name.clone(), v);
+                args.insert(n.clone(), v);
             }
         }
-        // In a test: a mocked tool or flow, or a tool the test refuses to run.
-        if let Some(r) = self.mocked_call(
-            m,
+        // What the host gives without running it (in a test: a mocked tool
+        // or flow, or a tool the test refuses to run).
+        let intercept = super::host::Intercept {
+            module: self.run_modules[m],
             name,
-            &args,
-            tool.map(|t| t.0),
+            args: &args,
+            local: tool.map(|t| matches!(&t.binding, Binding::Builtin(b) if b != "http_get")),
             span,
-            label.unwrap_or(name),
-            &path,
-        ) {
-            return r;
+        };
+        if let Some(r) = self.host.intercept(&intercept) {
+            return r.map_err(|f| {
+                vec![
+                    RunError::new(ErrorKind::ToolError, f.message, label.unwrap_or(name), span)
+                        .at(&path)
+                        .with_help(f.help),
+                ]
+            });
         }
-        let Some((tool, sig)) = tool else {
+        let Some(tool) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
             return self
                 .call_flow(m, flow, args, Some(sc), span, label, path)
                 .await;
         };
         // Defaults of omitted parameters.
+        let sig = tool.sig;
         for (p, ps) in tool.params.iter().zip(sig.params.iter()) {
             if !args.contains_key(&ps.name)
                 && let Some(d) = &p.default
@@ -333,10 +346,32 @@ impl<'p> Interp<'p> {
         };
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
-        self.hold_tool_to_policy(name, tool.effect, step, span, &path, sc)?;
+        self.call_tool(c, tool, &o, input, span, sc, step, &path)
+            .await
+    }
+
+    /// A tool call once its arguments are evaluated and its options known:
+    /// the policy's limits, the replayed step on resume, the cache, an
+    /// effect's approval, the concurrency limits and memory budget, the
+    /// idempotency key, the journal's rows, the attempts through the host,
+    /// and the step in the record.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_tool(
+        &self,
+        c: &Call,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: Value,
+        span: Span,
+        sc: &Scope,
+        step: &str,
+        path: &StepPath,
+    ) -> R<Value> {
+        let (m, name) = (tool.module, &*tool.name);
+        self.hold_tool_to_policy(name, tool.effect, step, span, path, sc)?;
 
         // On resume, a step with a journaled success returns it without running.
-        if let Some(v) = self.replay_tool(name, tool, &input, step, &path, span) {
+        if let Some(v) = self.replay_tool(name, tool, &input, step, path, span) {
             return Ok(v);
         }
 
@@ -354,25 +389,28 @@ impl<'p> Interp<'p> {
             None => None,
         };
         if let Some(key) = &cache
-            && let Some(v) = self.cache_hit(key, step, name, &path, span)
+            && let Some(v) = self.cache_hit(key, step, name, path, span)
         {
             return Ok(v);
         }
 
         // A policy with `effects: "approve"`: a person approves each effect first.
         if tool.effect {
-            self.approve_effect(name, &input, step, span, &path, sc)
+            self.approve_effect(name, &input, step, span, path, sc)
                 .await?;
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
-        let tool_limit = tool_opts.max_concurrent.map(|n| {
-            self.tool_limits
-                .borrow_mut()
-                .entry((m, name.to_string()))
-                .or_insert_with(|| Rc::new(Semaphore::new(n)))
-                .clone()
-        });
+        let tool_limit = self
+            .opts_of(tool.options.as_ref())
+            .and_then(|t| t.max_concurrent)
+            .map(|n| {
+                self.tool_limits
+                    .borrow_mut()
+                    .entry((m, name.to_string()))
+                    .or_insert_with(|| Rc::new(Semaphore::new(n)))
+                    .clone()
+            });
         // `max_memory`: over the budget, a new step waits for memory to be released.
         let _running = match o.max_memory {
             Some(budget) => Some(Box::pin(self.memory.admit(budget)).await),
@@ -397,22 +435,21 @@ impl<'p> Interp<'p> {
         let key = match c
             .options
             .as_ref()
-            .and_then(|o| o.entries.iter().find(|e| e.name.name == "idempotency_key"))
+            .and_then(|o| o.idempotency_key.as_deref())
         {
-            Some(e) if tool.effect => match self.eval(&e.value, sc).await? {
+            Some(e) if tool.effect => match self.eval(e, sc).await? {
                 Value::String(s) => Some(s),
-                Value::Bool(true) => Some(self.derived_key(&path)),
+                Value::Bool(true) => Some(self.derived_key(path)),
                 _ => None,
             },
             _ => None,
         };
         // Once the run pauses at an `approve`, no new step starts.
         let _started = self.pause.hold().await;
-        let id = self.recorder.start(step, &path, name, StepKind::Tool, span);
+        let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
-        let mut journaled = self.journal.as_ref().map(|j| {
-            let binding = self.binding_of(name, tool);
-            let hash = crate::store::cache_key(&binding, &value::canonical(&input));
+        let mut journaled = self.host.journal().map(|j| {
+            let hash = crate::ids::cache_key(&tool.binding_text, &value::canonical(&input));
             super::journal::ToolRow::new(j, path.to_string(), step, name, tool.effect, hash)
         });
         // An effect never starts unless its `running` row is durable.
@@ -426,6 +463,59 @@ impl<'p> Interp<'p> {
             recorder: &self.recorder,
             id,
         };
+        let (result, attempt) = self
+            .attempts(tool, o, &input, key.as_deref(), step, span, path)
+            .await;
+        drop(permits);
+        if let Some(row) = &mut journaled {
+            // A pure step's large result is not kept (it runs again on
+            // resume): the journal would hold a copy of every one.
+            let kept = result
+                .as_ref()
+                .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT));
+            if let Err(e) = row.ended(kept, attempt) {
+                self.recorder.warn(
+                    format!("the journal could not record the end of `{name}`: {e}"),
+                    span,
+                    self.sources,
+                );
+                if let Some(j) = self.host.journal() {
+                    j.fail(e);
+                }
+            }
+        }
+        match result {
+            Ok(v) => {
+                self.recorder.end(id, StepStatus::Ok, attempt, None);
+                if let Some(key) = &cache {
+                    self.cache_keep(key, name, &v, span);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.recorder
+                    .end(id, StepStatus::Failed, attempt, Some(e.record()));
+                Err(vec![e])
+            }
+        }
+    }
+
+    /// The attempts of a tool call through the host, each within its
+    /// `timeout`, retried as `retries`, `retry_on` and `backoff` say; the
+    /// result checked against the tool's result type and `max_memory`.
+    /// Returns it with the number of attempts made.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: &Value,
+        key: Option<&str>,
+        step: &str,
+        span: Span,
+        path: &StepPath,
+    ) -> (Result<Value, RunError>, u32) {
+        let (m, name, sig) = (tool.module, &*tool.name, tool.sig);
         let timeout = o.timeout();
         let retries = o.retries();
         let mut attempt = 0u32;
@@ -440,13 +530,13 @@ impl<'p> Interp<'p> {
             let mut call = std::pin::pin!(self.invoke_at(
                 m,
                 tool,
-                &input,
+                input,
                 Limits {
                     max_output: o.max_output(),
                     ends
                 },
-                key.as_deref(),
-                &path,
+                key,
+                path,
                 (attempt, timeout)
             ));
             let first =
@@ -468,7 +558,7 @@ impl<'p> Interp<'p> {
                         step,
                         span,
                     )
-                    .at(&path)
+                    .at(path)
                     .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
                 }
                 Ok(Ok(v)) => {
@@ -485,7 +575,7 @@ impl<'p> Interp<'p> {
                             step,
                             span,
                         )
-                        .at(&path)
+                        .at(path)
                         .with_help(format!(
                             "the tool's declared result type is `{}`",
                             sig.ret.as_ref().expect("result type")
@@ -499,7 +589,7 @@ impl<'p> Interp<'p> {
                     } else {
                         f.message
                     };
-                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(&path);
+                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(path);
                     e.help = f.help;
                     Err(e)
                 }
@@ -509,7 +599,7 @@ impl<'p> Interp<'p> {
                     step,
                     span,
                 )
-                .at(&path)
+                .at(path)
                 .with_help("raise it with `with { timeout: … }` on the call or the tool")),
             };
             match r {
@@ -528,104 +618,51 @@ impl<'p> Interp<'p> {
                 }
             }
         };
-        drop(permits);
-        if let Some(row) = &mut journaled {
-            // A pure step's large result is not kept (it runs again on
-            // resume): the journal would hold a copy of every one.
-            let kept = result
-                .as_ref()
-                .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT));
-            if let Err(e) = row.ended(kept, attempt) {
-                self.recorder.warn(
-                    format!("the journal could not record the end of `{name}`: {e}"),
-                    span,
-                    self.sources,
-                );
-                if let Some(j) = &self.journal {
-                    j.fail(e);
-                }
-            }
-        }
-        match result {
-            Ok(v) => {
-                self.recorder.end(id, StepStatus::Ok, attempt, None);
-                if let Some(key) = &cache {
-                    self.cache_keep(key, name, &v, span);
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                self.recorder
-                    .end(id, StepStatus::Failed, attempt, Some(e.record()));
-                Err(vec![e])
-            }
-        }
+        (result, attempt)
     }
 
     /// The idempotency key of `idempotency_key: true`: from the run id and
     /// the step's path, so a resumed run gives the same one.
     fn derived_key(&self, path: &StepPath) -> String {
         let run = self.config.run_id.as_deref().unwrap_or("");
-        let h = crate::store::sha256_hex(format!("{run}\0{path}").as_bytes());
+        let h = crate::ids::sha256_hex(format!("{run}\0{path}").as_bytes());
         format!("flowc-{run}-{}", &h[..16])
     }
 
-    /// One attempt of a tool call: here, or where [`Interp::remote`] sends it
-    /// (with the attempt's number and timeout).
+    /// One attempt of a tool call, as the host runs it (with the attempt's
+    /// number and timeout).
     #[allow(clippy::too_many_arguments)]
     async fn invoke_at(
         &self,
         m: usize,
-        tool: &'p ToolDecl,
+        tool: &Tool<'_>,
         input: &Value,
         limits: Limits,
         key: Option<&str>,
         path: &StepPath,
         (attempt, timeout): (u32, Duration),
     ) -> tools::ToolResult {
-        match &self.remote {
-            Some(r) => {
-                r.call(super::RemoteStep {
-                    module: m,
-                    tool: &tool.name.name,
-                    path,
-                    attempt,
-                    input,
-                    max_output: limits.max_output,
-                    key,
-                    timeout,
-                })
-                .await
-            }
-            None => self.invoke(m, tool, input, limits, key).await,
-        }
-    }
-
-    /// One attempt of a tool call through its binding.
-    pub(super) async fn invoke(
-        &self,
-        m: usize,
-        tool: &'p ToolDecl,
-        input: &Value,
-        limits: Limits,
-        key: Option<&str>,
-    ) -> tools::ToolResult {
-        invoke_binding(
-            &tool.binding.kind,
-            self.module_dir(m),
-            &self.http,
-            input,
-            limits,
-            key,
-        )
-        .await
+        self.host
+            .call(super::host::ToolCall {
+                module: self.run_modules[m],
+                tool: &tool.name,
+                binding: &tool.binding,
+                dir: self.module_dir(m),
+                path,
+                attempt,
+                input,
+                limits,
+                key,
+                timeout,
+            })
+            .await
     }
 }
 
 /// One attempt of a call of a tool bound by `kind`; exec tools run in `dir`.
 /// `flowc worker` runs the steps Restate gives it with this.
 pub async fn invoke_binding(
-    kind: &BindingKind,
+    kind: &Binding,
     dir: &std::path::Path,
     http: &tools::http::Client,
     input: &Value,
@@ -634,23 +671,16 @@ pub async fn invoke_binding(
 ) -> tools::ToolResult {
     let max_output = limits.max_output;
     match kind {
-        BindingKind::Builtin(n) => {
-            tools::builtin::call(&lit(n), input, dir, http, max_output).await
-        }
-        BindingKind::Exec(argv) => {
-            let argv: Vec<String> = match &argv.kind {
-                ExprKind::List(items) => items.iter().map(|i| lit(i).into_owned()).collect(),
-                _ => Vec::new(),
-            };
+        Binding::Builtin(n) => tools::builtin::call(n, input, dir, http, max_output).await,
+        Binding::Exec { argv } => {
             // Boxed, as the HTTP call below: their futures are large, and every
             // step's future (the scheduler boxes one per statement) would carry them.
-            Box::pin(tools::exec::call(&argv, dir, input, limits, key)).await
+            Box::pin(tools::exec::call(argv, dir, input, limits, key)).await
         }
-        BindingKind::Http { method, url } => {
-            let url = lit(url);
-            Box::pin(http.call(&method.name, &url, input, max_output, key)).await
+        Binding::Http { method, url } => {
+            Box::pin(http.call(method, url, input, max_output, key)).await
         }
-        BindingKind::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        Binding::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
     }
 }
 
@@ -671,28 +701,6 @@ impl Drop for Permits<'_> {
         if let Some(s) = &self.tool {
             s.add_permits(1);
         }
-    }
-}
-
-/// The text of a plain string literal (borrowed when it is one piece).
-pub(super) fn lit(e: &Expr) -> std::borrow::Cow<'_, str> {
-    match &e.kind {
-        ExprKind::Str(parts) if parts.len() == 1 => match &parts[0] {
-            StrPart::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
-            StrPart::Interp(_) => std::borrow::Cow::Borrowed(""),
-        },
-        ExprKind::Str(parts) => parts
-            .iter()
-            .map(|p| {
-                if let StrPart::Text(t) = p {
-                    t.as_str()
-                } else {
-                    ""
-                }
-            })
-            .collect::<String>()
-            .into(),
-        _ => std::borrow::Cow::Borrowed(""),
     }
 }
 

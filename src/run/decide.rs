@@ -11,14 +11,14 @@ use super::record;
 use super::record::{StepKind, StepStatus};
 use super::value::to_text;
 use crate::ir::StepPath;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::ir::expr::{Call, DecideArm, Expr};
+use crate::span::Span;
 
 impl<'p> Interp<'p> {
     /// `file:line:column` of a span.
     pub(super) fn position(&self, span: Span) -> String {
         let f = self.sources.get(span.file);
-        let (line, column) = crate::syntax::span::line_col(&f.text, span.start as usize);
+        let (line, column) = crate::span::line_col(&f.text, span.start as usize);
         format!("{}:{line}:{column}", f.name)
     }
 
@@ -60,28 +60,25 @@ impl<'p> Interp<'p> {
             recorder: &self.recorder,
             id,
         };
-        let started_ms = crate::store::now_ms();
+        let started_ms = crate::ids::now_ms();
         match self.llm.decide(req).await {
             Ok(o) => {
-                // On Restate the first answer at this path is kept: a run that
-                // starts again on another worker decides as before.
-                let o = match &self.remote {
-                    Some(r) => match r.decision(&sc.path, outcome_json(&o)).await {
-                        Ok(kept) => outcome_of(&kept, req).unwrap_or(o),
-                        Err(m) => {
-                            let e = RunError::new(
-                                ErrorKind::LlmError,
-                                format!("the decision could not be kept: {m}"),
-                                &*sc.label,
-                                span,
-                            )
-                            .at(&sc.path);
-                            self.recorder
-                                .end(id, StepStatus::Failed, 1, Some(e.record()));
-                            return Err(vec![e]);
-                        }
-                    },
-                    None => o,
+                // The host keeps the answer (on Restate the first one at this
+                // path: a run that starts again on another worker decides as before).
+                let o = match self.host.decided(&sc.path, outcome_json(&o)).await {
+                    Ok(kept) => outcome_of(&kept, req).unwrap_or(o),
+                    Err(m) => {
+                        let e = RunError::new(
+                            ErrorKind::LlmError,
+                            format!("the decision could not be kept: {m}"),
+                            &*sc.label,
+                            span,
+                        )
+                        .at(&sc.path);
+                        self.recorder
+                            .end(id, StepStatus::Failed, 1, Some(e.record()));
+                        return Err(vec![e]);
+                    }
                 };
                 self.recorder.end(id, StepStatus::Ok, 1, None);
                 // The decision is journaled by its path (docs/store.md).
@@ -108,9 +105,9 @@ impl<'p> Interp<'p> {
     /// `decide "prompt" with ctx { label => … else => … }`.
     pub(super) async fn decide(
         &self,
-        prompt: &'p Expr,
-        context: Option<&'p Expr>,
-        arms: &'p [DecideArm],
+        prompt: &Expr,
+        context: Option<&Expr>,
+        arms: &[DecideArm],
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
@@ -127,14 +124,14 @@ impl<'p> Interp<'p> {
             at: self.position(span),
             prompt: to_text(&prompt_v),
             context: ctx,
-            options: labelled.iter().map(|a| a.label.name.clone()).collect(),
+            options: labelled.iter().map(|a| a.label.clone()).collect(),
             descriptions: labelled
                 .iter()
                 .map(|a| self.source_text(a.body.span))
                 .collect(),
         };
         let arm = match self.ask_llm(&req, span, sc).await? {
-            Outcome::Chosen(label) => labelled.into_iter().find(|a| a.label.name == label),
+            Outcome::Chosen(label) => labelled.into_iter().find(|a| a.label == label),
             Outcome::NoValidAnswer { answers } => match arms.iter().find(|a| a.is_else) {
                 Some(e) => Some(e),
                 None => {
@@ -163,7 +160,7 @@ impl<'p> Interp<'p> {
     /// `llm("question", values…)`: a yes/no condition, the step at `path`.
     pub(super) async fn llm_condition(
         &self,
-        c: &'p Call,
+        c: &Call,
         span: Span,
         sc: &Scope,
         path: StepPath,
@@ -173,7 +170,7 @@ impl<'p> Interp<'p> {
         let mut context = Map::new();
         for (a, v) in c.args.iter().zip(&vals).skip(1) {
             let key = match &a.name {
-                Some(n) => n.name.clone(),
+                Some(n) => n.clone(),
                 None => self.source_text(a.value.span),
             };
             context.insert(key, v.clone());
@@ -227,13 +224,13 @@ impl Interp<'_> {
         span: Span,
         sc: &Scope,
     ) {
-        if self.journal.is_none() {
+        if self.host.journal().is_none() {
             return;
         }
-        let hash = crate::store::cache_key(req.kind, &crate::value::canonical(what));
+        let hash = crate::ids::cache_key(req.kind, &crate::value::canonical(what));
         let result = outcome_json(o);
         self.journal_step(
-            crate::store::Row {
+            super::host::Row {
                 path: &sc.path.to_string(),
                 step: Some(&sc.label),
                 tool: req.kind,
@@ -259,14 +256,14 @@ impl Interp<'_> {
         what: &Value,
         sc: &Scope,
     ) -> Option<(Outcome, (i64, Option<i64>))> {
-        let r = self.replay.as_ref()?;
+        let r = self.host.replay()?;
         let done = r.done.get(&sc.path.to_string())?;
         if done.tool != req.kind {
             return None;
         }
         if r.check_args
             && done.args_sha256.as_deref()
-                != Some(crate::store::cache_key(req.kind, &crate::value::canonical(what)).as_str())
+                != Some(crate::ids::cache_key(req.kind, &crate::value::canonical(what)).as_str())
         {
             return None;
         }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
 use crate::source::Sources;
-use crate::syntax::span::{Span, line_col};
+use crate::span::{Span, line_col};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

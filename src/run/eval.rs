@@ -13,8 +13,8 @@ use super::errors::{ErrorKind, Errors, R, RunError};
 use super::opts::{self, Opts};
 use super::{Env, Interp};
 use crate::ir::StepPath;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::ir::expr::{Expr, ExprKind, Options};
+use crate::span::Span;
 
 /// How long pure evaluation runs before it gives timers and signals a turn.
 pub(super) const TIME_SLICE: Duration = Duration::from_millis(10);
@@ -177,18 +177,27 @@ impl<'p> Interp<'p> {
 
     pub(super) fn eval_consts(&self, m: usize) -> R<()> {
         let sc = self.root_scope(m);
-        for it in &self.program.modules[m].ast.items {
-            if let ItemKind::Const(c) = &it.kind {
-                let sc = Scope {
-                    path: sc.path.child(&c.name.name),
-                    ..sc.with_label(&c.name.name)
-                };
-                let v = self.eval_sync(&c.value, &sc)?;
-                // Slot = the constant's place in source order (as the lowering counts).
-                self.consts.borrow_mut()[m].push(Some(v));
-            }
+        let lowered = self.lowered.clone();
+        for c in lowered.consts(m) {
+            let sc = Scope {
+                path: sc.path.child(&c.name),
+                ..sc.with_label(&c.name)
+            };
+            let v = self.eval_sync(&c.value, &sc)?;
+            // Slot = the constant's place in source order (as the lowering counts).
+            self.consts.borrow_mut()[m].push(Some(v));
         }
         Ok(())
+    }
+
+    /// The policy a `with { policy: NAME }` of module `m` names.
+    pub(super) fn policy_of(
+        &self,
+        m: usize,
+        o: Option<&Options>,
+    ) -> Option<Rc<crate::check::policy::Policy>> {
+        let name = o?.policy.as_deref()?;
+        self.program.modules.get(m)?.policies.get(name).cloned()
     }
 }
 

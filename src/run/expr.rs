@@ -10,16 +10,15 @@ use super::opts::{self, fmt_duration};
 use super::pure::{Arm, Lazy, indices, interpolate, interpolated, is_lazy, lazy, pick, record_of};
 use super::value::{self, equal, int};
 use super::{Env, Interp};
-use crate::ir::plan::{node_key, waits};
 
 /// The bodies of a `for` under way at once under `max_memory` (or its
 /// `max_concurrent`, when larger).
 const FOR_WINDOW: usize = 64;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::ir::expr::*;
+use crate::span::Span;
 
 impl<'p> Interp<'p> {
-    pub(super) fn eval<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
+    pub(super) fn eval<'a>(&'a self, e: &'a Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
         // A block that states `replan_on_error` (a `try` re-plans its body, before
         // `catch`), or a `policy` it runs under.
         let replan = !matches!(e.kind, ExprKind::Try { .. }) && self.replans_here(e);
@@ -43,7 +42,7 @@ impl<'p> Interp<'p> {
             if !replan {
                 return r;
             }
-            let bsc = sc.nested(self.opts_of(crate::check::block_options(e)).map(|o| &**o));
+            let bsc = sc.nested(self.opts_of(e.block_options()).map(|o| &**o));
             self.replan_block(e, &bsc, r).await
         })
     }
@@ -54,16 +53,13 @@ impl<'p> Interp<'p> {
         e: &Expr,
         sc: &Scope,
     ) -> Option<std::rc::Rc<crate::check::policy::Policy>> {
-        let name = crate::check::policy::named(crate::check::block_options(e))?;
-        self.program.modules[sc.module]
-            .policies
-            .get(&name.name)
-            .cloned()
+        e.block_options()?.policy.as_ref()?;
+        self.policy_of(sc.module, e.block_options())
     }
 
-    fn eval_inner<'a>(&'a self, e: &'p Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
+    fn eval_inner<'a>(&'a self, e: &'a Expr, sc: &'a Scope) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
-            if !waits(&self.lowered.shadowed, e) {
+            if !e.waits {
                 return self.eval_sync(e, sc);
             }
             match &e.kind {
@@ -81,21 +77,18 @@ impl<'p> Interp<'p> {
                     self.built(Value::Array(collect(rs)?), "the list", sc, e.span)
                 }
                 ExprKind::Record(fields) => {
-                    let rs = join_all(fields.iter().map(|f| self.eval(&f.value, sc))).await;
+                    let rs = join_all(fields.iter().map(|(_, x)| self.eval(x, sc))).await;
                     self.built(record_of(fields, collect(rs)?), "the record", sc, e.span)
                 }
                 ExprKind::Call(c) => self.call(c, e.span, sc, None).await,
                 ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
-                    let (base, rest) = split_path(e);
-                    let (v, segs) = match self.module_const(&rest) {
-                        Some(v) => (v, &rest[1..]),
-                        None => (self.eval(base, sc).await?, &rest[..]),
-                    };
+                    let (base, segs) = split_path(e);
+                    let v = self.eval(base, sc).await?;
                     let mut idx = Vec::new();
-                    for i in indices(segs) {
+                    for i in indices(&segs) {
                         idx.push(self.eval(i, sc).await?);
                     }
-                    self.apply_path(v, segs, &mut idx.into_iter(), sc)
+                    self.apply_path(v, &segs, &mut idx.into_iter(), sc)
                 }
                 ExprKind::Unary(op, x) => {
                     let v = self.eval(x, sc).await?;
@@ -136,7 +129,7 @@ impl<'p> Interp<'p> {
                             branches
                                 .iter()
                                 .zip(vals)
-                                .map(|(b, v)| (b.name.name.clone(), v))
+                                .map(|(b, v)| (b.name.clone(), v))
                                 .collect(),
                         ),
                         ParallelMode::Merge => {
@@ -168,9 +161,7 @@ impl<'p> Interp<'p> {
                         match r {
                             Ok(v) => {
                                 // Dropping the others cancels them (and kills their processes).
-                                return Ok(
-                                    serde_json::json!({ "winner": b.name.name, "value": v }),
-                                );
+                                return Ok(serde_json::json!({ "winner": b.name, "value": v }));
                             }
                             Err(mut e) => errors.append(&mut e),
                         }
@@ -266,8 +257,7 @@ impl<'p> Interp<'p> {
                             }
                             if iteration >= max_n {
                                 let msg = format!(
-                                    "loop `{}` reached its maximum of {max_n} iterations before `until` held",
-                                    var.name
+                                    "loop `{var}` reached its maximum of {max_n} iterations before `until` held"
                                 );
                                 if sc.opts.on_max_error.unwrap_or(false) {
                                     return Err(err(ErrorKind::PolicyViolation, msg, sc, e.span));
@@ -281,7 +271,6 @@ impl<'p> Interp<'p> {
                     self.with_deadline(run_loop, sc, e.span).await
                 }
                 ExprKind::For {
-                    var: _,
                     iter,
                     filter,
                     options,
@@ -389,7 +378,7 @@ impl<'p> Interp<'p> {
                 ExprKind::Try {
                     options,
                     body,
-                    var,
+                    binds,
                     handler,
                 } => {
                     let sc = sc.nested(self.opts_of(options.as_ref()).map(|o| &**o));
@@ -409,7 +398,7 @@ impl<'p> Interp<'p> {
                         Ok(v) => Ok(v),
                         Err(errs) => {
                             let env = Env::child(&sc.env, 1);
-                            if var.is_some() {
+                            if *binds {
                                 env.set(0, errs[0].to_value());
                             }
                             let hsc = Scope {
@@ -424,6 +413,7 @@ impl<'p> Interp<'p> {
                     prompt,
                     context,
                     arms,
+                    place,
                 } => {
                     // Errors point at `decide "prompt"`, not the whole block.
                     let head = Span {
@@ -431,14 +421,19 @@ impl<'p> Interp<'p> {
                         ..e.span
                     };
                     let dsc = Scope {
-                        path: self.step_path(node_key(e), "decide", sc),
+                        path: self.step_path(place, sc),
                         ..sc.clone()
                     };
                     self.decide(prompt, context.as_deref(), arms, head, &dsc)
                         .await
                 }
-                ExprKind::Approve { message, context } => {
-                    self.approve(e, message, context.as_deref(), sc).await
+                ExprKind::Approve {
+                    message,
+                    context,
+                    place,
+                } => {
+                    self.approve(e, place, message, context.as_deref(), sc)
+                        .await
                 }
                 _ => self.eval_sync(e, sc),
             }
@@ -465,15 +460,15 @@ impl<'p> Interp<'p> {
         }
     }
 
-    pub(super) fn match_arm(
+    pub(super) fn match_arm<'e>(
         &self,
         v: &Value,
-        arms: &'p [MatchArm],
+        arms: &'e [MatchArm],
         sc: &Scope,
-    ) -> R<Option<&'p MatchArm>> {
+    ) -> R<Option<&'e MatchArm>> {
         for arm in arms {
             match &arm.pattern {
-                Pattern::Wildcard(_) => return Ok(Some(arm)),
+                Pattern::Wildcard => return Ok(Some(arm)),
                 Pattern::Literals(lits) => {
                     for l in lits {
                         if equal(&self.eval_sync(l, sc)?, v) {
@@ -492,7 +487,7 @@ fn branch_scopes(sc: &Scope, branches: &[Branch]) -> Vec<Scope> {
     branches
         .iter()
         .map(|b| Scope {
-            path: sc.path.branch(&b.name.name),
+            path: sc.path.branch(&b.name),
             ..sc.clone()
         })
         .collect()

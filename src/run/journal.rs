@@ -8,18 +8,19 @@ use serde_json::Value;
 
 use super::Interp;
 use super::errors::RunError;
+use super::host::{Journal, Row, StoreError};
 use super::record::StepKind;
+use crate::ids::now_ms;
 use crate::ir::StepPath;
-use crate::store::{Journal, Row};
-use crate::syntax::ast::ToolDecl;
-use crate::syntax::span::Span;
+use crate::ir::expr::Tool;
+use crate::span::Span;
 
 /// A tool call's row while it runs: written `running` before an effect
 /// starts, then `ok` or `failed` when it ends; a pure call dropped before it
 /// ends (a `race` loser, `fail_fast`, a deadline, Ctrl-C) is written
 /// `cancelled`. (An effect keeps its `running` row then: it may have happened.)
 pub(super) struct ToolRow<'j> {
-    journal: &'j Journal,
+    journal: &'j dyn Journal,
     path: String,
     step: &'j str,
     tool: &'j str,
@@ -32,7 +33,7 @@ pub(super) struct ToolRow<'j> {
 
 impl<'j> ToolRow<'j> {
     pub(super) fn new(
-        journal: &'j Journal,
+        journal: &'j dyn Journal,
         path: String,
         step: &'j str,
         tool: &'j str,
@@ -45,7 +46,7 @@ impl<'j> ToolRow<'j> {
             step,
             tool,
             effect,
-            started_ms: crate::store::now_ms(),
+            started_ms: now_ms(),
             hash,
             ended: false,
         }
@@ -65,7 +66,7 @@ impl<'j> ToolRow<'j> {
 
     /// An effect is about to start: its `running` row (with its idempotency
     /// key), and every row before it, are committed when this returns.
-    pub(super) fn started(&self, key: Option<&str>) -> Result<(), crate::store::StoreError> {
+    pub(super) fn started(&self, key: Option<&str>) -> Result<(), StoreError> {
         let key = key.map(|k| serde_json::json!({ "idempotency_key": k }));
         self.journal.write_now(&Row {
             result: key.as_ref(),
@@ -80,7 +81,7 @@ impl<'j> ToolRow<'j> {
         &mut self,
         outcome: Result<Option<&Value>, &RunError>,
         attempts: u32,
-    ) -> Result<(), crate::store::StoreError> {
+    ) -> Result<(), StoreError> {
         self.ended = true;
         let error = outcome
             .err()
@@ -89,7 +90,7 @@ impl<'j> ToolRow<'j> {
             attempts,
             result: outcome.ok().flatten(),
             error: error.as_ref(),
-            ended_ms: Some(crate::store::now_ms()),
+            ended_ms: Some(now_ms()),
             ..self.row(if outcome.is_ok() { "ok" } else { "failed" })
         })
     }
@@ -99,7 +100,7 @@ impl Drop for ToolRow<'_> {
     fn drop(&mut self) {
         if !self.ended && !self.effect {
             let _ = self.journal.write(&Row {
-                ended_ms: Some(crate::store::now_ms()),
+                ended_ms: Some(now_ms()),
                 ..self.row("cancelled")
             });
         }
@@ -114,13 +115,13 @@ impl<'p> Interp<'p> {
     pub(super) fn replay_tool(
         &self,
         name: &str,
-        tool: &'p ToolDecl,
+        tool: &Tool<'_>,
         input: &Value,
         step: &str,
         path: &StepPath,
         span: Span,
     ) -> Option<Value> {
-        let r = self.replay.as_ref()?;
+        let r = self.host.replay()?;
         let key = path.to_string();
         let done = r.done.get(&key)?;
         let (hash, v) = (&done.args_sha256, done.result.as_ref()?);
@@ -128,10 +129,7 @@ impl<'p> Interp<'p> {
             return None;
         }
         if r.check_args {
-            let now = crate::store::cache_key(
-                &self.binding_of(name, tool),
-                &crate::value::canonical(input),
-            );
+            let now = crate::ids::cache_key(&tool.binding_text, &crate::value::canonical(input));
             if hash.as_deref() != Some(now.as_str()) {
                 return None;
             }
@@ -163,10 +161,10 @@ impl<'p> Interp<'p> {
     /// a row that cannot be written is a warning of the run. A row without
     /// times is stamped now (a replayed step keeps its first run's).
     pub(super) fn journal_step(&self, row: Row<'_>, span: Span) {
-        let Some(j) = &self.journal else {
+        let Some(j) = self.host.journal() else {
             return;
         };
-        let now = crate::store::now_ms();
+        let now = now_ms();
         let row = Row {
             started_ms: if row.started_ms == 0 {
                 now
@@ -192,11 +190,11 @@ impl<'p> Interp<'p> {
     /// starts after it. Without a journal (no store) it is an error of the step.
     pub(super) async fn store_failed(
         &self,
-        e: crate::store::StoreError,
+        e: StoreError,
         step: &str,
         span: Span,
     ) -> super::Errors {
-        match &self.journal {
+        match self.host.journal() {
             Some(j) => {
                 j.fail(e);
                 std::future::pending().await

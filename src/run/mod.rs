@@ -9,6 +9,7 @@ mod decide;
 pub mod errors;
 mod eval;
 mod expr;
+pub mod host;
 mod journal;
 pub mod llm;
 pub mod memory;
@@ -37,15 +38,15 @@ use tokio::sync::Semaphore;
 pub use call::invoke_binding;
 pub use errors::{ErrorKind, Errors, R, RunError};
 pub use eval::Scope;
+pub use host::{Replay, StepHost};
 use opts::Opts;
 use record::Recorder;
 pub use tools::Limits;
 
 use crate::check::Program;
-use crate::ir::plan::node_key;
+use crate::ir::expr::Options;
 use crate::ir::{Lowered, StepPath};
 use crate::source::Sources;
-use crate::syntax::ast::{FlowDecl, ItemKind, Options};
 
 /// How a run is configured from the command line.
 #[derive(Clone, Debug, Default)]
@@ -59,71 +60,12 @@ pub struct RunConfig {
     pub run_id: Option<String>,
     /// `--no-cache`: `cache` options are ignored (nothing is read or written).
     pub no_cache: bool,
-    /// `flowc resume`: the journaled steps to replay.
+    /// `flowc resume`: the journaled steps to replay (the driver stacks a
+    /// [`host::Replayed`] host with them).
     pub replay: Option<Replay>,
     /// What an `approve` without an answer does: pause, ask, or fail.
     pub approvals: approve::ApproveMode,
 }
-
-/// What `flowc resume` replays: the journaled successes of the run by step
-/// path (tool name, hash of binding and canonical arguments, result, and the
-/// times and attempts of the run that took the step, which its `replayed`
-/// row keeps).
-#[derive(Clone, Debug, Default)]
-pub struct Replay {
-    pub done: HashMap<String, crate::store::JournalEntry>,
-    /// `--allow-changed`: replay a step only when its binding and arguments
-    /// are also the same as journaled.
-    pub check_args: bool,
-}
-
-/// Where tool calls run when not in this process (docs/scale-out.md): `flowc worker`
-/// sends each one to Restate as an invocation of its own, keyed by the run
-/// id and the step's path, so that a finished step is never run again.
-pub trait Remote {
-    /// One attempt of a tool call; its timeout and retries stay the interpreter's.
-    fn call<'a>(
-        &'a self,
-        step: RemoteStep<'a>,
-    ) -> futures_util::future::LocalBoxFuture<'a, tools::ToolResult>;
-
-    /// An `approve` at `path`: waits for a person's answer (`true`: approved);
-    /// `Err` says why none can come.
-    fn approve<'a>(
-        &'a self,
-        path: &'a StepPath,
-        message: &'a str,
-        context: Option<&'a Value>,
-    ) -> futures_util::future::LocalBoxFuture<'a, Result<bool, String>>;
-
-    /// A decision at `path` was answered `answer` (as the journal keeps it):
-    /// the answer kept for that path, which is the first one given, so that a
-    /// run that starts again decides as before. `Err` says why none is kept.
-    fn decision<'a>(
-        &'a self,
-        path: &'a StepPath,
-        answer: Value,
-    ) -> futures_util::future::LocalBoxFuture<'a, Result<Value, String>>;
-}
-
-/// A tool call as it travels to another process.
-pub struct RemoteStep<'a> {
-    /// The module that declares the tool (its index in the program).
-    pub module: usize,
-    pub tool: &'a str,
-    pub path: &'a StepPath,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    pub input: &'a Value,
-    pub max_output: u64,
-    /// The idempotency key the tool is given (`FLOWC_IDEMPOTENCY_KEY`).
-    pub key: Option<&'a str>,
-    /// The attempt's `timeout`: where the tool runs, it is stopped then too.
-    pub timeout: std::time::Duration,
-}
-
-/// FxHash (rustc's hasher, from `rustc-hash`): fast for the short names of bindings.
-type FxBuild = rustc_hash::FxBuildHasher;
 
 /// A frame of variables (a block's `let`s, a flow's parameters, a loop's or
 /// `for`'s variable, `catch e`), chained to the enclosing ones. Names were
@@ -186,38 +128,34 @@ impl Env {
     }
 }
 
-/// A running program.
+/// A running program. Built once ([`Interp::builder`]) with the host its
+/// steps go through, and never changed from outside after.
 pub struct Interp<'p> {
-    pub program: &'p Program,
-    pub sources: &'p Sources,
-    pub recorder: Rc<Recorder>,
-    pub config: RunConfig,
+    program: &'p Program,
+    sources: &'p Sources,
+    recorder: Rc<Recorder>,
+    config: RunConfig,
     /// Each module's constants, in source order (`ir::slots::Slot::Const`).
     consts: RefCell<Vec<Vec<Option<Value>>>>,
-    flows: Vec<HashMap<&'p str, &'p FlowDecl, FxBuild>>,
     dirs: Vec<PathBuf>,
     /// The program lowered once: block plans, step names, the places of calls.
     lowered: Rc<Lowered<'p>>,
-    /// Every `with { … }` of the program, decoded once (keyed by `node_key`).
-    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+    /// Every `with { … }` of the program, decoded once (by `ir::Options::id`).
+    options: Rc<Vec<Rc<Opts>>>,
     tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
-    /// Each tool's binding as text (what the journal hashes with the
-    /// arguments), made once per tool, keyed by the tool's address.
-    binding_texts: RefCell<HashMap<usize, Rc<str>, FxBuild>>,
     /// How many steps returned their journaled result (`flowc resume`).
-    pub replayed: Cell<usize>,
+    replayed: Cell<usize>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,
     /// One lock per cache key: identical cached calls in flight share one
     /// execution (the later ones wait, then find the first one's result).
     inflight: RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>,
-    /// The store whose cross-run cache `cache` options use (docs/store.md).
-    pub store: Option<&'p crate::store::Store>,
-    /// On resume: the journaled successes of the run, by step path.
-    pub replay: Option<Replay>,
-    /// The run's journal in the store (docs/store.md), when it has one.
-    pub journal: Option<crate::store::Journal>,
+    /// Where every step goes outside pure evaluation: tool calls, approvals,
+    /// decisions kept, the journal, the cache, the replayed steps.
+    host: Rc<dyn StepHost + 'p>,
+    /// Each module's index in the program of the run (itself, except in a
+    /// re-planned fragment's interpreter): how the host names a tool's module.
+    run_modules: Vec<usize>,
     regexes: RefCell<HashMap<String, Rc<regex::Regex>>>,
-    http: tools::http::Client,
     context: RefCell<Value>,
     /// When evaluation last gave the runtime a turn (see `Interp::breathe`).
     last_yield: Cell<Instant>,
@@ -225,23 +163,74 @@ pub struct Interp<'p> {
     yielding: Cell<bool>,
     /// What the values of `let`s hold, for `max_memory`.
     memory: memory::Memory,
-    /// The LLM decision hook (no provider until one is set).
-    pub llm: llm::Llm,
+    /// The LLM decision hook (no provider unless the builder was given one).
+    llm: llm::Llm,
     /// Tool calls and LLM calls made under a policy, for `max_steps` and
     /// `max_llm_calls` (docs/language.md, "Policies").
     policy_counts: policy::Counts,
     /// Reads the files a re-planned fragment's module imports (the driver's
     /// file system loader; without one, only `std.*` imports resolve).
-    pub loader: Option<Rc<dyn crate::check::Loader>>,
+    loader: Option<Rc<dyn crate::check::Loader>>,
     /// Re-plans of this run (docs/language.md, "Re-planning").
     replan: replan::State,
-    /// Where tool calls run, when not here (`flowc worker`).
-    pub remote: Option<Box<dyn Remote + 'p>>,
     /// The run's pause at an `approve` (docs/store.md); a re-planned fragment's
     /// run shares it.
-    pub pause: Rc<approve::Pause>,
+    pause: Rc<approve::Pause>,
     /// In `flowc test`: the running test's mocks and failures.
     test: Option<Rc<testing::TestState>>,
+}
+
+/// How an [`Interp`] is built: the program, the run's configuration, and
+/// what its steps go through (the host; [`host::Local`] unless given), its
+/// LLM provider and the loader of a re-planned fragment's imports.
+pub struct Builder<'p> {
+    program: &'p Program,
+    sources: &'p Sources,
+    config: RunConfig,
+    lowering: Option<Lowering<'p>>,
+    host: Option<Rc<dyn StepHost + 'p>>,
+    llm: Option<llm::Llm>,
+    loader: Option<Rc<dyn crate::check::Loader>>,
+    test: Option<Rc<testing::TestState>>,
+    /// A re-planned fragment's: what it shares with its parent's run.
+    within: Option<Within>,
+}
+
+/// What a re-planned fragment's interpreter shares with its parent's run.
+struct Within {
+    recorder: Rc<Recorder>,
+    pause: Rc<approve::Pause>,
+    run_modules: Vec<usize>,
+}
+
+impl<'p> Builder<'p> {
+    /// The program already lowered (by [`Lowering::new`]).
+    pub fn lowering(mut self, lowering: Lowering<'p>) -> Self {
+        self.lowering = Some(lowering);
+        self
+    }
+
+    /// The host the run's steps go through.
+    pub fn host(mut self, host: Rc<dyn StepHost + 'p>) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// The LLM decision hook.
+    pub fn llm(mut self, llm: llm::Llm) -> Self {
+        self.llm = Some(llm);
+        self
+    }
+
+    /// The loader of a re-planned fragment's imports.
+    pub fn loader(mut self, loader: Rc<dyn crate::check::Loader>) -> Self {
+        self.loader = Some(loader);
+        self
+    }
+
+    pub fn build(self) -> Interp<'p> {
+        Interp::from_builder(self)
+    }
 }
 
 /// A program lowered and its options decoded, once: what every interpreter of
@@ -249,16 +238,16 @@ pub struct Interp<'p> {
 #[derive(Clone)]
 pub struct Lowering<'p> {
     lowered: Rc<Lowered<'p>>,
-    options: Rc<HashMap<usize, Rc<Opts>, FxBuild>>,
+    options: Rc<Vec<Rc<Opts>>>,
 }
 
 impl<'p> Lowering<'p> {
     pub fn new(program: &'p Program) -> Lowering<'p> {
         let lowered = crate::ir::lower_program(program);
         let options = lowered
-            .options
+            .options()
             .iter()
-            .map(|&o| (node_key(o), Rc::new(Opts::from_ast(Some(o)))))
+            .map(|o| Rc::new(Opts::from_decoded(o)))
             .collect();
         Lowering {
             lowered: Rc::new(lowered),
@@ -268,28 +257,38 @@ impl<'p> Lowering<'p> {
 }
 
 impl<'p> Interp<'p> {
+    /// An interpreter whose tools run in this process, without a store or an LLM provider.
     pub fn new(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Interp<'p> {
-        Interp::with_lowering(program, sources, config, Lowering::new(program))
+        Interp::builder(program, sources, config).build()
     }
 
-    /// [`Interp::new`] with the program already lowered (by [`Lowering::new`]).
-    pub fn with_lowering(
-        program: &'p Program,
-        sources: &'p Sources,
-        config: RunConfig,
-        lowering: Lowering<'p>,
-    ) -> Interp<'p> {
-        // The flows a run can start with, by name (calls are resolved by the lowering).
-        let mut flows = Vec::new();
-        for m in &program.modules {
-            let mut f = HashMap::default();
-            for it in &m.ast.items {
-                if let ItemKind::Flow(d) = &it.kind {
-                    f.insert(d.name.name.as_str(), &**d);
-                }
-            }
-            flows.push(f);
+    /// Builds an interpreter of `program` (see [`Builder`]).
+    pub fn builder(program: &'p Program, sources: &'p Sources, config: RunConfig) -> Builder<'p> {
+        Builder {
+            program,
+            sources,
+            config,
+            lowering: None,
+            host: None,
+            llm: None,
+            loader: None,
+            test: None,
+            within: None,
         }
+    }
+
+    fn from_builder(b: Builder<'p>) -> Interp<'p> {
+        let Builder {
+            program,
+            sources,
+            config,
+            lowering,
+            host,
+            llm,
+            loader,
+            test,
+            within,
+        } = b;
         let dirs = program
             .modules
             .iter()
@@ -300,44 +299,79 @@ impl<'p> Interp<'p> {
                 },
             )
             .collect();
-        let Lowering { lowered, options } = lowering;
+        let Lowering { lowered, options } = lowering.unwrap_or_else(|| Lowering::new(program));
+        let (recorder, pause, run_modules) = match within {
+            Some(w) => (w.recorder, w.pause, w.run_modules),
+            None => (
+                Rc::new(Recorder::new(config.record)),
+                Rc::default(),
+                (0..program.modules.len()).collect(),
+            ),
+        };
         Interp {
             lowered,
             options,
             dirs,
             program,
             sources,
-            recorder: Rc::new(Recorder::new(config.record)),
+            recorder,
             config,
             consts: RefCell::new(vec![Vec::new(); program.modules.len()]),
-            flows,
             tool_limits: RefCell::new(HashMap::new()),
-            binding_texts: RefCell::default(),
             replayed: Cell::new(0),
             cache: RefCell::new(HashMap::new()),
             inflight: RefCell::new(HashMap::new()),
-            store: None,
-            journal: None,
-            replay: None,
+            host: host.unwrap_or_else(|| Rc::new(host::Local::new())),
+            run_modules,
             regexes: RefCell::new(HashMap::new()),
-            http: tools::http::Client::new(),
             context: RefCell::new(Value::Null),
             last_yield: Cell::new(Instant::now()),
             yielding: Cell::new(false),
             memory: memory::Memory::default(),
-            llm: llm::Llm::new(None),
+            llm: llm.unwrap_or_else(|| llm::Llm::new(None)),
             policy_counts: policy::Counts::default(),
-            loader: None,
+            loader,
             replan: replan::State::default(),
-            remote: None,
-            pause: Rc::default(),
-            test: None,
+            pause,
+            test,
         }
+    }
+
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
+    pub fn sources(&self) -> &'p Sources {
+        self.sources
+    }
+
+    /// The run's record of steps, warnings and times.
+    pub fn recorder(&self) -> &Rc<Recorder> {
+        &self.recorder
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// How many steps returned their journaled result (`flowc resume`).
+    pub fn replayed(&self) -> usize {
+        self.replayed.get()
+    }
+
+    /// The LLM decision hook: its decisions and recording.
+    pub fn llm(&self) -> &llm::Llm {
+        &self.llm
+    }
+
+    /// The run's pause at an `approve` (the driver waits for it to settle).
+    pub fn pause(&self) -> &approve::Pause {
+        &self.pause
     }
 
     /// Options as decoded before the run (`None` for no `with { … }`).
     fn opts_of(&self, o: Option<&Options>) -> Option<&Rc<Opts>> {
-        self.options.get(&node_key(o?))
+        self.options.get(o?.id as usize)
     }
 
     /// The folder of a module's file: where its exec tools run.
@@ -379,13 +413,15 @@ impl<'p> Interp<'p> {
             .config
             .run_id
             .clone()
-            .unwrap_or_else(crate::store::new_run_id);
+            .unwrap_or_else(crate::ids::new_run_id);
         let root = self.program.root;
-        let flow = *self.flows[root]
-            .get(name)
+        let lowered = self.lowered.clone();
+        let flow = lowered
+            .flow_named(root, name)
             .expect("the CLI checked the flow exists");
         // The flow's policy names the tenant, when it does.
-        let tenant = crate::check::policy::of_flow(self.program, root, flow)
+        let tenant = self
+            .policy_of(root, flow.options.as_ref())
             .and_then(|p| p.tenant.clone())
             .or_else(|| self.config.tenant.clone());
         *self.context.borrow_mut() = context.unwrap_or_else(|| {
@@ -402,7 +438,7 @@ impl<'p> Interp<'p> {
             self.eval_consts(m)?;
         }
         let path = StepPath::root(root_path);
-        let mut run = self.call_flow(root, flow, inputs, None, flow.name.span, None, path);
+        let mut run = self.call_flow(root, flow, inputs, None, flow.name_span, None, path);
         // Each poll by the runtime follows its turn (timers, signals): a new time
         // slice of evaluation begins (see `breathe`).
         std::future::poll_fn(|cx| {

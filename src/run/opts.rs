@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::errors::ErrorKind;
 use crate::check::options::{self, Opt, OptValue};
 pub use crate::check::options::{fmt_duration, parse_duration, parse_size};
-use crate::syntax::ast::Options;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Opts {
@@ -96,16 +95,11 @@ impl Opts {
         }
     }
 
-    /// Reads checked option literals (the checker has validated names and kinds).
-    pub fn from_ast(o: Option<&Options>) -> Opts {
+    /// The options of a `with { … }` as the lowering decoded them.
+    pub fn from_decoded(values: &[(Opt, OptValue)]) -> Opts {
         let mut out = Opts::default();
-        let Some(o) = o else { return out };
-        for e in &o.entries {
-            if let Some(info) = options::lookup(&e.name.name)
-                && let Ok(v) = info.kind.decode(&e.value)
-            {
-                out.put(info.opt, v);
-            }
+        for (opt, v) in values {
+            out.put(*opt, v.clone());
         }
         out
     }

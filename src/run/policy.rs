@@ -10,7 +10,7 @@ use super::eval::Scope;
 use super::record::{StepKind, StepStatus};
 use crate::check::policy::Effects;
 use crate::ir::StepPath;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 /// Tool calls and LLM calls made under a policy so far in this run.
 #[derive(Default)]

@@ -7,14 +7,13 @@ use super::errors::{ErrorKind, R};
 use super::eval::{Scope, err, split_path};
 use super::value::{self, compare, equal, float, int, to_text};
 use super::{Env, Interp};
-use crate::ir::plan::node_key;
+use crate::ir::expr::*;
 use crate::ir::slots::Slot;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 impl<'p> Interp<'p> {
     /// Evaluates an expression that needs no waiting.
-    pub(super) fn eval_sync(&self, e: &'p Expr, sc: &Scope) -> R<Value> {
+    pub(super) fn eval_sync(&self, e: &Expr, sc: &Scope) -> R<Value> {
         Ok(match &e.kind {
             ExprKind::Int(n) => int(*n),
             ExprKind::Float(f) => {
@@ -22,7 +21,6 @@ impl<'p> Interp<'p> {
             }
             ExprKind::Bool(b) => Value::Bool(*b),
             ExprKind::Null => Value::Null,
-            ExprKind::Duration { ms, .. } => int(ms.unwrap_or(0) as i64),
             ExprKind::Regex { pattern, .. } => Value::String(pattern.clone()),
             ExprKind::Str(parts) => {
                 let mut vals = Vec::new();
@@ -31,7 +29,10 @@ impl<'p> Interp<'p> {
                 }
                 return self.built(interpolate(parts, vals), "the string", sc, e.span);
             }
-            ExprKind::Name(id) => self.lookup(e, &id.name, sc, id.span)?,
+            ExprKind::Name { name, slot } => self.lookup(*slot, name, sc, e.span)?,
+            ExprKind::ModuleConst { module, index } => {
+                self.constant(*module, *index).unwrap_or(Value::Null)
+            }
             ExprKind::List(items) => {
                 let v = Value::Array(
                     items
@@ -46,23 +47,20 @@ impl<'p> Interp<'p> {
                     fields,
                     fields
                         .iter()
-                        .map(|f| self.eval_sync(&f.value, sc))
+                        .map(|(_, x)| self.eval_sync(x, sc))
                         .collect::<R<Vec<_>>>()?,
                 );
                 return self.built(v, "the record", sc, e.span);
             }
             ExprKind::Call(c) => return self.builtin_fn(c, e.span, sc),
             ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Wildcard(..) => {
-                let (base, rest) = split_path(e);
-                let (v, segs) = match self.module_const(&rest) {
-                    Some(v) => (v, &rest[1..]),
-                    None => (self.eval_sync(base, sc)?, &rest[..]),
-                };
+                let (base, segs) = split_path(e);
+                let v = self.eval_sync(base, sc)?;
                 let mut idx = Vec::new();
-                for i in indices(segs) {
+                for i in indices(&segs) {
                     idx.push(self.eval_sync(i, sc)?);
                 }
-                return self.apply_path(v, segs, &mut idx.into_iter(), sc);
+                return self.apply_path(v, &segs, &mut idx.into_iter(), sc);
             }
             ExprKind::Unary(op, x) => {
                 let v = self.eval_sync(x, sc)?;
@@ -103,42 +101,40 @@ impl<'p> Interp<'p> {
         })
     }
 
-    /// `m.item` where `m` is an imported module (and no variable): the
-    /// constant `item` of that module (resolved by the lowering).
-    pub(super) fn module_const(&self, rest: &[&Expr]) -> Option<Value> {
-        match self.lowered.slot(node_key(*rest.first()?))? {
-            Slot::Const { module, index } => {
-                Some(self.constant(module, index).unwrap_or(Value::Null))
-            }
-            _ => None,
-        }
-    }
-
     /// Constant `index` of module `module` (`None` before it is evaluated).
-    fn constant(&self, module: u32, index: u32) -> Option<Value> {
+    pub(super) fn constant(&self, module: u32, index: u32) -> Option<Value> {
         self.consts.borrow()[module as usize]
             .get(index as usize)
             .cloned()
             .flatten()
     }
 
-    pub(super) fn pure_block(&self, b: &'p Block, sc: &Scope) -> R<Value> {
+    pub(super) fn pure_block(&self, b: &Block, sc: &Scope) -> R<Value> {
         let env = Env::child(&sc.env, b.stmts.len());
         let sc = sc.with_env(env.clone());
         let mut last = Value::Null;
         for (i, s) in b.stmts.iter().enumerate() {
-            match &s.kind {
-                StmtKind::Let { value, .. } => env.set(i, self.eval_sync(value, &sc)?),
-                StmtKind::Expr { expr, .. } => last = self.eval_sync(expr, &sc)?,
-                _ => {}
+            if let Stmt::Expr(e) = s {
+                let v = self.eval_sync(e, &sc)?;
+                if b.plan.steps[i].binds.is_some() {
+                    env.set(i, v);
+                } else {
+                    last = v;
+                }
             }
         }
         Ok(last)
     }
 
-    /// The value of a name (`e`), where the lowering placed it.
-    pub(super) fn lookup(&self, e: &Expr, name: &str, sc: &Scope, span: Span) -> R<Value> {
-        let v = match self.lowered.slot(node_key(e)) {
+    /// The value of a name, where the lowering placed it.
+    pub(super) fn lookup(
+        &self,
+        slot: Option<Slot>,
+        name: &str,
+        sc: &Scope,
+        span: Span,
+    ) -> R<Value> {
+        let v = match slot {
             Some(Slot::Local { up, index }) => sc.env.get(up, index),
             Some(Slot::Const { module, index }) => self.constant(module, index),
             Some(Slot::Context) => Some(self.context.borrow().clone()),
@@ -168,11 +164,11 @@ impl<'p> Interp<'p> {
         match &seg.kind {
             ExprKind::Field(_, name) => {
                 let next = match v {
-                    Value::Object(mut m) => m.remove(&name.name).unwrap_or(Value::Null),
+                    Value::Object(mut m) => m.remove(name).unwrap_or(Value::Null),
                     Value::Null => {
                         return Err(err(
                             ErrorKind::TypeError,
-                            format!("cannot read field `{}` of null", name.name),
+                            format!("cannot read field `{name}` of null"),
                             sc,
                             seg.span,
                         ));
@@ -180,11 +176,7 @@ impl<'p> Interp<'p> {
                     other => {
                         return Err(err(
                             ErrorKind::TypeError,
-                            format!(
-                                "cannot read field `{}` of {}",
-                                name.name,
-                                value::describe(&other)
-                            ),
+                            format!("cannot read field `{name}` of {}", value::describe(&other)),
                             sc,
                             seg.span,
                         ));
@@ -455,12 +447,12 @@ pub(super) fn interpolate(parts: &[StrPart], vals: Vec<Value>) -> Value {
 }
 
 /// A record from its fields and their values (in order).
-pub(super) fn record_of(fields: &[RecordField], vals: Vec<Value>) -> Value {
+pub(super) fn record_of(fields: &[(String, Expr)], vals: Vec<Value>) -> Value {
     Value::Object(
         fields
             .iter()
             .zip(vals)
-            .map(|(f, v)| (f.name.name.clone(), v))
+            .map(|((name, _), v)| (name.clone(), v))
             .collect::<Map<_, _>>(),
     )
 }

@@ -10,7 +10,7 @@ use super::errors::{ErrorRecord, SpanRecord};
 use super::llm::Decision;
 use crate::ir::StepPath;
 use crate::source::Sources;
-use crate::syntax::span::{LineIndex, Span};
+use crate::span::{LineIndex, Span};
 
 /// What a step is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,18 +92,8 @@ pub struct Warning {
     pub column: usize,
 }
 
-/// The outcome of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-    Cancelled,
-    /// It reached an `approve` that waits for an answer.
-    Paused,
-    /// The store could not keep it: it stopped before its end.
-    Interrupted,
-}
+/// The outcome of a run: the one status type (`crate::status`).
+pub use crate::status::RunStatus;
 
 /// The run record (`flowc run --record FILE`).
 #[derive(Clone, Debug, Serialize)]
@@ -323,7 +313,7 @@ impl Recorder {
     /// recorder (it holds none after: the record is the last to read them,
     /// and 100,000 steps are not copied). Take the trace first.
     pub fn take_steps_json(&self, sources: &Sources) -> Vec<StepEntry> {
-        let mut indexes: std::collections::HashMap<crate::syntax::span::FileId, LineIndex> =
+        let mut indexes: std::collections::HashMap<crate::span::FileId, LineIndex> =
             std::collections::HashMap::new();
         std::mem::take(&mut *self.steps.borrow_mut())
             .into_iter()
@@ -470,7 +460,7 @@ mod tests {
         let inner = Recorder::within(run.clone(), block);
         // A span of the fragment's own program: not a file of the run.
         let elsewhere = Span {
-            file: crate::syntax::span::FileId(7),
+            file: crate::span::FileId(7),
             start: 0,
             end: 3,
         };

@@ -7,13 +7,12 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 
-use super::errors::ErrorKind;
 use super::errors::{Errors, R};
-use super::eval::{Scope, err};
+use super::eval::Scope;
 use super::memory;
 use super::{Env, Interp};
+use crate::ir::expr::{Block, ExprKind, Stmt};
 use crate::ir::plan::BlockPlan;
-use crate::syntax::ast::*;
 
 impl<'p> Interp<'p> {
     /// Runs a block's statements eagerly, following its plan (lowered once, before
@@ -24,7 +23,7 @@ impl<'p> Interp<'p> {
     /// `outer.path` + its name.
     pub(super) fn block<'a>(
         &'a self,
-        b: &'p Block,
+        b: &'a Block,
         outer: &'a Scope,
     ) -> LocalBoxFuture<'a, R<Value>> {
         Box::pin(async move {
@@ -33,15 +32,7 @@ impl<'p> Interp<'p> {
             if n == 0 {
                 return Ok(Value::Null);
             }
-            let Some(plan) = self.lowered.block(b) else {
-                return Err(err(
-                    ErrorKind::TypeError,
-                    "this block was not lowered (a bug in flowc)",
-                    outer,
-                    b.span,
-                ));
-            };
-            let plan: &BlockPlan = plan;
+            let plan: &BlockPlan = &b.plan;
             let mut indeg = plan.indeg.clone();
             let env = Env::child(&outer.env, n);
             let sc = outer.with_env(env.clone());
@@ -115,10 +106,10 @@ impl<'p> Interp<'p> {
                     self.breathe().await;
                     let s = &b.stmts[i];
                     let step = &plan.steps[i];
-                    let expr = match &s.kind {
-                        StmtKind::Let { value, .. } | StmtKind::Expr { expr: value, .. } => value,
-                        StmtKind::Assert { cond, .. } => cond,
-                        StmtKind::Mock { .. } | StmtKind::Error { .. } => {
+                    let (expr, assert_message) = match s {
+                        Stmt::Expr(e) => (e, None),
+                        Stmt::Assert { cond, message } => (cond, Some(message.as_ref())),
+                        Stmt::Nothing => {
                             complete(
                                 i,
                                 Ok(Value::Null),
@@ -135,10 +126,6 @@ impl<'p> Interp<'p> {
                         label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
                         path: sc.path.step(&step.name),
                         ..sc.clone()
-                    };
-                    let assert_message = match &s.kind {
-                        StmtKind::Assert { message, .. } => Some(message.as_ref()),
-                        _ => None,
                     };
                     if !step.waits && assert_message.is_none() {
                         let r = self.eval_sync(expr, &ssc);

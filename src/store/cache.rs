@@ -9,22 +9,27 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
-use super::{Store, StoreError, now_ms, sha256_hex};
+use super::{CacheHit, Store, StoreError, cache_key, now_ms};
 
-/// A result found in the cache, and how old it is.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CacheHit {
-    pub value: Value,
-    pub age: Duration,
-}
+impl crate::run::host::Cache for Store {
+    fn get(
+        &self,
+        binding: &str,
+        canonical_args: &str,
+        ttl: Duration,
+    ) -> Result<Option<CacheHit>, StoreError> {
+        self.cache_get(binding, canonical_args, ttl)
+    }
 
-/// The cache's key: the SHA-256 of the binding and the canonical arguments.
-pub fn cache_key(binding: &str, canonical_args: &str) -> String {
-    let mut bytes = Vec::with_capacity(binding.len() + 1 + canonical_args.len());
-    bytes.extend_from_slice(binding.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(canonical_args.as_bytes());
-    sha256_hex(&bytes)
+    fn put(
+        &self,
+        tool: &str,
+        binding: &str,
+        canonical_args: &str,
+        result: &Value,
+    ) -> Result<(), StoreError> {
+        self.cache_put(tool, binding, canonical_args, result)
+    }
 }
 
 impl Store {

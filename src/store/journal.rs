@@ -17,71 +17,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::params;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Store, StoreError};
-
-/// A step as the journal keeps it (read back by [`Store::journal`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct JournalEntry {
-    pub path: String,
-    /// The step's name in the source (its label); the path's last part
-    /// unless the row says otherwise.
-    pub step: String,
-    pub tool: String,
-    /// `tool`, `flow`, `llm` (a decision or a re-plan) or `approval`.
-    pub kind: String,
-    /// `running`, `ok`, `failed`, `cached`, `replayed`, `cancelled` or `paused`.
-    pub status: &'static str,
-    pub attempts: u32,
-    pub result: Option<Value>,
-    pub error: Option<Value>,
-    pub started_ms: i64,
-    pub ended_ms: Option<i64>,
-    /// SHA-256 of the tool's binding and canonical arguments.
-    pub args_sha256: Option<String>,
-    /// For a `cached` step: the age of the cache entry it reused, in seconds.
-    pub cached_age_s: Option<f64>,
-}
-
-impl JournalEntry {
-    /// Its result can stand for the step on resume: an `ok` (or `replayed`)
-    /// tool call or decision whose result was kept.
-    pub fn replayable(&self) -> bool {
-        matches!(self.status, "ok" | "replayed")
-            && matches!(self.kind.as_str(), "tool" | "llm")
-            && self.result.is_some()
-    }
-}
-
-/// A step's row as it is written: borrowed from the run, and serialised on
-/// the run's thread into the buffer's text (a finished step hands the writer
-/// no values to free, which cost more than writing them).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct Row<'a> {
-    pub path: &'a str,
-    /// The step's label; written only when it is not the path's last part.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step: Option<&'a str>,
-    pub tool: &'a str,
-    /// Written unless `tool`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<&'a str>,
-    pub status: &'a str,
-    pub attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a Value>,
-    pub started_ms: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ended_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub args_sha256: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cached_age_s: Option<f64>,
-}
+use super::{JournalEntry, Row, Store, StoreError};
 
 enum Msg {
     /// Rows as JSON objects separated by commas.
@@ -276,6 +215,77 @@ impl Drop for Journal {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+    }
+}
+
+/// A run's journal and approvals in the store: what a stored run's
+/// interpreter writes through its host ([`crate::run::host::Journal`]).
+pub struct RunJournal<'s> {
+    store: &'s Store,
+    run: String,
+    journal: Journal,
+}
+
+impl<'s> RunJournal<'s> {
+    /// Run `run` of `store`, its rows written by `journal` (a handle on the
+    /// run's writer: the driver keeps the writer, and flushes it at the end).
+    pub fn new(store: &'s Store, run: &str, journal: Journal) -> RunJournal<'s> {
+        RunJournal {
+            store,
+            run: run.to_string(),
+            journal,
+        }
+    }
+}
+
+impl crate::run::host::Journal for RunJournal<'_> {
+    fn write(&self, row: &Row<'_>) -> Result<(), StoreError> {
+        self.journal.write(row)
+    }
+
+    fn write_now(&self, row: &Row<'_>) -> Result<(), StoreError> {
+        self.journal.write_now(row)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.journal.flush()
+    }
+
+    fn fail(&self, e: StoreError) {
+        self.journal.fail(e);
+    }
+
+    fn approval(&self, path: &str) -> Result<Option<bool>, StoreError> {
+        Ok(self
+            .store
+            .approval(&self.run, path)?
+            .and_then(|a| a.answer()))
+    }
+
+    fn approval_ask(
+        &self,
+        path: &str,
+        message: &str,
+        context: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        self.store.approval_ask(&self.run, path, message, context)
+    }
+
+    fn approval_answered(
+        &self,
+        path: &str,
+        message: &str,
+        context: Option<&Value>,
+        approved: bool,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let answer = super::Answer {
+            approved,
+            by,
+            note: Some("answered at the terminal"),
+        };
+        self.store
+            .approval_answered_inline(&self.run, path, message, context, &answer)
     }
 }
 

@@ -22,10 +22,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use crate::ids::{cache_key, new_run_id, now_ms, sha256_hex};
+pub use crate::run::host::{CacheHit, StoreError};
+pub use crate::run::host::{JournalEntry, Row};
 pub use approvals::{Answer, Approval};
-pub use cache::{CacheHit, cache_key};
-pub use journal::{Journal, JournalEntry, Row};
-pub use runs::{NewRun, RunEnd, RunRow, RunStatus, new_run_id};
+pub use journal::{Journal, RunJournal};
+pub use runs::{NewRun, RunEnd, RunRow, RunStatus};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 5;
@@ -192,20 +194,6 @@ WHERE latest = 1;
 
 /// The migrations, in order: `MIGRATIONS[k]` takes version `k + 1` to `k + 2`.
 const MIGRATIONS: [&str; 4] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5];
-
-/// Why the store cannot be used; the message names the file and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError {
-    pub message: String,
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// An open store.
 pub struct Store {
@@ -532,30 +520,6 @@ fn describe(path: &Path, e: &rusqlite::Error) -> StoreError {
     StoreError { message }
 }
 
-/// Milliseconds since the Unix epoch, as the store keeps times.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// The SHA-256 of `bytes`, in lower-case hex: the source files' hashes and
-/// the cache's keys.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    // By table: `write!` with `{:02x}` cost more than the hash itself
-    // (one journal row per step hashes its arguments).
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha2::Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,14 +628,14 @@ mod tests {
         let s = Store::open(&d).expect("store");
         let j = journal::Journal::new(&d, "r1");
         let seven = serde_json::json!(7);
-        let entry = |path: &'static str, status: &'static str| journal::Row {
+        let entry = |path: &'static str, status: &'static str| Row {
             path,
             tool: "t",
             status,
             attempts: 1,
             result: (status == "ok").then_some(&seven),
             started_ms: 1,
-            ..journal::Row::default()
+            ..Row::default()
         };
         j.write_now(&entry("main/e", "running")).expect("committed");
         j.write(&entry("main/p", "ok")).expect("sent");
@@ -714,12 +678,12 @@ mod tests {
         assert_eq!(read, ["ok", "failed"]);
         // Version 5: the kind (`tool` when absent) and the step's name.
         let j = journal::Journal::new(&d, "r1");
-        j.write(&journal::Row {
+        j.write(&Row {
             kind: Some("flow"),
             ..entry("main/f/for[2]/g", "ok")
         })
         .expect("sent");
-        j.write(&journal::Row {
+        j.write(&Row {
             step: Some("label"),
             ..entry("main/h", "ok")
         })

@@ -5,45 +5,9 @@ use rusqlite::params;
 use serde_json::Value;
 
 use super::{Store, StoreError, now_ms};
+use crate::ids::run_id;
 
-/// Where a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunStatus {
-    Running,
-    Ok,
-    Failed,
-    Cancelled,
-    /// Its process died while it was running (`kill -9`, a crash, a reboot).
-    Interrupted,
-    /// It reached an `approve` and waits for an answer (`flowc approve`).
-    Paused,
-}
-
-impl RunStatus {
-    pub const ALL: [RunStatus; 6] = [
-        RunStatus::Running,
-        RunStatus::Ok,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-        RunStatus::Interrupted,
-        RunStatus::Paused,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Ok => "ok",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Paused => "paused",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RunStatus> {
-        RunStatus::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use crate::status::RunStatus;
 
 /// A run about to start.
 pub struct NewRun<'a> {
@@ -72,7 +36,7 @@ pub struct RunRow {
     pub id: String,
     pub flow: String,
     pub file: String,
-    pub status: String,
+    pub status: RunStatus,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
     pub pid: i64,
@@ -131,12 +95,25 @@ fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> 
     })
 }
 
+/// The status column of row `r`: text another program (or a damaged file)
+/// wrote that names no status is an error that says so.
+fn status_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<RunStatus> {
+    let text: String = r.get(i)?;
+    RunStatus::parse(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("the status of a run: {e}").into(),
+        )
+    })
+}
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
         flow: r.get(1)?,
         file: r.get(2)?,
-        status: r.get(3)?,
+        status: status_col(r, 3)?,
         started_ms: r.get(4)?,
         ended_ms: r.get(5)?,
         pid: r.get(6)?,
@@ -216,7 +193,11 @@ impl Store {
     /// the run is still `previous`, the status its caller read and judged.
     /// Of two processes taking one run at once exactly one succeeds; the
     /// other gets `Ok(Err(why))`, naming the owner, before anything ran.
-    pub fn take_run(&self, id: &str, previous: &str) -> Result<Result<(), String>, StoreError> {
+    pub fn take_run(
+        &self,
+        id: &str,
+        previous: RunStatus,
+    ) -> Result<Result<(), String>, StoreError> {
         let pid = i64::from(std::process::id());
         let taken = self
             .conn
@@ -226,7 +207,7 @@ impl Store {
                  WHERE id = ?1 AND status = ?2 AND status NOT IN ('running', 'ok')",
                 params![
                     id,
-                    previous,
+                    previous.as_str(),
                     pid,
                     host_name(),
                     process_start(pid),
@@ -237,12 +218,12 @@ impl Store {
         if taken == 1 {
             return Ok(Ok(()));
         }
-        let now: Option<(String, i64, String)> = self
+        let now: Option<(RunStatus, i64, String)> = self
             .conn
             .query_row(
                 "SELECT status, pid, host FROM runs WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((status_col(r, 0)?, r.get(1)?, r.get(2)?)),
             )
             .map(Some)
             .or_else(|e| match e {
@@ -255,7 +236,7 @@ impl Store {
                 "run {id} is no longer in the store `{}` (`flowc runs gc` deleted it)",
                 self.path.display()
             ),
-            Some((status, pid, host)) if status == "running" => format!(
+            Some((RunStatus::Running, pid, host)) => format!(
                 "run {id} is running: process {pid} on {host} took it first; nothing was run here"
             ),
             Some((status, ..)) => format!(
@@ -437,34 +418,6 @@ impl Store {
     }
 }
 
-/// Crockford's base32 alphabet, lower case: no i, l, o, u.
-const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-/// A new id for a run that starts now (see [`run_id`]): runs without a store
-/// get one of the same form.
-pub fn new_run_id() -> String {
-    run_id(now_ms(), 0)
-}
-
-/// A short, time-ordered run id: the start in milliseconds (9 characters,
-/// sorting as time does until the year 3084) and 3 random characters.
-fn run_id(ms: i64, salt: u64) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(salt);
-    h.write_u32(std::process::id());
-    let random = h.finish();
-    let mut s = String::with_capacity(12);
-    let ms = ms.max(0) as u64;
-    for i in (0..9).rev() {
-        s.push(BASE32[((ms >> (5 * i)) & 31) as usize] as char);
-    }
-    for i in 0..3 {
-        s.push(BASE32[((random >> (5 * i)) & 31) as usize] as char);
-    }
-    s
-}
-
 /// This machine's name, to tell whose process a run's pid is.
 pub fn host_name() -> String {
     nix::unistd::gethostname()
@@ -509,7 +462,7 @@ mod tests {
         let b = run_id(1_700_000_000_001, 0);
         assert_eq!(a.len(), 12);
         assert!(a[..9] < b[..9]);
-        assert!(a.chars().all(|c| BASE32.contains(&(c as u8))));
+        assert!(a.chars().all(|c| crate::ids::BASE32.contains(&(c as u8))));
     }
 
     #[test]
@@ -538,8 +491,8 @@ mod tests {
             .expect("update");
         assert_eq!(s.mark_interrupted(), Ok(1));
         let status = |id: &str| s.run(id).expect("read").expect("found").status;
-        assert_eq!(status(&mine), "running");
-        assert_eq!(status(&reused), "interrupted");
+        assert_eq!(status(&mine), RunStatus::Running);
+        assert_eq!(status(&reused), RunStatus::Interrupted);
         if cfg!(target_os = "linux") {
             let me = process_start(i64::from(std::process::id())).expect("/proc");
             assert_eq!(Some(me), process_start(i64::from(std::process::id())));
@@ -570,29 +523,38 @@ mod tests {
         };
         a.end_run(&id, &end(RunStatus::Failed)).expect("ended");
         // Both read `failed`; one conditional update wins.
-        assert_eq!(a.take_run(&id, "failed"), Ok(Ok(())));
-        let lost = b.take_run(&id, "failed").expect("read").expect_err("taken");
+        assert_eq!(a.take_run(&id, RunStatus::Failed), Ok(Ok(())));
+        let lost = b
+            .take_run(&id, RunStatus::Failed)
+            .expect("read")
+            .expect_err("taken");
         assert!(
             lost.contains(&format!("process {} on", std::process::id())),
             "{lost}"
         );
         // Given back with its old status, then taken and ended again.
         a.release_run(&id, RunStatus::Failed).expect("released");
-        assert_eq!(a.run(&id).expect("read").expect("found").status, "failed");
+        assert_eq!(
+            a.run(&id).expect("read").expect("found").status,
+            RunStatus::Failed
+        );
         assert!(
             a.end_run(&id, &end(RunStatus::Ok)).is_err(),
             "not owned now"
         );
-        assert_eq!(b.take_run(&id, "failed"), Ok(Ok(())));
+        assert_eq!(b.take_run(&id, RunStatus::Failed), Ok(Ok(())));
         b.end_run(&id, &end(RunStatus::Ok))
             .expect("ended by its owner");
         assert!(
-            a.take_run(&id, "ok").expect("read").is_err(),
+            a.take_run(&id, RunStatus::Ok).expect("read").is_err(),
             "an ok run stays ok"
         );
         // A run gc deleted cannot be taken.
         assert_eq!(a.gc(-1_000), Ok(1));
-        let gone = a.take_run(&id, "ok").expect("read").expect_err("gone");
+        let gone = a
+            .take_run(&id, RunStatus::Ok)
+            .expect("read")
+            .expect_err("gone");
         assert!(gone.contains("no longer in the store"), "{gone}");
         drop((a, b));
         let _ = std::fs::remove_dir_all(&dir);

@@ -7,4 +7,4 @@ pub mod parse;
 pub mod scan;
 pub mod span;
 
-pub use parse::parse;
+pub use parse::{parse, parse_block_body, parse_block_body_in};

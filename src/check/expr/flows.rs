@@ -10,7 +10,7 @@ use crate::check::{MAX_DEPTH, ReplanSite, policy};
 
 impl<'p> Ctx<'p> {
     /// The result type of a flow, checking its body the first time.
-    pub(super) fn flow_type(&mut self, m: usize, name: &str) -> Type {
+    pub(in crate::check) fn flow_type(&mut self, m: usize, name: &str) -> Type {
         let key = (m, name.to_string());
         if let Some(t) = self.flow_types.get(&key) {
             return t.clone().unwrap_or(Type::Unknown);

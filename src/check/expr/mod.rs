@@ -258,6 +258,7 @@ impl<'p> Ctx<'p> {
     }
 
     pub fn expr(&mut self, e: &'p Expr) -> Type {
+        super::count_expr();
         // A construct's stated `max_concurrent` applies inside it only.
         let limits = self.stated_limits.len();
         // A block's `policy` holds inside it.

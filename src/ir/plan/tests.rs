@@ -18,110 +18,103 @@ let s = sequence {
 }
 "#;
 
-fn with_plans(check: impl FnOnce(&Program, &Lowered<'_>, &Block)) {
+fn with_plans(check: impl FnOnce(&Lowered<'_>, &ir::Block)) {
     let mut sources = Sources::new();
     let root = sources.add("t.flow", SRC);
     let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
     let lowered = lower_program(&program);
-    let body = program.modules[program.root]
-        .ast
-        .items
-        .iter()
-        .find_map(|i| match &i.kind {
-            ItemKind::Flow(f) => Some(&f.body),
-            _ => None,
-        })
-        .expect("a flow");
-    check(&program, &lowered, body);
+    let body = &lowered
+        .flow_named(program.root, "main")
+        .expect("a flow")
+        .body;
+    check(&lowered, body);
+}
+
+/// The expression of statement `i` of a block (a `let` or an expression).
+fn stmt(b: &ir::Block, i: usize) -> &ir::Expr {
+    match &b.stmts[i] {
+        ir::Stmt::Expr(e) => e,
+        other => panic!("an expression statement, not {other:?}"),
+    }
 }
 
 #[test]
 fn steps_are_named_by_let_callee_or_construct_and_repeats_are_numbered() {
-    with_plans(|_, lowered, body| {
-        let plan = lowered.block(body).expect("a plan");
+    with_plans(|_, body| {
+        let plan = &body.plan;
         let names: Vec<&str> = plan.steps.iter().map(|s| &*s.name).collect();
         assert_eq!(names, ["a", "echo", "echo#2", "b", "both", "s", "expr"]);
         assert!(plan.steps[0].waits && !plan.steps[6].waits);
         // Calls inside a step: the step's own, or numbered under it.
-        let StmtKind::Let { value, .. } = &body.stmts[4].kind else {
-            panic!("a let")
-        };
-        let ExprKind::List(items) = &value.kind else {
+        let ir::ExprKind::List(items) = &stmt(body, 4).kind else {
             panic!("a list")
         };
         let places: Vec<String> = items
             .iter()
             .map(|i| {
-                let ExprKind::Field(b, _) = &i.kind else {
+                let ir::ExprKind::Field(b, _) = &i.kind else {
                     panic!("a field")
                 };
-                let ExprKind::Call(c) = &b.kind else {
+                let ir::ExprKind::Call(c) = &b.kind else {
                     panic!("a call")
                 };
-                match &lowered.call(node_key(c)).expect("resolved").place {
+                assert!(matches!(c.target, ir::Target::Tool(_)));
+                match &c.place {
                     Some(Within::Under(n)) => n.to_string(),
                     other => format!("{other:?}"),
                 }
             })
             .collect();
         assert_eq!(places, ["echo", "echo#2"]);
+        // The call that is a step's whole expression is the step itself.
+        let ir::ExprKind::Call(c) = &stmt(body, 0).kind else {
+            panic!("a call")
+        };
+        assert!(matches!(c.place, Some(Within::Step)));
     });
 }
 
 #[test]
 fn the_plan_has_data_after_and_sequence_edges() {
-    with_plans(|_, lowered, body| {
-        let plan = lowered.block(body).expect("a plan");
+    with_plans(|_, body| {
+        let plan = &body.plan;
         assert!(plan.edges.contains(&(0, 3, EdgeKind::After)));
         assert!(plan.edges.contains(&(0, 4, EdgeKind::Data)));
         assert_eq!(plan.dependents(0), [3, 4]);
         assert_eq!(plan.indeg[6], 3);
         assert_eq!(plan.readers[0], 2);
-        let ExprKind::Sequence { block, .. } = (match &body.stmts[5].kind {
-            StmtKind::Let { value, .. } => &value.kind,
-            _ => panic!("a let"),
-        }) else {
+        let ir::ExprKind::Sequence { block, .. } = &stmt(body, 5).kind else {
             panic!("a sequence")
         };
-        let inner = lowered.block(block).expect("nested blocks have plans");
-        assert_eq!(inner.edges, [(0, 1, EdgeKind::Sequence)]);
+        assert_eq!(block.plan.edges, [(0, 1, EdgeKind::Sequence)]);
     });
 }
 
 #[test]
 fn names_resolve_to_the_slots_of_their_frames() {
-    with_plans(|_, lowered, body| {
+    use crate::ir::slots::Slot::Local;
+    with_plans(|_, body| {
         // `let both = [echo(value: a).value, …]`: `a` is slot 0 of the block's frame.
-        let StmtKind::Let { value, .. } = &body.stmts[4].kind else {
-            panic!("a let")
-        };
-        let ExprKind::List(items) = &value.kind else {
+        let ir::ExprKind::List(items) = &stmt(body, 4).kind else {
             panic!("a list")
         };
-        let ExprKind::Field(b, _) = &items[0].kind else {
+        let ir::ExprKind::Field(b, _) = &items[0].kind else {
             panic!("a field")
         };
-        let ExprKind::Call(c) = &b.kind else {
+        let ir::ExprKind::Call(c) = &b.kind else {
             panic!("a call")
         };
-        let a = &c.args[0].value;
-        assert_eq!(
-            lowered.slot(node_key(a)),
-            Some(crate::ir::slots::Slot::Local { up: 0, index: 0 })
-        );
-        // The tail record reads `both`, `b`, `s`: slots 4, 3, 5.
-        let StmtKind::Expr { expr, .. } = &body.stmts[6].kind else {
-            panic!("an expression")
+        let slot = |e: &ir::Expr| match &e.kind {
+            ir::ExprKind::Name { slot, .. } => *slot,
+            other => panic!("a name, not {other:?}"),
         };
-        let ExprKind::Record(fields) = &expr.kind else {
+        assert_eq!(slot(&c.args[0].value), Some(Local { up: 0, index: 0 }));
+        // The tail record reads `both`, `b`, `s`: slots 4, 3, 5.
+        let ir::ExprKind::Record(fields) = &stmt(body, 6).kind else {
             panic!("a record")
         };
-        let slots: Vec<_> = fields
-            .iter()
-            .map(|f| lowered.slot(node_key(&f.value)))
-            .collect();
-        use crate::ir::slots::Slot::Local;
+        let slots: Vec<_> = fields.iter().map(|(_, v)| slot(v)).collect();
         assert_eq!(
             slots,
             [
@@ -130,5 +123,59 @@ fn names_resolve_to_the_slots_of_their_frames() {
                 Some(Local { up: 0, index: 5 })
             ]
         );
+        // A record of names waits on nothing; a call of a tool waits.
+        assert!(!stmt(body, 6).waits && stmt(body, 0).waits);
     });
+}
+
+#[test]
+fn tool_bindings_are_data_and_options_are_decoded_once() {
+    let mut sources = Sources::new();
+    let src = r#"
+tool up(text: string) -> string = exec ["tr", "a-z", "A-Z"] with { timeout: 5s, cache: 1m }
+effect tool post(body: json) -> json = http post "https://example.com/x"
+flow main() -> string {
+    post(body: 1) with { idempotency_key: true, retry: 2 }
+    up(text: "a")
+}
+"#;
+    let root = sources.add("t.flow", src);
+    let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let lowered = lower_program(&program);
+    let up = lowered.tool_named(program.root, "up").expect("a tool");
+    assert_eq!(
+        up.binding,
+        ir::Binding::Exec {
+            argv: vec!["tr".into(), "a-z".into(), "A-Z".into()]
+        }
+    );
+    assert_eq!(&*up.binding_text, r#"up = exec ["tr", "a-z", "A-Z"]"#);
+    let o = up.options.as_ref().expect("options");
+    let decoded = &lowered.options()[o.id as usize];
+    assert!(decoded.contains(&(
+        Opt::Timeout,
+        OptValue::Duration(std::time::Duration::from_secs(5))
+    )));
+    let post = lowered.tool_named(program.root, "post").expect("a tool");
+    assert_eq!(
+        post.binding,
+        ir::Binding::Http {
+            method: "post".into(),
+            url: "https://example.com/x".into()
+        }
+    );
+    let body = &lowered
+        .flow_named(program.root, "main")
+        .expect("a flow")
+        .body;
+    let ir::ExprKind::Call(c) = &stmt(body, 0).kind else {
+        panic!("a call")
+    };
+    let o = c.options.as_ref().expect("options");
+    assert!(matches!(
+        o.idempotency_key.as_deref().map(|e| &e.kind),
+        Some(ir::ExprKind::Bool(true))
+    ));
+    assert!(lowered.options()[o.id as usize].contains(&(Opt::Retry, OptValue::Int(2))));
 }

@@ -27,6 +27,7 @@ impl Session {
             ":env" => self.env(),
             ":reset" => {
                 self.decls.clear();
+                self.base = None;
                 self.bindings.clear();
                 self.out("session reset");
                 self.load_initial();
@@ -76,23 +77,24 @@ impl Session {
             self.error("`:type` needs an expression: `:type len(xs)`");
             return;
         }
-        let composed = self.compose_step(&[], |c| {
-            c.glue(&format!("let {VALUE} = "));
-            c.source(&origin, expr_start..expr_end);
-            c.glue(&format!("\n{{ {VALUE}: {VALUE} }}"));
-        });
-        let check = self.check(composed);
-        if self.report(&check, &origin) {
-            return;
+        let mut base = self.take_base();
+        if let Some((file, body)) =
+            self.parse_input(&mut base.checked.sources, &origin, expr_start..expr_end)
+        {
+            let (body, _) = step_body(body, &[]);
+            self.check_step(&mut base, file, body, &[]);
+            if !self.report(&base, &origin) {
+                let ty = step_type(&base.checked.program)
+                    .and_then(|r| r.field(VALUE).map(|f| f.ty.clone()))
+                    .unwrap_or(Type::Json);
+                self.out(&show_type(&ty, &base.checked.program));
+            }
         }
-        let ty = step_type(&check.checked.program)
-            .and_then(|r| r.field(VALUE).map(|f| f.ty.clone()))
-            .unwrap_or(Type::Json);
-        self.out(&show_type(&ty, &check.checked.program));
+        self.keep(base);
     }
 
     /// Checks the declarations alone (for `:graph`, `:tools`, `:env` and completion).
-    fn check_decls(&self) -> Check {
+    pub(super) fn check_decls(&self) -> Check {
         let mut c = Composed::default();
         self.compose_decls(&self.decls, &mut c);
         self.check(c)
@@ -100,7 +102,7 @@ impl Session {
 
     /// The types of the declared constants, in order. (`ModInfo::consts` is
     /// not filled by the checker, so they are read from a step that returns them.)
-    pub(super) fn const_types(&self, check: &Check) -> Vec<(String, Type)> {
+    pub(super) fn const_types(&self, check: &mut Check) -> Vec<(String, Type)> {
         let names: Vec<String> = check
             .checked
             .program
@@ -116,10 +118,17 @@ impl Session {
         if names.is_empty() {
             return Vec::new();
         }
+        // A step of the record of the constants, outside the bindings' scope.
         let all: Vec<String> = self.bindings.iter().map(|b| b.name.clone()).collect();
-        let fields: Vec<String> = names.iter().map(|n| format!("{n}: {n}")).collect();
-        let composed = self.compose_step(&all, |c| c.glue(&format!("{{ {} }}", fields.join(", "))));
-        let types = step_type(&self.check(composed).checked.program);
+        let file = check.checked.sources.add("<constants>", "");
+        let at = Span::new(file, 0, 0);
+        let fields: Vec<&str> = names.iter().map(String::as_str).collect();
+        let body = Block {
+            stmts: vec![record_of(&fields, at)],
+            span: at,
+        };
+        self.check_step(check, file, body, &all);
+        let types = step_type(&check.checked.program);
         names
             .into_iter()
             .map(|n| {
@@ -266,10 +275,10 @@ impl Session {
     }
 
     fn env(&mut self) {
-        let check = self.check_decls();
+        let mut check = self.check_decls();
+        let consts = self.const_types(&mut check);
         let p = &check.checked.program;
-        let mut lines: Vec<String> = self
-            .const_types(&check)
+        let mut lines: Vec<String> = consts
             .iter()
             .map(|(n, t)| format!("const {n} : {}", show_type(t, p)))
             .collect();

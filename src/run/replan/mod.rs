@@ -25,9 +25,9 @@ use super::{Env, Interp, RunConfig};
 use crate::check::policy::DEFAULT_FRAGMENT_TIMEOUT;
 use crate::check::{BlockKey, Signature, Type};
 use crate::ir::StepPath;
+use crate::ir::expr::{Expr, Flow};
 use crate::ir::slots::Slot;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 pub use request::{
     Ask, InScope, Length, binds_line, offered, reference, reference_more, system_prompt,
@@ -75,15 +75,15 @@ impl<'p> Interp<'p> {
     /// Does this expression state `replan_on_error: true` for itself?
     pub(super) fn replans_here(&self, e: &Expr) -> bool {
         !self.replan.in_fragment.get()
-            && crate::check::block_options(e)
-                .and_then(|o| self.opts_of(Some(o)))
+            && self
+                .opts_of(e.block_options())
                 .is_some_and(|o| o.replan_on_error == Some(true))
     }
 
     /// The outcome of a block that may be re-planned: `r` when it succeeded
     /// or failed without a trigger, else a fragment's result or the original
     /// failure with notes. `sc`: the block's scope with its own options.
-    pub(super) async fn replan_block(&self, e: &'p Expr, sc: &Scope, r: R<Value>) -> R<Value> {
+    pub(super) async fn replan_block(&self, e: &Expr, sc: &Scope, r: R<Value>) -> R<Value> {
         let errs = match r {
             Ok(v) => return Ok(v),
             Err(errs) => errs,
@@ -99,12 +99,7 @@ impl<'p> Interp<'p> {
     }
 
     /// [`Interp::replan_block`] for a flow's body.
-    pub(super) async fn replan_flow(
-        &self,
-        flow: &'p FlowDecl,
-        sc: &Scope,
-        r: R<Value>,
-    ) -> R<Value> {
+    pub(super) async fn replan_flow(&self, flow: &Flow, sc: &Scope, r: R<Value>) -> R<Value> {
         let errs = match r {
             Ok(v) => return Ok(v),
             Err(errs) => errs,
@@ -113,9 +108,9 @@ impl<'p> Interp<'p> {
             return Err(errs);
         }
         let site = Site {
-            key: crate::check::block_key(&flow.body),
+            key: flow.body.key,
             span: flow.body.span,
-            flow: &flow.name.name,
+            flow: self.flow_of(sc),
             flow_doc: self.flow_doc(sc),
             env: sc.env.clone(),
         };
@@ -301,22 +296,15 @@ impl<'p> Interp<'p> {
             error: None,
             notes: Vec::new(),
         };
-        let policy = sc.policy.as_deref().map(|p| {
-            let here = md
-                .policies
-                .get(&p.name)
-                .is_some_and(|q| std::ptr::eq(&**q, p));
-            (p, here)
-        });
         let check = |fragment: &str| {
             request::check(
-                &file.name,
-                &file.text,
+                self.sources,
+                md.file,
                 site.flow,
                 fragment,
                 scope,
                 expected,
-                policy,
+                sc.policy.as_ref(),
                 self.loader.as_deref(),
             )
         };
@@ -327,7 +315,7 @@ impl<'p> Interp<'p> {
         };
         // On resume, the journaled fragment runs again; nobody is asked.
         let key = path.to_string();
-        if let Some(done) = self.replay.as_ref().and_then(|r| r.done.get(&key))
+        if let Some(done) = self.host.replay().and_then(|r| r.done.get(&key))
             && done.tool == "replan"
             && let Some(fragment) = done
                 .result
@@ -584,17 +572,17 @@ impl<'p> Interp<'p> {
         error: Option<&str>,
         span: Span,
     ) {
-        let Some(j) = &self.journal else {
+        let Some(j) = self.host.journal() else {
             return;
         };
-        let now = crate::store::now_ms();
+        let now = crate::ids::now_ms();
         let attempts = &rec.attempts;
         let mut result = json!({ "fragment": fragment, "attempts": attempts });
         if !rec.notes.is_empty() {
             result["notes"] = json!(rec.notes);
         }
         let error = error.map(|e| json!({ "kind": "llm_error", "message": e }));
-        let row = crate::store::Row {
+        let row = super::host::Row {
             path: key,
             tool: "replan",
             kind: Some("llm"),
@@ -620,6 +608,51 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// The interpreter of a re-planned fragment: on this run's host (its
+    /// tools run where this run's do — on Restate as durable steps — with its
+    /// journal, replayed steps, cache and, in a test, its mocks), with its LLM
+    /// provider, loader, pause and record; the fragment's modules named as
+    /// this run's (its root is the module of the re-planned block, `module`).
+    fn fragment_interp<'q>(
+        &'q self,
+        checked: &'q request::Checked,
+        config: RunConfig,
+        span: Span,
+        module: usize,
+    ) -> Interp<'q> {
+        let program = &checked.program;
+        let run_modules = program
+            .modules
+            .iter()
+            .enumerate()
+            .map(|(k, md)| {
+                if k == program.root {
+                    return self.run_modules[module];
+                }
+                // An import: the module of this run read from the same file.
+                let name = &checked.sources.get(md.file).name;
+                self.program
+                    .modules
+                    .iter()
+                    .position(|p| &self.sources.get(p.file).name == name)
+                    .map_or(usize::MAX, |j| self.run_modules[j])
+            })
+            .collect();
+        let mut b = Interp::builder(program, &checked.sources, config)
+            .host(self.host.clone())
+            .llm(self.llm.share());
+        b.loader = self.loader.clone();
+        b.test = self.test.clone();
+        b.within = Some(super::Within {
+            recorder: Rc::new(super::record::Recorder::within(self.recorder.clone(), span)),
+            pause: self.pause.clone(),
+            run_modules,
+        });
+        let sub = b.build();
+        sub.replan.in_fragment.set(true);
+        sub
+    }
+
     /// Runs an accepted fragment with the block's values, its steps under
     /// `path`, sharing this run's record, journal, LLM provider and policy
     /// counts; within the block's deadline and memory budget (`sc`), and for at
@@ -640,17 +673,7 @@ impl<'p> Interp<'p> {
             replay: None,
             ..self.config.clone()
         };
-        let mut sub = Interp::new(&checked.program, &checked.sources, config);
-        sub.store = self.store;
-        sub.replay = self.replay.clone();
-        sub.journal = self.journal.as_ref().map(|j| j.handle());
-        sub.llm = self.llm.share();
-        sub.loader = self.loader.clone();
-        sub.pause = self.pause.clone();
-        // In `flowc test`: the test's mocks answer the fragment's calls too.
-        sub.test = self.test.clone();
-        sub.recorder = Rc::new(super::record::Recorder::within(self.recorder.clone(), span));
-        sub.replan.in_fragment.set(true);
+        let sub = self.fragment_interp(checked, config, span, sc.module);
         self.policy_counts.copy_to(&sub.policy_counts);
         let stated = sc.policy.as_ref().and_then(|p| p.fragment_timeout);
         let limit = stated.unwrap_or(DEFAULT_FRAGMENT_TIMEOUT);

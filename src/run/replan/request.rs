@@ -8,15 +8,17 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::check::policy::Policy;
+use std::rc::Rc;
+
+use crate::check::fragment::{Fragment, check_fragment, fragment_rules};
 use crate::check::{Loader, NoFiles, Program, Signature, Type};
 use crate::run::errors::RunError;
 use crate::source::Sources;
-use crate::syntax::ast::ItemKind;
 
 /// The synthetic flow a fragment is checked and run as.
 pub const FLOW: &str = "__replan";
-/// The name the policy of a fragment is declared under in the checked text.
-const POLICY: &str = "__replan_policy";
+/// The name of a fragment's text among the sources it is checked and run with.
+const FRAGMENT_FILE: &str = "the fragment";
 /// Characters of a value shown in the request at most.
 const VALUE_CHARS: usize = 300;
 
@@ -332,81 +334,41 @@ pub struct Checked {
     pub program: Program,
 }
 
-/// Checks `fragment` as the body of a flow whose parameters are `scope` and
-/// whose result type is `expected`, in the text of the module `module_name`
-/// (`module_text`), under `policy` (`true`: declared in that module under
-/// its name), as a part of flow `site_flow` of that module (see
-/// [`fragment_rules`]). `Err`: the diagnostics as plain text.
+/// Checks `fragment` in the failed block's place: in the module of the file
+/// `module` of the run's `sources` (their file ids kept), with the names of `scope` and
+/// their types, to give a value of type `expected`, under `policy` (a value:
+/// it may be another module's), as a part of flow `site_flow` of that module
+/// (see [`fragment_rules`]). The fragment is parsed on its own and checked as
+/// the flow [`FLOW`] of the module; no source text is written for it.
+/// `Err`: the diagnostics as plain text, lines counted in the fragment.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
-    module_name: &str,
-    module_text: &str,
+    sources: &Sources,
+    module: crate::span::FileId,
     site_flow: &str,
     fragment: &str,
     scope: &[InScope],
     expected: &Type,
-    policy: Option<(&Policy, bool)>,
+    policy: Option<&Rc<Policy>>,
     loader: Option<&dyn Loader>,
 ) -> Result<Checked, Vec<String>> {
-    let mut text = module_text.to_string();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let policy_name = match policy {
-        Some((p, true)) => Some(p.name.clone()),
-        Some((p, false)) => {
-            // A caller's policy from another module: declared again here.
-            let src = p.source().replacen(
-                &format!("policy {} ", p.name),
-                &format!("policy {POLICY} "),
-                1,
-            );
-            let _ = writeln!(text, "{src}");
-            Some(POLICY.to_string())
-        }
-        None => None,
+    let run_sources = sources;
+    let mut sources = sources.clone();
+    let root = module;
+    let file = sources.add(FRAGMENT_FILE, fragment);
+    let (body, parsed) = crate::syntax::parse_block_body(file, fragment);
+    let line_of = |at: u32| {
+        fragment[..(at as usize).min(fragment.len())]
+            .matches('\n')
+            .count()
+            + 1
     };
-    let params: Vec<String> = scope
-        .iter()
-        .map(|s| format!("{}: {}", s.name, crate::types::source(&s.ty)))
-        .collect();
-    let with = policy_name
-        .map(|n| format!(" with {{ policy: {n} }}"))
-        .unwrap_or_default();
-    let _ = write!(
-        text,
-        "flow {FLOW}({}) -> {}{with} ",
-        params.join(", "),
-        crate::types::source(expected)
-    );
-    let open = text.len();
-    text.push_str("{\n");
-    let frag_start = text.len();
-    text.push_str(fragment);
-    text.push_str("\n}");
-    let close = text.len();
-    text.push('\n');
-
-    let mut sources = Sources::new();
-    let root = sources.add(module_name, text.clone());
-    let (program, diags) =
-        crate::check::check_program(&mut sources, root, loader.unwrap_or(&NoFiles));
-    let line_of = |at: usize| -> Option<usize> {
-        (frag_start..=frag_start + fragment.len())
-            .contains(&at)
-            .then(|| text[frag_start..at].matches('\n').count() + 1)
-    };
-    let mut diags: Vec<crate::diag::Diagnostic> =
-        diags.into_iter().filter(|d| d.is_error()).collect();
-    if diags.is_empty() {
-        diags = fragment_rules(&program, site_flow, policy.map(|(p, _)| p));
-    }
-    let mut out = Vec::new();
-    for d in &diags {
+    let plain = |d: &crate::diag::Diagnostic| {
         let span = d.primary_span();
-        let at = match line_of(span.start as usize) {
-            Some(l) if span.file == root => format!(" (line {l} of the fragment)"),
-            _ => String::new(),
+        let at = if span.file == file {
+            format!(" (line {} of the fragment)", line_of(span.start))
+        } else {
+            String::new()
         };
         let mut s = format!("{}: {}{at}", d.code, d.message);
         if let Some(l) = d.labels.first().filter(|l| !l.message.is_empty()) {
@@ -415,134 +377,78 @@ pub fn check(
         if let Some(h) = &d.help {
             let _ = write!(s, "; help: {h}");
         }
-        out.push(s);
+        s
+    };
+    // The fragment is one block body: it may not close the block and
+    // declare items of its own.
+    let Some(body) = body else {
+        let too_deep = parsed.iter().filter(|d| d.code != "E0101").map(plain);
+        let mut out: Vec<String> = too_deep.collect();
+        if out.is_empty() {
+            out.push(
+                "E0101: the answer is not one block body (it closes the block or declares items); \
+                 write only statements and a final expression"
+                    .into(),
+            );
+        }
+        return Err(out);
+    };
+    let fragment = Fragment {
+        file,
+        body,
+        flow: FLOW.to_string(),
+        scope: scope
+            .iter()
+            .map(|s| (s.name.clone(), s.ty.clone()))
+            .collect(),
+        expected: Some(expected.clone()),
+        policy: policy.cloned(),
+    };
+    let known = RunSources {
+        sources: run_sources,
+        next: loader.unwrap_or(&NoFiles),
+    };
+    let (program, checked) = check_fragment(&mut sources, root, &known, fragment);
+    let mut diags: Vec<crate::diag::Diagnostic> = parsed
+        .into_iter()
+        .chain(checked)
+        .filter(|d| d.is_error())
+        .collect();
+    if diags.is_empty() {
+        diags = fragment_rules(&program, FLOW, site_flow, policy.map(|p| &**p));
     }
-    // The fragment is one block body: it may not close the flow and declare
-    // items of its own.
-    let body = program
-        .root_module()
-        .ast
-        .items
-        .iter()
-        .find_map(|i| match &i.kind {
-            ItemKind::Flow(f) if f.name.name == FLOW => Some(f.body.span),
-            _ => None,
-        });
-    let whole = body.is_some_and(|b| b.start as usize == open && b.end as usize == close);
-    if out.is_empty() && !whole {
-        out.push(
-            "E0101: the answer is not one block body (it closes the block or declares items); \
-             write only statements and a final expression"
-                .into(),
-        );
-    }
-    if out.is_empty() {
+    if diags.is_empty() {
         Ok(Checked { sources, program })
     } else {
-        Err(out)
+        Err(diags.iter().map(plain).collect())
     }
 }
 
-/// What a fragment, written by a model, may not do that a flow may: call a
-/// flow that leads back to the flow it repairs (flow recursion, E0402, as
-/// if its body were the flow's), ask a person with `approve` unless the
-/// policy states `fragment_approve: true`, read an environment variable the
-/// policy's `fragment_env` does not list (a literal name only) — E0510.
-fn fragment_rules(
-    program: &Program,
-    site_flow: &str,
-    policy: Option<&Policy>,
-) -> Vec<crate::diag::Diagnostic> {
-    use crate::diag::catalog;
-    use crate::syntax::ast::{Expr, ExprKind, StrPart, block_children, children};
-    let root = program.root;
-    let mut out = Vec::new();
-    let reaching = program.flows_reaching(&(root, site_flow.to_string()));
-    for (from, to, span) in &program.flow_calls {
-        if *from != (root, FLOW.to_string()) {
-            continue;
-        }
-        if let Some(path) = reaching.get(to) {
-            let names: Vec<String> = std::iter::once(site_flow)
-                .chain(path.iter().map(String::as_str))
-                .map(|n| format!("`{n}`"))
-                .collect();
-            out.push(
-                catalog::flow_recursion(*span, &names.join(" → ")).with_note(format!(
-                    "the fragment replaces a block of `{site_flow}`: a call of `{}` from it runs `{site_flow}` again",
-                    to.1
-                )),
-            );
+/// The files of the run's program read from the texts the run runs (a
+/// file changed on disk since does not change what a fragment is checked
+/// with), others through `next`.
+struct RunSources<'a> {
+    sources: &'a Sources,
+    next: &'a dyn Loader,
+}
+
+impl Loader for RunSources<'_> {
+    fn read(&self, path: &str) -> Result<String, String> {
+        match self.sources.find(path) {
+            Some(id) => Ok(self.sources.get(id).text.clone()),
+            None => self.next.read(path),
         }
     }
-    let md = &program.modules[root];
-    let Some(body) = md.ast.items.iter().find_map(|i| match &i.kind {
-        ItemKind::Flow(f) if f.name.name == FLOW => Some(&f.body),
-        _ => None,
-    }) else {
-        return out;
-    };
-    // `env` is the built-in unless the module declares a tool or flow of that name.
-    let env_builtin = !md.tools.contains_key("env") && !md.flows.contains_key("env");
-    let mut visit = |e: &Expr, out: &mut Vec<crate::diag::Diagnostic>| match &e.kind {
-        ExprKind::Approve { message, .. } if !policy.is_some_and(|p| p.fragment_approve) => {
-            let head = crate::syntax::span::Span {
-                end: message.span.end,
-                ..e.span
-            };
-            out.push(
-                catalog::not_allowed_here(
-                    head,
-                    "`approve`",
-                    "a re-planned fragment under a policy with `fragment_approve: true`",
-                )
-                .with_help(
-                    "a fragment asks a person only where its policy states `fragment_approve: true`; compute the value, or let the failure stand",
-                ),
-            );
-        }
-        ExprKind::Call(c) if env_builtin && c.callee.len() == 1 && c.callee[0].name == "env" => {
-            let name = c.args.first().and_then(|a| match &a.value.kind {
-                ExprKind::Str(parts) => match parts.as_slice() {
-                    [StrPart::Text(t)] => Some(t.clone()),
-                    [] => Some(String::new()),
-                    _ => None,
-                },
-                _ => None,
-            });
-            let allowed = policy.map_or(&[][..], |p| p.fragment_env.as_slice());
-            if !name.as_ref().is_some_and(|n| allowed.contains(n)) {
-                let what = match &name {
-                    Some(n) => format!("`env({n:?})`"),
-                    None => "`env(…)` with a name computed at run time".to_string(),
-                };
-                out.push(
-                    catalog::not_allowed_here(
-                        e.span,
-                        &what,
-                        "a re-planned fragment for a name its policy lists in `fragment_env`",
-                    )
-                    .with_help(match policy {
-                        Some(p) if !allowed.is_empty() => format!(
-                            "policy `{}` lets a fragment read only {}; use the names in scope",
-                            p.name,
-                            allowed.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
-                        ),
-                        _ => "no `fragment_env` in the policy lets a fragment read the environment; use the names in scope".to_string(),
-                    }),
-                );
-            }
-        }
-        _ => {}
-    };
-    fn walk(
-        e: &Expr,
-        visit: &mut dyn FnMut(&Expr, &mut Vec<crate::diag::Diagnostic>),
-        out: &mut Vec<crate::diag::Diagnostic>,
-    ) {
-        visit(e, out);
-        children(e, &mut |c| walk(c, visit, out));
+
+    fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
+        self.next.project_policies(root)
     }
-    block_children(body, &mut |e| walk(e, &mut visit, &mut out));
-    out
+
+    fn file_kind(&self, path: &std::path::Path) -> Option<crate::check::FileKind> {
+        self.next.file_kind(path)
+    }
+
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        self.next.search_path()
+    }
 }

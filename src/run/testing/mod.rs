@@ -7,6 +7,7 @@
 
 mod answers;
 mod diff;
+mod host;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -15,16 +16,16 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use super::errors::{ErrorKind, R, RunError};
+use super::errors::{R, RunError};
 use super::eval::Scope;
 use super::llm::Llm;
 use super::value::to_text;
 use super::{Env, Interp, Lowering, RunConfig};
 use crate::check::Program;
 use crate::ir::StepPath;
+use crate::ir::expr::{BinOp, Expr, ExprKind, MockTarget, MockValue, Test};
 use crate::source::Sources;
-use crate::syntax::ast::*;
-use crate::syntax::span::Span;
+use crate::span::Span;
 
 pub use diff::line_diff;
 
@@ -129,7 +130,7 @@ pub struct TestState {
 
 impl TestState {
     /// The answer of `mock approve` for the `approve` at `path`.
-    pub(in crate::run) fn approve_answer(&self, path: &str) -> Result<bool, String> {
+    fn approve_answer(&self, path: &str) -> Result<bool, String> {
         if let Some(a) = self.approve_always.get() {
             return Ok(a);
         }
@@ -211,22 +212,37 @@ impl<'p> Interp<'p> {
         config: RunConfig,
         lowering: Lowering<'p>,
     ) -> Interp<'p> {
-        let mut i = Interp::with_lowering(program, sources, config, lowering);
         let state = Rc::new(TestState::default());
-        i.llm = Llm::new(Some(Box::new(answers::MockLlm(state.clone()))));
-        i.test = Some(state);
-        i
+        let mocks = host::Mocks::new(Rc::new(super::host::Local::new()), state.clone());
+        let mut b = Interp::builder(program, sources, config)
+            .lowering(lowering)
+            .host(Rc::new(mocks))
+            .llm(Llm::new(Some(Box::new(answers::MockLlm(state.clone())))));
+        b.test = Some(state);
+        b.build()
     }
 
-    /// Runs test `t` of module `m`: its mocks, then its statements as a block.
-    /// Returns every failure (none when it passed).
-    pub async fn run_test(&self, m: usize, t: &'p TestDecl) -> Vec<TestFailure> {
+    /// Runs the test of module `m` whose name is at `at`: its mocks, then
+    /// its statements as a block. Returns every failure (none when it passed).
+    pub async fn run_test(&self, m: usize, at: Span) -> Vec<TestFailure> {
+        let lowered = self.lowered.clone();
+        let Some(t) = lowered
+            .tests()
+            .iter()
+            .find(|t| t.module == m && t.name_span == at)
+        else {
+            return vec![TestFailure::new(
+                "unmocked",
+                "this test was not lowered (a bug in flowc)",
+                at,
+            )];
+        };
         let state = self
             .test
             .clone()
             .expect("`run_test` runs in `Interp::for_test`");
         *self.context.borrow_mut() = serde_json::json!({
-            "run_id": crate::store::new_run_id(),
+            "run_id": crate::ids::new_run_id(),
             "flow": format!("test {}", t.name),
             "started_at": crate::builtins::now_rfc3339(),
             "tenant": self.config.tenant,
@@ -242,7 +258,7 @@ impl<'p> Interp<'p> {
                 path: StepPath::root("test"),
                 ..root
             };
-            self.install_mocks(m, t, &sc)?;
+            self.install_mocks(t, &sc)?;
             let mut body = self.block(&t.body, &sc);
             std::future::poll_fn(|cx| {
                 self.yielding.set(false);
@@ -275,33 +291,22 @@ impl<'p> Interp<'p> {
     }
 
     /// Evaluates the `mock` statements of the test's block (before anything runs).
-    fn install_mocks(&self, m: usize, t: &'p TestDecl, sc: &Scope) -> R<()> {
+    fn install_mocks(&self, t: &Test, sc: &Scope) -> R<()> {
         let state = self.test.as_ref().expect("a test interpreter");
         // Mock values see the test's frame (constants; its `let`s have no value yet).
         let sc = sc.with_env(Env::child(&sc.env, t.body.stmts.len()));
-        for s in &t.body.stmts {
-            let StmtKind::Mock {
-                target,
-                args,
-                value,
-            } = &s.kind
-            else {
-                continue;
-            };
+        for mock in &t.mocks {
             let sc = sc.with_label("mock");
-            if let [one] = target.as_slice()
-                && one.name == "llm"
-            {
-                let answers = match value.mock_failure() {
-                    Some(msg) => Answers::Fail(to_text(&self.eval_sync(msg, &sc)?)),
-                    None => answers_of(&self.eval_sync(value, &sc)?),
+            let value = &mock.value;
+            if let MockTarget::Llm = mock.target {
+                let answers = match value {
+                    MockValue::Fail(msg) => Answers::Fail(to_text(&self.eval_sync(msg, &sc)?)),
+                    MockValue::Value(v) => answers_of(&self.eval_sync(v, &sc)?),
                 };
                 *state.answers.borrow_mut() = Some(answers);
                 continue;
             }
-            if let [one] = target.as_slice()
-                && one.name == "approve"
-            {
+            if let (MockTarget::Approve, MockValue::Value(value)) = (&mock.target, value) {
                 match self.eval_sync(value, &sc)? {
                     Value::Bool(b) => state.approve_always.set(Some(b)),
                     Value::Array(l) => {
@@ -312,25 +317,22 @@ impl<'p> Interp<'p> {
                 }
                 continue;
             }
-            let (module, name) = match target.as_slice() {
-                [one] => (m, one.name.clone()),
-                [alias, item] => match self.program.modules[m].imports.get(&alias.name) {
-                    Some(&mi) => (mi, item.name.clone()),
-                    None => continue,
-                },
+            let (module, name) = match &mock.target {
+                MockTarget::Callee {
+                    module: Some(module),
+                    name,
+                } => (*module, name.clone()),
                 _ => continue,
             };
-            let mocked = match value.mock_failure() {
-                Some(msg) => Mocked::Fail(to_text(&self.eval_sync(msg, &sc)?)),
-                None => Mocked::Value(self.eval_sync(value, &sc)?),
+            let mocked = match value {
+                MockValue::Fail(msg) => Mocked::Fail(to_text(&self.eval_sync(msg, &sc)?)),
+                MockValue::Value(v) => Mocked::Value(self.eval_sync(v, &sc)?),
             };
-            match args {
+            match &mock.args {
                 Some(args) => {
                     let mut with = Vec::new();
-                    for a in args {
-                        if let Some(n) = &a.name {
-                            with.push((n.name.clone(), self.eval_sync(&a.value, &sc)?));
-                        }
+                    for (n, a) in args {
+                        with.push((n.clone(), self.eval_sync(a, &sc)?));
                     }
                     state
                         .keyed
@@ -347,84 +349,12 @@ impl<'p> Interp<'p> {
         Ok(())
     }
 
-    /// In a test: what a call of tool or flow `name` of module `m` gives —
-    /// its mock, or a refusal for a tool that would start a process or use
-    /// the network. `None`: the call runs (a flow, a local built-in tool).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn mocked_call(
-        &self,
-        m: usize,
-        name: &str,
-        args: &serde_json::Map<String, Value>,
-        tool: Option<&ToolDecl>,
-        span: Span,
-        step: &str,
-        path: &StepPath,
-    ) -> Option<R<Value>> {
-        let state = self.test.as_ref()?;
-        let key = (m, name.to_string());
-        // The first keyed mock whose arguments the call has, else the plain one.
-        let keyed = state.keyed.borrow().get(&key).and_then(|ms| {
-            ms.iter()
-                .find(|(with, _)| {
-                    with.iter()
-                        .all(|(n, v)| args.get(n).is_some_and(|a| super::value::equal(a, v)))
-                })
-                .map(|(_, mocked)| mocked.clone())
-        });
-        let mocked = keyed.or_else(|| state.mocks.borrow().get(&key).cloned());
-        match mocked {
-            Some(Mocked::Value(v)) => Some(Ok(v)),
-            Some(Mocked::Fail(msg)) => Some(Err(vec![
-                RunError::new(ErrorKind::ToolError, msg, step, span)
-                    .at(path)
-                    .with_help(format!("`mock {name} = fail(…)` in this test")),
-            ])),
-            None => {
-                let tool = tool?;
-                let local = matches!(&tool.binding.kind, BindingKind::Builtin(b)
-                    if super::call::lit(b) != "http_get");
-                if local {
-                    return None;
-                }
-                let keyed = state.keyed.borrow().contains_key(&key);
-                let (message, help) = if keyed {
-                    let given = serde_json::Value::Object(args.clone());
-                    (
-                        format!(
-                            "no `mock {name}(…)` of this test matches this call's arguments {given}"
-                        ),
-                        format!(
-                            "add `mock {name}(…) = …` with these arguments, or `mock {name} = …` for every call the others do not match"
-                        ),
-                    )
-                } else {
-                    (
-                        format!(
-                            "tool `{name}` is not mocked in this test (a test starts no tool process and makes no network call)"
-                        ),
-                        format!("add `mock {name} = …` to the test"),
-                    )
-                };
-                state
-                    .refused
-                    .borrow_mut()
-                    .push((message.clone(), Some(span)));
-                Some(Err(vec![
-                    RunError::new(ErrorKind::ToolError, message, step, span)
-                        .at(path)
-                        .with_help(help),
-                ]))
-            }
-        }
-    }
-
     /// `assert cond` / `assert cond, "message"`: a false condition is a
     /// failure of the test (with both sides of a comparison); the test goes on.
     pub(super) async fn assert_stmt(
         &self,
-        cond: &'p Expr,
-        message: Option<&'p Expr>,
+        cond: &Expr,
+        message: Option<&Expr>,
         sc: &Scope,
     ) -> R<Value> {
         let (holds, sides) = match &cond.kind {

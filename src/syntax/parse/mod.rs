@@ -435,3 +435,49 @@ fn size_unit(unit: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests;
+
+/// Parses a block body given on its own — statements and a final expression,
+/// without the braces around them: what is typed at the REPL, a re-planned
+/// fragment. The block's span is the whole text. Regions that do not parse
+/// are reported and left out, as in a file; text that ends the block early
+/// (a `}` of its own) is reported at that place (`None`: the text is not one
+/// block body).
+pub fn parse_block_body(file: FileId, src: &str) -> (Option<Block>, Vec<Diagnostic>) {
+    parse_block_body_in(file, src, 0..src.len())
+}
+
+/// [`parse_block_body`] of the part `range` of `src` (a REPL command's
+/// argument): spans are offsets in `src`.
+pub fn parse_block_body_in(
+    file: FileId,
+    src: &str,
+    range: std::ops::Range<usize>,
+) -> (Option<Block>, Vec<Diagnostic>) {
+    let text = &src[range.clone()];
+    if let Some(at) = scan(text, MAX_DEPTH as usize, |_| {}).too_deep {
+        let at = range.start + at;
+        return (None, vec![catalog::too_deep(Span::new(file, at, at + 1))]);
+    }
+    let conv = Converter::new(file, src, range.start);
+    match parse_rule(Rule::stmts_chunk, text, false) {
+        Ok(mut pairs) => {
+            let top = pairs.next().expect("stmts_chunk yields one pair");
+            let stmts = conv.stmts(inner(top));
+            let block = Block {
+                stmts,
+                span: Span::new(file, range.start, range.end),
+            };
+            (Some(block), conv.diags.into_inner())
+        }
+        Err(e) => (
+            None,
+            vec![parse_error_diagnostic(
+                src,
+                file,
+                range.start,
+                &e,
+                "a block body",
+            )],
+        ),
+    }
+}

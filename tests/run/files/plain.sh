@@ -1,0 +1,3 @@
+#!/bin/sh
+# Not executable (on purpose): a program that cannot start.
+echo '{}'
