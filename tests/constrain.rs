@@ -403,13 +403,20 @@ fn context_server_asks_llama_cpps_props_once_and_fits_the_answer_to_it() {
         Reply::new(200, chat("retry"))
     });
     let two = TWO.replace("escalate", "retry");
-    let toml = format!("[llm]\nprovider = \"{}\"\ncontext = \"server\"\n", openai(&server.base));
+    let toml = format!(
+        "[llm]\nprovider = \"{}\"\ncontext = \"server\"\n",
+        openai(&server.base)
+    );
     let out = run_flow("constrain-props", &two, &[("flowc.toml", &toml)], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let reqs = server.requests();
     let gets = reqs.iter().filter(|r| r.method == "GET").count();
     assert_eq!(gets, 1, "asked once a run");
-    let first = reqs.iter().find(|r| r.method == "POST").expect("a chat").json();
+    let first = reqs
+        .iter()
+        .find(|r| r.method == "POST")
+        .expect("a chat")
+        .json();
     assert_eq!(first["max_tokens"], 32);
     n_ctx.store(estimate(&first) + 20, std::sync::atomic::Ordering::SeqCst);
     let out = run_flow("constrain-props", &two, &[("flowc.toml", &toml)], &[]);
@@ -428,5 +435,9 @@ fn context_server_asks_llama_cpps_props_once_and_fits_the_answer_to_it() {
     let bad = "[llm]\nprovider = \"human\"\ncontext = \"big\"\n";
     let out = run_flow("constrain-props-bad", &two, &[("flowc.toml", bad)], &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("write the model's context in tokens"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("write the model's context in tokens"),
+        "{}",
+        out.stderr
+    );
 }

@@ -238,8 +238,8 @@ struct Ran {
 fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
     use flowc::driver::project::{LlmArgs, choose_provider};
     use flowc::driver::runner::{Job, Keep, Outcome, RecordInfo, Runner};
-    use flowc::driver::{FsLoader, check_source};
     use flowc::driver::session::{Settings, pick_flow};
+    use flowc::driver::{FsLoader, check_source};
 
     let name = file.to_str().ok_or("a path in UTF-8")?;
     let checked = check_source(name, text, &FsLoader);

@@ -431,7 +431,11 @@ impl OpenAi {
                     prompt_tokens: Some(prompt),
                     detail: format!(
                         "about {prompt} tokens by flowc's estimate, over `[llm] context = {n_ctx}`{}",
-                        if self.settings.context.is_none() { " (as the server said)" } else { "" }
+                        if self.settings.context.is_none() {
+                            " (as the server said)"
+                        } else {
+                            ""
+                        }
                     ),
                 }));
             }
