@@ -373,3 +373,59 @@ fn a_decision_grammar_takes_only_the_labels() {
         "root ::= (\"continue\" | \"retry\" | \"escalate\")\n"
     );
 }
+
+/// The rule names a GBNF line refers to: identifiers outside quotes and `[…]`.
+fn gbnf_refs(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut class, mut escaped) = (false, false, false);
+    for ch in body.chars().chain(std::iter::once(' ')) {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if (quoted || class) && ch == '\\' {
+            escaped = true;
+            continue;
+        }
+        match ch {
+            '"' if !class => quoted = !quoted,
+            '[' if !quoted => class = true,
+            ']' if class => class = false,
+            c if !quoted && !class && (c.is_ascii_alphanumeric() || c == '-') => {
+                cur.push(c);
+                continue;
+            }
+            _ => {}
+        }
+        if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_gbnf_defines_each_rule_once_and_every_rule_it_names() {
+    // llama.cpp keeps the last of two rules of one name: a second
+    // definition silently changes the grammar.
+    let g = replan_grammar::block_body(&replan_site_spec());
+    let gbnf = g.gbnf();
+    let mut defined = std::collections::HashSet::new();
+    let mut refs = Vec::new();
+    for line in gbnf.lines() {
+        let (name, body) = line.split_once(" ::= ").expect("a rule a line");
+        assert!(
+            defined.insert(name.to_string()),
+            "`{name}` defined twice:\n{gbnf}"
+        );
+        refs.extend(gbnf_refs(body));
+    }
+    assert!(defined.contains("root"));
+    for r in refs {
+        assert!(
+            defined.contains(&r),
+            "`{r}` is named but not defined:\n{gbnf}"
+        );
+    }
+}

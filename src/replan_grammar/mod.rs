@@ -803,7 +803,7 @@ impl Builder<'_> {
                 ws.clone(),
                 arms(
                     seq(vec![
-                        alt(vec![lit("else"), r("label")]),
+                        alt(vec![lit("else"), r("decide_label")]),
                         ows.clone(),
                         lit("=>"),
                         owsn.clone(),
@@ -813,7 +813,8 @@ impl Builder<'_> {
                 ),
             ]),
         ));
-        self.rules.push(("label".into(), G::Token(&LABEL)));
+        // Named apart from the token: GBNF writes both in lower case.
+        self.rules.push(("decide_label".into(), G::Token(&LABEL)));
         self.rules.push((
             "for_expr".into(),
             seq(vec![
