@@ -67,14 +67,15 @@ fn auto_asks_decisions_with_a_json_schema_enum_of_the_labels() {
 
 #[test]
 fn auto_falls_back_to_gbnf_after_a_refusal_naming_response_format_and_remembers_it() {
-    // llama-cpp-python refuses `response_format` of type `json_schema` (a
-    // validation error naming the field) and takes `grammar`.
+    // llama-cpp-python (0.3.36) refuses `response_format` of type
+    // `json_schema` with a 500 whose body is the validation error naming the
+    // field (its words, as it answers), and takes `grammar`.
     let server = serve(|_, r| {
         let body = r.json();
         if body.get("response_format").is_some() {
             return Reply::new(
-                422,
-                json!({ "detail": [{ "loc": ["body", "response_format", "type"], "msg": "Input should be 'text' or 'json_object'" }] })
+                500,
+                json!({ "error": { "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}\n" } })
                     .to_string(),
             );
         }

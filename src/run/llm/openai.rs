@@ -125,10 +125,10 @@ impl OpenAi {
             return Err(Failure::TooLong(t));
         }
         if status.is_server_error() {
-            return Err(Failure::Retry(format!(
-                "{} answered {status}: {head}",
-                self.shown
-            )));
+            return Err(Failure::Server(
+                format!("{} answered {status}: {head}", self.shown),
+                text.clone(),
+            ));
         }
         if !status.is_success() {
             let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
@@ -168,8 +168,12 @@ impl OpenAi {
 }
 
 enum Failure {
-    /// A 5xx answer or a connection error: worth another try.
+    /// A connection error: worth another try.
     Retry(String),
+    /// A 5xx answer: worth another try, unless its body refuses the way the
+    /// answer was constrained (llama-cpp-python's server answers 500 to a
+    /// `response_format` it cannot validate).
+    Server(String, String),
     Final(String),
     /// A 4xx answer: the message, and the server's body (which may name a
     /// field it refuses).
@@ -474,7 +478,7 @@ impl OpenAi {
                         return Ok(Answer { text, notes });
                     }
                     Err(Failure::Final(m)) => return Err(AskError::Failed(m)),
-                    Err(Failure::Client(m, body))
+                    Err(Failure::Client(m, body) | Failure::Server(m, body))
                         if dialect != Constrain::None && refuses(&body, dialect) =>
                     {
                         if auto {
@@ -506,14 +510,16 @@ impl OpenAi {
                         lowered = true;
                         max_tokens = room;
                     }
-                    Err(Failure::Retry(m)) if tries >= self.settings.retries => {
+                    Err(Failure::Retry(m) | Failure::Server(m, _))
+                        if tries >= self.settings.retries =>
+                    {
                         return Err(AskError::Failed(format!(
                             "{m} (after {} attempt{})",
                             tries + 1,
                             if tries == 0 { "" } else { "s" }
                         )));
                     }
-                    Err(Failure::Retry(_)) => {
+                    Err(Failure::Retry(_) | Failure::Server(..)) => {
                         tries += 1;
                         tokio::time::sleep(Duration::from_millis(250 << tries)).await;
                     }
