@@ -11,7 +11,7 @@
 # and re-plans whose first answer parses and whose answer checks (examples/replan.flow),
 # over RUNS runs each (10), with the mean time per request.
 #
-# Not part of .ci/run: building llama-cpp-python takes minutes.
+# Not part of .ci/run: building llama-cpp-python takes an hour on a busy 2-core machine.
 #
 # llama.cpp is built for any x86-64 CPU with AVX2 (GGML_NATIVE=OFF): a build tuned
 # to the build machine's CPU (AMX, AVX-512) dies with SIGILL on the first request
