@@ -5,8 +5,13 @@
 #
 #   bash scripts/real-llm.sh            # install (once, a few minutes), serve, run
 #   RECORD=1 bash scripts/real-llm.sh   # also rewrite examples/recorded/llm.json
+#   RUNS=10 CONSTRAIN=none bash scripts/real-llm.sh   # without constraining the answers
 #
-# Not part of .ci/run: building llama-cpp-python takes minutes.
+# It ends with the counts: decisions valid at the first attempt (ci_analysis, triage)
+# and re-plans whose first answer parses and whose answer checks (examples/replan.flow),
+# over RUNS runs each (10), with the mean time per request.
+#
+# Not part of .ci/run: building llama-cpp-python takes an hour on a busy 2-core machine.
 #
 # llama.cpp is built for any x86-64 CPU with AVX2 (GGML_NATIVE=OFF): a build tuned
 # to the build machine's CPU (AMX, AVX-512) dies with SIGILL on the first request
@@ -19,6 +24,9 @@ PORT=${PORT:-8766}
 BASE="http://127.0.0.1:$PORT/v1"
 # A re-plan's answer takes a minute or more on a busy 2-core machine.
 LLM_TIMEOUT=${LLM_TIMEOUT:-5m}
+# How answers are constrained (docs/language.md, "Constrained answers").
+CONSTRAIN=${CONSTRAIN:-auto}
+RUNS=${RUNS:-10}
 # The portable build; a venv built otherwise (before this flag) is rebuilt.
 PORTABLE="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 STAMP="$VENV/.flowc-llama-portable"
@@ -66,7 +74,7 @@ run() {
     local name=$1 rc=0; shift
     echo "── flowc run examples/$name.flow $* --llm openai:$BASE" >&2
     "$FLOWC" run "examples/$name.flow" "$@" --llm "openai:$BASE" --model smollm2 --no-store \
-        --llm-timeout "$LLM_TIMEOUT" --record "target/real-llm-$name.json" || rc=$?
+        --llm-timeout "$LLM_TIMEOUT" --llm-constrain "$CONSTRAIN" --record "target/real-llm-$name.json" || rc=$?
     server_alive
     [ "${rc:-0}" = 0 ] || exit "$rc"
     # What the model was asked and what it answered:
@@ -87,7 +95,8 @@ run triage
 echo "── flowc run examples/replan.flow --llm openai:$BASE" >&2
 replan_ok=0
 "$FLOWC" run examples/replan.flow --llm "openai:$BASE" --model smollm2 --no-store \
-    --llm-timeout "$LLM_TIMEOUT" --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
+    --llm-timeout "$LLM_TIMEOUT" --llm-constrain "$CONSTRAIN" \
+    --record target/real-llm-replan.json --record-llm target/real-llm-replan-llm.json && replan_ok=1 || true
 server_alive
 python3 - target/real-llm-replan.json <<'EOF'
 import json, sys
@@ -97,6 +106,40 @@ for r in json.load(open(sys.argv[1])).get("replans", []):
         print(f'    answer: {a["answer"]!r}', file=sys.stderr)
         for d in a["diagnostics"]:
             print(f'      {d}', file=sys.stderr)
+EOF
+
+# The counts over RUNS runs of each: what a small model gets right with its answers
+# constrained ($CONSTRAIN).
+echo "── $RUNS runs each (--llm-constrain $CONSTRAIN)" >&2
+rm -f target/real-llm-counts-*.json
+for i in $(seq 1 "$RUNS"); do
+    for name in ci_analysis triage replan; do
+        "$FLOWC" run "examples/$name.flow" --llm "openai:$BASE" --model smollm2 --no-store \
+            --llm-timeout "$LLM_TIMEOUT" --llm-constrain "$CONSTRAIN" \
+            --record "target/real-llm-counts-$name-$i.json" >/dev/null 2>&1 || true
+        server_alive
+    done
+done
+python3 - "$RUNS" "$CONSTRAIN" <<'EOF'
+import glob, json, sys
+runs, how = int(sys.argv[1]), sys.argv[2]
+def records(name):
+    return [json.load(open(f)) for f in sorted(glob.glob(f"target/real-llm-counts-{name}-*.json"))]
+for name in ["ci_analysis", "triage"]:
+    ds = [d for r in records(name) for d in r.get("decisions", [])]
+    first = sum(1 for d in ds if d["outcome"] == "chosen" and d["attempts"] == 1)
+    ms = sum(d["latency_ms"] / max(d["attempts"], 1) for d in ds) / max(len(ds), 1)
+    print(f"{name}: decisions valid at the first attempt: {first} of {len(ds)} "
+          f"({ms:.0f} ms a request, constrain {how})")
+rs = [x for r in records("replan") for x in r.get("replans", [])]
+# A first answer that parses: no syntax diagnostic (E01xx) for it.
+parsed = sum(1 for x in rs if x["attempts"] and not any(d.startswith("E01") for d in x["attempts"][0]["diagnostics"]))
+checked = sum(1 for x in rs if x["outcome"] == "accepted")
+first = sum(1 for x in rs if x["attempts"] and not x["attempts"][0]["diagnostics"] and x["outcome"] == "accepted")
+asked = sum(len(x["attempts"]) for x in rs)
+ms = sum(x["end_ms"] - x["start_ms"] for x in rs) / max(asked, 1)
+print(f"replan: re-plans whose first answer parses: {parsed} of {len(rs)}; that check: {checked} of {len(rs)} "
+      f"({first} at the first answer); {ms:.0f} ms a request, constrain {how}")
 EOF
 
 if [ "${RECORD:-}" = 1 ]; then

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod ir;
 pub mod lsp;
 pub mod repl;
+pub mod replan_grammar;
 pub mod restate;
 pub mod run;
 pub mod serve;

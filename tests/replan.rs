@@ -333,7 +333,19 @@ Tools and flows you may call:\n\
 - tool metrics_primary(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // The primary metrics service (down).\n\
 - tool cpu_fallback(ci_id: string) -> { anomalies: [{ metric: string, score: float }] }  // CPU anomalies from the node exporter: a fallback.\n\
 \n\
-The block must produce a value of type `[{ metric: string, score: float }]`. Write the replacement block body.";
+The block must produce a value of type `[{ metric: string, score: float }]`. Write the replacement block body.\n\
+Name new values (`let`, `for`, `catch`) only: `result`, `results`, `value`, `item`, `items`, `data`, `out`, a single letter.";
+    // The answer is held to the grammar of what the checker would accept
+    // there (GBNF first: llama.cpp takes it).
+    let mut body = body;
+    let grammar = body
+        .as_object_mut()
+        .and_then(|o| o.remove("grammar"))
+        .expect("a grammar");
+    let grammar = grammar.as_str().expect("GBNF text");
+    assert!(grammar.starts_with("root ::= "), "{grammar}");
+    assert!(grammar.contains("\"cpu_fallback\""), "{grammar}");
+    assert!(grammar.contains("\"ci_id\""), "{grammar}");
     assert_eq!(
         body,
         json!({

@@ -2,6 +2,7 @@
 
 mod approve;
 mod engine;
+mod explain_replan;
 mod fmt;
 mod present;
 mod resume;
@@ -103,6 +104,9 @@ pub enum Command {
         /// The code, such as E0201
         code: String,
     },
+    /// Print what a re-plan of a block would send the model: the messages and
+    /// the grammar of the answer (GBNF and Lark), without running anything
+    ExplainReplan(explain_replan::ExplainReplanArgs),
     /// An interactive session: declarations and statements accumulate, tools run
     Repl {
         /// A `.flow` file whose declarations start the session (its folder is where tools run)
@@ -127,6 +131,10 @@ pub struct LlmFlags {
     /// How long one LLM answer may take, such as 30s (default: the flowc.toml's `timeout`, or 60s)
     #[arg(long, value_name = "DURATION")]
     pub llm_timeout: Option<String>,
+    /// How answers are constrained for the model's decoder: auto, json_schema, gbnf, lark or none
+    /// (default: the flowc.toml's `constrain`, or auto)
+    #[arg(long, value_name = "HOW")]
+    pub llm_constrain: Option<String>,
 }
 
 impl LlmFlags {
@@ -135,6 +143,7 @@ impl LlmFlags {
             provider: self.llm.clone(),
             model: self.model.clone(),
             timeout: self.llm_timeout.clone(),
+            constrain: self.llm_constrain.clone(),
         }
     }
 }
@@ -148,6 +157,7 @@ pub fn run(cli: Cli) -> u8 {
             decisions,
         } => check(&files, format, deny_warnings, decisions),
         Command::Explain { code } => explain(&code),
+        Command::ExplainReplan(a) => explain_replan::explain_replan(&a),
         Command::Test(a) => test::test(&a),
         Command::Fmt(a) => fmt::fmt(&a),
         Command::Run(a) => run::run(&a),

@@ -58,7 +58,7 @@ pub struct RunArgs {
 }
 
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
-fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
+pub(crate) fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
     let mut shown = Shown::new(quiet);
     session::check_file(file, &mut |e| shown.event(e)).map_err(|r| refused(&r))
 }

@@ -15,6 +15,8 @@ pub struct LlmArgs {
     pub model: Option<String>,
     /// `--llm-timeout`, such as `30s`.
     pub timeout: Option<String>,
+    /// `--llm-constrain`: auto, json_schema, gbnf, lark or none.
+    pub constrain: Option<String>,
 }
 
 /// The LLM settings of a project: `[llm]` in the nearest `flowc.toml`.
@@ -33,6 +35,18 @@ struct LlmSection {
     provider: Option<String>,
     model: Option<String>,
     timeout: Option<String>,
+    /// How answers are constrained: auto, json_schema, gbnf, lark or none.
+    constrain: Option<String>,
+    /// The model's context in tokens, or `"server"` (asked from llama.cpp's
+    /// `/props`): requests are cut to fit it.
+    context: Option<ContextSize>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum ContextSize {
+    Tokens(u64),
+    Word(String),
 }
 
 /// Finds and reads the `flowc.toml` that applies to the folder `dir`, or
@@ -107,6 +121,34 @@ pub fn choose_provider(dir: &Path, args: &LlmArgs) -> Result<Chosen, String> {
     if let Some(t) = timeout {
         settings.timeout = crate::run::opts::parse_duration(&t)
             .ok_or_else(|| format!("LLM timeout `{t}` is not a duration such as `30s`"))?;
+    }
+    let from_toml = |e: String| match section {
+        Some((dir, _)) => format!("{e} (from `{}`)", dir.join("flowc.toml").display()),
+        None => e,
+    };
+    match &args.constrain {
+        Some(c) => settings.constrain = llm::Constrain::parse(c)?,
+        None => {
+            if let Some(c) = section.and_then(|(_, l)| l.constrain.as_deref()) {
+                settings.constrain = llm::Constrain::parse(c).map_err(from_toml)?;
+            }
+        }
+    }
+    match section.and_then(|(_, l)| l.context.as_ref()) {
+        Some(ContextSize::Tokens(n)) if *n < 64 => {
+            return Err(from_toml(format!(
+                "`[llm] context = {n}`: a model's context is at least 64 tokens"
+            )));
+        }
+        Some(ContextSize::Tokens(n)) => settings.context = Some(*n),
+        Some(ContextSize::Word(w)) if w == "server" => settings.context_from_server = true,
+        Some(ContextSize::Word(w)) => {
+            return Err(from_toml(format!(
+                "`[llm] context = {w:?}`: write the model's context in tokens (`context = 2048`), \
+                 or `\"server\"` to ask the server (llama.cpp's `/props`)"
+            )));
+        }
+        None => {}
     }
     match (&args.provider, section) {
         (Some(spec), _) => Ok(Chosen {

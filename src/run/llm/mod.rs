@@ -58,6 +58,85 @@ pub struct Message {
     pub content: String,
 }
 
+/// How a provider tells the model's decoder what may be answered
+/// (`[llm] constrain`, `--llm-constrain`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Constrain {
+    /// Whatever the server accepts: learnt from its refusals, once a run.
+    #[default]
+    Auto,
+    /// `response_format` with a JSON Schema `enum` (decisions only).
+    JsonSchema,
+    /// A GBNF grammar in `grammar` (llama.cpp, llama-cpp-python).
+    Gbnf,
+    /// A Lark grammar in a custom tool (OpenAI's grammar-constrained tools).
+    Lark,
+    /// Nothing: the prompt says it, the checks hold to it.
+    None,
+}
+
+impl Constrain {
+    pub const CHOICES: &'static str = "`auto`, `json_schema`, `gbnf`, `lark` or `none`";
+
+    pub fn parse(s: &str) -> Result<Constrain, String> {
+        Ok(match s {
+            "auto" => Constrain::Auto,
+            "json_schema" => Constrain::JsonSchema,
+            "gbnf" => Constrain::Gbnf,
+            "lark" => Constrain::Lark,
+            "none" => Constrain::None,
+            _ => {
+                return Err(format!(
+                    "`{s}` is not a way to constrain answers; choose {}",
+                    Constrain::CHOICES
+                ));
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Constrain::Auto => "auto",
+            Constrain::JsonSchema => "json_schema",
+            Constrain::Gbnf => "gbnf",
+            Constrain::Lark => "lark",
+            Constrain::None => "none",
+        }
+    }
+}
+
+/// What an answer must be, for a provider that can say so to the decoder.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Constraint {
+    /// One of these labels (a decision).
+    Labels(Vec<String>),
+    /// A text of this grammar (a re-planned block body).
+    Grammar(GrammarText),
+}
+
+/// A grammar in each dialect a server may take.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GrammarText {
+    pub gbnf: String,
+    pub lark: String,
+}
+
+impl Constraint {
+    /// The labels' grammar, or the grammar.
+    pub fn grammar(&self) -> GrammarText {
+        match self {
+            Constraint::Labels(l) => {
+                let g = crate::replan_grammar::labels(l);
+                GrammarText {
+                    gbnf: g.gbnf(),
+                    lark: g.lark(),
+                }
+            }
+            Constraint::Grammar(g) => g.clone(),
+        }
+    }
+}
+
 /// Something that can answer a decision: a model, a recording, a program or a person.
 pub trait Provider {
     /// How it is named in the run record, e.g. `openai:http://127.0.0.1:8080/v1`.
@@ -71,6 +150,18 @@ pub trait Provider {
         messages: &'a [Message],
         attempt: u32,
     ) -> LocalBoxFuture<'a, Result<Answer, AskError>>;
+
+    /// [`Provider::ask`], telling the model's decoder what the answer must
+    /// be where the provider can (a model server); the others ignore it.
+    fn ask_constrained<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        messages: &'a [Message],
+        attempt: u32,
+        _constraint: &'a Constraint,
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
+        self.ask(req, messages, attempt)
+    }
 }
 
 /// A provider's answer, and what the provider changed in the request to get
@@ -134,6 +225,14 @@ pub struct Settings {
     pub timeout: Duration,
     /// Extra attempts after a 5xx answer or a connection error.
     pub retries: u32,
+    /// How answers are constrained (`[llm] constrain`, `--llm-constrain`).
+    pub constrain: Constrain,
+    /// The model's context in tokens (`[llm] context`); `None`: asked from
+    /// the server where it says (llama.cpp's `/props`), else unknown.
+    pub context: Option<u64>,
+    /// `[llm] context = "server"`: the context asked from the server once
+    /// (llama.cpp's `/props`), when `context` does not say it.
+    pub context_from_server: bool,
 }
 
 impl Default for Settings {
@@ -142,6 +241,9 @@ impl Default for Settings {
             model: std::env::var("FLOWC_LLM_MODEL").unwrap_or_else(|_| "gpt-4o-mini".into()),
             timeout: Duration::from_secs(60),
             retries: 2,
+            constrain: Constrain::Auto,
+            context: None,
+            context_from_server: false,
         }
     }
 }
@@ -320,6 +422,20 @@ impl Llm {
         }
     }
 
+    /// [`Llm::ask_raw`] with the answer constrained (see [`Provider::ask_constrained`]).
+    pub async fn ask_raw_constrained(
+        &self,
+        req: &DecisionRequest,
+        messages: &[Message],
+        attempt: u32,
+        constraint: &Constraint,
+    ) -> Result<Answer, AskError> {
+        match &self.provider {
+            Some(p) => p.ask_constrained(req, messages, attempt, constraint).await,
+            None => self.ask_raw(req, messages, attempt).await,
+        }
+    }
+
     /// Adds a conversation to the log (as `--record-llm` writes and `replay:` reads it).
     pub fn log(&self, d: Decision) {
         self.log.borrow_mut().push(d);
@@ -366,8 +482,13 @@ impl Llm {
         let mut outcome = None;
         let mut failure = None;
         let mut notes = Vec::new();
+        // The labels, for a provider that can hold the model's decoder to them.
+        let labels = Constraint::Labels(req.options.clone());
         for attempt in 1..=MAX_REASKS + 1 {
-            match provider.ask(req, &messages, attempt).await {
+            match provider
+                .ask_constrained(req, &messages, attempt, &labels)
+                .await
+            {
                 Ok(Answer {
                     text: answer,
                     notes: n,

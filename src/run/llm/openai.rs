@@ -12,7 +12,10 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
-use super::{Answer, AskError, DecisionRequest, MAX_ANSWER, Message, Provider, Settings, TooLong};
+use super::{
+    Answer, AskError, Constrain, Constraint, DecisionRequest, MAX_ANSWER, Message, Provider,
+    Settings, TooLong,
+};
 use crate::run::tools::http::{describe, read_body};
 
 pub struct OpenAi {
@@ -24,6 +27,11 @@ pub struct OpenAi {
     key: Option<String>,
     settings: Settings,
     client: reqwest::Client,
+    /// The ways of constraining answers the server refused this run (`auto`
+    /// does not send them again).
+    refused: std::cell::RefCell<Vec<Constrain>>,
+    /// The context the server said (`[llm] context = "server"`), asked once.
+    server_context: std::cell::OnceCell<Option<u64>>,
 }
 
 impl OpenAi {
@@ -58,6 +66,8 @@ impl OpenAi {
             key,
             settings,
             client: crate::run::tools::http::reqwest_client(),
+            refused: std::cell::RefCell::new(Vec::new()),
+            server_context: std::cell::OnceCell::new(),
         })
     }
 
@@ -115,10 +125,10 @@ impl OpenAi {
             return Err(Failure::TooLong(t));
         }
         if status.is_server_error() {
-            return Err(Failure::Retry(format!(
-                "{} answered {status}: {head}",
-                self.shown
-            )));
+            return Err(Failure::Server(
+                format!("{} answered {status}: {head}", self.shown),
+                text.clone(),
+            ));
         }
         if !status.is_success() {
             let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
@@ -128,10 +138,10 @@ impl OpenAi {
             } else {
                 ""
             };
-            return Err(Failure::Final(format!(
-                "{} answered {status}{hint}: {head}",
-                self.shown
-            )));
+            return Err(Failure::Client(
+                format!("{} answered {status}{hint}: {head}", self.shown),
+                text.clone(),
+            ));
         }
         let v: Value = serde_json::from_str(&text).map_err(|e| {
             Failure::Final(format!(
@@ -139,8 +149,15 @@ impl OpenAi {
                 self.shown
             ))
         })?;
+        // A custom tool's call carries the answer of a Lark grammar.
+        let tool = v
+            .pointer("/choices/0/message/tool_calls/0/custom/input")
+            .or_else(|| v.pointer("/choices/0/message/tool_calls/0/function/arguments"));
         match v.pointer("/choices/0/message/content") {
             Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Null) | None if tool.is_some_and(Value::is_string) => {
+                Ok(tool.and_then(Value::as_str).unwrap_or_default().to_string())
+            }
             Some(Value::Null) | None => Err(Failure::Final(format!(
                 "{}'s answer has no `choices[0].message.content`: {head}",
                 self.shown
@@ -151,9 +168,16 @@ impl OpenAi {
 }
 
 enum Failure {
-    /// A 5xx answer or a connection error: worth another try.
+    /// A connection error: worth another try.
     Retry(String),
+    /// A 5xx answer: worth another try, unless its body refuses the way the
+    /// answer was constrained (llama-cpp-python's server answers 500 to a
+    /// `response_format` it cannot validate).
+    Server(String, String),
     Final(String),
+    /// A 4xx answer: the message, and the server's body (which may name a
+    /// field it refuses).
+    Client(String, String),
     /// The request does not fit the model's context.
     TooLong(TooLong),
 }
@@ -224,21 +248,251 @@ impl Provider for OpenAi {
         messages: &'a [Message],
         _attempt: u32,
     ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
-        Box::pin(async move {
-            // A label is a word; a re-planned block body is a program.
-            let mut max_tokens: u64 = if req.kind == "replan" { 1024 } else { 32 };
-            let mut notes = Vec::new();
-            let mut tries = 0;
+        Box::pin(self.chat(req, messages, None))
+    }
+
+    fn ask_constrained<'a>(
+        &'a self,
+        req: &'a DecisionRequest,
+        messages: &'a [Message],
+        _attempt: u32,
+        constraint: &'a Constraint,
+    ) -> LocalBoxFuture<'a, Result<Answer, AskError>> {
+        Box::pin(self.chat(req, messages, Some(constraint)))
+    }
+}
+
+/// Tokens a request's messages take at most, estimated without the model's
+/// tokenizer: a token per 3 characters (code and JSON are dense), and the
+/// chat template's few per message.
+pub fn estimate_tokens(messages: &[Message]) -> u64 {
+    messages
+        .iter()
+        .map(|m| (m.content.chars().count() as u64).div_ceil(3) + 8)
+        .sum()
+}
+
+/// The ways to try, in order, for `constraint` under `mode`: `auto` tries
+/// what the server may take, then nothing.
+fn dialects(mode: Constrain, constraint: Option<&Constraint>) -> Vec<Constrain> {
+    match (mode, constraint) {
+        (_, None) | (Constrain::None, _) => vec![Constrain::None],
+        (Constrain::Auto, Some(Constraint::Labels(_))) => {
+            vec![Constrain::JsonSchema, Constrain::Gbnf, Constrain::None]
+        }
+        (Constrain::Auto, Some(Constraint::Grammar(_))) => {
+            vec![Constrain::Gbnf, Constrain::Lark, Constrain::None]
+        }
+        // A JSON Schema cannot say what a block body is.
+        (Constrain::JsonSchema, Some(Constraint::Grammar(_))) => vec![Constrain::None],
+        (m, Some(_)) => vec![m],
+    }
+}
+
+/// The request's fields that say `constraint` in `dialect`.
+fn constrain_fields(body: &mut Value, dialect: Constrain, constraint: &Constraint) {
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    match dialect {
+        Constrain::JsonSchema => {
+            if let Constraint::Labels(labels) = constraint {
+                obj.insert(
+                    "response_format".into(),
+                    json!({
+                        "type": "json_schema",
+                        "json_schema": {
+                            "name": "decision",
+                            "strict": true,
+                            "schema": {
+                                "type": "object",
+                                "properties": { "label": { "type": "string", "enum": labels } },
+                                "required": ["label"],
+                                "additionalProperties": false,
+                            },
+                        },
+                    }),
+                );
+            }
+        }
+        Constrain::Gbnf => {
+            obj.insert("grammar".into(), Value::String(constraint.grammar().gbnf));
+        }
+        Constrain::Lark => {
+            let (name, description) = match constraint {
+                Constraint::Labels(_) => ("decision", "One of the decision's labels."),
+                Constraint::Grammar(_) => (
+                    "block_body",
+                    "The .flow source of the replacement block body.",
+                ),
+            };
+            obj.insert(
+                "tools".into(),
+                json!([{
+                    "type": "custom",
+                    "custom": {
+                        "name": name,
+                        "description": description,
+                        "format": {
+                            "type": "grammar",
+                            "grammar": { "syntax": "lark", "definition": constraint.grammar().lark },
+                        },
+                    },
+                }]),
+            );
+            obj.insert(
+                "tool_choice".into(),
+                json!({ "type": "custom", "custom": { "name": name } }),
+            );
+        }
+        Constrain::Auto | Constrain::None => {}
+    }
+}
+
+/// Does a 4xx body refuse what `dialect` added to the request (names its field)?
+fn refuses(body: &str, dialect: Constrain) -> bool {
+    let b = body.to_lowercase();
+    match dialect {
+        Constrain::JsonSchema => b.contains("response_format") || b.contains("json_schema"),
+        Constrain::Gbnf => b.contains("grammar"),
+        Constrain::Lark => {
+            b.contains("tools")
+                || b.contains("tool_choice")
+                || b.contains("custom")
+                || b.contains("grammar")
+        }
+        Constrain::Auto | Constrain::None => false,
+    }
+}
+
+/// A JSON Schema answer, `{"label": "retry"}`: the label; else the text as it is.
+fn unwrap_label(text: String) -> String {
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(Value::Object(o)) if o.len() == 1 => match o.get("label") {
+            Some(Value::String(l)) => l.clone(),
+            _ => text,
+        },
+        _ => text,
+    }
+}
+
+impl OpenAi {
+    /// The model's context as llama.cpp's server says it (`GET /props`:
+    /// `default_generation_settings.n_ctx`, or `n_ctx`), asked once a run;
+    /// `None` from a server that does not say.
+    async fn server_context(&self) -> Option<u64> {
+        if let Some(n) = self.server_context.get() {
+            return *n;
+        }
+        let root = self.url.trim_end_matches("/chat/completions");
+        let root = root.strip_suffix("/v1").unwrap_or(root);
+        let mut req = self
+            .client
+            .get(format!("{root}/props"))
+            .timeout(self.settings.timeout);
+        if let Some(k) = &self.key {
+            req = req.bearer_auth(k);
+        }
+        let said = match req.send().await {
+            Ok(resp) if resp.status().is_success() => match read_body(resp, MAX_ANSWER).await {
+                Ok(Some(body)) => serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                    v.pointer("/default_generation_settings/n_ctx")
+                        .or_else(|| v.get("n_ctx"))
+                        .and_then(Value::as_u64)
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let _ = self.server_context.set(said);
+        said
+    }
+
+    /// One answer: the request in the first dialect the server has not
+    /// refused; a refusal naming the dialect's field tries the next (`auto`).
+    async fn chat(
+        &self,
+        req: &DecisionRequest,
+        messages: &[Message],
+        constraint: Option<&Constraint>,
+    ) -> Result<Answer, AskError> {
+        // A label is a word; a re-planned block body is a program.
+        let mut max_tokens: u64 = if req.kind == "replan" { 1024 } else { 32 };
+        let mut notes = Vec::new();
+        // The model's context, when `[llm] context` says it: the answer gets
+        // the rest of it, and a request that cannot fit is not sent.
+        let context = match self.settings.context {
+            Some(n) => Some(n),
+            None if self.settings.context_from_server => self.server_context().await,
+            None => None,
+        };
+        if let Some(n_ctx) = context {
+            let prompt = estimate_tokens(messages);
+            let room = n_ctx.saturating_sub(prompt);
+            if room < min_tokens(req.kind) {
+                return Err(AskError::TooLong(TooLong {
+                    n_ctx: Some(n_ctx),
+                    prompt_tokens: Some(prompt),
+                    detail: format!(
+                        "about {prompt} tokens by flowc's estimate, over `[llm] context = {n_ctx}`{}",
+                        if self.settings.context.is_none() {
+                            " (as the server said)"
+                        } else {
+                            ""
+                        }
+                    ),
+                }));
+            }
+            if room < max_tokens {
+                notes.push(format!(
+                    "`max_tokens` lowered from {max_tokens} to {room} to fit `[llm] context = {n_ctx}`{} (the request takes about {prompt} tokens)",
+                    if self.settings.context.is_none() { " (as the server said)" } else { "" }
+                ));
+                max_tokens = room;
+            }
+        }
+        let auto = self.settings.constrain == Constrain::Auto;
+        let mut tries = 0;
+        let mut lowered = false;
+        'dialects: for dialect in dialects(self.settings.constrain, constraint) {
+            if auto && dialect != Constrain::None && self.refused.borrow().contains(&dialect) {
+                continue;
+            }
             loop {
-                let body = json!({
+                let mut body = json!({
                     "model": self.settings.model,
                     "messages": messages,
                     "temperature": 0,
                     "max_tokens": max_tokens,
                 });
+                if let Some(c) = constraint {
+                    constrain_fields(&mut body, dialect, c);
+                }
                 match self.once(&body).await {
-                    Ok(text) => return Ok(Answer { text, notes }),
+                    Ok(text) => {
+                        let text = if dialect == Constrain::JsonSchema {
+                            unwrap_label(text)
+                        } else {
+                            text
+                        };
+                        return Ok(Answer { text, notes });
+                    }
                     Err(Failure::Final(m)) => return Err(AskError::Failed(m)),
+                    Err(Failure::Client(m, body) | Failure::Server(m, body))
+                        if dialect != Constrain::None && refuses(&body, dialect) =>
+                    {
+                        if auto {
+                            // Remembered for the run: not sent again.
+                            self.refused.borrow_mut().push(dialect);
+                            continue 'dialects;
+                        }
+                        return Err(AskError::Failed(format!(
+                            "{m} (the server refuses answers constrained by `{}`; set \
+                             `[llm] constrain = \"auto\"` or `--llm-constrain none`)",
+                            dialect.as_str()
+                        )));
+                    }
+                    Err(Failure::Client(m, _)) => return Err(AskError::Failed(m)),
                     Err(Failure::TooLong(t)) => {
                         // The server said what fits: the answer gets the rest
                         // of the context, once, if that is enough for one.
@@ -246,29 +500,36 @@ impl Provider for OpenAi {
                             (Some(n), Some(p)) => n.saturating_sub(p),
                             _ => 0,
                         };
-                        if !notes.is_empty() || room < min_tokens(req.kind) || room >= max_tokens {
+                        if lowered || room < min_tokens(req.kind) || room >= max_tokens {
                             return Err(AskError::TooLong(t));
                         }
                         notes.push(format!(
                             "`max_tokens` lowered from {max_tokens} to {room} to fit {}",
                             t.context()
                         ));
+                        lowered = true;
                         max_tokens = room;
                     }
-                    Err(Failure::Retry(m)) if tries >= self.settings.retries => {
+                    Err(Failure::Retry(m) | Failure::Server(m, _))
+                        if tries >= self.settings.retries =>
+                    {
                         return Err(AskError::Failed(format!(
                             "{m} (after {} attempt{})",
                             tries + 1,
                             if tries == 0 { "" } else { "s" }
                         )));
                     }
-                    Err(Failure::Retry(_)) => {
+                    Err(Failure::Retry(_) | Failure::Server(..)) => {
                         tries += 1;
                         tokio::time::sleep(Duration::from_millis(250 << tries)).await;
                     }
                 }
             }
-        })
+        }
+        Err(AskError::Failed(format!(
+            "{} refused every way of constraining the answer",
+            self.shown
+        )))
     }
 }
 

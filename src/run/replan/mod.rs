@@ -29,8 +29,9 @@ use crate::ir::expr::{Expr, Flow};
 use crate::ir::slots::Slot;
 use crate::span::Span;
 
-use request::{Ask, InScope};
-pub use request::{Length, reference, reference_more, system_prompt};
+pub use request::{
+    Ask, InScope, Length, binds_line, offered, reference, reference_more, system_prompt,
+};
 
 /// The re-plans of one run.
 #[derive(Default)]
@@ -245,35 +246,13 @@ impl<'p> Interp<'p> {
     /// the failed flow and the flows that reach it (a call would fail again
     /// or recurse).
     fn callable(&self, m: usize, sc: &Scope) -> Vec<(&'p Signature, Option<Type>)> {
-        let md = &self.program.modules[m];
-        let allowed = |s: &Signature| {
-            sc.policy.as_ref().is_none_or(|p| {
-                p.allows(&s.name) && !(s.effect && p.effects == crate::check::policy::Effects::Deny)
-            })
-        };
-        let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
-        for s in md.tools.values() {
-            if allowed(s) {
-                out.push((&**s, s.ret.clone()));
-            }
-        }
-        // A flow that leads back to this one would be flow recursion (E0402);
-        // one that calls a tool the policy forbids is not offered either.
-        for s in md.flows.values() {
-            let reached = self
-                .lowered
-                .tools_reached(m, &s.name, (sc.module, &sc.flow));
-            if !reached.is_some_and(|tools| tools.into_iter().all(&allowed)) {
-                continue;
-            }
-            let ret = s
-                .ret
-                .clone()
-                .or_else(|| self.program.flow_types.get(&(m, s.name.clone())).cloned());
-            out.push((&**s, ret));
-        }
-        out.sort_by_key(|(s, _)| (s.is_flow, s.span.start));
-        out
+        request::offered(
+            self.program,
+            &self.lowered,
+            m,
+            (sc.module, &sc.flow),
+            sc.policy.as_deref(),
+        )
     }
 
     /// Asks for a fragment (or takes the journaled one) and checks it.
@@ -371,7 +350,11 @@ impl<'p> Interp<'p> {
             options: Vec::new(),
             descriptions: Vec::new(),
         };
-        let user = ask.text(Length::Full);
+        // The grammar of what the checker would accept here, for the model's decoder.
+        let (grammar, binds) = ask.grammar(self.program, sc.module);
+        let constraint = super::llm::Constraint::Grammar(grammar);
+        let binds_line = request::binds_line(&binds);
+        let user = ask.text(Length::Full) + &binds_line;
         // The re-plan is a step of kind `llm` in the record and the live view.
         let id = self.recorder.start(
             &sc.label,
@@ -412,11 +395,15 @@ impl<'p> Interp<'p> {
             // A request the model's context cannot hold is sent again,
             // shorter; it stays short for the repairs.
             let asked = loop {
-                match self.llm.ask_raw(&req, &messages, attempt).await {
+                match self
+                    .llm
+                    .ask_raw_constrained(&req, &messages, attempt, &constraint)
+                    .await
+                {
                     Err(AskError::TooLong(t)) if shortened == 0 => {
                         shortened = 1;
                         messages[0].content = system_prompt(Length::Short);
-                        messages[1].content = ask.text(Length::Short);
+                        messages[1].content = ask.text(Length::Short) + &binds_line;
                         if attempt == 1 {
                             prompt = messages[1].content.clone();
                         }
@@ -746,7 +733,7 @@ impl<'p> Interp<'p> {
 }
 
 /// The source of a span, its later lines without the indentation of its first.
-fn dedent(text: &str, span: Span) -> String {
+pub fn dedent(text: &str, span: Span) -> String {
     let (start, end) = (span.start as usize, span.end as usize);
     let raw = text.get(start..end).unwrap_or_default();
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);

@@ -214,6 +214,107 @@ impl Ask<'_> {
     }
 }
 
+impl Ask<'_> {
+    /// What the answer's grammar is made of: the scope's names and types,
+    /// the offered tools and flows with their parameters, the names the
+    /// failed block binds, the module `m`'s types and constants.
+    pub fn grammar_spec(&self, program: &Program, m: usize) -> crate::replan_grammar::Spec {
+        use crate::replan_grammar::scope;
+        let names: Vec<(String, Type)> = self
+            .scope
+            .iter()
+            .map(|s| (s.name.clone(), s.ty.clone()))
+            .collect();
+        let callables = self
+            .callable
+            .iter()
+            .map(|(s, r)| scope::callable(s, r.clone(), ""))
+            .collect();
+        let approve = self.policy.is_some_and(|p| p.fragment_approve);
+        let mut spec = scope::spec_for(program, m, &names, callables, self.block, approve);
+        scope::fields_of(self.expected, &mut spec.fields);
+        spec
+    }
+
+    /// The grammar of the answer, in each dialect, and the names it lets
+    /// the fragment bind.
+    pub fn grammar(
+        &self,
+        program: &Program,
+        m: usize,
+    ) -> (crate::run::llm::GrammarText, Vec<String>) {
+        let spec = self.grammar_spec(program, m);
+        let g = crate::replan_grammar::block_body(&spec);
+        (
+            crate::run::llm::GrammarText {
+                gbnf: g.gbnf(),
+                lark: g.lark(),
+            },
+            spec.binds,
+        )
+    }
+}
+
+/// The tools and flows a fragment of module `m` may call under `policy`:
+/// the tools it allows (`allow_tools`, no `effect` tool under `effects:
+/// "deny"`), and the flows whose every tool it allows, except the failed
+/// flow `site` (module, name) and the flows that reach it (a call would
+/// fail again or recurse).
+pub fn offered<'p>(
+    program: &'p Program,
+    lowered: &crate::ir::plan::Lowered<'p>,
+    m: usize,
+    site: (usize, &str),
+    policy: Option<&Policy>,
+) -> Vec<(&'p Signature, Option<Type>)> {
+    let md = &program.modules[m];
+    let allowed = |s: &Signature| {
+        policy.is_none_or(|p| {
+            p.allows(&s.name) && !(s.effect && p.effects == crate::check::policy::Effects::Deny)
+        })
+    };
+    let mut out: Vec<(&'p Signature, Option<Type>)> = Vec::new();
+    for s in md.tools.values() {
+        if allowed(s) {
+            out.push((&**s, s.ret.clone()));
+        }
+    }
+    // A flow that leads back to this one would be flow recursion (E0402);
+    // one that calls a tool the policy forbids is not offered either.
+    for s in md.flows.values() {
+        let reached = lowered.tools_reached(m, &s.name, site);
+        if !reached.is_some_and(|tools| tools.into_iter().all(&allowed)) {
+            continue;
+        }
+        let ret = s
+            .ret
+            .clone()
+            .or_else(|| program.flow_types.get(&(m, s.name.clone())).cloned());
+        out.push((&**s, ret));
+    }
+    out.sort_by_key(|(s, _)| (s.is_flow, s.span.start));
+    out
+}
+
+/// The line of a request that names what a fragment may bind, when its
+/// answer is held to a grammar.
+pub fn binds_line(binds: &[String]) -> String {
+    let letter = |b: &String| b.len() == 1;
+    let letters = binds.iter().filter(|b| letter(b)).count();
+    let mut words: Vec<String> = binds
+        .iter()
+        .filter(|b| letters < 26 || !letter(b))
+        .map(|b| format!("`{b}`"))
+        .collect();
+    if letters == 26 {
+        words.push("a single letter".into());
+    }
+    format!(
+        "\nName new values (`let`, `for`, `catch`) only: {}.",
+        words.join(", ")
+    )
+}
+
 /// The answer's fragment: the first fenced block if there is one (to the
 /// end of the answer when its fence is never closed, as an answer cut off at
 /// `max_tokens` is), else the whole answer.

@@ -1,0 +1,1242 @@
+//! The grammar of what a re-plan may answer (docs/language.md, "Re-planning"):
+//! the block-body syntax of `grammar/flow.pest`, specialised to one block's
+//! scope — only the names in scope (and the names the fragment may bind), only
+//! the tools and flows the policy allows with their parameter names, only the
+//! fields the types have — rendered as GBNF (llama.cpp, llama-cpp-python) and
+//! as Lark (llguidance: OpenAI's grammar-constrained custom tools, vLLM). Pure:
+//! a [`Spec`] in, a [`Grammar`] out; the checker still decides.
+//!
+//! What the grammar leaves out of the language: `mock`, `assert` (tests only),
+//! regular-expression flags, `\u{…}` escapes, a newline before a binary
+//! operator, and comments unless [`Spec::comments`] says so (a model writes
+//! prose in them).
+
+pub mod scope;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use crate::types::{RecordTy, Type};
+
+/// A tool or flow the fragment may call.
+#[derive(Clone, Debug)]
+pub struct Callable {
+    /// As it is called: `lookup`, or `alias.lookup` for an imported module's.
+    pub name: String,
+    /// Its parameters' names (arguments are named).
+    pub params: Vec<String>,
+    /// Its result type, when known: the fields after the call.
+    pub ret: Option<Type>,
+}
+
+/// What may be written in one block.
+#[derive(Clone, Debug, Default)]
+pub struct Spec {
+    /// The names in scope with their types.
+    pub names: Vec<(String, Type)>,
+    /// Names the fragment may bind (`let`, `for`, `catch`, branches, `loop`):
+    /// of unknown type to the grammar, so any known field may follow them.
+    pub binds: Vec<String>,
+    pub callables: Vec<Callable>,
+    /// Built-in functions (positional arguments).
+    pub builtins: Vec<String>,
+    /// Option names of `with { … }`.
+    pub options: Vec<String>,
+    /// Type names usable in `let x: T`.
+    pub type_names: Vec<String>,
+    /// Whether `approve "…"` may be written (the policy's `fragment_approve`).
+    pub approve: bool,
+    /// Whether `//` comments may be written.
+    pub comments: bool,
+    /// Field names besides those of the names' and callables' types: the
+    /// module's types', the expected type's, the block's own record keys.
+    pub fields: Vec<String>,
+}
+
+/// A grammar expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum G {
+    /// Literal text.
+    Lit(String),
+    /// A token: a regular expression (Lark), the same in GBNF, and texts it
+    /// matches (for sampling).
+    Token(&'static Token),
+    Ref(String),
+    Seq(Vec<G>),
+    Alt(Vec<G>),
+    Opt(Box<G>),
+    Star(Box<G>),
+}
+
+/// A token of the grammar: its GBNF and Lark forms, and sample texts.
+#[derive(Debug, PartialEq)]
+pub struct Token {
+    pub name: &'static str,
+    pub gbnf: &'static str,
+    pub lark: &'static str,
+    pub samples: &'static [&'static str],
+}
+
+/// Spaces or tabs.
+pub const WS: Token = Token {
+    name: "WS",
+    gbnf: r"[ \t]+",
+    lark: r"/[ \t]+/",
+    samples: &[" "],
+};
+/// Layout inside brackets: spaces, tabs, newlines.
+pub const WSN: Token = Token {
+    name: "WSN",
+    gbnf: r"[ \t\n]+",
+    lark: r"/[ \t\n]+/",
+    samples: &[" ", "\n    ", "\n"],
+};
+/// The same with `//` comments.
+pub const WSN_C: Token = Token {
+    name: "WSNC",
+    gbnf: r#"([ \t\n] | "//" [^\n]* "\n")+"#,
+    lark: r"/([ \t\n]|\/\/[^\n]*\n)+/",
+    samples: &[" ", "\n    ", "\n// a note\n"],
+};
+/// Between statements: a newline or `;`, with layout around.
+pub const SEP: Token = Token {
+    name: "SEP",
+    gbnf: r"[ \t]* [\n;] [ \t\n;]*",
+    lark: r"/[ \t]*[\n;][ \t\n;]*/",
+    samples: &["\n", "\n    ", "; ", "\n\n"],
+};
+/// The same with `//` comments.
+pub const SEP_C: Token = Token {
+    name: "SEPC",
+    gbnf: r#"[ \t]* ("//" [^\n]*)? [\n;] ([ \t\n;] | "//" [^\n]* "\n")*"#,
+    lark: r"/[ \t]*(\/\/[^\n]*)?[\n;]([ \t\n;]|\/\/[^\n]*\n)*/",
+    samples: &["\n", "  // a note\n", "\n// why\n    "],
+};
+/// Between the fields of a record on lines of their own: newlines.
+pub const NL: Token = Token {
+    name: "NL",
+    gbnf: r"[ \t]* [\n] [ \t\n]*",
+    lark: r"/[ \t]*\n[ \t\n]*/",
+    samples: &["\n", "\n    "],
+};
+/// The same with `//` comments.
+pub const NL_C: Token = Token {
+    name: "NLC",
+    gbnf: r#"[ \t]* ("//" [^\n]*)? [\n] ([ \t\n] | "//" [^\n]* "\n")*"#,
+    lark: r"/[ \t]*(\/\/[^\n]*)?\n([ \t\n]|\/\/[^\n]*\n)*/",
+    samples: &["\n", " // a field\n    "],
+};
+/// Layout at the start and end of a body: spaces, newlines, `;`.
+pub const LAYOUT: Token = Token {
+    name: "LAYOUT",
+    gbnf: r"[ \t\n;]+",
+    lark: r"/[ \t\n;]+/",
+    samples: &[" ", "\n", "\n    "],
+};
+/// The same with `//` comments.
+pub const LAYOUT_C: Token = Token {
+    name: "LAYOUTC",
+    gbnf: r#"([ \t\n;] | "//" [^\n]* "\n")+"#,
+    lark: r"/([ \t\n;]|\/\/[^\n]*\n)+/",
+    samples: &[" ", "\n", "\n// first\n    "],
+};
+/// Between the arms of `match` and `decide`: a newline or `,`.
+pub const ARM_SEP: Token = Token {
+    name: "ARMSEP",
+    gbnf: r"[ \t]* [,\n] [ \t\n,]*",
+    lark: r"/[ \t]*[,\n][ \t\n,]*/",
+    samples: &["\n    ", ", ", ",\n"],
+};
+/// The same with `//` comments.
+pub const ARM_SEP_C: Token = Token {
+    name: "ARMSEPC",
+    gbnf: r#"[ \t]* ("//" [^\n]*)? [,\n] ([ \t\n,] | "//" [^\n]* "\n")*"#,
+    lark: r"/[ \t]*(\/\/[^\n]*)?[,\n]([ \t\n,]|\/\/[^\n]*\n)*/",
+    samples: &["\n    ", ", ", "  // else\n"],
+};
+/// Between the branches of `parallel` and `race`: a newline, `,` or `;`.
+pub const BRANCH_SEP: Token = Token {
+    name: "BRANCHSEP",
+    gbnf: r"[ \t]* [,;\n] [ \t\n,;]*",
+    lark: r"/[ \t]*[,;\n][ \t\n,;]*/",
+    samples: &["\n    ", ", ", "; "],
+};
+/// The same with `//` comments.
+pub const BRANCH_SEP_C: Token = Token {
+    name: "BRANCHSEPC",
+    gbnf: r#"[ \t]* ("//" [^\n]*)? [,;\n] ([ \t\n,;] | "//" [^\n]* "\n")*"#,
+    lark: r"/[ \t]*(\/\/[^\n]*)?[,;\n]([ \t\n,;]|\/\/[^\n]*\n)*/",
+    samples: &["\n    ", ", ", " // b\n"],
+};
+/// Text in a string literal.
+pub const STR_TEXT: Token = Token {
+    name: "STRTEXT",
+    gbnf: r#"[^"\\{}\n]+"#,
+    lark: r#"/[^"\\{}\n]+/"#,
+    samples: &["a", "disk full", "CI-123", "x: y"],
+};
+/// An escape in a string literal.
+pub const STR_ESC: Token = Token {
+    name: "STRESC",
+    gbnf: r#""\\" [nt"\\{}]"#,
+    lark: r#"/\\[nt"\\{}]/"#,
+    samples: &[r"\n", r#"\""#, r"\{"],
+};
+/// A number: an integer, a decimal, or a duration.
+pub const NUMBER: Token = Token {
+    name: "NUMBER",
+    gbnf: r#"[0-9]+ ("." [0-9]+)? ("ms" | "s" | "m" | "h" | "d")?"#,
+    lark: r"/[0-9]+(\.[0-9]+)?(ms|s|m|h|d)?/",
+    samples: &["0", "3", "0.5", "30s", "250ms", "12"],
+};
+/// A number in a `match` pattern: an integer or a decimal.
+pub const PAT_NUMBER: Token = Token {
+    name: "PATNUMBER",
+    gbnf: r#"[0-9]+ ("." [0-9]+)?"#,
+    lark: r"/[0-9]+(\.[0-9]+)?/",
+    samples: &["0", "3", "0.5", "200"],
+};
+/// A regular expression literal's body.
+pub const REGEX: Token = Token {
+    name: "REGEX",
+    gbnf: r#""/" [^/\\\n*] [^/\\\n]* "/" [a-z]*"#,
+    lark: r"/\/[^\/\\\n*][^\/\\\n]*\/[a-z]*/",
+    samples: &["/^CI-/", "/[0-9]+/", "/a.b/"],
+};
+
+/// A grammar: named rules, the first one the start.
+#[derive(Clone, Debug, Default)]
+pub struct Grammar {
+    pub rules: Vec<(String, G)>,
+}
+
+fn lit(s: &str) -> G {
+    G::Lit(s.to_string())
+}
+fn r(s: &str) -> G {
+    G::Ref(s.to_string())
+}
+fn seq(v: Vec<G>) -> G {
+    G::Seq(v)
+}
+fn alt(v: Vec<G>) -> G {
+    G::Alt(v)
+}
+fn opt(g: G) -> G {
+    G::Opt(Box::new(g))
+}
+fn star(g: G) -> G {
+    G::Star(Box::new(g))
+}
+/// `g (sep g)*`.
+fn list_of(g: G, sep: G) -> G {
+    seq(vec![g.clone(), star(seq(vec![sep, g]))])
+}
+
+/// The built-in functions, the options and the type names every spec offers.
+pub fn language_defaults(spec: &mut Spec) {
+    spec.builtins = crate::builtins::NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    spec.options = crate::check::options::OPTIONS
+        .iter()
+        .map(|o| o.name.to_string())
+        .collect();
+    for t in [
+        "string", "int", "float", "bool", "json", "duration", "null", "any",
+    ] {
+        if !spec.type_names.iter().any(|n| n == t) {
+            spec.type_names.push(t.to_string());
+        }
+    }
+}
+
+/// Names a fragment may bind besides the failed block's own: short, common
+/// ones, and single letters.
+pub const DEFAULT_BINDS: &[&str] = &[
+    "result", "results", "value", "item", "items", "data", "out", "a", "b", "c", "d", "e", "f",
+    "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y",
+    "z",
+];
+
+/// Is `s` written as a bare word after `.` and as a record key?
+fn is_word(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+/// `.name` or `."odd name"`.
+fn field_text(name: &str) -> String {
+    if is_word(name) {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+struct Builder<'s> {
+    spec: &'s Spec,
+    rules: Vec<(String, G)>,
+    /// Type text → the rule of the postfix chain after a value of that type.
+    paths: HashMap<String, String>,
+    /// Every field name of every type seen.
+    fields: BTreeSet<String>,
+}
+
+impl Builder<'_> {
+    fn ws(&self) -> G {
+        G::Token(&WS)
+    }
+    fn wsn(&self) -> G {
+        G::Token(if self.spec.comments { &WSN_C } else { &WSN })
+    }
+    fn ows(&self) -> G {
+        opt(self.ws())
+    }
+    fn owsn(&self) -> G {
+        opt(self.wsn())
+    }
+    fn sep(&self) -> G {
+        G::Token(if self.spec.comments { &SEP_C } else { &SEP })
+    }
+    fn layout(&self) -> G {
+        G::Token(if self.spec.comments {
+            &LAYOUT_C
+        } else {
+            &LAYOUT
+        })
+    }
+    fn arm_sep(&self) -> G {
+        G::Token(if self.spec.comments {
+            &ARM_SEP_C
+        } else {
+            &ARM_SEP
+        })
+    }
+    fn branch_sep(&self) -> G {
+        G::Token(if self.spec.comments {
+            &BRANCH_SEP_C
+        } else {
+            &BRANCH_SEP
+        })
+    }
+
+    fn collect_fields(&mut self, t: &Type) {
+        match t {
+            Type::Record(rt) => {
+                for f in &rt.fields {
+                    self.fields.insert(f.name.clone());
+                    self.collect_fields(&f.ty);
+                }
+            }
+            Type::List(e) | Type::Optional(e) => self.collect_fields(e),
+            _ => {}
+        }
+    }
+
+    /// The rule for what may follow a value of type `t`: fields it has,
+    /// indexes of lists; any known field after `json`.
+    fn path(&mut self, t: &Type) -> G {
+        match t {
+            Type::Optional(inner) => return self.path(inner),
+            Type::Json | Type::Unknown => return r("any_path"),
+            Type::Record(_) | Type::List(_) => {}
+            // Nothing follows a string, a number, a boolean, `null`.
+            _ => return seq(vec![]),
+        }
+        let key = crate::types::source(t);
+        if let Some(n) = self.paths.get(&key) {
+            return r(n);
+        }
+        let name = format!("path_{}", self.paths.len());
+        self.paths.insert(key, name.clone());
+        let body = match t {
+            Type::Record(rt) => self.record_path(rt),
+            Type::List(e) => {
+                let p = self.path(e);
+                opt(alt(vec![
+                    seq(vec![
+                        lit("["),
+                        self.owsn(),
+                        r("expr"),
+                        self.owsn(),
+                        lit("]"),
+                        p.clone(),
+                    ]),
+                    seq(vec![lit("[*]"), p]),
+                ]))
+            }
+            _ => seq(vec![]),
+        };
+        self.rules.push((name.clone(), body));
+        r(&name)
+    }
+
+    fn record_path(&mut self, rt: &RecordTy) -> G {
+        let mut arms = Vec::new();
+        for f in &rt.fields {
+            let p = self.path(&f.ty);
+            arms.push(seq(vec![lit(&format!(".{}", field_text(&f.name))), p]));
+        }
+        if arms.is_empty() {
+            return seq(vec![]);
+        }
+        opt(alt(arms))
+    }
+
+    fn build(mut self) -> Grammar {
+        let spec = self.spec;
+        for (_, t) in &spec.names {
+            self.collect_fields(t);
+        }
+        for c in &spec.callables {
+            if let Some(t) = &c.ret {
+                self.collect_fields(t);
+            }
+        }
+        // A caught error's fields; a `race`'s.
+        self.collect_fields(&crate::check::error_type());
+        self.fields.insert("winner".into());
+        self.fields.insert("value".into());
+        for f in &spec.fields {
+            self.fields.insert(f.clone());
+        }
+        // The start: statements, the last one the block's value.
+        let sep = self.sep();
+        let layout = self.layout();
+        self.rules.push((
+            "start".into(),
+            seq(vec![
+                opt(layout.clone()),
+                list_of(r("stmt"), sep.clone()),
+                opt(layout.clone()),
+            ]),
+        ));
+        let ws = self.ws();
+        let ows = self.ows();
+        let owsn = self.owsn();
+        let wsn = self.wsn();
+        // Statements.
+        let after = seq(vec![
+            ws.clone(),
+            lit("after"),
+            ws.clone(),
+            list_of(r("bind"), seq(vec![lit(","), ows.clone()])),
+        ]);
+        self.rules.push((
+            "stmt".into(),
+            alt(vec![
+                seq(vec![
+                    lit("let"),
+                    ws.clone(),
+                    r("bind"),
+                    opt(seq(vec![ows.clone(), lit(":"), ows.clone(), r("type")])),
+                    ows.clone(),
+                    lit("="),
+                    owsn.clone(),
+                    r("expr"),
+                    opt(after.clone()),
+                ]),
+                seq(vec![r("expr"), opt(after)]),
+            ]),
+        ));
+        self.rules.push((
+            "block".into(),
+            seq(vec![
+                lit("{"),
+                opt(layout.clone()),
+                opt(seq(vec![
+                    list_of(r("stmt"), sep.clone()),
+                    opt(layout.clone()),
+                ])),
+                lit("}"),
+            ]),
+        ));
+        // Names: bound by the fragment (any known field after them) or in
+        // scope (the fields of their types).
+        let mut binds: Vec<&String> = spec.binds.iter().collect();
+        binds.sort();
+        binds.dedup();
+        let bind_alts: Vec<G> = binds.iter().map(|b| lit(b)).collect();
+        self.rules.push(("bind".into(), alt_or_never(bind_alts)));
+        let mut refs = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (n, t) in spec.names.iter().rev() {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            let p = self.path(t);
+            refs.push(seq(vec![lit(n), p]));
+        }
+        for b in &binds {
+            if !seen.contains(*b) {
+                refs.push(seq(vec![lit(b), r("any_path")]));
+            }
+        }
+        self.rules.push(("name_ref".into(), alt_or_never(refs)));
+        // After a value of unknown type: fields any type has (and the
+        // names the fragment binds: branches name a `parallel`'s fields),
+        // indexes.
+        for b in &binds {
+            self.fields.insert((*b).clone());
+        }
+        let fields: Vec<G> = self
+            .fields
+            .iter()
+            .map(|f| lit(&format!(".{}", field_text(f))))
+            .collect();
+        let mut any = vec![
+            seq(vec![
+                lit("["),
+                owsn.clone(),
+                r("expr"),
+                owsn.clone(),
+                lit("]"),
+            ]),
+            lit("[*]"),
+        ];
+        if !fields.is_empty() {
+            any.push(alt(fields));
+        }
+        self.rules.push(("any_path".into(), star(alt(any))));
+        // Calls: tools and flows with their parameters' names, built-in
+        // functions with positional arguments.
+        let mut calls = Vec::new();
+        for c in &spec.callables {
+            let args = if c.params.is_empty() {
+                seq(vec![lit("("), owsn.clone(), lit(")")])
+            } else {
+                let arg = alt(c
+                    .params
+                    .iter()
+                    .map(|p| seq(vec![lit(p), ows.clone(), lit(":"), owsn.clone(), r("expr")]))
+                    .collect());
+                seq(vec![
+                    lit("("),
+                    owsn.clone(),
+                    opt(seq(vec![
+                        list_of(arg, seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                        owsn.clone(),
+                        opt(seq(vec![lit(","), owsn.clone()])),
+                    ])),
+                    lit(")"),
+                ])
+            };
+            let path = match &c.ret {
+                Some(t) => self.path(t),
+                None => r("any_path"),
+            };
+            calls.push(seq(vec![
+                lit(&c.name),
+                args,
+                opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("options")])),
+                path,
+            ]));
+        }
+        let positional = seq(vec![
+            lit("("),
+            owsn.clone(),
+            opt(seq(vec![
+                list_of(r("expr"), seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                owsn.clone(),
+                opt(seq(vec![lit(","), owsn.clone()])),
+            ])),
+            lit(")"),
+        ]);
+        let names: Vec<G> = spec.builtins.iter().map(|b| lit(b)).collect();
+        if !names.is_empty() {
+            calls.push(seq(vec![alt(names), positional, r("any_path")]));
+        }
+        self.rules.push(("call".into(), alt_or_never(calls)));
+        // `with { key: value, … }`.
+        let keys: Vec<G> = spec.options.iter().map(|o| lit(o)).collect();
+        let option = seq(vec![
+            alt_or_never(keys),
+            ows.clone(),
+            lit(":"),
+            owsn.clone(),
+            r("expr"),
+        ]);
+        self.rules.push((
+            "options".into(),
+            seq(vec![
+                lit("{"),
+                owsn.clone(),
+                opt(seq(vec![
+                    list_of(option, r("field_sep")),
+                    opt(r("field_sep")),
+                ])),
+                owsn.clone(),
+                lit("}"),
+            ]),
+        ));
+        self.rules.push((
+            "field_sep".into(),
+            alt(vec![
+                seq(vec![owsn.clone(), lit(","), owsn.clone()]),
+                G::Token(if spec.comments { &NL_C } else { &NL }),
+            ]),
+        ));
+        // Expressions: operands and binary operators (precedence is the
+        // parser's; any sequence parses).
+        let ops = [
+            "??", "||", "&&", "==", "!=", "<=", ">=", "<", ">", "++", "+", "-", "*", "/", "%",
+        ];
+        self.rules.push((
+            "expr".into(),
+            seq(vec![
+                r("unary"),
+                star(alt(vec![
+                    seq(vec![
+                        ows.clone(),
+                        alt(ops.iter().map(|o| lit(o)).collect()),
+                        owsn.clone(),
+                        r("unary"),
+                    ]),
+                    // A regular expression only right of `~` and `!~`.
+                    seq(vec![
+                        ows.clone(),
+                        alt(vec![lit("~"), lit("!~")]),
+                        ows.clone(),
+                        alt(vec![G::Token(&REGEX), r("unary")]),
+                    ]),
+                    seq(vec![ws.clone(), lit("catch"), ws.clone(), r("unary")]),
+                ])),
+            ]),
+        ));
+        // `!` before `~` would read as `!~`; no operand starts with it.
+        self.rules.push((
+            "unary".into(),
+            seq(vec![star(alt(vec![lit("!"), lit("-")])), r("primary")]),
+        ));
+        let mut primary = vec![
+            r("call"),
+            r("name_ref"),
+            G::Token(&NUMBER),
+            r("string"),
+            lit("true"),
+            lit("false"),
+            lit("null"),
+            r("list"),
+            r("record"),
+            seq(vec![
+                lit("("),
+                owsn.clone(),
+                r("expr"),
+                owsn.clone(),
+                lit(")"),
+                r("any_path"),
+            ]),
+            r("if_expr"),
+            r("match_expr"),
+            r("for_expr"),
+            r("try_expr"),
+            r("branches_expr"),
+            r("seq_expr"),
+            r("loop_expr"),
+            r("decide_expr"),
+        ];
+        if spec.approve {
+            primary.push(seq(vec![
+                lit("approve"),
+                ws.clone(),
+                r("string"),
+                opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("expr")])),
+            ]));
+        }
+        self.rules.push(("primary".into(), alt(primary)));
+        // Literals.
+        self.rules.push((
+            "string".into(),
+            seq(vec![
+                lit("\""),
+                star(alt(vec![
+                    G::Token(&STR_TEXT),
+                    G::Token(&STR_ESC),
+                    seq(vec![
+                        lit("{"),
+                        owsn.clone(),
+                        r("expr"),
+                        owsn.clone(),
+                        lit("}"),
+                    ]),
+                ])),
+                lit("\""),
+            ]),
+        ));
+        self.rules.push((
+            "list".into(),
+            seq(vec![
+                lit("["),
+                owsn.clone(),
+                opt(seq(vec![
+                    list_of(r("expr"), seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                    owsn.clone(),
+                    opt(seq(vec![lit(","), owsn.clone()])),
+                ])),
+                lit("]"),
+            ]),
+        ));
+        let mut keys: Vec<String> = self.fields.iter().map(|f| field_text(f)).collect();
+        for b in &binds {
+            if !keys.contains(b) {
+                keys.push((*b).clone());
+            }
+        }
+        for (n, _) in &spec.names {
+            if !keys.contains(n) {
+                keys.push(n.clone());
+            }
+        }
+        keys.sort();
+        let key = alt_or_never(keys.iter().map(|k| lit(k)).collect());
+        // `{ key: value }`, or `{ name }` for a name in scope.
+        let rec_field = seq(vec![
+            key,
+            opt(seq(vec![ows.clone(), lit(":"), owsn.clone(), r("expr")])),
+        ]);
+        self.rules.push((
+            "record".into(),
+            seq(vec![
+                lit("{"),
+                owsn.clone(),
+                opt(seq(vec![
+                    list_of(rec_field, r("field_sep")),
+                    opt(r("field_sep")),
+                ])),
+                owsn.clone(),
+                lit("}"),
+            ]),
+        ));
+        // Types of `let x: T`.
+        let tnames: Vec<G> = spec.type_names.iter().map(|t| lit(t)).collect();
+        let tatom = alt(vec![
+            alt_or_never(tnames),
+            seq(vec![
+                lit("["),
+                ows.clone(),
+                r("type"),
+                ows.clone(),
+                lit("]"),
+            ]),
+            r("string"),
+        ]);
+        self.rules.push((
+            "type".into(),
+            list_of(
+                seq(vec![tatom, opt(lit("?"))]),
+                seq(vec![ows.clone(), lit("|"), ows.clone()]),
+            ),
+        ));
+        // The block forms.
+        let with = opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("options")]));
+        self.rules.push((
+            "if_expr".into(),
+            seq(vec![
+                lit("if"),
+                ws.clone(),
+                r("expr"),
+                ws.clone(),
+                r("block"),
+                opt(seq(vec![
+                    ows.clone(),
+                    lit("else"),
+                    ws.clone(),
+                    alt(vec![r("if_expr"), r("block")]),
+                ])),
+            ]),
+        ));
+        let pat_lit = alt(vec![
+            r("string"),
+            G::Token(&PAT_NUMBER),
+            seq(vec![lit("-"), G::Token(&PAT_NUMBER)]),
+            lit("true"),
+            lit("false"),
+            lit("null"),
+        ]);
+        let pattern = alt(vec![
+            lit("_"),
+            list_of(pat_lit, seq(vec![ows.clone(), lit("|"), ows.clone()])),
+        ]);
+        let arm_body = alt(vec![r("block"), r("expr")]);
+        let arm_sep = self.arm_sep();
+        let arms = |arm: G, wsn: &G| {
+            seq(vec![
+                lit("{"),
+                opt(arm_sep.clone()),
+                owsn_of(wsn),
+                list_of(arm, arm_sep.clone()),
+                opt(arm_sep.clone()),
+                owsn_of(wsn),
+                lit("}"),
+            ])
+        };
+        self.rules.push((
+            "match_expr".into(),
+            seq(vec![
+                lit("match"),
+                ws.clone(),
+                r("expr"),
+                ws.clone(),
+                arms(
+                    seq(vec![
+                        pattern,
+                        ows.clone(),
+                        lit("=>"),
+                        owsn.clone(),
+                        arm_body.clone(),
+                    ]),
+                    &wsn,
+                ),
+            ]),
+        ));
+        self.rules.push((
+            "decide_expr".into(),
+            seq(vec![
+                lit("decide"),
+                ws.clone(),
+                r("string"),
+                opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("expr")])),
+                ws.clone(),
+                arms(
+                    seq(vec![
+                        alt(vec![lit("else"), r("decide_label")]),
+                        ows.clone(),
+                        lit("=>"),
+                        owsn.clone(),
+                        arm_body,
+                    ]),
+                    &wsn,
+                ),
+            ]),
+        ));
+        // Named apart from the token: GBNF writes both in lower case.
+        self.rules.push(("decide_label".into(), G::Token(&LABEL)));
+        self.rules.push((
+            "for_expr".into(),
+            seq(vec![
+                lit("for"),
+                ws.clone(),
+                r("bind"),
+                ws.clone(),
+                lit("in"),
+                ws.clone(),
+                r("expr"),
+                opt(seq(vec![ws.clone(), lit("where"), ws.clone(), r("expr")])),
+                with.clone(),
+                ws.clone(),
+                r("block"),
+            ]),
+        ));
+        self.rules.push((
+            "try_expr".into(),
+            seq(vec![
+                lit("try"),
+                with.clone(),
+                ws.clone(),
+                r("block"),
+                owsn.clone(),
+                lit("catch"),
+                opt(seq(vec![ws.clone(), r("bind")])),
+                ws.clone(),
+                r("block"),
+            ]),
+        ));
+        let branch = seq(vec![
+            r("bind"),
+            ows.clone(),
+            lit("="),
+            owsn.clone(),
+            r("expr"),
+        ]);
+        self.rules.push((
+            "branches_expr".into(),
+            seq(vec![
+                alt(vec![
+                    seq(vec![
+                        lit("parallel"),
+                        opt(seq(vec![
+                            ws.clone(),
+                            alt(vec![lit("merge"), lit("concat")]),
+                        ])),
+                    ]),
+                    lit("race"),
+                ]),
+                with.clone(),
+                ws.clone(),
+                lit("{"),
+                opt(self.branch_sep()),
+                owsn.clone(),
+                list_of(branch, self.branch_sep()),
+                opt(self.branch_sep()),
+                owsn.clone(),
+                lit("}"),
+            ]),
+        ));
+        self.rules.push((
+            "seq_expr".into(),
+            seq(vec![
+                alt(vec![lit("sequence"), lit("dag")]),
+                with.clone(),
+                ws.clone(),
+                r("block"),
+            ]),
+        ));
+        self.rules.push((
+            "loop_expr".into(),
+            seq(vec![
+                lit("loop"),
+                ws.clone(),
+                r("bind"),
+                ows.clone(),
+                lit("="),
+                ows.clone(),
+                r("expr"),
+                opt(seq(vec![
+                    ws.clone(),
+                    lit("max"),
+                    ws.clone(),
+                    G::Token(&NUMBER),
+                ])),
+                ws.clone(),
+                lit("until"),
+                ws.clone(),
+                r("expr"),
+                with,
+                ws.clone(),
+                r("block"),
+            ]),
+        ));
+        Grammar { rules: self.rules }
+    }
+}
+
+/// A `decide` arm's label.
+pub const LABEL: Token = Token {
+    name: "LABEL",
+    gbnf: r"[a-z_] [a-z0-9_]*",
+    lark: r"/[a-z_][a-z0-9_]*/",
+    samples: &["retry", "escalate", "ok"],
+};
+
+fn owsn_of(wsn: &G) -> G {
+    opt(wsn.clone())
+}
+
+/// Alternatives that may be none (no names in scope, no callables): such a
+/// rule matches nothing, and [`Grammar::pruned`] takes it out.
+fn alt_or_never(v: Vec<G>) -> G {
+    G::Alt(v)
+}
+
+/// The grammar of a block body in `spec`'s scope.
+pub fn block_body(spec: &Spec) -> Grammar {
+    Builder {
+        spec,
+        rules: Vec::new(),
+        paths: HashMap::new(),
+        fields: BTreeSet::new(),
+    }
+    .build()
+    .pruned()
+}
+
+/// The grammar of a decision's answer: one of the labels.
+pub fn labels(options: &[String]) -> Grammar {
+    Grammar {
+        rules: vec![(
+            "start".into(),
+            G::Alt(options.iter().map(|o| lit(o)).collect()),
+        )],
+    }
+}
+
+/// JSON text of a string, as GBNF and Lark literals write it.
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+impl Grammar {
+    /// Rules with an empty alternative (nothing can match them: no names,
+    /// no callables) removed, and references to them; rules nobody refers
+    /// to removed.
+    fn pruned(mut self) -> Grammar {
+        loop {
+            let dead: BTreeSet<String> = self
+                .rules
+                .iter()
+                .filter(|(_, g)| never(g, &BTreeSet::new()))
+                .map(|(n, _)| n.clone())
+                .collect();
+            let dead_refs: BTreeSet<String> = self
+                .rules
+                .iter()
+                .filter(|(_, g)| never(g, &dead))
+                .map(|(n, _)| n.clone())
+                .collect();
+            let all: BTreeSet<String> = dead.union(&dead_refs).cloned().collect();
+            if all.is_empty() {
+                break;
+            }
+            self.rules.retain(|(n, _)| !all.contains(n));
+            for (_, g) in &mut self.rules {
+                *g = drop_never(g, &all);
+            }
+        }
+        // Unreferenced rules.
+        let mut used = BTreeSet::from(["start".to_string()]);
+        let mut todo = vec!["start".to_string()];
+        let by_name: HashMap<String, G> = self.rules.iter().cloned().collect();
+        while let Some(n) = todo.pop() {
+            if let Some(g) = by_name.get(&n) {
+                refs(g, &mut |x| {
+                    if used.insert(x.to_string()) {
+                        todo.push(x.to_string());
+                    }
+                });
+            }
+        }
+        self.rules.retain(|(n, _)| used.contains(n));
+        self
+    }
+
+    /// The grammar in llama.cpp's GBNF (its start rule is `root`).
+    pub fn gbnf(&self) -> String {
+        let mut out = String::new();
+        let mut tokens: Vec<&'static Token> = Vec::new();
+        for (name, g) in &self.rules {
+            let n = if name == "start" {
+                "root".into()
+            } else {
+                gbnf_name(name)
+            };
+            let _ = writeln!(out, "{n} ::= {}", gbnf_expr(g, &mut tokens));
+        }
+        for t in tokens {
+            let _ = writeln!(out, "{} ::= {}", gbnf_name(&t.name.to_lowercase()), t.gbnf);
+        }
+        out
+    }
+
+    /// The grammar in llguidance's Lark (its start rule is `start`).
+    pub fn lark(&self) -> String {
+        let mut out = String::new();
+        let mut tokens: Vec<&'static Token> = Vec::new();
+        for (name, g) in &self.rules {
+            let _ = writeln!(out, "{name}: {}", lark_expr(g, &mut tokens));
+        }
+        for t in tokens {
+            let _ = writeln!(out, "{}: {}", t.name, t.lark);
+        }
+        out
+    }
+
+    /// A text the grammar generates: `choose(n)` picks one of `n` choices
+    /// (an alternative, or whether to repeat); past `depth` nested rules,
+    /// the shortest ways are taken.
+    pub fn sample(&self, choose: &mut dyn FnMut(usize) -> usize, depth: usize) -> String {
+        let by_name: HashMap<&str, &G> = self.rules.iter().map(|(n, g)| (n.as_str(), g)).collect();
+        let cost = self.costs();
+        let mut out = String::new();
+        let start = by_name
+            .get("start")
+            .copied()
+            .cloned()
+            .unwrap_or(G::Seq(vec![]));
+        sample_into(&start, &by_name, &cost, choose, depth, &mut out);
+        out
+    }
+
+    /// For each rule, the least nesting needed to finish it.
+    fn costs(&self) -> HashMap<String, usize> {
+        let mut cost: HashMap<String, usize> = HashMap::new();
+        loop {
+            let mut changed = false;
+            for (n, g) in &self.rules {
+                if let Some(c) = g_cost(g, &cost) {
+                    let c = c + 1;
+                    if cost.get(n).is_none_or(|&old| c < old) {
+                        cost.insert(n.clone(), c);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return cost;
+            }
+        }
+    }
+}
+
+fn g_cost(g: &G, cost: &HashMap<String, usize>) -> Option<usize> {
+    match g {
+        G::Lit(_) | G::Token(_) | G::Opt(_) | G::Star(_) => Some(0),
+        G::Ref(n) => cost.get(n).copied(),
+        G::Seq(v) => v
+            .iter()
+            .try_fold(0, |acc, x| g_cost(x, cost).map(|c| acc.max(c))),
+        G::Alt(v) => v.iter().filter_map(|x| g_cost(x, cost)).min(),
+    }
+}
+
+fn sample_into(
+    g: &G,
+    rules: &HashMap<&str, &G>,
+    cost: &HashMap<String, usize>,
+    choose: &mut dyn FnMut(usize) -> usize,
+    depth: usize,
+    out: &mut String,
+) {
+    match g {
+        G::Lit(s) => out.push_str(s),
+        G::Token(t) => out.push_str(t.samples[choose(t.samples.len()) % t.samples.len()]),
+        G::Ref(n) => {
+            if let Some(g) = rules.get(n.as_str()) {
+                sample_into(g, rules, cost, choose, depth.saturating_sub(1), out);
+            }
+        }
+        G::Seq(v) => {
+            for x in v {
+                sample_into(x, rules, cost, choose, depth, out);
+            }
+        }
+        G::Alt(v) => {
+            let pick = if depth == 0 {
+                // The cheapest alternative.
+                v.iter()
+                    .enumerate()
+                    .filter_map(|(i, x)| g_cost(x, cost).map(|c| (c, i)))
+                    .min()
+                    .map_or(0, |(_, i)| i)
+            } else {
+                choose(v.len()) % v.len().max(1)
+            };
+            if let Some(x) = v.get(pick) {
+                sample_into(x, rules, cost, choose, depth, out);
+            }
+        }
+        G::Opt(x) => {
+            if depth > 0 && choose(2) == 1 {
+                sample_into(x, rules, cost, choose, depth, out);
+            }
+        }
+        G::Star(x) => {
+            if depth > 0 {
+                let n = choose(3);
+                for _ in 0..n {
+                    sample_into(x, rules, cost, choose, depth, out);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `g` can match nothing at all (an empty `Alt`, or a reference to a dead rule).
+fn never(g: &G, dead: &BTreeSet<String>) -> bool {
+    match g {
+        G::Alt(v) => v.iter().all(|x| never(x, dead)),
+        G::Seq(v) => v.iter().any(|x| never(x, dead)),
+        G::Ref(n) => dead.contains(n),
+        G::Lit(_) | G::Token(_) | G::Opt(_) | G::Star(_) => false,
+    }
+}
+
+fn drop_never(g: &G, dead: &BTreeSet<String>) -> G {
+    match g {
+        G::Alt(v) => G::Alt(
+            v.iter()
+                .filter(|x| !never(x, dead))
+                .map(|x| drop_never(x, dead))
+                .collect(),
+        ),
+        G::Seq(v) => G::Seq(v.iter().map(|x| drop_never(x, dead)).collect()),
+        G::Opt(x) if never(x, dead) => G::Seq(vec![]),
+        G::Star(x) if never(x, dead) => G::Seq(vec![]),
+        G::Opt(x) => G::Opt(Box::new(drop_never(x, dead))),
+        G::Star(x) => G::Star(Box::new(drop_never(x, dead))),
+        other => other.clone(),
+    }
+}
+
+fn refs(g: &G, f: &mut dyn FnMut(&str)) {
+    match g {
+        G::Ref(n) => f(n),
+        G::Seq(v) | G::Alt(v) => v.iter().for_each(|x| refs(x, f)),
+        G::Opt(x) | G::Star(x) => refs(x, f),
+        G::Lit(_) | G::Token(_) => {}
+    }
+}
+
+/// GBNF rule names are letters, digits and `-`.
+fn gbnf_name(n: &str) -> String {
+    n.replace('_', "-")
+}
+
+fn gbnf_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
+    match g {
+        G::Lit(s) => quoted(s),
+        G::Token(t) => {
+            if !tokens.iter().any(|x| x.name == t.name) {
+                tokens.push(t);
+            }
+            gbnf_name(&t.name.to_lowercase())
+        }
+        G::Ref(n) => gbnf_name(n),
+        G::Seq(v) if v.is_empty() => "\"\"".into(),
+        G::Seq(v) => v
+            .iter()
+            .filter(|x| !matches!(x, G::Seq(w) if w.is_empty()))
+            .map(|x| gbnf_expr(x, tokens))
+            .collect::<Vec<_>>()
+            .join(" "),
+        G::Alt(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| gbnf_expr(x, tokens))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
+        G::Opt(x) => format!("{}?", group(x, gbnf_expr(x, tokens))),
+        G::Star(x) => format!("{}*", group(x, gbnf_expr(x, tokens))),
+    }
+}
+
+fn lark_expr(g: &G, tokens: &mut Vec<&'static Token>) -> String {
+    match g {
+        G::Lit(s) => quoted(s),
+        G::Token(t) => {
+            if !tokens.iter().any(|x| x.name == t.name) {
+                tokens.push(t);
+            }
+            t.name.to_string()
+        }
+        G::Ref(n) => n.clone(),
+        G::Seq(v) if v.is_empty() => "\"\"".into(),
+        G::Seq(v) => v
+            .iter()
+            .filter(|x| !matches!(x, G::Seq(w) if w.is_empty()))
+            .map(|x| lark_expr(x, tokens))
+            .collect::<Vec<_>>()
+            .join(" "),
+        G::Alt(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| lark_expr(x, tokens))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
+        G::Opt(x) => format!("{}?", group(x, lark_expr(x, tokens))),
+        G::Star(x) => format!("{}*", group(x, lark_expr(x, tokens))),
+    }
+}
+
+/// Brackets around a sequence before `?` or `*`.
+fn group(g: &G, s: String) -> String {
+    match g {
+        G::Seq(v) if v.len() > 1 => format!("({s})"),
+        _ => s,
+    }
+}
