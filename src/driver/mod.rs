@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod event;
+pub mod explain;
 pub mod inspect;
 pub mod project;
 pub mod report;
