@@ -184,10 +184,13 @@ impl LanguageServer for Backend {
         &self,
         p: DocumentSymbolParams,
     ) -> Result<Option<DocumentSymbolResponse>> {
-        Ok(self
-            .ask(p.text_document.uri, features::symbols)
-            .await
-            .map(DocumentSymbolResponse::Nested))
+        // A document with nothing to show (unknown, or over the size limit)
+        // has no symbols.
+        Ok(Some(DocumentSymbolResponse::Nested(
+            self.ask(p.text_document.uri, features::symbols)
+                .await
+                .unwrap_or_default(),
+        )))
     }
 
     async fn signature_help(&self, p: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
