@@ -506,11 +506,7 @@ fn cancel_kills_the_running_tool_and_ends_the_run_cancelled() {
     let dir = project("serve-cancel");
     let s = serve(&dir, &[]);
     let id = s.start("slow", json!({}));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !dir.join("calls-slow").exists() {
-        assert!(Instant::now() < deadline, "the tool never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_tool(&dir, "slow");
     let (status, v) = s.post(&format!("/api/v1/runs/{id}/cancel"), json!({}));
     assert_eq!(status, 202, "{v}");
     let run = s.wait_status(&id, "cancelled");
@@ -529,11 +525,7 @@ fn a_server_killed_mid_run_resumes_the_run_when_it_starts_again() {
     let dir = project("serve-kill");
     let s = serve(&dir, &[]);
     let id = s.start("slow", json!({}));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !dir.join("calls-slow").exists() {
-        assert!(Instant::now() < deadline, "the tool never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_tool(&dir, "slow");
     // kill -9: the run stays `running` under a process that is gone.
     nix_kill9(s.child.id());
     drop(s);
@@ -560,6 +552,15 @@ fn a_server_killed_mid_run_resumes_the_run_when_it_starts_again() {
     let (status, _) = s.post(&format!("/api/v1/runs/{id}/cancel"), json!({}));
     assert_eq!(status, 202);
     s.wait_status(&id, "cancelled");
+}
+
+/// Waits until the `count` tool called with `name` has started.
+fn wait_for_tool(dir: &Path, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join(format!("calls-{name}")).exists() {
+        assert!(Instant::now() < deadline, "the tool never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn nix_kill9(pid: u32) {
