@@ -43,10 +43,10 @@ fn accepts(m: &Matcher, text: &str) -> Result<(), String> {
     let toks = env().tokenize_bytes(text.as_bytes());
     m.consume_tokens(&toks)
         .map_err(|e| format!("stopped: {e}"))?;
-    if m.is_accepting().unwrap_or(false) {
-        Ok(())
-    } else {
-        Err("incomplete".into())
+    match m.is_accepting() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("incomplete".into()),
+        Err(e) => Err(format!("no answer: {e}")),
     }
 }
 
@@ -110,7 +110,11 @@ fn bodies(program: &Program, text: &str) -> Vec<(String, Spec)> {
             };
             blocks_in(e, &mut blocks);
         }
-        for (start, end) in blocks {
+        let ret = sig
+            .ret
+            .clone()
+            .or_else(|| program.flow_types.get(&(m, sig.name.clone())).cloned());
+        for (i, (start, end)) in blocks.into_iter().enumerate() {
             let inner = &text[start as usize + 1..end as usize - 1];
             if inner.trim().is_empty() {
                 continue;
@@ -124,6 +128,10 @@ fn bodies(program: &Program, text: &str) -> Vec<(String, Spec)> {
                 true,
             );
             spec.comments = true;
+            // A flow's body is written as a value of the flow's type.
+            if i == 0 {
+                spec.expected = ret.clone();
+            }
             out.push((inner.to_string(), spec));
         }
     }
@@ -188,8 +196,10 @@ fn replan_site_spec() -> Spec {
     let (key, site) = p
         .replan_sites
         .iter()
-        .find(|((f, _), _)| *f == p.modules[m].file)
-        .expect("a re-plan site");
+        .find(|((f, start), _)| {
+            *f == p.modules[m].file && text[*start as usize..].starts_with("dag")
+        })
+        .expect("the re-plan site");
     let policy = p.modules[m].policies.get("analysis").expect("the policy");
     let callables = scope::all_callables(p, m)
         .into_iter()
@@ -203,7 +213,9 @@ fn replan_site_spec() -> Spec {
         .collect();
     let block = &text[key.1 as usize..];
     let block = &block[..block.find("\n    }").expect("the block's end")];
-    scope::spec_for(p, m, &site.names, callables, block, false)
+    let mut spec = scope::spec_for(p, m, &site.names, callables, block, false);
+    spec.expected = Some(site.ty.clone());
+    spec
 }
 
 #[test]
@@ -219,8 +231,9 @@ fn the_grammar_accepts_the_tests_fragments_and_refuses_what_the_checker_would() 
         "[]",
         "if len(id) > 0 { cpu_analysis(ci_ids: [id]).anomalies } else { [] }",
         "try { cpu_analysis(ci_ids: [id]).anomalies } catch e { [] }",
-        "cpu_analysis(ci_ids: [id]).anomalies[0].metric",
+        "[cpu_analysis(ci_ids: [id]).anomalies[0]]",
         "[{ metric: \"cpu\", score: 0.5, note: \"from {id}\" }]",
+        "cpu_analysis(ci_ids: ci_detail_lookup(ci_id: id).rows[*].ci_id).anomalies",
     ] {
         accepts(&m, ok).unwrap_or_else(|e| panic!("refused ({e}): {ok}"));
     }
@@ -244,6 +257,24 @@ fn the_grammar_accepts_the_tests_fragments_and_refuses_what_the_checker_would() 
             "an unknown named argument",
         ),
         ("import os\nos.system(\"ls\")", "Python"),
+        // The block is a list of anomalies: its value cannot be a number,
+        // a string, a field of another type; an argument of type `[string]`
+        // cannot be a number.
+        ("42", "a number for a list of records"),
+        ("[1, 2]", "a list of numbers for a list of records"),
+        (
+            "cpu_analysis(ci_ids: [id]).anomalies[0].metric",
+            "a string for a list",
+        ),
+        ("\"cpu\"", "a string for a list"),
+        (
+            "cpu_analysis(ci_ids: 5).anomalies",
+            "a number for a list of strings",
+        ),
+        (
+            "cpu_analysis(ci_ids: id).anomalies",
+            "a string for a list of strings",
+        ),
         ("The block failed because the service is down.", "prose"),
     ] {
         assert!(accepts(&m, bad).is_err(), "accepted {why}: {bad}");
@@ -291,7 +322,8 @@ fn the_grammar_of_a_replan_site_takes_the_tests_fragments_and_not_a_tool_outside
         .map(|(s, r)| scope::callable(s, r, ""))
         .collect();
     let block = &REPLAN_TEST_FLOW[key.1 as usize..];
-    let spec = scope::spec_for(p, m, &site.names, callables, block, false);
+    let mut spec = scope::spec_for(p, m, &site.names, callables, block, false);
+    spec.expected = Some(site.ty.clone());
     let g = replan_grammar::block_body(&spec);
     let mt = matcher(&g);
     for ok in [

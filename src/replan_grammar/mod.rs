@@ -23,8 +23,9 @@ use crate::types::{RecordTy, Type};
 pub struct Callable {
     /// As it is called: `lookup`, or `alias.lookup` for an imported module's.
     pub name: String,
-    /// Its parameters' names (arguments are named).
-    pub params: Vec<String>,
+    /// Its parameters' names (arguments are named) and types (what an
+    /// argument may be written as).
+    pub params: Vec<(String, Type)>,
     /// Its result type, when known: the fields after the call.
     pub ret: Option<Type>,
 }
@@ -51,6 +52,9 @@ pub struct Spec {
     /// Field names besides those of the names' and callables' types: the
     /// module's types', the expected type's, the block's own record keys.
     pub fields: Vec<String>,
+    /// The type the block must have: its final expression is written as a
+    /// value of that type (a list of records cannot end in a number).
+    pub expected: Option<Type>,
 }
 
 /// A grammar expression.
@@ -284,6 +288,10 @@ struct Builder<'s> {
     paths: HashMap<String, String>,
     /// Every field name of every type seen.
     fields: BTreeSet<String>,
+    /// Type text → the rule of an expression written as a value of that type.
+    typed: HashMap<String, String>,
+    /// (from, to) type texts → the rule of the paths from one to the other.
+    to: HashMap<(String, String), Option<G>>,
 }
 
 impl Builder<'_> {
@@ -387,6 +395,235 @@ impl Builder<'_> {
         opt(alt(arms))
     }
 
+    /// A call's arguments: each parameter by name, its value written as a
+    /// value of the parameter's type; then `with { … }`.
+    fn call_args(&mut self, c: &Callable) -> G {
+        let (ows, owsn, ws) = (self.ows(), self.owsn(), self.ws());
+        let args = if c.params.is_empty() {
+            seq(vec![lit("("), owsn.clone(), lit(")")])
+        } else {
+            let mut arms = Vec::new();
+            for (p, t) in &c.params {
+                let value = self.typed(t);
+                arms.push(seq(vec![
+                    lit(p),
+                    ows.clone(),
+                    lit(":"),
+                    owsn.clone(),
+                    value,
+                ]));
+            }
+            seq(vec![
+                lit("("),
+                owsn.clone(),
+                opt(seq(vec![
+                    list_of(alt(arms), seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                    owsn.clone(),
+                    opt(seq(vec![lit(","), owsn.clone()])),
+                ])),
+                lit(")"),
+            ])
+        };
+        seq(vec![
+            args,
+            opt(seq(vec![ws.clone(), lit("with"), ws, r("options")])),
+        ])
+    }
+
+    /// The rule of an expression written as a value of type `t`: names and
+    /// calls with a path that reaches `t`, the names the fragment binds (of
+    /// types the grammar does not know), literals of `t`'s shape, the block
+    /// forms, built-in functions, a parenthesised expression; joined by the
+    /// operators that keep the type (`++` for strings and lists, `??`,
+    /// `catch`). Numbers, booleans and `json` are any expression.
+    fn typed(&mut self, t: &Type) -> G {
+        let t = match t {
+            Type::Optional(inner) => &**inner,
+            t => t,
+        };
+        let t = &match t {
+            Type::Lit(_) => Type::String,
+            t => t.clone(),
+        };
+        if !matches!(t, Type::String | Type::List(_) | Type::Record(_)) {
+            return r("expr");
+        }
+        let key = crate::types::source(t);
+        if let Some(n) = self.typed.get(&key) {
+            return r(n);
+        }
+        let name = format!("typed_{}", self.typed.len());
+        self.typed.insert(key, name.clone());
+        let spec = self.spec;
+        let (ws, ows, owsn) = (self.ws(), self.ows(), self.owsn());
+        let mut atoms = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (n, nt) in spec.names.iter().rev() {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            if let Some(p) = self.path_to(nt, t, 4) {
+                atoms.push(seq(vec![lit(n), p]));
+            }
+        }
+        let mut binds: Vec<&String> = spec.binds.iter().filter(|b| !seen.contains(*b)).collect();
+        binds.sort();
+        binds.dedup();
+        if !binds.is_empty() {
+            atoms.push(seq(vec![
+                alt(binds.iter().map(|b| lit(b)).collect()),
+                r("any_path"),
+            ]));
+        }
+        for c in &spec.callables {
+            let path = match &c.ret {
+                Some(rt) => self.path_to(rt, t, 4),
+                None => Some(r("any_path")),
+            };
+            if let Some(path) = path {
+                let args = self.call_args(c);
+                atoms.push(seq(vec![lit(&c.name), args, path]));
+            }
+        }
+        if !spec.builtins.is_empty() {
+            let positional = seq(vec![
+                lit("("),
+                owsn.clone(),
+                opt(seq(vec![
+                    list_of(r("expr"), seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                    owsn.clone(),
+                    opt(seq(vec![lit(","), owsn.clone()])),
+                ])),
+                lit(")"),
+            ]);
+            atoms.push(seq(vec![
+                alt(spec.builtins.iter().map(|b| lit(b)).collect()),
+                positional,
+                r("any_path"),
+            ]));
+        }
+        match t {
+            Type::String => atoms.push(r("string")),
+            Type::List(e) => {
+                let e = self.typed(e);
+                atoms.push(seq(vec![
+                    lit("["),
+                    owsn.clone(),
+                    opt(seq(vec![
+                        list_of(e, seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                        owsn.clone(),
+                        opt(seq(vec![lit(","), owsn.clone()])),
+                    ])),
+                    lit("]"),
+                ]));
+                atoms.push(r("for_expr"));
+            }
+            _ => {
+                atoms.push(r("record"));
+                atoms.push(r("branches_expr"));
+            }
+        }
+        atoms.push(seq(vec![
+            lit("("),
+            owsn.clone(),
+            r("expr"),
+            owsn.clone(),
+            lit(")"),
+            r("any_path"),
+        ]));
+        for form in [
+            "if_expr",
+            "match_expr",
+            "try_expr",
+            "seq_expr",
+            "loop_expr",
+            "decide_expr",
+        ] {
+            atoms.push(r(form));
+        }
+        let atom = format!("{name}_atom");
+        self.rules.push((atom.clone(), alt(atoms)));
+        let mut ops = vec![
+            seq(vec![ows.clone(), lit("??"), owsn.clone(), r(&atom)]),
+            seq(vec![ws.clone(), lit("catch"), ws.clone(), r(&atom)]),
+        ];
+        if !matches!(t, Type::Record(_)) {
+            ops.push(seq(vec![ows, lit("++"), owsn, r(&atom)]));
+        }
+        self.rules
+            .push((name.clone(), seq(vec![r(&atom), star(alt(ops))])));
+        r(&name)
+    }
+
+    /// The paths after a value of type `from` that give a value of type
+    /// `to` (or of `to?`, for `??`): none, fields, an index, `[*]` over a
+    /// list; at most `depth` steps. `None` when no path does.
+    fn path_to(&mut self, from: &Type, to: &Type, depth: usize) -> Option<G> {
+        if from.is_dynamic() {
+            return Some(r("any_path"));
+        }
+        let key = (
+            format!("{}#{depth}", crate::types::source(from)),
+            crate::types::source(to),
+        );
+        if let Some(g) = self.to.get(&key) {
+            return g.clone();
+        }
+        // A type reached again on the way (a recursive alias) has no path.
+        self.to.insert(key.clone(), None);
+        let mut arms = Vec::new();
+        let mut here = false;
+        let fits = |f: &Type| {
+            !matches!(f, Type::Null | Type::Never)
+                && (crate::types::assignable(f, to)
+                    || crate::types::assignable(&f.unwrap_optional(), to))
+        };
+        if fits(from) {
+            here = true;
+        }
+        if depth > 0 {
+            match from.unwrap_optional() {
+                Type::Record(rt) => {
+                    for f in &rt.fields {
+                        if let Some(p) = self.path_to(&f.ty, to, depth - 1) {
+                            arms.push(seq(vec![lit(&format!(".{}", field_text(&f.name))), p]));
+                        }
+                    }
+                }
+                Type::List(e) => {
+                    if let Some(p) = self.path_to(&e, to, depth - 1) {
+                        let owsn = self.owsn();
+                        arms.push(seq(vec![
+                            lit("["),
+                            owsn.clone(),
+                            r("expr"),
+                            owsn,
+                            lit("]"),
+                            p,
+                        ]));
+                    }
+                    if let Type::List(te) = to
+                        && let Some(p) = self.path_to(&e, te, depth - 1)
+                    {
+                        arms.push(seq(vec![lit("[*]"), p]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let g = if arms.is_empty() {
+            // The value itself, or nothing.
+            here.then(|| seq(vec![]))
+        } else {
+            let name = format!("to_{}", self.rules.len());
+            let body = if here { opt(alt(arms)) } else { alt(arms) };
+            self.rules.push((name.clone(), body));
+            Some(r(&name))
+        };
+        self.to.insert(key, g.clone());
+        g
+    }
+
     fn build(mut self) -> Grammar {
         let spec = self.spec;
         for (_, t) in &spec.names {
@@ -404,28 +641,33 @@ impl Builder<'_> {
         for f in &spec.fields {
             self.fields.insert(f.clone());
         }
-        // The start: statements, the last one the block's value.
         let sep = self.sep();
         let layout = self.layout();
-        self.rules.push((
-            "start".into(),
-            seq(vec![
-                opt(layout.clone()),
-                list_of(r("stmt"), sep.clone()),
-                opt(layout.clone()),
-            ]),
-        ));
         let ws = self.ws();
         let ows = self.ows();
         let owsn = self.owsn();
         let wsn = self.wsn();
-        // Statements.
         let after = seq(vec![
             ws.clone(),
             lit("after"),
             ws.clone(),
             list_of(r("bind"), seq(vec![lit(","), ows.clone()])),
         ]);
+        // The start: statements, the last one the block's value — written as
+        // a value of the expected type when there is one.
+        let body = match spec.expected.as_ref().map(|t| self.typed(t)) {
+            Some(last) if last != r("expr") => seq(vec![
+                star(seq(vec![r("stmt"), sep.clone()])),
+                last,
+                opt(after.clone()),
+            ]),
+            _ => list_of(r("stmt"), sep.clone()),
+        };
+        self.rules.push((
+            "start".into(),
+            seq(vec![opt(layout.clone()), body, opt(layout.clone())]),
+        ));
+        // Statements.
         self.rules.push((
             "stmt".into(),
             alt(vec![
@@ -506,35 +748,12 @@ impl Builder<'_> {
         // functions with positional arguments.
         let mut calls = Vec::new();
         for c in &spec.callables {
-            let args = if c.params.is_empty() {
-                seq(vec![lit("("), owsn.clone(), lit(")")])
-            } else {
-                let arg = alt(c
-                    .params
-                    .iter()
-                    .map(|p| seq(vec![lit(p), ows.clone(), lit(":"), owsn.clone(), r("expr")]))
-                    .collect());
-                seq(vec![
-                    lit("("),
-                    owsn.clone(),
-                    opt(seq(vec![
-                        list_of(arg, seq(vec![owsn.clone(), lit(","), owsn.clone()])),
-                        owsn.clone(),
-                        opt(seq(vec![lit(","), owsn.clone()])),
-                    ])),
-                    lit(")"),
-                ])
-            };
+            let args = self.call_args(c);
             let path = match &c.ret {
                 Some(t) => self.path(t),
                 None => r("any_path"),
             };
-            calls.push(seq(vec![
-                lit(&c.name),
-                args,
-                opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("options")])),
-                path,
-            ]));
+            calls.push(seq(vec![lit(&c.name), args, path]));
         }
         let positional = seq(vec![
             lit("("),
@@ -939,6 +1158,8 @@ pub fn block_body(spec: &Spec) -> Grammar {
         rules: Vec::new(),
         paths: HashMap::new(),
         fields: BTreeSet::new(),
+        typed: HashMap::new(),
+        to: HashMap::new(),
     }
     .build()
     .pruned()

@@ -81,7 +81,11 @@ pub fn is_reserved(w: &str) -> bool {
 pub fn callable(sig: &Signature, ret: Option<Type>, prefix: &str) -> Callable {
     Callable {
         name: format!("{prefix}{}", sig.name),
-        params: sig.params.iter().map(|p| p.name.clone()).collect(),
+        params: sig
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.ty.clone()))
+            .collect(),
         ret,
     }
 }

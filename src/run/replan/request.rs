@@ -233,6 +233,7 @@ impl Ask<'_> {
         let approve = self.policy.is_some_and(|p| p.fragment_approve);
         let mut spec = scope::spec_for(program, m, &names, callables, self.block, approve);
         scope::fields_of(self.expected, &mut spec.fields);
+        spec.expected = Some(self.expected.clone());
         spec
     }
 
