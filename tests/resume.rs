@@ -268,6 +268,34 @@ flow main(items: [int] = [0, 1, 2, 3, 4, 5]) -> { branches: [int], out: [{ y: in
 }
 "#;
 
+/// Whether the running run's journal holds, for every item of its `for`
+/// whose tool finished, the item's decision; and three such items at least.
+fn decisions_caught_up(dir: &Path) -> bool {
+    let out = flowc(dir, &["runs", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let Some(id) = runs[0]["id"].as_str() else {
+        return false;
+    };
+    let show = flowc(dir, &["runs", "show", id, "--format", "json"]);
+    let run: Value = serde_json::from_slice(&show.stdout).unwrap_or_default();
+    let Some(steps) = run["steps"].as_array() else {
+        return false;
+    };
+    let done = |kind: &str, name: &str| -> Vec<String> {
+        let mut v: Vec<String> = steps
+            .iter()
+            .filter(|s| s["kind"] == kind && s["status"] != "running")
+            .filter_map(|s| s["path"].as_str())
+            .filter_map(|p| p.strip_suffix(name).map(str::to_string))
+            .filter(|p| p.starts_with("main/out/"))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let tools = done("tool", "/s");
+    tools.len() >= 3 && tools == done("llm", "/parity")
+}
+
 #[test]
 fn decisions_in_a_reversed_for_replay_by_path_and_are_journaled() {
     let dir = common::tempdir("resume-decide");
@@ -313,13 +341,10 @@ fn decisions_in_a_reversed_for_replay_by_path_and_are_journaled() {
     )
     .expect("toml");
     let id = run_and_kill(&dir, || {
-        // The slowest three of the `for` are still running; the decision of
-        // the third is given a moment to reach the journal.
-        let ready = lines(&dir, "log").len() >= 5;
-        if ready {
-            std::thread::sleep(Duration::from_millis(150));
-        }
-        ready
+        // The slowest three of the `for` are still running, and the journal
+        // holds the decision of every item whose tool finished (a kill
+        // between the two is a run the assertions below do not describe).
+        lines(&dir, "log").len() >= 5 && decisions_caught_up(&dir)
     });
     assert!(lines(&dir, "log").len() < 8, "killed before the end");
     let out = flowc(&dir, &["resume", &id]);
