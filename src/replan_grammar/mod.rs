@@ -55,6 +55,11 @@ pub struct Spec {
     /// The type the block must have: its final expression is written as a
     /// value of that type (a list of records cannot end in a number).
     pub expected: Option<Type>,
+    /// Whether the block's value must come from work — a call, a name, a
+    /// block form — and not be a constant: a re-plan that answers `[]` for
+    /// a list of anomalies hides the failure instead of recovering from it.
+    /// (Inside, literals are as usual.)
+    pub no_constant: bool,
 }
 
 /// A grammar expression.
@@ -292,6 +297,8 @@ struct Builder<'s> {
     typed: HashMap<String, String>,
     /// (from, to) type texts → the rule of the paths from one to the other.
     to: HashMap<(String, String), Option<G>>,
+    /// Set while the block's value's own rule is made.
+    root: bool,
 }
 
 impl Builder<'_> {
@@ -396,47 +403,62 @@ impl Builder<'_> {
     }
 
     /// A call's arguments: each parameter by name, its value written as a
-    /// value of the parameter's type; then `with { … }`.
+    /// value of the parameter's type. (`with { … }` after them only where
+    /// `call_with` says.)
     fn call_args(&mut self, c: &Callable) -> G {
-        let (ows, owsn, ws) = (self.ows(), self.owsn(), self.ws());
-        let args = if c.params.is_empty() {
-            seq(vec![lit("("), owsn.clone(), lit(")")])
-        } else {
-            let mut arms = Vec::new();
-            for (p, t) in &c.params {
-                let value = self.typed(t);
-                arms.push(seq(vec![
-                    lit(p),
-                    ows.clone(),
-                    lit(":"),
-                    owsn.clone(),
-                    value,
-                ]));
-            }
-            seq(vec![
-                lit("("),
+        let (ows, owsn) = (self.ows(), self.owsn());
+        if c.params.is_empty() {
+            return seq(vec![lit("("), owsn.clone(), lit(")")]);
+        }
+        let strict = self.spec.no_constant;
+        let mut arms = Vec::new();
+        for (p, t) in &c.params {
+            let value = self.typed_as(t, strict);
+            arms.push(seq(vec![
+                lit(p),
+                ows.clone(),
+                lit(":"),
                 owsn.clone(),
-                opt(seq(vec![
-                    list_of(alt(arms), seq(vec![owsn.clone(), lit(","), owsn.clone()])),
-                    owsn.clone(),
-                    opt(seq(vec![lit(","), owsn.clone()])),
-                ])),
-                lit(")"),
-            ])
+                value,
+            ]));
+        }
+        let comma = seq(vec![owsn.clone(), lit(","), owsn.clone()]);
+        // Under `no_constant`, every parameter once, in order (a small model
+        // repeats an argument); else in any order.
+        let list = if strict {
+            let mut v = Vec::new();
+            for (i, a) in arms.into_iter().enumerate() {
+                if i > 0 {
+                    v.push(comma.clone());
+                }
+                v.push(a);
+            }
+            seq(v)
+        } else {
+            opt(list_of(alt(arms), comma))
         };
         seq(vec![
-            args,
-            opt(seq(vec![ws.clone(), lit("with"), ws, r("options")])),
+            lit("("),
+            owsn.clone(),
+            list,
+            owsn.clone(),
+            opt(seq(vec![lit(","), owsn.clone()])),
+            lit(")"),
         ])
     }
 
     /// The rule of an expression written as a value of type `t`: names and
     /// calls with a path that reaches `t`, the names the fragment binds (of
     /// types the grammar does not know), literals of `t`'s shape, the block
-    /// forms, built-in functions, a parenthesised expression; joined by the
-    /// operators that keep the type (`++` for strings and lists, `??`,
-    /// `catch`). Numbers, booleans and `json` are any expression.
-    fn typed(&mut self, t: &Type) -> G {
+    /// forms, built-in functions; joined by the operators that keep the
+    /// type (`++` for strings and lists, `??`, `catch`). Numbers, booleans
+    /// and `json` are any expression.
+    ///
+    /// With `no_constant` (a re-plan's answer, [`Spec::no_constant`]): no
+    /// literal string, no empty list, no record literal, no built-in
+    /// function; a name the fragment binds, and of the block forms `try`,
+    /// only in the block's value itself (`self.root`), not inside it.
+    fn typed_as(&mut self, t: &Type, no_constant: bool) -> G {
         let t = match t {
             Type::Optional(inner) => &**inner,
             t => t,
@@ -448,7 +470,13 @@ impl Builder<'_> {
         if !matches!(t, Type::String | Type::List(_) | Type::Record(_)) {
             return r("expr");
         }
-        let key = crate::types::source(t);
+        let root = std::mem::take(&mut self.root);
+        let key = format!(
+            "{}{}{}",
+            if no_constant { "!" } else { "" },
+            if root { "^" } else { "" },
+            crate::types::source(t)
+        );
         if let Some(n) = self.typed.get(&key) {
             return r(n);
         }
@@ -469,7 +497,7 @@ impl Builder<'_> {
         let mut binds: Vec<&String> = spec.binds.iter().filter(|b| !seen.contains(*b)).collect();
         binds.sort();
         binds.dedup();
-        if !binds.is_empty() {
+        if !binds.is_empty() && (root || !no_constant) {
             atoms.push(seq(vec![
                 alt(binds.iter().map(|b| lit(b)).collect()),
                 r("any_path"),
@@ -485,7 +513,7 @@ impl Builder<'_> {
                 atoms.push(seq(vec![lit(&c.name), args, path]));
             }
         }
-        if !spec.builtins.is_empty() {
+        if !spec.builtins.is_empty() && !no_constant {
             let positional = seq(vec![
                 lit("("),
                 owsn.clone(),
@@ -503,42 +531,51 @@ impl Builder<'_> {
             ]));
         }
         match t {
+            Type::String if no_constant => {}
             Type::String => atoms.push(r("string")),
             Type::List(e) => {
-                let e = self.typed(e);
+                // Under `no_constant`, not empty, of values that are not
+                // constants either (`[id]`, not `[]` or `["CI-1"]`).
+                let e = self.typed_as(e, no_constant);
+                let items = seq(vec![
+                    list_of(e, seq(vec![owsn.clone(), lit(","), owsn.clone()])),
+                    owsn.clone(),
+                    opt(seq(vec![lit(","), owsn.clone()])),
+                ]);
                 atoms.push(seq(vec![
                     lit("["),
                     owsn.clone(),
-                    opt(seq(vec![
-                        list_of(e, seq(vec![owsn.clone(), lit(","), owsn.clone()])),
-                        owsn.clone(),
-                        opt(seq(vec![lit(","), owsn.clone()])),
-                    ])),
+                    if no_constant { items } else { opt(items) },
                     lit("]"),
                 ]));
-                atoms.push(r("for_expr"));
+                if !no_constant {
+                    atoms.push(r("for_expr"));
+                }
             }
             _ => {
-                atoms.push(r("record"));
+                if !no_constant {
+                    atoms.push(r("record"));
+                }
                 atoms.push(r("branches_expr"));
             }
         }
-        atoms.push(seq(vec![
-            lit("("),
-            owsn.clone(),
-            r("expr"),
-            owsn.clone(),
-            lit(")"),
-            r("any_path"),
-        ]));
-        for form in [
-            "if_expr",
-            "match_expr",
-            "try_expr",
-            "seq_expr",
-            "loop_expr",
-            "decide_expr",
-        ] {
+        // The block forms; under `no_constant` only `try`, the fallback, as
+        // the block's value.
+        let forms: &[&str] = if no_constant && !root {
+            &[]
+        } else if no_constant {
+            &["try_expr"]
+        } else {
+            &[
+                "if_expr",
+                "match_expr",
+                "try_expr",
+                "seq_expr",
+                "loop_expr",
+                "decide_expr",
+            ]
+        };
+        for form in forms {
             atoms.push(r(form));
         }
         let atom = format!("{name}_atom");
@@ -655,34 +692,83 @@ impl Builder<'_> {
         ]);
         // The start: statements, the last one the block's value — written as
         // a value of the expected type when there is one.
-        let body = match spec.expected.as_ref().map(|t| self.typed(t)) {
-            Some(last) if last != r("expr") => seq(vec![
-                star(seq(vec![r("stmt"), sep.clone()])),
-                last,
-                opt(after.clone()),
-            ]),
-            _ => list_of(r("stmt"), sep.clone()),
+        let body = match spec
+            .expected
+            .as_ref()
+            // A record-typed block builds its record: literals allowed.
+            .map(|t| {
+                let record = matches!(t.unwrap_optional(), Type::Record(_));
+                self.root = true;
+                self.typed_as(t, spec.no_constant && !record)
+            }) {
+            Some(last) if last != r("expr") => {
+                seq(vec![star(seq(vec![r("stmt"), sep.clone()])), last])
+            }
+            _ => seq(vec![star(seq(vec![r("stmt"), sep.clone()])), r("last")]),
         };
-        self.rules.push((
-            "start".into(),
-            seq(vec![opt(layout.clone()), body, opt(layout.clone())]),
-        ));
-        // Statements.
+        // A model's answer: a newline may open it, nothing follows its last
+        // statement (a small model given room writes `;` and newlines
+        // without end). A person's text (with comments) has its layout.
+        let start = if spec.comments {
+            seq(vec![opt(layout.clone()), body, opt(layout.clone())])
+        } else {
+            seq(vec![opt(lit("\n")), body])
+        };
+        self.rules.push(("start".into(), start));
+        // Statements: before the last, a `let` or an expression whose value
+        // may be dropped (a call, a block form: what it does counts) — not a
+        // bare literal or name, which a small model writes line after line;
+        // the last, a `let` or any expression (the block's value).
+        // Under `no_constant` a `let` binds work too: its value starts with
+        // a call of a tool or a flow (a small model otherwise binds a record of made-up data, a
+        // name to itself, or nests `for`s and `if`s without end).
+        let value = if spec.no_constant {
+            self.rules.push((
+                "work".into(),
+                seq(vec![r("tool_call"), star(r("expr_tail"))]),
+            ));
+            r("work")
+        } else {
+            r("expr")
+        };
+        let binding = seq(vec![
+            lit("let"),
+            ws.clone(),
+            r("bind"),
+            opt(seq(vec![ows.clone(), lit(":"), ows.clone(), r("type")])),
+            ows.clone(),
+            lit("="),
+            owsn.clone(),
+            alt(vec![r("expr_with"), value]),
+            opt(after.clone()),
+        ]);
+        let mut doing = vec![
+            r("expr_with"),
+            r("call"),
+            r("if_expr"),
+            r("match_expr"),
+            r("for_expr"),
+            r("try_expr"),
+            r("branches_expr"),
+            r("seq_expr"),
+            r("loop_expr"),
+            r("decide_expr"),
+        ];
+        if spec.approve {
+            doing.push(r("approve_expr"));
+        }
         self.rules.push((
             "stmt".into(),
             alt(vec![
-                seq(vec![
-                    lit("let"),
-                    ws.clone(),
-                    r("bind"),
-                    opt(seq(vec![ows.clone(), lit(":"), ows.clone(), r("type")])),
-                    ows.clone(),
-                    lit("="),
-                    owsn.clone(),
-                    r("expr"),
-                    opt(after.clone()),
-                ]),
-                seq(vec![r("expr"), opt(after)]),
+                binding.clone(),
+                seq(vec![alt(doing), opt(after.clone())]),
+            ]),
+        ));
+        self.rules.push((
+            "last".into(),
+            alt(vec![
+                binding,
+                seq(vec![alt(vec![r("expr_with"), r("expr")]), opt(after)]),
             ]),
         ));
         self.rules.push((
@@ -691,7 +777,8 @@ impl Builder<'_> {
                 lit("{"),
                 opt(layout.clone()),
                 opt(seq(vec![
-                    list_of(r("stmt"), sep.clone()),
+                    star(seq(vec![r("stmt"), sep.clone()])),
+                    r("last"),
                     opt(layout.clone()),
                 ])),
                 lit("}"),
@@ -747,13 +834,26 @@ impl Builder<'_> {
         // Calls: tools and flows with their parameters' names, built-in
         // functions with positional arguments.
         let mut calls = Vec::new();
+        // A call with `with { … }` stands only where no block can follow
+        // (a statement, a `let`'s value): in `if f() with { … } { … }` the
+        // options would be the `if`'s, which takes none.
+        let mut with_calls = Vec::new();
         for c in &spec.callables {
             let args = self.call_args(c);
             let path = match &c.ret {
                 Some(t) => self.path(t),
                 None => r("any_path"),
             };
-            calls.push(seq(vec![lit(&c.name), args, path]));
+            calls.push(seq(vec![lit(&c.name), args.clone(), path.clone()]));
+            with_calls.push(seq(vec![
+                lit(&c.name),
+                args,
+                ws.clone(),
+                lit("with"),
+                ws.clone(),
+                r("options"),
+                path,
+            ]));
         }
         let positional = seq(vec![
             lit("("),
@@ -765,11 +865,15 @@ impl Builder<'_> {
             ])),
             lit(")"),
         ]);
+        self.rules.push(("tool_call".into(), alt_or_never(calls)));
+        let mut calls = vec![r("tool_call")];
         let names: Vec<G> = spec.builtins.iter().map(|b| lit(b)).collect();
         if !names.is_empty() {
             calls.push(seq(vec![alt(names), positional, r("any_path")]));
         }
-        self.rules.push(("call".into(), alt_or_never(calls)));
+        self.rules.push(("call".into(), alt(calls)));
+        self.rules
+            .push(("call_with".into(), alt_or_never(with_calls)));
         // `with { key: value, … }`.
         let keys: Vec<G> = spec.options.iter().map(|o| lit(o)).collect();
         let option = seq(vec![
@@ -802,29 +906,37 @@ impl Builder<'_> {
         // Expressions: operands and binary operators (precedence is the
         // parser's; any sequence parses).
         let ops = [
-            "??", "||", "&&", "==", "!=", "<=", ">=", "<", ">", "++", "+", "-", "*", "/", "%",
+            "??", "||", "&&", "==", "!=", "<=", ">=", "<", ">", "++", "+", "-", "*", "%",
         ];
+        self.rules
+            .push(("expr".into(), seq(vec![r("unary"), star(r("expr_tail"))])));
         self.rules.push((
-            "expr".into(),
-            seq(vec![
-                r("unary"),
-                star(alt(vec![
-                    seq(vec![
-                        ows.clone(),
-                        alt(ops.iter().map(|o| lit(o)).collect()),
-                        owsn.clone(),
-                        r("unary"),
-                    ]),
-                    // A regular expression only right of `~` and `!~`.
-                    seq(vec![
-                        ows.clone(),
-                        alt(vec![lit("~"), lit("!~")]),
-                        ows.clone(),
-                        alt(vec![G::Token(&REGEX), r("unary")]),
-                    ]),
-                    seq(vec![ws.clone(), lit("catch"), ws.clone(), r("unary")]),
-                ])),
+            "expr_tail".into(),
+            alt(vec![
+                seq(vec![
+                    ows.clone(),
+                    alt(ops.iter().map(|o| lit(o)).collect()),
+                    owsn.clone(),
+                    r("unary"),
+                ]),
+                // A space before `/`: right after a regular expression
+                // `//` would start a comment.
+                seq(vec![ws.clone(), lit("/"), owsn.clone(), r("unary")]),
+                // A regular expression only right of `~` and `!~`.
+                seq(vec![
+                    ows.clone(),
+                    alt(vec![lit("~"), lit("!~")]),
+                    ows.clone(),
+                    alt(vec![G::Token(&REGEX), r("unary")]),
+                ]),
+                seq(vec![ws.clone(), lit("catch"), ws.clone(), r("unary")]),
             ]),
+        ));
+        // A call with `with { … }` (a statement, a `let`'s value), and what
+        // may follow it.
+        self.rules.push((
+            "expr_with".into(),
+            seq(vec![r("call_with"), star(r("expr_tail"))]),
         ));
         // `!` before `~` would read as `!~`; no operand starts with it.
         self.rules.push((
@@ -859,12 +971,16 @@ impl Builder<'_> {
             r("decide_expr"),
         ];
         if spec.approve {
-            primary.push(seq(vec![
-                lit("approve"),
-                ws.clone(),
-                r("string"),
-                opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("expr")])),
-            ]));
+            primary.push(r("approve_expr"));
+            self.rules.push((
+                "approve_expr".into(),
+                seq(vec![
+                    lit("approve"),
+                    ws.clone(),
+                    r("string"),
+                    opt(seq(vec![ws.clone(), lit("with"), ws.clone(), r("expr")])),
+                ]),
+            ));
         }
         self.rules.push(("primary".into(), alt(primary)));
         // Literals.
@@ -1129,6 +1245,11 @@ impl Builder<'_> {
                 r("block"),
             ]),
         ));
+        // The start rule first, as both dialects read best.
+        if let Some(i) = self.rules.iter().position(|(n, _)| n == "start") {
+            let start = self.rules.remove(i);
+            self.rules.insert(0, start);
+        }
         Grammar { rules: self.rules }
     }
 }
@@ -1160,6 +1281,7 @@ pub fn block_body(spec: &Spec) -> Grammar {
         fields: BTreeSet::new(),
         typed: HashMap::new(),
         to: HashMap::new(),
+        root: false,
     }
     .build()
     .pruned()

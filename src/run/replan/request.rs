@@ -234,6 +234,7 @@ impl Ask<'_> {
         let mut spec = scope::spec_for(program, m, &names, callables, self.block, approve);
         scope::fields_of(self.expected, &mut spec.fields);
         spec.expected = Some(self.expected.clone());
+        spec.no_constant = true;
         spec
     }
 
