@@ -11,7 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use super::App;
 use super::auth::{Caller, Role};
 use super::console;
+use super::reply::{answer, error, security_headers};
 use super::runs::{Ev, Refused, Start};
 use crate::driver::session::ApproveRequest;
 use crate::driver::{RunStatus, inspect};
@@ -51,29 +52,6 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
-}
-
-/// A JSON answer.
-pub(super) fn answer(status: StatusCode, v: Value) -> Response {
-    let mut r = (status, axum::Json(v)).into_response();
-    security_headers(r.headers_mut());
-    r
-}
-
-pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    answer(status, json!({ "error": message.into() }))
-}
-
-pub(super) fn security_headers(h: &mut HeaderMap) {
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// Every request carries `Authorization: Bearer TOKEN` (or the console's

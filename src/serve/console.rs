@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::App;
-use super::api::{answer, error, security_headers};
+use super::reply::{answer, error, security_headers};
 use crate::driver::{FsLoader, check_source};
 use crate::store::Store;
 

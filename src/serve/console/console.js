@@ -438,7 +438,8 @@ function runPage(id) {
     }
     for (const n of block.nodes) {
       const p = at.get(n.id);
-      const sub = n.calls.length ? n.calls.join(", ") : n.children.length ? n.children.map((c) => c.label).join(" | ") : n.kind;
+      const inner = callsIn(n);
+      const sub = inner.length ? inner.join(", ") : n.children.length ? n.children.map((c) => c.label).join(" | ") : n.kind;
       const g = s("g", { class: "node st-idle", "data-node": n.label, "data-state": "idle", transform: `translate(${p.x},${p.y})`, onclick: () => select(n.label) },
         s("title", { text: `${n.label} (line ${n.line})` }),
         s("rect", { width: W, height: H, rx: 6 }),
@@ -453,6 +454,14 @@ function runPage(id) {
     const lines = graph.source.split("\n");
     fill(src, ...lines.map((l, i) => h("span", { class: "ln", "data-n": i + 1, text: l || " " })));
     paintGraph();
+  }
+
+  // What a statement calls, its nested blocks' calls included, once each.
+  function callsIn(n) {
+    const seen = new Set(n.calls);
+    const walk = (b) => { for (const c of b.nodes) { c.calls.forEach((x) => seen.add(x)); c.children.forEach(walk); } };
+    n.children.forEach(walk);
+    return [...seen];
   }
 
   function cutText(t, n) { return t.length > n ? t.slice(0, n - 1) + "…" : t; }
