@@ -458,6 +458,21 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
         None,
     );
     assert_eq!((status, whole), (200, json!({ "n": 1, "said": "first" })));
+    // Retry from a step: it runs again, the step it depends on does not.
+    b.click("#graph g.node[data-node=\"left\"] rect");
+    b.wait("the retry button", 10, |b| {
+        b.find("#inspector .step[data-path=\"slow/left\"] button.retry")
+    });
+    b.click("#inspector .step[data-path=\"slow/left\"] button.retry");
+    b.wait("the retried run running", 10, |b| {
+        let (_, v) = api(&base, &token, "GET", &format!("/api/v1/runs/{slow}"), None);
+        (v["live"] == true
+            || std::fs::read_to_string(dir.join("calls-left")).unwrap_or_default() == "xx")
+            .then_some(())
+    });
+    wait_run(&base, &token, &slow, "ok");
+    let calls = |name: &str| std::fs::read_to_string(dir.join(format!("calls-{name}"))).unwrap();
+    assert_eq!((calls("first"), calls("left")), ("x".into(), "xx".into()));
 
     // Approve continues a paused run.
     let (status, v) = api(

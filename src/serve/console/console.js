@@ -291,6 +291,11 @@ function topOf(path, flow) {
   return rest.split(/[/.#]/)[0];
 }
 
+// Most steps the inspector shows for one statement, and rows the timeline draws:
+// a run of 10,000 steps opens as fast as a small one.
+const MAX_SHOWN = 50;
+const MAX_ROWS = 500;
+
 const KINDS = ["run_started", "step_started", "step_finished", "decision", "replan", "approval_requested", "run_finished"];
 
 function runPage(id) {
@@ -305,6 +310,7 @@ function runPage(id) {
   const plain = new Set(); // the labels of statements that call nothing
   let timer = null;
   let refreshSoon = null;
+  let paintSoon = null;
 
   const head = h("div", { class: "panel", id: "run-head" });
   const approvals = h("div", { id: "approvals" });
@@ -516,7 +522,8 @@ function runPage(id) {
       h("h2", {}, "step ", h("span", { class: "mono", text: selected }), node ? h("span", { class: "muted", text: ` · ${node.kind} · line ${node.line}` }) : null),
       span ? [h("h3", { text: "arguments (the call as written)" }), h("pre", { id: "inspector-call", text: span[2] })] : null,
       steps.length || evOnly.length ? null : h("p", { class: "muted", text: "Not run (yet)." }),
-      steps.map((st) => stepView(st)),
+      steps.slice(0, MAX_SHOWN).map((st) => stepView(st)),
+      steps.length > MAX_SHOWN ? h("p", { class: "muted", text: `… and ${steps.length - MAX_SHOWN} more steps (the timeline and GET /api/v1/runs/${id} have them all)` }) : null,
       evOnly.map(([p, status]) => h("div", { class: "step" }, h("dl", {}, h("dt", { text: "path" }), h("dd", { class: "mono", text: p }), h("dt", { text: "status" }), h("dd", {}, badge(status))))),
       asked.map(approvalView),
       decisions.map((d) => h("div", { class: "step" }, h("h3", { text: `decision ${d.path}` }),
@@ -564,7 +571,7 @@ function runPage(id) {
     const now = Date.now();
     const t1 = Math.max(t0 + 1, run.ended_ms || 0, ...steps.map((st) => st.ended_ms || now));
     const span = t1 - t0;
-    const rows = steps.map((st) => {
+    const rows = steps.slice(0, MAX_ROWS).map((st) => {
       const bar = h("div", { class: `bar st-${stepState(st)}`, title: `${st.path}: ${fmtMs((st.ended_ms || now) - st.started_ms)}` });
       bar.style.left = `${((st.started_ms - t0) / span) * 100}%`;
       bar.style.width = `${Math.max(0.4, (((st.ended_ms || now) - st.started_ms) / span) * 100)}%`;
@@ -573,7 +580,8 @@ function runPage(id) {
         h("div", { class: "track" }, bar),
         h("span", { class: "dur", text: fmtMs(st.duration_ms) }));
     });
-    fill(timeline, h("h2", { text: "Timeline" }), rows.length ? rows : h("p", { class: "muted", text: "No steps yet." }));
+    fill(timeline, h("h2", { text: "Timeline" }), rows.length ? rows : h("p", { class: "muted", text: "No steps yet." }),
+      steps.length > MAX_ROWS ? h("p", { class: "muted", text: `… and ${steps.length - MAX_ROWS} more steps` }) : null);
   }
 
   function render() {
@@ -595,7 +603,8 @@ function runPage(id) {
         if (kind === "step_started") { fromEvents.set(d.path, "running"); if (!startedAt.has(d.path)) startedAt.set(d.path, Date.now()); }
         else if (kind === "step_finished") fromEvents.set(d.path, d.status);
         else if (kind === "approval_requested") fromEvents.set(d.path, "waiting");
-        paintGraph();
+        // Many events at once (a long run's stream) are painted once.
+        if (!paintSoon) paintSoon = setTimeout(() => { paintSoon = null; paintGraph(); }, 50);
         clearTimeout(refreshSoon);
         refreshSoon = setTimeout(refresh, 150);
       });
@@ -632,17 +641,20 @@ function runPage(id) {
     if (selected) select(selected);
   }
 
+  // Every second while the run runs or waits; a run that ended is looked at
+  // again every 5 s (it may be resumed or retried from elsewhere).
   async function poll() {
     await refresh();
-    if (!stopped) timer = setTimeout(poll, 1000);
+    const busy = !run || run.live || run.status === "running" || run.status === "paused";
+    if (!stopped) timer = setTimeout(poll, busy ? 1000 : 5000);
   }
-  openStream();
   poll();
   return {
     stop() {
       stopped = true;
       clearTimeout(timer);
       clearTimeout(refreshSoon);
+      clearTimeout(paintSoon);
       if (es) es.close();
     },
   };
