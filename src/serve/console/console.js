@@ -392,7 +392,7 @@ function runPage(id) {
 
   function approvalView(a) {
     const note = h("input", { type: "text", placeholder: "a note (optional)", class: "note" });
-    const answer = (yes) => act("POST", `/api/v1/runs/${id}/approvals/${a.path}`, { approve: yes, note: note.value || null }, yes ? "approve" : "reject");
+    const answer = (yes) => act("POST", `/api/v1/runs/${id}/approvals/${a.path.split("/").map(encodeURIComponent).join("/")}`, { approve: yes, note: note.value || null }, yes ? "approve" : "reject");
     return h("div", { class: "approval", "data-path": a.path },
       h("div", {}, h("strong", { text: a.message }), " ", h("span", { class: "muted mono", text: a.path })),
       a.context && Object.keys(a.context).length ? h("pre", { text: json(a.context) }) : null,
