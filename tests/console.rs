@@ -546,5 +546,20 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
         (b.state("c") == json!("ok")).then_some(())
     });
     b.screenshot("run-typed");
+
+    // The list filtered by flow.
+    b.goto(&format!("{base}/#/"));
+    b.wait("the runs list", 10, |b| {
+        b.find(&format!("#runs tr[data-run=\"{typed}\"]"))
+    });
+    b.select("#filter-flow", "gated");
+    let shown = b.wait("only the gated run", 10, |b| {
+        let ids = b.js(
+            "return [...document.querySelectorAll('#runs tr[data-run]')].map(r => r.getAttribute('data-run'))",
+            json!([]),
+        );
+        (ids == json!([gated])).then_some(ids)
+    });
+    assert_eq!(shown, json!([gated]));
     let _ = std::fs::remove_dir_all(&dir);
 }

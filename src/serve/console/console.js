@@ -129,15 +129,27 @@ function listPage() {
   const table = h("table", { id: "runs" },
     h("thead", {}, h("tr", {}, ["run", "flow", "file", "status", "started", "took"].map((t) => h("th", { text: t })))),
     body);
-  main.append(h("div", { class: "run-head" }, h("h1", { text: "Runs" }),
+  const STATUSES = ["", "running", "paused", "ok", "failed", "cancelled", "interrupted"];
+  const status = h("select", { id: "filter-status" }, STATUSES.map((st) => h("option", { value: st, text: st || "any status" })));
+  const flow = h("input", { id: "filter-flow", type: "text", placeholder: "flow name" });
+  // A new filter starts a new round of polls; the round in flight ends.
+  const again = () => { shown = ""; round++; clearTimeout(timer); poll(); };
+  status.addEventListener("change", again);
+  flow.addEventListener("change", again);
+  main.append(h("div", { class: "run-head" }, h("h1", { text: "Runs" }), status, flow,
     h("a", { href: "#/start" }, "start a run…")), table);
   let shown = "";
   let timer = null;
   let stopped = false;
+  let round = 0;
   async function poll() {
+    const mine = round;
     try {
-      const r = await api("GET", "/api/v1/runs?limit=100");
-      if (stopped) return;
+      const q = new URLSearchParams({ limit: "100" });
+      if (status.value) q.set("status", status.value);
+      if (flow.value.trim()) q.set("flow", flow.value.trim());
+      const r = await api("GET", `/api/v1/runs?${q}`);
+      if (stopped || mine !== round) return;
       if (r.ok) {
         const key = JSON.stringify(r.body.runs);
         if (key !== shown) {
@@ -149,7 +161,7 @@ function listPage() {
             h("td", {}, badge(run.status)),
             h("td", { class: "muted", text: fmtTime(run.started_ms) }),
             h("td", { class: "muted", text: fmtMs(run.duration_ms) }))));
-          if (!r.body.runs.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No runs yet." })));
+          if (!r.body.runs.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No runs." })));
         }
       }
     } catch { return; }
@@ -369,7 +381,8 @@ function runPage(id) {
   }
 
   function renderHead() {
-    const key = JSON.stringify([run.status, run.live, run.result, run.error, run.duration_ms]);
+    const uncertain = (run.steps || []).filter((st) => st.uncertain).map((st) => st.path);
+    const key = JSON.stringify([run.status, run.live, run.result, run.error, run.duration_ms, uncertain]);
     if (key === shownHead) return;
     shownHead = key;
     const buttons = [];
@@ -384,6 +397,9 @@ function runPage(id) {
         run.live ? h("span", { class: "muted", text: "running in this server" }) : null,
         h("span", { class: "muted" }, `${run.flow} · ${run.file} · started ${fmtTime(run.started_ms)}`, run.duration_ms !== null ? ` · took ${fmtMs(run.duration_ms)}` : ""),
         h("a", { href: `#/start/${encodeURIComponent(`${run.file}:${run.flow}`)}` }, "start another…")),
+      uncertain.length ? h("p", { class: "error", id: "uncertain" },
+        `An effect started and never said how it ended (${uncertain.join(", ")}): the run waits for an operator. `,
+        h("code", { text: `flowc runs show ${id}` }), ", then ", h("code", { text: `flowc resume ${id} --rerun-uncertain` }), " or not at all.") : null,
       h("div", { class: "actions" }, buttons),
       h("h3", { text: "arguments" }), h("pre", { id: "run-args", text: json(run.args) }),
       run.result !== null && run.result !== undefined ? [h("h3", { text: "result" }), valueView(run.result, `/api/v1/runs/${id}/value`)] : null,
