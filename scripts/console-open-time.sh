@@ -6,7 +6,9 @@
 set -euo pipefail
 FLOWC=$(realpath "${1:-target/release/flowc}")
 dir=$(mktemp -d)
-trap 'kill $server $driver 2>/dev/null || true; rm -rf "$dir"' EXIT
+server=; driver=; S=
+# The browser's session is closed first (chromedriver's end would leave Chromium running).
+trap '[ -n "$S" ] && curl -s -X DELETE "$S" > /dev/null; kill $server $driver 2>/dev/null || true; rm -rf "$dir"' EXIT
 cd "$dir"
 cat > big.flow <<'EOF'
 flow one(i: int) -> int {
@@ -59,4 +61,3 @@ for round in 1 2 3; do
     echo "round $round: run $id ($( [ "$id" = "$many" ] && echo '10,000 steps' || echo 'a 5 MB result')) opened in $ms ms"
   done
 done
-curl -sf -X DELETE "$S" > /dev/null
