@@ -612,3 +612,116 @@ fn retry_from_a_step_runs_it_and_what_depends_on_it_and_replays_the_rest() {
     assert_eq!(calls("mid"), "xx");
     assert_eq!(calls("down"), "xxx");
 }
+
+/// The console: `/?token=` sets an HttpOnly, SameSite=Strict cookie and
+/// sends the browser to `/`; the API takes the cookie, and a write by
+/// cookie only with `X-Flowc: 1` (a page of another origin cannot send it).
+#[test]
+fn the_console_takes_the_token_into_a_cookie_and_writes_by_cookie_need_its_header() {
+    let dir = project("serve-console");
+    let s = serve(&dir, &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{}/?token={}", s.base, s.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(r.headers()["location"], "/");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let pair = cookie.split(';').next().unwrap().to_string();
+        let r = client
+            .get(format!("{}/?token=0123456789abcdef0123", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        // The page and its files, with the policy that keeps them to this origin.
+        for (path, kind) in [
+            ("/", "text/html"),
+            ("/console.js", "text/javascript"),
+            ("/console.css", "text/css"),
+        ] {
+            let r = client
+                .get(format!("{}{path}", s.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{path}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(kind)
+            );
+            assert_eq!(
+                r.headers()["content-security-policy"],
+                "default-src 'self'; frame-ancestors 'none'"
+            );
+            // The SVG namespace is a name, not an address the page loads.
+            let text = r
+                .text()
+                .await
+                .unwrap()
+                .replace("http://www.w3.org/2000/svg", "");
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "{path} names another origin"
+            );
+        }
+        let r = client
+            .get(format!("{}/api/v1/runs", s.base))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let body =
+            json!({ "file": "ops.flow", "flow": "main", "args": { "name": "cookie" } }).to_string();
+        let r = client
+            .post(format!("{}/api/v1/runs", s.base))
+            .header("cookie", &pair)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+        let r = client
+            .post(format!("{}/api/v1/runs", s.base))
+            .header("cookie", &pair)
+            .header("x-flowc", "1")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    });
+    // The graph of a served flow, with its file's text; none of another file.
+    let (status, g) = s.get("/api/v1/graph?file=ops.flow&flow=chain");
+    assert_eq!(status, 200, "{g}");
+    assert_eq!(g["flow"], "chain");
+    let labels: Vec<&str> = g["body"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["up", "mid", "side", "down", "result"]);
+    assert!(g["source"].as_str().unwrap().contains("flow chain()"));
+    let (status, _) = s.get("/api/v1/graph?file=count.py&flow=chain");
+    assert_eq!(status, 404);
+}

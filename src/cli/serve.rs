@@ -44,8 +44,15 @@ pub fn serve(a: &ServeArgs) -> u8 {
             s.addr,
             options.store.display()
         );
-        if let Some(t) = &s.token {
-            eprintln!("token (operator, for this process only): {t}");
+        match &s.token {
+            Some(t) => {
+                eprintln!("token (operator, for this process only): {t}");
+                eprintln!("console: http://{}/?token={t}", s.addr);
+            }
+            None => eprintln!(
+                "console: http://{}/?token=TOKEN (a token of the tokens file)",
+                s.addr
+            ),
         }
     });
     match served {

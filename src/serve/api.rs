@@ -11,13 +11,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::App;
 use super::auth::{Caller, Role};
+use super::console;
+use super::reply::{answer, error, security_headers};
 use super::runs::{Ev, Refused, Start};
 use crate::driver::session::ApproveRequest;
 use crate::driver::{RunStatus, inspect};
@@ -32,6 +34,8 @@ const MAX_BODY: usize = 1 << 20;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/v1/flows", get(flows))
+        .route("/api/v1/graph", get(console::graph))
+        .route("/api/v1/runs/{id}/value", get(console::value))
         .route("/api/v1/runs", get(list_runs).post(start_run))
         .route("/api/v1/runs/{id}", get(show_run))
         .route("/api/v1/runs/{id}/events", get(events))
@@ -40,40 +44,24 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}/retry", post(retry_run))
         .route("/api/v1/runs/{id}/approvals/{*path}", post(approve))
         .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(app.clone(), guard))
+        // The console's files need no token: they hold no data.
+        .route("/", get(console::index))
+        .route("/console.js", get(console::script))
+        .route("/console.css", get(console::style))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
-/// A JSON answer.
-fn answer(status: StatusCode, v: Value) -> Response {
-    let mut r = (status, axum::Json(v)).into_response();
-    security_headers(r.headers_mut());
-    r
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    answer(status, json!({ "error": message.into() }))
-}
-
-fn security_headers(h: &mut HeaderMap) {
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-}
-
 /// Every request carries `Authorization: Bearer TOKEN` (or the console's
-/// cookie); a viewer's token only reads.
+/// cookie); a viewer's token only reads. A write that comes with the cookie
+/// alone must carry `X-Flowc: 1` too, which a page of another origin cannot
+/// send (cross-site request forgery).
 async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let given = bearer(req.headers());
-    let Some(caller) = given.and_then(|t| app.tokens.caller(&t)) else {
+    let by_cookie = matches!(given, Some((_, true)));
+    let Some(caller) = given.and_then(|(t, _)| app.tokens.caller(&t)) else {
         let mut r = error(
             StatusCode::UNAUTHORIZED,
             "a token is needed: `Authorization: Bearer TOKEN` (flowc serve printed one at start, or see --tokens)",
@@ -83,6 +71,18 @@ async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Res
         return r;
     };
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if writes
+        && by_cookie
+        && req
+            .headers()
+            .get(console::CSRF_HEADER)
+            .is_none_or(|v| v.as_bytes() != b"1")
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "a write with the console's cookie carries `X-Flowc: 1` (the console sends it); other clients send `Authorization: Bearer TOKEN`",
+        );
+    }
     if writes && caller.role < Role::Operator {
         return error(
             StatusCode::FORBIDDEN,
@@ -96,16 +96,24 @@ async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Res
     next.run(req).await
 }
 
-/// The token of a request: its bearer token, or the `flowc_token` cookie.
-fn bearer(h: &HeaderMap) -> Option<String> {
+/// The token of a request: its bearer token, or the console's cookie
+/// (`true`).
+fn bearer(h: &HeaderMap) -> Option<(String, bool)> {
     if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+        return v
+            .strip_prefix("Bearer ")
+            .map(|t| (t.trim().to_string(), false));
     }
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("flowc_token=").map(str::to_string))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(console::COOKIE)
+                .and_then(|c| c.strip_prefix('='))
+                .map(|t| (t.to_string(), true))
+        })
 }
 
 async fn not_found() -> Response {

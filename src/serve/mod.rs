@@ -6,6 +6,8 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod console;
+pub mod reply;
 pub mod runs;
 
 use std::net::SocketAddr;
