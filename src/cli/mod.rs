@@ -58,6 +58,10 @@ pub enum Command {
         /// Also list every LLM decision (`decide`, `llm()`) and the labels it can answer
         #[arg(long)]
         decisions: bool,
+        /// Ask MCP servers for their tools again rather than reading the
+        /// answers cached in the store
+        #[arg(long)]
+        refresh_mcp: bool,
     },
     /// Run a flow; print its result as JSON on stdout
     Run(Box<run::RunArgs>),
@@ -155,7 +159,8 @@ pub fn run(cli: Cli) -> u8 {
             format,
             deny_warnings,
             decisions,
-        } => check(&files, format, deny_warnings, decisions),
+            refresh_mcp,
+        } => check(&files, format, deny_warnings, decisions, refresh_mcp),
         Command::Explain { code } => explain(&code),
         Command::ExplainReplan(a) => explain_replan::explain_replan(&a),
         Command::Test(a) => test::test(&a),
@@ -175,7 +180,13 @@ pub fn run(cli: Cli) -> u8 {
     out::exit_code(code)
 }
 
-fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool) -> u8 {
+fn check(
+    files: &[String],
+    format: Format,
+    deny_warnings: bool,
+    decisions: bool,
+    refresh_mcp: bool,
+) -> u8 {
     let color = color_stderr();
     let mut errors = 0usize;
     let mut warnings = 0usize;
@@ -192,7 +203,11 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
                 continue;
             }
         };
-        let checked = check_source(file, &text, &FsLoader);
+        let checked = if refresh_mcp {
+            check_source(file, &text, &crate::driver::RefreshMcp)
+        } else {
+            check_source(file, &text, &FsLoader)
+        };
         for d in &checked.diagnostics {
             match d.severity {
                 Severity::Error => errors += 1,
