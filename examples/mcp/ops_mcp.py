@@ -19,7 +19,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from mcp.server.mcpserver import MCPServer
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+DATA = os.environ.get("OPS_MCP_DATA") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
 def load(name):

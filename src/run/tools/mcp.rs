@@ -34,6 +34,8 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// server (killed when dropped), the tail of its stderr.
 pub struct Conn {
     service: RunningService<RoleClient, ()>,
+    /// Its transport closed under a call: started again for the next one.
+    dead: std::sync::atomic::AtomicBool,
     _group: Option<GroupGuard>,
     stderr: Arc<Mutex<Vec<u8>>>,
 }
@@ -175,6 +177,7 @@ pub async fn connect(server: &McpServer, dir: &Path) -> Result<Conn, ToolFailure
         })??;
     Ok(Conn {
         service,
+        dead: Default::default(),
         _group: group,
         stderr,
     })
@@ -223,6 +226,7 @@ impl Pool {
         let mut slot = slot.lock().await;
         if let Some(c) = &slot.conn
             && !c.service.is_closed()
+            && !c.dead.load(std::sync::atomic::Ordering::Relaxed)
         {
             return Ok(c.clone());
         }
@@ -274,7 +278,12 @@ impl Pool {
             Ok(r) => r,
             Err(e) => {
                 let mut msg = format!("MCP tool `{tool}` on server `{}` failed: {e}", server.name);
-                if conn.service.is_closed() {
+                let closed = matches!(
+                    e,
+                    rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_)
+                ) || conn.service.is_closed();
+                if closed {
+                    conn.dead.store(true, std::sync::atomic::Ordering::Relaxed);
                     msg = format!(
                         "MCP server `{}` stopped during the call of `{tool}` ({e})",
                         server.name

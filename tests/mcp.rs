@@ -1,0 +1,262 @@
+//! MCP tools against a real MCP server: `examples/mcp/ops_mcp.py`, written
+//! with the official Python SDK (PyPI `mcp`, pinned in
+//! tests/mcp/requirements.txt, installed into target/mcp-venv by
+//! tests/mcp/install.sh, which the tests run). The venv's `bin` is put first
+//! on `PATH`, so `stdio ["python3", …]` starts the SDK's python.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv with the SDK, installed once per test process.
+fn venv_bin() -> PathBuf {
+    static DONE: OnceLock<PathBuf> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let st = Command::new("bash")
+            .arg(root().join("tests/mcp/install.sh"))
+            .status()
+            .expect("bash runs");
+        assert!(st.success(), "tests/mcp/install.sh failed");
+        root().join("target/mcp-venv/bin")
+    })
+    .clone()
+}
+
+fn path_env() -> String {
+    format!(
+        "{}:{}",
+        venv_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+struct Ran {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+fn flowc(args: &[&str], store: &Path, envs: &[(&str, &str)]) -> Ran {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("PATH", path_env())
+        .env("FLOWC_STORE", store)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("flowc runs");
+    Ran {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+fn json(r: &Ran) -> Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            r.stdout, r.stderr
+        )
+    })
+}
+
+/// The processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(marker) {
+            out.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_example_checks_against_the_servers_schemas_and_caches_them() {
+    let store = common::tempdir("mcp-check");
+    let r = flowc(&["check", "examples/mcp/ops.flow"], &store, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("W0009"), "{}", r.stderr);
+    let cache = std::fs::read_to_string(store.join("mcp-tools.json")).expect("the cache is kept");
+    assert!(cache.contains("ci_detail_lookup"), "{cache}");
+    // Checked again from the cache: the server is not needed (PATH has no SDK).
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["check", "examples/mcp/ops.flow"])
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("PATH", "/nonexistent")
+        .env("FLOWC_STORE", &store)
+        .output()
+        .expect("flowc runs");
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_mismatch_with_the_sdk_servers_schema_is_reported() {
+    let dir = common::tempdir("mcp-mismatch");
+    let server = root().join("examples/mcp/ops_mcp.py");
+    let src = format!(
+        "mcp server ops = stdio [\"python3\", {server:?}]\n\
+         tool ci_detail(ci_id: int) -> {{ rows: [{{ ci_id: int }}] }} = mcp ops \"ci_detail_lookup\"\n\
+         tool analysis(ci_ids: [string], metric: string) -> json = mcp ops \"metric_analysis\"\n\
+         tool rca(anomalies: json) -> json = mcp ops \"root_cuase\"\n\
+         flow main() -> json {{ [ci_detail(ci_id: 1), analysis(ci_ids: [], metric: \"cpu\"), rca(anomalies: [])] }}\n"
+    );
+    std::fs::write(dir.join("main.flow"), src).expect("write");
+    let file = dir.join("main.flow");
+    let r = flowc(
+        &["check", "--format", "json", file.to_str().expect("utf-8")],
+        &dir.join(".flowc"),
+        &[],
+    );
+    let codes: Vec<String> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["code"].as_str().unwrap_or(""),
+                d["labels"][0]["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let all = codes.join("\n");
+    // `ci_id: int` against a string; `rows[].ci_id: int` against a string
+    // behind `$ref`; `metric: string` against an enum; a misspelt tool.
+    assert!(all.contains("E0517 ci_id: the schema says string"), "{all}");
+    assert!(
+        all.contains("E0518 result.rows[].ci_id: the schema says string"),
+        "{all}"
+    );
+    assert!(
+        all.contains("E0517 metric: the schema says one of"),
+        "{all}"
+    );
+    assert!(all.contains("E0514"), "{all}");
+    assert_eq!(r.code, 1);
+}
+
+/// The example flow with exec tools doing the same work (the examples' own
+/// Python tools), beside a copy of the MCP flow.
+fn exec_twin(dir: &Path) -> PathBuf {
+    let tools = root().join("examples/tools");
+    std::fs::write(
+        dir.join("analysis.py"),
+        format!(
+            "import json, subprocess, sys\n\
+             a = json.load(sys.stdin)\n\
+             r = subprocess.run([sys.executable, {:?}, a['metric']], input=json.dumps(a), capture_output=True, text=True)\n\
+             sys.stdout.write(r.stdout)\n",
+            tools.join("metrics.py")
+        ),
+    )
+    .expect("write");
+    let text = std::fs::read_to_string(root().join("examples/mcp/ops.flow")).expect("read");
+    let text = text
+        .replace(
+            "mcp ops \"ci_detail_lookup\"",
+            &format!(
+                "exec [\"python3\", {:?}, \"detail\"]",
+                tools.join("cmdb.py")
+            ),
+        )
+        .replace(
+            "mcp ops \"metric_analysis\"",
+            "exec [\"python3\", \"analysis.py\"]",
+        )
+        .replace(
+            "mcp ops \"root_cause\"",
+            &format!("exec [\"python3\", {:?}]", tools.join("rca.py")),
+        );
+    assert!(!text.contains("= mcp"), "{text}");
+    let f = dir.join("exec.flow");
+    std::fs::write(&f, text).expect("write");
+    f
+}
+
+#[test]
+fn a_run_gives_what_the_same_flow_with_exec_tools_gives_and_stops_its_server() {
+    let dir = common::tempdir("mcp-run");
+    // The server from a folder of this test: its processes can be found by path.
+    let here = dir.join("srv");
+    std::fs::create_dir_all(&here).expect("dir");
+    std::fs::copy(
+        root().join("examples/mcp/ops_mcp.py"),
+        here.join("ops_mcp.py"),
+    )
+    .expect("copy");
+    std::fs::copy(root().join("examples/mcp/ops.flow"), here.join("ops.flow")).expect("copy");
+    let data = root().join("examples/data");
+    let envs = [("OPS_MCP_DATA", data.to_str().expect("utf-8"))];
+    let store = dir.join(".flowc");
+    let flow = here.join("ops.flow");
+    for ci in ["CI-123", "CI-131", "CI-101"] {
+        let arg = format!("ci_id={ci}");
+        let mcp = flowc(
+            &["run", flow.to_str().expect("utf-8"), "--arg", &arg],
+            &store,
+            &envs,
+        );
+        assert_eq!(mcp.code, 0, "{}", mcp.stderr);
+        let twin = exec_twin(&dir);
+        let exec = flowc(
+            &["run", twin.to_str().expect("utf-8"), "--arg", &arg],
+            &store,
+            &envs,
+        );
+        assert_eq!(exec.code, 0, "{}", exec.stderr);
+        assert_eq!(json(&mcp), json(&exec), "{ci}");
+        // The run is over: its server with it.
+        let left = processes_with(here.to_str().expect("utf-8"));
+        assert!(left.is_empty(), "the server outlived the run: {left:?}");
+    }
+}
+
+#[test]
+fn a_server_that_crashes_fails_the_call_and_is_started_again() {
+    let dir = common::tempdir("mcp-crash");
+    let server = root().join("examples/mcp/ops_mcp.py");
+    let src = format!(
+        "mcp server ops = stdio [\"python3\", {server:?}]\n\
+         tool ci_detail(ci_id: string) -> {{ rows: [{{ name: string }}] }} = mcp ops \"ci_detail_lookup\"\n\
+         flow main() -> json {{\n\
+             sequence {{\n\
+                 let first = try {{ ci_detail(ci_id: \"CI-101\").rows[0].name }} catch e {{ e.kind }}\n\
+                 let second = ci_detail(ci_id: \"CI-123\").rows[0].name\n\
+                 {{ first, second }}\n\
+             }}\n\
+         }}\n"
+    );
+    std::fs::write(dir.join("main.flow"), src).expect("write");
+    let file = dir.join("main.flow");
+    let r = flowc(
+        &["run", file.to_str().expect("utf-8")],
+        &dir.join(".flowc"),
+        &[("OPS_MCP_CRASH_ON", "CI-101")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        json(&r),
+        serde_json::json!({ "first": "tool_error", "second": "lb-023" })
+    );
+}
