@@ -260,3 +260,56 @@ fn a_server_that_crashes_fails_the_call_and_is_started_again() {
         serde_json::json!({ "first": "tool_error", "second": "lb-023" })
     );
 }
+
+#[test]
+fn a_server_over_streamable_http_gets_its_token_from_the_environment() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut server = Command::new(venv_bin().join("python"))
+        .arg(root().join("examples/mcp/ops_mcp.py"))
+        .args(["--http", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let dir = common::tempdir("mcp-http");
+    let text = std::fs::read_to_string(root().join("examples/mcp/ops.flow")).expect("read");
+    let text = text.replace(
+        "stdio [\"python3\", \"ops_mcp.py\"]",
+        &format!("http \"http://127.0.0.1:{port}/mcp\" auth_env \"OPS_TOKEN\""),
+    );
+    let f = dir.join("ops.flow");
+    std::fs::write(&f, text).expect("write");
+    let store = dir.join(".flowc");
+    let r = flowc(
+        &["run", f.to_str().expect("utf-8"), "--arg", "ci_id=CI-123"],
+        &store,
+        &[("OPS_TOKEN", "s3cret-token")],
+    );
+    let stdio = flowc(
+        &["run", "examples/mcp/ops.flow", "--arg", "ci_id=CI-123"],
+        &store,
+        &[],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r), json(&stdio));
+    // The token is in neither the cache nor the store.
+    for e in std::fs::read_dir(&store).expect("store").flatten() {
+        let bytes = std::fs::read(e.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret-token"),
+            "{}",
+            e.path().display()
+        );
+    }
+}
