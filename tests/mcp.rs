@@ -277,7 +277,10 @@ fn a_server_over_streamable_http_gets_its_token_from_the_environment() {
         .expect("the server starts");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "the server did not listen");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not listen"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let dir = common::tempdir("mcp-http");
@@ -312,4 +315,98 @@ fn a_server_over_streamable_http_gets_its_token_from_the_environment() {
             e.path().display()
         );
     }
+}
+
+/// `flowc mcp PATHS…` driven by the Python SDK's client (tests/mcp/client.py).
+fn client(store: &Path, paths: &[&str], args: &[&str]) -> Value {
+    let out = Command::new(venv_bin().join("python"))
+        .arg(root().join("tests/mcp/client.py"))
+        .arg(env!("CARGO_BIN_EXE_flowc"))
+        .arg(store)
+        .arg(serde_json::to_string(paths).expect("paths"))
+        .args(args)
+        .current_dir(root())
+        .env("PATH", path_env())
+        .output()
+        .expect("the client runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "the client printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn flowc_mcp_lists_flows_and_a_call_answers_what_flowc_run_prints() {
+    let store = common::tempdir("mcp-serve");
+    let tools = client(&store, &["examples/analysis_workflow.flow"], &["list"]);
+    let names: Vec<&str> = tools
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["main", "flowc_run_status"], "{tools:#}");
+    assert_eq!(
+        tools[0]["input"]["properties"]["ci_id"]["type"], "string",
+        "{tools:#}"
+    );
+    let call = client(
+        &store,
+        &["examples/analysis_workflow.flow"],
+        &["call", "main", r#"{"ci_id": "CI-123"}"#],
+    );
+    assert_eq!(call["is_error"], false, "{call:#}");
+    let run = flowc(
+        &[
+            "run",
+            "examples/analysis_workflow.flow",
+            "--arg",
+            "ci_id=CI-123",
+        ],
+        &store,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // `json` is not a record's type: the result comes as `{ result }`.
+    assert_eq!(call["structured"]["result"], json(&run), "{call:#}");
+}
+
+#[test]
+fn a_flow_that_pauses_answers_its_run_id_and_the_status_tool_its_result() {
+    let store = common::tempdir("mcp-approve");
+    let call = client(&store, &["examples/approval.flow"], &["call", "main", "{}"]);
+    assert_eq!(call["structured"]["status"], "paused", "{call:#}");
+    let id = call["structured"]["run_id"]
+        .as_str()
+        .expect("a run id")
+        .to_string();
+    let status = client(
+        &store,
+        &["examples/approval.flow"],
+        &[
+            "call",
+            "flowc_run_status",
+            &format!(r#"{{"run_id": "{id}"}}"#),
+        ],
+    );
+    assert_eq!(status["structured"]["status"], "paused", "{status:#}");
+    let st = store.to_str().expect("utf-8");
+    let a = flowc(&["approve", &id, "--store", st], &store, &[]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let r = flowc(&["resume", &id, "--store", st], &store, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status = client(
+        &store,
+        &["examples/approval.flow"],
+        &[
+            "call",
+            "flowc_run_status",
+            &format!(r#"{{"run_id": "{id}"}}"#),
+        ],
+    );
+    assert_eq!(status["structured"]["status"], "ok", "{status:#}");
+    assert_eq!(status["structured"]["result"], json(&r), "{status:#}");
 }

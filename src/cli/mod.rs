@@ -4,6 +4,7 @@ mod approve;
 mod engine;
 mod explain_replan;
 mod fmt;
+mod mcp;
 mod present;
 mod resume;
 mod run;
@@ -82,6 +83,9 @@ pub enum Command {
     /// Serve flows over HTTP: an API to start, watch, approve, cancel and
     /// resume runs, with live events (docs/service.md)
     Serve(serve::ServeArgs),
+    /// Serve flows as MCP tools over stdin and stdout, for assistants that
+    /// speak the Model Context Protocol (docs/mcp.md)
+    Mcp(mcp::McpArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
@@ -176,6 +180,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Lsp => crate::lsp::main(),
         Command::Worker(a) => engine::worker(&a),
         Command::Serve(a) => serve::serve(&a),
+        Command::Mcp(a) => mcp::mcp(&a),
     };
     out::exit_code(code)
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""The official Python SDK's MCP client driving `flowc mcp` over stdio, for
+tests/mcp.rs: `client.py FLOWC STORE PATHS_JSON list` prints the tools as
+JSON; `client.py FLOWC STORE PATHS_JSON call NAME ARGS_JSON` prints
+`{"structured": …, "is_error": …, "text": …}`."""
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+async def main():
+    flowc, store, paths, cmd = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+    params = StdioServerParameters(command=flowc, args=["mcp", "--store", store] + paths)
+    async with stdio_client(params) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            if cmd == "list":
+                tools = await s.list_tools()
+                out = [
+                    {"name": t.name, "description": t.description, "input": t.input_schema, "output": t.output_schema}
+                    for t in tools.tools
+                ]
+            else:
+                res = await s.call_tool(sys.argv[5], json.loads(sys.argv[6]))
+                out = {
+                    "structured": res.structured_content,
+                    "is_error": bool(res.is_error),
+                    "text": "".join(getattr(c, "text", "") for c in res.content),
+                }
+            print(json.dumps(out))
+
+
+asyncio.run(main())
