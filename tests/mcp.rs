@@ -410,3 +410,26 @@ fn a_flow_that_pauses_answers_its_run_id_and_the_status_tool_its_result() {
     assert_eq!(status["structured"]["status"], "ok", "{status:#}");
     assert_eq!(status["structured"]["result"], json(&r), "{status:#}");
 }
+
+#[test]
+fn flowc_mcp_examples_names_the_flows_that_share_a_name_by_their_file() {
+    let store = common::tempdir("mcp-examples");
+    let tools = client(&store, &["examples"], &["list"]);
+    let names: Vec<&str> = tools
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for n in [
+        "analysis_workflow_main",
+        "approval_main",
+        "analyze_ci",
+        "flowc_run_status",
+    ] {
+        assert!(names.contains(&n), "{n} not in {names:?}");
+    }
+    let call = client(&store, &["examples"], &["call", "analyze_ci", "{}"]);
+    assert_eq!(call["is_error"], false, "{call:#}");
+    assert_eq!(call["structured"]["ci"], "CI-123", "{call:#}");
+}

@@ -28,21 +28,55 @@ use crate::driver::{
 pub const STATUS_TOOL: &str = "flowc_run_status";
 
 pub struct Flows {
-    catalog: Arc<Catalog>,
+    /// Each served flow by its tool's name.
+    flows: Vec<(String, Flow)>,
     store: PathBuf,
+}
+
+/// The tool's name of each flow: its name, or, when files serve flows of
+/// one name (`main`), the file's stem before it (`ci_analysis_main`), in
+/// the letters every client takes (`[A-Za-z0-9_-]`).
+pub fn tool_names(catalog: &Catalog) -> Vec<(String, Flow)> {
+    catalog
+        .flows
+        .iter()
+        .map(|f| {
+            let shared = catalog.flows.iter().filter(|g| g.name == f.name).count() > 1;
+            let name = if shared {
+                let stem = std::path::Path::new(&f.file)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("{stem}_{}", f.name)
+            } else {
+                f.name.clone()
+            };
+            let name: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (name, f.clone())
+        })
+        .collect()
 }
 
 impl Flows {
     pub fn new(catalog: Catalog, store: PathBuf) -> Flows {
         Flows {
-            catalog: Arc::new(catalog),
+            flows: tool_names(&catalog),
             store,
         }
     }
 
     /// The MCP tools: one per flow, and the status tool.
     pub fn tools(&self) -> Vec<Tool> {
-        let mut out: Vec<Tool> = self.catalog.flows.iter().map(tool_of).collect();
+        let mut out: Vec<Tool> = self.flows.iter().map(|(n, f)| tool_of(n, f)).collect();
         let mut status = Tool::new(
             STATUS_TOOL,
             "The status of a run that a flow's call started (a paused one answers its run id): `ok` with its result, `failed` with its error, `paused` with the approvals it waits for, `running`.",
@@ -70,12 +104,12 @@ fn is_object(schema: &Value) -> bool {
     schema.get("type").and_then(Value::as_str) == Some("object")
 }
 
-fn tool_of(f: &Flow) -> Tool {
+fn tool_of(name: &str, f: &Flow) -> Tool {
     let doc = f
         .doc
         .clone()
         .unwrap_or_else(|| format!("The flow `{}` of `{}`.", f.name, f.file));
-    let mut t = Tool::new(f.name.clone(), doc, object(f.params.clone()));
+    let mut t = Tool::new(name.to_string(), doc, object(f.params.clone()));
     let out = if is_object(&f.result) {
         f.result.clone()
     } else {
@@ -231,10 +265,13 @@ impl ServerHandler for Flows {
                 .unwrap_or_else(|e| failure(&e.to_string()));
             return Ok(r.into());
         }
-        let flow = match self.catalog.by_name(&request.name) {
-            Ok(f) => f.clone(),
-            Err(e) => return Err(McpError::invalid_params(e, None)),
+        let Some((_, flow)) = self.flows.iter().find(|(n, _)| *n == request.name) else {
+            return Err(McpError::invalid_params(
+                format!("no flow is served as `{}`", request.name),
+                None,
+            ));
         };
+        let flow = flow.clone();
         // The driver's runner makes its own runtime: a thread of its own.
         let (tx, rx) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
