@@ -433,3 +433,31 @@ fn flowc_mcp_examples_names_the_flows_that_share_a_name_by_their_file() {
     assert_eq!(call["is_error"], false, "{call:#}");
     assert_eq!(call["structured"]["ci"], "CI-123", "{call:#}");
 }
+
+#[test]
+fn only_exported_flows_are_served_when_any_is_marked() {
+    let dir = common::tempdir("mcp-export");
+    std::fs::write(
+        dir.join("f.flow"),
+        "/// Doubles a number.\nexport flow double(n: int) -> int {\n    n * 2\n}\n\nflow helper() -> int {\n    1\n}\n",
+    )
+    .expect("write");
+    let store = dir.join(".flowc");
+    let file = dir.join("f.flow");
+    let f = file.to_str().expect("utf-8");
+    let tools = client(&store, &[f], &["list"]);
+    let names: Vec<&str> = tools
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["double", "flowc_run_status"], "{tools:#}");
+    assert_eq!(tools[0]["description"], "Doubles a number.", "{tools:#}");
+    let call = client(&store, &[f], &["call", "double", r#"{"n": 21}"#]);
+    assert_eq!(
+        call["structured"],
+        serde_json::json!({ "result": 42 }),
+        "{call:#}"
+    );
+}

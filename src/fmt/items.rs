@@ -306,7 +306,11 @@ impl Printer<'_> {
     }
 
     fn flow(&mut self, f: &FlowDecl, ind: usize) -> String {
-        let head = format!("flow {}", f.name.name);
+        let head = format!(
+            "{}flow {}",
+            if f.export { "export " } else { "" },
+            f.name.name
+        );
         let tail = if f.options.is_some() { 0 } else { 2 };
         let mut s = self.signature(&head, &f.name, &f.params, f.ret.as_ref(), tail, ind);
         if let Some(o) = &f.options {

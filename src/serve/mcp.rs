@@ -36,12 +36,14 @@ pub struct Flows {
 /// The tool's name of each flow: its name, or, when files serve flows of
 /// one name (`main`), the file's stem before it (`ci_analysis_main`), in
 /// the letters every client takes (`[A-Za-z0-9_-]`).
+/// Only the flows marked `export flow` when any is.
 pub fn tool_names(catalog: &Catalog) -> Vec<(String, Flow)> {
-    catalog
-        .flows
+    let any = catalog.flows.iter().any(|f| f.export);
+    let served: Vec<&Flow> = catalog.flows.iter().filter(|f| f.export || !any).collect();
+    served
         .iter()
         .map(|f| {
-            let shared = catalog.flows.iter().filter(|g| g.name == f.name).count() > 1;
+            let shared = served.iter().filter(|g| g.name == f.name).count() > 1;
             let name = if shared {
                 let stem = std::path::Path::new(&f.file)
                     .file_stem()
@@ -61,7 +63,7 @@ pub fn tool_names(catalog: &Catalog) -> Vec<(String, Flow)> {
                     }
                 })
                 .collect();
-            (name, f.clone())
+            (name, (*f).clone())
         })
         .collect()
 }

@@ -165,6 +165,8 @@ pub enum BindingKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowDecl {
+    /// `export flow …`: served by `flowc mcp` (when any flow is marked so).
+    pub export: bool,
     pub name: Ident,
     pub params: Vec<Param>,
     pub ret: Option<TypeExpr>,

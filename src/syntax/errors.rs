@@ -45,6 +45,7 @@ fn word(rule: Rule) -> Option<&'static str> {
         }
         kw_builtin | kw_exec | kw_http | kw_mcp => "a tool binding (`exec`, `http` or `builtin`)",
         kw_effect => "`effect`",
+        kw_export => "`export`",
         kw_server => "`server`",
         mcp_stdio | mcp_http | kw_stdio => "`stdio [\"prog\", …]` or `http \"URL\"`",
         kw_auth_env => "~`auth_env`",

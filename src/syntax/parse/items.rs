@@ -265,8 +265,10 @@ impl Converter<'_> {
         let mut ret = None;
         let mut options = None;
         let mut body = None;
+        let mut export = false;
         for c in inner(p) {
             match c.as_rule() {
+                Rule::kw_export => export = true,
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::params => params = self.params(c),
                 Rule::type_expr => ret = Some(self.type_expr(c)),
@@ -279,6 +281,7 @@ impl Converter<'_> {
             }
         }
         FlowDecl {
+            export,
             name: name.expect("grammar: flow name"),
             params,
             ret,
@@ -517,8 +520,10 @@ impl Converter<'_> {
         let mut ret = None;
         let mut options = None;
         let mut raw = None;
+        let mut export = false;
         for c in inner(p) {
             match c.as_rule() {
+                Rule::kw_export => export = true,
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::params => params = self.params(c),
                 Rule::type_expr => ret = Some(self.type_expr(c)),
@@ -551,6 +556,7 @@ impl Converter<'_> {
             };
             return Some(Item {
                 kind: ItemKind::Flow(Box::new(FlowDecl {
+                    export,
                     name: name.expect("grammar: flow name"),
                     params,
                     ret,
