@@ -461,3 +461,81 @@ fn only_exported_flows_are_served_when_any_is_marked() {
         "{call:#}"
     );
 }
+
+#[test]
+fn kill_9_then_resume_does_not_repeat_finished_mcp_calls_and_leaves_no_server() {
+    let dir = common::tempdir("mcp-kill");
+    let server = root().join("examples/mcp/ops_mcp.py");
+    let log = dir.join("calls.log");
+    // The MCP call, then an exec tool that waits for the file `go`.
+    let src = format!(
+        "mcp server ops = stdio [\"python3\", {server:?}]\n\
+         tool ci_detail(ci_id: string) -> {{ rows: [{{ name: string }}] }} = mcp ops \"ci_detail_lookup\"\n\
+         tool wait(name: string) -> string = exec [\"sh\", \"-c\", \"touch started; while [ ! -e go ]; do sleep 0.05; done; echo '\\\"done\\\"'\"]\n\
+         flow main() -> json {{\n\
+             sequence {{\n\
+                 let name = ci_detail(ci_id: \"CI-123\").rows[0].name\n\
+                 let w = wait(name: name)\n\
+                 {{ name, w }}\n\
+             }}\n\
+         }}\n"
+    );
+    std::fs::write(dir.join("main.flow"), src).expect("write");
+    let store = dir.join(".flowc");
+    let log_s = log.to_str().expect("utf-8").to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["run", "main.flow", "-q"])
+        .current_dir(&dir)
+        .env("PATH", path_env())
+        .env("FLOWC_STORE", &store)
+        .env("OPS_MCP_LOG", &log_s)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("flowc starts");
+    let t0 = std::time::Instant::now();
+    while !dir.join("started").exists() {
+        assert!(t0.elapsed().as_secs() < 60, "the run never got to `wait`");
+        assert!(child.try_wait().expect("wait").is_none(), "the run ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    // The watcher kills the server's group when flowc is gone.
+    let marker = server.to_str().expect("utf-8");
+    let t0 = std::time::Instant::now();
+    while !processes_with(marker).is_empty() {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "the server outlived flowc: {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(dir.join("go"), "").expect("go");
+    let runs = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["runs", "--format", "json"])
+        .current_dir(&dir)
+        .env("FLOWC_STORE", &store)
+        .output()
+        .expect("flowc runs");
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    let id = runs[0]["id"].as_str().expect("an id").to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["resume", &id])
+        .current_dir(&dir)
+        .env("PATH", path_env())
+        .env("FLOWC_STORE", &store)
+        .env("OPS_MCP_LOG", &log_s)
+        .output()
+        .expect("flowc resume");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON result");
+    assert_eq!(v, serde_json::json!({ "name": "lb-023", "w": "done" }));
+    let calls = std::fs::read_to_string(&log).expect("the log");
+    assert_eq!(calls, "ci_detail_lookup CI-123\n", "the MCP call ran again");
+}

@@ -8,7 +8,8 @@ same answers as `../tools/cmdb.py`, `../tools/metrics.py` and `../tools/rca.py`.
     python3 ops_mcp.py --http 9000   # streamable HTTP on 127.0.0.1:9000/mcp
 
 `OPS_MCP_CRASH_ON=CI-ID`: the process exits when asked about that CI (the
-tests' crash and restart).
+tests' crash and restart). `OPS_MCP_LOG=FILE`: each call's tool and CI
+appended to FILE (the tests count the calls).
 """
 import json
 import os
@@ -64,7 +65,11 @@ class AnomalyIn(TypedDict):
 server = MCPServer("ops")
 
 
-def crash_on(ci_id):
+def crash_on(ci_id, tool="ci_detail_lookup"):
+    log = os.environ.get("OPS_MCP_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{tool} {ci_id}\n")
     if os.environ.get("OPS_MCP_CRASH_ON") == ci_id:
         os._exit(7)
 
@@ -84,7 +89,7 @@ def ci_detail_lookup(ci_id: str) -> Detail:
 def metric_analysis(ci_ids: list[str], metric: Literal["cpu", "memory", "network", "disk"]) -> Analysis:
     """Anomalies of one metric (p99 above 0.8) of the given CIs."""
     for ci in ci_ids:
-        crash_on(ci)
+        crash_on(ci, "metric_analysis")
     data = load("metrics.json")
     anomalies = []
     for ci in ci_ids:
