@@ -539,3 +539,27 @@ fn kill_9_then_resume_does_not_repeat_finished_mcp_calls_and_leaves_no_server() 
     let calls = std::fs::read_to_string(&log).expect("the log");
     assert_eq!(calls, "ci_detail_lookup CI-123\n", "the MCP call ran again");
 }
+
+#[test]
+fn a_call_the_client_cancels_cancels_its_run() {
+    let dir = common::tempdir("mcp-cancel");
+    std::fs::write(
+        dir.join("f.flow"),
+        "tool wait() -> string = exec [\"sh\", \"-c\", \"sleep 30; echo '\\\"late\\\"'\"]\n\nflow slow() -> string {\n    wait()\n}\n",
+    )
+    .expect("write");
+    let store = dir.join(".flowc");
+    let file = dir.join("f.flow");
+    let f = file.to_str().expect("utf-8");
+    let t0 = std::time::Instant::now();
+    let out = client(&store, &[f], &["cancel", "slow", "{}", "2"]);
+    assert_eq!(out, serde_json::json!({}));
+    assert!(t0.elapsed().as_secs() < 25, "the client waited for the run");
+    let runs = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["runs", "--format", "json"])
+        .env("FLOWC_STORE", &store)
+        .output()
+        .expect("flowc runs");
+    let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    assert_eq!(runs[0]["status"], "cancelled", "{runs:#}");
+}

@@ -136,12 +136,14 @@ fn tool_of(name: &str, f: &Flow) -> Tool {
 /// Runs `flow` of `file` with `args`, kept in `store`: the answer to the call.
 /// `wrap`: the result type is not a record's, and the result is sent as
 /// `{ "result": … }`.
+/// `cancelled`: the client cancelled the call, which cancels the run.
 fn run_flow(
     file: &str,
     flow: &str,
     args: Map<String, Value>,
     store: PathBuf,
     wrap: bool,
+    cancelled: tokio::sync::watch::Receiver<bool>,
 ) -> CallToolResult {
     let text = match crate::files::read_source(file) {
         Ok(t) => t,
@@ -170,7 +172,7 @@ fn run_flow(
         wishes: Wishes::default(),
         ..Request::default()
     };
-    let mut engine = Local::new();
+    let mut engine = Local::on(crate::driver::runner::Runner::cancellable(cancelled));
     let report = match engine.run(prepared, &req, &mut |_| {}) {
         Ok(r) => r,
         Err(r) => return failure(&r.error),
@@ -252,7 +254,7 @@ impl ServerHandler for Flows {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.unwrap_or_default();
         let store = self.store.clone();
@@ -275,20 +277,31 @@ impl ServerHandler for Flows {
         };
         let flow = flow.clone();
         // The driver's runner makes its own runtime: a thread of its own.
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let (cancel, cancelled) = tokio::sync::watch::channel(false);
         let spawned = std::thread::Builder::new()
             .name("flowc-mcp-run".into())
             .stack_size(64 << 20)
             .spawn(move || {
                 let wrap = !is_object(&flow.result);
-                let _ = tx.send(run_flow(&flow.file, &flow.name, args, store, wrap));
+                let _ = tx.send(run_flow(
+                    &flow.file, &flow.name, args, store, wrap, cancelled,
+                ));
             });
         if let Err(e) = spawned {
             return Ok(failure(&format!("cannot start the run: {e}")).into());
         }
-        let r = rx
-            .await
-            .unwrap_or_else(|_| failure("the run's thread ended without an answer"));
+        // The client's cancellation cancels the run (its tools' processes
+        // killed, the run `cancelled` in the store); its answer is then sent
+        // to no one.
+        let r = tokio::select! {
+            r = &mut rx => r,
+            _ = context.ct.cancelled() => {
+                let _ = cancel.send(true);
+                rx.await
+            }
+        };
+        let r = r.unwrap_or_else(|_| failure("the run's thread ended without an answer"));
         Ok(r.into())
     }
 }

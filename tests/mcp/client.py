@@ -2,10 +2,13 @@
 """The official Python SDK's MCP client driving `flowc mcp` over stdio, for
 tests/mcp.rs: `client.py FLOWC STORE PATHS_JSON list` prints the tools as
 JSON; `client.py FLOWC STORE PATHS_JSON call NAME ARGS_JSON` prints
-`{"structured": …, "is_error": …, "text": …}`."""
+`{"structured": …, "is_error": …, "text": …}`; `… cancel NAME ARGS_JSON
+SECONDS` calls and cancels the call after SECONDS, then prints `{}`."""
 import asyncio
 import json
 import sys
+
+import anyio
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -17,7 +20,13 @@ async def main():
     async with stdio_client(params) as (r, w):
         async with ClientSession(r, w) as s:
             await s.initialize()
-            if cmd == "list":
+            if cmd == "cancel":
+                with anyio.move_on_after(float(sys.argv[7])):
+                    await s.call_tool(sys.argv[5], json.loads(sys.argv[6]))
+                # Time for the cancellation to reach the server and its run.
+                await anyio.sleep(2)
+                out = {}
+            elif cmd == "list":
                 tools = await s.list_tools()
                 out = [
                     {"name": t.name, "description": t.description, "input": t.input_schema, "output": t.output_schema}
