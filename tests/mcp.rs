@@ -563,3 +563,59 @@ fn a_call_the_client_cancels_cancels_its_run() {
     let runs: Value = serde_json::from_slice(&runs.stdout).expect("runs JSON");
     assert_eq!(runs[0]["status"], "cancelled", "{runs:#}");
 }
+
+#[test]
+fn flowc_mcp_listen_serves_streamable_http_with_a_token() {
+    use std::io::BufRead;
+    let store = common::tempdir("mcp-listen");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["mcp", "--listen", "127.0.0.1:0", "--store"])
+        .arg(&store)
+        .arg("examples/analysis_workflow.flow")
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flowc mcp starts");
+    let mut lines = std::io::BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let mut url = String::new();
+    let mut token = String::new();
+    while url.is_empty() || token.is_empty() {
+        let line = lines.next().expect("a line").expect("text");
+        if let Some(u) = line.strip_prefix("flowc mcp: listening on ") {
+            url = u.to_string();
+        }
+        if let Some(t) = line.strip_prefix("flowc mcp: token (operator): ") {
+            token = t.to_string();
+        }
+    }
+    // The client takes the URL in place of the flowc binary, the token in
+    // place of the store.
+    let out = Command::new(venv_bin().join("python"))
+        .arg(root().join("tests/mcp/client.py"))
+        .args([&url, &token, "[]", "call", "main", r#"{"ci_id": "CI-123"}"#])
+        .output()
+        .expect("the client runs");
+    let wrong = Command::new(venv_bin().join("python"))
+        .arg(root().join("tests/mcp/client.py"))
+        .args([&url, "not-the-token", "[]", "list"])
+        .output()
+        .expect("the client runs");
+    let _ = server.kill();
+    let _ = server.wait();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["is_error"], false, "{v:#}");
+    let run = flowc(
+        &[
+            "run",
+            "examples/analysis_workflow.flow",
+            "--arg",
+            "ci_id=CI-123",
+        ],
+        &store,
+        &[],
+    );
+    assert_eq!(v["structured"]["result"], json(&run), "{v:#}");
+    assert!(!wrong.status.success(), "a wrong token was taken");
+}

@@ -1,5 +1,5 @@
 //! `flowc mcp` (docs/mcp.md): the flows of some files served as MCP tools
-//! over stdio, with the official Rust SDK (`rmcp`). The tools are the
+//! over stdio or streamable HTTP, with the official Rust SDK (`rmcp`). The tools are the
 //! service's catalog (`catalog.rs`): a flow's parameters as the input schema,
 //! its result as the output schema (a result whose type is not a record is sent
 //! as `{ "result": … }`, since structured content is an object), its doc
@@ -27,6 +27,7 @@ use crate::driver::{
 /// The name of the tool that reports a run's status.
 pub const STATUS_TOOL: &str = "flowc_run_status";
 
+#[derive(Clone)]
 pub struct Flows {
     /// Each served flow by its tool's name.
     flows: Vec<(String, Flow)>,
@@ -319,5 +320,68 @@ pub fn serve_stdio(catalog: Catalog, store: PathBuf) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         server.waiting().await.map_err(|e| e.to_string())?;
         Ok(())
+    })
+}
+
+/// Serves `catalog` over streamable HTTP at `http://ADDR/mcp`, every request
+/// with `Authorization: Bearer TOKEN` of `tokens` (an operator's: a call
+/// starts a run), until the process ends. `ready` is told the address.
+pub fn serve_http(
+    catalog: Catalog,
+    store: PathBuf,
+    listen: &str,
+    tokens: super::auth::Tokens,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), String> {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let flows = Flows::new(catalog, store);
+    let tokens = Arc::new(tokens);
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let service = StreamableHttpService::new(
+            move || Ok(flows.clone()),
+            LocalSessionManager::default().into(),
+            StreamableHttpServerConfig::default(),
+        );
+        let guard = move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let tokens = tokens.clone();
+            async move {
+                use axum::response::IntoResponse;
+                let given = req
+                    .headers()
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(|t| t.trim().to_string());
+                match given.and_then(|t| tokens.caller(&t)) {
+                    Some(c) if c.role >= super::auth::Role::Operator => next.run(req).await,
+                    Some(_) => (
+                        axum::http::StatusCode::FORBIDDEN,
+                        "a viewer's token cannot call flows",
+                    )
+                        .into_response(),
+                    None => (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                        "a token is needed: `Authorization: Bearer TOKEN`",
+                    )
+                        .into_response(),
+                }
+            }
+        };
+        let app = axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn(guard));
+        ready(addr);
+        axum::serve(listener, app).await.map_err(|e| e.to_string())
     })
 }

@@ -3,7 +3,10 @@
 tests/mcp.rs: `client.py FLOWC STORE PATHS_JSON list` prints the tools as
 JSON; `client.py FLOWC STORE PATHS_JSON call NAME ARGS_JSON` prints
 `{"structured": …, "is_error": …, "text": …}`; `… cancel NAME ARGS_JSON
-SECONDS` calls and cancels the call after SECONDS, then prints `{}`."""
+SECONDS` calls and cancels the call after SECONDS, then prints `{}`.
+With FLOWC `http://…/mcp` and STORE a bearer token, it speaks streamable HTTP
+to a `flowc mcp --listen` already started (PATHS_JSON unused)."""
+import contextlib
 import asyncio
 import json
 import sys
@@ -16,8 +19,17 @@ from mcp.client.stdio import stdio_client
 
 async def main():
     flowc, store, paths, cmd = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
-    params = StdioServerParameters(command=flowc, args=["mcp", "--store", store] + paths)
-    async with stdio_client(params) as (r, w):
+    if flowc.startswith("http"):
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {store}"}, timeout=60)
+        transport = streamable_http_client(flowc, http_client=http)
+    else:
+        params = StdioServerParameters(command=flowc, args=["mcp", "--store", store] + paths)
+        transport = stdio_client(params)
+    async with transport as streams:
+        r, w = streams[0], streams[1]
         async with ClientSession(r, w) as s:
             await s.initialize()
             if cmd == "cancel":
