@@ -499,6 +499,9 @@ fn kill_9_then_resume_does_not_repeat_finished_mcp_calls_and_leaves_no_server() 
         assert!(child.try_wait().expect("wait").is_none(), "the run ended");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // The journal commits finished steps in batches, on a thread of its own:
+    // time for the MCP call's row to be committed before the kill.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
     // The watcher kills the server's group when flowc is gone.
