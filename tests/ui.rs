@@ -32,6 +32,15 @@ fn check(rel: &Path) -> (String, i32) {
         .arg(rel)
         .current_dir(root())
         .env("NO_COLOR", "1")
+        // MCP servers' schemas are asked, not read from a cache of another run.
+        .env(
+            "FLOWC_STORE",
+            format!(
+                "{}/ui-store-{}",
+                env!("CARGO_TARGET_TMPDIR"),
+                std::process::id()
+            ),
+        )
         .output()
         .expect("flowc runs");
     (

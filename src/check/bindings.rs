@@ -139,11 +139,8 @@ pub(super) fn check_binding(b: &Binding, diags: &mut Vec<Diagnostic>) {
                 )),
             }
         }
-        BindingKind::Mcp { server, .. } => diags.push(catalog::invalid_binding(
-            server.span,
-            "`mcp` bindings are reserved and not supported yet",
-            "use `exec` to run the tool as a process",
-        )),
+        // Checked against the server's schemas (`mcp.rs`).
+        BindingKind::Mcp { .. } => {}
     }
 }
 

@@ -75,6 +75,8 @@ pub(super) fn declare(
     let mut tools = Vec::new();
     let mut flows = Vec::new();
     let program: &Program = p;
+    let servers = super::mcp::declare_servers(&program.modules[m].ast.items, diags);
+    let mut answers = HashMap::new();
     for it in &program.modules[m].ast.items {
         let p = program;
         match &it.kind {
@@ -83,6 +85,16 @@ pub(super) fn declare(
                 let ret = resolve_type(p, m, &t.ret, diags);
                 check_binding(&t.binding, diags);
                 check_exec_program(&t.binding, &t.name.name, dir, loader, diags);
+                super::mcp::check_tool(
+                    t,
+                    &params,
+                    &ret,
+                    &servers,
+                    &mut answers,
+                    dir,
+                    loader,
+                    diags,
+                );
                 if let Some(o) = &t.options {
                     options::check_static(o, options::Place::Tool { effect: t.effect }, diags);
                 }

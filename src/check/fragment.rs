@@ -94,6 +94,7 @@ impl Fragment {
         let span = self.body.span;
         program.modules[root].ast.items.push(Item {
             kind: ItemKind::Flow(Box::new(FlowDecl {
+                export: false,
                 name: ident(&self.flow),
                 params,
                 ret: None,

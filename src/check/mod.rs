@@ -17,6 +17,7 @@ pub mod options;
 pub mod policy;
 pub use expr::sites::{ReplanSite, block_options};
 mod load;
+pub mod mcp;
 pub mod stdlib;
 mod type_exprs;
 /// The type system lives in the leaf module [`crate::types`], which built-ins share.
@@ -84,6 +85,13 @@ pub trait Loader {
     /// name is looked for. `None`: this loader cannot tell (no W0007).
     fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
         None
+    }
+
+    /// The tools an MCP server lists (`tools/list`), for checking the
+    /// `mcp` bindings to it; `dir` is the folder of the file that declares
+    /// it (a stdio server starts there). The default cannot tell.
+    fn mcp_tools(&self, _server: &mcp::McpServer, _dir: &std::path::Path) -> mcp::McpTools {
+        mcp::McpTools::CannotTell
     }
 }
 

@@ -4,6 +4,7 @@ mod approve;
 mod engine;
 mod explain_replan;
 mod fmt;
+mod mcp;
 mod present;
 mod resume;
 mod run;
@@ -58,6 +59,10 @@ pub enum Command {
         /// Also list every LLM decision (`decide`, `llm()`) and the labels it can answer
         #[arg(long)]
         decisions: bool,
+        /// Ask MCP servers for their tools again rather than reading the
+        /// answers cached in the store
+        #[arg(long)]
+        refresh_mcp: bool,
     },
     /// Run a flow; print its result as JSON on stdout
     Run(Box<run::RunArgs>),
@@ -78,6 +83,9 @@ pub enum Command {
     /// Serve flows over HTTP: an API to start, watch, approve, cancel and
     /// resume runs, with live events (docs/service.md)
     Serve(serve::ServeArgs),
+    /// Serve flows as MCP tools over stdin and stdout, for assistants that
+    /// speak the Model Context Protocol (docs/mcp.md)
+    Mcp(mcp::McpArgs),
     /// Resume a stored run that failed, was cancelled or was interrupted: its
     /// journaled steps are replayed, the rest run
     Resume(Box<resume::ResumeArgs>),
@@ -155,7 +163,8 @@ pub fn run(cli: Cli) -> u8 {
             format,
             deny_warnings,
             decisions,
-        } => check(&files, format, deny_warnings, decisions),
+            refresh_mcp,
+        } => check(&files, format, deny_warnings, decisions, refresh_mcp),
         Command::Explain { code } => explain(&code),
         Command::ExplainReplan(a) => explain_replan::explain_replan(&a),
         Command::Test(a) => test::test(&a),
@@ -171,11 +180,18 @@ pub fn run(cli: Cli) -> u8 {
         Command::Lsp => crate::lsp::main(),
         Command::Worker(a) => engine::worker(&a),
         Command::Serve(a) => serve::serve(&a),
+        Command::Mcp(a) => mcp::mcp(&a),
     };
     out::exit_code(code)
 }
 
-fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool) -> u8 {
+fn check(
+    files: &[String],
+    format: Format,
+    deny_warnings: bool,
+    decisions: bool,
+    refresh_mcp: bool,
+) -> u8 {
     let color = color_stderr();
     let mut errors = 0usize;
     let mut warnings = 0usize;
@@ -192,7 +208,11 @@ fn check(files: &[String], format: Format, deny_warnings: bool, decisions: bool)
                 continue;
             }
         };
-        let checked = check_source(file, &text, &FsLoader);
+        let checked = if refresh_mcp {
+            check_source(file, &text, &crate::driver::RefreshMcp)
+        } else {
+            check_source(file, &text, &FsLoader)
+        };
         for d in &checked.diagnostics {
             match d.severity {
                 Severity::Error => errors += 1,

@@ -147,6 +147,24 @@ codes! {
     "E0511", "float literal out of range",
     "Floats are 64-bit; a literal beyond about `1.8e308` has no finite value (and infinity has no JSON form).",
     "const X = 1e999";
+    "E0513", "unknown MCP server",
+    "`tool … = mcp SERVER \"tool_name\"` names an `mcp server` item declared in the same file (`mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]` or `= http \"URL\"`).",
+    "tool t(id: string) -> json = mcp ops \"lookup\"";
+    "E0514", "tool not offered by the MCP server",
+    "The server's `tools/list` has no tool of that name (a `did you mean` help names a close one, and the help lists what it offers). The list is asked when checking and cached in the store; `flowc check --refresh-mcp` asks again after the server changed.",
+    "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]   // lists `ci_detail` ...\ntool t(id: string) -> json = mcp ops \"ci_detial\"";
+    "E0515", "parameter absent from the MCP tool's schema",
+    "A declared parameter is not a property of the tool's input schema: the server would not know it. Remove it or rename it to the schema's name.",
+    "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]   // ci_detail(ci_id) ...\ntool t(id: string) -> json = mcp ops \"ci_detail\"";
+    "E0516", "required MCP parameter not declared",
+    "The tool's input schema requires a property that the declaration does not have as a parameter, so no call could give it. Declare it (a parameter with a default is fine).",
+    "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]   // ci_detail(ci_id, depth) ...\ntool t(ci_id: string) -> json = mcp ops \"ci_detail\"";
+    "E0517", "parameter type does not fit the MCP tool's schema",
+    "A value of the declared parameter type would not be valid for the tool's input schema. The message gives the path inside the parameter and what the schema says there (`rows[].ci_id: the schema says integer`); `$ref`s are followed, `anyOf` with `null` is an optional.",
+    "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]   // ids: integer[] ...\ntool t(ids: [string]) -> json = mcp ops \"detail\"";
+    "E0518", "result type cannot fit the MCP tool's output schema",
+    "A result the tool's output schema allows would not be a value of the declared result type: a field of another type, a field the schema may leave out (declare it `field?: T`), a property it does not have. The path says where (`result.rows[].ci_id: the schema says integer`); `$ref`/`$defs` are resolved. `json` takes any result.",
+    "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]   // rows[].ci_id: integer ...\ntool t(id: string) -> { rows: [{ ci_id: string }] } = mcp ops \"ci_detail\"";
     "E0601", "unknown policy rule",
     "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects`, `tenant`, and for re-planned fragments `fragment_env`, `fragment_approve` and `fragment_timeout`; nothing else. A misspelled rule gets a `did you mean` help; run options such as `timeout` or `retry` are not policy rules and go in a flow's or a call's `with { … }`.",
     "policy ops { max_tools: 5 }";
@@ -189,6 +207,9 @@ codes! {
     "W0008", "inner `max_concurrent` capped by an outer one",
     "Limits nest: a call inside a block or `for` takes a permit of every stated `max_concurrent` around it, so an inner limit larger than an enclosing one (the flow's header, a block) only ever reaches the outer number. The default limit of 10 (no `max_concurrent` stated) does not cap an inner limit.",
     "flow main() with { max_concurrent: 2 } {\n    for i in range(100) with { max_concurrent: 50 } { i }\n}";
+    "W0009", "MCP server not reachable, no cached schema",
+    "Checking asks an `mcp server` for its tools (`tools/list`) and caches the answer in the store. This server could not be reached and nothing is cached, so its tools are not checked against their schemas; the run still checks each result against the declared type.",
+    "mcp server ops = stdio [\"./no-such-server\"]\ntool t(id: string) -> json = mcp ops \"lookup\"\nflow main() { t(id: \"a\") }";
 }
 
 /// The explanation entry for a code, if it exists.
@@ -609,6 +630,99 @@ pub fn until_constant(span: Span, var: &str) -> Diagnostic {
     )
     .with_label("same value in every iteration")
     .with_help(format!("test the new state, e.g. `until stable({var})`"))
+}
+
+pub fn mcp_unknown_server(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error("E0513", format!("unknown MCP server `{name}`"), span)
+        .with_label("no `mcp server` item of this name")
+        .with_help(help.unwrap_or_else(|| {
+            format!(
+                "declare it: `mcp server {name} = stdio [\"prog\", \"arg\"]` or `= http \"URL\"`"
+            )
+        }))
+}
+
+pub fn mcp_tool_not_offered(
+    span: Span,
+    server: &str,
+    tool: &str,
+    help: Option<String>,
+    offered: &[&str],
+) -> Diagnostic {
+    let list = if offered.is_empty() {
+        "it offers no tools".to_string()
+    } else {
+        format!(
+            "it offers {}",
+            offered
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Diagnostic::error(
+        "E0514",
+        format!("MCP server `{server}` does not offer a tool `{tool}`"),
+        span,
+    )
+    .with_label("not in its `tools/list`")
+    .with_help(match help {
+        Some(h) => format!("{h} ({list})"),
+        None => list,
+    })
+}
+
+pub fn mcp_param_absent(span: Span, param: &str, tool: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error(
+        "E0515",
+        format!("parameter `{param}` is not in the input schema of MCP tool `{tool}`"),
+        span,
+    )
+    .with_label("the schema has no such property")
+    .with_help(help.unwrap_or_else(|| "remove it, or use the schema's name".to_string()))
+}
+
+pub fn mcp_param_missing(span: Span, param: &str, tool: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0516",
+        format!("MCP tool `{tool}` requires `{param}`, which is not declared"),
+        span,
+    )
+    .with_label("no such parameter")
+    .with_help(format!("declare the parameter `{param}`"))
+}
+
+pub fn mcp_type_mismatch(span: Span, tool: &str, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0517",
+        format!("parameter type does not fit the input schema of MCP tool `{tool}`"),
+        span,
+    )
+    .with_label(what.to_string())
+    .with_help("declare the type the schema gives")
+}
+
+pub fn mcp_result_mismatch(span: Span, tool: &str, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0518",
+        format!("result type cannot fit the output schema of MCP tool `{tool}`"),
+        span,
+    )
+    .with_label(what.to_string())
+    .with_help(
+        "declare the type the schema gives (a field it may leave out is `field?: T`), or `json`",
+    )
+}
+
+pub fn mcp_unreachable(span: Span, server: &str, why: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0009",
+        format!("MCP server `{server}` could not be reached: {why}"),
+        span,
+    )
+    .with_label("its tools are not checked against their schemas")
+    .with_help("start it or fix the item, then `flowc check --refresh-mcp`")
 }
 
 pub fn exec_program_missing(

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod event;
 pub mod explain;
 pub mod inspect;
+pub mod mcp;
 pub mod project;
 pub mod report;
 pub mod resume;
@@ -68,6 +69,49 @@ impl Loader for FsLoader {
     fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
         Some(search_path())
     }
+
+    fn mcp_tools(
+        &self,
+        server: &check::mcp::McpServer,
+        dir: &std::path::Path,
+    ) -> check::mcp::McpTools {
+        mcp::tools(&store_dir(None), server, &absolute(dir), false)
+    }
+}
+
+/// [`FsLoader`] that asks MCP servers for their tools again (`flowc check
+/// --refresh-mcp`) rather than reading the cache.
+pub struct RefreshMcp;
+
+impl Loader for RefreshMcp {
+    fn read(&self, path: &str) -> Result<String, String> {
+        FsLoader.read(path)
+    }
+
+    fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
+        FsLoader.project_policies(root)
+    }
+
+    fn file_kind(&self, path: &std::path::Path) -> Option<check::FileKind> {
+        FsLoader.file_kind(path)
+    }
+
+    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
+        FsLoader.search_path()
+    }
+
+    fn mcp_tools(
+        &self,
+        server: &check::mcp::McpServer,
+        dir: &std::path::Path,
+    ) -> check::mcp::McpTools {
+        mcp::tools(&store_dir(None), server, &absolute(dir), true)
+    }
+}
+
+/// `dir` made absolute (the cache's key does not depend on the current folder).
+fn absolute(dir: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// What is at `path` on the file system (symbolic links followed).

@@ -40,6 +40,7 @@ pub(super) fn strings_of_item(kind: &ItemKind, out: &mut Vec<Span>) {
                 f(&en.value);
             }
         }
+        ItemKind::McpServer(_) => {}
     }
 }
 
@@ -98,6 +99,25 @@ impl Printer<'_> {
                 let head = format!("policy {} ", p.name.name);
                 let col = ind + head.len();
                 head + &self.options(&p.rules, col, ind)
+            }
+            ItemKind::McpServer(m) => {
+                let head = format!("mcp server {} = ", m.name.name);
+                match &m.transport {
+                    McpTransport::Stdio(argv) => {
+                        let col = ind + head.len() + 6;
+                        head + "stdio " + &self.expr(argv, col, ind)
+                    }
+                    McpTransport::Http { url, auth_env } => {
+                        let col = ind + head.len() + 5;
+                        let mut s = head + "http " + &self.expr(url, col, ind);
+                        if let Some(a) = auth_env {
+                            s.push_str(" auth_env ");
+                            let col = end_col(ind, &s);
+                            s.push_str(&self.expr(a, col, ind));
+                        }
+                        s
+                    }
+                }
             }
         }
     }
@@ -261,12 +281,9 @@ impl Printer<'_> {
             }
             BindingKind::Mcp { server, tool } => {
                 out.push_str("mcp ");
-                let ok = self.flat(server, out, usize::MAX);
-                if let Some(t) = tool {
-                    out.push(' ');
-                    return ok && self.flat(t, out, usize::MAX);
-                }
-                ok
+                out.push_str(&server.name);
+                out.push(' ');
+                self.flat(tool, out, usize::MAX)
             }
         }
     }
@@ -281,19 +298,19 @@ impl Printer<'_> {
                 head + &u
             }
             BindingKind::Mcp { server, tool } => {
-                let mut s = format!("mcp {}", self.expr(server, col + 4, ind));
-                if let Some(t) = tool {
-                    s.push(' ');
-                    let c = end_col(col, &s);
-                    s.push_str(&self.expr(t, c, ind));
-                }
-                s
+                let head = format!("mcp {} ", server.name);
+                let t = self.expr(tool, col + head.len(), ind);
+                head + &t
             }
         }
     }
 
     fn flow(&mut self, f: &FlowDecl, ind: usize) -> String {
-        let head = format!("flow {}", f.name.name);
+        let head = format!(
+            "{}flow {}",
+            if f.export { "export " } else { "" },
+            f.name.name
+        );
         let tail = if f.options.is_some() { 0 } else { 2 };
         let mut s = self.signature(&head, &f.name, &f.params, f.ret.as_ref(), tail, ind);
         if let Some(o) = &f.options {

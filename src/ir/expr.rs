@@ -313,12 +313,13 @@ pub enum Binding {
     Exec { argv: Vec<String> },
     /// `http post "URL"`
     Http { method: String, url: String },
-    /// `mcp "server" ["tool"]` (reserved: not run yet)
-    Mcp {
-        server: String,
-        tool: Option<String>,
-    },
+    /// `mcp SERVER "tool_name"`: the server's item as data, and the tool's
+    /// name on it.
+    Mcp { server: McpServer, tool: String },
 }
+
+/// An `mcp server` item as data (the checker's type).
+pub use crate::check::mcp::{McpServer, McpTransport};
 
 impl Binding {
     /// What a tool is bound to, for cache keys and the journal's hash: its
@@ -332,7 +333,9 @@ impl Binding {
                 format!("{name} = exec [{}]", argv.join(", "))
             }
             Binding::Http { method, url } => format!("{name} = http {method} {url:?}"),
-            Binding::Mcp { .. } => format!("{name} = mcp"),
+            Binding::Mcp { server, tool } => {
+                format!("{name} = mcp {} {tool:?} ({})", server.name, server.text())
+            }
         }
     }
 }

@@ -324,7 +324,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                     if l.tools[id].is_none()
                         && let Some(sig) = md.tools.get(&t.name.name)
                     {
-                        let binding = binding_of(&t.binding.kind);
+                        let binding = binding_of(&t.binding.kind, &md.ast.items);
                         l.tools[id] = Some(ir::Tool {
                             module: m,
                             name: Rc::from(t.name.name.as_str()),
@@ -359,7 +359,10 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                         body,
                     });
                 }
-                ItemKind::Import(_) | ItemKind::Type(_) | ItemKind::Policy(_) => {}
+                ItemKind::Import(_)
+                | ItemKind::Type(_)
+                | ItemKind::Policy(_)
+                | ItemKind::McpServer(_) => {}
             }
         }
         l.out.consts.push(module_consts);
@@ -372,8 +375,9 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
     out
 }
 
-/// A tool's binding as data: the literals of its declaration.
-pub fn binding_of(kind: &BindingKind) -> ir::Binding {
+/// A tool's binding as data: the literals of its declaration (an `mcp`
+/// binding's server looked up among `items`, its module's).
+pub fn binding_of(kind: &BindingKind, items: &[Item]) -> ir::Binding {
     match kind {
         BindingKind::Builtin(n) => ir::Binding::Builtin(lit(n)),
         BindingKind::Exec(argv) => ir::Binding::Exec {
@@ -387,10 +391,21 @@ pub fn binding_of(kind: &BindingKind) -> ir::Binding {
             url: lit(url),
         },
         BindingKind::Mcp { server, tool } => ir::Binding::Mcp {
-            server: lit(server),
-            tool: tool.as_ref().map(lit),
+            server: mcp_server_of(&server.name, items).unwrap_or_else(|| ir::McpServer {
+                name: server.name.clone(),
+                transport: ir::McpTransport::Stdio { argv: Vec::new() },
+            }),
+            tool: lit(tool),
         },
     }
+}
+
+/// The `mcp server` item named `name` among `items`, as data.
+pub fn mcp_server_of(name: &str, items: &[Item]) -> Option<ir::McpServer> {
+    items.iter().find_map(|it| match &it.kind {
+        ItemKind::McpServer(m) if m.name.name == name => Some(ir::McpServer::of(m)),
+        _ => None,
+    })
 }
 
 /// The text of a plain string literal (its text parts).

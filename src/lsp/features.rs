@@ -247,6 +247,12 @@ pub fn symbols(d: &Doc) -> Vec<DocumentSymbol> {
                 SymbolKind::OBJECT,
                 Some("policy"),
             ),
+            ItemKind::McpServer(m) => (
+                m.name.name.clone(),
+                m.name.span,
+                SymbolKind::MODULE,
+                Some("mcp server"),
+            ),
             ItemKind::Test(t) => (
                 format!("test {:?}", t.name),
                 t.name_span,

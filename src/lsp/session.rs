@@ -178,6 +178,19 @@ impl Loader for OpenFirst {
     fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
         crate::driver::FsLoader.search_path()
     }
+
+    /// Only the cache: the language server never starts an MCP server.
+    fn mcp_tools(
+        &self,
+        server: &crate::check::mcp::McpServer,
+        dir: &std::path::Path,
+    ) -> crate::check::mcp::McpTools {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        match crate::driver::mcp::cached(&crate::driver::store_dir(None), server, &dir) {
+            Some(t) => crate::check::mcp::McpTools::Listed(t),
+            None => crate::check::mcp::McpTools::CannotTell,
+        }
+    }
 }
 
 /// The path a document is checked under.

@@ -86,6 +86,7 @@ enum Key {
     Import(String),
     Test(String),
     Policy(String),
+    McpServer(String),
 }
 
 /// One declared item: a range of what was typed or loaded.
@@ -655,6 +656,7 @@ fn key_of(it: &Item) -> Key {
         }),
         ItemKind::Test(t) => Key::Test(t.name.clone()),
         ItemKind::Policy(p) => Key::Policy(p.name.name.clone()),
+        ItemKind::McpServer(m) => Key::McpServer(m.name.name.clone()),
         k => Key::Value(k.name().map(|n| n.name.clone()).unwrap_or_default()),
     }
 }
@@ -731,6 +733,7 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
         }
         ItemKind::Test(t) => format!("test \"{}\"", t.name),
         ItemKind::Policy(p) => format!("policy {}", p.name.name),
+        ItemKind::McpServer(m) => format!("mcp server {}", m.name.name),
     };
     if replaced {
         format!("{line} (redefined)")
@@ -751,6 +754,7 @@ fn summary(items: &[Item]) -> String {
             ItemKind::Import(_) => "import",
             ItemKind::Test(_) => "test",
             ItemKind::Policy(_) => "policy",
+            ItemKind::McpServer(_) => "mcp server",
         };
         match counts.iter_mut().find(|(w, _)| *w == what) {
             Some((_, n)) => *n += 1,

@@ -73,7 +73,10 @@ impl Served {
                     if let ItemKind::Tool(t) = &item.kind {
                         tools.insert(
                             (m, t.name.name.clone()),
-                            Arc::new((crate::ir::plan::binding_of(&t.binding.kind), dir.clone())),
+                            Arc::new((
+                                crate::ir::plan::binding_of(&t.binding.kind, &module.ast.items),
+                                dir.clone(),
+                            )),
                         );
                     }
                 }
@@ -320,6 +323,8 @@ async fn run_on_thread(
 pub struct Step {
     served: Arc<Served>,
     http: Client,
+    /// The worker's MCP servers, started at their first call.
+    mcp: std::sync::Arc<crate::run::tools::mcp::Pool>,
     /// The largest message sent to Restate (`--max-message`).
     max_message: u64,
 }
@@ -342,6 +347,7 @@ impl Step {
             .tool(&req)
             .map_err(|m| TerminalError::new_with_code(404, m))?;
         let http = self.http.clone();
+        let mcp = self.mcp.clone();
         let limit = self.max_message;
         let out = ctx
             .run(|| async move {
@@ -370,6 +376,7 @@ impl Step {
                     &tool.0,
                     &tool.1,
                     &http,
+                    &mcp,
                     &req.input,
                     crate::run::Limits {
                         max_output: req.max_output,
@@ -754,6 +761,7 @@ pub async fn serve(served: Served, listener: tokio::net::TcpListener, max_messag
         .bind(Step {
             served: served.clone(),
             http: Client::new(),
+            mcp: Default::default(),
             max_message,
         })
         .bind(Decision)

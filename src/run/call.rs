@@ -14,7 +14,7 @@ use super::memory;
 use super::opts::fmt_duration;
 use super::opts::{self, Opts};
 use super::record::{StepKind, StepStatus};
-use super::tools::{self, Limits, ToolFailure};
+use super::tools::{self, Limits};
 use super::value::{self, equal};
 use super::{Env, Interp};
 use crate::builtins::{self, Builtin, Failure};
@@ -663,11 +663,14 @@ impl<'p> Interp<'p> {
 }
 
 /// One attempt of a call of a tool bound by `kind`; exec tools run in `dir`.
-/// `flowc worker` runs the steps Restate gives it with this.
+/// `flowc worker` runs the steps Restate gives it with this. `mcp`: the
+/// run's MCP servers (started at their first call).
+#[allow(clippy::too_many_arguments)]
 pub async fn invoke_binding(
     kind: &Binding,
     dir: &std::path::Path,
     http: &tools::http::Client,
+    mcp: &tools::mcp::Pool,
     input: &Value,
     limits: Limits,
     key: Option<&str>,
@@ -683,7 +686,9 @@ pub async fn invoke_binding(
         Binding::Http { method, url } => {
             Box::pin(http.call(method, url, input, max_output, key)).await
         }
-        Binding::Mcp { .. } => Err(ToolFailure::new("`mcp` bindings are not supported")),
+        Binding::Mcp { server, tool } => {
+            Box::pin(mcp.call(server, tool, dir, input, limits, key)).await
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Flow {
     pub params: Value,
     /// The result's JSON Schema (`{}` when the flow's result type is inferred).
     pub result: Value,
+    /// Marked `export flow` (what `flowc mcp` serves when any flow is).
+    pub export: bool,
 }
 
 impl Flow {
@@ -90,7 +92,21 @@ impl Catalog {
                 .map(|s| &**s)
                 .collect();
             sigs.sort_by(|a, b| a.name.cmp(&b.name));
-            flows.extend(sigs.into_iter().map(|s| describe(&file, s)));
+            let exported: Vec<&str> = checked
+                .program
+                .root_module()
+                .ast
+                .items
+                .iter()
+                .filter_map(|it| match &it.kind {
+                    crate::syntax::ast::ItemKind::Flow(f) if f.export => Some(f.name.name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            flows.extend(sigs.into_iter().map(|s| Flow {
+                export: exported.contains(&s.name.as_str()),
+                ..describe(&file, s)
+            }));
         }
         Ok(Catalog { flows, refused })
     }
@@ -141,5 +157,6 @@ pub fn describe(file: &str, s: &Signature) -> Flow {
             "additionalProperties": false,
         }),
         result: s.ret.as_ref().map(|t| t.json_schema()).unwrap_or(json!({})),
+        export: false,
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod console;
+pub mod mcp;
 pub mod reply;
 pub mod runs;
 

@@ -47,6 +47,23 @@ pub enum ItemKind {
     Const(ConstDecl),
     Test(TestDecl),
     Policy(PolicyDecl),
+    McpServer(McpServerDecl),
+}
+
+/// `mcp server NAME = stdio ["prog", …]` or `= http "URL" [auth_env "VAR"]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct McpServerDecl {
+    pub name: Ident,
+    pub transport: McpTransport,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum McpTransport {
+    /// `stdio ["prog", "arg"]`: a list literal, as an exec binding's argv.
+    Stdio(Expr),
+    /// `http "URL" [auth_env "VAR"]`: the `Authorization` header's value is
+    /// read from the environment variable `VAR` when the server is reached.
+    Http { url: Expr, auth_env: Option<Expr> },
 }
 
 impl ItemKind {
@@ -59,6 +76,7 @@ impl ItemKind {
             ItemKind::Flow(f) => Some(&f.name),
             ItemKind::Const(c) => Some(&c.name),
             ItemKind::Policy(p) => Some(&p.name),
+            ItemKind::McpServer(m) => Some(&m.name),
         }
     }
 }
@@ -141,12 +159,14 @@ pub enum BindingKind {
     Exec(Expr),
     /// `http post "URL"`
     Http { method: Ident, url: Expr },
-    /// `mcp "server" ["tool"]` (reserved)
-    Mcp { server: Expr, tool: Option<Expr> },
+    /// `mcp SERVER "tool_name"`
+    Mcp { server: Ident, tool: Expr },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowDecl {
+    /// `export flow …`: served by `flowc mcp` (when any flow is marked so).
+    pub export: bool,
     pub name: Ident,
     pub params: Vec<Param>,
     pub ret: Option<TypeExpr>,

@@ -39,12 +39,16 @@ fn word(rule: Rule) -> Option<&'static str> {
         regex_body | regex_flags => "the closing `/` of the regex",
         let_stmt | expr_stmt | mock_stmt | assert_stmt | stmt_core | stmt_item => "a statement",
         import_decl | type_decl | tool_decl | flow_decl | const_decl | test_decl | item_core
-        | item => "an item (`flow`, `tool`, `type`, `const`, `import` or `test`)",
+        | mcp_server_decl | item => "an item (`flow`, `tool`, `type`, `const`, `import` or `test`)",
         builtin_bind | exec_bind | http_bind | mcp_bind | binding => {
             "a tool binding (`exec`, `http` or `builtin`)"
         }
         kw_builtin | kw_exec | kw_http | kw_mcp => "a tool binding (`exec`, `http` or `builtin`)",
         kw_effect => "`effect`",
+        kw_export => "`export`",
+        kw_server => "`server`",
+        mcp_stdio | mcp_http | kw_stdio => "`stdio [\"prog\", …]` or `http \"URL\"`",
+        kw_auth_env => "~`auth_env`",
         kw_merge | kw_concat => "~`merge` or `concat`",
         kw_max => "~`max`",
         kw_else => "~`else`",

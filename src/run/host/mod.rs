@@ -138,6 +138,8 @@ pub trait StepHost {
 #[derive(Default)]
 pub struct Local {
     http: tools::http::Client,
+    /// The run's MCP servers: stopped when the run's host is dropped.
+    mcp: tools::mcp::Pool,
 }
 
 impl Local {
@@ -149,7 +151,7 @@ impl Local {
 impl StepHost for Local {
     fn call<'a>(&'a self, c: ToolCall<'a>) -> LocalBoxFuture<'a, ToolResult> {
         Box::pin(super::invoke_binding(
-            c.binding, c.dir, &self.http, c.input, c.limits, c.key,
+            c.binding, c.dir, &self.http, &self.mcp, c.input, c.limits, c.key,
         ))
     }
 }

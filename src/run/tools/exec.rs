@@ -37,8 +37,8 @@ pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(20
 
 /// Kills the process group when dropped: at the end of every call, when it
 /// is dropped (a timeout, a cancellation) or when its output is too large.
-struct GroupGuard {
-    pgid: Option<i32>,
+pub(super) struct GroupGuard {
+    pub(super) pgid: Option<i32>,
 }
 
 impl Drop for GroupGuard {
@@ -58,7 +58,7 @@ impl Drop for GroupGuard {
 /// covered too.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn die_with_flowc(cmd: &mut tokio::process::Command) {
+pub(super) fn die_with_flowc(cmd: &mut tokio::process::Command) {
     let parent = nix::unistd::getpid();
     let watcher = super::watch::socket();
     // SAFETY: the closure runs in the child between fork and exec, where only
@@ -97,7 +97,7 @@ fn die_with_flowc(cmd: &mut tokio::process::Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_flowc(_cmd: &mut tokio::process::Command) {}
+pub(super) fn die_with_flowc(_cmd: &mut tokio::process::Command) {}
 
 /// Runs `argv` in `cwd` with `input` on stdin; parses the one JSON value it prints
 /// (at most `max_output` bytes of it).

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod exec;
 pub mod http;
+pub mod mcp;
 pub mod watch;
 
 /// A failed tool call: the message (and a hint) of its `tool_error`.

@@ -124,6 +124,33 @@ impl Converter<'_> {
                     rules: rules?,
                 })
             }
+            Rule::mcp_server_decl => {
+                let mut name = None;
+                let mut transport = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::kw_mcp | Rule::kw_server => {}
+                        Rule::ident => name = Some(self.ident(c)),
+                        Rule::mcp_stdio => {
+                            let argv = inner(c).find(|a| a.as_rule() != Rule::kw_stdio)?;
+                            transport = Some(McpTransport::Stdio(self.primary(argv)));
+                        }
+                        Rule::mcp_http => {
+                            let mut parts = inner(c).filter(|a| {
+                                !matches!(a.as_rule(), Rule::kw_http | Rule::kw_auth_env)
+                            });
+                            let url = self.primary(parts.next()?);
+                            let auth_env = parts.next().map(|a| self.primary(a));
+                            transport = Some(McpTransport::Http { url, auth_env });
+                        }
+                        _ => unexpected(&c, "mcp server"),
+                    }
+                }
+                ItemKind::McpServer(McpServerDecl {
+                    name: name?,
+                    transport: transport?,
+                })
+            }
             _ => unexpected(&p, "item"),
         };
         Some(Item {
@@ -223,8 +250,8 @@ impl Converter<'_> {
                 BindingKind::Http { method, url }
             }
             Rule::mcp_bind => {
-                let server = self.primary(it.next().expect("grammar: mcp server"));
-                let tool = it.next().map(|t| self.primary(t));
+                let server = self.ident(it.next().expect("grammar: mcp server"));
+                let tool = self.primary(it.next().expect("grammar: mcp tool name"));
                 BindingKind::Mcp { server, tool }
             }
             _ => unreachable!("binding rules are matched by the caller"),
@@ -238,8 +265,10 @@ impl Converter<'_> {
         let mut ret = None;
         let mut options = None;
         let mut body = None;
+        let mut export = false;
         for c in inner(p) {
             match c.as_rule() {
+                Rule::kw_export => export = true,
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::params => params = self.params(c),
                 Rule::type_expr => ret = Some(self.type_expr(c)),
@@ -252,6 +281,7 @@ impl Converter<'_> {
             }
         }
         FlowDecl {
+            export,
             name: name.expect("grammar: flow name"),
             params,
             ret,
@@ -490,8 +520,10 @@ impl Converter<'_> {
         let mut ret = None;
         let mut options = None;
         let mut raw = None;
+        let mut export = false;
         for c in inner(p) {
             match c.as_rule() {
+                Rule::kw_export => export = true,
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::params => params = self.params(c),
                 Rule::type_expr => ret = Some(self.type_expr(c)),
@@ -524,6 +556,7 @@ impl Converter<'_> {
             };
             return Some(Item {
                 kind: ItemKind::Flow(Box::new(FlowDecl {
+                    export,
                     name: name.expect("grammar: flow name"),
                     params,
                     ret,
