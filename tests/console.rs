@@ -337,24 +337,7 @@ fn artefacts() -> PathBuf {
 
 /// The API, as a program calls it (a bearer token).
 fn api(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut req = reqwest::Client::new()
-            .request(method.parse().unwrap(), format!("{base}{path}"))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.expect("the server answers");
-        let status = resp.status().as_u16();
-        let t = resp.text().await.unwrap();
-        (status, serde_json::from_str(&t).unwrap_or(Value::String(t)))
-    })
+    common::http(method, &format!("{base}{path}"), Some(token), body)
 }
 
 fn wait_run(base: &str, token: &str, id: &str, want: &str) -> Value {

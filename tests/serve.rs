@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{command, flowc, tempdir, text};
+use common::{command, flowc, http, tempdir, text};
 use serde_json::{Value, json};
 
 /// A tool that counts its calls in a file and answers after `ms`.
@@ -135,30 +135,6 @@ fn serve(dir: &Path, extra: &[&str]) -> Server {
         token,
         log,
     }
-}
-
-/// One HTTP exchange: (status, JSON body or the text as a string).
-fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut req = client.request(method.parse().unwrap(), url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.expect("the server answers");
-        let status = resp.status().as_u16();
-        let t = resp.text().await.unwrap();
-        (status, serde_json::from_str(&t).unwrap_or(Value::String(t)))
-    })
 }
 
 impl Server {

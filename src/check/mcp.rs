@@ -229,11 +229,7 @@ pub(super) fn check_tool(
     };
     let schema = &found.input_schema;
     let props = schema.get("properties").and_then(Value::as_object);
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required = required_of(schema);
     for (p, ast_p) in params.iter().zip(&t.params) {
         match props.and_then(|m| m.get(&p.name)) {
             None => {
@@ -341,6 +337,15 @@ fn says(s: &Value) -> String {
 
 /// Does every value of `ty` fit the schema `s` (an argument flowc sends)?
 /// The first misfit: its path and what the schema says.
+/// An object schema's `required` names (none when it says none).
+fn required_of(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 fn fits_input(ty: &Type, s: &Value, root: &Value, path: &str) -> Option<(String, String)> {
     let s = resolve(s, root);
     if let Some(bs) = branches(s) {
@@ -384,11 +389,7 @@ fn fits_input(ty: &Type, s: &Value, root: &Value, path: &str) -> Option<(String,
         },
         (Type::Record(r), "object") => {
             let props = s.get("properties").and_then(Value::as_object);
-            let required: Vec<&str> = s
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+            let required = required_of(s);
             for req in &required {
                 match r.field(req) {
                     Some(f) if !f.optional => {}
@@ -474,11 +475,7 @@ fn fits_output(ty: &Type, s: &Value, root: &Value, path: &str) -> Option<(String
         },
         (Type::Record(r), "object") => {
             let props = s.get("properties").and_then(Value::as_object);
-            let required: Vec<&str> = s
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+            let required = required_of(s);
             for f in &r.fields {
                 let fp = format!("{path}.{}", f.name);
                 match props.and_then(|p| p.get(&f.name)) {

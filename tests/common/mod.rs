@@ -1,5 +1,6 @@
-//! What the integration tests share: temp folders, running `flowc run`, and a
-//! local HTTP server that records what it was sent.
+//! What the integration tests share: temp folders, running `flowc run`, a
+//! local HTTP server that records what it was sent, and one HTTP exchange
+//! with a server under test (`http`).
 
 #![allow(dead_code)]
 
@@ -378,4 +379,28 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-server"]);
     }
+}
+
+/// One HTTP exchange: (status, JSON body or the text as a string).
+pub fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method.parse().unwrap(), url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status().as_u16();
+        let t = resp.text().await.unwrap();
+        (status, serde_json::from_str(&t).unwrap_or(Value::String(t)))
+    })
 }
