@@ -627,3 +627,77 @@ fn flowc_mcp_listen_serves_streamable_http_with_a_token() {
     assert_eq!(v["structured"]["result"], json(&run), "{v:#}");
     assert!(!wrong.status.success(), "a wrong token was taken");
 }
+
+/// `flowc lsp` completes MCP tool names and parameters from the cache that a
+/// `flowc check` against the real server filled; the language server itself
+/// starts no server (its `PATH` has no Python).
+#[test]
+fn the_language_server_completes_mcp_tools_and_parameters_from_the_cache() {
+    let store = common::tempdir("mcp-lsp");
+    let dir = common::tempdir("mcp-lsp-src");
+    std::fs::copy(root().join("examples/mcp/ops_mcp.py"), dir.join("ops_mcp.py")).unwrap();
+    let checked_text = "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]\n\n\
+                        tool ci_detail(ci_id: string) -> json = mcp ops \"ci_detail_lookup\"\n";
+    std::fs::write(dir.join("ops.flow"), checked_text).unwrap();
+    let r = flowc(
+        &["check", dir.join("ops.flow").to_str().unwrap()],
+        &store,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let mut lsp = common::lsp::Server::start_with(
+        Path::new(env!("CARGO_BIN_EXE_flowc")),
+        &[("FLOWC_STORE", &store), ("PATH", Path::new("/nonexistent"))],
+    );
+    let uri = format!("file://{}", dir.join("ops.flow").display());
+    lsp.open(&uri, checked_text);
+    lsp.diagnostics(&uri, 1);
+
+    // The tool's name, inside the string after `mcp ops`.
+    let text = format!("{checked_text}tool rc() -> json = mcp ops \"ro\n");
+    lsp.replace(&uri, 2, &text);
+    lsp.diagnostics(&uri, 2);
+    let at = (text.lines().count() - 1, "tool rc() -> json = mcp ops \"ro".len());
+    let id = lsp.completion(&uri, at);
+    let items = lsp.response(id)["result"].clone();
+    let labels: Vec<&str> = items
+        .as_array()
+        .expect("a list of completions")
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["root_cause"], "{items:#}");
+
+    // The parameters of a declaration bound to `metric_analysis`: those its
+    // schema has and the declaration lacks, typed from the schema.
+    let text = format!(
+        "{checked_text}tool analysis(ci_ids: [string], ) -> json = mcp ops \"metric_analysis\"\n"
+    );
+    lsp.replace(&uri, 3, &text);
+    lsp.diagnostics(&uri, 3);
+    let line = text.lines().count() - 1;
+    let at = (line, "tool analysis(ci_ids: [string], ".len());
+    let id = lsp.completion(&uri, at);
+    let items = lsp.response(id)["result"].clone();
+    let got: Vec<(String, String)> = items
+        .as_array()
+        .expect("a list of completions")
+        .iter()
+        .map(|i| {
+            (
+                i["label"].as_str().unwrap_or("").to_string(),
+                i["insertText"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "metric".to_string(),
+            "metric: \"cpu\" | \"disk\" | \"memory\" | \"network\"".to_string()
+        )],
+        "{items:#}"
+    );
+    lsp.finish();
+}

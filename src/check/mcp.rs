@@ -335,10 +335,8 @@ fn says(s: &Value) -> String {
     }
 }
 
-/// Does every value of `ty` fit the schema `s` (an argument flowc sends)?
-/// The first misfit: its path and what the schema says.
 /// An object schema's `required` names (none when it says none).
-fn required_of(schema: &Value) -> Vec<&str> {
+pub fn required_of(schema: &Value) -> Vec<&str> {
     schema
         .get("required")
         .and_then(Value::as_array)
@@ -346,6 +344,72 @@ fn required_of(schema: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The type a declaration would write for values of the schema `s`
+/// (the language server's completion of an MCP tool's parameters): `json`
+/// where the schema says nothing flowc can write, nested at most 8 deep.
+pub fn type_of_schema(s: &Value, root: &Value) -> Type {
+    schema_type(s, root, 8)
+}
+
+fn schema_type(s: &Value, root: &Value, depth: u8) -> Type {
+    let s = resolve(s, root);
+    if depth == 0 {
+        return Type::Json;
+    }
+    if let Some(bs) = branches(s) {
+        let (nulls, rest): (Vec<&Value>, Vec<&Value>) =
+            bs.iter().partition(|b| kind(resolve(b, root)) == Some("null"));
+        let inner = match rest.as_slice() {
+            [one] => schema_type(one, root, depth - 1),
+            _ => Type::Json,
+        };
+        return if nulls.is_empty() || inner == Type::Json {
+            inner
+        } else {
+            Type::Optional(Rc::new(inner))
+        };
+    }
+    match kind(s) {
+        Some("string") => match s.get("enum").and_then(Value::as_array) {
+            Some(e) if !e.is_empty() && e.iter().all(Value::is_string) => {
+                let mut v: Vec<String> = e.iter().filter_map(Value::as_str).map(String::from).collect();
+                v.sort();
+                v.dedup();
+                Type::Lit(Rc::new(v))
+            }
+            _ => Type::String,
+        },
+        Some("integer") => Type::Int,
+        Some("number") => Type::Float,
+        Some("boolean") => Type::Bool,
+        Some("null") => Type::Null,
+        Some("array") => match s.get("items") {
+            Some(items) => Type::List(Rc::new(schema_type(items, root, depth - 1))),
+            None => Type::List(Rc::new(Type::Json)),
+        },
+        Some("object") => match s.get("properties").and_then(Value::as_object) {
+            Some(props) if !props.is_empty() => {
+                let required = required_of(s);
+                Type::Record(Rc::new(crate::types::RecordTy {
+                    fields: props
+                        .iter()
+                        .map(|(name, fs)| crate::types::FieldTy {
+                            name: name.clone(),
+                            ty: schema_type(fs, root, depth - 1),
+                            optional: !required.contains(&name.as_str()),
+                        })
+                        .collect(),
+                    name: None,
+                }))
+            }
+            _ => Type::Json,
+        },
+        _ => Type::Json,
+    }
+}
+
+/// Does every value of `ty` fit the schema `s` (an argument flowc sends)?
+/// The first misfit: its path and what the schema says.
 fn fits_input(ty: &Type, s: &Value, root: &Value, path: &str) -> Option<(String, String)> {
     let s = resolve(s, root);
     if let Some(bs) = branches(s) {

@@ -29,7 +29,8 @@ pub fn mcp(a: &McpArgs) -> u8 {
     } else {
         a.paths.clone()
     };
-    let catalog = match crate::serve::catalog::Catalog::load(&paths) {
+    let store = store_dir(a.store.as_deref());
+    let catalog = match crate::serve::catalog::Catalog::load(&paths, &store) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -40,7 +41,6 @@ pub fn mcp(a: &McpArgs) -> u8 {
         eprintln!("{shown}");
         eprintln!("flowc mcp: `{file}` has errors; its flows are not served");
     }
-    let store = store_dir(a.store.as_deref());
     let served = match &a.listen {
         None => crate::serve::mcp::serve_stdio(catalog, store),
         Some(listen) => {

@@ -197,6 +197,11 @@ fn check(
     let mut warnings = 0usize;
     let mut unreadable = false;
     let stderr = std::io::stderr();
+    let loader = if refresh_mcp {
+        FsLoader::here().refreshing()
+    } else {
+        FsLoader::here()
+    };
     let (expanded, empty) = expand_flow_files(files);
     unreadable |= empty;
     for file in &expanded {
@@ -208,11 +213,7 @@ fn check(
                 continue;
             }
         };
-        let checked = if refresh_mcp {
-            check_source(file, &text, &crate::driver::RefreshMcp)
-        } else {
-            check_source(file, &text, &FsLoader)
-        };
+        let checked = check_source(file, &text, &loader);
         for d in &checked.diagnostics {
             match d.severity {
                 Severity::Error => errors += 1,

@@ -3,7 +3,9 @@
 use super::present::{Files, Shown, engine, refused, report};
 use super::{GraphFormat, LlmFlags};
 use crate::check::Program;
-use crate::driver::{ApproveMode, Checked, Event, Request, Wishes, prepare, session, store_dir};
+use crate::driver::{
+    ApproveMode, Checked, Event, FsLoader, Request, Wishes, prepare, session, store_dir,
+};
 use crate::term::{OK, USAGE, out};
 
 #[derive(clap::Args, Debug)]
@@ -60,7 +62,7 @@ pub struct RunArgs {
 /// Reads and checks a file; prints diagnostics. `Err(exit code)` when it cannot run.
 pub(crate) fn load(file: &str, quiet: bool) -> Result<Checked, u8> {
     let mut shown = Shown::new(quiet);
-    session::check_file(file, &mut |e| shown.event(e)).map_err(|r| refused(&r))
+    session::check_file(file, &FsLoader::here(), &mut |e| shown.event(e)).map_err(|r| refused(&r))
 }
 
 pub fn run(a: &RunArgs) -> u8 {

@@ -70,7 +70,7 @@ pub fn test(a: &TestArgs) -> u8 {
                 continue;
             }
         };
-        let c = check_source(&file, &text, &FsLoader);
+        let c = check_source(&file, &text, &FsLoader::here());
         if c.has_errors() {
             broken_files += 1;
             let errors: Vec<&Diagnostic> = c.diagnostics.iter().filter(|d| d.is_error()).collect();

@@ -50,8 +50,35 @@ pub fn store_dir(flag: Option<&str>) -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::PathBuf::from(".flowc"))
 }
 
-/// Reads imported files from the file system.
-pub struct FsLoader;
+/// Reads imported files from the file system; MCP servers' tools come from
+/// the cache in `store` (asked when nothing is cached, or always when
+/// `refresh_mcp`: `flowc check --refresh-mcp`).
+#[derive(Clone, Debug)]
+pub struct FsLoader {
+    store: std::path::PathBuf,
+    refresh_mcp: bool,
+}
+
+impl FsLoader {
+    /// A loader whose MCP cache is in the store at `store`.
+    pub fn new(store: &std::path::Path) -> FsLoader {
+        FsLoader {
+            store: store.to_path_buf(),
+            refresh_mcp: false,
+        }
+    }
+
+    /// A loader whose MCP cache is in the default store ([`store_dir`] `(None)`).
+    pub fn here() -> FsLoader {
+        FsLoader::new(&store_dir(None))
+    }
+
+    /// The same loader, asking MCP servers again rather than reading the cache.
+    pub fn refreshing(mut self) -> FsLoader {
+        self.refresh_mcp = true;
+        self
+    }
+}
 
 impl Loader for FsLoader {
     fn read(&self, path: &str) -> Result<String, String> {
@@ -75,37 +102,7 @@ impl Loader for FsLoader {
         server: &check::mcp::McpServer,
         dir: &std::path::Path,
     ) -> check::mcp::McpTools {
-        mcp::tools(&store_dir(None), server, &absolute(dir), false)
-    }
-}
-
-/// [`FsLoader`] that asks MCP servers for their tools again (`flowc check
-/// --refresh-mcp`) rather than reading the cache.
-pub struct RefreshMcp;
-
-impl Loader for RefreshMcp {
-    fn read(&self, path: &str) -> Result<String, String> {
-        FsLoader.read(path)
-    }
-
-    fn project_policies(&self, root: &str) -> Result<Option<(String, String)>, String> {
-        FsLoader.project_policies(root)
-    }
-
-    fn file_kind(&self, path: &std::path::Path) -> Option<check::FileKind> {
-        FsLoader.file_kind(path)
-    }
-
-    fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
-        FsLoader.search_path()
-    }
-
-    fn mcp_tools(
-        &self,
-        server: &check::mcp::McpServer,
-        dir: &std::path::Path,
-    ) -> check::mcp::McpTools {
-        mcp::tools(&store_dir(None), server, &absolute(dir), true)
+        mcp::tools(&self.store, server, &absolute(dir), self.refresh_mcp)
     }
 }
 

@@ -13,6 +13,7 @@ use super::event::Event;
 use super::project::{choose_provider, folder_of};
 use super::report::{Here, Report, Reported};
 use super::runner::{Job, RecordInfo, Runner};
+use super::FsLoader;
 use super::session::{
     ApproveRequest, Refusal, ResumeRequest, Settings, asks_on_terminal, check_file,
 };
@@ -167,7 +168,7 @@ fn owned(
     run: RunRow,
     sink: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Refusal> {
-    let checked = check_file(&run.file, sink).map_err(|r| {
+    let checked = check_file(&run.file, &FsLoader::new(&req.store), sink).map_err(|r| {
         r.then(format!(
             "note: run {} ran `{}`; resume it from the folder it was started in",
             run.id, run.file

@@ -414,6 +414,11 @@ fn interpreter<'p>(
     host: Option<std::rc::Rc<dyn StepHost + 'p>>,
     provider: Option<Box<dyn Provider>>,
 ) -> Interp<'p> {
+    // A re-planned fragment's imports, and the MCP cache of the run's store.
+    let loader = match store.and_then(|s| s.path().parent()) {
+        Some(dir) => super::FsLoader::new(dir),
+        None => super::FsLoader::here(),
+    };
     let host = match host {
         Some(h) => h,
         None => step_host(store, config.replay.take(), journal, &config),
@@ -421,7 +426,7 @@ fn interpreter<'p>(
     Interp::builder(program, sources, config)
         .host(host)
         .llm(Llm::new(provider))
-        .loader(std::rc::Rc::new(super::FsLoader))
+        .loader(std::rc::Rc::new(loader))
         .build()
 }
 

@@ -228,11 +228,16 @@ impl Prepared {
     }
 }
 
-/// Reads and checks `file`, reporting [`Event::Checked`]; refused when it
+/// Reads and checks `file` (the MCP servers' tools from the cache in the
+/// store `loader` names), reporting [`Event::Checked`]; refused when it
 /// cannot be read (usage) or has errors (failed).
-pub fn check_file(file: &str, sink: &mut dyn FnMut(Event<'_>)) -> Result<Checked, Refusal> {
+pub fn check_file(
+    file: &str,
+    loader: &FsLoader,
+    sink: &mut dyn FnMut(Event<'_>),
+) -> Result<Checked, Refusal> {
     let text = files::read_source(file).map_err(Refusal::usage)?;
-    let checked = check_source(file, &text, &FsLoader);
+    let checked = check_source(file, &text, loader);
     sink(Event::Checked(&checked));
     if checked.has_errors() {
         return Err(Refusal::failed(format!(
@@ -244,7 +249,12 @@ pub fn check_file(file: &str, sink: &mut dyn FnMut(Event<'_>)) -> Result<Checked
 
 /// Prepares `req`: checked, its flow, arguments and options.
 pub fn prepare(req: &Request, sink: &mut dyn FnMut(Event<'_>)) -> Result<Prepared, Refusal> {
-    let checked = check_file(&req.file, sink)?;
+    // Without a store, the MCP cache of the default one.
+    let loader = match &req.store {
+        Some(dir) => FsLoader::new(dir),
+        None => FsLoader::here(),
+    };
+    let checked = check_file(&req.file, &loader, sink)?;
     let flow = pick_flow(&checked.program, &req.file, req.flow.as_deref())?;
     let inputs = inputs(&checked.program, &flow, req.input.as_deref(), &req.args)?;
     let settings = Settings::parse(&req.set).map_err(Refusal::usage)?;

@@ -12,6 +12,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::features::{offset, signature_text};
+use super::mcp;
 use super::session::Doc;
 use crate::check::{Program, Signature, Type, options};
 
@@ -44,6 +45,9 @@ pub fn complete(d: &Doc, pos: Position) -> Vec<CompletionItem> {
     let pre = &before[..word_start];
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let p = &d.checked.program;
+    if let Some(items) = mcp::tool_names(d, line).or_else(|| mcp::parameters(d, at)) {
+        return items;
+    }
     let mut out = if let Some(labels) = mock_llm_labels(p, line) {
         labels
     } else if pre.ends_with('.') {
@@ -90,7 +94,7 @@ fn mock_llm_labels(p: &Program, line: &str) -> Option<Vec<CompletionItem>> {
 
 /// The innermost bracket still open at the end of `text` (strings and
 /// comments skipped): the bracket and its offset.
-fn open_bracket(text: &str) -> Option<(u8, usize)> {
+pub(super) fn open_bracket(text: &str) -> Option<(u8, usize)> {
     let b = text.as_bytes();
     let mut stack: Vec<(u8, usize)> = Vec::new();
     let mut i = 0;
@@ -356,7 +360,7 @@ fn named_args(p: &Program, before_paren: &str, args: &str) -> Vec<CompletionItem
 }
 
 /// Whether `name:` is written among the arguments so far.
-fn given(args: &str, name: &str) -> bool {
+pub(super) fn given(args: &str, name: &str) -> bool {
     args.match_indices(name).any(|(i, _)| {
         let before_ok = args[..i].chars().next_back().is_none_or(|c| !is_word(c));
         let after = args[i + name.len()..].trim_start();

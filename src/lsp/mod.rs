@@ -8,6 +8,7 @@
 mod complete;
 mod features;
 mod frames;
+mod mcp;
 mod session;
 mod text;
 

@@ -168,15 +168,15 @@ impl Loader for OpenFirst {
         if let Some(t) = self.texts.get(path) {
             return Ok(t.as_str().to_string());
         }
-        crate::driver::FsLoader.read(path)
+        crate::driver::FsLoader::here().read(path)
     }
 
     fn file_kind(&self, path: &std::path::Path) -> Option<crate::check::FileKind> {
-        crate::driver::FsLoader.file_kind(path)
+        crate::driver::FsLoader::here().file_kind(path)
     }
 
     fn search_path(&self) -> Option<Vec<std::path::PathBuf>> {
-        crate::driver::FsLoader.search_path()
+        crate::driver::FsLoader::here().search_path()
     }
 
     /// Only the cache: the language server never starts an MCP server.
@@ -185,12 +185,30 @@ impl Loader for OpenFirst {
         server: &crate::check::mcp::McpServer,
         dir: &std::path::Path,
     ) -> crate::check::mcp::McpTools {
-        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        match crate::driver::mcp::cached(&crate::driver::store_dir(None), server, &dir) {
+        match cached_mcp_tools(server, dir) {
             Some(t) => crate::check::mcp::McpTools::Listed(t),
             None => crate::check::mcp::McpTools::CannotTell,
         }
     }
+}
+
+/// What `server` (declared in a file of the folder `dir`) listed when a
+/// check or a run last asked it, from the cache in the store (`--store` of
+/// `flowc lsp`, else `FLOWC_STORE`, else `.flowc` in the server's folder).
+/// The language server never starts an MCP server.
+pub fn cached_mcp_tools(
+    server: &crate::check::mcp::McpServer,
+    dir: &std::path::Path,
+) -> Option<Vec<crate::check::mcp::McpTool>> {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    crate::driver::mcp::cached(&crate::driver::store_dir(None), server, &dir)
+}
+
+/// The folder of a document's file (the current folder for one not on disk).
+pub fn dir_of(uri: &Uri) -> std::path::PathBuf {
+    uri.to_file_path()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
 }
 
 /// The path a document is checked under.

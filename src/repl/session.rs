@@ -258,7 +258,7 @@ impl Session {
     }
 
     fn check(&self, composed: Composed) -> Check {
-        let checked = check_source(&self.name, &composed.text, &FsLoader);
+        let checked = check_source(&self.name, &composed.text, &FsLoader::here());
         Check {
             composed,
             checked,

@@ -214,7 +214,7 @@ pub fn interpret(
     file_key: &str,
     cancel: tokio::sync::oneshot::Receiver<()>,
 ) -> Option<RunOutcome> {
-    let checked = check_source(name, text, &FsLoader);
+    let checked = check_source(name, text, &FsLoader::here());
     if checked.has_errors() {
         return Some(RunOutcome {
             status: RunStatus::Failed,

@@ -46,7 +46,7 @@ pub struct Catalog {
 impl Catalog {
     /// Checks `files` (folders expanded) and collects their flows, sorted by
     /// file and name.
-    pub fn load(paths: &[String]) -> Result<Catalog, String> {
+    pub fn load(paths: &[String], store: &std::path::Path) -> Result<Catalog, String> {
         let mut files = Vec::new();
         for p in paths {
             let path = std::path::Path::new(p);
@@ -72,7 +72,7 @@ impl Catalog {
         let mut refused = Vec::new();
         for file in files {
             let text = crate::files::read_source(&file)?;
-            let checked = check_source(&file, &text, &FsLoader);
+            let checked = check_source(&file, &text, &FsLoader::new(store));
             if checked.has_errors() {
                 let shown = checked
                     .diagnostics

@@ -101,9 +101,10 @@ pub async fn graph(State(app): State<Arc<App>>, Query(q): Query<GraphQuery>) -> 
         );
     };
     let (file, name) = (flow.file.clone(), flow.name.clone());
+    let loader = FsLoader::new(app.runs.store_dir());
     let drawn = tokio::task::spawn_blocking(move || {
         let text = crate::files::read_source(&file)?;
-        let checked = check_source(&file, &text, &FsLoader);
+        let checked = check_source(&file, &text, &loader);
         let root = checked.program.root;
         if !checked.program.modules[root].flows.contains_key(&name) {
             return Err(format!("`{file}` no longer has a flow `{name}`"));

@@ -150,7 +150,7 @@ fn run_flow(
         Ok(t) => t,
         Err(e) => return failure(&e),
     };
-    let checked = crate::driver::check_source(file, &text, &crate::driver::FsLoader);
+    let checked = crate::driver::check_source(file, &text, &crate::driver::FsLoader::new(&store));
     if checked.has_errors() {
         return failure(&format!("`{file}` has errors now; nothing was run"));
     }

@@ -68,7 +68,7 @@ pub fn serve(o: &Options, ready: impl FnOnce(&Started)) -> Result<(), String> {
             ));
         }
     };
-    let catalog = Catalog::load(&o.paths)?;
+    let catalog = Catalog::load(&o.paths, &o.store)?;
     let served: Vec<String> = catalog
         .flows
         .iter()

@@ -212,7 +212,7 @@ impl Runs {
 
     fn run_thread(self: Arc<Self>, start: Start, reply: oneshot::Sender<Result<String, Refused>>) {
         let mut reply = Some(reply);
-        let prepared = match prepare(&start) {
+        let prepared = match prepare(&start, &self.store) {
             Ok(p) => p,
             Err(r) => {
                 let _ = reply.take().map(|s| s.send(Err(r)));
@@ -479,9 +479,9 @@ fn absolute(p: &Path) -> Option<PathBuf> {
 /// The run `start` asks for, checked as `flowc run` checks it: the file
 /// (read again: it may have changed since the server started), the flow,
 /// the arguments (JSON values of the parameters' types) and the options.
-fn prepare(start: &Start) -> Result<Prepared, Refused> {
+fn prepare(start: &Start, store: &Path) -> Result<Prepared, Refused> {
     let text = crate::files::read_source(&start.file).map_err(Refused::Conflict)?;
-    let checked = check_source(&start.file, &text, &FsLoader);
+    let checked = check_source(&start.file, &text, &FsLoader::new(store));
     if checked.has_errors() {
         let diagnostics: Vec<Value> = checked
             .diagnostics

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod lsp;
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The store of the tests' runs that have no folder of their own
