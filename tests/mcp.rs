@@ -701,3 +701,133 @@ fn the_language_server_completes_mcp_tools_and_parameters_from_the_cache() {
     );
     lsp.finish();
 }
+
+/// The MCP Inspector (npm `@modelcontextprotocol/inspector`, pinned in
+/// tests/mcp/inspector/package-lock.json), installed once per test process.
+fn inspector() -> PathBuf {
+    static DONE: OnceLock<PathBuf> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let st = Command::new("bash")
+            .arg(root().join("tests/mcp/install-inspector.sh"))
+            .status()
+            .expect("bash runs");
+        assert!(
+            st.success(),
+            "tests/mcp/install-inspector.sh failed (npm ci of the MCP Inspector into target/mcp-inspector)"
+        );
+        root().join("target/mcp-inspector/node_modules/.bin/mcp-inspector")
+    })
+    .clone()
+}
+
+/// The Inspector's CLI mode with `args`; its JSON answer.
+fn inspect(args: &[&str]) -> Value {
+    let home = common::tempdir("mcp-inspector-home");
+    let out = Command::new(inspector())
+        .arg("--cli")
+        .args(args)
+        .current_dir(root())
+        // Its catalog of servers goes to a folder of the test, not the user's.
+        .env("HOME", &home)
+        .env("MCP_CATALOG_PATH", home.join("mcp.json"))
+        .output()
+        .expect("the MCP Inspector runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Inspector failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "the Inspector printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The MCP Inspector's CLI lists the flows `flowc mcp` serves and calls one,
+/// over stdio and over streamable HTTP with a token; the call's structured
+/// content is what `flowc run` prints.
+#[test]
+fn the_mcp_inspector_lists_and_calls_a_flow() {
+    use std::io::BufRead;
+    let store = common::tempdir("mcp-inspector");
+    let flowc_bin = env!("CARGO_BIN_EXE_flowc");
+    let store_arg = store.to_str().expect("a UTF-8 path");
+    let served = ["mcp", "--store", store_arg, "examples/ci_analysis.flow"];
+    let mut stdio: Vec<&str> = vec![flowc_bin];
+    stdio.extend(served);
+
+    let mut list = stdio.clone();
+    list.extend(["--method", "tools/list"]);
+    let tools = inspect(&list);
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .expect("a list of tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["analyze_ci", "flowc_run_status"], "{tools:#}");
+    assert_eq!(
+        tools["tools"][0]["inputSchema"]["properties"]["ci_id"]["type"], "string",
+        "{tools:#}"
+    );
+
+    let mut call = stdio.clone();
+    call.extend([
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "analyze_ci",
+        "--tool-arg",
+        "ci_id=CI-123",
+    ]);
+    let answer = inspect(&call);
+    assert_eq!(answer["isError"], false, "{answer:#}");
+    let run = flowc(
+        &["run", "examples/ci_analysis.flow", "--arg", "ci_id=CI-123"],
+        &store,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(answer["structuredContent"], json(&run), "{answer:#}");
+
+    // Streamable HTTP, with the operator token printed at start.
+    let mut server = Command::new(flowc_bin)
+        .args(["mcp", "--listen", "127.0.0.1:0", "--store", store_arg])
+        .arg("examples/ci_analysis.flow")
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("flowc mcp starts");
+    let mut lines = std::io::BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let (mut url, mut token) = (String::new(), String::new());
+    while url.is_empty() || token.is_empty() {
+        let line = lines.next().expect("a line").expect("text");
+        if let Some(u) = line.strip_prefix("flowc mcp: listening on ") {
+            url = u.to_string();
+        }
+        if let Some(t) = line.strip_prefix("flowc mcp: token (operator): ") {
+            token = t.to_string();
+        }
+    }
+    let auth = format!("Authorization: Bearer {token}");
+    let over_http = inspect(&[
+        &url,
+        "--transport",
+        "http",
+        "--header",
+        &auth,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "analyze_ci",
+        "--tool-arg",
+        "ci_id=CI-123",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(over_http["structuredContent"], json(&run), "{over_http:#}");
+}
