@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 fn check_clean(rel: &str) {
     let text = std::fs::read_to_string(root().join(rel)).expect("file exists");
     let path = root().join(rel);
-    let checked = check_source(path.to_str().expect("utf-8 path"), &text, &FsLoader);
+    let checked = check_source(path.to_str().expect("utf-8 path"), &text, &FsLoader::here());
     let rendered: Vec<String> = checked
         .diagnostics
         .iter()

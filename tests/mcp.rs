@@ -635,7 +635,11 @@ fn flowc_mcp_listen_serves_streamable_http_with_a_token() {
 fn the_language_server_completes_mcp_tools_and_parameters_from_the_cache() {
     let store = common::tempdir("mcp-lsp");
     let dir = common::tempdir("mcp-lsp-src");
-    std::fs::copy(root().join("examples/mcp/ops_mcp.py"), dir.join("ops_mcp.py")).unwrap();
+    std::fs::copy(
+        root().join("examples/mcp/ops_mcp.py"),
+        dir.join("ops_mcp.py"),
+    )
+    .unwrap();
     let checked_text = "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]\n\n\
                         tool ci_detail(ci_id: string) -> json = mcp ops \"ci_detail_lookup\"\n";
     std::fs::write(dir.join("ops.flow"), checked_text).unwrap();
@@ -658,7 +662,10 @@ fn the_language_server_completes_mcp_tools_and_parameters_from_the_cache() {
     let text = format!("{checked_text}tool rc() -> json = mcp ops \"ro\n");
     lsp.replace(&uri, 2, &text);
     lsp.diagnostics(&uri, 2);
-    let at = (text.lines().count() - 1, "tool rc() -> json = mcp ops \"ro".len());
+    let at = (
+        text.lines().count() - 1,
+        "tool rc() -> json = mcp ops \"ro".len(),
+    );
     let id = lsp.completion(&uri, at);
     let items = lsp.response(id)["result"].clone();
     let labels: Vec<&str> = items

@@ -52,7 +52,7 @@ fn accepts(m: &Matcher, text: &str) -> Result<(), String> {
 
 fn check(path: &str) -> (flowc::driver::Checked, String) {
     let text = std::fs::read_to_string(path).expect("reads");
-    let c = flowc::driver::check_source(path, &text, &flowc::driver::FsLoader);
+    let c = flowc::driver::check_source(path, &text, &flowc::driver::FsLoader::here());
     assert!(!c.has_errors(), "{path} checks: {:?}", c.diagnostics);
     (c, text)
 }

@@ -242,7 +242,7 @@ fn run_file(file: &Path, text: &str, spec: &Spec) -> Result<Ran, String> {
     use flowc::driver::{FsLoader, check_source};
 
     let name = file.to_str().ok_or("a path in UTF-8")?;
-    let checked = check_source(name, text, &FsLoader);
+    let checked = check_source(name, text, &FsLoader::here());
     let said = |d: &flowc::diag::Diagnostic| {
         Said::new(d.code, &checked.sources, d.primary_span(), &d.message)
     };

@@ -357,8 +357,9 @@ fn schema_type(s: &Value, root: &Value, depth: u8) -> Type {
         return Type::Json;
     }
     if let Some(bs) = branches(s) {
-        let (nulls, rest): (Vec<&Value>, Vec<&Value>) =
-            bs.iter().partition(|b| kind(resolve(b, root)) == Some("null"));
+        let (nulls, rest): (Vec<&Value>, Vec<&Value>) = bs
+            .iter()
+            .partition(|b| kind(resolve(b, root)) == Some("null"));
         let inner = match rest.as_slice() {
             [one] => schema_type(one, root, depth - 1),
             _ => Type::Json,
@@ -372,7 +373,11 @@ fn schema_type(s: &Value, root: &Value, depth: u8) -> Type {
     match kind(s) {
         Some("string") => match s.get("enum").and_then(Value::as_array) {
             Some(e) if !e.is_empty() && e.iter().all(Value::is_string) => {
-                let mut v: Vec<String> = e.iter().filter_map(Value::as_str).map(String::from).collect();
+                let mut v: Vec<String> = e
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect();
                 v.sort();
                 v.dedup();
                 Type::Lit(Rc::new(v))

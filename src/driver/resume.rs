@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::FsLoader;
 use super::event::Event;
 use super::project::{choose_provider, folder_of};
 use super::report::{Here, Report, Reported};
 use super::runner::{Job, RecordInfo, Runner};
-use super::FsLoader;
 use super::session::{
     ApproveRequest, Refusal, ResumeRequest, Settings, asks_on_terminal, check_file,
 };

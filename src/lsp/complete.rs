@@ -14,6 +14,7 @@ use tower_lsp_server::ls_types::{
 use super::features::{offset, signature_text};
 use super::mcp;
 use super::session::Doc;
+use super::text::{given, is_word, open_bracket};
 use crate::check::{Program, Signature, Type, options};
 
 fn item(label: &str, kind: CompletionItemKind, detail: Option<String>) -> CompletionItem {
@@ -31,10 +32,6 @@ fn with_doc(mut i: CompletionItem, doc: &str) -> CompletionItem {
         value: doc.to_string(),
     }));
     i
-}
-
-fn is_word(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
 }
 
 pub fn complete(d: &Doc, pos: Position) -> Vec<CompletionItem> {
@@ -90,36 +87,6 @@ fn mock_llm_labels(p: &Program, line: &str) -> Option<Vec<CompletionItem>> {
             .map(|(l, detail)| item(l, CompletionItemKind::ENUM_MEMBER, Some(detail)))
             .collect(),
     )
-}
-
-/// The innermost bracket still open at the end of `text` (strings and
-/// comments skipped): the bracket and its offset.
-pub(super) fn open_bracket(text: &str) -> Option<(u8, usize)> {
-    let b = text.as_bytes();
-    let mut stack: Vec<(u8, usize)> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            c @ (b'(' | b'[' | b'{') => stack.push((c, i)),
-            b')' | b']' | b'}' => {
-                stack.pop();
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    stack.pop()
 }
 
 /// The type of the expression that ends at `dot`: from the checker's types,
@@ -357,15 +324,6 @@ fn named_args(p: &Program, before_paren: &str, args: &str) -> Vec<CompletionItem
             i
         })
         .collect()
-}
-
-/// Whether `name:` is written among the arguments so far.
-pub(super) fn given(args: &str, name: &str) -> bool {
-    args.match_indices(name).any(|(i, _)| {
-        let before_ok = args[..i].chars().next_back().is_none_or(|c| !is_word(c));
-        let after = args[i + name.len()..].trim_start();
-        before_ok && after.starts_with(':')
-    })
 }
 
 /// The bindings in scope, the module's items, built-ins, `context` and keywords.

@@ -12,8 +12,8 @@ use tower_lsp_server::ls_types::{
     CompletionItem, CompletionItemKind, Documentation, MarkupContent, MarkupKind,
 };
 
-use super::complete::{given, open_bracket};
 use super::session::{Doc, cached_mcp_tools, dir_of};
+use super::text::{given, open_bracket};
 use crate::check::mcp::{McpServer, McpTool, required_of, type_of_schema};
 use crate::syntax::ast::ItemKind;
 
@@ -35,10 +35,15 @@ static TOOL_BEFORE: LazyLock<Regex> =
 /// The tools `server_name` listed, if it is declared in the document and was asked before.
 fn listed(d: &Doc, server_name: &str) -> Option<Vec<McpTool>> {
     let p = &d.checked.program;
-    let server = p.root_module().ast.items.iter().find_map(|it| match &it.kind {
-        ItemKind::McpServer(decl) if decl.name.name == server_name => Some(McpServer::of(decl)),
-        _ => None,
-    })?;
+    let server = p
+        .root_module()
+        .ast
+        .items
+        .iter()
+        .find_map(|it| match &it.kind {
+            ItemKind::McpServer(decl) if decl.name.name == server_name => Some(McpServer::of(decl)),
+            _ => None,
+        })?;
     cached_mcp_tools(&server, &dir_of(&d.uri))
 }
 

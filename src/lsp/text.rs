@@ -94,6 +94,50 @@ pub fn apply_changes(text: &mut String, changes: Vec<TextDocumentContentChangeEv
     }
 }
 
+/// A character of a word (a name or keyword).
+pub fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The innermost bracket still open at the end of `text` (strings and
+/// comments skipped): the bracket and its offset.
+pub fn open_bracket(text: &str) -> Option<(u8, usize)> {
+    let b = text.as_bytes();
+    let mut stack: Vec<(u8, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            c @ (b'(' | b'[' | b'{') => stack.push((c, i)),
+            b')' | b']' | b'}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    stack.pop()
+}
+
+/// Whether `name:` is written among the arguments so far.
+pub fn given(args: &str, name: &str) -> bool {
+    args.match_indices(name).any(|(i, _)| {
+        let before_ok = args[..i].chars().next_back().is_none_or(|c| !is_word(c));
+        let after = args[i + name.len()..].trim_start();
+        before_ok && after.starts_with(':')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

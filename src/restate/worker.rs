@@ -51,7 +51,8 @@ impl Served {
                     continue;
                 }
             };
-            let checked = crate::driver::check_source(name, &text, &crate::driver::FsLoader::here());
+            let checked =
+                crate::driver::check_source(name, &text, &crate::driver::FsLoader::here());
             if checked.has_errors() {
                 let mut text = crate::diag::render::render_all(
                     checked.diagnostics.iter().filter(|d| d.is_error()),

@@ -198,4 +198,3 @@ pub fn short(m: &Value) -> String {
         s
     }
 }
-

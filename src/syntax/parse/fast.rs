@@ -45,6 +45,9 @@ pub(super) struct Fast<'t> {
     nest: u32,
     /// Where the statement being read starts.
     stmt_start: usize,
+    /// Reading a `decide` arm's value: a line starting with `else` is the
+    /// next arm (`else => …`), not the value's continuation.
+    in_decide_arm: bool,
 }
 
 impl<'t> Fast<'t> {
@@ -58,6 +61,7 @@ impl<'t> Fast<'t> {
             comments: Vec::new(),
             nest: 0,
             stmt_start: 0,
+            in_decide_arm: false,
         }
     }
 
@@ -183,7 +187,7 @@ impl<'t> Fast<'t> {
                 _ => {
                     let rest = &self.b[i..];
                     return rest.starts_with(b"after")
-                        || rest.starts_with(b"else")
+                        || (rest.starts_with(b"else") && !self.in_decide_arm)
                         || rest.starts_with(b"catch");
                 }
             }
@@ -325,7 +329,7 @@ impl<'t> Fast<'t> {
             return None;
         }
         let mut operands: Vec<Expr> = Vec::new();
-        let mut ops: Vec<BinOp> = Vec::new();
+        let mut ops: Vec<Infix> = Vec::new();
         let mut end;
         loop {
             let (operand, operand_end) = self.operand()?;
@@ -372,12 +376,20 @@ impl<'t> Fast<'t> {
                 b'*' => (BinOp::Mul, 1),
                 b'/' => (BinOp::Div, 1),
                 b'%' => (BinOp::Rem, 1),
-                b'c' if self.b[self.pos..].starts_with(b"catch") => return None,
+                b'c' if self.b[self.pos..].starts_with(b"catch") => {
+                    if is_ident_char(self.at(self.pos + 5)) {
+                        return None;
+                    }
+                    self.pos += 5;
+                    self.skip_nl()?;
+                    ops.push(Infix::Catch);
+                    continue;
+                }
                 _ => break,
             };
             self.pos += op.1;
             self.skip_nl()?;
-            ops.push(op.0);
+            ops.push(Infix::Bin(op.0));
         }
         self.nest -= 1;
         Some((combine(operands, ops), end))
@@ -504,6 +516,14 @@ impl<'t> Fast<'t> {
                 let word = &self.text[w.0..w.1];
                 let literal = match word {
                     "if" => return self.if_expr(start),
+                    "parallel" => return self.parallel_expr(start, true),
+                    "race" => return self.parallel_expr(start, false),
+                    "sequence" | "dag" => return self.sequence_expr(start, word == "sequence"),
+                    "for" => return self.for_expr(start),
+                    "try" => return self.try_expr(start),
+                    "match" => return self.match_expr(start),
+                    "loop" => return self.loop_expr(start),
+                    "decide" => return self.decide_expr(start),
                     "true" => Some(ExprKind::Bool(true)),
                     "false" => Some(ExprKind::Bool(false)),
                     "null" => Some(ExprKind::Null),
@@ -722,6 +742,432 @@ impl<'t> Fast<'t> {
             },
             span: self.span(start, self.pos),
         })
+    }
+
+    /// Whether the word `w` (not part of a longer word) is at the position.
+    fn at_word(&self, w: &[u8]) -> bool {
+        self.b[self.pos..].starts_with(w) && !is_ident_char(self.at(self.pos + w.len()))
+    }
+
+    /// `parallel [merge|concat] { branches }` (`race { branches }` when not
+    /// `parallel`), the position after the keyword; `with { … }` is pest's.
+    fn parallel_expr(&mut self, start: usize, parallel: bool) -> Option<Expr> {
+        self.skip()?;
+        let mut mode = ParallelMode::Record;
+        if parallel {
+            if self.at_word(b"merge") {
+                mode = ParallelMode::Merge;
+                self.pos += 5;
+                self.skip()?;
+            } else if self.at_word(b"concat") {
+                mode = ParallelMode::Concat;
+                self.pos += 6;
+                self.skip()?;
+            }
+        }
+        if self.peek() != b'{' {
+            return None;
+        }
+        let branches = self.branches()?;
+        let kind = if parallel {
+            ExprKind::Parallel {
+                mode,
+                options: None,
+                branches,
+            }
+        } else {
+            ExprKind::Race {
+                options: None,
+                branches,
+            }
+        };
+        Some(Expr {
+            kind,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// New lines, `;` and `,` between branches, with whitespace and comments;
+    /// whether there was one.
+    fn branch_seps(&mut self) -> Option<bool> {
+        let mut any = false;
+        loop {
+            self.skip()?;
+            match self.peek() {
+                b'\n' | b';' | b',' => {
+                    self.pos += 1;
+                    any = true;
+                }
+                _ => return Some(any),
+            }
+        }
+    }
+
+    /// `{ name = expr [after …] … }`, the position at its `{`. Branches not
+    /// separated (`{ a = f()  b = g() }`) are pest's.
+    fn branches(&mut self) -> Option<Vec<Branch>> {
+        self.pos += 1;
+        let mut out = Vec::new();
+        self.branch_seps()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            let start = self.pos;
+            let name = self.ident()?;
+            self.skip()?;
+            if self.peek() != b'=' || matches!(self.at(self.pos + 1), b'=' | b'>') {
+                return None;
+            }
+            self.pos += 1;
+            self.skip_nl()?;
+            let value = self.expr()?;
+            let (after, end) = self.after()?;
+            out.push(Branch {
+                name,
+                value,
+                after,
+                span: self.span(start, end),
+            });
+            if !matches!(self.peek(), b'\n' | b';' | b',' | b'}') {
+                return None;
+            }
+            self.branch_seps()?;
+        }
+        self.pos += 1;
+        out.shrink_to_fit();
+        Some(out)
+    }
+
+    /// `sequence { … }` or `dag { … }`, the position after the keyword.
+    fn sequence_expr(&mut self, start: usize, sequence: bool) -> Option<Expr> {
+        self.skip()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let block = self.block()?;
+        let kind = if sequence {
+            ExprKind::Sequence {
+                options: None,
+                block,
+            }
+        } else {
+            ExprKind::Dag {
+                options: None,
+                block,
+            }
+        };
+        Some(Expr {
+            kind,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `for x in list { … }`, the position after `for`; `where` and `with`
+    /// are pest's.
+    fn for_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        let var = self.ident()?;
+        self.skip()?;
+        if !self.at_word(b"in") {
+            return None;
+        }
+        self.pos += 2;
+        self.skip()?;
+        let iter = self.expr()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let body = self.block()?;
+        Some(Expr {
+            kind: ExprKind::For {
+                var,
+                iter: Box::new(iter),
+                filter: None,
+                options: None,
+                body,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `try { … } catch [e] { … }` (the `catch` on the line of the `}` or a
+    /// later one), the position after `try`; `with` is pest's.
+    fn try_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let body = self.block()?;
+        self.skip_nl()?;
+        if !self.at_word(b"catch") {
+            return None;
+        }
+        self.pos += 5;
+        self.skip()?;
+        let var = if self.peek() == b'{' {
+            None
+        } else {
+            let v = self.ident()?;
+            self.skip()?;
+            Some(v)
+        };
+        if self.peek() != b'{' {
+            return None;
+        }
+        let handler = self.block()?;
+        Some(Expr {
+            kind: ExprKind::Try {
+                options: None,
+                body,
+                var,
+                handler,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `match value { pattern => expr, … }`, the position after `match`.
+    /// An arm whose value starts with `{` (a block or a record) is pest's.
+    fn match_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        let scrutinee = self.expr()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        self.pos += 1;
+        let mut arms = Vec::new();
+        self.arm_seps()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            let arm_start = self.pos;
+            let pattern = self.pattern()?;
+            if !self.b[self.pos..].starts_with(b"=>") {
+                return None;
+            }
+            self.pos += 2;
+            self.skip_nl()?;
+            if self.peek() == b'{' {
+                return None;
+            }
+            let (body, end) = self.expr_end()?;
+            arms.push(MatchArm {
+                pattern,
+                body,
+                span: self.span(arm_start, end),
+            });
+            if !matches!(self.peek(), b'\n' | b',' | b'}') {
+                return None;
+            }
+            self.arm_seps()?;
+        }
+        self.pos += 1;
+        Some(Expr {
+            kind: ExprKind::Match {
+                scrutinee: Box::new(scrutinee),
+                arms,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `loop s = init [max n] until cond { … }` (`max` and `until` may start
+    /// a line), the position after `loop`; `with` is pest's.
+    fn loop_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        let var = self.ident()?;
+        self.skip()?;
+        if self.peek() != b'=' || self.at(self.pos + 1) == b'=' {
+            return None;
+        }
+        self.pos += 1;
+        self.skip_nl()?;
+        let init = self.expr()?;
+        self.skip_nl()?;
+        let max = if self.at_word(b"max") {
+            self.pos += 3;
+            self.skip()?;
+            let (m, _) = self.postfix_expr()?;
+            self.skip_nl()?;
+            Some(Box::new(m))
+        } else {
+            None
+        };
+        if !self.at_word(b"until") {
+            return None;
+        }
+        self.pos += 5;
+        self.skip()?;
+        let until = self.expr()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let body = self.block()?;
+        Some(Expr {
+            kind: ExprKind::Loop {
+                var,
+                init: Box::new(init),
+                max,
+                until: Box::new(until),
+                options: None,
+                body,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `decide "prompt" [with context] { label => expr, … }`, the position
+    /// after `decide`. An arm whose value starts with `{` is pest's.
+    fn decide_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        if self.peek() != b'"' {
+            return None;
+        }
+        let at = self.pos;
+        let parts = self.string()?;
+        let prompt = Expr {
+            kind: ExprKind::Str(parts),
+            span: self.span(at, self.pos),
+        };
+        self.skip()?;
+        let context = if self.at_word(b"with") {
+            self.pos += 4;
+            self.skip()?;
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
+        if self.peek() != b'{' {
+            return None;
+        }
+        self.pos += 1;
+        let mut arms = Vec::new();
+        self.arm_seps()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            let arm_start = self.pos;
+            let w = self.word()?;
+            let is_else = &self.text[w.0..w.1] == "else";
+            if !is_else && KEYWORDS.contains(&&self.text[w.0..w.1]) {
+                return None;
+            }
+            let label = self.ident_at(w);
+            self.skip()?;
+            if !self.b[self.pos..].starts_with(b"=>") {
+                return None;
+            }
+            self.pos += 2;
+            self.skip_nl()?;
+            if self.peek() == b'{' {
+                return None;
+            }
+            let outer = std::mem::replace(&mut self.in_decide_arm, true);
+            let read = self.expr_end();
+            self.in_decide_arm = outer;
+            let (body, end) = read?;
+            arms.push(DecideArm {
+                label,
+                is_else,
+                body,
+                span: self.span(arm_start, end),
+            });
+            if !matches!(self.peek(), b'\n' | b',' | b'}') {
+                return None;
+            }
+            self.arm_seps()?;
+        }
+        self.pos += 1;
+        Some(Expr {
+            kind: ExprKind::Decide {
+                prompt: Box::new(prompt),
+                context,
+                arms,
+            },
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// New lines and `,` between arms, with whitespace and comments.
+    fn arm_seps(&mut self) -> Option<()> {
+        loop {
+            self.skip()?;
+            match self.peek() {
+                b'\n' | b',' => self.pos += 1,
+                _ => return Some(()),
+            }
+        }
+    }
+
+    /// `_`, or literals separated by `|`; the position left after the
+    /// whitespace that follows.
+    fn pattern(&mut self) -> Option<Pattern> {
+        if self.peek() == b'_' && !is_ident_char(self.at(self.pos + 1)) {
+            let at = self.pos;
+            self.pos += 1;
+            self.skip()?;
+            return Some(Pattern::Wildcard(self.span(at, at + 1)));
+        }
+        let mut lits = Vec::new();
+        loop {
+            let at = self.pos;
+            let lit = match self.peek() {
+                b'"' => {
+                    let parts = self.string()?;
+                    Expr {
+                        kind: ExprKind::Str(parts),
+                        span: self.span(at, self.pos),
+                    }
+                }
+                // Durations and sizes are not patterns (pest reports them).
+                c if c.is_ascii_digit() => match self.number()? {
+                    n @ Expr {
+                        kind: ExprKind::Int(_) | ExprKind::Float(_),
+                        ..
+                    } => n,
+                    _ => return None,
+                },
+                b'-' if self.at(at + 1).is_ascii_digit() => {
+                    self.pos += 1;
+                    let n = self.number()?;
+                    let kind = match n.kind {
+                        ExprKind::Int(i) => ExprKind::Int(-i),
+                        ExprKind::Float(f) => ExprKind::Float(-f),
+                        _ => return None,
+                    };
+                    Expr {
+                        kind,
+                        span: self.span(at, self.pos),
+                    }
+                }
+                _ => {
+                    let w = self.word()?;
+                    let kind = match &self.text[w.0..w.1] {
+                        "true" => ExprKind::Bool(true),
+                        "false" => ExprKind::Bool(false),
+                        "null" => ExprKind::Null,
+                        _ => return None,
+                    };
+                    Expr {
+                        kind,
+                        span: self.span(w.0, w.1),
+                    }
+                }
+            };
+            lits.push(lit);
+            self.skip()?;
+            if self.peek() == b'|' && self.at(self.pos + 1) != b'|' {
+                self.pos += 1;
+                self.skip_nl()?;
+            } else {
+                break;
+            }
+        }
+        lits.shrink_to_fit();
+        Some(Pattern::Literals(lits))
     }
 
     /// `{ statements }`, the position at its `{`.
@@ -945,10 +1391,20 @@ impl<'t> Fast<'t> {
     }
 }
 
+/// An infix operator: `catch` (the loosest) or a binary operator.
+#[derive(Clone, Copy, PartialEq)]
+enum Infix {
+    Catch,
+    Bin(BinOp),
+}
+
 /// Binary operators by precedence (the Pratt parser's table): `??` is right
 /// associative, the others left.
-fn combine(operands: Vec<Expr>, ops: Vec<BinOp>) -> Expr {
-    fn prec(op: BinOp) -> u8 {
+fn combine(operands: Vec<Expr>, ops: Vec<Infix>) -> Expr {
+    fn prec(op: Infix) -> u8 {
+        let Infix::Bin(op) = op else {
+            return 1;
+        };
         match op {
             BinOp::Coalesce => 2,
             BinOp::Or => 3,
@@ -966,21 +1422,23 @@ fn combine(operands: Vec<Expr>, ops: Vec<BinOp>) -> Expr {
             BinOp::Mul | BinOp::Div | BinOp::Rem => 8,
         }
     }
-    fn reduce(out: &mut Vec<Expr>, op: BinOp) {
+    fn reduce(out: &mut Vec<Expr>, op: Infix) {
         let rhs = out.pop().expect("an operand");
         let lhs = out.pop().expect("an operand");
         let span = lhs.span.to(rhs.span);
-        out.push(Expr {
-            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-            span,
-        });
+        let kind = match op {
+            Infix::Catch => ExprKind::Catch(Box::new(lhs), Box::new(rhs)),
+            Infix::Bin(op) => ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+        };
+        out.push(Expr { kind, span });
     }
     let mut operands = operands.into_iter();
     let mut out = vec![operands.next().expect("an operand")];
-    let mut stack: Vec<BinOp> = Vec::new();
+    let mut stack: Vec<Infix> = Vec::new();
     for (op, rhs) in ops.into_iter().zip(operands) {
         while let Some(&top) = stack.last() {
-            if prec(top) > prec(op) || (prec(top) == prec(op) && op != BinOp::Coalesce) {
+            if prec(top) > prec(op) || (prec(top) == prec(op) && op != Infix::Bin(BinOp::Coalesce))
+            {
                 stack.pop();
                 reduce(&mut out, top);
             } else {
