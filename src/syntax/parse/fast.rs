@@ -524,6 +524,7 @@ impl<'t> Fast<'t> {
                     "match" => return self.match_expr(start),
                     "loop" => return self.loop_expr(start),
                     "decide" => return self.decide_expr(start),
+                    "approve" => return self.approve_expr(start),
                     "true" => Some(ExprKind::Bool(true)),
                     "false" => Some(ExprKind::Bool(false)),
                     "null" => Some(ExprKind::Null),
@@ -557,12 +558,13 @@ impl<'t> Fast<'t> {
                 self.skip()?;
                 if self.peek() == b'(' {
                     let args = self.call_args()?;
+                    let options = self.call_with()?;
                     callee.shrink_to_fit();
                     return Some(Expr {
                         kind: ExprKind::Call(Call {
                             callee,
                             args,
-                            options: None,
+                            options,
                         }),
                         span: self.span(start, self.pos),
                     });
@@ -765,6 +767,7 @@ impl<'t> Fast<'t> {
                 self.skip()?;
             }
         }
+        let options = self.block_with()?;
         if self.peek() != b'{' {
             return None;
         }
@@ -772,14 +775,11 @@ impl<'t> Fast<'t> {
         let kind = if parallel {
             ExprKind::Parallel {
                 mode,
-                options: None,
+                options,
                 branches,
             }
         } else {
-            ExprKind::Race {
-                options: None,
-                branches,
-            }
+            ExprKind::Race { options, branches }
         };
         Some(Expr {
             kind,
@@ -842,20 +842,15 @@ impl<'t> Fast<'t> {
     /// `sequence { … }` or `dag { … }`, the position after the keyword.
     fn sequence_expr(&mut self, start: usize, sequence: bool) -> Option<Expr> {
         self.skip()?;
+        let options = self.block_with()?;
         if self.peek() != b'{' {
             return None;
         }
         let block = self.block()?;
         let kind = if sequence {
-            ExprKind::Sequence {
-                options: None,
-                block,
-            }
+            ExprKind::Sequence { options, block }
         } else {
-            ExprKind::Dag {
-                options: None,
-                block,
-            }
+            ExprKind::Dag { options, block }
         };
         Some(Expr {
             kind,
@@ -875,6 +870,7 @@ impl<'t> Fast<'t> {
         self.pos += 2;
         self.skip()?;
         let iter = self.expr()?;
+        let options = self.block_with()?;
         if self.peek() != b'{' {
             return None;
         }
@@ -884,7 +880,7 @@ impl<'t> Fast<'t> {
                 var,
                 iter: Box::new(iter),
                 filter: None,
-                options: None,
+                options,
                 body,
             },
             span: self.span(start, self.pos),
@@ -895,6 +891,7 @@ impl<'t> Fast<'t> {
     /// later one), the position after `try`; `with` is pest's.
     fn try_expr(&mut self, start: usize) -> Option<Expr> {
         self.skip()?;
+        let options = self.block_with()?;
         if self.peek() != b'{' {
             return None;
         }
@@ -918,7 +915,7 @@ impl<'t> Fast<'t> {
         let handler = self.block()?;
         Some(Expr {
             kind: ExprKind::Try {
-                options: None,
+                options,
                 body,
                 var,
                 handler,
@@ -1001,6 +998,7 @@ impl<'t> Fast<'t> {
         self.pos += 5;
         self.skip()?;
         let until = self.expr()?;
+        let options = self.block_with()?;
         if self.peek() != b'{' {
             return None;
         }
@@ -1011,7 +1009,7 @@ impl<'t> Fast<'t> {
                 init: Box::new(init),
                 max,
                 until: Box::new(until),
-                options: None,
+                options,
                 body,
             },
             span: self.span(start, self.pos),
@@ -1088,6 +1086,95 @@ impl<'t> Fast<'t> {
                 arms,
             },
             span: self.span(start, self.pos),
+        })
+    }
+
+    /// `with { options }` before a block (the position after whitespace),
+    /// the position left after the whitespace that follows; `None` inside
+    /// when there is none.
+    fn block_with(&mut self) -> Option<Option<Options>> {
+        if !self.at_word(b"with") {
+            return Some(None);
+        }
+        self.pos += 4;
+        self.skip()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let o = self.options()?;
+        self.skip()?;
+        Some(Some(o))
+    }
+
+    /// `{ name: value, … }` (new lines or commas between), the position at
+    /// its `{`, left after its `}`.
+    fn options(&mut self) -> Option<Options> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut entries = Vec::new();
+        self.skip_nl()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            let name = self.ident()?;
+            self.skip()?;
+            if self.peek() != b':' {
+                return None;
+            }
+            self.pos += 1;
+            self.skip_nl()?;
+            let value = self.expr()?;
+            entries.push(OptionEntry { name, value });
+            let newline = self.skip_nl()?;
+            match self.peek() {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_nl()?;
+                }
+                b'}' => {}
+                _ if newline => {}
+                _ => return None,
+            }
+        }
+        self.pos += 1;
+        entries.shrink_to_fit();
+        Some(Options {
+            entries,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `approve "message" [with context]`, the position after `approve`; its
+    /// span ends as pest's pair does (after the whitespace that follows).
+    fn approve_expr(&mut self, start: usize) -> Option<Expr> {
+        self.skip()?;
+        if self.peek() != b'"' {
+            return None;
+        }
+        let at = self.pos;
+        let parts = self.string()?;
+        let message = Expr {
+            kind: ExprKind::Str(parts),
+            span: self.span(at, self.pos),
+        };
+        self.skip()?;
+        let mut end = self.pos;
+        let context = if self.at_word(b"with") {
+            self.pos += 4;
+            self.skip()?;
+            let (c, e) = self.expr_end()?;
+            end = e;
+            Some(Box::new(c))
+        } else {
+            None
+        };
+        Some(Expr {
+            kind: ExprKind::Approve {
+                message: Box::new(message),
+                context,
+            },
+            span: self.span(start, end),
         })
     }
 
@@ -1234,12 +1321,28 @@ impl<'t> Fast<'t> {
         }
         self.pos += 1;
         self.skip()?;
-        // `with { … }` after the arguments is pest's.
-        if self.b[self.pos..].starts_with(b"with") {
-            return None;
-        }
         args.shrink_to_fit();
         Some(args)
+    }
+
+    /// `with { … }` after a call's arguments (the position after the
+    /// whitespace that follows them), not followed by `{` (then the options
+    /// are a block's: pest's); the position left after the whitespace.
+    fn call_with(&mut self) -> Option<Option<Options>> {
+        if !self.at_word(b"with") {
+            return Some(None);
+        }
+        self.pos += 4;
+        self.skip()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        let o = self.options()?;
+        self.skip()?;
+        if self.peek() == b'{' {
+            return None;
+        }
+        Some(Some(o))
     }
 
     /// `number`: an integer, a float without exponent, a duration or a size

@@ -316,6 +316,27 @@ fn layout_variants() -> Vec<String> {
         "let a = decide \"x\" {\n  y => b\n  else => 2\n}\nlet c = d\nelse",
         "let a = decide \"x\" {\n  y => if b { 1 }\n  else => 2\n}",
         "let a = decide \"x\" {\n  y => decide \"z\" { w => 1\n else => 2 }\n  else => b\n    else\n}",
+        "let a = f(x) with { timeout: 1s, retry: 2 }",
+        "let a = f(x) with {\n  timeout: 1s\n  retry: 2,\n}  // c",
+        "let a = f(x)  with  { timeout: 1s }  .b",
+        "let a = f(x) with {}",
+        "let a = f(x) with { timeout: 1s } { b }",
+        "let a = f(x) with { timeout: 1s retry: 2 }",
+        "let a = f(x) with b",
+        "let a = for x in f() with { max_concurrent: 2 } { x }",
+        "let a = for x in xs with { max_concurrent: 2 } { x * 4 + m.x }",
+        "let a = parallel merge with { max_concurrent: 2 } { c = f() }",
+        "let a = race with { timeout: 1s } { c = f() }",
+        "let a = sequence with { timeout: 1s } {\n  b\n}",
+        "let a = try with { retry: 2 } { f() } catch { 0 }",
+        "let a = loop s = 0 until s > 3 with { timeout: 1s } { s + 1 }",
+        "let a = approve \"Ship {n} 0?\" with { action }",
+        "let a = approve \"Ship?\"  ",
+        "let a = approve \"Ship?\" with b.c + d[0]",
+        "let a = approve \"Ship?\" with b.c  after d",
+        "let a = approve b",
+        "if approve \"Ship?\" { 1 } else { 2 }",
+        "if approve \"Ship?\" with b { 1 }",
     ];
     let mut out = Vec::new();
     for s in stmts {
@@ -413,6 +434,9 @@ fn the_fast_path_reads_the_common_statements() {
         "let a = match c { \"disk\" | \"fs\" => \"storage\", -1 => \"neg\", _ => \"other\" }",
         "let a = loop s = { k: 0 } max 4 until s.k > 0 { { k: s.k + 1 } }",
         "let a = decide \"Next for {c}?\" with { r } { go => \"x\"\n  else => \"y\" }",
+        "let a = for x in xs with { max_concurrent: 2 } { x * 4 }",
+        "let a = approve \"Ship {n}?\" with { action }",
+        "let a = f(x) with { timeout: 1s, retry: 2 }",
     ] {
         let mut f = super::fast::Fast::new(FileId(0), 0, s);
         assert!(f.stmt().is_some(), "{s}");
