@@ -1,7 +1,9 @@
 //! The fast path of a flow body: the statements most programs are made of
-//! (`let` and expression statements over names, paths, calls, numbers, plain
-//! strings, lists, records, indexes and arithmetic, comparison and logical
-//! operators) read straight into the AST, without pest's pairs.
+//! (`let` and expression statements over names, paths, calls, numbers,
+//! strings, regexes, lists, records, indexes, every operator and `catch`;
+//! `if`, `parallel`, `race`, `sequence`, `dag`, `for`, `try`, `match`,
+//! `loop`, `decide` and `approve`, with `with { … }` options) read straight
+//! into the AST, without pest's pairs.
 //!
 //! It follows the grammar (`grammar/flow.pest`) token by token, spans
 //! included: where pest's implicit whitespace (spaces, tabs, comments) ends up
