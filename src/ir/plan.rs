@@ -362,7 +362,8 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                 ItemKind::Import(_)
                 | ItemKind::Type(_)
                 | ItemKind::Policy(_)
-                | ItemKind::McpServer(_) => {}
+                | ItemKind::McpServer(_)
+                | ItemKind::Schedule(_) => {}
             }
         }
         l.out.consts.push(module_consts);

@@ -48,6 +48,20 @@ pub enum ItemKind {
     Test(TestDecl),
     Policy(PolicyDecl),
     McpServer(McpServerDecl),
+    Schedule(ScheduleDecl),
+}
+
+/// `schedule "CRON" flow(arg: literal, …) [with { timezone: "Area/City" }]`:
+/// the service starts the flow at the times of the cron expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduleDecl {
+    /// The cron expression, as written (without interpolation).
+    pub cron: String,
+    pub cron_span: Span,
+    /// The flow's call: an [`ExprKind::Call`] without options.
+    pub call: Expr,
+    /// The schedule's options (`timezone`), written after the call.
+    pub options: Option<Options>,
 }
 
 /// `mcp server NAME = stdio ["prog", …]` or `= http "URL" [auth_env "VAR"]`.
@@ -70,7 +84,7 @@ impl ItemKind {
     /// The declared name, for items that have one.
     pub fn name(&self) -> Option<&Ident> {
         match self {
-            ItemKind::Import(_) | ItemKind::Test(_) => None,
+            ItemKind::Import(_) | ItemKind::Test(_) | ItemKind::Schedule(_) => None,
             ItemKind::Type(t) => Some(&t.name),
             ItemKind::Tool(t) => Some(&t.name),
             ItemKind::Flow(f) => Some(&f.name),
