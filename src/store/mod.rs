@@ -16,6 +16,7 @@ mod approvals;
 mod cache;
 mod journal;
 mod runs;
+mod schedules;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,9 +29,10 @@ pub use crate::run::host::{JournalEntry, Row};
 pub use approvals::{Answer, Approval};
 pub use journal::{Journal, RunJournal};
 pub use runs::{NewRun, RunEnd, RunRow, RunStatus};
+pub use schedules::{Claim, Slot};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a write waits for another process's transaction to end.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -192,8 +194,25 @@ FROM (
 WHERE latest = 1;
 ";
 
+/// From version 5 to 6: the slots of `schedule` items that a server fired
+/// or skipped, one row per (schedule, slot) — the key that keeps a slot from
+/// being fired twice, across restarts and by two servers on one store — and
+/// the deadline of an approval that expires (`approve … within 24h`).
+const MIGRATE_V6: &str = "
+CREATE TABLE schedule_slots (
+    schedule TEXT NOT NULL,
+    slot_ms  INTEGER NOT NULL,
+    outcome  TEXT NOT NULL,
+    run_id   TEXT,
+    at_ms    INTEGER NOT NULL,
+    note     TEXT,
+    PRIMARY KEY (schedule, slot_ms)
+);
+ALTER TABLE approvals ADD COLUMN deadline_ms INTEGER;
+";
+
 /// The migrations, in order: `MIGRATIONS[k]` takes version `k + 1` to `k + 2`.
-const MIGRATIONS: [&str; 4] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5];
+const MIGRATIONS: [&str; 5] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5, MIGRATE_V6];
 
 /// An open store.
 pub struct Store {
