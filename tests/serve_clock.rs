@@ -298,3 +298,130 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+const GATED: &str = r#"
+tool nap(ms: int) -> { slept: int } = exec ["python3", "nap.py"]
+
+/// Ships after a person says yes within 2 s.
+flow gated(what: string) -> string {
+    let first = nap(ms: 0)
+    let ok = approve "Ship {what}?" with { what } within 2s
+    if ok { "shipped {what}" } else { "held {what}" }
+}
+
+/// The same with a long deadline, answered in time.
+flow patient(what: string) -> string {
+    let ok = approve "Ship {what}?" within 1h
+    if ok { "shipped {what}" } else { "held {what}" }
+}
+"#;
+
+fn start(server: &Server, flow: &str) -> String {
+    let (status, v) = http(
+        "POST",
+        &format!("{}/api/v1/runs", server.base),
+        Some(&server.token),
+        Some(serde_json::json!({ "file": "ops.flow", "flow": flow, "args": { "what": "db1" } })),
+    );
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn an_unanswered_approval_expires_and_the_run_goes_on_with_false() {
+    let dir = project("expire-serve", GATED);
+    let server = serve(&dir);
+    let id = start(&server, "gated");
+    // While it waits, the deadline is shown (RFC 3339, 2 s after it was asked).
+    let v = server.wait_for(&format!("/api/v1/runs/{id}"), "paused", |v| {
+        v["status"] == "paused"
+    });
+    let a = &v["approvals"][0];
+    assert_eq!(a["status"], "pending", "{v}");
+    let deadline = a["deadline_ms"].as_i64().unwrap();
+    assert_eq!(deadline - a["asked_ms"].as_i64().unwrap(), 2000, "{a}");
+    assert!(a["deadline"].as_str().unwrap().ends_with('Z'), "{a}");
+    // Nobody answers: the server answers it `expired` and the run goes on.
+    let v = server.wait_for(&format!("/api/v1/runs/{id}"), "ended", |v| {
+        v["status"] == "ok"
+    });
+    assert_eq!(v["result"], "held db1", "{v}");
+    let a = &v["approvals"][0];
+    assert_eq!(a["status"], "expired", "{v}");
+    assert!(a["answered_ms"].as_i64().unwrap() >= deadline, "{a}");
+    // An answer after the deadline is refused, saying so.
+    let (status, v) = http(
+        "POST",
+        &format!("{}/api/v1/runs/{id}/approvals/gated/ok", server.base),
+        Some(&server.token),
+        Some(serde_json::json!({ "approve": true })),
+    );
+    assert!(status >= 400, "{status} {v}");
+    assert!(v.to_string().contains("expired"), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_approval_answered_before_its_deadline_works_as_before() {
+    let dir = project("expire-answered", GATED);
+    let server = serve(&dir);
+    let id = start(&server, "patient");
+    server.wait_for(&format!("/api/v1/runs/{id}"), "paused", |v| {
+        v["status"] == "paused"
+    });
+    let (status, v) = http(
+        "POST",
+        &format!("{}/api/v1/runs/{id}/approvals/patient/ok", server.base),
+        Some(&server.token),
+        Some(serde_json::json!({ "approve": true, "note": "fine" })),
+    );
+    assert_eq!(status, 200, "{v}");
+    let v = server.wait_for(&format!("/api/v1/runs/{id}"), "ended", |v| {
+        v["status"] == "ok"
+    });
+    assert_eq!(v["result"], "shipped db1", "{v}");
+    assert_eq!(v["approvals"][0]["status"], "approved", "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn flowc_resume_after_the_deadline_takes_false() {
+    let dir = project("expire-cli", GATED);
+    let out = common::flowc(
+        &dir,
+        &["run", "ops.flow", "--flow", "gated", "--arg", "what=db1"],
+    );
+    let err = common::text(&out.stderr);
+    let id = err
+        .split_whitespace()
+        .skip_while(|w| *w != "run")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a paused run's id: {err}"))
+        .to_string();
+    // Before the deadline it still waits.
+    let shown = common::text(&common::flowc(&dir, &["runs", "show", &id]).stdout);
+    assert!(
+        shown.contains("pending") && shown.contains("expires at"),
+        "{shown}"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = common::flowc(&dir, &["resume", &id]);
+    let printed = common::text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        common::text(&out.stderr)
+    );
+    assert!(printed.contains("held db1"), "{printed}");
+    let shown = common::text(&common::flowc(&dir, &["runs", "show", &id]).stdout);
+    assert!(shown.contains("expired"), "{shown}");
+    // `flowc approve` sees it expired.
+    let out = common::flowc(&dir, &["approve", &id, "gated/ok"]);
+    assert!(!out.status.success());
+    assert!(
+        common::text(&out.stderr).contains("expired"),
+        "{}",
+        common::text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -121,6 +121,7 @@ impl<'p> Interp<'p> {
         place: &Within,
         message: &Expr,
         context: Option<&Expr>,
+        within_ms: Option<u64>,
         sc: &Scope,
     ) -> R<Value> {
         let path = self.step_path(place, sc);
@@ -133,16 +134,21 @@ impl<'p> Interp<'p> {
             Some(c) => Some(self.eval(c, sc).await?),
             None => None,
         };
-        self.ask_approval(&path, text, ctx, span, sc).await
+        self.ask_approval(&path, text, ctx, within_ms, span, sc)
+            .await
     }
 
     /// An approval at `path` (an `approve`, or an effect under a policy with
     /// `effects: "approve"`): answered before, asked inline, or the run pauses.
+    /// `within_ms`: unanswered that long after it was first asked, it
+    /// answers `false` (the store records it `expired`; on a terminal the
+    /// question is dropped).
     pub(super) async fn ask_approval(
         &self,
         path: &crate::ir::StepPath,
         text: String,
         ctx: Option<Value>,
+        within_ms: Option<u64>,
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
@@ -201,7 +207,13 @@ impl<'p> Interp<'p> {
             ApproveMode::Ask => {
                 let _one = self.pause.asking.lock().await;
                 let _started = self.pause.hold().await;
-                let yes = ask_inline(&key, &text, ctx.as_ref()).await;
+                let asked = ask_inline(&key, &text, ctx.as_ref());
+                let yes = match within_ms {
+                    Some(ms) => tokio::time::timeout(std::time::Duration::from_millis(ms), asked)
+                        .await
+                        .unwrap_or(false),
+                    None => asked.await,
+                };
                 if let Some(journal) = stored
                     && let Err(e) =
                         journal.approval_answered(&key, &text, ctx.as_ref(), yes, &local_user())
@@ -215,6 +227,12 @@ impl<'p> Interp<'p> {
             ApproveMode::Pause => {
                 let journal = stored.expect("a run pauses only with a store");
                 if let Err(e) = journal.approval_ask(&key, &text, ctx.as_ref()) {
+                    return Err(self.store_failed(e, &sc.label, span).await);
+                }
+                // The deadline counts from when it was first asked (kept on resume).
+                if let Some(ms) = within_ms
+                    && let Err(e) = journal.approval_deadline(&key, ms)
+                {
                     return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 self.journal_approval(&key, sc, None, span);

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::catalog::Catalog;
@@ -242,8 +242,5 @@ impl Scheduled {
 
 /// Milliseconds since the epoch as RFC 3339 (UTC).
 pub fn rfc3339(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
+    crate::ids::rfc3339_ms(ms)
 }

@@ -444,6 +444,9 @@ pub enum ExprKind {
     Approve {
         message: Box<Expr>,
         context: Option<Box<Expr>>,
+        /// `within 24h`: unanswered by then, the approval answers `false`
+        /// (a duration literal; anything else is reported by the checker).
+        within: Option<Box<Expr>>,
     },
     /// A block as the value of a `match` or `decide` arm:
     /// `retry => { let again = f(); again.x }`.
@@ -629,10 +632,17 @@ pub fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             }
             arms.iter().for_each(|a| f(&a.body));
         }
-        ExprKind::Approve { message, context } => {
+        ExprKind::Approve {
+            message,
+            context,
+            within,
+        } => {
             f(message);
             if let Some(c) = context {
                 f(c);
+            }
+            if let Some(w) = within {
+                f(w);
             }
         }
     }
