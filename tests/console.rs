@@ -38,10 +38,10 @@ flow slow(ms: int = 2500) -> int {
     first.n + left.n + right.n
 }
 
-/// Counts, then asks a person.
+/// Counts, then asks a person (who has a day to answer).
 flow gated(what: string) -> { what: string, ok: bool } {
     let c = count(name: "gated", ms: 0)
-    let ok = approve "Ship {what}?" with { c }
+    let ok = approve "Ship {what}?" with { c } within 24h
     { what, ok }
 }
 
@@ -470,6 +470,13 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
         b.find(&format!("{approval} button.approve"))
     });
     assert_eq!(b.state("ok"), json!("waiting"));
+    // Its deadline, a day after it was asked.
+    let left = b.text(&format!("{approval} .deadline"));
+    assert!(
+        left.as_str()
+            .is_some_and(|t| t.starts_with("expires in 23 h") || t == "expires in 24 h 0 min"),
+        "{left}"
+    );
     b.click("#graph g.node[data-node=\"c\"] rect");
     b.screenshot("run-paused");
     b.type_in(&format!("{approval} input.note"), "looks right");

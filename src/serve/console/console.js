@@ -56,6 +56,29 @@ function fmtMs(ms) {
 }
 function fmtTime(ms) { return ms ? new Date(ms).toLocaleString() : ""; }
 
+// An approval's deadline (`approve … within 24h`): "expires in …", then
+// "expired"; every shown one is updated each second.
+function deadlineView(a) {
+  if (!a.deadline_ms) return null;
+  const el = h("span", { class: "deadline muted", "data-deadline": String(a.deadline_ms), title: a.deadline });
+  tickDeadline(el);
+  return el;
+}
+function tickDeadline(el) {
+  const left = Number(el.dataset.deadline) - Date.now();
+  el.textContent = left > 0 ? `expires in ${fmtLeft(left)}` : "expired";
+}
+function fmtLeft(ms) {
+  const sec = Math.ceil(ms / 1000);
+  if (sec < 60) return `${sec} s`;
+  const min = Math.floor(sec / 60);
+  if (min < 60) return `${min} min`;
+  const hr = Math.floor(min / 60);
+  if (hr < 48) return `${hr} h ${min % 60} min`;
+  return `${Math.floor(hr / 24)} d ${hr % 24} h`;
+}
+setInterval(() => document.querySelectorAll(".deadline").forEach(tickDeadline), 1000);
+
 // A status as one of the console's states (its colour).
 function stateOf(status) {
   switch (status) {
@@ -410,7 +433,8 @@ function runPage(id) {
     const note = h("input", { type: "text", placeholder: "a note (optional)", class: "note" });
     const answer = (yes) => act("POST", `/api/v1/runs/${id}/approvals/${a.path.split("/").map(encodeURIComponent).join("/")}`, { approve: yes, note: note.value || null }, yes ? "approve" : "reject");
     return h("div", { class: "approval", "data-path": a.path },
-      h("div", {}, h("strong", { text: a.message }), " ", h("span", { class: "muted mono", text: a.path })),
+      h("div", {}, h("strong", { text: a.message }), " ", h("span", { class: "muted mono", text: a.path }),
+        a.status === "pending" || a.status === "expired" ? [" ", deadlineView(a)] : null),
       a.context && Object.keys(a.context).length ? h("pre", { text: json(a.context) }) : null,
       a.status === "pending"
         ? h("div", { class: "actions" }, note,
