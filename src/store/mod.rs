@@ -592,6 +592,42 @@ mod tests {
     }
 
     #[test]
+    fn a_version_5_store_is_migrated_to_6_keeping_its_approvals() {
+        let d = dir("v5");
+        std::fs::create_dir_all(&d).expect("dir");
+        let c = Connection::open(d.join(FILE_NAME)).expect("sqlite");
+        c.execute_batch(&format!(
+            "{SCHEMA_V1} {MIGRATE_V2} {MIGRATE_V3} {MIGRATE_V4} {MIGRATE_V5} PRAGMA user_version = 5;"
+        ))
+        .expect("a version-5 store");
+        c.execute_batch(
+            "INSERT INTO approvals (run_id, path, message, status, asked_ms)
+             VALUES ('r1', 'main/ok', 'Ship?', 'pending', 1)",
+        )
+        .expect("an approval");
+        drop(c);
+        let s = Store::open(&d).expect("migrated");
+        assert_eq!(s.user_version(), Ok(SCHEMA_VERSION));
+        // An old approval has no deadline and never expires.
+        let a = s.approval("r1", "main/ok").expect("read").expect("kept");
+        assert_eq!((a.status.as_str(), a.deadline_ms), ("pending", None));
+        assert_eq!(s.approvals_expire(None), Ok(vec![]));
+        // A deadline counts from when it was asked; past it, `expired` (a no).
+        s.approval_deadline("r1", "main/ok", 10).expect("deadline");
+        let a = s.approval("r1", "main/ok").expect("read").expect("kept");
+        assert_eq!(a.deadline_ms, Some(11));
+        assert_eq!(
+            s.approvals_expire(Some("r1")),
+            Ok(vec![("r1".to_string(), "main/ok".to_string())])
+        );
+        let a = s.approval("r1", "main/ok").expect("read").expect("kept");
+        assert_eq!((a.status.as_str(), a.answer()), ("expired", Some(false)));
+        assert_eq!(s.slot_claim("k", 1), Ok(Claim::Fire));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn a_version_3_journal_is_migrated_to_the_log_of_version_4() {
         let d = dir("v3");
         std::fs::create_dir_all(&d).expect("dir");
