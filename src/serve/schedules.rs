@@ -67,9 +67,14 @@ impl Schedules {
                     continue;
                 }
             };
+            // The key names the file by its absolute path: `ops.flow` and
+            // `./ops.flow` are one schedule across restarts.
+            let absolute = std::fs::canonicalize(file)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| file.clone());
             list.push(Scheduled {
                 file: file.clone(),
-                key: s.key(file),
+                key: s.key(&absolute),
                 schedule: s.clone(),
                 cron,
                 tz,
