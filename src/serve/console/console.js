@@ -159,8 +159,29 @@ function listPage() {
   const again = () => { shown = ""; round++; clearTimeout(timer); poll(); };
   status.addEventListener("change", again);
   flow.addEventListener("change", again);
+  // The schedules of the served files, if any: refreshed with the runs.
+  const schedules = h("div", { id: "schedules" });
   main.append(h("div", { class: "run-head" }, h("h1", { text: "Runs" }), status, flow,
-    h("a", { href: "#/start" }, "start a run…")), table);
+    h("a", { href: "#/start" }, "start a run…")), schedules, table);
+  let shownSchedules = "";
+  async function pollSchedules() {
+    const r = await api("GET", "/api/v1/schedules");
+    if (stopped || !r.ok) return;
+    const list = r.body.schedules || [];
+    const key = JSON.stringify(list.map((x) => [x.next, x.last_run, x.skips]));
+    if (key === shownSchedules) return;
+    shownSchedules = key;
+    fill(schedules, list.length ? h("div", { class: "panel" }, h("h2", { text: "Schedules" }),
+      h("table", {},
+        h("thead", {}, h("tr", {}, ["flow", "cron", "arguments", "next", "last run", "skipped"].map((t) => h("th", { text: t })))),
+        h("tbody", {}, list.map((x) => h("tr", { "data-schedule": `${x.flow} ${x.cron}` },
+          h("td", { text: x.flow }),
+          h("td", { class: "mono", text: `${x.cron}${x.timezone !== "UTC" ? ` (${x.timezone})` : ""}` }),
+          h("td", { class: "mono muted", text: JSON.stringify(x.args) }),
+          h("td", { class: "muted", text: x.next ? new Date(x.next).toLocaleString() : "" }),
+          h("td", {}, x.last_run ? h("a", { href: `#/run/${encodeURIComponent(x.last_run)}`, class: "mono" }, x.last_run) : ""),
+          h("td", { class: "skips", text: String(x.skips) })))))) : null);
+  }
   let shown = "";
   let timer = null;
   let stopped = false;
@@ -187,6 +208,7 @@ function listPage() {
           if (!r.body.runs.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No runs." })));
         }
       }
+      await pollSchedules();
     } catch { return; }
     if (!stopped) timer = setTimeout(poll, 500);
   }
