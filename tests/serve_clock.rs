@@ -398,6 +398,10 @@ fn flowc_resume_after_the_deadline_takes_false() {
         .nth(1)
         .unwrap_or_else(|| panic!("a paused run's id: {err}"))
         .to_string();
+    assert!(
+        err.contains("(expires at ") && err.contains("it answers no)"),
+        "{err}"
+    );
     // Before the deadline it still waits.
     let shown = common::text(&common::flowc(&dir, &["runs", "show", &id]).stdout);
     assert!(

@@ -40,6 +40,8 @@ pub enum ApproveMode {
 pub struct Pending {
     pub path: String,
     pub message: String,
+    /// `within D`: when it expires unanswered (ms since the epoch).
+    pub deadline_ms: Option<i64>,
 }
 
 /// The run's pause: whether one began, the steps still running, and the
@@ -230,11 +232,11 @@ impl<'p> Interp<'p> {
                     return Err(self.store_failed(e, &sc.label, span).await);
                 }
                 // The deadline counts from when it was first asked (kept on resume).
-                if let Some(ms) = within_ms
-                    && let Err(e) = journal.approval_deadline(&key, ms)
-                {
-                    return Err(self.store_failed(e, &sc.label, span).await);
-                }
+                let deadline_ms = match within_ms.map(|ms| journal.approval_deadline(&key, ms)) {
+                    None => None,
+                    Some(Ok(d)) => d,
+                    Some(Err(e)) => return Err(self.store_failed(e, &sc.label, span).await),
+                };
                 self.journal_approval(&key, sc, None, span);
                 // What the pause depends on is on disk before it happens.
                 if let Err(e) = journal.flush() {
@@ -244,6 +246,7 @@ impl<'p> Interp<'p> {
                 self.pause.begin(Pending {
                     path: key,
                     message: text,
+                    deadline_ms,
                 });
                 // Never answered in this process: the driver ends the run.
                 std::future::pending().await

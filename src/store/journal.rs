@@ -264,8 +264,12 @@ impl crate::run::host::Journal for RunJournal<'_> {
             .and_then(|a| a.answer()))
     }
 
-    fn approval_deadline(&self, path: &str, within_ms: u64) -> Result<(), StoreError> {
-        self.store.approval_deadline(&self.run, path, within_ms)
+    fn approval_deadline(&self, path: &str, within_ms: u64) -> Result<Option<i64>, StoreError> {
+        self.store.approval_deadline(&self.run, path, within_ms)?;
+        Ok(self
+            .store
+            .approval(&self.run, path)?
+            .and_then(|a| a.deadline_ms))
     }
 
     fn approval_ask(
