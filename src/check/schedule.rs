@@ -109,3 +109,46 @@ pub fn literal_json(e: &Expr) -> Option<Value> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn cron_times_in_a_time_zone_and_with_seconds() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 5, 5, 30, 10).unwrap();
+        // 06:00 in Paris (UTC+1 in December) on weekdays: 05:00 UTC; 5 December 2026 is a
+        // Saturday, so the Friday before.
+        let c = parse_cron("0 6 * * 1-5").unwrap();
+        let paris = parse_timezone("Europe/Paris").unwrap();
+        let prev = c
+            .find_previous_occurrence(&now.with_timezone(&paris), true)
+            .unwrap();
+        assert_eq!(
+            prev.with_timezone(&Utc),
+            Utc.with_ymd_and_hms(2026, 12, 4, 5, 0, 0).unwrap()
+        );
+        // Yearly: found in one search, far back.
+        let y = parse_cron("@yearly").unwrap();
+        let started = std::time::Instant::now();
+        let prev = y.find_previous_occurrence(&now, true).unwrap();
+        assert_eq!(prev, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let next = y.find_next_occurrence(&now, false).unwrap();
+        assert_eq!(next, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        eprintln!("yearly searches: {:?}", started.elapsed());
+        // Six fields: seconds first.
+        let s = parse_cron("*/15 * * * * *").unwrap();
+        assert_eq!(
+            s.find_next_occurrence(&now, false).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 5, 5, 30, 15).unwrap()
+        );
+        assert!(
+            parse_cron("61 * * * *")
+                .unwrap_err()
+                .contains("out of bounds")
+        );
+        assert!(parse_cron("").is_err());
+        assert!(parse_timezone("Mars/Olympus").is_err());
+    }
+}
