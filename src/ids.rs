@@ -10,6 +10,17 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the epoch as RFC 3339, in UTC to the second
+/// (`2026-12-05T02:11:38Z`).
+pub fn rfc3339_ms(ms: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
 /// The SHA-256 of `bytes`, in lower-case hex: the source files' hashes and
 /// the cache's keys.
 pub fn sha256_hex(bytes: &[u8]) -> String {

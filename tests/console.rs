@@ -38,10 +38,10 @@ flow slow(ms: int = 2500) -> int {
     first.n + left.n + right.n
 }
 
-/// Counts, then asks a person.
+/// Counts, then asks a person (who has a day to answer).
 flow gated(what: string) -> { what: string, ok: bool } {
     let c = count(name: "gated", ms: 0)
-    let ok = approve "Ship {what}?" with { c }
+    let ok = approve "Ship {what}?" with { c } within 24h
     { what, ok }
 }
 
@@ -470,6 +470,13 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
         b.find(&format!("{approval} button.approve"))
     });
     assert_eq!(b.state("ok"), json!("waiting"));
+    // Its deadline, a day after it was asked.
+    let left = b.text(&format!("{approval} .deadline"));
+    assert!(
+        left.as_str()
+            .is_some_and(|t| t.starts_with("expires in 23 h") || t == "expires in 24 h 0 min"),
+        "{left}"
+    );
     b.click("#graph g.node[data-node=\"c\"] rect");
     b.screenshot("run-paused");
     b.type_in(&format!("{approval} input.note"), "looks right");
@@ -545,4 +552,49 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
     });
     assert_eq!(shown, json!([gated]));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The schedules of the served files show above the runs, with the run of
+/// their latest slot; a click on it opens that run.
+#[test]
+fn the_console_lists_the_schedules_and_their_last_run() {
+    let Some((chromium, driver)) = chromium() else {
+        assert!(
+            std::env::var_os("FLOWC_REQUIRE_CHROMIUM").is_none(),
+            "FLOWC_REQUIRE_CHROMIUM is set and chromium or chromedriver is missing: apt-get install -y chromium chromium-driver"
+        );
+        eprintln!(
+            "SKIPPED: the console's browser test needs chromium and chromedriver (apt-get install -y chromium chromium-driver)"
+        );
+        return;
+    };
+    let dir = tempdir("console-schedules");
+    std::fs::write(
+        dir.join("ops.flow"),
+        "tool count(name: string, ms: int) -> { n: int, said: string } = exec [\"python3\", \"count.py\"]\n\n\
+         flow tick(name: string) -> int {\n    count(name: name, ms: 0).n\n}\n\n\
+         schedule \"*/2 * * * * *\" tick(name: \"ticks\") with { timezone: \"Europe/Paris\" }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("count.py"), TOOL).unwrap();
+    let (_server, base, token) = serve(&dir);
+    let b = Browser::start(&chromium, &driver);
+    b.goto(&format!("{base}/?token={token}"));
+    let row = "#schedules tr[data-schedule=\"tick */2 * * * * *\"]";
+    b.wait("the schedule", 10, |b| b.find(row));
+    assert_eq!(
+        b.text(&format!("{row} td.mono")),
+        json!("*/2 * * * * * (Europe/Paris)")
+    );
+    let link = format!("{row} a");
+    let run = b.wait("its last run", 30, |b| {
+        b.text(&link).as_str().map(str::to_string)
+    });
+    b.click(&link);
+    b.wait("the run's page", 10, |b| {
+        b.js("return location.hash", json!([]))
+            .as_str()
+            .filter(|h| h.contains(&run))
+            .map(str::to_string)
+    });
 }

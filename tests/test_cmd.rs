@@ -574,6 +574,30 @@ test "quick" {
     );
 }
 
+/// A deadline (`within`) changes nothing in a test: `mock approve` answers at once.
+#[test]
+fn mock_approve_answers_an_approve_with_a_deadline() {
+    let src = r#"flow gated(what: string) -> string {
+    let ok = approve "Ship {what}?" with { what } within 1s
+    if ok { "shipped" } else { "held" }
+}
+
+test "approved" {
+    mock approve = true
+    assert gated(what: "x") == "shipped"
+}
+
+test "rejected" {
+    mock approve = false
+    assert gated(what: "x") == "held"
+}
+"#;
+    let dir = folder("mock-approve-within", &[("a.flow", src)]);
+    let (out, _, code) = test_in(&dir, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+}
+
 #[test]
 fn mock_approve_answers_every_approve_or_each_in_order() {
     let src = r#"flow ask(n: int) -> bool { approve "step {n}?" }

@@ -15,6 +15,7 @@ pub mod fragment;
 pub mod index;
 pub mod options;
 pub mod policy;
+pub mod schedule;
 pub use expr::sites::{ReplanSite, block_options};
 mod load;
 pub mod mcp;
@@ -174,6 +175,8 @@ pub struct Program {
     /// The types of each module's constants, by module (what a fragment
     /// checked later reads).
     const_types: HashMap<usize, HashMap<String, (Type, Span)>>,
+    /// The root module's `schedule` items that check, as data for the service.
+    pub schedules: Vec<schedule::Schedule>,
     /// Types, references and scopes by place, recorded while checking when
     /// `indexing` (the language server asks for it; `check` and `run` do not).
     index: RefCell<index::Index>,
@@ -293,6 +296,7 @@ fn check_with(
         replan_sites: HashMap::new(),
         flow_calls: Vec::new(),
         const_types: HashMap::new(),
+        schedules: Vec::new(),
         index: RefCell::default(),
         indexing,
     };
@@ -320,8 +324,10 @@ fn check_with(
     let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
     let replan_sites = std::mem::take(&mut ctx.replan_sites);
     let const_types = std::mem::take(&mut ctx.consts_cache);
+    let schedules = std::mem::take(&mut ctx.schedules);
     let mut done = ctx.finish();
     program.const_types = const_types;
+    program.schedules = schedules;
     program.decisions = decisions;
     program.replan_sites = replan_sites;
     program.blocks = done.blocks;

@@ -288,6 +288,12 @@ fn paused(id: &str, pending: &[Pending], store: Option<&str>) {
     );
     for p in pending {
         eprintln!("  {}: {}", p.path, printable(&p.message));
+        if let Some(d) = p.deadline_ms {
+            eprintln!(
+                "    (expires at {}: unanswered by then, it answers no)",
+                crate::ids::rfc3339_ms(d)
+            );
+        }
         eprintln!("    flowc approve{store} {id} {}", p.path);
         eprintln!("    flowc approve{store} {id} {} --reject", p.path);
     }

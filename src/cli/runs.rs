@@ -258,6 +258,10 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
         out::println(&serde_json::to_string_pretty(&v).expect("runs serialise"));
         return OK;
     }
+    // An approval past its deadline is shown as what it now is: expired.
+    if let Err(e) = store.approvals_expire(Some(&run.id)) {
+        return fail(&e);
+    }
     let approvals = match store.approvals(&run.id) {
         Ok(a) => a,
         Err(e) => return fail(&e),
@@ -313,6 +317,15 @@ fn show(store: &Store, id: &str, format: Format) -> u8 {
                         format!("by {by} at {}{note}", time(at))
                     }
                     _ => format!("`flowc approve {} {}` (or --reject)", run.id, a.path),
+                };
+                let answered = match a.deadline_ms {
+                    Some(d) if a.status == "pending" => {
+                        format!("{answered}; expires at {}", time(d))
+                    }
+                    Some(d) if a.status == "expired" => {
+                        format!("none by its deadline, {}", time(d))
+                    }
+                    _ => answered,
                 };
                 [
                     a.path.clone(),

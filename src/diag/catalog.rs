@@ -165,6 +165,15 @@ codes! {
     "E0518", "result type cannot fit the MCP tool's output schema",
     "A result the tool's output schema allows would not be a value of the declared result type: a field of another type, a field the schema may leave out (declare it `field?: T`), a property it does not have. The path says where (`result.rows[].ci_id: the schema says integer`); `$ref`/`$defs` are resolved. `json` takes any result.",
     "mcp server ops = stdio [\"python3\", \"ops_mcp.py\"]   // rows[].ci_id: integer ...\ntool t(id: string) -> { rows: [{ ci_id: string }] } = mcp ops \"ci_detail\"";
+    "E0519", "invalid cron expression",
+    "A `schedule`'s cron expression cannot be read: the label gives the reason. Five fields are minute, hour, day of month, month and day of week (`*/5 * * * *`, `0 6 * * 1-5`); six fields put seconds first (`*/10 * * * * *`). Ranges (`1-5`), lists (`1,15`), steps (`*/15`), names (`MON`, `JAN`), `L`, `W` and `#` are known, as are `@hourly`, `@daily`, `@weekly`, `@monthly` and `@yearly`.",
+    "flow main() { 1 }\nschedule \"61 * * * *\" main()";
+    "E0520", "unknown time zone",
+    "A `schedule`'s `timezone` is a name of the IANA time zone database (`Europe/Paris`, `America/New_York`, `UTC`); abbreviations such as `CET` or `PST` that are not names there are refused. Without `timezone` a schedule is in UTC.",
+    "flow main() { 1 }\nschedule \"0 6 * * *\" main() with { timezone: \"Mars/Olympus\" }";
+    "E0521", "a schedule must start a flow with literal arguments",
+    "A `schedule` starts a flow of its own file (not a tool, a built-in function or an imported module's flow), and its arguments are literals — numbers, strings without `{…}`, `true`, `false`, `null`, durations, and lists and records of them — since nothing else is known when the schedule fires. Declare a flow that calls what is wanted, and schedule that flow.",
+    "tool ping(host: string) -> json = builtin \"echo\"\nschedule \"*/5 * * * *\" ping(host: \"db1\")";
     "E0601", "unknown policy rule",
     "A `policy` states `allow_tools`, `max_steps`, `max_llm_calls`, `effects`, `tenant`, and for re-planned fragments `fragment_env`, `fragment_approve` and `fragment_timeout`; nothing else. A misspelled rule gets a `did you mean` help; run options such as `timeout` or `retry` are not policy rules and go in a flow's or a call's `with { … }`.",
     "policy ops { max_tools: 5 }";
@@ -713,6 +722,24 @@ pub fn mcp_result_mismatch(span: Span, tool: &str, what: &str) -> Diagnostic {
     .with_help(
         "declare the type the schema gives (a field it may leave out is `field?: T`), or `json`",
     )
+}
+
+pub fn invalid_cron(span: Span, reason: &str) -> Diagnostic {
+    Diagnostic::error("E0519", "invalid cron expression", span)
+        .with_label(reason.to_string())
+        .with_help("five fields: minute hour day-of-month month day-of-week (`*/5 * * * *`); six put seconds first")
+}
+
+pub fn unknown_timezone(span: Span, reason: &str) -> Diagnostic {
+    Diagnostic::error("E0520", "unknown time zone", span)
+        .with_label(reason.to_string())
+        .with_help("write a name of the IANA database, such as `Europe/Paris` or `UTC`")
+}
+
+pub fn schedule_call(span: Span, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error("E0521", message.to_string(), span)
+        .with_label("not allowed in a schedule")
+        .with_help(help.to_string())
 }
 
 pub fn mcp_unreachable(span: Span, server: &str, why: &str) -> Diagnostic {

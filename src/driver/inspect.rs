@@ -63,6 +63,8 @@ pub fn run_json(
         Err(message) => return Ok(Err(message)),
     };
     let sources = store.run_sources(&run.id)?;
+    // An approval past its deadline is shown as what it now is: expired.
+    store.approvals_expire(Some(&run.id))?;
     let approvals = store.approvals(&run.id)?;
     let mut steps = store.journal(&run.id)?;
     steps.sort_by_key(|s| s.started_ms);

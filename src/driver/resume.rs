@@ -266,6 +266,8 @@ pub fn approve(req: &ApproveRequest) -> Result<String, Refusal> {
             "{m}; `flowc runs --status paused` lists the paused runs"
         ))
     })?;
+    // Past its deadline an approval is answered `expired` (a no) before anything else.
+    store.approvals_expire(Some(&run.id))?;
     let approvals = store.approvals(&run.id)?;
     let pending: Vec<_> = approvals.iter().filter(|p| p.answer().is_none()).collect();
     let path = match (&req.path, pending.as_slice()) {

@@ -196,7 +196,11 @@ impl Printer<'_> {
                     return false;
                 }
             }
-            ExprKind::Approve { message, context } => {
+            ExprKind::Approve {
+                message,
+                context,
+                within,
+            } => {
                 out.push_str("approve ");
                 if !self.flat(message, out, limit) {
                     return false;
@@ -204,6 +208,12 @@ impl Printer<'_> {
                 if let Some(c) = context {
                     out.push_str(" with ");
                     if !self.flat(c, out, limit) {
+                        return false;
+                    }
+                }
+                if let Some(w) = within {
+                    out.push_str(" within ");
+                    if !self.flat(w, out, limit) {
                         return false;
                     }
                 }
@@ -335,11 +345,18 @@ impl Printer<'_> {
                 s.push_str(&self.operand(b, 2, c, ind));
                 s
             }
-            ExprKind::Approve { message, context } => {
+            ExprKind::Approve {
+                message,
+                context,
+                within,
+            } => {
                 let mut s = "approve ".to_string();
                 s.push_str(&self.expr(message, col + 8, ind));
                 if let Some(c) = context {
                     self.then_expr(&mut s, "with", c, col, ind);
+                }
+                if let Some(w) = within {
+                    self.then_expr(&mut s, "within", w, col, ind);
                 }
                 s
             }

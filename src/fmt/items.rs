@@ -41,6 +41,10 @@ pub(super) fn strings_of_item(kind: &ItemKind, out: &mut Vec<Span>) {
             }
         }
         ItemKind::McpServer(_) => {}
+        ItemKind::Schedule(sc) => {
+            f(&sc.call);
+            opts(&sc.options, &mut f);
+        }
     }
 }
 
@@ -118,6 +122,17 @@ impl Printer<'_> {
                         s
                     }
                 }
+            }
+            ItemKind::Schedule(sc) => {
+                let head = format!("schedule {} ", self.text(sc.cron_span));
+                let col = ind + head.len();
+                let mut s = head + &self.expr(&sc.call, col, ind);
+                if let Some(o) = &sc.options {
+                    s.push_str(" with ");
+                    let col = end_col(ind, &s);
+                    s.push_str(&self.options(o, col, ind));
+                }
+                s
             }
         }
     }

@@ -201,6 +201,8 @@ pub enum ExprKind {
         message: Box<Expr>,
         context: Option<Box<Expr>>,
         place: Within,
+        /// `within 24h`: how long it waits for an answer before it answers `false`.
+        within_ms: Option<u64>,
     },
     Block(Block),
 }

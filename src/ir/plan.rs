@@ -362,7 +362,8 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                 ItemKind::Import(_)
                 | ItemKind::Type(_)
                 | ItemKind::Policy(_)
-                | ItemKind::McpServer(_) => {}
+                | ItemKind::McpServer(_)
+                | ItemKind::Schedule(_) => {}
             }
         }
         l.out.consts.push(module_consts);
@@ -1053,7 +1054,15 @@ impl<'p> Lowering<'p> {
                 };
                 node(kind, span, true)
             }
-            ExprKind::Approve { message, context } => {
+            ExprKind::Approve {
+                message,
+                context,
+                within: deadline,
+            } => {
+                let within_ms = deadline.as_ref().and_then(|w| match w.kind {
+                    ExprKind::Duration { ms, .. } => ms,
+                    _ => None,
+                });
                 let place = within(top, names, Cow::Borrowed("approve"));
                 let message = self.expr(message, names, false);
                 let context = context.as_ref().map(|c| boxed(self.expr(c, names, false)));
@@ -1061,6 +1070,7 @@ impl<'p> Lowering<'p> {
                     message: boxed(message),
                     context,
                     place,
+                    within_ms,
                 };
                 node(kind, span, true)
             }

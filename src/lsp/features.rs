@@ -226,7 +226,7 @@ pub fn symbols(d: &Doc) -> Vec<DocumentSymbol> {
     let mut out = Vec::new();
     for it in &module.ast.items {
         let (name, sel, kind, detail) = match &it.kind {
-            ItemKind::Import(_) => continue,
+            ItemKind::Import(_) | ItemKind::Schedule(_) => continue,
             ItemKind::Type(t) => (t.name.name.clone(), t.name.span, SymbolKind::STRUCT, None),
             ItemKind::Tool(t) => (
                 t.name.name.clone(),

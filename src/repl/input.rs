@@ -23,7 +23,12 @@ fn skip_trivia(mut s: &str) -> &str {
 /// Does the input declare items (`tool`, `type`, `flow`, `const`, `import`, …)?
 pub fn is_declaration(text: &str) -> bool {
     let t = skip_trivia(text);
+    // `schedule "CRON" …`: a word only there (a name before a string is no statement).
+    let schedule = t.strip_prefix("schedule").is_some_and(|rest| {
+        rest.trim_start().starts_with('"') && rest.starts_with(char::is_whitespace)
+    });
     t.starts_with("///")
+        || schedule
         || ITEM_KEYWORDS.iter().any(|k| {
             t.strip_prefix(k).is_some_and(|rest| {
                 !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
@@ -118,6 +123,8 @@ mod tests {
         assert!(!is_declaration("typed + 1"));
         assert!(!is_declaration("let x = 1"));
         assert!(!is_declaration("flows"));
+        assert!(is_declaration("schedule \"*/5 * * * *\" f()"));
+        assert!(!is_declaration("schedule(x: 1)"));
         assert!(is_blank("  // only a comment\n"));
     }
 

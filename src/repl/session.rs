@@ -87,6 +87,8 @@ enum Key {
     Test(String),
     Policy(String),
     McpServer(String),
+    /// A schedule: its cron expression and flow.
+    Schedule(String),
 }
 
 /// One declared item: a range of what was typed or loaded.
@@ -657,6 +659,7 @@ fn key_of(it: &Item) -> Key {
         ItemKind::Test(t) => Key::Test(t.name.clone()),
         ItemKind::Policy(p) => Key::Policy(p.name.name.clone()),
         ItemKind::McpServer(m) => Key::McpServer(m.name.name.clone()),
+        ItemKind::Schedule(sc) => Key::Schedule(schedule_line(sc)),
         k => Key::Value(k.name().map(|n| n.name.clone()).unwrap_or_default()),
     }
 }
@@ -734,12 +737,27 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
         ItemKind::Test(t) => format!("test \"{}\"", t.name),
         ItemKind::Policy(p) => format!("policy {}", p.name.name),
         ItemKind::McpServer(m) => format!("mcp server {}", m.name.name),
+        ItemKind::Schedule(sc) => schedule_line(sc),
     };
     if replaced {
         format!("{line} (redefined)")
     } else {
         line
     }
+}
+
+/// `schedule "CRON" flow`: a schedule as the session names it.
+fn schedule_line(sc: &crate::syntax::ast::ScheduleDecl) -> String {
+    let flow = match &sc.call.kind {
+        crate::syntax::ast::ExprKind::Call(c) => c
+            .callee
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join("."),
+        _ => String::new(),
+    };
+    format!("schedule {:?} {flow}", sc.cron)
 }
 
 /// "2 tools, 1 flow, 1 type"
@@ -755,6 +773,7 @@ fn summary(items: &[Item]) -> String {
             ItemKind::Test(_) => "test",
             ItemKind::Policy(_) => "policy",
             ItemKind::McpServer(_) => "mcp server",
+            ItemKind::Schedule(_) => "schedule",
         };
         match counts.iter_mut().find(|(w, _)| *w == what) {
             Some((_, n)) => *n += 1,

@@ -40,6 +40,8 @@ pub enum ApproveMode {
 pub struct Pending {
     pub path: String,
     pub message: String,
+    /// `within D`: when it expires unanswered (ms since the epoch).
+    pub deadline_ms: Option<i64>,
 }
 
 /// The run's pause: whether one began, the steps still running, and the
@@ -121,6 +123,7 @@ impl<'p> Interp<'p> {
         place: &Within,
         message: &Expr,
         context: Option<&Expr>,
+        within_ms: Option<u64>,
         sc: &Scope,
     ) -> R<Value> {
         let path = self.step_path(place, sc);
@@ -133,16 +136,21 @@ impl<'p> Interp<'p> {
             Some(c) => Some(self.eval(c, sc).await?),
             None => None,
         };
-        self.ask_approval(&path, text, ctx, span, sc).await
+        self.ask_approval(&path, text, ctx, within_ms, span, sc)
+            .await
     }
 
     /// An approval at `path` (an `approve`, or an effect under a policy with
     /// `effects: "approve"`): answered before, asked inline, or the run pauses.
+    /// `within_ms`: unanswered that long after it was first asked, it
+    /// answers `false` (the store records it `expired`; on a terminal the
+    /// question is dropped).
     pub(super) async fn ask_approval(
         &self,
         path: &crate::ir::StepPath,
         text: String,
         ctx: Option<Value>,
+        within_ms: Option<u64>,
         span: Span,
         sc: &Scope,
     ) -> R<Value> {
@@ -201,7 +209,13 @@ impl<'p> Interp<'p> {
             ApproveMode::Ask => {
                 let _one = self.pause.asking.lock().await;
                 let _started = self.pause.hold().await;
-                let yes = ask_inline(&key, &text, ctx.as_ref()).await;
+                let asked = ask_inline(&key, &text, ctx.as_ref());
+                let yes = match within_ms {
+                    Some(ms) => tokio::time::timeout(std::time::Duration::from_millis(ms), asked)
+                        .await
+                        .unwrap_or(false),
+                    None => asked.await,
+                };
                 if let Some(journal) = stored
                     && let Err(e) =
                         journal.approval_answered(&key, &text, ctx.as_ref(), yes, &local_user())
@@ -217,6 +231,12 @@ impl<'p> Interp<'p> {
                 if let Err(e) = journal.approval_ask(&key, &text, ctx.as_ref()) {
                     return Err(self.store_failed(e, &sc.label, span).await);
                 }
+                // The deadline counts from when it was first asked (kept on resume).
+                let deadline_ms = match within_ms.map(|ms| journal.approval_deadline(&key, ms)) {
+                    None => None,
+                    Some(Ok(d)) => d,
+                    Some(Err(e)) => return Err(self.store_failed(e, &sc.label, span).await),
+                };
                 self.journal_approval(&key, sc, None, span);
                 // What the pause depends on is on disk before it happens.
                 if let Err(e) = journal.flush() {
@@ -226,6 +246,7 @@ impl<'p> Interp<'p> {
                 self.pause.begin(Pending {
                     path: key,
                     message: text,
+                    deadline_ms,
                 });
                 // Never answered in this process: the driver ends the run.
                 std::future::pending().await

@@ -431,8 +431,9 @@ impl<'p> Interp<'p> {
                     message,
                     context,
                     place,
+                    within_ms,
                 } => {
-                    self.approve(e, place, message, context.as_deref(), sc)
+                    self.approve(e, place, message, context.as_deref(), *within_ms, sc)
                         .await
                 }
                 _ => self.eval_sync(e, sc),

@@ -108,7 +108,7 @@ impl<'p> Interp<'p> {
         let text = format!("run the effect `{name}` (policy `{}`)", pol.name);
         let at = path.child("approve");
         let answer = self
-            .ask_approval(&at, text, Some(input.clone()), span, sc)
+            .ask_approval(&at, text, Some(input.clone()), None, span, sc)
             .await?;
         if answer == serde_json::Value::Bool(true) {
             return Ok(());

@@ -43,6 +43,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}/resume", post(resume_run))
         .route("/api/v1/runs/{id}/retry", post(retry_run))
         .route("/api/v1/runs/{id}/approvals/{*path}", post(approve))
+        .route("/api/v1/schedules", get(schedules))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(app.clone(), guard))
         // The console's files need no token: they hold no data.
@@ -495,9 +496,25 @@ fn frame(e: &Ev) -> String {
 
 /// Prometheus' text format: runs by flow and status, approvals pending, runs
 /// running in this server.
+/// `GET /api/v1/schedules`: the schedules of the served files.
+async fn schedules(State(app): State<Arc<App>>) -> Response {
+    let sched = app.schedules.clone();
+    match with_store(&app, move |s| {
+        sched
+            .to_json(s)
+            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))
+    })
+    .await
+    {
+        Ok(v) => answer(StatusCode::OK, v),
+        Err(r) => r,
+    }
+}
+
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let running_here = app.runs.running();
-    let counted = with_store(&app, |s| {
+    let sched = app.schedules.clone();
+    let counted = with_store(&app, move |s| {
         let rows = s
             .runs(None)
             .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
@@ -513,10 +530,24 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
                 pending += a.iter().filter(|a| a.answer().is_none()).count() as u64;
             }
         }
-        Ok((by, pending))
+        let skips: Vec<(String, String, String, String, u64)> = sched
+            .skips(s)
+            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?
+            .into_iter()
+            .map(|(sc, n)| {
+                (
+                    sc.file.clone(),
+                    sc.schedule.flow.clone(),
+                    sc.schedule.cron.clone(),
+                    Value::Object(sc.schedule.args.clone()).to_string(),
+                    n,
+                )
+            })
+            .collect();
+        Ok((by, pending, skips))
     })
     .await;
-    let (by, pending) = match counted {
+    let (by, pending, skips) = match counted {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -535,6 +566,19 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     text.push_str("# HELP flowc_runs_running_here Runs this server runs now.\n");
     text.push_str("# TYPE flowc_runs_running_here gauge\n");
     text.push_str(&format!("flowc_runs_running_here {running_here}\n"));
+    text.push_str(
+        "# HELP flowc_schedule_skips_total Slots of a schedule skipped because its previous run had not ended.\n",
+    );
+    text.push_str("# TYPE flowc_schedule_skips_total counter\n");
+    for (file, flow, cron, args, n) in &skips {
+        text.push_str(&format!(
+            "flowc_schedule_skips_total{{file=\"{}\",flow=\"{}\",cron=\"{}\",args=\"{}\"}} {n}\n",
+            label(file),
+            label(flow),
+            label(cron),
+            label(args)
+        ));
+    }
     let mut r = Response::new(Body::from(text));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -41,6 +41,8 @@ pub struct Catalog {
     /// The files that have errors, with their rendered diagnostics: their
     /// flows are not served.
     pub refused: Vec<(String, String)>,
+    /// The `schedule` items of the files served, with their file.
+    pub schedules: Vec<(String, crate::check::schedule::Schedule)>,
 }
 
 impl Catalog {
@@ -70,6 +72,7 @@ impl Catalog {
         }
         let mut flows = Vec::new();
         let mut refused = Vec::new();
+        let mut schedules = Vec::new();
         for file in files {
             let text = crate::files::read_source(&file)?;
             let checked = check_source(&file, &text, &FsLoader::new(store));
@@ -92,6 +95,13 @@ impl Catalog {
                 .map(|s| &**s)
                 .collect();
             sigs.sort_by(|a, b| a.name.cmp(&b.name));
+            schedules.extend(
+                checked
+                    .program
+                    .schedules
+                    .iter()
+                    .map(|s| (file.clone(), s.clone())),
+            );
             let exported: Vec<&str> = checked
                 .program
                 .root_module()
@@ -108,7 +118,11 @@ impl Catalog {
                 ..describe(&file, s)
             }));
         }
-        Ok(Catalog { flows, refused })
+        Ok(Catalog {
+            flows,
+            refused,
+            schedules,
+        })
     }
 
     pub fn find(&self, file: &str, name: &str) -> Option<&Flow> {

@@ -10,6 +10,7 @@ pub mod console;
 pub mod mcp;
 pub mod reply;
 pub mod runs;
+pub mod schedules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ pub struct App {
     pub tokens: Tokens,
     pub catalog: Catalog,
     pub runs: Arc<Runs>,
+    pub schedules: Arc<schedules::Schedules>,
 }
 
 /// Where the server listens and how to reach it, once it does.
@@ -77,6 +79,8 @@ pub fn serve(o: &Options, ready: impl FnOnce(&Started)) -> Result<(), String> {
         .collect();
     let runs = Runs::new(o.store.clone(), &served);
     runs.watch()?;
+    let schedules = Arc::new(schedules::Schedules::of(&catalog));
+    schedules.start(runs.clone())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -99,6 +103,7 @@ pub fn serve(o: &Options, ready: impl FnOnce(&Started)) -> Result<(), String> {
         tokens,
         catalog,
         runs,
+        schedules,
     });
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)

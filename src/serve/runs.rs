@@ -383,7 +383,8 @@ impl Runs {
     /// last server ran and did not see end (it died: they are now
     /// `interrupted`) are taken up; then, every
     /// second or when woken, the paused runs of the served files whose
-    /// approvals are all answered. A run the resume policy refuses
+    /// approvals are all answered (an approval past its deadline is
+    /// answered `expired` first). A run the resume policy refuses
     /// (uncertain effects wait for an operator) is said once and left.
     pub fn watch(self: &Arc<Self>) -> Result<(), String> {
         let store = Store::open(&self.store).map_err(|e| e.to_string())?;
@@ -426,6 +427,10 @@ impl Runs {
 
     fn look(self: &Arc<Self>, given_up: &mut HashSet<String>) -> Result<(), String> {
         let store = Store::open(&self.store).map_err(|e| e.to_string())?;
+        // Approvals past their deadline answer no (`expired`), as an answer would.
+        for (run, path) in store.approvals_expire(None).map_err(|e| e.to_string())? {
+            eprintln!("flowc serve: the approval `{path}` of run {run} expired unanswered");
+        }
         let paused = store
             .runs(Some(RunStatus::Paused))
             .map_err(|e| e.to_string())?;

@@ -20,6 +20,8 @@ pub struct Approval {
     pub answered_ms: Option<i64>,
     pub answered_by: Option<String>,
     pub note: Option<String>,
+    /// `approve … within D`: when it expires unanswered (ms since the epoch).
+    pub deadline_ms: Option<i64>,
 }
 
 impl Approval {
@@ -27,7 +29,7 @@ impl Approval {
     pub fn answer(&self) -> Option<bool> {
         match self.status.as_str() {
             "approved" => Some(true),
-            "rejected" => Some(false),
+            "rejected" | "expired" => Some(false),
             _ => None,
         }
     }
@@ -42,6 +44,8 @@ impl Approval {
             "answered_ms": self.answered_ms,
             "answered_by": self.answered_by,
             "note": self.note,
+            "deadline": self.deadline_ms.map(crate::ids::rfc3339_ms),
+            "deadline_ms": self.deadline_ms,
         })
     }
 }
@@ -54,7 +58,8 @@ pub struct Answer<'a> {
     pub note: Option<&'a str>,
 }
 
-const COLUMNS: &str = "path, message, context, status, asked_ms, answered_ms, answered_by, note";
+const COLUMNS: &str =
+    "path, message, context, status, asked_ms, answered_ms, answered_by, note, deadline_ms";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
     Ok(Approval {
@@ -68,6 +73,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
         answered_ms: r.get(5)?,
         answered_by: r.get(6)?,
         note: r.get(7)?,
+        deadline_ms: r.get(8)?,
     })
 }
 
@@ -94,6 +100,46 @@ impl Store {
                 ],
             )
             .map(drop)
+            .map_err(|e| self.error(&e))
+    }
+
+    /// The approval of run `run_id` at `path` expires `within_ms` after it
+    /// was first asked (a deadline set before is kept).
+    pub fn approval_deadline(
+        &self,
+        run_id: &str,
+        path: &str,
+        within_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE approvals SET deadline_ms = asked_ms + ?3
+                 WHERE run_id = ?1 AND path = ?2 AND deadline_ms IS NULL",
+                params![run_id, path, within_ms as i64],
+            )
+            .map(drop)
+            .map_err(|e| self.error(&e))
+    }
+
+    /// Answers `expired` (a no) the pending approvals past their deadline,
+    /// of run `run_id` or of every run; the (run, path) of each, in one
+    /// statement.
+    pub fn approvals_expire(
+        &self,
+        run_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare(
+                "UPDATE approvals SET status = 'expired', answered_ms = ?1, answered_by = 'deadline',
+                     note = 'unanswered by its deadline'
+                 WHERE status = 'pending' AND deadline_ms IS NOT NULL AND deadline_ms <= ?1
+                   AND (?2 IS NULL OR run_id = ?2)
+                 RETURNING run_id, path",
+            )
+            .map_err(|e| self.error(&e))?;
+        q.query_map(params![now_ms(), run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
             .map_err(|e| self.error(&e))
     }
 
@@ -154,6 +200,12 @@ impl Store {
             return Ok(Ok(()));
         }
         Ok(Err(match self.approval(run_id, path)? {
+            Some(a) if a.status == "expired" => format!(
+                "the approval `{path}` of run {run_id} expired unanswered at {}: it answered no",
+                a.deadline_ms
+                    .map(crate::ids::rfc3339_ms)
+                    .unwrap_or_default()
+            ),
             Some(a) => format!(
                 "the approval `{path}` of run {run_id} was already answered: {} by {} ({})",
                 a.status,

@@ -256,10 +256,20 @@ impl crate::run::host::Journal for RunJournal<'_> {
     }
 
     fn approval(&self, path: &str) -> Result<Option<bool>, StoreError> {
+        // Past its deadline, an unanswered approval is answered `expired` (no).
+        self.store.approvals_expire(Some(&self.run))?;
         Ok(self
             .store
             .approval(&self.run, path)?
             .and_then(|a| a.answer()))
+    }
+
+    fn approval_deadline(&self, path: &str, within_ms: u64) -> Result<Option<i64>, StoreError> {
+        self.store.approval_deadline(&self.run, path, within_ms)?;
+        Ok(self
+            .store
+            .approval(&self.run, path)?
+            .and_then(|a| a.deadline_ms))
     }
 
     fn approval_ask(

@@ -16,6 +16,7 @@ mod approvals;
 mod cache;
 mod journal;
 mod runs;
+mod schedules;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,9 +29,10 @@ pub use crate::run::host::{JournalEntry, Row};
 pub use approvals::{Answer, Approval};
 pub use journal::{Journal, RunJournal};
 pub use runs::{NewRun, RunEnd, RunRow, RunStatus};
+pub use schedules::{Claim, Slot};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a write waits for another process's transaction to end.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -192,8 +194,25 @@ FROM (
 WHERE latest = 1;
 ";
 
+/// From version 5 to 6: the slots of `schedule` items that a server fired
+/// or skipped, one row per (schedule, slot) — the key that keeps a slot from
+/// being fired twice, across restarts and by two servers on one store — and
+/// the deadline of an approval that expires (`approve … within 24h`).
+const MIGRATE_V6: &str = "
+CREATE TABLE schedule_slots (
+    schedule TEXT NOT NULL,
+    slot_ms  INTEGER NOT NULL,
+    outcome  TEXT NOT NULL,
+    run_id   TEXT,
+    at_ms    INTEGER NOT NULL,
+    note     TEXT,
+    PRIMARY KEY (schedule, slot_ms)
+);
+ALTER TABLE approvals ADD COLUMN deadline_ms INTEGER;
+";
+
 /// The migrations, in order: `MIGRATIONS[k]` takes version `k + 1` to `k + 2`.
-const MIGRATIONS: [&str; 4] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5];
+const MIGRATIONS: [&str; 5] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5, MIGRATE_V6];
 
 /// An open store.
 pub struct Store {
@@ -568,6 +587,42 @@ mod tests {
             .expect("the run is kept");
         assert_eq!(kept, "ok");
         assert_eq!(s.approvals("r1"), Ok(vec![]));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_version_5_store_is_migrated_to_6_keeping_its_approvals() {
+        let d = dir("v5");
+        std::fs::create_dir_all(&d).expect("dir");
+        let c = Connection::open(d.join(FILE_NAME)).expect("sqlite");
+        c.execute_batch(&format!(
+            "{SCHEMA_V1} {MIGRATE_V2} {MIGRATE_V3} {MIGRATE_V4} {MIGRATE_V5} PRAGMA user_version = 5;"
+        ))
+        .expect("a version-5 store");
+        c.execute_batch(
+            "INSERT INTO approvals (run_id, path, message, status, asked_ms)
+             VALUES ('r1', 'main/ok', 'Ship?', 'pending', 1)",
+        )
+        .expect("an approval");
+        drop(c);
+        let s = Store::open(&d).expect("migrated");
+        assert_eq!(s.user_version(), Ok(SCHEMA_VERSION));
+        // An old approval has no deadline and never expires.
+        let a = s.approval("r1", "main/ok").expect("read").expect("kept");
+        assert_eq!((a.status.as_str(), a.deadline_ms), ("pending", None));
+        assert_eq!(s.approvals_expire(None), Ok(vec![]));
+        // A deadline counts from when it was asked; past it, `expired` (a no).
+        s.approval_deadline("r1", "main/ok", 10).expect("deadline");
+        let a = s.approval("r1", "main/ok").expect("read").expect("kept");
+        assert_eq!(a.deadline_ms, Some(11));
+        assert_eq!(
+            s.approvals_expire(Some("r1")),
+            Ok(vec![("r1".to_string(), "main/ok".to_string())])
+        );
+        let a = s.approval("r1", "main/ok").expect("read").expect("kept");
+        assert_eq!((a.status.as_str(), a.answer()), ("expired", Some(false)));
+        assert_eq!(s.slot_claim("k", 1), Ok(Claim::Fire));
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }

@@ -48,6 +48,20 @@ pub enum ItemKind {
     Test(TestDecl),
     Policy(PolicyDecl),
     McpServer(McpServerDecl),
+    Schedule(ScheduleDecl),
+}
+
+/// `schedule "CRON" flow(arg: literal, …) [with { timezone: "Area/City" }]`:
+/// the service starts the flow at the times of the cron expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduleDecl {
+    /// The cron expression, as written (without interpolation).
+    pub cron: String,
+    pub cron_span: Span,
+    /// The flow's call: an [`ExprKind::Call`] without options.
+    pub call: Expr,
+    /// The schedule's options (`timezone`), written after the call.
+    pub options: Option<Options>,
 }
 
 /// `mcp server NAME = stdio ["prog", …]` or `= http "URL" [auth_env "VAR"]`.
@@ -70,7 +84,7 @@ impl ItemKind {
     /// The declared name, for items that have one.
     pub fn name(&self) -> Option<&Ident> {
         match self {
-            ItemKind::Import(_) | ItemKind::Test(_) => None,
+            ItemKind::Import(_) | ItemKind::Test(_) | ItemKind::Schedule(_) => None,
             ItemKind::Type(t) => Some(&t.name),
             ItemKind::Tool(t) => Some(&t.name),
             ItemKind::Flow(f) => Some(&f.name),
@@ -430,6 +444,9 @@ pub enum ExprKind {
     Approve {
         message: Box<Expr>,
         context: Option<Box<Expr>>,
+        /// `within 24h`: unanswered by then, the approval answers `false`
+        /// (a duration literal; anything else is reported by the checker).
+        within: Option<Box<Expr>>,
     },
     /// A block as the value of a `match` or `decide` arm:
     /// `retry => { let again = f(); again.x }`.
@@ -615,10 +632,17 @@ pub fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             }
             arms.iter().for_each(|a| f(&a.body));
         }
-        ExprKind::Approve { message, context } => {
+        ExprKind::Approve {
+            message,
+            context,
+            within,
+        } => {
             f(message);
             if let Some(c) = context {
                 f(c);
+            }
+            if let Some(w) = within {
+                f(w);
             }
         }
     }

@@ -544,6 +544,39 @@ async def test_document_symbols(client, tmp_path):
     ]
 
 
+async def test_a_schedule_is_checked_hovered_and_left_out_of_the_outline(client, tmp_path):
+    text = (
+        "/// Looks at the last minutes.\n"
+        "flow main(within_minutes: int) -> int {\n"
+        "    let ok = approve \"Go on?\" within 30m\n"
+        "    if ok { within_minutes } else { 0 }\n"
+        "}\n"
+        "\n"
+        "schedule \"61 * * * *\" main(within_minutes: 10)\n"
+    )
+    uri = write(tmp_path, "sched.flow", text)
+    open_doc(client, uri, text)
+    _, diags = await published(client, uri, 1)
+    assert [d.code for d in diags] == ["E0519"], [d.message for d in diags]
+    assert diags[0].range.start == pos(text, '"61')
+    # The scheduled call is a call: hover shows the flow.
+    h = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=pos(text, "main(within_minutes: 10", plus=1),
+        )
+    )
+    assert h is not None and "flow main(within_minutes: int)" in h.contents.value
+    symbols = await client.text_document_document_symbol_async(
+        types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert [s.name for s in symbols] == ["main"]
+    fixed = text.replace('"61 * * * *"', '"*/5 * * * *"')
+    replace_all(client, uri, fixed, 2)
+    _, diags = await published(client, uri, 2)
+    assert diags == [], [d.message for d in diags]
+
+
 async def test_formatting_gives_flowc_fmts_output(client, tmp_path):
     uri = await open_main(client, tmp_path)
     edits = await client.text_document_formatting_async(

@@ -24,6 +24,9 @@ syn match flowWildcard "\[\s*\*\s*\]"
 syn keyword flowDeclaration type tool effect flow const let test
 " `policy` is a word only where an item starts.
 syn match   flowDeclaration "^\s*\zspolicy\ze\s\+\h"
+" `schedule` is a word only where an item starts, `within` only before a deadline.
+syn match   flowDeclaration "^\s*\zsschedule\ze\s\+\""
+syn match   flowControl     "\<within\ze\s\+\d"
 syn keyword flowInclude     import as
 syn keyword flowBlock       parallel sequence dag race match decide approve
 syn keyword flowRepeat      loop for

@@ -336,12 +336,28 @@ impl<'p> Ctx<'p> {
                 }
                 self.arms_as(&tys, want.as_ref())
             }
-            ExprKind::Approve { message, context } => {
+            ExprKind::Approve {
+                message,
+                context,
+                within,
+            } => {
                 self.effects += 1;
                 let t = self.expr(message);
                 self.expect(&t, &Type::String, message.span, "");
                 if let Some(c) = context {
                     self.expr(c);
+                }
+                if let Some(w) = within {
+                    // A duration literal; a bad unit is said by its own check.
+                    let t = self.expr(w);
+                    if !matches!(w.kind, ExprKind::Duration { .. }) {
+                        self.diags.push(catalog::option_type(
+                            w.span,
+                            "within",
+                            "a duration literal (`30m`, `24h`, `2d`)",
+                            &format!("`{}`", t),
+                        ));
+                    }
                 }
                 Type::Bool
             }

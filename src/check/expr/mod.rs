@@ -8,6 +8,7 @@ mod flows;
 mod kinds;
 mod mocks;
 mod paths;
+mod schedules;
 mod scopes;
 pub(super) mod sites;
 
@@ -84,6 +85,8 @@ pub struct Ctx<'p> {
     pub(super) replan_stated: bool,
     /// The policy of the flow being checked (`with { policy: NAME }`).
     pub(super) policy: Option<Rc<super::policy::Policy>>,
+    /// The root module's schedules that check (the service fires them).
+    pub(super) schedules: Vec<super::schedule::Schedule>,
 }
 
 /// Each module's flows by name, the first declaration of a name (as a
@@ -129,6 +132,7 @@ impl<'p> Ctx<'p> {
             policy: None,
             replan_stated: false,
             replan_sites: HashMap::new(),
+            schedules: Vec::new(),
         }
     }
 
@@ -178,6 +182,14 @@ impl<'p> Ctx<'p> {
         }
         for f in flows {
             self.flow_type(m, &f.name.name);
+        }
+        for it in &md.ast.items {
+            if let ItemKind::Schedule(s) = &it.kind
+                && let Some(s) = self.schedule(s)
+                && m == self.p.root
+            {
+                self.schedules.push(s);
+            }
         }
         // A tool nothing calls is no mistake where a re-plan may call it.
         if m == self.p.root

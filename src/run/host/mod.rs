@@ -245,6 +245,11 @@ pub trait Journal {
         message: &str,
         context: Option<&Value>,
     ) -> Result<(), StoreError>;
+    /// The approval at `path` expires `within_ms` after it was first asked
+    /// (kept when it was set before): its deadline (ms since the epoch), if kept.
+    fn approval_deadline(&self, _path: &str, _within_ms: u64) -> Result<Option<i64>, StoreError> {
+        Ok(None)
+    }
     /// An approval asked and answered at once (at the terminal) by `by`.
     fn approval_answered(
         &self,

@@ -56,6 +56,29 @@ function fmtMs(ms) {
 }
 function fmtTime(ms) { return ms ? new Date(ms).toLocaleString() : ""; }
 
+// An approval's deadline (`approve … within 24h`): "expires in …", then
+// "expired"; every shown one is updated each second.
+function deadlineView(a) {
+  if (!a.deadline_ms) return null;
+  const el = h("span", { class: "deadline muted", "data-deadline": String(a.deadline_ms), title: a.deadline });
+  tickDeadline(el);
+  return el;
+}
+function tickDeadline(el) {
+  const left = Number(el.dataset.deadline) - Date.now();
+  el.textContent = left > 0 ? `expires in ${fmtLeft(left)}` : "expired";
+}
+function fmtLeft(ms) {
+  const sec = Math.ceil(ms / 1000);
+  if (sec < 60) return `${sec} s`;
+  const min = Math.floor(sec / 60);
+  if (min < 60) return `${min} min`;
+  const hr = Math.floor(min / 60);
+  if (hr < 48) return `${hr} h ${min % 60} min`;
+  return `${Math.floor(hr / 24)} d ${hr % 24} h`;
+}
+setInterval(() => document.querySelectorAll(".deadline").forEach(tickDeadline), 1000);
+
 // A status as one of the console's states (its colour).
 function stateOf(status) {
   switch (status) {
@@ -136,8 +159,29 @@ function listPage() {
   const again = () => { shown = ""; round++; clearTimeout(timer); poll(); };
   status.addEventListener("change", again);
   flow.addEventListener("change", again);
+  // The schedules of the served files, if any: refreshed with the runs.
+  const schedules = h("div", { id: "schedules" });
   main.append(h("div", { class: "run-head" }, h("h1", { text: "Runs" }), status, flow,
-    h("a", { href: "#/start" }, "start a run…")), table);
+    h("a", { href: "#/start" }, "start a run…")), schedules, table);
+  let shownSchedules = "";
+  async function pollSchedules() {
+    const r = await api("GET", "/api/v1/schedules");
+    if (stopped || !r.ok) return;
+    const list = r.body.schedules || [];
+    const key = JSON.stringify(list.map((x) => [x.next, x.last_run, x.skips]));
+    if (key === shownSchedules) return;
+    shownSchedules = key;
+    fill(schedules, list.length ? h("div", { class: "panel" }, h("h2", { text: "Schedules" }),
+      h("table", {},
+        h("thead", {}, h("tr", {}, ["flow", "cron", "arguments", "next", "last run", "skipped"].map((t) => h("th", { text: t })))),
+        h("tbody", {}, list.map((x) => h("tr", { "data-schedule": `${x.flow} ${x.cron}` },
+          h("td", { text: x.flow }),
+          h("td", { class: "mono", text: `${x.cron}${x.timezone !== "UTC" ? ` (${x.timezone})` : ""}` }),
+          h("td", { class: "mono muted", text: JSON.stringify(x.args) }),
+          h("td", { class: "muted", text: x.next ? new Date(x.next).toLocaleString() : "" }),
+          h("td", {}, x.last_run ? h("a", { href: `#/run/${encodeURIComponent(x.last_run)}`, class: "mono" }, x.last_run) : ""),
+          h("td", { class: "skips", text: String(x.skips) })))))) : null);
+  }
   let shown = "";
   let timer = null;
   let stopped = false;
@@ -164,6 +208,7 @@ function listPage() {
           if (!r.body.runs.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No runs." })));
         }
       }
+      await pollSchedules();
     } catch { return; }
     if (!stopped) timer = setTimeout(poll, 500);
   }
@@ -410,7 +455,8 @@ function runPage(id) {
     const note = h("input", { type: "text", placeholder: "a note (optional)", class: "note" });
     const answer = (yes) => act("POST", `/api/v1/runs/${id}/approvals/${a.path.split("/").map(encodeURIComponent).join("/")}`, { approve: yes, note: note.value || null }, yes ? "approve" : "reject");
     return h("div", { class: "approval", "data-path": a.path },
-      h("div", {}, h("strong", { text: a.message }), " ", h("span", { class: "muted mono", text: a.path })),
+      h("div", {}, h("strong", { text: a.message }), " ", h("span", { class: "muted mono", text: a.path }),
+        a.status === "pending" || a.status === "expired" ? [" ", deadlineView(a)] : null),
       a.context && Object.keys(a.context).length ? h("pre", { text: json(a.context) }) : null,
       a.status === "pending"
         ? h("div", { class: "actions" }, note,

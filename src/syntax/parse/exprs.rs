@@ -477,8 +477,24 @@ impl Converter<'_> {
             Rule::approve_expr => {
                 let mut it = inner(p);
                 let message = Box::new(self.primary(it.next().expect("grammar: approve message")));
-                let context = it.next().map(|c| Box::new(self.expr(c)));
-                ExprKind::Approve { message, context }
+                let mut context = None;
+                let mut within = None;
+                for c in it {
+                    match c.as_rule() {
+                        Rule::approve_within => {
+                            let n = inner(c)
+                                .find(|n| n.as_rule() != Rule::kw_within)
+                                .expect("grammar: within has a number");
+                            within = Some(Box::new(self.primary(n)));
+                        }
+                        _ => context = Some(Box::new(self.expr(c))),
+                    }
+                }
+                ExprKind::Approve {
+                    message,
+                    context,
+                    within,
+                }
             }
             _ => unexpected(&p, "expression"),
         };

@@ -1148,7 +1148,8 @@ impl<'t> Fast<'t> {
     }
 
     /// `approve "message" [with context]`, the position after `approve`; its
-    /// span ends as pest's pair does (after the whitespace that follows).
+    /// span ends as pest's pair does (after the whitespace that follows, the
+    /// optional `within` being last).
     fn approve_expr(&mut self, start: usize) -> Option<Expr> {
         self.skip()?;
         if self.peek() != b'"' {
@@ -1161,22 +1162,24 @@ impl<'t> Fast<'t> {
             span: self.span(at, self.pos),
         };
         self.skip()?;
-        let mut end = self.pos;
         let context = if self.at_word(b"with") {
             self.pos += 4;
             self.skip()?;
-            let (c, e) = self.expr_end()?;
-            end = e;
-            Some(Box::new(c))
+            Some(Box::new(self.expr()?))
         } else {
             None
         };
+        // `within 24h` is pest's.
+        if self.at_word(b"within") {
+            return None;
+        }
         Some(Expr {
             kind: ExprKind::Approve {
                 message: Box::new(message),
                 context,
+                within: None,
             },
-            span: self.span(start, end),
+            span: self.span(start, self.pos),
         })
     }
 

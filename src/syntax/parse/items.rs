@@ -151,6 +151,32 @@ impl Converter<'_> {
                     transport: transport?,
                 })
             }
+            Rule::schedule_decl => {
+                let mut it = inner(p).filter(|c| c.as_rule() != Rule::kw_schedule);
+                let s = it.next()?;
+                let cron_span = self.span(&s);
+                let cron = self.plain_string(&s);
+                let callee_pair = it.next()?;
+                let args = it.next()?;
+                let call_span = Span::new(
+                    self.file,
+                    self.base + callee_pair.as_span().start(),
+                    self.base + args.as_span().end(),
+                );
+                let callee: Vec<Ident> = inner(callee_pair).map(|i| self.ident(i)).collect();
+                let mut call = self.call(callee, args);
+                // The call's `with` is the schedule's: a scheduled call has no call options.
+                let options = call.options.take();
+                ItemKind::Schedule(ScheduleDecl {
+                    cron,
+                    cron_span,
+                    call: Expr {
+                        kind: ExprKind::Call(call),
+                        span: call_span,
+                    },
+                    options,
+                })
+            }
             _ => unexpected(&p, "item"),
         };
         Some(Item {

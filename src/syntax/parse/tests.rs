@@ -337,6 +337,9 @@ fn layout_variants() -> Vec<String> {
         "let a = approve b",
         "if approve \"Ship?\" { 1 } else { 2 }",
         "if approve \"Ship?\" with b { 1 }",
+        "let a = approve \"Ship?\" within 24h",
+        "let a = approve \"Ship?\" with b.c[0]  within 2s  ",
+        "if approve \"Ship?\" with b within 1h { 1 }",
     ];
     let mut out = Vec::new();
     for s in stmts {
