@@ -117,7 +117,8 @@ pub fn parameters(d: &Doc, at: usize) -> Option<Vec<CompletionItem>> {
     let (b'(', open) = open_bracket(before)? else {
         return None;
     };
-    if !TOOL_BEFORE.is_match(&before[..open]) {
+    let line_start = before[..open].rfind('\n').map_or(0, |i| i + 1);
+    if !TOOL_BEFORE.is_match(&before[line_start..open]) {
         return None;
     }
     // The `)` that closes the list, then the binding after it.
@@ -132,7 +133,13 @@ pub fn parameters(d: &Doc, at: usize) -> Option<Vec<CompletionItem>> {
         }
         None
     })?;
-    let caps = BINDING_AFTER.captures(&after[close + 1..])?;
+    // The binding follows the list (a return type may span lines).
+    let rest = &after[close + 1..];
+    let mut cut = rest.len().min(4096);
+    while !rest.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let caps = BINDING_AFTER.captures(&rest[..cut])?;
     let tools = listed(d, &caps[1])?;
     let tool = tools.iter().find(|t| t.name == caps[2])?;
     let declared = &text[open + 1..at + close];
