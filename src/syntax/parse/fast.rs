@@ -23,9 +23,14 @@ const KEYWORDS: &[&str] = &[
     "catch", "decide", "race", "approve", "true", "false", "null", "test", "mock",
 ];
 
-/// Statements longer than this go to pest: below it no expression can reach
-/// the tree depth limit (E0105), whose counting pest's path does.
-const MAX_STMT: usize = 900;
+/// Statements longer than this go to pest (a bound on what a give-up costs).
+const MAX_STMT: usize = 1 << 20;
+/// The tree depth limit (E0105) is pest's path's to count and report. This
+/// path computes, bottom-up, an upper bound of pest's count for each
+/// expression (one level per expression and per prefix or infix operator in
+/// it, one per postfix, per `.` of a path and per `else if`, over the deepest
+/// part inside) and gives up past this, far below the limit of 1,000.
+const MAX_LEVEL: u32 = 400;
 /// Deepest nesting of expressions taken here (pest's path reports E0103 at 200).
 const MAX_NEST: u32 = 100;
 
@@ -50,6 +55,11 @@ pub(super) struct Fast<'t> {
     /// Reading a `decide` arm's value: a line starting with `else` is the
     /// next arm (`else => …`), not the value's continuation.
     in_decide_arm: bool,
+    /// The deepest bound of pest's tree depth count ([`MAX_LEVEL`]) among the
+    /// expressions read so far inside the one being read.
+    sub: u32,
+    /// The prefix operators read so far in the expression being read.
+    prefixes: u32,
 }
 
 impl<'t> Fast<'t> {
@@ -64,6 +74,8 @@ impl<'t> Fast<'t> {
             nest: 0,
             stmt_start: 0,
             in_decide_arm: false,
+            sub: 0,
+            prefixes: 0,
         }
     }
 
@@ -230,6 +242,8 @@ impl<'t> Fast<'t> {
     /// separator or the end. `None`: not for this path.
     pub(super) fn stmt(&mut self) -> Option<Stmt> {
         self.nest = 0;
+        self.sub = 0;
+        self.prefixes = 0;
         self.stmt_start = self.pos;
         self.stmt_in(false)
     }
@@ -330,6 +344,8 @@ impl<'t> Fast<'t> {
         if self.nest > MAX_NEST {
             return None;
         }
+        let outer = std::mem::replace(&mut self.sub, 0);
+        let outer_prefixes = std::mem::replace(&mut self.prefixes, 0);
         let mut operands: Vec<Expr> = Vec::new();
         let mut ops: Vec<Infix> = Vec::new();
         let mut end;
@@ -394,6 +410,12 @@ impl<'t> Fast<'t> {
             ops.push(Infix::Bin(op.0));
         }
         self.nest -= 1;
+        let levels = 1 + ops.len() as u32 + self.prefixes + self.sub;
+        if levels > MAX_LEVEL {
+            return None;
+        }
+        self.sub = outer.max(levels);
+        self.prefixes = outer_prefixes;
         Some((combine(operands, ops), end))
     }
 
@@ -427,6 +449,7 @@ impl<'t> Fast<'t> {
             }
             self.skip()?;
         }
+        self.prefixes += prefixes.len() as u32;
         let (mut e, end) = self.postfix_expr()?;
         for (op, at) in prefixes.into_iter().rev() {
             let span = self.span(at, at + 1).to(e.span);
@@ -442,12 +465,20 @@ impl<'t> Fast<'t> {
     /// With where pest's pair ends: after the whitespace when there is no
     /// postfix, else at the last.
     fn postfix_expr(&mut self) -> Option<(Expr, usize)> {
+        let outer = std::mem::replace(&mut self.sub, 0);
         let mut e = self.primary()?;
         self.skip()?;
         let mut end = self.pos;
+        // Each postfix wraps what is before it.
+        let mut posts = 0u32;
         loop {
             if self.too_long() {
                 return None;
+            }
+            if matches!(self.peek(), b'.' | b'[') {
+                posts += 1;
+            } else {
+                self.sub = outer.max(self.sub + posts);
             }
             match self.peek() {
                 b'.' => {
@@ -571,6 +602,8 @@ impl<'t> Fast<'t> {
                         span: self.span(start, self.pos),
                     });
                 }
+                // A path `a.b.c`: each `.` wraps what is before it.
+                self.sub = self.sub.max(callee.len() as u32 - 1);
                 let mut parts = callee.into_iter();
                 let first = parts.next()?;
                 let mut e = Expr {
@@ -727,7 +760,11 @@ impl<'t> Fast<'t> {
                 if self.b[self.pos..].starts_with(b"if") && !is_ident_char(self.at(self.pos + 2)) {
                     let at = self.pos;
                     self.pos += 2;
-                    Some(Box::new(Else::If(self.if_expr(at)?)))
+                    // Each `else if` nests the next `if` one level deeper.
+                    let outer = std::mem::replace(&mut self.sub, 0);
+                    let next = self.if_expr(at)?;
+                    self.sub = outer.max(self.sub + 1);
+                    Some(Box::new(Else::If(next)))
                 } else if self.peek() == b'{' {
                     Some(Box::new(Else::Block(self.block()?)))
                 } else {

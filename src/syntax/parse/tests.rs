@@ -166,6 +166,46 @@ fn repository_sources() -> Vec<(std::path::PathBuf, String)> {
 /// Statements written every way the layout allows: spaces, tabs and comments
 /// between tokens, new lines inside brackets and after operators, lines that
 /// continue the one before, and what the fast path leaves to pest.
+fn on_a_large_stack(f: fn()) {
+    std::thread::Builder::new()
+        .stack_size(512 << 20)
+        .spawn(f)
+        .expect("a thread")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+/// Long statements: flat (read by the fast path), and deep enough for the
+/// tree depth limit (E0105) or near it (left to pest), in a flow.
+fn long_variants() -> Vec<String> {
+    let names = (0..3000).map(|i| format!("n{i}")).collect::<Vec<_>>();
+    let long = [
+        format!("let a = len([{}])", names.join(", ")),
+        format!("let a = {}", names[..1200].join(" + ")),
+        format!("let a = {}", names[..390].join(" + ")),
+        format!("let a = b{}", ".c".repeat(1100)),
+        format!("let a = b{}", "[0]".repeat(450)),
+        format!("let a = {}b", "-".repeat(1100)),
+        format!("let a = {}", names[..300].join(" catch ")),
+        format!(
+            "let a = f({})",
+            names[..200]
+                .iter()
+                .map(|n| format!("{n}: {n}.x + 1"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        format!(
+            "let a = if b {{ 1 }}{} else {{ 2 }}",
+            " else if c { 1 }".repeat(1100)
+        ),
+        format!("let a = ({}b{})", "(".repeat(150), ")".repeat(150)),
+    ];
+    long.iter()
+        .map(|s| format!("flow f(b: int) -> int {{\n    {s}\n    let z = 1\n    z\n}}\n"))
+        .collect()
+}
+
 fn layout_variants() -> Vec<String> {
     let stmts = [
         "let a = f(x: 1, y: \"s\") after b, c",
@@ -354,9 +394,14 @@ fn layout_variants() -> Vec<String> {
 
 #[test]
 fn the_fast_body_path_gives_what_pest_gives() {
+    // Deep trees (the long variants) need more stack than a test thread's.
+    on_a_large_stack(the_fast_body_path_gives_what_pest_gives_body);
+}
+
+fn the_fast_body_path_gives_what_pest_gives_body() {
     let mut sources = repository_sources();
     assert!(sources.len() > 50, "the repository's .flow files are found");
-    for v in layout_variants() {
+    for v in layout_variants().into_iter().chain(long_variants()) {
         sources.push(("variant".into(), v));
     }
     let mut differ = Vec::new();
@@ -384,6 +429,11 @@ fn the_fast_body_path_gives_what_pest_gives() {
 /// docs and diagnostics, with bad regions among them.
 #[test]
 fn bodies_parsed_ahead_give_what_one_by_one_gives() {
+    // Deep trees (the long variants) need more stack than a test thread's.
+    on_a_large_stack(bodies_parsed_ahead_give_what_one_by_one_gives_body);
+}
+
+fn bodies_parsed_ahead_give_what_one_by_one_gives_body() {
     let mut texts: Vec<String> = repository_sources().into_iter().map(|(_, t)| t).collect();
     texts.extend(layout_variants().into_iter().map(|v| v + "\n}\n"));
     let mut src = String::new();
@@ -440,6 +490,13 @@ fn the_fast_path_reads_the_common_statements() {
         "let a = for x in xs with { max_concurrent: 2 } { x * 4 }",
         "let a = approve \"Ship {n}?\" with { action }",
         "let a = f(x) with { timeout: 1s, retry: 2 }",
+        &format!(
+            "let a = len([{}])",
+            (0..3000)
+                .map(|i| format!("n{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ] {
         let mut f = super::fast::Fast::new(FileId(0), 0, s);
         assert!(f.stmt().is_some(), "{s}");
