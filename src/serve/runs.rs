@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch};
 
+use super::metrics::Metrics;
 use crate::driver::project::LlmArgs;
 use crate::driver::runner::Runner;
 use crate::driver::session::{self, Prepared, ResumeRequest, Settings};
@@ -130,6 +131,8 @@ pub struct Runs {
     /// The runs running here, kept in the store's folder ([`OWNED`]) so
     /// that the next server takes up those this one leaves behind.
     owned: Mutex<std::collections::BTreeSet<String>>,
+    /// What `/metrics` counts of the runs run here.
+    pub metrics: Metrics,
 }
 
 /// The file, in the store's folder, of the runs a server runs: one id a line.
@@ -146,6 +149,7 @@ impl Runs {
                 .collect(),
             wake: Mutex::new(None),
             owned: Mutex::new(Default::default()),
+            metrics: Metrics::default(),
         })
     }
 
@@ -319,6 +323,7 @@ impl Runs {
         let (kind, data) = match e {
             Event::Started { run } => {
                 self.own(run, true);
+                self.metrics.started(&self.store, run);
                 let l = self.attach(run);
                 if let Some(c) = cancel.take() {
                     *l.cancel.lock().expect("a run's cancel") = Some(c);
@@ -336,8 +341,18 @@ impl Runs {
                 "step_finished",
                 json!({ "path": path, "tool": tool, "status": status }),
             ),
-            Event::Decision { path } => ("decision", json!({ "path": path })),
-            Event::Replan { path } => ("replan", json!({ "path": path })),
+            Event::Decision { path } => {
+                if let Some(l) = live {
+                    self.metrics.llm_call(&l.id, false);
+                }
+                ("decision", json!({ "path": path }))
+            }
+            Event::Replan { path } => {
+                if let Some(l) = live {
+                    self.metrics.llm_call(&l.id, true);
+                }
+                ("replan", json!({ "path": path }))
+            }
             Event::ApprovalRequested { path, message, .. } => (
                 "approval_requested",
                 json!({ "path": path, "message": message }),
@@ -347,6 +362,7 @@ impl Runs {
                     // Whatever the store says of it now, this server no longer runs it.
                     let id = l.id.clone();
                     self.own(&id, false);
+                    self.metrics.finished(&self.store, &id, status.as_str());
                 }
                 ("run_finished", json!({ "status": status.as_str() }))
             }
