@@ -47,6 +47,9 @@ struct Running {
 #[derive(Default)]
 struct Inner {
     running: HashMap<String, Running>,
+    /// Runs that ended and whose journal is not read yet: their flow and
+    /// since when.
+    ended: HashMap<String, (String, i64)>,
     /// flow → runs started (or taken up again) here.
     started: BTreeMap<String, u64>,
     /// (flow, status) → runs that ended here so.
@@ -110,10 +113,29 @@ impl Metrics {
         });
     }
 
-    /// Run `run` ended here with `status`: its steps' durations are read
-    /// from its journal in the store (`store`).
-    pub fn finished(&self, store: &Path, run: &str, status: &str) {
-        let Some(r) = self.with(|m| m.running.remove(run)) else {
+    /// Run `run` ended here with `status` (its journal may not be written
+    /// whole yet: [`Metrics::journaled`] reads it).
+    pub fn finished(&self, run: &str, status: &str) {
+        self.with(|m| {
+            let Some(r) = m.running.remove(run) else {
+                return;
+            };
+            *m.finished
+                .entry((r.flow.clone(), status.to_string()))
+                .or_default() += 1;
+            for (kind, n) in [("decision", r.decisions), ("replan", r.replans)] {
+                if n > 0 {
+                    *m.llm.entry((r.flow.clone(), kind)).or_default() += n;
+                }
+            }
+            m.ended.insert(run.to_string(), (r.flow, r.since_ms));
+        });
+    }
+
+    /// Run `run` ended and its journal is written: the durations of the
+    /// steps this take-up ran are read from it, in the store (`store`).
+    pub fn journaled(&self, store: &Path, run: &str) {
+        let Some((flow, since_ms)) = self.with(|m| m.ended.remove(run)) else {
             return;
         };
         let steps = Store::open(store)
@@ -123,20 +145,11 @@ impl Metrics {
                 eprintln!("flowc serve: cannot read run {run}'s journal for /metrics");
                 Vec::new()
             });
-        let flow = r.flow;
         self.with(|m| {
-            *m.finished
-                .entry((flow.clone(), status.to_string()))
-                .or_default() += 1;
-            for (kind, n) in [("decision", r.decisions), ("replan", r.replans)] {
-                if n > 0 {
-                    *m.llm.entry((flow.clone(), kind)).or_default() += n;
-                }
-            }
             for s in &steps {
                 // Steps this take-up ran: not those replayed from the journal.
                 let timed = matches!(s.status, "ok" | "failed" | "cancelled" | "cached")
-                    && s.started_ms >= r.since_ms;
+                    && s.started_ms >= since_ms;
                 if let (true, Some(end)) = (timed, s.ended_ms) {
                     let seconds = (end - s.started_ms).max(0) as f64 / 1000.0;
                     m.steps

@@ -241,6 +241,9 @@ impl Runs {
         let result = engine.run(prepared, &req, &mut |e| {
             self.event(e, &mut live, &mut cancel, &mut reply);
         });
+        if let Some(l) = &live {
+            self.metrics.journaled(&self.store, &l.id);
+        }
         let why = match result {
             Ok(report) => match &report.reported {
                 crate::driver::Reported::Here(h) => match &h.finished.store_error {
@@ -293,6 +296,9 @@ impl Runs {
                 let result = engine.resume(&req, &mut |e| {
                     runs.event(e, &mut live, &mut cancel, &mut reply);
                 });
+                if let Some(l) = &live {
+                    runs.metrics.journaled(&runs.store, &l.id);
+                }
                 if let Err(r) = result {
                     let why = std::iter::once(r.error.clone())
                         .chain(r.after.iter().cloned())
@@ -362,7 +368,7 @@ impl Runs {
                     // Whatever the store says of it now, this server no longer runs it.
                     let id = l.id.clone();
                     self.own(&id, false);
-                    self.metrics.finished(&self.store, &id, status.as_str());
+                    self.metrics.finished(&id, status.as_str());
                 }
                 ("run_finished", json!({ "status": status.as_str() }))
             }
