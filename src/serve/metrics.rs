@@ -78,14 +78,17 @@ impl Metrics {
         f(&mut inner)
     }
 
-    /// Run `run` starts (or is taken up again) here; its flow is read from
-    /// the store (`store`).
-    pub fn started(&self, store: &Path, run: &str) {
+    /// Run `run` of `flow` starts (or is taken up again) here; without
+    /// `flow`, it is read from the store (`store`).
+    pub fn started(&self, store: &Path, run: &str, flow: Option<&str>) {
         let since_ms = now_ms();
-        let flow = Store::open(store)
-            .ok()
-            .and_then(|s| s.run(run).ok()?.ok())
-            .map_or_else(|| "?".to_string(), |r| r.flow);
+        let flow = match flow {
+            Some(f) => f.to_string(),
+            None => Store::open(store)
+                .ok()
+                .and_then(|s| s.run(run).ok()?.ok())
+                .map_or_else(|| "?".to_string(), |r| r.flow),
+        };
         self.with(|m| {
             *m.started.entry(flow.clone()).or_default() += 1;
             m.running.insert(

@@ -239,7 +239,7 @@ impl Runs {
         let mut engine = Local::on(Runner::cancellable(cancelled));
         let mut live: Option<Arc<Live>> = None;
         let result = engine.run(prepared, &req, &mut |e| {
-            self.event(e, &mut live, &mut cancel, &mut reply);
+            self.event(e, Some(&start.flow), &mut live, &mut cancel, &mut reply);
         });
         if let Some(l) = &live {
             self.metrics.journaled(&self.store, &l.id);
@@ -294,7 +294,7 @@ impl Runs {
                 let mut engine = Local::on(Runner::cancellable(cancelled));
                 let mut live = None;
                 let result = engine.resume(&req, &mut |e| {
-                    runs.event(e, &mut live, &mut cancel, &mut reply);
+                    runs.event(e, None, &mut live, &mut cancel, &mut reply);
                 });
                 if let Some(l) = &live {
                     runs.metrics.journaled(&runs.store, &l.id);
@@ -318,10 +318,11 @@ impl Runs {
         answer
     }
 
-    /// One event of a run this server runs.
+    /// One event of a run this server runs (of `flow` when the caller knows).
     fn event(
         &self,
         e: Event<'_>,
+        flow: Option<&str>,
         live: &mut Option<Arc<Live>>,
         cancel: &mut Option<watch::Sender<bool>>,
         reply: &mut Option<oneshot::Sender<Result<String, Refused>>>,
@@ -329,7 +330,7 @@ impl Runs {
         let (kind, data) = match e {
             Event::Started { run } => {
                 self.own(run, true);
-                self.metrics.started(&self.store, run);
+                self.metrics.started(&self.store, run, flow);
                 let l = self.attach(run);
                 if let Some(c) = cancel.take() {
                     *l.cancel.lock().expect("a run's cancel") = Some(c);
