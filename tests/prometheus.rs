@@ -4,7 +4,8 @@
 //! with the viewer's bearer token, answers its query API with the run's
 //! counter and the steps' histogram. Without `/usr/bin/prometheus` the test
 //! says so and passes, unless `FLOWC_REQUIRE_PROMETHEUS=1` (.ci/run
-//! installs it and sets that).
+//! installs it and sets that). A second test reads `/metrics` itself for
+//! LLM calls and a run taken up again after its approval.
 
 mod common;
 
@@ -26,7 +27,20 @@ flow twice(n: int) -> int {
     let b = echo(n: a.n + 1)
     b.n
 }
+
+/// One decision, answered by the `cmd:` provider of flowc.toml.
+flow pick() -> int {
+    decide "Pick one" { a => 1, b => 2 }
+}
+
+/// Waits for a person.
+flow gated() -> bool {
+    approve "Go on?"
+}
 "#;
+
+/// The LLM: always `a`.
+const LLM: &str = "import json, sys\njson.load(sys.stdin)\nprint(\"a\")\n";
 
 fn prometheus() -> Option<PathBuf> {
     let p = PathBuf::from("/usr/bin/prometheus");
@@ -214,4 +228,54 @@ fn prometheus_scrapes_the_runs_and_step_durations_with_the_bearer_token() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// `/metrics` itself for what the scrape test does not run: LLM calls, and
+/// a run that pauses at an approval and is taken up again when answered.
+#[test]
+fn llm_calls_and_runs_taken_up_after_an_approval_are_counted() {
+    let dir = tempdir("metrics-llm");
+    std::fs::write(dir.join("ops.flow"), FLOWS).unwrap();
+    std::fs::create_dir_all(dir.join("tools")).unwrap();
+    std::fs::write(dir.join("tools/llm.py"), LLM).unwrap();
+    std::fs::write(
+        dir.join("flowc.toml"),
+        "[llm]\nprovider = \"cmd:python3 tools/llm.py\"\n",
+    )
+    .unwrap();
+    let s = Service::start(&dir, "ops.flow");
+    let metrics = || s.get("/metrics", VIEWER).1.as_str().unwrap().to_string();
+    let wait = |line: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let m = metrics();
+            if m.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no `{line}` in:\n{m}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let id = s.start_run("ops.flow", "pick", json!({}));
+    assert_eq!(s.wait_status(&id, "ok")["result"], 1);
+    wait("flowc_llm_calls_total{flow=\"pick\",kind=\"decision\"} 1");
+    wait("flowc_step_duration_seconds_count{flow=\"pick\",kind=\"llm\"} 1");
+
+    let id = s.start_run("ops.flow", "gated", json!({}));
+    s.wait_status(&id, "paused");
+    wait("flowc_runs_total{flow=\"gated\",status=\"paused\"} 1");
+    wait("flowc_approvals_pending 1");
+    let (status, v) = http(
+        "POST",
+        &format!("{}/api/v1/runs/{id}/approvals/gated/approve", s.base),
+        Some(common::service::OPERATOR),
+        Some(json!({ "approve": true })),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(s.wait_status(&id, "ok")["result"], true);
+    // Taken up again by the watcher: started twice, ended once paused and once ok.
+    wait("flowc_runs_started_total{flow=\"gated\"} 2");
+    wait("flowc_runs_total{flow=\"gated\",status=\"ok\"} 1");
+    wait("flowc_approvals_pending 0");
 }
