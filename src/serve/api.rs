@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/v1`, docs/service.md): routes, the bearer-token
-//! check, JSON answers, the event streams (Server-Sent Events) and
-//! `/metrics`.
+//! check, JSON answers, the event streams (Server-Sent Events),
+//! `/metrics` and the OpenAPI document of them all (`ApiDoc`: each route's
+//! handler carries its `#[utoipa::path]`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,10 +16,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::App;
 use super::auth::{Caller, Role};
 use super::console;
+use super::openapi::{self as doc, Bearer};
 use super::reply::{answer, error, security_headers};
 use super::runs::{Ev, Refused, Start};
 use crate::driver::session::ApproveRequest;
@@ -44,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}/retry", post(retry_run))
         .route("/api/v1/runs/{id}/approvals/{*path}", post(approve))
         .route("/api/v1/schedules", get(schedules))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(app.clone(), guard))
         // The console's files need no token: they hold no data.
@@ -149,6 +153,11 @@ fn fail(status: StatusCode, m: impl ToString) -> Fail {
     (status, m.to_string())
 }
 
+#[utoipa::path(get, path = "/api/v1/flows", tag = "flows",
+    responses(
+        (status = 200, description = "Every flow served, with its parameters as JSON Schema", body = doc::Flows),
+        (status = 401, response = doc::Unauthorized),
+    ))]
 async fn flows(State(app): State<Arc<App>>) -> Response {
     let flows: Vec<Value> = app.catalog.flows.iter().map(|f| f.to_json()).collect();
     let refused: Vec<Value> = app
@@ -163,16 +172,31 @@ async fn flows(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-#[derive(Deserialize)]
+/// A run to start.
+#[derive(Deserialize, ToSchema)]
 struct StartBody {
+    /// The flow's file; may be left out when one file serves a flow of that name.
     file: Option<String>,
     flow: String,
+    /// The arguments: JSON values of the parameters' types.
     #[serde(default)]
+    #[schema(value_type = Object)]
     args: Map<String, Value>,
+    /// Run-wide options as `--set` takes them (`{"timeout": "10s"}`).
     #[serde(default)]
+    #[schema(value_type = Object)]
     options: Map<String, Value>,
 }
 
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartBody,
+    responses(
+        (status = 201, description = "The run started", body = doc::RunId),
+        (status = 400, description = "The body is not JSON of this shape", body = doc::Error),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 422, description = "Arguments that do not fit the parameters, or a file that no longer checks (with its diagnostics)", body = doc::Unprocessable),
+    ))]
 async fn start_run(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let body: StartBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -222,13 +246,23 @@ fn refused(r: Refused) -> Response {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only runs of this status (`running`, `ok`, `failed`, `paused`, `cancelled`, `interrupted`).
     status: Option<String>,
+    /// Only runs of this flow.
     flow: Option<String>,
+    /// At most this many (100 by default).
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery),
+    responses(
+        (status = 200, description = "Runs, newest first", body = doc::Runs),
+        (status = 400, description = "No such status", body = doc::Error),
+        (status = 401, response = doc::Unauthorized),
+    ))]
 async fn list_runs(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
     let status = match q.status.as_deref().map(RunStatus::parse) {
         None => None,
@@ -266,6 +300,12 @@ async fn list_runs(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> R
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run, its steps from the journal, its approvals, and whether this server runs it now", body = doc::Run),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ))]
 async fn show_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let live = app.runs.live(&id).is_some_and(|l| l.running());
     let shown = with_store(&app, move |s| {
@@ -293,6 +333,13 @@ async fn show_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respon
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 202, description = "The run's tools are being killed; it ends `cancelled`", body = doc::Cancelling),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+    ))]
 async fn cancel_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match app.runs.cancel(&id) {
         Ok(()) => answer(
@@ -303,17 +350,37 @@ async fn cancel_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Resp
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/resume", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 202, description = "The run is taken up again", body = doc::RunId),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        (status = 422, description = "The file no longer checks", body = doc::Unprocessable),
+    ))]
 async fn resume_run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     take_up(&app, &id, None).await
 }
 
-#[derive(Deserialize)]
+/// Where to retry from.
+#[derive(Deserialize, ToSchema)]
 struct RetryBody {
+    /// A step's path: it and what depends on it run again.
     from: String,
 }
 
 /// Retry from a step: it and what depends on it run again, the rest is
 /// replayed from the journal (`flowc resume RUN --rerun PATH`).
+#[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "runs", params(("id" = String, Path, description = "The run's id")),
+    request_body = RetryBody,
+    responses(
+        (status = 202, description = "The run is taken up again from that step", body = doc::RunId),
+        (status = 400, description = "The body is not JSON of this shape", body = doc::Error),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        (status = 422, description = "The file no longer checks", body = doc::Unprocessable),
+    ))]
 async fn retry_run(State(app): State<Arc<App>>, Path(id): Path<String>, body: Bytes) -> Response {
     match serde_json::from_slice::<RetryBody>(&body) {
         Ok(b) => take_up(&app, &id, Some(b.from)).await,
@@ -338,12 +405,24 @@ async fn take_up(app: &Arc<App>, id: &str, rerun: Option<String>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
+/// An approval's answer.
+#[derive(Deserialize, ToSchema)]
 struct ApproveBody {
     approve: bool,
+    /// Recorded with the answer and the token's name.
     note: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/approvals/{path}", tag = "runs",
+    params(("id" = String, Path, description = "The run's id"), ("path" = String, Path, description = "The approval's step path (`gated/ok`; it may hold `/`)")),
+    request_body = ApproveBody,
+    responses(
+        (status = 200, description = "Answered; the server continues the run", body = doc::Answered),
+        (status = 400, description = "The body is not JSON of this shape", body = doc::Error),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+    ))]
 async fn approve(
     State(app): State<Arc<App>>,
     Path((id, path)): Path<(String, String)>,
@@ -389,6 +468,13 @@ async fn approve(
 /// `text/event-stream` of a run's events; `Last-Event-ID` continues after
 /// that event. A run this server does not run is told from the store: its
 /// steps as the journal has them, then its end if it ended.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs",
+    params(("id" = String, Path, description = "The run's id"), ("Last-Event-ID" = Option<u64>, Header, description = "Continue after this event")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `run_started`, `step_started`, `step_finished`, `decision`, `replan`, `approval_requested`, `run_finished`, each with an `id:` and JSON `data:`", body = String, content_type = "text/event-stream"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ))]
 async fn events(State(app): State<Arc<App>>, Path(id): Path<String>, h: HeaderMap) -> Response {
     let last: u64 = h
         .get("last-event-id")
@@ -494,9 +580,12 @@ fn frame(e: &Ev) -> String {
     format!("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.kind, e.data)
 }
 
-/// Prometheus' text format: runs by flow and status, approvals pending, runs
-/// running in this server.
 /// `GET /api/v1/schedules`: the schedules of the served files.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules",
+    responses(
+        (status = 200, description = "each `schedule` of the served files: its next and latest slot, the run its latest slot started, its skips and latest 10 slots (docs/service.md)", body = Object),
+        (status = 401, response = doc::Unauthorized),
+    ))]
 async fn schedules(State(app): State<Arc<App>>) -> Response {
     let sched = app.schedules.clone();
     match with_store(&app, move |s| {
@@ -511,6 +600,14 @@ async fn schedules(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// Prometheus' text format: runs in the store by flow and status,
+/// approvals pending, runs running in this server, and what this server
+/// counted since it started (`super::metrics`).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus' text format (docs/service.md lists the metrics)", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, response = doc::Unauthorized),
+    ))]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let running_here = app.runs.running();
     let sched = app.schedules.clone();
@@ -579,6 +676,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             label(args)
         ));
     }
+    app.runs.metrics.text(&mut text);
     let mut r = Response::new(Body::from(text));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -587,9 +685,40 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     r
 }
 
-/// A Prometheus label value: `\`, `"` and newlines escaped.
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+use super::metrics::label;
+
+/// The API's OpenAPI document: the routes above, their parameters, bodies
+/// and answers, and the bearer token.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "flowc serve",
+        description = "Start, watch, answer, cancel, resume and retry the runs of the flows a `flowc serve` serves (docs/service.md)."
+    ),
+    paths(
+        flows, console::graph, list_runs, start_run, show_run, events, console::value,
+        approve, cancel_run, resume_run, retry_run, schedules, metrics, openapi
+    ),
+    components(responses(doc::Unauthorized, doc::Forbidden, doc::NotFound, doc::Conflict)),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+    tags(
+        (name = "flows", description = "The flows served"),
+        (name = "runs", description = "Runs: start, list, watch, answer, cancel, resume, retry"),
+        (name = "schedules", description = "The `schedule` items of the served files"),
+        (name = "operations", description = "Metrics and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document, made once.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses(
+        (status = 200, description = "This document (OpenAPI 3.1)", body = Object),
+        (status = 401, response = doc::Unauthorized),
+    ))]
+async fn openapi() -> Response {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let v = DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default());
+    answer(StatusCode::OK, v.clone())
 }

@@ -75,15 +75,25 @@ pub async fn style() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GraphQuery {
+    /// A served file, as `GET /api/v1/flows` names it.
     file: String,
+    /// A flow of that file.
     flow: String,
 }
 
 /// `GET /api/v1/graph?file=&flow=`: the graph `flowc graph --format json`
 /// draws for a served flow, and its file's text (for the source view).
 /// Only served files are read.
+#[utoipa::path(get, path = "/api/v1/graph", tag = "flows", params(GraphQuery),
+    responses(
+        (status = 200, description = "The flow's graph as `flowc graph --format json` prints it, with `file` and `source` (the file's text)", body = Object),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, response = super::openapi::Conflict),
+    ))]
 pub async fn graph(State(app): State<Arc<App>>, Query(q): Query<GraphQuery>) -> Response {
     let wanted = std::fs::canonicalize(&q.file).ok();
     let served = app.catalog.flows.iter().find(|f| {
@@ -123,13 +133,22 @@ pub async fn graph(State(app): State<Arc<App>>, Query(q): Query<GraphQuery>) -> 
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ValueQuery {
+    /// A step's path; without it, the run's result.
     step: Option<String>,
 }
 
 /// `GET /api/v1/runs/{id}/value?step=PATH`: a step's result whole (the
 /// run's result without `step`), where the run's answer cuts it.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/value", tag = "runs",
+    params(("id" = String, Path, description = "The run's id"), ValueQuery),
+    responses(
+        (status = 200, description = "The value whole (any JSON value)", body = serde_json::Value),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ))]
 pub async fn value(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,

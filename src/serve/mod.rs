@@ -8,6 +8,8 @@ pub mod auth;
 pub mod catalog;
 pub mod console;
 pub mod mcp;
+pub mod metrics;
+pub mod openapi;
 pub mod reply;
 pub mod runs;
 pub mod schedules;

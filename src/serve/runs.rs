@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch};
 
+use super::metrics::Metrics;
 use crate::driver::project::LlmArgs;
 use crate::driver::runner::Runner;
 use crate::driver::session::{self, Prepared, ResumeRequest, Settings};
@@ -130,6 +131,8 @@ pub struct Runs {
     /// The runs running here, kept in the store's folder ([`OWNED`]) so
     /// that the next server takes up those this one leaves behind.
     owned: Mutex<std::collections::BTreeSet<String>>,
+    /// What `/metrics` counts of the runs run here.
+    pub metrics: Metrics,
 }
 
 /// The file, in the store's folder, of the runs a server runs: one id a line.
@@ -146,6 +149,7 @@ impl Runs {
                 .collect(),
             wake: Mutex::new(None),
             owned: Mutex::new(Default::default()),
+            metrics: Metrics::default(),
         })
     }
 
@@ -235,8 +239,11 @@ impl Runs {
         let mut engine = Local::on(Runner::cancellable(cancelled));
         let mut live: Option<Arc<Live>> = None;
         let result = engine.run(prepared, &req, &mut |e| {
-            self.event(e, &mut live, &mut cancel, &mut reply);
+            self.event(e, Some(&start.flow), &mut live, &mut cancel, &mut reply);
         });
+        if let Some(l) = &live {
+            self.metrics.journaled(&self.store, &l.id);
+        }
         let why = match result {
             Ok(report) => match &report.reported {
                 crate::driver::Reported::Here(h) => match &h.finished.store_error {
@@ -287,8 +294,11 @@ impl Runs {
                 let mut engine = Local::on(Runner::cancellable(cancelled));
                 let mut live = None;
                 let result = engine.resume(&req, &mut |e| {
-                    runs.event(e, &mut live, &mut cancel, &mut reply);
+                    runs.event(e, None, &mut live, &mut cancel, &mut reply);
                 });
+                if let Some(l) = &live {
+                    runs.metrics.journaled(&runs.store, &l.id);
+                }
                 if let Err(r) = result {
                     let why = std::iter::once(r.error.clone())
                         .chain(r.after.iter().cloned())
@@ -308,10 +318,11 @@ impl Runs {
         answer
     }
 
-    /// One event of a run this server runs.
+    /// One event of a run this server runs (of `flow` when the caller knows).
     fn event(
         &self,
         e: Event<'_>,
+        flow: Option<&str>,
         live: &mut Option<Arc<Live>>,
         cancel: &mut Option<watch::Sender<bool>>,
         reply: &mut Option<oneshot::Sender<Result<String, Refused>>>,
@@ -319,6 +330,7 @@ impl Runs {
         let (kind, data) = match e {
             Event::Started { run } => {
                 self.own(run, true);
+                self.metrics.started(&self.store, run, flow);
                 let l = self.attach(run);
                 if let Some(c) = cancel.take() {
                     *l.cancel.lock().expect("a run's cancel") = Some(c);
@@ -336,8 +348,18 @@ impl Runs {
                 "step_finished",
                 json!({ "path": path, "tool": tool, "status": status }),
             ),
-            Event::Decision { path } => ("decision", json!({ "path": path })),
-            Event::Replan { path } => ("replan", json!({ "path": path })),
+            Event::Decision { path } => {
+                if let Some(l) = live {
+                    self.metrics.llm_call(&l.id, false);
+                }
+                ("decision", json!({ "path": path }))
+            }
+            Event::Replan { path } => {
+                if let Some(l) = live {
+                    self.metrics.llm_call(&l.id, true);
+                }
+                ("replan", json!({ "path": path }))
+            }
             Event::ApprovalRequested { path, message, .. } => (
                 "approval_requested",
                 json!({ "path": path, "message": message }),
@@ -347,6 +369,7 @@ impl Runs {
                     // Whatever the store says of it now, this server no longer runs it.
                     let id = l.id.clone();
                     self.own(&id, false);
+                    self.metrics.finished(&id, status.as_str());
                 }
                 ("run_finished", json!({ "status": status.as_str() }))
             }

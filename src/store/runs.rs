@@ -154,7 +154,7 @@ impl Store {
                     started,
                     pid,
                     host,
-                    process_start(pid),
+                    own_start(),
                     env!("CARGO_PKG_VERSION"),
                     args,
                     Value::from(run.options.to_vec()).to_string()
@@ -229,7 +229,7 @@ impl Store {
                     previous.as_str(),
                     pid,
                     host_name(),
-                    process_start(pid),
+                    own_start(),
                     env!("CARGO_PKG_VERSION"),
                     ok_too
                 ],
@@ -327,7 +327,18 @@ impl Store {
             .and_then(|rows| rows.collect())
             .map_err(|e| self.error(&e))?;
         let mut n = 0;
+        let me = i64::from(std::process::id());
         let gone = |(_, pid, process): &(String, i64, Option<String>)| {
+            if *pid == me {
+                // This process: alive; the run is another's only if the pid
+                // was another process's then (read once: with many runs and
+                // threads here, reading `/proc/PID/stat` for each run cost
+                // O(runs × threads)).
+                return process
+                    .as_deref()
+                    .zip(own_start())
+                    .is_some_and(|(then, now)| then != now);
+            }
             !process_alive(*pid)
                 // The pid now belongs to another process (or another boot).
                 || process
@@ -457,6 +468,13 @@ fn process_start(pid: i64) -> Option<String> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let start = rest.split_whitespace().nth(19)?;
     Some(format!("{}:{start}", boot.trim()))
+}
+
+/// [`process_start`] of this process, read once.
+fn own_start() -> Option<&'static str> {
+    static ME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ME.get_or_init(|| process_start(i64::from(std::process::id())))
+        .as_deref()
 }
 
 /// Whether process `pid` exists on this host (signal 0 checks, sends nothing).

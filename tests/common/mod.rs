@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
