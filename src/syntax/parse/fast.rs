@@ -971,35 +971,15 @@ impl<'t> Fast<'t> {
         if self.peek() != b'{' {
             return None;
         }
-        self.pos += 1;
-        let mut arms = Vec::new();
-        self.arm_seps()?;
-        while self.peek() != b'}' {
-            if self.at_end() || self.too_long() {
-                return None;
-            }
-            let arm_start = self.pos;
-            let pattern = self.pattern()?;
-            if !self.b[self.pos..].starts_with(b"=>") {
-                return None;
-            }
-            self.pos += 2;
-            self.skip_nl()?;
-            if self.peek() == b'{' {
-                return None;
-            }
-            let (body, end) = self.expr_end()?;
-            arms.push(MatchArm {
+        let arms = self.arms(
+            false,
+            |f| f.pattern(),
+            |pattern, body, span| MatchArm {
                 pattern,
                 body,
-                span: self.span(arm_start, end),
-            });
-            if !matches!(self.peek(), b'\n' | b',' | b'}') {
-                return None;
-            }
-            self.arm_seps()?;
-        }
-        self.pos += 1;
+                span,
+            },
+        )?;
         Some(Expr {
             kind: ExprKind::Match {
                 scrutinee: Box::new(scrutinee),
@@ -1058,66 +1038,26 @@ impl<'t> Fast<'t> {
     /// `decide "prompt" [with context] { label => expr, … }`, the position
     /// after `decide`. An arm whose value starts with `{` is pest's.
     fn decide_expr(&mut self, start: usize) -> Option<Expr> {
-        self.skip()?;
-        if self.peek() != b'"' {
-            return None;
-        }
-        let at = self.pos;
-        let parts = self.string()?;
-        let prompt = Expr {
-            kind: ExprKind::Str(parts),
-            span: self.span(at, self.pos),
-        };
-        self.skip()?;
-        let context = if self.at_word(b"with") {
-            self.pos += 4;
-            self.skip()?;
-            Some(Box::new(self.expr()?))
-        } else {
-            None
-        };
+        let (prompt, context) = self.text_with()?;
         if self.peek() != b'{' {
             return None;
         }
-        self.pos += 1;
-        let mut arms = Vec::new();
-        self.arm_seps()?;
-        while self.peek() != b'}' {
-            if self.at_end() || self.too_long() {
+        let label = |f: &mut Self| {
+            let w = f.word()?;
+            let is_else = &f.text[w.0..w.1] == "else";
+            if !is_else && KEYWORDS.contains(&&f.text[w.0..w.1]) {
                 return None;
             }
-            let arm_start = self.pos;
-            let w = self.word()?;
-            let is_else = &self.text[w.0..w.1] == "else";
-            if !is_else && KEYWORDS.contains(&&self.text[w.0..w.1]) {
-                return None;
-            }
-            let label = self.ident_at(w);
-            self.skip()?;
-            if !self.b[self.pos..].starts_with(b"=>") {
-                return None;
-            }
-            self.pos += 2;
-            self.skip_nl()?;
-            if self.peek() == b'{' {
-                return None;
-            }
-            let outer = std::mem::replace(&mut self.in_decide_arm, true);
-            let read = self.expr_end();
-            self.in_decide_arm = outer;
-            let (body, end) = read?;
-            arms.push(DecideArm {
-                label,
-                is_else,
-                body,
-                span: self.span(arm_start, end),
-            });
-            if !matches!(self.peek(), b'\n' | b',' | b'}') {
-                return None;
-            }
-            self.arm_seps()?;
-        }
-        self.pos += 1;
+            let label = f.ident_at(w);
+            f.skip()?;
+            Some((label, is_else))
+        };
+        let arms = self.arms(true, label, |(label, is_else), body, span| DecideArm {
+            label,
+            is_else,
+            body,
+            span,
+        })?;
         Some(Expr {
             kind: ExprKind::Decide {
                 prompt: Box::new(prompt),
@@ -1188,24 +1128,7 @@ impl<'t> Fast<'t> {
     /// span ends as pest's pair does (after the whitespace that follows, the
     /// optional `within` being last).
     fn approve_expr(&mut self, start: usize) -> Option<Expr> {
-        self.skip()?;
-        if self.peek() != b'"' {
-            return None;
-        }
-        let at = self.pos;
-        let parts = self.string()?;
-        let message = Expr {
-            kind: ExprKind::Str(parts),
-            span: self.span(at, self.pos),
-        };
-        self.skip()?;
-        let context = if self.at_word(b"with") {
-            self.pos += 4;
-            self.skip()?;
-            Some(Box::new(self.expr()?))
-        } else {
-            None
-        };
+        let (message, context) = self.text_with()?;
         // `within 24h` is pest's.
         if self.at_word(b"within") {
             return None;
@@ -1218,6 +1141,73 @@ impl<'t> Fast<'t> {
             },
             span: self.span(start, self.pos),
         })
+    }
+
+    /// `{ head => value, … }` of a `match` or `decide` (the position at its
+    /// `{`): each arm's head read by `head` (the position left after its
+    /// whitespace), its value an expression (one that starts with `{` is
+    /// pest's), the arm made by `make` with its span. In a `decide`, a line
+    /// starting with `else` after a value is the next arm.
+    fn arms<H, A>(
+        &mut self,
+        decide: bool,
+        head: impl Fn(&mut Self) -> Option<H>,
+        make: impl Fn(H, Expr, Span) -> A,
+    ) -> Option<Vec<A>> {
+        self.pos += 1;
+        let mut arms = Vec::new();
+        self.arm_seps()?;
+        while self.peek() != b'}' {
+            if self.at_end() || self.too_long() {
+                return None;
+            }
+            let arm_start = self.pos;
+            let h = head(self)?;
+            if !self.b[self.pos..].starts_with(b"=>") {
+                return None;
+            }
+            self.pos += 2;
+            self.skip_nl()?;
+            if self.peek() == b'{' {
+                return None;
+            }
+            let outer = std::mem::replace(&mut self.in_decide_arm, decide);
+            let read = self.expr_end();
+            self.in_decide_arm = outer;
+            let (body, end) = read?;
+            arms.push(make(h, body, self.span(arm_start, end)));
+            if !matches!(self.peek(), b'\n' | b',' | b'}') {
+                return None;
+            }
+            self.arm_seps()?;
+        }
+        self.pos += 1;
+        arms.shrink_to_fit();
+        Some(arms)
+    }
+
+    /// `"text" [with value]` after `decide` or `approve` (the position after
+    /// the keyword), the position left after the whitespace that follows.
+    fn text_with(&mut self) -> Option<(Expr, Option<Box<Expr>>)> {
+        self.skip()?;
+        if self.peek() != b'"' {
+            return None;
+        }
+        let at = self.pos;
+        let parts = self.string()?;
+        let text = Expr {
+            kind: ExprKind::Str(parts),
+            span: self.span(at, self.pos),
+        };
+        self.skip()?;
+        let with = if self.at_word(b"with") {
+            self.pos += 4;
+            self.skip()?;
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
+        Some((text, with))
     }
 
     /// New lines and `,` between arms, with whitespace and comments.
