@@ -881,11 +881,7 @@ impl<'t> Fast<'t> {
     /// `sequence { … }` or `dag { … }`, the position after the keyword.
     fn sequence_expr(&mut self, start: usize, sequence: bool) -> Option<Expr> {
         self.skip()?;
-        let options = self.block_with()?;
-        if self.peek() != b'{' {
-            return None;
-        }
-        let block = self.block()?;
+        let (options, block) = self.options_block()?;
         let kind = if sequence {
             ExprKind::Sequence { options, block }
         } else {
@@ -909,11 +905,7 @@ impl<'t> Fast<'t> {
         self.pos += 2;
         self.skip()?;
         let iter = self.expr()?;
-        let options = self.block_with()?;
-        if self.peek() != b'{' {
-            return None;
-        }
-        let body = self.block()?;
+        let (options, body) = self.options_block()?;
         Some(Expr {
             kind: ExprKind::For {
                 var,
@@ -930,11 +922,7 @@ impl<'t> Fast<'t> {
     /// later one), the position after `try`; `with` is pest's.
     fn try_expr(&mut self, start: usize) -> Option<Expr> {
         self.skip()?;
-        let options = self.block_with()?;
-        if self.peek() != b'{' {
-            return None;
-        }
-        let body = self.block()?;
+        let (options, body) = self.options_block()?;
         self.skip_nl()?;
         if !self.at_word(b"catch") {
             return None;
@@ -1017,11 +1005,7 @@ impl<'t> Fast<'t> {
         self.pos += 5;
         self.skip()?;
         let until = self.expr()?;
-        let options = self.block_with()?;
-        if self.peek() != b'{' {
-            return None;
-        }
-        let body = self.block()?;
+        let (options, body) = self.options_block()?;
         Some(Expr {
             kind: ExprKind::Loop {
                 var,
@@ -1066,6 +1050,16 @@ impl<'t> Fast<'t> {
             },
             span: self.span(start, self.pos),
         })
+    }
+
+    /// `[with { … }] { … }`: a block and its options (the position after
+    /// whitespace).
+    fn options_block(&mut self) -> Option<(Option<Options>, Block)> {
+        let options = self.block_with()?;
+        if self.peek() != b'{' {
+            return None;
+        }
+        Some((options, self.block()?))
     }
 
     /// `with { options }` before a block (the position after whitespace),
