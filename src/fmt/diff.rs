@@ -1,5 +1,5 @@
-//! A unified diff of two texts, by line (`flowc fmt --check`): the longest
-//! common subsequence of the lines, in hunks with three lines of context.
+//! A unified diff of two texts, by line (`flowc fmt --check`): a shortest
+//! edit script of the lines, in hunks with three lines of context.
 
 /// The unified diff from `old` to `new`, with `name` in both headers; empty
 /// when the texts are equal.
@@ -67,47 +67,43 @@ fn position(ops: &[Op]) -> (usize, usize) {
     (a, b)
 }
 
-/// The edit script: common prefix and suffix stripped, then an LCS table
-/// over the middle (formatting changes are local, so the middle is small).
+/// The edit script, by Myers' algorithm (the `similar` crate: linear memory,
+/// and a deadline after which the rest is diffed coarsely, so a file that
+/// changed everywhere costs seconds, not a table of lines × lines).
 fn lcs_ops(a: &[&str], b: &[&str]) -> Vec<Op> {
-    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suf = a[pre..]
-        .iter()
-        .rev()
-        .zip(b[pre..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (am, bm) = (&a[pre..a.len() - suf], &b[pre..b.len() - suf]);
-    let (n, m) = (am.len(), bm.len());
-    // table[i][j]: the LCS length of am[i..] and bm[j..].
-    let mut table = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            table[i][j] = if am[i] == bm[j] {
-                table[i + 1][j + 1] + 1
-            } else {
-                table[i + 1][j].max(table[i][j + 1])
-            };
-        }
-    }
-    let mut ops: Vec<Op> = (0..pre).map(Op::Same).collect();
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && am[i] == bm[j] {
-            ops.push(Op::Same(pre + i));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || table[i + 1][j] >= table[i][j + 1]) {
+    use similar::DiffOp;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let diff = similar::capture_diff_deadline(
+        similar::Algorithm::Myers,
+        a,
+        0..a.len(),
+        b,
+        0..b.len(),
+        Some(deadline),
+    );
+    let mut ops = Vec::with_capacity(a.len().max(b.len()));
+    for d in diff {
+        match d {
+            DiffOp::Equal { old_index, len, .. } => {
+                ops.extend((old_index..old_index + len).map(Op::Same));
+            }
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => ops.extend((old_index..old_index + old_len).map(Op::Del)),
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => ops.extend((new_index..new_index + new_len).map(Op::Add)),
             // Removed lines before added ones, as diff prints them.
-            ops.push(Op::Del(pre + i));
-            i += 1;
-        } else {
-            ops.push(Op::Add(pre + j));
-            j += 1;
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                ops.extend((old_index..old_index + old_len).map(Op::Del));
+                ops.extend((new_index..new_index + new_len).map(Op::Add));
+            }
         }
-    }
-    for k in 0..suf {
-        ops.push(Op::Same(a.len() - suf + k));
     }
     ops
 }
@@ -143,5 +139,16 @@ mod tests {
             .collect();
         let d = unified("f", &old, &new);
         assert_eq!(d.matches("@@ -").count(), 2, "{d}");
+    }
+
+    /// Two long texts different on every line: linear memory and bounded
+    /// time (a table of lines × lines was 24 GB for 100,000 lines).
+    #[test]
+    fn long_texts_that_differ_everywhere() {
+        let old: String = (0..60_000).map(|i| format!("a{i}\n")).collect();
+        let new: String = (0..60_000).map(|i| format!("b{i}\n")).collect();
+        let d = unified("f", &old, &new);
+        assert_eq!(d.lines().filter(|l| l.starts_with('-')).count(), 60_001);
+        assert_eq!(d.lines().filter(|l| l.starts_with('+')).count(), 60_001);
     }
 }
