@@ -163,12 +163,12 @@ pub struct Program {
     /// Result types of flows, inferred where not declared.
     pub flow_types: HashMap<(usize, String), Type>,
     /// Per block: which `let`s each statement reads, and which statements call `effect` tools.
-    pub blocks: HashMap<BlockKey, BlockInfo>,
+    pub blocks: rustc_hash::FxHashMap<BlockKey, BlockInfo>,
     /// Every place an LLM decides (`decide`, `llm()`), in source order.
     pub decisions: Vec<DecisionSite>,
     /// What a re-plan of a block or flow body sees (docs/language.md, "Re-planning"), by the key of
     /// the block expression (or of the flow's body).
-    pub replan_sites: HashMap<BlockKey, ReplanSite>,
+    pub replan_sites: rustc_hash::FxHashMap<BlockKey, ReplanSite>,
     /// Every call of a flow from a flow: (caller module, name), (callee module,
     /// name), where the callee is named.
     pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
@@ -291,9 +291,9 @@ fn check_with(
         modules,
         root: root_idx,
         flow_types: HashMap::new(),
-        blocks: HashMap::new(),
+        blocks: Default::default(),
         decisions: Vec::new(),
-        replan_sites: HashMap::new(),
+        replan_sites: Default::default(),
         flow_calls: Vec::new(),
         const_types: HashMap::new(),
         schedules: Vec::new(),

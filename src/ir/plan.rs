@@ -5,7 +5,8 @@
 //! The edges come from `edges.rs`; `flowc graph` draws the plans' own edges.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+// Fx hashing: names and addresses, hashed for every node of a large flow.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::rc::Rc;
 
 use super::expr as ir;
@@ -88,7 +89,7 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-pub type AddrMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<AddrHasher>>;
+pub type AddrMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<AddrHasher>>;
 
 /// The lowered program: the owned IR of every tool, flow, constant and test
 /// (`ir::expr`), a plan for every block, every `with { … }` decoded.
@@ -180,7 +181,7 @@ impl<'p> Lowered<'p> {
         name: &'p str,
         avoid: (usize, &str),
     ) -> Option<Vec<&'p Signature>> {
-        let mut seen = HashSet::from([(module, name)]);
+        let mut seen = HashSet::from_iter([(module, name)]);
         let mut todo = vec![(module, name)];
         let mut tools = Vec::new();
         while let Some((m, f)) = todo.pop() {
@@ -205,7 +206,7 @@ impl<'p> Lowered<'p> {
 
 /// Lowers every block of every module of `program`.
 pub fn lower_program(program: &Program) -> Lowered<'_> {
-    let mut shadowed = HashSet::new();
+    let mut shadowed = HashSet::default();
     for m in &program.modules {
         for it in &m.ast.items {
             if let ItemKind::Tool(_) | ItemKind::Flow(_) = &it.kind
@@ -222,7 +223,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
     let mut tool_ids = Vec::new();
     let (mut n_tools, mut n_flows) = (0u32, 0u32);
     for m in &program.modules {
-        let mut c = HashMap::new();
+        let mut c = HashMap::default();
         let declared = m.ast.items.iter().filter_map(|it| match &it.kind {
             ItemKind::Const(k) => Some(k.name.name.as_str()),
             _ => None,
@@ -231,10 +232,10 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
             c.insert(name, index);
         }
         consts.push(c);
-        let mut tools = HashMap::new();
-        let mut flows = HashMap::new();
-        let mut fids = HashMap::new();
-        let mut tids = HashMap::new();
+        let mut tools = HashMap::default();
+        let mut flows = HashMap::default();
+        let mut fids = HashMap::default();
+        let mut tids = HashMap::default();
         for it in &m.ast.items {
             match &it.kind {
                 ItemKind::Tool(t) => {
@@ -266,7 +267,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         frames: Frames::default(),
         module: 0,
         flow: None,
-        interned: HashMap::new(),
+        interned: HashMap::default(),
         mocks: Vec::new(),
         tools: (0..n_tools).map(|_| None).collect(),
         flows: (0..n_flows).map(|_| None).collect(),
@@ -275,7 +276,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
             options: Vec::new(),
             shadowed,
             scopes: AddrMap::default(),
-            flow_calls: HashMap::new(),
+            flow_calls: HashMap::default(),
             tools: Vec::new(),
             flows: Vec::new(),
             flow_ids,

@@ -113,7 +113,7 @@ impl<'p> Frames<'p> {
         &self,
         name: &str,
         module: usize,
-        consts: &HashMap<&str, usize>,
+        consts: &rustc_hash::FxHashMap<&str, usize>,
     ) -> Option<Slot> {
         if let Some(s) = self.local(name) {
             return Some(s);
@@ -135,7 +135,8 @@ mod tests {
     #[test]
     fn a_name_resolves_to_its_innermost_frame_then_constants_then_context() {
         let mut f = Frames::default();
-        let consts: HashMap<&str, usize> = [("LIMIT", 0), ("x", 1)].into_iter().collect();
+        let consts: rustc_hash::FxHashMap<&str, usize> =
+            [("LIMIT", 0), ("x", 1)].into_iter().collect();
         f.push(vec![Some("n"), Some("x")]);
         f.push(vec![None, Some("a"), Some("n")]);
         assert_eq!(

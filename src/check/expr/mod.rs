@@ -33,7 +33,7 @@ use crate::check::FlowKey;
 pub struct Finished {
     pub diags: Vec<Diagnostic>,
     pub flow_types: HashMap<FlowKey, Type>,
-    pub blocks: HashMap<BlockKey, BlockInfo>,
+    pub blocks: rustc_hash::FxHashMap<BlockKey, BlockInfo>,
     /// Every call of a flow from a flow: caller, callee, the callee's span.
     pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
 }
@@ -65,7 +65,7 @@ pub struct Ctx<'p> {
     /// Counts steps with effects (effect tools, flows, LLM decisions) seen so far.
     pub(super) effects: usize,
     pub(super) consts_cache: HashMap<usize, HashMap<String, (Type, Span)>>,
-    pub(super) blocks: HashMap<BlockKey, BlockInfo>,
+    pub(super) blocks: rustc_hash::FxHashMap<BlockKey, BlockInfo>,
     /// Regex literals already compiled: the error message, if any.
     regexes: HashMap<String, Option<String>>,
     /// LLM decision sites by position (a `let` may be checked more than once).
@@ -80,7 +80,7 @@ pub struct Ctx<'p> {
     /// (value, where), outermost first: a larger inner one is capped (W0008).
     stated_limits: Vec<(i64, Span)>,
     /// The scopes of blocks that may be re-planned (see [`super::ReplanSite`]).
-    pub(super) replan_sites: HashMap<BlockKey, super::ReplanSite>,
+    pub(super) replan_sites: rustc_hash::FxHashMap<BlockKey, super::ReplanSite>,
     /// Whether some flow or block states `replan_on_error`.
     pub(super) replan_stated: bool,
     /// The policy of the flow being checked (`with { policy: NAME }`).
@@ -123,7 +123,7 @@ impl<'p> Ctx<'p> {
             used_tools: HashSet::new(),
             effects: 0,
             consts_cache: HashMap::new(),
-            blocks: HashMap::new(),
+            blocks: Default::default(),
             regexes: HashMap::new(),
             decisions: Default::default(),
             want: None,
@@ -131,7 +131,7 @@ impl<'p> Ctx<'p> {
             stated_limits: Vec::new(),
             policy: None,
             replan_stated: false,
-            replan_sites: HashMap::new(),
+            replan_sites: Default::default(),
             schedules: Vec::new(),
         }
     }

@@ -26,7 +26,7 @@ pub(in crate::check) struct Binding {
 }
 
 pub(in crate::check) struct Scope<'p> {
-    pub(super) names: HashMap<String, Binding>,
+    pub(super) names: rustc_hash::FxHashMap<String, Binding>,
     pub(super) stmts: Option<&'p [Stmt]>,
     /// `let`s being checked, in order, for cycle paths.
     pub(super) in_progress: Vec<String>,
@@ -34,7 +34,7 @@ pub(in crate::check) struct Scope<'p> {
     pub(super) block: Option<BlockKey>,
     pub(super) current: Option<usize>,
     /// For a `sequence`: lets defined later in it (name -> span).
-    pub(super) later: HashMap<String, Span>,
+    pub(super) later: rustc_hash::FxHashMap<String, Span>,
     /// The enclosing `loop`/`for` constructs when the scope was opened.
     pub(super) loops: Vec<&'static str>,
     /// Where its names are visible, for the index.
@@ -58,10 +58,10 @@ impl Scope<'_> {
     pub(super) fn new(loops: Vec<&'static str>, span: Span) -> Self {
         Scope {
             span,
-            names: HashMap::new(),
+            names: Default::default(),
             stmts: None,
             in_progress: Vec::new(),
-            later: HashMap::new(),
+            later: Default::default(),
             block: None,
             current: None,
             loops,

@@ -16,12 +16,44 @@
 use super::super::ast::*;
 use super::super::span::{FileId, Span};
 
-/// The reserved words (`keyword` in the grammar).
-const KEYWORDS: &[&str] = &[
-    "import", "assert", "as", "type", "tool", "effect", "flow", "const", "let", "after", "with",
-    "parallel", "sequence", "dag", "if", "else", "match", "loop", "until", "for", "in", "try",
-    "catch", "decide", "race", "approve", "true", "false", "null", "test", "mock",
-];
+/// The reserved words (`keyword` in the grammar), as one `match` (a jump on
+/// the length, then a comparison or two) rather than a search of a list.
+fn is_keyword(w: &str) -> bool {
+    matches!(
+        w,
+        "import"
+            | "assert"
+            | "as"
+            | "type"
+            | "tool"
+            | "effect"
+            | "flow"
+            | "const"
+            | "let"
+            | "after"
+            | "with"
+            | "parallel"
+            | "sequence"
+            | "dag"
+            | "if"
+            | "else"
+            | "match"
+            | "loop"
+            | "until"
+            | "for"
+            | "in"
+            | "try"
+            | "catch"
+            | "decide"
+            | "race"
+            | "approve"
+            | "true"
+            | "false"
+            | "null"
+            | "test"
+            | "mock"
+    )
+}
 
 /// Statements longer than this go to pest (a bound on what a give-up costs).
 const MAX_STMT: usize = 1 << 20;
@@ -232,7 +264,7 @@ impl<'t> Fast<'t> {
     /// The grammar's `ident`: a word that is not reserved.
     fn ident(&mut self) -> Option<Ident> {
         let w = self.word()?;
-        if KEYWORDS.contains(&&self.text[w.0..w.1]) {
+        if is_keyword(&self.text[w.0..w.1]) {
             return None;
         }
         Some(self.ident_at(w))
@@ -561,7 +593,7 @@ impl<'t> Fast<'t> {
                     "true" => Some(ExprKind::Bool(true)),
                     "false" => Some(ExprKind::Bool(false)),
                     "null" => Some(ExprKind::Null),
-                    _ if KEYWORDS.contains(&word) => return None,
+                    _ if is_keyword(word) => return None,
                     _ => None,
                 };
                 if let Some(kind) = literal {
@@ -1029,7 +1061,7 @@ impl<'t> Fast<'t> {
         let label = |f: &mut Self| {
             let w = f.word()?;
             let is_else = &f.text[w.0..w.1] == "else";
-            if !is_else && KEYWORDS.contains(&&f.text[w.0..w.1]) {
+            if !is_else && is_keyword(&f.text[w.0..w.1]) {
                 return None;
             }
             let label = f.ident_at(w);
