@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use super::{Callable, DEFAULT_BINDS, Spec, language_defaults};
 use crate::check::{Program, Signature};
+use crate::syntax::is_reserved;
 use crate::types::Type;
 
 /// The names `text` (a block's source) binds: `let`, `for`, `loop`, `catch`
@@ -36,44 +37,6 @@ pub fn binds_in(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// The language's reserved words (`grammar/flow.pest`'s `keyword`).
-pub fn is_reserved(w: &str) -> bool {
-    matches!(
-        w,
-        "import"
-            | "assert"
-            | "as"
-            | "type"
-            | "tool"
-            | "effect"
-            | "flow"
-            | "const"
-            | "let"
-            | "after"
-            | "with"
-            | "parallel"
-            | "sequence"
-            | "dag"
-            | "if"
-            | "else"
-            | "match"
-            | "loop"
-            | "until"
-            | "for"
-            | "in"
-            | "try"
-            | "catch"
-            | "decide"
-            | "race"
-            | "approve"
-            | "true"
-            | "false"
-            | "null"
-            | "test"
-            | "mock"
-    )
 }
 
 /// A tool's or flow's signature as the grammar calls it, under `prefix`

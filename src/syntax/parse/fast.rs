@@ -14,46 +14,8 @@
 //! the same either way. `tests.rs` compares the two on every example.
 
 use super::super::ast::*;
+use super::super::is_reserved;
 use super::super::span::{FileId, Span};
-
-/// The reserved words (`keyword` in the grammar), as one `match` (a jump on
-/// the length, then a comparison or two) rather than a search of a list.
-fn is_keyword(w: &str) -> bool {
-    matches!(
-        w,
-        "import"
-            | "assert"
-            | "as"
-            | "type"
-            | "tool"
-            | "effect"
-            | "flow"
-            | "const"
-            | "let"
-            | "after"
-            | "with"
-            | "parallel"
-            | "sequence"
-            | "dag"
-            | "if"
-            | "else"
-            | "match"
-            | "loop"
-            | "until"
-            | "for"
-            | "in"
-            | "try"
-            | "catch"
-            | "decide"
-            | "race"
-            | "approve"
-            | "true"
-            | "false"
-            | "null"
-            | "test"
-            | "mock"
-    )
-}
 
 /// Statements longer than this go to pest (a bound on what a give-up costs).
 const MAX_STMT: usize = 1 << 20;
@@ -264,7 +226,7 @@ impl<'t> Fast<'t> {
     /// The grammar's `ident`: a word that is not reserved.
     fn ident(&mut self) -> Option<Ident> {
         let w = self.word()?;
-        if is_keyword(&self.text[w.0..w.1]) {
+        if is_reserved(&self.text[w.0..w.1]) {
             return None;
         }
         Some(self.ident_at(w))
@@ -593,7 +555,7 @@ impl<'t> Fast<'t> {
                     "true" => Some(ExprKind::Bool(true)),
                     "false" => Some(ExprKind::Bool(false)),
                     "null" => Some(ExprKind::Null),
-                    _ if is_keyword(word) => return None,
+                    _ if is_reserved(word) => return None,
                     _ => None,
                 };
                 if let Some(kind) = literal {
@@ -738,16 +700,7 @@ impl<'t> Fast<'t> {
                         }
                     };
                     fields.push(field);
-                    let newline = self.skip_nl()?;
-                    match self.peek() {
-                        b',' => {
-                            self.pos += 1;
-                            self.skip_nl()?;
-                        }
-                        b'}' => {}
-                        _ if newline => {}
-                        _ => return None,
-                    }
+                    self.field_sep()?;
                 }
                 self.pos += 1;
                 Some(Expr {
@@ -1061,7 +1014,7 @@ impl<'t> Fast<'t> {
         let label = |f: &mut Self| {
             let w = f.word()?;
             let is_else = &f.text[w.0..w.1] == "else";
-            if !is_else && is_keyword(&f.text[w.0..w.1]) {
+            if !is_else && is_reserved(&f.text[w.0..w.1]) {
                 return None;
             }
             let label = f.ident_at(w);
@@ -1111,6 +1064,22 @@ impl<'t> Fast<'t> {
         Some(Some(o))
     }
 
+    /// After a record's field or an option: a `,` or a new line before the
+    /// next, or the closing `}` (the grammar's `field_sep`).
+    fn field_sep(&mut self) -> Option<()> {
+        let newline = self.skip_nl()?;
+        match self.peek() {
+            b',' => {
+                self.pos += 1;
+                self.skip_nl()?;
+            }
+            b'}' => {}
+            _ if newline => {}
+            _ => return None,
+        }
+        Some(())
+    }
+
     /// `{ name: value, … }` (new lines or commas between), the position at
     /// its `{`, left after its `}`.
     fn options(&mut self) -> Option<Options> {
@@ -1131,16 +1100,7 @@ impl<'t> Fast<'t> {
             self.skip_nl()?;
             let value = self.expr()?;
             entries.push(OptionEntry { name, value });
-            let newline = self.skip_nl()?;
-            match self.peek() {
-                b',' => {
-                    self.pos += 1;
-                    self.skip_nl()?;
-                }
-                b'}' => {}
-                _ if newline => {}
-                _ => return None,
-            }
+            self.field_sep()?;
         }
         self.pos += 1;
         entries.shrink_to_fit();
