@@ -329,10 +329,15 @@ fn client(store: &Path, paths: &[&str], args: &[&str]) -> Value {
         .env("PATH", path_env())
         .output()
         .expect("the client runs");
+    printed_json("the client", &out)
+}
+
+/// The JSON `who` printed on stdout (a failure shows stdout and stderr).
+fn printed_json(who: &str, out: &std::process::Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!(
-            "the client printed no JSON ({e}): {stdout}\n{}",
+            "{who} printed no JSON ({e}): {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         )
     })
@@ -572,22 +577,21 @@ fn a_call_the_client_cancels_cancels_its_run() {
     assert_eq!(runs[0]["status"], "cancelled", "{runs:#}");
 }
 
-#[test]
-fn flowc_mcp_listen_serves_streamable_http_with_a_token() {
+/// `flowc mcp --listen 127.0.0.1:0` serving `file`: the server, its URL and
+/// the operator token it printed.
+fn listen(store: &Path, file: &str) -> (std::process::Child, String, String) {
     use std::io::BufRead;
-    let store = common::tempdir("mcp-listen");
     let mut server = Command::new(env!("CARGO_BIN_EXE_flowc"))
         .args(["mcp", "--listen", "127.0.0.1:0", "--store"])
-        .arg(&store)
-        .arg("examples/analysis_workflow.flow")
+        .arg(store)
+        .arg(file)
         .current_dir(root())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("flowc mcp starts");
     let mut lines = std::io::BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let mut url = String::new();
-    let mut token = String::new();
+    let (mut url, mut token) = (String::new(), String::new());
     while url.is_empty() || token.is_empty() {
         let line = lines.next().expect("a line").expect("text");
         if let Some(u) = line.strip_prefix("flowc mcp: listening on ") {
@@ -597,6 +601,13 @@ fn flowc_mcp_listen_serves_streamable_http_with_a_token() {
             token = t.to_string();
         }
     }
+    (server, url, token)
+}
+
+#[test]
+fn flowc_mcp_listen_serves_streamable_http_with_a_token() {
+    let store = common::tempdir("mcp-listen");
+    let (mut server, url, token) = listen(&store, "examples/analysis_workflow.flow");
     // The client takes the URL in place of the flowc binary, the token in
     // place of the store.
     let out = Command::new(venv_bin().join("python"))
@@ -745,12 +756,7 @@ fn inspect(args: &[&str]) -> Value {
         "the Inspector failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "the Inspector printed no JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    printed_json("the Inspector", &out)
 }
 
 /// The MCP Inspector's CLI lists the flows `flowc mcp` serves and calls one,
@@ -758,7 +764,6 @@ fn inspect(args: &[&str]) -> Value {
 /// content is what `flowc run` prints.
 #[test]
 fn the_mcp_inspector_lists_and_calls_a_flow() {
-    use std::io::BufRead;
     let store = common::tempdir("mcp-inspector");
     let flowc_bin = env!("CARGO_BIN_EXE_flowc");
     let store_arg = store.to_str().expect("a UTF-8 path");
@@ -801,25 +806,7 @@ fn the_mcp_inspector_lists_and_calls_a_flow() {
     assert_eq!(answer["structuredContent"], json(&run), "{answer:#}");
 
     // Streamable HTTP, with the operator token printed at start.
-    let mut server = Command::new(flowc_bin)
-        .args(["mcp", "--listen", "127.0.0.1:0", "--store", store_arg])
-        .arg("examples/ci_analysis.flow")
-        .current_dir(root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("flowc mcp starts");
-    let mut lines = std::io::BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let (mut url, mut token) = (String::new(), String::new());
-    while url.is_empty() || token.is_empty() {
-        let line = lines.next().expect("a line").expect("text");
-        if let Some(u) = line.strip_prefix("flowc mcp: listening on ") {
-            url = u.to_string();
-        }
-        if let Some(t) = line.strip_prefix("flowc mcp: token (operator): ") {
-            token = t.to_string();
-        }
-    }
+    let (mut server, url, token) = listen(&store, "examples/ci_analysis.flow");
     let auth = format!("Authorization: Bearer {token}");
     let over_http = inspect(&[
         &url,
