@@ -9,6 +9,8 @@
 //! to do when it is there). When it cannot be installed this test fails and
 //! says why; it is never skipped.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -110,9 +112,8 @@ fn neovim_starts_the_server_from_editors_vim() {
 /// is still served; the session ends normally at `exit`.
 #[test]
 fn malformed_messages_are_answered_and_the_server_keeps_serving() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     use std::process::Stdio;
-    use std::sync::mpsc;
     use std::time::Duration;
 
     fn frame(body: &[u8]) -> Vec<u8> {
@@ -138,32 +139,7 @@ fn malformed_messages_are_answered_and_the_server_keeps_serving() {
     let mut stdin = child.stdin.take().expect("stdin");
     let stdout = child.stdout.take().expect("stdout");
     // The server's messages, one JSON value each, read on a thread of their own.
-    let (tx, rx) = mpsc::channel::<serde_json::Value>();
-    let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        loop {
-            let mut length = None;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(n) = line.strip_prefix("Content-Length: ") {
-                    length = n.parse::<usize>().ok();
-                }
-            }
-            let mut body = vec![0; length.expect("every message has a Content-Length")];
-            r.read_exact(&mut body).expect("a whole message");
-            let v = serde_json::from_slice(&body).expect("every message is JSON");
-            if tx.send(v).is_err() {
-                return;
-            }
-        }
-    });
+    let (rx, reader) = common::lsp::messages(stdout);
     // The messages up to the response to `id`.
     let until = |id: i64| -> Vec<serde_json::Value> {
         let mut seen = Vec::new();

@@ -43,32 +43,7 @@ impl Server {
             .expect("flowc lsp starts");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            loop {
-                let mut length = None;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim_end();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some(n) = line.strip_prefix("Content-Length: ") {
-                        length = n.parse::<usize>().ok();
-                    }
-                }
-                let mut body = vec![0; length.expect("every message has a Content-Length")];
-                r.read_exact(&mut body).expect("a whole message");
-                let v: Value = serde_json::from_slice(&body).expect("every message is JSON");
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
+        let (rx, _reader) = messages(stdout);
         let mut s = Server {
             child,
             stdin,
@@ -197,4 +172,38 @@ pub fn short(m: &Value) -> String {
     } else {
         s
     }
+}
+
+/// The messages a language server writes to `stdout`, one JSON value each,
+/// read on a thread of their own (which ends with the stream).
+pub fn messages(
+    stdout: std::process::ChildStdout,
+) -> (mpsc::Receiver<Value>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        loop {
+            let mut length = None;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0; length.expect("every message has a Content-Length")];
+            r.read_exact(&mut body).expect("a whole message");
+            let v: Value = serde_json::from_slice(&body).expect("every message is JSON");
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    (rx, reader)
 }
