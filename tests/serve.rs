@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{command, flowc, http, tempdir, text};
+use common::{flowc, http, tempdir, text};
 use serde_json::{Value, json};
 
 /// A tool that counts its calls in a file and answers after `ms`.
@@ -93,47 +92,12 @@ fn serve(dir: &Path, extra: &[&str]) -> Server {
     let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--store", ".flowc"];
     args.extend_from_slice(extra);
     args.push("ops.flow");
-    let mut child = command(dir, &args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flowc serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let kept = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            kept.lock().unwrap().push_str(&format!("{line}\n"));
-            let _ = tx.send(line);
-        }
-    });
-    let (mut base, mut token) = (None, String::new());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while base.is_none() {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("flowc serve did not start:\n{}", log.lock().unwrap()));
-        if let Some(at) = line.find("http://") {
-            let url = line[at..].split_whitespace().next().unwrap();
-            base = Some(url.trim_end_matches("/api/v1").to_string());
-        }
-        if let Some(t) = line.strip_prefix("token (operator, for this process only): ") {
-            token = t.to_string();
-        }
-    }
-    // The token line follows the address line.
-    if token.is_empty() && !extra.contains(&"--tokens") {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a token line");
-        token = line.rsplit(' ').next().unwrap().to_string();
-    }
+    let started = common::service::launch(dir, &args);
     Server {
-        child,
-        base: base.unwrap(),
-        token,
-        log,
+        child: started.child,
+        base: started.base,
+        token: started.token.unwrap_or_default(),
+        log: started.log,
     }
 }
 

@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{command, http, tempdir};
+use common::{http, tempdir};
 use serde_json::Value;
 
 /// A tool that sleeps `ms` and says so.
@@ -44,42 +43,12 @@ fn serve(dir: &Path) -> Server {
         ".flowc",
         "ops.flow",
     ];
-    let mut child = command(dir, &args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flowc serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let kept = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            kept.lock().unwrap().push_str(&format!("{line}\n"));
-            let _ = tx.send(line);
-        }
-    });
-    let (mut base, mut token) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while base.is_none() || token.is_none() {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("flowc serve did not start:\n{}", log.lock().unwrap()));
-        if let Some(at) = line.find("http://")
-            && base.is_none()
-        {
-            let url = line[at..].split_whitespace().next().unwrap();
-            base = Some(url.trim_end_matches("/api/v1").to_string());
-        }
-        if let Some(t) = line.strip_prefix("token (operator, for this process only): ") {
-            token = Some(t.to_string());
-        }
-    }
+    let started = common::service::launch(dir, &args);
     Server {
-        child,
-        base: base.unwrap(),
-        token: token.unwrap(),
-        log,
+        child: started.child,
+        base: started.base,
+        token: started.token.expect("the operator token it printed"),
+        log: started.log,
     }
 }
 

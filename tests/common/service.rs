@@ -38,7 +38,9 @@ impl Service {
             format!("viewer {VIEWER}\noperator {OPERATOR} Ops Test\n"),
         )
         .unwrap();
-        let mut child = command(
+        let Launched {
+            child, base, log, ..
+        } = launch(
             dir,
             &[
                 "serve",
@@ -50,31 +52,7 @@ impl Service {
                 "tokens",
                 file,
             ],
-        )
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flowc serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log = Arc::new(Mutex::new(String::new()));
-        let kept = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                kept.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let base = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("flowc serve did not start:\n{}", log.lock().unwrap()));
-            if let Some(at) = line.find("http://") {
-                let url = line[at..].split_whitespace().next().unwrap();
-                break url.trim_end_matches("/api/v1").to_string();
-            }
-        };
+        );
         Service { child, base, log }
     }
 
@@ -114,5 +92,59 @@ impl Service {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// A `flowc serve` started by [`launch`].
+pub struct Launched {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The random operator token it printed (none with `--tokens`).
+    pub token: Option<String>,
+    /// What the server printed on stderr so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+/// `flowc ARGS` (a `serve` on a free port) in `dir`; waits until it listens
+/// and, without `--tokens`, until it printed its token.
+pub fn launch(dir: &Path, args: &[&str]) -> Launched {
+    let mut child = command(dir, args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flowc serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = Arc::new(Mutex::new(String::new()));
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push_str(&format!("{line}\n"));
+            let _ = tx.send(line);
+        }
+    });
+    let wants_token = !args.contains(&"--tokens");
+    let (mut base, mut token) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while base.is_none() || (wants_token && token.is_none()) {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("flowc serve did not start:\n{}", log.lock().unwrap()));
+        if let Some(at) = line.find("http://")
+            && base.is_none()
+        {
+            let url = line[at..].split_whitespace().next().unwrap();
+            base = Some(url.trim_end_matches("/api/v1").to_string());
+        }
+        if let Some(t) = line.strip_prefix("token (operator, for this process only): ") {
+            token = Some(t.to_string());
+        }
+    }
+    Launched {
+        child,
+        base: base.unwrap(),
+        token,
+        log,
     }
 }
