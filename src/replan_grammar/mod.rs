@@ -222,6 +222,28 @@ pub struct Grammar {
 fn lit(s: &str) -> G {
     G::Lit(s.to_string())
 }
+/// The block forms of an expression (`if`, `match`, … and `approve` where
+/// allowed), as references to their rules.
+fn block_forms(approve: bool) -> Vec<G> {
+    let mut v: Vec<G> = [
+        "if_expr",
+        "match_expr",
+        "for_expr",
+        "try_expr",
+        "branches_expr",
+        "seq_expr",
+        "loop_expr",
+        "decide_expr",
+    ]
+    .into_iter()
+    .map(r)
+    .collect();
+    if approve {
+        v.push(r("approve_expr"));
+    }
+    v
+}
+
 fn r(s: &str) -> G {
     G::Ref(s.to_string())
 }
@@ -742,21 +764,8 @@ impl Builder<'_> {
             alt(vec![r("expr_with"), value]),
             opt(after.clone()),
         ]);
-        let mut doing = vec![
-            r("expr_with"),
-            r("call"),
-            r("if_expr"),
-            r("match_expr"),
-            r("for_expr"),
-            r("try_expr"),
-            r("branches_expr"),
-            r("seq_expr"),
-            r("loop_expr"),
-            r("decide_expr"),
-        ];
-        if spec.approve {
-            doing.push(r("approve_expr"));
-        }
+        let mut doing = vec![r("expr_with"), r("call")];
+        doing.extend(block_forms(spec.approve));
         self.rules.push((
             "stmt".into(),
             alt(vec![
@@ -961,17 +970,9 @@ impl Builder<'_> {
                 lit(")"),
                 r("any_path"),
             ]),
-            r("if_expr"),
-            r("match_expr"),
-            r("for_expr"),
-            r("try_expr"),
-            r("branches_expr"),
-            r("seq_expr"),
-            r("loop_expr"),
-            r("decide_expr"),
         ];
+        primary.extend(block_forms(spec.approve));
         if spec.approve {
-            primary.push(r("approve_expr"));
             self.rules.push((
                 "approve_expr".into(),
                 seq(vec![
