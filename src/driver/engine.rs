@@ -3,9 +3,10 @@
 //! engine (`restate::engine`) submits runs to a Restate server instead.
 
 use super::event::Event;
+use super::project::Chosen;
 use super::project::{choose_provider, folder_of};
 use super::report::{Here, Report, Reported};
-use super::runner::{Job, Keep, RecordInfo, Runner};
+use super::runner::{Job, Keep, RecordInfo, Runner, Stop};
 use super::session::{ApproveRequest, Prepared, Refusal, Request, ResumeRequest, asks_on_terminal};
 use crate::store::Store;
 
@@ -64,52 +65,16 @@ impl Engine for Local {
         req: &Request,
         sink: &mut dyn FnMut(Event<'_>),
     ) -> Result<Report, Refusal> {
-        let chosen =
-            choose_provider(&folder_of(&prepared.file), &req.llm).map_err(Refusal::usage)?;
-        let provider = chosen.name();
-        let store = req.store.as_deref().map(Store::open).transpose()?;
-        let Prepared {
-            checked,
-            file,
-            flow,
-            inputs,
-            settings,
-        } = prepared;
-        let info = RecordInfo {
-            file: file.clone(),
-            set: settings.given().to_vec(),
-        };
-        let mut job = Job::new(&checked.program, &checked.sources, &flow);
-        job.inputs = inputs;
-        job.options = settings.opts().clone();
-        job.approvals = req.approvals;
-        job.no_cache = req.no_cache;
-        job.provider = chosen.provider;
-        job.progress = req.wishes.progress && !asks_on_terminal(provider.as_deref());
-        job.steps = req.wishes.steps;
-        job.keep = Keep {
-            record: req.wishes.record.then(|| info.clone()),
-            trace: req.wishes.trace.then(|| format!("{file} {flow}")),
-            llm_recording: req.wishes.llm_recording,
-            ..Keep::default()
-        };
-        let finished = match &store {
-            Some(s) => self.runner.run_stored(job, s, &info, sink)?,
-            None => self.runner.run(job, sink),
-        };
-        let run_id = finished.run_id.clone();
-        Ok(Report {
-            run_id,
-            flow: flow.clone(),
-            reported: Reported::Here(Box::new(Here {
-                finished,
-                checked,
-                store: store.map(|s| s.path().to_path_buf()),
-                provider,
-                provider_from: chosen.from,
-                resumed: false,
-            })),
-        })
+        match req.store.as_deref().map(Store::open).transpose()? {
+            Some(store) => self
+                .runner
+                .stoppable(|stop| run_on(prepared, req, &store, sink, stop)),
+            None => {
+                let (checked, mut run) = Planned::of(prepared, req)?;
+                let finished = self.runner.run(run.job(&checked, req), sink);
+                Ok(run.report(finished, checked, None))
+            }
+        }
     }
 
     fn resume(
@@ -122,5 +87,108 @@ impl Engine for Local {
 
     fn approve(&mut self, req: &ApproveRequest) -> Result<String, Refusal> {
         super::resume::approve(req)
+    }
+}
+
+/// [`Local`]'s stored run on the runtime the caller is on, with `store`
+/// open (a service runs many at once on a `LocalSet`), until the run ends
+/// or `stop` does.
+pub async fn run_on(
+    prepared: Prepared,
+    req: &Request,
+    store: &Store,
+    sink: &mut dyn FnMut(Event<'_>),
+    stop: Stop<'_>,
+) -> Result<Report, Refusal> {
+    let (checked, mut run) = Planned::of(prepared, req)?;
+    let info = run.info.clone();
+    let job = run.job(&checked, req);
+    let finished = super::runner::run_stored(job, store, &info, sink, stop).await?;
+    Ok(run.report(finished, checked, Some(store)))
+}
+
+/// A prepared run's parts besides its checked program, with the provider
+/// chosen.
+struct Planned {
+    file: String,
+    flow: String,
+    inputs: serde_json::Map<String, serde_json::Value>,
+    settings: super::session::Settings,
+    chosen: Option<Chosen>,
+    provider: Option<String>,
+    provider_from: Option<std::path::PathBuf>,
+    info: RecordInfo,
+}
+
+impl Planned {
+    fn of(prepared: Prepared, req: &Request) -> Result<(super::Checked, Planned), Refusal> {
+        let chosen =
+            choose_provider(&folder_of(&prepared.file), &req.llm).map_err(Refusal::usage)?;
+        let Prepared {
+            checked,
+            file,
+            flow,
+            inputs,
+            settings,
+        } = prepared;
+        let info = RecordInfo {
+            file: file.clone(),
+            set: settings.given().to_vec(),
+        };
+        Ok((
+            checked,
+            Planned {
+                file,
+                flow,
+                inputs,
+                settings,
+                provider: chosen.name(),
+                provider_from: chosen.from.clone(),
+                chosen: Some(chosen),
+                info,
+            },
+        ))
+    }
+
+    /// The job to run (its provider taken from the plan: once).
+    fn job<'a>(&'a mut self, checked: &'a super::Checked, req: &Request) -> Job<'a> {
+        let mut job = Job::new(&checked.program, &checked.sources, &self.flow);
+        job.inputs = std::mem::take(&mut self.inputs);
+        job.options = self.settings.opts().clone();
+        job.approvals = req.approvals;
+        job.no_cache = req.no_cache;
+        job.provider = self.chosen.take().and_then(|c| c.provider);
+        job.progress = req.wishes.progress && !asks_on_terminal(self.provider.as_deref());
+        job.steps = req.wishes.steps;
+        job.keep = Keep {
+            record: req.wishes.record.then(|| self.info.clone()),
+            trace: req
+                .wishes
+                .trace
+                .then(|| format!("{} {}", self.file, self.flow)),
+            llm_recording: req.wishes.llm_recording,
+            ..Keep::default()
+        };
+        job
+    }
+
+    fn report(
+        self,
+        finished: super::runner::Finished,
+        checked: super::Checked,
+        store: Option<&Store>,
+    ) -> Report {
+        Report {
+            run_id: finished.run_id.clone(),
+            flow: self.flow,
+            reported: Reported::Here(Box::new(Here {
+                finished,
+                checked,
+                store: store.map(|s| s.path().to_path_buf()),
+                provider: self.provider,
+                provider_from: self.provider_from,
+                resumed: false,
+            })),
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::FsLoader;
 use super::event::Event;
 use super::project::{choose_provider, folder_of};
 use super::report::{Here, Report, Reported};
-use super::runner::{Job, RecordInfo, Runner};
+use super::runner::{Job, RecordInfo, Runner, Stop, run_as_stored};
 use super::session::{
     ApproveRequest, Refusal, ResumeRequest, Settings, asks_on_terminal, check_file,
 };
@@ -40,6 +40,17 @@ pub fn resume(
     sink: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Refusal> {
     let store = existing_store(&req.store, "nothing to resume")?;
+    runner.stoppable(|stop| resume_on(&store, req, sink, stop))
+}
+
+/// [`resume`] on the runtime the caller is on, with `store` open (a
+/// service's), until the run ends or `stop` does.
+pub async fn resume_on(
+    store: &Store,
+    req: &ResumeRequest,
+    sink: &mut dyn FnMut(Event<'_>),
+    stop: Stop<'_>,
+) -> Result<Report, Refusal> {
     let run = store
         .run(&req.run)?
         .map_err(|m| Refusal::usage(format!("{m}; `flowc runs` lists the runs")))?;
@@ -68,11 +79,54 @@ pub fn resume(
     };
     taken.map_err(Refusal::usage)?;
     let id = run.id.clone();
-    owned(runner, req, &store, run, sink).map_err(|refusal| {
-        match store.release_run(&id, previous) {
-            Ok(()) => refusal,
-            Err(e) => refusal.then(format!("error: {e}")),
+    let job = match owned(req, store, run, sink) {
+        Ok(job) => job,
+        Err(refusal) => {
+            return Err(match store.release_run(&id, previous) {
+                Ok(()) => refusal,
+                Err(e) => refusal.then(format!("error: {e}")),
+            });
         }
+    };
+    let Owned {
+        checked,
+        run,
+        settings,
+        chosen,
+        done,
+    } = job;
+    let provider = chosen.name();
+    let inputs = match run.args {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    let info = RecordInfo {
+        file: run.file.clone(),
+        set: settings.given().to_vec(),
+    };
+    let mut job = Job::new(&checked.program, &checked.sources, &run.flow);
+    job.inputs = inputs;
+    job.options = settings.opts().clone();
+    job.approvals = req.approvals;
+    job.replay = Some(Replay {
+        done,
+        check_args: req.allow_changed,
+    });
+    job.provider = chosen.provider;
+    job.progress = req.wishes.progress && !asks_on_terminal(provider.as_deref());
+    job.steps = req.wishes.steps;
+    let finished = run_as_stored(job, store, run.id.clone(), run.status, &info, sink, stop).await;
+    Ok(Report {
+        run_id: Some(run.id),
+        flow: run.flow.clone(),
+        reported: Reported::Here(Box::new(Here {
+            finished,
+            checked,
+            store: Some(store.path().to_path_buf()),
+            provider,
+            provider_from: chosen.from,
+            resumed: true,
+        })),
     })
 }
 
@@ -162,12 +216,11 @@ fn changed_sources(stored: &[(String, String)], now: &crate::source::Sources) ->
 /// Resumes `run`, which this process owns; refused before it runs (the
 /// caller gives it back).
 fn owned(
-    runner: &mut Runner,
     req: &ResumeRequest,
     store: &Store,
     run: RunRow,
     sink: &mut dyn FnMut(Event<'_>),
-) -> Result<Report, Refusal> {
+) -> Result<Owned, Refusal> {
     let checked = check_file(&run.file, &FsLoader::new(&req.store), sink).map_err(|r| {
         r.then(format!(
             "note: run {} ran `{}`; resume it from the folder it was started in",
@@ -222,39 +275,22 @@ fn owned(
         .and_then(|own| Ok(own.with(&Settings::parse(&req.set)?)))
         .map_err(Refusal::usage)?;
     let chosen = choose_provider(&folder_of(&run.file), &req.llm).map_err(Refusal::usage)?;
-    let provider = chosen.name();
-    let inputs = match run.args {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
-    let info = RecordInfo {
-        file: run.file.clone(),
-        set: settings.given().to_vec(),
-    };
-    let mut job = Job::new(&checked.program, &checked.sources, &run.flow);
-    job.inputs = inputs;
-    job.options = settings.opts().clone();
-    job.approvals = req.approvals;
-    job.replay = Some(Replay {
+    Ok(Owned {
+        checked,
+        run,
+        settings,
+        chosen,
         done,
-        check_args: req.allow_changed,
-    });
-    job.provider = chosen.provider;
-    job.progress = req.wishes.progress && !asks_on_terminal(provider.as_deref());
-    job.steps = req.wishes.steps;
-    let finished = runner.resume_stored(job, store, &run.id, run.status, &info, sink);
-    Ok(Report {
-        run_id: Some(run.id),
-        flow: run.flow.clone(),
-        reported: Reported::Here(Box::new(Here {
-            finished,
-            checked,
-            store: Some(store.path().to_path_buf()),
-            provider,
-            provider_from: chosen.from,
-            resumed: true,
-        })),
     })
+}
+
+/// What a run taken up is run with, once the resume policy let it.
+struct Owned {
+    checked: super::Checked,
+    run: RunRow,
+    settings: Settings,
+    chosen: super::project::Chosen,
+    done: HashMap<String, JournalEntry>,
 }
 
 /// Answers an approval a paused run of the store waits for: what was done,

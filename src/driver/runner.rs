@@ -223,13 +223,7 @@ impl Runner {
     ) -> Interrupt {
         match (signals, cancel) {
             (Some(s), _) => s.recv().await,
-            (None, Some(c)) => {
-                // A sender gone without cancelling never cancels.
-                if c.wait_for(|v| *v).await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-                Interrupt::Cancel
-            }
+            (None, Some(c)) => cancelled_by(c.clone()).await,
             (None, None) => std::future::pending().await,
         }
     }
@@ -286,19 +280,7 @@ impl Runner {
         info: &RecordInfo,
         sink: &mut dyn FnMut(Event<'_>),
     ) -> Result<Finished, StoreError> {
-        let args = Value::Object(job.inputs.clone());
-        let id = store.begin_run(&NewRun {
-            flow: job.flow,
-            file: &info.file,
-            args: &args,
-            options: &info.set,
-            sources: job
-                .sources
-                .iter()
-                .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
-                .collect(),
-        })?;
-        Ok(self.run_as_stored(job, store, id, RunStatus::Interrupted, info, sink))
+        self.stoppable(|stop| run_stored(job, store, info, sink, stop))
     }
 
     /// Runs `job` again as run `id` of `store` (`flowc resume`), which this
@@ -314,84 +296,133 @@ impl Runner {
         info: &RecordInfo,
         sink: &mut dyn FnMut(Event<'_>),
     ) -> Finished {
-        self.run_as_stored(job, store, id.to_string(), previous, info, sink)
+        self.stoppable(|stop| run_as_stored(job, store, id.to_string(), previous, info, sink, stop))
     }
 
-    fn run_as_stored(
-        &mut self,
-        mut job: Job<'_>,
-        store: &Store,
-        id: String,
-        previous: RunStatus,
-        info: &RecordInfo,
-        sink: &mut dyn FnMut(Event<'_>),
-    ) -> Finished {
-        job.run_id = Some(id.clone());
-        // A stored run can pause at an `approve` (unless it is asked inline).
-        if job.approvals == ApproveMode::Refuse {
-            job.approvals = ApproveMode::Pause;
-        }
-        // The store keeps the run record without its steps (they are in the
-        // journal): `--record` alone asks for them.
-        if job.keep.record.is_none() {
-            job.keep.record = Some(info.clone());
-            job.keep.record_without_steps = true;
-        }
-        let sources = job.sources;
-        let (signals, cancel) = (&mut self.signals, &mut self.cancel);
-        sink(Event::Started { run: &id });
-        let session = Session::new(job, Some(store));
-        let outcome = self
-            .rt
-            .block_on(session.run(sink, |_| Runner::signal(signals, cancel)));
-        let mut finished = session.finish(outcome);
-        finished.run_id = Some(id.clone());
-        if let Outcome::StoreFailed(e) = &finished.outcome {
-            finished.store_error.get_or_insert_with(|| e.clone());
-        }
-        // The store did not keep all of the run (its journal): the run is
-        // not ended `ok` (nor failed) over steps it lost; it is given back
-        // as it was, to be resumed, and the exit status says so (2).
-        if let Some(e) = &finished.store_error {
-            if let Err(again) = store.release_run(&id, previous) {
-                // Still `running` under this process: `interrupted` once it is gone.
-                finished.store_error = Some(StoreError {
-                    message: format!("{e}; and the run's status could not be written: {again}"),
-                });
-            }
-            return finished;
-        }
-        let error = match &finished.outcome {
-            Outcome::Failed(errors) => Some(json!(
-                errors
-                    .iter()
-                    .map(|e| e.record_at(sources))
-                    .collect::<Vec<_>>()
-            )),
-            Outcome::Cancelled(s) => Some(json!({ "signal": s.name() })),
-            _ => None,
-        };
-        let end = RunEnd {
-            status: finished.outcome.status(),
-            result: match &finished.outcome {
-                Outcome::Ok(v) => Some(v.clone()),
-                _ => None,
-            },
-            error,
-            record: finished.record.as_mut().map(|r| {
-                let steps = std::mem::take(&mut r.steps);
-                let mut v = serde_json::to_value(&*r).expect("records serialise");
-                r.steps = steps;
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("steps");
-                }
-                v.to_string()
-            }),
-        };
-        let ended = store.end_run(&id, &end).err();
-        finished.store_error = ended.or(finished.store_error.take());
-        finished
+    /// Runs the future `f` makes on the session's runtime to its end; `f`
+    /// is given the signal (or the cancel) that stops a run, which a run
+    /// awaits beside its work to end as cancelled.
+    pub fn stoppable<'s, T, F: Future<Output = T>>(
+        &'s mut self,
+        f: impl FnOnce(Stop<'s>) -> F,
+    ) -> T {
+        let (rt, signals, cancel) = (&self.rt, &mut self.signals, &mut self.cancel);
+        rt.block_on(f(Box::pin(Runner::signal(signals, cancel))))
     }
+}
+
+/// What stops a run: a signal, a service's cancel; the run ends
+/// [`Outcome::Cancelled`] with its answer.
+pub type Stop<'s> = std::pin::Pin<Box<dyn Future<Output = Interrupt> + 's>>;
+
+/// The stop of a run that `cancel` cancels when it turns `true` (never, if
+/// its sender is dropped without).
+pub fn cancelled_by(mut cancel: tokio::sync::watch::Receiver<bool>) -> Stop<'static> {
+    Box::pin(async move {
+        if cancel.wait_for(|v| *v).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        Interrupt::Cancel
+    })
+}
+
+/// [`Runner::run_stored`] on the runtime the caller is on (a service runs
+/// many at once on a `LocalSet`), until it ends or `stop` does.
+pub async fn run_stored(
+    job: Job<'_>,
+    store: &Store,
+    info: &RecordInfo,
+    sink: &mut dyn FnMut(Event<'_>),
+    stop: Stop<'_>,
+) -> Result<Finished, StoreError> {
+    let args = Value::Object(job.inputs.clone());
+    let id = store.begin_run(&NewRun {
+        flow: job.flow,
+        file: &info.file,
+        args: &args,
+        options: &info.set,
+        sources: job
+            .sources
+            .iter()
+            .map(|(_, f)| (f.name.as_str(), f.text.as_str()))
+            .collect(),
+    })?;
+    Ok(run_as_stored(job, store, id, RunStatus::Interrupted, info, sink, stop).await)
+}
+
+/// Runs `job` as run `id` of `store`, which this process owns (taken from
+/// status `previous`, given back to it when the store fails under the run).
+pub async fn run_as_stored(
+    mut job: Job<'_>,
+    store: &Store,
+    id: String,
+    previous: RunStatus,
+    info: &RecordInfo,
+    sink: &mut dyn FnMut(Event<'_>),
+    stop: Stop<'_>,
+) -> Finished {
+    job.run_id = Some(id.clone());
+    // A stored run can pause at an `approve` (unless it is asked inline).
+    if job.approvals == ApproveMode::Refuse {
+        job.approvals = ApproveMode::Pause;
+    }
+    // The store keeps the run record without its steps (they are in the
+    // journal): `--record` alone asks for them.
+    if job.keep.record.is_none() {
+        job.keep.record = Some(info.clone());
+        job.keep.record_without_steps = true;
+    }
+    let sources = job.sources;
+    sink(Event::Started { run: &id });
+    let session = Session::new(job, Some(store));
+    let outcome = session.run(sink, |_| stop).await;
+    let mut finished = session.finish(outcome);
+    finished.run_id = Some(id.clone());
+    if let Outcome::StoreFailed(e) = &finished.outcome {
+        finished.store_error.get_or_insert_with(|| e.clone());
+    }
+    // The store did not keep all of the run (its journal): the run is
+    // not ended `ok` (nor failed) over steps it lost; it is given back
+    // as it was, to be resumed, and the exit status says so (2).
+    if let Some(e) = &finished.store_error {
+        if let Err(again) = store.release_run(&id, previous) {
+            // Still `running` under this process: `interrupted` once it is gone.
+            finished.store_error = Some(StoreError {
+                message: format!("{e}; and the run's status could not be written: {again}"),
+            });
+        }
+        return finished;
+    }
+    let error = match &finished.outcome {
+        Outcome::Failed(errors) => Some(json!(
+            errors
+                .iter()
+                .map(|e| e.record_at(sources))
+                .collect::<Vec<_>>()
+        )),
+        Outcome::Cancelled(s) => Some(json!({ "signal": s.name() })),
+        _ => None,
+    };
+    let end = RunEnd {
+        status: finished.outcome.status(),
+        result: match &finished.outcome {
+            Outcome::Ok(v) => Some(v.clone()),
+            _ => None,
+        },
+        error,
+        record: finished.record.as_mut().map(|r| {
+            let steps = std::mem::take(&mut r.steps);
+            let mut v = serde_json::to_value(&*r).expect("records serialise");
+            r.steps = steps;
+            if let Some(o) = v.as_object_mut() {
+                o.remove("steps");
+            }
+            v.to_string()
+        }),
+    };
+    let ended = store.end_run(&id, &end).err();
+    finished.store_error = ended.or(finished.store_error.take());
+    finished
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -133,9 +133,12 @@ async fn with_store<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&Store) -> Result<T, Fail> + Send + 'static,
 ) -> Result<T, Response> {
-    let dir = app.runs.store_dir().to_path_buf();
+    let app = app.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let store = Store::open(&dir).map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        let store = app
+            .runs
+            .conn()
+            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
         f(&store)
     })
     .await;

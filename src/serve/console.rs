@@ -14,7 +14,6 @@ use serde_json::json;
 use super::App;
 use super::reply::{answer, error, security_headers};
 use crate::driver::{FsLoader, check_source};
-use crate::store::Store;
 
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
@@ -154,10 +153,11 @@ pub async fn value(
     Path(id): Path<String>,
     Query(q): Query<ValueQuery>,
 ) -> Response {
-    let dir = app.runs.store_dir().to_path_buf();
     let found = tokio::task::spawn_blocking(move || {
-        let store =
-            Store::open(&dir).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let store = app
+            .runs
+            .conn()
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let run = store
             .run(&id)
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?

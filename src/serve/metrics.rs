@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::Mutex;
 
 use crate::store::Store;
@@ -80,13 +79,14 @@ impl Metrics {
 
     /// Run `run` of `flow` starts (or is taken up again) here; without
     /// `flow`, it is read from the store (`store`).
-    pub fn started(&self, store: &Path, run: &str, flow: Option<&str>) {
+    pub fn started(&self, store: &Store, run: &str, flow: Option<&str>) {
         let since_ms = now_ms();
         let flow = match flow {
             Some(f) => f.to_string(),
-            None => Store::open(store)
+            None => store
+                .run(run)
                 .ok()
-                .and_then(|s| s.run(run).ok()?.ok())
+                .and_then(Result::ok)
                 .map_or_else(|| "?".to_string(), |r| r.flow),
         };
         self.with(|m| {
@@ -137,17 +137,14 @@ impl Metrics {
 
     /// Run `run` ended and its journal is written: the durations of the
     /// steps this take-up ran are read from it, in the store (`store`).
-    pub fn journaled(&self, store: &Path, run: &str) {
+    pub fn journaled(&self, store: &Store, run: &str) {
         let Some((flow, since_ms)) = self.with(|m| m.ended.remove(run)) else {
             return;
         };
-        let steps = Store::open(store)
-            .ok()
-            .and_then(|s| s.journal(run).ok())
-            .unwrap_or_else(|| {
-                eprintln!("flowc serve: cannot read run {run}'s journal for /metrics");
-                Vec::new()
-            });
+        let steps = store.journal(run).ok().unwrap_or_else(|| {
+            eprintln!("flowc serve: cannot read run {run}'s journal for /metrics");
+            Vec::new()
+        });
         self.with(|m| {
             for s in &steps {
                 // Steps this take-up ran: not those replayed from the journal.

@@ -10,6 +10,7 @@ pub mod console;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;
+pub mod pool;
 pub mod reply;
 pub mod runs;
 pub mod schedules;
@@ -79,7 +80,7 @@ pub fn serve(o: &Options, ready: impl FnOnce(&Started)) -> Result<(), String> {
         .map(|f| f.file.clone())
         .chain(catalog.refused.iter().map(|(f, _)| f.clone()))
         .collect();
-    let runs = Runs::new(o.store.clone(), &served);
+    let runs = Runs::new(o.store.clone(), &served)?;
     runs.watch()?;
     let schedules = Arc::new(schedules::Schedules::of(&catalog));
     schedules.start(runs.clone())?;

@@ -14,12 +14,13 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch};
 
 use super::metrics::Metrics;
+use super::pool::{Conn, Pool};
+use crate::driver::engine::run_on;
 use crate::driver::project::LlmArgs;
-use crate::driver::runner::Runner;
+use crate::driver::resume::resume_on;
+use crate::driver::runner::cancelled_by;
 use crate::driver::session::{self, Prepared, ResumeRequest, Settings};
-use crate::driver::{
-    ApproveMode, Engine, Event, FsLoader, Local, Request, RunStatus, Wishes, check_source,
-};
+use crate::driver::{ApproveMode, Event, FsLoader, Request, RunStatus, Wishes, check_source};
 use crate::store::Store;
 
 /// Most events a run keeps for its streams (a run with more steps than
@@ -128,19 +129,63 @@ pub struct Runs {
     served: HashSet<PathBuf>,
     /// Wakes the watcher (an approval was answered here).
     wake: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    /// The runs running here, kept in the store's folder ([`OWNED`]) so
-    /// that the next server takes up those this one leaves behind.
-    owned: Mutex<std::collections::BTreeSet<String>>,
     /// What `/metrics` counts of the runs run here.
     pub metrics: Metrics,
+    /// The threads the runs run on.
+    pool: Pool,
+    /// Connections to the store for the API's reads, kept for the next.
+    idle: Mutex<Vec<Store>>,
 }
 
-/// The file, in the store's folder, of the runs a server runs: one id a line.
+/// A connection to the store lent by [`Runs::conn`]; given back when dropped.
+pub struct Lent<'r> {
+    store: Option<Store>,
+    idle: &'r Mutex<Vec<Store>>,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("a lent connection")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // As many as the requests that overlapped, up to a few.
+        if idle.len() < 4
+            && let Some(s) = self.store.take()
+        {
+            idle.push(s);
+        }
+    }
+}
+
+/// The file, in the store's folder, of the servers that run runs of the
+/// store: one process a line, each written once as it starts, so that the
+/// next server takes up the runs a server that died left `interrupted`.
 const OWNED: &str = "serve-runs";
 
+/// Writes the servers' file (whole, then renamed over the old one).
+fn write_servers(path: &Path, servers: &[crate::store::Process]) -> Result<(), String> {
+    let text: String = servers.iter().map(|s| format!("{s}\n")).collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            format!(
+                "cannot write `{}` (a restarted server would not take up this one's runs): {e}",
+                path.display()
+            )
+        })
+}
+
 impl Runs {
-    pub fn new(store: PathBuf, served: &[String]) -> Arc<Runs> {
-        Arc::new(Runs {
+    pub fn new(store: PathBuf, served: &[String]) -> Result<Arc<Runs>, String> {
+        Ok(Arc::new(Runs {
+            pool: Pool::per_core(&store)?,
+            idle: Mutex::new(Vec::new()),
             store,
             live: Mutex::new(HashMap::new()),
             served: served
@@ -148,32 +193,21 @@ impl Runs {
                 .filter_map(|f| absolute(Path::new(f)))
                 .collect(),
             wake: Mutex::new(None),
-            owned: Mutex::new(Default::default()),
             metrics: Metrics::default(),
-        })
+        }))
     }
 
-    /// Notes that run `id` runs here (`true`) or no longer does, in [`OWNED`].
-    fn own(&self, id: &str, running: bool) {
-        let mut owned = self.owned.lock().expect("the owned runs");
-        let changed = if running {
-            owned.insert(id.to_string())
-        } else {
-            owned.remove(id)
+    /// A connection to the store (one kept from before, or a new one).
+    pub fn conn(&self) -> Result<Lent<'_>, crate::store::StoreError> {
+        let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let store = match kept {
+            Some(s) => s,
+            None => Store::open(&self.store)?,
         };
-        if !changed {
-            return;
-        }
-        let text: String = owned.iter().map(|id| format!("{id}\n")).collect();
-        let path = self.store.join(OWNED);
-        let tmp = self.store.join(format!("{OWNED}.tmp"));
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            eprintln!(
-                "flowc serve: cannot write `{}` (a restarted server would not take up its runs): {e}",
-                path.display()
-            );
-        }
+        Ok(Lent {
+            store: Some(store),
+            idle: &self.idle,
+        })
     }
 
     pub fn store_dir(&self) -> &Path {
@@ -199,23 +233,33 @@ impl Runs {
         l.clone()
     }
 
-    /// Starts a run on a thread of its own; answers its id once the store
-    /// has it, or why it did not start.
+    /// Starts a run on the run threads; answers its id once the store has
+    /// it, or why it did not start.
     pub fn start(self: &Arc<Self>, start: Start) -> oneshot::Receiver<Result<String, Refused>> {
         let (reply, answer) = oneshot::channel();
         let runs = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("flowc-run".into())
-            .stack_size(64 << 20)
-            .spawn(move || runs.run_thread(start, reply));
-        if let Err(e) = spawned {
-            eprintln!("flowc serve: cannot start a thread for a run: {e}");
-        }
+        self.pool.spawn(Box::new(move |conn| {
+            Box::pin(async move { runs.run_task(start, reply, conn).await })
+        }));
         answer
     }
 
-    fn run_thread(self: Arc<Self>, start: Start, reply: oneshot::Sender<Result<String, Refused>>) {
+    async fn run_task(
+        self: Arc<Self>,
+        start: Start,
+        reply: oneshot::Sender<Result<String, Refused>>,
+        conn: Conn,
+    ) {
         let mut reply = Some(reply);
+        let store = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = reply
+                    .take()
+                    .map(|s| s.send(Err(Refused::Failed(e.to_string()))));
+                return;
+            }
+        };
         let prepared = match prepare(&start, &self.store) {
             Ok(p) => p,
             Err(r) => {
@@ -236,13 +280,26 @@ impl Runs {
         };
         let (cancel, cancelled) = watch::channel(false);
         let mut cancel = Some(cancel);
-        let mut engine = Local::on(Runner::cancellable(cancelled));
         let mut live: Option<Arc<Live>> = None;
-        let result = engine.run(prepared, &req, &mut |e| {
-            self.event(e, Some(&start.flow), &mut live, &mut cancel, &mut reply);
-        });
+        let result = run_on(
+            prepared,
+            &req,
+            &store,
+            &mut |e| {
+                self.event(
+                    e,
+                    &store,
+                    Some(&start.flow),
+                    &mut live,
+                    &mut cancel,
+                    &mut reply,
+                );
+            },
+            cancelled_by(cancelled),
+        )
+        .await;
         if let Some(l) = &live {
-            self.metrics.journaled(&self.store, &l.id);
+            self.metrics.journaled(&store, &l.id);
         }
         let why = match result {
             Ok(report) => match &report.reported {
@@ -262,8 +319,8 @@ impl Runs {
         }
     }
 
-    /// Takes up run `id` again on a thread of its own (resume); `Err` when
-    /// the resume policy refuses (changed sources, uncertain effects, …).
+    /// Takes up run `id` again on the run threads (resume); `Err` when the
+    /// resume policy refuses (changed sources, uncertain effects, …).
     pub fn resume(
         self: &Arc<Self>,
         id: &str,
@@ -272,56 +329,75 @@ impl Runs {
         let (reply, answer) = oneshot::channel();
         let runs = self.clone();
         let id = id.to_string();
-        let spawned = std::thread::Builder::new()
-            .name("flowc-resume".into())
-            .stack_size(64 << 20)
-            .spawn(move || {
-                let mut reply = Some(reply);
-                let req = ResumeRequest {
-                    run: id,
-                    rerun,
-                    store: runs.store.clone(),
-                    approvals: ApproveMode::Refuse,
-                    llm: LlmArgs::default(),
-                    wishes: Wishes {
-                        steps: true,
-                        ..Wishes::default()
-                    },
-                    ..ResumeRequest::default()
-                };
-                let (cancel, cancelled) = watch::channel(false);
-                let mut cancel = Some(cancel);
-                let mut engine = Local::on(Runner::cancellable(cancelled));
-                let mut live = None;
-                let result = engine.resume(&req, &mut |e| {
-                    runs.event(e, None, &mut live, &mut cancel, &mut reply);
-                });
-                if let Some(l) = &live {
-                    runs.metrics.journaled(&runs.store, &l.id);
-                }
-                if let Err(r) = result {
-                    let why = std::iter::once(r.error.clone())
-                        .chain(r.after.iter().cloned())
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                    match reply.take() {
-                        Some(s) => {
-                            let _ = s.send(Err(Refused::Conflict(why)));
-                        }
-                        None => eprintln!("flowc serve: {why}"),
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            eprintln!("flowc serve: cannot start a thread for a run: {e}");
-        }
+        self.pool.spawn(Box::new(move |conn| {
+            Box::pin(async move { runs.resume_task(id, rerun, reply, conn).await })
+        }));
         answer
+    }
+
+    async fn resume_task(
+        self: Arc<Self>,
+        id: String,
+        rerun: Option<String>,
+        reply: oneshot::Sender<Result<String, Refused>>,
+        conn: Conn,
+    ) {
+        let mut reply = Some(reply);
+        let store = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = reply
+                    .take()
+                    .map(|s| s.send(Err(Refused::Failed(e.to_string()))));
+                return;
+            }
+        };
+        let req = ResumeRequest {
+            run: id,
+            rerun,
+            store: self.store.clone(),
+            approvals: ApproveMode::Refuse,
+            llm: LlmArgs::default(),
+            wishes: Wishes {
+                steps: true,
+                ..Wishes::default()
+            },
+            ..ResumeRequest::default()
+        };
+        let (cancel, cancelled) = watch::channel(false);
+        let mut cancel = Some(cancel);
+        let mut live = None;
+        let result = resume_on(
+            &store,
+            &req,
+            &mut |e| {
+                self.event(e, &store, None, &mut live, &mut cancel, &mut reply);
+            },
+            cancelled_by(cancelled),
+        )
+        .await;
+        if let Some(l) = &live {
+            self.metrics.journaled(&store, &l.id);
+        }
+        if let Err(r) = result {
+            let why = std::iter::once(r.error.clone())
+                .chain(r.after.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("\n");
+            match reply.take() {
+                Some(s) => {
+                    let _ = s.send(Err(Refused::Conflict(why)));
+                }
+                None => eprintln!("flowc serve: {why}"),
+            }
+        }
     }
 
     /// One event of a run this server runs (of `flow` when the caller knows).
     fn event(
         &self,
         e: Event<'_>,
+        store: &Store,
         flow: Option<&str>,
         live: &mut Option<Arc<Live>>,
         cancel: &mut Option<watch::Sender<bool>>,
@@ -329,8 +405,7 @@ impl Runs {
     ) {
         let (kind, data) = match e {
             Event::Started { run } => {
-                self.own(run, true);
-                self.metrics.started(&self.store, run, flow);
+                self.metrics.started(store, run, flow);
                 let l = self.attach(run);
                 if let Some(c) = cancel.take() {
                     *l.cancel.lock().expect("a run's cancel") = Some(c);
@@ -367,9 +442,7 @@ impl Runs {
             Event::Finished { status } => {
                 if let Some(l) = live {
                     // Whatever the store says of it now, this server no longer runs it.
-                    let id = l.id.clone();
-                    self.own(&id, false);
-                    self.metrics.finished(&id, status.as_str());
+                    self.metrics.finished(&l.id, status.as_str());
                 }
                 ("run_finished", json!({ "status": status.as_str() }))
             }
@@ -411,19 +484,32 @@ impl Runs {
     /// (uncertain effects wait for an operator) is said once and left.
     pub fn watch(self: &Arc<Self>) -> Result<(), String> {
         let store = Store::open(&self.store).map_err(|e| e.to_string())?;
-        // The runs the last server ran and did not see end.
-        let before = std::fs::read_to_string(self.store.join(OWNED)).unwrap_or_default();
+        // The runs the servers before ran and did not see end: those of
+        // the processes named in the file (written once by each server).
+        let path = self.store.join(OWNED);
+        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        let me = crate::store::Process::this();
         let mut left = Vec::new();
-        for id in before.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            if let Ok(row) = store.run(id).map_err(|e| e.to_string())?
-                && row.status == RunStatus::Interrupted
-                && self.serves(&row.file)
-            {
-                left.push(row.id);
+        let mut servers = Vec::new();
+        for line in before.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let Some(server) = crate::store::Process::parse(line) else {
+                continue;
+            };
+            if server == me {
+                continue;
             }
+            for row in store.runs_left_by(&server).map_err(|e| e.to_string())? {
+                if self.serves(&row.file) {
+                    left.push(row.id);
+                }
+            }
+            servers.push(server);
         }
         drop(store);
-        let _ = std::fs::remove_file(self.store.join(OWNED));
+        // This server too, before any of its runs starts; those before it
+        // stay named until their runs are taken up.
+        servers.push(me.clone());
+        write_servers(&path, &servers)?;
         let (wake, woken) = std::sync::mpsc::channel();
         *self.wake.lock().expect("the watcher") = Some(wake);
         let runs = self.clone();
@@ -433,6 +519,9 @@ impl Runs {
                 let mut given_up: HashSet<String> = HashSet::new();
                 for id in left {
                     runs.take_up(&id, "its server stopped", &mut given_up);
+                }
+                if let Err(e) = write_servers(&path, std::slice::from_ref(&me)) {
+                    eprintln!("flowc serve: {e}");
                 }
                 loop {
                     match woken.recv_timeout(Duration::from_secs(1)) {
@@ -449,7 +538,7 @@ impl Runs {
     }
 
     fn look(self: &Arc<Self>, given_up: &mut HashSet<String>) -> Result<(), String> {
-        let store = Store::open(&self.store).map_err(|e| e.to_string())?;
+        let store = self.conn().map_err(|e| e.to_string())?;
         // Approvals past their deadline answer no (`expired`), as an answer would.
         for (run, path) in store.approvals_expire(None).map_err(|e| e.to_string())? {
             eprintln!("flowc serve: the approval `{path}` of run {run} expired unanswered");

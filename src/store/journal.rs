@@ -10,9 +10,10 @@
 //! the effect's own `running` row are committed, so that a resume can tell
 //! an effect that may have happened from one that did not.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,10 +24,14 @@ use serde_json::Value;
 use super::{JournalEntry, Row, Store, StoreError};
 
 enum Msg {
-    /// Rows as JSON objects separated by commas.
-    Rows(Vec<u8>),
-    /// Commit everything before this, then answer.
-    Sync(Sender<Result<(), StoreError>>),
+    /// A run's journal starts: its rows are written from now on.
+    Open(Arc<Lane>),
+    /// Rows wait in a run's buffer.
+    Wake,
+    /// Commit everything of run `.0` before this, then answer.
+    Sync(u64, Sender<Result<(), StoreError>>),
+    /// A run's journal ends: its last rows are written, then it is forgotten.
+    Close(u64),
 }
 
 /// Rows wait in the run's buffer until this many bytes have gathered, or the
@@ -39,13 +44,23 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// writer commits it (what a `kill -9` can lose, to be run again on resume).
 const WAIT: Duration = Duration::from_millis(50);
 
-/// The journal writer of one run.
+/// The journal of one run. Every run of one store in this process writes
+/// through one writer thread and connection (a service runs many at once),
+/// which commits what all of them wrote in one transaction.
 pub struct Journal {
-    /// Finished steps not yet handed to the writer. Sending to the writer
-    /// happens under this lock, so rows reach it in the order they finished.
-    buffer: Arc<Mutex<Buffer>>,
-    writer: Option<JoinHandle<()>>,
-    failure: Arc<Failure>,
+    lane: Arc<Lane>,
+    writer: Arc<Writer>,
+    /// The run's own journal (not a handle on it): its drop ends the run's part.
+    own: bool,
+}
+
+/// One run's part of a writer.
+struct Lane {
+    key: u64,
+    run_id: String,
+    /// Finished steps not yet committed, in the order they finished.
+    buffer: Mutex<Buffer>,
+    failure: Failure,
 }
 
 /// The first store error under the run (a batch the writer could not
@@ -59,26 +74,21 @@ struct Failure {
 struct Buffer {
     /// Rows serialised (JSON text), separated by commas.
     text: Vec<u8>,
-    tx: Option<Sender<Msg>>,
+    /// Batches of [`BATCH_BYTES`] handed over, in order, before `text`.
+    full: Vec<Vec<u8>>,
 }
 
 impl Buffer {
-    fn send(&mut self, m: Msg) -> Result<(), StoreError> {
-        self.tx
-            .as_ref()
-            .and_then(|t| t.send(m).ok())
-            .ok_or_else(|| StoreError {
-                message: "the journal's writer stopped".into(),
-            })
+    /// Sets the waiting rows aside as a batch for the writer.
+    fn hand_over(&mut self) {
+        if !self.text.is_empty() {
+            let rows = std::mem::replace(&mut self.text, Vec::with_capacity(BATCH_BYTES + 4096));
+            self.full.push(rows);
+        }
     }
 
-    /// Hands the waiting rows to the writer.
-    fn hand_over(&mut self) -> Result<(), StoreError> {
-        if self.text.is_empty() {
-            return Ok(());
-        }
-        let rows = std::mem::replace(&mut self.text, Vec::with_capacity(BATCH_BYTES + 4096));
-        self.send(Msg::Rows(rows))
+    fn pending(&self) -> bool {
+        !self.text.is_empty() || !self.full.is_empty()
     }
 
     fn push(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
@@ -106,94 +116,154 @@ impl Buffer {
     }
 }
 
-impl Journal {
-    /// A writer for run `run_id` of the store in folder `dir`.
-    pub fn new(dir: &Path, run_id: &str) -> Journal {
+/// The writer thread of one store's folder, shared by the journals that
+/// use it; it ends when the last of them is dropped.
+struct Writer {
+    tx: Mutex<Sender<Msg>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    fn send(&self, m: Msg) -> Result<(), StoreError> {
+        self.tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(m)
+            .map_err(|_| StoreError {
+                message: "the journal's writer stopped".into(),
+            })
+    }
+
+    /// The writer of the store in `dir`: the one running, or a new one.
+    fn of(dir: &Path) -> Arc<Writer> {
+        static WRITERS: Mutex<Option<HashMap<PathBuf, Weak<Writer>>>> = Mutex::new(None);
+        let mut writers = WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+        let writers = writers.get_or_insert_with(HashMap::new);
+        writers.retain(|_, w| w.strong_count() > 0);
+        if let Some(w) = writers.get(dir).and_then(Weak::upgrade) {
+            return w;
+        }
         let (tx, rx) = channel();
-        let buffer = Arc::new(Mutex::new(Buffer {
-            text: Vec::with_capacity(BATCH_BYTES + 4096),
-            tx: Some(tx),
-        }));
-        let dir = dir.to_path_buf();
-        let run_id = run_id.to_string();
-        let shared = Arc::clone(&buffer);
-        let failure = Arc::new(Failure::default());
-        let fails = Arc::clone(&failure);
-        let writer = std::thread::Builder::new()
+        let folder = dir.to_path_buf();
+        let thread = std::thread::Builder::new()
             .name("flowc-journal".into())
-            .spawn(move || write_loop(&dir, &run_id, &rx, &shared, &fails))
+            .spawn(move || write_loop(&folder, &rx))
             .ok();
+        let w = Arc::new(Writer {
+            tx: Mutex::new(tx),
+            thread: Mutex::new(thread),
+        });
+        writers.insert(dir.to_path_buf(), Arc::downgrade(&w));
+        w
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // A closed channel ends the loop once what it holds is written.
+        let (tx, _) = channel();
+        drop(std::mem::replace(
+            self.tx.get_mut().unwrap_or_else(|p| p.into_inner()),
+            tx,
+        ));
+        if let Some(t) = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Journal {
+    /// The journal of run `run_id` of the store in folder `dir`.
+    pub fn new(dir: &Path, run_id: &str) -> Journal {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static KEYS: AtomicU64 = AtomicU64::new(1);
+        let lane = Arc::new(Lane {
+            key: KEYS.fetch_add(1, Ordering::Relaxed),
+            run_id: run_id.to_string(),
+            buffer: Mutex::new(Buffer {
+                text: Vec::with_capacity(4096),
+                full: Vec::new(),
+            }),
+            failure: Failure::default(),
+        });
+        let writer = Writer::of(dir);
+        if let Err(e) = writer.send(Msg::Open(lane.clone())) {
+            lane.failure.fail(e);
+        }
         Journal {
-            buffer,
+            lane,
             writer,
-            failure,
+            own: true,
         }
     }
 
     /// The store failed under the run (the first error is kept): whoever
     /// waits in [`Journal::failed`] hears of it.
     pub fn fail(&self, e: StoreError) {
-        self.failure.fail(e);
+        self.lane.failure.fail(e);
     }
 
-    /// The store error the run stopped at, if one came.
+    /// The first store error under the run, if any.
     pub fn failure(&self) -> Option<StoreError> {
-        self.failure
+        self.lane
+            .failure
             .error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    /// Resolves with the first store error under the run (never, when none comes).
+    /// Returns when the store fails under the run (never, if it does not).
     pub async fn failed(&self) -> StoreError {
         loop {
             if let Some(e) = self.failure() {
                 return e;
             }
-            self.failure.seen.notified().await;
+            self.lane.failure.seen.notified().await;
         }
     }
 
     fn buffer(&self) -> std::sync::MutexGuard<'_, Buffer> {
-        self.buffer.lock().unwrap_or_else(|p| p.into_inner())
+        self.lane.buffer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Another handle on the same buffer and writer (a re-planned fragment's
-    /// run writes to its run's journal); dropping it closes nothing.
+    /// Another handle on the same journal (the step host's): its rows go to
+    /// the same buffer; dropping it does not end the journal.
     pub fn handle(&self) -> Journal {
         Journal {
-            buffer: self.buffer.clone(),
-            writer: None,
-            failure: self.failure.clone(),
+            lane: self.lane.clone(),
+            writer: self.writer.clone(),
+            own: false,
         }
     }
 
-    /// A step's row, written with the next batch.
+    /// Keeps a finished step; written within [`WAIT`] or with the batch.
     pub fn write(&self, row: &Row<'_>) -> Result<(), StoreError> {
         let mut b = self.buffer();
         b.push(row)?;
         if b.text.len() >= BATCH_BYTES {
-            b.hand_over()?;
+            b.hand_over();
+            drop(b);
+            self.writer.send(Msg::Wake)?;
         }
         Ok(())
     }
 
-    /// A step's row, committed with everything before it before this
-    /// returns: an effect about to start, an accepted re-plan.
+    /// Keeps `row` and waits until it and every row before it are committed.
     pub fn write_now(&self, row: &Row<'_>) -> Result<(), StoreError> {
         self.buffer().push(row)?;
         self.flush()
     }
 
-    /// Waits until every row sent so far is committed.
+    /// Waits until every row written so far is committed.
     pub fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = channel();
-        {
-            let mut b = self.buffer();
-            b.hand_over()?;
-            b.send(Msg::Sync(tx))?;
-        }
+        self.writer.send(Msg::Sync(self.lane.key, tx))?;
         rx.recv().unwrap_or_else(|_| {
             Err(StoreError {
                 message: "the journal's writer stopped".into(),
@@ -204,16 +274,13 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        {
-            let mut b = self.buffer();
-            let _ = b.hand_over();
-            // Only the run's own journal (the one with the writer) closes it.
-            if self.writer.is_some() {
-                drop(b.tx.take());
+        // The run's own journal: what it holds is written, then the run is
+        // forgotten by the writer (which ends with the last run).
+        if self.own {
+            if self.buffer().pending() {
+                let _ = self.flush();
             }
-        }
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
+            let _ = self.writer.send(Msg::Close(self.lane.key));
         }
     }
 }
@@ -310,88 +377,164 @@ impl Failure {
     }
 }
 
-/// The writer: wakes for a batch, a flush or every [`WAIT`], takes every
-/// row waiting, commits them in one transaction, answers the syncs among
-/// them; until the run drops its sender. A batch it cannot commit stops the
-/// run ([`Journal::failed`]) and fails every later flush.
-fn write_loop(
-    dir: &Path,
-    run_id: &str,
-    rx: &Receiver<Msg>,
-    buffer: &Mutex<Buffer>,
-    failure: &Failure,
-) {
-    let store = Store::open(dir);
-    let mut seq = match &store {
-        Ok(s) => s.journal_next_seq(run_id).map_err(|e| s.error(&e)),
-        Err(e) => Err(e.clone()),
-    };
-    if let Err(e) = &seq {
-        failure.fail(e.clone());
-    }
-    // The batch's JSON array: `[`, the rows, `]`.
-    let mut batch = Vec::new();
-    let mut syncs = Vec::new();
-    let mut failed: Option<StoreError> = None;
+/// A run's part as the writer keeps it: its next batch number, or why it
+/// cannot be written (a batch it could not commit fails every later flush).
+struct Open {
+    lane: Arc<Lane>,
+    seq: Result<i64, StoreError>,
+    closing: bool,
+}
+
+/// The writer: wakes for a batch, a flush, a run's start or end, or every
+/// [`WAIT`]; takes every row waiting in every run's buffer, commits them in
+/// one transaction (one `journal_log` row per run), answers the syncs; until
+/// the last journal using it is dropped. A batch it cannot commit stops its
+/// runs ([`Journal::failed`]).
+fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
+    let mut store: Option<Store> = None;
+    let mut runs: HashMap<u64, Open> = HashMap::new();
+    let mut syncs: Vec<(u64, Sender<Result<(), StoreError>>)> = Vec::new();
     loop {
         let first = match rx.recv_timeout(WAIT) {
             Ok(m) => Some(m),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        batch.clear();
-        batch.push(b'[');
-        let mut take = |rows: &[u8]| {
-            if !rows.is_empty() {
+        let mut next = first;
+        while let Some(m) = next {
+            match m {
+                Msg::Open(lane) => {
+                    // A store that could not be opened is tried again for each run.
+                    if store.is_none() {
+                        match Store::open(dir) {
+                            Ok(s) => store = Some(s),
+                            Err(e) => lane.failure.fail(e),
+                        }
+                    }
+                    let seq = match &store {
+                        Some(s) => s.journal_next_seq(&lane.run_id).map_err(|e| s.error(&e)),
+                        None => Err(lane.failure.error().unwrap_or_else(|| StoreError {
+                            message: "the store could not be opened".into(),
+                        })),
+                    };
+                    if let Err(e) = &seq {
+                        lane.failure.fail(e.clone());
+                    }
+                    runs.insert(
+                        lane.key,
+                        Open {
+                            lane,
+                            seq,
+                            closing: false,
+                        },
+                    );
+                }
+                Msg::Wake => {}
+                Msg::Sync(key, s) => syncs.push((key, s)),
+                Msg::Close(key) => {
+                    if let Some(o) = runs.get_mut(&key) {
+                        o.closing = true;
+                    }
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        // Every run's rows: the batches handed over, then what waits.
+        let mut batches: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (key, o) in &runs {
+            let mut b = o.lane.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            if !b.pending() {
+                continue;
+            }
+            let mut batch = vec![b'['];
+            let b = &mut *b;
+            let text = std::mem::take(&mut b.text);
+            for rows in b.full.drain(..).chain(std::iter::once(text)) {
+                if rows.is_empty() {
+                    continue;
+                }
                 if batch.len() > 1 {
                     batch.push(b',');
                 }
-                batch.extend_from_slice(rows);
+                batch.extend_from_slice(&rows);
             }
-        };
-        {
-            // Under the buffer's lock: what was sent before, then what waits.
-            let mut b = buffer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut next = first;
-            while let Some(m) = next {
-                match m {
-                    Msg::Rows(r) => take(&r),
-                    Msg::Sync(s) => syncs.push(s),
+            batch.push(b']');
+            batches.push((*key, batch));
+        }
+        if !batches.is_empty() {
+            let written = match &store {
+                Some(s) => s.journal_put_all(&mut runs, &batches),
+                None => Err(StoreError {
+                    message: "the store could not be opened".into(),
+                }),
+            };
+            if let Err(e) = written {
+                for (key, _) in &batches {
+                    if let Some(o) = runs.get_mut(key) {
+                        if o.seq.is_ok() {
+                            o.seq = Err(e.clone());
+                        }
+                        o.lane.failure.fail(e.clone());
+                    }
                 }
-                next = rx.try_recv().ok();
             }
-            take(&b.text);
-            b.text.clear();
         }
-        batch.push(b']');
-        let r = match (&store, &mut seq) {
-            // A batch that could not be written fails every later flush too.
-            _ if failed.is_some() => Err(failed.clone().expect("checked")),
-            (Ok(_), Ok(_)) if batch.len() == 2 => Ok(()),
-            (Ok(s), Ok(n)) => {
-                let put = s.journal_put(run_id, *n, &batch).map_err(|e| s.error(&e));
-                if put.is_ok() {
-                    *n += 1;
-                }
-                put
-            }
-            (Err(e), _) => Err(e.clone()),
-            (_, Err(e)) => Err(e.clone()),
-        };
-        if let Err(e) = &r
-            && failed.is_none()
-        {
-            failed = Some(e.clone());
-            failure.fail(e.clone());
+        for (key, s) in syncs.drain(..) {
+            let r = match runs.get(&key) {
+                Some(o) => o.seq.as_ref().map(|_| ()).map_err(Clone::clone),
+                None => Err(StoreError {
+                    message: "the journal's writer does not know the run".into(),
+                }),
+            };
+            let _ = s.send(r);
         }
-        for s in syncs.drain(..) {
-            let _ = s.send(r.clone());
-        }
+        runs.retain(|_, o| !o.closing);
     }
 }
 
-/// A [`Row`] read back. A `result` or `error` that is present is kept even
-/// when it is JSON `null` (a tool may return `null`); absent is `None`.
+impl Failure {
+    fn error(&self) -> Option<StoreError> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Store {
+    /// Commits one batch per run, in one transaction; each run's batch
+    /// number goes up once it is committed.
+    fn journal_put_all(
+        &self,
+        runs: &mut HashMap<u64, Open>,
+        batches: &[(u64, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let put = || -> rusqlite::Result<()> {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            let r = (|| {
+                for (key, batch) in batches {
+                    // A run whose journal already failed writes nothing more.
+                    if let Some(Open {
+                        lane, seq: Ok(n), ..
+                    }) = runs.get(key)
+                    {
+                        self.journal_put(&lane.run_id, *n, batch)?;
+                    }
+                }
+                self.conn.execute_batch("COMMIT")
+            })();
+            if r.is_err() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            r
+        };
+        put().map_err(|e| self.error(&e))?;
+        for (key, _) in batches {
+            if let Some(Open { seq: Ok(n), .. }) = runs.get_mut(key) {
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Deserialize)]
 struct RowIn {
     path: String,

@@ -28,7 +28,7 @@ pub use crate::run::host::{CacheHit, StoreError};
 pub use crate::run::host::{JournalEntry, Row};
 pub use approvals::{Answer, Approval};
 pub use journal::{Journal, RunJournal};
-pub use runs::{NewRun, RunEnd, RunRow, RunStatus};
+pub use runs::{NewRun, Process, RunEnd, RunRow, RunStatus};
 pub use schedules::{Claim, Slot};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).

@@ -370,6 +370,18 @@ impl Store {
             .map_err(|e| self.error(&e))
     }
 
+    /// The runs process `p` (a server that died) left `interrupted`, oldest first.
+    pub fn runs_left_by(&self, p: &Process) -> Result<Vec<RunRow>, StoreError> {
+        self.mark_interrupted()?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE status = 'interrupted' AND pid = ?1 AND host = ?2 AND process IS ?3 ORDER BY started_ms, id"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&e))?;
+        stmt.query_map(params![p.pid, p.host, p.start], row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.error(&e))
+    }
+
     /// One run with its record, by id or by a prefix of one id.
     /// `Ok(Err(message))` when no run or several match.
     pub fn run(&self, id: &str) -> Result<Result<RunRow, String>, StoreError> {
@@ -455,6 +467,54 @@ pub fn host_name() -> String {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default()
+}
+
+/// A process as the store names a run's owner: its pid, host and, where
+/// the system tells, its start ([`process_start`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    pub pid: i64,
+    pub host: String,
+    pub start: Option<String>,
+}
+
+impl Process {
+    /// This process.
+    pub fn this() -> Process {
+        Process {
+            pid: i64::from(std::process::id()),
+            host: host_name(),
+            start: own_start().map(str::to_string),
+        }
+    }
+
+    /// A process as [`Process`]'s `Display` wrote it: `PID HOST START` (`-`
+    /// for no start).
+    pub fn parse(line: &str) -> Option<Process> {
+        let mut parts = line.split_whitespace();
+        let pid = parts.next()?.parse().ok()?;
+        let host = parts.next()?.to_string();
+        let start = match parts.next()? {
+            "-" => None,
+            s => Some(s.to_string()),
+        };
+        parts
+            .next()
+            .is_none()
+            .then_some(Process { pid, host, start })
+    }
+}
+
+impl std::fmt::Display for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.pid,
+            self.host,
+            self.start.as_deref().unwrap_or("-")
+        )
+    }
 }
 
 /// Who process `pid` is beyond its number, where the system tells (Linux):
