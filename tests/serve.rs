@@ -268,6 +268,47 @@ fn a_run_started_by_the_api_streams_its_events_and_ends_as_flowc_run_ends() {
 }
 
 #[test]
+fn fifty_runs_started_at_once_all_end_with_their_own_results() {
+    let dir = project("serve-fifty");
+    let s = serve(&dir, &[]);
+    // 50 clients at once, each its own arguments (and its own counter file).
+    let ids: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let s = &s;
+                scope.spawn(move || {
+                    let id = s.start("main", json!({ "name": format!("r{i}"), "times": i }));
+                    (i, id)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let distinct: std::collections::HashSet<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(distinct.len(), 50);
+    for (i, id) in &ids {
+        let run = s.wait_status(id, "ok");
+        // Each run called its own counter twice, and added its `times` to
+        // the counts (1 + 2, or 2 + 2 when its two calls overlapped).
+        let calls = std::fs::read_to_string(dir.join(format!("calls-r{i}"))).unwrap();
+        assert_eq!(calls, "xx", "run {i}");
+        let total = run["result"]["total"].as_u64().unwrap() as usize;
+        assert!(total == 3 + i || total == 4 + i, "run {i}: {run:#}");
+        let steps: Vec<(&str, &str)> = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| (st["path"].as_str().unwrap(), st["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(steps, [("main/a", "ok"), ("main/b", "ok")], "run {i}");
+    }
+    let (_, listed) = s.get("/api/v1/runs?flow=main&status=ok&limit=100");
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 50, "{listed:#}");
+    let log = s.log.lock().unwrap().clone();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
 fn arguments_that_do_not_fit_are_refused_with_422_and_nothing_runs() {
     let dir = project("serve-422");
     let s = serve(&dir, &[]);

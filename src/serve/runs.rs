@@ -6,10 +6,12 @@
 //! approve`) and runs a server that died left behind.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch};
 
@@ -281,7 +283,7 @@ impl Runs {
         let (cancel, cancelled) = watch::channel(false);
         let mut cancel = Some(cancel);
         let mut live: Option<Arc<Live>> = None;
-        let result = run_on(
+        let result = AssertUnwindSafe(run_on(
             prepared,
             &req,
             &store,
@@ -296,8 +298,12 @@ impl Runs {
                 );
             },
             cancelled_by(cancelled),
-        )
+        ))
+        .catch_unwind()
         .await;
+        let Ok(result) = result else {
+            return self.panicked(&store, live.as_deref(), reply.take());
+        };
         if let Some(l) = &live {
             self.metrics.journaled(&store, &l.id);
         }
@@ -367,15 +373,19 @@ impl Runs {
         let (cancel, cancelled) = watch::channel(false);
         let mut cancel = Some(cancel);
         let mut live = None;
-        let result = resume_on(
+        let result = AssertUnwindSafe(resume_on(
             &store,
             &req,
             &mut |e| {
                 self.event(e, &store, None, &mut live, &mut cancel, &mut reply);
             },
             cancelled_by(cancelled),
-        )
+        ))
+        .catch_unwind()
         .await;
+        let Ok(result) = result else {
+            return self.panicked(&store, live.as_deref(), reply.take());
+        };
         if let Some(l) = &live {
             self.metrics.journaled(&store, &l.id);
         }
@@ -391,6 +401,32 @@ impl Runs {
                 None => eprintln!("flowc serve: {why}"),
             }
         }
+    }
+
+    /// A run's task panicked (a defect of flowc): the other runs go on;
+    /// this one is given back `interrupted` (its journal kept, for `flowc
+    /// resume`) and its streams end.
+    fn panicked(
+        &self,
+        store: &Store,
+        live: Option<&Live>,
+        reply: Option<oneshot::Sender<Result<String, Refused>>>,
+    ) {
+        let why = "flowc failed inside the run (a defect: please report it with the server's log)";
+        if let Some(r) = reply {
+            let _ = r.send(Err(Refused::Failed(why.into())));
+        }
+        let Some(l) = live else { return };
+        eprintln!("flowc serve: run {}: {why}; it is left `interrupted`", l.id);
+        if let Err(e) = store.release_run(&l.id, RunStatus::Interrupted) {
+            eprintln!("flowc serve: run {}: {e}", l.id);
+        }
+        self.metrics
+            .finished(&l.id, RunStatus::Interrupted.as_str());
+        l.push(
+            "run_finished",
+            json!({ "status": RunStatus::Interrupted.as_str(), "error": why }),
+        );
     }
 
     /// One event of a run this server runs (of `flow` when the caller knows).
