@@ -23,6 +23,7 @@ use crate::driver::resume::resume_on;
 use crate::driver::runner::cancelled_by;
 use crate::driver::session::{self, Prepared, ResumeRequest, Settings};
 use crate::driver::{ApproveMode, Event, FsLoader, Request, RunStatus, Wishes, check_source};
+use crate::driver::{Refusal, Report};
 use crate::store::Store;
 
 /// Most events a run keeps for its streams (a run with more steps than
@@ -115,6 +116,18 @@ pub enum Refused {
     Failed(String),
 }
 
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Unprocessable(v) => match v.get("error").and_then(Value::as_str) {
+                Some(e) => f.write_str(e),
+                None => write!(f, "{v}"),
+            },
+            Refused::Conflict(m) | Refused::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 /// What `POST /api/v1/runs` asks.
 pub struct Start {
     pub file: String,
@@ -122,6 +135,16 @@ pub struct Start {
     pub args: Map<String, Value>,
     pub options: Map<String, Value>,
 }
+
+/// What [`Runs::drive`] runs: a new run, or a run taken up again.
+enum What {
+    Start(Prepared, Request),
+    Resume(ResumeRequest),
+}
+
+/// A run on its way, as [`Runs::drive`] awaits it.
+type Running<'s> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Report, Refusal>> + 's>>;
 
 /// The runs of one server.
 pub struct Runs {
@@ -252,20 +275,10 @@ impl Runs {
         reply: oneshot::Sender<Result<String, Refused>>,
         conn: Conn,
     ) {
-        let mut reply = Some(reply);
-        let store = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = reply
-                    .take()
-                    .map(|s| s.send(Err(Refused::Failed(e.to_string()))));
-                return;
-            }
-        };
         let prepared = match prepare(&start, &self.store) {
             Ok(p) => p,
             Err(r) => {
-                let _ = reply.take().map(|s| s.send(Err(r)));
+                let _ = reply.send(Err(r));
                 return;
             }
         };
@@ -280,49 +293,9 @@ impl Runs {
             },
             ..Request::default()
         };
-        let (cancel, cancelled) = watch::channel(false);
-        let mut cancel = Some(cancel);
-        let mut live: Option<Arc<Live>> = None;
-        let result = AssertUnwindSafe(run_on(
-            prepared,
-            &req,
-            &store,
-            &mut |e| {
-                self.event(
-                    e,
-                    &store,
-                    Some(&start.flow),
-                    &mut live,
-                    &mut cancel,
-                    &mut reply,
-                );
-            },
-            cancelled_by(cancelled),
-        ))
-        .catch_unwind()
-        .await;
-        let Ok(result) = result else {
-            return self.panicked(&store, live.as_deref(), reply.take());
-        };
-        if let Some(l) = &live {
-            self.metrics.journaled(&store, &l.id);
-        }
-        let why = match result {
-            Ok(report) => match &report.reported {
-                crate::driver::Reported::Here(h) => match &h.finished.store_error {
-                    Some(e) => format!("the store failed under the run: {}", e.message),
-                    None => return,
-                },
-                crate::driver::Reported::Remote(_) => return,
-            },
-            Err(r) => r.error,
-        };
-        match reply.take() {
-            Some(s) => {
-                let _ = s.send(Err(Refused::Failed(why)));
-            }
-            None => eprintln!("flowc serve: {why}"),
-        }
+        let flow = start.flow.clone();
+        self.drive(conn, reply, Some(&flow), What::Start(prepared, req))
+            .await;
     }
 
     /// Takes up run `id` again on the run threads (resume); `Err` when the
@@ -348,16 +321,6 @@ impl Runs {
         reply: oneshot::Sender<Result<String, Refused>>,
         conn: Conn,
     ) {
-        let mut reply = Some(reply);
-        let store = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = reply
-                    .take()
-                    .map(|s| s.send(Err(Refused::Failed(e.to_string()))));
-                return;
-            }
-        };
         let req = ResumeRequest {
             run: id,
             rerun,
@@ -370,36 +333,76 @@ impl Runs {
             },
             ..ResumeRequest::default()
         };
+        self.drive(conn, reply, None, What::Resume(req)).await;
+    }
+
+    /// Runs `run` (a start or a take-up, of `flow` when the caller knows)
+    /// on its thread's connection, cancellable, its events kept for the
+    /// streams; answers `reply` with the run's id once it starts, or with
+    /// why it did not (`refused`), and keeps a panic to this run.
+    async fn drive(
+        self: Arc<Self>,
+        conn: Conn,
+        reply: oneshot::Sender<Result<String, Refused>>,
+        flow: Option<&str>,
+        what: What,
+    ) {
+        let mut reply = Some(reply);
+        let store = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = reply
+                    .take()
+                    .map(|s| s.send(Err(Refused::Failed(e.to_string()))));
+                return;
+            }
+        };
         let (cancel, cancelled) = watch::channel(false);
         let mut cancel = Some(cancel);
-        let mut live = None;
-        let result = AssertUnwindSafe(resume_on(
-            &store,
-            &req,
-            &mut |e| {
-                self.event(e, &store, None, &mut live, &mut cancel, &mut reply);
-            },
-            cancelled_by(cancelled),
-        ))
-        .catch_unwind()
-        .await;
+        let mut live: Option<Arc<Live>> = None;
+        let mut sink = |e: Event<'_>| {
+            self.event(e, &store, flow, &mut live, &mut cancel, &mut reply);
+        };
+        let stop = cancelled_by(cancelled);
+        let resuming = matches!(what, What::Resume(_));
+        let (on, to) = (&*store, &mut sink);
+        let run: Running<'_> = match what {
+            What::Start(prepared, req) => {
+                Box::pin(async move { run_on(prepared, &req, on, to, stop).await })
+            }
+            What::Resume(req) => Box::pin(async move { resume_on(on, &req, to, stop).await }),
+        };
+        let result = AssertUnwindSafe(run).catch_unwind().await;
         let Ok(result) = result else {
             return self.panicked(&store, live.as_deref(), reply.take());
         };
         if let Some(l) = &live {
             self.metrics.journaled(&store, &l.id);
         }
-        if let Err(r) = result {
-            let why = std::iter::once(r.error.clone())
-                .chain(r.after.iter().cloned())
-                .collect::<Vec<_>>()
-                .join("\n");
-            match reply.take() {
-                Some(s) => {
-                    let _ = s.send(Err(Refused::Conflict(why)));
-                }
-                None => eprintln!("flowc serve: {why}"),
+        let why = match result {
+            Ok(report) => match &report.reported {
+                crate::driver::Reported::Here(h) => match &h.finished.store_error {
+                    Some(e) => {
+                        Refused::Failed(format!("the store failed under the run: {}", e.message))
+                    }
+                    None => return,
+                },
+                crate::driver::Reported::Remote(_) => return,
+            },
+            // The resume policy's refusal, in its words.
+            Err(r) if resuming => Refused::Conflict(
+                std::iter::once(r.error)
+                    .chain(r.after)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Err(r) => Refused::Failed(r.error),
+        };
+        match reply.take() {
+            Some(s) => {
+                let _ = s.send(Err(why));
             }
+            None => eprintln!("flowc serve: {why}"),
         }
     }
 
@@ -606,12 +609,8 @@ impl Runs {
         let answer = self.resume(id, None);
         match answer.blocking_recv() {
             Ok(Ok(_)) => eprintln!("flowc serve: run {id} resumed ({why})"),
-            Ok(Err(Refused::Conflict(m) | Refused::Failed(m))) => {
-                eprintln!("flowc serve: run {id} was not resumed: {m}");
-                given_up.insert(id.to_string());
-            }
-            Ok(Err(Refused::Unprocessable(v))) => {
-                eprintln!("flowc serve: run {id} was not resumed: {v}");
+            Ok(Err(r)) => {
+                eprintln!("flowc serve: run {id} was not resumed: {r}");
                 given_up.insert(id.to_string());
             }
             Err(_) => {
