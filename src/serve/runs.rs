@@ -138,7 +138,7 @@ pub struct Start {
 
 /// What [`Runs::drive`] runs: a new run, or a run taken up again.
 enum What {
-    Start(Prepared, Request),
+    Start(Box<(Prepared, Request)>),
     Resume(ResumeRequest),
 }
 
@@ -294,8 +294,13 @@ impl Runs {
             ..Request::default()
         };
         let flow = start.flow.clone();
-        self.drive(conn, reply, Some(&flow), What::Start(prepared, req))
-            .await;
+        self.drive(
+            conn,
+            reply,
+            Some(&flow),
+            What::Start(Box::new((prepared, req))),
+        )
+        .await;
     }
 
     /// Takes up run `id` again on the run threads (resume); `Err` when the
@@ -367,7 +372,8 @@ impl Runs {
         let resuming = matches!(what, What::Resume(_));
         let (on, to) = (&*store, &mut sink);
         let run: Running<'_> = match what {
-            What::Start(prepared, req) => {
+            What::Start(start) => {
+                let (prepared, req) = *start;
                 Box::pin(async move { run_on(prepared, &req, on, to, stop).await })
             }
             What::Resume(req) => Box::pin(async move { resume_on(on, &req, to, stop).await }),
