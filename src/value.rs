@@ -215,6 +215,33 @@ pub fn call_hash(binding: &str, v: &Value) -> String {
     crate::ids::sha256_hex(text.as_bytes())
 }
 
+/// A call's hash ([`call_hash`]) with the canonical text of its arguments
+/// kept: the journal writes that text as the step's arguments instead of
+/// serialising them a second time.
+pub struct CallText {
+    /// The binding, a NUL, then the arguments' canonical text.
+    text: String,
+    at: usize,
+    pub hash: String,
+}
+
+impl CallText {
+    pub fn new(binding: &str, v: &Value) -> CallText {
+        let mut text = String::with_capacity(binding.len() + 64);
+        text.push_str(binding);
+        text.push('\0');
+        let at = text.len();
+        write_canonical(v, &mut text);
+        let hash = crate::ids::sha256_hex(text.as_bytes());
+        CallText { text, at, hash }
+    }
+
+    /// The arguments' canonical text (JSON).
+    pub fn args(&self) -> &str {
+        &self.text[self.at..]
+    }
+}
+
 /// [`canonical`], appended to `out`.
 pub fn write_canonical(v: &Value, out: &mut String) {
     use std::fmt::Write;
@@ -302,6 +329,11 @@ mod tests {
         let v = json!({"ms": 0, "s": "a\u{0}b", "l": [1.0, {"z": null, "a": true}]});
         let b = "builtin \"sleep\"";
         assert_eq!(call_hash(b, &v), crate::ids::cache_key(b, &canonical(&v)));
+        let kept = CallText::new(b, &v);
+        assert_eq!(kept.hash, call_hash(b, &v));
+        assert_eq!(kept.args(), canonical(&v));
+        let back: Value = serde_json::from_str(kept.args()).expect("JSON");
+        assert!(equal(&back, &v));
     }
 
     #[test]
