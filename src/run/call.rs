@@ -455,7 +455,7 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.host.journal().map(|j| {
-            let call = value::CallText::new(&tool.binding_text, &input);
+            let call = value::CallText::new(&tool.binding_text, &input, super::host::ARGS_KEPT);
             super::journal::ToolRow::new(j, path.text(), step, name, tool.effect, call)
         });
         // An effect never starts unless its `running` row is durable.

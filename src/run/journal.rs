@@ -62,7 +62,11 @@ impl<'j> ToolRow<'j> {
             status,
             started_ms: self.started_ms,
             args_sha256: Some(&self.call.hash),
-            args: Some(self.call.args()),
+            args: self.call.args(),
+            args_bytes: match self.call.args() {
+                Some(_) => None,
+                None => Some(self.call.bytes() as u64),
+            },
             ..Row::default()
         }
     }

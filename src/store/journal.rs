@@ -586,7 +586,7 @@ mod tests {
         let s = Store::open(&d).expect("store");
         let j = Journal::new(&d, "r1");
         let input = serde_json::json!({ "name": "a\"b", "n": 2.0, "l": [1, { "z": null }] });
-        let call = crate::value::CallText::new("builtin \"echo\"", &input);
+        let call = crate::value::CallText::new("builtin \"echo\"", &input, ARGS_KEPT);
         let big = format!("{{\"s\":\"{}\"}}", "x".repeat(ARGS_KEPT));
         let row = |path: &'static str| Row {
             path,
@@ -597,7 +597,7 @@ mod tests {
             ..Row::default()
         };
         j.write(&Row {
-            args: Some(call.args()),
+            args: call.args(),
             args_sha256: Some(&call.hash),
             ..row("main/a")
         })
@@ -630,7 +630,7 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .expect("the view");
-        assert_eq!((text.as_deref(), bytes), (Some(call.args()), None));
+        assert_eq!((text.as_deref(), bytes), (call.args(), None));
         drop(j);
         let _ = std::fs::remove_dir_all(&d);
     }
