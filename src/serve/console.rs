@@ -196,7 +196,7 @@ pub async fn value(
                 (
                     StatusCode::NOT_FOUND,
                     format!(
-                    "the arguments of step `{step}` of run {id} were not kept (too large, or a run from an older store)"
+                    "run {id} kept no arguments for step `{step}` (too large, a run from an older store, or a step that has none: an approval, a re-plan)"
                 ),
             )
         })
