@@ -622,7 +622,10 @@ fn large_arguments_are_cut_with_the_whole_a_request_away() {
     );
     let (status, v) = s.get(&format!("/api/v1/runs/{id}/value?step=wide/big&part=args"));
     assert_eq!(status, 404, "{v}");
-    assert!(v["error"].as_str().unwrap().contains("kept no arguments"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("kept no arguments"),
+        "{v}"
+    );
 }
 
 /// The console: `/?token=` sets an HttpOnly, SameSite=Strict cookie and
