@@ -215,6 +215,53 @@ pub fn call_hash(binding: &str, v: &Value) -> String {
     crate::ids::sha256_hex(text.as_bytes())
 }
 
+/// A call's hash ([`call_hash`]) with the canonical text of its arguments
+/// kept: the journal writes that text as the step's arguments instead of
+/// serialising them a second time.
+pub struct CallText {
+    /// The binding, a NUL, then the arguments' canonical text; emptied when
+    /// the arguments are longer than the journal keeps.
+    text: String,
+    at: usize,
+    /// The length of the arguments' text.
+    bytes: usize,
+    pub hash: String,
+}
+
+impl CallText {
+    /// The hash of a call of `binding` with arguments `v`, their text kept
+    /// when it is at most `keep` bytes long (a larger one is not held while
+    /// the call runs: only its length is).
+    pub fn new(binding: &str, v: &Value, keep: usize) -> CallText {
+        let mut text = String::with_capacity(binding.len() + 64);
+        text.push_str(binding);
+        text.push('\0');
+        let at = text.len();
+        write_canonical(v, &mut text);
+        let hash = crate::ids::sha256_hex(text.as_bytes());
+        let bytes = text.len() - at;
+        if bytes > keep {
+            text = String::new();
+        }
+        CallText {
+            text,
+            at,
+            bytes,
+            hash,
+        }
+    }
+
+    /// The arguments' canonical text (JSON), when kept.
+    pub fn args(&self) -> Option<&str> {
+        self.text.get(self.at..)
+    }
+
+    /// The length of the arguments' canonical text, kept or not.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 /// [`canonical`], appended to `out`.
 pub fn write_canonical(v: &Value, out: &mut String) {
     use std::fmt::Write;
@@ -302,6 +349,16 @@ mod tests {
         let v = json!({"ms": 0, "s": "a\u{0}b", "l": [1.0, {"z": null, "a": true}]});
         let b = "builtin \"sleep\"";
         assert_eq!(call_hash(b, &v), crate::ids::cache_key(b, &canonical(&v)));
+        let kept = CallText::new(b, &v, 1024);
+        assert_eq!(kept.hash, call_hash(b, &v));
+        assert_eq!(kept.args(), Some(canonical(&v).as_str()));
+        assert_eq!(kept.bytes(), canonical(&v).len());
+        let back: Value = serde_json::from_str(kept.args().expect("kept")).expect("JSON");
+        assert!(equal(&back, &v));
+        // Too long to keep: the same hash, the length only.
+        let long = CallText::new(b, &v, 8);
+        assert_eq!(long.hash, kept.hash);
+        assert_eq!((long.args(), long.bytes()), (None, kept.bytes()));
     }
 
     #[test]

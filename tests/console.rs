@@ -424,6 +424,20 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
     let result = b.text("#inspector .step[data-path=\"slow/first\"] .result");
     let result = result.as_str().unwrap_or_default();
     assert!(result.contains("\"said\": \"first\""), "{result}");
+    // Its arguments: the values it was called with (`ms` is the run's
+    // argument, 3000; the source says `ms: ms`), above its result.
+    let args = b.text("#inspector .step[data-path=\"slow/first\"] .args");
+    let args = args.as_str().unwrap_or_default();
+    assert!(
+        args.contains("\"ms\": 3000") && args.contains("\"name\": \"first\""),
+        "{args}"
+    );
+    let order = b.js(
+        "const st = document.querySelector('#inspector .step[data-path=\"slow/first\"]');
+         return [...st.querySelectorAll('h3')].map((e) => e.textContent)",
+        json!([]),
+    );
+    assert_eq!(order, json!(["arguments", "result"]));
     assert!(
         b.text("#source .ln.hl")
             .as_str()
@@ -446,6 +460,12 @@ fn the_console_lists_draws_inspects_approves_and_starts_runs() {
     b.wait("the retry button", 10, |b| {
         b.find("#inspector .step[data-path=\"slow/left\"] button.retry")
     });
+    // `ms: first.n * 200`, computed when it ran.
+    let args = b.text("#inspector .step[data-path=\"slow/left\"] .args");
+    assert!(
+        args.as_str().unwrap_or_default().contains("\"ms\": 200"),
+        "{args}"
+    );
     b.click("#inspector .step[data-path=\"slow/left\"] button.retry");
     b.wait("the retried step run again", 20, |_| {
         (std::fs::read_to_string(dir.join("calls-left")).unwrap_or_default() == "xx").then_some(())

@@ -27,6 +27,8 @@ print(json.dumps({"n": os.path.getsize(path), "pid": os.getpid()}))
 const FLOWS: &str = r#"
 tool count(name: string, ms: int) -> { n: int, pid: int } = exec ["python3", "count.py"]
 
+tool echo(text: string, n: int) -> { text: string, n: int } = builtin "echo"
+
 effect tool ship(what: string) -> { shipped: string } = exec ["python3", "ship.py"]
 
 /// Adds up what it counted.
@@ -57,6 +59,12 @@ flow chain() -> int {
 flow wait(name: string, ms: int) -> int {
     let c = count(name: name, ms: ms)
     c.n
+}
+
+/// Echoes a text of `n` numbers and how long it is (its arguments are large).
+flow wide(n: int) -> int {
+    let big = echo(text: to_string(range(n)), n: n)
+    len(big.text)
 }
 
 /// Sleeps long (to be cancelled).
@@ -262,6 +270,19 @@ fn a_run_started_by_the_api_streams_its_events_and_ends_as_flowc_run_ends() {
         .map(|st| st["path"].as_str().unwrap())
         .collect();
     assert_eq!(paths, ["main/a", "main/b"]);
+    // Each step's arguments: the values it was called with, not the source
+    // text (`count(name: name, ms: 0)`).
+    assert_eq!(
+        run["steps"][0]["args"],
+        json!({ "name": "api", "ms": 0 }),
+        "{run:#}"
+    );
+    assert!(run["steps"][0].get("args_not_kept").is_none(), "{run:#}");
+    let (status, whole) = s.get(&format!("/api/v1/runs/{id}/value?step=main/b&part=args"));
+    assert_eq!((status, whole), (200, json!({ "name": "api", "ms": 0 })));
+    let (status, v) = s.get(&format!("/api/v1/runs/{id}/value?step=main/b&part=argz"));
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("part=argz"), "{v}");
     // Both runs are listed, newest first; the one from the command line too.
     let (_, listed) = s.get("/api/v1/runs?flow=main");
     let runs = listed["runs"].as_array().unwrap();
@@ -587,6 +608,15 @@ fn retry_from_a_step_runs_it_and_what_depends_on_it_and_replays_the_rest() {
         (calls("up"), calls("mid"), calls("down"), calls("side")),
         ("x".into(), "xx".into(), "xx".into(), "x".into())
     );
+    // A replayed step keeps the arguments it was first called with.
+    let up = again["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["path"] == "chain/up")
+        .unwrap();
+    assert_eq!(up["status"], "replayed", "{again:#}");
+    assert_eq!(up["args"], json!({ "name": "up", "ms": 0 }), "{again:#}");
     // A step the run does not have: 409 with the steps it has nearby.
     let (status, v) = s.post(
         &format!("/api/v1/runs/{id}/retry"),
@@ -606,6 +636,51 @@ fn retry_from_a_step_runs_it_and_what_depends_on_it_and_replays_the_rest() {
     assert_eq!(text(&out.stdout).trim(), "1231");
     assert_eq!(calls("mid"), "xx");
     assert_eq!(calls("down"), "xxx");
+}
+
+/// A step's arguments over 64 KB as JSON are cut in the run's answer, with
+/// the whole at `value?step=…&part=args`; over 256 KB the journal keeps
+/// only their size.
+#[test]
+fn large_arguments_are_cut_with_the_whole_a_request_away() {
+    let dir = project("serve-wide");
+    let s = serve(&dir, &[]);
+    let id = s.start("wide", json!({ "n": 20000 }));
+    let run = s.wait_status(&id, "ok");
+    let step = &run["steps"][0];
+    assert_eq!(step["path"], "wide/big");
+    // Cut: its size, and the start of its JSON text (keys sorted).
+    assert_eq!(step["args"]["cut"], true, "{step:#}");
+    assert!(
+        step["args"]["preview"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"n\":20000,\"text\":\"[0,"),
+        "{step:#}"
+    );
+    let (status, whole) = s.get(&format!("/api/v1/runs/{id}/value?step=wide/big&part=args"));
+    assert_eq!(status, 200, "{whole}");
+    assert_eq!(whole["n"], 20000);
+    assert_eq!(run["result"], whole["text"].as_str().unwrap().len());
+    assert_eq!(step["args"]["bytes"], whole.to_string().len());
+    // Too large to keep: said so, and no whole to fetch.
+    let id = s.start("wide", json!({ "n": 60000 }));
+    let run = s.wait_status(&id, "ok");
+    let step = &run["steps"][0];
+    assert!(step.get("args").is_none(), "{step:#}");
+    assert!(
+        step["args_not_kept"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 256 KB"),
+        "{step:#}"
+    );
+    let (status, v) = s.get(&format!("/api/v1/runs/{id}/value?step=wide/big&part=args"));
+    assert_eq!(status, 404, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("kept no arguments"),
+        "{v}"
+    );
 }
 
 /// The console: `/?token=` sets an HttpOnly, SameSite=Strict cookie and

@@ -1089,3 +1089,57 @@ fn a_status_the_store_does_not_know_is_a_clear_error() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tool call and a decision, each with a value computed at run time.
+const ARGS_FLOW: &str = r#"tool dbl(x: int) -> { y: int } = exec ["python3", "dbl.py"]
+flow main(n: int = 2) -> string {
+    let a = dbl(x: n + 1)
+    let size = decide "Is it big?" with { y: a.y } {
+        big => "big"
+        small => "small"
+    }
+    size
+}
+"#;
+
+/// Store version 7: every journal entry keeps the arguments of its step,
+/// as values (a tool call's, a decision's prompt, context and options), in
+/// the view `journal` that `sqlite3` users read.
+#[test]
+fn the_journal_keeps_the_argument_values_of_tool_calls_and_decisions() {
+    let dir = folder("args");
+    std::fs::write(dir.join("args.flow"), ARGS_FLOW).expect("write flow");
+    let rec = serde_json::json!({ "flowc_llm_record": 1, "decisions": [
+        { "step": "size", "path": "main/size", "prompt": "Is it big?", "answers": ["big"] }
+    ]});
+    std::fs::write(dir.join("rec.json"), rec.to_string()).expect("recording");
+    let out = flowc(
+        &dir,
+        &[
+            "run",
+            "args.flow",
+            "--arg",
+            "n=5",
+            "--llm",
+            "replay:rec.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "\"big\"");
+    let read = Command::new("python3")
+        .arg("-c")
+        .arg("import json, sqlite3; c = sqlite3.connect('.flowc/flowc.db'); print(json.dumps({p: json.loads(a) for p, a in c.execute('SELECT path, args FROM journal')}))")
+        .current_dir(&dir)
+        .output()
+        .expect("python3 runs");
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    let args: Value = serde_json::from_slice(&read.stdout).expect("JSON");
+    assert_eq!(args["main/a"], serde_json::json!({ "x": 6 }), "{args:#}");
+    assert_eq!(args["main/size"]["prompt"], "Is it big?", "{args:#}");
+    assert_eq!(args["main/size"]["context"], serde_json::json!({ "y": 12 }));
+    assert_eq!(
+        args["main/size"]["options"],
+        serde_json::json!(["big", "small"])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,8 +12,10 @@ pub fn uncertain(run: &RunRow, s: &JournalEntry) -> bool {
     s.status == "running" && run.status != RunStatus::Running
 }
 
-/// A step of a run: its journal row, without the result unless `results`
-/// says how large a result may be shown (larger ones are cut: `cut`).
+/// A step of a run: its journal row, without its result and arguments
+/// unless `results` says how large a value may be shown (larger ones are
+/// cut: `cut`); arguments the journal did not keep are `args_not_kept`, why
+/// in words.
 pub fn step_json(s: &JournalEntry, results: Option<usize>) -> Value {
     let mut v = json!({
         "path": s.path,
@@ -32,8 +34,24 @@ pub fn step_json(s: &JournalEntry, results: Option<usize>) -> Value {
     if let Some(e) = &s.error {
         v["error"] = e.clone();
     }
-    if let (Some(limit), Some(r)) = (results, &s.result) {
-        v["result"] = cut(r, limit);
+    if let Some(limit) = results {
+        if let Some(r) = &s.result {
+            v["result"] = cut(r, limit);
+        }
+        match (&s.args, s.args_bytes) {
+            (Some(a), _) => v["args"] = cut(a, limit),
+            (None, Some(n)) => {
+                v["args_not_kept"] = json!(format!(
+                    "{n} bytes, more than the {} KB a journal entry keeps",
+                    crate::store::ARGS_KEPT / 1024
+                ));
+            }
+            // The kinds whose arguments the journal keeps since version 7.
+            (None, None) if matches!(s.kind.as_str(), "tool" | "flow" | "llm") => {
+                v["args_not_kept"] = json!("not kept (run from an older store)");
+            }
+            (None, None) => {}
+        }
     }
     v
 }

@@ -76,6 +76,7 @@ impl Interp<'_> {
                 tool: name,
                 status: "cached",
                 cached_age_s: Some((age.as_secs_f64() * 1000.0).round() / 1000.0),
+                args: Some(&key.args),
                 ..Default::default()
             },
             span,

@@ -136,6 +136,8 @@ impl<'p> Interp<'p> {
             let error = r.as_ref().err().map(|e| e[0].record());
             if caller.is_some() && self.host.journal().is_some() {
                 let error = error.as_ref().and_then(|e| serde_json::to_value(e).ok());
+                // The arguments it was called with (its parameters' defaults not repeated).
+                let args = serde_json::to_string(&args).ok();
                 self.journal_step(
                     super::host::Row {
                         path: &sc.path.to_string(),
@@ -146,6 +148,7 @@ impl<'p> Interp<'p> {
                         attempts: 1,
                         error: error.as_ref(),
                         started_ms,
+                        args: args.as_deref(),
                         ..Default::default()
                     },
                     span,
@@ -452,8 +455,8 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         // The journal (docs/store.md): an effect's start is on disk before it runs.
         let mut journaled = self.host.journal().map(|j| {
-            let hash = value::call_hash(&tool.binding_text, &input);
-            super::journal::ToolRow::new(j, path.text(), step, name, tool.effect, hash)
+            let call = value::CallText::new(&tool.binding_text, &input, super::host::ARGS_KEPT);
+            super::journal::ToolRow::new(j, path.text(), step, name, tool.effect, call)
         });
         // An effect never starts unless its `running` row is durable.
         if tool.effect

@@ -227,7 +227,9 @@ impl Interp<'_> {
         if self.host.journal().is_none() {
             return;
         }
-        let hash = crate::ids::cache_key(req.kind, &crate::value::canonical(what));
+        // What was asked (prompt, context, options) is the decision's arguments.
+        let asked = crate::value::canonical(what);
+        let hash = crate::ids::cache_key(req.kind, &asked);
         let result = outcome_json(o);
         self.journal_step(
             super::host::Row {
@@ -241,6 +243,7 @@ impl Interp<'_> {
                 started_ms,
                 ended_ms,
                 args_sha256: Some(&hash),
+                args: Some(&asked),
                 ..Default::default()
             },
             span,

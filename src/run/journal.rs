@@ -14,6 +14,7 @@ use crate::ids::now_ms;
 use crate::ir::StepPath;
 use crate::ir::expr::Tool;
 use crate::span::Span;
+use crate::value::CallText;
 
 /// A tool call's row while it runs: written `running` before an effect
 /// starts, then `ok` or `failed` when it ends; a pure call dropped before it
@@ -26,8 +27,9 @@ pub(super) struct ToolRow<'j> {
     tool: &'j str,
     effect: bool,
     started_ms: i64,
-    /// SHA-256 of the tool's binding and canonical arguments.
-    hash: String,
+    /// SHA-256 of the tool's binding and canonical arguments, and that
+    /// canonical text: the arguments every row of the call keeps.
+    call: CallText,
     ended: bool,
 }
 
@@ -38,7 +40,7 @@ impl<'j> ToolRow<'j> {
         step: &'j str,
         tool: &'j str,
         effect: bool,
-        hash: String,
+        call: CallText,
     ) -> ToolRow<'j> {
         ToolRow {
             journal,
@@ -47,7 +49,7 @@ impl<'j> ToolRow<'j> {
             tool,
             effect,
             started_ms: now_ms(),
-            hash,
+            call,
             ended: false,
         }
     }
@@ -59,7 +61,12 @@ impl<'j> ToolRow<'j> {
             tool: self.tool,
             status,
             started_ms: self.started_ms,
-            args_sha256: Some(&self.hash),
+            args_sha256: Some(&self.call.hash),
+            args: self.call.args(),
+            args_bytes: match self.call.args() {
+                Some(_) => None,
+                None => Some(self.call.bytes() as u64),
+            },
             ..Row::default()
         }
     }
@@ -137,6 +144,9 @@ impl<'p> Interp<'p> {
         let id = self.recorder.start(step, path, name, StepKind::Tool, span);
         self.recorder.replayed(id);
         self.replayed.set(self.replayed.get() + 1);
+        // The arguments the step was taken with, as journaled (none kept
+        // by an older store: none written again).
+        let args = done.args.as_ref().map(Value::to_string);
         self.journal_step(
             Row {
                 path: &key,
@@ -145,6 +155,8 @@ impl<'p> Interp<'p> {
                 status: "replayed",
                 result: Some(v),
                 args_sha256: hash.as_deref(),
+                args: args.as_deref(),
+                args_bytes: done.args_bytes,
                 // When the step ran, as the run that took it journaled it.
                 attempts: done.attempts,
                 started_ms: done.started_ms,

@@ -137,14 +137,19 @@ pub async fn graph(State(app): State<Arc<App>>, Query(q): Query<GraphQuery>) -> 
 pub struct ValueQuery {
     /// A step's path; without it, the run's result.
     step: Option<String>,
+    /// With `step`: `result` (the default) or `args`, the arguments it was
+    /// called with.
+    part: Option<String>,
 }
 
-/// `GET /api/v1/runs/{id}/value?step=PATH`: a step's result whole (the
-/// run's result without `step`), where the run's answer cuts it.
+/// `GET /api/v1/runs/{id}/value?step=PATH[&part=args]`: a step's result
+/// (or arguments) whole (the run's result without `step`), where the run's
+/// answer cuts it.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/value", tag = "runs",
     params(("id" = String, Path, description = "The run's id"), ValueQuery),
     responses(
         (status = 200, description = "The value whole (any JSON value)", body = serde_json::Value),
+        (status = 400, description = "A `part` other than `result` or `args`", body = super::openapi::Error),
         (status = 401, response = super::openapi::Unauthorized),
         (status = 404, response = super::openapi::NotFound),
     ))]
@@ -153,6 +158,16 @@ pub async fn value(
     Path(id): Path<String>,
     Query(q): Query<ValueQuery>,
 ) -> Response {
+    let args = match q.part.as_deref() {
+        None | Some("result") => false,
+        Some("args") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("`part={other}` is neither `result` nor `args`"),
+            );
+        }
+    };
     let found = tokio::task::spawn_blocking(move || {
         let store = app
             .runs
@@ -168,16 +183,23 @@ pub async fn value(
         let steps = store
             .journal(&run.id)
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        steps
-            .into_iter()
-            .find(|s| s.path == step)
-            .map(|s| s.result.unwrap_or(serde_json::Value::Null))
-            .ok_or_else(|| {
+        let found = steps.into_iter().find(|s| s.path == step).ok_or_else(|| {
+            (
+                StatusCode::NOT_FOUND,
+                format!("run {id} has no step `{step}`"),
+            )
+        })?;
+        if !args {
+            return Ok(found.result.unwrap_or(serde_json::Value::Null));
+        }
+        found.args.ok_or_else(|| {
                 (
                     StatusCode::NOT_FOUND,
-                    format!("run {id} has no step `{step}`"),
-                )
-            })
+                    format!(
+                    "run {id} kept no arguments for step `{step}` (too large, a run from an older store, or a step that has none: an approval, a re-plan)"
+                ),
+            )
+        })
     })
     .await;
     match found {

@@ -167,6 +167,14 @@ pub struct Step {
     pub attempts: u32,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
+    /// The arguments it was called with, as a JSON object (a tool call's,
+    /// a flow call's; a decision's prompt, context and options), the whole at
+    /// `GET /api/v1/runs/{id}/value?step=PATH&part=args` when cut.
+    #[schema(value_type = Option<Object>)]
+    pub args: Option<Value>,
+    /// Why the arguments are absent: too large to keep, or a run from an
+    /// older store (schema before 7).
+    pub args_not_kept: Option<String>,
     pub result: Option<Value>,
     pub error: Option<Value>,
 }

@@ -21,7 +21,7 @@ use rusqlite::params;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{JournalEntry, Row, Store, StoreError};
+use super::{ARGS_KEPT, JournalEntry, Row, Store, StoreError};
 
 enum Msg {
     /// A run's journal starts: its rows are written from now on.
@@ -111,6 +111,21 @@ impl Buffer {
             return Err(StoreError {
                 message: format!("the step `{}` could not be journaled: {e}", row.path),
             });
+        }
+        // The arguments' JSON text, as the caller wrote it for their hash,
+        // goes in as it is: the object's closing brace moves after it.
+        if let Some(args) = row.args
+            && self.text.last() == Some(&b'}')
+        {
+            self.text.pop();
+            if args.len() <= ARGS_KEPT {
+                self.text.extend_from_slice(b",\"args\":");
+                self.text.extend_from_slice(args.as_bytes());
+            } else {
+                use std::io::Write;
+                let _ = write!(self.text, ",\"args_bytes\":{}", args.len());
+            }
+            self.text.push(b'}');
         }
         Ok(())
     }
@@ -559,6 +574,10 @@ struct RowIn {
     args_sha256: Option<String>,
     #[serde(default)]
     cached_age_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    args: Option<Value>,
+    #[serde(default)]
+    args_bytes: Option<u64>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -636,6 +655,8 @@ impl Store {
                     ended_ms: r.ended_ms,
                     args_sha256: r.args_sha256,
                     cached_age_s: r.cached_age_s,
+                    args: r.args,
+                    args_bytes: r.args_bytes,
                     path: r.path,
                 };
                 written += 1;
@@ -697,6 +718,62 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[2].kind, "flow");
         assert!(!rows[2].replayable(), "a flow's row is not replayed");
+        drop(j);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_steps_arguments_are_kept_as_written_or_by_their_size_when_too_large() {
+        let d = std::env::temp_dir().join(format!("flowc-journal-args-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let s = Store::open(&d).expect("store");
+        let j = Journal::new(&d, "r1");
+        let input = serde_json::json!({ "name": "a\"b", "n": 2.0, "l": [1, { "z": null }] });
+        let call = crate::value::CallText::new("builtin \"echo\"", &input, ARGS_KEPT);
+        let big = format!("{{\"s\":\"{}\"}}", "x".repeat(ARGS_KEPT));
+        let row = |path: &'static str| Row {
+            path,
+            tool: "t",
+            status: "ok",
+            attempts: 1,
+            started_ms: now_ms(),
+            ..Row::default()
+        };
+        j.write(&Row {
+            args: call.args(),
+            args_sha256: Some(&call.hash),
+            ..row("main/a")
+        })
+        .expect("sent");
+        j.write(&Row {
+            args: Some(&big),
+            ..row("main/big")
+        })
+        .expect("sent");
+        j.write(&row("main/none")).expect("sent");
+        j.flush().expect("committed");
+        let rows = s.journal("r1").expect("read");
+        // The canonical text reads back as the value it was called with.
+        let args = rows[0].args.clone().expect("kept");
+        assert!(crate::value::equal(&args, &input), "{args}");
+        assert_eq!(args["name"], "a\"b");
+        assert_eq!(rows[0].args_bytes, None);
+        assert_eq!(rows[0].args_sha256.as_deref(), Some(call.hash.as_str()));
+        assert_eq!(
+            (rows[1].args.as_ref(), rows[1].args_bytes),
+            (None, Some(big.len() as u64))
+        );
+        assert_eq!((rows[2].args.as_ref(), rows[2].args_bytes), (None, None));
+        // The view shows them too.
+        let (text, bytes): (Option<String>, Option<i64>) = s
+            .conn
+            .query_row(
+                "SELECT args, args_bytes FROM journal WHERE run_id = 'r1' AND path = 'main/a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the view");
+        assert_eq!((text.as_deref(), bytes), (call.args(), None));
         drop(j);
         let _ = std::fs::remove_dir_all(&d);
     }

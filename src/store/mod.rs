@@ -24,15 +24,15 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use crate::ids::{cache_key, new_run_id, now_ms, sha256_hex};
+pub use crate::run::host::{ARGS_KEPT, JournalEntry, Row};
 pub use crate::run::host::{CacheHit, StoreError};
-pub use crate::run::host::{JournalEntry, Row};
 pub use approvals::{Answer, Approval};
 pub use journal::{Journal, RunJournal};
 pub use runs::{NewRun, Process, RunEnd, RunRow, RunStatus};
 pub use schedules::{Claim, Slot};
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How long a write waits for another process's transaction to end.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -211,8 +211,47 @@ CREATE TABLE schedule_slots (
 ALTER TABLE approvals ADD COLUMN deadline_ms INTEGER;
 ";
 
+/// From version 6 to 7: journal entries keep the arguments a step was
+/// called with (`args`: a tool call's canonical JSON arguments, a flow
+/// call's, a decision's prompt, context and options), or their size when
+/// too large to keep (`args_bytes`). Entries written before have neither
+/// (shown as not kept); no data changes, and the view `journal` shows the
+/// new keys.
+const MIGRATE_V7: &str = "
+DROP VIEW journal;
+CREATE VIEW journal AS
+SELECT run_id, path, step, tool, kind, status, attempts, result, error, started_ms, ended_ms,
+       args_sha256, cached_age_s, args, args_bytes
+FROM (
+    SELECT l.run_id AS run_id,
+           e.value ->> '$.path' AS path,
+           coalesce(e.value ->> '$.step', replace(e.value ->> '$.path',
+               rtrim(e.value ->> '$.path', replace(e.value ->> '$.path', '/', '')), '')) AS step,
+           e.value ->> '$.tool' AS tool,
+           coalesce(e.value ->> '$.kind', 'tool') AS kind,
+           e.value ->> '$.status' AS status,
+           e.value ->> '$.attempts' AS attempts,
+           e.value -> '$.result' AS result,
+           e.value -> '$.error' AS error,
+           e.value ->> '$.started_ms' AS started_ms,
+           e.value ->> '$.ended_ms' AS ended_ms,
+           e.value ->> '$.args_sha256' AS args_sha256,
+           e.value ->> '$.cached_age_s' AS cached_age_s,
+           e.value -> '$.args' AS args,
+           e.value ->> '$.args_bytes' AS args_bytes,
+           row_number() OVER (
+               PARTITION BY l.run_id, e.value ->> '$.path'
+               ORDER BY l.seq DESC, e.key DESC
+           ) AS latest
+    FROM journal_log AS l, json_each(l.entries) AS e
+)
+WHERE latest = 1;
+";
+
 /// The migrations, in order: `MIGRATIONS[k]` takes version `k + 1` to `k + 2`.
-const MIGRATIONS: [&str; 5] = [MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5, MIGRATE_V6];
+const MIGRATIONS: [&str; 6] = [
+    MIGRATE_V2, MIGRATE_V3, MIGRATE_V4, MIGRATE_V5, MIGRATE_V6, MIGRATE_V7,
+];
 
 /// An open store.
 pub struct Store {
@@ -623,6 +662,62 @@ mod tests {
         let a = s.approval("r1", "main/ok").expect("read").expect("kept");
         assert_eq!((a.status.as_str(), a.answer()), ("expired", Some(false)));
         assert_eq!(s.slot_claim("k", 1), Ok(Claim::Fire));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_version_6_store_is_migrated_to_7_its_steps_without_arguments() {
+        let d = dir("v6");
+        std::fs::create_dir_all(&d).expect("dir");
+        let c = Connection::open(d.join(FILE_NAME)).expect("sqlite");
+        c.execute_batch(&format!(
+            "{SCHEMA_V1} {MIGRATE_V2} {MIGRATE_V3} {MIGRATE_V4} {MIGRATE_V5} {MIGRATE_V6} PRAGMA user_version = 6;"
+        ))
+        .expect("a version-6 store");
+        c.execute_batch(
+            "INSERT INTO journal_log (run_id, seq, entries) VALUES ('r1', 0,
+               '[{\"path\":\"main/a\",\"tool\":\"t\",\"status\":\"ok\",\"attempts\":1,\"result\":5,\"started_ms\":1,\"args_sha256\":\"h\"}]')",
+        )
+        .expect("a journal batch");
+        drop(c);
+        let s = Store::open(&d).expect("migrated");
+        assert_eq!(s.user_version(), Ok(SCHEMA_VERSION));
+        // The old step is kept, its result replayable, its arguments not kept.
+        let old = s.journal("r1").expect("read");
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].result, Some(serde_json::json!(5)));
+        assert!(old[0].replayable());
+        assert_eq!((old[0].args.as_ref(), old[0].args_bytes), (None, None));
+        let shown = crate::driver::inspect::step_json(&old[0], Some(1024));
+        assert_eq!(shown["args_not_kept"], "not kept (run from an older store)");
+        assert!(shown.get("args").is_none());
+        // A step written now keeps them, in the log and the view.
+        let j = journal::Journal::new(&d, "r1");
+        j.write(&Row {
+            path: "main/b",
+            tool: "t",
+            status: "ok",
+            started_ms: 2,
+            args: Some("{\"x\":1}"),
+            ..Row::default()
+        })
+        .expect("sent");
+        j.flush().expect("committed");
+        drop(j);
+        let new = s.journal("r1").expect("read");
+        assert_eq!(new[1].args, Some(serde_json::json!({ "x": 1 })));
+        let shown = crate::driver::inspect::step_json(&new[1], Some(1024));
+        assert_eq!(shown["args"], serde_json::json!({ "x": 1 }));
+        let args: Vec<Option<String>> = s
+            .conn
+            .prepare("SELECT args FROM journal WHERE run_id = 'r1' ORDER BY path")
+            .and_then(|mut q| {
+                q.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .expect("the view");
+        assert_eq!(args, [None, Some("{\"x\":1}".to_string())]);
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }

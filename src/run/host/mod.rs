@@ -323,7 +323,17 @@ pub struct JournalEntry {
     pub args_sha256: Option<String>,
     /// For a `cached` step: the age of the cache entry it reused, in seconds.
     pub cached_age_s: Option<f64>,
+    /// The arguments the step was called with (a JSON object), when kept:
+    /// a tool call's, a flow call's, a decision's (its prompt, context and
+    /// options). Runs of a store before version 7 have none.
+    pub args: Option<Value>,
+    /// Arguments too large to keep ([`ARGS_KEPT`]): their size as JSON text.
+    pub args_bytes: Option<u64>,
 }
+
+/// The largest arguments (as JSON text, in bytes) a journal entry keeps;
+/// larger ones are noted by their size only (`args_bytes`).
+pub const ARGS_KEPT: usize = 256 * 1024;
 
 impl JournalEntry {
     /// Its result can stand for the step on resume: an `ok` (or `replayed`)
@@ -361,6 +371,16 @@ pub struct Row<'a> {
     pub args_sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_age_s: Option<f64>,
+    /// The step's arguments as JSON text (the canonical text its
+    /// `args_sha256` hashes, not serialised again): written as the entry's
+    /// `args` by the journal, unless longer than [`ARGS_KEPT`], when only
+    /// their size is (`args_bytes`).
+    #[serde(skip)]
+    pub args: Option<&'a str>,
+    /// Arguments not kept, by their size (a replayed step whose first run's
+    /// were too large to keep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_bytes: Option<u64>,
 }
 
 #[cfg(test)]
@@ -427,6 +447,8 @@ mod tests {
                 ended_ms: None,
                 args_sha256: None,
                 cached_age_s: None,
+                args: None,
+                args_bytes: None,
             },
         );
         let replayed: Rc<dyn StepHost> = Rc::new(Replayed::new(local, replay));

@@ -582,7 +582,7 @@ function runPage(id) {
     const node = graph && graph.body.nodes.find((n) => n.label === selected);
     fill(inspector, 
       h("h2", {}, "step ", h("span", { class: "mono", text: selected }), node ? h("span", { class: "muted", text: ` · ${node.kind} · line ${node.line}` }) : null),
-      span ? [h("h3", { text: "arguments (the call as written)" }), h("pre", { id: "inspector-call", text: span[2] })] : null,
+      span ? [h("h3", { text: "call (as written)" }), h("pre", { id: "inspector-call", text: span[2] })] : null,
       steps.length || evOnly.length ? null : h("p", { class: "muted", text: "Not run (yet)." }),
       steps.slice(0, MAX_SHOWN).map((st) => stepView(st)),
       steps.length > MAX_SHOWN ? h("p", { class: "muted", text: `… and ${steps.length - MAX_SHOWN} more steps (the timeline and GET /api/v1/runs/${id} have them all)` }) : null,
@@ -614,6 +614,9 @@ function runPage(id) {
         h("dt", { text: "duration" }), h("dd", { text: fmtMs(st.duration_ms) }),
         h("dt", { text: "started" }), h("dd", { text: fmtTime(st.started_ms) })),
       st.error ? [h("h3", { text: "error" }), h("pre", { class: "error", text: json(st.error) })] : null,
+      // The values it was called with (the call as written is above).
+      "args" in st ? [h("h3", { text: "arguments" }), h("div", { class: "args" }, valueView(st.args, `/api/v1/runs/${id}/value?step=${encodeURIComponent(st.path)}&part=args`))]
+        : st.args_not_kept ? [h("h3", { text: "arguments" }), h("p", { class: "muted args", text: st.args_not_kept })] : null,
       "result" in st ? [h("h3", { text: "result" }), h("div", { class: "result" }, valueView(st.result, `/api/v1/runs/${id}/value?step=${encodeURIComponent(st.path)}`))] : null,
       h("div", { class: "actions" }, retry));
   }
