@@ -88,17 +88,19 @@ impl Store {
         context: Option<&Value>,
     ) -> Result<(), StoreError> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT OR IGNORE INTO approvals (run_id, path, message, context, status, asked_ms)
                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                params![
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     run_id,
                     path,
                     message,
                     context.map(Value::to_string),
                     now_ms()
-                ],
-            )
+                ])
+            })
             .map(drop)
             .map_err(|e| self.error(&e))
     }
@@ -112,11 +114,11 @@ impl Store {
         within_ms: u64,
     ) -> Result<(), StoreError> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE approvals SET deadline_ms = asked_ms + ?3
                  WHERE run_id = ?1 AND path = ?2 AND deadline_ms IS NULL",
-                params![run_id, path, within_ms as i64],
             )
+            .and_then(|mut s| s.execute(params![run_id, path, within_ms as i64]))
             .map(drop)
             .map_err(|e| self.error(&e))
     }
@@ -179,10 +181,12 @@ impl Store {
     ) -> Result<Result<(), String>, StoreError> {
         let n = self
             .conn
-            .execute(
+            .prepare_cached(
                 "UPDATE approvals SET status = ?3, answered_ms = ?4, answered_by = ?5, note = ?6
                  WHERE run_id = ?1 AND path = ?2 AND status = 'pending'",
-                params![
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     run_id,
                     path,
                     if answer.approved {
@@ -193,8 +197,8 @@ impl Store {
                     now_ms(),
                     answer.by,
                     answer.note
-                ],
-            )
+                ])
+            })
             .map_err(|e| self.error(&e))?;
         if n == 1 {
             return Ok(Ok(()));

@@ -522,7 +522,9 @@ impl Store {
         batches: &[(u64, Vec<u8>)],
     ) -> Result<(), StoreError> {
         let put = || -> rusqlite::Result<()> {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.conn
+                .prepare_cached("BEGIN IMMEDIATE")
+                .and_then(|mut s| s.execute([]))?;
             let r = (|| {
                 for (key, batch) in batches {
                     // A run whose journal already failed writes nothing more.
@@ -533,7 +535,10 @@ impl Store {
                         self.journal_put(&lane.run_id, *n, batch)?;
                     }
                 }
-                self.conn.execute_batch("COMMIT")
+                self.conn
+                    .prepare_cached("COMMIT")
+                    .and_then(|mut s| s.execute([]))
+                    .map(drop)
             })();
             if r.is_err() {
                 let _ = self.conn.execute_batch("ROLLBACK");
@@ -600,11 +605,9 @@ impl Store {
     /// The number of the next batch of run `run_id` (a resumed run goes on
     /// after the batches of its earlier processes).
     fn journal_next_seq(&self, run_id: &str) -> rusqlite::Result<i64> {
-        self.conn.query_row(
-            "SELECT COALESCE(MAX(seq) + 1, 0) FROM journal_log WHERE run_id = ?1",
-            [run_id],
-            |r| r.get(0),
-        )
+        self.conn
+            .prepare_cached("SELECT COALESCE(MAX(seq) + 1, 0) FROM journal_log WHERE run_id = ?1")
+            .and_then(|mut s| s.query_row([run_id], |r| r.get(0)))
     }
 
     /// One batch: its rows as one JSON array, in one insert.
@@ -622,7 +625,7 @@ impl Store {
     pub fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let mut q = self
             .conn
-            .prepare("SELECT seq, entries FROM journal_log WHERE run_id = ?1 ORDER BY seq")
+            .prepare_cached("SELECT seq, entries FROM journal_log WHERE run_id = ?1 ORDER BY seq")
             .map_err(|e| self.error(&e))?;
         let batches = q
             .query_map([run_id], |r| {
@@ -767,11 +770,10 @@ mod tests {
         // The view shows them too.
         let (text, bytes): (Option<String>, Option<i64>) = s
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT args, args_bytes FROM journal WHERE run_id = 'r1' AND path = 'main/a'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
             .expect("the view");
         assert_eq!((text.as_deref(), bytes), (call.args(), None));
         drop(j);

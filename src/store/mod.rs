@@ -295,6 +295,9 @@ impl Store {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(|e| describe(&path, &e))?;
+            // A server's connections live long and run the same few dozen
+            // statements: each prepared once.
+            conn.set_prepared_statement_cache_capacity(64);
             let store = Store {
                 conn,
                 path: path.clone(),

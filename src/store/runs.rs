@@ -144,10 +144,8 @@ impl Store {
             .collect();
         let write = |id: &str| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
-            tx.execute(
-                "INSERT INTO runs (id, flow, file, status, started_ms, pid, host, process, flowc_version, args, options)
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
+            tx.prepare_cached("INSERT INTO runs (id, flow, file, status, started_ms, pid, host, process, flowc_version, args, options)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10)").and_then(|mut s| s.execute(params![
                     id,
                     run.flow,
                     run.file,
@@ -158,10 +156,9 @@ impl Store {
                     env!("CARGO_PKG_VERSION"),
                     args,
                     Value::from(run.options.to_vec()).to_string()
-                ],
-            )?;
+                ]))?;
             {
-                let mut ins = tx.prepare(
+                let mut ins = tx.prepare_cached(
                     "INSERT OR REPLACE INTO run_sources (run_id, path, sha256) VALUES (?1, ?2, ?3)",
                 )?;
                 for (name, hash) in &hashes {
@@ -220,11 +217,13 @@ impl Store {
         let pid = i64::from(std::process::id());
         let taken = self
             .conn
-            .execute(
+            .prepare_cached(
                 "UPDATE runs SET status = 'running', ended_ms = NULL, result = NULL,
                  pid = ?3, host = ?4, process = ?5, flowc_version = ?6
                  WHERE id = ?1 AND status = ?2 AND status <> 'running' AND (status <> 'ok' OR ?7)",
-                params![
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     id,
                     previous.as_str(),
                     pid,
@@ -232,19 +231,16 @@ impl Store {
                     own_start(),
                     env!("CARGO_PKG_VERSION"),
                     ok_too
-                ],
-            )
+                ])
+            })
             .map_err(|e| self.error(&e))?;
         if taken == 1 {
             return Ok(Ok(()));
         }
         let now: Option<(RunStatus, i64, String)> = self
             .conn
-            .query_row(
-                "SELECT status, pid, host FROM runs WHERE id = ?1",
-                [id],
-                |r| Ok((status_col(r, 0)?, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached("SELECT status, pid, host FROM runs WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| Ok((status_col(r, 0)?, r.get(1)?, r.get(2)?))))
             .map(Some)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -271,12 +267,12 @@ impl Store {
     pub fn release_run(&self, id: &str, status: RunStatus) -> Result<(), StoreError> {
         let pid = i64::from(std::process::id());
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE runs SET status = ?2,
                  ended_ms = CASE WHEN ?2 = 'interrupted' THEN NULL ELSE coalesce(ended_ms, ?5) END
                  WHERE id = ?1 AND status = 'running' AND pid = ?3 AND host = ?4",
-                params![id, status.as_str(), pid, host_name(), now_ms()],
             )
+            .and_then(|mut s| s.execute(params![id, status.as_str(), pid, host_name(), now_ms()]))
             .map(drop)
             .map_err(|e| self.error(&e))
     }
@@ -288,10 +284,12 @@ impl Store {
         let pid = i64::from(std::process::id());
         let n = self
             .conn
-            .execute(
+            .prepare_cached(
                 "UPDATE runs SET status = ?2, ended_ms = ?3, result = ?4, error = ?5, record = ?6
                  WHERE id = ?1 AND status = 'running' AND pid = ?7 AND host = ?8",
-                params![
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     id,
                     end.status.as_str(),
                     now_ms(),
@@ -300,8 +298,8 @@ impl Store {
                     end.record.as_deref(),
                     pid,
                     host_name()
-                ],
-            )
+                ])
+            })
             .map_err(|e| self.error(&e))?;
         if n == 0 {
             return Err(StoreError {
@@ -320,7 +318,7 @@ impl Store {
         let host = host_name();
         let mut stmt = self
             .conn
-            .prepare("SELECT id, pid, process FROM runs WHERE status = 'running' AND host = ?1")
+            .prepare_cached("SELECT id, pid, process FROM runs WHERE status = 'running' AND host = ?1")
             .map_err(|e| self.error(&e))?;
         let rows: Vec<(String, i64, Option<String>)> = stmt
             .query_map([&host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -349,10 +347,10 @@ impl Store {
         for (id, _, _) in rows.into_iter().filter(gone) {
             n += self
                 .conn
-                .execute(
+                .prepare_cached(
                     "UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
-                    [&id],
                 )
+                .and_then(|mut s| s.execute([&id]))
                 .map_err(|e| self.error(&e))?;
         }
         Ok(n)
@@ -364,7 +362,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE ?1 IS NULL OR status = ?1 ORDER BY started_ms DESC, id DESC"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&e))?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error(&e))?;
         stmt.query_map([status.map(RunStatus::as_str)], row)
             .and_then(|rows| rows.collect())
             .map_err(|e| self.error(&e))
@@ -376,7 +374,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE status = 'interrupted' AND pid = ?1 AND host = ?2 AND process IS ?3 ORDER BY started_ms, id"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&e))?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error(&e))?;
         stmt.query_map(params![p.pid, p.host, p.start], row)
             .and_then(|rows| rows.collect())
             .map_err(|e| self.error(&e))
@@ -389,7 +387,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS}, record FROM runs WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC, id LIMIT 3"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(&e))?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error(&e))?;
         let found: Vec<RunRow> = stmt
             .query_map([id], |r| {
                 let mut run = row(r)?;
@@ -420,7 +418,7 @@ impl Store {
     pub fn run_sources(&self, id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT path, sha256 FROM run_sources WHERE run_id = ?1 ORDER BY path")
+            .prepare_cached("SELECT path, sha256 FROM run_sources WHERE run_id = ?1 ORDER BY path")
             .map_err(|e| self.error(&e))?;
         stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
@@ -582,10 +580,8 @@ mod tests {
         let reused = new(&s);
         // This process, but started at another time: a reused pid.
         s.conn
-            .execute(
-                "UPDATE runs SET process = 'another-boot:1' WHERE id = ?1",
-                [&reused],
-            )
+            .prepare_cached("UPDATE runs SET process = 'another-boot:1' WHERE id = ?1")
+            .and_then(|mut s| s.execute([&reused]))
             .expect("update");
         assert_eq!(s.mark_interrupted(), Ok(1));
         let status = |id: &str| s.run(id).expect("read").expect("found").status;
@@ -673,10 +669,8 @@ mod tests {
             })
             .expect("registered");
         s.conn
-            .execute(
-                "UPDATE runs SET args = '{\"n\": 2\u{1}' WHERE id = ?1",
-                [&id],
-            )
+            .prepare_cached("UPDATE runs SET args = '{\"n\": 2\u{1}' WHERE id = ?1")
+            .and_then(|mut s| s.execute([&id]))
             .expect("damaged");
         let e = s.run(&id).expect_err("refused");
         assert!(

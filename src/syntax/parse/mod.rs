@@ -352,21 +352,23 @@ const PARALLEL_BODIES: usize = 64 * 1024;
 /// Parses the bodies of many flows (each `(offset of its text, text)`) on
 /// every core; the results in the same order. A body's parse does not depend
 /// on any other's, so the order the threads take them in does not matter.
+/// The threads a parse may use (at most 8), asked of the system once: the
+/// answer reads the process's cgroup files.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    })
+}
+
 fn parse_bodies(
     file: FileId,
     src: &str,
     bodies: &[(usize, &str)],
     fast: bool,
 ) -> Vec<Option<Parsed>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads < 2 {
-        return bodies
-            .iter()
-            .map(|&(base, t)| parse_chunk(file, src, base, t, fast))
-            .collect();
-    }
     // Groups of bodies of about 16 KiB each, taken in turn.
     let mut groups = vec![0];
     let mut size = 0;
@@ -379,6 +381,14 @@ fn parse_bodies(
     }
     if *groups.last().expect("a start") != bodies.len() {
         groups.push(bodies.len());
+    }
+    // No more threads than groups: a small file is parsed where it is.
+    let threads = cores().min(groups.len() - 1);
+    if threads < 2 {
+        return bodies
+            .iter()
+            .map(|&(base, t)| parse_chunk(file, src, base, t, fast))
+            .collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done: Vec<Vec<(usize, Vec<Option<Parsed>>)>> = std::thread::scope(|s| {
@@ -439,9 +449,7 @@ fn parse_body(
     fast: bool,
 ) -> Option<(Vec<Stmt>, Vec<Comment>)> {
     const CHUNK: usize = 128 * 1024;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = cores();
     if text.len() < PARALLEL_BODY || threads < 2 {
         return parse_chunk(file, src, base, text, fast);
     }
