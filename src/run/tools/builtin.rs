@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{ToolFailure, ToolResult, http};
+use super::{Now, ToolFailure, ToolResult, http};
 use crate::run::timer;
 
 /// Calls the builtin tool `name` with its arguments (a JSON object); outputs
@@ -17,21 +17,17 @@ pub async fn call(
     client: &http::Client,
     max_output: u64,
 ) -> ToolResult {
+    if let Some(now) = call_now(name, args) {
+        return match now {
+            Now::Input => Ok(args.clone()),
+            Now::Done(r) => r,
+        };
+    }
     match name {
         "sleep" => {
             let ms = args.get("ms").and_then(Value::as_f64).unwrap_or(0.0);
-            if ms > 0.0 {
-                timer::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
-            }
+            timer::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
             Ok(args.clone())
-        }
-        "echo" => Ok(args.clone()),
-        "fail" => {
-            let msg = args
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("failed on purpose");
-            Err(ToolFailure::new(msg))
         }
         "read_json" => {
             let rel = args
@@ -63,6 +59,28 @@ pub async fn call(
             .await
         }
         other => Err(ToolFailure::new(format!("unknown builtin tool `{other}`"))),
+    }
+}
+
+/// The builtin tools that finish without waiting, answered on the spot:
+/// `echo`, `fail`, and `sleep` of at most 0 ms. `None`: the call waits (a
+/// longer `sleep`, a file, the network), or `name` is not one of these.
+pub fn call_now(name: &str, args: &Value) -> Option<Now> {
+    match name {
+        "sleep" => {
+            let ms = args.get("ms").and_then(Value::as_f64).unwrap_or(0.0);
+            // What is not above 0 (NaN too) does not sleep.
+            if ms > 0.0 { None } else { Some(Now::Input) }
+        }
+        "echo" => Some(Now::Input),
+        "fail" => {
+            let msg = args
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("failed on purpose");
+            Some(Now::Done(Err(ToolFailure::new(msg))))
+        }
+        _ => None,
     }
 }
 
