@@ -106,3 +106,47 @@ async fn read_file(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> 
     rx.await
         .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread stopped")))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// What finishes without waiting is answered on the spot, `echo` and a
+    /// `sleep` of 0 ms with their input; what waits is left to `call`.
+    #[test]
+    fn builtins_that_do_not_wait_are_answered_now() {
+        assert_eq!(call_now("sleep", &json!({ "ms": 0 })), Some(Now::Input));
+        assert_eq!(call_now("sleep", &json!({ "ms": -3 })), Some(Now::Input));
+        assert_eq!(call_now("sleep", &json!({ "ms": 5 })), None);
+        assert_eq!(call_now("echo", &json!({ "x": [1] })), Some(Now::Input));
+        assert_eq!(
+            call_now("fail", &json!({ "message": "no" })),
+            Some(Now::Done(Err(ToolFailure::new("no"))))
+        );
+        assert_eq!(call_now("read_json", &json!({ "path": "a.json" })), None);
+        assert_eq!(call_now("http_get", &json!({ "url": "http://x" })), None);
+    }
+
+    /// The asynchronous call gives what the synchronous answer says.
+    #[test]
+    fn the_async_call_agrees() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let client = http::Client::default();
+        let dir = Path::new(".");
+        for (name, args) in [
+            ("sleep", json!({ "ms": 0 })),
+            ("sleep", json!({ "ms": 1 })),
+            ("echo", json!({ "a": "b" })),
+        ] {
+            let got = rt.block_on(call(name, &args, dir, &client, 1 << 20));
+            assert_eq!(got, Ok(args.clone()), "{name}");
+        }
+        let failed = rt.block_on(call("fail", &json!({}), dir, &client, 1 << 20));
+        assert_eq!(failed, Err(ToolFailure::new("failed on purpose")));
+    }
+}
