@@ -576,7 +576,7 @@ impl<'p> Interp<'p> {
                         ErrorKind::PolicyViolation,
                         format!(
                             "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
-                            opts::fmt_size(memory::size(&v)),
+                            opts::fmt_size(memory::size(v)),
                             opts::fmt_size(budget)
                         ),
                         step,
