@@ -193,3 +193,13 @@ fn measure_memory() {
     drop(lowered);
     drop(checked);
 }
+
+/// A statement's node: `let`'s type and `assert`'s message are boxed, so
+/// every statement does not carry room for them.
+#[test]
+fn statement_nodes_stay_small() {
+    use flowc::syntax::ast::{Stmt, StmtKind};
+    use std::mem::size_of;
+    assert!(size_of::<StmtKind>() <= 248, "{}", size_of::<StmtKind>());
+    assert!(size_of::<Stmt>() <= 264, "{}", size_of::<Stmt>());
+}
