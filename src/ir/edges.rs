@@ -32,21 +32,33 @@ pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(usize, u
     let n = b.stmts.len();
     let mut edges: Vec<(usize, usize, EdgeKind)> = Vec::with_capacity(n * 2);
     let mut last_effect: Option<usize> = None;
+    // `into[j] == i + 1`: statement `i` already has an edge from `j` (one
+    // look-up per edge: a statement that reads thousands of `let`s, as the
+    // list that ends a large DAG does, made the search of its own edges
+    // quadratic).
+    let mut into = vec![0usize; n];
     for (i, s) in b.stmts.iter().enumerate() {
-        let first = edges.len();
         let after: &[Ident] = match &s.kind {
             StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => after,
             _ => &[],
         };
-        let has = |edges: &[(usize, usize, EdgeKind)], j: usize| {
-            edges[first..].iter().any(|&(a, _, _)| a == j)
+        // The names after `after`, when there are many (else a search is cheaper).
+        let after_names: Option<rustc_hash::FxHashSet<&str>> =
+            (after.len() > 8).then(|| after.iter().map(|a| a.name.as_str()).collect());
+        let has = |into: &mut Vec<usize>, j: usize| {
+            let had = into[j] == i + 1;
+            into[j] = i + 1;
+            had
         };
         for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-            if j == i || j >= n || has(&edges, j) {
+            if j == i || j >= n || has(&mut into, j) {
                 continue;
             }
             let waits = match &b.stmts[j].kind {
-                StmtKind::Let { name, .. } => after.iter().any(|a| a.name == name.name),
+                StmtKind::Let { name, .. } => match &after_names {
+                    Some(names) => names.contains(name.name.as_str()),
+                    None => after.iter().any(|a| a.name == name.name),
+                },
                 _ => false,
             };
             let kind = if waits {
@@ -56,12 +68,12 @@ pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(usize, u
             };
             edges.push((j, i, kind));
         }
-        if sequence && i > 0 && !has(&edges, i - 1) {
+        if sequence && i > 0 && !has(&mut into, i - 1) {
             edges.push((i - 1, i, EdgeKind::Sequence));
         }
         if info.effects.get(i).copied().unwrap_or(false) {
             if let Some(j) = last_effect
-                && !has(&edges, j)
+                && !has(&mut into, j)
             {
                 edges.push((j, i, EdgeKind::Effect));
             }

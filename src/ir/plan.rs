@@ -165,7 +165,8 @@ impl<'p> Lowered<'p> {
         &self.tests
     }
 
-    /// The tools and flows that flow `name` of module `module` calls itself.
+    /// The tools and flows that flow `name` of module `module` calls itself,
+    /// each once (in the order of their first call).
     pub fn flow_calls(&self, module: usize, name: &'p str) -> &[Callee<'p>] {
         self.flow_calls
             .get(&(module, name))
@@ -267,6 +268,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         frames: Frames::default(),
         module: 0,
         flow: None,
+        called: HashSet::default(),
         interned: HashMap::default(),
         mocks: Vec::new(),
         tools: (0..n_tools).map(|_| None).collect(),
@@ -458,6 +460,10 @@ struct Lowering<'p> {
     module: usize,
     /// The flow being lowered (its name), for `Lowered::flow_calls`.
     flow: Option<&'p str>,
+    /// What is in `Lowered::flow_calls` already: (caller's module, caller,
+    /// address of the callee's declaration). A flow that calls one tool
+    /// 100,000 times keeps it once.
+    called: HashSet<(usize, &'p str, usize)>,
     /// Names shared among the nodes that hold them (callees, argument names).
     interned: HashMap<&'p str, Rc<str>>,
     /// The `mock`s of the test block being lowered.
@@ -774,11 +780,18 @@ impl<'p> Lowering<'p> {
                 if let (Some(f), Some(callee @ (Callee::Tool { .. } | Callee::Flow { .. }))) =
                     (self.flow, callee)
                 {
-                    self.out
-                        .flow_calls
-                        .entry((self.module, f))
-                        .or_default()
-                        .push(callee);
+                    let decl = match callee {
+                        Callee::Tool { decl, .. } => std::ptr::from_ref(decl) as usize,
+                        Callee::Flow { decl, .. } => std::ptr::from_ref(decl) as usize,
+                        Callee::Llm | Callee::Builtin(_) => 0,
+                    };
+                    if self.called.insert((self.module, f, decl)) {
+                        self.out
+                            .flow_calls
+                            .entry((self.module, f))
+                            .or_default()
+                            .push(callee);
+                    }
                 }
                 let target = self.target(callee);
                 let options = self.options(c.options.as_ref());

@@ -68,6 +68,11 @@ impl RestateSteps {
 }
 
 impl StepHost for RestateSteps {
+    /// None: every tool call, a built-in's too, is a durable `Step`.
+    fn call_now(&self, _: &ToolCall<'_>) -> Option<crate::run::tools::Now> {
+        None
+    }
+
     fn call<'a>(&'a self, step: ToolCall<'a>) -> LocalBoxFuture<'a, ToolResult> {
         Box::pin(async move {
             let path = step.path.to_string();

@@ -14,7 +14,7 @@ use super::memory;
 use super::opts::fmt_duration;
 use super::opts::{self, Opts};
 use super::record::{StepKind, StepStatus};
-use super::tools::{self, Limits};
+use super::tools::{self, Limits, Now};
 use super::value::{self, equal};
 use super::{Env, Interp};
 use crate::builtins::{self, Builtin, Failure};
@@ -470,7 +470,7 @@ impl<'p> Interp<'p> {
             id,
         };
         let (result, attempt) = self
-            .attempts(tool, o, &input, key.as_deref(), step, span, path)
+            .attempts(tool, o, input, key.as_deref(), step, span, path)
             .await;
         drop(permits);
         if let Some(row) = &mut journaled {
@@ -509,13 +509,14 @@ impl<'p> Interp<'p> {
     /// The attempts of a tool call through the host, each within its
     /// `timeout`, retried as `retries`, `retry_on` and `backoff` say; the
     /// result checked against the tool's result type and `max_memory`.
-    /// Returns it with the number of attempts made.
+    /// Returns it with the number of attempts made. `input` is the result
+    /// itself when the tool gives it back unchanged (`echo`, `sleep`).
     #[allow(clippy::too_many_arguments)]
     async fn attempts(
         &self,
         tool: &Tool<'_>,
         o: &Opts,
-        input: &Value,
+        input: Value,
         key: Option<&str>,
         step: &str,
         span: Span,
@@ -529,36 +530,56 @@ impl<'p> Interp<'p> {
             attempt += 1;
             // A failure every attempt would repeat (a program that cannot start).
             let mut permanent = false;
-            // Poll once before arming the timer: builtins often finish at once.
-            // When the attempt times out: an exec tool that exits before it
-            // ends its call by then (reading its pipes for less than the grace).
-            let ends = tokio::time::Instant::now().checked_add(timeout);
-            let mut call = std::pin::pin!(self.invoke_at(
-                m,
-                tool,
-                input,
-                Limits {
+            let mut call = super::host::ToolCall {
+                module: self.run_modules[m],
+                tool: &tool.name,
+                binding: &tool.binding,
+                dir: self.module_dir(m),
+                path,
+                attempt,
+                input: &input,
+                limits: Limits {
                     max_output: o.max_output(),
-                    ends
+                    ends: None,
                 },
                 key,
-                path,
-                (attempt, timeout)
-            ));
-            let first =
-                std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
-            let outcome = match first {
-                std::task::Poll::Ready(r) => Ok(r),
-                std::task::Poll::Pending => tokio::time::timeout(timeout, call).await,
+                timeout,
+            };
+            // An attempt the host answers on the spot (a built-in that does
+            // not wait) needs no future and no timer. `None` stands for the
+            // input given back (moved into the result at the end, not copied).
+            let outcome: Result<Result<Option<Value>, _>, _> = match self.host.call_now(&call) {
+                Some(Now::Input) => Ok(Ok(None)),
+                Some(Now::Done(r)) => Ok(r.map(Some)),
+                None => {
+                    // When the attempt times out: an exec tool that exits before it
+                    // ends its call by then (reading its pipes for less than the grace).
+                    call.limits.ends = tokio::time::Instant::now().checked_add(timeout);
+                    let mut call = std::pin::pin!(self.host.call(call));
+                    // Poll once before arming the timer: builtins often finish at once.
+                    let first =
+                        std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx)))
+                            .await;
+                    match first {
+                        std::task::Poll::Ready(r) => Ok(r.map(Some)),
+                        std::task::Poll::Pending => tokio::time::timeout(timeout, call)
+                            .await
+                            .map(|r| r.map(Some)),
+                    }
+                }
             };
             let r = match outcome {
-                Ok(Ok(v)) if o.max_memory.is_some_and(|b| memory::size(&v) > b) => {
+                Ok(Ok(v))
+                    if o.max_memory
+                        .is_some_and(|b| memory::size(v.as_ref().unwrap_or(&input)) > b) =>
+                {
+                    let v = v.as_ref().unwrap_or(&input);
                     let budget = o.max_memory.unwrap_or(0);
                     Err(RunError::new(
                         ErrorKind::PolicyViolation,
                         format!(
                             "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
-                            opts::fmt_size(memory::size(&v)),
+                            opts::fmt_size(memory::size(v)),
                             opts::fmt_size(budget)
                         ),
                         step,
@@ -569,9 +590,13 @@ impl<'p> Interp<'p> {
                 }
                 Ok(Ok(v)) => {
                     let ret = sig.ret.as_ref().expect("tools have a result type");
-                    match value::conforms(&v, ret) {
-                        Ok(()) if value::in_order(&v, ret) => Ok(v),
-                        Ok(()) => Ok(value::in_declared_order(v, ret)),
+                    let got = v.as_ref().unwrap_or(&input);
+                    match value::conforms(got, ret) {
+                        Ok(()) if value::in_order(got, ret) => Ok(v),
+                        Ok(()) => Ok(Some(value::in_declared_order(
+                            v.unwrap_or_else(|| input.clone()),
+                            ret,
+                        ))),
                         Err(mm) => Err(RunError::new(
                             ErrorKind::TypeError,
                             format!(
@@ -624,7 +649,7 @@ impl<'p> Interp<'p> {
                 }
             }
         };
-        (result, attempt)
+        (result.map(|v| v.unwrap_or(input)), attempt)
     }
 
     /// The idempotency key of `idempotency_key: true`: from the run id and
@@ -633,35 +658,6 @@ impl<'p> Interp<'p> {
         let run = self.config.run_id.as_deref().unwrap_or("");
         let h = crate::ids::sha256_hex(format!("{run}\0{path}").as_bytes());
         format!("flowc-{run}-{}", &h[..16])
-    }
-
-    /// One attempt of a tool call, as the host runs it (with the attempt's
-    /// number and timeout).
-    #[allow(clippy::too_many_arguments)]
-    async fn invoke_at(
-        &self,
-        m: usize,
-        tool: &Tool<'_>,
-        input: &Value,
-        limits: Limits,
-        key: Option<&str>,
-        path: &StepPath,
-        (attempt, timeout): (u32, Duration),
-    ) -> tools::ToolResult {
-        self.host
-            .call(super::host::ToolCall {
-                module: self.run_modules[m],
-                tool: &tool.name,
-                binding: &tool.binding,
-                dir: self.module_dir(m),
-                path,
-                attempt,
-                input,
-                limits,
-                key,
-                timeout,
-            })
-            .await
     }
 }
 

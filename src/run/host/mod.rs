@@ -21,7 +21,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::tools::{self, Limits, ToolResult};
+use super::tools::{self, Limits, Now, ToolResult};
 use crate::ir::StepPath;
 use crate::ir::expr::Binding;
 use crate::span::Span;
@@ -81,6 +81,15 @@ pub trait StepHost {
                 Err(tools::ToolFailure::new("no host runs tools in this run").permanent())
             }),
         }
+    }
+
+    /// One attempt of a tool call that finishes without waiting, answered
+    /// on the spot (no future, no box): a built-in such as `echo` or `sleep`
+    /// of 0 ms where tools run in this process. `None`: the attempt goes
+    /// through [`StepHost::call`]. A host that answers `call` itself
+    /// answers this too (with `None` when its calls must go its way).
+    fn call_now(&self, call: &ToolCall<'_>) -> Option<Now> {
+        self.below()?.call_now(call)
     }
 
     /// What a call gives without running (a test's mock, or a refusal);
@@ -153,6 +162,13 @@ impl StepHost for Local {
         Box::pin(super::invoke_binding(
             c.binding, c.dir, &self.http, &self.mcp, c.input, c.limits, c.key,
         ))
+    }
+
+    fn call_now(&self, c: &ToolCall<'_>) -> Option<Now> {
+        match c.binding {
+            Binding::Builtin(n) => tools::builtin::call_now(n, c.input),
+            _ => None,
+        }
     }
 }
 

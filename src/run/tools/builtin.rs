@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{ToolFailure, ToolResult, http};
+use super::{Now, ToolFailure, ToolResult, http};
 use crate::run::timer;
 
 /// Calls the builtin tool `name` with its arguments (a JSON object); outputs
@@ -17,21 +17,17 @@ pub async fn call(
     client: &http::Client,
     max_output: u64,
 ) -> ToolResult {
+    if let Some(now) = call_now(name, args) {
+        return match now {
+            Now::Input => Ok(args.clone()),
+            Now::Done(r) => r,
+        };
+    }
     match name {
         "sleep" => {
             let ms = args.get("ms").and_then(Value::as_f64).unwrap_or(0.0);
-            if ms > 0.0 {
-                timer::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
-            }
+            timer::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
             Ok(args.clone())
-        }
-        "echo" => Ok(args.clone()),
-        "fail" => {
-            let msg = args
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("failed on purpose");
-            Err(ToolFailure::new(msg))
         }
         "read_json" => {
             let rel = args
@@ -66,6 +62,28 @@ pub async fn call(
     }
 }
 
+/// The builtin tools that finish without waiting, answered on the spot:
+/// `echo`, `fail`, and `sleep` of at most 0 ms. `None`: the call waits (a
+/// longer `sleep`, a file, the network), or `name` is not one of these.
+pub fn call_now(name: &str, args: &Value) -> Option<Now> {
+    match name {
+        "sleep" => {
+            let ms = args.get("ms").and_then(Value::as_f64).unwrap_or(0.0);
+            // What is not above 0 (NaN too) does not sleep.
+            if ms > 0.0 { None } else { Some(Now::Input) }
+        }
+        "echo" => Some(Now::Input),
+        "fail" => {
+            let msg = args
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("failed on purpose");
+            Some(Now::Done(Err(ToolFailure::new(msg))))
+        }
+        _ => None,
+    }
+}
+
 /// Reads at most `limit` bytes of a file (`None` when there is more) on a thread
 /// of its own. Opening a FIFO blocks until a writer comes, and a device such as
 /// `/dev/zero` never ends: when the step times out or is cancelled the thread is
@@ -87,4 +105,48 @@ async fn read_file(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> 
         })?;
     rx.await
         .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread stopped")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// What finishes without waiting is answered on the spot, `echo` and a
+    /// `sleep` of 0 ms with their input; what waits is left to `call`.
+    #[test]
+    fn builtins_that_do_not_wait_are_answered_now() {
+        assert_eq!(call_now("sleep", &json!({ "ms": 0 })), Some(Now::Input));
+        assert_eq!(call_now("sleep", &json!({ "ms": -3 })), Some(Now::Input));
+        assert_eq!(call_now("sleep", &json!({ "ms": 5 })), None);
+        assert_eq!(call_now("echo", &json!({ "x": [1] })), Some(Now::Input));
+        assert_eq!(
+            call_now("fail", &json!({ "message": "no" })),
+            Some(Now::Done(Err(ToolFailure::new("no"))))
+        );
+        assert_eq!(call_now("read_json", &json!({ "path": "a.json" })), None);
+        assert_eq!(call_now("http_get", &json!({ "url": "http://x" })), None);
+    }
+
+    /// The asynchronous call gives what the synchronous answer says.
+    #[test]
+    fn the_async_call_agrees() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let client = http::Client::default();
+        let dir = Path::new(".");
+        for (name, args) in [
+            ("sleep", json!({ "ms": 0 })),
+            ("sleep", json!({ "ms": 1 })),
+            ("echo", json!({ "a": "b" })),
+        ] {
+            let got = rt.block_on(call(name, &args, dir, &client, 1 << 20));
+            assert_eq!(got, Ok(args.clone()), "{name}");
+        }
+        let failed = rt.block_on(call("fail", &json!({}), dir, &client, 1 << 20));
+        assert_eq!(failed, Err(ToolFailure::new("failed on purpose")));
+    }
 }

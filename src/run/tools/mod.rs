@@ -40,6 +40,16 @@ impl ToolFailure {
 
 pub type ToolResult = Result<serde_json::Value, ToolFailure>;
 
+/// An attempt answered on the spot, without waiting (`StepHost::call_now`).
+#[derive(Debug, PartialEq)]
+pub enum Now {
+    /// The tool's result.
+    Done(ToolResult),
+    /// The result is the call's input, unchanged (`echo`, `sleep`): the
+    /// caller moves it instead of copying it.
+    Input,
+}
+
 /// What bounds one attempt of a tool call.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {

@@ -469,7 +469,7 @@ impl Converter<'_> {
                     }
                     StmtKind::Let {
                         name: name.expect("grammar: let name"),
-                        ty,
+                        ty: ty.map(Box::new),
                         value: value.expect("grammar: let value"),
                         after,
                     }
@@ -505,7 +505,7 @@ impl Converter<'_> {
                 Rule::assert_stmt => {
                     let mut it = inner(s);
                     let cond = self.expr(it.next().expect("grammar: assert expression"));
-                    let message = it.next().map(|m| self.expr(m));
+                    let message = it.next().map(|m| Box::new(self.expr(m)));
                     StmtKind::Assert { cond, message }
                 }
                 Rule::bad_stmt => {
