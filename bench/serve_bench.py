@@ -6,21 +6,26 @@
    event stream, against the bound; `flowc run` of the same for comparison.
 2. A burst: N small runs (default 200) started at once through the API,
    timed from the first `POST` to the last run's end, against N `flowc run`
-   processes started at once on a store of their own: the rate ratio.
+   processes started at once on a store of their own: the rate ratio. The
+   POSTs come from one `curl --parallel` (a client in C) when curl is
+   installed, else from N Python threads (`--client python`); what the client
+   itself takes (N `GET /api/v1/flows` at once) is printed first.
 3. The server's resident memory (VmRSS) after start, and after the burst.
 
 Usage (from the repository's root; the kit in ../shared/bench or $B):
 
-    bench/serve_bench.py [--flowc PATH] [--runs 3] [--burst 200]
+    bench/serve_bench.py [--flowc PATH] [--runs 3] [--burst 200] [--client curl|python]
 
 PATH defaults to $CARGO_TARGET_DIR/release/flowc (or target/release/flowc).
-Standard library only. Prints one line per measure and a summary.
+Standard library only (and curl, when installed). Prints one line per measure and a summary.
 """
 
 import argparse
 import concurrent.futures
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,15 +114,39 @@ def latency(flowc, base, work, runs, bound):
     return wall / bound
 
 
-def burst(flowc, base, work, n):
+def post_runs_python(base, n):
+    """n `POST /api/v1/runs` from n Python threads at once: the run ids."""
     def start(_):
         _, body = request(base, "POST", "/api/v1/runs", {"file": "small.flow", "flow": "small"})
         return json.loads(body)["id"]
 
-    t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
-        ids = set(pool.map(start, range(n)))
+        return set(pool.map(start, range(n)))
+
+
+def post_runs_curl(base, work, n):
+    """n `POST /api/v1/runs` at once from one `curl --parallel` (a client in C,
+    n connections at once): the run ids."""
+    one = ('url = "%s/api/v1/runs"\nrequest = "POST"\n'
+           'header = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\n'
+           'data = "{\\"file\\":\\"small.flow\\",\\"flow\\":\\"small\\"}"\n') % (base, TOKEN)
+    cfg = os.path.join(work, "burst.curl")
+    with open(cfg, "w") as f:
+        f.write("\nnext\n".join([one] * n))
+    out = subprocess.run(["curl", "-sS", "--parallel", "--parallel-immediate",
+                          "--parallel-max", str(n), "-K", cfg],
+                         check=True, capture_output=True, text=True).stdout
+    return set(re.findall(r'"id"\s*:\s*"([^"]+)"', out))
+
+
+def burst(flowc, base, work, n, client):
+    t0 = time.monotonic()
+    if client == "curl":
+        ids = post_runs_curl(base, work, n)
+    else:
+        ids = post_runs_python(base, n)
     posted = time.monotonic() - t0
+    assert len(ids) == n, f"{len(ids)} runs started of {n}"
     while True:
         _, body = request(base, "GET", "/api/v1/runs?flow=small&limit=10000")
         rows = [r for r in json.loads(body)["runs"] if r["id"] in ids]
@@ -134,11 +163,28 @@ def burst(flowc, base, work, n):
     codes = [p.wait() for p in procs]
     cli = time.monotonic() - t0
     assert all(c == 0 for c in codes), codes
-    print(f"{n} small runs at once through the API: {api:.2f} s ({n / api:.1f} runs/s; "
-          f"the {n} POSTs answered in {posted:.2f} s)")
+    print(f"{n} small runs at once through the API ({client} client): {api:.2f} s "
+          f"({n / api:.1f} runs/s; the {n} POSTs answered in {posted:.2f} s)")
     print(f"{n} `flowc run` processes at once: {cli:.2f} s ({n / cli:.1f} runs/s)")
     print(f"rate ratio API / processes: {cli / api:.2f}")
     return cli / api
+
+
+def client_floor(base, work, n, client):
+    """What the client itself takes: n `GET /api/v1/flows` at once."""
+    t0 = time.monotonic()
+    if client == "curl":
+        cfg = os.path.join(work, "floor.curl")
+        one = 'url = "%s/api/v1/flows"\nheader = "Authorization: Bearer %s"\noutput = "/dev/null"\n' % (base, TOKEN)
+        with open(cfg, "w") as f:
+            f.write("\nnext\n".join([one] * n))
+        subprocess.run(["curl", "-sS", "--parallel", "--parallel-immediate",
+                        "--parallel-max", str(n), "-K", cfg], check=True, capture_output=True)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            list(pool.map(lambda _: request(base, "GET", "/api/v1/flows"), range(n)))
+    took = time.monotonic() - t0
+    print(f"the {client} client's floor: {n} GET /api/v1/flows at once in {took:.3f} s")
 
 
 def main():
@@ -147,6 +193,9 @@ def main():
     ap.add_argument("--flowc", default=os.path.join(target, "release", "flowc"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--client", choices=["curl", "python"],
+                    default="curl" if shutil.which("curl") else "python",
+                    help="who sends the burst's POSTs (default: curl --parallel when installed)")
     ap.add_argument("--kit", default=os.environ.get("B", "../shared/bench"))
     a = ap.parse_args()
     flowc = os.path.abspath(a.flowc)
@@ -169,7 +218,8 @@ def main():
         idle = rss_kb(p.pid) / 1024
         print(f"idle RSS after start: {idle:.1f} MB")
         ratio = latency(flowc, base, work, a.runs, bound)
-        rate = burst(flowc, base, work, a.burst)
+        client_floor(base, work, a.burst, a.client)
+        rate = burst(flowc, base, work, a.burst, a.client)
         print(f"RSS after: {rss_kb(p.pid) / 1024:.1f} MB (peak {rss_kb(p.pid, 'VmHWM') / 1024:.1f} MB)")
     finally:
         p.terminate()

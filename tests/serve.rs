@@ -338,6 +338,31 @@ fn fifty_runs_started_at_once_all_end_with_their_own_results() {
 }
 
 #[test]
+fn a_file_edited_between_two_starts_runs_as_it_is_now() {
+    let dir = tempdir("serve-edited");
+    let main = |n: i64| {
+        format!(
+            "import \"lib.flow\" as lib\n\nconst OWN = {n}\n\n/// Reads its own constant and the library's.\nflow main() -> int {{\n    OWN * 10 + lib.N\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("ops.flow"), main(1)).unwrap();
+    std::fs::write(dir.join("lib.flow"), "const N = 1\n").unwrap();
+    let s = serve(&dir, &[]);
+    let first = s.start("main", json!({}));
+    assert_eq!(s.wait_status(&first, "ok")["result"], 11);
+    // Edited at once (a check is reused for a second when nothing changed).
+    std::fs::write(dir.join("lib.flow"), "const N = 2\n").unwrap();
+    let second = s.start("main", json!({}));
+    assert_eq!(s.wait_status(&second, "ok")["result"], 12);
+    std::fs::write(dir.join("ops.flow"), main(3)).unwrap();
+    let third = s.start("main", json!({}));
+    assert_eq!(s.wait_status(&third, "ok")["result"], 32);
+    // And unchanged, the same again.
+    let fourth = s.start("main", json!({}));
+    assert_eq!(s.wait_status(&fourth, "ok")["result"], 32);
+}
+
+#[test]
 fn arguments_that_do_not_fit_are_refused_with_422_and_nothing_runs() {
     let dir = project("serve-422");
     let s = serve(&dir, &[]);

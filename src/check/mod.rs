@@ -138,7 +138,7 @@ pub struct Signature {
 }
 
 /// One checked module.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ModInfo {
     pub file: FileId,
     pub name: String,
@@ -156,7 +156,7 @@ pub struct ModInfo {
 }
 
 /// The checked program: every module, the root first.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Program {
     pub modules: Vec<ModInfo>,
     pub root: usize,

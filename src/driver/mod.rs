@@ -128,6 +128,7 @@ pub fn search_path() -> Vec<std::path::PathBuf> {
 }
 
 /// The outcome of checking one root file.
+#[derive(Clone)]
 pub struct Checked {
     pub sources: Sources,
     pub program: Program,

@@ -634,12 +634,67 @@ fn absolute(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
 
+/// How long a file's check is reused by the runs started after it on the
+/// same run thread (a burst of starts checks it once).
+const REUSE: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// The last check of each file started on this thread, and when it was made.
+    static CHECKED: std::cell::RefCell<HashMap<String, (std::time::Instant, crate::driver::Checked)>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// `file` (whose text is `text`) checked: the check made on this thread
+/// within [`REUSE`] when the file and every file it read are as they were
+/// then (the standard library's modules are in the binary), else a new one.
+/// What else a check looks at — programs on `PATH`, files a tool names —
+/// is looked at again after a second at most.
+fn checked(file: &str, text: &str, store: &Path) -> crate::driver::Checked {
+    let kept = CHECKED.with(|c| {
+        let c = c.borrow();
+        let (at, checked) = c.get(file)?;
+        let same = at.elapsed() < REUSE
+            && checked.sources.iter().enumerate().all(|(i, (_, f))| {
+                if i == 0 {
+                    f.text == text
+                } else {
+                    unchanged(&f.name, &f.text)
+                }
+            });
+        same.then(|| checked.clone())
+    });
+    if let Some(c) = kept {
+        return c;
+    }
+    let checked = check_source(file, text, &FsLoader::new(store));
+    CHECKED.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|_, (at, _)| at.elapsed() < REUSE);
+        c.insert(
+            file.to_string(),
+            (std::time::Instant::now(), checked.clone()),
+        );
+    });
+    checked
+}
+
+/// Whether a source a check read (named as the checker names it) still
+/// has `text`.
+fn unchanged(name: &str, text: &str) -> bool {
+    if name.starts_with('<') && name.ends_with('>') {
+        // A module of the standard library: in the binary.
+        return true;
+    }
+    let path = name.strip_suffix(" [policy]").unwrap_or(name);
+    std::fs::read_to_string(path).is_ok_and(|now| now == text)
+}
+
 /// The run `start` asks for, checked as `flowc run` checks it: the file
 /// (read again: it may have changed since the server started), the flow,
 /// the arguments (JSON values of the parameters' types) and the options.
 fn prepare(start: &Start, store: &Path) -> Result<Prepared, Refused> {
     let text = crate::files::read_source(&start.file).map_err(Refused::Conflict)?;
-    let checked = check_source(&start.file, &text, &FsLoader::new(store));
+    let checked = checked(&start.file, &text, store);
     if checked.has_errors() {
         let diagnostics: Vec<Value> = checked
             .diagnostics

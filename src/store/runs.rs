@@ -318,7 +318,9 @@ impl Store {
         let host = host_name();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, pid, process FROM runs WHERE status = 'running' AND host = ?1")
+            .prepare_cached(
+                "SELECT id, pid, process FROM runs WHERE status = 'running' AND host = ?1",
+            )
             .map_err(|e| self.error(&e))?;
         let rows: Vec<(String, i64, Option<String>)> = stmt
             .query_map([&host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
