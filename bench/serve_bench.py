@@ -6,7 +6,8 @@
    event stream, against the bound; `flowc run` of the same for comparison.
 2. A burst: N small runs (default 200) started at once through the API,
    timed from the first `POST` to the last run's end, against N `flowc run`
-   processes started at once on a store of their own: the rate ratio. The
+   processes started at once on a store of their own: the rate ratio (the
+   median of `--runs` bursts, each side measured in turn). The
    POSTs come from one `curl --parallel` (a client in C) when curl is
    installed, else from N Python threads (`--client python`); what the client
    itself takes (N `GET /api/v1/flows` at once) is printed first.
@@ -219,7 +220,9 @@ def main():
         print(f"idle RSS after start: {idle:.1f} MB")
         ratio = latency(flowc, base, work, a.runs, bound)
         client_floor(base, work, a.burst, a.client)
-        rate = burst(flowc, base, work, a.burst, a.client)
+        rates = [burst(flowc, base, work, a.burst, a.client) for _ in range(a.runs)]
+        rate = statistics.median(rates)
+        print(f"rate ratios {[round(r, 2) for r in rates]}: median {rate:.2f}")
         print(f"RSS after: {rss_kb(p.pid) / 1024:.1f} MB (peak {rss_kb(p.pid, 'VmHWM') / 1024:.1f} MB)")
     finally:
         p.terminate()
