@@ -3,8 +3,7 @@
 //! engine (`restate::engine`) submits runs to a Restate server instead.
 
 use super::event::Event;
-use super::project::Chosen;
-use super::project::{choose_provider, folder_of};
+use super::project::{Chosen, choose_provider, folder_of};
 use super::report::{Here, Report, Reported};
 use super::runner::{Job, Keep, RecordInfo, Runner, Stop};
 use super::session::{ApproveRequest, Prepared, Refusal, Request, ResumeRequest, asks_on_terminal};
