@@ -42,7 +42,11 @@ proptest! {
         picks in proptest::collection::vec(0..OPENERS.len(), 1..100),
         top in any::<bool>(),
     ) {
-        let openers: String = picks.iter().map(|&i| OPENERS[i]).collect::<Vec<_>>().join(" ");
+        // Openers can close each other (`"` then `"` is a string), so one `[`
+        // more ends the text: it is unclosed inside a string, an
+        // interpolation or code alike, and the text can never be valid.
+        let mut openers: String = picks.iter().map(|&i| OPENERS[i]).collect::<Vec<_>>().join(" ");
+        openers.push_str(" [");
         let src = if top {
             format!("const X = {openers}\nflow main() -> int {{ 1 }}\n")
         } else {
