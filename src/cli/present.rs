@@ -198,7 +198,12 @@ fn local(
             );
         }
     }
-    let Here { finished, .. } = here;
+    let Here {
+        finished, checked, ..
+    } = here;
+    // The process ends after this: the program (a large one's AST is tens of
+    // megabytes, freed node by node) is left to the operating system.
+    std::mem::forget(checked);
     let written = [
         (
             files.record,

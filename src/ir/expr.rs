@@ -435,6 +435,10 @@ pub struct StepPlan {
 #[derive(Debug)]
 pub struct BlockPlan {
     pub steps: Vec<StepPlan>,
+    /// Each statement's longest chain of statements waiting for it, one
+    /// after the other: its priority when a concurrency limit holds steps
+    /// back (`run::limit`).
+    pub height: Vec<u32>,
     /// How many edges lead into each statement.
     pub indeg: Vec<u32>,
     /// The statements waiting for statement `i`: `dependents[offsets[i]..offsets[i + 1]]`.

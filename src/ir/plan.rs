@@ -205,6 +205,37 @@ impl<'p> Lowered<'p> {
     }
 }
 
+/// Each statement's height: the longest chain of statements that wait for
+/// it, one after the other (0 for a statement nothing waits for). Computed in
+/// topological order, so a statement's edges may point either way in the
+/// block; one in a cycle (none pass the checker) counts 0.
+fn heights(indeg: &[u32], offsets: &[u32], dependents: &[u32]) -> Vec<u32> {
+    let n = indeg.len();
+    let mut left = indeg.to_vec();
+    let mut order: Vec<usize> = (0..n).filter(|&i| left[i] == 0).collect();
+    let mut k = 0;
+    while k < order.len() {
+        let j = order[k];
+        k += 1;
+        for &d in &dependents[offsets[j] as usize..offsets[j + 1] as usize] {
+            let d = d as usize;
+            left[d] -= 1;
+            if left[d] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    let mut height = vec![0u32; n];
+    for &j in order.iter().rev() {
+        height[j] = dependents[offsets[j] as usize..offsets[j + 1] as usize]
+            .iter()
+            .map(|&d| height[d as usize].saturating_add(1))
+            .max()
+            .unwrap_or(0);
+    }
+    height
+}
+
 /// Lowers every block of every module of `program`.
 pub fn lower_program(program: &Program) -> Lowered<'_> {
     let mut shadowed = HashSet::default();
@@ -632,6 +663,7 @@ impl<'p> Lowering<'p> {
             dependents[fill[j] as usize] = i as u32;
             fill[j] += 1;
         }
+        let height = heights(&indeg, &offsets, &dependents);
         let mut read_at = Vec::with_capacity(n + 1);
         let mut reads = Vec::new();
         let mut readers = vec![0u32; n];
@@ -647,6 +679,7 @@ impl<'p> Lowering<'p> {
         }
         let plan = Rc::new(BlockPlan {
             steps,
+            height,
             indeg,
             offsets,
             dependents,

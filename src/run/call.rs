@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures_util::future::{LocalBoxFuture, join_all};
 use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
 
 use super::errors::{ErrorKind, R, RunError};
 use super::eval::{Scope, collect, earliest, err};
+use super::limit::Limit;
 use super::memory;
 use super::opts::fmt_duration;
 use super::opts::{self, Opts};
@@ -66,7 +66,7 @@ impl<'p> Interp<'p> {
                 None => {
                     let stated = header.max_concurrent.or(self.config.set.max_concurrent);
                     let mc = stated.unwrap_or(opts::DEFAULT_MAX_CONCURRENT);
-                    (Rc::new(vec![Rc::new(Semaphore::new(mc))]), stated.is_none())
+                    (Rc::new(vec![Rc::new(Limit::new(mc))]), stated.is_none())
                 }
                 Some(c) => match header.max_concurrent {
                     Some(n) => (c.limits_within(n), false),
@@ -80,6 +80,8 @@ impl<'p> Interp<'p> {
                 module: m,
                 opts: Rc::new(base),
                 limits,
+                // A called flow's steps weigh with its caller's chain.
+                priority: caller.map_or(0, |c| c.priority),
                 default_limit,
                 prev: None,
                 label: Rc::from(label.as_str()),
@@ -414,7 +416,7 @@ impl<'p> Interp<'p> {
                 self.tool_limits
                     .borrow_mut()
                     .entry((m, name.to_string()))
-                    .or_insert_with(|| Rc::new(Semaphore::new(n)))
+                    .or_insert_with(|| Rc::new(Limit::new(n)))
                     .clone()
             });
         // `max_memory`: over the budget, a new step waits for memory to be released.
@@ -428,11 +430,11 @@ impl<'p> Interp<'p> {
             tool: None,
         };
         for s in sc.limits.iter().rev() {
-            take_permit(s).await;
+            s.take(sc.priority).await;
             permits.outer_held += 1;
         }
         if let Some(s) = tool_limit {
-            take_permit(&s).await;
+            s.take(sc.priority).await;
             permits.tool = Some(s);
         }
 
@@ -695,18 +697,18 @@ pub async fn invoke_binding(
 /// `outer` (counted by `outer_held`) and the tool's own; released on drop,
 /// also when the call is cancelled while it waits.
 pub(super) struct Permits<'a> {
-    outer: &'a [Rc<Semaphore>],
+    outer: &'a [Rc<Limit>],
     outer_held: usize,
-    tool: Option<Rc<Semaphore>>,
+    tool: Option<Rc<Limit>>,
 }
 
 impl Drop for Permits<'_> {
     fn drop(&mut self) {
         for s in self.outer.iter().rev().take(self.outer_held) {
-            s.add_permits(1);
+            s.give();
         }
         if let Some(s) = &self.tool {
-            s.add_permits(1);
+            s.give();
         }
     }
 }
@@ -718,17 +720,4 @@ const JOURNAL_MAX_RESULT: u64 = 256 * 1024;
 /// A factor in [0.8, 1.2) for retry backoff.
 pub(super) fn jitter() -> f64 {
     0.8 + 0.4 * fastrand::f64()
-}
-
-/// Takes one permit of `s` for good (it is given back by `Permits`' drop);
-/// without waiting when one is free.
-pub(super) async fn take_permit(s: &Semaphore) {
-    match s.try_acquire() {
-        Ok(p) => p.forget(),
-        Err(_) => s
-            .acquire()
-            .await
-            .expect("semaphores are never closed")
-            .forget(),
-    }
 }

@@ -7,9 +7,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use super::errors::{ErrorKind, Errors, R, RunError};
+use super::limit::Limit;
 use super::opts::{self, Opts};
 use super::{Env, Interp};
 use crate::ir::StepPath;
@@ -26,8 +26,11 @@ pub struct Scope {
     pub env: Rc<Env>,
     pub module: usize,
     pub opts: Rc<Opts>,
-    /// Semaphores of the enclosing scopes with `max_concurrent`, outermost first.
-    pub limits: Rc<Vec<Rc<Semaphore>>>,
+    /// The limits of the enclosing scopes with `max_concurrent`, outermost first.
+    pub limits: Rc<Vec<Rc<Limit>>>,
+    /// The step's priority at those limits: the longest chain of steps after
+    /// it, through the blocks it stands in (`run::limit`).
+    pub priority: u32,
     /// `limits[0]` is the default limit (`DEFAULT_MAX_CONCURRENT`), which no
     /// one stated: an explicit inner limit replaces it instead of nesting in it.
     pub default_limit: bool,
@@ -88,10 +91,10 @@ impl Scope {
 
     /// The limits of a scope nested in this one that states `max_concurrent: n`:
     /// the stated enclosing limits, then `n` (the default one does not cap it).
-    pub(super) fn limits_within(&self, n: usize) -> Rc<Vec<Rc<Semaphore>>> {
+    pub(super) fn limits_within(&self, n: usize) -> Rc<Vec<Rc<Limit>>> {
         let skip = usize::from(self.default_limit);
-        let mut l: Vec<Rc<Semaphore>> = self.limits.iter().skip(skip).cloned().collect();
-        l.push(Rc::new(Semaphore::new(n)));
+        let mut l: Vec<Rc<Limit>> = self.limits.iter().skip(skip).cloned().collect();
+        l.push(Rc::new(Limit::new(n)));
         Rc::new(l)
     }
 }
@@ -164,7 +167,8 @@ impl<'p> Interp<'p> {
             env: Env::root(0),
             module: m,
             opts: Rc::new(self.config.set.clone()),
-            limits: Rc::new(vec![Rc::new(Semaphore::new(mc))]),
+            limits: Rc::new(vec![Rc::new(Limit::new(mc))]),
+            priority: 0,
             default_limit: self.config.set.max_concurrent.is_none(),
             prev: None,
             label: Rc::from("const"),

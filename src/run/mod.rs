@@ -11,6 +11,7 @@ mod eval;
 mod expr;
 pub mod host;
 mod journal;
+mod limit;
 pub mod llm;
 pub mod memory;
 pub mod opts;
@@ -33,7 +34,6 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
 
 pub use call::invoke_binding;
 pub use errors::{ErrorKind, Errors, R, RunError};
@@ -142,7 +142,7 @@ pub struct Interp<'p> {
     lowered: Rc<Lowered<'p>>,
     /// Every `with { … }` of the program, decoded once (by `ir::Options::id`).
     options: Rc<Vec<Rc<Opts>>>,
-    tool_limits: RefCell<HashMap<(usize, String), Rc<Semaphore>>>,
+    tool_limits: RefCell<HashMap<(usize, String), Rc<limit::Limit>>>,
     /// How many steps returned their journaled result (`flowc resume`).
     replayed: Cell<usize>,
     cache: RefCell<HashMap<String, (Instant, Value)>>,

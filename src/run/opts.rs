@@ -148,7 +148,7 @@ impl Opts {
 fn permits(n: u64) -> usize {
     usize::try_from(n)
         .unwrap_or(usize::MAX)
-        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
+        .clamp(1, super::limit::MAX_PERMITS)
 }
 
 /// A size for messages: `64 MB`, `512 KB`, `100 bytes`.

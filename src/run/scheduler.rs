@@ -128,6 +128,7 @@ impl<'p> Interp<'p> {
                     let ssc = Scope {
                         label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
                         path: sc.path.step(&step.name),
+                        priority: sc.priority.saturating_add(plan.height[i]),
                         ..sc.clone()
                     };
                     if !step.waits && assert_message.is_none() {
