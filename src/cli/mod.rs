@@ -204,7 +204,7 @@ fn check(
     };
     let (expanded, empty) = expand_flow_files(files);
     unreadable |= empty;
-    for file in &expanded {
+    for (k, file) in expanded.iter().enumerate() {
         let text = match crate::files::read_source(file) {
             Ok(t) => t,
             Err(e) => {
@@ -235,6 +235,12 @@ fn check(
             for site in &checked.program.decisions {
                 out::println(&decision_line(site, &checked.sources, format));
             }
+        }
+        // The process ends after the last file: its program (a large one's
+        // AST is tens of megabytes, freed node by node) is left to the
+        // operating system.
+        if k + 1 == expanded.len() {
+            std::mem::forget(checked);
         }
     }
     if format == Format::Human && (errors > 0 || warnings > 0) {
