@@ -63,10 +63,12 @@ struct Clock {
 }
 
 impl Clock {
-    /// The process's clock, its thread started on first use.
-    fn get() -> &'static Clock {
-        static CLOCK: OnceLock<&'static Clock> = OnceLock::new();
-        CLOCK.get_or_init(|| {
+    /// The process's clock, its thread started on first use; `None` when
+    /// the thread cannot start (the system's thread limit): sleeps then take
+    /// tokio's timer, a millisecond or two less precise.
+    fn get() -> Option<&'static Clock> {
+        static CLOCK: OnceLock<Option<&'static Clock>> = OnceLock::new();
+        *CLOCK.get_or_init(|| {
             let clock: &'static Clock = Box::leak(Box::new(Clock {
                 heap: Mutex::new(Heap::default()),
                 changed: Condvar::new(),
@@ -74,8 +76,8 @@ impl Clock {
             std::thread::Builder::new()
                 .name("flowc-clock".into())
                 .spawn(move || clock.tick())
-                .expect("the clock thread starts");
-            clock
+                .ok()
+                .map(|_| clock)
         })
     }
 
@@ -146,6 +148,8 @@ impl Clock {
 pub struct Sleep {
     deadline: Instant,
     shared: Option<Arc<Shared>>,
+    /// tokio's timer, when the clock's thread could not start.
+    fallback: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Future for Sleep {
@@ -153,16 +157,25 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let deadline = self.deadline;
+        if let Some(f) = &mut self.fallback {
+            return f.as_mut().poll(cx);
+        }
         let shared = match &self.shared {
             Some(s) => s.clone(),
             None => {
                 if Instant::now() >= deadline {
                     return Poll::Ready(());
                 }
+                let Some(clock) = Clock::get() else {
+                    let mut f = Box::pin(tokio::time::sleep_until(deadline.into()));
+                    let r = f.as_mut().poll(cx);
+                    self.fallback = Some(f);
+                    return r;
+                };
                 let s = Arc::new(Shared::default());
                 *s.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
                 self.shared = Some(s.clone());
-                Clock::get().add(deadline, s);
+                clock.add(deadline, s);
                 return Poll::Pending;
             }
         };
@@ -205,6 +218,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
         shared: None,
+        fallback: None,
     }
 }
 
