@@ -94,7 +94,7 @@ fn bodies(program: &Program, text: &str) -> Vec<(String, Spec)> {
         let ItemKind::Flow(f) = &item.kind else {
             continue;
         };
-        let sig = &md.flows[&f.name.name];
+        let sig = &md.flows[f.name.name.as_str()];
         let params: Vec<(String, flowc::types::Type)> = sig
             .params
             .iter()

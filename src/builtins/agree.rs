@@ -41,7 +41,7 @@ fn call_of(b: Builtin, args: &[Value]) -> Call {
     };
     Call {
         callee: vec![Ident {
-            name: b.name().to_string(),
+            name: b.name().into(),
             span,
         }],
         args: args

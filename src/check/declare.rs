@@ -26,11 +26,11 @@ pub(super) fn declare(
             _ => continue,
         };
         let name = it.kind.name().expect("named item");
-        if let Some(first) = ns.get(&name.name) {
+        if let Some(first) = ns.get(name.name.as_str()) {
             diags.push(catalog::duplicate(name.span, what, &name.name, *first));
             continue;
         }
-        ns.insert(name.name.clone(), name.span);
+        ns.insert(name.name.to_string(), name.span);
         // A tool or flow may take a built-in's name (a tool `upper` is fine):
         // calls in this module go to the declaration. A constant is not callable,
         // so its name would only hide nothing and confuse.
@@ -49,7 +49,7 @@ pub(super) fn declare(
                 ));
                 continue;
             }
-            type_asts.insert(t.name.name.clone(), t.ty.clone());
+            type_asts.insert(t.name.name.to_string(), t.ty.clone());
         }
     }
     let mut resolver = TypeResolver {
@@ -99,7 +99,7 @@ pub(super) fn declare(
                     options::check_static(o, options::Place::Tool { effect: t.effect }, diags);
                 }
                 let sig = Signature {
-                    name: t.name.name.clone(),
+                    name: t.name.name.to_string(),
                     params,
                     ret: Some(ret),
                     effect: t.effect,
@@ -107,13 +107,13 @@ pub(super) fn declare(
                     span: t.name.span,
                     doc: it.doc.clone(),
                 };
-                tools.push((t.name.name.clone(), Rc::new(sig)));
+                tools.push((t.name.name.to_string(), Rc::new(sig)));
             }
             ItemKind::Flow(f) => {
                 let params = declare_params(p, m, &f.params, diags);
                 let ret = f.ret.as_ref().map(|r| resolve_type(p, m, r, diags));
                 let sig = Signature {
-                    name: f.name.name.clone(),
+                    name: f.name.name.to_string(),
                     params,
                     ret,
                     effect: false,
@@ -121,7 +121,7 @@ pub(super) fn declare(
                     span: f.name.span,
                     doc: it.doc.clone(),
                 };
-                flows.push((f.name.name.clone(), Rc::new(sig)));
+                flows.push((f.name.name.to_string(), Rc::new(sig)));
             }
             _ => {}
         }
@@ -140,7 +140,7 @@ fn declare_params(
     let mut out = Vec::new();
     for prm in super::first_named(params, |p| &p.name, "parameter", diags) {
         out.push(ParamSig {
-            name: prm.name.name.clone(),
+            name: prm.name.name.to_string(),
             ty: resolve_type(p, m, &prm.ty, diags),
             has_default: prm.default.is_some(),
             span: prm.span,

@@ -62,7 +62,7 @@ impl Fragment {
     pub(super) fn declare_in(self, program: &mut Program) -> Declared {
         let at = Span::new(self.file, 0, 0);
         let ident = |name: &str| Ident {
-            name: name.to_string(),
+            name: name.to_string().into(),
             span: at,
         };
         // The parameters' types are given as types (the signature's, below);

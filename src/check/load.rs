@@ -47,7 +47,7 @@ impl Load<'_> {
             let Some((key, alias, display)) = self.resolve_import(&name, &imp, span) else {
                 continue;
             };
-            if let Some(first) = aliases.get(&alias.name) {
+            if let Some(first) = aliases.get(alias.name.as_str()) {
                 self.diags.push(catalog::duplicate(
                     alias.span,
                     "import",
@@ -56,14 +56,16 @@ impl Load<'_> {
                 ));
                 continue;
             }
-            aliases.insert(alias.name.clone(), alias.span);
+            aliases.insert(alias.name.to_string(), alias.span);
             if let Some(pos) = self.stack.iter().position(|s| *s == key) {
                 let mut path: Vec<String> =
                     self.stack[pos..].iter().map(|s| format!("`{s}`")).collect();
                 path.push(format!("`{key}`"));
                 self.diags
                     .push(catalog::import_cycle(span, &path.join(" → ")));
-                self.modules[idx].broken_imports.insert(alias.name.clone());
+                self.modules[idx]
+                    .broken_imports
+                    .insert(alias.name.to_string());
                 continue;
             }
             let target = match self.by_name.get(&key) {
@@ -82,7 +84,9 @@ impl Load<'_> {
                                 .collect::<Vec<_>>(),
                         ),
                     ));
-                    self.modules[idx].broken_imports.insert(alias.name.clone());
+                    self.modules[idx]
+                        .broken_imports
+                        .insert(alias.name.to_string());
                     continue;
                 }
                 None => {
@@ -115,7 +119,9 @@ impl Load<'_> {
                                 }
                             };
                             self.diags.push(catalog::unknown_module(span, &what, help));
-                            self.modules[idx].broken_imports.insert(alias.name.clone());
+                            self.modules[idx]
+                                .broken_imports
+                                .insert(alias.name.to_string());
                             continue;
                         }
                     }
@@ -133,7 +139,9 @@ impl Load<'_> {
             if imp.alias.is_some() {
                 self.import_refs.push((alias.span, target));
             }
-            self.modules[idx].imports.insert(alias.name.clone(), target);
+            self.modules[idx]
+                .imports
+                .insert(alias.name.to_string(), target);
         }
         self.stack.pop();
         self.order.push(idx);
@@ -167,7 +175,10 @@ impl Load<'_> {
                     .and_then(|s| s.to_str())
                     .unwrap_or("module")
                     .to_string();
-                let alias = imp.alias.clone().unwrap_or(Ident { name: stem, span });
+                let alias = imp.alias.clone().unwrap_or(Ident {
+                    name: stem.into(),
+                    span,
+                });
                 Some((key.clone(), alias, key))
             }
         }

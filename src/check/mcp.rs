@@ -46,7 +46,7 @@ impl McpServer {
     /// The item's data from its declaration.
     pub fn of(decl: &McpServerDecl) -> McpServer {
         McpServer {
-            name: decl.name.name.clone(),
+            name: decl.name.name.to_string(),
             transport: match &decl.transport {
                 ast::McpTransport::Stdio(argv) => McpTransport::Stdio {
                     argv: match &argv.kind {
@@ -114,7 +114,7 @@ pub(super) fn declare_servers(
         let ItemKind::McpServer(d) = &it.kind else {
             continue;
         };
-        if let Some((_, first)) = out.get(&d.name.name) {
+        if let Some((_, first)) = out.get(d.name.name.as_str()) {
             diags.push(catalog::duplicate(
                 d.name.span,
                 "mcp server",
@@ -167,7 +167,7 @@ pub(super) fn declare_servers(
                 }
             }
         }
-        out.insert(d.name.name.clone(), (McpServer::of(d), d.name.span));
+        out.insert(d.name.name.to_string(), (McpServer::of(d), d.name.span));
     }
     out
 }
@@ -188,7 +188,7 @@ pub(super) fn check_tool(
     let BindingKind::Mcp { server, tool } = &t.binding.kind else {
         return;
     };
-    let Some((spec, _)) = servers.get(&server.name) else {
+    let Some((spec, _)) = servers.get(server.name.as_str()) else {
         diags.push(catalog::mcp_unknown_server(
             server.span,
             &server.name,
@@ -205,7 +205,7 @@ pub(super) fn check_tool(
         return;
     };
     let answer = answers
-        .entry(server.name.clone())
+        .entry(server.name.to_string())
         .or_insert_with(|| loader.mcp_tools(spec, dir));
     let listed = match answer {
         McpTools::Listed(l) => l,

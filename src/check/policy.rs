@@ -125,18 +125,18 @@ pub(super) fn declare(p: &mut Program, m: usize, diags: &mut Vec<Diagnostic>) {
         let ItemKind::Policy(d) = &it.kind else {
             continue;
         };
-        if let Some(f) = first.get(&d.name.name) {
+        if let Some(f) = first.get(d.name.name.as_str()) {
             diags.push(catalog::duplicate(d.name.span, "policy", &d.name.name, *f));
             continue;
         }
-        first.insert(d.name.name.clone(), d.name.span);
+        first.insert(d.name.name.to_string(), d.name.span);
         let rules = d
             .rules
             .entries
             .iter()
             .map(|e| (e.name.clone(), expr_value(&e.value), e.value.span));
         out.insert(
-            d.name.name.clone(),
+            d.name.name.to_string(),
             Rc::new(decode(md, &d.name, rules, diags)),
         );
     }
@@ -176,18 +176,21 @@ pub(super) fn declare_project(
         }
         let name = Ident {
             span: span(pname.span()),
-            name: pname.into_inner(),
+            name: pname.into_inner().into(),
         };
         let rules = table.into_iter().map(|(key, value)| {
             let at = span(value.span());
             let v = toml_value(key.get_ref(), value.get_ref(), at);
             let key = Ident {
                 span: span(key.span()),
-                name: key.into_inner(),
+                name: key.into_inner().into(),
             };
             (key, v, at)
         });
-        found.push((name.name.clone(), Rc::new(decode(md, &name, rules, diags))));
+        found.push((
+            name.name.to_string(),
+            Rc::new(decode(md, &name, rules, diags)),
+        ));
     }
     p.modules[root].policies.extend(found);
 }
@@ -237,7 +240,7 @@ fn expr_value(e: &Expr) -> RuleValue {
         ExprKind::Bool(b) => RuleValue::Bool(*b),
         ExprKind::Str(parts) => RuleValue::Str(text(parts)),
         ExprKind::Duration { ms, .. } => RuleValue::Duration(*ms),
-        ExprKind::Name(n) => RuleValue::Name(n.name.clone()),
+        ExprKind::Name(n) => RuleValue::Name(n.name.to_string()),
         ExprKind::List(items) => {
             RuleValue::List(items.iter().map(|i| (expr_value(i), i.span)).collect())
         }
@@ -277,7 +280,7 @@ fn decode(
     diags: &mut Vec<Diagnostic>,
 ) -> Policy {
     let mut pol = Policy {
-        name: name.name.clone(),
+        name: name.name.to_string(),
         span: name.span,
         ..Policy::default()
     };
@@ -359,7 +362,7 @@ fn text(parts: &[StrPart]) -> Option<String> {
 /// (an unknown name is reported, once, by [`check_option`]).
 pub fn of_flow(p: &Program, m: usize, f: &FlowDecl) -> Option<Rc<Policy>> {
     let name = named(f.options.as_ref())?;
-    p.modules[m].policies.get(&name.name).cloned()
+    p.modules[m].policies.get(name.name.as_str()).cloned()
 }
 
 /// The name a `with { policy: NAME }` gives.
@@ -376,7 +379,7 @@ pub fn named(o: Option<&Options>) -> Option<&Ident> {
 /// Reports a `policy: NAME` that names no policy of module `m`.
 pub(super) fn check_option(md: &ModInfo, o: Option<&Options>, diags: &mut Vec<Diagnostic>) {
     if let Some(n) = named(o)
-        && !md.policies.contains_key(&n.name)
+        && !md.policies.contains_key(n.name.as_str())
     {
         let help = suggest(&n.name, md.policies.keys().map(String::as_str)).or_else(|| {
             Some("declare it with `policy NAME { allow_tools: [...] }` at the top level".into())

@@ -102,7 +102,7 @@ pub fn literal_json(e: &Expr) -> Option<Value> {
         ExprKind::Record(fields) => {
             let mut m = Map::new();
             for RecordField { name, value, .. } in fields {
-                m.insert(name.name.clone(), literal_json(value)?);
+                m.insert(name.name.to_string(), literal_json(value)?);
             }
             Value::Object(m)
         }

@@ -40,7 +40,7 @@ impl TypeResolver<'_> {
     fn resolve(&mut self, t: &TypeExpr, alias: &str) -> Type {
         match &t.kind {
             TypeExprKind::Name(path)
-                if path.len() == 1 && self.asts.contains_key(&path[0].name) =>
+                if path.len() == 1 && self.asts.contains_key(path[0].name.as_str()) =>
             {
                 if self.in_progress.iter().any(|n| *n == path[0].name) {
                     self.diags.push(
@@ -66,7 +66,7 @@ impl TypeResolver<'_> {
                 let mut out = Vec::new();
                 for f in super::first_named(fields, |f| &f.name, "field", self.diags) {
                     out.push(FieldTy {
-                        name: f.name.name.clone(),
+                        name: f.name.name.to_string(),
                         ty: self.resolve(&f.ty, alias),
                         optional: f.optional,
                     });
@@ -110,7 +110,7 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
             let mut out = Vec::new();
             for f in super::first_named(fields, |f| &f.name, "field", diags) {
                 out.push(FieldTy {
-                    name: f.name.name.clone(),
+                    name: f.name.name.to_string(),
                     ty: resolve_type(p, m, &f.ty, diags),
                     optional: f.optional,
                 });
@@ -158,8 +158,8 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
                         }
                     },
                 },
-                [module, name] => match md.imports.get(&module.name) {
-                    Some(&mi) => match p.modules[mi].types.get(&name.name) {
+                [module, name] => match md.imports.get(module.name.as_str()) {
+                    Some(&mi) => match p.modules[mi].types.get(name.name.as_str()) {
                         Some(t) => {
                             p.record_ref(module.span, index::Target::Module(mi));
                             if let Some(d) = type_decl(&p.modules[mi], &name.name) {
@@ -182,7 +182,7 @@ pub fn resolve_type(p: &Program, m: usize, t: &TypeExpr, diags: &mut Vec<Diagnos
                             Type::Unknown
                         }
                     },
-                    None if md.broken_imports.contains(&module.name) => Type::Unknown,
+                    None if md.broken_imports.contains(module.name.as_str()) => Type::Unknown,
                     None => {
                         diags.push(catalog::unknown_type(
                             t.span,

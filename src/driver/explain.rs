@@ -37,7 +37,7 @@ fn sites(program: &Program, text: &str) -> Vec<Site> {
             }
             let mut names = vec![line(key.1).to_string()];
             if *key == body {
-                names.push(flow.clone());
+                names.push(flow.to_string());
             }
             for s in &f.body.stmts {
                 if let StmtKind::Let { name, value, .. } = &s.kind
@@ -49,7 +49,7 @@ fn sites(program: &Program, text: &str) -> Vec<Site> {
             out.push(Site {
                 names,
                 key: *key,
-                flow: flow.clone(),
+                flow: flow.to_string(),
                 line: line(key.1),
                 body: *key == body,
             });
@@ -119,7 +119,7 @@ pub fn explain_replan(checked: &Checked, file: &str, at: Option<&str>) -> Result
     // The policy the flow states (a caller's may apply at run time).
     let policy = flow_decl
         .and_then(|f| crate::check::policy::named(f.options.as_ref()))
-        .and_then(|n| md.policies.get(&n.name))
+        .and_then(|n| md.policies.get(n.name.as_str()))
         .map(|p| &**p);
     let lowered = crate::ir::lower_program(program);
     let scope: Vec<InScope> = rs

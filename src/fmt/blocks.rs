@@ -305,11 +305,11 @@ impl Printer<'_> {
                         sep: "",
                     },
                     |p, a, i| {
-                        let mut s = a.label.name.clone();
+                        let mut s = a.label.name.to_string();
                         s.push_str(" => ");
                         let c = i + s.len();
                         s.push_str(&p.expr(&a.body, c, i));
-                        s
+                        s.to_string()
                     },
                 ));
                 s.push_str(&indent(ind));

@@ -292,7 +292,7 @@ impl Printer<'_> {
             ExprKind::Duration { text, .. } => text.clone(),
             ExprKind::Bool(b) => if *b { "true" } else { "false" }.to_string(),
             ExprKind::Null => "null".to_string(),
-            ExprKind::Name(n) => n.name.clone(),
+            ExprKind::Name(n) => n.name.to_string(),
             ExprKind::List(xs) => self.list(
                 xs,
                 |x| x.span,

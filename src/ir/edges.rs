@@ -28,9 +28,9 @@ impl EdgeKind {
 /// pair once, in this order for each `i`: what `i` reads or waits for by `after`
 /// (found by the checker), the previous statement in a `sequence`, the previous
 /// `effect` statement.
-pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(usize, usize, EdgeKind)> {
+pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(u32, u32, EdgeKind)> {
     let n = b.stmts.len();
-    let mut edges: Vec<(usize, usize, EdgeKind)> = Vec::with_capacity(n * 2);
+    let mut edges: Vec<(u32, u32, EdgeKind)> = Vec::with_capacity(n * 2);
     let mut last_effect: Option<usize> = None;
     // `into[j] == i + 1`: statement `i` already has an edge from `j` (one
     // look-up per edge: a statement that reads thousands of `let`s, as the
@@ -66,19 +66,21 @@ pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(usize, u
             } else {
                 EdgeKind::Data
             };
-            edges.push((j, i, kind));
+            edges.push((j as u32, i as u32, kind));
         }
         if sequence && i > 0 && !has(&mut into, i - 1) {
-            edges.push((i - 1, i, EdgeKind::Sequence));
+            edges.push(((i - 1) as u32, i as u32, EdgeKind::Sequence));
         }
         if info.effects.get(i).copied().unwrap_or(false) {
             if let Some(j) = last_effect
                 && !has(&mut into, j)
             {
-                edges.push((j, i, EdgeKind::Effect));
+                edges.push((j as u32, i as u32, EdgeKind::Effect));
             }
             last_effect = Some(i);
         }
     }
+    // Kept in the block's plan: no room beyond the edges.
+    edges.shrink_to_fit();
     edges
 }

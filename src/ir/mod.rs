@@ -111,7 +111,7 @@ impl Lower<'_> {
         let mut idx: Vec<NodeIndex> = Vec::new();
         for (i, s) in b.stmts.iter().enumerate() {
             let (label, kind, expr) = match &s.kind {
-                StmtKind::Let { name, value, .. } => (name.name.clone(), "let", Some(value)),
+                StmtKind::Let { name, value, .. } => (name.name.to_string(), "let", Some(value)),
                 StmtKind::Expr { expr, .. } => (
                     if i + 1 == b.stmts.len() {
                         "result".to_string()
@@ -148,7 +148,7 @@ impl Lower<'_> {
     fn branches(&self, label: String, branches: &[Branch]) -> BlockGraph {
         let nodes = branches
             .iter()
-            .map(|br| (br.name.name.clone(), br.span, &br.value));
+            .map(|br| (br.name.name.to_string(), br.span, &br.value));
         self.alternatives(label, "branch", nodes)
     }
 
@@ -306,7 +306,9 @@ impl Lower<'_> {
                 if let Some(c) = context {
                     self.walk(c, node);
                 }
-                let nodes = arms.iter().map(|a| (a.label.name.clone(), a.span, &a.body));
+                let nodes = arms
+                    .iter()
+                    .map(|a| (a.label.name.to_string(), a.span, &a.body));
                 node.children
                     .push(self.alternatives("decide".into(), "arm", nodes));
             }

@@ -356,7 +356,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                     l.frames.pop();
                     let id = l.tool_ids[m][t.name.name.as_str()] as usize;
                     if l.tools[id].is_none()
-                        && let Some(sig) = md.tools.get(&t.name.name)
+                        && let Some(sig) = md.tools.get(t.name.name.as_str())
                     {
                         let binding = binding_of(&t.binding.kind, &md.ast.items);
                         l.tools[id] = Some(ir::Tool {
@@ -422,12 +422,12 @@ pub fn binding_of(kind: &BindingKind, items: &[Item]) -> ir::Binding {
             },
         },
         BindingKind::Http { method, url } => ir::Binding::Http {
-            method: method.name.clone(),
+            method: method.name.to_string(),
             url: lit(url),
         },
         BindingKind::Mcp { server, tool } => ir::Binding::Mcp {
             server: mcp_server_of(&server.name, items).unwrap_or_else(|| ir::McpServer {
-                name: server.name.clone(),
+                name: server.name.to_string(),
                 transport: ir::McpTransport::Stdio { argv: Vec::new() },
             }),
             tool: lit(tool),
@@ -570,7 +570,7 @@ impl<'p> Lowering<'p> {
         params
             .iter()
             .map(|p| ir::Param {
-                name: p.name.name.clone(),
+                name: p.name.name.to_string(),
                 default: p.default.as_ref().map(|d| self.step(d)),
             })
             .collect()
@@ -651,8 +651,8 @@ impl<'p> Lowering<'p> {
         let mut indeg = vec![0u32; n];
         let mut offsets = vec![0u32; n + 1];
         for &(j, i, _) in &edges {
-            indeg[i] += 1;
-            offsets[j + 1] += 1;
+            indeg[i as usize] += 1;
+            offsets[j as usize + 1] += 1;
         }
         for k in 0..n {
             offsets[k + 1] += offsets[k];
@@ -660,8 +660,8 @@ impl<'p> Lowering<'p> {
         let mut fill = offsets.clone();
         let mut dependents = vec![0u32; edges.len()];
         for &(j, i, _) in &edges {
-            dependents[fill[j] as usize] = i as u32;
-            fill[j] += 1;
+            dependents[fill[j as usize] as usize] = i;
+            fill[j as usize] += 1;
         }
         let height = heights(&indeg, &offsets, &dependents);
         let mut read_at = Vec::with_capacity(n + 1);
@@ -686,10 +686,7 @@ impl<'p> Lowering<'p> {
             read_at,
             reads,
             readers,
-            edges: edges
-                .into_iter()
-                .map(|(j, i, k)| (j as u32, i as u32, k))
-                .collect(),
+            edges,
         });
         self.out.blocks.insert(block_key(b), plan.clone());
         ir::Block(Box::new(ir::BlockData {
@@ -707,14 +704,14 @@ impl<'p> Lowering<'p> {
             [one] if one.name == "approve" => ir::MockTarget::Approve,
             [one] => ir::MockTarget::Callee {
                 module: Some(self.module),
-                name: one.name.clone(),
+                name: one.name.to_string(),
             },
             [alias, item] => ir::MockTarget::Callee {
                 module: self.program.modules[self.module]
                     .imports
-                    .get(&alias.name)
+                    .get(alias.name.as_str())
                     .copied(),
-                name: item.name.clone(),
+                name: item.name.to_string(),
             },
             _ => ir::MockTarget::Callee {
                 module: None,
@@ -723,7 +720,7 @@ impl<'p> Lowering<'p> {
         };
         let args = args.map(|args| {
             args.iter()
-                .filter_map(|a| Some((a.name.as_ref()?.name.clone(), self.step(&a.value))))
+                .filter_map(|a| Some((a.name.as_ref()?.name.to_string(), self.step(&a.value))))
                 .collect()
         });
         let value = match value.mock_failure() {
@@ -750,7 +747,7 @@ impl<'p> Lowering<'p> {
             [module, item] => (
                 *self.program.modules[self.module]
                     .imports
-                    .get(&module.name)?,
+                    .get(module.name.as_str())?,
                 item.name.as_str(),
             ),
             _ => return None,
@@ -874,7 +871,7 @@ impl<'p> Lowering<'p> {
             ExprKind::Record(fields) => {
                 let fields: Vec<(String, ir::Expr)> = fields
                     .iter()
-                    .map(|f| (f.name.name.clone(), self.expr(&f.value, names, false)))
+                    .map(|f| (f.name.name.to_string(), self.expr(&f.value, names, false)))
                     .collect();
                 let waits = fields.iter().any(|(_, x)| x.waits);
                 node(K::Record(fields), span, waits)
@@ -885,7 +882,9 @@ impl<'p> Lowering<'p> {
                 // `m.item` of an imported module `m` (and no variable `m`): its constant.
                 if let ExprKind::Name(m) = &b.kind
                     && self.frames.local(&m.name).is_none()
-                    && let Some(&mi) = self.program.modules[self.module].imports.get(&m.name)
+                    && let Some(&mi) = self.program.modules[self.module]
+                        .imports
+                        .get(m.name.as_str())
                     && let Some(&index) = self.consts[mi].get(item.name.as_str())
                 {
                     let kind = K::ModuleConst {
@@ -896,7 +895,7 @@ impl<'p> Lowering<'p> {
                 } else {
                     let b = self.expr(b, names, top);
                     let waits = b.waits;
-                    node(K::Field(boxed(b), item.name.clone()), span, waits)
+                    node(K::Field(boxed(b), item.name.to_string()), span, waits)
                 }
             }
             ExprKind::Wildcard(b) => {
@@ -1088,7 +1087,7 @@ impl<'p> Lowering<'p> {
                 let arms = arms
                     .iter()
                     .map(|a| ir::DecideArm {
-                        label: a.label.name.clone(),
+                        label: a.label.name.to_string(),
                         is_else: a.is_else,
                         body: self.expr(&a.body, names, false),
                     })
@@ -1151,7 +1150,7 @@ impl<'p> Lowering<'p> {
         branches
             .iter()
             .map(|b| ir::Branch {
-                name: b.name.name.clone(),
+                name: b.name.name.to_string(),
                 value: self.step(&b.value),
             })
             .collect()

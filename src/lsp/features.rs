@@ -227,28 +227,38 @@ pub fn symbols(d: &Doc) -> Vec<DocumentSymbol> {
     for it in &module.ast.items {
         let (name, sel, kind, detail) = match &it.kind {
             ItemKind::Import(_) | ItemKind::Schedule(_) => continue,
-            ItemKind::Type(t) => (t.name.name.clone(), t.name.span, SymbolKind::STRUCT, None),
+            ItemKind::Type(t) => (
+                t.name.name.to_string(),
+                t.name.span,
+                SymbolKind::STRUCT,
+                None,
+            ),
             ItemKind::Tool(t) => (
-                t.name.name.clone(),
+                t.name.name.to_string(),
                 t.name.span,
                 SymbolKind::FUNCTION,
                 Some(if t.effect { "effect tool" } else { "tool" }),
             ),
             ItemKind::Flow(f) => (
-                f.name.name.clone(),
+                f.name.name.to_string(),
                 f.name.span,
                 SymbolKind::FUNCTION,
                 Some("flow"),
             ),
-            ItemKind::Const(c) => (c.name.name.clone(), c.name.span, SymbolKind::CONSTANT, None),
+            ItemKind::Const(c) => (
+                c.name.name.to_string(),
+                c.name.span,
+                SymbolKind::CONSTANT,
+                None,
+            ),
             ItemKind::Policy(p) => (
-                p.name.name.clone(),
+                p.name.name.to_string(),
                 p.name.span,
                 SymbolKind::OBJECT,
                 Some("policy"),
             ),
             ItemKind::McpServer(m) => (
-                m.name.name.clone(),
+                m.name.name.to_string(),
                 m.name.span,
                 SymbolKind::MODULE,
                 Some("mcp server"),
@@ -288,7 +298,7 @@ fn lets(
         .iter()
         .filter_map(|s| match &s.kind {
             crate::syntax::ast::StmtKind::Let { name, .. } => Some(DocumentSymbol {
-                name: name.name.clone(),
+                name: name.name.to_string(),
                 detail: None,
                 kind: SymbolKind::VARIABLE,
                 tags: None,

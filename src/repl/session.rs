@@ -483,7 +483,7 @@ impl Session {
             .stmts
             .iter()
             .filter_map(|s| match &s.kind {
-                StmtKind::Let { name, .. } => Some(name.name.clone()),
+                StmtKind::Let { name, .. } => Some(name.name.to_string()),
                 _ => None,
             })
             .collect();
@@ -645,22 +645,29 @@ impl Session {
 
 fn key_of(it: &Item) -> Key {
     match &it.kind {
-        ItemKind::Type(t) => Key::Type(t.name.name.clone()),
+        ItemKind::Type(t) => Key::Type(t.name.name.to_string()),
         ItemKind::Import(i) => Key::Import(match (&i.alias, &i.target) {
-            (Some(a), _) => a.name.clone(),
-            (None, ImportTarget::Module(path)) => {
-                path.last().map(|p| p.name.clone()).unwrap_or_default()
-            }
+            (Some(a), _) => a.name.to_string(),
+            (None, ImportTarget::Module(path)) => path
+                .last()
+                .map(|p| p.name.clone())
+                .unwrap_or_default()
+                .to_string(),
             (None, ImportTarget::File(f, _)) => std::path::Path::new(f)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         }),
         ItemKind::Test(t) => Key::Test(t.name.clone()),
-        ItemKind::Policy(p) => Key::Policy(p.name.name.clone()),
-        ItemKind::McpServer(m) => Key::McpServer(m.name.name.clone()),
+        ItemKind::Policy(p) => Key::Policy(p.name.name.to_string()),
+        ItemKind::McpServer(m) => Key::McpServer(m.name.name.to_string()),
         ItemKind::Schedule(sc) => Key::Schedule(schedule_line(sc)),
-        k => Key::Value(k.name().map(|n| n.name.clone()).unwrap_or_default()),
+        k => Key::Value(
+            k.name()
+                .map(|n| n.name.clone())
+                .unwrap_or_default()
+                .to_string(),
+        ),
     }
 }
 
@@ -694,7 +701,7 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
     let p = &check.checked.program;
     let md = p.root_module();
     let line = match &it.kind {
-        ItemKind::Tool(t) => match md.tools.get(&t.name.name) {
+        ItemKind::Tool(t) => match md.tools.get(t.name.name.as_str()) {
             Some(sig) => format!(
                 "{}tool {}",
                 if sig.effect { "effect " } else { "" },
@@ -702,14 +709,14 @@ fn describe(it: &Item, check: &Check, consts: &[(String, Type)], replaced: bool)
             ),
             None => format!("tool {}", t.name.name),
         },
-        ItemKind::Flow(f) => match md.flows.get(&f.name.name) {
+        ItemKind::Flow(f) => match md.flows.get(f.name.name.as_str()) {
             Some(sig) => format!(
                 "flow {}",
-                signature(sig, p.flow_types.get(&(p.root, f.name.name.clone())), p)
+                signature(sig, p.flow_types.get(&(p.root, f.name.name.to_string())), p)
             ),
             None => format!("flow {}", f.name.name),
         },
-        ItemKind::Type(t) => match md.types.get(&t.name.name) {
+        ItemKind::Type(t) => match md.types.get(t.name.name.as_str()) {
             Some(ty) => format!("type {} = {}", t.name.name, type_source(ty)),
             None => format!("type {}", t.name.name),
         },
@@ -799,7 +806,7 @@ fn step_body(mut body: Block, lets: &[String]) -> (Block, bool) {
         ..body.span
     };
     let ident = |name: &str, span: Span| Ident {
-        name: name.to_string(),
+        name: name.to_string().into(),
         span,
     };
     let mut names: Vec<&str> = lets.iter().map(String::as_str).collect();
@@ -837,7 +844,7 @@ fn step_body(mut body: Block, lets: &[String]) -> (Block, bool) {
 /// `{ a: a, b: b }` of `names`, as a statement at `at`.
 fn record_of(names: &[&str], at: Span) -> Stmt {
     let ident = |name: &str| Ident {
-        name: name.to_string(),
+        name: name.to_string().into(),
         span: at,
     };
     let fields = names

@@ -73,7 +73,7 @@ impl Served {
                 for item in &module.ast.items {
                     if let ItemKind::Tool(t) = &item.kind {
                         tools.insert(
-                            (m, t.name.name.clone()),
+                            (m, t.name.name.to_string()),
                             Arc::new((
                                 crate::ir::plan::binding_of(&t.binding.kind, &module.ast.items),
                                 dir.clone(),

@@ -404,8 +404,7 @@ impl<'p> Interp<'p> {
 
         // A policy with `effects: "approve"`: a person approves each effect first.
         if tool.effect {
-            self.approve_effect(name, &input, step, span, path, sc)
-                .await?;
+            Box::pin(self.approve_effect(name, &input, step, span, path, sc)).await?;
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
@@ -465,7 +464,7 @@ impl<'p> Interp<'p> {
             && let Some(row) = &journaled
             && let Err(e) = row.started(key.as_deref())
         {
-            return Err(self.store_failed(e, step, span).await);
+            return Err(Box::pin(self.store_failed(e, step, span)).await);
         }
         let _guard = super::record::StepGuard {
             recorder: &self.recorder,

@@ -146,7 +146,9 @@ impl<'p> Interp<'p> {
                         let binds = step.binds.is_some();
                         let fut = async move {
                             let r = match (&expr.kind, assert_message) {
-                                (_, Some(message)) => self.assert_stmt(expr, message, &ssc).await,
+                                (_, Some(message)) => {
+                                    Box::pin(self.assert_stmt(expr, message, &ssc)).await
+                                }
                                 (ExprKind::Call(c), None) if binds => {
                                     let label = ssc.label.clone();
                                     self.call(c, expr.span, &ssc, Some(&label)).await

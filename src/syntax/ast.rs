@@ -4,7 +4,7 @@ use super::span::{FileId, Span};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ident {
-    pub name: String,
+    pub name: smol_str::SmolStr,
     pub span: Span,
 }
 

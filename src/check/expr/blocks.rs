@@ -22,7 +22,7 @@ impl<'p> Ctx<'p> {
         );
         for (i, s) in b.stmts.iter().enumerate() {
             if let StmtKind::Error { binds: Some(name) } = &s.kind {
-                scope.names.entry(name.name.clone()).or_insert(Binding {
+                scope.names.entry(name.name.to_string()).or_insert(Binding {
                     ty: Some(Type::Unknown),
                     span: name.span,
                     used: true,
@@ -34,19 +34,19 @@ impl<'p> Ctx<'p> {
             if let StmtKind::Let { name, .. } = &s.kind {
                 if let Some(first) = scope
                     .names
-                    .get(&name.name)
+                    .get(name.name.as_str())
                     .map(|b| b.span)
-                    .or_else(|| scope.later.get(&name.name).copied())
+                    .or_else(|| scope.later.get(name.name.as_str()).copied())
                 {
                     self.diags
                         .push(catalog::duplicate(name.span, "binding", &name.name, first));
                     continue;
                 }
                 if sequence {
-                    scope.later.insert(name.name.clone(), name.span);
+                    scope.later.insert(name.name.to_string(), name.span);
                 } else {
                     scope.names.insert(
-                        name.name.clone(),
+                        name.name.to_string(),
                         Binding {
                             ty: None,
                             span: name.span,
@@ -67,11 +67,11 @@ impl<'p> Ctx<'p> {
             match &s.kind {
                 StmtKind::Let { name, .. } => {
                     if sequence {
-                        self.scopes[level].later.remove(&name.name);
+                        self.scopes[level].later.remove(name.name.as_str());
                         let t = self.let_value(s);
-                        if !self.scopes[level].names.contains_key(&name.name) {
+                        if !self.scopes[level].names.contains_key(name.name.as_str()) {
                             self.scopes[level].names.insert(
-                                name.name.clone(),
+                                name.name.to_string(),
                                 Binding {
                                     ty: Some(t),
                                     span: name.span,
@@ -83,7 +83,7 @@ impl<'p> Ctx<'p> {
                         }
                     } else if self.scopes[level]
                         .names
-                        .get(&name.name)
+                        .get(name.name.as_str())
                         .is_some_and(|b| b.ty.is_none() && b.stmt == Some(i))
                     {
                         self.force(level, &name.name);

@@ -109,22 +109,22 @@ impl<'p> Ctx<'p> {
         let md = &self.p.modules[self.module];
         match callee {
             [one] => {
-                if let Some(t) = md.tools.get(&one.name) {
+                if let Some(t) = md.tools.get(one.name.as_str()) {
                     return Some(Callee::Tool(self.module, t.clone()));
                 }
-                if let Some(f) = md.flows.get(&one.name) {
+                if let Some(f) = md.flows.get(one.name.as_str()) {
                     return Some(Callee::Flow(self.module, f.clone()));
                 }
                 None
             }
             [m, name] => {
-                let &mi = md.imports.get(&m.name)?;
+                let &mi = md.imports.get(m.name.as_str())?;
                 let mm = &self.p.modules[mi];
-                if let Some(t) = mm.tools.get(&name.name) {
+                if let Some(t) = mm.tools.get(name.name.as_str()) {
                     return Some(Callee::Tool(mi, t.clone()));
                 }
                 mm.flows
-                    .get(&name.name)
+                    .get(name.name.as_str())
                     .map(|f| Callee::Flow(mi, f.clone()))
             }
             _ => None,
@@ -155,7 +155,11 @@ impl<'p> Ctx<'p> {
                         return t;
                     }
                     // A local binding?
-                    if self.scopes.iter().any(|s| s.names.contains_key(&one.name)) {
+                    if self
+                        .scopes
+                        .iter()
+                        .any(|s| s.names.contains_key(one.name.as_str()))
+                    {
                         self.lookup_name(one);
                         self.diags
                             .push(catalog::not_callable(callee_span, &one.name));
@@ -258,19 +262,24 @@ impl<'p> Ctx<'p> {
     pub(in crate::check) fn unknown_callee(&mut self, c: &Call, span: Span, name: &str) {
         let md = &self.p.modules[self.module];
         if let [m, _] = c.callee.as_slice()
-            && md.broken_imports.contains(&m.name)
+            && md.broken_imports.contains(m.name.as_str())
         {
             return;
         }
         match c.callee.as_slice() {
-            [m, item] if md.imports.contains_key(&m.name) => {
-                let mm = &self.p.modules[md.imports[&m.name]];
+            [m, item] if md.imports.contains_key(m.name.as_str()) => {
+                let mm = &self.p.modules[md.imports[m.name.as_str()]];
                 let help = suggest(&item.name, value_names(mm));
                 self.diags.push(catalog::unknown_member(
                     item.span, &m.name, &item.name, help,
                 ));
             }
-            [m, _] if self.scopes.iter().any(|s| s.names.contains_key(&m.name)) => {
+            [m, _]
+                if self
+                    .scopes
+                    .iter()
+                    .any(|s| s.names.contains_key(m.name.as_str())) =>
+            {
                 self.diags.push(catalog::not_callable(span, name));
             }
             _ => {

@@ -68,7 +68,7 @@ impl<'p> Ctx<'p> {
             for a in &b.after {
                 self.lookup_name(a);
             }
-            out.push((b.name.name.clone(), t, b.value.span));
+            out.push((b.name.name.to_string(), t, b.value.span));
         }
         out
     }
@@ -188,7 +188,7 @@ impl<'p> Ctx<'p> {
         // `until` sees the new state.
         let mut scope = Scope::new(self.loops.clone(), until.span);
         scope.names.insert(
-            var.name.clone(),
+            var.name.to_string(),
             Binding {
                 ty: Some(state.clone()),
                 span: var.span,
@@ -201,7 +201,10 @@ impl<'p> Ctx<'p> {
         let saved = std::mem::replace(&mut self.in_until, true);
         let ut = self.expr(until);
         self.in_until = saved;
-        let used = self.scopes.last().is_some_and(|s| s.names[&var.name].used);
+        let used = self
+            .scopes
+            .last()
+            .is_some_and(|s| s.names[var.name.as_str()].used);
         self.pop_scope();
         self.expect_bool(&ut, until.span, "an `until` condition");
         if !used && ut != Type::Unknown {
@@ -219,11 +222,11 @@ impl<'p> Ctx<'p> {
     ) -> Type {
         let mut scope = Scope::new(self.loops.clone(), body.span);
         for (name, ty, span) in [
-            (&var.name, state.clone(), var.span),
+            (&var.name.to_string(), state.clone(), var.span),
             (&"iteration".to_string(), Type::Int, var.span),
         ] {
             scope.names.insert(
-                name.clone(),
+                name.to_string(),
                 Binding {
                     ty: Some(ty),
                     span,

@@ -235,7 +235,7 @@ impl<'p> Ctx<'p> {
                 };
                 let mut scope = Scope::new(self.loops.clone(), e.span);
                 scope.names.insert(
-                    var.name.clone(),
+                    var.name.to_string(),
                     Binding {
                         ty: Some(el),
                         span: var.span,
@@ -266,7 +266,7 @@ impl<'p> Ctx<'p> {
                 let mut scope = Scope::new(self.loops.clone(), handler.span);
                 if let Some(v) = var {
                     scope.names.insert(
-                        v.name.clone(),
+                        v.name.to_string(),
                         Binding {
                             ty: Some(error_type()),
                             span: v.span,
@@ -320,7 +320,7 @@ impl<'p> Ctx<'p> {
                 let labels = arms
                     .iter()
                     .filter(|a| !a.is_else)
-                    .map(|a| a.label.name.clone())
+                    .map(|a| a.label.name.to_string())
                     .collect();
                 self.decision_site(e.span, "decide", labels, arms.iter().any(|a| a.is_else));
                 if arms.iter().all(|a| a.is_else) {

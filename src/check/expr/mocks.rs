@@ -147,9 +147,9 @@ impl<'p> Ctx<'p> {
             return;
         };
         let d = match target {
-            [m, _] if md.broken_imports.contains(&m.name) => return,
-            [m, item] if md.imports.contains_key(&m.name) => {
-                let mm = &self.p.modules[md.imports[&m.name]];
+            [m, _] if md.broken_imports.contains(m.name.as_str()) => return,
+            [m, item] if md.imports.contains_key(m.name.as_str()) => {
+                let mm = &self.p.modules[md.imports[m.name.as_str()]];
                 let names = mm.tools.keys().chain(mm.flows.keys()).map(String::as_str);
                 let help = suggest(&item.name, names);
                 catalog::unknown_member(item.span, &m.name, &item.name, help)

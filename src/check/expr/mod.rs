@@ -161,7 +161,7 @@ impl<'p> Ctx<'p> {
                     ));
                 }
                 self.p.record(|ix| ix.types.push((c.name.span, t.clone())));
-                consts.insert(c.name.name.clone(), (t, c.name.span));
+                consts.insert(c.name.name.to_string(), (t, c.name.span));
             }
         }
         self.consts_cache.insert(m, consts);
@@ -274,8 +274,12 @@ impl<'p> Ctx<'p> {
         // A construct's stated `max_concurrent` applies inside it only.
         let limits = self.stated_limits.len();
         // A block's `policy` holds inside it.
-        let block_policy = super::policy::named(sites::block_options(e))
-            .and_then(|n| self.p.modules[self.module].policies.get(&n.name).cloned());
+        let block_policy = super::policy::named(sites::block_options(e)).and_then(|n| {
+            self.p.modules[self.module]
+                .policies
+                .get(n.name.as_str())
+                .cloned()
+        });
         let saved_policy = match block_policy {
             Some(p) => Some(self.policy.replace(p)),
             None => None,

@@ -39,7 +39,7 @@ impl<'p> Ctx<'p> {
                                 unreachable!("matched above")
                             };
                             let id = Ident {
-                                name: name.clone(),
+                                name: name.clone().into(),
                                 span: idx.span,
                             };
                             self.field_of(&t, &id, base.span)
@@ -93,12 +93,20 @@ impl<'p> Ctx<'p> {
 
     /// `module.CONST` for an imported module's constant (`None` if `m` is not a module).
     pub(in crate::check) fn module_const(&mut self, m: &Ident, name: &Ident) -> Option<Type> {
-        if self.scopes.iter().any(|s| s.names.contains_key(&m.name)) {
+        if self
+            .scopes
+            .iter()
+            .any(|s| s.names.contains_key(m.name.as_str()))
+        {
             return None;
         }
-        let &mi = self.p.modules[self.module].imports.get(&m.name)?;
+        let &mi = self.p.modules[self.module].imports.get(m.name.as_str())?;
         self.p.record_ref(m.span, Target::Module(mi));
-        match self.consts_cache.get(&mi).and_then(|c| c.get(&name.name)) {
+        match self
+            .consts_cache
+            .get(&mi)
+            .and_then(|c| c.get(name.name.as_str()))
+        {
             Some((t, span)) => {
                 self.p
                     .record_ref(name.span, Target::Decl(*span, DeclKind::Const));

@@ -82,7 +82,7 @@ impl<'p> Ctx<'p> {
             match schedule::literal_json(&a.value) {
                 Some(v) => {
                     if let Some(n) = &a.name {
-                        args.insert(n.name.clone(), v);
+                        args.insert(n.name.to_string(), v);
                     }
                 }
                 None => self.diags.push(catalog::schedule_call(

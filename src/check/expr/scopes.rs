@@ -116,7 +116,7 @@ impl<'p> Ctx<'p> {
     /// Resolves a name in scope; reports unknown names. Marks it used.
     pub(super) fn lookup_name(&mut self, id: &Ident) -> Type {
         for level in (0..self.scopes.len()).rev() {
-            let Some(b) = self.scopes[level].names.get_mut(&id.name) else {
+            let Some(b) = self.scopes[level].names.get_mut(id.name.as_str()) else {
                 continue;
             };
             b.used = true;
@@ -136,7 +136,7 @@ impl<'p> Ctx<'p> {
             {
                 info.deps[i].push(j);
             }
-            let Some(b) = self.scopes[level].names.get_mut(&id.name) else {
+            let Some(b) = self.scopes[level].names.get_mut(id.name.as_str()) else {
                 unreachable!("found above")
             };
             if let Some(t) = &b.ty {
@@ -159,7 +159,7 @@ impl<'p> Ctx<'p> {
                 }
                 self.diags.push(d);
                 // Give the binding a type so the cycle is reported once.
-                if let Some(b) = self.scopes[level].names.get_mut(&id.name) {
+                if let Some(b) = self.scopes[level].names.get_mut(id.name.as_str()) {
                     b.ty = Some(Type::Unknown);
                 }
                 return Type::Unknown;
@@ -168,7 +168,7 @@ impl<'p> Ctx<'p> {
         }
         // Defined later in an enclosing `sequence`?
         for level in (0..self.scopes.len()).rev() {
-            if let Some(def) = self.scopes[level].later.get(&id.name) {
+            if let Some(def) = self.scopes[level].later.get(id.name.as_str()) {
                 self.diags
                     .push(catalog::used_before_defined(id.span, &id.name, *def));
                 return Type::Unknown;
@@ -177,7 +177,7 @@ impl<'p> Ctx<'p> {
         if let Some((t, span)) = self
             .consts_cache
             .get(&self.module)
-            .and_then(|c| c.get(&id.name))
+            .and_then(|c| c.get(id.name.as_str()))
         {
             self.p
                 .record_ref(id.span, Target::Decl(*span, DeclKind::Const));
@@ -188,10 +188,10 @@ impl<'p> Ctx<'p> {
             return context_type();
         }
         let md = &self.p.modules[self.module];
-        if md.broken_imports.contains(&id.name) {
+        if md.broken_imports.contains(id.name.as_str()) {
             return Type::Unknown;
         }
-        if md.imports.contains_key(&id.name) {
+        if md.imports.contains_key(id.name.as_str()) {
             self.diags.push(catalog::unknown_name(
                 id.span,
                 &id.name,
@@ -212,7 +212,9 @@ impl<'p> Ctx<'p> {
         }
         cands.push("context");
         let mut help = suggest(&id.name, cands.iter().copied());
-        if help.is_none() && (md.tools.contains_key(&id.name) || md.flows.contains_key(&id.name)) {
+        if help.is_none()
+            && (md.tools.contains_key(id.name.as_str()) || md.flows.contains_key(id.name.as_str()))
+        {
             help = Some(format!(
                 "`{0}` is a tool or flow; call it: `{0}(…)`",
                 id.name

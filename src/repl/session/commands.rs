@@ -111,7 +111,7 @@ impl Session {
             .items
             .iter()
             .filter_map(|it| match &it.kind {
-                ItemKind::Const(c) => Some(c.name.name.clone()),
+                ItemKind::Const(c) => Some(c.name.name.to_string()),
                 _ => None,
             })
             .collect();
@@ -229,7 +229,7 @@ impl Session {
             for it in &md.ast.items {
                 let (line, doc) = match &it.kind {
                     ItemKind::Tool(t) => {
-                        let Some(sig) = md.tools.get(&t.name.name) else {
+                        let Some(sig) = md.tools.get(t.name.name.as_str()) else {
                             continue;
                         };
                         let binding = crate::run::redact::redact(
@@ -250,10 +250,10 @@ impl Session {
                         )
                     }
                     ItemKind::Flow(f) if f.name.name != STEP => {
-                        let Some(sig) = md.flows.get(&f.name.name) else {
+                        let Some(sig) = md.flows.get(f.name.name.as_str()) else {
                             continue;
                         };
-                        let ret = p.flow_types.get(&(m, f.name.name.clone()));
+                        let ret = p.flow_types.get(&(m, f.name.name.to_string()));
                         (format!("flow {prefix}{}", signature(sig, ret, p)), &it.doc)
                     }
                     _ => continue,
@@ -303,16 +303,17 @@ impl Session {
         let members = |m: usize| -> Vec<String> {
             let md = &p.modules[m];
             let consts = md.ast.items.iter().filter_map(|it| match &it.kind {
-                ItemKind::Const(c) => Some(&c.name.name),
+                ItemKind::Const(c) => Some(c.name.name.as_str()),
                 _ => None,
             });
             let mut v: Vec<String> = md
                 .tools
                 .keys()
                 .chain(md.flows.keys())
+                .map(String::as_str)
                 .chain(consts)
-                .chain(md.types.keys())
-                .cloned()
+                .chain(md.types.keys().map(String::as_str))
+                .map(str::to_string)
                 .collect();
             v.sort();
             v

@@ -164,7 +164,7 @@ impl Converter<'_> {
             Rule::ident | Rule::field_word => self.ident(p),
             Rule::string => Ident {
                 span: self.span(&p),
-                name: self.plain_string(&p),
+                name: self.plain_string(&p).into(),
             },
             _ => unexpected(&p, "field name"),
         }

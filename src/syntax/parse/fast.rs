@@ -218,7 +218,7 @@ impl<'t> Fast<'t> {
 
     fn ident_at(&self, (start, end): (usize, usize)) -> Ident {
         Ident {
-            name: self.text[start..end].to_string(),
+            name: self.text[start..end].to_string().into(),
             span: self.span(start, end),
         }
     }

@@ -407,7 +407,7 @@ impl Converter<'_> {
                                 Rule::string => {
                                     name = Some(Ident {
                                         span: self.span(&c),
-                                        name: self.plain_string(&c),
+                                        name: self.plain_string(&c).into(),
                                     })
                                 }
                                 Rule::optional_mark => optional = true,

@@ -177,7 +177,7 @@ impl<'s> Converter<'s> {
     fn ident(&self, p: Pair<'_, Rule>) -> Ident {
         Ident {
             span: self.span(&p),
-            name: p.as_str().to_string(),
+            name: p.as_str().to_string().into(),
         }
     }
 
@@ -268,7 +268,7 @@ impl<'s> Converter<'s> {
         }
         let start = self.base + p.as_span().start() + (text.len() - trimmed.len());
         Some(Ident {
-            name: name.to_string(),
+            name: name.to_string().into(),
             span: Span::new(self.file, start, start + len),
         })
     }
