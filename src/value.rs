@@ -64,6 +64,20 @@ fn check(v: &Value, t: &Type) -> Result<(), Mismatch> {
             Ok(())
         }
         (Type::Record(r), Value::Object(m)) => {
+            // The declared fields first and in their order (a tool's result
+            // usually): checked side by side, without a look-up by name.
+            let mut entries = m.iter();
+            let side_by_side = r.fields.iter().all(|f| {
+                entries
+                    .next()
+                    .is_some_and(|(k, x)| *k == f.name && !(x.is_null() && f.optional))
+            });
+            if side_by_side {
+                for (f, (_, x)) in r.fields.iter().zip(m.iter()) {
+                    check(x, &f.ty).map_err(|m| under(m, format_args!(".{}", f.name)))?;
+                }
+                return Ok(());
+            }
             for f in &r.fields {
                 match m.get(&f.name) {
                     None | Some(Value::Null) if f.optional => {}
@@ -262,19 +276,17 @@ impl CallText {
     }
 }
 
-/// [`canonical`], appended to `out`.
+/// [`canonical`], appended to `out`. Written for every journaled or cached
+/// tool call (its hash), so without `fmt` where it can: numbers by `itoa`,
+/// strings without an escape as they are.
 pub fn write_canonical(v: &Value, out: &mut String) {
     use std::fmt::Write;
     match v {
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => {
-                let _ = write!(out, "{i}");
-            }
-            (None, Some(u), _) => {
-                let _ = write!(out, "{u}");
-            }
+            (Some(i), _, _) => out.push_str(itoa::Buffer::new().format(i)),
+            (None, Some(u), _) => out.push_str(itoa::Buffer::new().format(u)),
             (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
-                let _ = write!(out, "{}", f as i64);
+                out.push_str(itoa::Buffer::new().format(f as i64))
             }
             _ => {
                 let _ = write!(out, "{n}");
@@ -291,21 +303,108 @@ pub fn write_canonical(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
+            let mut fields: Vec<(&String, &Value)> = m.iter().collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push('{');
-            for (k, key) in keys.into_iter().enumerate() {
+            for (k, (key, value)) in fields.into_iter().enumerate() {
                 if k > 0 {
                     out.push(',');
                 }
-                let _ = write!(out, "{}:", Value::String(key.clone()));
-                write_canonical(&m[key], out);
+                push_json_str(out, key);
+                out.push(':');
+                write_canonical(value, out);
             }
             out.push('}');
         }
-        other => {
-            let _ = write!(out, "{other}");
+        Value::String(s) => push_json_str(out, s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
+    }
+}
+
+/// Is `s` written in JSON as it is between quotes (no control character,
+/// quote or backslash, the only ones `serde_json` escapes)?
+pub fn plain_json_str(s: &str) -> bool {
+    // Eight bytes at a time: is any byte below 0x20, a quote or a backslash?
+    // (Exact for "any", by the usual bit tricks; a tail of under eight bytes
+    // one by one.)
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        if (x.wrapping_sub(LO * 0x20) & !x & HI)
+            | zero(x ^ (LO * u64::from(b'"')))
+            | zero(x ^ (LO * u64::from(b'\\')))
+            != 0
+        {
+            return false;
         }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// `v` as compact JSON, as `serde_json` writes it (records in their order),
+/// appended to `out`: without `serde`'s general serialiser, for the values
+/// of every journaled step.
+pub fn write_json(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            (None, Some(u)) => out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes()),
+            _ => out.extend_from_slice(n.to_string().as_bytes()),
+        },
+        Value::String(s) => write_json_str(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (k, x) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                write_json(x, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(m) => {
+            out.push(b'{');
+            for (k, (key, x)) in m.iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                write_json_str(key, out);
+                out.push(b':');
+                write_json(x, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// `s` as a JSON string, as `serde_json` writes it, appended to `out`.
+pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    if plain_json_str(s) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(Value::String(s.to_string()).to_string().as_bytes());
+    }
+}
+
+/// `s` as a JSON string, as `serde_json` writes it.
+fn push_json_str(out: &mut String, s: &str) {
+    if plain_json_str(s) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(s.to_string()).to_string());
     }
 }
 
@@ -394,6 +493,95 @@ mod tests {
         );
         assert_eq!(canonical(&a), canonical(&b));
         assert_eq!(compare(&a, &b), std::cmp::Ordering::Equal);
+    }
+
+    /// The canonical text of every kind of value, escapes included: the
+    /// hashes of journaled calls and cache keys are made from it, so it must
+    /// not change from one version to the next.
+    #[test]
+    fn canonical_text_is_stable_for_every_kind_of_value() {
+        let v = serde_json::json!({
+            "é": 1.5,
+            "b": [1, 2.0, -3, "x\"y\n\\z", null, false],
+            "a": { "d": null, "c": true, "big": u64::MAX, "neg": i64::MIN },
+            "tab\tkey": 1e300,
+        });
+        assert_eq!(
+            canonical(&v),
+            r#"{"a":{"big":18446744073709551615,"c":true,"d":null,"neg":-9223372036854775808},"b":[1,2,-3,"x\"y\n\\z",null,false],"tab\tkey":1e+300,"é":1.5}"#
+        );
+    }
+
+    /// The journal's writer gives `serde_json`'s text for every kind of
+    /// value, and the quick test for strings without escapes agrees with a
+    /// byte-by-byte one at every length and position.
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let v = serde_json::json!({
+            "é": 1.5,
+            "b": [1, 2.5e-7, -3, "x\"y\n\\z\u{1f}", null, false, u64::MAX, i64::MIN],
+            "a": { "d": null, "c": true, "s": "plain text, longer than eight bytes" },
+            "tab\tkey": 1e300,
+        });
+        let mut out = Vec::new();
+        write_json(&v, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [
+                    '"', '\\', '\n', '\u{1f}', '\u{20}', '\u{7f}', 'é', '!', '#', '[', '\u{5c}',
+                ] {
+                    let mut s: String = "a".repeat(len);
+                    s.replace_range(at..at + 1, &special.to_string());
+                    let slow = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+                    assert_eq!(plain_json_str(&s), slow, "{s:?}");
+                }
+            }
+        }
+    }
+
+    /// A record checks the same whether its fields come in their declared
+    /// order (side by side, no look-up) or not: the same mismatches, at the
+    /// same paths.
+    #[test]
+    fn records_check_alike_in_and_out_of_their_order() {
+        let mut opt = Type::field("note", Type::String);
+        opt.optional = true;
+        let t = Type::record(vec![
+            Type::field("ms", Type::Int),
+            opt,
+            Type::field(
+                "rows",
+                Type::list(Type::record(vec![Type::field("x", Type::Int)])),
+            ),
+        ]);
+        let path = |v: Value| conforms(&v, &t).err().map(|m| (m.path, m.found));
+        for v in [
+            json!({"ms": 1, "note": "a", "rows": [{"x": 1}]}),
+            json!({"rows": [{"x": 1}], "note": "a", "ms": 1}),
+            json!({"ms": 1, "note": null, "rows": []}),
+            json!({"ms": 1, "rows": [], "extra": true}),
+        ] {
+            assert_eq!(path(v.clone()), None, "{v}");
+        }
+        for v in [
+            json!({"ms": 1, "note": "a", "rows": [{"x": "1"}]}),
+            json!({"rows": [{"x": "1"}], "ms": 1}),
+        ] {
+            assert_eq!(
+                path(v.clone()),
+                Some(("$.rows[0].x".to_string(), "string \"1\"".to_string())),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            path(json!({"ms": 1, "note": 2, "rows": []})).map(|p| p.0),
+            Some("$.note".to_string())
+        );
+        assert_eq!(
+            path(json!({"note": "a", "rows": []})).map(|p| p.0),
+            Some("$.ms".to_string())
+        );
     }
 
     #[test]

@@ -111,15 +111,14 @@ impl StepPath {
 impl StepPath {
     /// The path spelled out (as `to_string`, into a buffer sized once).
     pub fn text(&self) -> String {
-        use fmt::Write;
         let mut s = String::with_capacity(64);
-        let _ = write!(s, "{self}");
+        let _ = self.spell(&mut s);
         s
     }
-}
 
-impl fmt::Display for StepPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Writes the path with `write_str` alone (one call per part, numbers
+    /// by `itoa`): a path is spelled for every journaled step.
+    fn spell<W: fmt::Write>(&self, w: &mut W) -> fmt::Result {
         // The segments from the leaf up: the first `SMALL` on the stack, the
         // rest (a deep path) in a vector; written from the root down.
         const SMALL: usize = 32;
@@ -140,19 +139,45 @@ impl fmt::Display for StepPath {
             .into_iter()
             .rev()
             .chain(near.into_iter().take(depth.min(SMALL)).rev().flatten());
+        let mut digits = itoa::Buffer::new();
         for (i, s) in segs.enumerate() {
             let sep = if i == 0 { "" } else { "/" };
             match s {
-                Seg::Name(n) => write!(f, "{sep}{n}")?,
-                Seg::Branch(n) => write!(f, ".{n}")?,
-                Seg::For(k) => write!(f, "{sep}for[{k}]")?,
-                Seg::Loop(k) => write!(f, "{sep}loop[{k}]")?,
+                Seg::Name(n) => {
+                    w.write_str(sep)?;
+                    w.write_str(n)?;
+                }
+                Seg::Branch(n) => {
+                    w.write_str(".")?;
+                    w.write_str(n)?;
+                }
+                Seg::For(k) => {
+                    w.write_str(sep)?;
+                    w.write_str("for[")?;
+                    w.write_str(digits.format(*k))?;
+                    w.write_str("]")?;
+                }
+                Seg::Loop(k) => {
+                    w.write_str(sep)?;
+                    w.write_str("loop[")?;
+                    w.write_str(digits.format(*k))?;
+                    w.write_str("]")?;
+                }
             }
         }
         match &self.last {
-            Some(n) => write!(f, "/{n}"),
+            Some(n) => {
+                w.write_str("/")?;
+                w.write_str(n)
+            }
             None => Ok(()),
         }
+    }
+}
+
+impl fmt::Display for StepPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.spell(f)
     }
 }
 

@@ -291,7 +291,7 @@ impl<'p> Interp<'p> {
         let path = self.call_path(c, sc);
         // Arguments, evaluated concurrently when they wait; else on the spot,
         // straight into the record (no list of values in between).
-        let mut args = Map::new();
+        let mut args = Map::with_capacity(c.args.len());
         if args_wait {
             let vals = collect(join_all(c.args.iter().map(|a| self.eval(&a.value, sc))).await)?;
             for (a, v) in c.args.iter().zip(vals) {
@@ -334,8 +334,8 @@ impl<'p> Interp<'p> {
         // Defaults of omitted parameters.
         let sig = tool.sig;
         for (p, ps) in tool.params.iter().zip(sig.params.iter()) {
-            if !args.contains_key(&ps.name)
-                && let Some(d) = &p.default
+            if let Some(d) = &p.default
+                && !args.contains_key(&ps.name)
             {
                 let dsc = Scope {
                     env: Env::root(0),
@@ -556,17 +556,9 @@ impl<'p> Interp<'p> {
                     // When the attempt times out: an exec tool that exits before it
                     // ends its call by then (reading its pipes for less than the grace).
                     call.limits.ends = tokio::time::Instant::now().checked_add(timeout);
-                    let mut call = std::pin::pin!(self.host.call(call));
-                    // Poll once before arming the timer: builtins often finish at once.
-                    let first =
-                        std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx)))
-                            .await;
-                    match first {
-                        std::task::Poll::Ready(r) => Ok(r.map(Some)),
-                        std::task::Poll::Pending => tokio::time::timeout(timeout, call)
-                            .await
-                            .map(|r| r.map(Some)),
-                    }
+                    // Boxed: the timer's state is not carried by every call
+                    // (most are answered at once, above).
+                    Box::pin(self.attempt_in_time(call, timeout)).await
                 }
             };
             let r = match outcome {
@@ -651,6 +643,24 @@ impl<'p> Interp<'p> {
             }
         };
         (result.map(|v| v.unwrap_or(input)), attempt)
+    }
+
+    /// One attempt through the host, stopped after `timeout`; `Err` when it
+    /// did not finish by then.
+    async fn attempt_in_time(
+        &self,
+        call: super::host::ToolCall<'_>,
+        timeout: Duration,
+    ) -> Result<Result<Option<Value>, tools::ToolFailure>, tokio::time::error::Elapsed> {
+        let mut call = std::pin::pin!(self.host.call(call));
+        // Poll once before arming the timer: builtins often finish at once.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        match first {
+            std::task::Poll::Ready(r) => Ok(r.map(Some)),
+            std::task::Poll::Pending => tokio::time::timeout(timeout, call)
+                .await
+                .map(|r| r.map(Some)),
+        }
     }
 
     /// The idempotency key of `idempotency_key: true`: from the run id and

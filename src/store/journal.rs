@@ -105,7 +105,7 @@ impl Buffer {
         if mark > 0 {
             self.text.push(b',');
         }
-        let r = serde_json::to_writer(&mut self.text, &row);
+        let r = row.write_json(&mut self.text);
         if let Err(e) = r {
             self.text.truncate(mark);
             return Err(StoreError {

@@ -399,6 +399,59 @@ pub struct Row<'a> {
     pub args_bytes: Option<u64>,
 }
 
+impl Row<'_> {
+    /// Appends the row as JSON to `out`: the text `serde_json` writes for it
+    /// (the same keys in the same order, the same escapes), without its
+    /// general serialiser. One row is written per step; the keys are
+    /// constants, and most values need no escape.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(b"{\"path\":");
+        crate::value::write_json_str(self.path, out);
+        if let Some(step) = self.step {
+            out.extend_from_slice(b",\"step\":");
+            crate::value::write_json_str(step, out);
+        }
+        out.extend_from_slice(b",\"tool\":");
+        crate::value::write_json_str(self.tool, out);
+        if let Some(kind) = self.kind {
+            out.extend_from_slice(b",\"kind\":");
+            crate::value::write_json_str(kind, out);
+        }
+        out.extend_from_slice(b",\"status\":");
+        crate::value::write_json_str(self.status, out);
+        out.extend_from_slice(b",\"attempts\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.attempts).as_bytes());
+        if let Some(v) = self.result {
+            out.extend_from_slice(b",\"result\":");
+            crate::value::write_json(v, out);
+        }
+        if let Some(v) = self.error {
+            out.extend_from_slice(b",\"error\":");
+            crate::value::write_json(v, out);
+        }
+        out.extend_from_slice(b",\"started_ms\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.started_ms).as_bytes());
+        if let Some(ms) = self.ended_ms {
+            out.extend_from_slice(b",\"ended_ms\":");
+            out.extend_from_slice(itoa::Buffer::new().format(ms).as_bytes());
+        }
+        if let Some(h) = self.args_sha256 {
+            out.extend_from_slice(b",\"args_sha256\":");
+            crate::value::write_json_str(h, out);
+        }
+        if let Some(age) = self.cached_age_s {
+            out.extend_from_slice(b",\"cached_age_s\":");
+            serde_json::to_writer(&mut *out, &age)?;
+        }
+        if let Some(n) = self.args_bytes {
+            out.extend_from_slice(b",\"args_bytes\":");
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -513,5 +566,47 @@ mod tests {
         assert_eq!(out, Ok(input));
         assert_eq!(rt.block_on(top.approve(&path, "ship?", None)), None);
         assert_eq!(rt.block_on(top.decided(&path, json!("x"))), Ok(json!("x")));
+    }
+
+    /// The row's own writer gives the text `serde_json` gives for it.
+    #[test]
+    fn a_row_is_written_as_serde_json_writes_it() {
+        let result = json!({ "ms": 0, "text": "a \"quoted\"\n line" });
+        let error = json!({ "kind": "tool_error" });
+        let rows = [
+            Row::default(),
+            Row {
+                path: "main/n1",
+                tool: "sleep",
+                status: "ok",
+                attempts: 1,
+                result: Some(&result),
+                started_ms: 1_733_390_000_000,
+                ended_ms: Some(1_733_390_000_002),
+                args_sha256: Some("ab12"),
+                ..Row::default()
+            },
+            Row {
+                path: "main/for/3/\"odd\"\\path\u{1}",
+                step: Some("é label\t"),
+                tool: "t",
+                kind: Some("decision"),
+                status: "failed",
+                attempts: 3,
+                error: Some(&error),
+                started_ms: -5,
+                cached_age_s: Some(0.25),
+                args_bytes: Some(300_000),
+                ..Row::default()
+            },
+        ];
+        for row in rows {
+            let mut ours = Vec::new();
+            row.write_json(&mut ours).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&row).unwrap()
+            );
+        }
     }
 }
