@@ -345,12 +345,16 @@ impl<'p> Interp<'p> {
                 args.insert(ps.name.clone(), self.eval(d, &dsc).await?);
             }
         }
-        let none = Opts::default();
-        let tool_opts: &Opts = self.opts_of(tool.options.as_deref()).map_or(&none, |o| o);
-        let o = match (&tool.options, self.opts_of(c.options.as_deref())) {
-            (None, None) => sc.opts.clone(),
-            (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
-            (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
+        // In a block of its own: the empty options are not kept in the
+        // call's state while the tool runs.
+        let o = {
+            let none = Opts::default();
+            let tool_opts: &Opts = self.opts_of(tool.options.as_deref()).map_or(&none, |o| o);
+            match (&tool.options, self.opts_of(c.options.as_deref())) {
+                (None, None) => sc.opts.clone(),
+                (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
+                (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
+            }
         };
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
@@ -632,6 +636,8 @@ impl<'p> Interp<'p> {
                     e.attempts = attempt;
                     if attempt <= retries && o.retries_on(e.kind) && !permanent {
                         let base = o.backoff().as_secs_f64() * 2f64.powi(attempt as i32 - 1);
+                        // Not kept in the state while it waits.
+                        drop(e);
                         Box::pin(super::timer::sleep(Duration::from_secs_f64(
                             base * jitter(),
                         )))
