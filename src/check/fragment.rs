@@ -98,7 +98,7 @@ impl Fragment {
                 name: ident(&self.flow),
                 params,
                 ret: None,
-                options,
+                options: options.map(Box::new),
                 body: self.body,
             })),
             span,

@@ -361,7 +361,7 @@ fn text(parts: &[StrPart]) -> Option<String> {
 /// The policy a flow's `with { policy: NAME }` names, in module `m`
 /// (an unknown name is reported, once, by [`check_option`]).
 pub fn of_flow(p: &Program, m: usize, f: &FlowDecl) -> Option<Rc<Policy>> {
-    let name = named(f.options.as_ref())?;
+    let name = named(f.options.as_deref())?;
     p.modules[m].policies.get(name.name.as_str()).cloned()
 }
 

@@ -118,7 +118,7 @@ pub fn explain_replan(checked: &Checked, file: &str, at: Option<&str>) -> Result
     });
     // The policy the flow states (a caller's may apply at run time).
     let policy = flow_decl
-        .and_then(|f| crate::check::policy::named(f.options.as_ref()))
+        .and_then(|f| crate::check::policy::named(f.options.as_deref()))
         .and_then(|n| md.policies.get(n.name.as_str()))
         .map(|p| &**p);
     let lowered = crate::ir::lower_program(program);

@@ -123,7 +123,7 @@ impl Printer<'_> {
 
     /// The expressions that hold blocks or braced arms.
     pub(super) fn block_expr(&mut self, e: &Expr, col: usize, ind: usize) -> String {
-        let with = |p: &mut Self, s: &mut String, o: &Option<Options>| {
+        let with = |p: &mut Self, s: &mut String, o: &Option<Box<Options>>| {
             if let Some(o) = o {
                 s.push_str(" with ");
                 let c = end_col(col, s);
@@ -143,13 +143,13 @@ impl Printer<'_> {
                 }
                 .to_string();
                 with(self, &mut s, options);
-                self.branches(&mut s, branches, e, options.as_ref(), ind);
+                self.branches(&mut s, branches, e, options.as_deref(), ind);
                 s
             }
             ExprKind::Race { options, branches } => {
                 let mut s = "race".to_string();
                 with(self, &mut s, options);
-                self.branches(&mut s, branches, e, options.as_ref(), ind);
+                self.branches(&mut s, branches, e, options.as_deref(), ind);
                 s
             }
             ExprKind::Sequence { options, block } | ExprKind::Dag { options, block } => {

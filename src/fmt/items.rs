@@ -15,7 +15,7 @@ pub(super) fn strings_of_item(kind: &ItemKind, out: &mut Vec<Span>) {
             }
         }
     };
-    let opts = |o: &Option<Options>, f: &mut dyn FnMut(&Expr)| {
+    let opts = |o: &Option<Box<Options>>, f: &mut dyn FnMut(&Expr)| {
         if let Some(o) = o {
             for en in &o.entries {
                 f(&en.value);

@@ -80,7 +80,5 @@ pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(u32, u32
             last_effect = Some(i);
         }
     }
-    // Kept in the block's plan: no room beyond the edges.
-    edges.shrink_to_fit();
     edges
 }

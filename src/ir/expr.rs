@@ -7,7 +7,6 @@
 
 use std::rc::Rc;
 
-use super::edges::EdgeKind;
 use super::slots::Slot;
 use crate::check::{BlockKey, Signature};
 use crate::span::Span;
@@ -449,8 +448,6 @@ pub struct BlockPlan {
     pub(super) reads: Vec<u32>,
     /// How many statements read each statement's value.
     pub readers: Vec<u32>,
-    /// Every edge `(from, to, kind)`, in [`block_edges`]' order (for `flowc graph`).
-    pub edges: Vec<(u32, u32, EdgeKind)>,
 }
 
 impl BlockPlan {

@@ -8,7 +8,7 @@ use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Value, json};
 
-use crate::check::Program;
+use crate::check::{BlockInfo, Program, block_key};
 use crate::source::Sources;
 use crate::span::LineIndex;
 use crate::syntax::ast::*;
@@ -50,8 +50,6 @@ pub struct FlowGraph {
 struct Lower<'a> {
     program: &'a Program,
     sources: &'a Sources,
-    /// The program as it runs: the graph draws its plans' edges.
-    lowered: Lowered<'a>,
     /// The module of the flow: where single names resolve.
     module: usize,
     /// Each source file's line starts (by `FileId`), for the nodes' positions.
@@ -63,7 +61,6 @@ pub fn lower_flow(program: &Program, sources: &Sources, m: usize, name: &str) ->
     let l = Lower {
         program,
         sources,
-        lowered: lower_program(program),
         module: m,
         lines: sources
             .iter()
@@ -107,6 +104,12 @@ impl Lower<'_> {
     }
 
     fn block(&self, b: &Block, label: String) -> BlockGraph {
+        self.block_as(b, label, false)
+    }
+
+    /// A block's graph; `sequence`: a `sequence { … }`'s, whose statements
+    /// also wait each for the one before it.
+    fn block_as(&self, b: &Block, label: String, sequence: bool) -> BlockGraph {
         let mut g: DiGraph<Node, EdgeKind> = DiGraph::new();
         let mut idx: Vec<NodeIndex> = Vec::new();
         for (i, s) in b.stmts.iter().enumerate() {
@@ -131,11 +134,12 @@ impl Lower<'_> {
             }
             idx.push(g.add_node(node));
         }
-        // The edges the scheduler follows (every block of the program has a plan).
-        if let Some(plan) = self.lowered.block(b) {
-            for &(j, i, kind) in &plan.edges {
-                g.add_edge(idx[j as usize], idx[i as usize], kind);
-            }
+        // The edges the scheduler follows, as the lowering made them (the
+        // plan keeps only who waits for whom, not the edges' kinds).
+        let empty = BlockInfo::default();
+        let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
+        for (j, i, kind) in edges::block_edges(b, info, sequence) {
+            g.add_edge(idx[j as usize], idx[i as usize], kind);
         }
         let levels = levels(&g);
         BlockGraph {
@@ -224,7 +228,8 @@ impl Lower<'_> {
                 node.children.push(self.branches("race".into(), branches))
             }
             ExprKind::Sequence { block, .. } => {
-                node.children.push(self.block(block, "sequence".into()))
+                node.children
+                    .push(self.block_as(block, "sequence".into(), true))
             }
             ExprKind::Dag { block, .. } => node.children.push(self.block(block, "dag".into())),
             ExprKind::If { .. } => {

@@ -332,7 +332,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                             .collect(),
                     );
                     let params = l.params(&f.params);
-                    let options = l.options(f.options.as_ref());
+                    let options = l.options(f.options.as_deref());
                     l.keep_scope(block_key(&f.body));
                     let body = l.block(&f.body, false);
                     l.frames.pop();
@@ -352,7 +352,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                 ItemKind::Tool(t) => {
                     l.frames.push(Vec::new());
                     let params = l.params(&t.params);
-                    let options = l.options(t.options.as_ref());
+                    let options = l.options(t.options.as_deref());
                     l.frames.pop();
                     let id = l.tool_ids[m][t.name.name.as_str()] as usize;
                     if l.tools[id].is_none()
@@ -686,7 +686,6 @@ impl<'p> Lowering<'p> {
             read_at,
             reads,
             readers,
-            edges,
         });
         self.out.blocks.insert(block_key(b), plan.clone());
         ir::Block(Box::new(ir::BlockData {
@@ -824,7 +823,7 @@ impl<'p> Lowering<'p> {
                     }
                 }
                 let target = self.target(callee);
-                let options = self.options(c.options.as_ref());
+                let options = self.options(c.options.as_deref());
                 let args: Vec<ir::Arg> = c
                     .args
                     .iter()
@@ -934,7 +933,7 @@ impl<'p> Lowering<'p> {
                 options,
                 branches,
             } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let branches = self.branches(branches);
                 let mode = match mode {
                     ParallelMode::Record => ir::ParallelMode::Record,
@@ -949,17 +948,17 @@ impl<'p> Lowering<'p> {
                 node(kind, span, true)
             }
             ExprKind::Race { options, branches } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let branches = self.branches(branches);
                 node(K::Race { options, branches }, span, true)
             }
             ExprKind::Sequence { options, block } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let block = self.block(block, true);
                 node(K::Sequence { options, block }, span, true)
             }
             ExprKind::Dag { options, block } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let block = self.block(block, false);
                 node(K::Dag { options, block }, span, true)
             }
@@ -1015,7 +1014,7 @@ impl<'p> Lowering<'p> {
                 options,
                 body,
             } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let init = self.expr(init, names, false);
                 let max = max.as_ref().map(|m| boxed(self.expr(m, names, false)));
                 self.frames.push(vec![Some(var.name.as_str())]);
@@ -1042,7 +1041,7 @@ impl<'p> Lowering<'p> {
                 options,
                 body,
             } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let iter = self.expr(iter, names, false);
                 self.frames.push(vec![Some(var.name.as_str())]);
                 let filter = filter.as_ref().map(|f| boxed(self.expr(f, names, false)));
@@ -1062,7 +1061,7 @@ impl<'p> Lowering<'p> {
                 var,
                 handler,
             } => {
-                let options = self.options(options.as_ref());
+                let options = self.options(options.as_deref());
                 let body = self.block(body, false);
                 self.frames
                     .push(vec![var.as_ref().map(|v| v.name.as_str())]);

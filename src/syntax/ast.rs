@@ -61,7 +61,7 @@ pub struct ScheduleDecl {
     /// The flow's call: an [`ExprKind::Call`] without options.
     pub call: Expr,
     /// The schedule's options (`timezone`), written after the call.
-    pub options: Option<Options>,
+    pub options: Option<Box<Options>>,
 }
 
 /// `mcp server NAME = stdio ["prog", …]` or `= http "URL" [auth_env "VAR"]`.
@@ -156,7 +156,7 @@ pub struct ToolDecl {
     pub params: Vec<Param>,
     pub ret: TypeExpr,
     pub binding: Binding,
-    pub options: Option<Options>,
+    pub options: Option<Box<Options>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -184,7 +184,7 @@ pub struct FlowDecl {
     pub name: Ident,
     pub params: Vec<Param>,
     pub ret: Option<TypeExpr>,
-    pub options: Option<Options>,
+    pub options: Option<Box<Options>>,
     pub body: Block,
 }
 
@@ -392,19 +392,19 @@ pub enum ExprKind {
     Catch(Box<Expr>, Box<Expr>),
     Parallel {
         mode: ParallelMode,
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         branches: Vec<Branch>,
     },
     Race {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         branches: Vec<Branch>,
     },
     Sequence {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         block: Block,
     },
     Dag {
-        options: Option<Options>,
+        options: Option<Box<Options>>,
         block: Block,
     },
     If {
@@ -417,26 +417,26 @@ pub enum ExprKind {
         arms: Vec<MatchArm>,
     },
     Loop {
-        var: Ident,
+        var: Box<Ident>,
         init: Box<Expr>,
         max: Option<Box<Expr>>,
         until: Box<Expr>,
-        options: Option<Options>,
-        body: Block,
+        options: Option<Box<Options>>,
+        body: Box<Block>,
     },
     For {
-        var: Ident,
+        var: Box<Ident>,
         iter: Box<Expr>,
         /// `where cond`: only the elements for which it is `true` run the body.
         filter: Option<Box<Expr>>,
-        options: Option<Options>,
-        body: Block,
+        options: Option<Box<Options>>,
+        body: Box<Block>,
     },
     Try {
-        options: Option<Options>,
-        body: Block,
-        var: Option<Ident>,
-        handler: Block,
+        options: Option<Box<Options>>,
+        body: Box<Block>,
+        var: Option<Box<Ident>>,
+        handler: Box<Block>,
     },
     Decide {
         prompt: Box<Expr>,
@@ -466,7 +466,9 @@ pub struct Call {
     /// `tool`, or `module.tool` for an imported one.
     pub callee: Vec<Ident>,
     pub args: Vec<Arg>,
-    pub options: Option<Options>,
+    /// Boxed, as in every expression: rare, and inline they made every
+    /// expression node 32 bytes larger.
+    pub options: Option<Box<Options>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -516,7 +518,7 @@ pub struct DecideArm {
 
 /// Calls `f` on each expression directly inside `e` (and inside its blocks).
 pub fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
-    let opts = |o: &Option<Options>, f: &mut dyn FnMut(&Expr)| {
+    let opts = |o: &Option<Box<Options>>, f: &mut dyn FnMut(&Expr)| {
         if let Some(o) = o {
             for en in &o.entries {
                 f(&en.value);

@@ -185,8 +185,8 @@ impl<'p> Ctx<'p> {
             }
             self.effects += 1;
             if let Some(construct) = self.loops.last().copied()
-                && options::literal_int(c.options.as_ref(), "retry") != Some(0)
-                && !options::has(c.options.as_ref(), "idempotency_key")
+                && options::literal_int(c.options.as_deref(), "retry") != Some(0)
+                && !options::has(c.options.as_deref(), "idempotency_key")
             {
                 self.diags
                     .push(catalog::effect_in_loop(callee_span, &sig.name, construct));

@@ -141,7 +141,7 @@ impl<'p> Ctx<'p> {
         init: &'p Expr,
         max: Option<&'p Expr>,
         until: &'p Expr,
-        options: &'p Option<Options>,
+        options: &'p Option<Box<Options>>,
         body: &'p Block,
     ) -> Type {
         self.options(options, Place::Loop);

@@ -249,7 +249,7 @@ impl<'p> Ctx<'p> {
         self.stated_limits.push((n, span));
     }
 
-    fn options(&mut self, o: &'p Option<Options>, place: Place) {
+    fn options(&mut self, o: &'p Option<Box<Options>>, place: Place) {
         if let Some(o) = o {
             if matches!(place, Place::Block | Place::For) {
                 self.stated_limit(o);

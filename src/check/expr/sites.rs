@@ -54,7 +54,7 @@ pub fn block_options(e: &Expr) -> Option<&Options> {
         | ExprKind::Race { options, .. }
         | ExprKind::Sequence { options, .. }
         | ExprKind::Dag { options, .. }
-        | ExprKind::Try { options, .. } => options.as_ref(),
+        | ExprKind::Try { options, .. } => options.as_deref(),
         _ => None,
     }
 }

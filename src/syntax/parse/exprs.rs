@@ -280,7 +280,7 @@ impl Converter<'_> {
                 }
                 ExprKind::Parallel {
                     mode,
-                    options,
+                    options: options.map(Box::new),
                     branches,
                 }
             }
@@ -294,7 +294,10 @@ impl Converter<'_> {
                         _ => unexpected(&c, "race"),
                     }
                 }
-                ExprKind::Race { options, branches }
+                ExprKind::Race {
+                    options: options.map(Box::new),
+                    branches,
+                }
             }
             Rule::sequence_expr | Rule::dag_expr => {
                 let is_seq = p.as_rule() == Rule::sequence_expr;
@@ -309,9 +312,15 @@ impl Converter<'_> {
                 }
                 let block = block.expect("grammar: block");
                 if is_seq {
-                    ExprKind::Sequence { options, block }
+                    ExprKind::Sequence {
+                        options: options.map(Box::new),
+                        block,
+                    }
                 } else {
-                    ExprKind::Dag { options, block }
+                    ExprKind::Dag {
+                        options: options.map(Box::new),
+                        block,
+                    }
                 }
             }
             Rule::if_expr => {
@@ -377,12 +386,12 @@ impl Converter<'_> {
                 }
                 let mut exprs = exprs.into_iter();
                 ExprKind::Loop {
-                    var: var.expect("grammar: loop variable"),
+                    var: Box::new(var.expect("grammar: loop variable")),
                     init: Box::new(exprs.next().expect("grammar: loop init")),
                     max,
                     until: Box::new(exprs.next().expect("grammar: loop until")),
-                    options,
-                    body: body.expect("grammar: loop body"),
+                    options: options.map(Box::new),
+                    body: Box::new(body.expect("grammar: loop body")),
                 }
             }
             Rule::for_expr => {
@@ -407,11 +416,11 @@ impl Converter<'_> {
                     }
                 }
                 ExprKind::For {
-                    var: var.expect("grammar: for variable"),
+                    var: Box::new(var.expect("grammar: for variable")),
                     iter: iter.expect("grammar: for list"),
                     filter,
-                    options,
-                    body: body.expect("grammar: for body"),
+                    options: options.map(Box::new),
+                    body: Box::new(body.expect("grammar: for body")),
                 }
             }
             Rule::try_expr => {
@@ -436,10 +445,10 @@ impl Converter<'_> {
                     }
                 }
                 ExprKind::Try {
-                    options,
-                    body: body.expect("grammar: try body"),
-                    var,
-                    handler: handler.expect("grammar: catch body"),
+                    options: options.map(Box::new),
+                    body: Box::new(body.expect("grammar: try body")),
+                    var: var.map(Box::new),
+                    handler: Box::new(handler.expect("grammar: catch body")),
                 }
             }
             Rule::decide_expr => {
@@ -634,7 +643,7 @@ impl Converter<'_> {
         Call {
             callee,
             args,
-            options,
+            options: options.map(Box::new),
         }
     }
 

@@ -893,11 +893,11 @@ impl<'t> Fast<'t> {
         let (options, body) = self.options_block()?;
         Some(Expr {
             kind: ExprKind::For {
-                var,
+                var: Box::new(var),
                 iter: Box::new(iter),
                 filter: None,
                 options,
-                body,
+                body: Box::new(body),
             },
             span: self.span(start, self.pos),
         })
@@ -928,9 +928,9 @@ impl<'t> Fast<'t> {
         Some(Expr {
             kind: ExprKind::Try {
                 options,
-                body,
-                var,
-                handler,
+                body: Box::new(body),
+                var: var.map(Box::new),
+                handler: Box::new(handler),
             },
             span: self.span(start, self.pos),
         })
@@ -993,12 +993,12 @@ impl<'t> Fast<'t> {
         let (options, body) = self.options_block()?;
         Some(Expr {
             kind: ExprKind::Loop {
-                var,
+                var: Box::new(var),
                 init: Box::new(init),
                 max,
                 until: Box::new(until),
                 options,
-                body,
+                body: Box::new(body),
             },
             span: self.span(start, self.pos),
         })
@@ -1039,7 +1039,7 @@ impl<'t> Fast<'t> {
 
     /// `[with { … }] { … }`: a block and its options (the position after
     /// whitespace).
-    fn options_block(&mut self) -> Option<(Option<Options>, Block)> {
+    fn options_block(&mut self) -> Option<(Option<Box<Options>>, Block)> {
         let options = self.block_with()?;
         if self.peek() != b'{' {
             return None;
@@ -1050,7 +1050,7 @@ impl<'t> Fast<'t> {
     /// `with { options }` before a block (the position after whitespace),
     /// the position left after the whitespace that follows; `None` inside
     /// when there is none.
-    fn block_with(&mut self) -> Option<Option<Options>> {
+    fn block_with(&mut self) -> Option<Option<Box<Options>>> {
         if !self.at_word(b"with") {
             return Some(None);
         }
@@ -1082,7 +1082,7 @@ impl<'t> Fast<'t> {
 
     /// `{ name: value, … }` (new lines or commas between), the position at
     /// its `{`, left after its `}`.
-    fn options(&mut self) -> Option<Options> {
+    fn options(&mut self) -> Option<Box<Options>> {
         let start = self.pos;
         self.pos += 1;
         let mut entries = Vec::new();
@@ -1104,10 +1104,10 @@ impl<'t> Fast<'t> {
         }
         self.pos += 1;
         entries.shrink_to_fit();
-        Some(Options {
+        Some(Box::new(Options {
             entries,
             span: self.span(start, self.pos),
-        })
+        }))
     }
 
     /// `approve "message" [with context]`, the position after `approve`; its
@@ -1346,7 +1346,7 @@ impl<'t> Fast<'t> {
     /// `with { … }` after a call's arguments (the position after the
     /// whitespace that follows them), not followed by `{` (then the options
     /// are a block's: pest's); the position left after the whitespace.
-    fn call_with(&mut self) -> Option<Option<Options>> {
+    fn call_with(&mut self) -> Option<Option<Box<Options>>> {
         if !self.at_word(b"with") {
             return Some(None);
         }

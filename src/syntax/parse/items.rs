@@ -250,7 +250,7 @@ impl Converter<'_> {
             params,
             ret: ret.expect("grammar: tool return type"),
             binding: binding.expect("grammar: tool binding"),
-            options,
+            options: options.map(Box::new),
         }
     }
 
@@ -311,7 +311,7 @@ impl Converter<'_> {
             name: name.expect("grammar: flow name"),
             params,
             ret,
-            options,
+            options: options.map(Box::new),
             body: body.expect("grammar: flow body"),
         }
     }
@@ -586,7 +586,7 @@ impl Converter<'_> {
                     name: name.expect("grammar: flow name"),
                     params,
                     ret,
-                    options,
+                    options: options.map(Box::new),
                     body,
                 })),
                 span: item_span,
