@@ -393,7 +393,8 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else {
-        out.extend_from_slice(Value::String(s.to_string()).to_string().as_bytes());
+        // Writing a string into a vector cannot fail.
+        let _ = serde_json::to_writer(out, s);
     }
 }
 
@@ -404,7 +405,7 @@ fn push_json_str(out: &mut String, s: &str) {
         out.push_str(s);
         out.push('"');
     } else {
-        out.push_str(&Value::String(s.to_string()).to_string());
+        out.push_str(&serde_json::to_string(s).expect("a string is always JSON"));
     }
 }
 
