@@ -425,6 +425,9 @@ pub struct StepPlan {
     pub name: Rc<str>,
     /// The name it binds (a `let`).
     pub binds: Option<Rc<str>>,
+    /// Where its value is kept in the block's frame: a `let` some statement
+    /// of the block reads has a slot of its own; any other, [`NO_SLOT`].
+    pub slot: u32,
     /// Does evaluating it wait (tool calls, flows, nested blocks)? If not, it
     /// runs on the spot.
     pub waits: bool,
@@ -448,7 +451,13 @@ pub struct BlockPlan {
     pub(super) reads: Vec<u32>,
     /// How many statements read each statement's value.
     pub readers: Vec<u32>,
+    /// How many slots the block's frame has (its `let`s that are read).
+    pub slots: u32,
 }
+
+/// The slot of a `let` nothing reads: it is past the end of every frame, so
+/// its value is never kept (and a read of it finds nothing).
+pub const NO_SLOT: u32 = u32::MAX;
 
 impl BlockPlan {
     pub fn len(&self) -> usize {

@@ -588,8 +588,37 @@ impl<'p> Lowering<'p> {
                 names.0.insert(Cow::Borrowed(name.name.as_str()), 1);
             }
         }
-        // The block's frame: slot `i` holds statement `i`'s `let` value.
-        self.frames.push(
+        // Who reads whom: the `let`s each statement reads, and how many
+        // statements read each.
+        let mut read_at = Vec::with_capacity(n + 1);
+        let mut reads = Vec::new();
+        let mut readers = vec![0u32; n];
+        read_at.push(0);
+        for i in 0..n {
+            for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                if j != i && j < n {
+                    reads.push(j as u32);
+                    readers[j] += 1;
+                }
+            }
+            read_at.push(reads.len() as u32);
+        }
+        // The block's frame: a slot for each `let` that is read, in order
+        // (a value nothing reads is never kept, so it needs none).
+        let mut slots = 0u32;
+        let slot_of: Vec<u32> = b
+            .stmts
+            .iter()
+            .zip(&readers)
+            .map(|(s, &k)| match &s.kind {
+                StmtKind::Let { .. } if k > 0 => {
+                    slots += 1;
+                    slots - 1
+                }
+                _ => ir::NO_SLOT,
+            })
+            .collect();
+        self.frames.push_mapped(
             b.stmts
                 .iter()
                 .map(|s| match &s.kind {
@@ -597,10 +626,11 @@ impl<'p> Lowering<'p> {
                     _ => None,
                 })
                 .collect(),
+            slot_of.clone(),
         );
         let mut steps = Vec::with_capacity(n);
         let mut stmts = Vec::with_capacity(n);
-        for s in &b.stmts {
+        for (s, &slot) in b.stmts.iter().zip(&slot_of) {
             let (name, binds) = match &s.kind {
                 StmtKind::Let { name, .. } => {
                     (Cow::Borrowed(""), Some(Rc::<str>::from(name.name.as_str())))
@@ -643,6 +673,7 @@ impl<'p> Lowering<'p> {
                     None => names.next(name),
                 },
                 binds,
+                slot,
                 waits,
             });
         }
@@ -664,19 +695,6 @@ impl<'p> Lowering<'p> {
             fill[j as usize] += 1;
         }
         let height = heights(&indeg, &offsets, &dependents);
-        let mut read_at = Vec::with_capacity(n + 1);
-        let mut reads = Vec::new();
-        let mut readers = vec![0u32; n];
-        read_at.push(0);
-        for i in 0..n {
-            for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                if j != i && j < n {
-                    reads.push(j as u32);
-                    readers[j] += 1;
-                }
-            }
-            read_at.push(reads.len() as u32);
-        }
         let plan = Rc::new(BlockPlan {
             steps,
             height,
@@ -686,6 +704,7 @@ impl<'p> Lowering<'p> {
             read_at,
             reads,
             readers,
+            slots,
         });
         self.out.blocks.insert(block_key(b), plan.clone());
         ir::Block(Box::new(ir::BlockData {

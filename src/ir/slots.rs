@@ -38,6 +38,9 @@ pub struct Frames<'p> {
 struct Frame<'p> {
     names: Vec<Option<&'p str>>,
     index: Option<HashMap<&'p str, u32, rustc_hash::FxBuildHasher>>,
+    /// The slot of each name's position, when they differ (a block's frame
+    /// keeps only the `let`s that are read).
+    slot_of: Option<Vec<u32>>,
 }
 
 /// Frames up to this many slots are searched; larger ones get an index.
@@ -45,19 +48,38 @@ const SCAN: usize = 8;
 
 impl<'p> Frame<'p> {
     fn slot(&self, name: &str) -> Option<u32> {
-        match &self.index {
+        let at = match &self.index {
             Some(ix) => ix.get(name).copied(),
             None => self
                 .names
                 .iter()
                 .rposition(|n| *n == Some(name))
                 .map(|i| i as u32),
+        }?;
+        Some(self.at(at as usize))
+    }
+
+    /// The slot of position `i`.
+    fn at(&self, i: usize) -> u32 {
+        match &self.slot_of {
+            Some(s) => s[i],
+            None => i as u32,
         }
     }
 }
 
 impl<'p> Frames<'p> {
     pub fn push(&mut self, names: Vec<Option<&'p str>>) {
+        self.push_frame(names, None);
+    }
+
+    /// A frame whose position `i` holds its value in slot `slot_of[i]`.
+    pub fn push_mapped(&mut self, names: Vec<Option<&'p str>>, slot_of: Vec<u32>) {
+        debug_assert_eq!(names.len(), slot_of.len());
+        self.push_frame(names, Some(slot_of));
+    }
+
+    fn push_frame(&mut self, names: Vec<Option<&'p str>>, slot_of: Option<Vec<u32>>) {
         // Later slots of a name win, as in the scan.
         let index = (names.len() > SCAN).then(|| {
             names
@@ -66,7 +88,11 @@ impl<'p> Frames<'p> {
                 .filter_map(|(i, n)| Some(((*n)?, i as u32)))
                 .collect()
         });
-        self.stack.push(Frame { names, index });
+        self.stack.push(Frame {
+            names,
+            index,
+            slot_of,
+        });
     }
 
     pub fn pop(&mut self) {
@@ -98,7 +124,7 @@ impl<'p> Frames<'p> {
                 {
                     let slot = Slot::Local {
                         up: up as u32,
-                        index: index as u32,
+                        index: frame.at(index),
                     };
                     out.push((n, slot));
                 }

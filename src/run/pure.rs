@@ -110,14 +110,15 @@ impl<'p> Interp<'p> {
     }
 
     pub(super) fn pure_block(&self, b: &Block, sc: &Scope) -> R<Value> {
-        let env = Env::child(&sc.env, b.stmts.len());
+        let env = Env::child(&sc.env, b.plan.slots as usize);
         let sc = sc.with_env(env.clone());
         let mut last = Value::Null;
         for (i, s) in b.stmts.iter().enumerate() {
             if let Stmt::Expr(e) = s {
                 let v = self.eval_sync(e, &sc)?;
                 if b.plan.steps[i].binds.is_some() {
-                    env.set(i, v);
+                    // (Into its slot, if it has one: a value nothing reads is dropped.)
+                    env.set(b.plan.steps[i].slot as usize, v);
                 } else {
                     last = v;
                 }

@@ -34,12 +34,12 @@ impl<'p> Interp<'p> {
             }
             let plan: &BlockPlan = &b.plan;
             let mut indeg = plan.indeg.clone();
-            let env = Env::child(&outer.env, n);
-            let sc = outer.with_env(env.clone());
             // Liveness: how many statements still have to read each `let`; its
             // value is dropped when the last of them has finished.
             // (No allocation for a block whose statements read no `let` of it.)
             let read = plan.has_reads();
+            let env = Env::child(&outer.env, plan.slots as usize);
+            let sc = outer.with_env(env.clone());
             let counting = read && sc.opts.max_memory.is_some();
             let mut live = Live {
                 readers: if read {
@@ -76,7 +76,7 @@ impl<'p> Interp<'p> {
                                     live.sizes[i] = memory::size(&v);
                                     live.memory.hold(live.sizes[i]);
                                 }
-                                env.set(i, v);
+                                env.set(plan.steps[i].slot as usize, v);
                             }
                             Some(_) => {}
                             None if i == n - 1 => *last_value = v,
@@ -97,7 +97,7 @@ impl<'p> Interp<'p> {
                     let j = j as usize;
                     live.readers[j] -= 1;
                     if live.readers[j] == 0 && plan.steps[j].binds.is_some() {
-                        env.clear(j);
+                        env.clear(plan.steps[j].slot as usize);
                         if live.counting {
                             live.memory.release(std::mem::take(&mut live.sizes[j]));
                         }

@@ -140,7 +140,8 @@ fn names_resolve_to_the_slots_of_their_frames() {
             other => panic!("a name, not {other:?}"),
         };
         assert_eq!(slot(&c.args[0].value), Some(Local { up: 0, index: 0 }));
-        // The tail record reads `both`, `b`, `s`: slots 4, 3, 5.
+        // Only the `let`s something reads have slots, in order: `a` 0, `b` 1,
+        // `both` 2, `s` 3. The tail record reads `both`, `b`, `s`: slots 2, 1, 3.
         let ir::ExprKind::Record(fields) = &stmt(body, 6).kind else {
             panic!("a record")
         };
@@ -148,11 +149,15 @@ fn names_resolve_to_the_slots_of_their_frames() {
         assert_eq!(
             slots,
             [
-                Some(Local { up: 0, index: 4 }),
-                Some(Local { up: 0, index: 3 }),
-                Some(Local { up: 0, index: 5 })
+                Some(Local { up: 0, index: 2 }),
+                Some(Local { up: 0, index: 1 }),
+                Some(Local { up: 0, index: 3 })
             ]
         );
+        let steps: Vec<u32> = body.plan.steps.iter().map(|s| s.slot).collect();
+        let none = ir::NO_SLOT;
+        assert_eq!(steps, [0, none, none, 1, 2, 3, none]);
+        assert_eq!(body.plan.slots, 4);
         // A record of names waits on nothing; a call of a tool waits.
         assert!(!stmt(body, 6).waits && stmt(body, 0).waits);
     });
