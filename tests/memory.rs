@@ -208,3 +208,16 @@ fn statement_nodes_stay_small() {
     assert!(size_of::<StmtKind>() <= 152, "{}", size_of::<StmtKind>());
     assert!(size_of::<Stmt>() <= 168, "{}", size_of::<Stmt>());
 }
+
+/// The IR's expression node likewise: a regex, `parallel`, `loop`, `decide`
+/// and `approve` are boxed, so a call's argument, a statement and a call's
+/// box stay small.
+#[test]
+fn ir_nodes_stay_small() {
+    use flowc::ir::expr::{Arg, Call, Expr, Stmt};
+    use std::mem::size_of;
+    assert!(size_of::<Expr>() <= 56, "{}", size_of::<Expr>());
+    assert!(size_of::<Arg>() <= 72, "{}", size_of::<Arg>());
+    assert!(size_of::<Stmt>() <= 64, "{}", size_of::<Stmt>());
+    assert!(size_of::<Call>() <= 88, "{}", size_of::<Call>());
+}

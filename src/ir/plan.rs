@@ -959,11 +959,11 @@ impl<'p> Lowering<'p> {
                     ParallelMode::Merge => ir::ParallelMode::Merge,
                     ParallelMode::Concat => ir::ParallelMode::Concat,
                 };
-                let kind = K::Parallel {
+                let kind = K::Parallel(Box::new(ir::Parallel {
                     mode,
                     options,
                     branches,
-                };
+                }));
                 node(kind, span, true)
             }
             ExprKind::Race { options, branches } => {
@@ -1035,7 +1035,7 @@ impl<'p> Lowering<'p> {
             } => {
                 let options = self.options(options.as_deref());
                 let init = self.expr(init, names, false);
-                let max = max.as_ref().map(|m| boxed(self.expr(m, names, false)));
+                let max = max.as_ref().map(|m| self.expr(m, names, false));
                 self.frames.push(vec![Some(var.name.as_str())]);
                 let until = self.expr(until, names, false);
                 self.frames.pop();
@@ -1043,14 +1043,14 @@ impl<'p> Lowering<'p> {
                     .push(vec![Some(var.name.as_str()), Some("iteration")]);
                 let body = self.block(body, false);
                 self.frames.pop();
-                let kind = K::Loop {
+                let kind = K::Loop(Box::new(ir::Loop {
                     var: self.intern(&var.name),
-                    init: boxed(init),
+                    init,
                     max,
-                    until: boxed(until),
+                    until,
                     options,
                     body,
-                };
+                }));
                 node(kind, span, true)
             }
             ExprKind::For {
@@ -1101,7 +1101,7 @@ impl<'p> Lowering<'p> {
             } => {
                 let place = within(top, names, Cow::Borrowed("decide"));
                 let prompt = self.expr(prompt, names, false);
-                let context = context.as_ref().map(|c| boxed(self.expr(c, names, false)));
+                let context = context.as_ref().map(|c| self.expr(c, names, false));
                 let arms = arms
                     .iter()
                     .map(|a| ir::DecideArm {
@@ -1110,12 +1110,12 @@ impl<'p> Lowering<'p> {
                         body: self.expr(&a.body, names, false),
                     })
                     .collect();
-                let kind = K::Decide {
-                    prompt: boxed(prompt),
+                let kind = K::Decide(Box::new(ir::Decide {
+                    prompt,
                     context,
                     arms,
                     place,
-                };
+                }));
                 node(kind, span, true)
             }
             ExprKind::Approve {
@@ -1129,13 +1129,13 @@ impl<'p> Lowering<'p> {
                 });
                 let place = within(top, names, Cow::Borrowed("approve"));
                 let message = self.expr(message, names, false);
-                let context = context.as_ref().map(|c| boxed(self.expr(c, names, false)));
-                let kind = K::Approve {
-                    message: boxed(message),
+                let context = context.as_ref().map(|c| self.expr(c, names, false));
+                let kind = K::Approve(Box::new(ir::Approve {
+                    message,
                     context,
                     place,
                     within_ms,
-                };
+                }));
                 node(kind, span, true)
             }
             ExprKind::Int(n) => node(K::Int(*n), span, false),
@@ -1144,10 +1144,10 @@ impl<'p> Lowering<'p> {
             ExprKind::Null => node(K::Null, span, false),
             ExprKind::Duration { ms, .. } => node(K::Int(ms.unwrap_or(0) as i64), span, false),
             ExprKind::Regex { pattern, flags } => {
-                let kind = K::Regex {
+                let kind = K::Regex(Box::new(ir::Regex {
                     pattern: pattern.clone(),
                     flags: flags.clone(),
-                };
+                }));
                 node(kind, span, false)
             }
             ExprKind::Name(id) => {

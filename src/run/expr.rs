@@ -109,11 +109,12 @@ impl<'p> Interp<'p> {
                     Ok(v) => Ok(v),
                     Err(_) => self.eval(b, sc).await,
                 },
-                ExprKind::Parallel {
-                    mode,
-                    options,
-                    branches,
-                } => {
+                ExprKind::Parallel(p) => {
+                    let Parallel {
+                        mode,
+                        options,
+                        branches,
+                    } = &**p;
                     let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let bscs = branch_scopes(&sc, branches);
                     let rs = join_all(
@@ -198,14 +199,15 @@ impl<'p> Interp<'p> {
                         None => Ok(Value::Null),
                     }
                 }
-                ExprKind::Loop {
-                    var,
-                    init,
-                    max,
-                    until,
-                    options,
-                    body,
-                } => {
+                ExprKind::Loop(l) => {
+                    let Loop {
+                        var,
+                        init,
+                        max,
+                        until,
+                        options,
+                        body,
+                    } = &**l;
                     let sc = sc.nested(self.opts_of(options.as_deref()).map(|o| &**o));
                     let max_n = match max {
                         Some(m) => self.eval_sync(m, &sc)?.as_u64().unwrap_or(1).max(1),
@@ -409,12 +411,13 @@ impl<'p> Interp<'p> {
                         }
                     }
                 }
-                ExprKind::Decide {
-                    prompt,
-                    context,
-                    arms,
-                    place,
-                } => {
+                ExprKind::Decide(d) => {
+                    let Decide {
+                        prompt,
+                        context,
+                        arms,
+                        place,
+                    } = &**d;
                     // Errors point at `decide "prompt"`, not the whole block.
                     let head = Span {
                         end: prompt.span.end,
@@ -424,16 +427,17 @@ impl<'p> Interp<'p> {
                         path: self.step_path(place, sc),
                         ..sc.clone()
                     };
-                    self.decide(prompt, context.as_deref(), arms, head, &dsc)
+                    self.decide(prompt, context.as_ref(), arms, head, &dsc)
                         .await
                 }
-                ExprKind::Approve {
-                    message,
-                    context,
-                    place,
-                    within_ms,
-                } => {
-                    self.approve(e, place, message, context.as_deref(), *within_ms, sc)
+                ExprKind::Approve(a) => {
+                    let Approve {
+                        message,
+                        context,
+                        place,
+                        within_ms,
+                    } = &**a;
+                    self.approve(e, place, message, context.as_ref(), *within_ms, sc)
                         .await
                 }
                 _ => self.eval_sync(e, sc),

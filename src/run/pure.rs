@@ -21,7 +21,7 @@ impl<'p> Interp<'p> {
             }
             ExprKind::Bool(b) => Value::Bool(*b),
             ExprKind::Null => Value::Null,
-            ExprKind::Regex { pattern, .. } => Value::String(pattern.clone()),
+            ExprKind::Regex(r) => Value::String(r.pattern.clone()),
             ExprKind::Str(parts) => {
                 let mut vals = Vec::new();
                 for x in interpolated(parts) {
@@ -303,13 +303,13 @@ impl<'p> Interp<'p> {
                 })
             }
             BinOp::Match | BinOp::NotMatch => {
-                let ExprKind::Regex { pattern, flags } = &rexpr.kind else {
+                let ExprKind::Regex(re) = &rexpr.kind else {
                     return Err(bad(&l, &r));
                 };
                 let Value::String(s) = &l else {
                     return Err(bad(&l, &r));
                 };
-                let m = self.regex(pattern, flags).is_match(s);
+                let m = self.regex(&re.pattern, &re.flags).is_match(s);
                 Value::Bool(if op == BinOp::Match { m } else { !m })
             }
             BinOp::Concat => {

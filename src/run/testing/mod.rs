@@ -363,7 +363,7 @@ impl<'p> Interp<'p> {
                 let (lv, rv) = (lv?, rv?);
                 let v = self.binary(*op, lv.clone(), rv.clone(), r, sc, cond.span)?;
                 let rv = match &r.kind {
-                    ExprKind::Regex { .. } => Value::String(self.source_text(r.span)),
+                    ExprKind::Regex(_) => Value::String(self.source_text(r.span)),
                     _ => rv,
                 };
                 (v == Value::Bool(true), Some((op.symbol(), lv, rv)))
