@@ -410,6 +410,31 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
     out
 }
 
+/// Every name a statement's expressions read, in it or its nested blocks
+/// (a name a nested `let` or variable shadows too: more than it reads,
+/// never less).
+fn names_in(s: &Stmt) -> HashSet<smol_str::SmolStr> {
+    fn walk(e: &Expr, out: &mut HashSet<smol_str::SmolStr>) {
+        if let ExprKind::Name(id) = &e.kind {
+            out.insert(id.name.clone());
+        }
+        crate::syntax::ast::children(e, &mut |c| walk(c, out));
+    }
+    let mut out = HashSet::default();
+    match &s.kind {
+        StmtKind::Let { value: e, .. } | StmtKind::Expr { expr: e, .. } => walk(e, &mut out),
+        StmtKind::Assert { cond, message } => {
+            walk(cond, &mut out);
+            if let Some(m) = message {
+                walk(m, &mut out);
+            }
+        }
+        StmtKind::Mock { value, .. } => walk(value, &mut out),
+        StmtKind::Error { .. } => {}
+    }
+    out
+}
+
 /// A tool's binding as data: the literals of its declaration (an `mcp`
 /// binding's server looked up among `items`, its module's).
 pub fn binding_of(kind: &BindingKind, items: &[Item]) -> ir::Binding {
@@ -589,17 +614,32 @@ impl<'p> Lowering<'p> {
             }
         }
         // Who reads whom: the `let`s each statement reads, and how many
-        // statements read each.
+        // statements read each. (A statement waits for what it names after
+        // `after`, but reads it only if its expression names it too.)
         let mut read_at = Vec::with_capacity(n + 1);
         let mut reads = Vec::new();
         let mut readers = vec![0u32; n];
         read_at.push(0);
-        for i in 0..n {
+        for (i, s) in b.stmts.iter().enumerate() {
+            let mut named: Option<HashSet<smol_str::SmolStr>> = None;
+            let after: &[Ident] = match &s.kind {
+                StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => after,
+                _ => &[],
+            };
             for &j in info.deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                if j != i && j < n {
-                    reads.push(j as u32);
-                    readers[j] += 1;
+                if j == i || j >= n {
+                    continue;
                 }
+                if let StmtKind::Let { name, .. } = &b.stmts[j].kind
+                    && after.iter().any(|a| a.name == name.name)
+                    && !named
+                        .get_or_insert_with(|| names_in(s))
+                        .contains(name.name.as_str())
+                {
+                    continue;
+                }
+                reads.push(j as u32);
+                readers[j] += 1;
             }
             read_at.push(reads.len() as u32);
         }

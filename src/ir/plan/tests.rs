@@ -81,7 +81,8 @@ fn the_plan_has_data_after_and_sequence_edges() {
         let plan = &body.plan;
         assert_eq!(plan.dependents(0), [3, 4]);
         assert_eq!(plan.indeg[6], 3);
-        assert_eq!(plan.readers[0], 2);
+        // `both` reads `a`; `b` (`after a`) waits for it without reading it.
+        assert_eq!(plan.readers[0], 1);
         let ir::ExprKind::Sequence { block, .. } = &stmt(body, 5).kind else {
             panic!("a sequence")
         };
@@ -223,4 +224,37 @@ fn an_ir_node_stays_small() {
     assert!(size_of::<ir::Expr>() <= 80, "{}", size_of::<ir::Expr>());
     assert!(size_of::<ir::Stmt>() <= 88, "{}", size_of::<ir::Stmt>());
     assert!(size_of::<ir::Call>() <= 88, "{}", size_of::<ir::Call>());
+}
+
+#[test]
+fn after_waits_without_reading_unless_the_expression_names_it_too() {
+    let mut sources = Sources::new();
+    let src = r#"
+tool echo(value: json) -> { value: json } = builtin "echo"
+flow main() -> json {
+let a = echo(value: 1)
+let b = echo(value: 2) after a
+let c = echo(value: b) after b
+let d = echo(value: 3) after c
+[d]
+}
+"#;
+    let root = sources.add("t.flow", src);
+    let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let lowered = lower_program(&program);
+    let plan = &lowered
+        .flow_named(program.root, "main")
+        .expect("a flow")
+        .body
+        .plan;
+    // Every `after` is an edge; only `c` (which names `b`) and the list read.
+    assert_eq!(plan.indeg, [0, 1, 1, 1, 1]);
+    let reads: Vec<&[u32]> = (0..5).map(|i| plan.reads(i)).collect();
+    assert_eq!(reads, [&[][..], &[], &[1], &[], &[3]]);
+    assert_eq!(plan.readers, [0, 1, 0, 1, 0]);
+    // So only `b` and `d` are kept, each in a slot of its own.
+    let slots: Vec<u32> = plan.steps.iter().map(|s| s.slot).collect();
+    let none = ir::NO_SLOT;
+    assert_eq!(slots, [none, 0, none, 1, none]);
 }
