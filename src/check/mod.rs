@@ -169,6 +169,9 @@ pub struct Program {
     /// What a re-plan of a block or flow body sees (docs/language.md, "Re-planning"), by the key of
     /// the block expression (or of the flow's body).
     pub replan_sites: rustc_hash::FxHashMap<BlockKey, ReplanSite>,
+    /// Does some flow or block state `replan_on_error`? (Else only `--set
+    /// replan_on_error=true` makes a run re-plan.)
+    pub replan_stated: bool,
     /// Every call of a flow from a flow: (caller module, name), (callee module,
     /// name), where the callee is named.
     pub flow_calls: Vec<(FlowKey, FlowKey, Span)>,
@@ -294,6 +297,7 @@ fn check_with(
         blocks: Default::default(),
         decisions: Vec::new(),
         replan_sites: Default::default(),
+        replan_stated: false,
         flow_calls: Vec::new(),
         const_types: HashMap::new(),
         schedules: Vec::new(),
@@ -323,6 +327,7 @@ fn check_with(
     }
     let decisions = std::mem::take(&mut ctx.decisions).into_values().collect();
     let replan_sites = std::mem::take(&mut ctx.replan_sites);
+    let replan_stated = ctx.replan_stated;
     let const_types = std::mem::take(&mut ctx.consts_cache);
     let schedules = std::mem::take(&mut ctx.schedules);
     let mut done = ctx.finish();
@@ -330,6 +335,7 @@ fn check_with(
     program.schedules = schedules;
     program.decisions = decisions;
     program.replan_sites = replan_sites;
+    program.replan_stated = replan_stated;
     program.blocks = done.blocks;
     diags.append(&mut done.diags);
     program.flow_types = done.flow_types;

@@ -116,6 +116,8 @@ struct Planned {
     chosen: Option<Chosen>,
     provider: Option<String>,
     provider_from: Option<std::path::PathBuf>,
+    /// The flows' bodies, taken out of the checked program for the run.
+    bodies: Option<crate::ir::Bodies>,
     info: RecordInfo,
 }
 
@@ -124,12 +126,19 @@ impl Planned {
         let chosen =
             choose_provider(&folder_of(&prepared.file), &req.llm).map_err(Refusal::usage)?;
         let Prepared {
-            checked,
+            mut checked,
             file,
             flow,
             inputs,
             settings,
         } = prepared;
+        // What runs is lowered from the flows' bodies taken out of the
+        // checked program, each statement freed once lowered: a large flow's
+        // AST and IR are not alive together. (Not when the run may re-plan:
+        // a fragment is checked against the whole program.)
+        let replans =
+            checked.program.replan_stated || settings.opts().replan_on_error == Some(true);
+        let bodies = (!replans).then(|| crate::ir::take_bodies(&mut checked.program));
         let info = RecordInfo {
             file: file.clone(),
             set: settings.given().to_vec(),
@@ -145,6 +154,7 @@ impl Planned {
                 provider_from: chosen.from.clone(),
                 chosen: Some(chosen),
                 info,
+                bodies,
             },
         ))
     }
@@ -159,6 +169,7 @@ impl Planned {
         job.provider = self.chosen.take().and_then(|c| c.provider);
         job.progress = req.wishes.progress && !asks_on_terminal(self.provider.as_deref());
         job.steps = req.wishes.steps;
+        job.bodies = self.bodies.take();
         job.keep = Keep {
             record: req.wishes.record.then(|| self.info.clone()),
             trace: req

@@ -56,6 +56,9 @@ pub struct Job<'a> {
     pub steps: bool,
     /// What to keep of the run besides its outcome and warnings.
     pub keep: Keep,
+    /// The statements of the program's flows' bodies, when taken out of it
+    /// (`ir::take_bodies`): lowered and freed one by one.
+    pub bodies: Option<crate::ir::Bodies>,
 }
 
 impl<'a> Job<'a> {
@@ -78,6 +81,7 @@ impl<'a> Job<'a> {
             progress: false,
             steps: false,
             keep: Keep::default(),
+            bodies: None,
         }
     }
 }
@@ -444,6 +448,7 @@ fn interpreter<'p>(
     journal: Option<&crate::store::Journal>,
     host: Option<std::rc::Rc<dyn StepHost + 'p>>,
     provider: Option<Box<dyn Provider>>,
+    bodies: Option<crate::ir::Bodies>,
 ) -> Interp<'p> {
     // A re-planned fragment's imports, and the MCP cache of the run's store.
     let loader = match store.and_then(|s| s.path().parent()) {
@@ -454,7 +459,12 @@ fn interpreter<'p>(
         Some(h) => h,
         None => step_host(store, config.replay.take(), journal, &config),
     };
-    Interp::builder(program, sources, config)
+    let builder = Interp::builder(program, sources, config);
+    let builder = match bodies {
+        Some(b) => builder.lowering(crate::run::Lowering::taking(program, b)),
+        None => builder,
+    };
+    builder
         .host(host)
         .llm(Llm::new(provider))
         .loader(std::rc::Rc::new(loader))
@@ -500,6 +510,7 @@ impl<'a> Session<'a> {
             progress,
             steps,
             keep,
+            bodies,
         } = job;
         let record = progress
             || steps
@@ -531,6 +542,7 @@ impl<'a> Session<'a> {
                 journal.as_ref(),
                 host,
                 provider,
+                bodies,
             ),
             journal,
             run_id,

@@ -28,8 +28,8 @@ impl EdgeKind {
 /// pair once, in this order for each `i`: what `i` reads or waits for by `after`
 /// (found by the checker), the previous statement in a `sequence`, the previous
 /// `effect` statement.
-pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(u32, u32, EdgeKind)> {
-    let n = b.stmts.len();
+pub fn block_edges(stmts: &[Stmt], info: &BlockInfo, sequence: bool) -> Vec<(u32, u32, EdgeKind)> {
+    let n = stmts.len();
     let mut edges: Vec<(u32, u32, EdgeKind)> = Vec::with_capacity(n * 2);
     let mut last_effect: Option<usize> = None;
     // `into[j] == i + 1`: statement `i` already has an edge from `j` (one
@@ -37,7 +37,7 @@ pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(u32, u32
     // list that ends a large DAG does, made the search of its own edges
     // quadratic).
     let mut into = vec![0usize; n];
-    for (i, s) in b.stmts.iter().enumerate() {
+    for (i, s) in stmts.iter().enumerate() {
         let after: &[Ident] = match &s.kind {
             StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => after,
             _ => &[],
@@ -54,7 +54,7 @@ pub fn block_edges(b: &Block, info: &BlockInfo, sequence: bool) -> Vec<(u32, u32
             if j == i || j >= n || has(&mut into, j) {
                 continue;
             }
-            let waits = match &b.stmts[j].kind {
+            let waits = match &stmts[j].kind {
                 StmtKind::Let { name, .. } => match &after_names {
                     Some(names) => names.contains(name.name.as_str()),
                     None => after.iter().any(|a| a.name == name.name),

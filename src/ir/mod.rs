@@ -21,7 +21,7 @@ pub mod plan;
 pub mod slots;
 
 pub use path::StepPath;
-pub use plan::{EdgeKind, Lowered, lower_program};
+pub use plan::{Bodies, EdgeKind, Lowered, lower_program, lower_program_taking, take_bodies};
 
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -138,7 +138,7 @@ impl Lower<'_> {
         // plan keeps only who waits for whom, not the edges' kinds).
         let empty = BlockInfo::default();
         let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
-        for (j, i, kind) in edges::block_edges(b, info, sequence) {
+        for (j, i, kind) in edges::block_edges(&b.stmts, info, sequence) {
             g.add_edge(idx[j as usize], idx[i as usize], kind);
         }
         let levels = levels(&g);

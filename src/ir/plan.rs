@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 // Fx hashing: names and addresses, hashed for every node of a large flow.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smol_str::SmolStr;
 use std::rc::Rc;
 
 use super::expr as ir;
@@ -14,6 +15,7 @@ use super::slots::{Frames, Slot};
 use crate::builtins::Builtin;
 use crate::check::options::{self, Opt, OptValue};
 use crate::check::{BlockInfo, BlockKey, Program, Signature, block_key};
+use crate::span::Span;
 use crate::syntax::ast::*;
 
 pub use super::edges::{EdgeKind, block_edges};
@@ -58,7 +60,7 @@ pub enum Callee<'p> {
     /// `llm("question", …)`.
     Llm,
     /// A built-in function, by name.
-    Builtin(&'p str),
+    Builtin(Option<Builtin>),
 }
 
 /// A hasher for keys that are addresses or small integers (one multiply).
@@ -101,7 +103,7 @@ pub struct Lowered<'p> {
     pub shadowed: HashSet<&'p str>,
     /// For each block that may be re-planned (`Program::replan_sites`): the
     /// names visible around it and where their values live.
-    scopes: AddrMap<BlockKey, Rc<Vec<(&'p str, Slot)>>>,
+    scopes: AddrMap<BlockKey, Rc<Vec<(SmolStr, Slot)>>>,
     /// The tools and flows each flow (by module and name) calls itself, in
     /// its body, its parameters' defaults and its options.
     flow_calls: HashMap<(usize, &'p str), Vec<Callee<'p>>>,
@@ -118,7 +120,7 @@ pub struct Lowered<'p> {
 impl<'p> Lowered<'p> {
     /// The names visible around a block that may be re-planned (by the key
     /// of the block expression or the flow's body), with their slots.
-    pub fn scope(&self, key: BlockKey) -> Option<&Rc<Vec<(&'p str, Slot)>>> {
+    pub fn scope(&self, key: BlockKey) -> Option<&Rc<Vec<(SmolStr, Slot)>>> {
         self.scopes.get(&key)
     }
 
@@ -236,8 +238,62 @@ fn heights(indeg: &[u32], offsets: &[u32], dependents: &[u32]) -> Vec<u32> {
     height
 }
 
+/// The statements of every flow's body, taken out of a checked program to
+/// be lowered and freed one by one ([`lower_program_taking`]).
+pub struct Bodies(HashMap<BlockKey, Vec<Stmt>>);
+
+/// Takes the statements of every flow's body out of `program`, which keeps
+/// its declarations, types and tables. What runs from it is then lowered by
+/// [`lower_program_taking`]; nothing may walk its flows' bodies after (the
+/// graph, the REPL, `flowc test` and re-planning lower the whole program).
+pub fn take_bodies(program: &mut Program) -> Bodies {
+    let mut out = HashMap::default();
+    for md in &mut program.modules {
+        for it in &mut md.ast.items {
+            if let ItemKind::Flow(f) = &mut it.kind {
+                let key = block_key(&f.body);
+                out.insert(key, std::mem::take(&mut f.body.stmts));
+            }
+        }
+    }
+    Bodies(out)
+}
+
+/// A block's statements: the program's, or taken out of it (each freed once
+/// lowered, so the AST and the IR of a large flow are not alive together).
+enum Stmts<'s> {
+    Borrowed(&'s [Stmt]),
+    Owned(Vec<Stmt>),
+}
+
+impl Stmts<'_> {
+    fn all(&self) -> &[Stmt] {
+        match self {
+            Stmts::Borrowed(s) => s,
+            Stmts::Owned(v) => v,
+        }
+    }
+
+    /// Statement `i` is lowered: an owned one's expressions go.
+    fn release(&mut self, i: usize) {
+        if let Stmts::Owned(v) = self {
+            v[i].kind = StmtKind::Error { binds: None };
+        }
+    }
+}
+
 /// Lowers every block of every module of `program`.
 pub fn lower_program(program: &Program) -> Lowered<'_> {
+    lower(program, None)
+}
+
+/// Lowers `program`, whose flows' bodies are `bodies` ([`take_bodies`]),
+/// freeing each statement once lowered.
+pub fn lower_program_taking(program: &Program, bodies: Bodies) -> Lowered<'_> {
+    lower(program, Some(bodies))
+}
+
+fn lower(program: &Program, mut bodies: Option<Bodies>) -> Lowered<'_> {
     let mut shadowed = HashSet::default();
     for m in &program.modules {
         for it in &m.ast.items {
@@ -300,7 +356,7 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
         module: 0,
         flow: None,
         called: HashSet::default(),
-        interned: HashMap::default(),
+        interned: HashSet::default(),
         mocks: Vec::new(),
         tools: (0..n_tools).map(|_| None).collect(),
         flows: (0..n_flows).map(|_| None).collect(),
@@ -325,16 +381,18 @@ pub fn lower_program(program: &Program) -> Lowered<'_> {
                 ItemKind::Flow(f) => {
                     l.flow = Some(f.name.name.as_str());
                     // The parameters' frame: defaults and the body see them.
-                    l.frames.push(
-                        f.params
-                            .iter()
-                            .map(|p| Some(p.name.name.as_str()))
-                            .collect(),
-                    );
+                    l.frames
+                        .push(f.params.iter().map(|p| Some(p.name.name.clone())).collect());
                     let params = l.params(&f.params);
                     let options = l.options(f.options.as_deref());
                     l.keep_scope(block_key(&f.body));
-                    let body = l.block(&f.body, false);
+                    let taken = bodies
+                        .as_mut()
+                        .and_then(|b| b.0.remove(&block_key(&f.body)));
+                    let body = match taken {
+                        Some(stmts) => l.block_in(f.body.span, Stmts::Owned(stmts), false),
+                        None => l.block(&f.body, false),
+                    };
                     l.frames.pop();
                     l.flow = None;
                     let id = l.out.flow_ids[m][f.name.name.as_str()] as usize;
@@ -484,11 +542,11 @@ fn lit(e: &Expr) -> String {
 
 /// Step names already given in one step or block, for `#2`, `#3` ….
 #[derive(Default)]
-struct Names<'p>(HashMap<Cow<'p, str>, usize>);
+struct Names(HashMap<SmolStr, usize>);
 
-impl<'p> Names<'p> {
-    fn next(&mut self, name: Cow<'p, str>) -> Rc<str> {
-        let k = self.0.entry(name.clone()).or_insert(0);
+impl Names {
+    fn next(&mut self, name: Cow<'_, str>) -> Rc<str> {
+        let k = self.0.entry(SmolStr::new(&*name)).or_insert(0);
         *k += 1;
         if *k == 1 {
             Rc::from(&*name)
@@ -512,7 +570,7 @@ struct Lowering<'p> {
     /// Each module's tools by name (their ids).
     tool_ids: Vec<HashMap<&'p str, u32>>,
     /// The run-time frames around what is being lowered.
-    frames: Frames<'p>,
+    frames: Frames,
     module: usize,
     /// The flow being lowered (its name), for `Lowered::flow_calls`.
     flow: Option<&'p str>,
@@ -521,7 +579,7 @@ struct Lowering<'p> {
     /// 100,000 times keeps it once.
     called: HashSet<(usize, &'p str, usize)>,
     /// Names shared among the nodes that hold them (callees, argument names).
-    interned: HashMap<&'p str, Rc<str>>,
+    interned: HashSet<Rc<str>>,
     /// The `mock`s of the test block being lowered.
     mocks: Vec<ir::Mock>,
     tools: Vec<Option<ir::Tool<'p>>>,
@@ -540,11 +598,13 @@ fn boxed(e: ir::Expr) -> Box<ir::Expr> {
 
 impl<'p> Lowering<'p> {
     /// One shared copy of a name.
-    fn intern(&mut self, name: &'p str) -> Rc<str> {
-        self.interned
-            .entry(name)
-            .or_insert_with(|| Rc::from(name))
-            .clone()
+    fn intern(&mut self, name: &str) -> Rc<str> {
+        if let Some(n) = self.interned.get(name) {
+            return n.clone();
+        }
+        let n: Rc<str> = Rc::from(name);
+        self.interned.insert(n.clone());
+        n
     }
 
     /// Keeps the names visible here when a block here may be re-planned.
@@ -557,7 +617,7 @@ impl<'p> Lowering<'p> {
 
     /// A `with { … }`: its values decoded (the checker validated names and
     /// kinds), `idempotency_key`'s expression and `policy`'s name.
-    fn options(&mut self, o: Option<&'p Options>) -> Option<Box<ir::Options>> {
+    fn options(&mut self, o: Option<&Options>) -> Option<Box<ir::Options>> {
         let o = o?;
         let mut decoded = Vec::new();
         let mut idempotency_key = None;
@@ -591,7 +651,7 @@ impl<'p> Lowering<'p> {
         }))
     }
 
-    fn params(&mut self, params: &'p [Param]) -> Vec<ir::Param> {
+    fn params(&mut self, params: &[Param]) -> Vec<ir::Param> {
         params
             .iter()
             .map(|p| ir::Param {
@@ -601,16 +661,25 @@ impl<'p> Lowering<'p> {
             .collect()
     }
 
-    fn block(&mut self, b: &'p Block, sequence: bool) -> ir::Block {
+    fn block(&mut self, b: &Block, sequence: bool) -> ir::Block {
+        self.block_in(b.span, Stmts::Borrowed(&b.stmts), sequence)
+    }
+
+    /// A block of `stmts` at `span`. Statements it owns are freed one by
+    /// one as they are lowered (a flow's body taken by [`take_bodies`]).
+    fn block_in(&mut self, span: Span, mut stmts: Stmts<'_>, sequence: bool) -> ir::Block {
+        let key: BlockKey = (span.file, span.start);
         let empty = BlockInfo::default();
-        let info = self.program.blocks.get(&block_key(b)).unwrap_or(&empty);
-        let n = b.stmts.len();
+        let program = self.program;
+        let info = program.blocks.get(&key).unwrap_or(&empty);
+        let all = stmts.all();
+        let n = all.len();
         // `let` names are unique in a block; a statement named by its callee or
         // construct that repeats one is `name#2`.
         let mut names = Names::default();
-        for s in &b.stmts {
+        for s in all {
             if let StmtKind::Let { name, .. } = &s.kind {
-                names.0.insert(Cow::Borrowed(name.name.as_str()), 1);
+                names.0.insert(name.name.clone(), 1);
             }
         }
         // Who reads whom: the `let`s each statement reads, and how many
@@ -620,8 +689,8 @@ impl<'p> Lowering<'p> {
         let mut reads = Vec::new();
         let mut readers = vec![0u32; n];
         read_at.push(0);
-        for (i, s) in b.stmts.iter().enumerate() {
-            let mut named: Option<HashSet<smol_str::SmolStr>> = None;
+        for (i, s) in all.iter().enumerate() {
+            let mut named: Option<HashSet<SmolStr>> = None;
             let after: &[Ident] = match &s.kind {
                 StmtKind::Let { after, .. } | StmtKind::Expr { after, .. } => after,
                 _ => &[],
@@ -630,7 +699,7 @@ impl<'p> Lowering<'p> {
                 if j == i || j >= n {
                     continue;
                 }
-                if let StmtKind::Let { name, .. } = &b.stmts[j].kind
+                if let StmtKind::Let { name, .. } = &all[j].kind
                     && after.iter().any(|a| a.name == name.name)
                     && !named
                         .get_or_insert_with(|| names_in(s))
@@ -646,8 +715,7 @@ impl<'p> Lowering<'p> {
         // The block's frame: a slot for each `let` that is read, in order
         // (a value nothing reads is never kept, so it needs none).
         let mut slots = 0u32;
-        let slot_of: Vec<u32> = b
-            .stmts
+        let slot_of: Vec<u32> = all
             .iter()
             .zip(&readers)
             .map(|(s, &k)| match &s.kind {
@@ -658,19 +726,39 @@ impl<'p> Lowering<'p> {
                 _ => ir::NO_SLOT,
             })
             .collect();
+        // The edges, as a compressed adjacency list (made before the
+        // statements are lowered: an owned one is gone once lowered).
+        let edges = block_edges(all, info, sequence);
+        let mut indeg = vec![0u32; n];
+        let mut offsets = vec![0u32; n + 1];
+        for &(j, i, _) in &edges {
+            indeg[i as usize] += 1;
+            offsets[j as usize + 1] += 1;
+        }
+        for k in 0..n {
+            offsets[k + 1] += offsets[k];
+        }
+        let mut fill = offsets.clone();
+        let mut dependents = vec![0u32; edges.len()];
+        for &(j, i, _) in &edges {
+            dependents[fill[j as usize] as usize] = i;
+            fill[j as usize] += 1;
+        }
+        drop((edges, fill));
+        let height = heights(&indeg, &offsets, &dependents);
         self.frames.push_mapped(
-            b.stmts
-                .iter()
+            all.iter()
                 .map(|s| match &s.kind {
-                    StmtKind::Let { name, .. } => Some(name.name.as_str()),
+                    StmtKind::Let { name, .. } => Some(name.name.clone()),
                     _ => None,
                 })
                 .collect(),
             slot_of.clone(),
         );
         let mut steps = Vec::with_capacity(n);
-        let mut stmts = Vec::with_capacity(n);
-        for (s, &slot) in b.stmts.iter().zip(&slot_of) {
+        let mut lowered = Vec::with_capacity(n);
+        for (i, &slot) in slot_of.iter().enumerate() {
+            let s = &stmts.all()[i];
             let (name, binds) = match &s.kind {
                 StmtKind::Let { name, .. } => {
                     (Cow::Borrowed(""), Some(Rc::<str>::from(name.name.as_str())))
@@ -706,35 +794,20 @@ impl<'p> Lowering<'p> {
                 }
                 ir::Stmt::Nothing => false,
             };
-            stmts.push(stmt);
+            let name = match &binds {
+                Some(b) => b.clone(),
+                None => names.next(name),
+            };
+            lowered.push(stmt);
             steps.push(StepPlan {
-                name: match &binds {
-                    Some(b) => b.clone(),
-                    None => names.next(name),
-                },
+                name,
                 binds,
                 slot,
                 waits,
             });
+            stmts.release(i);
         }
         self.frames.pop();
-        let edges = block_edges(b, info, sequence);
-        let mut indeg = vec![0u32; n];
-        let mut offsets = vec![0u32; n + 1];
-        for &(j, i, _) in &edges {
-            indeg[i as usize] += 1;
-            offsets[j as usize + 1] += 1;
-        }
-        for k in 0..n {
-            offsets[k + 1] += offsets[k];
-        }
-        let mut fill = offsets.clone();
-        let mut dependents = vec![0u32; edges.len()];
-        for &(j, i, _) in &edges {
-            dependents[fill[j as usize] as usize] = i;
-            fill[j as usize] += 1;
-        }
-        let height = heights(&indeg, &offsets, &dependents);
         let plan = Rc::new(BlockPlan {
             steps,
             height,
@@ -746,17 +819,17 @@ impl<'p> Lowering<'p> {
             readers,
             slots,
         });
-        self.out.blocks.insert(block_key(b), plan.clone());
+        self.out.blocks.insert(key, plan.clone());
         ir::Block(Box::new(ir::BlockData {
-            stmts,
+            stmts: lowered,
             plan,
-            span: b.span,
-            key: block_key(b),
+            span,
+            key,
         }))
     }
 
     /// A `mock` statement of a test block.
-    fn mock(&mut self, target: &'p [Ident], args: Option<&'p [Arg]>, value: &'p Expr) -> ir::Mock {
+    fn mock(&mut self, target: &[Ident], args: Option<&[Arg]>, value: &Expr) -> ir::Mock {
         let target = match target {
             [one] if one.name == "llm" => ir::MockTarget::Llm,
             [one] if one.name == "approve" => ir::MockTarget::Approve,
@@ -793,13 +866,13 @@ impl<'p> Lowering<'p> {
     }
 
     /// A step: `e` is its whole expression (a statement's, a branch's).
-    fn step(&mut self, e: &'p Expr) -> ir::Expr {
+    fn step(&mut self, e: &Expr) -> ir::Expr {
         let mut names = Names::default();
         self.expr(e, &mut names, true)
     }
 
     /// What a call reaches from the module being lowered.
-    fn callee(&self, c: &'p Call) -> Option<Callee<'p>> {
+    fn callee(&self, c: &Call) -> Option<Callee<'p>> {
         let (m, name) = match c.callee.as_slice() {
             [one] => (self.module, one.name.as_str()),
             [module, item] => (
@@ -825,7 +898,7 @@ impl<'p> Lowering<'p> {
         Some(if name == "llm" {
             Callee::Llm
         } else {
-            Callee::Builtin(name)
+            Callee::Builtin(Builtin::from_name(name))
         })
     }
 
@@ -839,12 +912,12 @@ impl<'p> Lowering<'p> {
                 ir::Target::Flow(self.out.flow_ids[module][decl.name.name.as_str()])
             }
             Some(Callee::Llm) => ir::Target::Llm,
-            Some(Callee::Builtin(name)) => ir::Target::Builtin(Builtin::from_name(name)),
+            Some(Callee::Builtin(b)) => ir::Target::Builtin(b),
             None => ir::Target::Builtin(None),
         }
     }
 
-    fn exprs(&mut self, es: &'p [Expr], names: &mut Names<'p>) -> (Vec<ir::Expr>, bool) {
+    fn exprs(&mut self, es: &[Expr], names: &mut Names) -> (Vec<ir::Expr>, bool) {
         let out: Vec<ir::Expr> = es.iter().map(|x| self.expr(x, names, false)).collect();
         let waits = out.iter().any(|x| x.waits);
         (out, waits)
@@ -852,7 +925,7 @@ impl<'p> Lowering<'p> {
 
     /// Lowers an expression of a step: calls and decisions get their place in
     /// it; nested blocks and branches are lowered as steps of their own.
-    fn expr(&mut self, e: &'p Expr, names: &mut Names<'p>, top: bool) -> ir::Expr {
+    fn expr(&mut self, e: &Expr, names: &mut Names, top: bool) -> ir::Expr {
         use ir::ExprKind as K;
         self.keep_scope((e.span.file, e.span.start));
         let span = e.span;
@@ -1076,11 +1149,13 @@ impl<'p> Lowering<'p> {
                 let options = self.options(options.as_deref());
                 let init = self.expr(init, names, false);
                 let max = max.as_ref().map(|m| self.expr(m, names, false));
-                self.frames.push(vec![Some(var.name.as_str())]);
+                self.frames.push(vec![Some(var.name.clone())]);
                 let until = self.expr(until, names, false);
                 self.frames.pop();
-                self.frames
-                    .push(vec![Some(var.name.as_str()), Some("iteration")]);
+                self.frames.push(vec![
+                    Some(var.name.clone()),
+                    Some(SmolStr::new_static("iteration")),
+                ]);
                 let body = self.block(body, false);
                 self.frames.pop();
                 let kind = K::Loop(Box::new(ir::Loop {
@@ -1102,7 +1177,7 @@ impl<'p> Lowering<'p> {
             } => {
                 let options = self.options(options.as_deref());
                 let iter = self.expr(iter, names, false);
-                self.frames.push(vec![Some(var.name.as_str())]);
+                self.frames.push(vec![Some(var.name.clone())]);
                 let filter = filter.as_ref().map(|f| boxed(self.expr(f, names, false)));
                 let body = self.block(body, false);
                 self.frames.pop();
@@ -1122,8 +1197,7 @@ impl<'p> Lowering<'p> {
             } => {
                 let options = self.options(options.as_deref());
                 let body = self.block(body, false);
-                self.frames
-                    .push(vec![var.as_ref().map(|v| v.name.as_str())]);
+                self.frames.push(vec![var.as_ref().map(|v| v.name.clone())]);
                 let handler = self.block(handler, false);
                 self.frames.pop();
                 let kind = K::Try {
@@ -1204,7 +1278,7 @@ impl<'p> Lowering<'p> {
     }
 
     /// The branches of a `parallel` or `race`: each a step of its own.
-    fn branches(&mut self, branches: &'p [Branch]) -> Vec<ir::Branch> {
+    fn branches(&mut self, branches: &[Branch]) -> Vec<ir::Branch> {
         branches
             .iter()
             .map(|b| ir::Branch {
@@ -1239,7 +1313,7 @@ fn bin_op(op: BinOp) -> ir::BinOp {
 
 /// The place of a call or decision in its step: the step itself when it is the
 /// step's whole expression (`top`), else a name under it.
-fn within<'p>(top: bool, names: &mut Names<'p>, name: Cow<'p, str>) -> Within {
+fn within(top: bool, names: &mut Names, name: Cow<'_, str>) -> Within {
     if top {
         Within::Step
     } else {

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use smol_str::SmolStr;
+
 /// Where the value a name reads lives at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
@@ -29,15 +31,15 @@ pub enum Slot {
 /// the names of its slots (`None`: a slot that binds nothing, such as a
 /// statement without `let`).
 #[derive(Default)]
-pub struct Frames<'p> {
-    stack: Vec<Frame<'p>>,
+pub struct Frames {
+    stack: Vec<Frame>,
 }
 
 /// A frame's names, and for a large frame (a block of many `let`s) an index
 /// by name, so resolving stays linear in the program's size.
-struct Frame<'p> {
-    names: Vec<Option<&'p str>>,
-    index: Option<HashMap<&'p str, u32, rustc_hash::FxBuildHasher>>,
+struct Frame {
+    names: Vec<Option<SmolStr>>,
+    index: Option<HashMap<SmolStr, u32, rustc_hash::FxBuildHasher>>,
     /// The slot of each name's position, when they differ (a block's frame
     /// keeps only the `let`s that are read).
     slot_of: Option<Vec<u32>>,
@@ -46,14 +48,14 @@ struct Frame<'p> {
 /// Frames up to this many slots are searched; larger ones get an index.
 const SCAN: usize = 8;
 
-impl<'p> Frame<'p> {
+impl Frame {
     fn slot(&self, name: &str) -> Option<u32> {
         let at = match &self.index {
             Some(ix) => ix.get(name).copied(),
             None => self
                 .names
                 .iter()
-                .rposition(|n| *n == Some(name))
+                .rposition(|n| n.as_deref() == Some(name))
                 .map(|i| i as u32),
         }?;
         Some(self.at(at as usize))
@@ -68,24 +70,24 @@ impl<'p> Frame<'p> {
     }
 }
 
-impl<'p> Frames<'p> {
-    pub fn push(&mut self, names: Vec<Option<&'p str>>) {
+impl Frames {
+    pub fn push(&mut self, names: Vec<Option<SmolStr>>) {
         self.push_frame(names, None);
     }
 
     /// A frame whose position `i` holds its value in slot `slot_of[i]`.
-    pub fn push_mapped(&mut self, names: Vec<Option<&'p str>>, slot_of: Vec<u32>) {
+    pub fn push_mapped(&mut self, names: Vec<Option<SmolStr>>, slot_of: Vec<u32>) {
         debug_assert_eq!(names.len(), slot_of.len());
         self.push_frame(names, Some(slot_of));
     }
 
-    fn push_frame(&mut self, names: Vec<Option<&'p str>>, slot_of: Option<Vec<u32>>) {
+    fn push_frame(&mut self, names: Vec<Option<SmolStr>>, slot_of: Option<Vec<u32>>) {
         // Later slots of a name win, as in the scan.
         let index = (names.len() > SCAN).then(|| {
             names
                 .iter()
                 .enumerate()
-                .filter_map(|(i, n)| Some(((*n)?, i as u32)))
+                .filter_map(|(i, n)| Some((n.clone()?, i as u32)))
                 .collect()
         });
         self.stack.push(Frame {
@@ -115,8 +117,8 @@ impl<'p> Frames<'p> {
 
     /// Every name bound in the frames, innermost first, each with its slot
     /// (a shadowed name once, where it resolves).
-    pub fn visible(&self) -> Vec<(&'p str, Slot)> {
-        let mut out: Vec<(&'p str, Slot)> = Vec::new();
+    pub fn visible(&self) -> Vec<(SmolStr, Slot)> {
+        let mut out: Vec<(SmolStr, Slot)> = Vec::new();
         for (up, frame) in self.stack.iter().rev().enumerate() {
             for (index, n) in frame.names.iter().enumerate().rev() {
                 if let Some(n) = n
@@ -126,7 +128,7 @@ impl<'p> Frames<'p> {
                         up: up as u32,
                         index: frame.at(index),
                     };
-                    out.push((n, slot));
+                    out.push((n.clone(), slot));
                 }
             }
         }
@@ -163,8 +165,8 @@ mod tests {
         let mut f = Frames::default();
         let consts: rustc_hash::FxHashMap<&str, usize> =
             [("LIMIT", 0), ("x", 1)].into_iter().collect();
-        f.push(vec![Some("n"), Some("x")]);
-        f.push(vec![None, Some("a"), Some("n")]);
+        f.push(vec![Some("n".into()), Some("x".into())]);
+        f.push(vec![None, Some("a".into()), Some("n".into())]);
         assert_eq!(
             f.resolve("n", 2, &consts),
             Some(Slot::Local { up: 0, index: 2 })
@@ -188,15 +190,21 @@ mod tests {
             Some(Slot::Local { up: 0, index: 0 })
         );
         // A large frame is indexed, with the same answers.
-        let many: Vec<Option<&str>> = (0..20)
-            .map(|i| if i % 2 == 0 { Some("even") } else { None })
+        let many: Vec<Option<SmolStr>> = (0..20)
+            .map(|i| {
+                if i % 2 == 0 {
+                    Some("even".into())
+                } else {
+                    None
+                }
+            })
             .collect();
         f.push(many);
         assert_eq!(f.local("even"), Some(Slot::Local { up: 0, index: 18 }));
         assert_eq!(f.local("n"), Some(Slot::Local { up: 1, index: 0 }));
         f.pop();
         // A loop variable named `iteration` is shadowed by the counter, as before.
-        f.push(vec![Some("iteration"), Some("iteration")]);
+        f.push(vec![Some("iteration".into()), Some("iteration".into())]);
         assert_eq!(
             f.resolve("iteration", 2, &consts),
             Some(Slot::Local { up: 0, index: 1 })

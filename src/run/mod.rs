@@ -243,7 +243,16 @@ pub struct Lowering<'p> {
 
 impl<'p> Lowering<'p> {
     pub fn new(program: &'p Program) -> Lowering<'p> {
-        let lowered = crate::ir::lower_program(program);
+        Lowering::of(crate::ir::lower_program(program))
+    }
+
+    /// The lowering of a program whose flows' bodies were taken out of it
+    /// (`ir::take_bodies`): each statement is freed once lowered.
+    pub fn taking(program: &'p Program, bodies: crate::ir::Bodies) -> Lowering<'p> {
+        Lowering::of(crate::ir::lower_program_taking(program, bodies))
+    }
+
+    fn of(lowered: crate::ir::Lowered<'p>) -> Lowering<'p> {
         let options = lowered
             .options()
             .iter()

@@ -107,7 +107,7 @@ fn the_plan_has_data_after_and_sequence_edges() {
             .get(&crate::check::block_key(b))
             .expect("checked")
     };
-    let edges = block_edges(body, info(body), false);
+    let edges = block_edges(&body.stmts, info(body), false);
     assert!(edges.contains(&(0, 3, EdgeKind::After)));
     assert!(edges.contains(&(0, 4, EdgeKind::Data)));
     let StmtKind::Let { value, .. } = &body.stmts[5].kind else {
@@ -117,7 +117,7 @@ fn the_plan_has_data_after_and_sequence_edges() {
         panic!("a sequence")
     };
     assert_eq!(
-        block_edges(block, info(block), true),
+        block_edges(&block.stmts, info(block), true),
         [(0, 1, EdgeKind::Sequence)]
     );
 }
@@ -257,4 +257,35 @@ let d = echo(value: 3) after c
     let slots: Vec<u32> = plan.steps.iter().map(|s| s.slot).collect();
     let none = ir::NO_SLOT;
     assert_eq!(slots, [none, 0, none, 1, none]);
+}
+
+#[test]
+fn a_program_whose_bodies_are_taken_lowers_to_the_same_ir() {
+    let mut sources = Sources::new();
+    let root = sources.add("t.flow", SRC);
+    let (mut program, diags) =
+        crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let whole = format!(
+        "{:?}",
+        lower_program(&program).flow_named(program.root, "main")
+    );
+    let bodies = take_bodies(&mut program);
+    // The program keeps its declarations; its flows' bodies are gone.
+    let main = program.modules[program.root]
+        .ast
+        .items
+        .iter()
+        .find_map(|i| match &i.kind {
+            ItemKind::Flow(f) => Some(f),
+            _ => None,
+        })
+        .expect("a flow");
+    assert!(main.body.stmts.is_empty());
+    let taken = format!(
+        "{:?}",
+        lower_program_taking(&program, bodies).flow_named(program.root, "main")
+    );
+    assert!(whole.contains("echo") && whole.len() > 1000, "{whole}");
+    assert_eq!(whole, taken);
 }
