@@ -438,14 +438,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The one place an interpreter is built for a run: its options, its step
 /// host (`host`, such as a Restate worker's, else this process's tools with
-/// the replayed steps and the store's journal and cache), LLM provider and
-/// loader.
+/// the replayed steps and the store's journal and cache), LLM provider,
+/// loader, and lowering (of `bodies`, the flows' bodies taken out of
+/// `program`, when given).
 fn interpreter<'p>(
     program: &'p Program,
     sources: &'p Sources,
     mut config: RunConfig,
-    store: Option<&'p Store>,
-    journal: Option<&crate::store::Journal>,
+    (store, journal): (Option<&'p Store>, Option<&crate::store::Journal>),
     host: Option<std::rc::Rc<dyn StepHost + 'p>>,
     provider: Option<Box<dyn Provider>>,
     bodies: Option<crate::ir::Bodies>,
@@ -538,8 +538,7 @@ impl<'a> Session<'a> {
                 program,
                 sources,
                 config,
-                store,
-                journal.as_ref(),
+                (store, journal.as_ref()),
                 host,
                 provider,
                 bodies,
