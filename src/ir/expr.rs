@@ -285,7 +285,9 @@ pub struct Call {
     pub target: Target,
     /// The callee as written: `upper`, `m.cpu`.
     pub name: Rc<str>,
-    pub args: Vec<Arg>,
+    /// Inline when there is one (most tool calls' case): a call read at run
+    /// time follows no pointer to it.
+    pub args: smallvec::SmallVec<[Arg; 1]>,
     pub options: Option<Box<Options>>,
     /// Where it stands in its step (tools, flows, `llm()`).
     pub place: Option<Within>,
@@ -319,6 +321,10 @@ pub struct BlockData {
 pub enum Stmt {
     /// A `let` or an expression statement.
     Expr(Expr),
+    /// A `let` or an expression statement that is one call of a tool, a
+    /// flow or `llm()`, inline: running a block reads its statements in
+    /// order, without following a pointer to each call.
+    Call { call: Call, span: Span },
     /// `assert cond, message`.
     Assert {
         cond: Expr,

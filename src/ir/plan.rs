@@ -546,7 +546,16 @@ struct Names(HashMap<SmolStr, usize>);
 
 impl Names {
     fn next(&mut self, name: Cow<'_, str>) -> Rc<str> {
-        let k = self.0.entry(SmolStr::new(&*name)).or_insert(0);
+        self.next_in(name, false)
+    }
+
+    /// The next name for `name`, counted from 1 when a `let` of the block
+    /// has it already (`taken`): `name#2`.
+    fn next_in(&mut self, name: Cow<'_, str>, taken: bool) -> Rc<str> {
+        let k = self
+            .0
+            .entry(SmolStr::new(&*name))
+            .or_insert(usize::from(taken));
         *k += 1;
         if *k == 1 {
             Rc::from(&*name)
@@ -675,13 +684,9 @@ impl<'p> Lowering<'p> {
         let all = stmts.all();
         let n = all.len();
         // `let` names are unique in a block; a statement named by its callee or
-        // construct that repeats one is `name#2`.
+        // construct that repeats one is `name#2` (the block's frame knows its
+        // `let`s: see `Names::next_in`).
         let mut names = Names::default();
-        for s in all {
-            if let StmtKind::Let { name, .. } = &s.kind {
-                names.0.insert(name.name.clone(), 1);
-            }
-        }
         // Who reads whom: the `let`s each statement reads, and how many
         // statements read each. (A statement waits for what it names after
         // `after`, but reads it only if its expression names it too.)
@@ -770,7 +775,14 @@ impl<'p> Lowering<'p> {
             };
             let stmt = match &s.kind {
                 StmtKind::Let { value: e, .. } | StmtKind::Expr { expr: e, .. } => {
-                    ir::Stmt::Expr(self.step(e))
+                    let x = self.step(e);
+                    match x.kind {
+                        ir::ExprKind::Call(call) if x.waits => ir::Stmt::Call {
+                            call: *call,
+                            span: x.span,
+                        },
+                        kind => ir::Stmt::Expr(node(kind, x.span, x.waits)),
+                    }
                 }
                 StmtKind::Assert { cond, message } => ir::Stmt::Assert {
                     cond: self.step(cond),
@@ -789,6 +801,7 @@ impl<'p> Lowering<'p> {
             };
             let waits = match &stmt {
                 ir::Stmt::Expr(e) => e.waits,
+                ir::Stmt::Call { .. } => true,
                 ir::Stmt::Assert { cond, message } => {
                     cond.waits || message.as_ref().is_some_and(|m| m.waits)
                 }
@@ -796,7 +809,10 @@ impl<'p> Lowering<'p> {
             };
             let name = match &binds {
                 Some(b) => b.clone(),
-                None => names.next(name),
+                None => {
+                    let taken = self.frames.binds_here(&name);
+                    names.next_in(name, taken)
+                }
             };
             lowered.push(stmt);
             steps.push(StepPlan {
@@ -956,7 +972,7 @@ impl<'p> Lowering<'p> {
                 }
                 let target = self.target(callee);
                 let options = self.options(c.options.as_deref());
-                let args: Vec<ir::Arg> = c
+                let args: smallvec::SmallVec<[ir::Arg; 1]> = c
                     .args
                     .iter()
                     .map(|a| ir::Arg {

@@ -101,6 +101,12 @@ impl Frames {
         self.stack.pop();
     }
 
+    /// Does the innermost frame have a name `name` (a `let` of the block
+    /// being lowered, read or not)?
+    pub fn binds_here(&self, name: &str) -> bool {
+        self.stack.last().is_some_and(|f| f.slot(name).is_some())
+    }
+
     /// The innermost frame binding `name`, and its slot there. Within a frame the
     /// last slot of a name wins (as a later value of the same name did).
     pub fn local(&self, name: &str) -> Option<Slot> {

@@ -114,6 +114,7 @@ impl<'p> Interp<'p> {
         let sc = sc.with_env(env.clone());
         let mut last = Value::Null;
         for (i, s) in b.stmts.iter().enumerate() {
+            // (A block with a `Stmt::Call` waits: it is not run here.)
             if let Stmt::Expr(e) = s {
                 let v = self.eval_sync(e, &sc)?;
                 if b.plan.steps[i].binds.is_some() {

@@ -109,29 +109,25 @@ impl<'p> Interp<'p> {
                     self.breathe().await;
                     let s = &b.stmts[i];
                     let step = &plan.steps[i];
-                    let (expr, assert_message) = match s {
-                        Stmt::Expr(e) => (e, None),
-                        Stmt::Assert { cond, message } => (cond, Some(message.as_deref())),
-                        Stmt::Nothing => {
-                            complete(
-                                i,
-                                Ok(Value::Null),
-                                &mut ready,
-                                &mut indeg,
-                                &mut errors,
-                                &mut last_value,
-                                &mut live,
-                            );
-                            continue;
-                        }
-                    };
+                    if let Stmt::Nothing = s {
+                        complete(
+                            i,
+                            Ok(Value::Null),
+                            &mut ready,
+                            &mut indeg,
+                            &mut errors,
+                            &mut last_value,
+                            &mut live,
+                        );
+                        continue;
+                    }
                     let ssc = Scope {
                         label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
                         path: sc.path.step(&step.name),
                         priority: sc.priority.saturating_add(plan.height[i]),
                         ..sc.clone()
                     };
-                    if !step.waits && assert_message.is_none() {
+                    if let (Stmt::Expr(expr), false) = (s, step.waits) {
                         let r = self.eval_sync(expr, &ssc);
                         complete(
                             i,
@@ -145,15 +141,22 @@ impl<'p> Interp<'p> {
                     } else {
                         let binds = step.binds.is_some();
                         let fut = async move {
-                            let r = match (&expr.kind, assert_message) {
-                                (_, Some(message)) => {
-                                    Box::pin(self.assert_stmt(expr, message, &ssc)).await
-                                }
-                                (ExprKind::Call(c), None) if binds => {
+                            let r = match s {
+                                Stmt::Call { call, span } => {
                                     let label = ssc.label.clone();
-                                    self.call(c, expr.span, &ssc, Some(&label)).await
+                                    self.call(call, *span, &ssc, binds.then_some(&label)).await
                                 }
-                                _ => self.eval(expr, &ssc).await,
+                                Stmt::Expr(expr) => match &expr.kind {
+                                    ExprKind::Call(c) if binds => {
+                                        let label = ssc.label.clone();
+                                        self.call(c, expr.span, &ssc, Some(&label)).await
+                                    }
+                                    _ => self.eval(expr, &ssc).await,
+                                },
+                                Stmt::Assert { cond, message } => {
+                                    Box::pin(self.assert_stmt(cond, message.as_deref(), &ssc)).await
+                                }
+                                Stmt::Nothing => Ok(Value::Null),
                             };
                             (i, r)
                         };
