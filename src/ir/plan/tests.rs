@@ -19,16 +19,27 @@ let s = sequence {
 "#;
 
 fn with_plans(check: impl FnOnce(&Lowered<'_>, &ir::Block)) {
+    with_program(SRC, |_, lowered, body| check(lowered, body));
+}
+
+/// `src` checked (without errors).
+fn checked(src: &str) -> Program {
     let mut sources = Sources::new();
-    let root = sources.add("t.flow", SRC);
+    let root = sources.add("t.flow", src);
     let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    program
+}
+
+/// `src` checked and lowered, with the body of its flow `main`.
+fn with_program(src: &str, check: impl FnOnce(&Program, &Lowered<'_>, &ir::Block)) {
+    let program = checked(src);
     let lowered = lower_program(&program);
     let body = &lowered
         .flow_named(program.root, "main")
         .expect("a flow")
         .body;
-    check(&lowered, body);
+    check(&program, &lowered, body);
 }
 
 /// The expression of statement `i` of a block (a `let` or an expression).
@@ -96,9 +107,7 @@ fn the_plan_has_data_after_and_sequence_edges() {
         assert_eq!(block.plan.dependents(0), [1]);
     });
     // The edges' kinds, as the lowering makes them (and `flowc graph` draws them).
-    let mut sources = Sources::new();
-    let root = sources.add("t.flow", SRC);
-    let (program, _) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
+    let program = checked(SRC);
     let body = program.modules[program.root]
         .ast
         .items
@@ -173,7 +182,6 @@ fn names_resolve_to_the_slots_of_their_frames() {
 
 #[test]
 fn tool_bindings_are_data_and_options_are_decoded_once() {
-    let mut sources = Sources::new();
     let src = r#"
 tool up(text: string) -> string = exec ["tr", "a-z", "A-Z"] with { timeout: 5s, cache: 1m }
 effect tool post(body: json) -> json = http post "https://example.com/x"
@@ -182,9 +190,7 @@ flow main() -> string {
     up(text: "a")
 }
 "#;
-    let root = sources.add("t.flow", src);
-    let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
-    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let program = checked(src);
     let lowered = lower_program(&program);
     let up = lowered.tool_named(program.root, "up").expect("a tool");
     assert_eq!(
@@ -232,7 +238,6 @@ fn an_ir_node_stays_small() {
 
 #[test]
 fn after_waits_without_reading_unless_the_expression_names_it_too() {
-    let mut sources = Sources::new();
     let src = r#"
 tool echo(value: json) -> { value: json } = builtin "echo"
 flow main() -> json {
@@ -243,33 +248,23 @@ let d = echo(value: 3) after c
 [d]
 }
 "#;
-    let root = sources.add("t.flow", src);
-    let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
-    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-    let lowered = lower_program(&program);
-    let plan = &lowered
-        .flow_named(program.root, "main")
-        .expect("a flow")
-        .body
-        .plan;
-    // Every `after` is an edge; only `c` (which names `b`) and the list read.
-    assert_eq!(plan.indeg, [0, 1, 1, 1, 1]);
-    let reads: Vec<&[u32]> = (0..5).map(|i| plan.reads(i)).collect();
-    assert_eq!(reads, [&[][..], &[], &[1], &[], &[3]]);
-    assert_eq!(plan.readers, [0, 1, 0, 1, 0]);
-    // So only `b` and `d` are kept, each in a slot of its own.
-    let slots: Vec<u32> = plan.steps.iter().map(|s| s.slot).collect();
-    let none = ir::NO_SLOT;
-    assert_eq!(slots, [none, 0, none, 1, none]);
+    with_program(src, |_, _, body| {
+        let plan = &body.plan;
+        // Every `after` is an edge; only `c` (which names `b`) and the list read.
+        assert_eq!(plan.indeg, [0, 1, 1, 1, 1]);
+        let reads: Vec<&[u32]> = (0..5).map(|i| plan.reads(i)).collect();
+        assert_eq!(reads, [&[][..], &[], &[1], &[], &[3]]);
+        assert_eq!(plan.readers, [0, 1, 0, 1, 0]);
+        // So only `b` and `d` are kept, each in a slot of its own.
+        let slots: Vec<u32> = plan.steps.iter().map(|s| s.slot).collect();
+        let none = ir::NO_SLOT;
+        assert_eq!(slots, [none, 0, none, 1, none]);
+    });
 }
 
 #[test]
 fn a_program_whose_bodies_are_taken_lowers_to_the_same_ir() {
-    let mut sources = Sources::new();
-    let root = sources.add("t.flow", SRC);
-    let (mut program, diags) =
-        crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
-    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let mut program = checked(SRC);
     let whole = format!(
         "{:?}",
         lower_program(&program).flow_named(program.root, "main")
@@ -296,7 +291,6 @@ fn a_program_whose_bodies_are_taken_lowers_to_the_same_ir() {
 
 #[test]
 fn a_step_named_by_its_callee_does_not_take_the_name_of_a_let() {
-    let mut sources = Sources::new();
     let src = r#"
 tool echo(value: json) -> { value: json } = builtin "echo"
 flow main() -> json {
@@ -306,15 +300,8 @@ echo(value: 3)
 echo
 }
 "#;
-    let root = sources.add("t.flow", src);
-    let (program, diags) = crate::check::check_program(&mut sources, root, &crate::check::NoFiles);
-    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-    let lowered = lower_program(&program);
-    let plan = &lowered
-        .flow_named(program.root, "main")
-        .expect("a flow")
-        .body
-        .plan;
-    let names: Vec<&str> = plan.steps.iter().map(|s| &*s.name).collect();
-    assert_eq!(names, ["echo#2", "echo", "echo#3", "expr"]);
+    with_program(src, |_, _, body| {
+        let names: Vec<&str> = body.plan.steps.iter().map(|s| &*s.name).collect();
+        assert_eq!(names, ["echo#2", "echo", "echo#3", "expr"]);
+    });
 }
