@@ -471,8 +471,8 @@ fn lower(program: &Program, mut bodies: Option<Bodies>) -> Lowered<'_> {
 /// Every name a statement's expressions read, in it or its nested blocks
 /// (a name a nested `let` or variable shadows too: more than it reads,
 /// never less).
-fn names_in(s: &Stmt) -> HashSet<smol_str::SmolStr> {
-    fn walk(e: &Expr, out: &mut HashSet<smol_str::SmolStr>) {
+fn names_in(s: &Stmt) -> HashSet<SmolStr> {
+    fn walk(e: &Expr, out: &mut HashSet<SmolStr>) {
         if let ExprKind::Name(id) = &e.kind {
             out.insert(id.name.clone());
         }
