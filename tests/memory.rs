@@ -208,17 +208,3 @@ fn statement_nodes_stay_small() {
     assert!(size_of::<StmtKind>() <= 152, "{}", size_of::<StmtKind>());
     assert!(size_of::<Stmt>() <= 168, "{}", size_of::<Stmt>());
 }
-
-/// The IR's expression node likewise: a regex, `parallel`, `loop`, `decide`
-/// and `approve` are boxed, so a call's argument stays small. A statement
-/// that is one call holds it inline, and a call its one argument: running
-/// such a statement follows no pointer to its call.
-#[test]
-fn ir_nodes_stay_small() {
-    use flowc::ir::expr::{Arg, Call, Expr, Stmt};
-    use std::mem::size_of;
-    assert!(size_of::<Expr>() <= 56, "{}", size_of::<Expr>());
-    assert!(size_of::<Arg>() <= 72, "{}", size_of::<Arg>());
-    assert!(size_of::<Call>() <= 152, "{}", size_of::<Call>());
-    assert!(size_of::<Stmt>() <= 168, "{}", size_of::<Stmt>());
-}
