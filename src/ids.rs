@@ -24,26 +24,38 @@ pub fn rfc3339_ms(ms: i64) -> String {
 /// The SHA-256 of `bytes`, in lower-case hex: the source files' hashes and
 /// the cache's keys.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut hex = [0u8; 64];
+    sha256_hex_into(&[bytes], &mut hex);
+    // Hex digits are ASCII.
+    hex.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The SHA-256 of `parts` one after the other, in lower-case hex, written
+/// into `out` (the journal's writer fills a row's hash in place).
+pub fn sha256_hex_into(parts: &[&[u8]], out: &mut [u8; 64]) {
     use sha2::Digest;
     // By table: `write!` with `{:02x}` cost more than the hash itself
     // (one journal row per step hashes its arguments).
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha2::Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(p);
     }
-    s
+    for (k, b) in h.finalize().into_iter().enumerate() {
+        out[2 * k] = HEX[usize::from(b >> 4)];
+        out[2 * k + 1] = HEX[usize::from(b & 15)];
+    }
 }
 
-/// The cache's key: the SHA-256 of the binding and the canonical arguments.
+/// The cache's key: the SHA-256 of the binding and the canonical arguments
+/// (a NUL between them). A tool call's `args_sha256` in the journal too.
 pub fn cache_key(binding: &str, canonical_args: &str) -> String {
-    let mut bytes = Vec::with_capacity(binding.len() + 1 + canonical_args.len());
-    bytes.extend_from_slice(binding.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(canonical_args.as_bytes());
-    sha256_hex(&bytes)
+    let mut hex = [0u8; 64];
+    sha256_hex_into(
+        &[binding.as_bytes(), b"\0", canonical_args.as_bytes()],
+        &mut hex,
+    );
+    hex.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Crockford's base32 alphabet, lower case: no i, l, o, u.

@@ -229,9 +229,11 @@ pub fn call_hash(binding: &str, v: &Value) -> String {
     crate::ids::sha256_hex(text.as_bytes())
 }
 
-/// A call's hash ([`call_hash`]) with the canonical text of its arguments
-/// kept: the journal writes that text as the step's arguments instead of
-/// serialising them a second time.
+/// A journaled call's arguments: their canonical text, which the journal
+/// writes as the step's arguments instead of serialising them a second
+/// time, and from which it computes the call's hash ([`call_hash`]) off the
+/// run's thread. Arguments longer than the journal keeps are hashed here,
+/// and only their length is kept.
 pub struct CallText {
     /// The binding, a NUL, then the arguments' canonical text; emptied when
     /// the arguments are longer than the journal keeps.
@@ -239,24 +241,26 @@ pub struct CallText {
     at: usize,
     /// The length of the arguments' text.
     bytes: usize,
-    pub hash: String,
+    /// The hash, when the text is not kept.
+    hash: Option<String>,
 }
 
 impl CallText {
-    /// The hash of a call of `binding` with arguments `v`, their text kept
-    /// when it is at most `keep` bytes long (a larger one is not held while
-    /// the call runs: only its length is).
+    /// The text of a call of `binding` with arguments `v`, kept when it is
+    /// at most `keep` bytes long (a larger one is hashed now and not held
+    /// while the call runs: only its length and hash are).
     pub fn new(binding: &str, v: &Value, keep: usize) -> CallText {
         let mut text = String::with_capacity(binding.len() + 64);
         text.push_str(binding);
         text.push('\0');
         let at = text.len();
         write_canonical(v, &mut text);
-        let hash = crate::ids::sha256_hex(text.as_bytes());
         let bytes = text.len() - at;
-        if bytes > keep {
+        let hash = (bytes > keep).then(|| {
+            let h = crate::ids::sha256_hex(text.as_bytes());
             text = String::new();
-        }
+            h
+        });
         CallText {
             text,
             at,
@@ -268,6 +272,17 @@ impl CallText {
     /// The arguments' canonical text (JSON), when kept.
     pub fn args(&self) -> Option<&str> {
         self.text.get(self.at..)
+    }
+
+    /// The binding called, when the arguments are kept: the journal hashes
+    /// the two.
+    pub fn binding(&self) -> Option<&str> {
+        self.text.get(..self.at.checked_sub(1)?)
+    }
+
+    /// The call's hash, when computed here (the arguments not kept).
+    pub fn hash(&self) -> Option<&str> {
+        self.hash.as_deref()
     }
 
     /// The length of the arguments' canonical text, kept or not.
@@ -450,14 +465,17 @@ mod tests {
         let b = "builtin \"sleep\"";
         assert_eq!(call_hash(b, &v), crate::ids::cache_key(b, &canonical(&v)));
         let kept = CallText::new(b, &v, 1024);
-        assert_eq!(kept.hash, call_hash(b, &v));
+        // Kept, the text is hashed by the journal: binding, NUL, arguments.
+        assert_eq!(kept.hash(), None);
+        assert_eq!(kept.binding(), Some(b));
         assert_eq!(kept.args(), Some(canonical(&v).as_str()));
         assert_eq!(kept.bytes(), canonical(&v).len());
         let back: Value = serde_json::from_str(kept.args().expect("kept")).expect("JSON");
         assert!(equal(&back, &v));
         // Too long to keep: the same hash, the length only.
         let long = CallText::new(b, &v, 8);
-        assert_eq!(long.hash, kept.hash);
+        assert_eq!(long.hash(), Some(call_hash(b, &v).as_str()));
+        assert_eq!(long.binding(), None);
         assert_eq!((long.args(), long.bytes()), (None, kept.bytes()));
     }
 

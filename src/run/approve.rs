@@ -70,11 +70,19 @@ impl Pause {
     /// Before a step starts: once the run pauses, nothing new starts (the
     /// step waits until the run ends); else the step is counted as running.
     pub async fn hold(&self) -> Running<'_> {
+        match self.hold_now() {
+            Some(r) => r,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// [`Pause::hold`] without waiting: `None` once the run pauses.
+    pub fn hold_now(&self) -> Option<Running<'_>> {
         if self.pausing.get() {
-            std::future::pending::<()>().await;
+            return None;
         }
         self.running.set(self.running.get() + 1);
-        Running(self)
+        Some(Running(self))
     }
 
     fn begin(&self, p: Pending) {

@@ -300,30 +300,10 @@ impl<'p> Interp<'p> {
                 }
             }
         } else {
-            for a in &c.args {
-                let v = self.eval_sync(&a.value, sc)?;
-                if let Some(n) = &a.name {
-                    args.insert(n.to_string(), v);
-                }
-            }
+            args = self.args_now(c, sc)?;
         }
-        // What the host gives without running it (in a test: a mocked tool
-        // or flow, or a tool the test refuses to run).
-        let intercept = super::host::Intercept {
-            module: self.run_modules[m],
-            name,
-            args: &args,
-            local: tool.map(|t| matches!(&t.binding, Binding::Builtin(b) if b != "http_get")),
-            span,
-        };
-        if let Some(r) = self.host.intercept(&intercept) {
-            return r.map_err(|f| {
-                vec![
-                    RunError::new(ErrorKind::ToolError, f.message, label.unwrap_or(name), span)
-                        .at(&path)
-                        .with_help(f.help),
-                ]
-            });
+        if let Some(r) = self.intercepted(m, name, &args, tool, label, span, &path) {
+            return r;
         }
         let Some(tool) = tool else {
             let flow = flow.expect("a call that is not a tool or a built-in is a flow");
@@ -345,21 +325,182 @@ impl<'p> Interp<'p> {
                 args.insert(ps.name.clone(), self.eval(d, &dsc).await?);
             }
         }
-        // In a block of its own: the empty options are not kept in the
-        // call's state while the tool runs.
-        let o = {
-            let none = Opts::default();
-            let tool_opts: &Opts = self.opts_of(tool.options.as_deref()).map_or(&none, |o| o);
-            match (&tool.options, self.opts_of(c.options.as_deref())) {
-                (None, None) => sc.opts.clone(),
-                (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
-                (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
-            }
-        };
+        let o = self.call_opts(c, tool, sc);
         let step: &str = label.unwrap_or(name);
         let input = Value::Object(args);
         self.call_tool(c, tool, &o, input, span, sc, step, &path)
             .await
+    }
+
+    /// The arguments of a call that do not wait, evaluated on the spot
+    /// straight into the record (no list of values in between).
+    fn args_now(&self, c: &Call, sc: &Scope) -> R<Map<String, Value>> {
+        let mut args = Map::with_capacity(c.args.len());
+        for a in &c.args {
+            let v = self.eval_sync(&a.value, sc)?;
+            if let Some(n) = &a.name {
+                args.insert(n.to_string(), v);
+            }
+        }
+        Ok(args)
+    }
+
+    /// What the host gives for a call without running it (in a test: a
+    /// mocked tool or flow, or a tool the test refuses to run).
+    #[allow(clippy::too_many_arguments)]
+    fn intercepted(
+        &self,
+        m: usize,
+        name: &str,
+        args: &Map<String, Value>,
+        tool: Option<&Tool<'_>>,
+        label: Option<&str>,
+        span: Span,
+        path: &StepPath,
+    ) -> Option<R<Value>> {
+        let intercept = super::host::Intercept {
+            module: self.run_modules[m],
+            name,
+            args,
+            local: tool.map(|t| matches!(&t.binding, Binding::Builtin(b) if b != "http_get")),
+            span,
+        };
+        let r = self.host.intercept(&intercept)?;
+        Some(r.map_err(|f| {
+            vec![
+                RunError::new(ErrorKind::ToolError, f.message, label.unwrap_or(name), span)
+                    .at(path)
+                    .with_help(f.help),
+            ]
+        }))
+    }
+
+    /// The options a tool call runs with: its scope's, then the tool's,
+    /// then the call's own. (A function of its own: the empty options are
+    /// not kept in the call's state while the tool runs.)
+    fn call_opts(&self, c: &Call, tool: &Tool<'_>, sc: &Scope) -> Rc<Opts> {
+        let none = Opts::default();
+        let tool_opts: &Opts = self.opts_of(tool.options.as_deref()).map_or(&none, |o| o);
+        match (&tool.options, self.opts_of(c.options.as_deref())) {
+            (None, None) => sc.opts.clone(),
+            (_, None) => Rc::new(sc.opts.overlay(tool_opts)),
+            (_, Some(co)) => Rc::new(sc.opts.overlay(tool_opts).overlay(co)),
+        }
+    }
+
+    /// The tool's own concurrency limit (`max_concurrent` in its options),
+    /// one for all its calls.
+    fn tool_limit(&self, tool: &Tool<'_>) -> Option<Rc<Limit>> {
+        let n = self
+            .opts_of(tool.options.as_deref())
+            .and_then(|t| t.max_concurrent)?;
+        Some(
+            self.tool_limits
+                .borrow_mut()
+                .entry((tool.module, tool.name.to_string()))
+                .or_insert_with(|| Rc::new(Limit::new(n)))
+                .clone(),
+        )
+    }
+
+    /// A statement's tool call taken without a future, when nothing in it
+    /// waits: its arguments do not, nor a default of a parameter left out;
+    /// no cache, no effect (its start is committed first), no `max_memory`;
+    /// a permit free under every limit; the run not pausing; and the host
+    /// answers the attempt on the spot (a built-in that does not wait, a
+    /// test's mock). It is the same step as [`Interp::call`] takes, with the
+    /// same rows and record. `None`: the call goes that way instead (with a
+    /// failure that `retries` would try again, too: the attempt was a
+    /// built-in's, which runs again there).
+    ///
+    /// Most steps of a large run are such calls; taken so, a step is not a
+    /// future nested three deep, which moves its whole state at each level.
+    pub(super) fn call_at_once(
+        &self,
+        c: &Call,
+        span: Span,
+        sc: &Scope,
+        label: Option<&str>,
+    ) -> Option<R<Value>> {
+        let Target::Tool(id) = c.target else {
+            return None;
+        };
+        let tool = self.lowered.tool(id);
+        if c.args_wait || tool.effect {
+            return None;
+        }
+        let leaves_out_a_default = tool
+            .params
+            .iter()
+            .zip(tool.sig.params.iter())
+            .any(|(p, ps)| {
+                p.default.is_some() && !c.args.iter().any(|a| a.name.as_deref() == Some(&*ps.name))
+            });
+        if leaves_out_a_default {
+            return None;
+        }
+        let o = self.call_opts(c, tool, sc);
+        if (o.cache.is_some() && !self.config.no_cache) || o.max_memory.is_some() {
+            return None;
+        }
+        let (m, name) = (tool.module, &*tool.name);
+        let path = self.call_path(c, sc);
+        let args = match self.args_now(c, sc) {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Some(r) = self.intercepted(m, name, &args, Some(tool), label, span, &path) {
+            return Some(r);
+        }
+        let step: &str = label.unwrap_or(name);
+        let input = Value::Object(args);
+        if let Err(e) = self.hold_tool_to_policy(name, tool.effect, step, span, &path, sc) {
+            return Some(Err(e));
+        }
+        if let Some(v) = self.replay_tool(name, tool, &input, step, &path, span) {
+            return Some(Ok(v));
+        }
+        let mut permits = Permits {
+            outer: &sc.limits,
+            outer_held: 0,
+            tool: None,
+        };
+        for s in sc.limits.iter().rev() {
+            if !s.try_take(sc.priority) {
+                return None;
+            }
+            permits.outer_held += 1;
+        }
+        if let Some(s) = self.tool_limit(tool) {
+            if !s.try_take(sc.priority) {
+                return None;
+            }
+            permits.tool = Some(s);
+        }
+        let _started = self.pause.hold_now()?;
+        let call = self.tool_call(tool, &o, &input, None, &path, 1);
+        let outcome = match self.host.call_now(&call)? {
+            Now::Input => Ok(Ok(None)),
+            Now::Done(r) => Ok(r.map(Some)),
+        };
+        let (r, permanent) = self.outcome(outcome, tool, &o, &input, step, span, &path);
+        if let Err(e) = &r
+            && 1 <= o.retries()
+            && o.retries_on(e.kind)
+            && !permanent
+        {
+            return None;
+        }
+        let (id, journaled) = self.tool_started(tool, &input, step, &path, span);
+        let r = match r {
+            Ok(v) => Ok(v.unwrap_or(input)),
+            Err(mut e) => {
+                e.attempts = 1;
+                Err(e)
+            }
+        };
+        drop(permits);
+        Some(self.tool_ended(tool, journaled, id, r, 1, None, span))
     }
 
     /// A tool call once its arguments are evaluated and its options known:
@@ -379,7 +520,7 @@ impl<'p> Interp<'p> {
         step: &str,
         path: &StepPath,
     ) -> R<Value> {
-        let (m, name) = (tool.module, &*tool.name);
+        let name = &*tool.name;
         self.hold_tool_to_policy(name, tool.effect, step, span, path, sc)?;
 
         // On resume, a step with a journaled success returns it without running.
@@ -412,16 +553,7 @@ impl<'p> Interp<'p> {
         }
 
         // Concurrency: the innermost limit first, then the enclosing ones, then the tool's own.
-        let tool_limit = self
-            .opts_of(tool.options.as_deref())
-            .and_then(|t| t.max_concurrent)
-            .map(|n| {
-                self.tool_limits
-                    .borrow_mut()
-                    .entry((m, name.to_string()))
-                    .or_insert_with(|| Rc::new(Limit::new(n)))
-                    .clone()
-            });
+        let tool_limit = self.tool_limit(tool);
         // `max_memory`: over the budget, a new step waits for memory to be released.
         let _running = match o.max_memory {
             Some(budget) => Some(Box::pin(self.memory.admit(budget)).await),
@@ -457,13 +589,9 @@ impl<'p> Interp<'p> {
         };
         // Once the run pauses at an `approve`, no new step starts.
         let _started = self.pause.hold().await;
-        let id = self.recorder.start(step, path, name, StepKind::Tool, span);
-        // The journal (docs/store.md): an effect's start is on disk before it runs.
-        let mut journaled = self.host.journal().map(|j| {
-            let call = value::CallText::new(&tool.binding_text, &input, super::host::ARGS_KEPT);
-            super::journal::ToolRow::new(j, path.text(), step, name, tool.effect, call)
-        });
-        // An effect never starts unless its `running` row is durable.
+        let (id, journaled) = self.tool_started(tool, &input, step, path, span);
+        // An effect never starts unless its `running` row is durable
+        // (docs/store.md): its start is on disk before it runs.
         if tool.effect
             && let Some(row) = &journaled
             && let Err(e) = row.started(key.as_deref())
@@ -478,7 +606,44 @@ impl<'p> Interp<'p> {
             .attempts(tool, o, input, key.as_deref(), step, span, path)
             .await;
         drop(permits);
-        if let Some(row) = &mut journaled {
+        self.tool_ended(tool, journaled, id, result, attempt, cache.as_ref(), span)
+    }
+
+    /// A tool call starts: its step in the record, and its row for the
+    /// journal (written when it ends; an effect's also when it starts).
+    fn tool_started<'a>(
+        &'a self,
+        tool: &'a Tool<'_>,
+        input: &Value,
+        step: &'a str,
+        path: &StepPath,
+        span: Span,
+    ) -> (usize, Option<super::journal::ToolRow<'a>>) {
+        let id = self
+            .recorder
+            .start(step, path, &tool.name, StepKind::Tool, span);
+        let journaled = self.host.journal().map(|j| {
+            let call = value::CallText::new(&tool.binding_text, input, super::host::ARGS_KEPT);
+            super::journal::ToolRow::new(j, path.text(), step, &tool.name, tool.effect, call)
+        });
+        (id, journaled)
+    }
+
+    /// A tool call ended after `attempt` attempts: its row is written, its
+    /// step ends in the record, and a success is cached under `cache`.
+    #[allow(clippy::too_many_arguments)]
+    fn tool_ended(
+        &self,
+        tool: &Tool<'_>,
+        journaled: Option<super::journal::ToolRow<'_>>,
+        id: usize,
+        result: Result<Value, RunError>,
+        attempt: u32,
+        cache: Option<&super::cache::CacheKey>,
+        span: Span,
+    ) -> R<Value> {
+        let name = &*tool.name;
+        if let Some(mut row) = journaled {
             // A pure step's large result is not kept (it runs again on
             // resume): the journal would hold a copy of every one.
             let kept = result
@@ -498,7 +663,7 @@ impl<'p> Interp<'p> {
         match result {
             Ok(v) => {
                 self.recorder.end(id, StepStatus::Ok, attempt, None);
-                if let Some(key) = &cache {
+                if let Some(key) = cache {
                     self.cache_keep(key, name, &v, span);
                 }
                 Ok(v)
@@ -527,29 +692,12 @@ impl<'p> Interp<'p> {
         span: Span,
         path: &StepPath,
     ) -> (Result<Value, RunError>, u32) {
-        let (m, name, sig) = (tool.module, &*tool.name, tool.sig);
         let timeout = o.timeout();
         let retries = o.retries();
         let mut attempt = 0u32;
         let result = loop {
             attempt += 1;
-            // A failure every attempt would repeat (a program that cannot start).
-            let mut permanent = false;
-            let mut call = super::host::ToolCall {
-                module: self.run_modules[m],
-                tool: &tool.name,
-                binding: &tool.binding,
-                dir: self.module_dir(m),
-                path,
-                attempt,
-                input: &input,
-                limits: Limits {
-                    max_output: o.max_output(),
-                    ends: None,
-                },
-                key,
-                timeout,
-            };
+            let mut call = self.tool_call(tool, o, &input, key, path, attempt);
             // An attempt the host answers on the spot (a built-in that does
             // not wait) needs no future and no timer. `None` stands for the
             // input given back (moved into the result at the end, not copied).
@@ -565,71 +713,7 @@ impl<'p> Interp<'p> {
                     Box::pin(self.attempt_in_time(call, timeout)).await
                 }
             };
-            let r = match outcome {
-                Ok(Ok(v))
-                    if o.max_memory
-                        .is_some_and(|b| memory::size(v.as_ref().unwrap_or(&input)) > b) =>
-                {
-                    let v = v.as_ref().unwrap_or(&input);
-                    let budget = o.max_memory.unwrap_or(0);
-                    Err(RunError::new(
-                        ErrorKind::PolicyViolation,
-                        format!(
-                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
-                            opts::fmt_size(memory::size(v)),
-                            opts::fmt_size(budget)
-                        ),
-                        step,
-                        span,
-                    )
-                    .at(path)
-                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
-                }
-                Ok(Ok(v)) => {
-                    let ret = sig.ret.as_ref().expect("tools have a result type");
-                    let got = v.as_ref().unwrap_or(&input);
-                    match value::conforms(got, ret) {
-                        Ok(()) if value::in_order(got, ret) => Ok(v),
-                        Ok(()) => Ok(Some(value::in_declared_order(
-                            v.unwrap_or_else(|| input.clone()),
-                            ret,
-                        ))),
-                        Err(mm) => Err(RunError::new(
-                            ErrorKind::TypeError,
-                            format!(
-                                "`{name}` returned {} at `{}`, expected `{}`",
-                                mm.found, mm.path, mm.expected
-                            ),
-                            step,
-                            span,
-                        )
-                        .at(path)
-                        .with_help(format!(
-                            "the tool's declared result type is `{}`",
-                            sig.ret.as_ref().expect("result type")
-                        ))),
-                    }
-                }
-                Ok(Err(f)) => {
-                    permanent = f.permanent;
-                    let message = if f.permanent {
-                        format!("tool `{name}`: {}", f.message)
-                    } else {
-                        f.message
-                    };
-                    let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(path);
-                    e.help = f.help;
-                    Err(e)
-                }
-                Err(_) => Err(RunError::new(
-                    ErrorKind::Timeout,
-                    format!("`{name}` did not finish within {}", fmt_duration(timeout)),
-                    step,
-                    span,
-                )
-                .at(path)
-                .with_help("raise it with `with { timeout: … }` on the call or the tool")),
-            };
+            let (r, permanent) = self.outcome(outcome, tool, o, &input, step, span, path);
             match r {
                 Ok(v) => break Ok(v),
                 Err(mut e) => {
@@ -649,6 +733,122 @@ impl<'p> Interp<'p> {
             }
         };
         (result.map(|v| v.unwrap_or(input)), attempt)
+    }
+
+    /// Attempt `attempt` of a call of `tool` with `input`, as the host takes it.
+    fn tool_call<'a>(
+        &'a self,
+        tool: &'a Tool<'_>,
+        o: &Opts,
+        input: &'a Value,
+        key: Option<&'a str>,
+        path: &'a StepPath,
+        attempt: u32,
+    ) -> super::host::ToolCall<'a> {
+        let m = tool.module;
+        super::host::ToolCall {
+            module: self.run_modules[m],
+            tool: &tool.name,
+            binding: &tool.binding,
+            dir: self.module_dir(m),
+            path,
+            attempt,
+            input,
+            limits: Limits {
+                max_output: o.max_output(),
+                ends: None,
+            },
+            key,
+            timeout: o.timeout(),
+        }
+    }
+
+    /// What an attempt's outcome makes of the call: its result (`None`:
+    /// the input given back) checked against the tool's result type and
+    /// `max_memory`, or its error; and whether every attempt would fail so
+    /// (a program that cannot start).
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        outcome: Result<Result<Option<Value>, tools::ToolFailure>, tokio::time::error::Elapsed>,
+        tool: &Tool<'_>,
+        o: &Opts,
+        input: &Value,
+        step: &str,
+        span: Span,
+        path: &StepPath,
+    ) -> (Result<Option<Value>, RunError>, bool) {
+        let (name, sig) = (&*tool.name, tool.sig);
+        let mut permanent = false;
+        let r = match outcome {
+            Ok(Ok(v))
+                if o.max_memory
+                    .is_some_and(|b| memory::size(v.as_ref().unwrap_or(input)) > b) =>
+            {
+                let v = v.as_ref().unwrap_or(input);
+                let budget = o.max_memory.unwrap_or(0);
+                Err(RunError::new(
+                        ErrorKind::PolicyViolation,
+                        format!(
+                            "the result of `{name}` takes about {}, more than max_memory ({}) allows a run to hold",
+                            opts::fmt_size(memory::size(v)),
+                            opts::fmt_size(budget)
+                        ),
+                        step,
+                        span,
+                    )
+                    .at(path)
+                    .with_help("raise `max_memory` in the flow's `with { }` or with `--set max_memory=…`, or have the tool return less"))
+            }
+            Ok(Ok(v)) => {
+                let ret = sig.ret.as_ref().expect("tools have a result type");
+                let got = v.as_ref().unwrap_or(input);
+                match value::conforms(got, ret) {
+                    Ok(()) if value::in_order(got, ret) => Ok(v),
+                    Ok(()) => Ok(Some(value::in_declared_order(
+                        v.unwrap_or_else(|| input.clone()),
+                        ret,
+                    ))),
+                    Err(mm) => Err(RunError::new(
+                        ErrorKind::TypeError,
+                        format!(
+                            "`{name}` returned {} at `{}`, expected `{}`",
+                            mm.found, mm.path, mm.expected
+                        ),
+                        step,
+                        span,
+                    )
+                    .at(path)
+                    .with_help(format!(
+                        "the tool's declared result type is `{}`",
+                        sig.ret.as_ref().expect("result type")
+                    ))),
+                }
+            }
+            Ok(Err(f)) => {
+                permanent = f.permanent;
+                let message = if f.permanent {
+                    format!("tool `{name}`: {}", f.message)
+                } else {
+                    f.message
+                };
+                let mut e = RunError::new(ErrorKind::ToolError, message, step, span).at(path);
+                e.help = f.help;
+                Err(e)
+            }
+            Err(_) => Err(RunError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "`{name}` did not finish within {}",
+                    fmt_duration(o.timeout())
+                ),
+                step,
+                span,
+            )
+            .at(path)
+            .with_help("raise it with `with { timeout: … }` on the call or the tool")),
+        };
+        (r, permanent)
     }
 
     /// One attempt through the host, stopped after `timeout`; `Err` when it

@@ -27,8 +27,8 @@ pub(super) struct ToolRow<'j> {
     tool: &'j str,
     effect: bool,
     started_ms: i64,
-    /// SHA-256 of the tool's binding and canonical arguments, and that
-    /// canonical text: the arguments every row of the call keeps.
+    /// The canonical text of the arguments (every row of the call keeps
+    /// it), from which the journal computes the call's SHA-256.
     call: CallText,
     ended: bool,
 }
@@ -61,8 +61,9 @@ impl<'j> ToolRow<'j> {
             tool: self.tool,
             status,
             started_ms: self.started_ms,
-            args_sha256: Some(&self.call.hash),
+            args_sha256: self.call.hash(),
             args: self.call.args(),
+            hash_binding: self.call.binding(),
             args_bytes: match self.call.args() {
                 Some(_) => None,
                 None => Some(self.call.bytes() as u64),

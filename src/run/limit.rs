@@ -88,6 +88,20 @@ impl Limit {
         }
     }
 
+    /// Takes one permit when [`Limit::take`] would take it on the spot (one
+    /// is free, and no waiting step ranks before a new one of `priority`);
+    /// `false`, taking none, when it would wait.
+    pub fn try_take(&self, priority: u32) -> bool {
+        let first = self.best().is_none_or(|(p, _)| priority > p);
+        if self.free.get() == 0 || !first {
+            return false;
+        }
+        self.free.set(self.free.get() - 1);
+        // More permits free (several given back at once): the next waiter.
+        self.wake_best();
+        true
+    }
+
     /// Gives a permit back, and wakes the best waiting step to take it.
     ///
     /// The permit is not handed over here: the step that gave it back may
@@ -223,6 +237,27 @@ mod tests {
         assert!(poll(&mut low));
         l.give();
         assert_eq!(l.available(), 1);
+    }
+
+    #[test]
+    fn try_take_takes_what_take_would_take_at_once_and_nothing_else() {
+        let l = Limit::new(2);
+        assert!(l.try_take(0));
+        let mut waiting = Box::pin(l.take(3));
+        assert!(poll(&mut waiting));
+        // None free: none taken.
+        assert!(!l.try_take(9));
+        assert_eq!(l.available(), 0);
+        let mut queued = Box::pin(l.take(3));
+        assert!(!poll(&mut queued));
+        l.give();
+        // A free permit that a waiting step of a higher or equal rank is
+        // woken for is left to it; a higher rank takes it first.
+        assert!(!l.try_take(3) && !l.try_take(1));
+        assert!(l.try_take(4));
+        assert!(!poll(&mut queued));
+        l.give();
+        assert!(poll(&mut queued));
     }
 
     #[test]

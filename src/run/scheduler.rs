@@ -52,7 +52,11 @@ impl<'p> Interp<'p> {
                 memory: &self.memory,
             };
             let fail_fast = sc.opts.fail_fast.unwrap_or(false);
-            let mut ready: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+            // Room for every statement: growing it while the run goes would
+            // ask the allocator for a larger block each time, which costs
+            // most when the heap is full of small free ones.
+            let mut ready: VecDeque<usize> = VecDeque::with_capacity(n);
+            ready.extend((0..n).filter(|&i| indeg[i] == 0));
             let mut inflight = FuturesUnordered::new();
             // The box of the last step that finished on its first poll: the
             // next step's future is written into it (one allocation for a run
@@ -140,6 +144,35 @@ impl<'p> Interp<'p> {
                         );
                     } else {
                         let binds = step.binds.is_some();
+                        // A tool call in which nothing waits is taken on the
+                        // spot, without a future (`Interp::call_at_once`).
+                        let at_once = match s {
+                            Stmt::Call { call, span } => {
+                                self.call_at_once(call, *span, &ssc, binds.then_some(&*ssc.label))
+                            }
+                            Stmt::Expr(expr) => match &expr.kind {
+                                ExprKind::Call(c) if binds => {
+                                    self.call_at_once(c, expr.span, &ssc, Some(&*ssc.label))
+                                }
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        if let Some(r) = at_once {
+                            complete(
+                                i,
+                                r,
+                                &mut ready,
+                                &mut indeg,
+                                &mut errors,
+                                &mut last_value,
+                                &mut live,
+                            );
+                            if fail_fast && !errors.is_empty() {
+                                break;
+                            }
+                            continue;
+                        }
                         let fut = async move {
                             let r = match s {
                                 Stmt::Call { call, span } => {

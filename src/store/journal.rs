@@ -40,6 +40,13 @@ enum Msg {
 /// not per step.
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// The writer copies the store's write-ahead log into the database (a
+/// checkpoint) when it has had nothing to write for [`WAIT`], and else
+/// once the log holds this many pages (64 MiB), not SQLite's 1,000: while
+/// a run journals, its rows are durable once in the log, and copying them
+/// again would take the writer's time from the run.
+const LOG_PAGES: u32 = 16_384;
+
 /// How long a finished pure step waits at most in the buffer before the
 /// writer commits it (what a `kill -9` can lose, to be run again on resume).
 const WAIT: Duration = Duration::from_millis(50);
@@ -72,23 +79,102 @@ struct Failure {
 }
 
 struct Buffer {
-    /// Rows serialised (JSON text), separated by commas.
-    text: Vec<u8>,
-    /// Batches of [`BATCH_BYTES`] handed over, in order, before `text`.
-    full: Vec<Vec<u8>>,
+    /// Rows not yet handed over.
+    now: Chunk,
+    /// Batches of [`BATCH_BYTES`] handed over, in order, before `now`.
+    full: Vec<Chunk>,
+    /// Chunks the writer has written, given back emptied (their memory is
+    /// used again, not asked of the system for every batch).
+    spare: Vec<Chunk>,
 }
+
+/// Rows serialised as JSON text: a JSON array once sealed, which the writer
+/// commits as it is (one `journal_log` row), after it computes the hashes
+/// in it.
+struct Chunk {
+    /// `[`, then the rows separated by commas.
+    text: Vec<u8>,
+    hashes: Vec<Hash>,
+    /// The bindings the hashes are of, one after the other.
+    bindings: Vec<u8>,
+}
+
+/// A row's `args_sha256` to compute: the hash of a binding, a NUL and the
+/// row's arguments, written in hex over the 64 placeholder bytes at `at`.
+struct Hash {
+    at: usize,
+    args: std::ops::Range<usize>,
+    binding: std::ops::Range<usize>,
+}
+
+/// What a hash stands in for until the writer computes it.
+const PLACEHOLDER: [u8; 64] = [b'0'; 64];
+
+impl Chunk {
+    fn with_capacity(bytes: usize) -> Chunk {
+        let mut text = Vec::with_capacity(bytes);
+        text.push(b'[');
+        Chunk {
+            text,
+            // A row is 200 bytes or more.
+            hashes: Vec::with_capacity(bytes / 200),
+            bindings: Vec::with_capacity(bytes / 8),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.text.len() <= 1
+    }
+
+    /// Computes its rows' hashes and closes the array (on the writer's
+    /// thread).
+    fn seal(&mut self) {
+        for h in self.hashes.drain(..) {
+            let mut hex = [0u8; 64];
+            crate::ids::sha256_hex_into(
+                &[&self.bindings[h.binding], b"\0", &self.text[h.args]],
+                &mut hex,
+            );
+            self.text[h.at..h.at + 64].copy_from_slice(&hex);
+        }
+        self.bindings.clear();
+        self.text.push(b']');
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.text.push(b'[');
+        self.hashes.clear();
+        self.bindings.clear();
+    }
+}
+
+/// How many emptied chunks a run keeps for its next batches: as many as
+/// it fills while the writer commits (a chunk freed goes back to the
+/// system, and a new one is faulted in again, on the run's thread).
+const SPARE: usize = 64;
 
 impl Buffer {
     /// Sets the waiting rows aside as a batch for the writer.
     fn hand_over(&mut self) {
-        if !self.text.is_empty() {
-            let rows = std::mem::replace(&mut self.text, Vec::with_capacity(BATCH_BYTES + 4096));
+        if !self.now.is_empty() {
+            let next = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Chunk::with_capacity(BATCH_BYTES + 4096));
+            let rows = std::mem::replace(&mut self.now, next);
             self.full.push(rows);
         }
     }
 
     fn pending(&self) -> bool {
-        !self.text.is_empty() || !self.full.is_empty()
+        !self.now.is_empty() || !self.full.is_empty()
+    }
+
+    /// Every chunk of rows waiting, in order, for the writer.
+    fn take(&mut self) -> Vec<Chunk> {
+        self.hand_over();
+        std::mem::take(&mut self.full)
     }
 
     fn push(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
@@ -101,31 +187,51 @@ impl Buffer {
         }) {
             row.step = None;
         }
-        let mark = self.text.len();
-        if mark > 0 {
-            self.text.push(b',');
+        let chunk = &mut self.now;
+        let text = &mut chunk.text;
+        let mark = text.len();
+        if mark > 1 {
+            text.push(b',');
         }
-        let r = row.write_json(&mut self.text);
+        let r = row.write_json(text);
         if let Err(e) = r {
-            self.text.truncate(mark);
+            text.truncate(mark);
             return Err(StoreError {
                 message: format!("the step `{}` could not be journaled: {e}", row.path),
             });
         }
         // The arguments' JSON text, as the caller wrote it for their hash,
-        // goes in as it is: the object's closing brace moves after it.
+        // goes in as it is: the object's closing brace moves after it; then
+        // their hash, when the writer is to compute it.
         if let Some(args) = row.args
-            && self.text.last() == Some(&b'}')
+            && text.last() == Some(&b'}')
         {
-            self.text.pop();
+            text.pop();
             if args.len() <= ARGS_KEPT {
-                self.text.extend_from_slice(b",\"args\":");
-                self.text.extend_from_slice(args.as_bytes());
+                text.extend_from_slice(b",\"args\":");
+                let at = text.len();
+                text.extend_from_slice(args.as_bytes());
+                if let (None, Some(binding)) = (row.args_sha256, row.hash_binding) {
+                    text.extend_from_slice(b",\"args_sha256\":\"");
+                    let b = chunk.bindings.len();
+                    chunk.bindings.extend_from_slice(binding.as_bytes());
+                    chunk.hashes.push(Hash {
+                        at: text.len(),
+                        args: at..at + args.len(),
+                        binding: b..chunk.bindings.len(),
+                    });
+                    text.extend_from_slice(&PLACEHOLDER);
+                    text.push(b'"');
+                }
             } else {
                 use std::io::Write;
-                let _ = write!(self.text, ",\"args_bytes\":{}", args.len());
+                let _ = write!(text, ",\"args_bytes\":{}", args.len());
+                if let (None, Some(binding)) = (row.args_sha256, row.hash_binding) {
+                    let hash = crate::ids::cache_key(binding, args);
+                    let _ = write!(text, ",\"args_sha256\":\"{hash}\"");
+                }
             }
-            self.text.push(b'}');
+            text.push(b'}');
         }
         Ok(())
     }
@@ -201,8 +307,9 @@ impl Journal {
             key: KEYS.fetch_add(1, Ordering::Relaxed),
             run_id: run_id.to_string(),
             buffer: Mutex::new(Buffer {
-                text: Vec::with_capacity(4096),
+                now: Chunk::with_capacity(4096),
                 full: Vec::new(),
+                spare: Vec::new(),
             }),
             failure: Failure::default(),
         });
@@ -261,7 +368,7 @@ impl Journal {
     pub fn write(&self, row: &Row<'_>) -> Result<(), StoreError> {
         let mut b = self.buffer();
         b.push(row)?;
-        if b.text.len() >= BATCH_BYTES {
+        if b.now.text.len() >= BATCH_BYTES {
             b.hand_over();
             drop(b);
             self.writer.send(Msg::Wake)?;
@@ -409,12 +516,15 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
     let mut store: Option<Store> = None;
     let mut runs: HashMap<u64, Open> = HashMap::new();
     let mut syncs: Vec<(u64, Sender<Result<(), StoreError>>)> = Vec::new();
+    // Rows committed since the log was last copied into the database.
+    let mut logged = false;
     loop {
         let first = match rx.recv_timeout(WAIT) {
             Ok(m) => Some(m),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        let idle = first.is_none();
         let mut next = first;
         while let Some(m) = next {
             match m {
@@ -422,7 +532,12 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                     // A store that could not be opened is tried again for each run.
                     if store.is_none() {
                         match Store::open(dir) {
-                            Ok(s) => store = Some(s),
+                            Ok(s) => {
+                                // Checkpoints: see [`LOG_PAGES`].
+                                let pages = format!("PRAGMA wal_autocheckpoint = {LOG_PAGES}");
+                                let _ = s.conn.execute_batch(&pages);
+                                store = Some(s);
+                            }
                             Err(e) => lane.failure.fail(e),
                         }
                     }
@@ -454,29 +569,24 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
             }
             next = rx.try_recv().ok();
         }
-        // Every run's rows: the batches handed over, then what waits.
-        let mut batches: Vec<(u64, Vec<u8>)> = Vec::new();
+        // Every run's rows: the chunks handed over, then what waits; their
+        // hashes are computed here, outside the lock the run writes under.
+        let mut batches: Vec<(u64, Vec<Chunk>)> = Vec::new();
         for (key, o) in &runs {
-            let mut b = o.lane.buffer.lock().unwrap_or_else(|p| p.into_inner());
-            if !b.pending() {
-                continue;
-            }
-            let mut batch = vec![b'['];
-            let b = &mut *b;
-            let text = std::mem::take(&mut b.text);
-            for rows in b.full.drain(..).chain(std::iter::once(text)) {
-                if rows.is_empty() {
+            let mut chunks = {
+                let mut b = o.lane.buffer.lock().unwrap_or_else(|p| p.into_inner());
+                if !b.pending() {
                     continue;
                 }
-                if batch.len() > 1 {
-                    batch.push(b',');
-                }
-                batch.extend_from_slice(&rows);
+                b.take()
+            };
+            for c in &mut chunks {
+                c.seal();
             }
-            batch.push(b']');
-            batches.push((*key, batch));
+            batches.push((*key, chunks));
         }
-        if !batches.is_empty() {
+        let wrote = !batches.is_empty();
+        if wrote {
             let written = match &store {
                 Some(s) => s.journal_put_all(&mut runs, &batches),
                 None => Err(StoreError {
@@ -493,6 +603,26 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                     }
                 }
             }
+            logged = true;
+            // The chunks go back to their runs, to be filled again.
+            for (key, chunks) in batches {
+                if let Some(o) = runs.get(&key) {
+                    let mut b = o.lane.buffer.lock().unwrap_or_else(|p| p.into_inner());
+                    for mut c in chunks {
+                        if b.spare.len() < SPARE && c.text.capacity() >= BATCH_BYTES {
+                            c.clear();
+                            b.spare.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        if idle
+            && !wrote
+            && std::mem::take(&mut logged)
+            && let Some(s) = &store
+        {
+            s.checkpoint();
         }
         for (key, s) in syncs.drain(..) {
             let r = match runs.get(&key) {
@@ -514,25 +644,36 @@ impl Failure {
 }
 
 impl Store {
-    /// Commits one batch per run, in one transaction; each run's batch
-    /// number goes up once it is committed.
+    /// Copies the write-ahead log into the database, as far as no reader
+    /// holds it back (a passive checkpoint); a failure is left to the next.
+    fn checkpoint(&self) {
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+
+    /// Commits every run's chunks, one `journal_log` row each, in one
+    /// transaction; a run's batch number goes up by a chunk once it is
+    /// committed.
     fn journal_put_all(
         &self,
         runs: &mut HashMap<u64, Open>,
-        batches: &[(u64, Vec<u8>)],
+        batches: &[(u64, Vec<Chunk>)],
     ) -> Result<(), StoreError> {
         let put = || -> rusqlite::Result<()> {
             self.conn
                 .prepare_cached("BEGIN IMMEDIATE")
                 .and_then(|mut s| s.execute([]))?;
             let r = (|| {
-                for (key, batch) in batches {
+                for (key, chunks) in batches {
                     // A run whose journal already failed writes nothing more.
                     if let Some(Open {
                         lane, seq: Ok(n), ..
                     }) = runs.get(key)
                     {
-                        self.journal_put(&lane.run_id, *n, batch)?;
+                        for (k, c) in chunks.iter().enumerate() {
+                            self.journal_put(&lane.run_id, *n + k as i64, &c.text)?;
+                        }
                     }
                 }
                 self.conn
@@ -546,9 +687,9 @@ impl Store {
             r
         };
         put().map_err(|e| self.error(&e))?;
-        for (key, _) in batches {
+        for (key, chunks) in batches {
             if let Some(Open { seq: Ok(n), .. }) = runs.get_mut(key) {
-                *n += 1;
+                *n += chunks.len() as i64;
             }
         }
         Ok(())
@@ -726,6 +867,38 @@ mod tests {
     }
 
     #[test]
+    fn the_log_is_copied_into_the_database_once_the_writer_is_idle() {
+        let d = std::env::temp_dir().join(format!("flowc-journal-idle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let s = Store::open(&d).expect("store");
+        let j = Journal::new(&d, "r1");
+        let text = serde_json::json!("x".repeat(1000));
+        for k in 0..400 {
+            j.write(&Row {
+                path: &format!("main/s{k}"),
+                tool: "t",
+                status: "ok",
+                attempts: 1,
+                result: Some(&text),
+                ..Row::default()
+            })
+            .expect("sent");
+        }
+        j.flush().expect("committed");
+        // 400 KB: a tenth of what SQLite's own checkpoint waits for. The
+        // writer copies the log once nothing has come for a while.
+        let db = d.join("flowc.db");
+        let copied = (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            std::fs::metadata(&db).is_ok_and(|m| m.len() > 400_000)
+        });
+        assert!(copied, "the database file did not take the log's rows");
+        assert_eq!(s.journal("r1").expect("read").len(), 400);
+        drop(j);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn a_steps_arguments_are_kept_as_written_or_by_their_size_when_too_large() {
         let d = std::env::temp_dir().join(format!("flowc-journal-args-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -744,7 +917,7 @@ mod tests {
         };
         j.write(&Row {
             args: call.args(),
-            args_sha256: Some(&call.hash),
+            hash_binding: call.binding(),
             ..row("main/a")
         })
         .expect("sent");
@@ -761,7 +934,9 @@ mod tests {
         assert!(crate::value::equal(&args, &input), "{args}");
         assert_eq!(args["name"], "a\"b");
         assert_eq!(rows[0].args_bytes, None);
-        assert_eq!(rows[0].args_sha256.as_deref(), Some(call.hash.as_str()));
+        // Its hash, computed by the writer, is the call's.
+        let hash = crate::value::call_hash("builtin \"echo\"", &input);
+        assert_eq!(rows[0].args_sha256.as_deref(), Some(hash.as_str()));
         assert_eq!(
             (rows[1].args.as_ref(), rows[1].args_bytes),
             (None, Some(big.len() as u64))

@@ -393,6 +393,12 @@ pub struct Row<'a> {
     /// their size is (`args_bytes`).
     #[serde(skip)]
     pub args: Option<&'a str>,
+    /// With `args` and without `args_sha256`: the binding of the tool
+    /// called. The journal writes the hash of the binding, a NUL and `args`
+    /// ([`crate::value::call_hash`]) as `args_sha256`; the store's writer
+    /// computes it, off the run's thread.
+    #[serde(skip)]
+    pub hash_binding: Option<&'a str>,
     /// Arguments not kept, by their size (a replayed step whose first run's
     /// were too large to keep).
     #[serde(skip_serializing_if = "Option::is_none")]
