@@ -41,11 +41,13 @@ enum Msg {
 const BATCH_BYTES: usize = 64 * 1024;
 
 /// The writer copies the store's write-ahead log into the database (a
-/// checkpoint) when it has had nothing to write for [`WAIT`], and else
-/// once the log holds this many pages (64 MiB), not SQLite's 1,000: while
-/// a run journals, its rows are durable once in the log, and copying them
-/// again would take the writer's time from the run.
-const LOG_PAGES: u32 = 16_384;
+/// checkpoint) itself, after it has answered the flushes waiting for its
+/// commit: once it has committed this many bytes since the last copy (as
+/// SQLite would at 1,000 pages), and when it has had nothing to write for
+/// [`WAIT`]. (SQLite's own checkpoint runs inside a commit: a run's last
+/// flush, or an effect's start, would wait for the copy of rows already
+/// durable in the log.)
+const LOG_BYTES: usize = 4 << 20;
 
 /// How long a finished pure step waits at most in the buffer before the
 /// writer commits it (what a `kill -9` can lose, to be run again on resume).
@@ -516,8 +518,8 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
     let mut store: Option<Store> = None;
     let mut runs: HashMap<u64, Open> = HashMap::new();
     let mut syncs: Vec<(u64, Sender<Result<(), StoreError>>)> = Vec::new();
-    // Rows committed since the log was last copied into the database.
-    let mut logged = false;
+    // Bytes committed since the log was last copied into the database.
+    let mut logged = 0usize;
     loop {
         let first = match rx.recv_timeout(WAIT) {
             Ok(m) => Some(m),
@@ -533,9 +535,8 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                     if store.is_none() {
                         match Store::open(dir) {
                             Ok(s) => {
-                                // Checkpoints: see [`LOG_PAGES`].
-                                let pages = format!("PRAGMA wal_autocheckpoint = {LOG_PAGES}");
-                                let _ = s.conn.execute_batch(&pages);
+                                // Checkpoints: see [`LOG_BYTES`].
+                                let _ = s.conn.execute_batch("PRAGMA wal_autocheckpoint = 0");
                                 store = Some(s);
                             }
                             Err(e) => lane.failure.fail(e),
@@ -603,7 +604,11 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                     }
                 }
             }
-            logged = true;
+            logged += batches
+                .iter()
+                .flat_map(|(_, chunks)| chunks)
+                .map(|c| c.text.len())
+                .sum::<usize>();
             // The chunks go back to their runs, to be filled again.
             for (key, chunks) in batches {
                 if let Some(o) = runs.get(&key) {
@@ -617,13 +622,6 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                 }
             }
         }
-        if idle
-            && !wrote
-            && std::mem::take(&mut logged)
-            && let Some(s) = &store
-        {
-            s.checkpoint();
-        }
         for (key, s) in syncs.drain(..) {
             let r = match runs.get(&key) {
                 Some(o) => o.seq.as_ref().map(|_| ()).map_err(Clone::clone),
@@ -632,6 +630,12 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                 }),
             };
             let _ = s.send(r);
+        }
+        if (logged >= LOG_BYTES || (idle && !wrote && logged > 0))
+            && let Some(s) = &store
+        {
+            s.checkpoint();
+            logged = 0;
         }
         runs.retain(|_, o| !o.closing);
     }
