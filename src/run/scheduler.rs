@@ -111,28 +111,103 @@ impl<'p> Interp<'p> {
             loop {
                 while let Some(i) = ready.pop_front() {
                     self.breathe().await;
-                    let s = &b.stmts[i];
-                    let step = &plan.steps[i];
-                    if let Stmt::Nothing = s {
-                        complete(
-                            i,
-                            Ok(Value::Null),
-                            &mut ready,
-                            &mut indeg,
-                            &mut errors,
-                            &mut last_value,
-                            &mut live,
-                        );
-                        continue;
-                    }
-                    let ssc = Scope {
-                        label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
-                        path: sc.path.step(&step.name),
-                        priority: sc.priority.saturating_add(plan.height[i]),
-                        ..sc.clone()
+                    // The statement's result when it is had on the spot;
+                    // `None` when it waits, in `inflight`.
+                    let done = match &b.stmts[i] {
+                        Stmt::Nothing => Some(Ok(Value::Null)),
+                        s => {
+                            let step = &plan.steps[i];
+                            let ssc = Scope {
+                                label: step.binds.clone().unwrap_or_else(|| sc.label.clone()),
+                                path: sc.path.step(&step.name),
+                                priority: sc.priority.saturating_add(plan.height[i]),
+                                ..sc.clone()
+                            };
+                            let binds = step.binds.is_some();
+                            // Without calls, or a tool call in which nothing
+                            // waits: taken on the spot, without a future.
+                            let now = match s {
+                                Stmt::Expr(expr) if !step.waits => Some(self.eval_sync(expr, &ssc)),
+                                Stmt::Call { call, span } => self.call_at_once(
+                                    call,
+                                    *span,
+                                    &ssc,
+                                    binds.then_some(&*ssc.label),
+                                ),
+                                Stmt::Expr(expr) => match &expr.kind {
+                                    ExprKind::Call(c) if binds => {
+                                        self.call_at_once(c, expr.span, &ssc, Some(&*ssc.label))
+                                    }
+                                    _ => None,
+                                },
+                                _ => None,
+                            };
+                            match now {
+                                Some(r) => Some(r),
+                                None => {
+                                    let fut = async move {
+                                        let r = match s {
+                                            Stmt::Call { call, span } => {
+                                                let label = ssc.label.clone();
+                                                self.call(
+                                                    call,
+                                                    *span,
+                                                    &ssc,
+                                                    binds.then_some(&label),
+                                                )
+                                                .await
+                                            }
+                                            Stmt::Expr(expr) => match &expr.kind {
+                                                ExprKind::Call(c) if binds => {
+                                                    let label = ssc.label.clone();
+                                                    self.call(c, expr.span, &ssc, Some(&label))
+                                                        .await
+                                                }
+                                                _ => self.eval(expr, &ssc).await,
+                                            },
+                                            Stmt::Assert { cond, message } => {
+                                                Box::pin(self.assert_stmt(
+                                                    cond,
+                                                    message.as_deref(),
+                                                    &ssc,
+                                                ))
+                                                .await
+                                            }
+                                            Stmt::Nothing => Ok(Value::Null),
+                                        };
+                                        (i, r)
+                                    };
+                                    // Polled once on the spot: a step that finishes
+                                    // at once (a cached result) completes without a
+                                    // trip through `inflight`. One that waits goes
+                                    // there (it may wake this block's task once,
+                                    // spuriously: harmless).
+                                    let mut fut = match spare.take() {
+                                        Some(mut b) => {
+                                            std::pin::Pin::set(&mut b, fut);
+                                            b
+                                        }
+                                        None => Box::pin(fut),
+                                    };
+                                    let first = std::future::poll_fn(|cx| {
+                                        std::task::Poll::Ready(fut.as_mut().poll(cx))
+                                    })
+                                    .await;
+                                    match first {
+                                        std::task::Poll::Ready((_, r)) => {
+                                            spare = Some(fut);
+                                            Some(r)
+                                        }
+                                        std::task::Poll::Pending => {
+                                            inflight.push(fut);
+                                            None
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     };
-                    if let (Stmt::Expr(expr), false) = (s, step.waits) {
-                        let r = self.eval_sync(expr, &ssc);
+                    if let Some(r) = done {
                         complete(
                             i,
                             r,
@@ -142,89 +217,8 @@ impl<'p> Interp<'p> {
                             &mut last_value,
                             &mut live,
                         );
-                    } else {
-                        let binds = step.binds.is_some();
-                        // A tool call in which nothing waits is taken on the
-                        // spot, without a future (`Interp::call_at_once`).
-                        let at_once = match s {
-                            Stmt::Call { call, span } => {
-                                self.call_at_once(call, *span, &ssc, binds.then_some(&*ssc.label))
-                            }
-                            Stmt::Expr(expr) => match &expr.kind {
-                                ExprKind::Call(c) if binds => {
-                                    self.call_at_once(c, expr.span, &ssc, Some(&*ssc.label))
-                                }
-                                _ => None,
-                            },
-                            _ => None,
-                        };
-                        if let Some(r) = at_once {
-                            complete(
-                                i,
-                                r,
-                                &mut ready,
-                                &mut indeg,
-                                &mut errors,
-                                &mut last_value,
-                                &mut live,
-                            );
-                            if fail_fast && !errors.is_empty() {
-                                break;
-                            }
-                            continue;
-                        }
-                        let fut = async move {
-                            let r = match s {
-                                Stmt::Call { call, span } => {
-                                    let label = ssc.label.clone();
-                                    self.call(call, *span, &ssc, binds.then_some(&label)).await
-                                }
-                                Stmt::Expr(expr) => match &expr.kind {
-                                    ExprKind::Call(c) if binds => {
-                                        let label = ssc.label.clone();
-                                        self.call(c, expr.span, &ssc, Some(&label)).await
-                                    }
-                                    _ => self.eval(expr, &ssc).await,
-                                },
-                                Stmt::Assert { cond, message } => {
-                                    Box::pin(self.assert_stmt(cond, message.as_deref(), &ssc)).await
-                                }
-                                Stmt::Nothing => Ok(Value::Null),
-                            };
-                            (i, r)
-                        };
-                        // Polled once on the spot: a step that finishes at once (a
-                        // built-in tool, a cached result) completes without a trip
-                        // through `inflight`. One that waits goes there (it may wake
-                        // this block's task once, spuriously: harmless).
-                        let mut fut = match spare.take() {
-                            Some(mut b) => {
-                                std::pin::Pin::set(&mut b, fut);
-                                b
-                            }
-                            None => Box::pin(fut),
-                        };
-                        let first = std::future::poll_fn(|cx| {
-                            std::task::Poll::Ready(fut.as_mut().poll(cx))
-                        })
-                        .await;
-                        match first {
-                            std::task::Poll::Ready((i, r)) => {
-                                spare = Some(fut);
-                                complete(
-                                    i,
-                                    r,
-                                    &mut ready,
-                                    &mut indeg,
-                                    &mut errors,
-                                    &mut last_value,
-                                    &mut live,
-                                );
-                                if fail_fast && !errors.is_empty() {
-                                    break;
-                                }
-                            }
-                            std::task::Poll::Pending => inflight.push(fut),
+                        if fail_fast && !errors.is_empty() {
+                            break;
                         }
                     }
                 }
