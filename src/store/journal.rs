@@ -151,10 +151,11 @@ impl Chunk {
     }
 }
 
-/// How many emptied chunks a run keeps for its next batches: as many as
-/// it fills while the writer commits (a chunk freed goes back to the
-/// system, and a new one is faulted in again, on the run's thread).
-const SPARE: usize = 64;
+/// How many emptied chunks a run keeps for its next batches (about 1 MiB:
+/// a run's journal holds at most that much memory it does not use). A
+/// chunk freed goes back to the system, and the next one is faulted in
+/// again, on the run's thread; more spares were no faster.
+const SPARE: usize = 16;
 
 impl Buffer {
     /// Sets the waiting rows aside as a batch for the writer.
