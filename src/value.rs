@@ -250,23 +250,41 @@ impl CallText {
     /// at most `keep` bytes long (a larger one is hashed now and not held
     /// while the call runs: only its length and hash are).
     pub fn new(binding: &str, v: &Value, keep: usize) -> CallText {
-        let mut text = String::with_capacity(binding.len() + 64);
+        let mut call = CallText {
+            text: String::with_capacity(binding.len() + 64),
+            at: 0,
+            bytes: 0,
+            hash: None,
+        };
+        call.refill(binding, v, keep);
+        call
+    }
+
+    /// An empty text, to be filled ([`CallText::refill`]) call after call.
+    pub fn empty() -> CallText {
+        CallText {
+            text: String::new(),
+            at: 0,
+            bytes: 0,
+            hash: None,
+        }
+    }
+
+    /// Makes this the text of a call of `binding` with arguments `v`, as
+    /// [`CallText::new`] does, in the memory it already holds.
+    pub fn refill(&mut self, binding: &str, v: &Value, keep: usize) {
+        let text = &mut self.text;
+        text.clear();
         text.push_str(binding);
         text.push('\0');
-        let at = text.len();
-        write_canonical(v, &mut text);
-        let bytes = text.len() - at;
-        let hash = (bytes > keep).then(|| {
+        self.at = text.len();
+        write_canonical(v, text);
+        self.bytes = text.len() - self.at;
+        self.hash = (self.bytes > keep).then(|| {
             let h = crate::ids::sha256_hex(text.as_bytes());
-            text = String::new();
+            *text = String::new();
             h
         });
-        CallText {
-            text,
-            at,
-            bytes,
-            hash,
-        }
     }
 
     /// The arguments' canonical text (JSON), when kept.
@@ -318,7 +336,8 @@ pub fn write_canonical(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(m) => {
-            let mut fields: Vec<(&String, &Value)> = m.iter().collect();
+            // Most records are small: their fields are sorted on the stack.
+            let mut fields: smallvec::SmallVec<[(&String, &Value); 8]> = m.iter().collect();
             fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push('{');
             for (k, (key, value)) in fields.into_iter().enumerate() {

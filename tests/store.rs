@@ -1143,3 +1143,86 @@ fn the_journal_keeps_the_argument_values_of_tool_calls_and_decisions() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Built-in calls that answer at once, and one that fails: taken on the
+/// spot in a run, and through the waiting path under `max_memory`.
+const AT_ONCE_FLOW: &str = r#"tool echo(value: json) -> { value: json } = builtin "echo"
+tool fail(message: string) -> string = builtin "fail"
+flow main() -> json {
+    let a = echo(value: { b: ["one", "two"], a: null })
+    let f = try {
+        fail(message: "no \"way\"")
+    } catch e {
+        e.kind
+    }
+    { a, f }
+}
+"#;
+
+/// A call taken at once is journaled in one row when it ends: the same row
+/// (path, tool, status, attempts, result or error, arguments and their
+/// hash) as the same call taken through the waiting path, which writes it
+/// from the row it holds while the call runs.
+#[test]
+fn a_call_taken_at_once_is_journaled_as_a_call_that_waited() {
+    let dir = folder("at-once");
+    std::fs::write(dir.join("at_once.flow"), AT_ONCE_FLOW).expect("write flow");
+    let read = |id: &str| -> Value {
+        let code = format!(
+            "import json, sqlite3; c = sqlite3.connect('.flowc/flowc.db'); c.row_factory = sqlite3.Row\n\
+             print(json.dumps([dict(r) for r in c.execute(\"SELECT * FROM journal WHERE run_id = '{id}' ORDER BY path\")]))"
+        );
+        let out = Command::new("python3")
+            .args(["-c", &code])
+            .current_dir(&dir)
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let mut rows = Vec::new();
+    for set in [None, Some("max_memory=512MB")] {
+        let mut args = vec!["run", "at_once.flow"];
+        if let Some(s) = set {
+            args.extend(["--set", s]);
+        }
+        let out = flowc(&dir, &args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.stdout).expect("JSON"),
+            serde_json::json!({ "a": { "value": { "b": ["one", "two"], "a": null } }, "f": "tool_error" })
+        );
+        let id = runs(&dir)[0]["id"].as_str().expect("an id").to_string();
+        let mut these = read(&id);
+        for row in these.as_array_mut().expect("rows") {
+            let ms = |k: &str| row[k].as_i64().expect("a time");
+            assert!(ms("started_ms") <= ms("ended_ms"), "{row}");
+            for k in ["run_id", "started_ms", "ended_ms"] {
+                row.as_object_mut().expect("a row").remove(k);
+            }
+        }
+        rows.push(these);
+    }
+    assert_eq!(rows[0], rows[1]);
+    let paths: Vec<&str> = rows[0]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["path"].as_str().expect("a path"))
+        .collect();
+    assert_eq!(paths, ["main/a", "main/f/try/fail"], "{:#}", rows[0]);
+    let a = &rows[0][0];
+    assert_eq!(a["status"], "ok");
+    assert_eq!(a["args"], r#"{"value":{"a":null,"b":["one","two"]}}"#);
+    assert_eq!(a["args_sha256"].as_str().map(str::len), Some(64));
+    let f = &rows[0][1];
+    assert_eq!(f["status"], "failed");
+    assert!(
+        f["error"]
+            .as_str()
+            .expect("an error")
+            .contains(r#"no \"way\""#),
+        "{f}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

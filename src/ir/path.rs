@@ -112,8 +112,14 @@ impl StepPath {
     /// The path spelled out (as `to_string`, into a buffer sized once).
     pub fn text(&self) -> String {
         let mut s = String::with_capacity(64);
-        let _ = self.spell(&mut s);
+        self.spell_into(&mut s);
         s
+    }
+
+    /// Appends the path spelled out to `s`.
+    pub fn spell_into(&self, s: &mut String) {
+        // Writing into a string cannot fail.
+        let _ = self.spell(s);
     }
 
     /// Writes the path with `write_str` alone (one call per part, numbers

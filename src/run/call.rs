@@ -339,7 +339,8 @@ impl<'p> Interp<'p> {
         for a in &c.args {
             let v = self.eval_sync(&a.value, sc)?;
             if let Some(n) = &a.name {
-                args.insert(n.to_string(), v);
+                // `String::from`, not `to_string`: no formatter for each argument.
+                args.insert(String::from(&**n), v);
             }
         }
         Ok(args)
@@ -491,7 +492,10 @@ impl<'p> Interp<'p> {
         {
             return None;
         }
-        let (id, journaled) = self.tool_started(tool, &input, step, &path, span);
+        let id = self
+            .recorder
+            .start(step, &path, &tool.name, StepKind::Tool, span);
+        let journaled = self.journal_at_once(tool, &input);
         let r = match r {
             Ok(v) => Ok(v.unwrap_or(input)),
             Err(mut e) => {
@@ -500,7 +504,10 @@ impl<'p> Interp<'p> {
             }
         };
         drop(permits);
-        Some(self.tool_ended(tool, journaled, id, r, 1, None, span))
+        if let Some(at) = journaled {
+            self.journal_at_once_ended(at, tool, step, &path, kept(tool, &r), span);
+        }
+        Some(self.tool_ended(tool, None, id, r, 1, None, span))
     }
 
     /// A tool call once its arguments are evaluated and its options known:
@@ -643,22 +650,10 @@ impl<'p> Interp<'p> {
         span: Span,
     ) -> R<Value> {
         let name = &*tool.name;
-        if let Some(mut row) = journaled {
-            // A pure step's large result is not kept (it runs again on
-            // resume): the journal would hold a copy of every one.
-            let kept = result
-                .as_ref()
-                .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT));
-            if let Err(e) = row.ended(kept, attempt) {
-                self.recorder.warn(
-                    format!("the journal could not record the end of `{name}`: {e}"),
-                    span,
-                    self.sources,
-                );
-                if let Some(j) = self.host.journal() {
-                    j.fail(e);
-                }
-            }
+        if let Some(mut row) = journaled
+            && let Err(e) = row.ended(kept(tool, &result), attempt)
+        {
+            self.end_not_journaled(name, e, span);
         }
         match result {
             Ok(v) => {
@@ -931,6 +926,17 @@ impl Drop for Permits<'_> {
 /// The largest result of a pure step the journal keeps (bytes, as
 /// `max_memory` counts them).
 const JOURNAL_MAX_RESULT: u64 = 256 * 1024;
+
+/// What the journal keeps of a call's outcome: a pure step's large result
+/// is not kept (it runs again on resume): the journal would hold a copy of
+/// every one.
+fn kept<'a>(
+    tool: &Tool<'_>,
+    r: &'a Result<Value, RunError>,
+) -> Result<Option<&'a Value>, &'a RunError> {
+    r.as_ref()
+        .map(|v| Some(v).filter(|v| tool.effect || memory::size(v) <= JOURNAL_MAX_RESULT))
+}
 
 /// A factor in [0.8, 1.2) for retry backoff.
 pub(super) fn jitter() -> f64 {

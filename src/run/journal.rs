@@ -55,21 +55,14 @@ impl<'j> ToolRow<'j> {
     }
 
     fn row(&self, status: &'static str) -> Row<'_> {
-        Row {
-            path: &self.path,
-            step: Some(self.step),
-            tool: self.tool,
+        call_row(
+            &self.path,
+            self.step,
+            self.tool,
+            &self.call,
             status,
-            started_ms: self.started_ms,
-            args_sha256: self.call.hash(),
-            args: self.call.args(),
-            hash_binding: self.call.binding(),
-            args_bytes: match self.call.args() {
-                Some(_) => None,
-                None => Some(self.call.bytes() as u64),
-            },
-            ..Row::default()
-        }
+            self.started_ms,
+        )
     }
 
     /// An effect is about to start: its `running` row (with its idempotency
@@ -91,16 +84,72 @@ impl<'j> ToolRow<'j> {
         attempts: u32,
     ) -> Result<(), StoreError> {
         self.ended = true;
-        let error = outcome
-            .err()
-            .and_then(|e| serde_json::to_value(e.record()).ok());
-        self.journal.write(&Row {
-            attempts,
-            result: outcome.ok().flatten(),
-            error: error.as_ref(),
-            ended_ms: Some(now_ms()),
-            ..self.row(if outcome.is_ok() { "ok" } else { "failed" })
-        })
+        write_ended(self.journal, self.row("ok"), outcome, attempts, now_ms())
+    }
+}
+
+/// The row of a call of `tool` at `path` with the arguments `call`.
+fn call_row<'a>(
+    path: &'a str,
+    step: &'a str,
+    tool: &'a str,
+    call: &'a CallText,
+    status: &'static str,
+    started_ms: i64,
+) -> Row<'a> {
+    Row {
+        path,
+        step: Some(step),
+        tool,
+        status,
+        started_ms,
+        args_sha256: call.hash(),
+        args: call.args(),
+        hash_binding: call.binding(),
+        args_bytes: match call.args() {
+            Some(_) => None,
+            None => Some(call.bytes() as u64),
+        },
+        ..Row::default()
+    }
+}
+
+/// Writes `row` as the end of its call: `ok` with its result (`None`: not
+/// kept), or `failed` with its error.
+fn write_ended(
+    journal: &dyn Journal,
+    row: Row<'_>,
+    outcome: Result<Option<&Value>, &RunError>,
+    attempts: u32,
+    ended_ms: i64,
+) -> Result<(), StoreError> {
+    let error = outcome
+        .err()
+        .and_then(|e| serde_json::to_value(e.record()).ok());
+    journal.write(&Row {
+        attempts,
+        result: outcome.ok().flatten(),
+        error: error.as_ref(),
+        ended_ms: Some(ended_ms),
+        status: if outcome.is_ok() { "ok" } else { "failed" },
+        ..row
+    })
+}
+
+/// The path and arguments of a tool call taken at once, spelled into
+/// memory the interpreter keeps for them: such a call is journaled in one
+/// row when it ends, with nothing allocated for it.
+pub(super) struct AtOnce {
+    path: String,
+    call: CallText,
+}
+
+impl Default for AtOnce {
+    fn default() -> AtOnce {
+        AtOnce {
+            path: String::new(),
+            call: CallText::empty(),
+        }
     }
 }
 
@@ -167,6 +216,61 @@ impl<'p> Interp<'p> {
             span,
         );
         Some(v.clone())
+    }
+
+    /// A pure tool call taken at once (`Interp::call_at_once`), when the
+    /// run has a journal: its arguments' canonical text, written now (the
+    /// input may become the result) into the memory the interpreter keeps
+    /// for it. Nothing runs between this and the row's writing.
+    pub(super) fn journal_at_once(
+        &self,
+        tool: &Tool<'_>,
+        input: &Value,
+    ) -> Option<std::cell::RefMut<'_, AtOnce>> {
+        self.host.journal()?;
+        let mut at = self.at_once.borrow_mut();
+        at.call
+            .refill(&tool.binding_text, input, super::host::ARGS_KEPT);
+        Some(at)
+    }
+
+    /// Writes the one row of a call taken at once (see
+    /// [`Interp::journal_at_once`]), with the content of a [`ToolRow`]'s
+    /// end; started and ended are one clock reading, since nothing waited
+    /// in between.
+    pub(super) fn journal_at_once_ended(
+        &self,
+        mut at: std::cell::RefMut<'_, AtOnce>,
+        tool: &Tool<'_>,
+        step: &str,
+        path: &StepPath,
+        outcome: Result<Option<&Value>, &RunError>,
+        span: Span,
+    ) {
+        let Some(j) = self.host.journal() else {
+            return;
+        };
+        let AtOnce { path: text, call } = &mut *at;
+        text.clear();
+        path.spell_into(text);
+        let now = now_ms();
+        let row = call_row(text, step, &tool.name, call, "ok", now);
+        if let Err(e) = write_ended(j, row, outcome, 1, now) {
+            self.end_not_journaled(&tool.name, e, span);
+        }
+    }
+
+    /// The end of a call of `name` could not be journaled: a warning of the
+    /// run, and the journal fails (the run then stops as the store says).
+    pub(super) fn end_not_journaled(&self, name: &str, e: StoreError, span: Span) {
+        self.recorder.warn(
+            format!("the journal could not record the end of `{name}`: {e}"),
+            span,
+            self.sources,
+        );
+        if let Some(j) = self.host.journal() {
+            j.fail(e);
+        }
     }
 
     /// Writes a step's row that is not a running tool call's (a flow call, a

@@ -178,6 +178,9 @@ pub struct Interp<'p> {
     pause: Rc<approve::Pause>,
     /// In `flowc test`: the running test's mocks and failures.
     test: Option<Rc<testing::TestState>>,
+    /// The text of a tool call taken at once, written again for each one
+    /// (see `Interp::journal_at_once`).
+    at_once: RefCell<journal::AtOnce>,
 }
 
 /// How an [`Interp`] is built: the program, the run's configuration, and
@@ -343,6 +346,7 @@ impl<'p> Interp<'p> {
             replan: replan::State::default(),
             pause,
             test,
+            at_once: RefCell::new(journal::AtOnce::default()),
         }
     }
 
