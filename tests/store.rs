@@ -1226,3 +1226,35 @@ fn a_call_taken_at_once_is_journaled_as_a_call_that_waited() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `bench/journal_floor.py` reads a real store's journal and commits it
+/// again as the writer does, with and without checkpoints.
+#[test]
+fn the_journal_floor_script_commits_a_real_stores_journal() {
+    let dir = folder("floor");
+    let out = flowc(&dir, &["run", "main.flow"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = runs(&dir)[0]["id"].as_str().expect("an id").to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/journal_floor.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([".flowc", "1"])
+        .current_dir(&dir)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 3, "{said}");
+    assert!(
+        lines[0].starts_with(&format!("run {id}: ")) && lines[0].contains(" journal_log rows, "),
+        "{said}"
+    );
+    assert!(
+        lines[1].starts_with("commit with a checkpoint every 4 MiB: ")
+            && lines[2].starts_with("commit without checkpoints: ")
+            && lines[1..].iter().all(|l| l.ends_with(" ms (median of 1)")),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
