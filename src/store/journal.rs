@@ -40,6 +40,11 @@ enum Msg {
 /// not per step.
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// How many batches a run's journal holds for the writer (8 MiB) before the
+/// run waits for the writer to commit them: a run's journal holds bounded
+/// memory however slow the disk.
+const BEHIND: usize = 128;
+
 /// The writer copies the store's write-ahead log into the database (a
 /// checkpoint) itself, after it has answered the flushes waiting for its
 /// commit: once it has committed this many bytes since the last copy (as
@@ -373,10 +378,22 @@ impl Journal {
         b.push(row)?;
         if b.now.text.len() >= BATCH_BYTES {
             b.hand_over();
+            let behind = b.full.len() >= BEHIND;
             drop(b);
             self.writer.send(Msg::Wake)?;
+            if behind {
+                // The writer is that far behind (a slow or busy disk): the
+                // run waits for it rather than hold more of its journal.
+                self.flush()?;
+            }
         }
         Ok(())
+    }
+
+    /// How many batches wait for the writer.
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.buffer().full.len()
     }
 
     /// Keeps `row` and waits until it and every row before it are committed.
@@ -868,6 +885,53 @@ mod tests {
         assert_eq!(rows[2].kind, "flow");
         assert!(!rows[2].replayable(), "a flow's row is not replayed");
         drop(j);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_run_waits_for_a_writer_that_falls_behind_rather_than_hold_its_journal() {
+        let d = std::env::temp_dir().join(format!("flowc-journal-behind-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let s = Store::open(&d).expect("store");
+        let j = Journal::new(&d, "r1");
+        let seen = j.handle();
+        // Another connection holds the database's write lock: the writer
+        // waits for it (within the store's busy timeout).
+        let lock = rusqlite::Connection::open(d.join("flowc.db")).expect("open");
+        lock.execute_batch("BEGIN IMMEDIATE").expect("locked");
+        // 30,000 rows of about 1 KB: more than the run may hold, with what
+        // the writer took before it found the lock.
+        const ROWS: usize = 30_000;
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = written.clone();
+        let run = std::thread::spawn(move || {
+            let text = serde_json::json!("x".repeat(1000));
+            for k in 0..ROWS {
+                j.write(&Row {
+                    path: &format!("main/s{k}"),
+                    tool: "t",
+                    status: "ok",
+                    attempts: 1,
+                    result: Some(&text),
+                    ..Row::default()
+                })
+                .expect("kept");
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            j.flush().expect("committed");
+            j
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let held = written.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            (BEHIND * BATCH_BYTES / 1100..ROWS).contains(&held),
+            "{held} rows written while the writer could not commit"
+        );
+        assert_eq!(seen.waiting(), BEHIND);
+        lock.execute_batch("COMMIT").expect("unlocked");
+        let j = run.join().expect("the run ends");
+        assert_eq!(s.journal("r1").expect("read").len(), ROWS);
+        drop((j, seen));
         let _ = std::fs::remove_dir_all(&d);
     }
 
