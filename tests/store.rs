@@ -53,13 +53,18 @@ fn runs(dir: &Path) -> Vec<Value> {
 }
 
 fn python(dir: &Path, code: &str) {
+    python_says(dir, &["-c", code]);
+}
+
+/// What `python3 ARGS` run in `dir` prints (it must succeed).
+fn python_says(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("python3")
-        .arg("-c")
-        .arg(code)
+        .args(args)
         .current_dir(dir)
         .output()
         .expect("python3 runs");
     assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
 }
 
 #[test]
@@ -1126,14 +1131,14 @@ fn the_journal_keeps_the_argument_values_of_tool_calls_and_decisions() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "\"big\"");
-    let read = Command::new("python3")
-        .arg("-c")
-        .arg("import json, sqlite3; c = sqlite3.connect('.flowc/flowc.db'); print(json.dumps({p: json.loads(a) for p, a in c.execute('SELECT path, args FROM journal')}))")
-        .current_dir(&dir)
-        .output()
-        .expect("python3 runs");
-    assert!(read.status.success(), "{}", text(&read.stderr));
-    let args: Value = serde_json::from_slice(&read.stdout).expect("JSON");
+    let read = python_says(
+        &dir,
+        &[
+            "-c",
+            "import json, sqlite3; c = sqlite3.connect('.flowc/flowc.db'); print(json.dumps({p: json.loads(a) for p, a in c.execute('SELECT path, args FROM journal')}))",
+        ],
+    );
+    let args: Value = serde_json::from_str(&read).expect("JSON");
     assert_eq!(args["main/a"], serde_json::json!({ "x": 6 }), "{args:#}");
     assert_eq!(args["main/size"]["prompt"], "Is it big?", "{args:#}");
     assert_eq!(args["main/size"]["context"], serde_json::json!({ "y": 12 }));
@@ -1172,13 +1177,7 @@ fn a_call_taken_at_once_is_journaled_as_a_call_that_waited() {
             "import json, sqlite3; c = sqlite3.connect('.flowc/flowc.db'); c.row_factory = sqlite3.Row\n\
              print(json.dumps([dict(r) for r in c.execute(\"SELECT * FROM journal WHERE run_id = '{id}' ORDER BY path\")]))"
         );
-        let out = Command::new("python3")
-            .args(["-c", &code])
-            .current_dir(&dir)
-            .output()
-            .expect("python3 runs");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("JSON")
+        serde_json::from_str(&python_says(&dir, &["-c", &code])).expect("JSON")
     };
     let mut rows = Vec::new();
     for set in [None, Some("max_memory=512MB")] {
@@ -1236,14 +1235,10 @@ fn the_journal_floor_script_commits_a_real_stores_journal() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = runs(&dir)[0]["id"].as_str().expect("an id").to_string();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/journal_floor.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args([".flowc", "1"])
-        .current_dir(&dir)
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let said = text(&out.stdout);
+    let said = python_says(
+        &dir,
+        &[script.to_str().expect("a UTF-8 path"), ".flowc", "1"],
+    );
     let lines: Vec<&str> = said.lines().collect();
     assert_eq!(lines.len(), 3, "{said}");
     assert!(

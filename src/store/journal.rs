@@ -840,10 +840,28 @@ mod tests {
     use super::*;
     use crate::store::now_ms;
 
+    /// An empty folder of this process for the test `tag`.
+    fn folder(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("flowc-journal{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// A step's row of about 1 KB (its result `text`).
+    fn kilobyte_row<'a>(path: &'a str, text: &'a Value) -> Row<'a> {
+        Row {
+            path,
+            tool: "t",
+            status: "ok",
+            attempts: 1,
+            result: Some(text),
+            ..Row::default()
+        }
+    }
+
     #[test]
     fn rows_are_committed_by_an_effect_start_and_by_flush() {
-        let d = std::env::temp_dir().join(format!("flowc-journal-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = folder("");
         let s = Store::open(&d).expect("store");
         let j = Journal::new(&d, "r1");
         let one = serde_json::json!(1);
@@ -890,8 +908,7 @@ mod tests {
 
     #[test]
     fn a_run_waits_for_a_writer_that_falls_behind_rather_than_hold_its_journal() {
-        let d = std::env::temp_dir().join(format!("flowc-journal-behind-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = folder("-behind");
         let s = Store::open(&d).expect("store");
         let j = Journal::new(&d, "r1");
         let seen = j.handle();
@@ -907,15 +924,8 @@ mod tests {
         let run = std::thread::spawn(move || {
             let text = serde_json::json!("x".repeat(1000));
             for k in 0..ROWS {
-                j.write(&Row {
-                    path: &format!("main/s{k}"),
-                    tool: "t",
-                    status: "ok",
-                    attempts: 1,
-                    result: Some(&text),
-                    ..Row::default()
-                })
-                .expect("kept");
+                j.write(&kilobyte_row(&format!("main/s{k}"), &text))
+                    .expect("kept");
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             j.flush().expect("committed");
@@ -937,21 +947,13 @@ mod tests {
 
     #[test]
     fn the_log_is_copied_into_the_database_once_the_writer_is_idle() {
-        let d = std::env::temp_dir().join(format!("flowc-journal-idle-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = folder("-idle");
         let s = Store::open(&d).expect("store");
         let j = Journal::new(&d, "r1");
         let text = serde_json::json!("x".repeat(1000));
         for k in 0..400 {
-            j.write(&Row {
-                path: &format!("main/s{k}"),
-                tool: "t",
-                status: "ok",
-                attempts: 1,
-                result: Some(&text),
-                ..Row::default()
-            })
-            .expect("sent");
+            j.write(&kilobyte_row(&format!("main/s{k}"), &text))
+                .expect("sent");
         }
         j.flush().expect("committed");
         // 400 KB: a tenth of what SQLite's own checkpoint waits for. The
@@ -969,8 +971,7 @@ mod tests {
 
     #[test]
     fn a_steps_arguments_are_kept_as_written_or_by_their_size_when_too_large() {
-        let d = std::env::temp_dir().join(format!("flowc-journal-args-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = folder("-args");
         let s = Store::open(&d).expect("store");
         let j = Journal::new(&d, "r1");
         let input = serde_json::json!({ "name": "a\"b", "n": 2.0, "l": [1, { "z": null }] });
